@@ -1,0 +1,209 @@
+//! Model constraints checked on input, reported in AWS's `ValidationError` wording.
+//!
+//! AWS reports every failed constraint at once: "2 validation errors detected: Value null at
+//! 'roleArn' failed to satisfy constraint: Member must not be null; Value 'a' at 'roleSessionName'
+//! failed to satisfy constraint: Member must have length greater than or equal to 2". Paths use the
+//! member names with a lower-case first letter, list items as `name.N.member` (1-based).
+//! See <https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>.
+
+use crate::schema::{Kind, Range, Shape};
+use crate::value::Value;
+
+/// One failed constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationFailure {
+    /// The value as AWS quotes it (`'abc'`, `null`, or a list rendered as `[...]`), with sensitive
+    /// values never shown.
+    pub value: String,
+    pub path: String,
+    pub constraint: String,
+}
+
+impl std::fmt::Display for ValidationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Value {} at '{}' failed to satisfy constraint: {}",
+            self.value, self.path, self.constraint
+        )
+    }
+}
+
+/// The whole AWS message for a list of failures, or `None` when there are none.
+pub fn message(failures: &[ValidationFailure]) -> Option<String> {
+    if failures.is_empty() {
+        return None;
+    }
+    let n = failures.len();
+    let list: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "{n} validation error{} detected: {}",
+        if n == 1 { "" } else { "s" },
+        list.join("; ")
+    ))
+}
+
+/// Checks a decoded input value against its shape; returns the AWS message when it fails.
+pub fn validate(value: &Value, shape: &Shape) -> Result<(), String> {
+    let mut failures = Vec::new();
+    check(value, shape, "", &mut failures);
+    match message(&failures) {
+        Some(m) => Err(m),
+        None => Ok(()),
+    }
+}
+
+fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn join(path: &str, seg: &str) -> String {
+    if path.is_empty() { seg.to_owned() } else { format!("{path}.{seg}") }
+}
+
+fn quoted(value: &Value, shape: &Shape) -> String {
+    if shape.sensitive {
+        return "'***'".to_owned();
+    }
+    match value {
+        Value::String(s) => format!("'{s}'"),
+        Value::Integer(i) => format!("'{i}'"),
+        Value::Float(f) => format!("'{f}'"),
+        Value::Bool(b) => format!("'{b}'"),
+        Value::List(items) => format!("'[{} items]'", items.len()),
+        Value::Map(items) => format!("'{{{} entries}}'", items.len()),
+        _ => "'…'".to_owned(),
+    }
+}
+
+fn fail(out: &mut Vec<ValidationFailure>, value: String, path: &str, constraint: String) {
+    out.push(ValidationFailure { value, path: path.to_owned(), constraint });
+}
+
+fn check_len(len: usize, range: Range, value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailure>) {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    if let Some(min) = range.min
+        && len < min
+    {
+        fail(out, quoted(value, shape), path, format!("Member must have length greater than or equal to {min}"));
+    }
+    if let Some(max) = range.max
+        && len > max
+    {
+        fail(out, quoted(value, shape), path, format!("Member must have length less than or equal to {max}"));
+    }
+}
+
+fn check_range(n: f64, range: Range, value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailure>) {
+    #[expect(clippy::cast_precision_loss, reason = "model bounds are small")]
+    if let Some(min) = range.min
+        && n < min as f64
+    {
+        fail(out, quoted(value, shape), path, format!("Member must have value greater than or equal to {min}"));
+    }
+    #[expect(clippy::cast_precision_loss, reason = "model bounds are small")]
+    if let Some(max) = range.max
+        && n > max as f64
+    {
+        fail(out, quoted(value, shape), path, format!("Member must have value less than or equal to {max}"));
+    }
+}
+
+fn check(value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailure>) {
+    match (&shape.kind, value) {
+        (Kind::String(rules), Value::String(s)) => {
+            check_len(s.chars().count(), rules.len, value, shape, path, out);
+            if !rules.enum_values.is_empty() && !rules.enum_values.contains(&s.as_str()) {
+                fail(
+                    out,
+                    quoted(value, shape),
+                    path,
+                    format!("Member must satisfy enum value set: [{}]", rules.enum_values.join(", ")),
+                );
+            }
+            if let Some(p) = rules.pattern
+                && !p.is_match(s)
+            {
+                fail(out, quoted(value, shape), path, format!("Member must satisfy regular expression pattern: {}", p.source));
+            }
+        }
+        (Kind::Integer(r) | Kind::Long(r), Value::Integer(i)) => {
+            #[expect(clippy::cast_precision_loss, reason = "compared with small bounds")]
+            check_range(*i as f64, *r, value, shape, path, out);
+        }
+        (Kind::Float(r) | Kind::Double(r), Value::Float(f)) => check_range(*f, *r, value, shape, path, out),
+        (Kind::Blob(r), Value::Blob(b)) => check_len(b.len(), *r, value, shape, path, out),
+        (Kind::List(list), Value::List(items)) => {
+            check_len(items.len(), list.len, value, shape, path, out);
+            for (i, item) in items.iter().enumerate() {
+                let p = join(path, &format!("{}.member", i + 1));
+                check(item, list.member, &p, out);
+            }
+        }
+        (Kind::Map(map), Value::Map(entries)) => {
+            check_len(entries.len(), map.len, value, shape, path, out);
+            for (k, v) in entries {
+                let kv = Value::String(k.clone());
+                check(&kv, map.key, &join(path, "key"), out);
+                check(v, map.value, &join(path, &format!("{k}.value")), out);
+            }
+        }
+        (Kind::Structure(st), Value::Struct(fields)) => {
+            for (member, field) in st.members.iter().zip(fields) {
+                let p = join(path, &lower_first(member.name));
+                match field {
+                    Some(v) => check(v, member.shape, &p, out),
+                    None if member.required => {
+                        fail(out, "null".to_owned(), &p, "Member must not be null".to_owned());
+                    }
+                    None => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Location, Member, StringRules, StructShape, Pattern};
+
+    static NAME: Shape = Shape {
+        name: "name",
+        kind: Kind::String(StringRules { len: Range { min: Some(2), max: Some(4) }, pattern: Some(&PAT), enum_values: &[] }),
+        sensitive: false,
+    };
+    static PAT: Pattern = Pattern::new(r"[\w+=,.@-]*");
+    static MEMBERS: [Member; 2] = [
+        Member { name: "RoleArn", shape: &NAME, location_name: None, required: true, location: Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+        Member { name: "RoleSessionName", shape: &NAME, location_name: None, required: false, location: Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    ];
+    static REQ: Shape = Shape { name: "Req", kind: Kind::Structure(StructShape { members: &MEMBERS, error: None }), sensitive: false };
+
+    fn check_msg(v: Value, expect: &str) {
+        assert_eq!(validate(&v, &REQ).err().as_deref(), Some(expect));
+    }
+
+    #[test]
+    fn reports_every_failure_in_aws_wording() {
+        check_msg(
+            Value::Struct(vec![None, Some(Value::String("a b".into()))]),
+            "2 validation errors detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null; \
+             Value 'a b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+        );
+        check_msg(
+            Value::Struct(vec![Some(Value::String("abcde".into())), None]),
+            "1 validation error detected: Value 'abcde' at 'roleArn' failed to satisfy constraint: Member must have length less than or equal to 4",
+        );
+    }
+
+    #[test]
+    fn accepts_valid_input() {
+        assert_eq!(validate(&Value::Struct(vec![Some(Value::String("ab".into())), None]), &REQ), Ok(()));
+    }
+}

@@ -1,0 +1,27 @@
+//! Developer tasks: `cargo xtask codegen` regenerates the shapes from botocore's service models.
+
+mod codegen;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "usage: cargo xtask codegen [--botocore DATA_DIR] [--check]";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("codegen") => {
+            let mut data = std::env::var("BOTOCORE_DATA").ok();
+            let mut check = false;
+            let mut rest = args.iter().skip(1);
+            while let Some(a) = rest.next() {
+                match a.as_str() {
+                    "--botocore" => data = Some(rest.next().context(USAGE)?.clone()),
+                    "--check" => check = true,
+                    _ => bail!("{USAGE}"),
+                }
+            }
+            codegen::run(data, check)
+        }
+        _ => bail!("{USAGE}"),
+    }
+}
