@@ -1,0 +1,54 @@
+//! SigV4 failures, each with AWS's code, HTTP status and message.
+//! Codes follow <https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>.
+
+/// Why a request's signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SigV4Error {
+    /// No `Authorization` header and no presigned query.
+    #[error("Request is missing Authentication Token")]
+    MissingAuthenticationToken,
+    /// The signature parts are malformed or incomplete.
+    #[error("{0}")]
+    IncompleteSignature(String),
+    /// The access key is not known (decided by the caller after the look-up).
+    #[error("The security token included in the request is invalid.")]
+    InvalidClientTokenId,
+    /// The signature or its scope does not match.
+    #[error("{0}")]
+    SignatureDoesNotMatch(String),
+    /// The request time is too far from the server's, or a presigned URL has expired.
+    #[error("{0}")]
+    RequestExpired(String),
+    /// The session token has expired (decided by the caller).
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
+}
+
+/// The message AWS sends for a signature mismatch.
+pub(crate) const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
+
+impl SigV4Error {
+    /// The AWS error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingAuthenticationToken => "MissingAuthenticationToken",
+            Self::IncompleteSignature(_) => "IncompleteSignature",
+            Self::InvalidClientTokenId => "InvalidClientTokenId",
+            Self::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
+            Self::RequestExpired(_) => "RequestExpired",
+            Self::ExpiredToken => "ExpiredToken",
+        }
+    }
+
+    /// The HTTP status AWS answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::IncompleteSignature(_) | Self::RequestExpired(_) => 400,
+            _ => 403,
+        }
+    }
+
+    pub(crate) fn mismatch() -> Self {
+        Self::SignatureDoesNotMatch(MISMATCH.to_owned())
+    }
+}
