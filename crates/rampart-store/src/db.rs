@@ -1,0 +1,108 @@
+//! The store handle services use: reads, scans and transactions.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::StoreError;
+use crate::sqlite::{Job, SqliteEngine};
+
+/// A transaction's failure: the closure's own error, or the store's.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError<E> {
+    #[error(transparent)]
+    Aborted(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads and writes inside one transaction. Reads see the transaction's own writes.
+pub struct Tx<'a> {
+    pub(crate) conn: &'a rusqlite::Connection,
+}
+
+impl Tx<'_> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        crate::sqlite::get(self.conn, key)
+    }
+
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
+        st.execute((key, value))?;
+        Ok(())
+    }
+
+    /// Inserts a key that must not exist yet; returns `false` and writes nothing when it does.
+    pub fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
+        let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING")?;
+        Ok(st.execute((key, value))? == 1)
+    }
+
+    pub fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError> {
+        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k = ?1")?;
+        Ok(st.execute([key])? == 1)
+    }
+
+    pub fn scan_prefix(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        crate::sqlite::scan_prefix(self.conn, prefix, after, limit, reverse)
+    }
+
+    /// Deletes every key (dev-mode reset).
+    pub fn delete_all(&mut self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM kv", [])?;
+        Ok(())
+    }
+}
+
+/// A handle on the store; clone it freely.
+#[derive(Clone)]
+pub struct Db {
+    engine: Arc<SqliteEngine>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("engine", &"sqlite").finish()
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the embedded SQLite store at `path`.
+    pub fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self { engine: Arc::new(SqliteEngine::open(path)?) })
+    }
+
+    /// Reads a committed value.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.engine.read(|c| crate::sqlite::get(c, key))
+    }
+
+    /// Reads up to `limit` committed pairs whose keys start with `prefix`, after the key `after`
+    /// (before it when `reverse`), in key order (descending when `reverse`).
+    pub fn scan_prefix(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        self.engine.read(|c| crate::sqlite::scan_prefix(c, prefix, after, limit, reverse))
+    }
+
+    /// Runs `f` atomically; its writes are durable when this returns `Ok`. When `f` fails, none of
+    /// its writes are kept. Transactions run one at a time, in the order they are queued.
+    pub async fn transact<T, E, F>(&self, f: F) -> Result<T, TxError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.engine.submit(Job::new(f, tx))?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues writes without waiting for them to be durable; they commit with the next group.
+    /// For records whose loss on a crash is acceptable by design (audit of read-only calls).
+    pub fn put_later(&self, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
+        self.engine.submit(Job::fire_and_forget(pairs))
+    }
+
+    /// Waits for every queued write to be durable, then stops the writer.
+    pub fn close(&self) {
+        self.engine.close();
+    }
+}

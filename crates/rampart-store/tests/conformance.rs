@@ -1,0 +1,124 @@
+//! The store conformance suite. Every engine must pass it; today that is the embedded SQLite one.
+
+use rampart_store::{Db, TxError};
+
+fn open() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    (dir, db)
+}
+
+#[tokio::test]
+async fn committed_writes_are_read_back_and_survive_reopen() {
+    let (dir, db) = open();
+    db.transact(|tx| -> Result<(), TxError<()>> {
+        tx.put(b"a/1", b"one")?;
+        tx.put(b"a/2", b"two")?;
+        assert_eq!(tx.get(b"a/1")?.as_deref(), Some(&b"one"[..]), "a transaction reads its own writes");
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(db.get(b"a/2").unwrap().as_deref(), Some(&b"two"[..]));
+    db.close();
+    drop(db);
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    assert_eq!(db.get(b"a/1").unwrap().as_deref(), Some(&b"one"[..]));
+}
+
+#[tokio::test]
+async fn a_failed_transaction_leaves_nothing_behind() {
+    let (_dir, db) = open();
+    let r = db
+        .transact(|tx| {
+            tx.put(b"k", b"v").map_err(|_| "store")?;
+            Err::<(), _>("refused")
+        })
+        .await;
+    assert!(matches!(r, Err(TxError::Aborted("refused"))));
+    assert_eq!(db.get(b"k").unwrap(), None);
+}
+
+#[tokio::test]
+async fn insert_new_refuses_an_existing_key() {
+    let (_dir, db) = open();
+    let first = db.transact(|tx| tx.insert_new(b"u/alice", b"1").map_err(|_| ())).await.unwrap();
+    let second = db.transact(|tx| tx.insert_new(b"u/alice", b"2").map_err(|_| ())).await.unwrap();
+    assert!(first);
+    assert!(!second);
+    assert_eq!(db.get(b"u/alice").unwrap().as_deref(), Some(&b"1"[..]));
+}
+
+#[tokio::test]
+async fn scans_respect_prefix_cursor_limit_and_direction() {
+    let (_dir, db) = open();
+    db.transact(|tx| -> Result<(), TxError<()>> {
+        for k in ["a/0", "b/1", "b/2", "b/3", "b\u{ff}", "c/0"] {
+            tx.put(k.as_bytes(), b"x")?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let keys = |v: Vec<(Vec<u8>, Vec<u8>)>| v.into_iter().map(|(k, _)| String::from_utf8(k).unwrap()).collect::<Vec<_>>();
+    assert_eq!(keys(db.scan_prefix(b"b/", None, 10, false).unwrap()), ["b/1", "b/2", "b/3"]);
+    assert_eq!(keys(db.scan_prefix(b"b/", Some(b"b/1"), 1, false).unwrap()), ["b/2"]);
+    assert_eq!(keys(db.scan_prefix(b"b/", None, 2, true).unwrap()), ["b/3", "b/2"]);
+    assert_eq!(keys(db.scan_prefix(b"b/", Some(b"b/2"), 10, true).unwrap()), ["b/1"]);
+    assert_eq!(keys(db.scan_prefix(b"b/", Some(b"a"), 10, false).unwrap()), ["b/1", "b/2", "b/3"]);
+}
+
+#[tokio::test]
+async fn concurrent_transactions_are_serialized_and_all_durable() {
+    let (dir, db) = open();
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.transact(move |tx| -> Result<(), TxError<()>> {
+                // Read-modify-write of one counter: lost updates would show as a smaller total.
+                let n = tx.get(b"counter")?.map_or(0u32, |v| u32::from_le_bytes(v.try_into().unwrap_or([0; 4])));
+                tx.put(b"counter", &(n + 1).to_le_bytes())?;
+                tx.put(format!("item/{i:04}").as_bytes(), b"x")?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    db.close();
+    drop(db);
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    assert_eq!(db.get(b"counter").unwrap(), Some(200u32.to_le_bytes().to_vec()));
+    assert_eq!(db.scan_prefix(b"item/", None, 1000, false).unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn queued_writes_are_flushed_by_close() {
+    let (dir, db) = open();
+    for i in 0..100u32 {
+        db.put_later(vec![(format!("ev/{i:03}").into_bytes(), b"e".to_vec())]).unwrap();
+    }
+    db.close();
+    drop(db);
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    assert_eq!(db.scan_prefix(b"ev/", None, 1000, false).unwrap().len(), 100);
+}
+
+#[tokio::test]
+async fn a_panicking_transaction_does_not_stop_the_writer() {
+    let (_dir, db) = open();
+    let r = db
+        .transact(|tx| -> Result<(), TxError<()>> {
+            tx.put(b"p", b"1")?;
+            panic!("boom");
+        })
+        .await;
+    assert!(r.is_err());
+    assert_eq!(db.get(b"p").unwrap(), None);
+    db.transact(|tx| tx.put(b"q", b"1").map_err(|_| ())).await.unwrap();
+    assert_eq!(db.get(b"q").unwrap().as_deref(), Some(&b"1"[..]));
+}
