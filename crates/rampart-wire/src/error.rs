@@ -1,0 +1,130 @@
+//! One wire error: code, message, fault and status, rendered per protocol.
+
+use std::borrow::Cow;
+
+use rampart_shapes::Protocol;
+
+use crate::xml::escape;
+
+/// An error as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError {
+    pub code: Cow<'static, str>,
+    pub message: String,
+    pub status: u16,
+    /// `Sender` (the client's fault) or `Receiver` (ours), as query errors say.
+    pub sender_fault: bool,
+}
+
+/// A rendered error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl WireError {
+    pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into(), status, sender_fault: status < 500 }
+    }
+
+    /// The model's input constraints failed (`ValidationError` for query services).
+    pub fn validation(protocol: Protocol, message: String) -> Self {
+        let code = match protocol {
+            Protocol::Query => "ValidationError",
+            _ => "ValidationException",
+        };
+        Self::new(code, 400, message)
+    }
+
+    /// The body could not be read as the protocol's encoding.
+    pub fn malformed(protocol: Protocol, message: impl Into<String>) -> Self {
+        match protocol {
+            Protocol::Query => Self::new("MalformedInput", 400, message),
+            _ => Self::new("SerializationException", 400, message),
+        }
+    }
+
+    /// An awsJson target that names no operation Rampart serves.
+    pub fn unknown_operation(target: &str) -> Self {
+        Self::new("UnknownOperationException", 400, format!("Operation `{target}` is not supported by this server"))
+    }
+
+    /// A query `Action` that names no operation of the service.
+    pub fn invalid_action(action: &str, version: Option<&str>) -> Self {
+        Self::new(
+            "InvalidAction",
+            400,
+            format!("Could not find operation {action} for version {}", version.unwrap_or("NO_VERSION_SPECIFIED")),
+        )
+    }
+
+    /// Something failed inside Rampart; details go to the log with the request id, not to the client.
+    pub fn internal() -> Self {
+        Self::new("InternalFailure", 500, "The request processing has failed because of an unknown error, exception or failure.")
+    }
+
+    /// Renders the error for `protocol`. `namespace` is the query service's XML namespace.
+    pub fn render(&self, protocol: Protocol, namespace: Option<&str>, request_id: &str) -> ErrorBody {
+        match protocol {
+            Protocol::Query | Protocol::RestXml => {
+                let ns = namespace.map(|n| format!(" xmlns=\"{}\"", escape(n))).unwrap_or_default();
+                let body = if protocol == Protocol::Query {
+                    format!(
+                        "<ErrorResponse{ns}><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+                        if self.sender_fault { "Sender" } else { "Receiver" },
+                        escape(&self.code),
+                        escape(&self.message),
+                        escape(request_id)
+                    )
+                } else {
+                    format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+                        escape(&self.code),
+                        escape(&self.message),
+                        escape(request_id)
+                    )
+                };
+                ErrorBody { status: self.status, content_type: "text/xml", body }
+            }
+            Protocol::Json | Protocol::RestJson => {
+                let body = serde_json::json!({ "__type": self.code, "message": self.message }).to_string();
+                let content_type = if protocol == Protocol::Json { "application/x-amz-json-1.1" } else { "application/json" };
+                ErrorBody { status: self.status, content_type, body }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_errors_are_error_response_xml() {
+        let e = WireError::new("InvalidClientTokenId", 403, "The security token included in the request is invalid.");
+        let r = e.render(Protocol::Query, Some("https://sts.amazonaws.com/doc/2011-06-15/"), "rid-1");
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            r.body,
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>\
+             <Message>The security token included in the request is invalid.</Message></Error><RequestId>rid-1</RequestId></ErrorResponse>"
+        );
+    }
+
+    #[test]
+    fn json_errors_carry_type_and_message() {
+        let r = WireError::internal().render(Protocol::Json, None, "rid");
+        assert_eq!(r.status, 500);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["__type"], "InternalFailure");
+        assert!(v["message"].as_str().unwrap().contains("unknown error"));
+    }
+
+    #[test]
+    fn messages_are_escaped() {
+        let r = WireError::new("X", 400, "<a & 'b'>").render(Protocol::Query, None, "r");
+        assert!(r.body.contains("<Message>&lt;a &amp; &apos;b&apos;&gt;</Message>"), "{}", r.body);
+    }
+}

@@ -1,0 +1,156 @@
+//! awsJson 1.0/1.1 bodies: members by name, timestamps as epoch seconds, blobs as base64.
+//! See <https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html>.
+
+use rampart_shapes::{Kind, Protocol, Shape, TimestampFormat, Value};
+use serde_json::{Map, Value as Json};
+
+use crate::WireError;
+use crate::timestamp::{format_iso8601, from_epoch, parse_iso8601, parse_rfc822, to_epoch};
+
+/// Deepest nesting accepted in a JSON body.
+const MAX_DEPTH: usize = 64;
+
+fn bad(path: &str, what: &str) -> WireError {
+    WireError::malformed(Protocol::Json, format!("Value at '{path}' is not {what}"))
+}
+
+/// Decodes an operation's input from a JSON body (empty means `{}`), then checks its constraints.
+pub fn decode_input(body: &[u8], shape: &Shape) -> Result<Value, WireError> {
+    let json: Json = if body.iter().all(u8::is_ascii_whitespace) {
+        Json::Object(Map::new())
+    } else {
+        serde_json::from_slice(body).map_err(|e| WireError::malformed(Protocol::Json, format!("Could not parse the request body as JSON: {e}")))?
+    };
+    if !json.is_object() {
+        return Err(WireError::malformed(Protocol::Json, "The request body must be a JSON object"));
+    }
+    let v = decode(&json, shape, "", 0)?;
+    rampart_shapes::validate(&v, shape).map_err(|m| WireError::validation(Protocol::Json, m))?;
+    Ok(v)
+}
+
+fn decode(json: &Json, shape: &Shape, path: &str, depth: usize) -> Result<Value, WireError> {
+    if depth > MAX_DEPTH {
+        return Err(WireError::malformed(Protocol::Json, "The request body is nested too deeply"));
+    }
+    Ok(match (&shape.kind, json) {
+        (Kind::Structure(st), Json::Object(obj)) => {
+            let mut fields = Vec::with_capacity(st.members.len());
+            for m in st.members {
+                fields.push(match obj.get(m.name) {
+                    None | Some(Json::Null) => None,
+                    Some(j) => Some(decode(j, m.shape, m.name, depth + 1)?),
+                });
+            }
+            Value::Struct(fields)
+        }
+        (Kind::List(list), Json::Array(items)) => Value::List(
+            items.iter().filter(|j| !j.is_null()).map(|j| decode(j, list.member, path, depth + 1)).collect::<Result<_, _>>()?,
+        ),
+        (Kind::Map(map), Json::Object(obj)) => Value::Map(
+            obj.iter()
+                .filter(|(_, j)| !j.is_null())
+                .map(|(k, j)| Ok((k.clone(), decode(j, map.value, path, depth + 1)?)))
+                .collect::<Result<_, WireError>>()?,
+        ),
+        (Kind::String(_), Json::String(s)) => Value::String(s.clone()),
+        (Kind::Integer(_) | Kind::Long(_), Json::Number(n)) => Value::Integer(n.as_i64().ok_or_else(|| bad(path, "an integer"))?),
+        (Kind::Float(_) | Kind::Double(_), Json::Number(n)) => Value::Float(n.as_f64().ok_or_else(|| bad(path, "a number"))?),
+        (Kind::Boolean, Json::Bool(b)) => Value::Bool(*b),
+        (Kind::Timestamp(_), Json::Number(n)) => Value::Timestamp(n.as_f64().and_then(from_epoch).ok_or_else(|| bad(path, "a timestamp"))?),
+        (Kind::Timestamp(_), Json::String(s)) => {
+            Value::Timestamp(parse_iso8601(s).or_else(|| parse_rfc822(s)).ok_or_else(|| bad(path, "a timestamp"))?)
+        }
+        (Kind::Blob(_), Json::String(s)) => Value::Blob(data_encoding::BASE64.decode(s.as_bytes()).map_err(|_| bad(path, "base64"))?),
+        (kind, _) => return Err(bad(path, kind_name(kind))),
+    })
+}
+
+fn kind_name(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::String(_) => "a string",
+        Kind::Integer(_) | Kind::Long(_) => "an integer",
+        Kind::Float(_) | Kind::Double(_) => "a number",
+        Kind::Boolean => "a boolean",
+        Kind::Timestamp(_) => "a timestamp",
+        Kind::Blob(_) => "a base64 string",
+        Kind::List(_) => "a list",
+        Kind::Map(_) => "a map",
+        Kind::Structure(_) => "an object",
+    }
+}
+
+/// Encodes an output value as a JSON body.
+pub fn encode(value: &Value, shape: &Shape) -> String {
+    to_json(value, shape, None).to_string()
+}
+
+fn to_json(value: &Value, shape: &Shape, ts: Option<TimestampFormat>) -> Json {
+    match (&shape.kind, value) {
+        (Kind::Structure(st), Value::Struct(fields)) => {
+            let mut obj = Map::new();
+            for (m, f) in st.members.iter().zip(fields) {
+                if let Some(v) = f {
+                    obj.insert(m.name.to_owned(), to_json(v, m.shape, m.timestamp_format));
+                }
+            }
+            Json::Object(obj)
+        }
+        (Kind::List(list), Value::List(items)) => Json::Array(items.iter().map(|v| to_json(v, list.member, None)).collect()),
+        (Kind::Map(map), Value::Map(entries)) => {
+            Json::Object(entries.iter().map(|(k, v)| (k.clone(), to_json(v, map.value, None))).collect())
+        }
+        (Kind::Timestamp(shape_ts), Value::Timestamp(t)) => match ts.or(*shape_ts) {
+            Some(TimestampFormat::Iso8601) => Json::String(format_iso8601(*t)),
+            _ => serde_json::Number::from_f64(to_epoch(*t)).map_or(Json::Null, Json::Number),
+        },
+        (_, Value::String(s)) => Json::String(s.clone()),
+        (_, Value::Integer(i)) => Json::from(*i),
+        (_, Value::Float(f)) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        (_, Value::Bool(b)) => Json::Bool(*b),
+        (_, Value::Blob(b)) => Json::String(data_encoding::BASE64.encode(b)),
+        _ => Json::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_shapes::generated::sts;
+    use rampart_shapes::{FromValue, IntoValue};
+
+    #[test]
+    fn decodes_members_by_name_and_checks_types() {
+        let body = br#"{"RoleArn":"arn:aws:iam::123456789012:role/r","RoleSessionName":"s1","DurationSeconds":900,"Tags":[{"Key":"k","Value":"v"}],"Unknown":1}"#;
+        let req = sts::AssumeRoleRequest::from_value(decode_input(body, &sts::SH_AssumeRoleRequest).unwrap()).unwrap();
+        assert_eq!(req.duration_seconds, Some(900));
+        assert_eq!(req.tags.unwrap()[0].key, "k");
+        for (body, code) in [
+            (&br#"{"RoleArn":5}"#[..], "SerializationException"),
+            (b"[1]", "SerializationException"),
+            (b"{", "SerializationException"),
+            (b"{}", "ValidationException"),
+        ] {
+            assert_eq!(decode_input(body, &sts::SH_AssumeRoleRequest).unwrap_err().code, code, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(decode_input(body.as_bytes(), &sts::SH_AssumeRoleRequest).unwrap_err().code, "SerializationException");
+    }
+
+    #[test]
+    fn encodes_timestamps_as_epoch_seconds() {
+        let creds = sts::Credentials {
+            access_key_id: "ASIA".into(),
+            secret_access_key: "s".into(),
+            session_token: "t".into(),
+            expiration: time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+        };
+        let json: Json = serde_json::from_str(&encode(&creds.into_value(), &sts::SH_Credentials)).unwrap();
+        assert_eq!(json["Expiration"], serde_json::json!(1_700_000_000.0));
+        assert_eq!(json["AccessKeyId"], "ASIA");
+    }
+}
