@@ -1,1 +1,28 @@
-//! Placeholder.
+//! AWS service operations: each is a function from a typed input shape to a typed output shape.
+//!
+//! One module per AWS service. Handlers see a [`Ctx`] with the authenticated principal and the store;
+//! they never see HTTP or a wire encoding. Records in the store are this crate's own versioned JSON.
+
+pub mod account;
+pub mod authz;
+pub mod cloudtrail;
+mod error;
+pub mod identity;
+pub mod keys;
+pub mod sts;
+
+pub use error::ServiceError;
+pub use identity::{Principal, PrincipalKind};
+
+use rampart_store::{Db, Sealer};
+use time::OffsetDateTime;
+
+/// What a handler knows about the request it serves.
+pub struct Ctx<'a> {
+    pub principal: &'a Principal,
+    pub db: &'a Db,
+    pub sealer: &'a Sealer,
+    pub now: OffsetDateTime,
+    pub request_id: &'a str,
+    pub region: &'a str,
+}

@@ -1,0 +1,34 @@
+//! A service's error, in AWS's terms.
+
+use std::borrow::Cow;
+
+/// An operation's failure as AWS reports it: code, HTTP status and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ServiceError {
+    pub code: Cow<'static, str>,
+    pub status: u16,
+    pub message: String,
+}
+
+impl ServiceError {
+    pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
+        Self { code: code.into(), status, message: message.into() }
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new("AccessDenied", 403, message)
+    }
+
+    /// A failure inside Rampart. The cause is logged by the caller, never sent.
+    pub fn internal() -> Self {
+        Self::new("InternalFailure", 500, "The request processing has failed because of an unknown error, exception or failure.")
+    }
+}
+
+impl From<rampart_store::StoreError> for ServiceError {
+    fn from(e: rampart_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        Self::internal()
+    }
+}

@@ -1,0 +1,22 @@
+//! The store's key layout. Every key a service writes is built here.
+
+/// `meta/bootstrap`: which account is the management account.
+pub const BOOTSTRAP: &[u8] = b"meta/bootstrap";
+
+/// `acct/<id>`: an account and its root user.
+pub fn account(id: &str) -> Vec<u8> {
+    format!("acct/{id}").into_bytes()
+}
+
+/// `akey/<AKID>`: an access key.
+pub fn access_key(id: &str) -> Vec<u8> {
+    format!("akey/{id}").into_bytes()
+}
+
+/// The prefix of audit events; events sort by time.
+pub const AUDIT_PREFIX: &[u8] = b"audit/";
+
+/// `audit/<nanos, 20 digits>/<event id>`.
+pub fn audit_event(unix_nanos: i128, event_id: &str) -> Vec<u8> {
+    format!("audit/{unix_nanos:020}/{event_id}").into_bytes()
+}
