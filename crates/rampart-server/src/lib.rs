@@ -1,1 +1,128 @@
-//! Placeholder.
+//! The Rampart server: the only crate that wires the layers together.
+//!
+//! [`start`] prepares the data directory and master key, opens the store, bootstraps the management
+//! account on first start, and serves AWS APIs until [`Running::shutdown`].
+
+mod admin;
+mod app;
+mod audit;
+mod authn;
+pub mod config;
+mod data_dir;
+mod dispatch;
+mod listener;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rampart_services::account::{self, Bootstrap};
+use rampart_services::{ServiceError, keys};
+use rampart_sigv4::Verifier;
+use rampart_store::{Db, StoreError};
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+pub use config::{Config, ConfigError, MasterKeySource};
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    DataDir(#[from] data_dir::DataDirError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("bootstrap: {0}")]
+    Bootstrap(#[from] ServiceError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// What the first start created, to show the operator once.
+pub struct FirstStart {
+    pub account_id: String,
+    pub root_email: String,
+    pub root_password: Zeroizing<String>,
+    pub access_key_id: String,
+    pub secret_access_key: Zeroizing<String>,
+    pub credentials_file: PathBuf,
+}
+
+/// A started server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    pub management_account_id: String,
+    pub first_start: Option<FirstStart>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The base URL clients use.
+    pub fn endpoint(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+    }
+
+    /// Stops accepting, drains in-flight requests, flushes and closes the store.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops on its own (it does not, unless it fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts a server with `config`.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    config.validate()?;
+    let db_path = data_dir::prepare(&config.data_dir)?;
+    let source = match (&config.master_key, &config.master_key_file) {
+        (MasterKeySource::DataDir, Some(f)) => MasterKeySource::File(f.clone()),
+        (s, _) => s.clone(),
+    };
+    let sealer = Arc::new(data_dir::master_key(&config.data_dir, &source)?);
+    let db = Db::open_sqlite(&db_path)?;
+    let created = account::bootstrap(&db, sealer.clone(), config.account_id.clone(), config.root_email.clone()).await?;
+    let first_start = match created {
+        Some(b) => {
+            let credentials_file = data_dir::write_root_credentials(&config.data_dir, &b.access_key_id, &b.secret_access_key)?;
+            Some(FirstStart {
+                account_id: b.account_id,
+                root_email: b.root_email,
+                root_password: b.root_password,
+                access_key_id: b.access_key_id,
+                secret_access_key: b.secret_access_key,
+                credentials_file,
+            })
+        }
+        None => None,
+    };
+    let marker: Bootstrap = account::read(&db, keys::BOOTSTRAP)?.ok_or_else(ServiceError::internal)?;
+    if config.dev {
+        account::ensure_dev_account(&db, &config.dev_account_id).await?;
+    }
+    let acceptor = tls::acceptor(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+    let app = Arc::new(app::App {
+        config,
+        db,
+        sealer,
+        verifier: Verifier::new(),
+        dispatch: dispatch::Dispatch::new(),
+        management_account_id: marker.management_account_id.clone(),
+    });
+    let (shutdown, rx) = watch::channel(false);
+    let tls = acceptor.is_some();
+    let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
+    Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, shutdown, task })
+}

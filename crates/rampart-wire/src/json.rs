@@ -154,3 +154,58 @@ mod tests {
         assert_eq!(json["AccessKeyId"], "ASIA");
     }
 }
+
+/// The CloudTrail view of a value: members named with a lower-case first letter (as CloudTrail's
+/// `requestParameters` and `responseElements` are), sensitive values replaced by `redacted`.
+pub fn audit_json(value: &Value, shape: &Shape, redacted: &str) -> Json {
+    if shape.sensitive {
+        return Json::String(redacted.to_owned());
+    }
+    match (&shape.kind, value) {
+        (Kind::Structure(st), Value::Struct(fields)) => {
+            let mut obj = Map::new();
+            for (m, f) in st.members.iter().zip(fields) {
+                if let Some(v) = f {
+                    let mut chars = m.name.chars();
+                    let name: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
+                    obj.insert(name, audit_json(v, m.shape, redacted));
+                }
+            }
+            Json::Object(obj)
+        }
+        (Kind::List(list), Value::List(items)) => Json::Array(items.iter().map(|v| audit_json(v, list.member, redacted)).collect()),
+        (Kind::Map(map), Value::Map(entries)) => {
+            Json::Object(entries.iter().map(|(k, v)| (k.clone(), audit_json(v, map.value, redacted))).collect())
+        }
+        (_, Value::Timestamp(t)) => Json::String(format_iso8601(*t)),
+        _ => to_json(value, shape, None),
+    }
+}
+
+#[cfg(test)]
+mod audit_tests {
+    use super::*;
+    use rampart_shapes::generated::sts;
+    use rampart_shapes::IntoValue;
+
+    #[test]
+    fn secrets_are_redacted_and_names_lower_camel() {
+        let out = sts::AssumeRoleResponse {
+            credentials: Some(sts::Credentials {
+                access_key_id: "ASIAEXAMPLE".into(),
+                secret_access_key: "very-secret".into(),
+                session_token: "token".into(),
+                expiration: time::OffsetDateTime::from_unix_timestamp(0).unwrap(),
+            }),
+            assumed_role_user: None,
+            packed_policy_size: Some(6),
+            source_identity: None,
+        };
+        let j = audit_json(&out.into_value(), &sts::SH_AssumeRoleResponse, "HIDDEN");
+        assert_eq!(j["credentials"]["accessKeyId"], "ASIAEXAMPLE");
+        assert_eq!(j["credentials"]["secretAccessKey"], "HIDDEN");
+        assert_eq!(j["credentials"]["expiration"], "1970-01-01T00:00:00Z");
+        assert_eq!(j["packedPolicySize"], 6);
+        assert!(!j.to_string().contains("very-secret"));
+    }
+}

@@ -1,0 +1,59 @@
+//! Rampart's own endpoints under `/_rampart/`: health, and the dev-mode reset.
+
+use rampart_services::account::{AccessKeyRecord, KeyOwner};
+use rampart_services::keys;
+use rampart_store::TxError;
+
+use crate::app::{App, Response, respond};
+
+/// Serves `/_rampart/…`; everything unknown is a 404.
+pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &str) -> Response {
+    match (method.as_str(), path) {
+        ("GET", "/_rampart/health") => {
+            let store_ok = app.db.get(keys::BOOTSTRAP).is_ok();
+            let body = serde_json::json!({
+                "status": if store_ok { "ok" } else { "degraded" },
+                "version": env!("CARGO_PKG_VERSION"),
+                "store": { "engine": "sqlite", "status": if store_ok { "ok" } else { "unavailable" } },
+                "dev": app.config.dev,
+            });
+            respond(if store_ok { 200 } else { 503 }, "application/json", body.to_string(), request_id)
+        }
+        ("POST", "/_rampart/reset") if app.config.dev => match reset(app).await {
+            Ok(n) => respond(200, "application/json", serde_json::json!({ "deleted": n }).to_string(), request_id),
+            Err(()) => respond(500, "application/json", r#"{"error":"reset failed"}"#, request_id),
+        },
+        _ => respond(404, "application/json", r#"{"error":"not found"}"#, request_id),
+    }
+}
+
+/// Deletes all state except the management account, its root keys and the dev account, so the
+/// credentials printed at first start keep working.
+async fn reset(app: &App) -> Result<usize, ()> {
+    let mgmt = app.management_account_id.clone();
+    let dev = app.config.dev_account_id.clone();
+    let result = app
+        .db
+        .transact(move |tx| -> Result<usize, TxError<()>> {
+            let all = tx.scan_prefix(b"", None, usize::MAX >> 1, false)?;
+            let mut deleted = 0;
+            for (k, v) in all {
+                let keep = k == keys::BOOTSTRAP
+                    || k == keys::account(&mgmt)
+                    || k == keys::account(&dev)
+                    || (k.starts_with(b"akey/")
+                        && serde_json::from_slice::<AccessKeyRecord>(&v).is_ok_and(|r| r.owner == KeyOwner::Root { account_id: mgmt.clone() }));
+                if !keep {
+                    tx.delete(&k)?;
+                    deleted += 1;
+                }
+            }
+            Ok(deleted)
+        })
+        .await;
+    result.map_err(|e| {
+        if let TxError::Store(e) = e {
+            tracing::error!(error = %e, "reset failed");
+        }
+    })
+}

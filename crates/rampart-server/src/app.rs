@@ -1,0 +1,241 @@
+//! The request pipeline: protocol → signature → operation → input → authorization → handler →
+//! response, and an audit event for every request, whatever its outcome.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::Full;
+use rampart_services::cloudtrail::{REDACTED, UserIdentity};
+use rampart_services::{Ctx, ServiceError, authz};
+use rampart_shapes::{Operation, Protocol, Service, Value};
+use rampart_sigv4::{SigV4Error, Verifier};
+use rampart_store::{Db, Sealer};
+use rampart_wire::query::Params;
+use rampart_wire::{Dispatch as Wire, WireError, json, query};
+use time::OffsetDateTime;
+
+use crate::audit::{self, Draft, Origin};
+use crate::authn::{AuthnError, authenticate};
+use crate::config::Config;
+use crate::dispatch::{Dispatch, Handler};
+
+pub type Response = http::Response<Full<Bytes>>;
+
+/// Shared state of a running server.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub sealer: Arc<Sealer>,
+    pub verifier: Verifier,
+    pub dispatch: Dispatch,
+    pub management_account_id: String,
+}
+
+/// A failed request: the error and how to render it.
+pub struct Failure {
+    pub error: WireError,
+    pub protocol: Protocol,
+    pub namespace: Option<&'static str>,
+}
+
+struct Success {
+    content_type: &'static str,
+    body: String,
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn from_sigv4(e: &SigV4Error) -> WireError {
+    WireError::new(e.code(), e.status(), e.to_string())
+}
+
+fn from_service(e: ServiceError) -> WireError {
+    WireError::new(e.code, e.status, e.message)
+}
+
+/// Builds a response with AWS's request-id header.
+pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>, request_id: &str) -> Response {
+    let mut r = http::Response::new(Full::new(body.into()));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        r.headers_mut().insert("x-amzn-requestid", v);
+    }
+    r
+}
+
+impl App {
+    fn service_by_signing_name(name: &str, protocol: Option<Protocol>) -> Option<&'static Service> {
+        rampart_shapes::services()
+            .iter()
+            .copied()
+            .find(|s| s.signing_name == name && protocol.is_none_or(|p| p == s.protocol))
+    }
+
+    /// Answers a request refused before it could be parsed (too large, too slow), and audits it.
+    pub fn reject(&self, origin: &Origin, request_id: &str, error: WireError, protocol: Protocol) -> Response {
+        let now = OffsetDateTime::now_utc();
+        let ev = audit::event(Draft::default(), origin, request_id, now, &self.config.region, Some((&error.code, &error.message)));
+        audit::queue(&self.db, &ev, now);
+        let rendered = error.render(protocol, None, request_id);
+        respond(rendered.status, rendered.content_type, rendered.body, request_id)
+    }
+
+    /// Serves one AWS API request whose body has been read.
+    pub fn handle_api(&self, parts: &http::request::Parts, body: &[u8], origin: &Origin, request_id: &str) -> Response {
+        let now = OffsetDateTime::now_utc();
+        let mut draft = Draft::default();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process(parts, body, &mut draft, request_id, now)))
+            .unwrap_or_else(|_| {
+                tracing::error!(request_id, "a handler panicked");
+                Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
+            });
+        match outcome {
+            Ok(ok) => {
+                let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
+                audit::queue(&self.db, &ev, now);
+                respond(200, ok.content_type, ok.body, request_id)
+            }
+            Err(f) => {
+                if f.error.status >= 500 {
+                    tracing::error!(request_id, code = %f.error.code, "request failed");
+                }
+                let ev = audit::event(draft, origin, request_id, now, &self.config.region, Some((&f.error.code, &f.error.message)));
+                audit::queue(&self.db, &ev, now);
+                let rendered = f.error.render(f.protocol, f.namespace, request_id);
+                respond(rendered.status, rendered.content_type, rendered.body, request_id)
+            }
+        }
+    }
+
+    fn process(&self, parts: &http::request::Parts, body: &[u8], draft: &mut Draft, request_id: &str, now: OffsetDateTime) -> Result<Success, Failure> {
+        let h = &parts.headers;
+        let query_string = parts.uri.query().unwrap_or("");
+        let wire = rampart_wire::detect(header(h, "x-amz-target"), header(h, "content-type"), query_string)
+            .map_err(|error| Failure { error, protocol: Protocol::Json, namespace: None })?;
+        let mut protocol = if matches!(wire, Wire::Json { .. }) { Protocol::Json } else { Protocol::Query };
+        let mut namespace = None;
+        let fail = |error: WireError, protocol: Protocol, namespace: Option<&'static str>| Failure { error, protocol, namespace };
+
+        // The signature's claims, before anything else.
+        let host = parts.uri.authority().map(|a| a.as_str().to_owned());
+        let mut headers: Vec<(&str, &[u8])> = h.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+        if !h.contains_key(http::header::HOST)
+            && let Some(host) = &host
+        {
+            headers.push(("host", host.as_bytes()));
+        }
+        let sreq = rampart_sigv4::Request { method: parts.method.as_str(), path: parts.uri.path(), query: query_string, headers: &headers, body };
+        let auth = rampart_sigv4::parse(&sreq).map_err(|e| fail(from_sigv4(&e), protocol, namespace))?;
+        draft.access_key_id = Some(auth.access_key_id.clone());
+        draft.region = Some(auth.scope.region.clone());
+
+        // The operation.
+        let mut params = Params::default();
+        let (service, op): (&'static Service, &'static Operation) = match &wire {
+            Wire::Json { target_prefix, operation } => {
+                let target = format!("{target_prefix}.{operation}");
+                let service = rampart_shapes::services()
+                    .iter()
+                    .copied()
+                    .find(|s| s.target_prefix == Some(target_prefix.as_str()))
+                    .ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
+                let op = service.operation(operation).ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
+                (service, op)
+            }
+            Wire::Query => {
+                let form = header(h, "content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+                params = Params::parse(query_string, if form { body } else { b"" });
+                let action = params.action().unwrap_or_default().to_owned();
+                draft.event_name = Some(action.clone());
+                let service = Self::service_by_signing_name(&auth.scope.service, Some(Protocol::Query)).ok_or_else(|| {
+                    fail(
+                        WireError::new("InvalidAction", 400, format!("Rampart does not serve the `{}` service", auth.scope.service)),
+                        protocol,
+                        namespace,
+                    )
+                })?;
+                namespace = service.xml_namespace;
+                if action.is_empty() {
+                    return Err(fail(WireError::new("MissingAction", 400, "Missing Action"), protocol, namespace));
+                }
+                let op = service.operation(&action).ok_or_else(|| fail(WireError::invalid_action(&action, params.version()), protocol, namespace))?;
+                (service, op)
+            }
+            Wire::Rest => {
+                let service = Self::service_by_signing_name(&auth.scope.service, None).ok_or_else(|| {
+                    fail(WireError::new("UnknownOperationException", 400, format!("Rampart does not serve the `{}` service", auth.scope.service)), protocol, namespace)
+                })?;
+                protocol = service.protocol;
+                let route = rampart_wire::rest::route(service.operations, parts.method.as_str(), parts.uri.path(), query_string)
+                    .ok_or_else(|| fail(WireError::new("UnknownOperationException", 400, format!("No {} operation matches {} {}", service.service_id, parts.method, parts.uri.path())), protocol, namespace))?;
+                (service, route.operation)
+            }
+        };
+        protocol = service.protocol;
+        namespace = service.xml_namespace;
+        draft.event_source = Some(service.event_source.to_owned());
+        draft.event_name = Some(op.name.to_owned());
+        draft.read_only = op.read_only;
+
+        // Who is calling.
+        if auth.scope.service != service.signing_name {
+            return Err(fail(
+                WireError::new("SignatureDoesNotMatch", 403, format!("Credential should be scoped to correct service: '{}'. ", service.signing_name)),
+                protocol,
+                namespace,
+            ));
+        }
+        let principal = authenticate(self, &sreq, &auth, now).map_err(|e| match e {
+            AuthnError::SigV4(e) => fail(from_sigv4(&e), protocol, namespace),
+            AuthnError::Internal => fail(WireError::internal(), protocol, namespace),
+        })?;
+        draft.identity = Some(UserIdentity::of(&principal));
+
+        // What is asked.
+        let input = match (service.protocol, op.input) {
+            (_, None) => Value::Struct(Vec::new()),
+            (Protocol::Query, Some(shape)) => query::decode_input(&params, shape).map_err(|e| fail(e, protocol, namespace))?,
+            (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(|e| fail(e, protocol, namespace))?,
+            (Protocol::RestJson | Protocol::RestXml, Some(_)) => {
+                return Err(fail(not_implemented(service, op), protocol, namespace));
+            }
+        };
+        if let Some(shape) = op.input
+            && !matches!(&input, Value::Struct(f) if f.iter().all(Option::is_none))
+        {
+            draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
+        }
+
+        // May they?
+        let action = format!("{}:{}", service.signing_name, op.name);
+        authz::authorize(&authz::Request { principal: &principal, action: &action, resource: "*" })
+            .map_err(|e| fail(from_service(e), protocol, namespace))?;
+
+        // Do it.
+        let handler = self.dispatch.get(service.endpoint_prefix, op.name).ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
+        let ctx = Ctx { principal: &principal, db: &self.db, sealer: &self.sealer, now, request_id, region: &auth.scope.region };
+        let output = match handler {
+            Handler::Read(f) => f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?,
+        };
+        if !op.read_only
+            && let Some(shape) = op.output
+        {
+            draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
+        }
+        let (content_type, body) = match service.protocol {
+            Protocol::Query => ("text/xml", query::encode_response(service, op, Some(&output), request_id)),
+            _ => ("application/x-amz-json-1.1", op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s))),
+        };
+        Ok(Success { content_type, body })
+    }
+}
+
+fn not_implemented(service: &Service, op: &Operation) -> WireError {
+    WireError::new("NotImplemented", 501, format!("Rampart does not implement {}:{} yet", service.signing_name, op.name))
+}

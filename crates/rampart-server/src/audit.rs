@@ -1,0 +1,75 @@
+//! Audit capture: every request becomes a CloudTrail event in the store.
+
+use rampart_services::cloudtrail::{EVENT_VERSION, Event, TlsDetails, UserIdentity};
+use rampart_services::keys;
+use rampart_store::Db;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// What the pipeline learns about a request as it goes, for its event.
+#[derive(Debug, Default)]
+pub struct Draft {
+    pub event_source: Option<String>,
+    pub event_name: Option<String>,
+    pub region: Option<String>,
+    pub identity: Option<UserIdentity>,
+    pub access_key_id: Option<String>,
+    pub recipient_account_id: Option<String>,
+    pub request_parameters: Option<serde_json::Value>,
+    pub response_elements: Option<serde_json::Value>,
+    pub read_only: bool,
+}
+
+/// The connection facts of a request.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub source_ip: String,
+    pub user_agent: String,
+    pub tls: Option<TlsDetails>,
+}
+
+/// Builds the event for a finished request.
+pub fn event(draft: Draft, origin: &Origin, request_id: &str, time: OffsetDateTime, default_region: &str, error: Option<(&str, &str)>) -> Event {
+    let identity = draft.identity.unwrap_or_else(|| UserIdentity::unknown(draft.access_key_id.clone()));
+    let recipient = draft.recipient_account_id.or_else(|| identity.account_id.clone()).unwrap_or_default();
+    Event {
+        event_version: EVENT_VERSION.to_owned(),
+        user_identity: identity,
+        event_time: time.replace_nanosecond(0).unwrap_or(time).format(&Rfc3339).unwrap_or_default(),
+        event_source: draft.event_source.unwrap_or_else(|| "unknown".to_owned()),
+        event_name: draft.event_name.unwrap_or_else(|| "Unknown".to_owned()),
+        aws_region: draft.region.unwrap_or_else(|| default_region.to_owned()),
+        source_ip_address: origin.source_ip.clone(),
+        user_agent: origin.user_agent.clone(),
+        error_code: error.map(|(c, _)| c.to_owned()),
+        error_message: error.map(|(_, m)| m.to_owned()),
+        request_parameters: draft.request_parameters,
+        response_elements: draft.response_elements,
+        request_id: request_id.to_owned(),
+        event_id: uuid::Uuid::new_v4().to_string(),
+        read_only: draft.read_only,
+        event_type: "AwsApiCall".to_owned(),
+        management_event: true,
+        recipient_account_id: recipient,
+        event_category: "Management".to_owned(),
+        tls_details: origin.tls.clone(),
+    }
+}
+
+/// The store key and value of an event.
+pub fn record(ev: &Event, time: OffsetDateTime) -> Option<(Vec<u8>, Vec<u8>)> {
+    let bytes = serde_json::to_vec(ev).ok()?;
+    Some((keys::audit_event(time.unix_timestamp_nanos(), &ev.event_id), bytes))
+}
+
+/// Queues an event of a call that changed nothing; it commits with the next group.
+pub fn queue(db: &Db, ev: &Event, time: OffsetDateTime) {
+    match record(ev, time) {
+        Some(pair) => {
+            if let Err(e) = db.put_later(vec![pair]) {
+                tracing::error!(request_id = %ev.request_id, error = %e, "cannot queue an audit event");
+            }
+        }
+        None => tracing::error!(request_id = %ev.request_id, "cannot encode an audit event"),
+    }
+}

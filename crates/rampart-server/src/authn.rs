@@ -1,0 +1,47 @@
+//! Authentication: a SigV4-signed request → the principal behind its access key.
+
+use rampart_services::account::{AccessKeyRecord, KeyOwner, KeyStatus, read};
+use rampart_services::{Principal, keys};
+use rampart_sigv4::{Auth, Request, SigV4Error};
+use time::OffsetDateTime;
+
+use crate::app::App;
+
+/// Why authentication failed: a SigV4 error, or a failure inside Rampart.
+#[derive(Debug)]
+pub enum AuthnError {
+    SigV4(SigV4Error),
+    Internal,
+}
+
+impl From<SigV4Error> for AuthnError {
+    fn from(e: SigV4Error) -> Self {
+        Self::SigV4(e)
+    }
+}
+
+/// Resolves and verifies the signer of `req`.
+pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
+    let record: Option<AccessKeyRecord> = read(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
+    let Some(record) = record else {
+        if app.config.dev {
+            // Dev mode: any key Rampart did not issue is the dev account's root; its signature
+            // cannot be checked because Rampart never knew its secret.
+            return Ok(Principal::root(&app.config.dev_account_id, Some(auth.access_key_id.clone())));
+        }
+        return Err(SigV4Error::InvalidClientTokenId.into());
+    };
+    if record.status != KeyStatus::Active {
+        return Err(SigV4Error::InvalidClientTokenId.into());
+    }
+    // Long-term keys carry no session token; a token with one is not a valid credential.
+    if auth.security_token.is_some() {
+        return Err(SigV4Error::InvalidClientTokenId.into());
+    }
+    let secret = record.secret(&app.sealer).map_err(|_| AuthnError::Internal)?;
+    let s3 = auth.scope.service == "s3";
+    app.verifier.verify(req, auth, &secret, now, s3)?;
+    match record.owner {
+        KeyOwner::Root { account_id } => Ok(Principal::root(&account_id, Some(record.id))),
+    }
+}

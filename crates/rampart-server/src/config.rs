@@ -1,0 +1,165 @@
+//! The server's configuration: one TOML file (optional) → one [`Config`], overridden by flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where the master key comes from.
+#[derive(Clone, Default)]
+pub enum MasterKeySource {
+    /// `<data-dir>/master.key`, generated on first start.
+    #[default]
+    DataDir,
+    /// A file the operator manages (mode 0600 or stricter).
+    File(PathBuf),
+    /// The key itself (32 bytes), e.g. from the `RAMPART_MASTER_KEY` environment variable.
+    Inline(zeroize::Zeroizing<Vec<u8>>),
+}
+
+impl std::fmt::Debug for MasterKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DataDir => f.write_str("DataDir"),
+            Self::File(p) => f.debug_tuple("File").field(p).finish(),
+            Self::Inline(_) => f.write_str("Inline(..)"),
+        }
+    }
+}
+
+/// Every setting of `rampart serve`. In a TOML file, keys are the field names; unknown keys are
+/// rejected.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The file format version; must be 1.
+    pub version: u32,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The directory holding the database, the master key and the root credentials.
+    pub data_dir: PathBuf,
+    /// The management account's id on first start (12 digits); random when absent.
+    pub account_id: Option<String>,
+    /// The root user's email on first start.
+    pub root_email: String,
+    /// Development mode: unknown access keys act as the root user of `dev_account_id`, and
+    /// `POST /_rampart/reset` wipes state. Never for production.
+    pub dev: bool,
+    /// The account unknown keys act in, in development mode.
+    pub dev_account_id: String,
+    /// The region recorded for requests whose signature names none.
+    pub region: String,
+    /// A PEM certificate chain to serve TLS with.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS with a self-signed certificate generated into `<data-dir>/tls/`.
+    pub tls_self_signed: bool,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds a client has to send its request headers.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send its request body.
+    pub body_read_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
+    pub master_key_file: Option<PathBuf>,
+    #[serde(skip)]
+    pub master_key: MasterKeySource,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            listen: SocketAddr::from(([127, 0, 0, 1], 4566)),
+            data_dir: PathBuf::from("rampart-data"),
+            account_id: None,
+            root_email: "root@rampart.local".to_owned(),
+            dev: false,
+            dev_account_id: "000000000000".to_owned(),
+            region: "us-east-1".to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+            max_body_bytes: 8 * 1024 * 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+            master_key_file: None,
+            master_key: MasterKeySource::DataDir,
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{0}`: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file `{0}`: {1}")]
+    Parse(PathBuf, toml::de::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl Config {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e))
+    }
+
+    /// Checks values that the types cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.version != 1 {
+            return invalid(format!("config version {} is not supported (expected 1)", self.version));
+        }
+        if let Some(a) = &self.account_id
+            && !is_account_id(a)
+        {
+            return invalid(format!("account id `{a}` must be 12 digits"));
+        }
+        if !is_account_id(&self.dev_account_id) {
+            return invalid(format!("dev account id `{}` must be 12 digits", self.dev_account_id));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return invalid("--tls-cert and --tls-key go together".to_owned());
+        }
+        if self.tls_self_signed && self.tls_cert.is_some() {
+            return invalid("--tls-self-signed and --tls-cert exclude each other".to_owned());
+        }
+        if self.max_body_bytes == 0 || self.header_read_timeout_secs == 0 || self.body_read_timeout_secs == 0 {
+            return invalid("limits and timeouts must be greater than zero".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let dir = std::env::temp_dir().join(format!("rampart-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "version = 1\nlisten = \"127.0.0.1:9000\"\ndev = true\n").unwrap();
+        let c = Config::from_file(&p).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert!(c.dev);
+        assert_eq!(c.data_dir, PathBuf::from("rampart-data"));
+        std::fs::write(&p, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        assert!(Config::from_file(&p).unwrap_err().to_string().contains("unknown field `lisen`"));
+        let c = Config { account_id: Some("12345".into()), ..Config::default() };
+        assert!(c.validate().is_err());
+        assert!(Config::default().validate().is_ok());
+    }
+}

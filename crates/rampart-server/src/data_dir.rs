@@ -1,0 +1,137 @@
+//! The data directory: creation with private permissions, the master key, the root credentials
+//! file, and the refusal to start when secrets are readable by others.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rampart_store::{MASTER_KEY_LEN, Sealer};
+use zeroize::Zeroizing;
+
+use crate::config::MasterKeySource;
+
+/// A data-directory problem that stops the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0} is readable by group or others (mode {1:o}); run `chmod 600 {0}` (or 700 for a directory)")]
+    Permissions(String, u32),
+    #[error("the master key in {0} is not base64 of {MASTER_KEY_LEN} bytes")]
+    BadMasterKey(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |source| DataDirError::Io { path: path.to_owned(), source }
+}
+
+/// Fails when a file (or directory) grants group or others any access.
+pub fn check_private(path: &Path) -> Result<(), DataDirError> {
+    match fs::metadata(path) {
+        Ok(m) => {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(DataDirError::Permissions(path.display().to_string(), mode));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+/// Creates the data directory (mode 0700) and the database file (mode 0600) when missing, and
+/// checks the permissions of what is there.
+pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
+    if !dir.exists() {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+    }
+    check_private(dir)?;
+    let db = dir.join("rampart.db");
+    if !db.exists() {
+        // SQLite gives its -wal and -shm files the database file's permissions.
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&db).map_err(io(&db))?;
+    }
+    for f in ["rampart.db", "rampart.db-wal", "rampart.db-shm", "master.key", "root-credentials"] {
+        check_private(&dir.join(f))?;
+    }
+    Ok(db)
+}
+
+/// Writes a new private file (mode 0600); fails if it exists.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), DataDirError> {
+    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
+    f.write_all(contents).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+fn parse_key(text: &str, origin: &str) -> Result<Zeroizing<Vec<u8>>, DataDirError> {
+    let key = Zeroizing::new(
+        data_encoding::BASE64.decode(text.trim().as_bytes()).map_err(|_| DataDirError::BadMasterKey(origin.to_owned()))?,
+    );
+    if key.len() != MASTER_KEY_LEN {
+        return Err(DataDirError::BadMasterKey(origin.to_owned()));
+    }
+    Ok(key)
+}
+
+/// Loads the master key (generating `<data-dir>/master.key` on first start) and builds the sealer.
+pub fn master_key(dir: &Path, source: &MasterKeySource) -> Result<Sealer, DataDirError> {
+    let key = match source {
+        MasterKeySource::Inline(k) => {
+            let text = String::from_utf8_lossy(k);
+            parse_key(&text, "RAMPART_MASTER_KEY")?
+        }
+        MasterKeySource::File(path) => {
+            check_private(path)?;
+            let text = Zeroizing::new(fs::read_to_string(path).map_err(io(path))?);
+            parse_key(&text, &path.display().to_string())?
+        }
+        MasterKeySource::DataDir => {
+            let path = dir.join("master.key");
+            if !path.exists() {
+                let fresh = Sealer::generate_key().map_err(|_| DataDirError::BadMasterKey("the random source".into()))?;
+                let text = Zeroizing::new(data_encoding::BASE64.encode(fresh.as_ref()) + "\n");
+                write_private(&path, text.as_bytes())?;
+            }
+            check_private(&path)?;
+            let text = Zeroizing::new(fs::read_to_string(&path).map_err(io(&path))?);
+            parse_key(&text, &path.display().to_string())?
+        }
+    };
+    Sealer::new(&key).map_err(|_| DataDirError::BadMasterKey("the master key".into()))
+}
+
+/// Writes `<data-dir>/root-credentials` in the AWS shared-credentials format (profile `default`).
+pub fn write_root_credentials(dir: &Path, access_key_id: &str, secret: &str) -> Result<PathBuf, DataDirError> {
+    let path = dir.join("root-credentials");
+    let text = Zeroizing::new(format!("[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"));
+    write_private(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_files_readable_by_others_and_keeps_its_own_private() {
+        let dir = std::env::temp_dir().join(format!("rampart-dd-{}-{}", std::process::id(), line!()));
+        let _ = fs::remove_dir_all(&dir);
+        prepare(&dir).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+        let sealer = master_key(&dir, &MasterKeySource::DataDir).unwrap();
+        let key_path = dir.join("master.key");
+        assert_eq!(fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
+        // The same key is loaded again: what it sealed still opens.
+        let sealed = sealer.seal(b"s", b"ctx").unwrap();
+        assert_eq!(master_key(&dir, &MasterKeySource::DataDir).unwrap().open(&sealed, b"ctx").unwrap().as_slice(), b"s");
+        fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(master_key(&dir, &MasterKeySource::DataDir), Err(DataDirError::Permissions(..))));
+        assert!(matches!(prepare(&dir), Err(DataDirError::Permissions(..))));
+        let bad = MasterKeySource::Inline(Zeroizing::new(b"c2hvcnQ=".to_vec()));
+        assert!(matches!(master_key(&dir, &bad), Err(DataDirError::BadMasterKey(_))));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
