@@ -59,6 +59,7 @@ pub struct Running {
     pub tls: bool,
     pub management_account_id: String,
     pub first_start: Option<FirstStart>,
+    db: Db,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -73,6 +74,13 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+    }
+
+    /// The newest audit events, newest first, as CloudTrail records them. (The CloudTrail API's
+    /// LookupEvents will serve these; this is the store's view for tests and tools.)
+    pub fn audit_events(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows = self.db.scan_prefix(keys::AUDIT_PREFIX, None, limit, true)?;
+        Ok(rows.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect())
     }
 
     /// Waits until the server stops on its own (it does not, unless it fails).
@@ -115,7 +123,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
     let app = Arc::new(app::App {
         config,
-        db,
+        db: db.clone(),
         sealer,
         verifier: Verifier::new(),
         dispatch: dispatch::Dispatch::new(),
@@ -124,5 +132,5 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (shutdown, rx) = watch::channel(false);
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
-    Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, shutdown, task })
+    Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, db, shutdown, task })
 }

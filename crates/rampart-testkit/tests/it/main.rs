@@ -1,0 +1,45 @@
+//! End-to-end tests: the real server, driven by the official AWS SDK for Rust, raw signed requests,
+//! the AWS CLI and a TLS client. One binary, as the SDKs are large to link.
+
+mod cli;
+mod robustness;
+mod server;
+mod sts;
+mod tls;
+
+use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
+use rampart_testkit::TestServer;
+
+/// An STS client for `server` with the given key, retries off so each error is seen as sent.
+pub fn sts_client(server: &TestServer, access_key_id: &str, secret: &str) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::from_conf(sts_builder(server, access_key_id, secret).build())
+}
+
+pub fn sts_builder(server: &TestServer, access_key_id: &str, secret: &str) -> aws_sdk_sts::config::Builder {
+    aws_sdk_sts::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(Credentials::new(access_key_id, secret, None, None, "test"))
+        .retry_config(aws_sdk_sts::config::retry::RetryConfig::disabled())
+}
+
+/// The root client of a test server.
+pub fn root_sts(server: &TestServer) -> aws_sdk_sts::Client {
+    sts_client(server, &server.access_key_id, &server.secret_access_key)
+}
+
+/// The AWS error code of an SDK call's failure.
+pub fn code<E, R>(r: Result<impl Sized, aws_sdk_sts::error::SdkError<E, R>>) -> String
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(_) => "OK".to_owned(),
+        Err(e) => match e.as_service_error() {
+            Some(se) => se.code().unwrap_or("NoCode").to_owned(),
+            None => format!("NotAServiceError: {e:?}"),
+        },
+    }
+}

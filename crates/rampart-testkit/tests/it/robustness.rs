@@ -1,0 +1,148 @@
+//! What the SDKs will not send: tampered, expired, unknown, malformed, oversized and slow requests.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::SignatureLocation;
+use rampart_testkit::{TestServer, send, sign_request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn xml_code(body: &str) -> &str {
+    body.split("<Code>").nth(1).and_then(|s| s.split("</Code>").next()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_tampered_body_is_signature_does_not_match() {
+    let server = TestServer::start().await.unwrap();
+    let req = server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap();
+    let mut signed = sign_request(req, &server.access_key_id, &server.secret_access_key, "sts", SystemTime::now(), SignatureLocation::Headers).unwrap();
+    *signed.body_mut() = b"Action=GetCallerIdentity&Version=2011-06-16".to_vec();
+    let r = send(signed).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (403, "SignatureDoesNotMatch"), "{}", r.body);
+    assert!(r.body.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"), "{}", r.body);
+    assert!(r.headers.contains_key("x-amzn-requestid"));
+}
+
+#[tokio::test]
+async fn presigned_urls_work_until_they_expire() {
+    let server = TestServer::start().await.unwrap();
+    let url = format!("{}/?Action=GetCallerIdentity&Version=2011-06-15", server.endpoint);
+    let fresh = sign_request(http::Request::get(&url).body(Vec::new()).unwrap(), &server.access_key_id, &server.secret_access_key, "sts", SystemTime::now(), SignatureLocation::QueryParams).unwrap();
+    assert!(fresh.uri().query().unwrap().contains("X-Amz-Signature="));
+    let r = send(fresh).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<Arn>arn:aws:iam::123456789012:root</Arn>"), "{}", r.body);
+    // Signed two minutes ago with a 60-second lifetime.
+    let old = SystemTime::now() - Duration::from_secs(120);
+    let expired = sign_request(http::Request::get(&url).body(Vec::new()).unwrap(), &server.access_key_id, &server.secret_access_key, "sts", old, SignatureLocation::QueryParams).unwrap();
+    let r = send(expired).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "RequestExpired"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn unknown_operations_get_aws_shaped_400s() {
+    let server = TestServer::start().await.unwrap();
+    let r = server.signed(server.query_request("Action=Frobnicate&Version=2011-06-15").unwrap(), "sts").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
+    assert!(r.body.contains("Could not find operation Frobnicate for version 2011-06-15"), "{}", r.body);
+
+    let r = server.signed(server.query_request("Version=2011-06-15").unwrap(), "sts").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "MissingAction"), "{}", r.body);
+
+    let json = http::Request::post(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "TrentService.Encrypt")
+        .body(b"{}".to_vec())
+        .unwrap();
+    let r = server.signed(json, "kms").await.unwrap();
+    assert_eq!(r.status, 400);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["__type"], "UnknownOperationException");
+
+    let r = server.signed(server.query_request("Action=ListUsers&Version=2010-05-08").unwrap(), "iam").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn invalid_input_gets_validation_errors_in_aws_wording() {
+    let server = TestServer::start().await.unwrap();
+    let r = server.signed(server.query_request("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a").unwrap(), "sts").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "ValidationError"), "{}", r.body);
+    assert!(
+        r.body.contains(
+            "2 validation errors detected: Value null at &apos;roleArn&apos; failed to satisfy constraint: Member must not be null; \
+             Value &apos;a&apos; at &apos;roleSessionName&apos; failed to satisfy constraint: Member must have length greater than or equal to 2"
+        ),
+        "{}",
+        r.body
+    );
+    let r = server
+        .signed(server.query_request("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr&RoleSessionName=ok&DurationSeconds=soon").unwrap(), "sts")
+        .await
+        .unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "MalformedInput"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn unsigned_and_malformed_signatures_get_their_codes() {
+    let server = TestServer::start().await.unwrap();
+    let r = send(server.query_request("Action=GetCallerIdentity").unwrap()).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (403, "MissingAuthenticationToken"), "{}", r.body);
+    let mut req = server.query_request("Action=GetCallerIdentity").unwrap();
+    req.headers_mut().insert("authorization", "AWS4-HMAC-SHA256 Credential=AKIA/20250101/us-east-1/sts/aws4_request".parse().unwrap());
+    req.headers_mut().insert("x-amz-date", "20250101T000000Z".parse().unwrap());
+    let r = send(req).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "IncompleteSignature"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let server = TestServer::start_with(|c| c.max_body_bytes = 1024).await.unwrap();
+    let big = format!("Action=GetCallerIdentity&Version=2011-06-15&Pad={}", "x".repeat(2048));
+    let r = server.signed(server.query_request(&big).unwrap(), "sts").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (413, "RequestEntityTooLargeException"), "{}", r.body);
+    let events = server.audit_events(1).await.unwrap();
+    assert_eq!(events[0]["errorCode"], "RequestEntityTooLargeException");
+}
+
+async fn connect(server: &TestServer) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(server.endpoint.trim_start_matches("http://")).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_client_too_slow_with_its_headers_is_disconnected() {
+    let server = TestServer::start_with(|c| c.header_read_timeout_secs = 1).await.unwrap();
+    let mut s = connect(&server).await;
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept a half-sent request open");
+}
+
+#[tokio::test]
+async fn a_client_too_slow_with_its_body_gets_408() {
+    let server = TestServer::start_with(|c| c.body_read_timeout_secs = 1).await.unwrap();
+    let mut s = connect(&server).await;
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nAction=").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server waited forever for the body");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("RequestTimeoutException"), "{text}");
+}
+
+#[tokio::test]
+async fn garbage_is_a_clean_4xx_or_a_closed_connection() {
+    let server = TestServer::start().await.unwrap();
+    for junk in [&b"\x00\x01\x02GARBAGE\r\n\r\n"[..], b"GET / HTTP/9.9\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"] {
+        let mut s = connect(&server).await;
+        s.write_all(junk).await.unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await.unwrap();
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+    }
+    // The server is still serving.
+    let r = server.signed(server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap(), "sts").await.unwrap();
+    assert_eq!(r.status, 200);
+}

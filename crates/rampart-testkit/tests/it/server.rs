@@ -1,0 +1,129 @@
+//! The server's life: restarts, dev mode, health, reset and audit capture.
+
+use rampart_testkit::{ACCOUNT_ID, TestServer, send};
+
+use crate::{code, root_sts, sts_client};
+
+#[tokio::test]
+async fn state_survives_a_restart_without_a_second_bootstrap() {
+    let mut server = TestServer::start().await.unwrap();
+    root_sts(&server).get_caller_identity().send().await.unwrap();
+    let before = server.audit_events(1).await.unwrap().len();
+    server.restart().await.unwrap();
+    let out = root_sts(&server).get_caller_identity().send().await.unwrap();
+    assert_eq!(out.account(), Some(ACCOUNT_ID));
+    // Events from before the restart are still there, and the new one is added.
+    let after = server.audit_events(before + 1).await.unwrap();
+    assert!(after.len() > before, "{} events before, {} after", before, after.len());
+    let creds = std::fs::read_to_string(server.data_dir().join("root-credentials")).unwrap();
+    assert!(creds.contains(&format!("aws_access_key_id = {}", server.access_key_id)));
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["root-credentials", "master.key", "rampart.db"] {
+        let mode = std::fs::metadata(server.data_dir().join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}
+
+#[tokio::test]
+async fn a_secret_is_never_stored_in_clear() {
+    let mut server = TestServer::start().await.unwrap();
+    root_sts(&server).get_caller_identity().send().await.unwrap();
+    server.stop().await;
+    let db = std::fs::read(server.data_dir().join("rampart.db")).unwrap();
+    let secret = server.secret_access_key.as_bytes();
+    assert!(!db.windows(secret.len()).any(|w| w == secret), "the secret access key is in the database file");
+    assert!(db.windows(server.access_key_id.len()).any(|w| w == server.access_key_id.as_bytes()), "the key id should be there");
+}
+
+#[tokio::test]
+async fn start_refuses_a_master_key_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut server = TestServer::start().await.unwrap();
+    server.stop().await;
+    let key = server.data_dir().join("master.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = match rampart_server::start(server.config.clone()).await {
+        Ok(_) => panic!("started with a world-readable master key"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("master.key") && err.contains("readable by group or others"), "{err}");
+}
+
+#[tokio::test]
+async fn dev_mode_accepts_unknown_keys_as_the_dev_root_and_still_checks_issued_keys() {
+    let server = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    let any = sts_client(&server, "AKIAANYTHINGATALL000", "whatever");
+    let out = any.get_caller_identity().send().await.unwrap();
+    assert_eq!(out.account(), Some("000000000000"));
+    assert_eq!(out.arn(), Some("arn:aws:iam::000000000000:root"));
+    let wrong = sts_client(&server, &server.access_key_id, "not-the-secret-not-the-secret-not-the-se");
+    assert_eq!(code(wrong.get_caller_identity().send().await), "SignatureDoesNotMatch");
+    assert_eq!(root_sts(&server).get_caller_identity().send().await.unwrap().account(), Some(ACCOUNT_ID));
+}
+
+async fn post(url: String) -> rampart_testkit::Raw {
+    send(http::Request::post(url).body(Vec::new()).unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn reset_wipes_state_in_dev_mode_only() {
+    let prod = TestServer::start().await.unwrap();
+    assert_eq!(post(format!("{}/_rampart/reset", prod.endpoint)).await.status, 404);
+
+    let dev = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    root_sts(&dev).get_caller_identity().send().await.unwrap();
+    assert!(!dev.audit_events(1).await.unwrap().is_empty());
+    let r = post(format!("{}/_rampart/reset", dev.endpoint)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(dev.audit_events(0).await.unwrap().is_empty(), "audit events are state too");
+    // The printed root credentials still work after a reset.
+    assert_eq!(root_sts(&dev).get_caller_identity().send().await.unwrap().account(), Some(ACCOUNT_ID));
+}
+
+#[tokio::test]
+async fn health_reports_version_and_store() {
+    let server = TestServer::start().await.unwrap();
+    let r = send(http::Request::get(format!("{}/_rampart/health", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["store"]["status"], "ok");
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    let r = send(http::Request::get(format!("{}/_rampart/nope", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn every_request_is_audited_with_who_what_and_outcome() {
+    let server = TestServer::start().await.unwrap();
+    root_sts(&server).get_caller_identity().send().await.unwrap();
+    let bad = sts_client(&server, &server.access_key_id, "wrong-secret-wrong-secret-wrong-secret-w");
+    let _ = bad.get_caller_identity().send().await;
+    let unsigned = send(server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap()).await.unwrap();
+    assert_eq!(unsigned.status, 403);
+    let events = server.audit_events(3).await.unwrap();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    // Newest first.
+    let (missing, denied, ok) = (&events[0], &events[1], &events[2]);
+    assert_eq!(ok["eventName"], "GetCallerIdentity");
+    assert_eq!(ok["eventSource"], "sts.amazonaws.com");
+    assert_eq!(ok["userIdentity"]["type"], "Root");
+    assert_eq!(ok["userIdentity"]["arn"], "arn:aws:iam::123456789012:root");
+    assert_eq!(ok["userIdentity"]["accessKeyId"], server.access_key_id.as_str());
+    assert_eq!(ok["recipientAccountId"], ACCOUNT_ID);
+    assert_eq!(ok["readOnly"], true);
+    assert_eq!(ok["eventType"], "AwsApiCall");
+    assert_eq!(ok["sourceIPAddress"], "127.0.0.1");
+    assert!(ok["userAgent"].as_str().unwrap().contains("aws-sdk-rust"), "{}", ok["userAgent"]);
+    assert!(ok.get("errorCode").is_none());
+    assert_eq!(denied["errorCode"], "SignatureDoesNotMatch");
+    assert_eq!(denied["userIdentity"]["type"], "Unknown");
+    assert_eq!(denied["userIdentity"]["accessKeyId"], server.access_key_id.as_str());
+    assert_eq!(missing["errorCode"], "MissingAuthenticationToken");
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(!all.contains(&server.secret_access_key));
+    for e in &events {
+        assert!(e["eventID"].as_str().unwrap().len() == 36 && e["requestID"].as_str().is_some());
+        assert!(e["eventTime"].as_str().unwrap().ends_with('Z'));
+    }
+}
