@@ -46,7 +46,7 @@ pub fn event(draft: Draft, origin: &Origin, request_id: &str, time: OffsetDateTi
         request_parameters: draft.request_parameters,
         response_elements: draft.response_elements,
         request_id: request_id.to_owned(),
-        event_id: uuid::Uuid::new_v4().to_string(),
+        event_id: crate::ids::uuid(),
         read_only: draft.read_only,
         event_type: "AwsApiCall".to_owned(),
         management_event: true,

@@ -1,6 +1,6 @@
 //! Authentication: a SigV4-signed request → the principal behind its access key.
 
-use rampart_services::account::{AccessKeyRecord, KeyOwner, KeyStatus, read};
+use rampart_services::account::{AccessKeyRecord, KeyOwner, KeyStatus, read_cached};
 use rampart_services::{Principal, keys};
 use rampart_sigv4::{Auth, Request, SigV4Error};
 use time::OffsetDateTime;
@@ -22,7 +22,7 @@ impl From<SigV4Error> for AuthnError {
 
 /// Resolves and verifies the signer of `req`.
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
-    let record: Option<AccessKeyRecord> = read(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
+    let record: Option<AccessKeyRecord> = read_cached(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
     let Some(record) = record else {
         if app.config.dev {
             // Dev mode: any key Rampart did not issue is the dev account's root; its signature

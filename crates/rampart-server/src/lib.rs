@@ -10,6 +10,7 @@ mod authn;
 pub mod config;
 mod data_dir;
 mod dispatch;
+mod ids;
 mod listener;
 mod tls;
 

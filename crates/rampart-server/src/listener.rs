@@ -104,7 +104,7 @@ fn service(
 }
 
 async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::ids::uuid();
     let (parts, body) = req.into_parts();
     if parts.uri.path().starts_with("/_rampart/") {
         return crate::admin::handle(app, &parts.method, parts.uri.path(), &request_id).await;

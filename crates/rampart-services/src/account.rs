@@ -139,6 +139,17 @@ pub fn read<T: for<'de> Deserialize<'de>>(db: &Db, key: &[u8]) -> Result<Option<
     }
 }
 
+/// Reads a JSON record through the store's read cache (for records on every request's path).
+pub fn read_cached<T: for<'de> Deserialize<'de>>(db: &Db, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    match db.get_cached(key)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            tracing::error!(key = %String::from_utf8_lossy(key), error = %e, "corrupt record");
+            ServiceError::internal()
+        }),
+    }
+}
+
 /// What the first start created; the secrets are shown once and never stored in clear.
 pub struct Bootstrapped {
     pub account_id: String,

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::StoreError;
+use crate::cache::ReadCache;
 use crate::sqlite::{Job, SqliteEngine};
 
 /// A transaction's failure: the closure's own error, or the store's.
@@ -18,6 +19,9 @@ pub enum TxError<E> {
 /// Reads and writes inside one transaction. Reads see the transaction's own writes.
 pub struct Tx<'a> {
     pub(crate) conn: &'a rusqlite::Connection,
+    /// Keys this transaction wrote, for the read cache.
+    pub(crate) written: Vec<Vec<u8>>,
+    pub(crate) wiped: bool,
 }
 
 impl Tx<'_> {
@@ -28,17 +32,23 @@ impl Tx<'_> {
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
         st.execute((key, value))?;
+        self.written.push(key.to_vec());
         Ok(())
     }
 
     /// Inserts a key that must not exist yet; returns `false` and writes nothing when it does.
     pub fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
         let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING")?;
-        Ok(st.execute((key, value))? == 1)
+        let inserted = st.execute((key, value))? == 1;
+        if inserted {
+            self.written.push(key.to_vec());
+        }
+        Ok(inserted)
     }
 
     pub fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError> {
         let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k = ?1")?;
+        self.written.push(key.to_vec());
         Ok(st.execute([key])? == 1)
     }
 
@@ -49,6 +59,7 @@ impl Tx<'_> {
     /// Deletes every key (dev-mode reset).
     pub fn delete_all(&mut self) -> Result<(), StoreError> {
         self.conn.execute("DELETE FROM kv", [])?;
+        self.wiped = true;
         Ok(())
     }
 }
@@ -57,6 +68,7 @@ impl Tx<'_> {
 #[derive(Clone)]
 pub struct Db {
     engine: Arc<SqliteEngine>,
+    cache: Arc<ReadCache>,
 }
 
 impl std::fmt::Debug for Db {
@@ -68,12 +80,27 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Opens (creating if needed) the embedded SQLite store at `path`.
     pub fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
-        Ok(Self { engine: Arc::new(SqliteEngine::open(path)?) })
+        let cache = Arc::new(ReadCache::default());
+        Ok(Self { engine: Arc::new(SqliteEngine::open(path, cache.clone())?), cache })
     }
 
     /// Reads a committed value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.engine.read(|c| crate::sqlite::get(c, key))
+    }
+
+    /// Reads a committed value through an in-memory cache. Every transaction's writes are
+    /// removed from the cache before the transaction is acknowledged, so a read that starts after
+    /// a write is acknowledged never sees the old value. For hot records (access keys, policies);
+    /// never for keys written with [`Db::put_later`].
+    pub fn get_cached(&self, key: &[u8]) -> Result<Option<Arc<[u8]>>, StoreError> {
+        if let Some(hit) = self.cache.get(key) {
+            return Ok(hit);
+        }
+        let generation = self.cache.generation();
+        let value: Option<Arc<[u8]>> = self.get(key)?.map(Arc::from);
+        self.cache.fill(key, value.clone(), generation);
+        Ok(value)
     }
 
     /// Reads up to `limit` committed pairs whose keys start with `prefix`, after the key `after`
@@ -96,7 +123,10 @@ impl Db {
     }
 
     /// Queues writes without waiting for them to be durable; they commit with the next group.
-    /// For records whose loss on a crash is acceptable by design (audit of read-only calls).
+    /// For append-only records whose loss on a crash is acceptable by design (audit events of
+    /// read-only calls).
+    // INVARIANT: keys written here are never read with `get_cached`; these writes do not
+    // invalidate the read cache.
     pub fn put_later(&self, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
         self.engine.submit(Job::fire_and_forget(pairs))
     }

@@ -6,6 +6,7 @@
 //! data directory (WAL, `synchronous=FULL`), written by one thread that commits every queued
 //! transaction with one fsync (group commit). A transaction is acknowledged only once durable.
 
+mod cache;
 mod db;
 mod seal;
 mod sqlite;

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use crate::cache::ReadCache;
 use crate::db::{Tx, TxError};
 use crate::{StoreError, prefix_end};
 
@@ -18,9 +19,16 @@ const MAX_GROUP: usize = 512;
 
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// A transaction that ran and now waits for its group's commit.
+pub(crate) struct Ran {
+    done: Done,
+    written: Vec<Vec<u8>>,
+    wiped: bool,
+}
+
 /// One queued transaction: runs on the writer thread, then learns whether its group committed.
 pub(crate) struct Job {
-    run: Box<dyn FnOnce(&Connection) -> Option<Done> + Send>,
+    run: Box<dyn FnOnce(&Connection) -> Option<Ran> + Send>,
 }
 
 impl Job {
@@ -36,12 +44,16 @@ impl Job {
                     let _ = reply.send(Err(TxError::Store(e.into())));
                     return None;
                 }
-                let mut tx = Tx { conn };
+                let mut tx = Tx { conn, written: Vec::new(), wiped: false };
                 match f(&mut tx) {
                     Ok(v) => match conn.execute_batch("RELEASE job") {
-                        Ok(()) => Some(Box::new(move |committed: Result<(), StoreError>| {
-                            let _ = reply.send(committed.map(|()| v).map_err(TxError::Store));
-                        }) as Done),
+                        Ok(()) => Some(Ran {
+                            done: Box::new(move |committed: Result<(), StoreError>| {
+                                let _ = reply.send(committed.map(|()| v).map_err(TxError::Store));
+                            }),
+                            written: tx.written,
+                            wiped: tx.wiped,
+                        }),
                         Err(e) => {
                             let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
                             let _ = reply.send(Err(TxError::Store(e.into())));
@@ -92,6 +104,12 @@ pub(crate) struct SqliteEngine {
     sender: mpsc::Sender<Msg>,
 }
 
+/// What the writer thread owns.
+struct Writer {
+    conn: Connection,
+    cache: std::sync::Arc<ReadCache>,
+}
+
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -100,7 +118,7 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
 }
 
 impl SqliteEngine {
-    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path, cache: std::sync::Arc<ReadCache>) -> Result<Self, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let writer_conn = open_conn(path, flags)?;
         let mode: String = writer_conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -117,7 +135,7 @@ impl SqliteEngine {
         let (sender, rx) = mpsc::channel::<Msg>();
         let handle = std::thread::Builder::new()
             .name("rampart-store-writer".into())
-            .spawn(move || writer_loop(&writer_conn, &rx))
+            .spawn(move || writer_loop(&Writer { conn: writer_conn, cache }, &rx))
             .map_err(|e| StoreError::Writer(e.to_string()))?;
         Ok(Self {
             readers,
@@ -162,7 +180,7 @@ impl Drop for SqliteEngine {
     }
 }
 
-fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Msg>) {
+fn writer_loop(w: &Writer, rx: &mpsc::Receiver<Msg>) {
     let mut closing = false;
     while !closing {
         let Ok(first) = rx.recv() else { break };
@@ -181,24 +199,25 @@ fn writer_loop(conn: &Connection, rx: &mpsc::Receiver<Msg>) {
         if group.is_empty() {
             continue;
         }
-        commit_group(conn, group);
+        commit_group(w, group);
     }
     // Drain anything queued behind the close so no acknowledged write is dropped.
     let rest: Vec<Job> = rx.try_iter().filter_map(|m| if let Msg::Job(j) = m { Some(j) } else { None }).collect();
     if !rest.is_empty() {
-        commit_group(conn, rest);
+        commit_group(w, rest);
     }
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    let _ = w.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
-fn commit_group(conn: &Connection, group: Vec<Job>) {
+fn commit_group(w: &Writer, group: Vec<Job>) {
+    let conn = &w.conn;
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "store: cannot begin a transaction");
         // Dropping the jobs drops their reply channels: each waiter hears that the store failed.
         drop(group);
         return;
     }
-    let dones: Vec<Done> = group
+    let ran: Vec<Ran> = group
         .into_iter()
         .filter_map(|job| {
             // A panicking transaction must not take the writer down with it: undo its writes and
@@ -215,7 +234,9 @@ fn commit_group(conn: &Connection, group: Vec<Job>) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     let msg = committed.as_ref().err().map(ToString::to_string);
-    for done in dones {
+    // INVARIANT: the cache forgets every written key before any writer hears of its commit.
+    w.cache.invalidate(ran.iter().flat_map(|r| r.written.iter()), ran.iter().any(|r| r.wiped));
+    for Ran { done, .. } in ran {
         done(match &msg {
             None => Ok(()),
             Some(m) => Err(StoreError::Writer(m.clone())),

@@ -122,3 +122,43 @@ async fn a_panicking_transaction_does_not_stop_the_writer() {
     db.transact(|tx| tx.put(b"q", b"1").map_err(|_| ())).await.unwrap();
     assert_eq!(db.get(b"q").unwrap().as_deref(), Some(&b"1"[..]));
 }
+
+#[tokio::test]
+async fn cached_reads_see_every_acknowledged_write() {
+    let (_dir, db) = open();
+    assert_eq!(db.get_cached(b"akey/A").unwrap(), None);
+    db.transact(|tx| tx.put(b"akey/A", b"v1").map_err(|_| ())).await.unwrap();
+    assert_eq!(db.get_cached(b"akey/A").unwrap().as_deref(), Some(&b"v1"[..]), "a cached absence must not survive an insert");
+    db.transact(|tx| tx.put(b"akey/A", b"v2").map_err(|_| ())).await.unwrap();
+    assert_eq!(db.get_cached(b"akey/A").unwrap().as_deref(), Some(&b"v2"[..]));
+    db.transact(|tx| tx.delete(b"akey/A").map(|_| ()).map_err(|_| ())).await.unwrap();
+    assert_eq!(db.get_cached(b"akey/A").unwrap(), None);
+    db.transact(|tx| tx.put(b"akey/B", b"b").map_err(|_| ())).await.unwrap();
+    assert!(db.get_cached(b"akey/B").unwrap().is_some());
+    db.transact(|tx| tx.delete_all().map_err(|_| ())).await.unwrap();
+    assert_eq!(db.get_cached(b"akey/B").unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_cached_readers_never_see_a_value_older_than_the_last_acknowledged_write() {
+    let (_dir, db) = open();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (db, stop) = (db.clone(), stop.clone());
+        readers.push(std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = db.get_cached(b"n").unwrap();
+            }
+        }));
+    }
+    for i in 0u32..300 {
+        db.transact(move |tx| tx.put(b"n", &i.to_le_bytes()).map_err(|_| ())).await.unwrap();
+        let seen = db.get_cached(b"n").unwrap().unwrap();
+        assert_eq!(&*seen, &i.to_le_bytes()[..], "write {i} acknowledged but an older value was served");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        r.join().unwrap();
+    }
+}

@@ -1,1 +1,236 @@
-fn main() {}
+//! The server load benchmark.
+//!
+//! Starts the `rampart` binary that sits beside this one (build both with
+//! `cargo build --release -p rampart-cli -p rampart-testkit`) on a fresh data directory, then sends
+//! signed STS GetCallerIdentity calls over keep-alive HTTP/1.1 connections for a fixed time, and
+//! reports throughput and latency percentiles, the server's idle RSS and its start-up time on an
+//! existing data directory. Loopback only; bounded in time.
+//!
+//! `loadbench [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]`: with `--addr`,
+//! load an already running server, signing with the root key in `--creds` (a shared-credentials
+//! file such as `rampart-data/root-credentials`).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use aws_sigv4::http_request::SignatureLocation;
+use rampart_testkit::sign_request;
+
+struct Creds {
+    id: String,
+    secret: String,
+}
+
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts the server and returns it once `/_rampart/health` answers, with the time that took.
+async fn spawn(bin: &PathBuf, data: &std::path::Path) -> anyhow::Result<(Server, Duration)> {
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let started = Instant::now();
+    let child = std::process::Command::new(bin)
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(data)
+        .env("RAMPART_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot run {}", bin.display()))?;
+    let server = Server { child, addr };
+    let deadline = started + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(&server.addr).await {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            s.write_all(b"GET /_rampart/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+            let mut buf = Vec::new();
+            s.read_to_end(&mut buf).await?;
+            if buf.starts_with(b"HTTP/1.1 200") {
+                return Ok((server, started.elapsed()));
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the server did not become healthy in 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn read_creds(file: &std::path::Path) -> anyhow::Result<Creds> {
+    let text = std::fs::read_to_string(file)?;
+    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim_start_matches([' ', '=']).trim().to_owned());
+    Ok(Creds { id: get("aws_access_key_id").context("no key id")?, secret: get("aws_secret_access_key").context("no secret")? })
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+}
+
+fn signed(addr: &str, creds: &Creds) -> anyhow::Result<http::Request<Vec<u8>>> {
+    let req = http::Request::post(format!("http://{addr}/"))
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .body(b"Action=GetCallerIdentity&Version=2011-06-15".to_vec())?;
+    sign_request(req, &creds.id, &creds.secret, "sts", SystemTime::now(), SignatureLocation::Headers)
+}
+
+/// The request as bytes on the wire.
+fn wire_bytes(req: &http::Request<Vec<u8>>) -> Vec<u8> {
+    let mut out = format!("{} / HTTP/1.1\r\n", req.method()).into_bytes();
+    for (k, v) in req.headers() {
+        out.extend_from_slice(k.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("content-length: {}\r\n\r\n", req.body().len()).as_bytes());
+    out.extend_from_slice(req.body());
+    out
+}
+
+/// Reads one response; returns its status. Minimal parsing keeps the generator's CPU low.
+async fn read_response(r: &mut tokio::io::BufReader<tokio::net::TcpStream>, line: &mut String) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    line.clear();
+    r.read_line(line).await?;
+    let status: u16 = line.get(9..12).context("short status line")?.parse()?;
+    let mut len = 0usize;
+    loop {
+        line.clear();
+        if r.read_line(line).await? == 0 {
+            bail!("connection closed");
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.get(..15).filter(|p| p.eq_ignore_ascii_case("content-length:")).and(line.get(15..)) {
+            len = v.trim().parse()?;
+        }
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    Ok(status)
+}
+
+/// One keep-alive connection sending requests back to back until `until`; returns latencies in µs.
+async fn worker(addr: String, creds: std::sync::Arc<Creds>, until: Instant) -> anyhow::Result<Vec<u32>> {
+    use tokio::io::AsyncWriteExt;
+    let stream = tokio::net::TcpStream::connect(&addr).await?;
+    stream.set_nodelay(true)?;
+    let mut conn = tokio::io::BufReader::new(stream);
+    let mut lat = Vec::with_capacity(1 << 16);
+    let mut line = String::new();
+    // SigV4 has no nonce: a signed request stays valid for minutes. Re-sign every second so the
+    // server sees current dates; it still verifies every request in full.
+    let mut bytes = wire_bytes(&signed(&addr, &creds)?);
+    let mut signed_at = Instant::now();
+    while Instant::now() < until {
+        if signed_at.elapsed() > Duration::from_secs(1) {
+            bytes = wire_bytes(&signed(&addr, &creds)?);
+            signed_at = Instant::now();
+        }
+        let t = Instant::now();
+        conn.get_mut().write_all(&bytes).await?;
+        let status = read_response(&mut conn, &mut line).await?;
+        if status != 200 {
+            bail!("status {status}");
+        }
+        lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+    }
+    Ok(lat)
+}
+
+fn pct(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "an index")]
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted.get(i).copied().unwrap_or(0)) / 1000.0
+}
+
+async fn run(addr: &str, creds: &std::sync::Arc<Creds>, connections: usize, seconds: u64) -> anyhow::Result<()> {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(worker(addr.to_owned(), creds.clone(), until))).collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    #[expect(clippy::cast_precision_loss, reason = "a count")]
+    let rate = all.len() as f64 / secs;
+    println!(
+        "GetCallerIdentity  connections={connections:<3} requests={:<8} req/s={rate:>9.0}  p50={:.3} ms  p99={:.3} ms  max={:.3} ms",
+        all.len(),
+        pct(&all, 0.50),
+        pct(&all, 0.99),
+        pct(&all, 1.0)
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut connections = Vec::new();
+    let mut seconds = 10u64;
+    let mut attach: (Option<String>, Option<PathBuf>) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--connections" => connections.push(args.next().context("--connections N")?.parse()?),
+            "--seconds" => seconds = args.next().context("--seconds S")?.parse()?,
+            "--addr" => attach.0 = Some(args.next().context("--addr HOST:PORT")?),
+            "--creds" => attach.1 = Some(args.next().context("--creds FILE")?.into()),
+            _ => bail!("usage: loadbench [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]"),
+        }
+    }
+    anyhow::ensure!(seconds <= 300, "--seconds is at most 300");
+    if connections.is_empty() {
+        connections = vec![1, 32];
+    }
+    if let (Some(addr), Some(creds)) = attach {
+        let creds = std::sync::Arc::new(read_creds(&creds)?);
+        for c in connections {
+            run(&addr, &creds, c, seconds).await?;
+        }
+        return Ok(());
+    }
+    let bin = std::env::current_exe()?.with_file_name("rampart");
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+
+    let (server, first) = spawn(&bin, &data).await?;
+    let creds = std::sync::Arc::new(read_creds(&data.join("root-credentials"))?);
+    println!("first start (bootstrap, argon2id hash): {:.1} ms", first.as_secs_f64() * 1000.0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(kib) = rss_kib(server.child.id()) {
+        println!("idle RSS after start: {:.1} MiB", kib as f64 / 1024.0);
+    }
+    drop(server);
+    let (server, restart) = spawn(&bin, &data).await?;
+    println!("start-up on an existing data dir (to first healthy answer): {:.1} ms", restart.as_secs_f64() * 1000.0);
+    run(&server.addr, &creds, 4, 2).await.map(|_| ()).ok(); // warm-up
+    for c in connections {
+        run(&server.addr, &creds, c, seconds).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(kib) = rss_kib(server.child.id()) {
+        println!("RSS after load: {:.1} MiB", kib as f64 / 1024.0);
+    }
+    Ok(())
+}
