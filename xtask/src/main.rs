@@ -1,6 +1,7 @@
 //! Developer tasks: `cargo xtask codegen` regenerates the shapes from botocore's service models.
 
 mod codegen;
+mod tidy;
 
 use anyhow::{Context, bail};
 

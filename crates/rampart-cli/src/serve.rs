@@ -58,17 +58,35 @@ impl Args {
             Some(p) => Config::from_file(p)?,
             None => Config::default(),
         };
-        if let Some(v) = self.listen { c.listen = v; }
-        if let Some(v) = self.data_dir { c.data_dir = v; }
-        if self.account_id.is_some() { c.account_id = self.account_id; }
-        if let Some(v) = self.root_email { c.root_email = v; }
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = self.data_dir {
+            c.data_dir = v;
+        }
+        if self.account_id.is_some() {
+            c.account_id = self.account_id;
+        }
+        if let Some(v) = self.root_email {
+            c.root_email = v;
+        }
         c.dev |= self.dev;
-        if let Some(v) = self.dev_account_id { c.dev_account_id = v; }
-        if self.tls_cert.is_some() { c.tls_cert = self.tls_cert; }
-        if self.tls_key.is_some() { c.tls_key = self.tls_key; }
+        if let Some(v) = self.dev_account_id {
+            c.dev_account_id = v;
+        }
+        if self.tls_cert.is_some() {
+            c.tls_cert = self.tls_cert;
+        }
+        if self.tls_key.is_some() {
+            c.tls_key = self.tls_key;
+        }
         c.tls_self_signed |= self.tls_self_signed;
-        if let Some(v) = self.max_body_bytes { c.max_body_bytes = v; }
-        if self.master_key_file.is_some() { c.master_key_file = self.master_key_file; }
+        if let Some(v) = self.max_body_bytes {
+            c.max_body_bytes = v;
+        }
+        if self.master_key_file.is_some() {
+            c.master_key_file = self.master_key_file;
+        }
         if let Some(k) = std::env::var_os("RAMPART_MASTER_KEY") {
             c.master_key = MasterKeySource::Inline(zeroize::Zeroizing::new(k.into_encoded_bytes()));
         }
@@ -88,7 +106,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let dev = config.dev;
     let dev_account = config.dev_account_id.clone();
     let data_dir = config.data_dir.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
         let mut running = rampart_server::start(config).await?;
         let endpoint = running.endpoint();

@@ -42,7 +42,8 @@ async fn reset(app: &App) -> Result<usize, ()> {
                     || k == keys::account(&mgmt)
                     || k == keys::account(&dev)
                     || (k.starts_with(b"akey/")
-                        && serde_json::from_slice::<AccessKeyRecord>(&v).is_ok_and(|r| r.owner == KeyOwner::Root { account_id: mgmt.clone() }));
+                        && serde_json::from_slice::<AccessKeyRecord>(&v)
+                            .is_ok_and(|r| r.owner == KeyOwner::Root { account_id: mgmt.clone() }));
                 if !keep {
                     tx.delete(&k)?;
                     deleted += 1;

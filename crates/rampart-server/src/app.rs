@@ -80,7 +80,14 @@ impl App {
     /// Answers a request refused before it could be parsed (too large, too slow), and audits it.
     pub fn reject(&self, origin: &Origin, request_id: &str, error: WireError, protocol: Protocol) -> Response {
         let now = OffsetDateTime::now_utc();
-        let ev = audit::event(Draft::default(), origin, request_id, now, &self.config.region, Some((&error.code, &error.message)));
+        let ev = audit::event(
+            Draft::default(),
+            origin,
+            request_id,
+            now,
+            &self.config.region,
+            Some((&error.code, &error.message)),
+        );
         audit::queue(&self.db, &ev, now);
         let rendered = error.render(protocol, None, request_id);
         respond(rendered.status, rendered.content_type, rendered.body, request_id)
@@ -90,11 +97,13 @@ impl App {
     pub fn handle_api(&self, parts: &http::request::Parts, body: &[u8], origin: &Origin, request_id: &str) -> Response {
         let now = OffsetDateTime::now_utc();
         let mut draft = Draft::default();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process(parts, body, &mut draft, request_id, now)))
-            .unwrap_or_else(|_| {
-                tracing::error!(request_id, "a handler panicked");
-                Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
-            });
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.process(parts, body, &mut draft, request_id, now)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(request_id, "a handler panicked");
+            Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
+        });
         match outcome {
             Ok(ok) => {
                 let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
@@ -105,7 +114,14 @@ impl App {
                 if f.error.status >= 500 {
                     tracing::error!(request_id, code = %f.error.code, "request failed");
                 }
-                let ev = audit::event(draft, origin, request_id, now, &self.config.region, Some((&f.error.code, &f.error.message)));
+                let ev = audit::event(
+                    draft,
+                    origin,
+                    request_id,
+                    now,
+                    &self.config.region,
+                    Some((&f.error.code, &f.error.message)),
+                );
                 audit::queue(&self.db, &ev, now);
                 let rendered = f.error.render(f.protocol, f.namespace, request_id);
                 respond(rendered.status, rendered.content_type, rendered.body, request_id)
@@ -113,14 +129,25 @@ impl App {
         }
     }
 
-    fn process(&self, parts: &http::request::Parts, body: &[u8], draft: &mut Draft, request_id: &str, now: OffsetDateTime) -> Result<Success, Failure> {
+    fn process(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        draft: &mut Draft,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Success, Failure> {
         let h = &parts.headers;
         let query_string = parts.uri.query().unwrap_or("");
         let wire = rampart_wire::detect(header(h, "x-amz-target"), header(h, "content-type"), query_string)
             .map_err(|error| Failure { error, protocol: Protocol::Json, namespace: None })?;
         let mut protocol = if matches!(wire, Wire::Json { .. }) { Protocol::Json } else { Protocol::Query };
         let mut namespace = None;
-        let fail = |error: WireError, protocol: Protocol, namespace: Option<&'static str>| Failure { error, protocol, namespace };
+        let fail = |error: WireError, protocol: Protocol, namespace: Option<&'static str>| Failure {
+            error,
+            protocol,
+            namespace,
+        };
 
         // The signature's claims, before anything else.
         let host = parts.uri.authority().map(|a| a.as_str().to_owned());
@@ -130,7 +157,13 @@ impl App {
         {
             headers.push(("host", host.as_bytes()));
         }
-        let sreq = rampart_sigv4::Request { method: parts.method.as_str(), path: parts.uri.path(), query: query_string, headers: &headers, body };
+        let sreq = rampart_sigv4::Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: query_string,
+            headers: &headers,
+            body,
+        };
         let auth = rampart_sigv4::parse(&sreq).map_err(|e| fail(from_sigv4(&e), protocol, namespace))?;
         draft.access_key_id = Some(auth.access_key_id.clone());
         draft.region = Some(auth.scope.region.clone());
@@ -145,35 +178,73 @@ impl App {
                     .copied()
                     .find(|s| s.target_prefix == Some(target_prefix.as_str()))
                     .ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
-                let op = service.operation(operation).ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
+                let op = service
+                    .operation(operation)
+                    .ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
                 (service, op)
             }
             Wire::Query => {
-                let form = header(h, "content-type").is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+                let form = header(h, "content-type")
+                    .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
                 params = Params::parse(query_string, if form { body } else { b"" });
                 let action = params.action().unwrap_or_default().to_owned();
                 draft.event_name = Some(action.clone());
-                let service = Self::service_by_signing_name(&auth.scope.service, Some(Protocol::Query)).ok_or_else(|| {
-                    fail(
-                        WireError::new("InvalidAction", 400, format!("Rampart does not serve the `{}` service", auth.scope.service)),
-                        protocol,
-                        namespace,
-                    )
-                })?;
+                let service =
+                    Self::service_by_signing_name(&auth.scope.service, Some(Protocol::Query)).ok_or_else(|| {
+                        fail(
+                            WireError::new(
+                                "InvalidAction",
+                                400,
+                                format!("Rampart does not serve the `{}` service", auth.scope.service),
+                            ),
+                            protocol,
+                            namespace,
+                        )
+                    })?;
                 namespace = service.xml_namespace;
                 if action.is_empty() {
                     return Err(fail(WireError::new("MissingAction", 400, "Missing Action"), protocol, namespace));
                 }
-                let op = service.operation(&action).ok_or_else(|| fail(WireError::invalid_action(&action, params.version()), protocol, namespace))?;
+                let op = service
+                    .operation(&action)
+                    .ok_or_else(|| fail(WireError::invalid_action(&action, params.version()), protocol, namespace))?;
                 (service, op)
             }
             Wire::Rest => {
                 let service = Self::service_by_signing_name(&auth.scope.service, None).ok_or_else(|| {
-                    fail(WireError::new("UnknownOperationException", 400, format!("Rampart does not serve the `{}` service", auth.scope.service)), protocol, namespace)
+                    fail(
+                        WireError::new(
+                            "UnknownOperationException",
+                            400,
+                            format!("Rampart does not serve the `{}` service", auth.scope.service),
+                        ),
+                        protocol,
+                        namespace,
+                    )
                 })?;
                 protocol = service.protocol;
-                let route = rampart_wire::rest::route(service.operations, parts.method.as_str(), parts.uri.path(), query_string)
-                    .ok_or_else(|| fail(WireError::new("UnknownOperationException", 400, format!("No {} operation matches {} {}", service.service_id, parts.method, parts.uri.path())), protocol, namespace))?;
+                let route = rampart_wire::rest::route(
+                    service.operations,
+                    parts.method.as_str(),
+                    parts.uri.path(),
+                    query_string,
+                )
+                .ok_or_else(|| {
+                    fail(
+                        WireError::new(
+                            "UnknownOperationException",
+                            400,
+                            format!(
+                                "No {} operation matches {} {}",
+                                service.service_id,
+                                parts.method,
+                                parts.uri.path()
+                            ),
+                        ),
+                        protocol,
+                        namespace,
+                    )
+                })?;
                 (service, route.operation)
             }
         };
@@ -186,7 +257,11 @@ impl App {
         // Who is calling.
         if auth.scope.service != service.signing_name {
             return Err(fail(
-                WireError::new("SignatureDoesNotMatch", 403, format!("Credential should be scoped to correct service: '{}'. ", service.signing_name)),
+                WireError::new(
+                    "SignatureDoesNotMatch",
+                    403,
+                    format!("Credential should be scoped to correct service: '{}'. ", service.signing_name),
+                ),
                 protocol,
                 namespace,
             ));
@@ -200,8 +275,12 @@ impl App {
         // What is asked.
         let input = match (service.protocol, op.input) {
             (_, None) => Value::Struct(Vec::new()),
-            (Protocol::Query, Some(shape)) => query::decode_input(&params, shape).map_err(|e| fail(e, protocol, namespace))?,
-            (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(|e| fail(e, protocol, namespace))?,
+            (Protocol::Query, Some(shape)) => {
+                query::decode_input(&params, shape).map_err(|e| fail(e, protocol, namespace))?
+            }
+            (Protocol::Json, Some(shape)) => {
+                json::decode_input(body, shape).map_err(|e| fail(e, protocol, namespace))?
+            }
             (Protocol::RestJson | Protocol::RestXml, Some(_)) => {
                 return Err(fail(not_implemented(service, op), protocol, namespace));
             }
@@ -218,8 +297,18 @@ impl App {
             .map_err(|e| fail(from_service(e), protocol, namespace))?;
 
         // Do it.
-        let handler = self.dispatch.get(service.endpoint_prefix, op.name).ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
-        let ctx = Ctx { principal: &principal, db: &self.db, sealer: &self.sealer, now, request_id, region: &auth.scope.region };
+        let handler = self
+            .dispatch
+            .get(service.endpoint_prefix, op.name)
+            .ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
+        let ctx = Ctx {
+            principal: &principal,
+            db: &self.db,
+            sealer: &self.sealer,
+            now,
+            request_id,
+            region: &auth.scope.region,
+        };
         let output = match handler {
             Handler::Read(f) => f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?,
         };
@@ -230,12 +319,18 @@ impl App {
         }
         let (content_type, body) = match service.protocol {
             Protocol::Query => ("text/xml", query::encode_response(service, op, Some(&output), request_id)),
-            _ => ("application/x-amz-json-1.1", op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s))),
+            _ => {
+                ("application/x-amz-json-1.1", op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s)))
+            }
         };
         Ok(Success { content_type, body })
     }
 }
 
 fn not_implemented(service: &Service, op: &Operation) -> WireError {
-    WireError::new("NotImplemented", 501, format!("Rampart does not implement {}:{} yet", service.signing_name, op.name))
+    WireError::new(
+        "NotImplemented",
+        501,
+        format!("Rampart does not implement {}:{} yet", service.signing_name, op.name),
+    )
 }

@@ -29,7 +29,14 @@ pub struct Origin {
 }
 
 /// Builds the event for a finished request.
-pub fn event(draft: Draft, origin: &Origin, request_id: &str, time: OffsetDateTime, default_region: &str, error: Option<(&str, &str)>) -> Event {
+pub fn event(
+    draft: Draft,
+    origin: &Origin,
+    request_id: &str,
+    time: OffsetDateTime,
+    default_region: &str,
+    error: Option<(&str, &str)>,
+) -> Event {
     let identity = draft.identity.unwrap_or_else(|| UserIdentity::unknown(draft.access_key_id.clone()));
     let recipient = draft.recipient_account_id.or_else(|| identity.account_id.clone()).unwrap_or_default();
     Event {

@@ -22,7 +22,8 @@ impl From<SigV4Error> for AuthnError {
 
 /// Resolves and verifies the signer of `req`.
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
-    let record: Option<AccessKeyRecord> = read_cached(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
+    let record: Option<AccessKeyRecord> =
+        read_cached(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
     let Some(record) = record else {
         if app.config.dev {
             // Dev mode: any key Rampart did not issue is the dev account's root; its signature

@@ -68,7 +68,9 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), DataDirError> {
 
 fn parse_key(text: &str, origin: &str) -> Result<Zeroizing<Vec<u8>>, DataDirError> {
     let key = Zeroizing::new(
-        data_encoding::BASE64.decode(text.trim().as_bytes()).map_err(|_| DataDirError::BadMasterKey(origin.to_owned()))?,
+        data_encoding::BASE64
+            .decode(text.trim().as_bytes())
+            .map_err(|_| DataDirError::BadMasterKey(origin.to_owned()))?,
     );
     if key.len() != MASTER_KEY_LEN {
         return Err(DataDirError::BadMasterKey(origin.to_owned()));
@@ -91,7 +93,8 @@ pub fn master_key(dir: &Path, source: &MasterKeySource) -> Result<Sealer, DataDi
         MasterKeySource::DataDir => {
             let path = dir.join("master.key");
             if !path.exists() {
-                let fresh = Sealer::generate_key().map_err(|_| DataDirError::BadMasterKey("the random source".into()))?;
+                let fresh =
+                    Sealer::generate_key().map_err(|_| DataDirError::BadMasterKey("the random source".into()))?;
                 let text = Zeroizing::new(data_encoding::BASE64.encode(fresh.as_ref()) + "\n");
                 write_private(&path, text.as_bytes())?;
             }
@@ -106,7 +109,8 @@ pub fn master_key(dir: &Path, source: &MasterKeySource) -> Result<Sealer, DataDi
 /// Writes `<data-dir>/root-credentials` in the AWS shared-credentials format (profile `default`).
 pub fn write_root_credentials(dir: &Path, access_key_id: &str, secret: &str) -> Result<PathBuf, DataDirError> {
     let path = dir.join("root-credentials");
-    let text = Zeroizing::new(format!("[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"));
+    let text =
+        Zeroizing::new(format!("[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret}\n"));
     write_private(&path, text.as_bytes())?;
     Ok(path)
 }
@@ -126,7 +130,10 @@ mod tests {
         assert_eq!(fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
         // The same key is loaded again: what it sealed still opens.
         let sealed = sealer.seal(b"s", b"ctx").unwrap();
-        assert_eq!(master_key(&dir, &MasterKeySource::DataDir).unwrap().open(&sealed, b"ctx").unwrap().as_slice(), b"s");
+        assert_eq!(
+            master_key(&dir, &MasterKeySource::DataDir).unwrap().open(&sealed, b"ctx").unwrap().as_slice(),
+            b"s"
+        );
         fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(master_key(&dir, &MasterKeySource::DataDir), Err(DataDirError::Permissions(..))));
         assert!(matches!(prepare(&dir), Err(DataDirError::Permissions(..))));

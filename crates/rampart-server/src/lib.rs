@@ -103,7 +103,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let created = account::bootstrap(&db, sealer.clone(), config.account_id.clone(), config.root_email.clone()).await?;
     let first_start = match created {
         Some(b) => {
-            let credentials_file = data_dir::write_root_credentials(&config.data_dir, &b.access_key_id, &b.secret_access_key)?;
+            let credentials_file =
+                data_dir::write_root_credentials(&config.data_dir, &b.access_key_id, &b.secret_access_key)?;
             Some(FirstStart {
                 account_id: b.account_id,
                 root_email: b.root_email,
@@ -120,7 +121,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         account::ensure_dev_account(&db, &config.dev_account_id).await?;
     }
     let acceptor = tls::acceptor(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
     let app = Arc::new(app::App {
         config,

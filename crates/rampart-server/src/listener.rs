@@ -26,7 +26,12 @@ use crate::audit::Origin;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections until `shutdown` flips, then drains in-flight requests and closes the store.
-pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -81,7 +86,10 @@ async fn connection(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor
             };
             let (_, session) = stream.get_ref();
             let details = TlsDetails {
-                tls_version: session.protocol_version().map(|v| format!("{v:?}").replace("TLSv1_", "TLSv1.")).unwrap_or_default(),
+                tls_version: session
+                    .protocol_version()
+                    .map(|v| format!("{v:?}").replace("TLSv1_", "TLSv1."))
+                    .unwrap_or_default(),
                 cipher_suite: session.negotiated_cipher_suite().map(|c| format!("{:?}", c.suite())).unwrap_or_default(),
                 client_provided_host_header: session.server_name().unwrap_or_default().to_owned(),
             };
@@ -95,7 +103,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor
 fn service(
     app: Arc<App>,
     origin: Origin,
-) -> impl hyper::service::Service<http::Request<Incoming>, Response = Response, Error = Infallible, Future: Send> + Clone {
+) -> impl hyper::service::Service<http::Request<Incoming>, Response = Response, Error = Infallible, Future: Send> + Clone
+{
     service_fn(move |req: http::Request<Incoming>| {
         let app = app.clone();
         let origin = origin.clone();
@@ -109,11 +118,18 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     if parts.uri.path().starts_with("/_rampart/") {
         return crate::admin::handle(app, &parts.method, parts.uri.path(), &request_id).await;
     }
-    origin.user_agent = parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    origin.user_agent =
+        parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let protocol = if parts.headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
     let max = app.config.max_body_bytes;
-    let too_large = || WireError::new("RequestEntityTooLargeException", 413, format!("The request body is larger than {max} bytes"));
-    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        WireError::new("RequestEntityTooLargeException", 413, format!("The request body is larger than {max} bytes"))
+    };
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return app.reject(&origin, &request_id, too_large(), protocol);
     }
@@ -129,7 +145,12 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
             return app.reject(&origin, &request_id, too_large(), protocol);
         }
         Ok(Err(_)) => {
-            return app.reject(&origin, &request_id, WireError::new("MalformedHttpRequestException", 400, "The request body could not be read"), protocol);
+            return app.reject(
+                &origin,
+                &request_id,
+                WireError::new("MalformedHttpRequestException", 400, "The request body could not be read"),
+                protocol,
+            );
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };

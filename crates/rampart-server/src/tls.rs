@@ -28,7 +28,8 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     let tls_dir = dir.join("tls");
     let (cert, key) = (tls_dir.join("cert.pem"), tls_dir.join("key.pem"));
     if !cert.exists() || !key.exists() {
-        std::fs::create_dir_all(&tls_dir).map_err(|source| data_dir::DataDirError::Io { path: tls_dir.clone(), source })?;
+        std::fs::create_dir_all(&tls_dir)
+            .map_err(|source| data_dir::DataDirError::Io { path: tls_dir.clone(), source })?;
         let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
         let _ = std::fs::remove_file(&cert);
         let _ = std::fs::remove_file(&key);
@@ -50,10 +51,11 @@ pub fn acceptor(config: &Config) -> Result<Option<TlsAcceptor>, TlsError> {
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| TlsError::Pem(cert_path.clone(), e))?;
     let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| TlsError::Pem(key_path.clone(), e))?;
-    let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let mut server =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }

@@ -59,7 +59,8 @@ pub struct AccessKeyRecord {
 impl AccessKeyRecord {
     /// Unseals the secret access key.
     pub fn secret(&self, sealer: &Sealer) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-        let sealed = data_encoding::BASE64.decode(self.sealed_secret.as_bytes()).map_err(|_| ServiceError::internal())?;
+        let sealed =
+            data_encoding::BASE64.decode(self.sealed_secret.as_bytes()).map_err(|_| ServiceError::internal())?;
         sealer.open(&sealed, &keys::access_key(&self.id)).map_err(|e| {
             tracing::error!(access_key_id = %self.id, error = %e, "cannot unseal an access key secret");
             ServiceError::internal()
@@ -104,7 +105,9 @@ pub fn new_account_id() -> Result<String, ServiceError> {
 pub fn new_password() -> Result<Zeroizing<String>, ServiceError> {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789!@#%^*-_+=";
     let b = Zeroizing::new(random_bytes::<24>()?);
-    Ok(Zeroizing::new(b.iter().filter_map(|x| CHARS.get(usize::from(*x) % CHARS.len()).map(|c| char::from(*c))).collect()))
+    Ok(Zeroizing::new(
+        b.iter().filter_map(|x| CHARS.get(usize::from(*x) % CHARS.len()).map(|c| char::from(*c))).collect(),
+    ))
 }
 
 /// Hashes a password as an argon2id PHC string.
@@ -160,8 +163,21 @@ pub struct Bootstrapped {
 }
 
 /// Creates an account with its root user and one root access key, inside `tx`.
-pub fn create_account(tx: &mut Tx<'_>, sealer: &Sealer, account_id: &str, root_email: &str, password_hash: String, now: OffsetDateTime) -> Result<(String, Zeroizing<String>), ServiceError> {
-    let account = AccountRecord { v: 1, id: account_id.to_owned(), root_email: root_email.to_owned(), root_password_hash: password_hash, created: now };
+pub fn create_account(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    account_id: &str,
+    root_email: &str,
+    password_hash: String,
+    now: OffsetDateTime,
+) -> Result<(String, Zeroizing<String>), ServiceError> {
+    let account = AccountRecord {
+        v: 1,
+        id: account_id.to_owned(),
+        root_email: root_email.to_owned(),
+        root_password_hash: password_hash,
+        created: now,
+    };
     if !tx.insert_new(&keys::account(account_id), &to_json(&account)?)? {
         return Err(ServiceError::new("EntityAlreadyExists", 409, format!("account {account_id} already exists")));
     }
@@ -170,11 +186,23 @@ pub fn create_account(tx: &mut Tx<'_>, sealer: &Sealer, account_id: &str, root_e
 }
 
 /// Creates an access key for `owner` and returns its id and secret.
-pub fn create_access_key(tx: &mut Tx<'_>, sealer: &Sealer, owner: KeyOwner, now: OffsetDateTime) -> Result<(String, Zeroizing<String>), ServiceError> {
+pub fn create_access_key(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    owner: KeyOwner,
+    now: OffsetDateTime,
+) -> Result<(String, Zeroizing<String>), ServiceError> {
     let id = new_id("AKIA")?;
     let secret = new_secret()?;
     let sealed = sealer.seal(secret.as_bytes(), &keys::access_key(&id)).map_err(|_| ServiceError::internal())?;
-    let rec = AccessKeyRecord { v: 1, id: id.clone(), owner, status: KeyStatus::Active, sealed_secret: data_encoding::BASE64.encode(&sealed), created: now };
+    let rec = AccessKeyRecord {
+        v: 1,
+        id: id.clone(),
+        owner,
+        status: KeyStatus::Active,
+        sealed_secret: data_encoding::BASE64.encode(&sealed),
+        created: now,
+    };
     if !tx.insert_new(&keys::access_key(&id), &to_json(&rec)?)? {
         return Err(ServiceError::internal());
     }
@@ -183,7 +211,12 @@ pub fn create_access_key(tx: &mut Tx<'_>, sealer: &Sealer, owner: KeyOwner, now:
 
 /// Runs the first-start bootstrap when the store has none; returns what it created, or `None`
 /// when the store was bootstrapped before.
-pub async fn bootstrap(db: &Db, sealer: std::sync::Arc<Sealer>, account_id: Option<String>, root_email: String) -> Result<Option<Bootstrapped>, ServiceError> {
+pub async fn bootstrap(
+    db: &Db,
+    sealer: std::sync::Arc<Sealer>,
+    account_id: Option<String>,
+    root_email: String,
+) -> Result<Option<Bootstrapped>, ServiceError> {
     if db.get(keys::BOOTSTRAP)?.is_some() {
         return Ok(None);
     }
@@ -211,7 +244,13 @@ pub async fn bootstrap(db: &Db, sealer: std::sync::Arc<Sealer>, account_id: Opti
             rampart_store::TxError::Aborted(e) => e,
             rampart_store::TxError::Store(e) => e.into(),
         })?;
-    Ok(created.map(|(access_key_id, secret_access_key)| Bootstrapped { account_id, root_email, root_password: password, access_key_id, secret_access_key }))
+    Ok(created.map(|(access_key_id, secret_access_key)| Bootstrapped {
+        account_id,
+        root_email,
+        root_password: password,
+        access_key_id,
+        secret_access_key,
+    }))
 }
 
 /// Makes sure the dev-mode account exists (no keys: dev mode accepts any unknown key as its root).
@@ -220,14 +259,18 @@ pub async fn ensure_dev_account(db: &Db, account_id: &str) -> Result<(), Service
         return Ok(());
     }
     let hash = hash_password(&new_password()?)?;
-    let rec = AccountRecord { v: 1, id: account_id.to_owned(), root_email: "dev@rampart.local".into(), root_password_hash: hash, created: OffsetDateTime::now_utc() };
+    let rec = AccountRecord {
+        v: 1,
+        id: account_id.to_owned(),
+        root_email: "dev@rampart.local".into(),
+        root_password_hash: hash,
+        created: OffsetDateTime::now_utc(),
+    };
     let bytes = to_json(&rec)?;
     let key = keys::account(account_id);
-    db.transact(move |tx| tx.insert_new(&key, &bytes).map(|_| ()))
-        .await
-        .map_err(|e| match e {
-            rampart_store::TxError::Aborted(e) | rampart_store::TxError::Store(e) => ServiceError::from(e),
-        })
+    db.transact(move |tx| tx.insert_new(&key, &bytes).map(|_| ())).await.map_err(|e| match e {
+        rampart_store::TxError::Aborted(e) | rampart_store::TxError::Store(e) => ServiceError::from(e),
+    })
 }
 
 #[cfg(test)]

@@ -56,7 +56,12 @@ mod tests {
         let root = Principal::root("111122223333", None);
         assert!(authorize(&Request { principal: &root, action: "iam:CreateUser", resource: "*" }).is_ok());
         let u = user();
-        let e = authorize(&Request { principal: &u, action: "iam:CreateUser", resource: "arn:aws:iam::111122223333:user/bob" }).unwrap_err();
+        let e = authorize(&Request {
+            principal: &u,
+            action: "iam:CreateUser",
+            resource: "arn:aws:iam::111122223333:user/bob",
+        })
+        .unwrap_err();
         assert_eq!(e.code, "AccessDenied");
         assert_eq!(
             e.message,

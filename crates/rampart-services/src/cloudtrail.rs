@@ -48,7 +48,14 @@ impl UserIdentity {
 
     /// A caller that did not authenticate; the key id it claimed, if any, is kept.
     pub fn unknown(access_key_id: Option<String>) -> Self {
-        Self { kind: "Unknown".to_owned(), principal_id: None, arn: None, account_id: None, access_key_id, user_name: None }
+        Self {
+            kind: "Unknown".to_owned(),
+            principal_id: None,
+            arn: None,
+            account_id: None,
+            access_key_id,
+            user_name: None,
+        }
     }
 }
 

@@ -22,7 +22,11 @@ impl ServiceError {
 
     /// A failure inside Rampart. The cause is logged by the caller, never sent.
     pub fn internal() -> Self {
-        Self::new("InternalFailure", 500, "The request processing has failed because of an unknown error, exception or failure.")
+        Self::new(
+            "InternalFailure",
+            500,
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
     }
 }
 

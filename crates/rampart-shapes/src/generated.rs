@@ -3,4 +3,4 @@
 pub mod sts;
 
 /// Every generated service.
-pub static SERVICES: &[&crate::Service] = &[&sts::SERVICE, ];
+pub static SERVICES: &[&crate::Service] = &[&sts::SERVICE];

@@ -12,8 +12,8 @@ mod value;
 pub mod generated;
 
 pub use schema::{
-    ErrorInfo, Kind, ListShape, Location, MapShape, Member, Operation, Pattern, Protocol, Range,
-    Service, Shape, StringRules, StructShape, TimestampFormat,
+    ErrorInfo, Kind, ListShape, Location, MapShape, Member, Operation, Pattern, Protocol, Range, Service, Shape,
+    StringRules, StructShape, TimestampFormat,
 };
 pub use validate::{ValidationFailure, validate};
 pub use value::{Blob, FromValue, HasShape, IntoValue, ShapeError, Value, optional, required};

@@ -37,10 +37,7 @@ pub struct Service {
 impl Service {
     /// Finds an operation by its exact name.
     pub fn operation(&self, name: &str) -> Option<&'static Operation> {
-        self.operations
-            .binary_search_by(|op| op.name.cmp(name))
-            .ok()
-            .and_then(|i| self.operations.get(i))
+        self.operations.binary_search_by(|op| op.name.cmp(name)).ok().and_then(|i| self.operations.get(i))
     }
 }
 
@@ -200,9 +197,7 @@ impl Pattern {
     /// Whether `value` matches the whole pattern. A pattern this engine cannot compile (the models
     /// use Java syntax) accepts every value rather than rejecting valid input.
     pub fn is_match(&self, value: &str) -> bool {
-        let compiled = self
-            .compiled
-            .get_or_init(|| regex::Regex::new(&format!("^(?:{})$", self.source)).ok());
+        let compiled = self.compiled.get_or_init(|| regex::Regex::new(&format!("^(?:{})$", self.source)).ok());
         compiled.as_ref().is_none_or(|re| re.is_match(value))
     }
 }

@@ -21,11 +21,7 @@ pub struct ValidationFailure {
 
 impl std::fmt::Display for ValidationFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Value {} at '{}' failed to satisfy constraint: {}",
-            self.value, self.path, self.constraint
-        )
+        write!(f, "Value {} at '{}' failed to satisfy constraint: {}", self.value, self.path, self.constraint)
     }
 }
 
@@ -36,11 +32,7 @@ pub fn message(failures: &[ValidationFailure]) -> Option<String> {
     }
     let n = failures.len();
     let list: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    Some(format!(
-        "{n} validation error{} detected: {}",
-        if n == 1 { "" } else { "s" },
-        list.join("; ")
-    ))
+    Some(format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, list.join("; ")))
 }
 
 /// Checks a decoded input value against its shape; returns the AWS message when it fails.
@@ -128,7 +120,12 @@ fn check(value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailu
             if let Some(p) = rules.pattern
                 && !p.is_match(s)
             {
-                fail(out, quoted(value, shape), path, format!("Member must satisfy regular expression pattern: {}", p.source));
+                fail(
+                    out,
+                    quoted(value, shape),
+                    path,
+                    format!("Member must satisfy regular expression pattern: {}", p.source),
+                );
             }
         }
         (Kind::Integer(r) | Kind::Long(r), Value::Integer(i)) => {
@@ -171,19 +168,42 @@ fn check(value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Location, Member, StringRules, StructShape, Pattern};
+    use crate::schema::{Location, Member, Pattern, StringRules, StructShape};
 
     static NAME: Shape = Shape {
         name: "name",
-        kind: Kind::String(StringRules { len: Range { min: Some(2), max: Some(4) }, pattern: Some(&PAT), enum_values: &[] }),
+        kind: Kind::String(StringRules {
+            len: Range { min: Some(2), max: Some(4) },
+            pattern: Some(&PAT),
+            enum_values: &[],
+        }),
         sensitive: false,
     };
     static PAT: Pattern = Pattern::new(r"[\w+=,.@-]*");
     static MEMBERS: [Member; 2] = [
-        Member { name: "RoleArn", shape: &NAME, location_name: None, required: true, location: Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-        Member { name: "RoleSessionName", shape: &NAME, location_name: None, required: false, location: Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+        Member {
+            name: "RoleArn",
+            shape: &NAME,
+            location_name: None,
+            required: true,
+            location: Location::Body,
+            flattened: false,
+            xml_attribute: false,
+            timestamp_format: None,
+        },
+        Member {
+            name: "RoleSessionName",
+            shape: &NAME,
+            location_name: None,
+            required: false,
+            location: Location::Body,
+            flattened: false,
+            xml_attribute: false,
+            timestamp_format: None,
+        },
     ];
-    static REQ: Shape = Shape { name: "Req", kind: Kind::Structure(StructShape { members: &MEMBERS, error: None }), sensitive: false };
+    static REQ: Shape =
+        Shape { name: "Req", kind: Kind::Structure(StructShape { members: &MEMBERS, error: None }), sensitive: false };
 
     fn check_msg(v: Value, expect: &str) {
         assert_eq!(validate(&v, &REQ).err().as_deref(), Some(expect));

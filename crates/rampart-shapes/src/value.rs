@@ -195,10 +195,7 @@ impl<T: IntoValue> IntoValue for Vec<T> {
 impl<T: FromValue> FromValue for BTreeMap<String, T> {
     fn from_value(v: Value) -> Result<Self, ShapeError> {
         match v {
-            Value::Map(entries) => entries
-                .into_iter()
-                .map(|(k, v)| Ok((k, T::from_value(v)?)))
-                .collect(),
+            Value::Map(entries) => entries.into_iter().map(|(k, v)| Ok((k, T::from_value(v)?))).collect(),
             _ => mismatch("a map"),
         }
     }

@@ -46,10 +46,7 @@ fn canonical_query(query: &str, presigned: bool) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                utf8_percent_encode(&decode(k), STRICT).to_string(),
-                utf8_percent_encode(&decode(v), STRICT).to_string(),
-            )
+            (utf8_percent_encode(&decode(k), STRICT).to_string(), utf8_percent_encode(&decode(v), STRICT).to_string())
         })
         .filter(|(k, _)| !(presigned && k == "X-Amz-Signature"))
         .collect();

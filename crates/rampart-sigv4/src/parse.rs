@@ -113,14 +113,15 @@ pub fn parse(req: &Request<'_>) -> Result<Auth, SigV4Error> {
 }
 
 fn parse_header(req: &Request<'_>, header: &str) -> Result<Auth, SigV4Error> {
-    let rest = header
-        .strip_prefix(ALGORITHM)
-        .filter(|r| r.starts_with(' '))
-        .ok_or_else(|| incomplete(format!("Unsupported AWS 'algorithm': Authorization header must start with '{ALGORITHM}'")))?;
+    let rest = header.strip_prefix(ALGORITHM).filter(|r| r.starts_with(' ')).ok_or_else(|| {
+        incomplete(format!("Unsupported AWS 'algorithm': Authorization header must start with '{ALGORITHM}'"))
+    })?;
     let (mut cred, mut signed, mut sig) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim();
-        let (k, v) = part.split_once('=').ok_or_else(|| incomplete(format!("Authorization header key-value pair is malformed: '{part}'")))?;
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| incomplete(format!("Authorization header key-value pair is malformed: '{part}'")))?;
         let slot = match k {
             "Credential" => &mut cred,
             "SignedHeaders" => &mut signed,
@@ -146,7 +147,9 @@ fn parse_header(req: &Request<'_>, header: &str) -> Result<Auth, SigV4Error> {
         Some(d) => (d.to_owned(), false),
         None => (
             req.header("date")
-                .ok_or_else(|| incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."))?
+                .ok_or_else(|| {
+                    incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+                })?
                 .to_owned(),
             true,
         ),
@@ -185,10 +188,10 @@ fn parse_presigned(req: &Request<'_>) -> Result<Auth, SigV4Error> {
     for pair in req.query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let k = decode(k);
-        if let Some(slot) = NAMES.iter().position(|n| *n == k).and_then(|i| fields.get_mut(i)) {
-            if slot.replace(decode(v)).is_some() {
-                return Err(incomplete(format!("Query string repeats '{k}'")));
-            }
+        if let Some(slot) = NAMES.iter().position(|n| *n == k).and_then(|i| fields.get_mut(i))
+            && slot.replace(decode(v)).is_some()
+        {
+            return Err(incomplete(format!("Query string repeats '{k}'")));
         }
     }
     let [algorithm, cred, signed, sig, date, expires, token] = fields;
@@ -199,7 +202,12 @@ fn parse_presigned(req: &Request<'_>) -> Result<Auth, SigV4Error> {
         return Err(incomplete(format!("X-Amz-Algorithm only supports '{ALGORITHM}'")));
     }
     let mut missing = Vec::new();
-    for (name, v) in [("X-Amz-Credential", &cred), ("X-Amz-Signature", &sig), ("X-Amz-SignedHeaders", &signed), ("X-Amz-Date", &date)] {
+    for (name, v) in [
+        ("X-Amz-Credential", &cred),
+        ("X-Amz-Signature", &sig),
+        ("X-Amz-SignedHeaders", &signed),
+        ("X-Amz-Date", &date),
+    ] {
         if v.is_none() {
             missing.push(format!("AWS query-string parameters must include '{name}'."));
         }
@@ -208,12 +216,13 @@ fn parse_presigned(req: &Request<'_>) -> Result<Auth, SigV4Error> {
         return Err(incomplete(missing.join(" ")));
     };
     let (access_key_id, scope) = parse_credential(&cred)?;
-    let time = parse_time(&amz_date)
-        .filter(|_| amz_date.len() == 16)
-        .ok_or_else(|| incomplete(format!("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'")))?;
+    let time = parse_time(&amz_date).filter(|_| amz_date.len() == 16).ok_or_else(|| {
+        incomplete(format!("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'"))
+    })?;
     let expires = match expires {
         Some(e) => {
-            let secs: i64 = e.parse().map_err(|_| incomplete(format!("X-Amz-Expires should be a number, got '{e}'")))?;
+            let secs: i64 =
+                e.parse().map_err(|_| incomplete(format!("X-Amz-Expires should be a number, got '{e}'")))?;
             if !(1..=MAX_PRESIGNED_EXPIRY_SECS).contains(&secs) {
                 return Err(incomplete(format!(
                     "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRY_SECS} seconds, got {secs}"

@@ -90,7 +90,14 @@ impl Verifier {
 
     /// Checks the request's time, scope date, payload hash and signature against `secret`.
     /// `s3` selects S3's rules (path signed as sent, unsigned and streaming payloads allowed).
-    pub fn verify(&self, req: &Request<'_>, auth: &Auth, secret: &[u8], now: OffsetDateTime, s3: bool) -> Result<(), SigV4Error> {
+    pub fn verify(
+        &self,
+        req: &Request<'_>,
+        auth: &Auth,
+        secret: &[u8],
+        now: OffsetDateTime,
+        s3: bool,
+    ) -> Result<(), SigV4Error> {
         check_time(auth, now)?;
         let date_part = auth.amz_date.get(..8).unwrap_or_default();
         if auth.scope.date != date_part {
@@ -143,7 +150,9 @@ fn payload_hash(req: &Request<'_>, auth: &Auth, s3: bool) -> Result<String, SigV
             if s3 {
                 Ok(h.to_owned())
             } else {
-                Err(SigV4Error::SignatureDoesNotMatch(format!("x-amz-content-sha256 value '{h}' is only accepted by S3")))
+                Err(SigV4Error::SignatureDoesNotMatch(format!(
+                    "x-amz-content-sha256 value '{h}' is only accepted by S3"
+                )))
             }
         }
         Some(h) => {

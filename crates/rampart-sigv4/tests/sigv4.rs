@@ -1,5 +1,14 @@
 //! SigV4 verification against AWS's published vectors and the `aws-sigv4` signer as an oracle.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::too_many_arguments,
+    reason = "tests fail loudly"
+)]
+
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::{
@@ -20,7 +29,16 @@ fn at(secs: i64) -> OffsetDateTime {
 /// 2015-08-30T12:36:00Z, the time of AWS's test suite.
 const SUITE_TIME: i64 = 1_440_938_160;
 
-fn verify_parts(method: &str, path: &str, query: &str, headers: &[(&str, &[u8])], body: &[u8], secret: &str, now: OffsetDateTime, s3: bool) -> Result<String, SigV4Error> {
+fn verify_parts(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+    secret: &str,
+    now: OffsetDateTime,
+    s3: bool,
+) -> Result<String, SigV4Error> {
     let req = Request { method, path, query, headers, body };
     let auth = parse(&req)?;
     Verifier::new().verify(&req, &auth, secret.as_bytes(), now, s3)?;
@@ -31,17 +49,17 @@ fn suite_case(query: &str, signature: &str) -> Result<String, SigV4Error> {
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature={signature}"
     );
-    let headers: [(&str, &[u8]); 3] = [
-        ("host", b"example.amazonaws.com"),
-        ("x-amz-date", b"20150830T123600Z"),
-        ("authorization", auth.as_bytes()),
-    ];
+    let headers: [(&str, &[u8]); 3] =
+        [("host", b"example.amazonaws.com"), ("x-amz-date", b"20150830T123600Z"), ("authorization", auth.as_bytes())];
     verify_parts("GET", "/", query, &headers, b"", EXAMPLE_SECRET, at(SUITE_TIME), false)
 }
 
 #[test]
 fn aws_test_suite_get_vanilla() {
-    assert_eq!(suite_case("", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31").as_deref(), Ok("AKIDEXAMPLE"));
+    assert_eq!(
+        suite_case("", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31").as_deref(),
+        Ok("AKIDEXAMPLE")
+    );
 }
 
 #[test]
@@ -72,9 +90,23 @@ impl Signed {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sign_with_oracle(method: &str, uri: &str, headers: &[(String, String)], body: &[u8], service: &str, when: i64, location: SignatureLocation, token: Option<&str>) -> Signed {
-    let creds = aws_credential_types::Credentials::new("AKIAIOSFODNN7EXAMPLE", EXAMPLE_SECRET, token.map(str::to_owned), None, "test");
+fn sign_with_oracle(
+    method: &str,
+    uri: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    service: &str,
+    when: i64,
+    location: SignatureLocation,
+    token: Option<&str>,
+) -> Signed {
+    let creds = aws_credential_types::Credentials::new(
+        "AKIAIOSFODNN7EXAMPLE",
+        EXAMPLE_SECRET,
+        token.map(str::to_owned),
+        None,
+        "test",
+    );
     let identity = creds.into();
     let mut settings = SigningSettings::default();
     settings.signature_location = location;
@@ -99,7 +131,13 @@ fn sign_with_oracle(method: &str, uri: &str, headers: &[(String, String)], body:
         .into();
     let mut all = vec![("host".to_owned(), "127.0.0.1:4566".to_owned())];
     all.extend(headers.iter().cloned());
-    let signable = SignableRequest::new(method, uri, all.iter().map(|(k, v)| (k.as_str(), v.as_str())), if unsigned { SignableBody::UnsignedPayload } else { SignableBody::Bytes(body) }).unwrap();
+    let signable = SignableRequest::new(
+        method,
+        uri,
+        all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        if unsigned { SignableBody::UnsignedPayload } else { SignableBody::Bytes(body) },
+    )
+    .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut builder = http::Request::builder().method(method).uri(uri);
     for (k, v) in all.iter().filter(|(k, _)| !(unsigned_header && k == "x-amz-content-sha256")) {
@@ -156,7 +194,16 @@ fn presigned_url_verifies_until_it_expires() {
 
 #[test]
 fn session_token_is_reported() {
-    let s = sign_with_oracle("GET", "http://127.0.0.1:4566/?Action=GetCallerIdentity", &[], b"", "sts", NOW, SignatureLocation::Headers, Some("tok/en=="));
+    let s = sign_with_oracle(
+        "GET",
+        "http://127.0.0.1:4566/?Action=GetCallerIdentity",
+        &[],
+        b"",
+        "sts",
+        NOW,
+        SignatureLocation::Headers,
+        Some("tok/en=="),
+    );
     let headers: Vec<(&str, &[u8])> = s.req.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
     let req = Request { method: "GET", path: "/", query: s.req.uri().query().unwrap(), headers: &headers, body: b"" };
     assert_eq!(parse(&req).unwrap().security_token.as_deref(), Some("tok/en=="));
@@ -166,16 +213,32 @@ fn session_token_is_reported() {
 #[test]
 fn malformed_authorization_headers_get_aws_codes() {
     let cases: &[(&str, &str)] = &[
-        ("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders=host", "IncompleteSignature"),
-        ("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts, SignedHeaders=host, Signature=00", "IncompleteSignature"),
-        ("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws5_request, SignedHeaders=host, Signature=00", "SignatureDoesNotMatch"),
-        ("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders=x-amz-date, Signature=00", "SignatureDoesNotMatch"),
+        (
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders=host",
+            "IncompleteSignature",
+        ),
+        (
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts, SignedHeaders=host, Signature=00",
+            "IncompleteSignature",
+        ),
+        (
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws5_request, SignedHeaders=host, Signature=00",
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request, SignedHeaders=x-amz-date, Signature=00",
+            "SignatureDoesNotMatch",
+        ),
         ("AWS3 Credential=AKID/20150830/us-east-1/sts/aws4_request", "IncompleteSignature"),
-        ("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request, Credential=x, SignedHeaders=host, Signature=00", "IncompleteSignature"),
+        (
+            "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/sts/aws4_request, Credential=x, SignedHeaders=host, Signature=00",
+            "IncompleteSignature",
+        ),
         ("", "IncompleteSignature"),
     ];
     for (auth, code) in cases {
-        let headers: [(&str, &[u8]); 3] = [("host", b"h"), ("x-amz-date", b"20150830T123600Z"), ("authorization", auth.as_bytes())];
+        let headers: [(&str, &[u8]); 3] =
+            [("host", b"h"), ("x-amz-date", b"20150830T123600Z"), ("authorization", auth.as_bytes())];
         let req = Request { method: "GET", path: "/", query: "", headers: &headers, body: b"" };
         assert_eq!(parse(&req).map(|_| ()).map_err(|e| e.code()), Err(*code), "{auth}");
     }
@@ -196,17 +259,30 @@ fn scope_date_must_match_request_date() {
 
 #[test]
 fn unsigned_payload_is_only_for_s3() {
-    let s = sign_with_oracle("PUT", "http://127.0.0.1:4566/bucket/key", &[("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into())], b"data", "s3", NOW, SignatureLocation::Headers, None);
+    let s = sign_with_oracle(
+        "PUT",
+        "http://127.0.0.1:4566/bucket/key",
+        &[("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into())],
+        b"data",
+        "s3",
+        NOW,
+        SignatureLocation::Headers,
+        None,
+    );
     // The oracle signs with the header's value as the payload hash.
     assert!(s.check(EXAMPLE_SECRET, at(NOW), true).is_ok());
     assert_eq!(s.check(EXAMPLE_SECRET, at(NOW), false).unwrap_err().code(), "SignatureDoesNotMatch");
 }
 
 fn segment() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop_oneof![
-        "[A-Za-z0-9._~-]".prop_map(|s| s),
-        prop::sample::select(vec!["%20", "%2F", "%E1%88%B4", ":", "@", "%25"]).prop_map(str::to_owned),
-    ], 1..6).prop_map(|v| v.concat())
+    prop::collection::vec(
+        prop_oneof![
+            "[A-Za-z0-9._~-]".prop_map(|s| s),
+            prop::sample::select(vec!["%20", "%2F", "%E1%88%B4", ":", "@", "%25"]).prop_map(str::to_owned),
+        ],
+        1..6,
+    )
+    .prop_map(|v| v.concat())
 }
 
 fn query_part() -> impl Strategy<Value = String> {

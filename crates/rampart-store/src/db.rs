@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::StoreError;
 use crate::cache::ReadCache;
 use crate::sqlite::{Job, SqliteEngine};
+use crate::{KeyValue, StoreError};
 
 /// A transaction's failure: the closure's own error, or the store's.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,9 @@ impl Tx<'_> {
     }
 
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
         st.execute((key, value))?;
         self.written.push(key.to_vec());
         Ok(())
@@ -52,7 +54,13 @@ impl Tx<'_> {
         Ok(st.execute([key])? == 1)
     }
 
-    pub fn scan_prefix(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, StoreError> {
         crate::sqlite::scan_prefix(self.conn, prefix, after, limit, reverse)
     }
 
@@ -105,7 +113,13 @@ impl Db {
 
     /// Reads up to `limit` committed pairs whose keys start with `prefix`, after the key `after`
     /// (before it when `reverse`), in key order (descending when `reverse`).
-    pub fn scan_prefix(&self, prefix: &[u8], after: Option<&[u8]>, limit: usize, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    pub fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, StoreError> {
         self.engine.read(|c| crate::sqlite::scan_prefix(c, prefix, after, limit, reverse))
     }
 

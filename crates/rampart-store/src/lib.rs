@@ -14,6 +14,9 @@ mod sqlite;
 pub use db::{Db, Tx, TxError};
 pub use seal::{MASTER_KEY_LEN, SealError, Sealer};
 
+/// A key and its value, as scans return them.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// A storage failure. Details are for the log, never for the client.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -72,7 +72,8 @@ impl Sealer {
         let (nonce, body) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
         let mut buf = Zeroizing::new(body.to_vec());
-        let len = self.key.open_in_place(nonce, Aad::from(context), buf.as_mut_slice()).map_err(|_| SealError::Open)?.len();
+        let len =
+            self.key.open_in_place(nonce, Aad::from(context), buf.as_mut_slice()).map_err(|_| SealError::Open)?.len();
         buf.truncate(len);
         Ok(buf)
     }

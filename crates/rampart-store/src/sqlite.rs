@@ -28,8 +28,10 @@ pub(crate) struct Ran {
 
 /// One queued transaction: runs on the writer thread, then learns whether its group committed.
 pub(crate) struct Job {
-    run: Box<dyn FnOnce(&Connection) -> Option<Ran> + Send>,
+    run: RunFn,
 }
+
+type RunFn = Box<dyn FnOnce(&Connection) -> Option<Ran> + Send>;
 
 impl Job {
     pub(crate) fn new<T, E, F>(f: F, reply: tokio::sync::oneshot::Sender<Result<T, TxError<E>>>) -> Self
@@ -77,7 +79,9 @@ impl Job {
         Self {
             run: Box::new(move |conn| {
                 let result = (|| -> Result<(), StoreError> {
-                    let mut st = conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
+                    let mut st = conn.prepare_cached(
+                        "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                    )?;
                     for (k, v) in &pairs {
                         st.execute((k, v))?;
                     }
@@ -125,12 +129,12 @@ impl SqliteEngine {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Writer(format!("journal_mode is {mode}, not wal")));
         }
-        writer_conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-        )?;
+        writer_conn
+            .execute_batch("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;")?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Mutex::new(open_conn(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?));
+            readers
+                .push(Mutex::new(open_conn(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?));
         }
         let (sender, rx) = mpsc::channel::<Msg>();
         let handle = std::thread::Builder::new()
@@ -249,7 +253,13 @@ pub(crate) fn get(conn: &Connection, key: &[u8]) -> Result<Option<Vec<u8>>, Stor
     Ok(st.query_row([key], |r| r.get(0)).optional()?)
 }
 
-pub(crate) fn scan_prefix(conn: &Connection, prefix: &[u8], after: Option<&[u8]>, limit: usize, reverse: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+pub(crate) fn scan_prefix(
+    conn: &Connection,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+    reverse: bool,
+) -> Result<Vec<crate::KeyValue>, StoreError> {
     let end = prefix_end(prefix);
     // Bounds: [lo, hi) in key order; `after` tightens the side the scan starts from.
     let (lo, lo_incl, hi): (Vec<u8>, bool, Option<Vec<u8>>) = match (after, reverse) {

@@ -1,5 +1,13 @@
 //! The store conformance suite. Every engine must pass it; today that is the embedded SQLite one.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
 use rampart_store::{Db, TxError};
 
 fn open() -> (tempfile::TempDir, Db) {
@@ -60,7 +68,8 @@ async fn scans_respect_prefix_cursor_limit_and_direction() {
     })
     .await
     .unwrap();
-    let keys = |v: Vec<(Vec<u8>, Vec<u8>)>| v.into_iter().map(|(k, _)| String::from_utf8(k).unwrap()).collect::<Vec<_>>();
+    let keys =
+        |v: Vec<(Vec<u8>, Vec<u8>)>| v.into_iter().map(|(k, _)| String::from_utf8(k).unwrap()).collect::<Vec<_>>();
     assert_eq!(keys(db.scan_prefix(b"b/", None, 10, false).unwrap()), ["b/1", "b/2", "b/3"]);
     assert_eq!(keys(db.scan_prefix(b"b/", Some(b"b/1"), 1, false).unwrap()), ["b/2"]);
     assert_eq!(keys(db.scan_prefix(b"b/", None, 2, true).unwrap()), ["b/3", "b/2"]);
@@ -128,7 +137,11 @@ async fn cached_reads_see_every_acknowledged_write() {
     let (_dir, db) = open();
     assert_eq!(db.get_cached(b"akey/A").unwrap(), None);
     db.transact(|tx| tx.put(b"akey/A", b"v1").map_err(|_| ())).await.unwrap();
-    assert_eq!(db.get_cached(b"akey/A").unwrap().as_deref(), Some(&b"v1"[..]), "a cached absence must not survive an insert");
+    assert_eq!(
+        db.get_cached(b"akey/A").unwrap().as_deref(),
+        Some(&b"v1"[..]),
+        "a cached absence must not survive an insert"
+    );
     db.transact(|tx| tx.put(b"akey/A", b"v2").map_err(|_| ())).await.unwrap();
     assert_eq!(db.get_cached(b"akey/A").unwrap().as_deref(), Some(&b"v2"[..]));
     db.transact(|tx| tx.delete(b"akey/A").map(|_| ()).map_err(|_| ())).await.unwrap();

@@ -100,7 +100,14 @@ impl TestServer {
 
     /// Sends a request signed with the root key (or `creds`), as `service` in us-east-1.
     pub async fn signed(&self, req: http::Request<Vec<u8>>, service: &str) -> anyhow::Result<Raw> {
-        let signed = sign_request(req, &self.access_key_id, &self.secret_access_key, service, SystemTime::now(), SignatureLocation::Headers)?;
+        let signed = sign_request(
+            req,
+            &self.access_key_id,
+            &self.secret_access_key,
+            service,
+            SystemTime::now(),
+            SignatureLocation::Headers,
+        )?;
         send(signed).await
     }
 
@@ -147,7 +154,12 @@ pub fn sign_request(
         .iter()
         .map(|(k, v)| Ok((k.as_str().to_owned(), v.to_str()?.to_owned())))
         .collect::<anyhow::Result<_>>()?;
-    let signable = SignableRequest::new(req.method().as_str(), uri, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Bytes(req.body()))?;
+    let signable = SignableRequest::new(
+        req.method().as_str(),
+        uri,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(req.body()),
+    )?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
     instructions.apply_to_request_http1x(&mut req);
     Ok(req)

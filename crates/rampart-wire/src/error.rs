@@ -62,7 +62,11 @@ impl WireError {
 
     /// Something failed inside Rampart; details go to the log with the request id, not to the client.
     pub fn internal() -> Self {
-        Self::new("InternalFailure", 500, "The request processing has failed because of an unknown error, exception or failure.")
+        Self::new(
+            "InternalFailure",
+            500,
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
     }
 
     /// Renders the error for `protocol`. `namespace` is the query service's XML namespace.
@@ -90,7 +94,8 @@ impl WireError {
             }
             Protocol::Json | Protocol::RestJson => {
                 let body = serde_json::json!({ "__type": self.code, "message": self.message }).to_string();
-                let content_type = if protocol == Protocol::Json { "application/x-amz-json-1.1" } else { "application/json" };
+                let content_type =
+                    if protocol == Protocol::Json { "application/x-amz-json-1.1" } else { "application/json" };
                 ErrorBody { status: self.status, content_type, body }
             }
         }

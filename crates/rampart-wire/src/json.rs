@@ -19,7 +19,9 @@ pub fn decode_input(body: &[u8], shape: &Shape) -> Result<Value, WireError> {
     let json: Json = if body.iter().all(u8::is_ascii_whitespace) {
         Json::Object(Map::new())
     } else {
-        serde_json::from_slice(body).map_err(|e| WireError::malformed(Protocol::Json, format!("Could not parse the request body as JSON: {e}")))?
+        serde_json::from_slice(body).map_err(|e| {
+            WireError::malformed(Protocol::Json, format!("Could not parse the request body as JSON: {e}"))
+        })?
     };
     if !json.is_object() {
         return Err(WireError::malformed(Protocol::Json, "The request body must be a JSON object"));
@@ -45,7 +47,11 @@ fn decode(json: &Json, shape: &Shape, path: &str, depth: usize) -> Result<Value,
             Value::Struct(fields)
         }
         (Kind::List(list), Json::Array(items)) => Value::List(
-            items.iter().filter(|j| !j.is_null()).map(|j| decode(j, list.member, path, depth + 1)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .filter(|j| !j.is_null())
+                .map(|j| decode(j, list.member, path, depth + 1))
+                .collect::<Result<_, _>>()?,
         ),
         (Kind::Map(map), Json::Object(obj)) => Value::Map(
             obj.iter()
@@ -54,14 +60,22 @@ fn decode(json: &Json, shape: &Shape, path: &str, depth: usize) -> Result<Value,
                 .collect::<Result<_, WireError>>()?,
         ),
         (Kind::String(_), Json::String(s)) => Value::String(s.clone()),
-        (Kind::Integer(_) | Kind::Long(_), Json::Number(n)) => Value::Integer(n.as_i64().ok_or_else(|| bad(path, "an integer"))?),
-        (Kind::Float(_) | Kind::Double(_), Json::Number(n)) => Value::Float(n.as_f64().ok_or_else(|| bad(path, "a number"))?),
+        (Kind::Integer(_) | Kind::Long(_), Json::Number(n)) => {
+            Value::Integer(n.as_i64().ok_or_else(|| bad(path, "an integer"))?)
+        }
+        (Kind::Float(_) | Kind::Double(_), Json::Number(n)) => {
+            Value::Float(n.as_f64().ok_or_else(|| bad(path, "a number"))?)
+        }
         (Kind::Boolean, Json::Bool(b)) => Value::Bool(*b),
-        (Kind::Timestamp(_), Json::Number(n)) => Value::Timestamp(n.as_f64().and_then(from_epoch).ok_or_else(|| bad(path, "a timestamp"))?),
+        (Kind::Timestamp(_), Json::Number(n)) => {
+            Value::Timestamp(n.as_f64().and_then(from_epoch).ok_or_else(|| bad(path, "a timestamp"))?)
+        }
         (Kind::Timestamp(_), Json::String(s)) => {
             Value::Timestamp(parse_iso8601(s).or_else(|| parse_rfc822(s)).ok_or_else(|| bad(path, "a timestamp"))?)
         }
-        (Kind::Blob(_), Json::String(s)) => Value::Blob(data_encoding::BASE64.decode(s.as_bytes()).map_err(|_| bad(path, "base64"))?),
+        (Kind::Blob(_), Json::String(s)) => {
+            Value::Blob(data_encoding::BASE64.decode(s.as_bytes()).map_err(|_| bad(path, "base64"))?)
+        }
         (kind, _) => return Err(bad(path, kind_name(kind))),
     })
 }
@@ -96,7 +110,9 @@ fn to_json(value: &Value, shape: &Shape, ts: Option<TimestampFormat>) -> Json {
             }
             Json::Object(obj)
         }
-        (Kind::List(list), Value::List(items)) => Json::Array(items.iter().map(|v| to_json(v, list.member, None)).collect()),
+        (Kind::List(list), Value::List(items)) => {
+            Json::Array(items.iter().map(|v| to_json(v, list.member, None)).collect())
+        }
         (Kind::Map(map), Value::Map(entries)) => {
             Json::Object(entries.iter().map(|(k, v)| (k.clone(), to_json(v, map.value, None))).collect())
         }
@@ -131,14 +147,22 @@ mod tests {
             (b"{", "SerializationException"),
             (b"{}", "ValidationException"),
         ] {
-            assert_eq!(decode_input(body, &sts::SH_AssumeRoleRequest).unwrap_err().code, code, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                decode_input(body, &sts::SH_AssumeRoleRequest).unwrap_err().code,
+                code,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         let body = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(decode_input(body.as_bytes(), &sts::SH_AssumeRoleRequest).unwrap_err().code, "SerializationException");
+        assert_eq!(
+            decode_input(body.as_bytes(), &sts::SH_AssumeRoleRequest).unwrap_err().code,
+            "SerializationException"
+        );
     }
 
     #[test]
@@ -167,13 +191,16 @@ pub fn audit_json(value: &Value, shape: &Shape, redacted: &str) -> Json {
             for (m, f) in st.members.iter().zip(fields) {
                 if let Some(v) = f {
                     let mut chars = m.name.chars();
-                    let name: String = chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
+                    let name: String =
+                        chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
                     obj.insert(name, audit_json(v, m.shape, redacted));
                 }
             }
             Json::Object(obj)
         }
-        (Kind::List(list), Value::List(items)) => Json::Array(items.iter().map(|v| audit_json(v, list.member, redacted)).collect()),
+        (Kind::List(list), Value::List(items)) => {
+            Json::Array(items.iter().map(|v| audit_json(v, list.member, redacted)).collect())
+        }
         (Kind::Map(map), Value::Map(entries)) => {
             Json::Object(entries.iter().map(|(k, v)| (k.clone(), audit_json(v, map.value, redacted))).collect())
         }
@@ -185,8 +212,8 @@ pub fn audit_json(value: &Value, shape: &Shape, redacted: &str) -> Json {
 #[cfg(test)]
 mod audit_tests {
     use super::*;
-    use rampart_shapes::generated::sts;
     use rampart_shapes::IntoValue;
+    use rampart_shapes::generated::sts;
 
     #[test]
     fn secrets_are_redacted_and_names_lower_camel() {

@@ -31,7 +31,8 @@ pub fn detect(target: Option<&str>, content_type: Option<&str>, query: &str) -> 
         let (prefix, op) = t.rsplit_once('.').ok_or_else(|| WireError::unknown_operation(t))?;
         return Ok(Dispatch::Json { target_prefix: prefix.to_owned(), operation: op.to_owned() });
     }
-    let form = content_type.is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form = content_type
+        .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let query_action = form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "Action");
     if form || query_action { Ok(Dispatch::Query) } else { Ok(Dispatch::Rest) }
 }

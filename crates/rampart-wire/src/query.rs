@@ -7,9 +7,9 @@ use std::fmt::Write as _;
 
 use rampart_shapes::{Kind, Operation, Protocol, Service, Shape, Value};
 
+use crate::WireError;
 use crate::timestamp::{format_iso8601, parse_iso8601};
 use crate::xml::escape;
-use crate::WireError;
 
 /// Most items read from one list or map parameter.
 pub const MAX_ITEMS: usize = 10_000;
@@ -50,7 +50,9 @@ impl Params {
     /// Whether any parameter is `prefix` or starts with `prefix.`.
     fn has_prefix(&self, prefix: &str) -> bool {
         self.map.contains_key(prefix)
-            || self.map.keys().any(|k| k.len() > prefix.len() && k.starts_with(prefix) && k.as_bytes().get(prefix.len()) == Some(&b'.'))
+            || self.map.keys().any(|k| {
+                k.len() > prefix.len() && k.starts_with(prefix) && k.as_bytes().get(prefix.len()) == Some(&b'.')
+            })
     }
 }
 
@@ -93,7 +95,8 @@ fn decode(params: &Params, prefix: &str, shape: &Shape) -> Result<Option<Value>,
             if params.get(prefix) == Some("") {
                 return Ok(Some(Value::List(Vec::new())));
             }
-            let base = if list.flattened { prefix.to_owned() } else { join(prefix, list.member_name.unwrap_or("member")) };
+            let base =
+                if list.flattened { prefix.to_owned() } else { join(prefix, list.member_name.unwrap_or("member")) };
             if !params.has_prefix(&base) {
                 return Ok(None);
             }
@@ -131,15 +134,21 @@ fn decode(params: &Params, prefix: &str, shape: &Shape) -> Result<Option<Value>,
 fn scalar(name: &str, raw: &str, shape: &Shape) -> Result<Value, WireError> {
     Ok(match &shape.kind {
         Kind::String(_) => Value::String(raw.to_owned()),
-        Kind::Integer(_) | Kind::Long(_) => Value::Integer(raw.trim().parse().map_err(|_| bad(name, "an integer", raw))?),
+        Kind::Integer(_) | Kind::Long(_) => {
+            Value::Integer(raw.trim().parse().map_err(|_| bad(name, "an integer", raw))?)
+        }
         Kind::Float(_) | Kind::Double(_) => Value::Float(raw.trim().parse().map_err(|_| bad(name, "a number", raw))?),
         Kind::Boolean => match raw {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             _ => return Err(bad(name, "a boolean", raw)),
         },
-        Kind::Timestamp(_) => Value::Timestamp(parse_iso8601(raw).ok_or_else(|| bad(name, "an ISO 8601 timestamp", raw))?),
-        Kind::Blob(_) => Value::Blob(data_encoding::BASE64.decode(raw.as_bytes()).map_err(|_| bad(name, "base64", raw))?),
+        Kind::Timestamp(_) => {
+            Value::Timestamp(parse_iso8601(raw).ok_or_else(|| bad(name, "an ISO 8601 timestamp", raw))?)
+        }
+        Kind::Blob(_) => {
+            Value::Blob(data_encoding::BASE64.decode(raw.as_bytes()).map_err(|_| bad(name, "base64", raw))?)
+        }
         Kind::Structure(_) | Kind::List(_) | Kind::Map(_) => return Err(bad(name, "a scalar", raw)),
     })
 }
@@ -161,7 +170,12 @@ pub fn encode_response(service: &Service, op: &Operation, output: Option<&Value>
             let _ = write!(out, "</{wrapper}>");
         }
     }
-    let _ = write!(out, "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{}Response>", escape(request_id), op.name);
+    let _ = write!(
+        out,
+        "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{}Response>",
+        escape(request_id),
+        op.name
+    );
     out
 }
 
@@ -263,7 +277,11 @@ mod tests {
             "2 validation errors detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null; \
              Value 'a' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2"
         );
-        let e = decode_input(&params("RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&RoleSessionName=ok&DurationSeconds=x"), &sts::SH_AssumeRoleRequest).unwrap_err();
+        let e = decode_input(
+            &params("RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fr&RoleSessionName=ok&DurationSeconds=x"),
+            &sts::SH_AssumeRoleRequest,
+        )
+        .unwrap_err();
         assert_eq!((e.code.as_ref(), e.status), ("MalformedInput", 400));
     }
 

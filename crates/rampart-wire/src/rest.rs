@@ -17,7 +17,8 @@ pub fn route<'a>(operations: &'static [Operation], method: &str, path: &'a str, 
     let mut best: Option<(usize, usize, Route<'a>)> = None;
     for op in operations.iter().filter(|op| op.http_method.eq_ignore_ascii_case(method)) {
         let (tpath, tquery) = op.request_uri.split_once('?').unwrap_or((op.request_uri, ""));
-        let required: Vec<&str> = tquery.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').map_or(p, |(k, _)| k)).collect();
+        let required: Vec<&str> =
+            tquery.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').map_or(p, |(k, _)| k)).collect();
         if !required.iter().all(|k| query_keys.contains(k)) {
             continue;
         }
@@ -81,7 +82,15 @@ mod tests {
     ];
 
     const fn op(name: &'static str, m: &'static str, uri: &'static str) -> Operation {
-        Operation { name, http_method: m, request_uri: uri, input: None, output: None, result_wrapper: None, read_only: false }
+        Operation {
+            name,
+            http_method: m,
+            request_uri: uri,
+            input: None,
+            output: None,
+            result_wrapper: None,
+            read_only: false,
+        }
     }
 
     fn check(method: &str, path: &str, query: &str, expect: Option<(&str, &[(&str, &str)])>) {

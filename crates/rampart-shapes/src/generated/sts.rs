@@ -14,316 +14,1953 @@ pub static SERVICE: crate::Service = crate::Service {
     target_prefix: None,
     json_version: None,
     operations: &[
-        crate::Operation { name: "AssumeRole", http_method: "POST", request_uri: "/", input: Some(&SH_AssumeRoleRequest), output: Some(&SH_AssumeRoleResponse), result_wrapper: Some("AssumeRoleResult"), read_only: true },
-        crate::Operation { name: "AssumeRoleWithSAML", http_method: "POST", request_uri: "/", input: Some(&SH_AssumeRoleWithSAMLRequest), output: Some(&SH_AssumeRoleWithSAMLResponse), result_wrapper: Some("AssumeRoleWithSAMLResult"), read_only: true },
-        crate::Operation { name: "AssumeRoleWithWebIdentity", http_method: "POST", request_uri: "/", input: Some(&SH_AssumeRoleWithWebIdentityRequest), output: Some(&SH_AssumeRoleWithWebIdentityResponse), result_wrapper: Some("AssumeRoleWithWebIdentityResult"), read_only: true },
-        crate::Operation { name: "AssumeRoot", http_method: "POST", request_uri: "/", input: Some(&SH_AssumeRootRequest), output: Some(&SH_AssumeRootResponse), result_wrapper: Some("AssumeRootResult"), read_only: true },
-        crate::Operation { name: "DecodeAuthorizationMessage", http_method: "POST", request_uri: "/", input: Some(&SH_DecodeAuthorizationMessageRequest), output: Some(&SH_DecodeAuthorizationMessageResponse), result_wrapper: Some("DecodeAuthorizationMessageResult"), read_only: true },
-        crate::Operation { name: "GetAccessKeyInfo", http_method: "POST", request_uri: "/", input: Some(&SH_GetAccessKeyInfoRequest), output: Some(&SH_GetAccessKeyInfoResponse), result_wrapper: Some("GetAccessKeyInfoResult"), read_only: true },
-        crate::Operation { name: "GetCallerIdentity", http_method: "POST", request_uri: "/", input: Some(&SH_GetCallerIdentityRequest), output: Some(&SH_GetCallerIdentityResponse), result_wrapper: Some("GetCallerIdentityResult"), read_only: true },
-        crate::Operation { name: "GetDelegatedAccessToken", http_method: "POST", request_uri: "/", input: Some(&SH_GetDelegatedAccessTokenRequest), output: Some(&SH_GetDelegatedAccessTokenResponse), result_wrapper: Some("GetDelegatedAccessTokenResult"), read_only: true },
-        crate::Operation { name: "GetFederationToken", http_method: "POST", request_uri: "/", input: Some(&SH_GetFederationTokenRequest), output: Some(&SH_GetFederationTokenResponse), result_wrapper: Some("GetFederationTokenResult"), read_only: true },
-        crate::Operation { name: "GetSessionToken", http_method: "POST", request_uri: "/", input: Some(&SH_GetSessionTokenRequest), output: Some(&SH_GetSessionTokenResponse), result_wrapper: Some("GetSessionTokenResult"), read_only: true },
-        crate::Operation { name: "GetWebIdentityToken", http_method: "POST", request_uri: "/", input: Some(&SH_GetWebIdentityTokenRequest), output: Some(&SH_GetWebIdentityTokenResponse), result_wrapper: Some("GetWebIdentityTokenResult"), read_only: true },
+        crate::Operation {
+            name: "AssumeRole",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_AssumeRoleRequest),
+            output: Some(&SH_AssumeRoleResponse),
+            result_wrapper: Some("AssumeRoleResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "AssumeRoleWithSAML",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_AssumeRoleWithSAMLRequest),
+            output: Some(&SH_AssumeRoleWithSAMLResponse),
+            result_wrapper: Some("AssumeRoleWithSAMLResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "AssumeRoleWithWebIdentity",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_AssumeRoleWithWebIdentityRequest),
+            output: Some(&SH_AssumeRoleWithWebIdentityResponse),
+            result_wrapper: Some("AssumeRoleWithWebIdentityResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "AssumeRoot",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_AssumeRootRequest),
+            output: Some(&SH_AssumeRootResponse),
+            result_wrapper: Some("AssumeRootResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "DecodeAuthorizationMessage",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_DecodeAuthorizationMessageRequest),
+            output: Some(&SH_DecodeAuthorizationMessageResponse),
+            result_wrapper: Some("DecodeAuthorizationMessageResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "GetAccessKeyInfo",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_GetAccessKeyInfoRequest),
+            output: Some(&SH_GetAccessKeyInfoResponse),
+            result_wrapper: Some("GetAccessKeyInfoResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "GetCallerIdentity",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_GetCallerIdentityRequest),
+            output: Some(&SH_GetCallerIdentityResponse),
+            result_wrapper: Some("GetCallerIdentityResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "GetDelegatedAccessToken",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_GetDelegatedAccessTokenRequest),
+            output: Some(&SH_GetDelegatedAccessTokenResponse),
+            result_wrapper: Some("GetDelegatedAccessTokenResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "GetFederationToken",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_GetFederationTokenRequest),
+            output: Some(&SH_GetFederationTokenResponse),
+            result_wrapper: Some("GetFederationTokenResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "GetSessionToken",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_GetSessionTokenRequest),
+            output: Some(&SH_GetSessionTokenResponse),
+            result_wrapper: Some("GetSessionTokenResult"),
+            read_only: true,
+        },
+        crate::Operation {
+            name: "GetWebIdentityToken",
+            http_method: "POST",
+            request_uri: "/",
+            input: Some(&SH_GetWebIdentityTokenRequest),
+            output: Some(&SH_GetWebIdentityTokenResponse),
+            result_wrapper: Some("GetWebIdentityTokenResult"),
+            read_only: true,
+        },
     ],
 };
 
 static M_AssumeRoleRequest: [crate::Member; 12] = [
-    crate::Member { name: "RoleArn", shape: &SH_arnType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "RoleSessionName", shape: &SH_roleSessionNameType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PolicyArns", shape: &SH_policyDescriptorListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Policy", shape: &SH_unrestrictedSessionPolicyDocumentType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "DurationSeconds", shape: &SH_roleDurationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Tags", shape: &SH_tagListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "TransitiveTagKeys", shape: &SH_tagKeyListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "ExternalId", shape: &SH_externalIdType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SerialNumber", shape: &SH_serialNumberType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "TokenCode", shape: &SH_tokenCodeType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SourceIdentity", shape: &SH_sourceIdentityType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "ProvidedContexts", shape: &SH_ProvidedContextsListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "RoleArn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "RoleSessionName",
+        shape: &SH_roleSessionNameType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PolicyArns",
+        shape: &SH_policyDescriptorListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Policy",
+        shape: &SH_unrestrictedSessionPolicyDocumentType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_roleDurationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Tags",
+        shape: &SH_tagListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "TransitiveTagKeys",
+        shape: &SH_tagKeyListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "ExternalId",
+        shape: &SH_externalIdType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SerialNumber",
+        shape: &SH_serialNumberType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "TokenCode",
+        shape: &SH_tokenCodeType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SourceIdentity",
+        shape: &SH_sourceIdentityType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "ProvidedContexts",
+        shape: &SH_ProvidedContextsListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRoleRequest: crate::Shape = crate::Shape { name: "AssumeRoleRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleRequest, error: None }), sensitive: false };
+pub static SH_AssumeRoleRequest: crate::Shape = crate::Shape {
+    name: "AssumeRoleRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleRequest, error: None }),
+    sensitive: false,
+};
 static M_AssumeRoleResponse: [crate::Member; 4] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "AssumedRoleUser", shape: &SH_AssumedRoleUser, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PackedPolicySize", shape: &SH_nonNegativeIntegerType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SourceIdentity", shape: &SH_sourceIdentityType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Credentials",
+        shape: &SH_Credentials,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "AssumedRoleUser",
+        shape: &SH_AssumedRoleUser,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PackedPolicySize",
+        shape: &SH_nonNegativeIntegerType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SourceIdentity",
+        shape: &SH_sourceIdentityType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRoleResponse: crate::Shape = crate::Shape { name: "AssumeRoleResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleResponse, error: None }), sensitive: false };
+pub static SH_AssumeRoleResponse: crate::Shape = crate::Shape {
+    name: "AssumeRoleResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleResponse, error: None }),
+    sensitive: false,
+};
 static M_AssumeRoleWithSAMLRequest: [crate::Member; 6] = [
-    crate::Member { name: "RoleArn", shape: &SH_arnType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PrincipalArn", shape: &SH_arnType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SAMLAssertion", shape: &SH_SAMLAssertionType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PolicyArns", shape: &SH_policyDescriptorListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Policy", shape: &SH_sessionPolicyDocumentType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "DurationSeconds", shape: &SH_roleDurationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "RoleArn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PrincipalArn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SAMLAssertion",
+        shape: &SH_SAMLAssertionType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PolicyArns",
+        shape: &SH_policyDescriptorListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Policy",
+        shape: &SH_sessionPolicyDocumentType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_roleDurationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRoleWithSAMLRequest: crate::Shape = crate::Shape { name: "AssumeRoleWithSAMLRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithSAMLRequest, error: None }), sensitive: false };
+pub static SH_AssumeRoleWithSAMLRequest: crate::Shape = crate::Shape {
+    name: "AssumeRoleWithSAMLRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithSAMLRequest, error: None }),
+    sensitive: false,
+};
 static M_AssumeRoleWithSAMLResponse: [crate::Member; 9] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "AssumedRoleUser", shape: &SH_AssumedRoleUser, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PackedPolicySize", shape: &SH_nonNegativeIntegerType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Subject", shape: &SH_Subject, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SubjectType", shape: &SH_SubjectType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Issuer", shape: &SH_Issuer, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Audience", shape: &SH_Audience, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "NameQualifier", shape: &SH_NameQualifier, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SourceIdentity", shape: &SH_sourceIdentityType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Credentials",
+        shape: &SH_Credentials,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "AssumedRoleUser",
+        shape: &SH_AssumedRoleUser,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PackedPolicySize",
+        shape: &SH_nonNegativeIntegerType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Subject",
+        shape: &SH_Subject,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SubjectType",
+        shape: &SH_SubjectType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Issuer",
+        shape: &SH_Issuer,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Audience",
+        shape: &SH_Audience,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "NameQualifier",
+        shape: &SH_NameQualifier,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SourceIdentity",
+        shape: &SH_sourceIdentityType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRoleWithSAMLResponse: crate::Shape = crate::Shape { name: "AssumeRoleWithSAMLResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithSAMLResponse, error: None }), sensitive: false };
+pub static SH_AssumeRoleWithSAMLResponse: crate::Shape = crate::Shape {
+    name: "AssumeRoleWithSAMLResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithSAMLResponse, error: None }),
+    sensitive: false,
+};
 static M_AssumeRoleWithWebIdentityRequest: [crate::Member; 7] = [
-    crate::Member { name: "RoleArn", shape: &SH_arnType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "RoleSessionName", shape: &SH_roleSessionNameType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "WebIdentityToken", shape: &SH_clientTokenType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "ProviderId", shape: &SH_urlType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PolicyArns", shape: &SH_policyDescriptorListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Policy", shape: &SH_sessionPolicyDocumentType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "DurationSeconds", shape: &SH_roleDurationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "RoleArn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "RoleSessionName",
+        shape: &SH_roleSessionNameType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "WebIdentityToken",
+        shape: &SH_clientTokenType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "ProviderId",
+        shape: &SH_urlType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PolicyArns",
+        shape: &SH_policyDescriptorListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Policy",
+        shape: &SH_sessionPolicyDocumentType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_roleDurationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRoleWithWebIdentityRequest: crate::Shape = crate::Shape { name: "AssumeRoleWithWebIdentityRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithWebIdentityRequest, error: None }), sensitive: false };
+pub static SH_AssumeRoleWithWebIdentityRequest: crate::Shape = crate::Shape {
+    name: "AssumeRoleWithWebIdentityRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithWebIdentityRequest, error: None }),
+    sensitive: false,
+};
 static M_AssumeRoleWithWebIdentityResponse: [crate::Member; 7] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SubjectFromWebIdentityToken", shape: &SH_webIdentitySubjectType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "AssumedRoleUser", shape: &SH_AssumedRoleUser, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PackedPolicySize", shape: &SH_nonNegativeIntegerType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Provider", shape: &SH_Issuer, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Audience", shape: &SH_Audience, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SourceIdentity", shape: &SH_sourceIdentityType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Credentials",
+        shape: &SH_Credentials,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SubjectFromWebIdentityToken",
+        shape: &SH_webIdentitySubjectType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "AssumedRoleUser",
+        shape: &SH_AssumedRoleUser,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PackedPolicySize",
+        shape: &SH_nonNegativeIntegerType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Provider",
+        shape: &SH_Issuer,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Audience",
+        shape: &SH_Audience,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SourceIdentity",
+        shape: &SH_sourceIdentityType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRoleWithWebIdentityResponse: crate::Shape = crate::Shape { name: "AssumeRoleWithWebIdentityResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithWebIdentityResponse, error: None }), sensitive: false };
+pub static SH_AssumeRoleWithWebIdentityResponse: crate::Shape = crate::Shape {
+    name: "AssumeRoleWithWebIdentityResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithWebIdentityResponse, error: None }),
+    sensitive: false,
+};
 static M_AssumeRootRequest: [crate::Member; 3] = [
-    crate::Member { name: "TargetPrincipal", shape: &SH_TargetPrincipalType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "TaskPolicyArn", shape: &SH_PolicyDescriptorType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "DurationSeconds", shape: &SH_RootDurationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "TargetPrincipal",
+        shape: &SH_TargetPrincipalType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "TaskPolicyArn",
+        shape: &SH_PolicyDescriptorType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_RootDurationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRootRequest: crate::Shape = crate::Shape { name: "AssumeRootRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootRequest, error: None }), sensitive: false };
+pub static SH_AssumeRootRequest: crate::Shape = crate::Shape {
+    name: "AssumeRootRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootRequest, error: None }),
+    sensitive: false,
+};
 static M_AssumeRootResponse: [crate::Member; 2] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SourceIdentity", shape: &SH_sourceIdentityType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Credentials",
+        shape: &SH_Credentials,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SourceIdentity",
+        shape: &SH_sourceIdentityType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumeRootResponse: crate::Shape = crate::Shape { name: "AssumeRootResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootResponse, error: None }), sensitive: false };
+pub static SH_AssumeRootResponse: crate::Shape = crate::Shape {
+    name: "AssumeRootResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootResponse, error: None }),
+    sensitive: false,
+};
 static M_AssumedRoleUser: [crate::Member; 2] = [
-    crate::Member { name: "AssumedRoleId", shape: &SH_assumedRoleIdType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Arn", shape: &SH_arnType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "AssumedRoleId",
+        shape: &SH_assumedRoleIdType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Arn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_AssumedRoleUser: crate::Shape = crate::Shape { name: "AssumedRoleUser", kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumedRoleUser, error: None }), sensitive: false };
-pub static SH_Audience: crate::Shape = crate::Shape { name: "Audience", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
+pub static SH_AssumedRoleUser: crate::Shape = crate::Shape {
+    name: "AssumedRoleUser",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumedRoleUser, error: None }),
+    sensitive: false,
+};
+pub static SH_Audience: crate::Shape = crate::Shape {
+    name: "Audience",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static M_Credentials: [crate::Member; 4] = [
-    crate::Member { name: "AccessKeyId", shape: &SH_accessKeyIdType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SecretAccessKey", shape: &SH_accessKeySecretType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SessionToken", shape: &SH_tokenType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Expiration", shape: &SH_dateType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "AccessKeyId",
+        shape: &SH_accessKeyIdType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SecretAccessKey",
+        shape: &SH_accessKeySecretType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SessionToken",
+        shape: &SH_tokenType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Expiration",
+        shape: &SH_dateType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_Credentials: crate::Shape = crate::Shape { name: "Credentials", kind: crate::Kind::Structure(crate::StructShape { members: &M_Credentials, error: None }), sensitive: false };
-static M_DecodeAuthorizationMessageRequest: [crate::Member; 1] = [
-    crate::Member { name: "EncodedMessage", shape: &SH_encodedMessageType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_DecodeAuthorizationMessageRequest: crate::Shape = crate::Shape { name: "DecodeAuthorizationMessageRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_DecodeAuthorizationMessageRequest, error: None }), sensitive: false };
-static M_DecodeAuthorizationMessageResponse: [crate::Member; 1] = [
-    crate::Member { name: "DecodedMessage", shape: &SH_decodedMessageType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_DecodeAuthorizationMessageResponse: crate::Shape = crate::Shape { name: "DecodeAuthorizationMessageResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_DecodeAuthorizationMessageResponse, error: None }), sensitive: false };
-static M_ExpiredTokenException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_expiredIdentityTokenMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_ExpiredTokenException: crate::Shape = crate::Shape { name: "ExpiredTokenException", kind: crate::Kind::Structure(crate::StructShape { members: &M_ExpiredTokenException, error: Some(crate::ErrorInfo { code: "ExpiredTokenException", http_status: 400, sender_fault: true }) }), sensitive: false };
-static M_ExpiredTradeInTokenException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_expiredTradeInTokenExceptionMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_ExpiredTradeInTokenException: crate::Shape = crate::Shape { name: "ExpiredTradeInTokenException", kind: crate::Kind::Structure(crate::StructShape { members: &M_ExpiredTradeInTokenException, error: Some(crate::ErrorInfo { code: "ExpiredTradeInTokenException", http_status: 400, sender_fault: true }) }), sensitive: false };
+pub static SH_Credentials: crate::Shape = crate::Shape {
+    name: "Credentials",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Credentials, error: None }),
+    sensitive: false,
+};
+static M_DecodeAuthorizationMessageRequest: [crate::Member; 1] = [crate::Member {
+    name: "EncodedMessage",
+    shape: &SH_encodedMessageType,
+    location_name: None,
+    required: true,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_DecodeAuthorizationMessageRequest: crate::Shape = crate::Shape {
+    name: "DecodeAuthorizationMessageRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DecodeAuthorizationMessageRequest, error: None }),
+    sensitive: false,
+};
+static M_DecodeAuthorizationMessageResponse: [crate::Member; 1] = [crate::Member {
+    name: "DecodedMessage",
+    shape: &SH_decodedMessageType,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_DecodeAuthorizationMessageResponse: crate::Shape = crate::Shape {
+    name: "DecodeAuthorizationMessageResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DecodeAuthorizationMessageResponse, error: None }),
+    sensitive: false,
+};
+static M_ExpiredTokenException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_expiredIdentityTokenMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_ExpiredTokenException: crate::Shape = crate::Shape {
+    name: "ExpiredTokenException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ExpiredTokenException,
+        error: Some(crate::ErrorInfo { code: "ExpiredTokenException", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+static M_ExpiredTradeInTokenException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_expiredTradeInTokenExceptionMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_ExpiredTradeInTokenException: crate::Shape = crate::Shape {
+    name: "ExpiredTradeInTokenException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ExpiredTradeInTokenException,
+        error: Some(crate::ErrorInfo { code: "ExpiredTradeInTokenException", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
 static M_FederatedUser: [crate::Member; 2] = [
-    crate::Member { name: "FederatedUserId", shape: &SH_federatedIdType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Arn", shape: &SH_arnType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "FederatedUserId",
+        shape: &SH_federatedIdType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Arn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_FederatedUser: crate::Shape = crate::Shape { name: "FederatedUser", kind: crate::Kind::Structure(crate::StructShape { members: &M_FederatedUser, error: None }), sensitive: false };
-static M_GetAccessKeyInfoRequest: [crate::Member; 1] = [
-    crate::Member { name: "AccessKeyId", shape: &SH_accessKeyIdType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_GetAccessKeyInfoRequest: crate::Shape = crate::Shape { name: "GetAccessKeyInfoRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyInfoRequest, error: None }), sensitive: false };
-static M_GetAccessKeyInfoResponse: [crate::Member; 1] = [
-    crate::Member { name: "Account", shape: &SH_accountType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_GetAccessKeyInfoResponse: crate::Shape = crate::Shape { name: "GetAccessKeyInfoResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyInfoResponse, error: None }), sensitive: false };
-static M_GetCallerIdentityRequest: [crate::Member; 0] = [
-];
-pub static SH_GetCallerIdentityRequest: crate::Shape = crate::Shape { name: "GetCallerIdentityRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCallerIdentityRequest, error: None }), sensitive: false };
+pub static SH_FederatedUser: crate::Shape = crate::Shape {
+    name: "FederatedUser",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_FederatedUser, error: None }),
+    sensitive: false,
+};
+static M_GetAccessKeyInfoRequest: [crate::Member; 1] = [crate::Member {
+    name: "AccessKeyId",
+    shape: &SH_accessKeyIdType,
+    location_name: None,
+    required: true,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_GetAccessKeyInfoRequest: crate::Shape = crate::Shape {
+    name: "GetAccessKeyInfoRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyInfoRequest, error: None }),
+    sensitive: false,
+};
+static M_GetAccessKeyInfoResponse: [crate::Member; 1] = [crate::Member {
+    name: "Account",
+    shape: &SH_accountType,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_GetAccessKeyInfoResponse: crate::Shape = crate::Shape {
+    name: "GetAccessKeyInfoResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyInfoResponse, error: None }),
+    sensitive: false,
+};
+static M_GetCallerIdentityRequest: [crate::Member; 0] = [];
+pub static SH_GetCallerIdentityRequest: crate::Shape = crate::Shape {
+    name: "GetCallerIdentityRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCallerIdentityRequest, error: None }),
+    sensitive: false,
+};
 static M_GetCallerIdentityResponse: [crate::Member; 3] = [
-    crate::Member { name: "UserId", shape: &SH_userIdType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Account", shape: &SH_accountType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Arn", shape: &SH_arnType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "UserId",
+        shape: &SH_userIdType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Account",
+        shape: &SH_accountType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Arn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetCallerIdentityResponse: crate::Shape = crate::Shape { name: "GetCallerIdentityResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCallerIdentityResponse, error: None }), sensitive: false };
-static M_GetDelegatedAccessTokenRequest: [crate::Member; 1] = [
-    crate::Member { name: "TradeInToken", shape: &SH_tradeInTokenType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_GetDelegatedAccessTokenRequest: crate::Shape = crate::Shape { name: "GetDelegatedAccessTokenRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegatedAccessTokenRequest, error: None }), sensitive: false };
+pub static SH_GetCallerIdentityResponse: crate::Shape = crate::Shape {
+    name: "GetCallerIdentityResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCallerIdentityResponse, error: None }),
+    sensitive: false,
+};
+static M_GetDelegatedAccessTokenRequest: [crate::Member; 1] = [crate::Member {
+    name: "TradeInToken",
+    shape: &SH_tradeInTokenType,
+    location_name: None,
+    required: true,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_GetDelegatedAccessTokenRequest: crate::Shape = crate::Shape {
+    name: "GetDelegatedAccessTokenRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegatedAccessTokenRequest, error: None }),
+    sensitive: false,
+};
 static M_GetDelegatedAccessTokenResponse: [crate::Member; 3] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PackedPolicySize", shape: &SH_nonNegativeIntegerType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "AssumedPrincipal", shape: &SH_arnType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Credentials",
+        shape: &SH_Credentials,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PackedPolicySize",
+        shape: &SH_nonNegativeIntegerType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "AssumedPrincipal",
+        shape: &SH_arnType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetDelegatedAccessTokenResponse: crate::Shape = crate::Shape { name: "GetDelegatedAccessTokenResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegatedAccessTokenResponse, error: None }), sensitive: false };
+pub static SH_GetDelegatedAccessTokenResponse: crate::Shape = crate::Shape {
+    name: "GetDelegatedAccessTokenResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegatedAccessTokenResponse, error: None }),
+    sensitive: false,
+};
 static M_GetFederationTokenRequest: [crate::Member; 5] = [
-    crate::Member { name: "Name", shape: &SH_userNameType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Policy", shape: &SH_sessionPolicyDocumentType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PolicyArns", shape: &SH_policyDescriptorListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "DurationSeconds", shape: &SH_durationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Tags", shape: &SH_tagListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Name",
+        shape: &SH_userNameType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Policy",
+        shape: &SH_sessionPolicyDocumentType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PolicyArns",
+        shape: &SH_policyDescriptorListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_durationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Tags",
+        shape: &SH_tagListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetFederationTokenRequest: crate::Shape = crate::Shape { name: "GetFederationTokenRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetFederationTokenRequest, error: None }), sensitive: false };
+pub static SH_GetFederationTokenRequest: crate::Shape = crate::Shape {
+    name: "GetFederationTokenRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetFederationTokenRequest, error: None }),
+    sensitive: false,
+};
 static M_GetFederationTokenResponse: [crate::Member; 3] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "FederatedUser", shape: &SH_FederatedUser, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "PackedPolicySize", shape: &SH_nonNegativeIntegerType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Credentials",
+        shape: &SH_Credentials,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "FederatedUser",
+        shape: &SH_FederatedUser,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "PackedPolicySize",
+        shape: &SH_nonNegativeIntegerType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetFederationTokenResponse: crate::Shape = crate::Shape { name: "GetFederationTokenResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetFederationTokenResponse, error: None }), sensitive: false };
+pub static SH_GetFederationTokenResponse: crate::Shape = crate::Shape {
+    name: "GetFederationTokenResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetFederationTokenResponse, error: None }),
+    sensitive: false,
+};
 static M_GetSessionTokenRequest: [crate::Member; 3] = [
-    crate::Member { name: "DurationSeconds", shape: &SH_durationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SerialNumber", shape: &SH_serialNumberType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "TokenCode", shape: &SH_tokenCodeType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_durationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SerialNumber",
+        shape: &SH_serialNumberType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "TokenCode",
+        shape: &SH_tokenCodeType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetSessionTokenRequest: crate::Shape = crate::Shape { name: "GetSessionTokenRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenRequest, error: None }), sensitive: false };
-static M_GetSessionTokenResponse: [crate::Member; 1] = [
-    crate::Member { name: "Credentials", shape: &SH_Credentials, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_GetSessionTokenResponse: crate::Shape = crate::Shape { name: "GetSessionTokenResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenResponse, error: None }), sensitive: false };
+pub static SH_GetSessionTokenRequest: crate::Shape = crate::Shape {
+    name: "GetSessionTokenRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenRequest, error: None }),
+    sensitive: false,
+};
+static M_GetSessionTokenResponse: [crate::Member; 1] = [crate::Member {
+    name: "Credentials",
+    shape: &SH_Credentials,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_GetSessionTokenResponse: crate::Shape = crate::Shape {
+    name: "GetSessionTokenResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenResponse, error: None }),
+    sensitive: false,
+};
 static M_GetWebIdentityTokenRequest: [crate::Member; 4] = [
-    crate::Member { name: "Audience", shape: &SH_webIdentityTokenAudienceListType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "DurationSeconds", shape: &SH_webIdentityTokenDurationSecondsType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "SigningAlgorithm", shape: &SH_jwtAlgorithmType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Tags", shape: &SH_tagListType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Audience",
+        shape: &SH_webIdentityTokenAudienceListType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "DurationSeconds",
+        shape: &SH_webIdentityTokenDurationSecondsType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "SigningAlgorithm",
+        shape: &SH_jwtAlgorithmType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Tags",
+        shape: &SH_tagListType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetWebIdentityTokenRequest: crate::Shape = crate::Shape { name: "GetWebIdentityTokenRequest", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetWebIdentityTokenRequest, error: None }), sensitive: false };
+pub static SH_GetWebIdentityTokenRequest: crate::Shape = crate::Shape {
+    name: "GetWebIdentityTokenRequest",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetWebIdentityTokenRequest, error: None }),
+    sensitive: false,
+};
 static M_GetWebIdentityTokenResponse: [crate::Member; 2] = [
-    crate::Member { name: "WebIdentityToken", shape: &SH_webIdentityTokenType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Expiration", shape: &SH_dateType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "WebIdentityToken",
+        shape: &SH_webIdentityTokenType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Expiration",
+        shape: &SH_dateType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_GetWebIdentityTokenResponse: crate::Shape = crate::Shape { name: "GetWebIdentityTokenResponse", kind: crate::Kind::Structure(crate::StructShape { members: &M_GetWebIdentityTokenResponse, error: None }), sensitive: false };
-static M_IDPCommunicationErrorException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_idpCommunicationErrorMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_IDPCommunicationErrorException: crate::Shape = crate::Shape { name: "IDPCommunicationErrorException", kind: crate::Kind::Structure(crate::StructShape { members: &M_IDPCommunicationErrorException, error: Some(crate::ErrorInfo { code: "IDPCommunicationError", http_status: 400, sender_fault: true }) }), sensitive: false };
-static M_IDPRejectedClaimException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_idpRejectedClaimMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_IDPRejectedClaimException: crate::Shape = crate::Shape { name: "IDPRejectedClaimException", kind: crate::Kind::Structure(crate::StructShape { members: &M_IDPRejectedClaimException, error: Some(crate::ErrorInfo { code: "IDPRejectedClaim", http_status: 403, sender_fault: true }) }), sensitive: false };
-static M_InvalidAuthorizationMessageException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_invalidAuthorizationMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_InvalidAuthorizationMessageException: crate::Shape = crate::Shape { name: "InvalidAuthorizationMessageException", kind: crate::Kind::Structure(crate::StructShape { members: &M_InvalidAuthorizationMessageException, error: Some(crate::ErrorInfo { code: "InvalidAuthorizationMessageException", http_status: 400, sender_fault: true }) }), sensitive: false };
-static M_InvalidIdentityTokenException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_invalidIdentityTokenMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_InvalidIdentityTokenException: crate::Shape = crate::Shape { name: "InvalidIdentityTokenException", kind: crate::Kind::Structure(crate::StructShape { members: &M_InvalidIdentityTokenException, error: Some(crate::ErrorInfo { code: "InvalidIdentityToken", http_status: 400, sender_fault: true }) }), sensitive: false };
-pub static SH_Issuer: crate::Shape = crate::Shape { name: "Issuer", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-static M_JWTPayloadSizeExceededException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_jwtPayloadSizeExceededException, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_JWTPayloadSizeExceededException: crate::Shape = crate::Shape { name: "JWTPayloadSizeExceededException", kind: crate::Kind::Structure(crate::StructShape { members: &M_JWTPayloadSizeExceededException, error: Some(crate::ErrorInfo { code: "JWTPayloadSizeExceededException", http_status: 400, sender_fault: true }) }), sensitive: false };
-static M_MalformedPolicyDocumentException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_malformedPolicyDocumentMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_MalformedPolicyDocumentException: crate::Shape = crate::Shape { name: "MalformedPolicyDocumentException", kind: crate::Kind::Structure(crate::StructShape { members: &M_MalformedPolicyDocumentException, error: Some(crate::ErrorInfo { code: "MalformedPolicyDocument", http_status: 400, sender_fault: true }) }), sensitive: false };
-pub static SH_NameQualifier: crate::Shape = crate::Shape { name: "NameQualifier", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-static M_OutboundWebIdentityFederationDisabledException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_outboundWebIdentityFederationDisabledException, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_OutboundWebIdentityFederationDisabledException: crate::Shape = crate::Shape { name: "OutboundWebIdentityFederationDisabledException", kind: crate::Kind::Structure(crate::StructShape { members: &M_OutboundWebIdentityFederationDisabledException, error: Some(crate::ErrorInfo { code: "OutboundWebIdentityFederationDisabledException", http_status: 403, sender_fault: true }) }), sensitive: false };
-static M_PackedPolicyTooLargeException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_packedPolicyTooLargeMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_PackedPolicyTooLargeException: crate::Shape = crate::Shape { name: "PackedPolicyTooLargeException", kind: crate::Kind::Structure(crate::StructShape { members: &M_PackedPolicyTooLargeException, error: Some(crate::ErrorInfo { code: "PackedPolicyTooLarge", http_status: 400, sender_fault: true }) }), sensitive: false };
-static M_PolicyDescriptorType: [crate::Member; 1] = [
-    crate::Member { name: "arn", shape: &SH_arnType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_PolicyDescriptorType: crate::Shape = crate::Shape { name: "PolicyDescriptorType", kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyDescriptorType, error: None }), sensitive: false };
+pub static SH_GetWebIdentityTokenResponse: crate::Shape = crate::Shape {
+    name: "GetWebIdentityTokenResponse",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetWebIdentityTokenResponse, error: None }),
+    sensitive: false,
+};
+static M_IDPCommunicationErrorException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_idpCommunicationErrorMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_IDPCommunicationErrorException: crate::Shape = crate::Shape {
+    name: "IDPCommunicationErrorException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_IDPCommunicationErrorException,
+        error: Some(crate::ErrorInfo { code: "IDPCommunicationError", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+static M_IDPRejectedClaimException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_idpRejectedClaimMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_IDPRejectedClaimException: crate::Shape = crate::Shape {
+    name: "IDPRejectedClaimException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_IDPRejectedClaimException,
+        error: Some(crate::ErrorInfo { code: "IDPRejectedClaim", http_status: 403, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+static M_InvalidAuthorizationMessageException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_invalidAuthorizationMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_InvalidAuthorizationMessageException: crate::Shape = crate::Shape {
+    name: "InvalidAuthorizationMessageException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_InvalidAuthorizationMessageException,
+        error: Some(crate::ErrorInfo {
+            code: "InvalidAuthorizationMessageException",
+            http_status: 400,
+            sender_fault: true,
+        }),
+    }),
+    sensitive: false,
+};
+static M_InvalidIdentityTokenException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_invalidIdentityTokenMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_InvalidIdentityTokenException: crate::Shape = crate::Shape {
+    name: "InvalidIdentityTokenException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_InvalidIdentityTokenException,
+        error: Some(crate::ErrorInfo { code: "InvalidIdentityToken", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+pub static SH_Issuer: crate::Shape = crate::Shape {
+    name: "Issuer",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+static M_JWTPayloadSizeExceededException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_jwtPayloadSizeExceededException,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_JWTPayloadSizeExceededException: crate::Shape = crate::Shape {
+    name: "JWTPayloadSizeExceededException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_JWTPayloadSizeExceededException,
+        error: Some(crate::ErrorInfo { code: "JWTPayloadSizeExceededException", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+static M_MalformedPolicyDocumentException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_malformedPolicyDocumentMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_MalformedPolicyDocumentException: crate::Shape = crate::Shape {
+    name: "MalformedPolicyDocumentException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_MalformedPolicyDocumentException,
+        error: Some(crate::ErrorInfo { code: "MalformedPolicyDocument", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+pub static SH_NameQualifier: crate::Shape = crate::Shape {
+    name: "NameQualifier",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+static M_OutboundWebIdentityFederationDisabledException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_outboundWebIdentityFederationDisabledException,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_OutboundWebIdentityFederationDisabledException: crate::Shape = crate::Shape {
+    name: "OutboundWebIdentityFederationDisabledException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_OutboundWebIdentityFederationDisabledException,
+        error: Some(crate::ErrorInfo {
+            code: "OutboundWebIdentityFederationDisabledException",
+            http_status: 403,
+            sender_fault: true,
+        }),
+    }),
+    sensitive: false,
+};
+static M_PackedPolicyTooLargeException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_packedPolicyTooLargeMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_PackedPolicyTooLargeException: crate::Shape = crate::Shape {
+    name: "PackedPolicyTooLargeException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_PackedPolicyTooLargeException,
+        error: Some(crate::ErrorInfo { code: "PackedPolicyTooLarge", http_status: 400, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+static M_PolicyDescriptorType: [crate::Member; 1] = [crate::Member {
+    name: "arn",
+    shape: &SH_arnType,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_PolicyDescriptorType: crate::Shape = crate::Shape {
+    name: "PolicyDescriptorType",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyDescriptorType, error: None }),
+    sensitive: false,
+};
 static M_ProvidedContext: [crate::Member; 2] = [
-    crate::Member { name: "ProviderArn", shape: &SH_arnType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "ContextAssertion", shape: &SH_contextAssertionType, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "ProviderArn",
+        shape: &SH_arnType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "ContextAssertion",
+        shape: &SH_contextAssertionType,
+        location_name: None,
+        required: false,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_ProvidedContext: crate::Shape = crate::Shape { name: "ProvidedContext", kind: crate::Kind::Structure(crate::StructShape { members: &M_ProvidedContext, error: None }), sensitive: false };
-pub static SH_ProvidedContextsListType: crate::Shape = crate::Shape { name: "ProvidedContextsListType", kind: crate::Kind::List(crate::ListShape { member: &SH_ProvidedContext, member_name: None, flattened: false, len: crate::Range { min: Some(1), max: Some(5) } }), sensitive: false };
-static M_RegionDisabledException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_regionDisabledMessage, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_RegionDisabledException: crate::Shape = crate::Shape { name: "RegionDisabledException", kind: crate::Kind::Structure(crate::StructShape { members: &M_RegionDisabledException, error: Some(crate::ErrorInfo { code: "RegionDisabledException", http_status: 403, sender_fault: true }) }), sensitive: false };
-pub static SH_RootDurationSecondsType: crate::Shape = crate::Shape { name: "RootDurationSecondsType", kind: crate::Kind::Integer(crate::Range { min: Some(0), max: Some(900) }), sensitive: false };
-pub static SH_SAMLAssertionType: crate::Shape = crate::Shape { name: "SAMLAssertionType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(4), max: Some(100000) }, pattern: None, enum_values: &[] }), sensitive: true };
-static M_SessionDurationEscalationException: [crate::Member; 1] = [
-    crate::Member { name: "message", shape: &SH_sessionDurationEscalationException, location_name: None, required: false, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-];
-pub static SH_SessionDurationEscalationException: crate::Shape = crate::Shape { name: "SessionDurationEscalationException", kind: crate::Kind::Structure(crate::StructShape { members: &M_SessionDurationEscalationException, error: Some(crate::ErrorInfo { code: "SessionDurationEscalationException", http_status: 403, sender_fault: true }) }), sensitive: false };
-pub static SH_Subject: crate::Shape = crate::Shape { name: "Subject", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_SubjectType: crate::Shape = crate::Shape { name: "SubjectType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
+pub static SH_ProvidedContext: crate::Shape = crate::Shape {
+    name: "ProvidedContext",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ProvidedContext, error: None }),
+    sensitive: false,
+};
+pub static SH_ProvidedContextsListType: crate::Shape = crate::Shape {
+    name: "ProvidedContextsListType",
+    kind: crate::Kind::List(crate::ListShape {
+        member: &SH_ProvidedContext,
+        member_name: None,
+        flattened: false,
+        len: crate::Range { min: Some(1), max: Some(5) },
+    }),
+    sensitive: false,
+};
+static M_RegionDisabledException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_regionDisabledMessage,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_RegionDisabledException: crate::Shape = crate::Shape {
+    name: "RegionDisabledException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_RegionDisabledException,
+        error: Some(crate::ErrorInfo { code: "RegionDisabledException", http_status: 403, sender_fault: true }),
+    }),
+    sensitive: false,
+};
+pub static SH_RootDurationSecondsType: crate::Shape = crate::Shape {
+    name: "RootDurationSecondsType",
+    kind: crate::Kind::Integer(crate::Range { min: Some(0), max: Some(900) }),
+    sensitive: false,
+};
+pub static SH_SAMLAssertionType: crate::Shape = crate::Shape {
+    name: "SAMLAssertionType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(4), max: Some(100000) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: true,
+};
+static M_SessionDurationEscalationException: [crate::Member; 1] = [crate::Member {
+    name: "message",
+    shape: &SH_sessionDurationEscalationException,
+    location_name: None,
+    required: false,
+    location: crate::Location::Body,
+    flattened: false,
+    xml_attribute: false,
+    timestamp_format: None,
+}];
+pub static SH_SessionDurationEscalationException: crate::Shape = crate::Shape {
+    name: "SessionDurationEscalationException",
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_SessionDurationEscalationException,
+        error: Some(crate::ErrorInfo {
+            code: "SessionDurationEscalationException",
+            http_status: 403,
+            sender_fault: true,
+        }),
+    }),
+    sensitive: false,
+};
+pub static SH_Subject: crate::Shape = crate::Shape {
+    name: "Subject",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_SubjectType: crate::Shape = crate::Shape {
+    name: "SubjectType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static M_Tag: [crate::Member; 2] = [
-    crate::Member { name: "Key", shape: &SH_tagKeyType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
-    crate::Member { name: "Value", shape: &SH_tagValueType, location_name: None, required: true, location: crate::Location::Body, flattened: false, xml_attribute: false, timestamp_format: None },
+    crate::Member {
+        name: "Key",
+        shape: &SH_tagKeyType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
+    crate::Member {
+        name: "Value",
+        shape: &SH_tagValueType,
+        location_name: None,
+        required: true,
+        location: crate::Location::Body,
+        flattened: false,
+        xml_attribute: false,
+        timestamp_format: None,
+    },
 ];
-pub static SH_Tag: crate::Shape = crate::Shape { name: "Tag", kind: crate::Kind::Structure(crate::StructShape { members: &M_Tag, error: None }), sensitive: false };
-pub static SH_TargetPrincipalType: crate::Shape = crate::Shape { name: "TargetPrincipalType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(12), max: Some(2048) }, pattern: None, enum_values: &[] }), sensitive: false };
+pub static SH_Tag: crate::Shape = crate::Shape {
+    name: "Tag",
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Tag, error: None }),
+    sensitive: false,
+};
+pub static SH_TargetPrincipalType: crate::Shape = crate::Shape {
+    name: "TargetPrincipalType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(12), max: Some(2048) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_1: crate::Pattern = crate::Pattern::new("[\\w]*");
-pub static SH_accessKeyIdType: crate::Shape = crate::Shape { name: "accessKeyIdType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(16), max: Some(128) }, pattern: Some(&PAT_1), enum_values: &[] }), sensitive: false };
-pub static SH_accessKeySecretType: crate::Shape = crate::Shape { name: "accessKeySecretType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: true };
-pub static SH_accountType: crate::Shape = crate::Shape { name: "accountType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-static PAT_2: crate::Pattern = crate::Pattern::new("[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+");
-pub static SH_arnType: crate::Shape = crate::Shape { name: "arnType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(20), max: Some(2048) }, pattern: Some(&PAT_2), enum_values: &[] }), sensitive: false };
+pub static SH_accessKeyIdType: crate::Shape = crate::Shape {
+    name: "accessKeyIdType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(16), max: Some(128) },
+        pattern: Some(&PAT_1),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_accessKeySecretType: crate::Shape = crate::Shape {
+    name: "accessKeySecretType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: true,
+};
+pub static SH_accountType: crate::Shape = crate::Shape {
+    name: "accountType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+static PAT_2: crate::Pattern = crate::Pattern::new(
+    "[\\u0009\\u000A\\u000D\\u0020-\\u007E\\u0085\\u00A0-\\uD7FF\\uE000-\\uFFFD\\u10000-\\u10FFFF]+",
+);
+pub static SH_arnType: crate::Shape = crate::Shape {
+    name: "arnType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(20), max: Some(2048) },
+        pattern: Some(&PAT_2),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_3: crate::Pattern = crate::Pattern::new("[\\w+=,.@:-]*");
-pub static SH_assumedRoleIdType: crate::Shape = crate::Shape { name: "assumedRoleIdType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(2), max: Some(193) }, pattern: Some(&PAT_3), enum_values: &[] }), sensitive: false };
-pub static SH_clientTokenType: crate::Shape = crate::Shape { name: "clientTokenType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(4), max: Some(20000) }, pattern: None, enum_values: &[] }), sensitive: true };
-pub static SH_contextAssertionType: crate::Shape = crate::Shape { name: "contextAssertionType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(4), max: Some(2048) }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_dateType: crate::Shape = crate::Shape { name: "dateType", kind: crate::Kind::Timestamp(None), sensitive: false };
-pub static SH_decodedMessageType: crate::Shape = crate::Shape { name: "decodedMessageType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_durationSecondsType: crate::Shape = crate::Shape { name: "durationSecondsType", kind: crate::Kind::Integer(crate::Range { min: Some(900), max: Some(129600) }), sensitive: false };
-pub static SH_encodedMessageType: crate::Shape = crate::Shape { name: "encodedMessageType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(1), max: Some(10240) }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_expiredIdentityTokenMessage: crate::Shape = crate::Shape { name: "expiredIdentityTokenMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_expiredTradeInTokenExceptionMessage: crate::Shape = crate::Shape { name: "expiredTradeInTokenExceptionMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
+pub static SH_assumedRoleIdType: crate::Shape = crate::Shape {
+    name: "assumedRoleIdType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(2), max: Some(193) },
+        pattern: Some(&PAT_3),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_clientTokenType: crate::Shape = crate::Shape {
+    name: "clientTokenType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(4), max: Some(20000) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: true,
+};
+pub static SH_contextAssertionType: crate::Shape = crate::Shape {
+    name: "contextAssertionType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(4), max: Some(2048) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_dateType: crate::Shape =
+    crate::Shape { name: "dateType", kind: crate::Kind::Timestamp(None), sensitive: false };
+pub static SH_decodedMessageType: crate::Shape = crate::Shape {
+    name: "decodedMessageType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_durationSecondsType: crate::Shape = crate::Shape {
+    name: "durationSecondsType",
+    kind: crate::Kind::Integer(crate::Range { min: Some(900), max: Some(129600) }),
+    sensitive: false,
+};
+pub static SH_encodedMessageType: crate::Shape = crate::Shape {
+    name: "encodedMessageType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(1), max: Some(10240) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_expiredIdentityTokenMessage: crate::Shape = crate::Shape {
+    name: "expiredIdentityTokenMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_expiredTradeInTokenExceptionMessage: crate::Shape = crate::Shape {
+    name: "expiredTradeInTokenExceptionMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_4: crate::Pattern = crate::Pattern::new("[\\w+=,.@:\\/-]*");
-pub static SH_externalIdType: crate::Shape = crate::Shape { name: "externalIdType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(2), max: Some(1224) }, pattern: Some(&PAT_4), enum_values: &[] }), sensitive: false };
+pub static SH_externalIdType: crate::Shape = crate::Shape {
+    name: "externalIdType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(2), max: Some(1224) },
+        pattern: Some(&PAT_4),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_5: crate::Pattern = crate::Pattern::new("[\\w+=,.@\\:-]*");
-pub static SH_federatedIdType: crate::Shape = crate::Shape { name: "federatedIdType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(2), max: Some(193) }, pattern: Some(&PAT_5), enum_values: &[] }), sensitive: false };
-pub static SH_idpCommunicationErrorMessage: crate::Shape = crate::Shape { name: "idpCommunicationErrorMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_idpRejectedClaimMessage: crate::Shape = crate::Shape { name: "idpRejectedClaimMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_invalidAuthorizationMessage: crate::Shape = crate::Shape { name: "invalidAuthorizationMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_invalidIdentityTokenMessage: crate::Shape = crate::Shape { name: "invalidIdentityTokenMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_jwtAlgorithmType: crate::Shape = crate::Shape { name: "jwtAlgorithmType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(5), max: Some(5) }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_jwtPayloadSizeExceededException: crate::Shape = crate::Shape { name: "jwtPayloadSizeExceededException", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_malformedPolicyDocumentMessage: crate::Shape = crate::Shape { name: "malformedPolicyDocumentMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_nonNegativeIntegerType: crate::Shape = crate::Shape { name: "nonNegativeIntegerType", kind: crate::Kind::Integer(crate::Range { min: Some(0), max: None }), sensitive: false };
-pub static SH_outboundWebIdentityFederationDisabledException: crate::Shape = crate::Shape { name: "outboundWebIdentityFederationDisabledException", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_packedPolicyTooLargeMessage: crate::Shape = crate::Shape { name: "packedPolicyTooLargeMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_policyDescriptorListType: crate::Shape = crate::Shape { name: "policyDescriptorListType", kind: crate::Kind::List(crate::ListShape { member: &SH_PolicyDescriptorType, member_name: None, flattened: false, len: crate::Range { min: None, max: None } }), sensitive: false };
-pub static SH_regionDisabledMessage: crate::Shape = crate::Shape { name: "regionDisabledMessage", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_roleDurationSecondsType: crate::Shape = crate::Shape { name: "roleDurationSecondsType", kind: crate::Kind::Integer(crate::Range { min: Some(900), max: Some(43200) }), sensitive: false };
+pub static SH_federatedIdType: crate::Shape = crate::Shape {
+    name: "federatedIdType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(2), max: Some(193) },
+        pattern: Some(&PAT_5),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_idpCommunicationErrorMessage: crate::Shape = crate::Shape {
+    name: "idpCommunicationErrorMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_idpRejectedClaimMessage: crate::Shape = crate::Shape {
+    name: "idpRejectedClaimMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_invalidAuthorizationMessage: crate::Shape = crate::Shape {
+    name: "invalidAuthorizationMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_invalidIdentityTokenMessage: crate::Shape = crate::Shape {
+    name: "invalidIdentityTokenMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_jwtAlgorithmType: crate::Shape = crate::Shape {
+    name: "jwtAlgorithmType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(5), max: Some(5) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_jwtPayloadSizeExceededException: crate::Shape = crate::Shape {
+    name: "jwtPayloadSizeExceededException",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_malformedPolicyDocumentMessage: crate::Shape = crate::Shape {
+    name: "malformedPolicyDocumentMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_nonNegativeIntegerType: crate::Shape = crate::Shape {
+    name: "nonNegativeIntegerType",
+    kind: crate::Kind::Integer(crate::Range { min: Some(0), max: None }),
+    sensitive: false,
+};
+pub static SH_outboundWebIdentityFederationDisabledException: crate::Shape = crate::Shape {
+    name: "outboundWebIdentityFederationDisabledException",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_packedPolicyTooLargeMessage: crate::Shape = crate::Shape {
+    name: "packedPolicyTooLargeMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_policyDescriptorListType: crate::Shape = crate::Shape {
+    name: "policyDescriptorListType",
+    kind: crate::Kind::List(crate::ListShape {
+        member: &SH_PolicyDescriptorType,
+        member_name: None,
+        flattened: false,
+        len: crate::Range { min: None, max: None },
+    }),
+    sensitive: false,
+};
+pub static SH_regionDisabledMessage: crate::Shape = crate::Shape {
+    name: "regionDisabledMessage",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_roleDurationSecondsType: crate::Shape = crate::Shape {
+    name: "roleDurationSecondsType",
+    kind: crate::Kind::Integer(crate::Range { min: Some(900), max: Some(43200) }),
+    sensitive: false,
+};
 static PAT_6: crate::Pattern = crate::Pattern::new("[\\w+=,.@-]*");
-pub static SH_roleSessionNameType: crate::Shape = crate::Shape { name: "roleSessionNameType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(2), max: Some(64) }, pattern: Some(&PAT_6), enum_values: &[] }), sensitive: false };
+pub static SH_roleSessionNameType: crate::Shape = crate::Shape {
+    name: "roleSessionNameType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(2), max: Some(64) },
+        pattern: Some(&PAT_6),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_7: crate::Pattern = crate::Pattern::new("[\\w+=/:,.@-]*");
-pub static SH_serialNumberType: crate::Shape = crate::Shape { name: "serialNumberType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(9), max: Some(256) }, pattern: Some(&PAT_7), enum_values: &[] }), sensitive: false };
-pub static SH_sessionDurationEscalationException: crate::Shape = crate::Shape { name: "sessionDurationEscalationException", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
+pub static SH_serialNumberType: crate::Shape = crate::Shape {
+    name: "serialNumberType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(9), max: Some(256) },
+        pattern: Some(&PAT_7),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_sessionDurationEscalationException: crate::Shape = crate::Shape {
+    name: "sessionDurationEscalationException",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_8: crate::Pattern = crate::Pattern::new("[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+");
-pub static SH_sessionPolicyDocumentType: crate::Shape = crate::Shape { name: "sessionPolicyDocumentType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(1), max: Some(2048) }, pattern: Some(&PAT_8), enum_values: &[] }), sensitive: false };
+pub static SH_sessionPolicyDocumentType: crate::Shape = crate::Shape {
+    name: "sessionPolicyDocumentType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(1), max: Some(2048) },
+        pattern: Some(&PAT_8),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_9: crate::Pattern = crate::Pattern::new("[\\w+=,.@-]*");
-pub static SH_sourceIdentityType: crate::Shape = crate::Shape { name: "sourceIdentityType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(2), max: Some(64) }, pattern: Some(&PAT_9), enum_values: &[] }), sensitive: false };
-pub static SH_tagKeyListType: crate::Shape = crate::Shape { name: "tagKeyListType", kind: crate::Kind::List(crate::ListShape { member: &SH_tagKeyType, member_name: None, flattened: false, len: crate::Range { min: None, max: Some(50) } }), sensitive: false };
+pub static SH_sourceIdentityType: crate::Shape = crate::Shape {
+    name: "sourceIdentityType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(2), max: Some(64) },
+        pattern: Some(&PAT_9),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_tagKeyListType: crate::Shape = crate::Shape {
+    name: "tagKeyListType",
+    kind: crate::Kind::List(crate::ListShape {
+        member: &SH_tagKeyType,
+        member_name: None,
+        flattened: false,
+        len: crate::Range { min: None, max: Some(50) },
+    }),
+    sensitive: false,
+};
 static PAT_10: crate::Pattern = crate::Pattern::new("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+");
-pub static SH_tagKeyType: crate::Shape = crate::Shape { name: "tagKeyType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(1), max: Some(128) }, pattern: Some(&PAT_10), enum_values: &[] }), sensitive: false };
-pub static SH_tagListType: crate::Shape = crate::Shape { name: "tagListType", kind: crate::Kind::List(crate::ListShape { member: &SH_Tag, member_name: None, flattened: false, len: crate::Range { min: None, max: Some(50) } }), sensitive: false };
+pub static SH_tagKeyType: crate::Shape = crate::Shape {
+    name: "tagKeyType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(1), max: Some(128) },
+        pattern: Some(&PAT_10),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_tagListType: crate::Shape = crate::Shape {
+    name: "tagListType",
+    kind: crate::Kind::List(crate::ListShape {
+        member: &SH_Tag,
+        member_name: None,
+        flattened: false,
+        len: crate::Range { min: None, max: Some(50) },
+    }),
+    sensitive: false,
+};
 static PAT_11: crate::Pattern = crate::Pattern::new("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*");
-pub static SH_tagValueType: crate::Shape = crate::Shape { name: "tagValueType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(0), max: Some(256) }, pattern: Some(&PAT_11), enum_values: &[] }), sensitive: false };
+pub static SH_tagValueType: crate::Shape = crate::Shape {
+    name: "tagValueType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(0), max: Some(256) },
+        pattern: Some(&PAT_11),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_12: crate::Pattern = crate::Pattern::new("[\\d]*");
-pub static SH_tokenCodeType: crate::Shape = crate::Shape { name: "tokenCodeType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(6), max: Some(6) }, pattern: Some(&PAT_12), enum_values: &[] }), sensitive: false };
-pub static SH_tokenType: crate::Shape = crate::Shape { name: "tokenType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_tradeInTokenType: crate::Shape = crate::Shape { name: "tradeInTokenType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: true };
+pub static SH_tokenCodeType: crate::Shape = crate::Shape {
+    name: "tokenCodeType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(6), max: Some(6) },
+        pattern: Some(&PAT_12),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_tokenType: crate::Shape = crate::Shape {
+    name: "tokenType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_tradeInTokenType: crate::Shape = crate::Shape {
+    name: "tradeInTokenType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: true,
+};
 static PAT_13: crate::Pattern = crate::Pattern::new("[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+");
-pub static SH_unrestrictedSessionPolicyDocumentType: crate::Shape = crate::Shape { name: "unrestrictedSessionPolicyDocumentType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(1), max: None }, pattern: Some(&PAT_13), enum_values: &[] }), sensitive: false };
-pub static SH_urlType: crate::Shape = crate::Shape { name: "urlType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(4), max: Some(2048) }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_userIdType: crate::Shape = crate::Shape { name: "userIdType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: false };
+pub static SH_unrestrictedSessionPolicyDocumentType: crate::Shape = crate::Shape {
+    name: "unrestrictedSessionPolicyDocumentType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(1), max: None },
+        pattern: Some(&PAT_13),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_urlType: crate::Shape = crate::Shape {
+    name: "urlType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(4), max: Some(2048) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_userIdType: crate::Shape = crate::Shape {
+    name: "userIdType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
 static PAT_14: crate::Pattern = crate::Pattern::new("[\\w+=,.@-]*");
-pub static SH_userNameType: crate::Shape = crate::Shape { name: "userNameType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(2), max: Some(32) }, pattern: Some(&PAT_14), enum_values: &[] }), sensitive: false };
-pub static SH_webIdentitySubjectType: crate::Shape = crate::Shape { name: "webIdentitySubjectType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(6), max: Some(255) }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_webIdentityTokenAudienceListType: crate::Shape = crate::Shape { name: "webIdentityTokenAudienceListType", kind: crate::Kind::List(crate::ListShape { member: &SH_webIdentityTokenAudienceStringType, member_name: None, flattened: false, len: crate::Range { min: Some(1), max: Some(10) } }), sensitive: false };
-pub static SH_webIdentityTokenAudienceStringType: crate::Shape = crate::Shape { name: "webIdentityTokenAudienceStringType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: Some(1), max: Some(1000) }, pattern: None, enum_values: &[] }), sensitive: false };
-pub static SH_webIdentityTokenDurationSecondsType: crate::Shape = crate::Shape { name: "webIdentityTokenDurationSecondsType", kind: crate::Kind::Integer(crate::Range { min: Some(60), max: Some(3600) }), sensitive: false };
-pub static SH_webIdentityTokenType: crate::Shape = crate::Shape { name: "webIdentityTokenType", kind: crate::Kind::String(crate::StringRules { len: crate::Range { min: None, max: None }, pattern: None, enum_values: &[] }), sensitive: true };
+pub static SH_userNameType: crate::Shape = crate::Shape {
+    name: "userNameType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(2), max: Some(32) },
+        pattern: Some(&PAT_14),
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_webIdentitySubjectType: crate::Shape = crate::Shape {
+    name: "webIdentitySubjectType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(6), max: Some(255) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_webIdentityTokenAudienceListType: crate::Shape = crate::Shape {
+    name: "webIdentityTokenAudienceListType",
+    kind: crate::Kind::List(crate::ListShape {
+        member: &SH_webIdentityTokenAudienceStringType,
+        member_name: None,
+        flattened: false,
+        len: crate::Range { min: Some(1), max: Some(10) },
+    }),
+    sensitive: false,
+};
+pub static SH_webIdentityTokenAudienceStringType: crate::Shape = crate::Shape {
+    name: "webIdentityTokenAudienceStringType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: Some(1), max: Some(1000) },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: false,
+};
+pub static SH_webIdentityTokenDurationSecondsType: crate::Shape = crate::Shape {
+    name: "webIdentityTokenDurationSecondsType",
+    kind: crate::Kind::Integer(crate::Range { min: Some(60), max: Some(3600) }),
+    sensitive: false,
+};
+pub static SH_webIdentityTokenType: crate::Shape = crate::Shape {
+    name: "webIdentityTokenType",
+    kind: crate::Kind::String(crate::StringRules {
+        len: crate::Range { min: None, max: None },
+        pattern: None,
+        enum_values: &[],
+    }),
+    sensitive: true,
+};
 
 /// The `AssumeRoleRequest` shape.
 #[derive(Clone, PartialEq)]
@@ -748,10 +2385,7 @@ impl crate::HasShape for AssumeRootResponse {
 impl crate::FromValue for AssumeRootResponse {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(2)?.into_iter();
-        Ok(Self {
-            credentials: crate::optional(f.next())?,
-            source_identity: crate::optional(f.next())?,
-        })
+        Ok(Self { credentials: crate::optional(f.next())?, source_identity: crate::optional(f.next())? })
     }
 }
 
@@ -787,10 +2421,7 @@ impl crate::HasShape for AssumedRoleUser {
 impl crate::FromValue for AssumedRoleUser {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(2)?.into_iter();
-        Ok(Self {
-            assumed_role_id: crate::required(f.next())?,
-            arn: crate::required(f.next())?,
-        })
+        Ok(Self { assumed_role_id: crate::required(f.next())?, arn: crate::required(f.next())? })
     }
 }
 
@@ -805,10 +2436,7 @@ impl crate::IntoValue for AssumedRoleUser {
 
 impl ::std::fmt::Debug for AssumedRoleUser {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("AssumedRoleUser")
-            .field("AssumedRoleId", &self.assumed_role_id)
-            .field("Arn", &self.arn)
-            .finish()
+        f.debug_struct("AssumedRoleUser").field("AssumedRoleId", &self.assumed_role_id).field("Arn", &self.arn).finish()
     }
 }
 
@@ -872,25 +2500,19 @@ impl crate::HasShape for DecodeAuthorizationMessageRequest {
 impl crate::FromValue for DecodeAuthorizationMessageRequest {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            encoded_message: crate::required(f.next())?,
-        })
+        Ok(Self { encoded_message: crate::required(f.next())? })
     }
 }
 
 impl crate::IntoValue for DecodeAuthorizationMessageRequest {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            Some(crate::IntoValue::into_value(self.encoded_message)),
-        ])
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.encoded_message))])
     }
 }
 
 impl ::std::fmt::Debug for DecodeAuthorizationMessageRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("DecodeAuthorizationMessageRequest")
-            .field("EncodedMessage", &self.encoded_message)
-            .finish()
+        f.debug_struct("DecodeAuthorizationMessageRequest").field("EncodedMessage", &self.encoded_message).finish()
     }
 }
 
@@ -907,25 +2529,19 @@ impl crate::HasShape for DecodeAuthorizationMessageResponse {
 impl crate::FromValue for DecodeAuthorizationMessageResponse {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            decoded_message: crate::optional(f.next())?,
-        })
+        Ok(Self { decoded_message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for DecodeAuthorizationMessageResponse {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.decoded_message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.decoded_message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for DecodeAuthorizationMessageResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("DecodeAuthorizationMessageResponse")
-            .field("DecodedMessage", &self.decoded_message)
-            .finish()
+        f.debug_struct("DecodeAuthorizationMessageResponse").field("DecodedMessage", &self.decoded_message).finish()
     }
 }
 
@@ -942,25 +2558,19 @@ impl crate::HasShape for ExpiredTokenException {
 impl crate::FromValue for ExpiredTokenException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for ExpiredTokenException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for ExpiredTokenException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("ExpiredTokenException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("ExpiredTokenException").field("message", &self.message).finish()
     }
 }
 
@@ -977,25 +2587,19 @@ impl crate::HasShape for ExpiredTradeInTokenException {
 impl crate::FromValue for ExpiredTradeInTokenException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for ExpiredTradeInTokenException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for ExpiredTradeInTokenException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("ExpiredTradeInTokenException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("ExpiredTradeInTokenException").field("message", &self.message).finish()
     }
 }
 
@@ -1013,10 +2617,7 @@ impl crate::HasShape for FederatedUser {
 impl crate::FromValue for FederatedUser {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(2)?.into_iter();
-        Ok(Self {
-            federated_user_id: crate::required(f.next())?,
-            arn: crate::required(f.next())?,
-        })
+        Ok(Self { federated_user_id: crate::required(f.next())?, arn: crate::required(f.next())? })
     }
 }
 
@@ -1051,25 +2652,19 @@ impl crate::HasShape for GetAccessKeyInfoRequest {
 impl crate::FromValue for GetAccessKeyInfoRequest {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            access_key_id: crate::required(f.next())?,
-        })
+        Ok(Self { access_key_id: crate::required(f.next())? })
     }
 }
 
 impl crate::IntoValue for GetAccessKeyInfoRequest {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            Some(crate::IntoValue::into_value(self.access_key_id)),
-        ])
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.access_key_id))])
     }
 }
 
 impl ::std::fmt::Debug for GetAccessKeyInfoRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("GetAccessKeyInfoRequest")
-            .field("AccessKeyId", &self.access_key_id)
-            .finish()
+        f.debug_struct("GetAccessKeyInfoRequest").field("AccessKeyId", &self.access_key_id).finish()
     }
 }
 
@@ -1086,32 +2681,25 @@ impl crate::HasShape for GetAccessKeyInfoResponse {
 impl crate::FromValue for GetAccessKeyInfoResponse {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            account: crate::optional(f.next())?,
-        })
+        Ok(Self { account: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for GetAccessKeyInfoResponse {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.account.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.account.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for GetAccessKeyInfoResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("GetAccessKeyInfoResponse")
-            .field("Account", &self.account)
-            .finish()
+        f.debug_struct("GetAccessKeyInfoResponse").field("Account", &self.account).finish()
     }
 }
 
 /// The `GetCallerIdentityRequest` shape.
 #[derive(Clone, PartialEq)]
-pub struct GetCallerIdentityRequest {
-}
+pub struct GetCallerIdentityRequest {}
 
 impl crate::HasShape for GetCallerIdentityRequest {
     const SHAPE: &'static crate::Shape = &SH_GetCallerIdentityRequest;
@@ -1120,22 +2708,19 @@ impl crate::HasShape for GetCallerIdentityRequest {
 impl crate::FromValue for GetCallerIdentityRequest {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let _f = v.into_struct(0)?.into_iter();
-        Ok(Self {
-        })
+        Ok(Self {})
     }
 }
 
 impl crate::IntoValue for GetCallerIdentityRequest {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-        ])
+        crate::Value::Struct(vec![])
     }
 }
 
 impl ::std::fmt::Debug for GetCallerIdentityRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("GetCallerIdentityRequest")
-            .finish()
+        f.debug_struct("GetCallerIdentityRequest").finish()
     }
 }
 
@@ -1195,17 +2780,13 @@ impl crate::HasShape for GetDelegatedAccessTokenRequest {
 impl crate::FromValue for GetDelegatedAccessTokenRequest {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            trade_in_token: crate::required(f.next())?,
-        })
+        Ok(Self { trade_in_token: crate::required(f.next())? })
     }
 }
 
 impl crate::IntoValue for GetDelegatedAccessTokenRequest {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            Some(crate::IntoValue::into_value(self.trade_in_token)),
-        ])
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.trade_in_token))])
     }
 }
 
@@ -1410,25 +2991,19 @@ impl crate::HasShape for GetSessionTokenResponse {
 impl crate::FromValue for GetSessionTokenResponse {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            credentials: crate::optional(f.next())?,
-        })
+        Ok(Self { credentials: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for GetSessionTokenResponse {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.credentials.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.credentials.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for GetSessionTokenResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("GetSessionTokenResponse")
-            .field("Credentials", &self.credentials)
-            .finish()
+        f.debug_struct("GetSessionTokenResponse").field("Credentials", &self.credentials).finish()
     }
 }
 
@@ -1493,10 +3068,7 @@ impl crate::HasShape for GetWebIdentityTokenResponse {
 impl crate::FromValue for GetWebIdentityTokenResponse {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(2)?.into_iter();
-        Ok(Self {
-            web_identity_token: crate::optional(f.next())?,
-            expiration: crate::optional(f.next())?,
-        })
+        Ok(Self { web_identity_token: crate::optional(f.next())?, expiration: crate::optional(f.next())? })
     }
 }
 
@@ -1531,25 +3103,19 @@ impl crate::HasShape for IDPCommunicationErrorException {
 impl crate::FromValue for IDPCommunicationErrorException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for IDPCommunicationErrorException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for IDPCommunicationErrorException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("IDPCommunicationErrorException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("IDPCommunicationErrorException").field("message", &self.message).finish()
     }
 }
 
@@ -1566,25 +3132,19 @@ impl crate::HasShape for IDPRejectedClaimException {
 impl crate::FromValue for IDPRejectedClaimException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for IDPRejectedClaimException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for IDPRejectedClaimException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("IDPRejectedClaimException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("IDPRejectedClaimException").field("message", &self.message).finish()
     }
 }
 
@@ -1601,25 +3161,19 @@ impl crate::HasShape for InvalidAuthorizationMessageException {
 impl crate::FromValue for InvalidAuthorizationMessageException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for InvalidAuthorizationMessageException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for InvalidAuthorizationMessageException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("InvalidAuthorizationMessageException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("InvalidAuthorizationMessageException").field("message", &self.message).finish()
     }
 }
 
@@ -1636,25 +3190,19 @@ impl crate::HasShape for InvalidIdentityTokenException {
 impl crate::FromValue for InvalidIdentityTokenException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for InvalidIdentityTokenException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for InvalidIdentityTokenException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("InvalidIdentityTokenException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("InvalidIdentityTokenException").field("message", &self.message).finish()
     }
 }
 
@@ -1671,25 +3219,19 @@ impl crate::HasShape for JWTPayloadSizeExceededException {
 impl crate::FromValue for JWTPayloadSizeExceededException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for JWTPayloadSizeExceededException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for JWTPayloadSizeExceededException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("JWTPayloadSizeExceededException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("JWTPayloadSizeExceededException").field("message", &self.message).finish()
     }
 }
 
@@ -1706,25 +3248,19 @@ impl crate::HasShape for MalformedPolicyDocumentException {
 impl crate::FromValue for MalformedPolicyDocumentException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for MalformedPolicyDocumentException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for MalformedPolicyDocumentException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("MalformedPolicyDocumentException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("MalformedPolicyDocumentException").field("message", &self.message).finish()
     }
 }
 
@@ -1741,25 +3277,19 @@ impl crate::HasShape for OutboundWebIdentityFederationDisabledException {
 impl crate::FromValue for OutboundWebIdentityFederationDisabledException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for OutboundWebIdentityFederationDisabledException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for OutboundWebIdentityFederationDisabledException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("OutboundWebIdentityFederationDisabledException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("OutboundWebIdentityFederationDisabledException").field("message", &self.message).finish()
     }
 }
 
@@ -1776,25 +3306,19 @@ impl crate::HasShape for PackedPolicyTooLargeException {
 impl crate::FromValue for PackedPolicyTooLargeException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for PackedPolicyTooLargeException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for PackedPolicyTooLargeException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("PackedPolicyTooLargeException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("PackedPolicyTooLargeException").field("message", &self.message).finish()
     }
 }
 
@@ -1811,25 +3335,19 @@ impl crate::HasShape for PolicyDescriptorType {
 impl crate::FromValue for PolicyDescriptorType {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            arn: crate::optional(f.next())?,
-        })
+        Ok(Self { arn: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for PolicyDescriptorType {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.arn.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.arn.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for PolicyDescriptorType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("PolicyDescriptorType")
-            .field("arn", &self.arn)
-            .finish()
+        f.debug_struct("PolicyDescriptorType").field("arn", &self.arn).finish()
     }
 }
 
@@ -1847,10 +3365,7 @@ impl crate::HasShape for ProvidedContext {
 impl crate::FromValue for ProvidedContext {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(2)?.into_iter();
-        Ok(Self {
-            provider_arn: crate::optional(f.next())?,
-            context_assertion: crate::optional(f.next())?,
-        })
+        Ok(Self { provider_arn: crate::optional(f.next())?, context_assertion: crate::optional(f.next())? })
     }
 }
 
@@ -1885,25 +3400,19 @@ impl crate::HasShape for RegionDisabledException {
 impl crate::FromValue for RegionDisabledException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for RegionDisabledException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for RegionDisabledException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("RegionDisabledException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("RegionDisabledException").field("message", &self.message).finish()
     }
 }
 
@@ -1920,25 +3429,19 @@ impl crate::HasShape for SessionDurationEscalationException {
 impl crate::FromValue for SessionDurationEscalationException {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(1)?.into_iter();
-        Ok(Self {
-            message: crate::optional(f.next())?,
-        })
+        Ok(Self { message: crate::optional(f.next())? })
     }
 }
 
 impl crate::IntoValue for SessionDurationEscalationException {
     fn into_value(self) -> crate::Value {
-        crate::Value::Struct(vec![
-            self.message.map(crate::IntoValue::into_value),
-        ])
+        crate::Value::Struct(vec![self.message.map(crate::IntoValue::into_value)])
     }
 }
 
 impl ::std::fmt::Debug for SessionDurationEscalationException {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("SessionDurationEscalationException")
-            .field("message", &self.message)
-            .finish()
+        f.debug_struct("SessionDurationEscalationException").field("message", &self.message).finish()
     }
 }
 
@@ -1956,10 +3459,7 @@ impl crate::HasShape for Tag {
 impl crate::FromValue for Tag {
     fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
         let mut f = v.into_struct(2)?.into_iter();
-        Ok(Self {
-            key: crate::required(f.next())?,
-            value: crate::required(f.next())?,
-        })
+        Ok(Self { key: crate::required(f.next())?, value: crate::required(f.next())? })
     }
 }
 
@@ -1974,10 +3474,6 @@ impl crate::IntoValue for Tag {
 
 impl ::std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-        f.debug_struct("Tag")
-            .field("Key", &self.key)
-            .field("Value", &self.value)
-            .finish()
+        f.debug_struct("Tag").field("Key", &self.key).field("Value", &self.value).finish()
     }
 }
-

@@ -71,13 +71,22 @@ async fn spawn(bin: &PathBuf, data: &std::path::Path) -> anyhow::Result<(Server,
 
 fn read_creds(file: &std::path::Path) -> anyhow::Result<Creds> {
     let text = std::fs::read_to_string(file)?;
-    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim_start_matches([' ', '=']).trim().to_owned());
-    Ok(Creds { id: get("aws_access_key_id").context("no key id")?, secret: get("aws_secret_access_key").context("no secret")? })
+    let get = |k: &str| {
+        text.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim_start_matches([' ', '=']).trim().to_owned())
+    };
+    Ok(Creds {
+        id: get("aws_access_key_id").context("no key id")?,
+        secret: get("aws_secret_access_key").context("no secret")?,
+    })
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
 }
 
 fn signed(addr: &str, creds: &Creds) -> anyhow::Result<http::Request<Vec<u8>>> {
@@ -157,7 +166,12 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss, reason = "an index")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "an index"
+    )]
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     f64::from(sorted.get(i).copied().unwrap_or(0)) / 1000.0
 }

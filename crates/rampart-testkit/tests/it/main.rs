@@ -1,6 +1,14 @@
 //! End-to-end tests: the real server, driven by the official AWS SDK for Rust, raw signed requests,
 //! the AWS CLI and a TLS client. One binary, as the SDKs are large to link.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
 mod cli;
 mod robustness;
 mod server;

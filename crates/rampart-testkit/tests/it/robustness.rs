@@ -14,11 +14,25 @@ fn xml_code(body: &str) -> &str {
 async fn a_tampered_body_is_signature_does_not_match() {
     let server = TestServer::start().await.unwrap();
     let req = server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap();
-    let mut signed = sign_request(req, &server.access_key_id, &server.secret_access_key, "sts", SystemTime::now(), SignatureLocation::Headers).unwrap();
+    let mut signed = sign_request(
+        req,
+        &server.access_key_id,
+        &server.secret_access_key,
+        "sts",
+        SystemTime::now(),
+        SignatureLocation::Headers,
+    )
+    .unwrap();
     *signed.body_mut() = b"Action=GetCallerIdentity&Version=2011-06-16".to_vec();
     let r = send(signed).await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (403, "SignatureDoesNotMatch"), "{}", r.body);
-    assert!(r.body.starts_with("<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"), "{}", r.body);
+    assert!(
+        r.body.starts_with(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"
+        ),
+        "{}",
+        r.body
+    );
     assert!(r.headers.contains_key("x-amzn-requestid"));
 }
 
@@ -26,14 +40,30 @@ async fn a_tampered_body_is_signature_does_not_match() {
 async fn presigned_urls_work_until_they_expire() {
     let server = TestServer::start().await.unwrap();
     let url = format!("{}/?Action=GetCallerIdentity&Version=2011-06-15", server.endpoint);
-    let fresh = sign_request(http::Request::get(&url).body(Vec::new()).unwrap(), &server.access_key_id, &server.secret_access_key, "sts", SystemTime::now(), SignatureLocation::QueryParams).unwrap();
+    let fresh = sign_request(
+        http::Request::get(&url).body(Vec::new()).unwrap(),
+        &server.access_key_id,
+        &server.secret_access_key,
+        "sts",
+        SystemTime::now(),
+        SignatureLocation::QueryParams,
+    )
+    .unwrap();
     assert!(fresh.uri().query().unwrap().contains("X-Amz-Signature="));
     let r = send(fresh).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("<Arn>arn:aws:iam::123456789012:root</Arn>"), "{}", r.body);
     // Signed two minutes ago with a 60-second lifetime.
     let old = SystemTime::now() - Duration::from_secs(120);
-    let expired = sign_request(http::Request::get(&url).body(Vec::new()).unwrap(), &server.access_key_id, &server.secret_access_key, "sts", old, SignatureLocation::QueryParams).unwrap();
+    let expired = sign_request(
+        http::Request::get(&url).body(Vec::new()).unwrap(),
+        &server.access_key_id,
+        &server.secret_access_key,
+        "sts",
+        old,
+        SignatureLocation::QueryParams,
+    )
+    .unwrap();
     let r = send(expired).await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "RequestExpired"), "{}", r.body);
 }
@@ -65,7 +95,10 @@ async fn unknown_operations_get_aws_shaped_400s() {
 #[tokio::test]
 async fn invalid_input_gets_validation_errors_in_aws_wording() {
     let server = TestServer::start().await.unwrap();
-    let r = server.signed(server.query_request("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a").unwrap(), "sts").await.unwrap();
+    let r = server
+        .signed(server.query_request("Action=AssumeRole&Version=2011-06-15&RoleSessionName=a").unwrap(), "sts")
+        .await
+        .unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "ValidationError"), "{}", r.body);
     assert!(
         r.body.contains(
@@ -88,7 +121,10 @@ async fn unsigned_and_malformed_signatures_get_their_codes() {
     let r = send(server.query_request("Action=GetCallerIdentity").unwrap()).await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (403, "MissingAuthenticationToken"), "{}", r.body);
     let mut req = server.query_request("Action=GetCallerIdentity").unwrap();
-    req.headers_mut().insert("authorization", "AWS4-HMAC-SHA256 Credential=AKIA/20250101/us-east-1/sts/aws4_request".parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIA/20250101/us-east-1/sts/aws4_request".parse().unwrap(),
+    );
     req.headers_mut().insert("x-amz-date", "20250101T000000Z".parse().unwrap());
     let r = send(req).await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "IncompleteSignature"), "{}", r.body);
@@ -134,7 +170,11 @@ async fn a_client_too_slow_with_its_body_gets_408() {
 #[tokio::test]
 async fn garbage_is_a_clean_4xx_or_a_closed_connection() {
     let server = TestServer::start().await.unwrap();
-    for junk in [&b"\x00\x01\x02GARBAGE\r\n\r\n"[..], b"GET / HTTP/9.9\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"] {
+    for junk in [
+        &b"\x00\x01\x02GARBAGE\r\n\r\n"[..],
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+    ] {
         let mut s = connect(&server).await;
         s.write_all(junk).await.unwrap();
         let mut buf = Vec::new();
@@ -143,6 +183,9 @@ async fn garbage_is_a_clean_4xx_or_a_closed_connection() {
         assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
     }
     // The server is still serving.
-    let r = server.signed(server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap(), "sts").await.unwrap();
+    let r = server
+        .signed(server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap(), "sts")
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
 }

@@ -32,7 +32,10 @@ async fn a_secret_is_never_stored_in_clear() {
     let db = std::fs::read(server.data_dir().join("rampart.db")).unwrap();
     let secret = server.secret_access_key.as_bytes();
     assert!(!db.windows(secret.len()).any(|w| w == secret), "the secret access key is in the database file");
-    assert!(db.windows(server.access_key_id.len()).any(|w| w == server.access_key_id.as_bytes()), "the key id should be there");
+    assert!(
+        db.windows(server.access_key_id.len()).any(|w| w == server.access_key_id.as_bytes()),
+        "the key id should be there"
+    );
 }
 
 #[tokio::test]
@@ -83,13 +86,16 @@ async fn reset_wipes_state_in_dev_mode_only() {
 #[tokio::test]
 async fn health_reports_version_and_store() {
     let server = TestServer::start().await.unwrap();
-    let r = send(http::Request::get(format!("{}/_rampart/health", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
+    let r = send(http::Request::get(format!("{}/_rampart/health", server.endpoint)).body(Vec::new()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["status"], "ok");
     assert_eq!(v["store"]["status"], "ok");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
-    let r = send(http::Request::get(format!("{}/_rampart/nope", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
+    let r =
+        send(http::Request::get(format!("{}/_rampart/nope", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
     assert_eq!(r.status, 404);
 }
 

@@ -38,14 +38,22 @@ async fn an_unknown_key_is_invalid_client_token_id() {
 async fn a_skewed_clock_is_request_expired() {
     let server = TestServer::start().await.unwrap();
     for skew in [-20i64, 20] {
-        let when = if skew < 0 { SystemTime::now() - Duration::from_secs(20 * 60) } else { SystemTime::now() + Duration::from_secs(20 * 60) };
-        let conf = sts_builder(&server, &server.access_key_id, &server.secret_access_key).time_source(StaticTimeSource::new(when)).build();
+        let when = if skew < 0 {
+            SystemTime::now() - Duration::from_secs(20 * 60)
+        } else {
+            SystemTime::now() + Duration::from_secs(20 * 60)
+        };
+        let conf = sts_builder(&server, &server.access_key_id, &server.secret_access_key)
+            .time_source(StaticTimeSource::new(when))
+            .build();
         let c = aws_sdk_sts::Client::from_conf(conf);
         assert_eq!(code(c.get_caller_identity().send().await), "RequestExpired", "skew {skew} min");
     }
     // Within the 15 minutes, the same request works.
     let when = SystemTime::now() - Duration::from_secs(10 * 60);
-    let conf = sts_builder(&server, &server.access_key_id, &server.secret_access_key).time_source(StaticTimeSource::new(when)).build();
+    let conf = sts_builder(&server, &server.access_key_id, &server.secret_access_key)
+        .time_source(StaticTimeSource::new(when))
+        .build();
     assert_eq!(code(aws_sdk_sts::Client::from_conf(conf).get_caller_identity().send().await), "OK");
 }
 

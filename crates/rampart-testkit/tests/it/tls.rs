@@ -15,21 +15,33 @@ async fn tls_call(server: &TestServer, alpn: &[u8]) -> (u16, String, Option<Vec<
     let cert = CertificateDer::from_pem_file(server.data_dir().join("tls/cert.pem")).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
     let addr = server.endpoint.trim_start_matches("https://").to_owned();
     let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
     let negotiated = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     let req = http::Request::post(format!("https://{addr}/"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(b"Action=GetCallerIdentity&Version=2011-06-15".to_vec())
         .unwrap();
-    let req = sign_request(req, &server.access_key_id, &server.secret_access_key, "sts", SystemTime::now(), SignatureLocation::Headers).unwrap();
+    let req = sign_request(
+        req,
+        &server.access_key_id,
+        &server.secret_access_key,
+        "sts",
+        SystemTime::now(),
+        SignatureLocation::Headers,
+    )
+    .unwrap();
     let (parts, body) = req.into_parts();
     let io = TokioIo::new(stream);
     let resp = if alpn == b"h2" {
