@@ -98,7 +98,7 @@ impl App {
         let now = OffsetDateTime::now_utc();
         let mut draft = Draft::default();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.process(parts, body, &mut draft, request_id, now)
+            self.process(parts, body, origin, &mut draft, request_id, now)
         }))
         .unwrap_or_else(|_| {
             tracing::error!(request_id, "a handler panicked");
@@ -133,6 +133,7 @@ impl App {
         &self,
         parts: &http::request::Parts,
         body: &[u8],
+        origin: &Origin,
         draft: &mut Draft,
         request_id: &str,
         now: OffsetDateTime,
@@ -293,7 +294,14 @@ impl App {
 
         // May they?
         let action = format!("{}:{}", service.signing_name, op.name);
-        authz::authorize(&authz::Request { principal: &principal, action: &action, resource: "*" })
+        let context = authz::Context {
+            source_ip: &origin.source_ip,
+            time: now,
+            secure_transport: origin.tls.is_some(),
+            user_agent: &origin.user_agent,
+            region: &auth.scope.region,
+        };
+        authz::authorize(&authz::Request { principal: &principal, action: &action, resource: "*", context })
             .map_err(|e| fail(from_service(e), protocol, namespace))?;
 
         // Do it.
@@ -319,11 +327,17 @@ impl App {
         }
         let (content_type, body) = match service.protocol {
             Protocol::Query => ("text/xml", query::encode_response(service, op, Some(&output), request_id)),
-            _ => {
-                ("application/x-amz-json-1.1", op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s)))
-            }
+            _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s))),
         };
         Ok(Success { content_type, body })
+    }
+}
+
+/// `application/x-amz-json-1.0` or `-1.1`, as the service's model says.
+fn json_content_type(service: &Service) -> &'static str {
+    match service.json_version {
+        Some("1.0") => "application/x-amz-json-1.0",
+        _ => "application/x-amz-json-1.1",
     }
 }
 

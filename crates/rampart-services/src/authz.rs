@@ -5,6 +5,17 @@
 
 use crate::{Principal, PrincipalKind, ServiceError};
 
+/// Facts about the request that conditions can test (`aws:SourceIp`, `aws:CurrentTime`,
+/// `aws:SecureTransport`, `aws:UserAgent`, `aws:RequestedRegion`).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub source_ip: &'a str,
+    pub time: time::OffsetDateTime,
+    pub secure_transport: bool,
+    pub user_agent: &'a str,
+    pub region: &'a str,
+}
+
 /// What is being asked for.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -13,6 +24,7 @@ pub struct Request<'a> {
     pub action: &'a str,
     /// The resource ARN, or `*`.
     pub resource: &'a str,
+    pub context: Context<'a>,
 }
 
 /// Actions that need no permission. `sts:GetCallerIdentity` works even under an explicit deny:
@@ -51,23 +63,29 @@ mod tests {
         }
     }
 
+    fn ctx() -> Context<'static> {
+        Context {
+            source_ip: "127.0.0.1",
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            secure_transport: false,
+            user_agent: "test",
+            region: "us-east-1",
+        }
+    }
+
     #[test]
     fn root_is_allowed_and_others_fail_closed() {
         let root = Principal::root("111122223333", None);
-        assert!(authorize(&Request { principal: &root, action: "iam:CreateUser", resource: "*" }).is_ok());
+        let req = |principal, action, resource| Request { principal, action, resource, context: ctx() };
+        assert!(authorize(&req(&root, "iam:CreateUser", "*")).is_ok());
         let u = user();
-        let e = authorize(&Request {
-            principal: &u,
-            action: "iam:CreateUser",
-            resource: "arn:aws:iam::111122223333:user/bob",
-        })
-        .unwrap_err();
+        let e = authorize(&req(&u, "iam:CreateUser", "arn:aws:iam::111122223333:user/bob")).unwrap_err();
         assert_eq!(e.code, "AccessDenied");
         assert_eq!(
             e.message,
             "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: iam:CreateUser on resource: \
              arn:aws:iam::111122223333:user/bob because no identity-based policy allows the iam:CreateUser action"
         );
-        assert!(authorize(&Request { principal: &u, action: "sts:GetCallerIdentity", resource: "*" }).is_ok());
+        assert!(authorize(&req(&u, "sts:GetCallerIdentity", "*")).is_ok());
     }
 }

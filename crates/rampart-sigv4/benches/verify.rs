@@ -31,7 +31,8 @@ fn signed() -> http::Request<Vec<u8>> {
         ("user-agent", "aws-sdk-rust/1.3 os/linux lang/rust/1.95.0"),
     ];
     let signable =
-        SignableRequest::new("POST", "http://127.0.0.1:4566/", headers.iter().copied(), SignableBody::Bytes(&body)).unwrap();
+        SignableRequest::new("POST", "http://127.0.0.1:4566/", headers.iter().copied(), SignableBody::Bytes(&body))
+            .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut req = http::Request::post("http://127.0.0.1:4566/").body(body.clone()).unwrap();
     for (k, v) in headers {
