@@ -1,0 +1,18 @@
+//! The AWS IAM policy language, exact and fast: parsing and validation of every policy kind,
+//! compiled matching, every condition operator, policy variables, and AWS's evaluation logic.
+//!
+//! Pure: no I/O, no async. The server, the IAM simulator and `rampart policy` all decide with
+//! [`decide`], so they can never disagree.
+//! See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>.
+
+mod condition;
+mod context;
+mod document;
+mod eval;
+mod pattern;
+mod variables;
+
+pub use context::{Context, Principal, PrincipalType};
+pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, Version};
+pub use eval::{Decision, DecisionKind, Input, MatchedStatement, Named, decide};
+pub use pattern::wildcard_match;
