@@ -34,7 +34,10 @@ fn canonical_uri(path: &str, s3: bool) -> String {
         out.push('/');
         out.extend(utf8_percent_encode(seg, PATH));
     }
-    if segments.is_empty() || (path.ends_with('/') && path.len() > 1) {
+    // As RFC 3986 removes dot segments, a path ending in `/`, `/.` or `/..` keeps a final slash.
+    let last = path.rsplit('/').next().unwrap_or_default();
+    let trailing = path.len() > 1 && (path.ends_with('/') || last == "." || last == "..");
+    if segments.is_empty() || trailing {
         out.push('/');
     }
     out
@@ -138,6 +141,9 @@ mod tests {
             ("/%E1%88%B4", false, "/%25E1%2588%25B4"),
             ("/%E1%88%B4", true, "/%E1%88%B4"),
             ("/a b", false, "/a%20b"),
+            ("/a/.", false, "/a/"),
+            ("/a/b/..", false, "/a/"),
+            ("/..", false, "/"),
         ] {
             assert_eq!(canonical_uri(path, s3), expect, "{path} s3={s3}");
         }
