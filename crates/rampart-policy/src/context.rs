@@ -1,13 +1,13 @@
 //! The request context that conditions and variables read, and the principal being decided on.
 
-use std::collections::HashMap;
+use crate::fnv::FnvMap;
 
 /// Condition keys and their values. Key names are case-insensitive (`aws:SourceIp` and
 /// `AWS:sourceip` are the same key); values keep their case. A key may have several values
 /// (`aws:TagKeys`).
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    values: HashMap<String, Vec<String>>,
+    values: FnvMap<String, Vec<String>>,
 }
 
 impl Context {

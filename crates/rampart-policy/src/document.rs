@@ -3,7 +3,9 @@
 //! patterns pre-analysed, condition values pre-parsed).
 //! Grammar: <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::fnv::FnvMap;
 
 use serde_json::{Map, Value};
 
@@ -158,7 +160,7 @@ pub struct Policy {
     pub kind: PolicyKind,
     pub statements: Vec<Statement>,
     /// Statements whose actions name a literal service, by lower-case service prefix.
-    by_service: HashMap<Box<str>, Vec<u32>>,
+    by_service: FnvMap<Box<str>, Vec<u32>>,
     /// Statements that may match any service (`*`, wildcard services, `NotAction`).
     any_service: Vec<u32>,
 }
@@ -356,7 +358,7 @@ impl Policy {
             }
             statements.push(compile_statement(st, kind, version, actions, resources)?);
         }
-        let mut by_service: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+        let mut by_service: FnvMap<Box<str>, Vec<u32>> = FnvMap::default();
         let mut any_service = Vec::new();
         for (i, st) in statements.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);

@@ -63,26 +63,27 @@ impl DecisionKind {
     }
 }
 
-/// A statement that matched the request.
+/// A statement that matched the request; it borrows from the policies decided on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatchedStatement {
-    pub policy: String,
+pub struct MatchedStatement<'a> {
+    pub policy: &'a str,
     pub kind: PolicyKind,
-    pub sid: Option<String>,
+    pub sid: Option<&'a str>,
     /// The statement's position in its policy.
     pub index: usize,
     pub effect: Effect,
 }
 
-/// A decision and why.
+/// A decision and why. It borrows names from the policies decided on, so deciding allocates only
+/// the two vectors, and only when something matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct Decision<'a> {
     pub kind: DecisionKind,
     /// The statements that decided: the denying ones for an explicit deny, the allowing ones for
     /// an allow; empty for an implicit deny.
-    pub matched: Vec<MatchedStatement>,
+    pub matched: Vec<MatchedStatement<'a>>,
     /// Condition keys that matching statements read but the context lacked.
-    pub missing_context: Vec<String>,
+    pub missing_context: Vec<&'a str>,
     /// Whether SCPs allowed, when any applied.
     pub organizations_allowed: Option<bool>,
     /// Whether the permissions boundary allowed, when there is one.
@@ -91,7 +92,7 @@ pub struct Decision {
     pub denied_by: Option<PolicyKind>,
 }
 
-impl Decision {
+impl Decision<'_> {
     pub fn is_allowed(&self) -> bool {
         self.kind == DecisionKind::Allowed
     }
@@ -168,7 +169,7 @@ fn resource_matches(pattern: &ResourcePattern, resource: &str, ctx: &Context) ->
 }
 
 /// Whether a statement applies; the grant is how its principal matched (Direct when it has none).
-fn applies(st: &Statement, req: &Request<'_>, missing: &mut Vec<String>) -> Option<Grant> {
+fn applies<'a>(st: &'a Statement, req: &Request<'_>, missing: &mut Vec<&'a str>) -> Option<Grant> {
     let hit = st.actions.iter().any(|a: &ActionPattern| a.matches(req.service, req.name, req.action));
     if hit == st.not_action {
         return None;
@@ -195,21 +196,21 @@ fn applies(st: &Statement, req: &Request<'_>, missing: &mut Vec<String>) -> Opti
     for c in &st.conditions {
         let (ok, absent) = c.eval(req.context);
         if absent && !missing.iter().any(|m| m.eq_ignore_ascii_case(&c.key)) {
-            missing.push(c.key.clone());
+            missing.push(&c.key);
         }
         holds &= ok;
     }
     holds.then_some(grant)
 }
 
-fn judge(named: &Named<'_>, req: &Request<'_>, out: &mut Decision) -> Verdict {
+fn judge<'a>(named: &Named<'a>, req: &Request<'_>, out: &mut Decision<'a>) -> Verdict {
     let mut v = Verdict::default();
     for (index, st) in named.policy.candidates(req.service) {
         let Some(grant) = applies(st, req, &mut out.missing_context) else { continue };
         let m = MatchedStatement {
-            policy: named.name.to_owned(),
+            policy: named.name,
             kind: named.policy.kind,
-            sid: st.sid.clone(),
+            sid: st.sid.as_deref(),
             index,
             effect: st.effect,
         };
@@ -229,7 +230,7 @@ fn judge(named: &Named<'_>, req: &Request<'_>, out: &mut Decision) -> Verdict {
 }
 
 /// Decides a request, exactly as AWS would.
-pub fn decide(input: &Input<'_>) -> Decision {
+pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     let (service, name) = input.action.split_once(':').unwrap_or((input.action, ""));
     let mut buf = [0u8; 64];
     let folded: String;
@@ -292,7 +293,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
         }
         allow
     });
-    let mut levels_allow = |levels: &[&[Named<'_>]], kind: PolicyKind, d: &mut Decision| -> Option<bool> {
+    let mut levels_allow = |levels: &[&[Named<'a>]], kind: PolicyKind, d: &mut Decision<'a>| -> Option<bool> {
         if levels.is_empty() {
             return None;
         }
@@ -324,7 +325,7 @@ pub fn decide(input: &Input<'_>) -> Decision {
         d.matched.retain(|m| m.effect == Effect::Deny);
         return d;
     }
-    let deny = |kind: PolicyKind, d: &mut Decision| {
+    let deny = |kind: PolicyKind, d: &mut Decision<'a>| {
         d.kind = DecisionKind::ImplicitDeny;
         d.denied_by = Some(kind);
         d.matched.clear();
@@ -362,6 +363,9 @@ pub fn decide(input: &Input<'_>) -> Decision {
     }
     let blame = if !same_account && grant == Grant::None && identity_ok {
         PolicyKind::Resource
+    } else if same_account && grant == Grant::Role {
+        // The resource policy granted to the role; its session's limits refused.
+        if boundary_ok { PolicyKind::Session } else { PolicyKind::Boundary }
     } else if !identity_ok {
         PolicyKind::Identity
     } else if !boundary_ok {

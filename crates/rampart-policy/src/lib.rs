@@ -9,6 +9,7 @@ mod condition;
 mod context;
 mod document;
 mod eval;
+mod fnv;
 mod pattern;
 mod variables;
 

@@ -10,6 +10,8 @@ pub(crate) enum Pattern {
     Exact(Box<str>),
     /// `prefix*` with no other wildcard.
     Prefix(Box<str>),
+    /// `*`s between literal segments, no `?`: matched by leftmost search of each segment.
+    Segments(Box<[Box<str>]>),
     /// Anything else.
     Wild(Box<str>),
 }
@@ -25,6 +27,7 @@ impl Pattern {
         match p.strip_suffix('*') {
             _ if !wild(&p) => Self::Exact(p),
             Some(prefix) if !wild(prefix) => Self::Prefix(prefix.into()),
+            _ if !fold && !p.contains('?') => Self::Segments(p.split('*').map(Box::from).collect()),
             _ => Self::Wild(p),
         }
     }
@@ -46,9 +49,37 @@ impl Pattern {
                         .get(..p.len())
                         .is_some_and(|head| if fold { head.eq_ignore_ascii_case(p) } else { head == &**p })
             }
+            Self::Segments(segs) => segments_match(segs, text),
             Self::Wild(p) => wildcard_match(p.as_bytes(), text.as_bytes(), fold),
         }
     }
+}
+
+/// The leftmost position of `needle` in `hay`. Policy segments and ARNs are short, where a
+/// first-byte scan beats building a Two-Way searcher on every call.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = match needle.split_first() {
+        Some(x) => x,
+        None => return Some(0),
+    };
+    let last_start = hay.len().checked_sub(needle.len())?;
+    (0..=last_start).find(|&i| hay.get(i) == Some(&first) && hay.get(i + 1..i + needle.len()) == Some(rest))
+}
+
+/// `first*m1*…*last`: `first` at the start, each middle segment at its leftmost place after the
+/// previous one, `last` at the end without overlapping. Leftmost placement is always safe for
+/// `*`-only patterns.
+fn segments_match(segs: &[Box<str>], text: &str) -> bool {
+    let (Some((first, rest)), Some(last)) = (segs.split_first(), segs.last()) else { return text.is_empty() };
+    let Some(mut pos) = text.strip_prefix(&**first).map(|_| first.len()) else { return false };
+    let middle = rest.split_last().map_or(&[][..], |(_, m)| m);
+    for seg in middle {
+        match text.get(pos..).and_then(|t| find(t.as_bytes(), seg.as_bytes())) {
+            Some(i) => pos += i + seg.len(),
+            None => return false,
+        }
+    }
+    text.len() >= pos + last.len() && text.ends_with(&**last)
 }
 
 fn eq(a: u8, b: u8, fold: bool) -> bool {
@@ -128,6 +159,25 @@ mod tests {
         check("", "", false, true);
         check("", "x", false, false);
         check("**", "", false, true);
+        check("arn:aws:s3:*:1111:thing0/*", "arn:aws:s3:::1111:thing0/key", false, true);
+        check("arn:aws:s3:*:1111:thing0/*", "arn:aws:s3:::1111:thing4/key", false, false);
+        check("a*b*c", "abc", false, true);
+        check("a*b*c", "abbc", false, true);
+        check("a*b*c", "acb", false, false);
+        check("ab*ba", "aba", false, false);
+        check("*x*", "abxcd", false, true);
+        check("a*", "b", false, false);
+        check("*a", "a", false, true);
+        check("a*a", "a", false, false);
+    }
+
+    proptest::proptest! {
+        /// The segment matcher agrees with the general one on every pattern it takes.
+        #[test]
+        fn segment_matching_agrees_with_the_general_matcher(p in "[ab*]{0,8}", t in "[ab]{0,10}") {
+            let general = wildcard_match(p.as_bytes(), t.as_bytes(), false);
+            proptest::prop_assert_eq!(Pattern::new(&p, false).matches(&t, false), general, "{} ~ {}", p, t);
+        }
     }
 
     #[test]
