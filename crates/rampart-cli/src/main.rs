@@ -1,5 +1,6 @@
 //! The `rampart` command.
 
+mod policy;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -16,11 +17,15 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Box<serve::Args>),
+    /// Validate and simulate IAM policies offline.
+    #[command(subcommand)]
+    Policy(policy::Command),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(*args),
+        Command::Serve(args) => serve::run(*args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Policy(cmd) => policy::run(cmd),
     }
 }

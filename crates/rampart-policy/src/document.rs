@@ -150,6 +150,9 @@ pub struct Statement {
     pub(crate) not_resource: bool,
     pub(crate) resources: Option<Vec<ResourcePattern>>,
     pub(crate) conditions: Vec<Condition>,
+    /// The actions and resources as written, for findings.
+    pub(crate) action_text: Vec<String>,
+    pub(crate) resource_text: Vec<String>,
 }
 
 /// A parsed, validated and compiled policy.
@@ -460,6 +463,7 @@ fn compile_statement(
     if kind == PolicyKind::Rcp && principal.as_ref().is_some_and(|(neg, p)| *neg || p != &[PrincipalEntry::Anyone]) {
         return err("Resource control policies must specify \"Principal\": \"*\"");
     }
+    let resource_text = resources.clone().unwrap_or_default();
     let resources = resources.map(|rs| {
         rs.iter()
             .map(|r| match Template::parse(r, version) {
@@ -490,9 +494,11 @@ fn compile_statement(
         principal,
         not_action: st.contains_key("NotAction"),
         actions: actions.iter().map(|a| ActionPattern::compile(a)).collect(),
+        action_text: actions,
         not_resource: st.contains_key("NotResource"),
         resources,
         conditions,
+        resource_text,
     })
 }
 

@@ -10,10 +10,13 @@ mod context;
 mod document;
 mod eval;
 mod fnv;
+mod lint;
 mod pattern;
+mod service_prefixes;
 mod variables;
 
 pub use context::{Context, Principal, PrincipalType};
 pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, Version};
 pub use eval::{Decision, DecisionKind, Input, MatchedStatement, Named, decide};
+pub use lint::{Finding, lint};
 pub use pattern::wildcard_match;
