@@ -24,45 +24,49 @@ pub enum Command {
     },
     /// Decide one request as AWS would and show the statements that decided. Exits 0 when
     /// allowed, 1 when denied.
-    Simulate {
-        /// Identity-based policy files of the principal (repeatable).
-        #[arg(long = "policy")]
-        policies: Vec<PathBuf>,
-        /// A permissions boundary.
-        #[arg(long)]
-        boundary: Option<PathBuf>,
-        /// Session policy files (repeatable); present means the session has session policies.
-        #[arg(long = "session-policy")]
-        session_policies: Vec<PathBuf>,
-        /// A resource-based policy of the resource.
-        #[arg(long)]
-        resource_policy: Option<PathBuf>,
-        /// The account that owns the resource (default: the principal's).
-        #[arg(long)]
-        resource_account: Option<String>,
-        /// SCP files, one per level from the organization root down to the account (repeatable).
-        #[arg(long = "scp")]
-        scps: Vec<PathBuf>,
-        /// RCP files, one per level (repeatable).
-        #[arg(long = "rcp")]
-        rcps: Vec<PathBuf>,
-        /// The principal's ARN: `…:root`, `…:user/NAME` or `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
-        #[arg(long, default_value = "arn:aws:iam::123456789012:user/simulated")]
-        principal: String,
-        /// The action, e.g. `s3:GetObject`.
-        #[arg(long)]
-        action: String,
-        /// The resource ARN, or `*`.
-        #[arg(long, default_value = "*")]
-        resource: String,
-        /// A context value: `KEY=TYPE:VALUE`, types as the IAM simulator's (string, stringList,
-        /// numeric, boolean, date, ip, binary, arn; lists comma-separated). Repeatable.
-        #[arg(long = "context")]
-        context: Vec<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Simulate(Box<SimulateArgs>),
+}
+
+/// What `rampart policy simulate` reads.
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// Identity-based policy files of the principal (repeatable).
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
+    /// A permissions boundary.
+    #[arg(long)]
+    boundary: Option<PathBuf>,
+    /// Session policy files (repeatable); present means the session has session policies.
+    #[arg(long = "session-policy")]
+    session_policies: Vec<PathBuf>,
+    /// A resource-based policy of the resource.
+    #[arg(long)]
+    resource_policy: Option<PathBuf>,
+    /// The account that owns the resource (default: the principal's).
+    #[arg(long)]
+    resource_account: Option<String>,
+    /// SCP files, one per level from the organization root down to the account (repeatable).
+    #[arg(long = "scp")]
+    scps: Vec<PathBuf>,
+    /// RCP files, one per level (repeatable).
+    #[arg(long = "rcp")]
+    rcps: Vec<PathBuf>,
+    /// The principal's ARN: `…:root`, `…:user/NAME` or `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    #[arg(long, default_value = "arn:aws:iam::123456789012:user/simulated")]
+    principal: String,
+    /// The action, e.g. `s3:GetObject`.
+    #[arg(long)]
+    action: String,
+    /// The resource ARN, or `*`.
+    #[arg(long, default_value = "*")]
+    resource: String,
+    /// A context value: `KEY=TYPE:VALUE`, types as the IAM simulator's (string, stringList,
+    /// numeric, boolean, date, ip, binary, arn; lists comma-separated). Repeatable.
+    #[arg(long = "context")]
+    context: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_kind(s: &str) -> Result<PolicyKind, String> {
@@ -81,20 +85,21 @@ fn parse_kind(s: &str) -> Result<PolicyKind, String> {
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Validate { kind, json, files } => validate(kind, json, &files),
-        Command::Simulate {
-            policies,
-            boundary,
-            session_policies,
-            resource_policy,
-            resource_account,
-            scps,
-            rcps,
-            principal,
-            action,
-            resource,
-            context,
-            json,
-        } => {
+        Command::Simulate(args) => {
+            let SimulateArgs {
+                policies,
+                boundary,
+                session_policies,
+                resource_policy,
+                resource_account,
+                scps,
+                rcps,
+                principal,
+                action,
+                resource,
+                context,
+                json,
+            } = *args;
             let load = |p: &Path, k: PolicyKind| -> anyhow::Result<Policy> {
                 let text = std::fs::read_to_string(p).with_context(|| format!("cannot read `{}`", p.display()))?;
                 Policy::parse(&text, k).map_err(|e| anyhow::anyhow!("`{}`: MalformedPolicyDocument: {e}", p.display()))
