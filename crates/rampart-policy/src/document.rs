@@ -337,9 +337,17 @@ impl Policy {
                     return err("Statement IDs (SID) in a single policy must be unique.");
                 }
             }
+            // IAM's and S3's wording, as their APIs return it (reported verbatim in public issue
+            // threads: terraform-aws-modules/terraform-aws-iam#47, Netflix/consoleme#8968,
+            // kubernetes-sigs/external-dns#3085, humanmade/S3-Uploads#191).
             let has_principal = st.contains_key("Principal") || st.contains_key("NotPrincipal");
             if has_principal && !kind.takes_principal() {
-                return err("Policy document should not specify a principal.");
+                return err("Has prohibited field Principal");
+            }
+            if !has_principal && kind == PolicyKind::Trust {
+                return err(
+                    "Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in policy has a statement with no principals!",
+                );
             }
             if !has_principal && kind.takes_principal() {
                 return err("Missing required field Principal");
@@ -603,12 +611,12 @@ mod tests {
         check(
             ID,
             r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#,
-            Err("Policy document should not specify a principal."),
+            Err("Has prohibited field Principal"),
         );
         check(
             PolicyKind::Scp,
             r#"{"Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}}"#,
-            Err("Policy document should not specify a principal."),
+            Err("Has prohibited field Principal"),
         );
         check(
             PolicyKind::Trust,
