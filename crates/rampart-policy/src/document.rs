@@ -621,6 +621,13 @@ mod tests {
         check(
             PolicyKind::Trust,
             r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#,
+            Err(
+                "Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in policy has a statement with no principals!",
+            ),
+        );
+        check(
+            PolicyKind::Resource,
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
             Err("Missing required field Principal"),
         );
         check(
