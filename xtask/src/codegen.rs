@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::Value as Json;
 
 /// The services whose shapes Rampart serves, by botocore directory name.
-const SERVICES: &[&str] = &["sts"];
+const SERVICES: &[&str] = &["iam", "sts"];
 
 /// Operation-name prefixes whose calls change no state (CloudTrail's `readOnly`).
 const READ_ONLY_PREFIXES: &[&str] =

@@ -108,7 +108,10 @@ impl Decision<'_> {
             _ => "identity-based policy",
         };
         match self.kind {
-            DecisionKind::ExplicitDeny => format!("with an explicit deny in a {what}"),
+            DecisionKind::ExplicitDeny => {
+                let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+                format!("with an explicit deny in {article} {what}")
+            }
             _ => format!("because no {what} allows the {action} action"),
         }
     }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::Full;
+use rampart_services::authz::Authorizer;
 use rampart_services::cloudtrail::{REDACTED, UserIdentity};
-use rampart_services::{Ctx, ServiceError, authz};
-use rampart_shapes::{Operation, Protocol, Service, Value};
+use rampart_services::{Ctx, Principal, ServiceError, TxCtx, authz};
+use rampart_shapes::{Operation, Protocol, Service, Shape, Value};
 use rampart_sigv4::{SigV4Error, Verifier};
-use rampart_store::{Db, Sealer};
+use rampart_store::{Db, Sealer, TxError};
 use rampart_wire::query::Params;
 use rampart_wire::{Dispatch as Wire, WireError, json, query};
 use time::OffsetDateTime;
@@ -18,7 +19,7 @@ use time::OffsetDateTime;
 use crate::audit::{self, Draft, Origin};
 use crate::authn::{AuthnError, authenticate};
 use crate::config::Config;
-use crate::dispatch::{Dispatch, Handler};
+use crate::dispatch::{Dispatch, Handler, WriteFn};
 
 pub type Response = http::Response<Full<Bytes>>;
 
@@ -28,6 +29,7 @@ pub struct App {
     pub db: Db,
     pub sealer: Arc<Sealer>,
     pub verifier: Verifier,
+    pub authorizer: Authorizer,
     pub dispatch: Dispatch,
     pub management_account_id: String,
 }
@@ -94,16 +96,34 @@ impl App {
     }
 
     /// Serves one AWS API request whose body has been read.
-    pub fn handle_api(&self, parts: &http::request::Parts, body: &[u8], origin: &Origin, request_id: &str) -> Response {
+    pub async fn handle_api(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        origin: &Origin,
+        request_id: &str,
+    ) -> Response {
         let now = OffsetDateTime::now_utc();
         let mut draft = Draft::default();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.process(parts, body, origin, &mut draft, request_id, now)
         }))
         .unwrap_or_else(|_| {
             tracing::error!(request_id, "a handler panicked");
             Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
         });
+        let outcome = match step {
+            Ok(Step::Done(s)) => Ok(s),
+            Ok(Step::Write(w)) => match self.run_write(w, draft.clone(), origin, request_id, now).await {
+                // The event was committed with the change.
+                Ok(s) => return respond(200, s.content_type, s.body, request_id),
+                Err((f, d)) => {
+                    draft = d;
+                    Err(f)
+                }
+            },
+            Err(f) => Err(f),
+        };
         match outcome {
             Ok(ok) => {
                 let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
@@ -137,7 +157,7 @@ impl App {
         draft: &mut Draft,
         request_id: &str,
         now: OffsetDateTime,
-    ) -> Result<Success, Failure> {
+    ) -> Result<Step, Failure> {
         let h = &parts.headers;
         let query_string = parts.uri.query().unwrap_or("");
         let wire = rampart_wire::detect(header(h, "x-amz-target"), header(h, "content-type"), query_string)
@@ -301,14 +321,6 @@ impl App {
             user_agent: &origin.user_agent,
             region: &auth.scope.region,
         };
-        authz::authorize(&authz::Request { principal: &principal, action: &action, resource: "*", context })
-            .map_err(|e| fail(from_service(e), protocol, namespace))?;
-
-        // Do it.
-        let handler = self
-            .dispatch
-            .get(service.endpoint_prefix, op.name)
-            .ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
         let ctx = Ctx {
             principal: &principal,
             db: &self.db,
@@ -317,19 +329,116 @@ impl App {
             request_id,
             region: &auth.scope.region,
         };
-        let output = match handler {
-            Handler::Read(f) => f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?,
-        };
-        if !op.read_only
-            && let Some(shape) = op.output
-        {
-            draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
+        let resource = resource_for(&ctx, service, op, &input);
+        self.authorizer
+            .authorize(
+                &self.db,
+                &authz::Request { principal: &principal, action: &action, resource: &resource, context },
+            )
+            .map_err(|e| fail(from_service(e), protocol, namespace))?;
+
+        // Do it.
+        let handler = self
+            .dispatch
+            .get(service.endpoint_prefix, op.name)
+            .ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
+        match handler {
+            Handler::Read(f) => {
+                let output = f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
+                if !op.read_only
+                    && let Some(shape) = op.output
+                {
+                    draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
+                }
+                Ok(Step::Done(encode(service, op, &output, request_id)))
+            }
+            Handler::Write(f) => Ok(Step::Write(WriteStep { handler: f.clone(), input, principal, service, op })),
         }
-        let (content_type, body) = match service.protocol {
-            Protocol::Query => ("text/xml", query::encode_response(service, op, Some(&output), request_id)),
-            _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s))),
-        };
-        Ok(Success { content_type, body })
+    }
+
+    /// Runs a state-changing handler in a transaction that also writes its audit event.
+    async fn run_write(
+        &self,
+        w: WriteStep,
+        draft: Draft,
+        origin: &Origin,
+        request_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Success, (Failure, Draft)> {
+        let (service, op) = (w.service, w.op);
+        let fail = |error: WireError| Failure { error, protocol: service.protocol, namespace: service.xml_namespace };
+        let sealer = self.sealer.clone();
+        let (origin_owned, rid, region) = (origin.clone(), request_id.to_owned(), self.config.region.clone());
+        let mut draft_in = draft.clone();
+        let result = self
+            .db
+            .transact(move |tx| -> Result<Success, ServiceError> {
+                let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now };
+                let output = (w.handler)(tx, &ctx, w.input)?;
+                if let Some(shape) = op.output {
+                    draft_in.response_elements = Some(json::audit_json(&output, shape, REDACTED));
+                }
+                let ev = audit::event(draft_in, &origin_owned, &rid, now, &region, None);
+                // INVARIANT: the event commits in the same transaction as the change, or neither does.
+                let (k, v) = audit::record(&ev, now).ok_or_else(ServiceError::internal)?;
+                tx.put(&k, &v)?;
+                Ok(encode(service, op, &output, &rid))
+            })
+            .await;
+        match result {
+            Ok(s) => Ok(s),
+            Err(TxError::Aborted(e)) => Err((fail(from_service(e)), draft)),
+            Err(TxError::Store(e)) => {
+                tracing::error!(request_id, error = %e, "transaction failed");
+                Err((fail(WireError::internal()), draft))
+            }
+        }
+    }
+}
+
+/// A state-changing operation, ready to run in a transaction.
+pub struct WriteStep {
+    handler: WriteFn,
+    input: Value,
+    principal: Principal,
+    service: &'static Service,
+    op: &'static Operation,
+}
+
+/// Where the synchronous part of the pipeline ends.
+enum Step {
+    Done(Success),
+    Write(WriteStep),
+}
+
+fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {
+    let (content_type, body) = match service.protocol {
+        Protocol::Query => ("text/xml", query::encode_response(service, op, Some(output), request_id)),
+        _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(output, s))),
+    };
+    Success { content_type, body }
+}
+
+/// A string member of a decoded input structure, by model name.
+fn member<'v>(shape: Option<&Shape>, value: &'v Value, name: &str) -> Option<&'v str> {
+    let Some(Shape { kind: rampart_shapes::Kind::Structure(st), .. }) = shape else { return None };
+    let Value::Struct(fields) = value else { return None };
+    match fields.get(st.member_index(name)?)? {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// The resource ARN an operation acts on, per the Service Authorization Reference.
+fn resource_for(ctx: &Ctx<'_>, service: &Service, op: &Operation, input: &Value) -> String {
+    match service.endpoint_prefix {
+        "iam" => rampart_services::iam::resource_arn(
+            ctx,
+            op.name,
+            member(op.input, input, "UserName"),
+            if op.name == "CreateUser" { Some(member(op.input, input, "Path").unwrap_or("/")) } else { None },
+        ),
+        _ => "*".to_owned(),
     }
 }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// What the pipeline learns about a request as it goes, for its event.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Draft {
     pub event_source: Option<String>,
     pub event_name: Option<String>,

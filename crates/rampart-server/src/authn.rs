@@ -44,5 +44,14 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
     app.verifier.verify(req, auth, &secret, now, s3)?;
     match record.owner {
         KeyOwner::Root { account_id } => Ok(Principal::root(&account_id, Some(record.id))),
+        KeyOwner::User { account_id, user_name, user_id } => {
+            // The key's user must still exist (and be the same user, not a new one with its name).
+            let user =
+                rampart_services::iam::read_user(&app.db, &account_id, &user_name).map_err(|_| AuthnError::Internal)?;
+            match user {
+                Some(u) if u.id == user_id => Ok(u.principal(Some(record.id))),
+                _ => Err(SigV4Error::InvalidClientTokenId.into()),
+            }
+        }
     }
 }

@@ -1,27 +1,40 @@
 //! The operations Rampart serves: `(service, operation)` → handler, typed at the edges.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use rampart_services::{Ctx, ServiceError, sts};
-use rampart_shapes::generated::sts as sts_shapes;
+use rampart_services::{Ctx, ServiceError, TxCtx, iam, sts};
+use rampart_shapes::generated::{iam as iam_shapes, sts as sts_shapes};
 use rampart_shapes::{FromValue, IntoValue, Value};
+use rampart_store::Tx;
 
 type ReadFn = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
+/// Runs inside the store transaction on the writer thread.
+pub type WriteFn = Arc<dyn Fn(&mut Tx<'_>, &TxCtx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
 
 /// How an operation runs.
 pub enum Handler {
     /// Reads state only; its audit event is queued with the next group commit.
     Read(ReadFn),
+    /// Changes state; it runs in a transaction, and its audit event commits with it.
+    Write(WriteFn),
+}
+
+fn input<I: FromValue>(v: Value) -> Result<I, ServiceError> {
+    I::from_value(v).map_err(|e| {
+        tracing::error!(error = %e, "decoded input does not fit its type");
+        ServiceError::internal()
+    })
 }
 
 fn read<I: FromValue + 'static, O: IntoValue + 'static>(f: fn(&Ctx<'_>, I) -> Result<O, ServiceError>) -> Handler {
-    Handler::Read(Box::new(move |ctx, v| {
-        let input = I::from_value(v).map_err(|e| {
-            tracing::error!(request_id = ctx.request_id, error = %e, "decoded input does not fit its type");
-            ServiceError::internal()
-        })?;
-        f(ctx, input).map(IntoValue::into_value)
-    }))
+    Handler::Read(Box::new(move |ctx, v| f(ctx, input(v)?).map(IntoValue::into_value)))
+}
+
+fn write<I: FromValue + 'static, O: IntoValue + 'static>(
+    f: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
+) -> Handler {
+    Handler::Write(Arc::new(move |tx, ctx, v| f(tx, ctx, input(v)?).map(IntoValue::into_value)))
 }
 
 /// Every served operation, by service endpoint prefix and operation name.
@@ -31,8 +44,22 @@ pub struct Dispatch {
 
 impl Dispatch {
     pub fn new() -> Self {
-        let mut handlers = HashMap::new();
-        handlers.insert((sts_shapes::SERVICE.endpoint_prefix, "GetCallerIdentity"), read(sts::get_caller_identity));
+        let sts = sts_shapes::SERVICE.endpoint_prefix;
+        let iam = iam_shapes::SERVICE.endpoint_prefix;
+        let handlers = HashMap::from([
+            ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
+            ((iam, "CreateUser"), write(iam::create_user)),
+            ((iam, "GetUser"), read(iam::get_user)),
+            ((iam, "ListUsers"), read(iam::list_users)),
+            ((iam, "DeleteUser"), write(iam::delete_user)),
+            ((iam, "CreateAccessKey"), write(iam::create_access_key)),
+            ((iam, "ListAccessKeys"), read(iam::list_access_keys)),
+            ((iam, "DeleteAccessKey"), write(iam::delete_access_key)),
+            ((iam, "PutUserPolicy"), write(iam::put_user_policy)),
+            ((iam, "GetUserPolicy"), read(iam::get_user_policy)),
+            ((iam, "ListUserPolicies"), read(iam::list_user_policies)),
+            ((iam, "DeleteUserPolicy"), write(iam::delete_user_policy)),
+        ]);
         Self { handlers }
     }
 

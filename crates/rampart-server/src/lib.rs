@@ -129,6 +129,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db: db.clone(),
         sealer,
         verifier: Verifier::new(),
+        authorizer: rampart_services::authz::Authorizer::new(),
         dispatch: dispatch::Dispatch::new(),
         management_account_id: marker.management_account_id.clone(),
     });

@@ -154,5 +154,5 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
-    app.handle_api(&parts, &body, &origin, &request_id)
+    app.handle_api(&parts, &body, &origin, &request_id).await
 }

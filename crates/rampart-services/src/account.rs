@@ -35,6 +35,7 @@ pub struct AccountRecord {
 #[serde(tag = "type")]
 pub enum KeyOwner {
     Root { account_id: String },
+    User { account_id: String, user_name: String, user_id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,17 @@ pub fn new_id(prefix: &str) -> Result<String, ServiceError> {
     Ok(format!("{prefix}{tail}"))
 }
 
+/// A 21-character unique id (`AIDA…` users, `AROA…` roles, `ANPA…` policies), as IAM makes them.
+pub fn new_unique_id(prefix: &str) -> Result<String, ServiceError> {
+    let bytes = random_bytes::<24>()?;
+    let tail: String = bytes
+        .iter()
+        .take(21usize.saturating_sub(prefix.len()))
+        .filter_map(|b| ID_ALPHABET.get(usize::from(b % 32)).map(|c| char::from(*c)))
+        .collect();
+    Ok(format!("{prefix}{tail}"))
+}
+
 /// A 40-character secret access key (30 random bytes, base64 as AWS's secrets look).
 pub fn new_secret() -> Result<Zeroizing<String>, ServiceError> {
     let bytes = Zeroizing::new(random_bytes::<30>()?);
@@ -127,7 +139,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(v).map_err(|e| StoreError::Writer(e.to_string()))
 }
 

@@ -1,9 +1,15 @@
 //! The authorization hook every operation passes before its handler.
 //!
-//! Today the root user is allowed and every other principal is denied (fail closed); the IAM
-//! issue replaces the deny with the policy engine's decision.
+//! The root user is allowed; IAM users are decided by `rampart-policy` over their policies; anyone
+//! else is denied (fail closed) until their kind of principal is supported.
 
-use crate::{Principal, PrincipalKind, ServiceError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rampart_policy::{Input, Named, Policy, PolicyKind, decide};
+use rampart_store::Db;
+
+use crate::{Principal, PrincipalKind, ServiceError, iam};
 
 /// Facts about the request that conditions can test (`aws:SourceIp`, `aws:CurrentTime`,
 /// `aws:SecureTransport`, `aws:UserAgent`, `aws:RequestedRegion`).
@@ -31,61 +37,152 @@ pub struct Request<'a> {
 /// <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>.
 const ALWAYS_ALLOWED: &[&str] = &["sts:GetCallerIdentity"];
 
-/// Decides a request; a deny is an `AccessDenied` worded as AWS words it.
-pub fn authorize(req: &Request<'_>) -> Result<(), ServiceError> {
-    if ALWAYS_ALLOWED.iter().any(|a| a.eq_ignore_ascii_case(req.action)) {
-        return Ok(());
+/// Most compiled policies kept; the cache empties itself when full.
+const CACHE_LIMIT: usize = 10_000;
+
+/// Decides requests with the policy engine. Compiled policies are cached by their document text,
+/// so the cache can never serve a stale policy: a changed policy is a different key.
+#[derive(Default)]
+pub struct Authorizer {
+    compiled: Mutex<HashMap<String, Arc<Policy>>>,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer").finish_non_exhaustive()
     }
-    match req.principal.kind {
-        PrincipalKind::Root => Ok(()),
-        PrincipalKind::IAMUser | PrincipalKind::AssumedRole => Err(ServiceError::access_denied(format!(
-            "{} is not authorized to perform: {} on resource: {} because no identity-based policy allows the {} action",
-            req.principal.described(),
-            req.action,
-            req.resource,
-            req.action
-        ))),
+}
+
+impl Authorizer {
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    fn compile(&self, doc: &str, kind: PolicyKind) -> Option<Arc<Policy>> {
+        if let Ok(cache) = self.compiled.lock()
+            && let Some(p) = cache.get(doc)
+        {
+            return Some(p.clone());
+        }
+        // Stored documents were validated when written; one that no longer parses grants nothing.
+        let p = Arc::new(Policy::parse(doc, kind).ok()?);
+        if let Ok(mut cache) = self.compiled.lock() {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(doc.to_owned(), p.clone());
+        }
+        Some(p)
+    }
+
+    /// Decides a request; a deny is an `AccessDenied` worded as AWS words it. Fails closed.
+    pub fn authorize(&self, db: &Db, req: &Request<'_>) -> Result<(), ServiceError> {
+        if ALWAYS_ALLOWED.iter().any(|a| a.eq_ignore_ascii_case(req.action)) {
+            return Ok(());
+        }
+        let p = req.principal;
+        let denied = |reason: String| {
+            ServiceError::access_denied(format!(
+                "{} is not authorized to perform: {} on resource: {} {reason}",
+                p.described(),
+                req.action,
+                req.resource
+            ))
+        };
+        let no_identity_policy = || format!("because no identity-based policy allows the {} action", req.action);
+        match p.kind {
+            PrincipalKind::Root => Ok(()),
+            PrincipalKind::IAMUser => {
+                let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
+                let Some(user) = iam::read_user(db, &p.account_id, name)? else {
+                    return Err(denied(no_identity_policy()));
+                };
+                let policies: Vec<Arc<Policy>> =
+                    user.inline_policies.values().filter_map(|d| self.compile(d, PolicyKind::Identity)).collect();
+                let names: Vec<&String> = user.inline_policies.keys().collect();
+                let identity: Vec<Named<'_>> =
+                    policies.iter().zip(&names).map(|(policy, name)| Named { name: name.as_str(), policy }).collect();
+                let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
+                let ctx = context(req, &user);
+                let decision = decide(&Input {
+                    action: req.action,
+                    resource: req.resource,
+                    principal: &principal,
+                    context: &ctx,
+                    identity: &identity,
+                    boundary: None,
+                    session: None,
+                    scps: &[],
+                    rcps: &[],
+                    resource_policy: None,
+                    resource_account: None,
+                });
+                if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
+            }
+            PrincipalKind::AssumedRole => Err(denied(no_identity_policy())),
+        }
+    }
+}
+
+/// The global condition keys of a request.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
+fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
+    let c = &req.context;
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:username", user.name.clone())
+        .set("aws:userid", user.id.clone())
+        .set("aws:PrincipalArn", user.arn())
+        .set("aws:PrincipalAccount", user.account_id.clone())
+        .set("aws:PrincipalType", "User")
+        .set("aws:SourceIp", c.source_ip)
+        .set("aws:SecureTransport", if c.secure_transport { "true" } else { "false" })
+        .set("aws:UserAgent", c.user_agent)
+        .set("aws:RequestedRegion", c.region)
+        .set("aws:EpochTime", c.time.unix_timestamp().to_string())
+        .set("aws:CurrentTime", c.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    for (k, v) in &user.tags {
+        ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+    }
+    ctx
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn user() -> Principal {
-        Principal {
-            kind: PrincipalKind::IAMUser,
-            account_id: "111122223333".into(),
-            arn: "arn:aws:iam::111122223333:user/alice".into(),
-            user_id: "AIDAEXAMPLE".into(),
-            user_name: Some("alice".into()),
-            access_key_id: None,
-        }
-    }
-
-    fn ctx() -> Context<'static> {
-        Context {
+    #[test]
+    fn the_caller_identity_needs_no_permission_and_unknown_principals_fail_closed() {
+        let dir = std::env::temp_dir().join(format!("rampart-authz-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let db = Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let ctx = Context {
             source_ip: "127.0.0.1",
             time: time::OffsetDateTime::UNIX_EPOCH,
             secure_transport: false,
             user_agent: "test",
             region: "us-east-1",
-        }
-    }
-
-    #[test]
-    fn root_is_allowed_and_others_fail_closed() {
+        };
+        let a = Authorizer::new();
         let root = Principal::root("111122223333", None);
-        let req = |principal, action, resource| Request { principal, action, resource, context: ctx() };
-        assert!(authorize(&req(&root, "iam:CreateUser", "*")).is_ok());
-        let u = user();
-        let e = authorize(&req(&u, "iam:CreateUser", "arn:aws:iam::111122223333:user/bob")).unwrap_err();
+        let ghost = Principal {
+            kind: PrincipalKind::IAMUser,
+            account_id: "111122223333".into(),
+            arn: "arn:aws:iam::111122223333:user/ghost".into(),
+            user_id: "AIDAEXAMPLE".into(),
+            user_name: Some("ghost".into()),
+            access_key_id: None,
+        };
+        let req = |principal, action| Request { principal, action, resource: "*", context: ctx };
+        assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());
+        assert!(a.authorize(&db, &req(&ghost, "sts:GetCallerIdentity")).is_ok());
+        let e = a.authorize(&db, &req(&ghost, "iam:CreateUser")).unwrap_err();
         assert_eq!(e.code, "AccessDenied");
         assert_eq!(
             e.message,
-            "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: iam:CreateUser on resource: \
-             arn:aws:iam::111122223333:user/bob because no identity-based policy allows the iam:CreateUser action"
+            "User: arn:aws:iam::111122223333:user/ghost is not authorized to perform: iam:CreateUser on resource: * \
+             because no identity-based policy allows the iam:CreateUser action"
         );
-        assert!(authorize(&req(&u, "sts:GetCallerIdentity", "*")).is_ok());
+        db.close();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

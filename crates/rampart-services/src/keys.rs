@@ -13,6 +13,26 @@ pub fn access_key(id: &str) -> Vec<u8> {
     format!("akey/{id}").into_bytes()
 }
 
+/// `iam/<account>/user/<lower-case name>`: an IAM user (names are unique case-insensitively).
+pub fn user(account: &str, name: &str) -> Vec<u8> {
+    format!("iam/{account}/user/{}", name.to_ascii_lowercase()).into_bytes()
+}
+
+/// The prefix of an account's users.
+pub fn users(account: &str) -> Vec<u8> {
+    format!("iam/{account}/user/").into_bytes()
+}
+
+/// `iam/<account>/userkey/<lower-case name>/<AKID>`: an index of a user's access keys.
+pub fn user_key(account: &str, name: &str, key_id: &str) -> Vec<u8> {
+    format!("iam/{account}/userkey/{}/{key_id}", name.to_ascii_lowercase()).into_bytes()
+}
+
+/// The prefix of a user's access-key index.
+pub fn user_keys(account: &str, name: &str) -> Vec<u8> {
+    format!("iam/{account}/userkey/{}/", name.to_ascii_lowercase()).into_bytes()
+}
+
 /// The prefix of audit events; events sort by time.
 pub const AUDIT_PREFIX: &[u8] = b"audit/";
 

@@ -7,6 +7,7 @@ pub mod account;
 pub mod authz;
 pub mod cloudtrail;
 mod error;
+pub mod iam;
 pub mod identity;
 pub mod keys;
 pub mod sts;
@@ -16,6 +17,13 @@ pub use identity::{Principal, PrincipalKind};
 
 use rampart_store::{Db, Sealer};
 use time::OffsetDateTime;
+
+/// What a state-changing handler knows; it runs inside the store transaction.
+pub struct TxCtx<'a> {
+    pub principal: &'a Principal,
+    pub sealer: &'a Sealer,
+    pub now: OffsetDateTime,
+}
 
 /// What a handler knows about the request it serves.
 pub struct Ctx<'a> {

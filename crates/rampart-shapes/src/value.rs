@@ -78,6 +78,12 @@ impl Value {
     }
 }
 
+impl IntoValue for () {
+    fn into_value(self) -> Value {
+        Value::Struct(Vec::new())
+    }
+}
+
 impl FromValue for String {
     fn from_value(v: Value) -> Result<Self, ShapeError> {
         match v {

@@ -10,6 +10,7 @@
 )]
 
 mod cli;
+mod iam;
 mod robustness;
 mod server;
 mod sts;

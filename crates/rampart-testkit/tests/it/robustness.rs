@@ -88,8 +88,9 @@ async fn unknown_operations_get_aws_shaped_400s() {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
 
-    let r = server.signed(server.query_request("Action=ListUsers&Version=2010-05-08").unwrap(), "iam").await.unwrap();
+    let r = server.signed(server.query_request("Action=ListQueues&Version=2012-11-05").unwrap(), "sqs").await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
+    assert!(r.body.contains("Rampart does not serve the `sqs` service"), "{}", r.body);
 }
 
 #[tokio::test]

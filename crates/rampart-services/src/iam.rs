@@ -1,0 +1,399 @@
+//! AWS Identity and Access Management: users, their access keys and inline policies.
+//! See <https://docs.aws.amazon.com/IAM/latest/APIReference/>.
+
+use std::collections::BTreeMap;
+
+use rampart_policy::{Policy, PolicyKind};
+use rampart_shapes::generated::iam as shapes;
+use rampart_store::Tx;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::account::{self, KeyOwner, KeyStatus, read_cached, to_json};
+use crate::{Ctx, Principal, PrincipalKind, ServiceError, TxCtx, keys};
+
+/// Most access keys a user may have.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>.
+pub const ACCESS_KEYS_PER_USER: usize = 2;
+/// Most characters of a user's inline policies, together (whitespace excluded).
+pub const USER_POLICY_SIZE: usize = 2048;
+
+/// An IAM user, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub v: u32,
+    pub account_id: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// Inline policies by name, as the documents were given.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+}
+
+impl UserRecord {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:user{}{}", self.account_id, self.path, self.name)
+    }
+
+    /// The principal this user signs as.
+    pub fn principal(&self, access_key_id: Option<String>) -> Principal {
+        Principal {
+            kind: PrincipalKind::IAMUser,
+            account_id: self.account_id.clone(),
+            arn: self.arn(),
+            user_id: self.id.clone(),
+            user_name: Some(self.name.clone()),
+            access_key_id,
+        }
+    }
+
+    fn to_shape(&self) -> shapes::User {
+        shapes::User {
+            path: self.path.clone(),
+            user_name: self.name.clone(),
+            user_id: self.id.clone(),
+            arn: self.arn(),
+            create_date: self.created,
+            password_last_used: None,
+            permissions_boundary: None,
+            tags: (!self.tags.is_empty())
+                .then(|| self.tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect()),
+        }
+    }
+}
+
+fn no_such_user(name: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("The user with name {name} cannot be found."))
+}
+
+fn read_user_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<Option<UserRecord>, ServiceError> {
+    match tx.get(&keys::user(account, name))? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ServiceError::internal()),
+    }
+}
+
+fn write_user(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), ServiceError> {
+    tx.put(&keys::user(&u.account_id, &u.name), &to_json(u)?)?;
+    Ok(())
+}
+
+/// Reads a user through the store's cache (for authentication and authorization).
+pub fn read_user(ctx_db: &rampart_store::Db, account: &str, name: &str) -> Result<Option<UserRecord>, ServiceError> {
+    read_cached(ctx_db, &keys::user(account, name))
+}
+
+/// The user an operation names, or the caller when it names none (as AWS does for GetUser,
+/// CreateAccessKey, ListAccessKeys…).
+fn target_user(principal: &Principal, named: Option<&str>) -> Result<String, ServiceError> {
+    match (named, principal.kind, &principal.user_name) {
+        (Some(n), _, _) => Ok(n.to_owned()),
+        (None, PrincipalKind::IAMUser, Some(me)) => Ok(me.clone()),
+        (None, PrincipalKind::Root, _) => Err(ServiceError::new(
+            "ValidationError",
+            400,
+            "Must specify userName when calling with non-User credentials",
+        )),
+        _ => Err(ServiceError::new(
+            "ValidationError",
+            400,
+            "Must specify userName when calling with non-User credentials",
+        )),
+    }
+}
+
+/// The resource ARN an IAM operation acts on, for authorization.
+/// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html>.
+pub fn resource_arn(ctx: &Ctx<'_>, operation: &str, user_name: Option<&str>, path: Option<&str>) -> String {
+    let account = &ctx.principal.account_id;
+    let user = match (operation, user_name) {
+        ("ListUsers", _) => return format!("arn:aws:iam::{account}:user/*"),
+        (_, Some(n)) => n.to_owned(),
+        (_, None) => match &ctx.principal.user_name {
+            Some(me) => me.clone(),
+            None => return "*".to_owned(),
+        },
+    };
+    let path = match path {
+        Some(p) => p.to_owned(),
+        None => read_user(ctx.db, account, &user).ok().flatten().map_or_else(|| "/".to_owned(), |u| u.path),
+    };
+    format!("arn:aws:iam::{account}:user{path}{user}")
+}
+
+pub fn create_user(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateUserRequest,
+) -> Result<shapes::CreateUserResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    if read_user_tx(tx, account, &input.user_name)?.is_some() {
+        return Err(ServiceError::new(
+            "EntityAlreadyExists",
+            409,
+            format!("User with name {} already exists.", input.user_name),
+        ));
+    }
+    let user = UserRecord {
+        v: 1,
+        account_id: account.clone(),
+        name: input.user_name,
+        path: input.path.unwrap_or_else(|| "/".to_owned()),
+        id: account::new_unique_id("AIDA")?,
+        created: ctx.now,
+        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        inline_policies: BTreeMap::new(),
+    };
+    write_user(tx, &user)?;
+    Ok(shapes::CreateUserResponse { user: Some(user.to_shape()) })
+}
+
+pub fn get_user(ctx: &Ctx<'_>, input: shapes::GetUserRequest) -> Result<shapes::GetUserResponse, ServiceError> {
+    if input.user_name.is_none() && ctx.principal.kind == PrincipalKind::Root {
+        // The root user asking about itself.
+        let p = ctx.principal;
+        let acct: Option<account::AccountRecord> = account::read(ctx.db, &keys::account(&p.account_id))?;
+        return Ok(shapes::GetUserResponse {
+            user: shapes::User {
+                path: "/".into(),
+                user_name: String::new(),
+                user_id: p.account_id.clone(),
+                arn: p.arn.clone(),
+                create_date: acct.map_or(ctx.now, |a| a.created),
+                password_last_used: None,
+                permissions_boundary: None,
+                tags: None,
+            },
+        });
+    }
+    let name = target_user(ctx.principal, input.user_name.as_deref())?;
+    let user = read_user(ctx.db, &ctx.principal.account_id, &name)?.ok_or_else(|| no_such_user(&name))?;
+    Ok(shapes::GetUserResponse { user: user.to_shape() })
+}
+
+/// `Marker`/`MaxItems` pagination: default and maximum page sizes as IAM documents them.
+fn page_size(max_items: Option<i32>) -> usize {
+    usize::try_from(max_items.unwrap_or(100)).unwrap_or(100).clamp(1, 1000)
+}
+
+pub fn list_users(ctx: &Ctx<'_>, input: shapes::ListUsersRequest) -> Result<shapes::ListUsersResponse, ServiceError> {
+    let prefix = keys::users(&ctx.principal.account_id);
+    let limit = page_size(input.max_items);
+    let after = match &input.marker {
+        Some(m) => Some(
+            data_encoding::BASE64URL_NOPAD
+                .decode(m.as_bytes())
+                .map_err(|_| ServiceError::new("ValidationError", 400, "Invalid Marker."))?,
+        ),
+        None => None,
+    };
+    let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
+    let mut users = Vec::new();
+    let mut cursor = after;
+    let mut truncated = false;
+    // Filter by path while paging: scan in chunks until a page is full.
+    'scan: loop {
+        let rows = ctx.db.scan_prefix(&prefix, cursor.as_deref(), 256, false)?;
+        if rows.is_empty() {
+            break;
+        }
+        for (k, v) in &rows {
+            cursor = Some(k.clone());
+            let u: UserRecord = serde_json::from_slice(v).map_err(|_| ServiceError::internal())?;
+            if !u.path.starts_with(&path_prefix) {
+                continue;
+            }
+            if users.len() == limit {
+                truncated = true;
+                break 'scan;
+            }
+            users.push(u);
+        }
+    }
+    let marker = if truncated {
+        users.last().map(|u| data_encoding::BASE64URL_NOPAD.encode(&keys::user(&u.account_id, &u.name)))
+    } else {
+        None
+    };
+    Ok(shapes::ListUsersResponse {
+        users: users.iter().map(UserRecord::to_shape).collect(),
+        is_truncated: Some(truncated),
+        marker,
+    })
+}
+
+pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRequest) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    let user = read_user_tx(tx, account, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    if !tx.scan_prefix(&keys::user_keys(account, &user.name), None, 1, false)?.is_empty() {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete access keys first."));
+    }
+    if !user.inline_policies.is_empty() {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete policies first."));
+    }
+    tx.delete(&keys::user(account, &user.name))?;
+    Ok(())
+}
+
+pub fn create_access_key(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateAccessKeyRequest,
+) -> Result<shapes::CreateAccessKeyResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let name = target_user(ctx.principal, input.user_name.as_deref())?;
+    let user = read_user_tx(tx, account, &name)?.ok_or_else(|| no_such_user(&name))?;
+    if tx.scan_prefix(&keys::user_keys(account, &user.name), None, ACCESS_KEYS_PER_USER + 1, false)?.len()
+        >= ACCESS_KEYS_PER_USER
+    {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"),
+        ));
+    }
+    let owner = KeyOwner::User { account_id: account.clone(), user_name: user.name.clone(), user_id: user.id.clone() };
+    let (id, secret) = account::create_access_key(tx, ctx.sealer, owner, ctx.now)?;
+    tx.put(&keys::user_key(account, &user.name, &id), b"")?;
+    Ok(shapes::CreateAccessKeyResponse {
+        access_key: shapes::AccessKey {
+            user_name: user.name,
+            access_key_id: id,
+            status: "Active".to_owned(),
+            secret_access_key: secret.as_str().to_owned(),
+            create_date: Some(ctx.now),
+        },
+    })
+}
+
+fn user_key_ids(rows: Vec<rampart_store::KeyValue>) -> Vec<String> {
+    rows.into_iter().filter_map(|(k, _)| String::from_utf8(k).ok()?.rsplit('/').next().map(str::to_owned)).collect()
+}
+
+pub fn list_access_keys(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAccessKeysRequest,
+) -> Result<shapes::ListAccessKeysResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let name = target_user(ctx.principal, input.user_name.as_deref())?;
+    let user = read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?;
+    let ids = user_key_ids(ctx.db.scan_prefix(&keys::user_keys(account, &user.name), None, 100, false)?);
+    let mut metadata = Vec::with_capacity(ids.len());
+    for id in ids {
+        let rec: Option<account::AccessKeyRecord> = account::read(ctx.db, &keys::access_key(&id))?;
+        if let Some(rec) = rec {
+            metadata.push(shapes::AccessKeyMetadata {
+                user_name: Some(user.name.clone()),
+                access_key_id: Some(rec.id),
+                status: Some(if rec.status == KeyStatus::Active { "Active" } else { "Inactive" }.to_owned()),
+                create_date: Some(rec.created),
+            });
+        }
+    }
+    Ok(shapes::ListAccessKeysResponse { access_key_metadata: metadata, is_truncated: Some(false), marker: None })
+}
+
+pub fn delete_access_key(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteAccessKeyRequest,
+) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    let name = target_user(ctx.principal, input.user_name.as_deref())?;
+    let missing = || {
+        ServiceError::new(
+            "NoSuchEntity",
+            404,
+            format!("The Access Key with id {} cannot be found.", input.access_key_id),
+        )
+    };
+    if !tx.delete(&keys::user_key(account, &name, &input.access_key_id))? {
+        return Err(missing());
+    }
+    tx.delete(&keys::access_key(&input.access_key_id))?;
+    Ok(())
+}
+
+fn validate_document(doc: &str) -> Result<(), ServiceError> {
+    Policy::parse(doc, PolicyKind::Identity)
+        .map(|_| ())
+        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))
+}
+
+pub fn put_user_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutUserPolicyRequest,
+) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    validate_document(&input.policy_document)?;
+    let mut user = read_user_tx(tx, account, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    user.inline_policies.insert(input.policy_name, input.policy_document);
+    let size: usize = user.inline_policies.values().map(|d| d.chars().filter(|c| !c.is_whitespace()).count()).sum();
+    if size > USER_POLICY_SIZE {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("Maximum policy size of {USER_POLICY_SIZE} bytes exceeded for user {}", user.name),
+        ));
+    }
+    write_user(tx, &user)
+}
+
+fn no_such_policy(name: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("The user policy with name {name} cannot be found."))
+}
+
+/// Policy documents come back URL-encoded, as IAM returns them.
+fn url_encode(doc: &str) -> String {
+    const SET: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'*');
+    percent_encoding::utf8_percent_encode(doc, SET).to_string()
+}
+
+pub fn get_user_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::GetUserPolicyRequest,
+) -> Result<shapes::GetUserPolicyResponse, ServiceError> {
+    let user = read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
+        .ok_or_else(|| no_such_user(&input.user_name))?;
+    let doc = user.inline_policies.get(&input.policy_name).ok_or_else(|| no_such_policy(&input.policy_name))?;
+    Ok(shapes::GetUserPolicyResponse {
+        user_name: user.name.clone(),
+        policy_name: input.policy_name,
+        policy_document: url_encode(doc),
+    })
+}
+
+pub fn list_user_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListUserPoliciesRequest,
+) -> Result<shapes::ListUserPoliciesResponse, ServiceError> {
+    let user = read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
+        .ok_or_else(|| no_such_user(&input.user_name))?;
+    let limit = page_size(input.max_items);
+    let start = input.marker.as_deref();
+    let names: Vec<&String> = user.inline_policies.keys().filter(|n| start.is_none_or(|m| n.as_str() > m)).collect();
+    let truncated = names.len() > limit;
+    let page: Vec<String> = names.into_iter().take(limit).cloned().collect();
+    let marker = if truncated { page.last().cloned() } else { None };
+    Ok(shapes::ListUserPoliciesResponse { policy_names: page, is_truncated: Some(truncated), marker })
+}
+
+pub fn delete_user_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteUserPolicyRequest,
+) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    let mut user = read_user_tx(tx, account, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    if user.inline_policies.remove(&input.policy_name).is_none() {
+        return Err(no_such_policy(&input.policy_name));
+    }
+    write_user(tx, &user)
+}

@@ -1,0 +1,188 @@
+//! IAM through the official SDK: users, access keys and inline policies, and enforcement of those
+//! policies on the user's very next request.
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_iam::error::ProvideErrorMetadata;
+use rampart_testkit::{ACCOUNT_ID, TestServer};
+
+fn iam(server: &TestServer, id: &str, secret: &str) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(Credentials::new(id, secret, None, None, "test"))
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+fn root(server: &TestServer) -> aws_sdk_iam::Client {
+    iam(server, &server.access_key_id, &server.secret_access_key)
+}
+
+fn err<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_iam::error::SdkError<E, R>>) -> (String, String) {
+    match r {
+        Ok(_) => ("OK".into(), String::new()),
+        Err(e) => match e.as_service_error() {
+            Some(se) => (se.code().unwrap_or_default().to_owned(), se.message().unwrap_or_default().to_owned()),
+            None => ("NotAServiceError".into(), String::new()),
+        },
+    }
+}
+
+const READ_SELF: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Self","Effect":"Allow","Action":["iam:GetUser","iam:ListAccessKeys"],"Resource":"arn:aws:iam::123456789012:user/cashiers/${aws:username}"}]}"#;
+
+#[tokio::test]
+async fn a_new_user_can_do_nothing_until_a_policy_allows_it_and_loses_it_on_the_next_request() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let created = admin.create_user().user_name("alice").path("/cashiers/").send().await.unwrap();
+    let user = created.user().unwrap();
+    assert_eq!(user.arn(), "arn:aws:iam::123456789012:user/cashiers/alice");
+    assert!(user.user_id().starts_with("AIDA") && user.user_id().len() == 21, "{}", user.user_id());
+    let key = admin.create_access_key().user_name("alice").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    assert!(key.access_key_id().starts_with("AKIA"));
+    let alice = iam(&server, key.access_key_id(), key.secret_access_key());
+
+    // By default a new user has no permissions, worded as AWS words it.
+    let (code, message) = err(alice.get_user().send().await);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        "User: arn:aws:iam::123456789012:user/cashiers/alice is not authorized to perform: iam:GetUser on resource: \
+         arn:aws:iam::123456789012:user/cashiers/alice because no identity-based policy allows the iam:GetUser action"
+    );
+
+    admin
+        .put_user_policy()
+        .user_name("alice")
+        .policy_name("read-self")
+        .policy_document(READ_SELF)
+        .send()
+        .await
+        .unwrap();
+    let me = alice.get_user().send().await.unwrap();
+    assert_eq!(me.user().unwrap().user_name(), "alice");
+    assert_eq!(alice.list_access_keys().send().await.unwrap().access_key_metadata().len(), 1);
+    // Only herself: the variable resolves to her own name.
+    admin.create_user().user_name("bob").send().await.unwrap();
+    assert_eq!(err(alice.get_user().user_name("bob").send().await).0, "AccessDenied");
+    assert_eq!(err(alice.list_users().send().await).0, "AccessDenied");
+
+    // Removing the policy takes effect on the very next request.
+    admin.delete_user_policy().user_name("alice").policy_name("read-self").send().await.unwrap();
+    assert_eq!(err(alice.get_user().send().await).0, "AccessDenied");
+
+    // An explicit deny wins over the allow.
+    let with_deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"},{"Effect":"Deny","Action":"iam:DeleteUser","Resource":"*"}]}"#;
+    admin.put_user_policy().user_name("alice").policy_name("ops").policy_document(with_deny).send().await.unwrap();
+    assert_eq!(alice.list_users().send().await.unwrap().users().len(), 2);
+    let (code, message) = err(alice.delete_user().user_name("bob").send().await);
+    assert_eq!(code, "AccessDenied");
+    assert!(message.ends_with("with an explicit deny in an identity-based policy"), "{message}");
+}
+
+#[tokio::test]
+async fn user_lifecycle_errors_follow_aws() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("Carol").path("/cashiers/").send().await.unwrap();
+    let (code, message) = err(admin.create_user().user_name("carol").send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("EntityAlreadyExists", "User with name carol already exists."));
+    assert_eq!(err(admin.get_user().user_name("nobody").send().await).0, "NoSuchEntity");
+    let (code, message) = err(admin.create_user().user_name("bad name!").send().await);
+    assert_eq!(code, "ValidationError");
+    assert!(message.contains("Value 'bad name!' at 'userName' failed to satisfy constraint"), "{message}");
+
+    admin.create_access_key().user_name("carol").send().await.unwrap();
+    admin.create_access_key().user_name("carol").send().await.unwrap();
+    let (code, message) = err(admin.create_access_key().user_name("carol").send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"));
+    let (code, message) = err(admin.delete_user().user_name("carol").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("DeleteConflict", "Cannot delete entity, must delete access keys first.")
+    );
+    let keys = admin.list_access_keys().user_name("carol").send().await.unwrap();
+    for k in keys.access_key_metadata() {
+        admin.delete_access_key().user_name("carol").access_key_id(k.access_key_id().unwrap()).send().await.unwrap();
+    }
+    let (code, message) = err(admin
+        .put_user_policy()
+        .user_name("carol")
+        .policy_name("p")
+        .policy_document(r#"{"Statement":{"Effect":"Allow","Action":"GetObject","Resource":"*"}}"#)
+        .send()
+        .await);
+    assert_eq!(code, "MalformedPolicyDocument");
+    assert_eq!(message, "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.");
+    admin.put_user_policy().user_name("carol").policy_name("p").policy_document(READ_SELF).send().await.unwrap();
+    let got = admin.get_user_policy().user_name("carol").policy_name("p").send().await.unwrap();
+    // IAM returns policy documents URL-encoded.
+    assert!(got.policy_document().starts_with("%7B%22Version%22"), "{}", got.policy_document());
+    assert_eq!(admin.list_user_policies().user_name("carol").send().await.unwrap().policy_names(), ["p"]);
+    assert_eq!(
+        err(admin.delete_user().user_name("carol").send().await).1,
+        "Cannot delete entity, must delete policies first."
+    );
+    admin.delete_user_policy().user_name("carol").policy_name("p").send().await.unwrap();
+    admin.delete_user().user_name("carol").send().await.unwrap();
+    assert_eq!(err(admin.get_user().user_name("carol").send().await).0, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn list_users_pages_with_marker_and_filters_by_path() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    for i in 0..7 {
+        let path = if i % 2 == 0 { "/even/" } else { "/odd/" };
+        admin.create_user().user_name(format!("user{i}")).path(path).send().await.unwrap();
+    }
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = admin.list_users().max_items(3).set_marker(marker.clone()).send().await.unwrap();
+        pages += 1;
+        names.extend(page.users().iter().map(|u| u.user_name().to_owned()));
+        if !page.is_truncated() {
+            break;
+        }
+        marker = page.marker().map(str::to_owned);
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(names, (0..7).map(|i| format!("user{i}")).collect::<Vec<_>>());
+    let even = admin.list_users().path_prefix("/even/").send().await.unwrap();
+    assert_eq!(even.users().len(), 4);
+}
+
+#[tokio::test]
+async fn a_deleted_users_key_stops_working_and_changes_are_audited_without_secrets() {
+    let mut server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("dave").send().await.unwrap();
+    let key = admin.create_access_key().user_name("dave").send().await.unwrap();
+    let key = key.access_key().unwrap().clone();
+    let dave = crate::sts_client(&server, key.access_key_id(), key.secret_access_key());
+    let me = dave.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/dave"));
+    assert!(me.user_id().unwrap().starts_with("AIDA"));
+    assert_eq!(me.account(), Some(ACCOUNT_ID));
+
+    admin.delete_access_key().user_name("dave").access_key_id(key.access_key_id()).send().await.unwrap();
+    assert_eq!(crate::code(dave.get_caller_identity().send().await), "InvalidClientTokenId");
+
+    // The change and its event committed together; a restart shows both.
+    server.restart().await.unwrap();
+    let events = server.audit_events(1).await.unwrap();
+    let create_key = events.iter().find(|e| e["eventName"] == "CreateAccessKey").expect("CreateAccessKey is audited");
+    assert_eq!(create_key["readOnly"], false);
+    assert_eq!(create_key["requestParameters"]["userName"], "dave");
+    assert_eq!(create_key["responseElements"]["accessKey"]["accessKeyId"], key.access_key_id());
+    assert_eq!(create_key["responseElements"]["accessKey"]["secretAccessKey"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+    let all = serde_json::to_string(&events).unwrap();
+    assert!(!all.contains(key.secret_access_key()), "a secret reached the trail");
+    let denied = events.iter().find(|e| e["errorCode"] == "InvalidClientTokenId").expect("the refused call is audited");
+    assert_eq!(denied["userIdentity"]["accessKeyId"], key.access_key_id());
+}
