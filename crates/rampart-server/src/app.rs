@@ -432,12 +432,7 @@ fn member<'v>(shape: Option<&Shape>, value: &'v Value, name: &str) -> Option<&'v
 /// The resource ARN an operation acts on, per the Service Authorization Reference.
 fn resource_for(ctx: &Ctx<'_>, service: &Service, op: &Operation, input: &Value) -> String {
     match service.endpoint_prefix {
-        "iam" => rampart_services::iam::resource_arn(
-            ctx,
-            op.name,
-            member(op.input, input, "UserName"),
-            if op.name == "CreateUser" { Some(member(op.input, input, "Path").unwrap_or("/")) } else { None },
-        ),
+        "iam" => rampart_services::iam::resource_arn(ctx, op.name, &|name| member(op.input, input, name)),
         _ => "*".to_owned(),
     }
 }

@@ -97,11 +97,12 @@ impl Authorizer {
                 let Some(user) = iam::read_user(db, &p.account_id, name)? else {
                     return Err(denied(no_identity_policy()));
                 };
-                let policies: Vec<Arc<Policy>> =
-                    user.inline_policies.values().filter_map(|d| self.compile(d, PolicyKind::Identity)).collect();
-                let names: Vec<&String> = user.inline_policies.keys().collect();
-                let identity: Vec<Named<'_>> =
-                    policies.iter().zip(&names).map(|(policy, name)| Named { name: name.as_str(), policy }).collect();
+                let docs = iam::identity_documents(db, &user)?;
+                let compiled: Vec<(&str, Arc<Policy>)> = docs
+                    .iter()
+                    .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
+                    .collect();
+                let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
                 let ctx = context(req, &user);
                 let decision = decide(&Input {

@@ -1,7 +1,13 @@
 //! AWS Identity and Access Management: users, their access keys and inline policies.
 //! See <https://docs.aws.amazon.com/IAM/latest/APIReference/>.
 
-use std::collections::BTreeMap;
+mod groups;
+mod policies;
+
+pub use groups::*;
+pub use policies::*;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use rampart_policy::{Policy, PolicyKind};
 use rampart_shapes::generated::iam as shapes;
@@ -33,6 +39,12 @@ pub struct UserRecord {
     /// Inline policies by name, as the documents were given.
     #[serde(default)]
     pub inline_policies: BTreeMap<String, String>,
+    /// Attached managed policies, by ARN.
+    #[serde(default)]
+    pub attached: BTreeSet<String>,
+    /// The groups the user belongs to, by name.
+    #[serde(default)]
+    pub groups: BTreeSet<String>,
 }
 
 impl UserRecord {
@@ -52,6 +64,10 @@ impl UserRecord {
         }
     }
 
+    pub(crate) fn to_shape_pub(&self) -> shapes::User {
+        self.to_shape()
+    }
+
     fn to_shape(&self) -> shapes::User {
         shapes::User {
             path: self.path.clone(),
@@ -67,18 +83,18 @@ impl UserRecord {
     }
 }
 
-fn no_such_user(name: &str) -> ServiceError {
+pub(crate) fn no_such_user(name: &str) -> ServiceError {
     ServiceError::new("NoSuchEntity", 404, format!("The user with name {name} cannot be found."))
 }
 
-fn read_user_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<Option<UserRecord>, ServiceError> {
+pub(crate) fn read_user_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<Option<UserRecord>, ServiceError> {
     match tx.get(&keys::user(account, name))? {
         None => Ok(None),
         Some(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ServiceError::internal()),
     }
 }
 
-fn write_user(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), ServiceError> {
+pub(crate) fn write_user(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), ServiceError> {
     tx.put(&keys::user(&u.account_id, &u.name), &to_json(u)?)?;
     Ok(())
 }
@@ -107,21 +123,64 @@ fn target_user(principal: &Principal, named: Option<&str>) -> Result<String, Ser
     }
 }
 
-/// The resource ARN an IAM operation acts on, for authorization.
+/// Every identity-based policy document that applies to a user: its inline and attached policies,
+/// and those of its groups, each with the name reports give it.
+pub fn identity_documents(db: &rampart_store::Db, user: &UserRecord) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut docs: Vec<(String, String)> = user.inline_policies.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+    let mut attached: BTreeSet<String> = user.attached.clone();
+    for g in &user.groups {
+        if let Some(group) = read_group(db, &user.account_id, g)? {
+            docs.extend(group.inline_policies.iter().map(|(n, d)| (format!("{}/{n}", group.name), d.clone())));
+            attached.extend(group.attached.iter().cloned());
+        }
+    }
+    for arn in attached {
+        if let Some(p) = read_policy_by_arn(db, &arn)?
+            && let Some(v) = p.versions.get(&p.default_version)
+        {
+            docs.push((arn, v.document.clone()));
+        }
+    }
+    Ok(docs)
+}
+
+/// The resource ARN an IAM operation acts on, for authorization; `member` reads the request's
+/// input members by name.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html>.
-pub fn resource_arn(ctx: &Ctx<'_>, operation: &str, user_name: Option<&str>, path: Option<&str>) -> String {
+pub fn resource_arn<'m>(ctx: &Ctx<'_>, operation: &str, member: &dyn Fn(&str) -> Option<&'m str>) -> String {
     let account = &ctx.principal.account_id;
-    let user = match (operation, user_name) {
-        ("ListUsers", _) => return format!("arn:aws:iam::{account}:user/*"),
-        (_, Some(n)) => n.to_owned(),
-        (_, None) => match &ctx.principal.user_name {
+    match operation {
+        "ListUsers" => return format!("arn:aws:iam::{account}:user/"),
+        "ListGroups" => return format!("arn:aws:iam::{account}:group/"),
+        "ListPolicies" => return format!("arn:aws:iam::{account}:policy/"),
+        "CreatePolicy" => {
+            let path = member("Path").unwrap_or("/");
+            return format!("arn:aws:iam::{account}:policy{path}{}", member("PolicyName").unwrap_or_default());
+        }
+        _ => {}
+    }
+    if let Some(group) = member("GroupName") {
+        let path = match operation {
+            "CreateGroup" => member("Path").unwrap_or("/").to_owned(),
+            _ => read_group(ctx.db, account, group).ok().flatten().map_or_else(|| "/".to_owned(), |g| g.path),
+        };
+        return format!("arn:aws:iam::{account}:group{path}{group}");
+    }
+    if let Some(arn) = member("PolicyArn")
+        && member("UserName").is_none()
+    {
+        return arn.to_owned();
+    }
+    let user = match member("UserName") {
+        Some(n) => n.to_owned(),
+        None => match &ctx.principal.user_name {
             Some(me) => me.clone(),
             None => return "*".to_owned(),
         },
     };
-    let path = match path {
-        Some(p) => p.to_owned(),
-        None => read_user(ctx.db, account, &user).ok().flatten().map_or_else(|| "/".to_owned(), |u| u.path),
+    let path = match operation {
+        "CreateUser" => member("Path").unwrap_or("/").to_owned(),
+        _ => read_user(ctx.db, account, &user).ok().flatten().map_or_else(|| "/".to_owned(), |u| u.path),
     };
     format!("arn:aws:iam::{account}:user{path}{user}")
 }
@@ -148,6 +207,8 @@ pub fn create_user(
         created: ctx.now,
         tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
         inline_policies: BTreeMap::new(),
+        attached: BTreeSet::new(),
+        groups: BTreeSet::new(),
     };
     write_user(tx, &user)?;
     Ok(shapes::CreateUserResponse { user: Some(user.to_shape()) })
@@ -177,7 +238,7 @@ pub fn get_user(ctx: &Ctx<'_>, input: shapes::GetUserRequest) -> Result<shapes::
 }
 
 /// `Marker`/`MaxItems` pagination: default and maximum page sizes as IAM documents them.
-fn page_size(max_items: Option<i32>) -> usize {
+pub(crate) fn page_size(max_items: Option<i32>) -> usize {
     usize::try_from(max_items.unwrap_or(100)).unwrap_or(100).clamp(1, 1000)
 }
 
@@ -235,6 +296,16 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
     }
     if !user.inline_policies.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete policies first."));
+    }
+    if !user.attached.is_empty() {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must detach all policies first."));
+    }
+    if !user.groups.is_empty() {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            "Cannot delete entity, must remove user from all groups first.",
+        ));
     }
     tx.delete(&keys::user(account, &user.name))?;
     Ok(())
@@ -319,7 +390,7 @@ pub fn delete_access_key(
     Ok(())
 }
 
-fn validate_document(doc: &str) -> Result<(), ServiceError> {
+pub(crate) fn validate_document(doc: &str) -> Result<(), ServiceError> {
     Policy::parse(doc, PolicyKind::Identity)
         .map(|_| ())
         .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))
@@ -350,7 +421,7 @@ fn no_such_policy(name: &str) -> ServiceError {
 }
 
 /// Policy documents come back URL-encoded, as IAM returns them.
-fn url_encode(doc: &str) -> String {
+pub(crate) fn url_encode(doc: &str) -> String {
     const SET: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'*');
     percent_encoding::utf8_percent_encode(doc, SET).to_string()

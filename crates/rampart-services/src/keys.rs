@@ -33,6 +33,26 @@ pub fn user_keys(account: &str, name: &str) -> Vec<u8> {
     format!("iam/{account}/userkey/{}/", name.to_ascii_lowercase()).into_bytes()
 }
 
+/// `iam/<account>/group/<lower-case name>`: an IAM group.
+pub fn group(account: &str, name: &str) -> Vec<u8> {
+    format!("iam/{account}/group/{}", name.to_ascii_lowercase()).into_bytes()
+}
+
+/// The prefix of an account's groups.
+pub fn groups(account: &str) -> Vec<u8> {
+    format!("iam/{account}/group/").into_bytes()
+}
+
+/// `iam/<account>/policy/<lower-case name>`: a customer managed policy.
+pub fn policy(account: &str, name: &str) -> Vec<u8> {
+    format!("iam/{account}/policy/{}", name.to_ascii_lowercase()).into_bytes()
+}
+
+/// The prefix of an account's managed policies.
+pub fn policies(account: &str) -> Vec<u8> {
+    format!("iam/{account}/policy/").into_bytes()
+}
+
 /// The prefix of audit events; events sort by time.
 pub const AUDIT_PREFIX: &[u8] = b"audit/";
 

@@ -186,3 +186,109 @@ async fn a_deleted_users_key_stops_working_and_changes_are_audited_without_secre
     let denied = events.iter().find(|e| e["errorCode"] == "InvalidClientTokenId").expect("the refused call is audited");
     assert_eq!(denied["userIdentity"]["accessKeyId"], key.access_key_id());
 }
+
+#[tokio::test]
+async fn coffee_shop_groups_and_managed_policies_decide_on_the_next_request() {
+    let server = TestServer::start().await.unwrap();
+    let root = root(&server);
+    // The root user creates an administrator and stops using root.
+    root.create_user().user_name("admin").send().await.unwrap();
+    let admin_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let p = root.create_policy().policy_name("AdministratorAccess").policy_document(admin_policy).send().await.unwrap();
+    let admin_arn = p.policy().unwrap().arn().unwrap().to_owned();
+    assert_eq!(admin_arn, "arn:aws:iam::123456789012:policy/AdministratorAccess");
+    root.attach_user_policy().user_name("admin").policy_arn(&admin_arn).send().await.unwrap();
+    let k = root.create_access_key().user_name("admin").send().await.unwrap();
+    let admin = iam(&server, k.access_key().unwrap().access_key_id(), k.access_key().unwrap().secret_access_key());
+
+    // The administrator sets up the shop.
+    let cashier_doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListGroupsForUser"],"Resource":"arn:aws:iam::123456789012:user/${aws:username}"}]}"#;
+    let inventory_doc =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListUsers","Resource":"*"}]}"#;
+    let cashier_p =
+        admin.create_policy().policy_name("CashierAccess").policy_document(cashier_doc).send().await.unwrap();
+    let inventory_p =
+        admin.create_policy().policy_name("InventoryAccess").policy_document(inventory_doc).send().await.unwrap();
+    admin.create_group().group_name("Cashiers").send().await.unwrap();
+    admin.create_group().group_name("InventorySpecialists").send().await.unwrap();
+    admin
+        .attach_group_policy()
+        .group_name("Cashiers")
+        .policy_arn(cashier_p.policy().unwrap().arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    admin
+        .attach_group_policy()
+        .group_name("InventorySpecialists")
+        .policy_arn(inventory_p.policy().unwrap().arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    admin.create_user().user_name("ana").send().await.unwrap();
+    admin.add_user_to_group().group_name("Cashiers").user_name("ana").send().await.unwrap();
+    let k = admin.create_access_key().user_name("ana").send().await.unwrap();
+    let ana = iam(&server, k.access_key().unwrap().access_key_id(), k.access_key().unwrap().secret_access_key());
+
+    let group = admin.get_group().group_name("Cashiers").send().await.unwrap();
+    assert_eq!(group.users().iter().map(|u| u.user_name()).collect::<Vec<_>>(), ["ana"]);
+    assert_eq!(
+        admin.list_attached_group_policies().group_name("Cashiers").send().await.unwrap().attached_policies().len(),
+        1
+    );
+
+    // A cashier can do exactly what the Cashiers policy allows.
+    assert_eq!(ana.get_user().send().await.unwrap().user().unwrap().user_name(), "ana");
+    let groups = ana.list_groups_for_user().user_name("ana").send().await.unwrap();
+    assert_eq!(groups.groups().iter().map(|g| g.group_name()).collect::<Vec<_>>(), ["Cashiers"]);
+    let (code, message) = err(ana.list_users().send().await);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        "User: arn:aws:iam::123456789012:user/ana is not authorized to perform: iam:ListUsers on resource: \
+         arn:aws:iam::123456789012:user/ because no identity-based policy allows the iam:ListUsers action"
+    );
+
+    // Moving her to InventorySpecialists changes what she can do on her very next request.
+    admin.remove_user_from_group().group_name("Cashiers").user_name("ana").send().await.unwrap();
+    admin.add_user_to_group().group_name("InventorySpecialists").user_name("ana").send().await.unwrap();
+    assert!(ana.list_users().send().await.unwrap().users().len() >= 2);
+    assert_eq!(err(ana.get_user().send().await).0, "AccessDenied");
+
+    // Policies in use cannot be deleted; groups with members cannot either.
+    let (code, message) =
+        err(admin.delete_policy().policy_arn(inventory_p.policy().unwrap().arn().unwrap()).send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("DeleteConflict", "Cannot delete a policy attached to entities."));
+    let (code, message) = err(admin.delete_group().group_name("InventorySpecialists").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("DeleteConflict", "Cannot delete entity, must remove users from group first.")
+    );
+    let (code, _) = err(admin
+        .create_policy()
+        .policy_name("Old")
+        .policy_document(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#)
+        .send()
+        .await);
+    assert_eq!(code, "MalformedPolicyDocument", "managed policies need Version 2012-10-17");
+    let v = admin
+        .get_policy_version()
+        .policy_arn(cashier_p.policy().unwrap().arn().unwrap())
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    assert!(v.policy_version().unwrap().is_default_version());
+    let listed = admin
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .only_attached(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.policies().len(), 3);
+
+    // Detaching the administrator's policy removes every right at once.
+    root.detach_user_policy().user_name("admin").policy_arn(&admin_arn).send().await.unwrap();
+    assert_eq!(err(admin.list_users().send().await).0, "AccessDenied");
+}

@@ -1,0 +1,341 @@
+//! Customer managed policies, their versions, and attaching them to users and groups.
+
+use std::collections::BTreeMap;
+
+use rampart_shapes::generated::iam as shapes;
+use rampart_store::Tx;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::groups::{MANAGED_POLICIES_PER_IDENTITY, read_group_tx, write_group};
+use super::{no_such_user, page_size, read_user_tx, url_encode, write_user};
+use crate::account::{self, read_cached, to_json};
+use crate::{Ctx, ServiceError, TxCtx, keys};
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyVersionRecord {
+    pub document: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// A customer managed policy, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManagedPolicyRecord {
+    pub v: u32,
+    pub account_id: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    pub description: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated: OffsetDateTime,
+    pub default_version: String,
+    pub versions: BTreeMap<String, PolicyVersionRecord>,
+    pub attachments: u32,
+}
+
+impl ManagedPolicyRecord {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:policy{}{}", self.account_id, self.path, self.name)
+    }
+
+    fn to_shape(&self) -> shapes::Policy {
+        shapes::Policy {
+            policy_name: Some(self.name.clone()),
+            policy_id: Some(self.id.clone()),
+            arn: Some(self.arn()),
+            path: Some(self.path.clone()),
+            default_version_id: Some(self.default_version.clone()),
+            attachment_count: Some(i32::try_from(self.attachments).unwrap_or(i32::MAX)),
+            permissions_boundary_usage_count: Some(0),
+            is_attachable: Some(true),
+            description: self.description.clone(),
+            create_date: Some(self.created),
+            update_date: Some(self.updated),
+            tags: None,
+        }
+    }
+}
+
+fn no_such_policy(arn: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("Policy {arn} does not exist or is not attachable."))
+}
+
+/// The account and name of a customer managed policy ARN (`arn:aws:iam::ACCOUNT:policy/path/NAME`).
+fn parse_arn(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let name = resource.strip_prefix("policy/")?.rsplit('/').next()?;
+    (!name.is_empty()).then_some((account, name))
+}
+
+/// Reads a managed policy by ARN through the store's cache.
+pub fn read_policy_by_arn(db: &rampart_store::Db, arn: &str) -> Result<Option<ManagedPolicyRecord>, ServiceError> {
+    let Some((account, name)) = parse_arn(arn) else { return Ok(None) };
+    let p: Option<ManagedPolicyRecord> = read_cached(db, &keys::policy(account, name))?;
+    Ok(p.filter(|p| p.arn() == arn))
+}
+
+fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
+    let (account, name) = parse_arn(arn).ok_or_else(|| no_such_policy(arn))?;
+    let p: ManagedPolicyRecord = match tx.get(&keys::policy(account, name))? {
+        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal())?,
+        None => return Err(no_such_policy(arn)),
+    };
+    if p.arn() != arn {
+        return Err(no_such_policy(arn));
+    }
+    Ok(p)
+}
+
+fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceError> {
+    tx.put(&keys::policy(&p.account_id, &p.name), &to_json(p)?)?;
+    Ok(())
+}
+
+pub fn create_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreatePolicyRequest,
+) -> Result<shapes::CreatePolicyResponse, ServiceError> {
+    let policy = rampart_policy::Policy::parse(&input.policy_document, rampart_policy::PolicyKind::Identity)
+        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
+    // Managed policies must use the current language version.
+    // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html>.
+    if policy.version != rampart_policy::Version::V2012 {
+        return Err(ServiceError::new(
+            "MalformedPolicyDocument",
+            400,
+            "Policy document must be version 2012-10-17 or greater.",
+        ));
+    }
+    let account = &ctx.principal.account_id;
+    if tx.get(&keys::policy(account, &input.policy_name))?.is_some() {
+        return Err(ServiceError::new(
+            "EntityAlreadyExists",
+            409,
+            format!("A policy called {} already exists. Duplicate names are not allowed.", input.policy_name),
+        ));
+    }
+    let p = ManagedPolicyRecord {
+        v: 1,
+        account_id: account.clone(),
+        name: input.policy_name,
+        path: input.path.unwrap_or_else(|| "/".to_owned()),
+        id: account::new_unique_id("ANPA")?,
+        description: input.description,
+        created: ctx.now,
+        updated: ctx.now,
+        default_version: "v1".to_owned(),
+        versions: BTreeMap::from([(
+            "v1".to_owned(),
+            PolicyVersionRecord { document: input.policy_document, created: ctx.now },
+        )]),
+        attachments: 0,
+    };
+    write_policy(tx, &p)?;
+    Ok(shapes::CreatePolicyResponse { policy: Some(p.to_shape()) })
+}
+
+pub fn get_policy(ctx: &Ctx<'_>, input: shapes::GetPolicyRequest) -> Result<shapes::GetPolicyResponse, ServiceError> {
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    Ok(shapes::GetPolicyResponse { policy: Some(p.to_shape()) })
+}
+
+pub fn get_policy_version(
+    ctx: &Ctx<'_>,
+    input: shapes::GetPolicyVersionRequest,
+) -> Result<shapes::GetPolicyVersionResponse, ServiceError> {
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let v = p.versions.get(&input.version_id).ok_or_else(|| {
+        ServiceError::new(
+            "NoSuchEntity",
+            404,
+            format!("Policy {} version {} does not exist or is not attachable.", input.policy_arn, input.version_id),
+        )
+    })?;
+    Ok(shapes::GetPolicyVersionResponse {
+        policy_version: Some(shapes::PolicyVersion {
+            document: Some(url_encode(&v.document)),
+            version_id: Some(input.version_id.clone()),
+            is_default_version: Some(input.version_id == p.default_version),
+            create_date: Some(v.created),
+        }),
+    })
+}
+
+pub fn list_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListPoliciesRequest,
+) -> Result<shapes::ListPoliciesResponse, ServiceError> {
+    // Only customer managed policies exist so far, so the AWS scope lists none.
+    if input.scope.as_deref() == Some("AWS") {
+        return Ok(shapes::ListPoliciesResponse {
+            policies: Some(Vec::new()),
+            is_truncated: Some(false),
+            marker: None,
+        });
+    }
+    let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
+    let rows = ctx.db.scan_prefix(&keys::policies(&ctx.principal.account_id), None, 10_000, false)?;
+    let mut out = Vec::new();
+    for (_, v) in rows {
+        let p: ManagedPolicyRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+        let attached_ok = !input.only_attached.unwrap_or(false) || p.attachments > 0;
+        if attached_ok
+            && p.path.starts_with(&path_prefix)
+            && input.marker.as_deref().is_none_or(|m| p.name.to_ascii_lowercase().as_str() > m)
+        {
+            out.push(p);
+        }
+    }
+    let limit = page_size(input.max_items);
+    let truncated = out.len() > limit;
+    out.truncate(limit);
+    let marker = if truncated { out.last().map(|p| p.name.to_ascii_lowercase()) } else { None };
+    Ok(shapes::ListPoliciesResponse {
+        policies: Some(out.iter().map(ManagedPolicyRecord::to_shape).collect()),
+        is_truncated: Some(truncated),
+        marker,
+    })
+}
+
+pub fn delete_policy(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeletePolicyRequest,
+) -> Result<(), ServiceError> {
+    let p = read_policy_tx(tx, &input.policy_arn)?;
+    if p.attachments > 0 {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete a policy attached to entities."));
+    }
+    tx.delete(&keys::policy(&p.account_id, &p.name))?;
+    Ok(())
+}
+
+fn limit_error(kind: &str) -> ServiceError {
+    ServiceError::new(
+        "LimitExceeded",
+        409,
+        format!("Cannot exceed quota for PoliciesPer{kind}: {MANAGED_POLICIES_PER_IDENTITY}"),
+    )
+}
+
+pub fn attach_user_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::AttachUserPolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    let mut u =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    if u.attached.contains(&input.policy_arn) {
+        return Ok(());
+    }
+    if u.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
+        return Err(limit_error("User"));
+    }
+    u.attached.insert(input.policy_arn);
+    p.attachments += 1;
+    write_user(tx, &u)?;
+    write_policy(tx, &p)
+}
+
+pub fn detach_user_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DetachUserPolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut u =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    if !u.attached.remove(&input.policy_arn) {
+        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
+    }
+    if let Ok(mut p) = read_policy_tx(tx, &input.policy_arn) {
+        p.attachments = p.attachments.saturating_sub(1);
+        write_policy(tx, &p)?;
+    }
+    write_user(tx, &u)
+}
+
+fn attached_list(
+    db: &rampart_store::Db,
+    arns: &std::collections::BTreeSet<String>,
+) -> Result<Vec<shapes::AttachedPolicy>, ServiceError> {
+    let mut out = Vec::new();
+    for arn in arns {
+        let name = read_policy_by_arn(db, arn)?.map(|p| p.name);
+        out.push(shapes::AttachedPolicy { policy_name: name, policy_arn: Some(arn.clone()) });
+    }
+    Ok(out)
+}
+
+pub fn list_attached_user_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAttachedUserPoliciesRequest,
+) -> Result<shapes::ListAttachedUserPoliciesResponse, ServiceError> {
+    let u = super::read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
+        .ok_or_else(|| no_such_user(&input.user_name))?;
+    Ok(shapes::ListAttachedUserPoliciesResponse {
+        attached_policies: Some(attached_list(ctx.db, &u.attached)?),
+        is_truncated: Some(false),
+        marker: None,
+    })
+}
+
+pub fn attach_group_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::AttachGroupPolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
+        ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
+    })?;
+    if g.attached.contains(&input.policy_arn) {
+        return Ok(());
+    }
+    if g.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
+        return Err(limit_error("Group"));
+    }
+    g.attached.insert(input.policy_arn);
+    p.attachments += 1;
+    write_group(tx, &g)?;
+    write_policy(tx, &p)
+}
+
+pub fn detach_group_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DetachGroupPolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
+        ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
+    })?;
+    if !g.attached.remove(&input.policy_arn) {
+        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
+    }
+    if let Ok(mut p) = read_policy_tx(tx, &input.policy_arn) {
+        p.attachments = p.attachments.saturating_sub(1);
+        write_policy(tx, &p)?;
+    }
+    write_group(tx, &g)
+}
+
+pub fn list_attached_group_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAttachedGroupPoliciesRequest,
+) -> Result<shapes::ListAttachedGroupPoliciesResponse, ServiceError> {
+    let g = super::read_group(ctx.db, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
+        ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
+    })?;
+    Ok(shapes::ListAttachedGroupPoliciesResponse {
+        attached_policies: Some(attached_list(ctx.db, &g.attached)?),
+        is_truncated: Some(false),
+        marker: None,
+    })
+}
