@@ -253,6 +253,11 @@ impl Condition {
         Ok(Self { op, set, if_exists, key: key.to_owned(), key_folded: key.to_ascii_lowercase(), values: compiled })
     }
 
+    /// The context keys this condition's values read through policy variables.
+    pub(crate) fn variable_keys(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().filter_map(|v| v.template.as_ref()).flat_map(Template::keys)
+    }
+
     /// Evaluates the condition; the second value says whether the key was absent from the context.
     pub(crate) fn eval(&self, ctx: &Context) -> (bool, bool) {
         let req = ctx.get_folded(&self.key_folded).filter(|v| !v.is_empty());

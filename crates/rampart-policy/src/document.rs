@@ -395,6 +395,29 @@ impl Policy {
         Ok(Self { version, id, kind, statements, by_service, any_service })
     }
 
+    /// The context keys the policy reads: condition keys and policy variables, each once, in order
+    /// of appearance (what IAM's GetContextKeysFor*Policy return).
+    pub fn context_keys(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |k: &str| {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(k)) {
+                out.push(k.to_owned());
+            }
+        };
+        for st in &self.statements {
+            for r in st.resources.iter().flatten() {
+                if let ResourcePattern::Variable(t) = r {
+                    t.keys().for_each(&mut push);
+                }
+            }
+            for c in &st.conditions {
+                push(&c.key);
+                c.variable_keys().for_each(&mut push);
+            }
+        }
+        out
+    }
+
     /// The statements that may match an action of `service` (lower case), in document order.
     pub(crate) fn candidates(&self, service: &str) -> impl Iterator<Item = (usize, &Statement)> {
         let listed = self.by_service.get(service).map(Vec::as_slice).unwrap_or_default();
@@ -655,6 +678,16 @@ mod tests {
             r#"{"Statement":{"Effect":"Deny","Principal":{"AWS":"111122223333"},"Action":"s3:*","Resource":"*"}}"#,
             Err("Resource control policies must specify \"Principal\": \"*\""),
         );
+    }
+
+    #[test]
+    fn context_keys_are_condition_keys_and_variables() {
+        let p = Policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::b/${aws:username}/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringEquals":{"s3:prefix":"${aws:PrincipalTag/team}"}}}]}"#,
+            ID,
+        )
+        .unwrap();
+        assert_eq!(p.context_keys(), ["aws:username", "aws:SourceIp", "s3:prefix", "aws:principaltag/team"]);
     }
 
     #[test]

@@ -67,6 +67,11 @@ impl Template {
         Some(Self { parts })
     }
 
+    /// The context keys the template reads.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| if let Part::Var { key, .. } = p { Some(key.as_str()) } else { None })
+    }
+
     /// Fills in the variables; `None` when one has no value and no default (nothing can match).
     pub(crate) fn render(&self, ctx: &Context) -> Option<Rendered> {
         let mut text = String::new();

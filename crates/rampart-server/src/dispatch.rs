@@ -80,6 +80,10 @@ impl Dispatch {
             ((iam, "AttachGroupPolicy"), write(iam::attach_group_policy)),
             ((iam, "DetachGroupPolicy"), write(iam::detach_group_policy)),
             ((iam, "ListAttachedGroupPolicies"), read(iam::list_attached_group_policies)),
+            ((iam, "SimulatePrincipalPolicy"), read(iam::simulate_principal_policy)),
+            ((iam, "SimulateCustomPolicy"), read(iam::simulate_custom_policy)),
+            ((iam, "GetContextKeysForPrincipalPolicy"), read(iam::get_context_keys_for_principal_policy)),
+            ((iam, "GetContextKeysForCustomPolicy"), read(iam::get_context_keys_for_custom_policy)),
         ]);
         Self { handlers }
     }

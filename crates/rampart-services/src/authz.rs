@@ -129,18 +129,24 @@ impl Authorizer {
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
 fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
     let c = &req.context;
-    let mut ctx = rampart_policy::Context::new();
-    ctx.set("aws:username", user.name.clone())
-        .set("aws:userid", user.id.clone())
-        .set("aws:PrincipalArn", user.arn())
-        .set("aws:PrincipalAccount", user.account_id.clone())
-        .set("aws:PrincipalType", "User")
-        .set("aws:SourceIp", c.source_ip)
+    let mut ctx = principal_context(user);
+    ctx.set("aws:SourceIp", c.source_ip)
         .set("aws:SecureTransport", if c.secure_transport { "true" } else { "false" })
         .set("aws:UserAgent", c.user_agent)
         .set("aws:RequestedRegion", c.region)
         .set("aws:EpochTime", c.time.unix_timestamp().to_string())
         .set("aws:CurrentTime", c.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    ctx
+}
+
+/// The condition keys that describe a user, shared by enforcement and the policy simulator.
+pub fn principal_context(user: &iam::UserRecord) -> rampart_policy::Context {
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:username", user.name.clone())
+        .set("aws:userid", user.id.clone())
+        .set("aws:PrincipalArn", user.arn())
+        .set("aws:PrincipalAccount", user.account_id.clone())
+        .set("aws:PrincipalType", "User");
     for (k, v) in &user.tags {
         ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
     }

@@ -3,9 +3,11 @@
 
 mod groups;
 mod policies;
+mod simulate;
 
 pub use groups::*;
 pub use policies::*;
+pub use simulate::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -153,6 +155,10 @@ pub fn resource_arn<'m>(ctx: &Ctx<'_>, operation: &str, member: &dyn Fn(&str) ->
         "ListUsers" => return format!("arn:aws:iam::{account}:user/"),
         "ListGroups" => return format!("arn:aws:iam::{account}:group/"),
         "ListPolicies" => return format!("arn:aws:iam::{account}:policy/"),
+        "SimulatePrincipalPolicy" | "GetContextKeysForPrincipalPolicy" => {
+            return member("PolicySourceArn").unwrap_or("*").to_owned();
+        }
+        "SimulateCustomPolicy" | "GetContextKeysForCustomPolicy" => return "*".to_owned(),
         "CreatePolicy" => {
             let path = member("Path").unwrap_or("/");
             return format!("arn:aws:iam::{account}:policy{path}{}", member("PolicyName").unwrap_or_default());

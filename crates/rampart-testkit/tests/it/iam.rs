@@ -292,3 +292,83 @@ async fn coffee_shop_groups_and_managed_policies_decide_on_the_next_request() {
     root.detach_user_policy().user_name("admin").policy_arn(&admin_arn).send().await.unwrap();
     assert_eq!(err(admin.list_users().send().await).0, "AccessDenied");
 }
+
+#[tokio::test]
+async fn the_simulator_agrees_with_enforcement() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("sim").send().await.unwrap();
+    admin.create_user().user_name("other").send().await.unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"*"},
+        {"Effect":"Deny","Action":"iam:GetUser","Resource":"arn:aws:iam::123456789012:user/other"},
+        {"Effect":"Allow","Action":"iam:CreateUser","Resource":"arn:aws:iam::123456789012:user/${aws:username}-*"}]}"#;
+    admin.put_user_policy().user_name("sim").policy_name("mixed").policy_document(doc).send().await.unwrap();
+    let k = admin.create_access_key().user_name("sim").send().await.unwrap();
+    let sim = iam(&server, k.access_key().unwrap().access_key_id(), k.access_key().unwrap().secret_access_key());
+
+    let cases: [(&str, &str); 5] = [
+        ("iam:GetUser", "arn:aws:iam::123456789012:user/sim"),
+        ("iam:GetUser", "arn:aws:iam::123456789012:user/other"),
+        ("iam:ListUsers", "arn:aws:iam::123456789012:user/"),
+        ("iam:CreateUser", "arn:aws:iam::123456789012:user/sim-helper"),
+        ("iam:CreateUser", "arn:aws:iam::123456789012:user/intruder"),
+    ];
+    for (action, resource) in cases {
+        let simulated = admin
+            .simulate_principal_policy()
+            .policy_source_arn("arn:aws:iam::123456789012:user/sim")
+            .action_names(action)
+            .resource_arns(resource)
+            .send()
+            .await
+            .unwrap();
+        let decision = simulated.evaluation_results()[0].eval_decision().as_str().to_owned();
+        let name = resource.rsplit('/').next().unwrap();
+        let enforced = match action {
+            "iam:GetUser" => err(sim.get_user().user_name(name).send().await).0,
+            "iam:ListUsers" => err(sim.list_users().send().await).0,
+            _ => err(sim.create_user().user_name(name).send().await).0,
+        };
+        let enforced_allowed = enforced != "AccessDenied";
+        assert_eq!(
+            decision == "allowed",
+            enforced_allowed,
+            "{action} on {resource}: simulator {decision}, enforcement {enforced}"
+        );
+    }
+
+    let custom = admin
+        .simulate_custom_policy()
+        .policy_input_list(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}}"#)
+        .action_names("s3:GetObject")
+        .context_entries(
+            aws_sdk_iam::types::ContextEntry::builder()
+                .context_key_name("aws:SourceIp")
+                .context_key_values("10.1.2.3")
+                .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::Ip)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = &custom.evaluation_results()[0];
+    assert_eq!(r.eval_decision().as_str(), "allowed");
+    assert_eq!(r.matched_statements()[0].source_policy_id(), Some("PolicyInputList.1"));
+    let missing = admin
+        .simulate_custom_policy()
+        .policy_input_list(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}}"#)
+        .action_names("s3:GetObject")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.evaluation_results()[0].eval_decision().as_str(), "implicitDeny");
+    assert_eq!(missing.evaluation_results()[0].missing_context_values(), ["aws:SourceIp"]);
+    let keys = admin
+        .get_context_keys_for_principal_policy()
+        .policy_source_arn("arn:aws:iam::123456789012:user/sim")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.context_key_names(), ["aws:username"]);
+}
