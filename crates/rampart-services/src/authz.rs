@@ -103,6 +103,13 @@ impl Authorizer {
                     .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
                     .collect();
                 let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+                let boundary_doc = iam::boundary_document(db, &user)?;
+                let boundary = match &boundary_doc {
+                    Some((_, doc)) => {
+                        Some(self.compile(doc, PolicyKind::Boundary).ok_or_else(|| denied(no_identity_policy()))?)
+                    }
+                    None => None,
+                };
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
                 let ctx = context(req, &user);
                 let decision = decide(&Input {
@@ -111,7 +118,10 @@ impl Authorizer {
                     principal: &principal,
                     context: &ctx,
                     identity: &identity,
-                    boundary: None,
+                    boundary: boundary_doc
+                        .as_ref()
+                        .zip(boundary.as_ref())
+                        .map(|((name, _), policy)| Named { name, policy }),
                     session: None,
                     scps: &[],
                     rcps: &[],

@@ -47,6 +47,9 @@ pub struct UserRecord {
     /// The groups the user belongs to, by name.
     #[serde(default)]
     pub groups: BTreeSet<String>,
+    /// The managed policy that bounds the user's permissions.
+    #[serde(default)]
+    pub boundary: Option<String>,
 }
 
 impl UserRecord {
@@ -78,7 +81,10 @@ impl UserRecord {
             arn: self.arn(),
             create_date: self.created,
             password_last_used: None,
-            permissions_boundary: None,
+            permissions_boundary: self.boundary.as_ref().map(|b| shapes::AttachedPermissionsBoundary {
+                permissions_boundary_type: Some("Policy".to_owned()),
+                permissions_boundary_arn: Some(b.clone()),
+            }),
             tags: (!self.tags.is_empty())
                 .then(|| self.tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect()),
         }
@@ -146,6 +152,82 @@ pub fn identity_documents(db: &rampart_store::Db, user: &UserRecord) -> Result<V
     Ok(docs)
 }
 
+/// The document of a user's permissions boundary, if it has one.
+pub fn boundary_document(db: &rampart_store::Db, user: &UserRecord) -> Result<Option<(String, String)>, ServiceError> {
+    let Some(arn) = &user.boundary else { return Ok(None) };
+    // A boundary whose policy is gone allows nothing: fail closed with an empty document.
+    let doc = read_policy_by_arn(db, arn)?
+        .and_then(|p| p.versions.get(&p.default_version).map(|v| v.document.clone()))
+        .unwrap_or_else(|| {
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#.to_owned()
+        });
+    Ok(Some((arn.clone(), doc)))
+}
+
+/// Most tags on one IAM resource.
+pub const TAGS_PER_RESOURCE: usize = 50;
+
+pub fn put_user_permissions_boundary(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutUserPermissionsBoundaryRequest,
+) -> Result<(), ServiceError> {
+    read_policy_by_arn_tx(tx, &input.permissions_boundary)?;
+    let mut user =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    user.boundary = Some(input.permissions_boundary);
+    write_user(tx, &user)
+}
+
+pub fn delete_user_permissions_boundary(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteUserPermissionsBoundaryRequest,
+) -> Result<(), ServiceError> {
+    let mut user =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    user.boundary = None;
+    write_user(tx, &user)
+}
+
+pub fn tag_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagUserRequest) -> Result<(), ServiceError> {
+    let mut user =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    for t in input.tags {
+        // Tag keys are case-insensitive; a new value replaces the old one.
+        user.tags.retain(|(k, _)| !k.eq_ignore_ascii_case(&t.key));
+        user.tags.push((t.key, t.value));
+    }
+    if user.tags.len() > TAGS_PER_RESOURCE {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("The number of tags has reached the maximum limit of {TAGS_PER_RESOURCE}."),
+        ));
+    }
+    write_user(tx, &user)
+}
+
+pub fn untag_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UntagUserRequest) -> Result<(), ServiceError> {
+    let mut user =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    user.tags.retain(|(k, _)| !input.tag_keys.iter().any(|r| r.eq_ignore_ascii_case(k)));
+    write_user(tx, &user)
+}
+
+pub fn list_user_tags(
+    ctx: &Ctx<'_>,
+    input: shapes::ListUserTagsRequest,
+) -> Result<shapes::ListUserTagsResponse, ServiceError> {
+    let user = read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
+        .ok_or_else(|| no_such_user(&input.user_name))?;
+    Ok(shapes::ListUserTagsResponse {
+        tags: user.tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect(),
+        is_truncated: Some(false),
+        marker: None,
+    })
+}
+
 /// The resource ARN an IAM operation acts on, for authorization; `member` reads the request's
 /// input members by name.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html>.
@@ -204,7 +286,7 @@ pub fn create_user(
             format!("User with name {} already exists.", input.user_name),
         ));
     }
-    let user = UserRecord {
+    let mut user = UserRecord {
         v: 1,
         account_id: account.clone(),
         name: input.user_name,
@@ -215,7 +297,12 @@ pub fn create_user(
         inline_policies: BTreeMap::new(),
         attached: BTreeSet::new(),
         groups: BTreeSet::new(),
+        boundary: None,
     };
+    if let Some(b) = input.permissions_boundary {
+        read_policy_by_arn_tx(tx, &b)?;
+        user.boundary = Some(b);
+    }
     write_user(tx, &user)?;
     Ok(shapes::CreateUserResponse { user: Some(user.to_shape()) })
 }

@@ -80,6 +80,11 @@ pub fn read_policy_by_arn(db: &rampart_store::Db, arn: &str) -> Result<Option<Ma
     Ok(p.filter(|p| p.arn() == arn))
 }
 
+/// Checks that a managed policy exists, inside a transaction.
+pub(crate) fn read_policy_by_arn_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
+    read_policy_tx(tx, arn)
+}
+
 fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
     let (account, name) = parse_arn(arn).ok_or_else(|| no_such_policy(arn))?;
     let p: ManagedPolicyRecord = match tx.get(&keys::policy(account, name))? {
@@ -215,6 +220,102 @@ pub fn delete_policy(
     }
     tx.delete(&keys::policy(&p.account_id, &p.name))?;
     Ok(())
+}
+
+/// Most versions a managed policy keeps.
+pub const VERSIONS_PER_POLICY: usize = 5;
+
+fn version_shape(
+    p: &ManagedPolicyRecord,
+    id: &str,
+    v: &PolicyVersionRecord,
+    with_document: bool,
+) -> shapes::PolicyVersion {
+    shapes::PolicyVersion {
+        document: with_document.then(|| url_encode(&v.document)),
+        version_id: Some(id.to_owned()),
+        is_default_version: Some(id == p.default_version),
+        create_date: Some(v.created),
+    }
+}
+
+pub fn create_policy_version(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreatePolicyVersionRequest,
+) -> Result<shapes::CreatePolicyVersionResponse, ServiceError> {
+    let policy = rampart_policy::Policy::parse(&input.policy_document, rampart_policy::PolicyKind::Identity)
+        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
+    if policy.version != rampart_policy::Version::V2012 {
+        return Err(ServiceError::new(
+            "MalformedPolicyDocument",
+            400,
+            "Policy document must be version 2012-10-17 or greater.",
+        ));
+    }
+    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    if p.versions.len() >= VERSIONS_PER_POLICY {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.",
+        ));
+    }
+    // Version ids keep counting up: v1, v2, … even after deletions.
+    let next = p.versions.keys().filter_map(|k| k.strip_prefix('v')?.parse::<u32>().ok()).max().unwrap_or(0) + 1;
+    let id = format!("v{next}");
+    p.versions.insert(id.clone(), PolicyVersionRecord { document: input.policy_document, created: ctx.now });
+    if input.set_as_default.unwrap_or(false) {
+        p.default_version = id.clone();
+    }
+    p.updated = ctx.now;
+    write_policy(tx, &p)?;
+    let v = p.versions.get(&id).ok_or_else(ServiceError::internal)?;
+    Ok(shapes::CreatePolicyVersionResponse { policy_version: Some(version_shape(&p, &id, v, false)) })
+}
+
+pub fn list_policy_versions(
+    ctx: &Ctx<'_>,
+    input: shapes::ListPolicyVersionsRequest,
+) -> Result<shapes::ListPolicyVersionsResponse, ServiceError> {
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let mut versions: Vec<shapes::PolicyVersion> =
+        p.versions.iter().map(|(id, v)| version_shape(&p, id, v, false)).collect();
+    versions.reverse();
+    Ok(shapes::ListPolicyVersionsResponse { versions: Some(versions), is_truncated: Some(false), marker: None })
+}
+
+fn no_such_version(arn: &str, id: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("Policy {arn} version {id} does not exist or is not attachable."))
+}
+
+pub fn set_default_policy_version(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::SetDefaultPolicyVersionRequest,
+) -> Result<(), ServiceError> {
+    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    if !p.versions.contains_key(&input.version_id) {
+        return Err(no_such_version(&input.policy_arn, &input.version_id));
+    }
+    p.default_version = input.version_id;
+    p.updated = ctx.now;
+    write_policy(tx, &p)
+}
+
+pub fn delete_policy_version(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeletePolicyVersionRequest,
+) -> Result<(), ServiceError> {
+    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    if input.version_id == p.default_version {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete the default version of a policy."));
+    }
+    if p.versions.remove(&input.version_id).is_none() {
+        return Err(no_such_version(&input.policy_arn, &input.version_id));
+    }
+    write_policy(tx, &p)
 }
 
 fn limit_error(kind: &str) -> ServiceError {

@@ -20,6 +20,8 @@ fn invalid(message: impl Into<String>) -> ServiceError {
 /// The documents, their reported ids and types, the principal and its context.
 struct Subject {
     docs: Vec<(String, &'static str, String)>,
+    /// The principal's own permissions boundary, used unless the request gives one.
+    boundary: Option<String>,
     principal: Principal,
     context: Context,
 }
@@ -46,8 +48,10 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
                 (id, kind, doc)
             })
             .collect();
+        let boundary = super::boundary_document(ctx.db, &user)?.map(|(_, d)| d);
         return Ok(Subject {
             docs,
+            boundary,
             principal: Principal::user(account, &user.path, &user.name),
             context: principal_context(&user),
         });
@@ -64,7 +68,12 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
                 docs.push((arn.clone(), "user-managed", v.document.clone()));
             }
         }
-        return Ok(Subject { docs, principal: Principal::user(account, "/", "simulated"), context: Context::new() });
+        return Ok(Subject {
+            docs,
+            boundary: None,
+            principal: Principal::user(account, "/", "simulated"),
+            context: Context::new(),
+        });
     }
     Err(invalid(format!("Simulation of {source_arn} is not supported: give a user or group ARN")))
 }
@@ -91,7 +100,11 @@ fn simulate(
     let identity: Vec<Named<'_>> = compiled.iter().map(|(n, p)| Named { name: n, policy: p }).collect();
     let boundary = match boundary.as_deref() {
         Some([doc]) => Some(Policy::parse(doc, PolicyKind::Boundary).map_err(|e| malformed(&e))?),
-        Some([]) | None => None,
+        Some([]) | None => subject
+            .boundary
+            .as_deref()
+            .map(|d| Policy::parse(d, PolicyKind::Boundary).map_err(|e| malformed(&e)))
+            .transpose()?,
         Some(_) => return Err(invalid("PermissionsBoundaryPolicyInputList takes one policy.")),
     };
     let resource_policy =
@@ -176,8 +189,12 @@ pub fn simulate_custom_policy(
     input: shapes::SimulateCustomPolicyRequest,
 ) -> Result<shapes::SimulatePolicyResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let subject =
-        Subject { docs: Vec::new(), principal: Principal::user(account, "/", "simulated"), context: Context::new() };
+    let subject = Subject {
+        docs: Vec::new(),
+        boundary: None,
+        principal: Principal::user(account, "/", "simulated"),
+        context: Context::new(),
+    };
     simulate(
         subject,
         Some(input.policy_input_list),

@@ -372,3 +372,73 @@ async fn the_simulator_agrees_with_enforcement() {
         .unwrap();
     assert_eq!(keys.context_key_names(), ["aws:username"]);
 }
+
+#[tokio::test]
+async fn boundaries_narrow_versions_switch_and_tags_feed_conditions() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("erin").send().await.unwrap();
+    let all_iam = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}"#;
+    admin.put_user_policy().user_name("erin").policy_name("all").policy_document(all_iam).send().await.unwrap();
+    let k = admin.create_access_key().user_name("erin").send().await.unwrap();
+    let erin = iam(&server, k.access_key().unwrap().access_key_id(), k.access_key().unwrap().secret_access_key());
+    assert!(erin.list_users().send().await.is_ok());
+
+    // A boundary that allows only reads narrows her to reads, and never grants more.
+    let reads =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"*"}]}"#;
+    let b = admin.create_policy().policy_name("ReadOnlyBoundary").policy_document(reads).send().await.unwrap();
+    let b_arn = b.policy().unwrap().arn().unwrap().to_owned();
+    admin.put_user_permissions_boundary().user_name("erin").permissions_boundary(&b_arn).send().await.unwrap();
+    let got = admin.get_user().user_name("erin").send().await.unwrap();
+    assert_eq!(got.user().unwrap().permissions_boundary().unwrap().permissions_boundary_arn(), Some(b_arn.as_str()));
+    assert!(erin.list_users().send().await.is_ok());
+    let (code, message) = err(erin.create_user().user_name("x").send().await);
+    assert_eq!(code, "AccessDenied");
+    assert!(message.ends_with("because no permissions boundary allows the iam:CreateUser action"), "{message}");
+
+    // A new default version of the boundary changes the decision on the next request.
+    let none = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
+    let v2 = admin
+        .create_policy_version()
+        .policy_arn(&b_arn)
+        .policy_document(none)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v2.policy_version().unwrap().version_id(), Some("v2"));
+    assert_eq!(err(erin.list_users().send().await).0, "AccessDenied");
+    admin.set_default_policy_version().policy_arn(&b_arn).version_id("v1").send().await.unwrap();
+    assert!(erin.list_users().send().await.is_ok());
+    let (code, message) = err(admin.delete_policy_version().policy_arn(&b_arn).version_id("v1").send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("DeleteConflict", "Cannot delete the default version of a policy."));
+    for _ in 0..3 {
+        admin.create_policy_version().policy_arn(&b_arn).policy_document(reads).send().await.unwrap();
+    }
+    let (code, _) = err(admin.create_policy_version().policy_arn(&b_arn).policy_document(reads).send().await);
+    assert_eq!(code, "LimitExceeded");
+    let versions = admin.list_policy_versions().policy_arn(&b_arn).send().await.unwrap();
+    assert_eq!(versions.versions().len(), 5);
+    admin.delete_user_permissions_boundary().user_name("erin").send().await.unwrap();
+    assert!(erin.create_user().user_name("helper").send().await.is_ok());
+
+    // Tags become aws:PrincipalTag/* for conditions.
+    let tagged = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}}]}"#;
+    admin.create_user().user_name("fay").send().await.unwrap();
+    admin.put_user_policy().user_name("fay").policy_name("tagged").policy_document(tagged).send().await.unwrap();
+    let k = admin.create_access_key().user_name("fay").send().await.unwrap();
+    let fay = iam(&server, k.access_key().unwrap().access_key_id(), k.access_key().unwrap().secret_access_key());
+    assert_eq!(err(fay.get_user().send().await).0, "AccessDenied");
+    admin
+        .tag_user()
+        .user_name("fay")
+        .tags(aws_sdk_iam::types::Tag::builder().key("team").value("blue").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(fay.get_user().send().await.is_ok());
+    assert_eq!(admin.list_user_tags().user_name("fay").send().await.unwrap().tags().len(), 1);
+    admin.untag_user().user_name("fay").tag_keys("TEAM").send().await.unwrap();
+    assert_eq!(err(fay.get_user().send().await).0, "AccessDenied");
+}
