@@ -6,7 +6,10 @@
 //! reports throughput and latency percentiles, the server's idle RSS and its start-up time on an
 //! existing data directory. Loopback only; bounded in time.
 //!
-//! `loadbench [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]`: with `--addr`,
+//! `--op get-user` loads IAM GetUser by a user whose access an inline policy decides; `--op
+//! create-user` loads durable, audited CreateUser calls.
+//!
+//! `loadbench [--op OP] [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]`: with `--addr`,
 //! load an already running server, signing with the root key in `--creds` (a shared-credentials
 //! file such as `rampart-data/root-credentials`).
 
@@ -89,11 +92,88 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn signed(addr: &str, creds: &Creds) -> anyhow::Result<http::Request<Vec<u8>>> {
+/// What the benchmark calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// STS GetCallerIdentity as the root user.
+    GetCallerIdentity,
+    /// IAM GetUser by a user whose access is decided by an inline policy.
+    GetUser,
+    /// IAM CreateUser as root: a durable, audited write per request.
+    CreateUser,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Self::GetCallerIdentity => "GetCallerIdentity",
+            Self::GetUser => "GetUser",
+            Self::CreateUser => "CreateUser",
+        }
+    }
+}
+
+static NEXT_USER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn form(addr: &str, creds: &Creds, service: &str, body: String) -> anyhow::Result<http::Request<Vec<u8>>> {
     let req = http::Request::post(format!("http://{addr}/"))
         .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-        .body(b"Action=GetCallerIdentity&Version=2011-06-15".to_vec())?;
-    sign_request(req, &creds.id, &creds.secret, "sts", SystemTime::now(), SignatureLocation::Headers)
+        .body(body.into_bytes())?;
+    sign_request(req, &creds.id, &creds.secret, service, SystemTime::now(), SignatureLocation::Headers)
+}
+
+fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec<u8>>> {
+    match op {
+        Op::GetCallerIdentity => form(addr, creds, "sts", "Action=GetCallerIdentity&Version=2011-06-15".into()),
+        Op::GetUser => form(addr, creds, "iam", "Action=GetUser&Version=2010-05-08".into()),
+        Op::CreateUser => {
+            let n = NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            form(
+                addr,
+                creds,
+                "iam",
+                format!("Action=CreateUser&Version=2010-05-08&UserName=load{}-{n}", std::process::id()),
+            )
+        }
+    }
+}
+
+/// Creates a user allowed `iam:GetUser` on itself, and returns its key (for `--op get-user`).
+async fn policy_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::*:user/${aws:username}"}]}"#;
+    let enc: String = form_encode(policy);
+    for body in [
+        "Action=CreateUser&Version=2010-05-08&UserName=loadbench".to_owned(),
+        format!("Action=PutUserPolicy&Version=2010-05-08&UserName=loadbench&PolicyName=self&PolicyDocument={enc}"),
+    ] {
+        let r = rampart_testkit::send(form(addr, root, "iam", body)?).await?;
+        anyhow::ensure!(r.status == 200 || r.body.contains("EntityAlreadyExists"), "setup failed: {}", r.body);
+    }
+    let r = rampart_testkit::send(form(
+        addr,
+        root,
+        "iam",
+        "Action=CreateAccessKey&Version=2010-05-08&UserName=loadbench".into(),
+    )?)
+    .await?;
+    let field = |tag: &str| -> Option<String> {
+        let start = r.body.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let end = r.body[start..].find('<')? + start;
+        Some(r.body[start..end].to_owned())
+    };
+    Ok(Creds { id: field("AccessKeyId").context("no key id")?, secret: field("SecretAccessKey").context("no secret")? })
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The request as bytes on the wire.
@@ -135,7 +215,7 @@ async fn read_response(r: &mut tokio::io::BufReader<tokio::net::TcpStream>, line
 }
 
 /// One keep-alive connection sending requests back to back until `until`; returns latencies in µs.
-async fn worker(addr: String, creds: std::sync::Arc<Creds>, until: Instant) -> anyhow::Result<Vec<u32>> {
+async fn worker(addr: String, creds: std::sync::Arc<Creds>, until: Instant, op: Op) -> anyhow::Result<Vec<u32>> {
     use tokio::io::AsyncWriteExt;
     let stream = tokio::net::TcpStream::connect(&addr).await?;
     stream.set_nodelay(true)?;
@@ -144,11 +224,12 @@ async fn worker(addr: String, creds: std::sync::Arc<Creds>, until: Instant) -> a
     let mut line = String::new();
     // SigV4 has no nonce: a signed request stays valid for minutes. Re-sign every second so the
     // server sees current dates; it still verifies every request in full.
-    let mut bytes = wire_bytes(&signed(&addr, &creds)?);
+    let mut bytes = wire_bytes(&signed(&addr, &creds, op)?);
     let mut signed_at = Instant::now();
     while Instant::now() < until {
-        if signed_at.elapsed() > Duration::from_secs(1) {
-            bytes = wire_bytes(&signed(&addr, &creds)?);
+        // Writes need a fresh name per request; reads re-sign once a second.
+        if op == Op::CreateUser || signed_at.elapsed() > Duration::from_secs(1) {
+            bytes = wire_bytes(&signed(&addr, &creds, op)?);
             signed_at = Instant::now();
         }
         let t = Instant::now();
@@ -176,10 +257,17 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted.get(i).copied().unwrap_or(0)) / 1000.0
 }
 
-async fn run(addr: &str, creds: &std::sync::Arc<Creds>, connections: usize, seconds: u64) -> anyhow::Result<()> {
+async fn run(
+    addr: &str,
+    creds: &std::sync::Arc<Creds>,
+    connections: usize,
+    seconds: u64,
+    op: Op,
+) -> anyhow::Result<()> {
     let until = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
-    let tasks: Vec<_> = (0..connections).map(|_| tokio::spawn(worker(addr.to_owned(), creds.clone(), until))).collect();
+    let tasks: Vec<_> =
+        (0..connections).map(|_| tokio::spawn(worker(addr.to_owned(), creds.clone(), until, op))).collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await??);
@@ -189,7 +277,8 @@ async fn run(addr: &str, creds: &std::sync::Arc<Creds>, connections: usize, seco
     #[expect(clippy::cast_precision_loss, reason = "a count")]
     let rate = all.len() as f64 / secs;
     println!(
-        "GetCallerIdentity  connections={connections:<3} requests={:<8} req/s={rate:>9.0}  p50={:.3} ms  p99={:.3} ms  max={:.3} ms",
+        "{:<17}  connections={connections:<3} requests={:<8} req/s={rate:>9.0}  p50={:.3} ms  p99={:.3} ms  max={:.3} ms",
+        op.name(),
         all.len(),
         pct(&all, 0.50),
         pct(&all, 0.99),
@@ -203,6 +292,7 @@ async fn main() -> anyhow::Result<()> {
     let mut connections = Vec::new();
     let mut seconds = 10u64;
     let mut attach: (Option<String>, Option<PathBuf>) = (None, None);
+    let mut op = Op::GetCallerIdentity;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -210,7 +300,17 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = args.next().context("--seconds S")?.parse()?,
             "--addr" => attach.0 = Some(args.next().context("--addr HOST:PORT")?),
             "--creds" => attach.1 = Some(args.next().context("--creds FILE")?.into()),
-            _ => bail!("usage: loadbench [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]"),
+            "--op" => {
+                op = match args.next().as_deref() {
+                    Some("get-caller-identity") => Op::GetCallerIdentity,
+                    Some("get-user") => Op::GetUser,
+                    Some("create-user") => Op::CreateUser,
+                    _ => bail!("--op is get-caller-identity, get-user or create-user"),
+                }
+            }
+            _ => bail!(
+                "usage: loadbench [--op get-caller-identity|get-user|create-user] [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]"
+            ),
         }
     }
     anyhow::ensure!(seconds <= 300, "--seconds is at most 300");
@@ -218,9 +318,12 @@ async fn main() -> anyhow::Result<()> {
         connections = vec![1, 32];
     }
     if let (Some(addr), Some(creds)) = attach {
-        let creds = std::sync::Arc::new(read_creds(&creds)?);
+        let mut creds = std::sync::Arc::new(read_creds(&creds)?);
+        if op == Op::GetUser {
+            creds = std::sync::Arc::new(policy_user(&addr, &creds).await?);
+        }
         for c in connections {
-            run(&addr, &creds, c, seconds).await?;
+            run(&addr, &creds, c, seconds, op).await?;
         }
         return Ok(());
     }
@@ -229,7 +332,7 @@ async fn main() -> anyhow::Result<()> {
     let data = dir.path().join("data");
 
     let (server, first) = spawn(&bin, &data).await?;
-    let creds = std::sync::Arc::new(read_creds(&data.join("root-credentials"))?);
+    let mut creds = std::sync::Arc::new(read_creds(&data.join("root-credentials"))?);
     println!("first start (bootstrap, argon2id hash): {:.1} ms", first.as_secs_f64() * 1000.0);
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(kib) = rss_kib(server.child.id()) {
@@ -238,9 +341,12 @@ async fn main() -> anyhow::Result<()> {
     drop(server);
     let (server, restart) = spawn(&bin, &data).await?;
     println!("start-up on an existing data dir (to first healthy answer): {:.1} ms", restart.as_secs_f64() * 1000.0);
-    run(&server.addr, &creds, 4, 2).await.map(|_| ()).ok(); // warm-up
+    if op == Op::GetUser {
+        creds = std::sync::Arc::new(policy_user(&server.addr, &creds).await?);
+    }
+    run(&server.addr, &creds, 4, 2, op).await.map(|_| ()).ok(); // warm-up
     for c in connections {
-        run(&server.addr, &creds, c, seconds).await?;
+        run(&server.addr, &creds, c, seconds, op).await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(kib) = rss_kib(server.child.id()) {
