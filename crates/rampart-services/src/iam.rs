@@ -3,10 +3,12 @@
 
 mod groups;
 mod policies;
+mod roles;
 mod simulate;
 
 pub use groups::*;
 pub use policies::*;
+pub use roles::*;
 pub use simulate::*;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -237,6 +239,7 @@ pub fn resource_arn<'m>(ctx: &Ctx<'_>, operation: &str, member: &dyn Fn(&str) ->
         "ListUsers" => return format!("arn:aws:iam::{account}:user/"),
         "ListGroups" => return format!("arn:aws:iam::{account}:group/"),
         "ListPolicies" => return format!("arn:aws:iam::{account}:policy/"),
+        "ListRoles" => return format!("arn:aws:iam::{account}:role/"),
         "SimulatePrincipalPolicy" | "GetContextKeysForPrincipalPolicy" => {
             return member("PolicySourceArn").unwrap_or("*").to_owned();
         }
@@ -246,6 +249,13 @@ pub fn resource_arn<'m>(ctx: &Ctx<'_>, operation: &str, member: &dyn Fn(&str) ->
             return format!("arn:aws:iam::{account}:policy{path}{}", member("PolicyName").unwrap_or_default());
         }
         _ => {}
+    }
+    if let Some(role) = member("RoleName") {
+        let path = match operation {
+            "CreateRole" => member("Path").unwrap_or("/").to_owned(),
+            _ => read_role(ctx.db, account, role).ok().flatten().map_or_else(|| "/".to_owned(), |r| r.path),
+        };
+        return format!("arn:aws:iam::{account}:role{path}{role}");
     }
     if let Some(group) = member("GroupName") {
         let path = match operation {

@@ -53,6 +53,16 @@ pub fn policies(account: &str) -> Vec<u8> {
     format!("iam/{account}/policy/").into_bytes()
 }
 
+/// `iam/<account>/role/<lower-case name>`: an IAM role.
+pub fn role(account: &str, name: &str) -> Vec<u8> {
+    format!("iam/{account}/role/{}", name.to_ascii_lowercase()).into_bytes()
+}
+
+/// The prefix of an account's roles.
+pub fn roles(account: &str) -> Vec<u8> {
+    format!("iam/{account}/role/").into_bytes()
+}
+
 /// The prefix of audit events; events sort by time.
 pub const AUDIT_PREFIX: &[u8] = b"audit/";
 

@@ -222,6 +222,19 @@ pub fn delete_policy(
     Ok(())
 }
 
+/// Counts an attachment (`+1`) or a detachment (`-1`) of a managed policy; the policy must exist to
+/// be attached.
+pub(crate) fn adjust_attachments(tx: &mut Tx<'_>, arn: &str, delta: i32) -> Result<(), ServiceError> {
+    match read_policy_tx(tx, arn) {
+        Ok(mut p) => {
+            p.attachments = if delta > 0 { p.attachments + 1 } else { p.attachments.saturating_sub(1) };
+            write_policy(tx, &p)
+        }
+        Err(e) if delta > 0 => Err(e),
+        Err(_) => Ok(()),
+    }
+}
+
 /// Most versions a managed policy keeps.
 pub const VERSIONS_PER_POLICY: usize = 5;
 
@@ -331,7 +344,6 @@ pub fn attach_user_policy(
     ctx: &TxCtx<'_>,
     input: shapes::AttachUserPolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut p = read_policy_tx(tx, &input.policy_arn)?;
     let mut u =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
     if u.attached.contains(&input.policy_arn) {
@@ -340,10 +352,9 @@ pub fn attach_user_policy(
     if u.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
         return Err(limit_error("User"));
     }
+    adjust_attachments(tx, &input.policy_arn, 1)?;
     u.attached.insert(input.policy_arn);
-    p.attachments += 1;
-    write_user(tx, &u)?;
-    write_policy(tx, &p)
+    write_user(tx, &u)
 }
 
 pub fn detach_user_policy(
@@ -356,10 +367,7 @@ pub fn detach_user_policy(
     if !u.attached.remove(&input.policy_arn) {
         return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
     }
-    if let Ok(mut p) = read_policy_tx(tx, &input.policy_arn) {
-        p.attachments = p.attachments.saturating_sub(1);
-        write_policy(tx, &p)?;
-    }
+    adjust_attachments(tx, &input.policy_arn, -1)?;
     write_user(tx, &u)
 }
 
@@ -393,7 +401,6 @@ pub fn attach_group_policy(
     ctx: &TxCtx<'_>,
     input: shapes::AttachGroupPolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut p = read_policy_tx(tx, &input.policy_arn)?;
     let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
         ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
     })?;
@@ -403,10 +410,9 @@ pub fn attach_group_policy(
     if g.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
         return Err(limit_error("Group"));
     }
+    adjust_attachments(tx, &input.policy_arn, 1)?;
     g.attached.insert(input.policy_arn);
-    p.attachments += 1;
-    write_group(tx, &g)?;
-    write_policy(tx, &p)
+    write_group(tx, &g)
 }
 
 pub fn detach_group_policy(
@@ -420,10 +426,7 @@ pub fn detach_group_policy(
     if !g.attached.remove(&input.policy_arn) {
         return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
     }
-    if let Ok(mut p) = read_policy_tx(tx, &input.policy_arn) {
-        p.attachments = p.attachments.saturating_sub(1);
-        write_policy(tx, &p)?;
-    }
+    adjust_attachments(tx, &input.policy_arn, -1)?;
     write_group(tx, &g)
 }
 

@@ -442,3 +442,47 @@ async fn boundaries_narrow_versions_switch_and_tags_feed_conditions() {
     admin.untag_user().user_name("fay").tag_keys("TEAM").send().await.unwrap();
     assert_eq!(err(fay.get_user().send().await).0, "AccessDenied");
 }
+
+#[tokio::test]
+async fn roles_keep_a_validated_trust_policy_and_their_own_policies() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
+    let created = admin
+        .create_role()
+        .role_name("Auditor")
+        .path("/ops/")
+        .assume_role_policy_document(trust)
+        .max_session_duration(7200)
+        .send()
+        .await
+        .unwrap();
+    let role = created.role().unwrap();
+    assert_eq!(role.arn(), "arn:aws:iam::123456789012:role/ops/Auditor");
+    assert!(role.role_id().starts_with("AROA") && role.role_id().len() == 21);
+    assert_eq!(role.max_session_duration(), Some(7200));
+    let got = admin.get_role().role_name("auditor").send().await.unwrap();
+    assert!(got.role().unwrap().assume_role_policy_document().unwrap().starts_with("%7B%22Version%22"));
+
+    // A trust policy is a resource policy: a principal is required and a resource is refused.
+    let (code, message) = err(admin.create_role().role_name("Bad").assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole","Resource":"*"}}"#).send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("MalformedPolicyDocument", "Has prohibited field Resource"));
+    let (code, _) = err(admin.update_role().role_name("Auditor").max_session_duration(60).send().await);
+    assert_eq!(code, "ValidationError");
+    let (code, _) = err(admin.create_role().role_name("auditor").assume_role_policy_document(trust).send().await);
+    assert_eq!(code, "EntityAlreadyExists");
+
+    admin.put_role_policy().role_name("Auditor").policy_name("read").policy_document(READ_SELF).send().await.unwrap();
+    let p = admin.create_policy().policy_name("AuditRead").policy_document(READ_SELF).send().await.unwrap();
+    let arn = p.policy().unwrap().arn().unwrap().to_owned();
+    admin.attach_role_policy().role_name("Auditor").policy_arn(&arn).send().await.unwrap();
+    assert_eq!(admin.get_policy().policy_arn(&arn).send().await.unwrap().policy().unwrap().attachment_count(), Some(1));
+    assert_eq!(admin.list_roles().send().await.unwrap().roles().len(), 1);
+    assert_eq!(err(admin.delete_role().role_name("Auditor").send().await).0, "DeleteConflict");
+    admin.delete_role_policy().role_name("Auditor").policy_name("read").send().await.unwrap();
+    admin.detach_role_policy().role_name("Auditor").policy_arn(&arn).send().await.unwrap();
+    assert_eq!(admin.get_policy().policy_arn(&arn).send().await.unwrap().policy().unwrap().attachment_count(), Some(0));
+    admin.update_assume_role_policy().role_name("Auditor").policy_document(trust).send().await.unwrap();
+    admin.delete_role().role_name("Auditor").send().await.unwrap();
+    assert_eq!(err(admin.get_role().role_name("Auditor").send().await).0, "NoSuchEntity");
+}

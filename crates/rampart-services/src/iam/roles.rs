@@ -1,0 +1,329 @@
+//! IAM roles: trust policies, session duration, and the role's own policies. Assuming a role is
+//! STS's part.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rampart_policy::{Policy, PolicyKind};
+use rampart_shapes::generated::iam as shapes;
+use rampart_store::Tx;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::groups::MANAGED_POLICIES_PER_IDENTITY;
+use super::policies::{adjust_attachments, read_policy_by_arn_tx};
+use super::{page_size, url_encode, validate_document};
+use crate::account::{self, read_cached, to_json};
+use crate::{Ctx, ServiceError, TxCtx, keys};
+
+/// A role, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRecord {
+    pub v: u32,
+    pub account_id: String,
+    pub name: String,
+    pub path: String,
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    pub trust_policy: String,
+    pub description: Option<String>,
+    /// Seconds, 3600 to 43200.
+    pub max_session_duration: i32,
+    pub boundary: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    #[serde(default)]
+    pub attached: BTreeSet<String>,
+}
+
+impl RoleRecord {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:iam::{}:role{}{}", self.account_id, self.path, self.name)
+    }
+
+    fn to_shape(&self) -> shapes::Role {
+        shapes::Role {
+            path: self.path.clone(),
+            role_name: self.name.clone(),
+            role_id: self.id.clone(),
+            arn: self.arn(),
+            create_date: self.created,
+            assume_role_policy_document: Some(url_encode(&self.trust_policy)),
+            description: self.description.clone(),
+            max_session_duration: Some(self.max_session_duration),
+            permissions_boundary: self.boundary.as_ref().map(|b| shapes::AttachedPermissionsBoundary {
+                permissions_boundary_type: Some("Policy".to_owned()),
+                permissions_boundary_arn: Some(b.clone()),
+            }),
+            tags: (!self.tags.is_empty())
+                .then(|| self.tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect()),
+            role_last_used: None,
+        }
+    }
+}
+
+fn no_such_role(name: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("The role with name {name} cannot be found."))
+}
+
+pub fn read_role(db: &rampart_store::Db, account: &str, name: &str) -> Result<Option<RoleRecord>, ServiceError> {
+    read_cached(db, &keys::role(account, name))
+}
+
+fn read_role_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<RoleRecord, ServiceError> {
+    match tx.get(&keys::role(account, name))? {
+        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal()),
+        None => Err(no_such_role(name)),
+    }
+}
+
+fn write_role(tx: &mut Tx<'_>, r: &RoleRecord) -> Result<(), ServiceError> {
+    tx.put(&keys::role(&r.account_id, &r.name), &to_json(r)?)?;
+    Ok(())
+}
+
+fn validate_trust(doc: &str) -> Result<(), ServiceError> {
+    Policy::parse(doc, PolicyKind::Trust)
+        .map(|_| ())
+        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))
+}
+
+/// Session duration bounds for a role, per CreateRole's documentation.
+fn check_duration(d: i32) -> Result<i32, ServiceError> {
+    if (3600..=43200).contains(&d) {
+        Ok(d)
+    } else {
+        Err(ServiceError::new(
+            "ValidationError",
+            400,
+            format!(
+                "1 validation error detected: Value '{d}' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200"
+            ),
+        ))
+    }
+}
+
+pub fn create_role(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateRoleRequest,
+) -> Result<shapes::CreateRoleResponse, ServiceError> {
+    validate_trust(&input.assume_role_policy_document)?;
+    let account = &ctx.principal.account_id;
+    if tx.get(&keys::role(account, &input.role_name))?.is_some() {
+        return Err(ServiceError::new(
+            "EntityAlreadyExists",
+            409,
+            format!("Role with name {} already exists.", input.role_name),
+        ));
+    }
+    if let Some(b) = &input.permissions_boundary {
+        read_policy_by_arn_tx(tx, b)?;
+    }
+    let r = RoleRecord {
+        v: 1,
+        account_id: account.clone(),
+        name: input.role_name,
+        path: input.path.unwrap_or_else(|| "/".to_owned()),
+        id: account::new_unique_id("AROA")?,
+        created: ctx.now,
+        trust_policy: input.assume_role_policy_document,
+        description: input.description,
+        max_session_duration: check_duration(input.max_session_duration.unwrap_or(3600))?,
+        boundary: input.permissions_boundary,
+        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        inline_policies: BTreeMap::new(),
+        attached: BTreeSet::new(),
+    };
+    write_role(tx, &r)?;
+    Ok(shapes::CreateRoleResponse { role: r.to_shape() })
+}
+
+pub fn get_role(ctx: &Ctx<'_>, input: shapes::GetRoleRequest) -> Result<shapes::GetRoleResponse, ServiceError> {
+    let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
+        .ok_or_else(|| no_such_role(&input.role_name))?;
+    Ok(shapes::GetRoleResponse { role: r.to_shape() })
+}
+
+pub fn list_roles(ctx: &Ctx<'_>, input: shapes::ListRolesRequest) -> Result<shapes::ListRolesResponse, ServiceError> {
+    let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
+    let mut roles = Vec::new();
+    for (_, v) in ctx.db.scan_prefix(&keys::roles(&ctx.principal.account_id), None, 10_000, false)? {
+        let r: RoleRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+        if r.path.starts_with(&path_prefix)
+            && input.marker.as_deref().is_none_or(|m| r.name.to_ascii_lowercase().as_str() > m)
+        {
+            roles.push(r);
+        }
+    }
+    let limit = page_size(input.max_items);
+    let truncated = roles.len() > limit;
+    roles.truncate(limit);
+    let marker = if truncated { roles.last().map(|r| r.name.to_ascii_lowercase()) } else { None };
+    Ok(shapes::ListRolesResponse {
+        roles: roles.iter().map(RoleRecord::to_shape).collect(),
+        is_truncated: Some(truncated),
+        marker,
+    })
+}
+
+pub fn update_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateRoleRequest) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    if let Some(d) = input.description {
+        r.description = Some(d);
+    }
+    if let Some(d) = input.max_session_duration {
+        r.max_session_duration = check_duration(d)?;
+    }
+    write_role(tx, &r)
+}
+
+pub fn update_role_description(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateRoleDescriptionRequest,
+) -> Result<shapes::UpdateRoleDescriptionResponse, ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    r.description = Some(input.description);
+    write_role(tx, &r)?;
+    Ok(shapes::UpdateRoleDescriptionResponse { role: Some(r.to_shape()) })
+}
+
+pub fn update_assume_role_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateAssumeRolePolicyRequest,
+) -> Result<(), ServiceError> {
+    validate_trust(&input.policy_document)?;
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    r.trust_policy = input.policy_document;
+    write_role(tx, &r)
+}
+
+pub fn delete_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteRoleRequest) -> Result<(), ServiceError> {
+    let r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    if !r.inline_policies.is_empty() {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete policies first."));
+    }
+    if !r.attached.is_empty() {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must detach all policies first."));
+    }
+    tx.delete(&keys::role(&r.account_id, &r.name))?;
+    Ok(())
+}
+
+pub fn put_role_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutRolePolicyRequest,
+) -> Result<(), ServiceError> {
+    validate_document(&input.policy_document)?;
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    r.inline_policies.insert(input.policy_name, input.policy_document);
+    let size: usize = r.inline_policies.values().map(|d| d.chars().filter(|c| !c.is_whitespace()).count()).sum();
+    if size > 10_240 {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("Maximum policy size of 10240 bytes exceeded for role {}", r.name),
+        ));
+    }
+    write_role(tx, &r)
+}
+
+fn no_such_role_policy(name: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("The role policy with name {name} cannot be found."))
+}
+
+pub fn get_role_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::GetRolePolicyRequest,
+) -> Result<shapes::GetRolePolicyResponse, ServiceError> {
+    let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
+        .ok_or_else(|| no_such_role(&input.role_name))?;
+    let doc = r.inline_policies.get(&input.policy_name).ok_or_else(|| no_such_role_policy(&input.policy_name))?;
+    Ok(shapes::GetRolePolicyResponse {
+        role_name: r.name.clone(),
+        policy_name: input.policy_name,
+        policy_document: url_encode(doc),
+    })
+}
+
+pub fn list_role_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListRolePoliciesRequest,
+) -> Result<shapes::ListRolePoliciesResponse, ServiceError> {
+    let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
+        .ok_or_else(|| no_such_role(&input.role_name))?;
+    Ok(shapes::ListRolePoliciesResponse {
+        policy_names: r.inline_policies.keys().cloned().collect(),
+        is_truncated: Some(false),
+        marker: None,
+    })
+}
+
+pub fn delete_role_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteRolePolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    if r.inline_policies.remove(&input.policy_name).is_none() {
+        return Err(no_such_role_policy(&input.policy_name));
+    }
+    write_role(tx, &r)
+}
+
+pub fn attach_role_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::AttachRolePolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    if r.attached.contains(&input.policy_arn) {
+        return Ok(());
+    }
+    if r.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("Cannot exceed quota for PoliciesPerRole: {MANAGED_POLICIES_PER_IDENTITY}"),
+        ));
+    }
+    adjust_attachments(tx, &input.policy_arn, 1)?;
+    r.attached.insert(input.policy_arn);
+    write_role(tx, &r)
+}
+
+pub fn detach_role_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DetachRolePolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    if !r.attached.remove(&input.policy_arn) {
+        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
+    }
+    adjust_attachments(tx, &input.policy_arn, -1)?;
+    write_role(tx, &r)
+}
+
+pub fn list_attached_role_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAttachedRolePoliciesRequest,
+) -> Result<shapes::ListAttachedRolePoliciesResponse, ServiceError> {
+    let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
+        .ok_or_else(|| no_such_role(&input.role_name))?;
+    let mut out = Vec::new();
+    for arn in &r.attached {
+        let name = super::read_policy_by_arn(ctx.db, arn)?.map(|p| p.name);
+        out.push(shapes::AttachedPolicy { policy_name: name, policy_arn: Some(arn.clone()) });
+    }
+    Ok(shapes::ListAttachedRolePoliciesResponse {
+        attached_policies: Some(out),
+        is_truncated: Some(false),
+        marker: None,
+    })
+}
