@@ -2,11 +2,13 @@
 //! See <https://docs.aws.amazon.com/IAM/latest/APIReference/>.
 
 mod groups;
+mod managed;
 mod policies;
 mod roles;
 mod simulate;
 
 pub use groups::*;
+pub use managed::*;
 pub use policies::*;
 pub use roles::*;
 pub use simulate::*;

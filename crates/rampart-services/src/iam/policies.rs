@@ -73,8 +73,11 @@ fn parse_arn(arn: &str) -> Option<(&str, &str)> {
     (!name.is_empty()).then_some((account, name))
 }
 
-/// Reads a managed policy by ARN through the store's cache.
+/// Reads a managed policy by ARN through the store's cache (AWS managed ones from the catalogue).
 pub fn read_policy_by_arn(db: &rampart_store::Db, arn: &str) -> Result<Option<ManagedPolicyRecord>, ServiceError> {
+    if let Some(p) = super::aws_managed(arn) {
+        return Ok(Some(p));
+    }
     let Some((account, name)) = parse_arn(arn) else { return Ok(None) };
     let p: Option<ManagedPolicyRecord> = read_cached(db, &keys::policy(account, name))?;
     Ok(p.filter(|p| p.arn() == arn))
@@ -86,6 +89,9 @@ pub(crate) fn read_policy_by_arn_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPol
 }
 
 fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
+    if let Some(p) = super::aws_managed(arn) {
+        return Ok(p);
+    }
     let (account, name) = parse_arn(arn).ok_or_else(|| no_such_policy(arn))?;
     let p: ManagedPolicyRecord = match tx.get(&keys::policy(account, name))? {
         Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal())?,
@@ -95,6 +101,14 @@ fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, Service
         return Err(no_such_policy(arn));
     }
     Ok(p)
+}
+
+/// A customer managed policy that the caller may change; AWS managed ones are read-only.
+fn writable_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
+    if super::aws_managed(arn).is_some() {
+        return Err(ServiceError::new("InvalidInput", 400, format!("Cannot modify AWS managed policy {arn}.")));
+    }
+    read_policy_tx(tx, arn)
 }
 
 fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceError> {
@@ -177,19 +191,19 @@ pub fn list_policies(
     ctx: &Ctx<'_>,
     input: shapes::ListPoliciesRequest,
 ) -> Result<shapes::ListPoliciesResponse, ServiceError> {
-    // Only customer managed policies exist so far, so the AWS scope lists none.
-    if input.scope.as_deref() == Some("AWS") {
-        return Ok(shapes::ListPoliciesResponse {
-            policies: Some(Vec::new()),
-            is_truncated: Some(false),
-            marker: None,
-        });
-    }
     let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
-    let rows = ctx.db.scan_prefix(&keys::policies(&ctx.principal.account_id), None, 10_000, false)?;
+    let scope = input.scope.as_deref().unwrap_or("All");
+    let mut candidates: Vec<ManagedPolicyRecord> = Vec::new();
+    if scope != "Local" && !input.only_attached.unwrap_or(false) {
+        candidates.extend(super::aws_managed_all());
+    }
+    if scope != "AWS" {
+        for (_, v) in ctx.db.scan_prefix(&keys::policies(&ctx.principal.account_id), None, 10_000, false)? {
+            candidates.push(serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?);
+        }
+    }
     let mut out = Vec::new();
-    for (_, v) in rows {
-        let p: ManagedPolicyRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+    for p in candidates {
         let attached_ok = !input.only_attached.unwrap_or(false) || p.attachments > 0;
         if attached_ok
             && p.path.starts_with(&path_prefix)
@@ -214,7 +228,7 @@ pub fn delete_policy(
     _ctx: &TxCtx<'_>,
     input: shapes::DeletePolicyRequest,
 ) -> Result<(), ServiceError> {
-    let p = read_policy_tx(tx, &input.policy_arn)?;
+    let p = writable_policy_tx(tx, &input.policy_arn)?;
     if p.attachments > 0 {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete a policy attached to entities."));
     }
@@ -225,6 +239,10 @@ pub fn delete_policy(
 /// Counts an attachment (`+1`) or a detachment (`-1`) of a managed policy; the policy must exist to
 /// be attached.
 pub(crate) fn adjust_attachments(tx: &mut Tx<'_>, arn: &str, delta: i32) -> Result<(), ServiceError> {
+    // AWS managed policies are shared by every account; their counts are not tracked here.
+    if super::aws_managed(arn).is_some() {
+        return Ok(());
+    }
     match read_policy_tx(tx, arn) {
         Ok(mut p) => {
             p.attachments = if delta > 0 { p.attachments + 1 } else { p.attachments.saturating_sub(1) };
@@ -266,7 +284,7 @@ pub fn create_policy_version(
             "Policy document must be version 2012-10-17 or greater.",
         ));
     }
-    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
     if p.versions.len() >= VERSIONS_PER_POLICY {
         return Err(ServiceError::new(
             "LimitExceeded",
@@ -307,7 +325,7 @@ pub fn set_default_policy_version(
     ctx: &TxCtx<'_>,
     input: shapes::SetDefaultPolicyVersionRequest,
 ) -> Result<(), ServiceError> {
-    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
     if !p.versions.contains_key(&input.version_id) {
         return Err(no_such_version(&input.policy_arn, &input.version_id));
     }
@@ -321,7 +339,7 @@ pub fn delete_policy_version(
     _ctx: &TxCtx<'_>,
     input: shapes::DeletePolicyVersionRequest,
 ) -> Result<(), ServiceError> {
-    let mut p = read_policy_tx(tx, &input.policy_arn)?;
+    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
     if input.version_id == p.default_version {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete the default version of a policy."));
     }

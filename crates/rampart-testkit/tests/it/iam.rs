@@ -486,3 +486,60 @@ async fn roles_keep_a_validated_trust_policy_and_their_own_policies() {
     admin.delete_role().role_name("Auditor").send().await.unwrap();
     assert_eq!(err(admin.get_role().role_name("Auditor").send().await).0, "NoSuchEntity");
 }
+
+#[tokio::test]
+async fn aws_managed_policies_can_be_attached_and_not_changed() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let aws = admin.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Aws).send().await.unwrap();
+    let names: Vec<&str> = aws.policies().iter().filter_map(|p| p.policy_name()).collect();
+    for n in [
+        "AdministratorAccess",
+        "PowerUserAccess",
+        "ReadOnlyAccess",
+        "IAMFullAccess",
+        "IAMReadOnlyAccess",
+        "SecurityAudit",
+    ] {
+        assert!(names.contains(&n), "{n} missing from {names:?}");
+    }
+    admin.create_user().user_name("reader").send().await.unwrap();
+    admin
+        .attach_user_policy()
+        .user_name("reader")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let k = admin.create_access_key().user_name("reader").send().await.unwrap();
+    let reader = iam(&server, k.access_key().unwrap().access_key_id(), k.access_key().unwrap().secret_access_key());
+    assert!(reader.list_users().send().await.is_ok());
+    assert_eq!(err(reader.create_user().user_name("nope").send().await).0, "AccessDenied");
+    admin
+        .attach_user_policy()
+        .user_name("reader")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    assert!(reader.create_user().user_name("yes").send().await.is_ok());
+    assert_eq!(
+        err(admin.delete_policy().policy_arn("arn:aws:iam::aws:policy/AdministratorAccess").send().await).0,
+        "InvalidInput"
+    );
+    let (code, _) = err(admin
+        .attach_user_policy()
+        .user_name("reader")
+        .policy_arn("arn:aws:iam::aws:policy/NoSuchThing")
+        .send()
+        .await);
+    assert_eq!(code, "NoSuchEntity");
+    let v = admin
+        .get_policy_version()
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    assert!(v.policy_version().unwrap().document().unwrap().contains("%22Action%22%3A%22*%22"));
+}
