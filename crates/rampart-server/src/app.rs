@@ -30,6 +30,8 @@ pub struct App {
     pub sealer: Arc<Sealer>,
     pub verifier: Verifier,
     pub authorizer: Authorizer,
+    /// The minute each access key was last recorded as used, to write that at most once a minute.
+    pub key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub dispatch: Dispatch,
     pub management_account_id: String,
 }

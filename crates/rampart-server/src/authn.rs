@@ -20,6 +20,29 @@ impl From<SigV4Error> for AuthnError {
     }
 }
 
+/// Records when and where a key was used (GetAccessKeyLastUsed), at most once a minute per key,
+/// with the next group commit: last-used is informative, not state that must survive a crash.
+fn note_use(app: &App, key_id: &str, auth: &Auth, now: OffsetDateTime) {
+    let minute = now.unix_timestamp() / 60;
+    if let Ok(mut seen) = app.key_use.lock() {
+        if seen.get(key_id) == Some(&minute) {
+            return;
+        }
+        if seen.len() > 100_000 {
+            seen.clear();
+        }
+        seen.insert(key_id.to_owned(), minute);
+    }
+    let used = rampart_services::iam::KeyLastUsed {
+        date: now,
+        service: auth.scope.service.clone(),
+        region: auth.scope.region.clone(),
+    };
+    if let Ok(v) = serde_json::to_vec(&used) {
+        let _ = app.db.put_later(vec![(keys::key_last_used(key_id), v)]);
+    }
+}
+
 /// Resolves and verifies the signer of `req`.
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
     let record: Option<AccessKeyRecord> =
@@ -42,6 +65,7 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
     let secret = record.secret(&app.sealer).map_err(|_| AuthnError::Internal)?;
     let s3 = auth.scope.service == "s3";
     app.verifier.verify(req, auth, &secret, now, s3)?;
+    note_use(app, &record.id, auth, now);
     match record.owner {
         KeyOwner::Root { account_id } => Ok(Principal::root(&account_id, Some(record.id))),
         KeyOwner::User { account_id, user_name, user_id } => {

@@ -55,6 +55,8 @@ impl Dispatch {
             ((iam, "CreateAccessKey"), write(iam::create_access_key)),
             ((iam, "ListAccessKeys"), read(iam::list_access_keys)),
             ((iam, "DeleteAccessKey"), write(iam::delete_access_key)),
+            ((iam, "UpdateAccessKey"), write(iam::update_access_key)),
+            ((iam, "GetAccessKeyLastUsed"), read(iam::get_access_key_last_used)),
             ((iam, "PutUserPolicy"), write(iam::put_user_policy)),
             ((iam, "GetUserPolicy"), read(iam::get_user_policy)),
             ((iam, "ListUserPolicies"), read(iam::list_user_policies)),

@@ -130,6 +130,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sealer,
         verifier: Verifier::new(),
         authorizer: rampart_services::authz::Authorizer::new(),
+        key_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),
         management_account_id: marker.management_account_id.clone(),
     });

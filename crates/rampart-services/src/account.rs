@@ -194,6 +194,7 @@ pub fn create_account(
         return Err(ServiceError::new("EntityAlreadyExists", 409, format!("account {account_id} already exists")));
     }
     let (id, secret) = create_access_key(tx, sealer, KeyOwner::Root { account_id: account_id.to_owned() }, now)?;
+    tx.put(&keys::root_key(account_id, &id), b"")?;
     Ok((id, secret))
 }
 

@@ -416,15 +416,65 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
     Ok(())
 }
 
+/// Whose access keys an operation is about: a named user, the calling user, or (for the root user
+/// calling without `UserName`) the root user itself, as IAM does.
+enum KeyHolder {
+    Root,
+    User(UserRecord),
+}
+
+impl KeyHolder {
+    fn of(
+        tx_or_db: Result<Option<UserRecord>, ServiceError>,
+        principal: &Principal,
+        named: Option<&str>,
+    ) -> Result<Self, ServiceError> {
+        if named.is_none() && principal.kind == PrincipalKind::Root {
+            return Ok(Self::Root);
+        }
+        let name = target_user(principal, named)?;
+        tx_or_db?.map(Self::User).ok_or_else(|| no_such_user(&name))
+    }
+
+    fn index_prefix(&self, account: &str) -> Vec<u8> {
+        match self {
+            Self::Root => keys::root_keys(account),
+            Self::User(u) => keys::user_keys(account, &u.name),
+        }
+    }
+
+    fn index_key(&self, account: &str, id: &str) -> Vec<u8> {
+        match self {
+            Self::Root => keys::root_key(account, id),
+            Self::User(u) => keys::user_key(account, &u.name, id),
+        }
+    }
+
+    fn user_name(&self) -> Option<String> {
+        match self {
+            Self::Root => None,
+            Self::User(u) => Some(u.name.clone()),
+        }
+    }
+}
+
+fn holder_tx(tx: &Tx<'_>, principal: &Principal, named: Option<&str>) -> Result<KeyHolder, ServiceError> {
+    let lookup = match (named, principal.kind, principal.user_name.as_deref()) {
+        (None, PrincipalKind::Root, _) => Ok(None),
+        (Some(n), _, _) | (None, _, Some(n)) => read_user_tx(tx, &principal.account_id, n),
+        _ => Ok(None),
+    };
+    KeyHolder::of(lookup, principal, named)
+}
+
 pub fn create_access_key(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::CreateAccessKeyRequest,
 ) -> Result<shapes::CreateAccessKeyResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let name = target_user(ctx.principal, input.user_name.as_deref())?;
-    let user = read_user_tx(tx, account, &name)?.ok_or_else(|| no_such_user(&name))?;
-    if tx.scan_prefix(&keys::user_keys(account, &user.name), None, ACCESS_KEYS_PER_USER + 1, false)?.len()
+    let holder = holder_tx(tx, ctx.principal, input.user_name.as_deref())?;
+    if tx.scan_prefix(&holder.index_prefix(account), None, ACCESS_KEYS_PER_USER + 1, false)?.len()
         >= ACCESS_KEYS_PER_USER
     {
         return Err(ServiceError::new(
@@ -433,12 +483,17 @@ pub fn create_access_key(
             format!("Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"),
         ));
     }
-    let owner = KeyOwner::User { account_id: account.clone(), user_name: user.name.clone(), user_id: user.id.clone() };
+    let owner = match &holder {
+        KeyHolder::Root => KeyOwner::Root { account_id: account.clone() },
+        KeyHolder::User(u) => {
+            KeyOwner::User { account_id: account.clone(), user_name: u.name.clone(), user_id: u.id.clone() }
+        }
+    };
     let (id, secret) = account::create_access_key(tx, ctx.sealer, owner, ctx.now)?;
-    tx.put(&keys::user_key(account, &user.name, &id), b"")?;
+    tx.put(&holder.index_key(account, &id), b"")?;
     Ok(shapes::CreateAccessKeyResponse {
         access_key: shapes::AccessKey {
-            user_name: user.name,
+            user_name: holder.user_name().unwrap_or_default(),
             access_key_id: id,
             status: "Active".to_owned(),
             secret_access_key: secret.as_str().to_owned(),
@@ -456,15 +511,20 @@ pub fn list_access_keys(
     input: shapes::ListAccessKeysRequest,
 ) -> Result<shapes::ListAccessKeysResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let name = target_user(ctx.principal, input.user_name.as_deref())?;
-    let user = read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?;
-    let ids = user_key_ids(ctx.db.scan_prefix(&keys::user_keys(account, &user.name), None, 100, false)?);
+    let named = input.user_name.as_deref();
+    let lookup = match (named, ctx.principal.user_name.as_deref()) {
+        (None, _) if ctx.principal.kind == PrincipalKind::Root => Ok(None),
+        (Some(n), _) | (None, Some(n)) => read_user(ctx.db, account, n),
+        _ => Ok(None),
+    };
+    let holder = KeyHolder::of(lookup, ctx.principal, named)?;
+    let ids = user_key_ids(ctx.db.scan_prefix(&holder.index_prefix(account), None, 100, false)?);
     let mut metadata = Vec::with_capacity(ids.len());
     for id in ids {
         let rec: Option<account::AccessKeyRecord> = account::read(ctx.db, &keys::access_key(&id))?;
         if let Some(rec) = rec {
             metadata.push(shapes::AccessKeyMetadata {
-                user_name: Some(user.name.clone()),
+                user_name: holder.user_name(),
                 access_key_id: Some(rec.id),
                 status: Some(if rec.status == KeyStatus::Active { "Active" } else { "Inactive" }.to_owned()),
                 create_date: Some(rec.created),
@@ -474,25 +534,78 @@ pub fn list_access_keys(
     Ok(shapes::ListAccessKeysResponse { access_key_metadata: metadata, is_truncated: Some(false), marker: None })
 }
 
+fn no_such_key(id: &str) -> ServiceError {
+    ServiceError::new("NoSuchEntity", 404, format!("The Access Key with id {id} cannot be found."))
+}
+
 pub fn delete_access_key(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::DeleteAccessKeyRequest,
 ) -> Result<(), ServiceError> {
     let account = &ctx.principal.account_id;
-    let name = target_user(ctx.principal, input.user_name.as_deref())?;
-    let missing = || {
-        ServiceError::new(
-            "NoSuchEntity",
-            404,
-            format!("The Access Key with id {} cannot be found.", input.access_key_id),
-        )
-    };
-    if !tx.delete(&keys::user_key(account, &name, &input.access_key_id))? {
-        return Err(missing());
+    let holder = holder_tx(tx, ctx.principal, input.user_name.as_deref())?;
+    if !tx.delete(&holder.index_key(account, &input.access_key_id))? {
+        return Err(no_such_key(&input.access_key_id));
     }
     tx.delete(&keys::access_key(&input.access_key_id))?;
     Ok(())
+}
+
+pub fn update_access_key(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateAccessKeyRequest,
+) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    let holder = holder_tx(tx, ctx.principal, input.user_name.as_deref())?;
+    if tx.get(&holder.index_key(account, &input.access_key_id))?.is_none() {
+        return Err(no_such_key(&input.access_key_id));
+    }
+    let key = keys::access_key(&input.access_key_id);
+    let mut rec: account::AccessKeyRecord = match tx.get(&key)? {
+        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal())?,
+        None => return Err(no_such_key(&input.access_key_id)),
+    };
+    rec.status = if input.status == "Active" { KeyStatus::Active } else { KeyStatus::Inactive };
+    tx.put(&key, &to_json(&rec)?)?;
+    Ok(())
+}
+
+/// When and where an access key was last used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyLastUsed {
+    #[serde(with = "time::serde::rfc3339")]
+    pub date: OffsetDateTime,
+    pub service: String,
+    pub region: String,
+}
+
+pub fn get_access_key_last_used(
+    ctx: &Ctx<'_>,
+    input: shapes::GetAccessKeyLastUsedRequest,
+) -> Result<shapes::GetAccessKeyLastUsedResponse, ServiceError> {
+    let rec: account::AccessKeyRecord = account::read(ctx.db, &keys::access_key(&input.access_key_id))?
+        .ok_or_else(|| no_such_key(&input.access_key_id))?;
+    let (owner_account, user_name) = match &rec.owner {
+        KeyOwner::Root { account_id } => (account_id, None),
+        KeyOwner::User { account_id, user_name, .. } => (account_id, Some(user_name.clone())),
+    };
+    // A key of another account is as unknown as a missing one.
+    if *owner_account != ctx.principal.account_id {
+        return Err(no_such_key(&input.access_key_id));
+    }
+    let used: Option<KeyLastUsed> = account::read(ctx.db, &keys::key_last_used(&rec.id))?;
+    // Never used: AWS answers N/A for the service and region.
+    let last = match used {
+        Some(u) => {
+            shapes::AccessKeyLastUsed { last_used_date: Some(u.date), service_name: u.service, region: u.region }
+        }
+        None => {
+            shapes::AccessKeyLastUsed { last_used_date: None, service_name: "N/A".to_owned(), region: "N/A".to_owned() }
+        }
+    };
+    Ok(shapes::GetAccessKeyLastUsedResponse { user_name, access_key_last_used: Some(last) })
 }
 
 pub(crate) fn validate_document(doc: &str) -> Result<(), ServiceError> {

@@ -63,6 +63,22 @@ pub fn roles(account: &str) -> Vec<u8> {
     format!("iam/{account}/role/").into_bytes()
 }
 
+/// `iam/<account>/rootkey/<AKID>`: an index of the root user's access keys.
+pub fn root_key(account: &str, key_id: &str) -> Vec<u8> {
+    format!("iam/{account}/rootkey/{key_id}").into_bytes()
+}
+
+/// The prefix of the root user's access-key index.
+pub fn root_keys(account: &str) -> Vec<u8> {
+    format!("iam/{account}/rootkey/").into_bytes()
+}
+
+/// `akey-used/<AKID>`: when and where an access key was last used (written off the durable path,
+/// never read through the cache).
+pub fn key_last_used(key_id: &str) -> Vec<u8> {
+    format!("akey-used/{key_id}").into_bytes()
+}
+
 /// The prefix of audit events; events sort by time.
 pub const AUDIT_PREFIX: &[u8] = b"audit/";
 

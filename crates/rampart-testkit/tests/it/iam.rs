@@ -543,3 +543,73 @@ async fn aws_managed_policies_can_be_attached_and_not_changed() {
         .unwrap();
     assert!(v.policy_version().unwrap().document().unwrap().contains("%22Action%22%3A%22*%22"));
 }
+
+#[tokio::test]
+async fn root_keys_deactivation_and_last_used() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    // The root user manages its own keys when it names no user; the bootstrap key counts.
+    assert_eq!(admin.list_access_keys().send().await.unwrap().access_key_metadata().len(), 1);
+    let second = admin.create_access_key().send().await.unwrap();
+    assert_eq!(second.access_key().unwrap().user_name(), "");
+    assert_eq!(err(admin.create_access_key().send().await).0, "LimitExceeded");
+    let root2 = crate::sts_client(
+        &server,
+        second.access_key().unwrap().access_key_id(),
+        second.access_key().unwrap().secret_access_key(),
+    );
+    assert_eq!(root2.get_caller_identity().send().await.unwrap().arn(), Some("arn:aws:iam::123456789012:root"));
+
+    admin.create_user().user_name("gus").send().await.unwrap();
+    let k = admin.create_access_key().user_name("gus").send().await.unwrap();
+    let id = k.access_key().unwrap().access_key_id().to_owned();
+    let gus = crate::sts_client(&server, &id, k.access_key().unwrap().secret_access_key());
+    let unused = admin.get_access_key_last_used().access_key_id(&id).send().await.unwrap();
+    assert_eq!(unused.access_key_last_used().unwrap().service_name(), "N/A");
+    assert_eq!(unused.user_name(), Some("gus"));
+    gus.get_caller_identity().send().await.unwrap();
+    let mut used = None;
+    for _ in 0..100 {
+        let r = admin.get_access_key_last_used().access_key_id(&id).send().await.unwrap();
+        if r.access_key_last_used().unwrap().last_used_date().is_some() {
+            used = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let used = used.expect("the key's use is recorded");
+    assert_eq!(used.access_key_last_used().unwrap().service_name(), "sts");
+    assert_eq!(used.access_key_last_used().unwrap().region(), "us-east-1");
+
+    admin
+        .update_access_key()
+        .user_name("gus")
+        .access_key_id(&id)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::code(gus.get_caller_identity().send().await), "InvalidClientTokenId");
+    let listed = admin.list_access_keys().user_name("gus").send().await.unwrap();
+    assert_eq!(listed.access_key_metadata()[0].status(), Some(&aws_sdk_iam::types::StatusType::Inactive));
+    admin
+        .update_access_key()
+        .user_name("gus")
+        .access_key_id(&id)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::code(gus.get_caller_identity().send().await), "OK");
+    assert_eq!(
+        err(admin
+            .update_access_key()
+            .user_name("gus")
+            .access_key_id("AKIANOTAKEY000000000")
+            .status(aws_sdk_iam::types::StatusType::Active)
+            .send()
+            .await)
+        .0,
+        "NoSuchEntity"
+    );
+}
