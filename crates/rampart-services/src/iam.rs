@@ -420,7 +420,7 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
 /// calling without `UserName`) the root user itself, as IAM does.
 enum KeyHolder {
     Root,
-    User(UserRecord),
+    User(Box<UserRecord>),
 }
 
 impl KeyHolder {
@@ -433,7 +433,7 @@ impl KeyHolder {
             return Ok(Self::Root);
         }
         let name = target_user(principal, named)?;
-        tx_or_db?.map(Self::User).ok_or_else(|| no_such_user(&name))
+        tx_or_db?.map(|u| Self::User(Box::new(u))).ok_or_else(|| no_such_user(&name))
     }
 
     fn index_prefix(&self, account: &str) -> Vec<u8> {
