@@ -1,12 +1,14 @@
 //! AWS Identity and Access Management: users, their access keys and inline policies.
 //! See <https://docs.aws.amazon.com/IAM/latest/APIReference/>.
 
+mod account_info;
 mod groups;
 mod managed;
 mod policies;
 mod roles;
 mod simulate;
 
+pub use account_info::*;
 pub use groups::*;
 pub use managed::*;
 pub use policies::*;

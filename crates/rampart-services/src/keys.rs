@@ -79,6 +79,21 @@ pub fn key_last_used(key_id: &str) -> Vec<u8> {
     format!("akey-used/{key_id}").into_bytes()
 }
 
+/// `iam/<account>/alias`: the account's alias.
+pub fn account_alias(account: &str) -> Vec<u8> {
+    format!("iam/{account}/alias").into_bytes()
+}
+
+/// `iamalias/<alias>`: which account holds an alias (aliases are unique across accounts).
+pub fn alias_owner(alias: &str) -> Vec<u8> {
+    format!("iamalias/{alias}").into_bytes()
+}
+
+/// `iam/<account>/credential-report`: the last generated credential report.
+pub fn credential_report(account: &str) -> Vec<u8> {
+    format!("iam/{account}/credential-report").into_bytes()
+}
+
 /// The prefix of audit events; events sort by time.
 pub const AUDIT_PREFIX: &[u8] = b"audit/";
 

@@ -78,6 +78,16 @@ impl Value {
     }
 }
 
+/// Operations whose model has no input shape take `()`.
+impl FromValue for () {
+    fn from_value(v: Value) -> Result<Self, ShapeError> {
+        match v {
+            Value::Struct(fields) if fields.is_empty() => Ok(()),
+            _ => mismatch("no input"),
+        }
+    }
+}
+
 impl IntoValue for () {
     fn into_value(self) -> Value {
         Value::Struct(Vec::new())

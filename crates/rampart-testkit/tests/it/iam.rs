@@ -613,3 +613,47 @@ async fn root_keys_deactivation_and_last_used() {
         "NoSuchEntity"
     );
 }
+
+#[tokio::test]
+async fn account_alias_summary_entities_and_credential_report() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_account_alias().account_alias("coffee-shop").send().await.unwrap();
+    assert_eq!(admin.list_account_aliases().send().await.unwrap().account_aliases(), ["coffee-shop"]);
+    assert_eq!(err(admin.create_account_alias().account_alias("other-name").send().await).0, "LimitExceeded");
+    assert_eq!(err(admin.create_account_alias().account_alias("Bad_Alias").send().await).0, "ValidationError");
+
+    admin.create_user().user_name("hal").send().await.unwrap();
+    admin.create_group().group_name("Baristas").send().await.unwrap();
+    let p = admin.create_policy().policy_name("Brew").policy_document(READ_SELF).send().await.unwrap();
+    let arn = p.policy().unwrap().arn().unwrap().to_owned();
+    admin.attach_user_policy().user_name("hal").policy_arn(&arn).send().await.unwrap();
+    admin.attach_group_policy().group_name("Baristas").policy_arn(&arn).send().await.unwrap();
+    let entities = admin.list_entities_for_policy().policy_arn(&arn).send().await.unwrap();
+    assert_eq!(entities.policy_users()[0].user_name(), Some("hal"));
+    assert_eq!(entities.policy_groups()[0].group_name(), Some("Baristas"));
+    assert!(entities.policy_roles().is_empty());
+
+    let summary = admin.get_account_summary().send().await.unwrap();
+    let map = summary.summary_map().unwrap();
+    assert_eq!(map[&aws_sdk_iam::types::SummaryKeyType::Users], 1);
+    assert_eq!(map[&aws_sdk_iam::types::SummaryKeyType::Groups], 1);
+    assert_eq!(map[&aws_sdk_iam::types::SummaryKeyType::Policies], 1);
+    assert_eq!(map[&aws_sdk_iam::types::SummaryKeyType::AccountAccessKeysPresent], 1);
+
+    assert_eq!(err(admin.get_credential_report().send().await).0, "ReportNotPresent");
+    admin.create_access_key().user_name("hal").send().await.unwrap();
+    let state = admin.generate_credential_report().send().await.unwrap();
+    assert_eq!(state.state(), Some(&aws_sdk_iam::types::ReportStateType::Complete));
+    let report = admin.get_credential_report().send().await.unwrap();
+    let csv = String::from_utf8(report.content().unwrap().as_ref().to_vec()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("user,arn,user_creation_time,password_enabled,"));
+    assert_eq!(lines[0].split(',').count(), 22);
+    assert!(lines[1].starts_with("<root_account>,arn:aws:iam::123456789012:root,"), "{}", lines[1]);
+    let hal: Vec<&str> = lines[2].split(',').collect();
+    assert_eq!((hal[0], hal[1], hal[8]), ("hal", "arn:aws:iam::123456789012:user/hal", "true"));
+    assert_eq!(hal.len(), 22);
+    admin.delete_account_alias().account_alias("coffee-shop").send().await.unwrap();
+    assert!(admin.list_account_aliases().send().await.unwrap().account_aliases().is_empty());
+}
