@@ -109,6 +109,7 @@ impl Dispatch {
             ((iam, "DeleteAccountAlias"), write(iam::delete_account_alias)),
             ((iam, "ListAccountAliases"), read(iam::list_account_aliases)),
             ((iam, "GetAccountSummary"), read(iam::get_account_summary)),
+            ((iam, "GetAccountAuthorizationDetails"), read(iam::get_account_authorization_details)),
             ((iam, "ListEntitiesForPolicy"), read(iam::list_entities_for_policy)),
             ((iam, "GenerateCredentialReport"), write(iam::generate_credential_report)),
             ((iam, "GetCredentialReport"), read(iam::get_credential_report)),

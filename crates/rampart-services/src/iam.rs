@@ -2,6 +2,7 @@
 //! See <https://docs.aws.amazon.com/IAM/latest/APIReference/>.
 
 mod account_info;
+mod authorization_details;
 mod groups;
 mod managed;
 mod policies;
@@ -9,6 +10,7 @@ mod roles;
 mod simulate;
 
 pub use account_info::*;
+pub use authorization_details::*;
 pub use groups::*;
 pub use managed::*;
 pub use policies::*;

@@ -657,3 +657,37 @@ async fn account_alias_summary_entities_and_credential_report() {
     admin.delete_account_alias().account_alias("coffee-shop").send().await.unwrap();
     assert!(admin.list_account_aliases().send().await.unwrap().account_aliases().is_empty());
 }
+
+#[tokio::test]
+async fn authorization_details_show_every_identity_and_its_policies() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("ivy").send().await.unwrap();
+    admin.create_group().group_name("Ops").send().await.unwrap();
+    admin.add_user_to_group().group_name("Ops").user_name("ivy").send().await.unwrap();
+    admin.put_user_policy().user_name("ivy").policy_name("own").policy_document(READ_SELF).send().await.unwrap();
+    admin
+        .attach_group_policy()
+        .group_name("Ops")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    admin.create_role().role_name("App").assume_role_policy_document(trust).send().await.unwrap();
+    admin.create_policy().policy_name("Local").policy_document(READ_SELF).send().await.unwrap();
+
+    let d = admin.get_account_authorization_details().send().await.unwrap();
+    let ivy = &d.user_detail_list()[0];
+    assert_eq!(ivy.user_name(), Some("ivy"));
+    assert_eq!(ivy.group_list(), ["Ops"]);
+    assert_eq!(ivy.user_policy_list()[0].policy_name(), Some("own"));
+    assert_eq!(d.group_detail_list()[0].attached_managed_policies()[0].policy_name(), Some("IAMReadOnlyAccess"));
+    assert_eq!(d.role_detail_list()[0].role_name(), Some("App"));
+    let names: Vec<&str> = d.policies().iter().filter_map(|p| p.policy_name()).collect();
+    assert!(names.contains(&"Local") && names.contains(&"IAMReadOnlyAccess"), "{names:?}");
+    let only_roles =
+        admin.get_account_authorization_details().filter(aws_sdk_iam::types::EntityType::Role).send().await.unwrap();
+    assert!(only_roles.user_detail_list().is_empty() && only_roles.policies().is_empty());
+    assert_eq!(only_roles.role_detail_list().len(), 1);
+}
