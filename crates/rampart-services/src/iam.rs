@@ -4,6 +4,7 @@
 mod account_info;
 mod authorization_details;
 mod groups;
+mod instance_profiles;
 mod managed;
 mod policies;
 mod roles;
@@ -12,6 +13,7 @@ mod simulate;
 pub use account_info::*;
 pub use authorization_details::*;
 pub use groups::*;
+pub use instance_profiles::*;
 pub use managed::*;
 pub use policies::*;
 pub use roles::*;
@@ -198,28 +200,42 @@ pub fn delete_user_permissions_boundary(
     write_user(tx, &user)
 }
 
-pub fn tag_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagUserRequest) -> Result<(), ServiceError> {
-    let mut user =
-        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    for t in input.tags {
-        // Tag keys are case-insensitive; a new value replaces the old one.
-        user.tags.retain(|(k, _)| !k.eq_ignore_ascii_case(&t.key));
-        user.tags.push((t.key, t.value));
+/// Adds tags: keys are case-insensitive and a new value replaces the old one; at most 50.
+pub(crate) fn merge_tags(tags: &mut Vec<(String, String)>, new: Vec<shapes::Tag>) -> Result<(), ServiceError> {
+    for t in new {
+        tags.retain(|(k, _)| !k.eq_ignore_ascii_case(&t.key));
+        tags.push((t.key, t.value));
     }
-    if user.tags.len() > TAGS_PER_RESOURCE {
+    if tags.len() > TAGS_PER_RESOURCE {
         return Err(ServiceError::new(
             "LimitExceeded",
             409,
             format!("The number of tags has reached the maximum limit of {TAGS_PER_RESOURCE}."),
         ));
     }
+    Ok(())
+}
+
+/// Removes tags by key, case-insensitively.
+pub(crate) fn remove_tags(tags: &mut Vec<(String, String)>, keys: &[String]) {
+    tags.retain(|(k, _)| !keys.iter().any(|r| r.eq_ignore_ascii_case(k)));
+}
+
+pub(crate) fn tag_shapes(tags: &[(String, String)]) -> Vec<shapes::Tag> {
+    tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect()
+}
+
+pub fn tag_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagUserRequest) -> Result<(), ServiceError> {
+    let mut user =
+        read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    merge_tags(&mut user.tags, input.tags)?;
     write_user(tx, &user)
 }
 
 pub fn untag_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UntagUserRequest) -> Result<(), ServiceError> {
     let mut user =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    user.tags.retain(|(k, _)| !input.tag_keys.iter().any(|r| r.eq_ignore_ascii_case(k)));
+    remove_tags(&mut user.tags, &input.tag_keys);
     write_user(tx, &user)
 }
 
@@ -229,11 +245,7 @@ pub fn list_user_tags(
 ) -> Result<shapes::ListUserTagsResponse, ServiceError> {
     let user = read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
         .ok_or_else(|| no_such_user(&input.user_name))?;
-    Ok(shapes::ListUserTagsResponse {
-        tags: user.tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect(),
-        is_truncated: Some(false),
-        marker: None,
-    })
+    Ok(shapes::ListUserTagsResponse { tags: tag_shapes(&user.tags), is_truncated: Some(false), marker: None })
 }
 
 /// The resource ARN an IAM operation acts on, for authorization; `member` reads the request's

@@ -43,7 +43,7 @@ impl RoleRecord {
         format!("arn:aws:iam::{}:role{}{}", self.account_id, self.path, self.name)
     }
 
-    fn to_shape(&self) -> shapes::Role {
+    pub(crate) fn to_shape(&self) -> shapes::Role {
         shapes::Role {
             path: self.path.clone(),
             role_name: self.name.clone(),
@@ -64,7 +64,49 @@ impl RoleRecord {
     }
 }
 
-fn no_such_role(name: &str) -> ServiceError {
+pub fn tag_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagRoleRequest) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    super::merge_tags(&mut r.tags, input.tags)?;
+    write_role(tx, &r)
+}
+
+pub fn untag_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UntagRoleRequest) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    super::remove_tags(&mut r.tags, &input.tag_keys);
+    write_role(tx, &r)
+}
+
+pub fn list_role_tags(
+    ctx: &Ctx<'_>,
+    input: shapes::ListRoleTagsRequest,
+) -> Result<shapes::ListRoleTagsResponse, ServiceError> {
+    let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
+        .ok_or_else(|| no_such_role(&input.role_name))?;
+    Ok(shapes::ListRoleTagsResponse { tags: super::tag_shapes(&r.tags), is_truncated: Some(false), marker: None })
+}
+
+pub fn put_role_permissions_boundary(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutRolePermissionsBoundaryRequest,
+) -> Result<(), ServiceError> {
+    read_policy_by_arn_tx(tx, &input.permissions_boundary)?;
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    r.boundary = Some(input.permissions_boundary);
+    write_role(tx, &r)
+}
+
+pub fn delete_role_permissions_boundary(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteRolePermissionsBoundaryRequest,
+) -> Result<(), ServiceError> {
+    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    r.boundary = None;
+    write_role(tx, &r)
+}
+
+pub(crate) fn no_such_role(name: &str) -> ServiceError {
     ServiceError::new("NoSuchEntity", 404, format!("The role with name {name} cannot be found."))
 }
 

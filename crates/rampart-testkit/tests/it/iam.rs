@@ -691,3 +691,64 @@ async fn authorization_details_show_every_identity_and_its_policies() {
     assert!(only_roles.user_detail_list().is_empty() && only_roles.policies().is_empty());
     assert_eq!(only_roles.role_detail_list().len(), 1);
 }
+
+#[tokio::test]
+async fn instance_profiles_role_tags_and_role_boundaries() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    admin.create_role().role_name("Web").assume_role_policy_document(trust).send().await.unwrap();
+    admin.create_role().role_name("Batch").assume_role_policy_document(trust).send().await.unwrap();
+    let ip = admin.create_instance_profile().instance_profile_name("web-profile").send().await.unwrap();
+    assert!(ip.instance_profile().unwrap().instance_profile_id().starts_with("AIPA"));
+    admin.add_role_to_instance_profile().instance_profile_name("web-profile").role_name("Web").send().await.unwrap();
+    assert_eq!(
+        err(admin.add_role_to_instance_profile().instance_profile_name("web-profile").role_name("Batch").send().await)
+            .0,
+        "LimitExceeded"
+    );
+    let got = admin.get_instance_profile().instance_profile_name("web-profile").send().await.unwrap();
+    assert_eq!(got.instance_profile().unwrap().roles()[0].role_name(), "Web");
+    assert_eq!(
+        admin.list_instance_profiles_for_role().role_name("Web").send().await.unwrap().instance_profiles().len(),
+        1
+    );
+    assert_eq!(
+        err(admin.delete_instance_profile().instance_profile_name("web-profile").send().await).0,
+        "DeleteConflict"
+    );
+    admin
+        .remove_role_from_instance_profile()
+        .instance_profile_name("web-profile")
+        .role_name("Web")
+        .send()
+        .await
+        .unwrap();
+    admin.delete_instance_profile().instance_profile_name("web-profile").send().await.unwrap();
+    assert_eq!(err(admin.get_instance_profile().instance_profile_name("web-profile").send().await).0, "NoSuchEntity");
+
+    admin
+        .tag_role()
+        .role_name("Web")
+        .tags(aws_sdk_iam::types::Tag::builder().key("tier").value("front").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.list_role_tags().role_name("Web").send().await.unwrap().tags()[0].value(), "front");
+    admin.untag_role().role_name("Web").tag_keys("TIER").send().await.unwrap();
+    assert!(admin.list_role_tags().role_name("Web").send().await.unwrap().tags().is_empty());
+    admin
+        .put_role_permissions_boundary()
+        .role_name("Web")
+        .permissions_boundary("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let role = admin.get_role().role_name("Web").send().await.unwrap();
+    assert_eq!(
+        role.role().unwrap().permissions_boundary().unwrap().permissions_boundary_arn(),
+        Some("arn:aws:iam::aws:policy/ReadOnlyAccess")
+    );
+    admin.delete_role_permissions_boundary().role_name("Web").send().await.unwrap();
+    assert!(admin.get_role().role_name("Web").send().await.unwrap().role().unwrap().permissions_boundary().is_none());
+}
