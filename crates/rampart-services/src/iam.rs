@@ -636,22 +636,51 @@ pub fn put_user_policy(
     input: shapes::PutUserPolicyRequest,
 ) -> Result<(), ServiceError> {
     let account = &ctx.principal.account_id;
-    validate_document(&input.policy_document)?;
     let mut user = read_user_tx(tx, account, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    user.inline_policies.insert(input.policy_name, input.policy_document);
-    let size: usize = user.inline_policies.values().map(|d| d.chars().filter(|c| !c.is_whitespace()).count()).sum();
-    if size > USER_POLICY_SIZE {
-        return Err(ServiceError::new(
-            "LimitExceeded",
-            409,
-            format!("Maximum policy size of {USER_POLICY_SIZE} bytes exceeded for user {}", user.name),
-        ));
-    }
+    let owner = format!("user {}", user.name);
+    put_inline(&mut user.inline_policies, input.policy_name, input.policy_document, USER_POLICY_SIZE, &owner)?;
     write_user(tx, &user)
 }
 
 fn no_such_policy(name: &str) -> ServiceError {
     ServiceError::new("NoSuchEntity", 404, format!("The user policy with name {name} cannot be found."))
+}
+
+/// Adds or replaces an inline policy of `owner` (e.g. `user alice`), enforcing the total size
+/// quota of its kind (whitespace excluded).
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>.
+pub(crate) fn put_inline(
+    policies: &mut BTreeMap<String, String>,
+    name: String,
+    document: String,
+    quota: usize,
+    owner: &str,
+) -> Result<(), ServiceError> {
+    validate_document(&document)?;
+    policies.insert(name, document);
+    let size: usize = policies.values().map(|d| d.chars().filter(|c| !c.is_whitespace()).count()).sum();
+    if size > quota {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("Maximum policy size of {quota} bytes exceeded for {owner}"),
+        ));
+    }
+    Ok(())
+}
+
+/// One `Marker`/`MaxItems` page of inline policy names: the names, whether more follow, the marker.
+pub(crate) fn page_names<'a>(
+    names: impl Iterator<Item = &'a String>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> (Vec<String>, bool, Option<String>) {
+    let limit = page_size(max_items);
+    let after: Vec<&String> = names.filter(|n| marker.is_none_or(|m| n.as_str() > m)).collect();
+    let truncated = after.len() > limit;
+    let page: Vec<String> = after.into_iter().take(limit).cloned().collect();
+    let next = if truncated { page.last().cloned() } else { None };
+    (page, truncated, next)
 }
 
 /// Policy documents come back URL-encoded, as IAM returns them.
@@ -681,13 +710,9 @@ pub fn list_user_policies(
 ) -> Result<shapes::ListUserPoliciesResponse, ServiceError> {
     let user = read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
         .ok_or_else(|| no_such_user(&input.user_name))?;
-    let limit = page_size(input.max_items);
-    let start = input.marker.as_deref();
-    let names: Vec<&String> = user.inline_policies.keys().filter(|n| start.is_none_or(|m| n.as_str() > m)).collect();
-    let truncated = names.len() > limit;
-    let page: Vec<String> = names.into_iter().take(limit).cloned().collect();
-    let marker = if truncated { page.last().cloned() } else { None };
-    Ok(shapes::ListUserPoliciesResponse { policy_names: page, is_truncated: Some(truncated), marker })
+    let (policy_names, truncated, marker) =
+        page_names(user.inline_policies.keys(), input.marker.as_deref(), input.max_items);
+    Ok(shapes::ListUserPoliciesResponse { policy_names, is_truncated: Some(truncated), marker })
 }
 
 pub fn delete_user_policy(

@@ -7,7 +7,7 @@ use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{no_such_user, page_size, read_user_tx, url_encode, validate_document, write_user};
+use super::{no_such_user, page_size, read_user_tx, url_encode, write_user};
 use crate::account::{self, read_cached, to_json};
 use crate::{Ctx, ServiceError, TxCtx, keys};
 
@@ -205,18 +205,10 @@ pub fn put_group_policy(
     ctx: &TxCtx<'_>,
     input: shapes::PutGroupPolicyRequest,
 ) -> Result<(), ServiceError> {
-    validate_document(&input.policy_document)?;
     let account = &ctx.principal.account_id;
     let mut g = read_group_tx(tx, account, &input.group_name)?.ok_or_else(|| no_such_group(&input.group_name))?;
-    g.inline_policies.insert(input.policy_name, input.policy_document);
-    let size: usize = g.inline_policies.values().map(|d| d.chars().filter(|c| !c.is_whitespace()).count()).sum();
-    if size > 5120 {
-        return Err(ServiceError::new(
-            "LimitExceeded",
-            409,
-            format!("Maximum policy size of 5120 bytes exceeded for group {}", g.name),
-        ));
-    }
+    let owner = format!("group {}", g.name);
+    super::put_inline(&mut g.inline_policies, input.policy_name, input.policy_document, 5120, &owner)?;
     write_group(tx, &g)
 }
 

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::groups::MANAGED_POLICIES_PER_IDENTITY;
 use super::policies::{adjust_attachments, read_policy_by_arn_tx};
-use super::{page_size, url_encode, validate_document};
+use super::{page_size, url_encode};
 use crate::account::{self, read_cached, to_json};
 use crate::{Ctx, ServiceError, TxCtx, keys};
 
@@ -261,17 +261,9 @@ pub fn put_role_policy(
     ctx: &TxCtx<'_>,
     input: shapes::PutRolePolicyRequest,
 ) -> Result<(), ServiceError> {
-    validate_document(&input.policy_document)?;
     let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
-    r.inline_policies.insert(input.policy_name, input.policy_document);
-    let size: usize = r.inline_policies.values().map(|d| d.chars().filter(|c| !c.is_whitespace()).count()).sum();
-    if size > 10_240 {
-        return Err(ServiceError::new(
-            "LimitExceeded",
-            409,
-            format!("Maximum policy size of 10240 bytes exceeded for role {}", r.name),
-        ));
-    }
+    let owner = format!("role {}", r.name);
+    super::put_inline(&mut r.inline_policies, input.policy_name, input.policy_document, 10_240, &owner)?;
     write_role(tx, &r)
 }
 
@@ -299,11 +291,9 @@ pub fn list_role_policies(
 ) -> Result<shapes::ListRolePoliciesResponse, ServiceError> {
     let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
         .ok_or_else(|| no_such_role(&input.role_name))?;
-    Ok(shapes::ListRolePoliciesResponse {
-        policy_names: r.inline_policies.keys().cloned().collect(),
-        is_truncated: Some(false),
-        marker: None,
-    })
+    let (policy_names, truncated, marker) =
+        super::page_names(r.inline_policies.keys(), input.marker.as_deref(), input.max_items);
+    Ok(shapes::ListRolePoliciesResponse { policy_names, is_truncated: Some(truncated), marker })
 }
 
 pub fn delete_role_policy(
