@@ -435,6 +435,7 @@ fn member<'v>(shape: Option<&Shape>, value: &'v Value, name: &str) -> Option<&'v
 fn resource_for(ctx: &Ctx<'_>, service: &Service, op: &Operation, input: &Value) -> String {
     match service.endpoint_prefix {
         "iam" => rampart_services::iam::resource_arn(ctx, op.name, &|name| member(op.input, input, name)),
+        "sts" if op.name == "AssumeRole" => member(op.input, input, "RoleArn").unwrap_or("*").to_owned(),
         _ => "*".to_owned(),
     }
 }

@@ -20,6 +20,27 @@ impl From<SigV4Error> for AuthnError {
     }
 }
 
+/// Temporary credentials: the session token is the sealed session; its key id must match, it must
+/// not have expired, and the request must be signed with the session's secret.
+fn authenticate_session(
+    app: &App,
+    req: &Request<'_>,
+    auth: &Auth,
+    now: OffsetDateTime,
+) -> Result<Principal, AuthnError> {
+    let token = auth.security_token.as_deref().ok_or(SigV4Error::InvalidClientTokenId)?;
+    let claims = rampart_services::sts::open_token(&app.sealer, token).ok_or(SigV4Error::InvalidClientTokenId)?;
+    if claims.access_key_id != auth.access_key_id {
+        return Err(SigV4Error::InvalidClientTokenId.into());
+    }
+    let s3 = auth.scope.service == "s3";
+    app.verifier.verify(req, auth, claims.secret.as_bytes(), now, s3)?;
+    if now >= claims.expires {
+        return Err(SigV4Error::ExpiredToken.into());
+    }
+    Ok(claims.principal())
+}
+
 /// Records when and where a key was used (GetAccessKeyLastUsed), at most once a minute per key,
 /// with the next group commit: last-used is informative, not state that must survive a crash.
 fn note_use(app: &App, key_id: &str, auth: &Auth, now: OffsetDateTime) {
@@ -45,6 +66,9 @@ fn note_use(app: &App, key_id: &str, auth: &Auth, now: OffsetDateTime) {
 
 /// Resolves and verifies the signer of `req`.
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
+    if auth.access_key_id.starts_with("ASIA") {
+        return authenticate_session(app, req, auth, now);
+    }
     let record: Option<AccessKeyRecord> =
         read_cached(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
     let Some(record) = record else {

@@ -48,6 +48,7 @@ impl Dispatch {
         let iam = iam_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
+            ((sts, "AssumeRole"), read(sts::assume_role)),
             ((iam, "CreateUser"), write(iam::create_user)),
             ((iam, "GetUser"), read(iam::get_user)),
             ((iam, "ListUsers"), read(iam::list_users)),

@@ -130,7 +130,78 @@ impl Authorizer {
                 });
                 if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
             }
-            PrincipalKind::AssumedRole => Err(denied(no_identity_policy())),
+            PrincipalKind::AssumedRole => {
+                let Some(session) = &p.session else { return Err(denied(no_identity_policy())) };
+                let Some(role) = iam::read_role(db, &p.account_id, &session.role_name)? else {
+                    return Err(denied(no_identity_policy()));
+                };
+                // A session of a deleted and re-created role is not a session of the new role.
+                if role.id != session.role_id {
+                    return Err(denied(no_identity_policy()));
+                }
+                let docs = iam::role_documents(db, &role)?;
+                let compiled: Vec<(&str, Arc<Policy>)> = docs
+                    .iter()
+                    .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
+                    .collect();
+                let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+                let boundary_doc = match &role.boundary {
+                    Some(arn) => Some((arn.clone(), iam::managed_document(db, arn)?)),
+                    None => None,
+                };
+                let boundary = match &boundary_doc {
+                    Some((_, doc)) => {
+                        Some(self.compile(doc, PolicyKind::Boundary).ok_or_else(|| denied(no_identity_policy()))?)
+                    }
+                    None => None,
+                };
+                let session_policy = match &session.session_policy {
+                    Some(doc) => {
+                        Some(self.compile(doc, PolicyKind::Session).ok_or_else(|| denied(no_identity_policy()))?)
+                    }
+                    None => None,
+                };
+                let session_named = session_policy.as_ref().map(|policy| [Named { name: "session", policy }]);
+                let principal = rampart_policy::Principal::role_session(
+                    &p.account_id,
+                    &role.path,
+                    &role.name,
+                    &session.session_name,
+                );
+                let mut ctx = rampart_policy::Context::new();
+                ctx.set("aws:userid", p.user_id.clone())
+                    .set("aws:PrincipalArn", role.arn())
+                    .set("aws:PrincipalAccount", p.account_id.clone())
+                    .set("aws:PrincipalType", "AssumedRole")
+                    .set(
+                        "aws:TokenIssueTime",
+                        session.issued.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                    );
+                for (k, v) in &role.tags {
+                    ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+                }
+                if let Some(s) = &session.source_identity {
+                    ctx.set("aws:SourceIdentity", s.clone());
+                }
+                request_keys(req, &mut ctx);
+                let decision = decide(&Input {
+                    action: req.action,
+                    resource: req.resource,
+                    principal: &principal,
+                    context: &ctx,
+                    identity: &identity,
+                    boundary: boundary_doc
+                        .as_ref()
+                        .zip(boundary.as_ref())
+                        .map(|((name, _), policy)| Named { name, policy }),
+                    session: session_named.as_ref().map(|s| &s[..]),
+                    scps: &[],
+                    rcps: &[],
+                    resource_policy: None,
+                    resource_account: None,
+                });
+                if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
+            }
         }
     }
 }
@@ -138,15 +209,20 @@ impl Authorizer {
 /// The global condition keys of a request.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
 fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
-    let c = &req.context;
     let mut ctx = principal_context(user);
+    request_keys(req, &mut ctx);
+    ctx
+}
+
+/// The keys that describe the request itself rather than the principal.
+fn request_keys(req: &Request<'_>, ctx: &mut rampart_policy::Context) {
+    let c = &req.context;
     ctx.set("aws:SourceIp", c.source_ip)
         .set("aws:SecureTransport", if c.secure_transport { "true" } else { "false" })
         .set("aws:UserAgent", c.user_agent)
         .set("aws:RequestedRegion", c.region)
         .set("aws:EpochTime", c.time.unix_timestamp().to_string())
         .set("aws:CurrentTime", c.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
-    ctx
 }
 
 /// The condition keys that describe a user, shared by enforcement and the policy simulator.
@@ -188,6 +264,7 @@ mod tests {
             user_id: "AIDAEXAMPLE".into(),
             user_name: Some("ghost".into()),
             access_key_id: None,
+            session: None,
         };
         let req = |principal, action| Request { principal, action, resource: "*", context: ctx };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());

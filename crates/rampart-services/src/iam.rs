@@ -76,6 +76,7 @@ impl UserRecord {
             user_id: self.id.clone(),
             user_name: Some(self.name.clone()),
             access_key_id,
+            session: None,
         }
     }
 
@@ -160,6 +161,28 @@ pub fn identity_documents(db: &rampart_store::Db, user: &UserRecord) -> Result<V
         }
     }
     Ok(docs)
+}
+
+/// Every identity-based policy document of a role: its inline and attached policies.
+pub fn role_documents(db: &rampart_store::Db, role: &RoleRecord) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut docs: Vec<(String, String)> = role.inline_policies.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+    for arn in &role.attached {
+        if let Some(p) = read_policy_by_arn(db, arn)?
+            && let Some(v) = p.versions.get(&p.default_version)
+        {
+            docs.push((arn.clone(), v.document.clone()));
+        }
+    }
+    Ok(docs)
+}
+
+/// The default version's document of a managed policy; one that is gone allows nothing.
+pub fn managed_document(db: &rampart_store::Db, arn: &str) -> Result<String, ServiceError> {
+    Ok(read_policy_by_arn(db, arn)?
+        .and_then(|p| p.versions.get(&p.default_version).map(|v| v.document.clone()))
+        .unwrap_or_else(|| {
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#.to_owned()
+        }))
 }
 
 /// The document of a user's permissions boundary, if it has one.

@@ -18,6 +18,20 @@ pub struct Principal {
     pub user_id: String,
     pub user_name: Option<String>,
     pub access_key_id: Option<String>,
+    /// For role sessions: the role and the session's limits.
+    pub session: Option<RoleSession>,
+}
+
+/// What a role session carries (from its sealed session token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSession {
+    pub role_name: String,
+    pub role_id: String,
+    pub session_name: String,
+    /// The inline session policy passed to AssumeRole, if any.
+    pub session_policy: Option<String>,
+    pub issued: time::OffsetDateTime,
+    pub source_identity: Option<String>,
 }
 
 impl Principal {
@@ -30,6 +44,7 @@ impl Principal {
             user_id: account_id.to_owned(),
             user_name: None,
             access_key_id,
+            session: None,
         }
     }
 

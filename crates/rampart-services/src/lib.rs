@@ -13,7 +13,7 @@ pub mod keys;
 pub mod sts;
 
 pub use error::ServiceError;
-pub use identity::{Principal, PrincipalKind};
+pub use identity::{Principal, PrincipalKind, RoleSession};
 
 use rampart_store::{Db, Sealer};
 use time::OffsetDateTime;

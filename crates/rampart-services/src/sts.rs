@@ -1,8 +1,19 @@
-//! AWS Security Token Service.
+//! AWS Security Token Service: the caller's identity, and role sessions.
+//!
+//! Session credentials are stateless: the session token is the session's claims (including the
+//! temporary secret) sealed with the master key, so it cannot be forged or read, and issuing one
+//! writes nothing. It expires exactly at its `Expiration`.
 
-use rampart_shapes::generated::sts::{GetCallerIdentityRequest, GetCallerIdentityResponse};
+use rampart_policy::{Context, Input, Named, Policy, PolicyKind, decide};
+use rampart_shapes::generated::sts::{
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, GetCallerIdentityRequest,
+    GetCallerIdentityResponse,
+};
+use rampart_store::Sealer;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
 
-use crate::{Ctx, ServiceError};
+use crate::{Ctx, Principal, PrincipalKind, RoleSession, ServiceError, account, iam};
 
 /// Returns the caller's account, ARN and user id, exactly as AWS does for each principal kind.
 /// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>.
@@ -15,4 +26,221 @@ pub fn get_caller_identity(
         account: Some(ctx.principal.account_id.clone()),
         arn: Some(ctx.principal.arn.clone()),
     })
+}
+
+/// The sealed contents of a session token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionClaims {
+    pub v: u32,
+    pub access_key_id: String,
+    pub secret: String,
+    pub account_id: String,
+    pub role_name: String,
+    pub role_id: String,
+    pub session_name: String,
+    pub session_policy: Option<String>,
+    pub source_identity: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub issued: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires: OffsetDateTime,
+}
+
+/// What the sealing binds a token to, so no other sealed value can pass for one.
+const TOKEN_CONTEXT: &[u8] = b"rampart/sts/session-token/v1";
+
+impl SessionClaims {
+    /// The principal the session acts as.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            kind: PrincipalKind::AssumedRole,
+            account_id: self.account_id.clone(),
+            arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account_id, self.role_name, self.session_name),
+            user_id: format!("{}:{}", self.role_id, self.session_name),
+            user_name: None,
+            access_key_id: Some(self.access_key_id.clone()),
+            session: Some(RoleSession {
+                role_name: self.role_name.clone(),
+                role_id: self.role_id.clone(),
+                session_name: self.session_name.clone(),
+                session_policy: self.session_policy.clone(),
+                issued: self.issued,
+                source_identity: self.source_identity.clone(),
+            }),
+        }
+    }
+}
+
+fn seal_token(sealer: &Sealer, claims: &SessionClaims) -> Result<String, ServiceError> {
+    let json = serde_json::to_vec(claims).map_err(|_| ServiceError::internal())?;
+    let sealed = sealer.seal(&json, TOKEN_CONTEXT).map_err(|_| ServiceError::internal())?;
+    Ok(data_encoding::BASE64.encode(&sealed))
+}
+
+/// Opens a session token; `None` for anything Rampart did not seal.
+pub fn open_token(sealer: &Sealer, token: &str) -> Option<SessionClaims> {
+    let sealed = data_encoding::BASE64.decode(token.as_bytes()).ok()?;
+    let json = sealer.open(&sealed, TOKEN_CONTEXT).ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
+fn denied(caller: &Principal, role_arn: &str) -> ServiceError {
+    ServiceError::access_denied(format!(
+        "{} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+        caller.described()
+    ))
+}
+
+/// A policy that allows everything, to ask whether a trust policy admits a principal's account.
+const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+
+/// Whether the role's trust policy admits the caller. The caller's own identity policies were
+/// already checked for `sts:AssumeRole` on the role by the authorizer; here the trust policy must
+/// grant too: directly (naming the principal) or by naming its account.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#term_trust-policy>.
+fn trusted(trust: &Policy, caller: &Principal, role_arn: &str, role_account: &str, context: &Context) -> bool {
+    let principal = match (&caller.kind, &caller.session, &caller.user_name) {
+        (PrincipalKind::AssumedRole, Some(s), _) => {
+            rampart_policy::Principal::role_session(&caller.account_id, "/", &s.role_name, &s.session_name)
+        }
+        (_, _, Some(name)) => rampart_policy::Principal::user(&caller.account_id, &iam_path(&caller.arn), name),
+        _ => rampart_policy::Principal::root(&caller.account_id),
+    };
+    let Ok(allow_all) = Policy::parse(ALLOW_ALL, PolicyKind::Identity) else { return false };
+    let identity = [Named { name: "caller", policy: &allow_all }];
+    let d = decide(&Input {
+        action: "sts:AssumeRole",
+        resource: role_arn,
+        principal: &principal,
+        context,
+        identity: &identity,
+        boundary: None,
+        session: None,
+        scps: &[],
+        rcps: &[],
+        resource_policy: Some(Named { name: "trust", policy: trust }),
+        resource_account: Some(role_account),
+    });
+    // With an allow-all identity, the outcome is decided by the trust policy alone; in the same
+    // account a trust policy that names nobody must not pass for one that names the account.
+    d.is_allowed() && d.matched.iter().any(|m| m.kind == PolicyKind::Trust || m.kind == PolicyKind::Resource)
+}
+
+/// The path of a user ARN (`arn:aws:iam::1:user/a/b/name` → `/a/b/`).
+fn iam_path(arn: &str) -> String {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    let after = resource.strip_prefix("user").unwrap_or("/");
+    match after.rfind('/') {
+        Some(i) => after.get(..=i).unwrap_or("/").to_owned(),
+        None => "/".to_owned(),
+    }
+}
+
+/// Grants temporary credentials for a role to a principal its trust policy admits.
+/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>.
+pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRoleResponse, ServiceError> {
+    let caller = ctx.principal;
+    if caller.kind == PrincipalKind::Root {
+        return Err(ServiceError::access_denied("Roles may not be assumed by root accounts."));
+    }
+    let parts: Vec<&str> = input.role_arn.splitn(6, ':').collect();
+    let (role_account, role_name) = match parts.as_slice() {
+        ["arn", "aws", "iam", "", acct, res] if res.starts_with("role/") => {
+            (*acct, res.rsplit('/').next().unwrap_or_default())
+        }
+        _ => return Err(ServiceError::new("ValidationError", 400, format!("{} is invalid", input.role_arn))),
+    };
+    let role = iam::read_role(ctx.db, role_account, role_name)?
+        .filter(|r| r.arn() == input.role_arn)
+        .ok_or_else(|| denied(caller, &input.role_arn))?;
+    let trust = Policy::parse(&role.trust_policy, PolicyKind::Trust).map_err(|_| denied(caller, &input.role_arn))?;
+    let mut context = Context::new();
+    if let Some(e) = &input.external_id {
+        context.set("sts:ExternalId", e.clone());
+    }
+    if let Some(s) = &input.source_identity {
+        context.set("sts:SourceIdentity", s.clone());
+    }
+    context.set("sts:RoleSessionName", input.role_session_name.clone());
+    context.set("aws:PrincipalArn", caller.arn.clone()).set("aws:PrincipalAccount", caller.account_id.clone());
+    if !trusted(&trust, caller, &input.role_arn, role_account, &context) {
+        return Err(denied(caller, &input.role_arn));
+    }
+    // Role chaining limits the session to one hour.
+    let chained = caller.kind == PrincipalKind::AssumedRole;
+    let max = if chained { 3600 } else { role.max_session_duration };
+    let duration = input.duration_seconds.unwrap_or(3600);
+    if duration > max {
+        let message = if chained {
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+                .to_owned()
+        } else {
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.".to_owned()
+        };
+        return Err(ServiceError::new("ValidationError", 400, message));
+    }
+    if let Some(p) = &input.policy {
+        Policy::parse(p, PolicyKind::Session)
+            .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
+    }
+    let expires = ctx.now + Duration::seconds(i64::from(duration));
+    let claims = SessionClaims {
+        v: 1,
+        access_key_id: account::new_id("ASIA")?,
+        secret: account::new_secret()?.as_str().to_owned(),
+        account_id: role.account_id.clone(),
+        role_name: role.name.clone(),
+        role_id: role.id.clone(),
+        session_name: input.role_session_name.clone(),
+        session_policy: input.policy.clone(),
+        source_identity: input.source_identity.clone(),
+        issued: ctx.now,
+        expires,
+    };
+    let token = seal_token(ctx.sealer, &claims)?;
+    let principal = claims.principal();
+    Ok(AssumeRoleResponse {
+        credentials: Some(Credentials {
+            access_key_id: claims.access_key_id.clone(),
+            secret_access_key: claims.secret.clone(),
+            session_token: token,
+            expiration: expires,
+        }),
+        assumed_role_user: Some(AssumedRoleUser { assumed_role_id: principal.user_id, arn: principal.arn }),
+        packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
+        source_identity: input.source_identity,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_sealed_and_bound() {
+        let sealer = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let claims = SessionClaims {
+            v: 1,
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret: "s3cr3t-value".into(),
+            account_id: "111122223333".into(),
+            role_name: "R".into(),
+            role_id: "AROAEXAMPLE".into(),
+            session_name: "s".into(),
+            session_policy: None,
+            source_identity: None,
+            issued: now,
+            expires: now,
+        };
+        let token = seal_token(&sealer, &claims).unwrap();
+        assert!(!String::from_utf8_lossy(&data_encoding::BASE64.decode(token.as_bytes()).unwrap()).contains("s3cr3t"));
+        assert_eq!(open_token(&sealer, &token).unwrap().role_name, "R");
+        let other = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
+        assert!(open_token(&other, &token).is_none());
+        assert!(open_token(&sealer, "not-a-token").is_none());
+        assert_eq!(claims.principal().arn, "arn:aws:sts::111122223333:assumed-role/R/s");
+        assert_eq!(iam_path("arn:aws:iam::1:user/a/b/name"), "/a/b/");
+        assert_eq!(iam_path("arn:aws:iam::1:user/name"), "/");
+    }
 }

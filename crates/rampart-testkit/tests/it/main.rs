@@ -12,6 +12,7 @@
 mod cli;
 mod iam;
 mod robustness;
+mod roles;
 mod server;
 mod sts;
 mod tls;

@@ -82,7 +82,7 @@ async fn many_concurrent_clients_all_succeed() {
 async fn unimplemented_operations_say_so_after_validating_input() {
     let server = TestServer::start().await.unwrap();
     let c = root_sts(&server);
-    // A valid AssumeRole reaches the operation table, which does not serve it yet.
-    let r = c.assume_role().role_arn("arn:aws:iam::123456789012:role/r").role_session_name("s1").send().await;
+    // A valid GetFederationToken reaches the operation table, which does not serve it yet.
+    let r = c.get_federation_token().name("fed-user").send().await;
     assert_eq!(code(r), "NotImplemented");
 }

@@ -1,0 +1,171 @@
+//! STS AssumeRole end to end: trust policies decide who may assume, sessions get exactly the
+//! role's permissions (narrowed by session policies), and tokens expire on time.
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use rampart_testkit::TestServer;
+
+fn iam_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+fn sts_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
+    let conf = crate::sts_builder(server, id, secret)
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+fn iam_code<T, E: aws_sdk_iam::error::ProvideErrorMetadata, R>(
+    r: Result<T, aws_sdk_iam::error::SdkError<E, R>>,
+) -> String {
+    match r {
+        Ok(_) => "OK".into(),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
+    }
+}
+
+const TRUST_ACCOUNT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"shop-42"}}}]}"#;
+
+async fn setup(server: &TestServer) -> (aws_sdk_sts::Client, aws_sdk_iam::Client) {
+    let admin = iam_with(server, &server.access_key_id, &server.secret_access_key, None);
+    admin.create_user().user_name("olga").send().await.unwrap();
+    let may_assume = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/Auditor"}]}"#;
+    admin.put_user_policy().user_name("olga").policy_name("assume").policy_document(may_assume).send().await.unwrap();
+    admin.create_role().role_name("Auditor").assume_role_policy_document(TRUST_ACCOUNT).send().await.unwrap();
+    admin
+        .attach_role_policy()
+        .role_name("Auditor")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let k = admin.create_access_key().user_name("olga").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    (sts_with(server, k.access_key_id(), k.secret_access_key(), None), admin)
+}
+
+#[tokio::test]
+async fn a_user_assumes_a_role_and_gets_exactly_its_permissions() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, _admin) = setup(&server).await;
+    let me = olga_sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/olga"));
+
+    // The trust policy's condition is enforced: no external id, no role.
+    let r = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("audit")
+        .send()
+        .await;
+    assert_eq!(crate::code(r), "AccessDenied");
+
+    let out = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("audit")
+        .external_id("shop-42")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    assert!(c.access_key_id().starts_with("ASIA"));
+    let user = out.assumed_role_user().unwrap();
+    assert_eq!(user.arn(), "arn:aws:sts::123456789012:assumed-role/Auditor/audit");
+    assert!(user.assumed_role_id().starts_with("AROA") && user.assumed_role_id().ends_with(":audit"));
+
+    let session_sts = sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let me = session_sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:sts::123456789012:assumed-role/Auditor/audit"));
+    assert_eq!(me.user_id(), Some(user.assumed_role_id()));
+
+    // The session has the role's permissions, and none of the caller's.
+    let session_iam = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(iam_code(session_iam.list_users().send().await), "OK");
+    assert_eq!(iam_code(session_iam.create_user().user_name("x").send().await), "AccessDenied");
+    let again = session_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("again")
+        .external_id("shop-42")
+        .send()
+        .await;
+    assert_eq!(crate::code(again), "AccessDenied", "the session lost the user's sts:AssumeRole permission");
+
+    // A tampered token is not a token.
+    let mut bad = c.session_token().to_owned();
+    bad.replace_range(10..11, if &bad[10..11] == "A" { "B" } else { "A" });
+    let tampered = sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(&bad));
+    assert_eq!(crate::code(tampered.get_caller_identity().send().await), "InvalidClientTokenId");
+}
+
+#[tokio::test]
+async fn session_policies_narrow_and_durations_are_bounded() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, _admin) = setup(&server).await;
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
+    let out = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("narrow")
+        .external_id("shop-42")
+        .policy(narrow)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let s = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(iam_code(s.get_user().user_name("olga").send().await), "OK");
+    assert_eq!(iam_code(s.list_users().send().await), "AccessDenied", "the session policy narrows the role");
+
+    let too_long = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("long")
+        .external_id("shop-42")
+        .duration_seconds(7200)
+        .send()
+        .await;
+    assert_eq!(crate::code(too_long), "ValidationError");
+    let root = crate::root_sts(&server);
+    let r = root
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("root")
+        .external_id("shop-42")
+        .send()
+        .await;
+    assert_eq!(crate::code(r), "AccessDenied");
+}
+
+#[tokio::test]
+async fn an_expired_session_is_expired_token() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, _admin) = setup(&server).await;
+    let out = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("s1")
+        .external_id("shop-42")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    // Reseal the same session with an expiry in the past, with the server's own master key.
+    let key_text = std::fs::read_to_string(server.data_dir().join("master.key")).unwrap();
+    let key = data_encoding::BASE64.decode(key_text.trim().as_bytes()).unwrap();
+    let sealer = rampart_store::Sealer::new(&key).unwrap();
+    let mut claims = rampart_services::sts::open_token(&sealer, c.session_token()).unwrap();
+    claims.expires = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    let sealed = sealer.seal(&serde_json::to_vec(&claims).unwrap(), b"rampart/sts/session-token/v1").unwrap();
+    let expired =
+        sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(&data_encoding::BASE64.encode(&sealed)));
+    assert_eq!(crate::code(expired.get_caller_identity().send().await), "ExpiredToken");
+}
