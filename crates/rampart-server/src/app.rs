@@ -116,7 +116,7 @@ impl App {
         });
         let outcome = match step {
             Ok(Step::Done(s)) => Ok(s),
-            Ok(Step::Write(w)) => match self.run_write(w, draft.clone(), origin, request_id, now).await {
+            Ok(Step::Write(w)) => match self.run_write(*w, draft.clone(), origin, request_id, now).await {
                 // The event was committed with the change.
                 Ok(s) => return respond(200, s.content_type, s.body, request_id),
                 Err((f, d)) => {
@@ -354,7 +354,9 @@ impl App {
                 }
                 Ok(Step::Done(encode(service, op, &output, request_id)))
             }
-            Handler::Write(f) => Ok(Step::Write(WriteStep { handler: f.clone(), input, principal, service, op })),
+            Handler::Write(f) => {
+                Ok(Step::Write(Box::new(WriteStep { handler: f.clone(), input, principal, service, op })))
+            }
         }
     }
 
@@ -410,7 +412,7 @@ pub struct WriteStep {
 /// Where the synchronous part of the pipeline ends.
 enum Step {
     Done(Success),
-    Write(WriteStep),
+    Write(Box<WriteStep>),
 }
 
 fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {
