@@ -23,6 +23,7 @@ use rampart_testkit::sign_request;
 struct Creds {
     id: String,
     secret: String,
+    token: Option<String>,
 }
 
 struct Server {
@@ -80,6 +81,7 @@ fn read_creds(file: &std::path::Path) -> anyhow::Result<Creds> {
     Ok(Creds {
         id: get("aws_access_key_id").context("no key id")?,
         secret: get("aws_secret_access_key").context("no secret")?,
+        token: None,
     })
 }
 
@@ -101,6 +103,10 @@ enum Op {
     GetUser,
     /// IAM CreateUser as root: a durable, audited write per request.
     CreateUser,
+    /// STS AssumeRole by a user the role trusts.
+    AssumeRole,
+    /// STS GetCallerIdentity signed with role-session credentials.
+    SessionCallerIdentity,
 }
 
 impl Op {
@@ -109,6 +115,8 @@ impl Op {
             Self::GetCallerIdentity => "GetCallerIdentity",
             Self::GetUser => "GetUser",
             Self::CreateUser => "CreateUser",
+            Self::AssumeRole => "AssumeRole",
+            Self::SessionCallerIdentity => "GetCallerIdentity (session)",
         }
     }
 }
@@ -116,15 +124,29 @@ impl Op {
 static NEXT_USER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn form(addr: &str, creds: &Creds, service: &str, body: String) -> anyhow::Result<http::Request<Vec<u8>>> {
-    let req = http::Request::post(format!("http://{addr}/"))
-        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-        .body(body.into_bytes())?;
+    let mut builder = http::Request::post(format!("http://{addr}/"))
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8");
+    if let Some(t) = &creds.token {
+        builder = builder.header("x-amz-security-token", t.as_str());
+    }
+    let req = builder.body(body.into_bytes())?;
     sign_request(req, &creds.id, &creds.secret, service, SystemTime::now(), SignatureLocation::Headers)
 }
 
 fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec<u8>>> {
     match op {
-        Op::GetCallerIdentity => form(addr, creds, "sts", "Action=GetCallerIdentity&Version=2011-06-15".into()),
+        Op::GetCallerIdentity | Op::SessionCallerIdentity => {
+            form(addr, creds, "sts", "Action=GetCallerIdentity&Version=2011-06-15".into())
+        }
+        Op::AssumeRole => form(
+            addr,
+            creds,
+            "sts",
+            format!(
+                "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=bench",
+                form_encode(&ROLE_ARN_PLACEHOLDER.replace("ACCOUNT", ROLE_ACCOUNT.get().map_or("", String::as_str)))
+            ),
+        ),
         Op::GetUser => form(addr, creds, "iam", "Action=GetUser&Version=2010-05-08".into()),
         Op::CreateUser => {
             let n = NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -137,6 +159,63 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
         }
     }
 }
+
+/// Stands in for the benchmark role's ARN until the account is known; replaced at setup.
+const ROLE_ARN_PLACEHOLDER: &str = "arn:aws:iam::ACCOUNT:role/loadbench";
+
+fn xml_field(body: &str, tag: &str) -> Option<String> {
+    let start = body.find(&format!("<{tag}>"))? + tag.len() + 2;
+    let end = body.get(start..)?.find('<')? + start;
+    body.get(start..end).map(str::to_owned)
+}
+
+/// Creates a role `loadbench` that the `loadbench` user may assume; with `session`, assumes it
+/// once and returns the session's credentials, else returns the user's.
+async fn role_user(addr: &str, root: &Creds, session: bool) -> anyhow::Result<Creds> {
+    let user = policy_user(addr, root).await?;
+    let r =
+        rampart_testkit::send(form(addr, root, "sts", "Action=GetCallerIdentity&Version=2011-06-15".into())?).await?;
+    let account = xml_field(&r.body, "Account").context("no account")?;
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let may = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::{account}:role/loadbench"}}]}}"#
+    );
+    for body in [
+        format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName=loadbench&AssumeRolePolicyDocument={}",
+            form_encode(&trust)
+        ),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=loadbench&PolicyName=assume&PolicyDocument={}",
+            form_encode(&may)
+        ),
+    ] {
+        let r = rampart_testkit::send(form(addr, root, "iam", body)?).await?;
+        anyhow::ensure!(r.status == 200 || r.body.contains("EntityAlreadyExists"), "setup failed: {}", r.body);
+    }
+    ROLE_ACCOUNT.set(account.clone()).ok();
+    if !session {
+        return Ok(user);
+    }
+    let arn = format!("arn:aws:iam::{account}:role/loadbench");
+    let r = rampart_testkit::send(form(
+        addr,
+        &user,
+        "sts",
+        format!("Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=bench", form_encode(&arn)),
+    )?)
+    .await?;
+    anyhow::ensure!(r.status == 200, "AssumeRole failed: {}", r.body);
+    Ok(Creds {
+        id: xml_field(&r.body, "AccessKeyId").context("no key id")?,
+        secret: xml_field(&r.body, "SecretAccessKey").context("no secret")?,
+        token: Some(xml_field(&r.body, "SessionToken").context("no token")?),
+    })
+}
+
+static ROLE_ACCOUNT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Creates a user allowed `iam:GetUser` on itself, and returns its key (for `--op get-user`).
 async fn policy_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
@@ -161,7 +240,11 @@ async fn policy_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
         let end = r.body[start..].find('<')? + start;
         Some(r.body[start..end].to_owned())
     };
-    Ok(Creds { id: field("AccessKeyId").context("no key id")?, secret: field("SecretAccessKey").context("no secret")? })
+    Ok(Creds {
+        id: field("AccessKeyId").context("no key id")?,
+        secret: field("SecretAccessKey").context("no secret")?,
+        token: None,
+    })
 }
 
 fn form_encode(s: &str) -> String {
@@ -287,6 +370,16 @@ async fn run(
     Ok(())
 }
 
+/// The credentials an operation is sent with.
+async fn setup_creds(addr: &str, root: std::sync::Arc<Creds>, op: Op) -> anyhow::Result<std::sync::Arc<Creds>> {
+    Ok(match op {
+        Op::GetCallerIdentity | Op::CreateUser => root,
+        Op::GetUser => std::sync::Arc::new(policy_user(addr, &root).await?),
+        Op::AssumeRole => std::sync::Arc::new(role_user(addr, &root, false).await?),
+        Op::SessionCallerIdentity => std::sync::Arc::new(role_user(addr, &root, true).await?),
+    })
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let mut connections = Vec::new();
@@ -305,7 +398,11 @@ async fn main() -> anyhow::Result<()> {
                     Some("get-caller-identity") => Op::GetCallerIdentity,
                     Some("get-user") => Op::GetUser,
                     Some("create-user") => Op::CreateUser,
-                    _ => bail!("--op is get-caller-identity, get-user or create-user"),
+                    Some("assume-role") => Op::AssumeRole,
+                    Some("session-caller-identity") => Op::SessionCallerIdentity,
+                    _ => bail!(
+                        "--op is get-caller-identity, get-user, create-user, assume-role or session-caller-identity"
+                    ),
                 }
             }
             _ => bail!(
@@ -319,9 +416,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if let (Some(addr), Some(creds)) = attach {
         let mut creds = std::sync::Arc::new(read_creds(&creds)?);
-        if op == Op::GetUser {
-            creds = std::sync::Arc::new(policy_user(&addr, &creds).await?);
-        }
+        creds = setup_creds(&addr, creds, op).await?;
         for c in connections {
             run(&addr, &creds, c, seconds, op).await?;
         }
@@ -341,9 +436,7 @@ async fn main() -> anyhow::Result<()> {
     drop(server);
     let (server, restart) = spawn(&bin, &data).await?;
     println!("start-up on an existing data dir (to first healthy answer): {:.1} ms", restart.as_secs_f64() * 1000.0);
-    if op == Op::GetUser {
-        creds = std::sync::Arc::new(policy_user(&server.addr, &creds).await?);
-    }
+    creds = setup_creds(&server.addr, creds, op).await?;
     run(&server.addr, &creds, 4, 2, op).await.map(|_| ()).ok(); // warm-up
     for c in connections {
         run(&server.addr, &creds, c, seconds, op).await?;
