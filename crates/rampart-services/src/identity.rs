@@ -26,6 +26,8 @@ pub struct Principal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleSession {
     pub role_name: String,
+    /// The role's path (`/` or `/division/`), for matching role ARNs.
+    pub role_path: String,
     pub role_id: String,
     pub session_name: String,
     /// The inline session policy passed to AssumeRole, if any.

@@ -36,6 +36,8 @@ pub struct SessionClaims {
     pub secret: String,
     pub account_id: String,
     pub role_name: String,
+    #[serde(default = "root_path")]
+    pub role_path: String,
     pub role_id: String,
     pub session_name: String,
     pub session_policy: Option<String>,
@@ -44,6 +46,10 @@ pub struct SessionClaims {
     pub issued: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires: OffsetDateTime,
+}
+
+fn root_path() -> String {
+    "/".to_owned()
 }
 
 /// What the sealing binds a token to, so no other sealed value can pass for one.
@@ -61,6 +67,7 @@ impl SessionClaims {
             access_key_id: Some(self.access_key_id.clone()),
             session: Some(RoleSession {
                 role_name: self.role_name.clone(),
+                role_path: self.role_path.clone(),
                 role_id: self.role_id.clone(),
                 session_name: self.session_name.clone(),
                 session_policy: self.session_policy.clone(),
@@ -101,7 +108,7 @@ const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow"
 fn trusted(trust: &Policy, caller: &Principal, role_arn: &str, role_account: &str, context: &Context) -> bool {
     let principal = match (&caller.kind, &caller.session, &caller.user_name) {
         (PrincipalKind::AssumedRole, Some(s), _) => {
-            rampart_policy::Principal::role_session(&caller.account_id, "/", &s.role_name, &s.session_name)
+            rampart_policy::Principal::role_session(&caller.account_id, &s.role_path, &s.role_name, &s.session_name)
         }
         (_, _, Some(name)) => rampart_policy::Principal::user(&caller.account_id, &iam_path(&caller.arn), name),
         _ => rampart_policy::Principal::root(&caller.account_id),
@@ -190,6 +197,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
         secret: account::new_secret()?.as_str().to_owned(),
         account_id: role.account_id.clone(),
         role_name: role.name.clone(),
+        role_path: role.path.clone(),
         role_id: role.id.clone(),
         session_name: input.role_session_name.clone(),
         session_policy: input.policy.clone(),
@@ -226,6 +234,7 @@ mod tests {
             secret: "s3cr3t-value".into(),
             account_id: "111122223333".into(),
             role_name: "R".into(),
+            role_path: "/".into(),
             role_id: "AROAEXAMPLE".into(),
             session_name: "s".into(),
             session_policy: None,

@@ -169,3 +169,69 @@ async fn an_expired_session_is_expired_token() {
         sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(&data_encoding::BASE64.encode(&sealed)));
     assert_eq!(crate::code(expired.get_caller_identity().send().await), "ExpiredToken");
 }
+
+#[tokio::test]
+async fn a_session_chains_into_a_role_that_trusts_its_role_arn_with_a_path() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, admin) = setup(&server).await;
+    // Auditor lives at "/" in setup; make a role at a path that trusts Auditor's ARN, and a role
+    // that trusts the pathed one.
+    let trust_auditor = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/Auditor"},"Action":"sts:AssumeRole"}]}"#;
+    admin
+        .create_role()
+        .role_name("Deep")
+        .path("/ops/")
+        .assume_role_policy_document(trust_auditor)
+        .send()
+        .await
+        .unwrap();
+    let trust_deep = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/ops/Deep"},"Action":"sts:AssumeRole"}]}"#;
+    admin.create_role().role_name("Deeper").assume_role_policy_document(trust_deep).send().await.unwrap();
+    let may = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    admin.put_role_policy().role_name("Auditor").policy_name("chain").policy_document(may).send().await.unwrap();
+    admin.put_role_policy().role_name("Deep").policy_name("chain").policy_document(may).send().await.unwrap();
+
+    let a = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("hop1")
+        .external_id("shop-42")
+        .send()
+        .await
+        .unwrap();
+    let c = a.credentials().unwrap();
+    let hop1 = sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let too_long = hop1
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/ops/Deep")
+        .role_session_name("hop2")
+        .duration_seconds(3601)
+        .send()
+        .await;
+    assert_eq!(crate::code(too_long), "ValidationError", "role chaining is limited to one hour");
+    let b = hop1
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/ops/Deep")
+        .role_session_name("hop2")
+        .send()
+        .await
+        .unwrap();
+    let c = b.credentials().unwrap();
+    let hop2 = sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(
+        hop2.get_caller_identity().send().await.unwrap().arn(),
+        Some("arn:aws:sts::123456789012:assumed-role/Deep/hop2")
+    );
+    // Deeper trusts the role ARN with its path: the session of /ops/Deep must match it.
+    let d = hop2
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Deeper")
+        .role_session_name("hop3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.assumed_role_user().unwrap().arn(), "arn:aws:sts::123456789012:assumed-role/Deeper/hop3");
+    // And a role that does not trust the session's role refuses it.
+    let r = hop1.assume_role().role_arn("arn:aws:iam::123456789012:role/Deeper").role_session_name("skip").send().await;
+    assert_eq!(crate::code(r), "AccessDenied");
+}
