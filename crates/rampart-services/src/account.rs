@@ -144,25 +144,38 @@ pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 }
 
 /// Reads a JSON record.
+/// Decodes a stored JSON record; a record that does not decode is logged and fails as internal.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, ServiceError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        tracing::error!(key = %String::from_utf8_lossy(key), error = %e, "corrupt record");
+        ServiceError::internal()
+    })
+}
+
+/// Reads a JSON record.
 pub fn read<T: for<'de> Deserialize<'de>>(db: &Db, key: &[u8]) -> Result<Option<T>, ServiceError> {
-    match db.get(key)? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            tracing::error!(key = %String::from_utf8_lossy(key), error = %e, "corrupt record");
-            ServiceError::internal()
-        }),
-    }
+    db.get(key)?.map(|b| decode(key, &b)).transpose()
 }
 
 /// Reads a JSON record through the store's read cache (for records on every request's path).
 pub fn read_cached<T: for<'de> Deserialize<'de>>(db: &Db, key: &[u8]) -> Result<Option<T>, ServiceError> {
-    match db.get_cached(key)? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            tracing::error!(key = %String::from_utf8_lossy(key), error = %e, "corrupt record");
-            ServiceError::internal()
-        }),
-    }
+    db.get_cached(key)?.map(|b| decode(key, &b)).transpose()
+}
+
+/// Reads a JSON record inside a transaction.
+pub(crate) fn read_tx<T: for<'de> Deserialize<'de>>(tx: &Tx<'_>, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    tx.get(key)?.map(|b| decode(key, &b)).transpose()
+}
+
+/// Writes a JSON record inside a transaction.
+pub(crate) fn write_tx<T: Serialize>(tx: &mut Tx<'_>, key: &[u8], record: &T) -> Result<(), ServiceError> {
+    tx.put(key, &to_json(record)?)?;
+    Ok(())
+}
+
+/// Every committed record under a prefix, in key order.
+pub(crate) fn scan_records<T: for<'de> Deserialize<'de>>(db: &Db, prefix: &[u8]) -> Result<Vec<T>, ServiceError> {
+    db.scan_prefix(prefix, None, usize::MAX >> 1, false)?.iter().map(|(k, v)| decode(k, v)).collect()
 }
 
 /// What the first start created; the secrets are shown once and never stored in clear.

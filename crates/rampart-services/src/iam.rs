@@ -27,7 +27,7 @@ use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::account::{self, KeyOwner, KeyStatus, read_cached, to_json};
+use crate::account::{self, KeyOwner, KeyStatus, read_cached};
 use crate::{Ctx, Principal, PrincipalKind, ServiceError, TxCtx, keys};
 
 /// Most access keys a user may have.
@@ -107,15 +107,11 @@ pub(crate) fn no_such_user(name: &str) -> ServiceError {
 }
 
 pub(crate) fn read_user_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<Option<UserRecord>, ServiceError> {
-    match tx.get(&keys::user(account, name))? {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ServiceError::internal()),
-    }
+    account::read_tx(tx, &keys::user(account, name))
 }
 
 pub(crate) fn write_user(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), ServiceError> {
-    tx.put(&keys::user(&u.account_id, &u.name), &to_json(u)?)?;
-    Ok(())
+    account::write_tx(tx, &keys::user(&u.account_id, &u.name), u)
 }
 
 /// Reads a user through the store's cache (for authentication and authorization).
@@ -602,12 +598,10 @@ pub fn update_access_key(
         return Err(no_such_key(&input.access_key_id));
     }
     let key = keys::access_key(&input.access_key_id);
-    let mut rec: account::AccessKeyRecord = match tx.get(&key)? {
-        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal())?,
-        None => return Err(no_such_key(&input.access_key_id)),
-    };
+    let mut rec: account::AccessKeyRecord =
+        account::read_tx(tx, &key)?.ok_or_else(|| no_such_key(&input.access_key_id))?;
     rec.status = if input.status == "Active" { KeyStatus::Active } else { KeyStatus::Inactive };
-    tx.put(&key, &to_json(&rec)?)?;
+    account::write_tx(tx, &key, &rec)?;
     Ok(())
 }
 
@@ -690,6 +684,50 @@ pub(crate) fn put_inline(
         ));
     }
     Ok(())
+}
+
+/// Records listed by path prefix, a page at a time.
+pub(crate) trait Listed {
+    fn name(&self) -> &str;
+    fn path(&self) -> &str;
+}
+
+/// Implements [`Listed`] for a record with `name` and `path` fields.
+macro_rules! listed {
+    ($t:ty) => {
+        impl super::Listed for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn path(&self) -> &str {
+                &self.path
+            }
+        }
+    };
+}
+pub(crate) use listed;
+
+/// One `Marker`/`MaxItems` page of records whose path starts with `path_prefix` (default `/`), in
+/// name order after `marker` (a lower-case name); returns the page, whether more follow, and the
+/// next marker.
+pub(crate) fn page_records<T: Listed>(
+    records: Vec<T>,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> (Vec<T>, bool, Option<String>) {
+    let path_prefix = path_prefix.unwrap_or("/");
+    let mut page: Vec<T> = records
+        .into_iter()
+        .filter(|r| {
+            r.path().starts_with(path_prefix) && marker.is_none_or(|m| r.name().to_ascii_lowercase().as_str() > m)
+        })
+        .collect();
+    let limit = page_size(max_items);
+    let truncated = page.len() > limit;
+    page.truncate(limit);
+    let next = if truncated { page.last().map(|r| r.name().to_ascii_lowercase()) } else { None };
+    (page, truncated, next)
 }
 
 /// One `Marker`/`MaxItems` page of inline policy names: the names, whether more follow, the marker.

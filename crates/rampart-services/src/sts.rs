@@ -99,7 +99,14 @@ fn denied(caller: &Principal, role_arn: &str) -> ServiceError {
 }
 
 /// A policy that allows everything, to ask whether a trust policy admits a principal's account.
-const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+/// A constant, compiled once rather than on every AssumeRole.
+static ALLOW_ALL: std::sync::LazyLock<Option<Policy>> = std::sync::LazyLock::new(|| {
+    Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        PolicyKind::Identity,
+    )
+    .ok()
+});
 
 /// Whether the role's trust policy admits the caller. The caller's own identity policies were
 /// already checked for `sts:AssumeRole` on the role by the authorizer; here the trust policy must
@@ -113,8 +120,8 @@ fn trusted(trust: &Policy, caller: &Principal, role_arn: &str, role_account: &st
         (_, _, Some(name)) => rampart_policy::Principal::user(&caller.account_id, &iam_path(&caller.arn), name),
         _ => rampart_policy::Principal::root(&caller.account_id),
     };
-    let Ok(allow_all) = Policy::parse(ALLOW_ALL, PolicyKind::Identity) else { return false };
-    let identity = [Named { name: "caller", policy: &allow_all }];
+    let Some(allow_all) = ALLOW_ALL.as_ref() else { return false };
+    let identity = [Named { name: "caller", policy: allow_all }];
     let d = decide(&Input {
         action: "sts:AssumeRole",
         resource: role_arn,

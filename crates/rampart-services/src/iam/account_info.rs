@@ -147,24 +147,21 @@ pub fn list_entities_for_policy(
     let mut groups = Vec::new();
     let mut roles = Vec::new();
     if wants("User") {
-        for (_, v) in ctx.db.scan_prefix(&keys::users(a), None, 1_000_000, false)? {
-            let u: UserRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+        for u in account::scan_records::<UserRecord>(ctx.db, &keys::users(a))? {
             if u.attached.contains(&input.policy_arn) {
                 users.push(shapes::PolicyUser { user_name: Some(u.name), user_id: Some(u.id) });
             }
         }
     }
     if wants("Group") {
-        for (_, v) in ctx.db.scan_prefix(&keys::groups(a), None, 1_000_000, false)? {
-            let g: GroupRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+        for g in account::scan_records::<GroupRecord>(ctx.db, &keys::groups(a))? {
             if g.attached.contains(&input.policy_arn) {
                 groups.push(shapes::PolicyGroup { group_name: Some(g.name), group_id: Some(g.id) });
             }
         }
     }
     if wants("Role") {
-        for (_, v) in ctx.db.scan_prefix(&keys::roles(a), None, 1_000_000, false)? {
-            let r: RoleRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+        for r in account::scan_records::<RoleRecord>(ctx.db, &keys::roles(a))? {
             if r.attached.contains(&input.policy_arn) {
                 roles.push(shapes::PolicyRole { role_name: Some(r.name), role_id: Some(r.id) });
             }
@@ -248,8 +245,8 @@ pub fn generate_credential_report(
     root.extend(key_columns(tx, &keys::root_keys(a))?);
     root.extend(["false", "N/A", "false", "N/A"].map(str::to_owned));
     lines.push(root.join(","));
-    for (_, v) in tx.scan_prefix(&keys::users(a), None, 1_000_000, false)? {
-        let u: UserRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+    for (k, v) in tx.scan_prefix(&keys::users(a), None, 1_000_000, false)? {
+        let u: UserRecord = account::decode(&k, &v)?;
         let mut row = vec![
             u.name.clone(),
             u.arn(),

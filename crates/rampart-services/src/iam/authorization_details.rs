@@ -42,11 +42,7 @@ fn tags(t: &[(String, String)]) -> Option<Vec<shapes::Tag>> {
 }
 
 fn scan<T: for<'de> serde::Deserialize<'de>>(ctx: &Ctx<'_>, prefix: &[u8]) -> Result<Vec<T>, ServiceError> {
-    ctx.db
-        .scan_prefix(prefix, None, 1_000_000, false)?
-        .into_iter()
-        .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| ServiceError::internal()))
-        .collect()
+    crate::account::scan_records(ctx.db, prefix)
 }
 
 fn policy_detail(p: &ManagedPolicyRecord) -> shapes::ManagedPolicyDetail {

@@ -7,8 +7,8 @@ use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{no_such_user, page_size, read_user_tx, url_encode, write_user};
-use crate::account::{self, read_cached, to_json};
+use super::{no_such_user, read_user_tx, url_encode, write_user};
+use crate::account::{self, read_cached};
 use crate::{Ctx, ServiceError, TxCtx, keys};
 
 /// Most managed policies attached to one user, group or role.
@@ -33,6 +33,8 @@ pub struct GroupRecord {
     pub members: BTreeSet<String>,
 }
 
+super::listed!(GroupRecord);
+
 impl GroupRecord {
     pub fn arn(&self) -> String {
         format!("arn:aws:iam::{}:group{}{}", self.account_id, self.path, self.name)
@@ -49,7 +51,7 @@ impl GroupRecord {
     }
 }
 
-fn no_such_group(name: &str) -> ServiceError {
+pub(crate) fn no_such_group(name: &str) -> ServiceError {
     ServiceError::new("NoSuchEntity", 404, format!("The group with name {name} cannot be found."))
 }
 
@@ -58,15 +60,11 @@ pub fn read_group(db: &rampart_store::Db, account: &str, name: &str) -> Result<O
 }
 
 pub(crate) fn read_group_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<Option<GroupRecord>, ServiceError> {
-    match tx.get(&keys::group(account, name))? {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|_| ServiceError::internal()),
-    }
+    account::read_tx(tx, &keys::group(account, name))
 }
 
 pub(crate) fn write_group(tx: &mut Tx<'_>, g: &GroupRecord) -> Result<(), ServiceError> {
-    tx.put(&keys::group(&g.account_id, &g.name), &to_json(g)?)?;
-    Ok(())
+    account::write_tx(tx, &keys::group(&g.account_id, &g.name), g)
 }
 
 pub fn create_group(
@@ -113,21 +111,9 @@ pub fn list_groups(
     ctx: &Ctx<'_>,
     input: shapes::ListGroupsRequest,
 ) -> Result<shapes::ListGroupsResponse, ServiceError> {
-    let prefix_path = input.path_prefix.unwrap_or_else(|| "/".to_owned());
-    let rows = ctx.db.scan_prefix(&keys::groups(&ctx.principal.account_id), None, 10_000, false)?;
-    let mut groups = Vec::new();
-    for (_, v) in rows {
-        let g: GroupRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
-        if g.path.starts_with(&prefix_path)
-            && input.marker.as_deref().is_none_or(|m| g.name.to_ascii_lowercase().as_str() > m)
-        {
-            groups.push(g);
-        }
-    }
-    let limit = page_size(input.max_items);
-    let truncated = groups.len() > limit;
-    groups.truncate(limit);
-    let marker = if truncated { groups.last().map(|g| g.name.to_ascii_lowercase()) } else { None };
+    let all: Vec<GroupRecord> = account::scan_records(ctx.db, &keys::groups(&ctx.principal.account_id))?;
+    let (groups, truncated, marker) =
+        super::page_records(all, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items);
     Ok(shapes::ListGroupsResponse {
         groups: groups.iter().map(GroupRecord::to_shape).collect(),
         is_truncated: Some(truncated),

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::roles::{no_such_role, read_role};
-use super::{merge_tags, page_size, tag_shapes};
-use crate::account::{self, read_cached, to_json};
+use super::{merge_tags, tag_shapes};
+use crate::account::{self, read_cached};
 use crate::{Ctx, ServiceError, TxCtx};
 
 /// Roles one instance profile may hold.
@@ -38,6 +38,8 @@ pub struct InstanceProfileRecord {
     pub tags: Vec<(String, String)>,
 }
 
+super::listed!(InstanceProfileRecord);
+
 impl InstanceProfileRecord {
     fn to_shape(&self, ctx: &Ctx<'_>) -> Result<shapes::InstanceProfile, ServiceError> {
         let mut roles = Vec::new();
@@ -63,15 +65,11 @@ fn no_such_profile(name: &str) -> ServiceError {
 }
 
 fn read_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<InstanceProfileRecord, ServiceError> {
-    match tx.get(&key(account, name))? {
-        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal()),
-        None => Err(no_such_profile(name)),
-    }
+    account::read_tx(tx, &key(account, name))?.ok_or_else(|| no_such_profile(name))
 }
 
 fn write(tx: &mut Tx<'_>, p: &InstanceProfileRecord) -> Result<(), ServiceError> {
-    tx.put(&key(&p.account_id, &p.name), &to_json(p)?)?;
-    Ok(())
+    account::write_tx(tx, &key(&p.account_id, &p.name), p)
 }
 
 pub fn create_instance_profile(
@@ -122,29 +120,15 @@ pub fn get_instance_profile(
 }
 
 fn all(ctx: &Ctx<'_>) -> Result<Vec<InstanceProfileRecord>, ServiceError> {
-    ctx.db
-        .scan_prefix(&prefix(&ctx.principal.account_id), None, 1_000_000, false)?
-        .into_iter()
-        .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| ServiceError::internal()))
-        .collect()
+    account::scan_records(ctx.db, &prefix(&ctx.principal.account_id))
 }
 
 pub fn list_instance_profiles(
     ctx: &Ctx<'_>,
     input: shapes::ListInstanceProfilesRequest,
 ) -> Result<shapes::ListInstanceProfilesResponse, ServiceError> {
-    let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
-    let mut profiles: Vec<InstanceProfileRecord> = all(ctx)?
-        .into_iter()
-        .filter(|p| {
-            p.path.starts_with(&path_prefix)
-                && input.marker.as_deref().is_none_or(|m| p.name.to_ascii_lowercase().as_str() > m)
-        })
-        .collect();
-    let limit = page_size(input.max_items);
-    let truncated = profiles.len() > limit;
-    profiles.truncate(limit);
-    let marker = if truncated { profiles.last().map(|p| p.name.to_ascii_lowercase()) } else { None };
+    let (profiles, truncated, marker) =
+        super::page_records(all(ctx)?, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items);
     let instance_profiles = profiles.iter().map(|p| p.to_shape(ctx)).collect::<Result<_, _>>()?;
     Ok(shapes::ListInstanceProfilesResponse { instance_profiles, is_truncated: Some(truncated), marker })
 }

@@ -1,15 +1,15 @@
 //! Customer managed policies, their versions, and attaching them to users and groups.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rampart_shapes::generated::iam as shapes;
 use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::groups::{MANAGED_POLICIES_PER_IDENTITY, read_group_tx, write_group};
-use super::{no_such_user, page_size, read_user_tx, url_encode, write_user};
-use crate::account::{self, read_cached, to_json};
+use super::groups::{MANAGED_POLICIES_PER_IDENTITY, no_such_group, read_group_tx, write_group};
+use super::{no_such_user, read_user_tx, url_encode, write_user};
+use crate::account::{self, read_cached};
 use crate::{Ctx, ServiceError, TxCtx, keys};
 
 /// One version of a managed policy.
@@ -37,6 +37,8 @@ pub struct ManagedPolicyRecord {
     pub versions: BTreeMap<String, PolicyVersionRecord>,
     pub attachments: u32,
 }
+
+super::listed!(ManagedPolicyRecord);
 
 impl ManagedPolicyRecord {
     pub fn arn(&self) -> String {
@@ -93,14 +95,9 @@ fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, Service
         return Ok(p);
     }
     let (account, name) = parse_arn(arn).ok_or_else(|| no_such_policy(arn))?;
-    let p: ManagedPolicyRecord = match tx.get(&keys::policy(account, name))? {
-        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal())?,
-        None => return Err(no_such_policy(arn)),
-    };
-    if p.arn() != arn {
-        return Err(no_such_policy(arn));
-    }
-    Ok(p)
+    account::read_tx::<ManagedPolicyRecord>(tx, &keys::policy(account, name))?
+        .filter(|p| p.arn() == arn)
+        .ok_or_else(|| no_such_policy(arn))
 }
 
 /// A customer managed policy that the caller may change; AWS managed ones are read-only.
@@ -112,8 +109,7 @@ fn writable_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, Ser
 }
 
 fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceError> {
-    tx.put(&keys::policy(&p.account_id, &p.name), &to_json(p)?)?;
-    Ok(())
+    account::write_tx(tx, &keys::policy(&p.account_id, &p.name), p)
 }
 
 pub fn create_policy(
@@ -191,33 +187,21 @@ pub fn list_policies(
     ctx: &Ctx<'_>,
     input: shapes::ListPoliciesRequest,
 ) -> Result<shapes::ListPoliciesResponse, ServiceError> {
-    let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
     let scope = input.scope.as_deref().unwrap_or("All");
+    let only_attached = input.only_attached.unwrap_or(false);
     let mut candidates: Vec<ManagedPolicyRecord> = Vec::new();
-    if scope != "Local" && !input.only_attached.unwrap_or(false) {
+    if scope != "Local" && !only_attached {
         candidates.extend(super::aws_managed_all());
     }
     if scope != "AWS" {
-        for (_, v) in ctx.db.scan_prefix(&keys::policies(&ctx.principal.account_id), None, 10_000, false)? {
-            candidates.push(serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?);
-        }
+        candidates
+            .extend(account::scan_records::<ManagedPolicyRecord>(ctx.db, &keys::policies(&ctx.principal.account_id))?);
     }
-    let mut out = Vec::new();
-    for p in candidates {
-        let attached_ok = !input.only_attached.unwrap_or(false) || p.attachments > 0;
-        if attached_ok
-            && p.path.starts_with(&path_prefix)
-            && input.marker.as_deref().is_none_or(|m| p.name.to_ascii_lowercase().as_str() > m)
-        {
-            out.push(p);
-        }
-    }
-    let limit = page_size(input.max_items);
-    let truncated = out.len() > limit;
-    out.truncate(limit);
-    let marker = if truncated { out.last().map(|p| p.name.to_ascii_lowercase()) } else { None };
+    candidates.retain(|p| !only_attached || p.attachments > 0);
+    let (page, truncated, marker) =
+        super::page_records(candidates, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items);
     Ok(shapes::ListPoliciesResponse {
-        policies: Some(out.iter().map(ManagedPolicyRecord::to_shape).collect()),
+        policies: Some(page.iter().map(ManagedPolicyRecord::to_shape).collect()),
         is_truncated: Some(truncated),
         marker,
     })
@@ -238,7 +222,7 @@ pub fn delete_policy(
 
 /// Counts an attachment (`+1`) or a detachment (`-1`) of a managed policy; the policy must exist to
 /// be attached.
-pub(crate) fn adjust_attachments(tx: &mut Tx<'_>, arn: &str, delta: i32) -> Result<(), ServiceError> {
+fn adjust_attachments(tx: &mut Tx<'_>, arn: &str, delta: i32) -> Result<(), ServiceError> {
     // AWS managed policies are shared by every account; their counts are not tracked here.
     if super::aws_managed(arn).is_some() {
         return Ok(());
@@ -349,6 +333,33 @@ pub fn delete_policy_version(
     write_policy(tx, &p)
 }
 
+/// Attaches a managed policy to an identity's set (a no-op when attached already), within the
+/// quota of managed policies per `kind` (`User`, `Group`, `Role`).
+pub(crate) fn attach(
+    tx: &mut Tx<'_>,
+    attached: &mut BTreeSet<String>,
+    arn: String,
+    kind: &str,
+) -> Result<(), ServiceError> {
+    if attached.contains(&arn) {
+        return Ok(());
+    }
+    if attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
+        return Err(limit_error(kind));
+    }
+    adjust_attachments(tx, &arn, 1)?;
+    attached.insert(arn);
+    Ok(())
+}
+
+/// Detaches a managed policy from an identity's set.
+pub(crate) fn detach(tx: &mut Tx<'_>, attached: &mut BTreeSet<String>, arn: &str) -> Result<(), ServiceError> {
+    if !attached.remove(arn) {
+        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {arn} was not found.")));
+    }
+    adjust_attachments(tx, arn, -1)
+}
+
 fn limit_error(kind: &str) -> ServiceError {
     ServiceError::new(
         "LimitExceeded",
@@ -364,14 +375,7 @@ pub fn attach_user_policy(
 ) -> Result<(), ServiceError> {
     let mut u =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    if u.attached.contains(&input.policy_arn) {
-        return Ok(());
-    }
-    if u.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
-        return Err(limit_error("User"));
-    }
-    adjust_attachments(tx, &input.policy_arn, 1)?;
-    u.attached.insert(input.policy_arn);
+    attach(tx, &mut u.attached, input.policy_arn, "User")?;
     write_user(tx, &u)
 }
 
@@ -382,10 +386,7 @@ pub fn detach_user_policy(
 ) -> Result<(), ServiceError> {
     let mut u =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    if !u.attached.remove(&input.policy_arn) {
-        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
-    }
-    adjust_attachments(tx, &input.policy_arn, -1)?;
+    detach(tx, &mut u.attached, &input.policy_arn)?;
     write_user(tx, &u)
 }
 
@@ -419,17 +420,9 @@ pub fn attach_group_policy(
     ctx: &TxCtx<'_>,
     input: shapes::AttachGroupPolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
-        ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
-    })?;
-    if g.attached.contains(&input.policy_arn) {
-        return Ok(());
-    }
-    if g.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
-        return Err(limit_error("Group"));
-    }
-    adjust_attachments(tx, &input.policy_arn, 1)?;
-    g.attached.insert(input.policy_arn);
+    let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?
+        .ok_or_else(|| no_such_group(&input.group_name))?;
+    attach(tx, &mut g.attached, input.policy_arn, "Group")?;
     write_group(tx, &g)
 }
 
@@ -438,13 +431,9 @@ pub fn detach_group_policy(
     ctx: &TxCtx<'_>,
     input: shapes::DetachGroupPolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
-        ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
-    })?;
-    if !g.attached.remove(&input.policy_arn) {
-        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
-    }
-    adjust_attachments(tx, &input.policy_arn, -1)?;
+    let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?
+        .ok_or_else(|| no_such_group(&input.group_name))?;
+    detach(tx, &mut g.attached, &input.policy_arn)?;
     write_group(tx, &g)
 }
 

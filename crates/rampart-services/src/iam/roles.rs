@@ -9,10 +9,9 @@ use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::groups::MANAGED_POLICIES_PER_IDENTITY;
-use super::policies::{adjust_attachments, read_policy_by_arn_tx};
-use super::{page_size, url_encode};
-use crate::account::{self, read_cached, to_json};
+use super::policies::read_policy_by_arn_tx;
+use super::url_encode;
+use crate::account::{self, read_cached};
 use crate::{Ctx, ServiceError, TxCtx, keys};
 
 /// A role, as stored.
@@ -37,6 +36,8 @@ pub struct RoleRecord {
     #[serde(default)]
     pub attached: BTreeSet<String>,
 }
+
+super::listed!(RoleRecord);
 
 impl RoleRecord {
     pub fn arn(&self) -> String {
@@ -115,15 +116,11 @@ pub fn read_role(db: &rampart_store::Db, account: &str, name: &str) -> Result<Op
 }
 
 fn read_role_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<RoleRecord, ServiceError> {
-    match tx.get(&keys::role(account, name))? {
-        Some(b) => serde_json::from_slice(&b).map_err(|_| ServiceError::internal()),
-        None => Err(no_such_role(name)),
-    }
+    account::read_tx(tx, &keys::role(account, name))?.ok_or_else(|| no_such_role(name))
 }
 
 fn write_role(tx: &mut Tx<'_>, r: &RoleRecord) -> Result<(), ServiceError> {
-    tx.put(&keys::role(&r.account_id, &r.name), &to_json(r)?)?;
-    Ok(())
+    account::write_tx(tx, &keys::role(&r.account_id, &r.name), r)
 }
 
 fn validate_trust(doc: &str) -> Result<(), ServiceError> {
@@ -190,20 +187,9 @@ pub fn get_role(ctx: &Ctx<'_>, input: shapes::GetRoleRequest) -> Result<shapes::
 }
 
 pub fn list_roles(ctx: &Ctx<'_>, input: shapes::ListRolesRequest) -> Result<shapes::ListRolesResponse, ServiceError> {
-    let path_prefix = input.path_prefix.unwrap_or_else(|| "/".to_owned());
-    let mut roles = Vec::new();
-    for (_, v) in ctx.db.scan_prefix(&keys::roles(&ctx.principal.account_id), None, 10_000, false)? {
-        let r: RoleRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
-        if r.path.starts_with(&path_prefix)
-            && input.marker.as_deref().is_none_or(|m| r.name.to_ascii_lowercase().as_str() > m)
-        {
-            roles.push(r);
-        }
-    }
-    let limit = page_size(input.max_items);
-    let truncated = roles.len() > limit;
-    roles.truncate(limit);
-    let marker = if truncated { roles.last().map(|r| r.name.to_ascii_lowercase()) } else { None };
+    let all: Vec<RoleRecord> = account::scan_records(ctx.db, &keys::roles(&ctx.principal.account_id))?;
+    let (roles, truncated, marker) =
+        super::page_records(all, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items);
     Ok(shapes::ListRolesResponse {
         roles: roles.iter().map(RoleRecord::to_shape).collect(),
         is_truncated: Some(truncated),
@@ -314,18 +300,7 @@ pub fn attach_role_policy(
     input: shapes::AttachRolePolicyRequest,
 ) -> Result<(), ServiceError> {
     let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
-    if r.attached.contains(&input.policy_arn) {
-        return Ok(());
-    }
-    if r.attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
-        return Err(ServiceError::new(
-            "LimitExceeded",
-            409,
-            format!("Cannot exceed quota for PoliciesPerRole: {MANAGED_POLICIES_PER_IDENTITY}"),
-        ));
-    }
-    adjust_attachments(tx, &input.policy_arn, 1)?;
-    r.attached.insert(input.policy_arn);
+    super::policies::attach(tx, &mut r.attached, input.policy_arn, "Role")?;
     write_role(tx, &r)
 }
 
@@ -335,10 +310,7 @@ pub fn detach_role_policy(
     input: shapes::DetachRolePolicyRequest,
 ) -> Result<(), ServiceError> {
     let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
-    if !r.attached.remove(&input.policy_arn) {
-        return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {} was not found.", input.policy_arn)));
-    }
-    adjust_attachments(tx, &input.policy_arn, -1)?;
+    super::policies::detach(tx, &mut r.attached, &input.policy_arn)?;
     write_role(tx, &r)
 }
 
