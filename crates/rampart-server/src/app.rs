@@ -9,7 +9,7 @@ use http_body_util::Full;
 use rampart_services::authz::Authorizer;
 use rampart_services::cloudtrail::{REDACTED, UserIdentity};
 use rampart_services::{Ctx, Principal, ServiceError, TxCtx, authz};
-use rampart_shapes::{Operation, Protocol, Service, Shape, Value};
+use rampart_shapes::{Operation, Protocol, Service, Value};
 use rampart_sigv4::{SigV4Error, Verifier};
 use rampart_store::{Db, Sealer, TxError};
 use rampart_wire::query::Params;
@@ -314,15 +314,7 @@ impl App {
             draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
         }
 
-        // May they?
-        let action = format!("{}:{}", service.signing_name, op.name);
-        let context = authz::Context {
-            source_ip: &origin.source_ip,
-            time: now,
-            secure_transport: origin.tls.is_some(),
-            user_agent: &origin.user_agent,
-            region: &auth.scope.region,
-        };
+        // May they? On every resource the operation acts on.
         let ctx = Ctx {
             principal: &principal,
             db: &self.db,
@@ -331,13 +323,29 @@ impl App {
             request_id,
             region: &auth.scope.region,
         };
-        let resource = resource_for(&ctx, service, op, &input);
-        self.authorizer
-            .authorize(
-                &self.db,
-                &authz::Request { principal: &principal, action: &action, resource: &resource, context },
-            )
+        let asked = rampart_services::actions::resolve(&self.db, &principal, service.endpoint_prefix, op, &input)
             .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        let context = authz::Context {
+            source_ip: &origin.source_ip,
+            time: now,
+            secure_transport: origin.tls.is_some(),
+            user_agent: &origin.user_agent,
+            region: &auth.scope.region,
+        };
+        for resource in &asked.resources {
+            self.authorizer
+                .authorize(
+                    &self.db,
+                    &authz::Request {
+                        principal: &principal,
+                        action: &asked.action,
+                        resource,
+                        context,
+                        keys: &asked.keys,
+                    },
+                )
+                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        }
 
         // Do it.
         let handler = self
@@ -421,25 +429,6 @@ fn encode(service: &'static Service, op: &'static Operation, output: &Value, req
         _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(output, s))),
     };
     Success { content_type, body }
-}
-
-/// A string member of a decoded input structure, by model name.
-fn member<'v>(shape: Option<&Shape>, value: &'v Value, name: &str) -> Option<&'v str> {
-    let Some(Shape { kind: rampart_shapes::Kind::Structure(st), .. }) = shape else { return None };
-    let Value::Struct(fields) = value else { return None };
-    match fields.get(st.member_index(name)?)? {
-        Some(Value::String(s)) => Some(s),
-        _ => None,
-    }
-}
-
-/// The resource ARN an operation acts on, per the Service Authorization Reference.
-fn resource_for(ctx: &Ctx<'_>, service: &Service, op: &Operation, input: &Value) -> String {
-    match service.endpoint_prefix {
-        "iam" => rampart_services::iam::resource_arn(ctx, op.name, &|name| member(op.input, input, name)),
-        "sts" if op.name == "AssumeRole" => member(op.input, input, "RoleArn").unwrap_or("*").to_owned(),
-        _ => "*".to_owned(),
-    }
 }
 
 /// `application/x-amz-json-1.0` or `-1.1`, as the service's model says.

@@ -138,3 +138,20 @@ impl Dispatch {
         self.handlers.get(&(service, operation))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every served operation declares its action, resources and keys in the one table.
+    #[test]
+    fn every_served_operation_has_a_row_in_the_action_table() {
+        let d = Dispatch::new();
+        let missing: Vec<_> = d
+            .handlers
+            .keys()
+            .filter(|(service, op)| rampart_services::actions::lookup(service, op).is_none())
+            .collect();
+        assert!(missing.is_empty(), "operations without an action-table row: {missing:?}");
+    }
+}

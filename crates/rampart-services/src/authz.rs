@@ -31,6 +31,8 @@ pub struct Request<'a> {
     /// The resource ARN, or `*`.
     pub resource: &'a str,
     pub context: Context<'a>,
+    /// Condition keys from the request's members and the resource (see [`crate::actions`]).
+    pub keys: &'a [(String, Vec<String>)],
 }
 
 /// Actions that need no permission. `sts:GetCallerIdentity` works even under an explicit deny:
@@ -223,6 +225,9 @@ fn request_keys(req: &Request<'_>, ctx: &mut rampart_policy::Context) {
         .set("aws:RequestedRegion", c.region)
         .set("aws:EpochTime", c.time.unix_timestamp().to_string())
         .set("aws:CurrentTime", c.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    for (k, v) in req.keys {
+        ctx.set_many(k, v.clone());
+    }
 }
 
 /// The condition keys that describe a user, shared by enforcement and the policy simulator.
@@ -266,7 +271,7 @@ mod tests {
             access_key_id: None,
             session: None,
         };
-        let req = |principal, action| Request { principal, action, resource: "*", context: ctx };
+        let req = |principal, action| Request { principal, action, resource: "*", context: ctx, keys: &[] };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());
         assert!(a.authorize(&db, &req(&ghost, "sts:GetCallerIdentity")).is_ok());
         let e = a.authorize(&db, &req(&ghost, "iam:CreateUser")).unwrap_err();

@@ -267,59 +267,6 @@ pub fn list_user_tags(
     Ok(shapes::ListUserTagsResponse { tags: tag_shapes(&user.tags), is_truncated: Some(false), marker: None })
 }
 
-/// The resource ARN an IAM operation acts on, for authorization; `member` reads the request's
-/// input members by name.
-/// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsidentityandaccessmanagementiam.html>.
-pub fn resource_arn<'m>(ctx: &Ctx<'_>, operation: &str, member: &dyn Fn(&str) -> Option<&'m str>) -> String {
-    let account = &ctx.principal.account_id;
-    match operation {
-        "ListUsers" => return format!("arn:aws:iam::{account}:user/"),
-        "ListGroups" => return format!("arn:aws:iam::{account}:group/"),
-        "ListPolicies" => return format!("arn:aws:iam::{account}:policy/"),
-        "ListRoles" => return format!("arn:aws:iam::{account}:role/"),
-        "SimulatePrincipalPolicy" | "GetContextKeysForPrincipalPolicy" => {
-            return member("PolicySourceArn").unwrap_or("*").to_owned();
-        }
-        "SimulateCustomPolicy" | "GetContextKeysForCustomPolicy" => return "*".to_owned(),
-        "CreatePolicy" => {
-            let path = member("Path").unwrap_or("/");
-            return format!("arn:aws:iam::{account}:policy{path}{}", member("PolicyName").unwrap_or_default());
-        }
-        _ => {}
-    }
-    if let Some(role) = member("RoleName") {
-        let path = match operation {
-            "CreateRole" => member("Path").unwrap_or("/").to_owned(),
-            _ => read_role(ctx.db, account, role).ok().flatten().map_or_else(|| "/".to_owned(), |r| r.path),
-        };
-        return format!("arn:aws:iam::{account}:role{path}{role}");
-    }
-    if let Some(group) = member("GroupName") {
-        let path = match operation {
-            "CreateGroup" => member("Path").unwrap_or("/").to_owned(),
-            _ => read_group(ctx.db, account, group).ok().flatten().map_or_else(|| "/".to_owned(), |g| g.path),
-        };
-        return format!("arn:aws:iam::{account}:group{path}{group}");
-    }
-    if let Some(arn) = member("PolicyArn")
-        && member("UserName").is_none()
-    {
-        return arn.to_owned();
-    }
-    let user = match member("UserName") {
-        Some(n) => n.to_owned(),
-        None => match &ctx.principal.user_name {
-            Some(me) => me.clone(),
-            None => return "*".to_owned(),
-        },
-    };
-    let path = match operation {
-        "CreateUser" => member("Path").unwrap_or("/").to_owned(),
-        _ => read_user(ctx.db, account, &user).ok().flatten().map_or_else(|| "/".to_owned(), |u| u.path),
-    };
-    format!("arn:aws:iam::{account}:user{path}{user}")
-}
-
 pub fn create_user(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,

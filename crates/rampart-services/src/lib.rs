@@ -4,6 +4,7 @@
 //! they never see HTTP or a wire encoding. Records in the store are this crate's own versioned JSON.
 
 pub mod account;
+pub mod actions;
 pub mod authz;
 pub mod cloudtrail;
 mod error;

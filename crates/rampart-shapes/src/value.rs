@@ -69,6 +69,21 @@ pub fn optional<T: FromValue>(v: Option<Option<Value>>) -> Result<Option<T>, Sha
 }
 
 impl Value {
+    /// A present member of a structure value, by model name, with its shape.
+    pub fn field(&self, shape: &'static Shape, name: &str) -> Option<(&'static Shape, &Value)> {
+        let (crate::Kind::Structure(st), Value::Struct(fields)) = (&shape.kind, self) else { return None };
+        let i = st.member_index(name)?;
+        Some((st.members.get(i)?.shape, fields.get(i)?.as_ref()?))
+    }
+
+    /// A present string member of a structure value, by model name.
+    pub fn string_field(&self, shape: &'static Shape, name: &str) -> Option<&str> {
+        match self.field(shape, name)? {
+            (_, Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The members of a structure value, checked against the schema's member count.
     pub fn into_struct(self, members: usize) -> Result<Vec<Option<Value>>, ShapeError> {
         match self {

@@ -64,6 +64,14 @@ fn no_such_profile(name: &str) -> ServiceError {
     ServiceError::new("NoSuchEntity", 404, format!("Instance Profile {name} cannot be found."))
 }
 
+pub fn read_instance_profile(
+    db: &rampart_store::Db,
+    account: &str,
+    name: &str,
+) -> Result<Option<InstanceProfileRecord>, ServiceError> {
+    read_cached(db, &key(account, name))
+}
+
 fn read_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<InstanceProfileRecord, ServiceError> {
     account::read_tx(tx, &key(account, name))?.ok_or_else(|| no_such_profile(name))
 }

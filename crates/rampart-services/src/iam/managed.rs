@@ -110,6 +110,7 @@ fn record((name, path, description, document): (&str, &str, &str, &str)) -> Mana
         default_version: "v1".to_owned(),
         versions: BTreeMap::from([("v1".to_owned(), PolicyVersionRecord { document: document.to_owned(), created })]),
         attachments: 0,
+        tags: Vec::new(),
     }
 }
 

@@ -36,6 +36,8 @@ pub struct ManagedPolicyRecord {
     pub default_version: String,
     pub versions: BTreeMap<String, PolicyVersionRecord>,
     pub attachments: u32,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
 }
 
 super::listed!(ManagedPolicyRecord);
@@ -151,6 +153,7 @@ pub fn create_policy(
             PolicyVersionRecord { document: input.policy_document, created: ctx.now },
         )]),
         attachments: 0,
+        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
     };
     write_policy(tx, &p)?;
     Ok(shapes::CreatePolicyResponse { policy: Some(p.to_shape()) })
