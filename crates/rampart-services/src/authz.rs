@@ -170,18 +170,11 @@ impl Authorizer {
                     &role.name,
                     &session.session_name,
                 );
-                let mut ctx = rampart_policy::Context::new();
-                ctx.set("aws:userid", p.user_id.clone())
-                    .set("aws:PrincipalArn", role.arn())
-                    .set("aws:PrincipalAccount", p.account_id.clone())
-                    .set("aws:PrincipalType", "AssumedRole")
-                    .set(
-                        "aws:TokenIssueTime",
-                        session.issued.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                    );
-                for (k, v) in &role.tags {
-                    ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
-                }
+                let mut ctx = role_context(&role, &session.session_name);
+                ctx.set(
+                    "aws:TokenIssueTime",
+                    session.issued.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                );
                 if let Some(s) = &session.source_identity {
                     ctx.set("aws:SourceIdentity", s.clone());
                 }
@@ -239,6 +232,20 @@ pub fn principal_context(user: &iam::UserRecord) -> rampart_policy::Context {
         .set("aws:PrincipalAccount", user.account_id.clone())
         .set("aws:PrincipalType", "User");
     for (k, v) in &user.tags {
+        ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+    }
+    ctx
+}
+
+/// The condition keys that describe a session of a role, shared by enforcement and the simulator.
+/// `aws:userid` is `ROLEID:SESSION`; `aws:PrincipalArn` is the role's ARN, not the session's.
+pub fn role_context(role: &iam::RoleRecord, session_name: &str) -> rampart_policy::Context {
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:userid", format!("{}:{session_name}", role.id))
+        .set("aws:PrincipalArn", role.arn())
+        .set("aws:PrincipalAccount", role.account_id.clone())
+        .set("aws:PrincipalType", "AssumedRole");
+    for (k, v) in &role.tags {
         ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
     }
     ctx

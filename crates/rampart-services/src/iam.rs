@@ -264,7 +264,8 @@ pub fn list_user_tags(
 ) -> Result<shapes::ListUserTagsResponse, ServiceError> {
     let user = read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
         .ok_or_else(|| no_such_user(&input.user_name))?;
-    Ok(shapes::ListUserTagsResponse { tags: tag_shapes(&user.tags), is_truncated: Some(false), marker: None })
+    let (tags, truncated, marker) = page_items(tag_shapes(&user.tags), input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListUserTagsResponse { tags, is_truncated: Some(truncated), marker })
 }
 
 pub fn create_user(
@@ -287,12 +288,13 @@ pub fn create_user(
         path: input.path.unwrap_or_else(|| "/".to_owned()),
         id: account::new_unique_id("AIDA")?,
         created: ctx.now,
-        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        tags: Vec::new(),
         inline_policies: BTreeMap::new(),
         attached: BTreeSet::new(),
         groups: BTreeSet::new(),
         boundary: None,
     };
+    merge_tags(&mut user.tags, input.tags.unwrap_or_default())?;
     if let Some(b) = input.permissions_boundary {
         read_policy_by_arn_tx(tx, &b)?;
         user.boundary = Some(b);
@@ -373,6 +375,47 @@ pub fn list_users(ctx: &Ctx<'_>, input: shapes::ListUsersRequest) -> Result<shap
         is_truncated: Some(truncated),
         marker,
     })
+}
+
+/// Renames a user and/or moves it to a new path; its keys and group memberships follow it.
+/// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateUser.html>.
+pub fn update_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateUserRequest) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    let mut user = read_user_tx(tx, account, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
+    if let Some(path) = input.new_path {
+        user.path = path;
+    }
+    let Some(new_name) = input.new_user_name.filter(|n| *n != user.name) else {
+        return write_user(tx, &user);
+    };
+    let old_name = std::mem::replace(&mut user.name, new_name.clone());
+    if !old_name.eq_ignore_ascii_case(&new_name) {
+        if read_user_tx(tx, account, &new_name)?.is_some() {
+            return Err(ServiceError::new(
+                "EntityAlreadyExists",
+                409,
+                format!("User with name {new_name} already exists."),
+            ));
+        }
+        tx.delete(&keys::user(account, &old_name))?;
+    }
+    for id in user_key_ids(tx.scan_prefix(&keys::user_keys(account, &old_name), None, usize::MAX >> 1, false)?) {
+        tx.delete(&keys::user_key(account, &old_name, &id))?;
+        tx.put(&keys::user_key(account, &new_name, &id), b"")?;
+        let mut key: account::AccessKeyRecord =
+            account::read_tx(tx, &keys::access_key(&id))?.ok_or_else(ServiceError::internal)?;
+        if let KeyOwner::User { user_name, .. } = &mut key.owner {
+            user_name.clone_from(&new_name);
+        }
+        account::write_tx(tx, &keys::access_key(&id), &key)?;
+    }
+    for group in &user.groups {
+        let mut g = read_group_tx(tx, account, group)?.ok_or_else(ServiceError::internal)?;
+        g.members.remove(&old_name);
+        g.members.insert(new_name.clone());
+        write_group(tx, &g)?;
+    }
+    write_user(tx, &user)
 }
 
 pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRequest) -> Result<(), ServiceError> {
@@ -513,7 +556,8 @@ pub fn list_access_keys(
             });
         }
     }
-    Ok(shapes::ListAccessKeysResponse { access_key_metadata: metadata, is_truncated: Some(false), marker: None })
+    let (access_key_metadata, truncated, marker) = page_items(metadata, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListAccessKeysResponse { access_key_metadata, is_truncated: Some(truncated), marker })
 }
 
 fn no_such_key(id: &str) -> ServiceError {
@@ -675,6 +719,28 @@ pub(crate) fn page_records<T: Listed>(
     page.truncate(limit);
     let next = if truncated { page.last().map(|r| r.name().to_ascii_lowercase()) } else { None };
     (page, truncated, next)
+}
+
+/// One `Marker`/`MaxItems` page of an already ordered list whose items have no unique name to
+/// resume after (tags, keys, versions, members): the marker is the position of the next item.
+pub(crate) fn page_items<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<(Vec<T>, bool, Option<String>), ServiceError> {
+    let total = items.len();
+    let start = match marker {
+        None => 0,
+        Some(m) => m.parse::<usize>().ok().filter(|n| *n < total).ok_or_else(invalid_marker)?,
+    };
+    let page: Vec<T> = items.into_iter().skip(start).take(page_size(max_items)).collect();
+    let end = start + page.len();
+    let next = (end < total).then(|| end.to_string());
+    Ok((page, next.is_some(), next))
+}
+
+pub(crate) fn invalid_marker() -> ServiceError {
+    ServiceError::new("ValidationError", 400, "Invalid Marker.")
 }
 
 /// One `Marker`/`MaxItems` page of inline policy names: the names, whether more follow, the marker.

@@ -82,11 +82,12 @@ pub fn delete_account_alias(
 
 pub fn list_account_aliases(
     ctx: &Ctx<'_>,
-    _input: shapes::ListAccountAliasesRequest,
+    input: shapes::ListAccountAliasesRequest,
 ) -> Result<shapes::ListAccountAliasesResponse, ServiceError> {
     let alias = ctx.db.get(&keys::account_alias(&ctx.principal.account_id))?;
     let aliases = alias.and_then(|a| String::from_utf8(a).ok()).into_iter().collect();
-    Ok(shapes::ListAccountAliasesResponse { account_aliases: aliases, is_truncated: Some(false), marker: None })
+    let (account_aliases, truncated, marker) = super::page_items(aliases, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListAccountAliasesResponse { account_aliases, is_truncated: Some(truncated), marker })
 }
 
 fn count(ctx: &Ctx<'_>, prefix: &[u8]) -> Result<i32, ServiceError> {
@@ -141,38 +142,55 @@ pub fn list_entities_for_policy(
         )
     })?;
     let a = &ctx.principal.account_id;
+    let arn = input.policy_arn.as_str();
     let filter = input.entity_filter.as_deref().unwrap_or("All");
     let wants = |kind: &str| filter == "All" || filter == kind;
-    let mut users = Vec::new();
-    let mut groups = Vec::new();
-    let mut roles = Vec::new();
+    // `PermissionsPolicy` lists attachments, `PermissionsBoundary` boundary use; neither lists both.
+    let usage = input.policy_usage_filter.as_deref();
+    let uses = |attached: &std::collections::BTreeSet<String>, boundary: &Option<String>| match usage {
+        Some("PermissionsBoundary") => boundary.as_deref() == Some(arn),
+        Some(_) => attached.contains(arn),
+        None => attached.contains(arn) || boundary.as_deref() == Some(arn),
+    };
+    let path_ok = |path: &str| path.starts_with(input.path_prefix.as_deref().unwrap_or("/"));
+    // One list across the three kinds, so that a page can span them.
+    let mut entities: Vec<(&str, String, String)> = Vec::new();
     if wants("User") {
         for u in account::scan_records::<UserRecord>(ctx.db, &keys::users(a))? {
-            if u.attached.contains(&input.policy_arn) {
-                users.push(shapes::PolicyUser { user_name: Some(u.name), user_id: Some(u.id) });
+            if uses(&u.attached, &u.boundary) && path_ok(&u.path) {
+                entities.push(("User", u.name, u.id));
             }
         }
     }
     if wants("Group") {
         for g in account::scan_records::<GroupRecord>(ctx.db, &keys::groups(a))? {
-            if g.attached.contains(&input.policy_arn) {
-                groups.push(shapes::PolicyGroup { group_name: Some(g.name), group_id: Some(g.id) });
+            if uses(&g.attached, &None) && path_ok(&g.path) {
+                entities.push(("Group", g.name, g.id));
             }
         }
     }
     if wants("Role") {
         for r in account::scan_records::<RoleRecord>(ctx.db, &keys::roles(a))? {
-            if r.attached.contains(&input.policy_arn) {
-                roles.push(shapes::PolicyRole { role_name: Some(r.name), role_id: Some(r.id) });
+            if uses(&r.attached, &r.boundary) && path_ok(&r.path) {
+                entities.push(("Role", r.name, r.id));
             }
+        }
+    }
+    let (page, truncated, marker) = super::page_items(entities, input.marker.as_deref(), input.max_items)?;
+    let (mut users, mut groups, mut roles) = (Vec::new(), Vec::new(), Vec::new());
+    for (kind, name, id) in page {
+        match kind {
+            "User" => users.push(shapes::PolicyUser { user_name: Some(name), user_id: Some(id) }),
+            "Group" => groups.push(shapes::PolicyGroup { group_name: Some(name), group_id: Some(id) }),
+            _ => roles.push(shapes::PolicyRole { role_name: Some(name), role_id: Some(id) }),
         }
     }
     Ok(shapes::ListEntitiesForPolicyResponse {
         policy_groups: Some(groups),
         policy_users: Some(users),
         policy_roles: Some(roles),
-        is_truncated: Some(false),
-        marker: None,
+        is_truncated: Some(truncated),
+        marker,
     })
 }
 

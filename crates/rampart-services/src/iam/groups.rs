@@ -104,7 +104,8 @@ pub fn get_group(ctx: &Ctx<'_>, input: shapes::GetGroupRequest) -> Result<shapes
             users.push(u.to_shape_pub());
         }
     }
-    Ok(shapes::GetGroupResponse { group: g.to_shape(), users, is_truncated: Some(false), marker: None })
+    let (users, truncated, marker) = super::page_items(users, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::GetGroupResponse { group: g.to_shape(), users, is_truncated: Some(truncated), marker })
 }
 
 pub fn list_groups(
@@ -119,6 +120,37 @@ pub fn list_groups(
         is_truncated: Some(truncated),
         marker,
     })
+}
+
+/// Renames a group and/or moves it to a new path; its members follow it.
+/// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateGroup.html>.
+pub fn update_group(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateGroupRequest) -> Result<(), ServiceError> {
+    let account = &ctx.principal.account_id;
+    let mut g = read_group_tx(tx, account, &input.group_name)?.ok_or_else(|| no_such_group(&input.group_name))?;
+    if let Some(path) = input.new_path {
+        g.path = path;
+    }
+    let Some(new_name) = input.new_group_name.filter(|n| *n != g.name) else {
+        return write_group(tx, &g);
+    };
+    let old_name = std::mem::replace(&mut g.name, new_name.clone());
+    if !old_name.eq_ignore_ascii_case(&new_name) {
+        if read_group_tx(tx, account, &new_name)?.is_some() {
+            return Err(ServiceError::new(
+                "EntityAlreadyExists",
+                409,
+                format!("Group with name {new_name} already exists."),
+            ));
+        }
+        tx.delete(&keys::group(account, &old_name))?;
+    }
+    for member in &g.members {
+        let mut u = read_user_tx(tx, account, member)?.ok_or_else(ServiceError::internal)?;
+        u.groups.remove(&old_name);
+        u.groups.insert(new_name.clone());
+        write_user(tx, &u)?;
+    }
+    write_group(tx, &g)
 }
 
 pub fn delete_group(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteGroupRequest) -> Result<(), ServiceError> {
@@ -183,7 +215,8 @@ pub fn list_groups_for_user(
             groups.push(g.to_shape());
         }
     }
-    Ok(shapes::ListGroupsForUserResponse { groups, is_truncated: Some(false), marker: None })
+    let (groups, truncated, marker) = super::page_items(groups, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListGroupsForUserResponse { groups, is_truncated: Some(truncated), marker })
 }
 
 pub fn put_group_policy(

@@ -127,6 +127,36 @@ pub fn get_instance_profile(
     Ok(shapes::GetInstanceProfileResponse { instance_profile: p.to_shape(ctx)? })
 }
 
+pub fn tag_instance_profile(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::TagInstanceProfileRequest,
+) -> Result<(), ServiceError> {
+    let mut p = read_tx(tx, &ctx.principal.account_id, &input.instance_profile_name)?;
+    merge_tags(&mut p.tags, input.tags)?;
+    write(tx, &p)
+}
+
+pub fn untag_instance_profile(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UntagInstanceProfileRequest,
+) -> Result<(), ServiceError> {
+    let mut p = read_tx(tx, &ctx.principal.account_id, &input.instance_profile_name)?;
+    super::remove_tags(&mut p.tags, &input.tag_keys);
+    write(tx, &p)
+}
+
+pub fn list_instance_profile_tags(
+    ctx: &Ctx<'_>,
+    input: shapes::ListInstanceProfileTagsRequest,
+) -> Result<shapes::ListInstanceProfileTagsResponse, ServiceError> {
+    let p = read_instance_profile(ctx.db, &ctx.principal.account_id, &input.instance_profile_name)?
+        .ok_or_else(|| no_such_profile(&input.instance_profile_name))?;
+    let (tags, truncated, marker) = super::page_items(tag_shapes(&p.tags), input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListInstanceProfileTagsResponse { tags, is_truncated: Some(truncated), marker })
+}
+
 fn all(ctx: &Ctx<'_>) -> Result<Vec<InstanceProfileRecord>, ServiceError> {
     account::scan_records(ctx.db, &prefix(&ctx.principal.account_id))
 }
@@ -146,12 +176,14 @@ pub fn list_instance_profiles_for_role(
     input: shapes::ListInstanceProfilesForRoleRequest,
 ) -> Result<shapes::ListInstanceProfilesForRoleResponse, ServiceError> {
     read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?.ok_or_else(|| no_such_role(&input.role_name))?;
-    let instance_profiles = all(ctx)?
+    let instance_profiles: Vec<shapes::InstanceProfile> = all(ctx)?
         .iter()
         .filter(|p| p.roles.iter().any(|r| r.eq_ignore_ascii_case(&input.role_name)))
         .map(|p| p.to_shape(ctx))
         .collect::<Result<_, _>>()?;
-    Ok(shapes::ListInstanceProfilesForRoleResponse { instance_profiles, is_truncated: Some(false), marker: None })
+    let (instance_profiles, truncated, marker) =
+        super::page_items(instance_profiles, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListInstanceProfilesForRoleResponse { instance_profiles, is_truncated: Some(truncated), marker })
 }
 
 pub fn add_role_to_instance_profile(

@@ -60,7 +60,7 @@ impl ManagedPolicyRecord {
             description: self.description.clone(),
             create_date: Some(self.created),
             update_date: Some(self.updated),
-            tags: None,
+            tags: (!self.tags.is_empty()).then(|| super::tag_shapes(&self.tags)),
         }
     }
 }
@@ -138,7 +138,7 @@ pub fn create_policy(
             format!("A policy called {} already exists. Duplicate names are not allowed.", input.policy_name),
         ));
     }
-    let p = ManagedPolicyRecord {
+    let mut p = ManagedPolicyRecord {
         v: 1,
         account_id: account.clone(),
         name: input.policy_name,
@@ -153,8 +153,9 @@ pub fn create_policy(
             PolicyVersionRecord { document: input.policy_document, created: ctx.now },
         )]),
         attachments: 0,
-        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        tags: Vec::new(),
     };
+    super::merge_tags(&mut p.tags, input.tags.unwrap_or_default())?;
     write_policy(tx, &p)?;
     Ok(shapes::CreatePolicyResponse { policy: Some(p.to_shape()) })
 }
@@ -204,7 +205,9 @@ pub fn list_policies(
     let (page, truncated, marker) =
         super::page_records(candidates, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items);
     Ok(shapes::ListPoliciesResponse {
-        policies: Some(page.iter().map(ManagedPolicyRecord::to_shape).collect()),
+        // Tags are left out of listings; see the `Tags` member of `ListPolicies`' output in
+        // <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListPolicies.html>.
+        policies: Some(page.iter().map(|p| shapes::Policy { tags: None, ..p.to_shape() }).collect()),
         is_truncated: Some(truncated),
         marker,
     })
@@ -221,6 +224,28 @@ pub fn delete_policy(
     }
     tx.delete(&keys::policy(&p.account_id, &p.name))?;
     Ok(())
+}
+
+pub fn tag_policy(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::TagPolicyRequest) -> Result<(), ServiceError> {
+    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+    super::merge_tags(&mut p.tags, input.tags)?;
+    write_policy(tx, &p)
+}
+
+pub fn untag_policy(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::UntagPolicyRequest) -> Result<(), ServiceError> {
+    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+    super::remove_tags(&mut p.tags, &input.tag_keys);
+    write_policy(tx, &p)
+}
+
+pub fn list_policy_tags(
+    ctx: &Ctx<'_>,
+    input: shapes::ListPolicyTagsRequest,
+) -> Result<shapes::ListPolicyTagsResponse, ServiceError> {
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let (tags, truncated, marker) =
+        super::page_items(super::tag_shapes(&p.tags), input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListPolicyTagsResponse { tags, is_truncated: Some(truncated), marker })
 }
 
 /// Counts an attachment (`+1`) or a detachment (`-1`) of a managed policy; the policy must exist to
@@ -300,7 +325,8 @@ pub fn list_policy_versions(
     let mut versions: Vec<shapes::PolicyVersion> =
         p.versions.iter().map(|(id, v)| version_shape(&p, id, v, false)).collect();
     versions.reverse();
-    Ok(shapes::ListPolicyVersionsResponse { versions: Some(versions), is_truncated: Some(false), marker: None })
+    let (versions, truncated, marker) = super::page_items(versions, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListPolicyVersionsResponse { versions: Some(versions), is_truncated: Some(truncated), marker })
 }
 
 fn no_such_version(arn: &str, id: &str) -> ServiceError {
@@ -393,16 +419,22 @@ pub fn detach_user_policy(
     write_user(tx, &u)
 }
 
-fn attached_list(
+/// One page of the managed policies attached to an identity whose path starts with `path_prefix`.
+pub(crate) fn attached_list(
     db: &rampart_store::Db,
-    arns: &std::collections::BTreeSet<String>,
-) -> Result<Vec<shapes::AttachedPolicy>, ServiceError> {
+    arns: &BTreeSet<String>,
+    path_prefix: Option<&str>,
+    marker: Option<&str>,
+    max_items: Option<i32>,
+) -> Result<(Vec<shapes::AttachedPolicy>, bool, Option<String>), ServiceError> {
     let mut out = Vec::new();
     for arn in arns {
-        let name = read_policy_by_arn(db, arn)?.map(|p| p.name);
-        out.push(shapes::AttachedPolicy { policy_name: name, policy_arn: Some(arn.clone()) });
+        let Some(p) = read_policy_by_arn(db, arn)? else { continue };
+        if p.path.starts_with(path_prefix.unwrap_or("/")) {
+            out.push(shapes::AttachedPolicy { policy_name: Some(p.name), policy_arn: Some(arn.clone()) });
+        }
     }
-    Ok(out)
+    super::page_items(out, marker, max_items)
 }
 
 pub fn list_attached_user_policies(
@@ -411,10 +443,12 @@ pub fn list_attached_user_policies(
 ) -> Result<shapes::ListAttachedUserPoliciesResponse, ServiceError> {
     let u = super::read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?
         .ok_or_else(|| no_such_user(&input.user_name))?;
+    let (attached, truncated, marker) =
+        attached_list(ctx.db, &u.attached, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items)?;
     Ok(shapes::ListAttachedUserPoliciesResponse {
-        attached_policies: Some(attached_list(ctx.db, &u.attached)?),
-        is_truncated: Some(false),
-        marker: None,
+        attached_policies: Some(attached),
+        is_truncated: Some(truncated),
+        marker,
     })
 }
 
@@ -447,9 +481,11 @@ pub fn list_attached_group_policies(
     let g = super::read_group(ctx.db, &ctx.principal.account_id, &input.group_name)?.ok_or_else(|| {
         ServiceError::new("NoSuchEntity", 404, format!("The group with name {} cannot be found.", input.group_name))
     })?;
+    let (attached, truncated, marker) =
+        attached_list(ctx.db, &g.attached, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items)?;
     Ok(shapes::ListAttachedGroupPoliciesResponse {
-        attached_policies: Some(attached_list(ctx.db, &g.attached)?),
-        is_truncated: Some(false),
-        marker: None,
+        attached_policies: Some(attached),
+        is_truncated: Some(truncated),
+        marker,
     })
 }

@@ -83,7 +83,9 @@ pub fn list_role_tags(
 ) -> Result<shapes::ListRoleTagsResponse, ServiceError> {
     let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
         .ok_or_else(|| no_such_role(&input.role_name))?;
-    Ok(shapes::ListRoleTagsResponse { tags: super::tag_shapes(&r.tags), is_truncated: Some(false), marker: None })
+    let (tags, truncated, marker) =
+        super::page_items(super::tag_shapes(&r.tags), input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::ListRoleTagsResponse { tags, is_truncated: Some(truncated), marker })
 }
 
 pub fn put_role_permissions_boundary(
@@ -161,7 +163,7 @@ pub fn create_role(
     if let Some(b) = &input.permissions_boundary {
         read_policy_by_arn_tx(tx, b)?;
     }
-    let r = RoleRecord {
+    let mut r = RoleRecord {
         v: 1,
         account_id: account.clone(),
         name: input.role_name,
@@ -172,10 +174,11 @@ pub fn create_role(
         description: input.description,
         max_session_duration: check_duration(input.max_session_duration.unwrap_or(3600))?,
         boundary: input.permissions_boundary,
-        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        tags: Vec::new(),
         inline_policies: BTreeMap::new(),
         attached: BTreeSet::new(),
     };
+    super::merge_tags(&mut r.tags, input.tags.unwrap_or_default())?;
     write_role(tx, &r)?;
     Ok(shapes::CreateRoleResponse { role: r.to_shape() })
 }
@@ -320,14 +323,16 @@ pub fn list_attached_role_policies(
 ) -> Result<shapes::ListAttachedRolePoliciesResponse, ServiceError> {
     let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
         .ok_or_else(|| no_such_role(&input.role_name))?;
-    let mut out = Vec::new();
-    for arn in &r.attached {
-        let name = super::read_policy_by_arn(ctx.db, arn)?.map(|p| p.name);
-        out.push(shapes::AttachedPolicy { policy_name: name, policy_arn: Some(arn.clone()) });
-    }
+    let (attached, truncated, marker) = super::policies::attached_list(
+        ctx.db,
+        &r.attached,
+        input.path_prefix.as_deref(),
+        input.marker.as_deref(),
+        input.max_items,
+    )?;
     Ok(shapes::ListAttachedRolePoliciesResponse {
-        attached_policies: Some(out),
-        is_truncated: Some(false),
-        marker: None,
+        attached_policies: Some(attached),
+        is_truncated: Some(truncated),
+        marker,
     })
 }

@@ -6,7 +6,10 @@ use rampart_policy::{Context, Input, Named, Policy, PolicyKind, Principal, decid
 use rampart_shapes::generated::iam as shapes;
 
 use super::{identity_documents, read_group, read_user};
-use crate::authz::principal_context;
+use crate::authz::{principal_context, role_context};
+
+/// The session name a simulated role acts under.
+const SIMULATED_SESSION: &str = "simulated";
 use crate::{Ctx, ServiceError};
 
 fn malformed(e: &rampart_policy::PolicyError) -> ServiceError {
@@ -26,6 +29,11 @@ struct Subject {
     context: Context,
 }
 
+/// The `PolicySourceType` of a managed policy: AWS's own or the account's.
+fn managed_type(arn: &str) -> &'static str {
+    if arn.starts_with("arn:aws:iam::aws:policy/") { "aws-managed" } else { "user-managed" }
+}
+
 fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
     let account = &ctx.principal.account_id;
     let no_entity = || ServiceError::new("NoSuchEntity", 404, format!("The entity {source_arn} cannot be found."));
@@ -39,7 +47,7 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
             .into_iter()
             .map(|(id, doc)| {
                 let kind = if id.starts_with("arn:") {
-                    "user-managed"
+                    managed_type(&id)
                 } else if id.contains('/') {
                     "group"
                 } else {
@@ -65,7 +73,7 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
             if let Some(p) = super::read_policy_by_arn(ctx.db, arn)?
                 && let Some(v) = p.versions.get(&p.default_version)
             {
-                docs.push((arn.clone(), "user-managed", v.document.clone()));
+                docs.push((arn.clone(), managed_type(arn), v.document.clone()));
             }
         }
         return Ok(Subject {
@@ -75,7 +83,29 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
             context: Context::new(),
         });
     }
-    Err(invalid(format!("Simulation of {source_arn} is not supported: give a user or group ARN")))
+    if let Some(rest) = resource.strip_prefix("role/") {
+        let name = rest.rsplit('/').next().unwrap_or(rest);
+        let role = super::read_role(ctx.db, account, name)?.filter(|r| r.arn() == source_arn).ok_or_else(no_entity)?;
+        let docs = super::role_documents(ctx.db, &role)?
+            .into_iter()
+            .map(|(id, doc)| {
+                let kind = if id.starts_with("arn:") { managed_type(&id) } else { "role" };
+                (id, kind, doc)
+            })
+            .collect();
+        let boundary = match &role.boundary {
+            Some(arn) => Some(super::managed_document(ctx.db, arn)?),
+            None => None,
+        };
+        // The role is simulated as a session of itself, the way enforcement sees its callers.
+        return Ok(Subject {
+            docs,
+            boundary,
+            principal: Principal::role_session(account, &role.path, &role.name, SIMULATED_SESSION),
+            context: role_context(&role, SIMULATED_SESSION),
+        });
+    }
+    Err(invalid(format!("Simulation of {source_arn} is not supported: give a user, group or role ARN")))
 }
 
 #[allow(clippy::too_many_arguments, reason = "the simulator's inputs, as the API names them")]
@@ -88,7 +118,7 @@ fn simulate(
     resource_policy: Option<String>,
     resource_owner: Option<String>,
     entries: Option<Vec<shapes::ContextEntry>>,
-) -> Result<shapes::SimulatePolicyResponse, ServiceError> {
+) -> Result<Vec<shapes::EvaluationResult>, ServiceError> {
     for (i, d) in extra.into_iter().flatten().enumerate() {
         subject.docs.push((format!("PolicyInputList.{}", i + 1), "none", d));
     }
@@ -164,7 +194,7 @@ fn simulate(
             });
         }
     }
-    Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(false), marker: None })
+    Ok(results)
 }
 
 pub fn simulate_principal_policy(
@@ -172,7 +202,7 @@ pub fn simulate_principal_policy(
     input: shapes::SimulatePrincipalPolicyRequest,
 ) -> Result<shapes::SimulatePolicyResponse, ServiceError> {
     let subject = subject(ctx, &input.policy_source_arn)?;
-    simulate(
+    let results = simulate(
         subject,
         input.policy_input_list,
         input.permissions_boundary_policy_input_list,
@@ -181,7 +211,9 @@ pub fn simulate_principal_policy(
         input.resource_policy,
         input.resource_owner,
         input.context_entries,
-    )
+    )?;
+    let (results, truncated, marker) = super::page_items(results, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(truncated), marker })
 }
 
 pub fn simulate_custom_policy(
@@ -195,7 +227,7 @@ pub fn simulate_custom_policy(
         principal: Principal::user(account, "/", "simulated"),
         context: Context::new(),
     };
-    simulate(
+    let results = simulate(
         subject,
         Some(input.policy_input_list),
         input.permissions_boundary_policy_input_list,
@@ -204,7 +236,9 @@ pub fn simulate_custom_policy(
         input.resource_policy,
         input.resource_owner,
         input.context_entries,
-    )
+    )?;
+    let (results, truncated, marker) = super::page_items(results, input.marker.as_deref(), input.max_items)?;
+    Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(truncated), marker })
 }
 
 fn context_keys(docs: impl Iterator<Item = String>) -> Result<shapes::GetContextKeysForPolicyResponse, ServiceError> {

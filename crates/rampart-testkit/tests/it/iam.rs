@@ -5,7 +5,7 @@ use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use rampart_testkit::{ACCOUNT_ID, TestServer};
 
-fn iam(server: &TestServer, id: &str, secret: &str) -> aws_sdk_iam::Client {
+pub(crate) fn iam(server: &TestServer, id: &str, secret: &str) -> aws_sdk_iam::Client {
     let conf = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -16,11 +16,11 @@ fn iam(server: &TestServer, id: &str, secret: &str) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::from_conf(conf)
 }
 
-fn root(server: &TestServer) -> aws_sdk_iam::Client {
+pub(crate) fn root(server: &TestServer) -> aws_sdk_iam::Client {
     iam(server, &server.access_key_id, &server.secret_access_key)
 }
 
-fn err<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_iam::error::SdkError<E, R>>) -> (String, String) {
+pub(crate) fn err<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_iam::error::SdkError<E, R>>) -> (String, String) {
     match r {
         Ok(_) => ("OK".into(), String::new()),
         Err(e) => match e.as_service_error() {

@@ -11,6 +11,7 @@
 
 mod cli;
 mod iam;
+mod iam_context;
 mod robustness;
 mod roles;
 mod server;

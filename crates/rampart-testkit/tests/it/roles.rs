@@ -235,3 +235,40 @@ async fn a_session_chains_into_a_role_that_trusts_its_role_arn_with_a_path() {
     let r = hop1.assume_role().role_arn("arn:aws:iam::123456789012:role/Deeper").role_session_name("skip").send().await;
     assert_eq!(crate::code(r), "AccessDenied");
 }
+
+#[tokio::test]
+async fn the_simulator_answers_for_a_role_as_its_sessions_are_answered() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, admin) = setup(&server).await;
+    let role_arn = "arn:aws:iam::123456789012:role/Auditor";
+    admin.create_user().user_name("x").send().await.unwrap();
+    let sim = admin
+        .simulate_principal_policy()
+        .policy_source_arn(role_arn)
+        .action_names("iam:ListUsers")
+        .action_names("iam:CreateUser")
+        .send()
+        .await
+        .unwrap();
+    let decisions: Vec<(&str, &str)> =
+        sim.evaluation_results().iter().map(|r| (r.eval_action_name(), r.eval_decision().as_str())).collect();
+    assert_eq!(decisions, [("iam:ListUsers", "allowed"), ("iam:CreateUser", "implicitDeny")]);
+    let matched = sim.evaluation_results()[0].matched_statements();
+    assert_eq!(matched[0].source_policy_id(), Some("arn:aws:iam::aws:policy/IAMReadOnlyAccess"));
+    assert_eq!(matched[0].source_policy_type().map(|t| t.as_str()), Some("aws-managed"));
+
+    // The same answers from a real session of the role.
+    let out = olga_sts.assume_role().role_arn(role_arn).role_session_name("sim").external_id("shop-42").send().await;
+    let c = out.unwrap().credentials().unwrap().clone();
+    let s = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(iam_code(s.list_users().send().await), "OK");
+    assert_eq!(iam_code(s.create_user().user_name("y").send().await), "AccessDenied");
+
+    let missing = admin
+        .simulate_principal_policy()
+        .policy_source_arn("arn:aws:iam::123456789012:role/Nope")
+        .action_names("iam:ListUsers")
+        .send()
+        .await;
+    assert_eq!(iam_code(missing), "NoSuchEntity");
+}
