@@ -9,7 +9,10 @@
 //! `--op get-user` loads IAM GetUser by a user whose access an inline policy decides; `--op
 //! create-user` loads durable, audited CreateUser calls.
 //!
-//! `loadbench [--op OP] [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]`: with `--addr`,
+//! `--populate USERS,ROLES,POLICIES` stores that many users, roles and managed policies before
+//! measuring, to compare reads on a full account with reads on an empty one.
+//!
+//! `loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--addr HOST:PORT --creds FILE]`: with `--addr`,
 //! load an already running server, signing with the root key in `--creds` (a shared-credentials
 //! file such as `rampart-data/root-credentials`).
 
@@ -370,6 +373,57 @@ async fn run(
     Ok(())
 }
 
+/// Stores `users` users, `roles` roles and `policies` customer managed policies, 16 requests at a
+/// time over their own connections; reports how long that took.
+async fn populate(addr: &str, root: &std::sync::Arc<Creds>, counts: [usize; 3]) -> anyhow::Result<()> {
+    let trust = form_encode(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    let doc = form_encode(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}"#,
+    );
+    let mut bodies = Vec::new();
+    bodies.extend((0..counts[0]).map(|i| format!("Action=CreateUser&Version=2010-05-08&UserName=pop-user-{i}")));
+    bodies.extend((0..counts[1]).map(|i| {
+        format!("Action=CreateRole&Version=2010-05-08&RoleName=pop-role-{i}&AssumeRolePolicyDocument={trust}")
+    }));
+    bodies.extend((0..counts[2]).map(|i| {
+        format!("Action=CreatePolicy&Version=2010-05-08&PolicyName=pop-policy-{i}&PolicyDocument={doc}")
+    }));
+    let started = Instant::now();
+    let total = bodies.len();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (queue, addr, root) = (queue.clone(), addr.to_owned(), root.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Some(body) = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop() else {
+                        return anyhow::Ok(());
+                    };
+                    let r = rampart_testkit::send(form(&addr, &root, "iam", body)?).await?;
+                    anyhow::ensure!(
+                        r.status == 200 || r.body.contains("EntityAlreadyExists"),
+                        "populate failed: {}",
+                        r.body
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    println!(
+        "populated {} users, {} roles, {} policies ({total} writes) in {:.1} s",
+        counts[0],
+        counts[1],
+        counts[2],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// The credentials an operation is sent with.
 async fn setup_creds(addr: &str, root: std::sync::Arc<Creds>, op: Op) -> anyhow::Result<std::sync::Arc<Creds>> {
     Ok(match op {
@@ -386,6 +440,7 @@ async fn main() -> anyhow::Result<()> {
     let mut seconds = 10u64;
     let mut attach: (Option<String>, Option<PathBuf>) = (None, None);
     let mut op = Op::GetCallerIdentity;
+    let mut counts: Option<[usize; 3]> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -393,6 +448,13 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = args.next().context("--seconds S")?.parse()?,
             "--addr" => attach.0 = Some(args.next().context("--addr HOST:PORT")?),
             "--creds" => attach.1 = Some(args.next().context("--creds FILE")?.into()),
+            "--populate" => {
+                let v = args.next().context("--populate USERS,ROLES,POLICIES")?;
+                let n: Vec<usize> = v.split(',').map(str::parse).collect::<Result<_, _>>()?;
+                let [u, r, p] = n[..] else { bail!("--populate USERS,ROLES,POLICIES") };
+                anyhow::ensure!(u + r + p <= 100_000, "--populate stores at most 100,000 entities");
+                counts = Some([u, r, p]);
+            }
             "--op" => {
                 op = match args.next().as_deref() {
                     Some("get-caller-identity") => Op::GetCallerIdentity,
@@ -406,7 +468,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             _ => bail!(
-                "usage: loadbench [--op get-caller-identity|get-user|create-user] [--connections N]... [--seconds S] [--addr HOST:PORT --creds FILE]"
+                "usage: loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--addr HOST:PORT --creds FILE]"
             ),
         }
     }
@@ -416,6 +478,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let (Some(addr), Some(creds)) = attach {
         let mut creds = std::sync::Arc::new(read_creds(&creds)?);
+        if let Some(counts) = counts {
+            populate(&addr, &creds, counts).await?;
+        }
         creds = setup_creds(&addr, creds, op).await?;
         for c in connections {
             run(&addr, &creds, c, seconds, op).await?;
@@ -436,6 +501,9 @@ async fn main() -> anyhow::Result<()> {
     drop(server);
     let (server, restart) = spawn(&bin, &data).await?;
     println!("start-up on an existing data dir (to first healthy answer): {:.1} ms", restart.as_secs_f64() * 1000.0);
+    if let Some(counts) = counts {
+        populate(&server.addr, &creds, counts).await?;
+    }
     creds = setup_creds(&server.addr, creds, op).await?;
     run(&server.addr, &creds, 4, 2, op).await.map(|_| ()).ok(); // warm-up
     for c in connections {
