@@ -21,6 +21,7 @@ pub enum Entity {
     Role,
     Policy,
     InstanceProfile,
+    Mfa,
 }
 
 impl Entity {
@@ -32,6 +33,7 @@ impl Entity {
             Entity::Role => "role",
             Entity::Policy => "policy",
             Entity::InstanceProfile => "instance-profile",
+            Entity::Mfa => "mfa",
         }
     }
 }
@@ -75,7 +77,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
     Action { operation, action: None, resources, keys }
 }
 
-use Entity::{Group, InstanceProfile, Policy, Role, User};
+use Entity::{Group, InstanceProfile, Mfa, Policy, Role, User};
 use Target::{All, Arn, KeyOwner, Listing, Named, New, Renamed};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
@@ -89,6 +91,7 @@ const GROUP: &[Target] = &[Named(Group, "GroupName")];
 const ROLE: &[Target] = &[Named(Role, "RoleName")];
 const POLICY: &[Target] = &[Named(Policy, "PolicyArn")];
 const PROFILE: &[Target] = &[Named(InstanceProfile, "InstanceProfileName")];
+const MFA: &[Target] = &[Arn("SerialNumber")];
 
 /// IAM's operations.
 pub static IAM: &[Action] = &[
@@ -105,6 +108,8 @@ pub static IAM: &[Action] = &[
     a("CreatePolicyVersion", POLICY, &[]),
     a("CreateRole", &[New(Role, "RoleName")], NEW_ENTITY),
     a("CreateUser", &[New(User, "UserName")], NEW_ENTITY),
+    a("CreateVirtualMFADevice", &[New(Mfa, "VirtualMFADeviceName")], TAGS),
+    a("DeactivateMFADevice", USER, &[]),
     a("DeleteAccessKey", USER, &[]),
     a("DeleteAccountAlias", &[All], &[]),
     a("DeleteGroup", GROUP, &[]),
@@ -118,9 +123,11 @@ pub static IAM: &[Action] = &[
     a("DeleteUser", USER, &[]),
     a("DeleteUserPermissionsBoundary", USER, BOUNDARY),
     a("DeleteUserPolicy", USER, BOUNDARY),
+    a("DeleteVirtualMFADevice", MFA, &[]),
     a("DetachGroupPolicy", GROUP, &["iam:PolicyARN"]),
     a("DetachRolePolicy", ROLE, ATTACH),
     a("DetachUserPolicy", USER, ATTACH),
+    a("EnableMFADevice", USER, &[]),
     a("GenerateCredentialReport", &[All], &[]),
     a("GetAccessKeyLastUsed", &[KeyOwner("AccessKeyId")], &[]),
     a("GetAccountAuthorizationDetails", &[All], &[]),
@@ -149,6 +156,8 @@ pub static IAM: &[Action] = &[
     a("ListInstanceProfileTags", PROFILE, &[]),
     a("ListInstanceProfiles", &[Listing(InstanceProfile)], &[]),
     a("ListInstanceProfilesForRole", ROLE, &[]),
+    a("ListMFADeviceTags", MFA, &[]),
+    a("ListMFADevices", USER, &[]),
     a("ListPolicies", &[Listing(Policy)], &[]),
     a("ListPolicyTags", POLICY, &[]),
     a("ListPolicyVersions", POLICY, &[]),
@@ -158,6 +167,7 @@ pub static IAM: &[Action] = &[
     a("ListUserPolicies", USER, &[]),
     a("ListUserTags", USER, &[]),
     a("ListUsers", &[Listing(User)], &[]),
+    a("ListVirtualMFADevices", &[All], &[]),
     a("PutGroupPolicy", GROUP, &[]),
     a("PutRolePermissionsBoundary", ROLE, BOUNDARY),
     a("PutRolePolicy", ROLE, BOUNDARY),
@@ -165,14 +175,17 @@ pub static IAM: &[Action] = &[
     a("PutUserPolicy", USER, BOUNDARY),
     a("RemoveRoleFromInstanceProfile", PROFILE, &[]),
     a("RemoveUserFromGroup", GROUP, &[]),
+    a("ResyncMFADevice", USER, &[]),
     a("SetDefaultPolicyVersion", POLICY, &[]),
     a("SimulateCustomPolicy", &[All], &[]),
     a("SimulatePrincipalPolicy", &[Arn("PolicySourceArn")], &[]),
     a("TagInstanceProfile", PROFILE, TAGS),
+    a("TagMFADevice", MFA, TAGS),
     a("TagPolicy", POLICY, TAGS),
     a("TagRole", ROLE, TAGS),
     a("TagUser", USER, TAGS),
     a("UntagInstanceProfile", PROFILE, UNTAG),
+    a("UntagMFADevice", MFA, UNTAG),
     a("UntagPolicy", POLICY, UNTAG),
     a("UntagRole", ROLE, UNTAG),
     a("UntagUser", USER, UNTAG),
@@ -249,15 +262,27 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
         Policy => {
             iam::read_policy_by_arn(db, name)?.map(|p| Found { path: Some(p.path), tags: p.tags, ..Found::default() })
         }
+        Mfa => account_mfa(db, account, name)?,
     }
     .unwrap_or_default())
+}
+
+/// A virtual MFA device by name (its serial number is found from the name's record).
+fn account_mfa(db: &Db, account: &str, name: &str) -> Result<Option<Found>, ServiceError> {
+    let records: Vec<iam::MfaDeviceRecord> =
+        crate::account::scan_records(db, format!("iam/{account}/mfa/").as_bytes())?;
+    Ok(records.into_iter().find(|d| d.name.eq_ignore_ascii_case(name)).map(|d| Found {
+        path: Some(d.path),
+        tags: d.tags,
+        ..Found::default()
+    }))
 }
 
 /// The entity an IAM ARN of this account names, if it names one.
 fn parse_arn<'s>(account: &str, arn: &'s str) -> Option<(Entity, &'s str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?.strip_prefix(account)?.strip_prefix(':')?;
     let (segment, path_and_name) = rest.split_once('/')?;
-    let entity = [User, Group, Role, InstanceProfile].into_iter().find(|e| e.segment() == segment)?;
+    let entity = [User, Group, Role, InstanceProfile, Mfa].into_iter().find(|e| e.segment() == segment)?;
     Some((entity, path_and_name.rsplit('/').next()?))
 }
 

@@ -6,6 +6,7 @@ mod authorization_details;
 mod groups;
 mod instance_profiles;
 mod managed;
+mod mfa;
 mod policies;
 mod roles;
 mod simulate;
@@ -15,6 +16,7 @@ pub use authorization_details::*;
 pub use groups::*;
 pub use instance_profiles::*;
 pub use managed::*;
+pub use mfa::*;
 pub use policies::*;
 pub use roles::*;
 pub use simulate::*;
@@ -415,6 +417,7 @@ pub fn update_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateUserRe
         g.members.insert(new_name.clone());
         write_group(tx, &g)?;
     }
+    mfa::rename_holder(tx, account, &old_name, &new_name)?;
     write_user(tx, &user)
 }
 
@@ -436,6 +439,9 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
             409,
             "Cannot delete entity, must remove user from all groups first.",
         ));
+    }
+    if !mfa::user_devices_tx(tx, account, &user.name)?.is_empty() {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete MFA device first."));
     }
     tx.delete(&keys::user(account, &user.name))?;
     Ok(())

@@ -379,17 +379,17 @@ async fn populate(addr: &str, root: &std::sync::Arc<Creds>, counts: [usize; 3]) 
     let trust = form_encode(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
     );
-    let doc = form_encode(
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}"#,
-    );
+    let doc =
+        form_encode(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}]}"#);
     let mut bodies = Vec::new();
     bodies.extend((0..counts[0]).map(|i| format!("Action=CreateUser&Version=2010-05-08&UserName=pop-user-{i}")));
     bodies.extend((0..counts[1]).map(|i| {
         format!("Action=CreateRole&Version=2010-05-08&RoleName=pop-role-{i}&AssumeRolePolicyDocument={trust}")
     }));
-    bodies.extend((0..counts[2]).map(|i| {
-        format!("Action=CreatePolicy&Version=2010-05-08&PolicyName=pop-policy-{i}&PolicyDocument={doc}")
-    }));
+    bodies.extend(
+        (0..counts[2])
+            .map(|i| format!("Action=CreatePolicy&Version=2010-05-08&PolicyName=pop-policy-{i}&PolicyDocument={doc}")),
+    );
     let started = Instant::now();
     let total = bodies.len();
     let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));

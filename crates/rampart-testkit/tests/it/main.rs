@@ -12,6 +12,7 @@
 mod cli;
 mod iam;
 mod iam_context;
+mod mfa;
 mod robustness;
 mod roles;
 mod server;

@@ -1,0 +1,179 @@
+//! Virtual MFA devices through the official SDK: the seed shown once and sealed at rest, enabling
+//! with two consecutive RFC 6238 codes, no replays, resync, and the device's life with its user.
+
+use aws_sdk_iam::types::AssignmentStatusType;
+
+use crate::iam::{err, root};
+use rampart_testkit::TestServer;
+
+/// The current 30-second TOTP step, by this machine's clock (the server's).
+fn step_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30
+}
+
+/// The device's code for a step, as an authenticator app would show it.
+fn code(seed: &[u8], step: u64) -> String {
+    rampart_services::iam::code_for(seed, step * 30)
+}
+
+/// Creates a device and returns its serial number and the seed decoded from Base32StringSeed.
+async fn device(admin: &aws_sdk_iam::Client, name: &str) -> (String, Vec<u8>, Vec<u8>) {
+    let out = admin.create_virtual_mfa_device().virtual_mfa_device_name(name).send().await.unwrap();
+    let d = out.virtual_mfa_device().unwrap();
+    let base32 = d.base32_string_seed().unwrap().as_ref().to_vec();
+    let seed = data_encoding::BASE32_NOPAD.decode(&base32).unwrap();
+    let png = d.qr_code_png().unwrap().as_ref().to_vec();
+    (d.serial_number().to_owned(), seed, png)
+}
+
+#[tokio::test]
+async fn a_virtual_device_is_enabled_by_two_consecutive_codes_and_never_by_a_replay() {
+    let mut server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("ana").send().await.unwrap();
+    let (serial, seed, png) = device(&admin, "ana-phone").await;
+    assert_eq!(serial, "arn:aws:iam::123456789012:mfa/ana-phone");
+    assert_eq!(seed.len(), 20, "a 160-bit seed");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "QRCodePNG is a PNG");
+    let (code_, message) = err(admin.create_virtual_mfa_device().virtual_mfa_device_name("ANA-PHONE").send().await);
+    assert_eq!(code_, "EntityAlreadyExists", "{message}");
+
+    let enable = |c1: String, c2: String| {
+        admin
+            .enable_mfa_device()
+            .user_name("ana")
+            .serial_number(&serial)
+            .authentication_code1(c1)
+            .authentication_code2(c2)
+    };
+    let now = step_now();
+    // Wrong, malformed, or not consecutive: refused as AWS refuses them.
+    for (c1, c2) in [
+        (code(&seed, now - 1), "000000".to_owned()),
+        (code(&seed, now), code(&seed, now - 1)),
+        (code(&seed, now - 9), code(&seed, now - 8)),
+    ] {
+        let (c, m) = err(enable(c1, c2).send().await);
+        assert_eq!(
+            (c.as_str(), m.as_str()),
+            ("InvalidAuthenticationCode", "Authentication code for device is not valid.")
+        );
+    }
+    let (c, m) = err(enable("12345".to_owned(), "abcdef".to_owned()).send().await);
+    assert_eq!(c, "ValidationError", "{m}");
+    enable(code(&seed, now - 1), code(&seed, now)).send().await.unwrap();
+
+    let listed = admin.list_mfa_devices().user_name("ana").send().await.unwrap();
+    assert_eq!(listed.mfa_devices().iter().map(|d| d.serial_number()).collect::<Vec<_>>(), [serial.as_str()]);
+    let assigned =
+        admin.list_virtual_mfa_devices().assignment_status(AssignmentStatusType::Assigned).send().await.unwrap();
+    let d = &assigned.virtual_mfa_devices()[0];
+    assert_eq!(d.user().map(|u| u.user_name()), Some("ana"));
+    assert!(d.base32_string_seed().is_none(), "the seed is shown once, at creation");
+    let unassigned =
+        admin.list_virtual_mfa_devices().assignment_status(AssignmentStatusType::Unassigned).send().await.unwrap();
+    assert!(unassigned.virtual_mfa_devices().is_empty());
+
+    // The device stays with its user: through a rename, and it blocks deleting either.
+    let (c, m) = err(admin.delete_virtual_mfa_device().serial_number(&serial).send().await);
+    assert_eq!((c.as_str(), m.as_str()), ("DeleteConflict", "MFA Device is still in use."));
+    let (c, m) = err(admin.delete_user().user_name("ana").send().await);
+    assert_eq!((c.as_str(), m.as_str()), ("DeleteConflict", "Cannot delete entity, must delete MFA device first."));
+    admin.update_user().user_name("ana").new_user_name("anna").send().await.unwrap();
+    let listed = admin.list_mfa_devices().user_name("anna").send().await.unwrap();
+    assert_eq!(listed.mfa_devices()[0].user_name(), "anna");
+
+    // Deactivated, the same codes cannot enable it again: each step is accepted once.
+    admin.deactivate_mfa_device().user_name("anna").serial_number(&serial).send().await.unwrap();
+    let again = admin
+        .enable_mfa_device()
+        .user_name("anna")
+        .serial_number(&serial)
+        .authentication_code1(code(&seed, now - 1))
+        .authentication_code2(code(&seed, now))
+        .send()
+        .await;
+    assert_eq!(err(again).0, "InvalidAuthenticationCode");
+    admin.delete_virtual_mfa_device().serial_number(&serial).send().await.unwrap();
+    assert_eq!(err(admin.delete_virtual_mfa_device().serial_number(&serial).send().await).0, "NoSuchEntity");
+    admin.delete_user().user_name("anna").send().await.unwrap();
+
+    // The seed is in no event, and not in the store in the clear.
+    let events = server.audit_events(1).await.unwrap();
+    let created = events
+        .iter()
+        .find(|e| e["eventName"] == "CreateVirtualMFADevice" && e["errorCode"].is_null())
+        .expect("audited");
+    assert_eq!(created["responseElements"]["virtualMFADevice"]["serialNumber"], serial.as_str());
+    let all = serde_json::to_string(&events).unwrap();
+    let base32 = data_encoding::BASE32_NOPAD.encode(&seed);
+    let base64_of_base32 = data_encoding::BASE64.encode(base32.as_bytes());
+    assert!(!all.contains(&base32) && !all.contains(&base64_of_base32), "the seed reached the trail");
+    server.stop().await;
+    for entry in std::fs::read_dir(server.data_dir()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(!bytes.windows(seed.len()).any(|w| w == seed.as_slice()), "the raw seed is stored in the clear");
+        assert!(!bytes.windows(base32.len()).any(|w| w == base32.as_bytes()), "the Base32 seed is stored");
+    }
+}
+
+#[tokio::test]
+async fn resync_takes_two_new_codes_and_tags_and_errors_follow_aws() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("bo").send().await.unwrap();
+    let (serial, seed, _) = device(&admin, "bo-key").await;
+    let now = step_now();
+    admin
+        .enable_mfa_device()
+        .user_name("bo")
+        .serial_number(&serial)
+        .authentication_code1(code(&seed, now - 3))
+        .authentication_code2(code(&seed, now - 2))
+        .send()
+        .await
+        .unwrap();
+    let resync = |s: u64| {
+        admin
+            .resync_mfa_device()
+            .user_name("bo")
+            .serial_number(&serial)
+            .authentication_code1(code(&seed, s))
+            .authentication_code2(code(&seed, s + 1))
+    };
+    // A device that drifted is resynchronized with two later codes; those are then spent.
+    resync(now - 1).send().await.unwrap();
+    assert_eq!(err(resync(now - 1).send().await).0, "InvalidAuthenticationCode");
+    assert_eq!(err(resync(now - 3).send().await).0, "InvalidAuthenticationCode", "older than the last accepted");
+
+    let tag = aws_sdk_iam::types::Tag::builder().key("owner").value("bo").build().unwrap();
+    admin.tag_mfa_device().serial_number(&serial).tags(tag).send().await.unwrap();
+    let tags = admin.list_mfa_device_tags().serial_number(&serial).send().await.unwrap();
+    assert_eq!(tags.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>(), [("owner", "bo")]);
+    admin.untag_mfa_device().serial_number(&serial).tag_keys("owner").send().await.unwrap();
+    assert!(admin.list_mfa_device_tags().serial_number(&serial).send().await.unwrap().tags().is_empty());
+
+    let missing = "arn:aws:iam::123456789012:mfa/nope";
+    let (c, m) = err(admin.deactivate_mfa_device().user_name("bo").serial_number(missing).send().await);
+    assert_eq!(
+        (c.as_str(), m.as_str()),
+        ("NoSuchEntity", "VirtualMFADevice with serial number arn:aws:iam::123456789012:mfa/nope doesn't exist.")
+    );
+    let other_account = "arn:aws:iam::999999999999:mfa/bo-key";
+    assert_eq!(err(admin.delete_virtual_mfa_device().serial_number(other_account).send().await).0, "NoSuchEntity");
+    let (c, _) = err(admin.create_virtual_mfa_device().virtual_mfa_device_name("bad name!").send().await);
+    assert_eq!(c, "ValidationError");
+
+    // Managing devices is an IAM permission like any other.
+    let k = admin.create_access_key().user_name("bo").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let bo = crate::iam::iam(&server, k.access_key_id(), k.secret_access_key());
+    let (c, m) = err(bo.create_virtual_mfa_device().virtual_mfa_device_name("mine").send().await);
+    assert_eq!(c, "AccessDenied");
+    assert!(m.contains("iam:CreateVirtualMFADevice on resource: arn:aws:iam::123456789012:mfa/mine"), "{m}");
+    assert_eq!(err(bo.list_mfa_devices().send().await).0, "AccessDenied");
+    let self_service = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListMFADevices","Resource":"arn:aws:iam::*:user/${aws:username}"}}"#;
+    admin.put_user_policy().user_name("bo").policy_name("mfa").policy_document(self_service).send().await.unwrap();
+    let mine = bo.list_mfa_devices().send().await.unwrap();
+    assert_eq!(mine.mfa_devices().iter().map(|d| d.serial_number()).collect::<Vec<_>>(), [serial.as_str()]);
+}
