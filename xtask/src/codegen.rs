@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::Value as Json;
 
 /// The services whose shapes Rampart serves, by botocore directory name.
-const SERVICES: &[&str] = &["iam", "sts"];
+const SERVICES: &[&str] = &["iam", "s3", "sts"];
 
 /// Operation-name prefixes whose calls change no state (CloudTrail's `readOnly`).
 const READ_ONLY_PREFIXES: &[&str] =
@@ -355,9 +355,10 @@ fn generate_service(svc: &str, model: &Json, version: &str) -> anyhow::Result<St
         let ro = READ_ONLY_PREFIXES.iter().any(|p| name.starts_with(p));
         writeln!(
             out,
-            "        crate::Operation {{ name: {name:?}, http_method: {:?}, request_uri: {:?}, input: {}, output: {}, result_wrapper: {}, read_only: {ro} }},",
+            "        crate::Operation {{ name: {name:?}, http_method: {:?}, request_uri: {:?}, response_code: {}, input: {}, output: {}, result_wrapper: {}, read_only: {ro} }},",
             s(http, "method").unwrap_or("POST"),
             s(http, "requestUri").unwrap_or("/"),
+            http.get("responseCode").and_then(Json::as_u64).unwrap_or(200),
             shape_ref("input"),
             shape_ref("output"),
             opt_str(op.get("output").and_then(|o| s(o, "resultWrapper")))
@@ -476,7 +477,11 @@ fn generate_service(svc: &str, model: &Json, version: &str) -> anyhow::Result<St
                     bail!("shapes {prev} and {name} map to the same Rust type {tn}");
                 }
                 types.push_str(&g.struct_type(name, &required, members)?);
-                format!("crate::Kind::Structure(crate::StructShape {{ members: &M_{}, error: {err} }})", ident(name))
+                format!(
+                    "crate::Kind::Structure(crate::StructShape {{ members: &M_{}, error: {err}, payload: {} }})",
+                    ident(name),
+                    opt_str(s(sh, "payload"))
+                )
             }
             t => bail!("unknown shape type {t}"),
         };
@@ -540,9 +545,11 @@ impl Gen<'_> {
         }
         let n = members.len();
         let fvar_use = if n == 0 { "let _f" } else { "let mut f" };
+        // A structure with no required member has an all-absent default (`..Default::default()`).
+        let derives = if required.is_empty() { "Clone, PartialEq, Default" } else { "Clone, PartialEq" };
         Ok(format!(
             "/// The `{name}` shape.
-#[derive(Clone, PartialEq)]
+#[derive({derives})]
 pub struct {tn} {{
 {fields}}}
 

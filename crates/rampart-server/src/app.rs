@@ -13,7 +13,7 @@ use rampart_shapes::{Operation, Protocol, Service, Value};
 use rampart_sigv4::{SigV4Error, Verifier};
 use rampart_store::{Db, Sealer, TxError};
 use rampart_wire::query::Params;
-use rampart_wire::{Dispatch as Wire, WireError, json, query};
+use rampart_wire::{Dispatch as Wire, WireError, json, query, restxml};
 use time::OffsetDateTime;
 
 use crate::audit::{self, Draft, Origin};
@@ -44,8 +44,22 @@ pub struct Failure {
 }
 
 struct Success {
-    content_type: &'static str,
-    body: String,
+    status: u16,
+    content_type: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+impl Success {
+    fn into_response(self, request_id: &str) -> Response {
+        let mut r = respond(self.status, &self.content_type, self.body, request_id);
+        for (k, v) in self.headers {
+            if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+                r.headers_mut().append(k, v);
+            }
+        }
+        r
+    }
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -118,7 +132,7 @@ impl App {
             Ok(Step::Done(s)) => Ok(s),
             Ok(Step::Write(w)) => match self.run_write(*w, draft.clone(), origin, request_id, now).await {
                 // The event was committed with the change.
-                Ok(s) => return respond(200, s.content_type, s.body, request_id),
+                Ok(s) => return s.into_response(request_id),
                 Err((f, d)) => {
                     draft = d;
                     Err(f)
@@ -130,7 +144,7 @@ impl App {
             Ok(ok) => {
                 let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
                 audit::queue(&self.db, &ev, now);
-                respond(200, ok.content_type, ok.body, request_id)
+                ok.into_response(request_id)
             }
             Err(f) => {
                 if f.error.status >= 500 {
@@ -193,6 +207,7 @@ impl App {
 
         // The operation.
         let mut params = Params::default();
+        let mut labels: Vec<(&'static str, &str)> = Vec::new();
         let (service, op): (&'static Service, &'static Operation) = match &wire {
             Wire::Json { target_prefix, operation } => {
                 let target = format!("{target_prefix}.{operation}");
@@ -251,6 +266,7 @@ impl App {
                     parts.method.as_str(),
                     parts.uri.path(),
                     query_string,
+                    |name| h.contains_key(name),
                 )
                 .ok_or_else(|| {
                     fail(
@@ -268,6 +284,7 @@ impl App {
                         namespace,
                     )
                 })?;
+                labels = route.labels;
                 (service, route.operation)
             }
         };
@@ -304,14 +321,17 @@ impl App {
             (Protocol::Json, Some(shape)) => {
                 json::decode_input(body, shape).map_err(|e| fail(e, protocol, namespace))?
             }
-            (Protocol::RestJson | Protocol::RestXml, Some(_)) => {
+            (Protocol::RestXml, Some(shape)) => rest_xml_input(shape, &labels, query_string, &headers, body)
+                .map_err(|e| fail(e, protocol, namespace))?,
+            (Protocol::RestJson, Some(_)) => {
                 return Err(fail(not_implemented(service, op), protocol, namespace));
             }
         };
         if let Some(shape) = op.input
             && !matches!(&input, Value::Struct(f) if f.iter().all(Option::is_none))
         {
-            draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
+            // A payload's bytes (an object's body) are data, not parameters: never in the trail.
+            draft.request_parameters = Some(json::audit_json(&without_payload(&input, shape), shape, REDACTED));
         }
 
         // May they? On every resource the operation acts on.
@@ -426,9 +446,24 @@ enum Step {
 fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {
     let (content_type, body) = match service.protocol {
         Protocol::Query => ("text/xml", query::encode_response(service, op, Some(output), request_id)),
+        Protocol::RestXml => {
+            let r = restxml::encode_output(op, output, restxml::s3_root_element(op.name), service.xml_namespace);
+            let mut headers = r.headers;
+            // The body's own length is sent by the server; a HEAD answer states the object's.
+            if op.http_method != "HEAD" {
+                headers.retain(|(k, _)| !k.eq_ignore_ascii_case("Content-Length"));
+            }
+            headers.push(("x-amz-request-id".to_owned(), request_id.to_owned()));
+            return Success {
+                status: r.status,
+                content_type: r.content_type.unwrap_or_else(|| "application/xml".to_owned()),
+                headers,
+                body: Bytes::from(r.body),
+            };
+        }
         _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(output, s))),
     };
-    Success { content_type, body }
+    Success { status: 200, content_type: content_type.to_owned(), headers: Vec::new(), body: Bytes::from(body) }
 }
 
 /// `application/x-amz-json-1.0` or `-1.1`, as the service's model says.
@@ -437,6 +472,54 @@ fn json_content_type(service: &Service) -> &'static str {
         Some("1.0") => "application/x-amz-json-1.0",
         _ => "application/x-amz-json-1.1",
     }
+}
+
+/// Decodes a rest-xml input, first undoing `aws-chunked` framing: its trailing checksums are read
+/// as the headers they stand for. Signed streaming is refused until its chunk signatures are checked.
+fn rest_xml_input(
+    shape: &'static rampart_shapes::Shape,
+    labels: &[(&'static str, &str)],
+    query: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Result<Value, WireError> {
+    let content_sha = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok());
+    let (payload, trailers) = match content_sha {
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => restxml::decode_aws_chunked(body)?,
+        Some(v) if v.starts_with("STREAMING-") => {
+            return Err(WireError::new(
+                "NotImplemented",
+                501,
+                format!("Rampart does not accept x-amz-content-sha256: {v} yet; send the payload unsigned or hashed."),
+            ));
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let chunked = content_sha.is_some_and(|v| v.starts_with("STREAMING-"));
+    let mut all: Vec<(&str, &[u8])> = headers.to_vec();
+    all.extend(trailers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+    let req = restxml::HttpRequest { labels, query, headers: &all, body: if chunked { &payload } else { body } };
+    restxml::decode_input(shape, &req)
+}
+
+/// The input with its payload member (an object's bytes) left out, for the audit record.
+fn without_payload<'v>(input: &'v Value, shape: &rampart_shapes::Shape) -> std::borrow::Cow<'v, Value> {
+    let (rampart_shapes::Kind::Structure(st), Value::Struct(fields)) = (&shape.kind, input) else {
+        return std::borrow::Cow::Borrowed(input);
+    };
+    let Some(payload) = st.payload.and_then(|p| st.member_index(p)).map(Some) else {
+        return std::borrow::Cow::Borrowed(input);
+    };
+    std::borrow::Cow::Owned(Value::Struct(
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if Some(i) == payload && matches!(f, Some(Value::Blob(_))) { None } else { f.clone() })
+            .collect(),
+    ))
 }
 
 fn not_implemented(service: &Service, op: &Operation) -> WireError {

@@ -47,6 +47,8 @@ pub struct Operation {
     pub name: &'static str,
     pub http_method: &'static str,
     pub request_uri: &'static str,
+    /// The HTTP status of a successful response (rest protocols; 200 unless the model says).
+    pub response_code: u16,
     pub input: Option<&'static Shape>,
     pub output: Option<&'static Shape>,
     /// The query protocol's `<OperationResult>` wrapper element.
@@ -120,6 +122,8 @@ pub struct StructShape {
     pub members: &'static [Member],
     /// Present on exception shapes.
     pub error: Option<ErrorInfo>,
+    /// The member that is the whole HTTP body (rest protocols), if one is.
+    pub payload: Option<&'static str>,
 }
 
 impl StructShape {

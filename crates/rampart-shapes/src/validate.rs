@@ -202,8 +202,11 @@ mod tests {
             timestamp_format: None,
         },
     ];
-    static REQ: Shape =
-        Shape { name: "Req", kind: Kind::Structure(StructShape { members: &MEMBERS, error: None }), sensitive: false };
+    static REQ: Shape = Shape {
+        name: "Req",
+        kind: Kind::Structure(StructShape { members: &MEMBERS, error: None, payload: None }),
+        sensitive: false,
+    };
 
     fn check_msg(v: Value, expect: &str) {
         assert_eq!(validate(&v, &REQ).err().as_deref(), Some(expect));

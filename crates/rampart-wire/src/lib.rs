@@ -9,6 +9,7 @@ pub mod error;
 pub mod json;
 pub mod query;
 pub mod rest;
+pub mod restxml;
 mod timestamp;
 mod xml;
 

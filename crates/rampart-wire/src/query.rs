@@ -179,7 +179,7 @@ pub fn encode_response(service: &Service, op: &Operation, output: Option<&Value>
     out
 }
 
-fn write_members(out: &mut String, members: &[rampart_shapes::Member], fields: &[Option<Value>]) {
+pub(crate) fn write_members(out: &mut String, members: &[rampart_shapes::Member], fields: &[Option<Value>]) {
     for (m, f) in members.iter().zip(fields) {
         if let Some(v) = f {
             write_value(out, m.wire_name(), m.shape, v, m.flattened);

@@ -10,12 +10,37 @@ pub struct Route<'a> {
     pub labels: Vec<(&'static str, &'a str)>,
 }
 
-/// Finds the operation for a method, path and query. The most specific template wins: the one with
-/// the most literal segments, then the most required query keys.
-pub fn route<'a>(operations: &'static [Operation], method: &str, path: &'a str, query: &str) -> Option<Route<'a>> {
+/// Finds the operation for a method, path and query. An operation whose input requires a header
+/// the request lacks does not match (S3's CopyObject is PutObject's route plus
+/// `x-amz-copy-source`; AbortMultipartUpload is DeleteObject's plus `uploadId`). The most specific template wins: the one with the most literal segments,
+/// then the most required query keys, then the most required headers.
+pub fn route<'a>(
+    operations: &'static [Operation],
+    method: &str,
+    path: &'a str,
+    query: &str,
+    has_header: impl Fn(&str) -> bool,
+) -> Option<Route<'a>> {
     let query_keys: Vec<&str> = query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k)).collect();
     let mut best: Option<(usize, usize, Route<'a>)> = None;
     for op in operations.iter().filter(|op| op.http_method.eq_ignore_ascii_case(method)) {
+        // Required members bound to headers or query parameters must be there to match.
+        let required_members = |location| -> Vec<&'static str> {
+            match op.input.map(|s| &s.kind) {
+                Some(rampart_shapes::Kind::Structure(st)) => st
+                    .members
+                    .iter()
+                    .filter(|m| m.required && m.location == location)
+                    .map(rampart_shapes::Member::wire_name)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let required_headers = required_members(rampart_shapes::Location::Header);
+        let required_params = required_members(rampart_shapes::Location::QueryString);
+        if !required_headers.iter().all(|h| has_header(h)) || !required_params.iter().all(|p| query_keys.contains(p)) {
+            continue;
+        }
         let (tpath, tquery) = op.request_uri.split_once('?').unwrap_or((op.request_uri, ""));
         let required: Vec<&str> =
             tquery.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').map_or(p, |(k, _)| k)).collect();
@@ -23,9 +48,10 @@ pub fn route<'a>(operations: &'static [Operation], method: &str, path: &'a str, 
             continue;
         }
         let Some((literals, labels)) = match_path(tpath, path) else { continue };
-        let better = best.as_ref().is_none_or(|(l, q, _)| (literals, required.len()) > (*l, *q));
+        let score = (required.len() + required_params.len()) * 100 + required_headers.len();
+        let better = best.as_ref().is_none_or(|(l, q, _)| (literals, score) > (*l, *q));
         if better {
-            best = Some((literals, required.len(), Route { operation: op, labels }));
+            best = Some((literals, score, Route { operation: op, labels }));
         }
     }
     best.map(|(_, _, r)| r)
@@ -86,6 +112,7 @@ mod tests {
             name,
             http_method: m,
             request_uri: uri,
+            response_code: 200,
             input: None,
             output: None,
             result_wrapper: None,
@@ -94,7 +121,7 @@ mod tests {
     }
 
     fn check(method: &str, path: &str, query: &str, expect: Option<(&str, &[(&str, &str)])>) {
-        let got = route(&OPS, method, path, query);
+        let got = route(&OPS, method, path, query, |_| false);
         assert_eq!(got.as_ref().map(|r| (r.operation.name, r.labels.as_slice())), expect, "{method} {path}?{query}");
     }
 

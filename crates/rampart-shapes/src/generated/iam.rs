@@ -18,6 +18,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AcceptDelegationRequest",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AcceptDelegationRequestRequest),
             output: None,
             result_wrapper: None,
@@ -27,6 +28,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AddClientIDToOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AddClientIDToOpenIDConnectProviderRequest),
             output: None,
             result_wrapper: None,
@@ -36,6 +38,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AddRoleToInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AddRoleToInstanceProfileRequest),
             output: None,
             result_wrapper: None,
@@ -45,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AddUserToGroup",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AddUserToGroupRequest),
             output: None,
             result_wrapper: None,
@@ -54,6 +58,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AssociateDelegationRequest",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AssociateDelegationRequestRequest),
             output: None,
             result_wrapper: None,
@@ -63,6 +68,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AttachGroupPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AttachGroupPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -72,6 +78,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AttachRolePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AttachRolePolicyRequest),
             output: None,
             result_wrapper: None,
@@ -81,6 +88,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AttachUserPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AttachUserPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -90,6 +98,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ChangePassword",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ChangePasswordRequest),
             output: None,
             result_wrapper: None,
@@ -99,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateAccessKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateAccessKeyRequest),
             output: Some(&SH_CreateAccessKeyResponse),
             result_wrapper: Some("CreateAccessKeyResult"),
@@ -108,6 +118,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateAccountAlias",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateAccountAliasRequest),
             output: None,
             result_wrapper: None,
@@ -117,6 +128,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateDelegationRequest",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateDelegationRequestRequest),
             output: Some(&SH_CreateDelegationRequestResponse),
             result_wrapper: Some("CreateDelegationRequestResult"),
@@ -126,6 +138,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateGroup",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateGroupRequest),
             output: Some(&SH_CreateGroupResponse),
             result_wrapper: Some("CreateGroupResult"),
@@ -135,6 +148,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateInstanceProfileRequest),
             output: Some(&SH_CreateInstanceProfileResponse),
             result_wrapper: Some("CreateInstanceProfileResult"),
@@ -144,6 +158,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateLoginProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateLoginProfileRequest),
             output: Some(&SH_CreateLoginProfileResponse),
             result_wrapper: Some("CreateLoginProfileResult"),
@@ -153,6 +168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateOpenIDConnectProviderRequest),
             output: Some(&SH_CreateOpenIDConnectProviderResponse),
             result_wrapper: Some("CreateOpenIDConnectProviderResult"),
@@ -162,6 +178,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreatePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreatePolicyRequest),
             output: Some(&SH_CreatePolicyResponse),
             result_wrapper: Some("CreatePolicyResult"),
@@ -171,6 +188,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreatePolicyVersion",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreatePolicyVersionRequest),
             output: Some(&SH_CreatePolicyVersionResponse),
             result_wrapper: Some("CreatePolicyVersionResult"),
@@ -180,6 +198,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateRoleRequest),
             output: Some(&SH_CreateRoleResponse),
             result_wrapper: Some("CreateRoleResult"),
@@ -189,6 +208,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateSAMLProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateSAMLProviderRequest),
             output: Some(&SH_CreateSAMLProviderResponse),
             result_wrapper: Some("CreateSAMLProviderResult"),
@@ -198,6 +218,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateServiceLinkedRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateServiceLinkedRoleRequest),
             output: Some(&SH_CreateServiceLinkedRoleResponse),
             result_wrapper: Some("CreateServiceLinkedRoleResult"),
@@ -207,6 +228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateServiceSpecificCredential",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateServiceSpecificCredentialRequest),
             output: Some(&SH_CreateServiceSpecificCredentialResponse),
             result_wrapper: Some("CreateServiceSpecificCredentialResult"),
@@ -216,6 +238,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateUserRequest),
             output: Some(&SH_CreateUserResponse),
             result_wrapper: Some("CreateUserResult"),
@@ -225,6 +248,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "CreateVirtualMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_CreateVirtualMFADeviceRequest),
             output: Some(&SH_CreateVirtualMFADeviceResponse),
             result_wrapper: Some("CreateVirtualMFADeviceResult"),
@@ -234,6 +258,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeactivateMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeactivateMFADeviceRequest),
             output: None,
             result_wrapper: None,
@@ -243,6 +268,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteAccessKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteAccessKeyRequest),
             output: None,
             result_wrapper: None,
@@ -252,6 +278,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteAccountAlias",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteAccountAliasRequest),
             output: None,
             result_wrapper: None,
@@ -261,6 +288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteAccountPasswordPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: None,
             result_wrapper: None,
@@ -270,6 +298,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteGroup",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteGroupRequest),
             output: None,
             result_wrapper: None,
@@ -279,6 +308,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteGroupPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteGroupPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -288,6 +318,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteInstanceProfileRequest),
             output: None,
             result_wrapper: None,
@@ -297,6 +328,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteLoginProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteLoginProfileRequest),
             output: None,
             result_wrapper: None,
@@ -306,6 +338,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteOpenIDConnectProviderRequest),
             output: None,
             result_wrapper: None,
@@ -315,6 +348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeletePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeletePolicyRequest),
             output: None,
             result_wrapper: None,
@@ -324,6 +358,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeletePolicyVersion",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeletePolicyVersionRequest),
             output: None,
             result_wrapper: None,
@@ -333,6 +368,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteRoleRequest),
             output: None,
             result_wrapper: None,
@@ -342,6 +378,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteRolePermissionsBoundary",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteRolePermissionsBoundaryRequest),
             output: None,
             result_wrapper: None,
@@ -351,6 +388,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteRolePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteRolePolicyRequest),
             output: None,
             result_wrapper: None,
@@ -360,6 +398,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteSAMLProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteSAMLProviderRequest),
             output: None,
             result_wrapper: None,
@@ -369,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteSSHPublicKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteSSHPublicKeyRequest),
             output: None,
             result_wrapper: None,
@@ -378,6 +418,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteServerCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteServerCertificateRequest),
             output: None,
             result_wrapper: None,
@@ -387,6 +428,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteServiceLinkedRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteServiceLinkedRoleRequest),
             output: Some(&SH_DeleteServiceLinkedRoleResponse),
             result_wrapper: Some("DeleteServiceLinkedRoleResult"),
@@ -396,6 +438,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteServiceSpecificCredential",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteServiceSpecificCredentialRequest),
             output: None,
             result_wrapper: None,
@@ -405,6 +448,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteSigningCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteSigningCertificateRequest),
             output: None,
             result_wrapper: None,
@@ -414,6 +458,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteUserRequest),
             output: None,
             result_wrapper: None,
@@ -423,6 +468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteUserPermissionsBoundary",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteUserPermissionsBoundaryRequest),
             output: None,
             result_wrapper: None,
@@ -432,6 +478,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteUserPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteUserPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -441,6 +488,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DeleteVirtualMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DeleteVirtualMFADeviceRequest),
             output: None,
             result_wrapper: None,
@@ -450,6 +498,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DetachGroupPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DetachGroupPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -459,6 +508,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DetachRolePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DetachRolePolicyRequest),
             output: None,
             result_wrapper: None,
@@ -468,6 +518,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DetachUserPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DetachUserPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -477,6 +528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DisableOrganizationsRootCredentialsManagement",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DisableOrganizationsRootCredentialsManagementRequest),
             output: Some(&SH_DisableOrganizationsRootCredentialsManagementResponse),
             result_wrapper: Some("DisableOrganizationsRootCredentialsManagementResult"),
@@ -486,6 +538,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DisableOrganizationsRootSessions",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DisableOrganizationsRootSessionsRequest),
             output: Some(&SH_DisableOrganizationsRootSessionsResponse),
             result_wrapper: Some("DisableOrganizationsRootSessionsResult"),
@@ -495,6 +548,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DisableOutboundWebIdentityFederation",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: None,
             result_wrapper: None,
@@ -504,6 +558,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "EnableMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_EnableMFADeviceRequest),
             output: None,
             result_wrapper: None,
@@ -513,6 +568,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "EnableOrganizationsRootCredentialsManagement",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_EnableOrganizationsRootCredentialsManagementRequest),
             output: Some(&SH_EnableOrganizationsRootCredentialsManagementResponse),
             result_wrapper: Some("EnableOrganizationsRootCredentialsManagementResult"),
@@ -522,6 +578,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "EnableOrganizationsRootSessions",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_EnableOrganizationsRootSessionsRequest),
             output: Some(&SH_EnableOrganizationsRootSessionsResponse),
             result_wrapper: Some("EnableOrganizationsRootSessionsResult"),
@@ -531,6 +588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "EnableOutboundWebIdentityFederation",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: Some(&SH_EnableOutboundWebIdentityFederationResponse),
             result_wrapper: Some("EnableOutboundWebIdentityFederationResult"),
@@ -540,6 +598,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GenerateCredentialReport",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: Some(&SH_GenerateCredentialReportResponse),
             result_wrapper: Some("GenerateCredentialReportResult"),
@@ -549,6 +608,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GenerateOrganizationsAccessReport",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GenerateOrganizationsAccessReportRequest),
             output: Some(&SH_GenerateOrganizationsAccessReportResponse),
             result_wrapper: Some("GenerateOrganizationsAccessReportResult"),
@@ -558,6 +618,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GenerateServiceLastAccessedDetails",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GenerateServiceLastAccessedDetailsRequest),
             output: Some(&SH_GenerateServiceLastAccessedDetailsResponse),
             result_wrapper: Some("GenerateServiceLastAccessedDetailsResult"),
@@ -567,6 +628,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetAccessKeyLastUsed",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetAccessKeyLastUsedRequest),
             output: Some(&SH_GetAccessKeyLastUsedResponse),
             result_wrapper: Some("GetAccessKeyLastUsedResult"),
@@ -576,6 +638,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetAccountAuthorizationDetails",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetAccountAuthorizationDetailsRequest),
             output: Some(&SH_GetAccountAuthorizationDetailsResponse),
             result_wrapper: Some("GetAccountAuthorizationDetailsResult"),
@@ -585,6 +648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetAccountPasswordPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: Some(&SH_GetAccountPasswordPolicyResponse),
             result_wrapper: Some("GetAccountPasswordPolicyResult"),
@@ -594,6 +658,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetAccountSummary",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: Some(&SH_GetAccountSummaryResponse),
             result_wrapper: Some("GetAccountSummaryResult"),
@@ -603,6 +668,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetContextKeysForCustomPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetContextKeysForCustomPolicyRequest),
             output: Some(&SH_GetContextKeysForPolicyResponse),
             result_wrapper: Some("GetContextKeysForCustomPolicyResult"),
@@ -612,6 +678,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetContextKeysForPrincipalPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetContextKeysForPrincipalPolicyRequest),
             output: Some(&SH_GetContextKeysForPolicyResponse),
             result_wrapper: Some("GetContextKeysForPrincipalPolicyResult"),
@@ -621,6 +688,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetCredentialReport",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: Some(&SH_GetCredentialReportResponse),
             result_wrapper: Some("GetCredentialReportResult"),
@@ -630,6 +698,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetDelegationRequest",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetDelegationRequestRequest),
             output: Some(&SH_GetDelegationRequestResponse),
             result_wrapper: Some("GetDelegationRequestResult"),
@@ -639,6 +708,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetGroup",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetGroupRequest),
             output: Some(&SH_GetGroupResponse),
             result_wrapper: Some("GetGroupResult"),
@@ -648,6 +718,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetGroupPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetGroupPolicyRequest),
             output: Some(&SH_GetGroupPolicyResponse),
             result_wrapper: Some("GetGroupPolicyResult"),
@@ -657,6 +728,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetHumanReadableSummary",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetHumanReadableSummaryRequest),
             output: Some(&SH_GetHumanReadableSummaryResponse),
             result_wrapper: Some("GetHumanReadableSummaryResult"),
@@ -666,6 +738,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetInstanceProfileRequest),
             output: Some(&SH_GetInstanceProfileResponse),
             result_wrapper: Some("GetInstanceProfileResult"),
@@ -675,6 +748,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetLoginProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetLoginProfileRequest),
             output: Some(&SH_GetLoginProfileResponse),
             result_wrapper: Some("GetLoginProfileResult"),
@@ -684,6 +758,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetMFADeviceRequest),
             output: Some(&SH_GetMFADeviceResponse),
             result_wrapper: Some("GetMFADeviceResult"),
@@ -693,6 +768,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetOpenIDConnectProviderRequest),
             output: Some(&SH_GetOpenIDConnectProviderResponse),
             result_wrapper: Some("GetOpenIDConnectProviderResult"),
@@ -702,6 +778,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetOrganizationsAccessReport",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetOrganizationsAccessReportRequest),
             output: Some(&SH_GetOrganizationsAccessReportResponse),
             result_wrapper: Some("GetOrganizationsAccessReportResult"),
@@ -711,6 +788,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetOutboundWebIdentityFederationInfo",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: None,
             output: Some(&SH_GetOutboundWebIdentityFederationInfoResponse),
             result_wrapper: Some("GetOutboundWebIdentityFederationInfoResult"),
@@ -720,6 +798,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetPolicyRequest),
             output: Some(&SH_GetPolicyResponse),
             result_wrapper: Some("GetPolicyResult"),
@@ -729,6 +808,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetPolicyVersion",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetPolicyVersionRequest),
             output: Some(&SH_GetPolicyVersionResponse),
             result_wrapper: Some("GetPolicyVersionResult"),
@@ -738,6 +818,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetRoleRequest),
             output: Some(&SH_GetRoleResponse),
             result_wrapper: Some("GetRoleResult"),
@@ -747,6 +828,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetRolePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetRolePolicyRequest),
             output: Some(&SH_GetRolePolicyResponse),
             result_wrapper: Some("GetRolePolicyResult"),
@@ -756,6 +838,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetSAMLProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetSAMLProviderRequest),
             output: Some(&SH_GetSAMLProviderResponse),
             result_wrapper: Some("GetSAMLProviderResult"),
@@ -765,6 +848,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetSSHPublicKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetSSHPublicKeyRequest),
             output: Some(&SH_GetSSHPublicKeyResponse),
             result_wrapper: Some("GetSSHPublicKeyResult"),
@@ -774,6 +858,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetServerCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetServerCertificateRequest),
             output: Some(&SH_GetServerCertificateResponse),
             result_wrapper: Some("GetServerCertificateResult"),
@@ -783,6 +868,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetServiceLastAccessedDetails",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetServiceLastAccessedDetailsRequest),
             output: Some(&SH_GetServiceLastAccessedDetailsResponse),
             result_wrapper: Some("GetServiceLastAccessedDetailsResult"),
@@ -792,6 +878,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetServiceLastAccessedDetailsWithEntities",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetServiceLastAccessedDetailsWithEntitiesRequest),
             output: Some(&SH_GetServiceLastAccessedDetailsWithEntitiesResponse),
             result_wrapper: Some("GetServiceLastAccessedDetailsWithEntitiesResult"),
@@ -801,6 +888,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetServiceLinkedRoleDeletionStatus",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetServiceLinkedRoleDeletionStatusRequest),
             output: Some(&SH_GetServiceLinkedRoleDeletionStatusResponse),
             result_wrapper: Some("GetServiceLinkedRoleDeletionStatusResult"),
@@ -810,6 +898,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetUserRequest),
             output: Some(&SH_GetUserResponse),
             result_wrapper: Some("GetUserResult"),
@@ -819,6 +908,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetUserPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetUserPolicyRequest),
             output: Some(&SH_GetUserPolicyResponse),
             result_wrapper: Some("GetUserPolicyResult"),
@@ -828,6 +918,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListAccessKeys",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListAccessKeysRequest),
             output: Some(&SH_ListAccessKeysResponse),
             result_wrapper: Some("ListAccessKeysResult"),
@@ -837,6 +928,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListAccountAliases",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListAccountAliasesRequest),
             output: Some(&SH_ListAccountAliasesResponse),
             result_wrapper: Some("ListAccountAliasesResult"),
@@ -846,6 +938,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListAttachedGroupPolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListAttachedGroupPoliciesRequest),
             output: Some(&SH_ListAttachedGroupPoliciesResponse),
             result_wrapper: Some("ListAttachedGroupPoliciesResult"),
@@ -855,6 +948,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListAttachedRolePolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListAttachedRolePoliciesRequest),
             output: Some(&SH_ListAttachedRolePoliciesResponse),
             result_wrapper: Some("ListAttachedRolePoliciesResult"),
@@ -864,6 +958,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListAttachedUserPolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListAttachedUserPoliciesRequest),
             output: Some(&SH_ListAttachedUserPoliciesResponse),
             result_wrapper: Some("ListAttachedUserPoliciesResult"),
@@ -873,6 +968,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListDelegationRequests",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListDelegationRequestsRequest),
             output: Some(&SH_ListDelegationRequestsResponse),
             result_wrapper: Some("ListDelegationRequestsResult"),
@@ -882,6 +978,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListEntitiesForPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListEntitiesForPolicyRequest),
             output: Some(&SH_ListEntitiesForPolicyResponse),
             result_wrapper: Some("ListEntitiesForPolicyResult"),
@@ -891,6 +988,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListGroupPolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListGroupPoliciesRequest),
             output: Some(&SH_ListGroupPoliciesResponse),
             result_wrapper: Some("ListGroupPoliciesResult"),
@@ -900,6 +998,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListGroups",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListGroupsRequest),
             output: Some(&SH_ListGroupsResponse),
             result_wrapper: Some("ListGroupsResult"),
@@ -909,6 +1008,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListGroupsForUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListGroupsForUserRequest),
             output: Some(&SH_ListGroupsForUserResponse),
             result_wrapper: Some("ListGroupsForUserResult"),
@@ -918,6 +1018,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListInstanceProfileTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListInstanceProfileTagsRequest),
             output: Some(&SH_ListInstanceProfileTagsResponse),
             result_wrapper: Some("ListInstanceProfileTagsResult"),
@@ -927,6 +1028,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListInstanceProfiles",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListInstanceProfilesRequest),
             output: Some(&SH_ListInstanceProfilesResponse),
             result_wrapper: Some("ListInstanceProfilesResult"),
@@ -936,6 +1038,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListInstanceProfilesForRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListInstanceProfilesForRoleRequest),
             output: Some(&SH_ListInstanceProfilesForRoleResponse),
             result_wrapper: Some("ListInstanceProfilesForRoleResult"),
@@ -945,6 +1048,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListMFADeviceTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListMFADeviceTagsRequest),
             output: Some(&SH_ListMFADeviceTagsResponse),
             result_wrapper: Some("ListMFADeviceTagsResult"),
@@ -954,6 +1058,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListMFADevices",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListMFADevicesRequest),
             output: Some(&SH_ListMFADevicesResponse),
             result_wrapper: Some("ListMFADevicesResult"),
@@ -963,6 +1068,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListOpenIDConnectProviderTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListOpenIDConnectProviderTagsRequest),
             output: Some(&SH_ListOpenIDConnectProviderTagsResponse),
             result_wrapper: Some("ListOpenIDConnectProviderTagsResult"),
@@ -972,6 +1078,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListOpenIDConnectProviders",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListOpenIDConnectProvidersRequest),
             output: Some(&SH_ListOpenIDConnectProvidersResponse),
             result_wrapper: Some("ListOpenIDConnectProvidersResult"),
@@ -981,6 +1088,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListOrganizationsFeatures",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListOrganizationsFeaturesRequest),
             output: Some(&SH_ListOrganizationsFeaturesResponse),
             result_wrapper: Some("ListOrganizationsFeaturesResult"),
@@ -990,6 +1098,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListPolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListPoliciesRequest),
             output: Some(&SH_ListPoliciesResponse),
             result_wrapper: Some("ListPoliciesResult"),
@@ -999,6 +1108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListPoliciesGrantingServiceAccess",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListPoliciesGrantingServiceAccessRequest),
             output: Some(&SH_ListPoliciesGrantingServiceAccessResponse),
             result_wrapper: Some("ListPoliciesGrantingServiceAccessResult"),
@@ -1008,6 +1118,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListPolicyTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListPolicyTagsRequest),
             output: Some(&SH_ListPolicyTagsResponse),
             result_wrapper: Some("ListPolicyTagsResult"),
@@ -1017,6 +1128,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListPolicyVersions",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListPolicyVersionsRequest),
             output: Some(&SH_ListPolicyVersionsResponse),
             result_wrapper: Some("ListPolicyVersionsResult"),
@@ -1026,6 +1138,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListRolePolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListRolePoliciesRequest),
             output: Some(&SH_ListRolePoliciesResponse),
             result_wrapper: Some("ListRolePoliciesResult"),
@@ -1035,6 +1148,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListRoleTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListRoleTagsRequest),
             output: Some(&SH_ListRoleTagsResponse),
             result_wrapper: Some("ListRoleTagsResult"),
@@ -1044,6 +1158,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListRoles",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListRolesRequest),
             output: Some(&SH_ListRolesResponse),
             result_wrapper: Some("ListRolesResult"),
@@ -1053,6 +1168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListSAMLProviderTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListSAMLProviderTagsRequest),
             output: Some(&SH_ListSAMLProviderTagsResponse),
             result_wrapper: Some("ListSAMLProviderTagsResult"),
@@ -1062,6 +1178,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListSAMLProviders",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListSAMLProvidersRequest),
             output: Some(&SH_ListSAMLProvidersResponse),
             result_wrapper: Some("ListSAMLProvidersResult"),
@@ -1071,6 +1188,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListSSHPublicKeys",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListSSHPublicKeysRequest),
             output: Some(&SH_ListSSHPublicKeysResponse),
             result_wrapper: Some("ListSSHPublicKeysResult"),
@@ -1080,6 +1198,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListServerCertificateTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListServerCertificateTagsRequest),
             output: Some(&SH_ListServerCertificateTagsResponse),
             result_wrapper: Some("ListServerCertificateTagsResult"),
@@ -1089,6 +1208,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListServerCertificates",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListServerCertificatesRequest),
             output: Some(&SH_ListServerCertificatesResponse),
             result_wrapper: Some("ListServerCertificatesResult"),
@@ -1098,6 +1218,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListServiceSpecificCredentials",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListServiceSpecificCredentialsRequest),
             output: Some(&SH_ListServiceSpecificCredentialsResponse),
             result_wrapper: Some("ListServiceSpecificCredentialsResult"),
@@ -1107,6 +1228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListSigningCertificates",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListSigningCertificatesRequest),
             output: Some(&SH_ListSigningCertificatesResponse),
             result_wrapper: Some("ListSigningCertificatesResult"),
@@ -1116,6 +1238,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListUserPolicies",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListUserPoliciesRequest),
             output: Some(&SH_ListUserPoliciesResponse),
             result_wrapper: Some("ListUserPoliciesResult"),
@@ -1125,6 +1248,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListUserTags",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListUserTagsRequest),
             output: Some(&SH_ListUserTagsResponse),
             result_wrapper: Some("ListUserTagsResult"),
@@ -1134,6 +1258,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListUsers",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListUsersRequest),
             output: Some(&SH_ListUsersResponse),
             result_wrapper: Some("ListUsersResult"),
@@ -1143,6 +1268,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ListVirtualMFADevices",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ListVirtualMFADevicesRequest),
             output: Some(&SH_ListVirtualMFADevicesResponse),
             result_wrapper: Some("ListVirtualMFADevicesResult"),
@@ -1152,6 +1278,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "PutGroupPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_PutGroupPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1161,6 +1288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "PutRolePermissionsBoundary",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_PutRolePermissionsBoundaryRequest),
             output: None,
             result_wrapper: None,
@@ -1170,6 +1298,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "PutRolePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_PutRolePolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1179,6 +1308,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "PutUserPermissionsBoundary",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_PutUserPermissionsBoundaryRequest),
             output: None,
             result_wrapper: None,
@@ -1188,6 +1318,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "PutUserPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_PutUserPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1197,6 +1328,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "RejectDelegationRequest",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_RejectDelegationRequestRequest),
             output: None,
             result_wrapper: None,
@@ -1206,6 +1338,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "RemoveClientIDFromOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_RemoveClientIDFromOpenIDConnectProviderRequest),
             output: None,
             result_wrapper: None,
@@ -1215,6 +1348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "RemoveRoleFromInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_RemoveRoleFromInstanceProfileRequest),
             output: None,
             result_wrapper: None,
@@ -1224,6 +1358,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "RemoveUserFromGroup",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_RemoveUserFromGroupRequest),
             output: None,
             result_wrapper: None,
@@ -1233,6 +1368,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ResetServiceSpecificCredential",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ResetServiceSpecificCredentialRequest),
             output: Some(&SH_ResetServiceSpecificCredentialResponse),
             result_wrapper: Some("ResetServiceSpecificCredentialResult"),
@@ -1242,6 +1378,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "ResyncMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_ResyncMFADeviceRequest),
             output: None,
             result_wrapper: None,
@@ -1251,6 +1388,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "SendDelegationToken",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_SendDelegationTokenRequest),
             output: None,
             result_wrapper: None,
@@ -1260,6 +1398,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "SetDefaultPolicyVersion",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_SetDefaultPolicyVersionRequest),
             output: None,
             result_wrapper: None,
@@ -1269,6 +1408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "SetSecurityTokenServicePreferences",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_SetSecurityTokenServicePreferencesRequest),
             output: None,
             result_wrapper: None,
@@ -1278,6 +1418,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "SimulateCustomPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_SimulateCustomPolicyRequest),
             output: Some(&SH_SimulatePolicyResponse),
             result_wrapper: Some("SimulateCustomPolicyResult"),
@@ -1287,6 +1428,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "SimulatePrincipalPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_SimulatePrincipalPolicyRequest),
             output: Some(&SH_SimulatePolicyResponse),
             result_wrapper: Some("SimulatePrincipalPolicyResult"),
@@ -1296,6 +1438,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagInstanceProfileRequest),
             output: None,
             result_wrapper: None,
@@ -1305,6 +1448,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagMFADeviceRequest),
             output: None,
             result_wrapper: None,
@@ -1314,6 +1458,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagOpenIDConnectProviderRequest),
             output: None,
             result_wrapper: None,
@@ -1323,6 +1468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1332,6 +1478,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagRoleRequest),
             output: None,
             result_wrapper: None,
@@ -1341,6 +1488,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagSAMLProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagSAMLProviderRequest),
             output: None,
             result_wrapper: None,
@@ -1350,6 +1498,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagServerCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagServerCertificateRequest),
             output: None,
             result_wrapper: None,
@@ -1359,6 +1508,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "TagUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_TagUserRequest),
             output: None,
             result_wrapper: None,
@@ -1368,6 +1518,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagInstanceProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagInstanceProfileRequest),
             output: None,
             result_wrapper: None,
@@ -1377,6 +1528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagMFADevice",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagMFADeviceRequest),
             output: None,
             result_wrapper: None,
@@ -1386,6 +1538,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagOpenIDConnectProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagOpenIDConnectProviderRequest),
             output: None,
             result_wrapper: None,
@@ -1395,6 +1548,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1404,6 +1558,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagRoleRequest),
             output: None,
             result_wrapper: None,
@@ -1413,6 +1568,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagSAMLProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagSAMLProviderRequest),
             output: None,
             result_wrapper: None,
@@ -1422,6 +1578,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagServerCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagServerCertificateRequest),
             output: None,
             result_wrapper: None,
@@ -1431,6 +1588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UntagUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UntagUserRequest),
             output: None,
             result_wrapper: None,
@@ -1440,6 +1598,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateAccessKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateAccessKeyRequest),
             output: None,
             result_wrapper: None,
@@ -1449,6 +1608,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateAccountPasswordPolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateAccountPasswordPolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1458,6 +1618,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateAssumeRolePolicy",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateAssumeRolePolicyRequest),
             output: None,
             result_wrapper: None,
@@ -1467,6 +1628,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateDelegationRequest",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateDelegationRequestRequest),
             output: None,
             result_wrapper: None,
@@ -1476,6 +1638,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateGroup",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateGroupRequest),
             output: None,
             result_wrapper: None,
@@ -1485,6 +1648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateLoginProfile",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateLoginProfileRequest),
             output: None,
             result_wrapper: None,
@@ -1494,6 +1658,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateOpenIDConnectProviderThumbprint",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateOpenIDConnectProviderThumbprintRequest),
             output: None,
             result_wrapper: None,
@@ -1503,6 +1668,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateRoleRequest),
             output: Some(&SH_UpdateRoleResponse),
             result_wrapper: Some("UpdateRoleResult"),
@@ -1512,6 +1678,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateRoleDescription",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateRoleDescriptionRequest),
             output: Some(&SH_UpdateRoleDescriptionResponse),
             result_wrapper: Some("UpdateRoleDescriptionResult"),
@@ -1521,6 +1688,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateSAMLProvider",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateSAMLProviderRequest),
             output: Some(&SH_UpdateSAMLProviderResponse),
             result_wrapper: Some("UpdateSAMLProviderResult"),
@@ -1530,6 +1698,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateSSHPublicKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateSSHPublicKeyRequest),
             output: None,
             result_wrapper: None,
@@ -1539,6 +1708,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateServerCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateServerCertificateRequest),
             output: None,
             result_wrapper: None,
@@ -1548,6 +1718,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateServiceSpecificCredential",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateServiceSpecificCredentialRequest),
             output: None,
             result_wrapper: None,
@@ -1557,6 +1728,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateSigningCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateSigningCertificateRequest),
             output: None,
             result_wrapper: None,
@@ -1566,6 +1738,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UpdateUser",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UpdateUserRequest),
             output: None,
             result_wrapper: None,
@@ -1575,6 +1748,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UploadSSHPublicKey",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UploadSSHPublicKeyRequest),
             output: Some(&SH_UploadSSHPublicKeyResponse),
             result_wrapper: Some("UploadSSHPublicKeyResult"),
@@ -1584,6 +1758,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UploadServerCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UploadServerCertificateRequest),
             output: Some(&SH_UploadServerCertificateResponse),
             result_wrapper: Some("UploadServerCertificateResult"),
@@ -1593,6 +1768,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "UploadSigningCertificate",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_UploadSigningCertificateRequest),
             output: Some(&SH_UploadSigningCertificateResponse),
             result_wrapper: Some("UploadSigningCertificateResult"),
@@ -1613,7 +1789,11 @@ static M_AcceptDelegationRequestRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_AcceptDelegationRequestRequest: crate::Shape = crate::Shape {
     name: "AcceptDelegationRequestRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AcceptDelegationRequestRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AcceptDelegationRequestRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_AccessAdvisorUsageGranularityType: crate::Shape = crate::Shape {
@@ -1689,7 +1869,7 @@ static M_AccessDetail: [crate::Member; 6] = [
 ];
 pub static SH_AccessDetail: crate::Shape = crate::Shape {
     name: "AccessDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessDetail, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_AccessDetails: crate::Shape = crate::Shape {
@@ -1756,7 +1936,7 @@ static M_AccessKey: [crate::Member; 5] = [
 ];
 pub static SH_AccessKey: crate::Shape = crate::Shape {
     name: "AccessKey",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessKey, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessKey, error: None, payload: None }),
     sensitive: false,
 };
 static M_AccessKeyLastUsed: [crate::Member; 3] = [
@@ -1793,7 +1973,7 @@ static M_AccessKeyLastUsed: [crate::Member; 3] = [
 ];
 pub static SH_AccessKeyLastUsed: crate::Shape = crate::Shape {
     name: "AccessKeyLastUsed",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessKeyLastUsed, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessKeyLastUsed, error: None, payload: None }),
     sensitive: false,
 };
 static M_AccessKeyMetadata: [crate::Member; 4] = [
@@ -1840,7 +2020,7 @@ static M_AccessKeyMetadata: [crate::Member; 4] = [
 ];
 pub static SH_AccessKeyMetadata: crate::Shape = crate::Shape {
     name: "AccessKeyMetadata",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessKeyMetadata, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AccessKeyMetadata, error: None, payload: None }),
     sensitive: false,
 };
 static M_AccountNotManagementOrDelegatedAdministratorException: [crate::Member; 0] = [];
@@ -1853,6 +2033,7 @@ pub static SH_AccountNotManagementOrDelegatedAdministratorException: crate::Shap
             http_status: 400,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1902,6 +2083,7 @@ pub static SH_AddClientIDToOpenIDConnectProviderRequest: crate::Shape = crate::S
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_AddClientIDToOpenIDConnectProviderRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1929,7 +2111,11 @@ static M_AddRoleToInstanceProfileRequest: [crate::Member; 2] = [
 ];
 pub static SH_AddRoleToInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "AddRoleToInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AddRoleToInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AddRoleToInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AddUserToGroupRequest: [crate::Member; 2] = [
@@ -1956,7 +2142,7 @@ static M_AddUserToGroupRequest: [crate::Member; 2] = [
 ];
 pub static SH_AddUserToGroupRequest: crate::Shape = crate::Shape {
     name: "AddUserToGroupRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AddUserToGroupRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AddUserToGroupRequest, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ArnListType: crate::Shape = crate::Shape {
@@ -1981,7 +2167,11 @@ static M_AssociateDelegationRequestRequest: [crate::Member; 1] = [crate::Member 
 }];
 pub static SH_AssociateDelegationRequestRequest: crate::Shape = crate::Shape {
     name: "AssociateDelegationRequestRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssociateDelegationRequestRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AssociateDelegationRequestRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AttachGroupPolicyRequest: [crate::Member; 2] = [
@@ -2008,7 +2198,11 @@ static M_AttachGroupPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_AttachGroupPolicyRequest: crate::Shape = crate::Shape {
     name: "AttachGroupPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AttachGroupPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AttachGroupPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AttachRolePolicyRequest: [crate::Member; 2] = [
@@ -2035,7 +2229,11 @@ static M_AttachRolePolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_AttachRolePolicyRequest: crate::Shape = crate::Shape {
     name: "AttachRolePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AttachRolePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AttachRolePolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AttachUserPolicyRequest: [crate::Member; 2] = [
@@ -2062,7 +2260,11 @@ static M_AttachUserPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_AttachUserPolicyRequest: crate::Shape = crate::Shape {
     name: "AttachUserPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AttachUserPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AttachUserPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AttachedPermissionsBoundary: [crate::Member; 2] = [
@@ -2089,7 +2291,11 @@ static M_AttachedPermissionsBoundary: [crate::Member; 2] = [
 ];
 pub static SH_AttachedPermissionsBoundary: crate::Shape = crate::Shape {
     name: "AttachedPermissionsBoundary",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AttachedPermissionsBoundary, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AttachedPermissionsBoundary,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AttachedPolicy: [crate::Member; 2] = [
@@ -2116,7 +2322,7 @@ static M_AttachedPolicy: [crate::Member; 2] = [
 ];
 pub static SH_AttachedPolicy: crate::Shape = crate::Shape {
     name: "AttachedPolicy",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AttachedPolicy, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AttachedPolicy, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_BootstrapDatum: crate::Shape = crate::Shape {
@@ -2134,6 +2340,7 @@ pub static SH_CallerIsNotManagementAccountException: crate::Shape = crate::Shape
             http_status: 400,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -2193,7 +2400,7 @@ static M_ChangePasswordRequest: [crate::Member; 2] = [
 ];
 pub static SH_ChangePasswordRequest: crate::Shape = crate::Shape {
     name: "ChangePasswordRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ChangePasswordRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ChangePasswordRequest, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ColumnNumber: crate::Shape = crate::Shape {
@@ -2216,6 +2423,7 @@ pub static SH_ConcurrentModificationException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ConcurrentModificationException,
         error: Some(crate::ErrorInfo { code: "ConcurrentModification", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -2262,7 +2470,7 @@ static M_ContextEntry: [crate::Member; 3] = [
 ];
 pub static SH_ContextEntry: crate::Shape = crate::Shape {
     name: "ContextEntry",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ContextEntry, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ContextEntry, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ContextEntryListType: crate::Shape = crate::Shape {
@@ -2347,7 +2555,7 @@ static M_CreateAccessKeyRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateAccessKeyRequest: crate::Shape = crate::Shape {
     name: "CreateAccessKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateAccessKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateAccessKeyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateAccessKeyResponse: [crate::Member; 1] = [crate::Member {
@@ -2362,7 +2570,11 @@ static M_CreateAccessKeyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateAccessKeyResponse: crate::Shape = crate::Shape {
     name: "CreateAccessKeyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateAccessKeyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateAccessKeyResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateAccountAliasRequest: [crate::Member; 1] = [crate::Member {
@@ -2377,7 +2589,11 @@ static M_CreateAccountAliasRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateAccountAliasRequest: crate::Shape = crate::Shape {
     name: "CreateAccountAliasRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateAccountAliasRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateAccountAliasRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateDelegationRequestRequest: [crate::Member; 9] = [
@@ -2474,7 +2690,11 @@ static M_CreateDelegationRequestRequest: [crate::Member; 9] = [
 ];
 pub static SH_CreateDelegationRequestRequest: crate::Shape = crate::Shape {
     name: "CreateDelegationRequestRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateDelegationRequestRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateDelegationRequestRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateDelegationRequestResponse: [crate::Member; 2] = [
@@ -2501,7 +2721,11 @@ static M_CreateDelegationRequestResponse: [crate::Member; 2] = [
 ];
 pub static SH_CreateDelegationRequestResponse: crate::Shape = crate::Shape {
     name: "CreateDelegationRequestResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateDelegationRequestResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateDelegationRequestResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateGroupRequest: [crate::Member; 2] = [
@@ -2528,7 +2752,7 @@ static M_CreateGroupRequest: [crate::Member; 2] = [
 ];
 pub static SH_CreateGroupRequest: crate::Shape = crate::Shape {
     name: "CreateGroupRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateGroupRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateGroupRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateGroupResponse: [crate::Member; 1] = [crate::Member {
@@ -2543,7 +2767,7 @@ static M_CreateGroupResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateGroupResponse: crate::Shape = crate::Shape {
     name: "CreateGroupResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateGroupResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateGroupResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateInstanceProfileRequest: [crate::Member; 3] = [
@@ -2580,7 +2804,11 @@ static M_CreateInstanceProfileRequest: [crate::Member; 3] = [
 ];
 pub static SH_CreateInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "CreateInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateInstanceProfileResponse: [crate::Member; 1] = [crate::Member {
@@ -2595,7 +2823,11 @@ static M_CreateInstanceProfileResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateInstanceProfileResponse: crate::Shape = crate::Shape {
     name: "CreateInstanceProfileResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateInstanceProfileResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateInstanceProfileResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateLoginProfileRequest: [crate::Member; 3] = [
@@ -2632,7 +2864,11 @@ static M_CreateLoginProfileRequest: [crate::Member; 3] = [
 ];
 pub static SH_CreateLoginProfileRequest: crate::Shape = crate::Shape {
     name: "CreateLoginProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateLoginProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateLoginProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateLoginProfileResponse: [crate::Member; 1] = [crate::Member {
@@ -2647,7 +2883,11 @@ static M_CreateLoginProfileResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateLoginProfileResponse: crate::Shape = crate::Shape {
     name: "CreateLoginProfileResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateLoginProfileResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateLoginProfileResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateOpenIDConnectProviderRequest: [crate::Member; 4] = [
@@ -2694,7 +2934,11 @@ static M_CreateOpenIDConnectProviderRequest: [crate::Member; 4] = [
 ];
 pub static SH_CreateOpenIDConnectProviderRequest: crate::Shape = crate::Shape {
     name: "CreateOpenIDConnectProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateOpenIDConnectProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateOpenIDConnectProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateOpenIDConnectProviderResponse: [crate::Member; 2] = [
@@ -2721,7 +2965,11 @@ static M_CreateOpenIDConnectProviderResponse: [crate::Member; 2] = [
 ];
 pub static SH_CreateOpenIDConnectProviderResponse: crate::Shape = crate::Shape {
     name: "CreateOpenIDConnectProviderResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateOpenIDConnectProviderResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateOpenIDConnectProviderResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreatePolicyRequest: [crate::Member; 5] = [
@@ -2778,7 +3026,7 @@ static M_CreatePolicyRequest: [crate::Member; 5] = [
 ];
 pub static SH_CreatePolicyRequest: crate::Shape = crate::Shape {
     name: "CreatePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreatePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreatePolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreatePolicyResponse: [crate::Member; 1] = [crate::Member {
@@ -2793,7 +3041,7 @@ static M_CreatePolicyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreatePolicyResponse: crate::Shape = crate::Shape {
     name: "CreatePolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreatePolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreatePolicyResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreatePolicyVersionRequest: [crate::Member; 3] = [
@@ -2830,7 +3078,11 @@ static M_CreatePolicyVersionRequest: [crate::Member; 3] = [
 ];
 pub static SH_CreatePolicyVersionRequest: crate::Shape = crate::Shape {
     name: "CreatePolicyVersionRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreatePolicyVersionRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreatePolicyVersionRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreatePolicyVersionResponse: [crate::Member; 1] = [crate::Member {
@@ -2845,7 +3097,11 @@ static M_CreatePolicyVersionResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreatePolicyVersionResponse: crate::Shape = crate::Shape {
     name: "CreatePolicyVersionResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreatePolicyVersionResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreatePolicyVersionResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateRoleRequest: [crate::Member; 7] = [
@@ -2922,7 +3178,7 @@ static M_CreateRoleRequest: [crate::Member; 7] = [
 ];
 pub static SH_CreateRoleRequest: crate::Shape = crate::Shape {
     name: "CreateRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateRoleResponse: [crate::Member; 1] = [crate::Member {
@@ -2937,7 +3193,7 @@ static M_CreateRoleResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateRoleResponse: crate::Shape = crate::Shape {
     name: "CreateRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateRoleResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateSAMLProviderRequest: [crate::Member; 5] = [
@@ -2994,7 +3250,11 @@ static M_CreateSAMLProviderRequest: [crate::Member; 5] = [
 ];
 pub static SH_CreateSAMLProviderRequest: crate::Shape = crate::Shape {
     name: "CreateSAMLProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateSAMLProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateSAMLProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateSAMLProviderResponse: [crate::Member; 2] = [
@@ -3021,7 +3281,11 @@ static M_CreateSAMLProviderResponse: [crate::Member; 2] = [
 ];
 pub static SH_CreateSAMLProviderResponse: crate::Shape = crate::Shape {
     name: "CreateSAMLProviderResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateSAMLProviderResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateSAMLProviderResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateServiceLinkedRoleRequest: [crate::Member; 3] = [
@@ -3058,7 +3322,11 @@ static M_CreateServiceLinkedRoleRequest: [crate::Member; 3] = [
 ];
 pub static SH_CreateServiceLinkedRoleRequest: crate::Shape = crate::Shape {
     name: "CreateServiceLinkedRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateServiceLinkedRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateServiceLinkedRoleRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateServiceLinkedRoleResponse: [crate::Member; 1] = [crate::Member {
@@ -3073,7 +3341,11 @@ static M_CreateServiceLinkedRoleResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateServiceLinkedRoleResponse: crate::Shape = crate::Shape {
     name: "CreateServiceLinkedRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateServiceLinkedRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateServiceLinkedRoleResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateServiceSpecificCredentialRequest: [crate::Member; 3] = [
@@ -3113,6 +3385,7 @@ pub static SH_CreateServiceSpecificCredentialRequest: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_CreateServiceSpecificCredentialRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3131,6 +3404,7 @@ pub static SH_CreateServiceSpecificCredentialResponse: crate::Shape = crate::Sha
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_CreateServiceSpecificCredentialResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3178,7 +3452,7 @@ static M_CreateUserRequest: [crate::Member; 4] = [
 ];
 pub static SH_CreateUserRequest: crate::Shape = crate::Shape {
     name: "CreateUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateUserRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateUserResponse: [crate::Member; 1] = [crate::Member {
@@ -3193,7 +3467,7 @@ static M_CreateUserResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateUserResponse: crate::Shape = crate::Shape {
     name: "CreateUserResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateUserResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateUserResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_CreateVirtualMFADeviceRequest: [crate::Member; 3] = [
@@ -3230,7 +3504,11 @@ static M_CreateVirtualMFADeviceRequest: [crate::Member; 3] = [
 ];
 pub static SH_CreateVirtualMFADeviceRequest: crate::Shape = crate::Shape {
     name: "CreateVirtualMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateVirtualMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateVirtualMFADeviceRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CreateVirtualMFADeviceResponse: [crate::Member; 1] = [crate::Member {
@@ -3245,7 +3523,11 @@ static M_CreateVirtualMFADeviceResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_CreateVirtualMFADeviceResponse: crate::Shape = crate::Shape {
     name: "CreateVirtualMFADeviceResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_CreateVirtualMFADeviceResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_CreateVirtualMFADeviceResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_CredentialReportExpiredException: [crate::Member; 1] = [crate::Member {
@@ -3263,6 +3545,7 @@ pub static SH_CredentialReportExpiredException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_CredentialReportExpiredException,
         error: Some(crate::ErrorInfo { code: "ReportExpired", http_status: 410, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3281,6 +3564,7 @@ pub static SH_CredentialReportNotPresentException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_CredentialReportNotPresentException,
         error: Some(crate::ErrorInfo { code: "ReportNotPresent", http_status: 410, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3299,6 +3583,7 @@ pub static SH_CredentialReportNotReadyException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_CredentialReportNotReadyException,
         error: Some(crate::ErrorInfo { code: "ReportInProgress", http_status: 404, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3326,7 +3611,11 @@ static M_DeactivateMFADeviceRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeactivateMFADeviceRequest: crate::Shape = crate::Shape {
     name: "DeactivateMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeactivateMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeactivateMFADeviceRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DelegationPermission: [crate::Member; 2] = [
@@ -3353,7 +3642,7 @@ static M_DelegationPermission: [crate::Member; 2] = [
 ];
 pub static SH_DelegationPermission: crate::Shape = crate::Shape {
     name: "DelegationPermission",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DelegationPermission, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DelegationPermission, error: None, payload: None }),
     sensitive: false,
 };
 static M_DelegationRequest: [crate::Member; 20] = [
@@ -3560,7 +3849,7 @@ static M_DelegationRequest: [crate::Member; 20] = [
 ];
 pub static SH_DelegationRequest: crate::Shape = crate::Shape {
     name: "DelegationRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DelegationRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DelegationRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_DeleteAccessKeyRequest: [crate::Member; 2] = [
@@ -3587,7 +3876,7 @@ static M_DeleteAccessKeyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeleteAccessKeyRequest: crate::Shape = crate::Shape {
     name: "DeleteAccessKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteAccessKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteAccessKeyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_DeleteAccountAliasRequest: [crate::Member; 1] = [crate::Member {
@@ -3602,7 +3891,11 @@ static M_DeleteAccountAliasRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteAccountAliasRequest: crate::Shape = crate::Shape {
     name: "DeleteAccountAliasRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteAccountAliasRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteAccountAliasRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteConflictException: [crate::Member; 1] = [crate::Member {
@@ -3620,6 +3913,7 @@ pub static SH_DeleteConflictException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DeleteConflictException,
         error: Some(crate::ErrorInfo { code: "DeleteConflict", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3647,7 +3941,11 @@ static M_DeleteGroupPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeleteGroupPolicyRequest: crate::Shape = crate::Shape {
     name: "DeleteGroupPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteGroupPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteGroupPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteGroupRequest: [crate::Member; 1] = [crate::Member {
@@ -3662,7 +3960,7 @@ static M_DeleteGroupRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteGroupRequest: crate::Shape = crate::Shape {
     name: "DeleteGroupRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteGroupRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteGroupRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_DeleteInstanceProfileRequest: [crate::Member; 1] = [crate::Member {
@@ -3677,7 +3975,11 @@ static M_DeleteInstanceProfileRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "DeleteInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteLoginProfileRequest: [crate::Member; 1] = [crate::Member {
@@ -3692,7 +3994,11 @@ static M_DeleteLoginProfileRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteLoginProfileRequest: crate::Shape = crate::Shape {
     name: "DeleteLoginProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteLoginProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteLoginProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteOpenIDConnectProviderRequest: [crate::Member; 1] = [crate::Member {
@@ -3707,7 +4013,11 @@ static M_DeleteOpenIDConnectProviderRequest: [crate::Member; 1] = [crate::Member
 }];
 pub static SH_DeleteOpenIDConnectProviderRequest: crate::Shape = crate::Shape {
     name: "DeleteOpenIDConnectProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteOpenIDConnectProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteOpenIDConnectProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeletePolicyRequest: [crate::Member; 1] = [crate::Member {
@@ -3722,7 +4032,7 @@ static M_DeletePolicyRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeletePolicyRequest: crate::Shape = crate::Shape {
     name: "DeletePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeletePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeletePolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_DeletePolicyVersionRequest: [crate::Member; 2] = [
@@ -3749,7 +4059,11 @@ static M_DeletePolicyVersionRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeletePolicyVersionRequest: crate::Shape = crate::Shape {
     name: "DeletePolicyVersionRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeletePolicyVersionRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeletePolicyVersionRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteRolePermissionsBoundaryRequest: [crate::Member; 1] = [crate::Member {
@@ -3764,7 +4078,11 @@ static M_DeleteRolePermissionsBoundaryRequest: [crate::Member; 1] = [crate::Memb
 }];
 pub static SH_DeleteRolePermissionsBoundaryRequest: crate::Shape = crate::Shape {
     name: "DeleteRolePermissionsBoundaryRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteRolePermissionsBoundaryRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteRolePermissionsBoundaryRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteRolePolicyRequest: [crate::Member; 2] = [
@@ -3791,7 +4109,11 @@ static M_DeleteRolePolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeleteRolePolicyRequest: crate::Shape = crate::Shape {
     name: "DeleteRolePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteRolePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteRolePolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteRoleRequest: [crate::Member; 1] = [crate::Member {
@@ -3806,7 +4128,7 @@ static M_DeleteRoleRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteRoleRequest: crate::Shape = crate::Shape {
     name: "DeleteRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_DeleteSAMLProviderRequest: [crate::Member; 1] = [crate::Member {
@@ -3821,7 +4143,11 @@ static M_DeleteSAMLProviderRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteSAMLProviderRequest: crate::Shape = crate::Shape {
     name: "DeleteSAMLProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteSAMLProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteSAMLProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteSSHPublicKeyRequest: [crate::Member; 2] = [
@@ -3848,7 +4174,11 @@ static M_DeleteSSHPublicKeyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeleteSSHPublicKeyRequest: crate::Shape = crate::Shape {
     name: "DeleteSSHPublicKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteSSHPublicKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteSSHPublicKeyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteServerCertificateRequest: [crate::Member; 1] = [crate::Member {
@@ -3863,7 +4193,11 @@ static M_DeleteServerCertificateRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteServerCertificateRequest: crate::Shape = crate::Shape {
     name: "DeleteServerCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteServerCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteServerCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteServiceLinkedRoleRequest: [crate::Member; 1] = [crate::Member {
@@ -3878,7 +4212,11 @@ static M_DeleteServiceLinkedRoleRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteServiceLinkedRoleRequest: crate::Shape = crate::Shape {
     name: "DeleteServiceLinkedRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteServiceLinkedRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteServiceLinkedRoleRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteServiceLinkedRoleResponse: [crate::Member; 1] = [crate::Member {
@@ -3893,7 +4231,11 @@ static M_DeleteServiceLinkedRoleResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteServiceLinkedRoleResponse: crate::Shape = crate::Shape {
     name: "DeleteServiceLinkedRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteServiceLinkedRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteServiceLinkedRoleResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteServiceSpecificCredentialRequest: [crate::Member; 2] = [
@@ -3923,6 +4265,7 @@ pub static SH_DeleteServiceSpecificCredentialRequest: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DeleteServiceSpecificCredentialRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -3950,7 +4293,11 @@ static M_DeleteSigningCertificateRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeleteSigningCertificateRequest: crate::Shape = crate::Shape {
     name: "DeleteSigningCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteSigningCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteSigningCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteUserPermissionsBoundaryRequest: [crate::Member; 1] = [crate::Member {
@@ -3965,7 +4312,11 @@ static M_DeleteUserPermissionsBoundaryRequest: [crate::Member; 1] = [crate::Memb
 }];
 pub static SH_DeleteUserPermissionsBoundaryRequest: crate::Shape = crate::Shape {
     name: "DeleteUserPermissionsBoundaryRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteUserPermissionsBoundaryRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteUserPermissionsBoundaryRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteUserPolicyRequest: [crate::Member; 2] = [
@@ -3992,7 +4343,11 @@ static M_DeleteUserPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DeleteUserPolicyRequest: crate::Shape = crate::Shape {
     name: "DeleteUserPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteUserPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteUserPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeleteUserRequest: [crate::Member; 1] = [crate::Member {
@@ -4007,7 +4362,7 @@ static M_DeleteUserRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteUserRequest: crate::Shape = crate::Shape {
     name: "DeleteUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteUserRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_DeleteVirtualMFADeviceRequest: [crate::Member; 1] = [crate::Member {
@@ -4022,7 +4377,11 @@ static M_DeleteVirtualMFADeviceRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_DeleteVirtualMFADeviceRequest: crate::Shape = crate::Shape {
     name: "DeleteVirtualMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeleteVirtualMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeleteVirtualMFADeviceRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DeletionTaskFailureReasonType: [crate::Member; 2] = [
@@ -4049,7 +4408,11 @@ static M_DeletionTaskFailureReasonType: [crate::Member; 2] = [
 ];
 pub static SH_DeletionTaskFailureReasonType: crate::Shape = crate::Shape {
     name: "DeletionTaskFailureReasonType",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DeletionTaskFailureReasonType, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DeletionTaskFailureReasonType,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_DeletionTaskIdType: crate::Shape = crate::Shape {
@@ -4094,7 +4457,11 @@ static M_DetachGroupPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DetachGroupPolicyRequest: crate::Shape = crate::Shape {
     name: "DetachGroupPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DetachGroupPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DetachGroupPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DetachRolePolicyRequest: [crate::Member; 2] = [
@@ -4121,7 +4488,11 @@ static M_DetachRolePolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DetachRolePolicyRequest: crate::Shape = crate::Shape {
     name: "DetachRolePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DetachRolePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DetachRolePolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DetachUserPolicyRequest: [crate::Member; 2] = [
@@ -4148,7 +4519,11 @@ static M_DetachUserPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_DetachUserPolicyRequest: crate::Shape = crate::Shape {
     name: "DetachUserPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DetachUserPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DetachUserPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DisableOrganizationsRootCredentialsManagementRequest: [crate::Member; 0] = [];
@@ -4157,6 +4532,7 @@ pub static SH_DisableOrganizationsRootCredentialsManagementRequest: crate::Shape
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DisableOrganizationsRootCredentialsManagementRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4187,6 +4563,7 @@ pub static SH_DisableOrganizationsRootCredentialsManagementResponse: crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DisableOrganizationsRootCredentialsManagementResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4196,6 +4573,7 @@ pub static SH_DisableOrganizationsRootSessionsRequest: crate::Shape = crate::Sha
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DisableOrganizationsRootSessionsRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4226,6 +4604,7 @@ pub static SH_DisableOrganizationsRootSessionsResponse: crate::Shape = crate::Sh
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DisableOrganizationsRootSessionsResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4244,6 +4623,7 @@ pub static SH_DuplicateCertificateException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DuplicateCertificateException,
         error: Some(crate::ErrorInfo { code: "DuplicateCertificate", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4262,6 +4642,7 @@ pub static SH_DuplicateSSHPublicKeyException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_DuplicateSSHPublicKeyException,
         error: Some(crate::ErrorInfo { code: "DuplicateSSHPublicKey", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4309,7 +4690,7 @@ static M_EnableMFADeviceRequest: [crate::Member; 4] = [
 ];
 pub static SH_EnableMFADeviceRequest: crate::Shape = crate::Shape {
     name: "EnableMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_EnableMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_EnableMFADeviceRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_EnableOrganizationsRootCredentialsManagementRequest: [crate::Member; 0] = [];
@@ -4318,6 +4699,7 @@ pub static SH_EnableOrganizationsRootCredentialsManagementRequest: crate::Shape 
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EnableOrganizationsRootCredentialsManagementRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4348,6 +4730,7 @@ pub static SH_EnableOrganizationsRootCredentialsManagementResponse: crate::Shape
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EnableOrganizationsRootCredentialsManagementResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4357,6 +4740,7 @@ pub static SH_EnableOrganizationsRootSessionsRequest: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EnableOrganizationsRootSessionsRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4387,6 +4771,7 @@ pub static SH_EnableOrganizationsRootSessionsResponse: crate::Shape = crate::Sha
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EnableOrganizationsRootSessionsResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4405,6 +4790,7 @@ pub static SH_EnableOutboundWebIdentityFederationResponse: crate::Shape = crate:
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EnableOutboundWebIdentityFederationResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4423,6 +4809,7 @@ pub static SH_EntityAlreadyExistsException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EntityAlreadyExistsException,
         error: Some(crate::ErrorInfo { code: "EntityAlreadyExists", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4450,7 +4837,7 @@ static M_EntityDetails: [crate::Member; 2] = [
 ];
 pub static SH_EntityDetails: crate::Shape = crate::Shape {
     name: "EntityDetails",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_EntityDetails, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_EntityDetails, error: None, payload: None }),
     sensitive: false,
 };
 static M_EntityInfo: [crate::Member; 5] = [
@@ -4507,7 +4894,7 @@ static M_EntityInfo: [crate::Member; 5] = [
 ];
 pub static SH_EntityInfo: crate::Shape = crate::Shape {
     name: "EntityInfo",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_EntityInfo, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_EntityInfo, error: None, payload: None }),
     sensitive: false,
 };
 static M_EntityTemporarilyUnmodifiableException: [crate::Member; 1] = [crate::Member {
@@ -4525,6 +4912,7 @@ pub static SH_EntityTemporarilyUnmodifiableException: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_EntityTemporarilyUnmodifiableException,
         error: Some(crate::ErrorInfo { code: "EntityTemporarilyUnmodifiable", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4561,7 +4949,7 @@ static M_ErrorDetails: [crate::Member; 2] = [
 ];
 pub static SH_ErrorDetails: crate::Shape = crate::Shape {
     name: "ErrorDetails",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ErrorDetails, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ErrorDetails, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_EvalDecisionDetailsType: crate::Shape = crate::Shape {
@@ -4679,7 +5067,7 @@ static M_EvaluationResult: [crate::Member; 9] = [
 ];
 pub static SH_EvaluationResult: crate::Shape = crate::Shape {
     name: "EvaluationResult",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_EvaluationResult, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_EvaluationResult, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_EvaluationResultsListType: crate::Shape = crate::Shape {
@@ -4707,6 +5095,7 @@ pub static SH_FeatureDisabledException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_FeatureDisabledException,
         error: Some(crate::ErrorInfo { code: "FeatureDisabled", http_status: 404, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4734,6 +5123,7 @@ pub static SH_FeatureEnabledException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_FeatureEnabledException,
         error: Some(crate::ErrorInfo { code: "FeatureEnabled", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4789,7 +5179,11 @@ static M_GenerateCredentialReportResponse: [crate::Member; 2] = [
 ];
 pub static SH_GenerateCredentialReportResponse: crate::Shape = crate::Shape {
     name: "GenerateCredentialReportResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GenerateCredentialReportResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GenerateCredentialReportResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GenerateOrganizationsAccessReportRequest: [crate::Member; 2] = [
@@ -4819,6 +5213,7 @@ pub static SH_GenerateOrganizationsAccessReportRequest: crate::Shape = crate::Sh
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GenerateOrganizationsAccessReportRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4837,6 +5232,7 @@ pub static SH_GenerateOrganizationsAccessReportResponse: crate::Shape = crate::S
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GenerateOrganizationsAccessReportResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4867,6 +5263,7 @@ pub static SH_GenerateServiceLastAccessedDetailsRequest: crate::Shape = crate::S
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GenerateServiceLastAccessedDetailsRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4885,6 +5282,7 @@ pub static SH_GenerateServiceLastAccessedDetailsResponse: crate::Shape = crate::
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GenerateServiceLastAccessedDetailsResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -4900,7 +5298,11 @@ static M_GetAccessKeyLastUsedRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetAccessKeyLastUsedRequest: crate::Shape = crate::Shape {
     name: "GetAccessKeyLastUsedRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyLastUsedRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccessKeyLastUsedRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetAccessKeyLastUsedResponse: [crate::Member; 2] = [
@@ -4927,7 +5329,11 @@ static M_GetAccessKeyLastUsedResponse: [crate::Member; 2] = [
 ];
 pub static SH_GetAccessKeyLastUsedResponse: crate::Shape = crate::Shape {
     name: "GetAccessKeyLastUsedResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyLastUsedResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccessKeyLastUsedResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetAccountAuthorizationDetailsRequest: [crate::Member; 3] = [
@@ -4964,7 +5370,11 @@ static M_GetAccountAuthorizationDetailsRequest: [crate::Member; 3] = [
 ];
 pub static SH_GetAccountAuthorizationDetailsRequest: crate::Shape = crate::Shape {
     name: "GetAccountAuthorizationDetailsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccountAuthorizationDetailsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccountAuthorizationDetailsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetAccountAuthorizationDetailsResponse: [crate::Member; 6] = [
@@ -5034,6 +5444,7 @@ pub static SH_GetAccountAuthorizationDetailsResponse: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetAccountAuthorizationDetailsResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -5049,7 +5460,11 @@ static M_GetAccountPasswordPolicyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetAccountPasswordPolicyResponse: crate::Shape = crate::Shape {
     name: "GetAccountPasswordPolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccountPasswordPolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccountPasswordPolicyResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetAccountSummaryResponse: [crate::Member; 1] = [crate::Member {
@@ -5064,7 +5479,11 @@ static M_GetAccountSummaryResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetAccountSummaryResponse: crate::Shape = crate::Shape {
     name: "GetAccountSummaryResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccountSummaryResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccountSummaryResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetContextKeysForCustomPolicyRequest: [crate::Member; 1] = [crate::Member {
@@ -5079,7 +5498,11 @@ static M_GetContextKeysForCustomPolicyRequest: [crate::Member; 1] = [crate::Memb
 }];
 pub static SH_GetContextKeysForCustomPolicyRequest: crate::Shape = crate::Shape {
     name: "GetContextKeysForCustomPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetContextKeysForCustomPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetContextKeysForCustomPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetContextKeysForPolicyResponse: [crate::Member; 1] = [crate::Member {
@@ -5094,7 +5517,11 @@ static M_GetContextKeysForPolicyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetContextKeysForPolicyResponse: crate::Shape = crate::Shape {
     name: "GetContextKeysForPolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetContextKeysForPolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetContextKeysForPolicyResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetContextKeysForPrincipalPolicyRequest: [crate::Member; 2] = [
@@ -5124,6 +5551,7 @@ pub static SH_GetContextKeysForPrincipalPolicyRequest: crate::Shape = crate::Sha
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetContextKeysForPrincipalPolicyRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -5161,7 +5589,11 @@ static M_GetCredentialReportResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetCredentialReportResponse: crate::Shape = crate::Shape {
     name: "GetCredentialReportResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCredentialReportResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetCredentialReportResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetDelegationRequestRequest: [crate::Member; 2] = [
@@ -5188,7 +5620,11 @@ static M_GetDelegationRequestRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetDelegationRequestRequest: crate::Shape = crate::Shape {
     name: "GetDelegationRequestRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegationRequestRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetDelegationRequestRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetDelegationRequestResponse: [crate::Member; 3] = [
@@ -5225,7 +5661,11 @@ static M_GetDelegationRequestResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetDelegationRequestResponse: crate::Shape = crate::Shape {
     name: "GetDelegationRequestResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegationRequestResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetDelegationRequestResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetGroupPolicyRequest: [crate::Member; 2] = [
@@ -5252,7 +5692,7 @@ static M_GetGroupPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetGroupPolicyRequest: crate::Shape = crate::Shape {
     name: "GetGroupPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetGroupPolicyResponse: [crate::Member; 3] = [
@@ -5289,7 +5729,7 @@ static M_GetGroupPolicyResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetGroupPolicyResponse: crate::Shape = crate::Shape {
     name: "GetGroupPolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupPolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupPolicyResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetGroupRequest: [crate::Member; 3] = [
@@ -5326,7 +5766,7 @@ static M_GetGroupRequest: [crate::Member; 3] = [
 ];
 pub static SH_GetGroupRequest: crate::Shape = crate::Shape {
     name: "GetGroupRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetGroupResponse: [crate::Member; 4] = [
@@ -5373,7 +5813,7 @@ static M_GetGroupResponse: [crate::Member; 4] = [
 ];
 pub static SH_GetGroupResponse: crate::Shape = crate::Shape {
     name: "GetGroupResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetGroupResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetHumanReadableSummaryRequest: [crate::Member; 2] = [
@@ -5400,7 +5840,11 @@ static M_GetHumanReadableSummaryRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetHumanReadableSummaryRequest: crate::Shape = crate::Shape {
     name: "GetHumanReadableSummaryRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetHumanReadableSummaryRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetHumanReadableSummaryRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetHumanReadableSummaryResponse: [crate::Member; 3] = [
@@ -5437,7 +5881,11 @@ static M_GetHumanReadableSummaryResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetHumanReadableSummaryResponse: crate::Shape = crate::Shape {
     name: "GetHumanReadableSummaryResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetHumanReadableSummaryResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetHumanReadableSummaryResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetInstanceProfileRequest: [crate::Member; 1] = [crate::Member {
@@ -5452,7 +5900,11 @@ static M_GetInstanceProfileRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "GetInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetInstanceProfileResponse: [crate::Member; 1] = [crate::Member {
@@ -5467,7 +5919,11 @@ static M_GetInstanceProfileResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetInstanceProfileResponse: crate::Shape = crate::Shape {
     name: "GetInstanceProfileResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetInstanceProfileResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetInstanceProfileResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetLoginProfileRequest: [crate::Member; 1] = [crate::Member {
@@ -5482,7 +5938,7 @@ static M_GetLoginProfileRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetLoginProfileRequest: crate::Shape = crate::Shape {
     name: "GetLoginProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetLoginProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetLoginProfileRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetLoginProfileResponse: [crate::Member; 1] = [crate::Member {
@@ -5497,7 +5953,11 @@ static M_GetLoginProfileResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetLoginProfileResponse: crate::Shape = crate::Shape {
     name: "GetLoginProfileResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetLoginProfileResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetLoginProfileResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetMFADeviceRequest: [crate::Member; 2] = [
@@ -5524,7 +5984,7 @@ static M_GetMFADeviceRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetMFADeviceRequest: crate::Shape = crate::Shape {
     name: "GetMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetMFADeviceRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetMFADeviceResponse: [crate::Member; 4] = [
@@ -5571,7 +6031,7 @@ static M_GetMFADeviceResponse: [crate::Member; 4] = [
 ];
 pub static SH_GetMFADeviceResponse: crate::Shape = crate::Shape {
     name: "GetMFADeviceResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetMFADeviceResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetMFADeviceResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetOpenIDConnectProviderRequest: [crate::Member; 1] = [crate::Member {
@@ -5586,7 +6046,11 @@ static M_GetOpenIDConnectProviderRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetOpenIDConnectProviderRequest: crate::Shape = crate::Shape {
     name: "GetOpenIDConnectProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetOpenIDConnectProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetOpenIDConnectProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetOpenIDConnectProviderResponse: [crate::Member; 5] = [
@@ -5643,7 +6107,11 @@ static M_GetOpenIDConnectProviderResponse: [crate::Member; 5] = [
 ];
 pub static SH_GetOpenIDConnectProviderResponse: crate::Shape = crate::Shape {
     name: "GetOpenIDConnectProviderResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetOpenIDConnectProviderResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetOpenIDConnectProviderResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetOrganizationsAccessReportRequest: [crate::Member; 4] = [
@@ -5690,7 +6158,11 @@ static M_GetOrganizationsAccessReportRequest: [crate::Member; 4] = [
 ];
 pub static SH_GetOrganizationsAccessReportRequest: crate::Shape = crate::Shape {
     name: "GetOrganizationsAccessReportRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetOrganizationsAccessReportRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetOrganizationsAccessReportRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetOrganizationsAccessReportResponse: [crate::Member; 9] = [
@@ -5787,7 +6259,11 @@ static M_GetOrganizationsAccessReportResponse: [crate::Member; 9] = [
 ];
 pub static SH_GetOrganizationsAccessReportResponse: crate::Shape = crate::Shape {
     name: "GetOrganizationsAccessReportResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetOrganizationsAccessReportResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetOrganizationsAccessReportResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetOutboundWebIdentityFederationInfoResponse: [crate::Member; 2] = [
@@ -5817,6 +6293,7 @@ pub static SH_GetOutboundWebIdentityFederationInfoResponse: crate::Shape = crate
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetOutboundWebIdentityFederationInfoResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -5832,7 +6309,7 @@ static M_GetPolicyRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetPolicyRequest: crate::Shape = crate::Shape {
     name: "GetPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetPolicyResponse: [crate::Member; 1] = [crate::Member {
@@ -5847,7 +6324,7 @@ static M_GetPolicyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetPolicyResponse: crate::Shape = crate::Shape {
     name: "GetPolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetPolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetPolicyResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetPolicyVersionRequest: [crate::Member; 2] = [
@@ -5874,7 +6351,11 @@ static M_GetPolicyVersionRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetPolicyVersionRequest: crate::Shape = crate::Shape {
     name: "GetPolicyVersionRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetPolicyVersionRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetPolicyVersionRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetPolicyVersionResponse: [crate::Member; 1] = [crate::Member {
@@ -5889,7 +6370,11 @@ static M_GetPolicyVersionResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetPolicyVersionResponse: crate::Shape = crate::Shape {
     name: "GetPolicyVersionResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetPolicyVersionResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetPolicyVersionResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetRolePolicyRequest: [crate::Member; 2] = [
@@ -5916,7 +6401,7 @@ static M_GetRolePolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetRolePolicyRequest: crate::Shape = crate::Shape {
     name: "GetRolePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRolePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRolePolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetRolePolicyResponse: [crate::Member; 3] = [
@@ -5953,7 +6438,7 @@ static M_GetRolePolicyResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetRolePolicyResponse: crate::Shape = crate::Shape {
     name: "GetRolePolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRolePolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRolePolicyResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetRoleRequest: [crate::Member; 1] = [crate::Member {
@@ -5968,7 +6453,7 @@ static M_GetRoleRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetRoleRequest: crate::Shape = crate::Shape {
     name: "GetRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetRoleResponse: [crate::Member; 1] = [crate::Member {
@@ -5983,7 +6468,7 @@ static M_GetRoleResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetRoleResponse: crate::Shape = crate::Shape {
     name: "GetRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetRoleResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetSAMLProviderRequest: [crate::Member; 1] = [crate::Member {
@@ -5998,7 +6483,7 @@ static M_GetSAMLProviderRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetSAMLProviderRequest: crate::Shape = crate::Shape {
     name: "GetSAMLProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSAMLProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSAMLProviderRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetSAMLProviderResponse: [crate::Member; 7] = [
@@ -6075,7 +6560,11 @@ static M_GetSAMLProviderResponse: [crate::Member; 7] = [
 ];
 pub static SH_GetSAMLProviderResponse: crate::Shape = crate::Shape {
     name: "GetSAMLProviderResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSAMLProviderResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetSAMLProviderResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetSSHPublicKeyRequest: [crate::Member; 3] = [
@@ -6112,7 +6601,7 @@ static M_GetSSHPublicKeyRequest: [crate::Member; 3] = [
 ];
 pub static SH_GetSSHPublicKeyRequest: crate::Shape = crate::Shape {
     name: "GetSSHPublicKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSSHPublicKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSSHPublicKeyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetSSHPublicKeyResponse: [crate::Member; 1] = [crate::Member {
@@ -6127,7 +6616,11 @@ static M_GetSSHPublicKeyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetSSHPublicKeyResponse: crate::Shape = crate::Shape {
     name: "GetSSHPublicKeyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSSHPublicKeyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetSSHPublicKeyResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetServerCertificateRequest: [crate::Member; 1] = [crate::Member {
@@ -6142,7 +6635,11 @@ static M_GetServerCertificateRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetServerCertificateRequest: crate::Shape = crate::Shape {
     name: "GetServerCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetServerCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetServerCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetServerCertificateResponse: [crate::Member; 1] = [crate::Member {
@@ -6157,7 +6654,11 @@ static M_GetServerCertificateResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetServerCertificateResponse: crate::Shape = crate::Shape {
     name: "GetServerCertificateResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetServerCertificateResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetServerCertificateResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetServiceLastAccessedDetailsRequest: [crate::Member; 3] = [
@@ -6194,7 +6695,11 @@ static M_GetServiceLastAccessedDetailsRequest: [crate::Member; 3] = [
 ];
 pub static SH_GetServiceLastAccessedDetailsRequest: crate::Shape = crate::Shape {
     name: "GetServiceLastAccessedDetailsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetServiceLastAccessedDetailsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetServiceLastAccessedDetailsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetServiceLastAccessedDetailsResponse: [crate::Member; 8] = [
@@ -6281,7 +6786,11 @@ static M_GetServiceLastAccessedDetailsResponse: [crate::Member; 8] = [
 ];
 pub static SH_GetServiceLastAccessedDetailsResponse: crate::Shape = crate::Shape {
     name: "GetServiceLastAccessedDetailsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetServiceLastAccessedDetailsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetServiceLastAccessedDetailsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetServiceLastAccessedDetailsWithEntitiesRequest: [crate::Member; 4] = [
@@ -6331,6 +6840,7 @@ pub static SH_GetServiceLastAccessedDetailsWithEntitiesRequest: crate::Shape = c
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetServiceLastAccessedDetailsWithEntitiesRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6411,6 +6921,7 @@ pub static SH_GetServiceLastAccessedDetailsWithEntitiesResponse: crate::Shape = 
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetServiceLastAccessedDetailsWithEntitiesResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6429,6 +6940,7 @@ pub static SH_GetServiceLinkedRoleDeletionStatusRequest: crate::Shape = crate::S
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetServiceLinkedRoleDeletionStatusRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6459,6 +6971,7 @@ pub static SH_GetServiceLinkedRoleDeletionStatusResponse: crate::Shape = crate::
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_GetServiceLinkedRoleDeletionStatusResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6486,7 +6999,7 @@ static M_GetUserPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_GetUserPolicyRequest: crate::Shape = crate::Shape {
     name: "GetUserPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetUserPolicyResponse: [crate::Member; 3] = [
@@ -6523,7 +7036,7 @@ static M_GetUserPolicyResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetUserPolicyResponse: crate::Shape = crate::Shape {
     name: "GetUserPolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserPolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserPolicyResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetUserRequest: [crate::Member; 1] = [crate::Member {
@@ -6538,7 +7051,7 @@ static M_GetUserRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetUserRequest: crate::Shape = crate::Shape {
     name: "GetUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetUserResponse: [crate::Member; 1] = [crate::Member {
@@ -6553,7 +7066,7 @@ static M_GetUserResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetUserResponse: crate::Shape = crate::Shape {
     name: "GetUserResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetUserResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_Group: [crate::Member; 5] = [
@@ -6610,7 +7123,7 @@ static M_Group: [crate::Member; 5] = [
 ];
 pub static SH_Group: crate::Shape = crate::Shape {
     name: "Group",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Group, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Group, error: None, payload: None }),
     sensitive: false,
 };
 static M_GroupDetail: [crate::Member; 7] = [
@@ -6687,7 +7200,7 @@ static M_GroupDetail: [crate::Member; 7] = [
 ];
 pub static SH_GroupDetail: crate::Shape = crate::Shape {
     name: "GroupDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GroupDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GroupDetail, error: None, payload: None }),
     sensitive: false,
 };
 static M_InstanceProfile: [crate::Member; 7] = [
@@ -6764,7 +7277,7 @@ static M_InstanceProfile: [crate::Member; 7] = [
 ];
 pub static SH_InstanceProfile: crate::Shape = crate::Shape {
     name: "InstanceProfile",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_InstanceProfile, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_InstanceProfile, error: None, payload: None }),
     sensitive: false,
 };
 static M_InvalidAuthenticationCodeException: [crate::Member; 1] = [crate::Member {
@@ -6782,6 +7295,7 @@ pub static SH_InvalidAuthenticationCodeException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_InvalidAuthenticationCodeException,
         error: Some(crate::ErrorInfo { code: "InvalidAuthenticationCode", http_status: 403, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6800,6 +7314,7 @@ pub static SH_InvalidCertificateException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_InvalidCertificateException,
         error: Some(crate::ErrorInfo { code: "InvalidCertificate", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6818,6 +7333,7 @@ pub static SH_InvalidInputException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_InvalidInputException,
         error: Some(crate::ErrorInfo { code: "InvalidInput", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6836,6 +7352,7 @@ pub static SH_InvalidPublicKeyException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_InvalidPublicKeyException,
         error: Some(crate::ErrorInfo { code: "InvalidPublicKey", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6854,6 +7371,7 @@ pub static SH_InvalidUserTypeException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_InvalidUserTypeException,
         error: Some(crate::ErrorInfo { code: "InvalidUserType", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6872,6 +7390,7 @@ pub static SH_KeyPairMismatchException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_KeyPairMismatchException,
         error: Some(crate::ErrorInfo { code: "KeyPairMismatch", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6890,6 +7409,7 @@ pub static SH_LimitExceededException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_LimitExceededException,
         error: Some(crate::ErrorInfo { code: "LimitExceeded", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -6932,7 +7452,7 @@ static M_ListAccessKeysRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListAccessKeysRequest: crate::Shape = crate::Shape {
     name: "ListAccessKeysRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAccessKeysRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAccessKeysRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListAccessKeysResponse: [crate::Member; 3] = [
@@ -6969,7 +7489,7 @@ static M_ListAccessKeysResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListAccessKeysResponse: crate::Shape = crate::Shape {
     name: "ListAccessKeysResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAccessKeysResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAccessKeysResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListAccountAliasesRequest: [crate::Member; 2] = [
@@ -6996,7 +7516,11 @@ static M_ListAccountAliasesRequest: [crate::Member; 2] = [
 ];
 pub static SH_ListAccountAliasesRequest: crate::Shape = crate::Shape {
     name: "ListAccountAliasesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAccountAliasesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAccountAliasesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAccountAliasesResponse: [crate::Member; 3] = [
@@ -7033,7 +7557,11 @@ static M_ListAccountAliasesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListAccountAliasesResponse: crate::Shape = crate::Shape {
     name: "ListAccountAliasesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAccountAliasesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAccountAliasesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAttachedGroupPoliciesRequest: [crate::Member; 4] = [
@@ -7080,7 +7608,11 @@ static M_ListAttachedGroupPoliciesRequest: [crate::Member; 4] = [
 ];
 pub static SH_ListAttachedGroupPoliciesRequest: crate::Shape = crate::Shape {
     name: "ListAttachedGroupPoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAttachedGroupPoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAttachedGroupPoliciesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAttachedGroupPoliciesResponse: [crate::Member; 3] = [
@@ -7117,7 +7649,11 @@ static M_ListAttachedGroupPoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListAttachedGroupPoliciesResponse: crate::Shape = crate::Shape {
     name: "ListAttachedGroupPoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAttachedGroupPoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAttachedGroupPoliciesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAttachedRolePoliciesRequest: [crate::Member; 4] = [
@@ -7164,7 +7700,11 @@ static M_ListAttachedRolePoliciesRequest: [crate::Member; 4] = [
 ];
 pub static SH_ListAttachedRolePoliciesRequest: crate::Shape = crate::Shape {
     name: "ListAttachedRolePoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAttachedRolePoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAttachedRolePoliciesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAttachedRolePoliciesResponse: [crate::Member; 3] = [
@@ -7201,7 +7741,11 @@ static M_ListAttachedRolePoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListAttachedRolePoliciesResponse: crate::Shape = crate::Shape {
     name: "ListAttachedRolePoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAttachedRolePoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAttachedRolePoliciesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAttachedUserPoliciesRequest: [crate::Member; 4] = [
@@ -7248,7 +7792,11 @@ static M_ListAttachedUserPoliciesRequest: [crate::Member; 4] = [
 ];
 pub static SH_ListAttachedUserPoliciesRequest: crate::Shape = crate::Shape {
     name: "ListAttachedUserPoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAttachedUserPoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAttachedUserPoliciesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListAttachedUserPoliciesResponse: [crate::Member; 3] = [
@@ -7285,7 +7833,11 @@ static M_ListAttachedUserPoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListAttachedUserPoliciesResponse: crate::Shape = crate::Shape {
     name: "ListAttachedUserPoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListAttachedUserPoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListAttachedUserPoliciesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListDelegationRequestsRequest: [crate::Member; 3] = [
@@ -7322,7 +7874,11 @@ static M_ListDelegationRequestsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListDelegationRequestsRequest: crate::Shape = crate::Shape {
     name: "ListDelegationRequestsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListDelegationRequestsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListDelegationRequestsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListDelegationRequestsResponse: [crate::Member; 3] = [
@@ -7359,7 +7915,11 @@ static M_ListDelegationRequestsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListDelegationRequestsResponse: crate::Shape = crate::Shape {
     name: "ListDelegationRequestsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListDelegationRequestsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListDelegationRequestsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListEntitiesForPolicyRequest: [crate::Member; 6] = [
@@ -7426,7 +7986,11 @@ static M_ListEntitiesForPolicyRequest: [crate::Member; 6] = [
 ];
 pub static SH_ListEntitiesForPolicyRequest: crate::Shape = crate::Shape {
     name: "ListEntitiesForPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListEntitiesForPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListEntitiesForPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListEntitiesForPolicyResponse: [crate::Member; 5] = [
@@ -7483,7 +8047,11 @@ static M_ListEntitiesForPolicyResponse: [crate::Member; 5] = [
 ];
 pub static SH_ListEntitiesForPolicyResponse: crate::Shape = crate::Shape {
     name: "ListEntitiesForPolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListEntitiesForPolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListEntitiesForPolicyResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListGroupPoliciesRequest: [crate::Member; 3] = [
@@ -7520,7 +8088,11 @@ static M_ListGroupPoliciesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListGroupPoliciesRequest: crate::Shape = crate::Shape {
     name: "ListGroupPoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupPoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListGroupPoliciesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListGroupPoliciesResponse: [crate::Member; 3] = [
@@ -7557,7 +8129,11 @@ static M_ListGroupPoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListGroupPoliciesResponse: crate::Shape = crate::Shape {
     name: "ListGroupPoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupPoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListGroupPoliciesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListGroupsForUserRequest: [crate::Member; 3] = [
@@ -7594,7 +8170,11 @@ static M_ListGroupsForUserRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListGroupsForUserRequest: crate::Shape = crate::Shape {
     name: "ListGroupsForUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupsForUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListGroupsForUserRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListGroupsForUserResponse: [crate::Member; 3] = [
@@ -7631,7 +8211,11 @@ static M_ListGroupsForUserResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListGroupsForUserResponse: crate::Shape = crate::Shape {
     name: "ListGroupsForUserResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupsForUserResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListGroupsForUserResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListGroupsRequest: [crate::Member; 3] = [
@@ -7668,7 +8252,7 @@ static M_ListGroupsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListGroupsRequest: crate::Shape = crate::Shape {
     name: "ListGroupsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupsRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListGroupsResponse: [crate::Member; 3] = [
@@ -7705,7 +8289,7 @@ static M_ListGroupsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListGroupsResponse: crate::Shape = crate::Shape {
     name: "ListGroupsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListGroupsResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListInstanceProfileTagsRequest: [crate::Member; 3] = [
@@ -7742,7 +8326,11 @@ static M_ListInstanceProfileTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListInstanceProfileTagsRequest: crate::Shape = crate::Shape {
     name: "ListInstanceProfileTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListInstanceProfileTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListInstanceProfileTagsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListInstanceProfileTagsResponse: [crate::Member; 3] = [
@@ -7779,7 +8367,11 @@ static M_ListInstanceProfileTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListInstanceProfileTagsResponse: crate::Shape = crate::Shape {
     name: "ListInstanceProfileTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListInstanceProfileTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListInstanceProfileTagsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListInstanceProfilesForRoleRequest: [crate::Member; 3] = [
@@ -7816,7 +8408,11 @@ static M_ListInstanceProfilesForRoleRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListInstanceProfilesForRoleRequest: crate::Shape = crate::Shape {
     name: "ListInstanceProfilesForRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListInstanceProfilesForRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListInstanceProfilesForRoleRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListInstanceProfilesForRoleResponse: [crate::Member; 3] = [
@@ -7853,7 +8449,11 @@ static M_ListInstanceProfilesForRoleResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListInstanceProfilesForRoleResponse: crate::Shape = crate::Shape {
     name: "ListInstanceProfilesForRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListInstanceProfilesForRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListInstanceProfilesForRoleResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListInstanceProfilesRequest: [crate::Member; 3] = [
@@ -7890,7 +8490,11 @@ static M_ListInstanceProfilesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListInstanceProfilesRequest: crate::Shape = crate::Shape {
     name: "ListInstanceProfilesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListInstanceProfilesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListInstanceProfilesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListInstanceProfilesResponse: [crate::Member; 3] = [
@@ -7927,7 +8531,11 @@ static M_ListInstanceProfilesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListInstanceProfilesResponse: crate::Shape = crate::Shape {
     name: "ListInstanceProfilesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListInstanceProfilesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListInstanceProfilesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListMFADeviceTagsRequest: [crate::Member; 3] = [
@@ -7964,7 +8572,11 @@ static M_ListMFADeviceTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListMFADeviceTagsRequest: crate::Shape = crate::Shape {
     name: "ListMFADeviceTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListMFADeviceTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListMFADeviceTagsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListMFADeviceTagsResponse: [crate::Member; 3] = [
@@ -8001,7 +8613,11 @@ static M_ListMFADeviceTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListMFADeviceTagsResponse: crate::Shape = crate::Shape {
     name: "ListMFADeviceTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListMFADeviceTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListMFADeviceTagsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListMFADevicesRequest: [crate::Member; 3] = [
@@ -8038,7 +8654,7 @@ static M_ListMFADevicesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListMFADevicesRequest: crate::Shape = crate::Shape {
     name: "ListMFADevicesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListMFADevicesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListMFADevicesRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListMFADevicesResponse: [crate::Member; 3] = [
@@ -8075,7 +8691,7 @@ static M_ListMFADevicesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListMFADevicesResponse: crate::Shape = crate::Shape {
     name: "ListMFADevicesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListMFADevicesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListMFADevicesResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListOpenIDConnectProviderTagsRequest: [crate::Member; 3] = [
@@ -8112,7 +8728,11 @@ static M_ListOpenIDConnectProviderTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListOpenIDConnectProviderTagsRequest: crate::Shape = crate::Shape {
     name: "ListOpenIDConnectProviderTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListOpenIDConnectProviderTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListOpenIDConnectProviderTagsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListOpenIDConnectProviderTagsResponse: [crate::Member; 3] = [
@@ -8149,13 +8769,21 @@ static M_ListOpenIDConnectProviderTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListOpenIDConnectProviderTagsResponse: crate::Shape = crate::Shape {
     name: "ListOpenIDConnectProviderTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListOpenIDConnectProviderTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListOpenIDConnectProviderTagsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListOpenIDConnectProvidersRequest: [crate::Member; 0] = [];
 pub static SH_ListOpenIDConnectProvidersRequest: crate::Shape = crate::Shape {
     name: "ListOpenIDConnectProvidersRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListOpenIDConnectProvidersRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListOpenIDConnectProvidersRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListOpenIDConnectProvidersResponse: [crate::Member; 1] = [crate::Member {
@@ -8170,13 +8798,21 @@ static M_ListOpenIDConnectProvidersResponse: [crate::Member; 1] = [crate::Member
 }];
 pub static SH_ListOpenIDConnectProvidersResponse: crate::Shape = crate::Shape {
     name: "ListOpenIDConnectProvidersResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListOpenIDConnectProvidersResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListOpenIDConnectProvidersResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListOrganizationsFeaturesRequest: [crate::Member; 0] = [];
 pub static SH_ListOrganizationsFeaturesRequest: crate::Shape = crate::Shape {
     name: "ListOrganizationsFeaturesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListOrganizationsFeaturesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListOrganizationsFeaturesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListOrganizationsFeaturesResponse: [crate::Member; 2] = [
@@ -8203,7 +8839,11 @@ static M_ListOrganizationsFeaturesResponse: [crate::Member; 2] = [
 ];
 pub static SH_ListOrganizationsFeaturesResponse: crate::Shape = crate::Shape {
     name: "ListOrganizationsFeaturesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListOrganizationsFeaturesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListOrganizationsFeaturesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListPoliciesGrantingServiceAccessEntry: [crate::Member; 2] = [
@@ -8233,6 +8873,7 @@ pub static SH_ListPoliciesGrantingServiceAccessEntry: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ListPoliciesGrantingServiceAccessEntry,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -8273,6 +8914,7 @@ pub static SH_ListPoliciesGrantingServiceAccessRequest: crate::Shape = crate::Sh
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ListPoliciesGrantingServiceAccessRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -8313,6 +8955,7 @@ pub static SH_ListPoliciesGrantingServiceAccessResponse: crate::Shape = crate::S
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ListPoliciesGrantingServiceAccessResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -8380,7 +9023,7 @@ static M_ListPoliciesRequest: [crate::Member; 6] = [
 ];
 pub static SH_ListPoliciesRequest: crate::Shape = crate::Shape {
     name: "ListPoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPoliciesRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListPoliciesResponse: [crate::Member; 3] = [
@@ -8417,7 +9060,7 @@ static M_ListPoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListPoliciesResponse: crate::Shape = crate::Shape {
     name: "ListPoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPoliciesResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListPolicyTagsRequest: [crate::Member; 3] = [
@@ -8454,7 +9097,7 @@ static M_ListPolicyTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListPolicyTagsRequest: crate::Shape = crate::Shape {
     name: "ListPolicyTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPolicyTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPolicyTagsRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListPolicyTagsResponse: [crate::Member; 3] = [
@@ -8491,7 +9134,7 @@ static M_ListPolicyTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListPolicyTagsResponse: crate::Shape = crate::Shape {
     name: "ListPolicyTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPolicyTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPolicyTagsResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListPolicyVersionsRequest: [crate::Member; 3] = [
@@ -8528,7 +9171,11 @@ static M_ListPolicyVersionsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListPolicyVersionsRequest: crate::Shape = crate::Shape {
     name: "ListPolicyVersionsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPolicyVersionsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListPolicyVersionsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListPolicyVersionsResponse: [crate::Member; 3] = [
@@ -8565,7 +9212,11 @@ static M_ListPolicyVersionsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListPolicyVersionsResponse: crate::Shape = crate::Shape {
     name: "ListPolicyVersionsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListPolicyVersionsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListPolicyVersionsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListRolePoliciesRequest: [crate::Member; 3] = [
@@ -8602,7 +9253,11 @@ static M_ListRolePoliciesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListRolePoliciesRequest: crate::Shape = crate::Shape {
     name: "ListRolePoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRolePoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListRolePoliciesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListRolePoliciesResponse: [crate::Member; 3] = [
@@ -8639,7 +9294,11 @@ static M_ListRolePoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListRolePoliciesResponse: crate::Shape = crate::Shape {
     name: "ListRolePoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRolePoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListRolePoliciesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListRoleTagsRequest: [crate::Member; 3] = [
@@ -8676,7 +9335,7 @@ static M_ListRoleTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListRoleTagsRequest: crate::Shape = crate::Shape {
     name: "ListRoleTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRoleTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRoleTagsRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListRoleTagsResponse: [crate::Member; 3] = [
@@ -8713,7 +9372,7 @@ static M_ListRoleTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListRoleTagsResponse: crate::Shape = crate::Shape {
     name: "ListRoleTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRoleTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRoleTagsResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListRolesRequest: [crate::Member; 3] = [
@@ -8750,7 +9409,7 @@ static M_ListRolesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListRolesRequest: crate::Shape = crate::Shape {
     name: "ListRolesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRolesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRolesRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListRolesResponse: [crate::Member; 3] = [
@@ -8787,7 +9446,7 @@ static M_ListRolesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListRolesResponse: crate::Shape = crate::Shape {
     name: "ListRolesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRolesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListRolesResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListSAMLProviderTagsRequest: [crate::Member; 3] = [
@@ -8824,7 +9483,11 @@ static M_ListSAMLProviderTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListSAMLProviderTagsRequest: crate::Shape = crate::Shape {
     name: "ListSAMLProviderTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSAMLProviderTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSAMLProviderTagsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListSAMLProviderTagsResponse: [crate::Member; 3] = [
@@ -8861,13 +9524,21 @@ static M_ListSAMLProviderTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListSAMLProviderTagsResponse: crate::Shape = crate::Shape {
     name: "ListSAMLProviderTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSAMLProviderTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSAMLProviderTagsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListSAMLProvidersRequest: [crate::Member; 0] = [];
 pub static SH_ListSAMLProvidersRequest: crate::Shape = crate::Shape {
     name: "ListSAMLProvidersRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSAMLProvidersRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSAMLProvidersRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListSAMLProvidersResponse: [crate::Member; 1] = [crate::Member {
@@ -8882,7 +9553,11 @@ static M_ListSAMLProvidersResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_ListSAMLProvidersResponse: crate::Shape = crate::Shape {
     name: "ListSAMLProvidersResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSAMLProvidersResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSAMLProvidersResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListSSHPublicKeysRequest: [crate::Member; 3] = [
@@ -8919,7 +9594,11 @@ static M_ListSSHPublicKeysRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListSSHPublicKeysRequest: crate::Shape = crate::Shape {
     name: "ListSSHPublicKeysRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSSHPublicKeysRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSSHPublicKeysRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListSSHPublicKeysResponse: [crate::Member; 3] = [
@@ -8956,7 +9635,11 @@ static M_ListSSHPublicKeysResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListSSHPublicKeysResponse: crate::Shape = crate::Shape {
     name: "ListSSHPublicKeysResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSSHPublicKeysResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSSHPublicKeysResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListServerCertificateTagsRequest: [crate::Member; 3] = [
@@ -8993,7 +9676,11 @@ static M_ListServerCertificateTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListServerCertificateTagsRequest: crate::Shape = crate::Shape {
     name: "ListServerCertificateTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListServerCertificateTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListServerCertificateTagsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListServerCertificateTagsResponse: [crate::Member; 3] = [
@@ -9030,7 +9717,11 @@ static M_ListServerCertificateTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListServerCertificateTagsResponse: crate::Shape = crate::Shape {
     name: "ListServerCertificateTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListServerCertificateTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListServerCertificateTagsResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListServerCertificatesRequest: [crate::Member; 3] = [
@@ -9067,7 +9758,11 @@ static M_ListServerCertificatesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListServerCertificatesRequest: crate::Shape = crate::Shape {
     name: "ListServerCertificatesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListServerCertificatesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListServerCertificatesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListServerCertificatesResponse: [crate::Member; 3] = [
@@ -9104,7 +9799,11 @@ static M_ListServerCertificatesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListServerCertificatesResponse: crate::Shape = crate::Shape {
     name: "ListServerCertificatesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListServerCertificatesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListServerCertificatesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListServiceSpecificCredentialsRequest: [crate::Member; 5] = [
@@ -9161,7 +9860,11 @@ static M_ListServiceSpecificCredentialsRequest: [crate::Member; 5] = [
 ];
 pub static SH_ListServiceSpecificCredentialsRequest: crate::Shape = crate::Shape {
     name: "ListServiceSpecificCredentialsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListServiceSpecificCredentialsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListServiceSpecificCredentialsRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListServiceSpecificCredentialsResponse: [crate::Member; 3] = [
@@ -9201,6 +9904,7 @@ pub static SH_ListServiceSpecificCredentialsResponse: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ListServiceSpecificCredentialsResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9238,7 +9942,11 @@ static M_ListSigningCertificatesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListSigningCertificatesRequest: crate::Shape = crate::Shape {
     name: "ListSigningCertificatesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSigningCertificatesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSigningCertificatesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListSigningCertificatesResponse: [crate::Member; 3] = [
@@ -9275,7 +9983,11 @@ static M_ListSigningCertificatesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListSigningCertificatesResponse: crate::Shape = crate::Shape {
     name: "ListSigningCertificatesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListSigningCertificatesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListSigningCertificatesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListUserPoliciesRequest: [crate::Member; 3] = [
@@ -9312,7 +10024,11 @@ static M_ListUserPoliciesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListUserPoliciesRequest: crate::Shape = crate::Shape {
     name: "ListUserPoliciesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUserPoliciesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListUserPoliciesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListUserPoliciesResponse: [crate::Member; 3] = [
@@ -9349,7 +10065,11 @@ static M_ListUserPoliciesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListUserPoliciesResponse: crate::Shape = crate::Shape {
     name: "ListUserPoliciesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUserPoliciesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListUserPoliciesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListUserTagsRequest: [crate::Member; 3] = [
@@ -9386,7 +10106,7 @@ static M_ListUserTagsRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListUserTagsRequest: crate::Shape = crate::Shape {
     name: "ListUserTagsRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUserTagsRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUserTagsRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListUserTagsResponse: [crate::Member; 3] = [
@@ -9423,7 +10143,7 @@ static M_ListUserTagsResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListUserTagsResponse: crate::Shape = crate::Shape {
     name: "ListUserTagsResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUserTagsResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUserTagsResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListUsersRequest: [crate::Member; 3] = [
@@ -9460,7 +10180,7 @@ static M_ListUsersRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListUsersRequest: crate::Shape = crate::Shape {
     name: "ListUsersRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUsersRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUsersRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListUsersResponse: [crate::Member; 3] = [
@@ -9497,7 +10217,7 @@ static M_ListUsersResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListUsersResponse: crate::Shape = crate::Shape {
     name: "ListUsersResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUsersResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListUsersResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_ListVirtualMFADevicesRequest: [crate::Member; 3] = [
@@ -9534,7 +10254,11 @@ static M_ListVirtualMFADevicesRequest: [crate::Member; 3] = [
 ];
 pub static SH_ListVirtualMFADevicesRequest: crate::Shape = crate::Shape {
     name: "ListVirtualMFADevicesRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListVirtualMFADevicesRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListVirtualMFADevicesRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ListVirtualMFADevicesResponse: [crate::Member; 3] = [
@@ -9571,7 +10295,11 @@ static M_ListVirtualMFADevicesResponse: [crate::Member; 3] = [
 ];
 pub static SH_ListVirtualMFADevicesResponse: crate::Shape = crate::Shape {
     name: "ListVirtualMFADevicesResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ListVirtualMFADevicesResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ListVirtualMFADevicesResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_LoginProfile: [crate::Member; 3] = [
@@ -9608,7 +10336,7 @@ static M_LoginProfile: [crate::Member; 3] = [
 ];
 pub static SH_LoginProfile: crate::Shape = crate::Shape {
     name: "LoginProfile",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_LoginProfile, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_LoginProfile, error: None, payload: None }),
     sensitive: false,
 };
 static M_MFADevice: [crate::Member; 3] = [
@@ -9645,7 +10373,7 @@ static M_MFADevice: [crate::Member; 3] = [
 ];
 pub static SH_MFADevice: crate::Shape = crate::Shape {
     name: "MFADevice",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_MFADevice, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_MFADevice, error: None, payload: None }),
     sensitive: false,
 };
 static M_MalformedCertificateException: [crate::Member; 1] = [crate::Member {
@@ -9663,6 +10391,7 @@ pub static SH_MalformedCertificateException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_MalformedCertificateException,
         error: Some(crate::ErrorInfo { code: "MalformedCertificate", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9681,6 +10410,7 @@ pub static SH_MalformedPolicyDocumentException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_MalformedPolicyDocumentException,
         error: Some(crate::ErrorInfo { code: "MalformedPolicyDocument", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9808,7 +10538,7 @@ static M_ManagedPolicyDetail: [crate::Member; 12] = [
 ];
 pub static SH_ManagedPolicyDetail: crate::Shape = crate::Shape {
     name: "ManagedPolicyDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ManagedPolicyDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ManagedPolicyDetail, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ManagedPolicyDetailListType: crate::Shape = crate::Shape {
@@ -9836,6 +10566,7 @@ pub static SH_NoSuchEntityException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_NoSuchEntityException,
         error: Some(crate::ErrorInfo { code: "NoSuchEntity", http_status: 404, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9851,7 +10582,11 @@ static M_OpenIDConnectProviderListEntry: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_OpenIDConnectProviderListEntry: crate::Shape = crate::Shape {
     name: "OpenIDConnectProviderListEntry",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_OpenIDConnectProviderListEntry, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_OpenIDConnectProviderListEntry,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_OpenIDConnectProviderListType: crate::Shape = crate::Shape {
@@ -9888,6 +10623,7 @@ pub static SH_OpenIdIdpCommunicationErrorException: crate::Shape = crate::Shape 
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_OpenIdIdpCommunicationErrorException,
         error: Some(crate::ErrorInfo { code: "OpenIdIdpCommunicationError", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9907,6 +10643,7 @@ pub static SH_OrganizationNotFoundException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_OrganizationNotFoundException,
         error: Some(crate::ErrorInfo { code: "OrganizationNotFoundException", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9920,6 +10657,7 @@ pub static SH_OrganizationNotInAllFeaturesModeException: crate::Shape = crate::S
             http_status: 400,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -9935,7 +10673,11 @@ static M_OrganizationsDecisionDetail: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_OrganizationsDecisionDetail: crate::Shape = crate::Shape {
     name: "OrganizationsDecisionDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_OrganizationsDecisionDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_OrganizationsDecisionDetail,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_PasswordPolicy: [crate::Member; 10] = [
@@ -10042,7 +10784,7 @@ static M_PasswordPolicy: [crate::Member; 10] = [
 ];
 pub static SH_PasswordPolicy: crate::Shape = crate::Shape {
     name: "PasswordPolicy",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PasswordPolicy, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PasswordPolicy, error: None, payload: None }),
     sensitive: false,
 };
 static M_PasswordPolicyViolationException: [crate::Member; 1] = [crate::Member {
@@ -10060,6 +10802,7 @@ pub static SH_PasswordPolicyViolationException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_PasswordPolicyViolationException,
         error: Some(crate::ErrorInfo { code: "PasswordPolicyViolation", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -10084,7 +10827,11 @@ static M_PermissionsBoundaryDecisionDetail: [crate::Member; 1] = [crate::Member 
 }];
 pub static SH_PermissionsBoundaryDecisionDetail: crate::Shape = crate::Shape {
     name: "PermissionsBoundaryDecisionDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PermissionsBoundaryDecisionDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_PermissionsBoundaryDecisionDetail,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_Policy: [crate::Member; 12] = [
@@ -10211,7 +10958,7 @@ static M_Policy: [crate::Member; 12] = [
 ];
 pub static SH_Policy: crate::Shape = crate::Shape {
     name: "Policy",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Policy, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Policy, error: None, payload: None }),
     sensitive: false,
 };
 static M_PolicyDetail: [crate::Member; 2] = [
@@ -10238,7 +10985,7 @@ static M_PolicyDetail: [crate::Member; 2] = [
 ];
 pub static SH_PolicyDetail: crate::Shape = crate::Shape {
     name: "PolicyDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyDetail, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_PolicyEvaluationDecisionType: crate::Shape = crate::Shape {
@@ -10265,6 +11012,7 @@ pub static SH_PolicyEvaluationException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_PolicyEvaluationException,
         error: Some(crate::ErrorInfo { code: "PolicyEvaluation", http_status: 500, sender_fault: false }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -10322,7 +11070,11 @@ static M_PolicyGrantingServiceAccess: [crate::Member; 5] = [
 ];
 pub static SH_PolicyGrantingServiceAccess: crate::Shape = crate::Shape {
     name: "PolicyGrantingServiceAccess",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyGrantingServiceAccess, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_PolicyGrantingServiceAccess,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_PolicyGroup: [crate::Member; 2] = [
@@ -10349,7 +11101,7 @@ static M_PolicyGroup: [crate::Member; 2] = [
 ];
 pub static SH_PolicyGroup: crate::Shape = crate::Shape {
     name: "PolicyGroup",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyGroup, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyGroup, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_PolicyGroupListType: crate::Shape = crate::Shape {
@@ -10386,6 +11138,7 @@ pub static SH_PolicyNotAttachableException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_PolicyNotAttachableException,
         error: Some(crate::ErrorInfo { code: "PolicyNotAttachable", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -10423,7 +11176,7 @@ static M_PolicyParameter: [crate::Member; 3] = [
 ];
 pub static SH_PolicyParameter: crate::Shape = crate::Shape {
     name: "PolicyParameter",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyParameter, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyParameter, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_PolicyParameterTypeEnum: crate::Shape = crate::Shape {
@@ -10459,7 +11212,7 @@ static M_PolicyRole: [crate::Member; 2] = [
 ];
 pub static SH_PolicyRole: crate::Shape = crate::Shape {
     name: "PolicyRole",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyRole, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyRole, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_PolicyRoleListType: crate::Shape = crate::Shape {
@@ -10514,7 +11267,7 @@ static M_PolicyUser: [crate::Member; 2] = [
 ];
 pub static SH_PolicyUser: crate::Shape = crate::Shape {
     name: "PolicyUser",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyUser, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyUser, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_PolicyUserListType: crate::Shape = crate::Shape {
@@ -10571,7 +11324,7 @@ static M_PolicyVersion: [crate::Member; 4] = [
 ];
 pub static SH_PolicyVersion: crate::Shape = crate::Shape {
     name: "PolicyVersion",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyVersion, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyVersion, error: None, payload: None }),
     sensitive: false,
 };
 static M_Position: [crate::Member; 2] = [
@@ -10598,7 +11351,7 @@ static M_Position: [crate::Member; 2] = [
 ];
 pub static SH_Position: crate::Shape = crate::Shape {
     name: "Position",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Position, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Position, error: None, payload: None }),
     sensitive: false,
 };
 static M_PutGroupPolicyRequest: [crate::Member; 3] = [
@@ -10635,7 +11388,7 @@ static M_PutGroupPolicyRequest: [crate::Member; 3] = [
 ];
 pub static SH_PutGroupPolicyRequest: crate::Shape = crate::Shape {
     name: "PutGroupPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutGroupPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutGroupPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_PutRolePermissionsBoundaryRequest: [crate::Member; 2] = [
@@ -10662,7 +11415,11 @@ static M_PutRolePermissionsBoundaryRequest: [crate::Member; 2] = [
 ];
 pub static SH_PutRolePermissionsBoundaryRequest: crate::Shape = crate::Shape {
     name: "PutRolePermissionsBoundaryRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutRolePermissionsBoundaryRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_PutRolePermissionsBoundaryRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_PutRolePolicyRequest: [crate::Member; 3] = [
@@ -10699,7 +11456,7 @@ static M_PutRolePolicyRequest: [crate::Member; 3] = [
 ];
 pub static SH_PutRolePolicyRequest: crate::Shape = crate::Shape {
     name: "PutRolePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutRolePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutRolePolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_PutUserPermissionsBoundaryRequest: [crate::Member; 2] = [
@@ -10726,7 +11483,11 @@ static M_PutUserPermissionsBoundaryRequest: [crate::Member; 2] = [
 ];
 pub static SH_PutUserPermissionsBoundaryRequest: crate::Shape = crate::Shape {
     name: "PutUserPermissionsBoundaryRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutUserPermissionsBoundaryRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_PutUserPermissionsBoundaryRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_PutUserPolicyRequest: [crate::Member; 3] = [
@@ -10763,7 +11524,7 @@ static M_PutUserPolicyRequest: [crate::Member; 3] = [
 ];
 pub static SH_PutUserPolicyRequest: crate::Shape = crate::Shape {
     name: "PutUserPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutUserPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PutUserPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ReasonType: crate::Shape = crate::Shape {
@@ -10808,7 +11569,11 @@ static M_RejectDelegationRequestRequest: [crate::Member; 2] = [
 ];
 pub static SH_RejectDelegationRequestRequest: crate::Shape = crate::Shape {
     name: "RejectDelegationRequestRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_RejectDelegationRequestRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_RejectDelegationRequestRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_RemoveClientIDFromOpenIDConnectProviderRequest: [crate::Member; 2] = [
@@ -10838,6 +11603,7 @@ pub static SH_RemoveClientIDFromOpenIDConnectProviderRequest: crate::Shape = cra
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_RemoveClientIDFromOpenIDConnectProviderRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -10865,7 +11631,11 @@ static M_RemoveRoleFromInstanceProfileRequest: [crate::Member; 2] = [
 ];
 pub static SH_RemoveRoleFromInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "RemoveRoleFromInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_RemoveRoleFromInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_RemoveRoleFromInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_RemoveUserFromGroupRequest: [crate::Member; 2] = [
@@ -10892,7 +11662,11 @@ static M_RemoveUserFromGroupRequest: [crate::Member; 2] = [
 ];
 pub static SH_RemoveUserFromGroupRequest: crate::Shape = crate::Shape {
     name: "RemoveUserFromGroupRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_RemoveUserFromGroupRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_RemoveUserFromGroupRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_ReportContentType: crate::Shape = crate::Shape {
@@ -10924,6 +11698,7 @@ pub static SH_ReportGenerationLimitExceededException: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ReportGenerationLimitExceededException,
         error: Some(crate::ErrorInfo { code: "ReportGenerationLimitExceeded", http_status: 409, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -10969,7 +11744,11 @@ static M_ResetServiceSpecificCredentialRequest: [crate::Member; 2] = [
 ];
 pub static SH_ResetServiceSpecificCredentialRequest: crate::Shape = crate::Shape {
     name: "ResetServiceSpecificCredentialRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ResetServiceSpecificCredentialRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ResetServiceSpecificCredentialRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ResetServiceSpecificCredentialResponse: [crate::Member; 1] = [crate::Member {
@@ -10987,6 +11766,7 @@ pub static SH_ResetServiceSpecificCredentialResponse: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ResetServiceSpecificCredentialResponse,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -11082,7 +11862,7 @@ static M_ResourceSpecificResult: [crate::Member; 6] = [
 ];
 pub static SH_ResourceSpecificResult: crate::Shape = crate::Shape {
     name: "ResourceSpecificResult",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ResourceSpecificResult, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ResourceSpecificResult, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ResourceSpecificResultListType: crate::Shape = crate::Shape {
@@ -11139,7 +11919,7 @@ static M_ResyncMFADeviceRequest: [crate::Member; 4] = [
 ];
 pub static SH_ResyncMFADeviceRequest: crate::Shape = crate::Shape {
     name: "ResyncMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ResyncMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ResyncMFADeviceRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_Role: [crate::Member; 11] = [
@@ -11256,7 +12036,7 @@ static M_Role: [crate::Member; 11] = [
 ];
 pub static SH_Role: crate::Shape = crate::Shape {
     name: "Role",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Role, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Role, error: None, payload: None }),
     sensitive: false,
 };
 static M_RoleDetail: [crate::Member; 12] = [
@@ -11383,7 +12163,7 @@ static M_RoleDetail: [crate::Member; 12] = [
 ];
 pub static SH_RoleDetail: crate::Shape = crate::Shape {
     name: "RoleDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_RoleDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_RoleDetail, error: None, payload: None }),
     sensitive: false,
 };
 static M_RoleLastUsed: [crate::Member; 2] = [
@@ -11410,7 +12190,7 @@ static M_RoleLastUsed: [crate::Member; 2] = [
 ];
 pub static SH_RoleLastUsed: crate::Shape = crate::Shape {
     name: "RoleLastUsed",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_RoleLastUsed, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_RoleLastUsed, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_RoleUsageListType: crate::Shape = crate::Shape {
@@ -11447,7 +12227,7 @@ static M_RoleUsageType: [crate::Member; 2] = [
 ];
 pub static SH_RoleUsageType: crate::Shape = crate::Shape {
     name: "RoleUsageType",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_RoleUsageType, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_RoleUsageType, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_SAMLMetadataDocumentType: crate::Shape = crate::Shape {
@@ -11483,7 +12263,7 @@ static M_SAMLPrivateKey: [crate::Member; 2] = [
 ];
 pub static SH_SAMLPrivateKey: crate::Shape = crate::Shape {
     name: "SAMLPrivateKey",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SAMLPrivateKey, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_SAMLPrivateKey, error: None, payload: None }),
     sensitive: false,
 };
 static M_SAMLProviderListEntry: [crate::Member; 3] = [
@@ -11520,7 +12300,7 @@ static M_SAMLProviderListEntry: [crate::Member; 3] = [
 ];
 pub static SH_SAMLProviderListEntry: crate::Shape = crate::Shape {
     name: "SAMLProviderListEntry",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SAMLProviderListEntry, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_SAMLProviderListEntry, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_SAMLProviderListType: crate::Shape = crate::Shape {
@@ -11607,7 +12387,7 @@ static M_SSHPublicKey: [crate::Member; 6] = [
 ];
 pub static SH_SSHPublicKey: crate::Shape = crate::Shape {
     name: "SSHPublicKey",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SSHPublicKey, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_SSHPublicKey, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_SSHPublicKeyListType: crate::Shape = crate::Shape {
@@ -11664,7 +12444,7 @@ static M_SSHPublicKeyMetadata: [crate::Member; 4] = [
 ];
 pub static SH_SSHPublicKeyMetadata: crate::Shape = crate::Shape {
     name: "SSHPublicKeyMetadata",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SSHPublicKeyMetadata, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_SSHPublicKeyMetadata, error: None, payload: None }),
     sensitive: false,
 };
 static M_SendDelegationTokenRequest: [crate::Member; 1] = [crate::Member {
@@ -11679,7 +12459,11 @@ static M_SendDelegationTokenRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_SendDelegationTokenRequest: crate::Shape = crate::Shape {
     name: "SendDelegationTokenRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SendDelegationTokenRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_SendDelegationTokenRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ServerCertificate: [crate::Member; 4] = [
@@ -11726,7 +12510,7 @@ static M_ServerCertificate: [crate::Member; 4] = [
 ];
 pub static SH_ServerCertificate: crate::Shape = crate::Shape {
     name: "ServerCertificate",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServerCertificate, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServerCertificate, error: None, payload: None }),
     sensitive: false,
 };
 static M_ServerCertificateMetadata: [crate::Member; 6] = [
@@ -11793,7 +12577,11 @@ static M_ServerCertificateMetadata: [crate::Member; 6] = [
 ];
 pub static SH_ServerCertificateMetadata: crate::Shape = crate::Shape {
     name: "ServerCertificateMetadata",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServerCertificateMetadata, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ServerCertificateMetadata,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ServiceAccessNotEnabledException: [crate::Member; 0] = [];
@@ -11806,6 +12594,7 @@ pub static SH_ServiceAccessNotEnabledException: crate::Shape = crate::Shape {
             http_status: 400,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -11824,6 +12613,7 @@ pub static SH_ServiceFailureException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ServiceFailureException,
         error: Some(crate::ErrorInfo { code: "ServiceFailure", http_status: 500, sender_fault: false }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -11901,7 +12691,7 @@ static M_ServiceLastAccessed: [crate::Member; 7] = [
 ];
 pub static SH_ServiceLastAccessed: crate::Shape = crate::Shape {
     name: "ServiceLastAccessed",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServiceLastAccessed, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServiceLastAccessed, error: None, payload: None }),
     sensitive: false,
 };
 static M_ServiceNotSupportedException: [crate::Member; 1] = [crate::Member {
@@ -11919,6 +12709,7 @@ pub static SH_ServiceNotSupportedException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ServiceNotSupportedException,
         error: Some(crate::ErrorInfo { code: "NotSupportedService", http_status: 404, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -12026,7 +12817,11 @@ static M_ServiceSpecificCredential: [crate::Member; 10] = [
 ];
 pub static SH_ServiceSpecificCredential: crate::Shape = crate::Shape {
     name: "ServiceSpecificCredential",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServiceSpecificCredential, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ServiceSpecificCredential,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ServiceSpecificCredentialMetadata: [crate::Member; 8] = [
@@ -12113,7 +12908,11 @@ static M_ServiceSpecificCredentialMetadata: [crate::Member; 8] = [
 ];
 pub static SH_ServiceSpecificCredentialMetadata: crate::Shape = crate::Shape {
     name: "ServiceSpecificCredentialMetadata",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ServiceSpecificCredentialMetadata, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_ServiceSpecificCredentialMetadata,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_ServiceSpecificCredentialsListType: crate::Shape = crate::Shape {
@@ -12160,7 +12959,11 @@ static M_SetDefaultPolicyVersionRequest: [crate::Member; 2] = [
 ];
 pub static SH_SetDefaultPolicyVersionRequest: crate::Shape = crate::Shape {
     name: "SetDefaultPolicyVersionRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SetDefaultPolicyVersionRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_SetDefaultPolicyVersionRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_SetSecurityTokenServicePreferencesRequest: [crate::Member; 1] = [crate::Member {
@@ -12178,6 +12981,7 @@ pub static SH_SetSecurityTokenServicePreferencesRequest: crate::Shape = crate::S
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_SetSecurityTokenServicePreferencesRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -12235,7 +13039,7 @@ static M_SigningCertificate: [crate::Member; 5] = [
 ];
 pub static SH_SigningCertificate: crate::Shape = crate::Shape {
     name: "SigningCertificate",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SigningCertificate, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_SigningCertificate, error: None, payload: None }),
     sensitive: false,
 };
 static M_SimulateCustomPolicyRequest: [crate::Member; 11] = [
@@ -12352,7 +13156,11 @@ static M_SimulateCustomPolicyRequest: [crate::Member; 11] = [
 ];
 pub static SH_SimulateCustomPolicyRequest: crate::Shape = crate::Shape {
     name: "SimulateCustomPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SimulateCustomPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_SimulateCustomPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_SimulatePolicyResponse: [crate::Member; 3] = [
@@ -12389,7 +13197,7 @@ static M_SimulatePolicyResponse: [crate::Member; 3] = [
 ];
 pub static SH_SimulatePolicyResponse: crate::Shape = crate::Shape {
     name: "SimulatePolicyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SimulatePolicyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_SimulatePolicyResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_SimulatePrincipalPolicyRequest: [crate::Member; 12] = [
@@ -12516,7 +13324,11 @@ static M_SimulatePrincipalPolicyRequest: [crate::Member; 12] = [
 ];
 pub static SH_SimulatePrincipalPolicyRequest: crate::Shape = crate::Shape {
     name: "SimulatePrincipalPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_SimulatePrincipalPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_SimulatePrincipalPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_SimulationPolicyListType: crate::Shape = crate::Shape {
@@ -12573,7 +13385,7 @@ static M_Statement: [crate::Member; 4] = [
 ];
 pub static SH_Statement: crate::Shape = crate::Shape {
     name: "Statement",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Statement, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Statement, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_StatementListType: crate::Shape = crate::Shape {
@@ -12610,7 +13422,7 @@ static M_Tag: [crate::Member; 2] = [
 ];
 pub static SH_Tag: crate::Shape = crate::Shape {
     name: "Tag",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Tag, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Tag, error: None, payload: None }),
     sensitive: false,
 };
 static M_TagInstanceProfileRequest: [crate::Member; 2] = [
@@ -12637,7 +13449,11 @@ static M_TagInstanceProfileRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "TagInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_TagInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_TagMFADeviceRequest: [crate::Member; 2] = [
@@ -12664,7 +13480,7 @@ static M_TagMFADeviceRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagMFADeviceRequest: crate::Shape = crate::Shape {
     name: "TagMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagMFADeviceRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_TagOpenIDConnectProviderRequest: [crate::Member; 2] = [
@@ -12691,7 +13507,11 @@ static M_TagOpenIDConnectProviderRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagOpenIDConnectProviderRequest: crate::Shape = crate::Shape {
     name: "TagOpenIDConnectProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagOpenIDConnectProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_TagOpenIDConnectProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_TagPolicyRequest: [crate::Member; 2] = [
@@ -12718,7 +13538,7 @@ static M_TagPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagPolicyRequest: crate::Shape = crate::Shape {
     name: "TagPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_TagRoleRequest: [crate::Member; 2] = [
@@ -12745,7 +13565,7 @@ static M_TagRoleRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagRoleRequest: crate::Shape = crate::Shape {
     name: "TagRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_TagSAMLProviderRequest: [crate::Member; 2] = [
@@ -12772,7 +13592,7 @@ static M_TagSAMLProviderRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagSAMLProviderRequest: crate::Shape = crate::Shape {
     name: "TagSAMLProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagSAMLProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagSAMLProviderRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_TagServerCertificateRequest: [crate::Member; 2] = [
@@ -12799,7 +13619,11 @@ static M_TagServerCertificateRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagServerCertificateRequest: crate::Shape = crate::Shape {
     name: "TagServerCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagServerCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_TagServerCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_TagUserRequest: [crate::Member; 2] = [
@@ -12826,7 +13650,7 @@ static M_TagUserRequest: [crate::Member; 2] = [
 ];
 pub static SH_TagUserRequest: crate::Shape = crate::Shape {
     name: "TagUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_TagUserRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_TrackedActionLastAccessed: [crate::Member; 4] = [
@@ -12873,7 +13697,11 @@ static M_TrackedActionLastAccessed: [crate::Member; 4] = [
 ];
 pub static SH_TrackedActionLastAccessed: crate::Shape = crate::Shape {
     name: "TrackedActionLastAccessed",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_TrackedActionLastAccessed, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_TrackedActionLastAccessed,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 pub static SH_TrackedActionsLastAccessed: crate::Shape = crate::Shape {
@@ -12901,6 +13729,7 @@ pub static SH_UnmodifiableEntityException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_UnmodifiableEntityException,
         error: Some(crate::ErrorInfo { code: "UnmodifiableEntity", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -12919,6 +13748,7 @@ pub static SH_UnrecognizedPublicKeyEncodingException: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_UnrecognizedPublicKeyEncodingException,
         error: Some(crate::ErrorInfo { code: "UnrecognizedPublicKeyEncoding", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -12946,7 +13776,11 @@ static M_UntagInstanceProfileRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagInstanceProfileRequest: crate::Shape = crate::Shape {
     name: "UntagInstanceProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagInstanceProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UntagInstanceProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UntagMFADeviceRequest: [crate::Member; 2] = [
@@ -12973,7 +13807,7 @@ static M_UntagMFADeviceRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagMFADeviceRequest: crate::Shape = crate::Shape {
     name: "UntagMFADeviceRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagMFADeviceRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagMFADeviceRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UntagOpenIDConnectProviderRequest: [crate::Member; 2] = [
@@ -13000,7 +13834,11 @@ static M_UntagOpenIDConnectProviderRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagOpenIDConnectProviderRequest: crate::Shape = crate::Shape {
     name: "UntagOpenIDConnectProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagOpenIDConnectProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UntagOpenIDConnectProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UntagPolicyRequest: [crate::Member; 2] = [
@@ -13027,7 +13865,7 @@ static M_UntagPolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagPolicyRequest: crate::Shape = crate::Shape {
     name: "UntagPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagPolicyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UntagRoleRequest: [crate::Member; 2] = [
@@ -13054,7 +13892,7 @@ static M_UntagRoleRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagRoleRequest: crate::Shape = crate::Shape {
     name: "UntagRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UntagSAMLProviderRequest: [crate::Member; 2] = [
@@ -13081,7 +13919,11 @@ static M_UntagSAMLProviderRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagSAMLProviderRequest: crate::Shape = crate::Shape {
     name: "UntagSAMLProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagSAMLProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UntagSAMLProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UntagServerCertificateRequest: [crate::Member; 2] = [
@@ -13108,7 +13950,11 @@ static M_UntagServerCertificateRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagServerCertificateRequest: crate::Shape = crate::Shape {
     name: "UntagServerCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagServerCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UntagServerCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UntagUserRequest: [crate::Member; 2] = [
@@ -13135,7 +13981,7 @@ static M_UntagUserRequest: [crate::Member; 2] = [
 ];
 pub static SH_UntagUserRequest: crate::Shape = crate::Shape {
     name: "UntagUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UntagUserRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UpdateAccessKeyRequest: [crate::Member; 3] = [
@@ -13172,7 +14018,7 @@ static M_UpdateAccessKeyRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateAccessKeyRequest: crate::Shape = crate::Shape {
     name: "UpdateAccessKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateAccessKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateAccessKeyRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UpdateAccountPasswordPolicyRequest: [crate::Member; 9] = [
@@ -13269,7 +14115,11 @@ static M_UpdateAccountPasswordPolicyRequest: [crate::Member; 9] = [
 ];
 pub static SH_UpdateAccountPasswordPolicyRequest: crate::Shape = crate::Shape {
     name: "UpdateAccountPasswordPolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateAccountPasswordPolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateAccountPasswordPolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateAssumeRolePolicyRequest: [crate::Member; 2] = [
@@ -13296,7 +14146,11 @@ static M_UpdateAssumeRolePolicyRequest: [crate::Member; 2] = [
 ];
 pub static SH_UpdateAssumeRolePolicyRequest: crate::Shape = crate::Shape {
     name: "UpdateAssumeRolePolicyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateAssumeRolePolicyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateAssumeRolePolicyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateDelegationRequestRequest: [crate::Member; 2] = [
@@ -13323,7 +14177,11 @@ static M_UpdateDelegationRequestRequest: [crate::Member; 2] = [
 ];
 pub static SH_UpdateDelegationRequestRequest: crate::Shape = crate::Shape {
     name: "UpdateDelegationRequestRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateDelegationRequestRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateDelegationRequestRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateGroupRequest: [crate::Member; 3] = [
@@ -13360,7 +14218,7 @@ static M_UpdateGroupRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateGroupRequest: crate::Shape = crate::Shape {
     name: "UpdateGroupRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateGroupRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateGroupRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UpdateLoginProfileRequest: [crate::Member; 3] = [
@@ -13397,7 +14255,11 @@ static M_UpdateLoginProfileRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateLoginProfileRequest: crate::Shape = crate::Shape {
     name: "UpdateLoginProfileRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateLoginProfileRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateLoginProfileRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateOpenIDConnectProviderThumbprintRequest: [crate::Member; 2] = [
@@ -13427,6 +14289,7 @@ pub static SH_UpdateOpenIDConnectProviderThumbprintRequest: crate::Shape = crate
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_UpdateOpenIDConnectProviderThumbprintRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -13454,7 +14317,11 @@ static M_UpdateRoleDescriptionRequest: [crate::Member; 2] = [
 ];
 pub static SH_UpdateRoleDescriptionRequest: crate::Shape = crate::Shape {
     name: "UpdateRoleDescriptionRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateRoleDescriptionRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateRoleDescriptionRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateRoleDescriptionResponse: [crate::Member; 1] = [crate::Member {
@@ -13469,7 +14336,11 @@ static M_UpdateRoleDescriptionResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_UpdateRoleDescriptionResponse: crate::Shape = crate::Shape {
     name: "UpdateRoleDescriptionResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateRoleDescriptionResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateRoleDescriptionResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateRoleRequest: [crate::Member; 3] = [
@@ -13506,13 +14377,13 @@ static M_UpdateRoleRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateRoleRequest: crate::Shape = crate::Shape {
     name: "UpdateRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UpdateRoleResponse: [crate::Member; 0] = [];
 pub static SH_UpdateRoleResponse: crate::Shape = crate::Shape {
     name: "UpdateRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateRoleResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_UpdateSAMLProviderRequest: [crate::Member; 5] = [
@@ -13569,7 +14440,11 @@ static M_UpdateSAMLProviderRequest: [crate::Member; 5] = [
 ];
 pub static SH_UpdateSAMLProviderRequest: crate::Shape = crate::Shape {
     name: "UpdateSAMLProviderRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateSAMLProviderRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateSAMLProviderRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateSAMLProviderResponse: [crate::Member; 1] = [crate::Member {
@@ -13584,7 +14459,11 @@ static M_UpdateSAMLProviderResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_UpdateSAMLProviderResponse: crate::Shape = crate::Shape {
     name: "UpdateSAMLProviderResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateSAMLProviderResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateSAMLProviderResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateSSHPublicKeyRequest: [crate::Member; 3] = [
@@ -13621,7 +14500,11 @@ static M_UpdateSSHPublicKeyRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateSSHPublicKeyRequest: crate::Shape = crate::Shape {
     name: "UpdateSSHPublicKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateSSHPublicKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateSSHPublicKeyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateServerCertificateRequest: [crate::Member; 3] = [
@@ -13658,7 +14541,11 @@ static M_UpdateServerCertificateRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateServerCertificateRequest: crate::Shape = crate::Shape {
     name: "UpdateServerCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateServerCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateServerCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateServiceSpecificCredentialRequest: [crate::Member; 3] = [
@@ -13698,6 +14585,7 @@ pub static SH_UpdateServiceSpecificCredentialRequest: crate::Shape = crate::Shap
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_UpdateServiceSpecificCredentialRequest,
         error: None,
+        payload: None,
     }),
     sensitive: false,
 };
@@ -13735,7 +14623,11 @@ static M_UpdateSigningCertificateRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateSigningCertificateRequest: crate::Shape = crate::Shape {
     name: "UpdateSigningCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateSigningCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UpdateSigningCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UpdateUserRequest: [crate::Member; 3] = [
@@ -13772,7 +14664,7 @@ static M_UpdateUserRequest: [crate::Member; 3] = [
 ];
 pub static SH_UpdateUserRequest: crate::Shape = crate::Shape {
     name: "UpdateUserRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateUserRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UpdateUserRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_UploadSSHPublicKeyRequest: [crate::Member; 2] = [
@@ -13799,7 +14691,11 @@ static M_UploadSSHPublicKeyRequest: [crate::Member; 2] = [
 ];
 pub static SH_UploadSSHPublicKeyRequest: crate::Shape = crate::Shape {
     name: "UploadSSHPublicKeyRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UploadSSHPublicKeyRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UploadSSHPublicKeyRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UploadSSHPublicKeyResponse: [crate::Member; 1] = [crate::Member {
@@ -13814,7 +14710,11 @@ static M_UploadSSHPublicKeyResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_UploadSSHPublicKeyResponse: crate::Shape = crate::Shape {
     name: "UploadSSHPublicKeyResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UploadSSHPublicKeyResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UploadSSHPublicKeyResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UploadServerCertificateRequest: [crate::Member; 6] = [
@@ -13881,7 +14781,11 @@ static M_UploadServerCertificateRequest: [crate::Member; 6] = [
 ];
 pub static SH_UploadServerCertificateRequest: crate::Shape = crate::Shape {
     name: "UploadServerCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UploadServerCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UploadServerCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UploadServerCertificateResponse: [crate::Member; 2] = [
@@ -13908,7 +14812,11 @@ static M_UploadServerCertificateResponse: [crate::Member; 2] = [
 ];
 pub static SH_UploadServerCertificateResponse: crate::Shape = crate::Shape {
     name: "UploadServerCertificateResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UploadServerCertificateResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UploadServerCertificateResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UploadSigningCertificateRequest: [crate::Member; 2] = [
@@ -13935,7 +14843,11 @@ static M_UploadSigningCertificateRequest: [crate::Member; 2] = [
 ];
 pub static SH_UploadSigningCertificateRequest: crate::Shape = crate::Shape {
     name: "UploadSigningCertificateRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UploadSigningCertificateRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UploadSigningCertificateRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_UploadSigningCertificateResponse: [crate::Member; 1] = [crate::Member {
@@ -13950,7 +14862,11 @@ static M_UploadSigningCertificateResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_UploadSigningCertificateResponse: crate::Shape = crate::Shape {
     name: "UploadSigningCertificateResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UploadSigningCertificateResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_UploadSigningCertificateResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_User: [crate::Member; 8] = [
@@ -14037,7 +14953,7 @@ static M_User: [crate::Member; 8] = [
 ];
 pub static SH_User: crate::Shape = crate::Shape {
     name: "User",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_User, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_User, error: None, payload: None }),
     sensitive: false,
 };
 static M_UserDetail: [crate::Member; 10] = [
@@ -14144,7 +15060,7 @@ static M_UserDetail: [crate::Member; 10] = [
 ];
 pub static SH_UserDetail: crate::Shape = crate::Shape {
     name: "UserDetail",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_UserDetail, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_UserDetail, error: None, payload: None }),
     sensitive: false,
 };
 static M_VirtualMFADevice: [crate::Member; 6] = [
@@ -14211,7 +15127,7 @@ static M_VirtualMFADevice: [crate::Member; 6] = [
 ];
 pub static SH_VirtualMFADevice: crate::Shape = crate::Shape {
     name: "VirtualMFADevice",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_VirtualMFADevice, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_VirtualMFADevice, error: None, payload: None }),
     sensitive: false,
 };
 static PAT_5: crate::Pattern = crate::Pattern::new("[\\w]+");
@@ -15868,7 +16784,7 @@ impl ::std::fmt::Debug for AccessKeyLastUsed {
 }
 
 /// The `AccessKeyMetadata` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AccessKeyMetadata {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub access_key_id: ::std::option::Option<::std::string::String>,
@@ -15915,7 +16831,7 @@ impl ::std::fmt::Debug for AccessKeyMetadata {
 }
 
 /// The `AccountNotManagementOrDelegatedAdministratorException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AccountNotManagementOrDelegatedAdministratorException {}
 
 impl crate::HasShape for AccountNotManagementOrDelegatedAdministratorException {
@@ -16189,7 +17105,7 @@ impl ::std::fmt::Debug for AttachUserPolicyRequest {
 }
 
 /// The `AttachedPermissionsBoundary` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AttachedPermissionsBoundary {
     pub permissions_boundary_type: ::std::option::Option<::std::string::String>,
     pub permissions_boundary_arn: ::std::option::Option<::std::string::String>,
@@ -16228,7 +17144,7 @@ impl ::std::fmt::Debug for AttachedPermissionsBoundary {
 }
 
 /// The `AttachedPolicy` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AttachedPolicy {
     pub policy_name: ::std::option::Option<::std::string::String>,
     pub policy_arn: ::std::option::Option<::std::string::String>,
@@ -16264,7 +17180,7 @@ impl ::std::fmt::Debug for AttachedPolicy {
 }
 
 /// The `CallerIsNotManagementAccountException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CallerIsNotManagementAccountException {}
 
 impl crate::HasShape for CallerIsNotManagementAccountException {
@@ -16327,7 +17243,7 @@ impl ::std::fmt::Debug for ChangePasswordRequest {
 }
 
 /// The `ConcurrentModificationException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ConcurrentModificationException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -16356,7 +17272,7 @@ impl ::std::fmt::Debug for ConcurrentModificationException {
 }
 
 /// The `ContextEntry` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ContextEntry {
     pub context_key_name: ::std::option::Option<::std::string::String>,
     pub context_key_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -16399,7 +17315,7 @@ impl ::std::fmt::Debug for ContextEntry {
 }
 
 /// The `CreateAccessKeyRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateAccessKeyRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
 }
@@ -16553,7 +17469,7 @@ impl ::std::fmt::Debug for CreateDelegationRequestRequest {
 }
 
 /// The `CreateDelegationRequestResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateDelegationRequestResponse {
     pub console_deep_link: ::std::option::Option<::std::string::String>,
     pub delegation_request_id: ::std::option::Option<::std::string::String>,
@@ -16723,7 +17639,7 @@ impl ::std::fmt::Debug for CreateInstanceProfileResponse {
 }
 
 /// The `CreateLoginProfileRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateLoginProfileRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub password: ::std::option::Option<::std::string::String>,
@@ -16842,7 +17758,7 @@ impl ::std::fmt::Debug for CreateOpenIDConnectProviderRequest {
 }
 
 /// The `CreateOpenIDConnectProviderResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateOpenIDConnectProviderResponse {
     pub open_id_connect_provider_arn: ::std::option::Option<::std::string::String>,
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
@@ -16929,7 +17845,7 @@ impl ::std::fmt::Debug for CreatePolicyRequest {
 }
 
 /// The `CreatePolicyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreatePolicyResponse {
     pub policy: ::std::option::Option<Policy>,
 }
@@ -17001,7 +17917,7 @@ impl ::std::fmt::Debug for CreatePolicyVersionRequest {
 }
 
 /// The `CreatePolicyVersionResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreatePolicyVersionResponse {
     pub policy_version: ::std::option::Option<PolicyVersion>,
 }
@@ -17169,7 +18085,7 @@ impl ::std::fmt::Debug for CreateSAMLProviderRequest {
 }
 
 /// The `CreateSAMLProviderResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateSAMLProviderResponse {
     pub saml_provider_arn: ::std::option::Option<::std::string::String>,
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
@@ -17248,7 +18164,7 @@ impl ::std::fmt::Debug for CreateServiceLinkedRoleRequest {
 }
 
 /// The `CreateServiceLinkedRoleResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateServiceLinkedRoleResponse {
     pub role: ::std::option::Option<Role>,
 }
@@ -17320,7 +18236,7 @@ impl ::std::fmt::Debug for CreateServiceSpecificCredentialRequest {
 }
 
 /// The `CreateServiceSpecificCredentialResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateServiceSpecificCredentialResponse {
     pub service_specific_credential: ::std::option::Option<ServiceSpecificCredential>,
 }
@@ -17398,7 +18314,7 @@ impl ::std::fmt::Debug for CreateUserRequest {
 }
 
 /// The `CreateUserResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CreateUserResponse {
     pub user: ::std::option::Option<User>,
 }
@@ -17499,7 +18415,7 @@ impl ::std::fmt::Debug for CreateVirtualMFADeviceResponse {
 }
 
 /// The `CredentialReportExpiredException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CredentialReportExpiredException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -17528,7 +18444,7 @@ impl ::std::fmt::Debug for CredentialReportExpiredException {
 }
 
 /// The `CredentialReportNotPresentException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CredentialReportNotPresentException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -17557,7 +18473,7 @@ impl ::std::fmt::Debug for CredentialReportNotPresentException {
 }
 
 /// The `CredentialReportNotReadyException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct CredentialReportNotReadyException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -17622,7 +18538,7 @@ impl ::std::fmt::Debug for DeactivateMFADeviceRequest {
 }
 
 /// The `DelegationPermission` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DelegationPermission {
     pub policy_template_arn: ::std::option::Option<::std::string::String>,
     pub parameters: ::std::option::Option<::std::vec::Vec<PolicyParameter>>,
@@ -17658,7 +18574,7 @@ impl ::std::fmt::Debug for DelegationPermission {
 }
 
 /// The `DelegationRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DelegationRequest {
     pub delegation_request_id: ::std::option::Option<::std::string::String>,
     pub owner_account_id: ::std::option::Option<::std::string::String>,
@@ -17834,7 +18750,7 @@ impl ::std::fmt::Debug for DeleteAccountAliasRequest {
 }
 
 /// The `DeleteConflictException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DeleteConflictException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -17959,7 +18875,7 @@ impl ::std::fmt::Debug for DeleteInstanceProfileRequest {
 }
 
 /// The `DeleteLoginProfileRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DeleteLoginProfileRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
 }
@@ -18527,7 +19443,7 @@ impl ::std::fmt::Debug for DeleteVirtualMFADeviceRequest {
 }
 
 /// The `DeletionTaskFailureReasonType` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DeletionTaskFailureReasonType {
     pub reason: ::std::option::Option<::std::string::String>,
     pub role_usage_list: ::std::option::Option<::std::vec::Vec<RoleUsageType>>,
@@ -18671,7 +19587,7 @@ impl ::std::fmt::Debug for DetachUserPolicyRequest {
 }
 
 /// The `DisableOrganizationsRootCredentialsManagementRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DisableOrganizationsRootCredentialsManagementRequest {}
 
 impl crate::HasShape for DisableOrganizationsRootCredentialsManagementRequest {
@@ -18698,7 +19614,7 @@ impl ::std::fmt::Debug for DisableOrganizationsRootCredentialsManagementRequest 
 }
 
 /// The `DisableOrganizationsRootCredentialsManagementResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DisableOrganizationsRootCredentialsManagementResponse {
     pub organization_id: ::std::option::Option<::std::string::String>,
     pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -18734,7 +19650,7 @@ impl ::std::fmt::Debug for DisableOrganizationsRootCredentialsManagementResponse
 }
 
 /// The `DisableOrganizationsRootSessionsRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DisableOrganizationsRootSessionsRequest {}
 
 impl crate::HasShape for DisableOrganizationsRootSessionsRequest {
@@ -18761,7 +19677,7 @@ impl ::std::fmt::Debug for DisableOrganizationsRootSessionsRequest {
 }
 
 /// The `DisableOrganizationsRootSessionsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DisableOrganizationsRootSessionsResponse {
     pub organization_id: ::std::option::Option<::std::string::String>,
     pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -18797,7 +19713,7 @@ impl ::std::fmt::Debug for DisableOrganizationsRootSessionsResponse {
 }
 
 /// The `DuplicateCertificateException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DuplicateCertificateException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -18826,7 +19742,7 @@ impl ::std::fmt::Debug for DuplicateCertificateException {
 }
 
 /// The `DuplicateSSHPublicKeyException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DuplicateSSHPublicKeyException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -18902,7 +19818,7 @@ impl ::std::fmt::Debug for EnableMFADeviceRequest {
 }
 
 /// The `EnableOrganizationsRootCredentialsManagementRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EnableOrganizationsRootCredentialsManagementRequest {}
 
 impl crate::HasShape for EnableOrganizationsRootCredentialsManagementRequest {
@@ -18929,7 +19845,7 @@ impl ::std::fmt::Debug for EnableOrganizationsRootCredentialsManagementRequest {
 }
 
 /// The `EnableOrganizationsRootCredentialsManagementResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EnableOrganizationsRootCredentialsManagementResponse {
     pub organization_id: ::std::option::Option<::std::string::String>,
     pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -18965,7 +19881,7 @@ impl ::std::fmt::Debug for EnableOrganizationsRootCredentialsManagementResponse 
 }
 
 /// The `EnableOrganizationsRootSessionsRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EnableOrganizationsRootSessionsRequest {}
 
 impl crate::HasShape for EnableOrganizationsRootSessionsRequest {
@@ -18992,7 +19908,7 @@ impl ::std::fmt::Debug for EnableOrganizationsRootSessionsRequest {
 }
 
 /// The `EnableOrganizationsRootSessionsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EnableOrganizationsRootSessionsResponse {
     pub organization_id: ::std::option::Option<::std::string::String>,
     pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -19028,7 +19944,7 @@ impl ::std::fmt::Debug for EnableOrganizationsRootSessionsResponse {
 }
 
 /// The `EnableOutboundWebIdentityFederationResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EnableOutboundWebIdentityFederationResponse {
     pub issuer_identifier: ::std::option::Option<::std::string::String>,
 }
@@ -19059,7 +19975,7 @@ impl ::std::fmt::Debug for EnableOutboundWebIdentityFederationResponse {
 }
 
 /// The `EntityAlreadyExistsException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EntityAlreadyExistsException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -19175,7 +20091,7 @@ impl ::std::fmt::Debug for EntityInfo {
 }
 
 /// The `EntityTemporarilyUnmodifiableException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct EntityTemporarilyUnmodifiableException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -19305,7 +20221,7 @@ impl ::std::fmt::Debug for EvaluationResult {
 }
 
 /// The `FeatureDisabledException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct FeatureDisabledException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -19334,7 +20250,7 @@ impl ::std::fmt::Debug for FeatureDisabledException {
 }
 
 /// The `FeatureEnabledException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct FeatureEnabledException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -19363,7 +20279,7 @@ impl ::std::fmt::Debug for FeatureEnabledException {
 }
 
 /// The `GenerateCredentialReportResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GenerateCredentialReportResponse {
     pub state: ::std::option::Option<::std::string::String>,
     pub description: ::std::option::Option<::std::string::String>,
@@ -19435,7 +20351,7 @@ impl ::std::fmt::Debug for GenerateOrganizationsAccessReportRequest {
 }
 
 /// The `GenerateOrganizationsAccessReportResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GenerateOrganizationsAccessReportResponse {
     pub job_id: ::std::option::Option<::std::string::String>,
 }
@@ -19500,7 +20416,7 @@ impl ::std::fmt::Debug for GenerateServiceLastAccessedDetailsRequest {
 }
 
 /// The `GenerateServiceLastAccessedDetailsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GenerateServiceLastAccessedDetailsResponse {
     pub job_id: ::std::option::Option<::std::string::String>,
 }
@@ -19558,7 +20474,7 @@ impl ::std::fmt::Debug for GetAccessKeyLastUsedRequest {
 }
 
 /// The `GetAccessKeyLastUsedResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetAccessKeyLastUsedResponse {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub access_key_last_used: ::std::option::Option<AccessKeyLastUsed>,
@@ -19594,7 +20510,7 @@ impl ::std::fmt::Debug for GetAccessKeyLastUsedResponse {
 }
 
 /// The `GetAccountAuthorizationDetailsRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetAccountAuthorizationDetailsRequest {
     pub filter: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     pub max_items: ::std::option::Option<i32>,
@@ -19637,7 +20553,7 @@ impl ::std::fmt::Debug for GetAccountAuthorizationDetailsRequest {
 }
 
 /// The `GetAccountAuthorizationDetailsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetAccountAuthorizationDetailsResponse {
     pub user_detail_list: ::std::option::Option<::std::vec::Vec<UserDetail>>,
     pub group_detail_list: ::std::option::Option<::std::vec::Vec<GroupDetail>>,
@@ -19721,7 +20637,7 @@ impl ::std::fmt::Debug for GetAccountPasswordPolicyResponse {
 }
 
 /// The `GetAccountSummaryResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetAccountSummaryResponse {
     pub summary_map: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, i32>>,
 }
@@ -19781,7 +20697,7 @@ impl ::std::fmt::Debug for GetContextKeysForCustomPolicyRequest {
 }
 
 /// The `GetContextKeysForPolicyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetContextKeysForPolicyResponse {
     pub context_key_names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
@@ -19846,7 +20762,7 @@ impl ::std::fmt::Debug for GetContextKeysForPrincipalPolicyRequest {
 }
 
 /// The `GetCredentialReportResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetCredentialReportResponse {
     pub content: ::std::option::Option<crate::Blob>,
     pub report_format: ::std::option::Option<::std::string::String>,
@@ -19928,7 +20844,7 @@ impl ::std::fmt::Debug for GetDelegationRequestRequest {
 }
 
 /// The `GetDelegationRequestResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetDelegationRequestResponse {
     pub delegation_request: ::std::option::Option<DelegationRequest>,
     pub permission_check_status: ::std::option::Option<::std::string::String>,
@@ -20176,7 +21092,7 @@ impl ::std::fmt::Debug for GetHumanReadableSummaryRequest {
 }
 
 /// The `GetHumanReadableSummaryResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetHumanReadableSummaryResponse {
     pub summary_content: ::std::option::Option<::std::string::String>,
     pub locale: ::std::option::Option<::std::string::String>,
@@ -20277,7 +21193,7 @@ impl ::std::fmt::Debug for GetInstanceProfileResponse {
 }
 
 /// The `GetLoginProfileRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetLoginProfileRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
 }
@@ -20450,7 +21366,7 @@ impl ::std::fmt::Debug for GetOpenIDConnectProviderRequest {
 }
 
 /// The `GetOpenIDConnectProviderResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetOpenIDConnectProviderResponse {
     pub url: ::std::option::Option<::std::string::String>,
     pub client_id_list: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -20615,7 +21531,7 @@ impl ::std::fmt::Debug for GetOrganizationsAccessReportResponse {
 }
 
 /// The `GetOutboundWebIdentityFederationInfoResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetOutboundWebIdentityFederationInfoResponse {
     pub issuer_identifier: ::std::option::Option<::std::string::String>,
     pub jwt_vending_enabled: ::std::option::Option<bool>,
@@ -20680,7 +21596,7 @@ impl ::std::fmt::Debug for GetPolicyRequest {
 }
 
 /// The `GetPolicyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetPolicyResponse {
     pub policy: ::std::option::Option<Policy>,
 }
@@ -20745,7 +21661,7 @@ impl ::std::fmt::Debug for GetPolicyVersionRequest {
 }
 
 /// The `GetPolicyVersionResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetPolicyVersionResponse {
     pub policy_version: ::std::option::Option<PolicyVersion>,
 }
@@ -20940,7 +21856,7 @@ impl ::std::fmt::Debug for GetSAMLProviderRequest {
 }
 
 /// The `GetSAMLProviderResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetSAMLProviderResponse {
     pub saml_provider_uuid: ::std::option::Option<::std::string::String>,
     pub saml_metadata_document: ::std::option::Option<::std::string::String>,
@@ -21042,7 +21958,7 @@ impl ::std::fmt::Debug for GetSSHPublicKeyRequest {
 }
 
 /// The `GetSSHPublicKeyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetSSHPublicKeyResponse {
     pub ssh_public_key: ::std::option::Option<SSHPublicKey>,
 }
@@ -21489,7 +22405,7 @@ impl ::std::fmt::Debug for GetUserPolicyResponse {
 }
 
 /// The `GetUserRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetUserRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
 }
@@ -21598,7 +22514,7 @@ impl ::std::fmt::Debug for Group {
 }
 
 /// The `GroupDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GroupDetail {
     pub path: ::std::option::Option<::std::string::String>,
     pub group_name: ::std::option::Option<::std::string::String>,
@@ -21716,7 +22632,7 @@ impl ::std::fmt::Debug for InstanceProfile {
 }
 
 /// The `InvalidAuthenticationCodeException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidAuthenticationCodeException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21745,7 +22661,7 @@ impl ::std::fmt::Debug for InvalidAuthenticationCodeException {
 }
 
 /// The `InvalidCertificateException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidCertificateException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21774,7 +22690,7 @@ impl ::std::fmt::Debug for InvalidCertificateException {
 }
 
 /// The `InvalidInputException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidInputException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21803,7 +22719,7 @@ impl ::std::fmt::Debug for InvalidInputException {
 }
 
 /// The `InvalidPublicKeyException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidPublicKeyException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21832,7 +22748,7 @@ impl ::std::fmt::Debug for InvalidPublicKeyException {
 }
 
 /// The `InvalidUserTypeException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidUserTypeException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21861,7 +22777,7 @@ impl ::std::fmt::Debug for InvalidUserTypeException {
 }
 
 /// The `KeyPairMismatchException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct KeyPairMismatchException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21890,7 +22806,7 @@ impl ::std::fmt::Debug for KeyPairMismatchException {
 }
 
 /// The `LimitExceededException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct LimitExceededException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -21919,7 +22835,7 @@ impl ::std::fmt::Debug for LimitExceededException {
 }
 
 /// The `ListAccessKeysRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListAccessKeysRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -22005,7 +22921,7 @@ impl ::std::fmt::Debug for ListAccessKeysResponse {
 }
 
 /// The `ListAccountAliasesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListAccountAliasesRequest {
     pub marker: ::std::option::Option<::std::string::String>,
     pub max_items: ::std::option::Option<i32>,
@@ -22131,7 +23047,7 @@ impl ::std::fmt::Debug for ListAttachedGroupPoliciesRequest {
 }
 
 /// The `ListAttachedGroupPoliciesResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListAttachedGroupPoliciesResponse {
     pub attached_policies: ::std::option::Option<::std::vec::Vec<AttachedPolicy>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -22221,7 +23137,7 @@ impl ::std::fmt::Debug for ListAttachedRolePoliciesRequest {
 }
 
 /// The `ListAttachedRolePoliciesResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListAttachedRolePoliciesResponse {
     pub attached_policies: ::std::option::Option<::std::vec::Vec<AttachedPolicy>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -22311,7 +23227,7 @@ impl ::std::fmt::Debug for ListAttachedUserPoliciesRequest {
 }
 
 /// The `ListAttachedUserPoliciesResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListAttachedUserPoliciesResponse {
     pub attached_policies: ::std::option::Option<::std::vec::Vec<AttachedPolicy>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -22354,7 +23270,7 @@ impl ::std::fmt::Debug for ListAttachedUserPoliciesResponse {
 }
 
 /// The `ListDelegationRequestsRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListDelegationRequestsRequest {
     pub owner_id: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -22397,7 +23313,7 @@ impl ::std::fmt::Debug for ListDelegationRequestsRequest {
 }
 
 /// The `ListDelegationRequestsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListDelegationRequestsResponse {
     pub delegation_requests: ::std::option::Option<::std::vec::Vec<DelegationRequest>>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -22495,7 +23411,7 @@ impl ::std::fmt::Debug for ListEntitiesForPolicyRequest {
 }
 
 /// The `ListEntitiesForPolicyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListEntitiesForPolicyResponse {
     pub policy_groups: ::std::option::Option<::std::vec::Vec<PolicyGroup>>,
     pub policy_users: ::std::option::Option<::std::vec::Vec<PolicyUser>>,
@@ -22718,7 +23634,7 @@ impl ::std::fmt::Debug for ListGroupsForUserResponse {
 }
 
 /// The `ListGroupsRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListGroupsRequest {
     pub path_prefix: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -22976,7 +23892,7 @@ impl ::std::fmt::Debug for ListInstanceProfilesForRoleResponse {
 }
 
 /// The `ListInstanceProfilesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListInstanceProfilesRequest {
     pub path_prefix: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -23148,7 +24064,7 @@ impl ::std::fmt::Debug for ListMFADeviceTagsResponse {
 }
 
 /// The `ListMFADevicesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListMFADevicesRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -23320,7 +24236,7 @@ impl ::std::fmt::Debug for ListOpenIDConnectProviderTagsResponse {
 }
 
 /// The `ListOpenIDConnectProvidersRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListOpenIDConnectProvidersRequest {}
 
 impl crate::HasShape for ListOpenIDConnectProvidersRequest {
@@ -23347,7 +24263,7 @@ impl ::std::fmt::Debug for ListOpenIDConnectProvidersRequest {
 }
 
 /// The `ListOpenIDConnectProvidersResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListOpenIDConnectProvidersResponse {
     pub open_id_connect_provider_list: ::std::option::Option<::std::vec::Vec<OpenIDConnectProviderListEntry>>,
 }
@@ -23378,7 +24294,7 @@ impl ::std::fmt::Debug for ListOpenIDConnectProvidersResponse {
 }
 
 /// The `ListOrganizationsFeaturesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListOrganizationsFeaturesRequest {}
 
 impl crate::HasShape for ListOrganizationsFeaturesRequest {
@@ -23405,7 +24321,7 @@ impl ::std::fmt::Debug for ListOrganizationsFeaturesRequest {
 }
 
 /// The `ListOrganizationsFeaturesResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListOrganizationsFeaturesResponse {
     pub organization_id: ::std::option::Option<::std::string::String>,
     pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -23441,7 +24357,7 @@ impl ::std::fmt::Debug for ListOrganizationsFeaturesResponse {
 }
 
 /// The `ListPoliciesGrantingServiceAccessEntry` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListPoliciesGrantingServiceAccessEntry {
     pub service_namespace: ::std::option::Option<::std::string::String>,
     pub policies: ::std::option::Option<::std::vec::Vec<PolicyGrantingServiceAccess>>,
@@ -23563,7 +24479,7 @@ impl ::std::fmt::Debug for ListPoliciesGrantingServiceAccessResponse {
 }
 
 /// The `ListPoliciesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListPoliciesRequest {
     pub scope: ::std::option::Option<::std::string::String>,
     pub only_attached: ::std::option::Option<bool>,
@@ -23618,7 +24534,7 @@ impl ::std::fmt::Debug for ListPoliciesRequest {
 }
 
 /// The `ListPoliciesResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListPoliciesResponse {
     pub policies: ::std::option::Option<::std::vec::Vec<Policy>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -23790,7 +24706,7 @@ impl ::std::fmt::Debug for ListPolicyVersionsRequest {
 }
 
 /// The `ListPolicyVersionsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListPolicyVersionsResponse {
     pub versions: ::std::option::Option<::std::vec::Vec<PolicyVersion>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -24005,7 +24921,7 @@ impl ::std::fmt::Debug for ListRoleTagsResponse {
 }
 
 /// The `ListRolesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListRolesRequest {
     pub path_prefix: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -24177,7 +25093,7 @@ impl ::std::fmt::Debug for ListSAMLProviderTagsResponse {
 }
 
 /// The `ListSAMLProvidersRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListSAMLProvidersRequest {}
 
 impl crate::HasShape for ListSAMLProvidersRequest {
@@ -24204,7 +25120,7 @@ impl ::std::fmt::Debug for ListSAMLProvidersRequest {
 }
 
 /// The `ListSAMLProvidersResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListSAMLProvidersResponse {
     pub saml_provider_list: ::std::option::Option<::std::vec::Vec<SAMLProviderListEntry>>,
 }
@@ -24233,7 +25149,7 @@ impl ::std::fmt::Debug for ListSAMLProvidersResponse {
 }
 
 /// The `ListSSHPublicKeysRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListSSHPublicKeysRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -24276,7 +25192,7 @@ impl ::std::fmt::Debug for ListSSHPublicKeysRequest {
 }
 
 /// The `ListSSHPublicKeysResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListSSHPublicKeysResponse {
     pub ssh_public_keys: ::std::option::Option<::std::vec::Vec<SSHPublicKeyMetadata>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -24405,7 +25321,7 @@ impl ::std::fmt::Debug for ListServerCertificateTagsResponse {
 }
 
 /// The `ListServerCertificatesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListServerCertificatesRequest {
     pub path_prefix: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -24491,7 +25407,7 @@ impl ::std::fmt::Debug for ListServerCertificatesResponse {
 }
 
 /// The `ListServiceSpecificCredentialsRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListServiceSpecificCredentialsRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub service_name: ::std::option::Option<::std::string::String>,
@@ -24542,7 +25458,7 @@ impl ::std::fmt::Debug for ListServiceSpecificCredentialsRequest {
 }
 
 /// The `ListServiceSpecificCredentialsResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListServiceSpecificCredentialsResponse {
     pub service_specific_credentials: ::std::option::Option<::std::vec::Vec<ServiceSpecificCredentialMetadata>>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -24585,7 +25501,7 @@ impl ::std::fmt::Debug for ListServiceSpecificCredentialsResponse {
 }
 
 /// The `ListSigningCertificatesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListSigningCertificatesRequest {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -24843,7 +25759,7 @@ impl ::std::fmt::Debug for ListUserTagsResponse {
 }
 
 /// The `ListUsersRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListUsersRequest {
     pub path_prefix: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -24929,7 +25845,7 @@ impl ::std::fmt::Debug for ListUsersResponse {
 }
 
 /// The `ListVirtualMFADevicesRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ListVirtualMFADevicesRequest {
     pub assignment_status: ::std::option::Option<::std::string::String>,
     pub marker: ::std::option::Option<::std::string::String>,
@@ -25101,7 +26017,7 @@ impl ::std::fmt::Debug for MFADevice {
 }
 
 /// The `MalformedCertificateException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct MalformedCertificateException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25130,7 +26046,7 @@ impl ::std::fmt::Debug for MalformedCertificateException {
 }
 
 /// The `MalformedPolicyDocumentException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct MalformedPolicyDocumentException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25159,7 +26075,7 @@ impl ::std::fmt::Debug for MalformedPolicyDocumentException {
 }
 
 /// The `ManagedPolicyDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ManagedPolicyDetail {
     pub policy_name: ::std::option::Option<::std::string::String>,
     pub policy_id: ::std::option::Option<::std::string::String>,
@@ -25238,7 +26154,7 @@ impl ::std::fmt::Debug for ManagedPolicyDetail {
 }
 
 /// The `NoSuchEntityException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct NoSuchEntityException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25267,7 +26183,7 @@ impl ::std::fmt::Debug for NoSuchEntityException {
 }
 
 /// The `OpenIDConnectProviderListEntry` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OpenIDConnectProviderListEntry {
     pub arn: ::std::option::Option<::std::string::String>,
 }
@@ -25296,7 +26212,7 @@ impl ::std::fmt::Debug for OpenIDConnectProviderListEntry {
 }
 
 /// The `OpenIdIdpCommunicationErrorException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OpenIdIdpCommunicationErrorException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25325,7 +26241,7 @@ impl ::std::fmt::Debug for OpenIdIdpCommunicationErrorException {
 }
 
 /// The `OrganizationNotFoundException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OrganizationNotFoundException {}
 
 impl crate::HasShape for OrganizationNotFoundException {
@@ -25352,7 +26268,7 @@ impl ::std::fmt::Debug for OrganizationNotFoundException {
 }
 
 /// The `OrganizationNotInAllFeaturesModeException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OrganizationNotInAllFeaturesModeException {}
 
 impl crate::HasShape for OrganizationNotInAllFeaturesModeException {
@@ -25379,7 +26295,7 @@ impl ::std::fmt::Debug for OrganizationNotInAllFeaturesModeException {
 }
 
 /// The `OrganizationsDecisionDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OrganizationsDecisionDetail {
     pub allowed_by_organizations: ::std::option::Option<bool>,
 }
@@ -25410,7 +26326,7 @@ impl ::std::fmt::Debug for OrganizationsDecisionDetail {
 }
 
 /// The `PasswordPolicy` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PasswordPolicy {
     pub minimum_password_length: ::std::option::Option<i32>,
     pub require_symbols: ::std::option::Option<bool>,
@@ -25481,7 +26397,7 @@ impl ::std::fmt::Debug for PasswordPolicy {
 }
 
 /// The `PasswordPolicyViolationException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PasswordPolicyViolationException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25510,7 +26426,7 @@ impl ::std::fmt::Debug for PasswordPolicyViolationException {
 }
 
 /// The `PermissionsBoundaryDecisionDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PermissionsBoundaryDecisionDetail {
     pub allowed_by_permissions_boundary: ::std::option::Option<bool>,
 }
@@ -25541,7 +26457,7 @@ impl ::std::fmt::Debug for PermissionsBoundaryDecisionDetail {
 }
 
 /// The `Policy` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Policy {
     pub policy_name: ::std::option::Option<::std::string::String>,
     pub policy_id: ::std::option::Option<::std::string::String>,
@@ -25620,7 +26536,7 @@ impl ::std::fmt::Debug for Policy {
 }
 
 /// The `PolicyDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyDetail {
     pub policy_name: ::std::option::Option<::std::string::String>,
     pub policy_document: ::std::option::Option<::std::string::String>,
@@ -25656,7 +26572,7 @@ impl ::std::fmt::Debug for PolicyDetail {
 }
 
 /// The `PolicyEvaluationException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyEvaluationException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25736,7 +26652,7 @@ impl ::std::fmt::Debug for PolicyGrantingServiceAccess {
 }
 
 /// The `PolicyGroup` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyGroup {
     pub group_name: ::std::option::Option<::std::string::String>,
     pub group_id: ::std::option::Option<::std::string::String>,
@@ -25769,7 +26685,7 @@ impl ::std::fmt::Debug for PolicyGroup {
 }
 
 /// The `PolicyNotAttachableException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyNotAttachableException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -25798,7 +26714,7 @@ impl ::std::fmt::Debug for PolicyNotAttachableException {
 }
 
 /// The `PolicyParameter` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyParameter {
     pub name: ::std::option::Option<::std::string::String>,
     pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -25841,7 +26757,7 @@ impl ::std::fmt::Debug for PolicyParameter {
 }
 
 /// The `PolicyRole` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyRole {
     pub role_name: ::std::option::Option<::std::string::String>,
     pub role_id: ::std::option::Option<::std::string::String>,
@@ -25874,7 +26790,7 @@ impl ::std::fmt::Debug for PolicyRole {
 }
 
 /// The `PolicyUser` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyUser {
     pub user_name: ::std::option::Option<::std::string::String>,
     pub user_id: ::std::option::Option<::std::string::String>,
@@ -25907,7 +26823,7 @@ impl ::std::fmt::Debug for PolicyUser {
 }
 
 /// The `PolicyVersion` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyVersion {
     pub document: ::std::option::Option<::std::string::String>,
     pub version_id: ::std::option::Option<::std::string::String>,
@@ -25954,7 +26870,7 @@ impl ::std::fmt::Debug for PolicyVersion {
 }
 
 /// The `Position` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Position {
     pub line: ::std::option::Option<i32>,
     pub column: ::std::option::Option<i32>,
@@ -26332,7 +27248,7 @@ impl ::std::fmt::Debug for RemoveUserFromGroupRequest {
 }
 
 /// The `ReportGenerationLimitExceededException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ReportGenerationLimitExceededException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -26397,7 +27313,7 @@ impl ::std::fmt::Debug for ResetServiceSpecificCredentialRequest {
 }
 
 /// The `ResetServiceSpecificCredentialResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ResetServiceSpecificCredentialResponse {
     pub service_specific_credential: ::std::option::Option<ServiceSpecificCredential>,
 }
@@ -26606,7 +27522,7 @@ impl ::std::fmt::Debug for Role {
 }
 
 /// The `RoleDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct RoleDetail {
     pub path: ::std::option::Option<::std::string::String>,
     pub role_name: ::std::option::Option<::std::string::String>,
@@ -26685,7 +27601,7 @@ impl ::std::fmt::Debug for RoleDetail {
 }
 
 /// The `RoleLastUsed` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct RoleLastUsed {
     pub last_used_date: ::std::option::Option<::time::OffsetDateTime>,
     pub region: ::std::option::Option<::std::string::String>,
@@ -26721,7 +27637,7 @@ impl ::std::fmt::Debug for RoleLastUsed {
 }
 
 /// The `RoleUsageType` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct RoleUsageType {
     pub region: ::std::option::Option<::std::string::String>,
     pub resources: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -26754,7 +27670,7 @@ impl ::std::fmt::Debug for RoleUsageType {
 }
 
 /// The `SAMLPrivateKey` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct SAMLPrivateKey {
     pub key_id: ::std::option::Option<::std::string::String>,
     pub timestamp: ::std::option::Option<::time::OffsetDateTime>,
@@ -26787,7 +27703,7 @@ impl ::std::fmt::Debug for SAMLPrivateKey {
 }
 
 /// The `SAMLProviderListEntry` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct SAMLProviderListEntry {
     pub arn: ::std::option::Option<::std::string::String>,
     pub valid_until: ::std::option::Option<::time::OffsetDateTime>,
@@ -27063,7 +27979,7 @@ impl ::std::fmt::Debug for ServerCertificateMetadata {
 }
 
 /// The `ServiceAccessNotEnabledException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ServiceAccessNotEnabledException {}
 
 impl crate::HasShape for ServiceAccessNotEnabledException {
@@ -27090,7 +28006,7 @@ impl ::std::fmt::Debug for ServiceAccessNotEnabledException {
 }
 
 /// The `ServiceFailureException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ServiceFailureException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -27178,7 +28094,7 @@ impl ::std::fmt::Debug for ServiceLastAccessed {
 }
 
 /// The `ServiceNotSupportedException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ServiceNotSupportedException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -27534,7 +28450,7 @@ impl ::std::fmt::Debug for SimulateCustomPolicyRequest {
 }
 
 /// The `SimulatePolicyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct SimulatePolicyResponse {
     pub evaluation_results: ::std::option::Option<::std::vec::Vec<EvaluationResult>>,
     pub is_truncated: ::std::option::Option<bool>,
@@ -27656,7 +28572,7 @@ impl ::std::fmt::Debug for SimulatePrincipalPolicyRequest {
 }
 
 /// The `Statement` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct Statement {
     pub source_policy_id: ::std::option::Option<::std::string::String>,
     pub source_policy_type: ::std::option::Option<::std::string::String>,
@@ -28015,7 +28931,7 @@ impl ::std::fmt::Debug for TagUserRequest {
 }
 
 /// The `TrackedActionLastAccessed` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct TrackedActionLastAccessed {
     pub action_name: ::std::option::Option<::std::string::String>,
     pub last_accessed_entity: ::std::option::Option<::std::string::String>,
@@ -28062,7 +28978,7 @@ impl ::std::fmt::Debug for TrackedActionLastAccessed {
 }
 
 /// The `UnmodifiableEntityException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UnmodifiableEntityException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -28091,7 +29007,7 @@ impl ::std::fmt::Debug for UnmodifiableEntityException {
 }
 
 /// The `UnrecognizedPublicKeyEncodingException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UnrecognizedPublicKeyEncodingException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -28445,7 +29361,7 @@ impl ::std::fmt::Debug for UpdateAccessKeyRequest {
 }
 
 /// The `UpdateAccountPasswordPolicyRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UpdateAccountPasswordPolicyRequest {
     pub minimum_password_length: ::std::option::Option<i32>,
     pub require_symbols: ::std::option::Option<bool>,
@@ -28745,7 +29661,7 @@ impl ::std::fmt::Debug for UpdateRoleDescriptionRequest {
 }
 
 /// The `UpdateRoleDescriptionResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UpdateRoleDescriptionResponse {
     pub role: ::std::option::Option<Role>,
 }
@@ -28817,7 +29733,7 @@ impl ::std::fmt::Debug for UpdateRoleRequest {
 }
 
 /// The `UpdateRoleResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UpdateRoleResponse {}
 
 impl crate::HasShape for UpdateRoleResponse {
@@ -28895,7 +29811,7 @@ impl ::std::fmt::Debug for UpdateSAMLProviderRequest {
 }
 
 /// The `UpdateSAMLProviderResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UpdateSAMLProviderResponse {
     pub saml_provider_arn: ::std::option::Option<::std::string::String>,
 }
@@ -29175,7 +30091,7 @@ impl ::std::fmt::Debug for UploadSSHPublicKeyRequest {
 }
 
 /// The `UploadSSHPublicKeyResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UploadSSHPublicKeyResponse {
     pub ssh_public_key: ::std::option::Option<SSHPublicKey>,
 }
@@ -29259,7 +30175,7 @@ impl ::std::fmt::Debug for UploadServerCertificateRequest {
 }
 
 /// The `UploadServerCertificateResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UploadServerCertificateResponse {
     pub server_certificate_metadata: ::std::option::Option<ServerCertificateMetadata>,
     pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
@@ -29423,7 +30339,7 @@ impl ::std::fmt::Debug for User {
 }
 
 /// The `UserDetail` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct UserDetail {
     pub path: ::std::option::Option<::std::string::String>,
     pub user_name: ::std::option::Option<::std::string::String>,

@@ -18,6 +18,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AssumeRole",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AssumeRoleRequest),
             output: Some(&SH_AssumeRoleResponse),
             result_wrapper: Some("AssumeRoleResult"),
@@ -27,6 +28,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AssumeRoleWithSAML",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AssumeRoleWithSAMLRequest),
             output: Some(&SH_AssumeRoleWithSAMLResponse),
             result_wrapper: Some("AssumeRoleWithSAMLResult"),
@@ -36,6 +38,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AssumeRoleWithWebIdentity",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AssumeRoleWithWebIdentityRequest),
             output: Some(&SH_AssumeRoleWithWebIdentityResponse),
             result_wrapper: Some("AssumeRoleWithWebIdentityResult"),
@@ -45,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "AssumeRoot",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_AssumeRootRequest),
             output: Some(&SH_AssumeRootResponse),
             result_wrapper: Some("AssumeRootResult"),
@@ -54,6 +58,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "DecodeAuthorizationMessage",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_DecodeAuthorizationMessageRequest),
             output: Some(&SH_DecodeAuthorizationMessageResponse),
             result_wrapper: Some("DecodeAuthorizationMessageResult"),
@@ -63,6 +68,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetAccessKeyInfo",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetAccessKeyInfoRequest),
             output: Some(&SH_GetAccessKeyInfoResponse),
             result_wrapper: Some("GetAccessKeyInfoResult"),
@@ -72,6 +78,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetCallerIdentity",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetCallerIdentityRequest),
             output: Some(&SH_GetCallerIdentityResponse),
             result_wrapper: Some("GetCallerIdentityResult"),
@@ -81,6 +88,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetDelegatedAccessToken",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetDelegatedAccessTokenRequest),
             output: Some(&SH_GetDelegatedAccessTokenResponse),
             result_wrapper: Some("GetDelegatedAccessTokenResult"),
@@ -90,6 +98,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetFederationToken",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetFederationTokenRequest),
             output: Some(&SH_GetFederationTokenResponse),
             result_wrapper: Some("GetFederationTokenResult"),
@@ -99,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetSessionToken",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetSessionTokenRequest),
             output: Some(&SH_GetSessionTokenResponse),
             result_wrapper: Some("GetSessionTokenResult"),
@@ -108,6 +118,7 @@ pub static SERVICE: crate::Service = crate::Service {
             name: "GetWebIdentityToken",
             http_method: "POST",
             request_uri: "/",
+            response_code: 200,
             input: Some(&SH_GetWebIdentityTokenRequest),
             output: Some(&SH_GetWebIdentityTokenResponse),
             result_wrapper: Some("GetWebIdentityTokenResult"),
@@ -240,7 +251,7 @@ static M_AssumeRoleRequest: [crate::Member; 12] = [
 ];
 pub static SH_AssumeRoleRequest: crate::Shape = crate::Shape {
     name: "AssumeRoleRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_AssumeRoleResponse: [crate::Member; 4] = [
@@ -287,7 +298,7 @@ static M_AssumeRoleResponse: [crate::Member; 4] = [
 ];
 pub static SH_AssumeRoleResponse: crate::Shape = crate::Shape {
     name: "AssumeRoleResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_AssumeRoleWithSAMLRequest: [crate::Member; 6] = [
@@ -354,7 +365,11 @@ static M_AssumeRoleWithSAMLRequest: [crate::Member; 6] = [
 ];
 pub static SH_AssumeRoleWithSAMLRequest: crate::Shape = crate::Shape {
     name: "AssumeRoleWithSAMLRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithSAMLRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AssumeRoleWithSAMLRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AssumeRoleWithSAMLResponse: [crate::Member; 9] = [
@@ -451,7 +466,11 @@ static M_AssumeRoleWithSAMLResponse: [crate::Member; 9] = [
 ];
 pub static SH_AssumeRoleWithSAMLResponse: crate::Shape = crate::Shape {
     name: "AssumeRoleWithSAMLResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithSAMLResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AssumeRoleWithSAMLResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AssumeRoleWithWebIdentityRequest: [crate::Member; 7] = [
@@ -528,7 +547,11 @@ static M_AssumeRoleWithWebIdentityRequest: [crate::Member; 7] = [
 ];
 pub static SH_AssumeRoleWithWebIdentityRequest: crate::Shape = crate::Shape {
     name: "AssumeRoleWithWebIdentityRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithWebIdentityRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AssumeRoleWithWebIdentityRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AssumeRoleWithWebIdentityResponse: [crate::Member; 7] = [
@@ -605,7 +628,11 @@ static M_AssumeRoleWithWebIdentityResponse: [crate::Member; 7] = [
 ];
 pub static SH_AssumeRoleWithWebIdentityResponse: crate::Shape = crate::Shape {
     name: "AssumeRoleWithWebIdentityResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRoleWithWebIdentityResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_AssumeRoleWithWebIdentityResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_AssumeRootRequest: [crate::Member; 3] = [
@@ -642,7 +669,7 @@ static M_AssumeRootRequest: [crate::Member; 3] = [
 ];
 pub static SH_AssumeRootRequest: crate::Shape = crate::Shape {
     name: "AssumeRootRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_AssumeRootResponse: [crate::Member; 2] = [
@@ -669,7 +696,7 @@ static M_AssumeRootResponse: [crate::Member; 2] = [
 ];
 pub static SH_AssumeRootResponse: crate::Shape = crate::Shape {
     name: "AssumeRootResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumeRootResponse, error: None, payload: None }),
     sensitive: false,
 };
 static M_AssumedRoleUser: [crate::Member; 2] = [
@@ -696,7 +723,7 @@ static M_AssumedRoleUser: [crate::Member; 2] = [
 ];
 pub static SH_AssumedRoleUser: crate::Shape = crate::Shape {
     name: "AssumedRoleUser",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumedRoleUser, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_AssumedRoleUser, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_Audience: crate::Shape = crate::Shape {
@@ -752,7 +779,7 @@ static M_Credentials: [crate::Member; 4] = [
 ];
 pub static SH_Credentials: crate::Shape = crate::Shape {
     name: "Credentials",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Credentials, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Credentials, error: None, payload: None }),
     sensitive: false,
 };
 static M_DecodeAuthorizationMessageRequest: [crate::Member; 1] = [crate::Member {
@@ -767,7 +794,11 @@ static M_DecodeAuthorizationMessageRequest: [crate::Member; 1] = [crate::Member 
 }];
 pub static SH_DecodeAuthorizationMessageRequest: crate::Shape = crate::Shape {
     name: "DecodeAuthorizationMessageRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DecodeAuthorizationMessageRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DecodeAuthorizationMessageRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_DecodeAuthorizationMessageResponse: [crate::Member; 1] = [crate::Member {
@@ -782,7 +813,11 @@ static M_DecodeAuthorizationMessageResponse: [crate::Member; 1] = [crate::Member
 }];
 pub static SH_DecodeAuthorizationMessageResponse: crate::Shape = crate::Shape {
     name: "DecodeAuthorizationMessageResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_DecodeAuthorizationMessageResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_DecodeAuthorizationMessageResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_ExpiredTokenException: [crate::Member; 1] = [crate::Member {
@@ -800,6 +835,7 @@ pub static SH_ExpiredTokenException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ExpiredTokenException,
         error: Some(crate::ErrorInfo { code: "ExpiredTokenException", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -818,6 +854,7 @@ pub static SH_ExpiredTradeInTokenException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_ExpiredTradeInTokenException,
         error: Some(crate::ErrorInfo { code: "ExpiredTradeInTokenException", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -845,7 +882,7 @@ static M_FederatedUser: [crate::Member; 2] = [
 ];
 pub static SH_FederatedUser: crate::Shape = crate::Shape {
     name: "FederatedUser",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_FederatedUser, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_FederatedUser, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetAccessKeyInfoRequest: [crate::Member; 1] = [crate::Member {
@@ -860,7 +897,11 @@ static M_GetAccessKeyInfoRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetAccessKeyInfoRequest: crate::Shape = crate::Shape {
     name: "GetAccessKeyInfoRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyInfoRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccessKeyInfoRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetAccessKeyInfoResponse: [crate::Member; 1] = [crate::Member {
@@ -875,13 +916,21 @@ static M_GetAccessKeyInfoResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetAccessKeyInfoResponse: crate::Shape = crate::Shape {
     name: "GetAccessKeyInfoResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetAccessKeyInfoResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetAccessKeyInfoResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetCallerIdentityRequest: [crate::Member; 0] = [];
 pub static SH_GetCallerIdentityRequest: crate::Shape = crate::Shape {
     name: "GetCallerIdentityRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCallerIdentityRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetCallerIdentityRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetCallerIdentityResponse: [crate::Member; 3] = [
@@ -918,7 +967,11 @@ static M_GetCallerIdentityResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetCallerIdentityResponse: crate::Shape = crate::Shape {
     name: "GetCallerIdentityResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetCallerIdentityResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetCallerIdentityResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetDelegatedAccessTokenRequest: [crate::Member; 1] = [crate::Member {
@@ -933,7 +986,11 @@ static M_GetDelegatedAccessTokenRequest: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetDelegatedAccessTokenRequest: crate::Shape = crate::Shape {
     name: "GetDelegatedAccessTokenRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegatedAccessTokenRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetDelegatedAccessTokenRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetDelegatedAccessTokenResponse: [crate::Member; 3] = [
@@ -970,7 +1027,11 @@ static M_GetDelegatedAccessTokenResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetDelegatedAccessTokenResponse: crate::Shape = crate::Shape {
     name: "GetDelegatedAccessTokenResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetDelegatedAccessTokenResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetDelegatedAccessTokenResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetFederationTokenRequest: [crate::Member; 5] = [
@@ -1027,7 +1088,11 @@ static M_GetFederationTokenRequest: [crate::Member; 5] = [
 ];
 pub static SH_GetFederationTokenRequest: crate::Shape = crate::Shape {
     name: "GetFederationTokenRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetFederationTokenRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetFederationTokenRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetFederationTokenResponse: [crate::Member; 3] = [
@@ -1064,7 +1129,11 @@ static M_GetFederationTokenResponse: [crate::Member; 3] = [
 ];
 pub static SH_GetFederationTokenResponse: crate::Shape = crate::Shape {
     name: "GetFederationTokenResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetFederationTokenResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetFederationTokenResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetSessionTokenRequest: [crate::Member; 3] = [
@@ -1101,7 +1170,7 @@ static M_GetSessionTokenRequest: [crate::Member; 3] = [
 ];
 pub static SH_GetSessionTokenRequest: crate::Shape = crate::Shape {
     name: "GetSessionTokenRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenRequest, error: None, payload: None }),
     sensitive: false,
 };
 static M_GetSessionTokenResponse: [crate::Member; 1] = [crate::Member {
@@ -1116,7 +1185,11 @@ static M_GetSessionTokenResponse: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_GetSessionTokenResponse: crate::Shape = crate::Shape {
     name: "GetSessionTokenResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetSessionTokenResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetSessionTokenResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetWebIdentityTokenRequest: [crate::Member; 4] = [
@@ -1163,7 +1236,11 @@ static M_GetWebIdentityTokenRequest: [crate::Member; 4] = [
 ];
 pub static SH_GetWebIdentityTokenRequest: crate::Shape = crate::Shape {
     name: "GetWebIdentityTokenRequest",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetWebIdentityTokenRequest, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetWebIdentityTokenRequest,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_GetWebIdentityTokenResponse: [crate::Member; 2] = [
@@ -1190,7 +1267,11 @@ static M_GetWebIdentityTokenResponse: [crate::Member; 2] = [
 ];
 pub static SH_GetWebIdentityTokenResponse: crate::Shape = crate::Shape {
     name: "GetWebIdentityTokenResponse",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_GetWebIdentityTokenResponse, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape {
+        members: &M_GetWebIdentityTokenResponse,
+        error: None,
+        payload: None,
+    }),
     sensitive: false,
 };
 static M_IDPCommunicationErrorException: [crate::Member; 1] = [crate::Member {
@@ -1208,6 +1289,7 @@ pub static SH_IDPCommunicationErrorException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_IDPCommunicationErrorException,
         error: Some(crate::ErrorInfo { code: "IDPCommunicationError", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1226,6 +1308,7 @@ pub static SH_IDPRejectedClaimException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_IDPRejectedClaimException,
         error: Some(crate::ErrorInfo { code: "IDPRejectedClaim", http_status: 403, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1248,6 +1331,7 @@ pub static SH_InvalidAuthorizationMessageException: crate::Shape = crate::Shape 
             http_status: 400,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1266,6 +1350,7 @@ pub static SH_InvalidIdentityTokenException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_InvalidIdentityTokenException,
         error: Some(crate::ErrorInfo { code: "InvalidIdentityToken", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1293,6 +1378,7 @@ pub static SH_JWTPayloadSizeExceededException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_JWTPayloadSizeExceededException,
         error: Some(crate::ErrorInfo { code: "JWTPayloadSizeExceededException", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1311,6 +1397,7 @@ pub static SH_MalformedPolicyDocumentException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_MalformedPolicyDocumentException,
         error: Some(crate::ErrorInfo { code: "MalformedPolicyDocument", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1342,6 +1429,7 @@ pub static SH_OutboundWebIdentityFederationDisabledException: crate::Shape = cra
             http_status: 403,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1360,6 +1448,7 @@ pub static SH_PackedPolicyTooLargeException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_PackedPolicyTooLargeException,
         error: Some(crate::ErrorInfo { code: "PackedPolicyTooLarge", http_status: 400, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1375,7 +1464,7 @@ static M_PolicyDescriptorType: [crate::Member; 1] = [crate::Member {
 }];
 pub static SH_PolicyDescriptorType: crate::Shape = crate::Shape {
     name: "PolicyDescriptorType",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyDescriptorType, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_PolicyDescriptorType, error: None, payload: None }),
     sensitive: false,
 };
 static M_ProvidedContext: [crate::Member; 2] = [
@@ -1402,7 +1491,7 @@ static M_ProvidedContext: [crate::Member; 2] = [
 ];
 pub static SH_ProvidedContext: crate::Shape = crate::Shape {
     name: "ProvidedContext",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_ProvidedContext, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_ProvidedContext, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_ProvidedContextsListType: crate::Shape = crate::Shape {
@@ -1430,6 +1519,7 @@ pub static SH_RegionDisabledException: crate::Shape = crate::Shape {
     kind: crate::Kind::Structure(crate::StructShape {
         members: &M_RegionDisabledException,
         error: Some(crate::ErrorInfo { code: "RegionDisabledException", http_status: 403, sender_fault: true }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1466,6 +1556,7 @@ pub static SH_SessionDurationEscalationException: crate::Shape = crate::Shape {
             http_status: 403,
             sender_fault: true,
         }),
+        payload: None,
     }),
     sensitive: false,
 };
@@ -1511,7 +1602,7 @@ static M_Tag: [crate::Member; 2] = [
 ];
 pub static SH_Tag: crate::Shape = crate::Shape {
     name: "Tag",
-    kind: crate::Kind::Structure(crate::StructShape { members: &M_Tag, error: None }),
+    kind: crate::Kind::Structure(crate::StructShape { members: &M_Tag, error: None, payload: None }),
     sensitive: false,
 };
 pub static SH_TargetPrincipalType: crate::Shape = crate::Shape {
@@ -2042,7 +2133,7 @@ impl ::std::fmt::Debug for AssumeRoleRequest {
 }
 
 /// The `AssumeRoleResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AssumeRoleResponse {
     pub credentials: ::std::option::Option<Credentials>,
     pub assumed_role_user: ::std::option::Option<AssumedRoleUser>,
@@ -2144,7 +2235,7 @@ impl ::std::fmt::Debug for AssumeRoleWithSAMLRequest {
 }
 
 /// The `AssumeRoleWithSAMLResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AssumeRoleWithSAMLResponse {
     pub credentials: ::std::option::Option<Credentials>,
     pub assumed_role_user: ::std::option::Option<AssumedRoleUser>,
@@ -2270,7 +2361,7 @@ impl ::std::fmt::Debug for AssumeRoleWithWebIdentityRequest {
 }
 
 /// The `AssumeRoleWithWebIdentityResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AssumeRoleWithWebIdentityResponse {
     pub credentials: ::std::option::Option<Credentials>,
     pub subject_from_web_identity_token: ::std::option::Option<::std::string::String>,
@@ -2372,7 +2463,7 @@ impl ::std::fmt::Debug for AssumeRootRequest {
 }
 
 /// The `AssumeRootResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct AssumeRootResponse {
     pub credentials: ::std::option::Option<Credentials>,
     pub source_identity: ::std::option::Option<::std::string::String>,
@@ -2517,7 +2608,7 @@ impl ::std::fmt::Debug for DecodeAuthorizationMessageRequest {
 }
 
 /// The `DecodeAuthorizationMessageResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct DecodeAuthorizationMessageResponse {
     pub decoded_message: ::std::option::Option<::std::string::String>,
 }
@@ -2546,7 +2637,7 @@ impl ::std::fmt::Debug for DecodeAuthorizationMessageResponse {
 }
 
 /// The `ExpiredTokenException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ExpiredTokenException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -2575,7 +2666,7 @@ impl ::std::fmt::Debug for ExpiredTokenException {
 }
 
 /// The `ExpiredTradeInTokenException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ExpiredTradeInTokenException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -2669,7 +2760,7 @@ impl ::std::fmt::Debug for GetAccessKeyInfoRequest {
 }
 
 /// The `GetAccessKeyInfoResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetAccessKeyInfoResponse {
     pub account: ::std::option::Option<::std::string::String>,
 }
@@ -2698,7 +2789,7 @@ impl ::std::fmt::Debug for GetAccessKeyInfoResponse {
 }
 
 /// The `GetCallerIdentityRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetCallerIdentityRequest {}
 
 impl crate::HasShape for GetCallerIdentityRequest {
@@ -2725,7 +2816,7 @@ impl ::std::fmt::Debug for GetCallerIdentityRequest {
 }
 
 /// The `GetCallerIdentityResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetCallerIdentityResponse {
     pub user_id: ::std::option::Option<::std::string::String>,
     pub account: ::std::option::Option<::std::string::String>,
@@ -2799,7 +2890,7 @@ impl ::std::fmt::Debug for GetDelegatedAccessTokenRequest {
 }
 
 /// The `GetDelegatedAccessTokenResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetDelegatedAccessTokenResponse {
     pub credentials: ::std::option::Option<Credentials>,
     pub packed_policy_size: ::std::option::Option<i32>,
@@ -2893,7 +2984,7 @@ impl ::std::fmt::Debug for GetFederationTokenRequest {
 }
 
 /// The `GetFederationTokenResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetFederationTokenResponse {
     pub credentials: ::std::option::Option<Credentials>,
     pub federated_user: ::std::option::Option<FederatedUser>,
@@ -2936,7 +3027,7 @@ impl ::std::fmt::Debug for GetFederationTokenResponse {
 }
 
 /// The `GetSessionTokenRequest` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetSessionTokenRequest {
     pub duration_seconds: ::std::option::Option<i32>,
     pub serial_number: ::std::option::Option<::std::string::String>,
@@ -2979,7 +3070,7 @@ impl ::std::fmt::Debug for GetSessionTokenRequest {
 }
 
 /// The `GetSessionTokenResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetSessionTokenResponse {
     pub credentials: ::std::option::Option<Credentials>,
 }
@@ -3055,7 +3146,7 @@ impl ::std::fmt::Debug for GetWebIdentityTokenRequest {
 }
 
 /// The `GetWebIdentityTokenResponse` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct GetWebIdentityTokenResponse {
     pub web_identity_token: ::std::option::Option<::std::string::String>,
     pub expiration: ::std::option::Option<::time::OffsetDateTime>,
@@ -3091,7 +3182,7 @@ impl ::std::fmt::Debug for GetWebIdentityTokenResponse {
 }
 
 /// The `IDPCommunicationErrorException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct IDPCommunicationErrorException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3120,7 +3211,7 @@ impl ::std::fmt::Debug for IDPCommunicationErrorException {
 }
 
 /// The `IDPRejectedClaimException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct IDPRejectedClaimException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3149,7 +3240,7 @@ impl ::std::fmt::Debug for IDPRejectedClaimException {
 }
 
 /// The `InvalidAuthorizationMessageException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidAuthorizationMessageException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3178,7 +3269,7 @@ impl ::std::fmt::Debug for InvalidAuthorizationMessageException {
 }
 
 /// The `InvalidIdentityTokenException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct InvalidIdentityTokenException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3207,7 +3298,7 @@ impl ::std::fmt::Debug for InvalidIdentityTokenException {
 }
 
 /// The `JWTPayloadSizeExceededException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct JWTPayloadSizeExceededException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3236,7 +3327,7 @@ impl ::std::fmt::Debug for JWTPayloadSizeExceededException {
 }
 
 /// The `MalformedPolicyDocumentException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct MalformedPolicyDocumentException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3265,7 +3356,7 @@ impl ::std::fmt::Debug for MalformedPolicyDocumentException {
 }
 
 /// The `OutboundWebIdentityFederationDisabledException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct OutboundWebIdentityFederationDisabledException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3294,7 +3385,7 @@ impl ::std::fmt::Debug for OutboundWebIdentityFederationDisabledException {
 }
 
 /// The `PackedPolicyTooLargeException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PackedPolicyTooLargeException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3323,7 +3414,7 @@ impl ::std::fmt::Debug for PackedPolicyTooLargeException {
 }
 
 /// The `PolicyDescriptorType` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct PolicyDescriptorType {
     pub arn: ::std::option::Option<::std::string::String>,
 }
@@ -3352,7 +3443,7 @@ impl ::std::fmt::Debug for PolicyDescriptorType {
 }
 
 /// The `ProvidedContext` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ProvidedContext {
     pub provider_arn: ::std::option::Option<::std::string::String>,
     pub context_assertion: ::std::option::Option<::std::string::String>,
@@ -3388,7 +3479,7 @@ impl ::std::fmt::Debug for ProvidedContext {
 }
 
 /// The `RegionDisabledException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct RegionDisabledException {
     pub message: ::std::option::Option<::std::string::String>,
 }
@@ -3417,7 +3508,7 @@ impl ::std::fmt::Debug for RegionDisabledException {
 }
 
 /// The `SessionDurationEscalationException` shape.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Default)]
 pub struct SessionDurationEscalationException {
     pub message: ::std::option::Option<::std::string::String>,
 }

@@ -1,0 +1,528 @@
+//! rest-xml (S3): input bound from the URI labels, the query string, headers and the body (an XML
+//! document, or the raw bytes of a payload member); output to a status, headers and an XML or raw
+//! body.
+//! See <https://smithy.io/2.0/aws/protocols/aws-restxml-protocol.html>.
+
+use std::fmt::Write as _;
+
+use quick_xml::events::Event;
+use rampart_shapes::{Kind, Location, Member, Operation, Protocol, Shape, Value};
+
+use crate::WireError;
+use crate::query::write_members;
+use crate::timestamp::{parse_iso8601, parse_rfc822};
+use crate::xml::escape;
+
+/// Deepest XML nesting read from a request body.
+pub const MAX_DEPTH: usize = 32;
+/// Most elements read from a request body.
+pub const MAX_ELEMENTS: usize = 10_000;
+
+/// The parts of an HTTP request that rest-xml binds members from.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    /// URI labels from [`crate::rest::route`], still percent-encoded.
+    pub labels: &'a [(&'static str, &'a str)],
+    pub query: &'a str,
+    pub headers: &'a [(&'a str, &'a [u8])],
+    pub body: &'a [u8],
+}
+
+/// A rest-xml response, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names as the model spells them (`ETag`, `x-amz-meta-color`).
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+fn malformed(message: impl Into<String>) -> WireError {
+    WireError::new("MalformedXML", 400, message)
+}
+
+fn invalid_argument(message: impl Into<String>) -> WireError {
+    WireError::new("InvalidArgument", 400, message)
+}
+
+/// Decodes an operation's input structure, then checks its constraints.
+pub fn decode_input(shape: &Shape, req: &HttpRequest<'_>) -> Result<Value, WireError> {
+    let Kind::Structure(st) = &shape.kind else { return Ok(Value::Struct(Vec::new())) };
+    let query: Vec<(String, String)> = form_urlencoded::parse(req.query.as_bytes()).into_owned().collect();
+    let mut fields: Vec<Option<Value>> = vec![None; st.members.len()];
+    for (m, field) in st.members.iter().zip(fields.iter_mut()) {
+        *field = match m.location {
+            Location::Uri => match req.labels.iter().find(|(l, _)| *l == m.wire_name()) {
+                Some((_, raw)) => {
+                    let text = percent_encoding::percent_decode_str(raw)
+                        .decode_utf8()
+                        .map_err(|_| invalid_argument(format!("{} is not valid UTF-8", m.wire_name())))?;
+                    Some(scalar(m, &text)?)
+                }
+                None => None,
+            },
+            Location::QueryString => {
+                let mut values = query.iter().filter(|(k, _)| k == m.wire_name()).map(|(_, v)| v.as_str());
+                match &m.shape.kind {
+                    Kind::List(list) => {
+                        let items: Vec<Value> =
+                            values.map(|v| scalar_of(m.wire_name(), list.member, v)).collect::<Result<_, _>>()?;
+                        (!items.is_empty()).then_some(Value::List(items))
+                    }
+                    Kind::Map(_) => None,
+                    _ => values.next().map(|v| scalar(m, v)).transpose()?,
+                }
+            }
+            Location::Header => match header(req.headers, m.wire_name()) {
+                Some(raw) => Some(scalar(m, raw)?),
+                None => None,
+            },
+            Location::Headers => {
+                let prefix = m.wire_name().to_ascii_lowercase();
+                let entries: Vec<(String, Value)> = req
+                    .headers
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        let rest = k.to_ascii_lowercase().strip_prefix(&prefix)?.to_owned();
+                        Some((rest, Value::String(String::from_utf8_lossy(v).into_owned())))
+                    })
+                    .collect();
+                (!entries.is_empty()).then_some(Value::Map(entries))
+            }
+            Location::StatusCode | Location::Body => None,
+        };
+    }
+    match st.payload {
+        Some(payload) => {
+            if let Some(i) = st.member_index(payload)
+                && let (Some(m), Some(field)) = (st.members.get(i), fields.get_mut(i))
+            {
+                *field = match &m.shape.kind {
+                    Kind::Blob(_) => Some(Value::Blob(req.body.to_vec())),
+                    Kind::String(_) => Some(Value::String(
+                        String::from_utf8(req.body.to_vec()).map_err(|_| malformed("The body is not UTF-8."))?,
+                    )),
+                    _ if req.body.iter().all(u8::is_ascii_whitespace) => None,
+                    _ => Some(from_xml(&parse(req.body)?, m.shape)?),
+                };
+            }
+        }
+        None => {
+            let has_body_members = st.members.iter().any(|m| m.location == Location::Body);
+            if has_body_members && !req.body.iter().all(u8::is_ascii_whitespace) {
+                let root = parse(req.body)?;
+                for (m, field) in st.members.iter().zip(fields.iter_mut()) {
+                    if m.location == Location::Body
+                        && let Some(child) = root.children.iter().find(|c| c.name == m.wire_name())
+                    {
+                        *field = Some(from_xml(child, m.shape)?);
+                    }
+                }
+            }
+        }
+    }
+    let v = Value::Struct(fields);
+    rampart_shapes::validate(&v, shape).map_err(|msg| WireError::validation(Protocol::RestXml, msg))?;
+    Ok(v)
+}
+
+/// A header's value by case-insensitive name, if it is text.
+fn header<'a>(headers: &[(&str, &'a [u8])], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+fn scalar(m: &Member, raw: &str) -> Result<Value, WireError> {
+    scalar_of(m.wire_name(), m.shape, raw)
+}
+
+fn scalar_of(name: &str, shape: &Shape, raw: &str) -> Result<Value, WireError> {
+    let bad = |what: &str| invalid_argument(format!("Value '{raw}' for {name} is not {what}"));
+    Ok(match &shape.kind {
+        Kind::String(_) => Value::String(raw.to_owned()),
+        Kind::Integer(_) | Kind::Long(_) => Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
+        Kind::Float(_) | Kind::Double(_) => Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?),
+        Kind::Boolean => match raw.trim() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(bad("a boolean")),
+        },
+        Kind::Timestamp(_) => Value::Timestamp(
+            parse_rfc822(raw.trim()).or_else(|| parse_iso8601(raw.trim())).ok_or_else(|| bad("a date"))?,
+        ),
+        Kind::Blob(_) => Value::Blob(data_encoding::BASE64.decode(raw.as_bytes()).map_err(|_| bad("base64"))?),
+        Kind::List(_) | Kind::Map(_) | Kind::Structure(_) => return Err(bad("a scalar")),
+    })
+}
+
+/// One element of a parsed XML body.
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    text: String,
+    children: Vec<Element>,
+}
+
+/// Parses a whole XML document into its root element, bounded in depth and size.
+fn parse(body: &[u8]) -> Result<Element, WireError> {
+    let text = std::str::from_utf8(body).map_err(|_| malformed("The XML you provided was not well-formed."))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut count = 0usize;
+    let ill_formed =
+        || malformed("The XML you provided was not well-formed or did not validate against our published schema.");
+    loop {
+        match reader.read_event().map_err(|_| ill_formed())? {
+            Event::Start(e) => {
+                count += 1;
+                if stack.len() >= MAX_DEPTH || count > MAX_ELEMENTS {
+                    return Err(ill_formed());
+                }
+                let name = e.local_name().as_ref().to_owned();
+                stack.push(Element { name, ..Element::default() });
+            }
+            Event::Empty(e) => {
+                count += 1;
+                if count > MAX_ELEMENTS {
+                    return Err(ill_formed());
+                }
+                let name = e.local_name().as_ref().to_owned();
+                let el = Element { name, ..Element::default() };
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(el),
+                    None => return Ok(el),
+                }
+            }
+            Event::Text(t) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&t.xml10_content());
+                }
+            }
+            Event::CData(t) => {
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&t);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if let Some(top) = stack.last_mut() {
+                    match r.resolve_char_ref().map_err(|_| ill_formed())? {
+                        Some(c) => top.text.push(c),
+                        None => {
+                            top.text.push_str(quick_xml::escape::resolve_predefined_entity(&r).ok_or_else(ill_formed)?)
+                        }
+                    }
+                }
+            }
+            Event::End(_) => {
+                let done = stack.pop().ok_or_else(ill_formed)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => return Ok(done),
+                }
+            }
+            Event::Eof => return Err(ill_formed()),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
+        }
+    }
+}
+
+/// Reads an element as a value of `shape`.
+fn from_xml(el: &Element, shape: &Shape) -> Result<Value, WireError> {
+    Ok(match &shape.kind {
+        Kind::Structure(st) => Value::Struct(
+            st.members
+                .iter()
+                .map(|m| match &m.shape.kind {
+                    Kind::List(list) if m.flattened || list.flattened => {
+                        let items: Vec<Value> = el
+                            .children
+                            .iter()
+                            .filter(|c| c.name == m.wire_name())
+                            .map(|c| from_xml(c, list.member))
+                            .collect::<Result<_, _>>()?;
+                        Ok((!items.is_empty()).then_some(Value::List(items)))
+                    }
+                    _ => el.children.iter().find(|c| c.name == m.wire_name()).map(|c| from_xml(c, m.shape)).transpose(),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Kind::List(list) => Value::List(
+            el.children
+                .iter()
+                .filter(|c| c.name == list.member_name.unwrap_or("member"))
+                .map(|c| from_xml(c, list.member))
+                .collect::<Result<_, _>>()?,
+        ),
+        Kind::Map(map) => {
+            let mut entries = Vec::new();
+            for entry in el.children.iter().filter(|c| c.name == "entry") {
+                let k = entry.children.iter().find(|c| c.name == map.key_name.unwrap_or("key"));
+                let v = entry.children.iter().find(|c| c.name == map.value_name.unwrap_or("value"));
+                if let (Some(k), Some(v)) = (k, v) {
+                    entries.push((k.text.clone(), from_xml(v, map.value)?));
+                }
+            }
+            Value::Map(entries)
+        }
+        _ => scalar_of(&el.name, shape, &el.text)?,
+    })
+}
+
+/// RFC 822 as HTTP dates are written: `Wed, 21 Oct 2015 07:28:00 GMT`.
+pub fn http_date(t: time::OffsetDateTime) -> String {
+    const FMT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.to_offset(time::UtcOffset::UTC).format(FMT).unwrap_or_default()
+}
+
+fn header_text(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::String(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Timestamp(t) => http_date(*t),
+        Value::Blob(b) => data_encoding::BASE64.encode(b),
+        Value::List(items) => items.iter().filter_map(header_text).collect::<Vec<_>>().join(","),
+        Value::Map(_) | Value::Struct(_) => return None,
+    })
+}
+
+/// Encodes an operation's output. `root` names the XML document element of a body that is not a
+/// payload member (S3 names them per operation: `ListAllMyBucketsResult`, `ListBucketResult`).
+pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespace: Option<&str>) -> HttpResponse {
+    let mut resp = HttpResponse { status: op.response_code, headers: Vec::new(), content_type: None, body: Vec::new() };
+    let (Some(shape), Value::Struct(fields)) = (op.output, output) else { return resp };
+    let Kind::Structure(st) = &shape.kind else { return resp };
+    for (m, f) in st.members.iter().zip(fields) {
+        let Some(v) = f else { continue };
+        match m.location {
+            Location::Header => {
+                if let Some(text) = header_text(v) {
+                    if m.wire_name().eq_ignore_ascii_case("Content-Type") {
+                        resp.content_type = Some(text);
+                    } else {
+                        resp.headers.push((m.wire_name().to_owned(), text));
+                    }
+                }
+            }
+            Location::Headers => {
+                if let Value::Map(entries) = v {
+                    for (k, val) in entries {
+                        if let Some(text) = header_text(val) {
+                            resp.headers.push((format!("{}{k}", m.wire_name()), text));
+                        }
+                    }
+                }
+            }
+            Location::StatusCode => {
+                if let Value::Integer(code) = v {
+                    resp.status = u16::try_from(*code).unwrap_or(resp.status);
+                }
+            }
+            Location::Uri | Location::QueryString | Location::Body => {}
+        }
+    }
+    let ns = namespace.map(|n| format!(" xmlns=\"{}\"", escape(n))).unwrap_or_default();
+    match st.payload.and_then(|p| st.member_index(p)) {
+        Some(i) => match (st.members.get(i), fields.get(i).and_then(Option::as_ref)) {
+            (Some(_), Some(Value::Blob(bytes))) => resp.body.clone_from(bytes),
+            (Some(_), Some(Value::String(s))) => resp.body = s.clone().into_bytes(),
+            (Some(m), Some(v @ Value::Struct(_))) => {
+                let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                if let (Kind::Structure(inner), Value::Struct(inner_fields)) = (&m.shape.kind, v) {
+                    let name = m.location_name.unwrap_or(m.shape.name);
+                    let _ = write!(out, "<{name}{ns}>");
+                    write_members(&mut out, inner.members, inner_fields);
+                    let _ = write!(out, "</{name}>");
+                }
+                resp.body = out.into_bytes();
+                resp.content_type.get_or_insert_with(|| "application/xml".to_owned());
+            }
+            _ => {}
+        },
+        None => {
+            let body: Vec<(&Member, &Option<Value>)> =
+                st.members.iter().zip(fields).filter(|(m, f)| m.location == Location::Body && f.is_some()).collect();
+            if !body.is_empty() {
+                let name = root.unwrap_or(shape.name);
+                let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{name}{ns}>");
+                for (m, f) in body {
+                    write_members(&mut out, std::slice::from_ref(m), std::slice::from_ref(f));
+                }
+                let _ = write!(out, "</{name}>");
+                resp.body = out.into_bytes();
+                resp.content_type = Some("application/xml".to_owned());
+            }
+        }
+    }
+    resp
+}
+
+/// The document element S3 gives a response body that is not a payload member; the models do not
+/// carry it (Smithy's `xmlName` on the output shapes).
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html> and
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>.
+pub fn s3_root_element(operation: &str) -> Option<&'static str> {
+    match operation {
+        "ListBuckets" => Some("ListAllMyBucketsResult"),
+        "ListObjects" | "ListObjectsV2" => Some("ListBucketResult"),
+        "ListObjectVersions" => Some("ListVersionsResult"),
+        "ListMultipartUploads" => Some("ListMultipartUploadsResult"),
+        "ListParts" => Some("ListPartsResult"),
+        "CreateMultipartUpload" => Some("InitiateMultipartUploadResult"),
+        "CompleteMultipartUpload" => Some("CompleteMultipartUploadResult"),
+        "DeleteObjects" => Some("DeleteResult"),
+        "GetBucketLocation" => Some("LocationConstraint"),
+        _ => None,
+    }
+}
+
+/// Trailing headers of an `aws-chunked` body: lower-cased names and their values.
+pub type Trailers = Vec<(String, String)>;
+
+/// Decodes an `aws-chunked` body sent with `x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER`:
+/// `hex-size CRLF data CRLF`… then `0 CRLF`, trailer lines and a blank line. Returns the data and
+/// the trailers (lower-cased names). Chunks carrying signatures are refused: those need the
+/// signed-streaming scheme.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html>.
+pub fn decode_aws_chunked(body: &[u8]) -> Result<(Vec<u8>, Trailers), WireError> {
+    let bad = || WireError::new("IncompleteBody", 400, "The request body is not valid aws-chunked encoding.");
+    let mut data = Vec::with_capacity(body.len());
+    let mut rest = body;
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
+        let line = std::str::from_utf8(rest.get(..line_end).ok_or_else(bad)?).map_err(|_| bad())?;
+        rest = rest.get(line_end + 2..).ok_or_else(bad)?;
+        if line.contains(';') {
+            return Err(WireError::new("NotImplemented", 501, "Rampart does not accept signed chunks yet."));
+        }
+        let size = usize::from_str_radix(line.trim(), 16).map_err(|_| bad())?;
+        if size == 0 {
+            break;
+        }
+        data.extend_from_slice(rest.get(..size).ok_or_else(bad)?);
+        rest = rest.get(size..).and_then(|r| r.strip_prefix(b"\r\n")).ok_or_else(bad)?;
+    }
+    let mut trailers = Vec::new();
+    let text = std::str::from_utf8(rest).map_err(|_| bad())?;
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once(':').ok_or_else(bad)?;
+        trailers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    Ok((data, trailers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_shapes::generated::s3;
+    use rampart_shapes::{FromValue, IntoValue};
+
+    fn req<'a>(
+        labels: &'a [(&'static str, &'a str)],
+        query: &'a str,
+        headers: &'a [(&'a str, &'a [u8])],
+        body: &'a [u8],
+    ) -> HttpRequest<'a> {
+        HttpRequest { labels, query, headers, body }
+    }
+
+    #[test]
+    fn binds_labels_headers_metadata_and_a_blob_payload() {
+        let headers: [(&str, &[u8]); 3] =
+            [("Content-Type", b"text/plain"), ("x-amz-meta-Till", b"3"), ("x-amz-checksum-crc32", b"AAAAAA==")];
+        let v = decode_input(
+            &s3::SH_PutObjectRequest,
+            &req(&[("Bucket", "shop"), ("Key", "a%20b/c%2Bd.txt")], "", &headers, b"bytes"),
+        )
+        .unwrap();
+        let r = s3::PutObjectRequest::from_value(v).unwrap();
+        assert_eq!((r.bucket.as_str(), r.key.as_str()), ("shop", "a b/c+d.txt"));
+        assert_eq!(r.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(r.metadata.unwrap().get("till").map(String::as_str), Some("3"));
+        assert_eq!(r.checksum_crc32.as_deref(), Some("AAAAAA=="));
+        assert_eq!(r.body.unwrap().0, b"bytes");
+    }
+
+    #[test]
+    fn binds_query_parameters_and_rejects_bad_numbers() {
+        let q = "list-type=2&prefix=food%2F&max-keys=2&delimiter=%2F";
+        let v = decode_input(&s3::SH_ListObjectsV2Request, &req(&[("Bucket", "b")], q, &[], b"")).unwrap();
+        let r = s3::ListObjectsV2Request::from_value(v).unwrap();
+        assert_eq!((r.prefix.as_deref(), r.delimiter.as_deref(), r.max_keys), (Some("food/"), Some("/"), Some(2)));
+        let e = decode_input(&s3::SH_ListObjectsV2Request, &req(&[("Bucket", "b")], "max-keys=lots", &[], b""))
+            .unwrap_err();
+        assert_eq!((e.code.as_ref(), e.status), ("InvalidArgument", 400));
+    }
+
+    #[test]
+    fn reads_an_xml_payload_and_refuses_malformed_or_deep_xml() {
+        let body =
+            b"<?xml version=\"1.0\"?><CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                     <LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>";
+        let v = decode_input(&s3::SH_CreateBucketRequest, &req(&[("Bucket", "b")], "", &[], body)).unwrap();
+        let r = s3::CreateBucketRequest::from_value(v).unwrap();
+        assert_eq!(r.create_bucket_configuration.and_then(|c| c.location_constraint).as_deref(), Some("eu-west-1"));
+        for bad in [&b"<CreateBucketConfiguration>"[..], b"<a></b>", b"\xff\xfe"] {
+            let e = decode_input(&s3::SH_CreateBucketRequest, &req(&[("Bucket", "b")], "", &[], bad)).unwrap_err();
+            assert_eq!(e.code, "MalformedXML", "{bad:?}");
+        }
+        let deep = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
+        let e =
+            decode_input(&s3::SH_CreateBucketRequest, &req(&[("Bucket", "b")], "", &[], deep.as_bytes())).unwrap_err();
+        assert_eq!(e.code, "MalformedXML");
+    }
+
+    #[test]
+    fn encodes_headers_status_and_a_named_xml_root() {
+        let get = s3::SERVICE.operation("GetObject").unwrap();
+        let out = s3::GetObjectOutput {
+            body: Some(rampart_shapes::Blob(b"hi".to_vec())),
+            e_tag: Some("\"x\"".into()),
+            content_type: Some("text/plain".into()),
+            metadata: Some([("till".to_owned(), "3".to_owned())].into()),
+            last_modified: Some(time::OffsetDateTime::UNIX_EPOCH),
+            ..s3::GetObjectOutput::default()
+        };
+        let r = encode_output(get, &out.into_value(), None, None);
+        assert_eq!((r.status, r.body.as_slice(), r.content_type.as_deref()), (200, &b"hi"[..], Some("text/plain")));
+        assert!(r.headers.contains(&("ETag".to_owned(), "\"x\"".to_owned())));
+        assert!(r.headers.contains(&("x-amz-meta-till".to_owned(), "3".to_owned())));
+        assert!(r.headers.contains(&("Last-Modified".to_owned(), "Thu, 01 Jan 1970 00:00:00 GMT".to_owned())));
+
+        let del = s3::SERVICE.operation("DeleteObject").unwrap();
+        assert_eq!(encode_output(del, &s3::DeleteObjectOutput::default().into_value(), None, None).status, 204);
+
+        let list = s3::SERVICE.operation("ListBuckets").unwrap();
+        let out = s3::ListBucketsOutput {
+            buckets: Some(vec![s3::Bucket { name: Some("a&b".into()), ..s3::Bucket::default() }]),
+            ..s3::ListBucketsOutput::default()
+        };
+        let r = encode_output(
+            list,
+            &out.into_value(),
+            s3_root_element("ListBuckets"),
+            Some("http://s3.amazonaws.com/doc/2006-03-01/"),
+        );
+        assert_eq!(
+            String::from_utf8(r.body).unwrap(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <Buckets><Bucket><Name>a&amp;b</Name></Bucket></Buckets></ListAllMyBucketsResult>"
+        );
+    }
+
+    #[test]
+    fn aws_chunked_bodies_unframe_with_their_trailers() {
+        let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
+        let (data, trailers) = decode_aws_chunked(body).unwrap();
+        assert_eq!(data, b"hello world");
+        assert_eq!(trailers, [("x-amz-checksum-crc32".to_owned(), "DUoRhQ==".to_owned())]);
+        for bad in [&b"5\r\nhel"[..], b"zz\r\n", b"5\r\nhelloXX0\r\n\r\n", b""] {
+            assert_eq!(decode_aws_chunked(bad).unwrap_err().code, "IncompleteBody", "{bad:?}");
+        }
+        let signed = b"5;chunk-signature=abc\r\nhello\r\n0;chunk-signature=def\r\n\r\n";
+        assert_eq!(decode_aws_chunked(signed).unwrap_err().status, 501);
+    }
+}

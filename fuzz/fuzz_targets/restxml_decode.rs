@@ -1,0 +1,24 @@
+//! Fuzzes the rest-xml decoder and the aws-chunked framing: any body, query and header text,
+//! decoded against every S3 input shape, must give a value or an AWS error, never a panic.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rampart_shapes::generated::s3;
+use rampart_wire::restxml::{HttpRequest, decode_aws_chunked, decode_input};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = decode_aws_chunked(data);
+    // The first line is the query string, the second a header value; the rest is the body.
+    let mut parts = data.splitn(3, |b| *b == b'\n');
+    let query = std::str::from_utf8(parts.next().unwrap_or_default()).unwrap_or("");
+    let header = parts.next().unwrap_or_default();
+    let body = parts.next().unwrap_or_default();
+    let headers = [("content-md5", header), ("x-amz-meta-a", header), ("if-modified-since", header)];
+    let labels = [("Bucket", query), ("Key", query)];
+    for op in s3::SERVICE.operations {
+        if let Some(shape) = op.input {
+            let _ = decode_input(shape, &HttpRequest { labels: &labels, query, headers: &headers, body });
+        }
+    }
+});
