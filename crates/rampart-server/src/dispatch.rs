@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rampart_services::{Ctx, ServiceError, TxCtx, iam, sts};
-use rampart_shapes::generated::{iam as iam_shapes, sts as sts_shapes};
+use rampart_services::{Ctx, ServiceError, TxCtx, iam, s3, sts};
+use rampart_shapes::generated::{iam as iam_shapes, s3 as s3_shapes, sts as sts_shapes};
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
 
@@ -46,7 +46,17 @@ impl Dispatch {
     pub fn new() -> Self {
         let sts = sts_shapes::SERVICE.endpoint_prefix;
         let iam = iam_shapes::SERVICE.endpoint_prefix;
+        let s3 = s3_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
+            ((s3, "ListBuckets"), read(s3::list_buckets)),
+            ((s3, "CreateBucket"), write(s3::create_bucket)),
+            ((s3, "HeadBucket"), read(s3::head_bucket)),
+            ((s3, "DeleteBucket"), write(s3::delete_bucket)),
+            ((s3, "PutObject"), write(s3::put_object)),
+            ((s3, "GetObject"), read(s3::get_object)),
+            ((s3, "HeadObject"), read(s3::head_object)),
+            ((s3, "DeleteObject"), write(s3::delete_object)),
+            ((s3, "ListObjectsV2"), read(s3::list_objects_v2)),
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
             ((sts, "AssumeRole"), read(sts::assume_role)),
             ((iam, "CreateUser"), write(iam::create_user)),

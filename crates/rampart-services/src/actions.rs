@@ -57,6 +57,10 @@ pub enum Target {
     Arn(&'static str),
     /// The user owning the access key an input member names.
     KeyOwner(&'static str),
+    /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.
+    Bucket(&'static str),
+    /// An S3 object named by bucket and key members: `arn:aws:s3:::BUCKET/KEY`.
+    Object(&'static str, &'static str),
 }
 
 /// One row of a service's table.
@@ -78,7 +82,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
 }
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, User};
-use Target::{All, Arn, KeyOwner, Listing, Named, New, Renamed};
+use Target::{All, Arn, Bucket, KeyOwner, Listing, Named, New, Object, Renamed};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -197,6 +201,29 @@ pub static IAM: &[Action] = &[
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
 ];
 
+const BUCKET: &[Target] = &[Bucket("Bucket")];
+const OBJECT: &[Target] = &[Object("Bucket", "Key")];
+
+/// The S3 subset's operations. HeadBucket and ListObjectsV2 are `s3:ListBucket`; GetObject and
+/// HeadObject are `s3:GetObject`.
+/// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>.
+pub static S3: &[Action] = &[
+    a("CreateBucket", BUCKET, &[]),
+    a("DeleteBucket", BUCKET, &[]),
+    a("DeleteObject", OBJECT, &[]),
+    a("GetObject", OBJECT, &[]),
+    Action { operation: "HeadBucket", action: Some("ListBucket"), resources: BUCKET, keys: &[] },
+    Action { operation: "HeadObject", action: Some("GetObject"), resources: OBJECT, keys: &[] },
+    Action { operation: "ListBuckets", action: Some("ListAllMyBuckets"), resources: &[All], keys: &[] },
+    Action {
+        operation: "ListObjectsV2",
+        action: Some("ListBucket"),
+        resources: BUCKET,
+        keys: &["s3:prefix", "s3:delimiter", "s3:max-keys"],
+    },
+    a("PutObject", OBJECT, &[]),
+];
+
 /// STS's operations. `GetCallerIdentity` needs no permission at all (see `authz`).
 pub static STS: &[Action] = &[
     a(
@@ -215,7 +242,7 @@ pub static STS: &[Action] = &[
 ];
 
 /// Every table, by the service's endpoint prefix.
-pub static TABLES: &[(&str, &[Action])] = &[("iam", IAM), ("sts", STS)];
+pub static TABLES: &[(&str, &[Action])] = &[("iam", IAM), ("s3", S3), ("sts", STS)];
 
 static INDEX: LazyLock<HashMap<(&'static str, &'static str), &'static Action>> = LazyLock::new(|| {
     TABLES.iter().flat_map(|(service, table)| table.iter().map(move |a| ((*service, a.operation), a))).collect()
@@ -357,6 +384,8 @@ pub fn resolve(
                 let path = member("Path").unwrap_or("/");
                 format!("arn:aws:iam::{account}:{}{path}{}", entity.segment(), member(m).unwrap_or_default())
             }
+            Bucket(b) => format!("arn:aws:s3:::{}", member(b).unwrap_or("*")),
+            Object(b, k) => format!("arn:aws:s3:::{}/{}", member(b).unwrap_or("*"), member(k).unwrap_or("*")),
             Renamed(entity, name_member, path_member) => {
                 let (new_name, new_path) = (member(name_member), member(path_member));
                 if new_name.is_none() && new_path.is_none() {
@@ -427,6 +456,13 @@ fn key_values(key: &str, op: &Operation, input: &Value, primary: &Found, out: &m
             );
         }
         "sts:ExternalId" => out.extend(string("ExternalId").map(|v| (key.to_owned(), vec![v]))),
+        "s3:prefix" => out.extend(string("Prefix").map(|v| (key.to_owned(), vec![v]))),
+        "s3:delimiter" => out.extend(string("Delimiter").map(|v| (key.to_owned(), vec![v]))),
+        "s3:max-keys" => {
+            if let Some((_, Value::Integer(n))) = input.field(shape, "MaxKeys") {
+                out.push((key.to_owned(), vec![n.to_string()]));
+            }
+        }
         "sts:RoleSessionName" => out.extend(string("RoleSessionName").map(|v| (key.to_owned(), vec![v]))),
         "sts:SourceIdentity" => out.extend(string("SourceIdentity").map(|v| (key.to_owned(), vec![v]))),
         "sts:TransitiveTagKeys" => {
@@ -449,6 +485,9 @@ pub const KNOWN_KEYS: &[&str] = &[
     "sts:RoleSessionName",
     "sts:SourceIdentity",
     "sts:TransitiveTagKeys",
+    "s3:prefix",
+    "s3:delimiter",
+    "s3:max-keys",
 ];
 
 #[cfg(test)]
@@ -475,7 +514,8 @@ mod tests {
                         All | Listing(_) => &[],
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
-                        Renamed(_, m, p) => &[m, p],
+                        Renamed(_, m, p) | Object(m, p) => &[m, p],
+                        Bucket(m) => &[m],
                     };
                     for m in members {
                         assert!(has(m), "{service}:{} has no member {m}", row.operation);

@@ -11,6 +11,7 @@ mod error;
 pub mod iam;
 pub mod identity;
 pub mod keys;
+pub mod s3;
 pub mod sts;
 
 pub use error::ServiceError;

@@ -15,6 +15,7 @@ mod iam_context;
 mod mfa;
 mod robustness;
 mod roles;
+mod s3;
 mod server;
 mod sts;
 mod tls;

@@ -1,0 +1,444 @@
+//! Amazon S3, a subset: buckets and objects as the data the rest of Rampart protects. Buckets live
+//! in one namespace shared by every account, as in AWS; a bucket is its owner's alone until bucket
+//! policies land. Object data is stored beside its metadata, so listings never read it.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html>.
+
+use std::collections::BTreeMap;
+
+use md5::Digest as _;
+use rampart_shapes::Blob;
+use rampart_shapes::generated::s3 as shapes;
+use rampart_store::Tx;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::account;
+use crate::{Ctx, ServiceError, TxCtx};
+
+/// Most keys one ListObjectsV2 page returns.
+pub const MAX_KEYS: usize = 1000;
+
+fn bucket_key(name: &str) -> Vec<u8> {
+    format!("s3/bucket/{name}").into_bytes()
+}
+
+fn object_prefix(bucket: &str) -> Vec<u8> {
+    format!("s3/object/{bucket}/").into_bytes()
+}
+
+fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = object_prefix(bucket);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+fn data_key(bucket: &str, key: &str) -> Vec<u8> {
+    format!("s3/data/{bucket}/{key}").into_bytes()
+}
+
+/// A bucket, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketRecord {
+    pub v: u32,
+    pub name: String,
+    pub account_id: String,
+    pub region: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+}
+
+/// An object's metadata, as stored; its bytes are under [`data_key`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    pub v: u32,
+    pub key: String,
+    pub size: u64,
+    /// The quoted hex MD5 of the bytes, as S3 gives for a single-part upload.
+    pub etag: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_modified: OffsetDateTime,
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+fn no_such_bucket() -> ServiceError {
+    ServiceError::new("NoSuchBucket", 404, "The specified bucket does not exist")
+}
+
+fn no_such_key() -> ServiceError {
+    ServiceError::new("NoSuchKey", 404, "The specified key does not exist.")
+}
+
+fn access_denied() -> ServiceError {
+    ServiceError::access_denied("Access Denied")
+}
+
+/// Bucket naming rules for general purpose buckets.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>.
+pub fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let ok_chars = b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-');
+    let ends_ok = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ip_like = name.split('.').count() == 4 && name.split('.').all(|p| !p.is_empty() && p.parse::<u8>().is_ok());
+    (3..=63).contains(&b.len())
+        && ok_chars
+        && ends_ok(b.first())
+        && ends_ok(b.last())
+        && !name.contains("..")
+        && !ip_like
+        && !name.starts_with("xn--")
+        && !name.starts_with("sthree-")
+        && !name.ends_with("-s3alias")
+        && !name.ends_with("--ol-s3")
+}
+
+/// The bucket, if the caller's account owns it; another account's bucket is AccessDenied.
+fn owned_bucket(ctx: &Ctx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
+    let b: BucketRecord = account::read_cached(ctx.db, &bucket_key(name))?.ok_or_else(no_such_bucket)?;
+    if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(access_denied()) }
+}
+
+fn owned_bucket_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
+    let b: BucketRecord = account::read_tx(tx, &bucket_key(name))?.ok_or_else(no_such_bucket)?;
+    if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(access_denied()) }
+}
+
+/// The account's canonical user id: 64 hex characters, stable for the account.
+fn canonical_id(account: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("rampart/s3/owner/{account}").as_bytes());
+    data_encoding::HEXLOWER.encode(d.as_ref())
+}
+
+pub fn list_buckets(
+    ctx: &Ctx<'_>,
+    _input: shapes::ListBucketsRequest,
+) -> Result<shapes::ListBucketsOutput, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let all: Vec<BucketRecord> = account::scan_records(ctx.db, b"s3/bucket/")?;
+    let buckets = all
+        .into_iter()
+        .filter(|b| &b.account_id == account)
+        .map(|b| shapes::Bucket {
+            name: Some(b.name),
+            creation_date: Some(b.created),
+            bucket_region: Some(b.region),
+            ..shapes::Bucket::default()
+        })
+        .collect();
+    Ok(shapes::ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(shapes::Owner { display_name: None, id: Some(canonical_id(account)) }),
+        ..shapes::ListBucketsOutput::default()
+    })
+}
+
+pub fn create_bucket(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateBucketRequest,
+) -> Result<shapes::CreateBucketOutput, ServiceError> {
+    if !valid_bucket_name(&input.bucket) {
+        return Err(ServiceError::new("InvalidBucketName", 400, "The specified bucket is not valid."));
+    }
+    if let Some(existing) = account::read_tx::<BucketRecord>(tx, &bucket_key(&input.bucket))? {
+        return Err(if existing.account_id == ctx.principal.account_id {
+            ServiceError::new(
+                "BucketAlreadyOwnedByYou",
+                409,
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            )
+        } else {
+            ServiceError::new(
+                "BucketAlreadyExists",
+                409,
+                "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+            )
+        });
+    }
+    let region = input
+        .create_bucket_configuration
+        .and_then(|c| c.location_constraint)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let b = BucketRecord {
+        v: 1,
+        name: input.bucket,
+        account_id: ctx.principal.account_id.clone(),
+        region,
+        created: ctx.now,
+    };
+    account::write_tx(tx, &bucket_key(&b.name), &b)?;
+    Ok(shapes::CreateBucketOutput {
+        location: Some(format!("/{}", b.name)),
+        bucket_arn: Some(format!("arn:aws:s3:::{}", b.name)),
+    })
+}
+
+pub fn head_bucket(ctx: &Ctx<'_>, input: shapes::HeadBucketRequest) -> Result<shapes::HeadBucketOutput, ServiceError> {
+    let b = owned_bucket(ctx, &input.bucket)?;
+    Ok(shapes::HeadBucketOutput { bucket_region: Some(b.region), ..shapes::HeadBucketOutput::default() })
+}
+
+pub fn delete_bucket(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteBucketRequest) -> Result<(), ServiceError> {
+    let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
+    if !tx.scan_prefix(&object_prefix(&b.name), None, 1, false)?.is_empty() {
+        return Err(ServiceError::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty"));
+    }
+    tx.delete(&bucket_key(&b.name))?;
+    Ok(())
+}
+
+fn bad_digest(what: &str) -> ServiceError {
+    ServiceError::new("BadDigest", 400, format!("The {what} you specified did not match the calculated checksum."))
+}
+
+/// Checks the integrity values a client sent with the bytes: Content-MD5 and the flexible
+/// checksums this server can compute.
+fn check_integrity(input: &shapes::PutObjectRequest, body: &[u8]) -> Result<(), ServiceError> {
+    if let Some(md5) = &input.content_md5 {
+        let given = data_encoding::BASE64
+            .decode(md5.as_bytes())
+            .ok()
+            .filter(|d| d.len() == 16)
+            .ok_or_else(|| ServiceError::new("InvalidDigest", 400, "The Content-MD5 you specified was invalid."))?;
+        if given != md5::Md5::digest(body).as_slice() {
+            return Err(ServiceError::new(
+                "BadDigest",
+                400,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    if let Some(crc) = &input.checksum_crc32
+        && *crc != data_encoding::BASE64.encode(&crc32fast::hash(body).to_be_bytes())
+    {
+        return Err(bad_digest("CRC32"));
+    }
+    if let Some(sha) = &input.checksum_sha256
+        && *sha != data_encoding::BASE64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref())
+    {
+        return Err(bad_digest("SHA256"));
+    }
+    if let Some(sha) = &input.checksum_sha1
+        && *sha
+            != data_encoding::BASE64
+                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref())
+    {
+        return Err(bad_digest("SHA1"));
+    }
+    for (name, given) in [
+        ("CRC32C", &input.checksum_crc32_c),
+        ("CRC64NVME", &input.checksum_crc64_nvme),
+        ("SHA512", &input.checksum_sha512),
+        ("MD5", &input.checksum_md5),
+        ("XXHASH64", &input.checksum_xxhash64),
+        ("XXHASH3", &input.checksum_xxhash3),
+        ("XXHASH128", &input.checksum_xxhash128),
+    ] {
+        if given.is_some() {
+            return Err(ServiceError::new(
+                "NotImplemented",
+                501,
+                format!("Rampart does not verify {name} checksums yet; send CRC32, SHA1 or SHA256."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn put_object(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutObjectRequest,
+) -> Result<shapes::PutObjectOutput, ServiceError> {
+    let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
+    let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
+    check_integrity(&input, body)?;
+    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
+    let rec = ObjectRecord {
+        v: 1,
+        key: input.key.clone(),
+        size: body.len() as u64,
+        etag: etag.clone(),
+        last_modified: ctx.now,
+        content_type: input.content_type.clone(),
+        metadata: input.metadata.clone().unwrap_or_default(),
+    };
+    account::write_tx(tx, &object_key(&b.name, &input.key), &rec)?;
+    tx.put(&data_key(&b.name, &input.key), body)?;
+    Ok(shapes::PutObjectOutput {
+        e_tag: Some(etag),
+        checksum_crc32: input.checksum_crc32,
+        checksum_sha1: input.checksum_sha1,
+        checksum_sha256: input.checksum_sha256,
+        ..shapes::PutObjectOutput::default()
+    })
+}
+
+fn object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<(BucketRecord, ObjectRecord), ServiceError> {
+    let b = owned_bucket(ctx, bucket)?;
+    let o: ObjectRecord = account::read(ctx.db, &object_key(&b.name, key))?.ok_or_else(no_such_key)?;
+    Ok((b, o))
+}
+
+fn no_ranges(range: Option<&String>) -> Result<(), ServiceError> {
+    match range {
+        Some(_) => Err(ServiceError::new("NotImplemented", 501, "Rampart does not serve byte ranges yet.")),
+        None => Ok(()),
+    }
+}
+
+pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
+    no_ranges(input.range.as_ref())?;
+    let (b, o) = object(ctx, &input.bucket, &input.key)?;
+    let data = ctx.db.get(&data_key(&b.name, &o.key))?.ok_or_else(ServiceError::internal)?;
+    Ok(shapes::GetObjectOutput {
+        body: Some(Blob(data)),
+        accept_ranges: Some("bytes".to_owned()),
+        last_modified: Some(o.last_modified),
+        content_length: i64::try_from(o.size).ok(),
+        e_tag: Some(o.etag),
+        content_type: Some(o.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
+        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
+        ..shapes::GetObjectOutput::default()
+    })
+}
+
+pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
+    no_ranges(input.range.as_ref())?;
+    let (_, o) = object(ctx, &input.bucket, &input.key)?;
+    Ok(shapes::HeadObjectOutput {
+        accept_ranges: Some("bytes".to_owned()),
+        last_modified: Some(o.last_modified),
+        content_length: i64::try_from(o.size).ok(),
+        e_tag: Some(o.etag),
+        content_type: Some(o.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
+        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
+        ..shapes::HeadObjectOutput::default()
+    })
+}
+
+/// Deleting a key that is not there succeeds, as in S3 (204 either way).
+pub fn delete_object(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteObjectRequest,
+) -> Result<shapes::DeleteObjectOutput, ServiceError> {
+    let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
+    tx.delete(&object_key(&b.name, &input.key))?;
+    tx.delete(&data_key(&b.name, &input.key))?;
+    Ok(shapes::DeleteObjectOutput::default())
+}
+
+fn invalid_argument(message: &str) -> ServiceError {
+    ServiceError::new("InvalidArgument", 400, message)
+}
+
+/// ListObjectsV2: keys in UTF-8 binary order after `StartAfter` or the continuation token, rolled
+/// up at `Delimiter` into common prefixes (each counts toward `MaxKeys`).
+pub fn list_objects_v2(
+    ctx: &Ctx<'_>,
+    input: shapes::ListObjectsV2Request,
+) -> Result<shapes::ListObjectsV2Output, ServiceError> {
+    let b = owned_bucket(ctx, &input.bucket)?;
+    let max_keys = match input.max_keys {
+        None => MAX_KEYS,
+        Some(n) if n < 0 => return Err(invalid_argument("max-keys cannot be negative")),
+        Some(n) => usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS),
+    };
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let base = object_prefix(&b.name);
+    // Where to resume: a key (exclusive) inside the bucket.
+    let mut after: Option<Vec<u8>> = match &input.continuation_token {
+        Some(t) => Some(
+            data_encoding::BASE64URL_NOPAD
+                .decode(t.as_bytes())
+                .map_err(|_| invalid_argument("The continuation token provided is incorrect"))?,
+        ),
+        None => input.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
+    };
+    let mut scan_prefix = base.clone();
+    scan_prefix.extend_from_slice(prefix.as_bytes());
+    let (mut contents, mut common): (Vec<shapes::Object>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut truncated = false;
+    let mut last: Option<Vec<u8>> = None;
+    'scan: loop {
+        let from = after.as_ref().map(|a| [base.as_slice(), a.as_slice()].concat());
+        let batch = ctx.db.scan_prefix(&scan_prefix, from.as_deref(), 1000, false)?;
+        if batch.is_empty() {
+            break;
+        }
+        let last_batch = batch.len() < 1000;
+        for (k, v) in batch {
+            let key_bytes = k.get(base.len()..).unwrap_or_default().to_vec();
+            after = Some(key_bytes.clone());
+            let key = String::from_utf8_lossy(&key_bytes).into_owned();
+            let rolled = delimiter.as_ref().and_then(|d| {
+                let i = key.get(prefix.len()..)?.find(d.as_str())?;
+                key.get(..prefix.len() + i + d.len()).map(str::to_owned)
+            });
+            if contents.len() + common.len() == max_keys {
+                truncated = true;
+                break 'scan;
+            }
+            match rolled {
+                Some(cp) => {
+                    // Everything under this common prefix is skipped: 0xFF never occurs in UTF-8.
+                    let mut skip = cp.as_bytes().to_vec();
+                    skip.push(0xFF);
+                    after = Some(skip.clone());
+                    last = Some(skip);
+                    common.push(cp);
+                    continue 'scan;
+                }
+                None => {
+                    let o: ObjectRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+                    last = Some(key_bytes);
+                    contents.push(shapes::Object {
+                        key: Some(o.key),
+                        last_modified: Some(o.last_modified),
+                        e_tag: Some(o.etag),
+                        size: i64::try_from(o.size).ok(),
+                        storage_class: Some("STANDARD".to_owned()),
+                        ..shapes::Object::default()
+                    });
+                }
+            }
+        }
+        if last_batch {
+            break;
+        }
+    }
+    let key_count = contents.len() + common.len();
+    Ok(shapes::ListObjectsV2Output {
+        is_truncated: Some(truncated),
+        contents: (!contents.is_empty()).then_some(contents),
+        name: Some(b.name),
+        prefix: Some(prefix),
+        delimiter,
+        max_keys: i32::try_from(max_keys).ok(),
+        common_prefixes: (!common.is_empty())
+            .then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect()),
+        key_count: i32::try_from(key_count).ok(),
+        continuation_token: input.continuation_token,
+        next_continuation_token: if truncated { last.map(|l| data_encoding::BASE64URL_NOPAD.encode(&l)) } else { None },
+        start_after: input.start_after,
+        ..shapes::ListObjectsV2Output::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for ok in ["abc", "my-bucket.example", "a1b2", "coffee-shop-receipts"] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in ["ab", "Upper", "-start", "end-", "a..b", "192.168.5.4", "xn--abc", "a_b", &"a".repeat(64)] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+    }
+}
