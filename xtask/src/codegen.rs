@@ -14,6 +14,10 @@ use serde_json::Value as Json;
 /// The services whose shapes Rampart serves, by botocore directory name.
 const SERVICES: &[&str] = &["iam", "s3", "sts"];
 
+/// Shapes the models do not mark sensitive that Rampart keeps out of logs and audit records all
+/// the same: one-time MFA codes (a code seen in a trail could be replayed within its step).
+const ALSO_SENSITIVE: &[(&str, &str)] = &[("iam", "authenticationCodeType"), ("sts", "tokenCodeType")];
+
 /// Operation-name prefixes whose calls change no state (CloudTrail's `readOnly`).
 const READ_ONLY_PREFIXES: &[&str] =
     &["Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Search", "Assume", "Check"];
@@ -372,7 +376,8 @@ fn generate_service(svc: &str, model: &Json, version: &str) -> anyhow::Result<St
     for name in &g.used {
         let sh = g.shape(name)?;
         let st = static_name(name);
-        let sensitive = sh.get("sensitive").and_then(Json::as_bool).unwrap_or(false);
+        let sensitive = sh.get("sensitive").and_then(Json::as_bool).unwrap_or(false)
+            || ALSO_SENSITIVE.contains(&(svc, name.as_str()));
         let kind = match s(sh, "type").unwrap_or_default() {
             "string" => {
                 let pat = match s(sh, "pattern") {

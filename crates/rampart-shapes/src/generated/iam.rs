@@ -15240,7 +15240,7 @@ pub static SH_authenticationCodeType: crate::Shape = crate::Shape {
         pattern: Some(&PAT_8),
         enum_values: &[],
     }),
-    sensitive: false,
+    sensitive: true,
 };
 pub static SH_booleanObjectType: crate::Shape =
     crate::Shape { name: "booleanObjectType", kind: crate::Kind::Boolean, sensitive: false };

@@ -1952,7 +1952,7 @@ pub static SH_tokenCodeType: crate::Shape = crate::Shape {
         pattern: Some(&PAT_12),
         enum_values: &[],
     }),
-    sensitive: false,
+    sensitive: true,
 };
 pub static SH_tokenType: crate::Shape = crate::Shape {
     name: "tokenType",
