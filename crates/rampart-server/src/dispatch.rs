@@ -59,6 +59,7 @@ impl Dispatch {
             ((s3, "ListObjectsV2"), read(s3::list_objects_v2)),
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
             ((sts, "AssumeRole"), read(sts::assume_role)),
+            ((sts, "GetSessionToken"), write(sts::get_session_token)),
             ((iam, "CreateUser"), write(iam::create_user)),
             ((iam, "GetUser"), read(iam::get_user)),
             ((iam, "ListUsers"), read(iam::list_users)),

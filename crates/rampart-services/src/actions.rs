@@ -239,6 +239,7 @@ pub static STS: &[Action] = &[
         ],
     ),
     a("GetCallerIdentity", &[All], &[]),
+    a("GetSessionToken", &[All], &[]),
 ];
 
 /// Every table, by the service's endpoint prefix.

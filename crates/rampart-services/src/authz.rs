@@ -37,7 +37,9 @@ pub struct Request<'a> {
 
 /// Actions that need no permission. `sts:GetCallerIdentity` works even under an explicit deny:
 /// <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>.
-const ALWAYS_ALLOWED: &[&str] = &["sts:GetCallerIdentity"];
+/// `sts:GetSessionToken` cannot be controlled by policies:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html>.
+const ALWAYS_ALLOWED: &[&str] = &["sts:GetCallerIdentity", "sts:GetSessionToken"];
 
 /// Most compiled policies kept; the cache empties itself when full.
 const CACHE_LIMIT: usize = 10_000;
@@ -92,11 +94,24 @@ impl Authorizer {
             ))
         };
         let no_identity_policy = || format!("because no identity-based policy allows the {} action", req.action);
+        // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
+        // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
+        if p.temporary && p.session.is_none() {
+            let action = req.action.to_ascii_lowercase();
+            if action.starts_with("iam:") && p.mfa_at.is_none() {
+                return Err(denied("because credentials from GetSessionToken need MFA to call IAM".to_owned()));
+            }
+            if action.starts_with("sts:") && action != "sts:assumerole" {
+                return Err(denied("because credentials from GetSessionToken cannot call STS".to_owned()));
+            }
+        }
         match p.kind {
             PrincipalKind::Root => Ok(()),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
-                let Some(user) = iam::read_user(db, &p.account_id, name)? else {
+                // The user must still be the one the credentials were issued to, not a new one with
+                // its name.
+                let Some(user) = iam::read_user(db, &p.account_id, name)?.filter(|u| u.id == p.user_id) else {
                     return Err(denied(no_identity_policy()));
                 };
                 let docs = iam::identity_documents(db, &user)?;
@@ -209,8 +224,26 @@ fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context
     ctx
 }
 
+/// `aws:MultiFactorAuthPresent` and `aws:MultiFactorAuthAge`: present with MFA; temporary
+/// credentials without it say `false`; long-term keys carry neither, so `BoolIfExists` treats them
+/// as AWS does.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent>.
+pub fn mfa_keys(p: &Principal, now: time::OffsetDateTime, ctx: &mut rampart_policy::Context) {
+    match p.mfa_at {
+        Some(at) => {
+            ctx.set("aws:MultiFactorAuthPresent", "true")
+                .set("aws:MultiFactorAuthAge", (now - at).whole_seconds().max(0).to_string());
+        }
+        None if p.temporary => {
+            ctx.set("aws:MultiFactorAuthPresent", "false");
+        }
+        None => {}
+    }
+}
+
 /// The keys that describe the request itself rather than the principal.
 fn request_keys(req: &Request<'_>, ctx: &mut rampart_policy::Context) {
+    mfa_keys(req.principal, req.context.time, ctx);
     let c = &req.context;
     ctx.set("aws:SourceIp", c.source_ip)
         .set("aws:SecureTransport", if c.secure_transport { "true" } else { "false" })
@@ -277,6 +310,8 @@ mod tests {
             user_name: Some("ghost".into()),
             access_key_id: None,
             session: None,
+            temporary: false,
+            mfa_at: None,
         };
         let req = |principal, action| Request { principal, action, resource: "*", context: ctx, keys: &[] };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());

@@ -79,6 +79,8 @@ impl UserRecord {
             user_name: Some(self.name.clone()),
             access_key_id,
             session: None,
+            temporary: false,
+            mfa_at: None,
         }
     }
 

@@ -20,6 +20,11 @@ pub struct Principal {
     pub access_key_id: Option<String>,
     /// For role sessions: the role and the session's limits.
     pub session: Option<RoleSession>,
+    /// Signed with temporary (`ASIA…`) credentials: a role session or a GetSessionToken session.
+    pub temporary: bool,
+    /// When an MFA code was checked for these credentials (`aws:MultiFactorAuthPresent`,
+    /// `aws:MultiFactorAuthAge`); long-term keys never carry it.
+    pub mfa_at: Option<time::OffsetDateTime>,
 }
 
 /// What a role session carries (from its sealed session token).
@@ -47,6 +52,8 @@ impl Principal {
             user_name: None,
             access_key_id,
             session: None,
+            temporary: false,
+            mfa_at: None,
         }
     }
 

@@ -7,13 +7,13 @@
 use rampart_policy::{Context, Input, Named, Policy, PolicyKind, decide};
 use rampart_shapes::generated::sts::{
     AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, GetCallerIdentityRequest,
-    GetCallerIdentityResponse,
+    GetCallerIdentityResponse, GetSessionTokenRequest, GetSessionTokenResponse,
 };
-use rampart_store::Sealer;
+use rampart_store::{Sealer, Tx};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::{Ctx, Principal, PrincipalKind, RoleSession, ServiceError, account, iam};
+use crate::{Ctx, Principal, PrincipalKind, RoleSession, ServiceError, TxCtx, account, iam};
 
 /// Returns the caller's account, ARN and user id, exactly as AWS does for each principal kind.
 /// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>.
@@ -46,6 +46,23 @@ pub struct SessionClaims {
     pub issued: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires: OffsetDateTime,
+    /// For a GetSessionToken session of an IAM user: that user (the role fields are then empty).
+    #[serde(default)]
+    pub user: Option<SessionUser>,
+    /// For a GetSessionToken session of the root user.
+    #[serde(default)]
+    pub root: bool,
+    /// When an MFA code was checked for this session, if one was.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub mfa_at: Option<OffsetDateTime>,
+}
+
+/// The IAM user a GetSessionToken session acts as.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub name: String,
+    pub id: String,
+    pub path: String,
 }
 
 fn root_path() -> String {
@@ -58,13 +75,30 @@ const TOKEN_CONTEXT: &[u8] = b"rampart/sts/session-token/v1";
 impl SessionClaims {
     /// The principal the session acts as.
     pub fn principal(&self) -> Principal {
+        let key = Some(self.access_key_id.clone());
+        if self.root {
+            return Principal { temporary: true, mfa_at: self.mfa_at, ..Principal::root(&self.account_id, key) };
+        }
+        if let Some(u) = &self.user {
+            return Principal {
+                kind: PrincipalKind::IAMUser,
+                account_id: self.account_id.clone(),
+                arn: format!("arn:aws:iam::{}:user{}{}", self.account_id, u.path, u.name),
+                user_id: u.id.clone(),
+                user_name: Some(u.name.clone()),
+                access_key_id: key,
+                session: None,
+                temporary: true,
+                mfa_at: self.mfa_at,
+            };
+        }
         Principal {
             kind: PrincipalKind::AssumedRole,
             account_id: self.account_id.clone(),
             arn: format!("arn:aws:sts::{}:assumed-role/{}/{}", self.account_id, self.role_name, self.session_name),
             user_id: format!("{}:{}", self.role_id, self.session_name),
             user_name: None,
-            access_key_id: Some(self.access_key_id.clone()),
+            access_key_id: key,
             session: Some(RoleSession {
                 role_name: self.role_name.clone(),
                 role_path: self.role_path.clone(),
@@ -74,6 +108,8 @@ impl SessionClaims {
                 issued: self.issued,
                 source_identity: self.source_identity.clone(),
             }),
+            temporary: true,
+            mfa_at: self.mfa_at,
         }
     }
 }
@@ -177,6 +213,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
     }
     context.set("sts:RoleSessionName", input.role_session_name.clone());
     context.set("aws:PrincipalArn", caller.arn.clone()).set("aws:PrincipalAccount", caller.account_id.clone());
+    crate::authz::mfa_keys(caller, ctx.now, &mut context);
     if !trusted(&trust, caller, &input.role_arn, role_account, &context) {
         return Err(denied(caller, &input.role_arn));
     }
@@ -211,6 +248,10 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
         source_identity: input.source_identity.clone(),
         issued: ctx.now,
         expires,
+        user: None,
+        root: false,
+        // A session keeps the MFA of the credentials that asked for it.
+        mfa_at: caller.mfa_at,
     };
     let token = seal_token(ctx.sealer, &claims)?;
     let principal = claims.principal();
@@ -224,6 +265,73 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
         assumed_role_user: Some(AssumedRoleUser { assumed_role_id: principal.user_id, arn: principal.arn }),
         packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
         source_identity: input.source_identity,
+    })
+}
+
+/// Temporary credentials for the caller itself, optionally proven with an MFA code; they carry the
+/// caller's permissions and, with a code, `aws:MultiFactorAuthPresent`. Needs no permission.
+/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html> and
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html>.
+pub fn get_session_token(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: GetSessionTokenRequest,
+) -> Result<GetSessionTokenResponse, ServiceError> {
+    let caller = ctx.principal;
+    if caller.temporary {
+        return Err(ServiceError::access_denied("Cannot call GetSessionToken with session credentials"));
+    }
+    let root = caller.kind == PrincipalKind::Root;
+    // The root user's sessions last at most an hour, whatever is asked.
+    let duration = match (root, input.duration_seconds) {
+        (true, d) => d.unwrap_or(3600).min(3600),
+        (false, d) => d.unwrap_or(43_200),
+    };
+    let mfa_at = match (&input.serial_number, &input.token_code) {
+        (Some(serial), Some(code)) => {
+            iam::accept_mfa_code(tx, ctx, serial, code)?;
+            Some(ctx.now)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(ServiceError::new(
+                "ValidationError",
+                400,
+                "SerialNumber and TokenCode must be given together.",
+            ));
+        }
+    };
+    let user = match (&caller.kind, &caller.user_name) {
+        (PrincipalKind::IAMUser, Some(name)) => {
+            Some(SessionUser { name: name.clone(), id: caller.user_id.clone(), path: iam_path(&caller.arn) })
+        }
+        _ => None,
+    };
+    let expires = ctx.now + Duration::seconds(i64::from(duration));
+    let claims = SessionClaims {
+        v: 1,
+        access_key_id: account::new_id("ASIA")?,
+        secret: account::new_secret()?.as_str().to_owned(),
+        account_id: caller.account_id.clone(),
+        role_name: String::new(),
+        role_path: root_path(),
+        role_id: String::new(),
+        session_name: String::new(),
+        session_policy: None,
+        source_identity: None,
+        issued: ctx.now,
+        expires,
+        user,
+        root,
+        mfa_at,
+    };
+    Ok(GetSessionTokenResponse {
+        credentials: Some(Credentials {
+            access_key_id: claims.access_key_id.clone(),
+            secret_access_key: claims.secret.clone(),
+            session_token: seal_token(ctx.sealer, &claims)?,
+            expiration: expires,
+        }),
     })
 }
 
@@ -248,6 +356,9 @@ mod tests {
             source_identity: None,
             issued: now,
             expires: now,
+            user: None,
+            root: false,
+            mfa_at: None,
         };
         let token = seal_token(&sealer, &claims).unwrap();
         assert!(!String::from_utf8_lossy(&data_encoding::BASE64.decode(token.as_bytes()).unwrap()).contains("s3cr3t"));
@@ -255,6 +366,15 @@ mod tests {
         let other = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
         assert!(open_token(&other, &token).is_none());
         assert!(open_token(&sealer, "not-a-token").is_none());
+        // A session's MFA and holder travel sealed in the token.
+        let user_claims = SessionClaims {
+            user: Some(SessionUser { name: "mo".into(), id: "AIDAEXAMPLE".into(), path: "/ops/".into() }),
+            mfa_at: Some(now),
+            ..claims.clone()
+        };
+        let p = open_token(&sealer, &seal_token(&sealer, &user_claims).unwrap()).unwrap().principal();
+        assert_eq!((p.kind, p.arn.as_str()), (PrincipalKind::IAMUser, "arn:aws:iam::111122223333:user/ops/mo"));
+        assert!(p.temporary && p.mfa_at.is_some() && p.session.is_none());
         assert_eq!(claims.principal().arn, "arn:aws:sts::111122223333:assumed-role/R/s");
         assert_eq!(iam_path("arn:aws:iam::1:user/a/b/name"), "/a/b/");
         assert_eq!(iam_path("arn:aws:iam::1:user/name"), "/");

@@ -111,6 +111,34 @@ fn matches(seed: &[u8], step: u64, code: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), code.as_bytes()).is_ok()
 }
 
+/// Steps either side of now a single code may come from (clock skew and typing time).
+const SKEW: u64 = 1;
+
+/// Checks one code from the caller's own device for STS and spends its step. Failures are
+/// AccessDenied, as STS words them, and say nothing about whether the device exists.
+pub(crate) fn accept_mfa_code(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, serial: &str, code: &str) -> Result<(), ServiceError> {
+    let failed =
+        || ServiceError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code. ");
+    let p = ctx.principal;
+    let holder = match (p.kind, &p.user_name) {
+        (PrincipalKind::Root, _) => Holder::Root,
+        (_, Some(name)) => Holder::User { name: name.clone() },
+        _ => return Err(failed()),
+    };
+    let Ok(mut d) = device_tx(tx, &p.account_id, serial) else { return Err(failed()) };
+    if d.holder.as_ref() != Some(&holder) {
+        return Err(failed());
+    }
+    let seed = d.seed(ctx.sealer)?;
+    let now = step_now(ctx.now);
+    let step = (now.saturating_sub(SKEW)..=now + SKEW)
+        .filter(|s| *s > d.last_step)
+        .find(|s| matches(&seed, *s, code))
+        .ok_or_else(failed)?;
+    d.last_step = step;
+    write(tx, &d)
+}
+
 /// The current TOTP time step.
 fn step_now(now: OffsetDateTime) -> u64 {
     u64::try_from(now.unix_timestamp()).unwrap_or(0) / STEP

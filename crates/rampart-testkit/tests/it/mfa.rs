@@ -2,6 +2,7 @@
 //! with two consecutive RFC 6238 codes, no replays, resync, and the device's life with its user.
 
 use aws_sdk_iam::types::AssignmentStatusType;
+use aws_sdk_sts::error::ProvideErrorMetadata as _;
 
 use crate::iam::{err, root};
 use rampart_testkit::TestServer;
@@ -105,6 +106,14 @@ async fn a_virtual_device_is_enabled_by_two_consecutive_codes_and_never_by_a_rep
         .find(|e| e["eventName"] == "CreateVirtualMFADevice" && e["errorCode"].is_null())
         .expect("audited");
     assert_eq!(created["responseElements"]["virtualMFADevice"]["serialNumber"], serial.as_str());
+    // One-time codes are secrets too: a code seen in the trail could be replayed within its step.
+    let enabled = events
+        .iter()
+        .find(|e| e["eventName"] == "EnableMFADevice" && e["errorCode"].is_null())
+        .expect("EnableMFADevice is audited");
+    assert_eq!(enabled["requestParameters"]["serialNumber"], serial.as_str());
+    assert_eq!(enabled["requestParameters"]["authenticationCode1"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+    assert_eq!(enabled["requestParameters"]["authenticationCode2"], "HIDDEN_DUE_TO_SECURITY_REASONS");
     let all = serde_json::to_string(&events).unwrap();
     let base32 = data_encoding::BASE32_NOPAD.encode(&seed);
     let base64_of_base32 = data_encoding::BASE64.encode(base32.as_bytes());
@@ -176,4 +185,117 @@ async fn resync_takes_two_new_codes_and_tags_and_errors_follow_aws() {
     admin.put_user_policy().user_name("bo").policy_name("mfa").policy_document(self_service).send().await.unwrap();
     let mine = bo.list_mfa_devices().send().await.unwrap();
     assert_eq!(mine.mfa_devices().iter().map(|d| d.serial_number()).collect::<Vec<_>>(), [serial.as_str()]);
+}
+
+/// A signed-in user's clients: IAM and STS, with an optional session token.
+fn clients(
+    server: &TestServer,
+    id: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> (aws_sdk_iam::Client, aws_sdk_sts::Client) {
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url(&server.endpoint)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                id,
+                secret,
+                token.map(str::to_owned),
+                None,
+                "t",
+            ))
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let sts = aws_sdk_sts::Client::from_conf(
+        crate::sts_builder(server, id, secret)
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                id,
+                secret,
+                token.map(str::to_owned),
+                None,
+                "t",
+            ))
+            .build(),
+    );
+    (iam, sts)
+}
+
+/// The seeds' policy: allow some work, deny everything but MFA self-service unless signed in with MFA.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage-mfa-only.html>.
+const MFA_OR_NOTHING: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Action":["iam:ListUsers","sts:AssumeRole"],"Resource":"*"},
+  {"Sid":"DenyAllExceptListedIfNoMFA","Effect":"Deny","NotAction":["iam:ListMFADevices","sts:GetSessionToken"],
+   "Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}"#;
+
+const TRUST_WITH_MFA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+  "Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole",
+  "Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}"#;
+
+#[tokio::test]
+async fn get_session_token_with_a_code_carries_mfa_into_policies_and_role_trust() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("mo").send().await.unwrap();
+    admin.put_user_policy().user_name("mo").policy_name("mfa").policy_document(MFA_OR_NOTHING).send().await.unwrap();
+    let (serial, seed, _) = device(&admin, "mo-phone").await;
+    let now = step_now();
+    admin
+        .enable_mfa_device()
+        .user_name("mo")
+        .serial_number(&serial)
+        .authentication_code1(code(&seed, now - 3))
+        .authentication_code2(code(&seed, now - 2))
+        .send()
+        .await
+        .unwrap();
+    admin.create_role().role_name("Vault").assume_role_policy_document(TRUST_WITH_MFA).send().await.unwrap();
+    let with_mfa_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#;
+    admin.put_role_policy().role_name("Vault").policy_name("p").policy_document(with_mfa_only).send().await.unwrap();
+    let k = admin.create_access_key().user_name("mo").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let (mo_iam, mo_sts) = clients(&server, k.access_key_id(), k.secret_access_key(), None);
+
+    // Long-term keys carry no MFA key: BoolIfExists denies, as AWS documents.
+    let (c, m) = err(mo_iam.list_users().send().await);
+    assert_eq!(c, "AccessDenied");
+    assert!(m.ends_with("with an explicit deny in an identity-based policy"), "{m}");
+    let vault = "arn:aws:iam::123456789012:role/Vault";
+    let assume = |sts: &aws_sdk_sts::Client| sts.assume_role().role_arn(vault).role_session_name("vault").send();
+    assert_eq!(crate::code(assume(&mo_sts).await), "AccessDenied");
+
+    // A session without a code is no better; a wrong code is refused without saying why.
+    let plain = mo_sts.get_session_token().send().await.unwrap();
+    let pc = plain.credentials().unwrap();
+    let (plain_iam, _) = clients(&server, pc.access_key_id(), pc.secret_access_key(), Some(pc.session_token()));
+    assert_eq!(err(plain_iam.list_users().send().await).0, "AccessDenied");
+    let wrong = mo_sts.get_session_token().serial_number(&serial).token_code(code(&seed, now - 10)).send().await;
+    let wrong = wrong.unwrap_err();
+    let se = wrong.as_service_error().unwrap();
+    assert_eq!(se.code(), Some("AccessDenied"));
+    assert_eq!(se.message(), Some("MultiFactorAuthentication failed with invalid MFA one time pass code. "));
+
+    // With a valid code: the caller's own identity and permissions, with MFA present.
+    let good = code(&seed, now);
+    let s = mo_sts.get_session_token().serial_number(&serial).token_code(&good).send().await.unwrap();
+    let sc = s.credentials().unwrap();
+    assert!(sc.access_key_id().starts_with("ASIA"));
+    let (s_iam, s_sts) = clients(&server, sc.access_key_id(), sc.secret_access_key(), Some(sc.session_token()));
+    let me = s_sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:iam::123456789012:user/mo"));
+    assert_eq!(s_iam.list_users().send().await.unwrap().users().len(), 1);
+    assert_eq!(err(s_iam.create_user().user_name("x").send().await).0, "AccessDenied", "still only mo's policy");
+    // The same code cannot be used twice.
+    let replay = mo_sts.get_session_token().serial_number(&serial).token_code(&good).send().await;
+    assert_eq!(crate::code(replay), "AccessDenied");
+    // Session credentials cannot mint more sessions.
+    assert_eq!(crate::code(s_sts.get_session_token().send().await), "AccessDenied");
+
+    // The MFA-protected role: its trust policy admits the MFA session, and the role session keeps MFA.
+    let r = assume(&s_sts).await.unwrap();
+    let rc = r.credentials().unwrap();
+    let (r_iam, _) = clients(&server, rc.access_key_id(), rc.secret_access_key(), Some(rc.session_token()));
+    assert_eq!(r_iam.list_roles().send().await.unwrap().roles().len(), 1);
 }
