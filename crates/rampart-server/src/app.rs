@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use crate::audit::{self, Draft, Origin};
 use crate::authn::{AuthnError, authenticate};
 use crate::config::Config;
-use crate::dispatch::{Dispatch, Handler, WriteFn};
+use crate::dispatch::{Dispatch, Handler, ReadFn, WriteFn};
 
 pub type Response = http::Response<Full<Bytes>>;
 
@@ -372,8 +372,13 @@ impl App {
             .dispatch
             .get(service.endpoint_prefix, op.name)
             .ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
+        let handler = match handler {
+            Handler::ReadUnless { write, writes, .. } if writes(&input) => HandlerRef::Write(write.clone()),
+            Handler::ReadUnless { read, .. } | Handler::Read(read) => HandlerRef::Read(read),
+            Handler::Write(f) => HandlerRef::Write(f.clone()),
+        };
         match handler {
-            Handler::Read(f) => {
+            HandlerRef::Read(f) => {
                 let output = f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
                 if !op.read_only
                     && let Some(shape) = op.output
@@ -382,8 +387,8 @@ impl App {
                 }
                 Ok(Step::Done(encode(service, op, &output, request_id)))
             }
-            Handler::Write(f) => {
-                Ok(Step::Write(Box::new(WriteStep { handler: f.clone(), input, principal, service, op })))
+            HandlerRef::Write(handler) => {
+                Ok(Step::Write(Box::new(WriteStep { handler, input, principal, service, op })))
             }
         }
     }
@@ -435,6 +440,12 @@ pub struct WriteStep {
     principal: Principal,
     service: &'static Service,
     op: &'static Operation,
+}
+
+/// The handler chosen for one request.
+enum HandlerRef<'a> {
+    Read(&'a ReadFn),
+    Write(WriteFn),
 }
 
 /// Where the synchronous part of the pipeline ends.

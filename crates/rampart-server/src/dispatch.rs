@@ -8,7 +8,7 @@ use rampart_shapes::generated::{iam as iam_shapes, s3 as s3_shapes, sts as sts_s
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
 
-type ReadFn = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
+pub type ReadFn = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
 /// Runs inside the store transaction on the writer thread.
 pub type WriteFn = Arc<dyn Fn(&mut Tx<'_>, &TxCtx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
 
@@ -18,6 +18,9 @@ pub enum Handler {
     Read(ReadFn),
     /// Changes state; it runs in a transaction, and its audit event commits with it.
     Write(WriteFn),
+    /// Reads state, unless the input asks for something that must be recorded (an MFA code spent
+    /// by AssumeRole): then it runs as a write.
+    ReadUnless { read: ReadFn, write: WriteFn, writes: fn(&Value) -> bool },
 }
 
 fn input<I: FromValue>(v: Value) -> Result<I, ServiceError> {
@@ -35,6 +38,22 @@ fn write<I: FromValue + 'static, O: IntoValue + 'static>(
     f: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
 ) -> Handler {
     Handler::Write(Arc::new(move |tx, ctx, v| f(tx, ctx, input(v)?).map(IntoValue::into_value)))
+}
+
+fn read_unless<I: FromValue + 'static, O: IntoValue + 'static>(
+    read: fn(&Ctx<'_>, I) -> Result<O, ServiceError>,
+    write: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
+    writes: fn(&Value) -> bool,
+) -> Handler {
+    let (Handler::Read(read), Handler::Write(write)) = (self::read(read), self::write(write)) else {
+        unreachable!("read() and write() build their own variants")
+    };
+    Handler::ReadUnless { read, write, writes }
+}
+
+/// Whether an STS input carries an MFA code (`TokenCode`), whose step must be recorded as spent.
+fn has_token_code(v: &Value) -> bool {
+    v.string_field(&sts_shapes::SH_AssumeRoleRequest, "TokenCode").is_some()
 }
 
 /// Every served operation, by service endpoint prefix and operation name.
@@ -58,7 +77,7 @@ impl Dispatch {
             ((s3, "DeleteObject"), write(s3::delete_object)),
             ((s3, "ListObjectsV2"), read(s3::list_objects_v2)),
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
-            ((sts, "AssumeRole"), read(sts::assume_role)),
+            ((sts, "AssumeRole"), read_unless(sts::assume_role, sts::assume_role_with_mfa, has_token_code)),
             ((sts, "GetSessionToken"), write(sts::get_session_token)),
             ((iam, "CreateUser"), write(iam::create_user)),
             ((iam, "GetUser"), read(iam::get_user)),

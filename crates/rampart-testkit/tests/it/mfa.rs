@@ -299,3 +299,52 @@ async fn get_session_token_with_a_code_carries_mfa_into_policies_and_role_trust(
     let (r_iam, _) = clients(&server, rc.access_key_id(), rc.secret_access_key(), Some(rc.session_token()));
     assert_eq!(r_iam.list_roles().send().await.unwrap().roles().len(), 1);
 }
+
+#[tokio::test]
+async fn assume_role_takes_a_code_directly_and_a_refused_request_spends_nothing() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("vi").send().await.unwrap();
+    let may = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#;
+    admin.put_user_policy().user_name("vi").policy_name("p").policy_document(may).send().await.unwrap();
+    let (serial, seed, _) = device(&admin, "vi-key").await;
+    let now = step_now();
+    admin
+        .enable_mfa_device()
+        .user_name("vi")
+        .serial_number(&serial)
+        .authentication_code1(code(&seed, now - 3))
+        .authentication_code2(code(&seed, now - 2))
+        .send()
+        .await
+        .unwrap();
+    admin.create_role().role_name("Vault").assume_role_policy_document(TRUST_WITH_MFA).send().await.unwrap();
+    let with_mfa_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#;
+    admin.put_role_policy().role_name("Vault").policy_name("p").policy_document(with_mfa_only).send().await.unwrap();
+    let nobody = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/someone-else"},"Action":"sts:AssumeRole"}}"#;
+    admin.create_user().user_name("someone-else").send().await.unwrap();
+    admin.create_role().role_name("Closed").assume_role_policy_document(nobody).send().await.unwrap();
+    let k = admin.create_access_key().user_name("vi").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let (_, vi) = clients(&server, k.access_key_id(), k.secret_access_key(), None);
+    let assume = |role: &str, c: String| {
+        vi.assume_role()
+            .role_arn(format!("arn:aws:iam::123456789012:role/{role}"))
+            .role_session_name("s1")
+            .serial_number(&serial)
+            .token_code(c)
+            .send()
+    };
+
+    assert_eq!(crate::code(assume("Vault", code(&seed, now - 8)).await), "AccessDenied", "a stale code");
+    // The trust policy refuses: the code is not spent, so it still works where trust allows.
+    let good = code(&seed, now);
+    assert_eq!(crate::code(assume("Closed", good.clone()).await), "AccessDenied");
+    let out = assume("Vault", good.clone()).await.unwrap();
+    let c = out.credentials().unwrap();
+    let (session, _) = clients(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(session.list_roles().send().await.unwrap().roles().len(), 2, "the session carries MFA");
+    assert_eq!(crate::code(assume("Vault", good).await), "AccessDenied", "a spent code");
+    let half = vi.assume_role().role_arn("arn:aws:iam::123456789012:role/Vault").role_session_name("s2");
+    assert_eq!(crate::code(half.serial_number(&serial).send().await), "ValidationError");
+}
