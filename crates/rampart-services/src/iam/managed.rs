@@ -72,6 +72,18 @@ const CATALOGUE: &[(&str, &str, &str, &str)] = &[
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cloudtrail:*","Resource":"*"},{"Effect":"Allow","Action":["s3:ListAllMyBuckets","s3:GetBucketLocation","kms:ListKeys","kms:ListAliases","iam:ListRoles","iam:GetRolePolicy","iam:GetUser"],"Resource":"*"}]}"#,
     ),
     (
+        "AmazonS3FullAccess",
+        "/",
+        "Provides full access to all buckets via the AWS Management Console.",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*","s3-object-lambda:*"],"Resource":"*"}]}"#,
+    ),
+    (
+        "AmazonS3ReadOnlyAccess",
+        "/",
+        "Provides read only access to all buckets via the AWS Management Console.",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:Get*","s3:List*","s3:Describe*","s3-object-lambda:Get*","s3-object-lambda:List*"],"Resource":"*"}]}"#,
+    ),
+    (
         "AWSCloudTrail_ReadOnlyAccess",
         "/",
         "Provides read only access to AWS CloudTrail.",

@@ -140,6 +140,19 @@ async fn listings_roll_up_prefixes_and_page_with_continuation_tokens() {
     assert_eq!(after.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["specials", "zz-top"]);
     let bad = c.list_objects_v2().bucket("menu").continuation_token("!!not-a-token!!").send().await;
     assert_eq!(code(bad), "InvalidArgument");
+
+    // AWS's managed AmazonS3ReadOnlyAccess reads and lists, and writes nothing.
+    let iam = root(&server);
+    iam.create_user().user_name("reader").send().await.unwrap();
+    let ro = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    iam.attach_user_policy().user_name("reader").policy_arn(ro).send().await.unwrap();
+    let k = iam.create_access_key().user_name("reader").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let reader = s3(&server, k.access_key_id(), k.secret_access_key());
+    assert_eq!(code(reader.get_object().bucket("menu").key("specials").send().await), "OK");
+    assert_eq!(code(reader.list_buckets().send().await), "OK");
+    let put = reader.put_object().bucket("menu").key("x").body(ByteStream::from(b"x".to_vec())).send().await;
+    assert_eq!(code(put), "AccessDenied");
 }
 
 const CASHIERS: &str = r#"{"Version":"2012-10-17","Statement":[
