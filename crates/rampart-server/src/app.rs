@@ -372,7 +372,12 @@ impl App {
             .dispatch
             .get(service.endpoint_prefix, op.name)
             .ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
+        let mut input = input;
         let handler = match handler {
+            Handler::Prepared { prepare, write } => {
+                input = prepare(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
+                HandlerRef::Write(write.clone())
+            }
             Handler::ReadUnless { write, writes, .. } if writes(&input) => HandlerRef::Write(write.clone()),
             Handler::ReadUnless { read, .. } | Handler::Read(read) => HandlerRef::Read(read),
             Handler::Write(f) => HandlerRef::Write(f.clone()),

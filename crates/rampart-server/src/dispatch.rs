@@ -18,6 +18,9 @@ pub enum Handler {
     Read(ReadFn),
     /// Changes state; it runs in a transaction, and its audit event commits with it.
     Write(WriteFn),
+    /// Changes state after `prepare` has done the slow or read-only part on the request's task
+    /// (checking and hashing a password), so the store's writer never waits on it.
+    Prepared { prepare: ReadFn, write: WriteFn },
     /// Reads state, unless the input asks for something that must be recorded (an MFA code spent
     /// by AssumeRole): then it runs as a write.
     ReadUnless { read: ReadFn, write: WriteFn, writes: fn(&Value) -> bool },
@@ -49,6 +52,16 @@ fn read_unless<I: FromValue + 'static, O: IntoValue + 'static>(
         unreachable!("read() and write() build their own variants")
     };
     Handler::ReadUnless { read, write, writes }
+}
+
+fn prepared<I: FromValue + IntoValue + 'static, O: IntoValue + 'static>(
+    prepare: fn(&Ctx<'_>, I) -> Result<I, ServiceError>,
+    write: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
+) -> Handler {
+    let (Handler::Read(prepare), Handler::Write(write)) = (self::read(prepare), self::write(write)) else {
+        unreachable!("read() and write() build their own variants")
+    };
+    Handler::Prepared { prepare, write }
 }
 
 /// Whether an STS input carries an MFA code (`TokenCode`), whose step must be recorded as spent.
@@ -149,6 +162,14 @@ impl Dispatch {
             ((iam, "TagRole"), write(iam::tag_role)),
             ((iam, "UntagRole"), write(iam::untag_role)),
             ((iam, "ListRoleTags"), read(iam::list_role_tags)),
+            ((iam, "CreateLoginProfile"), prepared(iam::prepare_create_login_profile, iam::create_login_profile)),
+            ((iam, "GetLoginProfile"), read(iam::get_login_profile)),
+            ((iam, "UpdateLoginProfile"), prepared(iam::prepare_update_login_profile, iam::update_login_profile)),
+            ((iam, "DeleteLoginProfile"), write(iam::delete_login_profile)),
+            ((iam, "ChangePassword"), prepared(iam::prepare_change_password, iam::change_password)),
+            ((iam, "UpdateAccountPasswordPolicy"), write(iam::update_account_password_policy)),
+            ((iam, "GetAccountPasswordPolicy"), read(iam::get_account_password_policy)),
+            ((iam, "DeleteAccountPasswordPolicy"), write(iam::delete_account_password_policy)),
             ((iam, "CreateVirtualMFADevice"), write(iam::create_virtual_mfa_device)),
             ((iam, "EnableMFADevice"), write(iam::enable_mfa_device)),
             ((iam, "ResyncMFADevice"), write(iam::resync_mfa_device)),

@@ -57,6 +57,8 @@ pub enum Target {
     Arn(&'static str),
     /// The user owning the access key an input member names.
     KeyOwner(&'static str),
+    /// The calling IAM user itself (ChangePassword has no member naming it).
+    Caller,
     /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.
     Bucket(&'static str),
     /// An S3 object named by bucket and key members: `arn:aws:s3:::BUCKET/KEY`.
@@ -82,7 +84,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
 }
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, User};
-use Target::{All, Arn, Bucket, KeyOwner, Listing, Named, New, Object, Renamed};
+use Target::{All, Arn, Bucket, Caller, KeyOwner, Listing, Named, New, Object, Renamed};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -104,10 +106,12 @@ pub static IAM: &[Action] = &[
     a("AttachGroupPolicy", GROUP, &["iam:PolicyARN"]),
     a("AttachRolePolicy", ROLE, ATTACH),
     a("AttachUserPolicy", USER, ATTACH),
+    a("ChangePassword", &[Caller], &[]),
     a("CreateAccessKey", USER, &[]),
     a("CreateAccountAlias", &[All], &[]),
     a("CreateGroup", &[New(Group, "GroupName")], &[]),
     a("CreateInstanceProfile", &[New(InstanceProfile, "InstanceProfileName")], TAGS),
+    a("CreateLoginProfile", USER, &[]),
     a("CreatePolicy", &[New(Policy, "PolicyName")], TAGS),
     a("CreatePolicyVersion", POLICY, &[]),
     a("CreateRole", &[New(Role, "RoleName")], NEW_ENTITY),
@@ -116,9 +120,11 @@ pub static IAM: &[Action] = &[
     a("DeactivateMFADevice", USER, &[]),
     a("DeleteAccessKey", USER, &[]),
     a("DeleteAccountAlias", &[All], &[]),
+    a("DeleteAccountPasswordPolicy", &[All], &[]),
     a("DeleteGroup", GROUP, &[]),
     a("DeleteGroupPolicy", GROUP, &[]),
     a("DeleteInstanceProfile", PROFILE, &[]),
+    a("DeleteLoginProfile", USER, &[]),
     a("DeletePolicy", POLICY, &[]),
     a("DeletePolicyVersion", POLICY, &[]),
     a("DeleteRole", ROLE, &[]),
@@ -135,6 +141,7 @@ pub static IAM: &[Action] = &[
     a("GenerateCredentialReport", &[All], &[]),
     a("GetAccessKeyLastUsed", &[KeyOwner("AccessKeyId")], &[]),
     a("GetAccountAuthorizationDetails", &[All], &[]),
+    a("GetAccountPasswordPolicy", &[All], &[]),
     a("GetAccountSummary", &[All], &[]),
     a("GetContextKeysForCustomPolicy", &[All], &[]),
     a("GetContextKeysForPrincipalPolicy", &[Arn("PolicySourceArn")], &[]),
@@ -142,6 +149,7 @@ pub static IAM: &[Action] = &[
     a("GetGroup", GROUP, &[]),
     a("GetGroupPolicy", GROUP, &[]),
     a("GetInstanceProfile", PROFILE, &[]),
+    a("GetLoginProfile", USER, &[]),
     a("GetPolicy", POLICY, &[]),
     a("GetPolicyVersion", POLICY, &[]),
     a("GetRole", ROLE, &[]),
@@ -194,8 +202,10 @@ pub static IAM: &[Action] = &[
     a("UntagRole", ROLE, UNTAG),
     a("UntagUser", USER, UNTAG),
     a("UpdateAccessKey", USER, &[]),
+    a("UpdateAccountPasswordPolicy", &[All], &[]),
     a("UpdateAssumeRolePolicy", ROLE, &[]),
     a("UpdateGroup", &[Named(Group, "GroupName"), Renamed(Group, "NewGroupName", "NewPath")], &[]),
+    a("UpdateLoginProfile", USER, &[]),
     a("UpdateRole", ROLE, &[]),
     a("UpdateRoleDescription", ROLE, &[]),
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
@@ -385,6 +395,15 @@ pub fn resolve(
                 let path = member("Path").unwrap_or("/");
                 format!("arn:aws:iam::{account}:{}{path}{}", entity.segment(), member(m).unwrap_or_default())
             }
+            Caller => match &principal.user_name {
+                Some(me) => {
+                    let found = find(db, account, User, me)?;
+                    let path = found.path.clone().unwrap_or_else(|| "/".to_owned());
+                    primary.get_or_insert(found);
+                    format!("arn:aws:iam::{account}:user{path}{me}")
+                }
+                None => "*".to_owned(),
+            },
             Bucket(b) => format!("arn:aws:s3:::{}", member(b).unwrap_or("*")),
             Object(b, k) => format!("arn:aws:s3:::{}/{}", member(b).unwrap_or("*"), member(k).unwrap_or("*")),
             Renamed(entity, name_member, path_member) => {
@@ -512,7 +531,7 @@ mod tests {
                 let has = |m: &str| matches!(op.input.map(|s| &s.kind), Some(rampart_shapes::Kind::Structure(st)) if st.member_index(m).is_some());
                 for t in row.resources {
                     let members: &[&str] = match t {
-                        All | Listing(_) => &[],
+                        All | Listing(_) | Caller => &[],
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
                         Renamed(_, m, p) | Object(m, p) => &[m, p],

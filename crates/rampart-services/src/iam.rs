@@ -7,6 +7,7 @@ mod groups;
 mod instance_profiles;
 mod managed;
 mod mfa;
+mod passwords;
 mod policies;
 mod roles;
 mod simulate;
@@ -17,6 +18,7 @@ pub use groups::*;
 pub use instance_profiles::*;
 pub use managed::*;
 pub use mfa::*;
+pub use passwords::*;
 pub use policies::*;
 pub use roles::*;
 pub use simulate::*;
@@ -125,7 +127,7 @@ pub fn read_user(ctx_db: &rampart_store::Db, account: &str, name: &str) -> Resul
 
 /// The user an operation names, or the caller when it names none (as AWS does for GetUser,
 /// CreateAccessKey, ListAccessKeys…).
-fn target_user(principal: &Principal, named: Option<&str>) -> Result<String, ServiceError> {
+pub(crate) fn target_user(principal: &Principal, named: Option<&str>) -> Result<String, ServiceError> {
     match (named, principal.kind, &principal.user_name) {
         (Some(n), _, _) => Ok(n.to_owned()),
         (None, PrincipalKind::IAMUser, Some(me)) => Ok(me.clone()),
@@ -420,6 +422,7 @@ pub fn update_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateUserRe
         write_group(tx, &g)?;
     }
     mfa::rename_holder(tx, account, &old_name, &new_name)?;
+    passwords::rename_login_profile(tx, account, &old_name, &new_name)?;
     write_user(tx, &user)
 }
 
@@ -441,6 +444,9 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
             409,
             "Cannot delete entity, must remove user from all groups first.",
         ));
+    }
+    if passwords::has_login_profile(tx, account, &user.name)? {
+        return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete login profile first."));
     }
     if !mfa::user_devices_tx(tx, account, &user.name)?.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete MFA device first."));

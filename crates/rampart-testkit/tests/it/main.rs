@@ -13,6 +13,7 @@ mod cli;
 mod iam;
 mod iam_context;
 mod mfa;
+mod passwords;
 mod robustness;
 mod roles;
 mod s3;
