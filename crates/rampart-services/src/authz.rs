@@ -172,13 +172,24 @@ impl Authorizer {
                     }
                     None => None,
                 };
-                let session_policy = match &session.session_policy {
-                    Some(doc) => {
-                        Some(self.compile(doc, PolicyKind::Session).ok_or_else(|| denied(no_identity_policy()))?)
-                    }
-                    None => None,
-                };
-                let session_named = session_policy.as_ref().map(|policy| [Named { name: "session", policy }]);
+                // The inline session policy and any managed ones (`PolicyArns`); a managed policy
+                // that is gone allows nothing, so the session fails closed.
+                let mut session_docs: Vec<(String, String)> =
+                    session.session_policy.iter().map(|d| ("session".to_owned(), d.clone())).collect();
+                for arn in &session.session_policy_arns {
+                    session_docs.push((arn.clone(), iam::managed_document(db, arn)?));
+                }
+                let session_compiled: Vec<(&str, Arc<Policy>)> = session_docs
+                    .iter()
+                    .map(|(n, d)| {
+                        self.compile(d, PolicyKind::Session)
+                            .map(|p| (n.as_str(), p))
+                            .ok_or_else(|| denied(no_identity_policy()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let session_list: Vec<Named<'_>> =
+                    session_compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+                let session_named = (!session_list.is_empty()).then_some(session_list);
                 let principal = rampart_policy::Principal::role_session(
                     &p.account_id,
                     &role.path,
@@ -186,6 +197,10 @@ impl Authorizer {
                     &session.session_name,
                 );
                 let mut ctx = role_context(&role, &session.session_name);
+                // Session tags win over the role's tags of the same key.
+                for (k, v) in &session.tags {
+                    ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+                }
                 ctx.set(
                     "aws:TokenIssueTime",
                     session.issued.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
@@ -204,7 +219,7 @@ impl Authorizer {
                         .as_ref()
                         .zip(boundary.as_ref())
                         .map(|((name, _), policy)| Named { name, policy }),
-                    session: session_named.as_ref().map(|s| &s[..]),
+                    session: session_named.as_deref(),
                     scps: &[],
                     rcps: &[],
                     resource_policy: None,

@@ -37,6 +37,11 @@ pub struct RoleSession {
     pub session_name: String,
     /// The inline session policy passed to AssumeRole, if any.
     pub session_policy: Option<String>,
+    /// Managed policies passed to AssumeRole as session policies (`PolicyArns`).
+    pub session_policy_arns: Vec<String>,
+    /// Session tags, and which of them pass on to chained sessions.
+    pub tags: Vec<(String, String)>,
+    pub transitive: Vec<String>,
     pub issued: time::OffsetDateTime,
     pub source_identity: Option<String>,
 }

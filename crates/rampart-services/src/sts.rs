@@ -41,6 +41,15 @@ pub struct SessionClaims {
     pub role_id: String,
     pub session_name: String,
     pub session_policy: Option<String>,
+    /// Managed policies given as session policies (`PolicyArns`).
+    #[serde(default)]
+    pub session_policy_arns: Vec<String>,
+    /// Session tags (`aws:PrincipalTag/*` for the session, over the role's own).
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// The keys of the session tags that pass on to a chained session.
+    #[serde(default)]
+    pub transitive: Vec<String>,
     pub source_identity: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub issued: OffsetDateTime,
@@ -105,6 +114,9 @@ impl SessionClaims {
                 role_id: self.role_id.clone(),
                 session_name: self.session_name.clone(),
                 session_policy: self.session_policy.clone(),
+                session_policy_arns: self.session_policy_arns.clone(),
+                tags: self.tags.clone(),
+                transitive: self.transitive.clone(),
                 issued: self.issued,
                 source_identity: self.source_identity.clone(),
             }),
@@ -148,7 +160,14 @@ static ALLOW_ALL: std::sync::LazyLock<Option<Policy>> = std::sync::LazyLock::new
 /// already checked for `sts:AssumeRole` on the role by the authorizer; here the trust policy must
 /// grant too: directly (naming the principal) or by naming its account.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#term_trust-policy>.
-fn trusted(trust: &Policy, caller: &Principal, role_arn: &str, role_account: &str, context: &Context) -> bool {
+fn trusted(
+    trust: &Policy,
+    action: &str,
+    caller: &Principal,
+    role_arn: &str,
+    role_account: &str,
+    context: &Context,
+) -> bool {
     let principal = match (&caller.kind, &caller.session, &caller.user_name) {
         (PrincipalKind::AssumedRole, Some(s), _) => {
             rampart_policy::Principal::role_session(&caller.account_id, &s.role_path, &s.role_name, &s.session_name)
@@ -159,7 +178,7 @@ fn trusted(trust: &Policy, caller: &Principal, role_arn: &str, role_account: &st
     let Some(allow_all) = ALLOW_ALL.as_ref() else { return false };
     let identity = [Named { name: "caller", policy: allow_all }];
     let d = decide(&Input {
-        action: "sts:AssumeRole",
+        action,
         resource: role_arn,
         principal: &principal,
         context,
@@ -174,6 +193,28 @@ fn trusted(trust: &Policy, caller: &Principal, role_arn: &str, role_account: &st
     // With an allow-all identity, the outcome is decided by the trust policy alone; in the same
     // account a trust policy that names nobody must not pass for one that names the account.
     d.is_allowed() && d.matched.iter().any(|m| m.kind == PolicyKind::Trust || m.kind == PolicyKind::Resource)
+}
+
+/// Merges inherited transitive tags with the request's: keys are case-insensitive, a request may
+/// not repeat a key nor override an inherited one.
+fn session_tags(
+    inherited: Vec<(String, String)>,
+    new: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut tags = inherited;
+    let inherited_len = tags.len();
+    for (k, v) in new {
+        if let Some(i) = tags.iter().position(|(t, _)| t.eq_ignore_ascii_case(&k)) {
+            let message = if i < inherited_len {
+                format!("The transitive session tag {k} cannot be overridden.")
+            } else {
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.".to_owned()
+            };
+            return Err(ServiceError::new("InvalidParameterValue", 400, message));
+        }
+        tags.push((k, v));
+    }
+    Ok(tags)
 }
 
 /// The path of a user ARN (`arn:aws:iam::1:user/a/b/name` → `/a/b/`).
@@ -258,8 +299,48 @@ fn issue_role_session(
     context.set("aws:PrincipalArn", caller.arn.clone()).set("aws:PrincipalAccount", caller.account_id.clone());
     let checked = Principal { mfa_at, ..caller.clone() };
     crate::authz::mfa_keys(&checked, now, &mut context);
-    if !trusted(&trust, caller, &input.role_arn, role_account, &context) {
+    // Session tags: the caller's transitive tags carry over and cannot be overridden; new ones
+    // need the trust policy to allow sts:TagSession too.
+    // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html>.
+    let (inherited, inherited_transitive) = match &caller.session {
+        Some(s) => (
+            s.tags.iter().filter(|(k, _)| s.transitive.iter().any(|t| t.eq_ignore_ascii_case(k))).cloned().collect(),
+            s.transitive.clone(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    let new_tags: Vec<(String, String)> =
+        input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect();
+    let tags = session_tags(inherited, new_tags.clone())?;
+    let mut transitive = inherited_transitive;
+    for k in input.transitive_tag_keys.iter().flatten() {
+        if !new_tags.iter().any(|(t, _)| t.eq_ignore_ascii_case(k)) {
+            return Err(ServiceError::new(
+                "InvalidParameterValue",
+                400,
+                format!("The transitive tag key {k} is not among the session tags."),
+            ));
+        }
+        transitive.push(k.clone());
+    }
+    for (k, v) in &new_tags {
+        context.set(&format!("aws:RequestTag/{k}"), v.clone());
+    }
+    if !new_tags.is_empty() {
+        context.set_many("aws:TagKeys", new_tags.iter().map(|(k, _)| k.clone()).collect());
+    }
+    if let Some(t) = &input.transitive_tag_keys {
+        context.set_many("sts:TransitiveTagKeys", t.clone());
+    }
+    if !trusted(&trust, "sts:AssumeRole", caller, &input.role_arn, role_account, &context) {
         return Err(denied(caller, &input.role_arn));
+    }
+    if !new_tags.is_empty() && !trusted(&trust, "sts:TagSession", caller, &input.role_arn, role_account, &context) {
+        return Err(ServiceError::access_denied(format!(
+            "{} is not authorized to perform: sts:TagSession on resource: {}",
+            caller.described(),
+            input.role_arn
+        )));
     }
     // Role chaining limits the session to one hour.
     let chained = caller.kind == PrincipalKind::AssumedRole;
@@ -289,6 +370,9 @@ fn issue_role_session(
         role_id: role.id.clone(),
         session_name: input.role_session_name.clone(),
         session_policy: input.policy.clone(),
+        session_policy_arns: input.policy_arns.iter().flatten().filter_map(|p| p.arn.clone()).collect(),
+        tags,
+        transitive,
         source_identity: input.source_identity.clone(),
         issued: now,
         expires,
@@ -362,6 +446,9 @@ pub fn get_session_token(
         role_id: String::new(),
         session_name: String::new(),
         session_policy: None,
+        session_policy_arns: Vec::new(),
+        tags: Vec::new(),
+        transitive: Vec::new(),
         source_identity: None,
         issued: ctx.now,
         expires,
@@ -397,6 +484,9 @@ mod tests {
             role_id: "AROAEXAMPLE".into(),
             session_name: "s".into(),
             session_policy: None,
+            session_policy_arns: Vec::new(),
+            tags: Vec::new(),
+            transitive: Vec::new(),
             source_identity: None,
             issued: now,
             expires: now,

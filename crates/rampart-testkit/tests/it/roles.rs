@@ -272,3 +272,97 @@ async fn the_simulator_answers_for_a_role_as_its_sessions_are_answered() {
         .await;
     assert_eq!(iam_code(missing), "NoSuchEntity");
 }
+
+#[tokio::test]
+async fn managed_session_policies_narrow_the_session_and_fail_closed_when_gone() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, admin) = setup(&server).await;
+    let only_get_user =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}"#;
+    let p = admin.create_policy().policy_name("OnlyGetUser").policy_document(only_get_user).send().await.unwrap();
+    let arn = p.policy().unwrap().arn().unwrap().to_owned();
+    let descriptor = aws_sdk_sts::types::PolicyDescriptorType::builder().arn(&arn).build();
+    let out = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("narrow")
+        .external_id("shop-42")
+        .policy_arns(descriptor)
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let s = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(iam_code(s.get_user().user_name("olga").send().await), "OK");
+    assert_eq!(iam_code(s.list_users().send().await), "AccessDenied", "the managed session policy narrows the role");
+    // The session policy deleted: the session can do nothing (a session policy never widens).
+    admin.delete_policy().policy_arn(&arn).send().await.unwrap();
+    assert_eq!(iam_code(s.get_user().user_name("olga").send().await), "AccessDenied");
+}
+
+#[tokio::test]
+async fn session_tags_override_role_tags_need_tag_session_and_transitive_ones_carry_over() {
+    let server = TestServer::start().await.unwrap();
+    let admin = iam_with(&server, &server.access_key_id, &server.secret_access_key, None);
+    admin.create_user().user_name("tia").send().await.unwrap();
+    let may = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#;
+    admin.put_user_policy().user_name("tia").policy_name("p").policy_document(may).send().await.unwrap();
+    let trust_tags = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:TagSession"]}}"#;
+    let trust_plain = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}}"#;
+    let blue_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"blue"}}},{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    let red = aws_sdk_iam::types::Tag::builder().key("team").value("red").build().unwrap();
+    admin.create_role().role_name("Tagged").assume_role_policy_document(trust_tags).tags(red).send().await.unwrap();
+    admin.put_role_policy().role_name("Tagged").policy_name("p").policy_document(blue_only).send().await.unwrap();
+    admin.create_role().role_name("Plain").assume_role_policy_document(trust_plain).send().await.unwrap();
+    let k = admin.create_access_key().user_name("tia").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let tia = sts_with(&server, k.access_key_id(), k.secret_access_key(), None);
+    let tag = |k: &str, v: &str| aws_sdk_sts::types::Tag::builder().key(k).value(v).build().unwrap();
+    let role = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+    let iam_of = |c: &aws_sdk_sts::types::Credentials| {
+        iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
+    };
+
+    // The role's own tag says red; a session tag of blue wins for this session.
+    let plain = tia.assume_role().role_arn(role("Tagged")).role_session_name("s0").send().await.unwrap();
+    assert_eq!(iam_code(iam_of(plain.credentials().unwrap()).get_user().user_name("tia").send().await), "AccessDenied");
+    let blue = tia
+        .assume_role()
+        .role_arn(role("Tagged"))
+        .role_session_name("s1")
+        .tags(tag("team", "blue"))
+        .transitive_tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let blue_iam = iam_of(blue.credentials().unwrap());
+    assert_eq!(iam_code(blue_iam.get_user().user_name("tia").send().await), "OK");
+
+    // Tags need the trust policy to allow sts:TagSession; keys are case-insensitive.
+    let r = tia.assume_role().role_arn(role("Plain")).role_session_name("s2").tags(tag("team", "blue")).send().await;
+    assert_eq!(crate::code(r), "AccessDenied");
+    assert_eq!(crate::code(tia.assume_role().role_arn(role("Plain")).role_session_name("s2").send().await), "OK");
+    let dup = tia
+        .assume_role()
+        .role_arn(role("Tagged"))
+        .role_session_name("s3")
+        .tags(tag("team", "blue"))
+        .tags(tag("TEAM", "green"))
+        .send()
+        .await;
+    assert_eq!(crate::code(dup), "InvalidParameterValue");
+
+    // A transitive tag carries into a chained session and cannot be overridden there.
+    let c = blue.credentials().unwrap();
+    let chained_sts = sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let chained = chained_sts.assume_role().role_arn(role("Tagged")).role_session_name("s4").send().await.unwrap();
+    assert_eq!(iam_code(iam_of(chained.credentials().unwrap()).get_user().user_name("tia").send().await), "OK");
+    let over = chained_sts
+        .assume_role()
+        .role_arn(role("Tagged"))
+        .role_session_name("s5")
+        .tags(tag("Team", "red"))
+        .send()
+        .await;
+    assert_eq!(crate::code(over), "InvalidParameterValue");
+}
