@@ -366,3 +366,46 @@ async fn session_tags_override_role_tags_need_tag_session_and_transitive_ones_ca
         .await;
     assert_eq!(crate::code(over), "InvalidParameterValue");
 }
+
+/// "Revoke active sessions" as the IAM console does it: an inline deny on sessions issued before now.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html>.
+#[tokio::test]
+async fn revoking_active_sessions_denies_older_tokens_and_not_newer_ones() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, admin) = setup(&server).await;
+    let assume = || {
+        olga_sts
+            .assume_role()
+            .role_arn("arn:aws:iam::123456789012:role/Auditor")
+            .role_session_name("audit")
+            .external_id("shop-42")
+            .send()
+    };
+    let old = assume().await.unwrap();
+    let c = old.credentials().unwrap();
+    let old_iam = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(iam_code(old_iam.list_users().send().await), "OK");
+
+    // Tokens carry whole seconds; revoke as of the next second, then wait for it.
+    let cutoff = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap() + time::Duration::seconds(1);
+    let cutoff_text = cutoff.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let revoke = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff_text}"}}}}}}}}"#
+    );
+    admin
+        .put_role_policy()
+        .role_name("Auditor")
+        .policy_name("AWSRevokeOlderSessions")
+        .policy_document(revoke)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(iam_code(old_iam.list_users().send().await), "AccessDenied");
+    while time::OffsetDateTime::now_utc() < cutoff {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let new = assume().await.unwrap();
+    let c = new.credentials().unwrap();
+    let new_iam = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(iam_code(new_iam.list_users().send().await), "OK");
+}
