@@ -101,6 +101,16 @@ impl Principal {
         }
     }
 
+    /// A federated user from GetFederationToken.
+    pub fn federated_user(account: &str, name: &str) -> Self {
+        Self {
+            kind: PrincipalType::FederatedUser,
+            arn: format!("arn:aws:sts::{account}:federated-user/{name}"),
+            account: account.to_owned(),
+            role_arn: None,
+        }
+    }
+
     /// An AWS service principal such as `ec2.amazonaws.com`.
     pub fn service(name: &str) -> Self {
         Self { kind: PrincipalType::Service, arn: name.to_owned(), account: String::new(), role_arn: None }

@@ -92,6 +92,7 @@ impl Dispatch {
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
             ((sts, "AssumeRole"), read_unless(sts::assume_role, sts::assume_role_with_mfa, has_token_code)),
             ((sts, "GetSessionToken"), write(sts::get_session_token)),
+            ((sts, "GetFederationToken"), read(sts::get_federation_token)),
             ((iam, "CreateUser"), write(iam::create_user)),
             ((iam, "GetUser"), read(iam::get_user)),
             ((iam, "ListUsers"), read(iam::list_users)),

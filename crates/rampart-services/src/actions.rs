@@ -59,6 +59,8 @@ pub enum Target {
     KeyOwner(&'static str),
     /// The calling IAM user itself (ChangePassword has no member naming it).
     Caller,
+    /// A federated user named by an input member: `arn:aws:sts::ACCOUNT:federated-user/NAME`.
+    FederatedUser(&'static str),
     /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.
     Bucket(&'static str),
     /// An S3 object named by bucket and key members: `arn:aws:s3:::BUCKET/KEY`.
@@ -84,7 +86,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
 }
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, User};
-use Target::{All, Arn, Bucket, Caller, KeyOwner, Listing, Named, New, Object, Renamed};
+use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, Renamed};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -249,6 +251,7 @@ pub static STS: &[Action] = &[
         ],
     ),
     a("GetCallerIdentity", &[All], &[]),
+    a("GetFederationToken", &[FederatedUser("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     a("GetSessionToken", &[All], &[]),
 ];
 
@@ -395,6 +398,7 @@ pub fn resolve(
                 let path = member("Path").unwrap_or("/");
                 format!("arn:aws:iam::{account}:{}{path}{}", entity.segment(), member(m).unwrap_or_default())
             }
+            FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
             Caller => match &principal.user_name {
                 Some(me) => {
                     let found = find(db, account, User, me)?;
@@ -535,7 +539,7 @@ mod tests {
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
                         Renamed(_, m, p) | Object(m, p) => &[m, p],
-                        Bucket(m) => &[m],
+                        Bucket(m) | FederatedUser(m) => &[m],
                     };
                     for m in members {
                         assert!(has(m), "{service}:{} has no member {m}", row.operation);

@@ -105,8 +105,16 @@ impl Authorizer {
                 return Err(denied("because credentials from GetSessionToken cannot call STS".to_owned()));
             }
         }
+        // Federated users call no IAM and no STS beyond GetCallerIdentity (allowed above).
+        if p.kind == PrincipalKind::FederatedUser {
+            let action = req.action.to_ascii_lowercase();
+            if action.starts_with("iam:") || action.starts_with("sts:") {
+                return Err(denied("because federated users cannot call IAM or STS".to_owned()));
+            }
+        }
         match p.kind {
             PrincipalKind::Root => Ok(()),
+            PrincipalKind::FederatedUser => self.authorize_federated(db, req, &denied),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
                 // The user must still be the one the credentials were issued to, not a new one with
@@ -231,6 +239,78 @@ impl Authorizer {
     }
 }
 
+impl Authorizer {
+    /// A GetFederationToken session: allowed only where a session policy allows and the issuing
+    /// user's own policies (with its boundary) allow too; root's sessions are bounded by the
+    /// session policies alone. No session policy means no permission.
+    fn authorize_federated(
+        &self,
+        db: &Db,
+        req: &Request<'_>,
+        denied: &dyn Fn(String) -> ServiceError,
+    ) -> Result<(), ServiceError> {
+        let p = req.principal;
+        let no_session_policy = || denied(format!("because no session policy allows the {} action", req.action));
+        let Some(f) = &p.federation else { return Err(no_session_policy()) };
+        let mut session_docs: Vec<(String, String)> =
+            f.session_policy.iter().map(|d| ("session".to_owned(), d.clone())).collect();
+        for arn in &f.session_policy_arns {
+            session_docs.push((arn.clone(), iam::managed_document(db, arn)?));
+        }
+        if session_docs.is_empty() {
+            return Err(no_session_policy());
+        }
+        let session_compiled: Vec<(&str, Arc<Policy>)> = session_docs
+            .iter()
+            .map(|(n, d)| self.compile(d, PolicyKind::Session).map(|c| (n.as_str(), c)).ok_or_else(no_session_policy))
+            .collect::<Result<_, _>>()?;
+        let session: Vec<Named<'_>> = session_compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+        let name = p.arn.rsplit('/').next().unwrap_or_default();
+        let principal = rampart_policy::Principal::federated_user(&p.account_id, name);
+        let mut ctx = rampart_policy::Context::new();
+        ctx.set("aws:userid", p.user_id.clone())
+            .set("aws:PrincipalArn", p.arn.clone())
+            .set("aws:PrincipalAccount", p.account_id.clone())
+            .set("aws:PrincipalType", "FederatedUser")
+            .set("aws:FederatedProvider", "");
+        request_keys(req, &mut ctx);
+        let allow_all;
+        let (docs, boundary_doc) = match &f.issuer {
+            Some((user_name, user_id)) => {
+                let Some(user) = iam::read_user(db, &p.account_id, user_name)?.filter(|u| &u.id == user_id) else {
+                    return Err(no_session_policy());
+                };
+                (iam::identity_documents(db, &user)?, iam::boundary_document(db, &user)?)
+            }
+            None => {
+                allow_all = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+                (vec![("root".to_owned(), allow_all.to_owned())], None)
+            }
+        };
+        let compiled: Vec<(&str, Arc<Policy>)> =
+            docs.iter().filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?))).collect();
+        let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+        let boundary = match &boundary_doc {
+            Some((_, doc)) => Some(self.compile(doc, PolicyKind::Boundary).ok_or_else(no_session_policy)?),
+            None => None,
+        };
+        let decision = decide(&Input {
+            action: req.action,
+            resource: req.resource,
+            principal: &principal,
+            context: &ctx,
+            identity: &identity,
+            boundary: boundary_doc.as_ref().zip(boundary.as_ref()).map(|((name, _), policy)| Named { name, policy }),
+            session: Some(&session),
+            scps: &[],
+            rcps: &[],
+            resource_policy: None,
+            resource_account: None,
+        });
+        if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
+    }
+}
+
 /// The global condition keys of a request.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
 fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
@@ -325,6 +405,7 @@ mod tests {
             user_name: Some("ghost".into()),
             access_key_id: None,
             session: None,
+            federation: None,
             temporary: false,
             mfa_at: None,
         };

@@ -35,6 +35,7 @@ impl UserIdentity {
             PrincipalKind::Root => "Root",
             PrincipalKind::IAMUser => "IAMUser",
             PrincipalKind::AssumedRole => "AssumedRole",
+            PrincipalKind::FederatedUser => "FederatedUser",
         };
         Self {
             kind: kind.to_owned(),

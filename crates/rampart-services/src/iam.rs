@@ -81,6 +81,7 @@ impl UserRecord {
             user_name: Some(self.name.clone()),
             access_key_id,
             session: None,
+            federation: None,
             temporary: false,
             mfa_at: None,
         }

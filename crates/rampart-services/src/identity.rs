@@ -6,6 +6,9 @@ pub enum PrincipalKind {
     Root,
     IAMUser,
     AssumedRole,
+    /// A GetFederationToken session: the issuing user's permissions, narrowed by its session
+    /// policies.
+    FederatedUser,
 }
 
 /// An authenticated caller.
@@ -20,11 +23,22 @@ pub struct Principal {
     pub access_key_id: Option<String>,
     /// For role sessions: the role and the session's limits.
     pub session: Option<RoleSession>,
+    /// For federated users: who issued the session and what it may do.
+    pub federation: Option<Federation>,
     /// Signed with temporary (`ASIA…`) credentials: a role session or a GetSessionToken session.
     pub temporary: bool,
     /// When an MFA code was checked for these credentials (`aws:MultiFactorAuthPresent`,
     /// `aws:MultiFactorAuthAge`); long-term keys never carry it.
     pub mfa_at: Option<time::OffsetDateTime>,
+}
+
+/// What a GetFederationToken session carries: the issuing user (none when root issued it) and
+/// the session policies, inline and managed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Federation {
+    pub issuer: Option<(String, String)>,
+    pub session_policy: Option<String>,
+    pub session_policy_arns: Vec<String>,
 }
 
 /// What a role session carries (from its sealed session token).
@@ -57,6 +71,7 @@ impl Principal {
             user_name: None,
             access_key_id,
             session: None,
+            federation: None,
             temporary: false,
             mfa_at: None,
         }

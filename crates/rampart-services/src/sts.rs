@@ -6,8 +6,9 @@
 
 use rampart_policy::{Context, Input, Named, Policy, PolicyKind, decide};
 use rampart_shapes::generated::sts::{
-    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, GetCallerIdentityRequest,
-    GetCallerIdentityResponse, GetSessionTokenRequest, GetSessionTokenResponse,
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, FederatedUser, GetCallerIdentityRequest,
+    GetCallerIdentityResponse, GetFederationTokenRequest, GetFederationTokenResponse, GetSessionTokenRequest,
+    GetSessionTokenResponse,
 };
 use rampart_store::{Sealer, Tx};
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,9 @@ pub struct SessionClaims {
     /// For a GetSessionToken session of the root user.
     #[serde(default)]
     pub root: bool,
+    /// For a GetFederationToken session: the federated user's name (the issuing user is `user`).
+    #[serde(default)]
+    pub federated: Option<String>,
     /// When an MFA code was checked for this session, if one was.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub mfa_at: Option<OffsetDateTime>,
@@ -85,6 +89,24 @@ impl SessionClaims {
     /// The principal the session acts as.
     pub fn principal(&self) -> Principal {
         let key = Some(self.access_key_id.clone());
+        if let Some(name) = &self.federated {
+            return Principal {
+                kind: PrincipalKind::FederatedUser,
+                account_id: self.account_id.clone(),
+                arn: format!("arn:aws:sts::{}:federated-user/{name}", self.account_id),
+                user_id: format!("{}:{name}", self.account_id),
+                user_name: None,
+                access_key_id: key,
+                session: None,
+                federation: Some(crate::identity::Federation {
+                    issuer: self.user.as_ref().map(|u| (u.name.clone(), u.id.clone())),
+                    session_policy: self.session_policy.clone(),
+                    session_policy_arns: self.session_policy_arns.clone(),
+                }),
+                temporary: true,
+                mfa_at: self.mfa_at,
+            };
+        }
         if self.root {
             return Principal { temporary: true, mfa_at: self.mfa_at, ..Principal::root(&self.account_id, key) };
         }
@@ -97,6 +119,7 @@ impl SessionClaims {
                 user_name: Some(u.name.clone()),
                 access_key_id: key,
                 session: None,
+                federation: None,
                 temporary: true,
                 mfa_at: self.mfa_at,
             };
@@ -120,6 +143,7 @@ impl SessionClaims {
                 issued: self.issued,
                 source_identity: self.source_identity.clone(),
             }),
+            federation: None,
             temporary: true,
             mfa_at: self.mfa_at,
         }
@@ -378,6 +402,7 @@ fn issue_role_session(
         expires,
         user: None,
         root: false,
+        federated: None,
         // A session keeps the MFA of the credentials that asked for it, or of the code just given.
         mfa_at,
     };
@@ -454,6 +479,7 @@ pub fn get_session_token(
         expires,
         user,
         root,
+        federated: None,
         mfa_at,
     };
     Ok(GetSessionTokenResponse {
@@ -463,6 +489,69 @@ pub fn get_session_token(
             session_token: seal_token(ctx.sealer, &claims)?,
             expiration: expires,
         }),
+    })
+}
+
+/// Temporary credentials for a federated user named by the caller (an IAM user, or root): the
+/// session may do what both the caller's policies and the session policies passed here allow, and
+/// with no session policy it may do nothing. Such sessions cannot call IAM, nor STS beyond
+/// GetCallerIdentity.
+/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetFederationToken.html>.
+pub fn get_federation_token(
+    ctx: &Ctx<'_>,
+    input: GetFederationTokenRequest,
+) -> Result<GetFederationTokenResponse, ServiceError> {
+    let caller = ctx.principal;
+    let root = caller.kind == PrincipalKind::Root;
+    if caller.temporary || !(root || caller.kind == PrincipalKind::IAMUser) {
+        return Err(ServiceError::access_denied("Cannot call GetFederationToken with session credentials"));
+    }
+    if let Some(p) = &input.policy {
+        Policy::parse(p, PolicyKind::Session)
+            .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
+    }
+    let duration = match (root, input.duration_seconds) {
+        (true, d) => d.unwrap_or(3600).min(3600),
+        (false, d) => d.unwrap_or(43_200),
+    };
+    let user = match (&caller.kind, &caller.user_name) {
+        (PrincipalKind::IAMUser, Some(name)) => {
+            Some(SessionUser { name: name.clone(), id: caller.user_id.clone(), path: iam_path(&caller.arn) })
+        }
+        _ => None,
+    };
+    let expires = ctx.now + Duration::seconds(i64::from(duration));
+    let claims = SessionClaims {
+        v: 1,
+        access_key_id: account::new_id("ASIA")?,
+        secret: account::new_secret()?.as_str().to_owned(),
+        account_id: caller.account_id.clone(),
+        role_name: String::new(),
+        role_path: root_path(),
+        role_id: String::new(),
+        session_name: String::new(),
+        session_policy: input.policy.clone(),
+        session_policy_arns: input.policy_arns.iter().flatten().filter_map(|p| p.arn.clone()).collect(),
+        tags: Vec::new(),
+        transitive: Vec::new(),
+        source_identity: None,
+        issued: ctx.now,
+        expires,
+        user,
+        root: false,
+        federated: Some(input.name.clone()),
+        mfa_at: None,
+    };
+    let principal = claims.principal();
+    Ok(GetFederationTokenResponse {
+        credentials: Some(Credentials {
+            access_key_id: claims.access_key_id.clone(),
+            secret_access_key: claims.secret.clone(),
+            session_token: seal_token(ctx.sealer, &claims)?,
+            expiration: expires,
+        }),
+        federated_user: Some(FederatedUser { federated_user_id: principal.user_id, arn: principal.arn }),
+        packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
     })
 }
 
@@ -492,6 +581,7 @@ mod tests {
             expires: now,
             user: None,
             root: false,
+            federated: None,
             mfa_at: None,
         };
         let token = seal_token(&sealer, &claims).unwrap();

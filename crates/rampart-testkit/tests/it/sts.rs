@@ -82,7 +82,95 @@ async fn many_concurrent_clients_all_succeed() {
 async fn unimplemented_operations_say_so_after_validating_input() {
     let server = TestServer::start().await.unwrap();
     let c = root_sts(&server);
-    // A valid GetFederationToken reaches the operation table, which does not serve it yet.
-    let r = c.get_federation_token().name("fed-user").send().await;
+    // A valid DecodeAuthorizationMessage reaches the operation table, which does not serve it yet.
+    let r = c.decode_authorization_message().encoded_message("abc").send().await;
     assert_eq!(code(r), "NotImplemented");
+}
+
+#[tokio::test]
+async fn a_federation_token_does_what_both_the_user_and_the_session_policy_allow() {
+    let server = TestServer::start().await.unwrap();
+    let admin = crate::iam::root(&server);
+    let owner = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    owner.create_bucket().bucket("shared").send().await.unwrap();
+    let body = aws_sdk_s3::primitives::ByteStream::from(b"menu".to_vec());
+    owner.put_object().bucket("shared").key("menu.txt").body(body).send().await.unwrap();
+    admin.create_user().user_name("broker").send().await.unwrap();
+    let broker_policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":"s3:*","Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]},
+      {"Effect":"Allow","Action":"sts:GetFederationToken","Resource":"arn:aws:sts::123456789012:federated-user/*"}]}"#;
+    admin.put_user_policy().user_name("broker").policy_name("p").policy_document(broker_policy).send().await.unwrap();
+    let k = admin.create_access_key().user_name("broker").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let broker = crate::sts_client(&server, k.access_key_id(), k.secret_access_key());
+
+    let read_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
+    let out = broker.get_federation_token().name("visitor").policy(read_only).send().await.unwrap();
+    let fu = out.federated_user().unwrap();
+    assert_eq!(fu.arn(), "arn:aws:sts::123456789012:federated-user/visitor");
+    assert_eq!(fu.federated_user_id(), "123456789012:visitor");
+    let c = out.credentials().unwrap();
+    let creds = aws_sdk_s3::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "t",
+    );
+    let visitor_s3 = aws_sdk_s3::Client::from_conf(
+        crate::s3::s3(&server, "x", "y").config().to_builder().credentials_provider(creds).build(),
+    );
+    let got = visitor_s3.get_object().bucket("shared").key("menu.txt").send().await;
+    assert!(got.is_ok(), "the user and the session policy both allow GetObject");
+    let put = visitor_s3
+        .put_object()
+        .bucket("shared")
+        .key("x")
+        .body(aws_sdk_s3::primitives::ByteStream::from(b"x".to_vec()))
+        .send()
+        .await;
+    let e = put.unwrap_err();
+    let se = aws_sdk_s3::error::ProvideErrorMetadata::code(e.as_service_error().unwrap());
+    assert_eq!(se, Some("AccessDenied"), "the session policy does not allow PutObject");
+    let visitor_sts = crate::sts_builder(&server, c.access_key_id(), c.secret_access_key())
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "t",
+        ))
+        .build();
+    let visitor_sts = aws_sdk_sts::Client::from_conf(visitor_sts);
+    let me = visitor_sts.get_caller_identity().send().await.unwrap();
+    assert_eq!(me.arn(), Some("arn:aws:sts::123456789012:federated-user/visitor"));
+    assert_eq!(crate::code(visitor_sts.get_federation_token().name("again").send().await), "AccessDenied");
+    let iam_creds = aws_sdk_iam::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "t",
+    );
+    let visitor_iam = aws_sdk_iam::Client::from_conf(
+        crate::iam::iam(&server, "x", "y").config().to_builder().credentials_provider(iam_creds).build(),
+    );
+    let (c_, m) = crate::iam::err(visitor_iam.list_users().send().await);
+    assert_eq!(c_, "AccessDenied", "federated users cannot call IAM");
+    assert!(m.contains("federated-user/visitor"), "{m}");
+
+    // No session policy: no permissions at all.
+    let bare = broker.get_federation_token().name("bare").send().await.unwrap();
+    let c = bare.credentials().unwrap();
+    let creds = aws_sdk_s3::config::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "t",
+    );
+    let bare_s3 = aws_sdk_s3::Client::from_conf(
+        crate::s3::s3(&server, "x", "y").config().to_builder().credentials_provider(creds).build(),
+    );
+    assert!(bare_s3.get_object().bucket("shared").key("menu.txt").send().await.is_err());
 }
