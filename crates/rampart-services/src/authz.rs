@@ -41,6 +41,9 @@ pub struct Request<'a> {
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html>.
 const ALWAYS_ALLOWED: &[&str] = &["sts:GetCallerIdentity", "sts:GetSessionToken"];
 
+/// Compiled policies with the names decisions report them by.
+type NamedPolicies = Vec<(String, Arc<Policy>)>;
+
 /// Most compiled policies kept; the cache empties itself when full.
 const CACHE_LIMIT: usize = 10_000;
 
@@ -180,23 +183,11 @@ impl Authorizer {
                     }
                     None => None,
                 };
-                // The inline session policy and any managed ones (`PolicyArns`); a managed policy
-                // that is gone allows nothing, so the session fails closed.
-                let mut session_docs: Vec<(String, String)> =
-                    session.session_policy.iter().map(|d| ("session".to_owned(), d.clone())).collect();
-                for arn in &session.session_policy_arns {
-                    session_docs.push((arn.clone(), iam::managed_document(db, arn)?));
-                }
-                let session_compiled: Vec<(&str, Arc<Policy>)> = session_docs
-                    .iter()
-                    .map(|(n, d)| {
-                        self.compile(d, PolicyKind::Session)
-                            .map(|p| (n.as_str(), p))
-                            .ok_or_else(|| denied(no_identity_policy()))
-                    })
-                    .collect::<Result<_, _>>()?;
+                let session_compiled = self
+                    .session_policies(db, session.session_policy.as_ref(), &session.session_policy_arns)?
+                    .ok_or_else(|| denied(no_identity_policy()))?;
                 let session_list: Vec<Named<'_>> =
-                    session_compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+                    session_compiled.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect();
                 let session_named = (!session_list.is_empty()).then_some(session_list);
                 let principal = rampart_policy::Principal::role_session(
                     &p.account_id,
@@ -240,6 +231,22 @@ impl Authorizer {
 }
 
 impl Authorizer {
+    /// A session's policies, compiled: the inline one and any managed ones (`PolicyArns`), named
+    /// as the simulator reports them. A managed policy that is gone allows nothing, so the session
+    /// fails closed; `None` when a document does not compile.
+    fn session_policies(
+        &self,
+        db: &Db,
+        inline: Option<&String>,
+        arns: &[String],
+    ) -> Result<Option<NamedPolicies>, ServiceError> {
+        let mut docs: Vec<(String, String)> = inline.map(|d| ("session".to_owned(), d.clone())).into_iter().collect();
+        for arn in arns {
+            docs.push((arn.clone(), iam::managed_document(db, arn)?));
+        }
+        Ok(docs.into_iter().map(|(n, d)| self.compile(&d, PolicyKind::Session).map(|p| (n, p))).collect())
+    }
+
     /// A GetFederationToken session: allowed only where a session policy allows and the issuing
     /// user's own policies (with its boundary) allow too; root's sessions are bounded by the
     /// session policies alone. No session policy means no permission.
@@ -252,19 +259,14 @@ impl Authorizer {
         let p = req.principal;
         let no_session_policy = || denied(format!("because no session policy allows the {} action", req.action));
         let Some(f) = &p.federation else { return Err(no_session_policy()) };
-        let mut session_docs: Vec<(String, String)> =
-            f.session_policy.iter().map(|d| ("session".to_owned(), d.clone())).collect();
-        for arn in &f.session_policy_arns {
-            session_docs.push((arn.clone(), iam::managed_document(db, arn)?));
-        }
-        if session_docs.is_empty() {
+        let session_compiled = self
+            .session_policies(db, f.session_policy.as_ref(), &f.session_policy_arns)?
+            .ok_or_else(no_session_policy)?;
+        if session_compiled.is_empty() {
             return Err(no_session_policy());
         }
-        let session_compiled: Vec<(&str, Arc<Policy>)> = session_docs
-            .iter()
-            .map(|(n, d)| self.compile(d, PolicyKind::Session).map(|c| (n.as_str(), c)).ok_or_else(no_session_policy))
-            .collect::<Result<_, _>>()?;
-        let session: Vec<Named<'_>> = session_compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+        let session: Vec<Named<'_>> =
+            session_compiled.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect();
         let name = p.arn.rsplit('/').next().unwrap_or_default();
         let principal = rampart_policy::Principal::federated_user(&p.account_id, name);
         let mut ctx = rampart_policy::Context::new();

@@ -406,62 +406,28 @@ fn issue_role_session(
         // A session keeps the MFA of the credentials that asked for it, or of the code just given.
         mfa_at,
     };
-    let token = seal_token(sealer, &claims)?;
     let principal = claims.principal();
     Ok(AssumeRoleResponse {
-        credentials: Some(Credentials {
-            access_key_id: claims.access_key_id.clone(),
-            secret_access_key: claims.secret.clone(),
-            session_token: token,
-            expiration: expires,
-        }),
+        credentials: Some(credentials(sealer, &claims)?),
         assumed_role_user: Some(AssumedRoleUser { assumed_role_id: principal.user_id, arn: principal.arn }),
         packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
         source_identity: input.source_identity,
     })
 }
 
-/// Temporary credentials for the caller itself, optionally proven with an MFA code; they carry the
-/// caller's permissions and, with a code, `aws:MultiFactorAuthPresent`. Needs no permission.
-/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html> and
-/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html>.
-pub fn get_session_token(
-    tx: &mut Tx<'_>,
-    ctx: &TxCtx<'_>,
-    input: GetSessionTokenRequest,
-) -> Result<GetSessionTokenResponse, ServiceError> {
-    let caller = ctx.principal;
-    if caller.temporary {
-        return Err(ServiceError::access_denied("Cannot call GetSessionToken with session credentials"));
-    }
+/// The claims of a session a caller issues for itself or a federated user (GetSessionToken,
+/// GetFederationToken): a fresh key and secret, no role. Sessions last 12 hours unless asked
+/// otherwise; the root user's at most an hour, whatever is asked.
+fn own_session(caller: &Principal, now: OffsetDateTime, asked: Option<i32>) -> Result<SessionClaims, ServiceError> {
     let root = caller.kind == PrincipalKind::Root;
-    // The root user's sessions last at most an hour, whatever is asked.
-    let duration = match (root, input.duration_seconds) {
-        (true, d) => d.unwrap_or(3600).min(3600),
-        (false, d) => d.unwrap_or(43_200),
-    };
-    let mfa_at = match (&input.serial_number, &input.token_code) {
-        (Some(serial), Some(code)) => {
-            iam::accept_mfa_code(tx, ctx, serial, code)?;
-            Some(ctx.now)
-        }
-        (None, None) => None,
-        _ => {
-            return Err(ServiceError::new(
-                "ValidationError",
-                400,
-                "SerialNumber and TokenCode must be given together.",
-            ));
-        }
-    };
+    let seconds = if root { asked.unwrap_or(3600).min(3600) } else { asked.unwrap_or(43_200) };
     let user = match (&caller.kind, &caller.user_name) {
         (PrincipalKind::IAMUser, Some(name)) => {
             Some(SessionUser { name: name.clone(), id: caller.user_id.clone(), path: iam_path(&caller.arn) })
         }
         _ => None,
     };
-    let expires = ctx.now + Duration::seconds(i64::from(duration));
-    let claims = SessionClaims {
+    Ok(SessionClaims {
         v: 1,
         access_key_id: account::new_id("ASIA")?,
         secret: account::new_secret()?.as_str().to_owned(),
@@ -475,21 +441,53 @@ pub fn get_session_token(
         tags: Vec::new(),
         transitive: Vec::new(),
         source_identity: None,
-        issued: ctx.now,
-        expires,
+        issued: now,
+        expires: now + Duration::seconds(i64::from(seconds)),
         user,
         root,
         federated: None,
-        mfa_at,
-    };
-    Ok(GetSessionTokenResponse {
-        credentials: Some(Credentials {
-            access_key_id: claims.access_key_id.clone(),
-            secret_access_key: claims.secret.clone(),
-            session_token: seal_token(ctx.sealer, &claims)?,
-            expiration: expires,
-        }),
+        mfa_at: None,
     })
+}
+
+/// The credentials a client receives for a session: its key, secret and sealed token.
+fn credentials(sealer: &Sealer, claims: &SessionClaims) -> Result<Credentials, ServiceError> {
+    Ok(Credentials {
+        access_key_id: claims.access_key_id.clone(),
+        secret_access_key: claims.secret.clone(),
+        session_token: seal_token(sealer, claims)?,
+        expiration: claims.expires,
+    })
+}
+
+/// Temporary credentials for the caller itself, optionally proven with an MFA code; they carry the
+/// caller's permissions and, with a code, `aws:MultiFactorAuthPresent`. Needs no permission.
+/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetSessionToken.html> and
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html>.
+pub fn get_session_token(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: GetSessionTokenRequest,
+) -> Result<GetSessionTokenResponse, ServiceError> {
+    if ctx.principal.temporary {
+        return Err(ServiceError::access_denied("Cannot call GetSessionToken with session credentials"));
+    }
+    let mut claims = own_session(ctx.principal, ctx.now, input.duration_seconds)?;
+    match (&input.serial_number, &input.token_code) {
+        (Some(serial), Some(code)) => {
+            iam::accept_mfa_code(tx, ctx, serial, code)?;
+            claims.mfa_at = Some(ctx.now);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(ServiceError::new(
+                "ValidationError",
+                400,
+                "SerialNumber and TokenCode must be given together.",
+            ));
+        }
+    }
+    Ok(GetSessionTokenResponse { credentials: Some(credentials(ctx.sealer, &claims)?) })
 }
 
 /// Temporary credentials for a federated user named by the caller (an IAM user, or root): the
@@ -502,54 +500,22 @@ pub fn get_federation_token(
     input: GetFederationTokenRequest,
 ) -> Result<GetFederationTokenResponse, ServiceError> {
     let caller = ctx.principal;
-    let root = caller.kind == PrincipalKind::Root;
-    if caller.temporary || !(root || caller.kind == PrincipalKind::IAMUser) {
+    if caller.temporary || !matches!(caller.kind, PrincipalKind::Root | PrincipalKind::IAMUser) {
         return Err(ServiceError::access_denied("Cannot call GetFederationToken with session credentials"));
     }
     if let Some(p) = &input.policy {
         Policy::parse(p, PolicyKind::Session)
             .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     }
-    let duration = match (root, input.duration_seconds) {
-        (true, d) => d.unwrap_or(3600).min(3600),
-        (false, d) => d.unwrap_or(43_200),
-    };
-    let user = match (&caller.kind, &caller.user_name) {
-        (PrincipalKind::IAMUser, Some(name)) => {
-            Some(SessionUser { name: name.clone(), id: caller.user_id.clone(), path: iam_path(&caller.arn) })
-        }
-        _ => None,
-    };
-    let expires = ctx.now + Duration::seconds(i64::from(duration));
-    let claims = SessionClaims {
-        v: 1,
-        access_key_id: account::new_id("ASIA")?,
-        secret: account::new_secret()?.as_str().to_owned(),
-        account_id: caller.account_id.clone(),
-        role_name: String::new(),
-        role_path: root_path(),
-        role_id: String::new(),
-        session_name: String::new(),
-        session_policy: input.policy.clone(),
-        session_policy_arns: input.policy_arns.iter().flatten().filter_map(|p| p.arn.clone()).collect(),
-        tags: Vec::new(),
-        transitive: Vec::new(),
-        source_identity: None,
-        issued: ctx.now,
-        expires,
-        user,
-        root: false,
-        federated: Some(input.name.clone()),
-        mfa_at: None,
-    };
+    let mut claims = own_session(caller, ctx.now, input.duration_seconds)?;
+    // The session is the federated user's, bounded by its issuer: never root's own.
+    claims.root = false;
+    claims.federated = Some(input.name.clone());
+    claims.session_policy.clone_from(&input.policy);
+    claims.session_policy_arns = input.policy_arns.iter().flatten().filter_map(|p| p.arn.clone()).collect();
     let principal = claims.principal();
     Ok(GetFederationTokenResponse {
-        credentials: Some(Credentials {
-            access_key_id: claims.access_key_id.clone(),
-            secret_access_key: claims.secret.clone(),
-            session_token: seal_token(ctx.sealer, &claims)?,
-            expiration: expires,
-        }),
+        credentials: Some(credentials(ctx.sealer, &claims)?),
         federated_user: Some(FederatedUser { federated_user_id: principal.user_id, arn: principal.arn }),
         packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
     })
