@@ -125,7 +125,14 @@ impl Authorizer {
                 let Some(user) = iam::read_user(db, &p.account_id, name)?.filter(|u| u.id == p.user_id) else {
                     return Err(denied(no_identity_policy()));
                 };
-                let docs = iam::identity_documents(db, &user)?;
+                let mut docs = iam::identity_documents(db, &user)?;
+                // The account-level grant of AllowUsersToChangePassword, decided like any policy
+                // (an explicit deny still wins).
+                if matches!(req.action, "iam:ChangePassword" | "iam:GetAccountPasswordPolicy")
+                    && iam::users_may_change_passwords(db, &p.account_id)?
+                {
+                    docs.push(("AccountPasswordPolicy".to_owned(), iam::IAM_USER_CHANGE_PASSWORD.to_owned()));
+                }
                 let compiled: Vec<(&str, Arc<Policy>)> = docs
                     .iter()
                     .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))

@@ -9,6 +9,10 @@ use time::OffsetDateTime;
 
 use super::policies::{ManagedPolicyRecord, PolicyVersionRecord};
 
+/// What `IAMUserChangePassword` allows; also what an account password policy with
+/// `AllowUsersToChangePassword` grants every user.
+pub const IAM_USER_CHANGE_PASSWORD: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ChangePassword"],"Resource":["arn:aws:iam::*:user/${aws:username}","arn:aws:iam::*:user/*/${aws:username}"]},{"Effect":"Allow","Action":["iam:GetAccountPasswordPolicy"],"Resource":"*"}]}"#;
+
 /// `(name, path, description, document)`.
 const CATALOGUE: &[(&str, &str, &str, &str)] = &[
     (
@@ -70,6 +74,12 @@ const CATALOGUE: &[(&str, &str, &str, &str)] = &[
         "/",
         "Provides full access to AWS CloudTrail.",
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"cloudtrail:*","Resource":"*"},{"Effect":"Allow","Action":["s3:ListAllMyBuckets","s3:GetBucketLocation","kms:ListKeys","kms:ListAliases","iam:ListRoles","iam:GetRolePolicy","iam:GetUser"],"Resource":"*"}]}"#,
+    ),
+    (
+        "IAMUserChangePassword",
+        "/",
+        "Provides the ability for an IAM user to change their own password.",
+        IAM_USER_CHANGE_PASSWORD,
     ),
     (
         "AmazonS3FullAccess",

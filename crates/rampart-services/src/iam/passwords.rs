@@ -340,6 +340,14 @@ pub fn delete_account_password_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, _input: 
     Ok(())
 }
 
+/// Whether the account's password policy lets every user change their own password
+/// (`AllowUsersToChangePassword`): the account-level grant of `IAMUserChangePassword`.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_passwords_enable-user-change.html>.
+pub fn users_may_change_passwords(db: &rampart_store::Db, account: &str) -> Result<bool, ServiceError> {
+    let p: Option<PasswordPolicyRecord> = read_cached(db, &policy_key(account))?;
+    Ok(p.is_some_and(|p| p.allow_users_to_change))
+}
+
 /// Whether the user has a console password (DeleteUser refuses while one exists).
 pub(crate) fn has_login_profile(tx: &Tx<'_>, account: &str, user: &str) -> Result<bool, ServiceError> {
     Ok(tx.get(&profile_key(account, user))?.is_some())

@@ -55,9 +55,8 @@ async fn passwords_follow_the_policy_and_are_stored_only_as_hashes() {
     let (c, m) = err(admin.update_login_profile().user_name("lu").password("Short-1").send().await);
     assert_eq!((c.as_str(), m.as_str()), ("PasswordPolicyViolation", "Password should have a minimum length of 12"));
 
-    // The user changes her own password: the old one must match, the new one must be new.
-    let may = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ChangePassword","Resource":"arn:aws:iam::*:user/${aws:username}"}}"#;
-    admin.put_user_policy().user_name("lu").policy_name("pw").policy_document(may).send().await.unwrap();
+    // The user changes her own password, with no policy of her own: AllowUsersToChangePassword grants
+    // it account-wide. The old one must match, the new one must be new.
     let k = admin.create_access_key().user_name("lu").send().await.unwrap();
     let k = k.access_key().unwrap();
     let lu = iam(&server, k.access_key_id(), k.secret_access_key());
@@ -73,6 +72,13 @@ async fn passwords_follow_the_policy_and_are_stored_only_as_hashes() {
     assert_eq!(err(change(first, "Third-Cappuccino-9").await).0, "AccessDenied", "the old password is gone");
     let got = admin.get_login_profile().user_name("lu").send().await.unwrap();
     assert!(!got.login_profile().unwrap().password_reset_required(), "a change clears the reset flag");
+    assert_eq!(
+        lu.get_account_password_policy().send().await.unwrap().password_policy().unwrap().minimum_password_length(),
+        Some(12)
+    );
+    assert_eq!(err(lu.list_users().send().await).0, "AccessDenied", "the grant is only about passwords");
+    admin.update_account_password_policy().minimum_password_length(12).send().await.unwrap();
+    assert_eq!(err(change(second, "Fourth-Flat-White-3").await).0, "AccessDenied", "the grant is withdrawn");
     let (c, _) = err(admin.change_password().old_password(first).new_password(second).send().await);
     assert_eq!(c, "InvalidUserType", "root changes no IAM user's password this way");
 
