@@ -303,20 +303,13 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
         Policy => {
             iam::read_policy_by_arn(db, name)?.map(|p| Found { path: Some(p.path), tags: p.tags, ..Found::default() })
         }
-        Mfa => account_mfa(db, account, name)?,
+        Mfa => iam::read_mfa_device_named(db, account, name)?.map(|d| Found {
+            path: Some(d.path),
+            tags: d.tags,
+            ..Found::default()
+        }),
     }
     .unwrap_or_default())
-}
-
-/// A virtual MFA device by name (its serial number is found from the name's record).
-fn account_mfa(db: &Db, account: &str, name: &str) -> Result<Option<Found>, ServiceError> {
-    let records: Vec<iam::MfaDeviceRecord> =
-        crate::account::scan_records(db, format!("iam/{account}/mfa/").as_bytes())?;
-    Ok(records.into_iter().find(|d| d.name.eq_ignore_ascii_case(name)).map(|d| Found {
-        path: Some(d.path),
-        tags: d.tags,
-        ..Found::default()
-    }))
 }
 
 /// The entity an IAM ARN of this account names, if it names one.

@@ -88,14 +88,7 @@ impl Authorizer {
             return Ok(());
         }
         let p = req.principal;
-        let denied = |reason: String| {
-            ServiceError::access_denied(format!(
-                "{} is not authorized to perform: {} on resource: {} {reason}",
-                p.described(),
-                req.action,
-                req.resource
-            ))
-        };
+        let denied = |reason: String| access_denied(req, &reason);
         let no_identity_policy = || format!("because no identity-based policy allows the {} action", req.action);
         // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
         // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
@@ -117,7 +110,7 @@ impl Authorizer {
         }
         match p.kind {
             PrincipalKind::Root => Ok(()),
-            PrincipalKind::FederatedUser => self.authorize_federated(db, req, &denied),
+            PrincipalKind::FederatedUser => self.authorize_federated(db, req),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
                 // The user must still be the one the credentials were issued to, not a new one with
@@ -133,37 +126,10 @@ impl Authorizer {
                 {
                     docs.push(("AccountPasswordPolicy".to_owned(), iam::IAM_USER_CHANGE_PASSWORD.to_owned()));
                 }
-                let compiled: Vec<(&str, Arc<Policy>)> = docs
-                    .iter()
-                    .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
-                    .collect();
-                let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
-                let boundary_doc = iam::boundary_document(db, &user)?;
-                let boundary = match &boundary_doc {
-                    Some((_, doc)) => {
-                        Some(self.compile(doc, PolicyKind::Boundary).ok_or_else(|| denied(no_identity_policy()))?)
-                    }
-                    None => None,
-                };
+                let boundary = iam::boundary_document(db, &user)?;
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
-                let ctx = context(req, &user);
-                let decision = decide(&Input {
-                    action: req.action,
-                    resource: req.resource,
-                    principal: &principal,
-                    context: &ctx,
-                    identity: &identity,
-                    boundary: boundary_doc
-                        .as_ref()
-                        .zip(boundary.as_ref())
-                        .map(|((name, _), policy)| Named { name, policy }),
-                    session: None,
-                    scps: &[],
-                    rcps: &[],
-                    resource_policy: None,
-                    resource_account: None,
-                });
-                if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
+                let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None };
+                self.decide_documents(req, &principal, &context(req, &user), docs, &|| denied(no_identity_policy()))
             }
             PrincipalKind::AssumedRole => {
                 let Some(session) = &p.session else { return Err(denied(no_identity_policy())) };
@@ -175,27 +141,13 @@ impl Authorizer {
                     return Err(denied(no_identity_policy()));
                 }
                 let docs = iam::role_documents(db, &role)?;
-                let compiled: Vec<(&str, Arc<Policy>)> = docs
-                    .iter()
-                    .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
-                    .collect();
-                let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
-                let boundary_doc = match &role.boundary {
+                let boundary = match &role.boundary {
                     Some(arn) => Some((arn.clone(), iam::managed_document(db, arn)?)),
                     None => None,
                 };
-                let boundary = match &boundary_doc {
-                    Some((_, doc)) => {
-                        Some(self.compile(doc, PolicyKind::Boundary).ok_or_else(|| denied(no_identity_policy()))?)
-                    }
-                    None => None,
-                };
-                let session_compiled = self
+                let session_policies = self
                     .session_policies(db, session.session_policy.as_ref(), &session.session_policy_arns)?
                     .ok_or_else(|| denied(no_identity_policy()))?;
-                let session_list: Vec<Named<'_>> =
-                    session_compiled.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect();
-                let session_named = (!session_list.is_empty()).then_some(session_list);
                 let principal = rampart_policy::Principal::role_session(
                     &p.account_id,
                     &role.path,
@@ -215,23 +167,12 @@ impl Authorizer {
                     ctx.set("aws:SourceIdentity", s.clone());
                 }
                 request_keys(req, &mut ctx);
-                let decision = decide(&Input {
-                    action: req.action,
-                    resource: req.resource,
-                    principal: &principal,
-                    context: &ctx,
-                    identity: &identity,
-                    boundary: boundary_doc
-                        .as_ref()
-                        .zip(boundary.as_ref())
-                        .map(|((name, _), policy)| Named { name, policy }),
-                    session: session_named.as_deref(),
-                    scps: &[],
-                    rcps: &[],
-                    resource_policy: None,
-                    resource_account: None,
-                });
-                if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
+                let docs = Documents {
+                    identity: &docs,
+                    boundary: boundary.as_ref(),
+                    session: (!session_policies.is_empty()).then_some(&session_policies),
+                };
+                self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
             }
         }
     }
@@ -257,14 +198,10 @@ impl Authorizer {
     /// A GetFederationToken session: allowed only where a session policy allows and the issuing
     /// user's own policies (with its boundary) allow too; root's sessions are bounded by the
     /// session policies alone. No session policy means no permission.
-    fn authorize_federated(
-        &self,
-        db: &Db,
-        req: &Request<'_>,
-        denied: &dyn Fn(String) -> ServiceError,
-    ) -> Result<(), ServiceError> {
+    fn authorize_federated(&self, db: &Db, req: &Request<'_>) -> Result<(), ServiceError> {
         let p = req.principal;
-        let no_session_policy = || denied(format!("because no session policy allows the {} action", req.action));
+        let no_session_policy =
+            || access_denied(req, &format!("because no session policy allows the {} action", req.action));
         let Some(f) = &p.federation else { return Err(no_session_policy()) };
         let session_compiled = self
             .session_policies(db, f.session_policy.as_ref(), &f.session_policy_arns)?
@@ -272,53 +209,87 @@ impl Authorizer {
         if session_compiled.is_empty() {
             return Err(no_session_policy());
         }
-        let session: Vec<Named<'_>> =
-            session_compiled.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect();
         let name = p.arn.rsplit('/').next().unwrap_or_default();
         let principal = rampart_policy::Principal::federated_user(&p.account_id, name);
         let mut ctx = rampart_policy::Context::new();
         ctx.set("aws:userid", p.user_id.clone())
             .set("aws:PrincipalArn", p.arn.clone())
             .set("aws:PrincipalAccount", p.account_id.clone())
-            .set("aws:PrincipalType", "FederatedUser")
-            .set("aws:FederatedProvider", "");
+            .set("aws:PrincipalType", "FederatedUser");
         request_keys(req, &mut ctx);
-        let allow_all;
-        let (docs, boundary_doc) = match &f.issuer {
+        let (docs, boundary) = match &f.issuer {
             Some((user_name, user_id)) => {
                 let Some(user) = iam::read_user(db, &p.account_id, user_name)?.filter(|u| &u.id == user_id) else {
                     return Err(no_session_policy());
                 };
                 (iam::identity_documents(db, &user)?, iam::boundary_document(db, &user)?)
             }
-            None => {
-                allow_all = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
-                (vec![("root".to_owned(), allow_all.to_owned())], None)
-            }
+            None => (vec![("root".to_owned(), ALLOW_ALL.to_owned())], None),
         };
-        let compiled: Vec<(&str, Arc<Policy>)> =
-            docs.iter().filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?))).collect();
+        let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled) };
+        self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
+    }
+
+    /// Compiles a principal's documents (cached by text) and decides the request with them. An
+    /// identity policy that does not compile grants nothing; a boundary that does not compile
+    /// fails the request (`fail`), as a session policy does in [`Self::session_policies`].
+    fn decide_documents(
+        &self,
+        req: &Request<'_>,
+        principal: &rampart_policy::Principal,
+        ctx: &rampart_policy::Context,
+        docs: Documents<'_>,
+        fail: &dyn Fn() -> ServiceError,
+    ) -> Result<(), ServiceError> {
+        let compiled: Vec<(&str, Arc<Policy>)> = docs
+            .identity
+            .iter()
+            .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
+            .collect();
         let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
-        let boundary = match &boundary_doc {
-            Some((_, doc)) => Some(self.compile(doc, PolicyKind::Boundary).ok_or_else(no_session_policy)?),
+        let boundary = match docs.boundary {
+            Some((name, doc)) => Some((name.as_str(), self.compile(doc, PolicyKind::Boundary).ok_or_else(fail)?)),
             None => None,
         };
+        let session: Option<Vec<Named<'_>>> =
+            docs.session.map(|s| s.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect());
         let decision = decide(&Input {
             action: req.action,
             resource: req.resource,
-            principal: &principal,
-            context: &ctx,
+            principal,
+            context: ctx,
             identity: &identity,
-            boundary: boundary_doc.as_ref().zip(boundary.as_ref()).map(|((name, _), policy)| Named { name, policy }),
-            session: Some(&session),
+            boundary: boundary.as_ref().map(|(name, policy)| Named { name, policy }),
+            session: session.as_deref(),
             scps: &[],
             rcps: &[],
             resource_policy: None,
             resource_account: None,
         });
-        if decision.is_allowed() { Ok(()) } else { Err(denied(decision.reason(req.action))) }
+        if decision.is_allowed() { Ok(()) } else { Err(access_denied(req, &decision.reason(req.action))) }
     }
 }
+
+/// AccessDenied worded as AWS words it: who, what, on which resource, and why.
+fn access_denied(req: &Request<'_>, reason: &str) -> ServiceError {
+    ServiceError::access_denied(format!(
+        "{} is not authorized to perform: {} on resource: {} {reason}",
+        req.principal.described(),
+        req.action,
+        req.resource
+    ))
+}
+
+/// The documents a decision weighs: identity policies and an optional boundary, as `(name, text)`,
+/// and the session's compiled policies when it has any.
+struct Documents<'a> {
+    identity: &'a [(String, String)],
+    boundary: Option<&'a (String, String)>,
+    session: Option<&'a NamedPolicies>,
+}
+
+/// What a root-issued federated session's own permissions are before its session policies.
+const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
 
 /// The global condition keys of a request.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.

@@ -160,28 +160,34 @@ fn no_such_device(serial: &str) -> ServiceError {
 
 /// The device a serial number names in this account.
 fn device_tx(tx: &Tx<'_>, account: &str, serial: &str) -> Result<MfaDeviceRecord, ServiceError> {
-    let name = serial
-        .strip_prefix(&format!("arn:aws:iam::{account}:mfa/"))
-        .and_then(|rest| rest.rsplit('/').next())
-        .ok_or_else(|| no_such_device(serial))?;
+    let name = name_in_serial(account, serial).ok_or_else(|| no_such_device(serial))?;
     account::read_tx::<MfaDeviceRecord>(tx, &key(account, name))?
         .filter(|d| d.serial() == serial)
         .ok_or_else(|| no_such_device(serial))
 }
 
-/// Reads a device by serial number through the store's cache (for authorization).
+/// The device name a serial number of this account ends with.
+fn name_in_serial<'s>(account: &str, serial: &'s str) -> Option<&'s str> {
+    serial.strip_prefix(&format!("arn:aws:iam::{account}:mfa/")).and_then(|rest| rest.rsplit('/').next())
+}
+
+/// Reads a device by name through the store's cache (for authorization: its path and tags).
+pub fn read_mfa_device_named(
+    db: &rampart_store::Db,
+    account: &str,
+    name: &str,
+) -> Result<Option<MfaDeviceRecord>, ServiceError> {
+    read_cached(db, &key(account, name))
+}
+
+/// Reads a device by serial number through the store's cache.
 pub fn read_mfa_device(
     db: &rampart_store::Db,
     account: &str,
     serial: &str,
 ) -> Result<Option<MfaDeviceRecord>, ServiceError> {
-    let Some(name) =
-        serial.strip_prefix(&format!("arn:aws:iam::{account}:mfa/")).and_then(|rest| rest.rsplit('/').next())
-    else {
-        return Ok(None);
-    };
-    let d: Option<MfaDeviceRecord> = read_cached(db, &key(account, name))?;
-    Ok(d.filter(|d| d.serial() == serial))
+    let Some(name) = name_in_serial(account, serial) else { return Ok(None) };
+    Ok(read_mfa_device_named(db, account, name)?.filter(|d| d.serial() == serial))
 }
 
 fn write(tx: &mut Tx<'_>, d: &MfaDeviceRecord) -> Result<(), ServiceError> {

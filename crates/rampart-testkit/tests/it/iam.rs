@@ -6,11 +6,16 @@ use aws_sdk_iam::error::ProvideErrorMetadata;
 use rampart_testkit::{ACCOUNT_ID, TestServer};
 
 pub(crate) fn iam(server: &TestServer, id: &str, secret: &str) -> aws_sdk_iam::Client {
+    iam_with(server, id, secret, None)
+}
+
+/// An IAM client for `server`, with a session token for temporary credentials; retries off.
+pub(crate) fn iam_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_iam::Client {
     let conf = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(&server.endpoint)
-        .credentials_provider(Credentials::new(id, secret, None, None, "test"))
+        .credentials_provider(Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
         .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_iam::Client::from_conf(conf)

@@ -9,6 +9,12 @@ use rampart_testkit::TestServer;
 
 const BOUNDARY: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:Get*","Resource":"*"}}"#;
 
+/// Creates a customer managed policy with the `BOUNDARY` document; its ARN.
+async fn managed_policy(admin: &aws_sdk_iam::Client, name: &str) -> String {
+    let p = admin.create_policy().policy_name(name).policy_document(BOUNDARY).send().await.unwrap();
+    p.policy().unwrap().arn().unwrap().to_owned()
+}
+
 fn tag(k: &str, v: &str) -> Tag {
     Tag::builder().key(k).value(v).build().unwrap()
 }
@@ -27,18 +33,7 @@ async fn user_with_policy(server: &TestServer, name: &str, policy: &str) -> aws_
 async fn conditions_see_resource_tags_request_tags_policy_arns_and_boundaries() {
     let server = TestServer::start().await.unwrap();
     let admin = root(&server);
-    let boundary_arn = admin
-        .create_policy()
-        .policy_name("Boundary")
-        .policy_document(BOUNDARY)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let boundary_arn = managed_policy(&admin, "Boundary").await;
     let readonly = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
     let policy = format!(
         r#"{{"Version":"2012-10-17","Statement":[
@@ -67,18 +62,7 @@ async fn conditions_see_resource_tags_request_tags_policy_arns_and_boundaries() 
 
     // iam:PermissionsBoundary: a delegated admin may only create users inside the boundary.
     assert_eq!(err(lead.create_user().user_name("free").send().await).0, "AccessDenied");
-    let other = admin
-        .create_policy()
-        .policy_name("Other")
-        .policy_document(BOUNDARY)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_owned();
+    let other = managed_policy(&admin, "Other").await;
     assert_eq!(err(lead.create_user().user_name("free").permissions_boundary(other).send().await).0, "AccessDenied");
     let made = lead.create_user().user_name("bounded").permissions_boundary(&boundary_arn).send().await.unwrap();
     assert_eq!(

@@ -27,6 +27,23 @@ async fn device(admin: &aws_sdk_iam::Client, name: &str) -> (String, Vec<u8>, Ve
     (d.serial_number().to_owned(), seed, png)
 }
 
+/// Creates a device and enables it for `user` with the codes of the steps three and two before now;
+/// returns its serial number, seed, and the step that was current.
+async fn enabled_device(admin: &aws_sdk_iam::Client, user: &str, name: &str) -> (String, Vec<u8>, u64) {
+    let (serial, seed, _) = device(admin, name).await;
+    let now = step_now();
+    admin
+        .enable_mfa_device()
+        .user_name(user)
+        .serial_number(&serial)
+        .authentication_code1(code(&seed, now - 3))
+        .authentication_code2(code(&seed, now - 2))
+        .send()
+        .await
+        .unwrap();
+    (serial, seed, now)
+}
+
 #[tokio::test]
 async fn a_virtual_device_is_enabled_by_two_consecutive_codes_and_never_by_a_replay() {
     let mut server = TestServer::start().await.unwrap();
@@ -131,17 +148,7 @@ async fn resync_takes_two_new_codes_and_tags_and_errors_follow_aws() {
     let server = TestServer::start().await.unwrap();
     let admin = root(&server);
     admin.create_user().user_name("bo").send().await.unwrap();
-    let (serial, seed, _) = device(&admin, "bo-key").await;
-    let now = step_now();
-    admin
-        .enable_mfa_device()
-        .user_name("bo")
-        .serial_number(&serial)
-        .authentication_code1(code(&seed, now - 3))
-        .authentication_code2(code(&seed, now - 2))
-        .send()
-        .await
-        .unwrap();
+    let (serial, seed, now) = enabled_device(&admin, "bo", "bo-key").await;
     let resync = |s: u64| {
         admin
             .resync_mfa_device()
@@ -194,33 +201,7 @@ fn clients(
     secret: &str,
     token: Option<&str>,
 ) -> (aws_sdk_iam::Client, aws_sdk_sts::Client) {
-    let iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(&server.endpoint)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                id,
-                secret,
-                token.map(str::to_owned),
-                None,
-                "t",
-            ))
-            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
-            .build(),
-    );
-    let sts = aws_sdk_sts::Client::from_conf(
-        crate::sts_builder(server, id, secret)
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                id,
-                secret,
-                token.map(str::to_owned),
-                None,
-                "t",
-            ))
-            .build(),
-    );
-    (iam, sts)
+    (crate::iam::iam_with(server, id, secret, token), crate::roles::sts_with(server, id, secret, token))
 }
 
 /// The seeds' policy: allow some work, deny everything but MFA self-service unless signed in with MFA.
@@ -240,17 +221,7 @@ async fn get_session_token_with_a_code_carries_mfa_into_policies_and_role_trust(
     let admin = root(&server);
     admin.create_user().user_name("mo").send().await.unwrap();
     admin.put_user_policy().user_name("mo").policy_name("mfa").policy_document(MFA_OR_NOTHING).send().await.unwrap();
-    let (serial, seed, _) = device(&admin, "mo-phone").await;
-    let now = step_now();
-    admin
-        .enable_mfa_device()
-        .user_name("mo")
-        .serial_number(&serial)
-        .authentication_code1(code(&seed, now - 3))
-        .authentication_code2(code(&seed, now - 2))
-        .send()
-        .await
-        .unwrap();
+    let (serial, seed, now) = enabled_device(&admin, "mo", "mo-phone").await;
     admin.create_role().role_name("Vault").assume_role_policy_document(TRUST_WITH_MFA).send().await.unwrap();
     let with_mfa_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#;
     admin.put_role_policy().role_name("Vault").policy_name("p").policy_document(with_mfa_only).send().await.unwrap();
@@ -307,17 +278,7 @@ async fn assume_role_takes_a_code_directly_and_a_refused_request_spends_nothing(
     admin.create_user().user_name("vi").send().await.unwrap();
     let may = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#;
     admin.put_user_policy().user_name("vi").policy_name("p").policy_document(may).send().await.unwrap();
-    let (serial, seed, _) = device(&admin, "vi-key").await;
-    let now = step_now();
-    admin
-        .enable_mfa_device()
-        .user_name("vi")
-        .serial_number(&serial)
-        .authentication_code1(code(&seed, now - 3))
-        .authentication_code2(code(&seed, now - 2))
-        .send()
-        .await
-        .unwrap();
+    let (serial, seed, now) = enabled_device(&admin, "vi", "vi-key").await;
     admin.create_role().role_name("Vault").assume_role_policy_document(TRUST_WITH_MFA).send().await.unwrap();
     let with_mfa_only = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}}"#;
     admin.put_role_policy().role_name("Vault").policy_name("p").policy_document(with_mfa_only).send().await.unwrap();

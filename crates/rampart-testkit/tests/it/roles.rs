@@ -1,21 +1,10 @@
 //! STS AssumeRole end to end: trust policies decide who may assume, sessions get exactly the
 //! role's permissions (narrowed by session policies), and tokens expire on time.
 
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+use crate::iam::iam_with;
 use rampart_testkit::TestServer;
 
-fn iam_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&server.endpoint)
-        .credentials_provider(Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
-        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
-
-fn sts_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
+pub(crate) fn sts_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_sts::Client {
     let conf = crate::sts_builder(server, id, secret)
         .credentials_provider(aws_sdk_sts::config::Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
         .build();

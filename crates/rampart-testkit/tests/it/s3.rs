@@ -10,12 +10,17 @@ use crate::iam::root;
 use rampart_testkit::TestServer;
 
 pub(crate) fn s3(server: &TestServer, id: &str, secret: &str) -> aws_sdk_s3::Client {
+    s3_with(server, id, secret, None)
+}
+
+/// An S3 client for `server` (path-style), with a session token for temporary credentials.
+pub(crate) fn s3_with(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(&server.endpoint)
         .force_path_style(true)
-        .credentials_provider(Credentials::new(id, secret, None, None, "test"))
+        .credentials_provider(Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_s3::Client::from_conf(conf)

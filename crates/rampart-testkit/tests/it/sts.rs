@@ -110,16 +110,7 @@ async fn a_federation_token_does_what_both_the_user_and_the_session_policy_allow
     assert_eq!(fu.arn(), "arn:aws:sts::123456789012:federated-user/visitor");
     assert_eq!(fu.federated_user_id(), "123456789012:visitor");
     let c = out.credentials().unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "t",
-    );
-    let visitor_s3 = aws_sdk_s3::Client::from_conf(
-        crate::s3::s3(&server, "x", "y").config().to_builder().credentials_provider(creds).build(),
-    );
+    let visitor_s3 = crate::s3::s3_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
     let got = visitor_s3.get_object().bucket("shared").key("menu.txt").send().await;
     assert!(got.is_ok(), "the user and the session policy both allow GetObject");
     let put = visitor_s3
@@ -132,29 +123,12 @@ async fn a_federation_token_does_what_both_the_user_and_the_session_policy_allow
     let e = put.unwrap_err();
     let se = aws_sdk_s3::error::ProvideErrorMetadata::code(e.as_service_error().unwrap());
     assert_eq!(se, Some("AccessDenied"), "the session policy does not allow PutObject");
-    let visitor_sts = crate::sts_builder(&server, c.access_key_id(), c.secret_access_key())
-        .credentials_provider(aws_sdk_sts::config::Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "t",
-        ))
-        .build();
-    let visitor_sts = aws_sdk_sts::Client::from_conf(visitor_sts);
+    let visitor_sts =
+        crate::roles::sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
     let me = visitor_sts.get_caller_identity().send().await.unwrap();
     assert_eq!(me.arn(), Some("arn:aws:sts::123456789012:federated-user/visitor"));
     assert_eq!(crate::code(visitor_sts.get_federation_token().name("again").send().await), "AccessDenied");
-    let iam_creds = aws_sdk_iam::config::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "t",
-    );
-    let visitor_iam = aws_sdk_iam::Client::from_conf(
-        crate::iam::iam(&server, "x", "y").config().to_builder().credentials_provider(iam_creds).build(),
-    );
+    let visitor_iam = crate::iam::iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
     let (c_, m) = crate::iam::err(visitor_iam.list_users().send().await);
     assert_eq!(c_, "AccessDenied", "federated users cannot call IAM");
     assert!(m.contains("federated-user/visitor"), "{m}");
@@ -162,15 +136,6 @@ async fn a_federation_token_does_what_both_the_user_and_the_session_policy_allow
     // No session policy: no permissions at all.
     let bare = broker.get_federation_token().name("bare").send().await.unwrap();
     let c = bare.credentials().unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-        None,
-        "t",
-    );
-    let bare_s3 = aws_sdk_s3::Client::from_conf(
-        crate::s3::s3(&server, "x", "y").config().to_builder().credentials_provider(creds).build(),
-    );
+    let bare_s3 = crate::s3::s3_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
     assert!(bare_s3.get_object().bucket("shared").key("menu.txt").send().await.is_err());
 }
