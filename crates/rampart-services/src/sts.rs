@@ -260,11 +260,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
         (None, None) => {}
         (Some(_), Some(_)) => return Err(ServiceError::internal()),
         _ => {
-            return Err(ServiceError::new(
-                "ValidationError",
-                400,
-                "SerialNumber and TokenCode must be given together.",
-            ));
+            return Err(half_mfa());
         }
     }
     let role = |account: &str, name: &str| iam::read_role(ctx.db, account, name);
@@ -280,7 +276,7 @@ pub fn assume_role_with_mfa(
     input: AssumeRoleRequest,
 ) -> Result<AssumeRoleResponse, ServiceError> {
     let (Some(serial), Some(code)) = (input.serial_number.clone(), input.token_code.clone()) else {
-        return Err(ServiceError::new("ValidationError", 400, "SerialNumber and TokenCode must be given together."));
+        return Err(half_mfa());
     };
     iam::accept_mfa_code(tx, ctx, &serial, &code)?;
     let role = |account: &str, name: &str| -> Result<Option<iam::RoleRecord>, ServiceError> {
@@ -415,6 +411,11 @@ fn issue_role_session(
     })
 }
 
+/// `SerialNumber` without `TokenCode`, or the other way round.
+fn half_mfa() -> ServiceError {
+    ServiceError::new("ValidationError", 400, "SerialNumber and TokenCode must be given together.")
+}
+
 /// The claims of a session a caller issues for itself or a federated user (GetSessionToken,
 /// GetFederationToken): a fresh key and secret, no role. Sessions last 12 hours unless asked
 /// otherwise; the root user's at most an hour, whatever is asked.
@@ -480,11 +481,7 @@ pub fn get_session_token(
         }
         (None, None) => {}
         _ => {
-            return Err(ServiceError::new(
-                "ValidationError",
-                400,
-                "SerialNumber and TokenCode must be given together.",
-            ));
+            return Err(half_mfa());
         }
     }
     Ok(GetSessionTokenResponse { credentials: Some(credentials(ctx.sealer, &claims)?) })
