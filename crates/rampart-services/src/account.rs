@@ -38,6 +38,14 @@ pub enum KeyOwner {
     User { account_id: String, user_name: String, user_id: String },
 }
 
+impl KeyOwner {
+    pub fn account_id(&self) -> &str {
+        match self {
+            KeyOwner::Root { account_id } | KeyOwner::User { account_id, .. } => account_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyStatus {
     Active,
@@ -78,15 +86,33 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], ServiceError> {
     Ok(b)
 }
 
-/// A 20-character id with a 4-letter prefix (`AKIA`, `ASIA`, `AIDA`, …), as AWS makes them.
-pub fn new_id(prefix: &str) -> Result<String, ServiceError> {
-    let bytes = random_bytes::<16>()?;
-    let tail: String = bytes
-        .iter()
-        .take(20usize.saturating_sub(prefix.len()))
-        .filter_map(|b| ID_ALPHABET.get(usize::from(b % 32)).map(|c| char::from(*c)))
-        .collect();
-    Ok(format!("{prefix}{tail}"))
+/// An access key id for `account_id` (`AKIA…` long-term, `ASIA…` temporary), laid out as AWS lays
+/// them out so that GetAccessKeyInfo can name the account of any key, stored or not: after the
+/// prefix, 16 base32 characters carry 10 bytes; the first six, big-endian, hold a set top bit,
+/// the 40-bit account id in bits 7–46 and random low bits; the last four are random.
+/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html>.
+pub fn new_key_id(prefix: &str, account_id: &str) -> Result<String, ServiceError> {
+    let account: u64 = account_id.parse().map_err(|_| ServiceError::internal())?;
+    if account >= 1 << 40 {
+        return Err(ServiceError::internal());
+    }
+    let random = random_bytes::<5>()?;
+    let [low, r1, r2, r3, r4] = random;
+    let head = (1u64 << 47) | (account << 7) | u64::from(low & 0x7f);
+    let mut bytes = [0u8; 10];
+    let (first, rest) = bytes.split_at_mut(6);
+    first.copy_from_slice(head.to_be_bytes().get(2..).ok_or_else(ServiceError::internal)?);
+    rest.copy_from_slice(&[r1, r2, r3, r4]);
+    Ok(format!("{prefix}{}", data_encoding::BASE32_NOPAD.encode(&bytes)))
+}
+
+/// The account an access key id names (see [`new_key_id`]); `None` for a malformed id.
+pub fn key_account(id: &str) -> Option<String> {
+    let tail = id.get(4..).filter(|t| t.len() == 16)?;
+    let bytes = data_encoding::BASE32_NOPAD.decode(tail.as_bytes()).ok()?;
+    let mut head = [0u8; 8];
+    head.get_mut(2..)?.copy_from_slice(bytes.get(..6)?);
+    Some(format!("{:012}", (u64::from_be_bytes(head) & 0x7fff_ffff_ff80) >> 7))
 }
 
 /// A 21-character unique id (`AIDA…` users, `AROA…` roles, `ANPA…` policies), as IAM makes them.
@@ -218,21 +244,24 @@ pub fn create_access_key(
     owner: KeyOwner,
     now: OffsetDateTime,
 ) -> Result<(String, Zeroizing<String>), ServiceError> {
-    let id = new_id("AKIA")?;
-    let secret = new_secret()?;
-    let sealed = sealer.seal(secret.as_bytes(), &keys::access_key(&id)).map_err(|_| ServiceError::internal())?;
-    let rec = AccessKeyRecord {
-        v: 1,
-        id: id.clone(),
-        owner,
-        status: KeyStatus::Active,
-        sealed_secret: data_encoding::BASE64.encode(&sealed),
-        created: now,
-    };
-    if !tx.insert_new(&keys::access_key(&id), &to_json(&rec)?)? {
-        return Err(ServiceError::internal());
+    // 40 random bits per account: a clash is rare but possible, and is retried, never overwritten.
+    for _ in 0..8 {
+        let id = new_key_id("AKIA", owner.account_id())?;
+        let secret = new_secret()?;
+        let sealed = sealer.seal(secret.as_bytes(), &keys::access_key(&id)).map_err(|_| ServiceError::internal())?;
+        let rec = AccessKeyRecord {
+            v: 1,
+            id: id.clone(),
+            owner: owner.clone(),
+            status: KeyStatus::Active,
+            sealed_secret: data_encoding::BASE64.encode(&sealed),
+            created: now,
+        };
+        if tx.insert_new(&keys::access_key(&id), &to_json(&rec)?)? {
+            return Ok((id, secret));
+        }
     }
-    Ok((id, secret))
+    Err(ServiceError::internal())
 }
 
 /// Runs the first-start bootstrap when the store has none; returns what it created, or `None`
@@ -305,14 +334,33 @@ mod tests {
 
     #[test]
     fn identifiers_look_like_aws() {
-        let id = new_id("AKIA").unwrap();
-        assert_eq!(id.len(), 20);
-        assert!(id.starts_with("AKIA") && id.bytes().all(|b| ID_ALPHABET.contains(&b)));
         assert_eq!(new_secret().unwrap().len(), 40);
         let acct = new_account_id().unwrap();
         assert_eq!(acct.len(), 12);
         assert!(acct.bytes().all(|b| b.is_ascii_digit()));
-        assert_ne!(new_id("AKIA").unwrap(), id);
+        let id = new_key_id("AKIA", &acct).unwrap();
+        assert_eq!(id.len(), 20);
+        assert!(id.starts_with("AKIA") && id.bytes().all(|b| ID_ALPHABET.contains(&b)));
+        assert_ne!(new_key_id("AKIA", &acct).unwrap(), id);
+    }
+
+    #[test]
+    fn key_ids_carry_their_account() {
+        // A key id AWS issued, decoded as AWS packs it.
+        assert_eq!(key_account("ASIAY34FZKBOKMUTVV7A").as_deref(), Some("609629065308"));
+        for acct in ["000000000001", "123456789012", "999999999999", "609629065308"] {
+            for prefix in ["AKIA", "ASIA"] {
+                let id = new_key_id(prefix, acct).unwrap();
+                assert_eq!(key_account(&id).as_deref(), Some(acct), "{id}");
+                // Like AWS's, the first character after the prefix has the top bit set.
+                assert!(matches!(id.as_bytes()[4], b'Q'..=b'Z' | b'2'..=b'7'), "{id}");
+            }
+        }
+        assert!(new_key_id("AKIA", "1099511627776").is_err());
+        assert!(new_key_id("AKIA", "not-a-number").is_err());
+        for bad in ["", "AKIA", "AKIAshort", "AKIA0000000000000000", "AKIAQQQQQQQQQQQQQQQQQ"] {
+            assert_eq!(key_account(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -250,6 +250,7 @@ pub static STS: &[Action] = &[
             "sts:TransitiveTagKeys",
         ],
     ),
+    a("GetAccessKeyInfo", &[All], &[]),
     a("GetCallerIdentity", &[All], &[]),
     a("GetFederationToken", &[FederatedUser("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     a("GetSessionToken", &[All], &[]),

@@ -6,9 +6,9 @@
 
 use rampart_policy::{Context, Input, Named, Policy, PolicyKind, decide};
 use rampart_shapes::generated::sts::{
-    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, FederatedUser, GetCallerIdentityRequest,
-    GetCallerIdentityResponse, GetFederationTokenRequest, GetFederationTokenResponse, GetSessionTokenRequest,
-    GetSessionTokenResponse,
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, FederatedUser, GetAccessKeyInfoRequest,
+    GetAccessKeyInfoResponse, GetCallerIdentityRequest, GetCallerIdentityResponse, GetFederationTokenRequest,
+    GetFederationTokenResponse, GetSessionTokenRequest, GetSessionTokenResponse,
 };
 use rampart_store::{Sealer, Tx};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,29 @@ pub fn get_caller_identity(
         account: Some(ctx.principal.account_id.clone()),
         arn: Some(ctx.principal.arn.clone()),
     })
+}
+
+/// The account an access key belongs to. The account is read from the key id itself, as AWS
+/// does, so it answers for any well-formed key — active, inactive, deleted, temporary or another
+/// account's — and says nothing about the key's state.
+/// See <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html>.
+pub fn get_access_key_info(
+    ctx: &Ctx<'_>,
+    input: GetAccessKeyInfoRequest,
+) -> Result<GetAccessKeyInfoResponse, ServiceError> {
+    let id = input.access_key_id;
+    // A stored key answers from its record (keys issued before ids carried their account).
+    let stored: Option<account::AccessKeyRecord> = account::read(ctx.db, &crate::keys::access_key(&id))?;
+    let known = id.starts_with("AKIA") || id.starts_with("ASIA");
+    let decoded = account::key_account(&id).filter(|_| known);
+    match stored.map(|k| k.owner.account_id().to_owned()).or(decoded) {
+        Some(account) => Ok(GetAccessKeyInfoResponse { account: Some(account) }),
+        None => Err(ServiceError::new(
+            "InvalidParameterValue",
+            400,
+            format!("The access key ID {id} is not a valid AWS access key ID."),
+        )),
+    }
 }
 
 /// The sealed contents of a session token.
@@ -382,7 +405,7 @@ fn issue_role_session(
     let expires = now + Duration::seconds(i64::from(duration));
     let claims = SessionClaims {
         v: 1,
-        access_key_id: account::new_id("ASIA")?,
+        access_key_id: account::new_key_id("ASIA", &role.account_id)?,
         secret: account::new_secret()?.as_str().to_owned(),
         account_id: role.account_id.clone(),
         role_name: role.name.clone(),
@@ -430,7 +453,7 @@ fn own_session(caller: &Principal, now: OffsetDateTime, asked: Option<i32>) -> R
     };
     Ok(SessionClaims {
         v: 1,
-        access_key_id: account::new_id("ASIA")?,
+        access_key_id: account::new_key_id("ASIA", &caller.account_id)?,
         secret: account::new_secret()?.as_str().to_owned(),
         account_id: caller.account_id.clone(),
         role_name: String::new(),

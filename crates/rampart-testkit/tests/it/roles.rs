@@ -398,3 +398,43 @@ async fn revoking_active_sessions_denies_older_tokens_and_not_newer_ones() {
     let new_iam = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
     assert_eq!(iam_code(new_iam.list_users().send().await), "OK");
 }
+
+#[tokio::test]
+async fn get_access_key_info_names_the_account_of_any_key() {
+    let server = TestServer::start().await.unwrap();
+    let (olga_sts, admin) = setup(&server).await;
+    let root = crate::root_sts(&server);
+    let account = |r: aws_sdk_sts::operation::get_access_key_info::GetAccessKeyInfoOutput| r.account;
+    let own = root.get_access_key_info().access_key_id(&server.access_key_id).send().await.unwrap();
+    assert_eq!(account(own).as_deref(), Some("123456789012"));
+
+    // A user's key, also after it is deleted: the answer says nothing of the key's state.
+    let k = admin.create_access_key().user_name("olga").send().await.unwrap();
+    let id = k.access_key().unwrap().access_key_id().to_owned();
+    admin.delete_access_key().user_name("olga").access_key_id(&id).send().await.unwrap();
+    let out = root.get_access_key_info().access_key_id(&id).send().await.unwrap();
+    assert_eq!(account(out).as_deref(), Some("123456789012"));
+
+    // A session's ASIA key, which Rampart never stores.
+    let out = olga_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("audit")
+        .external_id("shop-42")
+        .send()
+        .await
+        .unwrap();
+    let asia = out.credentials().unwrap().access_key_id().to_owned();
+    let out = root.get_access_key_info().access_key_id(&asia).send().await.unwrap();
+    assert_eq!(account(out).as_deref(), Some("123456789012"));
+
+    // Another account's key, as AWS encodes account ids in key ids.
+    let other = root.get_access_key_info().access_key_id("ASIAY34FZKBOKMUTVV7A").send().await.unwrap();
+    assert_eq!(account(other).as_deref(), Some("609629065308"));
+
+    // Not a key id; and a caller without sts:GetAccessKeyInfo.
+    let r = root.get_access_key_info().access_key_id("AKIA0000000000000000").send().await;
+    assert_eq!(crate::code(r), "InvalidParameterValue");
+    let r = olga_sts.get_access_key_info().access_key_id(&asia).send().await;
+    assert_eq!(crate::code(r), "AccessDenied");
+}
