@@ -15,8 +15,10 @@ use serde_json::Value as Json;
 const SERVICES: &[&str] = &["iam", "s3", "sts"];
 
 /// Shapes the models do not mark sensitive that Rampart keeps out of logs and audit records all
-/// the same: one-time MFA codes (a code seen in a trail could be replayed within its step).
-const ALSO_SENSITIVE: &[(&str, &str)] = &[("iam", "authenticationCodeType"), ("sts", "tokenCodeType")];
+/// the same: one-time MFA codes (a code seen in a trail could be replayed within its step), and
+/// STS session tokens (a credential: Rampart's carry the session's secret, sealed).
+const ALSO_SENSITIVE: &[(&str, &str)] =
+    &[("iam", "authenticationCodeType"), ("sts", "tokenCodeType"), ("sts", "tokenType")];
 
 /// Operation-name prefixes whose calls change no state (CloudTrail's `readOnly`).
 const READ_ONLY_PREFIXES: &[&str] =
@@ -357,9 +359,10 @@ fn generate_service(svc: &str, model: &Json, version: &str) -> anyhow::Result<St
             op.get(k).and_then(|v| s(v, "shape")).map_or("None".to_owned(), |sh| format!("Some(&{})", static_name(sh)))
         };
         let ro = READ_ONLY_PREFIXES.iter().any(|p| name.starts_with(p));
+        let unsigned = s(op, "authtype") == Some("none");
         writeln!(
             out,
-            "        crate::Operation {{ name: {name:?}, http_method: {:?}, request_uri: {:?}, response_code: {}, input: {}, output: {}, result_wrapper: {}, read_only: {ro} }},",
+            "        crate::Operation {{ name: {name:?}, http_method: {:?}, request_uri: {:?}, response_code: {}, input: {}, output: {}, result_wrapper: {}, read_only: {ro}, unsigned: {unsigned} }},",
             s(http, "method").unwrap_or("POST"),
             s(http, "requestUri").unwrap_or("/"),
             http.get("responseCode").and_then(Json::as_u64).unwrap_or(200),

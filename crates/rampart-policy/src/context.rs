@@ -111,6 +111,18 @@ impl Principal {
         }
     }
 
+    /// The holder of a web identity token or SAML assertion, as the provider that vouches for it
+    /// (`"Principal": {"Federated": "arn:aws:iam::ACCOUNT:oidc-provider/…"}`). It belongs to no
+    /// account, so a trust policy naming an account never admits it: it must name the provider.
+    pub fn web_identity(provider_arn: &str) -> Self {
+        Self {
+            kind: PrincipalType::FederatedUser,
+            arn: provider_arn.to_owned(),
+            account: String::new(),
+            role_arn: None,
+        }
+    }
+
     /// An AWS service principal such as `ec2.amazonaws.com`.
     pub fn service(name: &str) -> Self {
         Self { kind: PrincipalType::Service, arn: name.to_owned(), account: String::new(), role_arn: None }

@@ -33,6 +33,10 @@ pub struct App {
     /// The minute each access key was last recorded as used, to write that at most once a minute.
     pub key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     pub dispatch: Dispatch,
+    /// OIDC providers' signing keys, fetched for AssumeRoleWithWebIdentity.
+    pub oidc: crate::oidc::OidcKeys,
+    /// Recent failed console sign-ins, for throttling.
+    pub signin_throttle: crate::signin::Throttle,
     pub management_account_id: String,
 }
 
@@ -130,6 +134,7 @@ impl App {
         });
         let outcome = match step {
             Ok(Step::Done(s)) => Ok(s),
+            Ok(Step::WebIdentity(input)) => self.run_web_identity(input, &mut draft, now, request_id).await,
             Ok(Step::Write(w)) => match self.run_write(*w, draft.clone(), origin, request_id, now).await {
                 // The event was committed with the change.
                 Ok(s) => return s.into_response(request_id),
@@ -201,6 +206,11 @@ impl App {
             headers: &headers,
             body,
         };
+        if matches!(wire, Wire::Query)
+            && let Some(step) = self.unsigned(h, query_string, body, draft).map_err(|e| fail(e, protocol, namespace))?
+        {
+            return Ok(step);
+        }
         let auth = rampart_sigv4::parse(&sreq).map_err(|e| fail(from_sigv4(&e), protocol, namespace))?;
         draft.access_key_id = Some(auth.access_key_id.clone());
         draft.region = Some(auth.scope.region.clone());
@@ -398,6 +408,82 @@ impl App {
         }
     }
 
+    /// An unsigned query request for an operation its model marks `authtype: none` (the token or
+    /// assertion in it authenticates it): decoded here, run by [`Self::run_web_identity`]. `None`
+    /// for every other request, which must then carry a valid signature.
+    fn unsigned(
+        &self,
+        h: &HeaderMap,
+        query_string: &str,
+        body: &[u8],
+        draft: &mut Draft,
+    ) -> Result<Option<Step>, WireError> {
+        let signed = h.contains_key(http::header::AUTHORIZATION)
+            || query_string.split('&').any(|p| p.to_ascii_lowercase().starts_with("x-amz-signature="));
+        if signed {
+            return Ok(None);
+        }
+        let form = header(h, "content-type")
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        let params = Params::parse(query_string, if form { body } else { b"" });
+        let Some(action) = params.action() else { return Ok(None) };
+        let found = rampart_shapes::services()
+            .iter()
+            .copied()
+            .filter(|s| s.protocol == Protocol::Query)
+            .find_map(|s| s.operation(action).filter(|op| op.unsigned).map(|op| (s, op)));
+        let Some((service, op)) = found else { return Ok(None) };
+        draft.event_source = Some(service.event_source.to_owned());
+        draft.event_name = Some(op.name.to_owned());
+        draft.read_only = op.read_only;
+        let Some(shape) = op.input else { return Err(not_implemented(service, op)) };
+        let input = query::decode_input(&params, shape)?;
+        draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
+        // AssumeRoleWithSAML is the other one, not served yet.
+        if op.name != "AssumeRoleWithWebIdentity" {
+            return Err(not_implemented(service, op));
+        }
+        Ok(Some(Step::WebIdentity(Box::new(input))))
+    }
+
+    /// AssumeRoleWithWebIdentity: find the provider, fetch its keys (cached), verify the token and
+    /// issue the session. Nothing is written: the session is sealed in its token.
+    async fn run_web_identity(
+        &self,
+        input: Box<Value>,
+        draft: &mut Draft,
+        now: OffsetDateTime,
+        request_id: &str,
+    ) -> Result<Success, Failure> {
+        use rampart_shapes::generated::sts as shapes;
+        use rampart_shapes::{FromValue, IntoValue};
+        let service = &shapes::SERVICE;
+        let fail = |e: ServiceError| Failure {
+            error: from_service(e),
+            protocol: service.protocol,
+            namespace: service.xml_namespace,
+        };
+        let op = service.operation("AssumeRoleWithWebIdentity").ok_or_else(|| fail(ServiceError::internal()))?;
+        let typed = shapes::AssumeRoleWithWebIdentityRequest::from_value(*input).map_err(|e| {
+            tracing::error!(error = %e, "decoded input does not fit its type");
+            fail(ServiceError::internal())
+        })?;
+        let plan = rampart_services::sts::plan_web_identity(&self.db, &typed).map_err(fail)?;
+        let keys = self
+            .oidc
+            .keys(&plan.provider, plan.kid())
+            .await
+            .map_err(|_| fail(rampart_services::sts::idp_unreachable()))?;
+        let output =
+            rampart_services::sts::assume_role_with_web_identity(&self.db, &self.sealer, now, typed, &plan, &keys)
+                .map_err(fail)?
+                .into_value();
+        if let Some(shape) = op.output {
+            draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
+        }
+        Ok(encode(service, op, &output, request_id))
+    }
+
     /// Runs a state-changing handler in a transaction that also writes its audit event.
     async fn run_write(
         &self,
@@ -457,6 +543,8 @@ enum HandlerRef<'a> {
 enum Step {
     Done(Success),
     Write(Box<WriteStep>),
+    /// An AssumeRoleWithWebIdentity input, to run once the provider's keys are at hand.
+    WebIdentity(Box<Value>),
 }
 
 fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {

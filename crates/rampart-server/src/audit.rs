@@ -28,6 +28,14 @@ pub struct Origin {
     pub tls: Option<TlsDetails>,
 }
 
+impl Origin {
+    /// The endpoint the request reached, as a URL (for `ConsoleLogin`'s `LoginTo`).
+    pub fn endpoint(&self, app: &crate::app::App) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", app.config.listen)
+    }
+}
+
 /// Builds the event for a finished request.
 pub fn event(
     draft: Draft,
@@ -52,6 +60,7 @@ pub fn event(
         error_message: error.map(|(_, m)| m.to_owned()),
         request_parameters: draft.request_parameters,
         response_elements: draft.response_elements,
+        additional_event_data: None,
         request_id: request_id.to_owned(),
         event_id: crate::ids::uuid(),
         read_only: draft.read_only,

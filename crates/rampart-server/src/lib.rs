@@ -12,6 +12,8 @@ mod data_dir;
 mod dispatch;
 mod ids;
 mod listener;
+mod oidc;
+mod signin;
 mod tls;
 
 use std::net::SocketAddr;
@@ -132,6 +134,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         authorizer: rampart_services::authz::Authorizer::new(),
         key_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),
+        oidc: oidc::OidcKeys::default(),
+        signin_throttle: signin::Throttle::default(),
         management_account_id: marker.management_account_id.clone(),
     });
     let (shutdown, rx) = watch::channel(false);

@@ -115,11 +115,12 @@ fn service(
 async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) -> Response {
     let request_id = crate::ids::uuid();
     let (parts, body) = req.into_parts();
-    if parts.uri.path().starts_with("/_rampart/") {
-        return crate::admin::handle(app, &parts.method, parts.uri.path(), &request_id).await;
-    }
     origin.user_agent =
         parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let signin = parts.method == http::Method::POST && parts.uri.path() == "/_rampart/signin";
+    if parts.uri.path().starts_with("/_rampart/") && !signin {
+        return crate::admin::handle(app, &parts.method, parts.uri.path(), &request_id).await;
+    }
     let protocol = if parts.headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
     let max = app.config.max_body_bytes;
     let too_large = || {
@@ -154,5 +155,8 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
+    if signin {
+        return crate::signin::handle(app, &body, &origin, &request_id).await;
+    }
     app.handle_api(&parts, &body, &origin, &request_id).await
 }

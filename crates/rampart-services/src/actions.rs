@@ -61,6 +61,8 @@ pub enum Target {
     Caller,
     /// A federated user named by an input member: `arn:aws:sts::ACCOUNT:federated-user/NAME`.
     FederatedUser(&'static str),
+    /// An OIDC provider being created, from its URL member: `arn:aws:iam::ACCOUNT:oidc-provider/HOST`.
+    OidcUrl(&'static str),
     /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.
     Bucket(&'static str),
     /// An S3 object named by bucket and key members: `arn:aws:s3:::BUCKET/KEY`.
@@ -86,7 +88,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
 }
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, User};
-use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, Renamed};
+use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -100,9 +102,11 @@ const ROLE: &[Target] = &[Named(Role, "RoleName")];
 const POLICY: &[Target] = &[Named(Policy, "PolicyArn")];
 const PROFILE: &[Target] = &[Named(InstanceProfile, "InstanceProfileName")];
 const MFA: &[Target] = &[Arn("SerialNumber")];
+const OIDC: &[Target] = &[Arn("OpenIDConnectProviderArn")];
 
 /// IAM's operations.
 pub static IAM: &[Action] = &[
+    a("AddClientIDToOpenIDConnectProvider", OIDC, &[]),
     a("AddRoleToInstanceProfile", PROFILE, &[]),
     a("AddUserToGroup", GROUP, &[]),
     a("AttachGroupPolicy", GROUP, &["iam:PolicyARN"]),
@@ -114,6 +118,7 @@ pub static IAM: &[Action] = &[
     a("CreateGroup", &[New(Group, "GroupName")], &[]),
     a("CreateInstanceProfile", &[New(InstanceProfile, "InstanceProfileName")], TAGS),
     a("CreateLoginProfile", USER, &[]),
+    a("CreateOpenIDConnectProvider", &[OidcUrl("Url")], TAGS),
     a("CreatePolicy", &[New(Policy, "PolicyName")], TAGS),
     a("CreatePolicyVersion", POLICY, &[]),
     a("CreateRole", &[New(Role, "RoleName")], NEW_ENTITY),
@@ -127,6 +132,7 @@ pub static IAM: &[Action] = &[
     a("DeleteGroupPolicy", GROUP, &[]),
     a("DeleteInstanceProfile", PROFILE, &[]),
     a("DeleteLoginProfile", USER, &[]),
+    a("DeleteOpenIDConnectProvider", OIDC, &[]),
     a("DeletePolicy", POLICY, &[]),
     a("DeletePolicyVersion", POLICY, &[]),
     a("DeleteRole", ROLE, &[]),
@@ -152,6 +158,7 @@ pub static IAM: &[Action] = &[
     a("GetGroupPolicy", GROUP, &[]),
     a("GetInstanceProfile", PROFILE, &[]),
     a("GetLoginProfile", USER, &[]),
+    a("GetOpenIDConnectProvider", OIDC, &[]),
     a("GetPolicy", POLICY, &[]),
     a("GetPolicyVersion", POLICY, &[]),
     a("GetRole", ROLE, &[]),
@@ -172,6 +179,8 @@ pub static IAM: &[Action] = &[
     a("ListInstanceProfilesForRole", ROLE, &[]),
     a("ListMFADeviceTags", MFA, &[]),
     a("ListMFADevices", USER, &[]),
+    a("ListOpenIDConnectProviderTags", OIDC, &[]),
+    a("ListOpenIDConnectProviders", &[All], &[]),
     a("ListPolicies", &[Listing(Policy)], &[]),
     a("ListPolicyTags", POLICY, &[]),
     a("ListPolicyVersions", POLICY, &[]),
@@ -187,6 +196,7 @@ pub static IAM: &[Action] = &[
     a("PutRolePolicy", ROLE, BOUNDARY),
     a("PutUserPermissionsBoundary", USER, BOUNDARY),
     a("PutUserPolicy", USER, BOUNDARY),
+    a("RemoveClientIDFromOpenIDConnectProvider", OIDC, &[]),
     a("RemoveRoleFromInstanceProfile", PROFILE, &[]),
     a("RemoveUserFromGroup", GROUP, &[]),
     a("ResyncMFADevice", USER, &[]),
@@ -195,11 +205,13 @@ pub static IAM: &[Action] = &[
     a("SimulatePrincipalPolicy", &[Arn("PolicySourceArn")], &[]),
     a("TagInstanceProfile", PROFILE, TAGS),
     a("TagMFADevice", MFA, TAGS),
+    a("TagOpenIDConnectProvider", OIDC, TAGS),
     a("TagPolicy", POLICY, TAGS),
     a("TagRole", ROLE, TAGS),
     a("TagUser", USER, TAGS),
     a("UntagInstanceProfile", PROFILE, UNTAG),
     a("UntagMFADevice", MFA, UNTAG),
+    a("UntagOpenIDConnectProvider", OIDC, UNTAG),
     a("UntagPolicy", POLICY, UNTAG),
     a("UntagRole", ROLE, UNTAG),
     a("UntagUser", USER, UNTAG),
@@ -208,6 +220,7 @@ pub static IAM: &[Action] = &[
     a("UpdateAssumeRolePolicy", ROLE, &[]),
     a("UpdateGroup", &[Named(Group, "GroupName"), Renamed(Group, "NewGroupName", "NewPath")], &[]),
     a("UpdateLoginProfile", USER, &[]),
+    a("UpdateOpenIDConnectProviderThumbprint", OIDC, &[]),
     a("UpdateRole", ROLE, &[]),
     a("UpdateRoleDescription", ROLE, &[]),
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
@@ -349,6 +362,10 @@ pub fn resolve(
                     primary = Some(match parse_arn(account, arn) {
                         Some((entity, name)) => find(db, account, entity, name)?,
                         None if arn.contains(":policy/") => find(db, account, Policy, arn)?,
+                        None if arn.contains(":oidc-provider/") => iam::read_oidc_provider(db, arn)?
+                            .filter(|p| p.account_id == *account)
+                            .map(|p| Found { tags: p.tags, ..Found::default() })
+                            .unwrap_or_default(),
                         None => Found::default(),
                     });
                 }
@@ -402,6 +419,10 @@ pub fn resolve(
                 }
                 None => "*".to_owned(),
             },
+            OidcUrl(m) => {
+                let url = member(m).map(iam::provider_url).transpose()?.unwrap_or_default();
+                iam::provider_arn(account, &url)
+            }
             Bucket(b) => format!("arn:aws:s3:::{}", member(b).unwrap_or("*")),
             Object(b, k) => format!("arn:aws:s3:::{}/{}", member(b).unwrap_or("*"), member(k).unwrap_or("*")),
             Renamed(entity, name_member, path_member) => {
@@ -533,7 +554,7 @@ mod tests {
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
                         Renamed(_, m, p) | Object(m, p) => &[m, p],
-                        Bucket(m) | FederatedUser(m) => &[m],
+                        Bucket(m) | FederatedUser(m) | OidcUrl(m) => &[m],
                     };
                     for m in members {
                         assert!(has(m), "{service}:{} has no member {m}", row.operation);

@@ -87,6 +87,9 @@ pub struct Event {
     pub error_message: Option<String>,
     pub request_parameters: Option<serde_json::Value>,
     pub response_elements: Option<serde_json::Value>,
+    /// Facts beyond the request and response (`ConsoleLogin`: `MFAUsed`, `LoginTo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_event_data: Option<serde_json::Value>,
     #[serde(rename = "requestID")]
     pub request_id: String,
     #[serde(rename = "eventID")]

@@ -10,8 +10,10 @@ pub mod cloudtrail;
 mod error;
 pub mod iam;
 pub mod identity;
+pub mod jwt;
 pub mod keys;
 pub mod s3;
+pub mod signin;
 pub mod sts;
 
 pub use error::ServiceError;

@@ -29,6 +29,9 @@ pub fn get_caller_identity(
     })
 }
 
+mod web_identity;
+pub use web_identity::*;
+
 /// The account an access key belongs to. The account is read from the key id itself, as AWS
 /// does, so it answers for any well-formed key — active, inactive, deleted, temporary or another
 /// account's — and says nothing about the key's state.
@@ -173,7 +176,8 @@ impl SessionClaims {
     }
 }
 
-fn seal_token(sealer: &Sealer, claims: &SessionClaims) -> Result<String, ServiceError> {
+/// Seals a session's claims into its token.
+pub(crate) fn seal_token(sealer: &Sealer, claims: &SessionClaims) -> Result<String, ServiceError> {
     let json = serde_json::to_vec(claims).map_err(|_| ServiceError::internal())?;
     let sealed = sealer.seal(&json, TOKEN_CONTEXT).map_err(|_| ServiceError::internal())?;
     Ok(data_encoding::BASE64.encode(&sealed))
@@ -222,12 +226,24 @@ fn trusted(
         (_, _, Some(name)) => rampart_policy::Principal::user(&caller.account_id, &iam_path(&caller.arn), name),
         _ => rampart_policy::Principal::root(&caller.account_id),
     };
+    trust_allows(trust, action, &principal, role_arn, role_account, context)
+}
+
+/// Whether a trust policy alone grants `action` on the role to `principal`.
+fn trust_allows(
+    trust: &Policy,
+    action: &str,
+    principal: &rampart_policy::Principal,
+    role_arn: &str,
+    role_account: &str,
+    context: &Context,
+) -> bool {
     let Some(allow_all) = ALLOW_ALL.as_ref() else { return false };
     let identity = [Named { name: "caller", policy: allow_all }];
     let d = decide(&Input {
         action,
         resource: role_arn,
-        principal: &principal,
+        principal,
         context,
         identity: &identity,
         boundary: None,
@@ -308,6 +324,17 @@ pub fn assume_role_with_mfa(
     issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, Some(ctx.now), role)
 }
 
+/// The account and name a role ARN names.
+fn parse_role_arn(arn: &str) -> Result<(&str, &str), ServiceError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", "aws", "iam", "", acct, res] if res.starts_with("role/") => {
+            Ok((*acct, res.rsplit('/').next().unwrap_or_default()))
+        }
+        _ => Err(ServiceError::new("ValidationError", 400, format!("{arn} is invalid"))),
+    }
+}
+
 /// Checks the role, its trust policy and the requested duration, and seals the session.
 fn issue_role_session(
     caller: &Principal,
@@ -320,13 +347,7 @@ fn issue_role_session(
     if caller.kind == PrincipalKind::Root {
         return Err(ServiceError::access_denied("Roles may not be assumed by root accounts."));
     }
-    let parts: Vec<&str> = input.role_arn.splitn(6, ':').collect();
-    let (role_account, role_name) = match parts.as_slice() {
-        ["arn", "aws", "iam", "", acct, res] if res.starts_with("role/") => {
-            (*acct, res.rsplit('/').next().unwrap_or_default())
-        }
-        _ => return Err(ServiceError::new("ValidationError", 400, format!("{} is invalid", input.role_arn))),
-    };
+    let (role_account, role_name) = parse_role_arn(&input.role_arn)?;
     let role = read_role(role_account, role_name)?
         .filter(|r| r.arn() == input.role_arn)
         .ok_or_else(|| denied(caller, &input.role_arn))?;
@@ -442,7 +463,11 @@ fn half_mfa() -> ServiceError {
 /// The claims of a session a caller issues for itself or a federated user (GetSessionToken,
 /// GetFederationToken): a fresh key and secret, no role. Sessions last 12 hours unless asked
 /// otherwise; the root user's at most an hour, whatever is asked.
-fn own_session(caller: &Principal, now: OffsetDateTime, asked: Option<i32>) -> Result<SessionClaims, ServiceError> {
+pub(crate) fn own_session(
+    caller: &Principal,
+    now: OffsetDateTime,
+    asked: Option<i32>,
+) -> Result<SessionClaims, ServiceError> {
     let root = caller.kind == PrincipalKind::Root;
     let seconds = if root { asked.unwrap_or(3600).min(3600) } else { asked.unwrap_or(43_200) };
     let user = match (&caller.kind, &caller.user_name) {

@@ -55,6 +55,9 @@ pub struct Operation {
     pub result_wrapper: Option<&'static str>,
     /// Whether the call changes no state (CloudTrail's `readOnly`).
     pub read_only: bool,
+    /// The request carries no signature (`authtype: none`): AssumeRoleWithWebIdentity and
+    /// AssumeRoleWithSAML, which a token or an assertion authenticates instead.
+    pub unsigned: bool,
 }
 
 /// A named shape with its kind and traits.

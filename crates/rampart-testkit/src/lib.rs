@@ -23,6 +23,9 @@ pub struct TestServer {
     pub endpoint: String,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// The root user's console sign-in: its email and the password shown at first start.
+    pub root_email: String,
+    pub root_password: String,
     pub config: Config,
 }
 
@@ -56,6 +59,8 @@ impl TestServer {
             endpoint: running.endpoint(),
             access_key_id: first.access_key_id.clone(),
             secret_access_key: first.secret_access_key.as_str().to_owned(),
+            root_email: first.root_email.clone(),
+            root_password: first.root_password.as_str().to_owned(),
             running: Some(running),
             dir,
             config,
@@ -163,6 +168,17 @@ pub fn sign_request(
     let (instructions, _) = sign(signable, &params)?.into_parts();
     instructions.apply_to_request_http1x(&mut req);
     Ok(req)
+}
+
+impl TestServer {
+    /// Posts a console sign-in attempt (`/_rampart/signin`) and returns the status and JSON body.
+    pub async fn sign_in(&self, body: &serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
+        let req = http::Request::post(format!("{}/_rampart/signin", self.endpoint))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string().into_bytes())?;
+        let r = send(req).await?;
+        Ok((r.status, serde_json::from_str(&r.body)?))
+    }
 }
 
 /// Sends a raw request over plain HTTP.

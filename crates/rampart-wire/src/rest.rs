@@ -117,6 +117,7 @@ mod tests {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         }
     }
 

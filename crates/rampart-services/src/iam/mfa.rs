@@ -206,6 +206,19 @@ fn all_tx(tx: &Tx<'_>, account: &str) -> Result<Vec<MfaDeviceRecord>, ServiceErr
         .collect())
 }
 
+/// The enabled device of a user (or of root, `user` `None`), if it has one.
+pub fn enabled_device(
+    db: &rampart_store::Db,
+    account: &str,
+    user: Option<&str>,
+) -> Result<Option<MfaDeviceRecord>, ServiceError> {
+    let holder = match user {
+        Some(name) => Holder::User { name: name.to_owned() },
+        None => Holder::Root,
+    };
+    Ok(all(db, account)?.into_iter().find(|d| d.enabled.is_some() && d.holder.as_ref() == Some(&holder)))
+}
+
 /// The devices assigned to a user, inside a transaction (for DeleteUser and renames).
 pub(crate) fn user_devices_tx(tx: &Tx<'_>, account: &str, user: &str) -> Result<Vec<MfaDeviceRecord>, ServiceError> {
     let holder = Holder::User { name: user.to_owned() };

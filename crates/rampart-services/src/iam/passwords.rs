@@ -64,7 +64,61 @@ fn no_such_profile(user: &str) -> ServiceError {
 }
 
 fn read_policy(ctx: &Ctx<'_>) -> Result<Option<PasswordPolicyRecord>, ServiceError> {
-    read_cached(ctx.db, &policy_key(&ctx.principal.account_id))
+    read_password_policy(ctx.db, &ctx.principal.account_id)
+}
+
+/// The account's password policy, if it set one.
+pub fn read_password_policy(
+    db: &rampart_store::Db,
+    account: &str,
+) -> Result<Option<PasswordPolicyRecord>, ServiceError> {
+    read_cached(db, &policy_key(account))
+}
+
+/// A user's login profile, if the user has a console password.
+pub fn read_login_profile(
+    db: &rampart_store::Db,
+    account: &str,
+    user: &str,
+) -> Result<Option<LoginProfileRecord>, ServiceError> {
+    read_cached(db, &profile_key(account, user))
+}
+
+/// Checks a password a user chooses at sign-in (an expired or reset one being replaced) against
+/// the policy and the user's recent ones, and hashes it.
+pub fn prepare_new_password(
+    policy: Option<&PasswordPolicyRecord>,
+    profile: &LoginProfileRecord,
+    password: &str,
+) -> Result<String, ServiceError> {
+    check_password(policy, &profile.user_name, password)?;
+    check_reuse(policy, profile, password)?;
+    account::hash_password(password)
+}
+
+/// Stores a prepared hash as the user's current password, in a transaction.
+pub fn set_password_tx(
+    tx: &mut Tx<'_>,
+    account: &str,
+    user: &str,
+    hash: String,
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    let key = profile_key(account, user);
+    let mut profile: LoginProfileRecord = account::read_tx(tx, &key)?.ok_or_else(|| no_such_profile(user))?;
+    push_hash(&mut profile, hash);
+    profile.changed = now;
+    profile.reset_required = false;
+    account::write_tx(tx, &key, &profile)
+}
+
+impl LoginProfileRecord {
+    /// Whether the password is older than the policy's maximum age.
+    pub fn expired(&self, policy: Option<&PasswordPolicyRecord>, now: OffsetDateTime) -> bool {
+        policy.is_some_and(|p| {
+            p.max_age_days > 0 && now - self.changed >= time::Duration::days(i64::from(p.max_age_days))
+        })
+    }
 }
 
 /// Checks a new password against the account's policy, or AWS's default policy when the account

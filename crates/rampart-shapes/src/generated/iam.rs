@@ -23,6 +23,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AddClientIDToOpenIDConnectProvider",
@@ -33,6 +34,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AddRoleToInstanceProfile",
@@ -43,6 +45,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AddUserToGroup",
@@ -53,6 +56,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AssociateDelegationRequest",
@@ -63,6 +67,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AttachGroupPolicy",
@@ -73,6 +78,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AttachRolePolicy",
@@ -83,6 +89,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "AttachUserPolicy",
@@ -93,6 +100,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "ChangePassword",
@@ -103,6 +111,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateAccessKey",
@@ -113,6 +122,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateAccessKeyResponse),
             result_wrapper: Some("CreateAccessKeyResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateAccountAlias",
@@ -123,6 +133,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateDelegationRequest",
@@ -133,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateDelegationRequestResponse),
             result_wrapper: Some("CreateDelegationRequestResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateGroup",
@@ -143,6 +155,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateGroupResponse),
             result_wrapper: Some("CreateGroupResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateInstanceProfile",
@@ -153,6 +166,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateInstanceProfileResponse),
             result_wrapper: Some("CreateInstanceProfileResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateLoginProfile",
@@ -163,6 +177,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateLoginProfileResponse),
             result_wrapper: Some("CreateLoginProfileResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateOpenIDConnectProvider",
@@ -173,6 +188,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateOpenIDConnectProviderResponse),
             result_wrapper: Some("CreateOpenIDConnectProviderResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreatePolicy",
@@ -183,6 +199,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreatePolicyResponse),
             result_wrapper: Some("CreatePolicyResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreatePolicyVersion",
@@ -193,6 +210,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreatePolicyVersionResponse),
             result_wrapper: Some("CreatePolicyVersionResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateRole",
@@ -203,6 +221,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateRoleResponse),
             result_wrapper: Some("CreateRoleResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateSAMLProvider",
@@ -213,6 +232,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateSAMLProviderResponse),
             result_wrapper: Some("CreateSAMLProviderResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateServiceLinkedRole",
@@ -223,6 +243,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateServiceLinkedRoleResponse),
             result_wrapper: Some("CreateServiceLinkedRoleResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateServiceSpecificCredential",
@@ -233,6 +254,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateServiceSpecificCredentialResponse),
             result_wrapper: Some("CreateServiceSpecificCredentialResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateUser",
@@ -243,6 +265,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateUserResponse),
             result_wrapper: Some("CreateUserResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateVirtualMFADevice",
@@ -253,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateVirtualMFADeviceResponse),
             result_wrapper: Some("CreateVirtualMFADeviceResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeactivateMFADevice",
@@ -263,6 +287,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteAccessKey",
@@ -273,6 +298,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteAccountAlias",
@@ -283,6 +309,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteAccountPasswordPolicy",
@@ -293,6 +320,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteGroup",
@@ -303,6 +331,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteGroupPolicy",
@@ -313,6 +342,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteInstanceProfile",
@@ -323,6 +353,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteLoginProfile",
@@ -333,6 +364,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteOpenIDConnectProvider",
@@ -343,6 +375,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeletePolicy",
@@ -353,6 +386,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeletePolicyVersion",
@@ -363,6 +397,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteRole",
@@ -373,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteRolePermissionsBoundary",
@@ -383,6 +419,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteRolePolicy",
@@ -393,6 +430,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteSAMLProvider",
@@ -403,6 +441,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteSSHPublicKey",
@@ -413,6 +452,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteServerCertificate",
@@ -423,6 +463,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteServiceLinkedRole",
@@ -433,6 +474,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DeleteServiceLinkedRoleResponse),
             result_wrapper: Some("DeleteServiceLinkedRoleResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteServiceSpecificCredential",
@@ -443,6 +485,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteSigningCertificate",
@@ -453,6 +496,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteUser",
@@ -463,6 +507,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteUserPermissionsBoundary",
@@ -473,6 +518,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteUserPolicy",
@@ -483,6 +529,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteVirtualMFADevice",
@@ -493,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DetachGroupPolicy",
@@ -503,6 +551,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DetachRolePolicy",
@@ -513,6 +562,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DetachUserPolicy",
@@ -523,6 +573,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DisableOrganizationsRootCredentialsManagement",
@@ -533,6 +584,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DisableOrganizationsRootCredentialsManagementResponse),
             result_wrapper: Some("DisableOrganizationsRootCredentialsManagementResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DisableOrganizationsRootSessions",
@@ -543,6 +595,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DisableOrganizationsRootSessionsResponse),
             result_wrapper: Some("DisableOrganizationsRootSessionsResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DisableOutboundWebIdentityFederation",
@@ -553,6 +606,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "EnableMFADevice",
@@ -563,6 +617,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "EnableOrganizationsRootCredentialsManagement",
@@ -573,6 +628,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_EnableOrganizationsRootCredentialsManagementResponse),
             result_wrapper: Some("EnableOrganizationsRootCredentialsManagementResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "EnableOrganizationsRootSessions",
@@ -583,6 +639,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_EnableOrganizationsRootSessionsResponse),
             result_wrapper: Some("EnableOrganizationsRootSessionsResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "EnableOutboundWebIdentityFederation",
@@ -593,6 +650,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_EnableOutboundWebIdentityFederationResponse),
             result_wrapper: Some("EnableOutboundWebIdentityFederationResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "GenerateCredentialReport",
@@ -603,6 +661,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GenerateCredentialReportResponse),
             result_wrapper: Some("GenerateCredentialReportResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "GenerateOrganizationsAccessReport",
@@ -613,6 +672,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GenerateOrganizationsAccessReportResponse),
             result_wrapper: Some("GenerateOrganizationsAccessReportResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "GenerateServiceLastAccessedDetails",
@@ -623,6 +683,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GenerateServiceLastAccessedDetailsResponse),
             result_wrapper: Some("GenerateServiceLastAccessedDetailsResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetAccessKeyLastUsed",
@@ -633,6 +694,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetAccessKeyLastUsedResponse),
             result_wrapper: Some("GetAccessKeyLastUsedResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetAccountAuthorizationDetails",
@@ -643,6 +705,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetAccountAuthorizationDetailsResponse),
             result_wrapper: Some("GetAccountAuthorizationDetailsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetAccountPasswordPolicy",
@@ -653,6 +716,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetAccountPasswordPolicyResponse),
             result_wrapper: Some("GetAccountPasswordPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetAccountSummary",
@@ -663,6 +727,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetAccountSummaryResponse),
             result_wrapper: Some("GetAccountSummaryResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetContextKeysForCustomPolicy",
@@ -673,6 +738,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetContextKeysForPolicyResponse),
             result_wrapper: Some("GetContextKeysForCustomPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetContextKeysForPrincipalPolicy",
@@ -683,6 +749,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetContextKeysForPolicyResponse),
             result_wrapper: Some("GetContextKeysForPrincipalPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetCredentialReport",
@@ -693,6 +760,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetCredentialReportResponse),
             result_wrapper: Some("GetCredentialReportResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetDelegationRequest",
@@ -703,6 +771,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetDelegationRequestResponse),
             result_wrapper: Some("GetDelegationRequestResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetGroup",
@@ -713,6 +782,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetGroupResponse),
             result_wrapper: Some("GetGroupResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetGroupPolicy",
@@ -723,6 +793,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetGroupPolicyResponse),
             result_wrapper: Some("GetGroupPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetHumanReadableSummary",
@@ -733,6 +804,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetHumanReadableSummaryResponse),
             result_wrapper: Some("GetHumanReadableSummaryResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetInstanceProfile",
@@ -743,6 +815,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetInstanceProfileResponse),
             result_wrapper: Some("GetInstanceProfileResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetLoginProfile",
@@ -753,6 +826,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetLoginProfileResponse),
             result_wrapper: Some("GetLoginProfileResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetMFADevice",
@@ -763,6 +837,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetMFADeviceResponse),
             result_wrapper: Some("GetMFADeviceResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetOpenIDConnectProvider",
@@ -773,6 +848,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetOpenIDConnectProviderResponse),
             result_wrapper: Some("GetOpenIDConnectProviderResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetOrganizationsAccessReport",
@@ -783,6 +859,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetOrganizationsAccessReportResponse),
             result_wrapper: Some("GetOrganizationsAccessReportResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetOutboundWebIdentityFederationInfo",
@@ -793,6 +870,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetOutboundWebIdentityFederationInfoResponse),
             result_wrapper: Some("GetOutboundWebIdentityFederationInfoResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetPolicy",
@@ -803,6 +881,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetPolicyResponse),
             result_wrapper: Some("GetPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetPolicyVersion",
@@ -813,6 +892,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetPolicyVersionResponse),
             result_wrapper: Some("GetPolicyVersionResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetRole",
@@ -823,6 +903,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetRoleResponse),
             result_wrapper: Some("GetRoleResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetRolePolicy",
@@ -833,6 +914,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetRolePolicyResponse),
             result_wrapper: Some("GetRolePolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetSAMLProvider",
@@ -843,6 +925,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetSAMLProviderResponse),
             result_wrapper: Some("GetSAMLProviderResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetSSHPublicKey",
@@ -853,6 +936,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetSSHPublicKeyResponse),
             result_wrapper: Some("GetSSHPublicKeyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetServerCertificate",
@@ -863,6 +947,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetServerCertificateResponse),
             result_wrapper: Some("GetServerCertificateResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetServiceLastAccessedDetails",
@@ -873,6 +958,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetServiceLastAccessedDetailsResponse),
             result_wrapper: Some("GetServiceLastAccessedDetailsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetServiceLastAccessedDetailsWithEntities",
@@ -883,6 +969,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetServiceLastAccessedDetailsWithEntitiesResponse),
             result_wrapper: Some("GetServiceLastAccessedDetailsWithEntitiesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetServiceLinkedRoleDeletionStatus",
@@ -893,6 +980,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetServiceLinkedRoleDeletionStatusResponse),
             result_wrapper: Some("GetServiceLinkedRoleDeletionStatusResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetUser",
@@ -903,6 +991,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetUserResponse),
             result_wrapper: Some("GetUserResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetUserPolicy",
@@ -913,6 +1002,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetUserPolicyResponse),
             result_wrapper: Some("GetUserPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListAccessKeys",
@@ -923,6 +1013,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListAccessKeysResponse),
             result_wrapper: Some("ListAccessKeysResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListAccountAliases",
@@ -933,6 +1024,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListAccountAliasesResponse),
             result_wrapper: Some("ListAccountAliasesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListAttachedGroupPolicies",
@@ -943,6 +1035,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListAttachedGroupPoliciesResponse),
             result_wrapper: Some("ListAttachedGroupPoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListAttachedRolePolicies",
@@ -953,6 +1046,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListAttachedRolePoliciesResponse),
             result_wrapper: Some("ListAttachedRolePoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListAttachedUserPolicies",
@@ -963,6 +1057,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListAttachedUserPoliciesResponse),
             result_wrapper: Some("ListAttachedUserPoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListDelegationRequests",
@@ -973,6 +1068,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListDelegationRequestsResponse),
             result_wrapper: Some("ListDelegationRequestsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListEntitiesForPolicy",
@@ -983,6 +1079,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListEntitiesForPolicyResponse),
             result_wrapper: Some("ListEntitiesForPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListGroupPolicies",
@@ -993,6 +1090,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListGroupPoliciesResponse),
             result_wrapper: Some("ListGroupPoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListGroups",
@@ -1003,6 +1101,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListGroupsResponse),
             result_wrapper: Some("ListGroupsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListGroupsForUser",
@@ -1013,6 +1112,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListGroupsForUserResponse),
             result_wrapper: Some("ListGroupsForUserResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListInstanceProfileTags",
@@ -1023,6 +1123,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListInstanceProfileTagsResponse),
             result_wrapper: Some("ListInstanceProfileTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListInstanceProfiles",
@@ -1033,6 +1134,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListInstanceProfilesResponse),
             result_wrapper: Some("ListInstanceProfilesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListInstanceProfilesForRole",
@@ -1043,6 +1145,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListInstanceProfilesForRoleResponse),
             result_wrapper: Some("ListInstanceProfilesForRoleResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListMFADeviceTags",
@@ -1053,6 +1156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListMFADeviceTagsResponse),
             result_wrapper: Some("ListMFADeviceTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListMFADevices",
@@ -1063,6 +1167,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListMFADevicesResponse),
             result_wrapper: Some("ListMFADevicesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListOpenIDConnectProviderTags",
@@ -1073,6 +1178,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListOpenIDConnectProviderTagsResponse),
             result_wrapper: Some("ListOpenIDConnectProviderTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListOpenIDConnectProviders",
@@ -1083,6 +1189,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListOpenIDConnectProvidersResponse),
             result_wrapper: Some("ListOpenIDConnectProvidersResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListOrganizationsFeatures",
@@ -1093,6 +1200,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListOrganizationsFeaturesResponse),
             result_wrapper: Some("ListOrganizationsFeaturesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListPolicies",
@@ -1103,6 +1211,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListPoliciesResponse),
             result_wrapper: Some("ListPoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListPoliciesGrantingServiceAccess",
@@ -1113,6 +1222,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListPoliciesGrantingServiceAccessResponse),
             result_wrapper: Some("ListPoliciesGrantingServiceAccessResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListPolicyTags",
@@ -1123,6 +1233,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListPolicyTagsResponse),
             result_wrapper: Some("ListPolicyTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListPolicyVersions",
@@ -1133,6 +1244,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListPolicyVersionsResponse),
             result_wrapper: Some("ListPolicyVersionsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListRolePolicies",
@@ -1143,6 +1255,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListRolePoliciesResponse),
             result_wrapper: Some("ListRolePoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListRoleTags",
@@ -1153,6 +1266,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListRoleTagsResponse),
             result_wrapper: Some("ListRoleTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListRoles",
@@ -1163,6 +1277,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListRolesResponse),
             result_wrapper: Some("ListRolesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListSAMLProviderTags",
@@ -1173,6 +1288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListSAMLProviderTagsResponse),
             result_wrapper: Some("ListSAMLProviderTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListSAMLProviders",
@@ -1183,6 +1299,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListSAMLProvidersResponse),
             result_wrapper: Some("ListSAMLProvidersResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListSSHPublicKeys",
@@ -1193,6 +1310,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListSSHPublicKeysResponse),
             result_wrapper: Some("ListSSHPublicKeysResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListServerCertificateTags",
@@ -1203,6 +1321,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListServerCertificateTagsResponse),
             result_wrapper: Some("ListServerCertificateTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListServerCertificates",
@@ -1213,6 +1332,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListServerCertificatesResponse),
             result_wrapper: Some("ListServerCertificatesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListServiceSpecificCredentials",
@@ -1223,6 +1343,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListServiceSpecificCredentialsResponse),
             result_wrapper: Some("ListServiceSpecificCredentialsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListSigningCertificates",
@@ -1233,6 +1354,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListSigningCertificatesResponse),
             result_wrapper: Some("ListSigningCertificatesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListUserPolicies",
@@ -1243,6 +1365,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListUserPoliciesResponse),
             result_wrapper: Some("ListUserPoliciesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListUserTags",
@@ -1253,6 +1376,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListUserTagsResponse),
             result_wrapper: Some("ListUserTagsResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListUsers",
@@ -1263,6 +1387,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListUsersResponse),
             result_wrapper: Some("ListUsersResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListVirtualMFADevices",
@@ -1273,6 +1398,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListVirtualMFADevicesResponse),
             result_wrapper: Some("ListVirtualMFADevicesResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutGroupPolicy",
@@ -1283,6 +1409,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutRolePermissionsBoundary",
@@ -1293,6 +1420,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutRolePolicy",
@@ -1303,6 +1431,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutUserPermissionsBoundary",
@@ -1313,6 +1442,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutUserPolicy",
@@ -1323,6 +1453,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "RejectDelegationRequest",
@@ -1333,6 +1464,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "RemoveClientIDFromOpenIDConnectProvider",
@@ -1343,6 +1475,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "RemoveRoleFromInstanceProfile",
@@ -1353,6 +1486,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "RemoveUserFromGroup",
@@ -1363,6 +1497,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "ResetServiceSpecificCredential",
@@ -1373,6 +1508,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ResetServiceSpecificCredentialResponse),
             result_wrapper: Some("ResetServiceSpecificCredentialResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "ResyncMFADevice",
@@ -1383,6 +1519,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "SendDelegationToken",
@@ -1393,6 +1530,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "SetDefaultPolicyVersion",
@@ -1403,6 +1541,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "SetSecurityTokenServicePreferences",
@@ -1413,6 +1552,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "SimulateCustomPolicy",
@@ -1423,6 +1563,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_SimulatePolicyResponse),
             result_wrapper: Some("SimulateCustomPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "SimulatePrincipalPolicy",
@@ -1433,6 +1574,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_SimulatePolicyResponse),
             result_wrapper: Some("SimulatePrincipalPolicyResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagInstanceProfile",
@@ -1443,6 +1585,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagMFADevice",
@@ -1453,6 +1596,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagOpenIDConnectProvider",
@@ -1463,6 +1607,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagPolicy",
@@ -1473,6 +1618,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagRole",
@@ -1483,6 +1629,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagSAMLProvider",
@@ -1493,6 +1640,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagServerCertificate",
@@ -1503,6 +1651,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "TagUser",
@@ -1513,6 +1662,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagInstanceProfile",
@@ -1523,6 +1673,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagMFADevice",
@@ -1533,6 +1684,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagOpenIDConnectProvider",
@@ -1543,6 +1695,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagPolicy",
@@ -1553,6 +1706,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagRole",
@@ -1563,6 +1717,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagSAMLProvider",
@@ -1573,6 +1728,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagServerCertificate",
@@ -1583,6 +1739,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UntagUser",
@@ -1593,6 +1750,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateAccessKey",
@@ -1603,6 +1761,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateAccountPasswordPolicy",
@@ -1613,6 +1772,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateAssumeRolePolicy",
@@ -1623,6 +1783,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateDelegationRequest",
@@ -1633,6 +1794,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateGroup",
@@ -1643,6 +1805,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateLoginProfile",
@@ -1653,6 +1816,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateOpenIDConnectProviderThumbprint",
@@ -1663,6 +1827,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateRole",
@@ -1673,6 +1838,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UpdateRoleResponse),
             result_wrapper: Some("UpdateRoleResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateRoleDescription",
@@ -1683,6 +1849,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UpdateRoleDescriptionResponse),
             result_wrapper: Some("UpdateRoleDescriptionResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateSAMLProvider",
@@ -1693,6 +1860,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UpdateSAMLProviderResponse),
             result_wrapper: Some("UpdateSAMLProviderResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateSSHPublicKey",
@@ -1703,6 +1871,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateServerCertificate",
@@ -1713,6 +1882,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateServiceSpecificCredential",
@@ -1723,6 +1893,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateSigningCertificate",
@@ -1733,6 +1904,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateUser",
@@ -1743,6 +1915,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UploadSSHPublicKey",
@@ -1753,6 +1926,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UploadSSHPublicKeyResponse),
             result_wrapper: Some("UploadSSHPublicKeyResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UploadServerCertificate",
@@ -1763,6 +1937,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UploadServerCertificateResponse),
             result_wrapper: Some("UploadServerCertificateResult"),
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UploadSigningCertificate",
@@ -1773,6 +1948,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UploadSigningCertificateResponse),
             result_wrapper: Some("UploadSigningCertificateResult"),
             read_only: false,
+            unsigned: false,
         },
     ],
 };

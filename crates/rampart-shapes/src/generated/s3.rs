@@ -23,6 +23,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_AbortMultipartUploadOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CompleteMultipartUpload",
@@ -33,6 +34,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CompleteMultipartUploadOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CopyObject",
@@ -43,6 +45,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CopyObjectOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateBucket",
@@ -53,6 +56,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateBucketOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateBucketMetadataConfiguration",
@@ -63,6 +67,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateBucketMetadataTableConfiguration",
@@ -73,6 +78,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateMultipartUpload",
@@ -83,6 +89,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateMultipartUploadOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "CreateSession",
@@ -93,6 +100,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_CreateSessionOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucket",
@@ -103,6 +111,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketAnalyticsConfiguration",
@@ -113,6 +122,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketCors",
@@ -123,6 +133,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketEncryption",
@@ -133,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketIntelligentTieringConfiguration",
@@ -143,6 +155,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketInventoryConfiguration",
@@ -153,6 +166,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketLifecycle",
@@ -163,6 +177,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketMetadataConfiguration",
@@ -173,6 +188,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketMetadataTableConfiguration",
@@ -183,6 +199,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketMetricsConfiguration",
@@ -193,6 +210,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketOwnershipControls",
@@ -203,6 +221,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketPolicy",
@@ -213,6 +232,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketReplication",
@@ -223,6 +243,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketTagging",
@@ -233,6 +254,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteBucketWebsite",
@@ -243,6 +265,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteObject",
@@ -253,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DeleteObjectOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteObjectTagging",
@@ -263,6 +287,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DeleteObjectTaggingOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeleteObjects",
@@ -273,6 +298,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DeleteObjectsOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "DeletePublicAccessBlock",
@@ -283,6 +309,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketAbac",
@@ -293,6 +320,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketAbacOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketAccelerateConfiguration",
@@ -303,6 +331,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketAccelerateConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketAcl",
@@ -313,6 +342,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketAclOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketAnalyticsConfiguration",
@@ -323,6 +353,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketAnalyticsConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketCors",
@@ -333,6 +364,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketCorsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketEncryption",
@@ -343,6 +375,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketEncryptionOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketIntelligentTieringConfiguration",
@@ -353,6 +386,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketIntelligentTieringConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketInventoryConfiguration",
@@ -363,6 +397,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketInventoryConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketLifecycle",
@@ -373,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketLifecycleOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketLifecycleConfiguration",
@@ -383,6 +419,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketLifecycleConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketLocation",
@@ -393,6 +430,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketLocationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketLogging",
@@ -403,6 +441,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketLoggingOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketMetadataConfiguration",
@@ -413,6 +452,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketMetadataConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketMetadataTableConfiguration",
@@ -423,6 +463,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketMetadataTableConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketMetricsConfiguration",
@@ -433,6 +474,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketMetricsConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketNotification",
@@ -443,6 +485,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_NotificationConfigurationDeprecated),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketNotificationConfiguration",
@@ -453,6 +496,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_NotificationConfiguration),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketOwnershipControls",
@@ -463,6 +507,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketOwnershipControlsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketPolicy",
@@ -473,6 +518,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketPolicyOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketPolicyStatus",
@@ -483,6 +529,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketPolicyStatusOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketReplication",
@@ -493,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketReplicationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketRequestPayment",
@@ -503,6 +551,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketRequestPaymentOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketTagging",
@@ -513,6 +562,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketTaggingOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketVersioning",
@@ -523,6 +573,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketVersioningOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetBucketWebsite",
@@ -533,6 +584,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetBucketWebsiteOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObject",
@@ -543,6 +595,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectAcl",
@@ -553,6 +606,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectAclOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectAttributes",
@@ -563,6 +617,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectAttributesOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectLegalHold",
@@ -573,6 +628,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectLegalHoldOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectLockConfiguration",
@@ -583,6 +639,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectLockConfigurationOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectRetention",
@@ -593,6 +650,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectRetentionOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectTagging",
@@ -603,6 +661,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectTaggingOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetObjectTorrent",
@@ -613,6 +672,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetObjectTorrentOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetPublicAccessBlock",
@@ -623,6 +683,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetPublicAccessBlockOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "HeadBucket",
@@ -633,6 +694,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_HeadBucketOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "HeadObject",
@@ -643,6 +705,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_HeadObjectOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListBucketAnalyticsConfigurations",
@@ -653,6 +716,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListBucketAnalyticsConfigurationsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListBucketIntelligentTieringConfigurations",
@@ -663,6 +727,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListBucketIntelligentTieringConfigurationsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListBucketInventoryConfigurations",
@@ -673,6 +738,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListBucketInventoryConfigurationsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListBucketMetricsConfigurations",
@@ -683,6 +749,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListBucketMetricsConfigurationsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListBuckets",
@@ -693,6 +760,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListBucketsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListDirectoryBuckets",
@@ -703,6 +771,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListDirectoryBucketsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListMultipartUploads",
@@ -713,6 +782,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListMultipartUploadsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListObjectVersions",
@@ -723,6 +793,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListObjectVersionsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListObjects",
@@ -733,6 +804,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListObjectsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListObjectsV2",
@@ -743,6 +815,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListObjectsV2Output),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "ListParts",
@@ -753,6 +826,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_ListPartsOutput),
             result_wrapper: None,
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketAbac",
@@ -763,6 +837,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketAccelerateConfiguration",
@@ -773,6 +848,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketAcl",
@@ -783,6 +859,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketAnalyticsConfiguration",
@@ -793,6 +870,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketCors",
@@ -803,6 +881,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketEncryption",
@@ -813,6 +892,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketIntelligentTieringConfiguration",
@@ -823,6 +903,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketInventoryConfiguration",
@@ -833,6 +914,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketLifecycle",
@@ -843,6 +925,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketLifecycleConfiguration",
@@ -853,6 +936,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutBucketLifecycleConfigurationOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketLogging",
@@ -863,6 +947,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketMetricsConfiguration",
@@ -873,6 +958,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketNotification",
@@ -883,6 +969,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketNotificationConfiguration",
@@ -893,6 +980,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketOwnershipControls",
@@ -903,6 +991,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketPolicy",
@@ -913,6 +1002,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketReplication",
@@ -923,6 +1013,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketRequestPayment",
@@ -933,6 +1024,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketTagging",
@@ -943,6 +1035,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketVersioning",
@@ -953,6 +1046,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutBucketWebsite",
@@ -963,6 +1057,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutObject",
@@ -973,6 +1068,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutObjectOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutObjectAcl",
@@ -983,6 +1079,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutObjectAclOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutObjectLegalHold",
@@ -993,6 +1090,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutObjectLegalHoldOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutObjectLockConfiguration",
@@ -1003,6 +1101,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutObjectLockConfigurationOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutObjectRetention",
@@ -1013,6 +1112,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutObjectRetentionOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutObjectTagging",
@@ -1023,6 +1123,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_PutObjectTaggingOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "PutPublicAccessBlock",
@@ -1033,6 +1134,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "RenameObject",
@@ -1043,6 +1145,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_RenameObjectOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "RestoreObject",
@@ -1053,6 +1156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_RestoreObjectOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "SelectObjectContent",
@@ -1063,6 +1167,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_SelectObjectContentOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateBucketMetadataInventoryTableConfiguration",
@@ -1073,6 +1178,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateBucketMetadataJournalTableConfiguration",
@@ -1083,6 +1189,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UpdateObjectEncryption",
@@ -1093,6 +1200,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UpdateObjectEncryptionResponse),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UploadPart",
@@ -1103,6 +1211,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UploadPartOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "UploadPartCopy",
@@ -1113,6 +1222,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_UploadPartCopyOutput),
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
         crate::Operation {
             name: "WriteGetObjectResponse",
@@ -1123,6 +1233,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: None,
             result_wrapper: None,
             read_only: false,
+            unsigned: false,
         },
     ],
 };

@@ -23,6 +23,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_AssumeRoleResponse),
             result_wrapper: Some("AssumeRoleResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "AssumeRoleWithSAML",
@@ -33,6 +34,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_AssumeRoleWithSAMLResponse),
             result_wrapper: Some("AssumeRoleWithSAMLResult"),
             read_only: true,
+            unsigned: true,
         },
         crate::Operation {
             name: "AssumeRoleWithWebIdentity",
@@ -43,6 +45,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_AssumeRoleWithWebIdentityResponse),
             result_wrapper: Some("AssumeRoleWithWebIdentityResult"),
             read_only: true,
+            unsigned: true,
         },
         crate::Operation {
             name: "AssumeRoot",
@@ -53,6 +56,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_AssumeRootResponse),
             result_wrapper: Some("AssumeRootResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "DecodeAuthorizationMessage",
@@ -63,6 +67,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_DecodeAuthorizationMessageResponse),
             result_wrapper: Some("DecodeAuthorizationMessageResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetAccessKeyInfo",
@@ -73,6 +78,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetAccessKeyInfoResponse),
             result_wrapper: Some("GetAccessKeyInfoResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetCallerIdentity",
@@ -83,6 +89,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetCallerIdentityResponse),
             result_wrapper: Some("GetCallerIdentityResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetDelegatedAccessToken",
@@ -93,6 +100,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetDelegatedAccessTokenResponse),
             result_wrapper: Some("GetDelegatedAccessTokenResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetFederationToken",
@@ -103,6 +111,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetFederationTokenResponse),
             result_wrapper: Some("GetFederationTokenResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetSessionToken",
@@ -113,6 +122,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetSessionTokenResponse),
             result_wrapper: Some("GetSessionTokenResult"),
             read_only: true,
+            unsigned: false,
         },
         crate::Operation {
             name: "GetWebIdentityToken",
@@ -123,6 +133,7 @@ pub static SERVICE: crate::Service = crate::Service {
             output: Some(&SH_GetWebIdentityTokenResponse),
             result_wrapper: Some("GetWebIdentityTokenResult"),
             read_only: true,
+            unsigned: false,
         },
     ],
 };
@@ -1961,7 +1972,7 @@ pub static SH_tokenType: crate::Shape = crate::Shape {
         pattern: None,
         enum_values: &[],
     }),
-    sensitive: false,
+    sensitive: true,
 };
 pub static SH_tradeInTokenType: crate::Shape = crate::Shape {
     name: "tradeInTokenType",

@@ -13,11 +13,13 @@ mod cli;
 mod iam;
 mod iam_context;
 mod mfa;
+mod oidc;
 mod passwords;
 mod robustness;
 mod roles;
 mod s3;
 mod server;
+mod signin;
 mod sts;
 mod tls;
 

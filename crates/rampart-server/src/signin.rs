@@ -1,0 +1,237 @@
+//! `POST /_rampart/signin`: console sign-in (the logic is `rampart_services::signin`), throttled
+//! per claimed identity and per source address, every attempt a CloudTrail `ConsoleLogin` event.
+//!
+//! Request (JSON): `{"email","password"[,"mfaCode"]}` for root, or
+//! `{"account","userName","password"[,"mfaCode"][,"newPassword"]}` for an IAM user (account id or
+//! alias). Success: `200 {"accessKeyId","secretAccessKey","sessionToken","expiration","arn",
+//! "accountId","mfaAuthenticated"}`; failure: `{"error","message"}` with 400, 401, 403 or 429.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rampart_services::cloudtrail::{Event, UserIdentity};
+use rampart_services::signin::{self, Checked, DECOY_HASH, SignInError, SignInRequest, Target};
+use rampart_services::{Principal, account};
+use rampart_store::TxError;
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::app::{App, Response, respond};
+use crate::audit::{self, Draft, Origin};
+
+/// Failed attempts within this window count toward the limits.
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed attempts one identity may have in a window before further attempts are refused.
+pub const PER_IDENTITY: u32 = 5;
+/// Failed attempts one source address may have in a window (across identities).
+pub const PER_ADDRESS: u32 = 20;
+/// Entries kept before expired ones are swept.
+const SWEEP_ABOVE: usize = 10_000;
+
+/// Recent failed sign-ins, by claimed identity and by source address.
+#[derive(Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Throttle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn blocked(&self, key: &str, limit: u32) -> bool {
+        self.lock().get(key).is_some_and(|(n, since)| *n >= limit && since.elapsed() < WINDOW)
+    }
+
+    fn fail(&self, key: &str) {
+        let mut map = self.lock();
+        if map.len() > SWEEP_ABOVE {
+            map.retain(|_, (_, since)| since.elapsed() < WINDOW);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 = entry.0.saturating_add(1);
+    }
+
+    fn clear(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+fn address_key(origin: &Origin) -> String {
+    format!("ip:{}", origin.source_ip)
+}
+
+/// The `ConsoleLogin` event of an attempt.
+fn event(
+    app: &App,
+    origin: &Origin,
+    request_id: &str,
+    now: OffsetDateTime,
+    identity: UserIdentity,
+    mfa_used: bool,
+    error: Option<&SignInError>,
+) -> Event {
+    let draft = Draft {
+        event_source: Some("signin.amazonaws.com".to_owned()),
+        event_name: Some("ConsoleLogin".to_owned()),
+        identity: Some(identity),
+        response_elements: Some(json!({ "ConsoleLogin": if error.is_some() { "Failure" } else { "Success" } })),
+        ..Draft::default()
+    };
+    let message = error.map(|e| match e {
+        SignInError::Failed => "Failed authentication".to_owned(),
+        other => other.message(),
+    });
+    let mut ev = audit::event(
+        draft,
+        origin,
+        request_id,
+        now,
+        &app.config.region,
+        error.zip(message.as_deref()).map(|(e, m)| (e.code(), m)),
+    );
+    ev.event_type = "AwsConsoleSignIn".to_owned();
+    ev.additional_event_data = Some(json!({
+        "LoginTo": format!("{}/console", origin.endpoint(app)),
+        "MobileVersion": "No",
+        "MFAUsed": if mfa_used { "Yes" } else { "No" },
+    }));
+    ev
+}
+
+/// Who a failed attempt was, as CloudTrail shows it: a known identity by name, an unknown one
+/// hidden (the trail must not collect mistyped passwords entered as user names).
+fn attempted(target: Option<&Target>, req: &SignInRequest) -> UserIdentity {
+    match target {
+        Some(t) => identity(&t.principal),
+        None => UserIdentity {
+            kind: if req.email.is_some() { "Root" } else { "IAMUser" }.to_owned(),
+            principal_id: None,
+            arn: None,
+            account_id: req.account.clone().filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
+            access_key_id: None,
+            user_name: Some(rampart_services::cloudtrail::REDACTED.to_owned()),
+        },
+    }
+}
+
+fn identity(p: &Principal) -> UserIdentity {
+    UserIdentity { access_key_id: None, ..UserIdentity::of(p) }
+}
+
+fn refuse(e: &SignInError, request_id: &str) -> Response {
+    let body = json!({ "error": e.code(), "message": e.message() }).to_string();
+    respond(e.status(), "application/json", body, request_id)
+}
+
+/// Serves one sign-in attempt.
+pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -> Response {
+    let now = OffsetDateTime::now_utc();
+    let record = |identity: UserIdentity, mfa: bool, error: Option<&SignInError>| {
+        let ev = event(app, origin, request_id, now, identity, mfa, error);
+        audit::queue(&app.db, &ev, now);
+    };
+    let req: SignInRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(_) => {
+            let body = json!({
+                "error": "InvalidRequest",
+                "message": "The body must be JSON: {\"email\",\"password\"} or {\"account\",\"userName\",\"password\"}, with \"mfaCode\" and \"newPassword\" when asked."
+            });
+            return respond(400, "application/json", body.to_string(), request_id);
+        }
+    };
+    let (who, address) = (req.claimed(), address_key(origin));
+    if app.signin_throttle.blocked(&who, PER_IDENTITY) || app.signin_throttle.blocked(&address, PER_ADDRESS) {
+        let e = SignInError::Failed;
+        record(attempted(None, &req), false, Some(&e));
+        let body = json!({ "error": "Throttling", "message": "Too many failed sign-in attempts. Try again later." });
+        let mut r = respond(429, "application/json", body.to_string(), request_id);
+        r.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(WINDOW.as_secs()));
+        return r;
+    }
+    let target = match signin::find_target(&app.db, &req) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(request_id, code = %e.code, "sign-in lookup failed");
+            return refuse(&SignInError::Internal, request_id);
+        }
+    };
+    // argon2 (and the new password's hash) run off the async workers. An unknown identity is
+    // checked against a decoy hash, so it takes as long as a known one.
+    let failed_identity = attempted(target.as_ref(), &req);
+    let password = zeroize::Zeroizing::new(req.password.clone());
+    let req_for_check = req.clone();
+    let checked = tokio::task::spawn_blocking(move || -> Result<Checked, SignInError> {
+        let hash = target.as_ref().map_or(DECOY_HASH.as_str(), |t| t.hash.as_str());
+        let ok = account::verify_password(&password, hash);
+        match target {
+            Some(t) if ok => signin::after_password(t, &req_for_check, now),
+            _ => Err(SignInError::Failed),
+        }
+    })
+    .await
+    .unwrap_or(Err(SignInError::Internal));
+    let checked = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            if e.counts() {
+                app.signin_throttle.fail(&who);
+                app.signin_throttle.fail(&address);
+            }
+            record(failed_identity, false, Some(&e));
+            return refuse(&e, request_id);
+        }
+    };
+    // The MFA step is spent, any new password stored and the success recorded in one transaction.
+    let mfa_used = checked.target.mfa_serial.is_some();
+    let principal_identity = identity(&checked.target.principal);
+    let sealer = app.sealer.clone();
+    let code = req.mfa_code.clone();
+    let (origin_c, rid) = (origin.clone(), request_id.to_owned());
+    let success = event(app, &origin_c, &rid, now, principal_identity.clone(), mfa_used, None);
+    let result = app
+        .db
+        .transact(move |tx| -> Result<_, SignInError> {
+            let out = signin::complete(tx, &sealer, now, &checked, code.as_deref())?;
+            let (k, v) = audit::record(&success, now).ok_or(SignInError::Internal)?;
+            tx.put(&k, &v).map_err(|_| SignInError::Internal)?;
+            Ok(out)
+        })
+        .await;
+    match result {
+        Ok((claims, token)) => {
+            app.signin_throttle.clear(&who);
+            let body = json!({
+                "accessKeyId": claims.access_key_id,
+                "secretAccessKey": claims.secret,
+                "sessionToken": token,
+                "expiration": claims.expires.format(&Rfc3339).unwrap_or_default(),
+                "arn": claims.principal().arn,
+                "accountId": claims.account_id,
+                "mfaAuthenticated": claims.mfa_at.is_some(),
+            });
+            respond(200, "application/json", body.to_string(), request_id)
+        }
+        Err(e) => {
+            let e = match e {
+                TxError::Aborted(e) => e,
+                TxError::Store(err) => {
+                    tracing::error!(request_id, error = %err, "sign-in transaction failed");
+                    SignInError::Internal
+                }
+            };
+            if e.counts() {
+                app.signin_throttle.fail(&who);
+                app.signin_throttle.fail(&address);
+            }
+            record(principal_identity, mfa_used, Some(&e));
+            refuse(&e, request_id)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Console sign-in (`POST /_rampart/signin`): root by email, IAM users by account id or alias,
+//! the password, then the MFA code; expired and reset passwords; throttling of failed attempts;
+//! and a `ConsoleLogin` event for every attempt.
+
+use rampart_testkit::{ACCOUNT_ID, TestServer};
+use serde_json::{Value, json};
+
+use crate::iam::root;
+
+const ANA_PASSWORD: &str = "Coffee-Shop-42!";
+
+fn step_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30
+}
+
+fn code(seed: &[u8], step: u64) -> String {
+    rampart_services::iam::code_for(seed, step * 30)
+}
+
+async fn user_with_password(admin: &aws_sdk_iam::Client, name: &str, reset: bool) {
+    admin.create_user().user_name(name).send().await.unwrap();
+    admin
+        .create_login_profile()
+        .user_name(name)
+        .password(ANA_PASSWORD)
+        .password_reset_required(reset)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The identity a console session acts as.
+async fn session_arn(server: &TestServer, body: &Value) -> String {
+    let s = crate::roles::sts_with(
+        server,
+        body["accessKeyId"].as_str().unwrap(),
+        body["secretAccessKey"].as_str().unwrap(),
+        body["sessionToken"].as_str(),
+    );
+    s.get_caller_identity().send().await.unwrap().arn().unwrap().to_owned()
+}
+
+async fn console_logins(server: &TestServer, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let events = server.audit_events(0).await.unwrap();
+        let logins: Vec<Value> = events.into_iter().filter(|e| e["eventName"] == "ConsoleLogin").collect();
+        if logins.len() >= n {
+            return logins;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("fewer than {n} ConsoleLogin events");
+}
+
+#[tokio::test]
+async fn people_sign_in_with_a_password_then_an_mfa_code_and_get_a_console_session() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+
+    // Root, by email (any case).
+    let (status, body) = server
+        .sign_in(&json!({"email": server.root_email.to_uppercase(), "password": server.root_password}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mfaAuthenticated"], false);
+    assert_eq!(session_arn(&server, &body).await, format!("arn:aws:iam::{ACCOUNT_ID}:root"));
+
+    // An IAM user, by account id and by alias; wrong and unknown get the same answer.
+    user_with_password(&admin, "ana", false).await;
+    admin.create_account_alias().account_alias("coffee-shop").send().await.unwrap();
+    let (status, body) =
+        server.sign_in(&json!({"account": ACCOUNT_ID, "userName": "ana", "password": ANA_PASSWORD})).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(session_arn(&server, &body).await, format!("arn:aws:iam::{ACCOUNT_ID}:user/ana"));
+    let (status, body) =
+        server.sign_in(&json!({"account": "coffee-shop", "userName": "ana", "password": ANA_PASSWORD})).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (s1, wrong) =
+        server.sign_in(&json!({"account": "coffee-shop", "userName": "ana", "password": "nope"})).await.unwrap();
+    let (s2, unknown) =
+        server.sign_in(&json!({"account": "coffee-shop", "userName": "zed", "password": "nope"})).await.unwrap();
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(wrong, unknown, "an attempt cannot tell a wrong password from an unknown user");
+    assert_eq!(wrong["error"], "AuthenticationFailed");
+    let (status, _) = server.sign_in(&json!({"user": "ana"})).await.unwrap();
+    assert_eq!(status, 400, "a body that is not a sign-in request");
+
+    // With an MFA device enabled, the password alone is not enough.
+    let out = admin.create_virtual_mfa_device().virtual_mfa_device_name("ana-phone").send().await.unwrap();
+    let d = out.virtual_mfa_device().unwrap();
+    let seed = data_encoding::BASE32_NOPAD.decode(d.base32_string_seed().unwrap().as_ref()).unwrap();
+    let serial = d.serial_number().to_owned();
+    let now = step_now();
+    admin
+        .enable_mfa_device()
+        .user_name("ana")
+        .serial_number(&serial)
+        .authentication_code1(code(&seed, now - 3))
+        .authentication_code2(code(&seed, now - 2))
+        .send()
+        .await
+        .unwrap();
+    let ana = json!({"account": ACCOUNT_ID, "userName": "ana", "password": ANA_PASSWORD});
+    let (status, body) = server.sign_in(&ana).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (401, Some("MfaRequired")));
+    let mut with_code = ana.clone();
+    with_code["mfaCode"] = json!("000000");
+    let (status, body) = server.sign_in(&with_code).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (401, Some("AuthenticationFailed")));
+    with_code["mfaCode"] = json!(code(&seed, step_now()));
+    let (status, body) = server.sign_in(&with_code).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mfaAuthenticated"], true);
+    // The session carries MFA: a "deny unless MFA" policy lets it through.
+    let deny_without_mfa = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":"iam:GetUser","Resource":"*"},
+      {"Effect":"Deny","Action":"*","Resource":"*","Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}"#;
+    admin.put_user_policy().user_name("ana").policy_name("mfa").policy_document(deny_without_mfa).send().await.unwrap();
+    let console = crate::iam::iam_with(
+        &server,
+        body["accessKeyId"].as_str().unwrap(),
+        body["secretAccessKey"].as_str().unwrap(),
+        body["sessionToken"].as_str(),
+    );
+    assert!(console.get_user().send().await.is_ok(), "the MFA console session passes the MFA condition");
+    // The same code cannot be used twice.
+    let (status, _) = server.sign_in(&with_code).await.unwrap();
+    assert_eq!(status, 401, "a spent code is refused");
+
+    // Every attempt is a ConsoleLogin event; no password in the trail.
+    let logins = console_logins(&server, 9).await;
+    assert_eq!(logins.len(), 9, "nine attempts, nine events");
+    let success: Vec<&Value> = logins.iter().filter(|e| e["responseElements"]["ConsoleLogin"] == "Success").collect();
+    assert_eq!(success.len(), 4);
+    assert!(success.iter().all(|e| e["eventSource"] == "signin.amazonaws.com" && e["eventType"] == "AwsConsoleSignIn"));
+    let with_mfa = success.iter().find(|e| e["additionalEventData"]["MFAUsed"] == "Yes").expect("an MFA sign-in");
+    assert_eq!(with_mfa["userIdentity"]["userName"], "ana");
+    let unknown_event = logins
+        .iter()
+        .find(|e| e["userIdentity"]["userName"] == "HIDDEN_DUE_TO_SECURITY_REASONS")
+        .expect("the unknown user's attempt, its name hidden");
+    assert_eq!(unknown_event["errorMessage"], "Failed authentication");
+    let trail = serde_json::to_string(&logins).unwrap();
+    assert!(!trail.contains(ANA_PASSWORD) && !trail.contains(&server.root_password) && !trail.contains("zed"));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_per_person_and_per_address() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    user_with_password(&admin, "ana", false).await;
+    user_with_password(&admin, "bob", false).await;
+    let attempt = |user: &str, password: &str| json!({"account": ACCOUNT_ID, "userName": user, "password": password});
+    for _ in 0..5 {
+        assert_eq!(server.sign_in(&attempt("ana", "guess")).await.unwrap().0, 401);
+    }
+    // ana's right password no longer helps (any spelling of her name), for now.
+    let (status, body) = server.sign_in(&attempt("ANA", ANA_PASSWORD)).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (429, Some("Throttling")));
+    // bob is another person: he signs in, and that clears nothing of ana's.
+    assert_eq!(server.sign_in(&attempt("bob", ANA_PASSWORD)).await.unwrap().0, 200);
+    assert_eq!(server.sign_in(&attempt("ana", ANA_PASSWORD)).await.unwrap().0, 429);
+    // Spraying guesses across names from one address blocks the address (20 failures).
+    for i in 0..15 {
+        assert_eq!(server.sign_in(&attempt(&format!("user{i}"), "guess")).await.unwrap().0, 401);
+    }
+    assert_eq!(server.sign_in(&attempt("bob", ANA_PASSWORD)).await.unwrap().0, 429);
+    // 24 attempts, 24 events: bob's one success, 23 failures (refused ones included).
+    let logins = console_logins(&server, 24).await;
+    assert_eq!(logins.len(), 24);
+    assert_eq!(logins.iter().filter(|e| e["responseElements"]["ConsoleLogin"] == "Failure").count(), 23);
+}
+
+#[tokio::test]
+async fn expired_and_reset_passwords_must_be_replaced_at_sign_in() {
+    let mut server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin
+        .update_account_password_policy()
+        .minimum_password_length(12)
+        .require_numbers(true)
+        .password_reuse_prevention(2)
+        .max_password_age(30)
+        .send()
+        .await
+        .unwrap();
+    user_with_password(&admin, "ana", true).await;
+    let ana = |password: &str| json!({"account": ACCOUNT_ID, "userName": "ana", "password": password});
+
+    // Marked for reset: sign-in asks for a new password, checked against the policy.
+    let (status, body) = server.sign_in(&ana(ANA_PASSWORD)).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("PasswordChangeRequired")));
+    let mut change = ana(ANA_PASSWORD);
+    change["newPassword"] = json!("short1");
+    let (status, body) = server.sign_in(&change).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (400, Some("PasswordPolicyViolation")));
+    change["newPassword"] = json!(ANA_PASSWORD);
+    let (status, body) = server.sign_in(&change).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (400, Some("PasswordPolicyViolation")), "reuse is refused");
+    change["newPassword"] = json!("Espresso-Beans-7");
+    assert_eq!(server.sign_in(&change).await.unwrap().0, 200);
+    assert_eq!(server.sign_in(&ana("Espresso-Beans-7")).await.unwrap().0, 200, "no change asked any more");
+    assert_eq!(server.sign_in(&ana(ANA_PASSWORD)).await.unwrap().0, 401, "the old password is gone");
+
+    // The password ages past MaxPasswordAge (the record's change date moved back 31 days).
+    server.stop().await;
+    {
+        let db = rampart_store::Db::open_sqlite(&server.data_dir().join("rampart.db")).unwrap();
+        let key = format!("iam/{ACCOUNT_ID}/login-profile/ana").into_bytes();
+        db.transact(move |tx| -> Result<(), rampart_store::StoreError> {
+            let mut profile: Value = serde_json::from_slice(&tx.get(&key)?.unwrap()).unwrap();
+            let old = time::OffsetDateTime::now_utc() - time::Duration::days(31);
+            profile["changed"] = json!(old.format(&time::format_description::well_known::Rfc3339).unwrap());
+            tx.put(&key, &serde_json::to_vec(&profile).unwrap())
+        })
+        .await
+        .unwrap();
+    }
+    server.restart().await.unwrap();
+    let (status, body) = server.sign_in(&ana("Espresso-Beans-7")).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("PasswordChangeRequired")), "expired: change it");
+    // Under hard expiry, only an administrator can reset it.
+    let admin = root(&server);
+    admin
+        .update_account_password_policy()
+        .minimum_password_length(12)
+        .require_numbers(true)
+        .max_password_age(30)
+        .hard_expiry(true)
+        .send()
+        .await
+        .unwrap();
+    let mut change = ana("Espresso-Beans-7");
+    change["newPassword"] = json!("Latte-Art-Rocks-9");
+    let (status, body) = server.sign_in(&change).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (401, Some("PasswordExpired")));
+    admin.update_login_profile().user_name("ana").password("Latte-Art-Rocks-9").send().await.unwrap();
+    assert_eq!(server.sign_in(&ana("Latte-Art-Rocks-9")).await.unwrap().0, 200);
+}
