@@ -207,7 +207,9 @@ impl App {
             body,
         };
         if matches!(wire, Wire::Query)
-            && let Some(step) = self.unsigned(h, query_string, body, draft).map_err(|e| fail(e, protocol, namespace))?
+            && let Some(step) = self
+                .unsigned(h, query_string, body, draft, now, request_id)
+                .map_err(|e| fail(e, protocol, namespace))?
         {
             return Ok(step);
         }
@@ -409,14 +411,17 @@ impl App {
     }
 
     /// An unsigned query request for an operation its model marks `authtype: none` (the token or
-    /// assertion in it authenticates it): decoded here, run by [`Self::run_web_identity`]. `None`
-    /// for every other request, which must then carry a valid signature.
+    /// assertion in it authenticates it): AssumeRoleWithSAML runs here, AssumeRoleWithWebIdentity
+    /// in [`Self::run_web_identity`]. `None` for every other request, which must then carry a
+    /// valid signature.
     fn unsigned(
         &self,
         h: &HeaderMap,
         query_string: &str,
         body: &[u8],
         draft: &mut Draft,
+        now: OffsetDateTime,
+        request_id: &str,
     ) -> Result<Option<Step>, WireError> {
         let signed = h.contains_key(http::header::AUTHORIZATION)
             || query_string.split('&').any(|p| p.to_ascii_lowercase().starts_with("x-amz-signature="));
@@ -439,11 +444,27 @@ impl App {
         let Some(shape) = op.input else { return Err(not_implemented(service, op)) };
         let input = query::decode_input(&params, shape)?;
         draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
-        // AssumeRoleWithSAML is the other one, not served yet.
-        if op.name != "AssumeRoleWithWebIdentity" {
-            return Err(not_implemented(service, op));
+        match op.name {
+            // Its provider's keys may need fetching: finished asynchronously.
+            "AssumeRoleWithWebIdentity" => Ok(Some(Step::WebIdentity(Box::new(input)))),
+            // Its provider's certificates are stored: finished here.
+            "AssumeRoleWithSAML" => {
+                use rampart_shapes::{FromValue, IntoValue};
+                let typed =
+                    rampart_shapes::generated::sts::AssumeRoleWithSAMLRequest::from_value(input).map_err(|e| {
+                        tracing::error!(error = %e, "decoded input does not fit its type");
+                        WireError::internal()
+                    })?;
+                let output = rampart_services::sts::assume_role_with_saml(&self.db, &self.sealer, now, typed)
+                    .map_err(from_service)?
+                    .into_value();
+                if let Some(shape) = op.output {
+                    draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
+                }
+                Ok(Some(Step::Done(encode(service, op, &output, request_id))))
+            }
+            _ => Err(not_implemented(service, op)),
         }
-        Ok(Some(Step::WebIdentity(Box::new(input))))
     }
 
     /// AssumeRoleWithWebIdentity: find the provider, fetch its keys (cached), verify the token and

@@ -22,6 +22,7 @@ pub enum Entity {
     Policy,
     InstanceProfile,
     Mfa,
+    SamlProvider,
 }
 
 impl Entity {
@@ -34,6 +35,7 @@ impl Entity {
             Entity::Policy => "policy",
             Entity::InstanceProfile => "instance-profile",
             Entity::Mfa => "mfa",
+            Entity::SamlProvider => "saml-provider",
         }
     }
 }
@@ -87,7 +89,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
     Action { operation, action: None, resources, keys }
 }
 
-use Entity::{Group, InstanceProfile, Mfa, Policy, Role, User};
+use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, User};
 use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
@@ -103,6 +105,7 @@ const POLICY: &[Target] = &[Named(Policy, "PolicyArn")];
 const PROFILE: &[Target] = &[Named(InstanceProfile, "InstanceProfileName")];
 const MFA: &[Target] = &[Arn("SerialNumber")];
 const OIDC: &[Target] = &[Arn("OpenIDConnectProviderArn")];
+const SAML: &[Target] = &[Arn("SAMLProviderArn")];
 
 /// IAM's operations.
 pub static IAM: &[Action] = &[
@@ -122,6 +125,7 @@ pub static IAM: &[Action] = &[
     a("CreatePolicy", &[New(Policy, "PolicyName")], TAGS),
     a("CreatePolicyVersion", POLICY, &[]),
     a("CreateRole", &[New(Role, "RoleName")], NEW_ENTITY),
+    a("CreateSAMLProvider", &[Named(SamlProvider, "Name")], TAGS),
     a("CreateUser", &[New(User, "UserName")], NEW_ENTITY),
     a("CreateVirtualMFADevice", &[New(Mfa, "VirtualMFADeviceName")], TAGS),
     a("DeactivateMFADevice", USER, &[]),
@@ -138,6 +142,7 @@ pub static IAM: &[Action] = &[
     a("DeleteRole", ROLE, &[]),
     a("DeleteRolePermissionsBoundary", ROLE, BOUNDARY),
     a("DeleteRolePolicy", ROLE, BOUNDARY),
+    a("DeleteSAMLProvider", SAML, &[]),
     a("DeleteUser", USER, &[]),
     a("DeleteUserPermissionsBoundary", USER, BOUNDARY),
     a("DeleteUserPolicy", USER, BOUNDARY),
@@ -163,6 +168,7 @@ pub static IAM: &[Action] = &[
     a("GetPolicyVersion", POLICY, &[]),
     a("GetRole", ROLE, &[]),
     a("GetRolePolicy", ROLE, &[]),
+    a("GetSAMLProvider", SAML, &[]),
     a("GetUser", USER, &[]),
     a("GetUserPolicy", USER, &[]),
     a("ListAccessKeys", USER, &[]),
@@ -187,6 +193,8 @@ pub static IAM: &[Action] = &[
     a("ListRolePolicies", ROLE, &[]),
     a("ListRoleTags", ROLE, &[]),
     a("ListRoles", &[Listing(Role)], &[]),
+    a("ListSAMLProviderTags", SAML, &[]),
+    a("ListSAMLProviders", &[All], &[]),
     a("ListUserPolicies", USER, &[]),
     a("ListUserTags", USER, &[]),
     a("ListUsers", &[Listing(User)], &[]),
@@ -208,12 +216,14 @@ pub static IAM: &[Action] = &[
     a("TagOpenIDConnectProvider", OIDC, TAGS),
     a("TagPolicy", POLICY, TAGS),
     a("TagRole", ROLE, TAGS),
+    a("TagSAMLProvider", SAML, TAGS),
     a("TagUser", USER, TAGS),
     a("UntagInstanceProfile", PROFILE, UNTAG),
     a("UntagMFADevice", MFA, UNTAG),
     a("UntagOpenIDConnectProvider", OIDC, UNTAG),
     a("UntagPolicy", POLICY, UNTAG),
     a("UntagRole", ROLE, UNTAG),
+    a("UntagSAMLProvider", SAML, UNTAG),
     a("UntagUser", USER, UNTAG),
     a("UpdateAccessKey", USER, &[]),
     a("UpdateAccountPasswordPolicy", &[All], &[]),
@@ -223,6 +233,7 @@ pub static IAM: &[Action] = &[
     a("UpdateOpenIDConnectProviderThumbprint", OIDC, &[]),
     a("UpdateRole", ROLE, &[]),
     a("UpdateRoleDescription", ROLE, &[]),
+    a("UpdateSAMLProvider", SAML, &[]),
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
 ];
 
@@ -322,6 +333,11 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
             tags: d.tags,
             ..Found::default()
         }),
+        SamlProvider => iam::read_saml_provider(db, &iam::saml_provider_arn(account, name))?.map(|p| Found {
+            path: Some("/".to_owned()),
+            tags: p.tags,
+            ..Found::default()
+        }),
     }
     .unwrap_or_default())
 }
@@ -330,7 +346,8 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
 fn parse_arn<'s>(account: &str, arn: &'s str) -> Option<(Entity, &'s str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?.strip_prefix(account)?.strip_prefix(':')?;
     let (segment, path_and_name) = rest.split_once('/')?;
-    let entity = [User, Group, Role, InstanceProfile, Mfa].into_iter().find(|e| e.segment() == segment)?;
+    let entity =
+        [User, Group, Role, InstanceProfile, Mfa, SamlProvider].into_iter().find(|e| e.segment() == segment)?;
     Some((entity, path_and_name.rsplit('/').next()?))
 }
 

@@ -11,6 +11,7 @@ mod oidc_providers;
 mod passwords;
 mod policies;
 mod roles;
+mod saml_providers;
 mod simulate;
 
 pub use account_info::*;
@@ -23,6 +24,7 @@ pub use oidc_providers::*;
 pub use passwords::*;
 pub use policies::*;
 pub use roles::*;
+pub use saml_providers::*;
 pub use simulate::*;
 
 use std::collections::{BTreeMap, BTreeSet};

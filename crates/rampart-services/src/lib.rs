@@ -15,6 +15,7 @@ pub mod keys;
 pub mod s3;
 pub mod signin;
 pub mod sts;
+pub mod xmldsig;
 
 pub use error::ServiceError;
 pub use identity::{Principal, PrincipalKind, RoleSession};

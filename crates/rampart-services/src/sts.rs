@@ -29,7 +29,9 @@ pub fn get_caller_identity(
     })
 }
 
+mod saml;
 mod web_identity;
+pub use saml::*;
 pub use web_identity::*;
 
 /// The account an access key belongs to. The account is read from the key id itself, as AWS
@@ -424,7 +426,39 @@ fn issue_role_session(
             .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     }
     let expires = now + Duration::seconds(i64::from(duration));
-    let claims = SessionClaims {
+    let mut claims = role_claims(
+        &role,
+        input.role_session_name.clone(),
+        input.policy.clone(),
+        input.policy_arns.as_ref(),
+        now,
+        expires,
+    )?;
+    claims.tags = tags;
+    claims.transitive = transitive;
+    claims.source_identity.clone_from(&input.source_identity);
+    // A session keeps the MFA of the credentials that asked for it, or of the code just given.
+    claims.mfa_at = mfa_at;
+    let principal = claims.principal();
+    Ok(AssumeRoleResponse {
+        credentials: Some(credentials(sealer, &claims)?),
+        assumed_role_user: Some(AssumedRoleUser { assumed_role_id: principal.user_id, arn: principal.arn }),
+        packed_policy_size: packed_size(input.policy.as_ref()),
+        source_identity: input.source_identity,
+    })
+}
+
+/// A session of `role` named `session_name`, narrowed by the given session policies, until
+/// `expires`; no tags, no source identity, no MFA (callers add what their request carries).
+fn role_claims(
+    role: &iam::RoleRecord,
+    session_name: String,
+    policy: Option<String>,
+    policy_arns: Option<&Vec<rampart_shapes::generated::sts::PolicyDescriptorType>>,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> Result<SessionClaims, ServiceError> {
+    Ok(SessionClaims {
         v: 1,
         access_key_id: account::new_key_id("ASIA", &role.account_id)?,
         secret: account::new_secret()?.as_str().to_owned(),
@@ -432,27 +466,24 @@ fn issue_role_session(
         role_name: role.name.clone(),
         role_path: role.path.clone(),
         role_id: role.id.clone(),
-        session_name: input.role_session_name.clone(),
-        session_policy: input.policy.clone(),
-        session_policy_arns: input.policy_arns.iter().flatten().filter_map(|p| p.arn.clone()).collect(),
-        tags,
-        transitive,
-        source_identity: input.source_identity.clone(),
+        session_name,
+        session_policy: policy,
+        session_policy_arns: policy_arns.into_iter().flatten().filter_map(|p| p.arn.clone()).collect(),
+        tags: Vec::new(),
+        transitive: Vec::new(),
+        source_identity: None,
         issued: now,
         expires,
         user: None,
         root: false,
         federated: None,
-        // A session keeps the MFA of the credentials that asked for it, or of the code just given.
-        mfa_at,
-    };
-    let principal = claims.principal();
-    Ok(AssumeRoleResponse {
-        credentials: Some(credentials(sealer, &claims)?),
-        assumed_role_user: Some(AssumedRoleUser { assumed_role_id: principal.user_id, arn: principal.arn }),
-        packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
-        source_identity: input.source_identity,
+        mfa_at: None,
     })
+}
+
+/// `PackedPolicySize`: the inline session policy's share of the space STS allows for it.
+fn packed_size(policy: Option<&String>) -> Option<i32> {
+    policy.map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100))
 }
 
 /// `SerialNumber` without `TokenCode`, or the other way round.
@@ -562,7 +593,7 @@ pub fn get_federation_token(
     Ok(GetFederationTokenResponse {
         credentials: Some(credentials(ctx.sealer, &claims)?),
         federated_user: Some(FederatedUser { federated_user_id: principal.user_id, arn: principal.arn }),
-        packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
+        packed_policy_size: packed_size(input.policy.as_ref()),
     })
 }
 

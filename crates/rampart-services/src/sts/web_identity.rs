@@ -14,9 +14,9 @@ use rampart_shapes::generated::sts::{
 use rampart_store::{Db, Sealer};
 use time::{Duration, OffsetDateTime};
 
-use super::{SessionClaims, credentials, parse_role_arn, trust_allows};
+use super::{credentials, packed_size, parse_role_arn, role_claims, trust_allows};
 use crate::jwt::{JwkSet, Token, TokenError};
-use crate::{ServiceError, account, iam};
+use crate::{ServiceError, iam};
 
 /// What the second step needs: the registered provider and the parsed, unverified token.
 #[derive(Debug, Clone)]
@@ -143,33 +143,21 @@ pub fn assume_role_with_web_identity(
         Policy::parse(p, PolicyKind::Session)
             .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     }
-    let claims = SessionClaims {
-        v: 1,
-        access_key_id: account::new_key_id("ASIA", &role.account_id)?,
-        secret: account::new_secret()?.as_str().to_owned(),
-        account_id: role.account_id.clone(),
-        role_name: role.name.clone(),
-        role_path: role.path.clone(),
-        role_id: role.id.clone(),
-        session_name: input.role_session_name.clone(),
-        session_policy: input.policy.clone(),
-        session_policy_arns: input.policy_arns.iter().flatten().filter_map(|p| p.arn.clone()).collect(),
-        tags: Vec::new(),
-        transitive: Vec::new(),
-        source_identity: None,
-        issued: now,
-        expires: now + Duration::seconds(i64::from(duration)),
-        user: None,
-        root: false,
-        federated: None,
-        mfa_at: None,
-    };
+    let expires = now + Duration::seconds(i64::from(duration));
+    let claims = role_claims(
+        &role,
+        input.role_session_name.clone(),
+        input.policy.clone(),
+        input.policy_arns.as_ref(),
+        now,
+        expires,
+    )?;
     let principal = claims.principal();
     Ok(AssumeRoleWithWebIdentityResponse {
         credentials: Some(credentials(sealer, &claims)?),
         subject_from_web_identity_token: Some(sub),
         assumed_role_user: Some(AssumedRoleUser { assumed_role_id: principal.user_id, arn: principal.arn }),
-        packed_policy_size: input.policy.as_ref().map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100)),
+        packed_policy_size: packed_size(input.policy.as_ref()),
         provider: token.str_claim("iss").map(str::to_owned),
         audience: Some(audience),
         source_identity: None,

@@ -18,6 +18,7 @@ mod passwords;
 mod robustness;
 mod roles;
 mod s3;
+mod saml;
 mod server;
 mod signin;
 mod sts;
@@ -58,4 +59,19 @@ where
             None => format!("NotAServiceError: {e:?}"),
         },
     }
+}
+
+/// The trail's events named `name`, waiting until at least `at_least` of them have committed
+/// (events of reads commit with the next group).
+pub async fn events_named(server: &TestServer, name: &str, at_least: usize) -> Vec<serde_json::Value> {
+    let mut found = Vec::new();
+    for _ in 0..200 {
+        let events = server.audit_events(0).await.unwrap();
+        found = events.into_iter().filter(|e| e["eventName"] == name).collect();
+        if found.len() >= at_least {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    found
 }

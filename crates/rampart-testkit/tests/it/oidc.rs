@@ -150,7 +150,7 @@ fn trust(host: &str) -> String {
 }
 
 /// An STS client with no credentials at all: AssumeRoleWithWebIdentity is unsigned.
-fn anonymous_sts(server: &TestServer) -> aws_sdk_sts::Client {
+pub(crate) fn anonymous_sts(server: &TestServer) -> aws_sdk_sts::Client {
     let conf = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .region(aws_sdk_sts::config::Region::new("us-east-1"))
@@ -358,15 +358,7 @@ async fn a_token_from_a_registered_issuer_assumes_a_role_and_bad_tokens_are_refu
     assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), 2);
 
     // The trail has the calls, without the tokens or the secrets.
-    let mut calls = Vec::new();
-    for _ in 0..100 {
-        let events = server.audit_events(0).await.unwrap();
-        calls = events.into_iter().filter(|e| e["eventName"] == "AssumeRoleWithWebIdentity").collect();
-        if calls.len() >= 13 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let calls = crate::events_named(&server, "AssumeRoleWithWebIdentity", 13).await;
     assert_eq!(calls.len(), 13, "every call is in the trail, allowed or not");
     assert!(calls.iter().any(|e| e["errorCode"] == "ExpiredTokenException"));
     let text = serde_json::to_string(&calls).unwrap();

@@ -41,15 +41,7 @@ async fn session_arn(server: &TestServer, body: &Value) -> String {
 }
 
 async fn console_logins(server: &TestServer, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let events = server.audit_events(0).await.unwrap();
-        let logins: Vec<Value> = events.into_iter().filter(|e| e["eventName"] == "ConsoleLogin").collect();
-        if logins.len() >= n {
-            return logins;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("fewer than {n} ConsoleLogin events");
+    crate::events_named(server, "ConsoleLogin", n).await
 }
 
 #[tokio::test]
