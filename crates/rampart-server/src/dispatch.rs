@@ -91,6 +91,7 @@ impl Dispatch {
             ((s3, "ListObjectsV2"), read(s3::list_objects_v2)),
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
             ((sts, "GetAccessKeyInfo"), read(sts::get_access_key_info)),
+            ((sts, "DecodeAuthorizationMessage"), read(sts::decode_authorization_message)),
             ((sts, "AssumeRole"), read_unless(sts::assume_role, sts::assume_role_with_mfa, has_token_code)),
             ((sts, "GetSessionToken"), write(sts::get_session_token)),
             ((sts, "GetFederationToken"), read(sts::get_federation_token)),

@@ -274,6 +274,7 @@ pub static STS: &[Action] = &[
             "sts:TransitiveTagKeys",
         ],
     ),
+    a("DecodeAuthorizationMessage", &[All], &[]),
     a("GetAccessKeyInfo", &[All], &[]),
     a("GetCallerIdentity", &[All], &[]),
     a("GetFederationToken", &[FederatedUser("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),

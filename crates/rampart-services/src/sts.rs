@@ -29,8 +29,10 @@ pub fn get_caller_identity(
     })
 }
 
+pub mod authorization_message;
 mod saml;
 mod web_identity;
+pub use authorization_message::decode_authorization_message;
 pub use saml::*;
 pub use web_identity::*;
 

@@ -82,9 +82,24 @@ async fn many_concurrent_clients_all_succeed() {
 async fn unimplemented_operations_say_so_after_validating_input() {
     let server = TestServer::start().await.unwrap();
     let c = root_sts(&server);
-    // A valid DecodeAuthorizationMessage reaches the operation table, which does not serve it yet.
-    let r = c.decode_authorization_message().encoded_message("abc").send().await;
+    // A valid GetWebIdentityToken reaches the operation table, which does not serve it yet.
+    let r = c.get_web_identity_token().audience("a").signing_algorithm("RS256").send().await;
     assert_eq!(code(r), "NotImplemented");
+}
+
+#[tokio::test]
+async fn decode_authorization_message_refuses_what_rampart_did_not_seal_and_needs_permission() {
+    let server = TestServer::start().await.unwrap();
+    let c = root_sts(&server);
+    let r = c.decode_authorization_message().encoded_message("abc").send().await;
+    assert_eq!(code(r), "InvalidAuthorizationMessageException");
+    let admin = crate::iam::root(&server);
+    admin.create_user().user_name("dee").send().await.unwrap();
+    let k = admin.create_access_key().user_name("dee").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let dee = sts_client(&server, k.access_key_id(), k.secret_access_key());
+    let r = dee.decode_authorization_message().encoded_message("abc").send().await;
+    assert_eq!(code(r), "AccessDenied", "decoding needs sts:DecodeAuthorizationMessage");
 }
 
 #[tokio::test]
