@@ -135,6 +135,16 @@ impl App {
         let outcome = match step {
             Ok(Step::Done(s)) => Ok(s),
             Ok(Step::WebIdentity(input)) => self.run_web_identity(input, &mut draft, now, request_id).await,
+            Ok(Step::Prepare(p)) => match self.run_prepare(*p, now, request_id).await {
+                Ok(w) => match self.run_write(w, draft.clone(), origin, request_id, now).await {
+                    Ok(s) => return s.into_response(request_id),
+                    Err((f, d)) => {
+                        draft = d;
+                        Err(f)
+                    }
+                },
+                Err(f) => Err(f),
+            },
             Ok(Step::Write(w)) => match self.run_write(*w, draft.clone(), origin, request_id, now).await {
                 // The event was committed with the change.
                 Ok(s) => return s.into_response(request_id),
@@ -384,11 +394,13 @@ impl App {
             .dispatch
             .get(service.endpoint_prefix, op.name)
             .ok_or_else(|| fail(not_implemented(service, op), protocol, namespace))?;
-        let mut input = input;
         let handler = match handler {
             Handler::Prepared { prepare, write } => {
-                input = prepare(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
-                HandlerRef::Write(write.clone())
+                return Ok(Step::Prepare(Box::new(PrepareStep {
+                    prepare: prepare.clone(),
+                    write: WriteStep { handler: write.clone(), input, principal, service, op },
+                    region: auth.scope.region.clone(),
+                })));
             }
             Handler::ReadUnless { write, writes, .. } if writes(&input) => HandlerRef::Write(write.clone()),
             Handler::ReadUnless { read, .. } | Handler::Read(read) => HandlerRef::Read(read),
@@ -505,6 +517,23 @@ impl App {
         Ok(encode(service, op, &output, request_id))
     }
 
+    /// Runs a `Prepared` handler's slow first step on a blocking thread; the write follows.
+    async fn run_prepare(&self, p: PrepareStep, now: OffsetDateTime, request_id: &str) -> Result<WriteStep, Failure> {
+        let service = p.write.service;
+        let fail = |e: WireError| Failure { error: e, protocol: service.protocol, namespace: service.xml_namespace };
+        let (db, sealer, rid) = (self.db.clone(), self.sealer.clone(), request_id.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let PrepareStep { prepare, mut write, region } = p;
+            let ctx =
+                Ctx { principal: &write.principal, db: &db, sealer: &sealer, now, request_id: &rid, region: &region };
+            write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
+            Ok(write)
+        })
+        .await
+        .unwrap_or_else(|_| Err(ServiceError::internal()))
+        .map_err(|e| fail(from_service(e)))
+    }
+
     /// Runs a state-changing handler in a transaction that also writes its audit event.
     async fn run_write(
         &self,
@@ -554,6 +583,13 @@ pub struct WriteStep {
     op: &'static Operation,
 }
 
+/// A `Prepared` operation: its first step, then its write.
+pub struct PrepareStep {
+    prepare: crate::dispatch::PrepareFn,
+    write: WriteStep,
+    region: String,
+}
+
 /// The handler chosen for one request.
 enum HandlerRef<'a> {
     Read(&'a ReadFn),
@@ -566,6 +602,8 @@ enum Step {
     Write(Box<WriteStep>),
     /// An AssumeRoleWithWebIdentity input, to run once the provider's keys are at hand.
     WebIdentity(Box<Value>),
+    /// A `Prepared` operation, whose first step runs on a blocking thread.
+    Prepare(Box<PrepareStep>),
 }
 
 fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {

@@ -9,6 +9,8 @@ use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
 
 pub type ReadFn = Box<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
+/// Runs on a blocking thread before a write (see [`Handler::Prepared`]).
+pub type PrepareFn = Arc<dyn Fn(&Ctx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
 /// Runs inside the store transaction on the writer thread.
 pub type WriteFn = Arc<dyn Fn(&mut Tx<'_>, &TxCtx<'_>, Value) -> Result<Value, ServiceError> + Send + Sync>;
 
@@ -18,9 +20,10 @@ pub enum Handler {
     Read(ReadFn),
     /// Changes state; it runs in a transaction, and its audit event commits with it.
     Write(WriteFn),
-    /// Changes state after `prepare` has done the slow or read-only part on the request's task
-    /// (checking and hashing a password), so the store's writer never waits on it.
-    Prepared { prepare: ReadFn, write: WriteFn },
+    /// Changes state after `prepare` has done the slow or read-only part on a blocking thread
+    /// (checking and hashing a password), so neither the store's writer nor the async workers
+    /// wait on it.
+    Prepared { prepare: PrepareFn, write: WriteFn },
     /// Reads state, unless the input asks for something that must be recorded (an MFA code spent
     /// by AssumeRole): then it runs as a write.
     ReadUnless { read: ReadFn, write: WriteFn, writes: fn(&Value) -> bool },
@@ -58,9 +61,8 @@ fn prepared<I: FromValue + IntoValue + 'static, O: IntoValue + 'static>(
     prepare: fn(&Ctx<'_>, I) -> Result<I, ServiceError>,
     write: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
 ) -> Handler {
-    let (Handler::Read(prepare), Handler::Write(write)) = (self::read(prepare), self::write(write)) else {
-        unreachable!("read() and write() build their own variants")
-    };
+    let Handler::Write(write) = self::write(write) else { unreachable!("write() builds its own variant") };
+    let prepare: PrepareFn = Arc::new(move |ctx, v| prepare(ctx, input(v)?).map(IntoValue::into_value));
     Handler::Prepared { prepare, write }
 }
 
