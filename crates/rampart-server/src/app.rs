@@ -35,6 +35,8 @@ pub struct App {
     pub dispatch: Dispatch,
     /// OIDC providers' signing keys, fetched for AssumeRoleWithWebIdentity.
     pub oidc: crate::oidc::OidcKeys,
+    /// Opened session tokens, by access key id.
+    pub sessions: crate::authn::SessionCache,
     /// Recent failed console sign-ins, for throttling.
     pub signin_throttle: crate::signin::Throttle,
     pub management_account_id: String,

@@ -1,6 +1,7 @@
 //! Authentication: a SigV4-signed request → the principal behind its access key.
 
 use rampart_services::account::{AccessKeyRecord, KeyOwner, KeyStatus, read_cached};
+use rampart_services::sts::SessionClaims;
 use rampart_services::{Principal, keys};
 use rampart_sigv4::{Auth, Request, SigV4Error};
 use time::OffsetDateTime;
@@ -29,7 +30,7 @@ fn authenticate_session(
     now: OffsetDateTime,
 ) -> Result<Principal, AuthnError> {
     let token = auth.security_token.as_deref().ok_or(SigV4Error::InvalidClientTokenId)?;
-    let claims = rampart_services::sts::open_token(&app.sealer, token).ok_or(SigV4Error::InvalidClientTokenId)?;
+    let claims = app.sessions.open(&app.sealer, &auth.access_key_id, token).ok_or(SigV4Error::InvalidClientTokenId)?;
     if claims.access_key_id != auth.access_key_id {
         return Err(SigV4Error::InvalidClientTokenId.into());
     }
@@ -39,6 +40,39 @@ fn authenticate_session(
         return Err(SigV4Error::ExpiredToken.into());
     }
     Ok(claims.principal())
+}
+
+/// Opened session tokens by access key id, so a session's requests open its token once: the
+/// token (base64, AES-GCM, JSON) costs more than the rest of authenticating a request. An entry
+/// is used only for the very same token (compared in constant time); expiry is checked on every
+/// request from the claims, so a cached session expires exactly as an uncached one.
+#[derive(Default)]
+pub struct SessionCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (String, std::sync::Arc<SessionClaims>)>>,
+}
+
+/// Sessions kept opened; past this the cache starts over (sessions are cheap to reopen).
+const SESSION_CACHE_MAX: usize = 10_000;
+
+impl SessionCache {
+    fn open(&self, sealer: &rampart_store::Sealer, key_id: &str, token: &str) -> Option<std::sync::Arc<SessionClaims>> {
+        let lock = || self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached, claims)) = lock().get(key_id)
+            && cached.len() == token.len()
+            && aws_lc_rs::constant_time::verify_slices_are_equal(cached.as_bytes(), token.as_bytes()).is_ok()
+        {
+            return Some(claims.clone());
+        }
+        let claims = std::sync::Arc::new(rampart_services::sts::open_token(sealer, token)?);
+        if claims.access_key_id == key_id {
+            let mut map = lock();
+            if map.len() >= SESSION_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(key_id.to_owned(), (token.to_owned(), claims.clone()));
+        }
+        Some(claims)
+    }
 }
 
 /// Records when and where a key was used (GetAccessKeyLastUsed), at most once a minute per key,

@@ -136,6 +136,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dispatch: dispatch::Dispatch::new(),
         oidc: oidc::OidcKeys::default(),
         signin_throttle: signin::Throttle::default(),
+        sessions: authn::SessionCache::default(),
         management_account_id: marker.management_account_id.clone(),
     });
     let (shutdown, rx) = watch::channel(false);

@@ -147,6 +147,9 @@ async fn an_expired_session_is_expired_token() {
         .await
         .unwrap();
     let c = out.credentials().unwrap();
+    // The session works (and its opened token is now cached by its key id).
+    let live = sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(crate::code(live.get_caller_identity().send().await), "OK");
     // Reseal the same session with an expiry in the past, with the server's own master key.
     let key_text = std::fs::read_to_string(server.data_dir().join("master.key")).unwrap();
     let key = data_encoding::BASE64.decode(key_text.trim().as_bytes()).unwrap();
@@ -156,7 +159,12 @@ async fn an_expired_session_is_expired_token() {
     let sealed = sealer.seal(&serde_json::to_vec(&claims).unwrap(), b"rampart/sts/session-token/v1").unwrap();
     let expired =
         sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(&data_encoding::BASE64.encode(&sealed)));
-    assert_eq!(crate::code(expired.get_caller_identity().send().await), "ExpiredToken");
+    assert_eq!(
+        crate::code(expired.get_caller_identity().send().await),
+        "ExpiredToken",
+        "another token under the same key id is opened, not answered from the cache"
+    );
+    assert_eq!(crate::code(live.get_caller_identity().send().await), "OK");
 }
 
 #[tokio::test]
