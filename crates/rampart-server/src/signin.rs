@@ -195,12 +195,26 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
     let code = req.mfa_code.clone();
     let (origin_c, rid) = (origin.clone(), request_id.to_owned());
     let success = event(app, &origin_c, &rid, now, principal_identity.clone(), mfa_used, None);
+    // Root assigning an MFA device at sign-in: its own IAM event, committed with the change.
+    let enable = req.enable_mfa.clone();
+    let enabled_event = enable.as_ref().map(|e| {
+        let draft = Draft {
+            event_source: Some("iam.amazonaws.com".to_owned()),
+            event_name: Some("EnableMFADevice".to_owned()),
+            identity: Some(principal_identity.clone()),
+            request_parameters: Some(json!({ "serialNumber": e.serial_number })),
+            ..Draft::default()
+        };
+        audit::event(draft, &origin_c, &rid, now, &app.config.region, None)
+    });
     let result = app
         .db
         .transact(move |tx| -> Result<_, SignInError> {
-            let out = signin::complete(tx, &sealer, now, &checked, code.as_deref())?;
-            let (k, v) = audit::record(&success, now).ok_or(SignInError::Internal)?;
-            tx.put(&k, &v).map_err(|_| SignInError::Internal)?;
+            let out = signin::complete(tx, &sealer, now, &checked, code.as_deref(), enable.as_ref())?;
+            for ev in std::iter::once(&success).chain(enabled_event.as_ref()) {
+                let (k, v) = audit::record(ev, now).ok_or(SignInError::Internal)?;
+                tx.put(&k, &v).map_err(|_| SignInError::Internal)?;
+            }
             Ok(out)
         })
         .await;

@@ -36,6 +36,19 @@ pub struct SignInRequest {
     /// A replacement for an expired password or one marked for reset.
     #[serde(default)]
     pub new_password: Option<String>,
+    /// Root only: assign this virtual MFA device (made with CreateVirtualMFADevice) to the root
+    /// user, as the AWS console lets the signed-in root user do.
+    #[serde(default)]
+    pub enable_mfa: Option<EnableMfa>,
+}
+
+/// A virtual MFA device to enable for root, with two consecutive codes from it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnableMfa {
+    pub serial_number: String,
+    pub authentication_code1: String,
+    pub authentication_code2: String,
 }
 
 impl SignInRequest {
@@ -76,17 +89,27 @@ pub enum SignInError {
     PasswordExpired,
     /// The replacement password breaks the policy.
     PolicyViolation(String),
+    /// The authenticated request asked for something IAM refuses (enabling an MFA device).
+    Rejected(ServiceError),
     Internal,
 }
 
 impl SignInError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
+        if let SignInError::Rejected(e) = self {
+            return &e.code;
+        }
+        self.base_code()
+    }
+
+    fn base_code(&self) -> &'static str {
         match self {
             SignInError::Failed => "AuthenticationFailed",
             SignInError::MfaRequired => "MfaRequired",
             SignInError::PasswordChangeRequired => "PasswordChangeRequired",
             SignInError::PasswordExpired => "PasswordExpired",
             SignInError::PolicyViolation(_) => "PasswordPolicyViolation",
+            SignInError::Rejected(_) => "Rejected",
             SignInError::Internal => "InternalFailure",
         }
     }
@@ -102,6 +125,7 @@ impl SignInError {
                 "Your password has expired. Contact your administrator to reset it.".to_owned()
             }
             SignInError::PolicyViolation(m) => m.clone(),
+            SignInError::Rejected(e) => e.message.clone(),
             SignInError::Internal => "We encountered an internal error. Please try again.".to_owned(),
         }
     }
@@ -111,6 +135,7 @@ impl SignInError {
             SignInError::Failed | SignInError::MfaRequired | SignInError::PasswordExpired => 401,
             SignInError::PasswordChangeRequired => 403,
             SignInError::PolicyViolation(_) => 400,
+            SignInError::Rejected(e) => e.status,
             SignInError::Internal => 500,
         }
     }
@@ -185,6 +210,13 @@ pub fn after_password(target: Target, req: &SignInRequest, now: OffsetDateTime) 
     if target.mfa_serial.is_some() && req.mfa_code.as_deref().is_none_or(str::is_empty) {
         return Err(SignInError::MfaRequired);
     }
+    if req.enable_mfa.is_some() && target.principal.kind != PrincipalKind::Root {
+        return Err(SignInError::Rejected(ServiceError::new(
+            "InvalidInput",
+            400,
+            "Only the root user enables its MFA device at sign-in; IAM users' devices are enabled with EnableMFADevice.",
+        )));
+    }
     let mut new_hash = None;
     if let Some((profile, policy)) = &target.profile {
         let expired = profile.expired(policy.as_ref(), now);
@@ -214,6 +246,7 @@ pub fn complete(
     now: OffsetDateTime,
     checked: &Checked,
     mfa_code: Option<&str>,
+    enable_mfa: Option<&EnableMfa>,
 ) -> Result<(SessionClaims, String), SignInError> {
     let p = &checked.target.principal;
     let mut mfa_at = None;
@@ -225,6 +258,11 @@ pub fn complete(
     }
     if let (Some(hash), Some(name)) = (&checked.new_hash, &p.user_name) {
         iam::set_password_tx(tx, &p.account_id, name, hash.clone(), now)?;
+    }
+    if let Some(e) = enable_mfa.filter(|_| p.kind == PrincipalKind::Root) {
+        let codes = (e.authentication_code1.as_str(), e.authentication_code2.as_str());
+        iam::enable_root_mfa_device(tx, sealer, now, &p.account_id, &e.serial_number, codes)
+            .map_err(|e| if e.status >= 500 { SignInError::Internal } else { SignInError::Rejected(e) })?;
     }
     let seconds = if p.kind == PrincipalKind::Root { ROOT_SESSION_SECONDS } else { USER_SESSION_SECONDS };
     let mut claims = crate::sts::own_session(p, now, Some(seconds))?;

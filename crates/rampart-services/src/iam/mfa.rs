@@ -321,24 +321,51 @@ pub fn enable_mfa_device(
 ) -> Result<(), ServiceError> {
     let account = &ctx.principal.account_id;
     let user = read_user_tx(tx, account, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    let mut d = device_tx(tx, account, &input.serial_number)?;
+    let codes = (input.authentication_code1.as_str(), input.authentication_code2.as_str());
+    assign(tx, ctx.sealer, ctx.now, account, &input.serial_number, codes, Holder::User { name: user.name })
+}
+
+/// Enables a virtual device for the root user. AWS offers this only in the console, to the
+/// signed-in root user; Rampart's sign-in endpoint does the same (`enableMfa` at root sign-in).
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/enable-virt-mfa-for-root.html>.
+pub fn enable_root_mfa_device(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    now: OffsetDateTime,
+    account: &str,
+    serial: &str,
+    codes: (&str, &str),
+) -> Result<(), ServiceError> {
+    assign(tx, sealer, now, account, serial, codes, Holder::Root)
+}
+
+/// Assigns an unassigned device to `holder` once two consecutive codes prove it is in hand.
+fn assign(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    now: OffsetDateTime,
+    account: &str,
+    serial: &str,
+    (code1, code2): (&str, &str),
+    holder: Holder,
+) -> Result<(), ServiceError> {
+    let mut d = device_tx(tx, account, serial)?;
     if d.holder.is_some() {
         return Err(ServiceError::new("EntityAlreadyExists", 409, "MFA Device is already in use."));
     }
-    if user_devices_tx(tx, account, &user.name)?.len() >= MFA_DEVICES_PER_USER {
+    let held = all_tx(tx, account)?.into_iter().filter(|d| d.holder.as_ref() == Some(&holder)).count();
+    if held >= MFA_DEVICES_PER_USER {
         return Err(ServiceError::new(
             "LimitExceeded",
             409,
             format!("Cannot exceed quota for MFADevicesPerUser: {MFA_DEVICES_PER_USER}"),
         ));
     }
-    let now = step_now(ctx.now);
-    let window = now.saturating_sub(ENABLE_WINDOW)..=now;
-    let step = d
-        .check_pair(ctx.sealer, &input.authentication_code1, &input.authentication_code2, window)?
-        .ok_or_else(invalid_code)?;
-    d.holder = Some(Holder::User { name: user.name });
-    d.enabled = Some(ctx.now);
+    let step_now = step_now(now);
+    let window = step_now.saturating_sub(ENABLE_WINDOW)..=step_now;
+    let step = d.check_pair(sealer, code1, code2, window)?.ok_or_else(invalid_code)?;
+    d.holder = Some(holder);
+    d.enabled = Some(now);
     d.last_step = step;
     write(tx, &d)
 }

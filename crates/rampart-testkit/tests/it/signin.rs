@@ -230,3 +230,52 @@ async fn expired_and_reset_passwords_must_be_replaced_at_sign_in() {
     admin.update_login_profile().user_name("ana").password("Latte-Art-Rocks-9").send().await.unwrap();
     assert_eq!(server.sign_in(&ana("Latte-Art-Rocks-9")).await.unwrap().0, 200);
 }
+
+#[tokio::test]
+async fn root_assigns_its_mfa_device_at_sign_in_and_then_needs_it() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let out = admin.create_virtual_mfa_device().virtual_mfa_device_name("root-phone").send().await.unwrap();
+    let d = out.virtual_mfa_device().unwrap();
+    let seed = data_encoding::BASE32_NOPAD.decode(d.base32_string_seed().unwrap().as_ref()).unwrap();
+    let serial = d.serial_number().to_owned();
+    let root_login = json!({"email": server.root_email, "password": server.root_password});
+    let with_device = |c1: String, c2: String| {
+        let mut r = root_login.clone();
+        r["enableMfa"] = json!({"serialNumber": serial, "authenticationCode1": c1, "authenticationCode2": c2});
+        r
+    };
+    let now = step_now();
+    // Codes that are not two consecutive ones: refused as IAM refuses them, device untouched.
+    let (status, body) = server.sign_in(&with_device(code(&seed, now), code(&seed, now - 5))).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (403, Some("InvalidAuthenticationCode")), "{body}");
+    // A wrong password enables nothing.
+    let mut wrong = with_device(code(&seed, now - 2), code(&seed, now - 1));
+    wrong["password"] = json!("not-the-password");
+    assert_eq!(server.sign_in(&wrong).await.unwrap().0, 401);
+    let (status, body) = server.sign_in(&with_device(code(&seed, now - 2), code(&seed, now - 1))).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let listed = admin.list_mfa_devices().send().await.unwrap();
+    assert_eq!(listed.mfa_devices().iter().map(|d| d.serial_number()).collect::<Vec<_>>(), [serial.as_str()]);
+
+    // From now on root's sign-in needs the device, and GetSessionToken can prove it.
+    let (status, body) = server.sign_in(&root_login).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (401, Some("MfaRequired")));
+    let mut with_code = root_login.clone();
+    with_code["mfaCode"] = json!(code(&seed, step_now() + 1));
+    let (status, body) = server.sign_in(&with_code).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mfaAuthenticated"], true);
+
+    // An IAM user cannot assign a device this way.
+    user_with_password(&admin, "ana", false).await;
+    let mut user = json!({"account": ACCOUNT_ID, "userName": "ana", "password": ANA_PASSWORD});
+    user["enableMfa"] =
+        json!({"serialNumber": serial, "authenticationCode1": "123456", "authenticationCode2": "654321"});
+    let (status, body) = server.sign_in(&user).await.unwrap();
+    assert_eq!((status, body["error"].as_str()), (400, Some("InvalidInput")));
+
+    let enabled = crate::events_named(&server, "EnableMFADevice", 1).await;
+    assert_eq!(enabled.len(), 1, "the one that succeeded, committed with the change");
+    assert_eq!(enabled[0]["userIdentity"]["type"], "Root");
+}
