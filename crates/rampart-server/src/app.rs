@@ -238,7 +238,12 @@ impl App {
                 let service = rampart_shapes::services()
                     .iter()
                     .copied()
-                    .find(|s| s.target_prefix == Some(target_prefix.as_str()))
+                    // Smithy-generated SDKs send the service shape's name alone
+                    // (`CloudTrail_20131101.LookupEvents`), botocore the model's full prefix.
+                    .find(|s| {
+                        s.target_prefix
+                            .is_some_and(|t| t == target_prefix || t.rsplit('.').next() == Some(target_prefix.as_str()))
+                    })
                     .ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
                 let op = service
                     .operation(operation)
@@ -342,9 +347,14 @@ impl App {
             (Protocol::Query, Some(shape)) => {
                 query::decode_input(&params, shape).map_err(|e| fail(e, protocol, namespace))?
             }
-            (Protocol::Json, Some(shape)) => {
-                json::decode_input(body, shape).map_err(|e| fail(e, protocol, namespace))?
-            }
+            (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(|mut e| {
+                if service.endpoint_prefix == "cloudtrail"
+                    && let Some(code) = rampart_services::cloudtrail::validation_code(&e.message)
+                {
+                    e.code = code.into();
+                }
+                fail(e, protocol, namespace)
+            })?,
             (Protocol::RestXml, Some(shape)) => rest_xml_input(shape, &labels, query_string, &headers, body)
                 .map_err(|e| fail(e, protocol, namespace))?,
             (Protocol::RestJson, Some(_)) => {
@@ -369,6 +379,7 @@ impl App {
         };
         let asked = rampart_services::actions::resolve(&self.db, &principal, service.endpoint_prefix, op, &input)
             .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        draft.resources.clone_from(&asked.resources);
         let context = authz::Context {
             source_ip: &origin.source_ip,
             time: now,
@@ -469,9 +480,13 @@ impl App {
                         tracing::error!(error = %e, "decoded input does not fit its type");
                         WireError::internal()
                     })?;
-                let output = rampart_services::sts::assume_role_with_saml(&self.db, &self.sealer, now, typed)
-                    .map_err(from_service)?
-                    .into_value();
+                draft.identity = Some(UserIdentity::saml(&typed.principal_arn, None, None));
+                let provider = typed.principal_arn.clone();
+                let out = rampart_services::sts::assume_role_with_saml(&self.db, &self.sealer, now, typed)
+                    .map_err(from_service)?;
+                draft.identity =
+                    Some(UserIdentity::saml(&provider, out.name_qualifier.as_deref(), out.subject.as_deref()));
+                let output = out.into_value();
                 if let Some(shape) = op.output {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
                 }
@@ -504,6 +519,9 @@ impl App {
             fail(ServiceError::internal())
         })?;
         let plan = rampart_services::sts::plan_web_identity(&self.db, &typed).map_err(fail)?;
+        let (aud, sub) = (plan.token.list_claim("aud"), plan.token.str_claim("sub").unwrap_or_default());
+        draft.identity =
+            Some(UserIdentity::web_identity(&plan.provider.url, aud.first().map_or("", String::as_str), sub));
         let keys = self
             .oidc
             .keys(&plan.provider, plan.kid())
@@ -560,8 +578,9 @@ impl App {
                 }
                 let ev = audit::event(draft_in, &origin_owned, &rid, now, &region, None);
                 // INVARIANT: the event commits in the same transaction as the change, or neither does.
-                let (k, v) = audit::record(&ev, now).ok_or_else(ServiceError::internal)?;
-                tx.put(&k, &v)?;
+                for (k, v) in audit::record(&ev, now).ok_or_else(ServiceError::internal)? {
+                    tx.put(&k, &v)?;
+                }
                 Ok(encode(service, op, &output, &rid))
             })
             .await;

@@ -1,6 +1,6 @@
 //! Audit capture: every request becomes a CloudTrail event in the store.
 
-use rampart_services::cloudtrail::{EVENT_VERSION, Event, TlsDetails, UserIdentity};
+use rampart_services::cloudtrail::{self, EVENT_VERSION, Event, EventResource, TlsDetails, UserIdentity};
 use rampart_services::keys;
 use rampart_store::Db;
 use time::OffsetDateTime;
@@ -18,6 +18,8 @@ pub struct Draft {
     pub request_parameters: Option<serde_json::Value>,
     pub response_elements: Option<serde_json::Value>,
     pub read_only: bool,
+    /// The ARNs the call acted on (as authorized).
+    pub resources: Vec<String>,
 }
 
 /// The connection facts of a request.
@@ -47,12 +49,16 @@ pub fn event(
 ) -> Event {
     let identity = draft.identity.unwrap_or_else(|| UserIdentity::unknown(draft.access_key_id.clone()));
     let recipient = draft.recipient_account_id.or_else(|| identity.account_id.clone()).unwrap_or_default();
+    let event_source = draft.event_source.unwrap_or_else(|| "unknown".to_owned());
+    let event_name = draft.event_name.unwrap_or_else(|| "Unknown".to_owned());
+    let data = cloudtrail::is_data_event(&event_source, &event_name);
+    let resources: Vec<EventResource> = draft.resources.iter().filter_map(|a| EventResource::from_arn(a)).collect();
     Event {
         event_version: EVENT_VERSION.to_owned(),
         user_identity: identity,
         event_time: time.replace_nanosecond(0).unwrap_or(time).format(&Rfc3339).unwrap_or_default(),
-        event_source: draft.event_source.unwrap_or_else(|| "unknown".to_owned()),
-        event_name: draft.event_name.unwrap_or_else(|| "Unknown".to_owned()),
+        event_source,
+        event_name,
         aws_region: draft.region.unwrap_or_else(|| default_region.to_owned()),
         source_ip_address: origin.source_ip.clone(),
         user_agent: origin.user_agent.clone(),
@@ -60,29 +66,42 @@ pub fn event(
         error_message: error.map(|(_, m)| m.to_owned()),
         request_parameters: draft.request_parameters,
         response_elements: draft.response_elements,
+        resources: (!resources.is_empty()).then_some(resources),
         additional_event_data: None,
         request_id: request_id.to_owned(),
         event_id: crate::ids::uuid(),
         read_only: draft.read_only,
         event_type: "AwsApiCall".to_owned(),
-        management_event: true,
+        management_event: !data,
         recipient_account_id: recipient,
-        event_category: "Management".to_owned(),
+        event_category: if data { "Data" } else { "Management" }.to_owned(),
         tls_details: origin.tls.clone(),
     }
 }
 
-/// The store key and value of an event.
-pub fn record(ev: &Event, time: OffsetDateTime) -> Option<(Vec<u8>, Vec<u8>)> {
+/// The store entries of an event: the event under its time, and for a management event of an
+/// account, its event-history index entries (each pointing at the event's key).
+pub fn record(ev: &Event, time: OffsetDateTime) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
     let bytes = serde_json::to_vec(ev).ok()?;
-    Some((keys::audit_event(time.unix_timestamp_nanos(), &ev.event_id), bytes))
+    let nanos = time.unix_timestamp_nanos();
+    let key = keys::audit_event(nanos, &ev.event_id);
+    let mut out = Vec::new();
+    if ev.management_event && !ev.recipient_account_id.is_empty() {
+        let account = &ev.recipient_account_id;
+        out.push((keys::audit_index(account, "*", "", nanos, &ev.event_id), key.clone()));
+        for (attribute, value) in cloudtrail::lookup_attributes(ev) {
+            out.push((keys::audit_index(account, attribute, &value, nanos, &ev.event_id), key.clone()));
+        }
+    }
+    out.push((key, bytes));
+    Some(out)
 }
 
 /// Queues an event of a call that changed nothing; it commits with the next group.
 pub fn queue(db: &Db, ev: &Event, time: OffsetDateTime) {
     match record(ev, time) {
-        Some(pair) => {
-            if let Err(e) = db.put_later(vec![pair]) {
+        Some(entries) => {
+            if let Err(e) = db.put_later(entries) {
                 tracing::error!(request_id = %ev.request_id, error = %e, "cannot queue an audit event");
             }
         }

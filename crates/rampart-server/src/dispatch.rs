@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rampart_services::{Ctx, ServiceError, TxCtx, iam, s3, sts};
-use rampart_shapes::generated::{iam as iam_shapes, s3 as s3_shapes, sts as sts_shapes};
+use rampart_services::{Ctx, ServiceError, TxCtx, cloudtrail, iam, s3, sts};
+use rampart_shapes::generated::{
+    cloudtrail as cloudtrail_shapes, iam as iam_shapes, s3 as s3_shapes, sts as sts_shapes,
+};
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
 
@@ -81,7 +83,9 @@ impl Dispatch {
         let sts = sts_shapes::SERVICE.endpoint_prefix;
         let iam = iam_shapes::SERVICE.endpoint_prefix;
         let s3 = s3_shapes::SERVICE.endpoint_prefix;
+        let trail = cloudtrail_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
+            ((trail, "LookupEvents"), read(cloudtrail::lookup_events)),
             ((s3, "ListBuckets"), read(s3::list_buckets)),
             ((s3, "CreateBucket"), write(s3::create_bucket)),
             ((s3, "HeadBucket"), read(s3::head_bucket)),

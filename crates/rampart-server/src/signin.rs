@@ -114,8 +114,8 @@ fn attempted(target: Option<&Target>, req: &SignInRequest) -> UserIdentity {
             principal_id: None,
             arn: None,
             account_id: req.account.clone().filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
-            access_key_id: None,
             user_name: Some(rampart_services::cloudtrail::REDACTED.to_owned()),
+            ..UserIdentity::unknown(None)
         },
     }
 }
@@ -212,8 +212,9 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
         .transact(move |tx| -> Result<_, SignInError> {
             let out = signin::complete(tx, &sealer, now, &checked, code.as_deref(), enable.as_ref())?;
             for ev in std::iter::once(&success).chain(enabled_event.as_ref()) {
-                let (k, v) = audit::record(ev, now).ok_or(SignInError::Internal)?;
-                tx.put(&k, &v).map_err(|_| SignInError::Internal)?;
+                for (k, v) in audit::record(ev, now).ok_or(SignInError::Internal)? {
+                    tx.put(&k, &v).map_err(|_| SignInError::Internal)?;
+                }
             }
             Ok(out)
         })

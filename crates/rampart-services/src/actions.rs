@@ -281,8 +281,12 @@ pub static STS: &[Action] = &[
     a("GetSessionToken", &[All], &[]),
 ];
 
+/// CloudTrail's operations.
+/// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html>.
+pub static CLOUDTRAIL: &[Action] = &[a("LookupEvents", &[All], &[])];
+
 /// Every table, by the service's endpoint prefix.
-pub static TABLES: &[(&str, &[Action])] = &[("iam", IAM), ("s3", S3), ("sts", STS)];
+pub static TABLES: &[(&str, &[Action])] = &[("cloudtrail", CLOUDTRAIL), ("iam", IAM), ("s3", S3), ("sts", STS)];
 
 static INDEX: LazyLock<HashMap<(&'static str, &'static str), &'static Action>> = LazyLock::new(|| {
     TABLES.iter().flat_map(|(service, table)| table.iter().map(move |a| ((*service, a.operation), a))).collect()

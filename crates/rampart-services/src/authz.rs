@@ -92,7 +92,7 @@ impl Authorizer {
         let no_identity_policy = || format!("because no identity-based policy allows the {} action", req.action);
         // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
         // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
-        if p.temporary && p.session.is_none() {
+        if p.temporary.is_some() && p.session.is_none() {
             let action = req.action.to_ascii_lowercase();
             if action.starts_with("iam:") && p.mfa_at.is_none() {
                 return Err(denied("because credentials from GetSessionToken need MFA to call IAM".to_owned()));
@@ -309,7 +309,7 @@ pub fn mfa_keys(p: &Principal, now: time::OffsetDateTime, ctx: &mut rampart_poli
             ctx.set("aws:MultiFactorAuthPresent", "true")
                 .set("aws:MultiFactorAuthAge", (now - at).whole_seconds().max(0).to_string());
         }
-        None if p.temporary => {
+        None if p.temporary.is_some() => {
             ctx.set("aws:MultiFactorAuthPresent", "false");
         }
         None => {}
@@ -386,7 +386,7 @@ mod tests {
             access_key_id: None,
             session: None,
             federation: None,
-            temporary: false,
+            temporary: None,
             mfa_at: None,
         };
         let req = |principal, action| Request { principal, action, resource: "*", context: ctx, keys: &[] };

@@ -86,7 +86,7 @@ impl UserRecord {
             access_key_id,
             session: None,
             federation: None,
-            temporary: false,
+            temporary: None,
             mfa_at: None,
         }
     }

@@ -25,8 +25,9 @@ pub struct Principal {
     pub session: Option<RoleSession>,
     /// For federated users: who issued the session and what it may do.
     pub federation: Option<Federation>,
-    /// Signed with temporary (`ASIA…`) credentials: a role session or a GetSessionToken session.
-    pub temporary: bool,
+    /// Signed with temporary (`ASIA…`) credentials (a role, GetSessionToken or federated
+    /// session): when they were issued (CloudTrail's `sessionContext.attributes.creationDate`).
+    pub temporary: Option<time::OffsetDateTime>,
     /// When an MFA code was checked for these credentials (`aws:MultiFactorAuthPresent`,
     /// `aws:MultiFactorAuthAge`); long-term keys never carry it.
     pub mfa_at: Option<time::OffsetDateTime>,
@@ -58,6 +59,8 @@ pub struct RoleSession {
     pub transitive: Vec<String>,
     pub issued: time::OffsetDateTime,
     pub source_identity: Option<String>,
+    /// For sessions from AssumeRoleWithWebIdentity or AssumeRoleWithSAML: the provider's ARN.
+    pub federated_provider: Option<String>,
 }
 
 impl Principal {
@@ -72,7 +75,7 @@ impl Principal {
             access_key_id,
             session: None,
             federation: None,
-            temporary: false,
+            temporary: None,
             mfa_at: None,
         }
     }

@@ -101,3 +101,18 @@ pub const AUDIT_PREFIX: &[u8] = b"audit/";
 pub fn audit_event(unix_nanos: i128, event_id: &str) -> Vec<u8> {
     format!("audit/{unix_nanos:020}/{event_id}").into_bytes()
 }
+
+/// The prefix of one account's event-history index for one lookup attribute and value (`*` and
+/// an empty value for all of the account's events). Values are escaped so that no value's prefix
+/// is another's: `/` and `%` are percent-encoded.
+pub fn audit_index_prefix(account: &str, attribute: &str, value: &str) -> Vec<u8> {
+    let escaped = value.replace('%', "%25").replace('/', "%2F");
+    format!("audix/{account}/{attribute}/{escaped}/").into_bytes()
+}
+
+/// One index entry: the prefix, then the event's time and id (newest last in key order).
+pub fn audit_index(account: &str, attribute: &str, value: &str, unix_nanos: i128, event_id: &str) -> Vec<u8> {
+    let mut k = audit_index_prefix(account, attribute, value);
+    k.extend_from_slice(format!("{unix_nanos:020}/{event_id}").as_bytes());
+    k
+}

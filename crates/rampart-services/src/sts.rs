@@ -98,6 +98,9 @@ pub struct SessionClaims {
     /// When an MFA code was checked for this session, if one was.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub mfa_at: Option<OffsetDateTime>,
+    /// For AssumeRoleWithWebIdentity and AssumeRoleWithSAML sessions: the provider's ARN.
+    #[serde(default)]
+    pub federated_provider: Option<String>,
 }
 
 /// The IAM user a GetSessionToken session acts as.
@@ -133,12 +136,16 @@ impl SessionClaims {
                     session_policy: self.session_policy.clone(),
                     session_policy_arns: self.session_policy_arns.clone(),
                 }),
-                temporary: true,
+                temporary: Some(self.issued),
                 mfa_at: self.mfa_at,
             };
         }
         if self.root {
-            return Principal { temporary: true, mfa_at: self.mfa_at, ..Principal::root(&self.account_id, key) };
+            return Principal {
+                temporary: Some(self.issued),
+                mfa_at: self.mfa_at,
+                ..Principal::root(&self.account_id, key)
+            };
         }
         if let Some(u) = &self.user {
             return Principal {
@@ -150,7 +157,7 @@ impl SessionClaims {
                 access_key_id: key,
                 session: None,
                 federation: None,
-                temporary: true,
+                temporary: Some(self.issued),
                 mfa_at: self.mfa_at,
             };
         }
@@ -172,9 +179,10 @@ impl SessionClaims {
                 transitive: self.transitive.clone(),
                 issued: self.issued,
                 source_identity: self.source_identity.clone(),
+                federated_provider: self.federated_provider.clone(),
             }),
             federation: None,
-            temporary: true,
+            temporary: Some(self.issued),
             mfa_at: self.mfa_at,
         }
     }
@@ -480,6 +488,7 @@ fn role_claims(
         root: false,
         federated: None,
         mfa_at: None,
+        federated_provider: None,
     })
 }
 
@@ -529,6 +538,7 @@ pub(crate) fn own_session(
         root,
         federated: None,
         mfa_at: None,
+        federated_provider: None,
     })
 }
 
@@ -551,7 +561,7 @@ pub fn get_session_token(
     ctx: &TxCtx<'_>,
     input: GetSessionTokenRequest,
 ) -> Result<GetSessionTokenResponse, ServiceError> {
-    if ctx.principal.temporary {
+    if ctx.principal.temporary.is_some() {
         return Err(ServiceError::access_denied("Cannot call GetSessionToken with session credentials"));
     }
     let mut claims = own_session(ctx.principal, ctx.now, input.duration_seconds)?;
@@ -578,7 +588,7 @@ pub fn get_federation_token(
     input: GetFederationTokenRequest,
 ) -> Result<GetFederationTokenResponse, ServiceError> {
     let caller = ctx.principal;
-    if caller.temporary || !matches!(caller.kind, PrincipalKind::Root | PrincipalKind::IAMUser) {
+    if caller.temporary.is_some() || !matches!(caller.kind, PrincipalKind::Root | PrincipalKind::IAMUser) {
         return Err(ServiceError::access_denied("Cannot call GetFederationToken with session credentials"));
     }
     if let Some(p) = &input.policy {
@@ -627,6 +637,7 @@ mod tests {
             root: false,
             federated: None,
             mfa_at: None,
+            federated_provider: None,
         };
         let token = seal_token(&sealer, &claims).unwrap();
         assert!(!String::from_utf8_lossy(&data_encoding::BASE64.decode(token.as_bytes()).unwrap()).contains("s3cr3t"));
@@ -642,7 +653,7 @@ mod tests {
         };
         let p = open_token(&sealer, &seal_token(&sealer, &user_claims).unwrap()).unwrap().principal();
         assert_eq!((p.kind, p.arn.as_str()), (PrincipalKind::IAMUser, "arn:aws:iam::111122223333:user/ops/mo"));
-        assert!(p.temporary && p.mfa_at.is_some() && p.session.is_none());
+        assert!(p.temporary.is_some() && p.mfa_at.is_some() && p.session.is_none());
         assert_eq!(claims.principal().arn, "arn:aws:sts::111122223333:assumed-role/R/s");
         assert_eq!(iam_path("arn:aws:iam::1:user/a/b/name"), "/a/b/");
         assert_eq!(iam_path("arn:aws:iam::1:user/name"), "/");

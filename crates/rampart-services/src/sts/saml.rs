@@ -213,7 +213,8 @@ pub fn assume_role_with_saml(
         Policy::parse(p, PolicyKind::Session)
             .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     }
-    let claims = role_claims(&role, session_name, input.policy.clone(), input.policy_arns.as_ref(), now, expires)?;
+    let mut claims = role_claims(&role, session_name, input.policy.clone(), input.policy_arns.as_ref(), now, expires)?;
+    claims.federated_provider = Some(provider_arn.clone());
     let principal = claims.principal();
     Ok(AssumeRoleWithSAMLResponse {
         credentials: Some(credentials(sealer, &claims)?),

@@ -144,7 +144,7 @@ pub fn assume_role_with_web_identity(
             .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     }
     let expires = now + Duration::seconds(i64::from(duration));
-    let claims = role_claims(
+    let mut claims = role_claims(
         &role,
         input.role_session_name.clone(),
         input.policy.clone(),
@@ -152,6 +152,7 @@ pub fn assume_role_with_web_identity(
         now,
         expires,
     )?;
+    claims.federated_provider = Some(provider_arn.clone());
     let principal = claims.principal();
     Ok(AssumeRoleWithWebIdentityResponse {
         credentials: Some(credentials(sealer, &claims)?),

@@ -10,6 +10,7 @@
 )]
 
 mod cli;
+mod cloudtrail;
 mod iam;
 mod iam_context;
 mod mfa;

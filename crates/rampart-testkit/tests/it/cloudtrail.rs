@@ -1,0 +1,255 @@
+//! CloudTrail event history through aws-sdk-cloudtrail: calls by root, a user and a role
+//! session — allowed, denied and failed — found by each lookup attribute with the identity that
+//! made them and nothing secret; paging, time ranges and bad input.
+
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use rampart_testkit::TestServer;
+use serde_json::Value;
+
+use crate::iam::{err, iam_with, root};
+
+fn trail(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_cloudtrail::Client {
+    let conf = aws_sdk_cloudtrail::Config::builder()
+        .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
+        .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+            id,
+            secret,
+            token.map(str::to_owned),
+            None,
+            "test",
+        ))
+        .retry_config(aws_sdk_cloudtrail::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_cloudtrail::Client::from_conf(conf)
+}
+
+fn attr(key: LookupAttributeKey, value: &str) -> LookupAttribute {
+    LookupAttribute::builder().attribute_key(key).attribute_value(value).build().unwrap()
+}
+
+/// Every event a lookup finds (all pages), as the CloudTrail records they carry.
+async fn lookup(ct: &aws_sdk_cloudtrail::Client, a: Option<LookupAttribute>) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = ct.lookup_events().max_results(50);
+        if let Some(a) = &a {
+            req = req.lookup_attributes(a.clone());
+        }
+        if let Some(t) = &token {
+            req = req.next_token(t);
+        }
+        let page = req.send().await.unwrap();
+        for e in page.events() {
+            let record: Value = serde_json::from_str(e.cloud_trail_event().unwrap()).unwrap();
+            assert_eq!(Some(record["eventID"].as_str().unwrap()), e.event_id());
+            assert_eq!(Some(record["eventName"].as_str().unwrap()), e.event_name());
+            out.push(record);
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+fn names(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["eventName"].as_str().unwrap()).collect()
+}
+
+fn code<T, E: aws_sdk_cloudtrail::error::ProvideErrorMetadata, R>(
+    r: Result<T, aws_sdk_cloudtrail::error::SdkError<E, R>>,
+) -> String {
+    match r {
+        Ok(_) => "OK".to_owned(),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn event_history_finds_every_call_by_each_attribute_with_who_made_it() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+
+    // Root sets up ana (may read herself and assume Auditor) and the Auditor role.
+    admin.create_user().user_name("ana").send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+      {"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::123456789012:user/ana"},
+      {"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/Auditor"}]}"#;
+    admin.put_user_policy().user_name("ana").policy_name("p").policy_document(policy).send().await.unwrap();
+    let key = admin.create_access_key().user_name("ana").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}}"#;
+    admin.create_role().role_name("Auditor").assume_role_policy_document(trust).send().await.unwrap();
+    admin
+        .attach_role_policy()
+        .role_name("Auditor")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+
+    // ana: an allowed read, a denied call, a failed call, and a role session's read.
+    let ana = iam_with(&server, key.access_key_id(), key.secret_access_key(), None);
+    ana.get_user().user_name("ana").send().await.unwrap();
+    assert_eq!(err(ana.list_users().send().await).0, "AccessDenied");
+    let ana_sts = crate::roles::sts_with(&server, key.access_key_id(), key.secret_access_key(), None);
+    let session = ana_sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("audit-1")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let auditor = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(err(auditor.get_user().user_name("ghost").send().await).0, "NoSuchEntity");
+    // An object write is a data event: not in event history.
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("beans").send().await.unwrap();
+    s3.put_object()
+        .bucket("beans")
+        .key("k")
+        .body(aws_sdk_s3::primitives::ByteStream::from(b"x".to_vec()))
+        .send()
+        .await
+        .unwrap();
+
+    // Reads' events commit with the next group: wait until the session's GetUser is in.
+    let mut all = Vec::new();
+    for _ in 0..200 {
+        all = lookup(&ct, None).await;
+        if all.iter().any(|e| e["eventName"] == "GetUser" && e["userIdentity"]["type"] == "AssumedRole") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Newest first; management events only; the account's events only.
+    let times: Vec<&str> = all.iter().map(|e| e["eventTime"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert!(!names(&all).contains(&"PutObject"), "data events are not in event history");
+    assert!(names(&all).contains(&"CreateBucket"));
+    assert!(all.iter().all(|e| e["recipientAccountId"] == "123456789012"));
+
+    // By event name, with root's identity; the new key's secret is not recorded.
+    let created = lookup(&ct, Some(attr(LookupAttributeKey::EventName, "CreateAccessKey"))).await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["userIdentity"]["type"], "Root");
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(!text.contains(key.secret_access_key()) && !text.contains(c.secret_access_key()));
+
+    // By user name: ana's calls, the denied one with its error.
+    let by_ana = lookup(&ct, Some(attr(LookupAttributeKey::Username, "ana"))).await;
+    assert_eq!(names(&by_ana), ["AssumeRole", "ListUsers", "GetUser"]);
+    let denied = &by_ana[1];
+    assert_eq!(denied["errorCode"], "AccessDenied");
+    assert_eq!(denied["userIdentity"]["type"], "IAMUser");
+    assert_eq!(denied["userIdentity"]["accessKeyId"], key.access_key_id());
+
+    // By access key: the same calls; by the session's key: its call, with its session context.
+    let by_key = lookup(&ct, Some(attr(LookupAttributeKey::AccessKeyId, key.access_key_id()))).await;
+    assert_eq!(names(&by_key), names(&by_ana));
+    let by_session = lookup(&ct, Some(attr(LookupAttributeKey::AccessKeyId, c.access_key_id()))).await;
+    assert_eq!(names(&by_session), ["GetUser"]);
+    let id = &by_session[0]["userIdentity"];
+    assert_eq!(id["type"], "AssumedRole");
+    assert_eq!(id["arn"], "arn:aws:sts::123456789012:assumed-role/Auditor/audit-1");
+    assert_eq!(id["sessionContext"]["sessionIssuer"]["arn"], "arn:aws:iam::123456789012:role/Auditor");
+    assert_eq!(id["sessionContext"]["sessionIssuer"]["type"], "Role");
+    assert_eq!(id["sessionContext"]["attributes"]["mfaAuthenticated"], "false");
+    assert_eq!(by_session[0]["errorCode"], "NoSuchEntity");
+    let by_session_name = lookup(&ct, Some(attr(LookupAttributeKey::Username, "audit-1"))).await;
+    assert_eq!(names(&by_session_name), ["GetUser"]);
+
+    // By resource: name, ARN and type.
+    let on_ana = lookup(&ct, Some(attr(LookupAttributeKey::ResourceName, "ana"))).await;
+    for n in ["CreateUser", "PutUserPolicy", "CreateAccessKey", "GetUser"] {
+        assert!(names(&on_ana).contains(&n), "{n} acts on ana: {:?}", names(&on_ana));
+    }
+    let on_ana_arn =
+        lookup(&ct, Some(attr(LookupAttributeKey::ResourceName, "arn:aws:iam::123456789012:user/ana"))).await;
+    assert_eq!(names(&on_ana_arn), names(&on_ana));
+    let roles = lookup(&ct, Some(attr(LookupAttributeKey::ResourceType, "AWS::IAM::Role"))).await;
+    assert_eq!(names(&roles), ["AssumeRole", "AttachRolePolicy", "CreateRole"]);
+
+    // By source, read-only flag and event id.
+    let sts = lookup(&ct, Some(attr(LookupAttributeKey::EventSource, "sts.amazonaws.com"))).await;
+    assert_eq!(names(&sts), ["AssumeRole"]);
+    let writes = lookup(&ct, Some(attr(LookupAttributeKey::ReadOnly, "false"))).await;
+    assert!(writes.iter().all(|e| e["readOnly"] == false) && names(&writes).contains(&"CreateRole"));
+    let one = lookup(&ct, Some(attr(LookupAttributeKey::EventId, all[3]["eventID"].as_str().unwrap()))).await;
+    assert_eq!(one, vec![all[3].clone()]);
+
+    // Paging: two at a time walks the same events in the same order.
+    let mut paged = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = ct.lookup_events().max_results(2);
+        if let Some(t) = &token {
+            req = req.next_token(t);
+        }
+        let page = req.send().await.unwrap();
+        assert!(page.events().len() <= 2);
+        // Lookups are events too, and more happen while paging: compare the rest.
+        let rest = page.events().iter().filter(|e| e.event_name() != Some("LookupEvents"));
+        paged.extend(rest.map(|e| e.event_id().unwrap().to_owned()));
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    let ids: Vec<String> = all
+        .iter()
+        .filter(|e| e["eventName"] != "LookupEvents")
+        .map(|e| e["eventID"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paged, ids, "two at a time, the same events in the same order");
+}
+
+#[tokio::test]
+async fn bad_lookups_get_cloudtrails_errors_and_lookup_needs_permission() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    for i in 0..3 {
+        admin.create_user().user_name(format!("u{i}")).send().await.unwrap();
+    }
+    let page = ct.lookup_events().max_results(1).send().await.unwrap();
+    let token = page.next_token().unwrap().to_owned();
+    // A token only continues the lookup it came from.
+    let other = ct
+        .lookup_events()
+        .lookup_attributes(attr(LookupAttributeKey::EventName, "CreateUser"))
+        .next_token(&token)
+        .send()
+        .await;
+    assert_eq!(code(other), "InvalidNextTokenException");
+    assert_eq!(code(ct.lookup_events().next_token("garbage").send().await), "InvalidNextTokenException");
+    let now = aws_sdk_cloudtrail::primitives::DateTime::from(std::time::SystemTime::now());
+    let earlier = aws_sdk_cloudtrail::primitives::DateTime::from_secs(now.secs() - 3600);
+    assert_eq!(code(ct.lookup_events().start_time(now).end_time(earlier).send().await), "InvalidTimeRangeException");
+    let before = ct.lookup_events().end_time(earlier).send().await.unwrap();
+    assert!(before.events().is_empty(), "nothing happened an hour ago");
+    let two = ct
+        .lookup_events()
+        .lookup_attributes(attr(LookupAttributeKey::EventName, "CreateUser"))
+        .lookup_attributes(attr(LookupAttributeKey::Username, "root"))
+        .send()
+        .await;
+    assert_eq!(code(two), "InvalidLookupAttributesException");
+    assert_eq!(code(ct.lookup_events().max_results(51).send().await), "InvalidMaxResultsException");
+
+    // A user without cloudtrail:LookupEvents is denied; with it, sees the account's history.
+    let k = admin.create_access_key().user_name("u0").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let u0 = trail(&server, k.access_key_id(), k.secret_access_key(), None);
+    assert_eq!(code(u0.lookup_events().send().await), "AccessDenied");
+    let allow =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"cloudtrail:LookupEvents","Resource":"*"}}"#;
+    admin.put_user_policy().user_name("u0").policy_name("ct").policy_document(allow).send().await.unwrap();
+    let seen = u0.lookup_events().lookup_attributes(attr(LookupAttributeKey::EventName, "CreateUser")).send().await;
+    assert_eq!(seen.unwrap().events().len(), 3);
+}
