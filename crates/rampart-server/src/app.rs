@@ -377,8 +377,15 @@ impl App {
             request_id,
             region: &auth.scope.region,
         };
-        let asked = rampart_services::actions::resolve(&self.db, &principal, service.endpoint_prefix, op, &input)
-            .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        let asked = rampart_services::actions::resolve(
+            &self.db,
+            &principal,
+            service.endpoint_prefix,
+            op,
+            &input,
+            &auth.scope.region,
+        )
+        .map_err(|e| fail(from_service(e), protocol, namespace))?;
         draft.resources.clone_from(&asked.resources);
         let context = authz::Context {
             source_ip: &origin.source_ip,
@@ -411,7 +418,14 @@ impl App {
             Handler::Prepared { prepare, write } => {
                 return Ok(Step::Prepare(Box::new(PrepareStep {
                     prepare: prepare.clone(),
-                    write: WriteStep { handler: write.clone(), input, principal, service, op },
+                    write: WriteStep {
+                        handler: write.clone(),
+                        input,
+                        principal,
+                        service,
+                        op,
+                        region: auth.scope.region.clone(),
+                    },
                     region: auth.scope.region.clone(),
                 })));
             }
@@ -430,7 +444,8 @@ impl App {
                 Ok(Step::Done(encode(service, op, &output, request_id)))
             }
             HandlerRef::Write(handler) => {
-                Ok(Step::Write(Box::new(WriteStep { handler, input, principal, service, op })))
+                let region = auth.scope.region.clone();
+                Ok(Step::Write(Box::new(WriteStep { handler, input, principal, service, op, region })))
             }
         }
     }
@@ -571,7 +586,7 @@ impl App {
         let result = self
             .db
             .transact(move |tx| -> Result<Success, ServiceError> {
-                let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now };
+                let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region };
                 let output = (w.handler)(tx, &ctx, w.input)?;
                 if let Some(shape) = op.output {
                     draft_in.response_elements = Some(json::audit_json(&output, shape, REDACTED));
@@ -602,6 +617,7 @@ pub struct WriteStep {
     principal: Principal,
     service: &'static Service,
     op: &'static Operation,
+    region: String,
 }
 
 /// A `Prepared` operation: its first step, then its write.

@@ -63,6 +63,8 @@ pub struct Config {
     pub body_read_timeout_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Seconds between CloudTrail trail deliveries (log files written to trails' buckets).
+    pub trail_delivery_secs: u64,
     /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
     #[serde(skip)]
@@ -87,6 +89,7 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            trail_delivery_secs: 60,
             master_key_file: None,
             master_key: MasterKeySource::DataDir,
         }

@@ -140,7 +140,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         management_account_id: marker.management_account_id.clone(),
     });
     let (shutdown, rx) = watch::channel(false);
+    tokio::spawn(deliver_trails(db.clone(), app.config.trail_delivery_secs.max(1), rx.clone()));
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
     Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, db, shutdown, task })
+}
+
+/// Delivers trails' log files every `every` seconds until shutdown. Each run is one transaction
+/// (`cloudtrail::deliver`): files and cursors move together or not at all.
+async fn deliver_trails(db: Db, every: u64, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = time::OffsetDateTime::now_utc();
+        match db.transact(move |tx| rampart_services::cloudtrail::deliver(tx, now)).await {
+            Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
+        }
+    }
 }

@@ -65,6 +65,8 @@ pub enum Target {
     FederatedUser(&'static str),
     /// An OIDC provider being created, from its URL member: `arn:aws:iam::ACCOUNT:oidc-provider/HOST`.
     OidcUrl(&'static str),
+    /// A CloudTrail trail named (by name or ARN) by an input member.
+    Trail(&'static str),
     /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.
     Bucket(&'static str),
     /// An S3 object named by bucket and key members: `arn:aws:s3:::BUCKET/KEY`.
@@ -90,7 +92,7 @@ const fn a(operation: &'static str, resources: &'static [Target], keys: &'static
 }
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, User};
-use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed};
+use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed, Trail};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -283,7 +285,23 @@ pub static STS: &[Action] = &[
 
 /// CloudTrail's operations.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html>.
-pub static CLOUDTRAIL: &[Action] = &[a("LookupEvents", &[All], &[])];
+pub static CLOUDTRAIL: &[Action] = &[
+    a("AddTags", &[Arn("ResourceId")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    a("CreateTrail", &[Trail("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    a("DeleteTrail", &[Trail("Name")], &[]),
+    a("DescribeTrails", &[All], &[]),
+    a("GetEventSelectors", &[Trail("TrailName")], &[]),
+    a("GetTrail", &[Trail("Name")], &[]),
+    a("GetTrailStatus", &[Trail("Name")], &[]),
+    a("ListTags", &[All], &[]),
+    a("ListTrails", &[All], &[]),
+    a("LookupEvents", &[All], &[]),
+    a("PutEventSelectors", &[Trail("TrailName")], &[]),
+    a("RemoveTags", &[Arn("ResourceId")], &["aws:TagKeys"]),
+    a("StartLogging", &[Trail("Name")], &[]),
+    a("StopLogging", &[Trail("Name")], &[]),
+    a("UpdateTrail", &[Trail("Name")], &[]),
+];
 
 /// Every table, by the service's endpoint prefix.
 pub static TABLES: &[(&str, &[Action])] = &[("cloudtrail", CLOUDTRAIL), ("iam", IAM), ("s3", S3), ("sts", STS)];
@@ -364,6 +382,7 @@ pub fn resolve(
     service: &str,
     op: &Operation,
     input: &Value,
+    region: &str,
 ) -> Result<Resolved, ServiceError> {
     let row = lookup(service, op.name);
     let action = format!("{service}:{}", row.and_then(|r| r.action).unwrap_or(op.name));
@@ -445,6 +464,11 @@ pub fn resolve(
                 let url = member(m).map(iam::provider_url).transpose()?.unwrap_or_default();
                 iam::provider_arn(account, &url)
             }
+            Trail(m) => match member(m) {
+                Some(arn) if arn.starts_with("arn:") => arn.to_owned(),
+                Some(name) => format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}"),
+                None => "*".to_owned(),
+            },
             Bucket(b) => format!("arn:aws:s3:::{}", member(b).unwrap_or("*")),
             Object(b, k) => format!("arn:aws:s3:::{}/{}", member(b).unwrap_or("*"), member(k).unwrap_or("*")),
             Renamed(entity, name_member, path_member) => {
@@ -576,7 +600,7 @@ mod tests {
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
                         Renamed(_, m, p) | Object(m, p) => &[m, p],
-                        Bucket(m) | FederatedUser(m) | OidcUrl(m) => &[m],
+                        Bucket(m) | FederatedUser(m) | OidcUrl(m) | Trail(m) => &[m],
                     };
                     for m in members {
                         assert!(has(m), "{service}:{} has no member {m}", row.operation);

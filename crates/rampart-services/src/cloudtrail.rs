@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod trails;
+pub use trails::*;
+
 use crate::{Principal, PrincipalKind};
 
 /// The record format version Rampart writes.

@@ -28,6 +28,8 @@ pub struct TxCtx<'a> {
     pub principal: &'a Principal,
     pub sealer: &'a Sealer,
     pub now: OffsetDateTime,
+    /// The region the request was signed for.
+    pub region: &'a str,
 }
 
 /// What a handler knows about the request it serves.

@@ -98,6 +98,48 @@ fn owned_bucket(ctx: &Ctx<'_>, name: &str) -> Result<BucketRecord, ServiceError>
     if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(access_denied()) }
 }
 
+/// Writes an object's record and bytes; its ETag.
+fn store_object(
+    tx: &mut Tx<'_>,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+    content_type: Option<String>,
+    metadata: BTreeMap<String, String>,
+    now: OffsetDateTime,
+) -> Result<String, ServiceError> {
+    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
+    let rec = ObjectRecord {
+        v: 1,
+        key: key.to_owned(),
+        size: body.len() as u64,
+        etag: etag.clone(),
+        last_modified: now,
+        content_type,
+        metadata,
+    };
+    account::write_tx(tx, &object_key(bucket, key), &rec)?;
+    tx.put(&data_key(bucket, key), body)?;
+    Ok(etag)
+}
+
+/// The account that owns a bucket, if it exists (for services that deliver into buckets).
+pub(crate) fn bucket_owner_tx(tx: &Tx<'_>, name: &str) -> Result<Option<String>, ServiceError> {
+    Ok(account::read_tx::<BucketRecord>(tx, &bucket_key(name))?.map(|b| b.account_id))
+}
+
+/// Puts an object on behalf of a service (CloudTrail delivering log files), in its transaction.
+pub(crate) fn deliver_object(
+    tx: &mut Tx<'_>,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+    content_type: &str,
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    store_object(tx, bucket, key, body, Some(content_type.to_owned()), BTreeMap::new(), now).map(|_| ())
+}
+
 fn owned_bucket_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
     let b: BucketRecord = account::read_tx(tx, &bucket_key(name))?.ok_or_else(no_such_bucket)?;
     if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(access_denied()) }
@@ -254,18 +296,8 @@ pub fn put_object(
     let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
     let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
     check_integrity(&input, body)?;
-    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
-    let rec = ObjectRecord {
-        v: 1,
-        key: input.key.clone(),
-        size: body.len() as u64,
-        etag: etag.clone(),
-        last_modified: ctx.now,
-        content_type: input.content_type.clone(),
-        metadata: input.metadata.clone().unwrap_or_default(),
-    };
-    account::write_tx(tx, &object_key(&b.name, &input.key), &rec)?;
-    tx.put(&data_key(&b.name, &input.key), body)?;
+    let metadata = input.metadata.clone().unwrap_or_default();
+    let etag = store_object(tx, &b.name, &input.key, body, input.content_type.clone(), metadata, ctx.now)?;
     Ok(shapes::PutObjectOutput {
         e_tag: Some(etag),
         checksum_crc32: input.checksum_crc32,

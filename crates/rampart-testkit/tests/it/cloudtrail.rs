@@ -253,3 +253,131 @@ async fn bad_lookups_get_cloudtrails_errors_and_lookup_needs_permission() {
     let seen = u0.lookup_events().lookup_attributes(attr(LookupAttributeKey::EventName, "CreateUser")).send().await;
     assert_eq!(seen.unwrap().events().len(), 3);
 }
+
+/// The log files a trail has delivered under `prefix`, each as its `Records`.
+async fn log_files(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<(String, Vec<Value>)> {
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    let mut out = Vec::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap().to_owned();
+        let body = s3.get_object().bucket(bucket).key(&key).send().await.unwrap().body.collect().await.unwrap();
+        let mut json = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body.into_bytes()[..]), &mut json).unwrap();
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        out.push((key, doc["Records"].as_array().unwrap().clone()));
+    }
+    out
+}
+
+/// Waits until delivered files hold an event named `name` with `field` = `value` somewhere.
+async fn delivered(s3: &aws_sdk_s3::Client, bucket: &str, name: &str) -> Vec<(String, Vec<Value>)> {
+    for _ in 0..100 {
+        let files = log_files(s3, bucket, "AWSLogs/").await;
+        if files.iter().any(|(_, rs)| rs.iter().any(|r| r["eventName"] == name)) {
+            return files;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no delivered log file holds a {name} event");
+}
+
+#[tokio::test]
+async fn a_trail_delivers_gzipped_log_files_in_cloudtrails_layout_while_logging() {
+    let server = TestServer::start_with(|c| c.trail_delivery_secs = 1).await.unwrap();
+    let admin = root(&server);
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("trail-logs").send().await.unwrap();
+
+    // Names, buckets and features are checked as CloudTrail checks them.
+    let create = |name: &str, bucket: &str| ct.create_trail().name(name).s3_bucket_name(bucket);
+    assert_eq!(code(create("a..b", "trail-logs").send().await), "InvalidTrailNameException");
+    assert_eq!(code(create("main", "no-such-bucket").send().await), "S3BucketDoesNotExistException");
+    assert_eq!(
+        code(create("main", "trail-logs").is_organization_trail(true).send().await),
+        "OrganizationsNotInUseException"
+    );
+    let made = create("main", "trail-logs").send().await.unwrap();
+    let arn = made.trail_arn().unwrap().to_owned();
+    assert_eq!(arn, "arn:aws:cloudtrail:us-east-1:123456789012:trail/main");
+    assert_eq!(code(create("main", "trail-logs").send().await), "TrailAlreadyExistsException");
+    assert_eq!(ct.list_trails().send().await.unwrap().trails().len(), 1);
+    let got = ct.get_trail().name(&arn).send().await.unwrap();
+    assert_eq!(got.trail().unwrap().s3_bucket_name(), Some("trail-logs"));
+    assert_eq!(ct.get_trail_status().name("main").send().await.unwrap().is_logging(), Some(false));
+
+    // Nothing is delivered until logging starts; then management events are.
+    admin.create_user().user_name("before-start").send().await.unwrap();
+    ct.start_logging().name("main").send().await.unwrap();
+    assert_eq!(ct.get_trail_status().name("main").send().await.unwrap().is_logging(), Some(true));
+    admin.create_user().user_name("zed").send().await.unwrap();
+    s3.put_object()
+        .bucket("trail-logs")
+        .key("note.txt")
+        .body(aws_sdk_s3::primitives::ByteStream::from(b"n".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let files = delivered(&s3, "trail-logs", "CreateUser").await;
+    let records: Vec<&Value> = files.iter().flat_map(|(_, rs)| rs.iter()).collect();
+    let users: Vec<&str> = records
+        .iter()
+        .filter(|r| r["eventName"] == "CreateUser")
+        .map(|r| r["requestParameters"]["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["zed"], "events before StartLogging are not delivered");
+    assert!(!records.iter().any(|r| r["eventName"] == "PutObject"), "data events need a data selector");
+    for (key, _) in &files {
+        let rest = key.strip_prefix("AWSLogs/123456789012/CloudTrail/us-east-1/").unwrap();
+        let parts: Vec<&str> = rest.split('/').collect();
+        assert_eq!(parts.len(), 4, "{key}");
+        assert!(parts[3].starts_with("123456789012_CloudTrail_us-east-1_") && parts[3].ends_with(".json.gz"), "{key}");
+    }
+    // The delivered record is the one event history shows.
+    let zed = records.iter().find(|r| r["eventName"] == "CreateUser").unwrap();
+    let history = lookup(&ct, Some(attr(LookupAttributeKey::EventId, zed["eventID"].as_str().unwrap()))).await;
+    assert_eq!(&history[0], *zed);
+
+    // A data selector on one bucket brings its object events in.
+    let selector = aws_sdk_cloudtrail::types::EventSelector::builder()
+        .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::All)
+        .include_management_events(true)
+        .data_resources(
+            aws_sdk_cloudtrail::types::DataResource::builder()
+                .r#type("AWS::S3::Object")
+                .values("arn:aws:s3:::trail-logs/notes/")
+                .build(),
+        )
+        .build();
+    ct.put_event_selectors().trail_name("main").event_selectors(selector).send().await.unwrap();
+    let got = ct.get_event_selectors().trail_name("main").send().await.unwrap();
+    assert_eq!(got.event_selectors()[0].data_resources()[0].values(), ["arn:aws:s3:::trail-logs/notes/"]);
+    for key in ["notes/a.txt", "other/b.txt"] {
+        let body = aws_sdk_s3::primitives::ByteStream::from(b"x".to_vec());
+        s3.put_object().bucket("trail-logs").key(key).body(body).send().await.unwrap();
+    }
+    let files = delivered(&s3, "trail-logs", "PutObject").await;
+    let puts: Vec<&str> = files
+        .iter()
+        .flat_map(|(_, rs)| rs.iter())
+        .filter(|r| r["eventName"] == "PutObject")
+        .flat_map(|r| r["resources"].as_array().unwrap().iter())
+        .filter(|res| res["type"] == "AWS::S3::Object")
+        .map(|res| res["ARN"].as_str().unwrap())
+        .collect();
+    assert_eq!(puts, ["arn:aws:s3:::trail-logs/notes/a.txt"], "only the selected prefix");
+
+    // Tags; stopping; deleting — each recorded.
+    let tag = aws_sdk_cloudtrail::types::Tag::builder().key("team").value("audit").build().unwrap();
+    ct.add_tags().resource_id(&arn).tags_list(tag).send().await.unwrap();
+    let tags = ct.list_tags().resource_id_list(&arn).send().await.unwrap();
+    assert_eq!(tags.resource_tag_list()[0].tags_list().len(), 1);
+    ct.stop_logging().name("main").send().await.unwrap();
+    assert_eq!(ct.get_trail_status().name("main").send().await.unwrap().is_logging(), Some(false));
+    ct.delete_trail().name("main").send().await.unwrap();
+    assert_eq!(code(ct.get_trail().name("main").send().await), "TrailNotFoundException");
+    for name in ["StopLogging", "DeleteTrail", "PutEventSelectors"] {
+        let found = lookup(&ct, Some(attr(LookupAttributeKey::EventName, name))).await;
+        assert_eq!(found.len(), 1, "{name} is in event history");
+    }
+}
