@@ -1,7 +1,6 @@
 //! Audit capture: every request becomes a CloudTrail event in the store.
 
 use rampart_services::cloudtrail::{self, EVENT_VERSION, Event, EventResource, TlsDetails, UserIdentity};
-use rampart_services::keys;
 use rampart_store::Db;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -69,7 +68,7 @@ pub fn event(
         resources: (!resources.is_empty()).then_some(resources),
         additional_event_data: None,
         request_id: request_id.to_owned(),
-        event_id: crate::ids::uuid(),
+        event_id: crate::ids::event_id(time),
         read_only: draft.read_only,
         event_type: "AwsApiCall".to_owned(),
         management_event: !data,
@@ -79,22 +78,9 @@ pub fn event(
     }
 }
 
-/// The store entries of an event: the event under its time, and for a management event of an
-/// account, its event-history index entries (each pointing at the event's key).
+/// The store entries of an event (see `cloudtrail::entries`).
 pub fn record(ev: &Event, time: OffsetDateTime) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let bytes = serde_json::to_vec(ev).ok()?;
-    let nanos = time.unix_timestamp_nanos();
-    let key = keys::audit_event(nanos, &ev.event_id);
-    let mut out = Vec::new();
-    if ev.management_event && !ev.recipient_account_id.is_empty() {
-        let account = &ev.recipient_account_id;
-        out.push((keys::audit_index(account, "*", "", nanos, &ev.event_id), key.clone()));
-        for (attribute, value) in cloudtrail::lookup_attributes(ev) {
-            out.push((keys::audit_index(account, attribute, &value, nanos, &ev.event_id), key.clone()));
-        }
-    }
-    out.push((key, bytes));
-    Some(out)
+    cloudtrail::entries(ev, time)
 }
 
 /// Queues an event of a call that changed nothing; it commits with the next group.

@@ -27,6 +27,18 @@ pub fn uuid() -> String {
     uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
 }
 
+/// A CloudTrail event id: UUIDv7-shaped, its first 48 bits the event's Unix time in
+/// milliseconds, so LookupEvents finds an event by id with a one-millisecond range scan.
+pub fn event_id(at: time::OffsetDateTime) -> String {
+    let (a, b) = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut bytes = [0u8; 10];
+    bytes[..8].copy_from_slice(&mix(a ^ n).to_be_bytes());
+    bytes[8..].copy_from_slice(&mix(b.wrapping_add(n)).to_be_bytes()[..2]);
+    uuid::Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

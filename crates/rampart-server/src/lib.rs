@@ -141,6 +141,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     });
     let (shutdown, rx) = watch::channel(false);
     tokio::spawn(deliver_trails(db.clone(), app.config.trail_delivery_secs.max(1), rx.clone()));
+    tokio::spawn(index_events(db.clone(), rx.clone()));
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
     Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, db, shutdown, task })
@@ -161,6 +162,30 @@ async fn deliver_trails(db: Db, every: u64, mut stop: watch::Receiver<bool>) {
             Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
+        }
+    }
+}
+
+/// Keeps CloudTrail's event-history index up with the stored events: a run every quarter second,
+/// and at once again while a run finds a full batch.
+async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        loop {
+            let now = time::OffsetDateTime::now_utc();
+            match db.transact(move |tx| rampart_services::cloudtrail::index_pending(tx, now)).await {
+                Ok(n) if n >= rampart_services::cloudtrail::INDEX_BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "indexing events failed; it is retried on the next run");
+                    break;
+                }
+            }
         }
     }
 }

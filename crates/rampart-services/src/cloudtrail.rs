@@ -281,10 +281,27 @@ pub fn username(id: &UserIdentity) -> Option<String> {
     }
 }
 
-/// The event-history lookup attributes of a management event, with their values.
-pub fn lookup_attributes(ev: &Event) -> Vec<(&'static str, String)> {
+/// The parts of a stored event its index needs; the rest of the record is skipped, not parsed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexView {
+    #[serde(rename = "eventID")]
+    event_id: String,
+    event_name: String,
+    event_source: String,
+    read_only: bool,
+    management_event: bool,
+    recipient_account_id: String,
+    user_identity: UserIdentity,
+    #[serde(default)]
+    resources: Option<Vec<EventResource>>,
+}
+
+/// The indexed lookup attributes of a management event, with their values. EventId needs no
+/// index (event ids carry their millisecond), a ResourceName given as an ARN is looked up by
+/// the name and checked against the ARN, and a lookup without attribute scans the events.
+fn lookup_attributes(ev: &IndexView) -> Vec<(&'static str, String)> {
     let mut out = vec![
-        ("EventId", ev.event_id.clone()),
         ("EventName", ev.event_name.clone()),
         ("ReadOnly", ev.read_only.to_string()),
         ("EventSource", ev.event_source.clone()),
@@ -298,13 +315,76 @@ pub fn lookup_attributes(ev: &Event) -> Vec<(&'static str, String)> {
     for r in ev.resources.iter().flatten() {
         out.push(("ResourceType", r.kind.clone()));
         out.push(("ResourceName", r.name().to_owned()));
-        if r.name() != r.arn {
-            out.push(("ResourceName", r.arn.clone()));
-        }
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// The store entry of an event: the event under its time. Its event-history index entries are
+/// written after it by [`index_pending`].
+pub fn entries(ev: &Event, time: time::OffsetDateTime) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let bytes = serde_json::to_vec(ev).ok()?;
+    Some(vec![(crate::keys::audit_event(time.unix_timestamp_nanos(), &ev.event_id), bytes)])
+}
+
+/// The event-history index keys of the event stored as `json` at `nanos`, one per indexed lookup
+/// attribute value. Each key ends with the event's `NANOS/ID`, so it names the event's own key and
+/// needs no value. Only management events of an account are in event history.
+pub fn index_entries(json: &[u8], nanos: i128) -> Vec<Vec<u8>> {
+    let Ok(ev) = serde_json::from_slice::<IndexView>(json) else { return Vec::new() };
+    if !ev.management_event || ev.recipient_account_id.is_empty() {
+        return Vec::new();
+    }
+    let account = &ev.recipient_account_id;
+    lookup_attributes(&ev)
+        .into_iter()
+        .map(|(attribute, value)| crate::keys::audit_index(account, attribute, &value, nanos, &ev.event_id))
+        .collect()
+}
+
+/// Where the indexer has got to in `audit/`.
+const INDEX_CURSOR: &[u8] = b"meta/audit-index-cursor";
+/// Events younger than this are left for the next run: events of reads commit in groups a moment
+/// after their time, and the cursor must never pass an event that is not in yet.
+pub const INDEX_LAG: time::Duration = time::Duration::seconds(1);
+/// Most events one run indexes.
+pub const INDEX_BATCH: usize = 500;
+
+/// Indexes the events stored since the last run (older than [`INDEX_LAG`]), in one transaction
+/// with the cursor, their entries sorted so the inserts go to the B-tree in order. Writing the
+/// index here, in batches, rather than with each request keeps the request's own write small;
+/// event history trails the requests by about a second (AWS's trails it by minutes). Returns how
+/// many events were read.
+pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) -> Result<usize, crate::ServiceError> {
+    let cursor = tx.get(INDEX_CURSOR)?;
+    let horizon = crate::keys::audit_event((now - INDEX_LAG).unix_timestamp_nanos(), "");
+    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, cursor.as_deref(), INDEX_BATCH, false)?;
+    let mut entries = Vec::new();
+    let mut last = None;
+    let mut read = 0;
+    for (key, value) in &rows {
+        if *key >= horizon {
+            break;
+        }
+        read += 1;
+        last = Some(key);
+        let nanos = key
+            .get(crate::keys::AUDIT_PREFIX.len()..crate::keys::AUDIT_PREFIX.len() + 20)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse::<i128>().ok());
+        if let Some(nanos) = nanos {
+            entries.extend(index_entries(value, nanos));
+        }
+    }
+    entries.sort_unstable();
+    for k in entries {
+        tx.put_uncached(&k, b"")?;
+    }
+    if let Some(k) = last {
+        tx.put(INDEX_CURSOR, k)?;
+    }
+    Ok(read)
 }
 
 /// How long event history keeps events.
@@ -363,12 +443,45 @@ pub fn lookup_events(
         // Insights events: Rampart records none.
         return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
     }
-    let account = &ctx.principal.account_id;
-    let prefix = crate::keys::audit_index_prefix(account, &attribute, &value);
+    let account = ctx.principal.account_id.clone();
+    // Where to scan, and what an event found there must also satisfy.
+    let start_nanos = start.max(oldest).unix_timestamp_nanos();
+    let mut end_nanos = end.unix_timestamp_nanos();
+    let mut floor = start_nanos;
+    let (prefix, indexed, wanted): (Vec<u8>, bool, Box<dyn Fn(&Event) -> bool>) = match attribute.as_str() {
+        "*" => (crate::keys::AUDIT_PREFIX.to_vec(), false, Box::new(|_: &Event| true)),
+        "EventId" => {
+            // The id's first 48 bits are its event's millisecond.
+            let ms = value
+                .get(..8)
+                .zip(value.get(9..13))
+                .and_then(|(hi, lo)| i128::from_str_radix(&format!("{hi}{lo}"), 16).ok());
+            let Some(ms) = ms else {
+                return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
+            };
+            end_nanos = end_nanos.min(ms * 1_000_000 + 999_999);
+            floor = floor.max(ms * 1_000_000);
+            let id = value.clone();
+            (crate::keys::AUDIT_PREFIX.to_vec(), false, Box::new(move |e: &Event| e.event_id == id))
+        }
+        "ResourceName" if value.starts_with("arn:") => {
+            let Some(r) = EventResource::from_arn(&value) else {
+                return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
+            };
+            let arn = value.clone();
+            (
+                crate::keys::audit_index_prefix(&account, "ResourceName", r.name()),
+                true,
+                Box::new(move |e: &Event| e.resources.iter().flatten().any(|x| x.arn == arn)),
+            )
+        }
+        _ => (crate::keys::audit_index_prefix(&account, &attribute, &value), true, Box::new(|_: &Event| true)),
+    };
+    let in_history = |e: &Event| e.management_event && e.recipient_account_id == account && wanted(e);
     // What the caller asked for (not the defaults, which move with the clock between pages).
     let asked = |t: Option<time::OffsetDateTime>| t.map(|t| t.unix_timestamp_nanos().to_string()).unwrap_or_default();
     let params = format!("{attribute}\n{value}\n{}\n{}", asked(input.start_time), asked(input.end_time));
-    let after: Vec<u8> = match &input.next_token {
+    let mut after: Vec<u8> = match &input.next_token {
         Some(token) => {
             let bad = || lookup_error("InvalidNextTokenException", "Invalid NextToken.");
             let sealed = data_encoding::BASE64URL_NOPAD.decode(token.as_bytes()).map_err(|_| bad())?;
@@ -381,52 +494,84 @@ pub fn lookup_events(
         }
         None => {
             let mut k = prefix.clone();
-            k.extend_from_slice(format!("{:020}", end.unix_timestamp_nanos().saturating_add(1)).as_bytes());
+            k.extend_from_slice(format!("{:020}", end_nanos.saturating_add(1)).as_bytes());
             k
         }
     };
     let limit = usize::try_from(max).unwrap_or(50);
-    let start_nanos = start.max(oldest).unix_timestamp_nanos();
-    let rows = ctx.db.scan_prefix(&prefix, Some(&after), limit + 1, true)?;
+    let batch = 200;
     let mut events = Vec::new();
-    let mut last_key = None;
-    for (key, event_key) in rows.iter().take(limit) {
-        let nanos = key
-            .get(prefix.len()..prefix.len() + 20)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| d.parse::<i128>().ok())
-            .unwrap_or(i128::MIN);
-        if nanos < start_nanos {
+    let mut last_key: Option<Vec<u8>> = None;
+    let mut exhausted = false;
+    'scan: while events.len() < limit {
+        let rows = ctx.db.scan_prefix(&prefix, Some(&after), batch, true)?;
+        let full = rows.len() == batch;
+        let count = rows.len();
+        let Some((last, _)) = rows.last() else {
+            exhausted = true;
+            break;
+        };
+        let next_after = last.clone();
+        for (i, (key, stored)) in rows.into_iter().enumerate() {
+            let suffix = key.get(prefix.len()..).unwrap_or_default();
+            let nanos = suffix
+                .get(..20)
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| d.parse::<i128>().ok())
+                .unwrap_or(i128::MIN);
+            if nanos < floor {
+                exhausted = true;
+                break 'scan;
+            }
+            let bytes = if indexed {
+                let mut event_key = crate::keys::AUDIT_PREFIX.to_vec();
+                event_key.extend_from_slice(suffix);
+                match ctx.db.get(&event_key)? {
+                    Some(b) => b,
+                    None => continue,
+                }
+            } else {
+                stored
+            };
+            let Ok(ev) = serde_json::from_slice::<Event>(&bytes) else { continue };
+            if !in_history(&ev) {
+                continue;
+            }
+            let event_time = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok();
+            events.push(shapes::Event {
+                event_id: Some(ev.event_id.clone()),
+                event_name: Some(ev.event_name.clone()),
+                read_only: Some(ev.read_only.to_string()),
+                access_key_id: ev.user_identity.access_key_id.clone(),
+                event_time,
+                event_source: Some(ev.event_source.clone()),
+                username: username(&ev.user_identity),
+                resources: ev.resources.as_ref().map(|rs| {
+                    rs.iter()
+                        .map(|r| shapes::Resource {
+                            resource_type: Some(r.kind.clone()),
+                            resource_name: Some(r.name().to_owned()),
+                        })
+                        .collect()
+                }),
+                cloud_trail_event: Some(String::from_utf8_lossy(&bytes).into_owned()),
+            });
+            if events.len() == limit {
+                // More may follow: rows left in this batch, or a full batch.
+                exhausted = i + 1 == count && !full;
+                last_key = Some(key);
+                break 'scan;
+            }
+        }
+        if !full {
+            exhausted = true;
             break;
         }
-        last_key = Some(key.clone());
-        let Some(bytes) = ctx.db.get(event_key)? else { continue };
-        let Ok(ev) = serde_json::from_slice::<Event>(&bytes) else { continue };
-        let event_time = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok();
-        events.push(shapes::Event {
-            event_id: Some(ev.event_id.clone()),
-            event_name: Some(ev.event_name.clone()),
-            read_only: Some(ev.read_only.to_string()),
-            access_key_id: ev.user_identity.access_key_id.clone(),
-            event_time,
-            event_source: Some(ev.event_source.clone()),
-            username: username(&ev.user_identity),
-            resources: ev.resources.as_ref().map(|rs| {
-                rs.iter()
-                    .map(|r| shapes::Resource {
-                        resource_type: Some(r.kind.clone()),
-                        resource_name: Some(r.name().to_owned()),
-                    })
-                    .collect()
-            }),
-            cloud_trail_event: Some(String::from_utf8_lossy(&bytes).into_owned()),
-        });
+        after = next_after;
     }
-    // A next page exists when more rows came back than a page holds and the last one shown is
-    // still inside the time range.
-    let more = rows.len() > limit && events.len() == limit;
-    let next_token = match (more, last_key) {
-        (true, Some(after)) => {
+    // A page that filled before the scan ran out may have a next one.
+    let next_token = match (exhausted, last_key) {
+        (false, Some(after)) => {
             let cursor = Cursor { params, after: String::from_utf8_lossy(&after).into_owned() };
             let plain = serde_json::to_vec(&cursor).map_err(|_| crate::ServiceError::internal())?;
             let sealed = ctx.sealer.seal(&plain, TOKEN_CONTEXT).map_err(|_| crate::ServiceError::internal())?;
@@ -440,4 +585,47 @@ pub fn lookup_events(
 /// CloudTrail's own error for an input the model's constraints refuse, where it has one.
 pub fn validation_code(message: &str) -> Option<&'static str> {
     message.contains("at 'maxResults'").then_some("InvalidMaxResultsException")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_event_yields_its_index_keys() {
+        let p = crate::Principal::root("123456789012", Some("AKIAEXAMPLE".into()));
+        let ev = Event {
+            event_version: EVENT_VERSION.into(),
+            user_identity: UserIdentity::of(&p),
+            event_time: "2026-11-23T10:00:00Z".into(),
+            event_source: "iam.amazonaws.com".into(),
+            event_name: "CreateUser".into(),
+            aws_region: "us-east-1".into(),
+            source_ip_address: "127.0.0.1".into(),
+            user_agent: "t".into(),
+            error_code: None,
+            error_message: None,
+            request_parameters: Some(serde_json::json!({"userName": "ana"})),
+            response_elements: None,
+            resources: EventResource::from_arn("arn:aws:iam::123456789012:user/ana").map(|r| vec![r]),
+            additional_event_data: None,
+            request_id: "r".into(),
+            event_id: "e".into(),
+            read_only: false,
+            event_type: "AwsApiCall".into(),
+            management_event: true,
+            recipient_account_id: "123456789012".into(),
+            event_category: "Management".into(),
+            tls_details: None,
+        };
+        let json = serde_json::to_vec(&ev).unwrap();
+        let keys: Vec<String> = index_entries(&json, 7).into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
+        let attrs: Vec<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
+        assert_eq!(
+            attrs,
+            ["AccessKeyId", "EventName", "EventSource", "ReadOnly", "ResourceName", "ResourceType", "Username"],
+            "{keys:?}"
+        );
+        assert!(keys.iter().all(|k| k.ends_with("00000000000000000007/e")));
+    }
 }

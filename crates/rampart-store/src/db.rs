@@ -38,6 +38,17 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Writes derived data that is never read through the read cache (CloudTrail's event-history
+    /// index), without the cache bookkeeping a `put` does.
+    // INVARIANT: keys written here are never read with `get_cached`.
+    pub fn put_uncached(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
+        st.execute((key, value))?;
+        Ok(())
+    }
+
     /// Inserts a key that must not exist yet; returns `false` and writes nothing when it does.
     pub fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
         let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING")?;

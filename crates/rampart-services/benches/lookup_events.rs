@@ -1,0 +1,143 @@
+//! LookupEvents over a large event history: `RAMPART_BENCH_EVENTS` management events (default
+//! 1,000,000) by 200 users and 20 event names are stored with their index entries, then one
+//! page is looked up by attribute, by event id and without an attribute.
+//!
+//! `cargo bench -p rampart-services --bench lookup_events` (the set-up takes minutes at 1M).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "benchmark set-up")]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rampart_services::cloudtrail::{self, Event, EventResource, UserIdentity, lookup_events};
+use rampart_services::{Ctx, Principal};
+use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
+use rampart_store::{Db, Sealer};
+use time::OffsetDateTime;
+
+const NAMES: &[&str] = &[
+    "GetUser",
+    "ListUsers",
+    "CreateUser",
+    "DeleteUser",
+    "PutUserPolicy",
+    "GetRole",
+    "ListRoles",
+    "CreateRole",
+    "AttachRolePolicy",
+    "AssumeRole",
+    "GetPolicy",
+    "ListPolicies",
+    "CreateBucket",
+    "ListBuckets",
+    "GetCallerIdentity",
+    "CreateAccessKey",
+    "ListAccessKeys",
+    "UpdateUser",
+    "TagUser",
+    "GetAccountSummary",
+];
+
+/// A UUIDv7-shaped id carrying the event's millisecond, as Rampart's event ids do.
+fn id_at(ms: i128, i: usize) -> String {
+    format!("{:08x}-{:04x}-7000-8000-{i:012x}", (ms >> 16) & 0xffff_ffff, ms & 0xffff)
+}
+
+fn event(i: usize, ms: i128) -> Event {
+    let user = format!("user{}", i % 200);
+    let name = NAMES[i % NAMES.len()];
+    Event {
+        event_version: "1.11".into(),
+        user_identity: UserIdentity {
+            kind: "IAMUser".into(),
+            principal_id: Some(format!("AIDA{:017}", i % 200)),
+            arn: Some(format!("arn:aws:iam::123456789012:user/{user}")),
+            account_id: Some("123456789012".into()),
+            access_key_id: Some(format!("AKIA{:016}", i % 200)),
+            user_name: Some(user.clone()),
+            identity_provider: None,
+            session_context: None,
+        },
+        event_time: "2026-11-23T10:00:00Z".into(),
+        event_source: "iam.amazonaws.com".into(),
+        event_name: name.into(),
+        aws_region: "us-east-1".into(),
+        source_ip_address: "10.0.0.1".into(),
+        user_agent: "bench".into(),
+        error_code: None,
+        error_message: None,
+        request_parameters: Some(serde_json::json!({"userName": user})),
+        response_elements: None,
+        resources: EventResource::from_arn(&format!("arn:aws:iam::123456789012:user/{user}")).map(|r| vec![r]),
+        additional_event_data: None,
+        request_id: format!("req-{i}"),
+        event_id: id_at(ms, i),
+        read_only: name.starts_with("Get") || name.starts_with("List"),
+        event_type: "AwsApiCall".into(),
+        management_event: true,
+        recipient_account_id: "123456789012".into(),
+        event_category: "Management".into(),
+        tls_details: None,
+    }
+}
+
+fn populate(db: &Db, n: usize, start: OffsetDateTime) {
+    let t0 = std::time::Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+        let chunk = chunk.to_vec();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(db.transact(move |tx| -> Result<(), rampart_store::StoreError> {
+            for i in chunk {
+                let when = start + time::Duration::milliseconds(i as i64);
+                let ev = event(i, when.unix_timestamp_nanos() / 1_000_000);
+                for (k, v) in cloudtrail::entries(&ev, when).unwrap() {
+                    for ik in cloudtrail::index_entries(&v, when.unix_timestamp_nanos()) {
+                        tx.put_uncached(&ik, b"")?;
+                    }
+                    tx.put(&k, &v)?;
+                }
+            }
+            Ok(())
+        }))
+        .unwrap();
+    }
+    eprintln!("stored {n} events with their index in {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+fn bench(c: &mut Criterion) {
+    let n: usize = std::env::var("RAMPART_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("rampart-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = Db::open_sqlite(&dir.join("events.db")).unwrap();
+    let now = OffsetDateTime::now_utc();
+    let start = now - time::Duration::milliseconds(n as i64 + 1000);
+    populate(&db, n, start);
+    let sealer = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
+    let p = Principal::root("123456789012", None);
+    let ctx = Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "bench", region: "us-east-1" };
+    let by = |key: &str, value: &str| LookupEventsRequest {
+        lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),
+        ..LookupEventsRequest::default()
+    };
+    let mut g = c.benchmark_group(format!("lookup_events_{n}"));
+    g.bench_function("username_page_of_50", |b| {
+        b.iter(|| assert_eq!(lookup_events(&ctx, by("Username", "user7")).unwrap().events.unwrap().len(), 50))
+    });
+    g.bench_function("event_name_page_of_50", |b| {
+        b.iter(|| assert_eq!(lookup_events(&ctx, by("EventName", "CreateRole")).unwrap().events.unwrap().len(), 50))
+    });
+    let mid = start + time::Duration::milliseconds((n / 2) as i64);
+    let id = id_at(mid.unix_timestamp_nanos() / 1_000_000, n / 2);
+    g.bench_function("event_id", |b| {
+        b.iter(|| assert_eq!(lookup_events(&ctx, by("EventId", &id)).unwrap().events.unwrap().len(), 1))
+    });
+    g.bench_function("no_attribute_page_of_50", |b| {
+        b.iter(|| {
+            assert_eq!(lookup_events(&ctx, LookupEventsRequest::default()).unwrap().events.unwrap().len(), 50);
+        })
+    });
+    g.finish();
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
