@@ -391,6 +391,9 @@ pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html>.
 pub const EVENT_HISTORY_DAYS: i64 = 90;
 
+/// What an event found by a scan must also satisfy.
+type EventFilter = Box<dyn Fn(&Event) -> bool>;
+
 /// What a NextToken carries: the last index key returned, bound to the lookup's parameters.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
@@ -448,7 +451,7 @@ pub fn lookup_events(
     let start_nanos = start.max(oldest).unix_timestamp_nanos();
     let mut end_nanos = end.unix_timestamp_nanos();
     let mut floor = start_nanos;
-    let (prefix, indexed, wanted): (Vec<u8>, bool, Box<dyn Fn(&Event) -> bool>) = match attribute.as_str() {
+    let (prefix, indexed, wanted): (Vec<u8>, bool, EventFilter) = match attribute.as_str() {
         "*" => (crate::keys::AUDIT_PREFIX.to_vec(), false, Box::new(|_: &Event| true)),
         "EventId" => {
             // The id's first 48 bits are its event's millisecond.
