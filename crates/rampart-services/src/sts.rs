@@ -492,6 +492,23 @@ fn role_claims(
     })
 }
 
+/// What every federated role session checks of its request: the duration within the role's
+/// maximum, and an inline session policy that parses.
+fn check_session_request(role: &iam::RoleRecord, duration: i32, policy: Option<&String>) -> Result<(), ServiceError> {
+    if duration > role.max_session_duration {
+        return Err(ServiceError::new(
+            "ValidationError",
+            400,
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+    if let Some(p) = policy {
+        Policy::parse(p, PolicyKind::Session)
+            .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
+    }
+    Ok(())
+}
+
 /// `PackedPolicySize`: the inline session policy's share of the space STS allows for it.
 fn packed_size(policy: Option<&String>) -> Option<i32> {
     policy.map(|p| i32::try_from(p.len() * 100 / 2048).unwrap_or(100))

@@ -15,7 +15,7 @@ use rampart_store::{Db, Sealer};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-use super::{credentials, packed_size, parse_role_arn, role_claims, trust_allows};
+use super::{check_session_request, credentials, packed_size, parse_role_arn, role_claims, trust_allows};
 use crate::xmldsig::{self, DSIG, Element};
 use crate::{ServiceError, iam};
 
@@ -195,23 +195,13 @@ pub fn assume_role_with_saml(
     }
 
     let duration = input.duration_seconds.unwrap_or(3600);
-    if duration > role.max_session_duration {
-        return Err(ServiceError::new(
-            "ValidationError",
-            400,
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
+    check_session_request(&role, duration, input.policy.as_ref())?;
     // The session ends with the IdP's SessionNotOnOrAfter when that comes first.
     let mut expires = now + Duration::seconds(i64::from(duration));
     for s in assertion.all(SAML, "AuthnStatement") {
         if let Some(limit) = time_attr(s, "SessionNotOnOrAfter")? {
             expires = expires.min(limit);
         }
-    }
-    if let Some(p) = &input.policy {
-        Policy::parse(p, PolicyKind::Session)
-            .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     }
     let mut claims = role_claims(&role, session_name, input.policy.clone(), input.policy_arns.as_ref(), now, expires)?;
     claims.federated_provider = Some(provider_arn.clone());

@@ -14,7 +14,7 @@ use rampart_shapes::generated::sts::{
 use rampart_store::{Db, Sealer};
 use time::{Duration, OffsetDateTime};
 
-use super::{credentials, packed_size, parse_role_arn, role_claims, trust_allows};
+use super::{check_session_request, credentials, packed_size, parse_role_arn, role_claims, trust_allows};
 use crate::jwt::{JwkSet, Token, TokenError};
 use crate::{ServiceError, iam};
 
@@ -132,17 +132,7 @@ pub fn assume_role_with_web_identity(
     }
 
     let duration = input.duration_seconds.unwrap_or(3600);
-    if duration > role.max_session_duration {
-        return Err(ServiceError::new(
-            "ValidationError",
-            400,
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
-    if let Some(p) = &input.policy {
-        Policy::parse(p, PolicyKind::Session)
-            .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
-    }
+    check_session_request(&role, duration, input.policy.as_ref())?;
     let expires = now + Duration::seconds(i64::from(duration));
     let mut claims = role_claims(
         &role,
