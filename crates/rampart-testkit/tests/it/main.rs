@@ -11,6 +11,7 @@
 
 mod cli;
 mod cloudtrail;
+mod crash;
 mod iam;
 mod iam_context;
 mod mfa;
