@@ -47,6 +47,12 @@ pub struct Args {
     /// The key itself may instead be given in RAMPART_MASTER_KEY.
     #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// Seconds between CloudTrail trail deliveries into their buckets [default: 60].
+    #[arg(long, env = "RAMPART_TRAIL_DELIVERY_SECS")]
+    trail_delivery_secs: Option<u64>,
+    /// Days CloudTrail event history (LookupEvents) keeps events [default: 90].
+    #[arg(long, env = "RAMPART_EVENT_HISTORY_DAYS")]
+    event_history_days: Option<u32>,
     /// Log lines as JSON.
     #[arg(long, env = "RAMPART_LOG_JSON")]
     log_json: bool,
@@ -86,6 +92,12 @@ impl Args {
         }
         if self.master_key_file.is_some() {
             c.master_key_file = self.master_key_file;
+        }
+        if let Some(v) = self.trail_delivery_secs {
+            c.trail_delivery_secs = v;
+        }
+        if let Some(v) = self.event_history_days {
+            c.event_history_days = v;
         }
         if let Some(k) = std::env::var_os("RAMPART_MASTER_KEY") {
             c.master_key = MasterKeySource::Inline(zeroize::Zeroizing::new(k.into_encoded_bytes()));

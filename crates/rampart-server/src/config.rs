@@ -65,6 +65,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds between CloudTrail trail deliveries (log files written to trails' buckets).
     pub trail_delivery_secs: u64,
+    /// Days CloudTrail event history keeps events (LookupEvents); older ones are deleted.
+    pub event_history_days: u32,
     /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
     #[serde(skip)]
@@ -90,6 +92,7 @@ impl Default for Config {
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
             trail_delivery_secs: 60,
+            event_history_days: 90,
             master_key_file: None,
             master_key: MasterKeySource::DataDir,
         }
@@ -123,6 +126,9 @@ impl Config {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         if self.version != 1 {
             return invalid(format!("config version {} is not supported (expected 1)", self.version));
+        }
+        if self.event_history_days == 0 {
+            return invalid("event_history_days must be at least 1".to_owned());
         }
         if let Some(a) = &self.account_id
             && !is_account_id(a)

@@ -122,6 +122,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if config.dev {
         account::ensure_dev_account(&db, &config.dev_account_id).await?;
     }
+    let days = config.event_history_days;
+    db.transact(move |tx| rampart_services::cloudtrail::set_retention(tx, days)).await.map_err(|e| match e {
+        rampart_store::TxError::Aborted(e) => StartError::from(e),
+        rampart_store::TxError::Store(e) => StartError::from(e),
+    })?;
     let acceptor = tls::acceptor(&config)?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
@@ -171,10 +176,19 @@ async fn deliver_trails(db: Db, every: u64, mut stop: watch::Receiver<bool>) {
 async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut runs: u64 = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        runs = runs.wrapping_add(1);
+        // About once a minute, events past the retention go (a batch at a time).
+        if runs % 240 == 1 {
+            let now = time::OffsetDateTime::now_utc();
+            if let Err(e) = db.transact(move |tx| rampart_services::cloudtrail::sweep_expired(tx, now)).await {
+                tracing::warn!(error = ?e, "sweeping expired events failed; it is retried later");
+            }
         }
         loop {
             let now = time::OffsetDateTime::now_utc();

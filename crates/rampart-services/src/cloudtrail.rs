@@ -387,9 +387,66 @@ pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
     Ok(read)
 }
 
-/// How long event history keeps events.
+/// How long event history keeps events unless configured otherwise.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html>.
-pub const EVENT_HISTORY_DAYS: i64 = 90;
+pub const EVENT_HISTORY_DAYS: u32 = 90;
+
+/// Where the server records the configured retention, for LookupEvents to read.
+const RETENTION_KEY: &[u8] = b"meta/event-history-days";
+
+/// Records the configured retention (at start-up).
+pub fn set_retention(tx: &mut rampart_store::Tx<'_>, days: u32) -> Result<(), crate::ServiceError> {
+    tx.put(RETENTION_KEY, days.to_string().as_bytes())?;
+    Ok(())
+}
+
+/// The retention in force.
+pub fn retention(db: &rampart_store::Db) -> Result<u32, crate::ServiceError> {
+    let stored = db.get_cached(RETENTION_KEY)?;
+    Ok(stored.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()).unwrap_or(EVENT_HISTORY_DAYS))
+}
+
+/// Most expired events one sweep deletes.
+const SWEEP_BATCH: usize = 2_000;
+
+/// Deletes events older than the retention, with their index entries; how many it deleted.
+/// Events a logging trail has not delivered yet are kept until it has.
+pub fn sweep_expired(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) -> Result<usize, crate::ServiceError> {
+    let days = tx
+        .get(RETENTION_KEY)?
+        .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<u32>().ok())
+        .unwrap_or(EVENT_HISTORY_DAYS);
+    let cutoff = crate::keys::audit_event((now - time::Duration::days(i64::from(days))).unix_timestamp_nanos(), "");
+    // Never an event a logging trail has yet to consider (its cursor is the last one it has).
+    let mut undelivered: Option<Vec<u8>> = None;
+    for (_, v) in tx.scan_prefix(b"cloudtrail/", None, usize::MAX >> 1, false)? {
+        if let Ok(t) = serde_json::from_slice::<trails::TrailRecord>(&v)
+            && t.logging
+        {
+            let c = t.cursor.unwrap_or_default().into_bytes();
+            undelivered = Some(undelivered.map_or(c.clone(), |u| u.min(c)));
+        }
+    }
+    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, SWEEP_BATCH, false)?;
+    let mut deleted = 0;
+    for (key, value) in rows {
+        if key >= cutoff || undelivered.as_ref().is_some_and(|u| key > *u) {
+            break;
+        }
+        let nanos = key
+            .get(crate::keys::AUDIT_PREFIX.len()..crate::keys::AUDIT_PREFIX.len() + 20)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| d.parse::<i128>().ok());
+        if let Some(nanos) = nanos {
+            for k in index_entries(&value, nanos) {
+                tx.delete(&k)?;
+            }
+        }
+        tx.delete(&key)?;
+        deleted += 1;
+    }
+    Ok(deleted)
+}
 
 /// What an event found by a scan must also satisfy.
 type EventFilter = Box<dyn Fn(&Event) -> bool>;
@@ -436,7 +493,7 @@ pub fn lookup_events(
     if !(1..=50).contains(&max) {
         return Err(lookup_error("InvalidMaxResultsException", "MaxResults must be between 1 and 50."));
     }
-    let oldest = ctx.now - time::Duration::days(EVENT_HISTORY_DAYS);
+    let oldest = ctx.now - time::Duration::days(i64::from(retention(ctx.db)?));
     let end = input.end_time.unwrap_or(ctx.now);
     let start = input.start_time.unwrap_or(oldest);
     if start > end {
@@ -594,10 +651,10 @@ pub fn validation_code(message: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_stored_event_yields_its_index_keys() {
+    /// A management event of the root user creating `ana`.
+    pub(super) fn sample(id: &str) -> Event {
         let p = crate::Principal::root("123456789012", Some("AKIAEXAMPLE".into()));
-        let ev = Event {
+        Event {
             event_version: EVENT_VERSION.into(),
             user_identity: UserIdentity::of(&p),
             event_time: "2026-11-23T10:00:00Z".into(),
@@ -613,15 +670,19 @@ mod tests {
             resources: EventResource::from_arn("arn:aws:iam::123456789012:user/ana").map(|r| vec![r]),
             additional_event_data: None,
             request_id: "r".into(),
-            event_id: "e".into(),
+            event_id: id.into(),
             read_only: false,
             event_type: "AwsApiCall".into(),
             management_event: true,
             recipient_account_id: "123456789012".into(),
             event_category: "Management".into(),
             tls_details: None,
-        };
-        let json = serde_json::to_vec(&ev).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_stored_event_yields_its_index_keys() {
+        let json = serde_json::to_vec(&sample("e")).unwrap();
         let keys: Vec<String> = index_entries(&json, 7).into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
         let attrs: Vec<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
         assert_eq!(
@@ -630,5 +691,42 @@ mod tests {
             "{keys:?}"
         );
         assert!(keys.iter().all(|k| k.ends_with("00000000000000000007/e")));
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_past_the_retention_go_with_their_index_and_newer_ones_stay() {
+        let dir = std::env::temp_dir().join(format!("rampart-sweep-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let old = now - time::Duration::days(100);
+        let recent = now - time::Duration::days(10);
+        let mut ev = super::tests::sample("old");
+        let (o, r) = (serde_json::to_vec(&ev).unwrap(), {
+            ev.event_id = "recent".into();
+            serde_json::to_vec(&ev).unwrap()
+        });
+        db.transact(move |tx| -> Result<(), crate::ServiceError> {
+            for (when, id, bytes) in [(old, "old", &o), (recent, "recent", &r)] {
+                tx.put(&crate::keys::audit_event(when.unix_timestamp_nanos(), id), bytes)?;
+            }
+            assert_eq!(index_pending(tx, now)?, 2);
+            assert_eq!(sweep_expired(tx, now)?, 1, "only the event older than 90 days");
+            let left = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, 10, false)?;
+            assert_eq!(left.len(), 1);
+            let index = tx.scan_prefix(b"audix/", None, 100, false)?;
+            assert!(!index.is_empty() && index.iter().all(|(k, _)| k.ends_with(b"/recent")), "old index entries gone");
+            set_retention(tx, 5)?;
+            assert_eq!(sweep_expired(tx, now)?, 1, "a shorter retention takes the rest");
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
