@@ -67,6 +67,9 @@ pub struct Config {
     pub trail_delivery_secs: u64,
     /// Days CloudTrail event history keeps events (LookupEvents); older ones are deleted.
     pub event_history_days: u32,
+    /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
+    /// Off: registering a provider must not let anyone make Rampart reach into its own network.
+    pub oidc_allow_private_addresses: bool,
     /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
     #[serde(skip)]
@@ -93,6 +96,7 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             trail_delivery_secs: 60,
             event_history_days: 90,
+            oidc_allow_private_addresses: false,
             master_key_file: None,
             master_key: MasterKeySource::DataDir,
         }

@@ -131,6 +131,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+    let allow_private_issuers = config.oidc_allow_private_addresses;
     let app = Arc::new(app::App {
         config,
         db: db.clone(),
@@ -139,7 +140,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         authorizer: rampart_services::authz::Authorizer::new(),
         key_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),
-        oidc: oidc::OidcKeys::default(),
+        oidc: oidc::OidcKeys::new(allow_private_issuers),
         signin_throttle: signin::Throttle::default(),
         sessions: authn::SessionCache::default(),
         management_account_id: marker.management_account_id.clone(),

@@ -41,6 +41,9 @@ struct Cached {
 #[derive(Default)]
 pub struct OidcKeys {
     cache: Mutex<HashMap<String, Cached>>,
+    /// Whether issuers may resolve to loopback, private or link-local addresses. Off by default:
+    /// whoever may register a provider must not make Rampart reach into its own network.
+    allow_private: bool,
 }
 
 /// Why keys could not be fetched (logged; the caller sees IDPCommunicationError).
@@ -59,6 +62,10 @@ pub enum FetchError {
 }
 
 impl OidcKeys {
+    pub fn new(allow_private: bool) -> Self {
+        Self { cache: Mutex::default(), allow_private }
+    }
+
     /// The provider's keys, from the cache when it is fresh and has `kid`, else fetched.
     pub async fn keys(&self, provider: &OidcProviderRecord, kid: Option<&str>) -> Result<Arc<JwkSet>, FetchError> {
         let cache_key = format!("{}\n{}", provider.url, provider.thumbprints.join(","));
@@ -76,7 +83,7 @@ impl OidcKeys {
                 None => None,
             }
         };
-        match fetch_keys(&provider.issuer(), &provider.thumbprints).await {
+        match fetch_keys(&provider.issuer(), &provider.thumbprints, self.allow_private).await {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -93,27 +100,60 @@ impl OidcKeys {
 }
 
 /// Discovery, then the key set.
-async fn fetch_keys(issuer: &str, thumbprints: &[String]) -> Result<JwkSet, FetchError> {
-    let discovery = get(&format!("{issuer}/.well-known/openid-configuration"), thumbprints).await?;
+async fn fetch_keys(issuer: &str, thumbprints: &[String], allow_private: bool) -> Result<JwkSet, FetchError> {
+    let discovery = get(&format!("{issuer}/.well-known/openid-configuration"), thumbprints, allow_private).await?;
     let doc: serde_json::Value =
         serde_json::from_slice(&discovery).map_err(|e| FetchError::Body(format!("discovery document: {e}")))?;
     let jwks_uri = doc
         .get("jwks_uri")
         .and_then(serde_json::Value::as_str)
         .ok_or_else(|| FetchError::Body("the discovery document has no jwks_uri".into()))?;
-    let body = get(jwks_uri, thumbprints).await?;
+    let body = get(jwks_uri, thumbprints, allow_private).await?;
     serde_json::from_slice(&body).map_err(|e| FetchError::Body(format!("key set: {e}")))
 }
 
 /// One HTTPS GET, bounded in time and size.
-async fn get(url: &str, thumbprints: &[String]) -> Result<Bytes, FetchError> {
+/// Whether an address is one an outside identity provider cannot have: loopback, private,
+/// link-local, shared (CGNAT), unspecified, multicast, or IPv6 unique-local.
+fn internal(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments().first().copied().unwrap_or(0);
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| internal(std::net::IpAddr::V4(v4)))
+        }
+    }
+}
+
+async fn get(url: &str, thumbprints: &[String], allow_private: bool) -> Result<Bytes, FetchError> {
     let uri: http::Uri = url.parse().map_err(|_| FetchError::Url(format!("{url} is not a URL")))?;
     if uri.scheme_str() != Some("https") {
         return Err(FetchError::Url(format!("{url} is not https")));
     }
     let host = uri.host().ok_or_else(|| FetchError::Url(format!("{url} has no host")))?.to_owned();
     let port = uri.port_u16().unwrap_or(443);
-    let tcp = tokio::time::timeout(STEP_TIMEOUT, tokio::net::TcpStream::connect((host.as_str(), port)))
+    let addrs = tokio::time::timeout(STEP_TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
+        .await
+        .map_err(|_| FetchError::Timeout)??;
+    let addr = addrs
+        .into_iter()
+        .find(|a| allow_private || !internal(a.ip()))
+        .ok_or_else(|| FetchError::Url(format!("{host} resolves to no public address")))?;
+    let tcp = tokio::time::timeout(STEP_TIMEOUT, tokio::net::TcpStream::connect(addr))
         .await
         .map_err(|_| FetchError::Timeout)??;
     let config = rustls::ClientConfig::builder_with_provider(provider())
@@ -263,7 +303,31 @@ mod tests {
 
     #[tokio::test]
     async fn only_https_urls_are_fetched() {
-        assert!(matches!(get("http://127.0.0.1:1/x", &[]).await, Err(FetchError::Url(_))));
-        assert!(matches!(get("not a url", &[]).await, Err(FetchError::Url(_))));
+        assert!(matches!(get("http://127.0.0.1:1/x", &[], true).await, Err(FetchError::Url(_))));
+        assert!(matches!(get("not a url", &[], true).await, Err(FetchError::Url(_))));
+        // Internal addresses are refused before any connection is made.
+        assert!(matches!(get("https://127.0.0.1:1/x", &[], false).await, Err(FetchError::Url(_))));
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "0.0.0.0",
+        ] {
+            assert!(internal(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(!internal(ip.parse().unwrap()), "{ip}");
+        }
     }
 }

@@ -49,6 +49,11 @@ impl Throttle {
         let mut map = self.lock();
         if map.len() > SWEEP_ABOVE {
             map.retain(|_, (_, since)| since.elapsed() < WINDOW);
+            // A flood of distinct names within one window must not grow memory without bound:
+            // past the hard cap, the entries with the fewest failures go first.
+            if map.len() > SWEEP_ABOVE * 10 {
+                map.retain(|_, (n, _)| *n >= PER_IDENTITY);
+            }
         }
         let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= WINDOW {

@@ -253,7 +253,8 @@ async fn oidc_providers_are_managed_like_iam_documents() {
 #[tokio::test]
 async fn a_token_from_a_registered_issuer_assumes_a_role_and_bad_tokens_are_refused() {
     let issuer = Issuer::start().await;
-    let server = TestServer::start().await.unwrap();
+    // The test issuer is on loopback, which Rampart refuses to reach unless told it may.
+    let server = TestServer::start_with(|c| c.oidc_allow_private_addresses = true).await.unwrap();
     let admin = root(&server);
     let sts = anonymous_sts(&server);
     let good = issuer.token(issuer.claims("repo:coffee/shop", "rampart-app"));
@@ -365,4 +366,24 @@ async fn a_token_from_a_registered_issuer_assumes_a_role_and_bad_tokens_are_refu
     assert!(!text.contains(&good), "the web identity token is redacted");
     assert!(!text.contains(c.secret_access_key()), "the secret is redacted");
     assert!(!text.contains(c.session_token()), "the session token is redacted");
+}
+
+#[tokio::test]
+async fn an_issuer_on_an_internal_address_is_not_reached_by_default() {
+    let issuer = Issuer::start().await;
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_role().role_name("Deployer").assume_role_policy_document(trust(issuer.host())).send().await.unwrap();
+    admin
+        .create_open_id_connect_provider()
+        .url(&issuer.url)
+        .client_id_list("rampart-app")
+        .thumbprint_list(&issuer.thumbprint)
+        .send()
+        .await
+        .unwrap();
+    let good = issuer.token(issuer.claims("repo:coffee/shop", "rampart-app"));
+    let (code, _) = web_identity(&anonymous_sts(&server), &good).await.unwrap_err();
+    assert_eq!(code, "IDPCommunicationError", "a loopback issuer is refused without oidc_allow_private_addresses");
+    assert_eq!(issuer.jwks_hits.load(Ordering::SeqCst), 0);
 }
