@@ -89,7 +89,7 @@ fn populate(db: &Db, n: usize, start: OffsetDateTime) {
                 let when = start + time::Duration::milliseconds(i as i64);
                 let ev = event(i, when.unix_timestamp_nanos() / 1_000_000);
                 for (k, v) in cloudtrail::entries(&ev, when).unwrap() {
-                    for ik in cloudtrail::index_entries(&v, when.unix_timestamp_nanos()) {
+                    for ik in cloudtrail::index_entries(&k, &v) {
                         tx.put_uncached(&ik, b"")?;
                     }
                     tx.put(&k, &v)?;

@@ -328,11 +328,12 @@ pub fn entries(ev: &Event, time: time::OffsetDateTime) -> Option<Vec<(Vec<u8>, V
     Some(vec![(crate::keys::audit_event(time.unix_timestamp_nanos(), &ev.event_id), bytes)])
 }
 
-/// The event-history index keys of the event stored as `json` at `nanos`, one per indexed lookup
-/// attribute value. Each key ends with the event's `NANOS/ID`, so it names the event's own key and
-/// needs no value. Only management events of an account are in event history.
-pub fn index_entries(json: &[u8], nanos: i128) -> Vec<Vec<u8>> {
-    let Ok(ev) = serde_json::from_slice::<IndexView>(json) else { return Vec::new() };
+/// The event-history index keys of the event stored as `json` under `event_key`, one per indexed
+/// lookup attribute value. Each key ends with the event's `NANOS/ID`, so it names the event's own
+/// key and needs no value. Only management events of an account are in event history.
+pub fn index_entries(event_key: &[u8], json: &[u8]) -> Vec<Vec<u8>> {
+    let nanos = event_key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos);
+    let (Some(nanos), Ok(ev)) = (nanos, serde_json::from_slice::<IndexView>(json)) else { return Vec::new() };
     if !ev.management_event || ev.recipient_account_id.is_empty() {
         return Vec::new();
     }
@@ -369,13 +370,7 @@ pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
         }
         read += 1;
         last = Some(key);
-        let nanos = key
-            .get(crate::keys::AUDIT_PREFIX.len()..crate::keys::AUDIT_PREFIX.len() + 20)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| d.parse::<i128>().ok());
-        if let Some(nanos) = nanos {
-            entries.extend(index_entries(value, nanos));
-        }
+        entries.extend(index_entries(key, value));
     }
     entries.sort_unstable();
     for k in entries {
@@ -433,14 +428,8 @@ pub fn sweep_expired(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
         if key >= cutoff || undelivered.as_ref().is_some_and(|u| key > *u) {
             break;
         }
-        let nanos = key
-            .get(crate::keys::AUDIT_PREFIX.len()..crate::keys::AUDIT_PREFIX.len() + 20)
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| d.parse::<i128>().ok());
-        if let Some(nanos) = nanos {
-            for k in index_entries(&value, nanos) {
-                tx.delete(&k)?;
-            }
+        for k in index_entries(&key, &value) {
+            tx.delete(&k)?;
         }
         tx.delete(&key)?;
         deleted += 1;
@@ -574,11 +563,7 @@ pub fn lookup_events(
         let next_after = last.clone();
         for (i, (key, stored)) in rows.into_iter().enumerate() {
             let suffix = key.get(prefix.len()..).unwrap_or_default();
-            let nanos = suffix
-                .get(..20)
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .and_then(|d| d.parse::<i128>().ok())
-                .unwrap_or(i128::MIN);
+            let nanos = crate::keys::event_nanos(suffix).unwrap_or(i128::MIN);
             if nanos < floor {
                 exhausted = true;
                 break 'scan;
@@ -683,7 +668,10 @@ mod tests {
     #[test]
     fn a_stored_event_yields_its_index_keys() {
         let json = serde_json::to_vec(&sample("e")).unwrap();
-        let keys: Vec<String> = index_entries(&json, 7).into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
+        let keys: Vec<String> = index_entries(&crate::keys::audit_event(7, "e"), &json)
+            .into_iter()
+            .map(|k| String::from_utf8(k).unwrap())
+            .collect();
         let attrs: Vec<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
         assert_eq!(
             attrs,

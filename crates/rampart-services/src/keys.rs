@@ -102,6 +102,12 @@ pub fn audit_event(unix_nanos: i128, event_id: &str) -> Vec<u8> {
     format!("audit/{unix_nanos:020}/{event_id}").into_bytes()
 }
 
+/// The time in an event's `NANOS/ID` key suffix (of an `audit/` key, after its prefix, or of an
+/// index key, after the index prefix).
+pub fn event_nanos(suffix: &[u8]) -> Option<i128> {
+    std::str::from_utf8(suffix.get(..20)?).ok()?.parse().ok()
+}
+
 /// The prefix of one account's event-history index for one lookup attribute and value (`*` and
 /// an empty value for all of the account's events). Values are escaped so that no value's prefix
 /// is another's: `/` and `%` are percent-encoded.

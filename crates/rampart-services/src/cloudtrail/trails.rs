@@ -106,6 +106,24 @@ impl TrailRecord {
     }
 }
 
+/// CreateTrail's and UpdateTrail's answers: the same fields of the trail, in two shapes.
+macro_rules! trail_response {
+    ($ty:path, $t:expr) => {{
+        let s = $t.shape();
+        $ty {
+            name: s.name,
+            s3_bucket_name: s.s3_bucket_name,
+            s3_key_prefix: s.s3_key_prefix,
+            include_global_service_events: s.include_global_service_events,
+            is_multi_region_trail: s.is_multi_region_trail,
+            trail_arn: s.trail_arn,
+            log_file_validation_enabled: s.log_file_validation_enabled,
+            is_organization_trail: Some(false),
+            ..Default::default()
+        }
+    }};
+}
+
 /// A new trail logs every management event, read and write, and no data events.
 fn default_selectors() -> Vec<Selector> {
     vec![Selector { read_write: "All".into(), management: true, ..Selector::default() }]
@@ -264,18 +282,7 @@ pub fn create_trail(
         tags: tags_of(input.tags_list),
     };
     write(tx, &t)?;
-    let s = t.shape();
-    Ok(shapes::CreateTrailResponse {
-        name: s.name,
-        s3_bucket_name: s.s3_bucket_name,
-        s3_key_prefix: s.s3_key_prefix,
-        include_global_service_events: s.include_global_service_events,
-        is_multi_region_trail: s.is_multi_region_trail,
-        trail_arn: s.trail_arn,
-        log_file_validation_enabled: s.log_file_validation_enabled,
-        is_organization_trail: Some(false),
-        ..shapes::CreateTrailResponse::default()
-    })
+    Ok(trail_response!(shapes::CreateTrailResponse, t))
 }
 
 pub fn update_trail(
@@ -308,18 +315,7 @@ pub fn update_trail(
         t.validation = v;
     }
     write(tx, &t)?;
-    let s = t.shape();
-    Ok(shapes::UpdateTrailResponse {
-        name: s.name,
-        s3_bucket_name: s.s3_bucket_name,
-        s3_key_prefix: s.s3_key_prefix,
-        include_global_service_events: s.include_global_service_events,
-        is_multi_region_trail: s.is_multi_region_trail,
-        trail_arn: s.trail_arn,
-        log_file_validation_enabled: s.log_file_validation_enabled,
-        is_organization_trail: Some(false),
-        ..shapes::UpdateTrailResponse::default()
-    })
+    Ok(trail_response!(shapes::UpdateTrailResponse, t))
 }
 
 pub fn get_trail(ctx: &Ctx<'_>, input: shapes::GetTrailRequest) -> Result<shapes::GetTrailResponse, ServiceError> {
@@ -566,16 +562,12 @@ pub fn put_event_selectors(
     Ok(shapes::PutEventSelectorsResponse { trail_arn: Some(t.arn()), event_selectors, advanced_event_selectors })
 }
 
-fn trail_by_arn_tx(tx: &Tx<'_>, account: &str, arn: &str) -> Result<TrailRecord, ServiceError> {
-    read_tx(tx, account, arn)
-}
-
 pub fn add_tags(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::AddTagsRequest,
 ) -> Result<shapes::AddTagsResponse, ServiceError> {
-    let mut t = trail_by_arn_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
     for (k, v) in tags_of(Some(input.tags_list)) {
         t.tags.retain(|(x, _)| *x != k);
         t.tags.push((k, v));
@@ -592,7 +584,7 @@ pub fn remove_tags(
     ctx: &TxCtx<'_>,
     input: shapes::RemoveTagsRequest,
 ) -> Result<shapes::RemoveTagsResponse, ServiceError> {
-    let mut t = trail_by_arn_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
     let gone: Vec<String> = input.tags_list.into_iter().map(|t| t.key).collect();
     t.tags.retain(|(k, _)| !gone.contains(k));
     write(tx, &t)?;
@@ -684,7 +676,8 @@ pub fn deliver(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<Vec<String>, Serv
     for mut t in trails {
         let cursor = t.cursor.clone().unwrap_or_default().into_bytes();
         let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
-        let mut files: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+        // Each hour's file, as the stored records themselves (already JSON), comma-separated.
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
             if k >= horizon {
@@ -695,16 +688,20 @@ pub fn deliver(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<Vec<String>, Serv
             if ev.recipient_account_id != t.account_id || !selects(&t, &ev) {
                 continue;
             }
-            let Ok(record) = serde_json::from_slice::<serde_json::Value>(&v) else { continue };
             let hour = ev.event_time.get(..13).unwrap_or_default().to_owned();
-            files.entry(hour).or_default().push(record);
+            let records = files.entry(hour).or_default();
+            if !records.is_empty() {
+                records.push(b',');
+            }
+            records.extend_from_slice(&v);
         }
         for (hour, records) in files {
             let key = log_file_key(&t, &hour, now)?;
-            let body = gzip(
-                &serde_json::to_vec(&serde_json::json!({ "Records": records }))
-                    .map_err(|_| ServiceError::internal())?,
-            )?;
+            let mut doc = Vec::with_capacity(records.len() + 14);
+            doc.extend_from_slice(b"{\"Records\":[");
+            doc.extend_from_slice(&records);
+            doc.extend_from_slice(b"]}");
+            let body = gzip(&doc)?;
             crate::s3::deliver_object(tx, &t.bucket, &key, &body, "application/x-gzip", now)?;
             written.push(key);
             t.delivered = Some(now);
