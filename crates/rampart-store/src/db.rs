@@ -103,6 +103,12 @@ impl Db {
         Ok(Self { engine: Arc::new(SqliteEngine::open(path, cache.clone())?), cache })
     }
 
+    /// Opens an existing SQLite store for reading only (see `SqliteEngine::open_read_only`).
+    pub fn open_sqlite_read_only(path: &Path) -> Result<Self, StoreError> {
+        let cache = Arc::new(ReadCache::default());
+        Ok(Self { engine: Arc::new(SqliteEngine::open_read_only(path)?), cache })
+    }
+
     /// Reads a committed value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.engine.read(|c| crate::sqlite::get(c, key))

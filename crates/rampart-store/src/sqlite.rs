@@ -149,6 +149,16 @@ impl SqliteEngine {
         })
     }
 
+    /// Readers only, for tools that inspect a store a server may be running on: SQLite's WAL
+    /// lets them read beside its writer. Every write fails with [`StoreError::Closed`].
+    pub(crate) fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readers = vec![Mutex::new(open_conn(path, flags)?)];
+        // No writer thread: the receiver is dropped, so a submitted job is refused at once.
+        let (sender, _) = mpsc::channel::<Msg>();
+        Ok(Self { readers, next_reader: AtomicUsize::new(0), writer: Mutex::new(None), sender })
+    }
+
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let n = self.readers.len();
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);

@@ -175,3 +175,18 @@ async fn concurrent_cached_readers_never_see_a_value_older_than_the_last_acknowl
         r.join().unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_read_only_handle_reads_beside_the_writer_and_refuses_writes() {
+    let (dir, db) = open();
+    db.transact(|tx| -> Result<(), TxError<()>> { Ok(tx.put(b"k", b"v1")?) }).await.unwrap();
+    let ro = Db::open_sqlite_read_only(&dir.path().join("rampart.db")).unwrap();
+    assert_eq!(ro.get(b"k").unwrap().as_deref(), Some(&b"v1"[..]));
+    // The writer keeps committing while the reader is open, and the reader sees it.
+    db.transact(|tx| -> Result<(), TxError<()>> { Ok(tx.put(b"k", b"v2")?) }).await.unwrap();
+    assert_eq!(ro.get(b"k").unwrap().as_deref(), Some(&b"v2"[..]));
+    let refused = ro.transact(|tx| -> Result<(), TxError<()>> { Ok(tx.put(b"k", b"v3")?) }).await;
+    assert!(refused.is_err(), "a read-only handle must not write");
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v2"[..]));
+    assert!(Db::open_sqlite_read_only(&dir.path().join("missing.db")).is_err(), "nothing is created");
+}
