@@ -345,7 +345,21 @@ pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespa
         None => {
             let body: Vec<(&Member, &Option<Value>)> =
                 st.members.iter().zip(fields).filter(|(m, f)| m.location == Location::Body && f.is_some()).collect();
-            if !body.is_empty() {
+            if let (Some(name), [m]) = (root, st.members)
+                && m.location == Location::Body
+                && m.wire_name() == name
+            {
+                // An unwrapped output (Smithy's `@s3UnwrappedXmlOutput`: GetBucketLocation): the
+                // one member is the document element, written even when empty.
+                let text = fields.first().and_then(Option::as_ref).and_then(header_text).unwrap_or_default();
+                let element = if text.is_empty() {
+                    format!("<{name}{ns}/>")
+                } else {
+                    format!("<{name}{ns}>{}</{name}>", escape(&text))
+                };
+                resp.body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{element}").into_bytes();
+                resp.content_type = Some("application/xml".to_owned());
+            } else if !body.is_empty() {
                 let name = root.unwrap_or(shape.name);
                 let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{name}{ns}>");
                 for (m, f) in body {
@@ -473,6 +487,24 @@ mod tests {
         let e =
             decode_input(&s3::SH_CreateBucketRequest, &req(&[("Bucket", "b")], "", &[], deep.as_bytes())).unwrap_err();
         assert_eq!(e.code, "MalformedXML");
+    }
+
+    #[test]
+    fn get_bucket_location_is_an_unwrapped_document_element_empty_for_us_east_1() {
+        let op = s3::SERVICE.operation("GetBucketLocation").unwrap();
+        let ns = Some("http://s3.amazonaws.com/doc/2006-03-01/");
+        let root = s3_root_element("GetBucketLocation");
+        let out = s3::GetBucketLocationOutput { location_constraint: Some("eu-west-1".into()) };
+        let body = String::from_utf8(encode_output(op, &out.into_value(), root, ns).body).unwrap();
+        assert!(
+            body.ends_with(
+                "<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">eu-west-1</LocationConstraint>"
+            ),
+            "{body}"
+        );
+        let none = s3::GetBucketLocationOutput::default();
+        let body = String::from_utf8(encode_output(op, &none.into_value(), root, ns).body).unwrap();
+        assert!(body.ends_with("<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>"), "{body}");
     }
 
     #[test]
