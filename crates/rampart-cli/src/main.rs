@@ -2,6 +2,7 @@
 
 mod policy;
 mod serve;
+mod trail;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,9 @@ enum Command {
     /// Validate and simulate IAM policies offline.
     #[command(subcommand)]
     Policy(policy::Command),
+    /// CloudTrail trails: validate delivered log files against their digests.
+    #[command(subcommand)]
+    Trail(trail::Command),
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
@@ -27,5 +31,6 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(*args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Trail(cmd) => trail::run(cmd),
     }
 }

@@ -50,6 +50,9 @@ pub struct Args {
     /// Seconds between CloudTrail trail deliveries into their buckets [default: 60].
     #[arg(long, env = "RAMPART_TRAIL_DELIVERY_SECS")]
     trail_delivery_secs: Option<u64>,
+    /// Seconds each CloudTrail digest file covers (log file validation) [default: 3600].
+    #[arg(long, env = "RAMPART_TRAIL_DIGEST_SECS")]
+    trail_digest_secs: Option<u64>,
     /// Days CloudTrail event history (LookupEvents) keeps events [default: 90].
     #[arg(long, env = "RAMPART_EVENT_HISTORY_DAYS")]
     event_history_days: Option<u32>,
@@ -95,6 +98,9 @@ impl Args {
         }
         if let Some(v) = self.trail_delivery_secs {
             c.trail_delivery_secs = v;
+        }
+        if let Some(v) = self.trail_digest_secs {
+            c.trail_digest_secs = v;
         }
         if let Some(v) = self.event_history_days {
             c.event_history_days = v;

@@ -365,7 +365,13 @@ impl App {
             && !matches!(&input, Value::Struct(f) if f.iter().all(Option::is_none))
         {
             // A payload's bytes (an object's body) are data, not parameters: never in the trail.
-            draft.request_parameters = Some(json::audit_json(&without_payload(&input, shape), shape, REDACTED));
+            let params = json::audit_json(&without_payload(&input, shape), shape, REDACTED);
+            draft.request_parameters = Some(if service.signing_name == "s3" {
+                let host = header(h, "host").or(host.as_deref());
+                rampart_services::cloudtrail::s3_request_parameters(params, host)
+            } else {
+                params
+            });
         }
 
         // May they? On every resource the operation acts on.

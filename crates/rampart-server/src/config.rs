@@ -65,6 +65,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Seconds between CloudTrail trail deliveries (log files written to trails' buckets).
     pub trail_delivery_secs: u64,
+    /// Seconds each CloudTrail digest file covers, for trails with log file validation
+    /// (CloudTrail: an hour).
+    pub trail_digest_secs: u64,
     /// Days CloudTrail event history keeps events (LookupEvents); older ones are deleted.
     pub event_history_days: u32,
     /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
@@ -95,6 +98,7 @@ impl Default for Config {
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
             trail_delivery_secs: 60,
+            trail_digest_secs: 3600,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             master_key_file: None,

@@ -41,6 +41,9 @@ pub fn check_private(path: &Path) -> Result<(), DataDirError> {
     }
 }
 
+/// The database's file name inside the data directory.
+pub const DB_FILE: &str = "rampart.db";
+
 /// Creates the data directory (mode 0700) and the database file (mode 0600) when missing, and
 /// checks the permissions of what is there.
 pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
@@ -48,7 +51,7 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
         fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
     }
     check_private(dir)?;
-    let db = dir.join("rampart.db");
+    let db = dir.join(DB_FILE);
     if !db.exists() {
         // SQLite gives its -wal and -shm files the database file's permissions.
         OpenOptions::new().write(true).create_new(true).mode(0o600).open(&db).map_err(io(&db))?;

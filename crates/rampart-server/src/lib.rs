@@ -23,11 +23,12 @@ use std::sync::Arc;
 use rampart_services::account::{self, Bootstrap};
 use rampart_services::{ServiceError, keys};
 use rampart_sigv4::Verifier;
-use rampart_store::{Db, StoreError};
+use rampart_store::{Db, Sealer, StoreError};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 pub use config::{Config, ConfigError, MasterKeySource};
+pub use data_dir::DB_FILE;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +147,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         management_account_id: marker.management_account_id.clone(),
     });
     let (shutdown, rx) = watch::channel(false);
-    tokio::spawn(deliver_trails(db.clone(), app.config.trail_delivery_secs.max(1), rx.clone()));
+    let digest_every = time::Duration::seconds(i64::try_from(app.config.trail_digest_secs.max(1)).unwrap_or(3600));
+    tokio::spawn(deliver_trails(
+        db.clone(),
+        app.sealer.clone(),
+        app.config.trail_delivery_secs.max(1),
+        digest_every,
+        rx.clone(),
+    ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
@@ -154,8 +162,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 /// Delivers trails' log files every `every` seconds until shutdown. Each run is one transaction
-/// (`cloudtrail::deliver`): files and cursors move together or not at all.
-async fn deliver_trails(db: Db, every: u64, mut stop: watch::Receiver<bool>) {
+/// (`cloudtrail::deliver`): files, digests and cursors move together or not at all.
+async fn deliver_trails(
+    db: Db,
+    sealer: Arc<Sealer>,
+    every: u64,
+    digest_every: time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -164,7 +178,8 @@ async fn deliver_trails(db: Db, every: u64, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         let now = time::OffsetDateTime::now_utc();
-        match db.transact(move |tx| rampart_services::cloudtrail::deliver(tx, now)).await {
+        let sealer = sealer.clone();
+        match db.transact(move |tx| rampart_services::cloudtrail::deliver(tx, &sealer, now, digest_every)).await {
             Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),

@@ -242,17 +242,24 @@ pub static IAM: &[Action] = &[
 const BUCKET: &[Target] = &[Bucket("Bucket")];
 const OBJECT: &[Target] = &[Object("Bucket", "Key")];
 
-/// The S3 subset's operations. HeadBucket and ListObjectsV2 are `s3:ListBucket`; GetObject and
+/// The S3 subset's operations. HeadBucket, ListObjects and ListObjectsV2 are `s3:ListBucket`; GetObject and
 /// HeadObject are `s3:GetObject`.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>.
 pub static S3: &[Action] = &[
     a("CreateBucket", BUCKET, &[]),
     a("DeleteBucket", BUCKET, &[]),
     a("DeleteObject", OBJECT, &[]),
+    a("GetBucketLocation", BUCKET, &[]),
     a("GetObject", OBJECT, &[]),
     Action { operation: "HeadBucket", action: Some("ListBucket"), resources: BUCKET, keys: &[] },
     Action { operation: "HeadObject", action: Some("GetObject"), resources: OBJECT, keys: &[] },
     Action { operation: "ListBuckets", action: Some("ListAllMyBuckets"), resources: &[All], keys: &[] },
+    Action {
+        operation: "ListObjects",
+        action: Some("ListBucket"),
+        resources: BUCKET,
+        keys: &["s3:prefix", "s3:delimiter", "s3:max-keys"],
+    },
     Action {
         operation: "ListObjectsV2",
         action: Some("ListBucket"),
@@ -293,6 +300,7 @@ pub static CLOUDTRAIL: &[Action] = &[
     a("GetEventSelectors", &[Trail("TrailName")], &[]),
     a("GetTrail", &[Trail("Name")], &[]),
     a("GetTrailStatus", &[Trail("Name")], &[]),
+    a("ListPublicKeys", &[All], &[]),
     a("ListTags", &[All], &[]),
     a("ListTrails", &[All], &[]),
     a("LookupEvents", &[All], &[]),

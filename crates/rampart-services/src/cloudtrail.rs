@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod digest;
 pub mod trails;
+pub mod validate;
+pub use digest::list_public_keys;
 pub use trails::*;
 
 use crate::{Principal, PrincipalKind};
@@ -72,7 +75,7 @@ pub struct SessionAttributes {
     pub mfa_authenticated: String,
 }
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
     t.replace_nanosecond(0).unwrap_or(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
@@ -260,6 +263,21 @@ impl EventResource {
             _ => resource.rsplit('/').next().unwrap_or(resource),
         }
     }
+}
+
+/// S3 names its request parameters as CloudTrail records them, not as the SDK's members:
+/// `bucketName` for the bucket, and the `Host` the request was sent to.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html>.
+pub fn s3_request_parameters(mut params: serde_json::Value, host: Option<&str>) -> serde_json::Value {
+    if let Some(map) = params.as_object_mut() {
+        if let Some(bucket) = map.remove("bucket") {
+            map.insert("bucketName".into(), bucket);
+        }
+        if let Some(h) = host {
+            map.insert("Host".into(), h.into());
+        }
+    }
+    params
 }
 
 /// Whether a call is a data event (object-level S3), which event history does not show.

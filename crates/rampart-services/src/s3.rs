@@ -135,9 +135,45 @@ pub(crate) fn deliver_object(
     key: &str,
     body: &[u8],
     content_type: &str,
+    metadata: BTreeMap<String, String>,
     now: OffsetDateTime,
 ) -> Result<(), ServiceError> {
-    store_object(tx, bucket, key, body, Some(content_type.to_owned()), BTreeMap::new(), now).map(|_| ())
+    store_object(tx, bucket, key, body, Some(content_type.to_owned()), metadata, now).map(|_| ())
+}
+
+/// Objects as the integrity validator reads them: straight from the store, any account's.
+pub struct StoredObjects<'a>(pub &'a rampart_store::Db);
+
+impl crate::cloudtrail::validate::Files for StoredObjects<'_> {
+    fn get(&self, bucket: &str, key: &str) -> Result<Option<crate::cloudtrail::validate::Object>, String> {
+        let Some(o) = account::read::<ObjectRecord>(self.0, &object_key(bucket, key)).map_err(|e| e.message)? else {
+            return Ok(None);
+        };
+        let data = self.0.get(&data_key(bucket, key)).map_err(|e| e.to_string())?.unwrap_or_default();
+        Ok(Some((data, o.metadata)))
+    }
+
+    fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, OffsetDateTime)>, String> {
+        let base = object_prefix(bucket);
+        let scan = [base.as_slice(), prefix.as_bytes()].concat();
+        let mut keys = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let batch = self.0.scan_prefix(&scan, after.as_deref(), 1000, false).map_err(|e| e.to_string())?;
+            let done = batch.len() < 1000;
+            for (k, v) in batch {
+                let o: ObjectRecord = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
+                keys.push((
+                    String::from_utf8_lossy(k.get(base.len()..).unwrap_or_default()).into_owned(),
+                    o.last_modified,
+                ));
+                after = Some(k);
+            }
+            if done {
+                return Ok(keys);
+            }
+        }
+    }
 }
 
 fn owned_bucket_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
@@ -368,33 +404,36 @@ fn invalid_argument(message: &str) -> ServiceError {
 
 /// ListObjectsV2: keys in UTF-8 binary order after `StartAfter` or the continuation token, rolled
 /// up at `Delimiter` into common prefixes (each counts toward `MaxKeys`).
-pub fn list_objects_v2(
+/// One page of a bucket listing, shared by ListObjects and ListObjectsV2.
+struct Page {
+    contents: Vec<shapes::Object>,
+    common: Vec<String>,
+    truncated: bool,
+    /// Where the next page resumes (exclusive): the last key, or a rolled-up prefix plus 0xFF.
+    last: Option<Vec<u8>>,
+}
+
+fn max_keys_of(n: Option<i32>) -> Result<usize, ServiceError> {
+    match n {
+        None => Ok(MAX_KEYS),
+        Some(n) if n < 0 => Err(invalid_argument("max-keys cannot be negative")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
+    }
+}
+
+/// Lists the keys after `after` (exclusive) under `prefix`, rolling keys up to the first
+/// `delimiter` after the prefix into common prefixes.
+fn list_page(
     ctx: &Ctx<'_>,
-    input: shapes::ListObjectsV2Request,
-) -> Result<shapes::ListObjectsV2Output, ServiceError> {
-    let b = owned_bucket(ctx, &input.bucket)?;
-    let max_keys = match input.max_keys {
-        None => MAX_KEYS,
-        Some(n) if n < 0 => return Err(invalid_argument("max-keys cannot be negative")),
-        Some(n) => usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS),
-    };
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-    let base = object_prefix(&b.name);
-    // Where to resume: a key (exclusive) inside the bucket.
-    let mut after: Option<Vec<u8>> = match &input.continuation_token {
-        Some(t) => Some(
-            data_encoding::BASE64URL_NOPAD
-                .decode(t.as_bytes())
-                .map_err(|_| invalid_argument("The continuation token provided is incorrect"))?,
-        ),
-        None => input.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
-    };
-    let mut scan_prefix = base.clone();
-    scan_prefix.extend_from_slice(prefix.as_bytes());
-    let (mut contents, mut common): (Vec<shapes::Object>, Vec<String>) = (Vec::new(), Vec::new());
-    let mut truncated = false;
-    let mut last: Option<Vec<u8>> = None;
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    mut after: Option<Vec<u8>>,
+    max_keys: usize,
+) -> Result<Page, ServiceError> {
+    let base = object_prefix(bucket);
+    let scan_prefix = [base.as_slice(), prefix.as_bytes()].concat();
+    let mut page = Page { contents: Vec::new(), common: Vec::new(), truncated: false, last: None };
     'scan: loop {
         let from = after.as_ref().map(|a| [base.as_slice(), a.as_slice()].concat());
         let batch = ctx.db.scan_prefix(&scan_prefix, from.as_deref(), 1000, false)?;
@@ -406,12 +445,12 @@ pub fn list_objects_v2(
             let key_bytes = k.get(base.len()..).unwrap_or_default().to_vec();
             after = Some(key_bytes.clone());
             let key = String::from_utf8_lossy(&key_bytes).into_owned();
-            let rolled = delimiter.as_ref().and_then(|d| {
-                let i = key.get(prefix.len()..)?.find(d.as_str())?;
+            let rolled = delimiter.and_then(|d| {
+                let i = key.get(prefix.len()..)?.find(d)?;
                 key.get(..prefix.len() + i + d.len()).map(str::to_owned)
             });
-            if contents.len() + common.len() == max_keys {
-                truncated = true;
+            if page.contents.len() + page.common.len() == max_keys {
+                page.truncated = true;
                 break 'scan;
             }
             match rolled {
@@ -420,14 +459,14 @@ pub fn list_objects_v2(
                     let mut skip = cp.as_bytes().to_vec();
                     skip.push(0xFF);
                     after = Some(skip.clone());
-                    last = Some(skip);
-                    common.push(cp);
+                    page.last = Some(skip);
+                    page.common.push(cp);
                     continue 'scan;
                 }
                 None => {
                     let o: ObjectRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
-                    last = Some(key_bytes);
-                    contents.push(shapes::Object {
+                    page.last = Some(key_bytes);
+                    page.contents.push(shapes::Object {
                         key: Some(o.key),
                         last_modified: Some(o.last_modified),
                         e_tag: Some(o.etag),
@@ -442,22 +481,103 @@ pub fn list_objects_v2(
             break;
         }
     }
-    let key_count = contents.len() + common.len();
+    Ok(page)
+}
+
+fn common_prefixes(common: Vec<String>) -> Option<Vec<shapes::CommonPrefix>> {
+    (!common.is_empty()).then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect())
+}
+
+pub fn list_objects_v2(
+    ctx: &Ctx<'_>,
+    input: shapes::ListObjectsV2Request,
+) -> Result<shapes::ListObjectsV2Output, ServiceError> {
+    let b = owned_bucket(ctx, &input.bucket)?;
+    let max_keys = max_keys_of(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    // Where to resume: a key (exclusive) inside the bucket.
+    let after: Option<Vec<u8>> = match &input.continuation_token {
+        Some(t) => Some(
+            data_encoding::BASE64URL_NOPAD
+                .decode(t.as_bytes())
+                .map_err(|_| invalid_argument("The continuation token provided is incorrect"))?,
+        ),
+        None => input.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
+    };
+    let page = list_page(ctx, &b.name, &prefix, delimiter.as_deref(), after, max_keys)?;
+    let key_count = page.contents.len() + page.common.len();
     Ok(shapes::ListObjectsV2Output {
-        is_truncated: Some(truncated),
-        contents: (!contents.is_empty()).then_some(contents),
+        is_truncated: Some(page.truncated),
+        contents: (!page.contents.is_empty()).then_some(page.contents),
         name: Some(b.name),
         prefix: Some(prefix),
         delimiter,
         max_keys: i32::try_from(max_keys).ok(),
-        common_prefixes: (!common.is_empty())
-            .then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect()),
+        common_prefixes: common_prefixes(page.common),
         key_count: i32::try_from(key_count).ok(),
         continuation_token: input.continuation_token,
-        next_continuation_token: if truncated { last.map(|l| data_encoding::BASE64URL_NOPAD.encode(&l)) } else { None },
+        next_continuation_token: if page.truncated {
+            page.last.map(|l| data_encoding::BASE64URL_NOPAD.encode(&l))
+        } else {
+            None
+        },
         start_after: input.start_after,
         ..shapes::ListObjectsV2Output::default()
     })
+}
+
+/// ListObjects (version 1): pages by `Marker`, a key to list after. `NextMarker` comes back when a
+/// truncated listing has a delimiter (the last key or common prefix); without one, the last key
+/// listed is the next marker, as S3 documents.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html>.
+pub fn list_objects(
+    ctx: &Ctx<'_>,
+    input: shapes::ListObjectsRequest,
+) -> Result<shapes::ListObjectsOutput, ServiceError> {
+    let b = owned_bucket(ctx, &input.bucket)?;
+    let max_keys = max_keys_of(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let after = input.marker.as_ref().filter(|m| !m.is_empty()).map(|m| {
+        let mut a = m.as_bytes().to_vec();
+        // A common prefix as marker: resume past everything under it.
+        if delimiter.as_ref().is_some_and(|d| m.ends_with(d.as_str())) {
+            a.push(0xFF);
+        }
+        a
+    });
+    let page = list_page(ctx, &b.name, &prefix, delimiter.as_deref(), after, max_keys)?;
+    let next_marker = (page.truncated && delimiter.is_some())
+        .then(|| {
+            let last_key = page.contents.last().and_then(|o| o.key.clone());
+            let last_prefix = page.common.last().cloned();
+            last_key.into_iter().chain(last_prefix).max()
+        })
+        .flatten();
+    Ok(shapes::ListObjectsOutput {
+        is_truncated: Some(page.truncated),
+        marker: Some(input.marker.unwrap_or_default()),
+        next_marker,
+        contents: (!page.contents.is_empty()).then_some(page.contents),
+        name: Some(b.name),
+        prefix: Some(prefix),
+        delimiter,
+        max_keys: i32::try_from(max_keys).ok(),
+        common_prefixes: common_prefixes(page.common),
+        ..shapes::ListObjectsOutput::default()
+    })
+}
+
+/// GetBucketLocation: the bucket's region as a location constraint — none for us-east-1, as S3
+/// answers.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html>.
+pub fn get_bucket_location(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketLocationRequest,
+) -> Result<shapes::GetBucketLocationOutput, ServiceError> {
+    let b = owned_bucket(ctx, &input.bucket)?;
+    Ok(shapes::GetBucketLocationOutput { location_constraint: (b.region != "us-east-1").then_some(b.region) })
 }
 
 #[cfg(test)]

@@ -81,6 +81,9 @@ pub struct TrailRecord {
     pub cursor: Option<String>,
     #[serde(default)]
     pub tags: Vec<(String, String)>,
+    /// Log file validation's chain: key, last digest, files since.
+    #[serde(default)]
+    pub digest: Option<super::digest::DigestState>,
 }
 
 impl TrailRecord {
@@ -280,6 +283,7 @@ pub fn create_trail(
         delivered: None,
         cursor: None,
         tags: tags_of(input.tags_list),
+        digest: None,
     };
     write(tx, &t)?;
     Ok(trail_response!(shapes::CreateTrailResponse, t))
@@ -312,6 +316,13 @@ pub fn update_trail(
         t.global_events = v;
     }
     if let Some(v) = input.enable_log_file_validation {
+        // Turned (back) on: the next digest covers from now, not the time validation was off.
+        if v && !t.validation
+            && let Some(d) = t.digest.as_mut()
+        {
+            d.since = ctx.now;
+            d.pending.clear();
+        }
         t.validation = v;
     }
     write(tx, &t)?;
@@ -407,8 +418,10 @@ pub fn get_trail_status(
     input: shapes::GetTrailStatusRequest,
 ) -> Result<shapes::GetTrailStatusResponse, ServiceError> {
     let t = read(ctx, &input.name)?;
+    let digest = t.digest.as_ref().filter(|d| d.previous.is_some()).map(|d| d.since);
     Ok(shapes::GetTrailStatusResponse {
         is_logging: Some(t.logging),
+        latest_digest_delivery_time: digest,
         latest_delivery_time: t.delivered,
         start_logging_time: t.started,
         stop_logging_time: t.stopped,
@@ -659,11 +672,29 @@ pub const DELIVERY_LAG: time::Duration = time::Duration::seconds(2);
 /// Most events one run considers per trail.
 const EVENTS_PER_RUN: usize = 10_000;
 
+/// Every account's trails (for `rampart trail validate`, which has no caller's account).
+pub fn all_trails(db: &rampart_store::Db) -> Result<Vec<TrailRecord>, ServiceError> {
+    Ok(db
+        .scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?
+        .into_iter()
+        .filter(|(k, _)| k.windows(7).any(|w| w == b"/trail/"))
+        .filter_map(|(_, v)| serde_json::from_slice::<TrailRecord>(&v).ok())
+        .collect())
+}
+
 /// One delivery run, in one transaction: for every logging trail, the events since its cursor
-/// (older than [`DELIVERY_LAG`]) that its selectors keep, written as one gzipped log file per
-/// account and hour into its bucket, and the cursor moved on — so a crash leaves either the
-/// files and the cursor or neither. Returns the keys of the files written.
-pub fn deliver(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<Vec<String>, ServiceError> {
+/// (older than [`DELIVERY_LAG`]) that its selectors keep, written as one gzipped log file into
+/// its bucket, and the cursor moved on — so a crash leaves either the files and the cursor or
+/// neither. A trail with log file validation also gets its digest when `digest_every` has run
+/// since the last. Returns the keys of the files written.
+pub fn deliver(
+    tx: &mut Tx<'_>,
+    sealer: &rampart_store::Sealer,
+    now: OffsetDateTime,
+    digest_every: time::Duration,
+) -> Result<Vec<String>, ServiceError> {
+    // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     let trails: Vec<TrailRecord> = tx
         .scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?
         .into_iter()
@@ -674,10 +705,12 @@ pub fn deliver(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<Vec<String>, Serv
     let horizon = crate::keys::audit_event((now - DELIVERY_LAG).unix_timestamp_nanos(), "");
     let mut written = Vec::new();
     for mut t in trails {
+        let before = t.clone_state();
         let cursor = t.cursor.clone().unwrap_or_default().into_bytes();
         let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
-        // Each hour's file, as the stored records themselves (already JSON), comma-separated.
-        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        // The file's records are the stored records themselves (already JSON), comma-separated.
+        let mut records: Vec<u8> = Vec::new();
+        let mut times: Option<(String, String)> = None;
         let mut last = None;
         for (k, v) in rows {
             if k >= horizon {
@@ -688,51 +721,71 @@ pub fn deliver(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<Vec<String>, Serv
             if ev.recipient_account_id != t.account_id || !selects(&t, &ev) {
                 continue;
             }
-            let hour = ev.event_time.get(..13).unwrap_or_default().to_owned();
-            let records = files.entry(hour).or_default();
             if !records.is_empty() {
                 records.push(b',');
             }
             records.extend_from_slice(&v);
+            times = Some(match times {
+                None => (ev.event_time.clone(), ev.event_time),
+                Some((lo, hi)) => (lo.min(ev.event_time.clone()), hi.max(ev.event_time)),
+            });
         }
-        for (hour, records) in files {
-            let key = log_file_key(&t, &hour, now)?;
+        if let Some(times) = times {
+            let key = log_file_key(&t, now)?;
             let mut doc = Vec::with_capacity(records.len() + 14);
             doc.extend_from_slice(b"{\"Records\":[");
             doc.extend_from_slice(&records);
             doc.extend_from_slice(b"]}");
             let body = gzip(&doc)?;
-            crate::s3::deliver_object(tx, &t.bucket, &key, &body, "application/x-gzip", now)?;
+            crate::s3::deliver_object(tx, &t.bucket, &key, &body, "application/x-gzip", BTreeMap::new(), now)?;
+            if t.validation {
+                super::digest::note_log_file(tx, sealer, &mut t, &key, &doc, times, now)?;
+            }
             written.push(key);
             t.delivered = Some(now);
         }
+        if t.validation
+            && let Some(key) = super::digest::write_due(tx, sealer, &mut t, digest_every, now)?
+        {
+            written.push(key);
+        }
         if let Some(k) = last {
             t.cursor = Some(String::from_utf8_lossy(&k).into_owned());
+        }
+        if t.clone_state() != before {
             write(tx, &t)?;
         }
     }
     Ok(written)
 }
 
+impl TrailRecord {
+    /// What a delivery run may change, to write the record only when it did.
+    fn clone_state(&self) -> (Option<String>, Option<OffsetDateTime>, Option<super::digest::DigestState>) {
+        (self.cursor.clone(), self.delivered, self.digest.clone())
+    }
+}
+
+/// The trail's key prefix as it starts a key: empty, or the prefix and one `/`.
+pub(crate) fn key_prefix(t: &TrailRecord) -> String {
+    t.key_prefix.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default()
+}
+
 /// `[prefix/]AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz`,
-/// dated by the hour its events are in.
-/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html>.
-fn log_file_key(t: &TrailRecord, hour: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
-    // `hour` is the events' "YYYY-MM-DDTHH".
-    let (date, hh) = hour.split_once('T').ok_or_else(ServiceError::internal)?;
-    let mut ymd = date.split('-');
-    let (y, m, d) = (ymd.next().unwrap_or("0000"), ymd.next().unwrap_or("00"), ymd.next().unwrap_or("00"));
+/// dated by its delivery, as CloudTrail names them.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>.
+fn log_file_key(t: &TrailRecord, now: OffsetDateTime) -> Result<String, ServiceError> {
     let unique = account::new_unique_id("")?;
-    let stamp = format!("{y}{m}{d}T{hh}{:02}Z", now.minute());
-    let region = &t.region;
-    let account = &t.account_id;
-    let prefix = t.key_prefix.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default();
+    let (y, m, d) = (now.year(), u8::from(now.month()), now.day());
+    let stamp = format!("{y:04}{m:02}{d:02}T{:02}{:02}Z", now.hour(), now.minute());
+    let (region, account) = (&t.region, &t.account_id);
     Ok(format!(
-        "{prefix}AWSLogs/{account}/CloudTrail/{region}/{y}/{m}/{d}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz"
+        "{}AWSLogs/{account}/CloudTrail/{region}/{y:04}/{m:02}/{d:02}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
+        key_prefix(t)
     ))
 }
 
-fn gzip(bytes: &[u8]) -> Result<Vec<u8>, ServiceError> {
+pub(crate) fn gzip(bytes: &[u8]) -> Result<Vec<u8>, ServiceError> {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(bytes).map_err(|_| ServiceError::internal())?;

@@ -100,7 +100,9 @@ async fn buckets_and_objects_round_trip_with_s3s_errors() {
         .find(|e| e["eventName"] == "PutObject" && e["errorCode"].is_null())
         .expect("PutObject is audited");
     assert_eq!(put_ev["eventSource"], "s3.amazonaws.com");
-    assert_eq!(put_ev["requestParameters"]["bucket"], "receipts");
+    assert_eq!(put_ev["requestParameters"]["bucketName"], "receipts", "CloudTrail's name for it");
+    assert!(put_ev["requestParameters"]["bucket"].is_null());
+    assert_eq!(put_ev["requestParameters"]["Host"], server.endpoint.trim_start_matches("http://"));
     assert_eq!(put_ev["requestParameters"]["key"], "2026/11/23/order 1.txt");
     assert!(!serde_json::to_string(&events).unwrap().contains("latte"), "object bytes reached the trail");
     server.stop().await;
@@ -145,6 +147,33 @@ async fn listings_roll_up_prefixes_and_page_with_continuation_tokens() {
     assert_eq!(after.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["specials", "zz-top"]);
     let bad = c.list_objects_v2().bucket("menu").continuation_token("!!not-a-token!!").send().await;
     assert_eq!(code(bad), "InvalidArgument");
+
+    // Version 1 pages by marker; NextMarker comes with a delimiter, else the last key leads on.
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = c.list_objects().bucket("menu").max_keys(4).set_marker(marker.clone()).send().await.unwrap();
+        assert_eq!(page.next_marker(), None);
+        all.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        if !page.is_truncated().unwrap_or(false) {
+            break;
+        }
+        marker = all.last().cloned();
+    }
+    assert_eq!(all, ["drinks/latte", "drinks/mocha", "food/bagel", "food/scone", "specials", "zz-top"]);
+    let first = c.list_objects().bucket("menu").delimiter("/").max_keys(1).send().await.unwrap();
+    assert_eq!(first.common_prefixes()[0].prefix(), Some("drinks/"));
+    assert_eq!(first.next_marker(), Some("drinks/"));
+    let rest = c.list_objects().bucket("menu").delimiter("/").marker("drinks/").send().await.unwrap();
+    let prefixes: Vec<&str> = rest.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert_eq!(prefixes, ["food/"], "past everything under the marker's prefix");
+    // GetBucketLocation: us-east-1 buckets have an empty location constraint element, which the
+    // SDK reads as "" (as it does from S3).
+    let loc = c.get_bucket_location().bucket("menu").send().await.unwrap();
+    assert_eq!(loc.location_constraint().map(|l| l.as_str()), Some(""));
+    assert_eq!(code(c.get_bucket_location().bucket("no-such-menu").send().await), "NoSuchBucket");
+
+    // AWS's managed AmazonS3ReadOnlyAccess    assert_eq!(code(bad), "InvalidArgument");
 
     // AWS's managed AmazonS3ReadOnlyAccess reads and lists, and writes nothing.
     let iam = root(&server);

@@ -1,0 +1,249 @@
+//! Log file integrity validation end to end: a real server delivers signed digests, then the
+//! `rampart trail validate` binary and the AWS CLI's `aws cloudtrail validate-logs` check them —
+//! untouched, then with a log file modified, one deleted, a digest deleted and a file inserted.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly"
+)]
+
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use rampart_testkit::TestServer;
+
+const DIGESTS: &str = "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/";
+const LOGS: &str = "AWSLogs/123456789012/CloudTrail/us-east-1/";
+
+fn clients(server: &TestServer) -> (aws_sdk_cloudtrail::Client, aws_sdk_s3::Client, aws_sdk_iam::Client) {
+    let creds =
+        aws_sdk_s3::config::Credentials::new(&server.access_key_id, &server.secret_access_key, None, None, "test");
+    let region = aws_sdk_s3::config::Region::new("us-east-1");
+    let ct = aws_sdk_cloudtrail::Config::builder()
+        .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
+        .region(region.clone())
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(creds.clone())
+        .build();
+    let s3 = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(region.clone())
+        .endpoint_url(&server.endpoint)
+        .force_path_style(true)
+        .credentials_provider(creds.clone())
+        .build();
+    let iam = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(region)
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(creds)
+        .build();
+    (aws_sdk_cloudtrail::Client::from_conf(ct), aws_sdk_s3::Client::from_conf(s3), aws_sdk_iam::Client::from_conf(iam))
+}
+
+async fn keys(s3: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {
+    let out = s3.list_objects_v2().bucket("audit-logs").prefix(prefix).send().await.unwrap();
+    let mut keys: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+async fn get(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    let out = s3.get_object().bucket("audit-logs").key(key).send().await.unwrap();
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+fn inflate(gz: &[u8]) -> serde_json::Value {
+    serde_json::from_reader(flate2::read::GzDecoder::new(gz)).unwrap()
+}
+
+/// Waits until `n` digests have been written after `since` (so files delivered before it are named).
+async fn digests_after(s3: &aws_sdk_s3::Client, since: time::OffsetDateTime, n: usize) -> Vec<String> {
+    let stamp = |t: time::OffsetDateTime| {
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    };
+    let since = stamp(since);
+    for _ in 0..200 {
+        let all = keys(s3, DIGESTS).await;
+        let after = all.iter().filter(|k| k[k.len() - 24..k.len() - 8] > *since).count();
+        if after >= n {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} digests after {since}");
+}
+
+fn rampart_validate(server: &TestServer, start: &str) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["trail", "validate", "--trail", "main", "--start-time", start, "--verbose", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// The line `rampart trail validate` printed for `key`.
+fn line_of<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines().find(|l| l.contains(&format!("/{key}\t"))).unwrap_or_else(|| panic!("no line for {key} in:\n{out}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampering() {
+    let server = TestServer::start_with(|c| {
+        c.trail_delivery_secs = 1;
+        c.trail_digest_secs = 2;
+    })
+    .await
+    .unwrap();
+    let (ct, s3, iam) = clients(&server);
+    let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
+    s3.create_bucket().bucket("audit-logs").send().await.unwrap();
+    let trail = ct
+        .create_trail()
+        .name("main")
+        .s3_bucket_name("audit-logs")
+        .enable_log_file_validation(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    ct.start_logging().name("main").send().await.unwrap();
+    for i in 0..6 {
+        iam.create_user().user_name(format!("u{i}")).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let last_call = time::OffsetDateTime::now_utc();
+    // Delivery waits 2 s for stragglers; two digests later every file is named.
+    let digests = digests_after(&s3, last_call + time::Duration::seconds(3), 2).await;
+    assert!(digests.len() >= 4, "{digests:?}");
+
+    // The public key: one per trail, PKCS#1 DER, fingerprinted by MD5.
+    let listed = ct.list_public_keys().send().await.unwrap();
+    let pk = &listed.public_key_list()[0];
+    let fingerprint = pk.fingerprint().unwrap().to_owned();
+    assert_eq!(fingerprint.len(), 32);
+    let der = pk.value().unwrap().as_ref();
+    assert_eq!(der[0], 0x30, "a DER SEQUENCE");
+    let md5 = std::process::Command::new("python3")
+        .args(["-c", "import hashlib,sys;print(hashlib.md5(sys.stdin.buffer.read()).hexdigest())"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut md5.stdin.as_ref().unwrap(), der).unwrap();
+    let out = md5.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), fingerprint);
+    let status = ct.get_trail_status().name("main").send().await.unwrap();
+    assert!(status.latest_digest_delivery_time().is_some());
+
+    // The chain: each digest names the one before it, the first names none.
+    let mut docs = Vec::new();
+    for key in &digests {
+        let head = s3.head_object().bucket("audit-logs").key(key).send().await.unwrap();
+        let meta = head.metadata().unwrap();
+        assert_eq!(meta["signature-algorithm"], "SHA256withRSA");
+        assert_eq!(meta["signature"].len(), 512, "hex of a 2048-bit signature");
+        let doc = inflate(&get(&s3, key).await);
+        assert_eq!(doc["digestS3Object"], *key);
+        assert_eq!(doc["digestPublicKeyFingerprint"], fingerprint);
+        docs.push(doc);
+    }
+    assert!(docs[0]["previousDigestS3Object"].is_null() && docs[0]["previousDigestSignature"].is_null());
+    for pair in docs.windows(2) {
+        assert_eq!(pair[1]["previousDigestS3Object"], pair[0]["digestS3Object"]);
+        assert_eq!(pair[1]["digestStartTime"], pair[0]["digestEndTime"]);
+    }
+    let named: Vec<String> = docs
+        .iter()
+        .flat_map(|d| d["logFiles"].as_array().unwrap().iter().map(|l| l["s3Object"].as_str().unwrap().to_owned()))
+        .collect();
+    let logs = keys(&s3, LOGS).await;
+    assert!(logs.len() >= 3, "{logs:?}");
+    for log in &logs {
+        assert!(named.contains(log), "{log} is in no digest");
+    }
+
+    // Untouched, both validators pass.
+    let (code, out) = rampart_validate(&server, &start_arg);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("{n}/{n} log files valid", n = logs.len())), "{out}");
+    assert!(!out.contains("INVALID"), "{out}");
+    let (ok, aws_out) = aws_validate(&server, &trail.trail_arn.clone().unwrap(), &start_arg).await;
+    assert!(ok, "{aws_out}");
+    assert!(aws_out.contains("log files valid") && !aws_out.contains("INVALID"), "{aws_out}");
+
+    // Tamper: rewrite one log file, delete another, delete a digest in the middle (not the one
+    // naming those two), and slip in a file with a delivered file's name pattern.
+    let digest_of =
+        |log: &str| docs.iter().position(|d| d["logFiles"].as_array().unwrap().iter().any(|l| l["s3Object"] == log));
+    let modified = logs[0].clone();
+    let deleted = logs.iter().find(|l| digest_of(l) != digest_of(&modified)).unwrap().clone();
+    let spared = [digest_of(&modified).unwrap(), digest_of(&deleted).unwrap()];
+    let missing_at = (1..docs.len() - 1).find(|i| !spared.contains(i)).unwrap();
+    let missing = digests[missing_at].clone();
+    let mut forged = inflate(&get(&s3, &modified).await);
+    forged["Records"][0]["sourceIPAddress"] = "203.0.113.9".into();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, forged.to_string().as_bytes()).unwrap();
+    s3.put_object()
+        .bucket("audit-logs")
+        .key(&modified)
+        .body(ByteStream::from(gz.finish().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object().bucket("audit-logs").key(&deleted).send().await.unwrap();
+    s3.delete_object().bucket("audit-logs").key(&missing).send().await.unwrap();
+    let inserted = format!("{}_XXXXXXXXXXXXXXXX.json.gz", &modified[..modified.rfind('_').unwrap()]);
+    let planted = get(&s3, &logs[1]).await;
+    s3.put_object().bucket("audit-logs").key(&inserted).body(ByteStream::from(planted)).send().await.unwrap();
+    // The planted file is judged once a digest period after it closes.
+    digests_after(&s3, time::OffsetDateTime::now_utc() + time::Duration::seconds(1), 1).await;
+
+    let (code, out) = rampart_validate(&server, &start_arg);
+    assert_eq!(code, 1, "{out}");
+    assert!(line_of(&out, &modified).ends_with("INVALID: modified (hash value doesn't match)"), "{out}");
+    assert!(line_of(&out, &deleted).ends_with("INVALID: deleted (not found)"), "{out}");
+    assert!(line_of(&out, &missing).contains("INVALID: missing"), "{out}");
+    assert!(line_of(&out, &inserted).contains("INVALID: inserted"), "{out}");
+    for log in logs.iter().filter(|l| ![&modified, &deleted].contains(l) && digest_of(l) != Some(missing_at)) {
+        assert!(line_of(&out, log).ends_with("\tvalid"), "{out}");
+    }
+    let (ok, aws_out) = aws_validate(&server, &trail.trail_arn.unwrap(), &start_arg).await;
+    assert!(!ok, "the AWS CLI must fail too:\n{aws_out}");
+    assert!(aws_out.contains(&format!("{modified}\tINVALID: hash value doesn't match")), "{aws_out}");
+    assert!(aws_out.contains(&format!("{deleted}\tINVALID: not found")), "{aws_out}");
+}
+
+/// `aws cloudtrail validate-logs` against the server: success and everything it printed.
+async fn aws_validate(server: &TestServer, arn: &str, start: &str) -> (bool, String) {
+    let out = tokio::process::Command::new("aws")
+        .args(["cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start, "--verbose"])
+        .env("AWS_ACCESS_KEY_ID", &server.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &server.secret_access_key)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .await
+        .expect("the AWS CLI must be installed (.ci/run installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}

@@ -1,0 +1,342 @@
+//! Log file integrity validation, the writing side: every trail with validation on has its own
+//! RSA key (the private half sealed with the master key, the public half listed by
+//! ListPublicKeys), and at the end of each digest period a digest file names every log file the
+//! trail delivered in it with the SHA-256 of its uncompressed content, chained to the previous
+//! digest through its hash and signature, and signed (SHA256withRSA) over CloudTrail's string to
+//! sign. The signature travels in the digest object's metadata (`signature`,
+//! `signature-algorithm`), as CloudTrail puts it, so `aws cloudtrail validate-logs` checks
+//! Rampart's files unchanged.
+//! See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-digest-file-structure.html>
+//! and <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-custom-validation.html>.
+
+use std::collections::BTreeMap;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use data_encoding::{BASE64, HEXLOWER};
+use md5::Digest as _;
+use rampart_shapes::generated::cloudtrail as shapes;
+use rampart_store::{Sealer, Tx};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::TrailRecord;
+use crate::account;
+use crate::{Ctx, ServiceError};
+
+/// The only algorithm CloudTrail signs digests with.
+pub const SIGNATURE_ALGORITHM: &str = "SHA256withRSA";
+const HASH_ALGORITHM: &str = "SHA-256";
+
+fn public_key_key(account: &str, fingerprint: &str) -> Vec<u8> {
+    format!("cloudtrail/{account}/pubkey/{fingerprint}").into_bytes()
+}
+
+fn public_keys_prefix(account: &str) -> Vec<u8> {
+    format!("cloudtrail/{account}/pubkey/").into_bytes()
+}
+
+/// Sealing context of a trail's private key: a sealed key moved to another trail does not open.
+fn seal_context(t: &TrailRecord) -> Vec<u8> {
+    format!("rampart/cloudtrail/digest-key/{}", t.arn()).into_bytes()
+}
+
+/// A public key, as stored (and listed by ListPublicKeys).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublicKeyRecord {
+    pub v: u32,
+    /// Base64 of the DER `RSAPublicKey` (PKCS#1).
+    pub der: String,
+    pub fingerprint: String,
+    pub trail_arn: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_from: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub valid_to: Option<OffsetDateTime>,
+}
+
+/// One log file a digest names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogFileEntry {
+    pub s3_bucket: String,
+    pub s3_object: String,
+    pub hash_value: String,
+    pub hash_algorithm: String,
+    pub newest_event_time: String,
+    pub oldest_event_time: String,
+}
+
+/// The digest a trail wrote last, which the next one names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousDigest {
+    pub bucket: String,
+    pub key: String,
+    /// SHA-256 (hex) of its uncompressed content.
+    pub hash: String,
+    /// Its signature (hex).
+    pub signature: String,
+}
+
+/// A trail's digest chain, kept in its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestState {
+    pub fingerprint: String,
+    /// The private key (PKCS#8), sealed with the master key, base64.
+    pub sealed_key: String,
+    /// Where the open digest period began.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    pub previous: Option<PreviousDigest>,
+    /// Log files delivered in the open period.
+    pub pending: Vec<LogFileEntry>,
+}
+
+/// A digest file's content, in CloudTrail's field order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DigestFile {
+    pub aws_account_id: String,
+    pub digest_start_time: String,
+    pub digest_end_time: String,
+    #[serde(rename = "digestS3Bucket")]
+    pub digest_s3_bucket: String,
+    #[serde(rename = "digestS3Object")]
+    pub digest_s3_object: String,
+    pub digest_public_key_fingerprint: String,
+    pub digest_signature_algorithm: String,
+    pub newest_event_time: Option<String>,
+    pub oldest_event_time: Option<String>,
+    #[serde(rename = "previousDigestS3Bucket")]
+    pub previous_digest_s3_bucket: Option<String>,
+    #[serde(rename = "previousDigestS3Object")]
+    pub previous_digest_s3_object: Option<String>,
+    pub previous_digest_hash_value: Option<String>,
+    pub previous_digest_hash_algorithm: Option<String>,
+    pub previous_digest_signature: Option<String>,
+    pub log_files: Vec<LogFileEntry>,
+}
+
+/// CloudTrail's string to sign: the digest's end time, its `bucket/key`, the SHA-256 (hex) of its
+/// uncompressed content and the previous digest's signature (`null` for the first).
+pub fn string_to_sign(end_time: &str, bucket: &str, key: &str, content_hash: &str, previous: Option<&str>) -> String {
+    format!("{end_time}\n{bucket}/{key}\n{content_hash}\n{}", previous.unwrap_or("null"))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    HEXLOWER.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+/// The public key's fingerprint: MD5 (hex) of its DER, 32 characters as CloudTrail's are.
+pub fn fingerprint(der: &[u8]) -> String {
+    HEXLOWER.encode(md5::Md5::digest(der).as_slice())
+}
+
+/// `20261123T120000Z`: the digest's end, in its key.
+fn key_stamp(t: OffsetDateTime) -> String {
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `[prefix/]AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_YYYYMMDDTHHMMSSZ.json.gz`.
+pub fn digest_key(t: &TrailRecord, end: OffsetDateTime) -> String {
+    let (account, region, name) = (&t.account_id, &t.region, &t.name);
+    format!(
+        "{}AWSLogs/{account}/CloudTrail-Digest/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail-Digest_{region}_{name}_{region}_{}.json.gz",
+        super::trails::key_prefix(t),
+        end.year(),
+        u8::from(end.month()),
+        end.day(),
+        key_stamp(end)
+    )
+}
+
+/// Starts a trail's digest chain: a new RSA-2048 key, its public half listed from `now`.
+/// Generating the key takes tens of milliseconds, once per trail.
+fn start_chain(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    t: &TrailRecord,
+    now: OffsetDateTime,
+) -> Result<DigestState, ServiceError> {
+    let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| ServiceError::internal())?;
+    let pkcs8 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&pair)
+        .map_err(|_| ServiceError::internal())?;
+    let der = pair.public_key().as_ref().to_vec();
+    let fp = fingerprint(&der);
+    let sealed = sealer.seal(pkcs8.as_ref(), &seal_context(t)).map_err(|_| ServiceError::internal())?;
+    let rec = PublicKeyRecord {
+        v: 1,
+        der: BASE64.encode(&der),
+        fingerprint: fp.clone(),
+        trail_arn: t.arn(),
+        valid_from: now,
+        valid_to: None,
+    };
+    account::write_tx(tx, &public_key_key(&t.account_id, &fp), &rec)?;
+    Ok(DigestState {
+        fingerprint: fp,
+        sealed_key: BASE64.encode(&sealed),
+        since: now,
+        previous: None,
+        pending: Vec::new(),
+    })
+}
+
+/// Notes a delivered log file for the trail's next digest (its chain started if need be).
+pub(crate) fn note_log_file(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    t: &mut TrailRecord,
+    key: &str,
+    uncompressed: &[u8],
+    times: (String, String),
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    let state = match t.digest.take() {
+        Some(s) => s,
+        None => start_chain(tx, sealer, t, now)?,
+    };
+    let mut state = state;
+    state.pending.push(LogFileEntry {
+        s3_bucket: t.bucket.clone(),
+        s3_object: key.to_owned(),
+        hash_value: sha256_hex(uncompressed),
+        hash_algorithm: HASH_ALGORITHM.into(),
+        oldest_event_time: times.0,
+        newest_event_time: times.1,
+    });
+    t.digest = Some(state);
+    Ok(())
+}
+
+/// Writes the trail's digest if its period has run (`every` since the last), even when no log
+/// file was delivered in it, as CloudTrail does. Returns the digest's key.
+pub(crate) fn write_due(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    t: &mut TrailRecord,
+    every: time::Duration,
+    now: OffsetDateTime,
+) -> Result<Option<String>, ServiceError> {
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let mut state = match t.digest.take() {
+        Some(s) => s,
+        None => start_chain(tx, sealer, t, now)?,
+    };
+    // Keys are stamped to the second: a digest a second after the last at the earliest.
+    if now - state.since < every || now <= state.since {
+        t.digest = Some(state);
+        return Ok(None);
+    }
+    let key = digest_key(t, now);
+    let end = super::rfc3339(now);
+    let doc = DigestFile {
+        aws_account_id: t.account_id.clone(),
+        digest_start_time: super::rfc3339(state.since),
+        digest_end_time: end.clone(),
+        digest_s3_bucket: t.bucket.clone(),
+        digest_s3_object: key.clone(),
+        digest_public_key_fingerprint: state.fingerprint.clone(),
+        digest_signature_algorithm: SIGNATURE_ALGORITHM.into(),
+        newest_event_time: state.pending.iter().map(|l| l.newest_event_time.clone()).max(),
+        oldest_event_time: state.pending.iter().map(|l| l.oldest_event_time.clone()).min(),
+        previous_digest_s3_bucket: state.previous.as_ref().map(|p| p.bucket.clone()),
+        previous_digest_s3_object: state.previous.as_ref().map(|p| p.key.clone()),
+        previous_digest_hash_value: state.previous.as_ref().map(|p| p.hash.clone()),
+        previous_digest_hash_algorithm: state.previous.as_ref().map(|_| HASH_ALGORITHM.to_owned()),
+        previous_digest_signature: state.previous.as_ref().map(|p| p.signature.clone()),
+        log_files: std::mem::take(&mut state.pending),
+    };
+    let json = serde_json::to_vec(&doc).map_err(|_| ServiceError::internal())?;
+    let hash = sha256_hex(&json);
+    let to_sign = string_to_sign(&end, &t.bucket, &key, &hash, state.previous.as_ref().map(|p| p.signature.as_str()));
+    let sealed = BASE64.decode(state.sealed_key.as_bytes()).map_err(|_| ServiceError::internal())?;
+    let pkcs8 = sealer.open(&sealed, &seal_context(t)).map_err(|_| ServiceError::internal())?;
+    let pair = KeyPair::from_pkcs8(&pkcs8).map_err(|_| ServiceError::internal())?;
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), to_sign.as_bytes(), &mut signature)
+        .map_err(|_| ServiceError::internal())?;
+    let signature = HEXLOWER.encode(&signature);
+    let metadata = BTreeMap::from([
+        ("signature".to_owned(), signature.clone()),
+        ("signature-algorithm".to_owned(), SIGNATURE_ALGORITHM.to_owned()),
+    ]);
+    crate::s3::deliver_object(tx, &t.bucket, &key, &super::trails::gzip(&json)?, "application/x-gzip", metadata, now)?;
+    state.previous = Some(PreviousDigest { bucket: t.bucket.clone(), key: key.clone(), hash, signature });
+    state.since = now;
+    t.digest = Some(state);
+    Ok(Some(key))
+}
+
+/// The account's public keys, for the validator.
+pub fn public_keys(db: &rampart_store::Db, account: &str) -> Result<Vec<PublicKeyRecord>, ServiceError> {
+    account::scan_records(db, &public_keys_prefix(account))
+}
+
+/// ListPublicKeys: the keys that signed (or sign) digests in the time range; with no range, the
+/// keys in use now. Each key's `Value` is its DER (PKCS#1 `RSAPublicKey`), base64 on the wire
+/// like every blob (the AWS CLI keeps blobs as their base64 text, which `validate-logs` decodes).
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_ListPublicKeys.html>.
+pub fn list_public_keys(
+    ctx: &Ctx<'_>,
+    input: shapes::ListPublicKeysRequest,
+) -> Result<shapes::ListPublicKeysResponse, ServiceError> {
+    let start = input.start_time.unwrap_or(ctx.now);
+    let end = input.end_time.unwrap_or(ctx.now);
+    if start > end {
+        return Err(ServiceError::new(
+            "InvalidTimeRangeException",
+            400,
+            "Invalid time range. The start time must be before the end time.",
+        ));
+    }
+    let list = public_keys(ctx.db, &ctx.principal.account_id)?
+        .into_iter()
+        .filter(|k| k.valid_from <= end && k.valid_to.is_none_or(|to| to >= start))
+        .map(|k| shapes::PublicKey {
+            value: BASE64.decode(k.der.as_bytes()).ok().map(rampart_shapes::Blob),
+            validity_start_time: Some(k.valid_from),
+            validity_end_time: k.valid_to,
+            fingerprint: Some(k.fingerprint),
+        })
+        .collect();
+    Ok(shapes::ListPublicKeysResponse { public_key_list: Some(list), next_token: None })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_string_to_sign_is_cloudtrails() {
+        assert_eq!(
+            string_to_sign("2026-11-23T12:00:00Z", "b", "AWSLogs/k.json.gz", "ab12", None),
+            "2026-11-23T12:00:00Z\nb/AWSLogs/k.json.gz\nab12\nnull"
+        );
+        assert!(string_to_sign("t", "b", "k", "h", Some("5f")).ends_with("\nh\n5f"));
+    }
+
+    #[test]
+    fn digest_keys_carry_the_trail_and_the_end_to_the_second() {
+        let t: TrailRecord = serde_json::from_value(serde_json::json!({
+            "v": 1, "account_id": "111122223333", "name": "audit", "region": "us-east-1", "bucket": "b",
+            "key_prefix": "p/", "multi_region": false, "global_events": true, "validation": true,
+            "logging": true, "selectors": [], "advanced": [], "created": "2026-11-23T00:00:00Z"
+        }))
+        .unwrap();
+        let end = time::macros::datetime!(2026-11-23 09:05:07 UTC);
+        assert_eq!(
+            digest_key(&t, end),
+            "p/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/23/111122223333_CloudTrail-Digest_us-east-1_audit_us-east-1_20261123T090507Z.json.gz"
+        );
+    }
+}
