@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
     let trail = TrailRef {
         account: "111122223333".into(),
         region: "us-east-1".into(),
+        home_region: "us-east-1".into(),
         name: "t".into(),
         bucket: "b".into(),
         key_prefix: String::new(),

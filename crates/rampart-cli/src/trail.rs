@@ -32,6 +32,10 @@ pub struct ValidateArgs {
     /// End of the range (same forms) [default: now].
     #[arg(long, value_parser = parse_time)]
     end_time: Option<OffsetDateTime>,
+    /// The region whose files to check (a multi-region trail keeps a chain per region)
+    /// [default: the trail's home region].
+    #[arg(long)]
+    region: Option<String>,
     /// The server's data directory [default: ./rampart-data].
     #[arg(long, env = "RAMPART_DATA_DIR", default_value = "rampart-data")]
     data_dir: PathBuf,
@@ -94,7 +98,8 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let target = TrailRef {
         account: trail.account_id.clone(),
-        region: trail.region.clone(),
+        region: args.region.clone().unwrap_or_else(|| trail.region.clone()),
+        home_region: trail.region.clone(),
         name: trail.name.clone(),
         bucket: trail.bucket.clone(),
         key_prefix: trail.key_prefix.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default(),

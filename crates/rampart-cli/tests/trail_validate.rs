@@ -19,9 +19,16 @@ const DIGESTS: &str = "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/";
 const LOGS: &str = "AWSLogs/123456789012/CloudTrail/us-east-1/";
 
 fn clients(server: &TestServer) -> (aws_sdk_cloudtrail::Client, aws_sdk_s3::Client, aws_sdk_iam::Client) {
+    clients_in(server, "us-east-1")
+}
+
+fn clients_in(
+    server: &TestServer,
+    region: &str,
+) -> (aws_sdk_cloudtrail::Client, aws_sdk_s3::Client, aws_sdk_iam::Client) {
     let creds =
         aws_sdk_s3::config::Credentials::new(&server.access_key_id, &server.secret_access_key, None, None, "test");
-    let region = aws_sdk_s3::config::Region::new("us-east-1");
+    let region = aws_sdk_s3::config::Region::new(region.to_owned());
     let ct = aws_sdk_cloudtrail::Config::builder()
         .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
         .region(region.clone())
@@ -45,7 +52,11 @@ fn clients(server: &TestServer) -> (aws_sdk_cloudtrail::Client, aws_sdk_s3::Clie
 }
 
 async fn keys(s3: &aws_sdk_s3::Client, prefix: &str) -> Vec<String> {
-    let out = s3.list_objects_v2().bucket("audit-logs").prefix(prefix).send().await.unwrap();
+    keys_in(s3, "audit-logs", prefix).await
+}
+
+async fn keys_in(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
     let mut keys: Vec<String> = out.contents().iter().map(|o| o.key().unwrap().to_owned()).collect();
     keys.sort();
     keys
@@ -86,8 +97,13 @@ async fn digests_after(s3: &aws_sdk_s3::Client, since: time::OffsetDateTime, n: 
 }
 
 fn rampart_validate(server: &TestServer, start: &str) -> (i32, String) {
+    rampart_validate_in(server, "main", "us-east-1", start)
+}
+
+fn rampart_validate_in(server: &TestServer, trail: &str, region: &str, start: &str) -> (i32, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["trail", "validate", "--trail", "main", "--start-time", start, "--verbose", "--data-dir"])
+        .args(["trail", "validate", "--trail", trail, "--region", region, "--start-time", start, "--verbose"])
+        .arg("--data-dir")
         .arg(server.data_dir())
         .output()
         .unwrap();
@@ -195,6 +211,8 @@ async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampe
     let spared = [digest_of(&modified).unwrap(), digest_of(&deleted).unwrap()];
     let missing_at = (1..docs.len() - 1).find(|i| !spared.contains(i)).unwrap();
     let missing = digests[missing_at].clone();
+    // A copy of a genuine file, to plant under a new name (read before anything is deleted).
+    let planted = get(&s3, &logs[1]).await;
     let mut forged = inflate(&get(&s3, &modified).await);
     forged["Records"][0]["sourceIPAddress"] = "203.0.113.9".into();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -209,7 +227,6 @@ async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampe
     s3.delete_object().bucket("audit-logs").key(&deleted).send().await.unwrap();
     s3.delete_object().bucket("audit-logs").key(&missing).send().await.unwrap();
     let inserted = format!("{}_XXXXXXXXXXXXXXXX.json.gz", &modified[..modified.rfind('_').unwrap()]);
-    let planted = get(&s3, &logs[1]).await;
     s3.put_object().bucket("audit-logs").key(&inserted).body(ByteStream::from(planted)).send().await.unwrap();
     // The planted file is judged once a digest period after it closes.
     digests_after(&s3, time::OffsetDateTime::now_utc() + time::Duration::seconds(1), 1).await;
@@ -246,4 +263,85 @@ async fn aws_validate(server: &TestServer, arn: &str, start: &str) -> (bool, Str
         .expect("the AWS CLI must be installed (.ci/run installs it)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
+}
+
+/// The region names of every event in the log files under `prefix`, and their event sources.
+async fn delivered_regions(s3: &aws_sdk_s3::Client, prefix: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for key in keys_in(s3, "regions", prefix).await.iter().filter(|k| k.contains("/CloudTrail/")) {
+        let body = s3.get_object().bucket("regions").key(key).send().await.unwrap().body.collect().await.unwrap();
+        for r in inflate(&body.into_bytes())["Records"].as_array().unwrap() {
+            let file_region = key.split("/CloudTrail/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+            out.push((
+                file_region,
+                r["awsRegion"].as_str().unwrap().to_owned(),
+                r["eventSource"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_multi_region_trail_keeps_a_chain_per_region_and_a_single_region_trail_only_its_own() {
+    let server = TestServer::start_with(|c| {
+        c.trail_delivery_secs = 1;
+        c.trail_digest_secs = 2;
+    })
+    .await
+    .unwrap();
+    let (ct, s3, iam) = clients(&server);
+    let (ct_eu, _, _) = clients_in(&server, "eu-west-1");
+    let start = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    s3.create_bucket().bucket("regions").send().await.unwrap();
+    for (name, multi, global) in [("everywhere", true, true), ("home", false, false)] {
+        ct.create_trail()
+            .name(name)
+            .s3_bucket_name("regions")
+            .s3_key_prefix(name)
+            .is_multi_region_trail(multi)
+            .include_global_service_events(global)
+            .enable_log_file_validation(true)
+            .send()
+            .await
+            .unwrap();
+        ct.start_logging().name(name).send().await.unwrap();
+    }
+    iam.create_user().user_name("global-event").send().await.unwrap();
+    ct_eu.list_trails().send().await.unwrap();
+    ct.list_trails().send().await.unwrap();
+
+    // Wait for both regions' files of the multi-region trail, then two digests past them.
+    let mut everywhere = Vec::new();
+    for _ in 0..100 {
+        everywhere = delivered_regions(&s3, "everywhere/").await;
+        let has = |region: &str, source: &str| everywhere.iter().any(|(_, r, s)| r == region && s == source);
+        if has("eu-west-1", "cloudtrail.amazonaws.com") && has("us-east-1", "iam.amazonaws.com") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(everywhere.iter().any(|(_, r, _)| r == "eu-west-1"), "{everywhere:?}");
+    assert!(everywhere.iter().all(|(file, event, _)| file == event), "each region's events in its own files");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // The single-region trail without global events has neither eu-west-1's nor IAM's events.
+    let home = delivered_regions(&s3, "home/").await;
+    assert!(home.iter().any(|(_, _, s)| s == "cloudtrail.amazonaws.com"), "{home:?}");
+    assert!(home.iter().all(|(_, r, s)| r == "us-east-1" && s != "iam.amazonaws.com"), "{home:?}");
+
+    // Digests per region, named with the home region, each region's chain valid on its own.
+    let eu_digests = keys_in(&s3, "regions", "everywhere/AWSLogs/123456789012/CloudTrail-Digest/eu-west-1/").await;
+    assert!(!eu_digests.is_empty());
+    assert!(
+        eu_digests.iter().all(|k| k.contains("_CloudTrail-Digest_eu-west-1_everywhere_us-east-1_")),
+        "{eu_digests:?}"
+    );
+    for (trail, region) in [("everywhere", "eu-west-1"), ("everywhere", "us-east-1"), ("home", "us-east-1")] {
+        let (code, out) = rampart_validate_in(&server, trail, region, &start);
+        assert_eq!(code, 0, "{trail} {region}: {out}");
+        assert!(!out.contains("0/0 log files"), "{trail} {region}: {out}");
+    }
 }

@@ -79,18 +79,42 @@ pub struct PreviousDigest {
     pub signature: String,
 }
 
-/// A trail's digest chain, kept in its record.
+/// A trail's log file validation, kept in its record: its key, and one digest chain per region
+/// its files are delivered for (a multi-region trail's regions each get their own, as in
+/// CloudTrail).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestState {
     pub fingerprint: String,
     /// The private key (PKCS#8), sealed with the master key, base64.
     pub sealed_key: String,
+    pub chains: BTreeMap<String, Chain>,
+}
+
+/// One region's digest chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chain {
     /// Where the open digest period began.
     #[serde(with = "time::serde::rfc3339")]
     pub since: OffsetDateTime,
     pub previous: Option<PreviousDigest>,
     /// Log files delivered in the open period.
     pub pending: Vec<LogFileEntry>,
+}
+
+impl DigestState {
+    /// The chains' periods restart at `now` (validation turned back on: the time it was off is
+    /// in no digest).
+    pub fn restart(&mut self, now: OffsetDateTime) {
+        for c in self.chains.values_mut() {
+            c.since = now;
+            c.pending.clear();
+        }
+    }
+
+    /// When the last digest was written, in any region.
+    pub fn latest(&self) -> Option<OffsetDateTime> {
+        self.chains.values().filter(|c| c.previous.is_some()).map(|c| c.since).max()
+    }
 }
 
 /// A digest file's content, in CloudTrail's field order.
@@ -146,11 +170,12 @@ fn key_stamp(t: OffsetDateTime) -> String {
     )
 }
 
-/// `[prefix/]AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_YYYYMMDDTHHMMSSZ.json.gz`.
-pub fn digest_key(t: &TrailRecord, end: OffsetDateTime) -> String {
-    let (account, region, name) = (&t.account_id, &t.region, &t.name);
+/// `[prefix/]AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_YYYYMMDDTHHMMSSZ.json.gz`,
+/// REGION being the region whose files the digest names.
+pub fn digest_key(t: &TrailRecord, region: &str, end: OffsetDateTime) -> String {
+    let (account, home, name) = (&t.account_id, &t.region, &t.name);
     format!(
-        "{}AWSLogs/{account}/CloudTrail-Digest/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail-Digest_{region}_{name}_{region}_{}.json.gz",
+        "{}AWSLogs/{account}/CloudTrail-Digest/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail-Digest_{region}_{name}_{home}_{}.json.gz",
         super::trails::key_prefix(t),
         end.year(),
         u8::from(end.month()),
@@ -159,9 +184,9 @@ pub fn digest_key(t: &TrailRecord, end: OffsetDateTime) -> String {
     )
 }
 
-/// Starts a trail's digest chain: a new RSA-2048 key, its public half listed from `now`.
+/// A trail's signing key: a new RSA-2048 key, its public half listed from `now`.
 /// Generating the key takes tens of milliseconds, once per trail.
-fn start_chain(
+fn new_key(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     t: &TrailRecord,
@@ -182,31 +207,31 @@ fn start_chain(
         valid_to: None,
     };
     account::write_tx(tx, &public_key_key(&t.account_id, &fp), &rec)?;
-    Ok(DigestState {
-        fingerprint: fp,
-        sealed_key: BASE64.encode(&sealed),
-        since: now,
-        previous: None,
-        pending: Vec::new(),
-    })
+    Ok(DigestState { fingerprint: fp, sealed_key: BASE64.encode(&sealed), chains: BTreeMap::new() })
 }
 
-/// Notes a delivered log file for the trail's next digest (its chain started if need be).
+fn new_chain(now: OffsetDateTime) -> Chain {
+    Chain { since: now, previous: None, pending: Vec::new() }
+}
+
+/// Notes a delivered log file (with events of `region`) for that region's next digest, the
+/// trail's key made if need be.
+#[allow(clippy::too_many_arguments, reason = "one call site, in delivery")]
 pub(crate) fn note_log_file(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     t: &mut TrailRecord,
+    region: &str,
     key: &str,
     uncompressed: &[u8],
     times: (String, String),
     now: OffsetDateTime,
 ) -> Result<(), ServiceError> {
-    let state = match t.digest.take() {
+    let mut state = match t.digest.take() {
         Some(s) => s,
-        None => start_chain(tx, sealer, t, now)?,
+        None => new_key(tx, sealer, t, now)?,
     };
-    let mut state = state;
-    state.pending.push(LogFileEntry {
+    state.chains.entry(region.to_owned()).or_insert_with(|| new_chain(now)).pending.push(LogFileEntry {
         s3_bucket: t.bucket.clone(),
         s3_object: key.to_owned(),
         hash_value: sha256_hex(uncompressed),
@@ -218,50 +243,74 @@ pub(crate) fn note_log_file(
     Ok(())
 }
 
-/// Writes the trail's digest if its period has run (`every` since the last), even when no log
-/// file was delivered in it, as CloudTrail does. Returns the digest's key.
+/// Writes each region's digest whose period has run (`every` since its last), even when no log
+/// file was delivered in it, as CloudTrail does; the home region's chain always runs. Returns the
+/// digests' keys.
 pub(crate) fn write_due(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     t: &mut TrailRecord,
     every: time::Duration,
     now: OffsetDateTime,
-) -> Result<Option<String>, ServiceError> {
+) -> Result<Vec<String>, ServiceError> {
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut state = match t.digest.take() {
         Some(s) => s,
-        None => start_chain(tx, sealer, t, now)?,
+        None => new_key(tx, sealer, t, now)?,
     };
-    // Keys are stamped to the second: a digest a second after the last at the earliest.
-    if now - state.since < every || now <= state.since {
-        t.digest = Some(state);
-        return Ok(None);
+    state.chains.entry(t.region.clone()).or_insert_with(|| new_chain(now));
+    let mut written = Vec::new();
+    let mut key_pair = None;
+    for (region, chain) in &mut state.chains {
+        // Keys are stamped to the second: a digest a second after the last at the earliest.
+        if now - chain.since < every || now <= chain.since {
+            continue;
+        }
+        if key_pair.is_none() {
+            let sealed = BASE64.decode(state.sealed_key.as_bytes()).map_err(|_| ServiceError::internal())?;
+            let pkcs8 = sealer.open(&sealed, &seal_context(t)).map_err(|_| ServiceError::internal())?;
+            key_pair = Some(KeyPair::from_pkcs8(&pkcs8).map_err(|_| ServiceError::internal())?);
+        }
+        let pair = key_pair.as_ref().ok_or_else(ServiceError::internal)?;
+        written.push(write_digest(tx, t, region, chain, &state.fingerprint, pair, now)?);
     }
-    let key = digest_key(t, now);
+    t.digest = Some(state);
+    Ok(written)
+}
+
+/// Writes one region's digest, ending now, and moves its chain on.
+fn write_digest(
+    tx: &mut Tx<'_>,
+    t: &TrailRecord,
+    region: &str,
+    chain: &mut Chain,
+    fingerprint: &str,
+    pair: &KeyPair,
+    now: OffsetDateTime,
+) -> Result<String, ServiceError> {
+    let key = digest_key(t, region, now);
     let end = super::rfc3339(now);
+    let previous = chain.previous.as_ref();
     let doc = DigestFile {
         aws_account_id: t.account_id.clone(),
-        digest_start_time: super::rfc3339(state.since),
+        digest_start_time: super::rfc3339(chain.since),
         digest_end_time: end.clone(),
         digest_s3_bucket: t.bucket.clone(),
         digest_s3_object: key.clone(),
-        digest_public_key_fingerprint: state.fingerprint.clone(),
+        digest_public_key_fingerprint: fingerprint.to_owned(),
         digest_signature_algorithm: SIGNATURE_ALGORITHM.into(),
-        newest_event_time: state.pending.iter().map(|l| l.newest_event_time.clone()).max(),
-        oldest_event_time: state.pending.iter().map(|l| l.oldest_event_time.clone()).min(),
-        previous_digest_s3_bucket: state.previous.as_ref().map(|p| p.bucket.clone()),
-        previous_digest_s3_object: state.previous.as_ref().map(|p| p.key.clone()),
-        previous_digest_hash_value: state.previous.as_ref().map(|p| p.hash.clone()),
-        previous_digest_hash_algorithm: state.previous.as_ref().map(|_| HASH_ALGORITHM.to_owned()),
-        previous_digest_signature: state.previous.as_ref().map(|p| p.signature.clone()),
-        log_files: std::mem::take(&mut state.pending),
+        newest_event_time: chain.pending.iter().map(|l| l.newest_event_time.clone()).max(),
+        oldest_event_time: chain.pending.iter().map(|l| l.oldest_event_time.clone()).min(),
+        previous_digest_s3_bucket: previous.map(|p| p.bucket.clone()),
+        previous_digest_s3_object: previous.map(|p| p.key.clone()),
+        previous_digest_hash_value: previous.map(|p| p.hash.clone()),
+        previous_digest_hash_algorithm: previous.map(|_| HASH_ALGORITHM.to_owned()),
+        previous_digest_signature: previous.map(|p| p.signature.clone()),
+        log_files: std::mem::take(&mut chain.pending),
     };
     let json = serde_json::to_vec(&doc).map_err(|_| ServiceError::internal())?;
     let hash = sha256_hex(&json);
-    let to_sign = string_to_sign(&end, &t.bucket, &key, &hash, state.previous.as_ref().map(|p| p.signature.as_str()));
-    let sealed = BASE64.decode(state.sealed_key.as_bytes()).map_err(|_| ServiceError::internal())?;
-    let pkcs8 = sealer.open(&sealed, &seal_context(t)).map_err(|_| ServiceError::internal())?;
-    let pair = KeyPair::from_pkcs8(&pkcs8).map_err(|_| ServiceError::internal())?;
+    let to_sign = string_to_sign(&end, &t.bucket, &key, &hash, previous.map(|p| p.signature.as_str()));
     let mut signature = vec![0; pair.public_modulus_len()];
     pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), to_sign.as_bytes(), &mut signature)
         .map_err(|_| ServiceError::internal())?;
@@ -271,10 +320,9 @@ pub(crate) fn write_due(
         ("signature-algorithm".to_owned(), SIGNATURE_ALGORITHM.to_owned()),
     ]);
     crate::s3::deliver_object(tx, &t.bucket, &key, &super::trails::gzip(&json)?, "application/x-gzip", metadata, now)?;
-    state.previous = Some(PreviousDigest { bucket: t.bucket.clone(), key: key.clone(), hash, signature });
-    state.since = now;
-    t.digest = Some(state);
-    Ok(Some(key))
+    chain.previous = Some(PreviousDigest { bucket: t.bucket.clone(), key: key.clone(), hash, signature });
+    chain.since = now;
+    Ok(key)
 }
 
 /// The account's public keys, for the validator.
@@ -326,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn digest_keys_carry_the_trail_and_the_end_to_the_second() {
+    fn digest_keys_carry_the_region_the_trail_its_home_and_the_end_to_the_second() {
         let t: TrailRecord = serde_json::from_value(serde_json::json!({
             "v": 1, "account_id": "111122223333", "name": "audit", "region": "us-east-1", "bucket": "b",
             "key_prefix": "p/", "multi_region": false, "global_events": true, "validation": true,
@@ -335,8 +383,8 @@ mod tests {
         .unwrap();
         let end = time::macros::datetime!(2026-11-23 09:05:07 UTC);
         assert_eq!(
-            digest_key(&t, end),
-            "p/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/23/111122223333_CloudTrail-Digest_us-east-1_audit_us-east-1_20261123T090507Z.json.gz"
+            digest_key(&t, "eu-west-1", end),
+            "p/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/23/111122223333_CloudTrail-Digest_eu-west-1_audit_us-east-1_20261123T090507Z.json.gz"
         );
     }
 }

@@ -320,8 +320,7 @@ pub fn update_trail(
         if v && !t.validation
             && let Some(d) = t.digest.as_mut()
         {
-            d.since = ctx.now;
-            d.pending.clear();
+            d.restart(ctx.now);
         }
         t.validation = v;
     }
@@ -418,7 +417,7 @@ pub fn get_trail_status(
     input: shapes::GetTrailStatusRequest,
 ) -> Result<shapes::GetTrailStatusResponse, ServiceError> {
     let t = read(ctx, &input.name)?;
-    let digest = t.digest.as_ref().filter(|d| d.previous.is_some()).map(|d| d.since);
+    let digest = t.digest.as_ref().and_then(super::digest::DigestState::latest);
     Ok(shapes::GetTrailStatusResponse {
         is_logging: Some(t.logging),
         latest_digest_delivery_time: digest,
@@ -619,6 +618,22 @@ pub fn list_tags(ctx: &Ctx<'_>, input: shapes::ListTagsRequest) -> Result<shapes
 }
 
 /// Whether a trail's selectors keep an event.
+/// Services whose events CloudTrail records as global (in us-east-1), which a trail takes only
+/// with IncludeGlobalServiceEvents.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html#cloudtrail-concepts-global-service-events>.
+fn is_global_service(event_source: &str) -> bool {
+    matches!(event_source, "iam.amazonaws.com" | "signin.amazonaws.com" | "cloudfront.amazonaws.com")
+}
+
+/// Whether the event is in the trail's regions: every region for a multi-region trail, its home
+/// region otherwise; global services' events only when the trail includes them.
+pub fn in_scope(t: &TrailRecord, ev: &Event) -> bool {
+    if is_global_service(&ev.event_source) {
+        return t.global_events;
+    }
+    t.multi_region || ev.aws_region == t.region
+}
+
 pub fn selects(t: &TrailRecord, ev: &Event) -> bool {
     if !t.advanced.is_empty() {
         return t.advanced.iter().any(|a| a.fields.iter().all(|f| field_matches(f, ev)));
@@ -708,9 +723,9 @@ pub fn deliver(
         let before = t.clone_state();
         let cursor = t.cursor.clone().unwrap_or_default().into_bytes();
         let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
-        // The file's records are the stored records themselves (already JSON), comma-separated.
-        let mut records: Vec<u8> = Vec::new();
-        let mut times: Option<(String, String)> = None;
+        // Each region's file: the stored records themselves (already JSON), comma-separated, and
+        // the oldest and newest event times in it.
+        let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
             if k >= horizon {
@@ -718,20 +733,25 @@ pub fn deliver(
             }
             last = Some(k);
             let Ok(ev) = serde_json::from_slice::<Event>(&v) else { continue };
-            if ev.recipient_account_id != t.account_id || !selects(&t, &ev) {
+            if ev.recipient_account_id != t.account_id || !in_scope(&t, &ev) || !selects(&t, &ev) {
                 continue;
             }
+            let (records, oldest, newest) = files
+                .entry(ev.aws_region.clone())
+                .or_insert_with(|| (Vec::new(), ev.event_time.clone(), ev.event_time.clone()));
             if !records.is_empty() {
                 records.push(b',');
             }
             records.extend_from_slice(&v);
-            times = Some(match times {
-                None => (ev.event_time.clone(), ev.event_time),
-                Some((lo, hi)) => (lo.min(ev.event_time.clone()), hi.max(ev.event_time)),
-            });
+            if ev.event_time < *oldest {
+                oldest.clone_from(&ev.event_time);
+            }
+            if ev.event_time > *newest {
+                newest.clone_from(&ev.event_time);
+            }
         }
-        if let Some(times) = times {
-            let key = log_file_key(&t, now)?;
+        for (region, (records, oldest, newest)) in files {
+            let key = log_file_key(&t, &region, now)?;
             let mut doc = Vec::with_capacity(records.len() + 14);
             doc.extend_from_slice(b"{\"Records\":[");
             doc.extend_from_slice(&records);
@@ -739,15 +759,13 @@ pub fn deliver(
             let body = gzip(&doc)?;
             crate::s3::deliver_object(tx, &t.bucket, &key, &body, "application/x-gzip", BTreeMap::new(), now)?;
             if t.validation {
-                super::digest::note_log_file(tx, sealer, &mut t, &key, &doc, times, now)?;
+                super::digest::note_log_file(tx, sealer, &mut t, &region, &key, &doc, (oldest, newest), now)?;
             }
             written.push(key);
             t.delivered = Some(now);
         }
-        if t.validation
-            && let Some(key) = super::digest::write_due(tx, sealer, &mut t, digest_every, now)?
-        {
-            written.push(key);
+        if t.validation {
+            written.extend(super::digest::write_due(tx, sealer, &mut t, digest_every, now)?);
         }
         if let Some(k) = last {
             t.cursor = Some(String::from_utf8_lossy(&k).into_owned());
@@ -772,13 +790,13 @@ pub(crate) fn key_prefix(t: &TrailRecord) -> String {
 }
 
 /// `[prefix/]AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz`,
-/// dated by its delivery, as CloudTrail names them.
+/// REGION being its events', dated by its delivery, as CloudTrail names them.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>.
-fn log_file_key(t: &TrailRecord, now: OffsetDateTime) -> Result<String, ServiceError> {
+fn log_file_key(t: &TrailRecord, region: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
     let unique = account::new_unique_id("")?;
     let (y, m, d) = (now.year(), u8::from(now.month()), now.day());
     let stamp = format!("{y:04}{m:02}{d:02}T{:02}{:02}Z", now.hour(), now.minute());
-    let (region, account) = (&t.region, &t.account_id);
+    let account = &t.account_id;
     Ok(format!(
         "{}AWSLogs/{account}/CloudTrail/{region}/{y:04}/{m:02}/{d:02}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
         key_prefix(t)

@@ -33,7 +33,10 @@ pub trait Files {
 #[derive(Debug, Clone)]
 pub struct TrailRef {
     pub account: String,
+    /// The region whose files are checked (a multi-region trail has a chain per region).
     pub region: String,
+    /// The trail's home region, in its digests' names.
+    pub home_region: String,
     pub name: String,
     pub bucket: String,
     /// Empty, or the key prefix and one `/`.
@@ -196,7 +199,7 @@ pub fn validate(
     let mut report = Report::default();
     let (p, acct, region, name) = (&trail.key_prefix, &trail.account, &trail.region, &trail.name);
     let digest_prefix = format!("{p}AWSLogs/{acct}/CloudTrail-Digest/{region}/");
-    let marker = format!("_CloudTrail-Digest_{region}_{name}_{region}_");
+    let marker = format!("_CloudTrail-Digest_{region}_{name}_{}_", trail.home_region);
     // Digests of this trail ending in the range (or within the hour after it, whose period may
     // reach back into it), newest last.
     let mut listed: Vec<(OffsetDateTime, String)> = files
