@@ -349,7 +349,7 @@ impl App {
             }
             (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(|mut e| {
                 if service.endpoint_prefix == "cloudtrail"
-                    && let Some(code) = rampart_services::cloudtrail::validation_code(&e.message)
+                    && let Some(code) = rampart_services::cloudtrail::validation_code(&e.members)
                 {
                     e.code = code.into();
                 }

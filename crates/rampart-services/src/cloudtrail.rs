@@ -645,9 +645,11 @@ pub fn lookup_events(
     Ok(shapes::LookupEventsResponse { events: Some(events), next_token })
 }
 
-/// CloudTrail's own error for an input the model's constraints refuse, where it has one.
-pub fn validation_code(message: &str) -> Option<&'static str> {
-    message.contains("at 'maxResults'").then_some("InvalidMaxResultsException")
+/// CloudTrail's own error for an input the model's constraints refuse, by the members that
+/// failed, where it has one.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html#API_LookupEvents_Errors>.
+pub fn validation_code(failed_members: &[String]) -> Option<&'static str> {
+    failed_members.iter().any(|m| m == "maxResults").then_some("InvalidMaxResultsException")
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ pub use schema::{
     ErrorInfo, Kind, ListShape, Location, MapShape, Member, Operation, Pattern, Protocol, Range, Service, Shape,
     StringRules, StructShape, TimestampFormat,
 };
-pub use validate::{ValidationFailure, validate};
+pub use validate::{Invalid, ValidationFailure, validate};
 pub use value::{Blob, FromValue, HasShape, IntoValue, ShapeError, Value, optional, required};
 
 /// Every service whose shapes are generated, for lookup by the server.

@@ -35,12 +35,22 @@ pub fn message(failures: &[ValidationFailure]) -> Option<String> {
     Some(format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, list.join("; ")))
 }
 
-/// Checks a decoded input value against its shape; returns the AWS message when it fails.
-pub fn validate(value: &Value, shape: &Shape) -> Result<(), String> {
+/// An input the model's constraints refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// AWS's whole message.
+    pub message: String,
+    /// The paths of the members that failed (`maxResults`, `tags.1.member.key`), so a service
+    /// can answer with its own error where it has one.
+    pub paths: Vec<String>,
+}
+
+/// Checks a decoded input value against its shape.
+pub fn validate(value: &Value, shape: &Shape) -> Result<(), Invalid> {
     let mut failures = Vec::new();
     check(value, shape, "", &mut failures);
     match message(&failures) {
-        Some(m) => Err(m),
+        Some(message) => Err(Invalid { message, paths: failures.into_iter().map(|f| f.path).collect() }),
         None => Ok(()),
     }
 }
@@ -209,7 +219,11 @@ mod tests {
     };
 
     fn check_msg(v: Value, expect: &str) {
-        assert_eq!(validate(&v, &REQ).err().as_deref(), Some(expect));
+        let err = validate(&v, &REQ).unwrap_err();
+        assert_eq!(err.message, expect);
+        // Every failure's member path, in the message's order.
+        let named: Vec<&str> = expect.split(" at '").skip(1).filter_map(|s| s.split('\'').next()).collect();
+        assert_eq!(err.paths, named);
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct WireError {
     pub status: u16,
     /// `Sender` (the client's fault) or `Receiver` (ours), as query errors say.
     pub sender_fault: bool,
+    /// For a failed validation, the paths of the members that failed.
+    pub members: Vec<String>,
 }
 
 /// A rendered error response.
@@ -26,16 +28,16 @@ pub struct ErrorBody {
 
 impl WireError {
     pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), status, sender_fault: status < 500 }
+        Self { code: code.into(), message: message.into(), status, sender_fault: status < 500, members: Vec::new() }
     }
 
     /// The model's input constraints failed (`ValidationError` for query services).
-    pub fn validation(protocol: Protocol, message: String) -> Self {
+    pub fn validation(protocol: Protocol, invalid: rampart_shapes::Invalid) -> Self {
         let code = match protocol {
             Protocol::Query => "ValidationError",
             _ => "ValidationException",
         };
-        Self::new(code, 400, message)
+        Self { members: invalid.paths, ..Self::new(code, 400, invalid.message) }
     }
 
     /// The body could not be read as the protocol's encoding.

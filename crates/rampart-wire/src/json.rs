@@ -27,7 +27,7 @@ pub fn decode_input(body: &[u8], shape: &Shape) -> Result<Value, WireError> {
         return Err(WireError::malformed(Protocol::Json, "The request body must be a JSON object"));
     }
     let v = decode(&json, shape, "", 0)?;
-    rampart_shapes::validate(&v, shape).map_err(|m| WireError::validation(Protocol::Json, m))?;
+    rampart_shapes::validate(&v, shape).map_err(|e| WireError::validation(Protocol::Json, e))?;
     Ok(v)
 }
 

@@ -67,7 +67,7 @@ fn bad(name: &str, what: &str, v: &str) -> WireError {
 /// Decodes an operation's input structure from query parameters, then checks its constraints.
 pub fn decode_input(params: &Params, shape: &Shape) -> Result<Value, WireError> {
     let v = decode(params, "", shape)?.unwrap_or_else(|| empty(shape));
-    rampart_shapes::validate(&v, shape).map_err(|m| WireError::validation(Protocol::Query, m))?;
+    rampart_shapes::validate(&v, shape).map_err(|e| WireError::validation(Protocol::Query, e))?;
     Ok(v)
 }
 

@@ -123,7 +123,7 @@ pub fn decode_input(shape: &Shape, req: &HttpRequest<'_>) -> Result<Value, WireE
         }
     }
     let v = Value::Struct(fields);
-    rampart_shapes::validate(&v, shape).map_err(|msg| WireError::validation(Protocol::RestXml, msg))?;
+    rampart_shapes::validate(&v, shape).map_err(|e| WireError::validation(Protocol::RestXml, e))?;
     Ok(v)
 }
 
