@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use rampart_services::cloudtrail::validate::{self, Kind, Status, TrailRef};
+use rampart_services::cloudtrail::validate::{self, Kind, Status};
 use rampart_services::cloudtrail::{self, TrailRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -96,14 +96,7 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .filter_map(|k| Some((k.fingerprint, data_encoding::BASE64.decode(k.der.as_bytes()).ok()?)))
         .collect();
-    let target = TrailRef {
-        account: trail.account_id.clone(),
-        region: args.region.clone().unwrap_or_else(|| trail.region.clone()),
-        home_region: trail.region.clone(),
-        name: trail.name.clone(),
-        bucket: trail.bucket.clone(),
-        key_prefix: trail.key_prefix.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default(),
-    };
+    let target = trail.files(args.region.as_deref());
     println!(
         "Validating log files for trail {} between {} and {}\n",
         trail.arn(),

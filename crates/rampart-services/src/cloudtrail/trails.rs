@@ -689,12 +689,15 @@ const EVENTS_PER_RUN: usize = 10_000;
 
 /// Every account's trails (for `rampart trail validate`, which has no caller's account).
 pub fn all_trails(db: &rampart_store::Db) -> Result<Vec<TrailRecord>, ServiceError> {
-    Ok(db
-        .scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?
-        .into_iter()
+    Ok(trails_in(db.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?))
+}
+
+/// The trail records among the rows under [`ALL_TRAILS`] (which also holds public keys).
+fn trails_in(rows: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<TrailRecord> {
+    rows.into_iter()
         .filter(|(k, _)| k.windows(7).any(|w| w == b"/trail/"))
         .filter_map(|(_, v)| serde_json::from_slice::<TrailRecord>(&v).ok())
-        .collect())
+        .collect()
 }
 
 /// One delivery run, in one transaction: for every logging trail, the events since its cursor
@@ -710,13 +713,8 @@ pub fn deliver(
 ) -> Result<Vec<String>, ServiceError> {
     // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    let trails: Vec<TrailRecord> = tx
-        .scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?
-        .into_iter()
-        .filter(|(k, _)| k.windows(7).any(|w| w == b"/trail/"))
-        .filter_map(|(_, v)| serde_json::from_slice::<TrailRecord>(&v).ok())
-        .filter(|t| t.logging)
-        .collect();
+    let mut trails = trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?);
+    trails.retain(|t| t.logging);
     let horizon = crate::keys::audit_event((now - DELIVERY_LAG).unix_timestamp_nanos(), "");
     let mut written = Vec::new();
     for mut t in trails {
@@ -778,6 +776,18 @@ pub fn deliver(
 }
 
 impl TrailRecord {
+    /// Where the validator finds this trail's files for `region` (default: its home region).
+    pub fn files(&self, region: Option<&str>) -> super::validate::TrailRef {
+        super::validate::TrailRef {
+            account: self.account_id.clone(),
+            region: region.unwrap_or(&self.region).to_owned(),
+            home_region: self.region.clone(),
+            name: self.name.clone(),
+            bucket: self.bucket.clone(),
+            key_prefix: key_prefix(self),
+        }
+    }
+
     /// What a delivery run may change, to write the record only when it did.
     fn clone_state(&self) -> (Option<String>, Option<OffsetDateTime>, Option<super::digest::DigestState>) {
         (self.cursor.clone(), self.delivered, self.digest.clone())
@@ -785,7 +795,7 @@ impl TrailRecord {
 }
 
 /// The trail's key prefix as it starts a key: empty, or the prefix and one `/`.
-pub(crate) fn key_prefix(t: &TrailRecord) -> String {
+pub fn key_prefix(t: &TrailRecord) -> String {
     t.key_prefix.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default()
 }
 

@@ -120,24 +120,16 @@ fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
-/// The time stamped in a digest key (`…_YYYYMMDDTHHMMSSZ.json.gz`) or a log file key
-/// (`…_YYYYMMDDTHHmmZ_UNIQUE.json.gz`, to the minute).
+/// The time stamped in a digest key (`…_YYYYMMDDTHHMMSSZ.json.gz`): its period's end.
 fn key_time(stamp: &str) -> Option<OffsetDateTime> {
-    let b = stamp.as_bytes();
-    let num = |r: std::ops::Range<usize>| stamp.get(r).and_then(|s| s.parse::<u32>().ok());
-    if b.get(8) != Some(&b'T') || !stamp.ends_with('Z') {
+    let num = |r: std::ops::Range<usize>| stamp.get(r).and_then(|s| s.parse::<u8>().ok());
+    if stamp.len() != 16 || stamp.as_bytes().get(8) != Some(&b'T') || !stamp.ends_with('Z') {
         return None;
     }
-    let month = time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
-    let date =
-        time::Date::from_calendar_date(i32::try_from(num(0..4)?).ok()?, month, u8::try_from(num(6..8)?).ok()?).ok()?;
-    let second = if stamp.len() == 16 { num(13..15)? } else { 0 };
-    let t = time::Time::from_hms(
-        u8::try_from(num(9..11)?).ok()?,
-        u8::try_from(num(11..13)?).ok()?,
-        u8::try_from(second).ok()?,
-    )
-    .ok()?;
+    let year = stamp.get(0..4).and_then(|s| s.parse::<i32>().ok())?;
+    let month = time::Month::try_from(num(4..6)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, num(6..8)?).ok()?;
+    let t = time::Time::from_hms(num(9..11)?, num(11..13)?, num(13..15)?).ok()?;
     Some(date.with_time(t).assume_utc())
 }
 
@@ -314,10 +306,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_times_parse_to_the_second_and_to_the_minute() {
+    fn digest_key_times_parse_to_the_second() {
         assert_eq!(key_time("20261123T090507Z"), Some(time::macros::datetime!(2026-11-23 09:05:07 UTC)));
-        assert_eq!(key_time("20261123T0905Z"), Some(time::macros::datetime!(2026-11-23 09:05:00 UTC)));
-        for bad in ["", "2026", "20261323T0905Z", "20261123X0905Z", "20261123T0905", "20261123T2505Z"] {
+        for bad in [
+            "",
+            "2026",
+            "20261323T090507Z",
+            "20261123X090507Z",
+            "20261123T090507",
+            "20261123T250507Z",
+            "20261123T0905Z",
+        ] {
             assert_eq!(key_time(bad), None, "{bad}");
         }
     }
