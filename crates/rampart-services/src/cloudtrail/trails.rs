@@ -703,8 +703,10 @@ fn trails_in(rows: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<TrailRecord> {
 /// One delivery run, in one transaction: for every logging trail, the events since its cursor
 /// (older than [`DELIVERY_LAG`]) that its selectors keep, written as one gzipped log file into
 /// its bucket, and the cursor moved on — so a crash leaves either the files and the cursor or
-/// neither. A trail with log file validation also gets its digest when `digest_every` has run
-/// since the last. Returns the keys of the files written.
+/// neither. A stopped trail still delivers what it recorded up to its StopLogging (that call's
+/// own event included), and closes its last digest period. A trail with log file validation
+/// also gets its digest when `digest_every` has run since the last. Returns the keys of the
+/// files written.
 pub fn deliver(
     tx: &mut Tx<'_>,
     sealer: &rampart_store::Sealer,
@@ -713,20 +715,34 @@ pub fn deliver(
 ) -> Result<Vec<String>, ServiceError> {
     // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    let mut trails = trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?);
-    trails.retain(|t| t.logging);
-    let horizon = crate::keys::audit_event((now - DELIVERY_LAG).unix_timestamp_nanos(), "");
+    let lag_horizon = crate::keys::audit_event((now - DELIVERY_LAG).unix_timestamp_nanos(), "");
     let mut written = Vec::new();
-    for mut t in trails {
-        let before = t.clone_state();
+    for mut t in trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?) {
         let cursor = t.cursor.clone().unwrap_or_default().into_bytes();
+        let horizon = match (t.logging, t.stopped) {
+            (true, _) => lag_horizon.clone(),
+            // Everything up to the stop, once it is older than the lag.
+            (false, Some(stopped)) => {
+                let stop = crate::keys::audit_event(stopped.unix_timestamp_nanos() + 1, "");
+                let undigested = t.digest.as_ref().is_some_and(|d| d.chains.values().any(|c| !c.pending.is_empty()));
+                if cursor >= stop && !undigested {
+                    continue;
+                }
+                stop.min(lag_horizon.clone())
+            }
+            (false, None) => continue,
+        };
+        let before = t.clone_state();
         let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
+        // Whether this run reaches the horizon (and so, for a stopped trail, everything it owes).
+        let mut complete = rows.len() < EVENTS_PER_RUN;
         // Each region's file: the stored records themselves (already JSON), comma-separated, and
         // the oldest and newest event times in it.
         let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
             if k >= horizon {
+                complete = true;
                 break;
             }
             last = Some(k);
@@ -767,6 +783,11 @@ pub fn deliver(
         }
         if let Some(k) = last {
             t.cursor = Some(String::from_utf8_lossy(&k).into_owned());
+        }
+        // A stopped trail that has delivered up to its stop is done: its cursor moves to the stop,
+        // so later runs pass it by.
+        if !t.logging && complete && horizon < lag_horizon {
+            t.cursor = Some(String::from_utf8_lossy(&horizon).into_owned());
         }
         if t.clone_state() != before {
             write(tx, &t)?;

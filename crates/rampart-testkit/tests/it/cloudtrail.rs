@@ -380,8 +380,23 @@ async fn a_trail_delivers_gzipped_log_files_in_cloudtrails_layout_while_logging(
     ct.add_tags().resource_id(&arn).tags_list(tag).send().await.unwrap();
     let tags = ct.list_tags().resource_id_list(&arn).send().await.unwrap();
     assert_eq!(tags.resource_tag_list()[0].tags_list().len(), 1);
+    admin.create_user().user_name("before-stop").send().await.unwrap();
     ct.stop_logging().name("main").send().await.unwrap();
     assert_eq!(ct.get_trail_status().name("main").send().await.unwrap().is_logging(), Some(false));
+    admin.create_user().user_name("after-stop").send().await.unwrap();
+    // What was recorded up to the stop, StopLogging itself included, is still delivered; what
+    // came after is not.
+    delivered(&s3, "trail-logs", "StopLogging").await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let users: Vec<String> = log_files(&s3, "trail-logs", "AWSLogs/")
+        .await
+        .iter()
+        .flat_map(|(_, rs)| rs.iter())
+        .filter(|r| r["eventName"] == "CreateUser")
+        .map(|r| r["requestParameters"]["userName"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(users.contains(&"before-stop".to_owned()), "{users:?}");
+    assert!(!users.contains(&"after-stop".to_owned()), "{users:?}");
     ct.delete_trail().name("main").send().await.unwrap();
     assert_eq!(code(ct.get_trail().name("main").send().await), "TrailNotFoundException");
     for name in ["StopLogging", "DeleteTrail", "PutEventSelectors"] {
