@@ -53,6 +53,9 @@ pub struct Args {
     /// Seconds each CloudTrail digest file covers (log file validation) [default: 3600].
     #[arg(long, env = "RAMPART_TRAIL_DIGEST_SECS")]
     trail_digest_secs: Option<u64>,
+    /// Also copy every trail's delivered files into this directory, as DIR/BUCKET/KEY.
+    #[arg(long, env = "RAMPART_TRAIL_EXPORT_DIR")]
+    trail_export_dir: Option<PathBuf>,
     /// Days CloudTrail event history (LookupEvents) keeps events [default: 90].
     #[arg(long, env = "RAMPART_EVENT_HISTORY_DAYS")]
     event_history_days: Option<u32>,
@@ -101,6 +104,9 @@ impl Args {
         }
         if let Some(v) = self.trail_digest_secs {
             c.trail_digest_secs = v;
+        }
+        if self.trail_export_dir.is_some() {
+            c.trail_export_dir = self.trail_export_dir;
         }
         if let Some(v) = self.event_history_days {
             c.event_history_days = v;

@@ -1,14 +1,15 @@
 //! `rampart trail validate`: checks a trail's delivered log files against its signed digest
 //! chain, as `aws cloudtrail validate-logs` does, reading the server's data directory (beside a
-//! running server: SQLite's WAL lets a reader in) and reporting every file as valid, modified,
-//! deleted, missing or inserted. Exits 1 on any failure.
+//! running server: SQLite's WAL lets a reader in) — the files in the bucket, or their copies in an
+//! export directory — and reporting every file as valid, modified, deleted, missing or
+//! inserted. Exits 1 on any failure. The trail and its public keys always come from the store.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use rampart_services::cloudtrail::validate::{self, Kind, Status};
+use rampart_services::cloudtrail::validate::{self, Files, Kind, Status};
 use rampart_services::cloudtrail::{self, TrailRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -39,9 +40,68 @@ pub struct ValidateArgs {
     /// The server's data directory [default: ./rampart-data].
     #[arg(long, env = "RAMPART_DATA_DIR", default_value = "rampart-data")]
     data_dir: PathBuf,
+    /// Check the copies in this export directory (the server's `--trail-export-dir`) instead of
+    /// the bucket: `DIR/BUCKET/KEY`, a digest's signature in `KEY.metadata.json`.
+    #[arg(long)]
+    from_dir: Option<PathBuf>,
     /// Also list each valid file.
     #[arg(long)]
     verbose: bool,
+}
+
+/// Files copied to an export directory.
+struct DirFiles(PathBuf);
+
+fn read_if_present(path: &std::path::Path) -> Result<Option<Vec<u8>>, String> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+impl Files for DirFiles {
+    fn get(&self, bucket: &str, key: &str) -> Result<Option<validate::Object>, String> {
+        let path = self.0.join(bucket).join(key);
+        let Some(bytes) = read_if_present(&path)? else { return Ok(None) };
+        let side = PathBuf::from(format!("{}.metadata.json", path.display()));
+        let metadata = match read_if_present(&side)? {
+            Some(json) => serde_json::from_slice(&json).map_err(|e| format!("{}: {e}", side.display()))?,
+            None => BTreeMap::new(),
+        };
+        Ok(Some((bytes, metadata)))
+    }
+
+    /// Files under the prefix's directory, by their modification times.
+    fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, OffsetDateTime)>, String> {
+        let base = self.0.join(bucket);
+        let mut out = Vec::new();
+        let mut dirs = vec![base.join(prefix.rsplit_once('/').map_or("", |(d, _)| d))];
+        while let Some(dir) = dirs.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| e.to_string())?;
+                let meta = entry.metadata().map_err(|e| e.to_string())?;
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                    continue;
+                }
+                let Ok(rel) = entry.path().strip_prefix(&base).map(|p| p.to_string_lossy().replace('\\', "/")) else {
+                    continue;
+                };
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if rel.starts_with(prefix) && !name.ends_with(".metadata.json") && !name.starts_with('.') {
+                    let written = meta.modified().map_err(|e| e.to_string())?;
+                    out.push((rel, OffsetDateTime::from(written)));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
@@ -103,8 +163,13 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         display(args.start_time),
         display(end)
     );
-    let files = rampart_services::s3::StoredObjects(&db);
-    let report = validate::validate(&files, &keys, &target, args.start_time, end).map_err(|e| anyhow::anyhow!(e))?;
+    let stored = rampart_services::s3::StoredObjects(&db);
+    let exported = args.from_dir.clone().map(DirFiles);
+    let files: &dyn Files = match &exported {
+        Some(d) => d,
+        None => &stored,
+    };
+    let report = validate::validate(files, &keys, &target, args.start_time, end).map_err(|e| anyhow::anyhow!(e))?;
     for f in &report.findings {
         let what = match f.kind {
             Kind::Digest => "Digest file",

@@ -345,3 +345,66 @@ async fn a_multi_region_trail_keeps_a_chain_per_region_and_a_single_region_trail
         assert!(!out.contains("0/0 log files"), "{trail} {region}: {out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_directory_holds_the_same_files_and_validates_on_its_own() {
+    let export = tempfile::tempdir().unwrap();
+    let dir = export.path().to_owned();
+    let server = TestServer::start_with(|c| {
+        c.trail_delivery_secs = 1;
+        c.trail_digest_secs = 2;
+        c.trail_export_dir = Some(dir.clone());
+    })
+    .await
+    .unwrap();
+    let (ct, s3, iam) = clients(&server);
+    let start = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    s3.create_bucket().bucket("audit-logs").send().await.unwrap();
+    ct.create_trail().name("main").s3_bucket_name("audit-logs").enable_log_file_validation(true).send().await.unwrap();
+    ct.start_logging().name("main").send().await.unwrap();
+    for i in 0..3 {
+        iam.create_user().user_name(format!("e{i}")).send().await.unwrap();
+    }
+    digests_after(&s3, time::OffsetDateTime::now_utc() + time::Duration::seconds(3), 2).await;
+    // The copy runs right after each delivery; give it that run.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Every delivered object is on disk, byte for byte; digests carry their signature beside them.
+    let objects = keys(&s3, "AWSLogs/").await;
+    assert!(objects.iter().any(|k| k.contains("/CloudTrail/")) && objects.iter().any(|k| k.contains("-Digest/")));
+    for key in &objects {
+        let path = dir.join("audit-logs").join(key);
+        assert_eq!(std::fs::read(&path).unwrap(), get(&s3, key).await, "{key}");
+        let side = std::fs::read(format!("{}.metadata.json", path.display()));
+        assert_eq!(side.is_ok(), key.contains("-Digest/"), "{key}");
+    }
+
+    let validate_dir = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["trail", "validate", "--trail", "main", "--start-time", &start, "--verbose", "--data-dir"])
+            .arg(server.data_dir())
+            .arg("--from-dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = validate_dir();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("0/0 log files"), "{out}");
+
+    // Tampering with the copy is caught, while the bucket's files stay valid.
+    let log = objects.iter().find(|k| k.contains("/CloudTrail/")).unwrap();
+    let path = dir.join("audit-logs").join(log);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 9;
+    bytes[last] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    let (code, out) = validate_dir();
+    assert_eq!(code, 1, "{out}");
+    assert!(line_of(&out, log).contains("INVALID: modified"), "{out}");
+    let (code, out) = rampart_validate(&server, &start);
+    assert_eq!(code, 0, "{out}");
+}

@@ -68,6 +68,9 @@ pub struct Config {
     /// Seconds each CloudTrail digest file covers, for trails with log file validation
     /// (CloudTrail: an hour).
     pub trail_digest_secs: u64,
+    /// A directory every trail's delivered files (log and digest files) are also copied to, as
+    /// `DIR/BUCKET/KEY` (a digest's signature beside it in `KEY.metadata.json`).
+    pub trail_export_dir: Option<PathBuf>,
     /// Days CloudTrail event history keeps events (LookupEvents); older ones are deleted.
     pub event_history_days: u32,
     /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
@@ -99,6 +102,7 @@ impl Default for Config {
             shutdown_grace_secs: 30,
             trail_delivery_secs: 60,
             trail_digest_secs: 3600,
+            trail_export_dir: None,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             master_key_file: None,

@@ -15,6 +15,7 @@ mod listener;
 mod oidc;
 mod signin;
 mod tls;
+mod trail_export;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -153,6 +154,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.sealer.clone(),
         app.config.trail_delivery_secs.max(1),
         digest_every,
+        app.config.trail_export_dir.clone(),
         rx.clone(),
     ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
@@ -162,12 +164,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 /// Delivers trails' log files every `every` seconds until shutdown. Each run is one transaction
-/// (`cloudtrail::deliver`): files, digests and cursors move together or not at all.
+/// (`cloudtrail::deliver`): files, digests and cursors move together or not at all. With an
+/// export directory, the files queued for it are then copied there (`trail_export`).
 async fn deliver_trails(
     db: Db,
     sealer: Arc<Sealer>,
     every: u64,
     digest_every: time::Duration,
+    export_dir: Option<PathBuf>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
@@ -179,10 +183,17 @@ async fn deliver_trails(
         }
         let now = time::OffsetDateTime::now_utc();
         let sealer = sealer.clone();
-        match db.transact(move |tx| rampart_services::cloudtrail::deliver(tx, &sealer, now, digest_every)).await {
+        let export = export_dir.is_some();
+        match db.transact(move |tx| rampart_services::cloudtrail::deliver(tx, &sealer, now, digest_every, export)).await
+        {
             Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
+        }
+        if let Some(dir) = &export_dir
+            && let Err(e) = trail_export::run(&db, dir).await
+        {
+            tracing::warn!(error = %e, "copying trail files to the export directory failed; it is retried on the next run");
         }
     }
 }

@@ -1,5 +1,14 @@
 //! The store's key layout. Every key a service writes is built here.
 
+/// `trailexport/<bucket>/<key>`: a delivered trail file still to be copied to the export
+/// directory (empty value; the file is the S3 object).
+pub fn trail_export(bucket: &str, key: &str) -> Vec<u8> {
+    format!("trailexport/{bucket}/{key}").into_bytes()
+}
+
+/// The prefix of the export queue.
+pub const TRAIL_EXPORT_PREFIX: &[u8] = b"trailexport/";
+
 /// `meta/bootstrap`: which account is the management account.
 pub const BOOTSTRAP: &[u8] = b"meta/bootstrap";
 

@@ -705,13 +705,15 @@ fn trails_in(rows: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<TrailRecord> {
 /// its bucket, and the cursor moved on — so a crash leaves either the files and the cursor or
 /// neither. A stopped trail still delivers what it recorded up to its StopLogging (that call's
 /// own event included), and closes its last digest period. A trail with log file validation
-/// also gets its digest when `digest_every` has run since the last. Returns the keys of the
-/// files written.
+/// also gets its digest when `digest_every` has run since the last. With `export`, every file
+/// written is also queued, in the same transaction, for copying to the export directory
+/// ([`pending_exports`]). Returns the keys of the files written.
 pub fn deliver(
     tx: &mut Tx<'_>,
     sealer: &rampart_store::Sealer,
     now: OffsetDateTime,
     digest_every: time::Duration,
+    export: bool,
 ) -> Result<Vec<String>, ServiceError> {
     // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
     let now = now.replace_nanosecond(0).unwrap_or(now);
@@ -733,6 +735,7 @@ pub fn deliver(
             (false, None) => continue,
         };
         let before = t.clone_state();
+        let written_before = written.len();
         let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
         // Whether this run reaches the horizon (and so, for a stopped trail, everything it owes).
         let mut complete = rows.len() < EVENTS_PER_RUN;
@@ -792,8 +795,34 @@ pub fn deliver(
         if t.clone_state() != before {
             write(tx, &t)?;
         }
+        if export {
+            for key in written.get(written_before..).unwrap_or_default() {
+                tx.put(&crate::keys::trail_export(&t.bucket, key), b"")?;
+            }
+        }
     }
     Ok(written)
+}
+
+/// Delivered files still to be copied to the export directory: (bucket, key), at most `limit`.
+pub fn pending_exports(db: &rampart_store::Db, limit: usize) -> Result<Vec<(String, String)>, ServiceError> {
+    let rows = db.scan_prefix(crate::keys::TRAIL_EXPORT_PREFIX, None, limit, false)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, _)| {
+            let rest = String::from_utf8(k.get(crate::keys::TRAIL_EXPORT_PREFIX.len()..)?.to_vec()).ok()?;
+            let (bucket, key) = rest.split_once('/')?;
+            Some((bucket.to_owned(), key.to_owned()))
+        })
+        .collect())
+}
+
+/// Marks files as copied to the export directory.
+pub fn exported(tx: &mut Tx<'_>, files: &[(String, String)]) -> Result<(), ServiceError> {
+    for (bucket, key) in files {
+        tx.delete(&crate::keys::trail_export(bucket, key))?;
+    }
+    Ok(())
 }
 
 impl TrailRecord {
