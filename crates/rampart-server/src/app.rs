@@ -591,7 +591,7 @@ impl App {
         let mut draft_in = draft.clone();
         let result = self
             .db
-            .transact(move |tx| -> Result<Success, ServiceError> {
+            .transact(move |tx| -> Result<Value, ServiceError> {
                 let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region };
                 let output = (w.handler)(tx, &ctx, w.input)?;
                 if let Some(shape) = op.output {
@@ -602,11 +602,12 @@ impl App {
                 for (k, v) in audit::record(&ev, now).ok_or_else(ServiceError::internal)? {
                     tx.put(&k, &v)?;
                 }
-                Ok(encode(service, op, &output, &rid))
+                Ok(output)
             })
             .await;
         match result {
-            Ok(s) => Ok(s),
+            // The answer is encoded here, off the store's single writer thread.
+            Ok(output) => Ok(encode(service, op, &output, request_id)),
             Err(TxError::Aborted(e)) => Err((fail(from_service(e)), draft)),
             Err(TxError::Store(e)) => {
                 tracing::error!(request_id, error = %e, "transaction failed");
