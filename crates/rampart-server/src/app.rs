@@ -340,6 +340,7 @@ impl App {
             AuthnError::Internal => fail(WireError::internal(), protocol, namespace),
         })?;
         draft.identity = Some(UserIdentity::of(&principal));
+        draft.from_console = principal.console;
 
         // What is asked.
         let input = match (service.protocol, op.input) {

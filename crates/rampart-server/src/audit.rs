@@ -19,6 +19,8 @@ pub struct Draft {
     pub read_only: bool,
     /// The ARNs the call acted on (as authorized).
     pub resources: Vec<String>,
+    /// Signed with a console session's credentials.
+    pub from_console: bool,
 }
 
 /// The connection facts of a request.
@@ -75,6 +77,7 @@ pub fn event(
         recipient_account_id: recipient,
         event_category: if data { "Data" } else { "Management" }.to_owned(),
         tls_details: origin.tls.clone(),
+        session_credential_from_console: draft.from_console.then(|| "true".to_owned()),
     }
 }
 

@@ -76,6 +76,7 @@ fn event(i: usize, ms: i128) -> Event {
         recipient_account_id: "123456789012".into(),
         event_category: "Management".into(),
         tls_details: None,
+        session_credential_from_console: None,
     }
 }
 

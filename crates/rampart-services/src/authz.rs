@@ -388,6 +388,7 @@ mod tests {
             federation: None,
             temporary: None,
             mfa_at: None,
+            console: false,
         };
         let req = |principal, action| Request { principal, action, resource: "*", context: ctx, keys: &[] };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());

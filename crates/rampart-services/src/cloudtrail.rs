@@ -210,6 +210,10 @@ pub struct Event {
     pub event_category: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_details: Option<TlsDetails>,
+    /// `"true"` for calls made with a console session's credentials; absent otherwise.
+    /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_credential_from_console: Option<String>,
 }
 
 /// A resource an event names.
@@ -682,6 +686,7 @@ mod tests {
             recipient_account_id: "123456789012".into(),
             event_category: "Management".into(),
             tls_details: None,
+            session_credential_from_console: None,
         }
     }
 

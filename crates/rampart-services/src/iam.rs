@@ -88,6 +88,7 @@ impl UserRecord {
             federation: None,
             temporary: None,
             mfa_at: None,
+            console: false,
         }
     }
 

@@ -31,6 +31,8 @@ pub struct Principal {
     /// When an MFA code was checked for these credentials (`aws:MultiFactorAuthPresent`,
     /// `aws:MultiFactorAuthAge`); long-term keys never carry it.
     pub mfa_at: Option<time::OffsetDateTime>,
+    /// Signed with a console session's credentials (sign-in).
+    pub console: bool,
 }
 
 /// What a GetFederationToken session carries: the issuing user (none when root issued it) and
@@ -77,6 +79,7 @@ impl Principal {
             federation: None,
             temporary: None,
             mfa_at: None,
+            console: false,
         }
     }
 

@@ -267,6 +267,7 @@ pub fn complete(
     let seconds = if p.kind == PrincipalKind::Root { ROOT_SESSION_SECONDS } else { USER_SESSION_SECONDS };
     let mut claims = crate::sts::own_session(p, now, Some(seconds))?;
     claims.mfa_at = mfa_at;
+    claims.console = true;
     let token = crate::sts::seal_token(sealer, &claims)?;
     Ok((claims, token))
 }

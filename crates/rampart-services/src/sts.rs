@@ -92,6 +92,9 @@ pub struct SessionClaims {
     /// For a GetSessionToken session of the root user.
     #[serde(default)]
     pub root: bool,
+    /// A console session (made by sign-in): its calls' events say `sessionCredentialFromConsole`.
+    #[serde(default)]
+    pub console: bool,
     /// For a GetFederationToken session: the federated user's name (the issuing user is `user`).
     #[serde(default)]
     pub federated: Option<String>,
@@ -138,12 +141,14 @@ impl SessionClaims {
                 }),
                 temporary: Some(self.issued),
                 mfa_at: self.mfa_at,
+                console: false,
             };
         }
         if self.root {
             return Principal {
                 temporary: Some(self.issued),
                 mfa_at: self.mfa_at,
+                console: self.console,
                 ..Principal::root(&self.account_id, key)
             };
         }
@@ -159,6 +164,7 @@ impl SessionClaims {
                 federation: None,
                 temporary: Some(self.issued),
                 mfa_at: self.mfa_at,
+                console: self.console,
             };
         }
         Principal {
@@ -184,6 +190,7 @@ impl SessionClaims {
             federation: None,
             temporary: Some(self.issued),
             mfa_at: self.mfa_at,
+            console: false,
         }
     }
 }
@@ -486,6 +493,7 @@ fn role_claims(
         expires,
         user: None,
         root: false,
+        console: false,
         federated: None,
         mfa_at: None,
         federated_provider: None,
@@ -553,6 +561,7 @@ pub(crate) fn own_session(
         expires: now + Duration::seconds(i64::from(seconds)),
         user,
         root,
+        console: false,
         federated: None,
         mfa_at: None,
         federated_provider: None,
@@ -652,6 +661,7 @@ mod tests {
             expires: now,
             user: None,
             root: false,
+            console: false,
             federated: None,
             mfa_at: None,
             federated_provider: None,

@@ -68,6 +68,15 @@ async fn people_sign_in_with_a_password_then_an_mfa_code_and_get_a_console_sessi
     let (status, body) =
         server.sign_in(&json!({"account": "coffee-shop", "userName": "ana", "password": ANA_PASSWORD})).await.unwrap();
     assert_eq!(status, 200, "{body}");
+    // Calls made with console sessions say so in their events; calls with access keys do not.
+    let calls = crate::events_named(&server, "GetCallerIdentity", 2).await;
+    assert_eq!(calls.len(), 2);
+    for e in &calls {
+        assert_eq!(e["sessionCredentialFromConsole"], "true", "{e}");
+        assert!(e["userIdentity"]["accessKeyId"].as_str().unwrap().starts_with("ASIA"), "{e}");
+    }
+    let alias = crate::events_named(&server, "CreateAccountAlias", 1).await;
+    assert!(alias[0].get("sessionCredentialFromConsole").is_none(), "{}", alias[0]);
     let (s1, wrong) =
         server.sign_in(&json!({"account": "coffee-shop", "userName": "ana", "password": "nope"})).await.unwrap();
     let (s2, unknown) =
