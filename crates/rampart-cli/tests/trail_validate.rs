@@ -101,8 +101,14 @@ fn rampart_validate(server: &TestServer, start: &str) -> (i32, String) {
 }
 
 fn rampart_validate_in(server: &TestServer, trail: &str, region: &str, start: &str) -> (i32, String) {
+    run_validate(server, &["--trail", trail, "--region", region, "--start-time", start])
+}
+
+/// `rampart trail validate --verbose ARGS` on the server's data directory: exit code and output.
+fn run_validate(server: &TestServer, args: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
-        .args(["trail", "validate", "--trail", trail, "--region", region, "--start-time", start, "--verbose"])
+        .args(["trail", "validate", "--verbose"])
+        .args(args)
         .arg("--data-dir")
         .arg(server.data_dir())
         .output()
@@ -381,16 +387,8 @@ async fn an_export_directory_holds_the_same_files_and_validates_on_its_own() {
         assert_eq!(side.is_ok(), key.contains("-Digest/"), "{key}");
     }
 
-    let validate_dir = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
-            .args(["trail", "validate", "--trail", "main", "--start-time", &start, "--verbose", "--data-dir"])
-            .arg(server.data_dir())
-            .arg("--from-dir")
-            .arg(&dir)
-            .output()
-            .unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+    let from_dir = dir.display().to_string();
+    let validate_dir = || run_validate(&server, &["--trail", "main", "--start-time", &start, "--from-dir", &from_dir]);
     let (code, out) = validate_dir();
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("0/0 log files"), "{out}");

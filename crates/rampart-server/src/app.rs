@@ -342,22 +342,20 @@ impl App {
         draft.identity = Some(UserIdentity::of(&principal));
         draft.from_console = principal.console;
 
-        // What is asked.
+        // What is asked. A refused input gets the service's own error where it has one.
+        let refused = |mut e: WireError| {
+            if let Some(code) = rampart_services::validation_code(service.endpoint_prefix, &e.members) {
+                e.code = code.into();
+            }
+            fail(e, protocol, namespace)
+        };
         let input = match (service.protocol, op.input) {
             (_, None) => Value::Struct(Vec::new()),
-            (Protocol::Query, Some(shape)) => {
-                query::decode_input(&params, shape).map_err(|e| fail(e, protocol, namespace))?
+            (Protocol::Query, Some(shape)) => query::decode_input(&params, shape).map_err(refused)?,
+            (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(refused)?,
+            (Protocol::RestXml, Some(shape)) => {
+                rest_xml_input(shape, &labels, query_string, &headers, body).map_err(refused)?
             }
-            (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(|mut e| {
-                if service.endpoint_prefix == "cloudtrail"
-                    && let Some(code) = rampart_services::cloudtrail::validation_code(&e.members)
-                {
-                    e.code = code.into();
-                }
-                fail(e, protocol, namespace)
-            })?,
-            (Protocol::RestXml, Some(shape)) => rest_xml_input(shape, &labels, query_string, &headers, body)
-                .map_err(|e| fail(e, protocol, namespace))?,
             (Protocol::RestJson, Some(_)) => {
                 return Err(fail(not_implemented(service, op), protocol, namespace));
             }
@@ -367,12 +365,8 @@ impl App {
         {
             // A payload's bytes (an object's body) are data, not parameters: never in the trail.
             let params = json::audit_json(&without_payload(&input, shape), shape, REDACTED);
-            draft.request_parameters = Some(if service.signing_name == "s3" {
-                let host = header(h, "host").or(host.as_deref());
-                rampart_services::cloudtrail::s3_request_parameters(params, host)
-            } else {
-                params
-            });
+            let host = header(h, "host").or(host.as_deref());
+            draft.request_parameters = Some(rampart_services::audit_parameters(service.signing_name, params, host));
         }
 
         // May they? On every resource the operation acts on.

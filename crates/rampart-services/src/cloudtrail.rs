@@ -269,21 +269,6 @@ impl EventResource {
     }
 }
 
-/// S3 names its request parameters as CloudTrail records them, not as the SDK's members:
-/// `bucketName` for the bucket, and the `Host` the request was sent to.
-/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html>.
-pub fn s3_request_parameters(mut params: serde_json::Value, host: Option<&str>) -> serde_json::Value {
-    if let Some(map) = params.as_object_mut() {
-        if let Some(bucket) = map.remove("bucket") {
-            map.insert("bucketName".into(), bucket);
-        }
-        if let Some(h) = host {
-            map.insert("Host".into(), h.into());
-        }
-    }
-    params
-}
-
 /// Whether a call is a data event (object-level S3), which event history does not show.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html>.
 pub fn is_data_event(event_source: &str, event_name: &str) -> bool {

@@ -18,6 +18,24 @@ pub mod sts;
 pub mod xmldsig;
 
 pub use error::ServiceError;
+
+/// A service's own error for an input its model's constraints refuse, by the members that
+/// failed, where it has one (the pipeline answers `ValidationException` otherwise).
+pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Option<&'static str> {
+    match endpoint_prefix {
+        "cloudtrail" => cloudtrail::validation_code(failed_members),
+        _ => None,
+    }
+}
+
+/// A request's parameters as the service's CloudTrail records name them (`host`: the request's
+/// Host header); most services record them as the model names them.
+pub fn audit_parameters(signing_name: &str, params: serde_json::Value, host: Option<&str>) -> serde_json::Value {
+    match signing_name {
+        "s3" => s3::audit_parameters(params, host),
+        _ => params,
+    }
+}
 pub use identity::{Principal, PrincipalKind, RoleSession};
 
 use rampart_store::{Db, Sealer};

@@ -141,6 +141,21 @@ pub(crate) fn deliver_object(
     store_object(tx, bucket, key, body, Some(content_type.to_owned()), metadata, now).map(|_| ())
 }
 
+/// S3 names its request parameters as CloudTrail records them, not as the SDK's members:
+/// `bucketName` for the bucket, and the `Host` the request was sent to.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html>.
+pub fn audit_parameters(mut params: serde_json::Value, host: Option<&str>) -> serde_json::Value {
+    if let Some(map) = params.as_object_mut() {
+        if let Some(bucket) = map.remove("bucket") {
+            map.insert("bucketName".into(), bucket);
+        }
+        if let Some(h) = host {
+            map.insert("Host".into(), h.into());
+        }
+    }
+    params
+}
+
 /// Objects as the integrity validator reads them: straight from the store, any account's.
 pub struct StoredObjects<'a>(pub &'a rampart_store::Db);
 

@@ -157,30 +157,22 @@ pub fn fingerprint(der: &[u8]) -> String {
     HEXLOWER.encode(md5::Md5::digest(der).as_slice())
 }
 
-/// `20261123T120000Z`: the digest's end, in its key.
-fn key_stamp(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+/// A delivered file's date in its key: the `YYYY/MM/DD` folders and the `YYYYMMDDTHHmm[SS]Z`
+/// stamp (digests carry seconds, log files stop at the minute).
+pub(crate) fn key_date(t: OffsetDateTime, seconds: bool) -> (String, String) {
+    let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
+    let secs = if seconds { format!("{:02}", t.second()) } else { String::new() };
+    (format!("{y:04}/{m:02}/{d:02}"), format!("{y:04}{m:02}{d:02}T{:02}{:02}{secs}Z", t.hour(), t.minute()))
 }
 
 /// `[prefix/]AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_YYYYMMDDTHHMMSSZ.json.gz`,
 /// REGION being the region whose files the digest names.
 pub fn digest_key(t: &TrailRecord, region: &str, end: OffsetDateTime) -> String {
     let (account, home, name) = (&t.account_id, &t.region, &t.name);
+    let (folders, stamp) = key_date(end, true);
     format!(
-        "{}AWSLogs/{account}/CloudTrail-Digest/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail-Digest_{region}_{name}_{home}_{}.json.gz",
+        "{}AWSLogs/{account}/CloudTrail-Digest/{region}/{folders}/{account}_CloudTrail-Digest_{region}_{name}_{home}_{stamp}.json.gz",
         super::trails::key_prefix(t),
-        end.year(),
-        u8::from(end.month()),
-        end.day(),
-        key_stamp(end)
     )
 }
 

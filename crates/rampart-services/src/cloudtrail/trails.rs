@@ -854,11 +854,10 @@ pub fn key_prefix(t: &TrailRecord) -> String {
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>.
 fn log_file_key(t: &TrailRecord, region: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
     let unique = account::new_unique_id("")?;
-    let (y, m, d) = (now.year(), u8::from(now.month()), now.day());
-    let stamp = format!("{y:04}{m:02}{d:02}T{:02}{:02}Z", now.hour(), now.minute());
+    let (folders, stamp) = super::digest::key_date(now, false);
     let account = &t.account_id;
     Ok(format!(
-        "{}AWSLogs/{account}/CloudTrail/{region}/{y:04}/{m:02}/{d:02}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
+        "{}AWSLogs/{account}/CloudTrail/{region}/{folders}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
         key_prefix(t)
     ))
 }
