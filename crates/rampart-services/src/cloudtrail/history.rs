@@ -1,0 +1,710 @@
+//! Event history: the index of management events by lookup attribute, LookupEvents over it,
+//! and the retention sweep.
+//!
+//! The index holds *posting lists*. Each indexer run writes, for every account, lookup attribute
+//! and value among the events it reads, one list under
+//! `audix/ACCOUNT/ATTRIBUTE/VALUE/NANOS/ID` — the key of the run's oldest event with that value
+//! — whose value is the LEB128 gaps, in nanoseconds, to each newer event's time. A run of 500
+//! events by one user therefore writes one small row for that user, not 500, which is most of
+//! what auditing costs the store's writer. Events are fetched by time (`audit/NANOS/`), and an
+//! event found there is checked against the attribute, since several events can share a
+//! nanosecond. A list with an empty value names only its key's event (the layout of Rampart's
+//! first index, which stays readable). Runs never overlap in time, so lists of one value, taken
+//! newest key first, give events newest first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Event, EventResource, UserIdentity, trails, username};
+
+/// The parts of a stored event its index needs; the rest of the record is skipped, not parsed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexView {
+    #[serde(rename = "eventID")]
+    event_id: String,
+    event_name: String,
+    event_source: String,
+    read_only: bool,
+    management_event: bool,
+    recipient_account_id: String,
+    user_identity: UserIdentity,
+    #[serde(default)]
+    resources: Option<Vec<EventResource>>,
+}
+
+/// The indexed lookup attributes of a management event, with their values. EventId needs no
+/// index (event ids carry their millisecond), a ResourceName given as an ARN is looked up by
+/// the name and checked against the ARN, and a lookup without attribute scans the events.
+fn lookup_attributes(
+    event_name: &str,
+    read_only: bool,
+    event_source: &str,
+    identity: &UserIdentity,
+    resources: Option<&[EventResource]>,
+) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("EventName", event_name.to_owned()),
+        ("ReadOnly", read_only.to_string()),
+        ("EventSource", event_source.to_owned()),
+    ];
+    if let Some(u) = username(identity) {
+        out.push(("Username", u));
+    }
+    if let Some(k) = &identity.access_key_id {
+        out.push(("AccessKeyId", k.clone()));
+    }
+    for r in resources.into_iter().flatten() {
+        out.push(("ResourceType", r.kind.clone()));
+        out.push(("ResourceName", r.name().to_owned()));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether an event has `value` for the lookup attribute `attribute`.
+fn has_attribute(ev: &Event, attribute: &str, value: &str) -> bool {
+    lookup_attributes(&ev.event_name, ev.read_only, &ev.event_source, &ev.user_identity, ev.resources.as_deref())
+        .iter()
+        .any(|(a, v)| *a == attribute && v == value)
+}
+
+/// The time, id and index list prefixes of the event stored as `json` under `event_key`; `None`
+/// for events outside event history (data events, events of no account) and unreadable ones.
+pub fn index_prefixes(event_key: &[u8], json: &[u8]) -> Option<(i128, String, Vec<Vec<u8>>)> {
+    let nanos = event_key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos)?;
+    let ev = serde_json::from_slice::<IndexView>(json).ok()?;
+    if !ev.management_event || ev.recipient_account_id.is_empty() {
+        return None;
+    }
+    let account = &ev.recipient_account_id;
+    let prefixes =
+        lookup_attributes(&ev.event_name, ev.read_only, &ev.event_source, &ev.user_identity, ev.resources.as_deref())
+            .into_iter()
+            .map(|(attribute, value)| crate::keys::audit_index_prefix(account, attribute, &value))
+            .collect();
+    Some((nanos, ev.event_id, prefixes))
+}
+
+/// Appends `n` in LEB128. (Seven lines; not worth a dependency.)
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    loop {
+        let low = u8::try_from(n & 0x7f).unwrap_or_default();
+        n >>= 7;
+        if n == 0 {
+            out.push(low);
+            return;
+        }
+        out.push(low | 0x80);
+    }
+}
+
+/// Takes one LEB128 number off the front of `bytes`; `None` when it is cut short or longer than
+/// a `u64` takes.
+fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        n |= u64::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// The posting lists of one index prefix for `events` (time, id), oldest first: keys and values.
+/// A gap too long for a `u64` (centuries) starts a new list.
+fn posting_lists(prefix: &[u8], events: &[(i128, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut lists: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut previous: Option<i128> = None;
+    for (nanos, id) in events {
+        let gap = previous.and_then(|p| u64::try_from(nanos - p).ok());
+        match (gap, lists.last_mut()) {
+            (Some(gap), Some((_, gaps))) => put_varint(gaps, gap),
+            _ => {
+                let mut key = prefix.to_vec();
+                key.extend_from_slice(format!("{nanos:020}/{id}").as_bytes());
+                lists.push((key, Vec::new()));
+            }
+        }
+        previous = Some(*nanos);
+    }
+    lists
+}
+
+/// The times (Unix nanoseconds) a posting list names, oldest first and without repeats: its
+/// key's `oldest`, then each stored gap added in turn. Malformed bytes end the list.
+pub fn decode_postings(oldest: i128, gaps: &[u8]) -> Vec<i128> {
+    let mut out = vec![oldest];
+    let (mut at, mut rest) = (oldest, gaps);
+    while !rest.is_empty() {
+        let Some(next) = take_varint(&mut rest).and_then(|gap| at.checked_add(i128::from(gap))) else { break };
+        if next != at {
+            out.push(next);
+        }
+        at = next;
+    }
+    out
+}
+
+/// Where the indexer has got to in `audit/`.
+const INDEX_CURSOR: &[u8] = b"meta/audit-index-cursor";
+/// `audixrun/NANOS/ID`: the index keys one run wrote, under the key of its newest event, so the
+/// sweep can delete them with the events.
+const RUNS_PREFIX: &[u8] = b"audixrun/";
+/// Events younger than this are left for the next run: events of reads commit in groups a moment
+/// after their time, and the cursor must never pass an event that is not in yet.
+pub const INDEX_LAG: time::Duration = time::Duration::seconds(1);
+/// Most events one run indexes.
+pub const INDEX_BATCH: usize = 500;
+
+/// Indexes the events stored since the last run (older than [`INDEX_LAG`]): one posting list
+/// per account, attribute and value, written in key order in one transaction with the cursor
+/// and the run's record. Writing the index here, in batches, rather than with each request keeps
+/// the request's own write small; event history trails the requests by about a second (AWS's
+/// trails it by minutes). Returns how many events were read.
+pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) -> Result<usize, crate::ServiceError> {
+    let cursor = tx.get(INDEX_CURSOR)?;
+    let horizon = crate::keys::audit_event((now - INDEX_LAG).unix_timestamp_nanos(), "");
+    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, cursor.as_deref(), INDEX_BATCH, false)?;
+    // Each list prefix with its events (time, id), oldest first.
+    let mut groups: BTreeMap<Vec<u8>, Vec<(i128, String)>> = BTreeMap::new();
+    let mut last = None;
+    let mut read = 0;
+    for (key, value) in &rows {
+        if *key >= horizon {
+            break;
+        }
+        read += 1;
+        last = Some(key);
+        if let Some((nanos, id, prefixes)) = index_prefixes(key, value) {
+            for p in prefixes {
+                groups.entry(p).or_default().push((nanos, id.clone()));
+            }
+        }
+    }
+    let Some(last) = last else { return Ok(0) };
+    let mut run = Vec::new();
+    for (prefix, events) in &groups {
+        for (key, gaps) in posting_lists(prefix, events) {
+            tx.put_uncached(&key, &gaps)?;
+            put_varint(&mut run, u64::try_from(key.len()).unwrap_or_default());
+            run.extend_from_slice(&key);
+        }
+    }
+    if !run.is_empty() {
+        let mut run_key = RUNS_PREFIX.to_vec();
+        run_key.extend_from_slice(last.get(crate::keys::AUDIT_PREFIX.len()..).unwrap_or_default());
+        tx.put_uncached(&run_key, &run)?;
+    }
+    tx.put(INDEX_CURSOR, last)?;
+    Ok(read)
+}
+
+/// The keys a run's record lists. Malformed bytes end the list.
+fn run_keys(mut record: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(len) = take_varint(&mut record).and_then(|n| usize::try_from(n).ok()) {
+        let Some((key, rest)) = record.split_at_checked(len) else { break };
+        out.push(key.to_vec());
+        record = rest;
+    }
+    out
+}
+
+/// How long event history keeps events unless configured otherwise.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html>.
+pub const EVENT_HISTORY_DAYS: u32 = 90;
+
+/// Where the server records the configured retention, for LookupEvents to read.
+const RETENTION_KEY: &[u8] = b"meta/event-history-days";
+
+/// Records the configured retention (at start-up).
+pub fn set_retention(tx: &mut rampart_store::Tx<'_>, days: u32) -> Result<(), crate::ServiceError> {
+    tx.put(RETENTION_KEY, days.to_string().as_bytes())?;
+    Ok(())
+}
+
+/// The retention in force.
+pub fn retention(db: &rampart_store::Db) -> Result<u32, crate::ServiceError> {
+    let stored = db.get_cached(RETENTION_KEY)?;
+    Ok(stored.and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()).unwrap_or(EVENT_HISTORY_DAYS))
+}
+
+/// Most expired events (and index runs) one sweep deletes.
+const SWEEP_BATCH: usize = 2_000;
+
+/// Deletes events older than the retention, and the index runs whose events all are; how many
+/// events it deleted. Events a logging trail has not delivered yet are kept until it has.
+pub fn sweep_expired(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) -> Result<usize, crate::ServiceError> {
+    let days = tx
+        .get(RETENTION_KEY)?
+        .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<u32>().ok())
+        .unwrap_or(EVENT_HISTORY_DAYS);
+    let cutoff = crate::keys::audit_event((now - time::Duration::days(i64::from(days))).unix_timestamp_nanos(), "");
+    // Never an event a logging trail has yet to consider (its cursor is the last one it has).
+    let mut undelivered: Option<Vec<u8>> = None;
+    for (_, v) in tx.scan_prefix(b"cloudtrail/", None, usize::MAX >> 1, false)? {
+        if let Ok(t) = serde_json::from_slice::<trails::TrailRecord>(&v)
+            && t.logging
+        {
+            let c = t.cursor.unwrap_or_default().into_bytes();
+            undelivered = Some(undelivered.map_or(c.clone(), |u| u.min(c)));
+        }
+    }
+    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, SWEEP_BATCH, false)?;
+    let mut deleted = 0;
+    for (key, _) in rows {
+        if key >= cutoff || undelivered.as_ref().is_some_and(|u| key > *u) {
+            break;
+        }
+        tx.delete(&key)?;
+        deleted += 1;
+    }
+    // Event history never shows an event past the retention, kept for a trail or not.
+    for (run_key, record) in tx.scan_prefix(RUNS_PREFIX, None, SWEEP_BATCH, false)? {
+        let mut newest = crate::keys::AUDIT_PREFIX.to_vec();
+        newest.extend_from_slice(run_key.get(RUNS_PREFIX.len()..).unwrap_or_default());
+        if newest >= cutoff {
+            break;
+        }
+        for k in run_keys(&record) {
+            tx.delete(&k)?;
+        }
+        tx.delete(&run_key)?;
+    }
+    Ok(deleted)
+}
+
+/// What an event found by a scan must also satisfy.
+type EventFilter = Box<dyn Fn(&Event) -> bool>;
+
+/// What a NextToken carries: the key of the last event returned, bound to the lookup's
+/// parameters.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    params: String,
+    after: String,
+}
+
+const TOKEN_CONTEXT: &[u8] = b"rampart/cloudtrail/lookup-token/v1";
+
+fn lookup_error(code: &'static str, message: impl Into<String>) -> crate::ServiceError {
+    crate::ServiceError::new(code, 400, message)
+}
+
+/// Event history: the account's management events, newest first, optionally those with one
+/// lookup attribute's value, within a time range, a page at a time.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html>.
+pub fn lookup_events(
+    ctx: &crate::Ctx<'_>,
+    input: rampart_shapes::generated::cloudtrail::LookupEventsRequest,
+) -> Result<rampart_shapes::generated::cloudtrail::LookupEventsResponse, crate::ServiceError> {
+    use rampart_shapes::generated::cloudtrail as shapes;
+    let attributes = input.lookup_attributes.unwrap_or_default();
+    if attributes.len() > 1 {
+        return Err(lookup_error(
+            "InvalidLookupAttributesException",
+            "You cannot specify more than one lookup attribute.",
+        ));
+    }
+    let (attribute, value) = match attributes.first() {
+        Some(a) if a.attribute_value.is_empty() => {
+            return Err(lookup_error(
+                "InvalidLookupAttributesException",
+                "The lookup attribute value cannot be empty.",
+            ));
+        }
+        Some(a) => (a.attribute_key.clone(), a.attribute_value.clone()),
+        None => ("*".to_owned(), String::new()),
+    };
+    let max = input.max_results.unwrap_or(50);
+    if !(1..=50).contains(&max) {
+        return Err(lookup_error("InvalidMaxResultsException", "MaxResults must be between 1 and 50."));
+    }
+    let oldest = ctx.now - time::Duration::days(i64::from(retention(ctx.db)?));
+    let end = input.end_time.unwrap_or(ctx.now);
+    let start = input.start_time.unwrap_or(oldest);
+    if start > end {
+        return Err(lookup_error("InvalidTimeRangeException", "Start time must be before end time."));
+    }
+    if input.event_category.is_some() {
+        // Insights events: Rampart records none.
+        return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
+    }
+    let account = ctx.principal.account_id.clone();
+    // Where to scan, and what an event found there must also satisfy.
+    let start_nanos = start.max(oldest).unix_timestamp_nanos();
+    let mut end_nanos = end.unix_timestamp_nanos();
+    let mut floor = start_nanos;
+    // The index list prefix to follow (none: scan the events), and what an event must satisfy.
+    let (index, wanted): (Option<Vec<u8>>, EventFilter) = match attribute.as_str() {
+        "*" => (None, Box::new(|_: &Event| true)),
+        "EventId" => {
+            // The id's first 48 bits are its event's millisecond.
+            let ms = value
+                .get(..8)
+                .zip(value.get(9..13))
+                .and_then(|(hi, lo)| i128::from_str_radix(&format!("{hi}{lo}"), 16).ok());
+            let Some(ms) = ms else {
+                return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
+            };
+            end_nanos = end_nanos.min(ms * 1_000_000 + 999_999);
+            floor = floor.max(ms * 1_000_000);
+            let id = value.clone();
+            (None, Box::new(move |e: &Event| e.event_id == id))
+        }
+        "ResourceName" if value.starts_with("arn:") => {
+            let Some(r) = EventResource::from_arn(&value) else {
+                return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
+            };
+            let arn = value.clone();
+            (
+                Some(crate::keys::audit_index_prefix(&account, "ResourceName", r.name())),
+                Box::new(move |e: &Event| e.resources.iter().flatten().any(|x| x.arn == arn)),
+            )
+        }
+        _ => {
+            let (a, v) = (attribute.clone(), value.clone());
+            (
+                Some(crate::keys::audit_index_prefix(&account, &attribute, &value)),
+                Box::new(move |e: &Event| has_attribute(e, &a, &v)),
+            )
+        }
+    };
+    let in_history = move |e: &Event| e.management_event && e.recipient_account_id == account && wanted(e);
+    // What the caller asked for (not the defaults, which move with the clock between pages).
+    let asked = |t: Option<time::OffsetDateTime>| t.map(|t| t.unix_timestamp_nanos().to_string()).unwrap_or_default();
+    let params = format!("{attribute}\n{value}\n{}\n{}", asked(input.start_time), asked(input.end_time));
+    // The page holds events whose keys sort below `bound`.
+    let bound: Vec<u8> = match &input.next_token {
+        Some(token) => {
+            let bad = || lookup_error("InvalidNextTokenException", "Invalid NextToken.");
+            let sealed = data_encoding::BASE64URL_NOPAD.decode(token.as_bytes()).map_err(|_| bad())?;
+            let plain = ctx.sealer.open(&sealed, TOKEN_CONTEXT).map_err(|_| bad())?;
+            let cursor: Cursor = serde_json::from_slice(&plain).map_err(|_| bad())?;
+            if cursor.params != params || !cursor.after.as_bytes().starts_with(crate::keys::AUDIT_PREFIX) {
+                return Err(bad());
+            }
+            cursor.after.into_bytes()
+        }
+        None => crate::keys::audit_event(end_nanos.saturating_add(1), ""),
+    };
+    let limit = usize::try_from(max).unwrap_or(50);
+    // One more than a page, to know whether a next page exists.
+    let search = Search { db: ctx.db, floor, want: limit.saturating_add(1), keep: &in_history };
+    let mut found = match &index {
+        Some(prefix) => search.by_index(prefix, bound)?,
+        None => search.by_scan(bound)?,
+    };
+    let next_token = if found.len() > limit {
+        found.truncate(limit);
+        let after = found.last().map(|f| String::from_utf8_lossy(&f.key).into_owned()).unwrap_or_default();
+        let plain = serde_json::to_vec(&Cursor { params, after }).map_err(|_| crate::ServiceError::internal())?;
+        let sealed = ctx.sealer.seal(&plain, TOKEN_CONTEXT).map_err(|_| crate::ServiceError::internal())?;
+        Some(data_encoding::BASE64URL_NOPAD.encode(&sealed))
+    } else {
+        None
+    };
+    let events = found
+        .into_iter()
+        .map(|Found { key, event: ev, json }| {
+            let nanos = key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos);
+            shapes::Event {
+                event_id: Some(ev.event_id.clone()),
+                event_name: Some(ev.event_name.clone()),
+                read_only: Some(ev.read_only.to_string()),
+                access_key_id: ev.user_identity.access_key_id.clone(),
+                event_time: nanos.and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok()),
+                event_source: Some(ev.event_source.clone()),
+                username: username(&ev.user_identity),
+                resources: ev.resources.as_ref().map(|rs| {
+                    rs.iter()
+                        .map(|r| shapes::Resource {
+                            resource_type: Some(r.kind.clone()),
+                            resource_name: Some(r.name().to_owned()),
+                        })
+                        .collect()
+                }),
+                cloud_trail_event: Some(String::from_utf8_lossy(&json).into_owned()),
+            }
+        })
+        .collect();
+    Ok(shapes::LookupEventsResponse { events: Some(events), next_token })
+}
+
+/// An event of history a lookup found: its key, its record and the record's stored JSON.
+struct Found {
+    key: Vec<u8>,
+    event: Event,
+    json: Vec<u8>,
+}
+
+/// One lookup's search: events not older than `floor` that `keep` accepts, newest first, until
+/// `want` are found.
+struct Search<'a> {
+    db: &'a rampart_store::Db,
+    floor: i128,
+    want: usize,
+    keep: &'a dyn Fn(&Event) -> bool,
+}
+
+/// Rows one store read takes.
+const SCAN_BATCH: usize = 200;
+/// Most events read at one nanosecond (more than a clock gives).
+const SAME_TIME_MAX: usize = 1024;
+
+impl Search<'_> {
+    /// Adds the event `json` stored under `key` to `found` if it is kept.
+    fn consider(&self, key: Vec<u8>, json: Vec<u8>, found: &mut Vec<Found>) {
+        if let Ok(event) = serde_json::from_slice::<Event>(&json)
+            && (self.keep)(&event)
+        {
+            found.push(Found { key, event, json });
+        }
+    }
+
+    /// Reads the events below the key `bound` one after another.
+    fn by_scan(&self, bound: Vec<u8>) -> Result<Vec<Found>, crate::ServiceError> {
+        let mut found = Vec::new();
+        let mut after = bound;
+        loop {
+            let rows = self.db.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&after), SCAN_BATCH, true)?;
+            let full = rows.len() == SCAN_BATCH;
+            for (key, json) in rows {
+                let nanos = key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos);
+                if nanos.is_none_or(|n| n < self.floor) {
+                    return Ok(found);
+                }
+                after.clone_from(&key);
+                self.consider(key, json, &mut found);
+                if found.len() == self.want {
+                    return Ok(found);
+                }
+            }
+            if !full {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Follows the posting lists under `prefix`, newest first, and reads the events they name
+    /// below the key `bound`.
+    fn by_index(&self, prefix: &[u8], bound: Vec<u8>) -> Result<Vec<Found>, crate::ServiceError> {
+        let mut found = Vec::new();
+        // Lists whose oldest event is below the bound; the newest of them may reach above it.
+        let mut after = prefix.to_vec();
+        after.extend_from_slice(bound.get(crate::keys::AUDIT_PREFIX.len()..).unwrap_or_default());
+        // Every event read so far sorts at or above this (lists of adjacent runs can name the
+        // same nanosecond).
+        let mut below = bound;
+        loop {
+            let lists = self.db.scan_prefix(prefix, Some(&after), SCAN_BATCH, true)?;
+            let full = lists.len() == SCAN_BATCH;
+            for (list_key, gaps) in &lists {
+                let Some(oldest) = list_key.get(prefix.len()..).and_then(crate::keys::event_nanos) else { continue };
+                for nanos in decode_postings(oldest, gaps).into_iter().rev() {
+                    if nanos < self.floor {
+                        return Ok(found);
+                    }
+                    let at = crate::keys::audit_event(nanos, "");
+                    if at >= below {
+                        continue;
+                    }
+                    for (key, json) in self.db.scan_prefix(&at, None, SAME_TIME_MAX, true)? {
+                        if key >= below {
+                            continue;
+                        }
+                        below.clone_from(&key);
+                        self.consider(key, json, &mut found);
+                        if found.len() == self.want {
+                            return Ok(found);
+                        }
+                    }
+                }
+            }
+            match lists.last() {
+                Some((k, _)) if full => after.clone_from(k),
+                _ => return Ok(found),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudtrail::tests::sample;
+
+    #[test]
+    fn a_stored_event_yields_its_index_prefixes() {
+        let json = serde_json::to_vec(&sample("e")).unwrap();
+        let (nanos, id, prefixes) = index_prefixes(&crate::keys::audit_event(7, "e"), &json).unwrap();
+        assert_eq!((nanos, id.as_str()), (7, "e"));
+        let keys: Vec<String> = prefixes.into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
+        let attrs: Vec<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
+        assert_eq!(
+            attrs,
+            ["AccessKeyId", "EventName", "EventSource", "ReadOnly", "ResourceName", "ResourceType", "Username"],
+            "{keys:?}"
+        );
+        assert!(keys.contains(&"audix/123456789012/Username/root/".to_owned()), "{keys:?}");
+        let mut data = sample("d");
+        data.management_event = false;
+        let json = serde_json::to_vec(&data).unwrap();
+        assert!(index_prefixes(&crate::keys::audit_event(7, "d"), &json).is_none(), "data events are not in history");
+    }
+
+    #[test]
+    fn posting_lists_round_trip_and_split_on_gaps_too_long() {
+        let events: Vec<(i128, String)> =
+            [(100, "a"), (100, "b"), (250, "c"), (250 + 300_000_000_000, "d")].map(|(n, i)| (n, i.to_owned())).into();
+        let lists = posting_lists(b"p/", &events);
+        assert_eq!(lists.len(), 1);
+        let (key, gaps) = &lists[0];
+        assert_eq!(key.as_slice(), b"p/00000000000000000100/a");
+        assert_eq!(decode_postings(100, gaps), [100, 250, 250 + 300_000_000_000], "repeats folded");
+        assert_eq!(decode_postings(100, b""), [100], "an empty list names its key's event");
+        let far = i128::from(u64::MAX) + 1000;
+        let split = posting_lists(b"p/", &[(1, "x".to_owned()), (far, "y".to_owned())]);
+        assert_eq!(split.len(), 2);
+        assert!(split[1].0.ends_with(format!("{far:020}/y").as_bytes()));
+    }
+
+    /// Pages through an indexed lookup whose events span two indexer runs, two of them at one
+    /// nanosecond on either side of the runs' boundary, among events the lookup must skip.
+    #[tokio::test]
+    async fn indexed_pages_follow_posting_lists_across_runs_newest_first() {
+        use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
+        let dir = std::env::temp_dir().join(format!("rampart-postings-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let t0 = (now - time::Duration::hours(1)).unix_timestamp_nanos();
+        // 499 events, then two at one nanosecond (the run of 500 ends between them), then more.
+        let mut stored: Vec<(i128, String, bool)> =
+            (0..499).map(|i| (t0 + i * 1000, format!("e{i:03}"), i % 3 == 0)).collect();
+        let tie = t0 + 499 * 1000;
+        stored.push((tie, "t-a".into(), true));
+        stored.push((tie, "t-b".into(), true));
+        stored.extend((0..20).map(|i| (tie + 1 + i * 1000, format!("f{i:02}"), i % 2 == 0)));
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = stored
+            .iter()
+            .map(|(nanos, id, create)| {
+                let mut ev = sample(id);
+                if !create {
+                    ev.event_name = "GetUser".into();
+                }
+                (crate::keys::audit_event(*nanos, id), serde_json::to_vec(&ev).unwrap())
+            })
+            .collect();
+        db.transact(move |tx| -> Result<(), crate::ServiceError> {
+            for (k, v) in &rows {
+                tx.put(k, v)?;
+            }
+            assert_eq!(index_pending(tx, now)?, 500);
+            assert_eq!(index_pending(tx, now)?, 21);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let lists = db.scan_prefix(b"audix/123456789012/EventName/CreateUser/", None, 10, false).unwrap();
+        assert_eq!(lists.len(), 2, "one posting list per run");
+        let mut expected: Vec<(i128, String)> =
+            stored.iter().filter(|(_, _, create)| *create).map(|(n, id, _)| (*n, id.clone())).collect();
+        expected.sort();
+        expected.reverse();
+        let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+
+        let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
+        let p = crate::Principal::root("123456789012", None);
+        let ctx = crate::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1" };
+        let mut seen = Vec::new();
+        let mut token = None;
+        loop {
+            let page = lookup_events(
+                &ctx,
+                LookupEventsRequest {
+                    lookup_attributes: Some(vec![LookupAttribute {
+                        attribute_key: "EventName".into(),
+                        attribute_value: "CreateUser".into(),
+                    }]),
+                    max_results: Some(7),
+                    next_token: token.take(),
+                    ..LookupEventsRequest::default()
+                },
+            )
+            .unwrap();
+            let events = page.events.unwrap();
+            assert!(events.len() <= 7);
+            seen.extend(events.into_iter().map(|e| e.event_id.unwrap()));
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "every CreateUser event once, newest first, across both runs");
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn malformed_postings_and_run_records_end_without_panicking() {
+        assert_eq!(decode_postings(5, &[0x80]), [5], "cut short");
+        assert_eq!(decode_postings(5, &[0xff; 11]), [5], "longer than a u64");
+        assert_eq!(decode_postings(i128::MAX, &[1]), [i128::MAX], "overflow");
+        assert_eq!(decode_postings(5, &[1, 0x80]), [5, 6]);
+        let mut record = Vec::new();
+        for k in [b"audix/a".as_slice(), b"audix/bb"] {
+            put_varint(&mut record, k.len() as u64);
+            record.extend_from_slice(k);
+        }
+        assert_eq!(run_keys(&record), [b"audix/a".to_vec(), b"audix/bb".to_vec()]);
+        assert_eq!(run_keys(&record[..record.len() - 1]), [b"audix/a".to_vec()], "a cut key is dropped");
+        assert!(run_keys(&[0xff; 12]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_past_the_retention_go_with_their_index_and_newer_ones_stay() {
+        let dir = std::env::temp_dir().join(format!("rampart-sweep-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let old = now - time::Duration::days(100);
+        let recent = now - time::Duration::days(10);
+        let mut ev = crate::cloudtrail::tests::sample("old");
+        let (o, r) = (serde_json::to_vec(&ev).unwrap(), {
+            ev.event_id = "recent".into();
+            serde_json::to_vec(&ev).unwrap()
+        });
+        db.transact(move |tx| -> Result<(), crate::ServiceError> {
+            for (when, id, bytes) in [(old, "old", &o), (recent, "recent", &r)] {
+                tx.put(&crate::keys::audit_event(when.unix_timestamp_nanos(), id), bytes)?;
+            }
+            // The indexer ran between the two events, as a server's would.
+            assert_eq!(index_pending(tx, old + time::Duration::seconds(2))?, 1);
+            assert_eq!(index_pending(tx, now)?, 1);
+            assert_eq!(sweep_expired(tx, now)?, 1, "only the event older than 90 days");
+            let left = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, 10, false)?;
+            assert_eq!(left.len(), 1);
+            let index = tx.scan_prefix(b"audix/", None, 100, false)?;
+            assert!(!index.is_empty() && index.iter().all(|(k, _)| k.ends_with(b"/recent")), "old index entries gone");
+            set_retention(tx, 5)?;
+            assert_eq!(sweep_expired(tx, now)?, 1, "a shorter retention takes the rest");
+            assert!(tx.scan_prefix(b"audix", None, 100, false)?.is_empty(), "no index list or run record is left");
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
