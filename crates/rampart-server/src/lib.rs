@@ -85,7 +85,10 @@ impl Running {
     /// LookupEvents will serve these; this is the store's view for tests and tools.)
     pub fn audit_events(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows = self.db.scan_prefix(keys::AUDIT_PREFIX, None, limit, true)?;
-        Ok(rows.into_iter().filter_map(|(_, v)| serde_json::from_slice(&v).ok()).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|(_, v)| serde_json::from_slice(&rampart_services::cloudtrail::stored::unpack(&v)?).ok())
+            .collect())
     }
 
     /// Waits until the server stops on its own (it does not, unless it fails).

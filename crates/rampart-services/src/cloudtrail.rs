@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod digest;
 pub mod history;
+pub mod stored;
 pub mod trails;
 pub mod validate;
 pub use digest::list_public_keys;
@@ -290,10 +291,10 @@ pub fn username(id: &UserIdentity) -> Option<String> {
     }
 }
 
-/// The store entry of an event: the event under its time. Its event-history index entries are
-/// written after it by [`index_pending`].
+/// The store entry of an event: the event under its time, packed (see [`stored`]). Its
+/// event-history index entries are written after it by [`index_pending`].
 pub fn entries(ev: &Event, time: time::OffsetDateTime) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let bytes = serde_json::to_vec(ev).ok()?;
+    let bytes = stored::pack(&serde_json::to_vec(ev).ok()?);
     Some(vec![(crate::keys::audit_event(time.unix_timestamp_nanos(), &ev.event_id), bytes)])
 }
 

@@ -71,11 +71,11 @@ fn has_attribute(ev: &Event, attribute: &str, value: &str) -> bool {
         .any(|(a, v)| *a == attribute && v == value)
 }
 
-/// The time, id and index list prefixes of the event stored as `json` under `event_key`; `None`
-/// for events outside event history (data events, events of no account) and unreadable ones.
-pub fn index_prefixes(event_key: &[u8], json: &[u8]) -> Option<(i128, String, Vec<Vec<u8>>)> {
+/// The time, id and index list prefixes of the event `stored` under `event_key`; `None` for
+/// events outside event history (data events, events of no account) and unreadable ones.
+pub fn index_prefixes(event_key: &[u8], stored: &[u8]) -> Option<(i128, String, Vec<Vec<u8>>)> {
     let nanos = event_key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos)?;
-    let ev = serde_json::from_slice::<IndexView>(json).ok()?;
+    let ev = serde_json::from_slice::<IndexView>(&super::stored::unpack(stored)?).ok()?;
     if !ev.management_event || ev.recipient_account_id.is_empty() {
         return None;
     }
@@ -206,7 +206,7 @@ pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
 }
 
 /// The keys a run's record lists. Malformed bytes end the list.
-fn run_keys(mut record: &[u8]) -> Vec<Vec<u8>> {
+pub fn run_keys(mut record: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     while let Some(len) = take_varint(&mut record).and_then(|n| usize::try_from(n).ok()) {
         let Some((key, rest)) = record.split_at_checked(len) else { break };
@@ -459,12 +459,13 @@ const SCAN_BATCH: usize = 200;
 const SAME_TIME_MAX: usize = 1024;
 
 impl Search<'_> {
-    /// Adds the event `json` stored under `key` to `found` if it is kept.
-    fn consider(&self, key: Vec<u8>, json: Vec<u8>, found: &mut Vec<Found>) {
+    /// Adds the event `stored` under `key` to `found` if it is kept.
+    fn consider(&self, key: Vec<u8>, stored: &[u8], found: &mut Vec<Found>) {
+        let Some(json) = super::stored::unpack(stored) else { return };
         if let Ok(event) = serde_json::from_slice::<Event>(&json)
             && (self.keep)(&event)
         {
-            found.push(Found { key, event, json });
+            found.push(Found { key, event, json: json.into_owned() });
         }
     }
 
@@ -481,7 +482,7 @@ impl Search<'_> {
                     return Ok(found);
                 }
                 after.clone_from(&key);
-                self.consider(key, json, &mut found);
+                self.consider(key, &json, &mut found);
                 if found.len() == self.want {
                     return Ok(found);
                 }
@@ -520,7 +521,7 @@ impl Search<'_> {
                             continue;
                         }
                         below.clone_from(&key);
-                        self.consider(key, json, &mut found);
+                        self.consider(key, &json, &mut found);
                         if found.len() == self.want {
                             return Ok(found);
                         }

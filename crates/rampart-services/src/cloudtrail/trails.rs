@@ -739,7 +739,7 @@ pub fn deliver(
         let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
         // Whether this run reaches the horizon (and so, for a stopped trail, everything it owes).
         let mut complete = rows.len() < EVENTS_PER_RUN;
-        // Each region's file: the stored records themselves (already JSON), comma-separated, and
+        // Each region's file: the records' JSON as stored (unpacked), comma-separated, and
         // the oldest and newest event times in it.
         let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
         let mut last = None;
@@ -749,6 +749,7 @@ pub fn deliver(
                 break;
             }
             last = Some(k);
+            let Some(v) = super::stored::unpack(&v) else { continue };
             let Ok(ev) = serde_json::from_slice::<Event>(&v) else { continue };
             if ev.recipient_account_id != t.account_id || !in_scope(&t, &ev) || !selects(&t, &ev) {
                 continue;
