@@ -75,8 +75,33 @@ impl Tx<'_> {
         crate::sqlite::scan_prefix(self.conn, prefix, after, limit, reverse)
     }
 
-    /// Deletes every key (dev-mode reset).
+    /// Appends `value` to the log at position `at` (a time), or at the first free position after
+    /// it; returns the position it took.
+    pub fn log_append(&mut self, at: i64, value: &[u8]) -> Result<i64, StoreError> {
+        crate::sqlite::log_append(self.conn, at, value)
+    }
+
+    /// Up to `limit` log entries with positions in `from..=to`, in position order (descending
+    /// when `reverse`).
+    pub fn log_range(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        crate::sqlite::log_range(self.conn, from, to, limit, reverse)
+    }
+
+    /// Deletes the log entries at positions up to `to`; returns how many.
+    pub fn log_delete_through(&mut self, to: i64) -> Result<usize, StoreError> {
+        let mut st = self.conn.prepare_cached("DELETE FROM log WHERE t <= ?1")?;
+        Ok(st.execute([to])?)
+    }
+
+    /// Deletes every key and log entry (dev-mode reset).
     pub fn delete_all(&mut self) -> Result<(), StoreError> {
+        self.conn.execute("DELETE FROM log", [])?;
         self.conn.execute("DELETE FROM kv", [])?;
         self.wiped = true;
         Ok(())
@@ -160,6 +185,23 @@ impl Db {
     // invalidate the read cache.
     pub fn put_later(&self, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
         self.engine.submit(Job::fire_and_forget(pairs))
+    }
+
+    /// Reads up to `limit` committed log entries with positions in `from..=to`, in position order
+    /// (descending when `reverse`).
+    pub fn log_range(
+        &self,
+        from: i64,
+        to: i64,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        self.engine.read(|c| crate::sqlite::log_range(c, from, to, limit, reverse))
+    }
+
+    /// Queues a log append without waiting for it to be durable (see [`Db::put_later`]).
+    pub fn log_append_later(&self, at: i64, value: Vec<u8>) -> Result<(), StoreError> {
+        self.engine.submit(Job::append_later(at, value))
     }
 
     /// Waits for every queued write to be durable, then stops the writer.

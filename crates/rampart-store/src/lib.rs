@@ -2,7 +2,11 @@
 //! secrets at rest.
 //!
 //! Services see [`Db`]: point reads and prefix scans of committed data, and [`Db::transact`], which
-//! runs a closure atomically. Engines are adapters behind it; the embedded default is SQLite in the
+//! runs a closure atomically. Beside the keys, the store keeps a *log*: values by a 64-bit
+//! position (a time), appended in about position order and read by position range — audit
+//! events, which are most of what is written. Its own table (SQLite's rowid B-tree) takes an
+//! append as a new cell at the tree's right edge, where the ordered key table would rebalance
+//! pages; under load that halves what an event costs in pages written. Engines are adapters behind it; the embedded default is SQLite in the
 //! data directory (WAL, `synchronous=FULL`), written by one thread that commits every queued
 //! transaction with one fsync (group commit). A transaction is acknowledged only once durable.
 

@@ -75,6 +75,17 @@ impl Job {
         }
     }
 
+    pub(crate) fn append_later(at: i64, value: Vec<u8>) -> Self {
+        Self {
+            run: Box::new(move |conn| {
+                if let Err(e) = log_append(conn, at, &value) {
+                    tracing::error!(error = %e, "queued log append failed");
+                }
+                None
+            }),
+        }
+    }
+
     pub(crate) fn fire_and_forget(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
         Self {
             run: Box::new(move |conn| {
@@ -129,8 +140,10 @@ impl SqliteEngine {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Writer(format!("journal_mode is {mode}, not wal")));
         }
-        writer_conn
-            .execute_batch("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;")?;
+        writer_conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS log (t INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+        )?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers
@@ -291,4 +304,36 @@ pub(crate) fn scan_prefix(
         None => st.query_map(rusqlite::params![lo, limit], map)?.collect::<Result<Vec<_>, _>>()?,
     };
     Ok(rows)
+}
+
+/// Appends `value` to the log at `at`, or at the first free position after it; returns where.
+pub(crate) fn log_append(conn: &Connection, at: i64, value: &[u8]) -> Result<i64, StoreError> {
+    let mut st = conn.prepare_cached("INSERT INTO log (t, v) VALUES (?1, ?2) ON CONFLICT(t) DO NOTHING")?;
+    let mut t = at;
+    loop {
+        if st.execute((t, value))? == 1 {
+            return Ok(t);
+        }
+        t = t.checked_add(1).ok_or_else(|| StoreError::Writer("the log is full".into()))?;
+    }
+}
+
+/// Up to `limit` log entries with positions in `from..=to`, in position order (descending when
+/// `reverse`).
+pub(crate) fn log_range(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    limit: usize,
+    reverse: bool,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    let sql = if reverse {
+        "SELECT t, v FROM log WHERE t >= ?1 AND t <= ?2 ORDER BY t DESC LIMIT ?3"
+    } else {
+        "SELECT t, v FROM log WHERE t >= ?1 AND t <= ?2 ORDER BY t ASC LIMIT ?3"
+    };
+    let mut st = conn.prepare_cached(sql)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st.query_map(rusqlite::params![from, to, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

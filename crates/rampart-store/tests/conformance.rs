@@ -190,3 +190,39 @@ async fn a_read_only_handle_reads_beside_the_writer_and_refuses_writes() {
     assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"v2"[..]));
     assert!(Db::open_sqlite_read_only(&dir.path().join("missing.db")).is_err(), "nothing is created");
 }
+
+#[tokio::test]
+async fn the_log_takes_the_next_free_position_reads_ranges_and_deletes_through() {
+    let (dir, db) = open();
+    let at = db
+        .transact(|tx| -> Result<Vec<i64>, TxError<()>> {
+            let a = tx.log_append(100, b"a")?;
+            let b = tx.log_append(100, b"b")?;
+            let c = tx.log_append(50, b"c")?;
+            assert_eq!(tx.log_range(0, i64::MAX, 10, false)?.len(), 3, "a transaction reads its own appends");
+            Ok(vec![a, b, c])
+        })
+        .await
+        .unwrap();
+    assert_eq!(at, [100, 101, 50], "a taken position moves the append to the next free one");
+    db.log_append_later(101, b"d".to_vec()).unwrap();
+    let failed = db.transact(|tx| {
+        tx.log_append(7, b"gone").map_err(|_| "store")?;
+        Err::<(), _>("refused")
+    });
+    assert!(failed.await.is_err());
+    db.close();
+    drop(db);
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    let all = db.log_range(i64::MIN, i64::MAX, 10, false).unwrap();
+    let positions: Vec<i64> = all.iter().map(|(t, _)| *t).collect();
+    assert_eq!(positions, [50, 100, 101, 102], "durable, queued appends included; the aborted one is not");
+    assert_eq!(all[3].1, b"d");
+    let newest_two: Vec<i64> = db.log_range(51, 200, 2, true).unwrap().iter().map(|(t, _)| *t).collect();
+    assert_eq!(newest_two, [102, 101]);
+    let deleted = db.transact(|tx| tx.log_delete_through(100).map_err(|_| ())).await.unwrap();
+    assert_eq!(deleted, 2);
+    assert_eq!(db.log_range(i64::MIN, i64::MAX, 10, false).unwrap().len(), 2);
+    db.transact(|tx| tx.delete_all().map_err(|_| ())).await.unwrap();
+    assert!(db.log_range(i64::MIN, i64::MAX, 10, false).unwrap().is_empty(), "a reset empties the log too");
+}
