@@ -1,5 +1,5 @@
-//! Fuzzes the readers of what auditing stores: any bytes as a stored event record (both
-//! layouts), as an event-history posting list and as an indexer run's record must decode or be
+//! Fuzzes the readers of what auditing stores: any bytes as a stored event record (every
+//! layout), as an event-history posting list and as an indexer run's record must decode or be
 //! refused — never panic or run away.
 
 #![no_main]
@@ -9,12 +9,18 @@ use rampart_services::cloudtrail::{decode_postings, run_keys, stored};
 
 fuzz_target!(|data: &[u8]| {
     let _ = stored::unpack(data);
-    let mut deflated = vec![1u8];
-    deflated.extend_from_slice(data);
-    let _ = stored::unpack(&deflated);
+    // Behind each format byte.
+    for format in [1u8, 2] {
+        let mut stored = vec![format];
+        stored.extend_from_slice(data);
+        let _ = stored::unpack(&stored);
+    }
+    if let Some(skeleton) = stored::Skeleton::new(data) {
+        let _ = stored::unpack(&skeleton.with_response(data));
+    }
     // Whatever is packed reads back unchanged.
     assert_eq!(stored::unpack(&stored::pack(data)).as_deref(), Some(data));
-    let oldest = i128::from(u64::from_le_bytes(data.get(..8).and_then(|b| b.try_into().ok()).unwrap_or_default()));
+    let oldest = i64::from_le_bytes(data.get(..8).and_then(|b| b.try_into().ok()).unwrap_or_default());
     let times = decode_postings(oldest, data);
     assert!(times.windows(2).all(|w| w[0] < w[1]), "ascending, without repeats");
     let _ = run_keys(data);

@@ -49,6 +49,8 @@ async fn reset(app: &App) -> Result<usize, ()> {
                     deleted += 1;
                 }
             }
+            // Audit events too: the whole log.
+            deleted += tx.log_delete_through(i64::MAX)?;
             Ok(deleted)
         })
         .await;

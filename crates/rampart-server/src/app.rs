@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::Full;
 use rampart_services::authz::Authorizer;
-use rampart_services::cloudtrail::{REDACTED, UserIdentity};
+use rampart_services::cloudtrail::{self, REDACTED, UserIdentity};
 use rampart_services::{Ctx, Principal, ServiceError, TxCtx, authz};
 use rampart_shapes::{Operation, Protocol, Service, Value};
 use rampart_sigv4::{SigV4Error, Verifier};
@@ -582,21 +582,25 @@ impl App {
         let (service, op) = (w.service, w.op);
         let fail = |error: WireError| Failure { error, protocol: service.protocol, namespace: service.xml_namespace };
         let sealer = self.sealer.clone();
-        let (origin_owned, rid, region) = (origin.clone(), request_id.to_owned(), self.config.region.clone());
-        let mut draft_in = draft.clone();
+        // The event but for its response, serialized and packed here, before the transaction: the
+        // store's single writer thread only splices the response in.
+        let mut without_response = draft.clone();
+        let preset = without_response.response_elements.take();
+        let ev = audit::event(without_response, origin, request_id, now, &self.config.region, None);
+        let skeleton = serde_json::to_vec(&ev).ok().and_then(|json| cloudtrail::stored::Skeleton::new(&json));
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {
                 let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region };
                 let output = (w.handler)(tx, &ctx, w.input)?;
-                if let Some(shape) = op.output {
-                    draft_in.response_elements = Some(json::audit_json(&output, shape, REDACTED));
-                }
-                let ev = audit::event(draft_in, &origin_owned, &rid, now, &region, None);
+                let response = match op.output {
+                    Some(shape) => Some(json::audit_json(&output, shape, REDACTED)),
+                    None => preset,
+                };
+                let response = serde_json::to_vec(&response).map_err(|_| ServiceError::internal())?;
+                let record = skeleton.ok_or_else(ServiceError::internal)?.with_response(&response);
                 // INVARIANT: the event commits in the same transaction as the change, or neither does.
-                for (k, v) in audit::record(&ev, now).ok_or_else(ServiceError::internal)? {
-                    tx.put(&k, &v)?;
-                }
+                tx.log_append(cloudtrail::position(now), &record)?;
                 Ok(output)
             })
             .await;

@@ -81,16 +81,16 @@ pub fn event(
     }
 }
 
-/// The store entries of an event (see `cloudtrail::entries`).
-pub fn record(ev: &Event, time: OffsetDateTime) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    cloudtrail::entries(ev, time)
+/// The stored form of an event (see `cloudtrail::pack_event`).
+pub fn record(ev: &Event) -> Option<Vec<u8>> {
+    cloudtrail::pack_event(ev)
 }
 
 /// Queues an event of a call that changed nothing; it commits with the next group.
 pub fn queue(db: &Db, ev: &Event, time: OffsetDateTime) {
-    match record(ev, time) {
-        Some(entries) => {
-            if let Err(e) = db.put_later(entries) {
+    match record(ev) {
+        Some(bytes) => {
+            if let Err(e) = db.log_append_later(cloudtrail::position(time), bytes) {
                 tracing::error!(request_id = %ev.request_id, error = %e, "cannot queue an audit event");
             }
         }

@@ -84,7 +84,7 @@ impl Running {
     /// The newest audit events, newest first, as CloudTrail records them. (The CloudTrail API's
     /// LookupEvents will serve these; this is the store's view for tests and tools.)
     pub fn audit_events(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rows = self.db.scan_prefix(keys::AUDIT_PREFIX, None, limit, true)?;
+        let rows = self.db.log_range(i64::MIN, i64::MAX, limit, true)?;
         Ok(rows
             .into_iter()
             .filter_map(|(_, v)| serde_json::from_slice(&rampart_services::cloudtrail::stored::unpack(&v)?).ok())
@@ -127,11 +127,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if config.dev {
         account::ensure_dev_account(&db, &config.dev_account_id).await?;
     }
-    let days = config.event_history_days;
-    db.transact(move |tx| rampart_services::cloudtrail::set_retention(tx, days)).await.map_err(|e| match e {
+    let failed = |e: rampart_store::TxError<ServiceError>| match e {
         rampart_store::TxError::Aborted(e) => StartError::from(e),
         rampart_store::TxError::Store(e) => StartError::from(e),
-    })?;
+    };
+    let days = config.event_history_days;
+    db.transact(move |tx| rampart_services::cloudtrail::set_retention(tx, days)).await.map_err(failed)?;
+    // Events of a store from before the log move there, a batch per transaction.
+    while db.transact(rampart_services::cloudtrail::move_events_to_log).await.map_err(failed)? > 0 {}
     let acceptor = tls::acceptor(&config)?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;

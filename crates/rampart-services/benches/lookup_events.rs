@@ -89,9 +89,7 @@ fn populate(db: &Db, n: usize, start: OffsetDateTime, index_at: OffsetDateTime) 
             for i in chunk {
                 let when = start + time::Duration::milliseconds(i as i64);
                 let ev = event(i, when.unix_timestamp_nanos() / 1_000_000);
-                for (k, v) in cloudtrail::entries(&ev, when).unwrap() {
-                    tx.put(&k, &v)?;
-                }
+                tx.log_append(cloudtrail::position(when), &cloudtrail::pack_event(&ev).unwrap())?;
             }
             Ok(())
         }))

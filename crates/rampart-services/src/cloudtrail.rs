@@ -291,11 +291,32 @@ pub fn username(id: &UserIdentity) -> Option<String> {
     }
 }
 
-/// The store entry of an event: the event under its time, packed (see [`stored`]). Its
-/// event-history index entries are written after it by [`index_pending`].
-pub fn entries(ev: &Event, time: time::OffsetDateTime) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
-    let bytes = stored::pack(&serde_json::to_vec(ev).ok()?);
-    Some(vec![(crate::keys::audit_event(time.unix_timestamp_nanos(), &ev.event_id), bytes)])
+/// How an event is stored: its record packed (see [`stored`]), to be appended to the store's log
+/// at its [`position`]. Its event-history index entries are written after it by
+/// [`index_pending`].
+pub fn pack_event(ev: &Event) -> Option<Vec<u8>> {
+    Some(stored::pack(&serde_json::to_vec(ev).ok()?))
+}
+
+/// Where an event of `time` goes in the store's log: its Unix time in nanoseconds (the log moves
+/// it to the next free nanosecond if another event has it).
+pub fn position(time: time::OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The log position a stored cursor names: the last position it has passed. Cursors are decimal
+/// positions; a cursor written before events moved to the log is an `audit/NANOS/ID` key (that
+/// event passed) or an `audit/NANOS/` bound (nothing at NANOS passed yet).
+pub fn cursor_position(cursor: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(cursor).ok()?;
+    match text.strip_prefix("audit/") {
+        Some(key) => {
+            let (nanos, id) = key.split_once('/').unwrap_or((key, ""));
+            let nanos: i64 = nanos.parse().ok()?;
+            Some(if id.is_empty() { nanos.saturating_sub(1) } else { nanos })
+        }
+        None => text.parse().ok(),
+    }
 }
 
 /// CloudTrail's own error for an input the model's constraints refuse, by the members that

@@ -103,19 +103,9 @@ pub fn credential_report(account: &str) -> Vec<u8> {
     format!("iam/{account}/credential-report").into_bytes()
 }
 
-/// The prefix of audit events; events sort by time.
+/// The prefix under which events were stored before they moved to the store's log
+/// (`audit/NANOS/ID`); read only to move them (`cloudtrail::move_events_to_log`).
 pub const AUDIT_PREFIX: &[u8] = b"audit/";
-
-/// `audit/<nanos, 20 digits>/<event id>`.
-pub fn audit_event(unix_nanos: i128, event_id: &str) -> Vec<u8> {
-    format!("audit/{unix_nanos:020}/{event_id}").into_bytes()
-}
-
-/// The time in an event's `NANOS/ID` key suffix (of an `audit/` key, after its prefix, or of an
-/// index key, after the index prefix).
-pub fn event_nanos(suffix: &[u8]) -> Option<i128> {
-    std::str::from_utf8(suffix.get(..20)?).ok()?.parse().ok()
-}
 
 /// The prefix of one account's event-history index for one lookup attribute and value (`*` and
 /// an empty value for all of the account's events). Values are escaped so that no value's prefix
@@ -123,11 +113,4 @@ pub fn event_nanos(suffix: &[u8]) -> Option<i128> {
 pub fn audit_index_prefix(account: &str, attribute: &str, value: &str) -> Vec<u8> {
     let escaped = value.replace('%', "%25").replace('/', "%2F");
     format!("audix/{account}/{attribute}/{escaped}/").into_bytes()
-}
-
-/// One index entry: the prefix, then the event's time and id (newest last in key order).
-pub fn audit_index(account: &str, attribute: &str, value: &str, unix_nanos: i128, event_id: &str) -> Vec<u8> {
-    let mut k = audit_index_prefix(account, attribute, value);
-    k.extend_from_slice(format!("{unix_nanos:020}/{event_id}").as_bytes());
-    k
 }

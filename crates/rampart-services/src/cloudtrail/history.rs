@@ -3,14 +3,13 @@
 //!
 //! The index holds *posting lists*. Each indexer run writes, for every account, lookup attribute
 //! and value among the events it reads, one list under
-//! `audix/ACCOUNT/ATTRIBUTE/VALUE/NANOS/ID` — the key of the run's oldest event with that value
-//! — whose value is the LEB128 gaps, in nanoseconds, to each newer event's time. A run of 500
+//! `audix/ACCOUNT/ATTRIBUTE/VALUE/POSITION` — the log position (time) of the run's oldest event
+//! with that value — whose value is the LEB128 gaps, in nanoseconds, to each newer event's. A run of 500
 //! events by one user therefore writes one small row for that user, not 500, which is most of
-//! what auditing costs the store's writer. Events are fetched by time (`audit/NANOS/`), and an
-//! event found there is checked against the attribute, since several events can share a
-//! nanosecond. A list with an empty value names only its key's event (the layout of Rampart's
-//! first index, which stays readable). Runs never overlap in time, so lists of one value, taken
-//! newest key first, give events newest first.
+//! what auditing costs the store's writer. Events are read from the store's log by position, and
+//! checked against the attribute. A list with an empty value names only its key's event, and a
+//! key may go on with `/ID` (the layout of Rampart's first index, which stays readable). Runs
+//! never overlap, so lists of one value, taken newest key first, give events newest first.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +21,6 @@ use super::{Event, EventResource, UserIdentity, trails, username};
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct IndexView {
-    #[serde(rename = "eventID")]
-    event_id: String,
     event_name: String,
     event_source: String,
     read_only: bool,
@@ -71,10 +68,9 @@ fn has_attribute(ev: &Event, attribute: &str, value: &str) -> bool {
         .any(|(a, v)| *a == attribute && v == value)
 }
 
-/// The time, id and index list prefixes of the event `stored` under `event_key`; `None` for
-/// events outside event history (data events, events of no account) and unreadable ones.
-pub fn index_prefixes(event_key: &[u8], stored: &[u8]) -> Option<(i128, String, Vec<Vec<u8>>)> {
-    let nanos = event_key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos)?;
+/// The index list prefixes of the event `stored`; `None` for events outside event history (data
+/// events, events of no account) and unreadable ones.
+pub fn index_prefixes(stored: &[u8]) -> Option<Vec<Vec<u8>>> {
     let ev = serde_json::from_slice::<IndexView>(&super::stored::unpack(stored)?).ok()?;
     if !ev.management_event || ev.recipient_account_id.is_empty() {
         return None;
@@ -85,7 +81,7 @@ pub fn index_prefixes(event_key: &[u8], stored: &[u8]) -> Option<(i128, String, 
             .into_iter()
             .map(|(attribute, value)| crate::keys::audit_index_prefix(account, attribute, &value))
             .collect();
-    Some((nanos, ev.event_id, prefixes))
+    Some(prefixes)
 }
 
 /// Appends `n` in LEB128. (Seven lines; not worth a dependency.)
@@ -116,33 +112,30 @@ fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// The posting lists of one index prefix for `events` (time, id), oldest first: keys and values.
-/// A gap too long for a `u64` (centuries) starts a new list.
-fn posting_lists(prefix: &[u8], events: &[(i128, String)]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut lists: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut previous: Option<i128> = None;
-    for (nanos, id) in events {
-        let gap = previous.and_then(|p| u64::try_from(nanos - p).ok());
-        match (gap, lists.last_mut()) {
-            (Some(gap), Some((_, gaps))) => put_varint(gaps, gap),
-            _ => {
-                let mut key = prefix.to_vec();
-                key.extend_from_slice(format!("{nanos:020}/{id}").as_bytes());
-                lists.push((key, Vec::new()));
-            }
+/// The posting list of one index prefix for the log `positions` of its events, ascending: key
+/// and value.
+fn posting_list(prefix: &[u8], positions: &[i64]) -> (Vec<u8>, Vec<u8>) {
+    let mut key = prefix.to_vec();
+    let mut gaps = Vec::new();
+    if let Some((first, rest)) = positions.split_first() {
+        key.extend_from_slice(format!("{first:020}").as_bytes());
+        let mut previous = *first;
+        for &t in rest {
+            put_varint(&mut gaps, t.abs_diff(previous));
+            previous = t;
         }
-        previous = Some(*nanos);
     }
-    lists
+    (key, gaps)
 }
 
-/// The times (Unix nanoseconds) a posting list names, oldest first and without repeats: its
-/// key's `oldest`, then each stored gap added in turn. Malformed bytes end the list.
-pub fn decode_postings(oldest: i128, gaps: &[u8]) -> Vec<i128> {
+/// The log positions a posting list names, ascending and without repeats: its key's `oldest`,
+/// then each stored gap added in turn. Malformed bytes end the list.
+pub fn decode_postings(oldest: i64, gaps: &[u8]) -> Vec<i64> {
     let mut out = vec![oldest];
     let (mut at, mut rest) = (oldest, gaps);
     while !rest.is_empty() {
-        let Some(next) = take_varint(&mut rest).and_then(|gap| at.checked_add(i128::from(gap))) else { break };
+        let next = take_varint(&mut rest).and_then(|gap| at.checked_add_unsigned(gap));
+        let Some(next) = next else { break };
         if next != at {
             out.push(next);
         }
@@ -151,9 +144,15 @@ pub fn decode_postings(oldest: i128, gaps: &[u8]) -> Vec<i128> {
     out
 }
 
-/// Where the indexer has got to in `audit/`.
+/// The log position at the start of a posting list's or run record's key suffix (`POSITION`, or
+/// `NANOS/ID` in the first layout).
+fn key_position(suffix: &[u8]) -> Option<i64> {
+    std::str::from_utf8(suffix.get(..20)?).ok()?.parse().ok()
+}
+
+/// Where the indexer has got to in the log: the last position it has indexed.
 const INDEX_CURSOR: &[u8] = b"meta/audit-index-cursor";
-/// `audixrun/NANOS/ID`: the index keys one run wrote, under the key of its newest event, so the
+/// `audixrun/POSITION`: the index keys one run wrote, under its newest event's position, so the
 /// sweep can delete them with the events.
 const RUNS_PREFIX: &[u8] = b"audixrun/";
 /// Events younger than this are left for the next run: events of reads commit in groups a moment
@@ -162,47 +161,37 @@ pub const INDEX_LAG: time::Duration = time::Duration::seconds(1);
 /// Most events one run indexes.
 pub const INDEX_BATCH: usize = 500;
 
-/// Indexes the events stored since the last run (older than [`INDEX_LAG`]): one posting list
-/// per account, attribute and value, written in key order in one transaction with the cursor
-/// and the run's record. Writing the index here, in batches, rather than with each request keeps
-/// the request's own write small; event history trails the requests by about a second (AWS's
-/// trails it by minutes). Returns how many events were read.
+/// Indexes the events logged since the last run (older than [`INDEX_LAG`]): one posting list per
+/// account, attribute and value, written in key order in one transaction with the cursor and
+/// the run's record. Writing the index here, in batches, rather than with each request keeps the
+/// request's own write small; event history trails the requests by about a second (AWS's trails
+/// it by minutes). Returns how many events were read.
 pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) -> Result<usize, crate::ServiceError> {
-    let cursor = tx.get(INDEX_CURSOR)?;
-    let horizon = crate::keys::audit_event((now - INDEX_LAG).unix_timestamp_nanos(), "");
-    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, cursor.as_deref(), INDEX_BATCH, false)?;
-    // Each list prefix with its events (time, id), oldest first.
-    let mut groups: BTreeMap<Vec<u8>, Vec<(i128, String)>> = BTreeMap::new();
-    let mut last = None;
-    let mut read = 0;
-    for (key, value) in &rows {
-        if *key >= horizon {
-            break;
-        }
-        read += 1;
-        last = Some(key);
-        if let Some((nanos, id, prefixes)) = index_prefixes(key, value) {
-            for p in prefixes {
-                groups.entry(p).or_default().push((nanos, id.clone()));
-            }
+    let cursor = tx.get(INDEX_CURSOR)?.and_then(|c| super::cursor_position(&c)).unwrap_or(i64::MIN);
+    let horizon = super::position(now - INDEX_LAG);
+    let rows = tx.log_range(cursor.saturating_add(1), horizon.saturating_sub(1), INDEX_BATCH, false)?;
+    let Some(&(last, _)) = rows.last() else { return Ok(0) };
+    // Each list prefix with its events' positions, ascending.
+    let mut groups: BTreeMap<Vec<u8>, Vec<i64>> = BTreeMap::new();
+    for (t, value) in &rows {
+        for p in index_prefixes(value).unwrap_or_default() {
+            groups.entry(p).or_default().push(*t);
         }
     }
-    let Some(last) = last else { return Ok(0) };
     let mut run = Vec::new();
-    for (prefix, events) in &groups {
-        for (key, gaps) in posting_lists(prefix, events) {
-            tx.put_uncached(&key, &gaps)?;
-            put_varint(&mut run, u64::try_from(key.len()).unwrap_or_default());
-            run.extend_from_slice(&key);
-        }
+    for (prefix, positions) in &groups {
+        let (key, gaps) = posting_list(prefix, positions);
+        tx.put_uncached(&key, &gaps)?;
+        put_varint(&mut run, u64::try_from(key.len()).unwrap_or_default());
+        run.extend_from_slice(&key);
     }
     if !run.is_empty() {
         let mut run_key = RUNS_PREFIX.to_vec();
-        run_key.extend_from_slice(last.get(crate::keys::AUDIT_PREFIX.len()..).unwrap_or_default());
+        run_key.extend_from_slice(format!("{last:020}").as_bytes());
         tx.put_uncached(&run_key, &run)?;
     }
-    tx.put(INDEX_CURSOR, last)?;
-    Ok(read)
+    tx.put(INDEX_CURSOR, last.to_string().as_bytes())?;
+    Ok(rows.len())
 }
 
 /// The keys a run's record lists. Malformed bytes end the list.
@@ -214,6 +203,22 @@ pub fn run_keys(mut record: &[u8]) -> Vec<Vec<u8>> {
         record = rest;
     }
     out
+}
+
+/// Most events one call of [`move_events_to_log`] moves.
+const MOVE_BATCH: usize = 5_000;
+
+/// Moves events stored as `audit/NANOS/ID` keys (before events went to the store's log) into the
+/// log at their time; returns how many it moved. The server calls it until none are left, before
+/// it serves. Index lists and cursors of that layout stay readable as they are.
+pub fn move_events_to_log(tx: &mut rampart_store::Tx<'_>) -> Result<usize, crate::ServiceError> {
+    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, MOVE_BATCH, false)?;
+    for (key, value) in &rows {
+        let nanos = key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(key_position).unwrap_or(i64::MIN);
+        tx.log_append(nanos, value)?;
+        tx.delete(key)?;
+    }
+    Ok(rows.len())
 }
 
 /// How long event history keeps events unless configured otherwise.
@@ -245,30 +250,27 @@ pub fn sweep_expired(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
         .get(RETENTION_KEY)?
         .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<u32>().ok())
         .unwrap_or(EVENT_HISTORY_DAYS);
-    let cutoff = crate::keys::audit_event((now - time::Duration::days(i64::from(days))).unix_timestamp_nanos(), "");
+    // Positions before the cutoff are past the retention.
+    let cutoff = super::position(now - time::Duration::days(i64::from(days)));
     // Never an event a logging trail has yet to consider (its cursor is the last one it has).
-    let mut undelivered: Option<Vec<u8>> = None;
+    let mut through = cutoff.saturating_sub(1);
     for (_, v) in tx.scan_prefix(b"cloudtrail/", None, usize::MAX >> 1, false)? {
         if let Ok(t) = serde_json::from_slice::<trails::TrailRecord>(&v)
             && t.logging
         {
-            let c = t.cursor.unwrap_or_default().into_bytes();
-            undelivered = Some(undelivered.map_or(c.clone(), |u| u.min(c)));
+            let cursor = t.cursor.as_deref().and_then(|c| super::cursor_position(c.as_bytes())).unwrap_or(i64::MIN);
+            through = through.min(cursor);
         }
     }
-    let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, SWEEP_BATCH, false)?;
-    let mut deleted = 0;
-    for (key, _) in rows {
-        if key >= cutoff || undelivered.as_ref().is_some_and(|u| key > *u) {
-            break;
-        }
-        tx.delete(&key)?;
-        deleted += 1;
-    }
+    // A batch at a time, so the writer is never held long.
+    let oldest = tx.log_range(i64::MIN, through, SWEEP_BATCH, false)?;
+    let deleted = match oldest.last() {
+        Some((t, _)) => tx.log_delete_through(*t)?,
+        None => 0,
+    };
     // Event history never shows an event past the retention, kept for a trail or not.
     for (run_key, record) in tx.scan_prefix(RUNS_PREFIX, None, SWEEP_BATCH, false)? {
-        let mut newest = crate::keys::AUDIT_PREFIX.to_vec();
-        newest.extend_from_slice(run_key.get(RUNS_PREFIX.len()..).unwrap_or_default());
+        let newest = run_key.get(RUNS_PREFIX.len()..).and_then(key_position).unwrap_or(i64::MIN);
         if newest >= cutoff {
             break;
         }
@@ -283,15 +285,15 @@ pub fn sweep_expired(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
 /// What an event found by a scan must also satisfy.
 type EventFilter = Box<dyn Fn(&Event) -> bool>;
 
-/// What a NextToken carries: the key of the last event returned, bound to the lookup's
-/// parameters.
+/// What a NextToken carries: the log position of the last event returned, bound to the
+/// lookup's parameters.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     params: String,
     after: String,
 }
 
-const TOKEN_CONTEXT: &[u8] = b"rampart/cloudtrail/lookup-token/v1";
+const TOKEN_CONTEXT: &[u8] = b"rampart/cloudtrail/lookup-token/v2";
 
 fn lookup_error(code: &'static str, message: impl Into<String>) -> crate::ServiceError {
     crate::ServiceError::new(code, 400, message)
@@ -380,22 +382,23 @@ pub fn lookup_events(
     // What the caller asked for (not the defaults, which move with the clock between pages).
     let asked = |t: Option<time::OffsetDateTime>| t.map(|t| t.unix_timestamp_nanos().to_string()).unwrap_or_default();
     let params = format!("{attribute}\n{value}\n{}\n{}", asked(input.start_time), asked(input.end_time));
-    // The page holds events whose keys sort below `bound`.
-    let bound: Vec<u8> = match &input.next_token {
+    // The page holds events at log positions below `bound`.
+    let bound: i64 = match &input.next_token {
         Some(token) => {
             let bad = || lookup_error("InvalidNextTokenException", "Invalid NextToken.");
             let sealed = data_encoding::BASE64URL_NOPAD.decode(token.as_bytes()).map_err(|_| bad())?;
             let plain = ctx.sealer.open(&sealed, TOKEN_CONTEXT).map_err(|_| bad())?;
             let cursor: Cursor = serde_json::from_slice(&plain).map_err(|_| bad())?;
-            if cursor.params != params || !cursor.after.as_bytes().starts_with(crate::keys::AUDIT_PREFIX) {
+            if cursor.params != params {
                 return Err(bad());
             }
-            cursor.after.into_bytes()
+            cursor.after.parse().map_err(|_| bad())?
         }
-        None => crate::keys::audit_event(end_nanos.saturating_add(1), ""),
+        None => i64::try_from(end_nanos.saturating_add(1)).unwrap_or(i64::MAX),
     };
     let limit = usize::try_from(max).unwrap_or(50);
     // One more than a page, to know whether a next page exists.
+    let floor = i64::try_from(floor).unwrap_or(i64::MIN);
     let search = Search { db: ctx.db, floor, want: limit.saturating_add(1), keep: &in_history };
     let mut found = match &index {
         Some(prefix) => search.by_index(prefix, bound)?,
@@ -403,7 +406,7 @@ pub fn lookup_events(
     };
     let next_token = if found.len() > limit {
         found.truncate(limit);
-        let after = found.last().map(|f| String::from_utf8_lossy(&f.key).into_owned()).unwrap_or_default();
+        let after = found.last().map(|f| f.position.to_string()).unwrap_or_default();
         let plain = serde_json::to_vec(&Cursor { params, after }).map_err(|_| crate::ServiceError::internal())?;
         let sealed = ctx.sealer.seal(&plain, TOKEN_CONTEXT).map_err(|_| crate::ServiceError::internal())?;
         Some(data_encoding::BASE64URL_NOPAD.encode(&sealed))
@@ -412,14 +415,14 @@ pub fn lookup_events(
     };
     let events = found
         .into_iter()
-        .map(|Found { key, event: ev, json }| {
-            let nanos = key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos);
+        .map(|Found { position, event: ev, json }| {
+            let event_time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(position)).ok();
             shapes::Event {
                 event_id: Some(ev.event_id.clone()),
                 event_name: Some(ev.event_name.clone()),
                 read_only: Some(ev.read_only.to_string()),
                 access_key_id: ev.user_identity.access_key_id.clone(),
-                event_time: nanos.and_then(|n| time::OffsetDateTime::from_unix_timestamp_nanos(n).ok()),
+                event_time,
                 event_source: Some(ev.event_source.clone()),
                 username: username(&ev.user_identity),
                 resources: ev.resources.as_ref().map(|rs| {
@@ -437,52 +440,45 @@ pub fn lookup_events(
     Ok(shapes::LookupEventsResponse { events: Some(events), next_token })
 }
 
-/// An event of history a lookup found: its key, its record and the record's stored JSON.
+/// An event of history a lookup found: its log position, its record and the record's JSON.
 struct Found {
-    key: Vec<u8>,
+    position: i64,
     event: Event,
     json: Vec<u8>,
 }
 
-/// One lookup's search: events not older than `floor` that `keep` accepts, newest first, until
-/// `want` are found.
+/// One lookup's search: events at positions not below `floor` that `keep` accepts, newest
+/// first, until `want` are found.
 struct Search<'a> {
     db: &'a rampart_store::Db,
-    floor: i128,
+    floor: i64,
     want: usize,
     keep: &'a dyn Fn(&Event) -> bool,
 }
 
 /// Rows one store read takes.
 const SCAN_BATCH: usize = 200;
-/// Most events read at one nanosecond (more than a clock gives).
-const SAME_TIME_MAX: usize = 1024;
 
 impl Search<'_> {
-    /// Adds the event `stored` under `key` to `found` if it is kept.
-    fn consider(&self, key: Vec<u8>, stored: &[u8], found: &mut Vec<Found>) {
+    /// Adds the event `stored` at `position` to `found` if it is kept.
+    fn consider(&self, position: i64, stored: &[u8], found: &mut Vec<Found>) {
         let Some(json) = super::stored::unpack(stored) else { return };
         if let Ok(event) = serde_json::from_slice::<Event>(&json)
             && (self.keep)(&event)
         {
-            found.push(Found { key, event, json: json.into_owned() });
+            found.push(Found { position, event, json: json.into_owned() });
         }
     }
 
-    /// Reads the events below the key `bound` one after another.
-    fn by_scan(&self, bound: Vec<u8>) -> Result<Vec<Found>, crate::ServiceError> {
+    /// Reads the events below `bound` one after another.
+    fn by_scan(&self, mut bound: i64) -> Result<Vec<Found>, crate::ServiceError> {
         let mut found = Vec::new();
-        let mut after = bound;
         loop {
-            let rows = self.db.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&after), SCAN_BATCH, true)?;
+            let rows = self.db.log_range(self.floor, bound.saturating_sub(1), SCAN_BATCH, true)?;
             let full = rows.len() == SCAN_BATCH;
-            for (key, json) in rows {
-                let nanos = key.get(crate::keys::AUDIT_PREFIX.len()..).and_then(crate::keys::event_nanos);
-                if nanos.is_none_or(|n| n < self.floor) {
-                    return Ok(found);
-                }
-                after.clone_from(&key);
-                self.consider(key, &json, &mut found);
+            for (t, stored) in rows {
+                bound = t;
+                self.consider(t, &stored, &mut found);
                 if found.len() == self.want {
                     return Ok(found);
                 }
@@ -494,34 +490,27 @@ impl Search<'_> {
     }
 
     /// Follows the posting lists under `prefix`, newest first, and reads the events they name
-    /// below the key `bound`.
-    fn by_index(&self, prefix: &[u8], bound: Vec<u8>) -> Result<Vec<Found>, crate::ServiceError> {
+    /// below `bound`.
+    fn by_index(&self, prefix: &[u8], mut bound: i64) -> Result<Vec<Found>, crate::ServiceError> {
         let mut found = Vec::new();
         // Lists whose oldest event is below the bound; the newest of them may reach above it.
         let mut after = prefix.to_vec();
-        after.extend_from_slice(bound.get(crate::keys::AUDIT_PREFIX.len()..).unwrap_or_default());
-        // Every event read so far sorts at or above this (lists of adjacent runs can name the
-        // same nanosecond).
-        let mut below = bound;
+        after.extend_from_slice(format!("{bound:020}").as_bytes());
         loop {
             let lists = self.db.scan_prefix(prefix, Some(&after), SCAN_BATCH, true)?;
             let full = lists.len() == SCAN_BATCH;
             for (list_key, gaps) in &lists {
-                let Some(oldest) = list_key.get(prefix.len()..).and_then(crate::keys::event_nanos) else { continue };
-                for nanos in decode_postings(oldest, gaps).into_iter().rev() {
-                    if nanos < self.floor {
-                        return Ok(found);
-                    }
-                    let at = crate::keys::audit_event(nanos, "");
-                    if at >= below {
+                let Some(oldest) = list_key.get(prefix.len()..).and_then(key_position) else { continue };
+                for t in decode_postings(oldest, gaps).into_iter().rev() {
+                    if t >= bound {
                         continue;
                     }
-                    for (key, json) in self.db.scan_prefix(&at, None, SAME_TIME_MAX, true)? {
-                        if key >= below {
-                            continue;
-                        }
-                        below.clone_from(&key);
-                        self.consider(key, &json, &mut found);
+                    if t < self.floor {
+                        return Ok(found);
+                    }
+                    bound = t;
+                    if let Some((_, stored)) = self.db.log_range(t, t, 1, false)?.first() {
+                        self.consider(t, stored, &mut found);
                         if found.len() == self.want {
                             return Ok(found);
                         }
@@ -541,12 +530,18 @@ mod tests {
     use super::*;
     use crate::cloudtrail::tests::sample;
 
+    pub(super) fn open() -> (std::path::PathBuf, rampart_store::Db) {
+        let dir = std::env::temp_dir().join(format!("rampart-history-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+        (dir, db)
+    }
+
     #[test]
     fn a_stored_event_yields_its_index_prefixes() {
-        let json = serde_json::to_vec(&sample("e")).unwrap();
-        let (nanos, id, prefixes) = index_prefixes(&crate::keys::audit_event(7, "e"), &json).unwrap();
-        assert_eq!((nanos, id.as_str()), (7, "e"));
-        let keys: Vec<String> = prefixes.into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
+        let stored = crate::cloudtrail::pack_event(&sample("e")).unwrap();
+        let keys: Vec<String> =
+            index_prefixes(&stored).unwrap().into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
         let attrs: Vec<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
         assert_eq!(
             attrs,
@@ -556,67 +551,72 @@ mod tests {
         assert!(keys.contains(&"audix/123456789012/Username/root/".to_owned()), "{keys:?}");
         let mut data = sample("d");
         data.management_event = false;
-        let json = serde_json::to_vec(&data).unwrap();
-        assert!(index_prefixes(&crate::keys::audit_event(7, "d"), &json).is_none(), "data events are not in history");
+        assert!(
+            index_prefixes(&crate::cloudtrail::pack_event(&data).unwrap()).is_none(),
+            "data events are not in history"
+        );
     }
 
     #[test]
-    fn posting_lists_round_trip_and_split_on_gaps_too_long() {
-        let events: Vec<(i128, String)> =
-            [(100, "a"), (100, "b"), (250, "c"), (250 + 300_000_000_000, "d")].map(|(n, i)| (n, i.to_owned())).into();
-        let lists = posting_lists(b"p/", &events);
-        assert_eq!(lists.len(), 1);
-        let (key, gaps) = &lists[0];
-        assert_eq!(key.as_slice(), b"p/00000000000000000100/a");
-        assert_eq!(decode_postings(100, gaps), [100, 250, 250 + 300_000_000_000], "repeats folded");
+    fn posting_lists_round_trip() {
+        let (key, gaps) = posting_list(b"p/", &[100, 250, 250, 250 + 300_000_000_000, i64::MAX]);
+        assert_eq!(key.as_slice(), b"p/00000000000000000100");
+        assert_eq!(
+            decode_postings(100, &gaps),
+            [100, 250, 250 + 300_000_000_000, i64::MAX],
+            "repeats folded, any gap fits"
+        );
         assert_eq!(decode_postings(100, b""), [100], "an empty list names its key's event");
-        let far = i128::from(u64::MAX) + 1000;
-        let split = posting_lists(b"p/", &[(1, "x".to_owned()), (far, "y".to_owned())]);
-        assert_eq!(split.len(), 2);
-        assert!(split[1].0.ends_with(format!("{far:020}/y").as_bytes()));
+        assert_eq!(key_position(b"00000000000000000100/an-id"), Some(100), "the first layout's keys read");
     }
 
     /// Pages through an indexed lookup whose events span two indexer runs, two of them at one
-    /// nanosecond on either side of the runs' boundary, among events the lookup must skip.
+    /// nanosecond (the log moves the second to the next), among events the lookup must skip.
     #[tokio::test]
     async fn indexed_pages_follow_posting_lists_across_runs_newest_first() {
         use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
-        let dir = std::env::temp_dir().join(format!("rampart-postings-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let (dir, db) = open();
         let now = time::OffsetDateTime::now_utc();
-        let t0 = (now - time::Duration::hours(1)).unix_timestamp_nanos();
+        let t0 = crate::cloudtrail::position(now - time::Duration::hours(1));
         // 499 events, then two at one nanosecond (the run of 500 ends between them), then more.
-        let mut stored: Vec<(i128, String, bool)> =
+        let mut stored: Vec<(i64, String, bool)> =
             (0..499).map(|i| (t0 + i * 1000, format!("e{i:03}"), i % 3 == 0)).collect();
         let tie = t0 + 499 * 1000;
         stored.push((tie, "t-a".into(), true));
         stored.push((tie, "t-b".into(), true));
-        stored.extend((0..20).map(|i| (tie + 1 + i * 1000, format!("f{i:02}"), i % 2 == 0)));
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = stored
+        stored.extend((0..20).map(|i| (tie + 10 + i * 1000, format!("f{i:02}"), i % 2 == 0)));
+        let rows: Vec<(i64, Vec<u8>)> = stored
             .iter()
-            .map(|(nanos, id, create)| {
+            .map(|(t, id, create)| {
                 let mut ev = sample(id);
                 if !create {
                     ev.event_name = "GetUser".into();
                 }
-                (crate::keys::audit_event(*nanos, id), serde_json::to_vec(&ev).unwrap())
+                (*t, crate::cloudtrail::pack_event(&ev).unwrap())
             })
             .collect();
-        db.transact(move |tx| -> Result<(), crate::ServiceError> {
-            for (k, v) in &rows {
-                tx.put(k, v)?;
-            }
-            assert_eq!(index_pending(tx, now)?, 500);
-            assert_eq!(index_pending(tx, now)?, 21);
-            Ok(())
-        })
-        .await
-        .unwrap();
+        let placed = db
+            .transact(move |tx| -> Result<Vec<i64>, crate::ServiceError> {
+                let mut placed = Vec::new();
+                for (t, v) in &rows {
+                    placed.push(tx.log_append(*t, v)?);
+                }
+                assert_eq!(index_pending(tx, now)?, 500);
+                assert_eq!(index_pending(tx, now)?, 21);
+                assert_eq!(index_pending(tx, now)?, 0);
+                Ok(placed)
+            })
+            .await
+            .unwrap();
+        assert_eq!(placed[500], tie + 1, "the second event of one nanosecond takes the next");
         let lists = db.scan_prefix(b"audix/123456789012/EventName/CreateUser/", None, 10, false).unwrap();
         assert_eq!(lists.len(), 2, "one posting list per run");
-        let mut expected: Vec<(i128, String)> =
-            stored.iter().filter(|(_, _, create)| *create).map(|(n, id, _)| (*n, id.clone())).collect();
+        let mut expected: Vec<(i64, String)> = stored
+            .iter()
+            .zip(&placed)
+            .filter(|((_, _, create), _)| *create)
+            .map(|((_, id, _), t)| (*t, id.clone()))
+            .collect();
         expected.sort();
         expected.reverse();
         let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
@@ -624,10 +624,8 @@ mod tests {
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = crate::Principal::root("123456789012", None);
         let ctx = crate::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1" };
-        let mut seen = Vec::new();
-        let mut token = None;
-        loop {
-            let page = lookup_events(
+        let page = |token: Option<String>| {
+            lookup_events(
                 &ctx,
                 LookupEventsRequest {
                     lookup_attributes: Some(vec![LookupAttribute {
@@ -635,15 +633,20 @@ mod tests {
                         attribute_value: "CreateUser".into(),
                     }]),
                     max_results: Some(7),
-                    next_token: token.take(),
+                    next_token: token,
                     ..LookupEventsRequest::default()
                 },
             )
-            .unwrap();
-            let events = page.events.unwrap();
+            .unwrap()
+        };
+        let mut seen = Vec::new();
+        let mut token = None;
+        loop {
+            let got = page(token.take());
+            let events = got.events.unwrap();
             assert!(events.len() <= 7);
             seen.extend(events.into_iter().map(|e| e.event_id.unwrap()));
-            match page.next_token {
+            match got.next_token {
                 Some(t) => token = Some(t),
                 None => break,
             }
@@ -653,11 +656,49 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[tokio::test]
+    async fn events_of_the_first_layout_move_to_the_log_and_stay_found() {
+        let (dir, db) = open();
+        let now = time::OffsetDateTime::now_utc();
+        let at = now - time::Duration::minutes(5);
+        let json = serde_json::to_vec(&sample("old-layout")).unwrap();
+        let key = format!("audit/{:020}/old-layout", at.unix_timestamp_nanos()).into_bytes();
+        db.transact(move |tx| -> Result<(), crate::ServiceError> {
+            tx.put(&key, &json)?;
+            tx.put(INDEX_CURSOR, format!("audit/{:020}/x", at.unix_timestamp_nanos() - 1).as_bytes())?;
+            assert_eq!(move_events_to_log(tx)?, 1);
+            assert_eq!(move_events_to_log(tx)?, 0);
+            assert!(tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, 10, false)?.is_empty());
+            assert_eq!(index_pending(tx, now)?, 1, "an old cursor still says where the indexer got to");
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let logged = db.log_range(i64::MIN, i64::MAX, 10, false).unwrap();
+        assert_eq!(logged.len(), 1);
+        assert_eq!(logged[0].0, crate::cloudtrail::position(at), "kept at its time");
+        let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
+        let p = crate::Principal::root("123456789012", None);
+        let ctx = crate::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1" };
+        let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
+            lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {
+                attribute_key: "Username".into(),
+                attribute_value: "root".into(),
+            }]),
+            ..Default::default()
+        };
+        let found = lookup_events(&ctx, by_user).unwrap().events.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].event_id.as_deref(), Some("old-layout"));
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn malformed_postings_and_run_records_end_without_panicking() {
         assert_eq!(decode_postings(5, &[0x80]), [5], "cut short");
         assert_eq!(decode_postings(5, &[0xff; 11]), [5], "longer than a u64");
-        assert_eq!(decode_postings(i128::MAX, &[1]), [i128::MAX], "overflow");
+        assert_eq!(decode_postings(i64::MAX, &[1]), [i64::MAX], "overflow");
         assert_eq!(decode_postings(5, &[1, 0x80]), [5, 6]);
         let mut record = Vec::new();
         for k in [b"audix/a".as_slice(), b"audix/bb"] {
@@ -676,29 +717,28 @@ mod retention_tests {
 
     #[tokio::test]
     async fn events_past_the_retention_go_with_their_index_and_newer_ones_stay() {
-        let dir = std::env::temp_dir().join(format!("rampart-sweep-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let (dir, db) = super::tests::open();
         let now = time::OffsetDateTime::now_utc();
         let old = now - time::Duration::days(100);
         let recent = now - time::Duration::days(10);
-        let mut ev = crate::cloudtrail::tests::sample("old");
-        let (o, r) = (serde_json::to_vec(&ev).unwrap(), {
-            ev.event_id = "recent".into();
-            serde_json::to_vec(&ev).unwrap()
-        });
+        let pack = |id: &str| crate::cloudtrail::pack_event(&crate::cloudtrail::tests::sample(id)).unwrap();
+        let (o, r) = (pack("old"), pack("recent"));
         db.transact(move |tx| -> Result<(), crate::ServiceError> {
-            for (when, id, bytes) in [(old, "old", &o), (recent, "recent", &r)] {
-                tx.put(&crate::keys::audit_event(when.unix_timestamp_nanos(), id), bytes)?;
-            }
+            tx.log_append(crate::cloudtrail::position(old), &o)?;
             // The indexer ran between the two events, as a server's would.
             assert_eq!(index_pending(tx, old + time::Duration::seconds(2))?, 1);
+            tx.log_append(crate::cloudtrail::position(recent), &r)?;
             assert_eq!(index_pending(tx, now)?, 1);
             assert_eq!(sweep_expired(tx, now)?, 1, "only the event older than 90 days");
-            let left = tx.scan_prefix(crate::keys::AUDIT_PREFIX, None, 10, false)?;
+            let left = tx.log_range(i64::MIN, i64::MAX, 10, false)?;
             assert_eq!(left.len(), 1);
+            assert_eq!(left[0].0, crate::cloudtrail::position(recent));
             let index = tx.scan_prefix(b"audix/", None, 100, false)?;
-            assert!(!index.is_empty() && index.iter().all(|(k, _)| k.ends_with(b"/recent")), "old index entries gone");
+            let recent_key = format!("{:020}", crate::cloudtrail::position(recent));
+            assert!(
+                !index.is_empty() && index.iter().all(|(k, _)| k.ends_with(recent_key.as_bytes())),
+                "old index entries gone"
+            );
             set_retention(tx, 5)?;
             assert_eq!(sweep_expired(tx, now)?, 1, "a shorter retention takes the rest");
             assert!(tx.scan_prefix(b"audix", None, 100, false)?.is_empty(), "no index list or run record is left");
@@ -706,6 +746,7 @@ mod retention_tests {
         })
         .await
         .unwrap();
+        drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

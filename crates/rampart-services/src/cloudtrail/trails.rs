@@ -76,7 +76,7 @@ pub struct TrailRecord {
     pub stopped: Option<OffsetDateTime>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub delivered: Option<OffsetDateTime>,
-    /// The store key of the last event considered for delivery.
+    /// The log position of the last event considered for delivery (see `cursor_position`).
     #[serde(default)]
     pub cursor: Option<String>,
     #[serde(default)]
@@ -387,8 +387,8 @@ pub fn start_logging(
     if !t.logging {
         t.logging = true;
         t.started = Some(ctx.now);
-        let start = crate::keys::audit_event(ctx.now.unix_timestamp_nanos(), "");
-        t.cursor = Some(String::from_utf8_lossy(&start).into_owned());
+        // Every event from this call's own on.
+        t.cursor = Some(super::position(ctx.now).saturating_sub(1).to_string());
     }
     write(tx, &t)?;
     Ok(shapes::StartLoggingResponse {})
@@ -717,37 +717,34 @@ pub fn deliver(
 ) -> Result<Vec<String>, ServiceError> {
     // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    let lag_horizon = crate::keys::audit_event((now - DELIVERY_LAG).unix_timestamp_nanos(), "");
+    // Horizons are exclusive log positions.
+    let lag_horizon = super::position(now - DELIVERY_LAG);
     let mut written = Vec::new();
     for mut t in trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?) {
-        let cursor = t.cursor.clone().unwrap_or_default().into_bytes();
+        let cursor = t.cursor.as_deref().and_then(|c| super::cursor_position(c.as_bytes())).unwrap_or(i64::MIN);
         let horizon = match (t.logging, t.stopped) {
-            (true, _) => lag_horizon.clone(),
+            (true, _) => lag_horizon,
             // Everything up to the stop, once it is older than the lag.
             (false, Some(stopped)) => {
-                let stop = crate::keys::audit_event(stopped.unix_timestamp_nanos() + 1, "");
+                let stop = super::position(stopped).saturating_add(1);
                 let undigested = t.digest.as_ref().is_some_and(|d| d.chains.values().any(|c| !c.pending.is_empty()));
-                if cursor >= stop && !undigested {
+                if cursor.saturating_add(1) >= stop && !undigested {
                     continue;
                 }
-                stop.min(lag_horizon.clone())
+                stop.min(lag_horizon)
             }
             (false, None) => continue,
         };
         let before = t.clone_state();
         let written_before = written.len();
-        let rows = tx.scan_prefix(crate::keys::AUDIT_PREFIX, Some(&cursor), EVENTS_PER_RUN, false)?;
+        let rows = tx.log_range(cursor.saturating_add(1), horizon.saturating_sub(1), EVENTS_PER_RUN, false)?;
         // Whether this run reaches the horizon (and so, for a stopped trail, everything it owes).
-        let mut complete = rows.len() < EVENTS_PER_RUN;
+        let complete = rows.len() < EVENTS_PER_RUN;
         // Each region's file: the records' JSON as stored (unpacked), comma-separated, and
         // the oldest and newest event times in it.
         let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
-            if k >= horizon {
-                complete = true;
-                break;
-            }
             last = Some(k);
             let Some(v) = super::stored::unpack(&v) else { continue };
             let Ok(ev) = serde_json::from_slice::<Event>(&v) else { continue };
@@ -786,12 +783,12 @@ pub fn deliver(
             written.extend(super::digest::write_due(tx, sealer, &mut t, digest_every, now)?);
         }
         if let Some(k) = last {
-            t.cursor = Some(String::from_utf8_lossy(&k).into_owned());
+            t.cursor = Some(k.to_string());
         }
         // A stopped trail that has delivered up to its stop is done: its cursor moves to the stop,
         // so later runs pass it by.
         if !t.logging && complete && horizon < lag_horizon {
-            t.cursor = Some(String::from_utf8_lossy(&horizon).into_owned());
+            t.cursor = Some(horizon.saturating_sub(1).to_string());
         }
         if t.clone_state() != before {
             write(tx, &t)?;
