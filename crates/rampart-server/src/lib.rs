@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rampart_services::account::{self, Bootstrap};
-use rampart_services::{ServiceError, keys};
+use rampart_services::{ServiceError, cloudtrail, keys};
 use rampart_sigv4::Verifier;
 use rampart_store::{Db, Sealer, StoreError};
 use tokio::sync::watch;
@@ -224,8 +224,20 @@ async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
             }
         }
         loop {
+            // Read and plan on a reader, off the store's writer thread; only the writes are a
+            // transaction (which does nothing if the cursor moved meanwhile).
             let now = time::OffsetDateTime::now_utc();
-            match db.transact(move |tx| rampart_services::cloudtrail::index_pending(tx, now)).await {
+            let reader = db.clone();
+            let planned = tokio::task::spawn_blocking(move || cloudtrail::plan_pending(&reader, now)).await;
+            let plan = match planned {
+                Ok(Ok(plan)) => plan,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = ?e, "reading events to index failed; it is retried on the next run");
+                    break;
+                }
+                Err(_) => break,
+            };
+            match db.transact(move |tx| cloudtrail::apply_index(tx, &plan)).await {
                 Ok(n) if n >= rampart_services::cloudtrail::INDEX_BATCH => continue,
                 Ok(_) => break,
                 Err(e) => {

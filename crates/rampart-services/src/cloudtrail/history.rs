@@ -161,37 +161,83 @@ pub const INDEX_LAG: time::Duration = time::Duration::seconds(1);
 /// Most events one run indexes.
 pub const INDEX_BATCH: usize = 500;
 
-/// Indexes the events logged since the last run (older than [`INDEX_LAG`]): one posting list per
-/// account, attribute and value, written in key order in one transaction with the cursor and
-/// the run's record. Writing the index here, in batches, rather than with each request keeps the
-/// request's own write small; event history trails the requests by about a second (AWS's trails
-/// it by minutes). Returns how many events were read.
+/// Indexes the events logged since the last run (older than [`INDEX_LAG`]) in one transaction:
+/// [`plan_index`] then [`apply_index`]. Returns how many events were read. (The server plans on
+/// a reader, off the store's writer thread, and only applies in a transaction.)
 pub fn index_pending(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) -> Result<usize, crate::ServiceError> {
-    let cursor = tx.get(INDEX_CURSOR)?.and_then(|c| super::cursor_position(&c)).unwrap_or(i64::MIN);
-    let horizon = super::position(now - INDEX_LAG);
-    let rows = tx.log_range(cursor.saturating_add(1), horizon.saturating_sub(1), INDEX_BATCH, false)?;
-    let Some(&(last, _)) = rows.last() else { return Ok(0) };
+    let cursor = index_cursor(tx.get(INDEX_CURSOR)?);
+    let rows = tx.log_range(cursor.saturating_add(1), index_horizon(now), INDEX_BATCH, false)?;
+    let plan = plan_index(cursor, &rows);
+    apply_index(tx, &plan)
+}
+
+/// What one indexer run writes: the lists, the run's record and the cursor's move.
+#[derive(Debug, Default)]
+pub struct IndexPlan {
+    /// The cursor the plan starts from; applying it elsewhere does nothing.
+    from: i64,
+    /// The last position indexed; `None` when there was nothing to index.
+    to: Option<i64>,
+    /// Posting lists and the run record, in key order.
+    writes: Vec<(Vec<u8>, Vec<u8>)>,
+    events: usize,
+}
+
+/// Plans the next run from committed data (`db`'s readers), for [`apply_index`].
+pub fn plan_pending(db: &rampart_store::Db, now: time::OffsetDateTime) -> Result<IndexPlan, crate::ServiceError> {
+    let cursor = index_cursor(db.get(INDEX_CURSOR)?);
+    let rows = db.log_range(cursor.saturating_add(1), index_horizon(now), INDEX_BATCH, false)?;
+    Ok(plan_index(cursor, &rows))
+}
+
+fn index_cursor(stored: Option<Vec<u8>>) -> i64 {
+    stored.and_then(|c| super::cursor_position(&c)).unwrap_or(i64::MIN)
+}
+
+/// The newest position a run may index at `now`.
+fn index_horizon(now: time::OffsetDateTime) -> i64 {
+    super::position(now - INDEX_LAG).saturating_sub(1)
+}
+
+/// Plans a run over `rows`, the events after `cursor`: one posting list per account, attribute
+/// and value, and the run's record. Pure: reads and writes nothing.
+pub fn plan_index(cursor: i64, rows: &[(i64, Vec<u8>)]) -> IndexPlan {
+    let Some(&(last, _)) = rows.last() else { return IndexPlan { from: cursor, ..IndexPlan::default() } };
     // Each list prefix with its events' positions, ascending.
     let mut groups: BTreeMap<Vec<u8>, Vec<i64>> = BTreeMap::new();
-    for (t, value) in &rows {
+    for (t, value) in rows {
         for p in index_prefixes(value).unwrap_or_default() {
             groups.entry(p).or_default().push(*t);
         }
     }
+    let mut writes = Vec::with_capacity(groups.len() + 1);
     let mut run = Vec::new();
     for (prefix, positions) in &groups {
         let (key, gaps) = posting_list(prefix, positions);
-        tx.put_uncached(&key, &gaps)?;
         put_varint(&mut run, u64::try_from(key.len()).unwrap_or_default());
         run.extend_from_slice(&key);
+        writes.push((key, gaps));
     }
     if !run.is_empty() {
         let mut run_key = RUNS_PREFIX.to_vec();
         run_key.extend_from_slice(format!("{last:020}").as_bytes());
-        tx.put_uncached(&run_key, &run)?;
+        writes.push((run_key, run));
     }
-    tx.put(INDEX_CURSOR, last.to_string().as_bytes())?;
-    Ok(rows.len())
+    IndexPlan { from: cursor, to: Some(last), writes, events: rows.len() }
+}
+
+/// Writes a planned run with the cursor's move, if the cursor is still where the plan started;
+/// returns how many events it indexed.
+pub fn apply_index(tx: &mut rampart_store::Tx<'_>, plan: &IndexPlan) -> Result<usize, crate::ServiceError> {
+    let Some(to) = plan.to else { return Ok(0) };
+    if index_cursor(tx.get(INDEX_CURSOR)?) != plan.from {
+        return Ok(0);
+    }
+    for (key, value) in &plan.writes {
+        tx.put_uncached(key, value)?;
+    }
+    tx.put(INDEX_CURSOR, to.to_string().as_bytes())?;
+    Ok(plan.events)
 }
 
 /// The keys a run's record lists. Malformed bytes end the list.
@@ -690,6 +736,24 @@ mod tests {
         let found = lookup_events(&ctx, by_user).unwrap().events.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].event_id.as_deref(), Some("old-layout"));
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_plan_made_on_a_reader_applies_once() {
+        let (dir, db) = open();
+        let now = time::OffsetDateTime::now_utc();
+        let at = crate::cloudtrail::position(now - time::Duration::minutes(1));
+        let ev = crate::cloudtrail::pack_event(&sample("e")).unwrap();
+        db.transact(move |tx| tx.log_append(at, &ev).map(|_| ())).await.unwrap();
+        let plan = plan_pending(&db, now).unwrap();
+        let again = plan_pending(&db, now).unwrap();
+        assert_eq!(db.transact(move |tx| apply_index(tx, &plan)).await.unwrap(), 1);
+        assert_eq!(db.transact(move |tx| apply_index(tx, &again)).await.unwrap(), 0, "the cursor moved since");
+        let lists = db.scan_prefix(b"audix/123456789012/EventName/CreateUser/", None, 10, false).unwrap();
+        assert_eq!(lists.len(), 1, "written once");
+        assert_eq!(plan_pending(&db, now).unwrap().events, 0, "nothing left");
         drop(db);
         let _ = std::fs::remove_dir_all(&dir);
     }
