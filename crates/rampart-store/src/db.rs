@@ -178,7 +178,8 @@ impl Db {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Queues writes without waiting for them to be durable; they commit with the next group.
+    /// Queues writes without waiting for them to be durable; they commit with the next group
+    /// (queued writes alone gather up to 5 ms first, so many share one commit).
     /// For append-only records whose loss on a crash is acceptable by design (audit events of
     /// read-only calls).
     // INVARIANT: keys written here are never read with `get_cached`; these writes do not

@@ -16,6 +16,10 @@ use crate::{StoreError, prefix_end};
 const READERS: usize = 4;
 /// Most transactions committed together.
 const MAX_GROUP: usize = 512;
+/// How long queued writes nobody waits for gather before they commit, and the slices the writer
+/// sleeps in meanwhile (see `writer_loop`).
+const QUEUED_WRITES_GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+const GATHER_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -29,6 +33,8 @@ pub(crate) struct Ran {
 /// One queued transaction: runs on the writer thread, then learns whether its group committed.
 pub(crate) struct Job {
     run: RunFn,
+    /// Someone waits for its commit (a transaction), as opposed to a queued write.
+    waited: bool,
 }
 
 type RunFn = Box<dyn FnOnce(&Connection) -> Option<Ran> + Send>;
@@ -72,6 +78,7 @@ impl Job {
                     }
                 }
             }),
+            waited: true,
         }
     }
 
@@ -83,6 +90,7 @@ impl Job {
                 }
                 None
             }),
+            waited: false,
         }
     }
 
@@ -103,6 +111,7 @@ impl Job {
                 }
                 None
             }),
+            waited: false,
         }
     }
 }
@@ -221,6 +230,31 @@ fn writer_loop(w: &Writer, rx: &mpsc::Receiver<Msg>) {
                 Ok(Msg::Job(j)) => group.push(j),
                 Ok(Msg::Close) => closing = true,
                 Err(_) => break,
+            }
+        }
+        // Queued writes alone (read-only calls' events) gather a moment, so a stream of them
+        // commits in few groups, each one fsync. The writer sleeps in slices rather than waking
+        // for every write; a transaction that arrives ends the wait at the next slice.
+        if !closing && !group.is_empty() && !group.iter().any(|j| j.waited) {
+            let until = std::time::Instant::now() + QUEUED_WRITES_GATHER;
+            'gather: while group.len() < MAX_GROUP && std::time::Instant::now() < until {
+                std::thread::sleep(GATHER_SLICE);
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(Msg::Job(j)) => {
+                            let waited = j.waited;
+                            group.push(j);
+                            if waited {
+                                break 'gather;
+                            }
+                        }
+                        Ok(Msg::Close) => {
+                            closing = true;
+                            break 'gather;
+                        }
+                        Err(_) => break,
+                    }
+                }
             }
         }
         if group.is_empty() {
