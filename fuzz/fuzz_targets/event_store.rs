@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_services::cloudtrail::{decode_postings, run_keys, stored};
+use rampart_services::cloudtrail::{decode_postings, decode_tagged, run_keys, stored};
 
 fuzz_target!(|data: &[u8]| {
     let _ = stored::unpack(data);
@@ -23,5 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let oldest = i64::from_le_bytes(data.get(..8).and_then(|b| b.try_into().ok()).unwrap_or_default());
     let times = decode_postings(oldest, data);
     assert!(times.windows(2).all(|w| w[0] < w[1]), "ascending, without repeats");
+    let tagged = decode_tagged(oldest, data);
+    assert!(tagged.windows(2).all(|w| w[0].0 <= w[1].0), "ascending");
     let _ = run_keys(data);
 });

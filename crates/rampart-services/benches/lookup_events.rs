@@ -1,6 +1,7 @@
 //! LookupEvents over a large event history: `RAMPART_BENCH_EVENTS` management events (default
 //! 1,000,000) by 200 users and 20 event names are stored and indexed by the server's indexer, then one
-//! page is looked up by attribute, by event id and without an attribute.
+//! page is looked up by attribute (ResourceName's lists are hashed), by event id and without an
+//! attribute.
 //!
 //! `cargo bench -p rampart-services --bench lookup_events` (the set-up takes minutes at 1M).
 
@@ -122,6 +123,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("event_name_page_of_50", |b| {
         b.iter(|| assert_eq!(lookup_events(&ctx, by("EventName", "CreateRole")).unwrap().events.unwrap().len(), 50))
+    });
+    g.bench_function("resource_name_page_of_50", |b| {
+        b.iter(|| assert_eq!(lookup_events(&ctx, by("ResourceName", "user7")).unwrap().events.unwrap().len(), 50))
     });
     let mid = start + time::Duration::milliseconds((n / 2) as i64);
     let id = id_at(mid.unix_timestamp_nanos() / 1_000_000, n / 2);

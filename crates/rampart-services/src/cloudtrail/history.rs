@@ -68,20 +68,59 @@ fn has_attribute(ev: &Event, attribute: &str, value: &str) -> bool {
         .any(|(a, v)| *a == attribute && v == value)
 }
 
-/// The index list prefixes of the event `stored`; `None` for events outside event history (data
-/// events, events of no account) and unreadable ones.
-pub fn index_prefixes(stored: &[u8]) -> Option<Vec<Vec<u8>>> {
+/// Lookup attributes whose values are mostly distinct (a resource per call). Their lists are
+/// kept per hash bucket of the value rather than per value, each entry tagged with the value's
+/// hash: a run then writes at most [`BUCKETS`] rows for them, not one per value scattered across
+/// the index (which was most of what indexing cost). A lookup reads its value's bucket and
+/// skips entries of other hashes; events are checked against the value anyway.
+const HASHED: &[&str] = &["ResourceName"];
+/// Buckets of a hashed attribute's lists.
+const BUCKETS: u32 = 64;
+
+/// Where an event is listed for one attribute value: a list prefix, and for a hashed attribute
+/// the value's hash, which tags each entry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Listing {
+    prefix: Vec<u8>,
+    tag: Option<u32>,
+}
+
+impl Listing {
+    fn of(account: &str, attribute: &str, value: &str) -> Self {
+        if HASHED.contains(&attribute) {
+            // INVARIANT: the hash never changes — stored tags and buckets are made with it.
+            let hash = value.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+            let prefix = format!("audix/{account}/{attribute}#/{:02x}/", hash % BUCKETS).into_bytes();
+            Self { prefix, tag: Some(hash) }
+        } else {
+            Self { prefix: crate::keys::audit_index_prefix(account, attribute, value), tag: None }
+        }
+    }
+}
+
+/// The lists a lookup of `value` follows, in turn: its own, then, for a hashed attribute, the
+/// value's lists from before the attribute was hashed (all older, so the order holds).
+fn listings(account: &str, attribute: &str, value: &str) -> Vec<Listing> {
+    let own = Listing::of(account, attribute, value);
+    let earlier =
+        own.tag.map(|_| Listing { prefix: crate::keys::audit_index_prefix(account, attribute, value), tag: None });
+    std::iter::once(own).chain(earlier).collect()
+}
+
+/// Where the event `stored` is listed; `None` for events outside event history (data events,
+/// events of no account) and unreadable ones.
+pub fn index_listings(stored: &[u8]) -> Option<Vec<Listing>> {
     let ev = serde_json::from_slice::<IndexView>(&super::stored::unpack(stored)?).ok()?;
     if !ev.management_event || ev.recipient_account_id.is_empty() {
         return None;
     }
     let account = &ev.recipient_account_id;
-    let prefixes =
+    let listings =
         lookup_attributes(&ev.event_name, ev.read_only, &ev.event_source, &ev.user_identity, ev.resources.as_deref())
             .into_iter()
-            .map(|(attribute, value)| crate::keys::audit_index_prefix(account, attribute, &value))
+            .map(|(attribute, value)| Listing::of(account, attribute, &value))
             .collect();
-    Some(prefixes)
+    Some(listings)
 }
 
 /// Appends `n` in LEB128. (Seven lines; not worth a dependency.)
@@ -112,20 +151,28 @@ fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
     None
 }
 
-/// The posting list of one index prefix for the log `positions` of its events, ascending: key
-/// and value.
-fn posting_list(prefix: &[u8], positions: &[i64]) -> (Vec<u8>, Vec<u8>) {
+/// The posting list of one index prefix for its events' log positions, ascending, with their
+/// tags (all or none tagged): key and value. The value is, for each event after the first, the
+/// LEB128 gap from the one before; each entry's tag, where there are tags, follows it (the
+/// first event's leads the value), as four little-endian bytes.
+fn posting_list(prefix: &[u8], entries: &[(i64, Option<u32>)]) -> (Vec<u8>, Vec<u8>) {
     let mut key = prefix.to_vec();
-    let mut gaps = Vec::new();
-    if let Some((first, rest)) = positions.split_first() {
+    let mut value = Vec::new();
+    if let Some(((first, tag), rest)) = entries.split_first() {
         key.extend_from_slice(format!("{first:020}").as_bytes());
+        if let Some(tag) = tag {
+            value.extend_from_slice(&tag.to_le_bytes());
+        }
         let mut previous = *first;
-        for &t in rest {
-            put_varint(&mut gaps, t.abs_diff(previous));
-            previous = t;
+        for (t, tag) in rest {
+            put_varint(&mut value, t.abs_diff(previous));
+            if let Some(tag) = tag {
+                value.extend_from_slice(&tag.to_le_bytes());
+            }
+            previous = *t;
         }
     }
-    (key, gaps)
+    (key, value)
 }
 
 /// The log positions a posting list names, ascending and without repeats: its key's `oldest`,
@@ -140,6 +187,25 @@ pub fn decode_postings(oldest: i64, gaps: &[u8]) -> Vec<i64> {
             out.push(next);
         }
         at = next;
+    }
+    out
+}
+
+/// The positions and tags a tagged posting list names, ascending. Malformed bytes end the list.
+pub fn decode_tagged(oldest: i64, value: &[u8]) -> Vec<(i64, u32)> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    let mut at = oldest;
+    let mut first = true;
+    loop {
+        if !first {
+            let Some(next) = take_varint(&mut rest).and_then(|gap| at.checked_add_unsigned(gap)) else { break };
+            at = next;
+        }
+        first = false;
+        let Some((tag, after)) = rest.split_first_chunk::<4>() else { break };
+        out.push((at, u32::from_le_bytes(*tag)));
+        rest = after;
     }
     out
 }
@@ -203,17 +269,17 @@ fn index_horizon(now: time::OffsetDateTime) -> i64 {
 /// and value, and the run's record. Pure: reads and writes nothing.
 pub fn plan_index(cursor: i64, rows: &[(i64, Vec<u8>)]) -> IndexPlan {
     let Some(&(last, _)) = rows.last() else { return IndexPlan { from: cursor, ..IndexPlan::default() } };
-    // Each list prefix with its events' positions, ascending.
-    let mut groups: BTreeMap<Vec<u8>, Vec<i64>> = BTreeMap::new();
+    // Each list prefix with its events' positions (ascending) and tags.
+    let mut groups: BTreeMap<Vec<u8>, Vec<(i64, Option<u32>)>> = BTreeMap::new();
     for (t, value) in rows {
-        for p in index_prefixes(value).unwrap_or_default() {
-            groups.entry(p).or_default().push(*t);
+        for Listing { prefix, tag } in index_listings(value).unwrap_or_default() {
+            groups.entry(prefix).or_default().push((*t, tag));
         }
     }
     let mut writes = Vec::with_capacity(groups.len() + 1);
     let mut run = Vec::new();
-    for (prefix, positions) in &groups {
-        let (key, gaps) = posting_list(prefix, positions);
+    for (prefix, entries) in &groups {
+        let (key, gaps) = posting_list(prefix, entries);
         put_varint(&mut run, u64::try_from(key.len()).unwrap_or_default());
         run.extend_from_slice(&key);
         writes.push((key, gaps));
@@ -389,9 +455,9 @@ pub fn lookup_events(
     let start_nanos = start.max(oldest).unix_timestamp_nanos();
     let mut end_nanos = end.unix_timestamp_nanos();
     let mut floor = start_nanos;
-    // The index list prefix to follow (none: scan the events), and what an event must satisfy.
-    let (index, wanted): (Option<Vec<u8>>, EventFilter) = match attribute.as_str() {
-        "*" => (None, Box::new(|_: &Event| true)),
+    // The index lists to follow, in turn (none: scan the events), and what an event must satisfy.
+    let (index, wanted): (Vec<Listing>, EventFilter) = match attribute.as_str() {
+        "*" => (Vec::new(), Box::new(|_: &Event| true)),
         "EventId" => {
             // The id's first 48 bits are its event's millisecond.
             let ms = value
@@ -404,7 +470,7 @@ pub fn lookup_events(
             end_nanos = end_nanos.min(ms * 1_000_000 + 999_999);
             floor = floor.max(ms * 1_000_000);
             let id = value.clone();
-            (None, Box::new(move |e: &Event| e.event_id == id))
+            (Vec::new(), Box::new(move |e: &Event| e.event_id == id))
         }
         "ResourceName" if value.starts_with("arn:") => {
             let Some(r) = EventResource::from_arn(&value) else {
@@ -412,16 +478,13 @@ pub fn lookup_events(
             };
             let arn = value.clone();
             (
-                Some(crate::keys::audit_index_prefix(&account, "ResourceName", r.name())),
+                listings(&account, "ResourceName", r.name()),
                 Box::new(move |e: &Event| e.resources.iter().flatten().any(|x| x.arn == arn)),
             )
         }
         _ => {
             let (a, v) = (attribute.clone(), value.clone());
-            (
-                Some(crate::keys::audit_index_prefix(&account, &attribute, &value)),
-                Box::new(move |e: &Event| has_attribute(e, &a, &v)),
-            )
+            (listings(&account, &attribute, &value), Box::new(move |e: &Event| has_attribute(e, &a, &v)))
         }
     };
     let in_history = move |e: &Event| e.management_event && e.recipient_account_id == account && wanted(e);
@@ -446,10 +509,13 @@ pub fn lookup_events(
     // One more than a page, to know whether a next page exists.
     let floor = i64::try_from(floor).unwrap_or(i64::MIN);
     let search = Search { db: ctx.db, floor, want: limit.saturating_add(1), keep: &in_history };
-    let mut found = match &index {
-        Some(prefix) => search.by_index(prefix, bound)?,
-        None => search.by_scan(bound)?,
-    };
+    let mut found = Vec::new();
+    if index.is_empty() {
+        search.by_scan(bound, &mut found)?;
+    }
+    for listing in &index {
+        search.by_index(listing, bound, &mut found)?;
+    }
     let next_token = if found.len() > limit {
         found.truncate(limit);
         let after = found.last().map(|f| f.position.to_string()).unwrap_or_default();
@@ -517,28 +583,30 @@ impl Search<'_> {
     }
 
     /// Reads the events below `bound` one after another.
-    fn by_scan(&self, mut bound: i64) -> Result<Vec<Found>, crate::ServiceError> {
-        let mut found = Vec::new();
+    fn by_scan(&self, mut bound: i64, found: &mut Vec<Found>) -> Result<(), crate::ServiceError> {
         loop {
             let rows = self.db.log_range(self.floor, bound.saturating_sub(1), SCAN_BATCH, true)?;
             let full = rows.len() == SCAN_BATCH;
             for (t, stored) in rows {
                 bound = t;
-                self.consider(t, &stored, &mut found);
-                if found.len() == self.want {
-                    return Ok(found);
+                self.consider(t, &stored, found);
+                if found.len() >= self.want {
+                    return Ok(());
                 }
             }
             if !full {
-                return Ok(found);
+                return Ok(());
             }
         }
     }
 
-    /// Follows the posting lists under `prefix`, newest first, and reads the events they name
-    /// below `bound`.
-    fn by_index(&self, prefix: &[u8], mut bound: i64) -> Result<Vec<Found>, crate::ServiceError> {
-        let mut found = Vec::new();
+    /// Follows the posting lists of `listing`, newest first, and reads the events they name
+    /// below `bound` (of its tag, if it has one), until `found` has what the search wants.
+    fn by_index(&self, listing: &Listing, mut bound: i64, found: &mut Vec<Found>) -> Result<(), crate::ServiceError> {
+        if found.len() >= self.want {
+            return Ok(());
+        }
+        let prefix = listing.prefix.as_slice();
         // Lists whose oldest event is below the bound; the newest of them may reach above it.
         let mut after = prefix.to_vec();
         after.extend_from_slice(format!("{bound:020}").as_bytes());
@@ -547,25 +615,29 @@ impl Search<'_> {
             let full = lists.len() == SCAN_BATCH;
             for (list_key, gaps) in &lists {
                 let Some(oldest) = list_key.get(prefix.len()..).and_then(key_position) else { continue };
-                for t in decode_postings(oldest, gaps).into_iter().rev() {
+                let positions = match listing.tag {
+                    None => decode_postings(oldest, gaps),
+                    Some(tag) => decode_tagged(oldest, gaps).into_iter().filter(|e| e.1 == tag).map(|e| e.0).collect(),
+                };
+                for t in positions.into_iter().rev() {
                     if t >= bound {
                         continue;
                     }
                     if t < self.floor {
-                        return Ok(found);
+                        return Ok(());
                     }
                     bound = t;
                     if let Some((_, stored)) = self.db.log_range(t, t, 1, false)?.first() {
-                        self.consider(t, stored, &mut found);
-                        if found.len() == self.want {
-                            return Ok(found);
+                        self.consider(t, stored, found);
+                        if found.len() >= self.want {
+                            return Ok(());
                         }
                     }
                 }
             }
             match lists.last() {
                 Some((k, _)) if full => after.clone_from(k),
-                _ => return Ok(found),
+                _ => return Ok(()),
             }
         }
     }
@@ -584,28 +656,35 @@ mod tests {
     }
 
     #[test]
-    fn a_stored_event_yields_its_index_prefixes() {
+    fn a_stored_event_yields_its_listings() {
         let stored = crate::cloudtrail::pack_event(&sample("e")).unwrap();
-        let keys: Vec<String> =
-            index_prefixes(&stored).unwrap().into_iter().map(|k| String::from_utf8(k).unwrap()).collect();
+        let listings = index_listings(&stored).unwrap();
+        let keys: Vec<String> = listings.iter().map(|l| String::from_utf8(l.prefix.clone()).unwrap()).collect();
         let attrs: Vec<&str> = keys.iter().map(|k| k.split('/').nth(2).unwrap()).collect();
         assert_eq!(
             attrs,
-            ["AccessKeyId", "EventName", "EventSource", "ReadOnly", "ResourceName", "ResourceType", "Username"],
+            ["AccessKeyId", "EventName", "EventSource", "ReadOnly", "ResourceName#", "ResourceType", "Username"],
             "{keys:?}"
         );
         assert!(keys.contains(&"audix/123456789012/Username/root/".to_owned()), "{keys:?}");
+        // The resource name `ana` is listed in its hash's bucket, tagged with the hash.
+        let by_name = listings.iter().find(|l| l.tag.is_some()).unwrap();
+        assert_eq!(by_name, &Listing::of("123456789012", "ResourceName", "ana"));
+        assert_ne!(Listing::of("123456789012", "ResourceName", "ann").tag, by_name.tag);
+        assert_eq!(listings.iter().filter(|l| l.tag.is_some()).count(), 1, "only ResourceName is hashed");
         let mut data = sample("d");
         data.management_event = false;
         assert!(
-            index_prefixes(&crate::cloudtrail::pack_event(&data).unwrap()).is_none(),
+            index_listings(&crate::cloudtrail::pack_event(&data).unwrap()).is_none(),
             "data events are not in history"
         );
     }
 
     #[test]
     fn posting_lists_round_trip() {
-        let (key, gaps) = posting_list(b"p/", &[100, 250, 250, 250 + 300_000_000_000, i64::MAX]);
+        let plain: Vec<(i64, Option<u32>)> =
+            [100, 250, 250, 250 + 300_000_000_000, i64::MAX].into_iter().map(|t| (t, None)).collect();
+        let (key, gaps) = posting_list(b"p/", &plain);
         assert_eq!(key.as_slice(), b"p/00000000000000000100");
         assert_eq!(
             decode_postings(100, &gaps),
@@ -614,6 +693,69 @@ mod tests {
         );
         assert_eq!(decode_postings(100, b""), [100], "an empty list names its key's event");
         assert_eq!(key_position(b"00000000000000000100/an-id"), Some(100), "the first layout's keys read");
+        let tagged = [(100, Some(7)), (250, Some(9)), (250, Some(7)), (i64::MAX, Some(u32::MAX))];
+        let (_, value) = posting_list(b"p/", &tagged);
+        assert_eq!(decode_tagged(100, &value), [(100, 7), (250, 9), (250, 7), (i64::MAX, u32::MAX)]);
+        assert_eq!(decode_tagged(100, &value[..value.len() - 1]), [(100, 7), (250, 9), (250, 7)], "cut short");
+        assert!(decode_tagged(100, &[1, 2]).is_empty());
+    }
+
+    /// A ResourceName lookup finds its value's events among others of its bucket, and, after
+    /// them, events listed before the attribute was hashed.
+    #[tokio::test]
+    async fn hashed_lookups_skip_other_values_and_reach_lists_from_before() {
+        use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
+        let (dir, db) = open();
+        let now = time::OffsetDateTime::now_utc();
+        let t0 = crate::cloudtrail::position(now - time::Duration::hours(1));
+        // A user name sharing `ana`'s bucket, and one that does not.
+        let account = "123456789012";
+        let ana = Listing::of(account, "ResourceName", "ana");
+        let mate = (0..10_000).map(|i| format!("u{i}")).find(|n| {
+            let l = Listing::of(account, "ResourceName", n);
+            l.prefix == ana.prefix && l.tag != ana.tag
+        });
+        let mate = mate.unwrap();
+        let event = |user: &str| {
+            let mut ev = sample("x");
+            ev.event_id = format!("{user}-event");
+            ev.resources = EventResource::from_arn(&format!("arn:aws:iam::{account}:user/{user}")).map(|r| vec![r]);
+            crate::cloudtrail::pack_event(&ev).unwrap()
+        };
+        let (old_ana, new_ana, new_mate) = (event("ana"), event("ana"), event(&mate));
+        db.transact(move |tx| -> Result<(), crate::ServiceError> {
+            // Listed the earlier way: one value-first list naming the event at t0.
+            tx.log_append(t0, &old_ana)?;
+            tx.put(
+                &[crate::keys::audit_index_prefix(account, "ResourceName", "ana"), format!("{t0:020}").into_bytes()]
+                    .concat(),
+                b"",
+            )?;
+            tx.put(INDEX_CURSOR, t0.to_string().as_bytes())?;
+            tx.log_append(t0 + 10, &new_mate)?;
+            tx.log_append(t0 + 20, &new_ana)?;
+            assert_eq!(index_pending(tx, now)?, 2);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
+        let p = crate::Principal::root(account, None);
+        let ctx = crate::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1" };
+        for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
+            let request = LookupEventsRequest {
+                lookup_attributes: Some(vec![LookupAttribute {
+                    attribute_key: "ResourceName".into(),
+                    attribute_value: value,
+                }]),
+                ..LookupEventsRequest::default()
+            };
+            let found = lookup_events(&ctx, request).unwrap().events.unwrap();
+            let times: Vec<_> = found.iter().map(|e| e.event_time.unwrap().unix_timestamp_nanos()).collect();
+            assert_eq!(times, [i128::from(t0 + 20), i128::from(t0)], "ana's events only, newest first");
+        }
+        drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Pages through an indexed lookup whose events span two indexer runs, two of them at one
