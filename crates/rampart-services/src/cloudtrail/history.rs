@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::stored::{put_varint, take_varint};
 use super::{Event, EventResource, UserIdentity, trails, username};
 
 /// The parts of a stored event its index needs; the rest of the record is skipped, not parsed.
@@ -121,34 +122,6 @@ pub fn index_listings(stored: &[u8]) -> Option<Vec<Listing>> {
             .map(|(attribute, value)| Listing::of(account, attribute, &value))
             .collect();
     Some(listings)
-}
-
-/// Appends `n` in LEB128. (Seven lines; not worth a dependency.)
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let low = u8::try_from(n & 0x7f).unwrap_or_default();
-        n >>= 7;
-        if n == 0 {
-            out.push(low);
-            return;
-        }
-        out.push(low | 0x80);
-    }
-}
-
-/// Takes one LEB128 number off the front of `bytes`; `None` when it is cut short or longer than
-/// a `u64` takes.
-fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut n = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&b, rest) = bytes.split_first()?;
-        *bytes = rest;
-        n |= u64::from(b & 0x7f).checked_shl(shift)?;
-        if b & 0x80 == 0 {
-            return Some(n);
-        }
-    }
-    None
 }
 
 /// The posting list of one index prefix for its events' log positions, ascending, with their

@@ -40,14 +40,14 @@ pub fn pack(json: &[u8]) -> Vec<u8> {
 
 /// Appends `json`'s length and its LZ4 block against the dictionary to `out`.
 fn compress(json: &[u8], out: &mut Vec<u8>) {
-    put_varint(out, json.len());
+    put_len(out, json.len());
     out.extend_from_slice(&lz4_flex::block::compress_with_dict(json, DICTIONARY));
 }
 
 /// The JSON of a length and LZ4 block; `None` when corrupt.
 fn decompress(mut packed: &[u8]) -> Option<Vec<u8>> {
     // LZ4 expands a byte into at most 255: a longer length is corrupt, and not allocated.
-    let len = take_varint(&mut packed).filter(|n| *n <= MAX_RECORD && *n / 255 <= packed.len())?;
+    let len = take_len(&mut packed).filter(|n| *n <= MAX_RECORD && *n / 255 <= packed.len())?;
     // A block cut short decodes to less than its length says: refused too.
     lz4_flex::block::decompress_with_dict(packed, len, DICTIONARY).ok().filter(|json| json.len() == len)
 }
@@ -79,8 +79,8 @@ impl Skeleton {
     pub fn with_response(&self, response: &[u8]) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.packed.len() + response.len() + 12);
         out.push(SPLIT_V1);
-        put_varint(&mut out, self.at);
-        put_varint(&mut out, self.packed.len());
+        put_len(&mut out, self.at);
+        put_len(&mut out, self.packed.len());
         out.extend_from_slice(&self.packed);
         out.extend_from_slice(response);
         out
@@ -93,8 +93,8 @@ pub fn unpack(stored: &[u8]) -> Option<Cow<'_, [u8]>> {
         (b'{', _) => Some(Cow::Borrowed(stored)),
         (&PACKED_V1, packed) => decompress(packed).map(Cow::Owned),
         (&SPLIT_V1, mut rest) => {
-            let at = take_varint(&mut rest)?;
-            let len = take_varint(&mut rest)?;
+            let at = take_len(&mut rest)?;
+            let len = take_len(&mut rest)?;
             let (packed, response) = rest.split_at_checked(len)?;
             let skeleton = decompress(packed)?;
             let (before, after) = skeleton.split_at_checked(at)?;
@@ -109,8 +109,9 @@ pub fn unpack(stored: &[u8]) -> Option<Cow<'_, [u8]>> {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, n: usize) {
-    let mut n = u64::try_from(n).unwrap_or(u64::MAX);
+/// Appends `n` in LEB128 (the event store's and its index's one number format; seven lines,
+/// not worth a dependency).
+pub(super) fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let low = u8::try_from(n & 0x7f).unwrap_or_default();
         n >>= 7;
@@ -122,17 +123,29 @@ fn put_varint(out: &mut Vec<u8>, n: usize) {
     }
 }
 
-fn take_varint(bytes: &mut &[u8]) -> Option<usize> {
+/// Takes one LEB128 number off the front of `bytes`; `None` when it is cut short or longer than
+/// a `u64` takes.
+pub(super) fn take_varint(bytes: &mut &[u8]) -> Option<u64> {
     let mut n = 0u64;
     for shift in (0..64).step_by(7) {
         let (&b, rest) = bytes.split_first()?;
         *bytes = rest;
         n |= u64::from(b & 0x7f).checked_shl(shift)?;
         if b & 0x80 == 0 {
-            return usize::try_from(n).ok();
+            return Some(n);
         }
     }
     None
+}
+
+/// [`take_varint`] as a length or offset.
+fn take_len(bytes: &mut &[u8]) -> Option<usize> {
+    take_varint(bytes).and_then(|n| usize::try_from(n).ok())
+}
+
+/// [`put_varint`] of a length or offset.
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    put_varint(out, u64::try_from(n).unwrap_or(u64::MAX));
 }
 
 #[cfg(test)]
