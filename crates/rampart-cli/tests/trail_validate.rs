@@ -122,14 +122,19 @@ fn line_of<'a>(out: &'a str, key: &str) -> &'a str {
     out.lines().find(|l| l.contains(&format!("/{key}\t"))).unwrap_or_else(|| panic!("no line for {key} in:\n{out}"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampering() {
-    let server = TestServer::start_with(|c| {
+/// A server that delivers trails every second and closes digest periods every two.
+async fn fast_trails() -> TestServer {
+    TestServer::start_with(|c| {
         c.trail_delivery_secs = 1;
         c.trail_digest_secs = 2;
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampering() {
+    let server = fast_trails().await;
     let (ct, s3, iam) = clients(&server);
     let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
     let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
@@ -290,12 +295,7 @@ async fn delivered_regions(s3: &aws_sdk_s3::Client, prefix: &str) -> Vec<(String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multi_region_trail_keeps_a_chain_per_region_and_a_single_region_trail_only_its_own() {
-    let server = TestServer::start_with(|c| {
-        c.trail_delivery_secs = 1;
-        c.trail_digest_secs = 2;
-    })
-    .await
-    .unwrap();
+    let server = fast_trails().await;
     let (ct, s3, iam) = clients(&server);
     let (ct_eu, _, _) = clients_in(&server, "eu-west-1");
     let start = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))

@@ -81,14 +81,9 @@ pub fn event(
     }
 }
 
-/// The stored form of an event (see `cloudtrail::pack_event`).
-pub fn record(ev: &Event) -> Option<Vec<u8>> {
-    cloudtrail::pack_event(ev)
-}
-
 /// Queues an event of a call that changed nothing; it commits with the next group.
 pub fn queue(db: &Db, ev: &Event, time: OffsetDateTime) {
-    match record(ev) {
+    match cloudtrail::pack_event(ev) {
         Some(bytes) => {
             if let Err(e) = db.log_append_later(cloudtrail::position(time), bytes) {
                 tracing::error!(request_id = %ev.request_id, error = %e, "cannot queue an audit event");

@@ -217,7 +217,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
         .transact(move |tx| -> Result<_, SignInError> {
             let out = signin::complete(tx, &sealer, now, &checked, code.as_deref(), enable.as_ref())?;
             for ev in std::iter::once(&success).chain(enabled_event.as_ref()) {
-                let bytes = audit::record(ev).ok_or(SignInError::Internal)?;
+                let bytes = rampart_services::cloudtrail::pack_event(ev).ok_or(SignInError::Internal)?;
                 let at = rampart_services::cloudtrail::position(now);
                 tx.log_append(at, &bytes).map_err(|_| SignInError::Internal)?;
             }

@@ -200,6 +200,11 @@ impl Db {
         self.engine.read(|c| crate::sqlite::log_range(c, from, to, limit, reverse))
     }
 
+    /// Reads the committed log entry at position `at`.
+    pub fn log_get(&self, at: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.engine.read(|c| crate::sqlite::log_get(c, at))
+    }
+
     /// Queues a log append without waiting for it to be durable (see [`Db::put_later`]).
     pub fn log_append_later(&self, at: i64, value: Vec<u8>) -> Result<(), StoreError> {
         self.engine.submit(Job::append_later(at, value))

@@ -352,6 +352,12 @@ pub(crate) fn log_append(conn: &Connection, at: i64, value: &[u8]) -> Result<i64
     }
 }
 
+/// The log entry at `at`.
+pub(crate) fn log_get(conn: &Connection, at: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT v FROM log WHERE t = ?1")?;
+    Ok(st.query_row([at], |r| r.get(0)).optional()?)
+}
+
 /// Up to `limit` log entries with positions in `from..=to`, in position order (descending when
 /// `reverse`).
 pub(crate) fn log_range(

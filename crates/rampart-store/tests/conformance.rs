@@ -218,6 +218,8 @@ async fn the_log_takes_the_next_free_position_reads_ranges_and_deletes_through()
     let positions: Vec<i64> = all.iter().map(|(t, _)| *t).collect();
     assert_eq!(positions, [50, 100, 101, 102], "durable, queued appends included; the aborted one is not");
     assert_eq!(all[3].1, b"d");
+    assert_eq!(db.log_get(101).unwrap().as_deref(), Some(&b"b"[..]));
+    assert_eq!(db.log_get(99).unwrap(), None);
     let newest_two: Vec<i64> = db.log_range(51, 200, 2, true).unwrap().iter().map(|(t, _)| *t).collect();
     assert_eq!(newest_two, [102, 101]);
     let deleted = db.transact(|tx| tx.log_delete_through(100).map_err(|_| ())).await.unwrap();

@@ -80,8 +80,8 @@ const BUCKETS: u32 = 64;
 
 /// Where an event is listed for one attribute value: a list prefix, and for a hashed attribute
 /// the value's hash, which tags each entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Listing {
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Listing {
     prefix: Vec<u8>,
     tag: Option<u32>,
 }
@@ -110,7 +110,7 @@ fn listings(account: &str, attribute: &str, value: &str) -> Vec<Listing> {
 
 /// Where the event `stored` is listed; `None` for events outside event history (data events,
 /// events of no account) and unreadable ones.
-pub fn index_listings(stored: &[u8]) -> Option<Vec<Listing>> {
+fn index_listings(stored: &[u8]) -> Option<Vec<Listing>> {
     let ev = serde_json::from_slice::<IndexView>(&super::stored::unpack(stored)?).ok()?;
     if !ev.management_event || ev.recipient_account_id.is_empty() {
         return None;
@@ -343,8 +343,7 @@ pub fn sweep_expired(tx: &mut rampart_store::Tx<'_>, now: time::OffsetDateTime) 
         if let Ok(t) = serde_json::from_slice::<trails::TrailRecord>(&v)
             && t.logging
         {
-            let cursor = t.cursor.as_deref().and_then(|c| super::cursor_position(c.as_bytes())).unwrap_or(i64::MIN);
-            through = through.min(cursor);
+            through = through.min(t.position());
         }
     }
     // A batch at a time, so the writer is never held long.
@@ -600,8 +599,8 @@ impl Search<'_> {
                         return Ok(());
                     }
                     bound = t;
-                    if let Some((_, stored)) = self.db.log_range(t, t, 1, false)?.first() {
-                        self.consider(t, stored, found);
+                    if let Some(stored) = self.db.log_get(t)? {
+                        self.consider(t, &stored, found);
                         if found.len() >= self.want {
                             return Ok(());
                         }

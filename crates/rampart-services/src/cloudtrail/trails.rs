@@ -721,7 +721,7 @@ pub fn deliver(
     let lag_horizon = super::position(now - DELIVERY_LAG);
     let mut written = Vec::new();
     for mut t in trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?) {
-        let cursor = t.cursor.as_deref().and_then(|c| super::cursor_position(c.as_bytes())).unwrap_or(i64::MIN);
+        let cursor = t.position();
         let horizon = match (t.logging, t.stopped) {
             (true, _) => lag_horizon,
             // Everything up to the stop, once it is older than the lag.
@@ -834,6 +834,11 @@ impl TrailRecord {
             bucket: self.bucket.clone(),
             key_prefix: key_prefix(self),
         }
+    }
+
+    /// The log position of the last event considered for delivery (`i64::MIN`: none yet).
+    pub fn position(&self) -> i64 {
+        self.cursor.as_deref().and_then(|c| super::cursor_position(c.as_bytes())).unwrap_or(i64::MIN)
     }
 
     /// What a delivery run may change, to write the record only when it did.
