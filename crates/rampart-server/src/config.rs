@@ -169,9 +169,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
-        let dir = std::env::temp_dir().join(format!("rampart-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("c.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
         std::fs::write(&p, "version = 1\nlisten = \"127.0.0.1:9000\"\ndev = true\n").unwrap();
         let c = Config::from_file(&p).unwrap();
         assert_eq!(c.listen.port(), 9000);

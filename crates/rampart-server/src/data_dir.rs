@@ -124,8 +124,8 @@ mod tests {
 
     #[test]
     fn refuses_files_readable_by_others_and_keeps_its_own_private() {
-        let dir = std::env::temp_dir().join(format!("rampart-dd-{}-{}", std::process::id(), line!()));
-        let _ = fs::remove_dir_all(&dir);
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path().join("data");
         prepare(&dir).unwrap();
         assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         let sealer = master_key(&dir, &MasterKeySource::DataDir).unwrap();
@@ -142,6 +142,5 @@ mod tests {
         assert!(matches!(prepare(&dir), Err(DataDirError::Permissions(..))));
         let bad = MasterKeySource::Inline(Zeroizing::new(b"c2hvcnQ=".to_vec()));
         assert!(matches!(master_key(&dir, &bad), Err(DataDirError::BadMasterKey(_))));
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

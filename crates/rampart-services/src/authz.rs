@@ -365,9 +365,8 @@ mod tests {
 
     #[test]
     fn the_caller_identity_needs_no_permission_and_unknown_principals_fail_closed() {
-        let dir = std::env::temp_dir().join(format!("rampart-authz-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let db = Db::open_sqlite(&dir.join("t.db")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("t.db")).unwrap();
         let ctx = Context {
             source_ip: "127.0.0.1",
             time: time::OffsetDateTime::UNIX_EPOCH,
@@ -401,6 +400,5 @@ mod tests {
              because no identity-based policy allows the iam:CreateUser action"
         );
         db.close();
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

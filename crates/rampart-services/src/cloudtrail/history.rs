@@ -620,10 +620,10 @@ mod tests {
     use super::*;
     use crate::cloudtrail::tests::sample;
 
-    pub(super) fn open() -> (std::path::PathBuf, rampart_store::Db) {
-        let dir = std::env::temp_dir().join(format!("rampart-history-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db = rampart_store::Db::open_sqlite(&dir.join("t.db")).unwrap();
+    /// A store in a directory that is removed when the returned guard drops.
+    pub(super) fn open() -> (tempfile::TempDir, rampart_store::Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.path().join("t.db")).unwrap();
         (dir, db)
     }
 
@@ -677,7 +677,7 @@ mod tests {
     #[tokio::test]
     async fn hashed_lookups_skip_other_values_and_reach_lists_from_before() {
         use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
-        let (dir, db) = open();
+        let (_dir, db) = open();
         let now = time::OffsetDateTime::now_utc();
         let t0 = crate::cloudtrail::position(now - time::Duration::hours(1));
         // A user name sharing `ana`'s bucket, and one that does not.
@@ -727,7 +727,6 @@ mod tests {
             assert_eq!(times, [i128::from(t0 + 20), i128::from(t0)], "ana's events only, newest first");
         }
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Pages through an indexed lookup whose events span two indexer runs, two of them at one
@@ -735,7 +734,7 @@ mod tests {
     #[tokio::test]
     async fn indexed_pages_follow_posting_lists_across_runs_newest_first() {
         use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
-        let (dir, db) = open();
+        let (_dir, db) = open();
         let now = time::OffsetDateTime::now_utc();
         let t0 = crate::cloudtrail::position(now - time::Duration::hours(1));
         // 499 events, then two at one nanosecond (the run of 500 ends between them), then more.
@@ -813,12 +812,11 @@ mod tests {
         }
         assert_eq!(seen, expected, "every CreateUser event once, newest first, across both runs");
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
     async fn events_of_the_first_layout_move_to_the_log_and_stay_found() {
-        let (dir, db) = open();
+        let (_dir, db) = open();
         let now = time::OffsetDateTime::now_utc();
         let at = now - time::Duration::minutes(5);
         let json = serde_json::to_vec(&sample("old-layout")).unwrap();
@@ -851,12 +849,11 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].event_id.as_deref(), Some("old-layout"));
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
     async fn a_plan_made_on_a_reader_applies_once() {
-        let (dir, db) = open();
+        let (_dir, db) = open();
         let now = time::OffsetDateTime::now_utc();
         let at = crate::cloudtrail::position(now - time::Duration::minutes(1));
         let ev = crate::cloudtrail::pack_event(&sample("e")).unwrap();
@@ -869,7 +866,6 @@ mod tests {
         assert_eq!(lists.len(), 1, "written once");
         assert_eq!(plan_pending(&db, now).unwrap().events, 0, "nothing left");
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -895,7 +891,7 @@ mod retention_tests {
 
     #[tokio::test]
     async fn events_past_the_retention_go_with_their_index_and_newer_ones_stay() {
-        let (dir, db) = super::tests::open();
+        let (_dir, db) = super::tests::open();
         let now = time::OffsetDateTime::now_utc();
         let old = now - time::Duration::days(100);
         let recent = now - time::Duration::days(10);
@@ -925,6 +921,5 @@ mod retention_tests {
         .await
         .unwrap();
         drop(db);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

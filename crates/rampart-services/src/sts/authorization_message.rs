@@ -75,8 +75,8 @@ mod tests {
     #[test]
     fn messages_round_trip_sealed_and_refuse_tampering() {
         let sealer = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
-        let db = rampart_store::Db::open_sqlite(&std::env::temp_dir().join(format!("am-{}.db", uuid::Uuid::new_v4())))
-            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.path().join("t.db")).unwrap();
         let p = Principal::root("123456789012", None);
         let keys = vec![("ec2:InstanceType".to_owned(), vec!["t2.micro".to_owned()])];
         let req = Request {
