@@ -587,7 +587,7 @@ impl App {
         let mut without_response = draft.clone();
         let preset = without_response.response_elements.take();
         let ev = audit::event(without_response, origin, request_id, now, &self.config.region, None);
-        let skeleton = serde_json::to_vec(&ev).ok().and_then(|json| cloudtrail::stored::Skeleton::new(&json));
+        let skeleton = cloudtrail::record_json(&ev).and_then(|json| cloudtrail::stored::Skeleton::new(&json));
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {

@@ -263,12 +263,17 @@ impl EventResource {
 
     /// The short name event history shows (a user's, role's or bucket's name; an object's key).
     pub fn name(&self) -> &str {
-        let resource = self.arn.splitn(6, ':').nth(5).unwrap_or_default();
-        match self.kind.as_str() {
-            "AWS::S3::Bucket" => resource,
-            "AWS::S3::Object" => resource.split_once('/').map_or(resource, |(_, k)| k),
-            _ => resource.rsplit('/').next().unwrap_or(resource),
-        }
+        resource_name(&self.kind, &self.arn)
+    }
+}
+
+/// [`EventResource::name`] from a resource's type and ARN.
+pub(crate) fn resource_name<'a>(kind: &str, arn: &'a str) -> &'a str {
+    let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+    match kind {
+        "AWS::S3::Bucket" => resource,
+        "AWS::S3::Object" => resource.split_once('/').map_or(resource, |(_, k)| k),
+        _ => resource.rsplit('/').next().unwrap_or(resource),
     }
 }
 
@@ -284,10 +289,15 @@ pub fn is_data_event(event_source: &str, event_name: &str) -> bool {
 
 /// The name event history shows for who made a call.
 pub fn username(id: &UserIdentity) -> Option<String> {
-    match id.kind.as_str() {
-        "Root" => Some("root".to_owned()),
-        "AssumedRole" | "FederatedUser" => id.arn.as_deref().and_then(|a| a.rsplit('/').next()).map(str::to_owned),
-        _ => id.user_name.clone().filter(|n| n != REDACTED),
+    username_of(&id.kind, id.arn.as_deref(), id.user_name.as_deref()).map(str::to_owned)
+}
+
+/// [`username`] from an identity's type, ARN and user name.
+pub(crate) fn username_of<'a>(kind: &str, arn: Option<&'a str>, user_name: Option<&'a str>) -> Option<&'a str> {
+    match kind {
+        "Root" => Some("root"),
+        "AssumedRole" | "FederatedUser" => arn.and_then(|a| a.rsplit('/').next()),
+        _ => user_name.filter(|n| *n != REDACTED),
     }
 }
 
@@ -295,7 +305,15 @@ pub fn username(id: &UserIdentity) -> Option<String> {
 /// at its [`position`]. Its event-history index entries are written after it by
 /// [`index_pending`].
 pub fn pack_event(ev: &Event) -> Option<Vec<u8>> {
-    Some(stored::pack(&serde_json::to_vec(ev).ok()?))
+    Some(stored::pack(&record_json(ev)?))
+}
+
+/// An event's record as JSON, written into a buffer sized for a typical record (growing a `Vec`
+/// from empty reallocates it many times over for a 1 KB record).
+pub fn record_json(ev: &Event) -> Option<Vec<u8>> {
+    let mut json = Vec::with_capacity(1536);
+    serde_json::to_writer(&mut json, ev).ok()?;
+    Some(json)
 }
 
 /// Where an event of `time` goes in the store's log: its Unix time in nanoseconds (the log moves

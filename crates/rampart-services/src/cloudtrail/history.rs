@@ -11,62 +11,137 @@
 //! key may go on with `/ID` (the layout of Rampart's first index, which stays readable). Runs
 //! never overlap, so lists of one value, taken newest key first, give events newest first.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use super::stored::{put_varint, take_varint};
-use super::{Event, EventResource, UserIdentity, trails, username};
+use super::{Event, EventResource, trails, username};
 
-/// The parts of a stored event its index needs; the rest of the record is skipped, not parsed.
+/// The parts of a stored event its index needs, borrowed from the record where they can be; the
+/// rest of the record is skipped, not parsed.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct IndexView {
-    event_name: String,
-    event_source: String,
+struct IndexView<'a> {
+    #[serde(borrow)]
+    event_name: Text<'a>,
+    #[serde(borrow)]
+    event_source: Text<'a>,
     read_only: bool,
     management_event: bool,
-    recipient_account_id: String,
-    user_identity: UserIdentity,
-    #[serde(default)]
-    resources: Option<Vec<EventResource>>,
+    #[serde(borrow)]
+    recipient_account_id: Text<'a>,
+    #[serde(borrow)]
+    user_identity: IdentityView<'a>,
+    #[serde(borrow, default)]
+    resources: Option<Vec<ResourceView<'a>>>,
 }
 
-/// The indexed lookup attributes of a management event, with their values. EventId needs no
-/// index (event ids carry their millisecond), a ResourceName given as an ARN is looked up by
-/// the name and checked against the ARN, and a lookup without attribute scans the events.
-fn lookup_attributes(
-    event_name: &str,
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdentityView<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+    #[serde(borrow, default)]
+    arn: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    access_key_id: Option<Text<'a>>,
+    #[serde(borrow, default)]
+    user_name: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResourceView<'a> {
+    #[serde(borrow, rename = "ARN")]
+    arn: Text<'a>,
+    #[serde(borrow, rename = "type")]
+    kind: Text<'a>,
+}
+
+/// A JSON string, borrowed from the record unless it has escapes. (`Cow<str>` fields borrow only
+/// with `#[serde(borrow)]`, which does not reach into an `Option`.)
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl IndexView<'_> {
+    /// The event's lookup attributes; `None` for events outside event history (data events,
+    /// events of no account).
+    fn attributes(&self) -> Option<Vec<(&'static str, &str)>> {
+        if !self.management_event || self.recipient_account_id.0.is_empty() {
+            return None;
+        }
+        let id = &self.user_identity;
+        Some(lookup_attributes(
+            &self.event_name.0,
+            self.read_only,
+            &self.event_source.0,
+            super::username_of(&id.kind.0, id.arn.as_ref().map(|t| &*t.0), id.user_name.as_ref().map(|t| &*t.0)),
+            id.access_key_id.as_ref().map(|t| &*t.0),
+            self.resources.iter().flatten().map(|r| (&*r.kind.0, super::resource_name(&r.kind.0, &r.arn.0))),
+        ))
+    }
+}
+
+/// The indexed lookup attributes of a management event, with their values, sorted and without
+/// repeats; `resources` are each resource's type and name. EventId needs no index (event ids
+/// carry their millisecond), a ResourceName given as an ARN is looked up by the name and checked
+/// against the ARN, and a lookup without attribute scans the events.
+fn lookup_attributes<'a>(
+    event_name: &'a str,
     read_only: bool,
-    event_source: &str,
-    identity: &UserIdentity,
-    resources: Option<&[EventResource]>,
-) -> Vec<(&'static str, String)> {
+    event_source: &'a str,
+    username: Option<&'a str>,
+    access_key_id: Option<&'a str>,
+    resources: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<(&'static str, &'a str)> {
     let mut out = vec![
-        ("EventName", event_name.to_owned()),
-        ("ReadOnly", read_only.to_string()),
-        ("EventSource", event_source.to_owned()),
+        ("EventName", event_name),
+        ("ReadOnly", if read_only { "true" } else { "false" }),
+        ("EventSource", event_source),
     ];
-    if let Some(u) = username(identity) {
-        out.push(("Username", u));
+    out.extend(username.map(|u| ("Username", u)));
+    out.extend(access_key_id.map(|k| ("AccessKeyId", k)));
+    for (kind, name) in resources {
+        out.push(("ResourceType", kind));
+        out.push(("ResourceName", name));
     }
-    if let Some(k) = &identity.access_key_id {
-        out.push(("AccessKeyId", k.clone()));
-    }
-    for r in resources.into_iter().flatten() {
-        out.push(("ResourceType", r.kind.clone()));
-        out.push(("ResourceName", r.name().to_owned()));
-    }
-    out.sort();
+    out.sort_unstable();
     out.dedup();
     out
 }
 
 /// Whether an event has `value` for the lookup attribute `attribute`.
 fn has_attribute(ev: &Event, attribute: &str, value: &str) -> bool {
-    lookup_attributes(&ev.event_name, ev.read_only, &ev.event_source, &ev.user_identity, ev.resources.as_deref())
-        .iter()
-        .any(|(a, v)| *a == attribute && v == value)
+    let id = &ev.user_identity;
+    lookup_attributes(
+        &ev.event_name,
+        ev.read_only,
+        &ev.event_source,
+        super::username_of(&id.kind, id.arn.as_deref(), id.user_name.as_deref()),
+        id.access_key_id.as_deref(),
+        ev.resources.iter().flatten().map(|r| (r.kind.as_str(), r.name())),
+    )
+    .iter()
+    .any(|(a, v)| *a == attribute && *v == value)
 }
 
 /// Lookup attributes whose values are mostly distinct (a resource per call). Their lists are
@@ -110,18 +185,12 @@ fn listings(account: &str, attribute: &str, value: &str) -> Vec<Listing> {
 
 /// Where the event `stored` is listed; `None` for events outside event history (data events,
 /// events of no account) and unreadable ones.
+#[cfg(test)]
 fn index_listings(stored: &[u8]) -> Option<Vec<Listing>> {
-    let ev = serde_json::from_slice::<IndexView>(&super::stored::unpack(stored)?).ok()?;
-    if !ev.management_event || ev.recipient_account_id.is_empty() {
-        return None;
-    }
-    let account = &ev.recipient_account_id;
-    let listings =
-        lookup_attributes(&ev.event_name, ev.read_only, &ev.event_source, &ev.user_identity, ev.resources.as_deref())
-            .into_iter()
-            .map(|(attribute, value)| Listing::of(account, attribute, &value))
-            .collect();
-    Some(listings)
+    let json = super::stored::unpack(stored)?;
+    let ev = serde_json::from_slice::<IndexView<'_>>(&json).ok()?;
+    let account = &ev.recipient_account_id.0;
+    Some(ev.attributes()?.into_iter().map(|(attribute, value)| Listing::of(account, attribute, value)).collect())
 }
 
 /// The posting list of one index prefix for its events' log positions, ascending, with their
@@ -242,12 +311,26 @@ fn index_horizon(now: time::OffsetDateTime) -> i64 {
 /// and value, and the run's record. Pure: reads and writes nothing.
 pub fn plan_index(cursor: i64, rows: &[(i64, Vec<u8>)]) -> IndexPlan {
     let Some(&(last, _)) = rows.last() else { return IndexPlan { from: cursor, ..IndexPlan::default() } };
-    // Each list prefix with its events' positions (ascending) and tags.
-    let mut groups: BTreeMap<Vec<u8>, Vec<(i64, Option<u32>)>> = BTreeMap::new();
-    for (t, value) in rows {
-        for Listing { prefix, tag } in index_listings(value).unwrap_or_default() {
-            groups.entry(prefix).or_default().push((*t, tag));
+    // Each account, attribute and value with its events' positions (ascending), borrowed from
+    // the records: a list's prefix is made once per run, not once per event.
+    let records: Vec<(i64, Cow<'_, [u8]>)> =
+        rows.iter().filter_map(|(t, stored)| Some((*t, super::stored::unpack(stored)?))).collect();
+    let views: Vec<(i64, IndexView<'_>)> =
+        records.iter().filter_map(|(t, json)| Some((*t, serde_json::from_slice(json).ok()?))).collect();
+    let mut values: HashMap<(&str, &str, &str), Vec<i64>> = HashMap::new();
+    for (t, view) in &views {
+        for (attribute, value) in view.attributes().unwrap_or_default() {
+            values.entry((&view.recipient_account_id.0, attribute, value)).or_default().push(*t);
         }
+    }
+    // Each list prefix with its entries; a hashed attribute's values share their bucket's list.
+    let mut groups: BTreeMap<Vec<u8>, Vec<(i64, Option<u32>)>> = BTreeMap::new();
+    for ((account, attribute, value), positions) in values {
+        let Listing { prefix, tag } = Listing::of(account, attribute, value);
+        groups.entry(prefix).or_default().extend(positions.into_iter().map(|t| (t, tag)));
+    }
+    for entries in groups.values_mut() {
+        entries.sort_unstable();
     }
     let mut writes = Vec::with_capacity(groups.len() + 1);
     let mut run = Vec::new();
@@ -737,10 +820,12 @@ mod tests {
         let (_dir, db) = open();
         let now = time::OffsetDateTime::now_utc();
         let t0 = crate::cloudtrail::position(now - time::Duration::hours(1));
-        // 499 events, then two at one nanosecond (the run of 500 ends between them), then more.
+        // A run's worth of events but one, then two at one nanosecond (the run ends between
+        // them), then more.
+        let batch = i64::try_from(INDEX_BATCH).unwrap();
         let mut stored: Vec<(i64, String, bool)> =
-            (0..499).map(|i| (t0 + i * 1000, format!("e{i:03}"), i % 3 == 0)).collect();
-        let tie = t0 + 499 * 1000;
+            (0..batch - 1).map(|i| (t0 + i * 1000, format!("e{i:05}"), i % 3 == 0)).collect();
+        let tie = t0 + (batch - 1) * 1000;
         stored.push((tie, "t-a".into(), true));
         stored.push((tie, "t-b".into(), true));
         stored.extend((0..20).map(|i| (tie + 10 + i * 1000, format!("f{i:02}"), i % 2 == 0)));
@@ -760,14 +845,14 @@ mod tests {
                 for (t, v) in &rows {
                     placed.push(tx.log_append(*t, v)?);
                 }
-                assert_eq!(index_pending(tx, now)?, 500);
+                assert_eq!(index_pending(tx, now)?, INDEX_BATCH);
                 assert_eq!(index_pending(tx, now)?, 21);
                 assert_eq!(index_pending(tx, now)?, 0);
                 Ok(placed)
             })
             .await
             .unwrap();
-        assert_eq!(placed[500], tie + 1, "the second event of one nanosecond takes the next");
+        assert_eq!(placed[INDEX_BATCH], tie + 1, "the second event of one nanosecond takes the next");
         let lists = db.scan_prefix(b"audix/123456789012/EventName/CreateUser/", None, 10, false).unwrap();
         assert_eq!(lists.len(), 2, "one posting list per run");
         let mut expected: Vec<(i64, String)> = stored

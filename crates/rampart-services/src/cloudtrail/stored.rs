@@ -33,7 +33,8 @@ const MAX_RECORD: usize = 64 << 20;
 
 /// The stored form of a record's JSON.
 pub fn pack(json: &[u8]) -> Vec<u8> {
-    let mut out = vec![PACKED_V1];
+    let mut out = Vec::with_capacity(json.len() / 2);
+    out.push(PACKED_V1);
     compress(json, &mut out);
     out
 }
@@ -41,7 +42,18 @@ pub fn pack(json: &[u8]) -> Vec<u8> {
 /// Appends `json`'s length and its LZ4 block against the dictionary to `out`.
 fn compress(json: &[u8], out: &mut Vec<u8>) {
     put_len(out, json.len());
-    out.extend_from_slice(&lz4_flex::block::compress_with_dict(json, DICTIONARY));
+    // Straight into `out`, sized for the block's worst case, then cut to what was written.
+    let start = out.len();
+    out.resize(start + lz4_flex::block::get_maximum_output_size(json.len()), 0);
+    let written = out.get_mut(start..).map(|room| lz4_flex::block::compress_into_with_dict(json, room, DICTIONARY));
+    match written {
+        Some(Ok(n)) => out.truncate(start + n),
+        // Not reached (the room is the codec's own bound), but never a corrupt record.
+        _ => {
+            out.truncate(start);
+            out.extend_from_slice(&lz4_flex::block::compress_with_dict(json, DICTIONARY));
+        }
+    }
 }
 
 /// The JSON of a length and LZ4 block; `None` when corrupt.
