@@ -179,7 +179,7 @@ impl Db {
     }
 
     /// Queues writes without waiting for them to be durable; they commit with the next group
-    /// (queued writes alone gather up to 5 ms first, so many share one commit).
+    /// (queued writes alone gather up to 20 ms first, so many share one commit).
     /// For append-only records whose loss on a crash is acceptable by design (audit events of
     /// read-only calls).
     // INVARIANT: keys written here are never read with `get_cached`; these writes do not

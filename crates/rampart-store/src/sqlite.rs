@@ -18,7 +18,7 @@ const READERS: usize = 4;
 const MAX_GROUP: usize = 512;
 /// How long queued writes nobody waits for gather before they commit, and the slices the writer
 /// sleeps in meanwhile (see `writer_loop`).
-const QUEUED_WRITES_GATHER: std::time::Duration = std::time::Duration::from_millis(5);
+const QUEUED_WRITES_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 const GATHER_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;

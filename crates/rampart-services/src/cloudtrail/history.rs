@@ -266,8 +266,10 @@ const RUNS_PREFIX: &[u8] = b"audixrun/";
 /// Events younger than this are left for the next run: events of reads commit in groups a moment
 /// after their time, and the cursor must never pass an event that is not in yet.
 pub const INDEX_LAG: time::Duration = time::Duration::seconds(1);
-/// Most events one run indexes.
-pub const INDEX_BATCH: usize = 500;
+/// Most events one run indexes. Each run is a transaction, which ends the store's gathering of
+/// queued read events early, so fewer, larger runs let more of those share a commit (and write
+/// fewer, longer lists).
+pub const INDEX_BATCH: usize = 2000;
 
 /// Indexes the events logged since the last run (older than [`INDEX_LAG`]) in one transaction:
 /// [`plan_index`] then [`apply_index`]. Returns how many events were read. (The server plans on
