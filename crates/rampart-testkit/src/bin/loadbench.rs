@@ -3,8 +3,11 @@
 //! Starts the `rampart` binary that sits beside this one (build both with
 //! `cargo build --release -p rampart-cli -p rampart-testkit`) on a fresh data directory, then sends
 //! signed STS GetCallerIdentity calls over keep-alive HTTP/1.1 connections for a fixed time, and
-//! reports throughput and latency percentiles, the server's idle RSS and its start-up time on an
-//! existing data directory. Loopback only; bounded in time.
+//! reports throughput and latency percentiles, the CPU time a request cost (the server's, and the
+//! whole machine's, which takes in this benchmark and the kernel's disk work), the server's idle
+//! RSS and its start-up time on an existing data directory. Loopback only; bounded in time. On a
+//! machine where the benchmark and the server share the cores, CPU per request is the steadier
+//! figure: throughput follows whatever else the machine runs.
 //!
 //! `--op get-user` loads IAM GetUser by a user whose access an inline policy decides; `--op
 //! create-user` loads durable, audited CreateUser calls.
@@ -96,6 +99,30 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }
+
+/// A process's CPU time (user and system) in clock ticks, from `/proc/PID/stat`; `None` where
+/// there is no `/proc`.
+fn process_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name (field 2) may hold spaces: count fields from its closing parenthesis. utime and
+    // stime are fields 14 and 15, the 12th and 13th after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The whole machine's busy CPU time (all but idle and I/O wait) in clock ticks, from
+/// `/proc/stat`: what the server, this benchmark and the kernel's work for them (disk writeback
+/// included) cost together.
+fn machine_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let times = stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace();
+    // user nice system idle iowait irq softirq steal
+    let busy = times.take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4);
+    busy.map(|(_, t)| t.parse::<u64>().ok()).sum()
+}
+
+/// Clock ticks a second in `/proc` (Linux's USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
 
 /// What the benchmark calls.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -343,14 +370,19 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted.get(i).copied().unwrap_or(0)) / 1000.0
 }
 
+/// Loads the server for `seconds` and prints throughput, latency and, where `/proc` has them,
+/// the CPU time a request cost: the server's own (`server_pid`) and the whole machine's.
 async fn run(
     addr: &str,
     creds: &std::sync::Arc<Creds>,
     connections: usize,
     seconds: u64,
     op: Op,
+    server_pid: Option<u32>,
 ) -> anyhow::Result<()> {
     let until = Instant::now() + Duration::from_secs(seconds);
+    let server_before = server_pid.and_then(process_ticks);
+    let machine_before = machine_ticks();
     let started = Instant::now();
     let tasks: Vec<_> =
         (0..connections).map(|_| tokio::spawn(worker(addr.to_owned(), creds.clone(), until, op))).collect();
@@ -360,10 +392,22 @@ async fn run(
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    #[expect(clippy::cast_precision_loss, reason = "a count")]
-    let rate = all.len() as f64 / secs;
+    #[expect(clippy::cast_precision_loss, reason = "counts")]
+    let (rate, per_request) = {
+        let n = all.len().max(1) as f64;
+        (all.len() as f64 / secs, move |before: Option<u64>, after: Option<u64>| {
+            Some(after?.checked_sub(before?)? as f64 / TICKS_PER_SECOND * 1e6 / n)
+        })
+    };
+    let server = per_request(server_before, server_pid.and_then(process_ticks));
+    let machine = per_request(machine_before, machine_ticks());
+    let cpu = match (server, machine) {
+        (Some(s), Some(m)) => format!("  cpu/req: server={s:.0} us machine={m:.0} us"),
+        (None, Some(m)) => format!("  cpu/req: machine={m:.0} us"),
+        _ => String::new(),
+    };
     println!(
-        "{:<17}  connections={connections:<3} requests={:<8} req/s={rate:>9.0}  p50={:.3} ms  p99={:.3} ms  max={:.3} ms",
+        "{:<17}  connections={connections:<3} requests={:<8} req/s={rate:>9.0}  p50={:.3} ms  p99={:.3} ms  max={:.3} ms{cpu}",
         op.name(),
         all.len(),
         pct(&all, 0.50),
@@ -483,7 +527,7 @@ async fn main() -> anyhow::Result<()> {
         }
         creds = setup_creds(&addr, creds, op).await?;
         for c in connections {
-            run(&addr, &creds, c, seconds, op).await?;
+            run(&addr, &creds, c, seconds, op, None).await?;
         }
         return Ok(());
     }
@@ -505,9 +549,10 @@ async fn main() -> anyhow::Result<()> {
         populate(&server.addr, &creds, counts).await?;
     }
     creds = setup_creds(&server.addr, creds, op).await?;
-    run(&server.addr, &creds, 4, 2, op).await.map(|_| ()).ok(); // warm-up
+    let pid = Some(server.child.id());
+    run(&server.addr, &creds, 4, 2, op, pid).await.map(|_| ()).ok(); // warm-up
     for c in connections {
-        run(&server.addr, &creds, c, seconds, op).await?;
+        run(&server.addr, &creds, c, seconds, op, pid).await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     if let Some(kib) = rss_kib(server.child.id()) {
