@@ -8,7 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, reason = "benchmark set-up")]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rampart_services::cloudtrail::{self, Event, EventResource, UserIdentity, lookup_events};
+#[path = "common/events.rs"]
+mod common;
+
+use rampart_services::cloudtrail::{self, Event, lookup_events};
 use rampart_services::{Ctx, Principal};
 use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
 use rampart_store::{Db, Sealer};
@@ -42,43 +45,11 @@ fn id_at(ms: i128, i: usize) -> String {
     format!("{:08x}-{:04x}-7000-8000-{i:012x}", (ms >> 16) & 0xffff_ffff, ms & 0xffff)
 }
 
+/// Event `i`, with an event id of its millisecond `ms`.
 fn event(i: usize, ms: i128) -> Event {
-    let user = format!("user{}", i % 200);
-    let name = NAMES[i % NAMES.len()];
-    Event {
-        event_version: "1.11".into(),
-        user_identity: UserIdentity {
-            kind: "IAMUser".into(),
-            principal_id: Some(format!("AIDA{:017}", i % 200)),
-            arn: Some(format!("arn:aws:iam::123456789012:user/{user}")),
-            account_id: Some("123456789012".into()),
-            access_key_id: Some(format!("AKIA{:016}", i % 200)),
-            user_name: Some(user.clone()),
-            identity_provider: None,
-            session_context: None,
-        },
-        event_time: "2026-11-23T10:00:00Z".into(),
-        event_source: "iam.amazonaws.com".into(),
-        event_name: name.into(),
-        aws_region: "us-east-1".into(),
-        source_ip_address: "10.0.0.1".into(),
-        user_agent: "bench".into(),
-        error_code: None,
-        error_message: None,
-        request_parameters: Some(serde_json::json!({"userName": user})),
-        response_elements: None,
-        resources: EventResource::from_arn(&format!("arn:aws:iam::123456789012:user/{user}")).map(|r| vec![r]),
-        additional_event_data: None,
-        request_id: format!("req-{i}"),
-        event_id: id_at(ms, i),
-        read_only: name.starts_with("Get") || name.starts_with("List"),
-        event_type: "AwsApiCall".into(),
-        management_event: true,
-        recipient_account_id: "123456789012".into(),
-        event_category: "Management".into(),
-        tls_details: None,
-        session_credential_from_console: None,
-    }
+    let mut ev = common::event(i, NAMES[i % NAMES.len()]);
+    ev.event_id = id_at(ms, i);
+    ev
 }
 
 fn populate(db: &Db, n: usize, start: OffsetDateTime, index_at: OffsetDateTime) {
