@@ -737,6 +737,20 @@ mod tests {
         );
     }
 
+    /// Values JSON escapes (a web identity's subject may hold quotes and backslashes) are read
+    /// as owned strings, and listed as they are.
+    #[test]
+    fn values_with_json_escapes_are_listed_as_they_are() {
+        let mut ev = sample("w");
+        ev.user_identity.kind = "WebIdentityUser".into();
+        ev.user_identity.user_name = Some("sub\"with\\escapes".into());
+        let listings = index_listings(&crate::cloudtrail::pack_event(&ev).unwrap()).unwrap();
+        assert!(listings.contains(&Listing::of("123456789012", "Username", "sub\"with\\escapes")), "{listings:?}");
+        let plan = plan_index(0, &[(1, crate::cloudtrail::pack_event(&ev).unwrap())]);
+        let prefix = Listing::of("123456789012", "Username", "sub\"with\\escapes").prefix;
+        assert!(plan.writes.iter().any(|(k, _)| k.starts_with(&prefix)));
+    }
+
     #[test]
     fn posting_lists_round_trip() {
         let plain: Vec<(i64, Option<u32>)> =
