@@ -1,11 +1,11 @@
 //! Fuzzes the readers of what auditing stores: any bytes as a stored event record (every
-//! layout), as an event-history posting list and as an indexer run's record must decode or be
-//! refused — never panic or run away.
+//! layout, and through the indexer's view of it), as an event-history posting list and as an
+//! indexer run's record must decode or be refused — never panic or run away.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_services::cloudtrail::{decode_postings, decode_tagged, run_keys, stored};
+use rampart_services::cloudtrail::{decode_postings, decode_tagged, plan_index, run_keys, stored};
 
 fuzz_target!(|data: &[u8]| {
     let _ = stored::unpack(data);
@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = stored::unpack(&skeleton.with_response(data));
     }
     // Whatever is packed reads back unchanged.
-    assert_eq!(stored::unpack(&stored::pack(data)).as_deref(), Some(data));
+    let packed = stored::pack(data);
+    assert_eq!(stored::unpack(&packed).as_deref(), Some(data));
+    // The indexer over the bytes as a record, plain and packed.
+    let _ = plan_index(0, &[(1, data.to_vec()), (2, packed)]);
     let oldest = i64::from_le_bytes(data.get(..8).and_then(|b| b.try_into().ok()).unwrap_or_default());
     let times = decode_postings(oldest, data);
     assert!(times.windows(2).all(|w| w[0] < w[1]), "ascending, without repeats");
