@@ -100,6 +100,9 @@ impl Running {
 /// Starts a server with `config`.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     config.validate()?;
+    if !app::AUDIT {
+        tracing::warn!("this build (feature bench-no-audit) does not audit successful requests: benchmarking only");
+    }
     let db_path = data_dir::prepare(&config.data_dir)?;
     let source = match (&config.master_key, &config.master_key_file) {
         (MasterKeySource::DataDir, Some(f)) => MasterKeySource::File(f.clone()),
