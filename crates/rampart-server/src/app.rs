@@ -589,12 +589,10 @@ impl App {
         // store's single writer thread only splices the response in.
         let mut without_response = draft.clone();
         let preset = without_response.response_elements.take();
-        let ev = audit::event(without_response, origin, request_id, now, &self.config.region, None);
-        let skeleton = if AUDIT {
-            cloudtrail::record_json(&ev).and_then(|json| cloudtrail::stored::Skeleton::new(&json))
-        } else {
-            None
-        };
+        let skeleton = AUDIT
+            .then(|| audit::event(without_response, origin, request_id, now, &self.config.region, None))
+            .and_then(|ev| cloudtrail::record_json(&ev))
+            .and_then(|json| cloudtrail::stored::Skeleton::new(&json));
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {

@@ -87,7 +87,7 @@ impl Running {
         let rows = self.db.log_range(i64::MIN, i64::MAX, limit, true)?;
         Ok(rows
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&rampart_services::cloudtrail::stored::unpack(&v)?).ok())
+            .filter_map(|(_, v)| serde_json::from_slice(&cloudtrail::stored::unpack(&v)?).ok())
             .collect())
     }
 

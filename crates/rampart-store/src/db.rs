@@ -180,8 +180,8 @@ impl Db {
 
     /// Queues writes without waiting for them to be durable; they commit with the next group
     /// (queued writes alone gather up to 20 ms first, so many share one commit).
-    /// For append-only records whose loss on a crash is acceptable by design (audit events of
-    /// read-only calls).
+    /// For records whose loss on a crash is acceptable by design (an access key's last use;
+    /// read-only calls' audit events go to the log with [`Db::log_append_later`]).
     // INVARIANT: keys written here are never read with `get_cached`; these writes do not
     // invalidate the read cache.
     pub fn put_later(&self, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
