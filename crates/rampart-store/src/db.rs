@@ -95,13 +95,13 @@ impl Tx<'_> {
 
     /// Deletes the log entries at positions up to `to`; returns how many.
     pub fn log_delete_through(&mut self, to: i64) -> Result<usize, StoreError> {
-        let mut st = self.conn.prepare_cached("DELETE FROM log WHERE t <= ?1")?;
-        Ok(st.execute([to])?)
+        crate::sqlite::log_delete_through(self.conn, to)
     }
 
     /// Deletes every key and log entry (dev-mode reset).
     pub fn delete_all(&mut self) -> Result<(), StoreError> {
         self.conn.execute("DELETE FROM log", [])?;
+        self.conn.execute("DELETE FROM logpack", [])?;
         self.conn.execute("DELETE FROM kv", [])?;
         self.wiped = true;
         Ok(())
@@ -205,9 +205,11 @@ impl Db {
         self.engine.read(|c| crate::sqlite::log_get(c, at))
     }
 
-    /// Queues a log append without waiting for it to be durable (see [`Db::put_later`]).
+    /// Queues a log append without waiting for it to be durable (see [`Db::put_later`]). The
+    /// writer stores each group's queued appends compressed together (see [`crate::logpack`]); they
+    /// read back as any entry does.
     pub fn log_append_later(&self, at: i64, value: Vec<u8>) -> Result<(), StoreError> {
-        self.engine.submit(Job::append_later(at, value))
+        self.engine.submit(Job::LogLater { at, value })
     }
 
     /// Waits for every queued write to be durable, then stops the writer.

@@ -6,12 +6,14 @@
 //! position (a time), appended in about position order and read by position range — audit
 //! events, which are most of what is written. Its own table (SQLite's rowid B-tree) takes an
 //! append as a new cell at the tree's right edge, where the ordered key table would rebalance
-//! pages; under load that halves what an event costs in pages written. Engines are adapters behind it; the embedded default is SQLite in the
+//! pages; under load that halves what an event costs in pages written. Queued appends are stored
+//! a run at a time as compressed [`logpack`]s. Engines are adapters behind it; the embedded default is SQLite in the
 //! data directory (WAL, `synchronous=FULL`), written by one thread that commits every queued
 //! transaction with one fsync (group commit). A transaction is acknowledged only once durable.
 
 mod cache;
 mod db;
+pub mod logpack;
 mod seal;
 mod sqlite;
 
@@ -30,6 +32,8 @@ pub enum StoreError {
     Closed,
     #[error("the store's writer failed: {0}")]
     Writer(String),
+    #[error(transparent)]
+    Corrupt(#[from] logpack::Corrupt),
 }
 
 /// The end of the range of keys that start with `prefix` (exclusive), or `None` when unbounded.

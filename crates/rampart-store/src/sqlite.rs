@@ -10,6 +10,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::cache::ReadCache;
 use crate::db::{Tx, TxError};
+use crate::logpack::{self, Keys};
 use crate::{StoreError, prefix_end};
 
 /// Readers in the pool; SQLite WAL readers do not block the writer or each other.
@@ -30,11 +31,17 @@ pub(crate) struct Ran {
     wiped: bool,
 }
 
-/// One queued transaction: runs on the writer thread, then learns whether its group committed.
-pub(crate) struct Job {
-    run: RunFn,
-    /// Someone waits for its commit (a transaction), as opposed to a queued write.
-    waited: bool,
+/// One queued piece of work for the writer thread.
+pub(crate) enum Job {
+    /// A transaction or queued write: runs on the writer thread, then learns whether its group
+    /// committed.
+    Run {
+        run: RunFn,
+        /// Someone waits for its commit (a transaction), as opposed to a queued write.
+        waited: bool,
+    },
+    /// A queued log append: its group's queued appends are stored as packs (see `logpack`).
+    LogLater { at: i64, value: Vec<u8> },
 }
 
 type RunFn = Box<dyn FnOnce(&Connection) -> Option<Ran> + Send>;
@@ -46,7 +53,7 @@ impl Job {
         E: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
-        Self {
+        Self::Run {
             run: Box::new(move |conn| {
                 if let Err(e) = conn.execute_batch("SAVEPOINT job") {
                     let _ = reply.send(Err(TxError::Store(e.into())));
@@ -82,20 +89,12 @@ impl Job {
         }
     }
 
-    pub(crate) fn append_later(at: i64, value: Vec<u8>) -> Self {
-        Self {
-            run: Box::new(move |conn| {
-                if let Err(e) = log_append(conn, at, &value) {
-                    tracing::error!(error = %e, "queued log append failed");
-                }
-                None
-            }),
-            waited: false,
-        }
+    fn waited(&self) -> bool {
+        matches!(self, Self::Run { waited: true, .. })
     }
 
     pub(crate) fn fire_and_forget(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
-        Self {
+        Self::Run {
             run: Box::new(move |conn| {
                 let result = (|| -> Result<(), StoreError> {
                     let mut st = conn.prepare_cached(
@@ -132,6 +131,9 @@ pub(crate) struct SqliteEngine {
 struct Writer {
     conn: Connection,
     cache: std::sync::Arc<ReadCache>,
+    /// The last position any pack holds: packs never overlap, so a queued append at or before it
+    /// is stored as a row of its own.
+    packed_through: std::cell::Cell<i64>,
 }
 
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
@@ -151,8 +153,14 @@ impl SqliteEngine {
         }
         writer_conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
-                 CREATE TABLE IF NOT EXISTS log (t INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+                 CREATE TABLE IF NOT EXISTS log (t INTEGER PRIMARY KEY, v BLOB NOT NULL);
+                 CREATE TABLE IF NOT EXISTS logpack (t INTEGER PRIMARY KEY, last INTEGER NOT NULL,
+                     n INTEGER NOT NULL, keys BLOB NOT NULL, block BLOB NOT NULL);",
         )?;
+        let packed_through: i64 = writer_conn
+            .query_row("SELECT last FROM logpack ORDER BY t DESC LIMIT 1", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(i64::MIN);
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers
@@ -161,7 +169,10 @@ impl SqliteEngine {
         let (sender, rx) = mpsc::channel::<Msg>();
         let handle = std::thread::Builder::new()
             .name("rampart-store-writer".into())
-            .spawn(move || writer_loop(&Writer { conn: writer_conn, cache }, &rx))
+            .spawn(move || {
+                let w = Writer { conn: writer_conn, cache, packed_through: std::cell::Cell::new(packed_through) };
+                writer_loop(&w, &rx);
+            })
             .map_err(|e| StoreError::Writer(e.to_string()))?;
         Ok(Self {
             readers,
@@ -235,14 +246,14 @@ fn writer_loop(w: &Writer, rx: &mpsc::Receiver<Msg>) {
         // Queued writes alone (read-only calls' events) gather a moment, so a stream of them
         // commits in few groups, each one fsync. The writer sleeps in slices rather than waking
         // for every write; a transaction that arrives ends the wait at the next slice.
-        if !closing && !group.is_empty() && !group.iter().any(|j| j.waited) {
+        if !closing && !group.is_empty() && !group.iter().any(Job::waited) {
             let until = std::time::Instant::now() + QUEUED_WRITES_GATHER;
             'gather: while group.len() < MAX_GROUP && std::time::Instant::now() < until {
                 std::thread::sleep(GATHER_SLICE);
                 while group.len() < MAX_GROUP {
                     match rx.try_recv() {
                         Ok(Msg::Job(j)) => {
-                            let waited = j.waited;
+                            let waited = j.waited();
                             group.push(j);
                             if waited {
                                 break 'gather;
@@ -278,18 +289,37 @@ fn commit_group(w: &Writer, group: Vec<Job>) {
         drop(group);
         return;
     }
+    let mut later = Vec::new();
     let ran: Vec<Ran> = group
         .into_iter()
-        .filter_map(|job| {
-            // A panicking transaction must not take the writer down with it: undo its writes and
-            // drop its reply channel, so its caller gets an error.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (job.run)(conn))).unwrap_or_else(|_| {
-                tracing::error!("store: a transaction panicked; its writes are rolled back");
-                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+        .filter_map(|job| match job {
+            Job::Run { run, .. } => {
+                // A panicking transaction must not take the writer down with it: undo its writes
+                // and drop its reply channel, so its caller gets an error.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn))).unwrap_or_else(|_| {
+                    tracing::error!("store: a transaction panicked; its writes are rolled back");
+                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    None
+                })
+            }
+            Job::LogLater { at, value } => {
+                later.push((at, value));
                 None
-            })
+            }
         })
         .collect();
+    if !later.is_empty() {
+        let n = later.len();
+        let stored = conn
+            .execute_batch("SAVEPOINT packs")
+            .map_err(StoreError::from)
+            .and_then(|()| append_packed(conn, &w.packed_through, later))
+            .and_then(|()| Ok(conn.execute_batch("RELEASE packs")?));
+        if let Err(e) = stored {
+            let _ = conn.execute_batch("ROLLBACK TO packs; RELEASE packs");
+            tracing::error!(error = %e, entries = n, "store: queued log appends failed");
+        }
+    }
     let committed = conn.execute_batch("COMMIT");
     if committed.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
@@ -344,22 +374,107 @@ pub(crate) fn scan_prefix(
 pub(crate) fn log_append(conn: &Connection, at: i64, value: &[u8]) -> Result<i64, StoreError> {
     let mut st = conn.prepare_cached("INSERT INTO log (t, v) VALUES (?1, ?2) ON CONFLICT(t) DO NOTHING")?;
     let mut t = at;
+    // A pack that may hold `t`: positions it holds are taken too.
+    let mut pack = pack_at(conn, t)?;
     loop {
-        if st.execute((t, value))? == 1 {
+        if pack.as_ref().is_some_and(|(_, keys)| keys.last().is_some_and(|last| last < t)) {
+            pack = pack_at(conn, t)?;
+        }
+        let packed = pack.as_ref().is_some_and(|(_, keys)| keys.holds(t));
+        if !packed && st.execute((t, value))? == 1 {
             return Ok(t);
         }
         t = t.checked_add(1).ok_or_else(|| StoreError::Writer("the log is full".into()))?;
     }
 }
 
+/// The keys of the pack whose range may hold `at`: the one at or before it (packs never overlap).
+fn pack_at(conn: &Connection, at: i64) -> Result<Option<(i64, Keys)>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT t, keys FROM logpack WHERE t <= ?1 ORDER BY t DESC LIMIT 1")?;
+    let row: Option<(i64, Vec<u8>)> = st.query_row([at], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    row.map(|(t, keys)| Ok((t, Keys::parse(t, &keys)?))).transpose()
+}
+
+/// Stores a group's queued appends: sorted by position, each at the first position after its own
+/// that no row and no other member takes, in packs of at most [`logpack::MAX_MEMBERS`]. An append
+/// at or before the end of the last pack (`packed_through`) is stored as a row of its own, so
+/// packs never overlap.
+fn append_packed(
+    conn: &Connection,
+    packed_through: &std::cell::Cell<i64>,
+    mut appends: Vec<(i64, Vec<u8>)>,
+) -> Result<(), StoreError> {
+    appends.sort_by_key(|a| a.0);
+    let late = appends.partition_point(|a| a.0 <= packed_through.get());
+    let fresh = appends.split_off(late);
+    for (at, value) in &appends {
+        log_append(conn, *at, value)?;
+    }
+    let Some(first) = fresh.first().map(|a| a.0) else { return Ok(()) };
+    // Rows already in the log where these may land (write events, mostly none).
+    let span = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
+    let horizon = fresh.last().map_or(first, |a| a.0).saturating_add(span);
+    let rows: Vec<i64> = conn
+        .prepare_cached("SELECT t FROM log WHERE t >= ?1 AND t <= ?2 ORDER BY t")?
+        .query_map([first, horizon], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let taken = |t: i64| -> Result<bool, StoreError> {
+        if t <= horizon {
+            return Ok(rows.binary_search(&t).is_ok());
+        }
+        let mut st = conn.prepare_cached("SELECT 1 FROM log WHERE t = ?1")?;
+        Ok(st.query_row([t], |_| Ok(())).optional()?.is_some())
+    };
+    let mut pack: Vec<(i64, Vec<u8>)> = Vec::with_capacity(fresh.len().min(logpack::MAX_MEMBERS));
+    let mut raw = 0;
+    let mut prev = i64::MIN;
+    for (at, value) in fresh {
+        let mut t = at.max(prev.saturating_add(1));
+        while taken(t)? {
+            t = t.checked_add(1).ok_or_else(|| StoreError::Writer("the log is full".into()))?;
+        }
+        if pack.len() == logpack::MAX_MEMBERS || (!pack.is_empty() && raw + value.len() > logpack::MAX_RAW) {
+            insert_pack(conn, &std::mem::take(&mut pack))?;
+            raw = 0;
+        }
+        raw += value.len();
+        pack.push((t, value));
+        prev = t;
+    }
+    insert_pack(conn, &pack)?;
+    packed_through.set(prev);
+    Ok(())
+}
+
+fn insert_pack(conn: &Connection, members: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (members.first(), members.last()) else { return Ok(()) };
+    let (keys, block) = logpack::encode(members);
+    let mut st = conn.prepare_cached("INSERT INTO logpack (t, last, n, keys, block) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    st.execute(rusqlite::params![first.0, last.0, i64::try_from(members.len()).unwrap_or(i64::MAX), keys, block])?;
+    Ok(())
+}
+
 /// The log entry at `at`.
 pub(crate) fn log_get(conn: &Connection, at: i64) -> Result<Option<Vec<u8>>, StoreError> {
     let mut st = conn.prepare_cached("SELECT v FROM log WHERE t = ?1")?;
-    Ok(st.query_row([at], |r| r.get(0)).optional()?)
+    if let Some(v) = st.query_row([at], |r| r.get(0)).optional()? {
+        return Ok(Some(v));
+    }
+    let Some((t, keys)) = pack_at(conn, at)? else { return Ok(None) };
+    if !keys.holds(at) {
+        return Ok(None);
+    }
+    let block = pack_block(conn, t)?;
+    Ok(keys.expand(&block, at, at)?.pop().map(|(_, v)| v))
+}
+
+fn pack_block(conn: &Connection, t: i64) -> Result<Vec<u8>, StoreError> {
+    let mut st = conn.prepare_cached("SELECT block FROM logpack WHERE t = ?1")?;
+    Ok(st.query_row([t], |r| r.get(0))?)
 }
 
 /// Up to `limit` log entries with positions in `from..=to`, in position order (descending when
-/// `reverse`).
+/// `reverse`): rows and pack members merged.
 pub(crate) fn log_range(
     conn: &Connection,
     from: i64,
@@ -373,7 +488,79 @@ pub(crate) fn log_range(
         "SELECT t, v FROM log WHERE t >= ?1 AND t <= ?2 ORDER BY t ASC LIMIT ?3"
     };
     let mut st = conn.prepare_cached(sql)?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = st.query_map(rusqlite::params![from, to, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let sql_limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = st
+        .query_map(rusqlite::params![from, to, sql_limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()?;
+    // Packs in range, in order, until they have given `limit` members: packs never overlap, so
+    // later ones hold only positions further on. The first, going forward, is the one at or
+    // before `from`.
+    let sql = if reverse {
+        "SELECT t, keys, block FROM logpack WHERE t <= ?2 ORDER BY t DESC"
+    } else {
+        "SELECT t, keys, block FROM logpack
+         WHERE t >= (SELECT coalesce(max(t), ?1) FROM logpack WHERE t <= ?1) AND t <= ?2 ORDER BY t ASC"
+    };
+    let mut st = conn.prepare_cached(sql)?;
+    let mut packs = st.query(rusqlite::params![from, to])?;
+    let mut packed: Vec<(i64, Vec<u8>)> = Vec::new();
+    while packed.len() < limit
+        && let Some(r) = packs.next()?
+    {
+        let t: i64 = r.get(0)?;
+        let keys = Keys::parse(t, r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?)?;
+        if reverse && keys.last().is_some_and(|last| last < from) {
+            break;
+        }
+        let mut members = keys.expand(r.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?, from, to)?;
+        if reverse {
+            members.reverse();
+        }
+        packed.extend(members);
+    }
+    Ok(merge(rows, packed, limit, reverse))
+}
+
+/// The first `limit` of two lists sorted the same way, merged.
+fn merge(a: Vec<(i64, Vec<u8>)>, b: Vec<(i64, Vec<u8>)>, limit: usize, reverse: bool) -> Vec<(i64, Vec<u8>)> {
+    if b.is_empty() {
+        return a;
+    }
+    let mut out = Vec::with_capacity(limit.min(a.len() + b.len()));
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    while out.len() < limit {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => (x.0 < y.0) != reverse,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_a { a.next() } else { b.next() });
+    }
+    out
+}
+
+/// Deletes the log entries at positions up to `to`; returns how many. A pack holding entries on
+/// both sides of `to` is stored again with the later ones only.
+pub(crate) fn log_delete_through(conn: &Connection, to: i64) -> Result<usize, StoreError> {
+    let mut deleted = conn.prepare_cached("DELETE FROM log WHERE t <= ?1")?.execute([to])?;
+    let straddling = match pack_at(conn, to)? {
+        Some((t, keys)) if keys.last().is_some_and(|last| last > to) => Some((t, keys)),
+        _ => None,
+    };
+    // Every pack before the straddling one ends before it starts, so before `to`.
+    let whole_through = straddling.as_ref().map_or(to, |(t, _)| t.saturating_sub(1));
+    let members: i64 = conn
+        .prepare_cached("SELECT coalesce(sum(n), 0) FROM logpack WHERE t <= ?1")?
+        .query_row([whole_through], |r| r.get(0))?;
+    conn.prepare_cached("DELETE FROM logpack WHERE t <= ?1")?.execute([whole_through])?;
+    deleted += usize::try_from(members).unwrap_or(0);
+    if let Some((t, keys)) = straddling {
+        let block = pack_block(conn, t)?;
+        let kept = keys.expand(&block, to.saturating_add(1), i64::MAX)?;
+        conn.prepare_cached("DELETE FROM logpack WHERE t = ?1")?.execute([t])?;
+        deleted += keys.members.len() - kept.len();
+        insert_pack(conn, &kept)?;
+    }
+    Ok(deleted)
 }

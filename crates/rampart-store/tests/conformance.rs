@@ -228,3 +228,107 @@ async fn the_log_takes_the_next_free_position_reads_ranges_and_deletes_through()
     db.transact(|tx| tx.delete_all().map_err(|_| ())).await.unwrap();
     assert!(db.log_range(i64::MIN, i64::MAX, 10, false).unwrap().is_empty(), "a reset empties the log too");
 }
+
+/// The positions of the log's packs, from the SQLite file itself: `(first, last, members)`.
+fn packs(dir: &tempfile::TempDir) -> Vec<(i64, i64, i64)> {
+    let conn = rusqlite::Connection::open(dir.path().join("rampart.db")).unwrap();
+    let mut st = conn.prepare("SELECT t, last, n FROM logpack ORDER BY t").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[tokio::test]
+async fn queued_appends_are_packed_and_read_like_rows() {
+    let (dir, db) = open();
+    // A transaction's rows first, then a burst of queued appends around and on them, out of order
+    // and some at the same position.
+    db.transact(|tx| -> Result<(), TxError<()>> {
+        tx.log_append(1_010, b"row 1010")?;
+        tx.log_append(1_100, b"row 1100")?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let mut asked = Vec::new();
+    for i in 0..200i64 {
+        let at = 1_000 + (i * 7919) % 150;
+        db.log_append_later(at, format!("queued {i} at {at}").into_bytes()).unwrap();
+        asked.push((at, format!("queued {i} at {at}")));
+    }
+    db.transact(|_| Ok::<_, ()>(())).await.unwrap();
+    let all = db.log_range(i64::MIN, i64::MAX, 1_000, false).unwrap();
+    assert_eq!(all.len(), 202);
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "positions are unique and in order");
+    assert_eq!(all.iter().find(|(t, _)| *t == 1_010).unwrap().1, b"row 1010", "a row keeps its position");
+    for (at, value) in &asked {
+        let (t, _) = all.iter().find(|(_, v)| v == value.as_bytes()).expect("every queued append is kept");
+        assert!(t >= at, "{value} is at {t}, at or after where it asked");
+        assert_eq!(db.log_get(*t).unwrap().as_deref(), Some(value.as_bytes()));
+    }
+    let p = packs(&dir);
+    assert_eq!(p.iter().map(|x| x.2).sum::<i64>(), 200, "the queued appends are in packs: {p:?}");
+    assert!(p.len() >= 200usize.div_ceil(64) && p.windows(2).all(|w| w[0].1 < w[1].0), "packs never overlap: {p:?}");
+    // Ranges and limits merge rows and members, either way round.
+    for (from, to, limit) in [(1_005, 1_120, 30), (i64::MIN, 1_050, 7), (1_101, i64::MAX, 500), (1_010, 1_010, 3)] {
+        let want: Vec<_> = all.iter().filter(|(t, _)| (from..=to).contains(t)).cloned().collect();
+        assert_eq!(db.log_range(from, to, limit, false).unwrap(), want.iter().take(limit).cloned().collect::<Vec<_>>());
+        assert_eq!(
+            db.log_range(from, to, limit, true).unwrap(),
+            want.iter().rev().take(limit).cloned().collect::<Vec<_>>()
+        );
+    }
+    // A transaction's append on a member's position moves past it.
+    let member = p[0].0;
+    let placed = db.transact(move |tx| tx.log_append(member, b"late row").map_err(|_| ())).await.unwrap();
+    assert!(placed > member && db.log_get(member).unwrap() != Some(b"late row".to_vec()));
+    assert_eq!(db.log_get(placed).unwrap().as_deref(), Some(&b"late row"[..]));
+}
+
+#[tokio::test]
+async fn appends_queued_behind_the_last_pack_are_rows_and_packs_survive_reopen() {
+    let (dir, db) = open();
+    for at in [500, 600, 700] {
+        db.log_append_later(at, format!("{at}").into_bytes()).unwrap();
+    }
+    db.transact(|_| Ok::<_, ()>(())).await.unwrap();
+    db.log_append_later(650, b"late".to_vec()).unwrap();
+    db.log_append_later(700, b"on the last".to_vec()).unwrap();
+    db.close();
+    drop(db);
+    assert_eq!(packs(&dir), [(500, 700, 3)], "appends at or before a pack's end do not overlap it");
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    let all: Vec<(i64, String)> = db
+        .log_range(i64::MIN, i64::MAX, 10, false)
+        .unwrap()
+        .into_iter()
+        .map(|(t, v)| (t, String::from_utf8(v).unwrap()))
+        .collect();
+    let want = [(500, "500"), (600, "600"), (650, "late"), (700, "700"), (701, "on the last")];
+    assert_eq!(all, want.map(|(t, v)| (t, v.to_owned())));
+    // After a reopen the writer still knows where packs end.
+    db.log_append_later(690, b"late again".to_vec()).unwrap();
+    db.log_append_later(800, b"new".to_vec()).unwrap();
+    db.close();
+    drop(db);
+    assert_eq!(packs(&dir), [(500, 700, 3), (800, 800, 1)]);
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    assert_eq!(db.log_get(690).unwrap().as_deref(), Some(&b"late again"[..]));
+}
+
+#[tokio::test]
+async fn deleting_through_a_pack_keeps_its_later_members() {
+    let (dir, db) = open();
+    for at in 0..100 {
+        db.log_append_later(at * 10, format!("{at}").into_bytes()).unwrap();
+    }
+    db.transact(|tx| tx.log_append(5, b"row").map(|_| ()).map_err(|_| ())).await.unwrap();
+    assert_eq!(packs(&dir).len(), 2, "100 members take two packs");
+    let deleted = db.transact(|tx| tx.log_delete_through(255).map_err(|_| ())).await.unwrap();
+    assert_eq!(deleted, 27, "26 members and a row");
+    let left = db.log_range(i64::MIN, i64::MAX, 1_000, false).unwrap();
+    assert_eq!(left.len(), 74);
+    assert_eq!(left[0], (260, b"26".to_vec()));
+    assert_eq!(packs(&dir)[0], (260, 630, 38), "the straddling pack is kept from its first later member");
+    let deleted = db.transact(|tx| tx.log_delete_through(i64::MAX).map_err(|_| ())).await.unwrap();
+    assert_eq!(deleted, 74);
+    assert!(packs(&dir).is_empty());
+}
