@@ -1,5 +1,6 @@
 //! The work auditing adds to every request, per event: serializing and packing a record on the
-//! request path, and the indexer's planning over a batch of stored records. A typical event: a
+//! request path, the store's packing of queued records, and the indexer's planning over a batch
+//! of stored records. A typical event: a
 //! GetUser by an IAM user with an SDK's user agent.
 //!
 //! `cargo bench -p rampart-services --bench audit_event`
@@ -11,6 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 mod common;
 
 use rampart_services::cloudtrail::{self, Event, history, stored};
+use rampart_store::logpack;
 use std::hint::black_box;
 
 fn event(i: usize) -> Event {
@@ -31,6 +33,16 @@ fn bench(c: &mut Criterion) {
         (0..500).map(|i| (1_000_000 + i as i64, cloudtrail::pack_event(&event(i)).unwrap())).collect();
     g.throughput(Throughput::Elements(rows.len() as u64));
     g.bench_function("plan_index_500", |b| b.iter(|| history::plan_index(0, black_box(&rows))));
+    // What the store's writer does with a group's queued records: 64 to a pack.
+    let members: Vec<(i64, Vec<u8>)> =
+        (0..64).map(|i| (1_000_000 + i as i64, cloudtrail::record_json(&event(i)).unwrap())).collect();
+    let (keys, block) = logpack::encode(&members);
+    let raw: usize = members.iter().map(|m| m.1.len()).sum();
+    eprintln!("a pack of 64 records: {raw} bytes of JSON, {} stored", keys.len() + block.len());
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("logpack_encode_64", |b| b.iter(|| logpack::encode(black_box(&members))));
+    let parsed = logpack::Keys::parse(1_000_000, &keys).unwrap();
+    g.bench_function("logpack_expand_64", |b| b.iter(|| parsed.expand(black_box(&block), i64::MIN, i64::MAX).unwrap()));
     g.finish();
 }
 

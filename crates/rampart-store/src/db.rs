@@ -202,7 +202,13 @@ impl Db {
 
     /// Reads the committed log entry at position `at`.
     pub fn log_get(&self, at: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.engine.read(|c| crate::sqlite::log_get(c, at))
+        Ok(self.log_get_many(&[at])?.pop().flatten())
+    }
+
+    /// Reads the committed log entries at `positions`, in their order, in one read: positions
+    /// near each other in a pack share its decompression.
+    pub fn log_get_many(&self, positions: &[i64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.engine.read(|c| crate::sqlite::log_get_many(c, positions))
     }
 
     /// Queues a log append without waiting for it to be durable (see [`Db::put_later`]). The

@@ -22,6 +22,9 @@ const MAX_GROUP: usize = 512;
 const QUEUED_WRITES_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 const GATHER_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// A log entry: its position and value.
+type Entry = (i64, Vec<u8>);
+
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// A transaction that ran and now waits for its group's commit.
@@ -454,18 +457,37 @@ fn insert_pack(conn: &Connection, members: &[(i64, Vec<u8>)]) -> Result<(), Stor
     Ok(())
 }
 
-/// The log entry at `at`.
-pub(crate) fn log_get(conn: &Connection, at: i64) -> Result<Option<Vec<u8>>, StoreError> {
-    let mut st = conn.prepare_cached("SELECT v FROM log WHERE t = ?1")?;
-    if let Some(v) = st.query_row([at], |r| r.get(0)).optional()? {
-        return Ok(Some(v));
+/// The log entries at `positions`, in their order; each pack read is decompressed once for the
+/// positions after it that it holds.
+pub(crate) fn log_get_many(conn: &Connection, positions: &[i64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    let mut row = conn.prepare_cached("SELECT v FROM log WHERE t = ?1")?;
+    // The last pack read, expanded.
+    let mut open: Option<(Keys, Vec<Entry>)> = None;
+    let mut out = Vec::with_capacity(positions.len());
+    for &at in positions {
+        if let Some(v) = row.query_row([at], |r| r.get(0)).optional()? {
+            out.push(Some(v));
+            continue;
+        }
+        let in_open = open.as_ref().is_some_and(|(keys, _)| keys.holds(at));
+        if !in_open {
+            open = match pack_at(conn, at)? {
+                Some((t, keys)) if keys.holds(at) => {
+                    let members = keys.expand(&pack_block(conn, t)?, i64::MIN, i64::MAX)?;
+                    Some((keys, members))
+                }
+                _ => {
+                    out.push(None);
+                    continue;
+                }
+            };
+        }
+        let found = open.as_ref().and_then(|(_, members)| {
+            members.binary_search_by_key(&at, |m| m.0).ok().and_then(|i| members.get(i)).map(|m| m.1.clone())
+        });
+        out.push(found);
     }
-    let Some((t, keys)) = pack_at(conn, at)? else { return Ok(None) };
-    if !keys.holds(at) {
-        return Ok(None);
-    }
-    let block = pack_block(conn, t)?;
-    Ok(keys.expand(&block, at, at)?.pop().map(|(_, v)| v))
+    Ok(out)
 }
 
 fn pack_block(conn: &Connection, t: i64) -> Result<Vec<u8>, StoreError> {

@@ -264,6 +264,13 @@ async fn queued_appends_are_packed_and_read_like_rows() {
         assert!(t >= at, "{value} is at {t}, at or after where it asked");
         assert_eq!(db.log_get(*t).unwrap().as_deref(), Some(value.as_bytes()));
     }
+    // Many at once, in any order, with misses: each as `log_get` reads it.
+    let mut asking: Vec<i64> = all.iter().map(|(t, _)| *t).rev().step_by(3).collect();
+    asking.extend([999, 1_010, i64::MAX, all[5].0]);
+    let many = db.log_get_many(&asking).unwrap();
+    let one_by_one: Vec<_> = asking.iter().map(|t| db.log_get(*t).unwrap()).collect();
+    assert_eq!(many, one_by_one);
+    assert_eq!(many.iter().filter(|v| v.is_none()).count(), 2, "999 and the end of time hold nothing");
     let p = packs(&dir);
     assert_eq!(p.iter().map(|x| x.2).sum::<i64>(), 200, "the queued appends are in packs: {p:?}");
     assert!(p.len() >= 200usize.div_ceil(64) && p.windows(2).all(|w| w[0].1 < w[1].0), "packs never overlap: {p:?}");

@@ -676,20 +676,35 @@ impl Search<'_> {
                     None => decode_postings(oldest, gaps),
                     Some(tag) => decode_tagged(oldest, gaps).into_iter().filter(|e| e.1 == tag).map(|e| e.0).collect(),
                 };
+                let mut below_floor = false;
+                let mut todo = Vec::with_capacity(positions.len());
                 for t in positions.into_iter().rev() {
-                    if t >= bound {
-                        continue;
-                    }
                     if t < self.floor {
-                        return Ok(());
+                        below_floor = true;
+                        break;
                     }
-                    bound = t;
-                    if let Some(stored) = self.db.log_get(t)? {
-                        self.consider(t, &stored, found);
-                        if found.len() >= self.want {
-                            return Ok(());
+                    if t < bound {
+                        todo.push(t);
+                    }
+                }
+                // Read as many as are still wanted at a time: neighbours share a pack's reading.
+                let mut rest = todo.as_slice();
+                while !rest.is_empty() {
+                    let n = self.want.saturating_sub(found.len()).clamp(1, SCAN_BATCH).min(rest.len());
+                    let (now, later) = rest.split_at(n);
+                    for (t, stored) in now.iter().zip(self.db.log_get_many(now)?) {
+                        bound = *t;
+                        if let Some(stored) = stored {
+                            self.consider(*t, &stored, found);
+                            if found.len() >= self.want {
+                                return Ok(());
+                            }
                         }
                     }
+                    rest = later;
+                }
+                if below_floor {
+                    return Ok(());
                 }
             }
             match lists.last() {
