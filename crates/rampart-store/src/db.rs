@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::cache::ReadCache;
 use crate::sqlite::{Job, SqliteEngine};
-use crate::{KeyValue, StoreError};
+use crate::{KeyValue, LogEntry, StoreError};
 
 /// A transaction's failure: the closure's own error, or the store's.
 #[derive(Debug, thiserror::Error)]
@@ -83,13 +83,7 @@ impl Tx<'_> {
 
     /// Up to `limit` log entries with positions in `from..=to`, in position order (descending
     /// when `reverse`).
-    pub fn log_range(
-        &self,
-        from: i64,
-        to: i64,
-        limit: usize,
-        reverse: bool,
-    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    pub fn log_range(&self, from: i64, to: i64, limit: usize, reverse: bool) -> Result<Vec<LogEntry>, StoreError> {
         crate::sqlite::log_range(self.conn, from, to, limit, reverse)
     }
 
@@ -190,13 +184,7 @@ impl Db {
 
     /// Reads up to `limit` committed log entries with positions in `from..=to`, in position order
     /// (descending when `reverse`).
-    pub fn log_range(
-        &self,
-        from: i64,
-        to: i64,
-        limit: usize,
-        reverse: bool,
-    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    pub fn log_range(&self, from: i64, to: i64, limit: usize, reverse: bool) -> Result<Vec<LogEntry>, StoreError> {
         self.engine.read(|c| crate::sqlite::log_range(c, from, to, limit, reverse))
     }
 

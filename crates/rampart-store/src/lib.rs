@@ -23,6 +23,9 @@ pub use seal::{MASTER_KEY_LEN, SealError, Sealer};
 /// A key and its value, as scans return them.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// A log entry: its position and value.
+pub type LogEntry = (i64, Vec<u8>);
+
 /// A storage failure. Details are for the log, never for the client.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

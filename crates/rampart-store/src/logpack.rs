@@ -16,6 +16,8 @@
 //! The keys come first and uncompressed, so a reader learns which positions a pack holds without
 //! decompressing it.
 
+use crate::LogEntry;
+
 /// Most members in a pack: a read of one member decompresses its whole pack (about 8 µs for 64
 /// typical events), and larger packs compress little better.
 pub const MAX_MEMBERS: usize = 64;
@@ -26,7 +28,7 @@ const MAX_CLAIMED: usize = 64 << 20;
 
 /// A pack's stored form: `(keys, block)`. `members` are in strictly increasing position order
 /// (the caller's invariant; checked in debug builds).
-pub fn encode(members: &[(i64, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+pub fn encode(members: &[LogEntry]) -> (Vec<u8>, Vec<u8>) {
     debug_assert!(members.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)));
     let mut keys = Vec::with_capacity(1 + members.len() * 4);
     put_uint(&mut keys, members.len() as u64);
@@ -90,7 +92,7 @@ impl Keys {
 
     /// The members whose positions are in `from..=to`, with their values, in position order.
     /// Decompresses `block` only when there is one.
-    pub fn expand(&self, block: &[u8], from: i64, to: i64) -> Result<Vec<(i64, Vec<u8>)>, Corrupt> {
+    pub fn expand(&self, block: &[u8], from: i64, to: i64) -> Result<Vec<LogEntry>, Corrupt> {
         if !self.members.iter().any(|m| (from..=to).contains(&m.0)) {
             return Ok(Vec::new());
         }
@@ -146,7 +148,7 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
 
-    fn members() -> Vec<(i64, Vec<u8>)> {
+    fn members() -> Vec<LogEntry> {
         vec![(-5, b"first".to_vec()), (1_000, Vec::new()), (1_001, b"third, a little longer".repeat(9))]
     }
 

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use crate::cache::ReadCache;
 use crate::db::{Tx, TxError};
 use crate::logpack::{self, Keys};
-use crate::{StoreError, prefix_end};
+use crate::{LogEntry, StoreError, prefix_end};
 
 /// Readers in the pool; SQLite WAL readers do not block the writer or each other.
 const READERS: usize = 4;
@@ -21,9 +21,6 @@ const MAX_GROUP: usize = 512;
 /// sleeps in meanwhile (see `writer_loop`).
 const QUEUED_WRITES_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
 const GATHER_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// A log entry: its position and value.
-type Entry = (i64, Vec<u8>);
 
 type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -405,7 +402,7 @@ fn pack_at(conn: &Connection, at: i64) -> Result<Option<(i64, Keys)>, StoreError
 fn append_packed(
     conn: &Connection,
     packed_through: &std::cell::Cell<i64>,
-    mut appends: Vec<(i64, Vec<u8>)>,
+    mut appends: Vec<LogEntry>,
 ) -> Result<(), StoreError> {
     appends.sort_by_key(|a| a.0);
     let late = appends.partition_point(|a| a.0 <= packed_through.get());
@@ -428,7 +425,7 @@ fn append_packed(
         let mut st = conn.prepare_cached("SELECT 1 FROM log WHERE t = ?1")?;
         Ok(st.query_row([t], |_| Ok(())).optional()?.is_some())
     };
-    let mut pack: Vec<(i64, Vec<u8>)> = Vec::with_capacity(fresh.len().min(logpack::MAX_MEMBERS));
+    let mut pack: Vec<LogEntry> = Vec::with_capacity(fresh.len().min(logpack::MAX_MEMBERS));
     let mut raw = 0;
     let mut prev = i64::MIN;
     for (at, value) in fresh {
@@ -449,7 +446,7 @@ fn append_packed(
     Ok(())
 }
 
-fn insert_pack(conn: &Connection, members: &[(i64, Vec<u8>)]) -> Result<(), StoreError> {
+fn insert_pack(conn: &Connection, members: &[LogEntry]) -> Result<(), StoreError> {
     let (Some(first), Some(last)) = (members.first(), members.last()) else { return Ok(()) };
     let (keys, block) = logpack::encode(members);
     let mut st = conn.prepare_cached("INSERT INTO logpack (t, last, n, keys, block) VALUES (?1, ?2, ?3, ?4, ?5)")?;
@@ -462,7 +459,7 @@ fn insert_pack(conn: &Connection, members: &[(i64, Vec<u8>)]) -> Result<(), Stor
 pub(crate) fn log_get_many(conn: &Connection, positions: &[i64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
     let mut row = conn.prepare_cached("SELECT v FROM log WHERE t = ?1")?;
     // The last pack read, expanded.
-    let mut open: Option<(Keys, Vec<Entry>)> = None;
+    let mut open: Option<(Keys, Vec<LogEntry>)> = None;
     let mut out = Vec::with_capacity(positions.len());
     for &at in positions {
         if let Some(v) = row.query_row([at], |r| r.get(0)).optional()? {
@@ -503,7 +500,7 @@ pub(crate) fn log_range(
     to: i64,
     limit: usize,
     reverse: bool,
-) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+) -> Result<Vec<LogEntry>, StoreError> {
     let sql = if reverse {
         "SELECT t, v FROM log WHERE t >= ?1 AND t <= ?2 ORDER BY t DESC LIMIT ?3"
     } else {
@@ -513,7 +510,7 @@ pub(crate) fn log_range(
     let sql_limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = st
         .query_map(rusqlite::params![from, to, sql_limit], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()?;
+        .collect::<Result<Vec<LogEntry>, _>>()?;
     // Packs in range, in order, until they have given `limit` members: packs never overlap, so
     // later ones hold only positions further on. The first, going forward, is the one at or
     // before `from`.
@@ -525,7 +522,7 @@ pub(crate) fn log_range(
     };
     let mut st = conn.prepare_cached(sql)?;
     let mut packs = st.query(rusqlite::params![from, to])?;
-    let mut packed: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut packed: Vec<LogEntry> = Vec::new();
     while packed.len() < limit
         && let Some(r) = packs.next()?
     {
@@ -544,7 +541,7 @@ pub(crate) fn log_range(
 }
 
 /// The first `limit` of two lists sorted the same way, merged.
-fn merge(a: Vec<(i64, Vec<u8>)>, b: Vec<(i64, Vec<u8>)>, limit: usize, reverse: bool) -> Vec<(i64, Vec<u8>)> {
+fn merge(a: Vec<LogEntry>, b: Vec<LogEntry>, limit: usize, reverse: bool) -> Vec<LogEntry> {
     if b.is_empty() {
         return a;
     }
