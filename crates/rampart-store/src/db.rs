@@ -19,6 +19,8 @@ pub enum TxError<E> {
 /// Reads and writes inside one transaction. Reads see the transaction's own writes.
 pub struct Tx<'a> {
     pub(crate) conn: &'a rusqlite::Connection,
+    /// Where the log's packs end when the transaction started (its group's are stored after it).
+    pub(crate) packed_through: i64,
     /// Keys this transaction wrote, for the read cache.
     pub(crate) written: Vec<Vec<u8>>,
     pub(crate) wiped: bool,
@@ -78,7 +80,7 @@ impl Tx<'_> {
     /// Appends `value` to the log at position `at` (a time), or at the first free position after
     /// it; returns the position it took.
     pub fn log_append(&mut self, at: i64, value: &[u8]) -> Result<i64, StoreError> {
-        crate::sqlite::log_append(self.conn, at, value)
+        crate::sqlite::log_append(self.conn, at, value, self.packed_through)
     }
 
     /// Up to `limit` log entries with positions in `from..=to`, in position order (descending

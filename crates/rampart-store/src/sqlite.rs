@@ -44,7 +44,8 @@ pub(crate) enum Job {
     LogLater { at: i64, value: Vec<u8> },
 }
 
-type RunFn = Box<dyn FnOnce(&Connection) -> Option<Ran> + Send>;
+/// Runs a job on the writer's connection, told where packs end (see `Writer::packed_through`).
+type RunFn = Box<dyn FnOnce(&Connection, i64) -> Option<Ran> + Send>;
 
 impl Job {
     pub(crate) fn new<T, E, F>(f: F, reply: tokio::sync::oneshot::Sender<Result<T, TxError<E>>>) -> Self
@@ -54,12 +55,12 @@ impl Job {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         Self::Run {
-            run: Box::new(move |conn| {
+            run: Box::new(move |conn, packed_through| {
                 if let Err(e) = conn.execute_batch("SAVEPOINT job") {
                     let _ = reply.send(Err(TxError::Store(e.into())));
                     return None;
                 }
-                let mut tx = Tx { conn, written: Vec::new(), wiped: false };
+                let mut tx = Tx { conn, packed_through, written: Vec::new(), wiped: false };
                 match f(&mut tx) {
                     Ok(v) => match conn.execute_batch("RELEASE job") {
                         Ok(()) => Some(Ran {
@@ -95,7 +96,7 @@ impl Job {
 
     pub(crate) fn fire_and_forget(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
         Self::Run {
-            run: Box::new(move |conn| {
+            run: Box::new(move |conn, _| {
                 let result = (|| -> Result<(), StoreError> {
                     let mut st = conn.prepare_cached(
                         "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
@@ -296,11 +297,12 @@ fn commit_group(w: &Writer, group: Vec<Job>) {
             Job::Run { run, .. } => {
                 // A panicking transaction must not take the writer down with it: undo its writes
                 // and drop its reply channel, so its caller gets an error.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn))).unwrap_or_else(|_| {
-                    tracing::error!("store: a transaction panicked; its writes are rolled back");
-                    let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                    None
-                })
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn, w.packed_through.get())))
+                    .unwrap_or_else(|_| {
+                        tracing::error!("store: a transaction panicked; its writes are rolled back");
+                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                        None
+                    })
             }
             Job::LogLater { at, value } => {
                 later.push((at, value));
@@ -371,13 +373,14 @@ pub(crate) fn scan_prefix(
 }
 
 /// Appends `value` to the log at `at`, or at the first free position after it; returns where.
-pub(crate) fn log_append(conn: &Connection, at: i64, value: &[u8]) -> Result<i64, StoreError> {
+/// `packed_through` is where packs end: only an append at or before it can meet a pack's member.
+pub(crate) fn log_append(conn: &Connection, at: i64, value: &[u8], packed_through: i64) -> Result<i64, StoreError> {
     let mut st = conn.prepare_cached("INSERT INTO log (t, v) VALUES (?1, ?2) ON CONFLICT(t) DO NOTHING")?;
     let mut t = at;
     // A pack that may hold `t`: positions it holds are taken too.
-    let mut pack = pack_at(conn, t)?;
+    let mut pack: Option<(i64, Keys)> = None;
     loop {
-        if pack.as_ref().is_some_and(|(_, keys)| keys.last().is_some_and(|last| last < t)) {
+        if t <= packed_through && pack.as_ref().is_none_or(|(_, keys)| keys.last().is_some_and(|last| last < t)) {
             pack = pack_at(conn, t)?;
         }
         let packed = pack.as_ref().is_some_and(|(_, keys)| keys.holds(t));
@@ -408,7 +411,7 @@ fn append_packed(
     let late = appends.partition_point(|a| a.0 <= packed_through.get());
     let fresh = appends.split_off(late);
     for (at, value) in &appends {
-        log_append(conn, *at, value)?;
+        log_append(conn, *at, value, packed_through.get())?;
     }
     let Some(first) = fresh.first().map(|a| a.0) else { return Ok(()) };
     // Rows already in the log where these may land (write events, mostly none).
