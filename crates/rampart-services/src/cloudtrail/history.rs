@@ -930,6 +930,71 @@ mod tests {
         drop(db);
     }
 
+    /// Read-only calls' events stored as the server stores them — queued as plain JSON, packed
+    /// by the store's writer, several packs of them — among state-changing calls' rows: indexed,
+    /// then paged through by attribute and without one.
+    #[tokio::test]
+    async fn queued_events_in_packs_are_indexed_and_paged_like_rows() {
+        use rampart_shapes::generated::cloudtrail::{LookupAttribute, LookupEventsRequest};
+        let (_dir, db) = open();
+        let now = time::OffsetDateTime::now_utc();
+        let t0 = crate::cloudtrail::position(now - time::Duration::hours(1));
+        let mut changes = Vec::new();
+        for i in 0..300i64 {
+            let mut ev = sample(&format!("e{i:03}"));
+            if i % 10 == 0 {
+                changes.push((t0 + i * 1000, crate::cloudtrail::pack_event(&ev).unwrap()));
+            } else {
+                ev.event_name = "GetUser".into();
+                ev.read_only = true;
+                db.log_append_later(t0 + i * 1000, crate::cloudtrail::record_json(&ev).unwrap()).unwrap();
+            }
+        }
+        db.transact(move |tx| -> Result<(), crate::ServiceError> {
+            for (t, v) in &changes {
+                tx.log_append(*t, v)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        db.transact(move |tx| index_pending(tx, now)).await.unwrap();
+        let all: Vec<String> = (0..300).rev().map(|i| format!("e{i:03}")).collect();
+
+        let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
+        let p = crate::Principal::root("123456789012", None);
+        let ctx = crate::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1" };
+        let walk = |attribute: Option<(&str, &str)>| {
+            let mut seen = Vec::new();
+            let mut token = None;
+            loop {
+                let got = lookup_events(
+                    &ctx,
+                    LookupEventsRequest {
+                        lookup_attributes: attribute
+                            .map(|(k, v)| vec![LookupAttribute { attribute_key: k.into(), attribute_value: v.into() }]),
+                        max_results: Some(23),
+                        next_token: token.take(),
+                        ..LookupEventsRequest::default()
+                    },
+                )
+                .unwrap();
+                seen.extend(got.events.unwrap().into_iter().map(|e| e.event_id.unwrap()));
+                match got.next_token {
+                    Some(t) => token = Some(t),
+                    None => return seen,
+                }
+            }
+        };
+        assert_eq!(walk(None), all, "every event once, newest first");
+        assert_eq!(walk(Some(("Username", "root"))), all, "an attribute every event has");
+        let reads: Vec<String> = all.iter().filter(|id| !id.ends_with('0')).cloned().collect();
+        assert_eq!(walk(Some(("EventName", "GetUser"))), reads, "the packed events alone");
+        let writes: Vec<String> = all.iter().filter(|id| id.ends_with('0')).cloned().collect();
+        assert_eq!(walk(Some(("ReadOnly", "false"))), writes, "the rows alone");
+        drop(db);
+    }
+
     #[tokio::test]
     async fn events_of_the_first_layout_move_to_the_log_and_stay_found() {
         let (_dir, db) = open();
