@@ -15,7 +15,10 @@
 //!
 //! `lz4_flex` (pure Rust, no dependencies, checked decoding of corrupt input) is the codec: with
 //! a dictionary it packs a record in about 2 µs, against about 10 µs for DEFLATE at its fastest
-//! (which packs 20% smaller) — and packing sits on every audited request.
+//! (which packs 20% smaller) — and packing sits on every state-changing request. A read-only
+//! call's record is queued as plain JSON instead: the store compresses a group's queued records
+//! together (`rampart_store::logpack`), smaller than each against the dictionary, and reads them
+//! back as the `{` layout.
 
 use std::borrow::Cow;
 
