@@ -96,6 +96,20 @@ impl Keys {
         if !self.members.iter().any(|m| (from..=to).contains(&m.0)) {
             return Ok(Vec::new());
         }
+        let raw = self.decompress(block)?;
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (at, len) in &self.members {
+            if (from..=to).contains(at) {
+                out.push((*at, raw.get(start..start + len).unwrap_or_default().to_vec()));
+            }
+            start += len;
+        }
+        Ok(out)
+    }
+
+    /// The values of all members end to end, as [`Keys::value`] reads them.
+    pub fn decompress(&self, block: &[u8]) -> Result<Vec<u8>, Corrupt> {
         let total: usize = self.members.iter().map(|m| m.1).sum();
         // LZ4 expands a byte into at most 255: a longer claim is corrupt, and not allocated.
         if total / 255 > block.len() {
@@ -105,16 +119,14 @@ impl Keys {
         if raw.len() != total {
             return Err(Corrupt("block too short"));
         }
-        let mut out = Vec::new();
-        let mut rest = raw.as_slice();
-        for (at, len) in &self.members {
-            let (value, tail) = rest.split_at_checked(*len).ok_or(Corrupt("block too short"))?;
-            rest = tail;
-            if (from..=to).contains(at) {
-                out.push((*at, value.to_vec()));
-            }
-        }
-        Ok(out)
+        Ok(raw)
+    }
+
+    /// The value of the member at `at` in `raw`, the pack's values as [`Keys::decompress`] gave them.
+    pub fn value<'r>(&self, raw: &'r [u8], at: i64) -> Option<&'r [u8]> {
+        let i = self.members.binary_search_by_key(&at, |m| m.0).ok()?;
+        let start: usize = self.members.get(..i)?.iter().map(|m| m.1).sum();
+        raw.get(start..start + self.members.get(i)?.1)
     }
 }
 
@@ -163,6 +175,11 @@ mod tests {
         assert_eq!(parsed.expand(&block, i64::MIN, i64::MAX).unwrap(), m);
         assert_eq!(parsed.expand(&block, 0, 1_000).unwrap(), m[1..2].to_vec());
         assert!(parsed.expand(&[], 2_000, 3_000).unwrap().is_empty(), "no member in range: no decompression");
+        let raw = parsed.decompress(&block).unwrap();
+        for (at, value) in &m {
+            assert_eq!(parsed.value(&raw, *at), Some(value.as_slice()));
+        }
+        assert_eq!(parsed.value(&raw, 999), None);
     }
 
     #[test]

@@ -461,8 +461,8 @@ fn insert_pack(conn: &Connection, members: &[LogEntry]) -> Result<(), StoreError
 /// positions after it that it holds.
 pub(crate) fn log_get_many(conn: &Connection, positions: &[i64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
     let mut row = conn.prepare_cached("SELECT v FROM log WHERE t = ?1")?;
-    // The last pack read, expanded.
-    let mut open: Option<(Keys, Vec<LogEntry>)> = None;
+    // The last pack read: its keys and its values decompressed.
+    let mut open: Option<(Keys, Vec<u8>)> = None;
     let mut out = Vec::with_capacity(positions.len());
     for &at in positions {
         if let Some(v) = row.query_row([at], |r| r.get(0)).optional()? {
@@ -473,8 +473,8 @@ pub(crate) fn log_get_many(conn: &Connection, positions: &[i64]) -> Result<Vec<O
         if !in_open {
             open = match pack_at(conn, at)? {
                 Some((t, keys)) if keys.holds(at) => {
-                    let members = keys.expand(&pack_block(conn, t)?, i64::MIN, i64::MAX)?;
-                    Some((keys, members))
+                    let raw = keys.decompress(&pack_block(conn, t)?)?;
+                    Some((keys, raw))
                 }
                 _ => {
                     out.push(None);
@@ -482,10 +482,7 @@ pub(crate) fn log_get_many(conn: &Connection, positions: &[i64]) -> Result<Vec<O
                 }
             };
         }
-        let found = open.as_ref().and_then(|(_, members)| {
-            members.binary_search_by_key(&at, |m| m.0).ok().and_then(|i| members.get(i)).map(|m| m.1.clone())
-        });
-        out.push(found);
+        out.push(open.as_ref().and_then(|(keys, raw)| keys.value(raw, at)).map(<[u8]>::to_vec));
     }
     Ok(out)
 }
