@@ -59,6 +59,11 @@ pub struct Args {
     /// Days CloudTrail event history (LookupEvents) keeps events [default: 90].
     #[arg(long, env = "RAMPART_EVENT_HISTORY_DAYS")]
     event_history_days: Option<u32>,
+    /// A DNS name Rampart answers on, under which S3 requests name their bucket in the Host
+    /// header (BUCKET.DOMAIN, BUCKET.s3.DOMAIN); repeatable. localhost, localhost.localstack.cloud
+    /// and amazonaws.com always are.
+    #[arg(long = "s3-base-domain", env = "RAMPART_S3_BASE_DOMAINS", value_delimiter = ',')]
+    s3_base_domains: Vec<String>,
     /// Log lines as JSON.
     #[arg(long, env = "RAMPART_LOG_JSON")]
     log_json: bool,
@@ -107,6 +112,9 @@ impl Args {
         }
         if self.trail_export_dir.is_some() {
             c.trail_export_dir = self.trail_export_dir;
+        }
+        if !self.s3_base_domains.is_empty() {
+            c.s3_base_domains = self.s3_base_domains;
         }
         if let Some(v) = self.event_history_days {
             c.event_history_days = v;

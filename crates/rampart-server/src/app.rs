@@ -40,6 +40,9 @@ pub struct App {
     /// Recent failed console sign-ins, for throttling.
     pub signin_throttle: crate::signin::Throttle,
     pub management_account_id: String,
+    /// The base domains S3 requests may name their bucket under (`BUCKET.s3.localhost`), the
+    /// built-in ones and the configured ones.
+    pub s3_base_domains: Vec<String>,
 }
 
 /// A failed request: the error and how to render it.
@@ -234,6 +237,7 @@ impl App {
 
         // The operation.
         let mut params = Params::default();
+        let mut routed_path = parts.uri.path().to_owned();
         let mut labels: Vec<(&'static str, &str)> = Vec::new();
         let (service, op): (&'static Service, &'static Operation) = match &wire {
             Wire::Json { target_prefix, operation } => {
@@ -293,10 +297,19 @@ impl App {
                     )
                 })?;
                 protocol = service.protocol;
+                // S3 may name the bucket in the Host header; routing sees the path-style path.
+                if service.endpoint_prefix == "s3" {
+                    let host = header(h, "host").or(host.as_deref());
+                    let addressing = rampart_wire::s3host::addressing(host, &self.s3_base_domains)
+                        .map_err(|e| fail(e, protocol, service.xml_namespace))?;
+                    if let rampart_wire::s3host::Addressing::VirtualHosted { bucket } = addressing {
+                        routed_path = rampart_wire::s3host::path_style_path(&bucket, parts.uri.path());
+                    }
+                }
                 let route = rampart_wire::rest::route(
                     service.operations,
                     parts.method.as_str(),
-                    parts.uri.path(),
+                    &routed_path,
                     query_string,
                     |name| h.contains_key(name),
                 )
@@ -305,12 +318,7 @@ impl App {
                         WireError::new(
                             "UnknownOperationException",
                             400,
-                            format!(
-                                "No {} operation matches {} {}",
-                                service.service_id,
-                                parts.method,
-                                parts.uri.path()
-                            ),
+                            format!("No {} operation matches {} {}", service.service_id, parts.method, routed_path),
                         ),
                         protocol,
                         namespace,

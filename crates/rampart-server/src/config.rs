@@ -76,6 +76,11 @@ pub struct Config {
     /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
     /// Off: registering a provider must not let anyone make Rampart reach into its own network.
     pub oidc_allow_private_addresses: bool,
+    /// More base domains under which S3 requests name their bucket in the Host header
+    /// (`BUCKET.s3.DOMAIN`, `BUCKET.DOMAIN`), besides the built-in `localhost`,
+    /// `localhost.localstack.cloud` and `amazonaws.com`. A Host under none of them that is not an
+    /// IP address or a single label is a bucket name, as S3 reads a CNAME.
+    pub s3_base_domains: Vec<String>,
     /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
     #[serde(skip)]
@@ -105,6 +110,7 @@ impl Default for Config {
             trail_export_dir: None,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
+            s3_base_domains: Vec::new(),
             master_key_file: None,
             master_key: MasterKeySource::DataDir,
         }
@@ -126,7 +132,28 @@ fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A DNS name: dot-separated labels of letters, digits and hyphens.
+fn is_domain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+/// The base domains S3 requests may name a bucket under, besides the configured ones.
+pub const S3_BUILTIN_BASE_DOMAINS: [&str; 3] = ["localhost", "localhost.localstack.cloud", "amazonaws.com"];
+
 impl Config {
+    /// Every base domain S3 requests may name a bucket under: the built-in ones, then the
+    /// configured ones, lower-cased.
+    pub fn s3_domains(&self) -> Vec<String> {
+        S3_BUILTIN_BASE_DOMAINS
+            .iter()
+            .map(|d| (*d).to_owned())
+            .chain(self.s3_base_domains.iter().map(|d| d.to_ascii_lowercase()))
+            .collect()
+    }
+
     /// Reads a TOML config file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
@@ -155,6 +182,9 @@ impl Config {
         }
         if self.tls_self_signed && self.tls_cert.is_some() {
             return invalid("--tls-self-signed and --tls-cert exclude each other".to_owned());
+        }
+        if let Some(d) = self.s3_base_domains.iter().find(|d| !is_domain(d)) {
+            return invalid(format!("S3 base domain `{d}` is not a DNS name"));
         }
         if self.max_body_bytes == 0 || self.header_read_timeout_secs == 0 || self.body_read_timeout_secs == 0 {
             return invalid("limits and timeouts must be greater than zero".to_owned());

@@ -10,6 +10,7 @@ pub mod json;
 pub mod query;
 pub mod rest;
 pub mod restxml;
+pub mod s3host;
 mod timestamp;
 mod xml;
 

@@ -20,6 +20,7 @@ mod passwords;
 mod robustness;
 mod roles;
 mod s3;
+mod s3_addressing;
 mod saml;
 mod server;
 mod signin;

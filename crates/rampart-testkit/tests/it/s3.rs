@@ -26,7 +26,7 @@ pub(crate) fn s3_with(server: &TestServer, id: &str, secret: &str, token: Option
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-fn code<T, E: ProvideErrorMetadata + std::fmt::Debug>(
+pub(crate) fn code<T, E: ProvideErrorMetadata + std::fmt::Debug>(
     r: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
 ) -> String {
     match r {
