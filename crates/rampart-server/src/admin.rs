@@ -39,7 +39,9 @@ async fn reset(app: &App) -> Result<usize, ()> {
             let mut deleted = 0;
             for (k, v) in all {
                 let keep = k == keys::BOOTSTRAP
+                    || k == keys::MASTER_KEY_CHECK
                     || k == keys::account(&mgmt)
+                    || k.starts_with(&keys::root_keys(&mgmt))
                     || k == keys::account(&dev)
                     || (k.starts_with(b"akey/")
                         && serde_json::from_slice::<AccessKeyRecord>(&v)

@@ -44,8 +44,36 @@ pub enum StartError {
     Bootstrap(#[from] ServiceError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("cannot listen on {0}: {1}")]
+    #[error("cannot listen on {0}: {1}{hint}", hint = bind_hint(.1))]
     Bind(SocketAddr, std::io::Error),
+    #[error(
+        "the master key ({key}) is not the key the data in {db} was sealed with; start with that store's own \
+         key (restore it from your backup), or use another --data-dir"
+    )]
+    MasterKeyMismatch { key: String, db: PathBuf },
+    #[error(
+        "{0} exists, but the store beside it is new: move the file away (it belongs to another store) and start again"
+    )]
+    StaleCredentials(PathBuf),
+}
+
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another process uses that port: stop it, or pick another with --listen or --port)"
+        }
+        std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges: pick a port above 1023)",
+        _ => "",
+    }
+}
+
+/// Where the master key came from, to name it in an error.
+fn source_name(config: &Config, source: &MasterKeySource) -> String {
+    match source {
+        MasterKeySource::DataDir => config.data_dir.join("master.key").display().to_string(),
+        MasterKeySource::File(p) => p.display().to_string(),
+        MasterKeySource::Inline(_) => "RAMPART_MASTER_KEY".to_owned(),
+    }
 }
 
 /// What the first start created, to show the operator once.
@@ -108,8 +136,25 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         (MasterKeySource::DataDir, Some(f)) => MasterKeySource::File(f.clone()),
         (s, _) => s.clone(),
     };
-    let sealer = Arc::new(data_dir::master_key(&config.data_dir, &source)?);
     let db = Db::open_sqlite(&db_path)?;
+    let has_data = account::store_has_data(&db)?;
+    let sealer = Arc::new(data_dir::master_key(&config.data_dir, &source, has_data)?);
+    account::check_master_key(&db, sealer.clone()).await.map_err(|e| match e {
+        account::MasterKeyCheckError::Mismatch => {
+            StartError::MasterKeyMismatch { key: source_name(&config, &source), db: db_path.clone() }
+        }
+        account::MasterKeyCheckError::Service(e) => StartError::Bootstrap(e),
+    })?;
+    // Everything that can fail on a first start is checked before the bootstrap, so that its
+    // secrets, shown once, are shown: the listener is bound, TLS loaded, the credentials file free.
+    let acceptor = tls::acceptor(&config)?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+    let credentials_path = config.data_dir.join(data_dir::ROOT_CREDENTIALS);
+    if db.get(keys::BOOTSTRAP)?.is_none() && credentials_path.exists() {
+        return Err(StartError::StaleCredentials(credentials_path));
+    }
     let created = account::bootstrap(&db, sealer.clone(), config.account_id.clone(), config.root_email.clone()).await?;
     let first_start = match created {
         Some(b) => {
@@ -138,11 +183,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     db.transact(move |tx| rampart_services::cloudtrail::set_retention(tx, days)).await.map_err(failed)?;
     // Events of a store from before the log move there, a batch per transaction.
     while db.transact(rampart_services::cloudtrail::move_events_to_log).await.map_err(failed)? > 0 {}
-    let acceptor = tls::acceptor(&config)?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
-    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
     let allow_private_issuers = config.oidc_allow_private_addresses;
+    let s3_base_domains = config.s3_domains();
     let app = Arc::new(app::App {
         config,
         db: db.clone(),
@@ -155,6 +197,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         signin_throttle: signin::Throttle::default(),
         sessions: authn::SessionCache::default(),
         management_account_id: marker.management_account_id.clone(),
+        s3_base_domains,
     });
     let (shutdown, rx) = watch::channel(false);
     let digest_every = time::Duration::seconds(i64::try_from(app.config.trail_digest_secs.max(1)).unwrap_or(3600));

@@ -28,8 +28,11 @@ fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     let tls_dir = dir.join("tls");
     let (cert, key) = (tls_dir.join("cert.pem"), tls_dir.join("key.pem"));
     if !cert.exists() || !key.exists() {
-        std::fs::create_dir_all(&tls_dir)
-            .map_err(|source| data_dir::DataDirError::Io { path: tls_dir.clone(), source })?;
+        std::fs::create_dir_all(&tls_dir).map_err(|source| data_dir::DataDirError::Io {
+            op: "create the TLS directory",
+            path: tls_dir.clone(),
+            source,
+        })?;
         let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
         let _ = std::fs::remove_file(&cert);
         let _ = std::fs::remove_file(&key);

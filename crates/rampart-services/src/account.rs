@@ -308,6 +308,72 @@ pub async fn bootstrap(
     }))
 }
 
+/// What the master-key check found.
+#[derive(Debug, thiserror::Error)]
+pub enum MasterKeyCheckError {
+    /// The store's data was sealed with another key.
+    #[error("the master key does not open this store's data: it is not the key the data was sealed with")]
+    Mismatch,
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<StoreError> for MasterKeyCheckError {
+    fn from(e: StoreError) -> Self {
+        Self::Service(e.into())
+    }
+}
+
+/// The constant the master-key check seals.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"rampart master key check v1";
+
+/// Whether the store holds anything sealed with a master key: it was bootstrapped.
+pub fn store_has_data(db: &Db) -> Result<bool, ServiceError> {
+    Ok(db.get(keys::BOOTSTRAP)?.is_some())
+}
+
+/// Checks that `sealer` holds the key this store's secrets were sealed with, and records the
+/// check value when the store has none: a new store, or one from before the check existed,
+/// whose access keys' secrets are then the proof.
+pub async fn check_master_key(db: &Db, sealer: std::sync::Arc<Sealer>) -> Result<(), MasterKeyCheckError> {
+    let opens = |sealed: &[u8]| {
+        sealer.open(sealed, keys::MASTER_KEY_CHECK).is_ok_and(|plain| plain.as_slice() == KEY_CHECK_PLAINTEXT)
+    };
+    let has_data = store_has_data(db)?;
+    if let Some(sealed) = db.get(keys::MASTER_KEY_CHECK)? {
+        // A check written by a start that never bootstrapped guards nothing yet: it is replaced.
+        if opens(&sealed) {
+            return Ok(());
+        } else if has_data {
+            return Err(MasterKeyCheckError::Mismatch);
+        }
+    }
+    // A store from before the check: any access key's secret must open.
+    if let Some((_, bytes)) = db.scan_prefix(b"akey/", None, 1, false)?.into_iter().next() {
+        let rec: AccessKeyRecord = decode(b"akey/", &bytes)?;
+        let sealed =
+            data_encoding::BASE64.decode(rec.sealed_secret.as_bytes()).map_err(|_| ServiceError::internal())?;
+        if sealer.open(&sealed, &keys::access_key(&rec.id)).is_err() {
+            return Err(MasterKeyCheckError::Mismatch);
+        }
+    }
+    let sealed = sealer.seal(KEY_CHECK_PLAINTEXT, keys::MASTER_KEY_CHECK).map_err(|_| ServiceError::internal())?;
+    db.transact(move |tx| -> Result<(), ServiceError> {
+        // Two starts at once: the first check written stands, and the other is checked against it.
+        if tx.get(keys::MASTER_KEY_CHECK)?.is_none() || tx.get(keys::BOOTSTRAP)?.is_none() {
+            tx.put(keys::MASTER_KEY_CHECK, &sealed)?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| match e {
+        rampart_store::TxError::Aborted(e) => e,
+        rampart_store::TxError::Store(e) => e.into(),
+    })?;
+    let stored = db.get(keys::MASTER_KEY_CHECK)?.ok_or_else(ServiceError::internal)?;
+    if opens(&stored) { Ok(()) } else { Err(MasterKeyCheckError::Mismatch) }
+}
+
 /// Makes sure the dev-mode account exists (no keys: dev mode accepts any unknown key as its root).
 pub async fn ensure_dev_account(db: &Db, account_id: &str) -> Result<(), ServiceError> {
     if db.get(&keys::account(account_id))?.is_some() {

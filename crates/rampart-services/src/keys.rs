@@ -12,6 +12,10 @@ pub const TRAIL_EXPORT_PREFIX: &[u8] = b"trailexport/";
 /// `meta/bootstrap`: which account is the management account.
 pub const BOOTSTRAP: &[u8] = b"meta/bootstrap";
 
+/// `meta/master-key-check`: a constant sealed with the master key, so that a start with another
+/// key is refused before it serves anything.
+pub const MASTER_KEY_CHECK: &[u8] = b"meta/master-key-check";
+
 /// `acct/<id>`: an account and its root user.
 pub fn account(id: &str) -> Vec<u8> {
     format!("acct/{id}").into_bytes()

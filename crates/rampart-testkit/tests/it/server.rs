@@ -133,3 +133,82 @@ async fn every_request_is_audited_with_who_what_and_outcome() {
         assert!(e["eventTime"].as_str().unwrap().ends_with('Z'));
     }
 }
+
+/// The start error of `config`, which must not start.
+async fn start_error(config: rampart_server::Config) -> String {
+    match rampart_server::start(config).await {
+        Ok(_) => panic!("the server started"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_store_is_never_opened_with_a_missing_or_different_master_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut server = TestServer::start().await.unwrap();
+    server.stop().await;
+    let key = server.data_dir().join("master.key");
+    let original = std::fs::read(&key).unwrap();
+
+    // No key: refused, and no new key is made.
+    std::fs::remove_file(&key).unwrap();
+    let err = start_error(server.config.clone()).await;
+    assert!(err.contains("master.key is missing") && err.contains("restore the key from your backup"), "{err}");
+    assert!(!key.exists(), "a new key was made for a store that has data");
+
+    // Another key: refused before serving anything.
+    std::fs::write(&key, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err = start_error(server.config.clone()).await;
+    assert!(err.contains("is not the key the data in") && err.contains("rampart.db"), "{err}");
+    // The same through RAMPART_MASTER_KEY's route: the error names where the key came from.
+    let mut inline = server.config.clone();
+    inline.master_key = rampart_server::MasterKeySource::Inline(zeroize::Zeroizing::new(
+        b"QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=".to_vec(),
+    ));
+    assert!(start_error(inline).await.contains("RAMPART_MASTER_KEY"));
+
+    // The right key opens it again, with everything in it.
+    std::fs::write(&key, &original).unwrap();
+    server.restart().await.unwrap();
+    assert_eq!(root_sts(&server).get_caller_identity().send().await.unwrap().account(), Some(ACCOUNT_ID));
+}
+
+#[tokio::test]
+async fn a_store_from_before_the_key_check_gets_one_when_its_key_opens_its_secrets() {
+    let mut server = TestServer::start().await.unwrap();
+    server.stop().await;
+    // Take the check value out, as in a store written by an earlier version.
+    let db = rampart_store::Db::open_sqlite(&server.data_dir().join("rampart.db")).unwrap();
+    db.transact(|tx| tx.delete(rampart_services::keys::MASTER_KEY_CHECK).map(|_| ())).await.unwrap();
+    db.close();
+    let key = server.data_dir().join("master.key");
+    let original = std::fs::read(&key).unwrap();
+    std::fs::write(&key, "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=\n").unwrap();
+    let err = start_error(server.config.clone()).await;
+    assert!(err.contains("is not the key the data in"), "{err}");
+    std::fs::write(&key, &original).unwrap();
+    server.restart().await.unwrap();
+    assert_eq!(root_sts(&server).get_caller_identity().send().await.unwrap().account(), Some(ACCOUNT_ID));
+}
+
+#[tokio::test]
+async fn a_first_start_on_a_taken_port_bootstraps_nothing() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = rampart_server::Config {
+        listen: taken.local_addr().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..rampart_server::Config::default()
+    };
+    let err = start_error(config.clone()).await;
+    assert!(err.contains("cannot listen on") && err.contains("another process uses that port"), "{err}");
+    assert!(!config.data_dir.join("root-credentials").exists());
+    // Once the port is free, the first start happens then, and its secrets are shown.
+    drop(taken);
+    let running = rampart_server::start(config.clone()).await.unwrap();
+    let first = running.first_start.as_ref().expect("the bootstrap happens on the start that serves");
+    assert_eq!(first.root_password.len(), 24);
+    assert!(config.data_dir.join("root-credentials").exists());
+    running.shutdown().await;
+}
