@@ -1,6 +1,7 @@
 //! The `rampart` command.
 
 mod policy;
+mod root;
 mod serve;
 mod trail;
 
@@ -30,6 +31,9 @@ enum Command {
     /// CloudTrail trails: validate delivered log files against their digests.
     #[command(subcommand)]
     Trail(trail::Command),
+    /// Operator commands for a root user (a lost password).
+    #[command(subcommand)]
+    Root(root::Command),
 }
 
 fn main() -> anyhow::Result<std::process::ExitCode> {
@@ -38,5 +42,6 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
         Command::Serve(args) => serve::run(*args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Trail(cmd) => trail::run(cmd),
+        Command::Root(cmd) => root::run(cmd),
     }
 }

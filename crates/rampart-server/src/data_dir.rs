@@ -91,6 +91,15 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
     Ok(db)
 }
 
+/// The database file of an existing data directory, its permissions checked; creates nothing.
+pub fn prepare_existing(dir: &Path) -> Result<PathBuf, crate::StartError> {
+    let db = dir.join(DB_FILE);
+    if !db.exists() {
+        return Err(crate::StartError::NoStore(db));
+    }
+    prepare(dir).map_err(crate::StartError::from)
+}
+
 /// Writes a new private file (mode 0600); fails if it exists.
 pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), DataDirError> {
     let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io("create", path))?;

@@ -13,6 +13,7 @@ mod dispatch;
 mod ids;
 mod listener;
 mod oidc;
+mod operator;
 mod signin;
 mod tls;
 mod trail_export;
@@ -30,6 +31,7 @@ use zeroize::Zeroizing;
 
 pub use config::{Config, ConfigError, MasterKeySource};
 pub use data_dir::DB_FILE;
+pub use operator::{PasswordReset, reset_root_password};
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +53,8 @@ pub enum StartError {
          key (restore it from your backup), or use another --data-dir"
     )]
     MasterKeyMismatch { key: String, db: PathBuf },
+    #[error("there is no Rampart store at {0}: give the server's --data-dir")]
+    NoStore(PathBuf),
     #[error(
         "{0} exists, but the store beside it is new: move the file away (it belongs to another store) and start again"
     )]

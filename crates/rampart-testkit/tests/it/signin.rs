@@ -288,3 +288,33 @@ async fn root_assigns_its_mfa_device_at_sign_in_and_then_needs_it() {
     assert_eq!(enabled.len(), 1, "the one that succeeded, committed with the change");
     assert_eq!(enabled[0]["userIdentity"]["type"], "Root");
 }
+
+#[tokio::test]
+async fn an_operator_resets_a_lost_root_password_beside_the_running_server() {
+    let server = TestServer::start().await.unwrap();
+    let reset = rampart_server::reset_root_password(&server.data_dir(), None).await.unwrap();
+    assert_eq!((reset.account_id.as_str(), reset.root_email.as_str()), (ACCOUNT_ID, server.root_email.as_str()));
+    assert_ne!(reset.password.as_str(), server.root_password);
+    let (status, _) =
+        server.sign_in(&json!({"email": server.root_email, "password": server.root_password})).await.unwrap();
+    assert_eq!(status, 401, "the old password still signs in");
+    let (status, body) =
+        server.sign_in(&json!({"email": server.root_email, "password": reset.password.as_str()})).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    // Audited as the root's password recovery, with no secret in the record.
+    let events = server.audit_events(3).await.unwrap();
+    let ev = events.iter().find(|e| e["eventName"] == "PasswordRecoveryCompleted").expect("a recovery event");
+    assert_eq!(ev["eventSource"], "signin.amazonaws.com");
+    assert_eq!(ev["eventType"], "AwsConsoleSignIn");
+    assert_eq!(ev["userIdentity"]["type"], "Root");
+    assert_eq!(ev["recipientAccountId"], ACCOUNT_ID);
+    assert!(!ev.to_string().contains(reset.password.as_str()));
+    // Somewhere that holds no store is refused, and nothing is created there.
+    let empty = tempfile::tempdir().unwrap();
+    let err = match rampart_server::reset_root_password(&empty.path().join("nothing"), None).await {
+        Ok(_) => panic!("reset a password without a store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("there is no Rampart store at"), "{err}");
+    assert!(!empty.path().join("nothing").exists());
+}
