@@ -38,11 +38,13 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The directory holding the database, the master key and the root credentials.
     pub data_dir: PathBuf,
-    /// The management account's id on first start (12 digits); random when absent.
+    /// The management account's id on first start (12 digits); random when absent (in dev mode,
+    /// `dev_account_id`).
     pub account_id: Option<String>,
     /// The root user's email on first start.
     pub root_email: String,
-    /// Development mode: unknown access keys act as the root user of `dev_account_id`, and
+    /// Development mode: the first start bootstraps `dev_account_id`, unknown access keys act as
+    /// its root user (or, a 12-digit key id, as the root of that account), and
     /// `POST /_rampart/reset` wipes state. Never for production.
     pub dev: bool,
     /// The account unknown keys act in, in development mode.
@@ -176,6 +178,17 @@ impl Config {
         }
         if !is_account_id(&self.dev_account_id) {
             return invalid(format!("dev account id `{}` must be 12 digits", self.dev_account_id));
+        }
+        // Dev mode has one account: the bootstrap's root and unknown keys act in it.
+        if let Some(a) = &self.account_id
+            && self.dev
+            && *a != self.dev_account_id
+        {
+            return invalid(format!(
+                "in dev mode the management account is the dev account ({}); give --dev-account-id {a} instead of \
+                 --account-id",
+                self.dev_account_id
+            ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return invalid("--tls-cert and --tls-key go together".to_owned());

@@ -159,7 +159,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if db.get(keys::BOOTSTRAP)?.is_none() && credentials_path.exists() {
         return Err(StartError::StaleCredentials(credentials_path));
     }
-    let created = account::bootstrap(&db, sealer.clone(), config.account_id.clone(), config.root_email.clone()).await?;
+    let bootstrap_account = if config.dev { Some(config.dev_account_id.clone()) } else { config.account_id.clone() };
+    let created = account::bootstrap(&db, sealer.clone(), bootstrap_account, config.root_email.clone()).await?;
     let first_start = match created {
         Some(b) => {
             let credentials_file =

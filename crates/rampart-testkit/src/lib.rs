@@ -50,6 +50,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse()?,
             data_dir: dir.path().join("data"),
             account_id: Some(ACCOUNT_ID.to_owned()),
+            dev_account_id: ACCOUNT_ID.to_owned(),
             ..Config::default()
         };
         tweak(&mut config);

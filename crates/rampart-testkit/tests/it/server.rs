@@ -54,14 +54,42 @@ async fn start_refuses_a_master_key_readable_by_others() {
 
 #[tokio::test]
 async fn dev_mode_accepts_unknown_keys_as_the_dev_root_and_still_checks_issued_keys() {
-    let server = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    // Dev mode's defaults: one account, 000000000000, for the bootstrap's root and unknown keys.
+    let server = TestServer::start_with(|c| {
+        c.dev = true;
+        c.account_id = None;
+        c.dev_account_id = "000000000000".into();
+    })
+    .await
+    .unwrap();
+    assert_eq!(server.running.as_ref().unwrap().management_account_id, "000000000000");
+    let root = root_sts(&server).get_caller_identity().send().await.unwrap();
+    assert_eq!(root.arn(), Some("arn:aws:iam::000000000000:root"));
     let any = sts_client(&server, "AKIAANYTHINGATALL000", "whatever");
     let out = any.get_caller_identity().send().await.unwrap();
     assert_eq!(out.account(), Some("000000000000"));
     assert_eq!(out.arn(), Some("arn:aws:iam::000000000000:root"));
+    // The well-known `test` key too, and what it makes is seen by the printed root key.
+    let test = crate::iam::iam(&server, "test", "test");
+    test.create_user().user_name("from-test-key").send().await.unwrap();
+    let users = crate::iam::root(&server).list_users().send().await.unwrap();
+    assert!(users.users().iter().any(|u| u.user_name() == "from-test-key"));
+    // A 12-digit key id selects that account, as LocalStack reads it.
+    let other = sts_client(&server, "111122223333", "test");
+    assert_eq!(other.get_caller_identity().send().await.unwrap().account(), Some("111122223333"));
     let wrong = sts_client(&server, &server.access_key_id, "not-the-secret-not-the-secret-not-the-se");
     assert_eq!(code(wrong.get_caller_identity().send().await), "SignatureDoesNotMatch");
-    assert_eq!(root_sts(&server).get_caller_identity().send().await.unwrap().account(), Some(ACCOUNT_ID));
+}
+
+#[tokio::test]
+async fn dev_mode_refuses_a_second_account_for_the_bootstrap() {
+    let err = start_error(rampart_server::Config {
+        dev: true,
+        account_id: Some("123456789012".into()),
+        ..rampart_server::Config::default()
+    })
+    .await;
+    assert!(err.contains("in dev mode the management account is the dev account"), "{err}");
 }
 
 async fn post(url: String) -> rampart_testkit::Raw {
