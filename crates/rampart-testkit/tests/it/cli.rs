@@ -60,9 +60,10 @@ async fn key_file(
     path
 }
 
-/// The README's coffee-shop walkthrough, command for command.
+/// The coffee shop with the AWS CLI, checking what the README walkthrough (run by
+/// `rampart-cli/tests/readme.rs`) only shows: object contents, and denials after the move.
 #[tokio::test]
-async fn the_readme_coffee_shop_walkthrough_runs_with_the_aws_cli() {
+async fn the_coffee_shop_runs_with_the_aws_cli() {
     let server = TestServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = server.data_dir().join("root-credentials");
