@@ -1,5 +1,6 @@
 //! The `rampart` command.
 
+mod config;
 mod policy;
 mod root;
 mod serve;
@@ -13,9 +14,24 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Rampart: a self-hosted security plane that speaks AWS's APIs.
+/// Rampart: a self-hosted security plane that speaks AWS's APIs (IAM, STS, S3, CloudTrail) to the
+/// AWS CLI, boto3, the SDKs and Terraform, in one binary.
 #[derive(Parser)]
-#[command(name = "rampart", version, about)]
+#[command(
+    name = "rampart",
+    version,
+    about,
+    after_help = "Examples:
+  rampart serve                                   # 127.0.0.1:4566, state in ./rampart-data
+  rampart serve --dev                             # any credentials accepted, for local development
+  rampart policy validate policy.json             # check a policy offline
+  rampart trail validate --trail audit --start-time 2026-12-01
+  rampart root reset-password                     # a new root password, when the first is lost
+  rampart config example > rampart.toml           # every setting, commented
+
+Errors print their cause without a backtrace; the exit code is 0 on success, 1 when a check fails
+(a policy denied or invalid, a trail file not valid), and 2 for a usage error or a failure."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,14 +50,23 @@ enum Command {
     /// Operator commands for a root user (a lost password).
     #[command(subcommand)]
     Root(root::Command),
+    /// The configuration file: a commented example with every setting.
+    #[command(subcommand)]
+    Config(config::Command),
 }
 
-fn main() -> anyhow::Result<std::process::ExitCode> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => serve::run(*args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Trail(cmd) => trail::run(cmd),
         Command::Root(cmd) => root::run(cmd),
-    }
+        Command::Config(cmd) => Ok(config::run(cmd)),
+    };
+    // An operator's error: what failed and why, each cause once, no backtrace.
+    result.unwrap_or_else(|e| {
+        eprintln!("rampart: {e:#}");
+        std::process::ExitCode::from(2)
+    })
 }

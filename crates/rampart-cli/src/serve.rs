@@ -4,17 +4,28 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use rampart_server::{Config, MasterKeySource};
+use clap::builder::BoolishValueParser;
+use rampart_server::{Config, LogFormat, MasterKeySource};
 
-/// Settings come from the flags, then the environment, then `--config`, then the defaults.
+/// Every setting is a flag, an environment variable (`RAMPART_` and the key in capitals) and a
+/// key of the `--config` file; a flag wins over the variable, which wins over the file.
+/// Switches take `true/false`, `yes/no`, `on/off` or `1/0` (`--dev` alone is `--dev true`).
 #[derive(clap::Args)]
+#[command(after_help = "Examples:
+  rampart serve                                  # 127.0.0.1:4566, state in ./rampart-data
+  rampart serve --dev --listen :4566             # every interface, any credentials accepted
+  rampart serve --config rampart.toml --port 8443 --tls-self-signed
+  rampart config example > rampart.toml          # every setting, commented")]
 pub struct Args {
-    /// A TOML file with any of the settings below (keys are the flag names with `_`).
+    /// A TOML file with any of the settings below (`rampart config example` prints one).
     #[arg(long, env = "RAMPART_CONFIG")]
     config: Option<PathBuf>,
-    /// The address to listen on [default: 127.0.0.1:4566].
-    #[arg(long, env = "RAMPART_LISTEN")]
+    /// Where to listen: HOST:PORT, localhost:PORT, or :PORT for every interface [default: 127.0.0.1:4566].
+    #[arg(long, env = "RAMPART_LISTEN", value_parser = rampart_server::parse_listen)]
     listen: Option<SocketAddr>,
+    /// The port to listen on, replacing --listen's.
+    #[arg(long, env = "RAMPART_PORT")]
+    port: Option<u16>,
     /// The data directory [default: ./rampart-data].
     #[arg(long, env = "RAMPART_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -24,13 +35,16 @@ pub struct Args {
     /// The root user's email on first start [default: root@rampart.local].
     #[arg(long, env = "RAMPART_ROOT_EMAIL")]
     root_email: Option<String>,
-    /// Development mode: unknown access keys act as the root of --dev-account-id, and
-    /// POST /_rampart/reset wipes state. Not for production.
-    #[arg(long, env = "RAMPART_DEV")]
-    dev: bool,
-    /// The account that unknown keys act in, in dev mode [default: 000000000000].
+    /// Development mode: one account (--dev-account-id) for the bootstrap and every unknown
+    /// access key, and POST /_rampart/reset wipes state. Not for production.
+    #[arg(long, env = "RAMPART_DEV", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    dev: Option<bool>,
+    /// The dev mode account [default: 000000000000].
     #[arg(long, env = "RAMPART_DEV_ACCOUNT_ID")]
     dev_account_id: Option<String>,
+    /// The region recorded for requests whose signature names none [default: us-east-1].
+    #[arg(long, env = "RAMPART_REGION")]
+    region: Option<String>,
     /// A PEM certificate chain to serve TLS with (needs --tls-key).
     #[arg(long, env = "RAMPART_TLS_CERT")]
     tls_cert: Option<PathBuf>,
@@ -38,11 +52,20 @@ pub struct Args {
     #[arg(long, env = "RAMPART_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// Serve TLS with a self-signed certificate generated into <data-dir>/tls/.
-    #[arg(long, env = "RAMPART_TLS_SELF_SIGNED")]
-    tls_self_signed: bool,
+    #[arg(long, env = "RAMPART_TLS_SELF_SIGNED", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    tls_self_signed: Option<bool>,
     /// The largest request body accepted, in bytes [default: 8388608].
     #[arg(long, env = "RAMPART_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// Seconds a client has to send its request headers [default: 10].
+    #[arg(long, env = "RAMPART_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: Option<u64>,
+    /// Seconds a client has to send its request body [default: 30].
+    #[arg(long, env = "RAMPART_BODY_READ_TIMEOUT_SECS")]
+    body_read_timeout_secs: Option<u64>,
+    /// Seconds in-flight requests get to finish on shutdown [default: 30].
+    #[arg(long, env = "RAMPART_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
     /// A file holding the master key (base64 of 32 bytes, mode 0600) [default: <data-dir>/master.key].
     /// The key itself may instead be given in RAMPART_MASTER_KEY.
     #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
@@ -59,65 +82,45 @@ pub struct Args {
     /// Days CloudTrail event history (LookupEvents) keeps events [default: 90].
     #[arg(long, env = "RAMPART_EVENT_HISTORY_DAYS")]
     event_history_days: Option<u32>,
+    /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
+    #[arg(long, env = "RAMPART_OIDC_ALLOW_PRIVATE_ADDRESSES", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    oidc_allow_private_addresses: Option<bool>,
     /// A DNS name Rampart answers on, under which S3 requests name their bucket in the Host
-    /// header (BUCKET.DOMAIN, BUCKET.s3.DOMAIN); repeatable. localhost, localhost.localstack.cloud
-    /// and amazonaws.com always are.
-    #[arg(long = "s3-base-domain", env = "RAMPART_S3_BASE_DOMAINS", value_delimiter = ',')]
+    /// header (BUCKET.DOMAIN, BUCKET.s3.DOMAIN); repeatable, or comma-separated in the variable.
+    /// localhost, localhost.localstack.cloud and amazonaws.com always are.
+    #[arg(long, alias = "s3-base-domain", env = "RAMPART_S3_BASE_DOMAINS", value_delimiter = ',')]
     s3_base_domains: Vec<String>,
-    /// Log lines as JSON.
-    #[arg(long, env = "RAMPART_LOG_JSON")]
-    log_json: bool,
+    /// Log lines as `text` (no colours unless to a terminal) or `json` [default: text].
+    /// RAMPART_LOG sets the levels (e.g. `debug`, or `info,rampart::request=off`).
+    #[arg(long, env = "RAMPART_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Append log lines to this file instead of standard error.
+    #[arg(long, env = "RAMPART_LOG_FILE")]
+    log_file: Option<PathBuf>,
+}
+
+/// Sets `$field` of `$c` from the flag of the same name when it was given.
+macro_rules! overlay {
+    ($c:ident, $a:ident: $($field:ident),* ; some: $($opt:ident),*) => {
+        $(if let Some(v) = $a.$field { $c.$field = v; })*
+        $(if $a.$opt.is_some() { $c.$opt = $a.$opt; })*
+    };
 }
 
 impl Args {
+    /// The configuration: the file (or the defaults), then the flags and variables over it.
     fn config(self) -> anyhow::Result<Config> {
         let mut c = match &self.config {
             Some(p) => Config::from_file(p)?,
             None => Config::default(),
         };
-        if let Some(v) = self.listen {
-            c.listen = v;
-        }
-        if let Some(v) = self.data_dir {
-            c.data_dir = v;
-        }
-        if self.account_id.is_some() {
-            c.account_id = self.account_id;
-        }
-        if let Some(v) = self.root_email {
-            c.root_email = v;
-        }
-        c.dev |= self.dev;
-        if let Some(v) = self.dev_account_id {
-            c.dev_account_id = v;
-        }
-        if self.tls_cert.is_some() {
-            c.tls_cert = self.tls_cert;
-        }
-        if self.tls_key.is_some() {
-            c.tls_key = self.tls_key;
-        }
-        c.tls_self_signed |= self.tls_self_signed;
-        if let Some(v) = self.max_body_bytes {
-            c.max_body_bytes = v;
-        }
-        if self.master_key_file.is_some() {
-            c.master_key_file = self.master_key_file;
-        }
-        if let Some(v) = self.trail_delivery_secs {
-            c.trail_delivery_secs = v;
-        }
-        if let Some(v) = self.trail_digest_secs {
-            c.trail_digest_secs = v;
-        }
-        if self.trail_export_dir.is_some() {
-            c.trail_export_dir = self.trail_export_dir;
-        }
-        if !self.s3_base_domains.is_empty() {
-            c.s3_base_domains = self.s3_base_domains;
-        }
-        if let Some(v) = self.event_history_days {
-            c.event_history_days = v;
+        let a = self;
+        overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes,
+            header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, trail_delivery_secs,
+            trail_digest_secs, event_history_days, oidc_allow_private_addresses, log_format;
+            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file);
+        if !a.s3_base_domains.is_empty() {
+            c.s3_base_domains = a.s3_base_domains;
         }
         if let Some(k) = std::env::var_os("RAMPART_MASTER_KEY") {
             c.master_key = MasterKeySource::Inline(zeroize::Zeroizing::new(k.into_encoded_bytes()));
@@ -127,14 +130,36 @@ impl Args {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Sets up logging as the configuration says: text or JSON, to standard error or a file, with
+/// colours only on a terminal.
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG").unwrap_or_else(|_| "info".into());
-    if args.log_json {
-        tracing_subscriber::fmt().with_env_filter(filter).json().with_writer(std::io::stderr).init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match (&config.log_file, config.log_format) {
+        (Some(path), format) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?;
+            let writer = std::sync::Mutex::new(file);
+            match format {
+                LogFormat::Json => builder.json().with_writer(writer).init(),
+                LogFormat::Text => builder.with_ansi(false).with_writer(writer).init(),
+            }
+        }
+        (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).init(),
+        (None, LogFormat::Text) => {
+            builder.with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init();
+        }
     }
+    Ok(())
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
+    init_logging(&config)?;
     let dev = config.dev;
     let dev_account = config.dev_account_id.clone();
     let data_dir = config.data_dir.clone();
@@ -181,5 +206,55 @@ async fn shutdown_signal() {
         Err(_) => {
             let _ = ctrl_c.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail loudly")]
+
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn every_setting_is_a_flag_and_a_variable() {
+        let cmd = Cli::command();
+        for key in rampart_server::config_keys().into_iter().filter(|k| *k != "version") {
+            let long = key.replace('_', "-");
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long.as_str()))
+                .unwrap_or_else(|| panic!("setting `{key}` has no flag --{long}"));
+            let env = format!("RAMPART_{}", key.to_ascii_uppercase());
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env.as_str()), "--{long}");
+        }
+    }
+
+    fn config(args: &[&str]) -> Config {
+        let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied())).unwrap();
+        cli.args.config().unwrap()
+    }
+
+    #[test]
+    fn switches_take_words_and_listen_takes_what_operators_write() {
+        assert!(config(&["--dev"]).dev);
+        for (word, on) in [("yes", true), ("1", true), ("true", true), ("no", false), ("0", false), ("off", false)] {
+            assert_eq!(config(&["--tls-self-signed", word]).tls_self_signed, on, "{word}");
+        }
+        assert_eq!(config(&["--listen", "localhost:4000"]).bind_addr().to_string(), "127.0.0.1:4000");
+        assert_eq!(config(&["--listen", ":4566", "--port", "4600"]).bind_addr().to_string(), "0.0.0.0:4600");
+        assert_eq!(config(&["--log-format", "json"]).log_format, LogFormat::Json);
+        assert_eq!(
+            config(&["--s3-base-domain", "a.example", "--s3-base-domain", "b.example"]).s3_base_domains.len(),
+            2
+        );
+        assert!(Cli::try_parse_from(["serve", "--dev", "maybe"]).is_err());
     }
 }

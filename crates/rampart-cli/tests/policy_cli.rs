@@ -92,5 +92,5 @@ fn simulate_decides_with_boundaries_scps_and_context() {
     assert_eq!(v["matchedStatements"][0]["sid"], "NoTrailStop");
     assert_eq!(v["reason"], "with an explicit deny in a service control policy");
     let (code, _) = run(&["--action", "s3:GetObject", "--context", "aws:SourceIp=banana:1"]);
-    assert_eq!(code, 1, "a bad context type is an error");
+    assert_eq!(code, 2, "a bad context type is a usage error, not a denial");
 }

@@ -9,13 +9,20 @@ use crate::app::{App, Response, respond};
 /// Serves `/_rampart/…`; everything unknown is a 404.
 pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &str) -> Response {
     match (method.as_str(), path) {
-        ("GET", "/_rampart/health") => {
+        ("GET" | "HEAD", "/_rampart/health") => {
             let store_ok = app.db.get(keys::BOOTSTRAP).is_ok();
+            let services: serde_json::Map<String, serde_json::Value> = app
+                .dispatch
+                .served()
+                .into_iter()
+                .map(|(name, ops)| (name.to_owned(), serde_json::json!({ "status": "running", "operations": ops })))
+                .collect();
             let body = serde_json::json!({
                 "status": if store_ok { "ok" } else { "degraded" },
                 "version": env!("CARGO_PKG_VERSION"),
                 "store": { "engine": "sqlite", "status": if store_ok { "ok" } else { "unavailable" } },
                 "dev": app.config.dev,
+                "services": services,
             });
             respond(if store_ok { 200 } else { 503 }, "application/json", body.to_string(), request_id)
         }

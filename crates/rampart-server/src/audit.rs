@@ -35,7 +35,7 @@ impl Origin {
     /// The endpoint the request reached, as a URL (for `ConsoleLogin`'s `LoginTo`).
     pub fn endpoint(&self, app: &crate::app::App) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
-        format!("{scheme}://{}", app.config.listen)
+        format!("{scheme}://{}", app.config.bind_addr())
     }
 }
 

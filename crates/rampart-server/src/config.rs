@@ -34,8 +34,11 @@ impl std::fmt::Debug for MasterKeySource {
 pub struct Config {
     /// The file format version; must be 1.
     pub version: u32,
-    /// The address to listen on.
+    /// The address to listen on: `HOST:PORT`, `localhost:PORT`, or `:PORT` for every interface.
+    #[serde(deserialize_with = "deserialize_listen")]
     pub listen: SocketAddr,
+    /// The port to listen on, replacing `listen`'s.
+    pub port: Option<u16>,
     /// The directory holding the database, the master key and the root credentials.
     pub data_dir: PathBuf,
     /// The management account's id on first start (12 digits); random when absent (in dev mode,
@@ -85,8 +88,57 @@ pub struct Config {
     pub s3_base_domains: Vec<String>,
     /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
+    /// How log lines are written: `text` (no colours unless to a terminal) or `json`.
+    pub log_format: LogFormat,
+    /// A file log lines are appended to instead of standard error.
+    pub log_file: Option<PathBuf>,
     #[serde(skip)]
     pub master_key: MasterKeySource,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!("log format `{other}` is neither `text` nor `json`")),
+        }
+    }
+}
+
+/// Reads a listen address as operators write it: `127.0.0.1:4566`, `[::1]:4566`,
+/// `localhost:4566` (loopback), `:4566` (every interface, as Go and LocalStack read it), or a host
+/// name with a port (its first address).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(a) = text.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| format!("listen address `{text}` has no `:PORT`"))?;
+    let port: u16 = port.parse().map_err(|_| format!("listen address `{text}`: `{port}` is not a port"))?;
+    match host {
+        "" | "*" => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
+        h if h.eq_ignore_ascii_case("localhost") => Ok(SocketAddr::from(([127, 0, 0, 1], port))),
+        h => std::net::ToSocketAddrs::to_socket_addrs(&(h, port))
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| format!("listen address `{text}`: cannot resolve `{h}`")),
+    }
+}
+
+fn deserialize_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_listen(&text).map_err(serde::de::Error::custom)
 }
 
 impl Default for Config {
@@ -94,6 +146,7 @@ impl Default for Config {
         Self {
             version: 1,
             listen: SocketAddr::from(([127, 0, 0, 1], 4566)),
+            port: None,
             data_dir: PathBuf::from("rampart-data"),
             account_id: None,
             root_email: "root@rampart.local".to_owned(),
@@ -114,9 +167,116 @@ impl Default for Config {
             oidc_allow_private_addresses: false,
             s3_base_domains: Vec::new(),
             master_key_file: None,
+            log_format: LogFormat::Text,
+            log_file: None,
             master_key: MasterKeySource::DataDir,
         }
     }
+}
+
+/// A commented sample configuration file: every key, its default, and what it does
+/// (`rampart config example`). A test checks that it names every key and parses.
+pub const EXAMPLE_TOML: &str = r#"# Rampart's configuration (`rampart serve --config rampart.toml`). Every key is also a flag
+# (`--data-dir`) and an environment variable (`RAMPART_DATA_DIR`); a flag wins over the variable,
+# which wins over this file. Uncomment what you change. Unknown keys are refused.
+
+# The file format version.
+version = 1
+
+# Where to listen: HOST:PORT, localhost:PORT, or :PORT for every interface.
+# listen = "127.0.0.1:4566"
+# A port replacing listen's (flag --port).
+# port = 4566
+
+# The database, the master key and the root credentials. Back up master.key apart from the data.
+# data_dir = "rampart-data"
+# A file holding the master key (base64 of 32 bytes, mode 0600) instead of <data_dir>/master.key.
+# The key itself may instead be given in the RAMPART_MASTER_KEY environment variable.
+# master_key_file = "/etc/rampart/master.key"
+
+# The management account and its root user's email, used on the first start only.
+# account_id = "123456789012"          # random when absent
+# root_email = "root@rampart.local"
+
+# Development mode: one account (dev_account_id) for the bootstrap and for any unknown access
+# key; POST /_rampart/reset wipes state. Never in production.
+# dev = false
+# dev_account_id = "000000000000"
+
+# The region recorded for requests whose signature names none.
+# region = "us-east-1"
+
+# TLS: a PEM certificate chain and its key, or a self-signed certificate in <data_dir>/tls/.
+# tls_cert = "/etc/rampart/cert.pem"
+# tls_key = "/etc/rampart/key.pem"
+# tls_self_signed = false
+
+# Limits: the largest request body (bytes), and seconds to send headers, to send a body, and for
+# in-flight requests to finish on shutdown.
+# max_body_bytes = 8388608
+# header_read_timeout_secs = 10
+# body_read_timeout_secs = 30
+# shutdown_grace_secs = 30
+
+# More DNS names S3 requests may name their bucket under (BUCKET.s3.DOMAIN, BUCKET.DOMAIN), besides
+# localhost, localhost.localstack.cloud and amazonaws.com.
+# s3_base_domains = ["rampart.example.org"]
+
+# CloudTrail: seconds between trail deliveries, seconds each digest file covers, a directory every
+# delivered file is also copied to, and the days event history keeps events.
+# trail_delivery_secs = 60
+# trail_digest_secs = 3600
+# trail_export_dir = "/var/lib/rampart/trails"
+# event_history_days = 90
+
+# Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
+# oidc_allow_private_addresses = false
+
+# Log lines: text or json, to standard error or appended to a file. RAMPART_LOG sets the levels
+# (e.g. RAMPART_LOG=debug, or RAMPART_LOG=info,rampart::request=off without the request log).
+# log_format = "text"
+# log_file = "/var/log/rampart.log"
+"#;
+
+/// The keys `Config` reads (its TOML keys), as serde sees them; the flags and environment
+/// variables are named after them.
+pub fn config_keys() -> Vec<&'static str> {
+    struct Fields(Vec<&'static str>);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            self.0.extend_from_slice(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut f = Fields(Vec::new());
+    let _ = Config::deserialize(&mut f);
+    f.0
 }
 
 /// A configuration that cannot be used.
@@ -160,6 +320,15 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
         toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e))
+    }
+
+    /// The address to bind: `listen`, with `port` in place of its port when given.
+    pub fn bind_addr(&self) -> SocketAddr {
+        let mut a = self.listen;
+        if let Some(p) = self.port {
+            a.set_port(p);
+        }
+        a
     }
 
     /// Checks values that the types cannot.
@@ -209,6 +378,49 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_example_names_every_key_and_parses() {
+        let keys = config_keys();
+        assert!(keys.len() > 20, "{keys:?}");
+        for k in &keys {
+            let set = format!("{k} = ");
+            assert!(
+                EXAMPLE_TOML.lines().any(|l| l.trim_start_matches("# ").starts_with(&set)),
+                "the example lacks `{k}`"
+            );
+        }
+        // Every commented key uncommented: still a valid file, with every value the example gives.
+        let uncommented: String = EXAMPLE_TOML
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.split(' ').nth(1) == Some("=") => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c: Config = toml::from_str(&uncommented).unwrap();
+        assert_eq!(c.port, Some(4566));
+        assert_eq!(c.s3_base_domains, ["rampart.example.org"]);
+        assert_eq!(c.log_format, LogFormat::Text);
+        let defaults: Config = toml::from_str(EXAMPLE_TOML).unwrap();
+        assert_eq!(defaults.listen, Config::default().listen);
+    }
+
+    #[test]
+    fn listen_addresses_are_read_as_operators_write_them() {
+        assert_eq!(parse_listen("127.0.0.1:4566").unwrap(), SocketAddr::from(([127, 0, 0, 1], 4566)));
+        assert_eq!(parse_listen("localhost:4566").unwrap(), SocketAddr::from(([127, 0, 0, 1], 4566)));
+        assert_eq!(parse_listen(":4566").unwrap(), SocketAddr::from(([0, 0, 0, 0], 4566)));
+        assert_eq!(parse_listen("[::1]:9000").unwrap().port(), 9000);
+        assert!(parse_listen("4566").unwrap_err().contains("no `:PORT`"));
+        assert!(parse_listen("localhost:http").unwrap_err().contains("is not a port"));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \":9000\"\nport = 9100\n").unwrap();
+        let c = Config::from_file(&p).unwrap();
+        assert_eq!(c.bind_addr(), SocketAddr::from(([0, 0, 0, 0], 9100)));
+    }
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {

@@ -250,6 +250,16 @@ impl Dispatch {
         Self { handlers }
     }
 
+    /// The services with at least one operation served (endpoint prefixes), sorted, each with
+    /// how many of its operations are served.
+    pub fn served(&self) -> Vec<(&'static str, usize)> {
+        let mut counts = std::collections::BTreeMap::new();
+        for (service, _) in self.handlers.keys() {
+            *counts.entry(*service).or_insert(0) += 1;
+        }
+        counts.into_iter().collect()
+    }
+
     pub fn get(&self, service: &'static str, operation: &'static str) -> Option<&Handler> {
         self.handlers.get(&(service, operation))
     }

@@ -29,7 +29,7 @@ use rampart_store::{Db, Sealer, StoreError};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
-pub use config::{Config, ConfigError, MasterKeySource};
+pub use config::{Config, ConfigError, EXAMPLE_TOML, LogFormat, MasterKeySource, config_keys, parse_listen};
 pub use data_dir::DB_FILE;
 pub use operator::{PasswordReset, reset_root_password};
 
@@ -152,9 +152,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     // Everything that can fail on a first start is checked before the bootstrap, so that its
     // secrets, shown once, are shown: the listener is bound, TLS loaded, the credentials file free.
     let acceptor = tls::acceptor(&config)?;
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
-    let addr = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+    let bind = config.bind_addr();
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| StartError::Bind(bind, e))?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind(bind, e))?;
     let credentials_path = config.data_dir.join(data_dir::ROOT_CREDENTIALS);
     if db.get(keys::BOOTSTRAP)?.is_none() && credentials_path.exists() {
         return Err(StartError::StaleCredentials(credentials_path));

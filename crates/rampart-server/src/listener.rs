@@ -108,7 +108,13 @@ fn service(
     service_fn(move |req: http::Request<Incoming>| {
         let app = app.clone();
         let origin = origin.clone();
-        async move { Ok::<_, Infallible>(request(&app, req, origin).await) }
+        async move {
+            let mut response = request(&app, req, origin).await;
+            response
+                .headers_mut()
+                .insert("x-rampart-version", http::HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+            Ok::<_, Infallible>(response)
+        }
     })
 }
 

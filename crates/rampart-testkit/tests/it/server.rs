@@ -122,6 +122,19 @@ async fn health_reports_version_and_store() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["store"]["status"], "ok");
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    // The services served, each with its count of operations.
+    for service in ["cloudtrail", "iam", "s3", "sts"] {
+        assert_eq!(v["services"][service]["status"], "running", "{v}");
+        assert!(v["services"][service]["operations"].as_u64().unwrap() > 3, "{v}");
+    }
+    assert_eq!(r.headers.get("x-rampart-version").unwrap(), env!("CARGO_PKG_VERSION"));
+    let head = send(http::Request::head(format!("{}/_rampart/health", server.endpoint)).body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    // API answers carry the version too.
+    let api = send(server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap()).await.unwrap();
+    assert_eq!(api.headers.get("x-rampart-version").unwrap(), env!("CARGO_PKG_VERSION"));
     let r =
         send(http::Request::get(format!("{}/_rampart/nope", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
     assert_eq!(r.status, 404);
