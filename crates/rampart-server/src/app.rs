@@ -107,6 +107,8 @@ impl App {
     /// Answers a request refused before it could be parsed (too large, too slow), and audits it.
     pub fn reject(&self, origin: &Origin, request_id: &str, error: WireError, protocol: Protocol) -> Response {
         let now = OffsetDateTime::now_utc();
+        let refused = Some((error.code.as_ref(), error.message.as_str()));
+        request_log(&Draft::default(), origin, request_id, error.status, refused, std::time::Instant::now());
         let ev = audit::event(
             Draft::default(),
             origin,
@@ -129,6 +131,7 @@ impl App {
         request_id: &str,
     ) -> Response {
         let now = OffsetDateTime::now_utc();
+        let started = std::time::Instant::now();
         let mut draft = Draft::default();
         let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.process(parts, body, origin, &mut draft, request_id, now)
@@ -137,50 +140,46 @@ impl App {
             tracing::error!(request_id, "a handler panicked");
             Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
         });
+        // A state-changing call's event commits with its change; the others' are queued here.
+        let mut committed = false;
         let outcome = match step {
             Ok(Step::Done(s)) => Ok(s),
             Ok(Step::WebIdentity(input)) => self.run_web_identity(input, &mut draft, now, request_id).await,
             Ok(Step::Prepare(p)) => match self.run_prepare(*p, now, request_id).await {
-                Ok(w) => match self.run_write(w, draft.clone(), origin, request_id, now).await {
-                    Ok(s) => return s.into_response(request_id),
-                    Err((f, d)) => {
+                Ok(w) => self.run_write(w, draft.clone(), origin, request_id, now).await,
+                Err(f) => Err((f, draft.clone())),
+            }
+            .inspect(|_| committed = true)
+            .map_err(|(f, d)| {
+                draft = d;
+                f
+            }),
+            Ok(Step::Write(w)) => {
+                self.run_write(*w, draft.clone(), origin, request_id, now).await.inspect(|_| committed = true).map_err(
+                    |(f, d)| {
                         draft = d;
-                        Err(f)
-                    }
-                },
-                Err(f) => Err(f),
-            },
-            Ok(Step::Write(w)) => match self.run_write(*w, draft.clone(), origin, request_id, now).await {
-                // The event was committed with the change.
-                Ok(s) => return s.into_response(request_id),
-                Err((f, d)) => {
-                    draft = d;
-                    Err(f)
-                }
-            },
+                        f
+                    },
+                )
+            }
             Err(f) => Err(f),
         };
         match outcome {
             Ok(ok) => {
-                if !AUDIT {
-                    return ok.into_response(request_id);
+                request_log(&draft, origin, request_id, ok.status, None, started);
+                if AUDIT && !committed {
+                    let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
+                    audit::queue(&self.db, &ev, now);
                 }
-                let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
-                audit::queue(&self.db, &ev, now);
                 ok.into_response(request_id)
             }
             Err(f) => {
                 if f.error.status >= 500 {
                     tracing::error!(request_id, code = %f.error.code, "request failed");
                 }
-                let ev = audit::event(
-                    draft,
-                    origin,
-                    request_id,
-                    now,
-                    &self.config.region,
-                    Some((&f.error.code, &f.error.message)),
-                );
+                let error = (f.error.code.as_ref(), f.error.message.as_str());
+                request_log(&draft, origin, request_id, f.error.status, Some(error), started);
+                let ev = audit::event(draft, origin, request_id, now, &self.config.region, Some(error));
                 audit::queue(&self.db, &ev, now);
                 let rendered = f.error.render(f.protocol, f.namespace, request_id);
                 respond(rendered.status, rendered.content_type, rendered.body, request_id)
@@ -630,6 +629,49 @@ impl App {
             }
         }
     }
+}
+
+/// Writes the request log's line for one request (target `rampart::request`, level info): who,
+/// what, the decision and the outcome. No secret reaches it: the principal is an ARN or an access
+/// key id, and an error's message is the one the client was sent.
+pub(crate) fn request_log(
+    draft: &Draft,
+    origin: &Origin,
+    request_id: &str,
+    status: u16,
+    error: Option<(&str, &str)>,
+    started: std::time::Instant,
+) {
+    if !tracing::enabled!(target: "rampart::request", tracing::Level::INFO) {
+        return;
+    }
+    let principal = draft
+        .identity
+        .as_ref()
+        .and_then(|i| i.arn.as_deref())
+        .or(draft.access_key_id.as_deref())
+        .unwrap_or("anonymous");
+    let service = draft.event_source.as_deref().map_or("-", |s| s.strip_suffix(".amazonaws.com").unwrap_or(s));
+    let operation = draft.event_name.as_deref().unwrap_or("-");
+    let decision = match error {
+        None => "allowed",
+        Some((code, message)) if code == "AccessDenied" || code == "AccessDeniedException" => {
+            // AWS names the policy type that decided: "because no identity-based policy allows…",
+            // "with an explicit deny in a service control policy".
+            message.split_once(" because ").or_else(|| message.split_once(" with ")).map_or("denied", |(_, why)| why)
+        }
+        Some((code, _)) => code,
+    };
+    tracing::info!(
+        target: "rampart::request",
+        request_id,
+        source = %origin.source_ip,
+        principal,
+        operation = %format_args!("{service}:{operation}"),
+        decision,
+        status,
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
 }
 
 /// Whether successful requests are audited: always, but in a build for measuring what auditing

@@ -137,7 +137,21 @@ fn refuse(e: &SignInError, request_id: &str) -> Response {
 /// Serves one sign-in attempt.
 pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -> Response {
     let now = OffsetDateTime::now_utc();
+    let started = std::time::Instant::now();
+    // The request log names who an attempt was as its event does (a mistyped name hidden).
+    let log = |identity: &UserIdentity, status: u16, error: Option<(&str, &str)>| {
+        let draft = Draft {
+            event_source: Some("signin.amazonaws.com".to_owned()),
+            event_name: Some("ConsoleLogin".to_owned()),
+            identity: Some(identity.clone()),
+            ..Draft::default()
+        };
+        crate::app::request_log(&draft, origin, request_id, status, error, started);
+    };
     let record = |identity: UserIdentity, mfa: bool, error: Option<&SignInError>| {
+        let (code, message) = error.map(|e| (e.code().to_owned(), e.message())).unzip();
+        let status = error.map_or(200, SignInError::status);
+        log(&identity, status, code.as_deref().zip(message.as_deref()));
         let ev = event(app, origin, request_id, now, identity, mfa, error);
         audit::queue(&app.db, &ev, now);
     };
@@ -196,6 +210,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
     // The MFA step is spent, any new password stored and the success recorded in one transaction.
     let mfa_used = checked.target.mfa_serial.is_some();
     let principal_identity = identity(&checked.target.principal);
+    let principal_identity_logged = principal_identity.clone();
     let sealer = app.sealer.clone();
     let code = req.mfa_code.clone();
     let (origin_c, rid) = (origin.clone(), request_id.to_owned());
@@ -227,6 +242,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
     match result {
         Ok((claims, token)) => {
             app.signin_throttle.clear(&who);
+            log(&principal_identity_logged, 200, None);
             let body = json!({
                 "accessKeyId": claims.access_key_id,
                 "secretAccessKey": claims.secret,

@@ -192,3 +192,56 @@ pub async fn send(req: http::Request<Vec<u8>>) -> anyhow::Result<Raw> {
     let body = resp.into_body().collect().await?.to_bytes();
     Ok(Raw { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
+
+/// A `rampart serve` process started from the real binary; killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// The address it listens on (`127.0.0.1:PORT`).
+    pub addr: String,
+    /// What it printed before it listened (the first start's account, password and key).
+    pub banner: String,
+}
+
+impl ServerProcess {
+    /// Runs `bin serve --listen 127.0.0.1:0 ARGS…` in `dir` with `env` added to a clean
+    /// environment (no `RAMPART_` variables of the caller), and waits until it listens.
+    pub fn start(
+        bin: &std::path::Path,
+        dir: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        use std::io::BufRead as _;
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(args).current_dir(dir);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("RAMPART_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().copied()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let mut server = Self { child, addr: String::new(), banner: String::new() };
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            let line = line?;
+            server.banner.push_str(&line);
+            server.banner.push('\n');
+            if let Some(rest) = line.strip_prefix("Rampart is listening on http://") {
+                server.addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                // Keep reading what it prints: a closed pipe would fail its next line.
+                std::thread::spawn(move || lines.for_each(drop));
+                return Ok(server);
+            }
+        }
+        anyhow::bail!("the server did not start: {}", server.banner)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -56,7 +56,8 @@ async fn spawn(bin: &PathBuf, data: &std::path::Path) -> anyhow::Result<(Server,
     let child = std::process::Command::new(bin)
         .args(["serve", "--listen", &addr, "--data-dir"])
         .arg(data)
-        .env("RAMPART_LOG", "warn")
+        // Quiet unless the caller asks (`RAMPART_LOG=info RAMPART_LOG_FILE=…` measures the request log).
+        .env("RAMPART_LOG", std::env::var("RAMPART_LOG").unwrap_or_else(|_| "warn".to_owned()))
         .stdout(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("cannot run {}", bin.display()))?;
