@@ -83,6 +83,65 @@ fn from_service(e: ServiceError) -> WireError {
     WireError::new(e.code, e.status, e.message)
 }
 
+/// Renders an error as `protocol`'s clients read it; rest-json clients read the code from the
+/// `x-amzn-ErrorType` header first.
+fn error_response(error: &WireError, protocol: Protocol, namespace: Option<&str>, request_id: &str) -> Response {
+    let rendered = error.render(protocol, namespace, request_id);
+    let mut r = respond(rendered.status, rendered.content_type, rendered.body, request_id);
+    if matches!(protocol, Protocol::RestJson | Protocol::Json)
+        && let Ok(v) = HeaderValue::from_str(&error.code)
+    {
+        r.headers_mut().insert("x-amzn-errortype", v);
+    }
+    r
+}
+
+/// A request for an AWS service Rampart does not serve (found by its `X-Amz-Target` prefix or its
+/// credential scope), refused in the protocol the request spoke (a rest request: the service's
+/// own), naming the service as AWS does.
+fn unserved(service: &rampart_shapes::catalog::AwsService, spoken: Option<Protocol>) -> Failure {
+    let protocol = spoken.unwrap_or(service.protocol);
+    let served: Vec<&str> = rampart_shapes::services().iter().map(|s| s.service_id).collect();
+    let message = format!(
+        "Rampart does not serve {} (`{}`) yet; it serves {}",
+        service.name,
+        service.signing_name,
+        served.join(", ")
+    );
+    let code = match protocol {
+        Protocol::Json | Protocol::RestJson => "UnknownOperationException",
+        Protocol::Query | Protocol::RestXml => "InvalidAction",
+    };
+    Failure { error: WireError::new(code, 400, message), protocol, namespace: None }
+}
+
+/// The catalog's service with this awsJson target prefix (botocore's full prefix, or the service
+/// shape's name alone as Smithy SDKs send it).
+fn service_by_target(prefix: &str) -> Option<&'static rampart_shapes::catalog::AwsService> {
+    rampart_shapes::catalog::AWS_SERVICES
+        .iter()
+        .find(|s| s.target_prefix.is_some_and(|t| t == prefix || t.rsplit('.').next() == Some(prefix)))
+}
+
+/// The catalog's service with this signing name (a credential scope's service).
+fn service_by_scope(name: &str) -> Option<&'static rampart_shapes::catalog::AwsService> {
+    rampart_shapes::catalog::AWS_SERVICES.iter().find(|s| s.signing_name == name)
+}
+
+/// Access key ids that emulators' documentation and AWS's examples use: a request signed with one
+/// outside dev mode was surely meant for an emulator's "any key" habit.
+const WELL_KNOWN_KEYS: &[&str] = &[
+    "test",
+    "testing",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAIOSFODNN7EXAMPLE",
+    "foobar",
+    "fake",
+    "dummy",
+    "mock",
+    "minioadmin",
+];
+
 /// Builds a response with AWS's request-id header.
 pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>, request_id: &str) -> Response {
     let mut r = http::Response::new(Full::new(body.into()));
@@ -118,8 +177,7 @@ impl App {
             Some((&error.code, &error.message)),
         );
         audit::queue(&self.db, &ev, now);
-        let rendered = error.render(protocol, None, request_id);
-        respond(rendered.status, rendered.content_type, rendered.body, request_id)
+        error_response(&error, protocol, None, request_id)
     }
 
     /// Serves one AWS API request whose body has been read.
@@ -181,8 +239,7 @@ impl App {
                 request_log(&draft, origin, request_id, f.error.status, Some(error), started);
                 let ev = audit::event(draft, origin, request_id, now, &self.config.region, Some(error));
                 audit::queue(&self.db, &ev, now);
-                let rendered = f.error.render(f.protocol, f.namespace, request_id);
-                respond(rendered.status, rendered.content_type, rendered.body, request_id)
+                error_response(&f.error, f.protocol, f.namespace, request_id)
             }
         }
     }
@@ -250,7 +307,10 @@ impl App {
                         s.target_prefix
                             .is_some_and(|t| t == target_prefix || t.rsplit('.').next() == Some(target_prefix.as_str()))
                     })
-                    .ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
+                    .ok_or_else(|| match service_by_target(target_prefix) {
+                        Some(s) => unserved(s, Some(Protocol::Json)),
+                        None => fail(WireError::unknown_operation(&target), protocol, namespace),
+                    })?;
                 let op = service
                     .operation(operation)
                     .ok_or_else(|| fail(WireError::unknown_operation(&target), protocol, namespace))?;
@@ -264,15 +324,18 @@ impl App {
                 draft.event_name = Some(action.clone());
                 let service =
                     Self::service_by_signing_name(&auth.scope.service, Some(Protocol::Query)).ok_or_else(|| {
-                        fail(
-                            WireError::new(
-                                "InvalidAction",
-                                400,
-                                format!("Rampart does not serve the `{}` service", auth.scope.service),
+                        match service_by_scope(&auth.scope.service) {
+                            Some(s) => unserved(s, Some(Protocol::Query)),
+                            None => fail(
+                                WireError::new(
+                                    "InvalidAction",
+                                    400,
+                                    format!("Rampart does not serve the `{}` service", auth.scope.service),
+                                ),
+                                protocol,
+                                namespace,
                             ),
-                            protocol,
-                            namespace,
-                        )
+                        }
                     })?;
                 namespace = service.xml_namespace;
                 if action.is_empty() {
@@ -285,15 +348,18 @@ impl App {
             }
             Wire::Rest => {
                 let service = Self::service_by_signing_name(&auth.scope.service, None).ok_or_else(|| {
-                    fail(
-                        WireError::new(
-                            "UnknownOperationException",
-                            400,
-                            format!("Rampart does not serve the `{}` service", auth.scope.service),
+                    match service_by_scope(&auth.scope.service) {
+                        Some(s) => unserved(s, None),
+                        None => fail(
+                            WireError::new(
+                                "UnknownOperationException",
+                                400,
+                                format!("Rampart does not serve the `{}` service", auth.scope.service),
+                            ),
+                            protocol,
+                            namespace,
                         ),
-                        protocol,
-                        namespace,
-                    )
+                    }
                 })?;
                 protocol = service.protocol;
                 // S3 may name the bucket in the Host header; routing sees the path-style path.
@@ -346,7 +412,19 @@ impl App {
             ));
         }
         let principal = authenticate(self, &sreq, &auth, now).map_err(|e| match e {
-            AuthnError::SigV4(e) => fail(from_sigv4(&e), protocol, namespace),
+            AuthnError::SigV4(e) => {
+                let mut error = from_sigv4(&e);
+                // The code stays AWS's, so SDKs see it; the hint rides in the message's tail.
+                if !self.config.dev && WELL_KNOWN_KEYS.contains(&auth.access_key_id.as_str()) {
+                    error.message.push_str(&format!(
+                        " (`{}` is an emulator's placeholder key, and Rampart is not in dev mode: sign with a key \
+                         Rampart issued, such as the root key in {}, or start the server with --dev to accept any key)",
+                        auth.access_key_id,
+                        self.config.data_dir.join("root-credentials").display()
+                    ));
+                }
+                fail(error, protocol, namespace)
+            }
             AuthnError::Internal => fail(WireError::internal(), protocol, namespace),
         })?;
         draft.identity = Some(UserIdentity::of(&principal));

@@ -5,6 +5,7 @@
 //! typed structs and the protocol-neutral [`Value`] tree. The wire codecs in `rampart-wire` walk the
 //! schema, so a new service needs only `cargo xtask codegen`.
 
+pub mod catalog;
 mod schema;
 mod validate;
 mod value;

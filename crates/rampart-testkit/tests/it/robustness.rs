@@ -87,10 +87,46 @@ async fn unknown_operations_get_aws_shaped_400s() {
     assert_eq!(r.status, 400);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
+    // Named as AWS names it, never by an internal target.
+    let message = v["message"].as_str().unwrap();
+    assert!(message.starts_with("Rampart does not serve AWS Key Management Service (`kms`) yet"), "{message}");
+    assert!(message.contains("IAM") && !message.contains("TrentService"), "{message}");
+    assert_eq!(r.headers.get("x-amzn-errortype").unwrap(), "UnknownOperationException");
 
+    // A query-form request: XML, whatever the service's model speaks today.
     let r = server.signed(server.query_request("Action=ListQueues&Version=2012-11-05").unwrap(), "sqs").await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
-    assert!(r.body.contains("Rampart does not serve the `sqs` service"), "{}", r.body);
+    assert!(r.body.contains("Rampart does not serve Amazon Simple Queue Service (`sqs`) yet"), "{}", r.body);
+    // rest-json (GuardDuty) and rest-xml (Route 53): each in its own format.
+    let get = |path: &str| http::Request::get(format!("{}{path}", server.endpoint)).body(Vec::new()).unwrap();
+    let r = server.signed(get("/detector"), "guardduty").await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.headers.get("x-amzn-errortype").unwrap(), "UnknownOperationException");
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(v["message"].as_str().unwrap().contains("Amazon GuardDuty (`guardduty`)"), "{v}");
+    let r = server.signed(get("/2013-04-01/hostedzone"), "route53").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
+    assert!(r.body.contains("Amazon Route 53 (`route53`)"), "{}", r.body);
+    // Nothing Rampart knows of at all.
+    let r = server.signed(get("/"), "nosuchservice").await.unwrap();
+    assert!(r.status == 400 && r.body.contains("Rampart does not serve the `nosuchservice` service"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn an_emulators_placeholder_key_gets_awss_error_with_a_hint() {
+    let server = TestServer::start().await.unwrap();
+    let r = crate::sts_client(&server, "test", "test").get_caller_identity().send().await;
+    let e = r.unwrap_err();
+    let se = e.as_service_error().unwrap();
+    use aws_sdk_sts::error::ProvideErrorMetadata as _;
+    assert_eq!(se.code(), Some("InvalidClientTokenId"));
+    let message = se.message().unwrap();
+    assert!(message.starts_with("The security token included in the request is invalid."), "{message}");
+    assert!(message.contains("--dev") && message.contains("root-credentials"), "{message}");
+    // Any other unknown key gets AWS's message alone.
+    let r = crate::sts_client(&server, "AKIAUNKNOWNUNKNOWN00", "x").get_caller_identity().send().await;
+    let e = r.unwrap_err();
+    assert!(!e.as_service_error().unwrap().message().unwrap().contains("--dev"));
 }
 
 #[tokio::test]
