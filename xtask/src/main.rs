@@ -1,11 +1,14 @@
-//! Developer tasks: `cargo xtask codegen` regenerates the shapes from botocore's service models.
+//! Developer tasks: `cargo xtask codegen` regenerates the shapes from botocore's service models;
+//! `cargo xtask managed-policies` regenerates the catalogue of AWS managed policies.
 
 mod codegen;
+mod datasets;
 mod tidy;
 
 use anyhow::{Context, bail};
 
-const USAGE: &str = "usage: cargo xtask codegen [--botocore DATA_DIR] [--check]";
+const USAGE: &str = "usage: cargo xtask codegen [--botocore DATA_DIR] [--check]
+       cargo xtask managed-policies DIR SOURCE   (DIR: iann0036/iam-dataset's aws/managedpolicies)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -22,6 +25,10 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             codegen::run(data, check)
+        }
+        Some("managed-policies") => {
+            let (Some(dir), Some(source)) = (args.get(1), args.get(2)) else { bail!("{USAGE}") };
+            datasets::managed_policies(std::path::Path::new(dir), source)
         }
         _ => bail!("{USAGE}"),
     }

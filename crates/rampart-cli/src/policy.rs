@@ -25,6 +25,17 @@ pub enum Command {
     /// Decide one request as AWS would and show the statements that decided. Exits 0 when
     /// allowed, 1 when denied.
     Simulate(Box<SimulateArgs>),
+    /// Show an AWS managed policy: its ARN, default version and document. Exits 1 when there is
+    /// none of that name.
+    #[command(after_help = "Examples:\n  rampart policy show ReadOnlyAccess\n  rampart policy show \
+                            arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole > lambda.json")]
+    Show {
+        /// The policy's name or ARN.
+        policy: String,
+        /// Print the document alone (to save as a file).
+        #[arg(long)]
+        document_only: bool,
+    },
 }
 
 /// What `rampart policy simulate` reads.
@@ -85,6 +96,7 @@ fn parse_kind(s: &str) -> Result<PolicyKind, String> {
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Validate { kind, json, files } => validate(kind, json, &files),
+        Command::Show { policy, document_only } => Ok(show(&policy, document_only)),
         Command::Simulate(args) => {
             let SimulateArgs {
                 policies,
@@ -214,6 +226,32 @@ fn validate(kind: PolicyKind, json: bool, files: &[PathBuf]) -> anyhow::Result<E
         println!("{}", serde_json::to_string_pretty(&reports)?);
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Prints an AWS managed policy found by ARN or name.
+fn show(policy: &str, document_only: bool) -> ExitCode {
+    let found = if policy.starts_with("arn:") {
+        rampart_services::iam::aws_managed(policy)
+    } else {
+        rampart_services::iam::aws_managed_named(policy)
+    };
+    let Some(p) = found else {
+        eprintln!("rampart: `{policy}` is not an AWS managed policy (names and ARNs are case-sensitive)");
+        return ExitCode::from(1);
+    };
+    let document = p.versions.get(&p.default_version).map(|v| v.document.as_str()).unwrap_or("{}");
+    let pretty = serde_json::from_str::<serde_json::Value>(document)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| document.to_owned());
+    if !document_only {
+        println!("{}", p.arn());
+        println!("  default version: {} (updated {})", p.default_version, p.updated.date());
+        if let Some(d) = &p.description {
+            println!("  {d}");
+        }
+    }
+    println!("{pretty}");
+    ExitCode::SUCCESS
 }
 
 fn parse_principal(arn: &str) -> anyhow::Result<Principal> {

@@ -94,3 +94,22 @@ fn simulate_decides_with_boundaries_scps_and_context() {
     let (code, _) = run(&["--action", "s3:GetObject", "--context", "aws:SourceIp=banana:1"]);
     assert_eq!(code, 2, "a bad context type is a usage error, not a denial");
 }
+
+#[test]
+fn show_prints_any_aws_managed_policy() {
+    let (code, out) = rampart(&["policy", "show", "ReadOnlyAccess"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("arn:aws:iam::aws:policy/ReadOnlyAccess\n"), "{out}");
+    assert!(out.contains("Provides read-only access") && out.contains("\"s3:Get*\""), "{out}");
+    let arn = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+    let (code, out) = rampart(&["policy", "show", "--document-only", arn]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["Version"], "2012-10-17");
+    // What it shows is a valid identity policy, as validate reads it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "lambda.json", &out);
+    assert_eq!(rampart(&["policy", "validate", &file]).0, 0);
+    assert_eq!(rampart(&["policy", "show", "NoSuchPolicy"]).0, 1);
+    assert_eq!(rampart(&["policy", "show", "arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole"]).0, 1);
+}

@@ -52,6 +52,9 @@ const CACHE_LIMIT: usize = 10_000;
 #[derive(Default)]
 pub struct Authorizer {
     compiled: Mutex<HashMap<String, Arc<Policy>>>,
+    /// AWS managed policies' documents, which never change, by where their text lies: no
+    /// request hashes a large document.
+    catalogued: Mutex<HashMap<(usize, usize, u8), Arc<Policy>>>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -63,6 +66,26 @@ impl std::fmt::Debug for Authorizer {
 impl Authorizer {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Compiles a document, from a cache: a borrowed (catalogue) document by its address, another
+    /// by its text.
+    fn compile_doc(&self, doc: &iam::Document, kind: PolicyKind) -> Option<Arc<Policy>> {
+        let text: &'static str = match doc {
+            iam::Document::Owned(text) => return self.compile(text, kind),
+            iam::Document::Borrowed(text) => text,
+        };
+        let key = (text.as_ptr() as usize, text.len(), kind as u8);
+        if let Ok(cache) = self.catalogued.lock()
+            && let Some(p) = cache.get(&key)
+        {
+            return Some(p.clone());
+        }
+        let p = Arc::new(Policy::parse(text, kind).ok()?);
+        if let Ok(mut cache) = self.catalogued.lock() {
+            cache.insert(key, p.clone());
+        }
+        Some(p)
     }
 
     fn compile(&self, doc: &str, kind: PolicyKind) -> Option<Arc<Policy>> {
@@ -124,7 +147,10 @@ impl Authorizer {
                 if matches!(req.action, "iam:ChangePassword" | "iam:GetAccountPasswordPolicy")
                     && iam::users_may_change_passwords(db, &p.account_id)?
                 {
-                    docs.push(("AccountPasswordPolicy".to_owned(), iam::IAM_USER_CHANGE_PASSWORD.to_owned()));
+                    docs.push((
+                        "AccountPasswordPolicy".to_owned(),
+                        iam::Document::Borrowed(iam::IAM_USER_CHANGE_PASSWORD),
+                    ));
                 }
                 let boundary = iam::boundary_document(db, &user)?;
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
@@ -188,11 +214,12 @@ impl Authorizer {
         inline: Option<&String>,
         arns: &[String],
     ) -> Result<Option<NamedPolicies>, ServiceError> {
-        let mut docs: Vec<(String, String)> = inline.map(|d| ("session".to_owned(), d.clone())).into_iter().collect();
+        let mut docs: Vec<(String, iam::Document)> =
+            inline.map(|d| ("session".to_owned(), iam::Document::Owned(d.clone()))).into_iter().collect();
         for arn in arns {
             docs.push((arn.clone(), iam::managed_document(db, arn)?));
         }
-        Ok(docs.into_iter().map(|(n, d)| self.compile(&d, PolicyKind::Session).map(|p| (n, p))).collect())
+        Ok(docs.into_iter().map(|(n, d)| self.compile_doc(&d, PolicyKind::Session).map(|p| (n, p))).collect())
     }
 
     /// A GetFederationToken session: allowed only where a session policy allows and the issuing
@@ -224,7 +251,7 @@ impl Authorizer {
                 };
                 (iam::identity_documents(db, &user)?, iam::boundary_document(db, &user)?)
             }
-            None => (vec![("root".to_owned(), ALLOW_ALL.to_owned())], None),
+            None => (vec![("root".to_owned(), iam::Document::Borrowed(ALLOW_ALL))], None),
         };
         let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled) };
         self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
@@ -244,11 +271,11 @@ impl Authorizer {
         let compiled: Vec<(&str, Arc<Policy>)> = docs
             .identity
             .iter()
-            .filter_map(|(n, d)| Some((n.as_str(), self.compile(d, PolicyKind::Identity)?)))
+            .filter_map(|(n, d)| Some((n.as_str(), self.compile_doc(d, PolicyKind::Identity)?)))
             .collect();
         let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
         let boundary = match docs.boundary {
-            Some((name, doc)) => Some((name.as_str(), self.compile(doc, PolicyKind::Boundary).ok_or_else(fail)?)),
+            Some((name, doc)) => Some((name.as_str(), self.compile_doc(doc, PolicyKind::Boundary).ok_or_else(fail)?)),
             None => None,
         };
         let session: Option<Vec<Named<'_>>> =
@@ -283,8 +310,8 @@ fn access_denied(req: &Request<'_>, reason: &str) -> ServiceError {
 /// The documents a decision weighs: identity policies and an optional boundary, as `(name, text)`,
 /// and the session's compiled policies when it has any.
 struct Documents<'a> {
-    identity: &'a [(String, String)],
-    boundary: Option<&'a (String, String)>,
+    identity: &'a [(String, iam::Document)],
+    boundary: Option<&'a (String, iam::Document)>,
     session: Option<&'a NamedPolicies>,
 }
 

@@ -152,57 +152,67 @@ pub(crate) fn target_user(principal: &Principal, named: Option<&str>) -> Result<
 
 /// Every identity-based policy document that applies to a user: its inline and attached policies,
 /// and those of its groups, each with the name reports give it.
-pub fn identity_documents(db: &rampart_store::Db, user: &UserRecord) -> Result<Vec<(String, String)>, ServiceError> {
-    let mut docs: Vec<(String, String)> = user.inline_policies.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+pub fn identity_documents(db: &rampart_store::Db, user: &UserRecord) -> Result<Vec<(String, Document)>, ServiceError> {
+    let mut docs: Vec<(String, Document)> =
+        user.inline_policies.iter().map(|(n, d)| (n.clone(), Document::Owned(d.clone()))).collect();
     let mut attached: BTreeSet<String> = user.attached.clone();
     for g in &user.groups {
         if let Some(group) = read_group(db, &user.account_id, g)? {
-            docs.extend(group.inline_policies.iter().map(|(n, d)| (format!("{}/{n}", group.name), d.clone())));
+            docs.extend(
+                group.inline_policies.iter().map(|(n, d)| (format!("{}/{n}", group.name), Document::Owned(d.clone()))),
+            );
             attached.extend(group.attached.iter().cloned());
         }
     }
     for arn in attached {
-        if let Some(p) = read_policy_by_arn(db, &arn)?
-            && let Some(v) = p.versions.get(&p.default_version)
-        {
-            docs.push((arn, v.document.clone()));
+        if let Some(doc) = attached_document(db, &arn)? {
+            docs.push((arn, doc));
         }
     }
     Ok(docs)
+}
+
+/// A policy document: an AWS managed policy's is borrowed from the catalogue (some are large, and
+/// are read on every request), the others are the stored text.
+pub type Document = std::borrow::Cow<'static, str>;
+
+/// The default version's document of an attached managed policy, if it still exists.
+fn attached_document(db: &rampart_store::Db, arn: &str) -> Result<Option<Document>, ServiceError> {
+    if let Some(doc) = aws_managed_document(arn) {
+        return Ok(Some(Document::Borrowed(doc)));
+    }
+    Ok(read_policy_by_arn(db, arn)?
+        .and_then(|p| p.versions.get(&p.default_version).map(|v| Document::Owned(v.document.clone()))))
 }
 
 /// Every identity-based policy document of a role: its inline and attached policies.
-pub fn role_documents(db: &rampart_store::Db, role: &RoleRecord) -> Result<Vec<(String, String)>, ServiceError> {
-    let mut docs: Vec<(String, String)> = role.inline_policies.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+pub fn role_documents(db: &rampart_store::Db, role: &RoleRecord) -> Result<Vec<(String, Document)>, ServiceError> {
+    let mut docs: Vec<(String, Document)> =
+        role.inline_policies.iter().map(|(n, d)| (n.clone(), Document::Owned(d.clone()))).collect();
     for arn in &role.attached {
-        if let Some(p) = read_policy_by_arn(db, arn)?
-            && let Some(v) = p.versions.get(&p.default_version)
-        {
-            docs.push((arn.clone(), v.document.clone()));
+        if let Some(doc) = attached_document(db, arn)? {
+            docs.push((arn.clone(), doc));
         }
     }
     Ok(docs)
 }
 
+/// What a managed policy that is gone allows: nothing.
+const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#;
+
 /// The default version's document of a managed policy; one that is gone allows nothing.
-pub fn managed_document(db: &rampart_store::Db, arn: &str) -> Result<String, ServiceError> {
-    Ok(read_policy_by_arn(db, arn)?
-        .and_then(|p| p.versions.get(&p.default_version).map(|v| v.document.clone()))
-        .unwrap_or_else(|| {
-            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#.to_owned()
-        }))
+pub fn managed_document(db: &rampart_store::Db, arn: &str) -> Result<Document, ServiceError> {
+    Ok(attached_document(db, arn)?.unwrap_or(Document::Borrowed(DENY_ALL)))
 }
 
 /// The document of a user's permissions boundary, if it has one.
-pub fn boundary_document(db: &rampart_store::Db, user: &UserRecord) -> Result<Option<(String, String)>, ServiceError> {
+pub fn boundary_document(
+    db: &rampart_store::Db,
+    user: &UserRecord,
+) -> Result<Option<(String, Document)>, ServiceError> {
     let Some(arn) = &user.boundary else { return Ok(None) };
     // A boundary whose policy is gone allows nothing: fail closed with an empty document.
-    let doc = read_policy_by_arn(db, arn)?
-        .and_then(|p| p.versions.get(&p.default_version).map(|v| v.document.clone()))
-        .unwrap_or_else(|| {
-            r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#.to_owned()
-        });
-    Ok(Some((arn.clone(), doc)))
+    Ok(Some((arn.clone(), managed_document(db, arn)?)))
 }
 
 /// Most tags on one IAM resource.
@@ -728,6 +738,10 @@ pub(crate) fn page_records<T: Listed>(
     max_items: Option<i32>,
 ) -> (Vec<T>, bool, Option<String>) {
     let path_prefix = path_prefix.unwrap_or("/");
+    // The marker is a lower-case name: pages follow that order, whatever order the records came in
+    // (AWS managed policies and an account's own are listed together).
+    let mut records = records;
+    records.sort_by_cached_key(|r| r.name().to_ascii_lowercase());
     let mut page: Vec<T> = records
         .into_iter()
         .filter(|r| {

@@ -53,10 +53,10 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
                 } else {
                     "user"
                 };
-                (id, kind, doc)
+                (id, kind, doc.into_owned())
             })
             .collect();
-        let boundary = super::boundary_document(ctx.db, &user)?.map(|(_, d)| d);
+        let boundary = super::boundary_document(ctx.db, &user)?.map(|(_, d)| d.into_owned());
         return Ok(Subject {
             docs,
             boundary,
@@ -90,11 +90,11 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
             .into_iter()
             .map(|(id, doc)| {
                 let kind = if id.starts_with("arn:") { managed_type(&id) } else { "role" };
-                (id, kind, doc)
+                (id, kind, doc.into_owned())
             })
             .collect();
         let boundary = match &role.boundary {
-            Some(arn) => Some(super::managed_document(ctx.db, arn)?),
+            Some(arn) => Some(super::managed_document(ctx.db, arn)?.into_owned()),
             None => None,
         };
         // The role is simulated as a session of itself, the way enforcement sees its callers.

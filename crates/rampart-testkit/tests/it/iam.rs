@@ -496,8 +496,24 @@ async fn roles_keep_a_validated_trust_policy_and_their_own_policies() {
 async fn aws_managed_policies_can_be_attached_and_not_changed() {
     let server = TestServer::start().await.unwrap();
     let admin = root(&server);
-    let aws = admin.list_policies().scope(aws_sdk_iam::types::PolicyScopeType::Aws).send().await.unwrap();
-    let names: Vec<&str> = aws.policies().iter().filter_map(|p| p.policy_name()).collect();
+    // Every AWS managed policy, a page at a time.
+    let mut names: Vec<String> = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = admin
+            .list_policies()
+            .scope(aws_sdk_iam::types::PolicyScopeType::Aws)
+            .set_marker(marker)
+            .send()
+            .await
+            .unwrap();
+        names.extend(page.policies().iter().filter_map(|p| p.policy_name().map(str::to_owned)));
+        marker = page.marker().map(str::to_owned);
+        if !page.is_truncated() {
+            break;
+        }
+    }
+    assert!(names.len() > 1500, "{} AWS managed policies", names.len());
     for n in [
         "AdministratorAccess",
         "PowerUserAccess",
@@ -505,9 +521,26 @@ async fn aws_managed_policies_can_be_attached_and_not_changed() {
         "IAMFullAccess",
         "IAMReadOnlyAccess",
         "SecurityAudit",
+        "AmazonS3ReadOnlyAccess",
+        "AWSLambdaBasicExecutionRole",
+        "ViewOnlyAccess",
     ] {
-        assert!(names.contains(&n), "{n} missing from {names:?}");
+        assert!(names.iter().any(|x| x == n), "{n} missing");
     }
+    // Any of them attaches, by its full ARN (path included), and its document is AWS's.
+    let lambda = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+    let got = admin.get_policy().policy_arn(lambda).send().await.unwrap();
+    let version = got.policy().unwrap().default_version_id().unwrap().to_owned();
+    assert_eq!(got.policy().unwrap().path(), Some("/service-role/"));
+    let doc = admin.get_policy_version().policy_arn(lambda).version_id(&version).send().await.unwrap();
+    // IAM returns documents URL-encoded (RFC 3986).
+    let text =
+        percent_encoding::percent_decode_str(doc.policy_version().unwrap().document().unwrap()).decode_utf8().unwrap();
+    assert!(text.contains("logs:CreateLogGroup") && text.contains("logs:PutLogEvents"), "{text}");
+    assert_eq!(
+        err(admin.get_policy().policy_arn("arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole").send().await).0,
+        "NoSuchEntity"
+    );
     admin.create_user().user_name("reader").send().await.unwrap();
     admin
         .attach_user_policy()
