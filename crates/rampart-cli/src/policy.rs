@@ -5,13 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use rampart_policy::{Context, Input, Named, Policy, PolicyKind, Principal, decide, lint};
+use rampart_policy::{Context, Input, Named, Policy, PolicyKind, Principal, Severity, decide, diagnose};
 use serde_json::json;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Check policy files: errors as IAM reports them (MalformedPolicyDocument), and warnings about
-    /// likely mistakes. Exits 1 when any file has an error.
+    /// Check policy files: each problem at its line and column, with its statement (numbered
+    /// from 1): errors as IAM reports them (MalformedPolicyDocument), element names that are not
+    /// policy elements, actions no AWS service documents, and likely mistakes. Exits 1 when any
+    /// file has an error.
     Validate {
         /// The policy kind: identity, boundary, session, trust, resource, scp or rcp.
         #[arg(long, default_value = "identity", value_parser = parse_kind)]
@@ -183,7 +185,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 }
                 for m in &d.matched {
                     let sid = m.sid.map(|s| format!(" ({s})")).unwrap_or_default();
-                    println!("  matched: {} statement #{}{sid}: {:?}", m.policy, m.index, m.effect);
+                    println!("  matched: {} statement {}{sid}: {:?}", m.policy, m.index + 1, m.effect);
                 }
                 if !d.missing_context.is_empty() {
                     println!("  missing context values: {}", d.missing_context.join(", "));
@@ -199,27 +201,40 @@ fn validate(kind: PolicyKind, json: bool, files: &[PathBuf]) -> anyhow::Result<E
     let mut reports = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(f).with_context(|| format!("cannot read `{}`", f.display()))?;
-        match Policy::parse(&text, kind) {
-            Ok(p) => {
-                let findings = lint(&p);
-                if json {
-                    reports.push(json!({"file": f, "valid": true, "warnings": findings.iter().map(|w| json!({"statement": w.statement, "sid": w.sid, "message": w.message})).collect::<Vec<_>>()}));
-                } else {
-                    println!("{}: valid", f.display());
-                    for w in findings {
-                        let sid = w.sid.map(|s| format!(" ({s})")).unwrap_or_default();
-                        println!("  warning: statement #{}{sid}: {}", w.statement, w.message);
-                    }
-                }
-            }
-            Err(e) => {
-                failed = true;
-                if json {
-                    reports.push(json!({"file": f, "valid": false, "error": {"code": e.code(), "message": e.message}}));
-                } else {
-                    println!("{}: {}: {}", f.display(), e.code(), e.message);
-                }
-            }
+        // IAM's verdict, as the API words it; the diagnostics locate and explain it.
+        let verdict = Policy::parse(&text, kind);
+        let diagnostics = diagnose(&text, kind);
+        let valid = verdict.is_ok() && diagnostics.iter().all(|d| d.severity != Severity::Error);
+        failed |= !valid;
+        if json {
+            let listed: Vec<_> = diagnostics
+                .iter()
+                .map(|d| {
+                    json!({
+                        "severity": if d.severity == Severity::Error { "error" } else { "warning" },
+                        "line": d.line,
+                        "column": d.column,
+                        "statement": d.statement,
+                        "message": d.message,
+                    })
+                })
+                .collect();
+            let error = verdict.as_ref().err().map(|e| json!({"code": e.code(), "message": e.message}));
+            reports.push(json!({"file": f, "valid": valid, "error": error, "diagnostics": listed}));
+            continue;
+        }
+        if valid {
+            println!("{}: valid", f.display());
+        }
+        for d in &diagnostics {
+            let severity = if d.severity == Severity::Error { "error" } else { "warning" };
+            let statement = d.statement.map(|n| format!("statement {n}: ")).unwrap_or_default();
+            println!("{}:{}:{}: {severity}: {statement}{}", f.display(), d.line, d.column, d.message);
+        }
+        if let Err(e) = &verdict
+            && !diagnostics.iter().any(|d| d.severity == Severity::Error)
+        {
+            println!("{}: error: {}: {}", f.display(), e.code(), e.message);
         }
     }
     if json {

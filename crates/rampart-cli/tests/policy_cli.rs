@@ -113,3 +113,34 @@ fn show_prints_any_aws_managed_policy() {
     assert_eq!(rampart(&["policy", "show", "NoSuchPolicy"]).0, 1);
     assert_eq!(rampart(&["policy", "show", "arn:aws:iam::aws:policy/AWSLambdaBasicExecutionRole"]).0, 1);
 }
+
+#[test]
+fn validate_locates_each_problem_and_names_what_was_meant() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = write(
+        &dir,
+        "typo.json",
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Efect\": \"Allow\", \"Action\": \"s3:GetObject\", \"Resource\": \"*\"}\n  ]\n}\n",
+    );
+    let (code, out) = rampart(&["policy", "validate", &typo]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        out,
+        format!("{typo}:4:6: error: statement 1: `Efect` is not a policy element; did you mean `Effect`?\n")
+    );
+    let unknown = write(
+        &dir,
+        "unknown.json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObjects","kms:Decrypt"],"Resource":"*"}]}"#,
+    );
+    let (code, out) = rampart(&["policy", "validate", "--json", &unknown]);
+    assert_eq!(code, 0, "an unknown action is a warning, as IAM accepts it");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let d = &v[0]["diagnostics"][0];
+    assert_eq!(
+        (d["severity"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+        (Some("warning"), Some(1), Some(66))
+    );
+    assert_eq!(d["statement"], 1);
+    assert_eq!(d["message"], "`s3:GetObjects` is not an AWS action; did you mean `s3:GetObject`?");
+}

@@ -5,8 +5,10 @@
 //! [`decide`], so they can never disagree.
 //! See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>.
 
+mod actions;
 mod condition;
 mod context;
+mod diagnose;
 mod document;
 mod eval;
 mod fnv;
@@ -15,7 +17,9 @@ mod pattern;
 mod service_prefixes;
 mod variables;
 
+pub use actions::{ActionCheck, check_action};
 pub use context::{Context, Principal, PrincipalType};
+pub use diagnose::{Diagnostic, Severity, diagnose};
 pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, Version};
 pub use eval::{Decision, DecisionKind, Input, MatchedStatement, Named, decide};
 pub use lint::{Finding, lint};
