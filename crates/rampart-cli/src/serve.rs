@@ -163,6 +163,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let dev = config.dev;
     let dev_account = config.dev_account_id.clone();
     let data_dir = config.data_dir.clone();
+    let tls_self_signed = config.tls_self_signed;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
@@ -179,8 +180,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!();
         }
         println!("Rampart is listening on {endpoint} (management account {}).", running.management_account_id);
+        // A self-signed certificate is trusted by pointing the AWS tools at it.
+        let ca = if tls_self_signed {
+            format!("AWS_CA_BUNDLE={} ", data_dir.join("tls").join("cert.pem").display())
+        } else {
+            String::new()
+        };
         println!(
-            "Try: AWS_SHARED_CREDENTIALS_FILE={} AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1 aws sts get-caller-identity",
+            "Try: {ca}AWS_SHARED_CREDENTIALS_FILE={} AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1 aws sts get-caller-identity",
             data_dir.join("root-credentials").display()
         );
         tokio::select! {

@@ -198,8 +198,11 @@ pub struct ServerProcess {
     child: std::process::Child,
     /// The address it listens on (`127.0.0.1:PORT`).
     pub addr: String,
-    /// What it printed before it listened (the first start's account, password and key).
+    /// What it printed up to the line saying where it listens (the first start's account,
+    /// password and key).
     pub banner: String,
+    /// The line after that: `Try: …`, a command to paste.
+    pub try_line: String,
 }
 
 impl ServerProcess {
@@ -222,14 +225,18 @@ impl ServerProcess {
         cmd.envs(env.iter().copied()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null());
         let mut child = cmd.spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-        let mut server = Self { child, addr: String::new(), banner: String::new() };
+        let mut server = Self { child, addr: String::new(), banner: String::new(), try_line: String::new() };
         let mut lines = std::io::BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let line = line?;
             server.banner.push_str(&line);
             server.banner.push('\n');
-            if let Some(rest) = line.strip_prefix("Rampart is listening on http://") {
+            if let Some(rest) = line
+                .strip_prefix("Rampart is listening on http://")
+                .or_else(|| line.strip_prefix("Rampart is listening on https://"))
+            {
                 server.addr = rest.split_whitespace().next().unwrap_or_default().to_owned();
+                server.try_line = lines.next().transpose()?.unwrap_or_default();
                 // Keep reading what it prints: a closed pipe would fail its next line.
                 std::thread::spawn(move || lines.for_each(drop));
                 return Ok(server);

@@ -297,11 +297,10 @@ pub fn create_virtual_mfa_device(
     d.sealed_seed = data_encoding::BASE64.encode(&sealed);
     write(tx, &d)?;
     let base32 = Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&seed[..]));
-    // The URI authenticator apps read, in the form IAM documents for QRCodePNG.
-    let label =
-        percent_encoding::utf8_percent_encode(&format!("{}@{account}", d.name), percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
-    let uri = Zeroizing::new(format!("otpauth://totp/{label}?secret={}", base32.as_str()));
+    // The account alias names the issuer in authenticator apps, as AWS's "Amazon Web Services"
+    // does; without one, "Rampart".
+    let alias = tx.get(&crate::keys::account_alias(&account))?.and_then(|a| String::from_utf8(a).ok());
+    let uri = Zeroizing::new(otpauth_uri(alias.as_deref().unwrap_or("Rampart"), &d.name, &account, &base32));
     Ok(shapes::CreateVirtualMFADeviceResponse {
         virtual_mfa_device: shapes::VirtualMFADevice {
             serial_number: d.serial(),
@@ -312,6 +311,20 @@ pub fn create_virtual_mfa_device(
             tags: (!d.tags.is_empty()).then(|| tag_shapes(&d.tags)),
         },
     })
+}
+
+/// The URI authenticator apps read from the QR code, in the Key URI format (the form IAM's
+/// QRCodePNG carries): the issuer both before the label and as the `issuer` parameter, so that
+/// apps old and new show it.
+/// See <https://github.com/google/google-authenticator/wiki/Key-Uri-Format>.
+fn otpauth_uri(issuer: &str, device: &str, account: &str, secret_base32: &str) -> String {
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    format!(
+        "otpauth://totp/{}:{}?secret={secret_base32}&issuer={}",
+        enc(issuer),
+        enc(&format!("{device}@{account}")),
+        enc(issuer)
+    )
 }
 
 pub fn enable_mfa_device(
@@ -542,6 +555,18 @@ mod tests {
         assert_eq!(hotp(seed, 0), "755224");
         assert_eq!(hotp(seed, 9), "520489");
         assert!(matches(seed, 1, "287082") && !matches(seed, 1, "287083") && !matches(seed, 1, "28708"));
+    }
+
+    #[test]
+    fn the_uri_names_the_issuer_for_authenticator_apps() {
+        assert_eq!(
+            otpauth_uri("Rampart", "ana", "123456789012", "ABCDEFGH"),
+            "otpauth://totp/Rampart:ana%40123456789012?secret=ABCDEFGH&issuer=Rampart"
+        );
+        assert_eq!(
+            otpauth_uri("coffee-shop", "root account", "123456789012", "X"),
+            "otpauth://totp/coffee%2Dshop:root%20account%40123456789012?secret=X&issuer=coffee%2Dshop"
+        );
     }
 
     #[test]
