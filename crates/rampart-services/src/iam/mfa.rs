@@ -299,8 +299,8 @@ pub fn create_virtual_mfa_device(
     let base32 = Zeroizing::new(data_encoding::BASE32_NOPAD.encode(&seed[..]));
     // The account alias names the issuer in authenticator apps, as AWS's "Amazon Web Services"
     // does; without one, "Rampart".
-    let alias = tx.get(&crate::keys::account_alias(&account))?.and_then(|a| String::from_utf8(a).ok());
-    let uri = Zeroizing::new(otpauth_uri(alias.as_deref().unwrap_or("Rampart"), &d.name, &account, &base32));
+    let alias = tx.get(&crate::keys::account_alias(account))?.and_then(|a| String::from_utf8(a).ok());
+    let uri = Zeroizing::new(otpauth_uri(alias.as_deref().unwrap_or("Rampart"), &d.name, account, &base32));
     Ok(shapes::CreateVirtualMFADeviceResponse {
         virtual_mfa_device: shapes::VirtualMFADevice {
             serial_number: d.serial(),
