@@ -398,6 +398,14 @@ impl App {
         draft.event_source = Some(service.event_source.to_owned());
         draft.event_name = Some(op.name.to_owned());
         draft.read_only = op.read_only;
+        // A global service's call happens in us-east-1, for the trail and for aws:RequestedRegion.
+        let region = cloudtrail::recorded_region(
+            service.endpoint_prefix,
+            header(h, "host").or(host.as_deref()),
+            &auth.scope.region,
+        )
+        .to_owned();
+        draft.region = Some(region.clone());
 
         // Who is calling.
         if auth.scope.service != service.signing_name {
@@ -481,7 +489,7 @@ impl App {
             time: now,
             secure_transport: origin.tls.is_some(),
             user_agent: &origin.user_agent,
-            region: &auth.scope.region,
+            region: &region,
         };
         for resource in &asked.resources {
             self.authorizer

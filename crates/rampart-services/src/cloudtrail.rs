@@ -277,6 +277,19 @@ pub(crate) fn resource_name<'a>(kind: &str, arn: &'a str) -> &'a str {
     }
 }
 
+/// The region CloudTrail records a call in: global services' (IAM, Organizations, and STS at
+/// its global endpoint `sts.amazonaws.com`) in us-east-1, whatever region the request was signed
+/// for; every other call in the region it was signed for.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html#cloudtrail-concepts-global-service-events>.
+pub fn recorded_region<'a>(endpoint_prefix: &str, host: Option<&str>, signed_for: &'a str) -> &'a str {
+    let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+    match endpoint_prefix {
+        "iam" | "organizations" => "us-east-1",
+        "sts" if host.is_some_and(|h| h.eq_ignore_ascii_case("sts.amazonaws.com")) => "us-east-1",
+        _ => signed_for,
+    }
+}
+
 /// Whether a call is a data event (object-level S3), which event history does not show.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html>.
 pub fn is_data_event(event_source: &str, event_name: &str) -> bool {

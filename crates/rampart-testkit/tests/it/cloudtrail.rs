@@ -404,3 +404,23 @@ async fn a_trail_delivers_gzipped_log_files_in_cloudtrails_layout_while_logging(
         assert_eq!(found.len(), 1, "{name} is in event history");
     }
 }
+
+#[tokio::test]
+async fn global_services_calls_are_recorded_in_us_east_1_whatever_region_signed_them() {
+    let server = TestServer::start().await.unwrap();
+    let (id, secret) = (server.access_key_id.clone(), server.secret_access_key.clone());
+    // Both clients sign for eu-west-1, as an SDK configured for that region does.
+    let iam_conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("eu-west-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(&id, &secret, None, None, "t"))
+        .build();
+    aws_sdk_iam::Client::from_conf(iam_conf).create_user().user_name("global").send().await.unwrap();
+    let sts = crate::sts_builder(&server, &id, &secret).region(aws_sdk_sts::config::Region::new("eu-west-1")).build();
+    aws_sdk_sts::Client::from_conf(sts).get_caller_identity().send().await.unwrap();
+    let create = crate::events_named(&server, "CreateUser", 1).await;
+    assert_eq!(create[0]["awsRegion"], "us-east-1", "IAM is global: {}", create[0]);
+    let caller = crate::events_named(&server, "GetCallerIdentity", 1).await;
+    assert_eq!(caller[0]["awsRegion"], "eu-west-1", "STS at a regional endpoint: {}", caller[0]);
+}
