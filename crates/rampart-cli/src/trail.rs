@@ -2,13 +2,15 @@
 //! chain, as `aws cloudtrail validate-logs` does, reading the server's data directory (beside a
 //! running server: SQLite's WAL lets a reader in) — the files in the bucket, or their copies in an
 //! export directory — and reporting every file as valid, modified, deleted, missing or
-//! inserted. Exits 1 on any failure. The trail and its public keys always come from the store.
+//! inserted. Exits 1 on any failure. The trail and its public keys come from the store, or, for an
+//! export directory with no store beside it, from the description the export keeps.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use rampart_services::cloudtrail::digest::ExportedTrail;
 use rampart_services::cloudtrail::validate::{self, Files, Kind, Status};
 use rampart_services::cloudtrail::{self, TrailRecord};
 use time::OffsetDateTime;
@@ -140,34 +142,91 @@ fn display(t: OffsetDateTime) -> String {
     t.replace_nanosecond(0).unwrap_or(t).format(&Rfc3339).unwrap_or_default()
 }
 
+/// Where the trail and its keys come from: the store, or (with `--from-dir` and no store) what
+/// the export directory keeps beside the files.
+enum Source {
+    Store { db: rampart_store::Db, trail: Box<TrailRecord> },
+    Exported(Box<ExportedTrail>, PathBuf),
+}
+
+/// The exported description of the trail named `wanted` (a name or an ARN) in `dir`.
+fn find_exported(dir: &std::path::Path, wanted: &str) -> anyhow::Result<(ExportedTrail, PathBuf)> {
+    let base = dir.join(".rampart-trails");
+    let mut found = Vec::new();
+    for account in std::fs::read_dir(&base).with_context(|| {
+        format!("no store at --data-dir, and {} holds no exported trail descriptions", base.display())
+    })? {
+        for entry in std::fs::read_dir(account?.path())? {
+            let path = entry?.path();
+            let t: ExportedTrail = serde_json::from_slice(&std::fs::read(&path)?)
+                .with_context(|| format!("{} is not an exported trail", path.display()))?;
+            if t.arn == wanted || t.files.name == wanted {
+                found.push((t, path));
+            }
+        }
+    }
+    match found.len() {
+        0 => bail!("no trail named {wanted} in {}", base.display()),
+        1 => Ok(found.remove(0)),
+        _ => bail!("{} trails are named {wanted}; give its ARN", found.len()),
+    }
+}
+
 fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let end = args.end_time.unwrap_or_else(OffsetDateTime::now_utc);
     if args.start_time > end {
         bail!("Invalid time range specified: start-time must occur before end-time");
     }
     let path = args.data_dir.join(rampart_server::DB_FILE);
-    if !path.exists() {
-        bail!("no Rampart database at {}", path.display());
-    }
-    let db = rampart_store::Db::open_sqlite_read_only(&path).with_context(|| format!("opening {}", path.display()))?;
-    let trail = find_trail(cloudtrail::all_trails(&db).map_err(|e| anyhow::anyhow!(e.message))?, &args.trail)?;
-    let keys: HashMap<String, Vec<u8>> = cloudtrail::digest::public_keys(&db, &trail.account_id)
-        .map_err(|e| anyhow::anyhow!(e.message))?
+    let source = if path.exists() {
+        let db =
+            rampart_store::Db::open_sqlite_read_only(&path).with_context(|| format!("opening {}", path.display()))?;
+        let trail = find_trail(cloudtrail::all_trails(&db).map_err(|e| anyhow::anyhow!(e.message))?, &args.trail)?;
+        Source::Store { db, trail: Box::new(trail) }
+    } else if let Some(dir) = &args.from_dir {
+        let (t, p) = find_exported(dir, &args.trail)?;
+        Source::Exported(Box::new(t), p)
+    } else {
+        bail!("no Rampart database at {} (give --data-dir, or --from-dir for an export directory)", path.display());
+    };
+    let (arn, public_keys, target) = match &source {
+        Source::Store { db, trail } => {
+            let keys: Vec<_> = cloudtrail::digest::public_keys(db, &trail.account_id)
+                .map_err(|e| anyhow::anyhow!(e.message))?
+                .into_iter()
+                .collect();
+            (trail.arn(), keys, trail.files(args.region.as_deref()))
+        }
+        Source::Exported(t, p) => {
+            let mut target = t.files.clone();
+            if let Some(r) = &args.region {
+                target.region.clone_from(r);
+            }
+            // Keys kept beside the files prove nothing unless they are the trail's own.
+            let prints: Vec<&str> = t.public_keys.iter().map(|k| k.fingerprint.as_str()).collect();
+            println!(
+                "Public keys read from {}: check that their fingerprints ({}) are those `aws cloudtrail \
+                 list-public-keys` lists.",
+                p.display(),
+                prints.join(", ")
+            );
+            (t.arn.clone(), t.public_keys.clone(), target)
+        }
+    };
+    let keys: HashMap<String, Vec<u8>> = public_keys
         .into_iter()
         .filter_map(|k| Some((k.fingerprint, data_encoding::BASE64.decode(k.der.as_bytes()).ok()?)))
         .collect();
-    let target = trail.files(args.region.as_deref());
-    println!(
-        "Validating log files for trail {} between {} and {}\n",
-        trail.arn(),
-        display(args.start_time),
-        display(end)
-    );
-    let stored = rampart_services::s3::StoredObjects(&db);
+    println!("Validating log files for trail {arn} between {} and {}\n", display(args.start_time), display(end));
     let exported = args.from_dir.clone().map(DirFiles);
-    let files: &dyn Files = match &exported {
-        Some(d) => d,
-        None => &stored,
+    let stored = match &source {
+        Source::Store { db, .. } => Some(rampart_services::s3::StoredObjects(db)),
+        Source::Exported(..) => None,
+    };
+    let files: &dyn Files = match (&exported, &stored) {
+        (Some(d), _) => d,
+        (None, Some(s)) => s,
+        (None, None) => bail!("nothing to read the files from"),
     };
     let report = validate::validate(files, &keys, &target, args.start_time, end).map_err(|e| anyhow::anyhow!(e))?;
     for f in &report.findings {
@@ -188,7 +247,27 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         Some((from, to)) => {
             println!("Results found for {} to {}:\n", display(from.max(args.start_time)), display(to.min(end)))
         }
-        None => println!("No digest file was found for {} to {}.\n", display(args.start_time), display(end)),
+        None => {
+            println!("No digest file was found for {} to {}.", display(args.start_time), display(end));
+            // When the next one is due: the end of the open digest period.
+            let open = match &source {
+                Source::Store { trail, .. } => {
+                    trail.digest.as_ref().and_then(|d| d.chains.get(&target.region)).map(|c| c.since)
+                }
+                Source::Exported(..) => None,
+            };
+            match open {
+                Some(since) => println!(
+                    "The open digest period began at {}; its digest file is written when it ends, the server's \
+                     --trail-digest-secs later (an hour by default, as in CloudTrail).\n",
+                    display(since)
+                ),
+                None => println!(
+                    "A digest file is written at the end of each digest period (the server's --trail-digest-secs, \
+                     an hour by default), the first one period after logging with validation starts.\n"
+                ),
+            }
+        }
     }
     for kind in [Kind::Digest, Kind::Log] {
         let of_kind: Vec<_> = report.findings.iter().filter(|f| f.kind == kind).collect();

@@ -392,6 +392,28 @@ async fn an_export_directory_holds_the_same_files_and_validates_on_its_own() {
     let (code, out) = validate_dir();
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("0/0 log files"), "{out}");
+    // With no store at hand, the export directory's own description and keys serve, and the
+    // fingerprints to check are named.
+    let alone = |range: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["trail", "validate", "--trail", "main", "--from-dir", &from_dir])
+            .args(range)
+            .arg("--data-dir")
+            .arg(dir.join("no-store-here"))
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, out) = alone(&["--start-time", &start]);
+    assert_eq!(code, 0, "{out}");
+    let listed = ct.list_public_keys().send().await.unwrap();
+    let print = listed.public_key_list()[0].fingerprint().unwrap();
+    assert!(out.contains("Public keys read from") && out.contains(print), "{out}");
+    assert!(out.contains("digest files valid") && !out.contains("0/0 log files"), "{out}");
+    // A range no digest covers says when the next digest is due.
+    let (code, out) = alone(&["--start-time", "2020-01-01", "--end-time", "2020-01-02"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("No digest file was found") && out.contains("--trail-digest-secs"), "{out}");
 
     // Tampering with the copy is caught, while the bucket's files stay valid.
     let log = objects.iter().find(|k| k.contains("/CloudTrail/")).unwrap();

@@ -3,7 +3,9 @@
 //! (`cloudtrail::pending_exports`); this copies them as `DIR/BUCKET/KEY` — written to a temporary
 //! name, synced, then renamed, so a crash never leaves a half-written file — and a digest's
 //! signature beside it as `KEY.metadata.json`, then takes them off the queue. A crash between
-//! copy and dequeue copies the file again on the next run, to the same bytes.
+//! copy and dequeue copies the file again on the next run, to the same bytes. Each run that copied
+//! files also writes every validated trail's description and public keys to
+//! `DIR/.rampart-trails/ACCOUNT/TRAIL.json`, so the copies can be validated without the store.
 
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -56,7 +58,21 @@ fn copy(db: &Db, dir: &Path) -> Result<Vec<(String, String)>, String> {
             write_atomic(&side, &json).map_err(|e| format!("{}: {e}", side.display()))?;
         }
     }
+    // Beside the files, what validating them needs: each trail's place and public keys.
+    if !pending.is_empty() {
+        for t in cloudtrail::digest::exported_trails(db).map_err(|e| e.message)? {
+            let path = exported_trail_path(dir, &t.files.account, &t.files.name);
+            let json = serde_json::to_vec_pretty(&t).map_err(|e| e.to_string())?;
+            write_atomic(&path, &json).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
     Ok(pending)
+}
+
+/// Where an export directory keeps a trail's description and public keys:
+/// `DIR/.rampart-trails/ACCOUNT/TRAIL.json` (a bucket name cannot start with a dot).
+pub fn exported_trail_path(dir: &Path, account: &str, trail: &str) -> PathBuf {
+    dir.join(".rampart-trails").join(account).join(format!("{trail}.json"))
 }
 
 /// One run: copies queued files on a blocking thread, then dequeues them. Returns how many.

@@ -322,6 +322,30 @@ pub fn public_keys(db: &rampart_store::Db, account: &str) -> Result<Vec<PublicKe
     account::scan_records(db, &public_keys_prefix(account))
 }
 
+/// What an export directory holds of a trail besides its files, so that they can be validated
+/// with no data directory: where its files are, and the public keys its digests were signed
+/// with. Integrity then rests on those keys: compare their fingerprints with ListPublicKeys'.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportedTrail {
+    pub v: u32,
+    pub arn: String,
+    pub multi_region: bool,
+    /// The home region's files; another region's are the same with its region.
+    pub files: super::validate::TrailRef,
+    pub public_keys: Vec<PublicKeyRecord>,
+}
+
+/// Every trail with log file validation, as an export directory keeps it.
+pub fn exported_trails(db: &rampart_store::Db) -> Result<Vec<ExportedTrail>, ServiceError> {
+    let mut out = Vec::new();
+    for t in super::all_trails(db)?.into_iter().filter(|t| t.digest.is_some()) {
+        let arn = t.arn();
+        let public_keys = public_keys(db, &t.account_id)?.into_iter().filter(|k| k.trail_arn == arn).collect();
+        out.push(ExportedTrail { v: 1, multi_region: t.multi_region, files: t.files(None), public_keys, arn });
+    }
+    Ok(out)
+}
+
 /// ListPublicKeys: the keys that signed (or sign) digests in the time range; with no range, the
 /// keys in use now. Each key's `Value` is its DER (PKCS#1 `RSAPublicKey`), base64 on the wire
 /// like every blob (the AWS CLI keeps blobs as their base64 text, which `validate-logs` decodes).

@@ -30,7 +30,7 @@ pub trait Files {
 }
 
 /// The trail whose files are checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TrailRef {
     pub account: String,
     /// The region whose files are checked (a multi-region trail has a chain per region).
