@@ -280,4 +280,30 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "operations without an action-table row: {missing:?}");
     }
+
+    /// Every served operation's shapes have Rust types (`xtask/typed-operations.txt`), and no
+    /// operation has types it does not need.
+    #[test]
+    fn the_typed_operations_are_the_served_ones() {
+        let d = Dispatch::new();
+        let typed = |service: &str| -> &'static [&'static str] {
+            match service {
+                "iam" => iam_shapes::TYPED_OPERATIONS,
+                "sts" => sts_shapes::TYPED_OPERATIONS,
+                "s3" => s3_shapes::TYPED_OPERATIONS,
+                "cloudtrail" => cloudtrail_shapes::TYPED_OPERATIONS,
+                _ => &[],
+            }
+        };
+        let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op)).collect();
+        assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
+        // The two STS operations served without a signature are run outside the table.
+        let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail"]
+            .into_iter()
+            .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
+            .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))
+            .filter(|(_, op)| !matches!(*op, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity"))
+            .collect();
+        assert!(unneeded.is_empty(), "typed but not served: {unneeded:?}");
+    }
 }
