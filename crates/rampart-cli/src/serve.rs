@@ -66,6 +66,12 @@ pub struct Args {
     /// Seconds in-flight requests get to finish on shutdown [default: 30].
     #[arg(long, env = "RAMPART_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Most connections open at once; more are closed on arrival [default: 4096].
+    #[arg(long, env = "RAMPART_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most connections open at once from one source address [default: 512].
+    #[arg(long, env = "RAMPART_MAX_CONNECTIONS_PER_SOURCE")]
+    max_connections_per_source: Option<usize>,
     /// A file holding the master key (base64 of 32 bytes, mode 0600) [default: <data-dir>/master.key].
     /// The key itself may instead be given in RAMPART_MASTER_KEY.
     #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
@@ -116,7 +122,8 @@ impl Args {
         };
         let a = self;
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes,
-            header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, trail_delivery_secs,
+            header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
+            max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, event_history_days, oidc_allow_private_addresses, log_format;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file);
         if !a.s3_base_domains.is_empty() {

@@ -68,6 +68,10 @@ pub struct Config {
     pub body_read_timeout_secs: u64,
     /// Seconds in-flight requests get to finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Most connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Most connections open at once from one source address.
+    pub max_connections_per_source: usize,
     /// Seconds between CloudTrail trail deliveries (log files written to trails' buckets).
     pub trail_delivery_secs: u64,
     /// Seconds each CloudTrail digest file covers, for trails with log file validation
@@ -160,6 +164,8 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            max_connections: 4096,
+            max_connections_per_source: 512,
             trail_delivery_secs: 60,
             trail_digest_secs: 3600,
             trail_export_dir: None,
@@ -217,6 +223,10 @@ version = 1
 # header_read_timeout_secs = 10
 # body_read_timeout_secs = 30
 # shutdown_grace_secs = 30
+# Most connections open at once, in total and from one source address; more are closed on arrival.
+# A connection that sends nothing within header_read_timeout_secs is closed.
+# max_connections = 4096
+# max_connections_per_source = 512
 
 # More DNS names S3 requests may name their bucket under (BUCKET.s3.DOMAIN, BUCKET.DOMAIN), besides
 # localhost, localhost.localstack.cloud and amazonaws.com.
@@ -368,7 +378,12 @@ impl Config {
         if let Some(d) = self.s3_base_domains.iter().find(|d| !is_domain(d)) {
             return invalid(format!("S3 base domain `{d}` is not a DNS name"));
         }
-        if self.max_body_bytes == 0 || self.header_read_timeout_secs == 0 || self.body_read_timeout_secs == 0 {
+        if self.max_body_bytes == 0
+            || self.header_read_timeout_secs == 0
+            || self.body_read_timeout_secs == 0
+            || self.max_connections == 0
+            || self.max_connections_per_source == 0
+        {
             return invalid("limits and timeouts must be greater than zero".to_owned());
         }
         Ok(())

@@ -8,6 +8,7 @@ mod app;
 mod audit;
 mod authn;
 pub mod config;
+mod conn_limits;
 mod data_dir;
 mod dispatch;
 mod ids;

@@ -1,5 +1,5 @@
-//! The accept loop: HTTP/1.1 and HTTP/2 on hyper, header and body read timeouts, TLS, body limits,
-//! and a graceful drain on shutdown.
+//! The accept loop: HTTP/1.1 and HTTP/2 on hyper, connection limits, a first-byte deadline, header
+//! and body read timeouts, TLS, body limits, and a graceful drain on shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::app::{App, Response};
 use crate::audit::Origin;
+use crate::conn_limits::{Admitted, FirstByte, Limits};
 
 /// How long a client has to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,6 +34,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
+    let limits = Limits::new(app.config.max_connections, app.config.max_connections_per_source);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -45,8 +47,13 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Over the limits, the connection is closed at once, as a front end sheds load.
+                let Some(admitted) = limits.admit(peer.ip()) else {
+                    tracing::debug!(source = %peer.ip(), "connection refused: too many open connections");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, peer, tls.clone(), app.clone(), graceful.watcher()));
+                tokio::spawn(connection(stream, peer, tls.clone(), app.clone(), graceful.watcher(), admitted));
             }
             _ = shutdown.changed() => break,
         }
@@ -71,13 +78,22 @@ fn builder(app: &App) -> auto::Builder<TokioExecutor> {
     b
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>, app: Arc<App>, watcher: Watcher) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+    watcher: Watcher,
+    _admitted: Admitted,
+) {
     let builder = builder(&app);
+    // A connection must start its request within the header-read timeout.
+    let first_byte = Duration::from_secs(app.config.header_read_timeout_secs);
     let origin = |tls: Option<TlsDetails>| Origin { source_ip: peer.ip().to_string(), user_agent: String::new(), tls };
     match tls {
         None => {
             let svc = service(app.clone(), origin(None));
-            let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+            let conn = builder.serve_connection(TokioIo::new(FirstByte::new(stream, first_byte)), svc).into_owned();
             let _ = watcher.watch(conn).await;
         }
         Some(acceptor) => {
@@ -94,7 +110,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor
                 client_provided_host_header: session.server_name().unwrap_or_default().to_owned(),
             };
             let svc = service(app.clone(), origin(Some(details)));
-            let conn = builder.serve_connection(TokioIo::new(stream), svc).into_owned();
+            let conn = builder.serve_connection(TokioIo::new(FirstByte::new(stream, first_byte)), svc).into_owned();
             let _ = watcher.watch(conn).await;
         }
     }

@@ -192,6 +192,55 @@ async fn a_client_too_slow_with_its_headers_is_disconnected() {
 }
 
 #[tokio::test]
+async fn a_connection_that_never_sends_a_byte_is_closed() {
+    let server = TestServer::start_with(|c| c.header_read_timeout_secs = 1).await.unwrap();
+    let mut s = connect(&server).await;
+    let mut buf = Vec::new();
+    let started = std::time::Instant::now();
+    let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept a silent connection open");
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed before the timeout");
+    // A connection that speaks in time is served as before.
+    let r = send(server.query_request("Action=GetCallerIdentity").unwrap()).await.unwrap();
+    assert_eq!(r.status, 403);
+}
+
+/// Whether the server closed `s` at once (it reads end-of-file, or the connection resets).
+async fn closed_at_once(s: &mut tokio::net::TcpStream) -> bool {
+    let mut buf = [0u8; 16];
+    matches!(tokio::time::timeout(Duration::from_millis(500), s.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test]
+async fn connections_are_capped_per_source_and_in_total() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_source = 3;
+        c.header_read_timeout_secs = 30;
+    })
+    .await
+    .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect(&server).await);
+    }
+    let mut fourth = connect(&server).await;
+    assert!(closed_at_once(&mut fourth).await, "a fourth connection from one address was kept");
+    for s in &mut held {
+        assert!(!closed_at_once(s).await, "an admitted connection was closed");
+    }
+    // A freed place is given to the next connection, which is served.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let r = send(server.query_request("Action=GetCallerIdentity").unwrap()).await.unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    let total = TestServer::start_with(|c| c.max_connections = 2).await.unwrap();
+    let (_a, _b) = (connect(&total).await, connect(&total).await);
+    let mut third = connect(&total).await;
+    assert!(closed_at_once(&mut third).await, "a connection over the total was kept");
+}
+
+#[tokio::test]
 async fn a_client_too_slow_with_its_body_gets_408() {
     let server = TestServer::start_with(|c| c.body_read_timeout_secs = 1).await.unwrap();
     let mut s = connect(&server).await;
