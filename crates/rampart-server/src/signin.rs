@@ -111,14 +111,16 @@ fn event(
 
 /// Who a failed attempt was, as CloudTrail shows it: a known identity by name, an unknown one
 /// hidden (the trail must not collect mistyped passwords entered as user names).
-fn attempted(target: Option<&Target>, req: &SignInRequest) -> UserIdentity {
+fn attempted(target: Option<&Target>, req: &SignInRequest, account: Option<&str>) -> UserIdentity {
     match target {
         Some(t) => identity(&t.principal),
         None => UserIdentity {
             kind: if req.email.is_some() { "Root" } else { "IAMUser" }.to_owned(),
             principal_id: None,
             arn: None,
-            account_id: req.account.clone().filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())),
+            // The account, however it was named (an alias, an id with dashes), so that the
+            // attempt is in that account's trail.
+            account_id: account.map(str::to_owned),
             user_name: Some(rampart_services::cloudtrail::REDACTED.to_owned()),
             ..UserIdentity::unknown(None)
         },
@@ -165,10 +167,17 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
             return respond(400, "application/json", body.to_string(), request_id);
         }
     };
-    let (who, address) = (req.claimed(), address_key(origin));
+    let named_account = match req.account.as_deref().map(|a| signin::resolve_account(&app.db, a)).transpose() {
+        Ok(a) => a.flatten(),
+        Err(e) => {
+            tracing::error!(request_id, code = %e.code, "sign-in lookup failed");
+            return refuse(&SignInError::Internal, request_id);
+        }
+    };
+    let (who, address) = (req.claimed(named_account.as_deref()), address_key(origin));
     if app.signin_throttle.blocked(&who, PER_IDENTITY) || app.signin_throttle.blocked(&address, PER_ADDRESS) {
         let e = SignInError::Failed;
-        record(attempted(None, &req), false, Some(&e));
+        record(attempted(None, &req, named_account.as_deref()), false, Some(&e));
         let body = json!({ "error": "Throttling", "message": "Too many failed sign-in attempts. Try again later." });
         let mut r = respond(429, "application/json", body.to_string(), request_id);
         r.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(WINDOW.as_secs()));
@@ -183,7 +192,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
     };
     // argon2 (and the new password's hash) run off the async workers. An unknown identity is
     // checked against a decoy hash, so it takes as long as a known one.
-    let failed_identity = attempted(target.as_ref(), &req);
+    let failed_identity = attempted(target.as_ref(), &req, named_account.as_deref());
     let password = zeroize::Zeroizing::new(req.password.clone());
     let req_for_check = req.clone();
     let checked = tokio::task::spawn_blocking(move || -> Result<Checked, SignInError> {

@@ -52,13 +52,31 @@ pub struct EnableMfa {
 }
 
 impl SignInRequest {
-    /// Who the attempt claims to be, for throttling: the same string for every spelling.
-    pub fn claimed(&self) -> String {
+    /// Who the attempt claims to be, for throttling: the same string for every spelling of the
+    /// same person — the email in any case, the account by id (with or without spaces and
+    /// dashes) or by alias (`account`: what [`resolve_account`] found), the user name in any case.
+    pub fn claimed(&self, account: Option<&str>) -> String {
         match (&self.email, &self.account, &self.user_name) {
             (Some(e), _, _) => format!("root:{}", e.trim().to_ascii_lowercase()),
-            (None, Some(a), Some(u)) => format!("user:{}:{}", a.trim().to_ascii_lowercase(), u.to_ascii_lowercase()),
+            (None, Some(a), Some(u)) => {
+                let a = account.map_or_else(|| a.trim().to_ascii_lowercase(), str::to_owned);
+                format!("user:{a}:{}", u.trim().to_ascii_lowercase())
+            }
             _ => "invalid".to_owned(),
         }
+    }
+}
+
+/// The account a sign-in names: a 12-digit id, written with or without spaces and dashes
+/// (`1234-5678-9012`), or an alias; `None` when there is no such alias.
+pub fn resolve_account(db: &Db, given: &str) -> Result<Option<String>, ServiceError> {
+    let digits: String = given.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    if digits.len() == 12 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(digits));
+    }
+    match db.get(&keys::alias_owner(&given.trim().to_ascii_lowercase()))? {
+        Some(owner) => Ok(Some(String::from_utf8(owner).map_err(|_| ServiceError::internal())?)),
+        None => Ok(None),
     }
 }
 
@@ -175,15 +193,7 @@ pub fn find_target(db: &Db, req: &SignInRequest) -> Result<Option<Target>, Servi
             }))
         }
         (None, Some(acct), Some(name)) => {
-            let acct = acct.trim();
-            let account_id = if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit()) {
-                acct.to_owned()
-            } else {
-                match db.get(&keys::alias_owner(&acct.to_ascii_lowercase()))? {
-                    Some(owner) => String::from_utf8(owner).map_err(|_| ServiceError::internal())?,
-                    None => return Ok(None),
-                }
-            };
+            let Some(account_id) = resolve_account(db, acct)? else { return Ok(None) };
             let Some(user) = iam::read_user(db, &account_id, name)? else { return Ok(None) };
             let Some(profile) = iam::read_login_profile(db, &account_id, &user.name)? else { return Ok(None) };
             let Some(hash) = profile.hashes.first().cloned() else { return Ok(None) };

@@ -318,3 +318,26 @@ async fn an_operator_resets_a_lost_root_password_beside_the_running_server() {
     assert!(err.contains("there is no Rampart store at"), "{err}");
     assert!(!empty.path().join("nothing").exists());
 }
+
+#[tokio::test]
+async fn an_alias_and_an_account_id_share_one_throttle_and_every_attempt_is_recorded() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_account_alias().account_alias("coffee-shop").send().await.unwrap();
+    user_with_password(&admin, "ana", false).await;
+    let by = |account: &str, password: &str| json!({"account": account, "userName": "ana", "password": password});
+    // Five guesses, spread over every way of naming the account.
+    for account in ["coffee-shop", "123456789012", "1234-5678-9012", " 1234 5678 9012 ", "COFFEE-SHOP"] {
+        assert_eq!(server.sign_in(&by(account, "guess")).await.unwrap().0, 401, "{account}");
+    }
+    // Ana is the same person however the account is named: throttled under each name.
+    for account in ["coffee-shop", "123456789012", "1234-5678-9012"] {
+        let (status, body) = server.sign_in(&by(account, ANA_PASSWORD)).await.unwrap();
+        assert_eq!((status, body["error"].as_str()), (429, Some("Throttling")), "{account}");
+    }
+    // Eight attempts, eight events in the account's trail, throttled ones included.
+    let logins = console_logins(&server, 8).await;
+    assert_eq!(logins.len(), 8, "{logins:#?}");
+    assert!(logins.iter().all(|e| e["recipientAccountId"] == ACCOUNT_ID), "{logins:#?}");
+    assert!(logins.iter().all(|e| e["responseElements"]["ConsoleLogin"] == "Failure"));
+}
