@@ -407,6 +407,27 @@ impl App {
         .to_owned();
         draft.region = Some(region.clone());
 
+        // S3 requires every `x-amz-*` header to be signed: an unsigned one could change what a
+        // signed request means (an object's metadata, its encryption, its ACL).
+        // See <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
+        if service.endpoint_prefix == "s3" {
+            check_content_sha256(header(h, "x-amz-content-sha256")).map_err(|e| fail(e, protocol, namespace))?;
+            let unsigned: Vec<&str> = h
+                .keys()
+                .map(http::HeaderName::as_str)
+                .filter(|k| k.starts_with("x-amz-") && !auth.signed_headers.iter().any(|s| s == k))
+                .collect();
+            if !unsigned.is_empty() {
+                let mut e = WireError::new(
+                    "AccessDenied",
+                    403,
+                    "There were headers present in the request which were not signed",
+                );
+                e.details = Box::new([("HeadersNotSigned", unsigned.join(", "))]);
+                return Err(fail(e, protocol, namespace));
+            }
+        }
+
         // Who is calling.
         if auth.scope.service != service.signing_name {
             return Err(fail(
@@ -828,6 +849,31 @@ fn json_content_type(service: &Service) -> &'static str {
     }
 }
 
+/// Refuses an `x-amz-content-sha256` that is none of the forms S3 knows, with S3's own error
+/// (before the signature is checked against it).
+fn check_content_sha256(value: Option<&str>) -> Result<(), WireError> {
+    const FORMS: &[&str] = &[
+        "UNSIGNED-PAYLOAD",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+    ];
+    match value {
+        None => Ok(()),
+        Some(v) if FORMS.contains(&v) || (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())) => Ok(()),
+        Some(_) => Err(WireError::new(
+            "InvalidArgument",
+            400,
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, \
+             STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, \
+             STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid \
+             sha256 value.",
+        )),
+    }
+}
+
 /// Decodes a rest-xml input, first undoing `aws-chunked` framing: its trailing checksums are read
 /// as the headers they stand for. Signed streaming is refused until its chunk signatures are checked.
 fn rest_xml_input(
@@ -843,7 +889,13 @@ fn rest_xml_input(
         .and_then(|(_, v)| std::str::from_utf8(v).ok());
     let (payload, trailers) = match content_sha {
         Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => restxml::decode_aws_chunked(body)?,
-        Some(v) if v.starts_with("STREAMING-") => {
+        // Signed chunks: a real S3 mode, whose chunk signatures Rampart does not check yet.
+        Some(
+            v @ ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+            | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+            | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
+            | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"),
+        ) => {
             return Err(WireError::new(
                 "NotImplemented",
                 501,

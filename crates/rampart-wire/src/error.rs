@@ -16,6 +16,9 @@ pub struct WireError {
     pub sender_fault: bool,
     /// For a failed validation, the paths of the members that failed.
     pub members: Vec<String>,
+    /// More elements of an S3 (rest-xml) error body, after `Message`: `("HeadersNotSigned", …)`,
+    /// `("BucketName", …)`.
+    pub details: Box<[(&'static str, String)]>,
 }
 
 /// A rendered error response.
@@ -28,7 +31,14 @@ pub struct ErrorBody {
 
 impl WireError {
     pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), status, sender_fault: status < 500, members: Vec::new() }
+        Self {
+            code: code.into(),
+            message: message.into(),
+            status,
+            sender_fault: status < 500,
+            members: Vec::new(),
+            details: Box::default(),
+        }
     }
 
     /// The model's input constraints failed (`ValidationError` for query services).
@@ -85,8 +95,13 @@ impl WireError {
                         escape(request_id)
                     )
                 } else {
+                    let details: String = self
+                        .details
+                        .iter()
+                        .map(|(name, value)| format!("<{name}>{}</{name}>", escape(value)))
+                        .collect();
                     format!(
-                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>{details}<RequestId>{}</RequestId></Error>",
                         escape(&self.code),
                         escape(&self.message),
                         escape(request_id)
@@ -127,6 +142,19 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(v["__type"], "InternalFailure");
         assert!(v["message"].as_str().unwrap().contains("unknown error"));
+    }
+
+    #[test]
+    fn s3_errors_carry_their_details() {
+        let mut e =
+            WireError::new("AccessDenied", 403, "There were headers present in the request which were not signed");
+        e.details = Box::new([("HeadersNotSigned", "x-amz-meta-a, x-amz-meta-<b>".to_owned())]);
+        let r = e.render(Protocol::RestXml, None, "r");
+        assert!(
+            r.body.contains("which were not signed</Message><HeadersNotSigned>x-amz-meta-a, x-amz-meta-&lt;b&gt;</HeadersNotSigned><RequestId>"),
+            "{}",
+            r.body
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod roles;
 mod s3;
 mod s3_addressing;
 mod saml;
+mod security;
 mod server;
 mod signin;
 mod sts;

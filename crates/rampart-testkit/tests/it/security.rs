@@ -1,0 +1,119 @@
+//! The standing security suite: what an attacker's first afternoon tries, each case a request
+//! that must be refused as AWS refuses it. New services add their cases here.
+
+use std::time::SystemTime;
+
+use aws_sigv4::http_request::SignatureLocation;
+use rampart_testkit::{TestServer, send, sign_request};
+
+fn xml_code(body: &str) -> &str {
+    body.split("<Code>").nth(1).and_then(|r| r.split("</Code>").next()).unwrap_or("")
+}
+
+/// A root-signed S3 request for `path`, with `headers` signed and `unsigned` added after signing.
+async fn s3_request(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    unsigned: &[(&str, &str)],
+    body: &[u8],
+) -> rampart_testkit::Raw {
+    let sha = data_encoding::HEXLOWER.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref());
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", server.endpoint))
+        .header("x-amz-content-sha256", sha);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(body.to_vec()).unwrap();
+    let mut signed = sign_request(
+        req,
+        &server.access_key_id,
+        &server.secret_access_key,
+        "s3",
+        SystemTime::now(),
+        SignatureLocation::Headers,
+    )
+    .unwrap();
+    for (k, v) in unsigned {
+        signed.headers_mut().insert(http::HeaderName::try_from(*k).unwrap(), http::HeaderValue::try_from(*v).unwrap());
+    }
+    send(signed).await.unwrap()
+}
+
+#[tokio::test]
+async fn s3_refuses_x_amz_headers_that_were_not_signed() {
+    let server = TestServer::start().await.unwrap();
+    assert_eq!(s3_request(&server, "PUT", "/receipts", &[], &[], b"").await.status, 200);
+    // Metadata slipped in after signing: refused as S3 refuses it, and nothing is stored.
+    let r = s3_request(&server, "PUT", "/receipts/r1", &[], &[("x-amz-meta-approved", "yes")], b"1 latte").await;
+    assert_eq!((r.status, xml_code(&r.body)), (403, "AccessDenied"), "{}", r.body);
+    assert!(r.body.contains("<Message>There were headers present in the request which were not signed</Message>"));
+    assert!(r.body.contains("<HeadersNotSigned>x-amz-meta-approved</HeadersNotSigned>"), "{}", r.body);
+    let r = s3_request(&server, "GET", "/receipts/r1", &[], &[], b"").await;
+    assert_eq!((r.status, xml_code(&r.body)), (404, "NoSuchKey"), "{}", r.body);
+    // The same header, signed: stored.
+    let r = s3_request(&server, "PUT", "/receipts/r1", &[("x-amz-meta-approved", "yes")], &[], b"1 latte").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s3_request(&server, "HEAD", "/receipts/r1", &[], &[], b"").await;
+    assert_eq!(r.headers.get("x-amz-meta-approved").unwrap(), "yes");
+    // Any x-amz- header counts, not only metadata.
+    let r = s3_request(&server, "GET", "/receipts/r1", &[], &[("x-amz-request-payer", "requester")], b"").await;
+    assert_eq!((r.status, xml_code(&r.body)), (403, "AccessDenied"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_malformed_content_sha256_is_a_400_never_a_5xx() {
+    let server = TestServer::start().await.unwrap();
+    assert_eq!(s3_request(&server, "PUT", "/bkt1", &[], &[], b"").await.status, 200);
+    for bad in ["STREAMING-NOT-A-MODE", "abc", "UNSIGNED-PAYLOADX", "zz"] {
+        let req = http::Request::put(format!("{}/bkt1/k", server.endpoint))
+            .header("x-amz-content-sha256", bad)
+            .body(b"x".to_vec())
+            .unwrap();
+        let signed = sign_request(
+            req,
+            &server.access_key_id,
+            &server.secret_access_key,
+            "s3",
+            SystemTime::now(),
+            SignatureLocation::Headers,
+        )
+        .unwrap();
+        let r = send(signed).await.unwrap();
+        assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidArgument"), "{bad}: {}", r.body);
+        assert!(r.body.contains("x-amz-content-sha256 must be UNSIGNED-PAYLOAD"), "{}", r.body);
+    }
+}
+
+/// Whether `body` is a well-formed XML 1.0 document: only characters of XML's `Char` production
+/// (<https://www.w3.org/TR/xml/#charsets>), which quick-xml does not check, and balanced markup.
+fn well_formed(body: &str) -> bool {
+    let char_ok =
+        |c: char| matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..);
+    if !body.chars().all(char_ok) {
+        return false;
+    }
+    let mut reader = quick_xml::Reader::from_str(body);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn errors_that_echo_input_stay_well_formed_xml() {
+    let server = TestServer::start().await.unwrap();
+    // Every control character XML 1.0 cannot hold, in a parameter a validation message echoes.
+    for byte in (0u8..0x20).filter(|b| !matches!(b, b'\t' | b'\n' | b'\r')).chain([0x7f]) {
+        let form = format!("Action=CreateUser&Version=2010-05-08&UserName=bad%{byte:02X}name");
+        let r = server.signed(server.query_request(&form).unwrap(), "iam").await.unwrap();
+        assert!((400..500).contains(&r.status), "byte {byte:#x}: {} {}", r.status, r.body);
+        assert!(well_formed(&r.body), "byte {byte:#x}: not well-formed XML: {:?}", r.body);
+    }
+}
