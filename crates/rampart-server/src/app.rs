@@ -79,6 +79,56 @@ fn from_sigv4(e: &SigV4Error) -> WireError {
     WireError::new(e.code(), e.status(), e.to_string())
 }
 
+/// A signature failure as S3 words it: S3 has its own codes for what other services call
+/// InvalidClientTokenId, RequestExpired and the rest.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList> and
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html>.
+fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireError {
+    match e {
+        // No signature at all: an anonymous request, which no bucket policy here allows.
+        SigV4Error::MissingAuthenticationToken => WireError::new("AccessDenied", 403, "Access Denied"),
+        SigV4Error::IncompleteSignature(m) if presigned => {
+            let message = if m.starts_with("X-Amz-Expires must be between") {
+                "X-Amz-Expires must be less than a week (in seconds) that is 7 days".to_owned()
+            } else {
+                m.clone()
+            };
+            WireError::new("AuthorizationQueryParametersError", 400, message)
+        }
+        SigV4Error::IncompleteSignature(m) => {
+            WireError::new("AuthorizationHeaderMalformed", 400, format!("The authorization header is malformed; {m}"))
+        }
+        // A session's key with a token that does not open (altered, or another session's).
+        SigV4Error::InvalidClientTokenId if key_id.is_some_and(|k| k.starts_with("ASIA")) => {
+            WireError::new("InvalidToken", 400, "The provided token is malformed or otherwise invalid.")
+        }
+        SigV4Error::InvalidClientTokenId => WireError::new(
+            "InvalidAccessKeyId",
+            403,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        SigV4Error::SignatureDoesNotMatch(m) if m.contains("x-amz-content-sha256") => WireError::new(
+            "XAmzContentSHA256Mismatch",
+            400,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ),
+        SigV4Error::SignatureDoesNotMatch(_) => WireError::new(
+            "SignatureDoesNotMatch",
+            403,
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        ),
+        SigV4Error::RequestExpired(m) if m == "Request has expired" => {
+            WireError::new("AccessDenied", 403, "Request has expired")
+        }
+        SigV4Error::RequestExpired(_) => WireError::new(
+            "RequestTimeTooSkewed",
+            403,
+            "The difference between the request time and the current time is too large.",
+        ),
+        SigV4Error::ExpiredToken => WireError::new("ExpiredToken", 400, "The provided token has expired."),
+    }
+}
+
 fn from_service(e: ServiceError) -> WireError {
     WireError::new(e.code, e.status, e.message)
 }
@@ -287,7 +337,14 @@ impl App {
         {
             return Ok(step);
         }
-        let auth = rampart_sigv4::parse(&sreq).map_err(|e| fail(from_sigv4(&e), protocol, namespace))?;
+        let auth = rampart_sigv4::parse(&sreq).map_err(|e| {
+            // A rest request is S3's (the one rest service served): its own errors, in its XML.
+            if matches!(wire, Wire::Rest) {
+                fail(s3_auth_error(&e, None, query_string.contains("X-Amz-Signature=")), Protocol::RestXml, None)
+            } else {
+                fail(from_sigv4(&e), protocol, namespace)
+            }
+        })?;
         draft.access_key_id = Some(auth.access_key_id.clone());
         draft.region = Some(auth.scope.region.clone());
 
@@ -442,7 +499,11 @@ impl App {
         }
         let principal = authenticate(self, &sreq, &auth, now).map_err(|e| match e {
             AuthnError::SigV4(e) => {
-                let mut error = from_sigv4(&e);
+                let mut error = if service.endpoint_prefix == "s3" {
+                    s3_auth_error(&e, Some(&auth.access_key_id), auth.presigned_expires.is_some())
+                } else {
+                    from_sigv4(&e)
+                };
                 // The code stays AWS's, so SDKs see it; the hint rides in the message's tail.
                 if !self.config.dev && WELL_KNOWN_KEYS.contains(&auth.access_key_id.as_str()) {
                     error.message.push_str(&format!(

@@ -117,3 +117,99 @@ async fn errors_that_echo_input_stay_well_formed_xml() {
         assert!(well_formed(&r.body), "byte {byte:#x}: not well-formed XML: {:?}", r.body);
     }
 }
+
+/// A raw S3 GET of `path`, signed with `id`/`secret` at `time`, in `location`.
+async fn s3_signed_as(
+    server: &TestServer,
+    path: &str,
+    id: &str,
+    secret: &str,
+    time: SystemTime,
+    location: SignatureLocation,
+) -> rampart_testkit::Raw {
+    let req = http::Request::get(format!("{}{path}", server.endpoint))
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .body(Vec::new())
+        .unwrap();
+    let mut req = sign_request(req, id, secret, "s3", time, location).unwrap();
+    if location == SignatureLocation::QueryParams {
+        req.headers_mut().remove("x-amz-content-sha256");
+    }
+    send(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn s3_speaks_its_own_authentication_errors() {
+    let server = TestServer::start().await.unwrap();
+    let (id, secret) = (server.access_key_id.clone(), server.secret_access_key.clone());
+    assert_eq!(s3_request(&server, "PUT", "/auth-bucket", &[], &[], b"").await.status, 200);
+    let now = SystemTime::now();
+    let expect = |r: &rampart_testkit::Raw, status: u16, code: &str, message: &str| {
+        assert_eq!((r.status, xml_code(&r.body)), (status, code), "{}", r.body);
+        assert!(r.body.contains(&format!("<Message>{message}</Message>")), "{}", r.body);
+        assert!(r.body.starts_with("<?xml"), "S3's error document: {}", r.body);
+    };
+    let h = SignatureLocation::Headers;
+    let r = s3_signed_as(&server, "/auth-bucket", "AKIAUNKNOWNUNKNOWN00", &secret, now, h).await;
+    expect(&r, 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.");
+    let r = s3_signed_as(&server, "/auth-bucket", &id, "not-the-secret", now, h).await;
+    expect(
+        &r,
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    );
+    let skewed = now - std::time::Duration::from_secs(20 * 60);
+    let r = s3_signed_as(&server, "/auth-bucket", &id, &secret, skewed, h).await;
+    expect(
+        &r,
+        403,
+        "RequestTimeTooSkewed",
+        "The difference between the request time and the current time is too large.",
+    );
+    // A presigned URL past its X-Amz-Expires (60 s here).
+    let old = now - std::time::Duration::from_secs(120);
+    let r = s3_signed_as(&server, "/auth-bucket", &id, &secret, old, SignatureLocation::QueryParams).await;
+    expect(&r, 403, "AccessDenied", "Request has expired");
+    // A presigned URL asking for more than a week.
+    let req = http::Request::get(format!("{}/auth-bucket", server.endpoint)).body(Vec::new()).unwrap();
+    let signed = sign_request(req, &id, &secret, "s3", now, SignatureLocation::QueryParams).unwrap();
+    let uri = signed.uri().to_string().replace("X-Amz-Expires=60", "X-Amz-Expires=604801");
+    let r = send(http::Request::get(uri).body(Vec::new()).unwrap()).await.unwrap();
+    expect(
+        &r,
+        400,
+        "AuthorizationQueryParametersError",
+        "X-Amz-Expires must be less than a week (in seconds) that is 7 days",
+    );
+    // No signature: an anonymous request, which nothing allows.
+    let r =
+        send(http::Request::get(format!("{}/auth-bucket", server.endpoint)).body(Vec::new()).unwrap()).await.unwrap();
+    expect(&r, 403, "AccessDenied", "Access Denied");
+    // A session's key with an altered token.
+    let session = crate::root_sts(&server).get_session_token().send().await.unwrap();
+    let c = session.credentials().unwrap();
+    let mut token = c.session_token().to_owned();
+    let last = token.pop().unwrap();
+    token.push(if last == 'A' { 'B' } else { 'A' });
+    let s3 = crate::s3::s3_with(&server, c.access_key_id(), c.secret_access_key(), Some(&token));
+    assert_eq!(crate::s3::code(s3.list_objects_v2().bucket("auth-bucket").send().await), "InvalidToken");
+    // Deleted and inactive keys of a user are unknown to S3 alike.
+    let iam = crate::iam::root(&server);
+    iam.create_user().user_name("keyholder").send().await.unwrap();
+    let k = iam.create_access_key().user_name("keyholder").send().await.unwrap();
+    let (kid, ksecret) =
+        (k.access_key().unwrap().access_key_id().to_owned(), k.access_key().unwrap().secret_access_key().to_owned());
+    iam.update_access_key()
+        .user_name("keyholder")
+        .access_key_id(&kid)
+        .status(aws_sdk_iam::types::StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let r = s3_signed_as(&server, "/auth-bucket", &kid, &ksecret, SystemTime::now(), h).await;
+    assert_eq!(xml_code(&r.body), "InvalidAccessKeyId", "{}", r.body);
+    iam.delete_access_key().user_name("keyholder").access_key_id(&kid).send().await.unwrap();
+    let r = s3_signed_as(&server, "/auth-bucket", &kid, &ksecret, SystemTime::now(), h).await;
+    assert_eq!(xml_code(&r.body), "InvalidAccessKeyId", "{}", r.body);
+}
