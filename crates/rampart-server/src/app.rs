@@ -587,6 +587,21 @@ impl App {
                 )
                 .map_err(|e| fail(from_service(e), protocol, namespace))?;
         }
+        // A role handed to a service: the caller must be allowed to pass it, too.
+        if let Some(pass) = &asked.passed_role {
+            self.authorizer
+                .authorize(
+                    &self.db,
+                    &authz::Request {
+                        principal: &principal,
+                        action: "iam:PassRole",
+                        resource: &pass.role_arn,
+                        context,
+                        keys: &pass.keys,
+                    },
+                )
+                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        }
 
         // Do it.
         let handler = self

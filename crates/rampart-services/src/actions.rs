@@ -85,10 +85,35 @@ pub struct Action {
     /// The service-specific and request condition keys the action supports, as the reference
     /// spells them. Each has a source in [`key_values`].
     pub keys: &'static [&'static str],
+    /// A role the operation passes to a service, which the caller must also be allowed to pass
+    /// (`iam:PassRole`, the reference's dependent action).
+    pub passes_role: Option<PassedRole>,
+}
+
+/// How an operation names the role it passes, and to whom.
+#[derive(Debug, Clone, Copy)]
+pub struct PassedRole {
+    /// The input member holding the role: its name (`RoleName`) or its ARN (`…RoleArn`).
+    pub member: &'static str,
+    /// The service the role is passed to: `iam:PassedToService`.
+    pub to_service: &'static str,
 }
 
 const fn a(operation: &'static str, resources: &'static [Target], keys: &'static [&'static str]) -> Action {
-    Action { operation, action: None, resources, keys }
+    Action { operation, action: None, resources, keys, passes_role: None }
+}
+
+/// A row whose operation passes a role to `to_service`: iam:PassRole on the role is required too,
+/// with iam:PassedToService and iam:AssociatedResourceArn (the operation's primary resource).
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html>.
+const fn passing(
+    operation: &'static str,
+    resources: &'static [Target],
+    keys: &'static [&'static str],
+    member: &'static str,
+    to_service: &'static str,
+) -> Action {
+    Action { operation, action: None, resources, keys, passes_role: Some(PassedRole { member, to_service }) }
 }
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, User};
@@ -112,7 +137,7 @@ const SAML: &[Target] = &[Arn("SAMLProviderArn")];
 /// IAM's operations.
 pub static IAM: &[Action] = &[
     a("AddClientIDToOpenIDConnectProvider", OIDC, &[]),
-    a("AddRoleToInstanceProfile", PROFILE, &[]),
+    passing("AddRoleToInstanceProfile", PROFILE, &[], "RoleName", "ec2.amazonaws.com"),
     a("AddUserToGroup", GROUP, &[]),
     a("AttachGroupPolicy", GROUP, &["iam:PolicyARN"]),
     a("AttachRolePolicy", ROLE, ATTACH),
@@ -251,20 +276,28 @@ pub static S3: &[Action] = &[
     a("DeleteObject", OBJECT, &[]),
     a("GetBucketLocation", BUCKET, &[]),
     a("GetObject", OBJECT, &[]),
-    Action { operation: "HeadBucket", action: Some("ListBucket"), resources: BUCKET, keys: &[] },
-    Action { operation: "HeadObject", action: Some("GetObject"), resources: OBJECT, keys: &[] },
-    Action { operation: "ListBuckets", action: Some("ListAllMyBuckets"), resources: &[All], keys: &[] },
+    Action { operation: "HeadBucket", action: Some("ListBucket"), resources: BUCKET, keys: &[], passes_role: None },
+    Action { operation: "HeadObject", action: Some("GetObject"), resources: OBJECT, keys: &[], passes_role: None },
+    Action {
+        operation: "ListBuckets",
+        action: Some("ListAllMyBuckets"),
+        resources: &[All],
+        keys: &[],
+        passes_role: None,
+    },
     Action {
         operation: "ListObjects",
         action: Some("ListBucket"),
         resources: BUCKET,
         keys: &["s3:prefix", "s3:delimiter", "s3:max-keys"],
+        passes_role: None,
     },
     Action {
         operation: "ListObjectsV2",
         action: Some("ListBucket"),
         resources: BUCKET,
         keys: &["s3:prefix", "s3:delimiter", "s3:max-keys"],
+        passes_role: None,
     },
     a("PutObject", OBJECT, &[]),
 ];
@@ -294,7 +327,13 @@ pub static STS: &[Action] = &[
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudtrail.html>.
 pub static CLOUDTRAIL: &[Action] = &[
     a("AddTags", &[Arn("ResourceId")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
-    a("CreateTrail", &[Trail("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    passing(
+        "CreateTrail",
+        &[Trail("Name")],
+        &["aws:RequestTag/${TagKey}", "aws:TagKeys"],
+        "CloudWatchLogsRoleArn",
+        "cloudtrail.amazonaws.com",
+    ),
     a("DeleteTrail", &[Trail("Name")], &[]),
     a("DescribeTrails", &[All], &[]),
     a("GetEventSelectors", &[Trail("TrailName")], &[]),
@@ -308,7 +347,7 @@ pub static CLOUDTRAIL: &[Action] = &[
     a("RemoveTags", &[Arn("ResourceId")], &["aws:TagKeys"]),
     a("StartLogging", &[Trail("Name")], &[]),
     a("StopLogging", &[Trail("Name")], &[]),
-    a("UpdateTrail", &[Trail("Name")], &[]),
+    passing("UpdateTrail", &[Trail("Name")], &[], "CloudWatchLogsRoleArn", "cloudtrail.amazonaws.com"),
 ];
 
 /// Every table, by the service's endpoint prefix.
@@ -331,6 +370,16 @@ pub struct Resolved {
     /// The resource ARNs the caller must be allowed on; never empty.
     pub resources: Vec<String>,
     /// Condition keys and their values, from the request and the resource.
+    pub keys: Vec<(String, Vec<String>)>,
+    /// A role the request passes: the `iam:PassRole` check it needs, on the role's ARN.
+    pub passed_role: Option<PassRoleCheck>,
+}
+
+/// The `iam:PassRole` check of a request that passes a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassRoleCheck {
+    pub role_arn: String,
+    /// `iam:PassedToService` and `iam:AssociatedResourceArn`.
     pub keys: Vec<(String, Vec<String>)>,
 }
 
@@ -506,7 +555,24 @@ pub fn resolve(
     for key in row.map_or(&[][..], |r| r.keys) {
         key_values(key, op, input, &primary, &mut keys);
     }
-    Ok(Resolved { action, resources, keys })
+    let passed_role = match row.and_then(|r| r.passes_role) {
+        Some(p) => member(p.member).map(|role| {
+            let role_arn = if role.starts_with("arn:") {
+                role.to_owned()
+            } else {
+                // A role named by name: its ARN has its path.
+                let path = find(db, account, Role, role).ok().and_then(|f| f.path).unwrap_or_else(|| "/".to_owned());
+                format!("arn:aws:iam::{account}:role{path}{role}")
+            };
+            let mut keys = vec![("iam:PassedToService".to_owned(), vec![p.to_service.to_owned()])];
+            if let Some(associated) = resources.first().filter(|r| *r != "*") {
+                keys.push(("iam:AssociatedResourceArn".to_owned(), vec![associated.clone()]));
+            }
+            PassRoleCheck { role_arn, keys }
+        }),
+        None => None,
+    };
+    Ok(Resolved { action, resources, keys, passed_role })
 }
 
 /// Where the value of each key a table names comes from.

@@ -213,3 +213,42 @@ async fn s3_speaks_its_own_authentication_errors() {
     let r = s3_signed_as(&server, "/auth-bucket", &kid, &ksecret, SystemTime::now(), h).await;
     assert_eq!(xml_code(&r.body), "InvalidAccessKeyId", "{}", r.body);
 }
+
+#[tokio::test]
+async fn passing_a_role_to_a_service_needs_iam_pass_role() {
+    let server = TestServer::start().await.unwrap();
+    let root = crate::iam::root(&server);
+    let trust = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}}"#;
+    root.create_role().role_name("admin-role").assume_role_policy_document(trust).send().await.unwrap();
+    root.create_instance_profile().instance_profile_name("web").send().await.unwrap();
+    root.create_user().user_name("dev").send().await.unwrap();
+    let put = |doc: &'static str| root.put_user_policy().user_name("dev").policy_name("p").policy_document(doc).send();
+    put(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:AddRoleToInstanceProfile","Resource":"*"}}"#)
+        .await
+        .unwrap();
+    let k = root.create_access_key().user_name("dev").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let dev = crate::iam::iam(&server, k.access_key_id(), k.secret_access_key());
+    let add = || dev.add_role_to_instance_profile().instance_profile_name("web").role_name("admin-role").send();
+    // The classic escalation: hand an admin role to a machine you control. Refused without PassRole.
+    let (code, message) = crate::iam::err(add().await);
+    assert_eq!(code, "AccessDenied");
+    assert!(
+        message.contains(
+            "is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/admin-role"
+        ),
+        "{message}"
+    );
+    // PassRole for another service only: still refused (iam:PassedToService).
+    put(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:AddRoleToInstanceProfile","Resource":"*"},
+        {"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}}]}"#)
+        .await
+        .unwrap();
+    assert_eq!(crate::iam::err(add().await).0, "AccessDenied");
+    // PassRole to EC2, for this instance profile: allowed.
+    put(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:AddRoleToInstanceProfile","Resource":"*"},
+        {"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::123456789012:role/admin-role","Condition":{"StringEquals":{"iam:PassedToService":"ec2.amazonaws.com","iam:AssociatedResourceArn":"arn:aws:iam::123456789012:instance-profile/web"}}}]}"#)
+        .await
+        .unwrap();
+    assert_eq!(crate::iam::err(add().await).0, "OK");
+}
