@@ -138,35 +138,35 @@ impl Args {
 }
 
 /// Sets up logging as the configuration says: text or JSON, to standard error or a file, with
-/// colours only on a terminal.
-fn init_logging(config: &Config) -> anyhow::Result<()> {
+/// colours only on a terminal. Lines are written by a background thread (tracing-appender's
+/// non-blocking writer, which never drops a line here), so a request never waits on a `write`;
+/// the returned guard flushes what is queued when the server stops.
+fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAMPART_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match (&config.log_file, config.log_format) {
-        (Some(path), format) => {
-            let file = std::fs::OpenOptions::new()
+    let sink: Box<dyn std::io::Write + Send> = match &config.log_file {
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("cannot open the log file {}", path.display()))?;
-            let writer = std::sync::Mutex::new(file);
-            match format {
-                LogFormat::Json => builder.json().with_writer(writer).init(),
-                LogFormat::Text => builder.with_ansi(false).with_writer(writer).init(),
-            }
-        }
-        (None, LogFormat::Json) => builder.json().with_writer(std::io::stderr).init(),
-        (None, LogFormat::Text) => {
-            builder.with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).init();
-        }
+                .with_context(|| format!("cannot open the log file {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stderr()),
+    };
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(sink);
+    let ansi = config.log_file.is_none() && std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.with_ansi(ansi).init(),
     }
-    Ok(())
+    Ok(guard)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = args.config()?;
-    init_logging(&config)?;
+    let _log_writer = init_logging(&config)?;
     let dev = config.dev;
     let dev_account = config.dev_account_id.clone();
     let data_dir = config.data_dir.clone();

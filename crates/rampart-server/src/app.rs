@@ -981,6 +981,35 @@ fn rest_xml_input(
         _ => (Vec::new(), Vec::new()),
     };
     let chunked = content_sha.is_some_and(|v| v.starts_with("STREAMING-"));
+    if chunked {
+        let header_of = |name: &str| {
+            headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+        };
+        // The decoded length the client declared, and the trailer it announced, must be what came.
+        if let Some(declared) = header_of("x-amz-decoded-content-length")
+            && declared.trim().parse::<usize>().ok() != Some(payload.len())
+        {
+            return Err(WireError::new(
+                "IncompleteBody",
+                400,
+                "You did not provide the number of bytes specified by the x-amz-decoded-content-length HTTP header",
+            ));
+        }
+        if let Some(announced) = header_of("x-amz-trailer") {
+            let missing = announced
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .any(|t| !trailers.iter().any(|(k, _)| *k == t));
+            if missing {
+                return Err(WireError::new(
+                    "MalformedTrailerError",
+                    400,
+                    "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+                ));
+            }
+        }
+    }
     let mut all: Vec<(&str, &[u8])> = headers.to_vec();
     all.extend(trailers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
     let req = restxml::HttpRequest { labels, query, headers: &all, body: if chunked { &payload } else { body } };

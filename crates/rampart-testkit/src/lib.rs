@@ -160,12 +160,14 @@ pub fn sign_request(
         .iter()
         .map(|(k, v)| Ok((k.as_str().to_owned(), v.to_str()?.to_owned())))
         .collect::<anyhow::Result<_>>()?;
-    let signable = SignableRequest::new(
-        req.method().as_str(),
-        uri,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(req.body()),
-    )?;
+    // The payload as the request declares it: S3's unsigned and streaming forms sign that word.
+    let body = match req.headers().get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+        Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
+        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => SignableBody::StreamingUnsignedPayloadTrailer,
+        _ => SignableBody::Bytes(req.body()),
+    };
+    let signable =
+        SignableRequest::new(req.method().as_str(), uri, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), body)?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
     instructions.apply_to_request_http1x(&mut req);
     Ok(req)

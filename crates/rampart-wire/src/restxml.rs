@@ -409,8 +409,9 @@ pub fn decode_aws_chunked(body: &[u8]) -> Result<(Vec<u8>, Trailers), WireError>
         let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
         let line = std::str::from_utf8(rest.get(..line_end).ok_or_else(bad)?).map_err(|_| bad())?;
         rest = rest.get(line_end + 2..).ok_or_else(bad)?;
+        // A chunk signature has no place in unsigned chunks (signed ones are refused earlier).
         if line.contains(';') {
-            return Err(WireError::new("NotImplemented", 501, "Rampart does not accept signed chunks yet."));
+            return Err(bad());
         }
         let size = usize::from_str_radix(line.trim(), 16).map_err(|_| bad())?;
         if size == 0 {

@@ -252,3 +252,44 @@ async fn passing_a_role_to_a_service_needs_iam_pass_role() {
         .unwrap();
     assert_eq!(crate::iam::err(add().await).0, "OK");
 }
+
+#[tokio::test]
+async fn aws_chunked_bodies_must_be_what_they_declare() {
+    let server = TestServer::start().await.unwrap();
+    assert_eq!(s3_request(&server, "PUT", "/chunks", &[], &[], b"").await.status, 200);
+    let put = |key: &str, decoded_length: &str, trailer: &str, body: &'static [u8]| {
+        let req = http::Request::put(format!("{}/chunks/{key}", server.endpoint))
+            .header("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+            .header("content-encoding", "aws-chunked")
+            .header("x-amz-decoded-content-length", decoded_length)
+            .header("x-amz-trailer", trailer)
+            .body(body.to_vec())
+            .unwrap();
+        let signed = sign_request(
+            req,
+            &server.access_key_id,
+            &server.secret_access_key,
+            "s3",
+            SystemTime::now(),
+            SignatureLocation::Headers,
+        )
+        .unwrap();
+        send(signed)
+    };
+    // CRC32 of "hello" is 0x3610a686.
+    let good: &[u8] = b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+    let r = put("ok", "5", "x-amz-checksum-crc32", good).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = put("long", "6", "x-amz-checksum-crc32", good).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "IncompleteBody"), "{}", r.body);
+    let no_trailer: &[u8] = b"5\r\nhello\r\n0\r\n\r\n";
+    let r = put("untrailed", "5", "x-amz-checksum-crc32", no_trailer).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "MalformedTrailerError"), "{}", r.body);
+    let signed_chunk: &[u8] = b"5;chunk-signature=00\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
+    let r = put("signed", "5", "x-amz-checksum-crc32", signed_chunk).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "IncompleteBody"), "{}", r.body);
+    // Only the good one was stored.
+    for (key, status) in [("ok", 200), ("long", 404), ("untrailed", 404), ("signed", 404)] {
+        assert_eq!(s3_request(&server, "HEAD", &format!("/chunks/{key}"), &[], &[], b"").await.status, status, "{key}");
+    }
+}
