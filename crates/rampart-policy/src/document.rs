@@ -98,6 +98,9 @@ pub(crate) enum PrincipalEntry {
     Service(String),
     Federated(String),
     CanonicalUser(String),
+    /// A user's or role's unique id (`AIDA…`, `AROA…`): how IAM shows a principal that was
+    /// deleted after the policy named it. It matches no caller.
+    UniqueId(String),
 }
 
 /// A compiled action pattern.
@@ -258,6 +261,12 @@ fn aws_principal(p: &str) -> Option<PrincipalEntry> {
     }
     if is_account(p) {
         return Some(PrincipalEntry::Account(p.to_owned()));
+    }
+    if (p.starts_with("AIDA") || p.starts_with("AROA"))
+        && p.len() == 21
+        && p.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Some(PrincipalEntry::UniqueId(p.to_owned()));
     }
     let parts: Vec<&str> = p.splitn(6, ':').collect();
     let [arn, partition, service, region, account, resource] = parts.as_slice() else { return None };

@@ -321,7 +321,10 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
             return Err(half_mfa());
         }
     }
-    let role = |account: &str, name: &str| iam::read_role(ctx.db, account, name);
+    // The trust policy as it stands: a principal named in it is the one it named when saved.
+    let role = |account: &str, name: &str| {
+        iam::read_role(ctx.db, account, name)?.map(|r| iam::with_effective_trust(ctx.db, r)).transpose()
+    };
     issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, ctx.principal.mfa_at, role)
 }
 
@@ -337,8 +340,13 @@ pub fn assume_role_with_mfa(
         return Err(half_mfa());
     };
     iam::accept_mfa_code(tx, ctx, &serial, &code)?;
+    let tx = &*tx;
     let role = |account: &str, name: &str| -> Result<Option<iam::RoleRecord>, ServiceError> {
-        account::read_tx(tx, &crate::keys::role(account, name))
+        let read_role = |a: &str, n: &str| account::read_tx::<iam::RoleRecord>(tx, &crate::keys::role(a, n));
+        let read_user = |a: &str, n: &str| iam::read_user_tx(tx, a, n);
+        let Some(mut r) = read_role(account, name)? else { return Ok(None) };
+        r.trust_policy = iam::effective_trust(&r, &|arn| iam::current_principal_id(arn, &read_user, &read_role))?;
+        Ok(Some(r))
     };
     issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, Some(ctx.now), role)
 }

@@ -132,7 +132,9 @@ pub fn get_account_authorization_details(
             role_id: Some(r.id.clone()),
             arn: Some(r.arn()),
             create_date: Some(r.created),
-            assume_role_policy_document: Some(url_encode(&r.trust_policy)),
+            assume_role_policy_document: Some(url_encode(
+                &super::roles::with_effective_trust(ctx.db, r.clone())?.trust_policy,
+            )),
             instance_profile_list: Some(Vec::new()),
             role_policy_list: inline(&r.inline_policies),
             attached_managed_policies: attached(ctx, &r.attached)?,

@@ -35,9 +35,117 @@ pub struct RoleRecord {
     pub inline_policies: BTreeMap<String, String>,
     #[serde(default)]
     pub attached: BTreeSet<String>,
+    /// The user and role ARNs the trust policy names, each with the unique id of the principal it
+    /// named when the policy was saved: as in IAM, the policy means that principal, not a later
+    /// one given the same name. See [`effective_trust`].
+    #[serde(default)]
+    pub trust_bindings: BTreeMap<String, String>,
 }
 
 super::listed!(RoleRecord);
+
+/// Applies `f` to every string of the AWS principals of a policy document's statements
+/// (`Principal` and `NotPrincipal`), replacing it when `f` gives a new one.
+fn map_aws_principals(doc: &mut serde_json::Value, f: &mut dyn FnMut(&str) -> Option<String>) {
+    let statements: Vec<&mut serde_json::Value> = match doc.get_mut("Statement") {
+        Some(serde_json::Value::Array(items)) => items.iter_mut().collect(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    for st in statements {
+        for element in ["Principal", "NotPrincipal"] {
+            let Some(aws) = st.get_mut(element).and_then(|p| p.get_mut("AWS")) else { continue };
+            let values: Vec<&mut serde_json::Value> = match aws {
+                serde_json::Value::Array(items) => items.iter_mut().collect(),
+                one => vec![one],
+            };
+            for v in values {
+                if let Some(new) = v.as_str().and_then(&mut *f) {
+                    *v = serde_json::Value::String(new);
+                }
+            }
+        }
+    }
+}
+
+/// The account, kind (`user` or `role`) and name an IAM user or role ARN names.
+fn principal_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?;
+    let (account, resource) = rest.split_once(':')?;
+    let (kind, path_and_name) = resource.split_once('/')?;
+    matches!(kind, "user" | "role").then_some((account, kind, path_and_name.rsplit('/').next()?))
+}
+
+/// Reads a record by account and name (from the store or inside a transaction).
+pub(crate) type ReadBy<'a, T> = &'a dyn Fn(&str, &str) -> Result<Option<T>, ServiceError>;
+
+/// The unique id of the user or role an ARN names now (`None`: there is none at that ARN).
+pub(crate) fn current_principal_id(
+    arn: &str,
+    read_user: ReadBy<'_, super::UserRecord>,
+    read_role: ReadBy<'_, RoleRecord>,
+) -> Result<Option<String>, ServiceError> {
+    let Some((account, kind, name)) = principal_parts(arn) else { return Ok(None) };
+    Ok(match kind {
+        "user" => read_user(account, name)?.filter(|u| u.arn() == arn).map(|u| u.id),
+        _ => read_role(account, name)?.filter(|r| r.arn() == arn).map(|r| r.id),
+    })
+}
+
+/// Binds each user and role ARN a trust policy names to its principal's unique id, at save time.
+fn bind_principals(tx: &Tx<'_>, doc: &str) -> Result<BTreeMap<String, String>, ServiceError> {
+    let Ok(mut parsed) = serde_json::from_str::<serde_json::Value>(doc) else { return Ok(BTreeMap::new()) };
+    let mut arns = Vec::new();
+    map_aws_principals(&mut parsed, &mut |p| {
+        if principal_parts(p).is_some() {
+            arns.push(p.to_owned());
+        }
+        None
+    });
+    let user = |a: &str, n: &str| super::read_user_tx(tx, a, n);
+    let role = |a: &str, n: &str| account::read_tx::<RoleRecord>(tx, &keys::role(a, n));
+    let mut out = BTreeMap::new();
+    for arn in arns {
+        if let Some(id) = current_principal_id(&arn, &user, &role)? {
+            out.insert(arn, id);
+        }
+    }
+    Ok(out)
+}
+
+/// The trust policy as it stands: an ARN whose bound principal is gone — deleted, or replaced by
+/// a new principal of the same name — shows the unique id it was bound to, as IAM shows it, and
+/// so admits no one. `current` gives the unique id at an ARN now.
+pub fn effective_trust(
+    r: &RoleRecord,
+    current: &dyn Fn(&str) -> Result<Option<String>, ServiceError>,
+) -> Result<String, ServiceError> {
+    let mut stale = BTreeMap::new();
+    for (arn, id) in &r.trust_bindings {
+        if current(arn)?.as_deref() != Some(id.as_str()) {
+            stale.insert(arn.as_str(), id.as_str());
+        }
+    }
+    if stale.is_empty() {
+        return Ok(r.trust_policy.clone());
+    }
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(&r.trust_policy) else {
+        return Ok(r.trust_policy.clone());
+    };
+    map_aws_principals(&mut doc, &mut |p| stale.get(p).map(|id| (*id).to_owned()));
+    Ok(doc.to_string())
+}
+
+/// The role with its trust policy as it stands now (see [`effective_trust`]), read through `db`.
+pub fn with_effective_trust(db: &rampart_store::Db, mut r: RoleRecord) -> Result<RoleRecord, ServiceError> {
+    if r.trust_bindings.is_empty() {
+        return Ok(r);
+    }
+    let user = |a: &str, n: &str| super::read_user(db, a, n);
+    let role = |a: &str, n: &str| read_role(db, a, n);
+    r.trust_policy = effective_trust(&r, &|arn| current_principal_id(arn, &user, &role))?;
+    Ok(r)
+}
 
 impl RoleRecord {
     pub fn arn(&self) -> String {
@@ -177,7 +285,9 @@ pub fn create_role(
         tags: Vec::new(),
         inline_policies: BTreeMap::new(),
         attached: BTreeSet::new(),
+        trust_bindings: BTreeMap::new(),
     };
+    r.trust_bindings = bind_principals(tx, &r.trust_policy)?;
     super::merge_tags(&mut r.tags, input.tags.unwrap_or_default())?;
     write_role(tx, &r)?;
     Ok(shapes::CreateRoleResponse { role: r.to_shape() })
@@ -186,13 +296,15 @@ pub fn create_role(
 pub fn get_role(ctx: &Ctx<'_>, input: shapes::GetRoleRequest) -> Result<shapes::GetRoleResponse, ServiceError> {
     let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
         .ok_or_else(|| no_such_role(&input.role_name))?;
-    Ok(shapes::GetRoleResponse { role: r.to_shape() })
+    Ok(shapes::GetRoleResponse { role: with_effective_trust(ctx.db, r)?.to_shape() })
 }
 
 pub fn list_roles(ctx: &Ctx<'_>, input: shapes::ListRolesRequest) -> Result<shapes::ListRolesResponse, ServiceError> {
     let all: Vec<RoleRecord> = account::scan_records(ctx.db, &keys::roles(&ctx.principal.account_id))?;
     let (roles, truncated, marker) =
         super::page_records(all, input.path_prefix.as_deref(), input.marker.as_deref(), input.max_items);
+    let roles: Vec<RoleRecord> =
+        roles.into_iter().map(|r| with_effective_trust(ctx.db, r)).collect::<Result<_, _>>()?;
     Ok(shapes::ListRolesResponse {
         roles: roles.iter().map(RoleRecord::to_shape).collect(),
         is_truncated: Some(truncated),
@@ -229,6 +341,7 @@ pub fn update_assume_role_policy(
 ) -> Result<(), ServiceError> {
     validate_trust(&input.policy_document)?;
     let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    r.trust_bindings = bind_principals(tx, &input.policy_document)?;
     r.trust_policy = input.policy_document;
     write_role(tx, &r)
 }

@@ -293,3 +293,48 @@ async fn aws_chunked_bodies_must_be_what_they_declare() {
         assert_eq!(s3_request(&server, "HEAD", &format!("/chunks/{key}"), &[], &[], b"").await.status, status, "{key}");
     }
 }
+
+#[tokio::test]
+async fn a_trust_policy_means_the_principal_it_named_not_a_later_one_of_the_same_name() {
+    let server = TestServer::start().await.unwrap();
+    let root = crate::iam::root(&server);
+    let assume_any =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}}"#;
+    let new_bob = || async {
+        let u = root.create_user().user_name("bob").send().await.unwrap();
+        root.put_user_policy().user_name("bob").policy_name("assume").policy_document(assume_any).send().await.unwrap();
+        let k = root.create_access_key().user_name("bob").send().await.unwrap();
+        let k = k.access_key().unwrap();
+        (u.user().unwrap().user_id().to_owned(), crate::sts_client(&server, k.access_key_id(), k.secret_access_key()))
+    };
+    let (old_id, old_bob) = new_bob().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/bob"},"Action":"sts:AssumeRole"}}"#;
+    root.create_role().role_name("ops").assume_role_policy_document(trust).send().await.unwrap();
+    let role = "arn:aws:iam::123456789012:role/ops";
+    assert_eq!(crate::code(old_bob.assume_role().role_arn(role).role_session_name("session").send().await), "OK");
+
+    // bob leaves; a new bob is made with the same name.
+    let keys = root.list_access_keys().user_name("bob").send().await.unwrap();
+    for k in keys.access_key_metadata() {
+        root.delete_access_key().user_name("bob").access_key_id(k.access_key_id().unwrap()).send().await.unwrap();
+    }
+    root.delete_user_policy().user_name("bob").policy_name("assume").send().await.unwrap();
+    root.delete_user().user_name("bob").send().await.unwrap();
+    let (new_id, new_bob_sts) = new_bob().await;
+    assert_ne!(new_id, old_id);
+    // The new bob is not the one the trust policy meant.
+    assert_eq!(
+        crate::code(new_bob_sts.assume_role().role_arn(role).role_session_name("session").send().await),
+        "AccessDenied"
+    );
+    // And the policy now shows the old bob's unique id, as IAM shows it.
+    let got = root.get_role().role_name("ops").send().await.unwrap();
+    let doc = percent_encoding::percent_decode_str(got.role().unwrap().assume_role_policy_document().unwrap())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    assert!(doc.contains(&old_id) && !doc.contains("user/bob"), "{doc}");
+    // Naming bob again binds the policy to the new one.
+    root.update_assume_role_policy().role_name("ops").policy_document(trust).send().await.unwrap();
+    assert_eq!(crate::code(new_bob_sts.assume_role().role_arn(role).role_session_name("session").send().await), "OK");
+}
