@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::iam::{err, iam_with, root};
 
-fn trail(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_cloudtrail::Client {
+pub(crate) fn trail(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_cloudtrail::Client {
     let conf = aws_sdk_cloudtrail::Config::builder()
         .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudtrail::config::Region::new("us-east-1"))

@@ -10,7 +10,7 @@ use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::s3::s3;
-use rampart_testkit::{Raw, TestServer, send, sign_request};
+use rampart_testkit::{Raw, TestServer, send};
 
 /// Sends every request to the test server on loopback, keeping the Host the SDK chose (no DNS
 /// here resolves `BUCKET.localhost`), and notes each Host.
@@ -108,16 +108,7 @@ async fn raw_s3(server: &TestServer, method: &str, host: &str, path: &str, body:
         )
         .body(body.to_vec())
         .unwrap();
-    let signed = sign_request(
-        req,
-        &server.access_key_id,
-        &server.secret_access_key,
-        "s3",
-        std::time::SystemTime::now(),
-        aws_sigv4::http_request::SignatureLocation::Headers,
-    )
-    .unwrap();
-    send(signed).await.unwrap()
+    server.signed(req, "s3").await.unwrap()
 }
 
 #[tokio::test]

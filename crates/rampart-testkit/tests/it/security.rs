@@ -73,16 +73,7 @@ async fn a_malformed_content_sha256_is_a_400_never_a_5xx() {
             .header("x-amz-content-sha256", bad)
             .body(b"x".to_vec())
             .unwrap();
-        let signed = sign_request(
-            req,
-            &server.access_key_id,
-            &server.secret_access_key,
-            "s3",
-            SystemTime::now(),
-            SignatureLocation::Headers,
-        )
-        .unwrap();
-        let r = send(signed).await.unwrap();
+        let r = server.signed(req, "s3").await.unwrap();
         assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidArgument"), "{bad}: {}", r.body);
         assert!(r.body.contains("x-amz-content-sha256 must be UNSIGNED-PAYLOAD"), "{}", r.body);
     }
@@ -265,16 +256,7 @@ async fn aws_chunked_bodies_must_be_what_they_declare() {
             .header("x-amz-trailer", trailer)
             .body(body.to_vec())
             .unwrap();
-        let signed = sign_request(
-            req,
-            &server.access_key_id,
-            &server.secret_access_key,
-            "s3",
-            SystemTime::now(),
-            SignatureLocation::Headers,
-        )
-        .unwrap();
-        send(signed)
+        server.signed(req, "s3")
     };
     // CRC32 of "hello" is 0x3610a686.
     let good: &[u8] = b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n";
@@ -337,4 +319,82 @@ async fn a_trust_policy_means_the_principal_it_named_not_a_later_one_of_the_same
     // Naming bob again binds the policy to the new one.
     root.update_assume_role_policy().role_name("ops").policy_document(trust).send().await.unwrap();
     assert_eq!(crate::code(new_bob_sts.assume_role().role_arn(role).role_session_name("session").send().await), "OK");
+}
+
+/// Every file under `dir`, gunzipped when it is gzip.
+fn files_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).unwrap();
+            plain
+        } else {
+            bytes
+        };
+        out.push((path, bytes));
+    }
+}
+
+#[tokio::test]
+async fn no_secret_a_test_makes_is_ever_stored_logged_or_trailed_in_clear() {
+    let export = tempfile::tempdir().unwrap();
+    let export_dir = export.path().to_owned();
+    let server = TestServer::start_with(|c| {
+        c.trail_delivery_secs = 1;
+        c.trail_export_dir = Some(export_dir.clone());
+    })
+    .await
+    .unwrap();
+    let root = crate::iam::root(&server);
+    let mut secrets: Vec<(String, String)> = vec![("root secret".into(), server.secret_access_key.clone())];
+    crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key)
+        .create_bucket()
+        .bucket("trail-bucket")
+        .send()
+        .await
+        .unwrap();
+    let ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    ct.create_trail().name("all").s3_bucket_name("trail-bucket").send().await.unwrap();
+    ct.start_logging().name("all").send().await.unwrap();
+    // A user's key, console password and MFA seed; a session's secret and token.
+    root.create_user().user_name("carol").send().await.unwrap();
+    let k = root.create_access_key().user_name("carol").send().await.unwrap();
+    secrets.push(("user secret".into(), k.access_key().unwrap().secret_access_key().to_owned()));
+    let password = "Correct-Horse-Battery-42!";
+    root.create_login_profile().user_name("carol").password(password).send().await.unwrap();
+    secrets.push(("password".into(), password.to_owned()));
+    let mfa = root.create_virtual_mfa_device().virtual_mfa_device_name("carol-phone").send().await.unwrap();
+    let seed = mfa.virtual_mfa_device().unwrap().base32_string_seed().unwrap().as_ref().to_vec();
+    secrets.push(("MFA seed".into(), String::from_utf8(seed).unwrap()));
+    let session = crate::root_sts(&server).get_session_token().send().await.unwrap();
+    let c = session.credentials().unwrap();
+    secrets.push(("session secret".into(), c.secret_access_key().to_owned()));
+    secrets.push(("session token".into(), c.session_token().to_owned()));
+    // Let the trail deliver and export what was recorded.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let events = server.audit_events(5).await.unwrap();
+    assert!(events.iter().any(|e| e["eventName"] == "CreateAccessKey"));
+    let mut server = server;
+    server.stop().await;
+
+    let mut files = Vec::new();
+    files_under(&server.data_dir(), &mut files);
+    files_under(&export_dir, &mut files);
+    assert!(files.iter().any(|(p, _)| p.to_string_lossy().contains("CloudTrail")), "the trail delivered nothing");
+    let trail = serde_json::to_string(&events).unwrap();
+    for (what, secret) in &secrets {
+        assert!(!trail.contains(secret.as_str()), "the {what} is in an audit event");
+        for (path, bytes) in &files {
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            // The root key's secret is in the credentials file, on purpose and mode 0600.
+            let allowed = what == "root secret" && path.ends_with("root-credentials");
+            assert!(!found || allowed, "the {what} is in {} in clear", path.display());
+        }
+    }
 }
