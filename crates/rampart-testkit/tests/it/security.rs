@@ -398,3 +398,92 @@ async fn no_secret_a_test_makes_is_ever_stored_logged_or_trailed_in_clear() {
         }
     }
 }
+
+/// One request of each wire protocol Rampart serves: its service, a request, and whether its
+/// errors are JSON.
+fn per_protocol(server: &TestServer) -> Vec<(&'static str, http::Request<Vec<u8>>, bool)> {
+    let json = http::Request::post(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListTrails")
+        .body(b"{}".to_vec())
+        .unwrap();
+    let rest = http::Request::get(format!("{}/", server.endpoint))
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .body(Vec::new())
+        .unwrap();
+    vec![
+        ("sts", server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap(), false),
+        ("cloudtrail", json, true),
+        ("s3", rest, false),
+    ]
+}
+
+/// The error code of a response in its protocol's format, checking the body is well-formed.
+fn error_code(body: &str, is_json: bool) -> String {
+    if is_json {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+        v["__type"].as_str().unwrap_or_default().to_owned()
+    } else {
+        assert!(well_formed(body), "not well-formed XML: {body}");
+        xml_code(body).to_owned()
+    }
+}
+
+#[tokio::test]
+async fn every_protocol_refuses_bad_signatures_in_its_own_format() {
+    let server = TestServer::start().await.unwrap();
+    let (id, secret) = (server.access_key_id.clone(), server.secret_access_key.clone());
+    let now = SystemTime::now();
+    let skewed = now - std::time::Duration::from_secs(20 * 60);
+    for (i, (service, req, is_json)) in per_protocol(&server).into_iter().enumerate() {
+        let (parts, body) = req.into_parts();
+        let fresh = || http::Request::from_parts(parts.clone(), body.clone());
+        // (what, the request as sent, the code the service answers with)
+        let s3 = service == "s3";
+        let sign = |id: &str, secret: &str, time: SystemTime| {
+            sign_request(fresh(), id, secret, service, time, SignatureLocation::Headers).unwrap()
+        };
+        // Signed for one host, sent with another.
+        let mut tampered = sign(&id, &secret, now);
+        let port = server.running.as_ref().unwrap().addr.port();
+        tampered.headers_mut().insert("host", http::HeaderValue::try_from(format!("localhost:{port}")).unwrap());
+        let cases = [
+            ("unsigned", fresh(), if s3 { "AccessDenied" } else { "MissingAuthenticationToken" }),
+            (
+                "unknown key",
+                sign("AKIAUNKNOWNUNKNOWN00", &secret, now),
+                if s3 { "InvalidAccessKeyId" } else { "InvalidClientTokenId" },
+            ),
+            ("wrong secret", sign(&id, "wrong-secret", now), "SignatureDoesNotMatch"),
+            // STS's common errors say RequestExpired; S3 has its own.
+            ("skewed clock", sign(&id, &secret, skewed), if s3 { "RequestTimeTooSkewed" } else { "RequestExpired" }),
+            ("tampered host", tampered, "SignatureDoesNotMatch"),
+        ];
+        for (what, req, want) in cases {
+            let r = send(req).await.unwrap();
+            assert!((400..500).contains(&r.status), "{service} {what}: {} {}", r.status, r.body);
+            let got = error_code(&r.body, is_json);
+            assert_eq!(got, want, "{service} {what} ({i}): {}", r.body);
+        }
+    }
+    // Garbage bodies, signed: a 4xx in the protocol's format, never a 5xx.
+    let junk: &[u8] = b"\x00\xff{<\"Action=\x01&Version=";
+    let requests = [
+        ("sts", server.query_request("Action=GetCallerIdentity").unwrap().map(|_| junk.to_vec()), false),
+        (
+            "cloudtrail",
+            http::Request::post(format!("{}/", server.endpoint))
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("x-amz-target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents")
+                .body(junk.to_vec())
+                .unwrap(),
+            true,
+        ),
+        ("s3", http::Request::put(format!("{}/junk-bucket", server.endpoint)).body(junk.to_vec()).unwrap(), false),
+    ];
+    for (service, req, is_json) in requests {
+        let r = server.signed(req, service).await.unwrap();
+        assert!((400..500).contains(&r.status), "{service} junk: {} {}", r.status, r.body);
+        error_code(&r.body, is_json);
+    }
+}
