@@ -163,10 +163,11 @@ pub fn diagnose(text: &str, kind: PolicyKind) -> Vec<Diagnostic> {
     let doc: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
+            // serde_json counts an empty document's end as column 0; positions here start at 1.
             out.push(Diagnostic {
                 severity: Severity::Error,
-                line: e.line(),
-                column: e.column(),
+                line: e.line().max(1),
+                column: e.column().max(1),
                 statement: None,
                 message: format!("Syntax errors in policy: the JSON is not valid ({e})"),
             });
@@ -319,6 +320,13 @@ mod tests {
         assert_eq!(
             check("{\"Versoin\":\"2012-10-17\"}"),
             ["1:2 error: `Versoin` is not a policy element; did you mean `Version`?"]
+        );
+        // Found by the fuzz target policy_diagnose: an empty file is at line 1, column 1.
+        assert_eq!(
+            check(""),
+            [
+                "1:1 error: Syntax errors in policy: the JSON is not valid (EOF while parsing a value at line 1 column 0)"
+            ]
         );
     }
 
