@@ -464,25 +464,36 @@ impl App {
         .to_owned();
         draft.region = Some(region.clone());
 
-        // S3 requires every `x-amz-*` header to be signed: an unsigned one could change what a
-        // signed request means (an object's metadata, its encryption, its ACL).
-        // See <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
+        // Every `x-amz-*` header must be signed, as SigV4 requires: an unsigned one could change
+        // what a signed request means (the operation, for awsJson's X-Amz-Target; an object's
+        // metadata, encryption or ACL, for S3). The SDKs sign them all.
+        // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>
+        // and <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
         if service.endpoint_prefix == "s3" {
             check_content_sha256(header(h, "x-amz-content-sha256")).map_err(|e| fail(e, protocol, namespace))?;
-            let unsigned: Vec<&str> = h
-                .keys()
-                .map(http::HeaderName::as_str)
-                .filter(|k| k.starts_with("x-amz-") && !auth.signed_headers.iter().any(|s| s == k))
-                .collect();
-            if !unsigned.is_empty() {
+        }
+        let unsigned: Vec<&str> = h
+            .keys()
+            .map(http::HeaderName::as_str)
+            .filter(|k| k.starts_with("x-amz-") && !auth.signed_headers.iter().any(|s| s == k))
+            .collect();
+        if !unsigned.is_empty() {
+            let e = if service.endpoint_prefix == "s3" {
                 let mut e = WireError::new(
                     "AccessDenied",
                     403,
                     "There were headers present in the request which were not signed",
                 );
                 e.details = Box::new([("HeadersNotSigned", unsigned.join(", "))]);
-                return Err(fail(e, protocol, namespace));
-            }
+                e
+            } else {
+                WireError::new(
+                    "SignatureDoesNotMatch",
+                    403,
+                    format!("There were headers present in the request which were not signed: {}", unsigned.join(", ")),
+                )
+            };
+            return Err(fail(e, protocol, namespace));
         }
 
         // Who is calling.

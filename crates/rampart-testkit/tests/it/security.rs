@@ -443,6 +443,9 @@ async fn every_protocol_refuses_bad_signatures_in_its_own_format() {
         let sign = |id: &str, secret: &str, time: SystemTime| {
             sign_request(fresh(), id, secret, service, time, SignatureLocation::Headers).unwrap()
         };
+        // An x-amz- header added after signing.
+        let mut with_unsigned = sign(&id, &secret, now);
+        with_unsigned.headers_mut().insert("x-amz-request-payer", http::HeaderValue::from_static("requester"));
         // Signed for one host, sent with another.
         let mut tampered = sign(&id, &secret, now);
         let port = server.running.as_ref().unwrap().addr.port();
@@ -458,6 +461,7 @@ async fn every_protocol_refuses_bad_signatures_in_its_own_format() {
             // STS's common errors say RequestExpired; S3 has its own.
             ("skewed clock", sign(&id, &secret, skewed), if s3 { "RequestTimeTooSkewed" } else { "RequestExpired" }),
             ("tampered host", tampered, "SignatureDoesNotMatch"),
+            ("unsigned x-amz header", with_unsigned, if s3 { "AccessDenied" } else { "SignatureDoesNotMatch" }),
         ];
         for (what, req, want) in cases {
             let r = send(req).await.unwrap();
@@ -486,4 +490,32 @@ async fn every_protocol_refuses_bad_signatures_in_its_own_format() {
         assert!((400..500).contains(&r.status), "{service} junk: {} {}", r.status, r.body);
         error_code(&r.body, is_json);
     }
+}
+
+#[tokio::test]
+async fn an_unsigned_x_amz_target_cannot_choose_the_operation() {
+    let server = TestServer::start().await.unwrap();
+    // Signed with no target, then given one: the operation was never signed.
+    let req = http::Request::post(format!("{}/", server.endpoint))
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(b"{}".to_vec())
+        .unwrap();
+    let mut signed = sign_request(
+        req,
+        &server.access_key_id,
+        &server.secret_access_key,
+        "cloudtrail",
+        SystemTime::now(),
+        SignatureLocation::Headers,
+    )
+    .unwrap();
+    signed.headers_mut().insert(
+        "x-amz-target",
+        http::HeaderValue::from_static("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.DeleteTrail"),
+    );
+    let r = send(signed).await.unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["__type"], "SignatureDoesNotMatch");
+    assert!(v["message"].as_str().unwrap().contains("x-amz-target"), "{v}");
 }
