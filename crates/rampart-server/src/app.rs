@@ -87,13 +87,13 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
     match e {
         // No signature at all: an anonymous request, which no bucket policy here allows.
         SigV4Error::MissingAuthenticationToken => WireError::new("AccessDenied", 403, "Access Denied"),
+        SigV4Error::ExpiresOutOfRange(_) => WireError::new(
+            "AuthorizationQueryParametersError",
+            400,
+            "X-Amz-Expires must be less than a week (in seconds) that is 7 days",
+        ),
         SigV4Error::IncompleteSignature(m) if presigned => {
-            let message = if m.starts_with("X-Amz-Expires must be between") {
-                "X-Amz-Expires must be less than a week (in seconds) that is 7 days".to_owned()
-            } else {
-                m.clone()
-            };
-            WireError::new("AuthorizationQueryParametersError", 400, message)
+            WireError::new("AuthorizationQueryParametersError", 400, m.clone())
         }
         SigV4Error::IncompleteSignature(m) => {
             WireError::new("AuthorizationHeaderMalformed", 400, format!("The authorization header is malformed; {m}"))
@@ -107,7 +107,7 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
             403,
             "The AWS Access Key Id you provided does not exist in our records.",
         ),
-        SigV4Error::SignatureDoesNotMatch(m) if m.contains("x-amz-content-sha256") => WireError::new(
+        SigV4Error::ContentSha256Mismatch => WireError::new(
             "XAmzContentSHA256Mismatch",
             400,
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -117,9 +117,7 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
             403,
             "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
         ),
-        SigV4Error::RequestExpired(m) if m == "Request has expired" => {
-            WireError::new("AccessDenied", 403, "Request has expired")
-        }
+        SigV4Error::PresignedUrlExpired => WireError::new("AccessDenied", 403, "Request has expired"),
         SigV4Error::RequestExpired(_) => WireError::new(
             "RequestTimeTooSkewed",
             403,
@@ -165,17 +163,29 @@ fn unserved(service: &rampart_shapes::catalog::AwsService, spoken: Option<Protoc
     Failure { error: WireError::new(code, 400, message), protocol, namespace: None }
 }
 
-/// The catalog's service with this awsJson target prefix (botocore's full prefix, or the service
-/// shape's name alone as Smithy SDKs send it).
-fn service_by_target(prefix: &str) -> Option<&'static rampart_shapes::catalog::AwsService> {
-    rampart_shapes::catalog::AWS_SERVICES
-        .iter()
-        .find(|s| s.target_prefix.is_some_and(|t| t == prefix || t.rsplit('.').next() == Some(prefix)))
+/// Whether a model's awsJson target prefix is the one a request sent: botocore sends the model's
+/// full prefix, Smithy-generated SDKs the service shape's name alone
+/// (`CloudTrail_20131101.LookupEvents`).
+fn target_is(model: Option<&str>, sent: &str) -> bool {
+    model.is_some_and(|t| t == sent || t.rsplit('.').next() == Some(sent))
 }
 
-/// The catalog's service with this signing name (a credential scope's service).
-fn service_by_scope(name: &str) -> Option<&'static rampart_shapes::catalog::AwsService> {
-    rampart_shapes::catalog::AWS_SERVICES.iter().find(|s| s.signing_name == name)
+/// The catalog's service with this awsJson target prefix.
+fn service_by_target(prefix: &str) -> Option<&'static rampart_shapes::catalog::AwsService> {
+    rampart_shapes::catalog::AWS_SERVICES.iter().find(|s| target_is(s.target_prefix, prefix))
+}
+
+/// A request whose credential scope names a service Rampart does not serve: refused by the
+/// service's AWS name when the catalog knows it, else by the name the scope gives.
+fn unserved_scope(scope: &str, spoken: Option<Protocol>, code: &'static str, fallback: Protocol) -> Failure {
+    match rampart_shapes::catalog::AWS_SERVICES.iter().find(|s| s.signing_name == scope) {
+        Some(s) => unserved(s, spoken),
+        None => Failure {
+            error: WireError::new(code, 400, format!("Rampart does not serve the `{scope}` service")),
+            protocol: fallback,
+            namespace: None,
+        },
+    }
 }
 
 /// Access key ids that emulators' documentation and AWS's examples use: a request signed with one
@@ -315,8 +325,10 @@ impl App {
             namespace,
         };
 
-        // The signature's claims, before anything else.
+        // The signature's claims, before anything else. The host is the Host header's, else the
+        // URI's authority (HTTP/2, absolute-form requests).
         let host = parts.uri.authority().map(|a| a.as_str().to_owned());
+        let host_header = header(h, "host").or(host.as_deref());
         let mut headers: Vec<(&str, &[u8])> = h.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
         if !h.contains_key(http::header::HOST)
             && let Some(host) = &host
@@ -358,12 +370,7 @@ impl App {
                 let service = rampart_shapes::services()
                     .iter()
                     .copied()
-                    // Smithy-generated SDKs send the service shape's name alone
-                    // (`CloudTrail_20131101.LookupEvents`), botocore the model's full prefix.
-                    .find(|s| {
-                        s.target_prefix
-                            .is_some_and(|t| t == target_prefix || t.rsplit('.').next() == Some(target_prefix.as_str()))
-                    })
+                    .find(|s| target_is(s.target_prefix, target_prefix))
                     .ok_or_else(|| match service_by_target(target_prefix) {
                         Some(s) => unserved(s, Some(Protocol::Json)),
                         None => fail(WireError::unknown_operation(&target), protocol, namespace),
@@ -381,18 +388,7 @@ impl App {
                 draft.event_name = Some(action.clone());
                 let service =
                     Self::service_by_signing_name(&auth.scope.service, Some(Protocol::Query)).ok_or_else(|| {
-                        match service_by_scope(&auth.scope.service) {
-                            Some(s) => unserved(s, Some(Protocol::Query)),
-                            None => fail(
-                                WireError::new(
-                                    "InvalidAction",
-                                    400,
-                                    format!("Rampart does not serve the `{}` service", auth.scope.service),
-                                ),
-                                protocol,
-                                namespace,
-                            ),
-                        }
+                        unserved_scope(&auth.scope.service, Some(Protocol::Query), "InvalidAction", protocol)
                     })?;
                 namespace = service.xml_namespace;
                 if action.is_empty() {
@@ -404,25 +400,12 @@ impl App {
                 (service, op)
             }
             Wire::Rest => {
-                let service = Self::service_by_signing_name(&auth.scope.service, None).ok_or_else(|| {
-                    match service_by_scope(&auth.scope.service) {
-                        Some(s) => unserved(s, None),
-                        None => fail(
-                            WireError::new(
-                                "UnknownOperationException",
-                                400,
-                                format!("Rampart does not serve the `{}` service", auth.scope.service),
-                            ),
-                            protocol,
-                            namespace,
-                        ),
-                    }
-                })?;
+                let service = Self::service_by_signing_name(&auth.scope.service, None)
+                    .ok_or_else(|| unserved_scope(&auth.scope.service, None, "UnknownOperationException", protocol))?;
                 protocol = service.protocol;
                 // S3 may name the bucket in the Host header; routing sees the path-style path.
                 if service.endpoint_prefix == "s3" {
-                    let host = header(h, "host").or(host.as_deref());
-                    let addressing = rampart_wire::s3host::addressing(host, &self.s3_base_domains)
+                    let addressing = rampart_wire::s3host::addressing(host_header, &self.s3_base_domains)
                         .map_err(|e| fail(e, protocol, service.xml_namespace))?;
                     if let rampart_wire::s3host::Addressing::VirtualHosted { bucket } = addressing {
                         routed_path = rampart_wire::s3host::path_style_path(&bucket, parts.uri.path());
@@ -456,12 +439,7 @@ impl App {
         draft.event_name = Some(op.name.to_owned());
         draft.read_only = op.read_only;
         // A global service's call happens in us-east-1, for the trail and for aws:RequestedRegion.
-        let region = cloudtrail::recorded_region(
-            service.endpoint_prefix,
-            header(h, "host").or(host.as_deref()),
-            &auth.scope.region,
-        )
-        .to_owned();
+        let region = cloudtrail::recorded_region(service.endpoint_prefix, host_header, &auth.scope.region).to_owned();
         draft.region = Some(region.clone());
 
         // Every `x-amz-*` header must be signed, as SigV4 requires: an unsigned one could change
@@ -554,8 +532,8 @@ impl App {
         {
             // A payload's bytes (an object's body) are data, not parameters: never in the trail.
             let params = json::audit_json(&without_payload(&input, shape), shape, REDACTED);
-            let host = header(h, "host").or(host.as_deref());
-            draft.request_parameters = Some(rampart_services::audit_parameters(service.signing_name, params, host));
+            draft.request_parameters =
+                Some(rampart_services::audit_parameters(service.signing_name, params, host_header));
         }
 
         // May they? On every resource the operation acts on.

@@ -157,7 +157,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| StartError::Bind(bind, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind(bind, e))?;
     let credentials_path = config.data_dir.join(data_dir::ROOT_CREDENTIALS);
-    if db.get(keys::BOOTSTRAP)?.is_none() && credentials_path.exists() {
+    if !has_data && credentials_path.exists() {
         return Err(StartError::StaleCredentials(credentials_path));
     }
     let bootstrap_account = if config.dev { Some(config.dev_account_id.clone()) } else { config.account_id.clone() };

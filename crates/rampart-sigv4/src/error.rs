@@ -22,6 +22,15 @@ pub enum SigV4Error {
     /// The session token has expired (decided by the caller).
     #[error("The security token included in the request is expired")]
     ExpiredToken,
+    /// A presigned URL used after its `X-Amz-Expires`.
+    #[error("Request has expired")]
+    PresignedUrlExpired,
+    /// A presigned URL's `X-Amz-Expires` is not a number of seconds from 1 to a week.
+    #[error("{0}")]
+    ExpiresOutOfRange(String),
+    /// `x-amz-content-sha256` is not the hash of the body.
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch,
 }
 
 /// The message AWS sends for a signature mismatch.
@@ -35,15 +44,20 @@ impl SigV4Error {
             Self::IncompleteSignature(_) => "IncompleteSignature",
             Self::InvalidClientTokenId => "InvalidClientTokenId",
             Self::SignatureDoesNotMatch(_) => "SignatureDoesNotMatch",
-            Self::RequestExpired(_) => "RequestExpired",
+            Self::RequestExpired(_) | Self::PresignedUrlExpired => "RequestExpired",
             Self::ExpiredToken => "ExpiredToken",
+            Self::ExpiresOutOfRange(_) => "IncompleteSignature",
+            Self::ContentSha256Mismatch => "SignatureDoesNotMatch",
         }
     }
 
     /// The HTTP status AWS answers with.
     pub fn status(&self) -> u16 {
         match self {
-            Self::IncompleteSignature(_) | Self::RequestExpired(_) => 400,
+            Self::IncompleteSignature(_)
+            | Self::RequestExpired(_)
+            | Self::PresignedUrlExpired
+            | Self::ExpiresOutOfRange(_) => 400,
             _ => 403,
         }
     }

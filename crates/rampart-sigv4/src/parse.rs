@@ -224,7 +224,7 @@ fn parse_presigned(req: &Request<'_>) -> Result<Auth, SigV4Error> {
             let secs: i64 =
                 e.parse().map_err(|_| incomplete(format!("X-Amz-Expires should be a number, got '{e}'")))?;
             if !(1..=MAX_PRESIGNED_EXPIRY_SECS).contains(&secs) {
-                return Err(incomplete(format!(
+                return Err(SigV4Error::ExpiresOutOfRange(format!(
                     "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRY_SECS} seconds, got {secs}"
                 )));
             }

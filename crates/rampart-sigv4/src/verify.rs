@@ -126,7 +126,7 @@ fn check_time(auth: &Auth, now: OffsetDateTime) -> Result<(), SigV4Error> {
     match auth.presigned_expires {
         Some(secs) => {
             if now > auth.time + time::Duration::seconds(secs) {
-                return Err(SigV4Error::RequestExpired("Request has expired".to_owned()));
+                return Err(SigV4Error::PresignedUrlExpired);
             }
         }
         None => {
@@ -157,13 +157,7 @@ fn payload_hash(req: &Request<'_>, auth: &Auth, s3: bool) -> Result<String, SigV
         }
         Some(h) => {
             let actual = body_hash();
-            if h.eq_ignore_ascii_case(&actual) {
-                Ok(h.to_owned())
-            } else {
-                Err(SigV4Error::SignatureDoesNotMatch(
-                    "The provided 'x-amz-content-sha256' header does not match what was computed.".to_owned(),
-                ))
-            }
+            if h.eq_ignore_ascii_case(&actual) { Ok(h.to_owned()) } else { Err(SigV4Error::ContentSha256Mismatch) }
         }
         None if s3 && auth.presigned_expires.is_some() => Ok(UNSIGNED_PAYLOAD.to_owned()),
         None => Ok(body_hash()),
