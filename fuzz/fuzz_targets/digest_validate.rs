@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use rampart_services::cloudtrail::validate::{Files, TrailRef, validate};
+use rampart_cloudtrail::validate::{Files, TrailRef, validate};
 use time::OffsetDateTime;
 
 const DIGEST: &str =

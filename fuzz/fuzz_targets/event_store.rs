@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_services::cloudtrail::{decode_postings, decode_tagged, plan_index, run_keys, stored};
+use rampart_cloudtrail::{decode_postings, decode_tagged, plan_index, run_keys, stored};
 
 fuzz_target!(|data: &[u8]| {
     let _ = stored::unpack(data);

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_services::jwt::{JwkSet, Token};
+use rampart_iam::jwt::{JwkSet, Token};
 
 fuzz_target!(|data: &[u8]| {
     // The first line is the token; the rest, a key set.

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_services::xmldsig::{exc_c14n, parse, verify_enveloped};
+use rampart_iam::xmldsig::{exc_c14n, parse, verify_enveloped};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

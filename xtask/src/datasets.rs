@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use serde_json::Value as Json;
 
 /// Where the generated catalogue of AWS managed policies lives.
-pub const MANAGED_POLICIES: &str = "crates/rampart-services/data/aws-managed-policies.txt";
+pub const MANAGED_POLICIES: &str = "crates/rampart-iam/data/aws-managed-policies.txt";
 
 /// AWS managed policies the dataset lacks (its files for them are too large to be stored), as
 /// AWS publishes them: `(name, path, version, created, updated, document)`.

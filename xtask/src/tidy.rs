@@ -1,4 +1,5 @@
-//! House checks that run with the test suite: file headers and fresh generated code.
+//! House checks that run with the test suite: file headers, fresh generated code and the
+//! direction of dependencies between Rampart's crates.
 
 #[cfg(test)]
 mod tests {
@@ -20,6 +21,77 @@ mod tests {
                 out.push(p);
             }
         }
+    }
+
+    /// Which of Rampart's crates each crate may depend on (normal dependencies). Dependencies
+    /// point down; a service crate stands on `rampart-core` and uses another service only where
+    /// listed (CloudTrail delivers log files through S3), never both ways; only the wiring crate
+    /// and the binary see every service. A new crate must be added here.
+    const ALLOWED: &[(&str, &[&str])] = &[
+        ("rampart-shapes", &[]),
+        ("rampart-sigv4", &[]),
+        ("rampart-policy", &[]),
+        ("rampart-store", &[]),
+        ("rampart-wire", &["rampart-shapes"]),
+        ("rampart-core", &["rampart-store"]),
+        ("rampart-iam", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy"]),
+        ("rampart-s3", &["rampart-core", "rampart-store", "rampart-shapes"]),
+        ("rampart-cloudtrail", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-s3"]),
+        (
+            "rampart-server",
+            &[
+                "rampart-core",
+                "rampart-store",
+                "rampart-shapes",
+                "rampart-wire",
+                "rampart-sigv4",
+                "rampart-iam",
+                "rampart-s3",
+                "rampart-cloudtrail",
+            ],
+        ),
+        (
+            "rampart-cli",
+            &["rampart-server", "rampart-policy", "rampart-store", "rampart-iam", "rampart-s3", "rampart-cloudtrail"],
+        ),
+        ("rampart-testkit", &["rampart-server"]),
+    ];
+
+    /// The `rampart-*` crates named in a manifest's `[dependencies]` table.
+    fn rampart_dependencies(manifest: &str) -> Vec<String> {
+        let mut in_deps = false;
+        let mut out = Vec::new();
+        for line in manifest.lines().map(str::trim) {
+            if line.starts_with('[') {
+                in_deps = line == "[dependencies]";
+            } else if in_deps && line.starts_with("rampart-") {
+                let name: String = line.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn crate_dependencies_point_down() {
+        let mut checked = 0;
+        let mut wrong = Vec::new();
+        for entry in std::fs::read_dir(root().join("crates")).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(manifest) = std::fs::read_to_string(entry.path().join("Cargo.toml")) else { continue };
+            let Some((_, allowed)) = ALLOWED.iter().find(|(c, _)| *c == name) else {
+                wrong.push(format!("{name} is not in tidy.rs's ALLOWED table"));
+                continue;
+            };
+            checked += 1;
+            for dep in rampart_dependencies(&manifest) {
+                if !allowed.contains(&dep.as_str()) {
+                    wrong.push(format!("{name} depends on {dep}"));
+                }
+            }
+        }
+        assert!(checked >= 12, "checked only {checked} crates");
+        assert!(wrong.is_empty(), "dependencies against the layering: {wrong:#?}");
     }
 
     #[test]

@@ -246,9 +246,9 @@ fn validate(kind: PolicyKind, json: bool, files: &[PathBuf]) -> anyhow::Result<E
 /// Prints an AWS managed policy found by ARN or name.
 fn show(policy: &str, document_only: bool) -> ExitCode {
     let found = if policy.starts_with("arn:") {
-        rampart_services::iam::aws_managed(policy)
+        rampart_iam::iam::aws_managed(policy)
     } else {
-        rampart_services::iam::aws_managed_named(policy)
+        rampart_iam::iam::aws_managed_named(policy)
     };
     let Some(p) = found else {
         eprintln!("rampart: `{policy}` is not an AWS managed policy (names and ARNs are case-sensitive)");

@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use rampart_services::cloudtrail::digest::ExportedTrail;
-use rampart_services::cloudtrail::validate::{self, Files, Kind, Status};
-use rampart_services::cloudtrail::{self, TrailRecord};
+use rampart_cloudtrail::digest::ExportedTrail;
+use rampart_cloudtrail::validate::{self, Files, Kind, Status};
+use rampart_cloudtrail::{self, TrailRecord};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -181,7 +181,8 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let source = if path.exists() {
         let db =
             rampart_store::Db::open_sqlite_read_only(&path).with_context(|| format!("opening {}", path.display()))?;
-        let trail = find_trail(cloudtrail::all_trails(&db).map_err(|e| anyhow::anyhow!(e.message))?, &args.trail)?;
+        let trail =
+            find_trail(rampart_cloudtrail::all_trails(&db).map_err(|e| anyhow::anyhow!(e.message))?, &args.trail)?;
         Source::Store { db, trail: Box::new(trail) }
     } else if let Some(dir) = &args.from_dir {
         let (t, p) = find_exported(dir, &args.trail)?;
@@ -191,7 +192,7 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     };
     let (arn, public_keys, target) = match &source {
         Source::Store { db, trail } => {
-            let keys: Vec<_> = cloudtrail::digest::public_keys(db, &trail.account_id)
+            let keys: Vec<_> = rampart_cloudtrail::digest::public_keys(db, &trail.account_id)
                 .map_err(|e| anyhow::anyhow!(e.message))?
                 .into_iter()
                 .collect();
@@ -220,7 +221,7 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     println!("Validating log files for trail {arn} between {} and {}\n", display(args.start_time), display(end));
     let exported = args.from_dir.clone().map(DirFiles);
     let stored = match &source {
-        Source::Store { db, .. } => Some(rampart_services::s3::StoredObjects(db)),
+        Source::Store { db, .. } => Some(rampart_s3::StoredObjects(db)),
         Source::Exported(..) => None,
     };
     let files: &dyn Files = match (&exported, &stored) {

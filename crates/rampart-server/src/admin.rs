@@ -1,7 +1,7 @@
 //! Rampart's own endpoints under `/_rampart/`: health, and the dev-mode reset.
 
-use rampart_services::account::{AccessKeyRecord, KeyOwner};
-use rampart_services::keys;
+use rampart_core::account::{AccessKeyRecord, KeyOwner};
+use rampart_core::keys;
 use rampart_store::TxError;
 
 use crate::app::{App, Response, respond};

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::Full;
-use rampart_services::authz::Authorizer;
-use rampart_services::cloudtrail::{self, REDACTED, UserIdentity};
-use rampart_services::{Ctx, Principal, ServiceError, TxCtx, authz};
+use rampart_cloudtrail::{self, REDACTED, UserIdentity};
+use rampart_core::{Ctx, Principal, ServiceError, TxCtx};
+use rampart_iam::authz;
+use rampart_iam::authz::Authorizer;
 use rampart_shapes::{Operation, Protocol, Service, Value};
 use rampart_sigv4::{SigV4Error, Verifier};
 use rampart_store::{Db, Sealer, TxError};
@@ -439,7 +440,8 @@ impl App {
         draft.event_name = Some(op.name.to_owned());
         draft.read_only = op.read_only;
         // A global service's call happens in us-east-1, for the trail and for aws:RequestedRegion.
-        let region = cloudtrail::recorded_region(service.endpoint_prefix, host_header, &auth.scope.region).to_owned();
+        let region =
+            rampart_cloudtrail::recorded_region(service.endpoint_prefix, host_header, &auth.scope.region).to_owned();
         draft.region = Some(region.clone());
 
         // Every `x-amz-*` header must be signed, as SigV4 requires: an unsigned one could change
@@ -511,7 +513,7 @@ impl App {
 
         // What is asked. A refused input gets the service's own error where it has one.
         let refused = |mut e: WireError| {
-            if let Some(code) = rampart_services::validation_code(service.endpoint_prefix, &e.members) {
+            if let Some(code) = crate::services::validation_code(service.endpoint_prefix, &e.members) {
                 e.code = code.into();
             }
             fail(e, protocol, namespace)
@@ -533,7 +535,7 @@ impl App {
             // A payload's bytes (an object's body) are data, not parameters: never in the trail.
             let params = json::audit_json(&without_payload(&input, shape), shape, REDACTED);
             draft.request_parameters =
-                Some(rampart_services::audit_parameters(service.signing_name, params, host_header));
+                Some(crate::services::audit_parameters(service.signing_name, params, host_header));
         }
 
         // May they? On every resource the operation acts on.
@@ -545,10 +547,11 @@ impl App {
             request_id,
             region: &auth.scope.region,
         };
-        let asked = rampart_services::actions::resolve(
+        let asked = rampart_iam::actions::resolve(
             &self.db,
             &principal,
             service.endpoint_prefix,
+            crate::services::action(service.endpoint_prefix, op.name),
             op,
             &input,
             &auth.scope.region,
@@ -680,7 +683,7 @@ impl App {
                     })?;
                 draft.identity = Some(UserIdentity::saml(&typed.principal_arn, None, None));
                 let provider = typed.principal_arn.clone();
-                let out = rampart_services::sts::assume_role_with_saml(&self.db, &self.sealer, now, typed)
+                let out = rampart_iam::sts::assume_role_with_saml(&self.db, &self.sealer, now, typed)
                     .map_err(from_service)?;
                 draft.identity =
                     Some(UserIdentity::saml(&provider, out.name_qualifier.as_deref(), out.subject.as_deref()));
@@ -716,19 +719,15 @@ impl App {
             tracing::error!(error = %e, "decoded input does not fit its type");
             fail(ServiceError::internal())
         })?;
-        let plan = rampart_services::sts::plan_web_identity(&self.db, &typed).map_err(fail)?;
+        let plan = rampart_iam::sts::plan_web_identity(&self.db, &typed).map_err(fail)?;
         let (aud, sub) = (plan.token.list_claim("aud"), plan.token.str_claim("sub").unwrap_or_default());
         draft.identity =
             Some(UserIdentity::web_identity(&plan.provider.url, aud.first().map_or("", String::as_str), sub));
-        let keys = self
-            .oidc
-            .keys(&plan.provider, plan.kid())
-            .await
-            .map_err(|_| fail(rampart_services::sts::idp_unreachable()))?;
-        let output =
-            rampart_services::sts::assume_role_with_web_identity(&self.db, &self.sealer, now, typed, &plan, &keys)
-                .map_err(fail)?
-                .into_value();
+        let keys =
+            self.oidc.keys(&plan.provider, plan.kid()).await.map_err(|_| fail(rampart_iam::sts::idp_unreachable()))?;
+        let output = rampart_iam::sts::assume_role_with_web_identity(&self.db, &self.sealer, now, typed, &plan, &keys)
+            .map_err(fail)?
+            .into_value();
         if let Some(shape) = op.output {
             draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
         }
@@ -770,8 +769,8 @@ impl App {
         let preset = without_response.response_elements.take();
         let skeleton = AUDIT
             .then(|| audit::event(without_response, origin, request_id, now, &self.config.region, None))
-            .and_then(|ev| cloudtrail::record_json(&ev))
-            .and_then(|json| cloudtrail::stored::Skeleton::new(&json));
+            .and_then(|ev| rampart_cloudtrail::record_json(&ev))
+            .and_then(|json| rampart_cloudtrail::stored::Skeleton::new(&json));
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {
@@ -787,7 +786,7 @@ impl App {
                 let response = serde_json::to_vec(&response).map_err(|_| ServiceError::internal())?;
                 let record = skeleton.ok_or_else(ServiceError::internal)?.with_response(&response);
                 // INVARIANT: the event commits in the same transaction as the change, or neither does.
-                tx.log_append(cloudtrail::position(now), &record)?;
+                tx.log_append(rampart_cloudtrail::position(now), &record)?;
                 Ok(output)
             })
             .await;

@@ -1,6 +1,6 @@
 //! Audit capture: every request becomes a CloudTrail event in the store.
 
-use rampart_services::cloudtrail::{self, EVENT_VERSION, Event, EventResource, TlsDetails, UserIdentity};
+use rampart_cloudtrail::{self, EVENT_VERSION, Event, EventResource, TlsDetails, UserIdentity};
 use rampart_store::Db;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -52,7 +52,7 @@ pub fn event(
     let recipient = draft.recipient_account_id.or_else(|| identity.account_id.clone()).unwrap_or_default();
     let event_source = draft.event_source.unwrap_or_else(|| "unknown".to_owned());
     let event_name = draft.event_name.unwrap_or_else(|| "Unknown".to_owned());
-    let data = cloudtrail::is_data_event(&event_source, &event_name);
+    let data = rampart_cloudtrail::is_data_event(&event_source, &event_name);
     let resources: Vec<EventResource> = draft.resources.iter().filter_map(|a| EventResource::from_arn(a)).collect();
     Event {
         event_version: EVENT_VERSION.to_owned(),
@@ -85,9 +85,9 @@ pub fn event(
 /// goes as plain JSON: the store compresses the group's queued records together (one LZ4 block a
 /// pack), which packs them smaller, and off the request, than each compressed alone.
 pub fn queue(db: &Db, ev: &Event, time: OffsetDateTime) {
-    match cloudtrail::record_json(ev) {
+    match rampart_cloudtrail::record_json(ev) {
         Some(bytes) => {
-            if let Err(e) = db.log_append_later(cloudtrail::position(time), bytes) {
+            if let Err(e) = db.log_append_later(rampart_cloudtrail::position(time), bytes) {
                 tracing::error!(request_id = %ev.request_id, error = %e, "cannot queue an audit event");
             }
         }

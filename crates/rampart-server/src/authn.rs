@@ -1,8 +1,9 @@
 //! Authentication: a SigV4-signed request → the principal behind its access key.
 
-use rampart_services::account::{AccessKeyRecord, KeyOwner, KeyStatus, read_cached};
-use rampart_services::sts::SessionClaims;
-use rampart_services::{Principal, keys};
+use rampart_core::account::{AccessKeyRecord, KeyOwner, KeyStatus};
+use rampart_core::records::read_cached;
+use rampart_core::{Principal, keys};
+use rampart_iam::sts::SessionClaims;
 use rampart_sigv4::{Auth, Request, SigV4Error};
 use time::OffsetDateTime;
 
@@ -63,7 +64,7 @@ impl SessionCache {
         {
             return Some(claims.clone());
         }
-        let claims = std::sync::Arc::new(rampart_services::sts::open_token(sealer, token)?);
+        let claims = std::sync::Arc::new(rampart_iam::sts::open_token(sealer, token)?);
         if claims.access_key_id == key_id {
             let mut map = lock();
             if map.len() >= SESSION_CACHE_MAX {
@@ -88,7 +89,7 @@ fn note_use(app: &App, key_id: &str, auth: &Auth, now: OffsetDateTime) {
         }
         seen.insert(key_id.to_owned(), minute);
     }
-    let used = rampart_services::iam::KeyLastUsed {
+    let used = rampart_iam::iam::KeyLastUsed {
         date: now,
         service: auth.scope.service.clone(),
         region: auth.scope.region.clone(),
@@ -136,7 +137,7 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
         KeyOwner::User { account_id, user_name, user_id } => {
             // The key's user must still exist (and be the same user, not a new one with its name).
             let user =
-                rampart_services::iam::read_user(&app.db, &account_id, &user_name).map_err(|_| AuthnError::Internal)?;
+                rampart_iam::iam::read_user(&app.db, &account_id, &user_name).map_err(|_| AuthnError::Internal)?;
             match user {
                 Some(u) if u.id == user_id => Ok(u.principal(Some(record.id))),
                 _ => Err(SigV4Error::InvalidClientTokenId.into()),

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rampart_services::{Ctx, ServiceError, TxCtx, cloudtrail, iam, s3, sts};
+use rampart_core::{Ctx, ServiceError, TxCtx};
+use rampart_iam::{iam, sts};
 use rampart_shapes::generated::{
     cloudtrail as cloudtrail_shapes, iam as iam_shapes, s3 as s3_shapes, sts as sts_shapes,
 };
@@ -85,33 +86,33 @@ impl Dispatch {
         let s3 = s3_shapes::SERVICE.endpoint_prefix;
         let trail = cloudtrail_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
-            ((trail, "LookupEvents"), read(cloudtrail::lookup_events)),
-            ((trail, "CreateTrail"), write(cloudtrail::create_trail)),
-            ((trail, "UpdateTrail"), write(cloudtrail::update_trail)),
-            ((trail, "GetTrail"), read(cloudtrail::get_trail)),
-            ((trail, "DescribeTrails"), read(cloudtrail::describe_trails)),
-            ((trail, "ListTrails"), read(cloudtrail::list_trails)),
-            ((trail, "DeleteTrail"), write(cloudtrail::delete_trail)),
-            ((trail, "StartLogging"), write(cloudtrail::start_logging)),
-            ((trail, "StopLogging"), write(cloudtrail::stop_logging)),
-            ((trail, "GetTrailStatus"), read(cloudtrail::get_trail_status)),
-            ((trail, "GetEventSelectors"), read(cloudtrail::get_event_selectors)),
-            ((trail, "PutEventSelectors"), write(cloudtrail::put_event_selectors)),
-            ((trail, "AddTags"), write(cloudtrail::add_tags)),
-            ((trail, "RemoveTags"), write(cloudtrail::remove_tags)),
-            ((trail, "ListTags"), read(cloudtrail::list_tags)),
-            ((trail, "ListPublicKeys"), read(cloudtrail::list_public_keys)),
-            ((s3, "ListBuckets"), read(s3::list_buckets)),
-            ((s3, "CreateBucket"), write(s3::create_bucket)),
-            ((s3, "HeadBucket"), read(s3::head_bucket)),
-            ((s3, "DeleteBucket"), write(s3::delete_bucket)),
-            ((s3, "PutObject"), write(s3::put_object)),
-            ((s3, "GetObject"), read(s3::get_object)),
-            ((s3, "HeadObject"), read(s3::head_object)),
-            ((s3, "DeleteObject"), write(s3::delete_object)),
-            ((s3, "ListObjectsV2"), read(s3::list_objects_v2)),
-            ((s3, "ListObjects"), read(s3::list_objects)),
-            ((s3, "GetBucketLocation"), read(s3::get_bucket_location)),
+            ((trail, "LookupEvents"), read(rampart_cloudtrail::lookup_events)),
+            ((trail, "CreateTrail"), write(rampart_cloudtrail::create_trail)),
+            ((trail, "UpdateTrail"), write(rampart_cloudtrail::update_trail)),
+            ((trail, "GetTrail"), read(rampart_cloudtrail::get_trail)),
+            ((trail, "DescribeTrails"), read(rampart_cloudtrail::describe_trails)),
+            ((trail, "ListTrails"), read(rampart_cloudtrail::list_trails)),
+            ((trail, "DeleteTrail"), write(rampart_cloudtrail::delete_trail)),
+            ((trail, "StartLogging"), write(rampart_cloudtrail::start_logging)),
+            ((trail, "StopLogging"), write(rampart_cloudtrail::stop_logging)),
+            ((trail, "GetTrailStatus"), read(rampart_cloudtrail::get_trail_status)),
+            ((trail, "GetEventSelectors"), read(rampart_cloudtrail::get_event_selectors)),
+            ((trail, "PutEventSelectors"), write(rampart_cloudtrail::put_event_selectors)),
+            ((trail, "AddTags"), write(rampart_cloudtrail::add_tags)),
+            ((trail, "RemoveTags"), write(rampart_cloudtrail::remove_tags)),
+            ((trail, "ListTags"), read(rampart_cloudtrail::list_tags)),
+            ((trail, "ListPublicKeys"), read(rampart_cloudtrail::list_public_keys)),
+            ((s3, "ListBuckets"), read(rampart_s3::list_buckets)),
+            ((s3, "CreateBucket"), write(rampart_s3::create_bucket)),
+            ((s3, "HeadBucket"), read(rampart_s3::head_bucket)),
+            ((s3, "DeleteBucket"), write(rampart_s3::delete_bucket)),
+            ((s3, "PutObject"), write(rampart_s3::put_object)),
+            ((s3, "GetObject"), read(rampart_s3::get_object)),
+            ((s3, "HeadObject"), read(rampart_s3::head_object)),
+            ((s3, "DeleteObject"), write(rampart_s3::delete_object)),
+            ((s3, "ListObjectsV2"), read(rampart_s3::list_objects_v2)),
+            ((s3, "ListObjects"), read(rampart_s3::list_objects)),
+            ((s3, "GetBucketLocation"), read(rampart_s3::get_bucket_location)),
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
             ((sts, "GetAccessKeyInfo"), read(sts::get_access_key_info)),
             ((sts, "DecodeAuthorizationMessage"), read(sts::decode_authorization_message)),
@@ -273,11 +274,8 @@ mod tests {
     #[test]
     fn every_served_operation_has_a_row_in_the_action_table() {
         let d = Dispatch::new();
-        let missing: Vec<_> = d
-            .handlers
-            .keys()
-            .filter(|(service, op)| rampart_services::actions::lookup(service, op).is_none())
-            .collect();
+        let missing: Vec<_> =
+            d.handlers.keys().filter(|(service, op)| crate::services::action(service, op).is_none()).collect();
         assert!(missing.is_empty(), "operations without an action-table row: {missing:?}");
     }
 

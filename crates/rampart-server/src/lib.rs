@@ -15,16 +15,18 @@ mod ids;
 mod listener;
 mod oidc;
 mod operator;
+mod services;
 mod signin;
 mod tls;
 mod trail_export;
 
+use rampart_core::records;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rampart_services::account::{self, Bootstrap};
-use rampart_services::{ServiceError, cloudtrail, keys};
+use rampart_core::account::{self, Bootstrap};
+use rampart_core::{ServiceError, keys};
 use rampart_sigv4::Verifier;
 use rampart_store::{Db, Sealer, StoreError};
 use tokio::sync::watch;
@@ -120,7 +122,7 @@ impl Running {
         let rows = self.db.log_range(i64::MIN, i64::MAX, limit, true)?;
         Ok(rows
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_slice(&cloudtrail::stored::unpack(&v)?).ok())
+            .filter_map(|(_, v)| serde_json::from_slice(&rampart_cloudtrail::stored::unpack(&v)?).ok())
             .collect())
     }
 
@@ -177,7 +179,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         None => None,
     };
-    let marker: Bootstrap = account::read(&db, keys::BOOTSTRAP)?.ok_or_else(ServiceError::internal)?;
+    let marker: Bootstrap = records::read(&db, keys::BOOTSTRAP)?.ok_or_else(ServiceError::internal)?;
     if config.dev {
         account::ensure_dev_account(&db, &config.dev_account_id).await?;
     }
@@ -186,9 +188,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         rampart_store::TxError::Store(e) => StartError::from(e),
     };
     let days = config.event_history_days;
-    db.transact(move |tx| rampart_services::cloudtrail::set_retention(tx, days)).await.map_err(failed)?;
+    db.transact(move |tx| rampart_cloudtrail::set_retention(tx, days)).await.map_err(failed)?;
     // Events of a store from before the log move there, a batch per transaction.
-    while db.transact(rampart_services::cloudtrail::move_events_to_log).await.map_err(failed)? > 0 {}
+    while db.transact(rampart_cloudtrail::move_events_to_log).await.map_err(failed)? > 0 {}
     let allow_private_issuers = config.oidc_allow_private_addresses;
     let s3_base_domains = config.s3_domains();
     let app = Arc::new(app::App {
@@ -196,7 +198,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db: db.clone(),
         sealer,
         verifier: Verifier::new(),
-        authorizer: rampart_services::authz::Authorizer::new(),
+        authorizer: rampart_iam::authz::Authorizer::new(),
         key_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),
         oidc: oidc::OidcKeys::new(allow_private_issuers),
@@ -222,7 +224,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 /// Delivers trails' log files every `every` seconds until shutdown. Each run is one transaction
-/// (`cloudtrail::deliver`): files, digests and cursors move together or not at all. With an
+/// (`rampart_cloudtrail::deliver`): files, digests and cursors move together or not at all. With an
 /// export directory, the files queued for it are then copied there (`trail_export`).
 async fn deliver_trails(
     db: Db,
@@ -242,8 +244,7 @@ async fn deliver_trails(
         let now = time::OffsetDateTime::now_utc();
         let sealer = sealer.clone();
         let export = export_dir.is_some();
-        match db.transact(move |tx| rampart_services::cloudtrail::deliver(tx, &sealer, now, digest_every, export)).await
-        {
+        match db.transact(move |tx| rampart_cloudtrail::deliver(tx, &sealer, now, digest_every, export)).await {
             Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
@@ -271,7 +272,7 @@ async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
         // About once a minute, events past the retention go (a batch at a time).
         if runs % 240 == 1 {
             let now = time::OffsetDateTime::now_utc();
-            if let Err(e) = db.transact(move |tx| rampart_services::cloudtrail::sweep_expired(tx, now)).await {
+            if let Err(e) = db.transact(move |tx| rampart_cloudtrail::sweep_expired(tx, now)).await {
                 tracing::warn!(error = ?e, "sweeping expired events failed; it is retried later");
             }
         }
@@ -280,7 +281,7 @@ async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
             // transaction (which does nothing if the cursor moved meanwhile).
             let now = time::OffsetDateTime::now_utc();
             let reader = db.clone();
-            let planned = tokio::task::spawn_blocking(move || cloudtrail::plan_pending(&reader, now)).await;
+            let planned = tokio::task::spawn_blocking(move || rampart_cloudtrail::plan_pending(&reader, now)).await;
             let plan = match planned {
                 Ok(Ok(plan)) => plan,
                 Ok(Err(e)) => {
@@ -289,8 +290,8 @@ async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
                 }
                 Err(_) => break,
             };
-            match db.transact(move |tx| cloudtrail::apply_index(tx, &plan)).await {
-                Ok(n) if n >= rampart_services::cloudtrail::INDEX_BATCH => continue,
+            match db.transact(move |tx| rampart_cloudtrail::apply_index(tx, &plan)).await {
+                Ok(n) if n >= rampart_cloudtrail::INDEX_BATCH => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = ?e, "indexing events failed; it is retried on the next run");

@@ -12,7 +12,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use rampart_services::cloudtrail::TlsDetails;
+use rampart_cloudtrail::TlsDetails;
 use rampart_shapes::Protocol;
 use rampart_wire::WireError;
 use tokio::net::{TcpListener, TcpStream};

@@ -1,11 +1,12 @@
 //! Operator commands run on the machine beside the data directory, without the API: what a
 //! person needs when the API cannot help (the root password shown once was lost).
 
+use rampart_core::records;
 use std::path::Path;
 
-use rampart_services::account::{self, AccountRecord, Bootstrap};
-use rampart_services::cloudtrail::{self, UserIdentity};
-use rampart_services::{Principal, ServiceError, keys};
+use rampart_cloudtrail::{self, UserIdentity};
+use rampart_core::account::{self, AccountRecord, Bootstrap};
+use rampart_core::{Principal, ServiceError, keys};
 use rampart_store::{Db, TxError};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -33,7 +34,7 @@ pub async fn reset_root_password(data_dir: &Path, account_id: Option<String>) ->
 
 async fn reset(db: &Db, db_path: &Path, account_id: Option<String>) -> Result<PasswordReset, StartError> {
     let marker: Bootstrap =
-        account::read(db, keys::BOOTSTRAP)?.ok_or_else(|| StartError::NoStore(db_path.to_owned()))?;
+        records::read(db, keys::BOOTSTRAP)?.ok_or_else(|| StartError::NoStore(db_path.to_owned()))?;
     let account_id = account_id.unwrap_or(marker.management_account_id);
     let password = account::new_password()?;
     let hash = account::hash_password(&password)?;
@@ -63,8 +64,8 @@ async fn reset(db: &Db, db_path: &Path, account_id: Option<String>) -> Result<Pa
             let request_id = uuid::Uuid::new_v4().to_string();
             let mut ev = audit::event(draft, &origin, &request_id, now, "us-east-1", None);
             ev.event_type = "AwsConsoleSignIn".to_owned();
-            let json = cloudtrail::record_json(&ev).ok_or_else(ServiceError::internal)?;
-            tx.log_append(cloudtrail::position(now), &cloudtrail::stored::pack(&json))?;
+            let json = rampart_cloudtrail::record_json(&ev).ok_or_else(ServiceError::internal)?;
+            tx.log_append(rampart_cloudtrail::position(now), &rampart_cloudtrail::stored::pack(&json))?;
             Ok(record.root_email)
         })
         .await

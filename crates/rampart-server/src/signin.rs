@@ -1,4 +1,4 @@
-//! `POST /_rampart/signin`: console sign-in (the logic is `rampart_services::signin`), throttled
+//! `POST /_rampart/signin`: console sign-in (the logic is `rampart_iam::signin`), throttled
 //! per claimed identity and per source address, every attempt a CloudTrail `ConsoleLogin` event.
 //!
 //! Request (JSON): `{"email","password"[,"mfaCode"]}` for root, or
@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rampart_services::cloudtrail::{Event, UserIdentity};
-use rampart_services::signin::{self, Checked, DECOY_HASH, SignInError, SignInRequest, Target};
-use rampart_services::{Principal, account};
+use rampart_cloudtrail::{Event, UserIdentity};
+use rampart_core::{Principal, account};
+use rampart_iam::signin::{self, Checked, DECOY_HASH, SignInError, SignInRequest, Target};
 use rampart_store::TxError;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -121,7 +121,7 @@ fn attempted(target: Option<&Target>, req: &SignInRequest, account: Option<&str>
             // The account, however it was named (an alias, an id with dashes), so that the
             // attempt is in that account's trail.
             account_id: account.map(str::to_owned),
-            user_name: Some(rampart_services::cloudtrail::REDACTED.to_owned()),
+            user_name: Some(rampart_cloudtrail::REDACTED.to_owned()),
             ..UserIdentity::unknown(None)
         },
     }
@@ -241,8 +241,8 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
         .transact(move |tx| -> Result<_, SignInError> {
             let out = signin::complete(tx, &sealer, now, &checked, code.as_deref(), enable.as_ref())?;
             for ev in std::iter::once(&success).chain(enabled_event.as_ref()) {
-                let bytes = rampart_services::cloudtrail::pack_event(ev).ok_or(SignInError::Internal)?;
-                let at = rampart_services::cloudtrail::position(now);
+                let bytes = rampart_cloudtrail::pack_event(ev).ok_or(SignInError::Internal)?;
+                let at = rampart_cloudtrail::position(now);
                 tx.log_append(at, &bytes).map_err(|_| SignInError::Internal)?;
             }
             Ok(out)

@@ -1,6 +1,6 @@
 //! Copies trails' delivered files to a directory on disk (`trail_export_dir`), for tools that
 //! read files rather than S3. The delivery transaction queues each file it writes
-//! (`cloudtrail::pending_exports`); this copies them as `DIR/BUCKET/KEY` — written to a temporary
+//! (`rampart_cloudtrail::pending_exports`); this copies them as `DIR/BUCKET/KEY` — written to a temporary
 //! name, synced, then renamed, so a crash never leaves a half-written file — and a digest's
 //! signature beside it as `KEY.metadata.json`, then takes them off the queue. A crash between
 //! copy and dequeue copies the file again on the next run, to the same bytes. Each run that copied
@@ -10,9 +10,7 @@
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
-use rampart_services::cloudtrail;
-use rampart_services::cloudtrail::validate::Files;
-use rampart_services::s3::StoredObjects;
+use rampart_s3::StoredObjects;
 use rampart_store::Db;
 
 /// Most files copied per run.
@@ -42,7 +40,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Copies up to [`PER_RUN`] queued files; returns them (to dequeue).
 fn copy(db: &Db, dir: &Path) -> Result<Vec<(String, String)>, String> {
-    let pending = cloudtrail::pending_exports(db, PER_RUN).map_err(|e| e.message)?;
+    let pending = rampart_cloudtrail::pending_exports(db, PER_RUN).map_err(|e| e.message)?;
     let objects = StoredObjects(db);
     for (bucket, key) in &pending {
         let Some(path) = target(dir, bucket, key) else {
@@ -60,7 +58,7 @@ fn copy(db: &Db, dir: &Path) -> Result<Vec<(String, String)>, String> {
     }
     // Beside the files, what validating them needs: each trail's place and public keys.
     if !pending.is_empty() {
-        for t in cloudtrail::digest::exported_trails(db).map_err(|e| e.message)? {
+        for t in rampart_cloudtrail::digest::exported_trails(db).map_err(|e| e.message)? {
             let path = exported_trail_path(dir, &t.files.account, &t.files.name);
             let json = serde_json::to_vec_pretty(&t).map_err(|e| e.to_string())?;
             write_atomic(&path, &json).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -81,7 +79,7 @@ pub async fn run(db: &Db, dir: &Path) -> Result<usize, String> {
     let done = tokio::task::spawn_blocking(move || copy(&db2, &dir2)).await.map_err(|e| e.to_string())??;
     let n = done.len();
     if n > 0 {
-        db.transact(move |tx| cloudtrail::exported(tx, &done)).await.map_err(|e| format!("{e:?}"))?;
+        db.transact(move |tx| rampart_cloudtrail::exported(tx, &done)).await.map_err(|e| format!("{e:?}"))?;
     }
     Ok(n)
 }

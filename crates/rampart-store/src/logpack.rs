@@ -4,7 +4,7 @@
 //! nobody waits for them, and they need no atomicity with anything, so the writer stores each run
 //! of them as one row: one B-tree insert instead of one per entry, and one LZ4 block in which
 //! each record compresses against the ones before it — about 70 bytes a typical event instead of
-//! about 250 for a record compressed alone (`cargo bench -p rampart-services --bench
+//! about 250 for a record compressed alone (`cargo bench -p rampart-cloudtrail --bench
 //! audit_event`). Fewer bytes is fewer pages written to the WAL and again by the checkpoint.
 //!
 //! A pack is two blobs:

@@ -14,7 +14,7 @@ fn step_now() -> u64 {
 
 /// The device's code for a step, as an authenticator app would show it.
 fn code(seed: &[u8], step: u64) -> String {
-    rampart_services::iam::code_for(seed, step * 30)
+    rampart_iam::iam::code_for(seed, step * 30)
 }
 
 /// Creates a device and returns its serial number and the seed decoded from Base32StringSeed.

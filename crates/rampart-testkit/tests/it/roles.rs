@@ -154,7 +154,7 @@ async fn an_expired_session_is_expired_token() {
     let key_text = std::fs::read_to_string(server.data_dir().join("master.key")).unwrap();
     let key = data_encoding::BASE64.decode(key_text.trim().as_bytes()).unwrap();
     let sealer = rampart_store::Sealer::new(&key).unwrap();
-    let mut claims = rampart_services::sts::open_token(&sealer, c.session_token()).unwrap();
+    let mut claims = rampart_iam::sts::open_token(&sealer, c.session_token()).unwrap();
     claims.expires = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
     let sealed = sealer.seal(&serde_json::to_vec(&claims).unwrap(), b"rampart/sts/session-token/v1").unwrap();
     let expired =

@@ -221,7 +221,7 @@ async fn a_store_from_before_the_key_check_gets_one_when_its_key_opens_its_secre
     server.stop().await;
     // Take the check value out, as in a store written by an earlier version.
     let db = rampart_store::Db::open_sqlite(&server.data_dir().join("rampart.db")).unwrap();
-    db.transact(|tx| tx.delete(rampart_services::keys::MASTER_KEY_CHECK).map(|_| ())).await.unwrap();
+    db.transact(|tx| tx.delete(rampart_core::keys::MASTER_KEY_CHECK).map(|_| ())).await.unwrap();
     db.close();
     let key = server.data_dir().join("master.key");
     let original = std::fs::read(&key).unwrap();

@@ -14,7 +14,7 @@ fn step_now() -> u64 {
 }
 
 fn code(seed: &[u8], step: u64) -> String {
-    rampart_services::iam::code_for(seed, step * 30)
+    rampart_iam::iam::code_for(seed, step * 30)
 }
 
 async fn user_with_password(admin: &aws_sdk_iam::Client, name: &str, reset: bool) {

@@ -1,0 +1,889 @@
+//! Trails: which events an account keeps beyond event history, and where they are delivered —
+//! gzipped JSON log files in CloudTrail's layout, written into one of Rampart's own S3 buckets.
+//! See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-create-and-update-a-trail.html>.
+
+use std::collections::BTreeMap;
+
+use rampart_shapes::generated::cloudtrail as shapes;
+use rampart_store::Tx;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::Event;
+use rampart_core::account;
+use rampart_core::records::{self, read_cached};
+use rampart_core::{Ctx, ServiceError, TxCtx};
+
+fn key(account: &str, name: &str) -> Vec<u8> {
+    format!("cloudtrail/{account}/trail/{name}").into_bytes()
+}
+
+fn prefix(account: &str) -> Vec<u8> {
+    format!("cloudtrail/{account}/trail/").into_bytes()
+}
+
+/// Every account's trails, for the deliverer.
+const ALL_TRAILS: &[u8] = b"cloudtrail/";
+
+/// One basic event selector, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Selector {
+    /// `ReadOnly`, `WriteOnly` or `All`.
+    pub read_write: String,
+    pub management: bool,
+    /// Data resources: (type, values), e.g. ("AWS::S3::Object", ["arn:aws:s3:::bucket/"]).
+    pub data: Vec<(String, Vec<String>)>,
+    pub exclude_sources: Vec<String>,
+}
+
+/// One advanced event selector's field condition, as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub starts_with: Vec<String>,
+    pub ends_with: Vec<String>,
+    pub not_equals: Vec<String>,
+    pub not_starts_with: Vec<String>,
+    pub not_ends_with: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Advanced {
+    pub name: Option<String>,
+    pub fields: Vec<Field>,
+}
+
+/// A trail, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrailRecord {
+    pub v: u32,
+    pub account_id: String,
+    pub name: String,
+    pub region: String,
+    pub bucket: String,
+    pub key_prefix: Option<String>,
+    pub multi_region: bool,
+    pub global_events: bool,
+    pub validation: bool,
+    pub logging: bool,
+    pub selectors: Vec<Selector>,
+    pub advanced: Vec<Advanced>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub started: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub stopped: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub delivered: Option<OffsetDateTime>,
+    /// The log position of the last event considered for delivery (see `cursor_position`).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// Log file validation's chain: key, last digest, files since.
+    #[serde(default)]
+    pub digest: Option<super::digest::DigestState>,
+}
+
+impl TrailRecord {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:cloudtrail:{}:{}:trail/{}", self.region, self.account_id, self.name)
+    }
+
+    fn shape(&self) -> shapes::Trail {
+        shapes::Trail {
+            name: Some(self.name.clone()),
+            s3_bucket_name: Some(self.bucket.clone()),
+            s3_key_prefix: self.key_prefix.clone(),
+            include_global_service_events: Some(self.global_events),
+            is_multi_region_trail: Some(self.multi_region),
+            home_region: Some(self.region.clone()),
+            trail_arn: Some(self.arn()),
+            log_file_validation_enabled: Some(self.validation),
+            has_custom_event_selectors: Some(self.selectors != default_selectors() || !self.advanced.is_empty()),
+            has_insight_selectors: Some(false),
+            is_organization_trail: Some(false),
+            ..shapes::Trail::default()
+        }
+    }
+}
+
+/// CreateTrail's and UpdateTrail's answers: the same fields of the trail, in two shapes.
+macro_rules! trail_response {
+    ($ty:path, $t:expr) => {{
+        let s = $t.shape();
+        $ty {
+            name: s.name,
+            s3_bucket_name: s.s3_bucket_name,
+            s3_key_prefix: s.s3_key_prefix,
+            include_global_service_events: s.include_global_service_events,
+            is_multi_region_trail: s.is_multi_region_trail,
+            trail_arn: s.trail_arn,
+            log_file_validation_enabled: s.log_file_validation_enabled,
+            is_organization_trail: Some(false),
+            ..Default::default()
+        }
+    }};
+}
+
+/// A new trail logs every management event, read and write, and no data events.
+fn default_selectors() -> Vec<Selector> {
+    vec![Selector { read_write: "All".into(), management: true, ..Selector::default() }]
+}
+
+fn not_found(name: &str, account: &str) -> ServiceError {
+    ServiceError::new("TrailNotFoundException", 400, format!("Unknown trail: {name} for the user: {account}"))
+}
+
+/// Trail name rules: 3–128 characters of letters, digits, `.`, `_` and `-`, starting and ending
+/// with a letter or digit, no two separators together, not an IP address.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html>.
+pub fn valid_trail_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let sep = |c: u8| matches!(c, b'.' | b'_' | b'-');
+    (3..=128).contains(&b.len())
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || sep(*c))
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !b.windows(2).any(|w| matches!(w, [x, y] if sep(*x) && sep(*y)))
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+fn invalid_name(name: &str) -> ServiceError {
+    ServiceError::new(
+        "InvalidTrailNameException",
+        400,
+        format!(
+            "Trail name {name} is not valid: use 3-128 letters, digits, periods, underscores and dashes, starting and \
+             ending with a letter or digit, with no adjacent separators."
+        ),
+    )
+}
+
+/// The name a request names a trail by: its name, or its ARN.
+fn name_of(account: &str, name_or_arn: &str) -> Result<String, ServiceError> {
+    if let Some(rest) = name_or_arn.strip_prefix("arn:aws:cloudtrail:") {
+        let mut parts = rest.splitn(3, ':');
+        let (_region, acct, resource) = (parts.next(), parts.next(), parts.next());
+        return match (acct, resource.and_then(|r| r.strip_prefix("trail/"))) {
+            (Some(a), Some(n)) if a == account => Ok(n.to_owned()),
+            _ => Err(not_found(name_or_arn, account)),
+        };
+    }
+    if !valid_trail_name(name_or_arn) {
+        return Err(invalid_name(name_or_arn));
+    }
+    Ok(name_or_arn.to_owned())
+}
+
+fn read_tx(tx: &Tx<'_>, account: &str, name_or_arn: &str) -> Result<TrailRecord, ServiceError> {
+    let name = name_of(account, name_or_arn)?;
+    records::read_tx(tx, &key(account, &name))?.ok_or_else(|| not_found(name_or_arn, account))
+}
+
+fn read(ctx: &Ctx<'_>, name_or_arn: &str) -> Result<TrailRecord, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let name = name_of(account, name_or_arn)?;
+    read_cached(ctx.db, &key(account, &name))?.ok_or_else(|| not_found(name_or_arn, account))
+}
+
+fn write(tx: &mut Tx<'_>, t: &TrailRecord) -> Result<(), ServiceError> {
+    records::write_tx(tx, &key(&t.account_id, &t.name), t)
+}
+
+/// The bucket must exist and belong to the trail's account (Rampart has no bucket policies yet).
+fn check_bucket(tx: &Tx<'_>, account: &str, bucket: &str) -> Result<(), ServiceError> {
+    match rampart_s3::bucket_owner_tx(tx, bucket)? {
+        None => {
+            Err(ServiceError::new("S3BucketDoesNotExistException", 400, format!("S3 bucket does not exist: {bucket}")))
+        }
+        Some(owner) if owner != account => Err(ServiceError::new(
+            "InsufficientS3BucketPolicyException",
+            403,
+            format!("Incorrect S3 bucket policy is detected for bucket: {bucket}"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Features a trail may ask for that Rampart does not provide yet are refused, not ignored.
+fn refuse_unsupported(
+    sns: Option<&String>,
+    logs: Option<&String>,
+    kms: Option<&String>,
+    organization: Option<bool>,
+) -> Result<(), ServiceError> {
+    if organization == Some(true) {
+        return Err(ServiceError::new(
+            "OrganizationsNotInUseException",
+            400,
+            "This account is not part of an organization; an organization trail needs AWS Organizations.",
+        ));
+    }
+    if let Some(k) = kms {
+        return Err(ServiceError::new("KmsKeyNotFoundException", 400, format!("KMS key {k} not found.")));
+    }
+    if sns.is_some() {
+        return Err(ServiceError::new("InsufficientSnsTopicPolicyException", 403, "Rampart has no SNS topics yet."));
+    }
+    if logs.is_some() {
+        return Err(ServiceError::new(
+            "InvalidCloudWatchLogsLogGroupArnException",
+            400,
+            "Rampart has no CloudWatch Logs log groups yet.",
+        ));
+    }
+    Ok(())
+}
+
+fn tags_of(list: Option<Vec<shapes::Tag>>) -> Vec<(String, String)> {
+    list.unwrap_or_default().into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()
+}
+
+pub fn create_trail(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateTrailRequest,
+) -> Result<shapes::CreateTrailResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    if !valid_trail_name(&input.name) {
+        return Err(invalid_name(&input.name));
+    }
+    refuse_unsupported(
+        input.sns_topic_name.as_ref(),
+        input.cloud_watch_logs_log_group_arn.as_ref(),
+        input.kms_key_id.as_ref(),
+        input.is_organization_trail,
+    )?;
+    if tx.get(&key(account, &input.name))?.is_some() {
+        return Err(ServiceError::new(
+            "TrailAlreadyExistsException",
+            400,
+            format!("Trail {} already exists for customer: {account}", input.name),
+        ));
+    }
+    check_bucket(tx, account, &input.s3_bucket_name)?;
+    let t = TrailRecord {
+        v: 1,
+        account_id: account.clone(),
+        name: input.name,
+        region: ctx.region.to_owned(),
+        bucket: input.s3_bucket_name,
+        key_prefix: input.s3_key_prefix,
+        multi_region: input.is_multi_region_trail.unwrap_or(false),
+        global_events: input.include_global_service_events.unwrap_or(true),
+        validation: input.enable_log_file_validation.unwrap_or(false),
+        logging: false,
+        selectors: default_selectors(),
+        advanced: Vec::new(),
+        created: ctx.now,
+        started: None,
+        stopped: None,
+        delivered: None,
+        cursor: None,
+        tags: tags_of(input.tags_list),
+        digest: None,
+    };
+    write(tx, &t)?;
+    Ok(trail_response!(shapes::CreateTrailResponse, t))
+}
+
+pub fn update_trail(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateTrailRequest,
+) -> Result<shapes::UpdateTrailResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let mut t = read_tx(tx, account, &input.name)?;
+    refuse_unsupported(
+        input.sns_topic_name.as_ref(),
+        input.cloud_watch_logs_log_group_arn.as_ref(),
+        input.kms_key_id.as_ref(),
+        input.is_organization_trail,
+    )?;
+    if let Some(b) = input.s3_bucket_name {
+        check_bucket(tx, account, &b)?;
+        t.bucket = b;
+    }
+    if let Some(p) = input.s3_key_prefix {
+        t.key_prefix = (!p.is_empty()).then_some(p);
+    }
+    if let Some(v) = input.is_multi_region_trail {
+        t.multi_region = v;
+    }
+    if let Some(v) = input.include_global_service_events {
+        t.global_events = v;
+    }
+    if let Some(v) = input.enable_log_file_validation {
+        // Turned (back) on: the next digest covers from now, not the time validation was off.
+        if v && !t.validation
+            && let Some(d) = t.digest.as_mut()
+        {
+            d.restart(ctx.now);
+        }
+        t.validation = v;
+    }
+    write(tx, &t)?;
+    Ok(trail_response!(shapes::UpdateTrailResponse, t))
+}
+
+pub fn get_trail(ctx: &Ctx<'_>, input: shapes::GetTrailRequest) -> Result<shapes::GetTrailResponse, ServiceError> {
+    Ok(shapes::GetTrailResponse { trail: Some(read(ctx, &input.name)?.shape()) })
+}
+
+fn all(ctx: &Ctx<'_>) -> Result<Vec<TrailRecord>, ServiceError> {
+    records::scan_records(ctx.db, &prefix(&ctx.principal.account_id))
+}
+
+pub fn describe_trails(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeTrailsRequest,
+) -> Result<shapes::DescribeTrailsResponse, ServiceError> {
+    let trails = all(ctx)?;
+    let wanted = input.trail_name_list.unwrap_or_default();
+    let account = &ctx.principal.account_id;
+    let list = if wanted.is_empty() {
+        trails.iter().map(TrailRecord::shape).collect()
+    } else {
+        let names: Vec<String> = wanted.iter().filter_map(|w| name_of(account, w).ok()).collect();
+        trails.iter().filter(|t| names.contains(&t.name)).map(TrailRecord::shape).collect()
+    };
+    Ok(shapes::DescribeTrailsResponse { trail_list: Some(list) })
+}
+
+pub fn list_trails(
+    ctx: &Ctx<'_>,
+    _input: shapes::ListTrailsRequest,
+) -> Result<shapes::ListTrailsResponse, ServiceError> {
+    let trails = all(ctx)?
+        .iter()
+        .map(|t| shapes::TrailInfo {
+            trail_arn: Some(t.arn()),
+            name: Some(t.name.clone()),
+            home_region: Some(t.region.clone()),
+        })
+        .collect();
+    Ok(shapes::ListTrailsResponse { trails: Some(trails), next_token: None })
+}
+
+pub fn delete_trail(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteTrailRequest,
+) -> Result<shapes::DeleteTrailResponse, ServiceError> {
+    let t = read_tx(tx, &ctx.principal.account_id, &input.name)?;
+    tx.delete(&key(&t.account_id, &t.name))?;
+    Ok(shapes::DeleteTrailResponse {})
+}
+
+/// Logging starts from the moment StartLogging commits: earlier events are not delivered.
+pub fn start_logging(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::StartLoggingRequest,
+) -> Result<shapes::StartLoggingResponse, ServiceError> {
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.name)?;
+    if !t.logging {
+        t.logging = true;
+        t.started = Some(ctx.now);
+        // Every event from this call's own on.
+        t.cursor = Some(super::position(ctx.now).saturating_sub(1).to_string());
+    }
+    write(tx, &t)?;
+    Ok(shapes::StartLoggingResponse {})
+}
+
+pub fn stop_logging(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::StopLoggingRequest,
+) -> Result<shapes::StopLoggingResponse, ServiceError> {
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.name)?;
+    if t.logging {
+        t.logging = false;
+        t.stopped = Some(ctx.now);
+    }
+    write(tx, &t)?;
+    Ok(shapes::StopLoggingResponse {})
+}
+
+fn rfc(t: Option<OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+}
+
+pub fn get_trail_status(
+    ctx: &Ctx<'_>,
+    input: shapes::GetTrailStatusRequest,
+) -> Result<shapes::GetTrailStatusResponse, ServiceError> {
+    let t = read(ctx, &input.name)?;
+    let digest = t.digest.as_ref().and_then(super::digest::DigestState::latest);
+    Ok(shapes::GetTrailStatusResponse {
+        is_logging: Some(t.logging),
+        latest_digest_delivery_time: digest,
+        latest_delivery_time: t.delivered,
+        start_logging_time: t.started,
+        stop_logging_time: t.stopped,
+        latest_delivery_attempt_time: rfc(t.delivered),
+        latest_delivery_attempt_succeeded: rfc(t.delivered),
+        time_logging_started: rfc(t.started),
+        time_logging_stopped: rfc(t.stopped),
+        ..shapes::GetTrailStatusResponse::default()
+    })
+}
+
+fn selectors_shape(
+    t: &TrailRecord,
+) -> (Option<Vec<shapes::EventSelector>>, Option<Vec<shapes::AdvancedEventSelector>>) {
+    if !t.advanced.is_empty() {
+        let adv = t
+            .advanced
+            .iter()
+            .map(|a| shapes::AdvancedEventSelector {
+                name: a.name.clone(),
+                field_selectors: a
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+                        shapes::AdvancedFieldSelector {
+                            field: f.field.clone(),
+                            equals: some(&f.equals),
+                            starts_with: some(&f.starts_with),
+                            ends_with: some(&f.ends_with),
+                            not_equals: some(&f.not_equals),
+                            not_starts_with: some(&f.not_starts_with),
+                            not_ends_with: some(&f.not_ends_with),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        return (None, Some(adv));
+    }
+    let basic = t
+        .selectors
+        .iter()
+        .map(|s| shapes::EventSelector {
+            read_write_type: Some(s.read_write.clone()),
+            include_management_events: Some(s.management),
+            data_resources: Some(
+                s.data
+                    .iter()
+                    .map(|(ty, vals)| shapes::DataResource { r#type: Some(ty.clone()), values: Some(vals.clone()) })
+                    .collect(),
+            ),
+            exclude_management_event_sources: Some(s.exclude_sources.clone()),
+        })
+        .collect();
+    (Some(basic), None)
+}
+
+pub fn get_event_selectors(
+    ctx: &Ctx<'_>,
+    input: shapes::GetEventSelectorsRequest,
+) -> Result<shapes::GetEventSelectorsResponse, ServiceError> {
+    let t = read(ctx, &input.trail_name)?;
+    let (event_selectors, advanced_event_selectors) = selectors_shape(&t);
+    Ok(shapes::GetEventSelectorsResponse { trail_arn: Some(t.arn()), event_selectors, advanced_event_selectors })
+}
+
+fn invalid_selectors(message: impl Into<String>) -> ServiceError {
+    ServiceError::new("InvalidEventSelectorsException", 400, message)
+}
+
+const ADVANCED_FIELDS: &[&str] =
+    &["eventCategory", "readOnly", "eventSource", "eventName", "resources.type", "resources.ARN"];
+
+pub fn put_event_selectors(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutEventSelectorsRequest,
+) -> Result<shapes::PutEventSelectorsResponse, ServiceError> {
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.trail_name)?;
+    match (input.event_selectors, input.advanced_event_selectors) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(ServiceError::new(
+                "InvalidParameterCombinationException",
+                400,
+                "Specify either EventSelectors or AdvancedEventSelectors, not both.",
+            ));
+        }
+        (Some(basic), None) => {
+            if basic.len() > 5 {
+                return Err(invalid_selectors("A trail can have at most 5 event selectors."));
+            }
+            let mut stored = Vec::new();
+            for s in basic {
+                let rw = s.read_write_type.unwrap_or_else(|| "All".to_owned());
+                let mut data = Vec::new();
+                for d in s.data_resources.unwrap_or_default() {
+                    let ty = d.r#type.unwrap_or_default();
+                    if ty != "AWS::S3::Object" {
+                        return Err(invalid_selectors(format!(
+                            "Rampart records data events of AWS::S3::Object, not {ty}."
+                        )));
+                    }
+                    let values = d.values.unwrap_or_default();
+                    if values.iter().any(|v| !v.starts_with("arn:aws:s3")) {
+                        return Err(invalid_selectors(
+                            "Data resource values must be S3 ARNs (arn:aws:s3:::bucket/prefix).",
+                        ));
+                    }
+                    data.push((ty, values));
+                }
+                stored.push(Selector {
+                    read_write: rw,
+                    management: s.include_management_events.unwrap_or(true),
+                    data,
+                    exclude_sources: s.exclude_management_event_sources.unwrap_or_default(),
+                });
+            }
+            t.selectors = stored;
+            t.advanced.clear();
+        }
+        (None, Some(adv)) => {
+            let mut stored = Vec::new();
+            for a in adv {
+                let mut fields = Vec::new();
+                for f in a.field_selectors {
+                    if !ADVANCED_FIELDS.contains(&f.field.as_str()) {
+                        return Err(invalid_selectors(format!("Unsupported advanced selector field: {}", f.field)));
+                    }
+                    fields.push(Field {
+                        field: f.field,
+                        equals: f.equals.unwrap_or_default(),
+                        starts_with: f.starts_with.unwrap_or_default(),
+                        ends_with: f.ends_with.unwrap_or_default(),
+                        not_equals: f.not_equals.unwrap_or_default(),
+                        not_starts_with: f.not_starts_with.unwrap_or_default(),
+                        not_ends_with: f.not_ends_with.unwrap_or_default(),
+                    });
+                }
+                if !fields.iter().any(|f| f.field == "eventCategory") {
+                    return Err(invalid_selectors("Each advanced event selector needs an eventCategory field."));
+                }
+                stored.push(Advanced { name: a.name, fields });
+            }
+            t.advanced = stored;
+            t.selectors.clear();
+        }
+    }
+    write(tx, &t)?;
+    let (event_selectors, advanced_event_selectors) = selectors_shape(&t);
+    Ok(shapes::PutEventSelectorsResponse { trail_arn: Some(t.arn()), event_selectors, advanced_event_selectors })
+}
+
+pub fn add_tags(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::AddTagsRequest,
+) -> Result<shapes::AddTagsResponse, ServiceError> {
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
+    for (k, v) in tags_of(Some(input.tags_list)) {
+        t.tags.retain(|(x, _)| *x != k);
+        t.tags.push((k, v));
+    }
+    if t.tags.len() > 50 {
+        return Err(ServiceError::new("TagsLimitExceededException", 400, "A trail can have at most 50 tags."));
+    }
+    write(tx, &t)?;
+    Ok(shapes::AddTagsResponse {})
+}
+
+pub fn remove_tags(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::RemoveTagsRequest,
+) -> Result<shapes::RemoveTagsResponse, ServiceError> {
+    let mut t = read_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
+    let gone: Vec<String> = input.tags_list.into_iter().map(|t| t.key).collect();
+    t.tags.retain(|(k, _)| !gone.contains(k));
+    write(tx, &t)?;
+    Ok(shapes::RemoveTagsResponse {})
+}
+
+pub fn list_tags(ctx: &Ctx<'_>, input: shapes::ListTagsRequest) -> Result<shapes::ListTagsResponse, ServiceError> {
+    let mut out = Vec::new();
+    for id in &input.resource_id_list {
+        let t = read(ctx, id)?;
+        out.push(shapes::ResourceTag {
+            resource_id: Some(t.arn()),
+            tags_list: Some(
+                t.tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: Some(v.clone()) }).collect(),
+            ),
+        });
+    }
+    Ok(shapes::ListTagsResponse { resource_tag_list: Some(out), next_token: None })
+}
+
+/// Whether a trail's selectors keep an event.
+/// Services whose events CloudTrail records as global (in us-east-1), which a trail takes only
+/// with IncludeGlobalServiceEvents.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html#cloudtrail-concepts-global-service-events>.
+fn is_global_service(event_source: &str) -> bool {
+    matches!(event_source, "iam.amazonaws.com" | "signin.amazonaws.com" | "cloudfront.amazonaws.com")
+}
+
+/// Whether the event is in the trail's regions: every region for a multi-region trail, its home
+/// region otherwise; global services' events only when the trail includes them.
+pub fn in_scope(t: &TrailRecord, ev: &Event) -> bool {
+    if is_global_service(&ev.event_source) {
+        return t.global_events;
+    }
+    t.multi_region || ev.aws_region == t.region
+}
+
+pub fn selects(t: &TrailRecord, ev: &Event) -> bool {
+    if !t.advanced.is_empty() {
+        return t.advanced.iter().any(|a| a.fields.iter().all(|f| field_matches(f, ev)));
+    }
+    t.selectors.iter().any(|s| {
+        let rw = match s.read_write.as_str() {
+            "ReadOnly" => ev.read_only,
+            "WriteOnly" => !ev.read_only,
+            _ => true,
+        };
+        if !rw {
+            return false;
+        }
+        if ev.management_event {
+            s.management && !s.exclude_sources.contains(&ev.event_source)
+        } else {
+            let arns: Vec<&str> = ev.resources.iter().flatten().map(|r| r.arn.as_str()).collect();
+            s.data.iter().any(|(ty, values)| {
+                ty == "AWS::S3::Object"
+                    && values.iter().any(|v| {
+                        let v = v.as_str();
+                        v == "arn:aws:s3" || v == "arn:aws:s3:::" || arns.iter().any(|a| a.starts_with(v))
+                    })
+            })
+        }
+    })
+}
+
+fn field_matches(f: &Field, ev: &Event) -> bool {
+    let values: Vec<String> = match f.field.as_str() {
+        "eventCategory" => vec![ev.event_category.clone()],
+        "readOnly" => vec![ev.read_only.to_string()],
+        "eventSource" => vec![ev.event_source.clone()],
+        "eventName" => vec![ev.event_name.clone()],
+        "resources.type" => ev.resources.iter().flatten().map(|r| r.kind.clone()).collect(),
+        "resources.ARN" => ev.resources.iter().flatten().map(|r| r.arn.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let any = |pred: &dyn Fn(&str) -> bool| values.iter().any(|v| pred(v));
+    (f.equals.is_empty() || any(&|v| f.equals.iter().any(|e| e == v)))
+        && (f.starts_with.is_empty() || any(&|v| f.starts_with.iter().any(|e| v.starts_with(e.as_str()))))
+        && (f.ends_with.is_empty() || any(&|v| f.ends_with.iter().any(|e| v.ends_with(e.as_str()))))
+        && !any(&|v| f.not_equals.iter().any(|e| e == v))
+        && !any(&|v| f.not_starts_with.iter().any(|e| v.starts_with(e.as_str())))
+        && !any(&|v| f.not_ends_with.iter().any(|e| v.ends_with(e.as_str())))
+}
+
+/// Events younger than this are left for the next run: events of reads commit in groups a
+/// moment after their time, and a file must not be written before all of its events are in.
+pub const DELIVERY_LAG: time::Duration = time::Duration::seconds(2);
+/// Most events one run considers per trail.
+const EVENTS_PER_RUN: usize = 10_000;
+
+/// Every account's trails (for `rampart trail validate`, which has no caller's account).
+pub fn all_trails(db: &rampart_store::Db) -> Result<Vec<TrailRecord>, ServiceError> {
+    Ok(trails_in(db.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?))
+}
+
+/// The trail records among the rows under [`ALL_TRAILS`] (which also holds public keys).
+fn trails_in(rows: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<TrailRecord> {
+    rows.into_iter()
+        .filter(|(k, _)| k.windows(7).any(|w| w == b"/trail/"))
+        .filter_map(|(_, v)| serde_json::from_slice::<TrailRecord>(&v).ok())
+        .collect()
+}
+
+/// One delivery run, in one transaction: for every logging trail, the events since its cursor
+/// (older than [`DELIVERY_LAG`]) that its selectors keep, written as one gzipped log file into
+/// its bucket, and the cursor moved on — so a crash leaves either the files and the cursor or
+/// neither. A stopped trail still delivers what it recorded up to its StopLogging (that call's
+/// own event included), and closes its last digest period. A trail with log file validation
+/// also gets its digest when `digest_every` has run since the last. With `export`, every file
+/// written is also queued, in the same transaction, for copying to the export directory
+/// ([`pending_exports`]). Returns the keys of the files written.
+pub fn deliver(
+    tx: &mut Tx<'_>,
+    sealer: &rampart_store::Sealer,
+    now: OffsetDateTime,
+    digest_every: time::Duration,
+    export: bool,
+) -> Result<Vec<String>, ServiceError> {
+    // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    // Horizons are exclusive log positions.
+    let lag_horizon = super::position(now - DELIVERY_LAG);
+    let mut written = Vec::new();
+    for mut t in trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?) {
+        let cursor = t.position();
+        let horizon = match (t.logging, t.stopped) {
+            (true, _) => lag_horizon,
+            // Everything up to the stop, once it is older than the lag.
+            (false, Some(stopped)) => {
+                let stop = super::position(stopped).saturating_add(1);
+                let undigested = t.digest.as_ref().is_some_and(|d| d.chains.values().any(|c| !c.pending.is_empty()));
+                if cursor.saturating_add(1) >= stop && !undigested {
+                    continue;
+                }
+                stop.min(lag_horizon)
+            }
+            (false, None) => continue,
+        };
+        let before = t.clone_state();
+        let written_before = written.len();
+        let rows = tx.log_range(cursor.saturating_add(1), horizon.saturating_sub(1), EVENTS_PER_RUN, false)?;
+        // Whether this run reaches the horizon (and so, for a stopped trail, everything it owes).
+        let complete = rows.len() < EVENTS_PER_RUN;
+        // Each region's file: the records' JSON as stored (unpacked), comma-separated, and
+        // the oldest and newest event times in it.
+        let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
+        let mut last = None;
+        for (k, v) in rows {
+            last = Some(k);
+            let Some(v) = super::stored::unpack(&v) else { continue };
+            let Ok(ev) = serde_json::from_slice::<Event>(&v) else { continue };
+            if ev.recipient_account_id != t.account_id || !in_scope(&t, &ev) || !selects(&t, &ev) {
+                continue;
+            }
+            let (records, oldest, newest) = files
+                .entry(ev.aws_region.clone())
+                .or_insert_with(|| (Vec::new(), ev.event_time.clone(), ev.event_time.clone()));
+            if !records.is_empty() {
+                records.push(b',');
+            }
+            records.extend_from_slice(&v);
+            if ev.event_time < *oldest {
+                oldest.clone_from(&ev.event_time);
+            }
+            if ev.event_time > *newest {
+                newest.clone_from(&ev.event_time);
+            }
+        }
+        for (region, (records, oldest, newest)) in files {
+            let key = log_file_key(&t, &region, now)?;
+            let mut doc = Vec::with_capacity(records.len() + 14);
+            doc.extend_from_slice(b"{\"Records\":[");
+            doc.extend_from_slice(&records);
+            doc.extend_from_slice(b"]}");
+            let body = gzip(&doc)?;
+            rampart_s3::deliver_object(tx, &t.bucket, &key, &body, "application/x-gzip", BTreeMap::new(), now)?;
+            if t.validation {
+                super::digest::note_log_file(tx, sealer, &mut t, &region, &key, &doc, (oldest, newest), now)?;
+            }
+            written.push(key);
+            t.delivered = Some(now);
+        }
+        if t.validation {
+            written.extend(super::digest::write_due(tx, sealer, &mut t, digest_every, now)?);
+        }
+        if let Some(k) = last {
+            t.cursor = Some(k.to_string());
+        }
+        // A stopped trail that has delivered up to its stop is done: its cursor moves to the stop,
+        // so later runs pass it by.
+        if !t.logging && complete && horizon < lag_horizon {
+            t.cursor = Some(horizon.saturating_sub(1).to_string());
+        }
+        if t.clone_state() != before {
+            write(tx, &t)?;
+        }
+        if export {
+            for key in written.get(written_before..).unwrap_or_default() {
+                tx.put(&rampart_core::keys::trail_export(&t.bucket, key), b"")?;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Delivered files still to be copied to the export directory: (bucket, key), at most `limit`.
+pub fn pending_exports(db: &rampart_store::Db, limit: usize) -> Result<Vec<(String, String)>, ServiceError> {
+    let rows = db.scan_prefix(rampart_core::keys::TRAIL_EXPORT_PREFIX, None, limit, false)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, _)| {
+            let rest = String::from_utf8(k.get(rampart_core::keys::TRAIL_EXPORT_PREFIX.len()..)?.to_vec()).ok()?;
+            let (bucket, key) = rest.split_once('/')?;
+            Some((bucket.to_owned(), key.to_owned()))
+        })
+        .collect())
+}
+
+/// Marks files as copied to the export directory.
+pub fn exported(tx: &mut Tx<'_>, files: &[(String, String)]) -> Result<(), ServiceError> {
+    for (bucket, key) in files {
+        tx.delete(&rampart_core::keys::trail_export(bucket, key))?;
+    }
+    Ok(())
+}
+
+impl TrailRecord {
+    /// Where the validator finds this trail's files for `region` (default: its home region).
+    pub fn files(&self, region: Option<&str>) -> super::validate::TrailRef {
+        super::validate::TrailRef {
+            account: self.account_id.clone(),
+            region: region.unwrap_or(&self.region).to_owned(),
+            home_region: self.region.clone(),
+            name: self.name.clone(),
+            bucket: self.bucket.clone(),
+            key_prefix: key_prefix(self),
+        }
+    }
+
+    /// The log position of the last event considered for delivery (`i64::MIN`: none yet).
+    pub fn position(&self) -> i64 {
+        self.cursor.as_deref().and_then(|c| super::cursor_position(c.as_bytes())).unwrap_or(i64::MIN)
+    }
+
+    /// What a delivery run may change, to write the record only when it did.
+    fn clone_state(&self) -> (Option<String>, Option<OffsetDateTime>, Option<super::digest::DigestState>) {
+        (self.cursor.clone(), self.delivered, self.digest.clone())
+    }
+}
+
+/// The trail's key prefix as it starts a key: empty, or the prefix and one `/`.
+pub fn key_prefix(t: &TrailRecord) -> String {
+    t.key_prefix.as_deref().map(|p| format!("{}/", p.trim_end_matches('/'))).unwrap_or_default()
+}
+
+/// `[prefix/]AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz`,
+/// REGION being its events', dated by its delivery, as CloudTrail names them.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>.
+fn log_file_key(t: &TrailRecord, region: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
+    let unique = account::new_unique_id("")?;
+    let (folders, stamp) = super::digest::key_date(now, false);
+    let account = &t.account_id;
+    Ok(format!(
+        "{}AWSLogs/{account}/CloudTrail/{region}/{folders}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
+        key_prefix(t)
+    ))
+}
+
+pub(crate) fn gzip(bytes: &[u8]) -> Result<Vec<u8>, ServiceError> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).map_err(|_| ServiceError::internal())?;
+    enc.finish().map_err(|_| ServiceError::internal())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trail_names_follow_cloudtrail_rules() {
+        for ok in ["abc", "my-trail", "Trail.2026_x", "a1b"] {
+            assert!(valid_trail_name(ok), "{ok}");
+        }
+        for bad in ["ab", "-abc", "abc-", "a--b", "a._b", "has space", "192.168.1.1", &"a".repeat(129)] {
+            assert!(!valid_trail_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! What every service crate shares: the handler's context ([`Ctx`], [`TxCtx`]), the principal,
+//! the service error, the store's key layout, accounts and access keys, and the types of the
+//! action tables.
+//!
+//! A service operation is a function from a typed input shape to a typed output shape. Handlers
+//! see a [`Ctx`] with the authenticated principal and the store; they never see HTTP or a wire
+//! encoding. Records in the store are each service's own versioned JSON.
+
+pub mod account;
+pub mod actions;
+mod error;
+pub mod identity;
+pub mod keys;
+pub mod records;
+
+pub use error::ServiceError;
+
+pub use identity::{Principal, PrincipalKind, RoleSession};
+
+use rampart_store::{Db, Sealer};
+use time::OffsetDateTime;
+
+/// What a state-changing handler knows; it runs inside the store transaction.
+pub struct TxCtx<'a> {
+    pub principal: &'a Principal,
+    pub sealer: &'a Sealer,
+    pub now: OffsetDateTime,
+    /// The region the request was signed for.
+    pub region: &'a str,
+}
+
+/// What a handler knows about the request it serves.
+pub struct Ctx<'a> {
+    pub principal: &'a Principal,
+    pub db: &'a Db,
+    pub sealer: &'a Sealer,
+    pub now: OffsetDateTime,
+    pub request_id: &'a str,
+    pub region: &'a str,
+}

@@ -1,0 +1,45 @@
+//! Records in the store: each service's own versioned JSON, read and written through these.
+
+use rampart_store::{Db, StoreError, Tx};
+use serde::{Deserialize, Serialize};
+
+use crate::ServiceError;
+
+/// A record as the store keeps it: JSON.
+pub fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Writer(e.to_string()))
+}
+
+/// Decodes a stored JSON record; a record that does not decode is logged and fails as internal.
+pub fn decode<T: for<'de> Deserialize<'de>>(key: &[u8], bytes: &[u8]) -> Result<T, ServiceError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        tracing::error!(key = %String::from_utf8_lossy(key), error = %e, "corrupt record");
+        ServiceError::internal()
+    })
+}
+
+/// Reads a JSON record.
+pub fn read<T: for<'de> Deserialize<'de>>(db: &Db, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    db.get(key)?.map(|b| decode(key, &b)).transpose()
+}
+
+/// Reads a JSON record through the store's read cache (for records on every request's path).
+pub fn read_cached<T: for<'de> Deserialize<'de>>(db: &Db, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    db.get_cached(key)?.map(|b| decode(key, &b)).transpose()
+}
+
+/// Reads a JSON record inside a transaction.
+pub fn read_tx<T: for<'de> Deserialize<'de>>(tx: &Tx<'_>, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    tx.get(key)?.map(|b| decode(key, &b)).transpose()
+}
+
+/// Writes a JSON record inside a transaction.
+pub fn write_tx<T: Serialize>(tx: &mut Tx<'_>, key: &[u8], record: &T) -> Result<(), ServiceError> {
+    tx.put(key, &to_json(record)?)?;
+    Ok(())
+}
+
+/// Every committed record under a prefix, in key order.
+pub fn scan_records<T: for<'de> Deserialize<'de>>(db: &Db, prefix: &[u8]) -> Result<Vec<T>, ServiceError> {
+    db.scan_prefix(prefix, None, usize::MAX >> 1, false)?.iter().map(|(k, v)| decode(k, v)).collect()
+}

@@ -1,0 +1,456 @@
+//! IAM's and STS's action tables, and the resolution of any service's row against a request:
+//! the ARNs it acts on (IAM entities are looked up for their path and tags) and its condition keys.
+//!
+//! IAM: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_identityandaccessmanagement.html>
+//! STS: <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html>
+
+use rampart_core::actions::{Action, Entity, Target, passing, row as a};
+use rampart_core::{Principal, ServiceError};
+use rampart_shapes::{Operation, Value};
+use rampart_store::Db;
+
+use crate::iam;
+
+use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, User};
+use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed, Trail};
+
+const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
+const UNTAG: &[&str] = &["aws:TagKeys"];
+const BOUNDARY: &[&str] = &["iam:PermissionsBoundary"];
+const ATTACH: &[&str] = &["iam:PolicyARN", "iam:PermissionsBoundary"];
+const NEW_ENTITY: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys", "iam:PermissionsBoundary"];
+
+const USER: &[Target] = &[Named(User, "UserName")];
+const GROUP: &[Target] = &[Named(Group, "GroupName")];
+const ROLE: &[Target] = &[Named(Role, "RoleName")];
+const POLICY: &[Target] = &[Named(Policy, "PolicyArn")];
+const PROFILE: &[Target] = &[Named(InstanceProfile, "InstanceProfileName")];
+const MFA: &[Target] = &[Arn("SerialNumber")];
+const OIDC: &[Target] = &[Arn("OpenIDConnectProviderArn")];
+const SAML: &[Target] = &[Arn("SAMLProviderArn")];
+
+/// IAM's operations.
+pub static IAM: &[Action] = &[
+    a("AddClientIDToOpenIDConnectProvider", OIDC, &[]),
+    passing("AddRoleToInstanceProfile", PROFILE, &[], "RoleName", "ec2.amazonaws.com"),
+    a("AddUserToGroup", GROUP, &[]),
+    a("AttachGroupPolicy", GROUP, &["iam:PolicyARN"]),
+    a("AttachRolePolicy", ROLE, ATTACH),
+    a("AttachUserPolicy", USER, ATTACH),
+    a("ChangePassword", &[Caller], &[]),
+    a("CreateAccessKey", USER, &[]),
+    a("CreateAccountAlias", &[All], &[]),
+    a("CreateGroup", &[New(Group, "GroupName")], &[]),
+    a("CreateInstanceProfile", &[New(InstanceProfile, "InstanceProfileName")], TAGS),
+    a("CreateLoginProfile", USER, &[]),
+    a("CreateOpenIDConnectProvider", &[OidcUrl("Url")], TAGS),
+    a("CreatePolicy", &[New(Policy, "PolicyName")], TAGS),
+    a("CreatePolicyVersion", POLICY, &[]),
+    a("CreateRole", &[New(Role, "RoleName")], NEW_ENTITY),
+    a("CreateSAMLProvider", &[Named(SamlProvider, "Name")], TAGS),
+    a("CreateUser", &[New(User, "UserName")], NEW_ENTITY),
+    a("CreateVirtualMFADevice", &[New(Mfa, "VirtualMFADeviceName")], TAGS),
+    a("DeactivateMFADevice", USER, &[]),
+    a("DeleteAccessKey", USER, &[]),
+    a("DeleteAccountAlias", &[All], &[]),
+    a("DeleteAccountPasswordPolicy", &[All], &[]),
+    a("DeleteGroup", GROUP, &[]),
+    a("DeleteGroupPolicy", GROUP, &[]),
+    a("DeleteInstanceProfile", PROFILE, &[]),
+    a("DeleteLoginProfile", USER, &[]),
+    a("DeleteOpenIDConnectProvider", OIDC, &[]),
+    a("DeletePolicy", POLICY, &[]),
+    a("DeletePolicyVersion", POLICY, &[]),
+    a("DeleteRole", ROLE, &[]),
+    a("DeleteRolePermissionsBoundary", ROLE, BOUNDARY),
+    a("DeleteRolePolicy", ROLE, BOUNDARY),
+    a("DeleteSAMLProvider", SAML, &[]),
+    a("DeleteUser", USER, &[]),
+    a("DeleteUserPermissionsBoundary", USER, BOUNDARY),
+    a("DeleteUserPolicy", USER, BOUNDARY),
+    a("DeleteVirtualMFADevice", MFA, &[]),
+    a("DetachGroupPolicy", GROUP, &["iam:PolicyARN"]),
+    a("DetachRolePolicy", ROLE, ATTACH),
+    a("DetachUserPolicy", USER, ATTACH),
+    a("EnableMFADevice", USER, &[]),
+    a("GenerateCredentialReport", &[All], &[]),
+    a("GetAccessKeyLastUsed", &[KeyOwner("AccessKeyId")], &[]),
+    a("GetAccountAuthorizationDetails", &[All], &[]),
+    a("GetAccountPasswordPolicy", &[All], &[]),
+    a("GetAccountSummary", &[All], &[]),
+    a("GetContextKeysForCustomPolicy", &[All], &[]),
+    a("GetContextKeysForPrincipalPolicy", &[Arn("PolicySourceArn")], &[]),
+    a("GetCredentialReport", &[All], &[]),
+    a("GetGroup", GROUP, &[]),
+    a("GetGroupPolicy", GROUP, &[]),
+    a("GetInstanceProfile", PROFILE, &[]),
+    a("GetLoginProfile", USER, &[]),
+    a("GetOpenIDConnectProvider", OIDC, &[]),
+    a("GetPolicy", POLICY, &[]),
+    a("GetPolicyVersion", POLICY, &[]),
+    a("GetRole", ROLE, &[]),
+    a("GetRolePolicy", ROLE, &[]),
+    a("GetSAMLProvider", SAML, &[]),
+    a("GetUser", USER, &[]),
+    a("GetUserPolicy", USER, &[]),
+    a("ListAccessKeys", USER, &[]),
+    a("ListAccountAliases", &[All], &[]),
+    a("ListAttachedGroupPolicies", GROUP, &[]),
+    a("ListAttachedRolePolicies", ROLE, &[]),
+    a("ListAttachedUserPolicies", USER, &[]),
+    a("ListEntitiesForPolicy", POLICY, &[]),
+    a("ListGroupPolicies", GROUP, &[]),
+    a("ListGroups", &[Listing(Group)], &[]),
+    a("ListGroupsForUser", USER, &[]),
+    a("ListInstanceProfileTags", PROFILE, &[]),
+    a("ListInstanceProfiles", &[Listing(InstanceProfile)], &[]),
+    a("ListInstanceProfilesForRole", ROLE, &[]),
+    a("ListMFADeviceTags", MFA, &[]),
+    a("ListMFADevices", USER, &[]),
+    a("ListOpenIDConnectProviderTags", OIDC, &[]),
+    a("ListOpenIDConnectProviders", &[All], &[]),
+    a("ListPolicies", &[Listing(Policy)], &[]),
+    a("ListPolicyTags", POLICY, &[]),
+    a("ListPolicyVersions", POLICY, &[]),
+    a("ListRolePolicies", ROLE, &[]),
+    a("ListRoleTags", ROLE, &[]),
+    a("ListRoles", &[Listing(Role)], &[]),
+    a("ListSAMLProviderTags", SAML, &[]),
+    a("ListSAMLProviders", &[All], &[]),
+    a("ListUserPolicies", USER, &[]),
+    a("ListUserTags", USER, &[]),
+    a("ListUsers", &[Listing(User)], &[]),
+    a("ListVirtualMFADevices", &[All], &[]),
+    a("PutGroupPolicy", GROUP, &[]),
+    a("PutRolePermissionsBoundary", ROLE, BOUNDARY),
+    a("PutRolePolicy", ROLE, BOUNDARY),
+    a("PutUserPermissionsBoundary", USER, BOUNDARY),
+    a("PutUserPolicy", USER, BOUNDARY),
+    a("RemoveClientIDFromOpenIDConnectProvider", OIDC, &[]),
+    a("RemoveRoleFromInstanceProfile", PROFILE, &[]),
+    a("RemoveUserFromGroup", GROUP, &[]),
+    a("ResyncMFADevice", USER, &[]),
+    a("SetDefaultPolicyVersion", POLICY, &[]),
+    a("SimulateCustomPolicy", &[All], &[]),
+    a("SimulatePrincipalPolicy", &[Arn("PolicySourceArn")], &[]),
+    a("TagInstanceProfile", PROFILE, TAGS),
+    a("TagMFADevice", MFA, TAGS),
+    a("TagOpenIDConnectProvider", OIDC, TAGS),
+    a("TagPolicy", POLICY, TAGS),
+    a("TagRole", ROLE, TAGS),
+    a("TagSAMLProvider", SAML, TAGS),
+    a("TagUser", USER, TAGS),
+    a("UntagInstanceProfile", PROFILE, UNTAG),
+    a("UntagMFADevice", MFA, UNTAG),
+    a("UntagOpenIDConnectProvider", OIDC, UNTAG),
+    a("UntagPolicy", POLICY, UNTAG),
+    a("UntagRole", ROLE, UNTAG),
+    a("UntagSAMLProvider", SAML, UNTAG),
+    a("UntagUser", USER, UNTAG),
+    a("UpdateAccessKey", USER, &[]),
+    a("UpdateAccountPasswordPolicy", &[All], &[]),
+    a("UpdateAssumeRolePolicy", ROLE, &[]),
+    a("UpdateGroup", &[Named(Group, "GroupName"), Renamed(Group, "NewGroupName", "NewPath")], &[]),
+    a("UpdateLoginProfile", USER, &[]),
+    a("UpdateOpenIDConnectProviderThumbprint", OIDC, &[]),
+    a("UpdateRole", ROLE, &[]),
+    a("UpdateRoleDescription", ROLE, &[]),
+    a("UpdateSAMLProvider", SAML, &[]),
+    a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
+];
+
+/// STS's operations. `GetCallerIdentity` needs no permission at all (see `authz`).
+pub static STS: &[Action] = &[
+    a(
+        "AssumeRole",
+        &[Arn("RoleArn")],
+        &[
+            "aws:RequestTag/${TagKey}",
+            "aws:TagKeys",
+            "sts:ExternalId",
+            "sts:RoleSessionName",
+            "sts:SourceIdentity",
+            "sts:TransitiveTagKeys",
+        ],
+    ),
+    a("DecodeAuthorizationMessage", &[All], &[]),
+    a("GetAccessKeyInfo", &[All], &[]),
+    a("GetCallerIdentity", &[All], &[]),
+    a("GetFederationToken", &[FederatedUser("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    a("GetSessionToken", &[All], &[]),
+];
+
+/// What the authorizer needs of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `service:Action`.
+    pub action: String,
+    /// The resource ARNs the caller must be allowed on; never empty.
+    pub resources: Vec<String>,
+    /// Condition keys and their values, from the request and the resource.
+    pub keys: Vec<(String, Vec<String>)>,
+    /// A role the request passes: the `iam:PassRole` check it needs, on the role's ARN.
+    pub passed_role: Option<PassRoleCheck>,
+}
+
+/// The `iam:PassRole` check of a request that passes a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassRoleCheck {
+    pub role_arn: String,
+    /// `iam:PassedToService` and `iam:AssociatedResourceArn`.
+    pub keys: Vec<(String, Vec<String>)>,
+}
+
+/// What the store says about an existing resource.
+#[derive(Default)]
+struct Found {
+    path: Option<String>,
+    tags: Vec<(String, String)>,
+    boundary: Option<String>,
+}
+
+fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, ServiceError> {
+    Ok(match entity {
+        User => {
+            iam::read_user(db, account, name)?.map(|u| Found { path: Some(u.path), tags: u.tags, boundary: u.boundary })
+        }
+        Group => iam::read_group(db, account, name)?.map(|g| Found { path: Some(g.path), ..Found::default() }),
+        Role => {
+            iam::read_role(db, account, name)?.map(|r| Found { path: Some(r.path), tags: r.tags, boundary: r.boundary })
+        }
+        InstanceProfile => iam::read_instance_profile(db, account, name)?.map(|p| Found {
+            path: Some(p.path),
+            tags: p.tags,
+            ..Found::default()
+        }),
+        Policy => {
+            iam::read_policy_by_arn(db, name)?.map(|p| Found { path: Some(p.path), tags: p.tags, ..Found::default() })
+        }
+        Mfa => iam::read_mfa_device_named(db, account, name)?.map(|d| Found {
+            path: Some(d.path),
+            tags: d.tags,
+            ..Found::default()
+        }),
+        SamlProvider => iam::read_saml_provider(db, &iam::saml_provider_arn(account, name))?.map(|p| Found {
+            path: Some("/".to_owned()),
+            tags: p.tags,
+            ..Found::default()
+        }),
+    }
+    .unwrap_or_default())
+}
+
+/// The entity an IAM ARN of this account names, if it names one.
+fn parse_arn<'s>(account: &str, arn: &'s str) -> Option<(Entity, &'s str)> {
+    let rest = arn.strip_prefix("arn:aws:iam::")?.strip_prefix(account)?.strip_prefix(':')?;
+    let (segment, path_and_name) = rest.split_once('/')?;
+    let entity =
+        [User, Group, Role, InstanceProfile, Mfa, SamlProvider].into_iter().find(|e| e.segment() == segment)?;
+    Some((entity, path_and_name.rsplit('/').next()?))
+}
+
+/// Resolves an operation's table row against a request: the ARNs it acts on and its condition
+/// keys. An operation without a row acts on `*` with no extra keys.
+pub fn resolve(
+    db: &Db,
+    principal: &Principal,
+    service: &str,
+    row: Option<&Action>,
+    op: &Operation,
+    input: &Value,
+    region: &str,
+) -> Result<Resolved, ServiceError> {
+    let action = format!("{service}:{}", row.and_then(|r| r.action).unwrap_or(op.name));
+    let account = &principal.account_id;
+    let member = |name: &str| op.input.and_then(|shape| input.string_field(shape, name));
+    let mut resources = Vec::new();
+    let mut primary: Option<Found> = None;
+    for target in row.map_or(&[All][..], |r| r.resources) {
+        let arn = match *target {
+            All => "*".to_owned(),
+            Listing(entity) => format!("arn:aws:iam::{account}:{}/", entity.segment()),
+            Named(Policy, m) | Arn(m) => {
+                let Some(arn) = member(m) else {
+                    resources.push("*".to_owned());
+                    continue;
+                };
+                if primary.is_none() {
+                    primary = Some(match parse_arn(account, arn) {
+                        Some((entity, name)) => find(db, account, entity, name)?,
+                        None if arn.contains(":policy/") => find(db, account, Policy, arn)?,
+                        None if arn.contains(":oidc-provider/") => iam::read_oidc_provider(db, arn)?
+                            .filter(|p| p.account_id == *account)
+                            .map(|p| Found { tags: p.tags, ..Found::default() })
+                            .unwrap_or_default(),
+                        None => Found::default(),
+                    });
+                }
+                arn.to_owned()
+            }
+            Named(entity, m) => {
+                let name = match (member(m), entity, &principal.user_name) {
+                    (Some(n), _, _) => n.to_owned(),
+                    (None, User, Some(me)) => me.clone(),
+                    _ => {
+                        resources.push("*".to_owned());
+                        continue;
+                    }
+                };
+                let found = find(db, account, entity, &name)?;
+                let path = found.path.clone().unwrap_or_else(|| "/".to_owned());
+                if primary.is_none() {
+                    primary = Some(found);
+                }
+                format!("arn:aws:iam::{account}:{}{path}{name}", entity.segment())
+            }
+            KeyOwner(m) => {
+                let owner = match member(m) {
+                    Some(id) => rampart_core::records::read::<rampart_core::account::AccessKeyRecord>(
+                        db,
+                        &rampart_core::keys::access_key(id),
+                    )?
+                    .map(|k| k.owner),
+                    None => None,
+                };
+                match owner {
+                    Some(rampart_core::account::KeyOwner::User { account_id, user_name, .. })
+                        if account_id == *account =>
+                    {
+                        let found = find(db, account, User, &user_name)?;
+                        let path = found.path.clone().unwrap_or_else(|| "/".to_owned());
+                        primary.get_or_insert(found);
+                        format!("arn:aws:iam::{account}:user{path}{user_name}")
+                    }
+                    _ => "*".to_owned(),
+                }
+            }
+            New(entity, m) => {
+                let path = member("Path").unwrap_or("/");
+                format!("arn:aws:iam::{account}:{}{path}{}", entity.segment(), member(m).unwrap_or_default())
+            }
+            FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
+            Caller => match &principal.user_name {
+                Some(me) => {
+                    let found = find(db, account, User, me)?;
+                    let path = found.path.clone().unwrap_or_else(|| "/".to_owned());
+                    primary.get_or_insert(found);
+                    format!("arn:aws:iam::{account}:user{path}{me}")
+                }
+                None => "*".to_owned(),
+            },
+            OidcUrl(m) => {
+                let url = member(m).map(iam::provider_url).transpose()?.unwrap_or_default();
+                iam::provider_arn(account, &url)
+            }
+            Trail(m) => match member(m) {
+                Some(arn) if arn.starts_with("arn:") => arn.to_owned(),
+                Some(name) => format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}"),
+                None => "*".to_owned(),
+            },
+            Bucket(b) => format!("arn:aws:s3:::{}", member(b).unwrap_or("*")),
+            Object(b, k) => format!("arn:aws:s3:::{}/{}", member(b).unwrap_or("*"), member(k).unwrap_or("*")),
+            Renamed(entity, name_member, path_member) => {
+                let (new_name, new_path) = (member(name_member), member(path_member));
+                if new_name.is_none() && new_path.is_none() {
+                    continue;
+                }
+                let old_name = resources.first().and_then(|r: &String| r.rsplit('/').next()).unwrap_or_default();
+                let path = new_path
+                    .map(str::to_owned)
+                    .or_else(|| primary.as_ref().and_then(|p| p.path.clone()))
+                    .unwrap_or_else(|| "/".to_owned());
+                format!("arn:aws:iam::{account}:{}{path}{}", entity.segment(), new_name.unwrap_or(old_name))
+            }
+        };
+        resources.push(arn);
+    }
+    if resources.is_empty() {
+        resources.push("*".to_owned());
+    }
+    let primary = primary.unwrap_or_default();
+    let mut keys = Vec::new();
+    for (k, v) in &primary.tags {
+        keys.push((format!("aws:ResourceTag/{k}"), vec![v.clone()]));
+        keys.push((format!("iam:ResourceTag/{k}"), vec![v.clone()]));
+    }
+    for key in row.map_or(&[][..], |r| r.keys) {
+        key_values(key, op, input, &primary, &mut keys);
+    }
+    let passed_role = match row.and_then(|r| r.passes_role) {
+        Some(p) => member(p.member).map(|role| {
+            let role_arn = if role.starts_with("arn:") {
+                role.to_owned()
+            } else {
+                // A role named by name: its ARN has its path.
+                let path = find(db, account, Role, role).ok().and_then(|f| f.path).unwrap_or_else(|| "/".to_owned());
+                format!("arn:aws:iam::{account}:role{path}{role}")
+            };
+            let mut keys = vec![("iam:PassedToService".to_owned(), vec![p.to_service.to_owned()])];
+            if let Some(associated) = resources.first().filter(|r| *r != "*") {
+                keys.push(("iam:AssociatedResourceArn".to_owned(), vec![associated.clone()]));
+            }
+            PassRoleCheck { role_arn, keys }
+        }),
+        None => None,
+    };
+    Ok(Resolved { action, resources, keys, passed_role })
+}
+
+/// Where the value of each key a table names comes from.
+fn key_values(key: &str, op: &Operation, input: &Value, primary: &Found, out: &mut Vec<(String, Vec<String>)>) {
+    let Some(shape) = op.input else { return };
+    let string = |name: &str| input.string_field(shape, name).map(str::to_owned);
+    let strings = |name: &str| match input.field(shape, name) {
+        Some((_, Value::List(items))) => {
+            items.iter().filter_map(|v| if let Value::String(s) = v { Some(s.clone()) } else { None }).collect()
+        }
+        _ => Vec::new(),
+    };
+    // `Tags` is a list of `{Key, Value}` structures in every model that has it.
+    let tags = || -> Vec<(String, String)> {
+        let Some((list_shape, Value::List(items))) = input.field(shape, "Tags") else { return Vec::new() };
+        let rampart_shapes::Kind::List(l) = &list_shape.kind else { return Vec::new() };
+        items
+            .iter()
+            .filter_map(|t| {
+                Some((t.string_field(l.member, "Key")?.to_owned(), t.string_field(l.member, "Value")?.to_owned()))
+            })
+            .collect()
+    };
+    match key {
+        "aws:RequestTag/${TagKey}" => {
+            out.extend(tags().into_iter().map(|(k, v)| (format!("aws:RequestTag/{k}"), vec![v])));
+        }
+        "aws:TagKeys" => {
+            let mut keys: Vec<String> = tags().into_iter().map(|(k, _)| k).collect();
+            keys.extend(strings("TagKeys"));
+            if !keys.is_empty() {
+                out.push((key.to_owned(), keys));
+            }
+        }
+        "iam:PolicyARN" => out.extend(string("PolicyArn").map(|v| (key.to_owned(), vec![v]))),
+        // The boundary being set, else the one the entity already has.
+        "iam:PermissionsBoundary" => {
+            out.extend(
+                string("PermissionsBoundary").or_else(|| primary.boundary.clone()).map(|v| (key.to_owned(), vec![v])),
+            );
+        }
+        "sts:ExternalId" => out.extend(string("ExternalId").map(|v| (key.to_owned(), vec![v]))),
+        "s3:prefix" => out.extend(string("Prefix").map(|v| (key.to_owned(), vec![v]))),
+        "s3:delimiter" => out.extend(string("Delimiter").map(|v| (key.to_owned(), vec![v]))),
+        "s3:max-keys" => {
+            if let Some((_, Value::Integer(n))) = input.field(shape, "MaxKeys") {
+                out.push((key.to_owned(), vec![n.to_string()]));
+            }
+        }
+        "sts:RoleSessionName" => out.extend(string("RoleSessionName").map(|v| (key.to_owned(), vec![v]))),
+        "sts:SourceIdentity" => out.extend(string("SourceIdentity").map(|v| (key.to_owned(), vec![v]))),
+        "sts:TransitiveTagKeys" => {
+            let v = strings("TransitiveTagKeys");
+            if !v.is_empty() {
+                out.push((key.to_owned(), v));
+            }
+        }
+        _ => {}
+    }
+}

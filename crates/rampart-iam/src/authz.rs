@@ -1,0 +1,432 @@
+//! The authorization hook every operation passes before its handler.
+//!
+//! The root user is allowed; IAM users are decided by `rampart-policy` over their policies; anyone
+//! else is denied (fail closed) until their kind of principal is supported.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rampart_policy::{Input, Named, Policy, PolicyKind, decide};
+use rampart_store::Db;
+
+use crate::iam;
+use rampart_core::{Principal, PrincipalKind, ServiceError};
+
+/// Facts about the request that conditions can test (`aws:SourceIp`, `aws:CurrentTime`,
+/// `aws:SecureTransport`, `aws:UserAgent`, `aws:RequestedRegion`).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub source_ip: &'a str,
+    pub time: time::OffsetDateTime,
+    pub secure_transport: bool,
+    pub user_agent: &'a str,
+    pub region: &'a str,
+}
+
+/// What is being asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub principal: &'a Principal,
+    /// The IAM action, e.g. `iam:CreateUser`.
+    pub action: &'a str,
+    /// The resource ARN, or `*`.
+    pub resource: &'a str,
+    pub context: Context<'a>,
+    /// Condition keys from the request's members and the resource (see [`crate::actions`]).
+    pub keys: &'a [(String, Vec<String>)],
+}
+
+/// Actions that need no permission. `sts:GetCallerIdentity` works even under an explicit deny:
+/// <https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html>.
+/// `sts:GetSessionToken` cannot be controlled by policies:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_getsessiontoken.html>.
+const ALWAYS_ALLOWED: &[&str] = &["sts:GetCallerIdentity", "sts:GetSessionToken"];
+
+/// Compiled policies with the names decisions report them by.
+type NamedPolicies = Vec<(String, Arc<Policy>)>;
+
+/// Most compiled policies kept; the cache empties itself when full.
+const CACHE_LIMIT: usize = 10_000;
+
+/// Decides requests with the policy engine. Compiled policies are cached by their document text,
+/// so the cache can never serve a stale policy: a changed policy is a different key.
+#[derive(Default)]
+pub struct Authorizer {
+    compiled: Mutex<HashMap<String, Arc<Policy>>>,
+    /// AWS managed policies' documents, which never change, by where their text lies: no
+    /// request hashes a large document.
+    catalogued: Mutex<HashMap<(usize, usize, u8), Arc<Policy>>>,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer").finish_non_exhaustive()
+    }
+}
+
+impl Authorizer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compiles a document, from a cache: a borrowed (catalogue) document by its address, another
+    /// by its text.
+    fn compile_doc(&self, doc: &iam::Document, kind: PolicyKind) -> Option<Arc<Policy>> {
+        let text: &'static str = match doc {
+            iam::Document::Owned(text) => return self.compile(text, kind),
+            iam::Document::Borrowed(text) => text,
+        };
+        let key = (text.as_ptr() as usize, text.len(), kind as u8);
+        if let Ok(cache) = self.catalogued.lock()
+            && let Some(p) = cache.get(&key)
+        {
+            return Some(p.clone());
+        }
+        let p = Arc::new(Policy::parse(text, kind).ok()?);
+        if let Ok(mut cache) = self.catalogued.lock() {
+            cache.insert(key, p.clone());
+        }
+        Some(p)
+    }
+
+    fn compile(&self, doc: &str, kind: PolicyKind) -> Option<Arc<Policy>> {
+        if let Ok(cache) = self.compiled.lock()
+            && let Some(p) = cache.get(doc)
+        {
+            return Some(p.clone());
+        }
+        // Stored documents were validated when written; one that no longer parses grants nothing.
+        let p = Arc::new(Policy::parse(doc, kind).ok()?);
+        if let Ok(mut cache) = self.compiled.lock() {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(doc.to_owned(), p.clone());
+        }
+        Some(p)
+    }
+
+    /// Decides a request; a deny is an `AccessDenied` worded as AWS words it. Fails closed.
+    pub fn authorize(&self, db: &Db, req: &Request<'_>) -> Result<(), ServiceError> {
+        if ALWAYS_ALLOWED.iter().any(|a| a.eq_ignore_ascii_case(req.action)) {
+            return Ok(());
+        }
+        let p = req.principal;
+        let denied = |reason: String| access_denied(req, &reason);
+        let no_identity_policy = || format!("because no identity-based policy allows the {} action", req.action);
+        // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
+        // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
+        if p.temporary.is_some() && p.session.is_none() {
+            let action = req.action.to_ascii_lowercase();
+            if action.starts_with("iam:") && p.mfa_at.is_none() {
+                return Err(denied("because credentials from GetSessionToken need MFA to call IAM".to_owned()));
+            }
+            if action.starts_with("sts:") && action != "sts:assumerole" {
+                return Err(denied("because credentials from GetSessionToken cannot call STS".to_owned()));
+            }
+        }
+        // Federated users call no IAM and no STS beyond GetCallerIdentity (allowed above).
+        if p.kind == PrincipalKind::FederatedUser {
+            let action = req.action.to_ascii_lowercase();
+            if action.starts_with("iam:") || action.starts_with("sts:") {
+                return Err(denied("because federated users cannot call IAM or STS".to_owned()));
+            }
+        }
+        match p.kind {
+            PrincipalKind::Root => Ok(()),
+            PrincipalKind::FederatedUser => self.authorize_federated(db, req),
+            PrincipalKind::IAMUser => {
+                let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
+                // The user must still be the one the credentials were issued to, not a new one with
+                // its name.
+                let Some(user) = iam::read_user(db, &p.account_id, name)?.filter(|u| u.id == p.user_id) else {
+                    return Err(denied(no_identity_policy()));
+                };
+                let mut docs = iam::identity_documents(db, &user)?;
+                // The account-level grant of AllowUsersToChangePassword, decided like any policy
+                // (an explicit deny still wins).
+                if matches!(req.action, "iam:ChangePassword" | "iam:GetAccountPasswordPolicy")
+                    && iam::users_may_change_passwords(db, &p.account_id)?
+                {
+                    docs.push((
+                        "AccountPasswordPolicy".to_owned(),
+                        iam::Document::Borrowed(iam::IAM_USER_CHANGE_PASSWORD),
+                    ));
+                }
+                let boundary = iam::boundary_document(db, &user)?;
+                let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
+                let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None };
+                self.decide_documents(req, &principal, &context(req, &user), docs, &|| denied(no_identity_policy()))
+            }
+            PrincipalKind::AssumedRole => {
+                let Some(session) = &p.session else { return Err(denied(no_identity_policy())) };
+                let Some(role) = iam::read_role(db, &p.account_id, &session.role_name)? else {
+                    return Err(denied(no_identity_policy()));
+                };
+                // A session of a deleted and re-created role is not a session of the new role.
+                if role.id != session.role_id {
+                    return Err(denied(no_identity_policy()));
+                }
+                let docs = iam::role_documents(db, &role)?;
+                let boundary = match &role.boundary {
+                    Some(arn) => Some((arn.clone(), iam::managed_document(db, arn)?)),
+                    None => None,
+                };
+                let session_policies = self
+                    .session_policies(db, session.session_policy.as_ref(), &session.session_policy_arns)?
+                    .ok_or_else(|| denied(no_identity_policy()))?;
+                let principal = rampart_policy::Principal::role_session(
+                    &p.account_id,
+                    &role.path,
+                    &role.name,
+                    &session.session_name,
+                );
+                let mut ctx = role_context(&role, &session.session_name);
+                // Session tags win over the role's tags of the same key.
+                for (k, v) in &session.tags {
+                    ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+                }
+                ctx.set(
+                    "aws:TokenIssueTime",
+                    session.issued.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                );
+                if let Some(s) = &session.source_identity {
+                    ctx.set("aws:SourceIdentity", s.clone());
+                }
+                request_keys(req, &mut ctx);
+                let docs = Documents {
+                    identity: &docs,
+                    boundary: boundary.as_ref(),
+                    session: (!session_policies.is_empty()).then_some(&session_policies),
+                };
+                self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
+            }
+        }
+    }
+}
+
+impl Authorizer {
+    /// A session's policies, compiled: the inline one and any managed ones (`PolicyArns`), named
+    /// as the simulator reports them. A managed policy that is gone allows nothing, so the session
+    /// fails closed; `None` when a document does not compile.
+    fn session_policies(
+        &self,
+        db: &Db,
+        inline: Option<&String>,
+        arns: &[String],
+    ) -> Result<Option<NamedPolicies>, ServiceError> {
+        let mut docs: Vec<(String, iam::Document)> =
+            inline.map(|d| ("session".to_owned(), iam::Document::Owned(d.clone()))).into_iter().collect();
+        for arn in arns {
+            docs.push((arn.clone(), iam::managed_document(db, arn)?));
+        }
+        Ok(docs.into_iter().map(|(n, d)| self.compile_doc(&d, PolicyKind::Session).map(|p| (n, p))).collect())
+    }
+
+    /// A GetFederationToken session: allowed only where a session policy allows and the issuing
+    /// user's own policies (with its boundary) allow too; root's sessions are bounded by the
+    /// session policies alone. No session policy means no permission.
+    fn authorize_federated(&self, db: &Db, req: &Request<'_>) -> Result<(), ServiceError> {
+        let p = req.principal;
+        let no_session_policy =
+            || access_denied(req, &format!("because no session policy allows the {} action", req.action));
+        let Some(f) = &p.federation else { return Err(no_session_policy()) };
+        let session_compiled = self
+            .session_policies(db, f.session_policy.as_ref(), &f.session_policy_arns)?
+            .ok_or_else(no_session_policy)?;
+        if session_compiled.is_empty() {
+            return Err(no_session_policy());
+        }
+        let name = p.arn.rsplit('/').next().unwrap_or_default();
+        let principal = rampart_policy::Principal::federated_user(&p.account_id, name);
+        let mut ctx = rampart_policy::Context::new();
+        ctx.set("aws:userid", p.user_id.clone())
+            .set("aws:PrincipalArn", p.arn.clone())
+            .set("aws:PrincipalAccount", p.account_id.clone())
+            .set("aws:PrincipalType", "FederatedUser");
+        request_keys(req, &mut ctx);
+        let (docs, boundary) = match &f.issuer {
+            Some((user_name, user_id)) => {
+                let Some(user) = iam::read_user(db, &p.account_id, user_name)?.filter(|u| &u.id == user_id) else {
+                    return Err(no_session_policy());
+                };
+                (iam::identity_documents(db, &user)?, iam::boundary_document(db, &user)?)
+            }
+            None => (vec![("root".to_owned(), iam::Document::Borrowed(ALLOW_ALL))], None),
+        };
+        let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled) };
+        self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
+    }
+
+    /// Compiles a principal's documents (cached by text) and decides the request with them. An
+    /// identity policy that does not compile grants nothing; a boundary that does not compile
+    /// fails the request (`fail`), as a session policy does in [`Self::session_policies`].
+    fn decide_documents(
+        &self,
+        req: &Request<'_>,
+        principal: &rampart_policy::Principal,
+        ctx: &rampart_policy::Context,
+        docs: Documents<'_>,
+        fail: &dyn Fn() -> ServiceError,
+    ) -> Result<(), ServiceError> {
+        let compiled: Vec<(&str, Arc<Policy>)> = docs
+            .identity
+            .iter()
+            .filter_map(|(n, d)| Some((n.as_str(), self.compile_doc(d, PolicyKind::Identity)?)))
+            .collect();
+        let identity: Vec<Named<'_>> = compiled.iter().map(|(name, policy)| Named { name, policy }).collect();
+        let boundary = match docs.boundary {
+            Some((name, doc)) => Some((name.as_str(), self.compile_doc(doc, PolicyKind::Boundary).ok_or_else(fail)?)),
+            None => None,
+        };
+        let session: Option<Vec<Named<'_>>> =
+            docs.session.map(|s| s.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect());
+        let decision = decide(&Input {
+            action: req.action,
+            resource: req.resource,
+            principal,
+            context: ctx,
+            identity: &identity,
+            boundary: boundary.as_ref().map(|(name, policy)| Named { name, policy }),
+            session: session.as_deref(),
+            scps: &[],
+            rcps: &[],
+            resource_policy: None,
+            resource_account: None,
+        });
+        if decision.is_allowed() { Ok(()) } else { Err(access_denied(req, &decision.reason(req.action))) }
+    }
+}
+
+/// AccessDenied worded as AWS words it: who, what, on which resource, and why.
+fn access_denied(req: &Request<'_>, reason: &str) -> ServiceError {
+    ServiceError::access_denied(format!(
+        "{} is not authorized to perform: {} on resource: {} {reason}",
+        req.principal.described(),
+        req.action,
+        req.resource
+    ))
+}
+
+/// The documents a decision weighs: identity policies and an optional boundary, as `(name, text)`,
+/// and the session's compiled policies when it has any.
+struct Documents<'a> {
+    identity: &'a [(String, iam::Document)],
+    boundary: Option<&'a (String, iam::Document)>,
+    session: Option<&'a NamedPolicies>,
+}
+
+/// What a root-issued federated session's own permissions are before its session policies.
+const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
+
+/// The global condition keys of a request.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
+fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
+    let mut ctx = principal_context(user);
+    request_keys(req, &mut ctx);
+    ctx
+}
+
+/// `aws:MultiFactorAuthPresent` and `aws:MultiFactorAuthAge`: present with MFA; temporary
+/// credentials without it say `false`; long-term keys carry neither, so `BoolIfExists` treats them
+/// as AWS does.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-multifactorauthpresent>.
+pub fn mfa_keys(p: &Principal, now: time::OffsetDateTime, ctx: &mut rampart_policy::Context) {
+    match p.mfa_at {
+        Some(at) => {
+            ctx.set("aws:MultiFactorAuthPresent", "true")
+                .set("aws:MultiFactorAuthAge", (now - at).whole_seconds().max(0).to_string());
+        }
+        None if p.temporary.is_some() => {
+            ctx.set("aws:MultiFactorAuthPresent", "false");
+        }
+        None => {}
+    }
+}
+
+/// The keys that describe the request itself rather than the principal.
+fn request_keys(req: &Request<'_>, ctx: &mut rampart_policy::Context) {
+    mfa_keys(req.principal, req.context.time, ctx);
+    let c = &req.context;
+    ctx.set("aws:SourceIp", c.source_ip)
+        .set("aws:SecureTransport", if c.secure_transport { "true" } else { "false" })
+        .set("aws:UserAgent", c.user_agent)
+        .set("aws:RequestedRegion", c.region)
+        .set("aws:EpochTime", c.time.unix_timestamp().to_string())
+        .set("aws:CurrentTime", c.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    for (k, v) in req.keys {
+        ctx.set_many(k, v.clone());
+    }
+}
+
+/// The condition keys that describe a user, shared by enforcement and the policy simulator.
+pub fn principal_context(user: &iam::UserRecord) -> rampart_policy::Context {
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:username", user.name.clone())
+        .set("aws:userid", user.id.clone())
+        .set("aws:PrincipalArn", user.arn())
+        .set("aws:PrincipalAccount", user.account_id.clone())
+        .set("aws:PrincipalType", "User");
+    for (k, v) in &user.tags {
+        ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+    }
+    ctx
+}
+
+/// The condition keys that describe a session of a role, shared by enforcement and the simulator.
+/// `aws:userid` is `ROLEID:SESSION`; `aws:PrincipalArn` is the role's ARN, not the session's.
+pub fn role_context(role: &iam::RoleRecord, session_name: &str) -> rampart_policy::Context {
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:userid", format!("{}:{session_name}", role.id))
+        .set("aws:PrincipalArn", role.arn())
+        .set("aws:PrincipalAccount", role.account_id.clone())
+        .set("aws:PrincipalType", "AssumedRole");
+    for (k, v) in &role.tags {
+        ctx.set(&format!("aws:PrincipalTag/{k}"), v.clone());
+    }
+    ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caller_identity_needs_no_permission_and_unknown_principals_fail_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open_sqlite(&dir.path().join("t.db")).unwrap();
+        let ctx = Context {
+            source_ip: "127.0.0.1",
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            secure_transport: false,
+            user_agent: "test",
+            region: "us-east-1",
+        };
+        let a = Authorizer::new();
+        let root = Principal::root("111122223333", None);
+        let ghost = Principal {
+            kind: PrincipalKind::IAMUser,
+            account_id: "111122223333".into(),
+            arn: "arn:aws:iam::111122223333:user/ghost".into(),
+            user_id: "AIDAEXAMPLE".into(),
+            user_name: Some("ghost".into()),
+            access_key_id: None,
+            session: None,
+            federation: None,
+            temporary: None,
+            mfa_at: None,
+            console: false,
+        };
+        let req = |principal, action| Request { principal, action, resource: "*", context: ctx, keys: &[] };
+        assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());
+        assert!(a.authorize(&db, &req(&ghost, "sts:GetCallerIdentity")).is_ok());
+        let e = a.authorize(&db, &req(&ghost, "iam:CreateUser")).unwrap_err();
+        assert_eq!(e.code, "AccessDenied");
+        assert_eq!(
+            e.message,
+            "User: arn:aws:iam::111122223333:user/ghost is not authorized to perform: iam:CreateUser on resource: * \
+             because no identity-based policy allows the iam:CreateUser action"
+        );
+        db.close();
+    }
+}

@@ -1,0 +1,84 @@
+//! The service crates as the pipeline sees them: each one's action table, the service's own
+//! error for input its model refuses, and how its CloudTrail records name request parameters.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use rampart_core::actions::Action;
+
+/// Every service's action table, by the service's endpoint prefix.
+pub static TABLES: &[(&str, &[Action])] = &[
+    ("cloudtrail", rampart_cloudtrail::ACTIONS),
+    ("iam", rampart_iam::actions::IAM),
+    ("s3", rampart_s3::ACTIONS),
+    ("sts", rampart_iam::actions::STS),
+];
+
+static INDEX: LazyLock<HashMap<(&'static str, &'static str), &'static Action>> = LazyLock::new(|| {
+    TABLES.iter().flat_map(|(service, table)| table.iter().map(move |a| ((*service, a.operation), a))).collect()
+});
+
+/// The action-table row of an operation, if it has one.
+pub fn action(service: &str, operation: &str) -> Option<&'static Action> {
+    INDEX.get(&(service, operation)).copied()
+}
+
+/// A service's own error for an input its model's constraints refuse, by the members that
+/// failed, where it has one (the pipeline answers `ValidationException` otherwise).
+pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Option<&'static str> {
+    match endpoint_prefix {
+        "cloudtrail" => rampart_cloudtrail::validation_code(failed_members),
+        _ => None,
+    }
+}
+
+/// A request's parameters as the service's CloudTrail records name them (`host`: the request's
+/// Host header); most services record them as the model names them.
+pub fn audit_parameters(signing_name: &str, params: serde_json::Value, host: Option<&str>) -> serde_json::Value {
+    match signing_name {
+        "s3" => rampart_s3::audit_parameters(params, host),
+        _ => params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rampart_core::actions::KNOWN_KEYS;
+    use rampart_core::actions::Target::*;
+
+    use super::*;
+
+    #[test]
+    fn every_row_names_a_model_operation_its_members_and_known_keys() {
+        for (service, table) in TABLES {
+            let model = rampart_shapes::services()
+                .iter()
+                .find(|s| s.endpoint_prefix == *service)
+                .unwrap_or_else(|| panic!("no model for {service}"));
+            let mut previous = "";
+            for row in *table {
+                assert!(row.operation > previous, "{service} table not sorted at {}", row.operation);
+                previous = row.operation;
+                let op = model
+                    .operation(row.operation)
+                    .unwrap_or_else(|| panic!("{service}:{} not in model", row.operation));
+                let has = |m: &str| matches!(op.input.map(|s| &s.kind), Some(rampart_shapes::Kind::Structure(st)) if st.member_index(m).is_some());
+                for t in row.resources {
+                    let members: &[&str] = match t {
+                        All | Listing(_) | Caller => &[],
+                        Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
+                        New(_, m) => &[m, "Path"],
+                        Renamed(_, m, p) | Object(m, p) => &[m, p],
+                        Bucket(m) | FederatedUser(m) | OidcUrl(m) | Trail(m) => &[m],
+                    };
+                    for m in members {
+                        assert!(has(m), "{service}:{} has no member {m}", row.operation);
+                    }
+                }
+                for k in row.keys {
+                    assert!(KNOWN_KEYS.contains(k), "{service}:{} names unknown key {k}", row.operation);
+                }
+            }
+        }
+    }
+}
