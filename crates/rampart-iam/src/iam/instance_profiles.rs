@@ -172,6 +172,17 @@ pub fn list_instance_profiles(
     Ok(shapes::ListInstanceProfilesResponse { instance_profiles, is_truncated: Some(truncated), marker })
 }
 
+/// Whether any of the account's instance profiles holds the role.
+pub(super) fn holds_role_tx(tx: &Tx<'_>, account: &str, role: &str) -> Result<bool, ServiceError> {
+    for (k, v) in tx.scan_prefix(&prefix(account), None, usize::MAX >> 1, false)? {
+        let p: InstanceProfileRecord = records::decode(&k, &v)?;
+        if p.roles.iter().any(|r| r.eq_ignore_ascii_case(role)) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub fn list_instance_profiles_for_role(
     ctx: &Ctx<'_>,
     input: shapes::ListInstanceProfilesForRoleRequest,

@@ -220,8 +220,18 @@ pub fn delete_policy(
     input: shapes::DeletePolicyRequest,
 ) -> Result<(), ServiceError> {
     let p = writable_policy_tx(tx, &input.policy_arn)?;
+    // AWS's order of these two checks is not documented; both are DeleteConflict.
+    // See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeletePolicy.html>.
     if p.attachments > 0 {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete a policy attached to entities."));
+    }
+    if p.versions.len() > 1 {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's \
+             versions. The default version is deleted with the policy.",
+        ));
     }
     tx.delete(&keys::policy(&p.account_id, &p.name))?;
     Ok(())

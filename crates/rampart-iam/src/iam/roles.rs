@@ -355,6 +355,15 @@ pub fn delete_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteRoleRe
     if !r.attached.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must detach all policies first."));
     }
+    // A role still in an instance profile would leave the profile naming a role that is gone.
+    // See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteRole.html>.
+    if super::instance_profiles::holds_role_tx(tx, &r.account_id, &r.name)? {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            "Cannot delete entity, must remove roles from instance profile first.",
+        ));
+    }
     tx.delete(&keys::role(&r.account_id, &r.name))?;
     Ok(())
 }

@@ -790,3 +790,51 @@ async fn instance_profiles_role_tags_and_role_boundaries() {
     admin.delete_role_permissions_boundary().role_name("Web").send().await.unwrap();
     assert!(admin.get_role().role_name("Web").send().await.unwrap().role().unwrap().permissions_boundary().is_none());
 }
+
+/// Deletes that would leave something pointing at nothing are DeleteConflict, with AWS's message,
+/// and succeed once the dependency is gone.
+#[tokio::test]
+async fn deletes_refuse_what_still_depends_on_them() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    admin.create_role().role_name("Web").assume_role_policy_document(trust).send().await.unwrap();
+    admin.create_instance_profile().instance_profile_name("web-profile").send().await.unwrap();
+    admin.add_role_to_instance_profile().instance_profile_name("web-profile").role_name("Web").send().await.unwrap();
+    assert_eq!(
+        err(admin.delete_role().role_name("Web").send().await),
+        (
+            "DeleteConflict".to_owned(),
+            "Cannot delete entity, must remove roles from instance profile first.".to_owned()
+        )
+    );
+    assert!(admin.get_role().role_name("Web").send().await.is_ok(), "the refused delete left the role");
+    admin
+        .remove_role_from_instance_profile()
+        .instance_profile_name("web-profile")
+        .role_name("Web")
+        .send()
+        .await
+        .unwrap();
+    admin.delete_role().role_name("Web").send().await.unwrap();
+
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
+    let arn = admin
+        .create_policy()
+        .policy_name("Versioned")
+        .policy_document(doc)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_owned();
+    admin.create_policy_version().policy_arn(&arn).policy_document(doc).send().await.unwrap();
+    let (code, message) = err(admin.delete_policy().policy_arn(&arn).send().await);
+    assert_eq!(code, "DeleteConflict");
+    assert!(message.starts_with("This policy has more than one version."), "{message}");
+    admin.delete_policy_version().policy_arn(&arn).version_id("v2").send().await.unwrap();
+    admin.delete_policy().policy_arn(&arn).send().await.unwrap();
+}
