@@ -177,7 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut running = rampart_server::start(config).await?;
         let endpoint = running.endpoint();
         if dev {
-            eprintln!("\n  !!! DEV MODE: any unknown access key is accepted as the root user of account {dev_account}.");
+            eprintln!("\n  !!! DEV MODE: any unknown access key is accepted as the administrator user rampart-dev of account {dev_account}.");
             eprintln!("  !!! POST /_rampart/reset wipes state. Never run dev mode in production.\n");
         }
         if let Some(first) = &running.first_start {

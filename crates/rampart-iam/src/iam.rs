@@ -3,6 +3,7 @@
 
 mod account_info;
 mod authorization_details;
+mod dev;
 mod groups;
 mod instance_profiles;
 mod managed;
@@ -16,6 +17,7 @@ mod simulate;
 
 pub use account_info::*;
 pub use authorization_details::*;
+pub use dev::*;
 pub use groups::*;
 pub use instance_profiles::*;
 pub use managed::*;

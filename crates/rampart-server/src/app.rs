@@ -252,13 +252,28 @@ impl App {
         let now = OffsetDateTime::now_utc();
         let started = std::time::Instant::now();
         let mut draft = Draft::default();
-        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.process(parts, body, origin, &mut draft, request_id, now)
-        }))
-        .unwrap_or_else(|_| {
-            tracing::error!(request_id, "a handler panicked");
-            Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
-        });
+        let process = |draft: &mut Draft| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.process(parts, body, origin, draft, request_id, now)
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!(request_id, "a handler panicked");
+                Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
+            })
+        };
+        let mut step = process(&mut draft);
+        if let Ok(Step::DevUser { account, failure }) = step {
+            step = match rampart_iam::iam::ensure_dev_user(&self.db, self.sealer.clone(), &account).await {
+                Ok(()) => {
+                    draft = Draft::default();
+                    process(&mut draft)
+                }
+                Err(e) => {
+                    tracing::error!(request_id, account = %account, error = %e, "creating the dev user failed");
+                    Err(failure)
+                }
+            };
+        }
         // A state-changing call's event commits with its change; the others' are queued here.
         let mut committed = false;
         let outcome = match step {
@@ -281,7 +296,8 @@ impl App {
                     },
                 )
             }
-            Err(f) => Err(f),
+            // Still no dev user after creating it (deleted in between): fail closed.
+            Ok(Step::DevUser { failure, .. }) | Err(failure) => Err(failure),
         };
         match outcome {
             Ok(ok) => {
@@ -488,7 +504,11 @@ impl App {
                 namespace,
             ));
         }
-        let principal = authenticate(self, &sreq, &auth, now).map_err(|e| match e {
+        let authenticated = authenticate(self, &sreq, &auth, now);
+        if let Err(AuthnError::DevUserMissing(account)) = authenticated {
+            return Ok(Step::DevUser { account, failure: fail(WireError::internal(), protocol, namespace) });
+        }
+        let principal = authenticated.map_err(|e| match e {
             AuthnError::SigV4(e) => {
                 let mut error = if service.endpoint_prefix == "s3" {
                     s3_auth_error(&e, Some(&auth.access_key_id), auth.presigned_expires.is_some())
@@ -506,7 +526,7 @@ impl App {
                 }
                 fail(error, protocol, namespace)
             }
-            AuthnError::Internal => fail(WireError::internal(), protocol, namespace),
+            AuthnError::Internal | AuthnError::DevUserMissing(_) => fail(WireError::internal(), protocol, namespace),
         })?;
         draft.identity = Some(UserIdentity::of(&principal));
         draft.from_console = principal.console;
@@ -880,6 +900,12 @@ enum Step {
     WebIdentity(Box<Value>),
     /// A `Prepared` operation, whose first step runs on a blocking thread.
     Prepare(Box<PrepareStep>),
+    /// Dev mode: the account an unknown key names has no dev user yet; create it, then process
+    /// the request again (`failure`: the answer, in the request's protocol, should that fail).
+    DevUser {
+        account: String,
+        failure: Failure,
+    },
 }
 
 fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {

@@ -14,6 +14,9 @@ use crate::app::App;
 pub enum AuthnError {
     SigV4(SigV4Error),
     Internal,
+    /// Dev mode: the account an unknown key names has no dev user yet (its first use, or after a
+    /// reset or a deletion); the caller creates it and authenticates again.
+    DevUserMissing(String),
 }
 
 impl From<SigV4Error> for AuthnError {
@@ -108,16 +111,21 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
         read_cached(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
     let Some(record) = record else {
         if app.config.dev {
-            // Dev mode: any key Rampart did not issue is the dev account's root, or, when the key
-            // id is 12 digits, that account's root (as LocalStack reads such keys); its signature
-            // cannot be checked because Rampart never knew its secret.
+            // Dev mode: any key Rampart did not issue acts as the dev account's administrator user,
+            // or, when the key id is 12 digits, that account's (as LocalStack reads such keys); its
+            // signature cannot be checked because Rampart never knew its secret.
             let id = &auth.access_key_id;
             let account = if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
                 id.as_str()
             } else {
                 app.config.dev_account_id.as_str()
             };
-            return Ok(Principal::root(account, Some(id.clone())));
+            let user = rampart_iam::iam::read_user(&app.db, account, rampart_iam::iam::DEV_USER)
+                .map_err(|_| AuthnError::Internal)?;
+            return match user {
+                Some(u) => Ok(u.principal(Some(id.clone()))),
+                None => Err(AuthnError::DevUserMissing(account.to_owned())),
+            };
         }
         return Err(SigV4Error::InvalidClientTokenId.into());
     };

@@ -47,7 +47,7 @@ pub struct Config {
     /// The root user's email on first start.
     pub root_email: String,
     /// Development mode: the first start bootstraps `dev_account_id`, unknown access keys act as
-    /// its root user (or, a 12-digit key id, as the root of that account), and
+    /// its administrator IAM user `rampart-dev` (or, a 12-digit key id, as that account's), and
     /// `POST /_rampart/reset` wipes state. Never for production.
     pub dev: bool,
     /// The account unknown keys act in, in development mode.
@@ -205,7 +205,8 @@ version = 1
 # root_email = "root@rampart.local"
 
 # Development mode: one account (dev_account_id) for the bootstrap and for any unknown access
-# key; POST /_rampart/reset wipes state. Never in production.
+# key, which acts as the administrator IAM user rampart-dev; POST /_rampart/reset wipes state.
+# Never in production.
 # dev = false
 # dev_account_id = "000000000000"
 

@@ -181,7 +181,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let marker: Bootstrap = records::read(&db, keys::BOOTSTRAP)?.ok_or_else(ServiceError::internal)?;
     if config.dev {
-        account::ensure_dev_account(&db, &config.dev_account_id).await?;
+        rampart_iam::iam::ensure_dev_user(&db, sealer.clone(), &config.dev_account_id).await?;
     }
     let failed = |e: rampart_store::TxError<ServiceError>| match e {
         rampart_store::TxError::Aborted(e) => StartError::from(e),

@@ -53,7 +53,7 @@ async fn start_refuses_a_master_key_readable_by_others() {
 }
 
 #[tokio::test]
-async fn dev_mode_accepts_unknown_keys_as_the_dev_root_and_still_checks_issued_keys() {
+async fn dev_mode_accepts_unknown_keys_as_the_dev_administrator_and_still_checks_issued_keys() {
     // Dev mode's defaults: one account, 000000000000, for the bootstrap's root and unknown keys.
     let server = TestServer::start_with(|c| {
         c.dev = true;
@@ -65,18 +65,48 @@ async fn dev_mode_accepts_unknown_keys_as_the_dev_root_and_still_checks_issued_k
     assert_eq!(server.running.as_ref().unwrap().management_account_id, "000000000000");
     let root = root_sts(&server).get_caller_identity().send().await.unwrap();
     assert_eq!(root.arn(), Some("arn:aws:iam::000000000000:root"));
+    // An unknown key is the built-in administrator user, not root.
     let any = sts_client(&server, "AKIAANYTHINGATALL000", "whatever");
     let out = any.get_caller_identity().send().await.unwrap();
     assert_eq!(out.account(), Some("000000000000"));
-    assert_eq!(out.arn(), Some("arn:aws:iam::000000000000:root"));
+    assert_eq!(out.arn(), Some("arn:aws:iam::000000000000:user/rampart-dev"));
+    // It is an ordinary user: listed, with AdministratorAccess attached.
+    let admin = crate::iam::root(&server);
+    let attached = admin.list_attached_user_policies().user_name("rampart-dev").send().await.unwrap();
+    assert_eq!(attached.attached_policies()[0].policy_arn(), Some("arn:aws:iam::aws:policy/AdministratorAccess"));
     // The well-known `test` key too, and what it makes is seen by the printed root key.
     let test = crate::iam::iam(&server, "test", "test");
     test.create_user().user_name("from-test-key").send().await.unwrap();
-    let users = crate::iam::root(&server).list_users().send().await.unwrap();
+    let users = admin.list_users().send().await.unwrap();
     assert!(users.users().iter().any(|u| u.user_name() == "from-test-key"));
-    // A 12-digit key id selects that account, as LocalStack reads it.
+    // The step every emulator suite takes: assume a role with the default credentials. (Root
+    // may not assume roles; the user may, as in AWS.)
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}"#;
+    test.create_role().role_name("deployer").assume_role_policy_document(trust).send().await.unwrap();
+    let assumed = sts_client(&server, "test", "test")
+        .assume_role()
+        .role_arn("arn:aws:iam::000000000000:role/deployer")
+        .role_session_name("ci")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assumed.assumed_role_user().unwrap().arn(), "arn:aws:sts::000000000000:assumed-role/deployer/ci");
+    // Its permissions are the user's: take AdministratorAccess away and it is refused.
+    admin
+        .detach_user_policy()
+        .user_name("rampart-dev")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(crate::iam::err(test.list_users().send().await).0, "AccessDenied");
+    // Deleted, it comes back as it was on the next unknown key.
+    admin.delete_user().user_name("rampart-dev").send().await.unwrap();
+    assert!(test.list_users().send().await.is_ok());
+    // A 12-digit key id selects that account, as LocalStack reads it: its own dev user.
     let other = sts_client(&server, "111122223333", "test");
-    assert_eq!(other.get_caller_identity().send().await.unwrap().account(), Some("111122223333"));
+    let out = other.get_caller_identity().send().await.unwrap();
+    assert_eq!(out.arn(), Some("arn:aws:iam::111122223333:user/rampart-dev"));
     let wrong = sts_client(&server, &server.access_key_id, "not-the-secret-not-the-secret-not-the-se");
     assert_eq!(code(wrong.get_caller_identity().send().await), "SignatureDoesNotMatch");
 }
@@ -107,8 +137,11 @@ async fn reset_wipes_state_in_dev_mode_only() {
     let r = post(format!("{}/_rampart/reset", dev.endpoint)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(dev.audit_events(0).await.unwrap().is_empty(), "audit events are state too");
-    // The printed root credentials still work after a reset.
+    // The printed root credentials still work after a reset, and an unknown key's dev user,
+    // wiped with the rest, is there again.
     assert_eq!(root_sts(&dev).get_caller_identity().send().await.unwrap().account(), Some(ACCOUNT_ID));
+    let test = sts_client(&dev, "test", "test").get_caller_identity().send().await.unwrap();
+    assert_eq!(test.arn(), Some(format!("arn:aws:iam::{ACCOUNT_ID}:user/rampart-dev").as_str()));
 }
 
 #[tokio::test]
