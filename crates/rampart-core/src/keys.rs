@@ -92,6 +92,12 @@ pub fn key_last_used(key_id: &str) -> Vec<u8> {
     format!("akey-used/{key_id}").into_bytes()
 }
 
+/// `iam/<account>/sts-preferences`: the account's STS preferences
+/// (SetSecurityTokenServicePreferences).
+pub fn sts_preferences(account: &str) -> Vec<u8> {
+    format!("iam/{account}/sts-preferences").into_bytes()
+}
+
 /// `iam/<account>/alias`: the account's alias.
 pub fn account_alias(account: &str) -> Vec<u8> {
     format!("iam/{account}/alias").into_bytes()

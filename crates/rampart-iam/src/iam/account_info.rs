@@ -95,7 +95,40 @@ fn count(ctx: &Ctx<'_>, prefix: &[u8]) -> Result<i32, ServiceError> {
     Ok(i32::try_from(ctx.db.scan_prefix(prefix, None, 1_000_000, false)?.len()).unwrap_or(i32::MAX))
 }
 
-/// Entity counts and the quotas IAM reports.
+/// The account's STS preferences: which session tokens the global endpoint issues.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StsPreferences {
+    pub v: u32,
+    /// 1 (`v1Token`, valid only in regions enabled by default) or 2 (`v2Token`, valid in all).
+    pub global_endpoint_token_version: i32,
+}
+
+/// Records which tokens STS's global endpoint issues. Rampart's session tokens are valid in every
+/// region whichever is chosen (it has no opt-in regions); the choice is kept and reported by
+/// GetAccountSummary, as AWS reports it.
+/// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_SetSecurityTokenServicePreferences.html>.
+pub fn set_security_token_service_preferences(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::SetSecurityTokenServicePreferencesRequest,
+) -> Result<(), ServiceError> {
+    let version = match input.global_endpoint_token_version.as_str() {
+        "v1Token" => 1,
+        "v2Token" => 2,
+        // The model's enum check refuses anything else before the handler runs.
+        other => {
+            return Err(ServiceError::new(
+                "ValidationError",
+                400,
+                format!("Invalid value {other} for GlobalEndpointTokenVersion."),
+            ));
+        }
+    };
+    let prefs = StsPreferences { v: 1, global_endpoint_token_version: version };
+    records::write_tx(tx, &keys::sts_preferences(&ctx.principal.account_id), &prefs)
+}
+
+/// Entity counts and the quotas IAM reports: every key of the model's `summaryKeyType`.
 /// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html>.
 pub fn get_account_summary(ctx: &Ctx<'_>, _input: ()) -> Result<shapes::GetAccountSummaryResponse, ServiceError> {
     let a = &ctx.principal.account_id;
@@ -103,13 +136,36 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _input: ()) -> Result<shapes::GetAccou
     map.insert("Users".to_owned(), count(ctx, &keys::users(a))?);
     map.insert("Groups".to_owned(), count(ctx, &keys::groups(a))?);
     map.insert("Roles".to_owned(), count(ctx, &keys::roles(a))?);
-    map.insert("Policies".to_owned(), count(ctx, &keys::policies(a))?);
+    map.insert("InstanceProfiles".to_owned(), count(ctx, &super::instance_profiles::profile_prefix(a))?);
+    let providers =
+        count(ctx, &super::oidc_providers::oidc_prefix(a))? + count(ctx, &super::saml_providers::saml_prefix(a))?;
+    map.insert("Providers".to_owned(), providers);
+    let policies: Vec<super::ManagedPolicyRecord> = records::scan_records(ctx.db, &keys::policies(a))?;
+    map.insert("Policies".to_owned(), i32::try_from(policies.len()).unwrap_or(i32::MAX));
+    let versions: usize = policies.iter().map(|p| p.versions.len()).sum();
+    map.insert("PolicyVersionsInUse".to_owned(), i32::try_from(versions).unwrap_or(i32::MAX));
+    let devices = super::mfa::all_devices(ctx.db, a)?;
+    map.insert("MFADevices".to_owned(), i32::try_from(devices.len()).unwrap_or(i32::MAX));
+    let in_use = devices.iter().filter(|d| d.enabled.is_some()).count();
+    map.insert("MFADevicesInUse".to_owned(), i32::try_from(in_use).unwrap_or(i32::MAX));
+    let root_mfa = devices.iter().any(|d| d.enabled.is_some() && d.holder == Some(super::mfa::Holder::Root));
+    map.insert("AccountMFAEnabled".to_owned(), i32::from(root_mfa));
     map.insert("AccountAccessKeysPresent".to_owned(), i32::from(count(ctx, &keys::root_keys(a))? > 0));
+    // Every Rampart account's root user has a password (set at creation, reset by the operator).
+    map.insert("AccountPasswordPresent".to_owned(), 1);
+    map.insert("AccountSigningCertificatesPresent".to_owned(), 0);
+    map.insert("ServerCertificates".to_owned(), 0);
+    let prefs: Option<StsPreferences> = records::read(ctx.db, &keys::sts_preferences(a))?;
+    map.insert("GlobalEndpointTokenVersion".to_owned(), prefs.map_or(1, |p| p.global_endpoint_token_version));
     for (k, v) in [
         ("UsersQuota", 5000),
         ("GroupsQuota", 300),
         ("RolesQuota", 1000),
+        ("InstanceProfilesQuota", 1000),
         ("PoliciesQuota", 1500),
+        ("PolicyVersionsInUseQuota", 10000),
+        ("ServerCertificatesQuota", 20),
+        ("SigningCertificatesPerUserQuota", 2),
         ("AccessKeysPerUserQuota", 2),
         ("GroupsPerUserQuota", 10),
         ("AttachedPoliciesPerUserQuota", 10),
@@ -121,10 +177,6 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _input: ()) -> Result<shapes::GetAccou
         ("GroupPolicySizeQuota", 5120),
         ("RolePolicySizeQuota", 10240),
         ("AssumeRolePolicySizeQuota", 2048),
-        ("AccountMFAEnabled", 0),
-        ("MFADevices", 0),
-        ("MFADevicesInUse", 0),
-        ("GlobalEndpointTokenVersion", 1),
     ] {
         map.insert(k.to_owned(), v);
     }

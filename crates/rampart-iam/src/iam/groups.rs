@@ -232,6 +232,17 @@ pub fn put_group_policy(
     write_group(tx, &g)
 }
 
+pub fn list_group_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListGroupPoliciesRequest,
+) -> Result<shapes::ListGroupPoliciesResponse, ServiceError> {
+    let g = read_group(ctx.db, &ctx.principal.account_id, &input.group_name)?
+        .ok_or_else(|| no_such_group(&input.group_name))?;
+    let (policy_names, truncated, marker) =
+        super::page_names(g.inline_policies.keys(), input.marker.as_deref(), input.max_items);
+    Ok(shapes::ListGroupPoliciesResponse { policy_names, is_truncated: Some(truncated), marker })
+}
+
 pub fn get_group_policy(
     ctx: &Ctx<'_>,
     input: shapes::GetGroupPolicyRequest,

@@ -23,6 +23,11 @@ fn prefix(account: &str) -> Vec<u8> {
     format!("iam/{account}/instance-profile/").into_bytes()
 }
 
+/// Where the account's records of this kind live (for counting them).
+pub(super) fn profile_prefix(account: &str) -> Vec<u8> {
+    prefix(account)
+}
+
 /// An instance profile, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstanceProfileRecord {

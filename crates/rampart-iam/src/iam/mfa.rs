@@ -32,6 +32,11 @@ fn prefix(account: &str) -> Vec<u8> {
     format!("iam/{account}/mfa/").into_bytes()
 }
 
+/// Every virtual MFA device of the account (for the account summary).
+pub(super) fn all_devices(db: &rampart_store::Db, account: &str) -> Result<Vec<MfaDeviceRecord>, ServiceError> {
+    all(db, account)
+}
+
 /// What the seed's sealing is bound to: this device and nothing else.
 fn seal_context(serial: &str) -> Vec<u8> {
     format!("rampart/iam/mfa-seed/v1/{serial}").into_bytes()
@@ -442,12 +447,11 @@ pub fn delete_virtual_mfa_device(
     Ok(())
 }
 
-pub fn list_mfa_devices(
-    ctx: &Ctx<'_>,
-    input: shapes::ListMFADevicesRequest,
-) -> Result<shapes::ListMFADevicesResponse, ServiceError> {
+/// Whose devices an operation is about: the named user's, else the caller's (root's own, or the
+/// calling user's), with the name AWS shows for the holder.
+fn holder_of(ctx: &Ctx<'_>, user_name: Option<&str>) -> Result<(Holder, String), ServiceError> {
     let account = &ctx.principal.account_id;
-    let (holder, shown_name) = match (&input.user_name, ctx.principal.kind, &ctx.principal.user_name) {
+    Ok(match (user_name, ctx.principal.kind, &ctx.principal.user_name) {
         (Some(name), _, _) => {
             let user = read_user(ctx.db, account, name)?.ok_or_else(|| no_such_user(name))?;
             (Holder::User { name: user.name.clone() }, user.name)
@@ -455,7 +459,34 @@ pub fn list_mfa_devices(
         (None, PrincipalKind::Root, _) => (Holder::Root, account.clone()),
         (None, _, Some(me)) => (Holder::User { name: me.clone() }, me.clone()),
         (None, _, None) => return Err(ServiceError::new("ValidationError", 400, "Must specify userName.")),
-    };
+    })
+}
+
+/// One MFA device assigned to a user (or to root), by serial number. Virtual devices carry no
+/// certifications (those describe FIDO security keys).
+/// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetMFADevice.html>.
+pub fn get_mfa_device(
+    ctx: &Ctx<'_>,
+    input: shapes::GetMFADeviceRequest,
+) -> Result<shapes::GetMFADeviceResponse, ServiceError> {
+    let (holder, shown_name) = holder_of(ctx, input.user_name.as_deref())?;
+    let device = read_mfa_device(ctx.db, &ctx.principal.account_id, &input.serial_number)?
+        .filter(|d| d.enabled.is_some() && d.holder.as_ref() == Some(&holder))
+        .ok_or_else(|| no_such_device(&input.serial_number))?;
+    Ok(shapes::GetMFADeviceResponse {
+        user_name: Some(shown_name),
+        serial_number: device.serial(),
+        enable_date: device.enabled,
+        certifications: None,
+    })
+}
+
+pub fn list_mfa_devices(
+    ctx: &Ctx<'_>,
+    input: shapes::ListMFADevicesRequest,
+) -> Result<shapes::ListMFADevicesResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let (holder, shown_name) = holder_of(ctx, input.user_name.as_deref())?;
     let devices: Vec<shapes::MFADevice> = all(ctx.db, account)?
         .into_iter()
         .filter(|d| d.holder.as_ref() == Some(&holder))

@@ -55,6 +55,11 @@ fn prefix(account: &str) -> Vec<u8> {
     format!("iam/{account}/oidc-provider/").into_bytes()
 }
 
+/// Where the account's records of this kind live (for counting them).
+pub(super) fn oidc_prefix(account: &str) -> Vec<u8> {
+    prefix(account)
+}
+
 /// The account and URL an OIDC provider ARN names.
 fn parse_arn(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;

@@ -52,6 +52,11 @@ fn prefix(account: &str) -> Vec<u8> {
     format!("iam/{account}/saml-provider/").into_bytes()
 }
 
+/// Where the account's records of this kind live (for counting them).
+pub(super) fn saml_prefix(account: &str) -> Vec<u8> {
+    prefix(account)
+}
+
 fn parse_arn(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (account, name) = rest.split_once(":saml-provider/")?;

@@ -2009,6 +2009,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetGroupPolicy",
     "GetInstanceProfile",
     "GetLoginProfile",
+    "GetMFADevice",
     "GetOpenIDConnectProvider",
     "GetPolicy",
     "GetPolicyVersion",
@@ -2023,6 +2024,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListAttachedRolePolicies",
     "ListAttachedUserPolicies",
     "ListEntitiesForPolicy",
+    "ListGroupPolicies",
     "ListGroups",
     "ListGroupsForUser",
     "ListInstanceProfileTags",
@@ -2054,6 +2056,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "RemoveUserFromGroup",
     "ResyncMFADevice",
     "SetDefaultPolicyVersion",
+    "SetSecurityTokenServicePreferences",
     "SimulateCustomPolicy",
     "SimulatePrincipalPolicy",
     "TagInstanceProfile",
@@ -19742,6 +19745,90 @@ impl ::std::fmt::Debug for GetLoginProfileResponse {
     }
 }
 
+/// The `GetMFADeviceRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMFADeviceRequest {
+    pub serial_number: ::std::string::String,
+    pub user_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetMFADeviceRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMFADeviceRequest;
+}
+
+impl crate::FromValue for GetMFADeviceRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { serial_number: crate::required(f.next())?, user_name: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMFADeviceRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.serial_number)),
+            self.user_name.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMFADeviceRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMFADeviceRequest")
+            .field("SerialNumber", &self.serial_number)
+            .field("UserName", &self.user_name)
+            .finish()
+    }
+}
+
+/// The `GetMFADeviceResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMFADeviceResponse {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub serial_number: ::std::string::String,
+    pub enable_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub certifications:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for GetMFADeviceResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMFADeviceResponse;
+}
+
+impl crate::FromValue for GetMFADeviceResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            user_name: crate::optional(f.next())?,
+            serial_number: crate::required(f.next())?,
+            enable_date: crate::optional(f.next())?,
+            certifications: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetMFADeviceResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.serial_number)),
+            self.enable_date.map(crate::IntoValue::into_value),
+            self.certifications.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMFADeviceResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMFADeviceResponse")
+            .field("UserName", &self.user_name)
+            .field("SerialNumber", &self.serial_number)
+            .field("EnableDate", &self.enable_date)
+            .field("Certifications", &self.certifications)
+            .finish()
+    }
+}
+
 /// The `GetOpenIDConnectProviderRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetOpenIDConnectProviderRequest {
@@ -21013,6 +21100,92 @@ impl ::std::fmt::Debug for ListEntitiesForPolicyResponse {
             .field("PolicyGroups", &self.policy_groups)
             .field("PolicyUsers", &self.policy_users)
             .field("PolicyRoles", &self.policy_roles)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `ListGroupPoliciesRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListGroupPoliciesRequest {
+    pub group_name: ::std::string::String,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListGroupPoliciesRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListGroupPoliciesRequest;
+}
+
+impl crate::FromValue for ListGroupPoliciesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            group_name: crate::required(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListGroupPoliciesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.group_name)),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListGroupPoliciesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListGroupPoliciesRequest")
+            .field("GroupName", &self.group_name)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListGroupPoliciesResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListGroupPoliciesResponse {
+    pub policy_names: ::std::vec::Vec<::std::string::String>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListGroupPoliciesResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListGroupPoliciesResponse;
+}
+
+impl crate::FromValue for ListGroupPoliciesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            policy_names: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListGroupPoliciesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.policy_names)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListGroupPoliciesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListGroupPoliciesResponse")
+            .field("PolicyNames", &self.policy_names)
             .field("IsTruncated", &self.is_truncated)
             .field("Marker", &self.marker)
             .finish()
@@ -24110,6 +24283,37 @@ impl ::std::fmt::Debug for SetDefaultPolicyVersionRequest {
         f.debug_struct("SetDefaultPolicyVersionRequest")
             .field("PolicyArn", &self.policy_arn)
             .field("VersionId", &self.version_id)
+            .finish()
+    }
+}
+
+/// The `SetSecurityTokenServicePreferencesRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct SetSecurityTokenServicePreferencesRequest {
+    pub global_endpoint_token_version: ::std::string::String,
+}
+
+impl crate::HasShape for SetSecurityTokenServicePreferencesRequest {
+    const SHAPE: &'static crate::Shape = &SH_SetSecurityTokenServicePreferencesRequest;
+}
+
+impl crate::FromValue for SetSecurityTokenServicePreferencesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { global_endpoint_token_version: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for SetSecurityTokenServicePreferencesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.global_endpoint_token_version))])
+    }
+}
+
+impl ::std::fmt::Debug for SetSecurityTokenServicePreferencesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SetSecurityTokenServicePreferencesRequest")
+            .field("GlobalEndpointTokenVersion", &self.global_endpoint_token_version)
             .finish()
     }
 }

@@ -838,3 +838,22 @@ async fn deletes_refuse_what_still_depends_on_them() {
     admin.delete_policy_version().policy_arn(&arn).version_id("v2").send().await.unwrap();
     admin.delete_policy().policy_arn(&arn).send().await.unwrap();
 }
+
+#[tokio::test]
+async fn list_group_policies_names_the_inline_policies_in_order() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_group().group_name("ops").send().await.unwrap();
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
+    for name in ["zeta", "alpha", "mid"] {
+        admin.put_group_policy().group_name("ops").policy_name(name).policy_document(doc).send().await.unwrap();
+    }
+    let page = admin.list_group_policies().group_name("ops").max_items(2).send().await.unwrap();
+    assert_eq!(page.policy_names(), ["alpha", "mid"]);
+    assert!(page.is_truncated());
+    let rest = admin.list_group_policies().group_name("ops").marker(page.marker().unwrap()).send().await.unwrap();
+    assert_eq!(rest.policy_names(), ["zeta"]);
+    assert!(!rest.is_truncated());
+    let (code, message) = err(admin.list_group_policies().group_name("nobody").send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("NoSuchEntity", "The group with name nobody cannot be found."));
+}

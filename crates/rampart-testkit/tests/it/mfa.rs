@@ -309,3 +309,46 @@ async fn assume_role_takes_a_code_directly_and_a_refused_request_spends_nothing(
     let half = vi.assume_role().role_arn("arn:aws:iam::123456789012:role/Vault").role_session_name("s2");
     assert_eq!(crate::code(half.serial_number(&serial).send().await), "ValidationError");
 }
+
+/// GetMFADevice answers for a device assigned to the user, and NoSuchEntity for one that is
+/// not; the account summary counts devices, those in use, and root's.
+#[tokio::test]
+async fn get_mfa_device_and_the_account_summary_see_assigned_devices() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("ana").send().await.unwrap();
+    let (serial, _, _) = enabled_device(&admin, "ana", "ana-phone").await;
+    let (spare, _, _) = device(&admin, "spare").await;
+
+    let got = admin.get_mfa_device().user_name("ana").serial_number(&serial).send().await.unwrap();
+    assert_eq!(got.serial_number(), serial);
+    assert_eq!(got.user_name(), Some("ana"));
+    assert!(got.enable_date().is_some());
+    assert!(got.certifications().is_none(), "virtual devices have no certifications");
+    let (c, _) = err(admin.get_mfa_device().user_name("ana").serial_number(&spare).send().await);
+    assert_eq!(c, "NoSuchEntity", "an unassigned device is not the user's");
+    let (c, _) = err(admin.get_mfa_device().serial_number(&serial).send().await);
+    assert_eq!(c, "NoSuchEntity", "without a user name it is the caller's (root's), and root has none");
+
+    let summary = admin.get_account_summary().send().await.unwrap();
+    let map = summary.summary_map().unwrap();
+    let get = |k: &str| map.get(&aws_sdk_iam::types::SummaryKeyType::from(k)).copied();
+    assert_eq!(get("MFADevices"), Some(2));
+    assert_eq!(get("MFADevicesInUse"), Some(1));
+    assert_eq!(get("AccountMFAEnabled"), Some(0));
+    assert_eq!(get("Users"), Some(1));
+    // Every key the model defines is there.
+    for k in aws_sdk_iam::types::SummaryKeyType::values() {
+        assert!(get(k).is_some(), "GetAccountSummary lacks {k}");
+    }
+    assert_eq!(get("GlobalEndpointTokenVersion"), Some(1));
+    admin
+        .set_security_token_service_preferences()
+        .global_endpoint_token_version(aws_sdk_iam::types::GlobalEndpointTokenVersion::V2Token)
+        .send()
+        .await
+        .unwrap();
+    let summary = admin.get_account_summary().send().await.unwrap();
+    let v = summary.summary_map().unwrap().get(&aws_sdk_iam::types::SummaryKeyType::GlobalEndpointTokenVersion);
+    assert_eq!(v, Some(&2));
+}
