@@ -92,6 +92,12 @@ pub fn key_last_used(key_id: &str) -> Vec<u8> {
     format!("akey-used/{key_id}").into_bytes()
 }
 
+/// `role-used/<role id>`: when and in which region a role's sessions last made a request (written
+/// like `key_last_used`; by id, so a new role with an old one's name starts unused).
+pub fn role_last_used(role_id: &str) -> Vec<u8> {
+    format!("role-used/{role_id}").into_bytes()
+}
+
 /// `iam/<account>/sts-preferences`: the account's STS preferences
 /// (SetSecurityTokenServicePreferences).
 pub fn sts_preferences(account: &str) -> Vec<u8> {

@@ -396,7 +396,9 @@ pub fn list_users(ctx: &Ctx<'_>, input: shapes::ListUsersRequest) -> Result<shap
         None
     };
     Ok(shapes::ListUsersResponse {
-        users: users.iter().map(UserRecord::to_shape).collect(),
+        // AWS's listing leaves out each user's permissions boundary and tags.
+        // See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListUsers.html>.
+        users: users.iter().map(|u| shapes::User { permissions_boundary: None, tags: None, ..u.to_shape() }).collect(),
         is_truncated: Some(truncated),
         marker,
     })

@@ -43,7 +43,37 @@ fn authenticate_session(
     if now >= claims.expires {
         return Err(SigV4Error::ExpiredToken.into());
     }
-    Ok(claims.principal())
+    let principal = claims.principal();
+    if let Some(session) = &principal.session {
+        note_role_use(app, &session.role_id, auth, now);
+    }
+    Ok(principal)
+}
+
+/// Records a role session's request as the role's last use (GetRole's `RoleLastUsed`), at most
+/// once a minute per role, like an access key's last use.
+fn note_role_use(app: &App, role_id: &str, auth: &Auth, now: OffsetDateTime) {
+    if !first_this_minute(app, role_id, now) {
+        return;
+    }
+    let used = rampart_iam::iam::RoleLastUsed { date: Some(now), region: Some(auth.scope.region.clone()) };
+    if let Ok(v) = serde_json::to_vec(&used) {
+        let _ = app.db.put_later(vec![(keys::role_last_used(role_id), v)]);
+    }
+}
+
+/// Whether `id` (an access key's or a role's) is seen for the first time this minute.
+fn first_this_minute(app: &App, id: &str, now: OffsetDateTime) -> bool {
+    let minute = now.unix_timestamp() / 60;
+    let Ok(mut seen) = app.key_use.lock() else { return true };
+    if seen.get(id) == Some(&minute) {
+        return false;
+    }
+    if seen.len() > 100_000 {
+        seen.clear();
+    }
+    seen.insert(id.to_owned(), minute);
+    true
 }
 
 /// Opened session tokens by access key id, so a session's requests open its token once: the
@@ -82,15 +112,8 @@ impl SessionCache {
 /// Records when and where a key was used (GetAccessKeyLastUsed), at most once a minute per key,
 /// with the next group commit: last-used is informative, not state that must survive a crash.
 fn note_use(app: &App, key_id: &str, auth: &Auth, now: OffsetDateTime) {
-    let minute = now.unix_timestamp() / 60;
-    if let Ok(mut seen) = app.key_use.lock() {
-        if seen.get(key_id) == Some(&minute) {
-            return;
-        }
-        if seen.len() > 100_000 {
-            seen.clear();
-        }
-        seen.insert(key_id.to_owned(), minute);
+    if !first_this_minute(app, key_id, now) {
+        return;
     }
     let used = rampart_iam::iam::KeyLastUsed {
         date: now,

@@ -140,7 +140,10 @@ pub fn get_account_authorization_details(
             attached_managed_policies: attached(ctx, &r.attached)?,
             permissions_boundary: boundary(r.boundary.as_ref()),
             tags: tags(&r.tags),
-            role_last_used: None,
+            role_last_used: Some({
+                let used = super::role_last_used(ctx.db, &r.id)?.unwrap_or_default();
+                shapes::RoleLastUsed { last_used_date: used.date, region: used.region }
+            }),
         });
     }
     Ok(shapes::GetAccountAuthorizationDetailsResponse {

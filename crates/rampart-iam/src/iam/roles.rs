@@ -153,6 +153,23 @@ impl RoleRecord {
         format!("arn:aws:iam::{}:role{}{}", self.account_id, self.path, self.name)
     }
 
+    /// The role as GetRole, CreateRole and the other single-role answers show it (`last_used`:
+    /// when its sessions last made a request; AWS always includes `RoleLastUsed` there).
+    pub(crate) fn to_shape_used(&self, last_used: Option<RoleLastUsed>) -> shapes::Role {
+        let used = last_used.unwrap_or_default();
+        shapes::Role {
+            role_last_used: Some(shapes::RoleLastUsed { last_used_date: used.date, region: used.region }),
+            ..self.to_shape()
+        }
+    }
+
+    /// The role as ListRoles shows it: without its permissions boundary, tags or last use, which
+    /// AWS's listings leave out.
+    /// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListRoles.html>.
+    pub(crate) fn to_listed_shape(&self) -> shapes::Role {
+        shapes::Role { permissions_boundary: None, tags: None, role_last_used: None, ..self.to_shape() }
+    }
+
     pub(crate) fn to_shape(&self) -> shapes::Role {
         shapes::Role {
             path: self.path.clone(),
@@ -216,6 +233,19 @@ pub fn delete_role_permissions_boundary(
     let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     r.boundary = None;
     write_role(tx, &r)
+}
+
+/// When and where a role's sessions last made a request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RoleLastUsed {
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub date: Option<OffsetDateTime>,
+    pub region: Option<String>,
+}
+
+/// The role's last use, if its sessions have made a request.
+pub fn role_last_used(db: &rampart_store::Db, role_id: &str) -> Result<Option<RoleLastUsed>, ServiceError> {
+    records::read(db, &keys::role_last_used(role_id))
 }
 
 pub(crate) fn no_such_role(name: &str) -> ServiceError {
@@ -297,7 +327,8 @@ pub fn create_role(
 pub fn get_role(ctx: &Ctx<'_>, input: shapes::GetRoleRequest) -> Result<shapes::GetRoleResponse, ServiceError> {
     let r = read_role(ctx.db, &ctx.principal.account_id, &input.role_name)?
         .ok_or_else(|| no_such_role(&input.role_name))?;
-    Ok(shapes::GetRoleResponse { role: with_effective_trust(ctx.db, r)?.to_shape() })
+    let used = role_last_used(ctx.db, &r.id)?;
+    Ok(shapes::GetRoleResponse { role: with_effective_trust(ctx.db, r)?.to_shape_used(used) })
 }
 
 pub fn list_roles(ctx: &Ctx<'_>, input: shapes::ListRolesRequest) -> Result<shapes::ListRolesResponse, ServiceError> {
@@ -307,7 +338,7 @@ pub fn list_roles(ctx: &Ctx<'_>, input: shapes::ListRolesRequest) -> Result<shap
     let roles: Vec<RoleRecord> =
         roles.into_iter().map(|r| with_effective_trust(ctx.db, r)).collect::<Result<_, _>>()?;
     Ok(shapes::ListRolesResponse {
-        roles: roles.iter().map(RoleRecord::to_shape).collect(),
+        roles: roles.iter().map(RoleRecord::to_listed_shape).collect(),
         is_truncated: Some(truncated),
         marker,
     })

@@ -446,3 +446,61 @@ async fn get_access_key_info_names_the_account_of_any_key() {
     let r = olga_sts.get_access_key_info().access_key_id(&asia).send().await;
     assert_eq!(crate::code(r), "AccessDenied");
 }
+
+/// GetRole always carries RoleLastUsed, dated once the role's sessions make a request; the
+/// listings leave out what AWS's leave out (boundary, tags, last use).
+#[tokio::test]
+async fn get_role_reports_its_last_use_and_listings_leave_out_what_aws_leaves_out() {
+    let server = TestServer::start().await.unwrap();
+    let (olga, admin) = setup(&server).await;
+    admin.tag_role().role_name("Auditor").tags(tag("team", "audit")).send().await.unwrap();
+    admin
+        .put_role_permissions_boundary()
+        .role_name("Auditor")
+        .permissions_boundary("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    let fresh = admin.get_role().role_name("Auditor").send().await.unwrap();
+    let used = fresh.role().unwrap().role_last_used().expect("RoleLastUsed is always there");
+    assert!(used.last_used_date().is_none() && used.region().is_none(), "{used:?}");
+
+    let out = olga
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Auditor")
+        .role_session_name("audit")
+        .external_id("shop-42")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials().unwrap();
+    let session = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    session.list_users().send().await.unwrap();
+    // The last use is written off the durable path; it lands within a group commit.
+    let mut dated = None;
+    for _ in 0..50 {
+        let role = admin.get_role().role_name("Auditor").send().await.unwrap();
+        let used = role.role().unwrap().role_last_used().unwrap().clone();
+        if used.last_used_date().is_some() {
+            dated = Some(used);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let used = dated.expect("the session's request is the role's last use");
+    assert_eq!(used.region(), Some("us-east-1"));
+
+    let listed = admin.list_roles().send().await.unwrap();
+    let role = listed.roles().iter().find(|r| r.role_name() == "Auditor").unwrap();
+    assert!(role.permissions_boundary().is_none() && role.tags().is_empty() && role.role_last_used().is_none());
+    admin.create_user().user_name("tagged").tags(tag("team", "audit")).send().await.unwrap();
+    let users = admin.list_users().send().await.unwrap();
+    let user = users.users().iter().find(|u| u.user_name() == "tagged").unwrap();
+    assert!(user.tags().is_empty(), "ListUsers leaves out tags");
+    let got = admin.get_user().user_name("tagged").send().await.unwrap();
+    assert_eq!(got.user().unwrap().tags().len(), 1, "GetUser has them");
+}
+
+fn tag(k: &str, v: &str) -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder().key(k).value(v).build().unwrap()
+}
