@@ -137,56 +137,96 @@ fn not_found(name: &str, account: &str) -> ServiceError {
     ServiceError::new("TrailNotFoundException", 400, format!("Unknown trail: {name} for the user: {account}"))
 }
 
+/// A trail that does not exist, named as CloudTrail names it: by the ARN it would have in the
+/// request's region (GetTrail alone names it as asked).
+fn unknown_trail(region: &str, account: &str, name_or_arn: &str) -> ServiceError {
+    if name_or_arn.starts_with("arn:") {
+        not_found(name_or_arn, account)
+    } else {
+        not_found(&format!("arn:aws:cloudtrail:{region}:{account}:trail/{name_or_arn}"), account)
+    }
+}
+
 /// Trail name rules: 3–128 characters of letters, digits, `.`, `_` and `-`, starting and ending
 /// with a letter or digit, no two separators together, not an IP address.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html>.
 pub fn valid_trail_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    let sep = |c: u8| matches!(c, b'.' | b'_' | b'-');
-    (3..=128).contains(&b.len())
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || sep(*c))
-        && b.first().is_some_and(u8::is_ascii_alphanumeric)
-        && b.last().is_some_and(u8::is_ascii_alphanumeric)
-        && !b.windows(2).any(|w| matches!(w, [x, y] if sep(*x) && sep(*y)))
-        && name.parse::<std::net::Ipv4Addr>().is_err()
+    trail_name_problem(name).is_none()
 }
 
-fn invalid_name(name: &str) -> ServiceError {
-    ServiceError::new(
-        "InvalidTrailNameException",
-        400,
-        format!(
-            "Trail name {name} is not valid: use 3-128 letters, digits, periods, underscores and dashes, starting and \
-             ending with a letter or digit, with no adjacent separators."
-        ),
-    )
+/// The first rule a trail name breaks, in CloudTrail's words and order of checks: its length,
+/// its first and last characters, the characters allowed. The wording of the adjacent-separator
+/// and IP-address messages could not be established from AWS's answers; they say the rule.
+fn trail_name_problem(name: &str) -> Option<String> {
+    let b = name.as_bytes();
+    let sep = |c: u8| matches!(c, b'.' | b'_' | b'-');
+    let len = name.chars().count();
+    if len == 0 {
+        return Some("Trail name cannot be blank!".to_owned());
+    }
+    if len < 3 {
+        return Some(format!(
+            "Trail name too short. Minimum allowed length: 3 characters. Specified name length: {len} characters."
+        ));
+    }
+    if len > 128 {
+        return Some(format!(
+            "Trail name too long. Maximum allowed length: 128 characters. Specified name length: {len} characters."
+        ));
+    }
+    if !b.first().is_some_and(u8::is_ascii_alphanumeric) {
+        return Some("Trail name must starts with a letter or number.".to_owned());
+    }
+    if !b.last().is_some_and(u8::is_ascii_alphanumeric) {
+        return Some("Trail name must ends with a letter or number.".to_owned());
+    }
+    if !b.iter().all(|c| c.is_ascii_alphanumeric() || sep(*c)) {
+        return Some(
+            "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens \
+             (-), and underscores (_)."
+                .to_owned(),
+        );
+    }
+    if b.windows(2).any(|w| matches!(w, [x, y] if sep(*x) && sep(*y))) {
+        return Some("Trail name cannot have adjacent periods (.), hyphens (-), or underscores (_).".to_owned());
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Some("Trail names must not be formatted as an IP address.".to_owned());
+    }
+    None
+}
+
+fn check_name(name: &str) -> Result<(), ServiceError> {
+    match trail_name_problem(name) {
+        Some(message) => Err(ServiceError::new("InvalidTrailNameException", 400, message)),
+        None => Ok(()),
+    }
 }
 
 /// The name a request names a trail by: its name, or its ARN.
-fn name_of(account: &str, name_or_arn: &str) -> Result<String, ServiceError> {
+fn name_of(region: &str, account: &str, name_or_arn: &str) -> Result<String, ServiceError> {
     if let Some(rest) = name_or_arn.strip_prefix("arn:aws:cloudtrail:") {
         let mut parts = rest.splitn(3, ':');
         let (_region, acct, resource) = (parts.next(), parts.next(), parts.next());
         return match (acct, resource.and_then(|r| r.strip_prefix("trail/"))) {
             (Some(a), Some(n)) if a == account => Ok(n.to_owned()),
-            _ => Err(not_found(name_or_arn, account)),
+            _ => Err(unknown_trail(region, account, name_or_arn)),
         };
     }
-    if !valid_trail_name(name_or_arn) {
-        return Err(invalid_name(name_or_arn));
-    }
+    check_name(name_or_arn)?;
     Ok(name_or_arn.to_owned())
 }
 
-fn read_tx(tx: &Tx<'_>, account: &str, name_or_arn: &str) -> Result<TrailRecord, ServiceError> {
-    let name = name_of(account, name_or_arn)?;
-    records::read_tx(tx, &key(account, &name))?.ok_or_else(|| not_found(name_or_arn, account))
+fn read_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name_or_arn: &str) -> Result<TrailRecord, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let name = name_of(ctx.region, account, name_or_arn)?;
+    records::read_tx(tx, &key(account, &name))?.ok_or_else(|| unknown_trail(ctx.region, account, name_or_arn))
 }
 
 fn read(ctx: &Ctx<'_>, name_or_arn: &str) -> Result<TrailRecord, ServiceError> {
     let account = &ctx.principal.account_id;
-    let name = name_of(account, name_or_arn)?;
-    read_cached(ctx.db, &key(account, &name))?.ok_or_else(|| not_found(name_or_arn, account))
+    let name = name_of(ctx.region, account, name_or_arn)?;
+    read_cached(ctx.db, &key(account, &name))?.ok_or_else(|| unknown_trail(ctx.region, account, name_or_arn))
 }
 
 fn write(tx: &mut Tx<'_>, t: &TrailRecord) -> Result<(), ServiceError> {
@@ -206,6 +246,19 @@ fn check_bucket(tx: &Tx<'_>, account: &str, bucket: &str) -> Result<(), ServiceE
         )),
         Some(_) => Ok(()),
     }
+}
+
+/// A multi-Region trail records global services' events too; CloudTrail checks this before the
+/// bucket. See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html>.
+fn check_multi_region(multi_region: bool, global_events: bool) -> Result<(), ServiceError> {
+    if multi_region && !global_events {
+        return Err(ServiceError::new(
+            "InvalidParameterCombinationException",
+            400,
+            "Multi-Region trail must include global service events.",
+        ));
+    }
+    Ok(())
 }
 
 /// Features a trail may ask for that Rampart does not provide yet are refused, not ignored.
@@ -248,9 +301,11 @@ pub fn create_trail(
     input: shapes::CreateTrailRequest,
 ) -> Result<shapes::CreateTrailResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    if !valid_trail_name(&input.name) {
-        return Err(invalid_name(&input.name));
-    }
+    check_name(&input.name)?;
+    check_multi_region(
+        input.is_multi_region_trail.unwrap_or(false),
+        input.include_global_service_events.unwrap_or(true),
+    )?;
     refuse_unsupported(
         input.sns_topic_name.as_ref(),
         input.cloud_watch_logs_log_group_arn.as_ref(),
@@ -296,7 +351,11 @@ pub fn update_trail(
     input: shapes::UpdateTrailRequest,
 ) -> Result<shapes::UpdateTrailResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let mut t = read_tx(tx, account, &input.name)?;
+    let mut t = read_tx(tx, ctx, &input.name)?;
+    check_multi_region(
+        input.is_multi_region_trail.unwrap_or(t.multi_region),
+        input.include_global_service_events.unwrap_or(t.global_events),
+    )?;
     refuse_unsupported(
         input.sns_topic_name.as_ref(),
         input.cloud_watch_logs_log_group_arn.as_ref(),
@@ -330,7 +389,11 @@ pub fn update_trail(
 }
 
 pub fn get_trail(ctx: &Ctx<'_>, input: shapes::GetTrailRequest) -> Result<shapes::GetTrailResponse, ServiceError> {
-    Ok(shapes::GetTrailResponse { trail: Some(read(ctx, &input.name)?.shape()) })
+    // GetTrail names a trail it cannot find as it was asked for, not by ARN.
+    let account = &ctx.principal.account_id;
+    let name = name_of(ctx.region, account, &input.name)?;
+    let t: TrailRecord = read_cached(ctx.db, &key(account, &name))?.ok_or_else(|| not_found(&input.name, account))?;
+    Ok(shapes::GetTrailResponse { trail: Some(t.shape()) })
 }
 
 fn all(ctx: &Ctx<'_>) -> Result<Vec<TrailRecord>, ServiceError> {
@@ -347,7 +410,7 @@ pub fn describe_trails(
     let list = if wanted.is_empty() {
         trails.iter().map(TrailRecord::shape).collect()
     } else {
-        let names: Vec<String> = wanted.iter().filter_map(|w| name_of(account, w).ok()).collect();
+        let names: Vec<String> = wanted.iter().filter_map(|w| name_of(ctx.region, account, w).ok()).collect();
         trails.iter().filter(|t| names.contains(&t.name)).map(TrailRecord::shape).collect()
     };
     Ok(shapes::DescribeTrailsResponse { trail_list: Some(list) })
@@ -373,7 +436,7 @@ pub fn delete_trail(
     ctx: &TxCtx<'_>,
     input: shapes::DeleteTrailRequest,
 ) -> Result<shapes::DeleteTrailResponse, ServiceError> {
-    let t = read_tx(tx, &ctx.principal.account_id, &input.name)?;
+    let t = read_tx(tx, ctx, &input.name)?;
     tx.delete(&key(&t.account_id, &t.name))?;
     Ok(shapes::DeleteTrailResponse {})
 }
@@ -384,7 +447,7 @@ pub fn start_logging(
     ctx: &TxCtx<'_>,
     input: shapes::StartLoggingRequest,
 ) -> Result<shapes::StartLoggingResponse, ServiceError> {
-    let mut t = read_tx(tx, &ctx.principal.account_id, &input.name)?;
+    let mut t = read_tx(tx, ctx, &input.name)?;
     if !t.logging {
         t.logging = true;
         t.started = Some(ctx.now);
@@ -400,7 +463,7 @@ pub fn stop_logging(
     ctx: &TxCtx<'_>,
     input: shapes::StopLoggingRequest,
 ) -> Result<shapes::StopLoggingResponse, ServiceError> {
-    let mut t = read_tx(tx, &ctx.principal.account_id, &input.name)?;
+    let mut t = read_tx(tx, ctx, &input.name)?;
     if t.logging {
         t.logging = false;
         t.stopped = Some(ctx.now);
@@ -501,7 +564,7 @@ pub fn put_event_selectors(
     ctx: &TxCtx<'_>,
     input: shapes::PutEventSelectorsRequest,
 ) -> Result<shapes::PutEventSelectorsResponse, ServiceError> {
-    let mut t = read_tx(tx, &ctx.principal.account_id, &input.trail_name)?;
+    let mut t = read_tx(tx, ctx, &input.trail_name)?;
     match (input.event_selectors, input.advanced_event_selectors) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(ServiceError::new(
@@ -580,7 +643,7 @@ pub fn add_tags(
     ctx: &TxCtx<'_>,
     input: shapes::AddTagsRequest,
 ) -> Result<shapes::AddTagsResponse, ServiceError> {
-    let mut t = read_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
+    let mut t = read_tx(tx, ctx, &input.resource_id)?;
     for (k, v) in tags_of(Some(input.tags_list)) {
         t.tags.retain(|(x, _)| *x != k);
         t.tags.push((k, v));
@@ -597,7 +660,7 @@ pub fn remove_tags(
     ctx: &TxCtx<'_>,
     input: shapes::RemoveTagsRequest,
 ) -> Result<shapes::RemoveTagsResponse, ServiceError> {
-    let mut t = read_tx(tx, &ctx.principal.account_id, &input.resource_id)?;
+    let mut t = read_tx(tx, ctx, &input.resource_id)?;
     let gone: Vec<String> = input.tags_list.into_iter().map(|t| t.key).collect();
     t.tags.retain(|(k, _)| !gone.contains(k));
     write(tx, &t)?;

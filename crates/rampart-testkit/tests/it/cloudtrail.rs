@@ -424,3 +424,81 @@ async fn global_services_calls_are_recorded_in_us_east_1_whatever_region_signed_
     let caller = crate::events_named(&server, "GetCallerIdentity", 1).await;
     assert_eq!(caller[0]["awsRegion"], "eu-west-1", "STS at a regional endpoint: {}", caller[0]);
 }
+
+/// The error and message for `r`'s failure.
+fn failure<T, E: aws_sdk_cloudtrail::error::ProvideErrorMetadata, R>(
+    r: Result<T, aws_sdk_cloudtrail::error::SdkError<E, R>>,
+) -> (String, String) {
+    match r {
+        Ok(_) => ("OK".into(), String::new()),
+        Err(e) => {
+            let s = e.as_service_error();
+            (
+                s.and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
+                s.and_then(|s| s.message()).unwrap_or_default().to_owned(),
+            )
+        }
+    }
+}
+
+/// Each broken naming rule is named, in CloudTrail's order of checks; an unknown trail is named
+/// by its ARN, except by GetTrail; a multi-Region trail must record global services' events.
+#[tokio::test]
+async fn trail_names_and_unknown_trails_are_refused_as_cloudtrail_refuses_them() {
+    let server = TestServer::start().await.unwrap();
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("trail-logs").send().await.unwrap();
+    let long = "a".repeat(129);
+    let cases: &[(&str, &str)] = &[
+        ("aa", "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters."),
+        (&long, "Trail name too long. Maximum allowed length: 128 characters. Specified name length: 129 characters."),
+        ("-trail", "Trail name must starts with a letter or number."),
+        ("trail!", "Trail name must ends with a letter or number."),
+        (
+            "my#trail",
+            "Trail name or ARN can only contain uppercase letters, lowercase letters, numbers, periods (.), hyphens \
+             (-), and underscores (_).",
+        ),
+        ("a..b", "Trail name cannot have adjacent periods (.), hyphens (-), or underscores (_)."),
+        ("10.0.0.1", "Trail names must not be formatted as an IP address."),
+    ];
+    for (name, message) in cases {
+        let got = failure(ct.create_trail().name(*name).s3_bucket_name("trail-logs").send().await);
+        assert_eq!(got, ("InvalidTrailNameException".to_owned(), (*message).to_owned()), "name {name:?}");
+    }
+    let got = failure(ct.get_trail_status().name("?").send().await);
+    assert_eq!(
+        got.1,
+        "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 1 characters."
+    );
+
+    let arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/nothing";
+    let unknown = |named: &str| {
+        ("TrailNotFoundException".to_owned(), format!("Unknown trail: {named} for the user: 123456789012"))
+    };
+    assert_eq!(failure(ct.get_trail_status().name("nothing").send().await), unknown(arn));
+    assert_eq!(failure(ct.get_event_selectors().trail_name("nothing").send().await), unknown(arn));
+    assert_eq!(failure(ct.delete_trail().name("nothing").send().await), unknown(arn));
+    assert_eq!(failure(ct.get_trail().name("nothing").send().await), unknown("nothing"));
+
+    let multi = ct
+        .create_trail()
+        .name("everywhere")
+        .s3_bucket_name("no-such-bucket")
+        .is_multi_region_trail(true)
+        .include_global_service_events(false)
+        .send()
+        .await;
+    assert_eq!(
+        failure(multi),
+        (
+            "InvalidParameterCombinationException".to_owned(),
+            "Multi-Region trail must include global service events.".to_owned()
+        ),
+        "checked before the bucket"
+    );
+    ct.create_trail().name("main").s3_bucket_name("trail-logs").is_multi_region_trail(true).send().await.unwrap();
+    let off = ct.update_trail().name("main").include_global_service_events(false).send().await;
+    assert_eq!(failure(off).0, "InvalidParameterCombinationException");
+}
