@@ -488,10 +488,14 @@ pub fn get_trail_status(
         latest_delivery_time: t.delivered,
         start_logging_time: t.started,
         stop_logging_time: t.stopped,
-        latest_delivery_attempt_time: rfc(t.delivered),
-        latest_delivery_attempt_succeeded: rfc(t.delivered),
-        time_logging_started: rfc(t.started),
-        time_logging_stopped: rfc(t.stopped),
+        // CloudTrail's string-typed status fields are always there, empty until they have a
+        // value (a trail never started answers "" for each; Rampart sends no notifications).
+        latest_delivery_attempt_time: Some(rfc(t.delivered).unwrap_or_default()),
+        latest_delivery_attempt_succeeded: Some(rfc(t.delivered).unwrap_or_default()),
+        latest_notification_attempt_time: Some(String::new()),
+        latest_notification_attempt_succeeded: Some(String::new()),
+        time_logging_started: Some(rfc(t.started).unwrap_or_default()),
+        time_logging_stopped: Some(rfc(t.stopped).unwrap_or_default()),
         ..shapes::GetTrailStatusResponse::default()
     })
 }

@@ -499,6 +499,13 @@ async fn trail_names_and_unknown_trails_are_refused_as_cloudtrail_refuses_them()
         "checked before the bucket"
     );
     ct.create_trail().name("main").s3_bucket_name("trail-logs").is_multi_region_trail(true).send().await.unwrap();
+    // A trail never started: its string-typed status fields are empty, its times absent.
+    let status = ct.get_trail_status().name("main").send().await.unwrap();
+    assert_eq!(status.is_logging(), Some(false));
+    assert_eq!(status.time_logging_started(), Some(""));
+    assert_eq!(status.latest_delivery_attempt_time(), Some(""));
+    assert_eq!(status.latest_notification_attempt_succeeded(), Some(""));
+    assert!(status.start_logging_time().is_none() && status.latest_delivery_time().is_none());
     let off = ct.update_trail().name("main").include_global_service_events(false).send().await;
     assert_eq!(failure(off).0, "InvalidParameterCombinationException");
 }
