@@ -108,19 +108,85 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
     Err(invalid(format!("Simulation of {source_arn} is not supported: give a user, group or role ARN")))
 }
 
-#[allow(clippy::too_many_arguments, reason = "the simulator's inputs, as the API names them")]
-fn simulate(
-    mut subject: Subject,
+/// What a simulation asks, beyond the subject's own policies: the API's inputs, as it names them.
+struct Asked {
     extra: Option<Vec<String>>,
     boundary: Option<Vec<String>>,
     actions: Vec<String>,
     resources: Option<Vec<String>>,
     resource_policy: Option<String>,
     resource_owner: Option<String>,
+    caller_arn: Option<String>,
     entries: Option<Vec<shapes::ContextEntry>>,
+    resource_handling_option: Option<String>,
+}
+
+/// The IAM user a `CallerArn` names: the simulated caller that a resource policy's `Principal`
+/// is matched against. AWS takes only users here, not roles, sessions or services.
+fn caller(arn: &str) -> Result<Principal, ServiceError> {
+    let not_a_user = || invalid(format!("CallerArn {arn} is not the ARN of an IAM user."));
+    let rest = arn.strip_prefix("arn:aws:iam::").ok_or_else(not_a_user)?;
+    let (account, resource) = rest.split_once(':').ok_or_else(not_a_user)?;
+    let path_and_name = resource.strip_prefix("user").filter(|r| r.starts_with('/')).ok_or_else(not_a_user)?;
+    let cut = path_and_name.rfind('/').map_or(0, |i| i + 1);
+    let (path, name) = path_and_name.split_at(cut);
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) || name.is_empty() {
+        return Err(not_a_user());
+    }
+    Ok(Principal::user(account, path, name))
+}
+
+/// The account `ResourceOwner` names (`arn:aws:iam::ACCOUNT:root`, or any IAM ARN of the account).
+/// AWS refuses a bare account id with this very message.
+fn owner_account(owner: &str) -> Result<&str, ServiceError> {
+    owner
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|o| o.split(':').next())
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| invalid(format!("'{owner}' is not a valid as a Resource Owner.")))
+}
+
+/// The account an ARN names in its fifth field, if it names one (S3's do not).
+fn account_in(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+/// The scenarios `ResourceHandlingOption` may name; they choose which EC2 resources RunInstances
+/// is simulated with, and Rampart serves no EC2, so any of them simulates alike.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_testing-policies.html>.
+const RESOURCE_HANDLING_OPTIONS: &[&str] = &[
+    "EC2-VPC-InstanceStore",
+    "EC2-VPC-InstanceStore-Subnet",
+    "EC2-VPC-EBS",
+    "EC2-VPC-EBS-Subnet",
+    "EC2-Classic-InstanceStore",
+    "EC2-Classic-EBS",
+];
+
+fn simulate(
+    mut subject: Subject,
+    source_is_user: bool,
+    asked: Asked,
 ) -> Result<Vec<shapes::EvaluationResult>, ServiceError> {
-    for (i, d) in extra.into_iter().flatten().enumerate() {
+    for (i, d) in asked.extra.into_iter().flatten().enumerate() {
         subject.docs.push((format!("PolicyInputList.{}", i + 1), "none", d));
+    }
+    if let Some(option) = &asked.resource_handling_option
+        && !RESOURCE_HANDLING_OPTIONS.contains(&option.as_str())
+    {
+        return Err(invalid(format!("Invalid ResourceHandlingOption: {option}.")));
+    }
+    // The caller a resource policy sees: CallerArn, else the simulated user itself. Without one
+    // a resource policy's Principal has nothing to match, so AWS requires it. (AWS's wording of
+    // this refusal could not be established; the rule is its documented one.)
+    match (&asked.caller_arn, &asked.resource_policy) {
+        (Some(arn), _) => subject.principal = caller(arn)?,
+        (None, Some(_)) if !source_is_user => {
+            return Err(invalid(
+                "CallerArn is required to simulate a ResourcePolicy unless the policy source is an IAM user.",
+            ));
+        }
+        _ => {}
     }
     let compiled: Vec<(String, Policy)> = subject
         .docs
@@ -128,7 +194,7 @@ fn simulate(
         .map(|(id, _, d)| Policy::parse(d, PolicyKind::Identity).map(|p| (id.clone(), p)).map_err(|e| malformed(&e)))
         .collect::<Result<_, _>>()?;
     let identity: Vec<Named<'_>> = compiled.iter().map(|(n, p)| Named { name: n, policy: p }).collect();
-    let boundary = match boundary.as_deref() {
+    let boundary = match asked.boundary.as_deref() {
         Some([doc]) => Some(Policy::parse(doc, PolicyKind::Boundary).map_err(|e| malformed(&e))?),
         Some([]) | None => subject
             .boundary
@@ -137,19 +203,25 @@ fn simulate(
             .transpose()?,
         Some(_) => return Err(invalid("PermissionsBoundaryPolicyInputList takes one policy.")),
     };
-    let resource_policy =
-        resource_policy.map(|d| Policy::parse(&d, PolicyKind::Resource).map_err(|e| malformed(&e))).transpose()?;
-    for e in entries.into_iter().flatten() {
+    let resource_policy = asked
+        .resource_policy
+        .map(|d| Policy::parse(&d, PolicyKind::Resource).map_err(|e| malformed(&e)))
+        .transpose()?;
+    for e in asked.entries.into_iter().flatten() {
         let (Some(key), Some(values)) = (e.context_key_name, e.context_key_values) else { continue };
         subject.context.set_many(&key, values);
     }
-    let resources = resources.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["*".to_owned()]);
+    let resources = asked.resources.filter(|r| !r.is_empty()).unwrap_or_else(|| vec!["*".to_owned()]);
+    if let Some(bad) = resources.iter().find(|r| *r != "*" && !r.starts_with("arn:")) {
+        return Err(invalid(format!("ResourceNames are not in a valid ARN format: {bad}.")));
+    }
+    let owner = asked.resource_owner.as_deref().map(owner_account).transpose()?;
     let type_of = |name: &str| subject.docs.iter().find(|(id, _, _)| id == name).map_or("none", |(_, t, _)| *t);
-    let owner =
-        resource_owner.as_deref().and_then(|o| o.strip_prefix("arn:aws:iam::")).and_then(|o| o.split(':').next());
     let mut results = Vec::new();
-    for action in &actions {
+    for action in &asked.actions {
         for resource in &resources {
+            // Whose resource: the account its ARN names, else ResourceOwner, else the caller's.
+            let resource_account = account_in(resource).or(owner);
             let d = decide(&Input {
                 action,
                 resource,
@@ -161,36 +233,51 @@ fn simulate(
                 scps: &[],
                 rcps: &[],
                 resource_policy: resource_policy.as_ref().map(|p| Named { name: "ResourcePolicy", policy: p }),
-                resource_account: owner,
+                resource_account,
             });
+            let matched: Vec<shapes::Statement> = d
+                .matched
+                .iter()
+                .map(|m| shapes::Statement {
+                    source_policy_id: Some(m.policy.to_owned()),
+                    source_policy_type: Some(match m.kind {
+                        PolicyKind::Resource => "resource".to_owned(),
+                        PolicyKind::Boundary => "none".to_owned(),
+                        _ => type_of(m.policy).to_owned(),
+                    }),
+                    start_position: None,
+                    end_position: None,
+                })
+                .collect();
+            let missing: Vec<String> = d.missing_context.iter().map(|k| (*k).to_owned()).collect();
+            let boundary_detail = d
+                .boundary_allowed
+                .map(|a| shapes::PermissionsBoundaryDecisionDetail { allowed_by_permissions_boundary: Some(a) });
+            // AWS gives a specific resource its own result, and EvalDecisionDetails: present but
+            // empty within one account. (Across accounts AWS fills it with each side's decision,
+            // under names this implementation could not establish; it stays empty.)
+            let specific = *resource != "*";
             results.push(shapes::EvaluationResult {
                 eval_action_name: action.clone(),
                 eval_resource_name: Some(resource.clone()),
                 eval_decision: d.kind.as_str().to_owned(),
-                matched_statements: Some(
-                    d.matched
-                        .iter()
-                        .map(|m| shapes::Statement {
-                            source_policy_id: Some(m.policy.to_owned()),
-                            source_policy_type: Some(match m.kind {
-                                PolicyKind::Resource => "resource".to_owned(),
-                                PolicyKind::Boundary => "none".to_owned(),
-                                _ => type_of(m.policy).to_owned(),
-                            }),
-                            start_position: None,
-                            end_position: None,
-                        })
-                        .collect(),
-                ),
-                missing_context_values: Some(d.missing_context.iter().map(|k| (*k).to_owned()).collect()),
+                matched_statements: Some(matched.clone()),
+                missing_context_values: Some(missing.clone()),
                 organizations_decision_detail: d
                     .organizations_allowed
                     .map(|a| shapes::OrganizationsDecisionDetail { allowed_by_organizations: Some(a) }),
-                permissions_boundary_decision_detail: d
-                    .boundary_allowed
-                    .map(|a| shapes::PermissionsBoundaryDecisionDetail { allowed_by_permissions_boundary: Some(a) }),
-                eval_decision_details: None,
-                resource_specific_results: None,
+                permissions_boundary_decision_detail: boundary_detail.clone(),
+                eval_decision_details: specific.then(std::collections::BTreeMap::new),
+                resource_specific_results: specific.then(|| {
+                    vec![shapes::ResourceSpecificResult {
+                        eval_resource_name: resource.clone(),
+                        eval_resource_decision: d.kind.as_str().to_owned(),
+                        matched_statements: Some(matched),
+                        missing_context_values: Some(missing),
+                        eval_decision_details: None,
+                        permissions_boundary_decision_detail: boundary_detail,
+                    }]
+                }),
             });
         }
     }
@@ -202,16 +289,19 @@ pub fn simulate_principal_policy(
     input: shapes::SimulatePrincipalPolicyRequest,
 ) -> Result<shapes::SimulatePolicyResponse, ServiceError> {
     let subject = subject(ctx, &input.policy_source_arn)?;
-    let results = simulate(
-        subject,
-        input.policy_input_list,
-        input.permissions_boundary_policy_input_list,
-        input.action_names,
-        input.resource_arns,
-        input.resource_policy,
-        input.resource_owner,
-        input.context_entries,
-    )?;
+    let source_is_user = subject.principal.arn == input.policy_source_arn;
+    let asked = Asked {
+        extra: input.policy_input_list,
+        boundary: input.permissions_boundary_policy_input_list,
+        actions: input.action_names,
+        resources: input.resource_arns,
+        resource_policy: input.resource_policy,
+        resource_owner: input.resource_owner,
+        caller_arn: input.caller_arn,
+        entries: input.context_entries,
+        resource_handling_option: input.resource_handling_option,
+    };
+    let results = simulate(subject, source_is_user, asked)?;
     let (results, truncated, marker) = super::page_items(results, input.marker.as_deref(), input.max_items)?;
     Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(truncated), marker })
 }
@@ -227,16 +317,18 @@ pub fn simulate_custom_policy(
         principal: Principal::user(account, "/", "simulated"),
         context: Context::new(),
     };
-    let results = simulate(
-        subject,
-        Some(input.policy_input_list),
-        input.permissions_boundary_policy_input_list,
-        input.action_names,
-        input.resource_arns,
-        input.resource_policy,
-        input.resource_owner,
-        input.context_entries,
-    )?;
+    let asked = Asked {
+        extra: Some(input.policy_input_list),
+        boundary: input.permissions_boundary_policy_input_list,
+        actions: input.action_names,
+        resources: input.resource_arns,
+        resource_policy: input.resource_policy,
+        resource_owner: input.resource_owner,
+        caller_arn: input.caller_arn,
+        entries: input.context_entries,
+        resource_handling_option: input.resource_handling_option,
+    };
+    let results = simulate(subject, false, asked)?;
     let (results, truncated, marker) = super::page_items(results, input.marker.as_deref(), input.max_items)?;
     Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(truncated), marker })
 }

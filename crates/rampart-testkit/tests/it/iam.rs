@@ -857,3 +857,110 @@ async fn list_group_policies_names_the_inline_policies_in_order() {
     let (code, message) = err(admin.list_group_policies().group_name("nobody").send().await);
     assert_eq!((code.as_str(), message.as_str()), ("NoSuchEntity", "The group with name nobody cannot be found."));
 }
+
+/// The simulator with a resource policy, as AWS's: within one account a resource policy naming
+/// the caller allows on its own; across accounts both sides must allow; NotPrincipal is matched
+/// against the caller; an explicit deny on either side wins.
+#[tokio::test]
+async fn the_simulator_weighs_resource_policies_as_enforcement_does() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let nothing =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:ListQueues","Resource":"*"}]}"#;
+    let reads = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let denies = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let bucket_policy = |principal: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}}]}}"#
+        )
+    };
+    let alice = "arn:aws:iam::123456789012:user/alice";
+    let outsider = "arn:aws:iam::111111111111:user/olaf";
+    let run = |identity: &'static str, policy: String, caller: &'static str, owner: Option<&'static str>| {
+        let mut call = admin
+            .simulate_custom_policy()
+            .policy_input_list(identity)
+            .action_names("s3:GetObject")
+            .resource_arns("arn:aws:s3:::shared/report.csv")
+            .resource_policy(policy)
+            .caller_arn(caller);
+        if let Some(o) = owner {
+            call = call.resource_owner(o);
+        }
+        call.send()
+    };
+    let decision = |r: aws_sdk_iam::operation::simulate_custom_policy::SimulateCustomPolicyOutput| {
+        r.evaluation_results()[0].eval_decision().as_str().to_owned()
+    };
+
+    // Same account: the resource policy alone allows, and says so.
+    let same = run(nothing, bucket_policy(alice), alice, None).await.unwrap();
+    let result = &same.evaluation_results()[0];
+    assert_eq!(result.eval_decision().as_str(), "allowed");
+    assert_eq!(result.matched_statements()[0].source_policy_type().map(|t| t.as_str()), Some("resource"));
+    let specific = result.resource_specific_results();
+    assert_eq!(specific.len(), 1);
+    assert_eq!(specific[0].eval_resource_name(), "arn:aws:s3:::shared/report.csv");
+    assert_eq!(specific[0].eval_resource_decision().as_str(), "allowed");
+    // Naming someone else allows nothing.
+    let other = run(nothing, bucket_policy("arn:aws:iam::123456789012:user/bob"), alice, None).await.unwrap();
+    assert_eq!(decision(other), "implicitDeny");
+
+    // Across accounts: the resource policy must admit the caller and the caller's own policies
+    // must allow.
+    let owner = Some("arn:aws:iam::123456789012:root");
+    assert_eq!(decision(run(nothing, bucket_policy(outsider), outsider, owner).await.unwrap()), "implicitDeny");
+    assert_eq!(decision(run(reads, bucket_policy(outsider), outsider, owner).await.unwrap()), "allowed");
+    assert_eq!(decision(run(reads, bucket_policy(alice), outsider, owner).await.unwrap()), "implicitDeny");
+
+    // NotPrincipal: a deny for everyone but alice.
+    let fence = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"*"},
+        {"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::123456789012:user/alice"},"Action":"s3:GetObject","Resource":"*"}]}"#;
+    let bob = "arn:aws:iam::123456789012:user/bob";
+    assert_eq!(decision(run(reads, fence.to_owned(), alice, None).await.unwrap()), "allowed");
+    assert_eq!(decision(run(reads, fence.to_owned(), bob, None).await.unwrap()), "explicitDeny");
+    // An identity deny beats the resource policy's allow.
+    assert_eq!(decision(run(denies, bucket_policy(alice), alice, None).await.unwrap()), "explicitDeny");
+
+    // Bad input, as IAM refuses it.
+    let (code, _) = err(admin
+        .simulate_custom_policy()
+        .policy_input_list(reads)
+        .action_names("s3:GetObject")
+        .resource_policy(bucket_policy(alice))
+        .send()
+        .await);
+    assert_eq!(code, "InvalidInput", "a resource policy needs a caller");
+    let (code, message) = err(run(reads, bucket_policy(alice), alice, Some("123456789012")).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidInput", "'123456789012' is not a valid as a Resource Owner.")
+    );
+    let (code, _) = err(run(reads, bucket_policy(alice), "arn:aws:iam::123456789012:role/r", None).await);
+    assert_eq!(code, "InvalidInput", "CallerArn must be a user");
+    let (code, message) = err(admin
+        .simulate_custom_policy()
+        .policy_input_list(reads)
+        .action_names("s3:GetObject")
+        .resource_arns("shared")
+        .send()
+        .await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidInput", "ResourceNames are not in a valid ARN format: shared.")
+    );
+
+    // SimulatePrincipalPolicy of a user: the user is the caller the resource policy sees.
+    admin.create_user().user_name("alice").send().await.unwrap();
+    let out = admin
+        .simulate_principal_policy()
+        .policy_source_arn(alice)
+        .action_names("s3:GetObject")
+        .resource_arns("arn:aws:s3:::shared/report.csv")
+        .resource_policy(bucket_policy(alice))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.evaluation_results()[0].eval_decision().as_str(), "allowed");
+}
