@@ -104,6 +104,12 @@ pub fn sts_preferences(account: &str) -> Vec<u8> {
     format!("iam/{account}/sts-preferences").into_bytes()
 }
 
+/// `iam/<account>/password-used/<id>`: when a person last signed in with their password (`id`: the
+/// user's unique id, or the account id for root).
+pub fn password_last_used(account: &str, id: &str) -> Vec<u8> {
+    format!("iam/{account}/password-used/{id}").into_bytes()
+}
+
 /// `iam/<account>/alias`: the account's alias.
 pub fn account_alias(account: &str) -> Vec<u8> {
     format!("iam/{account}/alias").into_bytes()

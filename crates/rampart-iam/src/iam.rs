@@ -340,7 +340,7 @@ pub fn get_user(ctx: &Ctx<'_>, input: shapes::GetUserRequest) -> Result<shapes::
                 user_id: p.account_id.clone(),
                 arn: p.arn.clone(),
                 create_date: acct.map_or(ctx.now, |a| a.created),
-                password_last_used: None,
+                password_last_used: password_last_used(ctx.db, &p.account_id, &p.account_id)?,
                 permissions_boundary: None,
                 tags: None,
             },
@@ -348,7 +348,8 @@ pub fn get_user(ctx: &Ctx<'_>, input: shapes::GetUserRequest) -> Result<shapes::
     }
     let name = target_user(ctx.principal, input.user_name.as_deref())?;
     let user = read_user(ctx.db, &ctx.principal.account_id, &name)?.ok_or_else(|| no_such_user(&name))?;
-    Ok(shapes::GetUserResponse { user: user.to_shape() })
+    let used = password_last_used(ctx.db, &user.account_id, &user.id)?;
+    Ok(shapes::GetUserResponse { user: shapes::User { password_last_used: used, ..user.to_shape() } })
 }
 
 /// `Marker`/`MaxItems` pagination: default and maximum page sizes as IAM documents them.
@@ -398,7 +399,13 @@ pub fn list_users(ctx: &Ctx<'_>, input: shapes::ListUsersRequest) -> Result<shap
     Ok(shapes::ListUsersResponse {
         // AWS's listing leaves out each user's permissions boundary and tags.
         // See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListUsers.html>.
-        users: users.iter().map(|u| shapes::User { permissions_boundary: None, tags: None, ..u.to_shape() }).collect(),
+        users: users
+            .iter()
+            .map(|u| {
+                let used = password_last_used(ctx.db, &u.account_id, &u.id)?;
+                Ok(shapes::User { permissions_boundary: None, tags: None, password_last_used: used, ..u.to_shape() })
+            })
+            .collect::<Result<_, ServiceError>>()?,
         is_truncated: Some(truncated),
         marker,
     })
@@ -472,6 +479,7 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
     if !mfa::user_devices_tx(tx, account, &user.name)?.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete MFA device first."));
     }
+    tx.delete(&keys::password_last_used(account, &user.id))?;
     tx.delete(&keys::user(account, &user.name))?;
     Ok(())
 }

@@ -267,6 +267,7 @@ pub fn complete(
             .map_err(|e| if e.status >= 500 { SignInError::Internal } else { SignInError::Failed })?;
         mfa_at = Some(now);
     }
+    iam::note_password_use(tx, &p.account_id, &p.user_id, now)?;
     if let (Some(hash), Some(name)) = (&checked.new_hash, &p.user_name) {
         iam::set_password_tx(tx, &p.account_id, name, hash.clone(), now)?;
     }

@@ -295,39 +295,68 @@ fn key_columns(tx: &Tx<'_>, prefix: &[u8]) -> Result<Vec<String>, ServiceError> 
     Ok(cols)
 }
 
+/// A credential report younger than this is current: GenerateCredentialReport answers COMPLETE
+/// and keeps it. See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html>.
+const REPORT_FRESH: time::Duration = time::Duration::hours(4);
+
+/// The report's password columns for a user: `password_enabled`, `password_last_used`,
+/// `password_last_changed`, `password_next_rotation`.
+fn password_columns(tx: &Tx<'_>, u: &UserRecord) -> Result<[String; 4], ServiceError> {
+    let a = &u.account_id;
+    let profile = super::passwords::login_profile_tx(tx, a, &u.name)?;
+    let used = super::passwords::password_last_used_tx(tx, a, &u.id)?;
+    let Some(profile) = profile else {
+        return Ok(["false".to_owned(), used.map_or_else(|| "N/A".to_owned(), time_text), "N/A".into(), "N/A".into()]);
+    };
+    let max_age = super::passwords::password_policy_tx(tx, a)?.map_or(0, |p| p.max_age_days);
+    let next = if max_age > 0 {
+        time_text(profile.changed + time::Duration::days(i64::from(max_age)))
+    } else {
+        "N/A".to_owned()
+    };
+    Ok([
+        "true".to_owned(),
+        used.map_or_else(|| "no_information".to_owned(), time_text),
+        time_text(profile.changed),
+        next,
+    ])
+}
+
+/// Generates the account's credential report: one CSV row for root and one per user, with the
+/// state of each credential. A report less than four hours old is kept (COMPLETE); otherwise a
+/// new one is made (STARTED; Rampart makes it at once, so GetCredentialReport has it next).
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html>.
 pub fn generate_credential_report(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     _input: (),
 ) -> Result<shapes::GenerateCredentialReportResponse, ServiceError> {
     let a = &ctx.principal.account_id;
+    let existing: Option<Report> = records::read_tx(tx, &keys::credential_report(a))?;
+    if existing.as_ref().is_some_and(|r| ctx.now - r.generated < REPORT_FRESH) {
+        return Ok(shapes::GenerateCredentialReportResponse { state: Some("COMPLETE".to_owned()), description: None });
+    }
     let mut lines = vec![COLUMNS.to_owned()];
     let acct: Option<account::AccountRecord> = tx.get(&keys::account(a))?.and_then(|b| serde_json::from_slice(&b).ok());
+    let root_used = super::passwords::password_last_used_tx(tx, a, a)?;
     let mut root = vec![
         "<root_account>".to_owned(),
         format!("arn:aws:iam::{a}:root"),
         acct.map_or_else(|| "N/A".to_owned(), |x| time_text(x.created)),
         "not_supported".to_owned(),
-        "no_information".to_owned(),
+        root_used.map_or_else(|| "no_information".to_owned(), time_text),
         "not_supported".to_owned(),
         "not_supported".to_owned(),
-        "false".to_owned(),
+        super::mfa::mfa_active_tx(tx, a, None)?.to_string(),
     ];
     root.extend(key_columns(tx, &keys::root_keys(a))?);
     root.extend(["false", "N/A", "false", "N/A"].map(str::to_owned));
     lines.push(root.join(","));
     for (k, v) in tx.scan_prefix(&keys::users(a), None, 1_000_000, false)? {
         let u: UserRecord = records::decode(&k, &v)?;
-        let mut row = vec![
-            u.name.clone(),
-            u.arn(),
-            time_text(u.created),
-            "false".to_owned(),
-            "N/A".to_owned(),
-            "N/A".to_owned(),
-            "N/A".to_owned(),
-            "false".to_owned(),
-        ];
+        let mut row = vec![u.name.clone(), u.arn(), time_text(u.created)];
+        row.extend(password_columns(tx, &u)?);
+        row.push(super::mfa::mfa_active_tx(tx, a, Some(&u.name))?.to_string());
         row.extend(key_columns(tx, &keys::user_keys(a, &u.name))?);
         row.extend(["false", "N/A", "false", "N/A"].map(str::to_owned));
         lines.push(row.join(","));
@@ -335,8 +364,8 @@ pub fn generate_credential_report(
     let report = Report { generated: ctx.now, csv: lines.join("\n") };
     tx.put(&keys::credential_report(a), &to_json(&report)?)?;
     Ok(shapes::GenerateCredentialReportResponse {
-        state: Some("COMPLETE".to_owned()),
-        description: Some("No report exists. Starting a new report generation task".to_owned()),
+        state: Some("STARTED".to_owned()),
+        description: existing.is_none().then(|| "No report exists. Starting a new report generation task".to_owned()),
     })
 }
 

@@ -224,6 +224,15 @@ pub fn enabled_device(
     Ok(all(db, account)?.into_iter().find(|d| d.enabled.is_some() && d.holder.as_ref() == Some(&holder)))
 }
 
+/// Whether a user (or root, `user` `None`) has an MFA device enabled, inside a transaction.
+pub(super) fn mfa_active_tx(tx: &Tx<'_>, account: &str, user: Option<&str>) -> Result<bool, ServiceError> {
+    let holder = match user {
+        Some(name) => Holder::User { name: name.to_owned() },
+        None => Holder::Root,
+    };
+    Ok(all_tx(tx, account)?.iter().any(|d| d.enabled.is_some() && d.holder.as_ref() == Some(&holder)))
+}
+
 /// The devices assigned to a user, inside a transaction (for DeleteUser and renames).
 pub(crate) fn user_devices_tx(tx: &Tx<'_>, account: &str, user: &str) -> Result<Vec<MfaDeviceRecord>, ServiceError> {
     let holder = Holder::User { name: user.to_owned() };

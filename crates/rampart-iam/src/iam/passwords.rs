@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{no_such_user, read_user, read_user_tx};
 use rampart_core::account;
 use rampart_core::records::{self, read_cached};
-use rampart_core::{Ctx, PrincipalKind, ServiceError, TxCtx};
+use rampart_core::{Ctx, PrincipalKind, ServiceError, TxCtx, keys};
 
 /// Characters IAM counts as symbols.
 pub const SYMBOLS: &str = "!@#$%^&*()_+-=[]{}|'";
@@ -404,6 +404,51 @@ pub fn users_may_change_passwords(db: &rampart_store::Db, account: &str) -> Resu
 }
 
 /// Whether the user has a console password (DeleteUser refuses while one exists).
+/// When a person last signed in with a password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PasswordUse {
+    v: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    date: OffsetDateTime,
+}
+
+/// Records a sign-in with a password (`id`: the user's unique id, or the account id for root), for
+/// GetUser's `PasswordLastUsed` and the credential report.
+pub fn note_password_use(tx: &mut Tx<'_>, account: &str, id: &str, now: OffsetDateTime) -> Result<(), ServiceError> {
+    records::write_tx(tx, &keys::password_last_used(account, id), &PasswordUse { v: 1, date: now })
+}
+
+/// When the person last signed in with a password, if ever.
+pub fn password_last_used(
+    db: &rampart_store::Db,
+    account: &str,
+    id: &str,
+) -> Result<Option<OffsetDateTime>, ServiceError> {
+    Ok(records::read::<PasswordUse>(db, &keys::password_last_used(account, id))?.map(|u| u.date))
+}
+
+pub(crate) fn password_last_used_tx(
+    tx: &Tx<'_>,
+    account: &str,
+    id: &str,
+) -> Result<Option<OffsetDateTime>, ServiceError> {
+    Ok(records::read_tx::<PasswordUse>(tx, &keys::password_last_used(account, id))?.map(|u| u.date))
+}
+
+/// A user's login profile, inside a transaction.
+pub(crate) fn login_profile_tx(
+    tx: &Tx<'_>,
+    account: &str,
+    user: &str,
+) -> Result<Option<LoginProfileRecord>, ServiceError> {
+    records::read_tx(tx, &profile_key(account, user))
+}
+
+/// The account's password policy, inside a transaction.
+pub(crate) fn password_policy_tx(tx: &Tx<'_>, account: &str) -> Result<Option<PasswordPolicyRecord>, ServiceError> {
+    records::read_tx(tx, &policy_key(account))
+}
+
 pub(crate) fn has_login_profile(tx: &Tx<'_>, account: &str, user: &str) -> Result<bool, ServiceError> {
     Ok(tx.get(&profile_key(account, user))?.is_some())
 }

@@ -681,6 +681,10 @@ async fn account_alias_summary_entities_and_credential_report() {
 
     assert_eq!(err(admin.get_credential_report().send().await).0, "ReportNotPresent");
     admin.create_access_key().user_name("hal").send().await.unwrap();
+    // The first request starts a report; while it is fresh, the next finds it complete.
+    let state = admin.generate_credential_report().send().await.unwrap();
+    assert_eq!(state.state(), Some(&aws_sdk_iam::types::ReportStateType::Started));
+    assert_eq!(state.description(), Some("No report exists. Starting a new report generation task"));
     let state = admin.generate_credential_report().send().await.unwrap();
     assert_eq!(state.state(), Some(&aws_sdk_iam::types::ReportStateType::Complete));
     let report = admin.get_credential_report().send().await.unwrap();

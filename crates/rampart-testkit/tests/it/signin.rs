@@ -341,3 +341,42 @@ async fn an_alias_and_an_account_id_share_one_throttle_and_every_attempt_is_reco
     assert!(logins.iter().all(|e| e["recipientAccountId"] == ACCOUNT_ID), "{logins:#?}");
     assert!(logins.iter().all(|e| e["responseElements"]["ConsoleLogin"] == "Failure"));
 }
+
+/// A sign-in with a password is the person's PasswordLastUsed, in GetUser, ListUsers and the
+/// credential report, whose password and MFA columns say what the person has.
+#[tokio::test]
+async fn a_password_sign_in_is_the_users_password_last_use_in_getuser_and_the_credential_report() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    user_with_password(&admin, "ana", false).await;
+    admin.create_user().user_name("bo").send().await.unwrap();
+    let before = admin.get_user().user_name("ana").send().await.unwrap();
+    assert!(before.user().unwrap().password_last_used().is_none());
+
+    let (status, body) =
+        server.sign_in(&json!({"account": ACCOUNT_ID, "userName": "ana", "password": ANA_PASSWORD})).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let after = admin.get_user().user_name("ana").send().await.unwrap();
+    assert!(after.user().unwrap().password_last_used().is_some(), "GetUser has the sign-in");
+    let listed = admin.list_users().send().await.unwrap();
+    let ana = listed.users().iter().find(|u| u.user_name() == "ana").unwrap();
+    assert!(ana.password_last_used().is_some(), "ListUsers has it too");
+
+    admin.generate_credential_report().send().await.unwrap();
+    let report = admin.get_credential_report().send().await.unwrap();
+    let csv = String::from_utf8(report.content().unwrap().as_ref().to_vec()).unwrap();
+    let row = |name: &str| -> Vec<String> {
+        csv.lines().find(|l| l.starts_with(&format!("{name},"))).unwrap().split(',').map(str::to_owned).collect()
+    };
+    let ana = row("ana");
+    assert_eq!(ana[3], "true", "password_enabled");
+    assert!(ana[4].starts_with("20"), "password_last_used is a date: {}", ana[4]);
+    assert!(ana[5].starts_with("20"), "password_last_changed is a date: {}", ana[5]);
+    assert_eq!(ana[6], "N/A", "no password policy, no rotation");
+    assert_eq!(ana[7], "false", "mfa_active");
+    let bo = row("bo");
+    assert_eq!((bo[3].as_str(), bo[4].as_str(), bo[5].as_str()), ("false", "N/A", "N/A"));
+    let root_row = row("<root_account>");
+    assert_eq!(root_row[3], "not_supported");
+    assert_eq!(root_row[4], "no_information", "root never signed in here");
+}
