@@ -110,6 +110,22 @@ pub fn password_last_used(account: &str, id: &str) -> Vec<u8> {
     format!("iam/{account}/password-used/{id}").into_bytes()
 }
 
+/// `access/<account>/<entity id>/<service:action>`: when and where a user or role last attempted an
+/// action (IAM's last accessed information; written off the durable path, once a minute at most).
+pub fn access_use(account: &str, entity_id: &str, action: &str) -> Vec<u8> {
+    format!("access/{account}/{entity_id}/{action}").into_bytes()
+}
+
+/// The prefix of an entity's `access_use` records.
+pub fn access_uses(account: &str, entity_id: &str) -> Vec<u8> {
+    format!("access/{account}/{entity_id}/").into_bytes()
+}
+
+/// `iam/<account>/access-job/<id>`: a generated last-accessed report.
+pub fn access_job(account: &str, id: &str) -> Vec<u8> {
+    format!("iam/{account}/access-job/{id}").into_bytes()
+}
+
 /// `iam/<account>/alias`: the account's alias.
 pub fn account_alias(account: &str) -> Vec<u8> {
     format!("iam/{account}/alias").into_bytes()

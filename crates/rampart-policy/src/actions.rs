@@ -66,9 +66,62 @@ pub fn check_action(action: &str) -> ActionCheck {
     ActionCheck::UnknownAction { suggestion: nearest.map(|(_, a)| format!("{prefix}:{a}")) }
 }
 
+/// The catalogue's actions of each service that a policy's `Allow` statements grant, whatever
+/// the resource or conditions: what IAM's access advisor reports as the services (and, for
+/// tracked services, the actions) a policy allows. Services by prefix, both sorted.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_last-accessed.html>.
+pub fn allowed_actions(policy: &crate::Policy) -> Vec<(&'static str, Vec<&'static str>)> {
+    let allows: Vec<&crate::Statement> =
+        policy.statements.iter().filter(|s| s.effect == crate::Effect::Allow).collect();
+    let mut out = Vec::new();
+    for service in CATALOGUE.iter() {
+        let granted: Vec<&'static str> = service
+            .actions
+            .iter()
+            .copied()
+            .filter(|name| {
+                let whole = format!("{}:{name}", service.prefix);
+                allows.iter().any(|s| {
+                    let named = s.actions.iter().any(|a| a.matches(service.prefix, name, &whole));
+                    named != s.not_action
+                })
+            })
+            .collect();
+        if !granted.is_empty() {
+            out.push((service.prefix, granted));
+        }
+    }
+    out
+}
+
+/// The catalogue's name for a service prefix, if it has the prefix (`S3` → `s3`).
+pub fn service_prefix(prefix: &str) -> Option<&'static str> {
+    let lower = prefix.to_ascii_lowercase();
+    CATALOGUE.iter().find(|s| s.prefix == lower).map(|s| s.prefix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allowed_actions_are_those_an_allow_statement_grants() {
+        let p = |doc: &str| crate::Policy::parse(doc, crate::PolicyKind::Identity).unwrap();
+        let one = p(r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["iam:GetUser","s3:Get*"],"Resource":"*"},
+            {"Effect":"Deny","Action":"kms:*","Resource":"*"}]}"#);
+        let got = allowed_actions(&one);
+        let services: Vec<&str> = got.iter().map(|(s, _)| *s).collect();
+        assert_eq!(services, ["iam", "s3"], "a Deny grants nothing");
+        assert_eq!(got[0].1, ["GetUser"]);
+        assert!(got[1].1.contains(&"GetObject") && !got[1].1.contains(&"PutObject"));
+        let all_but =
+            p(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}}"#);
+        let got = allowed_actions(&all_but);
+        assert!(got.iter().all(|(s, _)| *s != "iam") && got.len() > 300, "NotAction grants every other service");
+        assert_eq!(service_prefix("S3"), Some("s3"));
+        assert_eq!(service_prefix("nosuch"), None);
+    }
 
     #[test]
     fn actions_are_checked_against_the_catalogue() {

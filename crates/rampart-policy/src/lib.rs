@@ -17,7 +17,7 @@ mod pattern;
 mod service_prefixes;
 mod variables;
 
-pub use actions::{ActionCheck, check_action};
+pub use actions::{ActionCheck, allowed_actions, check_action, service_prefix};
 pub use context::{Context, Principal, PrincipalType};
 pub use diagnose::{Diagnostic, Severity, diagnose};
 pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, Version};

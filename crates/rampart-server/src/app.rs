@@ -578,6 +578,8 @@ impl App {
         )
         .map_err(|e| fail(from_service(e), protocol, namespace))?;
         draft.resources.clone_from(&asked.resources);
+        // An authenticated attempt, allowed or not, is the entity's last access to the action.
+        crate::authn::note_access(self, &principal, &asked.action, &auth.scope.region, now);
         let context = authz::Context {
             source_ip: &origin.source_ip,
             time: now,

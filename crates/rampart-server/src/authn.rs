@@ -62,7 +62,21 @@ fn note_role_use(app: &App, role_id: &str, auth: &Auth, now: OffsetDateTime) {
     }
 }
 
-/// Whether `id` (an access key's or a role's) is seen for the first time this minute.
+/// Notes a user's or role session's attempt at an action as the entity's last access to it
+/// (IAM's last accessed information), at most once a minute per entity and action.
+pub fn note_access(app: &App, principal: &Principal, action: &str, region: &str, now: OffsetDateTime) {
+    let Some(key) = rampart_iam::iam::access_record(principal, action) else { return };
+    if !first_this_minute(app, &String::from_utf8_lossy(&key), now) {
+        return;
+    }
+    let used = rampart_iam::iam::AccessUse { date: now, region: region.to_owned() };
+    if let Ok(v) = serde_json::to_vec(&used) {
+        let _ = app.db.put_later(vec![(key, v)]);
+    }
+}
+
+/// Whether `id` (an access key's, a role's or an access record's) is seen for the first time this
+/// minute.
 fn first_this_minute(app: &App, id: &str, now: OffsetDateTime) -> bool {
     let minute = now.unix_timestamp() / 60;
     let Ok(mut seen) = app.key_use.lock() else { return true };

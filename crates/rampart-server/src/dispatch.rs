@@ -183,6 +183,13 @@ impl Dispatch {
             ((iam, "DeleteAccountAlias"), write(iam::delete_account_alias)),
             ((iam, "ListAccountAliases"), read(iam::list_account_aliases)),
             ((iam, "GetAccountSummary"), read(iam::get_account_summary)),
+            ((iam, "GenerateServiceLastAccessedDetails"), write(iam::generate_service_last_accessed_details)),
+            ((iam, "GetServiceLastAccessedDetails"), read(iam::get_service_last_accessed_details)),
+            (
+                (iam, "GetServiceLastAccessedDetailsWithEntities"),
+                read(iam::get_service_last_accessed_details_with_entities),
+            ),
+            ((iam, "ListPoliciesGrantingServiceAccess"), read(iam::list_policies_granting_service_access)),
             ((iam, "SetSecurityTokenServicePreferences"), write(iam::set_security_token_service_preferences)),
             ((iam, "GetAccountAuthorizationDetails"), read(iam::get_account_authorization_details)),
             ((iam, "ListEntitiesForPolicy"), read(iam::list_entities_for_policy)),

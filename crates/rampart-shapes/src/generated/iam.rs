@@ -1998,6 +1998,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DetachUserPolicy",
     "EnableMFADevice",
     "GenerateCredentialReport",
+    "GenerateServiceLastAccessedDetails",
     "GetAccessKeyLastUsed",
     "GetAccountAuthorizationDetails",
     "GetAccountPasswordPolicy",
@@ -2016,6 +2017,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetRole",
     "GetRolePolicy",
     "GetSAMLProvider",
+    "GetServiceLastAccessedDetails",
+    "GetServiceLastAccessedDetailsWithEntities",
     "GetUser",
     "GetUserPolicy",
     "ListAccessKeys",
@@ -2035,6 +2038,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListOpenIDConnectProviderTags",
     "ListOpenIDConnectProviders",
     "ListPolicies",
+    "ListPoliciesGrantingServiceAccess",
     "ListPolicyTags",
     "ListPolicyVersions",
     "ListRolePolicies",
@@ -18996,6 +19000,126 @@ impl ::std::fmt::Debug for EnableMFADeviceRequest {
     }
 }
 
+/// The `EntityDetails` shape.
+#[derive(Clone, PartialEq)]
+pub struct EntityDetails {
+    pub entity_info: EntityInfo,
+    pub last_authenticated: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for EntityDetails {
+    const SHAPE: &'static crate::Shape = &SH_EntityDetails;
+}
+
+impl crate::FromValue for EntityDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { entity_info: crate::required(f.next())?, last_authenticated: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EntityDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.entity_info)),
+            self.last_authenticated.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EntityDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EntityDetails")
+            .field("EntityInfo", &self.entity_info)
+            .field("LastAuthenticated", &self.last_authenticated)
+            .finish()
+    }
+}
+
+/// The `EntityInfo` shape.
+#[derive(Clone, PartialEq)]
+pub struct EntityInfo {
+    pub arn: ::std::string::String,
+    pub name: ::std::string::String,
+    pub r#type: ::std::string::String,
+    pub id: ::std::string::String,
+    pub path: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for EntityInfo {
+    const SHAPE: &'static crate::Shape = &SH_EntityInfo;
+}
+
+impl crate::FromValue for EntityInfo {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            arn: crate::required(f.next())?,
+            name: crate::required(f.next())?,
+            r#type: crate::required(f.next())?,
+            id: crate::required(f.next())?,
+            path: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for EntityInfo {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.arn)),
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.r#type)),
+            Some(crate::IntoValue::into_value(self.id)),
+            self.path.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EntityInfo {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EntityInfo")
+            .field("Arn", &self.arn)
+            .field("Name", &self.name)
+            .field("Type", &self.r#type)
+            .field("Id", &self.id)
+            .field("Path", &self.path)
+            .finish()
+    }
+}
+
+/// The `ErrorDetails` shape.
+#[derive(Clone, PartialEq)]
+pub struct ErrorDetails {
+    pub message: ::std::string::String,
+    pub code: ::std::string::String,
+}
+
+impl crate::HasShape for ErrorDetails {
+    const SHAPE: &'static crate::Shape = &SH_ErrorDetails;
+}
+
+impl crate::FromValue for ErrorDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { message: crate::required(f.next())?, code: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ErrorDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.message)),
+            Some(crate::IntoValue::into_value(self.code)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ErrorDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ErrorDetails").field("Message", &self.message).field("Code", &self.code).finish()
+    }
+}
+
 /// The `EvaluationResult` shape.
 #[derive(Clone, PartialEq)]
 pub struct EvaluationResult {
@@ -19097,6 +19221,71 @@ impl ::std::fmt::Debug for GenerateCredentialReportResponse {
             .field("State", &self.state)
             .field("Description", &self.description)
             .finish()
+    }
+}
+
+/// The `GenerateServiceLastAccessedDetailsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GenerateServiceLastAccessedDetailsRequest {
+    pub arn: ::std::string::String,
+    pub granularity: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateServiceLastAccessedDetailsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GenerateServiceLastAccessedDetailsRequest;
+}
+
+impl crate::FromValue for GenerateServiceLastAccessedDetailsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { arn: crate::required(f.next())?, granularity: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GenerateServiceLastAccessedDetailsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.arn)),
+            self.granularity.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateServiceLastAccessedDetailsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateServiceLastAccessedDetailsRequest")
+            .field("Arn", &self.arn)
+            .field("Granularity", &self.granularity)
+            .finish()
+    }
+}
+
+/// The `GenerateServiceLastAccessedDetailsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GenerateServiceLastAccessedDetailsResponse {
+    pub job_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateServiceLastAccessedDetailsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GenerateServiceLastAccessedDetailsResponse;
+}
+
+impl crate::FromValue for GenerateServiceLastAccessedDetailsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { job_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GenerateServiceLastAccessedDetailsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.job_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateServiceLastAccessedDetailsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateServiceLastAccessedDetailsResponse").field("JobId", &self.job_id).finish()
     }
 }
 
@@ -20255,6 +20444,218 @@ impl ::std::fmt::Debug for GetSAMLProviderResponse {
             .field("Tags", &self.tags)
             .field("AssertionEncryptionMode", &self.assertion_encryption_mode)
             .field("PrivateKeyList", &self.private_key_list)
+            .finish()
+    }
+}
+
+/// The `GetServiceLastAccessedDetailsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServiceLastAccessedDetailsRequest {
+    pub job_id: ::std::string::String,
+    pub max_items: ::std::option::Option<i32>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetServiceLastAccessedDetailsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetServiceLastAccessedDetailsRequest;
+}
+
+impl crate::FromValue for GetServiceLastAccessedDetailsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            job_id: crate::required(f.next())?,
+            max_items: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetServiceLastAccessedDetailsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.job_id)),
+            self.max_items.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetServiceLastAccessedDetailsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServiceLastAccessedDetailsRequest")
+            .field("JobId", &self.job_id)
+            .field("MaxItems", &self.max_items)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `GetServiceLastAccessedDetailsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServiceLastAccessedDetailsResponse {
+    pub job_status: ::std::string::String,
+    pub job_type: ::std::option::Option<::std::string::String>,
+    pub job_creation_date: ::time::OffsetDateTime,
+    pub services_last_accessed: ::std::vec::Vec<ServiceLastAccessed>,
+    pub job_completion_date: ::time::OffsetDateTime,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub error: ::std::option::Option<ErrorDetails>,
+}
+
+impl crate::HasShape for GetServiceLastAccessedDetailsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetServiceLastAccessedDetailsResponse;
+}
+
+impl crate::FromValue for GetServiceLastAccessedDetailsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            job_status: crate::required(f.next())?,
+            job_type: crate::optional(f.next())?,
+            job_creation_date: crate::required(f.next())?,
+            services_last_accessed: crate::required(f.next())?,
+            job_completion_date: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            error: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetServiceLastAccessedDetailsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.job_status)),
+            self.job_type.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.job_creation_date)),
+            Some(crate::IntoValue::into_value(self.services_last_accessed)),
+            Some(crate::IntoValue::into_value(self.job_completion_date)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.error.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetServiceLastAccessedDetailsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServiceLastAccessedDetailsResponse")
+            .field("JobStatus", &self.job_status)
+            .field("JobType", &self.job_type)
+            .field("JobCreationDate", &self.job_creation_date)
+            .field("ServicesLastAccessed", &self.services_last_accessed)
+            .field("JobCompletionDate", &self.job_completion_date)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .field("Error", &self.error)
+            .finish()
+    }
+}
+
+/// The `GetServiceLastAccessedDetailsWithEntitiesRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServiceLastAccessedDetailsWithEntitiesRequest {
+    pub job_id: ::std::string::String,
+    pub service_namespace: ::std::string::String,
+    pub max_items: ::std::option::Option<i32>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetServiceLastAccessedDetailsWithEntitiesRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetServiceLastAccessedDetailsWithEntitiesRequest;
+}
+
+impl crate::FromValue for GetServiceLastAccessedDetailsWithEntitiesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            job_id: crate::required(f.next())?,
+            service_namespace: crate::required(f.next())?,
+            max_items: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetServiceLastAccessedDetailsWithEntitiesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.job_id)),
+            Some(crate::IntoValue::into_value(self.service_namespace)),
+            self.max_items.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetServiceLastAccessedDetailsWithEntitiesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServiceLastAccessedDetailsWithEntitiesRequest")
+            .field("JobId", &self.job_id)
+            .field("ServiceNamespace", &self.service_namespace)
+            .field("MaxItems", &self.max_items)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `GetServiceLastAccessedDetailsWithEntitiesResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServiceLastAccessedDetailsWithEntitiesResponse {
+    pub job_status: ::std::string::String,
+    pub job_creation_date: ::time::OffsetDateTime,
+    pub job_completion_date: ::time::OffsetDateTime,
+    pub entity_details_list: ::std::vec::Vec<EntityDetails>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub error: ::std::option::Option<ErrorDetails>,
+}
+
+impl crate::HasShape for GetServiceLastAccessedDetailsWithEntitiesResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetServiceLastAccessedDetailsWithEntitiesResponse;
+}
+
+impl crate::FromValue for GetServiceLastAccessedDetailsWithEntitiesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            job_status: crate::required(f.next())?,
+            job_creation_date: crate::required(f.next())?,
+            job_completion_date: crate::required(f.next())?,
+            entity_details_list: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            error: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetServiceLastAccessedDetailsWithEntitiesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.job_status)),
+            Some(crate::IntoValue::into_value(self.job_creation_date)),
+            Some(crate::IntoValue::into_value(self.job_completion_date)),
+            Some(crate::IntoValue::into_value(self.entity_details_list)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.error.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetServiceLastAccessedDetailsWithEntitiesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServiceLastAccessedDetailsWithEntitiesResponse")
+            .field("JobStatus", &self.job_status)
+            .field("JobCreationDate", &self.job_creation_date)
+            .field("JobCompletionDate", &self.job_completion_date)
+            .field("EntityDetailsList", &self.entity_details_list)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .field("Error", &self.error)
             .finish()
     }
 }
@@ -21938,6 +22339,128 @@ impl ::std::fmt::Debug for ListOpenIDConnectProvidersResponse {
     }
 }
 
+/// The `ListPoliciesGrantingServiceAccessEntry` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListPoliciesGrantingServiceAccessEntry {
+    pub service_namespace: ::std::option::Option<::std::string::String>,
+    pub policies: ::std::option::Option<::std::vec::Vec<PolicyGrantingServiceAccess>>,
+}
+
+impl crate::HasShape for ListPoliciesGrantingServiceAccessEntry {
+    const SHAPE: &'static crate::Shape = &SH_ListPoliciesGrantingServiceAccessEntry;
+}
+
+impl crate::FromValue for ListPoliciesGrantingServiceAccessEntry {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { service_namespace: crate::optional(f.next())?, policies: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListPoliciesGrantingServiceAccessEntry {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.service_namespace.map(crate::IntoValue::into_value),
+            self.policies.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPoliciesGrantingServiceAccessEntry {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPoliciesGrantingServiceAccessEntry")
+            .field("ServiceNamespace", &self.service_namespace)
+            .field("Policies", &self.policies)
+            .finish()
+    }
+}
+
+/// The `ListPoliciesGrantingServiceAccessRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListPoliciesGrantingServiceAccessRequest {
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub arn: ::std::string::String,
+    pub service_namespaces: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for ListPoliciesGrantingServiceAccessRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListPoliciesGrantingServiceAccessRequest;
+}
+
+impl crate::FromValue for ListPoliciesGrantingServiceAccessRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            marker: crate::optional(f.next())?,
+            arn: crate::required(f.next())?,
+            service_namespaces: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListPoliciesGrantingServiceAccessRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.marker.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.arn)),
+            Some(crate::IntoValue::into_value(self.service_namespaces)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPoliciesGrantingServiceAccessRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPoliciesGrantingServiceAccessRequest")
+            .field("Marker", &self.marker)
+            .field("Arn", &self.arn)
+            .field("ServiceNamespaces", &self.service_namespaces)
+            .finish()
+    }
+}
+
+/// The `ListPoliciesGrantingServiceAccessResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListPoliciesGrantingServiceAccessResponse {
+    pub policies_granting_service_access: ::std::vec::Vec<ListPoliciesGrantingServiceAccessEntry>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListPoliciesGrantingServiceAccessResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListPoliciesGrantingServiceAccessResponse;
+}
+
+impl crate::FromValue for ListPoliciesGrantingServiceAccessResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            policies_granting_service_access: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListPoliciesGrantingServiceAccessResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.policies_granting_service_access)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPoliciesGrantingServiceAccessResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPoliciesGrantingServiceAccessResponse")
+            .field("PoliciesGrantingServiceAccess", &self.policies_granting_service_access)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
 /// The `ListPoliciesRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListPoliciesRequest {
@@ -23394,6 +23917,57 @@ impl ::std::fmt::Debug for PolicyDetail {
     }
 }
 
+/// The `PolicyGrantingServiceAccess` shape.
+#[derive(Clone, PartialEq)]
+pub struct PolicyGrantingServiceAccess {
+    pub policy_name: ::std::string::String,
+    pub policy_type: ::std::string::String,
+    pub policy_arn: ::std::option::Option<::std::string::String>,
+    pub entity_type: ::std::option::Option<::std::string::String>,
+    pub entity_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PolicyGrantingServiceAccess {
+    const SHAPE: &'static crate::Shape = &SH_PolicyGrantingServiceAccess;
+}
+
+impl crate::FromValue for PolicyGrantingServiceAccess {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            policy_name: crate::required(f.next())?,
+            policy_type: crate::required(f.next())?,
+            policy_arn: crate::optional(f.next())?,
+            entity_type: crate::optional(f.next())?,
+            entity_name: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PolicyGrantingServiceAccess {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.policy_name)),
+            Some(crate::IntoValue::into_value(self.policy_type)),
+            self.policy_arn.map(crate::IntoValue::into_value),
+            self.entity_type.map(crate::IntoValue::into_value),
+            self.entity_name.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PolicyGrantingServiceAccess {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PolicyGrantingServiceAccess")
+            .field("PolicyName", &self.policy_name)
+            .field("PolicyType", &self.policy_type)
+            .field("PolicyArn", &self.policy_arn)
+            .field("EntityType", &self.entity_type)
+            .field("EntityName", &self.entity_name)
+            .finish()
+    }
+}
+
 /// The `PolicyGroup` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct PolicyGroup {
@@ -24251,6 +24825,65 @@ impl ::std::fmt::Debug for SAMLProviderListEntry {
     }
 }
 
+/// The `ServiceLastAccessed` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServiceLastAccessed {
+    pub service_name: ::std::string::String,
+    pub last_authenticated: ::std::option::Option<::time::OffsetDateTime>,
+    pub service_namespace: ::std::string::String,
+    pub last_authenticated_entity: ::std::option::Option<::std::string::String>,
+    pub last_authenticated_region: ::std::option::Option<::std::string::String>,
+    pub total_authenticated_entities: ::std::option::Option<i32>,
+    pub tracked_actions_last_accessed: ::std::option::Option<::std::vec::Vec<TrackedActionLastAccessed>>,
+}
+
+impl crate::HasShape for ServiceLastAccessed {
+    const SHAPE: &'static crate::Shape = &SH_ServiceLastAccessed;
+}
+
+impl crate::FromValue for ServiceLastAccessed {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            service_name: crate::required(f.next())?,
+            last_authenticated: crate::optional(f.next())?,
+            service_namespace: crate::required(f.next())?,
+            last_authenticated_entity: crate::optional(f.next())?,
+            last_authenticated_region: crate::optional(f.next())?,
+            total_authenticated_entities: crate::optional(f.next())?,
+            tracked_actions_last_accessed: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ServiceLastAccessed {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.service_name)),
+            self.last_authenticated.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_namespace)),
+            self.last_authenticated_entity.map(crate::IntoValue::into_value),
+            self.last_authenticated_region.map(crate::IntoValue::into_value),
+            self.total_authenticated_entities.map(crate::IntoValue::into_value),
+            self.tracked_actions_last_accessed.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServiceLastAccessed {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServiceLastAccessed")
+            .field("ServiceName", &self.service_name)
+            .field("LastAuthenticated", &self.last_authenticated)
+            .field("ServiceNamespace", &self.service_namespace)
+            .field("LastAuthenticatedEntity", &self.last_authenticated_entity)
+            .field("LastAuthenticatedRegion", &self.last_authenticated_region)
+            .field("TotalAuthenticatedEntities", &self.total_authenticated_entities)
+            .field("TrackedActionsLastAccessed", &self.tracked_actions_last_accessed)
+            .finish()
+    }
+}
+
 /// The `SetDefaultPolicyVersionRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct SetDefaultPolicyVersionRequest {
@@ -24835,6 +25468,53 @@ impl crate::IntoValue for TagUserRequest {
 impl ::std::fmt::Debug for TagUserRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("TagUserRequest").field("UserName", &self.user_name).field("Tags", &self.tags).finish()
+    }
+}
+
+/// The `TrackedActionLastAccessed` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct TrackedActionLastAccessed {
+    pub action_name: ::std::option::Option<::std::string::String>,
+    pub last_accessed_entity: ::std::option::Option<::std::string::String>,
+    pub last_accessed_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub last_accessed_region: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for TrackedActionLastAccessed {
+    const SHAPE: &'static crate::Shape = &SH_TrackedActionLastAccessed;
+}
+
+impl crate::FromValue for TrackedActionLastAccessed {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            action_name: crate::optional(f.next())?,
+            last_accessed_entity: crate::optional(f.next())?,
+            last_accessed_time: crate::optional(f.next())?,
+            last_accessed_region: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for TrackedActionLastAccessed {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.action_name.map(crate::IntoValue::into_value),
+            self.last_accessed_entity.map(crate::IntoValue::into_value),
+            self.last_accessed_time.map(crate::IntoValue::into_value),
+            self.last_accessed_region.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TrackedActionLastAccessed {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TrackedActionLastAccessed")
+            .field("ActionName", &self.action_name)
+            .field("LastAccessedEntity", &self.last_accessed_entity)
+            .field("LastAccessedTime", &self.last_accessed_time)
+            .field("LastAccessedRegion", &self.last_accessed_region)
+            .finish()
     }
 }
 

@@ -968,3 +968,106 @@ async fn the_simulator_weighs_resource_policies_as_enforcement_does() {
         .unwrap();
     assert_eq!(out.evaluation_results()[0].eval_decision().as_str(), "allowed");
 }
+
+/// Last accessed information: what a user's policies allow, and when it last tried each service
+/// (and, for IAM, each action); the same for a group's members; which policies grant a service.
+#[tokio::test]
+async fn service_last_accessed_reports_what_each_entity_used_of_what_it_may() {
+    use aws_sdk_iam::types::{AccessAdvisorUsageGranularityType as Granularity, JobStatusType};
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListUsers","s3:ListAllMyBuckets"],"Resource":"*"}]}"#;
+    admin.create_group().group_name("staff").send().await.unwrap();
+    admin.put_group_policy().group_name("staff").policy_name("basics").policy_document(doc).send().await.unwrap();
+    for u in ["ana", "bo"] {
+        admin.create_user().user_name(u).send().await.unwrap();
+        admin.add_user_to_group().group_name("staff").user_name(u).send().await.unwrap();
+    }
+    let k = admin.create_access_key().user_name("ana").send().await.unwrap();
+    let k = k.access_key().unwrap();
+    let ana = iam(&server, k.access_key_id(), k.secret_access_key());
+    ana.get_user().send().await.unwrap();
+    // A refused attempt is an attempt too.
+    assert_eq!(err(ana.list_roles().send().await).0, "AccessDenied");
+    let s3 = crate::s3::s3(&server, k.access_key_id(), k.secret_access_key());
+    s3.list_buckets().send().await.unwrap();
+
+    // The attempts are noted off the durable path; they land within a group commit.
+    let ana_arn = "arn:aws:iam::123456789012:user/ana";
+    let mut report = None;
+    for _ in 0..50 {
+        let job = admin
+            .generate_service_last_accessed_details()
+            .arn(ana_arn)
+            .granularity(Granularity::ActionLevel)
+            .send()
+            .await
+            .unwrap();
+        let got = admin.get_service_last_accessed_details().job_id(job.job_id().unwrap()).send().await.unwrap();
+        let used = |ns: &str| {
+            got.services_last_accessed().iter().any(|s| s.service_namespace() == ns && s.last_authenticated().is_some())
+        };
+        if used("iam") && used("s3") {
+            report = Some(got);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let report = report.expect("ana's attempts appear in her report");
+    assert_eq!(report.job_status(), &JobStatusType::Completed);
+    let namespaces: Vec<&str> = report.services_last_accessed().iter().map(|s| s.service_namespace()).collect();
+    assert_eq!(namespaces, ["iam", "s3"], "the services her policies allow, and only those");
+    let iam_row = &report.services_last_accessed()[0];
+    assert_eq!(iam_row.last_authenticated_entity(), Some(ana_arn));
+    assert_eq!(iam_row.last_authenticated_region(), Some("us-east-1"));
+    assert_eq!(iam_row.total_authenticated_entities(), Some(1));
+    let tracked: Vec<&str> = iam_row.tracked_actions_last_accessed().iter().filter_map(|t| t.action_name()).collect();
+    assert_eq!(tracked, ["GetUser"], "IAM's actions are tracked one by one; ListUsers was never tried");
+
+    // The group's report: who of its members used IAM, most recent first.
+    let job = admin
+        .generate_service_last_accessed_details()
+        .arn("arn:aws:iam::123456789012:group/staff")
+        .send()
+        .await
+        .unwrap();
+    let id = job.job_id().unwrap();
+    assert_eq!(id.len(), 36, "a job id is 36 characters");
+    let with = admin
+        .get_service_last_accessed_details_with_entities()
+        .job_id(id)
+        .service_namespace("iam")
+        .send()
+        .await
+        .unwrap();
+    let entities: Vec<(&str, bool)> = with
+        .entity_details_list()
+        .iter()
+        .map(|d| (d.entity_info().unwrap().name(), d.last_authenticated().is_some()))
+        .collect();
+    assert_eq!(entities, [("ana", true), ("bo", false)]);
+
+    // Which policies grant a service, and none for a service nothing grants.
+    let granting = admin
+        .list_policies_granting_service_access()
+        .arn(ana_arn)
+        .service_namespaces("iam")
+        .service_namespaces("kms")
+        .send()
+        .await
+        .unwrap();
+    let entries = granting.policies_granting_service_access();
+    let iam_policies = entries[0].policies();
+    assert_eq!(iam_policies.len(), 1);
+    assert_eq!(iam_policies[0].policy_name(), "basics");
+    assert_eq!(iam_policies[0].policy_type().as_str(), "INLINE");
+    assert_eq!(iam_policies[0].entity_type().map(|t| t.as_str()), Some("GROUP"));
+    assert!(entries[1].policies().is_empty(), "nothing grants kms");
+
+    let (code, _) =
+        err(admin.generate_service_last_accessed_details().arn("arn:aws:iam::123456789012:user/nobody").send().await);
+    assert_eq!(code, "NoSuchEntity");
+    let (code, _) =
+        err(admin.get_service_last_accessed_details().job_id("00000000-0000-0000-0000-000000000000").send().await);
+    assert_eq!(code, "NoSuchEntity");
+}
