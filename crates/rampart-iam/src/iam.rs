@@ -10,10 +10,12 @@ mod last_accessed;
 mod managed;
 mod mfa;
 mod oidc_providers;
+mod organizations;
 mod passwords;
 mod policies;
 mod roles;
 mod saml_providers;
+mod service_credentials;
 mod simulate;
 
 pub use account_info::*;
@@ -25,10 +27,12 @@ pub use last_accessed::*;
 pub use managed::*;
 pub use mfa::*;
 pub use oidc_providers::*;
+pub use organizations::*;
 pub use passwords::*;
 pub use policies::*;
 pub use roles::*;
 pub use saml_providers::*;
+pub use service_credentials::*;
 pub use simulate::*;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -480,6 +484,13 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
     }
     if !mfa::user_devices_tx(tx, account, &user.name)?.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete MFA device first."));
+    }
+    if service_credentials::has_service_credentials(tx, account, &user.id)? {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            "Cannot delete entity, must delete service specific credentials first.",
+        ));
     }
     tx.delete(&keys::password_last_used(account, &user.id))?;
     tx.delete(&keys::user(account, &user.name))?;

@@ -183,6 +183,56 @@ impl Dispatch {
             ((iam, "DeleteAccountAlias"), write(iam::delete_account_alias)),
             ((iam, "ListAccountAliases"), read(iam::list_account_aliases)),
             ((iam, "GetAccountSummary"), read(iam::get_account_summary)),
+            ((iam, "CreateServiceSpecificCredential"), write(iam::create_service_specific_credential)),
+            ((iam, "ListServiceSpecificCredentials"), read(iam::list_service_specific_credentials)),
+            ((iam, "ResetServiceSpecificCredential"), write(iam::reset_service_specific_credential)),
+            ((iam, "UpdateServiceSpecificCredential"), write(iam::update_service_specific_credential)),
+            ((iam, "DeleteServiceSpecificCredential"), write(iam::delete_service_specific_credential)),
+            (
+                (iam, "ListOrganizationsFeatures"),
+                read(
+                    iam::no_organization::<
+                        iam_shapes::ListOrganizationsFeaturesRequest,
+                        iam_shapes::ListOrganizationsFeaturesResponse,
+                    >,
+                ),
+            ),
+            (
+                (iam, "EnableOrganizationsRootCredentialsManagement"),
+                read(
+                    iam::no_organization::<
+                        iam_shapes::EnableOrganizationsRootCredentialsManagementRequest,
+                        iam_shapes::EnableOrganizationsRootCredentialsManagementResponse,
+                    >,
+                ),
+            ),
+            (
+                (iam, "DisableOrganizationsRootCredentialsManagement"),
+                read(
+                    iam::no_organization::<
+                        iam_shapes::DisableOrganizationsRootCredentialsManagementRequest,
+                        iam_shapes::DisableOrganizationsRootCredentialsManagementResponse,
+                    >,
+                ),
+            ),
+            (
+                (iam, "EnableOrganizationsRootSessions"),
+                read(
+                    iam::no_organization::<
+                        iam_shapes::EnableOrganizationsRootSessionsRequest,
+                        iam_shapes::EnableOrganizationsRootSessionsResponse,
+                    >,
+                ),
+            ),
+            (
+                (iam, "DisableOrganizationsRootSessions"),
+                read(
+                    iam::no_organization::<
+                        iam_shapes::DisableOrganizationsRootSessionsRequest,
+                        iam_shapes::DisableOrganizationsRootSessionsResponse,
+                    >,
+                ),
+            ),
             ((iam, "GenerateServiceLastAccessedDetails"), write(iam::generate_service_last_accessed_details)),
             ((iam, "GetServiceLastAccessedDetails"), read(iam::get_service_last_accessed_details)),
             (

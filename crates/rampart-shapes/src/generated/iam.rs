@@ -1972,6 +1972,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "CreatePolicyVersion",
     "CreateRole",
     "CreateSAMLProvider",
+    "CreateServiceSpecificCredential",
     "CreateUser",
     "CreateVirtualMFADevice",
     "DeactivateMFADevice",
@@ -1989,6 +1990,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteRolePermissionsBoundary",
     "DeleteRolePolicy",
     "DeleteSAMLProvider",
+    "DeleteServiceSpecificCredential",
     "DeleteUser",
     "DeleteUserPermissionsBoundary",
     "DeleteUserPolicy",
@@ -1996,7 +1998,11 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DetachGroupPolicy",
     "DetachRolePolicy",
     "DetachUserPolicy",
+    "DisableOrganizationsRootCredentialsManagement",
+    "DisableOrganizationsRootSessions",
     "EnableMFADevice",
+    "EnableOrganizationsRootCredentialsManagement",
+    "EnableOrganizationsRootSessions",
     "GenerateCredentialReport",
     "GenerateServiceLastAccessedDetails",
     "GetAccessKeyLastUsed",
@@ -2037,6 +2043,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListMFADevices",
     "ListOpenIDConnectProviderTags",
     "ListOpenIDConnectProviders",
+    "ListOrganizationsFeatures",
     "ListPolicies",
     "ListPoliciesGrantingServiceAccess",
     "ListPolicyTags",
@@ -2046,6 +2053,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListRoles",
     "ListSAMLProviderTags",
     "ListSAMLProviders",
+    "ListServiceSpecificCredentials",
     "ListUserPolicies",
     "ListUserTags",
     "ListUsers",
@@ -2058,6 +2066,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "RemoveClientIDFromOpenIDConnectProvider",
     "RemoveRoleFromInstanceProfile",
     "RemoveUserFromGroup",
+    "ResetServiceSpecificCredential",
     "ResyncMFADevice",
     "SetDefaultPolicyVersion",
     "SetSecurityTokenServicePreferences",
@@ -2086,6 +2095,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateRole",
     "UpdateRoleDescription",
     "UpdateSAMLProvider",
+    "UpdateServiceSpecificCredential",
     "UpdateUser",
 ];
 
@@ -18129,6 +18139,80 @@ impl ::std::fmt::Debug for CreateSAMLProviderResponse {
     }
 }
 
+/// The `CreateServiceSpecificCredentialRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateServiceSpecificCredentialRequest {
+    pub user_name: ::std::string::String,
+    pub service_name: ::std::string::String,
+    pub credential_age_days: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for CreateServiceSpecificCredentialRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateServiceSpecificCredentialRequest;
+}
+
+impl crate::FromValue for CreateServiceSpecificCredentialRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            service_name: crate::required(f.next())?,
+            credential_age_days: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateServiceSpecificCredentialRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.service_name)),
+            self.credential_age_days.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateServiceSpecificCredentialRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateServiceSpecificCredentialRequest")
+            .field("UserName", &self.user_name)
+            .field("ServiceName", &self.service_name)
+            .field("CredentialAgeDays", &self.credential_age_days)
+            .finish()
+    }
+}
+
+/// The `CreateServiceSpecificCredentialResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateServiceSpecificCredentialResponse {
+    pub service_specific_credential: ::std::option::Option<ServiceSpecificCredential>,
+}
+
+impl crate::HasShape for CreateServiceSpecificCredentialResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateServiceSpecificCredentialResponse;
+}
+
+impl crate::FromValue for CreateServiceSpecificCredentialResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { service_specific_credential: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateServiceSpecificCredentialResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.service_specific_credential.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateServiceSpecificCredentialResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateServiceSpecificCredentialResponse")
+            .field("ServiceSpecificCredential", &self.service_specific_credential)
+            .finish()
+    }
+}
+
 /// The `CreateUserRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateUserRequest {
@@ -18722,6 +18806,42 @@ impl ::std::fmt::Debug for DeleteSAMLProviderRequest {
     }
 }
 
+/// The `DeleteServiceSpecificCredentialRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteServiceSpecificCredentialRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub service_specific_credential_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteServiceSpecificCredentialRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteServiceSpecificCredentialRequest;
+}
+
+impl crate::FromValue for DeleteServiceSpecificCredentialRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { user_name: crate::optional(f.next())?, service_specific_credential_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteServiceSpecificCredentialRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_specific_credential_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteServiceSpecificCredentialRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteServiceSpecificCredentialRequest")
+            .field("UserName", &self.user_name)
+            .field("ServiceSpecificCredentialId", &self.service_specific_credential_id)
+            .finish()
+    }
+}
+
 /// The `DeleteUserPermissionsBoundaryRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteUserPermissionsBoundaryRequest {
@@ -18953,6 +19073,132 @@ impl ::std::fmt::Debug for DetachUserPolicyRequest {
     }
 }
 
+/// The `DisableOrganizationsRootCredentialsManagementRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisableOrganizationsRootCredentialsManagementRequest {}
+
+impl crate::HasShape for DisableOrganizationsRootCredentialsManagementRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisableOrganizationsRootCredentialsManagementRequest;
+}
+
+impl crate::FromValue for DisableOrganizationsRootCredentialsManagementRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisableOrganizationsRootCredentialsManagementRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisableOrganizationsRootCredentialsManagementRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableOrganizationsRootCredentialsManagementRequest").finish()
+    }
+}
+
+/// The `DisableOrganizationsRootCredentialsManagementResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisableOrganizationsRootCredentialsManagementResponse {
+    pub organization_id: ::std::option::Option<::std::string::String>,
+    pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for DisableOrganizationsRootCredentialsManagementResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisableOrganizationsRootCredentialsManagementResponse;
+}
+
+impl crate::FromValue for DisableOrganizationsRootCredentialsManagementResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { organization_id: crate::optional(f.next())?, enabled_features: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisableOrganizationsRootCredentialsManagementResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.organization_id.map(crate::IntoValue::into_value),
+            self.enabled_features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DisableOrganizationsRootCredentialsManagementResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableOrganizationsRootCredentialsManagementResponse")
+            .field("OrganizationId", &self.organization_id)
+            .field("EnabledFeatures", &self.enabled_features)
+            .finish()
+    }
+}
+
+/// The `DisableOrganizationsRootSessionsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisableOrganizationsRootSessionsRequest {}
+
+impl crate::HasShape for DisableOrganizationsRootSessionsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisableOrganizationsRootSessionsRequest;
+}
+
+impl crate::FromValue for DisableOrganizationsRootSessionsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisableOrganizationsRootSessionsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisableOrganizationsRootSessionsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableOrganizationsRootSessionsRequest").finish()
+    }
+}
+
+/// The `DisableOrganizationsRootSessionsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisableOrganizationsRootSessionsResponse {
+    pub organization_id: ::std::option::Option<::std::string::String>,
+    pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for DisableOrganizationsRootSessionsResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisableOrganizationsRootSessionsResponse;
+}
+
+impl crate::FromValue for DisableOrganizationsRootSessionsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { organization_id: crate::optional(f.next())?, enabled_features: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisableOrganizationsRootSessionsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.organization_id.map(crate::IntoValue::into_value),
+            self.enabled_features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DisableOrganizationsRootSessionsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableOrganizationsRootSessionsResponse")
+            .field("OrganizationId", &self.organization_id)
+            .field("EnabledFeatures", &self.enabled_features)
+            .finish()
+    }
+}
+
 /// The `EnableMFADeviceRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct EnableMFADeviceRequest {
@@ -18996,6 +19242,132 @@ impl ::std::fmt::Debug for EnableMFADeviceRequest {
             .field("SerialNumber", &self.serial_number)
             .field("AuthenticationCode1", &self.authentication_code1)
             .field("AuthenticationCode2", &self.authentication_code2)
+            .finish()
+    }
+}
+
+/// The `EnableOrganizationsRootCredentialsManagementRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableOrganizationsRootCredentialsManagementRequest {}
+
+impl crate::HasShape for EnableOrganizationsRootCredentialsManagementRequest {
+    const SHAPE: &'static crate::Shape = &SH_EnableOrganizationsRootCredentialsManagementRequest;
+}
+
+impl crate::FromValue for EnableOrganizationsRootCredentialsManagementRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for EnableOrganizationsRootCredentialsManagementRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOrganizationsRootCredentialsManagementRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOrganizationsRootCredentialsManagementRequest").finish()
+    }
+}
+
+/// The `EnableOrganizationsRootCredentialsManagementResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableOrganizationsRootCredentialsManagementResponse {
+    pub organization_id: ::std::option::Option<::std::string::String>,
+    pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for EnableOrganizationsRootCredentialsManagementResponse {
+    const SHAPE: &'static crate::Shape = &SH_EnableOrganizationsRootCredentialsManagementResponse;
+}
+
+impl crate::FromValue for EnableOrganizationsRootCredentialsManagementResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { organization_id: crate::optional(f.next())?, enabled_features: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnableOrganizationsRootCredentialsManagementResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.organization_id.map(crate::IntoValue::into_value),
+            self.enabled_features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOrganizationsRootCredentialsManagementResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOrganizationsRootCredentialsManagementResponse")
+            .field("OrganizationId", &self.organization_id)
+            .field("EnabledFeatures", &self.enabled_features)
+            .finish()
+    }
+}
+
+/// The `EnableOrganizationsRootSessionsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableOrganizationsRootSessionsRequest {}
+
+impl crate::HasShape for EnableOrganizationsRootSessionsRequest {
+    const SHAPE: &'static crate::Shape = &SH_EnableOrganizationsRootSessionsRequest;
+}
+
+impl crate::FromValue for EnableOrganizationsRootSessionsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for EnableOrganizationsRootSessionsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOrganizationsRootSessionsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOrganizationsRootSessionsRequest").finish()
+    }
+}
+
+/// The `EnableOrganizationsRootSessionsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableOrganizationsRootSessionsResponse {
+    pub organization_id: ::std::option::Option<::std::string::String>,
+    pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for EnableOrganizationsRootSessionsResponse {
+    const SHAPE: &'static crate::Shape = &SH_EnableOrganizationsRootSessionsResponse;
+}
+
+impl crate::FromValue for EnableOrganizationsRootSessionsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { organization_id: crate::optional(f.next())?, enabled_features: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnableOrganizationsRootSessionsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.organization_id.map(crate::IntoValue::into_value),
+            self.enabled_features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOrganizationsRootSessionsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOrganizationsRootSessionsResponse")
+            .field("OrganizationId", &self.organization_id)
+            .field("EnabledFeatures", &self.enabled_features)
             .finish()
     }
 }
@@ -22339,6 +22711,69 @@ impl ::std::fmt::Debug for ListOpenIDConnectProvidersResponse {
     }
 }
 
+/// The `ListOrganizationsFeaturesRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListOrganizationsFeaturesRequest {}
+
+impl crate::HasShape for ListOrganizationsFeaturesRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListOrganizationsFeaturesRequest;
+}
+
+impl crate::FromValue for ListOrganizationsFeaturesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for ListOrganizationsFeaturesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for ListOrganizationsFeaturesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListOrganizationsFeaturesRequest").finish()
+    }
+}
+
+/// The `ListOrganizationsFeaturesResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListOrganizationsFeaturesResponse {
+    pub organization_id: ::std::option::Option<::std::string::String>,
+    pub enabled_features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for ListOrganizationsFeaturesResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListOrganizationsFeaturesResponse;
+}
+
+impl crate::FromValue for ListOrganizationsFeaturesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { organization_id: crate::optional(f.next())?, enabled_features: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListOrganizationsFeaturesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.organization_id.map(crate::IntoValue::into_value),
+            self.enabled_features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListOrganizationsFeaturesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListOrganizationsFeaturesResponse")
+            .field("OrganizationId", &self.organization_id)
+            .field("EnabledFeatures", &self.enabled_features)
+            .finish()
+    }
+}
+
 /// The `ListPoliciesGrantingServiceAccessEntry` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListPoliciesGrantingServiceAccessEntry {
@@ -23128,6 +23563,100 @@ impl crate::IntoValue for ListSAMLProvidersResponse {
 impl ::std::fmt::Debug for ListSAMLProvidersResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListSAMLProvidersResponse").field("SAMLProviderList", &self.saml_provider_list).finish()
+    }
+}
+
+/// The `ListServiceSpecificCredentialsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListServiceSpecificCredentialsRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub service_name: ::std::option::Option<::std::string::String>,
+    pub all_users: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListServiceSpecificCredentialsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListServiceSpecificCredentialsRequest;
+}
+
+impl crate::FromValue for ListServiceSpecificCredentialsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            user_name: crate::optional(f.next())?,
+            service_name: crate::optional(f.next())?,
+            all_users: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListServiceSpecificCredentialsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            self.service_name.map(crate::IntoValue::into_value),
+            self.all_users.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListServiceSpecificCredentialsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListServiceSpecificCredentialsRequest")
+            .field("UserName", &self.user_name)
+            .field("ServiceName", &self.service_name)
+            .field("AllUsers", &self.all_users)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListServiceSpecificCredentialsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListServiceSpecificCredentialsResponse {
+    pub service_specific_credentials: ::std::option::Option<::std::vec::Vec<ServiceSpecificCredentialMetadata>>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub is_truncated: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for ListServiceSpecificCredentialsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListServiceSpecificCredentialsResponse;
+}
+
+impl crate::FromValue for ListServiceSpecificCredentialsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            service_specific_credentials: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListServiceSpecificCredentialsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.service_specific_credentials.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListServiceSpecificCredentialsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListServiceSpecificCredentialsResponse")
+            .field("ServiceSpecificCredentials", &self.service_specific_credentials)
+            .field("Marker", &self.marker)
+            .field("IsTruncated", &self.is_truncated)
+            .finish()
     }
 }
 
@@ -24456,6 +24985,73 @@ impl ::std::fmt::Debug for RemoveUserFromGroupRequest {
     }
 }
 
+/// The `ResetServiceSpecificCredentialRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ResetServiceSpecificCredentialRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub service_specific_credential_id: ::std::string::String,
+}
+
+impl crate::HasShape for ResetServiceSpecificCredentialRequest {
+    const SHAPE: &'static crate::Shape = &SH_ResetServiceSpecificCredentialRequest;
+}
+
+impl crate::FromValue for ResetServiceSpecificCredentialRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { user_name: crate::optional(f.next())?, service_specific_credential_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ResetServiceSpecificCredentialRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_specific_credential_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ResetServiceSpecificCredentialRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ResetServiceSpecificCredentialRequest")
+            .field("UserName", &self.user_name)
+            .field("ServiceSpecificCredentialId", &self.service_specific_credential_id)
+            .finish()
+    }
+}
+
+/// The `ResetServiceSpecificCredentialResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ResetServiceSpecificCredentialResponse {
+    pub service_specific_credential: ::std::option::Option<ServiceSpecificCredential>,
+}
+
+impl crate::HasShape for ResetServiceSpecificCredentialResponse {
+    const SHAPE: &'static crate::Shape = &SH_ResetServiceSpecificCredentialResponse;
+}
+
+impl crate::FromValue for ResetServiceSpecificCredentialResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { service_specific_credential: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ResetServiceSpecificCredentialResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.service_specific_credential.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ResetServiceSpecificCredentialResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ResetServiceSpecificCredentialResponse")
+            .field("ServiceSpecificCredential", &self.service_specific_credential)
+            .finish()
+    }
+}
+
 /// The `ResourceSpecificResult` shape.
 #[derive(Clone, PartialEq)]
 pub struct ResourceSpecificResult {
@@ -24880,6 +25476,140 @@ impl ::std::fmt::Debug for ServiceLastAccessed {
             .field("LastAuthenticatedRegion", &self.last_authenticated_region)
             .field("TotalAuthenticatedEntities", &self.total_authenticated_entities)
             .field("TrackedActionsLastAccessed", &self.tracked_actions_last_accessed)
+            .finish()
+    }
+}
+
+/// The `ServiceSpecificCredential` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServiceSpecificCredential {
+    pub create_date: ::time::OffsetDateTime,
+    pub expiration_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub service_name: ::std::string::String,
+    pub service_user_name: ::std::option::Option<::std::string::String>,
+    pub service_password: ::std::option::Option<::std::string::String>,
+    pub service_credential_alias: ::std::option::Option<::std::string::String>,
+    pub service_credential_secret: ::std::option::Option<::std::string::String>,
+    pub service_specific_credential_id: ::std::string::String,
+    pub user_name: ::std::string::String,
+    pub status: ::std::string::String,
+}
+
+impl crate::HasShape for ServiceSpecificCredential {
+    const SHAPE: &'static crate::Shape = &SH_ServiceSpecificCredential;
+}
+
+impl crate::FromValue for ServiceSpecificCredential {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(10)?.into_iter();
+        Ok(Self {
+            create_date: crate::required(f.next())?,
+            expiration_date: crate::optional(f.next())?,
+            service_name: crate::required(f.next())?,
+            service_user_name: crate::optional(f.next())?,
+            service_password: crate::optional(f.next())?,
+            service_credential_alias: crate::optional(f.next())?,
+            service_credential_secret: crate::optional(f.next())?,
+            service_specific_credential_id: crate::required(f.next())?,
+            user_name: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ServiceSpecificCredential {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.create_date)),
+            self.expiration_date.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_name)),
+            self.service_user_name.map(crate::IntoValue::into_value),
+            self.service_password.map(crate::IntoValue::into_value),
+            self.service_credential_alias.map(crate::IntoValue::into_value),
+            self.service_credential_secret.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_specific_credential_id)),
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.status)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServiceSpecificCredential {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServiceSpecificCredential")
+            .field("CreateDate", &self.create_date)
+            .field("ExpirationDate", &self.expiration_date)
+            .field("ServiceName", &self.service_name)
+            .field("ServiceUserName", &self.service_user_name)
+            .field("ServicePassword", &"*** Sensitive Data Redacted ***")
+            .field("ServiceCredentialAlias", &self.service_credential_alias)
+            .field("ServiceCredentialSecret", &"*** Sensitive Data Redacted ***")
+            .field("ServiceSpecificCredentialId", &self.service_specific_credential_id)
+            .field("UserName", &self.user_name)
+            .field("Status", &self.status)
+            .finish()
+    }
+}
+
+/// The `ServiceSpecificCredentialMetadata` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServiceSpecificCredentialMetadata {
+    pub user_name: ::std::string::String,
+    pub status: ::std::string::String,
+    pub service_user_name: ::std::option::Option<::std::string::String>,
+    pub service_credential_alias: ::std::option::Option<::std::string::String>,
+    pub create_date: ::time::OffsetDateTime,
+    pub expiration_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub service_specific_credential_id: ::std::string::String,
+    pub service_name: ::std::string::String,
+}
+
+impl crate::HasShape for ServiceSpecificCredentialMetadata {
+    const SHAPE: &'static crate::Shape = &SH_ServiceSpecificCredentialMetadata;
+}
+
+impl crate::FromValue for ServiceSpecificCredentialMetadata {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+            service_user_name: crate::optional(f.next())?,
+            service_credential_alias: crate::optional(f.next())?,
+            create_date: crate::required(f.next())?,
+            expiration_date: crate::optional(f.next())?,
+            service_specific_credential_id: crate::required(f.next())?,
+            service_name: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ServiceSpecificCredentialMetadata {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.status)),
+            self.service_user_name.map(crate::IntoValue::into_value),
+            self.service_credential_alias.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.create_date)),
+            self.expiration_date.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_specific_credential_id)),
+            Some(crate::IntoValue::into_value(self.service_name)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServiceSpecificCredentialMetadata {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServiceSpecificCredentialMetadata")
+            .field("UserName", &self.user_name)
+            .field("Status", &self.status)
+            .field("ServiceUserName", &self.service_user_name)
+            .field("ServiceCredentialAlias", &self.service_credential_alias)
+            .field("CreateDate", &self.create_date)
+            .field("ExpirationDate", &self.expiration_date)
+            .field("ServiceSpecificCredentialId", &self.service_specific_credential_id)
+            .field("ServiceName", &self.service_name)
             .finish()
     }
 }
@@ -26247,6 +26977,49 @@ impl crate::IntoValue for UpdateSAMLProviderResponse {
 impl ::std::fmt::Debug for UpdateSAMLProviderResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdateSAMLProviderResponse").field("SAMLProviderArn", &self.saml_provider_arn).finish()
+    }
+}
+
+/// The `UpdateServiceSpecificCredentialRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateServiceSpecificCredentialRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub service_specific_credential_id: ::std::string::String,
+    pub status: ::std::string::String,
+}
+
+impl crate::HasShape for UpdateServiceSpecificCredentialRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateServiceSpecificCredentialRequest;
+}
+
+impl crate::FromValue for UpdateServiceSpecificCredentialRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::optional(f.next())?,
+            service_specific_credential_id: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateServiceSpecificCredentialRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.service_specific_credential_id)),
+            Some(crate::IntoValue::into_value(self.status)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateServiceSpecificCredentialRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateServiceSpecificCredentialRequest")
+            .field("UserName", &self.user_name)
+            .field("ServiceSpecificCredentialId", &self.service_specific_credential_id)
+            .field("Status", &self.status)
+            .finish()
     }
 }
 

@@ -1071,3 +1071,105 @@ async fn service_last_accessed_reports_what_each_entity_used_of_what_it_may() {
         err(admin.get_service_last_accessed_details().job_id("00000000-0000-0000-0000-000000000000").send().await);
     assert_eq!(code, "NoSuchEntity");
 }
+
+/// Service-specific credentials: a Git/Keyspaces user name and password, or a Bedrock/Logs API
+/// key, two per user and service, shown once and never stored in clear; a user holding any
+/// cannot be deleted.
+#[tokio::test]
+async fn service_specific_credentials_are_shown_once_limited_and_block_deleting_their_user() {
+    use aws_sdk_iam::types::StatusType;
+    let mut server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("ana").send().await.unwrap();
+    let create = |service: &str| admin.create_service_specific_credential().user_name("ana").service_name(service);
+    let git = create("codecommit.amazonaws.com").send().await.unwrap();
+    let git = git.service_specific_credential().unwrap().clone();
+    assert_eq!(git.service_user_name(), "ana-at-123456789012");
+    let password = git.service_password().to_owned();
+    assert_eq!(password.len(), 44);
+    assert!(git.service_specific_credential_id().starts_with("ACCA"));
+    assert_eq!(git.status(), &StatusType::Active);
+    create("codecommit.amazonaws.com").send().await.unwrap();
+    let (code, message) = err(create("codecommit.amazonaws.com").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2")
+    );
+    assert_eq!(err(create("ec2.amazonaws.com").send().await).0, "NotSupportedService");
+    assert_eq!(err(create("cassandra.amazonaws.com").credential_age_days(5).send().await).0, "InvalidInput");
+
+    // An API key: an alias and a secret, which may expire.
+    let key = create("bedrock.amazonaws.com").credential_age_days(30).send().await.unwrap();
+    let key = key.service_specific_credential().unwrap();
+    // (This SDK release models the password and user name as required: absent, they read empty.)
+    assert!(key.service_password().is_empty() && key.service_user_name().is_empty());
+    assert!(key.service_credential_alias().unwrap().starts_with("ana"));
+    assert!(key.service_credential_secret().is_some());
+    let days = (key.expiration_date().unwrap().secs() - key.create_date().secs()) / 86_400;
+    assert_eq!(days, 30);
+
+    // Listed without secrets; filtered by service.
+    let listed = admin.list_service_specific_credentials().user_name("ana").send().await.unwrap();
+    assert_eq!(listed.service_specific_credentials().len(), 3);
+    let git_only = admin
+        .list_service_specific_credentials()
+        .user_name("ana")
+        .service_name("codecommit.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(git_only.service_specific_credentials().len(), 2);
+
+    // Reset gives a new password; Update deactivates.
+    let id = git.service_specific_credential_id();
+    let reset = admin
+        .reset_service_specific_credential()
+        .user_name("ana")
+        .service_specific_credential_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(reset.service_specific_credential().unwrap().service_password(), password);
+    admin
+        .update_service_specific_credential()
+        .user_name("ana")
+        .service_specific_credential_id(id)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let listed = admin.list_service_specific_credentials().user_name("ana").send().await.unwrap();
+    let it = listed.service_specific_credentials().iter().find(|c| c.service_specific_credential_id() == id).unwrap();
+    assert_eq!(it.status(), &StatusType::Inactive);
+
+    // Their user cannot be deleted while they exist.
+    assert_eq!(err(admin.delete_user().user_name("ana").send().await).0, "DeleteConflict");
+    for c in
+        admin.list_service_specific_credentials().user_name("ana").send().await.unwrap().service_specific_credentials()
+    {
+        admin
+            .delete_service_specific_credential()
+            .user_name("ana")
+            .service_specific_credential_id(c.service_specific_credential_id())
+            .send()
+            .await
+            .unwrap();
+    }
+    admin.delete_user().user_name("ana").send().await.unwrap();
+
+    server.stop().await;
+    let db = std::fs::read(server.data_dir().join("rampart.db")).unwrap();
+    assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()), "the password is in the database file");
+}
+
+/// The operations of centralized root access answer as IAM answers an account outside any
+/// organization.
+#[tokio::test]
+async fn organizations_only_operations_say_there_is_no_organization() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let (code, message) = err(admin.list_organizations_features().send().await);
+    assert_eq!(code, "OrganizationNotFoundException");
+    assert_eq!(message, "The request was rejected because no organization is associated with your account.");
+    assert_eq!(err(admin.enable_organizations_root_sessions().send().await).0, "OrganizationNotFoundException");
+}
