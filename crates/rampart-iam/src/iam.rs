@@ -251,7 +251,16 @@ pub fn delete_user_permissions_boundary(
 }
 
 /// Adds tags: keys are case-insensitive and a new value replaces the old one; at most 50.
+/// Two tags of one request may not share a key, ignoring case (IAM's check on every tagging call).
 pub(crate) fn merge_tags(tags: &mut Vec<(String, String)>, new: Vec<shapes::Tag>) -> Result<(), ServiceError> {
+    let mut seen = std::collections::HashSet::new();
+    if !new.iter().all(|t| seen.insert(t.key.to_lowercase())) {
+        return Err(ServiceError::new(
+            "InvalidInput",
+            400,
+            "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+        ));
+    }
     for t in new {
         tags.retain(|(k, _)| !k.eq_ignore_ascii_case(&t.key));
         tags.push((t.key, t.value));

@@ -222,8 +222,53 @@ fn validate_resource(r: &str) -> Result<(), PolicyError> {
     if parts.get(2).is_none_or(|s| s.is_empty()) {
         return err("Resource vendor must be fully qualified and cannot contain regexes.");
     }
+    // IAM resources and S3 buckets and objects are global: a region in their ARN is refused, each
+    // in its own words. IAM's resource part names one of its resource types.
+    let at = |i: usize| parts.get(i).copied().unwrap_or_default();
+    let (service, region, resource) = (at(2), at(3), at(5));
+    if !region.is_empty() {
+        if service == "iam" {
+            return err(format!("IAM resource {r} cannot contain region information."));
+        }
+        // S3's regional resources (access points, access grants, jobs…) name an account too;
+        // a bucket's or an object's names neither.
+        if service == "s3" && at(4).is_empty() {
+            return err(format!("Resource {r} can not contain region information."));
+        }
+    }
+    // AWS's own managed policies also name `root` and `contextProvider/` resources, which its
+    // message does not list; both are accepted. A wildcard or variable before the type's end
+    // (`user*/…`) is accepted when it could name a type: whether IAM accepts it could not be
+    // established, so Rampart accepts rather than refuse what IAM may accept.
+    let literal = resource.split(['*', '?', '$']).next().unwrap_or_default();
+    let wild = literal.len() < resource.len();
+    if service == "iam"
+        && !IAM_RESOURCE_TYPES
+            .iter()
+            .chain(&["root", "contextProvider/"])
+            .any(|t| literal.starts_with(t) || (wild && t.starts_with(literal)))
+    {
+        return err(format!("IAM resource path must either be \"*\" or start with {}.", IAM_RESOURCE_TYPES.join(", ")));
+    }
     Ok(())
 }
+
+/// The resource types an IAM resource's path may start with, in the order IAM's message lists them.
+const IAM_RESOURCE_TYPES: &[&str] = &[
+    "user/",
+    "federated-user/",
+    "role/",
+    "group/",
+    "instance-profile/",
+    "mfa/",
+    "server-certificate/",
+    "policy/",
+    "sms-mfa/",
+    "saml-provider/",
+    "oidc-provider/",
+    "report/",
+    "access-report/",
+];
 
 fn parse_principal(v: &Value) -> Result<Vec<PrincipalEntry>, PolicyError> {
     let invalid = |t: &str, p: &str| PolicyError { message: format!("Invalid principal in policy: \"{t}\":\"{p}\"") };
@@ -628,6 +673,30 @@ mod tests {
             r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:foo:s3:::b"}}"#,
             Err("Partition \"foo\" is not valid for resource \"arn:foo:s3:::b\"."),
         );
+        // Global services' resources carry no region; IAM's name a resource type.
+        check(
+            ID,
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:us-east-1::b/*"}}"#,
+            Err("Resource arn:aws:s3:us-east-1::b/* can not contain region information."),
+        );
+        check(
+            ID,
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:us-east-1:123456789012:accesspoint/ap"}}"#,
+            Ok(()),
+        );
+        check(
+            ID,
+            r#"{"Statement":{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam:us-east-1:123456789012:user/u"}}"#,
+            Err("IAM resource arn:aws:iam:us-east-1:123456789012:user/u cannot contain region information."),
+        );
+        check(
+            ID,
+            r#"{"Statement":{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::123456789012:foo/bar"}}"#,
+            Err("IAM resource path must either be \"*\" or start with user/, federated-user/, role/, group/, \
+                 instance-profile/, mfa/, server-certificate/, policy/, sms-mfa/, saml-provider/, oidc-provider/, \
+                 report/, access-report/."),
+        );
+        check(ID, r#"{"Statement":{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::*:root"}}"#, Ok(()));
         check(
             ID,
             r#"{"Statement":[{"Sid":"a-b","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,

@@ -115,11 +115,27 @@ fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceE
     records::write_tx(tx, &keys::policy(&p.account_id, &p.name), p)
 }
 
+/// Most characters of a managed policy document, white space aside.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>.
+pub const MANAGED_POLICY_SIZE: usize = 6144;
+
+fn check_managed_size(document: &str) -> Result<(), ServiceError> {
+    if document.chars().filter(|c| !c.is_whitespace()).count() > MANAGED_POLICY_SIZE {
+        return Err(ServiceError::new(
+            "LimitExceeded",
+            409,
+            format!("Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE}"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn create_policy(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::CreatePolicyRequest,
 ) -> Result<shapes::CreatePolicyResponse, ServiceError> {
+    check_managed_size(&input.policy_document)?;
     let policy = rampart_policy::Policy::parse(&input.policy_document, rampart_policy::PolicyKind::Identity)
         .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     // Managed policies must use the current language version.
@@ -298,6 +314,7 @@ pub fn create_policy_version(
     ctx: &TxCtx<'_>,
     input: shapes::CreatePolicyVersionRequest,
 ) -> Result<shapes::CreatePolicyVersionResponse, ServiceError> {
+    check_managed_size(&input.policy_document)?;
     let policy = rampart_policy::Policy::parse(&input.policy_document, rampart_policy::PolicyKind::Identity)
         .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
     if policy.version != rampart_policy::Version::V2012 {

@@ -264,10 +264,42 @@ fn write_role(tx: &mut Tx<'_>, r: &RoleRecord) -> Result<(), ServiceError> {
     records::write_tx(tx, &keys::role(&r.account_id, &r.name), r)
 }
 
+/// The actions a trust policy may name: assuming the role, and what may come with it.
+const TRUST_ACTIONS: &[&str] = &[
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:TagSession",
+    "sts:SetSourceIdentity",
+    "sts:SetContext",
+];
+
+/// A role's trust policy: the policy language's checks, then IAM's own for trust policies — no
+/// `NotPrincipal`, and no actions but STS's assume-role family.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html>.
 fn validate_trust(doc: &str) -> Result<(), ServiceError> {
-    Policy::parse(doc, PolicyKind::Trust)
-        .map(|_| ())
-        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))
+    let malformed = |m: &str| ServiceError::new("MalformedPolicyDocument", 400, m);
+    Policy::parse(doc, PolicyKind::Trust).map_err(|e| malformed(&e.message))?;
+    let json: serde_json::Value = serde_json::from_str(doc).map_err(|_| malformed("Syntax errors in policy."))?;
+    let statements = match json.get("Statement") {
+        Some(serde_json::Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    for st in statements {
+        if st.get("NotPrincipal").is_some() {
+            return Err(malformed("AssumeRole policy must not contain NotPrincipal field."));
+        }
+        let actions = match st.get("Action") {
+            Some(serde_json::Value::String(a)) => vec![a.as_str()],
+            Some(serde_json::Value::Array(list)) => list.iter().filter_map(serde_json::Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if actions.iter().any(|a| !TRUST_ACTIONS.iter().any(|t| t.eq_ignore_ascii_case(a))) {
+            return Err(malformed("AssumeRole policy may only specify STS AssumeRole actions."));
+        }
+    }
+    Ok(())
 }
 
 /// Session duration bounds for a role, per CreateRole's documentation.

@@ -1173,3 +1173,64 @@ async fn organizations_only_operations_say_there_is_no_organization() {
     assert_eq!(message, "The request was rejected because no organization is associated with your account.");
     assert_eq!(err(admin.enable_organizations_root_sessions().send().await).0, "OrganizationNotFoundException");
 }
+
+/// IAM's own checks on documents and tags, with its messages: global resources carry no region,
+/// IAM resources name a resource type, managed policies are at most 6,144 characters, trust
+/// policies name only the assume-role actions and no NotPrincipal, and one request's tag keys
+/// differ ignoring case.
+#[tokio::test]
+async fn documents_and_tags_are_refused_as_iam_refuses_them() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("bob").send().await.unwrap();
+    let statement = |action: &str, resource: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"{resource}"}}]}}"#
+        )
+    };
+    let put = |doc: String| admin.put_user_policy().user_name("bob").policy_name("p").policy_document(doc).send();
+    let cases = [
+        (
+            statement("s3:GetObject", "arn:aws:s3:us-east-1::bucket/*"),
+            "Resource arn:aws:s3:us-east-1::bucket/* can not contain region information.",
+        ),
+        (
+            statement("iam:GetUser", "arn:aws:iam:us-east-1:123456789012:user/bob"),
+            "IAM resource arn:aws:iam:us-east-1:123456789012:user/bob cannot contain region information.",
+        ),
+    ];
+    for (doc, message) in cases {
+        assert_eq!(err(put(doc).await), ("MalformedPolicyDocument".to_owned(), message.to_owned()));
+    }
+    let (code, message) = err(put(statement("iam:GetUser", "arn:aws:iam::123456789012:foo/bar")).await);
+    assert_eq!(code, "MalformedPolicyDocument");
+    assert!(message.starts_with("IAM resource path must either be \"*\" or start with user/, "), "{message}");
+
+    let big = statement("s3:GetObject", &format!("arn:aws:s3:::{}", "a".repeat(6200)));
+    let (code, message) = err(admin.create_policy().policy_name("big").policy_document(big).send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("LimitExceeded", "Cannot exceed quota for PolicySize: 6144"));
+
+    let trust = |body: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow",{body}}}]}}"#);
+    let create = |doc: String| admin.create_role().role_name("r").assume_role_policy_document(doc).send();
+    let (code, message) =
+        err(create(trust(r#""Principal":{"Service":"ec2.amazonaws.com"},"Action":"s3:GetObject""#)).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("MalformedPolicyDocument", "AssumeRole policy may only specify STS AssumeRole actions.")
+    );
+    let (code, _) =
+        err(create(trust(r#""NotPrincipal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole""#)).await);
+    assert_eq!(code, "MalformedPolicyDocument");
+    let ok = trust(r#""Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]"#);
+    create(ok).await.unwrap();
+
+    let tag = |k: &str| aws_sdk_iam::types::Tag::builder().key(k).value("v").build().unwrap();
+    let (code, message) = err(admin.tag_user().user_name("bob").tags(tag("team")).tags(tag("TEAM")).send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("InvalidInput", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+    );
+    let (code, _) = err(admin.create_user().user_name("carl").tags(tag("a")).tags(tag("A")).send().await);
+    assert_eq!(code, "InvalidInput");
+    assert_eq!(err(admin.get_user().user_name("carl").send().await).0, "NoSuchEntity", "nothing was created");
+}
