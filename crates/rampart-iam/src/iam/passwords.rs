@@ -242,6 +242,8 @@ pub fn get_login_profile(
     input: shapes::GetLoginProfileRequest,
 ) -> Result<shapes::GetLoginProfileResponse, ServiceError> {
     let name = super::target_user(ctx.principal, input.user_name.as_deref())?;
+    // IAM looks for the user before its login profile.
+    read_user(ctx.db, &ctx.principal.account_id, &name)?.ok_or_else(|| no_such_user(&name))?;
     let p: LoginProfileRecord =
         read_cached(ctx.db, &profile_key(&ctx.principal.account_id, &name))?.ok_or_else(|| no_such_profile(&name))?;
     Ok(shapes::GetLoginProfileResponse { login_profile: profile_shape(&p) })
@@ -252,6 +254,7 @@ pub fn prepare_update_login_profile(
     ctx: &Ctx<'_>,
     mut input: shapes::UpdateLoginProfileRequest,
 ) -> Result<shapes::UpdateLoginProfileRequest, ServiceError> {
+    read_user(ctx.db, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
     if let Some(password) = input.password.take() {
         let profile: LoginProfileRecord =
             read_cached(ctx.db, &profile_key(&ctx.principal.account_id, &input.user_name))?
@@ -269,6 +272,7 @@ pub fn update_login_profile(
     ctx: &TxCtx<'_>,
     input: shapes::UpdateLoginProfileRequest,
 ) -> Result<(), ServiceError> {
+    read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
     let key = profile_key(&ctx.principal.account_id, &input.user_name);
     let mut p: LoginProfileRecord = records::read_tx(tx, &key)?.ok_or_else(|| no_such_profile(&input.user_name))?;
     if input.password.is_some() {
@@ -287,6 +291,7 @@ pub fn delete_login_profile(
     input: shapes::DeleteLoginProfileRequest,
 ) -> Result<(), ServiceError> {
     let name = input.user_name.ok_or_else(|| ServiceError::new("ValidationError", 400, "UserName is required."))?;
+    read_user_tx(tx, &ctx.principal.account_id, &name)?.ok_or_else(|| no_such_user(&name))?;
     let key = profile_key(&ctx.principal.account_id, &name);
     if !tx.delete(&key)? {
         return Err(no_such_profile(&name));

@@ -106,3 +106,18 @@ async fn passwords_follow_the_policy_and_are_stored_only_as_hashes() {
         }
     }
 }
+
+/// IAM looks for the user before its login profile: a missing user is named as such.
+#[tokio::test]
+async fn login_profile_calls_name_a_missing_user_before_a_missing_profile() {
+    let server = rampart_testkit::TestServer::start().await.unwrap();
+    let admin = crate::iam::root(&server);
+    let no_user = ("NoSuchEntity".to_owned(), "The user with name nobody cannot be found.".to_owned());
+    assert_eq!(crate::iam::err(admin.get_login_profile().user_name("nobody").send().await), no_user);
+    assert_eq!(crate::iam::err(admin.delete_login_profile().user_name("nobody").send().await), no_user);
+    let update = admin.update_login_profile().user_name("nobody").password("Abcdefgh1!xyz").send().await;
+    assert_eq!(crate::iam::err(update), no_user);
+    admin.create_user().user_name("bob").send().await.unwrap();
+    let (code, message) = crate::iam::err(admin.get_login_profile().user_name("bob").send().await);
+    assert_eq!((code.as_str(), message.as_str()), ("NoSuchEntity", "Login Profile for User bob cannot be found."));
+}
