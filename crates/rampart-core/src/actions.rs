@@ -15,6 +15,7 @@ pub enum Entity {
     InstanceProfile,
     Mfa,
     SamlProvider,
+    ServerCertificate,
 }
 
 impl Entity {
@@ -28,6 +29,7 @@ impl Entity {
             Entity::InstanceProfile => "instance-profile",
             Entity::Mfa => "mfa",
             Entity::SamlProvider => "saml-provider",
+            Entity::ServerCertificate => "server-certificate",
         }
     }
 }

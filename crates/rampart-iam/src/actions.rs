@@ -11,7 +11,7 @@ use rampart_store::Db;
 
 use crate::iam;
 
-use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, User};
+use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
 use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed, Trail};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
@@ -28,6 +28,7 @@ const PROFILE: &[Target] = &[Named(InstanceProfile, "InstanceProfileName")];
 const MFA: &[Target] = &[Arn("SerialNumber")];
 const OIDC: &[Target] = &[Arn("OpenIDConnectProviderArn")];
 const SAML: &[Target] = &[Arn("SAMLProviderArn")];
+const CERT: &[Target] = &[Named(ServerCertificate, "ServerCertificateName")];
 
 /// IAM's operations.
 pub static IAM: &[Action] = &[
@@ -66,6 +67,7 @@ pub static IAM: &[Action] = &[
     a("DeleteRolePermissionsBoundary", ROLE, BOUNDARY),
     a("DeleteRolePolicy", ROLE, BOUNDARY),
     a("DeleteSAMLProvider", SAML, &[]),
+    a("DeleteServerCertificate", CERT, &[]),
     a("DeleteServiceSpecificCredential", USER, &[]),
     a("DeleteUser", USER, &[]),
     a("DeleteUserPermissionsBoundary", USER, BOUNDARY),
@@ -99,6 +101,7 @@ pub static IAM: &[Action] = &[
     a("GetRole", ROLE, &[]),
     a("GetRolePolicy", ROLE, &[]),
     a("GetSAMLProvider", SAML, &[]),
+    a("GetServerCertificate", CERT, &[]),
     a("GetServiceLastAccessedDetails", &[All], &[]),
     a("GetServiceLastAccessedDetailsWithEntities", &[All], &[]),
     a("GetUser", USER, &[]),
@@ -129,6 +132,8 @@ pub static IAM: &[Action] = &[
     a("ListRoles", &[Listing(Role)], &[]),
     a("ListSAMLProviderTags", SAML, &[]),
     a("ListSAMLProviders", &[All], &[]),
+    a("ListServerCertificateTags", CERT, &[]),
+    a("ListServerCertificates", &[Listing(ServerCertificate)], &[]),
     a("ListServiceSpecificCredentials", USER, &[]),
     a("ListUserPolicies", USER, &[]),
     a("ListUserTags", USER, &[]),
@@ -154,6 +159,7 @@ pub static IAM: &[Action] = &[
     a("TagPolicy", POLICY, TAGS),
     a("TagRole", ROLE, TAGS),
     a("TagSAMLProvider", SAML, TAGS),
+    a("TagServerCertificate", CERT, TAGS),
     a("TagUser", USER, TAGS),
     a("UntagInstanceProfile", PROFILE, UNTAG),
     a("UntagMFADevice", MFA, UNTAG),
@@ -161,6 +167,7 @@ pub static IAM: &[Action] = &[
     a("UntagPolicy", POLICY, UNTAG),
     a("UntagRole", ROLE, UNTAG),
     a("UntagSAMLProvider", SAML, UNTAG),
+    a("UntagServerCertificate", CERT, UNTAG),
     a("UntagUser", USER, UNTAG),
     a("UpdateAccessKey", USER, &[]),
     a("UpdateAccountPasswordPolicy", &[All], &[]),
@@ -171,8 +178,17 @@ pub static IAM: &[Action] = &[
     a("UpdateRole", ROLE, &[]),
     a("UpdateRoleDescription", ROLE, &[]),
     a("UpdateSAMLProvider", SAML, &[]),
+    a(
+        "UpdateServerCertificate",
+        &[
+            Named(ServerCertificate, "ServerCertificateName"),
+            Renamed(ServerCertificate, "NewServerCertificateName", "NewPath"),
+        ],
+        &[],
+    ),
     a("UpdateServiceSpecificCredential", USER, &[]),
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
+    a("UploadServerCertificate", &[New(ServerCertificate, "ServerCertificateName")], TAGS),
 ];
 
 /// STS's operations. `GetCallerIdentity` needs no permission at all (see `authz`).
@@ -247,6 +263,11 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
             tags: d.tags,
             ..Found::default()
         }),
+        ServerCertificate => iam::read_server_certificate(db, account, name)?.map(|c| Found {
+            path: Some(c.path),
+            tags: c.tags,
+            ..Found::default()
+        }),
         SamlProvider => iam::read_saml_provider(db, &iam::saml_provider_arn(account, name))?.map(|p| Found {
             path: Some("/".to_owned()),
             tags: p.tags,
@@ -260,8 +281,9 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
 fn parse_arn<'s>(account: &str, arn: &'s str) -> Option<(Entity, &'s str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?.strip_prefix(account)?.strip_prefix(':')?;
     let (segment, path_and_name) = rest.split_once('/')?;
-    let entity =
-        [User, Group, Role, InstanceProfile, Mfa, SamlProvider].into_iter().find(|e| e.segment() == segment)?;
+    let entity = [User, Group, Role, InstanceProfile, Mfa, SamlProvider, ServerCertificate]
+        .into_iter()
+        .find(|e| e.segment() == segment)?;
     Some((entity, path_and_name.rsplit('/').next()?))
 }
 

@@ -15,6 +15,7 @@ mod passwords;
 mod policies;
 mod roles;
 mod saml_providers;
+mod server_certificates;
 mod service_credentials;
 mod simulate;
 
@@ -32,6 +33,7 @@ pub use passwords::*;
 pub use policies::*;
 pub use roles::*;
 pub use saml_providers::*;
+pub use server_certificates::*;
 pub use service_credentials::*;
 pub use simulate::*;
 

@@ -154,7 +154,8 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _input: ()) -> Result<shapes::GetAccou
     // Every Rampart account's root user has a password (set at creation, reset by the operator).
     map.insert("AccountPasswordPresent".to_owned(), 1);
     map.insert("AccountSigningCertificatesPresent".to_owned(), 0);
-    map.insert("ServerCertificates".to_owned(), 0);
+    let certificates = super::server_certificates::server_certificate_count(ctx)?;
+    map.insert("ServerCertificates".to_owned(), i32::try_from(certificates).unwrap_or(i32::MAX));
     let prefs: Option<StsPreferences> = records::read(ctx.db, &keys::sts_preferences(a))?;
     map.insert("GlobalEndpointTokenVersion".to_owned(), prefs.map_or(1, |p| p.global_endpoint_token_version));
     for (k, v) in [

@@ -1990,6 +1990,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteRolePermissionsBoundary",
     "DeleteRolePolicy",
     "DeleteSAMLProvider",
+    "DeleteServerCertificate",
     "DeleteServiceSpecificCredential",
     "DeleteUser",
     "DeleteUserPermissionsBoundary",
@@ -2023,6 +2024,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetRole",
     "GetRolePolicy",
     "GetSAMLProvider",
+    "GetServerCertificate",
     "GetServiceLastAccessedDetails",
     "GetServiceLastAccessedDetailsWithEntities",
     "GetUser",
@@ -2053,6 +2055,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListRoles",
     "ListSAMLProviderTags",
     "ListSAMLProviders",
+    "ListServerCertificateTags",
+    "ListServerCertificates",
     "ListServiceSpecificCredentials",
     "ListUserPolicies",
     "ListUserTags",
@@ -2078,6 +2082,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "TagPolicy",
     "TagRole",
     "TagSAMLProvider",
+    "TagServerCertificate",
     "TagUser",
     "UntagInstanceProfile",
     "UntagMFADevice",
@@ -2085,6 +2090,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UntagPolicy",
     "UntagRole",
     "UntagSAMLProvider",
+    "UntagServerCertificate",
     "UntagUser",
     "UpdateAccessKey",
     "UpdateAccountPasswordPolicy",
@@ -2095,8 +2101,10 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateRole",
     "UpdateRoleDescription",
     "UpdateSAMLProvider",
+    "UpdateServerCertificate",
     "UpdateServiceSpecificCredential",
     "UpdateUser",
+    "UploadServerCertificate",
 ];
 
 static M_AcceptDelegationRequestRequest: [crate::Member; 1] = [crate::Member {
@@ -18806,6 +18814,37 @@ impl ::std::fmt::Debug for DeleteSAMLProviderRequest {
     }
 }
 
+/// The `DeleteServerCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteServerCertificateRequest {
+    pub server_certificate_name: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteServerCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteServerCertificateRequest;
+}
+
+impl crate::FromValue for DeleteServerCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { server_certificate_name: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteServerCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.server_certificate_name))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteServerCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteServerCertificateRequest")
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .finish()
+    }
+}
+
 /// The `DeleteServiceSpecificCredentialRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteServiceSpecificCredentialRequest {
@@ -20817,6 +20856,66 @@ impl ::std::fmt::Debug for GetSAMLProviderResponse {
             .field("AssertionEncryptionMode", &self.assertion_encryption_mode)
             .field("PrivateKeyList", &self.private_key_list)
             .finish()
+    }
+}
+
+/// The `GetServerCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServerCertificateRequest {
+    pub server_certificate_name: ::std::string::String,
+}
+
+impl crate::HasShape for GetServerCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetServerCertificateRequest;
+}
+
+impl crate::FromValue for GetServerCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { server_certificate_name: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetServerCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.server_certificate_name))])
+    }
+}
+
+impl ::std::fmt::Debug for GetServerCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServerCertificateRequest")
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .finish()
+    }
+}
+
+/// The `GetServerCertificateResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServerCertificateResponse {
+    pub server_certificate: ServerCertificate,
+}
+
+impl crate::HasShape for GetServerCertificateResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetServerCertificateResponse;
+}
+
+impl crate::FromValue for GetServerCertificateResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { server_certificate: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetServerCertificateResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.server_certificate))])
+    }
+}
+
+impl ::std::fmt::Debug for GetServerCertificateResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServerCertificateResponse").field("ServerCertificate", &self.server_certificate).finish()
     }
 }
 
@@ -23566,6 +23665,178 @@ impl ::std::fmt::Debug for ListSAMLProvidersResponse {
     }
 }
 
+/// The `ListServerCertificateTagsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListServerCertificateTagsRequest {
+    pub server_certificate_name: ::std::string::String,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListServerCertificateTagsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListServerCertificateTagsRequest;
+}
+
+impl crate::FromValue for ListServerCertificateTagsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            server_certificate_name: crate::required(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListServerCertificateTagsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.server_certificate_name)),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListServerCertificateTagsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListServerCertificateTagsRequest")
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListServerCertificateTagsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListServerCertificateTagsResponse {
+    pub tags: ::std::vec::Vec<Tag>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListServerCertificateTagsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListServerCertificateTagsResponse;
+}
+
+impl crate::FromValue for ListServerCertificateTagsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            tags: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListServerCertificateTagsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.tags)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListServerCertificateTagsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListServerCertificateTagsResponse")
+            .field("Tags", &self.tags)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `ListServerCertificatesRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListServerCertificatesRequest {
+    pub path_prefix: ::std::option::Option<::std::string::String>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListServerCertificatesRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListServerCertificatesRequest;
+}
+
+impl crate::FromValue for ListServerCertificatesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            path_prefix: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListServerCertificatesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.path_prefix.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListServerCertificatesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListServerCertificatesRequest")
+            .field("PathPrefix", &self.path_prefix)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListServerCertificatesResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListServerCertificatesResponse {
+    pub server_certificate_metadata_list: ::std::vec::Vec<ServerCertificateMetadata>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListServerCertificatesResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListServerCertificatesResponse;
+}
+
+impl crate::FromValue for ListServerCertificatesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            server_certificate_metadata_list: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListServerCertificatesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.server_certificate_metadata_list)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListServerCertificatesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListServerCertificatesResponse")
+            .field("ServerCertificateMetadataList", &self.server_certificate_metadata_list)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
 /// The `ListServiceSpecificCredentialsRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListServiceSpecificCredentialsRequest {
@@ -25421,6 +25692,108 @@ impl ::std::fmt::Debug for SAMLProviderListEntry {
     }
 }
 
+/// The `ServerCertificate` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServerCertificate {
+    pub server_certificate_metadata: ServerCertificateMetadata,
+    pub certificate_body: ::std::string::String,
+    pub certificate_chain: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for ServerCertificate {
+    const SHAPE: &'static crate::Shape = &SH_ServerCertificate;
+}
+
+impl crate::FromValue for ServerCertificate {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            server_certificate_metadata: crate::required(f.next())?,
+            certificate_body: crate::required(f.next())?,
+            certificate_chain: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ServerCertificate {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.server_certificate_metadata)),
+            Some(crate::IntoValue::into_value(self.certificate_body)),
+            self.certificate_chain.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServerCertificate {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServerCertificate")
+            .field("ServerCertificateMetadata", &self.server_certificate_metadata)
+            .field("CertificateBody", &self.certificate_body)
+            .field("CertificateChain", &self.certificate_chain)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `ServerCertificateMetadata` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServerCertificateMetadata {
+    pub path: ::std::string::String,
+    pub server_certificate_name: ::std::string::String,
+    pub server_certificate_id: ::std::string::String,
+    pub arn: ::std::string::String,
+    pub upload_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub expiration: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for ServerCertificateMetadata {
+    const SHAPE: &'static crate::Shape = &SH_ServerCertificateMetadata;
+}
+
+impl crate::FromValue for ServerCertificateMetadata {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            path: crate::required(f.next())?,
+            server_certificate_name: crate::required(f.next())?,
+            server_certificate_id: crate::required(f.next())?,
+            arn: crate::required(f.next())?,
+            upload_date: crate::optional(f.next())?,
+            expiration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ServerCertificateMetadata {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.path)),
+            Some(crate::IntoValue::into_value(self.server_certificate_name)),
+            Some(crate::IntoValue::into_value(self.server_certificate_id)),
+            Some(crate::IntoValue::into_value(self.arn)),
+            self.upload_date.map(crate::IntoValue::into_value),
+            self.expiration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServerCertificateMetadata {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServerCertificateMetadata")
+            .field("Path", &self.path)
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .field("ServerCertificateId", &self.server_certificate_id)
+            .field("Arn", &self.arn)
+            .field("UploadDate", &self.upload_date)
+            .field("Expiration", &self.expiration)
+            .finish()
+    }
+}
+
 /// The `ServiceLastAccessed` shape.
 #[derive(Clone, PartialEq)]
 pub struct ServiceLastAccessed {
@@ -26168,6 +26541,42 @@ impl ::std::fmt::Debug for TagSAMLProviderRequest {
     }
 }
 
+/// The `TagServerCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct TagServerCertificateRequest {
+    pub server_certificate_name: ::std::string::String,
+    pub tags: ::std::vec::Vec<Tag>,
+}
+
+impl crate::HasShape for TagServerCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_TagServerCertificateRequest;
+}
+
+impl crate::FromValue for TagServerCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { server_certificate_name: crate::required(f.next())?, tags: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for TagServerCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.server_certificate_name)),
+            Some(crate::IntoValue::into_value(self.tags)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TagServerCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TagServerCertificateRequest")
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
 /// The `TagUserRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct TagUserRequest {
@@ -26456,6 +26865,42 @@ impl ::std::fmt::Debug for UntagSAMLProviderRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UntagSAMLProviderRequest")
             .field("SAMLProviderArn", &self.saml_provider_arn)
+            .field("TagKeys", &self.tag_keys)
+            .finish()
+    }
+}
+
+/// The `UntagServerCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UntagServerCertificateRequest {
+    pub server_certificate_name: ::std::string::String,
+    pub tag_keys: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for UntagServerCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_UntagServerCertificateRequest;
+}
+
+impl crate::FromValue for UntagServerCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { server_certificate_name: crate::required(f.next())?, tag_keys: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UntagServerCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.server_certificate_name)),
+            Some(crate::IntoValue::into_value(self.tag_keys)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UntagServerCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UntagServerCertificateRequest")
+            .field("ServerCertificateName", &self.server_certificate_name)
             .field("TagKeys", &self.tag_keys)
             .finish()
     }
@@ -26980,6 +27425,49 @@ impl ::std::fmt::Debug for UpdateSAMLProviderResponse {
     }
 }
 
+/// The `UpdateServerCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateServerCertificateRequest {
+    pub server_certificate_name: ::std::string::String,
+    pub new_path: ::std::option::Option<::std::string::String>,
+    pub new_server_certificate_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UpdateServerCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateServerCertificateRequest;
+}
+
+impl crate::FromValue for UpdateServerCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            server_certificate_name: crate::required(f.next())?,
+            new_path: crate::optional(f.next())?,
+            new_server_certificate_name: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateServerCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.server_certificate_name)),
+            self.new_path.map(crate::IntoValue::into_value),
+            self.new_server_certificate_name.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateServerCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateServerCertificateRequest")
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .field("NewPath", &self.new_path)
+            .field("NewServerCertificateName", &self.new_server_certificate_name)
+            .finish()
+    }
+}
+
 /// The `UpdateServiceSpecificCredentialRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateServiceSpecificCredentialRequest {
@@ -27062,6 +27550,97 @@ impl ::std::fmt::Debug for UpdateUserRequest {
             .field("UserName", &self.user_name)
             .field("NewPath", &self.new_path)
             .field("NewUserName", &self.new_user_name)
+            .finish()
+    }
+}
+
+/// The `UploadServerCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UploadServerCertificateRequest {
+    pub path: ::std::option::Option<::std::string::String>,
+    pub server_certificate_name: ::std::string::String,
+    pub certificate_body: ::std::string::String,
+    pub private_key: ::std::string::String,
+    pub certificate_chain: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for UploadServerCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_UploadServerCertificateRequest;
+}
+
+impl crate::FromValue for UploadServerCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            path: crate::optional(f.next())?,
+            server_certificate_name: crate::required(f.next())?,
+            certificate_body: crate::required(f.next())?,
+            private_key: crate::required(f.next())?,
+            certificate_chain: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UploadServerCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.path.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.server_certificate_name)),
+            Some(crate::IntoValue::into_value(self.certificate_body)),
+            Some(crate::IntoValue::into_value(self.private_key)),
+            self.certificate_chain.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadServerCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadServerCertificateRequest")
+            .field("Path", &self.path)
+            .field("ServerCertificateName", &self.server_certificate_name)
+            .field("CertificateBody", &self.certificate_body)
+            .field("PrivateKey", &"*** Sensitive Data Redacted ***")
+            .field("CertificateChain", &self.certificate_chain)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `UploadServerCertificateResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UploadServerCertificateResponse {
+    pub server_certificate_metadata: ::std::option::Option<ServerCertificateMetadata>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for UploadServerCertificateResponse {
+    const SHAPE: &'static crate::Shape = &SH_UploadServerCertificateResponse;
+}
+
+impl crate::FromValue for UploadServerCertificateResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { server_certificate_metadata: crate::optional(f.next())?, tags: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UploadServerCertificateResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.server_certificate_metadata.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadServerCertificateResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadServerCertificateResponse")
+            .field("ServerCertificateMetadata", &self.server_certificate_metadata)
+            .field("Tags", &self.tags)
             .finish()
     }
 }

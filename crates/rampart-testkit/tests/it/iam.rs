@@ -1234,3 +1234,76 @@ async fn documents_and_tags_are_refused_as_iam_refuses_them() {
     assert_eq!(code, "InvalidInput");
     assert_eq!(err(admin.get_user().user_name("carl").send().await).0, "NoSuchEntity", "nothing was created");
 }
+
+/// Server certificates: the certificate and chain must parse and the private key must be the
+/// certificate's; the key is sealed and never returned; the certificate can be renamed, tagged,
+/// listed by path and deleted.
+#[tokio::test]
+async fn server_certificates_check_their_key_and_never_return_it() {
+    let mut server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let site = rcgen::generate_simple_self_signed(vec!["shop.example".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["other.example".to_owned()]).unwrap();
+    let (cert, key) = (site.cert.pem(), site.signing_key.serialize_pem());
+    let upload = |name: &str, body: &str, key: &str| {
+        admin
+            .upload_server_certificate()
+            .server_certificate_name(name)
+            .path("/cloudfront/")
+            .certificate_body(body)
+            .private_key(key)
+            .send()
+    };
+    assert_eq!(err(upload("shop", &cert, &other.signing_key.serialize_pem()).await).0, "KeyPairMismatch");
+    assert_eq!(err(upload("shop", "not a certificate", &key).await).0, "MalformedCertificate");
+    assert_eq!(err(upload("shop", &cert, "not a key").await).0, "MalformedCertificate");
+    let made = upload("shop", &cert, &key).await.unwrap();
+    let meta = made.server_certificate_metadata().unwrap();
+    assert_eq!(meta.arn(), "arn:aws:iam::123456789012:server-certificate/cloudfront/shop");
+    assert!(meta.server_certificate_id().starts_with("ASCA"));
+    assert!(meta.expiration().unwrap().secs() > meta.upload_date().unwrap().secs(), "the certificate's own expiry");
+    assert_eq!(err(upload("SHOP", &cert, &key).await).0, "EntityAlreadyExists");
+
+    let got = admin.get_server_certificate().server_certificate_name("shop").send().await.unwrap();
+    assert_eq!(got.server_certificate().unwrap().certificate_body(), cert);
+    let listed = admin.list_server_certificates().path_prefix("/cloudfront/").send().await.unwrap();
+    assert_eq!(listed.server_certificate_metadata_list().len(), 1);
+    assert!(
+        admin
+            .list_server_certificates()
+            .path_prefix("/elb/")
+            .send()
+            .await
+            .unwrap()
+            .server_certificate_metadata_list()
+            .is_empty()
+    );
+    let summary = admin.get_account_summary().send().await.unwrap();
+    assert_eq!(summary.summary_map().unwrap()[&aws_sdk_iam::types::SummaryKeyType::ServerCertificates], 1);
+
+    admin
+        .update_server_certificate()
+        .server_certificate_name("shop")
+        .new_server_certificate_name("shop-2027")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(err(admin.get_server_certificate().server_certificate_name("shop").send().await).0, "NoSuchEntity");
+    let tag = aws_sdk_iam::types::Tag::builder().key("env").value("prod").build().unwrap();
+    admin.tag_server_certificate().server_certificate_name("shop-2027").tags(tag).send().await.unwrap();
+    let tags = admin.list_server_certificate_tags().server_certificate_name("shop-2027").send().await.unwrap();
+    assert_eq!(tags.tags()[0].key(), "env");
+    admin.delete_server_certificate().server_certificate_name("shop-2027").send().await.unwrap();
+    let (code, message) = err(admin.get_server_certificate().server_certificate_name("shop-2027").send().await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("NoSuchEntity", "The Server Certificate with name shop-2027 cannot be found.")
+    );
+
+    upload("kept", &cert, &key).await.unwrap();
+    server.stop().await;
+    let db = std::fs::read(server.data_dir().join("rampart.db")).unwrap();
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let probe = &body.as_bytes()[..40];
+    assert!(!db.windows(probe.len()).any(|w| w == probe), "the private key is in the database file");
+}
