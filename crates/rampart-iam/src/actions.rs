@@ -69,6 +69,7 @@ pub static IAM: &[Action] = &[
     a("DeleteSAMLProvider", SAML, &[]),
     a("DeleteServerCertificate", CERT, &[]),
     a("DeleteServiceSpecificCredential", USER, &[]),
+    a("DeleteSigningCertificate", USER, &[]),
     a("DeleteUser", USER, &[]),
     a("DeleteUserPermissionsBoundary", USER, BOUNDARY),
     a("DeleteUserPolicy", USER, BOUNDARY),
@@ -135,6 +136,7 @@ pub static IAM: &[Action] = &[
     a("ListServerCertificateTags", CERT, &[]),
     a("ListServerCertificates", &[Listing(ServerCertificate)], &[]),
     a("ListServiceSpecificCredentials", USER, &[]),
+    a("ListSigningCertificates", USER, &[]),
     a("ListUserPolicies", USER, &[]),
     a("ListUserTags", USER, &[]),
     a("ListUsers", &[Listing(User)], &[]),
@@ -187,8 +189,10 @@ pub static IAM: &[Action] = &[
         &[],
     ),
     a("UpdateServiceSpecificCredential", USER, &[]),
+    a("UpdateSigningCertificate", USER, &[]),
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
     a("UploadServerCertificate", &[New(ServerCertificate, "ServerCertificateName")], TAGS),
+    a("UploadSigningCertificate", USER, &[]),
 ];
 
 /// STS's operations. `GetCallerIdentity` needs no permission at all (see `authz`).

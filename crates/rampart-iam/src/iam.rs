@@ -17,6 +17,7 @@ mod roles;
 mod saml_providers;
 mod server_certificates;
 mod service_credentials;
+mod signing_certificates;
 mod simulate;
 
 pub use account_info::*;
@@ -35,6 +36,7 @@ pub use roles::*;
 pub use saml_providers::*;
 pub use server_certificates::*;
 pub use service_credentials::*;
+pub use signing_certificates::*;
 pub use simulate::*;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -495,6 +497,13 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
     }
     if !mfa::user_devices_tx(tx, account, &user.name)?.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete MFA device first."));
+    }
+    if !signing_certificates::certificates_tx(tx, account, &user.id)?.is_empty() {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            "Cannot delete entity, must delete signing certificates first.",
+        ));
     }
     if service_credentials::has_service_credentials(tx, account, &user.id)? {
         return Err(ServiceError::new(

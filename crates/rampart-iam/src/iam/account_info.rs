@@ -153,7 +153,8 @@ pub fn get_account_summary(ctx: &Ctx<'_>, _input: ()) -> Result<shapes::GetAccou
     map.insert("AccountAccessKeysPresent".to_owned(), i32::from(count(ctx, &keys::root_keys(a))? > 0));
     // Every Rampart account's root user has a password (set at creation, reset by the operator).
     map.insert("AccountPasswordPresent".to_owned(), 1);
-    map.insert("AccountSigningCertificatesPresent".to_owned(), 0);
+    let root_certificates = super::signing_certificates::root_has_signing_certificates(ctx)?;
+    map.insert("AccountSigningCertificatesPresent".to_owned(), i32::from(root_certificates));
     let certificates = super::server_certificates::server_certificate_count(ctx)?;
     map.insert("ServerCertificates".to_owned(), i32::try_from(certificates).unwrap_or(i32::MAX));
     let prefs: Option<StsPreferences> = records::read(ctx.db, &keys::sts_preferences(a))?;
@@ -296,6 +297,19 @@ fn key_columns(tx: &Tx<'_>, prefix: &[u8]) -> Result<Vec<String>, ServiceError> 
     Ok(cols)
 }
 
+/// The report's `cert_1_active`, `cert_1_last_rotated`, `cert_2_active`, `cert_2_last_rotated`.
+fn certificate_columns(tx: &Tx<'_>, account: &str, holder: &str) -> Result<Vec<String>, ServiceError> {
+    let certs = super::signing_certificates::certificates_tx(tx, account, holder)?;
+    let mut cols = Vec::new();
+    for i in 0..2 {
+        match certs.get(i) {
+            Some(c) => cols.extend([c.active.to_string(), time_text(c.uploaded)]),
+            None => cols.extend(["false".to_owned(), "N/A".to_owned()]),
+        }
+    }
+    Ok(cols)
+}
+
 /// A credential report younger than this is current: GenerateCredentialReport answers COMPLETE
 /// and keeps it. See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_getting-report.html>.
 const REPORT_FRESH: time::Duration = time::Duration::hours(4);
@@ -351,7 +365,7 @@ pub fn generate_credential_report(
         super::mfa::mfa_active_tx(tx, a, None)?.to_string(),
     ];
     root.extend(key_columns(tx, &keys::root_keys(a))?);
-    root.extend(["false", "N/A", "false", "N/A"].map(str::to_owned));
+    root.extend(certificate_columns(tx, a, a)?);
     lines.push(root.join(","));
     for (k, v) in tx.scan_prefix(&keys::users(a), None, 1_000_000, false)? {
         let u: UserRecord = records::decode(&k, &v)?;
@@ -359,7 +373,7 @@ pub fn generate_credential_report(
         row.extend(password_columns(tx, &u)?);
         row.push(super::mfa::mfa_active_tx(tx, a, Some(&u.name))?.to_string());
         row.extend(key_columns(tx, &keys::user_keys(a, &u.name))?);
-        row.extend(["false", "N/A", "false", "N/A"].map(str::to_owned));
+        row.extend(certificate_columns(tx, a, &u.id)?);
         lines.push(row.join(","));
     }
     let report = Report { generated: ctx.now, csv: lines.join("\n") };

@@ -80,7 +80,7 @@ fn pem_blocks(text: &str) -> Vec<Pem> {
 }
 
 /// A certificate's expiry and the public key it certifies (the SubjectPublicKeyInfo's bits).
-fn certificate(pem: &Pem) -> Result<(OffsetDateTime, Vec<u8>), ServiceError> {
+pub(super) fn certificate(pem: &Pem) -> Result<(OffsetDateTime, Vec<u8>), ServiceError> {
     if pem.label != "CERTIFICATE" {
         return Err(malformed(format!("Expected a CERTIFICATE PEM block, found {}.", pem.label)));
     }

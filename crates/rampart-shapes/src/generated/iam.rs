@@ -1992,6 +1992,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteSAMLProvider",
     "DeleteServerCertificate",
     "DeleteServiceSpecificCredential",
+    "DeleteSigningCertificate",
     "DeleteUser",
     "DeleteUserPermissionsBoundary",
     "DeleteUserPolicy",
@@ -2058,6 +2059,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListServerCertificateTags",
     "ListServerCertificates",
     "ListServiceSpecificCredentials",
+    "ListSigningCertificates",
     "ListUserPolicies",
     "ListUserTags",
     "ListUsers",
@@ -2103,8 +2105,10 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateSAMLProvider",
     "UpdateServerCertificate",
     "UpdateServiceSpecificCredential",
+    "UpdateSigningCertificate",
     "UpdateUser",
     "UploadServerCertificate",
+    "UploadSigningCertificate",
 ];
 
 static M_AcceptDelegationRequestRequest: [crate::Member; 1] = [crate::Member {
@@ -18881,6 +18885,42 @@ impl ::std::fmt::Debug for DeleteServiceSpecificCredentialRequest {
     }
 }
 
+/// The `DeleteSigningCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteSigningCertificateRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub certificate_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteSigningCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteSigningCertificateRequest;
+}
+
+impl crate::FromValue for DeleteSigningCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { user_name: crate::optional(f.next())?, certificate_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteSigningCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.certificate_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteSigningCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteSigningCertificateRequest")
+            .field("UserName", &self.user_name)
+            .field("CertificateId", &self.certificate_id)
+            .finish()
+    }
+}
+
 /// The `DeleteUserPermissionsBoundaryRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteUserPermissionsBoundaryRequest {
@@ -23931,6 +23971,92 @@ impl ::std::fmt::Debug for ListServiceSpecificCredentialsResponse {
     }
 }
 
+/// The `ListSigningCertificatesRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListSigningCertificatesRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListSigningCertificatesRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListSigningCertificatesRequest;
+}
+
+impl crate::FromValue for ListSigningCertificatesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListSigningCertificatesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListSigningCertificatesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListSigningCertificatesRequest")
+            .field("UserName", &self.user_name)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListSigningCertificatesResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListSigningCertificatesResponse {
+    pub certificates: ::std::vec::Vec<SigningCertificate>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListSigningCertificatesResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListSigningCertificatesResponse;
+}
+
+impl crate::FromValue for ListSigningCertificatesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            certificates: crate::required(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListSigningCertificatesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.certificates)),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListSigningCertificatesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListSigningCertificatesResponse")
+            .field("Certificates", &self.certificates)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
 /// The `ListUserPoliciesRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListUserPoliciesRequest {
@@ -26054,6 +26180,57 @@ impl ::std::fmt::Debug for SetSecurityTokenServicePreferencesRequest {
     }
 }
 
+/// The `SigningCertificate` shape.
+#[derive(Clone, PartialEq)]
+pub struct SigningCertificate {
+    pub user_name: ::std::string::String,
+    pub certificate_id: ::std::string::String,
+    pub certificate_body: ::std::string::String,
+    pub status: ::std::string::String,
+    pub upload_date: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for SigningCertificate {
+    const SHAPE: &'static crate::Shape = &SH_SigningCertificate;
+}
+
+impl crate::FromValue for SigningCertificate {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            certificate_id: crate::required(f.next())?,
+            certificate_body: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+            upload_date: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for SigningCertificate {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.certificate_id)),
+            Some(crate::IntoValue::into_value(self.certificate_body)),
+            Some(crate::IntoValue::into_value(self.status)),
+            self.upload_date.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for SigningCertificate {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SigningCertificate")
+            .field("UserName", &self.user_name)
+            .field("CertificateId", &self.certificate_id)
+            .field("CertificateBody", &self.certificate_body)
+            .field("Status", &self.status)
+            .field("UploadDate", &self.upload_date)
+            .finish()
+    }
+}
+
 /// The `SimulateCustomPolicyRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct SimulateCustomPolicyRequest {
@@ -27511,6 +27688,49 @@ impl ::std::fmt::Debug for UpdateServiceSpecificCredentialRequest {
     }
 }
 
+/// The `UpdateSigningCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateSigningCertificateRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub certificate_id: ::std::string::String,
+    pub status: ::std::string::String,
+}
+
+impl crate::HasShape for UpdateSigningCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateSigningCertificateRequest;
+}
+
+impl crate::FromValue for UpdateSigningCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::optional(f.next())?,
+            certificate_id: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateSigningCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.certificate_id)),
+            Some(crate::IntoValue::into_value(self.status)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateSigningCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateSigningCertificateRequest")
+            .field("UserName", &self.user_name)
+            .field("CertificateId", &self.certificate_id)
+            .field("Status", &self.status)
+            .finish()
+    }
+}
+
 /// The `UpdateUserRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateUserRequest {
@@ -27642,6 +27862,71 @@ impl ::std::fmt::Debug for UploadServerCertificateResponse {
             .field("ServerCertificateMetadata", &self.server_certificate_metadata)
             .field("Tags", &self.tags)
             .finish()
+    }
+}
+
+/// The `UploadSigningCertificateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UploadSigningCertificateRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub certificate_body: ::std::string::String,
+}
+
+impl crate::HasShape for UploadSigningCertificateRequest {
+    const SHAPE: &'static crate::Shape = &SH_UploadSigningCertificateRequest;
+}
+
+impl crate::FromValue for UploadSigningCertificateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { user_name: crate::optional(f.next())?, certificate_body: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UploadSigningCertificateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.certificate_body)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadSigningCertificateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadSigningCertificateRequest")
+            .field("UserName", &self.user_name)
+            .field("CertificateBody", &self.certificate_body)
+            .finish()
+    }
+}
+
+/// The `UploadSigningCertificateResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct UploadSigningCertificateResponse {
+    pub certificate: SigningCertificate,
+}
+
+impl crate::HasShape for UploadSigningCertificateResponse {
+    const SHAPE: &'static crate::Shape = &SH_UploadSigningCertificateResponse;
+}
+
+impl crate::FromValue for UploadSigningCertificateResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { certificate: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UploadSigningCertificateResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.certificate))])
+    }
+}
+
+impl ::std::fmt::Debug for UploadSigningCertificateResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadSigningCertificateResponse").field("Certificate", &self.certificate).finish()
     }
 }
 

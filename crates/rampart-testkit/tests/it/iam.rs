@@ -1307,3 +1307,53 @@ async fn server_certificates_check_their_key_and_never_return_it() {
     let probe = &body.as_bytes()[..40];
     assert!(!db.windows(probe.len()).any(|w| w == probe), "the private key is in the database file");
 }
+
+/// Signing certificates: two per user, one certificate once, shown in the credential report;
+/// root's own count in the account summary; a user holding any cannot be deleted.
+#[tokio::test]
+async fn signing_certificates_are_two_per_user_and_appear_in_the_credential_report() {
+    use aws_sdk_iam::types::StatusType;
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("ana").send().await.unwrap();
+    let pem = || rcgen::generate_simple_self_signed(vec!["ana.example".to_owned()]).unwrap().cert.pem();
+    let (first, second) = (pem(), pem());
+    let upload = |body: &str| admin.upload_signing_certificate().user_name("ana").certificate_body(body).send();
+    let made = upload(&first).await.unwrap();
+    let cert = made.certificate().unwrap();
+    assert!(cert.certificate_id().len() >= 24);
+    assert_eq!(cert.status(), &StatusType::Active);
+    assert_eq!(err(upload(&first).await).0, "DuplicateCertificate");
+    assert_eq!(err(upload("not a certificate").await).0, "MalformedCertificate");
+    upload(&second).await.unwrap();
+    let (code, message) = err(upload(&pem()).await);
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("LimitExceeded", "Cannot exceed quota for SigningCertificatesPerUser: 2")
+    );
+    let listed = admin.list_signing_certificates().user_name("ana").send().await.unwrap();
+    assert_eq!(listed.certificates().len(), 2);
+    admin
+        .update_signing_certificate()
+        .user_name("ana")
+        .certificate_id(cert.certificate_id())
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+
+    admin.generate_credential_report().send().await.unwrap();
+    let report = admin.get_credential_report().send().await.unwrap();
+    let csv = String::from_utf8(report.content().unwrap().as_ref().to_vec()).unwrap();
+    let ana: Vec<&str> = csv.lines().find(|l| l.starts_with("ana,")).unwrap().split(',').collect();
+    assert_eq!((ana[18], ana[20]), ("false", "true"), "cert_1_active, cert_2_active");
+    assert!(ana[19].starts_with("20"), "cert_1_last_rotated is a date");
+
+    assert_eq!(err(admin.delete_user().user_name("ana").send().await).0, "DeleteConflict");
+    // Root's own certificate, by calling without a user name.
+    admin.upload_signing_certificate().certificate_body(pem()).send().await.unwrap();
+    let summary = admin.get_account_summary().send().await.unwrap();
+    let present =
+        summary.summary_map().unwrap()[&aws_sdk_iam::types::SummaryKeyType::AccountSigningCertificatesPresent];
+    assert_eq!(present, 1);
+}
