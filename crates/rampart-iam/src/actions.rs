@@ -67,6 +67,7 @@ pub static IAM: &[Action] = &[
     a("DeleteRolePermissionsBoundary", ROLE, BOUNDARY),
     a("DeleteRolePolicy", ROLE, BOUNDARY),
     a("DeleteSAMLProvider", SAML, &[]),
+    a("DeleteSSHPublicKey", USER, &[]),
     a("DeleteServerCertificate", CERT, &[]),
     a("DeleteServiceSpecificCredential", USER, &[]),
     a("DeleteSigningCertificate", USER, &[]),
@@ -102,6 +103,7 @@ pub static IAM: &[Action] = &[
     a("GetRole", ROLE, &[]),
     a("GetRolePolicy", ROLE, &[]),
     a("GetSAMLProvider", SAML, &[]),
+    a("GetSSHPublicKey", USER, &[]),
     a("GetServerCertificate", CERT, &[]),
     a("GetServiceLastAccessedDetails", &[All], &[]),
     a("GetServiceLastAccessedDetailsWithEntities", &[All], &[]),
@@ -133,6 +135,7 @@ pub static IAM: &[Action] = &[
     a("ListRoles", &[Listing(Role)], &[]),
     a("ListSAMLProviderTags", SAML, &[]),
     a("ListSAMLProviders", &[All], &[]),
+    a("ListSSHPublicKeys", USER, &[]),
     a("ListServerCertificateTags", CERT, &[]),
     a("ListServerCertificates", &[Listing(ServerCertificate)], &[]),
     a("ListServiceSpecificCredentials", USER, &[]),
@@ -180,6 +183,7 @@ pub static IAM: &[Action] = &[
     a("UpdateRole", ROLE, &[]),
     a("UpdateRoleDescription", ROLE, &[]),
     a("UpdateSAMLProvider", SAML, &[]),
+    a("UpdateSSHPublicKey", USER, &[]),
     a(
         "UpdateServerCertificate",
         &[
@@ -191,6 +195,7 @@ pub static IAM: &[Action] = &[
     a("UpdateServiceSpecificCredential", USER, &[]),
     a("UpdateSigningCertificate", USER, &[]),
     a("UpdateUser", &[Named(User, "UserName"), Renamed(User, "NewUserName", "NewPath")], &[]),
+    a("UploadSSHPublicKey", USER, &[]),
     a("UploadServerCertificate", &[New(ServerCertificate, "ServerCertificateName")], TAGS),
     a("UploadSigningCertificate", USER, &[]),
 ];

@@ -19,6 +19,7 @@ mod server_certificates;
 mod service_credentials;
 mod signing_certificates;
 mod simulate;
+mod ssh_keys;
 
 pub use account_info::*;
 pub use authorization_details::*;
@@ -38,6 +39,7 @@ pub use server_certificates::*;
 pub use service_credentials::*;
 pub use signing_certificates::*;
 pub use simulate::*;
+pub use ssh_keys::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -503,6 +505,13 @@ pub fn delete_user(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteUserRe
             "DeleteConflict",
             409,
             "Cannot delete entity, must delete signing certificates first.",
+        ));
+    }
+    if ssh_keys::has_ssh_keys(tx, account, &user.id)? {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            "Cannot delete entity, must delete SSH public keys first.",
         ));
     }
     if service_credentials::has_service_credentials(tx, account, &user.id)? {

@@ -1990,6 +1990,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteRolePermissionsBoundary",
     "DeleteRolePolicy",
     "DeleteSAMLProvider",
+    "DeleteSSHPublicKey",
     "DeleteServerCertificate",
     "DeleteServiceSpecificCredential",
     "DeleteSigningCertificate",
@@ -2025,6 +2026,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetRole",
     "GetRolePolicy",
     "GetSAMLProvider",
+    "GetSSHPublicKey",
     "GetServerCertificate",
     "GetServiceLastAccessedDetails",
     "GetServiceLastAccessedDetailsWithEntities",
@@ -2056,6 +2058,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListRoles",
     "ListSAMLProviderTags",
     "ListSAMLProviders",
+    "ListSSHPublicKeys",
     "ListServerCertificateTags",
     "ListServerCertificates",
     "ListServiceSpecificCredentials",
@@ -2103,10 +2106,12 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateRole",
     "UpdateRoleDescription",
     "UpdateSAMLProvider",
+    "UpdateSSHPublicKey",
     "UpdateServerCertificate",
     "UpdateServiceSpecificCredential",
     "UpdateSigningCertificate",
     "UpdateUser",
+    "UploadSSHPublicKey",
     "UploadServerCertificate",
     "UploadSigningCertificate",
 ];
@@ -18818,6 +18823,42 @@ impl ::std::fmt::Debug for DeleteSAMLProviderRequest {
     }
 }
 
+/// The `DeleteSSHPublicKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteSSHPublicKeyRequest {
+    pub user_name: ::std::string::String,
+    pub ssh_public_key_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteSSHPublicKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteSSHPublicKeyRequest;
+}
+
+impl crate::FromValue for DeleteSSHPublicKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { user_name: crate::required(f.next())?, ssh_public_key_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteSSHPublicKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteSSHPublicKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteSSHPublicKeyRequest")
+            .field("UserName", &self.user_name)
+            .field("SSHPublicKeyId", &self.ssh_public_key_id)
+            .finish()
+    }
+}
+
 /// The `DeleteServerCertificateRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteServerCertificateRequest {
@@ -20896,6 +20937,78 @@ impl ::std::fmt::Debug for GetSAMLProviderResponse {
             .field("AssertionEncryptionMode", &self.assertion_encryption_mode)
             .field("PrivateKeyList", &self.private_key_list)
             .finish()
+    }
+}
+
+/// The `GetSSHPublicKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetSSHPublicKeyRequest {
+    pub user_name: ::std::string::String,
+    pub ssh_public_key_id: ::std::string::String,
+    pub encoding: ::std::string::String,
+}
+
+impl crate::HasShape for GetSSHPublicKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetSSHPublicKeyRequest;
+}
+
+impl crate::FromValue for GetSSHPublicKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            ssh_public_key_id: crate::required(f.next())?,
+            encoding: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetSSHPublicKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_id)),
+            Some(crate::IntoValue::into_value(self.encoding)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetSSHPublicKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetSSHPublicKeyRequest")
+            .field("UserName", &self.user_name)
+            .field("SSHPublicKeyId", &self.ssh_public_key_id)
+            .field("Encoding", &self.encoding)
+            .finish()
+    }
+}
+
+/// The `GetSSHPublicKeyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetSSHPublicKeyResponse {
+    pub ssh_public_key: ::std::option::Option<SSHPublicKey>,
+}
+
+impl crate::HasShape for GetSSHPublicKeyResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetSSHPublicKeyResponse;
+}
+
+impl crate::FromValue for GetSSHPublicKeyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { ssh_public_key: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetSSHPublicKeyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.ssh_public_key.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetSSHPublicKeyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetSSHPublicKeyResponse").field("SSHPublicKey", &self.ssh_public_key).finish()
     }
 }
 
@@ -23705,6 +23818,92 @@ impl ::std::fmt::Debug for ListSAMLProvidersResponse {
     }
 }
 
+/// The `ListSSHPublicKeysRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListSSHPublicKeysRequest {
+    pub user_name: ::std::option::Option<::std::string::String>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListSSHPublicKeysRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListSSHPublicKeysRequest;
+}
+
+impl crate::FromValue for ListSSHPublicKeysRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListSSHPublicKeysRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.user_name.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListSSHPublicKeysRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListSSHPublicKeysRequest")
+            .field("UserName", &self.user_name)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListSSHPublicKeysResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListSSHPublicKeysResponse {
+    pub ssh_public_keys: ::std::option::Option<::std::vec::Vec<SSHPublicKeyMetadata>>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListSSHPublicKeysResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListSSHPublicKeysResponse;
+}
+
+impl crate::FromValue for ListSSHPublicKeysResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            ssh_public_keys: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListSSHPublicKeysResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.ssh_public_keys.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListSSHPublicKeysResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListSSHPublicKeysResponse")
+            .field("SSHPublicKeys", &self.ssh_public_keys)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
 /// The `ListServerCertificateTagsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListServerCertificateTagsRequest {
@@ -25818,6 +26017,108 @@ impl ::std::fmt::Debug for SAMLProviderListEntry {
     }
 }
 
+/// The `SSHPublicKey` shape.
+#[derive(Clone, PartialEq)]
+pub struct SSHPublicKey {
+    pub user_name: ::std::string::String,
+    pub ssh_public_key_id: ::std::string::String,
+    pub fingerprint: ::std::string::String,
+    pub ssh_public_key_body: ::std::string::String,
+    pub status: ::std::string::String,
+    pub upload_date: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for SSHPublicKey {
+    const SHAPE: &'static crate::Shape = &SH_SSHPublicKey;
+}
+
+impl crate::FromValue for SSHPublicKey {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            ssh_public_key_id: crate::required(f.next())?,
+            fingerprint: crate::required(f.next())?,
+            ssh_public_key_body: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+            upload_date: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for SSHPublicKey {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_id)),
+            Some(crate::IntoValue::into_value(self.fingerprint)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_body)),
+            Some(crate::IntoValue::into_value(self.status)),
+            self.upload_date.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for SSHPublicKey {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SSHPublicKey")
+            .field("UserName", &self.user_name)
+            .field("SSHPublicKeyId", &self.ssh_public_key_id)
+            .field("Fingerprint", &self.fingerprint)
+            .field("SSHPublicKeyBody", &self.ssh_public_key_body)
+            .field("Status", &self.status)
+            .field("UploadDate", &self.upload_date)
+            .finish()
+    }
+}
+
+/// The `SSHPublicKeyMetadata` shape.
+#[derive(Clone, PartialEq)]
+pub struct SSHPublicKeyMetadata {
+    pub user_name: ::std::string::String,
+    pub ssh_public_key_id: ::std::string::String,
+    pub status: ::std::string::String,
+    pub upload_date: ::time::OffsetDateTime,
+}
+
+impl crate::HasShape for SSHPublicKeyMetadata {
+    const SHAPE: &'static crate::Shape = &SH_SSHPublicKeyMetadata;
+}
+
+impl crate::FromValue for SSHPublicKeyMetadata {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            ssh_public_key_id: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+            upload_date: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for SSHPublicKeyMetadata {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_id)),
+            Some(crate::IntoValue::into_value(self.status)),
+            Some(crate::IntoValue::into_value(self.upload_date)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for SSHPublicKeyMetadata {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SSHPublicKeyMetadata")
+            .field("UserName", &self.user_name)
+            .field("SSHPublicKeyId", &self.ssh_public_key_id)
+            .field("Status", &self.status)
+            .field("UploadDate", &self.upload_date)
+            .finish()
+    }
+}
+
 /// The `ServerCertificate` shape.
 #[derive(Clone, PartialEq)]
 pub struct ServerCertificate {
@@ -27602,6 +27903,49 @@ impl ::std::fmt::Debug for UpdateSAMLProviderResponse {
     }
 }
 
+/// The `UpdateSSHPublicKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateSSHPublicKeyRequest {
+    pub user_name: ::std::string::String,
+    pub ssh_public_key_id: ::std::string::String,
+    pub status: ::std::string::String,
+}
+
+impl crate::HasShape for UpdateSSHPublicKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateSSHPublicKeyRequest;
+}
+
+impl crate::FromValue for UpdateSSHPublicKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            user_name: crate::required(f.next())?,
+            ssh_public_key_id: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateSSHPublicKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_id)),
+            Some(crate::IntoValue::into_value(self.status)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateSSHPublicKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateSSHPublicKeyRequest")
+            .field("UserName", &self.user_name)
+            .field("SSHPublicKeyId", &self.ssh_public_key_id)
+            .field("Status", &self.status)
+            .finish()
+    }
+}
+
 /// The `UpdateServerCertificateRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateServerCertificateRequest {
@@ -27771,6 +28115,71 @@ impl ::std::fmt::Debug for UpdateUserRequest {
             .field("NewPath", &self.new_path)
             .field("NewUserName", &self.new_user_name)
             .finish()
+    }
+}
+
+/// The `UploadSSHPublicKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UploadSSHPublicKeyRequest {
+    pub user_name: ::std::string::String,
+    pub ssh_public_key_body: ::std::string::String,
+}
+
+impl crate::HasShape for UploadSSHPublicKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_UploadSSHPublicKeyRequest;
+}
+
+impl crate::FromValue for UploadSSHPublicKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { user_name: crate::required(f.next())?, ssh_public_key_body: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UploadSSHPublicKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.user_name)),
+            Some(crate::IntoValue::into_value(self.ssh_public_key_body)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadSSHPublicKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadSSHPublicKeyRequest")
+            .field("UserName", &self.user_name)
+            .field("SSHPublicKeyBody", &self.ssh_public_key_body)
+            .finish()
+    }
+}
+
+/// The `UploadSSHPublicKeyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UploadSSHPublicKeyResponse {
+    pub ssh_public_key: ::std::option::Option<SSHPublicKey>,
+}
+
+impl crate::HasShape for UploadSSHPublicKeyResponse {
+    const SHAPE: &'static crate::Shape = &SH_UploadSSHPublicKeyResponse;
+}
+
+impl crate::FromValue for UploadSSHPublicKeyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { ssh_public_key: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UploadSSHPublicKeyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.ssh_public_key.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for UploadSSHPublicKeyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadSSHPublicKeyResponse").field("SSHPublicKey", &self.ssh_public_key).finish()
     }
 }
 

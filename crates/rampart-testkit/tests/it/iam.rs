@@ -1357,3 +1357,59 @@ async fn signing_certificates_are_two_per_user_and_appear_in_the_credential_repo
         summary.summary_map().unwrap()[&aws_sdk_iam::types::SummaryKeyType::AccountSigningCertificatesPresent];
     assert_eq!(present, 1);
 }
+
+/// SSH public keys: RSA of at least 2,048 bits, uploaded in PEM or OpenSSH form and read back in
+/// either, fingerprinted as `ssh-keygen -E md5` does, once per user, five at most.
+#[tokio::test]
+async fn ssh_public_keys_round_trip_between_encodings_and_are_fingerprinted_like_ssh_keygen() {
+    use aws_sdk_iam::types::EncodingType;
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    for u in ["ana", "bo"] {
+        admin.create_user().user_name(u).send().await.unwrap();
+    }
+    let rsa = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let made =
+        admin.upload_ssh_public_key().user_name("ana").ssh_public_key_body(rsa.public_key_pem()).send().await.unwrap();
+    let key = made.ssh_public_key().unwrap();
+    assert!(key.ssh_public_key_id().starts_with("APKA"));
+    let ssh_form = key.ssh_public_key_body().to_owned();
+    assert!(ssh_form.starts_with("ssh-rsa AAAAB3NzaC1yc2E"), "{ssh_form}");
+    // The fingerprint is the MD5 of the SSH encoding, as ssh-keygen -E md5 computes it.
+    let blob = data_encoding::BASE64.decode(ssh_form.split(' ').nth(1).unwrap().as_bytes()).unwrap();
+    use md5::Digest as _;
+    let expected: Vec<String> = md5::Md5::digest(&blob).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(key.fingerprint(), expected.join(":"));
+
+    // Read back as PEM, it is the key that was uploaded.
+    let as_pem = admin
+        .get_ssh_public_key()
+        .user_name("ana")
+        .ssh_public_key_id(key.ssh_public_key_id())
+        .encoding(EncodingType::Pem)
+        .send()
+        .await
+        .unwrap();
+    let pem_body = as_pem.ssh_public_key().unwrap().ssh_public_key_body().to_owned();
+    assert_eq!(pem_body.trim(), rsa.public_key_pem().trim());
+    // The OpenSSH form, uploaded for another user, has the same fingerprint; for ana it is a duplicate.
+    let bo = admin.upload_ssh_public_key().user_name("bo").ssh_public_key_body(&ssh_form).send().await.unwrap();
+    assert_eq!(bo.ssh_public_key().unwrap().fingerprint(), key.fingerprint());
+    assert_eq!(
+        err(admin.upload_ssh_public_key().user_name("ana").ssh_public_key_body(&ssh_form).send().await).0,
+        "DuplicateSSHPublicKey"
+    );
+    let small = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    assert_eq!(
+        err(admin.upload_ssh_public_key().user_name("ana").ssh_public_key_body(small.public_key_pem()).send().await).0,
+        "InvalidPublicKey"
+    );
+    assert_eq!(
+        err(admin.upload_ssh_public_key().user_name("ana").ssh_public_key_body("ssh-ed25519 AAAA").send().await).0,
+        "UnrecognizedPublicKeyEncoding"
+    );
+    assert_eq!(admin.list_ssh_public_keys().user_name("ana").send().await.unwrap().ssh_public_keys().len(), 1);
+    assert_eq!(err(admin.delete_user().user_name("ana").send().await).0, "DeleteConflict");
+    admin.delete_ssh_public_key().user_name("ana").ssh_public_key_id(key.ssh_public_key_id()).send().await.unwrap();
+    admin.delete_user().user_name("ana").send().await.unwrap();
+}
