@@ -33,6 +33,8 @@ pub struct App {
     pub authorizer: Authorizer,
     /// The minute each access key was last recorded as used, to write that at most once a minute.
     pub key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// The minute each (entity, action) attempt was last noted, by hash (`authn::note_access`).
+    pub access_use: std::sync::Mutex<std::collections::HashMap<u64, i64>>,
     pub dispatch: Dispatch,
     /// OIDC providers' signing keys, fetched for AssumeRoleWithWebIdentity.
     pub oidc: crate::oidc::OidcKeys,

@@ -200,6 +200,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         verifier: Verifier::new(),
         authorizer: rampart_iam::authz::Authorizer::new(),
         key_use: std::sync::Mutex::default(),
+        access_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),
         oidc: oidc::OidcKeys::new(allow_private_issuers),
         signin_throttle: signin::Throttle::default(),

@@ -67,16 +67,19 @@ pub struct AccessUse {
     pub region: String,
 }
 
-/// The key under which a request's attempt is noted, for a principal whose access IAM reports (an
-/// IAM user, or a role through its sessions); `None` for root and federated callers. `action`
-/// is `service:Action`.
-pub fn access_record(principal: &Principal, action: &str) -> Option<Vec<u8>> {
-    let entity = match principal.kind {
-        PrincipalKind::IAMUser => principal.user_id.as_str(),
-        PrincipalKind::AssumedRole => principal.session.as_ref()?.role_id.as_str(),
-        _ => return None,
-    };
-    Some(keys::access_use(&principal.account_id, entity, &action.to_ascii_lowercase()))
+/// The entity whose access a principal's request counts for: an IAM user, or a role through its
+/// sessions; `None` for root and federated callers, whose access IAM does not report.
+pub fn access_entity(principal: &Principal) -> Option<&str> {
+    match principal.kind {
+        PrincipalKind::IAMUser => Some(principal.user_id.as_str()),
+        PrincipalKind::AssumedRole => principal.session.as_ref().map(|s| s.role_id.as_str()),
+        _ => None,
+    }
+}
+
+/// The key under which an entity's attempt at `action` (`service:Action`) is noted.
+pub fn access_record(account: &str, entity: &str, action: &str) -> Vec<u8> {
+    keys::access_use(account, entity, &action.to_ascii_lowercase())
 }
 
 /// An entity a report covers.

@@ -429,7 +429,7 @@ pub fn password_last_used(
     account: &str,
     id: &str,
 ) -> Result<Option<OffsetDateTime>, ServiceError> {
-    Ok(records::read::<PasswordUse>(db, &keys::password_last_used(account, id))?.map(|u| u.date))
+    Ok(read_cached::<PasswordUse>(db, &keys::password_last_used(account, id))?.map(|u| u.date))
 }
 
 pub(crate) fn password_last_used_tx(
