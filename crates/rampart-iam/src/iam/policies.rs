@@ -119,12 +119,24 @@ fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceE
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>.
 pub const MANAGED_POLICY_SIZE: usize = 6144;
 
-fn check_managed_size(document: &str) -> Result<(), ServiceError> {
+/// A managed policy's document (CreatePolicy, CreatePolicyVersion): within the size quota,
+/// valid, and in the current language version.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html>.
+fn check_managed_document(document: &str) -> Result<(), ServiceError> {
     if document.chars().filter(|c| !c.is_whitespace()).count() > MANAGED_POLICY_SIZE {
         return Err(ServiceError::new(
             "LimitExceeded",
             409,
             format!("Cannot exceed quota for PolicySize: {MANAGED_POLICY_SIZE}"),
+        ));
+    }
+    let policy = rampart_policy::Policy::parse(document, rampart_policy::PolicyKind::Identity)
+        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
+    if policy.version != rampart_policy::Version::V2012 {
+        return Err(ServiceError::new(
+            "MalformedPolicyDocument",
+            400,
+            "Policy document must be version 2012-10-17 or greater.",
         ));
     }
     Ok(())
@@ -135,18 +147,7 @@ pub fn create_policy(
     ctx: &TxCtx<'_>,
     input: shapes::CreatePolicyRequest,
 ) -> Result<shapes::CreatePolicyResponse, ServiceError> {
-    check_managed_size(&input.policy_document)?;
-    let policy = rampart_policy::Policy::parse(&input.policy_document, rampart_policy::PolicyKind::Identity)
-        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
-    // Managed policies must use the current language version.
-    // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_version.html>.
-    if policy.version != rampart_policy::Version::V2012 {
-        return Err(ServiceError::new(
-            "MalformedPolicyDocument",
-            400,
-            "Policy document must be version 2012-10-17 or greater.",
-        ));
-    }
+    check_managed_document(&input.policy_document)?;
     let account = &ctx.principal.account_id;
     if tx.get(&keys::policy(account, &input.policy_name))?.is_some() {
         return Err(ServiceError::new(
@@ -314,16 +315,7 @@ pub fn create_policy_version(
     ctx: &TxCtx<'_>,
     input: shapes::CreatePolicyVersionRequest,
 ) -> Result<shapes::CreatePolicyVersionResponse, ServiceError> {
-    check_managed_size(&input.policy_document)?;
-    let policy = rampart_policy::Policy::parse(&input.policy_document, rampart_policy::PolicyKind::Identity)
-        .map_err(|e| ServiceError::new("MalformedPolicyDocument", 400, e.message))?;
-    if policy.version != rampart_policy::Version::V2012 {
-        return Err(ServiceError::new(
-            "MalformedPolicyDocument",
-            400,
-            "Policy document must be version 2012-10-17 or greater.",
-        ));
-    }
+    check_managed_document(&input.policy_document)?;
     let mut p = writable_policy_tx(tx, &input.policy_arn)?;
     if p.versions.len() >= VERSIONS_PER_POLICY {
         return Err(ServiceError::new(
