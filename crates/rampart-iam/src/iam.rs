@@ -165,6 +165,17 @@ pub(crate) fn target_user(principal: &Principal, named: Option<&str>) -> Result<
     }
 }
 
+/// Whose credentials an operation is about: the named user, else the calling user, else root
+/// itself (`None`) when root names no one, as IAM reads MFA-device and signing-certificate calls.
+pub(crate) fn target_holder(principal: &Principal, named: Option<&str>) -> Result<Option<String>, ServiceError> {
+    match (named, principal.kind, &principal.user_name) {
+        (Some(n), _, _) => Ok(Some(n.to_owned())),
+        (None, PrincipalKind::Root, _) => Ok(None),
+        (None, _, Some(me)) => Ok(Some(me.clone())),
+        (None, _, None) => Err(ServiceError::new("ValidationError", 400, "Must specify userName.")),
+    }
+}
+
 /// Every identity-based policy document that applies to a user: its inline and attached policies,
 /// and those of its groups, each with the name reports give it.
 pub fn identity_documents(db: &rampart_store::Db, user: &UserRecord) -> Result<Vec<(String, Document)>, ServiceError> {

@@ -460,14 +460,12 @@ pub fn delete_virtual_mfa_device(
 /// calling user's), with the name AWS shows for the holder.
 fn holder_of(ctx: &Ctx<'_>, user_name: Option<&str>) -> Result<(Holder, String), ServiceError> {
     let account = &ctx.principal.account_id;
-    Ok(match (user_name, ctx.principal.kind, &ctx.principal.user_name) {
-        (Some(name), _, _) => {
-            let user = read_user(ctx.db, account, name)?.ok_or_else(|| no_such_user(name))?;
+    Ok(match super::target_holder(ctx.principal, user_name)? {
+        Some(name) => {
+            let user = read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?;
             (Holder::User { name: user.name.clone() }, user.name)
         }
-        (None, PrincipalKind::Root, _) => (Holder::Root, account.clone()),
-        (None, _, Some(me)) => (Holder::User { name: me.clone() }, me.clone()),
-        (None, _, None) => return Err(ServiceError::new("ValidationError", 400, "Must specify userName.")),
+        None => (Holder::Root, account.clone()),
     })
 }
 

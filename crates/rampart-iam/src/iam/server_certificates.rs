@@ -57,6 +57,11 @@ fn key(account: &str, name: &str) -> Vec<u8> {
     format!("iam/{account}/server-certificate/{}", name.to_ascii_lowercase()).into_bytes()
 }
 
+/// What a certificate's private key is sealed to: the certificate's id, which a rename keeps.
+fn seal_context(account: &str, id: &str) -> Vec<u8> {
+    format!("server-certificate/{account}/{id}").into_bytes()
+}
+
 fn prefix(account: &str) -> Vec<u8> {
     format!("iam/{account}/server-certificate/").into_bytes()
 }
@@ -168,15 +173,18 @@ pub fn upload_server_certificate(
         ));
     }
     let name = input.server_certificate_name;
-    let sealed =
-        ctx.sealer.seal(input.private_key.as_bytes(), &key(account, &name)).map_err(|_| ServiceError::internal())?;
+    let id = account::new_unique_id("ASCA")?;
+    let sealed = ctx
+        .sealer
+        .seal(input.private_key.as_bytes(), &seal_context(account, &id))
+        .map_err(|_| ServiceError::internal())?;
     let mut tags = Vec::new();
     merge_tags(&mut tags, input.tags.unwrap_or_default())?;
     let record = ServerCertificateRecord {
         v: 1,
         account_id: account.clone(),
         path: input.path.unwrap_or_else(|| "/".to_owned()),
-        id: account::new_unique_id("ASCA")?,
+        id,
         uploaded: ctx.now,
         expires,
         body: input.certificate_body,
@@ -241,8 +249,7 @@ pub fn list_server_certificates(
     })
 }
 
-/// Renames a certificate and/or moves it to a new path; the sealed key is sealed again under
-/// its new name.
+/// Renames a certificate and/or moves it to a new path (its key stays sealed to its id).
 pub fn update_server_certificate(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
@@ -263,12 +270,7 @@ pub fn update_server_certificate(
                 format!("The Server Certificate with name {new_name} already exists."),
             ));
         }
-        let old_key = key(account, &c.name);
-        let sealed = data_encoding::BASE64.decode(c.sealed_key.as_bytes()).map_err(|_| ServiceError::internal())?;
-        let pem = ctx.sealer.open(&sealed, &old_key).map_err(|_| ServiceError::internal())?;
-        let resealed = ctx.sealer.seal(&pem, &key(account, &new_name)).map_err(|_| ServiceError::internal())?;
-        c.sealed_key = data_encoding::BASE64.encode(&resealed);
-        tx.delete(&old_key)?;
+        tx.delete(&key(account, &c.name))?;
         c.name = new_name;
     }
     records::write_tx(tx, &key(account, &c.name), &c)

@@ -4,13 +4,13 @@
 //! See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UploadSigningCertificate.html>.
 
 use rampart_core::records;
-use rampart_core::{Ctx, PrincipalKind, ServiceError, TxCtx};
+use rampart_core::{Ctx, ServiceError, TxCtx};
 use rampart_shapes::generated::iam as shapes;
 use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{no_such_user, read_user, read_user_tx};
+use super::{no_such_user, read_user, read_user_tx, target_holder};
 
 /// Most signing certificates a user may have.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html>.
@@ -75,12 +75,7 @@ pub(super) fn root_has_signing_certificates(ctx: &Ctx<'_>) -> Result<bool, Servi
 /// manages its own certificates by calling without a user name).
 fn holder_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, named: Option<&str>) -> Result<(String, String), ServiceError> {
     let account = &ctx.principal.account_id;
-    let name = match (named, ctx.principal.kind, &ctx.principal.user_name) {
-        (Some(n), _, _) => n.to_owned(),
-        (None, PrincipalKind::Root, _) => return Ok((account.clone(), String::new())),
-        (None, _, Some(me)) => me.clone(),
-        (None, _, None) => return Err(ServiceError::new("ValidationError", 400, "Must specify userName.")),
-    };
+    let Some(name) = target_holder(ctx.principal, named)? else { return Ok((account.clone(), String::new())) };
     let u = read_user_tx(tx, account, &name)?.ok_or_else(|| no_such_user(&name))?;
     Ok((u.id, u.name))
 }
@@ -137,11 +132,9 @@ pub fn list_signing_certificates(
     input: shapes::ListSigningCertificatesRequest,
 ) -> Result<shapes::ListSigningCertificatesResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let holder = match (input.user_name.as_deref(), ctx.principal.kind, &ctx.principal.user_name) {
-        (Some(n), _, _) => read_user(ctx.db, account, n)?.ok_or_else(|| no_such_user(n))?.id,
-        (None, PrincipalKind::Root, _) => account.clone(),
-        (None, _, Some(me)) => read_user(ctx.db, account, me)?.ok_or_else(|| no_such_user(me))?.id,
-        (None, _, None) => return Err(ServiceError::new("ValidationError", 400, "Must specify userName.")),
+    let holder = match target_holder(ctx.principal, input.user_name.as_deref())? {
+        Some(name) => read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?.id,
+        None => account.clone(),
     };
     let mut all: Vec<SigningCertificateRecord> = records::scan_records(ctx.db, &prefix(account, &holder))?;
     all.sort_by_key(|c| c.uploaded);
