@@ -91,6 +91,10 @@ pub struct Args {
     /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
     #[arg(long, env = "RAMPART_OIDC_ALLOW_PRIVATE_ADDRESSES", num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
     oidc_allow_private_addresses: Option<bool>,
+    /// The URL clients and outside services reach this server at, for URLs Rampart hands out
+    /// (an outbound web identity federation issuer) [default: the request's scheme and Host].
+    #[arg(long, env = "RAMPART_PUBLIC_URL")]
+    public_url: Option<String>,
     /// A DNS name Rampart answers on, under which S3 requests name their bucket in the Host
     /// header (BUCKET.DOMAIN, BUCKET.s3.DOMAIN); repeatable, or comma-separated in the variable.
     /// localhost, localhost.localstack.cloud and amazonaws.com always are.
@@ -125,7 +129,7 @@ impl Args {
             header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, event_history_days, oidc_allow_private_addresses, log_format;
-            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file);
+            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url);
         if !a.s3_base_domains.is_empty() {
             c.s3_base_domains = a.s3_base_domains;
         }

@@ -57,6 +57,9 @@ pub enum Target {
     Caller,
     /// A federated user named by an input member: `arn:aws:sts::ACCOUNT:federated-user/NAME`.
     FederatedUser(&'static str),
+    /// STS's resource for what a caller asks about itself: `arn:aws:sts::ACCOUNT:self`
+    /// (GetWebIdentityToken).
+    StsSelf,
     /// An OIDC provider being created, from its URL member: `arn:aws:iam::ACCOUNT:oidc-provider/HOST`.
     OidcUrl(&'static str),
     /// A CloudTrail trail named (by name or ARN) by an input member.
@@ -82,6 +85,21 @@ pub struct Action {
     /// A role the operation passes to a service, which the caller must also be allowed to pass
     /// (`iam:PassRole`, the reference's dependent action).
     pub passes_role: Option<PassedRole>,
+    /// The action a request passing tags (a non-empty `Tags`) also needs, without its prefix
+    /// (`TagGetWebIdentityToken`, the reference's dependent action), with the tags' keys.
+    pub tagging: Option<&'static str>,
+}
+
+impl Action {
+    /// This row, for an IAM action named other than its operation.
+    pub const fn named(self, action: &'static str) -> Action {
+        Action { action: Some(action), ..self }
+    }
+
+    /// This row, needing `action` too when the request passes tags.
+    pub const fn tagging(self, action: &'static str) -> Action {
+        Action { tagging: Some(action), ..self }
+    }
 }
 
 /// How an operation names the role it passes, and to whom.
@@ -95,7 +113,7 @@ pub struct PassedRole {
 
 /// A row: the operation, the resources it acts on (first the primary one) and its keys.
 pub const fn row(operation: &'static str, resources: &'static [Target], keys: &'static [&'static str]) -> Action {
-    Action { operation, action: None, resources, keys, passes_role: None }
+    Action { operation, action: None, resources, keys, passes_role: None, tagging: None }
 }
 
 /// A row whose operation passes a role to `to_service`: iam:PassRole on the role is required too,
@@ -108,7 +126,14 @@ pub const fn passing(
     member: &'static str,
     to_service: &'static str,
 ) -> Action {
-    Action { operation, action: None, resources, keys, passes_role: Some(PassedRole { member, to_service }) }
+    Action {
+        operation,
+        action: None,
+        resources,
+        keys,
+        passes_role: Some(PassedRole { member, to_service }),
+        tagging: None,
+    }
 }
 
 /// Every key a table may name; `key_values` gives each a value.
@@ -117,7 +142,10 @@ pub const KNOWN_KEYS: &[&str] = &[
     "aws:TagKeys",
     "iam:PolicyARN",
     "iam:PermissionsBoundary",
+    "sts:DurationSeconds",
     "sts:ExternalId",
+    "sts:IdentityTokenAudience",
+    "sts:SigningAlgorithm",
     "sts:RoleSessionName",
     "sts:SourceIdentity",
     "sts:TransitiveTagKeys",

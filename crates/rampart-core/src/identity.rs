@@ -28,6 +28,8 @@ pub struct Principal {
     /// Signed with temporary (`ASIA…`) credentials (a role, GetSessionToken or federated
     /// session): when they were issued (CloudTrail's `sessionContext.attributes.creationDate`).
     pub temporary: Option<time::OffsetDateTime>,
+    /// When those temporary credentials expire.
+    pub expires: Option<time::OffsetDateTime>,
     /// When an MFA code was checked for these credentials (`aws:MultiFactorAuthPresent`,
     /// `aws:MultiFactorAuthAge`); long-term keys never carry it.
     pub mfa_at: Option<time::OffsetDateTime>,
@@ -78,6 +80,7 @@ impl Principal {
             session: None,
             federation: None,
             temporary: None,
+            expires: None,
             mfa_at: None,
             console: false,
         }

@@ -152,3 +152,15 @@ pub fn audit_index_prefix(account: &str, attribute: &str, value: &str) -> Vec<u8
     let escaped = value.replace('%', "%25").replace('/', "%2F");
     format!("audix/{account}/{attribute}/{escaped}/").into_bytes()
 }
+
+/// `iam/<account>/outbound-federation`: the account's outbound web identity federation (its
+/// issuer and signing keys).
+pub fn outbound_federation(account: &str) -> Vec<u8> {
+    format!("iam/{account}/outbound-federation").into_bytes()
+}
+
+/// `oidc-issuer/<id>`: which account an outbound federation issuer id belongs to (its OIDC
+/// discovery documents are served unauthenticated, by id).
+pub fn outbound_issuer(id: &str) -> Vec<u8> {
+    format!("oidc-issuer/{id}").into_bytes()
+}

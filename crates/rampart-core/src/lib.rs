@@ -37,4 +37,7 @@ pub struct Ctx<'a> {
     pub now: OffsetDateTime,
     pub request_id: &'a str,
     pub region: &'a str,
+    /// The URL clients reach Rampart at (`public_url`, else the scheme and Host of this request),
+    /// for URLs Rampart hands out (an outbound federation issuer).
+    pub endpoint: &'a str,
 }

@@ -12,7 +12,7 @@ use rampart_store::Db;
 use crate::iam;
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
-use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed, Trail};
+use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed, StsSelf, Trail};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -80,9 +80,11 @@ pub static IAM: &[Action] = &[
     a("DetachUserPolicy", USER, ATTACH),
     a("DisableOrganizationsRootCredentialsManagement", &[All], &[]),
     a("DisableOrganizationsRootSessions", &[All], &[]),
+    a("DisableOutboundWebIdentityFederation", &[All], &[]),
     a("EnableMFADevice", USER, &[]),
     a("EnableOrganizationsRootCredentialsManagement", &[All], &[]),
     a("EnableOrganizationsRootSessions", &[All], &[]),
+    a("EnableOutboundWebIdentityFederation", &[All], &[]),
     a("GenerateCredentialReport", &[All], &[]),
     a("GenerateServiceLastAccessedDetails", &[Arn("Arn")], &[]),
     a("GetAccessKeyLastUsed", &[KeyOwner("AccessKeyId")], &[]),
@@ -98,6 +100,7 @@ pub static IAM: &[Action] = &[
     a("GetLoginProfile", USER, &[]),
     a("GetMFADevice", USER, &[]),
     a("GetOpenIDConnectProvider", OIDC, &[]),
+    a("GetOutboundWebIdentityFederationInfo", &[All], &[]),
     a("GetPolicy", POLICY, &[]),
     a("GetPolicyVersion", POLICY, &[]),
     a("GetRole", ROLE, &[]),
@@ -219,6 +222,14 @@ pub static STS: &[Action] = &[
     a("GetCallerIdentity", &[All], &[]),
     a("GetFederationToken", &[FederatedUser("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     a("GetSessionToken", &[All], &[]),
+    // Observed: the resource is `arn:aws:sts::ACCOUNT:self`, and tags need
+    // sts:TagGetWebIdentityToken on it too.
+    a(
+        "GetWebIdentityToken",
+        &[StsSelf],
+        &["sts:DurationSeconds", "sts:IdentityTokenAudience", "sts:SigningAlgorithm"],
+    )
+    .tagging("TagGetWebIdentityToken"),
 ];
 
 /// What the authorizer needs of one request.
@@ -230,15 +241,16 @@ pub struct Resolved {
     pub resources: Vec<String>,
     /// Condition keys and their values, from the request and the resource.
     pub keys: Vec<(String, Vec<String>)>,
-    /// A role the request passes: the `iam:PassRole` check it needs, on the role's ARN.
-    pub passed_role: Option<PassRoleCheck>,
+    /// The dependent actions the request also needs: `iam:PassRole` on a role it passes, a
+    /// tagging action for the tags it passes.
+    pub also: Vec<Check>,
 }
 
-/// The `iam:PassRole` check of a request that passes a role.
+/// One more action a request needs, on one resource, with its own condition keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PassRoleCheck {
-    pub role_arn: String,
-    /// `iam:PassedToService` and `iam:AssociatedResourceArn`.
+pub struct Check {
+    pub action: String,
+    pub resource: String,
     pub keys: Vec<(String, Vec<String>)>,
 }
 
@@ -376,6 +388,7 @@ pub fn resolve(
                 format!("arn:aws:iam::{account}:{}{path}{}", entity.segment(), member(m).unwrap_or_default())
             }
             FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
+            StsSelf => format!("arn:aws:sts::{account}:self"),
             Caller => match &principal.user_name {
                 Some(me) => {
                     let found = find(db, account, User, me)?;
@@ -423,24 +436,34 @@ pub fn resolve(
     for key in row.map_or(&[][..], |r| r.keys) {
         key_values(key, op, input, &primary, &mut keys);
     }
-    let passed_role = match row.and_then(|r| r.passes_role) {
-        Some(p) => member(p.member).map(|role| {
-            let role_arn = if role.starts_with("arn:") {
-                role.to_owned()
-            } else {
-                // A role named by name: its ARN has its path.
-                let path = find(db, account, Role, role).ok().and_then(|f| f.path).unwrap_or_else(|| "/".to_owned());
-                format!("arn:aws:iam::{account}:role{path}{role}")
-            };
-            let mut keys = vec![("iam:PassedToService".to_owned(), vec![p.to_service.to_owned()])];
-            if let Some(associated) = resources.first().filter(|r| *r != "*") {
-                keys.push(("iam:AssociatedResourceArn".to_owned(), vec![associated.clone()]));
-            }
-            PassRoleCheck { role_arn, keys }
-        }),
-        None => None,
-    };
-    Ok(Resolved { action, resources, keys, passed_role })
+    let mut also = Vec::new();
+    if let Some(p) = row.and_then(|r| r.passes_role)
+        && let Some(role) = member(p.member)
+    {
+        let role_arn = if role.starts_with("arn:") {
+            role.to_owned()
+        } else {
+            // A role named by name: its ARN has its path.
+            let path = find(db, account, Role, role).ok().and_then(|f| f.path).unwrap_or_else(|| "/".to_owned());
+            format!("arn:aws:iam::{account}:role{path}{role}")
+        };
+        let mut keys = vec![("iam:PassedToService".to_owned(), vec![p.to_service.to_owned()])];
+        if let Some(associated) = resources.first().filter(|r| *r != "*") {
+            keys.push(("iam:AssociatedResourceArn".to_owned(), vec![associated.clone()]));
+        }
+        also.push(Check { action: "iam:PassRole".to_owned(), resource: role_arn, keys });
+    }
+    if let Some(tagging) = row.and_then(|r| r.tagging) {
+        let mut tag_keys = Vec::new();
+        key_values("aws:RequestTag/${TagKey}", op, input, &primary, &mut tag_keys);
+        key_values("aws:TagKeys", op, input, &primary, &mut tag_keys);
+        if !tag_keys.is_empty() {
+            // On the action's own resource (observed: sts:TagGetWebIdentityToken on `…:self`).
+            let resource = resources.first().cloned().unwrap_or_else(|| "*".to_owned());
+            also.push(Check { action: format!("{service}:{tagging}"), resource, keys: tag_keys });
+        }
+    }
+    Ok(Resolved { action, resources, keys, also })
 }
 
 /// Where the value of each key a table names comes from.
@@ -491,6 +514,22 @@ fn key_values(key: &str, op: &Operation, input: &Value, primary: &Found, out: &m
             }
         }
         "sts:RoleSessionName" => out.extend(string("RoleSessionName").map(|v| (key.to_owned(), vec![v]))),
+        "sts:IdentityTokenAudience" => {
+            let v = strings("Audience");
+            if !v.is_empty() {
+                out.push((key.to_owned(), v));
+            }
+        }
+        "sts:SigningAlgorithm" => out.extend(string("SigningAlgorithm").map(|v| (key.to_owned(), vec![v]))),
+        // The token's lifetime, given or the default (GetWebIdentityToken: 300 seconds).
+        "sts:DurationSeconds" => {
+            let given = match input.field(shape, "DurationSeconds") {
+                Some((_, Value::Integer(n))) => Some(*n),
+                _ => None,
+            };
+            let default = (op.name == "GetWebIdentityToken").then_some(300);
+            out.extend(given.or(default).map(|n| (key.to_owned(), vec![n.to_string()])));
+        }
         "sts:SourceIdentity" => out.extend(string("SourceIdentity").map(|v| (key.to_owned(), vec![v]))),
         "sts:TransitiveTagKeys" => {
             let v = strings("TransitiveTagKeys");

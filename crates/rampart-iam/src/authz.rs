@@ -414,6 +414,7 @@ mod tests {
             session: None,
             federation: None,
             temporary: None,
+            expires: None,
             mfa_at: None,
             console: false,
         };

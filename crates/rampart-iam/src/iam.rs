@@ -11,6 +11,7 @@ mod managed;
 mod mfa;
 mod oidc_providers;
 mod organizations;
+mod outbound_federation;
 mod passwords;
 mod policies;
 mod roles;
@@ -31,6 +32,7 @@ pub use managed::*;
 pub use mfa::*;
 pub use oidc_providers::*;
 pub use organizations::*;
+pub use outbound_federation::*;
 pub use passwords::*;
 pub use policies::*;
 pub use roles::*;
@@ -102,6 +104,7 @@ impl UserRecord {
             session: None,
             federation: None,
             temporary: None,
+            expires: None,
             mfa_at: None,
             console: false,
         }

@@ -34,9 +34,11 @@ pub fn get_caller_identity(
 pub mod authorization_message;
 mod saml;
 mod web_identity;
+mod web_identity_token;
 pub use authorization_message::decode_authorization_message;
 pub use saml::*;
 pub use web_identity::*;
+pub use web_identity_token::get_web_identity_token;
 
 /// The account an access key belongs to. The account is read from the key id itself, as AWS
 /// does, so it answers for any well-formed key — active, inactive, deleted, temporary or another
@@ -142,6 +144,7 @@ impl SessionClaims {
                     session_policy_arns: self.session_policy_arns.clone(),
                 }),
                 temporary: Some(self.issued),
+                expires: Some(self.expires),
                 mfa_at: self.mfa_at,
                 console: false,
             };
@@ -149,6 +152,7 @@ impl SessionClaims {
         if self.root {
             return Principal {
                 temporary: Some(self.issued),
+                expires: Some(self.expires),
                 mfa_at: self.mfa_at,
                 console: self.console,
                 ..Principal::root(&self.account_id, key)
@@ -165,6 +169,7 @@ impl SessionClaims {
                 session: None,
                 federation: None,
                 temporary: Some(self.issued),
+                expires: Some(self.expires),
                 mfa_at: self.mfa_at,
                 console: self.console,
             };
@@ -191,6 +196,7 @@ impl SessionClaims {
             }),
             federation: None,
             temporary: Some(self.issued),
+            expires: Some(self.expires),
             mfa_at: self.mfa_at,
             console: false,
         }

@@ -1,4 +1,5 @@
-//! Rampart's own endpoints under `/_rampart/`: health, and the dev-mode reset.
+//! Rampart's own endpoints under `/_rampart/`: health, the dev-mode reset, and the discovery
+//! documents of outbound federation issuers.
 
 use rampart_core::account::{AccessKeyRecord, KeyOwner};
 use rampart_core::keys;
@@ -30,7 +31,30 @@ pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &s
             Ok(n) => respond(200, "application/json", serde_json::json!({ "deleted": n }).to_string(), request_id),
             Err(()) => respond(500, "application/json", r#"{"error":"reset failed"}"#, request_id),
         },
-        _ => respond(404, "application/json", r#"{"error":"not found"}"#, request_id),
+        ("GET" | "HEAD", p) if p.starts_with("/_rampart/oidc/") => discovery(app, p, request_id),
+        _ => not_found(request_id),
+    }
+}
+
+fn not_found(request_id: &str) -> Response {
+    respond(404, "application/json", r#"{"error":"not found"}"#, request_id)
+}
+
+/// An account's outbound federation issuer (`/_rampart/oidc/ID`): its OIDC discovery document
+/// and key set, public as an issuer's are, so that outside services can verify its tokens.
+fn discovery(app: &App, path: &str, request_id: &str) -> Response {
+    let rest = path.trim_start_matches("/_rampart/oidc/");
+    let Some((id, document)) = rest.split_once("/.well-known/") else { return not_found(request_id) };
+    if id.is_empty() || id.contains('/') {
+        return not_found(request_id);
+    }
+    match rampart_iam::iam::discovery_documents(&app.db, id) {
+        Ok(Some((configuration, _))) if document == "openid-configuration" => {
+            respond(200, "application/json", configuration, request_id)
+        }
+        Ok(Some((_, jwks))) if document == "jwks.json" => respond(200, "application/json", jwks, request_id),
+        Ok(_) => not_found(request_id),
+        Err(_) => respond(500, "application/json", r#"{"error":"internal error"}"#, request_id),
     }
 }
 

@@ -561,6 +561,7 @@ impl App {
         }
 
         // May they? On every resource the operation acts on.
+        let endpoint = self.endpoint(host_header, origin);
         let ctx = Ctx {
             principal: &principal,
             db: &self.db,
@@ -568,6 +569,7 @@ impl App {
             now,
             request_id,
             region: &auth.scope.region,
+            endpoint: &endpoint,
         };
         let asked = rampart_iam::actions::resolve(
             &self.db,
@@ -603,17 +605,17 @@ impl App {
                 )
                 .map_err(|e| fail(from_service(e), protocol, namespace))?;
         }
-        // A role handed to a service: the caller must be allowed to pass it, too.
-        if let Some(pass) = &asked.passed_role {
+        // Dependent actions: a role handed to a service must be passable, tags taggable.
+        for check in &asked.also {
             self.authorizer
                 .authorize(
                     &self.db,
                     &authz::Request {
                         principal: &principal,
-                        action: "iam:PassRole",
-                        resource: &pass.role_arn,
+                        action: &check.action,
+                        resource: &check.resource,
                         context,
-                        keys: &pass.keys,
+                        keys: &check.keys,
                     },
                 )
                 .map_err(|e| fail(from_service(e), protocol, namespace))?;
@@ -637,6 +639,7 @@ impl App {
                         region: auth.scope.region.clone(),
                     },
                     region: auth.scope.region.clone(),
+                    endpoint: endpoint.into_owned(),
                 })));
             }
             Handler::ReadUnless { write, writes, .. } if writes(&input) => HandlerRef::Write(write.clone()),
@@ -758,15 +761,34 @@ impl App {
         Ok(encode(service, op, &output, request_id))
     }
 
+    /// The URL clients reach Rampart at: `public_url`, else this request's scheme and Host.
+    fn endpoint<'a>(&'a self, host: Option<&str>, origin: &Origin) -> std::borrow::Cow<'a, str> {
+        match &self.config.public_url {
+            Some(url) => std::borrow::Cow::Borrowed(url.trim_end_matches('/')),
+            None => {
+                let scheme = if origin.tls.is_some() { "https" } else { "http" };
+                let host = host.unwrap_or("localhost");
+                std::borrow::Cow::Owned(format!("{scheme}://{host}"))
+            }
+        }
+    }
+
     /// Runs a `Prepared` handler's slow first step on a blocking thread; the write follows.
     async fn run_prepare(&self, p: PrepareStep, now: OffsetDateTime, request_id: &str) -> Result<WriteStep, Failure> {
         let service = p.write.service;
         let fail = |e: WireError| Failure { error: e, protocol: service.protocol, namespace: service.xml_namespace };
         let (db, sealer, rid) = (self.db.clone(), self.sealer.clone(), request_id.to_owned());
         tokio::task::spawn_blocking(move || {
-            let PrepareStep { prepare, mut write, region } = p;
-            let ctx =
-                Ctx { principal: &write.principal, db: &db, sealer: &sealer, now, request_id: &rid, region: &region };
+            let PrepareStep { prepare, mut write, region, endpoint } = p;
+            let ctx = Ctx {
+                principal: &write.principal,
+                db: &db,
+                sealer: &sealer,
+                now,
+                request_id: &rid,
+                region: &region,
+                endpoint: &endpoint,
+            };
             write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
             Ok(write)
         })
@@ -888,6 +910,7 @@ pub struct PrepareStep {
     prepare: crate::dispatch::PrepareFn,
     write: WriteStep,
     region: String,
+    endpoint: String,
 }
 
 /// The handler chosen for one request.

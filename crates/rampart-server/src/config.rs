@@ -85,6 +85,10 @@ pub struct Config {
     /// Let OIDC issuers resolve to loopback or private addresses (a local identity provider).
     /// Off: registering a provider must not let anyone make Rampart reach into its own network.
     pub oidc_allow_private_addresses: bool,
+    /// The URL clients and outside services reach this server at (`https://rampart.example.org`),
+    /// for the URLs Rampart hands out, such as an account's outbound web identity federation
+    /// issuer. Default: the scheme and Host of the request that needs one.
+    pub public_url: Option<String>,
     /// More base domains under which S3 requests name their bucket in the Host header
     /// (`BUCKET.s3.DOMAIN`, `BUCKET.DOMAIN`), besides the built-in `localhost`,
     /// `localhost.localstack.cloud` and `amazonaws.com`. A Host under none of them that is not an
@@ -171,6 +175,7 @@ impl Default for Config {
             trail_export_dir: None,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
+            public_url: None,
             s3_base_domains: Vec::new(),
             master_key_file: None,
             log_format: LogFormat::Text,
@@ -228,6 +233,10 @@ version = 1
 # A connection that sends nothing within header_read_timeout_secs is closed.
 # max_connections = 4096
 # max_connections_per_source = 512
+
+# The URL clients and outside services reach this server at, for the URLs Rampart hands out (an
+# account's outbound web identity federation issuer); default: the scheme and Host of the request.
+# public_url = "https://rampart.example.org"
 
 # More DNS names S3 requests may name their bucket under (BUCKET.s3.DOMAIN, BUCKET.DOMAIN), besides
 # localhost, localhost.localstack.cloud and amazonaws.com.
@@ -375,6 +384,12 @@ impl Config {
         }
         if self.tls_self_signed && self.tls_cert.is_some() {
             return invalid("--tls-self-signed and --tls-cert exclude each other".to_owned());
+        }
+        if let Some(url) = &self.public_url {
+            let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['?', '#', ' '])) {
+                return invalid(format!("public URL `{url}` is not an http:// or https:// URL"));
+            }
         }
         if let Some(d) = self.s3_base_domains.iter().find(|d| !is_domain(d)) {
             return invalid(format!("S3 base domain `{d}` is not a DNS name"));

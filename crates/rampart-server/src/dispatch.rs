@@ -60,9 +60,11 @@ fn read_unless<I: FromValue + 'static, O: IntoValue + 'static>(
     Handler::ReadUnless { read, write, writes }
 }
 
-fn prepared<I: FromValue + IntoValue + 'static, O: IntoValue + 'static>(
-    prepare: fn(&Ctx<'_>, I) -> Result<I, ServiceError>,
-    write: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
+/// `prepare` turns the input into what `write` takes: the input itself with its slow part done
+/// (a password hashed), or what it computed (new keys, sealed).
+fn prepared<I: FromValue + 'static, P: FromValue + IntoValue + 'static, O: IntoValue + 'static>(
+    prepare: fn(&Ctx<'_>, I) -> Result<P, ServiceError>,
+    write: fn(&mut Tx<'_>, &TxCtx<'_>, P) -> Result<O, ServiceError>,
 ) -> Handler {
     let Handler::Write(write) = self::write(write) else { unreachable!("write() builds its own variant") };
     let prepare: PrepareFn = Arc::new(move |ctx, v| prepare(ctx, input(v)?).map(IntoValue::into_value));
@@ -119,6 +121,7 @@ impl Dispatch {
             ((sts, "AssumeRole"), read_unless(sts::assume_role, sts::assume_role_with_mfa, has_token_code)),
             ((sts, "GetSessionToken"), write(sts::get_session_token)),
             ((sts, "GetFederationToken"), read(sts::get_federation_token)),
+            ((sts, "GetWebIdentityToken"), read(sts::get_web_identity_token)),
             ((iam, "CreateUser"), write(iam::create_user)),
             ((iam, "GetUser"), read(iam::get_user)),
             ((iam, "ListUsers"), read(iam::list_users)),
@@ -265,6 +268,12 @@ impl Dispatch {
             ((iam, "TagRole"), write(iam::tag_role)),
             ((iam, "UntagRole"), write(iam::untag_role)),
             ((iam, "ListRoleTags"), read(iam::list_role_tags)),
+            (
+                (iam, "EnableOutboundWebIdentityFederation"),
+                prepared(iam::prepare_enable_outbound_web_identity_federation, iam::enable_outbound_web_identity_federation),
+            ),
+            ((iam, "DisableOutboundWebIdentityFederation"), write(iam::disable_outbound_web_identity_federation)),
+            ((iam, "GetOutboundWebIdentityFederationInfo"), read(iam::get_outbound_web_identity_federation_info)),
             ((iam, "CreateLoginProfile"), prepared(iam::prepare_create_login_profile, iam::create_login_profile)),
             ((iam, "GetLoginProfile"), read(iam::get_login_profile)),
             ((iam, "UpdateLoginProfile"), prepared(iam::prepare_update_login_profile, iam::update_login_profile)),

@@ -65,7 +65,7 @@ mod tests {
                 let has = |m: &str| matches!(op.input.map(|s| &s.kind), Some(rampart_shapes::Kind::Structure(st)) if st.member_index(m).is_some());
                 for t in row.resources {
                     let members: &[&str] = match t {
-                        All | Listing(_) | Caller => &[],
+                        All | Listing(_) | Caller | StsSelf => &[],
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
                         Renamed(_, m, p) | Object(m, p) => &[m, p],

@@ -2003,9 +2003,11 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DetachUserPolicy",
     "DisableOrganizationsRootCredentialsManagement",
     "DisableOrganizationsRootSessions",
+    "DisableOutboundWebIdentityFederation",
     "EnableMFADevice",
     "EnableOrganizationsRootCredentialsManagement",
     "EnableOrganizationsRootSessions",
+    "EnableOutboundWebIdentityFederation",
     "GenerateCredentialReport",
     "GenerateServiceLastAccessedDetails",
     "GetAccessKeyLastUsed",
@@ -2021,6 +2023,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetLoginProfile",
     "GetMFADevice",
     "GetOpenIDConnectProvider",
+    "GetOutboundWebIdentityFederationInfo",
     "GetPolicy",
     "GetPolicyVersion",
     "GetRole",
@@ -19492,6 +19495,37 @@ impl ::std::fmt::Debug for EnableOrganizationsRootSessionsResponse {
     }
 }
 
+/// The `EnableOutboundWebIdentityFederationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableOutboundWebIdentityFederationResponse {
+    pub issuer_identifier: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for EnableOutboundWebIdentityFederationResponse {
+    const SHAPE: &'static crate::Shape = &SH_EnableOutboundWebIdentityFederationResponse;
+}
+
+impl crate::FromValue for EnableOutboundWebIdentityFederationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { issuer_identifier: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnableOutboundWebIdentityFederationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.issuer_identifier.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOutboundWebIdentityFederationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOutboundWebIdentityFederationResponse")
+            .field("IssuerIdentifier", &self.issuer_identifier)
+            .finish()
+    }
+}
+
 /// The `EntityDetails` shape.
 #[derive(Clone, PartialEq)]
 pub struct EntityDetails {
@@ -20588,6 +20622,42 @@ impl ::std::fmt::Debug for GetOpenIDConnectProviderResponse {
             .field("ThumbprintList", &self.thumbprint_list)
             .field("CreateDate", &self.create_date)
             .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `GetOutboundWebIdentityFederationInfoResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetOutboundWebIdentityFederationInfoResponse {
+    pub issuer_identifier: ::std::option::Option<::std::string::String>,
+    pub jwt_vending_enabled: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for GetOutboundWebIdentityFederationInfoResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetOutboundWebIdentityFederationInfoResponse;
+}
+
+impl crate::FromValue for GetOutboundWebIdentityFederationInfoResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { issuer_identifier: crate::optional(f.next())?, jwt_vending_enabled: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetOutboundWebIdentityFederationInfoResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.issuer_identifier.map(crate::IntoValue::into_value),
+            self.jwt_vending_enabled.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetOutboundWebIdentityFederationInfoResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetOutboundWebIdentityFederationInfoResponse")
+            .field("IssuerIdentifier", &self.issuer_identifier)
+            .field("JwtVendingEnabled", &self.jwt_vending_enabled)
             .finish()
     }
 }

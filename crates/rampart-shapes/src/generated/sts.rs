@@ -148,6 +148,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetCallerIdentity",
     "GetFederationToken",
     "GetSessionToken",
+    "GetWebIdentityToken",
 ];
 
 static M_AssumeRoleRequest: [crate::Member; 12] = [
@@ -2907,6 +2908,89 @@ impl crate::IntoValue for GetSessionTokenResponse {
 impl ::std::fmt::Debug for GetSessionTokenResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GetSessionTokenResponse").field("Credentials", &self.credentials).finish()
+    }
+}
+
+/// The `GetWebIdentityTokenRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetWebIdentityTokenRequest {
+    pub audience: ::std::vec::Vec<::std::string::String>,
+    pub duration_seconds: ::std::option::Option<i32>,
+    pub signing_algorithm: ::std::string::String,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for GetWebIdentityTokenRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetWebIdentityTokenRequest;
+}
+
+impl crate::FromValue for GetWebIdentityTokenRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            audience: crate::required(f.next())?,
+            duration_seconds: crate::optional(f.next())?,
+            signing_algorithm: crate::required(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetWebIdentityTokenRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.audience)),
+            self.duration_seconds.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.signing_algorithm)),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetWebIdentityTokenRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetWebIdentityTokenRequest")
+            .field("Audience", &self.audience)
+            .field("DurationSeconds", &self.duration_seconds)
+            .field("SigningAlgorithm", &self.signing_algorithm)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `GetWebIdentityTokenResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetWebIdentityTokenResponse {
+    pub web_identity_token: ::std::option::Option<::std::string::String>,
+    pub expiration: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for GetWebIdentityTokenResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetWebIdentityTokenResponse;
+}
+
+impl crate::FromValue for GetWebIdentityTokenResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { web_identity_token: crate::optional(f.next())?, expiration: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetWebIdentityTokenResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.web_identity_token.map(crate::IntoValue::into_value),
+            self.expiration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetWebIdentityTokenResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetWebIdentityTokenResponse")
+            .field("WebIdentityToken", &"*** Sensitive Data Redacted ***")
+            .field("Expiration", &self.expiration)
+            .finish()
     }
 }
 
