@@ -843,8 +843,15 @@ mod tests {
         .unwrap();
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root(account, None);
-        let ctx =
-            rampart_core::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1", endpoint: "http://localhost" };
+        let ctx = rampart_core::Ctx {
+            principal: &p,
+            db: &db,
+            sealer: &sealer,
+            now,
+            request_id: "t",
+            region: "us-east-1",
+            endpoint: "http://localhost",
+        };
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
                 lookup_attributes: Some(vec![LookupAttribute {
@@ -915,8 +922,15 @@ mod tests {
 
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root("123456789012", None);
-        let ctx =
-            rampart_core::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1", endpoint: "http://localhost" };
+        let ctx = rampart_core::Ctx {
+            principal: &p,
+            db: &db,
+            sealer: &sealer,
+            now,
+            request_id: "t",
+            region: "us-east-1",
+            endpoint: "http://localhost",
+        };
         let page = |token: Option<String>| {
             lookup_events(
                 &ctx,
@@ -981,8 +995,15 @@ mod tests {
 
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root("123456789012", None);
-        let ctx =
-            rampart_core::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1", endpoint: "http://localhost" };
+        let ctx = rampart_core::Ctx {
+            principal: &p,
+            db: &db,
+            sealer: &sealer,
+            now,
+            request_id: "t",
+            region: "us-east-1",
+            endpoint: "http://localhost",
+        };
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
             let mut token = None;
@@ -1037,8 +1058,15 @@ mod tests {
         assert_eq!(logged[0].0, crate::position(at), "kept at its time");
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root("123456789012", None);
-        let ctx =
-            rampart_core::Ctx { principal: &p, db: &db, sealer: &sealer, now, request_id: "t", region: "us-east-1", endpoint: "http://localhost" };
+        let ctx = rampart_core::Ctx {
+            principal: &p,
+            db: &db,
+            sealer: &sealer,
+            now,
+            request_id: "t",
+            region: "us-east-1",
+            endpoint: "http://localhost",
+        };
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {
                 attribute_key: "Username".into(),

@@ -137,7 +137,8 @@ pub fn sign_jwt(
         "RS256" => {
             let k = RsaKeyPair::from_pkcs8(&pkcs8).map_err(|_| ServiceError::internal())?;
             let mut sig = vec![0; k.public_modulus_len()];
-            k.sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig).map_err(|_| ServiceError::internal())?;
+            k.sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+                .map_err(|_| ServiceError::internal())?;
             sig
         }
         _ => {
@@ -194,7 +195,8 @@ pub fn disable_outbound_web_identity_federation(
     _input: (),
 ) -> Result<(), ServiceError> {
     let key = keys::outbound_federation(&ctx.principal.account_id);
-    let mut record = records::read_tx::<OutboundFederation>(tx, &key)?.filter(|r| r.enabled).ok_or_else(feature_disabled)?;
+    let mut record =
+        records::read_tx::<OutboundFederation>(tx, &key)?.filter(|r| r.enabled).ok_or_else(feature_disabled)?;
     record.enabled = false;
     records::write_tx(tx, &key, &record)
 }

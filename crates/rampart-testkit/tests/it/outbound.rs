@@ -3,8 +3,8 @@
 //! the public discovery document and key set, checked here with aws-lc-rs directly.
 
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-use data_encoding::BASE64URL_NOPAD;
 use aws_sigv4::http_request::SignatureLocation;
+use data_encoding::BASE64URL_NOPAD;
 use rampart_testkit::{ACCOUNT_ID, Raw, TestServer, send, sign_request};
 
 use crate::iam::{err, root};
@@ -176,7 +176,9 @@ async fn an_enabled_issuer_signs_tokens_outside_services_can_verify() {
         .put_user_policy()
         .user_name("ops")
         .policy_name("assume")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#)
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        )
         .send()
         .await
         .unwrap();
