@@ -57,6 +57,9 @@ pub enum Target {
     Caller,
     /// A federated user named by an input member: `arn:aws:sts::ACCOUNT:federated-user/NAME`.
     FederatedUser(&'static str),
+    /// A service-linked role being created, from its service and custom suffix members:
+    /// `arn:aws:iam::ACCOUNT:role/aws-service-role/SERVICE/NAME`.
+    ServiceLinkedRole(&'static str, &'static str),
     /// STS's resource for what a caller asks about itself: `arn:aws:sts::ACCOUNT:self`
     /// (GetWebIdentityToken).
     StsSelf,
@@ -140,6 +143,7 @@ pub const fn passing(
 pub const KNOWN_KEYS: &[&str] = &[
     "aws:RequestTag/${TagKey}",
     "aws:TagKeys",
+    "iam:AWSServiceName",
     "iam:PolicyARN",
     "iam:PermissionsBoundary",
     "sts:DurationSeconds",

@@ -164,3 +164,8 @@ pub fn outbound_federation(account: &str) -> Vec<u8> {
 pub fn outbound_issuer(id: &str) -> Vec<u8> {
     format!("oidc-issuer/{id}").into_bytes()
 }
+
+/// `iam/<account>/role-deletion/<uuid>`: a service-linked role's deletion task.
+pub fn role_deletion_task(account: &str, id: &str) -> Vec<u8> {
+    format!("iam/{account}/role-deletion/{id}").into_bytes()
+}

@@ -12,7 +12,10 @@ use rampart_store::Db;
 use crate::iam;
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
-use Target::{All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed, StsSelf, Trail};
+use Target::{
+    All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed,
+    ServiceLinkedRole, StsSelf, Trail,
+};
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
 const UNTAG: &[&str] = &["aws:TagKeys"];
@@ -49,6 +52,7 @@ pub static IAM: &[Action] = &[
     a("CreatePolicyVersion", POLICY, &[]),
     a("CreateRole", &[New(Role, "RoleName")], NEW_ENTITY),
     a("CreateSAMLProvider", &[Named(SamlProvider, "Name")], TAGS),
+    a("CreateServiceLinkedRole", &[ServiceLinkedRole("AWSServiceName", "CustomSuffix")], &["iam:AWSServiceName"]),
     a("CreateServiceSpecificCredential", USER, &[]),
     a("CreateUser", &[New(User, "UserName")], NEW_ENTITY),
     a("CreateVirtualMFADevice", &[New(Mfa, "VirtualMFADeviceName")], TAGS),
@@ -69,6 +73,7 @@ pub static IAM: &[Action] = &[
     a("DeleteSAMLProvider", SAML, &[]),
     a("DeleteSSHPublicKey", USER, &[]),
     a("DeleteServerCertificate", CERT, &[]),
+    a("DeleteServiceLinkedRole", ROLE, &[]),
     a("DeleteServiceSpecificCredential", USER, &[]),
     a("DeleteSigningCertificate", USER, &[]),
     a("DeleteUser", USER, &[]),
@@ -110,6 +115,7 @@ pub static IAM: &[Action] = &[
     a("GetServerCertificate", CERT, &[]),
     a("GetServiceLastAccessedDetails", &[All], &[]),
     a("GetServiceLastAccessedDetailsWithEntities", &[All], &[]),
+    a("GetServiceLinkedRoleDeletionStatus", &[All], &[]),
     a("GetUser", USER, &[]),
     a("GetUserPolicy", USER, &[]),
     a("ListAccessKeys", USER, &[]),
@@ -224,12 +230,8 @@ pub static STS: &[Action] = &[
     a("GetSessionToken", &[All], &[]),
     // Observed: the resource is `arn:aws:sts::ACCOUNT:self`, and tags need
     // sts:TagGetWebIdentityToken on it too.
-    a(
-        "GetWebIdentityToken",
-        &[StsSelf],
-        &["sts:DurationSeconds", "sts:IdentityTokenAudience", "sts:SigningAlgorithm"],
-    )
-    .tagging("TagGetWebIdentityToken"),
+    a("GetWebIdentityToken", &[StsSelf], &["sts:DurationSeconds", "sts:IdentityTokenAudience", "sts:SigningAlgorithm"])
+        .tagging("TagGetWebIdentityToken"),
 ];
 
 /// What the authorizer needs of one request.
@@ -389,6 +391,11 @@ pub fn resolve(
             }
             FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
             StsSelf => format!("arn:aws:sts::{account}:self"),
+            ServiceLinkedRole(service, suffix) => {
+                let service = member(service).unwrap_or("*");
+                let name = iam::service_linked_role_name(service, member(suffix)).unwrap_or_else(|| "*".to_owned());
+                format!("arn:aws:iam::{account}:role/aws-service-role/{service}/{name}")
+            }
             Caller => match &principal.user_name {
                 Some(me) => {
                     let found = find(db, account, User, me)?;
@@ -499,6 +506,7 @@ fn key_values(key: &str, op: &Operation, input: &Value, primary: &Found, out: &m
             }
         }
         "iam:PolicyARN" => out.extend(string("PolicyArn").map(|v| (key.to_owned(), vec![v]))),
+        "iam:AWSServiceName" => out.extend(string("AWSServiceName").map(|v| (key.to_owned(), vec![v]))),
         // The boundary being set, else the one the entity already has.
         "iam:PermissionsBoundary" => {
             out.extend(

@@ -270,10 +270,16 @@ impl Dispatch {
             ((iam, "ListRoleTags"), read(iam::list_role_tags)),
             (
                 (iam, "EnableOutboundWebIdentityFederation"),
-                prepared(iam::prepare_enable_outbound_web_identity_federation, iam::enable_outbound_web_identity_federation),
+                prepared(
+                    iam::prepare_enable_outbound_web_identity_federation,
+                    iam::enable_outbound_web_identity_federation,
+                ),
             ),
             ((iam, "DisableOutboundWebIdentityFederation"), write(iam::disable_outbound_web_identity_federation)),
             ((iam, "GetOutboundWebIdentityFederationInfo"), read(iam::get_outbound_web_identity_federation_info)),
+            ((iam, "CreateServiceLinkedRole"), write(iam::create_service_linked_role)),
+            ((iam, "DeleteServiceLinkedRole"), write(iam::delete_service_linked_role)),
+            ((iam, "GetServiceLinkedRoleDeletionStatus"), read(iam::get_service_linked_role_deletion_status)),
             ((iam, "CreateLoginProfile"), prepared(iam::prepare_create_login_profile, iam::create_login_profile)),
             ((iam, "GetLoginProfile"), read(iam::get_login_profile)),
             ((iam, "UpdateLoginProfile"), prepared(iam::prepare_update_login_profile, iam::update_login_profile)),

@@ -68,7 +68,7 @@ mod tests {
                         All | Listing(_) | Caller | StsSelf => &[],
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
-                        Renamed(_, m, p) | Object(m, p) => &[m, p],
+                        Renamed(_, m, p) | Object(m, p) | ServiceLinkedRole(m, p) => &[m, p],
                         Bucket(m) | FederatedUser(m) | OidcUrl(m) | Trail(m) => &[m],
                     };
                     for m in members {

@@ -41,6 +41,10 @@ pub struct RoleRecord {
     /// one given the same name. See [`effective_trust`].
     #[serde(default)]
     pub trust_bindings: BTreeMap<String, String>,
+    /// For a service-linked role: the service principal it is linked to. Only that service may
+    /// change the role (see [`modifiable_role_tx`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_linked: Option<String>,
 }
 
 super::listed!(RoleRecord);
@@ -220,7 +224,7 @@ pub fn put_role_permissions_boundary(
     input: shapes::PutRolePermissionsBoundaryRequest,
 ) -> Result<(), ServiceError> {
     read_policy_by_arn_tx(tx, &input.permissions_boundary)?;
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     r.boundary = Some(input.permissions_boundary);
     write_role(tx, &r)
 }
@@ -230,7 +234,7 @@ pub fn delete_role_permissions_boundary(
     ctx: &TxCtx<'_>,
     input: shapes::DeleteRolePermissionsBoundaryRequest,
 ) -> Result<(), ServiceError> {
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     r.boundary = None;
     write_role(tx, &r)
 }
@@ -256,11 +260,31 @@ pub fn read_role(db: &rampart_store::Db, account: &str, name: &str) -> Result<Op
     read_cached(db, &keys::role(account, name))
 }
 
-fn read_role_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<RoleRecord, ServiceError> {
+pub(super) fn read_role_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<RoleRecord, ServiceError> {
     records::read_tx(tx, &keys::role(account, name))?.ok_or_else(|| no_such_role(name))
 }
 
-fn write_role(tx: &mut Tx<'_>, r: &RoleRecord) -> Result<(), ServiceError> {
+/// The refusal of a change to a role only its service may change.
+pub(super) fn protected_role(name: &str) -> ServiceError {
+    ServiceError::new(
+        "UnmodifiableEntity",
+        400,
+        format!("Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS"),
+    )
+}
+
+/// A role the caller may change: not a service-linked role, whose trust, policies, boundary and
+/// existence belong to its service (its description and tags stay the account's).
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html>.
+fn modifiable_role_tx(tx: &Tx<'_>, account: &str, name: &str) -> Result<RoleRecord, ServiceError> {
+    let r = read_role_tx(tx, account, name)?;
+    if r.service_linked.is_some() {
+        return Err(protected_role(&r.name));
+    }
+    Ok(r)
+}
+
+pub(super) fn write_role(tx: &mut Tx<'_>, r: &RoleRecord) -> Result<(), ServiceError> {
     records::write_tx(tx, &keys::role(&r.account_id, &r.name), r)
 }
 
@@ -349,6 +373,7 @@ pub fn create_role(
         inline_policies: BTreeMap::new(),
         attached: BTreeSet::new(),
         trust_bindings: BTreeMap::new(),
+        service_linked: None,
     };
     r.trust_bindings = bind_principals(tx, &r.trust_policy)?;
     super::merge_tags(&mut r.tags, input.tags.unwrap_or_default())?;
@@ -382,6 +407,9 @@ pub fn update_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateRoleRe
         r.description = Some(d);
     }
     if let Some(d) = input.max_session_duration {
+        if r.service_linked.is_some() {
+            return Err(protected_role(&r.name));
+        }
         r.max_session_duration = check_duration(d)?;
     }
     write_role(tx, &r)
@@ -404,14 +432,14 @@ pub fn update_assume_role_policy(
     input: shapes::UpdateAssumeRolePolicyRequest,
 ) -> Result<(), ServiceError> {
     validate_trust(&input.policy_document)?;
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     r.trust_bindings = bind_principals(tx, &input.policy_document)?;
     r.trust_policy = input.policy_document;
     write_role(tx, &r)
 }
 
 pub fn delete_role(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteRoleRequest) -> Result<(), ServiceError> {
-    let r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     if !r.inline_policies.is_empty() {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete entity, must delete policies first."));
     }
@@ -436,7 +464,7 @@ pub fn put_role_policy(
     ctx: &TxCtx<'_>,
     input: shapes::PutRolePolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     let owner = format!("role {}", r.name);
     super::put_inline(&mut r.inline_policies, input.policy_name, input.policy_document, 10_240, &owner)?;
     write_role(tx, &r)
@@ -476,7 +504,7 @@ pub fn delete_role_policy(
     ctx: &TxCtx<'_>,
     input: shapes::DeleteRolePolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     if r.inline_policies.remove(&input.policy_name).is_none() {
         return Err(no_such_role_policy(&input.policy_name));
     }
@@ -488,7 +516,7 @@ pub fn attach_role_policy(
     ctx: &TxCtx<'_>,
     input: shapes::AttachRolePolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     super::policies::attach(tx, &mut r.attached, input.policy_arn, "Role")?;
     write_role(tx, &r)
 }
@@ -498,7 +526,7 @@ pub fn detach_role_policy(
     ctx: &TxCtx<'_>,
     input: shapes::DetachRolePolicyRequest,
 ) -> Result<(), ServiceError> {
-    let mut r = read_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
+    let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     super::policies::detach(tx, &mut r.attached, &input.policy_arn)?;
     write_role(tx, &r)
 }

@@ -1972,6 +1972,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "CreatePolicyVersion",
     "CreateRole",
     "CreateSAMLProvider",
+    "CreateServiceLinkedRole",
     "CreateServiceSpecificCredential",
     "CreateUser",
     "CreateVirtualMFADevice",
@@ -1992,6 +1993,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteSAMLProvider",
     "DeleteSSHPublicKey",
     "DeleteServerCertificate",
+    "DeleteServiceLinkedRole",
     "DeleteServiceSpecificCredential",
     "DeleteSigningCertificate",
     "DeleteUser",
@@ -2033,6 +2035,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetServerCertificate",
     "GetServiceLastAccessedDetails",
     "GetServiceLastAccessedDetailsWithEntities",
+    "GetServiceLinkedRoleDeletionStatus",
     "GetUser",
     "GetUserPolicy",
     "ListAccessKeys",
@@ -18159,6 +18162,78 @@ impl ::std::fmt::Debug for CreateSAMLProviderResponse {
     }
 }
 
+/// The `CreateServiceLinkedRoleRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateServiceLinkedRoleRequest {
+    pub aws_service_name: ::std::string::String,
+    pub description: ::std::option::Option<::std::string::String>,
+    pub custom_suffix: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateServiceLinkedRoleRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateServiceLinkedRoleRequest;
+}
+
+impl crate::FromValue for CreateServiceLinkedRoleRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            aws_service_name: crate::required(f.next())?,
+            description: crate::optional(f.next())?,
+            custom_suffix: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateServiceLinkedRoleRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.aws_service_name)),
+            self.description.map(crate::IntoValue::into_value),
+            self.custom_suffix.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateServiceLinkedRoleRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateServiceLinkedRoleRequest")
+            .field("AWSServiceName", &self.aws_service_name)
+            .field("Description", &self.description)
+            .field("CustomSuffix", &self.custom_suffix)
+            .finish()
+    }
+}
+
+/// The `CreateServiceLinkedRoleResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateServiceLinkedRoleResponse {
+    pub role: ::std::option::Option<Role>,
+}
+
+impl crate::HasShape for CreateServiceLinkedRoleResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateServiceLinkedRoleResponse;
+}
+
+impl crate::FromValue for CreateServiceLinkedRoleResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { role: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateServiceLinkedRoleResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.role.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateServiceLinkedRoleResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateServiceLinkedRoleResponse").field("Role", &self.role).finish()
+    }
+}
+
 /// The `CreateServiceSpecificCredentialRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateServiceSpecificCredentialRequest {
@@ -18893,6 +18968,64 @@ impl ::std::fmt::Debug for DeleteServerCertificateRequest {
     }
 }
 
+/// The `DeleteServiceLinkedRoleRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteServiceLinkedRoleRequest {
+    pub role_name: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteServiceLinkedRoleRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteServiceLinkedRoleRequest;
+}
+
+impl crate::FromValue for DeleteServiceLinkedRoleRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { role_name: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteServiceLinkedRoleRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.role_name))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteServiceLinkedRoleRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteServiceLinkedRoleRequest").field("RoleName", &self.role_name).finish()
+    }
+}
+
+/// The `DeleteServiceLinkedRoleResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteServiceLinkedRoleResponse {
+    pub deletion_task_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteServiceLinkedRoleResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteServiceLinkedRoleResponse;
+}
+
+impl crate::FromValue for DeleteServiceLinkedRoleResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { deletion_task_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteServiceLinkedRoleResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.deletion_task_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteServiceLinkedRoleResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteServiceLinkedRoleResponse").field("DeletionTaskId", &self.deletion_task_id).finish()
+    }
+}
+
 /// The `DeleteServiceSpecificCredentialRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteServiceSpecificCredentialRequest {
@@ -19085,6 +19218,42 @@ impl crate::IntoValue for DeleteVirtualMFADeviceRequest {
 impl ::std::fmt::Debug for DeleteVirtualMFADeviceRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteVirtualMFADeviceRequest").field("SerialNumber", &self.serial_number).finish()
+    }
+}
+
+/// The `DeletionTaskFailureReasonType` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeletionTaskFailureReasonType {
+    pub reason: ::std::option::Option<::std::string::String>,
+    pub role_usage_list: ::std::option::Option<::std::vec::Vec<RoleUsageType>>,
+}
+
+impl crate::HasShape for DeletionTaskFailureReasonType {
+    const SHAPE: &'static crate::Shape = &SH_DeletionTaskFailureReasonType;
+}
+
+impl crate::FromValue for DeletionTaskFailureReasonType {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { reason: crate::optional(f.next())?, role_usage_list: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeletionTaskFailureReasonType {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.reason.map(crate::IntoValue::into_value),
+            self.role_usage_list.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeletionTaskFailureReasonType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletionTaskFailureReasonType")
+            .field("Reason", &self.reason)
+            .field("RoleUsageList", &self.role_usage_list)
+            .finish()
     }
 }
 
@@ -21350,6 +21519,73 @@ impl ::std::fmt::Debug for GetServiceLastAccessedDetailsWithEntitiesResponse {
             .field("IsTruncated", &self.is_truncated)
             .field("Marker", &self.marker)
             .field("Error", &self.error)
+            .finish()
+    }
+}
+
+/// The `GetServiceLinkedRoleDeletionStatusRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServiceLinkedRoleDeletionStatusRequest {
+    pub deletion_task_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetServiceLinkedRoleDeletionStatusRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetServiceLinkedRoleDeletionStatusRequest;
+}
+
+impl crate::FromValue for GetServiceLinkedRoleDeletionStatusRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { deletion_task_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetServiceLinkedRoleDeletionStatusRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.deletion_task_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetServiceLinkedRoleDeletionStatusRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServiceLinkedRoleDeletionStatusRequest")
+            .field("DeletionTaskId", &self.deletion_task_id)
+            .finish()
+    }
+}
+
+/// The `GetServiceLinkedRoleDeletionStatusResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetServiceLinkedRoleDeletionStatusResponse {
+    pub status: ::std::string::String,
+    pub reason: ::std::option::Option<DeletionTaskFailureReasonType>,
+}
+
+impl crate::HasShape for GetServiceLinkedRoleDeletionStatusResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetServiceLinkedRoleDeletionStatusResponse;
+}
+
+impl crate::FromValue for GetServiceLinkedRoleDeletionStatusResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { status: crate::required(f.next())?, reason: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetServiceLinkedRoleDeletionStatusResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.status)),
+            self.reason.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetServiceLinkedRoleDeletionStatusResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetServiceLinkedRoleDeletionStatusResponse")
+            .field("Status", &self.status)
+            .field("Reason", &self.reason)
             .finish()
     }
 }
@@ -26008,6 +26244,39 @@ impl ::std::fmt::Debug for RoleLastUsed {
             .field("LastUsedDate", &self.last_used_date)
             .field("Region", &self.region)
             .finish()
+    }
+}
+
+/// The `RoleUsageType` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RoleUsageType {
+    pub region: ::std::option::Option<::std::string::String>,
+    pub resources: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for RoleUsageType {
+    const SHAPE: &'static crate::Shape = &SH_RoleUsageType;
+}
+
+impl crate::FromValue for RoleUsageType {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { region: crate::optional(f.next())?, resources: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RoleUsageType {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.region.map(crate::IntoValue::into_value),
+            self.resources.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RoleUsageType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RoleUsageType").field("Region", &self.region).field("Resources", &self.resources).finish()
     }
 }
 

@@ -1413,3 +1413,113 @@ async fn ssh_public_keys_round_trip_between_encodings_and_are_fingerprinted_like
     admin.delete_ssh_public_key().user_name("ana").ssh_public_key_id(key.ssh_public_key_id()).send().await.unwrap();
     admin.delete_user().user_name("ana").send().await.unwrap();
 }
+
+const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+const ANYONE_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+
+#[tokio::test]
+async fn service_linked_roles_belong_to_their_service() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let created =
+        admin.create_service_linked_role().aws_service_name("autoscaling.amazonaws.com").send().await.unwrap();
+    let role = created.role().unwrap();
+    assert_eq!(role.role_name(), "AWSServiceRoleForAutoScaling");
+    assert_eq!(role.path(), "/aws-service-role/autoscaling.amazonaws.com/");
+    assert_eq!(
+        role.arn(),
+        format!(
+            "arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        )
+    );
+    let trust =
+        percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap()).decode_utf8().unwrap();
+    let trust: serde_json::Value = serde_json::from_str(&trust).unwrap();
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"][0], "autoscaling.amazonaws.com");
+
+    // One per name: a second needs a suffix.
+    let (code, message) =
+        err(admin.create_service_linked_role().aws_service_name("autoscaling.amazonaws.com").send().await);
+    assert_eq!(code, "InvalidInput");
+    assert_eq!(
+        message,
+        "Service role name AWSServiceRoleForAutoScaling has been taken in this account, please try a different suffix."
+    );
+    let suffixed = admin
+        .create_service_linked_role()
+        .aws_service_name("autoscaling.amazonaws.com")
+        .custom_suffix("app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(suffixed.role().unwrap().role_name(), "AWSServiceRoleForAutoScaling_app");
+    assert_eq!(
+        err(admin.create_service_linked_role().aws_service_name("nope.example.com").send().await).0,
+        "InvalidInput"
+    );
+
+    // Only the service changes its trust, policies and existence; the description and tags stay
+    // the account's.
+    let name = "AWSServiceRoleForAutoScaling";
+    let protected =
+        format!("Cannot perform the operation on the protected role '{name}' - this role is only modifiable by AWS");
+    let refusals = [
+        err(admin.delete_role().role_name(name).send().await),
+        err(admin.put_role_policy().role_name(name).policy_name("p").policy_document(ALLOW_ALL).send().await),
+        err(admin
+            .attach_role_policy()
+            .role_name(name)
+            .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+            .send()
+            .await),
+        err(admin.update_assume_role_policy().role_name(name).policy_document(ANYONE_TRUST).send().await),
+        err(admin.update_role().role_name(name).max_session_duration(7200).send().await),
+    ];
+    for r in refusals {
+        assert_eq!(r, ("UnmodifiableEntity".to_owned(), protected.clone()));
+    }
+    admin.update_role_description().role_name(name).description("scaling").send().await.unwrap();
+    admin
+        .tag_role()
+        .role_name(name)
+        .tags(aws_sdk_iam::types::Tag::builder().key("k").value("v").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.get_role().role_name(name).send().await.unwrap().role().unwrap().description(), Some("scaling"));
+
+    // Who may create one is decided on the role's ARN and the service's name.
+    admin.create_user().user_name("ops").send().await.unwrap();
+    let only_spot = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceLinkedRole","Resource":"arn:aws:iam::*:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot","Condition":{"StringLike":{"iam:AWSServiceName":"spot.amazonaws.com"}}}]}"#;
+    admin.put_user_policy().user_name("ops").policy_name("slr").policy_document(only_spot).send().await.unwrap();
+    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let ops = iam(&server, key.access_key_id(), key.secret_access_key());
+    assert_eq!(
+        err(ops.create_service_linked_role().aws_service_name("ecs.amazonaws.com").send().await).0,
+        "AccessDenied"
+    );
+    let spot = ops.create_service_linked_role().aws_service_name("spot.amazonaws.com").send().await.unwrap();
+    assert_eq!(spot.role().unwrap().role_name(), "AWSServiceRoleForEC2Spot");
+
+    // Deleting is a task whose status can be asked; the role is gone.
+    let task = admin.delete_service_linked_role().role_name(name).send().await.unwrap();
+    let task = task.deletion_task_id();
+    assert!(task.starts_with(&format!("task/aws-service-role/autoscaling.amazonaws.com/{name}/")), "{task}");
+    let status = admin.get_service_linked_role_deletion_status().deletion_task_id(task).send().await.unwrap();
+    assert_eq!(status.status().as_str(), "SUCCEEDED");
+    assert_eq!(err(admin.get_role().role_name(name).send().await).0, "NoSuchEntity");
+    assert_eq!(err(admin.delete_service_linked_role().role_name(name).send().await).0, "NoSuchEntity");
+    let unknown = "task/aws-service-role/autoscaling.amazonaws.com/X/0b4e5f9c-2d0e-4a8e-9a43-3f6f0f0e9d11";
+    assert_eq!(
+        err(admin.get_service_linked_role_deletion_status().deletion_task_id(unknown).send().await).0,
+        "NoSuchEntity"
+    );
+    assert_eq!(
+        err(admin.get_service_linked_role_deletion_status().deletion_task_id("task/nonsense").send().await).0,
+        "InvalidInput"
+    );
+    // An ordinary role is deleted with DeleteRole, not as a service's.
+    admin.create_role().role_name("plain").assume_role_policy_document(ANYONE_TRUST).send().await.unwrap();
+    assert_eq!(err(admin.delete_service_linked_role().role_name("plain").send().await).0, "InvalidInput");
+}
