@@ -82,6 +82,12 @@ pub struct Args {
     /// Seconds each CloudTrail digest file covers (log file validation) [default: 3600].
     #[arg(long, env = "RAMPART_TRAIL_DIGEST_SECS")]
     trail_digest_secs: Option<u64>,
+    /// Seconds in a CloudTrail Insights period [default: 60].
+    #[arg(long, env = "RAMPART_INSIGHTS_PERIOD_SECS")]
+    insights_period_secs: Option<u64>,
+    /// Periods in a CloudTrail Insights baseline [default: 10080, a week of minutes].
+    #[arg(long, env = "RAMPART_INSIGHTS_BASELINE_PERIODS")]
+    insights_baseline_periods: Option<u64>,
     /// Also copy every trail's delivered files into this directory, as DIR/BUCKET/KEY.
     #[arg(long, env = "RAMPART_TRAIL_EXPORT_DIR")]
     trail_export_dir: Option<PathBuf>,
@@ -128,7 +134,7 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes,
             header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, event_history_days, oidc_allow_private_addresses, log_format;
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url);
         if !a.s3_base_domains.is_empty() {
             c.s3_base_domains = a.s3_base_domains;

@@ -513,10 +513,14 @@ pub fn lookup_events(
     if start > end {
         return Err(lookup_error("InvalidTimeRangeException", "Start time must be before end time."));
     }
-    if input.event_category.is_some() {
-        // Insights events: Rampart records none.
-        return Ok(shapes::LookupEventsResponse { events: Some(Vec::new()), next_token: None });
-    }
+    // Management events by default; `insight`: the Insights events of the account's trails.
+    let insights = match input.event_category.as_deref() {
+        None => false,
+        Some("insight") => true,
+        Some(other) => {
+            return Err(lookup_error("InvalidEventCategoryException", format!("Event category {other} is not valid.")));
+        }
+    };
     let account = ctx.principal.account_id.clone();
     // Where to scan, and what an event found there must also satisfy.
     let start_nanos = start.max(oldest).unix_timestamp_nanos();
@@ -557,7 +561,8 @@ pub fn lookup_events(
     let in_history = move |e: &Event| e.management_event && e.recipient_account_id == account && wanted(e);
     // What the caller asked for (not the defaults, which move with the clock between pages).
     let asked = |t: Option<time::OffsetDateTime>| t.map(|t| t.unix_timestamp_nanos().to_string()).unwrap_or_default();
-    let params = format!("{attribute}\n{value}\n{}\n{}", asked(input.start_time), asked(input.end_time));
+    let category = if insights { "insight" } else { "" };
+    let params = format!("{category}\n{attribute}\n{value}\n{}\n{}", asked(input.start_time), asked(input.end_time));
     // The page holds events at log positions below `bound`.
     let bound: i64 = match &input.next_token {
         Some(token) => {
@@ -575,6 +580,38 @@ pub fn lookup_events(
     let limit = usize::try_from(max).unwrap_or(50);
     // One more than a page, to know whether a next page exists.
     let floor = i64::try_from(floor).unwrap_or(i64::MIN);
+    // The token of the page after one ending at `last`, when there is more.
+    let token = |more: bool, last: Option<i64>| -> Result<Option<String>, rampart_core::ServiceError> {
+        if !more {
+            return Ok(None);
+        }
+        let after = last.map(|p| p.to_string()).unwrap_or_default();
+        let plain = serde_json::to_vec(&Cursor { params: params.clone(), after })
+            .map_err(|_| rampart_core::ServiceError::internal())?;
+        let sealed = ctx.sealer.seal(&plain, TOKEN_CONTEXT).map_err(|_| rampart_core::ServiceError::internal())?;
+        Ok(Some(data_encoding::BASE64URL_NOPAD.encode(&sealed)))
+    };
+    if insights {
+        let mut hits = insight_events(ctx, (&attribute, &value), floor, bound, limit.saturating_add(1))?;
+        let more = hits.len() > limit;
+        hits.truncate(limit);
+        let next_token = token(more, hits.last().map(|h| h.0))?;
+        let events = hits
+            .into_iter()
+            .map(|(position, json)| {
+                let text = |pointer: &str| json.pointer(pointer).and_then(|v| v.as_str()).map(str::to_owned);
+                shapes::Event {
+                    event_id: text("/eventID"),
+                    event_name: text("/insightDetails/eventName"),
+                    event_time: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(position)).ok(),
+                    event_source: text("/insightDetails/eventSource"),
+                    cloud_trail_event: Some(json.to_string()),
+                    ..shapes::Event::default()
+                }
+            })
+            .collect();
+        return Ok(shapes::LookupEventsResponse { events: Some(events), next_token });
+    }
     let search = Search { db: ctx.db, floor, want: limit.saturating_add(1), keep: &in_history };
     let mut found = Vec::new();
     if index.is_empty() {
@@ -583,16 +620,9 @@ pub fn lookup_events(
     for listing in &index {
         search.by_index(listing, bound, &mut found)?;
     }
-    let next_token = if found.len() > limit {
-        found.truncate(limit);
-        let after = found.last().map(|f| f.position.to_string()).unwrap_or_default();
-        let plain =
-            serde_json::to_vec(&Cursor { params, after }).map_err(|_| rampart_core::ServiceError::internal())?;
-        let sealed = ctx.sealer.seal(&plain, TOKEN_CONTEXT).map_err(|_| rampart_core::ServiceError::internal())?;
-        Some(data_encoding::BASE64URL_NOPAD.encode(&sealed))
-    } else {
-        None
-    };
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let next_token = token(more, found.last().map(|f| f.position))?;
     let events = found
         .into_iter()
         .map(|Found { position, event: ev, json }| {
@@ -618,6 +648,51 @@ pub fn lookup_events(
         })
         .collect();
     Ok(shapes::LookupEventsResponse { events: Some(events), next_token })
+}
+
+/// The account's Insights events at positions in `[floor, bound)` with the lookup attribute (none:
+/// `*`), newest first, at most `want`: (position, event). EventName, EventSource and EventId are
+/// the attributes an Insights event has; any other matches none.
+fn insight_events(
+    ctx: &rampart_core::Ctx<'_>,
+    (attribute, value): (&str, &str),
+    floor: i64,
+    bound: i64,
+    want: usize,
+) -> Result<Vec<(i64, serde_json::Value)>, rampart_core::ServiceError> {
+    let account = &ctx.principal.account_id;
+    let prefix = super::insights::events_prefix(account);
+    let mut after = super::insights::event_key(account, bound, "");
+    let mut out = Vec::new();
+    loop {
+        let rows = ctx.db.scan_prefix(&prefix, Some(&after), SCAN_BATCH, true)?;
+        let batch = rows.len();
+        for (k, v) in rows {
+            let Some(position) = super::insights::event_position(prefix.len(), &k) else { continue };
+            if position < floor {
+                return Ok(out);
+            }
+            after = k;
+            let Ok(json) = serde_json::from_slice::<serde_json::Value>(&v) else { continue };
+            let text = |pointer: &str| json.pointer(pointer).and_then(|v| v.as_str());
+            let keep = match attribute {
+                "*" => true,
+                "EventName" => text("/insightDetails/eventName") == Some(value),
+                "EventSource" => text("/insightDetails/eventSource") == Some(value),
+                "EventId" => text("/eventID") == Some(value),
+                _ => false,
+            };
+            if keep {
+                out.push((position, json));
+                if out.len() >= want {
+                    return Ok(out);
+                }
+            }
+        }
+        if batch < SCAN_BATCH {
+            return Ok(out);
+        }
+    }
 }
 
 /// An event of history a lookup found: its log position, its record and the record's JSON.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod digest;
 pub mod history;
+pub mod insights;
 pub mod stored;
 pub mod trails;
 pub mod validate;
@@ -354,7 +355,12 @@ pub fn cursor_position(cursor: &[u8]) -> Option<i64> {
 /// failed, where it has one.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html#API_LookupEvents_Errors>.
 pub fn validation_code(failed_members: &[String]) -> Option<&'static str> {
-    failed_members.iter().any(|m| m == "maxResults").then_some("InvalidMaxResultsException")
+    if failed_members.iter().any(|m| m == "maxResults") {
+        return Some("InvalidMaxResultsException");
+    }
+    // An insight type or event category outside the model's: CloudTrail's error for selectors.
+    // See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_PutInsightSelectors.html#API_PutInsightSelectors_Errors>.
+    failed_members.iter().any(|m| m.starts_with("insightSelectors")).then_some("InvalidInsightSelectorsException")
 }
 
 use Target::{All, Arn, Trail};
@@ -374,6 +380,7 @@ pub static ACTIONS: &[Action] = &[
     row("DeleteTrail", &[Trail("Name")], &[]),
     row("DescribeTrails", &[All], &[]),
     row("GetEventSelectors", &[Trail("TrailName")], &[]),
+    row("GetInsightSelectors", &[Trail("TrailName")], &[]),
     row("GetTrail", &[Trail("Name")], &[]),
     row("GetTrailStatus", &[Trail("Name")], &[]),
     row("ListPublicKeys", &[All], &[]),
@@ -381,6 +388,7 @@ pub static ACTIONS: &[Action] = &[
     row("ListTrails", &[All], &[]),
     row("LookupEvents", &[All], &[]),
     row("PutEventSelectors", &[Trail("TrailName")], &[]),
+    row("PutInsightSelectors", &[Trail("TrailName")], &[]),
     row("RemoveTags", &[Arn("ResourceId")], &["aws:TagKeys"]),
     row("StartLogging", &[Trail("Name")], &[]),
     row("StopLogging", &[Trail("Name")], &[]),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Event;
+use super::insights::{InsightSelector, InsightsConfig, InsightsState};
 use rampart_core::account;
 use rampart_core::records::{self, read_cached};
 use rampart_core::{Ctx, ServiceError, TxCtx};
@@ -85,6 +86,9 @@ pub struct TrailRecord {
     /// Log file validation's chain: key, last digest, files since.
     #[serde(default)]
     pub digest: Option<super::digest::DigestState>,
+    /// Insights: the selectors, and what the detector keeps between runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insights: Option<super::insights::InsightsState>,
 }
 
 impl TrailRecord {
@@ -103,7 +107,7 @@ impl TrailRecord {
             trail_arn: Some(self.arn()),
             log_file_validation_enabled: Some(self.validation),
             has_custom_event_selectors: Some(self.selectors != default_selectors() || !self.advanced.is_empty()),
-            has_insight_selectors: Some(false),
+            has_insight_selectors: Some(self.insights.is_some()),
             is_organization_trail: Some(false),
             ..shapes::Trail::default()
         }
@@ -340,6 +344,7 @@ pub fn create_trail(
         cursor: None,
         tags: tags_of(input.tags_list),
         digest: None,
+        insights: None,
     };
     write(tx, &t)?;
     Ok(trail_response!(shapes::CreateTrailResponse, t))
@@ -438,6 +443,7 @@ pub fn delete_trail(
 ) -> Result<shapes::DeleteTrailResponse, ServiceError> {
     let t = read_tx(tx, ctx, &input.name)?;
     tx.delete(&key(&t.account_id, &t.name))?;
+    super::insights::forget(tx, &t.account_id, &t.name)?;
     Ok(shapes::DeleteTrailResponse {})
 }
 
@@ -642,6 +648,149 @@ pub fn put_event_selectors(
     Ok(shapes::PutEventSelectorsResponse { trail_arn: Some(t.arn()), event_selectors, advanced_event_selectors })
 }
 
+fn invalid_insights(message: impl Into<String>) -> ServiceError {
+    ServiceError::new("InvalidInsightSelectorsException", 400, message)
+}
+
+/// CloudTrail Lake's event data stores are a later part of Rampart.
+fn no_event_data_stores() -> ServiceError {
+    ServiceError::new(
+        "UnsupportedOperationException",
+        400,
+        "Event data stores (CloudTrail Lake) are not served by Rampart.",
+    )
+}
+
+/// Whether the trail logs management events that are writes (`write`) or reads or writes.
+fn logs_management(t: &TrailRecord, write: bool) -> bool {
+    let wanted = |rw: &str| rw == "All" || (write && rw == "WriteOnly") || (!write && !rw.is_empty());
+    if !t.advanced.is_empty() {
+        return t.advanced.iter().any(|a| {
+            let management =
+                a.fields.iter().any(|f| f.field == "eventCategory" && f.equals.iter().any(|e| e == "Management"));
+            let reads_only = a.fields.iter().any(|f| f.field == "readOnly" && f.equals.iter().all(|e| e == "true"));
+            management && !(write && reads_only)
+        });
+    }
+    t.selectors.iter().any(|s| s.management && wanted(&s.read_write))
+}
+
+fn logs_data(t: &TrailRecord) -> bool {
+    if !t.advanced.is_empty() {
+        return t
+            .advanced
+            .iter()
+            .any(|a| a.fields.iter().any(|f| f.field == "eventCategory" && f.equals.iter().any(|e| e == "Data")));
+    }
+    t.selectors.iter().any(|s| !s.data.is_empty())
+}
+
+fn insight_selectors_shape(state: &InsightsState) -> Vec<shapes::InsightSelector> {
+    state
+        .selectors
+        .iter()
+        .map(|s| shapes::InsightSelector {
+            insight_type: Some(s.insight_type.clone()),
+            event_categories: Some(s.categories.clone()),
+        })
+        .collect()
+}
+
+/// Turns Insights on (or, with an empty list, off) for a trail. The trail must log what each
+/// type looks at: write management events for the call rate, management events for the error
+/// rate, data events for either on `Data`.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_PutInsightSelectors.html>.
+pub fn put_insight_selectors(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutInsightSelectorsRequest,
+) -> Result<shapes::PutInsightSelectorsResponse, ServiceError> {
+    if input.event_data_store.is_some() || input.insights_destination.is_some() {
+        return Err(no_event_data_stores());
+    }
+    let name = input
+        .trail_name
+        .ok_or_else(|| ServiceError::new("InvalidParameterCombinationException", 400, "Specify a TrailName."))?;
+    let mut t = read_tx(tx, ctx, &name)?;
+    let mut selectors: Vec<InsightSelector> = Vec::new();
+    for s in input.insight_selectors {
+        let insight_type = s.insight_type.unwrap_or_default();
+        if !super::insights::TYPES.contains(&insight_type.as_str()) {
+            return Err(invalid_insights(format!(
+                "Insight type {insight_type} is not valid. Valid values are ApiCallRateInsight and ApiErrorRateInsight."
+            )));
+        }
+        if selectors.iter().any(|x| x.insight_type == insight_type) {
+            return Err(invalid_insights(format!("Insight type {insight_type} is given more than once.")));
+        }
+        let mut categories = s.event_categories.unwrap_or_else(|| vec!["Management".to_owned()]);
+        categories.sort();
+        categories.dedup();
+        for c in &categories {
+            let logged = match c.as_str() {
+                "Management" => logs_management(&t, insight_type == "ApiCallRateInsight"),
+                "Data" => logs_data(&t),
+                other => return Err(invalid_insights(format!("Event category {other} is not valid."))),
+            };
+            if !logged {
+                let what = match (c.as_str(), insight_type.as_str()) {
+                    ("Data", _) => "data events",
+                    (_, "ApiCallRateInsight") => "write management events",
+                    _ => "management events",
+                };
+                return Err(invalid_insights(format!(
+                    "To log {insight_type} on {c} events, the trail must log {what}."
+                )));
+            }
+        }
+        selectors.push(InsightSelector { insight_type, categories });
+    }
+    if selectors.is_empty() {
+        t.insights = None;
+        super::insights::forget(tx, &t.account_id, &t.name)?;
+    } else {
+        let mut state = t
+            .insights
+            .take()
+            .unwrap_or_else(|| InsightsState { since: super::position(ctx.now), ..InsightsState::default() });
+        // Insights under way of a type no longer selected end without an end event.
+        state.open.retain(|api, _| selectors.iter().any(|s| api.starts_with(&format!("{}\t", s.insight_type))));
+        state.selectors = selectors;
+        t.insights = Some(state);
+    }
+    write(tx, &t)?;
+    Ok(shapes::PutInsightSelectorsResponse {
+        trail_arn: Some(t.arn()),
+        insight_selectors: Some(t.insights.as_ref().map(insight_selectors_shape).unwrap_or_default()),
+        ..Default::default()
+    })
+}
+
+pub fn get_insight_selectors(
+    ctx: &Ctx<'_>,
+    input: shapes::GetInsightSelectorsRequest,
+) -> Result<shapes::GetInsightSelectorsResponse, ServiceError> {
+    if input.event_data_store.is_some() {
+        return Err(no_event_data_stores());
+    }
+    let name = input
+        .trail_name
+        .ok_or_else(|| ServiceError::new("InvalidParameterCombinationException", 400, "Specify a TrailName."))?;
+    let t = read(ctx, &name)?;
+    let state = t.insights.as_ref().ok_or_else(|| {
+        ServiceError::new(
+            "InsightNotEnabledException",
+            400,
+            format!("Trail {} does not have Insights enabled. Enable Insights on the trail, and try again.", t.arn()),
+        )
+    })?;
+    Ok(shapes::GetInsightSelectorsResponse {
+        trail_arn: Some(t.arn()),
+        insight_selectors: Some(insight_selectors_shape(state)),
+        ..Default::default()
+    })
+}
+
 pub fn add_tags(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
@@ -782,6 +931,7 @@ pub fn deliver(
     now: OffsetDateTime,
     digest_every: time::Duration,
     export: bool,
+    insights: &InsightsConfig,
 ) -> Result<Vec<String>, ServiceError> {
     // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
     let now = now.replace_nanosecond(0).unwrap_or(now);
@@ -811,6 +961,7 @@ pub fn deliver(
         // Each region's file: the records' JSON as stored (unpacked), comma-separated, and
         // the oldest and newest event times in it.
         let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
+        let mut tallies = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
             last = Some(k);
@@ -818,6 +969,9 @@ pub fn deliver(
             let Ok(ev) = serde_json::from_slice::<Event>(&v) else { continue };
             if ev.recipient_account_id != t.account_id || !in_scope(&t, &ev) || !selects(&t, &ev) {
                 continue;
+            }
+            if let Some(state) = &t.insights {
+                super::insights::count(state, insights, &mut tallies, k, &ev);
             }
             let (records, oldest, newest) = files
                 .entry(ev.aws_region.clone())
@@ -846,6 +1000,33 @@ pub fn deliver(
             }
             written.push(key);
             t.delivered = Some(now);
+        }
+        if let Some(mut state) = t.insights.take() {
+            // Periods are complete up to where this run read.
+            let reached = if complete { horizon } else { last.map_or(horizon, |k| k.saturating_add(1)) };
+            super::insights::store_tallies(tx, &t.account_id, &t.name, tallies)?;
+            let found = super::insights::weigh(tx, &mut state, insights, &t.account_id, &t.name, reached)?;
+            super::insights::record(tx, &t.account_id, &found)?;
+            let mut by_region: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
+            for e in &found {
+                by_region.entry(&e.region).or_default().push(&e.json);
+            }
+            for (region, records) in by_region {
+                let key = file_key(&t, "CloudTrail-Insight", region, now)?;
+                let doc = serde_json::to_vec(&serde_json::json!({ "Records": records }))
+                    .map_err(|_| ServiceError::internal())?;
+                rampart_s3::deliver_object(
+                    tx,
+                    &t.bucket,
+                    &key,
+                    &gzip(&doc)?,
+                    "application/x-gzip",
+                    BTreeMap::new(),
+                    now,
+                )?;
+                written.push(key);
+            }
+            t.insights = Some(state);
         }
         if t.validation {
             written.extend(super::digest::write_due(tx, sealer, &mut t, digest_every, now)?);
@@ -910,8 +1091,11 @@ impl TrailRecord {
     }
 
     /// What a delivery run may change, to write the record only when it did.
-    fn clone_state(&self) -> (Option<String>, Option<OffsetDateTime>, Option<super::digest::DigestState>) {
-        (self.cursor.clone(), self.delivered, self.digest.clone())
+    #[allow(clippy::type_complexity, reason = "a tuple of the fields, compared whole")]
+    fn clone_state(
+        &self,
+    ) -> (Option<String>, Option<OffsetDateTime>, Option<super::digest::DigestState>, Option<InsightsState>) {
+        (self.cursor.clone(), self.delivered, self.digest.clone(), self.insights.clone())
     }
 }
 
@@ -924,11 +1108,16 @@ pub fn key_prefix(t: &TrailRecord) -> String {
 /// REGION being its events', dated by its delivery, as CloudTrail names them.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>.
 fn log_file_key(t: &TrailRecord, region: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
+    file_key(t, "CloudTrail", region, now)
+}
+
+/// A log file's key for `kind`: `CloudTrail`, or `CloudTrail-Insight` for Insights events.
+fn file_key(t: &TrailRecord, kind: &str, region: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
     let unique = account::new_unique_id("")?;
     let (folders, stamp) = super::digest::key_date(now, false);
     let account = &t.account_id;
     Ok(format!(
-        "{}AWSLogs/{account}/CloudTrail/{region}/{folders}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
+        "{}AWSLogs/{account}/{kind}/{region}/{folders}/{account}_{kind}_{region}_{stamp}_{unique}.json.gz",
         key_prefix(t)
     ))
 }

@@ -77,6 +77,11 @@ pub struct Config {
     /// Seconds each CloudTrail digest file covers, for trails with log file validation
     /// (CloudTrail: an hour).
     pub trail_digest_secs: u64,
+    /// Seconds in a CloudTrail Insights period, the unit rates are counted in (CloudTrail: 60).
+    pub insights_period_secs: u64,
+    /// Periods in an Insights baseline (CloudTrail: a week of minutes, 10080). Insights detect
+    /// once 3/14 of it (36 hours by default) has passed since they were enabled.
+    pub insights_baseline_periods: u64,
     /// A directory every trail's delivered files (log and digest files) are also copied to, as
     /// `DIR/BUCKET/KEY` (a digest's signature beside it in `KEY.metadata.json`).
     pub trail_export_dir: Option<PathBuf>,
@@ -172,6 +177,8 @@ impl Default for Config {
             max_connections_per_source: 512,
             trail_delivery_secs: 60,
             trail_digest_secs: 3600,
+            insights_period_secs: 60,
+            insights_baseline_periods: 10_080,
             trail_export_dir: None,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
@@ -246,6 +253,9 @@ version = 1
 # delivered file is also copied to, and the days event history keeps events.
 # trail_delivery_secs = 60
 # trail_digest_secs = 3600
+# CloudTrail Insights: seconds in a period, and periods in a baseline (a week of minutes).
+# insights_period_secs = 60
+# insights_baseline_periods = 10080
 # trail_export_dir = "/var/lib/rampart/trails"
 # event_history_days = 90
 

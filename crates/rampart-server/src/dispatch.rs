@@ -100,6 +100,8 @@ impl Dispatch {
             ((trail, "GetTrailStatus"), read(rampart_cloudtrail::get_trail_status)),
             ((trail, "GetEventSelectors"), read(rampart_cloudtrail::get_event_selectors)),
             ((trail, "PutEventSelectors"), write(rampart_cloudtrail::put_event_selectors)),
+            ((trail, "GetInsightSelectors"), read(rampart_cloudtrail::get_insight_selectors)),
+            ((trail, "PutInsightSelectors"), write(rampart_cloudtrail::put_insight_selectors)),
             ((trail, "AddTags"), write(rampart_cloudtrail::add_tags)),
             ((trail, "RemoveTags"), write(rampart_cloudtrail::remove_tags)),
             ((trail, "ListTags"), read(rampart_cloudtrail::list_tags)),

@@ -215,6 +215,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.sealer.clone(),
         app.config.trail_delivery_secs.max(1),
         digest_every,
+        rampart_cloudtrail::insights::InsightsConfig {
+            period_secs: i64::try_from(app.config.insights_period_secs.max(1)).unwrap_or(60),
+            baseline_periods: i64::try_from(app.config.insights_baseline_periods.max(1)).unwrap_or(10_080),
+        },
         app.config.trail_export_dir.clone(),
         rx.clone(),
     ));
@@ -232,6 +236,7 @@ async fn deliver_trails(
     sealer: Arc<Sealer>,
     every: u64,
     digest_every: time::Duration,
+    insights: rampart_cloudtrail::insights::InsightsConfig,
     export_dir: Option<PathBuf>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -245,7 +250,10 @@ async fn deliver_trails(
         let now = time::OffsetDateTime::now_utc();
         let sealer = sealer.clone();
         let export = export_dir.is_some();
-        match db.transact(move |tx| rampart_cloudtrail::deliver(tx, &sealer, now, digest_every, export)).await {
+        match db
+            .transact(move |tx| rampart_cloudtrail::deliver(tx, &sealer, now, digest_every, export, &insights))
+            .await
+        {
             Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),

@@ -684,6 +684,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteTrail",
     "DescribeTrails",
     "GetEventSelectors",
+    "GetInsightSelectors",
     "GetTrail",
     "GetTrailStatus",
     "ListPublicKeys",
@@ -691,6 +692,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListTrails",
     "LookupEvents",
     "PutEventSelectors",
+    "PutInsightSelectors",
     "RemoveTags",
     "StartLogging",
     "StopLogging",
@@ -10611,6 +10613,89 @@ impl ::std::fmt::Debug for GetEventSelectorsResponse {
     }
 }
 
+/// The `GetInsightSelectorsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetInsightSelectorsRequest {
+    pub trail_name: ::std::option::Option<::std::string::String>,
+    pub event_data_store: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetInsightSelectorsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetInsightSelectorsRequest;
+}
+
+impl crate::FromValue for GetInsightSelectorsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { trail_name: crate::optional(f.next())?, event_data_store: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetInsightSelectorsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_name.map(crate::IntoValue::into_value),
+            self.event_data_store.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetInsightSelectorsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetInsightSelectorsRequest")
+            .field("TrailName", &self.trail_name)
+            .field("EventDataStore", &self.event_data_store)
+            .finish()
+    }
+}
+
+/// The `GetInsightSelectorsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetInsightSelectorsResponse {
+    pub trail_arn: ::std::option::Option<::std::string::String>,
+    pub insight_selectors: ::std::option::Option<::std::vec::Vec<InsightSelector>>,
+    pub event_data_store_arn: ::std::option::Option<::std::string::String>,
+    pub insights_destination: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetInsightSelectorsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetInsightSelectorsResponse;
+}
+
+impl crate::FromValue for GetInsightSelectorsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            trail_arn: crate::optional(f.next())?,
+            insight_selectors: crate::optional(f.next())?,
+            event_data_store_arn: crate::optional(f.next())?,
+            insights_destination: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetInsightSelectorsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_arn.map(crate::IntoValue::into_value),
+            self.insight_selectors.map(crate::IntoValue::into_value),
+            self.event_data_store_arn.map(crate::IntoValue::into_value),
+            self.insights_destination.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetInsightSelectorsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetInsightSelectorsResponse")
+            .field("TrailARN", &self.trail_arn)
+            .field("InsightSelectors", &self.insight_selectors)
+            .field("EventDataStoreArn", &self.event_data_store_arn)
+            .field("InsightsDestination", &self.insights_destination)
+            .finish()
+    }
+}
+
 /// The `GetTrailRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetTrailRequest {
@@ -10793,6 +10878,42 @@ impl ::std::fmt::Debug for GetTrailStatusResponse {
             .field("LatestDeliveryAttemptSucceeded", &self.latest_delivery_attempt_succeeded)
             .field("TimeLoggingStarted", &self.time_logging_started)
             .field("TimeLoggingStopped", &self.time_logging_stopped)
+            .finish()
+    }
+}
+
+/// The `InsightSelector` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct InsightSelector {
+    pub insight_type: ::std::option::Option<::std::string::String>,
+    pub event_categories: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for InsightSelector {
+    const SHAPE: &'static crate::Shape = &SH_InsightSelector;
+}
+
+impl crate::FromValue for InsightSelector {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { insight_type: crate::optional(f.next())?, event_categories: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for InsightSelector {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.insight_type.map(crate::IntoValue::into_value),
+            self.event_categories.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for InsightSelector {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InsightSelector")
+            .field("InsightType", &self.insight_type)
+            .field("EventCategories", &self.event_categories)
             .finish()
     }
 }
@@ -11266,6 +11387,100 @@ impl ::std::fmt::Debug for PutEventSelectorsResponse {
             .field("TrailARN", &self.trail_arn)
             .field("EventSelectors", &self.event_selectors)
             .field("AdvancedEventSelectors", &self.advanced_event_selectors)
+            .finish()
+    }
+}
+
+/// The `PutInsightSelectorsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutInsightSelectorsRequest {
+    pub trail_name: ::std::option::Option<::std::string::String>,
+    pub insight_selectors: ::std::vec::Vec<InsightSelector>,
+    pub event_data_store: ::std::option::Option<::std::string::String>,
+    pub insights_destination: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutInsightSelectorsRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutInsightSelectorsRequest;
+}
+
+impl crate::FromValue for PutInsightSelectorsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            trail_name: crate::optional(f.next())?,
+            insight_selectors: crate::required(f.next())?,
+            event_data_store: crate::optional(f.next())?,
+            insights_destination: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutInsightSelectorsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.insight_selectors)),
+            self.event_data_store.map(crate::IntoValue::into_value),
+            self.insights_destination.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutInsightSelectorsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutInsightSelectorsRequest")
+            .field("TrailName", &self.trail_name)
+            .field("InsightSelectors", &self.insight_selectors)
+            .field("EventDataStore", &self.event_data_store)
+            .field("InsightsDestination", &self.insights_destination)
+            .finish()
+    }
+}
+
+/// The `PutInsightSelectorsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutInsightSelectorsResponse {
+    pub trail_arn: ::std::option::Option<::std::string::String>,
+    pub insight_selectors: ::std::option::Option<::std::vec::Vec<InsightSelector>>,
+    pub event_data_store_arn: ::std::option::Option<::std::string::String>,
+    pub insights_destination: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutInsightSelectorsResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutInsightSelectorsResponse;
+}
+
+impl crate::FromValue for PutInsightSelectorsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            trail_arn: crate::optional(f.next())?,
+            insight_selectors: crate::optional(f.next())?,
+            event_data_store_arn: crate::optional(f.next())?,
+            insights_destination: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutInsightSelectorsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_arn.map(crate::IntoValue::into_value),
+            self.insight_selectors.map(crate::IntoValue::into_value),
+            self.event_data_store_arn.map(crate::IntoValue::into_value),
+            self.insights_destination.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutInsightSelectorsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutInsightSelectorsResponse")
+            .field("TrailARN", &self.trail_arn)
+            .field("InsightSelectors", &self.insight_selectors)
+            .field("EventDataStoreArn", &self.event_data_store_arn)
+            .field("InsightsDestination", &self.insights_destination)
             .finish()
     }
 }

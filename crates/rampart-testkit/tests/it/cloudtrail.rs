@@ -509,3 +509,127 @@ async fn trail_names_and_unknown_trails_are_refused_as_cloudtrail_refuses_them()
     let off = ct.update_trail().name("main").include_global_service_events(false).send().await;
     assert_eq!(failure(off).0, "InvalidParameterCombinationException");
 }
+
+/// Waits until LookupEvents has at least `n` Insights events, and returns them, oldest first.
+async fn insight_events(ct: &aws_sdk_cloudtrail::Client, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let found =
+            ct.lookup_events().event_category(aws_sdk_cloudtrail::types::EventCategory::Insight).send().await.unwrap();
+        if found.events().len() >= n {
+            let mut events: Vec<Value> =
+                found.events().iter().map(|e| serde_json::from_str(e.cloud_trail_event().unwrap()).unwrap()).collect();
+            events.reverse();
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} Insights events");
+}
+
+#[tokio::test]
+async fn insights_find_a_burst_of_calls_and_of_errors_against_the_baseline() {
+    use aws_sdk_cloudtrail::types::{InsightSelector, InsightType};
+    // Periods of a second and a baseline of 14, so detection starts after 3 periods.
+    let server = TestServer::start_with(|c| {
+        c.trail_delivery_secs = 1;
+        c.insights_period_secs = 1;
+        c.insights_baseline_periods = 14;
+    })
+    .await
+    .unwrap();
+    let admin = root(&server);
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("insight-logs").send().await.unwrap();
+    ct.create_trail().name("watch").s3_bucket_name("insight-logs").send().await.unwrap();
+    ct.start_logging().name("watch").send().await.unwrap();
+    let selector = |t: InsightType| InsightSelector::builder().insight_type(t).build();
+
+    assert_eq!(code(ct.get_insight_selectors().trail_name("watch").send().await), "InsightNotEnabledException");
+    let bad = ct.put_insight_selectors().trail_name("watch").insight_selectors(selector(InsightType::from("Nope")));
+    assert_eq!(code(bad.send().await), "InvalidInsightSelectorsException");
+    // The call rate is of write management events, which a read-only trail does not log.
+    let reads = aws_sdk_cloudtrail::types::EventSelector::builder()
+        .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::ReadOnly)
+        .build();
+    ct.put_event_selectors().trail_name("watch").event_selectors(reads).send().await.unwrap();
+    let rate =
+        ct.put_insight_selectors().trail_name("watch").insight_selectors(selector(InsightType::ApiCallRateInsight));
+    assert_eq!(code(rate.send().await), "InvalidInsightSelectorsException");
+    let all = aws_sdk_cloudtrail::types::EventSelector::builder()
+        .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::All)
+        .build();
+    ct.put_event_selectors().trail_name("watch").event_selectors(all).send().await.unwrap();
+
+    let put = ct
+        .put_insight_selectors()
+        .trail_name("watch")
+        .insight_selectors(selector(InsightType::ApiCallRateInsight))
+        .insight_selectors(selector(InsightType::ApiErrorRateInsight))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.insight_selectors().len(), 2);
+    let got = ct.get_insight_selectors().trail_name("watch").send().await.unwrap();
+    assert_eq!(got.insight_selectors()[0].event_categories()[0].as_str(), "Management");
+    assert_eq!(ct.get_trail().name("watch").send().await.unwrap().trail().unwrap().has_insight_selectors(), Some(true));
+
+    // A quiet baseline, then a burst of user creations and of failed lookups.
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    for i in 0..40 {
+        admin.create_user().user_name(format!("burst-{i}")).send().await.unwrap();
+    }
+    for i in 0..30 {
+        assert_eq!(err(admin.get_user().user_name(format!("ghost-{i}")).send().await).0, "NoSuchEntity");
+    }
+    // Each burst starts an Insights event and ends it when its API is quiet again.
+    let events = insight_events(&ct, 4).await;
+    let of = |name: &str, state: &str| {
+        events
+            .iter()
+            .find(|e| e["insightDetails"]["eventName"] == name && e["insightDetails"]["state"] == state)
+            .unwrap_or_else(|| panic!("no {state} Insights event for {name}: {events:?}"))
+    };
+    let (start, end) = (of("CreateUser", "Start"), of("CreateUser", "End"));
+    assert_eq!(start["eventType"], "AwsCloudTrailInsight");
+    assert_eq!(start["eventCategory"], "Insight");
+    assert_eq!(start["sharedEventID"], end["sharedEventID"]);
+    assert_eq!(start["insightDetails"]["insightType"], "ApiCallRateInsight");
+    assert_eq!(start["insightDetails"]["eventSource"], "iam.amazonaws.com");
+    let stats = &start["insightDetails"]["insightContext"]["statistics"];
+    assert!(stats["insight"]["average"].as_f64().unwrap() >= 10.0, "{stats}");
+    assert!(stats["baseline"]["average"].as_f64().unwrap() < 1.0, "{stats}");
+    let who = &start["insightDetails"]["insightContext"]["attributions"][0];
+    assert_eq!(who["attribute"], "userIdentityArn");
+    assert_eq!(who["insight"][0]["value"], "arn:aws:iam::123456789012:root");
+    let errors = of("GetUser", "Start");
+    assert_eq!(errors["insightDetails"]["insightType"], "ApiErrorRateInsight");
+    let codes = &errors["insightDetails"]["insightContext"]["attributions"][2];
+    assert_eq!(
+        (codes["attribute"].as_str(), codes["insight"][0]["value"].as_str()),
+        (Some("errorCode"), Some("NoSuchEntity"))
+    );
+
+    // They are delivered too, under CloudTrail-Insight/.
+    let mut files = Vec::new();
+    for _ in 0..100 {
+        files = log_files(&s3, "insight-logs", "AWSLogs/123456789012/CloudTrail-Insight/us-east-1/").await;
+        if files.iter().map(|(_, rs)| rs.len()).sum::<usize>() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivered: Vec<&Value> = files.iter().flat_map(|(_, rs)| rs.iter()).collect();
+    assert!(delivered.iter().any(|r| r["sharedEventID"] == start["sharedEventID"]), "{delivered:?}");
+    // Lookups by event name find only that API's; turning Insights off is an empty list.
+    let by_name = ct
+        .lookup_events()
+        .event_category(aws_sdk_cloudtrail::types::EventCategory::Insight)
+        .lookup_attributes(attr(LookupAttributeKey::EventName, "GetUser"))
+        .send()
+        .await
+        .unwrap();
+    assert!(by_name.events().iter().all(|e| e.event_name() == Some("GetUser")) && !by_name.events().is_empty());
+    ct.put_insight_selectors().trail_name("watch").set_insight_selectors(Some(Vec::new())).send().await.unwrap();
+    assert_eq!(code(ct.get_insight_selectors().trail_name("watch").send().await), "InsightNotEnabledException");
+}
