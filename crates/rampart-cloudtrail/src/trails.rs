@@ -791,6 +791,57 @@ pub fn get_insight_selectors(
     })
 }
 
+/// The answer to a resource-policy call on `arn`. Resource policies attach to event data stores,
+/// dashboards and channels (CloudTrail Lake), which Rampart does not have yet, so no such
+/// resource exists: its ARN is not valid, as CloudTrail says of one that does not exist; a trail's
+/// ARN names a type that takes no resource policy.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_PutResourcePolicy.html>.
+fn no_policy_resource(arn: &str) -> ServiceError {
+    let kind = arn
+        .strip_prefix("arn:aws:cloudtrail:")
+        .and_then(|rest| rest.splitn(3, ':').nth(2))
+        .and_then(|resource| resource.split_once('/'))
+        .map(|(kind, _)| kind);
+    match kind {
+        Some("trail") => ServiceError::new(
+            "ResourceTypeNotSupportedException",
+            400,
+            "Resource-based policies attach to event data stores, dashboards and channels, not to trails.",
+        ),
+        _ => ServiceError::new(
+            "ResourceARNNotValidException",
+            400,
+            format!(
+                "Resource ARN {arn} does not name an existing event data store, dashboard or channel, or is not a \
+                 valid ARN."
+            ),
+        ),
+    }
+}
+
+pub fn put_resource_policy(
+    _tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutResourcePolicyRequest,
+) -> Result<shapes::PutResourcePolicyResponse, ServiceError> {
+    Err(no_policy_resource(&input.resource_arn))
+}
+
+pub fn get_resource_policy(
+    _ctx: &Ctx<'_>,
+    input: shapes::GetResourcePolicyRequest,
+) -> Result<shapes::GetResourcePolicyResponse, ServiceError> {
+    Err(no_policy_resource(&input.resource_arn))
+}
+
+pub fn delete_resource_policy(
+    _tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeleteResourcePolicyRequest,
+) -> Result<shapes::DeleteResourcePolicyResponse, ServiceError> {
+    Err(no_policy_resource(&input.resource_arn))
+}
+
 pub fn add_tags(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,

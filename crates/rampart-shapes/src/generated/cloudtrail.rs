@@ -681,10 +681,12 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "AddTags",
     "CreateTrail",
+    "DeleteResourcePolicy",
     "DeleteTrail",
     "DescribeTrails",
     "GetEventSelectors",
     "GetInsightSelectors",
+    "GetResourcePolicy",
     "GetTrail",
     "GetTrailStatus",
     "ListPublicKeys",
@@ -693,6 +695,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "LookupEvents",
     "PutEventSelectors",
     "PutInsightSelectors",
+    "PutResourcePolicy",
     "RemoveTags",
     "StartLogging",
     "StopLogging",
@@ -10306,6 +10309,62 @@ impl ::std::fmt::Debug for DataResource {
     }
 }
 
+/// The `DeleteResourcePolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteResourcePolicyRequest {
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteResourcePolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteResourcePolicyRequest;
+}
+
+impl crate::FromValue for DeleteResourcePolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteResourcePolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.resource_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteResourcePolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteResourcePolicyRequest").field("ResourceArn", &self.resource_arn).finish()
+    }
+}
+
+/// The `DeleteResourcePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteResourcePolicyResponse {}
+
+impl crate::HasShape for DeleteResourcePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteResourcePolicyResponse;
+}
+
+impl crate::FromValue for DeleteResourcePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteResourcePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteResourcePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteResourcePolicyResponse").finish()
+    }
+}
+
 /// The `DeleteTrailRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteTrailRequest {
@@ -10692,6 +10751,78 @@ impl ::std::fmt::Debug for GetInsightSelectorsResponse {
             .field("InsightSelectors", &self.insight_selectors)
             .field("EventDataStoreArn", &self.event_data_store_arn)
             .field("InsightsDestination", &self.insights_destination)
+            .finish()
+    }
+}
+
+/// The `GetResourcePolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetResourcePolicyRequest {
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for GetResourcePolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetResourcePolicyRequest;
+}
+
+impl crate::FromValue for GetResourcePolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetResourcePolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.resource_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for GetResourcePolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetResourcePolicyRequest").field("ResourceArn", &self.resource_arn).finish()
+    }
+}
+
+/// The `GetResourcePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetResourcePolicyResponse {
+    pub resource_arn: ::std::option::Option<::std::string::String>,
+    pub resource_policy: ::std::option::Option<::std::string::String>,
+    pub delegated_admin_resource_policy: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetResourcePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetResourcePolicyResponse;
+}
+
+impl crate::FromValue for GetResourcePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::optional(f.next())?,
+            resource_policy: crate::optional(f.next())?,
+            delegated_admin_resource_policy: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetResourcePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.resource_arn.map(crate::IntoValue::into_value),
+            self.resource_policy.map(crate::IntoValue::into_value),
+            self.delegated_admin_resource_policy.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetResourcePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetResourcePolicyResponse")
+            .field("ResourceArn", &self.resource_arn)
+            .field("ResourcePolicy", &self.resource_policy)
+            .field("DelegatedAdminResourcePolicy", &self.delegated_admin_resource_policy)
             .finish()
     }
 }
@@ -11481,6 +11612,85 @@ impl ::std::fmt::Debug for PutInsightSelectorsResponse {
             .field("InsightSelectors", &self.insight_selectors)
             .field("EventDataStoreArn", &self.event_data_store_arn)
             .field("InsightsDestination", &self.insights_destination)
+            .finish()
+    }
+}
+
+/// The `PutResourcePolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutResourcePolicyRequest {
+    pub resource_arn: ::std::string::String,
+    pub resource_policy: ::std::string::String,
+}
+
+impl crate::HasShape for PutResourcePolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutResourcePolicyRequest;
+}
+
+impl crate::FromValue for PutResourcePolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())?, resource_policy: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutResourcePolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+            Some(crate::IntoValue::into_value(self.resource_policy)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutResourcePolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutResourcePolicyRequest")
+            .field("ResourceArn", &self.resource_arn)
+            .field("ResourcePolicy", &self.resource_policy)
+            .finish()
+    }
+}
+
+/// The `PutResourcePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutResourcePolicyResponse {
+    pub resource_arn: ::std::option::Option<::std::string::String>,
+    pub resource_policy: ::std::option::Option<::std::string::String>,
+    pub delegated_admin_resource_policy: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutResourcePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutResourcePolicyResponse;
+}
+
+impl crate::FromValue for PutResourcePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::optional(f.next())?,
+            resource_policy: crate::optional(f.next())?,
+            delegated_admin_resource_policy: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutResourcePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.resource_arn.map(crate::IntoValue::into_value),
+            self.resource_policy.map(crate::IntoValue::into_value),
+            self.delegated_admin_resource_policy.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutResourcePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutResourcePolicyResponse")
+            .field("ResourceArn", &self.resource_arn)
+            .field("ResourcePolicy", &self.resource_policy)
+            .field("DelegatedAdminResourcePolicy", &self.delegated_admin_resource_policy)
             .finish()
     }
 }

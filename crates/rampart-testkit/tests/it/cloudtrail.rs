@@ -633,3 +633,21 @@ async fn insights_find_a_burst_of_calls_and_of_errors_against_the_baseline() {
     ct.put_insight_selectors().trail_name("watch").set_insight_selectors(Some(Vec::new())).send().await.unwrap();
     assert_eq!(code(ct.get_insight_selectors().trail_name("watch").send().await), "InsightNotEnabledException");
 }
+
+#[tokio::test]
+async fn resource_policies_have_no_lake_resource_to_attach_to() {
+    let server = TestServer::start().await.unwrap();
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"cloudtrail-data:PutAuditEvents","Resource":"*"}]}"#;
+    let trail_arn = "arn:aws:cloudtrail:us-east-1:123456789012:trail/main";
+    let channel = "arn:aws:cloudtrail:us-east-1:123456789012:channel/01234567890";
+    let put = |arn: &str| ct.put_resource_policy().resource_arn(arn).resource_policy(policy).send();
+    assert_eq!(code(put(trail_arn).await), "ResourceTypeNotSupportedException");
+    assert_eq!(code(put(channel).await), "ResourceARNNotValidException");
+    assert_eq!(code(put("not-an-arn").await), "ResourceARNNotValidException");
+    assert_eq!(code(ct.get_resource_policy().resource_arn(channel).send().await), "ResourceARNNotValidException");
+    assert_eq!(
+        code(ct.delete_resource_policy().resource_arn(trail_arn).send().await),
+        "ResourceTypeNotSupportedException"
+    );
+}
