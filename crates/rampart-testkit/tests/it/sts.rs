@@ -82,8 +82,8 @@ async fn many_concurrent_clients_all_succeed() {
 async fn unimplemented_operations_say_so_after_validating_input() {
     let server = TestServer::start().await.unwrap();
     let c = root_sts(&server);
-    // A valid GetWebIdentityToken reaches the operation table, which does not serve it yet.
-    let r = c.get_web_identity_token().audience("a").signing_algorithm("RS256").send().await;
+    // A valid GetDelegatedAccessToken reaches the operation table, which does not serve it yet.
+    let r = c.get_delegated_access_token().trade_in_token("a".repeat(64)).send().await;
     assert_eq!(code(r), "NotImplemented");
 }
 
