@@ -38,6 +38,10 @@ mod tests {
         ("rampart-s3", &["rampart-core", "rampart-store", "rampart-shapes"]),
         ("rampart-cloudtrail", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-s3"]),
         (
+            "rampart-organizations",
+            &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-iam"],
+        ),
+        (
             "rampart-server",
             &[
                 "rampart-core",
@@ -48,6 +52,7 @@ mod tests {
                 "rampart-iam",
                 "rampart-s3",
                 "rampart-cloudtrail",
+                "rampart-organizations",
             ],
         ),
         (

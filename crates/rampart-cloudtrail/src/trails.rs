@@ -890,7 +890,10 @@ pub fn list_tags(ctx: &Ctx<'_>, input: shapes::ListTagsRequest) -> Result<shapes
 /// with IncludeGlobalServiceEvents.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html#cloudtrail-concepts-global-service-events>.
 fn is_global_service(event_source: &str) -> bool {
-    matches!(event_source, "iam.amazonaws.com" | "signin.amazonaws.com" | "cloudfront.amazonaws.com")
+    matches!(
+        event_source,
+        "iam.amazonaws.com" | "signin.amazonaws.com" | "cloudfront.amazonaws.com" | "organizations.amazonaws.com"
+    )
 }
 
 /// Whether the event is in the trail's regions: every region for a multi-region trail, its home

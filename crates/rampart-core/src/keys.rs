@@ -169,3 +169,80 @@ pub fn outbound_issuer(id: &str) -> Vec<u8> {
 pub fn role_deletion_task(account: &str, id: &str) -> Vec<u8> {
     format!("iam/{account}/role-deletion/{id}").into_bytes()
 }
+
+/// `org/<o-id>`: an organization.
+pub fn organization(id: &str) -> Vec<u8> {
+    format!("org/{id}").into_bytes()
+}
+
+/// `orgmember/<account>`: which organization an account belongs to, and where in its tree.
+pub fn org_member(account: &str) -> Vec<u8> {
+    format!("orgmember/{account}").into_bytes()
+}
+
+/// `orgnode/<o-id>/<id>`: a root or an organizational unit of an organization.
+pub fn org_node(org: &str, id: &str) -> Vec<u8> {
+    format!("orgnode/{org}/{id}").into_bytes()
+}
+
+/// The prefix of an organization's roots and OUs.
+pub fn org_nodes(org: &str) -> Vec<u8> {
+    format!("orgnode/{org}/").into_bytes()
+}
+
+/// `orgchild/<o-id>/<parent>/<child>`: a child (account or OU) of a root or OU; the value is the
+/// child's type.
+pub fn org_child(org: &str, parent: &str, child: &str) -> Vec<u8> {
+    format!("orgchild/{org}/{parent}/{child}").into_bytes()
+}
+
+/// The prefix of a parent's children.
+pub fn org_children(org: &str, parent: &str) -> Vec<u8> {
+    format!("orgchild/{org}/{parent}/").into_bytes()
+}
+
+/// `orgpolicy/<o-id>/<p-id>`: a policy of an organization.
+pub fn org_policy(org: &str, id: &str) -> Vec<u8> {
+    format!("orgpolicy/{org}/{id}").into_bytes()
+}
+
+/// The prefix of an organization's policies.
+pub fn org_policies(org: &str) -> Vec<u8> {
+    format!("orgpolicy/{org}/").into_bytes()
+}
+
+/// `orgattach/<o-id>/<target>/<p-id>`: a policy attached to a root, OU or account.
+pub fn org_attachment(org: &str, target: &str, policy: &str) -> Vec<u8> {
+    format!("orgattach/{org}/{target}/{policy}").into_bytes()
+}
+
+/// The prefix of a target's attached policies.
+pub fn org_attachments(org: &str, target: &str) -> Vec<u8> {
+    format!("orgattach/{org}/{target}/").into_bytes()
+}
+
+/// `orgtarget/<o-id>/<p-id>/<target>`: the reverse of [`org_attachment`].
+pub fn org_policy_target(org: &str, policy: &str, target: &str) -> Vec<u8> {
+    format!("orgtarget/{org}/{policy}/{target}").into_bytes()
+}
+
+/// The prefix of a policy's targets.
+pub fn org_policy_targets(org: &str, policy: &str) -> Vec<u8> {
+    format!("orgtarget/{org}/{policy}/").into_bytes()
+}
+
+/// `orgcas/<o-id>/<car-id>`: a CreateAccount request's status.
+pub fn org_create_account_status(org: &str, id: &str) -> Vec<u8> {
+    format!("orgcas/{org}/{id}").into_bytes()
+}
+
+/// The prefix of an organization's CreateAccount statuses.
+pub fn org_create_account_statuses(org: &str) -> Vec<u8> {
+    format!("orgcas/{org}/").into_bytes()
+}
+
+/// `orggen/<o-id>`: a counter every change to the organization's tree, policies or attachments
+/// moves on, so that what authorization derived from them is known to be current.
+pub fn org_generation(org: &str) -> Vec<u8> {
+    format!("orggen/{org}").into_bytes()
+}

@@ -1,7 +1,8 @@
 //! The authorization hook every operation passes before its handler.
 //!
-//! The root user is allowed; IAM users are decided by `rampart-policy` over their policies; anyone
-//! else is denied (fail closed) until their kind of principal is supported.
+//! The root user is allowed, but for the service control policies over its account; IAM users, role
+//! sessions and federated users are decided by `rampart-policy` over their policies and those SCPs;
+//! anyone else is denied (fail closed).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,10 +49,24 @@ type NamedPolicies = Vec<(String, Arc<Policy>)>;
 /// Most compiled policies kept; the cache empties itself when full.
 const CACHE_LIMIT: usize = 10_000;
 
+/// The service control policies over an account, compiled: a level per node of its path, from
+/// the organization's root down to the account itself, each with the names decisions report.
+pub type ScpLevels = Vec<NamedPolicies>;
+
+/// What Organizations adds to every decision (implemented by `rampart-organizations`, which
+/// builds on this crate).
+pub trait Organizations: Send + Sync {
+    /// The SCPs restricting every principal of `account`, its root user included. `None` where
+    /// none apply: an account in no organization, an organization's management account, or an
+    /// organization without the SCP policy type enabled.
+    fn scps(&self, db: &Db, account: &str) -> Result<Option<Arc<ScpLevels>>, ServiceError>;
+}
+
 /// Decides requests with the policy engine. Compiled policies are cached by their document text,
 /// so the cache can never serve a stale policy: a changed policy is a different key.
 #[derive(Default)]
 pub struct Authorizer {
+    organizations: Option<Arc<dyn Organizations>>,
     compiled: Mutex<HashMap<String, Arc<Policy>>>,
     /// AWS managed policies' documents, which never change, by where their text lies: no
     /// request hashes a large document.
@@ -67,6 +82,11 @@ impl std::fmt::Debug for Authorizer {
 impl Authorizer {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An authorizer that also weighs organizations' service control policies.
+    pub fn with_organizations(organizations: Arc<dyn Organizations>) -> Self {
+        Self { organizations: Some(organizations), ..Self::default() }
     }
 
     /// Compiles a document, from a cache: a borrowed (catalogue) document by its address, another
@@ -132,9 +152,28 @@ impl Authorizer {
                 return Err(denied("because federated users cannot call IAM or STS".to_owned()));
             }
         }
+        // Service control policies bind every principal of a member account, its root user too.
+        let scps = match &self.organizations {
+            Some(o) => o.scps(db, &p.account_id)?,
+            None => None,
+        };
+        let scps = scps.as_deref();
         match p.kind {
-            PrincipalKind::Root => Ok(()),
-            PrincipalKind::FederatedUser => self.authorize_federated(db, req),
+            PrincipalKind::Root => match scps {
+                None => Ok(()),
+                Some(levels) => {
+                    let principal = rampart_policy::Principal::root(&p.account_id);
+                    let mut ctx = rampart_policy::Context::new();
+                    ctx.set("aws:userid", p.account_id.clone())
+                        .set("aws:PrincipalArn", p.arn.clone())
+                        .set("aws:PrincipalAccount", p.account_id.clone())
+                        .set("aws:PrincipalType", "Account");
+                    request_keys(req, &mut ctx);
+                    let docs = Documents { identity: &[], boundary: None, session: None, scps: Some(levels) };
+                    self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
+                }
+            },
+            PrincipalKind::FederatedUser => self.authorize_federated(db, req, scps),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
                 // The user must still be the one the credentials were issued to, not a new one with
@@ -155,7 +194,7 @@ impl Authorizer {
                 }
                 let boundary = iam::boundary_document(db, &user)?;
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
-                let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None };
+                let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None, scps };
                 self.decide_documents(req, &principal, &context(req, &user), docs, &|| denied(no_identity_policy()))
             }
             PrincipalKind::AssumedRole => {
@@ -198,6 +237,7 @@ impl Authorizer {
                     identity: &docs,
                     boundary: boundary.as_ref(),
                     session: (!session_policies.is_empty()).then_some(&session_policies),
+                    scps,
                 };
                 self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
             }
@@ -226,7 +266,7 @@ impl Authorizer {
     /// A GetFederationToken session: allowed only where a session policy allows and the issuing
     /// user's own policies (with its boundary) allow too; root's sessions are bounded by the
     /// session policies alone. No session policy means no permission.
-    fn authorize_federated(&self, db: &Db, req: &Request<'_>) -> Result<(), ServiceError> {
+    fn authorize_federated(&self, db: &Db, req: &Request<'_>, scps: Option<&ScpLevels>) -> Result<(), ServiceError> {
         let p = req.principal;
         let no_session_policy =
             || access_denied(req, &format!("because no session policy allows the {} action", req.action));
@@ -254,7 +294,7 @@ impl Authorizer {
             }
             None => (vec![("root".to_owned(), iam::Document::Borrowed(ALLOW_ALL))], None),
         };
-        let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled) };
+        let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled), scps };
         self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
     }
 
@@ -281,6 +321,16 @@ impl Authorizer {
         };
         let session: Option<Vec<Named<'_>>> =
             docs.session.map(|s| s.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect());
+        let scp_levels: Vec<Vec<Named<'_>>> = docs
+            .scps
+            .map(|levels| {
+                levels
+                    .iter()
+                    .map(|level| level.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let scps: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
         let decision = decide(&Input {
             action: req.action,
             resource: req.resource,
@@ -289,7 +339,7 @@ impl Authorizer {
             identity: &identity,
             boundary: boundary.as_ref().map(|(name, policy)| Named { name, policy }),
             session: session.as_deref(),
-            scps: &[],
+            scps: &scps,
             rcps: &[],
             resource_policy: None,
             resource_account: None,
@@ -314,6 +364,8 @@ struct Documents<'a> {
     identity: &'a [(String, iam::Document)],
     boundary: Option<&'a (String, iam::Document)>,
     session: Option<&'a NamedPolicies>,
+    /// The SCPs over the principal's account, by level.
+    scps: Option<&'a ScpLevels>,
 }
 
 /// What a root-issued federated session's own permissions are before its session policies.

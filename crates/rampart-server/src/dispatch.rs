@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use rampart_core::{Ctx, ServiceError, TxCtx};
 use rampart_iam::{iam, sts};
+use rampart_organizations as orgs;
 use rampart_shapes::generated::{
-    cloudtrail as cloudtrail_shapes, iam as iam_shapes, s3 as s3_shapes, sts as sts_shapes,
+    cloudtrail as cloudtrail_shapes, iam as iam_shapes, organizations as org_shapes, s3 as s3_shapes, sts as sts_shapes,
 };
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
@@ -87,7 +88,36 @@ impl Dispatch {
         let iam = iam_shapes::SERVICE.endpoint_prefix;
         let s3 = s3_shapes::SERVICE.endpoint_prefix;
         let trail = cloudtrail_shapes::SERVICE.endpoint_prefix;
+        let org = org_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
+            ((org, "CreateOrganization"), write(orgs::create_organization)),
+            ((org, "DescribeOrganization"), read(orgs::describe_organization)),
+            ((org, "DeleteOrganization"), write(orgs::delete_organization)),
+            ((org, "ListRoots"), read(orgs::list_roots)),
+            ((org, "CreateOrganizationalUnit"), write(orgs::create_organizational_unit)),
+            ((org, "DescribeOrganizationalUnit"), read(orgs::describe_organizational_unit)),
+            ((org, "UpdateOrganizationalUnit"), write(orgs::update_organizational_unit)),
+            ((org, "DeleteOrganizationalUnit"), write(orgs::delete_organizational_unit)),
+            ((org, "ListOrganizationalUnitsForParent"), read(orgs::list_organizational_units_for_parent)),
+            ((org, "ListChildren"), read(orgs::list_children)),
+            ((org, "ListParents"), read(orgs::list_parents)),
+            ((org, "CreateAccount"), write(orgs::create_account)),
+            ((org, "DescribeCreateAccountStatus"), read(orgs::describe_create_account_status)),
+            ((org, "ListAccounts"), read(orgs::list_accounts)),
+            ((org, "ListAccountsForParent"), read(orgs::list_accounts_for_parent)),
+            ((org, "DescribeAccount"), read(orgs::describe_account)),
+            ((org, "MoveAccount"), write(orgs::move_account)),
+            ((org, "CreatePolicy"), write(orgs::create_policy)),
+            ((org, "DescribePolicy"), read(orgs::describe_policy)),
+            ((org, "UpdatePolicy"), write(orgs::update_policy)),
+            ((org, "DeletePolicy"), write(orgs::delete_policy)),
+            ((org, "ListPolicies"), read(orgs::list_policies)),
+            ((org, "AttachPolicy"), write(orgs::attach_policy)),
+            ((org, "DetachPolicy"), write(orgs::detach_policy)),
+            ((org, "ListPoliciesForTarget"), read(orgs::list_policies_for_target)),
+            ((org, "ListTargetsForPolicy"), read(orgs::list_targets_for_policy)),
+            ((org, "EnablePolicyType"), write(orgs::enable_policy_type)),
+            ((org, "DisablePolicyType"), write(orgs::disable_policy_type)),
             ((trail, "LookupEvents"), read(rampart_cloudtrail::lookup_events)),
             ((trail, "CreateTrail"), write(rampart_cloudtrail::create_trail)),
             ((trail, "UpdateTrail"), write(rampart_cloudtrail::update_trail)),
@@ -387,13 +417,14 @@ mod tests {
                 "sts" => sts_shapes::TYPED_OPERATIONS,
                 "s3" => s3_shapes::TYPED_OPERATIONS,
                 "cloudtrail" => cloudtrail_shapes::TYPED_OPERATIONS,
+                "organizations" => org_shapes::TYPED_OPERATIONS,
                 _ => &[],
             }
         };
         let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
-        let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail"]
+        let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail", "organizations"]
             .into_iter()
             .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
             .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))

@@ -198,7 +198,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db: db.clone(),
         sealer,
         verifier: Verifier::new(),
-        authorizer: rampart_iam::authz::Authorizer::new(),
+        authorizer: rampart_iam::authz::Authorizer::with_organizations(std::sync::Arc::new(
+            rampart_organizations::scp::ScpSource::new(),
+        )),
         key_use: std::sync::Mutex::default(),
         access_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),

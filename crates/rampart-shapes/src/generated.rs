@@ -2,8 +2,10 @@
 
 pub mod cloudtrail;
 pub mod iam;
+pub mod organizations;
 pub mod s3;
 pub mod sts;
 
 /// Every generated service.
-pub static SERVICES: &[&crate::Service] = &[&cloudtrail::SERVICE, &iam::SERVICE, &s3::SERVICE, &sts::SERVICE];
+pub static SERVICES: &[&crate::Service] =
+    &[&cloudtrail::SERVICE, &iam::SERVICE, &organizations::SERVICE, &s3::SERVICE, &sts::SERVICE];

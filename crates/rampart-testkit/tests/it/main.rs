@@ -16,6 +16,7 @@ mod iam;
 mod iam_context;
 mod mfa;
 mod oidc;
+mod organizations;
 mod outbound;
 mod passwords;
 mod robustness;

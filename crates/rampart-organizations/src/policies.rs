@@ -1,0 +1,477 @@
+//! Organization policies: service control policies (and resource control policies), their
+//! attachments to the root, OUs and accounts, and the policy types enabled on the root.
+
+use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
+use rampart_policy::{Policy, PolicyKind};
+use rampart_shapes::generated::organizations as shapes;
+use rampart_store::{Db, Tx};
+use serde::{Deserialize, Serialize};
+
+use super::tree::{FULL_AWS_ACCESS, read_node, read_node_tx, root_shape};
+use super::{OrgRecord, constraint, invalid, managed, managed_tx, membership, membership_tx, page, random_id, touch};
+
+/// The policy types this module governs.
+pub const SCP: &str = "SERVICE_CONTROL_POLICY";
+pub const RCP: &str = "RESOURCE_CONTROL_POLICY";
+
+/// The AWS managed SCP that allows everything, attached to every new root, OU and account.
+pub const FULL_AWS_ACCESS_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+/// The most characters of an SCP's content (white space not counted, as AWS counts it).
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html>.
+pub const MAX_SCP_CHARACTERS: usize = 5120;
+
+/// The most SCPs attached to one root, OU or account.
+pub const MAX_ATTACHED: usize = 5;
+
+/// A policy of an organization, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgPolicy {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub r#type: String,
+    pub content: String,
+}
+
+fn policy_not_found() -> ServiceError {
+    ServiceError::new("PolicyNotFoundException", 400, "We can't find a policy with the PolicyId that you specified.")
+}
+
+fn target_not_found() -> ServiceError {
+    ServiceError::new(
+        "TargetNotFoundException",
+        400,
+        "We can't find a root, OU, account, or policy with the TargetId that you specified.",
+    )
+}
+
+fn type_not_enabled() -> ServiceError {
+    ServiceError::new(
+        "PolicyTypeNotEnabledException",
+        400,
+        "This operation can be performed only for enabled policy types.",
+    )
+}
+
+/// `FullAWSAccess`, which AWS manages: the same in every organization.
+fn full_aws_access() -> OrgPolicy {
+    OrgPolicy {
+        id: FULL_AWS_ACCESS.to_owned(),
+        name: "FullAWSAccess".to_owned(),
+        description: "Allows access to every operation".to_owned(),
+        r#type: SCP.to_owned(),
+        content: FULL_AWS_ACCESS_DOCUMENT.to_owned(),
+    }
+}
+
+fn policy_arn(org: &OrgRecord, p: &OrgPolicy) -> String {
+    let kind = p.r#type.to_ascii_lowercase();
+    if p.id == FULL_AWS_ACCESS {
+        format!("arn:aws:organizations::aws:policy/{kind}/{}", p.id)
+    } else {
+        format!("arn:aws:organizations::{}:policy/{}/{kind}/{}", org.management_account, org.id, p.id)
+    }
+}
+
+fn summary(org: &OrgRecord, p: &OrgPolicy) -> shapes::PolicySummary {
+    shapes::PolicySummary {
+        id: Some(p.id.clone()),
+        arn: Some(policy_arn(org, p)),
+        name: Some(p.name.clone()),
+        description: Some(p.description.clone()),
+        r#type: Some(p.r#type.clone()),
+        aws_managed: Some(p.id == FULL_AWS_ACCESS),
+    }
+}
+
+pub(crate) fn read_policy(db: &Db, org: &str, id: &str) -> Result<Option<OrgPolicy>, ServiceError> {
+    if id == FULL_AWS_ACCESS {
+        return Ok(Some(full_aws_access()));
+    }
+    records::read_cached(db, &keys::org_policy(org, id))
+}
+
+fn read_policy_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Option<OrgPolicy>, ServiceError> {
+    if id == FULL_AWS_ACCESS {
+        return Ok(Some(full_aws_access()));
+    }
+    records::read_tx(tx, &keys::org_policy(org, id))
+}
+
+/// An SCP's or RCP's content, checked as Organizations checks it: the policy grammar for its
+/// kind and the size limit.
+fn check_content(kind: &str, content: &str) -> Result<(), ServiceError> {
+    let policy_kind = match kind {
+        SCP => PolicyKind::Scp,
+        RCP => PolicyKind::Rcp,
+        other => {
+            return Err(invalid(format!(
+                "You specified an invalid value for policyType: {other}. Rampart governs SERVICE_CONTROL_POLICY and \
+                 RESOURCE_CONTROL_POLICY. (Reason: INVALID_ENUM)"
+            )));
+        }
+    };
+    let characters = content.chars().filter(|c| !c.is_whitespace()).count();
+    if characters > MAX_SCP_CHARACTERS {
+        return Err(constraint(
+            "POLICY_CONTENT_LIMIT_EXCEEDED",
+            "The provided policy document exceeds the maximum size.",
+        ));
+    }
+    Policy::parse(content, policy_kind)
+        .map_err(|e| ServiceError::new("MalformedPolicyDocumentException", 400, e.message))?;
+    Ok(())
+}
+
+pub fn create_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreatePolicyRequest,
+) -> Result<shapes::CreatePolicyResponse, ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    check_content(&input.r#type, &input.content)?;
+    let existing = tx.scan_prefix(&keys::org_policies(&org.id), None, usize::MAX >> 1, false)?;
+    if existing.iter().filter_map(|(k, v)| records::decode::<OrgPolicy>(k, v).ok()).any(|p| p.name == input.name) {
+        return Err(ServiceError::new("DuplicatePolicyException", 400, "A policy with the same name already exists."));
+    }
+    let p = OrgPolicy {
+        id: format!("p-{}", random_id(8)?),
+        name: input.name,
+        description: input.description,
+        r#type: input.r#type,
+        content: input.content,
+    };
+    records::write_tx(tx, &keys::org_policy(&org.id, &p.id), &p)?;
+    Ok(shapes::CreatePolicyResponse {
+        policy: Some(shapes::Policy { policy_summary: Some(summary(&org, &p)), content: Some(p.content.clone()) }),
+    })
+}
+
+pub fn describe_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribePolicyRequest,
+) -> Result<shapes::DescribePolicyResponse, ServiceError> {
+    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let p = read_policy(ctx.db, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
+    Ok(shapes::DescribePolicyResponse {
+        policy: Some(shapes::Policy { policy_summary: Some(summary(&org, &p)), content: Some(p.content.clone()) }),
+    })
+}
+
+pub fn update_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdatePolicyRequest,
+) -> Result<shapes::UpdatePolicyResponse, ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    if input.policy_id == FULL_AWS_ACCESS {
+        return Err(ServiceError::new(
+            "PolicyChangesInProgressException",
+            400,
+            "You can't change an AWS managed policy.",
+        ));
+    }
+    let mut p = read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
+    if let Some(content) = input.content {
+        check_content(&p.r#type, &content)?;
+        p.content = content;
+    }
+    if let Some(name) = input.name {
+        p.name = name;
+    }
+    if let Some(description) = input.description {
+        p.description = description;
+    }
+    records::write_tx(tx, &keys::org_policy(&org.id, &p.id), &p)?;
+    touch(tx, &org.id)?;
+    Ok(shapes::UpdatePolicyResponse {
+        policy: Some(shapes::Policy { policy_summary: Some(summary(&org, &p)), content: Some(p.content.clone()) }),
+    })
+}
+
+/// Deletes a policy attached to nothing.
+pub fn delete_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeletePolicyRequest) -> Result<(), ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    if input.policy_id == FULL_AWS_ACCESS {
+        return Err(invalid("You can't delete an AWS managed policy. (Reason: INVALID_INPUT)"));
+    }
+    read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
+    if !tx.scan_prefix(&keys::org_policy_targets(&org.id, &input.policy_id), None, 1, false)?.is_empty() {
+        return Err(ServiceError::new(
+            "PolicyInUseException",
+            400,
+            "The policy is attached to one or more entities. You must detach it from all roots, OUs, and accounts \
+             before performing this operation.",
+        ));
+    }
+    tx.delete(&keys::org_policy(&org.id, &input.policy_id))?;
+    Ok(())
+}
+
+pub fn list_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListPoliciesRequest,
+) -> Result<shapes::ListPoliciesResponse, ServiceError> {
+    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let mut all: Vec<OrgPolicy> = if input.filter == SCP { vec![full_aws_access()] } else { Vec::new() };
+    all.extend(
+        records::scan_records::<OrgPolicy>(ctx.db, &keys::org_policies(&org.id))?
+            .into_iter()
+            .filter(|p| p.r#type == input.filter),
+    );
+    let summaries = all.iter().map(|p| summary(&org, p)).collect();
+    let (policies, next_token) = page(summaries, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListPoliciesResponse { policies: Some(policies), next_token })
+}
+
+/// What a target id names, if it is in this organization: its display name and type.
+fn target(db: &Db, org: &OrgRecord, id: &str) -> Result<Option<(String, &'static str)>, ServiceError> {
+    if id.starts_with("r-") || id.starts_with("ou-") {
+        return Ok(read_node(db, &org.id, id)?.map(|n| {
+            let kind = if n.is_root() { "ROOT" } else { "ORGANIZATIONAL_UNIT" };
+            (n.name, kind)
+        }));
+    }
+    Ok(membership(db, id)?.filter(|(o, _)| o.id == org.id).map(|(_, m)| (m.name, "ACCOUNT")))
+}
+
+fn target_exists_tx(tx: &Tx<'_>, org: &OrgRecord, id: &str) -> Result<bool, ServiceError> {
+    if id.starts_with("r-") || id.starts_with("ou-") {
+        return Ok(read_node_tx(tx, &org.id, id)?.is_some());
+    }
+    Ok(membership_tx(tx, id)?.is_some_and(|(o, _)| o.id == org.id))
+}
+
+/// Attaches without the checks (a new root, OU or account gets `FullAWSAccess`).
+pub(crate) fn attach_tx(tx: &mut Tx<'_>, org: &OrgRecord, policy: &str, target: &str) -> Result<(), ServiceError> {
+    tx.put(&keys::org_attachment(&org.id, target, policy), b"")?;
+    tx.put(&keys::org_policy_target(&org.id, policy, target), b"")?;
+    Ok(())
+}
+
+/// The policies attached to a target, by id.
+pub(crate) fn attached(db: &Db, org: &str, target: &str) -> Result<Vec<String>, ServiceError> {
+    let prefix = keys::org_attachments(org, target);
+    Ok(db
+        .scan_prefix(&prefix, None, usize::MAX >> 1, false)?
+        .into_iter()
+        .filter_map(|(k, _)| Some(String::from_utf8_lossy(k.get(prefix.len()..)?).into_owned()))
+        .collect())
+}
+
+fn attached_tx(tx: &Tx<'_>, org: &str, target: &str) -> Result<Vec<String>, ServiceError> {
+    let prefix = keys::org_attachments(org, target);
+    Ok(tx
+        .scan_prefix(&prefix, None, usize::MAX >> 1, false)?
+        .into_iter()
+        .filter_map(|(k, _)| Some(String::from_utf8_lossy(k.get(prefix.len()..)?).into_owned()))
+        .collect())
+}
+
+pub fn attach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::AttachPolicyRequest) -> Result<(), ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let p = read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
+    if !org.enabled_types.contains(&p.r#type) {
+        return Err(type_not_enabled());
+    }
+    if !target_exists_tx(tx, &org, &input.target_id)? {
+        return Err(target_not_found());
+    }
+    let current = attached_tx(tx, &org.id, &input.target_id)?;
+    if current.contains(&p.id) {
+        return Err(ServiceError::new(
+            "DuplicatePolicyAttachmentException",
+            400,
+            "The selected policy is already attached to the specified target.",
+        ));
+    }
+    let mut same_type = 0;
+    for id in &current {
+        if read_policy_tx(tx, &org.id, id)?.is_some_and(|q| q.r#type == p.r#type) {
+            same_type += 1;
+        }
+    }
+    if same_type >= MAX_ATTACHED {
+        return Err(constraint(
+            "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
+            "You attempted to exceed the number of policies of a certain type that can be attached to an entity.",
+        ));
+    }
+    attach_tx(tx, &org, &p.id, &input.target_id)?;
+    touch(tx, &org.id)
+}
+
+/// Detaches a policy. A target keeps at least one SCP while SCPs are enabled, as in AWS: detaching
+/// the last would leave everything below it denied with no policy to say so.
+pub fn detach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DetachPolicyRequest) -> Result<(), ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let p = read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
+    if !target_exists_tx(tx, &org, &input.target_id)? {
+        return Err(target_not_found());
+    }
+    let current = attached_tx(tx, &org.id, &input.target_id)?;
+    if !current.contains(&p.id) {
+        return Err(ServiceError::new(
+            "PolicyNotAttachedException",
+            400,
+            "The policy isn't attached to the specified target in the specified root.",
+        ));
+    }
+    if p.r#type == SCP {
+        let mut scps = 0;
+        for id in &current {
+            if read_policy_tx(tx, &org.id, id)?.is_some_and(|q| q.r#type == SCP) {
+                scps += 1;
+            }
+        }
+        if scps <= 1 {
+            return Err(constraint(
+                "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
+                "You attempted to detach a policy from an entity that would cause the entity to have fewer than the \
+                 minimum number of policies of a certain type required.",
+            ));
+        }
+    }
+    tx.delete(&keys::org_attachment(&org.id, &input.target_id, &p.id))?;
+    tx.delete(&keys::org_policy_target(&org.id, &p.id, &input.target_id))?;
+    touch(tx, &org.id)
+}
+
+pub fn list_policies_for_target(
+    ctx: &Ctx<'_>,
+    input: shapes::ListPoliciesForTargetRequest,
+) -> Result<shapes::ListPoliciesForTargetResponse, ServiceError> {
+    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    target(ctx.db, &org, &input.target_id)?.ok_or_else(target_not_found)?;
+    let mut out = Vec::new();
+    for id in attached(ctx.db, &org.id, &input.target_id)? {
+        if let Some(p) = read_policy(ctx.db, &org.id, &id)?.filter(|p| p.r#type == input.filter) {
+            out.push(summary(&org, &p));
+        }
+    }
+    let (policies, next_token) = page(out, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListPoliciesForTargetResponse { policies: Some(policies), next_token })
+}
+
+pub fn list_targets_for_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::ListTargetsForPolicyRequest,
+) -> Result<shapes::ListTargetsForPolicyResponse, ServiceError> {
+    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    read_policy(ctx.db, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
+    let prefix = keys::org_policy_targets(&org.id, &input.policy_id);
+    let mut out = Vec::new();
+    for (k, _) in ctx.db.scan_prefix(&prefix, None, usize::MAX >> 1, false)? {
+        let id = String::from_utf8_lossy(k.get(prefix.len()..).unwrap_or_default()).into_owned();
+        if let Some((name, kind)) = target(ctx.db, &org, &id)? {
+            let arn = match kind {
+                "ROOT" => root_shape(&org).arn.unwrap_or_default(),
+                "ORGANIZATIONAL_UNIT" => super::tree::ou_arn(&org, &id),
+                _ => super::accounts::account_arn(&org, &id),
+            };
+            out.push(shapes::PolicyTargetSummary {
+                target_id: Some(id),
+                arn: Some(arn),
+                name: Some(name),
+                r#type: Some(kind.to_owned()),
+            });
+        }
+    }
+    let (targets, next_token) = page(out, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListTargetsForPolicyResponse { targets: Some(targets), next_token })
+}
+
+fn root_of(org: &OrgRecord, root_id: &str) -> Result<(), ServiceError> {
+    if root_id != org.root_id {
+        return Err(ServiceError::new(
+            "RootNotFoundException",
+            400,
+            "We can't find a root with the RootId that you specified.",
+        ));
+    }
+    Ok(())
+}
+
+/// Enables a policy type on the root. Enabling SCPs attaches `FullAWSAccess` everywhere, as AWS
+/// does, so nothing changes until a narrower policy is attached.
+pub fn enable_policy_type(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::EnablePolicyTypeRequest,
+) -> Result<shapes::EnablePolicyTypeResponse, ServiceError> {
+    let mut org = managed_tx(tx, &ctx.principal.account_id)?;
+    root_of(&org, &input.root_id)?;
+    if input.policy_type != SCP && input.policy_type != RCP {
+        return Err(invalid(format!(
+            "Rampart governs SERVICE_CONTROL_POLICY and RESOURCE_CONTROL_POLICY, not {}.",
+            input.policy_type
+        )));
+    }
+    if org.feature_set != "ALL" {
+        return Err(constraint(
+            "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE",
+            "You attempted to perform an operation that requires the organization to be configured to support all \
+             features.",
+        ));
+    }
+    if org.enabled_types.contains(&input.policy_type) {
+        return Err(ServiceError::new(
+            "PolicyTypeAlreadyEnabledException",
+            400,
+            "The specified policy type is already enabled.",
+        ));
+    }
+    org.enabled_types.push(input.policy_type.clone());
+    records::write_tx(tx, &keys::organization(&org.id), &org)?;
+    if input.policy_type == SCP {
+        let mut targets = vec![org.root_id.clone()];
+        for (k, v) in tx.scan_prefix(&keys::org_nodes(&org.id), None, usize::MAX >> 1, false)? {
+            if let Ok(n) = records::decode::<super::Node>(&k, &v)
+                && !n.is_root()
+            {
+                targets.push(n.id);
+            }
+        }
+        for (k, v) in tx.scan_prefix(b"orgmember/", None, usize::MAX >> 1, false)? {
+            if let Ok(m) = records::decode::<super::Membership>(&k, &v)
+                && m.org == org.id
+            {
+                targets.push(m.account);
+            }
+        }
+        for t in targets {
+            attach_tx(tx, &org, FULL_AWS_ACCESS, &t)?;
+        }
+    }
+    touch(tx, &org.id)?;
+    Ok(shapes::EnablePolicyTypeResponse { root: Some(root_shape(&org)) })
+}
+
+/// Disables a policy type: its policies stop applying and are detached everywhere.
+pub fn disable_policy_type(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DisablePolicyTypeRequest,
+) -> Result<shapes::DisablePolicyTypeResponse, ServiceError> {
+    let mut org = managed_tx(tx, &ctx.principal.account_id)?;
+    root_of(&org, &input.root_id)?;
+    if !org.enabled_types.contains(&input.policy_type) {
+        return Err(type_not_enabled());
+    }
+    org.enabled_types.retain(|t| *t != input.policy_type);
+    records::write_tx(tx, &keys::organization(&org.id), &org)?;
+    let attachments = tx.scan_prefix(format!("orgattach/{}/", org.id).as_bytes(), None, usize::MAX >> 1, false)?;
+    for (k, _) in attachments {
+        let text = String::from_utf8_lossy(&k).into_owned();
+        let mut parts = text.rsplitn(3, '/');
+        let (Some(policy), Some(target)) = (parts.next(), parts.next()) else { continue };
+        if read_policy_tx(tx, &org.id, policy)?.is_some_and(|p| p.r#type == input.policy_type) {
+            tx.delete(&k)?;
+            tx.delete(&keys::org_policy_target(&org.id, policy, target))?;
+        }
+    }
+    touch(tx, &org.id)?;
+    Ok(shapes::DisablePolicyTypeResponse { root: Some(root_shape(&org)) })
+}

@@ -1,0 +1,182 @@
+//! Organizations through aws-sdk-organizations: a tree of OUs, a created member account reached
+//! through OrganizationAccountAccessRole, and service control policies that bind the member on
+//! its next request and never the management account.
+
+use aws_sdk_organizations::error::ProvideErrorMetadata;
+use aws_sdk_organizations::types::{ChildType, PolicyType};
+use rampart_testkit::{ACCOUNT_ID, TestServer};
+
+use crate::iam::{err, iam, iam_with, root};
+
+fn orgs(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_organizations::Client {
+    let conf = aws_sdk_organizations::Config::builder()
+        .behavior_version(aws_sdk_organizations::config::BehaviorVersion::latest())
+        .region(aws_sdk_organizations::config::Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(aws_sdk_organizations::config::Credentials::new(
+            id,
+            secret,
+            token.map(str::to_owned),
+            None,
+            "test",
+        ))
+        .retry_config(aws_sdk_organizations::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_organizations::Client::from_conf(conf)
+}
+
+fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_organizations::error::SdkError<E, R>>) -> String {
+    match r {
+        Ok(_) => "OK".to_owned(),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
+    }
+}
+
+const REGION_FENCE: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyEu","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"eu-west-1"}}}]}"#;
+const IAM_READS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:*"],"Resource":"*"}]}"#;
+const ADMIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+
+#[tokio::test]
+async fn service_control_policies_bind_member_accounts_on_their_next_request() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    assert_eq!(code(org.describe_organization().send().await), "AWSOrganizationsNotInUseException");
+
+    let created = org.create_organization().send().await.unwrap();
+    let o = created.organization().unwrap();
+    let org_id = o.id().unwrap().to_owned();
+    assert!(org_id.starts_with("o-") && org_id.len() == 12, "{org_id}");
+    assert_eq!(o.master_account_id(), Some(ACCOUNT_ID));
+    assert_eq!(code(org.create_organization().send().await), "AlreadyInOrganizationException");
+    let roots = org.list_roots().send().await.unwrap();
+    let root_id = roots.roots()[0].id().unwrap().to_owned();
+    assert!(root_id.starts_with("r-"), "{root_id}");
+    assert_eq!(roots.roots()[0].policy_types()[0].r#type(), Some(&PolicyType::ServiceControlPolicy));
+
+    // Root → Workloads → Prod / Dev.
+    let ou = |parent: &str, name: &str| org.create_organizational_unit().parent_id(parent).name(name).send();
+    let workloads = ou(&root_id, "Workloads").await.unwrap().organizational_unit().unwrap().id().unwrap().to_owned();
+    let prod = ou(&workloads, "Prod").await.unwrap();
+    let prod = prod.organizational_unit().unwrap();
+    assert_eq!(prod.path(), Some(format!("{org_id}/{root_id}/{workloads}/{}/", prod.id().unwrap()).as_str()));
+    let prod = prod.id().unwrap().to_owned();
+    let dev = ou(&workloads, "Dev").await.unwrap().organizational_unit().unwrap().id().unwrap().to_owned();
+    assert_eq!(code(ou(&workloads, "Dev").await), "DuplicateOrganizationalUnitException");
+    let under = org.list_children().parent_id(&workloads).child_type(ChildType::OrganizationalUnit).send().await;
+    assert_eq!(under.unwrap().children().len(), 2);
+
+    // A member account, created with its administrator role.
+    let asked = org.create_account().email("member@example.com").account_name("member").send().await.unwrap();
+    let request = asked.create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let status = status.create_account_status().unwrap();
+    assert_eq!(status.state().map(|s| s.as_str()), Some("SUCCEEDED"));
+    let member = status.account_id().unwrap().to_owned();
+    assert_eq!(org.list_accounts().send().await.unwrap().accounts().len(), 2);
+    org.move_account()
+        .account_id(&member)
+        .source_parent_id(&root_id)
+        .destination_parent_id(&prod)
+        .send()
+        .await
+        .unwrap();
+    let parents = org.list_parents().child_id(&member).send().await.unwrap();
+    assert_eq!(parents.parents()[0].id(), Some(prod.as_str()));
+
+    // The management account's administrator assumes OrganizationAccountAccessRole in it.
+    let admin = root(&server);
+    admin.create_user().user_name("ops").send().await.unwrap();
+    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
+    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let ops_sts = crate::sts_client(&server, key.access_key_id(), key.secret_access_key());
+    let session = ops_sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
+        .role_session_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let in_member = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    in_member.create_user().user_name("first").send().await.unwrap();
+    let ops = iam(&server, key.access_key_id(), key.secret_access_key());
+
+    // An SCP on Prod fencing everything into eu-west-1 binds the member, not the management account.
+    let fence = org
+        .create_policy()
+        .name("only-eu")
+        .description("eu-west-1 only")
+        .r#type(PolicyType::ServiceControlPolicy)
+        .content(REGION_FENCE)
+        .send()
+        .await
+        .unwrap();
+    let fence = fence.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
+    org.attach_policy().policy_id(&fence).target_id(&prod).send().await.unwrap();
+    assert_eq!(
+        code(org.attach_policy().policy_id(&fence).target_id(&prod).send().await),
+        "DuplicatePolicyAttachmentException"
+    );
+    let (code_, message) = err(in_member.list_users().send().await);
+    assert_eq!(code_, "AccessDenied");
+    assert!(message.contains("with an explicit deny in a service control policy"), "{message}");
+    ops.list_users().send().await.unwrap();
+
+    // Moved to Dev, the fence no longer applies.
+    org.move_account().account_id(&member).source_parent_id(&prod).destination_parent_id(&dev).send().await.unwrap();
+    assert_eq!(in_member.list_users().send().await.unwrap().users().len(), 1);
+    // A member may describe its organization, and manage nothing.
+    let member_orgs = orgs(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(
+        member_orgs.describe_organization().send().await.unwrap().organization().unwrap().id(),
+        Some(org_id.as_str())
+    );
+    assert_eq!(code(member_orgs.list_accounts().send().await), "AccessDeniedException");
+
+    // Dev narrowed to IAM reads: FullAWSAccess cannot go while it is Dev's only SCP.
+    assert_eq!(
+        code(org.detach_policy().policy_id("p-FullAWSAccess").target_id(&dev).send().await),
+        "ConstraintViolationException"
+    );
+    let reads = org
+        .create_policy()
+        .name("iam-reads")
+        .description("read IAM")
+        .r#type(PolicyType::ServiceControlPolicy)
+        .content(IAM_READS)
+        .send()
+        .await
+        .unwrap();
+    let reads = reads.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
+    org.attach_policy().policy_id(&reads).target_id(&dev).send().await.unwrap();
+    org.detach_policy().policy_id("p-FullAWSAccess").target_id(&dev).send().await.unwrap();
+    in_member.list_users().send().await.unwrap();
+    let (code_, message) = err(in_member.create_user().user_name("second").send().await);
+    assert_eq!(code_, "AccessDenied");
+    assert!(message.contains("because no service control policy allows the iam:CreateUser action"), "{message}");
+    let targets = org.list_targets_for_policy().policy_id(&reads).send().await.unwrap();
+    assert_eq!(targets.targets()[0].target_id(), Some(dev.as_str()));
+    let for_dev = org.list_policies_for_target().target_id(&dev).filter(PolicyType::ServiceControlPolicy).send().await;
+    assert_eq!(for_dev.unwrap().policies().len(), 1);
+    assert_eq!(code(org.delete_policy().policy_id(&reads).send().await), "PolicyInUseException");
+
+    // Bad SCPs and misplaced callers get Organizations' errors.
+    let malformed = org
+        .create_policy()
+        .name("bad")
+        .description("has a principal")
+        .r#type(PolicyType::ServiceControlPolicy)
+        .content(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await;
+    assert_eq!(code(malformed), "MalformedPolicyDocumentException");
+    org.delete_organizational_unit().organizational_unit_id(&prod).send().await.unwrap();
+    assert_eq!(
+        code(org.delete_organizational_unit().organizational_unit_id(&workloads).send().await),
+        "OrganizationalUnitNotEmptyException"
+    );
+    assert_eq!(code(org.delete_organization().send().await), "OrganizationNotEmptyException");
+}
