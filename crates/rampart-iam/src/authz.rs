@@ -136,7 +136,8 @@ impl Authorizer {
         let no_identity_policy = || format!("because no identity-based policy allows the {} action", req.action);
         // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
         // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
-        if p.temporary.is_some() && p.session.is_none() {
+        // A console session is a sign-in, not GetSessionToken: it calls IAM and STS as its person may.
+        if p.temporary.is_some() && p.session.is_none() && !p.console {
             let action = req.action.to_ascii_lowercase();
             if action.starts_with("iam:") && p.mfa_at.is_none() {
                 return Err(denied("because credentials from GetSessionToken need MFA to call IAM".to_owned()));

@@ -122,10 +122,29 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     assert_eq!(code_, "AccessDenied");
     assert!(message.contains("with an explicit deny in a service control policy"), "{message}");
     ops.list_users().send().await.unwrap();
+    // The member's root user too: given a password by the operator, signed in, and fenced.
+    let reset = rampart_server::reset_root_password(&server.data_dir(), Some(member.clone())).await.unwrap();
+    assert_eq!(reset.root_email, "member@example.com");
+    let (status, body) = server
+        .sign_in(&serde_json::json!({"email": "member@example.com", "password": reset.password.as_str()}))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let member_root = iam_with(
+        &server,
+        body["accessKeyId"].as_str().unwrap(),
+        body["secretAccessKey"].as_str().unwrap(),
+        body["sessionToken"].as_str(),
+    );
+    let (code_, message) = err(member_root.list_users().send().await);
+    assert_eq!(code_, "AccessDenied");
+    assert!(message.starts_with(&format!("User: arn:aws:iam::{member}:root is not authorized")), "{message}");
+    assert!(message.contains("with an explicit deny in a service control policy"), "{message}");
 
     // Moved to Dev, the fence no longer applies.
     org.move_account().account_id(&member).source_parent_id(&prod).destination_parent_id(&dev).send().await.unwrap();
     assert_eq!(in_member.list_users().send().await.unwrap().users().len(), 1);
+    member_root.list_users().send().await.unwrap();
     // A member may describe its organization, and manage nothing.
     let member_orgs = orgs(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
     assert_eq!(
