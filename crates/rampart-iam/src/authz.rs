@@ -159,6 +159,9 @@ impl Authorizer {
             None => None,
         };
         let scps = scps.as_deref();
+        let get = |key: &[u8]| rampart_core::records::read_cached::<serde_json::Value>(db, key);
+        let org = iam::org_path(&p.account_id, &get)?;
+        let org = org.as_ref();
         match p.kind {
             PrincipalKind::Root => match scps {
                 None => Ok(()),
@@ -169,12 +172,12 @@ impl Authorizer {
                         .set("aws:PrincipalArn", p.arn.clone())
                         .set("aws:PrincipalAccount", p.account_id.clone())
                         .set("aws:PrincipalType", "Account");
-                    request_keys(req, &mut ctx);
+                    request_keys(req, org, &mut ctx);
                     let docs = Documents { identity: &[], boundary: None, session: None, scps: Some(levels) };
                     self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
                 }
             },
-            PrincipalKind::FederatedUser => self.authorize_federated(db, req, scps),
+            PrincipalKind::FederatedUser => self.authorize_federated(db, req, scps, org),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
                 // The user must still be the one the credentials were issued to, not a new one with
@@ -196,7 +199,13 @@ impl Authorizer {
                 let boundary = iam::boundary_document(db, &user)?;
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
                 let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None, scps };
-                self.decide_documents(req, &principal, &context(req, &user), docs, &|| denied(no_identity_policy()))
+                self.decide_documents(
+                    req,
+                    &principal,
+                    &context(req, org, &user),
+                    docs,
+                    &|| denied(no_identity_policy()),
+                )
             }
             PrincipalKind::AssumedRole => {
                 let Some(session) = &p.session else { return Err(denied(no_identity_policy())) };
@@ -233,7 +242,7 @@ impl Authorizer {
                 if let Some(s) = &session.source_identity {
                     ctx.set("aws:SourceIdentity", s.clone());
                 }
-                request_keys(req, &mut ctx);
+                request_keys(req, org, &mut ctx);
                 let docs = Documents {
                     identity: &docs,
                     boundary: boundary.as_ref(),
@@ -267,7 +276,13 @@ impl Authorizer {
     /// A GetFederationToken session: allowed only where a session policy allows and the issuing
     /// user's own policies (with its boundary) allow too; root's sessions are bounded by the
     /// session policies alone. No session policy means no permission.
-    fn authorize_federated(&self, db: &Db, req: &Request<'_>, scps: Option<&ScpLevels>) -> Result<(), ServiceError> {
+    fn authorize_federated(
+        &self,
+        db: &Db,
+        req: &Request<'_>,
+        scps: Option<&ScpLevels>,
+        org: Option<&(String, String)>,
+    ) -> Result<(), ServiceError> {
         let p = req.principal;
         let no_session_policy =
             || access_denied(req, &format!("because no session policy allows the {} action", req.action));
@@ -285,7 +300,7 @@ impl Authorizer {
             .set("aws:PrincipalArn", p.arn.clone())
             .set("aws:PrincipalAccount", p.account_id.clone())
             .set("aws:PrincipalType", "FederatedUser");
-        request_keys(req, &mut ctx);
+        request_keys(req, org, &mut ctx);
         let (docs, boundary) = match &f.issuer {
             Some((user_name, user_id)) => {
                 let Some(user) = iam::read_user(db, &p.account_id, user_name)?.filter(|u| &u.id == user_id) else {
@@ -374,9 +389,9 @@ const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow"
 
 /// The global condition keys of a request.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
-fn context(req: &Request<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
+fn context(req: &Request<'_>, org: Option<&(String, String)>, user: &iam::UserRecord) -> rampart_policy::Context {
     let mut ctx = principal_context(user);
-    request_keys(req, &mut ctx);
+    request_keys(req, org, &mut ctx);
     ctx
 }
 
@@ -398,7 +413,8 @@ pub fn mfa_keys(p: &Principal, now: time::OffsetDateTime, ctx: &mut rampart_poli
 }
 
 /// The keys that describe the request itself rather than the principal.
-fn request_keys(req: &Request<'_>, ctx: &mut rampart_policy::Context) {
+fn request_keys(req: &Request<'_>, org: Option<&(String, String)>, ctx: &mut rampart_policy::Context) {
+    iam::set_org_keys(org, ctx);
     mfa_keys(req.principal, req.context.time, ctx);
     let c = &req.context;
     ctx.set("aws:SourceIp", c.source_ip)

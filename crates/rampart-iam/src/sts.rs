@@ -333,7 +333,9 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
     let role = |account: &str, name: &str| {
         iam::read_role(ctx.db, account, name)?.map(|r| iam::with_effective_trust(ctx.db, r)).transpose()
     };
-    issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, ctx.principal.mfa_at, role)
+    let get = |key: &[u8]| records::read_cached::<serde_json::Value>(ctx.db, key);
+    let org = iam::org_path(&ctx.principal.account_id, &get)?;
+    issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, ctx.principal.mfa_at, org, role)
 }
 
 /// AssumeRole with `SerialNumber` and `TokenCode`: the code is checked against the caller's own
@@ -356,7 +358,11 @@ pub fn assume_role_with_mfa(
         r.trust_policy = iam::effective_trust(&r, &|arn| iam::current_principal_id(arn, &read_user, &read_role))?;
         Ok(Some(r))
     };
-    issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, Some(ctx.now), role)
+    let org = {
+        let get = |key: &[u8]| records::read_tx::<serde_json::Value>(tx, key);
+        iam::org_path(&ctx.principal.account_id, &get)?
+    };
+    issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, Some(ctx.now), org, role)
 }
 
 /// The account and name a role ARN names.
@@ -377,6 +383,7 @@ fn issue_role_session(
     sealer: &Sealer,
     input: AssumeRoleRequest,
     mfa_at: Option<OffsetDateTime>,
+    caller_org: Option<(String, String)>,
     read_role: impl FnOnce(&str, &str) -> Result<Option<iam::RoleRecord>, ServiceError>,
 ) -> Result<AssumeRoleResponse, ServiceError> {
     if caller.kind == PrincipalKind::Root {
@@ -396,6 +403,7 @@ fn issue_role_session(
     }
     context.set("sts:RoleSessionName", input.role_session_name.clone());
     context.set("aws:PrincipalArn", caller.arn.clone()).set("aws:PrincipalAccount", caller.account_id.clone());
+    iam::set_org_keys(caller_org.as_ref(), &mut context);
     let checked = Principal { mfa_at, ..caller.clone() };
     crate::authz::mfa_keys(&checked, now, &mut context);
     // Session tags: the caller's transitive tags carry over and cannot be overridden; new ones

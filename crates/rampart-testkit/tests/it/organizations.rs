@@ -153,6 +153,28 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     );
     assert_eq!(code(member_orgs.list_accounts().send().await), "AccessDeniedException");
 
+    // Trust policies in the management account can admit the organization's principals by
+    // aws:PrincipalOrgID and aws:PrincipalOrgPaths.
+    let shared = |name: &str, ou: &str| {
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"sts:AssumeRole","Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"{org_id}"}},"ForAnyValue:StringLike":{{"aws:PrincipalOrgPaths":"{org_id}/{root_id}/{workloads}/{ou}/*"}}}}}}]}}"#
+        );
+        admin.create_role().role_name(name).assume_role_policy_document(trust).send()
+    };
+    shared("for-dev", &dev).await.unwrap();
+    shared("for-prod", &prod).await.unwrap();
+    let member_sts = crate::roles::sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let assume = |role: &str| {
+        member_sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{ACCOUNT_ID}:role/{role}"))
+            .role_session_name("member")
+            .send()
+    };
+    assume("for-dev").await.unwrap();
+    let refused = assume("for-prod").await.expect_err("the member is in Dev, not in Prod");
+    assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&refused), Some("AccessDenied"));
+
     // Dev narrowed to IAM reads: FullAWSAccess cannot go while it is Dev's only SCP.
     assert_eq!(
         code(org.detach_policy().policy_id("p-FullAWSAccess").target_id(&dev).send().await),
