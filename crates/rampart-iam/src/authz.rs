@@ -53,13 +53,21 @@ const CACHE_LIMIT: usize = 10_000;
 /// the organization's root down to the account itself, each with the names decisions report.
 pub type ScpLevels = Vec<NamedPolicies>;
 
+/// Where an account stands in its organization, for every decision about its principals.
+#[derive(Debug, Default)]
+pub struct OrgView {
+    /// `aws:PrincipalOrgID` and `aws:PrincipalOrgPaths` (`o-…/r-…/ou-…/`).
+    pub org: (String, String),
+    /// The SCPs restricting every principal of the account, its root user included; `None` for
+    /// the management account and for an organization without the SCP policy type enabled.
+    pub scps: Option<ScpLevels>,
+}
+
 /// What Organizations adds to every decision (implemented by `rampart-organizations`, which
 /// builds on this crate).
 pub trait Organizations: Send + Sync {
-    /// The SCPs restricting every principal of `account`, its root user included. `None` where
-    /// none apply: an account in no organization, an organization's management account, or an
-    /// organization without the SCP policy type enabled.
-    fn scps(&self, db: &Db, account: &str) -> Result<Option<Arc<ScpLevels>>, ServiceError>;
+    /// The account's organization and the SCPs over it; `None` outside an organization.
+    fn view(&self, db: &Db, account: &str) -> Result<Option<Arc<OrgView>>, ServiceError>;
 }
 
 /// Decides requests with the policy engine. Compiled policies are cached by their document text,
@@ -154,14 +162,12 @@ impl Authorizer {
             }
         }
         // Service control policies bind every principal of a member account, its root user too.
-        let scps = match &self.organizations {
-            Some(o) => o.scps(db, &p.account_id)?,
+        let view = match &self.organizations {
+            Some(o) => o.view(db, &p.account_id)?,
             None => None,
         };
-        let scps = scps.as_deref();
-        let get = |key: &[u8]| rampart_core::records::read_cached::<serde_json::Value>(db, key);
-        let org = iam::org_path(&p.account_id, &get)?;
-        let org = org.as_ref();
+        let scps = view.as_ref().and_then(|v| v.scps.as_ref());
+        let org = view.as_ref().map(|v| &v.org);
         match p.kind {
             PrincipalKind::Root => match scps {
                 None => Ok(()),

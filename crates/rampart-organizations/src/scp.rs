@@ -1,11 +1,12 @@
-//! The service control policies over an account, for the authorizer: compiled once per change of
-//! the organization (its generation), then served from memory on every request.
+//! Where an account stands in its organization, for the authorizer: its organization, its path
+//! and the service control policies over it, compiled once per change of the organization (its
+//! generation), then served from memory on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rampart_core::ServiceError;
-use rampart_iam::authz::{Organizations, ScpLevels};
+use rampart_iam::authz::{OrgView, Organizations, ScpLevels};
 use rampart_policy::{Policy, PolicyKind};
 use rampart_store::Db;
 
@@ -13,61 +14,77 @@ use super::policies::{SCP, attached, read_policy};
 use super::tree::lineage;
 use super::{generation, membership};
 
-/// The most accounts whose SCPs are kept compiled; the cache empties itself when full.
+/// The most accounts whose views are kept; the cache empties itself when full.
 const CACHE_LIMIT: usize = 10_000;
 
-/// What one account's SCPs were compiled from: the organization and its generation.
-type Compiled = (String, u64, Option<Arc<ScpLevels>>);
+/// One account's view and the organization generation it was built at.
+type Built = (Arc<str>, u64, Arc<OrgView>);
 
-/// Serves [`Organizations::scps`] from the store's organization records.
+/// Serves [`Organizations::view`] from the store's organization records.
 #[derive(Default)]
 pub struct ScpSource {
-    compiled: Mutex<HashMap<String, Compiled>>,
+    built: Mutex<HashMap<String, Built>>,
 }
 
 impl ScpSource {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn build(db: &Db, account: &str) -> Result<Option<(String, u64, Arc<OrgView>)>, ServiceError> {
+        let Some((org, m)) = membership(db, account)? else { return Ok(None) };
+        let at = generation(db, &org.id)?;
+        let parents = lineage(db, &org.id, &m.parent)?;
+        let mut path = format!("{}/", org.id);
+        for id in &parents {
+            path.push_str(id);
+            path.push('/');
+        }
+        // The management account is never restricted by SCPs.
+        let scps = if org.management_account == account || !org.enabled_types.iter().any(|t| t == SCP) {
+            None
+        } else {
+            // From the root down: the root, each OU, then the account itself.
+            let mut levels: ScpLevels = Vec::with_capacity(parents.len() + 1);
+            for target in parents.iter().map(String::as_str).chain([account]) {
+                let mut level = Vec::new();
+                for id in attached(db, &org.id, target)? {
+                    let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == SCP) else { continue };
+                    // Content was checked when written; one that no longer parses allows nothing.
+                    if let Ok(compiled) = Policy::parse(&p.content, PolicyKind::Scp) {
+                        level.push((p.name.clone(), Arc::new(compiled)));
+                    }
+                }
+                levels.push(level);
+            }
+            Some(levels)
+        };
+        Ok(Some((org.id.clone(), at, Arc::new(OrgView { org: (org.id, path), scps }))))
+    }
 }
 
 impl Organizations for ScpSource {
-    fn scps(&self, db: &Db, account: &str) -> Result<Option<Arc<ScpLevels>>, ServiceError> {
-        let Some((org, m)) = membership(db, account)? else { return Ok(None) };
-        // The management account is never restricted by SCPs.
-        if org.management_account == account || !org.enabled_types.iter().any(|t| t == SCP) {
-            return Ok(None);
-        }
-        let now = generation(db, &org.id)?;
-        if let Ok(cache) = self.compiled.lock()
-            && let Some((id, at, levels)) = cache.get(account)
-            && *id == org.id
-            && *at == now
+    fn view(&self, db: &Db, account: &str) -> Result<Option<Arc<OrgView>>, ServiceError> {
+        // A view is current while its organization's generation has not moved: every change to
+        // the tree, the memberships, the policies and their attachments moves it.
+        let cached = self.built.lock().ok().and_then(|c| c.get(account).cloned());
+        if let Some((org, at, view)) = cached
+            && generation(db, &org)? == at
         {
-            return Ok(levels.clone());
+            return Ok(Some(view));
         }
-        // From the root down: the root, each OU, then the account itself.
-        let mut targets = lineage(db, &org.id, &m.parent)?;
-        targets.push(account.to_owned());
-        let mut levels: ScpLevels = Vec::with_capacity(targets.len());
-        for target in targets {
-            let mut level = Vec::new();
-            for id in attached(db, &org.id, &target)? {
-                let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == SCP) else { continue };
-                // Content was checked when written; one that no longer parses allows nothing.
-                if let Ok(compiled) = Policy::parse(&p.content, PolicyKind::Scp) {
-                    level.push((p.name.clone(), Arc::new(compiled)));
-                }
+        let Some((org, at, view)) = Self::build(db, account)? else {
+            if let Ok(mut c) = self.built.lock() {
+                c.remove(account);
             }
-            levels.push(level);
-        }
-        let levels = Some(Arc::new(levels));
-        if let Ok(mut cache) = self.compiled.lock() {
-            if cache.len() >= CACHE_LIMIT {
-                cache.clear();
+            return Ok(None);
+        };
+        if let Ok(mut c) = self.built.lock() {
+            if c.len() >= CACHE_LIMIT {
+                c.clear();
             }
-            cache.insert(account.to_owned(), (org.id.clone(), now, levels.clone()));
+            c.insert(account.to_owned(), (Arc::from(org), at, view.clone()));
         }
-        Ok(levels)
+        Ok(Some(view))
     }
 }

@@ -10,7 +10,9 @@
 //! figure: throughput follows whatever else the machine runs.
 //!
 //! `--op get-user` loads IAM GetUser by a user whose access an inline policy decides; `--op
-//! create-user` loads durable, audited CreateUser calls.
+//! member-get-user` the same in a member account of an organization, three OUs deep with an SCP at
+//! every level (compare the two for what SCPs cost); `--op create-user` loads durable, audited
+//! CreateUser calls.
 //!
 //! `--populate USERS,ROLES,POLICIES` stores that many users, roles and managed policies before
 //! measuring, to compare reads on a full account with reads on an empty one.
@@ -132,6 +134,8 @@ enum Op {
     GetCallerIdentity,
     /// IAM GetUser by a user whose access is decided by an inline policy.
     GetUser,
+    /// The same, by a user of a member account three OUs deep, under an SCP at every level.
+    MemberGetUser,
     /// IAM CreateUser as root: a durable, audited write per request.
     CreateUser,
     /// STS AssumeRole by a user the role trusts.
@@ -145,6 +149,7 @@ impl Op {
         match self {
             Self::GetCallerIdentity => "GetCallerIdentity",
             Self::GetUser => "GetUser",
+            Self::MemberGetUser => "GetUser (member account, SCPs at 4 levels)",
             Self::CreateUser => "CreateUser",
             Self::AssumeRole => "AssumeRole",
             Self::SessionCallerIdentity => "GetCallerIdentity (session)",
@@ -178,7 +183,7 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
                 form_encode(&ROLE_ARN_PLACEHOLDER.replace("ACCOUNT", ROLE_ACCOUNT.get().map_or("", String::as_str)))
             ),
         ),
-        Op::GetUser => form(addr, creds, "iam", "Action=GetUser&Version=2010-05-08".into()),
+        Op::GetUser | Op::MemberGetUser => form(addr, creds, "iam", "Action=GetUser&Version=2010-05-08".into()),
         Op::CreateUser => {
             let n = NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             form(
@@ -247,6 +252,135 @@ async fn role_user(addr: &str, root: &Creds, session: bool) -> anyhow::Result<Cr
 }
 
 static ROLE_ACCOUNT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// An Organizations call (awsJson 1.1), signed with `creds`; returns the answer's JSON.
+async fn organizations(
+    addr: &str,
+    creds: &Creds,
+    op: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let req = http::Request::post(format!("http://{addr}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("AWSOrganizationsV20161128.{op}"))
+        .body(body.to_string().into_bytes())?;
+    let req =
+        sign_request(req, &creds.id, &creds.secret, "organizations", SystemTime::now(), SignatureLocation::Headers)?;
+    let r = rampart_testkit::send(req).await?;
+    anyhow::ensure!(r.status == 200, "{op} failed: {}", r.body);
+    Ok(serde_json::from_str(&r.body)?)
+}
+
+/// An SCP that allows everything but one service outside one region: a policy every request of
+/// the member is weighed against at its level.
+fn level_scp(n: usize) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*"}},{{"Sid":"Fence{n}","Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{{"StringNotEquals":{{"aws:RequestedRegion":"eu-west-1"}}}}}}]}}"#
+    )
+}
+
+/// Builds an organization with a member account three OUs deep (root → a → b → c), an SCP at
+/// the root, each OU and the account, and in the member a user allowed `iam:GetUser` on itself;
+/// returns that user's key.
+async fn member_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
+    let org = organizations(addr, root, "CreateOrganization", serde_json::json!({})).await?;
+    anyhow::ensure!(org.pointer("/Organization/Id").is_some_and(serde_json::Value::is_string), "no organization");
+    let roots = organizations(addr, root, "ListRoots", serde_json::json!({})).await?;
+    let root_id = roots.pointer("/Roots/0/Id").and_then(serde_json::Value::as_str).context("no root")?.to_owned();
+    let mut parent = root_id.clone();
+    let mut targets = vec![root_id.clone()];
+    for name in ["a", "b", "c"] {
+        let ou = organizations(
+            addr,
+            root,
+            "CreateOrganizationalUnit",
+            serde_json::json!({"ParentId": parent, "Name": name}),
+        )
+        .await?;
+        parent = ou.pointer("/OrganizationalUnit/Id").and_then(serde_json::Value::as_str).context("no OU")?.to_owned();
+        targets.push(parent.clone());
+    }
+    let made = organizations(
+        addr,
+        root,
+        "CreateAccount",
+        serde_json::json!({"Email": "bench@example.com", "AccountName": "bench"}),
+    )
+    .await?;
+    let request =
+        made.pointer("/CreateAccountStatus/Id").and_then(serde_json::Value::as_str).context("no request")?.to_owned();
+    let status = organizations(
+        addr,
+        root,
+        "DescribeCreateAccountStatus",
+        serde_json::json!({"CreateAccountRequestId": request}),
+    )
+    .await?;
+    let member = status
+        .pointer("/CreateAccountStatus/AccountId")
+        .and_then(serde_json::Value::as_str)
+        .context("no account")?
+        .to_owned();
+    organizations(
+        addr,
+        root,
+        "MoveAccount",
+        serde_json::json!({"AccountId": member, "SourceParentId": root_id, "DestinationParentId": parent}),
+    )
+    .await?;
+    targets.push(member.clone());
+    for (n, target) in targets.iter().enumerate() {
+        let p = organizations(
+            addr,
+            root,
+            "CreatePolicy",
+            serde_json::json!({"Name": format!("level-{n}"), "Description": "bench", "Type": "SERVICE_CONTROL_POLICY", "Content": level_scp(n)}),
+        )
+        .await?;
+        let id =
+            p.pointer("/Policy/PolicySummary/Id").and_then(serde_json::Value::as_str).context("no policy")?.to_owned();
+        organizations(addr, root, "AttachPolicy", serde_json::json!({"PolicyId": id, "TargetId": target})).await?;
+    }
+    // Into the member through its OrganizationAccountAccessRole, as a management-account user.
+    let may = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    for body in [
+        "Action=CreateUser&Version=2010-05-08&UserName=orgadmin".to_owned(),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=orgadmin&PolicyName=assume&PolicyDocument={}",
+            form_encode(may)
+        ),
+    ] {
+        let r = rampart_testkit::send(form(addr, root, "iam", body)?).await?;
+        anyhow::ensure!(r.status == 200, "setup failed: {}", r.body);
+    }
+    let r = rampart_testkit::send(form(
+        addr,
+        root,
+        "iam",
+        "Action=CreateAccessKey&Version=2010-05-08&UserName=orgadmin".into(),
+    )?)
+    .await?;
+    let admin = Creds {
+        id: xml_field(&r.body, "AccessKeyId").context("no key id")?,
+        secret: xml_field(&r.body, "SecretAccessKey").context("no secret")?,
+        token: None,
+    };
+    let arn = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let r = rampart_testkit::send(form(
+        addr,
+        &admin,
+        "sts",
+        format!("Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=bench", form_encode(&arn)),
+    )?)
+    .await?;
+    anyhow::ensure!(r.status == 200, "AssumeRole failed: {}", r.body);
+    let session = Creds {
+        id: xml_field(&r.body, "AccessKeyId").context("no key id")?,
+        secret: xml_field(&r.body, "SecretAccessKey").context("no secret")?,
+        token: Some(xml_field(&r.body, "SessionToken").context("no token")?),
+    };
+    policy_user(addr, &session).await
+}
 
 /// Creates a user allowed `iam:GetUser` on itself, and returns its key (for `--op get-user`).
 async fn policy_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
@@ -474,6 +608,7 @@ async fn setup_creds(addr: &str, root: std::sync::Arc<Creds>, op: Op) -> anyhow:
     Ok(match op {
         Op::GetCallerIdentity | Op::CreateUser => root,
         Op::GetUser => std::sync::Arc::new(policy_user(addr, &root).await?),
+        Op::MemberGetUser => std::sync::Arc::new(member_user(addr, &root).await?),
         Op::AssumeRole => std::sync::Arc::new(role_user(addr, &root, false).await?),
         Op::SessionCallerIdentity => std::sync::Arc::new(role_user(addr, &root, true).await?),
     })
@@ -504,11 +639,13 @@ async fn main() -> anyhow::Result<()> {
                 op = match args.next().as_deref() {
                     Some("get-caller-identity") => Op::GetCallerIdentity,
                     Some("get-user") => Op::GetUser,
+                    Some("member-get-user") => Op::MemberGetUser,
                     Some("create-user") => Op::CreateUser,
                     Some("assume-role") => Op::AssumeRole,
                     Some("session-caller-identity") => Op::SessionCallerIdentity,
                     _ => bail!(
-                        "--op is get-caller-identity, get-user, create-user, assume-role or session-caller-identity"
+                        "--op is get-caller-identity, get-user, member-get-user, create-user, assume-role or \
+                         session-caller-identity"
                     ),
                 }
             }
