@@ -9,11 +9,19 @@ pub struct ServiceError {
     pub code: Cow<'static, str>,
     pub status: u16,
     pub message: String,
+    /// More members of the error, beside the message: Organizations' `Reason`.
+    pub details: Vec<(&'static str, String)>,
 }
 
 impl ServiceError {
     pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
-        Self { code: code.into(), status, message: message.into() }
+        Self { code: code.into(), status, message: message.into(), details: Vec::new() }
+    }
+
+    /// The error with one more member (`("Reason", "OU_DEPTH_LIMIT_EXCEEDED")`).
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((name, value.into()));
+        self
     }
 
     pub fn access_denied(message: impl Into<String>) -> Self {

@@ -84,9 +84,10 @@ fn invalid(message: impl Into<String>) -> ServiceError {
     ServiceError::new("InvalidInputException", 400, message)
 }
 
-/// A limit of Organizations, with its reason (`OU_DEPTH_LIMIT_EXCEEDED`, …) in the message.
-fn constraint(reason: &str, message: &str) -> ServiceError {
-    ServiceError::new("ConstraintViolationException", 400, format!("{message} (Reason: {reason})"))
+/// A limit of Organizations, with its `Reason` (`OU_DEPTH_LIMIT_EXCEEDED`, …), as the model's
+/// ConstraintViolationException carries it.
+fn constraint(reason: &'static str, message: &str) -> ServiceError {
+    ServiceError::new("ConstraintViolationException", 400, message).with("Reason", reason)
 }
 
 /// The organization `account` belongs to, with its membership.

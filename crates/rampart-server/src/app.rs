@@ -131,7 +131,7 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
 }
 
 fn from_service(e: ServiceError) -> WireError {
-    WireError::new(e.code, e.status, e.message)
+    WireError { details: e.details.into_boxed_slice(), ..WireError::new(e.code, e.status, e.message) }
 }
 
 /// Renders an error as `protocol`'s clients read it; rest-json clients read the code from the

@@ -110,7 +110,14 @@ impl WireError {
                 ErrorBody { status: self.status, content_type: "text/xml", body }
             }
             Protocol::Json | Protocol::RestJson => {
-                let body = serde_json::json!({ "__type": self.code, "message": self.message }).to_string();
+                let mut body = serde_json::json!({ "__type": self.code, "message": self.message });
+                // Members beside the message, as the model's error shape names them (`Reason`).
+                if let Some(fields) = body.as_object_mut() {
+                    for (name, value) in &self.details {
+                        fields.insert((*name).to_owned(), value.clone().into());
+                    }
+                }
+                let body = body.to_string();
                 let content_type =
                     if protocol == Protocol::Json { "application/x-amz-json-1.1" } else { "application/json" };
                 ErrorBody { status: self.status, content_type, body }

@@ -176,10 +176,16 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&refused), Some("AccessDenied"));
 
     // Dev narrowed to IAM reads: FullAWSAccess cannot go while it is Dev's only SCP.
-    assert_eq!(
-        code(org.detach_policy().policy_id("p-FullAWSAccess").target_id(&dev).send().await),
-        "ConstraintViolationException"
-    );
+    let last = org.detach_policy().policy_id("p-FullAWSAccess").target_id(&dev).send().await.expect_err("the last SCP");
+    match last.as_service_error() {
+        Some(aws_sdk_organizations::operation::detach_policy::DetachPolicyError::ConstraintViolationException(e)) => {
+            assert_eq!(
+                e.reason(),
+                Some(&aws_sdk_organizations::types::ConstraintViolationExceptionReason::MinPolicyTypeAttachmentLimitExceeded)
+            );
+        }
+        other => panic!("not a ConstraintViolationException: {other:?}"),
+    }
     let reads = org
         .create_policy()
         .name("iam-reads")
