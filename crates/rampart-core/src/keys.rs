@@ -246,3 +246,13 @@ pub fn org_create_account_statuses(org: &str) -> Vec<u8> {
 pub fn org_generation(org: &str) -> Vec<u8> {
     format!("orggen/{org}").into_bytes()
 }
+
+/// `orgtags/<o-id>/<id>`: the tags of a root, OU, account or policy of an organization.
+pub fn org_tags(org: &str, id: &str) -> Vec<u8> {
+    format!("orgtags/{org}/{id}").into_bytes()
+}
+
+/// `orgservices/<o-id>`: the services with trusted access to the organization.
+pub fn org_services(org: &str) -> Vec<u8> {
+    format!("orgservices/{org}").into_bytes()
+}

@@ -123,6 +123,7 @@ pub fn create_account(
             super::policies::attach_tx(tx, &org, FULL_AWS_ACCESS, &id)?;
         }
         access_role(tx, ctx, &org, &id, input.role_name.as_deref().unwrap_or(DEFAULT_ACCESS_ROLE))?;
+        super::extras::put_tags(tx, &org, &id, input.tags.clone().unwrap_or_default())?;
         status.state = "SUCCEEDED".to_owned();
         status.account_id = Some(id);
         touch(tx, &org.id)?;

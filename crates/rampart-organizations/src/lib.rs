@@ -13,11 +13,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 mod accounts;
+mod extras;
 mod policies;
 pub mod scp;
 mod tree;
 
 pub use accounts::*;
+pub use extras::*;
 pub use policies::*;
 pub use tree::*;
 
@@ -191,18 +193,26 @@ pub static ACTIONS: &[Action] = &[
     row("DescribeOrganizationalUnit", &[Target::All], &[]),
     row("DescribePolicy", &[Target::All], &[]),
     row("DetachPolicy", &[Target::All], &[]),
+    row("DisableAWSServiceAccess", &[Target::All], &[]),
     row("DisablePolicyType", &[Target::All], &[]),
+    row("EnableAWSServiceAccess", &[Target::All], &[]),
     row("EnablePolicyType", &[Target::All], &[]),
+    row("ListAWSServiceAccessForOrganization", &[Target::All], &[]),
     row("ListAccounts", &[Target::All], &[]),
     row("ListAccountsForParent", &[Target::All], &[]),
     row("ListChildren", &[Target::All], &[]),
+    row("ListDelegatedAdministrators", &[Target::All], &[]),
     row("ListOrganizationalUnitsForParent", &[Target::All], &[]),
     row("ListParents", &[Target::All], &[]),
     row("ListPolicies", &[Target::All], &[]),
     row("ListPoliciesForTarget", &[Target::All], &[]),
     row("ListRoots", &[Target::All], &[]),
+    row("ListTagsForResource", &[Target::All], &[]),
     row("ListTargetsForPolicy", &[Target::All], &[]),
     row("MoveAccount", &[Target::All], &[]),
+    row("RemoveAccountFromOrganization", &[Target::All], &[]),
+    row("TagResource", &[Target::All], &[]),
+    row("UntagResource", &[Target::All], &[]),
     row("UpdateOrganizationalUnit", &[Target::All], &[]),
     row("UpdatePolicy", &[Target::All], &[]),
 ];

@@ -144,6 +144,7 @@ pub fn create_policy(
         content: input.content,
     };
     records::write_tx(tx, &keys::org_policy(&org.id, &p.id), &p)?;
+    super::extras::put_tags(tx, &org, &p.id, input.tags.unwrap_or_default())?;
     Ok(shapes::CreatePolicyResponse {
         policy: Some(shapes::Policy { policy_summary: Some(summary(&org, &p)), content: Some(p.content.clone()) }),
     })

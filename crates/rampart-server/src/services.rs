@@ -29,6 +29,9 @@ pub fn action(service: &str, operation: &str) -> Option<&'static Action> {
 pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Option<&'static str> {
     match endpoint_prefix {
         "cloudtrail" => rampart_cloudtrail::validation_code(failed_members),
+        // Organizations reports every input its model refuses as InvalidInputException.
+        // See <https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html>.
+        "organizations" => Some("InvalidInputException"),
         _ => None,
     }
 }

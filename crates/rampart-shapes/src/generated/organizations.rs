@@ -726,18 +726,26 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DescribeOrganizationalUnit",
     "DescribePolicy",
     "DetachPolicy",
+    "DisableAWSServiceAccess",
     "DisablePolicyType",
+    "EnableAWSServiceAccess",
     "EnablePolicyType",
+    "ListAWSServiceAccessForOrganization",
     "ListAccounts",
     "ListAccountsForParent",
     "ListChildren",
+    "ListDelegatedAdministrators",
     "ListOrganizationalUnitsForParent",
     "ListParents",
     "ListPolicies",
     "ListPoliciesForTarget",
     "ListRoots",
+    "ListTagsForResource",
     "ListTargetsForPolicy",
     "MoveAccount",
+    "RemoveAccountFromOrganization",
+    "TagResource",
+    "UntagResource",
     "UpdateOrganizationalUnit",
     "UpdatePolicy",
 ];
@@ -7670,6 +7678,73 @@ impl ::std::fmt::Debug for CreatePolicyResponse {
     }
 }
 
+/// The `DelegatedAdministrator` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DelegatedAdministrator {
+    pub id: ::std::option::Option<::std::string::String>,
+    pub arn: ::std::option::Option<::std::string::String>,
+    pub email: ::std::option::Option<::std::string::String>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+    pub state: ::std::option::Option<::std::string::String>,
+    pub joined_method: ::std::option::Option<::std::string::String>,
+    pub joined_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub delegation_enabled_date: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for DelegatedAdministrator {
+    const SHAPE: &'static crate::Shape = &SH_DelegatedAdministrator;
+}
+
+impl crate::FromValue for DelegatedAdministrator {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            id: crate::optional(f.next())?,
+            arn: crate::optional(f.next())?,
+            email: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            status: crate::optional(f.next())?,
+            state: crate::optional(f.next())?,
+            joined_method: crate::optional(f.next())?,
+            joined_timestamp: crate::optional(f.next())?,
+            delegation_enabled_date: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DelegatedAdministrator {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.id.map(crate::IntoValue::into_value),
+            self.arn.map(crate::IntoValue::into_value),
+            self.email.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+            self.state.map(crate::IntoValue::into_value),
+            self.joined_method.map(crate::IntoValue::into_value),
+            self.joined_timestamp.map(crate::IntoValue::into_value),
+            self.delegation_enabled_date.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DelegatedAdministrator {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DelegatedAdministrator")
+            .field("Id", &self.id)
+            .field("Arn", &self.arn)
+            .field("Email", &"*** Sensitive Data Redacted ***")
+            .field("Name", &"*** Sensitive Data Redacted ***")
+            .field("Status", &self.status)
+            .field("State", &self.state)
+            .field("JoinedMethod", &self.joined_method)
+            .field("JoinedTimestamp", &self.joined_timestamp)
+            .field("DelegationEnabledDate", &self.delegation_enabled_date)
+            .finish()
+    }
+}
+
 /// The `DeleteOrganizationalUnitRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteOrganizationalUnitRequest {
@@ -8035,6 +8110,35 @@ impl ::std::fmt::Debug for DetachPolicyRequest {
     }
 }
 
+/// The `DisableAWSServiceAccessRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisableAWSServiceAccessRequest {
+    pub service_principal: ::std::string::String,
+}
+
+impl crate::HasShape for DisableAWSServiceAccessRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisableAWSServiceAccessRequest;
+}
+
+impl crate::FromValue for DisableAWSServiceAccessRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { service_principal: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisableAWSServiceAccessRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.service_principal))])
+    }
+}
+
+impl ::std::fmt::Debug for DisableAWSServiceAccessRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableAWSServiceAccessRequest").field("ServicePrincipal", &self.service_principal).finish()
+    }
+}
+
 /// The `DisablePolicyTypeRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DisablePolicyTypeRequest {
@@ -8100,6 +8204,35 @@ impl ::std::fmt::Debug for DisablePolicyTypeResponse {
     }
 }
 
+/// The `EnableAWSServiceAccessRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct EnableAWSServiceAccessRequest {
+    pub service_principal: ::std::string::String,
+}
+
+impl crate::HasShape for EnableAWSServiceAccessRequest {
+    const SHAPE: &'static crate::Shape = &SH_EnableAWSServiceAccessRequest;
+}
+
+impl crate::FromValue for EnableAWSServiceAccessRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { service_principal: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnableAWSServiceAccessRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.service_principal))])
+    }
+}
+
+impl ::std::fmt::Debug for EnableAWSServiceAccessRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableAWSServiceAccessRequest").field("ServicePrincipal", &self.service_principal).finish()
+    }
+}
+
 /// The `EnablePolicyTypeRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct EnablePolicyTypeRequest {
@@ -8162,6 +8295,114 @@ impl crate::IntoValue for EnablePolicyTypeResponse {
 impl ::std::fmt::Debug for EnablePolicyTypeResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("EnablePolicyTypeResponse").field("Root", &self.root).finish()
+    }
+}
+
+/// The `EnabledServicePrincipal` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnabledServicePrincipal {
+    pub service_principal: ::std::option::Option<::std::string::String>,
+    pub date_enabled: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for EnabledServicePrincipal {
+    const SHAPE: &'static crate::Shape = &SH_EnabledServicePrincipal;
+}
+
+impl crate::FromValue for EnabledServicePrincipal {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { service_principal: crate::optional(f.next())?, date_enabled: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnabledServicePrincipal {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.service_principal.map(crate::IntoValue::into_value),
+            self.date_enabled.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EnabledServicePrincipal {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnabledServicePrincipal")
+            .field("ServicePrincipal", &self.service_principal)
+            .field("DateEnabled", &self.date_enabled)
+            .finish()
+    }
+}
+
+/// The `ListAWSServiceAccessForOrganizationRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListAWSServiceAccessForOrganizationRequest {
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListAWSServiceAccessForOrganizationRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListAWSServiceAccessForOrganizationRequest;
+}
+
+impl crate::FromValue for ListAWSServiceAccessForOrganizationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { next_token: crate::optional(f.next())?, max_results: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListAWSServiceAccessForOrganizationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAWSServiceAccessForOrganizationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAWSServiceAccessForOrganizationRequest")
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListAWSServiceAccessForOrganizationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListAWSServiceAccessForOrganizationResponse {
+    pub enabled_service_principals: ::std::option::Option<::std::vec::Vec<EnabledServicePrincipal>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListAWSServiceAccessForOrganizationResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListAWSServiceAccessForOrganizationResponse;
+}
+
+impl crate::FromValue for ListAWSServiceAccessForOrganizationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { enabled_service_principals: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListAWSServiceAccessForOrganizationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.enabled_service_principals.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAWSServiceAccessForOrganizationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAWSServiceAccessForOrganizationResponse")
+            .field("EnabledServicePrincipals", &self.enabled_service_principals)
+            .field("NextToken", &self.next_token)
+            .finish()
     }
 }
 
@@ -8394,6 +8635,85 @@ impl ::std::fmt::Debug for ListChildrenResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListChildrenResponse")
             .field("Children", &self.children)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListDelegatedAdministratorsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListDelegatedAdministratorsRequest {
+    pub service_principal: ::std::option::Option<::std::string::String>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListDelegatedAdministratorsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListDelegatedAdministratorsRequest;
+}
+
+impl crate::FromValue for ListDelegatedAdministratorsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            service_principal: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListDelegatedAdministratorsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.service_principal.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListDelegatedAdministratorsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListDelegatedAdministratorsRequest")
+            .field("ServicePrincipal", &self.service_principal)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListDelegatedAdministratorsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListDelegatedAdministratorsResponse {
+    pub delegated_administrators: ::std::option::Option<::std::vec::Vec<DelegatedAdministrator>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListDelegatedAdministratorsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListDelegatedAdministratorsResponse;
+}
+
+impl crate::FromValue for ListDelegatedAdministratorsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { delegated_administrators: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListDelegatedAdministratorsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.delegated_administrators.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListDelegatedAdministratorsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListDelegatedAdministratorsResponse")
+            .field("DelegatedAdministrators", &self.delegated_administrators)
             .field("NextToken", &self.next_token)
             .finish()
     }
@@ -8785,6 +9105,78 @@ impl crate::IntoValue for ListRootsResponse {
 impl ::std::fmt::Debug for ListRootsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListRootsResponse").field("Roots", &self.roots).field("NextToken", &self.next_token).finish()
+    }
+}
+
+/// The `ListTagsForResourceRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListTagsForResourceRequest {
+    pub resource_id: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListTagsForResourceRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListTagsForResourceRequest;
+}
+
+impl crate::FromValue for ListTagsForResourceRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource_id: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListTagsForResourceRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_id)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListTagsForResourceRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListTagsForResourceRequest")
+            .field("ResourceId", &self.resource_id)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListTagsForResourceResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListTagsForResourceResponse {
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListTagsForResourceResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListTagsForResourceResponse;
+}
+
+impl crate::FromValue for ListTagsForResourceResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { tags: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListTagsForResourceResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.tags.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListTagsForResourceResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListTagsForResourceResponse")
+            .field("Tags", &self.tags)
+            .field("NextToken", &self.next_token)
+            .finish()
     }
 }
 
@@ -9217,6 +9609,35 @@ impl ::std::fmt::Debug for PolicyTypeSummary {
     }
 }
 
+/// The `RemoveAccountFromOrganizationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct RemoveAccountFromOrganizationRequest {
+    pub account_id: ::std::string::String,
+}
+
+impl crate::HasShape for RemoveAccountFromOrganizationRequest {
+    const SHAPE: &'static crate::Shape = &SH_RemoveAccountFromOrganizationRequest;
+}
+
+impl crate::FromValue for RemoveAccountFromOrganizationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { account_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RemoveAccountFromOrganizationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.account_id))])
+    }
+}
+
+impl ::std::fmt::Debug for RemoveAccountFromOrganizationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RemoveAccountFromOrganizationRequest").field("AccountId", &self.account_id).finish()
+    }
+}
+
 /// The `Root` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Root {
@@ -9294,6 +9715,75 @@ impl crate::IntoValue for Tag {
 impl ::std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Tag").field("Key", &self.key).field("Value", &self.value).finish()
+    }
+}
+
+/// The `TagResourceRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct TagResourceRequest {
+    pub resource_id: ::std::string::String,
+    pub tags: ::std::vec::Vec<Tag>,
+}
+
+impl crate::HasShape for TagResourceRequest {
+    const SHAPE: &'static crate::Shape = &SH_TagResourceRequest;
+}
+
+impl crate::FromValue for TagResourceRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource_id: crate::required(f.next())?, tags: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for TagResourceRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_id)),
+            Some(crate::IntoValue::into_value(self.tags)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TagResourceRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TagResourceRequest").field("ResourceId", &self.resource_id).field("Tags", &self.tags).finish()
+    }
+}
+
+/// The `UntagResourceRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UntagResourceRequest {
+    pub resource_id: ::std::string::String,
+    pub tag_keys: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for UntagResourceRequest {
+    const SHAPE: &'static crate::Shape = &SH_UntagResourceRequest;
+}
+
+impl crate::FromValue for UntagResourceRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource_id: crate::required(f.next())?, tag_keys: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UntagResourceRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_id)),
+            Some(crate::IntoValue::into_value(self.tag_keys)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UntagResourceRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UntagResourceRequest")
+            .field("ResourceId", &self.resource_id)
+            .field("TagKeys", &self.tag_keys)
+            .finish()
     }
 }
 

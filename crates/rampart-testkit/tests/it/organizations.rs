@@ -227,3 +227,68 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     );
     assert_eq!(code(org.delete_organization().send().await), "OrganizationNotEmptyException");
 }
+
+#[tokio::test]
+async fn tags_trusted_access_and_leaving_the_organization() {
+    use aws_sdk_organizations::types::Tag;
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    let ou = org.create_organizational_unit().parent_id(&root_id).name("Apps").tags(tag("team", "a")).send().await;
+    let ou = ou.unwrap().organizational_unit().unwrap().id().unwrap().to_owned();
+    org.tag_resource().resource_id(&ou).tags(tag("env", "prod")).tags(tag("team", "b")).send().await.unwrap();
+    let tags = org.list_tags_for_resource().resource_id(&ou).send().await.unwrap();
+    let mut seen: Vec<(String, String)> =
+        tags.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
+    seen.sort();
+    assert_eq!(seen, [("env".to_owned(), "prod".to_owned()), ("team".to_owned(), "b".to_owned())]);
+    org.untag_resource().resource_id(&ou).tag_keys("env").send().await.unwrap();
+    assert_eq!(org.list_tags_for_resource().resource_id(&ou).send().await.unwrap().tags().len(), 1);
+    assert_eq!(
+        code(org.tag_resource().resource_id("ou-zzzz-zzzzzzzz").tags(tag("a", "b")).send().await),
+        "TargetNotFoundException"
+    );
+
+    // Trusted access for a service, listed with its date; enabling twice changes nothing.
+    for _ in 0..2 {
+        org.enable_aws_service_access().service_principal("guardduty.amazonaws.com").send().await.unwrap();
+    }
+    let enabled = org.list_aws_service_access_for_organization().send().await.unwrap();
+    assert_eq!(enabled.enabled_service_principals().len(), 1);
+    assert_eq!(enabled.enabled_service_principals()[0].service_principal(), Some("guardduty.amazonaws.com"));
+    assert_eq!(
+        code(org.enable_aws_service_access().service_principal("Not A Principal").send().await),
+        "InvalidInputException"
+    );
+    org.disable_aws_service_access().service_principal("guardduty.amazonaws.com").send().await.unwrap();
+    assert!(
+        org.list_aws_service_access_for_organization().send().await.unwrap().enabled_service_principals().is_empty()
+    );
+    assert!(org.list_delegated_administrators().send().await.unwrap().delegated_administrators().is_empty());
+
+    // A member leaves; the management account cannot.
+    let made =
+        org.create_account().email("leaver@example.com").account_name("leaver").tags(tag("cost", "1")).send().await;
+    let request = made.unwrap().create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let leaver = status.create_account_status().unwrap().account_id().unwrap().to_owned();
+    assert_eq!(org.list_tags_for_resource().resource_id(&leaver).send().await.unwrap().tags().len(), 1);
+    let again = org.create_account().email("LEAVER@example.com").account_name("twin").send().await.unwrap();
+    let again = again.create_account_status().unwrap().id().unwrap().to_owned();
+    let failed = org.describe_create_account_status().create_account_request_id(&again).send().await.unwrap();
+    let failed = failed.create_account_status().unwrap();
+    assert_eq!(failed.state().map(|s| s.as_str()), Some("FAILED"));
+    assert_eq!(failed.failure_reason().map(|r| r.as_str()), Some("EMAIL_ALREADY_EXISTS"));
+    assert_eq!(
+        code(org.remove_account_from_organization().account_id(ACCOUNT_ID).send().await),
+        "ConstraintViolationException"
+    );
+    org.remove_account_from_organization().account_id(&leaver).send().await.unwrap();
+    assert_eq!(org.list_accounts().send().await.unwrap().accounts().len(), 1);
+    assert_eq!(code(org.describe_account().account_id(&leaver).send().await), "AccountNotFoundException");
+    org.delete_organizational_unit().organizational_unit_id(&ou).send().await.unwrap();
+    org.delete_organization().send().await.unwrap();
+    assert_eq!(code(org.describe_organization().send().await), "AWSOrganizationsNotInUseException");
+}
