@@ -60,9 +60,10 @@ fn ou_shape(org: &OrgRecord, node: &Node, path: String) -> shapes::Organizationa
     }
 }
 
-/// Creates an organization with the caller's account as its management account. The root gets
-/// the SCP policy type enabled (feature set ALL), with `FullAWSAccess` attached, as the console
-/// does; CONSOLIDATED_BILLING organizations have no policies.
+/// Creates an organization with the caller's account as its management account. As in AWS's API,
+/// no policy type is enabled yet (the console enables SCPs itself): EnablePolicyType turns SCPs
+/// on and attaches `FullAWSAccess` everywhere.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreateOrganization.html>.
 pub fn create_organization(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
@@ -86,17 +87,13 @@ pub fn create_organization(
         management_account: account.clone(),
         management_email: email.clone(),
         root_id: format!("r-{}", random_id(4)?),
-        enabled_types: if feature_set == "ALL" { vec![super::SCP.to_owned()] } else { Vec::new() },
+        enabled_types: Vec::new(),
         created: ctx.now,
     };
     records::write_tx(tx, &keys::organization(&org.id), &org)?;
     let root = Node { id: org.root_id.clone(), name: "Root".to_owned(), parent: None };
     records::write_tx(tx, &keys::org_node(&org.id, &root.id), &root)?;
     add_member(tx, &org, account, &org.root_id, "Management account", &email, "CREATED", ctx.now)?;
-    if feature_set == "ALL" {
-        super::policies::attach_tx(tx, &org, FULL_AWS_ACCESS, &org.root_id)?;
-        super::policies::attach_tx(tx, &org, FULL_AWS_ACCESS, account)?;
-    }
     touch(tx, &org.id)?;
     Ok(shapes::CreateOrganizationResponse { organization: Some(organization_shape(&org)) })
 }

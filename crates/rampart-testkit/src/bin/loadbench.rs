@@ -287,6 +287,13 @@ async fn member_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
     anyhow::ensure!(org.pointer("/Organization/Id").is_some_and(serde_json::Value::is_string), "no organization");
     let roots = organizations(addr, root, "ListRoots", serde_json::json!({})).await?;
     let root_id = roots.pointer("/Roots/0/Id").and_then(serde_json::Value::as_str).context("no root")?.to_owned();
+    organizations(
+        addr,
+        root,
+        "EnablePolicyType",
+        serde_json::json!({"RootId": root_id, "PolicyType": "SERVICE_CONTROL_POLICY"}),
+    )
+    .await?;
     let mut parent = root_id.clone();
     let mut targets = vec![root_id.clone()];
     for name in ["a", "b", "c"] {

@@ -51,7 +51,12 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     let roots = org.list_roots().send().await.unwrap();
     let root_id = roots.roots()[0].id().unwrap().to_owned();
     assert!(root_id.starts_with("r-"), "{root_id}");
-    assert_eq!(roots.roots()[0].policy_types()[0].r#type(), Some(&PolicyType::ServiceControlPolicy));
+    // As in AWS's API, no policy type is enabled until asked for.
+    assert!(roots.roots()[0].policy_types().is_empty());
+    let enabled = org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await;
+    assert_eq!(enabled.unwrap().root().unwrap().policy_types()[0].r#type(), Some(&PolicyType::ServiceControlPolicy));
+    let twice = org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await;
+    assert_eq!(code(twice), "PolicyTypeAlreadyEnabledException");
 
     // Root → Workloads → Prod / Dev.
     let ou = |parent: &str, name: &str| org.create_organizational_unit().parent_id(parent).name(name).send();
