@@ -61,6 +61,8 @@ pub struct OrgView {
     /// The SCPs restricting every principal of the account, its root user included; `None` for
     /// the management account and for an organization without the SCP policy type enabled.
     pub scps: Option<ScpLevels>,
+    /// The account was closed (CloseAccount): none of its principals may do anything.
+    pub closed: bool,
 }
 
 /// What Organizations adds to every decision (implemented by `rampart-organizations`, which
@@ -166,6 +168,9 @@ impl Authorizer {
             Some(o) => o.view(db, &p.account_id)?,
             None => None,
         };
+        if view.as_ref().is_some_and(|v| v.closed) {
+            return Err(denied("because the account is closed".to_owned()));
+        }
         let scps = view.as_ref().and_then(|v| v.scps.as_ref());
         let org = view.as_ref().map(|v| &v.org);
         match p.kind {

@@ -61,12 +61,52 @@ fn account_shape(db: &Db, org: &OrgRecord, m: &Membership) -> Result<shapes::Acc
         arn: Some(account_arn(org, &m.account)),
         email: Some(m.email.clone()),
         name: Some(m.name.clone()),
-        status: Some("ACTIVE".to_owned()),
-        state: Some("ACTIVE".to_owned()),
+        status: Some(if m.closed.is_some() { "SUSPENDED" } else { "ACTIVE" }.to_owned()),
+        state: Some(state(m, OffsetDateTime::now_utc()).to_owned()),
         paths: Some(vec![path]),
         joined_method: Some(m.joined_method.clone()),
         joined_timestamp: Some(m.joined),
     })
+}
+
+/// Days a closed account stays SUSPENDED (and can be reopened through AWS Support) before it is
+/// CLOSED for good.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_CloseAccount.html>.
+pub const POST_CLOSURE_DAYS: i64 = 90;
+
+/// An account's `State`: ACTIVE, SUSPENDED for 90 days after CloseAccount, then CLOSED.
+fn state(m: &Membership, now: OffsetDateTime) -> &'static str {
+    match m.closed {
+        None => "ACTIVE",
+        Some(at) if now - at < time::Duration::days(POST_CLOSURE_DAYS) => "SUSPENDED",
+        Some(_) => "CLOSED",
+    }
+}
+
+/// Closes a member account: it stays in the organization, SUSPENDED, and none of its principals
+/// may do anything any more (the authorizer refuses them). The management account cannot be
+/// closed this way.
+pub fn close_account(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::CloseAccountRequest) -> Result<(), ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let (_, mut m) =
+        membership_tx(tx, &input.account_id)?.filter(|(o, _)| o.id == org.id).ok_or_else(account_not_found)?;
+    if m.account == org.management_account {
+        return Err(super::constraint(
+            "CANNOT_CLOSE_MANAGEMENT_ACCOUNT",
+            "You attempted to close the management account. To close the management account, remove all member \
+             accounts and delete the organization first.",
+        ));
+    }
+    if m.closed.is_some() {
+        return Err(ServiceError::new(
+            "AccountAlreadyClosedException",
+            400,
+            "You attempted to close an account that is already closed.",
+        ));
+    }
+    m.closed = Some(ctx.now);
+    records::write_tx(tx, &keys::org_member(&m.account), &m)?;
+    touch(tx, &org.id)
 }
 
 fn account_not_found() -> ServiceError {

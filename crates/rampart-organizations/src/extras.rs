@@ -199,6 +199,14 @@ pub fn remove_account_from_organization(
              account. Instead, after you remove all member accounts, delete the organization itself.",
         ));
     }
+    // A closed account stays, SUSPENDED, until it is closed for good; leaving would reopen it.
+    if m.closed.is_some() {
+        return Err(constraint(
+            "ACCOUNT_CANNOT_LEAVE_ORGANIZATION",
+            "You attempted to remove a closed account from the organization. It stays in the organization until it \
+             is closed for good.",
+        ));
+    }
     tx.delete(&keys::org_child(&org.id, &m.parent, &m.account))?;
     for (k, _) in tx.scan_prefix(&keys::org_attachments(&org.id, &m.account), None, usize::MAX >> 1, false)? {
         let policy = String::from_utf8_lossy(k.rsplit(|b| *b == b'/').next().unwrap_or_default()).into_owned();

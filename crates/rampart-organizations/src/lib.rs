@@ -57,6 +57,9 @@ pub struct Membership {
     pub joined_method: String,
     #[serde(with = "time::serde::rfc3339")]
     pub joined: OffsetDateTime,
+    /// When CloseAccount closed it: suspended for 90 days, then closed for good.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub closed: Option<OffsetDateTime>,
 }
 
 /// A root or an organizational unit, as stored.
@@ -180,6 +183,7 @@ use rampart_core::actions::{Action, Target, row};
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html>.
 pub static ACTIONS: &[Action] = &[
     row("AttachPolicy", &[Target::All], &[]),
+    row("CloseAccount", &[Target::All], &[]),
     row("CreateAccount", &[Target::All], &[]),
     row("CreateOrganization", &[Target::All], &[]),
     row("CreateOrganizationalUnit", &[Target::All], &[]),

@@ -59,7 +59,8 @@ impl ScpSource {
             }
             Some(levels)
         };
-        Ok(Some((org.id.clone(), at, Arc::new(OrgView { org: (org.id, path), scps }))))
+        let closed = m.closed.is_some();
+        Ok(Some((org.id.clone(), at, Arc::new(OrgView { org: (org.id, path), scps, closed }))))
     }
 }
 

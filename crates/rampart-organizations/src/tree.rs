@@ -118,6 +118,7 @@ pub(crate) fn add_member(
         email: email.to_owned(),
         joined_method: joined_method.to_owned(),
         joined: now,
+        closed: None,
     };
     records::write_tx(tx, &keys::org_member(account), &m)?;
     tx.put(&keys::org_child(&org.id, parent, account), b"ACCOUNT")?;

@@ -107,6 +107,7 @@ impl Dispatch {
             ((org, "ListAccountsForParent"), read(orgs::list_accounts_for_parent)),
             ((org, "DescribeAccount"), read(orgs::describe_account)),
             ((org, "MoveAccount"), write(orgs::move_account)),
+            ((org, "CloseAccount"), write(orgs::close_account)),
             ((org, "CreatePolicy"), write(orgs::create_policy)),
             ((org, "DescribePolicy"), read(orgs::describe_policy)),
             ((org, "UpdatePolicy"), write(orgs::update_policy)),

@@ -713,6 +713,7 @@ pub static SERVICE: crate::Service = crate::Service {
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
     "AttachPolicy",
+    "CloseAccount",
     "CreateAccount",
     "CreateOrganization",
     "CreateOrganizationalUnit",
@@ -7320,6 +7321,35 @@ impl crate::IntoValue for Child {
 impl ::std::fmt::Debug for Child {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Child").field("Id", &self.id).field("Type", &self.r#type).finish()
+    }
+}
+
+/// The `CloseAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CloseAccountRequest {
+    pub account_id: ::std::string::String,
+}
+
+impl crate::HasShape for CloseAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_CloseAccountRequest;
+}
+
+impl crate::FromValue for CloseAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { account_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CloseAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.account_id))])
+    }
+}
+
+impl ::std::fmt::Debug for CloseAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CloseAccountRequest").field("AccountId", &self.account_id).finish()
     }
 }
 

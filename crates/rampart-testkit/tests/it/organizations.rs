@@ -234,7 +234,7 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
 }
 
 #[tokio::test]
-async fn tags_trusted_access_and_leaving_the_organization() {
+async fn tags_trusted_access_closing_and_leaving_the_organization() {
     use aws_sdk_organizations::types::Tag;
     let server = TestServer::start().await.unwrap();
     let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
@@ -290,10 +290,43 @@ async fn tags_trusted_access_and_leaving_the_organization() {
         code(org.remove_account_from_organization().account_id(ACCOUNT_ID).send().await),
         "ConstraintViolationException"
     );
+    // A closed account is SUSPENDED, and its principals can do nothing any more.
+    let closing = org.create_account().email("closer@example.com").account_name("closer").send().await.unwrap();
+    let closing = closing.create_account_status().unwrap().id().unwrap().to_owned();
+    let closing = org.describe_create_account_status().create_account_request_id(&closing).send().await.unwrap();
+    let closer = closing.create_account_status().unwrap().account_id().unwrap().to_owned();
+    let admin = root(&server);
+    admin.create_user().user_name("ops").send().await.unwrap();
+    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
+    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let session = crate::sts_client(&server, key.access_key_id(), key.secret_access_key())
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{closer}:role/OrganizationAccountAccessRole"))
+        .role_session_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let in_closer = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    in_closer.list_users().send().await.unwrap();
+    org.close_account().account_id(&closer).send().await.unwrap();
+    let described = org.describe_account().account_id(&closer).send().await.unwrap();
+    assert_eq!(described.account().unwrap().state().map(|s| s.as_str()), Some("SUSPENDED"));
+    let (code_, message) = err(in_closer.list_users().send().await);
+    assert_eq!(code_, "AccessDenied");
+    assert!(message.ends_with("because the account is closed"), "{message}");
+    assert_eq!(code(org.close_account().account_id(&closer).send().await), "AccountAlreadyClosedException");
+    assert_eq!(code(org.close_account().account_id(ACCOUNT_ID).send().await), "ConstraintViolationException");
+    let stays = org.remove_account_from_organization().account_id(&closer).send().await;
+    assert_eq!(code(stays), "ConstraintViolationException");
     org.remove_account_from_organization().account_id(&leaver).send().await.unwrap();
-    assert_eq!(org.list_accounts().send().await.unwrap().accounts().len(), 1);
+    assert_eq!(
+        org.list_accounts().send().await.unwrap().accounts().len(),
+        2,
+        "the management account and the closed one"
+    );
     assert_eq!(code(org.describe_account().account_id(&leaver).send().await), "AccountNotFoundException");
     org.delete_organizational_unit().organizational_unit_id(&ou).send().await.unwrap();
-    org.delete_organization().send().await.unwrap();
-    assert_eq!(code(org.describe_organization().send().await), "AWSOrganizationsNotInUseException");
+    assert_eq!(code(org.delete_organization().send().await), "OrganizationNotEmptyException");
 }
