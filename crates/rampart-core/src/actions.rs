@@ -60,6 +60,8 @@ pub enum Target {
     /// A service-linked role being created, from its service and custom suffix members:
     /// `arn:aws:iam::ACCOUNT:role/aws-service-role/SERVICE/NAME`.
     ServiceLinkedRole(&'static str, &'static str),
+    /// An account's root user, by the account id in an input member: `arn:aws:iam::ID:root`.
+    AccountRoot(&'static str),
     /// STS's resource for what a caller asks about itself: `arn:aws:sts::ACCOUNT:self`
     /// (GetWebIdentityToken).
     StsSelf,

@@ -256,3 +256,8 @@ pub fn org_tags(org: &str, id: &str) -> Vec<u8> {
 pub fn org_services(org: &str) -> Vec<u8> {
     format!("orgservices/{org}").into_bytes()
 }
+
+/// `iamorgfeatures/<o-id>`: IAM's centralized root access features enabled for an organization.
+pub fn iam_org_features(org: &str) -> Vec<u8> {
+    format!("iamorgfeatures/{org}").into_bytes()
+}

@@ -13,7 +13,7 @@ use crate::iam;
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
 use Target::{
-    All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed,
+    AccountRoot, All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed,
     ServiceLinkedRole, StsSelf, Trail,
 };
 
@@ -223,6 +223,7 @@ pub static STS: &[Action] = &[
             "sts:TransitiveTagKeys",
         ],
     ),
+    a("AssumeRoot", &[AccountRoot("TargetPrincipal")], &[]),
     a("DecodeAuthorizationMessage", &[All], &[]),
     a("GetAccessKeyInfo", &[All], &[]),
     a("GetCallerIdentity", &[All], &[]),
@@ -391,6 +392,7 @@ pub fn resolve(
             }
             FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
             StsSelf => format!("arn:aws:sts::{account}:self"),
+            AccountRoot(m) => format!("arn:aws:iam::{}:root", member(m).unwrap_or("*")),
             ServiceLinkedRole(service, suffix) => {
                 let service = member(service).unwrap_or("*");
                 let name = iam::service_linked_role_name(service, member(suffix)).unwrap_or_else(|| "*".to_owned());

@@ -147,7 +147,7 @@ impl Authorizer {
         // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
         // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
         // A console session is a sign-in, not GetSessionToken: it calls IAM and STS as its person may.
-        if p.temporary.is_some() && p.session.is_none() && !p.console {
+        if p.temporary.is_some() && p.session.is_none() && !p.console && p.federation.is_none() {
             let action = req.action.to_ascii_lowercase();
             if action.starts_with("iam:") && p.mfa_at.is_none() {
                 return Err(denied("because credentials from GetSessionToken need MFA to call IAM".to_owned()));
@@ -174,20 +174,30 @@ impl Authorizer {
         let scps = view.as_ref().and_then(|v| v.scps.as_ref());
         let org = view.as_ref().map(|v| &v.org);
         match p.kind {
-            PrincipalKind::Root => match scps {
-                None => Ok(()),
-                Some(levels) => {
-                    let principal = rampart_policy::Principal::root(&p.account_id);
-                    let mut ctx = rampart_policy::Context::new();
-                    ctx.set("aws:userid", p.account_id.clone())
-                        .set("aws:PrincipalArn", p.arn.clone())
-                        .set("aws:PrincipalAccount", p.account_id.clone())
-                        .set("aws:PrincipalType", "Account");
-                    request_keys(req, org, &mut ctx);
-                    let docs = Documents { identity: &[], boundary: None, session: None, scps: Some(levels) };
-                    self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
+            PrincipalKind::Root => {
+                // A root session from AssumeRoot carries its task policy as a session policy.
+                let no_session_policy =
+                    || access_denied(req, &format!("because no session policy allows the {} action", req.action));
+                let session = match &p.federation {
+                    Some(f) => Some(
+                        self.session_policies(db, f.session_policy.as_ref(), &f.session_policy_arns)?
+                            .ok_or_else(no_session_policy)?,
+                    ),
+                    None => None,
+                };
+                if scps.is_none() && session.is_none() {
+                    return Ok(());
                 }
-            },
+                let principal = rampart_policy::Principal::root(&p.account_id);
+                let mut ctx = rampart_policy::Context::new();
+                ctx.set("aws:userid", p.account_id.clone())
+                    .set("aws:PrincipalArn", p.arn.clone())
+                    .set("aws:PrincipalAccount", p.account_id.clone())
+                    .set("aws:PrincipalType", "Account");
+                request_keys(req, org, &mut ctx);
+                let docs = Documents { identity: &[], boundary: None, session: session.as_ref(), scps };
+                self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
+            }
             PrincipalKind::FederatedUser => self.authorize_federated(db, req, scps, org),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };

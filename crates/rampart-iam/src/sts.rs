@@ -31,10 +31,12 @@ pub fn get_caller_identity(
     })
 }
 
+mod assume_root;
 pub mod authorization_message;
 mod saml;
 mod web_identity;
 mod web_identity_token;
+pub use assume_root::assume_root;
 pub use authorization_message::decode_authorization_message;
 pub use saml::*;
 pub use web_identity::*;
@@ -150,7 +152,14 @@ impl SessionClaims {
             };
         }
         if self.root {
+            // A root session from AssumeRoot is bounded by its task policy, as a session policy.
+            let federation = (!self.session_policy_arns.is_empty()).then(|| rampart_core::identity::Federation {
+                issuer: None,
+                session_policy: None,
+                session_policy_arns: self.session_policy_arns.clone(),
+            });
             return Principal {
+                federation,
                 temporary: Some(self.issued),
                 expires: Some(self.expires),
                 mfa_at: self.mfa_at,

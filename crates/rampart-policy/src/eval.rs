@@ -346,7 +346,8 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     let same_account = input.resource_account.is_none_or(|a| a == p.account);
     let is_root = p.kind == PrincipalType::Account;
     let grant = resource.unwrap_or_default();
-    // Boundaries and session policies limit IAM principals; the root user has neither.
+    // Boundaries and session policies limit IAM principals; the root user has neither, but for
+    // the explicit denies of a root session's task policy (STS AssumeRoot), counted above.
     let boundary_ok = is_root || boundary.unwrap_or(true);
     let session_ok = is_root || session.unwrap_or(true);
     let identity_ok = if is_root { same_account } else { identity_allow };

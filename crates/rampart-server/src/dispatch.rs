@@ -166,6 +166,7 @@ impl Dispatch {
             ((sts, "GetSessionToken"), write(sts::get_session_token)),
             ((sts, "GetFederationToken"), read(sts::get_federation_token)),
             ((sts, "GetWebIdentityToken"), read(sts::get_web_identity_token)),
+            ((sts, "AssumeRoot"), read(sts::assume_root)),
             ((iam, "CreateUser"), write(iam::create_user)),
             ((iam, "GetUser"), read(iam::get_user)),
             ((iam, "ListUsers"), read(iam::list_users)),
@@ -252,51 +253,17 @@ impl Dispatch {
             ((iam, "ResetServiceSpecificCredential"), write(iam::reset_service_specific_credential)),
             ((iam, "UpdateServiceSpecificCredential"), write(iam::update_service_specific_credential)),
             ((iam, "DeleteServiceSpecificCredential"), write(iam::delete_service_specific_credential)),
-            (
-                (iam, "ListOrganizationsFeatures"),
-                read(
-                    iam::no_organization::<
-                        iam_shapes::ListOrganizationsFeaturesRequest,
-                        iam_shapes::ListOrganizationsFeaturesResponse,
-                    >,
-                ),
-            ),
+            ((iam, "ListOrganizationsFeatures"), read(iam::list_organizations_features)),
             (
                 (iam, "EnableOrganizationsRootCredentialsManagement"),
-                read(
-                    iam::no_organization::<
-                        iam_shapes::EnableOrganizationsRootCredentialsManagementRequest,
-                        iam_shapes::EnableOrganizationsRootCredentialsManagementResponse,
-                    >,
-                ),
+                write(iam::enable_organizations_root_credentials_management),
             ),
             (
                 (iam, "DisableOrganizationsRootCredentialsManagement"),
-                read(
-                    iam::no_organization::<
-                        iam_shapes::DisableOrganizationsRootCredentialsManagementRequest,
-                        iam_shapes::DisableOrganizationsRootCredentialsManagementResponse,
-                    >,
-                ),
+                write(iam::disable_organizations_root_credentials_management),
             ),
-            (
-                (iam, "EnableOrganizationsRootSessions"),
-                read(
-                    iam::no_organization::<
-                        iam_shapes::EnableOrganizationsRootSessionsRequest,
-                        iam_shapes::EnableOrganizationsRootSessionsResponse,
-                    >,
-                ),
-            ),
-            (
-                (iam, "DisableOrganizationsRootSessions"),
-                read(
-                    iam::no_organization::<
-                        iam_shapes::DisableOrganizationsRootSessionsRequest,
-                        iam_shapes::DisableOrganizationsRootSessionsResponse,
-                    >,
-                ),
-            ),
+            ((iam, "EnableOrganizationsRootSessions"), write(iam::enable_organizations_root_sessions)),
+            ((iam, "DisableOrganizationsRootSessions"), write(iam::disable_organizations_root_sessions)),
             ((iam, "GenerateServiceLastAccessedDetails"), write(iam::generate_service_last_accessed_details)),
             ((iam, "GetServiceLastAccessedDetails"), read(iam::get_service_last_accessed_details)),
             (

@@ -143,6 +143,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "AssumeRole",
     "AssumeRoleWithSAML",
     "AssumeRoleWithWebIdentity",
+    "AssumeRoot",
     "DecodeAuthorizationMessage",
     "GetAccessKeyInfo",
     "GetCallerIdentity",
@@ -2438,6 +2439,85 @@ impl ::std::fmt::Debug for AssumeRoleWithWebIdentityResponse {
             .field("PackedPolicySize", &self.packed_policy_size)
             .field("Provider", &self.provider)
             .field("Audience", &self.audience)
+            .field("SourceIdentity", &self.source_identity)
+            .finish()
+    }
+}
+
+/// The `AssumeRootRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AssumeRootRequest {
+    pub target_principal: ::std::string::String,
+    pub task_policy_arn: PolicyDescriptorType,
+    pub duration_seconds: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for AssumeRootRequest {
+    const SHAPE: &'static crate::Shape = &SH_AssumeRootRequest;
+}
+
+impl crate::FromValue for AssumeRootRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            target_principal: crate::required(f.next())?,
+            task_policy_arn: crate::required(f.next())?,
+            duration_seconds: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for AssumeRootRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.target_principal)),
+            Some(crate::IntoValue::into_value(self.task_policy_arn)),
+            self.duration_seconds.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AssumeRootRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AssumeRootRequest")
+            .field("TargetPrincipal", &self.target_principal)
+            .field("TaskPolicyArn", &self.task_policy_arn)
+            .field("DurationSeconds", &self.duration_seconds)
+            .finish()
+    }
+}
+
+/// The `AssumeRootResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AssumeRootResponse {
+    pub credentials: ::std::option::Option<Credentials>,
+    pub source_identity: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for AssumeRootResponse {
+    const SHAPE: &'static crate::Shape = &SH_AssumeRootResponse;
+}
+
+impl crate::FromValue for AssumeRootResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { credentials: crate::optional(f.next())?, source_identity: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AssumeRootResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.credentials.map(crate::IntoValue::into_value),
+            self.source_identity.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AssumeRootResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AssumeRootResponse")
+            .field("Credentials", &self.credentials)
             .field("SourceIdentity", &self.source_identity)
             .finish()
     }

@@ -330,3 +330,67 @@ async fn tags_trusted_access_closing_and_leaving_the_organization() {
     org.delete_organizational_unit().organizational_unit_id(&ou).send().await.unwrap();
     assert_eq!(code(org.delete_organization().send().await), "OrganizationNotEmptyException");
 }
+
+#[tokio::test]
+async fn centralized_root_access_gives_task_bounded_root_sessions_in_members() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let admin = root(&server);
+    // Outside an organization, IAM says so.
+    assert_eq!(err(admin.list_organizations_features().send().await).0, "OrganizationNotFoundException");
+    org.create_organization().send().await.unwrap();
+    assert_eq!(err(admin.list_organizations_features().send().await).0, "ServiceAccessNotEnabledException");
+    org.enable_aws_service_access().service_principal("iam.amazonaws.com").send().await.unwrap();
+    let none = admin.list_organizations_features().send().await.unwrap();
+    assert!(none.enabled_features().is_empty());
+    admin.enable_organizations_root_credentials_management().send().await.unwrap();
+    let both = admin.enable_organizations_root_sessions().send().await.unwrap();
+    let features: Vec<&str> = both.enabled_features().iter().map(|f| f.as_str()).collect();
+    assert_eq!(features, ["RootCredentialsManagement", "RootSessions"]);
+
+    let made = org.create_account().email("task@example.com").account_name("task").send().await.unwrap();
+    let request = made.create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
+
+    admin.create_user().user_name("ops").send().await.unwrap();
+    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
+    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let ops = crate::sts_client(&server, key.access_key_id(), key.secret_access_key());
+    let task = |arn: &str| aws_sdk_sts::types::PolicyDescriptorType::builder().arn(arn).build();
+    let audit = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials";
+    let bad = ops
+        .assume_root()
+        .target_principal(&member)
+        .task_policy_arn(task("arn:aws:iam::aws:policy/ReadOnlyAccess"))
+        .send()
+        .await;
+    assert_eq!(
+        bad.map(|_| ()).map_err(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(&e).map(str::to_owned)),
+        Err(Some("ValidationError".to_owned()))
+    );
+    let got = ops.assume_root().target_principal(&member).task_policy_arn(task(audit)).send().await.unwrap();
+    let c = got.credentials().unwrap();
+    let who = crate::roles::sts_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    assert_eq!(
+        who.get_caller_identity().send().await.unwrap().arn(),
+        Some(format!("arn:aws:iam::{member}:root").as_str())
+    );
+    // The member's root, bounded by the task policy: auditing, not changing.
+    let as_root = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    as_root.get_account_summary().send().await.unwrap();
+    let (code_, message) = err(as_root.create_user().user_name("x").send().await);
+    assert_eq!(code_, "AccessDenied");
+    assert!(message.contains("explicit deny in a session policy"), "{message}");
+
+    // Only with RootSessions enabled, and only into members.
+    let own = ops.assume_root().target_principal(ACCOUNT_ID).task_policy_arn(task(audit)).send().await;
+    assert!(own.is_err(), "the management account is no target");
+    admin.disable_organizations_root_sessions().send().await.unwrap();
+    let off = ops.assume_root().target_principal(&member).task_policy_arn(task(audit)).send().await;
+    assert_eq!(
+        off.map(|_| ()).map_err(|e| aws_sdk_sts::error::ProvideErrorMetadata::code(&e).map(str::to_owned)),
+        Err(Some("AccessDenied".to_owned()))
+    );
+}
