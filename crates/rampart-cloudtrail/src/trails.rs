@@ -89,6 +89,9 @@ pub struct TrailRecord {
     /// Insights: the selectors, and what the detector keeps between runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insights: Option<super::insights::InsightsState>,
+    /// An organization trail: the organization whose member accounts' events it also records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 impl TrailRecord {
@@ -108,7 +111,7 @@ impl TrailRecord {
             log_file_validation_enabled: Some(self.validation),
             has_custom_event_selectors: Some(self.selectors != default_selectors() || !self.advanced.is_empty()),
             has_insight_selectors: Some(self.insights.is_some()),
-            is_organization_trail: Some(false),
+            is_organization_trail: Some(self.organization.is_some()),
             ..shapes::Trail::default()
         }
     }
@@ -126,7 +129,7 @@ macro_rules! trail_response {
             is_multi_region_trail: s.is_multi_region_trail,
             trail_arn: s.trail_arn,
             log_file_validation_enabled: s.log_file_validation_enabled,
-            is_organization_trail: Some(false),
+            is_organization_trail: s.is_organization_trail,
             ..Default::default()
         }
     }};
@@ -265,20 +268,66 @@ fn check_multi_region(multi_region: bool, global_events: bool) -> Result<(), Ser
     Ok(())
 }
 
-/// Features a trail may ask for that Rampart does not provide yet are refused, not ignored.
-fn refuse_unsupported(
-    sns: Option<&String>,
-    logs: Option<&String>,
-    kms: Option<&String>,
-    organization: Option<bool>,
-) -> Result<(), ServiceError> {
-    if organization == Some(true) {
-        return Err(ServiceError::new(
+/// The organization an organization trail of `account` records: the account must be the
+/// management account of an organization with all features and trusted access for CloudTrail.
+/// The organization's records belong to `rampart-organizations`; only their fields are read here.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-trail-organization.html>.
+fn trail_organization(tx: &Tx<'_>, account: &str) -> Result<String, ServiceError> {
+    let json = |key: &[u8]| records::read_tx::<serde_json::Value>(tx, key);
+    let text = |v: &serde_json::Value, f: &str| v.get(f).and_then(|x| x.as_str()).map(str::to_owned);
+    let org = json(&rampart_core::keys::org_member(account))?.and_then(|m| text(&m, "org")).ok_or_else(|| {
+        ServiceError::new(
             "OrganizationsNotInUseException",
             400,
             "This account is not part of an organization; an organization trail needs AWS Organizations.",
+        )
+    })?;
+    let record = json(&rampart_core::keys::organization(&org))?.unwrap_or_default();
+    if text(&record, "management_account").as_deref() != Some(account) {
+        return Err(ServiceError::new(
+            "NotOrganizationMasterAccountException",
+            400,
+            "This operation can be performed only by the management account of an organization.",
         ));
     }
+    if text(&record, "feature_set").as_deref() != Some("ALL") {
+        return Err(ServiceError::new(
+            "OrganizationNotInAllFeaturesModeException",
+            400,
+            "The organization must have all features enabled for an organization trail.",
+        ));
+    }
+    let services = json(&rampart_core::keys::org_services(&org))?.unwrap_or_default();
+    let trusted = services
+        .as_array()
+        .is_some_and(|l| l.iter().any(|s| text(s, "principal").as_deref() == Some("cloudtrail.amazonaws.com")));
+    if !trusted {
+        return Err(ServiceError::new(
+            "CloudTrailAccessNotEnabledException",
+            400,
+            "Trusted access between CloudTrail and Organizations is not enabled (EnableAWSServiceAccess of \
+             cloudtrail.amazonaws.com).",
+        ));
+    }
+    Ok(org)
+}
+
+/// Digest files of an organization trail would cover every member's files in one chain; Rampart
+/// does not write those yet, so the combination is refused rather than left unchecked.
+fn refuse_org_validation(organization: bool, validation: bool) -> Result<(), ServiceError> {
+    if organization && validation {
+        return Err(ServiceError::new(
+            "InvalidParameterCombinationException",
+            400,
+            "Rampart does not yet write digest files for organization trails: turn off log file validation or the \
+             organization trail.",
+        ));
+    }
+    Ok(())
+}
+
+/// Features a trail may ask for that Rampart does not provide yet are refused, not ignored.
+fn refuse_unsupported(sns: Option<&String>, logs: Option<&String>, kms: Option<&String>) -> Result<(), ServiceError> {
     if let Some(k) = kms {
         return Err(ServiceError::new("KmsKeyNotFoundException", 400, format!("KMS key {k} not found.")));
     }
@@ -314,8 +363,10 @@ pub fn create_trail(
         input.sns_topic_name.as_ref(),
         input.cloud_watch_logs_log_group_arn.as_ref(),
         input.kms_key_id.as_ref(),
-        input.is_organization_trail,
     )?;
+    let organization =
+        if input.is_organization_trail == Some(true) { Some(trail_organization(tx, account)?) } else { None };
+    refuse_org_validation(organization.is_some(), input.enable_log_file_validation.unwrap_or(false))?;
     if tx.get(&key(account, &input.name))?.is_some() {
         return Err(ServiceError::new(
             "TrailAlreadyExistsException",
@@ -345,6 +396,7 @@ pub fn create_trail(
         tags: tags_of(input.tags_list),
         digest: None,
         insights: None,
+        organization,
     };
     write(tx, &t)?;
     Ok(trail_response!(shapes::CreateTrailResponse, t))
@@ -365,8 +417,13 @@ pub fn update_trail(
         input.sns_topic_name.as_ref(),
         input.cloud_watch_logs_log_group_arn.as_ref(),
         input.kms_key_id.as_ref(),
-        input.is_organization_trail,
     )?;
+    match input.is_organization_trail {
+        Some(true) if t.organization.is_none() => t.organization = Some(trail_organization(tx, account)?),
+        Some(false) => t.organization = None,
+        _ => {}
+    }
+    refuse_org_validation(t.organization.is_some(), input.enable_log_file_validation.unwrap_or(t.validation))?;
     if let Some(b) = input.s3_bucket_name {
         check_bucket(tx, account, &b)?;
         t.bucket = b;
@@ -1014,21 +1071,25 @@ pub fn deliver(
         let complete = rows.len() < EVENTS_PER_RUN;
         // Each region's file: the records' JSON as stored (unpacked), comma-separated, and
         // the oldest and newest event times in it.
-        let mut files: BTreeMap<String, (Vec<u8>, String, String)> = BTreeMap::new();
+        // Keyed by the events' account (an organization trail's members' own) and region.
+        let mut files: BTreeMap<(String, String), (Vec<u8>, String, String)> = BTreeMap::new();
         let mut tallies = BTreeMap::new();
+        let mut members: BTreeMap<String, bool> = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
             last = Some(k);
             let Some(v) = super::stored::unpack(&v) else { continue };
             let Ok(ev) = serde_json::from_slice::<Event>(&v) else { continue };
-            if ev.recipient_account_id != t.account_id || !in_scope(&t, &ev) || !selects(&t, &ev) {
+            let ours = ev.recipient_account_id == t.account_id
+                || org_member(tx, t.organization.as_deref(), &ev.recipient_account_id, &mut members)?;
+            if !ours || !in_scope(&t, &ev) || !selects(&t, &ev) {
                 continue;
             }
             if let Some(state) = &t.insights {
                 super::insights::count(state, insights, &mut tallies, k, &ev);
             }
             let (records, oldest, newest) = files
-                .entry(ev.aws_region.clone())
+                .entry((ev.recipient_account_id.clone(), ev.aws_region.clone()))
                 .or_insert_with(|| (Vec::new(), ev.event_time.clone(), ev.event_time.clone()));
             if !records.is_empty() {
                 records.push(b',');
@@ -1041,8 +1102,11 @@ pub fn deliver(
                 newest.clone_from(&ev.event_time);
             }
         }
-        for (region, (records, oldest, newest)) in files {
-            let key = log_file_key(&t, &region, now)?;
+        for ((owner, region), (records, oldest, newest)) in files {
+            let key = match &t.organization {
+                Some(org) => org_log_file_key(&t, org, &owner, &region, now)?,
+                None => log_file_key(&t, &region, now)?,
+            };
             let mut doc = Vec::with_capacity(records.len() + 14);
             doc.extend_from_slice(b"{\"Records\":[");
             doc.extend_from_slice(&records);
@@ -1163,6 +1227,41 @@ pub fn key_prefix(t: &TrailRecord) -> String {
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-examples.html>.
 fn log_file_key(t: &TrailRecord, region: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
     file_key(t, "CloudTrail", region, now)
+}
+
+/// An organization trail's log file of `account`'s events:
+/// `[prefix/]AWSLogs/o-…/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_…json.gz`.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-trail-organization.html>.
+fn org_log_file_key(
+    t: &TrailRecord,
+    org: &str,
+    account: &str,
+    region: &str,
+    now: OffsetDateTime,
+) -> Result<String, ServiceError> {
+    let unique = account::new_unique_id("")?;
+    let (folders, stamp) = super::digest::key_date(now, false);
+    Ok(format!(
+        "{}AWSLogs/{org}/{account}/CloudTrail/{region}/{folders}/{account}_CloudTrail_{region}_{stamp}_{unique}.json.gz",
+        key_prefix(t)
+    ))
+}
+
+/// Whether `account` is a member of `organization` (none: never), remembered for the run.
+fn org_member(
+    tx: &Tx<'_>,
+    organization: Option<&str>,
+    account: &str,
+    known: &mut BTreeMap<String, bool>,
+) -> Result<bool, ServiceError> {
+    let Some(org) = organization else { return Ok(false) };
+    if let Some(&member) = known.get(account) {
+        return Ok(member);
+    }
+    let record: Option<serde_json::Value> = records::read_tx(tx, &rampart_core::keys::org_member(account))?;
+    let member = record.as_ref().and_then(|m| m.get("org")).and_then(|o| o.as_str()) == Some(org);
+    known.insert(account.to_owned(), member);
+    Ok(member)
 }
 
 /// A log file's key for `kind`: `CloudTrail`, or `CloudTrail-Insight` for Insights events.

@@ -394,3 +394,66 @@ async fn centralized_root_access_gives_task_bounded_root_sessions_in_members() {
         Err(Some("AccessDenied".to_owned()))
     );
 }
+
+#[tokio::test]
+async fn an_organization_trail_records_the_members_calls() {
+    let server = TestServer::start_with(|c| c.trail_delivery_secs = 1).await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("org-trail").send().await.unwrap();
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    let create = || ct.create_trail().name("org").s3_bucket_name("org-trail").is_organization_trail(true).send();
+    let refused = create().await.expect_err("no trusted access yet");
+    assert_eq!(
+        aws_sdk_cloudtrail::error::ProvideErrorMetadata::code(&refused),
+        Some("CloudTrailAccessNotEnabledException")
+    );
+    org.enable_aws_service_access().service_principal("cloudtrail.amazonaws.com").send().await.unwrap();
+    let made = create().await.unwrap();
+    assert_eq!(made.is_organization_trail(), Some(true));
+    ct.start_logging().name("org").send().await.unwrap();
+
+    let asked = org.create_account().email("busy@example.com").account_name("busy").send().await.unwrap();
+    let request = asked.create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
+    let admin = root(&server);
+    admin.create_user().user_name("ops").send().await.unwrap();
+    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
+    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let session = crate::sts_client(&server, key.access_key_id(), key.secret_access_key())
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
+        .role_session_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let in_member = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    in_member.create_user().user_name("made-in-member").send().await.unwrap();
+
+    // The member's call lands in the management account's bucket, under the organization's path.
+    let prefix = format!("AWSLogs/{org_id}/{member}/CloudTrail/us-east-1/");
+    for _ in 0..100 {
+        let listed = s3.list_objects_v2().bucket("org-trail").prefix(&prefix).send().await.unwrap();
+        for o in listed.contents() {
+            let body = s3.get_object().bucket("org-trail").key(o.key().unwrap()).send().await.unwrap();
+            let body = body.body.collect().await.unwrap().into_bytes();
+            let mut json = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut json).unwrap();
+            let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+            let found = doc["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["eventName"] == "CreateUser" && r["recipientAccountId"] == member.as_str());
+            if found {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the member's CreateUser never reached {prefix}");
+}
