@@ -61,6 +61,8 @@ pub struct OrgView {
     /// The SCPs restricting every principal of the account, its root user included; `None` for
     /// the management account and for an organization without the SCP policy type enabled.
     pub scps: Option<ScpLevels>,
+    /// The RCPs restricting access to the account's resources, whoever asks; `None` likewise.
+    pub rcps: Option<ScpLevels>,
     /// The account was closed (CloseAccount): none of its principals may do anything.
     pub closed: bool,
 }
@@ -173,6 +175,14 @@ impl Authorizer {
         }
         let scps = view.as_ref().and_then(|v| v.scps.as_ref());
         let org = view.as_ref().map(|v| &v.org);
+        // Resource control policies of the account that owns the resource (by its ARN), whoever
+        // the caller is.
+        let owner_view = match (&self.organizations, resource_account(req.resource)) {
+            (Some(o), Some(owner)) if owner != p.account_id => o.view(db, owner)?,
+            (_, Some(_)) => view.clone(),
+            _ => None,
+        };
+        let rcps = owner_view.as_ref().and_then(|v| v.rcps.as_ref());
         match p.kind {
             PrincipalKind::Root => {
                 // A root session from AssumeRoot carries its task policy as a session policy.
@@ -185,7 +195,7 @@ impl Authorizer {
                     ),
                     None => None,
                 };
-                if scps.is_none() && session.is_none() {
+                if scps.is_none() && rcps.is_none() && session.is_none() {
                     return Ok(());
                 }
                 let principal = rampart_policy::Principal::root(&p.account_id);
@@ -195,10 +205,10 @@ impl Authorizer {
                     .set("aws:PrincipalAccount", p.account_id.clone())
                     .set("aws:PrincipalType", "Account");
                 request_keys(req, org, &mut ctx);
-                let docs = Documents { identity: &[], boundary: None, session: session.as_ref(), scps };
+                let docs = Documents { identity: &[], boundary: None, session: session.as_ref(), scps, rcps };
                 self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
             }
-            PrincipalKind::FederatedUser => self.authorize_federated(db, req, scps, org),
+            PrincipalKind::FederatedUser => self.authorize_federated(db, req, (scps, rcps), org),
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
                 // The user must still be the one the credentials were issued to, not a new one with
@@ -219,7 +229,7 @@ impl Authorizer {
                 }
                 let boundary = iam::boundary_document(db, &user)?;
                 let principal = rampart_policy::Principal::user(&p.account_id, &user.path, &user.name);
-                let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None, scps };
+                let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: None, scps, rcps };
                 self.decide_documents(
                     req,
                     &principal,
@@ -269,6 +279,7 @@ impl Authorizer {
                     boundary: boundary.as_ref(),
                     session: (!session_policies.is_empty()).then_some(&session_policies),
                     scps,
+                    rcps,
                 };
                 self.decide_documents(req, &principal, &ctx, docs, &|| denied(no_identity_policy()))
             }
@@ -301,7 +312,7 @@ impl Authorizer {
         &self,
         db: &Db,
         req: &Request<'_>,
-        scps: Option<&ScpLevels>,
+        (scps, rcps): (Option<&ScpLevels>, Option<&ScpLevels>),
         org: Option<&(String, String)>,
     ) -> Result<(), ServiceError> {
         let p = req.principal;
@@ -331,7 +342,8 @@ impl Authorizer {
             }
             None => (vec![("root".to_owned(), iam::Document::Borrowed(ALLOW_ALL))], None),
         };
-        let docs = Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled), scps };
+        let docs =
+            Documents { identity: &docs, boundary: boundary.as_ref(), session: Some(&session_compiled), scps, rcps };
         self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
     }
 
@@ -368,6 +380,16 @@ impl Authorizer {
             })
             .unwrap_or_default();
         let scps: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
+        let rcp_levels: Vec<Vec<Named<'_>>> = docs
+            .rcps
+            .map(|levels| {
+                levels
+                    .iter()
+                    .map(|level| level.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rcps: Vec<&[Named<'_>]> = rcp_levels.iter().map(Vec::as_slice).collect();
         let decision = decide(&Input {
             action: req.action,
             resource: req.resource,
@@ -377,7 +399,7 @@ impl Authorizer {
             boundary: boundary.as_ref().map(|(name, policy)| Named { name, policy }),
             session: session.as_deref(),
             scps: &scps,
-            rcps: &[],
+            rcps: &rcps,
             resource_policy: None,
             resource_account: None,
         });
@@ -403,6 +425,14 @@ struct Documents<'a> {
     session: Option<&'a NamedPolicies>,
     /// The SCPs over the principal's account, by level.
     scps: Option<&'a ScpLevels>,
+    /// The RCPs over the resource's account, by level.
+    rcps: Option<&'a ScpLevels>,
+}
+
+/// The account in a resource ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:…`), if it names one.
+fn resource_account(arn: &str) -> Option<&str> {
+    let account = arn.strip_prefix("arn:")?.split(':').nth(3)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
 }
 
 /// What a root-issued federated session's own permissions are before its session policies.

@@ -8,7 +8,7 @@ use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::tree::{FULL_AWS_ACCESS, add_member, children, lineage, read_node_tx};
+use super::tree::{add_member, children, lineage, read_node_tx};
 use super::{Membership, OrgRecord, managed, managed_tx, membership, membership_tx, page, random_id, touch};
 
 /// The role a new account gets unless CreateAccount names another.
@@ -159,9 +159,7 @@ pub fn create_account(
         };
         records::write_tx(tx, &keys::account(&id), &record)?;
         add_member(tx, &org, &id, &org.root_id, &input.account_name, &input.email, "CREATED", ctx.now)?;
-        if org.enabled_types.iter().any(|t| t == super::SCP) {
-            super::policies::attach_tx(tx, &org, FULL_AWS_ACCESS, &id)?;
-        }
+        super::policies::attach_defaults(tx, &org, &id)?;
         access_role(tx, ctx, &org, &id, input.role_name.as_deref().unwrap_or(DEFAULT_ACCESS_ROLE))?;
         super::extras::put_tags(tx, &org, &id, input.tags.clone().unwrap_or_default())?;
         status.state = "SUCCEEDED".to_owned();

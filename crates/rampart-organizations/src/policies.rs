@@ -18,6 +18,11 @@ pub const RCP: &str = "RESOURCE_CONTROL_POLICY";
 pub const FULL_AWS_ACCESS_DOCUMENT: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
+/// The AWS managed RCP that allows everything, attached everywhere while RCPs are enabled.
+pub const RCP_FULL_AWS_ACCESS: &str = "p-RCPFullAWSAccess";
+pub const RCP_FULL_AWS_ACCESS_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
 /// The most characters of an SCP's content (white space not counted, as AWS counts it).
 /// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html>.
 pub const MAX_SCP_CHARACTERS: usize = 5120;
@@ -55,20 +60,45 @@ fn type_not_enabled() -> ServiceError {
     )
 }
 
-/// `FullAWSAccess`, which AWS manages: the same in every organization.
-fn full_aws_access() -> OrgPolicy {
-    OrgPolicy {
-        id: FULL_AWS_ACCESS.to_owned(),
-        name: "FullAWSAccess".to_owned(),
+/// The policies AWS manages, the same in every organization: `FullAWSAccess` (an SCP) and
+/// `RCPFullAWSAccess` (an RCP).
+fn aws_managed(id: &str) -> Option<OrgPolicy> {
+    let (name, kind, content) = match id {
+        FULL_AWS_ACCESS => ("FullAWSAccess", SCP, FULL_AWS_ACCESS_DOCUMENT),
+        RCP_FULL_AWS_ACCESS => ("RCPFullAWSAccess", RCP, RCP_FULL_AWS_ACCESS_DOCUMENT),
+        _ => return None,
+    };
+    Some(OrgPolicy {
+        id: id.to_owned(),
+        name: name.to_owned(),
         description: "Allows access to every operation".to_owned(),
-        r#type: SCP.to_owned(),
-        content: FULL_AWS_ACCESS_DOCUMENT.to_owned(),
+        r#type: kind.to_owned(),
+        content: content.to_owned(),
+    })
+}
+
+/// The AWS managed policy of a type that allows everything.
+fn full_access_of(kind: &str) -> Option<&'static str> {
+    match kind {
+        SCP => Some(FULL_AWS_ACCESS),
+        RCP => Some(RCP_FULL_AWS_ACCESS),
+        _ => None,
     }
+}
+
+/// Attaches to a new OU or account the full-access policy of every enabled type, as AWS does.
+pub(crate) fn attach_defaults(tx: &mut Tx<'_>, org: &OrgRecord, target: &str) -> Result<(), ServiceError> {
+    for kind in &org.enabled_types {
+        if let Some(full) = full_access_of(kind) {
+            attach_tx(tx, org, full, target)?;
+        }
+    }
+    Ok(())
 }
 
 fn policy_arn(org: &OrgRecord, p: &OrgPolicy) -> String {
     let kind = p.r#type.to_ascii_lowercase();
-    if p.id == FULL_AWS_ACCESS {
+    if aws_managed(&p.id).is_some() {
         format!("arn:aws:organizations::aws:policy/{kind}/{}", p.id)
     } else {
         format!("arn:aws:organizations::{}:policy/{}/{kind}/{}", org.management_account, org.id, p.id)
@@ -82,20 +112,20 @@ fn summary(org: &OrgRecord, p: &OrgPolicy) -> shapes::PolicySummary {
         name: Some(p.name.clone()),
         description: Some(p.description.clone()),
         r#type: Some(p.r#type.clone()),
-        aws_managed: Some(p.id == FULL_AWS_ACCESS),
+        aws_managed: Some(aws_managed(&p.id).is_some()),
     }
 }
 
 pub(crate) fn read_policy(db: &Db, org: &str, id: &str) -> Result<Option<OrgPolicy>, ServiceError> {
-    if id == FULL_AWS_ACCESS {
-        return Ok(Some(full_aws_access()));
+    if let Some(p) = aws_managed(id) {
+        return Ok(Some(p));
     }
     records::read_cached(db, &keys::org_policy(org, id))
 }
 
 fn read_policy_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Option<OrgPolicy>, ServiceError> {
-    if id == FULL_AWS_ACCESS {
-        return Ok(Some(full_aws_access()));
+    if let Some(p) = aws_managed(id) {
+        return Ok(Some(p));
     }
     records::read_tx(tx, &keys::org_policy(org, id))
 }
@@ -167,7 +197,7 @@ pub fn update_policy(
     input: shapes::UpdatePolicyRequest,
 ) -> Result<shapes::UpdatePolicyResponse, ServiceError> {
     let org = managed_tx(tx, &ctx.principal.account_id)?;
-    if input.policy_id == FULL_AWS_ACCESS {
+    if aws_managed(&input.policy_id).is_some() {
         return Err(ServiceError::new(
             "PolicyChangesInProgressException",
             400,
@@ -195,7 +225,7 @@ pub fn update_policy(
 /// Deletes a policy attached to nothing.
 pub fn delete_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeletePolicyRequest) -> Result<(), ServiceError> {
     let org = managed_tx(tx, &ctx.principal.account_id)?;
-    if input.policy_id == FULL_AWS_ACCESS {
+    if aws_managed(&input.policy_id).is_some() {
         return Err(invalid("You can't delete an AWS managed policy. (Reason: INVALID_INPUT)"));
     }
     read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
@@ -216,7 +246,7 @@ pub fn list_policies(
     input: shapes::ListPoliciesRequest,
 ) -> Result<shapes::ListPoliciesResponse, ServiceError> {
     let org = managed(ctx.db, &ctx.principal.account_id)?;
-    let mut all: Vec<OrgPolicy> = if input.filter == SCP { vec![full_aws_access()] } else { Vec::new() };
+    let mut all: Vec<OrgPolicy> = full_access_of(&input.filter).and_then(aws_managed).into_iter().collect();
     all.extend(
         records::scan_records::<OrgPolicy>(ctx.db, &keys::org_policies(&org.id))?
             .into_iter()
@@ -320,14 +350,14 @@ pub fn detach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DetachPoli
             "The policy isn't attached to the specified target in the specified root.",
         ));
     }
-    if p.r#type == SCP {
-        let mut scps = 0;
+    if p.r#type == SCP || p.r#type == RCP {
+        let mut same_type = 0;
         for id in &current {
-            if read_policy_tx(tx, &org.id, id)?.is_some_and(|q| q.r#type == SCP) {
-                scps += 1;
+            if read_policy_tx(tx, &org.id, id)?.is_some_and(|q| q.r#type == p.r#type) {
+                same_type += 1;
             }
         }
-        if scps <= 1 {
+        if same_type <= 1 {
             return Err(constraint(
                 "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
                 "You attempted to detach a policy from an entity that would cause the entity to have fewer than the \
@@ -395,8 +425,9 @@ fn root_of(org: &OrgRecord, root_id: &str) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Enables a policy type on the root. Enabling SCPs attaches `FullAWSAccess` everywhere, as AWS
-/// does, so nothing changes until a narrower policy is attached.
+/// Enables a policy type on the root. Enabling SCPs (RCPs) attaches `FullAWSAccess`
+/// (`RCPFullAWSAccess`) everywhere, as AWS does, so nothing changes until a narrower policy is
+/// attached.
 pub fn enable_policy_type(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
@@ -426,7 +457,7 @@ pub fn enable_policy_type(
     }
     org.enabled_types.push(input.policy_type.clone());
     records::write_tx(tx, &keys::organization(&org.id), &org)?;
-    if input.policy_type == SCP {
+    if let Some(full) = full_access_of(&input.policy_type) {
         let mut targets = vec![org.root_id.clone()];
         for (k, v) in tx.scan_prefix(&keys::org_nodes(&org.id), None, usize::MAX >> 1, false)? {
             if let Ok(n) = records::decode::<super::Node>(&k, &v)
@@ -443,7 +474,7 @@ pub fn enable_policy_type(
             }
         }
         for t in targets {
-            attach_tx(tx, &org, FULL_AWS_ACCESS, &t)?;
+            attach_tx(tx, &org, full, &t)?;
         }
     }
     touch(tx, &org.id)?;

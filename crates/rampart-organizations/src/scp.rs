@@ -10,7 +10,7 @@ use rampart_iam::authz::{OrgView, Organizations, ScpLevels};
 use rampart_policy::{Policy, PolicyKind};
 use rampart_store::Db;
 
-use super::policies::{SCP, attached, read_policy};
+use super::policies::{RCP, SCP, attached, read_policy};
 use super::tree::lineage;
 use super::{generation, membership};
 
@@ -40,27 +40,30 @@ impl ScpSource {
             path.push_str(id);
             path.push('/');
         }
-        // The management account is never restricted by SCPs.
-        let scps = if org.management_account == account || !org.enabled_types.iter().any(|t| t == SCP) {
-            None
-        } else {
+        // Neither SCPs nor RCPs restrict the management account or its resources.
+        let levels = |kind: &str, policy_kind: PolicyKind| -> Result<Option<ScpLevels>, ServiceError> {
+            if org.management_account == account || !org.enabled_types.iter().any(|t| t == kind) {
+                return Ok(None);
+            }
             // From the root down: the root, each OU, then the account itself.
             let mut levels: ScpLevels = Vec::with_capacity(parents.len() + 1);
             for target in parents.iter().map(String::as_str).chain([account]) {
                 let mut level = Vec::new();
                 for id in attached(db, &org.id, target)? {
-                    let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == SCP) else { continue };
+                    let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == kind) else { continue };
                     // Content was checked when written; one that no longer parses allows nothing.
-                    if let Ok(compiled) = Policy::parse(&p.content, PolicyKind::Scp) {
+                    if let Ok(compiled) = Policy::parse(&p.content, policy_kind) {
                         level.push((p.name.clone(), Arc::new(compiled)));
                     }
                 }
                 levels.push(level);
             }
-            Some(levels)
+            Ok(Some(levels))
         };
+        let scps = levels(SCP, PolicyKind::Scp)?;
+        let rcps = levels(RCP, PolicyKind::Rcp)?;
         let closed = m.closed.is_some();
-        Ok(Some((org.id.clone(), at, Arc::new(OrgView { org: (org.id, path), scps, closed }))))
+        Ok(Some((org.id.clone(), at, Arc::new(OrgView { org: (org.id, path), scps, rcps, closed }))))
     }
 }
 

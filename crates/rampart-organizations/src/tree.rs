@@ -293,9 +293,7 @@ pub fn create_organizational_unit(
     records::write_tx(tx, &keys::org_node(&org.id, &id), &node)?;
     tx.put(&keys::org_child(&org.id, &parent.id, &id), b"ORGANIZATIONAL_UNIT")?;
     super::extras::put_tags(tx, &org, &id, input.tags.unwrap_or_default())?;
-    if org.enabled_types.iter().any(|t| t == super::SCP) {
-        super::policies::attach_tx(tx, &org, FULL_AWS_ACCESS, &id)?;
-    }
+    super::policies::attach_defaults(tx, &org, &id)?;
     touch(tx, &org.id)?;
     let mut full = lineage;
     full.push(id);

@@ -457,3 +457,68 @@ async fn an_organization_trail_records_the_members_calls() {
     }
     panic!("the member's CreateUser never reached {prefix}");
 }
+
+#[tokio::test]
+async fn resource_control_policies_guard_a_members_resources_from_any_caller() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ResourceControlPolicy).send().await.unwrap();
+    let rcps = org.list_policies().filter(PolicyType::ResourceControlPolicy).send().await.unwrap();
+    assert_eq!(rcps.policies()[0].id(), Some("p-RCPFullAWSAccess"));
+    let made = org.create_account().email("guarded@example.com").account_name("guarded").send().await.unwrap();
+    let request = made.create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
+
+    let admin = root(&server);
+    let mut keys = Vec::new();
+    for name in ["approved", "other"] {
+        admin.create_user().user_name(name).send().await.unwrap();
+        admin.put_user_policy().user_name(name).policy_name("admin").policy_document(ADMIN).send().await.unwrap();
+        let key = admin.create_access_key().user_name(name).send().await.unwrap();
+        let key = key.access_key().unwrap();
+        keys.push((key.access_key_id().to_owned(), key.secret_access_key().to_owned()));
+    }
+    let assume = |i: usize| {
+        crate::sts_client(&server, &keys[i].0, &keys[i].1)
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
+            .role_session_name("ops")
+            .send()
+    };
+    assume(1).await.unwrap();
+
+    // An RCP on the member: its roles may be assumed by the approved user only, whatever the
+    // callers' own policies allow.
+    let only_approved = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*","Condition":{{"StringNotLike":{{"aws:PrincipalArn":"arn:aws:iam::{ACCOUNT_ID}:user/approved"}}}}}}]}}"#
+    );
+    let rcp = org
+        .create_policy()
+        .name("only-approved")
+        .description("guard")
+        .r#type(PolicyType::ResourceControlPolicy)
+        .content(only_approved)
+        .send()
+        .await
+        .unwrap();
+    let rcp = rcp.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
+    org.attach_policy().policy_id(&rcp).target_id(&member).send().await.unwrap();
+    let refused = assume(1).await.expect_err("an RCP denies the other user");
+    assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&refused), Some("AccessDenied"));
+    let message = aws_sdk_sts::error::ProvideErrorMetadata::message(&refused).unwrap_or_default().to_owned();
+    assert!(message.contains("resource control policy"), "{message}");
+    assume(0).await.unwrap();
+    // An RCP names every principal, as Organizations requires.
+    let malformed = org
+        .create_policy()
+        .name("bad")
+        .description("no principal")
+        .r#type(PolicyType::ResourceControlPolicy)
+        .content(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#)
+        .send()
+        .await;
+    assert_eq!(code(malformed), "MalformedPolicyDocumentException");
+}
