@@ -273,35 +273,29 @@ fn check_multi_region(multi_region: bool, global_events: bool) -> Result<(), Ser
 /// The organization's records belong to `rampart-organizations`; only their fields are read here.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/creating-trail-organization.html>.
 fn trail_organization(tx: &Tx<'_>, account: &str) -> Result<String, ServiceError> {
-    let json = |key: &[u8]| records::read_tx::<serde_json::Value>(tx, key);
-    let text = |v: &serde_json::Value, f: &str| v.get(f).and_then(|x| x.as_str()).map(str::to_owned);
-    let org = json(&rampart_core::keys::org_member(account))?.and_then(|m| text(&m, "org")).ok_or_else(|| {
+    let get = |key: &[u8]| records::read_tx::<serde_json::Value>(tx, key);
+    let org = rampart_core::orgs::facts(account, &get)?.ok_or_else(|| {
         ServiceError::new(
             "OrganizationsNotInUseException",
             400,
             "This account is not part of an organization; an organization trail needs AWS Organizations.",
         )
     })?;
-    let record = json(&rampart_core::keys::organization(&org))?.unwrap_or_default();
-    if text(&record, "management_account").as_deref() != Some(account) {
+    if org.management_account != account {
         return Err(ServiceError::new(
             "NotOrganizationMasterAccountException",
             400,
             "This operation can be performed only by the management account of an organization.",
         ));
     }
-    if text(&record, "feature_set").as_deref() != Some("ALL") {
+    if !org.all_features {
         return Err(ServiceError::new(
             "OrganizationNotInAllFeaturesModeException",
             400,
             "The organization must have all features enabled for an organization trail.",
         ));
     }
-    let services = json(&rampart_core::keys::org_services(&org))?.unwrap_or_default();
-    let trusted = services
-        .as_array()
-        .is_some_and(|l| l.iter().any(|s| text(s, "principal").as_deref() == Some("cloudtrail.amazonaws.com")));
-    if !trusted {
+    if !org.trusts("cloudtrail.amazonaws.com") {
         return Err(ServiceError::new(
             "CloudTrailAccessNotEnabledException",
             400,
@@ -309,7 +303,7 @@ fn trail_organization(tx: &Tx<'_>, account: &str) -> Result<String, ServiceError
              cloudtrail.amazonaws.com).",
         ));
     }
-    Ok(org)
+    Ok(org.id)
 }
 
 /// Digest files of an organization trail would cover every member's files in one chain; Rampart

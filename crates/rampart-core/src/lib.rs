@@ -11,6 +11,7 @@ pub mod actions;
 mod error;
 pub mod identity;
 pub mod keys;
+pub mod orgs;
 pub mod records;
 
 pub use error::ServiceError;

@@ -370,25 +370,8 @@ impl Authorizer {
         };
         let session: Option<Vec<Named<'_>>> =
             docs.session.map(|s| s.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect());
-        let scp_levels: Vec<Vec<Named<'_>>> = docs
-            .scps
-            .map(|levels| {
-                levels
-                    .iter()
-                    .map(|level| level.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let (scp_levels, rcp_levels) = (named_levels(docs.scps), named_levels(docs.rcps));
         let scps: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
-        let rcp_levels: Vec<Vec<Named<'_>>> = docs
-            .rcps
-            .map(|levels| {
-                levels
-                    .iter()
-                    .map(|level| level.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect())
-                    .collect()
-            })
-            .unwrap_or_default();
         let rcps: Vec<&[Named<'_>]> = rcp_levels.iter().map(Vec::as_slice).collect();
         let decision = decide(&Input {
             action: req.action,
@@ -427,6 +410,15 @@ struct Documents<'a> {
     scps: Option<&'a ScpLevels>,
     /// The RCPs over the resource's account, by level.
     rcps: Option<&'a ScpLevels>,
+}
+
+/// Organization policies by level, as the policy engine names them (none: no level).
+fn named_levels(levels: Option<&ScpLevels>) -> Vec<Vec<Named<'_>>> {
+    levels
+        .into_iter()
+        .flatten()
+        .map(|level| level.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect())
+        .collect()
 }
 
 /// The account in a resource ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:…`), if it names one.

@@ -205,11 +205,14 @@ fn ou_not_found() -> ServiceError {
     )
 }
 
-/// The ids from the root down to `id` (a root or OU), both included.
-pub(crate) fn lineage_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Vec<String>, ServiceError> {
+/// The ids from the root down to `id` (a root or OU), both included, reading nodes with `read`.
+fn lineage_by(
+    id: &str,
+    read: &dyn Fn(&str) -> Result<Option<Node>, ServiceError>,
+) -> Result<Vec<String>, ServiceError> {
     let mut out = vec![id.to_owned()];
     let mut at = id.to_owned();
-    while let Some(parent) = read_node_tx(tx, org, &at)?.and_then(|n| n.parent) {
+    while let Some(parent) = read(&at)?.and_then(|n| n.parent) {
         if out.len() > MAX_OU_DEPTH + 2 {
             break;
         }
@@ -220,19 +223,14 @@ pub(crate) fn lineage_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Vec<String>
     Ok(out)
 }
 
-/// The same, read through the store's cache.
+/// [`lineage_by`] inside a transaction.
+pub(crate) fn lineage_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Vec<String>, ServiceError> {
+    lineage_by(id, &|at| read_node_tx(tx, org, at))
+}
+
+/// [`lineage_by`] through the store's cache.
 pub(crate) fn lineage(db: &Db, org: &str, id: &str) -> Result<Vec<String>, ServiceError> {
-    let mut out = vec![id.to_owned()];
-    let mut at = id.to_owned();
-    while let Some(parent) = read_node(db, org, &at)?.and_then(|n| n.parent) {
-        if out.len() > MAX_OU_DEPTH + 2 {
-            break;
-        }
-        out.push(parent.clone());
-        at = parent;
-    }
-    out.reverse();
-    Ok(out)
+    lineage_by(id, &|at| read_node(db, org, at))
 }
 
 /// An entity's path as Organizations writes it: `o-…/r-…/ou-…/…/`.

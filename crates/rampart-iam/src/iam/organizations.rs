@@ -13,29 +13,24 @@ use rampart_store::Tx;
 pub const ROOT_CREDENTIALS_MANAGEMENT: &str = "RootCredentialsManagement";
 pub const ROOT_SESSIONS: &str = "RootSessions";
 
-fn text(v: &serde_json::Value, field: &str) -> Option<String> {
-    v.get(field).and_then(|f| f.as_str()).map(str::to_owned)
-}
-
 /// Where the caller's account stands for these features: its organization's id, once every
 /// precondition holds. `manage`: the call changes the features (the management account alone).
 pub fn organization_for_features(account: &str, get: &RecordReader<'_>, manage: bool) -> Result<String, ServiceError> {
-    let org = get(&keys::org_member(account))?.and_then(|m| text(&m, "org")).ok_or_else(|| {
+    let org = rampart_core::orgs::facts(account, get)?.ok_or_else(|| {
         ServiceError::new(
             "OrganizationNotFoundException",
             400,
             "The request was rejected because no organization is associated with your account.",
         )
     })?;
-    let record = get(&keys::organization(&org))?.unwrap_or_default();
-    if text(&record, "feature_set").as_deref() != Some("ALL") {
+    if !org.all_features {
         return Err(ServiceError::new(
             "OrganizationNotInAllFeaturesModeException",
             400,
             "The request was rejected because the organization does not have all features enabled.",
         ));
     }
-    if text(&record, "management_account").as_deref() != Some(account) {
+    if org.management_account != account {
         return Err(if manage {
             ServiceError::new(
                 "CallerIsNotManagementAccountException",
@@ -52,18 +47,14 @@ pub fn organization_for_features(account: &str, get: &RecordReader<'_>, manage: 
             )
         });
     }
-    let services = get(&keys::org_services(&org))?.unwrap_or_default();
-    let trusted = services
-        .as_array()
-        .is_some_and(|l| l.iter().any(|s| text(s, "principal").as_deref() == Some("iam.amazonaws.com")));
-    if !trusted {
+    if !org.trusts("iam.amazonaws.com") {
         return Err(ServiceError::new(
             "ServiceAccessNotEnabledException",
             400,
             "The request was rejected because trusted access is not enabled for IAM in Organizations.",
         ));
     }
-    Ok(org)
+    Ok(org.id)
 }
 
 /// The features enabled for an organization.
@@ -147,8 +138,7 @@ feature_switch!(
     false
 );
 
-/// A store read of a JSON record, from the cache or inside a transaction.
-pub type RecordReader<'a> = dyn Fn(&[u8]) -> Result<Option<serde_json::Value>, ServiceError> + 'a;
+pub use rampart_core::orgs::RecordReader;
 
 /// The organization `account` belongs to and the path of the OU (or root) it is in, as
 /// `aws:PrincipalOrgPaths` spells it (`o-…/r-…/ou-…/`), read from `rampart-organizations`'

@@ -4,7 +4,7 @@
 //! policy, and by the SCPs over the member.
 //! See <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoot.html>.
 
-use rampart_core::{Ctx, PrincipalKind, ServiceError, account, keys, records};
+use rampart_core::{Ctx, PrincipalKind, ServiceError, account, records};
 use rampart_shapes::generated::sts::{AssumeRootRequest, AssumeRootResponse};
 use time::Duration;
 
@@ -31,8 +31,7 @@ pub fn assume_root(ctx: &Ctx<'_>, input: AssumeRootRequest) -> Result<AssumeRoot
         ));
     }
     let target = &input.target_principal;
-    let member = get(&keys::org_member(target))?;
-    let in_org = member.as_ref().and_then(|m| m.get("org")).and_then(|o| o.as_str()) == Some(org.as_str());
+    let in_org = rampart_core::orgs::facts(target, &get)?.is_some_and(|f| f.id == org);
     if !in_org || *target == caller.account_id {
         return Err(denied(format!("{target} is not a member account of your organization.")));
     }

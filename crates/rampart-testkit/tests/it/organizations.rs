@@ -32,6 +32,38 @@ fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_organizations::error
     }
 }
 
+/// Creates a member account; returns its id once its creation succeeded.
+async fn member_account(org: &aws_sdk_organizations::Client, email: &str, name: &str) -> String {
+    let asked = org.create_account().email(email).account_name(name).send().await.unwrap();
+    let request = asked.create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let status = status.create_account_status().unwrap();
+    assert_eq!(status.state().map(|s| s.as_str()), Some("SUCCEEDED"));
+    status.account_id().unwrap().to_owned()
+}
+
+/// A user of the management account allowed everything: its key id and secret.
+async fn admin_key(admin: &aws_sdk_iam::Client, name: &str) -> (String, String) {
+    admin.create_user().user_name(name).send().await.unwrap();
+    admin.put_user_policy().user_name(name).policy_name("admin").policy_document(ADMIN).send().await.unwrap();
+    let key = admin.create_access_key().user_name(name).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    (key.access_key_id().to_owned(), key.secret_access_key().to_owned())
+}
+
+/// An IAM client acting in `member` through its OrganizationAccountAccessRole, assumed with `key`.
+async fn in_member(server: &TestServer, key: &(String, String), member: &str) -> aws_sdk_iam::Client {
+    let session = crate::sts_client(server, &key.0, &key.1)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
+        .role_session_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    iam_with(server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
+}
+
 const REGION_FENCE: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyEu","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"eu-west-1"}}}]}"#;
 const IAM_READS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:*"],"Resource":"*"}]}"#;
 const ADMIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -291,24 +323,9 @@ async fn tags_trusted_access_closing_and_leaving_the_organization() {
         "ConstraintViolationException"
     );
     // A closed account is SUSPENDED, and its principals can do nothing any more.
-    let closing = org.create_account().email("closer@example.com").account_name("closer").send().await.unwrap();
-    let closing = closing.create_account_status().unwrap().id().unwrap().to_owned();
-    let closing = org.describe_create_account_status().create_account_request_id(&closing).send().await.unwrap();
-    let closer = closing.create_account_status().unwrap().account_id().unwrap().to_owned();
-    let admin = root(&server);
-    admin.create_user().user_name("ops").send().await.unwrap();
-    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
-    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
-    let key = key.access_key().unwrap();
-    let session = crate::sts_client(&server, key.access_key_id(), key.secret_access_key())
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{closer}:role/OrganizationAccountAccessRole"))
-        .role_session_name("ops")
-        .send()
-        .await
-        .unwrap();
-    let c = session.credentials().unwrap();
-    let in_closer = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let closer = member_account(&org, "closer@example.com", "closer").await;
+    let key = admin_key(&root(&server), "ops").await;
+    let in_closer = in_member(&server, &key, &closer).await;
     in_closer.list_users().send().await.unwrap();
     org.close_account().account_id(&closer).send().await.unwrap();
     let described = org.describe_account().account_id(&closer).send().await.unwrap();
@@ -348,16 +365,9 @@ async fn centralized_root_access_gives_task_bounded_root_sessions_in_members() {
     let features: Vec<&str> = both.enabled_features().iter().map(|f| f.as_str()).collect();
     assert_eq!(features, ["RootCredentialsManagement", "RootSessions"]);
 
-    let made = org.create_account().email("task@example.com").account_name("task").send().await.unwrap();
-    let request = made.create_account_status().unwrap().id().unwrap().to_owned();
-    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
-    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
-
-    admin.create_user().user_name("ops").send().await.unwrap();
-    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
-    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
-    let key = key.access_key().unwrap();
-    let ops = crate::sts_client(&server, key.access_key_id(), key.secret_access_key());
+    let member = member_account(&org, "task@example.com", "task").await;
+    let key = admin_key(&admin, "ops").await;
+    let ops = crate::sts_client(&server, &key.0, &key.1);
     let task = |arn: &str| aws_sdk_sts::types::PolicyDescriptorType::builder().arn(arn).build();
     let audit = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials";
     let bad = ops
@@ -414,25 +424,9 @@ async fn an_organization_trail_records_the_members_calls() {
     assert_eq!(made.is_organization_trail(), Some(true));
     ct.start_logging().name("org").send().await.unwrap();
 
-    let asked = org.create_account().email("busy@example.com").account_name("busy").send().await.unwrap();
-    let request = asked.create_account_status().unwrap().id().unwrap().to_owned();
-    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
-    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
-    let admin = root(&server);
-    admin.create_user().user_name("ops").send().await.unwrap();
-    admin.put_user_policy().user_name("ops").policy_name("admin").policy_document(ADMIN).send().await.unwrap();
-    let key = admin.create_access_key().user_name("ops").send().await.unwrap();
-    let key = key.access_key().unwrap();
-    let session = crate::sts_client(&server, key.access_key_id(), key.secret_access_key())
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
-        .role_session_name("ops")
-        .send()
-        .await
-        .unwrap();
-    let c = session.credentials().unwrap();
-    let in_member = iam_with(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
-    in_member.create_user().user_name("made-in-member").send().await.unwrap();
+    let member = member_account(&org, "busy@example.com", "busy").await;
+    let key = admin_key(&root(&server), "ops").await;
+    in_member(&server, &key, &member).await.create_user().user_name("made-in-member").send().await.unwrap();
 
     // The member's call lands in the management account's bucket, under the organization's path.
     let prefix = format!("AWSLogs/{org_id}/{member}/CloudTrail/us-east-1/");
@@ -467,20 +461,9 @@ async fn resource_control_policies_guard_a_members_resources_from_any_caller() {
     org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ResourceControlPolicy).send().await.unwrap();
     let rcps = org.list_policies().filter(PolicyType::ResourceControlPolicy).send().await.unwrap();
     assert_eq!(rcps.policies()[0].id(), Some("p-RCPFullAWSAccess"));
-    let made = org.create_account().email("guarded@example.com").account_name("guarded").send().await.unwrap();
-    let request = made.create_account_status().unwrap().id().unwrap().to_owned();
-    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
-    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
-
+    let member = member_account(&org, "guarded@example.com", "guarded").await;
     let admin = root(&server);
-    let mut keys = Vec::new();
-    for name in ["approved", "other"] {
-        admin.create_user().user_name(name).send().await.unwrap();
-        admin.put_user_policy().user_name(name).policy_name("admin").policy_document(ADMIN).send().await.unwrap();
-        let key = admin.create_access_key().user_name(name).send().await.unwrap();
-        let key = key.access_key().unwrap();
-        keys.push((key.access_key_id().to_owned(), key.secret_access_key().to_owned()));
-    }
+    let keys = [admin_key(&admin, "approved").await, admin_key(&admin, "other").await];
     let assume = |i: usize| {
         crate::sts_client(&server, &keys[i].0, &keys[i].1)
             .assume_role()

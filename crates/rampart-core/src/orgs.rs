@@ -1,0 +1,43 @@
+//! What other services read of an account's organization. The records belong to
+//! `rampart-organizations`, which builds on IAM; services below it read the few facts they need
+//! here, by field, through a [`RecordReader`] (a cached read or one inside a transaction).
+
+use crate::{ServiceError, keys};
+
+/// A store read of a JSON record, from the cache or inside a transaction.
+pub type RecordReader<'a> = dyn Fn(&[u8]) -> Result<Option<serde_json::Value>, ServiceError> + 'a;
+
+/// An account's organization, as other services see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgFacts {
+    pub id: String,
+    pub management_account: String,
+    /// The organization has all features (not consolidated billing only).
+    pub all_features: bool,
+    /// The service principals with trusted access (`cloudtrail.amazonaws.com`, …).
+    pub trusted: Vec<String>,
+}
+
+impl OrgFacts {
+    pub fn trusts(&self, principal: &str) -> bool {
+        self.trusted.iter().any(|t| t == principal)
+    }
+}
+
+fn text(v: &serde_json::Value, field: &str) -> Option<String> {
+    v.get(field).and_then(|f| f.as_str()).map(str::to_owned)
+}
+
+/// The organization `account` belongs to; `None` outside one.
+pub fn facts(account: &str, get: &RecordReader<'_>) -> Result<Option<OrgFacts>, ServiceError> {
+    let Some(id) = get(&keys::org_member(account))?.and_then(|m| text(&m, "org")) else { return Ok(None) };
+    let record = get(&keys::organization(&id))?.unwrap_or_default();
+    let services = get(&keys::org_services(&id))?.unwrap_or_default();
+    let trusted = services.as_array().into_iter().flatten().filter_map(|s| text(s, "principal")).collect();
+    Ok(Some(OrgFacts {
+        management_account: text(&record, "management_account").unwrap_or_default(),
+        all_features: text(&record, "feature_set").as_deref() == Some("ALL"),
+        trusted,
+        id,
+    }))
+}
