@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
         now,
         request_id: "bench",
         region: "us-east-1",
-        endpoint: "http://localhost",
+        endpoint: rampart_core::Endpoint::LOCAL,
     };
     let by = |key: &str, value: &str| LookupEventsRequest {
         lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),

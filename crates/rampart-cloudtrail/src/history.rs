@@ -925,7 +925,7 @@ mod tests {
             now,
             request_id: "t",
             region: "us-east-1",
-            endpoint: "http://localhost",
+            endpoint: rampart_core::Endpoint::LOCAL,
         };
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
@@ -1004,7 +1004,7 @@ mod tests {
             now,
             request_id: "t",
             region: "us-east-1",
-            endpoint: "http://localhost",
+            endpoint: rampart_core::Endpoint::LOCAL,
         };
         let page = |token: Option<String>| {
             lookup_events(
@@ -1077,7 +1077,7 @@ mod tests {
             now,
             request_id: "t",
             region: "us-east-1",
-            endpoint: "http://localhost",
+            endpoint: rampart_core::Endpoint::LOCAL,
         };
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
@@ -1140,7 +1140,7 @@ mod tests {
             now,
             request_id: "t",
             region: "us-east-1",
-            endpoint: "http://localhost",
+            endpoint: rampart_core::Endpoint::LOCAL,
         };
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {

@@ -38,7 +38,28 @@ pub struct Ctx<'a> {
     pub now: OffsetDateTime,
     pub request_id: &'a str,
     pub region: &'a str,
-    /// The URL clients reach Rampart at (`public_url`, else the scheme and Host of this request),
-    /// for URLs Rampart hands out (an outbound federation issuer).
-    pub endpoint: &'a str,
+    /// Where clients reach Rampart, for URLs it hands out (an outbound federation issuer).
+    pub endpoint: Endpoint<'a>,
+}
+
+/// Where clients reach Rampart: `public_url` when configured, else the scheme and Host of the
+/// request. Kept as parts, so that the URL is only built by the few handlers that hand one out.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    pub configured: Option<&'a str>,
+    pub host: &'a str,
+    pub tls: bool,
+}
+
+impl Endpoint<'_> {
+    /// `http://localhost`, for tests and benchmarks.
+    pub const LOCAL: Endpoint<'static> = Endpoint { configured: None, host: "localhost", tls: false };
+
+    /// The URL, without a trailing `/`.
+    pub fn url(&self) -> String {
+        match self.configured {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("{}://{}", if self.tls { "https" } else { "http" }, self.host),
+        }
+    }
 }

@@ -69,6 +69,10 @@ impl ScpSource {
 
 impl Organizations for ScpSource {
     fn view(&self, db: &Db, account: &str) -> Result<Option<Arc<OrgView>>, ServiceError> {
+        // Most accounts are in no organization: one cached read says so, without a lock.
+        if db.get_cached(&rampart_core::keys::org_member(account))?.is_none() {
+            return Ok(None);
+        }
         // A view is current while its organization's generation has not moved: every change to
         // the tree, the memberships, the policies and their attachments moves it.
         let cached = self.built.lock().ok().and_then(|c| c.get(account).cloned());

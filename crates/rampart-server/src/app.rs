@@ -561,7 +561,11 @@ impl App {
         }
 
         // May they? On every resource the operation acts on.
-        let endpoint = self.endpoint(host_header, origin);
+        let endpoint = rampart_core::Endpoint {
+            configured: self.config.public_url.as_deref(),
+            host: host_header.unwrap_or("localhost"),
+            tls: origin.tls.is_some(),
+        };
         let ctx = Ctx {
             principal: &principal,
             db: &self.db,
@@ -569,7 +573,7 @@ impl App {
             now,
             request_id,
             region: &auth.scope.region,
-            endpoint: &endpoint,
+            endpoint,
         };
         let asked = rampart_iam::actions::resolve(
             &self.db,
@@ -639,7 +643,7 @@ impl App {
                         region: auth.scope.region.clone(),
                     },
                     region: auth.scope.region.clone(),
-                    endpoint: endpoint.into_owned(),
+                    endpoint: endpoint.url(),
                 })));
             }
             Handler::ReadUnless { write, writes, .. } if writes(&input) => HandlerRef::Write(write.clone()),
@@ -761,18 +765,6 @@ impl App {
         Ok(encode(service, op, &output, request_id))
     }
 
-    /// The URL clients reach Rampart at: `public_url`, else this request's scheme and Host.
-    fn endpoint<'a>(&'a self, host: Option<&str>, origin: &Origin) -> std::borrow::Cow<'a, str> {
-        match &self.config.public_url {
-            Some(url) => std::borrow::Cow::Borrowed(url.trim_end_matches('/')),
-            None => {
-                let scheme = if origin.tls.is_some() { "https" } else { "http" };
-                let host = host.unwrap_or("localhost");
-                std::borrow::Cow::Owned(format!("{scheme}://{host}"))
-            }
-        }
-    }
-
     /// Runs a `Prepared` handler's slow first step on a blocking thread; the write follows.
     async fn run_prepare(&self, p: PrepareStep, now: OffsetDateTime, request_id: &str) -> Result<WriteStep, Failure> {
         let service = p.write.service;
@@ -787,7 +779,7 @@ impl App {
                 now,
                 request_id: &rid,
                 region: &region,
-                endpoint: &endpoint,
+                endpoint: rampart_core::Endpoint { configured: Some(&endpoint), host: "", tls: false },
             };
             write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
             Ok(write)

@@ -163,7 +163,7 @@ pub fn prepare_enable_outbound_web_identity_federation(ctx: &Ctx<'_>, _input: ()
             OutboundFederation { enabled: false, issuer: String::new(), id, keys }
         }
     };
-    let issuer = format!("{}/_rampart/oidc/{}", ctx.endpoint, record.id);
+    let issuer = format!("{}/_rampart/oidc/{}", ctx.endpoint.url(), record.id);
     let record = OutboundFederation { enabled: true, issuer, ..record };
     serde_json::to_string(&record).map_err(|_| ServiceError::internal())
 }

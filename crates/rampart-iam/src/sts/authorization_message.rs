@@ -101,7 +101,7 @@ mod tests {
             now: time::OffsetDateTime::now_utc(),
             request_id: "r",
             region: "us-east-1",
-            endpoint: "http://localhost",
+            endpoint: rampart_core::Endpoint::LOCAL,
         };
         let out =
             decode_authorization_message(&ctx, DecodeAuthorizationMessageRequest { encoded_message: encoded.clone() })
