@@ -452,8 +452,17 @@ pub fn get_trail(ctx: &Ctx<'_>, input: shapes::GetTrailRequest) -> Result<shapes
     Ok(shapes::GetTrailResponse { trail: Some(t.shape()) })
 }
 
+/// The trails an account sees: its own, and in a member account its organization's trails,
+/// which it may read but not change (they are the management account's).
 fn all(ctx: &Ctx<'_>) -> Result<Vec<TrailRecord>, ServiceError> {
-    records::scan_records(ctx.db, &prefix(&ctx.principal.account_id))
+    let account = &ctx.principal.account_id;
+    let mut trails: Vec<TrailRecord> = records::scan_records(ctx.db, &prefix(account))?;
+    let get = |key: &[u8]| records::read_cached::<serde_json::Value>(ctx.db, key);
+    if let Some(org) = rampart_core::orgs::facts(account, &get)?.filter(|o| o.management_account != *account) {
+        let theirs: Vec<TrailRecord> = records::scan_records(ctx.db, &prefix(&org.management_account))?;
+        trails.extend(theirs.into_iter().filter(|t| t.organization.as_deref() == Some(org.id.as_str())));
+    }
+    Ok(trails)
 }
 
 pub fn describe_trails(
@@ -467,7 +476,11 @@ pub fn describe_trails(
         trails.iter().map(TrailRecord::shape).collect()
     } else {
         let names: Vec<String> = wanted.iter().filter_map(|w| name_of(ctx.region, account, w).ok()).collect();
-        trails.iter().filter(|t| names.contains(&t.name)).map(TrailRecord::shape).collect()
+        trails
+            .iter()
+            .filter(|t| (t.account_id == *account && names.contains(&t.name)) || wanted.contains(&t.arn()))
+            .map(TrailRecord::shape)
+            .collect()
     };
     Ok(shapes::DescribeTrailsResponse { trail_list: Some(list) })
 }

@@ -426,6 +426,23 @@ async fn an_organization_trail_records_the_members_calls() {
 
     let member = member_account(&org, "busy@example.com", "busy").await;
     let key = admin_key(&root(&server), "ops").await;
+    // The member sees the organization's trail, and cannot change it.
+    let session = crate::sts_client(&server, &key.0, &key.1)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
+        .role_session_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let member_ct =
+        crate::cloudtrail::trail(&server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()));
+    let seen = member_ct.describe_trails().send().await.unwrap();
+    assert_eq!(seen.trail_list().len(), 1);
+    assert_eq!(seen.trail_list()[0].is_organization_trail(), Some(true));
+    let arn = seen.trail_list()[0].trail_arn().unwrap().to_owned();
+    assert!(arn.contains(ACCOUNT_ID), "{arn}");
+    assert!(member_ct.stop_logging().name(&arn).send().await.is_err(), "a member cannot stop the organization's trail");
     in_member(&server, &key, &member).await.create_user().user_name("made-in-member").send().await.unwrap();
 
     // The member's call lands in the management account's bucket, under the organization's path.
