@@ -41,3 +41,31 @@ pub fn facts(account: &str, get: &RecordReader<'_>) -> Result<Option<OrgFacts>, 
         id,
     }))
 }
+
+/// An entity's path as Organizations spells it: `o-…/` then each id from the root down, each
+/// followed by `/` (`o-…/r-…/ou-…/`).
+pub fn path<'a>(org: &str, ids: impl IntoIterator<Item = &'a str>) -> String {
+    let mut p = format!("{org}/");
+    for id in ids {
+        p.push_str(id);
+        p.push('/');
+    }
+    p
+}
+
+/// The organization `account` belongs to and the path of the OU (or root) it is in, as
+/// `aws:PrincipalOrgPaths` spells it; `None` outside an organization.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths>.
+pub fn org_path(account: &str, get: &RecordReader<'_>) -> Result<Option<(String, String)>, ServiceError> {
+    let Some(member) = get(&keys::org_member(account))? else { return Ok(None) };
+    let (Some(org), Some(mut at)) = (text(&member, "org"), text(&member, "parent")) else { return Ok(None) };
+    let mut ids = vec![at.clone()];
+    // A root has no parent; the depth limit bounds the walk.
+    for _ in 0..8 {
+        let Some(parent) = get(&keys::org_node(&org, &at))?.and_then(|n| text(&n, "parent")) else { break };
+        ids.push(parent.clone());
+        at = parent;
+    }
+    let path = path(&org, ids.iter().rev().map(String::as_str));
+    Ok(Some((org, path)))
+}

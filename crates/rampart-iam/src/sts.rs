@@ -343,7 +343,7 @@ pub fn assume_role(ctx: &Ctx<'_>, input: AssumeRoleRequest) -> Result<AssumeRole
         iam::read_role(ctx.db, account, name)?.map(|r| iam::with_effective_trust(ctx.db, r)).transpose()
     };
     let get = |key: &[u8]| records::read_cached::<serde_json::Value>(ctx.db, key);
-    let org = iam::org_path(&ctx.principal.account_id, &get)?;
+    let org = rampart_core::orgs::org_path(&ctx.principal.account_id, &get)?;
     issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, ctx.principal.mfa_at, org, role)
 }
 
@@ -369,7 +369,7 @@ pub fn assume_role_with_mfa(
     };
     let org = {
         let get = |key: &[u8]| records::read_tx::<serde_json::Value>(tx, key);
-        iam::org_path(&ctx.principal.account_id, &get)?
+        rampart_core::orgs::org_path(&ctx.principal.account_id, &get)?
     };
     issue_role_session(ctx.principal, ctx.now, ctx.sealer, input, Some(ctx.now), org, role)
 }

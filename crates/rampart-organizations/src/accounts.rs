@@ -49,11 +49,8 @@ pub(crate) fn account_arn(org: &OrgRecord, account: &str) -> String {
 }
 
 fn account_shape(db: &Db, org: &OrgRecord, m: &Membership) -> Result<shapes::Account, ServiceError> {
-    let mut path = format!("{}/", org.id);
-    for id in lineage(db, &org.id, &m.parent)? {
-        path.push_str(&id);
-        path.push('/');
-    }
+    let parents = lineage(db, &org.id, &m.parent)?;
+    let mut path = rampart_core::orgs::path(&org.id, parents.iter().map(String::as_str));
     path.push_str(&m.account);
     path.push('/');
     Ok(shapes::Account {

@@ -35,11 +35,7 @@ impl ScpSource {
         let Some((org, m)) = membership(db, account)? else { return Ok(None) };
         let at = generation(db, &org.id)?;
         let parents = lineage(db, &org.id, &m.parent)?;
-        let mut path = format!("{}/", org.id);
-        for id in &parents {
-            path.push_str(id);
-            path.push('/');
-        }
+        let path = rampart_core::orgs::path(&org.id, parents.iter().map(String::as_str));
         // Neither SCPs nor RCPs restrict the management account or its resources.
         let levels = |kind: &str, policy_kind: PolicyKind| -> Result<Option<ScpLevels>, ServiceError> {
             if org.management_account == account || !org.enabled_types.iter().any(|t| t == kind) {

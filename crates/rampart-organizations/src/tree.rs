@@ -235,12 +235,7 @@ pub(crate) fn lineage(db: &Db, org: &str, id: &str) -> Result<Vec<String>, Servi
 
 /// An entity's path as Organizations writes it: `o-…/r-…/ou-…/…/`.
 fn path(org: &OrgRecord, lineage: &[String]) -> String {
-    let mut p = format!("{}/", org.id);
-    for id in lineage {
-        p.push_str(id);
-        p.push('/');
-    }
-    p
+    rampart_core::orgs::path(&org.id, lineage.iter().map(String::as_str))
 }
 
 /// Whether an OU id has the form Organizations gives them, under this organization's root.

@@ -140,30 +140,6 @@ feature_switch!(
 
 pub use rampart_core::orgs::RecordReader;
 
-/// The organization `account` belongs to and the path of the OU (or root) it is in, as
-/// `aws:PrincipalOrgPaths` spells it (`o-…/r-…/ou-…/`), read from `rampart-organizations`'
-/// records through `get` (a store read of a JSON record). `None` outside an organization.
-/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths>.
-pub fn org_path(account: &str, get: &RecordReader<'_>) -> Result<Option<(String, String)>, ServiceError> {
-    let Some(member) = get(&keys::org_member(account))? else { return Ok(None) };
-    let text = |v: &serde_json::Value, field: &str| v.get(field).and_then(|f| f.as_str()).map(str::to_owned);
-    let (Some(org), Some(mut at)) = (text(&member, "org"), text(&member, "parent")) else { return Ok(None) };
-    let mut ids = vec![at.clone()];
-    // A root has no parent; the depth limit bounds the walk.
-    for _ in 0..8 {
-        let Some(parent) = get(&keys::org_node(&org, &at))?.and_then(|n| text(&n, "parent")) else { break };
-        ids.push(parent.clone());
-        at = parent;
-    }
-    ids.reverse();
-    let mut path = format!("{org}/");
-    for id in ids {
-        path.push_str(&id);
-        path.push('/');
-    }
-    Ok(Some((org, path)))
-}
-
 /// Sets `aws:PrincipalOrgID` and `aws:PrincipalOrgPaths` for a principal in an organization.
 pub fn set_org_keys(org: Option<&(String, String)>, ctx: &mut rampart_policy::Context) {
     if let Some((id, path)) = org {

@@ -64,6 +64,12 @@ async fn in_member(server: &TestServer, key: &(String, String), member: &str) ->
     iam_with(server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
 }
 
+/// Creates an organization policy; returns its id.
+async fn org_policy(org: &aws_sdk_organizations::Client, kind: PolicyType, name: &str, content: &str) -> String {
+    let made = org.create_policy().name(name).description(name).r#type(kind).content(content).send().await.unwrap();
+    made.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned()
+}
+
 const REGION_FENCE: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OnlyEu","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringNotEquals":{"aws:RequestedRegion":"eu-west-1"}}}]}"#;
 const IAM_READS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*","sts:*"],"Resource":"*"}]}"#;
 const ADMIN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
@@ -140,16 +146,7 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     let ops = iam(&server, key.access_key_id(), key.secret_access_key());
 
     // An SCP on Prod fencing everything into eu-west-1 binds the member, not the management account.
-    let fence = org
-        .create_policy()
-        .name("only-eu")
-        .description("eu-west-1 only")
-        .r#type(PolicyType::ServiceControlPolicy)
-        .content(REGION_FENCE)
-        .send()
-        .await
-        .unwrap();
-    let fence = fence.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
+    let fence = org_policy(&org, PolicyType::ServiceControlPolicy, "only-eu", REGION_FENCE).await;
     org.attach_policy().policy_id(&fence).target_id(&prod).send().await.unwrap();
     assert_eq!(
         code(org.attach_policy().policy_id(&fence).target_id(&prod).send().await),
@@ -223,16 +220,7 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
         }
         other => panic!("not a ConstraintViolationException: {other:?}"),
     }
-    let reads = org
-        .create_policy()
-        .name("iam-reads")
-        .description("read IAM")
-        .r#type(PolicyType::ServiceControlPolicy)
-        .content(IAM_READS)
-        .send()
-        .await
-        .unwrap();
-    let reads = reads.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
+    let reads = org_policy(&org, PolicyType::ServiceControlPolicy, "iam-reads", IAM_READS).await;
     org.attach_policy().policy_id(&reads).target_id(&dev).send().await.unwrap();
     org.detach_policy().policy_id("p-FullAWSAccess").target_id(&dev).send().await.unwrap();
     in_member.list_users().send().await.unwrap();
@@ -495,16 +483,7 @@ async fn resource_control_policies_guard_a_members_resources_from_any_caller() {
     let only_approved = format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"sts:AssumeRole","Resource":"*","Condition":{{"StringNotLike":{{"aws:PrincipalArn":"arn:aws:iam::{ACCOUNT_ID}:user/approved"}}}}}}]}}"#
     );
-    let rcp = org
-        .create_policy()
-        .name("only-approved")
-        .description("guard")
-        .r#type(PolicyType::ResourceControlPolicy)
-        .content(only_approved)
-        .send()
-        .await
-        .unwrap();
-    let rcp = rcp.policy().unwrap().policy_summary().unwrap().id().unwrap().to_owned();
+    let rcp = org_policy(&org, PolicyType::ResourceControlPolicy, "only-approved", &only_approved).await;
     org.attach_policy().policy_id(&rcp).target_id(&member).send().await.unwrap();
     let refused = assume(1).await.expect_err("an RCP denies the other user");
     assert_eq!(aws_sdk_sts::error::ProvideErrorMetadata::code(&refused), Some("AccessDenied"));
