@@ -134,6 +134,20 @@ fn from_service(e: ServiceError) -> WireError {
     WireError { details: e.details.into_boxed_slice(), ..WireError::new(e.code, e.status, e.message) }
 }
 
+/// A denial by the authorizer, as the service's protocol names it: `AccessDenied` for the query
+/// and XML services (IAM, STS, S3), `AccessDeniedException` for the JSON ones (CloudTrail,
+/// Organizations, KMS), as their models and AWS's answers spell it.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html>.
+fn denial(e: ServiceError, protocol: Protocol) -> WireError {
+    match protocol {
+        Protocol::Json | Protocol::RestJson if e.code == "AccessDenied" => {
+            let status = if protocol == Protocol::Json { 400 } else { 403 };
+            from_service(ServiceError { code: "AccessDeniedException".into(), status, ..e })
+        }
+        _ => from_service(e),
+    }
+}
+
 /// Renders an error as `protocol`'s clients read it; rest-json clients read the code from the
 /// `x-amzn-ErrorType` header first.
 fn error_response(error: &WireError, protocol: Protocol, namespace: Option<&str>, request_id: &str) -> Response {
@@ -607,7 +621,7 @@ impl App {
                         keys: &asked.keys,
                     },
                 )
-                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+                .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
         }
         // Dependent actions: a role handed to a service must be passable, tags taggable.
         for check in &asked.also {
@@ -622,7 +636,7 @@ impl App {
                         keys: &check.keys,
                     },
                 )
-                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+                .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
         }
 
         // Do it.

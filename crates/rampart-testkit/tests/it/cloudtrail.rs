@@ -250,11 +250,12 @@ async fn bad_lookups_get_cloudtrails_errors_and_lookup_needs_permission() {
     assert_eq!(code(two), "InvalidLookupAttributesException");
     assert_eq!(code(ct.lookup_events().max_results(51).send().await), "InvalidMaxResultsException");
 
-    // A user without cloudtrail:LookupEvents is denied; with it, sees the account's history.
+    // A user without cloudtrail:LookupEvents is denied (as a JSON service words it); with it,
+    // sees the account's history.
     let k = admin.create_access_key().user_name("u0").send().await.unwrap();
     let k = k.access_key().unwrap();
     let u0 = trail(&server, k.access_key_id(), k.secret_access_key(), None);
-    assert_eq!(code(u0.lookup_events().send().await), "AccessDenied");
+    assert_eq!(code(u0.lookup_events().send().await), "AccessDeniedException");
     let allow =
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"cloudtrail:LookupEvents","Resource":"*"}}"#;
     admin.put_user_policy().user_name("u0").policy_name("ct").policy_document(allow).send().await.unwrap();
