@@ -174,15 +174,17 @@ impl Authorizer {
             return Err(denied("because the account is closed".to_owned()));
         }
         let scps = view.as_ref().and_then(|v| v.scps.as_ref());
-        let org = view.as_ref().map(|v| &v.org);
         // Resource control policies of the account that owns the resource (by its ARN), whoever
         // the caller is.
-        let owner_view = match (&self.organizations, resource_account(req.resource)) {
+        let owner = resource_account(req.resource);
+        let owner_view = match (&self.organizations, owner) {
             (Some(o), Some(owner)) if owner != p.account_id => o.view(db, owner)?,
             (_, Some(_)) => view.clone(),
             _ => None,
         };
         let rcps = owner_view.as_ref().and_then(|v| v.rcps.as_ref());
+        let org =
+            &OrgKeys { principal: view.as_ref().map(|v| &v.org), owner, resource: owner_view.as_ref().map(|v| &v.org) };
         match p.kind {
             PrincipalKind::Root => {
                 // A root session from AssumeRoot carries its task policy as a session policy.
@@ -313,7 +315,7 @@ impl Authorizer {
         db: &Db,
         req: &Request<'_>,
         (scps, rcps): (Option<&ScpLevels>, Option<&ScpLevels>),
-        org: Option<&(String, String)>,
+        org: &OrgKeys<'_>,
     ) -> Result<(), ServiceError> {
         let p = req.principal;
         let no_session_policy =
@@ -432,7 +434,7 @@ const ALLOW_ALL: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow"
 
 /// The global condition keys of a request.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html>.
-fn context(req: &Request<'_>, org: Option<&(String, String)>, user: &iam::UserRecord) -> rampart_policy::Context {
+fn context(req: &Request<'_>, org: &OrgKeys<'_>, user: &iam::UserRecord) -> rampart_policy::Context {
     let mut ctx = principal_context(user);
     request_keys(req, org, &mut ctx);
     ctx
@@ -455,9 +457,28 @@ pub fn mfa_keys(p: &Principal, now: time::OffsetDateTime, ctx: &mut rampart_poli
     }
 }
 
-/// The keys that describe the request itself rather than the principal.
-fn request_keys(req: &Request<'_>, org: Option<&(String, String)>, ctx: &mut rampart_policy::Context) {
-    iam::set_org_keys(org, ctx);
+/// Where the principal's account and the resource's owner stand in organizations.
+struct OrgKeys<'a> {
+    /// The principal's organization and path.
+    principal: Option<&'a (String, String)>,
+    /// The account in the resource's ARN.
+    owner: Option<&'a str>,
+    /// The resource owner's organization and path.
+    resource: Option<&'a (String, String)>,
+}
+
+/// The keys that describe the request itself rather than the principal, with the organization
+/// keys of both sides: `aws:ResourceAccount`, `aws:ResourceOrgID` and `aws:ResourceOrgPaths` are
+/// known where the resource's ARN names its account.
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount>.
+fn request_keys(req: &Request<'_>, org: &OrgKeys<'_>, ctx: &mut rampart_policy::Context) {
+    iam::set_org_keys(org.principal, ctx);
+    if let Some(owner) = org.owner {
+        ctx.set("aws:ResourceAccount", owner);
+    }
+    if let Some((id, path)) = org.resource {
+        ctx.set("aws:ResourceOrgID", id.clone()).set("aws:ResourceOrgPaths", path.clone());
+    }
     mfa_keys(req.principal, req.context.time, ctx);
     let c = &req.context;
     ctx.set("aws:SourceIp", c.source_ip)
