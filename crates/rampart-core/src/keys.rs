@@ -257,6 +257,25 @@ pub fn org_services(org: &str) -> Vec<u8> {
     format!("orgservices/{org}").into_bytes()
 }
 
+/// `orghandshake/<h-id>`: a handshake (an invitation to join an organization). Both parties read
+/// it, so it is kept by its own id, not under the organization.
+pub fn org_handshake(id: &str) -> Vec<u8> {
+    format!("orghandshake/{id}").into_bytes()
+}
+
+/// The prefix of every handshake.
+pub const ORG_HANDSHAKES: &[u8] = b"orghandshake/";
+
+/// `orgdelegated/<o-id>`: the organization's delegated administrators, by service.
+pub fn org_delegated_administrators(org: &str) -> Vec<u8> {
+    format!("orgdelegated/{org}").into_bytes()
+}
+
+/// `orgresourcepolicy/<o-id>`: the organization's resource policy.
+pub fn org_resource_policy(org: &str) -> Vec<u8> {
+    format!("orgresourcepolicy/{org}").into_bytes()
+}
+
 /// `iamorgfeatures/<o-id>`: IAM's centralized root access features enabled for an organization.
 pub fn iam_org_features(org: &str) -> Vec<u8> {
     format!("iamorgfeatures/{org}").into_bytes()

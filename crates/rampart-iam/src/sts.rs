@@ -243,11 +243,12 @@ static ALLOW_ALL: std::sync::LazyLock<Option<Policy>> = std::sync::LazyLock::new
     .ok()
 });
 
-/// Whether the role's trust policy admits the caller. The caller's own identity policies were
-/// already checked for `sts:AssumeRole` on the role by the authorizer; here the trust policy must
-/// grant too: directly (naming the principal) or by naming its account.
+/// Whether a resource's policy (a role's trust policy, an organization's resource policy) grants
+/// the caller `action`. The caller's own identity policies were already checked by the
+/// authorizer; here the resource's policy must grant too: directly (naming the principal) or by
+/// naming its account.
 /// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html#term_trust-policy>.
-fn trusted(
+pub fn resource_policy_grants(
     trust: &Policy,
     action: &str,
     caller: &Principal,
@@ -448,10 +449,12 @@ fn issue_role_session(
     if let Some(t) = &input.transitive_tag_keys {
         context.set_many("sts:TransitiveTagKeys", t.clone());
     }
-    if !trusted(&trust, "sts:AssumeRole", caller, &input.role_arn, role_account, &context) {
+    if !resource_policy_grants(&trust, "sts:AssumeRole", caller, &input.role_arn, role_account, &context) {
         return Err(denied(caller, &input.role_arn));
     }
-    if !new_tags.is_empty() && !trusted(&trust, "sts:TagSession", caller, &input.role_arn, role_account, &context) {
+    if !new_tags.is_empty()
+        && !resource_policy_grants(&trust, "sts:TagSession", caller, &input.role_arn, role_account, &context)
+    {
         return Err(ServiceError::access_denied(format!(
             "{} is not authorized to perform: sts:TagSession on resource: {}",
             caller.described(),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::tree::{add_member, children, lineage, read_node_tx};
-use super::{Membership, OrgRecord, managed, managed_tx, membership, membership_tx, page, random_id, touch};
+use super::{Membership, OrgRecord, managed_tx, membership, membership_tx, page, random_id, touch};
 
 /// The role a new account gets unless CreateAccount names another.
 pub const DEFAULT_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
@@ -48,7 +48,7 @@ pub(crate) fn account_arn(org: &OrgRecord, account: &str) -> String {
     format!("arn:aws:organizations::{}:account/{}/{account}", org.management_account, org.id)
 }
 
-fn account_shape(db: &Db, org: &OrgRecord, m: &Membership) -> Result<shapes::Account, ServiceError> {
+pub(crate) fn account_shape(db: &Db, org: &OrgRecord, m: &Membership) -> Result<shapes::Account, ServiceError> {
     let parents = lineage(db, &org.id, &m.parent)?;
     let mut path = rampart_core::orgs::path(&org.id, parents.iter().map(String::as_str));
     path.push_str(&m.account);
@@ -213,7 +213,7 @@ pub fn describe_create_account_status(
     ctx: &Ctx<'_>,
     input: shapes::DescribeCreateAccountStatusRequest,
 ) -> Result<shapes::DescribeCreateAccountStatusResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "DescribeCreateAccountStatus")?;
     let status: CreateAccountStatus =
         records::read(ctx.db, &keys::org_create_account_status(&org.id, &input.create_account_request_id))?
             .ok_or_else(|| {
@@ -224,6 +224,20 @@ pub fn describe_create_account_status(
                 )
             })?;
     Ok(shapes::DescribeCreateAccountStatusResponse { create_account_status: Some(status.shape()) })
+}
+
+/// The organization's CreateAccount requests, newest first, in the states asked for.
+pub fn list_create_account_status(
+    ctx: &Ctx<'_>,
+    input: shapes::ListCreateAccountStatusRequest,
+) -> Result<shapes::ListCreateAccountStatusResponse, ServiceError> {
+    let org = super::access::reader(ctx, "ListCreateAccountStatus")?;
+    let mut all: Vec<CreateAccountStatus> = records::scan_records(ctx.db, &keys::org_create_account_statuses(&org.id))?;
+    all.retain(|s| input.states.as_ref().is_none_or(|states| states.is_empty() || states.contains(&s.state)));
+    all.sort_by(|a, b| b.requested.cmp(&a.requested).then(a.id.cmp(&b.id)));
+    let shaped = all.iter().map(CreateAccountStatus::shape).collect();
+    let (statuses, next_token) = page(shaped, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListCreateAccountStatusResponse { create_account_statuses: Some(statuses), next_token })
 }
 
 fn members(db: &Db, org: &OrgRecord) -> Result<Vec<Membership>, ServiceError> {
@@ -237,7 +251,7 @@ pub fn list_accounts(
     ctx: &Ctx<'_>,
     input: shapes::ListAccountsRequest,
 ) -> Result<shapes::ListAccountsResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListAccounts")?;
     let shaped = members(ctx.db, &org)?.iter().map(|m| account_shape(ctx.db, &org, m)).collect::<Result<_, _>>()?;
     let (accounts, next_token) = page(shaped, input.next_token.as_deref(), input.max_results)?;
     Ok(shapes::ListAccountsResponse { accounts: Some(accounts), next_token })
@@ -247,7 +261,7 @@ pub fn list_accounts_for_parent(
     ctx: &Ctx<'_>,
     input: shapes::ListAccountsForParentRequest,
 ) -> Result<shapes::ListAccountsForParentResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListAccountsForParent")?;
     super::tree::read_node(ctx.db, &org.id, &input.parent_id)?.ok_or_else(|| {
         ServiceError::new(
             "ParentNotFoundException",
@@ -269,7 +283,7 @@ pub fn describe_account(
     ctx: &Ctx<'_>,
     input: shapes::DescribeAccountRequest,
 ) -> Result<shapes::DescribeAccountResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "DescribeAccount")?;
     let (_, m) =
         membership(ctx.db, &input.account_id)?.filter(|(o, _)| o.id == org.id).ok_or_else(account_not_found)?;
     Ok(shapes::DescribeAccountResponse { account: Some(account_shape(ctx.db, &org, &m)?) })

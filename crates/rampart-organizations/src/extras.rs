@@ -1,5 +1,5 @@
 //! Tags on an organization's roots, OUs, accounts and policies; trusted access of AWS services;
-//! delegated administrators; and accounts leaving the organization.
+//! and accounts removed from the organization.
 
 use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
 use rampart_shapes::generated::organizations as shapes;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::tree::read_node_tx;
-use super::{Membership, OrgRecord, constraint, invalid, managed, managed_tx, membership_tx, page, touch};
+use super::{Membership, OrgRecord, constraint, invalid, managed_tx, membership_tx, page, touch};
 
 /// The most tags one resource may have.
 const MAX_TAGS: usize = 50;
@@ -53,7 +53,7 @@ pub(crate) fn put_tags(tx: &mut Tx<'_>, org: &OrgRecord, id: &str, tags: Vec<sha
 }
 
 pub fn tag_resource(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagResourceRequest) -> Result<(), ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "TagResource")?;
     if !taggable(tx, &org, &input.resource_id)? {
         return Err(target_not_found());
     }
@@ -65,7 +65,7 @@ pub fn untag_resource(
     ctx: &TxCtx<'_>,
     input: shapes::UntagResourceRequest,
 ) -> Result<(), ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "UntagResource")?;
     if !taggable(tx, &org, &input.resource_id)? {
         return Err(target_not_found());
     }
@@ -79,7 +79,7 @@ pub fn list_tags_for_resource(
     ctx: &Ctx<'_>,
     input: shapes::ListTagsForResourceRequest,
 ) -> Result<shapes::ListTagsForResourceResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListTagsForResource")?;
     let id = &input.resource_id;
     let exists = if id.starts_with("r-") || id.starts_with("ou-") {
         super::tree::read_node(ctx.db, &org.id, id)?.is_some()
@@ -106,7 +106,7 @@ struct ServiceAccess {
     enabled: OffsetDateTime,
 }
 
-fn check_principal(principal: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_principal(principal: &str) -> Result<(), ServiceError> {
     let valid = principal.ends_with(".amazonaws.com")
         && principal.len() <= 128
         && principal.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
@@ -154,7 +154,7 @@ pub fn list_aws_service_access_for_organization(
     ctx: &Ctx<'_>,
     input: shapes::ListAWSServiceAccessForOrganizationRequest,
 ) -> Result<shapes::ListAWSServiceAccessForOrganizationResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListAWSServiceAccessForOrganization")?;
     let services: Vec<ServiceAccess> = records::read(ctx.db, &keys::org_services(&org.id))?.unwrap_or_default();
     let shaped = services
         .into_iter()
@@ -165,19 +165,6 @@ pub fn list_aws_service_access_for_organization(
         .collect();
     let (enabled, next_token) = page(shaped, input.next_token.as_deref(), input.max_results)?;
     Ok(shapes::ListAWSServiceAccessForOrganizationResponse { enabled_service_principals: Some(enabled), next_token })
-}
-
-/// Delegated administrators: Rampart registers none yet (RegisterDelegatedAdministrator is not
-/// served), so the list is empty.
-pub fn list_delegated_administrators(
-    ctx: &Ctx<'_>,
-    input: shapes::ListDelegatedAdministratorsRequest,
-) -> Result<shapes::ListDelegatedAdministratorsResponse, ServiceError> {
-    managed(ctx.db, &ctx.principal.account_id)?;
-    if let Some(p) = &input.service_principal {
-        check_principal(p)?;
-    }
-    Ok(shapes::ListDelegatedAdministratorsResponse { delegated_administrators: Some(Vec::new()), next_token: None })
 }
 
 /// Removes a member account from the organization: it stands alone again, with its principals
@@ -205,6 +192,21 @@ pub fn remove_account_from_organization(
             "ACCOUNT_CANNOT_LEAVE_ORGANIZATION",
             "You attempted to remove a closed account from the organization. It stays in the organization until it \
              is closed for good.",
+        ));
+    }
+    part(tx, &org, &m)
+}
+
+/// Takes a member account out of its organization (it leaves, or is removed): it stands alone
+/// again with its principals and resources, and no SCP binds it any more. A delegated
+/// administrator must be deregistered first.
+pub(crate) fn part(tx: &mut Tx<'_>, org: &OrgRecord, m: &Membership) -> Result<(), ServiceError> {
+    if super::access::is_delegated_tx(tx, &org.id, &m.account)? {
+        return Err(constraint(
+            "CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG",
+            "You attempted to remove an account that is registered as a delegated administrator for a service \
+             integrated with your organization. To complete this operation, you must first deregister this account \
+             as a delegated administrator.",
         ));
     }
     tx.delete(&keys::org_child(&org.id, &m.parent, &m.account))?;

@@ -12,14 +12,18 @@ use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+mod access;
 mod accounts;
 mod extras;
+mod handshakes;
 mod policies;
 pub mod scp;
 mod tree;
 
+pub use access::*;
 pub use accounts::*;
 pub use extras::*;
+pub use handshakes::*;
 pub use policies::*;
 pub use tree::*;
 
@@ -106,13 +110,11 @@ fn membership_tx(tx: &Tx<'_>, account: &str) -> Result<Option<(OrgRecord, Member
     Ok(records::read_tx::<OrgRecord>(tx, &keys::organization(&m.org))?.map(|o| (o, m)))
 }
 
-/// The caller's organization, which the caller must manage.
-fn managed(db: &Db, account: &str) -> Result<OrgRecord, ServiceError> {
-    let (org, _) = membership(db, account)?.ok_or_else(not_in_use)?;
-    if org.management_account != account {
-        return Err(access_denied());
-    }
-    Ok(org)
+/// A raw store read, from the store's cache or inside a transaction.
+type Get<'a> = dyn Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a;
+
+fn decoded<T: for<'de> Deserialize<'de>>(get: &Get<'_>, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    get(key)?.map(|v| records::decode(key, &v)).transpose()
 }
 
 fn managed_tx(tx: &Tx<'_>, account: &str) -> Result<OrgRecord, ServiceError> {
@@ -182,30 +184,43 @@ use rampart_core::actions::{Action, Target, row};
 /// Organizations' operations: none has resource-level permissions Rampart resolves yet.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html>.
 pub static ACTIONS: &[Action] = &[
+    row("AcceptHandshake", &[Target::All], &[]),
     row("AttachPolicy", &[Target::All], &[]),
+    row("CancelHandshake", &[Target::All], &[]),
     row("CloseAccount", &[Target::All], &[]),
     row("CreateAccount", &[Target::All], &[]),
     row("CreateOrganization", &[Target::All], &[]),
     row("CreateOrganizationalUnit", &[Target::All], &[]),
     row("CreatePolicy", &[Target::All], &[]),
+    row("DeclineHandshake", &[Target::All], &[]),
     row("DeleteOrganization", &[Target::All], &[]),
     row("DeleteOrganizationalUnit", &[Target::All], &[]),
     row("DeletePolicy", &[Target::All], &[]),
+    row("DeleteResourcePolicy", &[Target::All], &[]),
+    row("DeregisterDelegatedAdministrator", &[Target::All], &[]),
     row("DescribeAccount", &[Target::All], &[]),
     row("DescribeCreateAccountStatus", &[Target::All], &[]),
+    row("DescribeHandshake", &[Target::All], &[]),
     row("DescribeOrganization", &[Target::All], &[]),
     row("DescribeOrganizationalUnit", &[Target::All], &[]),
     row("DescribePolicy", &[Target::All], &[]),
+    row("DescribeResourcePolicy", &[Target::All], &[]),
     row("DetachPolicy", &[Target::All], &[]),
     row("DisableAWSServiceAccess", &[Target::All], &[]),
     row("DisablePolicyType", &[Target::All], &[]),
     row("EnableAWSServiceAccess", &[Target::All], &[]),
     row("EnablePolicyType", &[Target::All], &[]),
+    row("InviteAccountToOrganization", &[Target::All], &[]),
+    row("LeaveOrganization", &[Target::All], &[]),
     row("ListAWSServiceAccessForOrganization", &[Target::All], &[]),
     row("ListAccounts", &[Target::All], &[]),
     row("ListAccountsForParent", &[Target::All], &[]),
     row("ListChildren", &[Target::All], &[]),
+    row("ListCreateAccountStatus", &[Target::All], &[]),
     row("ListDelegatedAdministrators", &[Target::All], &[]),
+    row("ListDelegatedServicesForAccount", &[Target::All], &[]),
+    row("ListHandshakesForAccount", &[Target::All], &[]),
+    row("ListHandshakesForOrganization", &[Target::All], &[]),
     row("ListOrganizationalUnitsForParent", &[Target::All], &[]),
     row("ListParents", &[Target::All], &[]),
     row("ListPolicies", &[Target::All], &[]),
@@ -214,6 +229,8 @@ pub static ACTIONS: &[Action] = &[
     row("ListTagsForResource", &[Target::All], &[]),
     row("ListTargetsForPolicy", &[Target::All], &[]),
     row("MoveAccount", &[Target::All], &[]),
+    row("PutResourcePolicy", &[Target::All], &[]),
+    row("RegisterDelegatedAdministrator", &[Target::All], &[]),
     row("RemoveAccountFromOrganization", &[Target::All], &[]),
     row("TagResource", &[Target::All], &[]),
     row("UntagResource", &[Target::All], &[]),

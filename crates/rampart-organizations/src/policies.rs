@@ -8,7 +8,7 @@ use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
 
 use super::tree::{FULL_AWS_ACCESS, read_node, read_node_tx, root_shape};
-use super::{OrgRecord, constraint, invalid, managed, managed_tx, membership, membership_tx, page, random_id, touch};
+use super::{OrgRecord, constraint, invalid, managed_tx, membership, membership_tx, page, random_id, touch};
 
 /// The policy types this module governs.
 pub const SCP: &str = "SERVICE_CONTROL_POLICY";
@@ -160,7 +160,7 @@ pub fn create_policy(
     ctx: &TxCtx<'_>,
     input: shapes::CreatePolicyRequest,
 ) -> Result<shapes::CreatePolicyResponse, ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "CreatePolicy")?;
     check_content(&input.r#type, &input.content)?;
     let existing = tx.scan_prefix(&keys::org_policies(&org.id), None, usize::MAX >> 1, false)?;
     if existing.iter().filter_map(|(k, v)| records::decode::<OrgPolicy>(k, v).ok()).any(|p| p.name == input.name) {
@@ -184,7 +184,7 @@ pub fn describe_policy(
     ctx: &Ctx<'_>,
     input: shapes::DescribePolicyRequest,
 ) -> Result<shapes::DescribePolicyResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "DescribePolicy")?;
     let p = read_policy(ctx.db, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
     Ok(shapes::DescribePolicyResponse {
         policy: Some(shapes::Policy { policy_summary: Some(summary(&org, &p)), content: Some(p.content.clone()) }),
@@ -196,7 +196,7 @@ pub fn update_policy(
     ctx: &TxCtx<'_>,
     input: shapes::UpdatePolicyRequest,
 ) -> Result<shapes::UpdatePolicyResponse, ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "UpdatePolicy")?;
     if aws_managed(&input.policy_id).is_some() {
         return Err(ServiceError::new(
             "PolicyChangesInProgressException",
@@ -224,7 +224,7 @@ pub fn update_policy(
 
 /// Deletes a policy attached to nothing.
 pub fn delete_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeletePolicyRequest) -> Result<(), ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "DeletePolicy")?;
     if aws_managed(&input.policy_id).is_some() {
         return Err(invalid("You can't delete an AWS managed policy. (Reason: INVALID_INPUT)"));
     }
@@ -245,7 +245,7 @@ pub fn list_policies(
     ctx: &Ctx<'_>,
     input: shapes::ListPoliciesRequest,
 ) -> Result<shapes::ListPoliciesResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListPolicies")?;
     let mut all: Vec<OrgPolicy> = full_access_of(&input.filter).and_then(aws_managed).into_iter().collect();
     all.extend(
         records::scan_records::<OrgPolicy>(ctx.db, &keys::org_policies(&org.id))?
@@ -302,7 +302,7 @@ fn attached_tx(tx: &Tx<'_>, org: &str, target: &str) -> Result<Vec<String>, Serv
 }
 
 pub fn attach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::AttachPolicyRequest) -> Result<(), ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "AttachPolicy")?;
     let p = read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
     if !org.enabled_types.contains(&p.r#type) {
         return Err(type_not_enabled());
@@ -337,7 +337,7 @@ pub fn attach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::AttachPoli
 /// Detaches a policy. A target keeps at least one SCP while SCPs are enabled, as in AWS: detaching
 /// the last would leave everything below it denied with no policy to say so.
 pub fn detach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DetachPolicyRequest) -> Result<(), ServiceError> {
-    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let org = super::access::writer(tx, ctx, "DetachPolicy")?;
     let p = read_policy_tx(tx, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
     if !target_exists_tx(tx, &org, &input.target_id)? {
         return Err(target_not_found());
@@ -374,7 +374,7 @@ pub fn list_policies_for_target(
     ctx: &Ctx<'_>,
     input: shapes::ListPoliciesForTargetRequest,
 ) -> Result<shapes::ListPoliciesForTargetResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListPoliciesForTarget")?;
     target(ctx.db, &org, &input.target_id)?.ok_or_else(target_not_found)?;
     let mut out = Vec::new();
     for id in attached(ctx.db, &org.id, &input.target_id)? {
@@ -390,7 +390,7 @@ pub fn list_targets_for_policy(
     ctx: &Ctx<'_>,
     input: shapes::ListTargetsForPolicyRequest,
 ) -> Result<shapes::ListTargetsForPolicyResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListTargetsForPolicy")?;
     read_policy(ctx.db, &org.id, &input.policy_id)?.ok_or_else(policy_not_found)?;
     let prefix = keys::org_policy_targets(&org.id, &input.policy_id);
     let mut out = Vec::new();

@@ -6,8 +6,7 @@ use rampart_store::{Db, Tx};
 use time::OffsetDateTime;
 
 use super::{
-    Membership, Node, OrgRecord, constraint, invalid, managed, managed_tx, membership, membership_tx, page, random_id,
-    touch,
+    Membership, Node, OrgRecord, constraint, invalid, managed_tx, membership, membership_tx, page, random_id, touch,
 };
 
 /// The deepest an OU may be nested below the root.
@@ -169,6 +168,14 @@ pub fn delete_organization(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, _input: ()) -> Resu
             tx.delete(&k)?;
         }
     }
+    // Its delegations, resource policy and invitations go with it.
+    tx.delete(&keys::org_delegated_administrators(&org.id))?;
+    tx.delete(&keys::org_resource_policy(&org.id))?;
+    for (k, v) in tx.scan_prefix(keys::ORG_HANDSHAKES, None, usize::MAX >> 1, false)? {
+        if records::decode::<super::HandshakeRecord>(&k, &v).is_ok_and(|h| h.org == org.id) {
+            tx.delete(&k)?;
+        }
+    }
     tx.delete(&keys::org_member(&org.management_account))?;
     tx.delete(&keys::organization(&org.id))?;
     touch(tx, &org.id)?;
@@ -176,7 +183,7 @@ pub fn delete_organization(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, _input: ()) -> Resu
 }
 
 pub fn list_roots(ctx: &Ctx<'_>, input: shapes::ListRootsRequest) -> Result<shapes::ListRootsResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListRoots")?;
     let (roots, next_token) = page(vec![root_shape(&org)], input.next_token.as_deref(), input.max_results)?;
     Ok(shapes::ListRootsResponse { roots: Some(roots), next_token })
 }
@@ -307,7 +314,7 @@ pub fn describe_organizational_unit(
     ctx: &Ctx<'_>,
     input: shapes::DescribeOrganizationalUnitRequest,
 ) -> Result<shapes::DescribeOrganizationalUnitResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "DescribeOrganizationalUnit")?;
     let node = read_ou(ctx.db, &org, &input.organizational_unit_id)?;
     let lineage = lineage(ctx.db, &org.id, &node.id)?;
     Ok(shapes::DescribeOrganizationalUnitResponse {
@@ -376,7 +383,7 @@ pub fn list_organizational_units_for_parent(
     ctx: &Ctx<'_>,
     input: shapes::ListOrganizationalUnitsForParentRequest,
 ) -> Result<shapes::ListOrganizationalUnitsForParentResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListOrganizationalUnitsForParent")?;
     read_node(ctx.db, &org.id, &input.parent_id)?.ok_or_else(parent_not_found)?;
     let mut units = Vec::new();
     for id in children(ctx.db, &org.id, &input.parent_id, "ORGANIZATIONAL_UNIT")? {
@@ -396,7 +403,7 @@ pub fn list_children(
     ctx: &Ctx<'_>,
     input: shapes::ListChildrenRequest,
 ) -> Result<shapes::ListChildrenResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListChildren")?;
     read_node(ctx.db, &org.id, &input.parent_id)?.ok_or_else(parent_not_found)?;
     let ids = children(ctx.db, &org.id, &input.parent_id, &input.child_type)?;
     let all: Vec<shapes::Child> =
@@ -409,7 +416,7 @@ pub fn list_parents(
     ctx: &Ctx<'_>,
     input: shapes::ListParentsRequest,
 ) -> Result<shapes::ListParentsResponse, ServiceError> {
-    let org = managed(ctx.db, &ctx.principal.account_id)?;
+    let org = super::access::reader(ctx, "ListParents")?;
     let child = &input.child_id;
     let parent = if child.starts_with("ou-") {
         read_node(ctx.db, &org.id, child)?.and_then(|n| n.parent)

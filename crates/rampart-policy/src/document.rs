@@ -158,6 +158,13 @@ pub struct Statement {
     pub(crate) resource_text: Vec<String>,
 }
 
+impl Statement {
+    /// The statement's `Action` (or `NotAction`) entries as written, and whether it is `NotAction`.
+    pub fn actions_written(&self) -> (&[String], bool) {
+        (&self.action_text, self.not_action)
+    }
+}
+
 /// A parsed, validated and compiled policy.
 #[derive(Debug, Clone)]
 pub struct Policy {

@@ -712,30 +712,43 @@ pub static SERVICE: crate::Service = crate::Service {
 
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
+    "AcceptHandshake",
     "AttachPolicy",
+    "CancelHandshake",
     "CloseAccount",
     "CreateAccount",
     "CreateOrganization",
     "CreateOrganizationalUnit",
     "CreatePolicy",
+    "DeclineHandshake",
     "DeleteOrganization",
     "DeleteOrganizationalUnit",
     "DeletePolicy",
+    "DeleteResourcePolicy",
+    "DeregisterDelegatedAdministrator",
     "DescribeAccount",
     "DescribeCreateAccountStatus",
+    "DescribeHandshake",
     "DescribeOrganization",
     "DescribeOrganizationalUnit",
     "DescribePolicy",
+    "DescribeResourcePolicy",
     "DetachPolicy",
     "DisableAWSServiceAccess",
     "DisablePolicyType",
     "EnableAWSServiceAccess",
     "EnablePolicyType",
+    "InviteAccountToOrganization",
+    "LeaveOrganization",
     "ListAWSServiceAccessForOrganization",
     "ListAccounts",
     "ListAccountsForParent",
     "ListChildren",
+    "ListCreateAccountStatus",
     "ListDelegatedAdministrators",
+    "ListDelegatedServicesForAccount",
+    "ListHandshakesForAccount",
+    "ListHandshakesForOrganization",
     "ListOrganizationalUnitsForParent",
     "ListParents",
     "ListPolicies",
@@ -744,6 +757,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListTagsForResource",
     "ListTargetsForPolicy",
     "MoveAccount",
+    "PutResourcePolicy",
+    "RegisterDelegatedAdministrator",
     "RemoveAccountFromOrganization",
     "TagResource",
     "UntagResource",
@@ -7188,6 +7203,64 @@ pub static SH_UpdateResponsibilityTransferResponse: crate::Shape = crate::Shape 
     sensitive: false,
 };
 
+/// The `AcceptHandshakeRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AcceptHandshakeRequest {
+    pub handshake_id: ::std::string::String,
+}
+
+impl crate::HasShape for AcceptHandshakeRequest {
+    const SHAPE: &'static crate::Shape = &SH_AcceptHandshakeRequest;
+}
+
+impl crate::FromValue for AcceptHandshakeRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AcceptHandshakeRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.handshake_id))])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptHandshakeRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptHandshakeRequest").field("HandshakeId", &self.handshake_id).finish()
+    }
+}
+
+/// The `AcceptHandshakeResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AcceptHandshakeResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for AcceptHandshakeResponse {
+    const SHAPE: &'static crate::Shape = &SH_AcceptHandshakeResponse;
+}
+
+impl crate::FromValue for AcceptHandshakeResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AcceptHandshakeResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptHandshakeResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptHandshakeResponse").field("Handshake", &self.handshake).finish()
+    }
+}
+
 /// The `Account` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Account {
@@ -7288,6 +7361,64 @@ impl ::std::fmt::Debug for AttachPolicyRequest {
             .field("PolicyId", &self.policy_id)
             .field("TargetId", &self.target_id)
             .finish()
+    }
+}
+
+/// The `CancelHandshakeRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CancelHandshakeRequest {
+    pub handshake_id: ::std::string::String,
+}
+
+impl crate::HasShape for CancelHandshakeRequest {
+    const SHAPE: &'static crate::Shape = &SH_CancelHandshakeRequest;
+}
+
+impl crate::FromValue for CancelHandshakeRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CancelHandshakeRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.handshake_id))])
+    }
+}
+
+impl ::std::fmt::Debug for CancelHandshakeRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CancelHandshakeRequest").field("HandshakeId", &self.handshake_id).finish()
+    }
+}
+
+/// The `CancelHandshakeResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CancelHandshakeResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for CancelHandshakeResponse {
+    const SHAPE: &'static crate::Shape = &SH_CancelHandshakeResponse;
+}
+
+impl crate::FromValue for CancelHandshakeResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CancelHandshakeResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CancelHandshakeResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CancelHandshakeResponse").field("Handshake", &self.handshake).finish()
     }
 }
 
@@ -7708,6 +7839,64 @@ impl ::std::fmt::Debug for CreatePolicyResponse {
     }
 }
 
+/// The `DeclineHandshakeRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeclineHandshakeRequest {
+    pub handshake_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeclineHandshakeRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeclineHandshakeRequest;
+}
+
+impl crate::FromValue for DeclineHandshakeRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeclineHandshakeRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.handshake_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DeclineHandshakeRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeclineHandshakeRequest").field("HandshakeId", &self.handshake_id).finish()
+    }
+}
+
+/// The `DeclineHandshakeResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeclineHandshakeResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for DeclineHandshakeResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeclineHandshakeResponse;
+}
+
+impl crate::FromValue for DeclineHandshakeResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeclineHandshakeResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DeclineHandshakeResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeclineHandshakeResponse").field("Handshake", &self.handshake).finish()
+    }
+}
+
 /// The `DelegatedAdministrator` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct DelegatedAdministrator {
@@ -7775,6 +7964,42 @@ impl ::std::fmt::Debug for DelegatedAdministrator {
     }
 }
 
+/// The `DelegatedService` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DelegatedService {
+    pub service_principal: ::std::option::Option<::std::string::String>,
+    pub delegation_enabled_date: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for DelegatedService {
+    const SHAPE: &'static crate::Shape = &SH_DelegatedService;
+}
+
+impl crate::FromValue for DelegatedService {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { service_principal: crate::optional(f.next())?, delegation_enabled_date: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DelegatedService {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.service_principal.map(crate::IntoValue::into_value),
+            self.delegation_enabled_date.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DelegatedService {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DelegatedService")
+            .field("ServicePrincipal", &self.service_principal)
+            .field("DelegationEnabledDate", &self.delegation_enabled_date)
+            .finish()
+    }
+}
+
 /// The `DeleteOrganizationalUnitRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteOrganizationalUnitRequest {
@@ -7832,6 +8057,42 @@ impl crate::IntoValue for DeletePolicyRequest {
 impl ::std::fmt::Debug for DeletePolicyRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeletePolicyRequest").field("PolicyId", &self.policy_id).finish()
+    }
+}
+
+/// The `DeregisterDelegatedAdministratorRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeregisterDelegatedAdministratorRequest {
+    pub account_id: ::std::string::String,
+    pub service_principal: ::std::string::String,
+}
+
+impl crate::HasShape for DeregisterDelegatedAdministratorRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeregisterDelegatedAdministratorRequest;
+}
+
+impl crate::FromValue for DeregisterDelegatedAdministratorRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { account_id: crate::required(f.next())?, service_principal: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeregisterDelegatedAdministratorRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            Some(crate::IntoValue::into_value(self.service_principal)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeregisterDelegatedAdministratorRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeregisterDelegatedAdministratorRequest")
+            .field("AccountId", &self.account_id)
+            .field("ServicePrincipal", &self.service_principal)
+            .finish()
     }
 }
 
@@ -7952,6 +8213,64 @@ impl ::std::fmt::Debug for DescribeCreateAccountStatusResponse {
         f.debug_struct("DescribeCreateAccountStatusResponse")
             .field("CreateAccountStatus", &self.create_account_status)
             .finish()
+    }
+}
+
+/// The `DescribeHandshakeRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeHandshakeRequest {
+    pub handshake_id: ::std::string::String,
+}
+
+impl crate::HasShape for DescribeHandshakeRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeHandshakeRequest;
+}
+
+impl crate::FromValue for DescribeHandshakeRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeHandshakeRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.handshake_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeHandshakeRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeHandshakeRequest").field("HandshakeId", &self.handshake_id).finish()
+    }
+}
+
+/// The `DescribeHandshakeResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeHandshakeResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for DescribeHandshakeResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeHandshakeResponse;
+}
+
+impl crate::FromValue for DescribeHandshakeResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeHandshakeResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeHandshakeResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeHandshakeResponse").field("Handshake", &self.handshake).finish()
     }
 }
 
@@ -8101,6 +8420,35 @@ impl crate::IntoValue for DescribePolicyResponse {
 impl ::std::fmt::Debug for DescribePolicyResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DescribePolicyResponse").field("Policy", &self.policy).finish()
+    }
+}
+
+/// The `DescribeResourcePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeResourcePolicyResponse {
+    pub resource_policy: ::std::option::Option<ResourcePolicy>,
+}
+
+impl crate::HasShape for DescribeResourcePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeResourcePolicyResponse;
+}
+
+impl crate::FromValue for DescribeResourcePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_policy: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeResourcePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.resource_policy.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeResourcePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeResourcePolicyResponse").field("ResourcePolicy", &self.resource_policy).finish()
     }
 }
 
@@ -8361,6 +8709,256 @@ impl ::std::fmt::Debug for EnabledServicePrincipal {
             .field("ServicePrincipal", &self.service_principal)
             .field("DateEnabled", &self.date_enabled)
             .finish()
+    }
+}
+
+/// The `Handshake` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Handshake {
+    pub id: ::std::option::Option<::std::string::String>,
+    pub arn: ::std::option::Option<::std::string::String>,
+    pub parties: ::std::option::Option<::std::vec::Vec<HandshakeParty>>,
+    pub state: ::std::option::Option<::std::string::String>,
+    pub requested_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub expiration_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub action: ::std::option::Option<::std::string::String>,
+    pub resources: ::std::option::Option<::std::vec::Vec<HandshakeResource>>,
+}
+
+impl crate::HasShape for Handshake {
+    const SHAPE: &'static crate::Shape = &SH_Handshake;
+}
+
+impl crate::FromValue for Handshake {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            id: crate::optional(f.next())?,
+            arn: crate::optional(f.next())?,
+            parties: crate::optional(f.next())?,
+            state: crate::optional(f.next())?,
+            requested_timestamp: crate::optional(f.next())?,
+            expiration_timestamp: crate::optional(f.next())?,
+            action: crate::optional(f.next())?,
+            resources: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Handshake {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.id.map(crate::IntoValue::into_value),
+            self.arn.map(crate::IntoValue::into_value),
+            self.parties.map(crate::IntoValue::into_value),
+            self.state.map(crate::IntoValue::into_value),
+            self.requested_timestamp.map(crate::IntoValue::into_value),
+            self.expiration_timestamp.map(crate::IntoValue::into_value),
+            self.action.map(crate::IntoValue::into_value),
+            self.resources.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Handshake")
+            .field("Id", &self.id)
+            .field("Arn", &self.arn)
+            .field("Parties", &self.parties)
+            .field("State", &self.state)
+            .field("RequestedTimestamp", &self.requested_timestamp)
+            .field("ExpirationTimestamp", &self.expiration_timestamp)
+            .field("Action", &self.action)
+            .field("Resources", &self.resources)
+            .finish()
+    }
+}
+
+/// The `HandshakeFilter` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HandshakeFilter {
+    pub action_type: ::std::option::Option<::std::string::String>,
+    pub parent_handshake_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for HandshakeFilter {
+    const SHAPE: &'static crate::Shape = &SH_HandshakeFilter;
+}
+
+impl crate::FromValue for HandshakeFilter {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { action_type: crate::optional(f.next())?, parent_handshake_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for HandshakeFilter {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.action_type.map(crate::IntoValue::into_value),
+            self.parent_handshake_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HandshakeFilter {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HandshakeFilter")
+            .field("ActionType", &self.action_type)
+            .field("ParentHandshakeId", &self.parent_handshake_id)
+            .finish()
+    }
+}
+
+/// The `HandshakeParty` shape.
+#[derive(Clone, PartialEq)]
+pub struct HandshakeParty {
+    pub id: ::std::string::String,
+    pub r#type: ::std::string::String,
+}
+
+impl crate::HasShape for HandshakeParty {
+    const SHAPE: &'static crate::Shape = &SH_HandshakeParty;
+}
+
+impl crate::FromValue for HandshakeParty {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { id: crate::required(f.next())?, r#type: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for HandshakeParty {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.id)),
+            Some(crate::IntoValue::into_value(self.r#type)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HandshakeParty {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HandshakeParty")
+            .field("Id", &"*** Sensitive Data Redacted ***")
+            .field("Type", &self.r#type)
+            .finish()
+    }
+}
+
+/// The `HandshakeResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HandshakeResource {
+    pub value: ::std::option::Option<::std::string::String>,
+    pub r#type: ::std::option::Option<::std::string::String>,
+    pub resources: ::std::option::Option<::std::vec::Vec<HandshakeResource>>,
+}
+
+impl crate::HasShape for HandshakeResource {
+    const SHAPE: &'static crate::Shape = &SH_HandshakeResource;
+}
+
+impl crate::FromValue for HandshakeResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            value: crate::optional(f.next())?,
+            r#type: crate::optional(f.next())?,
+            resources: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for HandshakeResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.value.map(crate::IntoValue::into_value),
+            self.r#type.map(crate::IntoValue::into_value),
+            self.resources.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HandshakeResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HandshakeResource")
+            .field("Value", &"*** Sensitive Data Redacted ***")
+            .field("Type", &self.r#type)
+            .field("Resources", &self.resources)
+            .finish()
+    }
+}
+
+/// The `InviteAccountToOrganizationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct InviteAccountToOrganizationRequest {
+    pub target: HandshakeParty,
+    pub notes: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for InviteAccountToOrganizationRequest {
+    const SHAPE: &'static crate::Shape = &SH_InviteAccountToOrganizationRequest;
+}
+
+impl crate::FromValue for InviteAccountToOrganizationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            target: crate::required(f.next())?,
+            notes: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for InviteAccountToOrganizationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.target)),
+            self.notes.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for InviteAccountToOrganizationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InviteAccountToOrganizationRequest")
+            .field("Target", &self.target)
+            .field("Notes", &"*** Sensitive Data Redacted ***")
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `InviteAccountToOrganizationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct InviteAccountToOrganizationResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for InviteAccountToOrganizationResponse {
+    const SHAPE: &'static crate::Shape = &SH_InviteAccountToOrganizationResponse;
+}
+
+impl crate::FromValue for InviteAccountToOrganizationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for InviteAccountToOrganizationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for InviteAccountToOrganizationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InviteAccountToOrganizationResponse").field("Handshake", &self.handshake).finish()
     }
 }
 
@@ -8670,6 +9268,85 @@ impl ::std::fmt::Debug for ListChildrenResponse {
     }
 }
 
+/// The `ListCreateAccountStatusRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListCreateAccountStatusRequest {
+    pub states: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListCreateAccountStatusRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListCreateAccountStatusRequest;
+}
+
+impl crate::FromValue for ListCreateAccountStatusRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            states: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListCreateAccountStatusRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.states.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListCreateAccountStatusRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListCreateAccountStatusRequest")
+            .field("States", &self.states)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListCreateAccountStatusResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListCreateAccountStatusResponse {
+    pub create_account_statuses: ::std::option::Option<::std::vec::Vec<CreateAccountStatus>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListCreateAccountStatusResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListCreateAccountStatusResponse;
+}
+
+impl crate::FromValue for ListCreateAccountStatusResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { create_account_statuses: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListCreateAccountStatusResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.create_account_statuses.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListCreateAccountStatusResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListCreateAccountStatusResponse")
+            .field("CreateAccountStatuses", &self.create_account_statuses)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
 /// The `ListDelegatedAdministratorsRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListDelegatedAdministratorsRequest {
@@ -8744,6 +9421,243 @@ impl ::std::fmt::Debug for ListDelegatedAdministratorsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListDelegatedAdministratorsResponse")
             .field("DelegatedAdministrators", &self.delegated_administrators)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListDelegatedServicesForAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListDelegatedServicesForAccountRequest {
+    pub account_id: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListDelegatedServicesForAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListDelegatedServicesForAccountRequest;
+}
+
+impl crate::FromValue for ListDelegatedServicesForAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            account_id: crate::required(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListDelegatedServicesForAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListDelegatedServicesForAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListDelegatedServicesForAccountRequest")
+            .field("AccountId", &self.account_id)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListDelegatedServicesForAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListDelegatedServicesForAccountResponse {
+    pub delegated_services: ::std::option::Option<::std::vec::Vec<DelegatedService>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListDelegatedServicesForAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListDelegatedServicesForAccountResponse;
+}
+
+impl crate::FromValue for ListDelegatedServicesForAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { delegated_services: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListDelegatedServicesForAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.delegated_services.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListDelegatedServicesForAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListDelegatedServicesForAccountResponse")
+            .field("DelegatedServices", &self.delegated_services)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListHandshakesForAccountRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListHandshakesForAccountRequest {
+    pub filter: ::std::option::Option<HandshakeFilter>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListHandshakesForAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListHandshakesForAccountRequest;
+}
+
+impl crate::FromValue for ListHandshakesForAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            filter: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListHandshakesForAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.filter.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListHandshakesForAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListHandshakesForAccountRequest")
+            .field("Filter", &self.filter)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListHandshakesForAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListHandshakesForAccountResponse {
+    pub handshakes: ::std::option::Option<::std::vec::Vec<Handshake>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListHandshakesForAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListHandshakesForAccountResponse;
+}
+
+impl crate::FromValue for ListHandshakesForAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { handshakes: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListHandshakesForAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.handshakes.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListHandshakesForAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListHandshakesForAccountResponse")
+            .field("Handshakes", &self.handshakes)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListHandshakesForOrganizationRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListHandshakesForOrganizationRequest {
+    pub filter: ::std::option::Option<HandshakeFilter>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListHandshakesForOrganizationRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListHandshakesForOrganizationRequest;
+}
+
+impl crate::FromValue for ListHandshakesForOrganizationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            filter: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListHandshakesForOrganizationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.filter.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListHandshakesForOrganizationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListHandshakesForOrganizationRequest")
+            .field("Filter", &self.filter)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListHandshakesForOrganizationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListHandshakesForOrganizationResponse {
+    pub handshakes: ::std::option::Option<::std::vec::Vec<Handshake>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListHandshakesForOrganizationResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListHandshakesForOrganizationResponse;
+}
+
+impl crate::FromValue for ListHandshakesForOrganizationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { handshakes: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListHandshakesForOrganizationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.handshakes.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListHandshakesForOrganizationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListHandshakesForOrganizationResponse")
+            .field("Handshakes", &self.handshakes)
             .field("NextToken", &self.next_token)
             .finish()
     }
@@ -9639,6 +10553,104 @@ impl ::std::fmt::Debug for PolicyTypeSummary {
     }
 }
 
+/// The `PutResourcePolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutResourcePolicyRequest {
+    pub content: ::std::string::String,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for PutResourcePolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutResourcePolicyRequest;
+}
+
+impl crate::FromValue for PutResourcePolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { content: crate::required(f.next())?, tags: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutResourcePolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.content)),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutResourcePolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutResourcePolicyRequest").field("Content", &self.content).field("Tags", &self.tags).finish()
+    }
+}
+
+/// The `PutResourcePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutResourcePolicyResponse {
+    pub resource_policy: ::std::option::Option<ResourcePolicy>,
+}
+
+impl crate::HasShape for PutResourcePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutResourcePolicyResponse;
+}
+
+impl crate::FromValue for PutResourcePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_policy: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutResourcePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.resource_policy.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutResourcePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutResourcePolicyResponse").field("ResourcePolicy", &self.resource_policy).finish()
+    }
+}
+
+/// The `RegisterDelegatedAdministratorRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct RegisterDelegatedAdministratorRequest {
+    pub account_id: ::std::string::String,
+    pub service_principal: ::std::string::String,
+}
+
+impl crate::HasShape for RegisterDelegatedAdministratorRequest {
+    const SHAPE: &'static crate::Shape = &SH_RegisterDelegatedAdministratorRequest;
+}
+
+impl crate::FromValue for RegisterDelegatedAdministratorRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { account_id: crate::required(f.next())?, service_principal: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RegisterDelegatedAdministratorRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            Some(crate::IntoValue::into_value(self.service_principal)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RegisterDelegatedAdministratorRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RegisterDelegatedAdministratorRequest")
+            .field("AccountId", &self.account_id)
+            .field("ServicePrincipal", &self.service_principal)
+            .finish()
+    }
+}
+
 /// The `RemoveAccountFromOrganizationRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct RemoveAccountFromOrganizationRequest {
@@ -9665,6 +10677,75 @@ impl crate::IntoValue for RemoveAccountFromOrganizationRequest {
 impl ::std::fmt::Debug for RemoveAccountFromOrganizationRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("RemoveAccountFromOrganizationRequest").field("AccountId", &self.account_id).finish()
+    }
+}
+
+/// The `ResourcePolicy` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ResourcePolicy {
+    pub resource_policy_summary: ::std::option::Option<ResourcePolicySummary>,
+    pub content: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ResourcePolicy {
+    const SHAPE: &'static crate::Shape = &SH_ResourcePolicy;
+}
+
+impl crate::FromValue for ResourcePolicy {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource_policy_summary: crate::optional(f.next())?, content: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ResourcePolicy {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.resource_policy_summary.map(crate::IntoValue::into_value),
+            self.content.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ResourcePolicy {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ResourcePolicy")
+            .field("ResourcePolicySummary", &self.resource_policy_summary)
+            .field("Content", &self.content)
+            .finish()
+    }
+}
+
+/// The `ResourcePolicySummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ResourcePolicySummary {
+    pub id: ::std::option::Option<::std::string::String>,
+    pub arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ResourcePolicySummary {
+    const SHAPE: &'static crate::Shape = &SH_ResourcePolicySummary;
+}
+
+impl crate::FromValue for ResourcePolicySummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { id: crate::optional(f.next())?, arn: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ResourcePolicySummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.id.map(crate::IntoValue::into_value),
+            self.arn.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ResourcePolicySummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ResourcePolicySummary").field("Id", &self.id).field("Arn", &self.arn).finish()
     }
 }
 

@@ -51,8 +51,9 @@ async fn admin_key(admin: &aws_sdk_iam::Client, name: &str) -> (String, String) 
     (key.access_key_id().to_owned(), key.secret_access_key().to_owned())
 }
 
-/// An IAM client acting in `member` through its OrganizationAccountAccessRole, assumed with `key`.
-async fn in_member(server: &TestServer, key: &(String, String), member: &str) -> aws_sdk_iam::Client {
+/// Credentials of a session in `member` through its OrganizationAccountAccessRole, assumed with
+/// `key`: key id, secret and token.
+async fn member_session(server: &TestServer, key: &(String, String), member: &str) -> (String, String, String) {
     let session = crate::sts_client(server, &key.0, &key.1)
         .assume_role()
         .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
@@ -61,7 +62,19 @@ async fn in_member(server: &TestServer, key: &(String, String), member: &str) ->
         .await
         .unwrap();
     let c = session.credentials().unwrap();
-    iam_with(server, c.access_key_id(), c.secret_access_key(), Some(c.session_token()))
+    (c.access_key_id().to_owned(), c.secret_access_key().to_owned(), c.session_token().to_owned())
+}
+
+/// An IAM client acting in `member` through its OrganizationAccountAccessRole, assumed with `key`.
+async fn in_member(server: &TestServer, key: &(String, String), member: &str) -> aws_sdk_iam::Client {
+    let (id, secret, token) = member_session(server, key, member).await;
+    iam_with(server, &id, &secret, Some(&token))
+}
+
+/// An Organizations client acting in `member` likewise.
+async fn orgs_in_member(server: &TestServer, key: &(String, String), member: &str) -> aws_sdk_organizations::Client {
+    let (id, secret, token) = member_session(server, key, member).await;
+    orgs(server, &id, &secret, Some(&token))
 }
 
 /// Creates an organization policy; returns its id.
@@ -500,4 +513,207 @@ async fn resource_control_policies_guard_a_members_resources_from_any_caller() {
         .send()
         .await;
     assert_eq!(code(malformed), "MalformedPolicyDocumentException");
+}
+
+#[tokio::test]
+async fn an_invited_standalone_account_joins_under_the_organizations_policies_and_may_leave() {
+    use aws_sdk_organizations::types::{HandshakeParty, HandshakePartyType, HandshakeState, Tag};
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    // A standalone account: created in the organization, then removed from it.
+    let guest = member_account(&org, "guest@example.com", "guest").await;
+    let other = member_account(&org, "other@example.com", "other").await;
+    org.remove_account_from_organization().account_id(&guest).send().await.unwrap();
+    let key = admin_key(&root(&server), "ops").await;
+    let as_guest = orgs_in_member(&server, &key, &guest).await;
+    let as_other = orgs_in_member(&server, &key, &other).await;
+    assert_eq!(code(as_guest.describe_organization().send().await), "AWSOrganizationsNotInUseException");
+
+    let party = |id: &str, kind: HandshakePartyType| HandshakeParty::builder().id(id).r#type(kind).build().unwrap();
+    let invite = |target: HandshakeParty| org.invite_account_to_organization().target(target).notes("join us");
+    let first = invite(party(&guest, HandshakePartyType::Account)).send().await.unwrap();
+    let first = first.handshake().unwrap();
+    let first_id = first.id().unwrap().to_owned();
+    assert!(first_id.starts_with("h-"), "{first_id}");
+    assert_eq!(first.state(), Some(&HandshakeState::Open));
+    assert_eq!(
+        first.arn(),
+        Some(format!("arn:aws:organizations::{ACCOUNT_ID}:handshake/{org_id}/invite/{first_id}").as_str())
+    );
+    assert_eq!(first.parties().len(), 2);
+    let duplicate = invite(party(&guest, HandshakePartyType::Account)).send().await;
+    assert_eq!(code(duplicate), "DuplicateHandshakeException");
+    let member = invite(party(&other, HandshakePartyType::Account)).send().await;
+    assert_eq!(code(member), "HandshakeConstraintViolationException");
+    let wrong = invite(party(&org_id, HandshakePartyType::Organization)).send().await;
+    assert_eq!(code(wrong), "InvalidInputException");
+
+    // Only the invited account sees and answers it.
+    let received = as_guest.list_handshakes_for_account().send().await.unwrap();
+    assert_eq!(received.handshakes().len(), 1);
+    assert!(as_other.list_handshakes_for_account().send().await.unwrap().handshakes().is_empty());
+    assert_eq!(code(as_other.accept_handshake().handshake_id(&first_id).send().await), "HandshakeNotFoundException");
+    assert_eq!(code(org.accept_handshake().handshake_id(&first_id).send().await), "AccessDeniedException");
+    let declined = as_guest.decline_handshake().handshake_id(&first_id).send().await.unwrap();
+    assert_eq!(declined.handshake().unwrap().state(), Some(&HandshakeState::Declined));
+    let late = as_guest.accept_handshake().handshake_id(&first_id).send().await;
+    assert_eq!(code(late), "InvalidHandshakeTransitionException");
+
+    // By email this time: withdrawn once, then accepted.
+    let by_email = || party("GUEST@example.com", HandshakePartyType::Email);
+    let second = invite(by_email()).send().await.unwrap().handshake().unwrap().id().unwrap().to_owned();
+    let canceled = org.cancel_handshake().handshake_id(&second).send().await.unwrap();
+    assert_eq!(canceled.handshake().unwrap().state(), Some(&HandshakeState::Canceled));
+    let third = org
+        .invite_account_to_organization()
+        .target(by_email())
+        .tags(Tag::builder().key("cost").value("42").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let third = third.handshake().unwrap().id().unwrap().to_owned();
+    let accepted = as_guest.accept_handshake().handshake_id(&third).send().await.unwrap();
+    assert_eq!(accepted.handshake().unwrap().state(), Some(&HandshakeState::Accepted));
+    let again = as_guest.accept_handshake().handshake_id(&third).send().await;
+    assert_eq!(code(again), "HandshakeAlreadyInStateException");
+    let described = org.describe_handshake().handshake_id(&third).send().await.unwrap();
+    assert_eq!(described.handshake().unwrap().state(), Some(&HandshakeState::Accepted));
+    assert_eq!(org.list_handshakes_for_organization().send().await.unwrap().handshakes().len(), 3);
+
+    // A member now: invited, tagged, in the root under FullAWSAccess, bound by an SCP.
+    let joined = org.describe_account().account_id(&guest).send().await.unwrap();
+    let joined = joined.account().unwrap();
+    assert_eq!(joined.joined_method().map(|m| m.as_str()), Some("INVITED"));
+    let tags = org.list_tags_for_resource().resource_id(&guest).send().await.unwrap();
+    assert_eq!(tags.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>(), [("cost", "42")]);
+    let attached = org.list_policies_for_target().target_id(&guest).filter(PolicyType::ServiceControlPolicy).send();
+    assert_eq!(attached.await.unwrap().policies()[0].id(), Some("p-FullAWSAccess"));
+    assert_eq!(
+        as_guest.describe_organization().send().await.unwrap().organization().unwrap().id(),
+        Some(org_id.as_str())
+    );
+    let no_leaving = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"organizations:LeaveOrganization","Resource":"*"}]}"#;
+    let fence = org_policy(&org, PolicyType::ServiceControlPolicy, "stay", no_leaving).await;
+    org.attach_policy().policy_id(&fence).target_id(&guest).send().await.unwrap();
+    assert_eq!(code(as_guest.leave_organization().send().await), "AccessDeniedException");
+    org.detach_policy().policy_id(&fence).target_id(&guest).send().await.unwrap();
+    as_guest.leave_organization().send().await.unwrap();
+    assert_eq!(code(as_guest.describe_organization().send().await), "AWSOrganizationsNotInUseException");
+    assert_eq!(code(org.leave_organization().send().await), "MasterCannotLeaveOrganizationException");
+}
+
+#[tokio::test]
+async fn delegated_administrators_read_and_the_resource_policy_delegates_policy_management() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    let auditor = member_account(&org, "auditor@example.com", "auditor").await;
+    let security = member_account(&org, "security@example.com", "security").await;
+    let key = admin_key(&root(&server), "ops").await;
+    let as_auditor = orgs_in_member(&server, &key, &auditor).await;
+    let as_security = orgs_in_member(&server, &key, &security).await;
+    assert_eq!(code(as_auditor.list_accounts().send().await), "AccessDeniedException");
+
+    // A delegated administrator reads the organization, and changes nothing.
+    let register = || {
+        org.register_delegated_administrator().account_id(&auditor).service_principal("cloudtrail.amazonaws.com").send()
+    };
+    assert_eq!(code(register().await), "ConstraintViolationException", "trusted access comes first");
+    org.enable_aws_service_access().service_principal("cloudtrail.amazonaws.com").send().await.unwrap();
+    register().await.unwrap();
+    assert_eq!(code(register().await), "AccountAlreadyRegisteredException");
+    let management = org
+        .register_delegated_administrator()
+        .account_id(ACCOUNT_ID)
+        .service_principal("cloudtrail.amazonaws.com")
+        .send()
+        .await;
+    assert_eq!(code(management), "ConstraintViolationException");
+    assert_eq!(as_auditor.list_accounts().send().await.unwrap().accounts().len(), 3);
+    let admins = as_auditor.list_delegated_administrators().send().await.unwrap();
+    assert_eq!(admins.delegated_administrators()[0].id(), Some(auditor.as_str()));
+    let services = org.list_delegated_services_for_account().account_id(&auditor).send().await.unwrap();
+    assert_eq!(services.delegated_services()[0].service_principal(), Some("cloudtrail.amazonaws.com"));
+    let written = as_auditor.create_organizational_unit().parent_id(&root_id).name("Mine").send().await;
+    assert_eq!(code(written), "AccessDeniedException");
+    let removal = org.remove_account_from_organization().account_id(&auditor).send().await;
+    assert_eq!(code(removal), "ConstraintViolationException");
+    org.deregister_delegated_administrator()
+        .account_id(&auditor)
+        .service_principal("cloudtrail.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(as_auditor.list_accounts().send().await), "AccessDeniedException");
+    let gone = org.list_delegated_services_for_account().account_id(&auditor).send().await;
+    assert_eq!(code(gone), "AccountNotRegisteredException");
+
+    // The resource policy lets the security account manage policies, and nothing else.
+    assert_eq!(code(org.describe_resource_policy().send().await), "ResourcePolicyNotFoundException");
+    let grant = |actions: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Delegate","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{security}:root"}},"Action":{actions},"Resource":"*"}}]}}"#
+        )
+    };
+    let refused = org.put_resource_policy().content(grant(r#""organizations:CreateOrganizationalUnit""#)).send().await;
+    assert_eq!(code(refused), "InvalidInputException");
+    let put = org
+        .put_resource_policy()
+        .content(grant(r#"["organizations:List*","organizations:Describe*","organizations:CreatePolicy","organizations:AttachPolicy"]"#))
+        .send()
+        .await
+        .unwrap();
+    let summary = put.resource_policy().unwrap().resource_policy_summary().unwrap();
+    assert!(summary.id().unwrap().starts_with("rp-"), "{summary:?}");
+    assert_eq!(code(as_security.list_policies().filter(PolicyType::ServiceControlPolicy).send().await), "OK");
+    let theirs = org_policy(&as_security, PolicyType::ServiceControlPolicy, "theirs", IAM_READS).await;
+    as_security.attach_policy().policy_id(&theirs).target_id(&auditor).send().await.unwrap();
+    let targets = org.list_targets_for_policy().policy_id(&theirs).send().await.unwrap();
+    assert_eq!(targets.targets()[0].target_id(), Some(auditor.as_str()));
+    assert_eq!(code(as_security.delete_policy().policy_id(&theirs).send().await), "AccessDeniedException");
+    let ou = as_security.create_organizational_unit().parent_id(&root_id).name("Theirs").send().await;
+    assert_eq!(code(ou), "AccessDeniedException");
+    assert_eq!(
+        code(as_auditor.list_policies().filter(PolicyType::ServiceControlPolicy).send().await),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        code(as_security.put_resource_policy().content(grant(r#""organizations:*""#)).send().await),
+        "AccessDeniedException"
+    );
+    org.delete_resource_policy().send().await.unwrap();
+    assert_eq!(
+        code(as_security.list_policies().filter(PolicyType::ServiceControlPolicy).send().await),
+        "AccessDeniedException"
+    );
+}
+
+#[tokio::test]
+async fn resource_organization_keys_describe_the_owner_of_the_resource() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let member = member_account(&org, "keys@example.com", "keys").await;
+    let key = admin_key(&root(&server), "ops").await;
+    let in_it = in_member(&server, &key, &member).await;
+    // A user of the member allowed to read users only of its own organization's accounts.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iam:GetUser","Resource":"*","Condition":{{"StringEquals":{{"aws:ResourceOrgID":"{org_id}","aws:ResourceAccount":"{member}"}},"StringLike":{{"aws:ResourceOrgPaths":"{org_id}/{root_id}/*"}}}}}}]}}"#
+    );
+    in_it.create_user().user_name("reader").send().await.unwrap();
+    in_it.put_user_policy().user_name("reader").policy_name("org").policy_document(policy).send().await.unwrap();
+    let made = in_it.create_access_key().user_name("reader").send().await.unwrap();
+    let made = made.access_key().unwrap();
+    let reader = iam_with(&server, made.access_key_id(), made.secret_access_key(), None);
+    let me = reader.get_user().send().await.unwrap();
+    assert_eq!(me.user().unwrap().user_name(), "reader");
+    // The same request once the account has left: it belongs to no organization any more.
+    org.remove_account_from_organization().account_id(&member).send().await.unwrap();
+    assert_eq!(err(reader.get_user().send().await).0, "AccessDenied");
 }

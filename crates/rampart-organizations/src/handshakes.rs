@@ -1,0 +1,407 @@
+//! Handshakes: an organization invites a standalone account, which accepts or declines; the
+//! organization may cancel while the invitation is open. A member account may also leave.
+//! See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_invites.html>.
+
+use rampart_core::account::AccountRecord;
+use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
+use rampart_shapes::generated::organizations as shapes;
+use rampart_store::{Db, Tx};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use super::tree::add_member;
+use super::{Get, OrgRecord, constraint, decoded, invalid, managed_tx, membership_tx, page, random_id, touch};
+
+/// How long an invitation stays open.
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_invites.html>.
+const INVITE_DAYS: i64 = 15;
+
+/// How long a handshake that was answered, canceled or expired stays visible.
+const VISIBLE_DAYS: i64 = 30;
+
+/// A handshake, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HandshakeRecord {
+    pub id: String,
+    pub org: String,
+    /// `INVITE`.
+    pub action: String,
+    /// The invited party: `(id, ACCOUNT | EMAIL)`.
+    pub target: (String, String),
+    /// `OPEN`, `ACCEPTED`, `DECLINED` or `CANCELED` (EXPIRED is derived from `expires`).
+    pub state: String,
+    pub notes: Option<String>,
+    /// Tags the account gets when it joins.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires: OffsetDateTime,
+    /// When it was answered or canceled.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub updated: Option<OffsetDateTime>,
+}
+
+impl HandshakeRecord {
+    /// The state as AWS reports it: an open handshake past its expiry is EXPIRED.
+    fn state(&self, now: OffsetDateTime) -> &str {
+        if self.state == "OPEN" && now >= self.expires { "EXPIRED" } else { &self.state }
+    }
+
+    /// Whether it is still listed: open, or closed less than 30 days ago.
+    fn visible(&self, now: OffsetDateTime) -> bool {
+        let closed = match self.state(now) {
+            "OPEN" => return true,
+            "EXPIRED" => self.expires,
+            _ => self.updated.unwrap_or(self.requested),
+        };
+        now - closed < Duration::days(VISIBLE_DAYS)
+    }
+
+    /// Whether `account` (with its root user's email) is the party invited.
+    fn invites(&self, account: &str, email: &str) -> bool {
+        match self.target.1.as_str() {
+            "ACCOUNT" => self.target.0 == account,
+            _ => !email.is_empty() && self.target.0.eq_ignore_ascii_case(email),
+        }
+    }
+
+    fn shape(&self, org: Option<&OrgRecord>, now: OffsetDateTime) -> shapes::Handshake {
+        let mut resources = Vec::new();
+        let mut management = String::new();
+        if let Some(org) = org {
+            management.clone_from(&org.management_account);
+            let item = |r#type: &str, value: &str| shapes::HandshakeResource {
+                value: Some(value.to_owned()),
+                r#type: Some(r#type.to_owned()),
+                resources: None,
+            };
+            resources.push(shapes::HandshakeResource {
+                value: Some(org.id.clone()),
+                r#type: Some("ORGANIZATION".to_owned()),
+                resources: Some(vec![
+                    item("MASTER_EMAIL", &org.management_email),
+                    item("MASTER_NAME", "Management account"),
+                    item("ORGANIZATION_FEATURE_SET", &org.feature_set),
+                ]),
+            });
+            resources.push(item(&self.target.1, &self.target.0));
+            if let Some(notes) = &self.notes {
+                resources.push(item("NOTES", notes));
+            }
+        }
+        shapes::Handshake {
+            id: Some(self.id.clone()),
+            arn: Some(format!(
+                "arn:aws:organizations::{management}:handshake/{}/{}/{}",
+                self.org,
+                self.action.to_ascii_lowercase(),
+                self.id
+            )),
+            parties: Some(vec![
+                shapes::HandshakeParty { id: self.org.clone(), r#type: "ORGANIZATION".to_owned() },
+                shapes::HandshakeParty { id: self.target.0.clone(), r#type: self.target.1.clone() },
+            ]),
+            state: Some(self.state(now).to_owned()),
+            requested_timestamp: Some(self.requested),
+            expiration_timestamp: Some(self.expires),
+            action: Some(self.action.clone()),
+            resources: Some(resources),
+        }
+    }
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::new(
+        "HandshakeNotFoundException",
+        400,
+        "We can't find a handshake with the HandshakeId that you specified.",
+    )
+}
+
+fn already_in_organization() -> ServiceError {
+    ServiceError::new(
+        "HandshakeConstraintViolationException",
+        400,
+        "The handshake request is invalid because the invited account is already a member of an organization.",
+    )
+    .with("Reason", "ALREADY_IN_AN_ORGANIZATION")
+}
+
+/// The email of an account's root user; empty when the account is unknown.
+fn root_email(get: &Get<'_>, account: &str) -> Result<String, ServiceError> {
+    Ok(decoded::<AccountRecord>(get, &keys::account(account))?.map(|a| a.root_email).unwrap_or_default())
+}
+
+/// Invites an account, by id or by its root user's email, to join the caller's organization.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_InviteAccountToOrganization.html>.
+pub fn invite_account_to_organization(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::InviteAccountToOrganizationRequest,
+) -> Result<shapes::InviteAccountToOrganizationResponse, ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    let target = input.target;
+    // The account the invitation names, when it is one Rampart knows.
+    let invited = match target.r#type.as_str() {
+        "ACCOUNT" => {
+            if target.id.len() != 12 || !target.id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    "You specified an invalid value for Target.Id: an account ID is 12 digits. (Reason: INVALID_PATTERN)",
+                ));
+            }
+            Some(target.id.clone())
+        }
+        "EMAIL" => {
+            let (local, domain) = target.id.split_once('@').unwrap_or_default();
+            if local.is_empty() || !domain.contains('.') || target.id.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    "You specified an invalid email address for the invited account owner. (Reason: \
+                     INVALID_EMAIL_ADDRESS_TARGET)",
+                ));
+            }
+            let accounts = tx.scan_prefix(b"account/", None, usize::MAX >> 1, false)?;
+            accounts
+                .iter()
+                .filter_map(|(k, v)| records::decode::<AccountRecord>(k, v).ok())
+                .find(|a| a.root_email.eq_ignore_ascii_case(&target.id))
+                .map(|a| a.id)
+        }
+        _ => {
+            return Err(invalid(
+                "You specified the wrong type of entity (account, organization, or email) as a party. (Reason: \
+                 INVALID_PARTY_TYPE_TARGET)",
+            ));
+        }
+    };
+    if let Some(account) = &invited
+        && membership_tx(tx, account)?.is_some()
+    {
+        return Err(already_in_organization());
+    }
+    let now = ctx.now;
+    let open = tx
+        .scan_prefix(keys::ORG_HANDSHAKES, None, usize::MAX >> 1, false)?
+        .iter()
+        .filter_map(|(k, v)| records::decode::<HandshakeRecord>(k, v).ok())
+        .any(|h| {
+            h.org == org.id
+                && h.state(now) == "OPEN"
+                && h.target.1 == target.r#type
+                && h.target.0.eq_ignore_ascii_case(&target.id)
+        });
+    if open {
+        return Err(ServiceError::new(
+            "DuplicateHandshakeException",
+            400,
+            "A handshake with the same action and target already exists.",
+        ));
+    }
+    let record = HandshakeRecord {
+        id: format!("h-{}", random_id(16)?),
+        org: org.id.clone(),
+        action: "INVITE".to_owned(),
+        target: (target.id, target.r#type),
+        state: "OPEN".to_owned(),
+        notes: input.notes,
+        tags: input.tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect(),
+        requested: now,
+        expires: now + Duration::days(INVITE_DAYS),
+        updated: None,
+    };
+    records::write_tx(tx, &keys::org_handshake(&record.id), &record)?;
+    Ok(shapes::InviteAccountToOrganizationResponse { handshake: Some(record.shape(Some(&org), now)) })
+}
+
+/// A handshake the caller's account is a party to: the organization that sent it (its management
+/// account) or the account invited. Anyone else is told it does not exist.
+fn party_to(
+    get: &Get<'_>,
+    account: &str,
+    id: &str,
+) -> Result<(HandshakeRecord, Option<OrgRecord>, bool), ServiceError> {
+    let h: HandshakeRecord = decoded(get, &keys::org_handshake(id))?.ok_or_else(not_found)?;
+    let org: Option<OrgRecord> = decoded(get, &keys::organization(&h.org))?;
+    let sender = org.as_ref().is_some_and(|o| o.management_account == account);
+    if !sender && !h.invites(account, &root_email(get, account)?) {
+        return Err(not_found());
+    }
+    Ok((h, org, sender))
+}
+
+/// Moves an open handshake to `to`; any other state refuses, as AWS does.
+fn answer(h: &mut HandshakeRecord, to: &str, now: OffsetDateTime) -> Result<(), ServiceError> {
+    let current = h.state(now).to_owned();
+    if current == to {
+        return Err(ServiceError::new(
+            "HandshakeAlreadyInStateException",
+            400,
+            format!("The specified handshake is already in the requested state: {to}."),
+        ));
+    }
+    if current != "OPEN" {
+        return Err(ServiceError::new(
+            "InvalidHandshakeTransitionException",
+            400,
+            format!("You can't change a handshake that is {current} to {to}."),
+        ));
+    }
+    h.state = to.to_owned();
+    h.updated = Some(now);
+    Ok(())
+}
+
+/// The invited account accepts: it joins the organization in its root, under the default policies
+/// of every enabled type, with the invitation's tags.
+pub fn accept_handshake(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::AcceptHandshakeRequest,
+) -> Result<shapes::AcceptHandshakeResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let (mut h, org, sender) = party_to(&|k| Ok(tx.get(k)?), account, &input.handshake_id)?;
+    if sender {
+        return Err(super::access_denied());
+    }
+    let Some(org) = org else { return Err(not_found()) };
+    if h.state(ctx.now) == "OPEN" && membership_tx(tx, account)?.is_some() {
+        return Err(already_in_organization());
+    }
+    answer(&mut h, "ACCEPTED", ctx.now)?;
+    let email = root_email(&|k| Ok(tx.get(k)?), account)?;
+    let name = tx.get(&keys::account_alias(account))?.map(|a| String::from_utf8_lossy(&a).into_owned());
+    add_member(tx, &org, account, &org.root_id, name.as_deref().unwrap_or(account), &email, "INVITED", ctx.now)?;
+    super::policies::attach_defaults(tx, &org, account)?;
+    let tags = h.tags.iter().map(|(key, value)| shapes::Tag { key: key.clone(), value: value.clone() }).collect();
+    super::extras::put_tags(tx, &org, account, tags)?;
+    records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    touch(tx, &org.id)?;
+    Ok(shapes::AcceptHandshakeResponse { handshake: Some(h.shape(Some(&org), ctx.now)) })
+}
+
+/// The invited account declines.
+pub fn decline_handshake(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeclineHandshakeRequest,
+) -> Result<shapes::DeclineHandshakeResponse, ServiceError> {
+    let (mut h, org, sender) = party_to(&|k| Ok(tx.get(k)?), &ctx.principal.account_id, &input.handshake_id)?;
+    if sender {
+        return Err(super::access_denied());
+    }
+    answer(&mut h, "DECLINED", ctx.now)?;
+    records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    Ok(shapes::DeclineHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) })
+}
+
+/// The organization withdraws its invitation.
+pub fn cancel_handshake(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CancelHandshakeRequest,
+) -> Result<shapes::CancelHandshakeResponse, ServiceError> {
+    let (mut h, org, sender) = party_to(&|k| Ok(tx.get(k)?), &ctx.principal.account_id, &input.handshake_id)?;
+    if !sender {
+        return Err(super::access_denied());
+    }
+    answer(&mut h, "CANCELED", ctx.now)?;
+    records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    Ok(shapes::CancelHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) })
+}
+
+pub fn describe_handshake(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeHandshakeRequest,
+) -> Result<shapes::DescribeHandshakeResponse, ServiceError> {
+    let (h, org, _) = party_to(&|k| Ok(ctx.db.get(k)?), &ctx.principal.account_id, &input.handshake_id)?;
+    if !h.visible(ctx.now) {
+        return Err(not_found());
+    }
+    Ok(shapes::DescribeHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) })
+}
+
+/// Every visible handshake `pick` chooses, newest first, filtered as the request asks.
+fn list(
+    db: &Db,
+    now: OffsetDateTime,
+    filter: Option<&shapes::HandshakeFilter>,
+    pick: &dyn Fn(&HandshakeRecord) -> bool,
+) -> Result<Vec<shapes::Handshake>, ServiceError> {
+    if let Some(f) = filter
+        && f.action_type.is_some()
+        && f.parent_handshake_id.is_some()
+    {
+        return Err(invalid(
+            "You can specify only one filter parameter for the operation. (Reason: MAX_FILTER_LIMIT_EXCEEDED)",
+        ));
+    }
+    let mut found: Vec<HandshakeRecord> = records::scan_records::<HandshakeRecord>(db, keys::ORG_HANDSHAKES)?
+        .into_iter()
+        .filter(|h| h.visible(now) && pick(h))
+        // No handshake Rampart makes has a parent.
+        .filter(|h| {
+            filter.is_none_or(|f| {
+                f.action_type.as_ref().is_none_or(|a| *a == h.action) && f.parent_handshake_id.is_none()
+            })
+        })
+        .collect();
+    found.sort_by(|a, b| b.requested.cmp(&a.requested).then(a.id.cmp(&b.id)));
+    let mut orgs: Vec<OrgRecord> = Vec::new();
+    let mut shaped = Vec::with_capacity(found.len());
+    for h in &found {
+        if !orgs.iter().any(|o| o.id == h.org)
+            && let Some(o) = records::read::<OrgRecord>(db, &keys::organization(&h.org))?
+        {
+            orgs.push(o);
+        }
+        shaped.push(h.shape(orgs.iter().find(|o| o.id == h.org), now));
+    }
+    Ok(shaped)
+}
+
+/// The handshakes the caller's account received (by its id or its root user's email); a
+/// standalone account may call it.
+pub fn list_handshakes_for_account(
+    ctx: &Ctx<'_>,
+    input: shapes::ListHandshakesForAccountRequest,
+) -> Result<shapes::ListHandshakesForAccountResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let email = root_email(&|k| Ok(ctx.db.get(k)?), account)?;
+    let all = list(ctx.db, ctx.now, input.filter.as_ref(), &|h| h.invites(account, &email))?;
+    let (handshakes, next_token) = page(all, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListHandshakesForAccountResponse { handshakes: Some(handshakes), next_token })
+}
+
+/// The handshakes the caller's organization sent.
+pub fn list_handshakes_for_organization(
+    ctx: &Ctx<'_>,
+    input: shapes::ListHandshakesForOrganizationRequest,
+) -> Result<shapes::ListHandshakesForOrganizationResponse, ServiceError> {
+    let org = super::access::reader(ctx, "ListHandshakesForOrganization")?;
+    let all = list(ctx.db, ctx.now, input.filter.as_ref(), &|h| h.org == org.id)?;
+    let (handshakes, next_token) = page(all, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListHandshakesForOrganizationResponse { handshakes: Some(handshakes), next_token })
+}
+
+/// A member account leaves its organization and stands alone again. The management account
+/// cannot; an SCP may forbid it (`organizations:LeaveOrganization`), as any other action.
+pub fn leave_organization(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, _input: ()) -> Result<(), ServiceError> {
+    let (org, m) = membership_tx(tx, &ctx.principal.account_id)?.ok_or_else(super::not_in_use)?;
+    if m.account == org.management_account {
+        return Err(ServiceError::new(
+            "MasterCannotLeaveOrganizationException",
+            400,
+            "You can't remove a management account from an organization. If you want the management account to \
+             become a member account in another organization, you must first delete the current organization of the \
+             management account.",
+        ));
+    }
+    if m.closed.is_some() {
+        return Err(constraint(
+            "ACCOUNT_CANNOT_LEAVE_ORGANIZATION",
+            "A closed account stays in the organization until it is closed for good.",
+        ));
+    }
+    super::extras::part(tx, &org, &m)
+}
