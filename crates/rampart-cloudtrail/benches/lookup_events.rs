@@ -103,6 +103,7 @@ fn bench(c: &mut Criterion) {
         request_id: "bench",
         region: "us-east-1",
         endpoint: rampart_core::Endpoint::LOCAL,
+        orgs: None,
     };
     let by = |key: &str, value: &str| LookupEventsRequest {
         lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),

@@ -926,6 +926,7 @@ mod tests {
             request_id: "t",
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
+            orgs: None,
         };
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
@@ -1005,6 +1006,7 @@ mod tests {
             request_id: "t",
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
+            orgs: None,
         };
         let page = |token: Option<String>| {
             lookup_events(
@@ -1078,6 +1080,7 @@ mod tests {
             request_id: "t",
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
+            orgs: None,
         };
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
@@ -1141,6 +1144,7 @@ mod tests {
             request_id: "t",
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
+            orgs: None,
         };
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {

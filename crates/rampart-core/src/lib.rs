@@ -40,6 +40,8 @@ pub struct Ctx<'a> {
     pub region: &'a str,
     /// Where clients reach Rampart, for URLs it hands out (an outbound federation issuer).
     pub endpoint: Endpoint<'a>,
+    /// The organization policies over accounts, where Organizations is served.
+    pub orgs: Option<&'a dyn orgs::OrgPolicies>,
 }
 
 /// Where clients reach Rampart: `public_url` when configured, else the scheme and Host of the

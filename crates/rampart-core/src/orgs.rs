@@ -3,6 +3,20 @@
 //! here, by field, through a [`RecordReader`] (a cached read or one inside a transaction).
 
 use crate::{ServiceError, keys};
+use rampart_store::Db;
+
+/// An organization policy by level: from the organization's root down to the account, each
+/// level's policies as `(name, document)`.
+pub type PolicyLevels = Vec<Vec<(String, String)>>;
+
+/// The organization policies over an account, as documents: what the IAM policy simulator weighs
+/// so that it decides as enforcement does. Implemented by `rampart-organizations`; handlers reach
+/// it through [`crate::Ctx::orgs`].
+pub trait OrgPolicies: Send + Sync {
+    /// The SCPs binding `account`'s principals; `None` where none do (outside an organization,
+    /// the management account, the SCP policy type not enabled).
+    fn scps(&self, db: &Db, account: &str) -> Result<Option<PolicyLevels>, ServiceError>;
+}
 
 /// A store read of a JSON record, from the cache or inside a transaction.
 pub type RecordReader<'a> = dyn Fn(&[u8]) -> Result<Option<serde_json::Value>, ServiceError> + 'a;

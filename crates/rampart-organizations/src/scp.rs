@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rampart_core::ServiceError;
+use rampart_core::orgs::{OrgPolicies, PolicyLevels};
 use rampart_iam::authz::{OrgView, Organizations, ScpLevels};
 use rampart_policy::{Policy, PolicyKind};
 use rampart_store::Db;
 
 use super::policies::{RCP, SCP, attached, read_policy};
 use super::tree::lineage;
-use super::{generation, membership};
+use super::{OrgRecord, generation, membership};
 
 /// The most accounts whose views are kept; the cache empties itself when full.
 const CACHE_LIMIT: usize = 10_000;
@@ -36,30 +37,51 @@ impl ScpSource {
         let at = generation(db, &org.id)?;
         let parents = lineage(db, &org.id, &m.parent)?;
         let path = rampart_core::orgs::path(&org.id, parents.iter().map(String::as_str));
-        // Neither SCPs nor RCPs restrict the management account or its resources.
-        let levels = |kind: &str, policy_kind: PolicyKind| -> Result<Option<ScpLevels>, ServiceError> {
-            if org.management_account == account || !org.enabled_types.iter().any(|t| t == kind) {
-                return Ok(None);
-            }
-            // From the root down: the root, each OU, then the account itself.
-            let mut levels: ScpLevels = Vec::with_capacity(parents.len() + 1);
-            for target in parents.iter().map(String::as_str).chain([account]) {
-                let mut level = Vec::new();
-                for id in attached(db, &org.id, target)? {
-                    let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == kind) else { continue };
-                    // Content was checked when written; one that no longer parses allows nothing.
-                    if let Ok(compiled) = Policy::parse(&p.content, policy_kind) {
-                        level.push((p.name.clone(), Arc::new(compiled)));
-                    }
-                }
-                levels.push(level);
-            }
-            Ok(Some(levels))
+        let compiled = |kind: &str, policy_kind: PolicyKind| -> Result<Option<ScpLevels>, ServiceError> {
+            let Some(levels) = documents(db, &org, &parents, account, kind)? else { return Ok(None) };
+            // Content was checked when written; one that no longer parses allows nothing.
+            let compile =
+                |(name, doc): (String, String)| Some((name, Arc::new(Policy::parse(&doc, policy_kind).ok()?)));
+            Ok(Some(levels.into_iter().map(|level| level.into_iter().filter_map(compile).collect()).collect()))
         };
-        let scps = levels(SCP, PolicyKind::Scp)?;
-        let rcps = levels(RCP, PolicyKind::Rcp)?;
+        let scps = compiled(SCP, PolicyKind::Scp)?;
+        let rcps = compiled(RCP, PolicyKind::Rcp)?;
         let closed = m.closed.is_some();
         Ok(Some((org.id.clone(), at, Arc::new(OrgView { org: (org.id, path), scps, rcps, closed }))))
+    }
+}
+
+/// The policies of type `kind` over `account` (in `parents`), by level from the root down: the
+/// root, each OU, then the account itself. Neither SCPs nor RCPs restrict the management account
+/// or its resources; a type that is not enabled restricts nothing.
+fn documents(
+    db: &Db,
+    org: &OrgRecord,
+    parents: &[String],
+    account: &str,
+    kind: &str,
+) -> Result<Option<PolicyLevels>, ServiceError> {
+    if org.management_account == account || !org.enabled_types.iter().any(|t| t == kind) {
+        return Ok(None);
+    }
+    let mut levels: PolicyLevels = Vec::with_capacity(parents.len() + 1);
+    for target in parents.iter().map(String::as_str).chain([account]) {
+        let mut level = Vec::new();
+        for id in attached(db, &org.id, target)? {
+            if let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == kind) {
+                level.push((p.name, p.content));
+            }
+        }
+        levels.push(level);
+    }
+    Ok(Some(levels))
+}
+
+impl OrgPolicies for ScpSource {
+    fn scps(&self, db: &Db, account: &str) -> Result<Option<PolicyLevels>, ServiceError> {
+        let Some((org, m)) = membership(db, account)? else { return Ok(None) };
+        let parents = lineage(db, &org.id, &m.parent)?;
+        documents(db, &org, &parents, account, SCP)
     }
 }
 

@@ -296,21 +296,23 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
         }
         allow
     });
+    // Whether every level allows and none denies explicitly.
     let mut levels_allow = |levels: &[&[Named<'a>]], kind: PolicyKind, d: &mut Decision<'a>| -> Option<bool> {
         if levels.is_empty() {
             return None;
         }
-        let mut all = true;
+        let (mut all, mut denied) = (true, false);
         for level in levels {
             let mut allow = false;
             for p in *level {
                 let v = judge(p, &req, d);
                 note(&v, kind);
                 allow |= v.allow;
+                denied |= v.deny;
             }
             all &= allow;
         }
-        Some(all)
+        Some(all && !denied)
     };
     let scp = levels_allow(input.scps, PolicyKind::Scp, &mut d);
     let rcp = levels_allow(input.rcps, PolicyKind::Rcp, &mut d);

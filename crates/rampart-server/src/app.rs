@@ -31,6 +31,8 @@ pub struct App {
     pub sealer: Arc<Sealer>,
     pub verifier: Verifier,
     pub authorizer: Authorizer,
+    /// The organization policies over accounts, for handlers (the policy simulator).
+    pub org_policies: Arc<dyn rampart_core::orgs::OrgPolicies>,
     /// The minute each access key was last recorded as used, to write that at most once a minute.
     pub key_use: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// The minute each (entity, action) attempt was last noted, by hash (`authn::note_access`).
@@ -588,6 +590,7 @@ impl App {
             request_id,
             region: &auth.scope.region,
             endpoint,
+            orgs: Some(&*self.org_policies),
         };
         let asked = rampart_iam::actions::resolve(
             &self.db,
@@ -784,6 +787,7 @@ impl App {
         let service = p.write.service;
         let fail = |e: WireError| Failure { error: e, protocol: service.protocol, namespace: service.xml_namespace };
         let (db, sealer, rid) = (self.db.clone(), self.sealer.clone(), request_id.to_owned());
+        let orgs = self.org_policies.clone();
         tokio::task::spawn_blocking(move || {
             let PrepareStep { prepare, mut write, region, endpoint } = p;
             let ctx = Ctx {
@@ -794,6 +798,7 @@ impl App {
                 request_id: &rid,
                 region: &region,
                 endpoint: rampart_core::Endpoint { configured: Some(&endpoint), host: "", tls: false },
+                orgs: Some(&*orgs),
             };
             write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
             Ok(write)

@@ -193,14 +193,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     while db.transact(rampart_cloudtrail::move_events_to_log).await.map_err(failed)? > 0 {}
     let allow_private_issuers = config.oidc_allow_private_addresses;
     let s3_base_domains = config.s3_domains();
+    let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
     let app = Arc::new(app::App {
         config,
         db: db.clone(),
         sealer,
         verifier: Verifier::new(),
-        authorizer: rampart_iam::authz::Authorizer::with_organizations(std::sync::Arc::new(
-            rampart_organizations::scp::ScpSource::new(),
-        )),
+        authorizer: rampart_iam::authz::Authorizer::with_organizations(scps.clone()),
+        org_policies: scps,
         key_use: std::sync::Mutex::default(),
         access_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),

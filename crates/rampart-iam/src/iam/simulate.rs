@@ -163,10 +163,25 @@ const RESOURCE_HANDLING_OPTIONS: &[&str] = &[
     "EC2-Classic-EBS",
 ];
 
+/// The SCPs over the simulated principal's account (the caller's), as enforcement weighs them:
+/// AWS's simulator reports whether "the Organizations service control policies that impact the
+/// simulated user's account" allow each action.
+/// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_OrganizationsDecisionDetail.html>.
+fn scps(ctx: &Ctx<'_>) -> Result<Vec<Vec<(String, Policy)>>, ServiceError> {
+    let Some(levels) = ctx.orgs.map(|o| o.scps(ctx.db, &ctx.principal.account_id)).transpose()?.flatten() else {
+        return Ok(Vec::new());
+    };
+    // Stored SCPs were checked when written; one that no longer parses allows nothing, as in
+    // enforcement.
+    let compile = |(name, doc): (String, String)| Some((name, Policy::parse(&doc, PolicyKind::Scp).ok()?));
+    Ok(levels.into_iter().map(|level| level.into_iter().filter_map(compile).collect()).collect())
+}
+
 fn simulate(
     mut subject: Subject,
     source_is_user: bool,
     asked: Asked,
+    scps: &[Vec<(String, Policy)>],
 ) -> Result<Vec<shapes::EvaluationResult>, ServiceError> {
     for (i, d) in asked.extra.into_iter().flatten().enumerate() {
         subject.docs.push((format!("PolicyInputList.{}", i + 1), "none", d));
@@ -194,6 +209,9 @@ fn simulate(
         .map(|(id, _, d)| Policy::parse(d, PolicyKind::Identity).map(|p| (id.clone(), p)).map_err(|e| malformed(&e)))
         .collect::<Result<_, _>>()?;
     let identity: Vec<Named<'_>> = compiled.iter().map(|(n, p)| Named { name: n, policy: p }).collect();
+    let scp_levels: Vec<Vec<Named<'_>>> =
+        scps.iter().map(|level| level.iter().map(|(n, p)| Named { name: n, policy: p }).collect()).collect();
+    let scp_levels: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
     let boundary = match asked.boundary.as_deref() {
         Some([doc]) => Some(Policy::parse(doc, PolicyKind::Boundary).map_err(|e| malformed(&e))?),
         Some([]) | None => subject
@@ -230,7 +248,7 @@ fn simulate(
                 identity: &identity,
                 boundary: boundary.as_ref().map(|b| Named { name: "PermissionsBoundaryPolicyInputList.1", policy: b }),
                 session: None,
-                scps: &[],
+                scps: &scp_levels,
                 rcps: &[],
                 resource_policy: resource_policy.as_ref().map(|p| Named { name: "ResourcePolicy", policy: p }),
                 resource_account,
@@ -301,7 +319,7 @@ pub fn simulate_principal_policy(
         entries: input.context_entries,
         resource_handling_option: input.resource_handling_option,
     };
-    let results = simulate(subject, source_is_user, asked)?;
+    let results = simulate(subject, source_is_user, asked, &scps(ctx)?)?;
     let (results, truncated, marker) = super::page_items(results, input.marker.as_deref(), input.max_items)?;
     Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(truncated), marker })
 }
@@ -328,7 +346,7 @@ pub fn simulate_custom_policy(
         entries: input.context_entries,
         resource_handling_option: input.resource_handling_option,
     };
-    let results = simulate(subject, false, asked)?;
+    let results = simulate(subject, false, asked, &scps(ctx)?)?;
     let (results, truncated, marker) = super::page_items(results, input.marker.as_deref(), input.max_items)?;
     Ok(shapes::SimulatePolicyResponse { evaluation_results: Some(results), is_truncated: Some(truncated), marker })
 }

@@ -102,6 +102,7 @@ mod tests {
             request_id: "r",
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
+            orgs: None,
         };
         let out =
             decode_authorization_message(&ctx, DecodeAuthorizationMessageRequest { encoded_message: encoded.clone() })

@@ -717,3 +717,46 @@ async fn resource_organization_keys_describe_the_owner_of_the_resource() {
     org.remove_account_from_organization().account_id(&member).send().await.unwrap();
     assert_eq!(err(reader.get_user().send().await).0, "AccessDenied");
 }
+
+#[tokio::test]
+async fn the_policy_simulator_weighs_the_scps_over_the_account_as_enforcement_does() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    let member = member_account(&org, "sim@example.com", "sim").await;
+    let no_users =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:CreateUser","Resource":"*"}]}"#;
+    let fence = org_policy(&org, PolicyType::ServiceControlPolicy, "no-users", no_users).await;
+    org.attach_policy().policy_id(&fence).target_id(&member).send().await.unwrap();
+    let key = admin_key(&root(&server), "ops").await;
+    let in_it = in_member(&server, &key, &member).await;
+
+    let decisions = |c: &aws_sdk_iam::Client| {
+        c.simulate_custom_policy()
+            .policy_input_list(ADMIN)
+            .action_names("iam:CreateUser")
+            .action_names("iam:ListUsers")
+            .send()
+    };
+    let simulated = decisions(&in_it).await.unwrap();
+    let results = simulated.evaluation_results();
+    let outcome = |i: usize| {
+        let r = &results[i];
+        (r.eval_decision().as_str().to_owned(), r.organizations_decision_detail().map(|d| d.allowed_by_organizations()))
+    };
+    assert_eq!(outcome(0), ("explicitDeny".to_owned(), Some(false)));
+    assert_eq!(outcome(1), ("allowed".to_owned(), Some(true)));
+    // Enforcement agrees.
+    assert_eq!(err(in_it.create_user().user_name("x").send().await).0, "AccessDenied");
+    // The role as its policies stand: the SCP denies what AdministratorAccess allows.
+    let role = format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole");
+    let principal =
+        in_it.simulate_principal_policy().policy_source_arn(&role).action_names("iam:CreateUser").send().await.unwrap();
+    assert_eq!(principal.evaluation_results()[0].eval_decision().as_str(), "explicitDeny");
+    // The management account is bound by no SCP: no Organizations detail.
+    let at_home = decisions(&root(&server)).await.unwrap();
+    assert_eq!(at_home.evaluation_results()[0].eval_decision().as_str(), "allowed");
+    assert!(at_home.evaluation_results()[0].organizations_decision_detail().is_none());
+}
