@@ -16,6 +16,7 @@ mod access;
 mod accounts;
 mod extras;
 mod handshakes;
+pub mod management;
 mod policies;
 pub mod scp;
 mod tree;
@@ -200,6 +201,7 @@ pub static ACTIONS: &[Action] = &[
     row("DeregisterDelegatedAdministrator", &[Target::All], &[]),
     row("DescribeAccount", &[Target::All], &[]),
     row("DescribeCreateAccountStatus", &[Target::All], &[]),
+    row("DescribeEffectivePolicy", &[Target::All], &[]),
     row("DescribeHandshake", &[Target::All], &[]),
     row("DescribeOrganization", &[Target::All], &[]),
     row("DescribeOrganizationalUnit", &[Target::All], &[]),

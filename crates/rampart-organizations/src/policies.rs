@@ -1,5 +1,6 @@
-//! Organization policies: service control policies (and resource control policies), their
-//! attachments to the root, OUs and accounts, and the policy types enabled on the root.
+//! Organization policies: service control policies and resource control policies, the management
+//! policy types (tag, backup, …; their grammar and inheritance are in [`crate::management`]),
+//! their attachments to the root, OUs and accounts, and the policy types enabled on the root.
 
 use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
 use rampart_policy::{Policy, PolicyKind};
@@ -27,8 +28,17 @@ pub const RCP_FULL_AWS_ACCESS_DOCUMENT: &str =
 /// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html>.
 pub const MAX_SCP_CHARACTERS: usize = 5120;
 
-/// The most SCPs attached to one root, OU or account.
+/// The most SCPs (or RCPs) attached to one root, OU or account.
 pub const MAX_ATTACHED: usize = 5;
+
+/// The most policies of one management type attached to one root, OU or account.
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html>.
+pub const MAX_ATTACHED_MANAGEMENT: usize = 10;
+
+/// Whether a policy type is an authorization policy (SCP, RCP) rather than a management policy.
+fn authorizes(kind: &str) -> bool {
+    kind == SCP || kind == RCP
+}
 
 /// A policy of an organization, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +48,9 @@ pub struct OrgPolicy {
     pub description: String,
     pub r#type: String,
     pub content: String,
+    /// When its content last changed (absent from records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub updated: Option<time::OffsetDateTime>,
 }
 
 fn policy_not_found() -> ServiceError {
@@ -74,6 +87,7 @@ fn aws_managed(id: &str) -> Option<OrgPolicy> {
         description: "Allows access to every operation".to_owned(),
         r#type: kind.to_owned(),
         content: content.to_owned(),
+        updated: None,
     })
 }
 
@@ -130,29 +144,23 @@ fn read_policy_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Option<OrgPolicy>,
     records::read_tx(tx, &keys::org_policy(org, id))
 }
 
-/// An SCP's or RCP's content, checked as Organizations checks it: the policy grammar for its
-/// kind and the size limit.
+/// A policy's content, checked as Organizations checks it: the size limit of its type, and the
+/// IAM policy grammar of an SCP or RCP, or the inheritance-operator grammar of a management policy.
 fn check_content(kind: &str, content: &str) -> Result<(), ServiceError> {
-    let policy_kind = match kind {
-        SCP => PolicyKind::Scp,
-        RCP => PolicyKind::Rcp,
-        other => {
-            return Err(invalid(format!(
-                "You specified an invalid value for policyType: {other}. Rampart governs SERVICE_CONTROL_POLICY and \
-                 RESOURCE_CONTROL_POLICY. (Reason: INVALID_ENUM)"
-            )));
-        }
-    };
+    let limit = if authorizes(kind) { MAX_SCP_CHARACTERS } else { super::management::max_characters(kind) };
     let characters = content.chars().filter(|c| !c.is_whitespace()).count();
-    if characters > MAX_SCP_CHARACTERS {
+    if characters > limit {
         return Err(constraint(
             "POLICY_CONTENT_LIMIT_EXCEEDED",
             "The provided policy document exceeds the maximum size.",
         ));
     }
-    Policy::parse(content, policy_kind)
-        .map_err(|e| ServiceError::new("MalformedPolicyDocumentException", 400, e.message))?;
-    Ok(())
+    let malformed = |message: String| ServiceError::new("MalformedPolicyDocumentException", 400, message);
+    match kind {
+        SCP => Policy::parse(content, PolicyKind::Scp).map(|_| ()).map_err(|e| malformed(e.message)),
+        RCP => Policy::parse(content, PolicyKind::Rcp).map(|_| ()).map_err(|e| malformed(e.message)),
+        _ => super::management::check(kind, content).map(|_| ()).map_err(|e| malformed(e.0)),
+    }
 }
 
 pub fn create_policy(
@@ -172,6 +180,7 @@ pub fn create_policy(
         description: input.description,
         r#type: input.r#type,
         content: input.content,
+        updated: Some(ctx.now),
     };
     records::write_tx(tx, &keys::org_policy(&org.id, &p.id), &p)?;
     super::extras::put_tags(tx, &org, &p.id, input.tags.unwrap_or_default())?;
@@ -208,6 +217,7 @@ pub fn update_policy(
     if let Some(content) = input.content {
         check_content(&p.r#type, &content)?;
         p.content = content;
+        p.updated = Some(ctx.now);
     }
     if let Some(name) = input.name {
         p.name = name;
@@ -324,7 +334,7 @@ pub fn attach_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::AttachPoli
             same_type += 1;
         }
     }
-    if same_type >= MAX_ATTACHED {
+    if same_type >= if authorizes(&p.r#type) { MAX_ATTACHED } else { MAX_ATTACHED_MANAGEMENT } {
         return Err(constraint(
             "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
             "You attempted to exceed the number of policies of a certain type that can be attached to an entity.",
@@ -435,12 +445,6 @@ pub fn enable_policy_type(
 ) -> Result<shapes::EnablePolicyTypeResponse, ServiceError> {
     let mut org = managed_tx(tx, &ctx.principal.account_id)?;
     root_of(&org, &input.root_id)?;
-    if input.policy_type != SCP && input.policy_type != RCP {
-        return Err(invalid(format!(
-            "Rampart governs SERVICE_CONTROL_POLICY and RESOURCE_CONTROL_POLICY, not {}.",
-            input.policy_type
-        )));
-    }
     if org.feature_set != "ALL" {
         return Err(constraint(
             "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE",
@@ -506,4 +510,67 @@ pub fn disable_policy_type(
     }
     touch(tx, &org.id)?;
     Ok(shapes::DisablePolicyTypeResponse { root: Some(root_shape(&org)) })
+}
+
+/// The effective management policy of an account: every policy of the type from the root down to
+/// the account, merged with the inheritance operators. A member account may ask for its own; the
+/// management account (or a delegated reader) for any account.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_DescribeEffectivePolicy.html>.
+pub fn describe_effective_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeEffectivePolicyRequest,
+) -> Result<shapes::DescribeEffectivePolicyResponse, ServiceError> {
+    let caller = &ctx.principal.account_id;
+    let (org, _) = membership(ctx.db, caller)?.ok_or_else(super::not_in_use)?;
+    let account = input.target_id.clone().unwrap_or_else(|| caller.clone());
+    if account != *caller {
+        super::access::reader(ctx, "DescribeEffectivePolicy")?;
+    }
+    if authorizes(&input.policy_type) {
+        return Err(invalid(format!(
+            "You specified an invalid value for policyType: {}. Effective policies are computed for management \
+             policies only. (Reason: INVALID_ENUM_POLICY_TYPE)",
+            input.policy_type
+        )));
+    }
+    if account.starts_with("r-") || account.starts_with("ou-") {
+        return Err(invalid(
+            "An organization root or OU is not a target of an effective policy: specify an account. (Reason: \
+             TARGET_NOT_SUPPORTED)",
+        ));
+    }
+    let (_, m) = membership(ctx.db, &account)?.filter(|(o, _)| o.id == org.id).ok_or_else(target_not_found)?;
+    let not_found = || {
+        ServiceError::new(
+            "EffectivePolicyNotFoundException",
+            400,
+            "We can't find an effective policy of that type for the specified account.",
+        )
+    };
+    if !org.enabled_types.contains(&input.policy_type) {
+        return Err(not_found());
+    }
+    let mut levels = Vec::new();
+    let mut updated = None;
+    for target in super::tree::lineage(ctx.db, &org.id, &m.parent)?.iter().chain([&account]) {
+        let mut level = Vec::new();
+        for id in attached(ctx.db, &org.id, target)? {
+            if let Some(p) = read_policy(ctx.db, &org.id, &id)?.filter(|p| p.r#type == input.policy_type)
+                && let Ok(doc) = serde_json::from_str::<serde_json::Value>(&p.content)
+            {
+                level.push(doc);
+                updated = updated.max(p.updated);
+            }
+        }
+        levels.push(level);
+    }
+    let merged = super::management::effective(&levels).ok_or_else(not_found)?;
+    Ok(shapes::DescribeEffectivePolicyResponse {
+        effective_policy: Some(shapes::EffectivePolicy {
+            policy_content: Some(merged.to_string()),
+            last_updated_timestamp: updated,
+            target_id: Some(account),
+            policy_type: Some(input.policy_type),
+        }),
+    })
 }

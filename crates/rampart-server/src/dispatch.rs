@@ -141,6 +141,7 @@ impl Dispatch {
             ((org, "ListHandshakesForOrganization"), read(orgs::list_handshakes_for_organization)),
             ((org, "LeaveOrganization"), write(orgs::leave_organization)),
             ((org, "ListCreateAccountStatus"), read(orgs::list_create_account_status)),
+            ((org, "DescribeEffectivePolicy"), read(orgs::describe_effective_policy)),
             ((org, "RemoveAccountFromOrganization"), write(orgs::remove_account_from_organization)),
             ((trail, "LookupEvents"), read(rampart_cloudtrail::lookup_events)),
             ((trail, "CreateTrail"), write(rampart_cloudtrail::create_trail)),

@@ -728,6 +728,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeregisterDelegatedAdministrator",
     "DescribeAccount",
     "DescribeCreateAccountStatus",
+    "DescribeEffectivePolicy",
     "DescribeHandshake",
     "DescribeOrganization",
     "DescribeOrganizationalUnit",
@@ -8216,6 +8217,71 @@ impl ::std::fmt::Debug for DescribeCreateAccountStatusResponse {
     }
 }
 
+/// The `DescribeEffectivePolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeEffectivePolicyRequest {
+    pub policy_type: ::std::string::String,
+    pub target_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeEffectivePolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeEffectivePolicyRequest;
+}
+
+impl crate::FromValue for DescribeEffectivePolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { policy_type: crate::required(f.next())?, target_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeEffectivePolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.policy_type)),
+            self.target_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeEffectivePolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeEffectivePolicyRequest")
+            .field("PolicyType", &self.policy_type)
+            .field("TargetId", &self.target_id)
+            .finish()
+    }
+}
+
+/// The `DescribeEffectivePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeEffectivePolicyResponse {
+    pub effective_policy: ::std::option::Option<EffectivePolicy>,
+}
+
+impl crate::HasShape for DescribeEffectivePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeEffectivePolicyResponse;
+}
+
+impl crate::FromValue for DescribeEffectivePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { effective_policy: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeEffectivePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.effective_policy.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeEffectivePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeEffectivePolicyResponse").field("EffectivePolicy", &self.effective_policy).finish()
+    }
+}
+
 /// The `DescribeHandshakeRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DescribeHandshakeRequest {
@@ -8579,6 +8645,53 @@ impl crate::IntoValue for DisablePolicyTypeResponse {
 impl ::std::fmt::Debug for DisablePolicyTypeResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DisablePolicyTypeResponse").field("Root", &self.root).finish()
+    }
+}
+
+/// The `EffectivePolicy` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EffectivePolicy {
+    pub policy_content: ::std::option::Option<::std::string::String>,
+    pub last_updated_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub target_id: ::std::option::Option<::std::string::String>,
+    pub policy_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for EffectivePolicy {
+    const SHAPE: &'static crate::Shape = &SH_EffectivePolicy;
+}
+
+impl crate::FromValue for EffectivePolicy {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            policy_content: crate::optional(f.next())?,
+            last_updated_timestamp: crate::optional(f.next())?,
+            target_id: crate::optional(f.next())?,
+            policy_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for EffectivePolicy {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.policy_content.map(crate::IntoValue::into_value),
+            self.last_updated_timestamp.map(crate::IntoValue::into_value),
+            self.target_id.map(crate::IntoValue::into_value),
+            self.policy_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EffectivePolicy {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EffectivePolicy")
+            .field("PolicyContent", &self.policy_content)
+            .field("LastUpdatedTimestamp", &self.last_updated_timestamp)
+            .field("TargetId", &self.target_id)
+            .field("PolicyType", &self.policy_type)
+            .finish()
     }
 }
 

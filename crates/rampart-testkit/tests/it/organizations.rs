@@ -760,3 +760,82 @@ async fn the_policy_simulator_weighs_the_scps_over_the_account_as_enforcement_do
     assert_eq!(at_home.evaluation_results()[0].eval_decision().as_str(), "allowed");
     assert!(at_home.evaluation_results()[0].organizations_decision_detail().is_none());
 }
+
+#[tokio::test]
+async fn tag_policies_merge_from_the_root_down_into_an_accounts_effective_policy() {
+    use aws_sdk_organizations::types::EffectivePolicyType;
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let member = member_account(&org, "tags@example.com", "tags").await;
+    let apps = org.create_organizational_unit().parent_id(&root_id).name("Apps").send().await.unwrap();
+    let apps = apps.organizational_unit().unwrap().id().unwrap().to_owned();
+    org.move_account()
+        .account_id(&member)
+        .source_parent_id(&root_id)
+        .destination_parent_id(&apps)
+        .send()
+        .await
+        .unwrap();
+
+    let base = r#"{"tags":{"costcenter":{"tag_key":{"@@assign":"CostCenter"},"tag_value":{"@@assign":["Development","Support"]}}}}"#;
+    let more =
+        r#"{"tags":{"costcenter":{"tag_value":{"@@append":["Marketing"]}},"team":{"tag_key":{"@@assign":"Team"}}}}"#;
+    let root_policy = org_policy(&org, PolicyType::TagPolicy, "base", base).await;
+    let apps_policy = org_policy(&org, PolicyType::TagPolicy, "more", more).await;
+    let attach = |policy: &str, target: &str| org.attach_policy().policy_id(policy).target_id(target).send();
+    assert_eq!(code(attach(&root_policy, &root_id).await), "PolicyTypeNotEnabledException");
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::TagPolicy).send().await.unwrap();
+    attach(&root_policy, &root_id).await.unwrap();
+    attach(&apps_policy, &apps).await.unwrap();
+
+    let effective = |target: Option<&str>| {
+        org.describe_effective_policy()
+            .policy_type(EffectivePolicyType::TagPolicy)
+            .set_target_id(target.map(str::to_owned))
+            .send()
+    };
+    let found = effective(Some(&member)).await.unwrap();
+    let found = found.effective_policy().unwrap();
+    let content: serde_json::Value = serde_json::from_str(found.policy_content().unwrap()).unwrap();
+    assert_eq!(
+        content,
+        serde_json::json!({"tags": {
+            "costcenter": {"tag_key": "CostCenter", "tag_value": ["Development", "Support", "Marketing"]},
+            "team": {"tag_key": "Team"}
+        }})
+    );
+    assert_eq!(found.target_id(), Some(member.as_str()));
+    assert!(found.last_updated_timestamp().is_some());
+    // The management account sits in the root: only the root's policy reaches it.
+    let home = effective(None).await.unwrap();
+    let home: serde_json::Value =
+        serde_json::from_str(home.effective_policy().unwrap().policy_content().unwrap()).unwrap();
+    assert_eq!(home["tags"]["costcenter"]["tag_value"], serde_json::json!(["Development", "Support"]));
+    // The member asks for its own.
+    let key = admin_key(&root(&server), "ops").await;
+    let as_member = orgs_in_member(&server, &key, &member).await;
+    let own = as_member.describe_effective_policy().policy_type(EffectivePolicyType::TagPolicy).send().await.unwrap();
+    assert_eq!(own.effective_policy().unwrap().target_id(), Some(member.as_str()));
+    let others = as_member
+        .describe_effective_policy()
+        .policy_type(EffectivePolicyType::TagPolicy)
+        .target_id(ACCOUNT_ID)
+        .send()
+        .await;
+    assert_eq!(code(others), "AccessDeniedException");
+
+    // Bad input.
+    let backup =
+        org.describe_effective_policy().policy_type(EffectivePolicyType::BackupPolicy).target_id(&member).send();
+    assert_eq!(code(backup.await), "EffectivePolicyNotFoundException");
+    assert_eq!(code(effective(Some(&apps)).await), "InvalidInputException");
+    let wrong_key = r#"{"tags":{"costcenter":{"tag_key":{"@@assign":"Owner"}}}}"#;
+    let made =
+        org.create_policy().name("bad").description("bad").r#type(PolicyType::TagPolicy).content(wrong_key).send();
+    assert_eq!(code(made.await), "MalformedPolicyDocumentException");
+    let typo = r#"{"tags":{"costcenter":{"tag_key":{"@@asign":"CostCenter"}}}}"#;
+    let made = org.create_policy().name("bad").description("bad").r#type(PolicyType::TagPolicy).content(typo).send();
+    assert_eq!(code(made.await), "MalformedPolicyDocumentException");
+}
