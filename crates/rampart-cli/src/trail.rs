@@ -39,6 +39,10 @@ pub struct ValidateArgs {
     /// [default: the trail's home region].
     #[arg(long)]
     region: Option<String>,
+    /// For an organization trail, the member account whose files to check (each account's files
+    /// have their own digests) [default: the trail's own account].
+    #[arg(long)]
+    account_id: Option<String>,
     /// The server's data directory [default: ./rampart-data].
     #[arg(long, env = "RAMPART_DATA_DIR", default_value = "rampart-data")]
     data_dir: PathBuf,
@@ -196,12 +200,19 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!(e.message))?
                 .into_iter()
                 .collect();
-            (trail.arn(), keys, trail.files(args.region.as_deref()))
+            let mut target = trail.files(args.region.as_deref());
+            if let Some(a) = &args.account_id {
+                target.account.clone_from(a);
+            }
+            (trail.arn(), keys, target)
         }
         Source::Exported(t, p) => {
             let mut target = t.files.clone();
             if let Some(r) = &args.region {
                 target.region.clone_from(r);
+            }
+            if let Some(a) = &args.account_id {
+                target.account.clone_from(a);
             }
             // Keys kept beside the files prove nothing unless they are the trail's own.
             let prints: Vec<&str> = t.public_keys.iter().map(|k| k.fingerprint.as_str()).collect();
@@ -253,7 +264,8 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             // When the next one is due: the end of the open digest period.
             let open = match &source {
                 Source::Store { trail, .. } => {
-                    trail.digest.as_ref().and_then(|d| d.chains.get(&target.region)).map(|c| c.since)
+                    let chain = rampart_cloudtrail::digest::chain_key(trail, &target.account, &target.region);
+                    trail.digest.as_ref().and_then(|d| d.chains.get(&chain)).map(|c| c.since)
                 }
                 Source::Exported(..) => None,
             };

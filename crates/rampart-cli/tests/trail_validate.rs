@@ -259,8 +259,13 @@ async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampe
 
 /// `aws cloudtrail validate-logs` against the server: success and everything it printed.
 async fn aws_validate(server: &TestServer, arn: &str, start: &str) -> (bool, String) {
+    aws_validate_with(server, &["--trail-arn", arn, "--start-time", start]).await
+}
+
+async fn aws_validate_with(server: &TestServer, args: &[&str]) -> (bool, String) {
     let out = tokio::process::Command::new("aws")
-        .args(["cloudtrail", "validate-logs", "--trail-arn", arn, "--start-time", start, "--verbose"])
+        .args(["cloudtrail", "validate-logs", "--verbose"])
+        .args(args)
         .env("AWS_ACCESS_KEY_ID", &server.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", &server.secret_access_key)
         .env("AWS_CONFIG_FILE", "/dev/null")
@@ -427,4 +432,139 @@ async fn an_export_directory_holds_the_same_files_and_validates_on_its_own() {
     assert!(line_of(&out, log).contains("INVALID: modified"), "{out}");
     let (code, out) = rampart_validate(&server, &start);
     assert_eq!(code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organization_trail_signs_each_accounts_files_in_a_chain_of_its_own() {
+    let server = fast_trails().await;
+    let (ct, s3, _) = clients(&server);
+    let conf = |c: aws_sdk_s3::config::Credentials| {
+        (
+            aws_sdk_organizations::Config::builder()
+                .behavior_version(aws_sdk_organizations::config::BehaviorVersion::latest())
+                .region(aws_sdk_organizations::config::Region::new("us-east-1"))
+                .endpoint_url(&server.endpoint)
+                .credentials_provider(c.clone())
+                .build(),
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+                .region(aws_sdk_sts::config::Region::new("us-east-1"))
+                .endpoint_url(&server.endpoint)
+                .credentials_provider(c)
+                .build(),
+        )
+    };
+    let creds =
+        aws_sdk_s3::config::Credentials::new(&server.access_key_id, &server.secret_access_key, None, None, "test");
+    let org = aws_sdk_organizations::Client::from_conf(conf(creds).0);
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    org.enable_aws_service_access().service_principal("cloudtrail.amazonaws.com").send().await.unwrap();
+    let made = org.create_account().email("m@example.com").account_name("m").send().await.unwrap();
+    let request = made.create_account_status().unwrap().id().unwrap().to_owned();
+    let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
+    let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
+
+    s3.create_bucket().bucket("audit-logs").send().await.unwrap();
+    let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let trail = ct
+        .create_trail()
+        .name("org")
+        .s3_bucket_name("audit-logs")
+        .is_organization_trail(true)
+        .enable_log_file_validation(true)
+        .send()
+        .await
+        .unwrap();
+    let arn = trail.trail_arn().unwrap().to_owned();
+    ct.start_logging().name("org").send().await.unwrap();
+
+    // The member's administrator (through OrganizationAccountAccessRole) makes some calls.
+    let (_, _, iam) = clients(&server);
+    iam.create_user().user_name("ops").send().await.unwrap();
+    let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    iam.put_user_policy().user_name("ops").policy_name("admin").policy_document(admin).send().await.unwrap();
+    let key = iam.create_access_key().user_name("ops").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let ops = aws_sdk_s3::config::Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "test");
+    let session = aws_sdk_sts::Client::from_conf(conf(ops).1)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))
+        .role_session_name("ops")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap().clone();
+    let in_member = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url(&server.endpoint)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    for i in 0..4 {
+        in_member.create_user().user_name(format!("m{i}")).send().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    // The member's digests: under the organization, of the member's own files, in their own chain.
+    let digests_prefix = format!("AWSLogs/{org_id}/{member}/CloudTrail-Digest/us-east-1/");
+    let logs_prefix = format!("AWSLogs/{org_id}/{member}/CloudTrail/us-east-1/");
+    let mut named = Vec::new();
+    let mut docs = Vec::new();
+    for _ in 0..200 {
+        docs.clear();
+        for key in keys(&s3, &digests_prefix).await {
+            docs.push(inflate(&get(&s3, &key).await));
+        }
+        named = docs
+            .iter()
+            .flat_map(|d| d["logFiles"].as_array().unwrap().iter().map(|l| l["s3Object"].as_str().unwrap().to_owned()))
+            .collect();
+        let logs = keys(&s3, &logs_prefix).await;
+        if docs.len() >= 2 && !logs.is_empty() && logs.iter().all(|l| named.contains(l)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(docs.len() >= 2, "{docs:?}");
+    assert!(!named.is_empty() && named.iter().all(|k| k.starts_with(&logs_prefix)), "{named:?}");
+    for d in &docs {
+        assert_eq!(d["awsAccountId"], member.as_str());
+    }
+    for pair in docs.windows(2) {
+        assert_eq!(pair[1]["previousDigestS3Object"], pair[0]["digestS3Object"]);
+    }
+    // The management account's own files have their chain too.
+    assert!(!keys(&s3, &format!("AWSLogs/{org_id}/123456789012/CloudTrail-Digest/us-east-1/")).await.is_empty());
+
+    let (code, out) = run_validate(&server, &["--trail", "org", "--account-id", &member, "--start-time", &start_arg]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("log files valid") && !out.contains("INVALID"), "{out}");
+    let (ok, aws_out) =
+        aws_validate_with(&server, &["--trail-arn", &arn, "--account-id", &member, "--start-time", &start_arg]).await;
+    assert!(ok, "{aws_out}");
+    assert!(aws_out.contains("log files valid") && !aws_out.contains("INVALID"), "{aws_out}");
+    // A member's log file rewritten: both validators see it.
+    let victim = named[0].clone();
+    s3.put_object()
+        .bucket("audit-logs")
+        .key(&victim)
+        .body(ByteStream::from(get(&s3, &named[named.len() - 1]).await))
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = run_validate(&server, &["--trail", "org", "--account-id", &member, "--start-time", &start_arg]);
+    assert_eq!(code, 1, "{out}");
+    assert!(line_of(&out, &victim).contains("INVALID: modified"), "{out}");
+    let (ok, aws_out) =
+        aws_validate_with(&server, &["--trail-arn", &arn, "--account-id", &member, "--start-time", &start_arg]).await;
+    assert!(!ok, "{aws_out}");
 }

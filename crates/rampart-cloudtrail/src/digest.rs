@@ -81,7 +81,7 @@ pub struct PreviousDigest {
 
 /// A trail's log file validation, kept in its record: its key, and one digest chain per region
 /// its files are delivered for (a multi-region trail's regions each get their own, as in
-/// CloudTrail).
+/// CloudTrail); an organization trail keeps one per account and region (see [`chain_key`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestState {
     pub fingerprint: String,
@@ -166,14 +166,28 @@ pub(crate) fn key_date(t: OffsetDateTime, seconds: bool) -> (String, String) {
 }
 
 /// `[prefix/]AWSLogs/ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_HOMEREGION_YYYYMMDDTHHMMSSZ.json.gz`,
-/// REGION being the region whose files the digest names.
-pub fn digest_key(t: &TrailRecord, region: &str, end: OffsetDateTime) -> String {
-    let (account, home, name) = (&t.account_id, &t.region, &t.name);
+/// REGION being the region whose files the digest names and ACCOUNT the account whose files they
+/// are; an organization trail's are under `AWSLogs/o-…/ACCOUNT/`, as its log files.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-log-file-validation-digest-file-structure.html>.
+pub fn digest_key(t: &TrailRecord, account: &str, region: &str, end: OffsetDateTime) -> String {
+    let (home, name) = (&t.region, &t.name);
     let (folders, stamp) = key_date(end, true);
     format!(
-        "{}AWSLogs/{account}/CloudTrail-Digest/{region}/{folders}/{account}_CloudTrail-Digest_{region}_{name}_{home}_{stamp}.json.gz",
-        super::trails::key_prefix(t),
+        "{}CloudTrail-Digest/{region}/{folders}/{account}_CloudTrail-Digest_{region}_{name}_{home}_{stamp}.json.gz",
+        t.files(None).account_root_for(account),
     )
+}
+
+/// The chain a file of `account`'s events in `region` belongs to: the region's, or for an
+/// organization trail the account's in that region (`ACCOUNT/REGION`), each its own chain as
+/// each account's digests are.
+pub fn chain_key(t: &TrailRecord, account: &str, region: &str) -> String {
+    if t.organization.is_some() { format!("{account}/{region}") } else { region.to_owned() }
+}
+
+/// The account and region a chain key names.
+fn chain_parts<'a>(t: &'a TrailRecord, key: &'a str) -> (&'a str, &'a str) {
+    key.split_once('/').unwrap_or((&t.account_id, key))
 }
 
 /// A trail's signing key: a new RSA-2048 key, its public half listed from `now`.
@@ -206,14 +220,14 @@ fn new_chain(now: OffsetDateTime) -> Chain {
     Chain { since: now, previous: None, pending: Vec::new() }
 }
 
-/// Notes a delivered log file (with events of `region`) for that region's next digest, the
-/// trail's key made if need be.
+/// Notes a delivered log file (with `account`'s events of `region`) for its chain's next digest,
+/// the trail's key made if need be.
 #[allow(clippy::too_many_arguments, reason = "one call site, in delivery")]
 pub(crate) fn note_log_file(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     t: &mut TrailRecord,
-    region: &str,
+    (account, region): (&str, &str),
     key: &str,
     uncompressed: &[u8],
     times: (String, String),
@@ -223,7 +237,7 @@ pub(crate) fn note_log_file(
         Some(s) => s,
         None => new_key(tx, sealer, t, now)?,
     };
-    state.chains.entry(region.to_owned()).or_insert_with(|| new_chain(now)).pending.push(LogFileEntry {
+    state.chains.entry(chain_key(t, account, region)).or_insert_with(|| new_chain(now)).pending.push(LogFileEntry {
         s3_bucket: t.bucket.clone(),
         s3_object: key.to_owned(),
         hash_value: sha256_hex(uncompressed),
@@ -235,9 +249,9 @@ pub(crate) fn note_log_file(
     Ok(())
 }
 
-/// Writes each region's digest whose period has run (`every` since its last), even when no log
-/// file was delivered in it, as CloudTrail does; the home region's chain always runs. Returns the
-/// digests' keys.
+/// Writes each chain's digest whose period has run (`every` since its last), even when no log
+/// file was delivered in it, as CloudTrail does; the trail's own account's home region chain
+/// always runs, an organization member's from its first file on. Returns the digests' keys.
 pub(crate) fn write_due(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
@@ -250,10 +264,10 @@ pub(crate) fn write_due(
         Some(s) => s,
         None => new_key(tx, sealer, t, now)?,
     };
-    state.chains.entry(t.region.clone()).or_insert_with(|| new_chain(now));
+    state.chains.entry(chain_key(t, &t.account_id, &t.region)).or_insert_with(|| new_chain(now));
     let mut written = Vec::new();
     let mut key_pair = None;
-    for (region, chain) in &mut state.chains {
+    for (chain_of, chain) in &mut state.chains {
         // Keys are stamped to the second: a digest a second after the last at the earliest.
         if now - chain.since < every || now <= chain.since {
             continue;
@@ -264,27 +278,29 @@ pub(crate) fn write_due(
             key_pair = Some(KeyPair::from_pkcs8(&pkcs8).map_err(|_| ServiceError::internal())?);
         }
         let pair = key_pair.as_ref().ok_or_else(ServiceError::internal)?;
-        written.push(write_digest(tx, t, region, chain, &state.fingerprint, pair, now)?);
+        let at = chain_parts(t, chain_of);
+        written.push(write_digest(tx, t, at, chain, &state.fingerprint, pair, now)?);
     }
     t.digest = Some(state);
     Ok(written)
 }
 
-/// Writes one region's digest, ending now, and moves its chain on.
+/// Writes one chain's digest (of `account`'s files of `region`), ending now, and moves the chain
+/// on. It is signed with the trail's key, whose public half the trail's account lists.
 fn write_digest(
     tx: &mut Tx<'_>,
     t: &TrailRecord,
-    region: &str,
+    (account, region): (&str, &str),
     chain: &mut Chain,
     fingerprint: &str,
     pair: &KeyPair,
     now: OffsetDateTime,
 ) -> Result<String, ServiceError> {
-    let key = digest_key(t, region, now);
+    let key = digest_key(t, account, region, now);
     let end = super::rfc3339(now);
     let previous = chain.previous.as_ref();
     let doc = DigestFile {
-        aws_account_id: t.account_id.clone(),
+        aws_account_id: account.to_owned(),
         digest_start_time: super::rfc3339(chain.since),
         digest_end_time: end.clone(),
         digest_s3_bucket: t.bucket.clone(),
@@ -399,8 +415,17 @@ mod tests {
         .unwrap();
         let end = time::macros::datetime!(2026-11-23 09:05:07 UTC);
         assert_eq!(
-            digest_key(&t, "eu-west-1", end),
+            digest_key(&t, "111122223333", "eu-west-1", end),
             "p/AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/23/111122223333_CloudTrail-Digest_eu-west-1_audit_us-east-1_20261123T090507Z.json.gz"
         );
+        assert_eq!(chain_key(&t, "111122223333", "eu-west-1"), "eu-west-1");
+        // An organization trail's member: under the organization, a chain of its own.
+        let org = TrailRecord { organization: Some("o-abcdefghij".into()), ..t };
+        assert_eq!(
+            digest_key(&org, "444455556666", "us-east-1", end),
+            "p/AWSLogs/o-abcdefghij/444455556666/CloudTrail-Digest/us-east-1/2026/11/23/444455556666_CloudTrail-Digest_us-east-1_audit_us-east-1_20261123T090507Z.json.gz"
+        );
+        assert_eq!(chain_key(&org, "444455556666", "us-east-1"), "444455556666/us-east-1");
+        assert_eq!(chain_parts(&org, "444455556666/us-east-1"), ("444455556666", "us-east-1"));
     }
 }

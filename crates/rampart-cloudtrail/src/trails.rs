@@ -306,20 +306,6 @@ fn trail_organization(tx: &Tx<'_>, account: &str) -> Result<String, ServiceError
     Ok(org.id)
 }
 
-/// Digest files of an organization trail would cover every member's files in one chain; Rampart
-/// does not write those yet, so the combination is refused rather than left unchecked.
-fn refuse_org_validation(organization: bool, validation: bool) -> Result<(), ServiceError> {
-    if organization && validation {
-        return Err(ServiceError::new(
-            "InvalidParameterCombinationException",
-            400,
-            "Rampart does not yet write digest files for organization trails: turn off log file validation or the \
-             organization trail.",
-        ));
-    }
-    Ok(())
-}
-
 /// Features a trail may ask for that Rampart does not provide yet are refused, not ignored.
 fn refuse_unsupported(sns: Option<&String>, logs: Option<&String>, kms: Option<&String>) -> Result<(), ServiceError> {
     if let Some(k) = kms {
@@ -360,7 +346,6 @@ pub fn create_trail(
     )?;
     let organization =
         if input.is_organization_trail == Some(true) { Some(trail_organization(tx, account)?) } else { None };
-    refuse_org_validation(organization.is_some(), input.enable_log_file_validation.unwrap_or(false))?;
     if tx.get(&key(account, &input.name))?.is_some() {
         return Err(ServiceError::new(
             "TrailAlreadyExistsException",
@@ -417,7 +402,6 @@ pub fn update_trail(
         Some(false) => t.organization = None,
         _ => {}
     }
-    refuse_org_validation(t.organization.is_some(), input.enable_log_file_validation.unwrap_or(t.validation))?;
     if let Some(b) = input.s3_bucket_name {
         check_bucket(tx, account, &b)?;
         t.bucket = b;
@@ -1121,7 +1105,7 @@ pub fn deliver(
             let body = gzip(&doc)?;
             rampart_s3::deliver_object(tx, &t.bucket, &key, &body, "application/x-gzip", BTreeMap::new(), now)?;
             if t.validation {
-                super::digest::note_log_file(tx, sealer, &mut t, &region, &key, &doc, (oldest, newest), now)?;
+                super::digest::note_log_file(tx, sealer, &mut t, (&owner, &region), &key, &doc, (oldest, newest), now)?;
             }
             written.push(key);
             t.delivered = Some(now);
@@ -1198,9 +1182,11 @@ pub fn exported(tx: &mut Tx<'_>, files: &[(String, String)]) -> Result<(), Servi
 }
 
 impl TrailRecord {
-    /// Where the validator finds this trail's files for `region` (default: its home region).
+    /// Where the validator finds this trail's files for `region` (default: its home region), of
+    /// its own account's events.
     pub fn files(&self, region: Option<&str>) -> super::validate::TrailRef {
         super::validate::TrailRef {
+            organization: self.organization.clone(),
             account: self.account_id.clone(),
             region: region.unwrap_or(&self.region).to_owned(),
             home_region: self.region.clone(),

@@ -32,6 +32,10 @@ pub trait Files {
 /// The trail whose files are checked.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TrailRef {
+    /// An organization trail's organization: its files are under `AWSLogs/o-…/ACCOUNT/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// The account whose files are checked (an organization trail has a chain per member).
     pub account: String,
     /// The region whose files are checked (a multi-region trail has a chain per region).
     pub region: String,
@@ -41,6 +45,17 @@ pub struct TrailRef {
     pub bucket: String,
     /// Empty, or the key prefix and one `/`.
     pub key_prefix: String,
+}
+
+impl TrailRef {
+    /// `[prefix/]AWSLogs/ACCOUNT/`, or `[prefix/]AWSLogs/o-…/ACCOUNT/` for an organization trail:
+    /// where `account`'s files of this trail are.
+    pub fn account_root_for(&self, account: &str) -> String {
+        match &self.organization {
+            Some(org) => format!("{}AWSLogs/{org}/{account}/", self.key_prefix),
+            None => format!("{}AWSLogs/{account}/", self.key_prefix),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,8 +204,8 @@ pub fn validate(
     end: OffsetDateTime,
 ) -> Result<Report, String> {
     let mut report = Report::default();
-    let (p, acct, region, name) = (&trail.key_prefix, &trail.account, &trail.region, &trail.name);
-    let digest_prefix = format!("{p}AWSLogs/{acct}/CloudTrail-Digest/{region}/");
+    let (region, name) = (&trail.region, &trail.name);
+    let digest_prefix = format!("{}CloudTrail-Digest/{region}/", trail.account_root_for(&trail.account));
     let marker = format!("_CloudTrail-Digest_{region}_{name}_{}_", trail.home_region);
     // Digests of this trail ending in the range (or within the hour after it, whose period may
     // reach back into it), newest last.
@@ -287,8 +302,8 @@ fn find_inserted(
     if runs.is_empty() {
         return Ok(());
     }
-    let (p, acct, region) = (&trail.key_prefix, &trail.account, &trail.region);
-    let mut listed = files.list(&trail.bucket, &format!("{p}AWSLogs/{acct}/CloudTrail/{region}/"))?;
+    let root = trail.account_root_for(&trail.account);
+    let mut listed = files.list(&trail.bucket, &format!("{root}CloudTrail/{}/", trail.region))?;
     listed.sort();
     for (k, written) in listed {
         if referenced.contains(&(trail.bucket.clone(), k.clone())) || written < start || written > end {
