@@ -101,9 +101,32 @@ pub fn close_account(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::CloseAccou
             "You attempted to close an account that is already closed.",
         ));
     }
+    // A rolling 30 days may see the higher of 250 and 20% of the member accounts closed, at most
+    // 1,000.
+    // See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_CloseAccount.html>.
+    let members: Vec<Membership> = tx
+        .scan_prefix(b"orgmember/", None, usize::MAX >> 1, false)?
+        .iter()
+        .filter_map(|(k, v)| records::decode::<Membership>(k, v).ok())
+        .filter(|o| o.org == org.id)
+        .collect();
+    let recently =
+        members.iter().filter(|o| o.closed.is_some_and(|at| ctx.now - at < time::Duration::days(30))).count();
+    if recently >= close_quota(members.len()) {
+        return Err(super::constraint(
+            "CLOSE_ACCOUNT_QUOTA_EXCEEDED",
+            "You have exceeded close account quota for the past 30 days.",
+        ));
+    }
     m.closed = Some(ctx.now);
     records::write_tx(tx, &keys::org_member(&m.account), &m)?;
     touch(tx, &org.id)
+}
+
+/// How many member accounts may be closed in a rolling 30 days: the higher of 250 and 20% of
+/// them, at most 1,000.
+fn close_quota(members: usize) -> usize {
+    (members / 5).clamp(250, 1000)
 }
 
 fn account_not_found() -> ServiceError {
@@ -323,4 +346,14 @@ pub fn move_account(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::MoveAccount
     m.parent = input.destination_parent_id;
     records::write_tx(tx, &keys::org_member(&m.account), &m)?;
     touch(tx, &org.id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_fifth_of_the_accounts_may_close_in_thirty_days_within_bounds() {
+        assert_eq!(super::close_quota(3), 250);
+        assert_eq!(super::close_quota(2_000), 400);
+        assert_eq!(super::close_quota(50_000), 1000);
+    }
 }
