@@ -157,6 +157,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
                 rcps: &rcp_refs,
                 resource_policy: resource_p.as_ref().map(|p| Named { name: &resource_name, policy: p }),
                 resource_account: resource_account.as_deref(),
+                resource_policy_required: false,
             };
             let d = decide(&input);
             let matched: Vec<serde_json::Value> = d

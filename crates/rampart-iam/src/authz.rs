@@ -35,6 +35,18 @@ pub struct Request<'a> {
     pub context: Context<'a>,
     /// Condition keys from the request's members and the resource (see [`crate::actions`]).
     pub keys: &'a [(String, Vec<String>)],
+    /// The resource's own policy, when its service keeps one (a KMS key policy).
+    pub resource_policy: Option<&'a ResourcePolicy>,
+}
+
+/// A resource's policy as its service hands it to the authorizer.
+#[derive(Debug, Clone)]
+pub struct ResourcePolicy {
+    /// The name decisions report it by (`KeyPolicy`).
+    pub name: String,
+    pub text: String,
+    /// Whether it is the root of access (a KMS key policy), not an addition to IAM's.
+    pub required: bool,
 }
 
 /// Actions that need no permission. `sts:GetCallerIdentity` works even under an explicit deny:
@@ -197,7 +209,7 @@ impl Authorizer {
                     ),
                     None => None,
                 };
-                if scps.is_none() && rcps.is_none() && session.is_none() {
+                if scps.is_none() && rcps.is_none() && session.is_none() && req.resource_policy.is_none() {
                     return Ok(());
                 }
                 let principal = rampart_policy::Principal::root(&p.account_id);
@@ -373,6 +385,9 @@ impl Authorizer {
         let session: Option<Vec<Named<'_>>> =
             docs.session.map(|s| s.iter().map(|(name, policy)| Named { name: name.as_str(), policy }).collect());
         let (scp_levels, rcp_levels) = (named_levels(docs.scps), named_levels(docs.rcps));
+        // A resource policy that does not compile grants nothing (its service checked it when it
+        // was written); one that is required then refuses everything, failing closed.
+        let resource = req.resource_policy.and_then(|r| Some((r, self.compile(&r.text, PolicyKind::Resource)?)));
         let scps: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
         let rcps: Vec<&[Named<'_>]> = rcp_levels.iter().map(Vec::as_slice).collect();
         let decision = decide(&Input {
@@ -385,8 +400,11 @@ impl Authorizer {
             session: session.as_deref(),
             scps: &scps,
             rcps: &rcps,
-            resource_policy: None,
-            resource_account: None,
+            resource_policy: resource.as_ref().map(|(r, p)| Named { name: r.name.as_str(), policy: p }),
+            // Whose resource matters only where its policy is weighed: elsewhere the other side
+            // (a role's trust policy) is its handler's to check.
+            resource_account: req.resource_policy.and(resource_account(req.resource)),
+            resource_policy_required: req.resource_policy.is_some_and(|r| r.required),
         });
         if decision.is_allowed() { Ok(()) } else { Err(access_denied(req, &decision.reason(req.action))) }
     }
@@ -551,7 +569,14 @@ mod tests {
             mfa_at: None,
             console: false,
         };
-        let req = |principal, action| Request { principal, action, resource: "*", context: ctx, keys: &[] };
+        let req = |principal, action| Request {
+            principal,
+            action,
+            resource: "*",
+            context: ctx,
+            keys: &[],
+            resource_policy: None,
+        };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());
         assert!(a.authorize(&db, &req(&ghost, "sts:GetCallerIdentity")).is_ok());
         let e = a.authorize(&db, &req(&ghost, "iam:CreateUser")).unwrap_err();

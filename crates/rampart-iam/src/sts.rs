@@ -289,6 +289,7 @@ fn trust_allows(
         rcps: &[],
         resource_policy: Some(Named { name: "trust", policy: trust }),
         resource_account: Some(role_account),
+        resource_policy_required: false,
     });
     // With an allow-all identity, the outcome is decided by the trust policy alone; in the same
     // account a trust policy that names nobody must not pass for one that names the account.

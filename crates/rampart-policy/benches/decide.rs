@@ -75,6 +75,7 @@ fn bench(c: &mut Criterion) {
         rcps: &[],
         resource_policy: Some(Named { name: "bucket", policy: &resource }),
         resource_account: None,
+        resource_policy_required: false,
     };
     let statements: usize = identity.iter().map(|p| p.statements.len()).sum();
     assert_eq!(statements, 100);

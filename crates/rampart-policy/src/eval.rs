@@ -43,6 +43,10 @@ pub struct Input<'a> {
     pub resource_policy: Option<Named<'a>>,
     /// The account that owns the resource; `None` means the principal's own account.
     pub resource_account: Option<&'a str>,
+    /// The resource's policy is the root of access, as a KMS key policy is: within the account
+    /// too, identity policies count only where it delegates to the account.
+    /// See <https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html>.
+    pub resource_policy_required: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,7 +357,11 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     let boundary_ok = is_root || boundary.unwrap_or(true);
     let session_ok = is_root || session.unwrap_or(true);
     let identity_ok = if is_root { same_account } else { identity_allow };
-    let allowed = if same_account {
+    let allowed = if same_account && input.resource_policy_required {
+        grant == Grant::Direct
+            || (grant == Grant::Role && boundary_ok && session_ok)
+            || (grant == Grant::Account && identity_ok && boundary_ok && session_ok)
+    } else if same_account {
         grant == Grant::Direct
             || (grant == Grant::Role && boundary_ok && session_ok)
             || (identity_ok && boundary_ok && session_ok)
@@ -367,7 +375,7 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
         d.matched.retain(|m| m.effect == Effect::Allow);
         return d;
     }
-    let blame = if !same_account && grant == Grant::None && identity_ok {
+    let blame = if (!same_account || input.resource_policy_required) && grant == Grant::None && identity_ok {
         PolicyKind::Resource
     } else if same_account && grant == Grant::Role {
         // The resource policy granted to the role; its session's limits refused.

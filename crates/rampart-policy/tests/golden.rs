@@ -95,6 +95,7 @@ fn run_case(case: &Value) -> usize {
             rcps: &rcp_refs,
             resource_policy: resource.as_ref().map(|r| Named { name: "resource", policy: r }),
             resource_account: case.get("resource_account").and_then(Value::as_str),
+            resource_policy_required: case.get("resource_policy_required").and_then(Value::as_bool).unwrap_or(false),
         };
         let d = decide(&input);
         let at = format!("{name} / request {i} ({} on {})", input.action, input.resource);

@@ -91,6 +91,7 @@ fn decide_with(policies: &[Policy], boundary: Option<&Policy>, r: &Req) -> Decis
         rcps: &[],
         resource_policy: None,
         resource_account: None,
+        resource_policy_required: false,
     })
     .kind
 }

@@ -622,6 +622,7 @@ impl App {
                         resource,
                         context,
                         keys: &asked.keys,
+                        resource_policy: None,
                     },
                 )
                 .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
@@ -637,6 +638,7 @@ impl App {
                         resource: &check.resource,
                         context,
                         keys: &check.keys,
+                        resource_policy: None,
                     },
                 )
                 .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;

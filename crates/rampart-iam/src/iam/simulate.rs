@@ -252,6 +252,7 @@ fn simulate(
                 rcps: &[],
                 resource_policy: resource_policy.as_ref().map(|p| Named { name: "ResourcePolicy", policy: p }),
                 resource_account,
+                resource_policy_required: false,
             });
             let matched: Vec<shapes::Statement> = d
                 .matched

@@ -83,6 +83,7 @@ mod tests {
             principal: &p,
             action: "ec2:RunInstances",
             resource: "*",
+            resource_policy: None,
             context: crate::authz::Context {
                 source_ip: "127.0.0.1",
                 time: time::OffsetDateTime::now_utc(),
