@@ -36,6 +36,7 @@ mod tests {
         ("rampart-core", &["rampart-store"]),
         ("rampart-iam", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy"]),
         ("rampart-s3", &["rampart-core", "rampart-store", "rampart-shapes"]),
+        ("rampart-kms", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy"]),
         ("rampart-cloudtrail", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-s3"]),
         (
             "rampart-organizations",
@@ -53,6 +54,7 @@ mod tests {
                 "rampart-s3",
                 "rampart-cloudtrail",
                 "rampart-organizations",
+                "rampart-kms",
             ],
         ),
         (

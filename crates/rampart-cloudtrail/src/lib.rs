@@ -253,6 +253,8 @@ impl EventResource {
             ("sts", "federated-user") => "AWS::STS::FederatedUser",
             ("s3", _) if resource.contains('/') => "AWS::S3::Object",
             ("s3", _) => "AWS::S3::Bucket",
+            ("kms", "key") => "AWS::KMS::Key",
+            ("kms", "alias") => "AWS::KMS::Alias",
             _ => return None,
         };
         Some(Self {

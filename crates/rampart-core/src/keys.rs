@@ -276,6 +276,29 @@ pub fn org_resource_policy(org: &str) -> Vec<u8> {
     format!("orgresourcepolicy/{org}").into_bytes()
 }
 
+/// `kms/<account>/<region>/key/<id>`: a KMS key (keys are regional).
+pub fn kms_key(account: &str, region: &str, id: &str) -> Vec<u8> {
+    format!("kms/{account}/{region}/key/{id}").into_bytes()
+}
+
+/// The prefix of an account's keys in a region.
+pub fn kms_keys(account: &str, region: &str) -> Vec<u8> {
+    format!("kms/{account}/{region}/key/").into_bytes()
+}
+
+/// The prefix of every KMS record (keys and aliases).
+pub const KMS_RECORDS: &[u8] = b"kms/";
+
+/// `kms/<account>/<region>/alias/<name>`: an alias (`name` includes its `alias/`).
+pub fn kms_alias(account: &str, region: &str, name: &str) -> Vec<u8> {
+    format!("kms/{account}/{region}/{name}").into_bytes()
+}
+
+/// The prefix of an account's aliases in a region.
+pub fn kms_aliases(account: &str, region: &str) -> Vec<u8> {
+    format!("kms/{account}/{region}/alias/").into_bytes()
+}
+
 /// `iamorgfeatures/<o-id>`: IAM's centralized root access features enabled for an organization.
 pub fn iam_org_features(org: &str) -> Vec<u8> {
     format!("iamorgfeatures/{org}").into_bytes()

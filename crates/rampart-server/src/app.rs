@@ -592,7 +592,7 @@ impl App {
             endpoint,
             orgs: Some(&*self.org_policies),
         };
-        let asked = rampart_iam::actions::resolve(
+        let mut asked = rampart_iam::actions::resolve(
             &self.db,
             &principal,
             service.endpoint_prefix,
@@ -602,6 +602,16 @@ impl App {
             &auth.scope.region,
         )
         .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        // KMS names its own resources (a key by id, alias or ciphertext) and hands over each key's
+        // policy, the root of its access.
+        let key_checks = if service.endpoint_prefix == "kms" {
+            let checks = rampart_kms::access(&self.db, &principal, &auth.scope.region, op.name, &input, op.input, now)
+                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+            asked.resources = checks.iter().map(|c| c.resource.clone()).collect();
+            checks
+        } else {
+            Vec::new()
+        };
         draft.resources.clone_from(&asked.resources);
         // An authenticated attempt, allowed or not, is the entity's last access to the action.
         crate::authn::note_access(self, &principal, &asked.action, &auth.scope.region, now);
@@ -612,7 +622,27 @@ impl App {
             user_agent: &origin.user_agent,
             region: &region,
         };
-        for resource in &asked.resources {
+        for check in &key_checks {
+            let policy = check.key_policy.as_ref().map(|text| authz::ResourcePolicy {
+                name: "KeyPolicy".to_owned(),
+                text: text.clone(),
+                required: true,
+            });
+            self.authorizer
+                .authorize(
+                    &self.db,
+                    &authz::Request {
+                        principal: &principal,
+                        action: &check.action,
+                        resource: &check.resource,
+                        context,
+                        keys: &check.keys,
+                        resource_policy: policy.as_ref(),
+                    },
+                )
+                .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
+        }
+        for resource in asked.resources.iter().filter(|_| key_checks.is_empty()) {
             self.authorizer
                 .authorize(
                     &self.db,

@@ -7,7 +7,8 @@ use rampart_core::{Ctx, ServiceError, TxCtx};
 use rampart_iam::{iam, sts};
 use rampart_organizations as orgs;
 use rampart_shapes::generated::{
-    cloudtrail as cloudtrail_shapes, iam as iam_shapes, organizations as org_shapes, s3 as s3_shapes, sts as sts_shapes,
+    cloudtrail as cloudtrail_shapes, iam as iam_shapes, kms as kms_shapes, organizations as org_shapes,
+    s3 as s3_shapes, sts as sts_shapes,
 };
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
@@ -89,7 +90,42 @@ impl Dispatch {
         let s3 = s3_shapes::SERVICE.endpoint_prefix;
         let trail = cloudtrail_shapes::SERVICE.endpoint_prefix;
         let org = org_shapes::SERVICE.endpoint_prefix;
+        let kms = kms_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
+            ((kms, "CreateKey"), write(rampart_kms::create_key)),
+            ((kms, "DescribeKey"), read(rampart_kms::describe_key)),
+            ((kms, "ListKeys"), read(rampart_kms::list_keys)),
+            ((kms, "UpdateKeyDescription"), write(rampart_kms::update_key_description)),
+            ((kms, "EnableKey"), write(rampart_kms::enable_key)),
+            ((kms, "DisableKey"), write(rampart_kms::disable_key)),
+            ((kms, "ScheduleKeyDeletion"), write(rampart_kms::schedule_key_deletion)),
+            ((kms, "CancelKeyDeletion"), write(rampart_kms::cancel_key_deletion)),
+            ((kms, "GetKeyPolicy"), read(rampart_kms::get_key_policy)),
+            ((kms, "PutKeyPolicy"), write(rampart_kms::put_key_policy)),
+            ((kms, "ListKeyPolicies"), read(rampart_kms::list_key_policies)),
+            ((kms, "TagResource"), write(rampart_kms::tag_resource)),
+            ((kms, "UntagResource"), write(rampart_kms::untag_resource)),
+            ((kms, "ListResourceTags"), read(rampart_kms::list_resource_tags)),
+            ((kms, "EnableKeyRotation"), write(rampart_kms::enable_key_rotation)),
+            ((kms, "DisableKeyRotation"), write(rampart_kms::disable_key_rotation)),
+            ((kms, "GetKeyRotationStatus"), read(rampart_kms::get_key_rotation_status)),
+            ((kms, "RotateKeyOnDemand"), write(rampart_kms::rotate_key_on_demand)),
+            ((kms, "ListKeyRotations"), read(rampart_kms::list_key_rotations)),
+            ((kms, "CreateAlias"), write(rampart_kms::create_alias)),
+            ((kms, "UpdateAlias"), write(rampart_kms::update_alias)),
+            ((kms, "DeleteAlias"), write(rampart_kms::delete_alias)),
+            ((kms, "ListAliases"), read(rampart_kms::list_aliases)),
+            ((kms, "Encrypt"), read(rampart_kms::encrypt)),
+            ((kms, "Decrypt"), read(rampart_kms::decrypt)),
+            ((kms, "ReEncrypt"), read(rampart_kms::re_encrypt)),
+            ((kms, "GenerateDataKey"), read(rampart_kms::generate_data_key)),
+            ((kms, "GenerateDataKeyWithoutPlaintext"), read(rampart_kms::generate_data_key_without_plaintext)),
+            ((kms, "GenerateRandom"), read(rampart_kms::generate_random)),
+            ((kms, "Sign"), read(rampart_kms::sign)),
+            ((kms, "Verify"), read(rampart_kms::verify)),
+            ((kms, "GetPublicKey"), read(rampart_kms::get_public_key)),
+            ((kms, "GenerateMac"), read(rampart_kms::generate_mac)),
+            ((kms, "VerifyMac"), read(rampart_kms::verify_mac)),
             ((org, "CreateOrganization"), write(orgs::create_organization)),
             ((org, "DescribeOrganization"), read(orgs::describe_organization)),
             ((org, "DeleteOrganization"), write(orgs::delete_organization)),
@@ -410,13 +446,14 @@ mod tests {
                 "s3" => s3_shapes::TYPED_OPERATIONS,
                 "cloudtrail" => cloudtrail_shapes::TYPED_OPERATIONS,
                 "organizations" => org_shapes::TYPED_OPERATIONS,
+                "kms" => kms_shapes::TYPED_OPERATIONS,
                 _ => &[],
             }
         };
         let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
-        let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail", "organizations"]
+        let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail", "organizations", "kms"]
             .into_iter()
             .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
             .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))

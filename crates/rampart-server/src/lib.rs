@@ -250,6 +250,7 @@ async fn deliver_trails(
             _ = stop.changed() => return,
         }
         let now = time::OffsetDateTime::now_utc();
+        let sealer_for_keys = sealer.clone();
         let sealer = sealer.clone();
         let export = export_dir.is_some();
         match db
@@ -259,6 +260,10 @@ async fn deliver_trails(
             Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
+        }
+        // KMS keys past their deletion date are destroyed, and due rotations made.
+        if let Err(e) = db.transact(move |tx| rampart_kms::sweep(tx, &sealer_for_keys, now)).await {
+            tracing::warn!(error = ?e, "destroying deleted KMS keys failed; it is retried on the next run");
         }
         if let Some(dir) = &export_dir
             && let Err(e) = trail_export::run(&db, dir).await

@@ -10,6 +10,7 @@ use rampart_core::actions::Action;
 pub static TABLES: &[(&str, &[Action])] = &[
     ("cloudtrail", rampart_cloudtrail::ACTIONS),
     ("iam", rampart_iam::actions::IAM),
+    ("kms", rampart_kms::ACTIONS),
     ("organizations", rampart_organizations::ACTIONS),
     ("s3", rampart_s3::ACTIONS),
     ("sts", rampart_iam::actions::STS),

@@ -2,10 +2,11 @@
 
 pub mod cloudtrail;
 pub mod iam;
+pub mod kms;
 pub mod organizations;
 pub mod s3;
 pub mod sts;
 
 /// Every generated service.
 pub static SERVICES: &[&crate::Service] =
-    &[&cloudtrail::SERVICE, &iam::SERVICE, &organizations::SERVICE, &s3::SERVICE, &sts::SERVICE];
+    &[&cloudtrail::SERVICE, &iam::SERVICE, &kms::SERVICE, &organizations::SERVICE, &s3::SERVICE, &sts::SERVICE];

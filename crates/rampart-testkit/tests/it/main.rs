@@ -14,6 +14,7 @@ mod cloudtrail;
 mod crash;
 mod iam;
 mod iam_context;
+mod kms;
 mod mfa;
 mod oidc;
 mod organizations;

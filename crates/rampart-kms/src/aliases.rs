@@ -1,0 +1,132 @@
+//! Aliases: friendly names for keys, in an account and region. `alias/aws/` names are AWS's own.
+//! See <https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html>.
+
+use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
+use rampart_shapes::generated::kms as shapes;
+use rampart_store::Tx;
+
+use super::keys_api::page;
+use super::{AliasRecord, KeyRecord, alias_arn, find, invalid_state, validation};
+
+/// An alias name as AWS accepts it: `alias/` then letters, digits, `/_-`, not `alias/aws/`.
+fn check_name(name: &str) -> Result<(), ServiceError> {
+    let Some(rest) = name.strip_prefix("alias/") else {
+        return Err(validation(format!("Alias must start with the prefix \"alias/\". Please see {name}")));
+    };
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{name}' at 'aliasName' failed to satisfy constraint: Member must \
+             satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+        )));
+    }
+    if name.starts_with("alias/aws/") {
+        return Err(ServiceError::new(
+            "NotAuthorizedException",
+            400,
+            "Cannot create or modify an alias that starts with alias/aws/: those are reserved for AWS managed keys.",
+        ));
+    }
+    Ok(())
+}
+
+/// The key an alias may point to: the caller's own, by key id or ARN (not another alias), not
+/// pending deletion.
+fn target(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
+    if key_id.starts_with("alias/") || key_id.contains(":alias/") {
+        return Err(validation("An alias points to a key, not to another alias: give a key id or key ARN."));
+    }
+    let key = find(&|k| Ok(tx.get(k)?), ctx.principal, ctx.region, key_id, false, ctx.now)?;
+    if key.state == "PendingDeletion" {
+        return Err(invalid_state(format!("{} is pending deletion.", key.arn())));
+    }
+    Ok(key)
+}
+
+pub fn create_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::CreateAliasRequest) -> Result<(), ServiceError> {
+    check_name(&input.alias_name)?;
+    let key = target(tx, ctx, &input.target_key_id)?;
+    let at = keys::kms_alias(&ctx.principal.account_id, ctx.region, &input.alias_name);
+    if tx.get(&at)?.is_some() {
+        return Err(ServiceError::new(
+            "AlreadyExistsException",
+            400,
+            format!(
+                "An alias with the name {} already exists",
+                alias_arn(ctx.region, &ctx.principal.account_id, &input.alias_name)
+            ),
+        ));
+    }
+    let record = AliasRecord { name: input.alias_name, target: key.id, created: ctx.now, updated: ctx.now };
+    records::write_tx(tx, &at, &record)
+}
+
+/// Points an alias at another key, which must be of the same type and usage, as AWS requires.
+pub fn update_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateAliasRequest) -> Result<(), ServiceError> {
+    check_name(&input.alias_name)?;
+    let at = keys::kms_alias(&ctx.principal.account_id, ctx.region, &input.alias_name);
+    let mut alias: AliasRecord = records::read_tx(tx, &at)?.ok_or_else(|| {
+        super::not_found(format!("Alias '{}'", alias_arn(ctx.region, &ctx.principal.account_id, &input.alias_name)))
+    })?;
+    let key = target(tx, ctx, &input.target_key_id)?;
+    let current = records::read_tx::<KeyRecord>(tx, &keys::kms_key(&key.account, &key.region, &alias.target))?;
+    if let Some(c) = current
+        && (c.usage != key.usage || (c.spec == "SYMMETRIC_DEFAULT") != (key.spec == "SYMMETRIC_DEFAULT"))
+    {
+        return Err(validation(
+            "The new target key must be of the same key type and key usage as the key the alias points to.",
+        ));
+    }
+    alias.target = key.id;
+    alias.updated = ctx.now;
+    records::write_tx(tx, &at, &alias)
+}
+
+pub fn delete_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteAliasRequest) -> Result<(), ServiceError> {
+    let at = keys::kms_alias(&ctx.principal.account_id, ctx.region, &input.alias_name);
+    if tx.get(&at)?.is_none() {
+        return Err(super::not_found(format!(
+            "Alias '{}'",
+            alias_arn(ctx.region, &ctx.principal.account_id, &input.alias_name)
+        )));
+    }
+    tx.delete(&at)?;
+    Ok(())
+}
+
+/// The account's aliases in the region, by name; only those of one key when `KeyId` names it.
+pub fn list_aliases(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAliasesRequest,
+) -> Result<shapes::ListAliasesResponse, ServiceError> {
+    let (account, region) = (&ctx.principal.account_id, ctx.region);
+    let only = match &input.key_id {
+        Some(k) => Some(
+            find(&|key| Ok(ctx.db.get_cached(key)?.map(|v| v.to_vec())), ctx.principal, region, k, false, ctx.now)?.id,
+        ),
+        None => None,
+    };
+    let all: Vec<AliasRecord> = records::scan_records(ctx.db, &keys::kms_aliases(account, region))?;
+    let entries = all
+        .into_iter()
+        .filter(|a| only.as_ref().is_none_or(|id| *id == a.target))
+        .map(|a| shapes::AliasListEntry {
+            alias_arn: Some(alias_arn(region, account, &a.name)),
+            alias_name: Some(a.name),
+            target_key_id: Some(a.target),
+            creation_date: Some(a.created),
+            last_updated_date: Some(a.updated),
+        })
+        .collect();
+    let (aliases, next_marker, truncated) = page(entries, input.marker.as_deref(), input.limit)?;
+    Ok(shapes::ListAliasesResponse { aliases: Some(aliases), next_marker, truncated: Some(truncated) })
+}
+
+/// Removes the aliases of a key being destroyed.
+pub(crate) fn delete_aliases_of(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<(), ServiceError> {
+    for (k, v) in tx.scan_prefix(&keys::kms_aliases(&key.account, &key.region), None, usize::MAX >> 1, false)? {
+        if records::decode::<AliasRecord>(&k, &v).is_ok_and(|a| a.target == key.id) {
+            tx.delete(&k)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,582 @@
+//! Keys themselves: creation with fresh material, description and listing, enabling, scheduled
+//! deletion, key policies (with the policy lockout safety check), tags and rotation.
+
+use rampart_core::{Ctx, Principal, ServiceError, TxCtx, keys, records};
+use rampart_policy::{Input, Named, Policy, PolicyKind, decide};
+use rampart_shapes::generated::kms as shapes;
+use rampart_store::{Sealer, Tx};
+use time::{Duration, OffsetDateTime};
+
+use super::crypto::{self, Spec};
+use super::{KeyRecord, crypto_error, find, invalid_state, validation};
+
+/// The name of a key's only policy.
+const POLICY_NAME: &str = "default";
+
+/// The most tags one key may have.
+const MAX_TAGS: usize = 50;
+
+/// The default key policy: it lets the account's IAM policies govern the key.
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html>.
+pub fn default_policy(account: &str) -> String {
+    format!(
+        "{{\n  \"Version\" : \"2012-10-17\",\n  \"Id\" : \"key-default-1\",\n  \"Statement\" : [ {{\n    \"Sid\" : \
+         \"Enable IAM User Permissions\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {{\n      \"AWS\" : \
+         \"arn:aws:iam::{account}:root\"\n    }},\n    \"Action\" : \"kms:*\",\n    \"Resource\" : \"*\"\n  }} ]\n}}"
+    )
+}
+
+/// The transaction's reader, for [`find`].
+fn in_tx<'a>(tx: &'a Tx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a {
+    move |k| Ok(tx.get(k)?)
+}
+
+fn cached<'a>(ctx: &'a Ctx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a {
+    move |k| Ok(ctx.db.get_cached(k)?.map(|v| v.to_vec()))
+}
+
+pub(crate) fn write_key(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<(), ServiceError> {
+    records::write_tx(tx, &keys::kms_key(&key.account, &key.region, &key.id), key)
+}
+
+/// A key's metadata, as DescribeKey and CreateKey answer it.
+pub fn metadata(key: &KeyRecord) -> shapes::KeyMetadata {
+    let spec = Spec::parse(&key.spec);
+    let list = |f: fn(Spec) -> &'static [&'static str]| {
+        spec.map(f).filter(|l| !l.is_empty()).map(|l| l.iter().map(|s| (*s).to_owned()).collect())
+    };
+    let (encryption, signing, mac) = match key.usage.as_str() {
+        "ENCRYPT_DECRYPT" => (list(Spec::encryption_algorithms), None, None),
+        "SIGN_VERIFY" => (None, list(Spec::signing_algorithms), None),
+        "GENERATE_VERIFY_MAC" => (None, None, list(Spec::mac_algorithms)),
+        _ => (None, None, None),
+    };
+    shapes::KeyMetadata {
+        aws_account_id: Some(key.account.clone()),
+        key_id: key.id.clone(),
+        arn: Some(key.arn()),
+        creation_date: Some(key.created),
+        enabled: Some(key.state == "Enabled"),
+        description: Some(key.description.clone()),
+        key_usage: Some(key.usage.clone()),
+        key_state: Some(key.state.clone()),
+        deletion_date: key.deletion,
+        valid_to: None,
+        origin: Some(key.origin.clone()),
+        custom_key_store_id: None,
+        cloud_hsm_cluster_id: None,
+        expiration_model: None,
+        key_manager: Some("CUSTOMER".to_owned()),
+        customer_master_key_spec: Some(key.spec.clone()),
+        key_spec: Some(key.spec.clone()),
+        encryption_algorithms: encryption,
+        signing_algorithms: signing,
+        key_agreement_algorithms: None,
+        multi_region: Some(key.multi_region),
+        multi_region_configuration: None,
+        pending_deletion_window_in_days: key.pending_days,
+        mac_algorithms: mac,
+        xks_key_configuration: None,
+        current_key_material_id: (key.spec == "SYMMETRIC_DEFAULT")
+            .then(|| key.materials.last().map(|m| m.id.clone()))
+            .flatten(),
+    }
+}
+
+fn malformed_policy(message: impl Into<String>) -> ServiceError {
+    ServiceError::new("MalformedPolicyDocumentException", 400, message)
+}
+
+/// The engine's view of the caller, for the lockout check.
+fn policy_principal(p: &Principal) -> rampart_policy::Principal {
+    let path_of = |arn: &str| {
+        let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
+        let inner = resource.split_once('/').map(|(_, r)| r).unwrap_or_default();
+        inner.rfind('/').map_or("/".to_owned(), |i| format!("/{}/", &inner[..i]).replace("//", "/"))
+    };
+    match (&p.session, &p.user_name) {
+        (Some(s), _) => {
+            rampart_policy::Principal::role_session(&p.account_id, &s.role_path, &s.role_name, &s.session_name)
+        }
+        (None, Some(name)) => rampart_policy::Principal::user(&p.account_id, &path_of(&p.arn), name),
+        _ => rampart_policy::Principal::root(&p.account_id),
+    }
+}
+
+/// Checks a key policy: the grammar of a resource-based policy, and, unless bypassed, that it still
+/// lets the caller change the policy later (AWS's policy lockout safety check).
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-bypass-policy-lockout-safety-check>.
+fn check_policy(
+    text: &str,
+    caller: &Principal,
+    key_arn: &str,
+    account: &str,
+    bypass: bool,
+) -> Result<(), ServiceError> {
+    let policy = Policy::parse(text, PolicyKind::Resource).map_err(|e| malformed_policy(e.message))?;
+    if bypass {
+        return Ok(());
+    }
+    let allow_all = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        PolicyKind::Identity,
+    )
+    .map_err(|_| ServiceError::internal())?;
+    let identity = [Named { name: "caller", policy: &allow_all }];
+    let mut context = rampart_policy::Context::new();
+    context.set("aws:PrincipalArn", caller.arn.clone()).set("aws:PrincipalAccount", caller.account_id.clone());
+    let principal = policy_principal(caller);
+    let d = decide(&Input {
+        action: "kms:PutKeyPolicy",
+        resource: key_arn,
+        principal: &principal,
+        context: &context,
+        identity: &identity,
+        boundary: None,
+        session: None,
+        scps: &[],
+        rcps: &[],
+        resource_policy: Some(Named { name: "KeyPolicy", policy: &policy }),
+        resource_account: Some(account),
+        resource_policy_required: true,
+    });
+    if !d.is_allowed() {
+        return Err(malformed_policy("The new key policy will not allow you to update the key policy in the future."));
+    }
+    Ok(())
+}
+
+fn check_tags(tags: &[shapes::Tag]) -> Result<(), ServiceError> {
+    for t in tags {
+        if t.tag_key.to_ascii_lowercase().starts_with("aws:") {
+            return Err(ServiceError::new("TagException", 400, "Tags beginning with aws: are reserved."));
+        }
+    }
+    Ok(())
+}
+
+fn put_tags(key: &mut KeyRecord, tags: Vec<shapes::Tag>) -> Result<(), ServiceError> {
+    check_tags(&tags)?;
+    for t in tags {
+        key.tags.retain(|(k, _)| *k != t.tag_key);
+        key.tags.push((t.tag_key, t.tag_value));
+    }
+    if key.tags.len() > MAX_TAGS {
+        return Err(ServiceError::new("TagException", 400, "Too many tags: a key has at most 50."));
+    }
+    Ok(())
+}
+
+/// Creates a key with fresh material from the CSPRNG (or a new key pair), sealed under the master
+/// key. Keys of origin EXTERNAL wait for imported material; custom key stores are not served.
+/// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html>.
+pub fn create_key(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateKeyRequest,
+) -> Result<shapes::CreateKeyResponse, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let spec_name = input.key_spec.or(input.customer_master_key_spec).unwrap_or_else(|| "SYMMETRIC_DEFAULT".to_owned());
+    let spec = Spec::parse(&spec_name).ok_or_else(|| {
+        ServiceError::new(
+            "UnsupportedOperationException",
+            400,
+            format!("KeySpec {spec_name} is not supported in this Region."),
+        )
+    })?;
+    let usage = match input.key_usage {
+        Some(u) if spec.usages().contains(&u.as_str()) => u,
+        Some(u) => {
+            return Err(validation(format!("KeyUsage {u} is not compatible with KeySpec {spec_name}.")));
+        }
+        None => spec.usages().first().map(|u| (*u).to_owned()).unwrap_or_default(),
+    };
+    if usage == "KEY_AGREEMENT" {
+        return Err(ServiceError::new(
+            "UnsupportedOperationException",
+            400,
+            "KEY_AGREEMENT keys are not supported yet.",
+        ));
+    }
+    let origin = input.origin.unwrap_or_else(|| "AWS_KMS".to_owned());
+    if origin != "AWS_KMS" {
+        return Err(ServiceError::new(
+            "UnsupportedOperationException",
+            400,
+            format!("Origin {origin} is not supported: keys get their material from Rampart."),
+        ));
+    }
+    if input.custom_key_store_id.is_some() {
+        return Err(ServiceError::new(
+            "CustomKeyStoreNotFoundException",
+            400,
+            "The specified custom key store does not exist.",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut key = KeyRecord {
+        v: 1,
+        id,
+        account: account.clone(),
+        region: ctx.region.to_owned(),
+        spec: spec_name,
+        usage,
+        origin,
+        description: input.description.unwrap_or_default(),
+        created: ctx.now,
+        state: "Enabled".to_owned(),
+        deletion: None,
+        pending_days: None,
+        materials: Vec::new(),
+        policy: String::new(),
+        tags: Vec::new(),
+        rotation_days: None,
+        next_rotation: None,
+        multi_region: input.multi_region.unwrap_or(false),
+    };
+    key.policy = match input.policy {
+        Some(p) => {
+            check_policy(
+                &p,
+                ctx.principal,
+                &key.arn(),
+                account,
+                input.bypass_policy_lockout_safety_check == Some(true),
+            )?;
+            p
+        }
+        None => default_policy(account),
+    };
+    put_tags(&mut key, input.tags.unwrap_or_default())?;
+    let material = crypto::new_material(spec).map_err(crypto_error)?;
+    let first = key.seal(ctx.sealer, &material, ctx.now, None)?;
+    key.materials.push(first);
+    write_key(tx, &key)?;
+    Ok(shapes::CreateKeyResponse { key_metadata: Some(metadata(&key)) })
+}
+
+pub fn describe_key(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeKeyRequest,
+) -> Result<shapes::DescribeKeyResponse, ServiceError> {
+    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
+    Ok(shapes::DescribeKeyResponse { key_metadata: Some(metadata(&key)) })
+}
+
+/// A page of items from a `Marker` (an offset) and `Limit` (1–1000, default 100): the items, the
+/// next marker and whether the list is truncated.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    limit: Option<i32>,
+) -> Result<(Vec<T>, Option<String>, bool), ServiceError> {
+    let start: usize = match marker {
+        Some(m) => m.parse().map_err(|_| ServiceError::new("InvalidMarkerException", 400, "Invalid marker"))?,
+        None => 0,
+    };
+    let limit = usize::try_from(limit.unwrap_or(100)).unwrap_or(100).clamp(1, 1000);
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
+    let end = start + page.len();
+    let more = end < total;
+    Ok((page, more.then(|| end.to_string()), more))
+}
+
+pub fn list_keys(ctx: &Ctx<'_>, input: shapes::ListKeysRequest) -> Result<shapes::ListKeysResponse, ServiceError> {
+    let all: Vec<KeyRecord> = records::scan_records(ctx.db, &keys::kms_keys(&ctx.principal.account_id, ctx.region))?;
+    let entries = all
+        .into_iter()
+        .filter(|k| k.deletion.is_none_or(|d| d > ctx.now))
+        .map(|k| shapes::KeyListEntry { key_arn: Some(k.arn()), key_id: Some(k.id) })
+        .collect();
+    let (keys, next_marker, truncated) = page(entries, input.marker.as_deref(), input.limit)?;
+    Ok(shapes::ListKeysResponse { keys: Some(keys), next_marker, truncated: Some(truncated) })
+}
+
+/// A key of the caller's account, read inside the transaction for a change.
+fn own_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
+    find(&in_tx(tx), ctx.principal, ctx.region, key_id, false, ctx.now)
+}
+
+fn not_pending(key: &KeyRecord) -> Result<(), ServiceError> {
+    if key.state == "PendingDeletion" {
+        return Err(invalid_state(format!("{} is pending deletion.", key.arn())));
+    }
+    Ok(())
+}
+
+pub fn update_key_description(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateKeyDescriptionRequest,
+) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    key.description = input.description;
+    write_key(tx, &key)
+}
+
+pub fn enable_key(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::EnableKeyRequest) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    key.state = "Enabled".to_owned();
+    write_key(tx, &key)
+}
+
+pub fn disable_key(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DisableKeyRequest) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    key.state = "Disabled".to_owned();
+    write_key(tx, &key)
+}
+
+/// Schedules a key's deletion after a waiting period of 7 to 30 days (30 unless asked), during
+/// which it is unusable and the deletion can be cancelled; then the sweeper destroys it.
+/// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_ScheduleKeyDeletion.html>.
+pub fn schedule_key_deletion(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::ScheduleKeyDeletionRequest,
+) -> Result<shapes::ScheduleKeyDeletionResponse, ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    let days = input.pending_window_in_days.unwrap_or(30);
+    if !(7..=30).contains(&days) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: \
+             Member must have value between 7 and 30"
+        )));
+    }
+    key.state = "PendingDeletion".to_owned();
+    key.deletion = Some(ctx.now + Duration::days(i64::from(days)));
+    key.pending_days = Some(days);
+    write_key(tx, &key)?;
+    Ok(shapes::ScheduleKeyDeletionResponse {
+        key_id: Some(key.arn()),
+        deletion_date: key.deletion,
+        key_state: Some(key.state.clone()),
+        pending_window_in_days: Some(days),
+    })
+}
+
+/// Cancels a scheduled deletion: the key comes back Disabled, as in AWS.
+pub fn cancel_key_deletion(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CancelKeyDeletionRequest,
+) -> Result<shapes::CancelKeyDeletionResponse, ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    if key.state != "PendingDeletion" {
+        return Err(invalid_state(format!("{} is not pending deletion.", key.arn())));
+    }
+    key.state = "Disabled".to_owned();
+    key.deletion = None;
+    key.pending_days = None;
+    write_key(tx, &key)?;
+    Ok(shapes::CancelKeyDeletionResponse { key_id: Some(key.arn()) })
+}
+
+fn policy_name(name: Option<&str>) -> Result<(), ServiceError> {
+    match name {
+        None | Some(POLICY_NAME) => Ok(()),
+        Some(other) => Err(ServiceError::new("NotFoundException", 400, format!("Policy {other} does not exist"))),
+    }
+}
+
+pub fn get_key_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::GetKeyPolicyRequest,
+) -> Result<shapes::GetKeyPolicyResponse, ServiceError> {
+    policy_name(input.policy_name.as_deref())?;
+    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    Ok(shapes::GetKeyPolicyResponse { policy: Some(key.policy), policy_name: Some(POLICY_NAME.to_owned()) })
+}
+
+pub fn put_key_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutKeyPolicyRequest,
+) -> Result<(), ServiceError> {
+    policy_name(input.policy_name.as_deref())?;
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    check_policy(
+        &input.policy,
+        ctx.principal,
+        &key.arn(),
+        &key.account,
+        input.bypass_policy_lockout_safety_check == Some(true),
+    )?;
+    key.policy = input.policy;
+    write_key(tx, &key)
+}
+
+pub fn list_key_policies(
+    ctx: &Ctx<'_>,
+    input: shapes::ListKeyPoliciesRequest,
+) -> Result<shapes::ListKeyPoliciesResponse, ServiceError> {
+    find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    Ok(shapes::ListKeyPoliciesResponse {
+        policy_names: Some(vec![POLICY_NAME.to_owned()]),
+        next_marker: None,
+        truncated: Some(false),
+    })
+}
+
+pub fn tag_resource(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagResourceRequest) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    put_tags(&mut key, input.tags)?;
+    write_key(tx, &key)
+}
+
+pub fn untag_resource(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UntagResourceRequest,
+) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    not_pending(&key)?;
+    key.tags.retain(|(k, _)| !input.tag_keys.contains(k));
+    write_key(tx, &key)
+}
+
+pub fn list_resource_tags(
+    ctx: &Ctx<'_>,
+    input: shapes::ListResourceTagsRequest,
+) -> Result<shapes::ListResourceTagsResponse, ServiceError> {
+    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    let tags = key.tags.into_iter().map(|(tag_key, tag_value)| shapes::Tag { tag_key, tag_value }).collect();
+    let (tags, next_marker, truncated) = page(tags, input.marker.as_deref(), input.limit)?;
+    Ok(shapes::ListResourceTagsResponse { tags: Some(tags), next_marker, truncated: Some(truncated) })
+}
+
+/// Only symmetric keys with material from KMS rotate.
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html>.
+fn rotatable(key: &KeyRecord) -> Result<(), ServiceError> {
+    not_pending(key)?;
+    if key.state == "Disabled" {
+        return Err(ServiceError::new("DisabledException", 400, format!("{} is disabled.", key.arn())));
+    }
+    if key.spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" {
+        return Err(ServiceError::new(
+            "UnsupportedOperationException",
+            400,
+            format!("{} does not support key rotation: only symmetric keys with KMS key material rotate.", key.arn()),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a new version of a key's material; the old ones stay, so old ciphertexts still decrypt.
+pub(crate) fn rotate(
+    key: &mut KeyRecord,
+    sealer: &Sealer,
+    now: OffsetDateTime,
+    kind: &str,
+) -> Result<(), ServiceError> {
+    let material = crypto::new_material(key.spec()?).map_err(crypto_error)?;
+    let version = key.seal(sealer, &material, now, Some(kind))?;
+    key.materials.push(version);
+    if kind == "AUTOMATIC"
+        && let Some(days) = key.rotation_days
+    {
+        key.next_rotation = Some(now + Duration::days(i64::from(days)));
+    }
+    Ok(())
+}
+
+pub fn enable_key_rotation(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::EnableKeyRotationRequest,
+) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    rotatable(&key)?;
+    let days = input.rotation_period_in_days.unwrap_or(365);
+    if !(90..=2560).contains(&days) {
+        return Err(validation(format!(
+            "1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to satisfy constraint: \
+             Member must have value between 90 and 2560"
+        )));
+    }
+    key.rotation_days = Some(days);
+    key.next_rotation = Some(ctx.now + Duration::days(i64::from(days)));
+    write_key(tx, &key)
+}
+
+pub fn disable_key_rotation(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DisableKeyRotationRequest,
+) -> Result<(), ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    rotatable(&key)?;
+    key.rotation_days = None;
+    key.next_rotation = None;
+    write_key(tx, &key)
+}
+
+pub fn get_key_rotation_status(
+    ctx: &Ctx<'_>,
+    input: shapes::GetKeyRotationStatusRequest,
+) -> Result<shapes::GetKeyRotationStatusResponse, ServiceError> {
+    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
+    not_pending(&key)?;
+    Ok(shapes::GetKeyRotationStatusResponse {
+        key_rotation_enabled: Some(key.rotation_days.is_some()),
+        key_id: Some(key.arn()),
+        rotation_period_in_days: key.rotation_days,
+        next_rotation_date: key.next_rotation,
+        on_demand_rotation_start_date: None,
+    })
+}
+
+/// The most on-demand rotations of one key.
+const MAX_ON_DEMAND: usize = 25;
+
+pub fn rotate_key_on_demand(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::RotateKeyOnDemandRequest,
+) -> Result<shapes::RotateKeyOnDemandResponse, ServiceError> {
+    let mut key = own_key(tx, ctx, &input.key_id)?;
+    rotatable(&key)?;
+    if key.materials.iter().filter(|m| m.rotation.as_deref() == Some("ON_DEMAND")).count() >= MAX_ON_DEMAND {
+        return Err(ServiceError::new(
+            "LimitExceededException",
+            400,
+            "The key has been rotated on demand the most times it may be.",
+        ));
+    }
+    rotate(&mut key, ctx.sealer, ctx.now, "ON_DEMAND")?;
+    write_key(tx, &key)?;
+    Ok(shapes::RotateKeyOnDemandResponse { key_id: Some(key.id) })
+}
+
+pub fn list_key_rotations(
+    ctx: &Ctx<'_>,
+    input: shapes::ListKeyRotationsRequest,
+) -> Result<shapes::ListKeyRotationsResponse, ServiceError> {
+    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    rotatable(&key).or_else(|e| if e.code == "DisabledException" { Ok(()) } else { Err(e) })?;
+    let arn = key.arn();
+    let rotations = key
+        .materials
+        .iter()
+        .filter(|m| m.rotation.is_some())
+        .map(|m| shapes::RotationsListEntry {
+            key_id: Some(arn.clone()),
+            key_material_id: Some(m.id.clone()),
+            key_material_description: None,
+            import_state: None,
+            key_material_state: None,
+            expiration_model: None,
+            valid_to: None,
+            rotation_date: Some(m.created),
+            rotation_type: m.rotation.clone(),
+        })
+        .collect();
+    let (rotations, next_marker, truncated) = page(rotations, input.marker.as_deref(), input.limit)?;
+    Ok(shapes::ListKeyRotationsResponse { rotations: Some(rotations), next_marker, truncated: Some(truncated) })
+}
