@@ -20,6 +20,25 @@ const SERVICES: &[&str] = &["cloudtrail", "iam", "kms", "organizations", "s3", "
 const ALSO_SENSITIVE: &[(&str, &str)] =
     &[("iam", "authenticationCodeType"), ("sts", "tokenCodeType"), ("sts", "tokenType")];
 
+/// Operations CloudTrail records as `readOnly` though no prefix says so: KMS's cryptographic
+/// operations, whose events carry no response elements (no ciphertext, no key material).
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/ct-encrypt.html>.
+const READ_ONLY_OPERATIONS: &[(&str, &str)] = &[
+    ("kms", "Decrypt"),
+    ("kms", "DeriveSharedSecret"),
+    ("kms", "Encrypt"),
+    ("kms", "GenerateDataKey"),
+    ("kms", "GenerateDataKeyPair"),
+    ("kms", "GenerateDataKeyPairWithoutPlaintext"),
+    ("kms", "GenerateDataKeyWithoutPlaintext"),
+    ("kms", "GenerateMac"),
+    ("kms", "GenerateRandom"),
+    ("kms", "ReEncrypt"),
+    ("kms", "Sign"),
+    ("kms", "Verify"),
+    ("kms", "VerifyMac"),
+];
+
 /// Operation-name prefixes whose calls change no state (CloudTrail's `readOnly`).
 const READ_ONLY_PREFIXES: &[&str] =
     &["Get", "List", "Describe", "Lookup", "Simulate", "Decode", "Search", "Assume", "Check"];
@@ -415,7 +434,8 @@ fn generate_service(svc: &str, model: &Json, version: &str, typed: &[String]) ->
         let shape_ref = |k: &str| {
             op.get(k).and_then(|v| s(v, "shape")).map_or("None".to_owned(), |sh| format!("Some(&{})", static_name(sh)))
         };
-        let ro = READ_ONLY_PREFIXES.iter().any(|p| name.starts_with(p));
+        let ro = READ_ONLY_PREFIXES.iter().any(|p| name.starts_with(p))
+            || READ_ONLY_OPERATIONS.iter().any(|(service, op)| *service == svc && op == name);
         let unsigned = s(op, "authtype") == Some("none");
         writeln!(
             out,

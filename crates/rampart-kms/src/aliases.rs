@@ -31,7 +31,7 @@ fn check_name(name: &str) -> Result<(), ServiceError> {
 
 /// The key an alias may point to: the caller's own, by key id or ARN (not another alias), not
 /// pending deletion.
-fn target(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
+fn target(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<std::sync::Arc<KeyRecord>, ServiceError> {
     if key_id.starts_with("alias/") || key_id.contains(":alias/") {
         return Err(validation("An alias points to a key, not to another alias: give a key id or key ARN."));
     }
@@ -56,7 +56,7 @@ pub fn create_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::CreateAlias
             ),
         ));
     }
-    let record = AliasRecord { name: input.alias_name, target: key.id, created: ctx.now, updated: ctx.now };
+    let record = AliasRecord { name: input.alias_name, target: key.id.clone(), created: ctx.now, updated: ctx.now };
     records::write_tx(tx, &at, &record)
 }
 
@@ -76,7 +76,7 @@ pub fn update_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateAlias
             "The new target key must be of the same key type and key usage as the key the alias points to.",
         ));
     }
-    alias.target = key.id;
+    alias.target.clone_from(&key.id);
     alias.updated = ctx.now;
     records::write_tx(tx, &at, &alias)
 }
@@ -101,7 +101,9 @@ pub fn list_aliases(
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     let only = match &input.key_id {
         Some(k) => Some(
-            find(&|key| Ok(ctx.db.get_cached(key)?.map(|v| v.to_vec())), ctx.principal, region, k, false, ctx.now)?.id,
+            find(&|key| Ok(ctx.db.get_cached(key)?.map(|v| v.to_vec())), ctx.principal, region, k, false, ctx.now)?
+                .id
+                .clone(),
         ),
         None => None,
     };

@@ -295,7 +295,7 @@ pub fn list_keys(ctx: &Ctx<'_>, input: shapes::ListKeysRequest) -> Result<shapes
 
 /// A key of the caller's account, read inside the transaction for a change.
 fn own_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
-    find(&in_tx(tx), ctx.principal, ctx.region, key_id, false, ctx.now)
+    find(&in_tx(tx), ctx.principal, ctx.region, key_id, false, ctx.now).map(std::sync::Arc::unwrap_or_clone)
 }
 
 fn not_pending(key: &KeyRecord) -> Result<(), ServiceError> {
@@ -389,7 +389,7 @@ pub fn get_key_policy(
 ) -> Result<shapes::GetKeyPolicyResponse, ServiceError> {
     policy_name(input.policy_name.as_deref())?;
     let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
-    Ok(shapes::GetKeyPolicyResponse { policy: Some(key.policy), policy_name: Some(POLICY_NAME.to_owned()) })
+    Ok(shapes::GetKeyPolicyResponse { policy: Some(key.policy.clone()), policy_name: Some(POLICY_NAME.to_owned()) })
 }
 
 pub fn put_key_policy(
@@ -446,7 +446,7 @@ pub fn list_resource_tags(
     input: shapes::ListResourceTagsRequest,
 ) -> Result<shapes::ListResourceTagsResponse, ServiceError> {
     let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
-    let tags = key.tags.into_iter().map(|(tag_key, tag_value)| shapes::Tag { tag_key, tag_value }).collect();
+    let tags = key.tags.iter().map(|(k, v)| shapes::Tag { tag_key: k.clone(), tag_value: v.clone() }).collect();
     let (tags, next_marker, truncated) = page(tags, input.marker.as_deref(), input.limit)?;
     Ok(shapes::ListResourceTagsResponse { tags: Some(tags), next_marker, truncated: Some(truncated) })
 }

@@ -7,6 +7,8 @@
 //! request is decided on.
 //! See <https://docs.aws.amazon.com/kms/latest/developerguide/overview.html>.
 
+use std::sync::Arc;
+
 use rampart_core::{Principal, ServiceError, keys, records};
 use rampart_shapes::{Shape, Value};
 use rampart_store::{Db, Sealer, Tx};
@@ -200,9 +202,39 @@ fn decoded<T: for<'de> Deserialize<'de>>(get: &Get<'_>, key: &[u8]) -> Result<Op
     get(key)?.map(|v| records::decode(key, &v)).transpose()
 }
 
+/// Decoded key records by store key, with the bytes they were decoded from: a record whose stored
+/// bytes are unchanged is not parsed again (its JSON holds a policy full of escapes). It holds
+/// sealed material only.
+static DECODED: std::sync::LazyLock<std::sync::Mutex<Decoded>> = std::sync::LazyLock::new(Default::default);
+
+/// Store key → (the bytes decoded, the record).
+type Decoded = std::collections::HashMap<Vec<u8>, (Vec<u8>, Arc<KeyRecord>)>;
+
+/// Most decoded records kept; the cache empties itself when full.
+const DECODED_LIMIT: usize = 10_000;
+
+/// A key record, decoded once per version of its bytes.
+fn key_record(get: &Get<'_>, key: &[u8]) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
+    let Some(raw) = get(key)? else { return Ok(None) };
+    if let Ok(cache) = DECODED.lock()
+        && let Some((bytes, record)) = cache.get(key)
+        && *bytes == raw
+    {
+        return Ok(Some(record.clone()));
+    }
+    let record = Arc::new(records::decode::<KeyRecord>(key, &raw)?);
+    if let Ok(mut cache) = DECODED.lock() {
+        if cache.len() >= DECODED_LIMIT {
+            cache.clear();
+        }
+        cache.insert(key.to_vec(), (raw, record.clone()));
+    }
+    Ok(Some(record))
+}
+
 /// The key a reference names; `None` when there is none. A key whose deletion date has passed is
 /// gone (the sweeper destroys its record and material).
-fn lookup(get: &Get<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<Option<KeyRecord>, ServiceError> {
+fn lookup(get: &Get<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
     let (region, account, id) = match r {
         KeyRef::Key { region, account, id } => (region, account, id.clone()),
         KeyRef::Alias { region, account, name } => {
@@ -212,7 +244,7 @@ fn lookup(get: &Get<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<Option<KeyRe
             (region, account, a.target)
         }
     };
-    let key: Option<KeyRecord> = decoded(get, &keys::kms_key(account, region, &id))?;
+    let key = key_record(get, &keys::kms_key(account, region, &id))?;
     Ok(key.filter(|k| k.deletion.is_none_or(|d| d > now)))
 }
 
@@ -226,7 +258,7 @@ fn find(
     key_id: &str,
     across_accounts: bool,
     now: OffsetDateTime,
-) -> Result<KeyRecord, ServiceError> {
+) -> Result<Arc<KeyRecord>, ServiceError> {
     let r = parse_key_ref(key_id, &principal.account_id, region)?;
     let (r_account, r_region) = match &r {
         KeyRef::Key { account, region, .. } | KeyRef::Alias { account, region, .. } => (account, region),
@@ -351,7 +383,7 @@ pub fn access(
         if let Some(k) = &found {
             key_keys(k, &mut keys);
         }
-        Ok(Access { action: format!("kms:{action}"), resource, keys, key_policy: found.map(|k| k.policy) })
+        Ok(Access { action: format!("kms:{action}"), resource, keys, key_policy: found.map(|k| k.policy.clone()) })
     };
     let blob_key = |member: &str| -> Option<String> {
         match shape.and_then(|s| input.field(s, member)) {

@@ -5,6 +5,7 @@ use rampart_core::{Ctx, ServiceError};
 use rampart_shapes::Blob;
 use rampart_shapes::generated::kms as shapes;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::crypto::{self, Spec};
@@ -16,7 +17,7 @@ fn cached<'a>(ctx: &'a Ctx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, Ser
 
 /// A key for a cryptographic operation: any account's by ARN (its key policy decided), enabled,
 /// of the usage the operation needs.
-fn key_for(ctx: &Ctx<'_>, key_id: &str, usage: &str) -> Result<KeyRecord, ServiceError> {
+fn key_for(ctx: &Ctx<'_>, key_id: &str, usage: &str) -> Result<Arc<KeyRecord>, ServiceError> {
     let key = find(&cached(ctx), ctx.principal, ctx.region, key_id, true, ctx.now)?;
     usable(&key, usage)?;
     Ok(key)
@@ -113,7 +114,7 @@ pub fn encrypt(ctx: &Ctx<'_>, input: shapes::EncryptRequest) -> Result<shapes::E
 
 /// What a decryption found: the key, the plaintext, the algorithm and (symmetric) the material.
 struct Opened {
-    key: KeyRecord,
+    key: Arc<KeyRecord>,
     plaintext: Zeroizing<Vec<u8>>,
     algorithm: String,
     material: Option<String>,
@@ -237,7 +238,7 @@ fn no_enclave() -> ServiceError {
 
 /// A data key: the key it is under, its plaintext (for the caller to use and forget), its copy
 /// encrypted under the key, and the material that encrypted it.
-type DataKey = (KeyRecord, Zeroizing<Vec<u8>>, Vec<u8>, String);
+type DataKey = (Arc<KeyRecord>, Zeroizing<Vec<u8>>, Vec<u8>, String);
 
 /// Makes a data key of the asked length under a symmetric key.
 fn data_key(
@@ -414,7 +415,7 @@ pub fn get_public_key(
     })
 }
 
-fn mac_key(ctx: &Ctx<'_>, key_id: &str, algorithm: &str) -> Result<(KeyRecord, Spec), ServiceError> {
+fn mac_key(ctx: &Ctx<'_>, key_id: &str, algorithm: &str) -> Result<(Arc<KeyRecord>, Spec), ServiceError> {
     let key = key_for(ctx, key_id, "GENERATE_VERIFY_MAC")?;
     let spec = key.spec()?;
     if !spec.mac_algorithms().contains(&algorithm) {

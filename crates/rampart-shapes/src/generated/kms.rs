@@ -88,7 +88,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_DecryptRequest),
             output: Some(&SH_DecryptResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -132,7 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_DeriveSharedSecretRequest),
             output: Some(&SH_DeriveSharedSecretResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -220,7 +220,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_EncryptRequest),
             output: Some(&SH_EncryptResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -231,7 +231,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_GenerateDataKeyRequest),
             output: Some(&SH_GenerateDataKeyResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -242,7 +242,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_GenerateDataKeyPairRequest),
             output: Some(&SH_GenerateDataKeyPairResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -253,7 +253,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_GenerateDataKeyPairWithoutPlaintextRequest),
             output: Some(&SH_GenerateDataKeyPairWithoutPlaintextResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -264,7 +264,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_GenerateDataKeyWithoutPlaintextRequest),
             output: Some(&SH_GenerateDataKeyWithoutPlaintextResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -275,7 +275,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_GenerateMacRequest),
             output: Some(&SH_GenerateMacResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -286,7 +286,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_GenerateRandomRequest),
             output: Some(&SH_GenerateRandomResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -451,7 +451,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_ReEncryptRequest),
             output: Some(&SH_ReEncryptResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -517,7 +517,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_SignRequest),
             output: Some(&SH_SignResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -594,7 +594,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_VerifyRequest),
             output: Some(&SH_VerifyResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
         crate::Operation {
@@ -605,7 +605,7 @@ pub static SERVICE: crate::Service = crate::Service {
             input: Some(&SH_VerifyMacRequest),
             output: Some(&SH_VerifyMacResponse),
             result_wrapper: None,
-            read_only: false,
+            read_only: true,
             unsigned: false,
         },
     ],

@@ -142,6 +142,13 @@ enum Op {
     AssumeRole,
     /// STS GetCallerIdentity signed with role-session credentials.
     SessionCallerIdentity,
+    /// KMS Encrypt of 1 KiB under a symmetric key, by a user its IAM policy (through the default
+    /// key policy) allows.
+    KmsEncrypt,
+    /// KMS GenerateDataKey (AES_256) by the same user.
+    KmsGenerateDataKey,
+    /// KMS Sign (ECDSA_SHA_256, a 32-byte message) with an ECC_NIST_P256 key by the same user.
+    KmsSign,
 }
 
 impl Op {
@@ -153,6 +160,9 @@ impl Op {
             Self::CreateUser => "CreateUser",
             Self::AssumeRole => "AssumeRole",
             Self::SessionCallerIdentity => "GetCallerIdentity (session)",
+            Self::KmsEncrypt => "KMS Encrypt (1 KiB)",
+            Self::KmsGenerateDataKey => "KMS GenerateDataKey",
+            Self::KmsSign => "KMS Sign (ECC_NIST_P256)",
         }
     }
 }
@@ -184,6 +194,10 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
             ),
         ),
         Op::GetUser | Op::MemberGetUser => form(addr, creds, "iam", "Action=GetUser&Version=2010-05-08".into()),
+        Op::KmsEncrypt | Op::KmsGenerateDataKey | Op::KmsSign => {
+            let (target, body) = kms_request(op);
+            kms_signed(addr, creds, target, body)
+        }
         Op::CreateUser => {
             let n = NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             form(
@@ -194,6 +208,74 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
             )
         }
     }
+}
+
+/// The KMS keys the KMS operations use: symmetric, then ECC_NIST_P256.
+static KMS_KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+
+/// A KMS operation's target and body.
+fn kms_request(op: Op) -> (&'static str, serde_json::Value) {
+    let (symmetric, ecc) = KMS_KEYS.get().map(|(s, e)| (s.as_str(), e.as_str())).unwrap_or_default();
+    match op {
+        Op::KmsEncrypt => {
+            let plaintext = data_encoding::BASE64.encode(&[0x5a; 1024]);
+            ("Encrypt", serde_json::json!({"KeyId": symmetric, "Plaintext": plaintext}))
+        }
+        Op::KmsGenerateDataKey => ("GenerateDataKey", serde_json::json!({"KeyId": symmetric, "KeySpec": "AES_256"})),
+        _ => {
+            let message = data_encoding::BASE64.encode(&[0x42; 32]);
+            ("Sign", serde_json::json!({"KeyId": ecc, "Message": message, "SigningAlgorithm": "ECDSA_SHA_256"}))
+        }
+    }
+}
+
+/// A KMS call (awsJson 1.1), signed with `creds`.
+fn kms_signed(addr: &str, creds: &Creds, op: &str, body: serde_json::Value) -> anyhow::Result<http::Request<Vec<u8>>> {
+    let mut builder = http::Request::post(format!("http://{addr}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("TrentService.{op}"));
+    if let Some(t) = &creds.token {
+        builder = builder.header("x-amz-security-token", t.as_str());
+    }
+    let req = builder.body(body.to_string().into_bytes())?;
+    sign_request(req, &creds.id, &creds.secret, "kms", SystemTime::now(), SignatureLocation::Headers)
+}
+
+/// Creates the two keys the KMS operations use, and a user whose IAM policy allows KMS (the
+/// keys' default policies delegate to IAM); returns the user's key.
+async fn kms_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
+    let mut ids = Vec::new();
+    for body in [serde_json::json!({}), serde_json::json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"})] {
+        let r = rampart_testkit::send(kms_signed(addr, root, "CreateKey", body)?).await?;
+        anyhow::ensure!(r.status == 200, "CreateKey failed: {}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body)?;
+        ids.push(v.pointer("/KeyMetadata/KeyId").and_then(serde_json::Value::as_str).context("no key id")?.to_owned());
+    }
+    let [symmetric, ecc] = <[String; 2]>::try_from(ids).map_err(|_| anyhow::anyhow!("two keys"))?;
+    KMS_KEYS.set((symmetric, ecc)).ok();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:GenerateDataKey","kms:Sign"],"Resource":"*"}]}"#;
+    for body in [
+        "Action=CreateUser&Version=2010-05-08&UserName=kmsbench".to_owned(),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName=kmsbench&PolicyName=kms&PolicyDocument={}",
+            form_encode(policy)
+        ),
+    ] {
+        let r = rampart_testkit::send(form(addr, root, "iam", body)?).await?;
+        anyhow::ensure!(r.status == 200 || r.body.contains("EntityAlreadyExists"), "setup failed: {}", r.body);
+    }
+    let r = rampart_testkit::send(form(
+        addr,
+        root,
+        "iam",
+        "Action=CreateAccessKey&Version=2010-05-08&UserName=kmsbench".into(),
+    )?)
+    .await?;
+    Ok(Creds {
+        id: xml_field(&r.body, "AccessKeyId").context("no key id")?,
+        secret: xml_field(&r.body, "SecretAccessKey").context("no secret")?,
+        token: None,
+    })
 }
 
 /// Stands in for the benchmark role's ARN until the account is known; replaced at setup.
@@ -618,6 +700,7 @@ async fn setup_creds(addr: &str, root: std::sync::Arc<Creds>, op: Op) -> anyhow:
         Op::MemberGetUser => std::sync::Arc::new(member_user(addr, &root).await?),
         Op::AssumeRole => std::sync::Arc::new(role_user(addr, &root, false).await?),
         Op::SessionCallerIdentity => std::sync::Arc::new(role_user(addr, &root, true).await?),
+        Op::KmsEncrypt | Op::KmsGenerateDataKey | Op::KmsSign => std::sync::Arc::new(kms_user(addr, &root).await?),
     })
 }
 
@@ -650,9 +733,12 @@ async fn main() -> anyhow::Result<()> {
                     Some("create-user") => Op::CreateUser,
                     Some("assume-role") => Op::AssumeRole,
                     Some("session-caller-identity") => Op::SessionCallerIdentity,
+                    Some("kms-encrypt") => Op::KmsEncrypt,
+                    Some("kms-generate-data-key") => Op::KmsGenerateDataKey,
+                    Some("kms-sign") => Op::KmsSign,
                     _ => bail!(
-                        "--op is get-caller-identity, get-user, member-get-user, create-user, assume-role or \
-                         session-caller-identity"
+                        "--op is get-caller-identity, get-user, member-get-user, create-user, assume-role, \
+                         session-caller-identity, kms-encrypt, kms-generate-data-key or kms-sign"
                     ),
                 }
             }
