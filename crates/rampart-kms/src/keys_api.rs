@@ -233,6 +233,8 @@ pub fn create_key(
         rotation_days: None,
         next_rotation: None,
         multi_region: input.multi_region.unwrap_or(false),
+        grants: Vec::new(),
+        effective: String::new(),
     };
     key.policy = match input.policy {
         Some(p) => {

@@ -18,10 +18,12 @@ use zeroize::Zeroizing;
 
 mod aliases;
 pub mod crypto;
+mod grants;
 mod keys_api;
 mod use_api;
 
 pub use aliases::*;
+pub use grants::*;
 pub use keys_api::*;
 pub use use_api::*;
 
@@ -73,6 +75,11 @@ pub struct KeyRecord {
     pub next_rotation: Option<OffsetDateTime>,
     #[serde(default)]
     pub multi_region: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<grants::Grant>,
+    /// The key policy with the grants as statements, derived when the record is read.
+    #[serde(skip)]
+    pub effective: String,
 }
 
 impl KeyRecord {
@@ -222,7 +229,9 @@ fn key_record(get: &Get<'_>, key: &[u8]) -> Result<Option<Arc<KeyRecord>>, Servi
     {
         return Ok(Some(record.clone()));
     }
-    let record = Arc::new(records::decode::<KeyRecord>(key, &raw)?);
+    let mut record = records::decode::<KeyRecord>(key, &raw)?;
+    record.effective = grants::effective_policy(&record);
+    let record = Arc::new(record);
     if let Ok(mut cache) = DECODED.lock() {
         if cache.len() >= DECODED_LIMIT {
             cache.clear();
@@ -383,7 +392,7 @@ pub fn access(
         if let Some(k) = &found {
             key_keys(k, &mut keys);
         }
-        Ok(Access { action: format!("kms:{action}"), resource, keys, key_policy: found.map(|k| k.policy.clone()) })
+        Ok(Access { action: format!("kms:{action}"), resource, keys, key_policy: found.map(|k| k.effective.clone()) })
     };
     let blob_key = |member: &str| -> Option<String> {
         match shape.and_then(|s| input.field(s, member)) {
@@ -433,6 +442,40 @@ pub fn access(
                 Some(k) => vec![on_key("Decrypt", &k, &common)?],
                 None => vec![everywhere("Decrypt", common)],
             }
+        }
+        // A grant's retiring principal (and its grantee, when it allows RetireGrant) may retire
+        // it, whatever the key policy says.
+        "RetireGrant" => {
+            let (key_id, grant_id) = grants::retiring(
+                string("GrantToken").as_deref(),
+                string("KeyId").as_deref(),
+                string("GrantId").as_deref(),
+            )?;
+            let mut a = on_key("RetireGrant", &key_id, &common)?;
+            if let Some(k) = lookup(&get, &parse_key_ref(&key_id, &principal.account_id, region)?, now)?
+                && let Some(g) = k.grants.iter().find(|g| g.id == grant_id)
+            {
+                a.key_policy = Some(grants::with_statements(&k.effective, grants::retire_statements(g)));
+            }
+            vec![a]
+        }
+        "CreateGrant" => {
+            let mut a = on_key("CreateGrant", &string("KeyId").unwrap_or_default(), &common)?;
+            if let Some(s) = shape
+                && let Some((_, Value::List(ops))) = input.field(s, "Operations")
+            {
+                let ops = ops.iter().filter_map(|v| if let Value::String(o) = v { Some(o.clone()) } else { None });
+                a.keys.push(("kms:GrantOperations".into(), ops.collect()));
+            }
+            for (member, key) in
+                [("GranteePrincipal", "kms:GranteePrincipal"), ("RetiringPrincipal", "kms:RetiringPrincipal")]
+            {
+                if let Some(v) = string(member) {
+                    a.keys.push((key.into(), vec![v]));
+                }
+            }
+            a.keys.push(("kms:GrantIsForAWSResource".into(), vec!["false".into()]));
+            vec![a]
         }
         "ReEncrypt" => {
             let from = string("SourceKeyId").or_else(|| blob_key("CiphertextBlob"));
@@ -511,6 +554,7 @@ use rampart_core::actions::{Action, Target, row};
 pub static ACTIONS: &[Action] = &[
     row("CancelKeyDeletion", &[Target::All], &[]),
     row("CreateAlias", &[Target::All], &[]),
+    row("CreateGrant", &[Target::All], &[]),
     row("CreateKey", &[Target::All], &[]),
     row("Decrypt", &[Target::All], &[]),
     row("DeleteAlias", &[Target::All], &[]),
@@ -528,12 +572,16 @@ pub static ACTIONS: &[Action] = &[
     row("GetKeyRotationStatus", &[Target::All], &[]),
     row("GetPublicKey", &[Target::All], &[]),
     row("ListAliases", &[Target::All], &[]),
+    row("ListGrants", &[Target::All], &[]),
     row("ListKeyPolicies", &[Target::All], &[]),
     row("ListKeyRotations", &[Target::All], &[]),
     row("ListKeys", &[Target::All], &[]),
     row("ListResourceTags", &[Target::All], &[]),
+    row("ListRetirableGrants", &[Target::All], &[]),
     row("PutKeyPolicy", &[Target::All], &[]),
     row("ReEncrypt", &[Target::All], &[]),
+    row("RetireGrant", &[Target::All], &[]),
+    row("RevokeGrant", &[Target::All], &[]),
     row("RotateKeyOnDemand", &[Target::All], &[]),
     row("ScheduleKeyDeletion", &[Target::All], &[]),
     row("Sign", &[Target::All], &[]),

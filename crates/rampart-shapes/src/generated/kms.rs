@@ -615,6 +615,7 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "CancelKeyDeletion",
     "CreateAlias",
+    "CreateGrant",
     "CreateKey",
     "Decrypt",
     "DeleteAlias",
@@ -632,12 +633,16 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetKeyRotationStatus",
     "GetPublicKey",
     "ListAliases",
+    "ListGrants",
     "ListKeyPolicies",
     "ListKeyRotations",
     "ListKeys",
     "ListResourceTags",
+    "ListRetirableGrants",
     "PutKeyPolicy",
     "ReEncrypt",
+    "RetireGrant",
+    "RevokeGrant",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
     "Sign",
@@ -7743,6 +7748,105 @@ impl ::std::fmt::Debug for CreateAliasRequest {
     }
 }
 
+/// The `CreateGrantRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateGrantRequest {
+    pub key_id: ::std::string::String,
+    pub grantee_principal: ::std::string::String,
+    pub retiring_principal: ::std::option::Option<::std::string::String>,
+    pub operations: ::std::vec::Vec<::std::string::String>,
+    pub constraints: ::std::option::Option<GrantConstraints>,
+    pub grant_tokens: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub dry_run: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for CreateGrantRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateGrantRequest;
+}
+
+impl crate::FromValue for CreateGrantRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            key_id: crate::required(f.next())?,
+            grantee_principal: crate::required(f.next())?,
+            retiring_principal: crate::optional(f.next())?,
+            operations: crate::required(f.next())?,
+            constraints: crate::optional(f.next())?,
+            grant_tokens: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            dry_run: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateGrantRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.grantee_principal)),
+            self.retiring_principal.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.operations)),
+            self.constraints.map(crate::IntoValue::into_value),
+            self.grant_tokens.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.dry_run.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateGrantRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateGrantRequest")
+            .field("KeyId", &self.key_id)
+            .field("GranteePrincipal", &self.grantee_principal)
+            .field("RetiringPrincipal", &self.retiring_principal)
+            .field("Operations", &self.operations)
+            .field("Constraints", &self.constraints)
+            .field("GrantTokens", &self.grant_tokens)
+            .field("Name", &self.name)
+            .field("DryRun", &self.dry_run)
+            .finish()
+    }
+}
+
+/// The `CreateGrantResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateGrantResponse {
+    pub grant_token: ::std::option::Option<::std::string::String>,
+    pub grant_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateGrantResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateGrantResponse;
+}
+
+impl crate::FromValue for CreateGrantResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { grant_token: crate::optional(f.next())?, grant_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateGrantResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.grant_token.map(crate::IntoValue::into_value),
+            self.grant_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateGrantResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateGrantResponse")
+            .field("GrantToken", &self.grant_token)
+            .field("GrantId", &self.grant_id)
+            .finish()
+    }
+}
+
 /// The `CreateKeyRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct CreateKeyRequest {
@@ -8912,6 +9016,114 @@ impl ::std::fmt::Debug for GetPublicKeyResponse {
     }
 }
 
+/// The `GrantConstraints` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GrantConstraints {
+    pub encryption_context_subset:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub encryption_context_equals:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for GrantConstraints {
+    const SHAPE: &'static crate::Shape = &SH_GrantConstraints;
+}
+
+impl crate::FromValue for GrantConstraints {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            encryption_context_subset: crate::optional(f.next())?,
+            encryption_context_equals: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GrantConstraints {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.encryption_context_subset.map(crate::IntoValue::into_value),
+            self.encryption_context_equals.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GrantConstraints {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GrantConstraints")
+            .field("EncryptionContextSubset", &self.encryption_context_subset)
+            .field("EncryptionContextEquals", &self.encryption_context_equals)
+            .finish()
+    }
+}
+
+/// The `GrantListEntry` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GrantListEntry {
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub grant_id: ::std::option::Option<::std::string::String>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub creation_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub grantee_principal: ::std::option::Option<::std::string::String>,
+    pub retiring_principal: ::std::option::Option<::std::string::String>,
+    pub issuing_account: ::std::option::Option<::std::string::String>,
+    pub operations: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub constraints: ::std::option::Option<GrantConstraints>,
+}
+
+impl crate::HasShape for GrantListEntry {
+    const SHAPE: &'static crate::Shape = &SH_GrantListEntry;
+}
+
+impl crate::FromValue for GrantListEntry {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            key_id: crate::optional(f.next())?,
+            grant_id: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            creation_date: crate::optional(f.next())?,
+            grantee_principal: crate::optional(f.next())?,
+            retiring_principal: crate::optional(f.next())?,
+            issuing_account: crate::optional(f.next())?,
+            operations: crate::optional(f.next())?,
+            constraints: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GrantListEntry {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key_id.map(crate::IntoValue::into_value),
+            self.grant_id.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.creation_date.map(crate::IntoValue::into_value),
+            self.grantee_principal.map(crate::IntoValue::into_value),
+            self.retiring_principal.map(crate::IntoValue::into_value),
+            self.issuing_account.map(crate::IntoValue::into_value),
+            self.operations.map(crate::IntoValue::into_value),
+            self.constraints.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GrantListEntry {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GrantListEntry")
+            .field("KeyId", &self.key_id)
+            .field("GrantId", &self.grant_id)
+            .field("Name", &self.name)
+            .field("CreationDate", &self.creation_date)
+            .field("GranteePrincipal", &self.grantee_principal)
+            .field("RetiringPrincipal", &self.retiring_principal)
+            .field("IssuingAccount", &self.issuing_account)
+            .field("Operations", &self.operations)
+            .field("Constraints", &self.constraints)
+            .finish()
+    }
+}
+
 /// The `KeyListEntry` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct KeyListEntry {
@@ -9160,6 +9372,100 @@ impl ::std::fmt::Debug for ListAliasesResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListAliasesResponse")
             .field("Aliases", &self.aliases)
+            .field("NextMarker", &self.next_marker)
+            .field("Truncated", &self.truncated)
+            .finish()
+    }
+}
+
+/// The `ListGrantsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListGrantsRequest {
+    pub limit: ::std::option::Option<i32>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub key_id: ::std::string::String,
+    pub grant_id: ::std::option::Option<::std::string::String>,
+    pub grantee_principal: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListGrantsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListGrantsRequest;
+}
+
+impl crate::FromValue for ListGrantsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            limit: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            key_id: crate::required(f.next())?,
+            grant_id: crate::optional(f.next())?,
+            grantee_principal: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListGrantsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.limit.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key_id)),
+            self.grant_id.map(crate::IntoValue::into_value),
+            self.grantee_principal.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListGrantsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListGrantsRequest")
+            .field("Limit", &self.limit)
+            .field("Marker", &self.marker)
+            .field("KeyId", &self.key_id)
+            .field("GrantId", &self.grant_id)
+            .field("GranteePrincipal", &self.grantee_principal)
+            .finish()
+    }
+}
+
+/// The `ListGrantsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListGrantsResponse {
+    pub grants: ::std::option::Option<::std::vec::Vec<GrantListEntry>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub truncated: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for ListGrantsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListGrantsResponse;
+}
+
+impl crate::FromValue for ListGrantsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            grants: crate::optional(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            truncated: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListGrantsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.grants.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.truncated.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListGrantsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListGrantsResponse")
+            .field("Grants", &self.grants)
             .field("NextMarker", &self.next_marker)
             .field("Truncated", &self.truncated)
             .finish()
@@ -9504,6 +9810,49 @@ impl ::std::fmt::Debug for ListResourceTagsResponse {
     }
 }
 
+/// The `ListRetirableGrantsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListRetirableGrantsRequest {
+    pub limit: ::std::option::Option<i32>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub retiring_principal: ::std::string::String,
+}
+
+impl crate::HasShape for ListRetirableGrantsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListRetirableGrantsRequest;
+}
+
+impl crate::FromValue for ListRetirableGrantsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            limit: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            retiring_principal: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListRetirableGrantsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.limit.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.retiring_principal)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListRetirableGrantsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListRetirableGrantsRequest")
+            .field("Limit", &self.limit)
+            .field("Marker", &self.marker)
+            .field("RetiringPrincipal", &self.retiring_principal)
+            .finish()
+    }
+}
+
 /// The `MultiRegionConfiguration` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct MultiRegionConfiguration {
@@ -9794,6 +10143,96 @@ impl ::std::fmt::Debug for RecipientInfo {
         f.debug_struct("RecipientInfo")
             .field("KeyEncryptionAlgorithm", &self.key_encryption_algorithm)
             .field("AttestationDocument", &self.attestation_document)
+            .finish()
+    }
+}
+
+/// The `RetireGrantRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RetireGrantRequest {
+    pub grant_token: ::std::option::Option<::std::string::String>,
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub grant_id: ::std::option::Option<::std::string::String>,
+    pub dry_run: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for RetireGrantRequest {
+    const SHAPE: &'static crate::Shape = &SH_RetireGrantRequest;
+}
+
+impl crate::FromValue for RetireGrantRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            grant_token: crate::optional(f.next())?,
+            key_id: crate::optional(f.next())?,
+            grant_id: crate::optional(f.next())?,
+            dry_run: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for RetireGrantRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.grant_token.map(crate::IntoValue::into_value),
+            self.key_id.map(crate::IntoValue::into_value),
+            self.grant_id.map(crate::IntoValue::into_value),
+            self.dry_run.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RetireGrantRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RetireGrantRequest")
+            .field("GrantToken", &self.grant_token)
+            .field("KeyId", &self.key_id)
+            .field("GrantId", &self.grant_id)
+            .field("DryRun", &self.dry_run)
+            .finish()
+    }
+}
+
+/// The `RevokeGrantRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct RevokeGrantRequest {
+    pub key_id: ::std::string::String,
+    pub grant_id: ::std::string::String,
+    pub dry_run: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for RevokeGrantRequest {
+    const SHAPE: &'static crate::Shape = &SH_RevokeGrantRequest;
+}
+
+impl crate::FromValue for RevokeGrantRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            key_id: crate::required(f.next())?,
+            grant_id: crate::required(f.next())?,
+            dry_run: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for RevokeGrantRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.grant_id)),
+            self.dry_run.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RevokeGrantRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RevokeGrantRequest")
+            .field("KeyId", &self.key_id)
+            .field("GrantId", &self.grant_id)
+            .field("DryRun", &self.dry_run)
             .finish()
     }
 }

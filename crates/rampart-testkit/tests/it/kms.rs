@@ -454,3 +454,67 @@ async fn kms_calls_are_in_the_trail_with_their_key_and_without_secrets() {
     let b64 = data_encoding::BASE64.encode(b"top secret");
     assert!(!text.contains("top secret") && !text.contains(&b64), "{text}");
 }
+
+#[tokio::test]
+async fn grants_allow_their_grantee_within_their_constraints_until_retired() {
+    let server = TestServer::start().await.unwrap();
+    let k = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let id = symmetric(&k).await;
+    let nothing = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}]}"#;
+    let app = user_key(&server, "app", nothing).await;
+    let ops = user_key(&server, "ops", nothing).await;
+    let as_app = kms(&server, &app.0, &app.1, None);
+    let as_ops = kms(&server, &ops.0, &ops.1, None);
+    let use_key = |context: &'static str| {
+        as_app.encrypt().key_id(&id).plaintext(Blob::new("x")).encryption_context("tenant", context).send()
+    };
+    assert_eq!(code(use_key("t1").await), "AccessDeniedException");
+
+    let grant = || {
+        k.create_grant()
+            .key_id(&id)
+            .name("app-t1")
+            .grantee_principal(format!("arn:aws:iam::{ACCOUNT_ID}:user/app"))
+            .retiring_principal(format!("arn:aws:iam::{ACCOUNT_ID}:user/ops"))
+            .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+            .constraints(
+                aws_sdk_kms::types::GrantConstraints::builder().encryption_context_subset("tenant", "t1").build(),
+            )
+            .send()
+    };
+    let made = grant().await.unwrap();
+    let grant_id = made.grant_id().unwrap().to_owned();
+    assert_eq!(grant_id.len(), 64);
+    assert!(made.grant_token().is_some());
+    assert_eq!(grant().await.unwrap().grant_id(), Some(grant_id.as_str()), "the same name and terms: the same grant");
+    // The grant allows its operations within its constraint, and nothing else.
+    let sealed = use_key("t1").await.unwrap().ciphertext_blob().unwrap().clone();
+    as_app.decrypt().ciphertext_blob(sealed).encryption_context("tenant", "t1").send().await.unwrap();
+    assert_eq!(code(use_key("t2").await), "AccessDeniedException");
+    assert_eq!(code(as_app.describe_key().key_id(&id).send().await), "AccessDeniedException");
+    let listed = k.list_grants().key_id(&id).send().await.unwrap();
+    assert_eq!(listed.grants().len(), 1);
+    assert_eq!(listed.grants()[0].retiring_principal(), Some(format!("arn:aws:iam::{ACCOUNT_ID}:user/ops").as_str()));
+    let retirable = k.list_retirable_grants().retiring_principal(format!("arn:aws:iam::{ACCOUNT_ID}:user/ops")).send();
+    assert_eq!(retirable.await.unwrap().grants().len(), 1);
+    let wrong = k
+        .create_grant()
+        .key_id(&id)
+        .grantee_principal(format!("arn:aws:iam::{ACCOUNT_ID}:user/app"))
+        .operations(aws_sdk_kms::types::GrantOperation::Sign)
+        .send()
+        .await;
+    assert_eq!(code(wrong), "ValidationException");
+
+    // Its retiring principal retires it — without any KMS permission of its own — and it is gone.
+    assert_eq!(code(as_app.retire_grant().key_id(&id).grant_id(&grant_id).send().await), "AccessDeniedException");
+    as_ops.retire_grant().key_id(&id).grant_id(&grant_id).send().await.unwrap();
+    assert_eq!(code(use_key("t1").await), "AccessDeniedException");
+    assert!(k.list_grants().key_id(&id).send().await.unwrap().grants().is_empty());
+    assert_eq!(code(k.revoke_grant().key_id(&id).grant_id(&grant_id).send().await), "NotFoundException");
+    // A key administrator revokes one.
+    let again = grant().await.unwrap().grant_id().unwrap().to_owned();
+    k.revoke_grant().key_id(&id).grant_id(&again).send().await.unwrap();
+    assert_eq!(code(use_key("t1").await), "AccessDeniedException");
+}
