@@ -19,11 +19,13 @@ use zeroize::Zeroizing;
 mod aliases;
 pub mod crypto;
 mod grants;
+mod key_stores;
 mod keys_api;
 mod use_api;
 
 pub use aliases::*;
 pub use grants::*;
+pub use key_stores::*;
 pub use keys_api::*;
 pub use use_api::*;
 
@@ -553,18 +555,25 @@ use rampart_core::actions::{Action, Target, row};
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html>.
 pub static ACTIONS: &[Action] = &[
     row("CancelKeyDeletion", &[Target::All], &[]),
+    row("ConnectCustomKeyStore", &[Target::All], &[]),
     row("CreateAlias", &[Target::All], &[]),
+    row("CreateCustomKeyStore", &[Target::All], &[]),
     row("CreateGrant", &[Target::All], &[]),
     row("CreateKey", &[Target::All], &[]),
     row("Decrypt", &[Target::All], &[]),
     row("DeleteAlias", &[Target::All], &[]),
+    row("DeleteCustomKeyStore", &[Target::All], &[]),
+    row("DescribeCustomKeyStores", &[Target::All], &[]),
     row("DescribeKey", &[Target::All], &[]),
     row("DisableKey", &[Target::All], &[]),
     row("DisableKeyRotation", &[Target::All], &[]),
+    row("DisconnectCustomKeyStore", &[Target::All], &[]),
     row("EnableKey", &[Target::All], &[]),
     row("EnableKeyRotation", &[Target::All], &[]),
     row("Encrypt", &[Target::All], &[]),
     row("GenerateDataKey", &[Target::All], &[]),
+    row("GenerateDataKeyPair", &[Target::All], &[]),
+    row("GenerateDataKeyPairWithoutPlaintext", &[Target::All], &[]),
     row("GenerateDataKeyWithoutPlaintext", &[Target::All], &[]),
     row("GenerateMac", &[Target::All], &[]),
     row("GenerateRandom", &[Target::All], &[]),
@@ -588,6 +597,7 @@ pub static ACTIONS: &[Action] = &[
     row("TagResource", &[Target::All], &[]),
     row("UntagResource", &[Target::All], &[]),
     row("UpdateAlias", &[Target::All], &[]),
+    row("UpdateCustomKeyStore", &[Target::All], &[]),
     row("UpdateKeyDescription", &[Target::All], &[]),
     row("Verify", &[Target::All], &[]),
     row("VerifyMac", &[Target::All], &[]),

@@ -459,3 +459,72 @@ pub fn verify_mac(ctx: &Ctx<'_>, input: shapes::VerifyMacRequest) -> Result<shap
         mac_algorithm: Some(input.mac_algorithm),
     })
 }
+
+/// A data key pair: the key the private half is encrypted under, the PKCS#8 private key, its
+/// encrypted copy, the DER public key, and the material that encrypted it.
+type DataKeyPair = (Arc<KeyRecord>, Zeroizing<Vec<u8>>, Vec<u8>, Vec<u8>, String);
+
+/// Makes a key pair of `spec` whose private half is encrypted under a symmetric key, for the
+/// caller to use outside KMS.
+/// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKeyPair.html>.
+fn data_key_pair(
+    ctx: &Ctx<'_>,
+    key_id: &str,
+    spec: &str,
+    context: &[(String, String)],
+    dry: Option<bool>,
+) -> Result<DataKeyPair, ServiceError> {
+    let key = key_for(ctx, key_id, "ENCRYPT_DECRYPT")?;
+    if key.spec != "SYMMETRIC_DEFAULT" {
+        return Err(ServiceError::new(
+            "InvalidKeyUsageException",
+            400,
+            format!("{} is not a symmetric key: data key pairs are encrypted under symmetric keys.", key.arn()),
+        ));
+    }
+    let pair = Spec::parse(spec).filter(|s| matches!(s, Spec::Rsa(_) | Spec::Ecc(_))).ok_or_else(|| {
+        ServiceError::new("UnsupportedOperationException", 400, format!("KeyPairSpec {spec} is not supported."))
+    })?;
+    dry_run(dry)?;
+    let private = crypto::new_material(pair).map_err(crypto_error)?;
+    let public = crypto::public_key(pair, &private).map_err(crypto_error)?;
+    let (blob, material) = seal_with(ctx, &key, context, &private)?;
+    Ok((key, private, blob, public, material))
+}
+
+pub fn generate_data_key_pair(
+    ctx: &Ctx<'_>,
+    input: shapes::GenerateDataKeyPairRequest,
+) -> Result<shapes::GenerateDataKeyPairResponse, ServiceError> {
+    if input.recipient.is_some() {
+        return Err(no_enclave());
+    }
+    let context = pairs(input.encryption_context);
+    let (key, private, blob, public, material) =
+        data_key_pair(ctx, &input.key_id, &input.key_pair_spec, &context, input.dry_run)?;
+    Ok(shapes::GenerateDataKeyPairResponse {
+        private_key_ciphertext_blob: Some(Blob(blob)),
+        private_key_plaintext: Some(Blob(private.to_vec())),
+        public_key: Some(Blob(public)),
+        key_id: Some(key.arn()),
+        key_pair_spec: Some(input.key_pair_spec),
+        ciphertext_for_recipient: None,
+        key_material_id: Some(material),
+    })
+}
+
+pub fn generate_data_key_pair_without_plaintext(
+    ctx: &Ctx<'_>,
+    input: shapes::GenerateDataKeyPairWithoutPlaintextRequest,
+) -> Result<shapes::GenerateDataKeyPairWithoutPlaintextResponse, ServiceError> {
+    let context = pairs(input.encryption_context);
+    let (key, _, blob, public, material) =
+        data_key_pair(ctx, &input.key_id, &input.key_pair_spec, &context, input.dry_run)?;
+    Ok(shapes::GenerateDataKeyPairWithoutPlaintextResponse {
+        private_key_ciphertext_blob: Some(Blob(blob)),
+        public_key: Some(Blob(public)),
+        key_id: Some(key.arn()),
+        key_pair_spec: Some(input.key_pair_spec),
+        key_material_id: Some(material),
+    })
+}

@@ -614,18 +614,25 @@ pub static SERVICE: crate::Service = crate::Service {
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
     "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
     "CreateAlias",
+    "CreateCustomKeyStore",
     "CreateGrant",
     "CreateKey",
     "Decrypt",
     "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DescribeCustomKeyStores",
     "DescribeKey",
     "DisableKey",
     "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
     "EnableKey",
     "EnableKeyRotation",
     "Encrypt",
     "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "GenerateRandom",
@@ -649,6 +656,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "TagResource",
     "UntagResource",
     "UpdateAlias",
+    "UpdateCustomKeyStore",
     "UpdateKeyDescription",
     "Verify",
     "VerifyMac",
@@ -7712,6 +7720,62 @@ impl ::std::fmt::Debug for CancelKeyDeletionResponse {
     }
 }
 
+/// The `ConnectCustomKeyStoreRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ConnectCustomKeyStoreRequest {
+    pub custom_key_store_id: ::std::string::String,
+}
+
+impl crate::HasShape for ConnectCustomKeyStoreRequest {
+    const SHAPE: &'static crate::Shape = &SH_ConnectCustomKeyStoreRequest;
+}
+
+impl crate::FromValue for ConnectCustomKeyStoreRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { custom_key_store_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ConnectCustomKeyStoreRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.custom_key_store_id))])
+    }
+}
+
+impl ::std::fmt::Debug for ConnectCustomKeyStoreRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ConnectCustomKeyStoreRequest").field("CustomKeyStoreId", &self.custom_key_store_id).finish()
+    }
+}
+
+/// The `ConnectCustomKeyStoreResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ConnectCustomKeyStoreResponse {}
+
+impl crate::HasShape for ConnectCustomKeyStoreResponse {
+    const SHAPE: &'static crate::Shape = &SH_ConnectCustomKeyStoreResponse;
+}
+
+impl crate::FromValue for ConnectCustomKeyStoreResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for ConnectCustomKeyStoreResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for ConnectCustomKeyStoreResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ConnectCustomKeyStoreResponse").finish()
+    }
+}
+
 /// The `CreateAliasRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateAliasRequest {
@@ -7745,6 +7809,110 @@ impl ::std::fmt::Debug for CreateAliasRequest {
             .field("AliasName", &self.alias_name)
             .field("TargetKeyId", &self.target_key_id)
             .finish()
+    }
+}
+
+/// The `CreateCustomKeyStoreRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateCustomKeyStoreRequest {
+    pub custom_key_store_name: ::std::string::String,
+    pub cloud_hsm_cluster_id: ::std::option::Option<::std::string::String>,
+    pub trust_anchor_certificate: ::std::option::Option<::std::string::String>,
+    pub key_store_password: ::std::option::Option<::std::string::String>,
+    pub custom_key_store_type: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_uri_endpoint: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_uri_path: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_vpc_endpoint_service_name: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_vpc_endpoint_service_owner: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_authentication_credential: ::std::option::Option<XksProxyAuthenticationCredentialType>,
+    pub xks_proxy_connectivity: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateCustomKeyStoreRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateCustomKeyStoreRequest;
+}
+
+impl crate::FromValue for CreateCustomKeyStoreRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            custom_key_store_name: crate::required(f.next())?,
+            cloud_hsm_cluster_id: crate::optional(f.next())?,
+            trust_anchor_certificate: crate::optional(f.next())?,
+            key_store_password: crate::optional(f.next())?,
+            custom_key_store_type: crate::optional(f.next())?,
+            xks_proxy_uri_endpoint: crate::optional(f.next())?,
+            xks_proxy_uri_path: crate::optional(f.next())?,
+            xks_proxy_vpc_endpoint_service_name: crate::optional(f.next())?,
+            xks_proxy_vpc_endpoint_service_owner: crate::optional(f.next())?,
+            xks_proxy_authentication_credential: crate::optional(f.next())?,
+            xks_proxy_connectivity: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateCustomKeyStoreRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.custom_key_store_name)),
+            self.cloud_hsm_cluster_id.map(crate::IntoValue::into_value),
+            self.trust_anchor_certificate.map(crate::IntoValue::into_value),
+            self.key_store_password.map(crate::IntoValue::into_value),
+            self.custom_key_store_type.map(crate::IntoValue::into_value),
+            self.xks_proxy_uri_endpoint.map(crate::IntoValue::into_value),
+            self.xks_proxy_uri_path.map(crate::IntoValue::into_value),
+            self.xks_proxy_vpc_endpoint_service_name.map(crate::IntoValue::into_value),
+            self.xks_proxy_vpc_endpoint_service_owner.map(crate::IntoValue::into_value),
+            self.xks_proxy_authentication_credential.map(crate::IntoValue::into_value),
+            self.xks_proxy_connectivity.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateCustomKeyStoreRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateCustomKeyStoreRequest")
+            .field("CustomKeyStoreName", &self.custom_key_store_name)
+            .field("CloudHsmClusterId", &self.cloud_hsm_cluster_id)
+            .field("TrustAnchorCertificate", &self.trust_anchor_certificate)
+            .field("KeyStorePassword", &"*** Sensitive Data Redacted ***")
+            .field("CustomKeyStoreType", &self.custom_key_store_type)
+            .field("XksProxyUriEndpoint", &self.xks_proxy_uri_endpoint)
+            .field("XksProxyUriPath", &self.xks_proxy_uri_path)
+            .field("XksProxyVpcEndpointServiceName", &self.xks_proxy_vpc_endpoint_service_name)
+            .field("XksProxyVpcEndpointServiceOwner", &self.xks_proxy_vpc_endpoint_service_owner)
+            .field("XksProxyAuthenticationCredential", &self.xks_proxy_authentication_credential)
+            .field("XksProxyConnectivity", &self.xks_proxy_connectivity)
+            .finish()
+    }
+}
+
+/// The `CreateCustomKeyStoreResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateCustomKeyStoreResponse {
+    pub custom_key_store_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateCustomKeyStoreResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateCustomKeyStoreResponse;
+}
+
+impl crate::FromValue for CreateCustomKeyStoreResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { custom_key_store_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateCustomKeyStoreResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.custom_key_store_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateCustomKeyStoreResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateCustomKeyStoreResponse").field("CustomKeyStoreId", &self.custom_key_store_id).finish()
     }
 }
 
@@ -7951,6 +8119,73 @@ impl ::std::fmt::Debug for CreateKeyResponse {
     }
 }
 
+/// The `CustomKeyStoresListEntry` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CustomKeyStoresListEntry {
+    pub custom_key_store_id: ::std::option::Option<::std::string::String>,
+    pub custom_key_store_name: ::std::option::Option<::std::string::String>,
+    pub cloud_hsm_cluster_id: ::std::option::Option<::std::string::String>,
+    pub trust_anchor_certificate: ::std::option::Option<::std::string::String>,
+    pub connection_state: ::std::option::Option<::std::string::String>,
+    pub connection_error_code: ::std::option::Option<::std::string::String>,
+    pub creation_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub custom_key_store_type: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_configuration: ::std::option::Option<XksProxyConfigurationType>,
+}
+
+impl crate::HasShape for CustomKeyStoresListEntry {
+    const SHAPE: &'static crate::Shape = &SH_CustomKeyStoresListEntry;
+}
+
+impl crate::FromValue for CustomKeyStoresListEntry {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            custom_key_store_id: crate::optional(f.next())?,
+            custom_key_store_name: crate::optional(f.next())?,
+            cloud_hsm_cluster_id: crate::optional(f.next())?,
+            trust_anchor_certificate: crate::optional(f.next())?,
+            connection_state: crate::optional(f.next())?,
+            connection_error_code: crate::optional(f.next())?,
+            creation_date: crate::optional(f.next())?,
+            custom_key_store_type: crate::optional(f.next())?,
+            xks_proxy_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CustomKeyStoresListEntry {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.custom_key_store_id.map(crate::IntoValue::into_value),
+            self.custom_key_store_name.map(crate::IntoValue::into_value),
+            self.cloud_hsm_cluster_id.map(crate::IntoValue::into_value),
+            self.trust_anchor_certificate.map(crate::IntoValue::into_value),
+            self.connection_state.map(crate::IntoValue::into_value),
+            self.connection_error_code.map(crate::IntoValue::into_value),
+            self.creation_date.map(crate::IntoValue::into_value),
+            self.custom_key_store_type.map(crate::IntoValue::into_value),
+            self.xks_proxy_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CustomKeyStoresListEntry {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CustomKeyStoresListEntry")
+            .field("CustomKeyStoreId", &self.custom_key_store_id)
+            .field("CustomKeyStoreName", &self.custom_key_store_name)
+            .field("CloudHsmClusterId", &self.cloud_hsm_cluster_id)
+            .field("TrustAnchorCertificate", &self.trust_anchor_certificate)
+            .field("ConnectionState", &self.connection_state)
+            .field("ConnectionErrorCode", &self.connection_error_code)
+            .field("CreationDate", &self.creation_date)
+            .field("CustomKeyStoreType", &self.custom_key_store_type)
+            .field("XksProxyConfiguration", &self.xks_proxy_configuration)
+            .finish()
+    }
+}
+
 /// The `DecryptRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct DecryptRequest {
@@ -8095,6 +8330,152 @@ impl ::std::fmt::Debug for DeleteAliasRequest {
     }
 }
 
+/// The `DeleteCustomKeyStoreRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteCustomKeyStoreRequest {
+    pub custom_key_store_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteCustomKeyStoreRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteCustomKeyStoreRequest;
+}
+
+impl crate::FromValue for DeleteCustomKeyStoreRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { custom_key_store_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteCustomKeyStoreRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.custom_key_store_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteCustomKeyStoreRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteCustomKeyStoreRequest").field("CustomKeyStoreId", &self.custom_key_store_id).finish()
+    }
+}
+
+/// The `DeleteCustomKeyStoreResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteCustomKeyStoreResponse {}
+
+impl crate::HasShape for DeleteCustomKeyStoreResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteCustomKeyStoreResponse;
+}
+
+impl crate::FromValue for DeleteCustomKeyStoreResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteCustomKeyStoreResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteCustomKeyStoreResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteCustomKeyStoreResponse").finish()
+    }
+}
+
+/// The `DescribeCustomKeyStoresRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeCustomKeyStoresRequest {
+    pub custom_key_store_id: ::std::option::Option<::std::string::String>,
+    pub custom_key_store_name: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+    pub marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeCustomKeyStoresRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeCustomKeyStoresRequest;
+}
+
+impl crate::FromValue for DescribeCustomKeyStoresRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            custom_key_store_id: crate::optional(f.next())?,
+            custom_key_store_name: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeCustomKeyStoresRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.custom_key_store_id.map(crate::IntoValue::into_value),
+            self.custom_key_store_name.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeCustomKeyStoresRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeCustomKeyStoresRequest")
+            .field("CustomKeyStoreId", &self.custom_key_store_id)
+            .field("CustomKeyStoreName", &self.custom_key_store_name)
+            .field("Limit", &self.limit)
+            .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `DescribeCustomKeyStoresResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeCustomKeyStoresResponse {
+    pub custom_key_stores: ::std::option::Option<::std::vec::Vec<CustomKeyStoresListEntry>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub truncated: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for DescribeCustomKeyStoresResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeCustomKeyStoresResponse;
+}
+
+impl crate::FromValue for DescribeCustomKeyStoresResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            custom_key_stores: crate::optional(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            truncated: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeCustomKeyStoresResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.custom_key_stores.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.truncated.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeCustomKeyStoresResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeCustomKeyStoresResponse")
+            .field("CustomKeyStores", &self.custom_key_stores)
+            .field("NextMarker", &self.next_marker)
+            .field("Truncated", &self.truncated)
+            .finish()
+    }
+}
+
 /// The `DescribeKeyRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DescribeKeyRequest {
@@ -8215,6 +8596,62 @@ impl crate::IntoValue for DisableKeyRotationRequest {
 impl ::std::fmt::Debug for DisableKeyRotationRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DisableKeyRotationRequest").field("KeyId", &self.key_id).finish()
+    }
+}
+
+/// The `DisconnectCustomKeyStoreRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisconnectCustomKeyStoreRequest {
+    pub custom_key_store_id: ::std::string::String,
+}
+
+impl crate::HasShape for DisconnectCustomKeyStoreRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisconnectCustomKeyStoreRequest;
+}
+
+impl crate::FromValue for DisconnectCustomKeyStoreRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { custom_key_store_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisconnectCustomKeyStoreRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.custom_key_store_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DisconnectCustomKeyStoreRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisconnectCustomKeyStoreRequest").field("CustomKeyStoreId", &self.custom_key_store_id).finish()
+    }
+}
+
+/// The `DisconnectCustomKeyStoreResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisconnectCustomKeyStoreResponse {}
+
+impl crate::HasShape for DisconnectCustomKeyStoreResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisconnectCustomKeyStoreResponse;
+}
+
+impl crate::FromValue for DisconnectCustomKeyStoreResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisconnectCustomKeyStoreResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisconnectCustomKeyStoreResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisconnectCustomKeyStoreResponse").finish()
     }
 }
 
@@ -8378,6 +8815,224 @@ impl ::std::fmt::Debug for EncryptResponse {
             .field("CiphertextBlob", &self.ciphertext_blob)
             .field("KeyId", &self.key_id)
             .field("EncryptionAlgorithm", &self.encryption_algorithm)
+            .finish()
+    }
+}
+
+/// The `GenerateDataKeyPairRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GenerateDataKeyPairRequest {
+    pub encryption_context:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub key_id: ::std::string::String,
+    pub key_pair_spec: ::std::string::String,
+    pub grant_tokens: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub recipient: ::std::option::Option<RecipientInfo>,
+    pub dry_run: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for GenerateDataKeyPairRequest {
+    const SHAPE: &'static crate::Shape = &SH_GenerateDataKeyPairRequest;
+}
+
+impl crate::FromValue for GenerateDataKeyPairRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            encryption_context: crate::optional(f.next())?,
+            key_id: crate::required(f.next())?,
+            key_pair_spec: crate::required(f.next())?,
+            grant_tokens: crate::optional(f.next())?,
+            recipient: crate::optional(f.next())?,
+            dry_run: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GenerateDataKeyPairRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.encryption_context.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.key_pair_spec)),
+            self.grant_tokens.map(crate::IntoValue::into_value),
+            self.recipient.map(crate::IntoValue::into_value),
+            self.dry_run.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateDataKeyPairRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateDataKeyPairRequest")
+            .field("EncryptionContext", &self.encryption_context)
+            .field("KeyId", &self.key_id)
+            .field("KeyPairSpec", &self.key_pair_spec)
+            .field("GrantTokens", &self.grant_tokens)
+            .field("Recipient", &self.recipient)
+            .field("DryRun", &self.dry_run)
+            .finish()
+    }
+}
+
+/// The `GenerateDataKeyPairResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GenerateDataKeyPairResponse {
+    pub private_key_ciphertext_blob: ::std::option::Option<crate::Blob>,
+    pub private_key_plaintext: ::std::option::Option<crate::Blob>,
+    pub public_key: ::std::option::Option<crate::Blob>,
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub key_pair_spec: ::std::option::Option<::std::string::String>,
+    pub ciphertext_for_recipient: ::std::option::Option<crate::Blob>,
+    pub key_material_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateDataKeyPairResponse {
+    const SHAPE: &'static crate::Shape = &SH_GenerateDataKeyPairResponse;
+}
+
+impl crate::FromValue for GenerateDataKeyPairResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            private_key_ciphertext_blob: crate::optional(f.next())?,
+            private_key_plaintext: crate::optional(f.next())?,
+            public_key: crate::optional(f.next())?,
+            key_id: crate::optional(f.next())?,
+            key_pair_spec: crate::optional(f.next())?,
+            ciphertext_for_recipient: crate::optional(f.next())?,
+            key_material_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GenerateDataKeyPairResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.private_key_ciphertext_blob.map(crate::IntoValue::into_value),
+            self.private_key_plaintext.map(crate::IntoValue::into_value),
+            self.public_key.map(crate::IntoValue::into_value),
+            self.key_id.map(crate::IntoValue::into_value),
+            self.key_pair_spec.map(crate::IntoValue::into_value),
+            self.ciphertext_for_recipient.map(crate::IntoValue::into_value),
+            self.key_material_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateDataKeyPairResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateDataKeyPairResponse")
+            .field("PrivateKeyCiphertextBlob", &self.private_key_ciphertext_blob)
+            .field("PrivateKeyPlaintext", &"*** Sensitive Data Redacted ***")
+            .field("PublicKey", &self.public_key)
+            .field("KeyId", &self.key_id)
+            .field("KeyPairSpec", &self.key_pair_spec)
+            .field("CiphertextForRecipient", &self.ciphertext_for_recipient)
+            .field("KeyMaterialId", &self.key_material_id)
+            .finish()
+    }
+}
+
+/// The `GenerateDataKeyPairWithoutPlaintextRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GenerateDataKeyPairWithoutPlaintextRequest {
+    pub encryption_context:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub key_id: ::std::string::String,
+    pub key_pair_spec: ::std::string::String,
+    pub grant_tokens: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub dry_run: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for GenerateDataKeyPairWithoutPlaintextRequest {
+    const SHAPE: &'static crate::Shape = &SH_GenerateDataKeyPairWithoutPlaintextRequest;
+}
+
+impl crate::FromValue for GenerateDataKeyPairWithoutPlaintextRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            encryption_context: crate::optional(f.next())?,
+            key_id: crate::required(f.next())?,
+            key_pair_spec: crate::required(f.next())?,
+            grant_tokens: crate::optional(f.next())?,
+            dry_run: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GenerateDataKeyPairWithoutPlaintextRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.encryption_context.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.key_pair_spec)),
+            self.grant_tokens.map(crate::IntoValue::into_value),
+            self.dry_run.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateDataKeyPairWithoutPlaintextRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateDataKeyPairWithoutPlaintextRequest")
+            .field("EncryptionContext", &self.encryption_context)
+            .field("KeyId", &self.key_id)
+            .field("KeyPairSpec", &self.key_pair_spec)
+            .field("GrantTokens", &self.grant_tokens)
+            .field("DryRun", &self.dry_run)
+            .finish()
+    }
+}
+
+/// The `GenerateDataKeyPairWithoutPlaintextResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GenerateDataKeyPairWithoutPlaintextResponse {
+    pub private_key_ciphertext_blob: ::std::option::Option<crate::Blob>,
+    pub public_key: ::std::option::Option<crate::Blob>,
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub key_pair_spec: ::std::option::Option<::std::string::String>,
+    pub key_material_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateDataKeyPairWithoutPlaintextResponse {
+    const SHAPE: &'static crate::Shape = &SH_GenerateDataKeyPairWithoutPlaintextResponse;
+}
+
+impl crate::FromValue for GenerateDataKeyPairWithoutPlaintextResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            private_key_ciphertext_blob: crate::optional(f.next())?,
+            public_key: crate::optional(f.next())?,
+            key_id: crate::optional(f.next())?,
+            key_pair_spec: crate::optional(f.next())?,
+            key_material_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GenerateDataKeyPairWithoutPlaintextResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.private_key_ciphertext_blob.map(crate::IntoValue::into_value),
+            self.public_key.map(crate::IntoValue::into_value),
+            self.key_id.map(crate::IntoValue::into_value),
+            self.key_pair_spec.map(crate::IntoValue::into_value),
+            self.key_material_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateDataKeyPairWithoutPlaintextResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateDataKeyPairWithoutPlaintextResponse")
+            .field("PrivateKeyCiphertextBlob", &self.private_key_ciphertext_blob)
+            .field("PublicKey", &self.public_key)
+            .field("KeyId", &self.key_id)
+            .field("KeyPairSpec", &self.key_pair_spec)
+            .field("KeyMaterialId", &self.key_material_id)
             .finish()
     }
 }
@@ -10678,6 +11333,104 @@ impl ::std::fmt::Debug for UpdateAliasRequest {
     }
 }
 
+/// The `UpdateCustomKeyStoreRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateCustomKeyStoreRequest {
+    pub custom_key_store_id: ::std::string::String,
+    pub new_custom_key_store_name: ::std::option::Option<::std::string::String>,
+    pub key_store_password: ::std::option::Option<::std::string::String>,
+    pub cloud_hsm_cluster_id: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_uri_endpoint: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_uri_path: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_vpc_endpoint_service_name: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_vpc_endpoint_service_owner: ::std::option::Option<::std::string::String>,
+    pub xks_proxy_authentication_credential: ::std::option::Option<XksProxyAuthenticationCredentialType>,
+    pub xks_proxy_connectivity: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UpdateCustomKeyStoreRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateCustomKeyStoreRequest;
+}
+
+impl crate::FromValue for UpdateCustomKeyStoreRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(10)?.into_iter();
+        Ok(Self {
+            custom_key_store_id: crate::required(f.next())?,
+            new_custom_key_store_name: crate::optional(f.next())?,
+            key_store_password: crate::optional(f.next())?,
+            cloud_hsm_cluster_id: crate::optional(f.next())?,
+            xks_proxy_uri_endpoint: crate::optional(f.next())?,
+            xks_proxy_uri_path: crate::optional(f.next())?,
+            xks_proxy_vpc_endpoint_service_name: crate::optional(f.next())?,
+            xks_proxy_vpc_endpoint_service_owner: crate::optional(f.next())?,
+            xks_proxy_authentication_credential: crate::optional(f.next())?,
+            xks_proxy_connectivity: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateCustomKeyStoreRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.custom_key_store_id)),
+            self.new_custom_key_store_name.map(crate::IntoValue::into_value),
+            self.key_store_password.map(crate::IntoValue::into_value),
+            self.cloud_hsm_cluster_id.map(crate::IntoValue::into_value),
+            self.xks_proxy_uri_endpoint.map(crate::IntoValue::into_value),
+            self.xks_proxy_uri_path.map(crate::IntoValue::into_value),
+            self.xks_proxy_vpc_endpoint_service_name.map(crate::IntoValue::into_value),
+            self.xks_proxy_vpc_endpoint_service_owner.map(crate::IntoValue::into_value),
+            self.xks_proxy_authentication_credential.map(crate::IntoValue::into_value),
+            self.xks_proxy_connectivity.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateCustomKeyStoreRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateCustomKeyStoreRequest")
+            .field("CustomKeyStoreId", &self.custom_key_store_id)
+            .field("NewCustomKeyStoreName", &self.new_custom_key_store_name)
+            .field("KeyStorePassword", &"*** Sensitive Data Redacted ***")
+            .field("CloudHsmClusterId", &self.cloud_hsm_cluster_id)
+            .field("XksProxyUriEndpoint", &self.xks_proxy_uri_endpoint)
+            .field("XksProxyUriPath", &self.xks_proxy_uri_path)
+            .field("XksProxyVpcEndpointServiceName", &self.xks_proxy_vpc_endpoint_service_name)
+            .field("XksProxyVpcEndpointServiceOwner", &self.xks_proxy_vpc_endpoint_service_owner)
+            .field("XksProxyAuthenticationCredential", &self.xks_proxy_authentication_credential)
+            .field("XksProxyConnectivity", &self.xks_proxy_connectivity)
+            .finish()
+    }
+}
+
+/// The `UpdateCustomKeyStoreResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateCustomKeyStoreResponse {}
+
+impl crate::HasShape for UpdateCustomKeyStoreResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateCustomKeyStoreResponse;
+}
+
+impl crate::FromValue for UpdateCustomKeyStoreResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for UpdateCustomKeyStoreResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateCustomKeyStoreResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateCustomKeyStoreResponse").finish()
+    }
+}
+
 /// The `UpdateKeyDescriptionRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateKeyDescriptionRequest {
@@ -10940,5 +11693,96 @@ impl crate::IntoValue for XksKeyConfigurationType {
 impl ::std::fmt::Debug for XksKeyConfigurationType {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("XksKeyConfigurationType").field("Id", &self.id).finish()
+    }
+}
+
+/// The `XksProxyAuthenticationCredentialType` shape.
+#[derive(Clone, PartialEq)]
+pub struct XksProxyAuthenticationCredentialType {
+    pub access_key_id: ::std::string::String,
+    pub raw_secret_access_key: ::std::string::String,
+}
+
+impl crate::HasShape for XksProxyAuthenticationCredentialType {
+    const SHAPE: &'static crate::Shape = &SH_XksProxyAuthenticationCredentialType;
+}
+
+impl crate::FromValue for XksProxyAuthenticationCredentialType {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { access_key_id: crate::required(f.next())?, raw_secret_access_key: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for XksProxyAuthenticationCredentialType {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.access_key_id)),
+            Some(crate::IntoValue::into_value(self.raw_secret_access_key)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for XksProxyAuthenticationCredentialType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("XksProxyAuthenticationCredentialType")
+            .field("AccessKeyId", &"*** Sensitive Data Redacted ***")
+            .field("RawSecretAccessKey", &"*** Sensitive Data Redacted ***")
+            .finish()
+    }
+}
+
+/// The `XksProxyConfigurationType` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct XksProxyConfigurationType {
+    pub connectivity: ::std::option::Option<::std::string::String>,
+    pub access_key_id: ::std::option::Option<::std::string::String>,
+    pub uri_endpoint: ::std::option::Option<::std::string::String>,
+    pub uri_path: ::std::option::Option<::std::string::String>,
+    pub vpc_endpoint_service_name: ::std::option::Option<::std::string::String>,
+    pub vpc_endpoint_service_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for XksProxyConfigurationType {
+    const SHAPE: &'static crate::Shape = &SH_XksProxyConfigurationType;
+}
+
+impl crate::FromValue for XksProxyConfigurationType {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            connectivity: crate::optional(f.next())?,
+            access_key_id: crate::optional(f.next())?,
+            uri_endpoint: crate::optional(f.next())?,
+            uri_path: crate::optional(f.next())?,
+            vpc_endpoint_service_name: crate::optional(f.next())?,
+            vpc_endpoint_service_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for XksProxyConfigurationType {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.connectivity.map(crate::IntoValue::into_value),
+            self.access_key_id.map(crate::IntoValue::into_value),
+            self.uri_endpoint.map(crate::IntoValue::into_value),
+            self.uri_path.map(crate::IntoValue::into_value),
+            self.vpc_endpoint_service_name.map(crate::IntoValue::into_value),
+            self.vpc_endpoint_service_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for XksProxyConfigurationType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("XksProxyConfigurationType")
+            .field("Connectivity", &self.connectivity)
+            .field("AccessKeyId", &"*** Sensitive Data Redacted ***")
+            .field("UriEndpoint", &self.uri_endpoint)
+            .field("UriPath", &self.uri_path)
+            .field("VpcEndpointServiceName", &self.vpc_endpoint_service_name)
+            .field("VpcEndpointServiceOwner", &self.vpc_endpoint_service_owner)
+            .finish()
     }
 }

@@ -518,3 +518,62 @@ async fn grants_allow_their_grantee_within_their_constraints_until_retired() {
     k.revoke_grant().key_id(&id).grant_id(&again).send().await.unwrap();
     assert_eq!(code(use_key("t1").await), "AccessDeniedException");
 }
+
+#[tokio::test]
+async fn data_key_pairs_and_custom_key_stores_answer_as_kms_does() {
+    use aws_sdk_kms::types::DataKeyPairSpec;
+    let server = TestServer::start().await.unwrap();
+    let k = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let id = symmetric(&k).await;
+    let pair = k
+        .generate_data_key_pair()
+        .key_id(&id)
+        .key_pair_spec(DataKeyPairSpec::EccNistP256)
+        .encryption_context("use", "signing")
+        .send()
+        .await
+        .unwrap();
+    let private = pair.private_key_plaintext().unwrap().as_ref().to_vec();
+    let public = pair.public_key().unwrap().as_ref().to_vec();
+    // The private half (PKCS#8) is the public half's, as an independent implementation sees it.
+    let matches = r#"
+import sys
+from cryptography.hazmat.primitives import serialization
+private = serialization.load_der_private_key(bytes.fromhex(sys.argv[1]), password=None)
+der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+print(der.hex() == sys.argv[2])
+"#;
+    assert_eq!(python(matches, &[&hex(&private), &hex(&public)]), "True");
+    // Its encrypted copy decrypts, under its context, to the same private key.
+    let opened = k
+        .decrypt()
+        .ciphertext_blob(pair.private_key_ciphertext_blob().unwrap().clone())
+        .encryption_context("use", "signing")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext().unwrap().as_ref(), private.as_slice());
+    let without =
+        k.generate_data_key_pair_without_plaintext().key_id(&id).key_pair_spec(DataKeyPairSpec::Rsa2048).send().await;
+    assert!(without.unwrap().public_key().is_some());
+    let sm2 = k.generate_data_key_pair().key_id(&id).key_pair_spec(DataKeyPairSpec::Sm2).send().await;
+    assert_eq!(code(sm2), "UnsupportedOperationException");
+
+    // Rampart keeps every key itself: an account has no custom key store.
+    assert!(k.describe_custom_key_stores().send().await.unwrap().custom_key_stores().is_empty());
+    let named = k.describe_custom_key_stores().custom_key_store_name("hsm").send().await;
+    assert_eq!(code(named), "CustomKeyStoreNotFoundException");
+    let connect = k.connect_custom_key_store().custom_key_store_id("cks-1234567890abcdef0").send().await;
+    assert_eq!(code(connect), "CustomKeyStoreNotFoundException");
+    let made = k
+        .create_custom_key_store()
+        .custom_key_store_name("hsm")
+        .cloud_hsm_cluster_id("cluster-23a4b5c6d7e")
+        .trust_anchor_certificate("-----BEGIN CERTIFICATE-----")
+        .key_store_password("password")
+        .send()
+        .await;
+    assert_eq!(code(made), "CloudHsmClusterNotFoundException");
+    let in_store = k.create_key().custom_key_store_id("cks-1234567890abcdef0").send().await;
+    assert_eq!(code(in_store), "CustomKeyStoreNotFoundException");
+}
