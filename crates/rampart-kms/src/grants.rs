@@ -235,13 +235,7 @@ pub fn create_grant(
         issuing_account: format!("arn:aws:iam::{}:root", ctx.principal.account_id),
         created: ctx.now,
     };
-    if input.dry_run == Some(true) {
-        return Err(ServiceError::new(
-            "DryRunOperationException",
-            412,
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
-    }
+    super::use_api::dry_run(input.dry_run)?;
     let same = |g: &Grant| {
         g.name.is_some()
             && g.name == grant.name
@@ -350,25 +344,13 @@ fn remove(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, key_id: &str, grant_id: &str, across
 /// whoever the key policy lets (decided before this runs).
 pub fn retire_grant(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::RetireGrantRequest) -> Result<(), ServiceError> {
     let (key, grant) = retiring(input.grant_token.as_deref(), input.key_id.as_deref(), input.grant_id.as_deref())?;
-    if input.dry_run == Some(true) {
-        return Err(ServiceError::new(
-            "DryRunOperationException",
-            412,
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
-    }
+    super::use_api::dry_run(input.dry_run)?;
     remove(tx, ctx, &key, &grant, true)
 }
 
 /// Revokes a grant (a key administrator's act, as the key policy allows).
 pub fn revoke_grant(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::RevokeGrantRequest) -> Result<(), ServiceError> {
-    if input.dry_run == Some(true) {
-        return Err(ServiceError::new(
-            "DryRunOperationException",
-            412,
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
-    }
+    super::use_api::dry_run(input.dry_run)?;
     remove(tx, ctx, &input.key_id, &input.grant_id, true)
 }
 

@@ -24,7 +24,7 @@ fn key_for(ctx: &Ctx<'_>, key_id: &str, usage: &str) -> Result<Arc<KeyRecord>, S
 }
 
 /// A request with `DryRun` stops here, once it has been authorized and its key checked.
-fn dry_run(asked: Option<bool>) -> Result<(), ServiceError> {
+pub(crate) fn dry_run(asked: Option<bool>) -> Result<(), ServiceError> {
     if asked == Some(true) {
         return Err(ServiceError::new(
             "DryRunOperationException",
@@ -330,18 +330,31 @@ fn is_digest(message_type: Option<&str>) -> Result<bool, ServiceError> {
     }
 }
 
-pub fn sign(ctx: &Ctx<'_>, input: shapes::SignRequest) -> Result<shapes::SignResponse, ServiceError> {
-    let key = key_for(ctx, &input.key_id, "SIGN_VERIFY")?;
-    let digest = is_digest(input.message_type.as_deref())?;
+/// A signing key, the message type and the key's spec, checked for the algorithm; stops a dry run.
+fn signing_key(
+    ctx: &Ctx<'_>,
+    key_id: &str,
+    algorithm: &str,
+    message_type: Option<&str>,
+    dry: Option<bool>,
+) -> Result<(Arc<KeyRecord>, bool, Spec), ServiceError> {
+    let key = key_for(ctx, key_id, "SIGN_VERIFY")?;
+    let digest = is_digest(message_type)?;
     let spec = key.spec()?;
-    if !spec.signing_algorithms().contains(&input.signing_algorithm.as_str()) {
+    if !spec.signing_algorithms().contains(&algorithm) {
         return Err(ServiceError::new(
             "InvalidKeyUsageException",
             400,
-            format!("{} is not a valid signing algorithm for {}.", input.signing_algorithm, key.arn()),
+            format!("{algorithm} is not a valid signing algorithm for {}.", key.arn()),
         ));
     }
-    dry_run(input.dry_run)?;
+    dry_run(dry)?;
+    Ok((key, digest, spec))
+}
+
+pub fn sign(ctx: &Ctx<'_>, input: shapes::SignRequest) -> Result<shapes::SignResponse, ServiceError> {
+    let (key, digest, spec) =
+        signing_key(ctx, &input.key_id, &input.signing_algorithm, input.message_type.as_deref(), input.dry_run)?;
     let material = key.unseal(ctx.sealer, key.current()?)?;
     let signature =
         crypto::sign(spec, &material, &input.signing_algorithm, &input.message.0, digest).map_err(crypto_error)?;
@@ -354,17 +367,8 @@ pub fn sign(ctx: &Ctx<'_>, input: shapes::SignRequest) -> Result<shapes::SignRes
 
 /// Verifies a signature; one that does not verify is KMSInvalidSignatureException, as in AWS.
 pub fn verify(ctx: &Ctx<'_>, input: shapes::VerifyRequest) -> Result<shapes::VerifyResponse, ServiceError> {
-    let key = key_for(ctx, &input.key_id, "SIGN_VERIFY")?;
-    let digest = is_digest(input.message_type.as_deref())?;
-    let spec = key.spec()?;
-    if !spec.signing_algorithms().contains(&input.signing_algorithm.as_str()) {
-        return Err(ServiceError::new(
-            "InvalidKeyUsageException",
-            400,
-            format!("{} is not a valid signing algorithm for {}.", input.signing_algorithm, key.arn()),
-        ));
-    }
-    dry_run(input.dry_run)?;
+    let (key, digest, spec) =
+        signing_key(ctx, &input.key_id, &input.signing_algorithm, input.message_type.as_deref(), input.dry_run)?;
     let material = key.unseal(ctx.sealer, key.current()?)?;
     let valid = crypto::verify(spec, &material, &input.signing_algorithm, &input.message.0, digest, &input.signature.0)
         .map_err(crypto_error)?;

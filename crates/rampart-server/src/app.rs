@@ -622,56 +622,27 @@ impl App {
             user_agent: &origin.user_agent,
             region: &region,
         };
+        let allowed = |action: &str,
+                       resource: &str,
+                       keys: &[(String, Vec<String>)],
+                       resource_policy: Option<&authz::ResourcePolicy>| {
+            let request = authz::Request { principal: &principal, action, resource, context, keys, resource_policy };
+            self.authorizer.authorize(&self.db, &request).map_err(|e| fail(denial(e, protocol), protocol, namespace))
+        };
         for check in &key_checks {
             let policy = check.key_policy.as_ref().map(|text| authz::ResourcePolicy {
                 name: "KeyPolicy".to_owned(),
                 text: text.clone(),
                 required: true,
             });
-            self.authorizer
-                .authorize(
-                    &self.db,
-                    &authz::Request {
-                        principal: &principal,
-                        action: &check.action,
-                        resource: &check.resource,
-                        context,
-                        keys: &check.keys,
-                        resource_policy: policy.as_ref(),
-                    },
-                )
-                .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
+            allowed(&check.action, &check.resource, &check.keys, policy.as_ref())?;
         }
         for resource in asked.resources.iter().filter(|_| key_checks.is_empty()) {
-            self.authorizer
-                .authorize(
-                    &self.db,
-                    &authz::Request {
-                        principal: &principal,
-                        action: &asked.action,
-                        resource,
-                        context,
-                        keys: &asked.keys,
-                        resource_policy: None,
-                    },
-                )
-                .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
+            allowed(&asked.action, resource, &asked.keys, None)?;
         }
         // Dependent actions: a role handed to a service must be passable, tags taggable.
         for check in &asked.also {
-            self.authorizer
-                .authorize(
-                    &self.db,
-                    &authz::Request {
-                        principal: &principal,
-                        action: &check.action,
-                        resource: &check.resource,
-                        context,
-                        keys: &check.keys,
-                        resource_policy: None,
-                    },
-                )
-                .map_err(|e| fail(denial(e, protocol), protocol, namespace))?;
+            allowed(&check.action, &check.resource, &check.keys, None)?;
         }
 
         // Do it.

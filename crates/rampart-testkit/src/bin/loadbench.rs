@@ -254,28 +254,7 @@ async fn kms_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
     let [symmetric, ecc] = <[String; 2]>::try_from(ids).map_err(|_| anyhow::anyhow!("two keys"))?;
     KMS_KEYS.set((symmetric, ecc)).ok();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:GenerateDataKey","kms:Sign"],"Resource":"*"}]}"#;
-    for body in [
-        "Action=CreateUser&Version=2010-05-08&UserName=kmsbench".to_owned(),
-        format!(
-            "Action=PutUserPolicy&Version=2010-05-08&UserName=kmsbench&PolicyName=kms&PolicyDocument={}",
-            form_encode(policy)
-        ),
-    ] {
-        let r = rampart_testkit::send(form(addr, root, "iam", body)?).await?;
-        anyhow::ensure!(r.status == 200 || r.body.contains("EntityAlreadyExists"), "setup failed: {}", r.body);
-    }
-    let r = rampart_testkit::send(form(
-        addr,
-        root,
-        "iam",
-        "Action=CreateAccessKey&Version=2010-05-08&UserName=kmsbench".into(),
-    )?)
-    .await?;
-    Ok(Creds {
-        id: xml_field(&r.body, "AccessKeyId").context("no key id")?,
-        secret: xml_field(&r.body, "SecretAccessKey").context("no secret")?,
-        token: None,
-    })
+    user_with_policy(addr, root, "kmsbench", policy).await
 }
 
 /// Stands in for the benchmark role's ARN until the account is known; replaced at setup.
@@ -474,10 +453,17 @@ async fn member_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
 /// Creates a user allowed `iam:GetUser` on itself, and returns its key (for `--op get-user`).
 async fn policy_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetUser","Resource":"arn:aws:iam::*:user/${aws:username}"}]}"#;
-    let enc: String = form_encode(policy);
+    user_with_policy(addr, root, "loadbench", policy).await
+}
+
+/// Creates the user `name` (or finds it) with `policy` inline, and returns a new key of it.
+async fn user_with_policy(addr: &str, root: &Creds, name: &str, policy: &str) -> anyhow::Result<Creds> {
     for body in [
-        "Action=CreateUser&Version=2010-05-08&UserName=loadbench".to_owned(),
-        format!("Action=PutUserPolicy&Version=2010-05-08&UserName=loadbench&PolicyName=self&PolicyDocument={enc}"),
+        format!("Action=CreateUser&Version=2010-05-08&UserName={name}"),
+        format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName={name}&PolicyName=bench&PolicyDocument={}",
+            form_encode(policy)
+        ),
     ] {
         let r = rampart_testkit::send(form(addr, root, "iam", body)?).await?;
         anyhow::ensure!(r.status == 200 || r.body.contains("EntityAlreadyExists"), "setup failed: {}", r.body);
@@ -486,17 +472,12 @@ async fn policy_user(addr: &str, root: &Creds) -> anyhow::Result<Creds> {
         addr,
         root,
         "iam",
-        "Action=CreateAccessKey&Version=2010-05-08&UserName=loadbench".into(),
+        format!("Action=CreateAccessKey&Version=2010-05-08&UserName={name}"),
     )?)
     .await?;
-    let field = |tag: &str| -> Option<String> {
-        let start = r.body.find(&format!("<{tag}>"))? + tag.len() + 2;
-        let end = r.body[start..].find('<')? + start;
-        Some(r.body[start..end].to_owned())
-    };
     Ok(Creds {
-        id: field("AccessKeyId").context("no key id")?,
-        secret: field("SecretAccessKey").context("no secret")?,
+        id: xml_field(&r.body, "AccessKeyId").context("no key id")?,
+        secret: xml_field(&r.body, "SecretAccessKey").context("no secret")?,
         token: None,
     })
 }
