@@ -26,8 +26,14 @@ fn identity_policy(i: usize) -> String {
             ""
         };
         let effect = if j == 9 && i.is_multiple_of(3) { "Deny" } else { "Allow" };
+        // IAM's ARNs name no region and a known resource type (IAM refuses a policy otherwise).
+        let resource = if svc == "iam" {
+            format!("arn:aws:iam::111122223333:user/thing{j}/*")
+        } else {
+            format!("arn:aws:{svc}:*:111122223333:thing{j}/*")
+        };
         sts.push(format!(
-            r#"{{"Sid":"S{i}x{j}","Effect":"{effect}","Action":["{svc}:Get*","{svc}:List*","{svc}:Describe*"],"Resource":"arn:aws:{svc}:*:111122223333:thing{j}/*"{cond}}}"#
+            r#"{{"Sid":"S{i}x{j}","Effect":"{effect}","Action":["{svc}:Get*","{svc}:List*","{svc}:Describe*"],"Resource":"{resource}"{cond}}}"#
         ));
     }
     format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, sts.join(","))
@@ -88,8 +94,63 @@ fn bench(c: &mut Criterion) {
     assert!(!decide(&denied).is_allowed());
     c.bench_function("decide: implicit deny, same set", |b| b.iter(|| decide(std::hint::black_box(&denied))));
     percentiles(&input);
+    kms(c);
     c.bench_function("compile: one 10-statement policy", |b| {
         b.iter(|| Policy::parse(std::hint::black_box(&texts[0]), PolicyKind::Identity).unwrap())
+    });
+}
+
+/// KMS's decision: what a key policy (the default one, delegating to the account) and ten grants
+/// (statements with encryption-context conditions) add over the IAM decision alone.
+fn kms(c: &mut Criterion) {
+    let identity = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt","kms:GenerateDataKey"],"Resource":"*"}]}"#,
+        PolicyKind::Identity,
+    )
+    .unwrap();
+    let grants: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"Sid":"Grant{i}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:role/app{i}"}},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*","Condition":{{"StringEquals":{{"kms:EncryptionContext:tenant":"t{i}"}}}}}}"#
+            )
+        })
+        .collect();
+    let key_policy = Policy::parse(
+        &format!(
+            r#"{{"Version":"2012-10-17","Id":"key-default-1","Statement":[{{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111122223333:root"}},"Action":"kms:*","Resource":"*"}},{}]}}"#,
+            grants.join(",")
+        ),
+        PolicyKind::Resource,
+    )
+    .unwrap();
+    let named = [Named { name: "inline", policy: &identity }];
+    let principal = Principal::user("111122223333", "/", "alice");
+    let mut ctx = Context::new();
+    ctx.set("kms:EncryptionContext:tenant", "t3").set("kms:CallerAccount", "111122223333");
+    let iam_only = Input {
+        action: "kms:Encrypt",
+        resource: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        principal: &principal,
+        context: &ctx,
+        identity: &named,
+        boundary: None,
+        session: None,
+        scps: &[],
+        rcps: &[],
+        resource_policy: None,
+        resource_account: None,
+        resource_policy_required: false,
+    };
+    let with_key_policy = Input {
+        resource_policy: Some(Named { name: "KeyPolicy", policy: &key_policy }),
+        resource_account: Some("111122223333"),
+        resource_policy_required: true,
+        ..iam_only
+    };
+    assert!(decide(&iam_only).is_allowed() && decide(&with_key_policy).is_allowed());
+    c.bench_function("decide kms: IAM alone", |b| b.iter(|| decide(std::hint::black_box(&iam_only))));
+    c.bench_function("decide kms: IAM + default key policy + 10 grants", |b| {
+        b.iter(|| decide(std::hint::black_box(&with_key_policy)))
     });
 }
 
