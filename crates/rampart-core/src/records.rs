@@ -39,6 +39,24 @@ pub fn write_tx<T: Serialize>(tx: &mut Tx<'_>, key: &[u8], record: &T) -> Result
     Ok(())
 }
 
+/// A raw store read, through the read cache or inside a transaction: for code that serves both.
+pub type Reader<'a> = dyn Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a;
+
+/// A [`Reader`] through the store's read cache.
+pub fn cached_reader(db: &Db) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + '_ {
+    move |key| Ok(db.get_cached(key)?.map(|v| v.to_vec()))
+}
+
+/// A [`Reader`] inside a transaction (its own writes included).
+pub fn tx_reader<'a>(tx: &'a Tx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a {
+    move |key| Ok(tx.get(key)?)
+}
+
+/// Reads a JSON record through a [`Reader`].
+pub fn read_with<T: for<'de> Deserialize<'de>>(get: &Reader<'_>, key: &[u8]) -> Result<Option<T>, ServiceError> {
+    get(key)?.map(|v| decode(key, &v)).transpose()
+}
+
 /// Every committed record under a prefix, in key order.
 pub fn scan_records<T: for<'de> Deserialize<'de>>(db: &Db, prefix: &[u8]) -> Result<Vec<T>, ServiceError> {
     db.scan_prefix(prefix, None, usize::MAX >> 1, false)?.iter().map(|(k, v)| decode(k, v)).collect()

@@ -35,7 +35,7 @@ fn target(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<std::sync::Arc<K
     if key_id.starts_with("alias/") || key_id.contains(":alias/") {
         return Err(validation("An alias points to a key, not to another alias: give a key id or key ARN."));
     }
-    let key = find(&|k| Ok(tx.get(k)?), ctx.principal, ctx.region, key_id, false, ctx.now)?;
+    let key = find(&records::tx_reader(tx), ctx.principal, ctx.region, key_id, false, ctx.now)?;
     if key.state == "PendingDeletion" {
         return Err(invalid_state(format!("{} is pending deletion.", key.arn())));
     }
@@ -100,11 +100,7 @@ pub fn list_aliases(
 ) -> Result<shapes::ListAliasesResponse, ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     let only = match &input.key_id {
-        Some(k) => Some(
-            find(&|key| Ok(ctx.db.get_cached(key)?.map(|v| v.to_vec())), ctx.principal, region, k, false, ctx.now)?
-                .id
-                .clone(),
-        ),
+        Some(k) => Some(find(&records::cached_reader(ctx.db), ctx.principal, region, k, false, ctx.now)?.id.clone()),
         None => None,
     };
     let all: Vec<AliasRecord> = records::scan_records(ctx.db, &keys::kms_aliases(account, region))?;

@@ -198,7 +198,7 @@ pub fn create_grant(
     ctx: &TxCtx<'_>,
     input: shapes::CreateGrantRequest,
 ) -> Result<shapes::CreateGrantResponse, ServiceError> {
-    let mut key = find(&|k| Ok(tx.get(k)?), ctx.principal, ctx.region, &input.key_id, true, ctx.now)
+    let mut key = find(&records::tx_reader(tx), ctx.principal, ctx.region, &input.key_id, true, ctx.now)
         .map(std::sync::Arc::unwrap_or_clone)?;
     match key.state.as_str() {
         "Disabled" => return Err(ServiceError::new("DisabledException", 400, format!("{} is disabled.", key.arn()))),
@@ -280,7 +280,7 @@ pub fn list_grants(
     ctx: &Ctx<'_>,
     input: shapes::ListGrantsRequest,
 ) -> Result<shapes::ListGrantsResponse, ServiceError> {
-    let get = |k: &[u8]| Ok(ctx.db.get_cached(k)?.map(|v| v.to_vec()));
+    let get = records::cached_reader(ctx.db);
     let key = find(&get, ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
     if let Some(id) = &input.grant_id {
         check_grant_id(id)?;
@@ -330,7 +330,7 @@ pub(crate) fn retiring(
 
 fn remove(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, key_id: &str, grant_id: &str, across: bool) -> Result<(), ServiceError> {
     check_grant_id(grant_id)?;
-    let mut key = find(&|k| Ok(tx.get(k)?), ctx.principal, ctx.region, key_id, across, ctx.now)
+    let mut key = find(&records::tx_reader(tx), ctx.principal, ctx.region, key_id, across, ctx.now)
         .map(std::sync::Arc::unwrap_or_clone)?;
     let before = key.grants.len();
     key.grants.retain(|g| g.id != grant_id);

@@ -26,15 +26,6 @@ pub fn default_policy(account: &str) -> String {
     )
 }
 
-/// The transaction's reader, for [`find`].
-fn in_tx<'a>(tx: &'a Tx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a {
-    move |k| Ok(tx.get(k)?)
-}
-
-fn cached<'a>(ctx: &'a Ctx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a {
-    move |k| Ok(ctx.db.get_cached(k)?.map(|v| v.to_vec()))
-}
-
 pub(crate) fn write_key(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<(), ServiceError> {
     records::write_tx(tx, &keys::kms_key(&key.account, &key.region, &key.id), key)
 }
@@ -261,7 +252,7 @@ pub fn describe_key(
     ctx: &Ctx<'_>,
     input: shapes::DescribeKeyRequest,
 ) -> Result<shapes::DescribeKeyResponse, ServiceError> {
-    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
     Ok(shapes::DescribeKeyResponse { key_metadata: Some(metadata(&key)) })
 }
 
@@ -297,7 +288,8 @@ pub fn list_keys(ctx: &Ctx<'_>, input: shapes::ListKeysRequest) -> Result<shapes
 
 /// A key of the caller's account, read inside the transaction for a change.
 fn own_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
-    find(&in_tx(tx), ctx.principal, ctx.region, key_id, false, ctx.now).map(std::sync::Arc::unwrap_or_clone)
+    find(&records::tx_reader(tx), ctx.principal, ctx.region, key_id, false, ctx.now)
+        .map(std::sync::Arc::unwrap_or_clone)
 }
 
 fn not_pending(key: &KeyRecord) -> Result<(), ServiceError> {
@@ -390,7 +382,7 @@ pub fn get_key_policy(
     input: shapes::GetKeyPolicyRequest,
 ) -> Result<shapes::GetKeyPolicyResponse, ServiceError> {
     policy_name(input.policy_name.as_deref())?;
-    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
     Ok(shapes::GetKeyPolicyResponse { policy: Some(key.policy.clone()), policy_name: Some(POLICY_NAME.to_owned()) })
 }
 
@@ -417,7 +409,7 @@ pub fn list_key_policies(
     ctx: &Ctx<'_>,
     input: shapes::ListKeyPoliciesRequest,
 ) -> Result<shapes::ListKeyPoliciesResponse, ServiceError> {
-    find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
     Ok(shapes::ListKeyPoliciesResponse {
         policy_names: Some(vec![POLICY_NAME.to_owned()]),
         next_marker: None,
@@ -447,7 +439,7 @@ pub fn list_resource_tags(
     ctx: &Ctx<'_>,
     input: shapes::ListResourceTagsRequest,
 ) -> Result<shapes::ListResourceTagsResponse, ServiceError> {
-    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
     let tags = key.tags.iter().map(|(k, v)| shapes::Tag { tag_key: k.clone(), tag_value: v.clone() }).collect();
     let (tags, next_marker, truncated) = page(tags, input.marker.as_deref(), input.limit)?;
     Ok(shapes::ListResourceTagsResponse { tags: Some(tags), next_marker, truncated: Some(truncated) })
@@ -523,7 +515,7 @@ pub fn get_key_rotation_status(
     ctx: &Ctx<'_>,
     input: shapes::GetKeyRotationStatusRequest,
 ) -> Result<shapes::GetKeyRotationStatusResponse, ServiceError> {
-    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
     not_pending(&key)?;
     Ok(shapes::GetKeyRotationStatusResponse {
         key_rotation_enabled: Some(key.rotation_days.is_some()),
@@ -560,7 +552,7 @@ pub fn list_key_rotations(
     ctx: &Ctx<'_>,
     input: shapes::ListKeyRotationsRequest,
 ) -> Result<shapes::ListKeyRotationsResponse, ServiceError> {
-    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
     rotatable(&key).or_else(|e| if e.code == "DisabledException" { Ok(()) } else { Err(e) })?;
     let arn = key.arn();
     let rotations = key

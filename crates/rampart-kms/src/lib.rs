@@ -204,13 +204,6 @@ pub fn parse_key_ref(key_id: &str, account: &str, region: &str) -> Result<KeyRef
     Ok(KeyRef::Key { region: region.to_owned(), account: account.to_owned(), id: key_id.to_owned() })
 }
 
-/// A raw store read: through the cache, or inside a transaction.
-type Get<'a> = dyn Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a;
-
-fn decoded<T: for<'de> Deserialize<'de>>(get: &Get<'_>, key: &[u8]) -> Result<Option<T>, ServiceError> {
-    get(key)?.map(|v| records::decode(key, &v)).transpose()
-}
-
 /// Decoded key records by store key, with the bytes they were decoded from: a record whose stored
 /// bytes are unchanged is not parsed again (its JSON holds a policy full of escapes). It holds
 /// sealed material only.
@@ -223,7 +216,7 @@ type Decoded = std::collections::HashMap<Vec<u8>, (Vec<u8>, Arc<KeyRecord>)>;
 const DECODED_LIMIT: usize = 10_000;
 
 /// A key record, decoded once per version of its bytes.
-fn key_record(get: &Get<'_>, key: &[u8]) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
+fn key_record(get: &records::Reader<'_>, key: &[u8]) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
     let Some(raw) = get(key)? else { return Ok(None) };
     if let Ok(cache) = DECODED.lock()
         && let Some((bytes, record)) = cache.get(key)
@@ -245,11 +238,11 @@ fn key_record(get: &Get<'_>, key: &[u8]) -> Result<Option<Arc<KeyRecord>>, Servi
 
 /// The key a reference names; `None` when there is none. A key whose deletion date has passed is
 /// gone (the sweeper destroys its record and material).
-fn lookup(get: &Get<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
+fn lookup(get: &records::Reader<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
     let (region, account, id) = match r {
         KeyRef::Key { region, account, id } => (region, account, id.clone()),
         KeyRef::Alias { region, account, name } => {
-            let Some(a) = decoded::<AliasRecord>(get, &keys::kms_alias(account, region, name))? else {
+            let Some(a) = records::read_with::<AliasRecord>(get, &keys::kms_alias(account, region, name))? else {
                 return Ok(None);
             };
             (region, account, a.target)
@@ -263,7 +256,7 @@ fn lookup(get: &Get<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<Option<Arc<K
 /// across accounts — another account's by its ARN.
 /// See <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html>.
 fn find(
-    get: &Get<'_>,
+    get: &records::Reader<'_>,
     principal: &Principal,
     region: &str,
     key_id: &str,
@@ -358,7 +351,7 @@ pub fn access(
     shape: Option<&'static Shape>,
     now: OffsetDateTime,
 ) -> Result<Vec<Access>, ServiceError> {
-    let get = |k: &[u8]| Ok(db.get_cached(k)?.map(|v| v.to_vec()));
+    let get = records::cached_reader(db);
     let string = |m: &str| shape.and_then(|s| input.string_field(s, m)).map(str::to_owned);
     let mut common = vec![("kms:CallerAccount".to_owned(), vec![principal.account_id.clone()])];
     if let Some(s) = shape {
@@ -429,7 +422,8 @@ pub fn access(
                 key_policy: None,
             }];
             // The key the alias leaves, and the one it comes to.
-            let current = decoded::<AliasRecord>(&get, &keys::kms_alias(&principal.account_id, region, &name))?;
+            let current =
+                records::read_with::<AliasRecord>(&get, &keys::kms_alias(&principal.account_id, region, &name))?;
             if let Some(a) = current.filter(|_| operation != "CreateAlias") {
                 out.push(on_key(operation, &a.target, &common)?);
             }

@@ -1,7 +1,7 @@
 //! Using keys: Encrypt, Decrypt, ReEncrypt, data keys, random bytes, signatures, public keys and
 //! MACs. Material is unsealed for the one operation and zeroized when dropped.
 
-use rampart_core::{Ctx, ServiceError};
+use rampart_core::{Ctx, ServiceError, records};
 use rampart_shapes::Blob;
 use rampart_shapes::generated::kms as shapes;
 use std::collections::BTreeMap;
@@ -11,14 +11,10 @@ use zeroize::Zeroizing;
 use super::crypto::{self, Spec};
 use super::{KeyRecord, crypto_error, find, usable, validation};
 
-fn cached<'a>(ctx: &'a Ctx<'_>) -> impl Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a {
-    move |k| Ok(ctx.db.get_cached(k)?.map(|v| v.to_vec()))
-}
-
 /// A key for a cryptographic operation: any account's by ARN (its key policy decided), enabled,
 /// of the usage the operation needs.
 fn key_for(ctx: &Ctx<'_>, key_id: &str, usage: &str) -> Result<Arc<KeyRecord>, ServiceError> {
-    let key = find(&cached(ctx), ctx.principal, ctx.region, key_id, true, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, key_id, true, ctx.now)?;
     usable(&key, usage)?;
     Ok(key)
 }
@@ -144,7 +140,7 @@ fn open(
     };
     let key = key_for(ctx, &arn, "ENCRYPT_DECRYPT")?;
     if let Some(named) = key_id {
-        let named = find(&cached(ctx), ctx.principal, ctx.region, named, true, ctx.now)?;
+        let named = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, named, true, ctx.now)?;
         if named.arn() != key.arn() {
             return Err(ServiceError::new(
                 "IncorrectKeyException",
@@ -386,7 +382,7 @@ pub fn get_public_key(
     ctx: &Ctx<'_>,
     input: shapes::GetPublicKeyRequest,
 ) -> Result<shapes::GetPublicKeyResponse, ServiceError> {
-    let key = find(&cached(ctx), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
+    let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, true, ctx.now)?;
     let spec = key.spec()?;
     if matches!(spec, Spec::Symmetric | Spec::Hmac(_)) {
         return Err(ServiceError::new(

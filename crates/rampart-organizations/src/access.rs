@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    Get, OrgRecord, access_denied, constraint, decoded, invalid, managed_tx, membership, membership_tx, not_in_use,
-    page, random_id,
+    OrgRecord, access_denied, constraint, invalid, managed_tx, membership, membership_tx, not_in_use, page, random_id,
 };
 
 /// A member account registered as a delegated administrator of a service, as stored.
@@ -63,7 +62,7 @@ fn policy_not_found() -> ServiceError {
 /// Anyone else is refused as AWS refuses a member account. Organizations' actions are decided on
 /// `*` (see [`crate::ACTIONS`]), and so is the resource policy.
 pub(crate) fn reader(ctx: &Ctx<'_>, operation: &str) -> Result<OrgRecord, ServiceError> {
-    let get = |key: &[u8]| Ok(ctx.db.get_cached(key)?.map(|v| v.to_vec()));
+    let get = records::cached_reader(ctx.db);
     let (org, _) = membership(ctx.db, &ctx.principal.account_id)?.ok_or_else(not_in_use)?;
     let reads = operation.starts_with("Describe") || operation.starts_with("List");
     if reads && delegations(ctx.db, &org.id)?.iter().any(|d| d.account == ctx.principal.account_id) {
@@ -75,12 +74,17 @@ pub(crate) fn reader(ctx: &Ctx<'_>, operation: &str) -> Result<OrgRecord, Servic
 /// The organization whose policies (or tags) the caller may change with `operation`: its
 /// management account, or a member account the resource policy grants the action.
 pub(crate) fn writer(tx: &Tx<'_>, ctx: &TxCtx<'_>, operation: &str) -> Result<OrgRecord, ServiceError> {
-    let get = |key: &[u8]| Ok(tx.get(key)?);
+    let get = records::tx_reader(tx);
     let (org, _) = membership_tx(tx, &ctx.principal.account_id)?.ok_or_else(not_in_use)?;
     allowed(&get, org, ctx.principal, operation)
 }
 
-fn allowed(get: &Get<'_>, org: OrgRecord, principal: &Principal, operation: &str) -> Result<OrgRecord, ServiceError> {
+fn allowed(
+    get: &records::Reader<'_>,
+    org: OrgRecord,
+    principal: &Principal,
+    operation: &str,
+) -> Result<OrgRecord, ServiceError> {
     if org.management_account == principal.account_id
         || granted(get, &org, principal, &format!("organizations:{operation}"))?
     {
@@ -90,15 +94,20 @@ fn allowed(get: &Get<'_>, org: OrgRecord, principal: &Principal, operation: &str
 }
 
 /// Whether the organization's resource policy grants `principal` (of a member account) `action`.
-fn granted(get: &Get<'_>, org: &OrgRecord, principal: &Principal, action: &str) -> Result<bool, ServiceError> {
-    let Some(p) = decoded::<ResourcePolicyRecord>(get, &keys::org_resource_policy(&org.id))? else {
+fn granted(
+    get: &records::Reader<'_>,
+    org: &OrgRecord,
+    principal: &Principal,
+    action: &str,
+) -> Result<bool, ServiceError> {
+    let Some(p) = records::read_with::<ResourcePolicyRecord>(get, &keys::org_resource_policy(&org.id))? else {
         return Ok(false);
     };
     // Stored policies were checked when written; one that no longer parses grants nothing.
     let Ok(policy) = Policy::parse(&p.content, PolicyKind::Resource) else { return Ok(false) };
     let mut context = rampart_policy::Context::new();
     context.set("aws:PrincipalArn", principal.arn.clone()).set("aws:PrincipalAccount", principal.account_id.clone());
-    let json = |key: &[u8]| decoded::<serde_json::Value>(get, key);
+    let json = |key: &[u8]| records::read_with::<serde_json::Value>(get, key);
     rampart_iam::iam::set_org_keys(rampart_core::orgs::org_path(&principal.account_id, &json)?.as_ref(), &mut context);
     Ok(rampart_iam::sts::resource_policy_grants(&policy, action, principal, "*", &org.management_account, &context))
 }

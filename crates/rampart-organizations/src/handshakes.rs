@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::tree::add_member;
-use super::{Get, OrgRecord, constraint, decoded, invalid, managed_tx, membership_tx, page, random_id, touch};
+use super::{OrgRecord, constraint, invalid, managed_tx, membership_tx, page, random_id, touch};
 
 /// How long an invitation stays open.
 /// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_invites.html>.
@@ -130,8 +130,8 @@ fn already_in_organization() -> ServiceError {
 }
 
 /// The email of an account's root user; empty when the account is unknown.
-fn root_email(get: &Get<'_>, account: &str) -> Result<String, ServiceError> {
-    Ok(decoded::<AccountRecord>(get, &keys::account(account))?.map(|a| a.root_email).unwrap_or_default())
+fn root_email(get: &records::Reader<'_>, account: &str) -> Result<String, ServiceError> {
+    Ok(records::read_with::<AccountRecord>(get, &keys::account(account))?.map(|a| a.root_email).unwrap_or_default())
 }
 
 /// Invites an account, by id or by its root user's email, to join the caller's organization.
@@ -217,12 +217,12 @@ pub fn invite_account_to_organization(
 /// A handshake the caller's account is a party to: the organization that sent it (its management
 /// account) or the account invited. Anyone else is told it does not exist.
 fn party_to(
-    get: &Get<'_>,
+    get: &records::Reader<'_>,
     account: &str,
     id: &str,
 ) -> Result<(HandshakeRecord, Option<OrgRecord>, bool), ServiceError> {
-    let h: HandshakeRecord = decoded(get, &keys::org_handshake(id))?.ok_or_else(not_found)?;
-    let org: Option<OrgRecord> = decoded(get, &keys::organization(&h.org))?;
+    let h: HandshakeRecord = records::read_with(get, &keys::org_handshake(id))?.ok_or_else(not_found)?;
+    let org: Option<OrgRecord> = records::read_with(get, &keys::organization(&h.org))?;
     let sender = org.as_ref().is_some_and(|o| o.management_account == account);
     if !sender && !h.invites(account, &root_email(get, account)?) {
         return Err(not_found());
@@ -260,7 +260,7 @@ pub fn accept_handshake(
     input: shapes::AcceptHandshakeRequest,
 ) -> Result<shapes::AcceptHandshakeResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let (mut h, org, sender) = party_to(&|k| Ok(tx.get(k)?), account, &input.handshake_id)?;
+    let (mut h, org, sender) = party_to(&records::tx_reader(tx), account, &input.handshake_id)?;
     if sender {
         return Err(super::access_denied());
     }
@@ -269,7 +269,7 @@ pub fn accept_handshake(
         return Err(already_in_organization());
     }
     answer(&mut h, "ACCEPTED", ctx.now)?;
-    let email = root_email(&|k| Ok(tx.get(k)?), account)?;
+    let email = root_email(&records::tx_reader(tx), account)?;
     let name = tx.get(&keys::account_alias(account))?.map(|a| String::from_utf8_lossy(&a).into_owned());
     add_member(tx, &org, account, &org.root_id, name.as_deref().unwrap_or(account), &email, "INVITED", ctx.now)?;
     super::policies::attach_defaults(tx, &org, account)?;
@@ -286,7 +286,7 @@ pub fn decline_handshake(
     ctx: &TxCtx<'_>,
     input: shapes::DeclineHandshakeRequest,
 ) -> Result<shapes::DeclineHandshakeResponse, ServiceError> {
-    let (mut h, org, sender) = party_to(&|k| Ok(tx.get(k)?), &ctx.principal.account_id, &input.handshake_id)?;
+    let (mut h, org, sender) = party_to(&records::tx_reader(tx), &ctx.principal.account_id, &input.handshake_id)?;
     if sender {
         return Err(super::access_denied());
     }
@@ -301,7 +301,7 @@ pub fn cancel_handshake(
     ctx: &TxCtx<'_>,
     input: shapes::CancelHandshakeRequest,
 ) -> Result<shapes::CancelHandshakeResponse, ServiceError> {
-    let (mut h, org, sender) = party_to(&|k| Ok(tx.get(k)?), &ctx.principal.account_id, &input.handshake_id)?;
+    let (mut h, org, sender) = party_to(&records::tx_reader(tx), &ctx.principal.account_id, &input.handshake_id)?;
     if !sender {
         return Err(super::access_denied());
     }

@@ -111,13 +111,6 @@ fn membership_tx(tx: &Tx<'_>, account: &str) -> Result<Option<(OrgRecord, Member
     Ok(records::read_tx::<OrgRecord>(tx, &keys::organization(&m.org))?.map(|o| (o, m)))
 }
 
-/// A raw store read, from the store's cache or inside a transaction.
-type Get<'a> = dyn Fn(&[u8]) -> Result<Option<Vec<u8>>, ServiceError> + 'a;
-
-fn decoded<T: for<'de> Deserialize<'de>>(get: &Get<'_>, key: &[u8]) -> Result<Option<T>, ServiceError> {
-    get(key)?.map(|v| records::decode(key, &v)).transpose()
-}
-
 fn managed_tx(tx: &Tx<'_>, account: &str) -> Result<OrgRecord, ServiceError> {
     let (org, _) = membership_tx(tx, account)?.ok_or_else(not_in_use)?;
     if org.management_account != account {

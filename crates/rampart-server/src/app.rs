@@ -629,15 +629,17 @@ impl App {
             let request = authz::Request { principal: &principal, action, resource, context, keys, resource_policy };
             self.authorizer.authorize(&self.db, &request).map_err(|e| fail(denial(e, protocol), protocol, namespace))
         };
-        for check in &key_checks {
-            let policy = check.key_policy.as_ref().map(|text| authz::ResourcePolicy {
+        let by_key_policy = !key_checks.is_empty();
+        for check in key_checks {
+            // The key's policy text moves into the check: no copy per request.
+            let policy = check.key_policy.map(|text| authz::ResourcePolicy {
                 name: "KeyPolicy".to_owned(),
-                text: text.clone(),
+                text,
                 required: true,
             });
             allowed(&check.action, &check.resource, &check.keys, policy.as_ref())?;
         }
-        for resource in asked.resources.iter().filter(|_| key_checks.is_empty()) {
+        for resource in asked.resources.iter().filter(|_| !by_key_policy) {
             allowed(&asked.action, resource, &asked.keys, None)?;
         }
         // Dependent actions: a role handed to a service must be passable, tags taggable.
