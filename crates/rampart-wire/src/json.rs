@@ -180,7 +180,8 @@ mod tests {
 }
 
 /// The CloudTrail view of a value: members named with a lower-case first letter (as CloudTrail's
-/// `requestParameters` and `responseElements` are), sensitive values replaced by `redacted`.
+/// `requestParameters` and `responseElements` are), sensitive values replaced by `redacted`, binary
+/// members left out (CloudTrail records no ciphertexts, wrapped key material or import tokens).
 pub fn audit_json(value: &Value, shape: &Shape, redacted: &str) -> Json {
     if shape.sensitive {
         return Json::String(redacted.to_owned());
@@ -189,7 +190,7 @@ pub fn audit_json(value: &Value, shape: &Shape, redacted: &str) -> Json {
         (Kind::Structure(st), Value::Struct(fields)) => {
             let mut obj = Map::new();
             for (m, f) in st.members.iter().zip(fields) {
-                if let Some(v) = f {
+                if let Some(v) = f.as_ref().filter(|v| !matches!(v, Value::Blob(_))) {
                     let mut chars = m.name.chars();
                     let name: String =
                         chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
@@ -234,5 +235,24 @@ mod audit_tests {
         assert_eq!(j["credentials"]["expiration"], "1970-01-01T00:00:00Z");
         assert_eq!(j["packedPolicySize"], 6);
         assert!(!j.to_string().contains("very-secret"));
+    }
+
+    #[test]
+    fn binary_members_are_left_out() {
+        use rampart_shapes::generated::kms;
+        let input = kms::DecryptRequest {
+            ciphertext_blob: Some(rampart_shapes::Blob(b"opaque-ciphertext".to_vec())),
+            encryption_context: Some([("purpose".to_owned(), "test".to_owned())].into_iter().collect()),
+            grant_tokens: None,
+            key_id: Some("alias/app".into()),
+            encryption_algorithm: None,
+            recipient: None,
+            dry_run: None,
+            dry_run_modifiers: None,
+        };
+        let j = audit_json(&input.into_value(), &kms::SH_DecryptRequest, "HIDDEN");
+        assert_eq!(j["keyId"], "alias/app");
+        assert_eq!(j["encryptionContext"]["purpose"], "test");
+        assert!(j.get("ciphertextBlob").is_none(), "{j}");
     }
 }
