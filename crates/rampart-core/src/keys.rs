@@ -286,7 +286,12 @@ pub fn kms_keys(account: &str, region: &str) -> Vec<u8> {
     format!("kms/{account}/{region}/key/").into_bytes()
 }
 
-/// The prefix of every KMS record (keys and aliases).
+/// `kms/<account>/<region>/usage/<id>`: when a KMS key was last used, and for what.
+pub fn kms_key_usage(account: &str, region: &str, id: &str) -> Vec<u8> {
+    format!("kms/{account}/{region}/usage/{id}").into_bytes()
+}
+
+/// The prefix of every KMS record (keys, aliases and key usage).
 pub const KMS_RECORDS: &[u8] = b"kms/";
 
 /// `kms/<account>/<region>/alias/<name>`: an alias (`name` includes its `alias/`).

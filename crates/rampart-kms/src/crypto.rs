@@ -26,6 +26,10 @@ pub enum CryptoError {
     BadDigest,
     /// The plaintext is too long for the key (RSA-OAEP).
     TooLong,
+    /// Key material that does not fit the key: wrong length, type or curve.
+    IncorrectMaterial,
+    /// A peer's public key that is not an X.509 public key on the key's curve.
+    BadPublicKey,
     /// A failure of the library itself.
     Internal,
 }
@@ -76,6 +80,14 @@ impl Spec {
             Spec::Ecc(Curve::Secp256k1) => &["SIGN_VERIFY"],
             Spec::Ecc(_) => &["SIGN_VERIFY", "KEY_AGREEMENT"],
             Spec::Hmac(_) => &["GENERATE_VERIFY_MAC"],
+        }
+    }
+
+    /// The key agreement algorithms of a key of this spec used for key agreement.
+    pub fn key_agreement_algorithms(self) -> &'static [&'static str] {
+        match self {
+            Spec::Ecc(Curve::P256 | Curve::P384 | Curve::P521) => &["ECDH"],
+            _ => &[],
         }
     }
 
@@ -450,6 +462,146 @@ pub fn verify_mac(
 ) -> Result<bool, CryptoError> {
     let key = hmac::Key::new(hmac_algorithm(spec, algorithm)?, material);
     Ok(hmac::verify(&key, message, tag).is_ok())
+}
+
+/// How key material is wrapped for import under a KMS wrapping key: RSA-OAEP directly, or an
+/// AES-256 key wrapped with RSA-OAEP followed by the material wrapped with that key (AES Key Wrap
+/// with Padding, RFC 5649), which carries RSA private keys too long for RSA-OAEP.
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-get-public-key-and-token.html#select-wrapping-algorithm>.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wrapping {
+    OaepSha1,
+    OaepSha256,
+    AesKwpSha1,
+    AesKwpSha256,
+}
+
+impl Wrapping {
+    pub const ALL: [Wrapping; 4] =
+        [Wrapping::OaepSha1, Wrapping::OaepSha256, Wrapping::AesKwpSha1, Wrapping::AesKwpSha256];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Wrapping::OaepSha1 => "RSAES_OAEP_SHA_1",
+            Wrapping::OaepSha256 => "RSAES_OAEP_SHA_256",
+            Wrapping::AesKwpSha1 => "RSA_AES_KEY_WRAP_SHA_1",
+            Wrapping::AesKwpSha256 => "RSA_AES_KEY_WRAP_SHA_256",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Wrapping> {
+        Wrapping::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    fn oaep(self) -> &'static aws_lc_rs::rsa::OaepAlgorithm {
+        match self {
+            Wrapping::OaepSha1 | Wrapping::AesKwpSha1 => &OAEP_SHA1_MGF1SHA1,
+            Wrapping::OaepSha256 | Wrapping::AesKwpSha256 => &OAEP_SHA256_MGF1SHA256,
+        }
+    }
+
+    /// Whether material of `spec` may be wrapped this way: an RSA private key needs AES key wrap.
+    pub fn carries(self, spec: Spec) -> bool {
+        !matches!(spec, Spec::Rsa(_)) || matches!(self, Wrapping::AesKwpSha1 | Wrapping::AesKwpSha256)
+    }
+}
+
+/// Unwraps imported key material with the private half of a wrapping key pair.
+pub fn unwrap_material(
+    wrapping_key: &[u8],
+    wrapping: Wrapping,
+    ciphertext: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+    let key = OaepPrivateDecryptingKey::new(
+        PrivateDecryptingKey::from_pkcs8(wrapping_key).map_err(|_| CryptoError::Internal)?,
+    )
+    .map_err(|_| CryptoError::Internal)?;
+    let rsa_open = |c: &[u8]| -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let mut out = Zeroizing::new(vec![0u8; key.min_output_size()]);
+        let n = key.decrypt(wrapping.oaep(), c, &mut out, None).map_err(|_| CryptoError::InvalidCiphertext)?.len();
+        out.truncate(n);
+        Ok(out)
+    };
+    match wrapping {
+        Wrapping::OaepSha1 | Wrapping::OaepSha256 => rsa_open(ciphertext),
+        Wrapping::AesKwpSha1 | Wrapping::AesKwpSha256 => {
+            let (wrapped_key, wrapped) =
+                ciphertext.split_at_checked(key.key_size_bytes()).ok_or(CryptoError::InvalidCiphertext)?;
+            let aes = rsa_open(wrapped_key)?;
+            let kek = AesKek::new(&AES_256, &aes).map_err(|_| CryptoError::InvalidCiphertext)?;
+            let mut out = Zeroizing::new(vec![0u8; wrapped.len()]);
+            let n = kek.unwrap_with_padding(wrapped, &mut out).map_err(|_| CryptoError::InvalidCiphertext)?.len();
+            out.truncate(n);
+            Ok(out)
+        }
+    }
+}
+
+/// Checks imported material against a key's spec and returns it as Rampart keeps it: the raw
+/// bytes of a symmetric or HMAC key, an asymmetric private key re-encoded as PKCS#8.
+/// Symmetric material is 256 bits; HMAC material is at least the hash's length and at most its
+/// block size.
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-conceptual.html>.
+pub fn check_material(spec: Spec, material: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let fits = match spec {
+        Spec::Symmetric => material.len() == 32,
+        Spec::Hmac(bits) => {
+            let min = usize::try_from(bits / 8).map_err(|_| CryptoError::Internal)?;
+            let max = if bits <= 256 { 64 } else { 128 };
+            (min..=max).contains(&material.len())
+        }
+        Spec::Rsa(bits) => {
+            let pair = RsaKeyPair::from_pkcs8(material).map_err(|_| CryptoError::IncorrectMaterial)?;
+            if u32::try_from(pair.public_modulus_len() * 8).ok() != Some(bits) {
+                return Err(CryptoError::IncorrectMaterial);
+            }
+            let der: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| CryptoError::Internal)?;
+            return Ok(Zeroizing::new(der.as_ref().to_vec()));
+        }
+        Spec::Ecc(curve) => {
+            let pair =
+                EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), material).map_err(|_| CryptoError::IncorrectMaterial)?;
+            let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
+            return Ok(Zeroizing::new(der.as_ref().to_vec()));
+        }
+    };
+    if !fits {
+        return Err(CryptoError::IncorrectMaterial);
+    }
+    Ok(Zeroizing::new(material.to_vec()))
+}
+
+/// The id of imported material: a digest of the key's id and the material, so that the same
+/// material imported again into the same key has the same id, and other material another.
+pub fn imported_material_id(key_id: &str, material: &[u8]) -> [u8; MATERIAL_ID_LEN] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(b"rampart-kms-imported-material-v1\0");
+    ctx.update(key_id.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(material);
+    let mut out = [0u8; MATERIAL_ID_LEN];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// ECDH between a key agreement key's private key and a peer's X.509 (SubjectPublicKeyInfo)
+/// public key on the same curve: the raw shared secret, as DeriveSharedSecret returns it.
+/// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_DeriveSharedSecret.html>.
+pub fn derive_shared_secret(spec: Spec, material: &[u8], peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    use aws_lc_rs::agreement::{self, ParsedPublicKey as PeerKey, ParsedPublicKeyFormat, UnparsedPublicKey};
+    let alg = match spec {
+        Spec::Ecc(Curve::P256) => &agreement::ECDH_P256,
+        Spec::Ecc(Curve::P384) => &agreement::ECDH_P384,
+        Spec::Ecc(Curve::P521) => &agreement::ECDH_P521,
+        _ => return Err(CryptoError::UnsupportedAlgorithm),
+    };
+    let private = agreement::PrivateKey::from_private_key_der(alg, material).map_err(|_| CryptoError::Internal)?;
+    let peer = PeerKey::try_from(&UnparsedPublicKey::new(alg, peer)).map_err(|_| CryptoError::BadPublicKey)?;
+    if peer.format() != ParsedPublicKeyFormat::X509 {
+        return Err(CryptoError::BadPublicKey);
+    }
+    agreement::agree(&private, peer, CryptoError::BadPublicKey, |secret| Ok(Zeroizing::new(secret.to_vec())))
 }
 
 #[cfg(test)]

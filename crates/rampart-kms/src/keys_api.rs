@@ -36,12 +36,23 @@ pub fn metadata(key: &KeyRecord) -> shapes::KeyMetadata {
     let list = |f: fn(Spec) -> &'static [&'static str]| {
         spec.map(f).filter(|l| !l.is_empty()).map(|l| l.iter().map(|s| (*s).to_owned()).collect())
     };
-    let (encryption, signing, mac) = match key.usage.as_str() {
-        "ENCRYPT_DECRYPT" => (list(Spec::encryption_algorithms), None, None),
-        "SIGN_VERIFY" => (None, list(Spec::signing_algorithms), None),
-        "GENERATE_VERIFY_MAC" => (None, None, list(Spec::mac_algorithms)),
-        _ => (None, None, None),
+    let (encryption, signing, mac, agreement) = match key.usage.as_str() {
+        "ENCRYPT_DECRYPT" => (list(Spec::encryption_algorithms), None, None, None),
+        "SIGN_VERIFY" => (None, list(Spec::signing_algorithms), None, None),
+        "GENERATE_VERIFY_MAC" => (None, None, list(Spec::mac_algorithms), None),
+        "KEY_AGREEMENT" => (None, None, None, list(Spec::key_agreement_algorithms)),
+        _ => (None, None, None, None),
     };
+    // Imported material's expiry is the current material's.
+    let current = key.current().ok().filter(|m| m.present());
+    let expiration_model = (key.origin == "EXTERNAL" && current.is_some()).then(|| {
+        if current.is_some_and(|m| m.valid_to.is_some()) {
+            "KEY_MATERIAL_EXPIRES"
+        } else {
+            "KEY_MATERIAL_DOES_NOT_EXPIRE"
+        }
+        .to_owned()
+    });
     shapes::KeyMetadata {
         aws_account_id: Some(key.account.clone()),
         key_id: key.id.clone(),
@@ -52,24 +63,24 @@ pub fn metadata(key: &KeyRecord) -> shapes::KeyMetadata {
         key_usage: Some(key.usage.clone()),
         key_state: Some(key.state.clone()),
         deletion_date: key.deletion,
-        valid_to: None,
+        valid_to: current.and_then(|m| m.valid_to),
         origin: Some(key.origin.clone()),
         custom_key_store_id: None,
         cloud_hsm_cluster_id: None,
-        expiration_model: None,
+        expiration_model,
         key_manager: Some("CUSTOMER".to_owned()),
         customer_master_key_spec: Some(key.spec.clone()),
         key_spec: Some(key.spec.clone()),
         encryption_algorithms: encryption,
         signing_algorithms: signing,
-        key_agreement_algorithms: None,
+        key_agreement_algorithms: agreement,
         multi_region: Some(key.multi_region),
-        multi_region_configuration: None,
+        multi_region_configuration: super::multi_region::configuration(key),
         pending_deletion_window_in_days: key.pending_days,
         mac_algorithms: mac,
         xks_key_configuration: None,
         current_key_material_id: (key.spec == "SYMMETRIC_DEFAULT")
-            .then(|| key.materials.last().map(|m| m.id.clone()))
+            .then(|| key.current().ok().map(|m| m.id.clone()))
             .flatten(),
     }
 }
@@ -97,7 +108,7 @@ fn policy_principal(p: &Principal) -> rampart_policy::Principal {
 /// Checks a key policy: the grammar of a resource-based policy, and, unless bypassed, that it still
 /// lets the caller change the policy later (AWS's policy lockout safety check).
 /// See <https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-bypass-policy-lockout-safety-check>.
-fn check_policy(
+pub(crate) fn check_policy(
     text: &str,
     caller: &Principal,
     key_arn: &str,
@@ -146,7 +157,7 @@ fn check_tags(tags: &[shapes::Tag]) -> Result<(), ServiceError> {
     Ok(())
 }
 
-fn put_tags(key: &mut KeyRecord, tags: Vec<shapes::Tag>) -> Result<(), ServiceError> {
+pub(crate) fn put_tags(key: &mut KeyRecord, tags: Vec<shapes::Tag>) -> Result<(), ServiceError> {
     check_tags(&tags)?;
     for t in tags {
         key.tags.retain(|(k, _)| *k != t.tag_key);
@@ -182,29 +193,16 @@ pub fn create_key(
         }
         None => spec.usages().first().map(|u| (*u).to_owned()).unwrap_or_default(),
     };
-    if usage == "KEY_AGREEMENT" {
-        return Err(ServiceError::new(
-            "UnsupportedOperationException",
-            400,
-            "KEY_AGREEMENT keys are not supported yet.",
-        ));
-    }
     let origin = input.origin.unwrap_or_else(|| "AWS_KMS".to_owned());
-    if origin != "AWS_KMS" {
-        return Err(ServiceError::new(
-            "UnsupportedOperationException",
-            400,
-            format!("Origin {origin} is not supported: keys get their material from Rampart."),
-        ));
-    }
-    if input.custom_key_store_id.is_some() {
+    if input.custom_key_store_id.is_some() || matches!(origin.as_str(), "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE") {
         return Err(ServiceError::new(
             "CustomKeyStoreNotFoundException",
             400,
             "The specified custom key store does not exist.",
         ));
     }
-    let id = uuid::Uuid::new_v4().to_string();
+    let multi_region = input.multi_region.unwrap_or(false);
+    let id = if multi_region { super::multi_region::new_id() } else { uuid::Uuid::new_v4().to_string() };
     let mut key = KeyRecord {
         v: 1,
         id,
@@ -212,10 +210,10 @@ pub fn create_key(
         region: ctx.region.to_owned(),
         spec: spec_name,
         usage,
-        origin,
+        origin: origin.clone(),
         description: input.description.unwrap_or_default(),
         created: ctx.now,
-        state: "Enabled".to_owned(),
+        state: if origin == "EXTERNAL" { "PendingImport" } else { "Enabled" }.to_owned(),
         deletion: None,
         pending_days: None,
         materials: Vec::new(),
@@ -223,7 +221,9 @@ pub fn create_key(
         tags: Vec::new(),
         rotation_days: None,
         next_rotation: None,
-        multi_region: input.multi_region.unwrap_or(false),
+        multi_region,
+        primary_region: multi_region.then(|| ctx.region.to_owned()),
+        replica_regions: Vec::new(),
         grants: Vec::new(),
         effective: String::new(),
     };
@@ -241,9 +241,11 @@ pub fn create_key(
         None => default_policy(account),
     };
     put_tags(&mut key, input.tags.unwrap_or_default())?;
-    let material = crypto::new_material(spec).map_err(crypto_error)?;
-    let first = key.seal(ctx.sealer, &material, ctx.now, None)?;
-    key.materials.push(first);
+    if key.origin == "AWS_KMS" {
+        let material = crypto::new_material(spec).map_err(crypto_error)?;
+        let first = key.seal(ctx.sealer, &material, ctx.now, None)?;
+        key.materials.push(first);
+    }
     write_key(tx, &key)?;
     Ok(shapes::CreateKeyResponse { key_metadata: Some(metadata(&key)) })
 }
@@ -287,13 +289,13 @@ pub fn list_keys(ctx: &Ctx<'_>, input: shapes::ListKeysRequest) -> Result<shapes
 }
 
 /// A key of the caller's account, read inside the transaction for a change.
-fn own_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
+pub(crate) fn own_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
     find(&records::tx_reader(tx), ctx.principal, ctx.region, key_id, false, ctx.now)
         .map(std::sync::Arc::unwrap_or_clone)
 }
 
 fn not_pending(key: &KeyRecord) -> Result<(), ServiceError> {
-    if key.state == "PendingDeletion" {
+    if matches!(key.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
         return Err(invalid_state(format!("{} is pending deletion.", key.arn())));
     }
     Ok(())
@@ -341,8 +343,13 @@ pub fn schedule_key_deletion(
              Member must have value between 7 and 30"
         )));
     }
-    key.state = "PendingDeletion".to_owned();
-    key.deletion = Some(ctx.now + Duration::days(i64::from(days)));
+    // A primary key with replicas waits for them to be deleted before its own waiting period starts.
+    if key.replica_regions.is_empty() || super::multi_region::is_replica(&key) {
+        key.state = "PendingDeletion".to_owned();
+        key.deletion = Some(ctx.now + Duration::days(i64::from(days)));
+    } else {
+        key.state = "PendingReplicaDeletion".to_owned();
+    }
     key.pending_days = Some(days);
     write_key(tx, &key)?;
     Ok(shapes::ScheduleKeyDeletionResponse {
@@ -360,7 +367,7 @@ pub fn cancel_key_deletion(
     input: shapes::CancelKeyDeletionRequest,
 ) -> Result<shapes::CancelKeyDeletionResponse, ServiceError> {
     let mut key = own_key(tx, ctx, &input.key_id)?;
-    if key.state != "PendingDeletion" {
+    if !matches!(key.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
         return Err(invalid_state(format!("{} is not pending deletion.", key.arn())));
     }
     key.state = "Disabled".to_owned();
@@ -445,18 +452,35 @@ pub fn list_resource_tags(
     Ok(shapes::ListResourceTagsResponse { tags: Some(tags), next_marker, truncated: Some(truncated) })
 }
 
-/// Only symmetric keys with material from KMS rotate.
+/// Only symmetric keys rotate: automatically when KMS made their material, on demand also when
+/// their material is imported.
 /// See <https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html>.
-fn rotatable(key: &KeyRecord) -> Result<(), ServiceError> {
+fn rotatable(key: &KeyRecord, on_demand: bool) -> Result<(), ServiceError> {
     not_pending(key)?;
     if key.state == "Disabled" {
         return Err(ServiceError::new("DisabledException", 400, format!("{} is disabled.", key.arn())));
     }
-    if key.spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" {
+    if key.state == "PendingImport" {
+        return Err(invalid_state(format!("{} is pending import.", key.arn())));
+    }
+    if super::multi_region::is_replica(key) {
         return Err(ServiceError::new(
             "UnsupportedOperationException",
             400,
-            format!("{} does not support key rotation: only symmetric keys with KMS key material rotate.", key.arn()),
+            format!("{} is a replica key: its rotation is managed by its primary key.", key.arn()),
+        ));
+    }
+    let origin_rotates = key.origin == "AWS_KMS" || (on_demand && key.origin == "EXTERNAL");
+    if key.spec != "SYMMETRIC_DEFAULT" || !origin_rotates {
+        return Err(ServiceError::new(
+            "UnsupportedOperationException",
+            400,
+            format!(
+                "{} does not support {}key rotation: only symmetric keys with KMS key material rotate automatically, \
+                 and symmetric keys with imported key material on demand.",
+                key.arn(),
+                if on_demand { "on-demand " } else { "automatic " }
+            ),
         ));
     }
     Ok(())
@@ -486,7 +510,7 @@ pub fn enable_key_rotation(
     input: shapes::EnableKeyRotationRequest,
 ) -> Result<(), ServiceError> {
     let mut key = own_key(tx, ctx, &input.key_id)?;
-    rotatable(&key)?;
+    rotatable(&key, false)?;
     let days = input.rotation_period_in_days.unwrap_or(365);
     if !(90..=2560).contains(&days) {
         return Err(validation(format!(
@@ -496,7 +520,8 @@ pub fn enable_key_rotation(
     }
     key.rotation_days = Some(days);
     key.next_rotation = Some(ctx.now + Duration::days(i64::from(days)));
-    write_key(tx, &key)
+    write_key(tx, &key)?;
+    super::multi_region::sync_related(tx, ctx.sealer, &key)
 }
 
 pub fn disable_key_rotation(
@@ -505,10 +530,11 @@ pub fn disable_key_rotation(
     input: shapes::DisableKeyRotationRequest,
 ) -> Result<(), ServiceError> {
     let mut key = own_key(tx, ctx, &input.key_id)?;
-    rotatable(&key)?;
+    rotatable(&key, false)?;
     key.rotation_days = None;
     key.next_rotation = None;
-    write_key(tx, &key)
+    write_key(tx, &key)?;
+    super::multi_region::sync_related(tx, ctx.sealer, &key)
 }
 
 pub fn get_key_rotation_status(
@@ -535,7 +561,7 @@ pub fn rotate_key_on_demand(
     input: shapes::RotateKeyOnDemandRequest,
 ) -> Result<shapes::RotateKeyOnDemandResponse, ServiceError> {
     let mut key = own_key(tx, ctx, &input.key_id)?;
-    rotatable(&key)?;
+    rotatable(&key, true)?;
     if key.materials.iter().filter(|m| m.rotation.as_deref() == Some("ON_DEMAND")).count() >= MAX_ON_DEMAND {
         return Err(ServiceError::new(
             "LimitExceededException",
@@ -543,8 +569,13 @@ pub fn rotate_key_on_demand(
             "The key has been rotated on demand the most times it may be.",
         ));
     }
-    rotate(&mut key, ctx.sealer, ctx.now, "ON_DEMAND")?;
+    if key.origin == "EXTERNAL" {
+        super::import::rotate_imported(&mut key, ctx.now)?;
+    } else {
+        rotate(&mut key, ctx.sealer, ctx.now, "ON_DEMAND")?;
+    }
     write_key(tx, &key)?;
+    super::multi_region::sync_related(tx, ctx.sealer, &key)?;
     Ok(shapes::RotateKeyOnDemandResponse { key_id: Some(key.id) })
 }
 
@@ -553,21 +584,45 @@ pub fn list_key_rotations(
     input: shapes::ListKeyRotationsRequest,
 ) -> Result<shapes::ListKeyRotationsResponse, ServiceError> {
     let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
-    rotatable(&key).or_else(|e| if e.code == "DisabledException" { Ok(()) } else { Err(e) })?;
+    rotatable(&key, true).or_else(|e| {
+        if matches!(&*e.code, "DisabledException" | "KMSInvalidStateException") && key.state != "PendingDeletion" {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })?;
+    let all = match input.include_key_material.as_deref() {
+        None | Some("ROTATIONS_ONLY") => false,
+        Some("ALL_KEY_MATERIAL") => true,
+        Some(other) => return Err(validation(format!("IncludeKeyMaterial {other} is not valid."))),
+    };
     let arn = key.arn();
+    let current = key.current().ok().map(|m| m.id.clone());
+    let imported = key.origin == "EXTERNAL";
     let rotations = key
         .materials
         .iter()
-        .filter(|m| m.rotation.is_some())
+        .filter(|m| all || m.rotation.is_some())
         .map(|m| shapes::RotationsListEntry {
             key_id: Some(arn.clone()),
             key_material_id: Some(m.id.clone()),
-            key_material_description: None,
-            import_state: None,
-            key_material_state: None,
-            expiration_model: None,
-            valid_to: None,
-            rotation_date: Some(m.created),
+            key_material_description: m.description.clone().filter(|_| imported),
+            import_state: imported.then(|| if m.present() { "IMPORTED" } else { "PENDING_IMPORT" }.to_owned()),
+            key_material_state: Some(
+                if m.pending_rotation {
+                    "PENDING_ROTATION"
+                } else if current.as_deref() == Some(m.id.as_str()) {
+                    "CURRENT"
+                } else {
+                    "NON_CURRENT"
+                }
+                .to_owned(),
+            ),
+            expiration_model: (imported && m.present()).then(|| {
+                if m.valid_to.is_some() { "KEY_MATERIAL_EXPIRES" } else { "KEY_MATERIAL_DOES_NOT_EXPIRE" }.to_owned()
+            }),
+            valid_to: m.valid_to,
+            rotation_date: m.rotation.is_some().then_some(m.created),
             rotation_type: m.rotation.clone(),
         })
         .collect();

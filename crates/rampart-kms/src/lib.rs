@@ -19,14 +19,20 @@ use zeroize::Zeroizing;
 mod aliases;
 pub mod crypto;
 mod grants;
+mod import;
 mod key_stores;
 mod keys_api;
+mod multi_region;
+mod usage;
 mod use_api;
 
 pub use aliases::*;
 pub use grants::*;
+pub use import::*;
 pub use key_stores::*;
 pub use keys_api::*;
+pub use multi_region::*;
+pub use usage::*;
 pub use use_api::*;
 
 use crypto::Spec;
@@ -36,13 +42,30 @@ use crypto::Spec;
 pub struct Material {
     /// 64 hex characters, as AWS's `KeyMaterialId`.
     pub id: String,
-    /// Base64 of the sealed material.
+    /// Base64 of the sealed material; empty once imported material is deleted or has expired
+    /// (the version stays, so that the same material can be imported again).
     pub sealed: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
     /// `AUTOMATIC` or `ON_DEMAND` for a rotation's material; `None` for the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<String>,
+    /// When imported material expires (KEY_MATERIAL_EXPIRES); `None` for material that does not.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<OffsetDateTime>,
+    /// Imported material waiting for RotateKeyOnDemand to make it current (PENDING_ROTATION).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending_rotation: bool,
+    /// The description given when the material was imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl Material {
+    /// Whether the material is in Rampart (imported material may have been deleted or expired).
+    pub fn present(&self) -> bool {
+        !self.sealed.is_empty()
+    }
 }
 
 /// A KMS key, as stored.
@@ -77,6 +100,12 @@ pub struct KeyRecord {
     pub next_rotation: Option<OffsetDateTime>,
     #[serde(default)]
     pub multi_region: bool,
+    /// A multi-Region key's primary Region, and the Regions of its replicas (kept the same on the
+    /// primary and every replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<grants::Grant>,
     /// The key policy with the grants as statements, derived when the record is read.
@@ -93,8 +122,10 @@ impl KeyRecord {
         Spec::parse(&self.spec).ok_or_else(ServiceError::internal)
     }
 
+    /// The material new ciphertexts, signatures and MACs are made with: the newest that is not
+    /// waiting for a rotation.
     fn current(&self) -> Result<&Material, ServiceError> {
-        self.materials.last().ok_or_else(ServiceError::internal)
+        self.materials.iter().rev().find(|m| !m.pending_rotation).ok_or_else(ServiceError::internal)
     }
 
     /// The context a material version is sealed under: a sealed material moved to another key
@@ -105,6 +136,9 @@ impl KeyRecord {
 
     /// A material version, unsealed (zeroized when dropped).
     fn unseal(&self, sealer: &Sealer, m: &Material) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+        if !m.present() {
+            return Err(invalid_state(format!("{} is pending import.", self.arn())));
+        }
         let sealed = data_encoding::BASE64.decode(m.sealed.as_bytes()).map_err(|_| ServiceError::internal())?;
         sealer.open(&sealed, &self.seal_context(&m.id)).map_err(|_| ServiceError::internal())
     }
@@ -118,18 +152,41 @@ impl KeyRecord {
         rotation: Option<&str>,
     ) -> Result<Material, ServiceError> {
         let id = data_encoding::HEXLOWER.encode(&crypto::random_bytes(crypto::MATERIAL_ID_LEN).map_err(crypto_error)?);
-        let sealed = sealer.seal(material, &self.seal_context(&id)).map_err(|_| ServiceError::internal())?;
         Ok(Material {
+            sealed: self.seal_as(sealer, &id, material)?,
             id,
-            sealed: data_encoding::BASE64.encode(&sealed),
             created: now,
             rotation: rotation.map(str::to_owned),
+            valid_to: None,
+            pending_rotation: false,
+            description: None,
         })
+    }
+
+    /// Seals material as the version `id`: base64 of the sealed bytes.
+    fn seal_as(&self, sealer: &Sealer, id: &str, material: &[u8]) -> Result<String, ServiceError> {
+        let sealed = sealer.seal(material, &self.seal_context(id)).map_err(|_| ServiceError::internal())?;
+        Ok(data_encoding::BASE64.encode(&sealed))
     }
 }
 
 pub fn key_arn(region: &str, account: &str, id: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:key/{id}")
+}
+
+/// The key a ciphertext names, as seen from `region`: a multi-Region key's ciphertext made in
+/// another Region opens with the related key of this Region, which has the same id and material.
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>.
+pub(crate) fn key_here(blob_arn: &str, region: &str) -> String {
+    let parts: Vec<&str> = blob_arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        [_, partition, "kms", from, account, resource]
+            if *from != region && resource.strip_prefix("key/").is_some_and(|id| id.starts_with("mrk-")) =>
+        {
+            format!("arn:{partition}:kms:{region}:{account}:{resource}")
+        }
+        _ => blob_arn.to_owned(),
+    }
 }
 
 pub fn alias_arn(region: &str, account: &str, name: &str) -> String {
@@ -168,6 +225,14 @@ fn crypto_error(e: crypto::CryptoError) -> ServiceError {
         }
         crypto::CryptoError::BadDigest => validation("Digest is invalid length for algorithm."),
         crypto::CryptoError::TooLong => validation("Plaintext is too long for the key and encryption algorithm."),
+        crypto::CryptoError::IncorrectMaterial => ServiceError::new(
+            "IncorrectKeyMaterialException",
+            400,
+            "The key material is not valid for the key spec of the KMS key.",
+        ),
+        crypto::CryptoError::BadPublicKey => {
+            validation("PublicKey must be a DER-encoded X.509 public key on the curve of the KMS key.")
+        }
         crypto::CryptoError::Internal => ServiceError::internal(),
     }
 }
@@ -283,6 +348,10 @@ fn usable(key: &KeyRecord, usage: &str) -> Result<(), ServiceError> {
         "Enabled" => {}
         "Disabled" => return Err(ServiceError::new("DisabledException", 400, format!("{} is disabled.", key.arn()))),
         "PendingDeletion" => return Err(invalid_state(format!("{} is pending deletion.", key.arn()))),
+        "PendingImport" => return Err(invalid_state(format!("{} is pending import.", key.arn()))),
+        "PendingReplicaDeletion" => {
+            return Err(invalid_state(format!("{} is pending replica deletion.", key.arn())));
+        }
         other => return Err(invalid_state(format!("{} is {other}.", key.arn()))),
     }
     if key.usage != usage {
@@ -363,6 +432,10 @@ pub fn access(
             ("SigningAlgorithm", "kms:SigningAlgorithm"),
             ("MacAlgorithm", "kms:MacAlgorithm"),
             ("MessageType", "kms:MessageType"),
+            ("KeyAgreementAlgorithm", "kms:KeyAgreementAlgorithm"),
+            ("WrappingAlgorithm", "kms:WrappingAlgorithm"),
+            ("WrappingKeySpec", "kms:WrappingKeySpec"),
+            ("ExpirationModel", "kms:ExpirationModel"),
         ] {
             if let Some(v) = string(member) {
                 common.push((key.into(), vec![v]));
@@ -391,7 +464,7 @@ pub fn access(
     };
     let blob_key = |member: &str| -> Option<String> {
         match shape.and_then(|s| input.field(s, member)) {
-            Some((_, Value::Blob(b))) => crypto::blob_header(b).map(|(h, _)| h.key_arn.to_owned()),
+            Some((_, Value::Blob(b))) => crypto::blob_header(b).map(|(h, _)| key_here(h.key_arn, region)),
             _ => None,
         }
     };
@@ -473,6 +546,31 @@ pub fn access(
             a.keys.push(("kms:GrantIsForAWSResource".into(), vec!["false".into()]));
             vec![a]
         }
+        // The primary key's policy must allow ReplicateKey; making the replica is CreateKey (and
+        // TagResource for its tags) under IAM in the replica's Region.
+        "ReplicateKey" => {
+            let mut keys = common.clone();
+            if let Some(r) = string("ReplicaRegion") {
+                keys.push(("kms:ReplicaRegion".into(), vec![r]));
+            }
+            let mut out = vec![on_key("ReplicateKey", &string("KeyId").unwrap_or_default(), &keys)?];
+            out.push(everywhere("CreateKey", keys.clone()));
+            if shape.is_some_and(|s| input.field(s, "Tags").is_some()) {
+                out.push(everywhere("TagResource", keys));
+            }
+            out
+        }
+        // Both the primary key and the replica that becomes primary must allow it.
+        "UpdatePrimaryRegion" => {
+            let key_id = string("KeyId").unwrap_or_default();
+            let to = string("PrimaryRegion").unwrap_or_default();
+            let mut keys = common.clone();
+            keys.push(("kms:PrimaryRegion".into(), vec![to.clone()]));
+            let primary = on_key("UpdatePrimaryRegion", &key_id, &keys)?;
+            let id = primary.resource.rsplit('/').next().unwrap_or_default().to_owned();
+            let replica = on_key("UpdatePrimaryRegion", &key_arn(&to, &principal.account_id, &id), &keys)?;
+            vec![primary, replica]
+        }
         "ReEncrypt" => {
             let from = string("SourceKeyId").or_else(|| blob_key("CiphertextBlob"));
             let mut out = Vec::new();
@@ -517,25 +615,43 @@ fn request_tags(input: &Value, shape: &'static Shape, out: &mut Vec<(String, Vec
     }
 }
 
-/// Destroys the keys whose deletion date has passed — their records, sealed material and
-/// aliases — and rotates the keys whose automatic rotation is due. The server runs it in the
+/// Writes the key uses noted since the last run, destroys the keys whose deletion date has
+/// passed — their records, sealed material, aliases and usage — and imported material whose expiry has passed, and rotates the keys whose automatic rotation is due. The server runs it in the
 /// background.
-pub fn sweep(tx: &mut Tx<'_>, sealer: &Sealer, now: OffsetDateTime) -> Result<usize, ServiceError> {
-    let due: Vec<KeyRecord> = tx
+pub fn sweep(
+    tx: &mut Tx<'_>,
+    sealer: &Sealer,
+    now: OffsetDateTime,
+    uses: &[(Vec<u8>, Usage)],
+) -> Result<usize, ServiceError> {
+    usage::write(tx, uses)?;
+    let due_now = |k: &KeyRecord| {
+        k.deletion.is_some_and(|d| d <= now) || k.next_rotation.is_some_and(|r| r <= now) || import::expires(k, now)
+    };
+    let due: Vec<Vec<u8>> = tx
         .scan_prefix(keys::KMS_RECORDS, None, usize::MAX >> 1, false)?
         .iter()
-        .filter_map(|(k, v)| records::decode::<KeyRecord>(k, v).ok())
-        .filter(|k| k.deletion.is_some_and(|d| d <= now) || k.next_rotation.is_some_and(|r| r <= now))
+        .filter(|(k, v)| records::decode::<KeyRecord>(k, v).is_ok_and(|r| due_now(&r)))
+        .map(|(k, _)| k.clone())
         .collect();
     let mut done = 0;
-    for mut key in due {
+    for store_key in due {
+        // Read again: handling one key of a multi-Region set may have changed another.
+        let Some(mut key) = records::read_tx::<KeyRecord>(tx, &store_key)?.filter(due_now) else { continue };
         if key.deletion.is_some_and(|d| d <= now) {
             aliases::delete_aliases_of(tx, &key)?;
             tx.delete(&keys::kms_key(&key.account, &key.region, &key.id))?;
+            usage::forget(tx, &key)?;
+            multi_region::leave_set(tx, &key, now)?;
             done += 1;
-        } else if key.state == "Enabled" {
+        } else if import::expire(&mut key, now) {
+            keys_api::write_key(tx, &key)?;
+            done += 1;
+        } else if key.state == "Enabled" && !multi_region::is_replica(&key) {
+            // A multi-Region key rotates in its primary Region; its replicas get the new material.
             keys_api::rotate(&mut key, sealer, now, "AUTOMATIC")?;
-            records::write_tx(tx, &keys::kms_key(&key.account, &key.region, &key.id), &key)?;
+            keys_api::write_key(tx, &key)?;
+            multi_region::sync_related(tx, sealer, &key)?;
             done += 1;
         }
     }
@@ -557,6 +673,8 @@ pub static ACTIONS: &[Action] = &[
     row("Decrypt", &[Target::All], &[]),
     row("DeleteAlias", &[Target::All], &[]),
     row("DeleteCustomKeyStore", &[Target::All], &[]),
+    row("DeleteImportedKeyMaterial", &[Target::All], &[]),
+    row("DeriveSharedSecret", &[Target::All], &[]),
     row("DescribeCustomKeyStores", &[Target::All], &[]),
     row("DescribeKey", &[Target::All], &[]),
     row("DisableKey", &[Target::All], &[]),
@@ -571,9 +689,12 @@ pub static ACTIONS: &[Action] = &[
     row("GenerateDataKeyWithoutPlaintext", &[Target::All], &[]),
     row("GenerateMac", &[Target::All], &[]),
     row("GenerateRandom", &[Target::All], &[]),
+    row("GetKeyLastUsage", &[Target::All], &[]),
     row("GetKeyPolicy", &[Target::All], &[]),
     row("GetKeyRotationStatus", &[Target::All], &[]),
+    row("GetParametersForImport", &[Target::All], &[]),
     row("GetPublicKey", &[Target::All], &[]),
+    row("ImportKeyMaterial", &[Target::All], &[]),
     row("ListAliases", &[Target::All], &[]),
     row("ListGrants", &[Target::All], &[]),
     row("ListKeyPolicies", &[Target::All], &[]),
@@ -583,6 +704,7 @@ pub static ACTIONS: &[Action] = &[
     row("ListRetirableGrants", &[Target::All], &[]),
     row("PutKeyPolicy", &[Target::All], &[]),
     row("ReEncrypt", &[Target::All], &[]),
+    row("ReplicateKey", &[Target::All], &[]),
     row("RetireGrant", &[Target::All], &[]),
     row("RevokeGrant", &[Target::All], &[]),
     row("RotateKeyOnDemand", &[Target::All], &[]),
@@ -593,6 +715,7 @@ pub static ACTIONS: &[Action] = &[
     row("UpdateAlias", &[Target::All], &[]),
     row("UpdateCustomKeyStore", &[Target::All], &[]),
     row("UpdateKeyDescription", &[Target::All], &[]),
+    row("UpdatePrimaryRegion", &[Target::All], &[]),
     row("Verify", &[Target::All], &[]),
     row("VerifyMac", &[Target::All], &[]),
 ];

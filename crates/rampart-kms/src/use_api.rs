@@ -9,6 +9,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use super::crypto::{self, Spec};
+use super::usage::used;
 use super::{KeyRecord, crypto_error, find, usable, validation};
 
 /// A key for a cryptographic operation: any account's by ARN (its key policy decided), enabled,
@@ -101,6 +102,7 @@ pub fn encrypt(ctx: &Ctx<'_>, input: shapes::EncryptRequest) -> Result<shapes::E
     let algorithm = encryption_algorithm(&key, input.encryption_algorithm)?;
     dry_run(input.dry_run)?;
     let (blob, _) = encrypt_with(ctx, &key, &algorithm, &pairs(input.encryption_context), &input.plaintext.0)?;
+    used(ctx, &key, "Encrypt");
     Ok(shapes::EncryptResponse {
         ciphertext_blob: Some(Blob(blob)),
         key_id: Some(key.arn()),
@@ -138,7 +140,7 @@ fn open(
         let plaintext = crypto::rsa_decrypt(&material, &algorithm, blob).map_err(crypto_error)?;
         return Ok(Opened { key, plaintext, algorithm, material: None });
     };
-    let key = key_for(ctx, &arn, "ENCRYPT_DECRYPT")?;
+    let key = key_for(ctx, &super::key_here(&arn, ctx.region), "ENCRYPT_DECRYPT")?;
     if let Some(named) = key_id {
         let named = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, named, true, ctx.now)?;
         if named.arn() != key.arn() {
@@ -162,12 +164,16 @@ pub fn decrypt(ctx: &Ctx<'_>, input: shapes::DecryptRequest) -> Result<shapes::D
     }
     let blob = input.ciphertext_blob.map(|b| b.0).unwrap_or_default();
     if input.dry_run == Some(true) {
-        let key_id = input.key_id.clone().or_else(|| crypto::blob_header(&blob).map(|(h, _)| h.key_arn.to_owned()));
+        let key_id = input
+            .key_id
+            .clone()
+            .or_else(|| crypto::blob_header(&blob).map(|(h, _)| super::key_here(h.key_arn, ctx.region)));
         key_for(ctx, &key_id.ok_or_else(invalid_ciphertext)?, "ENCRYPT_DECRYPT")?;
         dry_run(Some(true))?;
     }
     let opened =
         open(ctx, &blob, input.key_id.as_deref(), input.encryption_algorithm, &pairs(input.encryption_context))?;
+    used(ctx, &opened.key, "Decrypt");
     Ok(shapes::DecryptResponse {
         key_id: Some(opened.key.arn()),
         plaintext: Some(Blob(opened.plaintext.to_vec())),
@@ -197,6 +203,8 @@ pub fn re_encrypt(ctx: &Ctx<'_>, input: shapes::ReEncryptRequest) -> Result<shap
         &pairs(input.destination_encryption_context),
         &opened.plaintext,
     )?;
+    used(ctx, &opened.key, "ReEncrypt");
+    used(ctx, &destination, "ReEncrypt");
     Ok(shapes::ReEncryptResponse {
         ciphertext_blob: Some(Blob(sealed)),
         source_key_id: Some(opened.key.arn()),
@@ -270,6 +278,7 @@ pub fn generate_data_key(
     let context = pairs(input.encryption_context);
     let (key, plaintext, blob, material) =
         data_key(ctx, &input.key_id, input.key_spec.as_deref(), input.number_of_bytes, &context, input.dry_run)?;
+    used(ctx, &key, "GenerateDataKey");
     Ok(shapes::GenerateDataKeyResponse {
         ciphertext_blob: Some(Blob(blob)),
         plaintext: Some(Blob(plaintext.to_vec())),
@@ -286,6 +295,7 @@ pub fn generate_data_key_without_plaintext(
     let context = pairs(input.encryption_context);
     let (key, _, blob, material) =
         data_key(ctx, &input.key_id, input.key_spec.as_deref(), input.number_of_bytes, &context, input.dry_run)?;
+    used(ctx, &key, "GenerateDataKeyWithoutPlaintext");
     Ok(shapes::GenerateDataKeyWithoutPlaintextResponse {
         ciphertext_blob: Some(Blob(blob)),
         key_id: Some(key.arn()),
@@ -354,6 +364,7 @@ pub fn sign(ctx: &Ctx<'_>, input: shapes::SignRequest) -> Result<shapes::SignRes
     let material = key.unseal(ctx.sealer, key.current()?)?;
     let signature =
         crypto::sign(spec, &material, &input.signing_algorithm, &input.message.0, digest).map_err(crypto_error)?;
+    used(ctx, &key, "Sign");
     Ok(shapes::SignResponse {
         key_id: Some(key.arn()),
         signature: Some(Blob(signature)),
@@ -371,6 +382,7 @@ pub fn verify(ctx: &Ctx<'_>, input: shapes::VerifyRequest) -> Result<shapes::Ver
     if !valid {
         return Err(ServiceError::new("KMSInvalidSignatureException", 400, ""));
     }
+    used(ctx, &key, "Verify");
     Ok(shapes::VerifyResponse {
         key_id: Some(key.arn()),
         signature_valid: Some(true),
@@ -394,14 +406,16 @@ pub fn get_public_key(
     match key.state.as_str() {
         "Disabled" => return Err(ServiceError::new("DisabledException", 400, format!("{} is disabled.", key.arn()))),
         "PendingDeletion" => return Err(super::invalid_state(format!("{} is pending deletion.", key.arn()))),
+        "PendingImport" => return Err(super::invalid_state(format!("{} is pending import.", key.arn()))),
         _ => {}
     }
     let material = key.unseal(ctx.sealer, key.current()?)?;
     let der = crypto::public_key(spec, &material).map_err(crypto_error)?;
     let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| (*s).to_owned()).collect());
-    let (encryption, signing) = match key.usage.as_str() {
-        "ENCRYPT_DECRYPT" => (list(spec.encryption_algorithms()), None),
-        _ => (None, list(spec.signing_algorithms())),
+    let (encryption, signing, agreement) = match key.usage.as_str() {
+        "ENCRYPT_DECRYPT" => (list(spec.encryption_algorithms()), None, None),
+        "KEY_AGREEMENT" => (None, None, list(spec.key_agreement_algorithms())),
+        _ => (None, list(spec.signing_algorithms()), None),
     };
     Ok(shapes::GetPublicKeyResponse {
         key_id: Some(key.arn()),
@@ -411,7 +425,39 @@ pub fn get_public_key(
         key_usage: Some(key.usage.clone()),
         encryption_algorithms: encryption,
         signing_algorithms: signing,
-        key_agreement_algorithms: None,
+        key_agreement_algorithms: agreement,
+    })
+}
+
+/// ECDH between a key agreement key's private key and a peer's public key: the raw shared secret,
+/// for the caller to derive keys from with a KDF of their choice.
+/// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_DeriveSharedSecret.html>.
+pub fn derive_shared_secret(
+    ctx: &Ctx<'_>,
+    input: shapes::DeriveSharedSecretRequest,
+) -> Result<shapes::DeriveSharedSecretResponse, ServiceError> {
+    let key = key_for(ctx, &input.key_id, "KEY_AGREEMENT")?;
+    let spec = key.spec()?;
+    if !spec.key_agreement_algorithms().contains(&input.key_agreement_algorithm.as_str()) {
+        return Err(ServiceError::new(
+            "InvalidKeyUsageException",
+            400,
+            format!("{} is not a valid key agreement algorithm for {}.", input.key_agreement_algorithm, key.arn()),
+        ));
+    }
+    if input.recipient.is_some() {
+        return Err(no_enclave());
+    }
+    dry_run(input.dry_run)?;
+    let material = key.unseal(ctx.sealer, key.current()?)?;
+    let secret = crypto::derive_shared_secret(spec, &material, &input.public_key.0).map_err(crypto_error)?;
+    used(ctx, &key, "DeriveSharedSecret");
+    Ok(shapes::DeriveSharedSecretResponse {
+        key_id: Some(key.arn()),
+        shared_secret: Some(Blob(secret.to_vec())),
+        ciphertext_for_recipient: None,
+        key_agreement_algorithm: Some(input.key_agreement_algorithm),
+        key_origin: Some(key.origin.clone()),
     })
 }
 
@@ -436,6 +482,7 @@ pub fn generate_mac(
     dry_run(input.dry_run)?;
     let material = key.unseal(ctx.sealer, key.current()?)?;
     let mac = crypto::mac(spec, &material, &input.mac_algorithm, &input.message.0).map_err(crypto_error)?;
+    used(ctx, &key, "GenerateMac");
     Ok(shapes::GenerateMacResponse {
         mac: Some(Blob(mac)),
         mac_algorithm: Some(input.mac_algorithm),
@@ -453,6 +500,7 @@ pub fn verify_mac(ctx: &Ctx<'_>, input: shapes::VerifyMacRequest) -> Result<shap
     {
         return Err(ServiceError::new("KMSInvalidMacException", 400, ""));
     }
+    used(ctx, &key, "VerifyMac");
     Ok(shapes::VerifyMacResponse {
         key_id: Some(key.arn()),
         mac_valid: Some(true),
@@ -502,6 +550,7 @@ pub fn generate_data_key_pair(
     let context = pairs(input.encryption_context);
     let (key, private, blob, public, material) =
         data_key_pair(ctx, &input.key_id, &input.key_pair_spec, &context, input.dry_run)?;
+    used(ctx, &key, "GenerateDataKeyPair");
     Ok(shapes::GenerateDataKeyPairResponse {
         private_key_ciphertext_blob: Some(Blob(blob)),
         private_key_plaintext: Some(Blob(private.to_vec())),
@@ -520,6 +569,7 @@ pub fn generate_data_key_pair_without_plaintext(
     let context = pairs(input.encryption_context);
     let (key, _, blob, public, material) =
         data_key_pair(ctx, &input.key_id, &input.key_pair_spec, &context, input.dry_run)?;
+    used(ctx, &key, "GenerateDataKeyPairWithoutPlaintext");
     Ok(shapes::GenerateDataKeyPairWithoutPlaintextResponse {
         private_key_ciphertext_blob: Some(Blob(blob)),
         public_key: Some(Blob(public)),

@@ -261,9 +261,14 @@ async fn deliver_trails(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
         }
-        // KMS keys past their deletion date are destroyed, and due rotations made.
-        if let Err(e) = db.transact(move |tx| rampart_kms::sweep(tx, &sealer_for_keys, now)).await {
-            tracing::warn!(error = ?e, "destroying deleted KMS keys failed; it is retried on the next run");
+        // KMS keys past their deletion date are destroyed, expired imported material too, and due
+        // rotations made.
+        // Key uses noted in memory are written with it, and forgotten once that has committed.
+        let uses = rampart_kms::pending_usage();
+        let written = uses.clone();
+        match db.transact(move |tx| rampart_kms::sweep(tx, &sealer_for_keys, now, &uses)).await {
+            Ok(_) => rampart_kms::usage_written(&written),
+            Err(e) => tracing::warn!(error = ?e, "the KMS key sweep failed; it is retried on the next run"),
         }
         if let Some(dir) = &export_dir
             && let Err(e) = trail_export::run(&db, dir).await

@@ -622,6 +622,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "Decrypt",
     "DeleteAlias",
     "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DescribeKey",
     "DisableKey",
@@ -636,9 +638,12 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GenerateDataKeyWithoutPlaintext",
     "GenerateMac",
     "GenerateRandom",
+    "GetKeyLastUsage",
     "GetKeyPolicy",
     "GetKeyRotationStatus",
+    "GetParametersForImport",
     "GetPublicKey",
+    "ImportKeyMaterial",
     "ListAliases",
     "ListGrants",
     "ListKeyPolicies",
@@ -648,6 +653,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListRetirableGrants",
     "PutKeyPolicy",
     "ReEncrypt",
+    "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
     "RotateKeyOnDemand",
@@ -658,6 +664,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateAlias",
     "UpdateCustomKeyStore",
     "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
     "Verify",
     "VerifyMac",
 ];
@@ -8386,6 +8393,184 @@ impl ::std::fmt::Debug for DeleteCustomKeyStoreResponse {
     }
 }
 
+/// The `DeleteImportedKeyMaterialRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteImportedKeyMaterialRequest {
+    pub key_id: ::std::string::String,
+    pub key_material_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteImportedKeyMaterialRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteImportedKeyMaterialRequest;
+}
+
+impl crate::FromValue for DeleteImportedKeyMaterialRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { key_id: crate::required(f.next())?, key_material_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteImportedKeyMaterialRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            self.key_material_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteImportedKeyMaterialRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteImportedKeyMaterialRequest")
+            .field("KeyId", &self.key_id)
+            .field("KeyMaterialId", &self.key_material_id)
+            .finish()
+    }
+}
+
+/// The `DeleteImportedKeyMaterialResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteImportedKeyMaterialResponse {
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub key_material_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteImportedKeyMaterialResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteImportedKeyMaterialResponse;
+}
+
+impl crate::FromValue for DeleteImportedKeyMaterialResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { key_id: crate::optional(f.next())?, key_material_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteImportedKeyMaterialResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key_id.map(crate::IntoValue::into_value),
+            self.key_material_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteImportedKeyMaterialResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteImportedKeyMaterialResponse")
+            .field("KeyId", &self.key_id)
+            .field("KeyMaterialId", &self.key_material_id)
+            .finish()
+    }
+}
+
+/// The `DeriveSharedSecretRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeriveSharedSecretRequest {
+    pub key_id: ::std::string::String,
+    pub key_agreement_algorithm: ::std::string::String,
+    pub public_key: crate::Blob,
+    pub grant_tokens: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub dry_run: ::std::option::Option<bool>,
+    pub recipient: ::std::option::Option<RecipientInfo>,
+}
+
+impl crate::HasShape for DeriveSharedSecretRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeriveSharedSecretRequest;
+}
+
+impl crate::FromValue for DeriveSharedSecretRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            key_id: crate::required(f.next())?,
+            key_agreement_algorithm: crate::required(f.next())?,
+            public_key: crate::required(f.next())?,
+            grant_tokens: crate::optional(f.next())?,
+            dry_run: crate::optional(f.next())?,
+            recipient: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeriveSharedSecretRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.key_agreement_algorithm)),
+            Some(crate::IntoValue::into_value(self.public_key)),
+            self.grant_tokens.map(crate::IntoValue::into_value),
+            self.dry_run.map(crate::IntoValue::into_value),
+            self.recipient.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeriveSharedSecretRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeriveSharedSecretRequest")
+            .field("KeyId", &self.key_id)
+            .field("KeyAgreementAlgorithm", &self.key_agreement_algorithm)
+            .field("PublicKey", &self.public_key)
+            .field("GrantTokens", &self.grant_tokens)
+            .field("DryRun", &self.dry_run)
+            .field("Recipient", &self.recipient)
+            .finish()
+    }
+}
+
+/// The `DeriveSharedSecretResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeriveSharedSecretResponse {
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub shared_secret: ::std::option::Option<crate::Blob>,
+    pub ciphertext_for_recipient: ::std::option::Option<crate::Blob>,
+    pub key_agreement_algorithm: ::std::option::Option<::std::string::String>,
+    pub key_origin: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeriveSharedSecretResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeriveSharedSecretResponse;
+}
+
+impl crate::FromValue for DeriveSharedSecretResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            key_id: crate::optional(f.next())?,
+            shared_secret: crate::optional(f.next())?,
+            ciphertext_for_recipient: crate::optional(f.next())?,
+            key_agreement_algorithm: crate::optional(f.next())?,
+            key_origin: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeriveSharedSecretResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key_id.map(crate::IntoValue::into_value),
+            self.shared_secret.map(crate::IntoValue::into_value),
+            self.ciphertext_for_recipient.map(crate::IntoValue::into_value),
+            self.key_agreement_algorithm.map(crate::IntoValue::into_value),
+            self.key_origin.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeriveSharedSecretResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeriveSharedSecretResponse")
+            .field("KeyId", &self.key_id)
+            .field("SharedSecret", &"*** Sensitive Data Redacted ***")
+            .field("CiphertextForRecipient", &self.ciphertext_for_recipient)
+            .field("KeyAgreementAlgorithm", &self.key_agreement_algorithm)
+            .field("KeyOrigin", &self.key_origin)
+            .finish()
+    }
+}
+
 /// The `DescribeCustomKeyStoresRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct DescribeCustomKeyStoresRequest {
@@ -9420,6 +9605,82 @@ impl ::std::fmt::Debug for GenerateRandomResponse {
     }
 }
 
+/// The `GetKeyLastUsageRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetKeyLastUsageRequest {
+    pub key_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetKeyLastUsageRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetKeyLastUsageRequest;
+}
+
+impl crate::FromValue for GetKeyLastUsageRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { key_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetKeyLastUsageRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.key_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetKeyLastUsageRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetKeyLastUsageRequest").field("KeyId", &self.key_id).finish()
+    }
+}
+
+/// The `GetKeyLastUsageResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetKeyLastUsageResponse {
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub key_last_usage: ::std::option::Option<KeyLastUsageData>,
+    pub tracking_start_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub key_creation_date: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for GetKeyLastUsageResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetKeyLastUsageResponse;
+}
+
+impl crate::FromValue for GetKeyLastUsageResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            key_id: crate::optional(f.next())?,
+            key_last_usage: crate::optional(f.next())?,
+            tracking_start_date: crate::optional(f.next())?,
+            key_creation_date: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetKeyLastUsageResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key_id.map(crate::IntoValue::into_value),
+            self.key_last_usage.map(crate::IntoValue::into_value),
+            self.tracking_start_date.map(crate::IntoValue::into_value),
+            self.key_creation_date.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetKeyLastUsageResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetKeyLastUsageResponse")
+            .field("KeyId", &self.key_id)
+            .field("KeyLastUsage", &self.key_last_usage)
+            .field("TrackingStartDate", &self.tracking_start_date)
+            .field("KeyCreationDate", &self.key_creation_date)
+            .finish()
+    }
+}
+
 /// The `GetKeyPolicyRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetKeyPolicyRequest {
@@ -9568,6 +9829,96 @@ impl ::std::fmt::Debug for GetKeyRotationStatusResponse {
             .field("RotationPeriodInDays", &self.rotation_period_in_days)
             .field("NextRotationDate", &self.next_rotation_date)
             .field("OnDemandRotationStartDate", &self.on_demand_rotation_start_date)
+            .finish()
+    }
+}
+
+/// The `GetParametersForImportRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetParametersForImportRequest {
+    pub key_id: ::std::string::String,
+    pub wrapping_algorithm: ::std::string::String,
+    pub wrapping_key_spec: ::std::string::String,
+}
+
+impl crate::HasShape for GetParametersForImportRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetParametersForImportRequest;
+}
+
+impl crate::FromValue for GetParametersForImportRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            key_id: crate::required(f.next())?,
+            wrapping_algorithm: crate::required(f.next())?,
+            wrapping_key_spec: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetParametersForImportRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.wrapping_algorithm)),
+            Some(crate::IntoValue::into_value(self.wrapping_key_spec)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetParametersForImportRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetParametersForImportRequest")
+            .field("KeyId", &self.key_id)
+            .field("WrappingAlgorithm", &self.wrapping_algorithm)
+            .field("WrappingKeySpec", &self.wrapping_key_spec)
+            .finish()
+    }
+}
+
+/// The `GetParametersForImportResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetParametersForImportResponse {
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub import_token: ::std::option::Option<crate::Blob>,
+    pub public_key: ::std::option::Option<crate::Blob>,
+    pub parameters_valid_to: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for GetParametersForImportResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetParametersForImportResponse;
+}
+
+impl crate::FromValue for GetParametersForImportResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            key_id: crate::optional(f.next())?,
+            import_token: crate::optional(f.next())?,
+            public_key: crate::optional(f.next())?,
+            parameters_valid_to: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetParametersForImportResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key_id.map(crate::IntoValue::into_value),
+            self.import_token.map(crate::IntoValue::into_value),
+            self.public_key.map(crate::IntoValue::into_value),
+            self.parameters_valid_to.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetParametersForImportResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetParametersForImportResponse")
+            .field("KeyId", &self.key_id)
+            .field("ImportToken", &self.import_token)
+            .field("PublicKey", &"*** Sensitive Data Redacted ***")
+            .field("ParametersValidTo", &self.parameters_valid_to)
             .finish()
     }
 }
@@ -9775,6 +10126,152 @@ impl ::std::fmt::Debug for GrantListEntry {
             .field("IssuingAccount", &self.issuing_account)
             .field("Operations", &self.operations)
             .field("Constraints", &self.constraints)
+            .finish()
+    }
+}
+
+/// The `ImportKeyMaterialRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ImportKeyMaterialRequest {
+    pub key_id: ::std::string::String,
+    pub import_token: crate::Blob,
+    pub encrypted_key_material: crate::Blob,
+    pub valid_to: ::std::option::Option<::time::OffsetDateTime>,
+    pub expiration_model: ::std::option::Option<::std::string::String>,
+    pub import_type: ::std::option::Option<::std::string::String>,
+    pub key_material_description: ::std::option::Option<::std::string::String>,
+    pub key_material_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ImportKeyMaterialRequest {
+    const SHAPE: &'static crate::Shape = &SH_ImportKeyMaterialRequest;
+}
+
+impl crate::FromValue for ImportKeyMaterialRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            key_id: crate::required(f.next())?,
+            import_token: crate::required(f.next())?,
+            encrypted_key_material: crate::required(f.next())?,
+            valid_to: crate::optional(f.next())?,
+            expiration_model: crate::optional(f.next())?,
+            import_type: crate::optional(f.next())?,
+            key_material_description: crate::optional(f.next())?,
+            key_material_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ImportKeyMaterialRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.import_token)),
+            Some(crate::IntoValue::into_value(self.encrypted_key_material)),
+            self.valid_to.map(crate::IntoValue::into_value),
+            self.expiration_model.map(crate::IntoValue::into_value),
+            self.import_type.map(crate::IntoValue::into_value),
+            self.key_material_description.map(crate::IntoValue::into_value),
+            self.key_material_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ImportKeyMaterialRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ImportKeyMaterialRequest")
+            .field("KeyId", &self.key_id)
+            .field("ImportToken", &self.import_token)
+            .field("EncryptedKeyMaterial", &self.encrypted_key_material)
+            .field("ValidTo", &self.valid_to)
+            .field("ExpirationModel", &self.expiration_model)
+            .field("ImportType", &self.import_type)
+            .field("KeyMaterialDescription", &self.key_material_description)
+            .field("KeyMaterialId", &self.key_material_id)
+            .finish()
+    }
+}
+
+/// The `ImportKeyMaterialResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ImportKeyMaterialResponse {
+    pub key_id: ::std::option::Option<::std::string::String>,
+    pub key_material_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ImportKeyMaterialResponse {
+    const SHAPE: &'static crate::Shape = &SH_ImportKeyMaterialResponse;
+}
+
+impl crate::FromValue for ImportKeyMaterialResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { key_id: crate::optional(f.next())?, key_material_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ImportKeyMaterialResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key_id.map(crate::IntoValue::into_value),
+            self.key_material_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ImportKeyMaterialResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ImportKeyMaterialResponse")
+            .field("KeyId", &self.key_id)
+            .field("KeyMaterialId", &self.key_material_id)
+            .finish()
+    }
+}
+
+/// The `KeyLastUsageData` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct KeyLastUsageData {
+    pub operation: ::std::option::Option<::std::string::String>,
+    pub timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub cloud_trail_event_id: ::std::option::Option<::std::string::String>,
+    pub kms_request_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for KeyLastUsageData {
+    const SHAPE: &'static crate::Shape = &SH_KeyLastUsageData;
+}
+
+impl crate::FromValue for KeyLastUsageData {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            operation: crate::optional(f.next())?,
+            timestamp: crate::optional(f.next())?,
+            cloud_trail_event_id: crate::optional(f.next())?,
+            kms_request_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for KeyLastUsageData {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.operation.map(crate::IntoValue::into_value),
+            self.timestamp.map(crate::IntoValue::into_value),
+            self.cloud_trail_event_id.map(crate::IntoValue::into_value),
+            self.kms_request_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for KeyLastUsageData {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("KeyLastUsageData")
+            .field("Operation", &self.operation)
+            .field("Timestamp", &self.timestamp)
+            .field("CloudTrailEventId", &self.cloud_trail_event_id)
+            .field("KmsRequestId", &self.kms_request_id)
             .finish()
     }
 }
@@ -10802,6 +11299,104 @@ impl ::std::fmt::Debug for RecipientInfo {
     }
 }
 
+/// The `ReplicateKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ReplicateKeyRequest {
+    pub key_id: ::std::string::String,
+    pub replica_region: ::std::string::String,
+    pub policy: ::std::option::Option<::std::string::String>,
+    pub bypass_policy_lockout_safety_check: ::std::option::Option<bool>,
+    pub description: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for ReplicateKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_ReplicateKeyRequest;
+}
+
+impl crate::FromValue for ReplicateKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            key_id: crate::required(f.next())?,
+            replica_region: crate::required(f.next())?,
+            policy: crate::optional(f.next())?,
+            bypass_policy_lockout_safety_check: crate::optional(f.next())?,
+            description: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ReplicateKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.replica_region)),
+            self.policy.map(crate::IntoValue::into_value),
+            self.bypass_policy_lockout_safety_check.map(crate::IntoValue::into_value),
+            self.description.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ReplicateKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ReplicateKeyRequest")
+            .field("KeyId", &self.key_id)
+            .field("ReplicaRegion", &self.replica_region)
+            .field("Policy", &self.policy)
+            .field("BypassPolicyLockoutSafetyCheck", &self.bypass_policy_lockout_safety_check)
+            .field("Description", &self.description)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `ReplicateKeyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ReplicateKeyResponse {
+    pub replica_key_metadata: ::std::option::Option<KeyMetadata>,
+    pub replica_policy: ::std::option::Option<::std::string::String>,
+    pub replica_tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for ReplicateKeyResponse {
+    const SHAPE: &'static crate::Shape = &SH_ReplicateKeyResponse;
+}
+
+impl crate::FromValue for ReplicateKeyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            replica_key_metadata: crate::optional(f.next())?,
+            replica_policy: crate::optional(f.next())?,
+            replica_tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ReplicateKeyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.replica_key_metadata.map(crate::IntoValue::into_value),
+            self.replica_policy.map(crate::IntoValue::into_value),
+            self.replica_tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ReplicateKeyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ReplicateKeyResponse")
+            .field("ReplicaKeyMetadata", &self.replica_key_metadata)
+            .field("ReplicaPolicy", &self.replica_policy)
+            .field("ReplicaTags", &self.replica_tags)
+            .finish()
+    }
+}
+
 /// The `RetireGrantRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct RetireGrantRequest {
@@ -11463,6 +12058,42 @@ impl ::std::fmt::Debug for UpdateKeyDescriptionRequest {
         f.debug_struct("UpdateKeyDescriptionRequest")
             .field("KeyId", &self.key_id)
             .field("Description", &self.description)
+            .finish()
+    }
+}
+
+/// The `UpdatePrimaryRegionRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdatePrimaryRegionRequest {
+    pub key_id: ::std::string::String,
+    pub primary_region: ::std::string::String,
+}
+
+impl crate::HasShape for UpdatePrimaryRegionRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdatePrimaryRegionRequest;
+}
+
+impl crate::FromValue for UpdatePrimaryRegionRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { key_id: crate::required(f.next())?, primary_region: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdatePrimaryRegionRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key_id)),
+            Some(crate::IntoValue::into_value(self.primary_region)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdatePrimaryRegionRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdatePrimaryRegionRequest")
+            .field("KeyId", &self.key_id)
+            .field("PrimaryRegion", &self.primary_region)
             .finish()
     }
 }

@@ -13,9 +13,13 @@ use rampart_testkit::{ACCOUNT_ID, TestServer};
 use crate::iam::root;
 
 pub(crate) fn kms(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_kms::Client {
+    kms_in(server, "us-east-1", id, secret, token)
+}
+
+fn kms_in(server: &TestServer, region: &str, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_kms::Client {
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
-        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .region(aws_sdk_kms::config::Region::new(region.to_owned()))
         .endpoint_url(&server.endpoint)
         .credentials_provider(aws_sdk_kms::config::Credentials::new(id, secret, token.map(str::to_owned), None, "test"))
         .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
@@ -576,4 +580,377 @@ print(der.hex() == sys.argv[2])
     assert_eq!(code(made), "CloudHsmClusterNotFoundException");
     let in_store = k.create_key().custom_key_store_id("cks-1234567890abcdef0").send().await;
     assert_eq!(code(in_store), "CustomKeyStoreNotFoundException");
+}
+
+/// Wraps key material under a KMS wrapping public key as AWS documents it, with Python's
+/// `cryptography`: RSA-OAEP, or an AES key wrapped with RSA-OAEP followed by the material wrapped
+/// with AES Key Wrap with Padding.
+const WRAP_SCRIPT: &str = r#"
+import sys, os
+from cryptography.hazmat.primitives import hashes, serialization, keywrap
+from cryptography.hazmat.primitives.asymmetric import padding
+public = serialization.load_der_public_key(bytes.fromhex(sys.argv[1]))
+algorithm, material = sys.argv[2], bytes.fromhex(sys.argv[3])
+h = hashes.SHA256() if algorithm.endswith("256") else hashes.SHA1()
+oaep = padding.OAEP(mgf=padding.MGF1(algorithm=h), algorithm=h, label=None)
+if algorithm.startswith("RSA_AES"):
+    aes = os.urandom(32)
+    print((public.encrypt(aes, oaep) + keywrap.aes_key_wrap_with_padding(aes, material)).hex())
+else:
+    print(public.encrypt(material, oaep).hex())
+"#;
+
+/// Wraps `material` for `key_id` with a fresh wrapping key and token: (token, wrapped material).
+async fn wrapped_for(
+    k: &aws_sdk_kms::Client,
+    key_id: &str,
+    algorithm: aws_sdk_kms::types::AlgorithmSpec,
+    material: &[u8],
+) -> (Blob, Blob) {
+    let params = k
+        .get_parameters_for_import()
+        .key_id(key_id)
+        .wrapping_algorithm(algorithm.clone())
+        .wrapping_key_spec(aws_sdk_kms::types::WrappingKeySpec::Rsa2048)
+        .send()
+        .await
+        .unwrap();
+    assert!(params.parameters_valid_to().is_some());
+    let public = params.public_key().unwrap().as_ref().to_vec();
+    let wrapped = python(WRAP_SCRIPT, &[&hex(&public), algorithm.as_str(), &hex(material)]);
+    (params.import_token().unwrap().clone(), Blob::new(unhex(&wrapped)))
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn imported_key_material_is_used_and_can_be_deleted_reimported_and_rotated() {
+    use aws_sdk_kms::types::{AlgorithmSpec, ExpirationModelType, ImportType, IncludeKeyMaterial, OriginType};
+    let server = TestServer::start().await.unwrap();
+    let k = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let made = k.create_key().origin(OriginType::External).send().await.unwrap();
+    let meta = made.key_metadata().unwrap();
+    let id = meta.key_id().to_owned();
+    assert_eq!(meta.key_state(), Some(&KeyState::PendingImport));
+    assert_eq!(meta.origin(), Some(&OriginType::External));
+    let early = k.encrypt().key_id(&id).plaintext(Blob::new("x")).send().await;
+    assert_eq!(code(early), "KMSInvalidStateException");
+
+    // Import 256 bits of material wrapped with RSA-OAEP; the key is enabled and uses it.
+    let material = k.generate_random().number_of_bytes(32).send().await.unwrap().plaintext().unwrap().as_ref().to_vec();
+    let (token, wrapped) = wrapped_for(&k, &id, AlgorithmSpec::RsaesOaepSha256, &material).await;
+    let imported = k
+        .import_key_material()
+        .key_id(&id)
+        .import_token(token.clone())
+        .encrypted_key_material(wrapped.clone())
+        .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        .send()
+        .await
+        .unwrap();
+    let material_id = imported.key_material_id().unwrap().to_owned();
+    let meta = k.describe_key().key_id(&id).send().await.unwrap();
+    let meta = meta.key_metadata().unwrap();
+    assert_eq!(meta.key_state(), Some(&KeyState::Enabled));
+    assert_eq!(meta.expiration_model(), Some(&ExpirationModelType::KeyMaterialDoesNotExpire));
+    assert_eq!(meta.current_key_material_id(), Some(material_id.as_str()));
+    let sealed = k.encrypt().key_id(&id).plaintext(Blob::new("imported")).send().await.unwrap();
+    let blob = sealed.ciphertext_blob().unwrap().as_ref().to_vec();
+    // The ciphertext really is AES-256-GCM under the imported material: Python opens it with the
+    // material alone (Rampart's blob: version, key ARN, material id, nonce, ciphertext and tag).
+    let open_script = r#"
+import sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+blob, key = bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])
+header = blob[:2 + blob[1] + 32]
+nonce, body = blob[len(header):len(header) + 12], blob[len(header) + 12:]
+print(AESGCM(key).decrypt(nonce, body, b"rampart-kms-v1" + header).decode())
+"#;
+    assert_eq!(python(open_script, &[&hex(&blob), &hex(&material)]), "imported");
+
+    // A token is for one key only, and tampered material does not unwrap.
+    let other = k.create_key().origin(OriginType::External).send().await.unwrap();
+    let other = other.key_metadata().unwrap().key_id().to_owned();
+    let misused = k.import_key_material().key_id(&other).import_token(token.clone()).encrypted_key_material(wrapped);
+    let misused = misused.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await;
+    assert_eq!(code(misused), "InvalidImportTokenException");
+    let (token2, wrapped2) = wrapped_for(&k, &other, AlgorithmSpec::RsaesOaepSha1, &material[..16]).await;
+    let short = k.import_key_material().key_id(&other).import_token(token2.clone()).encrypted_key_material(wrapped2);
+    let short = short.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await;
+    assert_eq!(code(short), "IncorrectKeyMaterialException");
+    let mut bad = wrapped_for(&k, &other, AlgorithmSpec::RsaesOaepSha1, &material).await.1.into_inner();
+    bad[7] ^= 1;
+    let tampered = k.import_key_material().key_id(&other).import_token(token2).encrypted_key_material(Blob::new(bad));
+    let tampered = tampered.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await;
+    assert_eq!(code(tampered), "InvalidCiphertextException");
+    let no_date = k.import_key_material().key_id(&id).import_token(token).encrypted_key_material(Blob::new(vec![0]));
+    assert_eq!(code(no_date.send().await), "ValidationException", "KEY_MATERIAL_EXPIRES needs ValidTo");
+
+    // Deleted, the key is unusable until the same material comes back; other material is refused.
+    k.delete_imported_key_material().key_id(&id).send().await.unwrap();
+    let meta = k.describe_key().key_id(&id).send().await.unwrap();
+    assert_eq!(meta.key_metadata().unwrap().key_state(), Some(&KeyState::PendingImport));
+    let gone = k.decrypt().ciphertext_blob(Blob::new(blob.clone())).send().await;
+    assert_eq!(code(gone), "KMSInvalidStateException");
+    let stranger = k.generate_random().number_of_bytes(32).send().await.unwrap().plaintext().unwrap().as_ref().to_vec();
+    let (t, w) = wrapped_for(&k, &id, AlgorithmSpec::RsaAesKeyWrapSha256, &stranger).await;
+    let wrong = k.import_key_material().key_id(&id).import_token(t).encrypted_key_material(w);
+    let wrong = wrong.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await;
+    assert_eq!(code(wrong), "IncorrectKeyMaterialException");
+    let (t, w) = wrapped_for(&k, &id, AlgorithmSpec::RsaAesKeyWrapSha256, &material).await;
+    let valid_to = aws_sdk_kms::primitives::DateTime::from_secs(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 86_400,
+    );
+    let back = k.import_key_material().key_id(&id).import_token(t).encrypted_key_material(w).valid_to(valid_to);
+    let back = back.expiration_model(ExpirationModelType::KeyMaterialExpires).send().await.unwrap();
+    assert_eq!(back.key_material_id(), Some(material_id.as_str()), "the same material has the same id");
+    let meta = k.describe_key().key_id(&id).send().await.unwrap();
+    let meta = meta.key_metadata().unwrap();
+    assert_eq!(meta.key_state(), Some(&KeyState::Enabled));
+    assert_eq!(meta.expiration_model(), Some(&ExpirationModelType::KeyMaterialExpires));
+    assert_eq!(meta.valid_to().map(|t| t.secs()), Some(valid_to.secs()));
+    let opened = k.decrypt().ciphertext_blob(Blob::new(blob.clone())).send().await.unwrap();
+    assert_eq!(opened.plaintext().unwrap().as_ref(), b"imported");
+
+    // New material waits for an on-demand rotation; then it is current and old ciphertexts open.
+    assert_eq!(code(k.rotate_key_on_demand().key_id(&id).send().await), "KMSInvalidStateException");
+    let (t, w) = wrapped_for(&k, &id, AlgorithmSpec::RsaesOaepSha256, &stranger).await;
+    let next = k.import_key_material().key_id(&id).import_token(t).encrypted_key_material(w);
+    let next = next.import_type(ImportType::NewKeyMaterial).key_material_description("second");
+    let next = next.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await.unwrap();
+    let next_id = next.key_material_id().unwrap().to_owned();
+    assert_ne!(next_id, material_id);
+    let listed = k.list_key_rotations().key_id(&id).include_key_material(IncludeKeyMaterial::AllKeyMaterial);
+    let listed = listed.send().await.unwrap();
+    let states: Vec<(String, String)> = listed
+        .rotations()
+        .iter()
+        .map(|r| (r.key_material_id().unwrap().to_owned(), r.key_material_state().unwrap().as_str().to_owned()))
+        .collect();
+    assert_eq!(states, [(material_id.clone(), "CURRENT".into()), (next_id.clone(), "PENDING_ROTATION".into())]);
+    k.rotate_key_on_demand().key_id(&id).send().await.unwrap();
+    let meta = k.describe_key().key_id(&id).send().await.unwrap();
+    assert_eq!(meta.key_metadata().unwrap().current_key_material_id(), Some(next_id.as_str()));
+    let fresh = k.encrypt().key_id(&id).plaintext(Blob::new("rotated")).send().await.unwrap();
+    let fresh = fresh.ciphertext_blob().unwrap().as_ref().to_vec();
+    assert_eq!(python(open_script, &[&hex(&fresh), &hex(&stranger)]), "rotated");
+    let old = k.decrypt().ciphertext_blob(Blob::new(blob)).send().await.unwrap();
+    assert_eq!(old.plaintext().unwrap().as_ref(), b"imported");
+
+    // An asymmetric private key, made outside, imported with RSA-AES key wrap; RSA-OAEP cannot
+    // carry an RSA key.
+    let made_outside = python(
+        r#"
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+key = ec.generate_private_key(ec.SECP256R1())
+print(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).hex())
+print(key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex())
+"#,
+        &[],
+    );
+    let (private, public) = made_outside.split_once('\n').unwrap();
+    let signer = k
+        .create_key()
+        .origin(OriginType::External)
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let signer = signer.key_metadata().unwrap().key_id().to_owned();
+    let (t, w) = wrapped_for(&k, &signer, AlgorithmSpec::RsaAesKeyWrapSha256, &unhex(private)).await;
+    let ecc = k.import_key_material().key_id(&signer).import_token(t).encrypted_key_material(w);
+    ecc.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire).send().await.unwrap();
+    let got = k.get_public_key().key_id(&signer).send().await.unwrap();
+    assert_eq!(hex(got.public_key().unwrap().as_ref()), public, "the imported key's public half");
+    let rsa = k
+        .create_key()
+        .origin(OriginType::External)
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let rsa = rsa.key_metadata().unwrap().key_id().to_owned();
+    let oaep = k
+        .get_parameters_for_import()
+        .key_id(&rsa)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(aws_sdk_kms::types::WrappingKeySpec::Rsa2048)
+        .send()
+        .await;
+    assert_eq!(code(oaep), "ValidationException");
+    let kms_made = symmetric(&k).await;
+    let not_external = k
+        .get_parameters_for_import()
+        .key_id(&kms_made)
+        .wrapping_algorithm(AlgorithmSpec::RsaesOaepSha256)
+        .wrapping_key_spec(aws_sdk_kms::types::WrappingKeySpec::Rsa2048)
+        .send()
+        .await;
+    assert_eq!(code(not_external), "UnsupportedOperationException");
+}
+
+#[tokio::test]
+async fn derived_shared_secrets_match_the_peers() {
+    let server = TestServer::start().await.unwrap();
+    let k = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let made =
+        k.create_key().key_spec(KeySpec::EccNistP384).key_usage(KeyUsageType::KeyAgreement).send().await.unwrap();
+    let meta = made.key_metadata().unwrap();
+    assert_eq!(meta.key_agreement_algorithms(), [aws_sdk_kms::types::KeyAgreementAlgorithmSpec::Ecdh]);
+    let id = meta.key_id().to_owned();
+    let public = k.get_public_key().key_id(&id).send().await.unwrap();
+    let public = public.public_key().unwrap().as_ref().to_vec();
+    // The peer: a key pair made by Python, which computes the same secret from its side.
+    let peer = python(
+        r#"
+import sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+theirs = serialization.load_der_public_key(bytes.fromhex(sys.argv[1]))
+mine = ec.generate_private_key(ec.SECP384R1())
+print(mine.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo).hex())
+print(mine.exchange(ec.ECDH(), theirs).hex())
+"#,
+        &[&hex(&public)],
+    );
+    let (peer_public, expected) = peer.split_once('\n').unwrap();
+    let derived = k
+        .derive_shared_secret()
+        .key_id(&id)
+        .key_agreement_algorithm(aws_sdk_kms::types::KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(Blob::new(unhex(peer_public)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hex(derived.shared_secret().unwrap().as_ref()), expected);
+    // A key of another curve, or not a public key at all, is refused; so is a signing key.
+    let other_curve = k
+        .derive_shared_secret()
+        .key_id(&id)
+        .key_agreement_algorithm(aws_sdk_kms::types::KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(Blob::new(public[..20].to_vec()))
+        .send()
+        .await;
+    assert_eq!(code(other_curve), "ValidationException");
+    let signer = k.create_key().key_spec(KeySpec::EccNistP384).key_usage(KeyUsageType::SignVerify).send().await;
+    let signer = signer.unwrap().key_metadata().unwrap().key_id().to_owned();
+    let misuse = k
+        .derive_shared_secret()
+        .key_id(&signer)
+        .key_agreement_algorithm(aws_sdk_kms::types::KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(Blob::new(unhex(peer_public)))
+        .send()
+        .await;
+    assert_eq!(code(misuse), "InvalidKeyUsageException");
+}
+
+#[tokio::test]
+async fn multi_region_keys_share_material_across_regions_and_single_region_keys_stay_home() {
+    use aws_sdk_kms::types::MultiRegionKeyType;
+    let server = TestServer::start().await.unwrap();
+    let east = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let west = kms_in(&server, "eu-west-1", &server.access_key_id, &server.secret_access_key, None);
+    let made = east.create_key().multi_region(true).description("shared").send().await.unwrap();
+    let meta = made.key_metadata().unwrap();
+    let id = meta.key_id().to_owned();
+    assert!(id.starts_with("mrk-"), "{id}");
+    let config = meta.multi_region_configuration().unwrap();
+    assert_eq!(config.multi_region_key_type(), Some(&MultiRegionKeyType::Primary));
+    assert_eq!(config.primary_key().unwrap().region(), Some("us-east-1"));
+    let sealed = east.encrypt().key_id(&id).plaintext(Blob::new("crosses regions")).send().await.unwrap();
+    let sealed = sealed.ciphertext_blob().unwrap().clone();
+    assert_eq!(code(west.describe_key().key_id(&id).send().await), "NotFoundException", "not replicated yet");
+
+    // A single-Region key stays in its Region and cannot be replicated.
+    let local = symmetric(&east).await;
+    assert_eq!(code(west.describe_key().key_id(&local).send().await), "NotFoundException");
+    let refused = east.replicate_key().key_id(&local).replica_region("eu-west-1").send().await;
+    assert_eq!(code(refused), "UnsupportedOperationException");
+
+    // The replica: same id, own description and tags; ciphertexts open in either Region.
+    let replica = east
+        .replicate_key()
+        .key_id(&id)
+        .replica_region("eu-west-1")
+        .description("west copy")
+        .tags(aws_sdk_kms::types::Tag::builder().tag_key("team").tag_value("ops").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let replica_meta = replica.replica_key_metadata().unwrap();
+    assert_eq!(replica_meta.arn(), Some(format!("arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{id}").as_str()));
+    assert_eq!(replica_meta.description(), Some("west copy"));
+    assert_eq!(replica.replica_tags().len(), 1);
+    assert!(replica.replica_policy().unwrap().contains(":root"));
+    let again = east.replicate_key().key_id(&id).replica_region("eu-west-1").send().await;
+    assert_eq!(code(again), "AlreadyExistsException");
+    let opened = west.decrypt().ciphertext_blob(sealed.clone()).send().await.unwrap();
+    assert_eq!(opened.plaintext().unwrap().as_ref(), b"crosses regions");
+    assert_eq!(opened.key_id(), replica_meta.arn());
+    let back = west.encrypt().key_id(&id).plaintext(Blob::new("and back")).send().await.unwrap();
+    let back = east.decrypt().ciphertext_blob(back.ciphertext_blob().unwrap().clone()).send().await.unwrap();
+    assert_eq!(back.plaintext().unwrap().as_ref(), b"and back");
+    let described = east.describe_key().key_id(&id).send().await.unwrap();
+    let config = described.key_metadata().unwrap().multi_region_configuration().unwrap();
+    let replicas: Vec<_> = config.replica_keys().iter().filter_map(|r| r.region()).collect();
+    assert_eq!(replicas, ["eu-west-1"]);
+
+    // Rotation is the primary's, and reaches the replica.
+    assert_eq!(code(west.rotate_key_on_demand().key_id(&id).send().await), "UnsupportedOperationException");
+    east.rotate_key_on_demand().key_id(&id).send().await.unwrap();
+    let current = east.describe_key().key_id(&id).send().await.unwrap();
+    let current = current.key_metadata().unwrap().current_key_material_id().unwrap().to_owned();
+    let rotated = west.encrypt().key_id(&id).plaintext(Blob::new("new material")).send().await.unwrap();
+    let rotated_blob = rotated.ciphertext_blob().unwrap().clone();
+    let opened = east.decrypt().ciphertext_blob(rotated_blob).send().await.unwrap();
+    assert_eq!(opened.key_material_id(), Some(current.as_str()));
+    assert_eq!(
+        west.decrypt().ciphertext_blob(sealed.clone()).send().await.unwrap().plaintext().unwrap().as_ref(),
+        b"crosses regions"
+    );
+
+    // The replica becomes the primary.
+    east.update_primary_region().key_id(&id).primary_region("eu-west-1").send().await.unwrap();
+    let w = west.describe_key().key_id(&id).send().await.unwrap();
+    let w = w.key_metadata().unwrap().multi_region_configuration().unwrap();
+    assert_eq!(w.multi_region_key_type(), Some(&MultiRegionKeyType::Primary));
+    let e = east.describe_key().key_id(&id).send().await.unwrap();
+    let e = e.key_metadata().unwrap().multi_region_configuration().unwrap();
+    assert_eq!(e.multi_region_key_type(), Some(&MultiRegionKeyType::Replica));
+    assert_eq!(e.primary_key().unwrap().region(), Some("eu-west-1"));
+
+    // A primary with replicas waits for them before its own deletion.
+    let scheduled = west.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    assert_eq!(scheduled.key_state(), Some(&KeyState::PendingReplicaDeletion));
+    let replica_gone = east.schedule_key_deletion().key_id(&id).pending_window_in_days(7).send().await.unwrap();
+    assert_eq!(replica_gone.key_state(), Some(&KeyState::PendingDeletion));
+    west.cancel_key_deletion().key_id(&id).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_keys_last_use_is_reported() {
+    use aws_sdk_kms::types::KeyLastUsageTrackingOperation;
+    let server = TestServer::start().await.unwrap();
+    let k = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let id = symmetric(&k).await;
+    let unused = k.get_key_last_usage().key_id(&id).send().await.unwrap();
+    assert!(unused.key_last_usage().is_none());
+    assert_eq!(unused.tracking_start_date(), unused.key_creation_date());
+    let sealed = k.encrypt().key_id(&id).plaintext(Blob::new("x")).send().await.unwrap();
+    let after_encrypt = k.get_key_last_usage().key_id(&id).send().await.unwrap();
+    let last = after_encrypt.key_last_usage().unwrap();
+    assert_eq!(last.operation(), Some(&KeyLastUsageTrackingOperation::Encrypt));
+    assert!(last.kms_request_id().is_some_and(|r| !r.is_empty()));
+    k.decrypt().ciphertext_blob(sealed.ciphertext_blob().unwrap().clone()).send().await.unwrap();
+    let failed = k.decrypt().ciphertext_blob(Blob::new(b"junk".to_vec())).key_id(&id).send().await;
+    assert_eq!(code(failed), "InvalidCiphertextException");
+    let after_decrypt = k.get_key_last_usage().key_id(&id).send().await.unwrap();
+    let last = after_decrypt.key_last_usage().unwrap();
+    assert_eq!(last.operation(), Some(&KeyLastUsageTrackingOperation::Decrypt), "a failed call is not a use");
+    assert_eq!(code(k.get_key_last_usage().key_id("alias/whatever").send().await), "NotFoundException");
 }
