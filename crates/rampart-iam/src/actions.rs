@@ -267,9 +267,11 @@ struct Found {
 
 fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, ServiceError> {
     Ok(match entity {
-        User => {
-            iam::read_user(db, account, name)?.map(|u| Found { path: Some(u.path), tags: u.tags, boundary: u.boundary })
-        }
+        User => iam::read_user(db, account, name)?.map(|u| Found {
+            path: Some(u.path.clone()),
+            tags: u.tags.clone(),
+            boundary: u.boundary.clone(),
+        }),
         Group => iam::read_group(db, account, name)?.map(|g| Found { path: Some(g.path), ..Found::default() }),
         Role => {
             iam::read_role(db, account, name)?.map(|r| Found { path: Some(r.path), tags: r.tags, boundary: r.boundary })

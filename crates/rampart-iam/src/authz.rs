@@ -213,7 +213,7 @@ impl Authorizer {
                     return Ok(());
                 }
                 let principal = rampart_policy::Principal::root(&p.account_id);
-                let mut ctx = rampart_policy::Context::new();
+                let mut ctx = rampart_policy::Context::with_capacity(CONTEXT_KEYS);
                 ctx.set("aws:userid", p.account_id.clone())
                     .set("aws:PrincipalArn", p.arn.clone())
                     .set("aws:PrincipalAccount", p.account_id.clone())
@@ -341,7 +341,7 @@ impl Authorizer {
         }
         let name = p.arn.rsplit('/').next().unwrap_or_default();
         let principal = rampart_policy::Principal::federated_user(&p.account_id, name);
-        let mut ctx = rampart_policy::Context::new();
+        let mut ctx = rampart_policy::Context::with_capacity(CONTEXT_KEYS);
         ctx.set("aws:userid", p.user_id.clone())
             .set("aws:PrincipalArn", p.arn.clone())
             .set("aws:PrincipalAccount", p.account_id.clone())
@@ -510,9 +510,12 @@ fn request_keys(req: &Request<'_>, org: &OrgKeys<'_>, ctx: &mut rampart_policy::
     }
 }
 
+/// Room for a request's condition keys: the principal's, the request's and a service's own.
+const CONTEXT_KEYS: usize = 48;
+
 /// The condition keys that describe a user, shared by enforcement and the policy simulator.
 pub fn principal_context(user: &iam::UserRecord) -> rampart_policy::Context {
-    let mut ctx = rampart_policy::Context::new();
+    let mut ctx = rampart_policy::Context::with_capacity(CONTEXT_KEYS);
     ctx.set("aws:username", user.name.clone())
         .set("aws:userid", user.id.clone())
         .set("aws:PrincipalArn", user.arn())
@@ -527,7 +530,7 @@ pub fn principal_context(user: &iam::UserRecord) -> rampart_policy::Context {
 /// The condition keys that describe a session of a role, shared by enforcement and the simulator.
 /// `aws:userid` is `ROLEID:SESSION`; `aws:PrincipalArn` is the role's ARN, not the session's.
 pub fn role_context(role: &iam::RoleRecord, session_name: &str) -> rampart_policy::Context {
-    let mut ctx = rampart_policy::Context::new();
+    let mut ctx = rampart_policy::Context::with_capacity(CONTEXT_KEYS);
     ctx.set("aws:userid", format!("{}:{session_name}", role.id))
         .set("aws:PrincipalArn", role.arn())
         .set("aws:PrincipalAccount", role.account_id.clone())

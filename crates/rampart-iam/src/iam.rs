@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use rampart_core::account::{self, KeyOwner, KeyStatus};
-use rampart_core::records::{self, read_cached};
+use rampart_core::records;
 use rampart_core::{Ctx, Principal, PrincipalKind, ServiceError, TxCtx, keys};
 
 /// Most access keys a user may have.
@@ -146,9 +146,17 @@ pub(crate) fn write_user(tx: &mut Tx<'_>, u: &UserRecord) -> Result<(), ServiceE
     records::write_tx(tx, &keys::user(&u.account_id, &u.name), u)
 }
 
-/// Reads a user through the store's cache (for authentication and authorization).
-pub fn read_user(ctx_db: &rampart_store::Db, account: &str, name: &str) -> Result<Option<UserRecord>, ServiceError> {
-    read_cached(ctx_db, &keys::user(account, name))
+/// Users, decoded once per version of their records.
+static USERS: std::sync::LazyLock<records::Decoded<UserRecord>> = std::sync::LazyLock::new(Default::default);
+
+/// Reads a user through the store's cache (for authentication and authorization, on every
+/// request's path).
+pub fn read_user(
+    ctx_db: &rampart_store::Db,
+    account: &str,
+    name: &str,
+) -> Result<Option<std::sync::Arc<UserRecord>>, ServiceError> {
+    USERS.read(ctx_db, &keys::user(account, name))
 }
 
 /// The user an operation names, or the caller when it names none (as AWS does for GetUser,
@@ -640,7 +648,7 @@ pub fn list_access_keys(
     let named = input.user_name.as_deref();
     let lookup = match (named, ctx.principal.user_name.as_deref()) {
         (None, _) if ctx.principal.kind == PrincipalKind::Root => Ok(None),
-        (Some(n), _) | (None, Some(n)) => read_user(ctx.db, account, n),
+        (Some(n), _) | (None, Some(n)) => read_user(ctx.db, account, n).map(|u| u.map(std::sync::Arc::unwrap_or_clone)),
         _ => Ok(None),
     };
     let holder = KeyHolder::of(lookup, ctx.principal, named)?;

@@ -264,12 +264,18 @@ pub fn seal(
     let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, material).map_err(|_| CryptoError::Internal)?);
     let mut nonce = [0u8; NONCE_LEN];
     SystemRandom::new().fill(&mut nonce).map_err(|_| CryptoError::Internal)?;
-    let mut body = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad(&header, context)), &mut body)
-        .map_err(|_| CryptoError::Internal)?;
+    // One buffer: header, nonce, then the plaintext sealed in place and its tag.
+    let aad = aad(&header, context);
     let mut out = header;
+    out.reserve(NONCE_LEN + plaintext.len() + AES_256_GCM.tag_len());
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(&body);
+    let start = out.len();
+    out.extend_from_slice(plaintext);
+    let body = out.get_mut(start..).ok_or(CryptoError::Internal)?;
+    let tag = key
+        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), body)
+        .map_err(|_| CryptoError::Internal)?;
+    out.extend_from_slice(tag.as_ref());
     Ok(out)
 }
 

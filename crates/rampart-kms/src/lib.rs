@@ -269,36 +269,13 @@ pub fn parse_key_ref(key_id: &str, account: &str, region: &str) -> Result<KeyRef
     Ok(KeyRef::Key { region: region.to_owned(), account: account.to_owned(), id: key_id.to_owned() })
 }
 
-/// Decoded key records by store key, with the bytes they were decoded from: a record whose stored
-/// bytes are unchanged is not parsed again (its JSON holds a policy full of escapes). It holds
-/// sealed material only.
-static DECODED: std::sync::LazyLock<std::sync::Mutex<Decoded>> = std::sync::LazyLock::new(Default::default);
-
-/// Store key → (the bytes decoded, the record).
-type Decoded = std::collections::HashMap<Vec<u8>, (Vec<u8>, Arc<KeyRecord>)>;
-
-/// Most decoded records kept; the cache empties itself when full.
-const DECODED_LIMIT: usize = 10_000;
+/// Key records, decoded once per version of their bytes (their JSON holds a policy full of
+/// escapes), with their effective policy derived. They hold sealed material only.
+static DECODED: std::sync::LazyLock<records::Decoded<KeyRecord>> = std::sync::LazyLock::new(Default::default);
 
 /// A key record, decoded once per version of its bytes.
 fn key_record(get: &records::Reader<'_>, key: &[u8]) -> Result<Option<Arc<KeyRecord>>, ServiceError> {
-    let Some(raw) = get(key)? else { return Ok(None) };
-    if let Ok(cache) = DECODED.lock()
-        && let Some((bytes, record)) = cache.get(key)
-        && *bytes == raw
-    {
-        return Ok(Some(record.clone()));
-    }
-    let mut record = records::decode::<KeyRecord>(key, &raw)?;
-    record.effective = grants::effective_policy(&record);
-    let record = Arc::new(record);
-    if let Ok(mut cache) = DECODED.lock() {
-        if cache.len() >= DECODED_LIMIT {
-            cache.clear();
-        }
-        cache.insert(key.to_vec(), (raw, record.clone()));
-    }
-    Ok(Some(record))
+    DECODED.read_with(get, key, |record| record.effective = grants::effective_policy(record))
 }
 
 /// The key a reference names; `None` when there is none. A key whose deletion date has passed is

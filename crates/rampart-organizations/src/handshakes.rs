@@ -314,7 +314,8 @@ pub fn describe_handshake(
     ctx: &Ctx<'_>,
     input: shapes::DescribeHandshakeRequest,
 ) -> Result<shapes::DescribeHandshakeResponse, ServiceError> {
-    let (h, org, _) = party_to(&|k| Ok(ctx.db.get(k)?), &ctx.principal.account_id, &input.handshake_id)?;
+    let (h, org, _) =
+        party_to(&|k| Ok(ctx.db.get(k)?.map(std::sync::Arc::from)), &ctx.principal.account_id, &input.handshake_id)?;
     if !h.visible(ctx.now) {
         return Err(not_found());
     }
@@ -367,7 +368,7 @@ pub fn list_handshakes_for_account(
     input: shapes::ListHandshakesForAccountRequest,
 ) -> Result<shapes::ListHandshakesForAccountResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    let email = root_email(&|k| Ok(ctx.db.get(k)?), account)?;
+    let email = root_email(&|k| Ok(ctx.db.get(k)?.map(std::sync::Arc::from)), account)?;
     let all = list(ctx.db, ctx.now, input.filter.as_ref(), &|h| h.invites(account, &email))?;
     let (handshakes, next_token) = page(all, input.next_token.as_deref(), input.max_results)?;
     Ok(shapes::ListHandshakesForAccountResponse { handshakes: Some(handshakes), next_token })

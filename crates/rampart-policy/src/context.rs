@@ -15,6 +15,12 @@ impl Context {
         Self::default()
     }
 
+    /// A context with room for `n` keys (a request's context has a few dozen: sizing it once
+    /// saves the map growing and rehashing as they are set).
+    pub fn with_capacity(n: usize) -> Self {
+        Self { values: FnvMap::with_capacity_and_hasher(n, Default::default()) }
+    }
+
     /// Sets a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.values.insert(key.to_ascii_lowercase(), vec![value.into()]);

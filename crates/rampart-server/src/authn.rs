@@ -1,7 +1,6 @@
 //! Authentication: a SigV4-signed request → the principal behind its access key.
 
 use rampart_core::account::{AccessKeyRecord, KeyOwner, KeyStatus};
-use rampart_core::records::read_cached;
 use rampart_core::{Principal, keys};
 use rampart_iam::sts::SessionClaims;
 use rampart_sigv4::{Auth, Request, SigV4Error};
@@ -151,13 +150,16 @@ fn note_use(app: &App, key_id: &str, auth: &Auth, now: OffsetDateTime) {
     }
 }
 
+/// Access keys, decoded once per version of their records (their secrets stay sealed).
+static ACCESS_KEYS: std::sync::LazyLock<rampart_core::records::Decoded<AccessKeyRecord>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// Resolves and verifies the signer of `req`.
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
     if auth.access_key_id.starts_with("ASIA") {
         return authenticate_session(app, req, auth, now);
     }
-    let record: Option<AccessKeyRecord> =
-        read_cached(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
+    let record = ACCESS_KEYS.read(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
     let Some(record) = record else {
         if app.config.dev {
             // Dev mode: any key Rampart did not issue acts as the dev account's administrator user,
@@ -189,14 +191,13 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
     let s3 = auth.scope.service == "s3";
     app.verifier.verify(req, auth, &secret, now, s3)?;
     note_use(app, &record.id, auth, now);
-    match record.owner {
-        KeyOwner::Root { account_id } => Ok(Principal::root(&account_id, Some(record.id))),
+    match &record.owner {
+        KeyOwner::Root { account_id } => Ok(Principal::root(account_id, Some(record.id.clone()))),
         KeyOwner::User { account_id, user_name, user_id } => {
             // The key's user must still exist (and be the same user, not a new one with its name).
-            let user =
-                rampart_iam::iam::read_user(&app.db, &account_id, &user_name).map_err(|_| AuthnError::Internal)?;
+            let user = rampart_iam::iam::read_user(&app.db, account_id, user_name).map_err(|_| AuthnError::Internal)?;
             match user {
-                Some(u) if u.id == user_id => Ok(u.principal(Some(record.id))),
+                Some(u) if u.id == *user_id => Ok(u.principal(Some(record.id.clone()))),
                 _ => Err(SigV4Error::InvalidClientTokenId.into()),
             }
         }

@@ -48,23 +48,42 @@ pub struct Invalid {
 /// Checks a decoded input value against its shape.
 pub fn validate(value: &Value, shape: &Shape) -> Result<(), Invalid> {
     let mut failures = Vec::new();
-    check(value, shape, "", &mut failures);
+    check(value, shape, &Path::Root, &mut failures);
     match message(&failures) {
         Some(message) => Err(Invalid { message, paths: failures.into_iter().map(|f| f.path).collect() }),
         None => Ok(()),
     }
 }
 
-fn lower_first(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
+/// Where a value is in the input, rendered only when a constraint fails (most inputs pass, and
+/// the check should not build a string per member).
+enum Path<'a> {
+    Root,
+    /// A structure's member, named with a lower-case first letter.
+    Member(&'a Path<'a>, &'static str),
+    /// A list's item, 1-based: `name.N.member`.
+    Item(&'a Path<'a>, usize),
+    /// A map's key: `name.key`.
+    Key(&'a Path<'a>),
+    /// A map's value: `name.KEY.value`.
+    Value(&'a Path<'a>, &'a str),
 }
 
-fn join(path: &str, seg: &str) -> String {
-    if path.is_empty() { seg.to_owned() } else { format!("{path}.{seg}") }
+impl Path<'_> {
+    fn render(&self) -> String {
+        let (parent, seg) = match self {
+            Path::Root => return String::new(),
+            Path::Member(p, name) => {
+                let mut chars = name.chars();
+                (p, chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default())
+            }
+            Path::Item(p, i) => (p, format!("{i}.member")),
+            Path::Key(p) => (p, "key".to_owned()),
+            Path::Value(p, k) => (p, format!("{k}.value")),
+        };
+        let parent = parent.render();
+        if parent.is_empty() { seg } else { format!("{parent}.{seg}") }
+    }
 }
 
 fn quoted(value: &Value, shape: &Shape) -> String {
@@ -82,11 +101,18 @@ fn quoted(value: &Value, shape: &Shape) -> String {
     }
 }
 
-fn fail(out: &mut Vec<ValidationFailure>, value: String, path: &str, constraint: String) {
-    out.push(ValidationFailure { value, path: path.to_owned(), constraint });
+fn fail(out: &mut Vec<ValidationFailure>, value: String, path: &Path<'_>, constraint: String) {
+    out.push(ValidationFailure { value, path: path.render(), constraint });
 }
 
-fn check_len(len: usize, range: Range, value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailure>) {
+fn check_len(
+    len: usize,
+    range: Range,
+    value: &Value,
+    shape: &Shape,
+    path: &Path<'_>,
+    out: &mut Vec<ValidationFailure>,
+) {
     let len = i64::try_from(len).unwrap_or(i64::MAX);
     if let Some(min) = range.min
         && len < min
@@ -100,7 +126,7 @@ fn check_len(len: usize, range: Range, value: &Value, shape: &Shape, path: &str,
     }
 }
 
-fn check_range(n: f64, range: Range, value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailure>) {
+fn check_range(n: f64, range: Range, value: &Value, shape: &Shape, path: &Path<'_>, out: &mut Vec<ValidationFailure>) {
     #[expect(clippy::cast_precision_loss, reason = "model bounds are small")]
     if let Some(min) = range.min
         && n < min as f64
@@ -115,7 +141,7 @@ fn check_range(n: f64, range: Range, value: &Value, shape: &Shape, path: &str, o
     }
 }
 
-fn check(value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailure>) {
+fn check(value: &Value, shape: &Shape, path: &Path<'_>, out: &mut Vec<ValidationFailure>) {
     match (&shape.kind, value) {
         (Kind::String(rules), Value::String(s)) => {
             check_len(s.chars().count(), rules.len, value, shape, path, out);
@@ -147,21 +173,20 @@ fn check(value: &Value, shape: &Shape, path: &str, out: &mut Vec<ValidationFailu
         (Kind::List(list), Value::List(items)) => {
             check_len(items.len(), list.len, value, shape, path, out);
             for (i, item) in items.iter().enumerate() {
-                let p = join(path, &format!("{}.member", i + 1));
-                check(item, list.member, &p, out);
+                check(item, list.member, &Path::Item(path, i + 1), out);
             }
         }
         (Kind::Map(map), Value::Map(entries)) => {
             check_len(entries.len(), map.len, value, shape, path, out);
             for (k, v) in entries {
                 let kv = Value::String(k.clone());
-                check(&kv, map.key, &join(path, "key"), out);
-                check(v, map.value, &join(path, &format!("{k}.value")), out);
+                check(&kv, map.key, &Path::Key(path), out);
+                check(v, map.value, &Path::Value(path, k), out);
             }
         }
         (Kind::Structure(st), Value::Struct(fields)) => {
             for (member, field) in st.members.iter().zip(fields) {
-                let p = join(path, &lower_first(member.name));
+                let p = Path::Member(path, member.name);
                 match field {
                     Some(v) => check(v, member.shape, &p, out),
                     None if member.required => {

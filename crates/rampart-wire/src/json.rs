@@ -94,9 +94,89 @@ fn kind_name(kind: &Kind) -> &'static str {
     }
 }
 
-/// Encodes an output value as a JSON body.
+/// Encodes an output value as a JSON body, written straight out (members in the model's order;
+/// blobs base64-encoded in place) rather than through a `serde_json::Value`.
 pub fn encode(value: &Value, shape: &Shape) -> String {
-    to_json(value, shape, None).to_string()
+    let mut out = String::with_capacity(256);
+    write_json(&mut out, value, shape, None);
+    out
+}
+
+fn write_json(out: &mut String, value: &Value, shape: &Shape, ts: Option<TimestampFormat>) {
+    match (&shape.kind, value) {
+        (Kind::Structure(st), Value::Struct(fields)) => {
+            out.push('{');
+            let mut first = true;
+            for (m, f) in st.members.iter().zip(fields) {
+                if let Some(v) = f {
+                    if !std::mem::take(&mut first) {
+                        out.push(',');
+                    }
+                    write_str(out, m.name);
+                    out.push(':');
+                    write_json(out, v, m.shape, m.timestamp_format);
+                }
+            }
+            out.push('}');
+        }
+        (Kind::List(list), Value::List(items)) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, v, list.member, None);
+            }
+            out.push(']');
+        }
+        (Kind::Map(map), Value::Map(entries)) => {
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, k);
+                out.push(':');
+                write_json(out, v, map.value, None);
+            }
+            out.push('}');
+        }
+        (_, Value::String(s)) => write_str(out, s),
+        (_, Value::Blob(b)) => {
+            out.push('"');
+            data_encoding::BASE64.encode_append(b, out);
+            out.push('"');
+        }
+        _ => out.push_str(&to_json(value, shape, ts).to_string()),
+    }
+}
+
+/// A JSON string: quotes, backslashes and control characters escaped.
+fn write_str(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    // Every byte to escape is ASCII, so slicing at one never splits a character.
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(s.get(start..i).unwrap_or_default());
+        if escaped.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escaped);
+        }
+        start = i + 1;
+    }
+    out.push_str(s.get(start..).unwrap_or_default());
+    out.push('"');
 }
 
 fn to_json(value: &Value, shape: &Shape, ts: Option<TimestampFormat>) -> Json {
@@ -134,6 +214,29 @@ mod tests {
     use super::*;
     use rampart_shapes::generated::sts;
     use rampart_shapes::{FromValue, IntoValue};
+
+    #[test]
+    fn encoded_output_is_the_json_of_the_value() {
+        let out = sts::GetCallerIdentityResponse {
+            user_id: Some("quote \" back \\ nl \n ctl \u{1} é".into()),
+            account: Some("123456789012".into()),
+            arn: None,
+        };
+        let text = encode(&out.into_value(), &sts::SH_GetCallerIdentityResponse);
+        let parsed: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"UserId": "quote \" back \\ nl \n ctl \u{1} é", "Account": "123456789012"})
+        );
+        let creds = sts::Credentials {
+            access_key_id: "A".into(),
+            secret_access_key: "S".into(),
+            session_token: "T".into(),
+            expiration: time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+        };
+        let parsed: Json = serde_json::from_str(&encode(&creds.into_value(), &sts::SH_Credentials)).unwrap();
+        assert_eq!(parsed["Expiration"], serde_json::json!(1_700_000_000.0));
+    }
 
     #[test]
     fn decodes_members_by_name_and_checks_types() {

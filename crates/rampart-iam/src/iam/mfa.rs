@@ -463,7 +463,7 @@ fn holder_of(ctx: &Ctx<'_>, user_name: Option<&str>) -> Result<(Holder, String),
     Ok(match super::target_holder(ctx.principal, user_name)? {
         Some(name) => {
             let user = read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?;
-            (Holder::User { name: user.name.clone() }, user.name)
+            (Holder::User { name: user.name.clone() }, user.name.clone())
         }
         None => (Holder::Root, account.clone()),
     })

@@ -146,7 +146,7 @@ pub fn with_effective_trust(db: &rampart_store::Db, mut r: RoleRecord) -> Result
     if r.trust_bindings.is_empty() {
         return Ok(r);
     }
-    let user = |a: &str, n: &str| super::read_user(db, a, n);
+    let user = |a: &str, n: &str| super::read_user(db, a, n).map(|u| u.map(std::sync::Arc::unwrap_or_clone));
     let role = |a: &str, n: &str| read_role(db, a, n);
     r.trust_policy = effective_trust(&r, &|arn| current_principal_id(arn, &user, &role))?;
     Ok(r)

@@ -133,7 +133,7 @@ pub fn list_signing_certificates(
 ) -> Result<shapes::ListSigningCertificatesResponse, ServiceError> {
     let account = &ctx.principal.account_id;
     let holder = match target_holder(ctx.principal, input.user_name.as_deref())? {
-        Some(name) => read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?.id,
+        Some(name) => read_user(ctx.db, account, &name)?.ok_or_else(|| no_such_user(&name))?.id.clone(),
         None => account.clone(),
     };
     let mut all: Vec<SigningCertificateRecord> = records::scan_records(ctx.db, &prefix(account, &holder))?;

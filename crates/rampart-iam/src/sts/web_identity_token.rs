@@ -58,7 +58,7 @@ pub fn get_web_identity_token(
             (format!("arn:aws:iam::{account}:role{}{}", s.role_path, s.role_name), tags)
         }
         (PrincipalKind::IAMUser, _, Some(name)) => {
-            (p.arn.clone(), iam::read_user(ctx.db, account, name)?.map(|u| u.tags).unwrap_or_default())
+            (p.arn.clone(), iam::read_user(ctx.db, account, name)?.map(|u| u.tags.clone()).unwrap_or_default())
         }
         _ => (p.arn.clone(), Vec::new()),
     };
