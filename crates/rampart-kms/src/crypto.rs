@@ -41,6 +41,10 @@ pub enum Spec {
     Rsa(u32),
     Ecc(Curve),
     Hmac(u32),
+    /// ML-DSA (FIPS 204) of parameter set 44, 65 or 87.
+    MlDsa(u32),
+    /// Ed25519 (ECC_NIST_EDWARDS25519).
+    Ed25519,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +56,7 @@ pub enum Curve {
 }
 
 impl Spec {
-    /// The spec a `KeySpec` names; `None` for those Rampart cannot make (SM2, ML-DSA, Ed25519).
+    /// The spec a `KeySpec` names; `None` for those Rampart cannot make (SM2, China Regions only).
     pub fn parse(name: &str) -> Option<Spec> {
         Some(match name {
             "SYMMETRIC_DEFAULT" => Spec::Symmetric,
@@ -67,6 +71,10 @@ impl Spec {
             "HMAC_256" => Spec::Hmac(256),
             "HMAC_384" => Spec::Hmac(384),
             "HMAC_512" => Spec::Hmac(512),
+            "ML_DSA_44" => Spec::MlDsa(44),
+            "ML_DSA_65" => Spec::MlDsa(65),
+            "ML_DSA_87" => Spec::MlDsa(87),
+            "ECC_NIST_EDWARDS25519" => Spec::Ed25519,
             _ => return None,
         })
     }
@@ -80,6 +88,7 @@ impl Spec {
             Spec::Ecc(Curve::Secp256k1) => &["SIGN_VERIFY"],
             Spec::Ecc(_) => &["SIGN_VERIFY", "KEY_AGREEMENT"],
             Spec::Hmac(_) => &["GENERATE_VERIFY_MAC"],
+            Spec::MlDsa(_) | Spec::Ed25519 => &["SIGN_VERIFY"],
         }
     }
 
@@ -114,6 +123,9 @@ impl Spec {
             Spec::Ecc(Curve::P256 | Curve::Secp256k1) => &["ECDSA_SHA_256"],
             Spec::Ecc(Curve::P384) => &["ECDSA_SHA_384"],
             Spec::Ecc(Curve::P521) => &["ECDSA_SHA_512"],
+            Spec::MlDsa(_) => &["ML_DSA_SHAKE_256"],
+            // ED25519_PH_SHA_512 (Ed25519ph) is not offered: aws-lc-rs has pure Ed25519 only.
+            Spec::Ed25519 => &["ED25519_SHA_512"],
             _ => &[],
         }
     }
@@ -171,7 +183,29 @@ pub fn new_material(spec: Spec) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
             let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
             Ok(Zeroizing::new(der.as_ref().to_vec()))
         }
+        Spec::MlDsa(level) => {
+            let pair = sig::PqdsaKeyPair::generate(ml_dsa(level)?.0).map_err(|_| CryptoError::Internal)?;
+            let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
+            Ok(Zeroizing::new(der.as_ref().to_vec()))
+        }
+        Spec::Ed25519 => {
+            let pair = sig::Ed25519KeyPair::generate().map_err(|_| CryptoError::Internal)?;
+            let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
+            Ok(Zeroizing::new(der.as_ref().to_vec()))
+        }
     }
+}
+
+/// ML-DSA's signing and verification algorithms for a parameter set.
+fn ml_dsa(
+    level: u32,
+) -> Result<(&'static sig::PqdsaSigningAlgorithm, &'static sig::PqdsaVerificationAlgorithm), CryptoError> {
+    Ok(match level {
+        44 => (&sig::ML_DSA_44_SIGNING, &sig::ML_DSA_44),
+        65 => (&sig::ML_DSA_65_SIGNING, &sig::ML_DSA_65),
+        87 => (&sig::ML_DSA_87_SIGNING, &sig::ML_DSA_87),
+        _ => return Err(CryptoError::UnsupportedAlgorithm),
+    })
 }
 
 /// The DER SubjectPublicKeyInfo of an asymmetric key, as GetPublicKey returns it.
@@ -184,6 +218,16 @@ pub fn public_key(spec: Spec, material: &[u8]) -> Result<Vec<u8>, CryptoError> {
         }
         Spec::Ecc(curve) => {
             let pair = EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), material).map_err(|_| CryptoError::Internal)?;
+            let der: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(|_| CryptoError::Internal)?;
+            Ok(der.as_ref().to_vec())
+        }
+        Spec::MlDsa(level) => {
+            let pair = sig::PqdsaKeyPair::from_pkcs8(ml_dsa(level)?.0, material).map_err(|_| CryptoError::Internal)?;
+            let der: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(|_| CryptoError::Internal)?;
+            Ok(der.as_ref().to_vec())
+        }
+        Spec::Ed25519 => {
+            let pair = sig::Ed25519KeyPair::from_pkcs8(material).map_err(|_| CryptoError::Internal)?;
             let der: PublicKeyX509Der<'_> = pair.public_key().as_der().map_err(|_| CryptoError::Internal)?;
             Ok(der.as_ref().to_vec())
         }
@@ -399,6 +443,22 @@ pub fn sign(
     if !spec.signing_algorithms().contains(&algorithm) {
         return Err(CryptoError::UnsupportedAlgorithm);
     }
+    // ML-DSA and Ed25519 sign the message itself (they hash inside the algorithm).
+    match (spec, is_digest) {
+        (Spec::MlDsa(_) | Spec::Ed25519, true) => return Err(CryptoError::BadDigest),
+        (Spec::MlDsa(level), false) => {
+            let pair = sig::PqdsaKeyPair::from_pkcs8(ml_dsa(level)?.0, material).map_err(|_| CryptoError::Internal)?;
+            let mut out = vec![0u8; pair.algorithm().signature_len()];
+            let n = pair.sign(message, &mut out).map_err(|_| CryptoError::Internal)?;
+            out.truncate(n);
+            return Ok(out);
+        }
+        (Spec::Ed25519, false) => {
+            let pair = sig::Ed25519KeyPair::from_pkcs8(material).map_err(|_| CryptoError::Internal)?;
+            return Ok(pair.try_sign(message).map_err(|_| CryptoError::Internal)?.as_ref().to_vec());
+        }
+        _ => {}
+    }
     let digest = digest_of(algorithm, message, is_digest)?;
     match spec {
         Spec::Rsa(_) => {
@@ -428,6 +488,21 @@ pub fn verify(
 ) -> Result<bool, CryptoError> {
     if !spec.signing_algorithms().contains(&algorithm) {
         return Err(CryptoError::UnsupportedAlgorithm);
+    }
+    match (spec, is_digest) {
+        (Spec::MlDsa(_) | Spec::Ed25519, true) => return Err(CryptoError::BadDigest),
+        (Spec::MlDsa(level), false) => {
+            let (signing, verification) = ml_dsa(level)?;
+            let pair = sig::PqdsaKeyPair::from_pkcs8(signing, material).map_err(|_| CryptoError::Internal)?;
+            let public = sig::UnparsedPublicKey::new(verification, pair.public_key().as_ref());
+            return Ok(public.verify(message, signature).is_ok());
+        }
+        (Spec::Ed25519, false) => {
+            let pair = sig::Ed25519KeyPair::from_pkcs8(material).map_err(|_| CryptoError::Internal)?;
+            let public = sig::UnparsedPublicKey::new(&sig::ED25519, pair.public_key().as_ref());
+            return Ok(public.verify(message, signature).is_ok());
+        }
+        _ => {}
     }
     let digest = digest_of(algorithm, message, is_digest)?;
     let spki = public_key(spec, material)?;
@@ -568,6 +643,17 @@ pub fn check_material(spec: Spec, material: &[u8]) -> Result<Zeroizing<Vec<u8>>,
         Spec::Ecc(curve) => {
             let pair =
                 EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), material).map_err(|_| CryptoError::IncorrectMaterial)?;
+            let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
+            return Ok(Zeroizing::new(der.as_ref().to_vec()));
+        }
+        Spec::MlDsa(level) => {
+            let pair = sig::PqdsaKeyPair::from_pkcs8(ml_dsa(level)?.0, material)
+                .map_err(|_| CryptoError::IncorrectMaterial)?;
+            let der = pair.to_pkcs8v1().map_err(|_| CryptoError::IncorrectMaterial)?;
+            return Ok(Zeroizing::new(der.as_ref().to_vec()));
+        }
+        Spec::Ed25519 => {
+            let pair = sig::Ed25519KeyPair::from_pkcs8(material).map_err(|_| CryptoError::IncorrectMaterial)?;
             let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Internal)?;
             return Ok(Zeroizing::new(der.as_ref().to_vec()));
         }

@@ -347,6 +347,11 @@ fn signing_key(
     let key = key_for(ctx, key_id, "SIGN_VERIFY")?;
     let digest = is_digest(message_type)?;
     let spec = key.spec()?;
+    if digest && matches!(spec, Spec::MlDsa(_) | Spec::Ed25519) {
+        return Err(validation(format!(
+            "MessageType DIGEST is not valid with {algorithm}: it signs the message itself; use RAW."
+        )));
+    }
     if !spec.signing_algorithms().contains(&algorithm) {
         return Err(ServiceError::new(
             "InvalidKeyUsageException",
@@ -530,9 +535,10 @@ fn data_key_pair(
             format!("{} is not a symmetric key: data key pairs are encrypted under symmetric keys.", key.arn()),
         ));
     }
-    let pair = Spec::parse(spec).filter(|s| matches!(s, Spec::Rsa(_) | Spec::Ecc(_))).ok_or_else(|| {
-        ServiceError::new("UnsupportedOperationException", 400, format!("KeyPairSpec {spec} is not supported."))
-    })?;
+    let pair =
+        Spec::parse(spec).filter(|s| matches!(s, Spec::Rsa(_) | Spec::Ecc(_) | Spec::Ed25519)).ok_or_else(|| {
+            ServiceError::new("UnsupportedOperationException", 400, format!("KeyPairSpec {spec} is not supported."))
+        })?;
     dry_run(dry)?;
     let private = crypto::new_material(pair).map_err(crypto_error)?;
     let public = crypto::public_key(pair, &private).map_err(crypto_error)?;

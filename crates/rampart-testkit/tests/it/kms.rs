@@ -259,6 +259,8 @@ sig, msg, kind = bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), sys.arg
 try:
     if kind == "ecdsa":
         key.verify(sig, msg, ec.ECDSA(hashes.SHA256()))
+    elif kind == "pure":
+        key.verify(sig, msg)
     elif kind == "pss":
         key.verify(sig, msg, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
     else:
@@ -272,6 +274,8 @@ except Exception as e:
         (KeySpec::EccSecgP256K1, SigningAlgorithmSpec::EcdsaSha256, "ecdsa"),
         (KeySpec::Rsa2048, SigningAlgorithmSpec::RsassaPssSha256, "pss"),
         (KeySpec::Rsa2048, SigningAlgorithmSpec::RsassaPkcs1V15Sha256, "pkcs1"),
+        (KeySpec::MlDsa65, SigningAlgorithmSpec::MlDsaShake256, "pure"),
+        (KeySpec::EccNistEdwards25519, SigningAlgorithmSpec::Ed25519Sha512, "pure"),
     ] {
         let made = k.create_key().key_spec(spec.clone()).key_usage(KeyUsageType::SignVerify).send().await.unwrap();
         let id = made.key_metadata().unwrap().key_id().to_owned();
@@ -301,6 +305,19 @@ except Exception as e:
             .send()
             .await;
         assert_eq!(code(forged), "KMSInvalidSignatureException");
+        // ML-DSA and Ed25519 sign the message itself: a digest is refused.
+        if kind == "pure" {
+            let digest = k
+                .sign()
+                .key_id(&id)
+                .message(Blob::new(vec![0u8; 32]))
+                .message_type(MessageType::Digest)
+                .signing_algorithm(algorithm.clone())
+                .send()
+                .await;
+            assert_eq!(code(digest), "ValidationException");
+            continue;
+        }
         // A digest signed as such verifies as the message it is the digest of.
         let digest = python("import hashlib,sys;print(hashlib.sha256(b'hello').hexdigest())", &[]);
         let digest: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap()).collect();
