@@ -286,6 +286,14 @@ pub fn kms_keys(account: &str, region: &str) -> Vec<u8> {
     format!("kms/{account}/{region}/key/").into_bytes()
 }
 
+/// `kms/<account>/<region>/keyaliases/<id>`: the names of the aliases that point to a KMS key.
+pub fn kms_key_aliases(account: &str, region: &str, id: &str) -> Vec<u8> {
+    format!("kms/{account}/{region}/keyaliases/{id}").into_bytes()
+}
+
+/// `kms/index/aliases-v1`: present once every key's alias list has been built.
+pub const KMS_ALIAS_INDEX_BUILT: &[u8] = b"kms/index/aliases-v1";
+
 /// `kms/<account>/<region>/usage/<id>`: when a KMS key was last used, and for what.
 pub fn kms_key_usage(account: &str, region: &str, id: &str) -> Vec<u8> {
     format!("kms/{account}/{region}/usage/{id}").into_bytes()

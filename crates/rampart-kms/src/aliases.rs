@@ -56,8 +56,59 @@ pub fn create_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::CreateAlias
             ),
         ));
     }
+    index(tx, &ctx.principal.account_id, ctx.region, &key.id, |names| names.push(input.alias_name.clone()))?;
     let record = AliasRecord { name: input.alias_name, target: key.id.clone(), created: ctx.now, updated: ctx.now };
     records::write_tx(tx, &at, &record)
+}
+
+/// Changes the list of aliases that point to a key (for `kms:ResourceAliases`).
+fn index(
+    tx: &mut Tx<'_>,
+    account: &str,
+    region: &str,
+    key_id: &str,
+    change: impl FnOnce(&mut Vec<String>),
+) -> Result<(), ServiceError> {
+    let at = keys::kms_key_aliases(account, region, key_id);
+    let mut names: Vec<String> = records::read_tx(tx, &at)?.unwrap_or_default();
+    change(&mut names);
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        tx.delete(&at)?;
+        Ok(())
+    } else {
+        records::write_tx(tx, &at, &names)
+    }
+}
+
+/// The names of the aliases that point to a key.
+pub(crate) fn aliases_of(get: &records::Reader<'_>, key: &KeyRecord) -> Result<Vec<String>, ServiceError> {
+    Ok(records::read_with(get, &keys::kms_key_aliases(&key.account, &key.region, &key.id))?.unwrap_or_default())
+}
+
+/// Builds every key's alias list once, for aliases made before the lists were kept.
+pub(crate) fn build_index(tx: &mut Tx<'_>) -> Result<(), ServiceError> {
+    if tx.get(keys::KMS_ALIAS_INDEX_BUILT)?.is_some() {
+        return Ok(());
+    }
+    let mut lists: std::collections::BTreeMap<Vec<u8>, Vec<String>> = std::collections::BTreeMap::new();
+    for (k, v) in tx.scan_prefix(keys::KMS_RECORDS, None, usize::MAX >> 1, false)? {
+        let text = String::from_utf8_lossy(&k).into_owned();
+        let parts: Vec<&str> = text.splitn(4, '/').collect();
+        if let ["kms", account, region, rest] = parts.as_slice()
+            && rest.starts_with("alias/")
+            && let Ok(a) = records::decode::<AliasRecord>(&k, &v)
+        {
+            lists.entry(keys::kms_key_aliases(account, region, &a.target)).or_default().push(a.name);
+        }
+    }
+    for (at, mut names) in lists {
+        names.sort();
+        records::write_tx(tx, &at, &names)?;
+    }
+    tx.put(keys::KMS_ALIAS_INDEX_BUILT, b"1")?;
+    Ok(())
 }
 
 /// Points an alias at another key, which must be of the same type and usage, as AWS requires.
@@ -76,6 +127,9 @@ pub fn update_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateAlias
             "The new target key must be of the same key type and key usage as the key the alias points to.",
         ));
     }
+    let account = &ctx.principal.account_id;
+    index(tx, account, ctx.region, &alias.target, |names| names.retain(|n| *n != alias.name))?;
+    index(tx, account, ctx.region, &key.id, |names| names.push(alias.name.clone()))?;
     alias.target.clone_from(&key.id);
     alias.updated = ctx.now;
     records::write_tx(tx, &at, &alias)
@@ -83,12 +137,13 @@ pub fn update_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UpdateAlias
 
 pub fn delete_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteAliasRequest) -> Result<(), ServiceError> {
     let at = keys::kms_alias(&ctx.principal.account_id, ctx.region, &input.alias_name);
-    if tx.get(&at)?.is_none() {
+    let Some(alias) = records::read_tx::<AliasRecord>(tx, &at)? else {
         return Err(super::not_found(format!(
             "Alias '{}'",
             alias_arn(ctx.region, &ctx.principal.account_id, &input.alias_name)
         )));
-    }
+    };
+    index(tx, &ctx.principal.account_id, ctx.region, &alias.target, |names| names.retain(|n| *n != alias.name))?;
     tx.delete(&at)?;
     Ok(())
 }
@@ -126,5 +181,40 @@ pub(crate) fn delete_aliases_of(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<(), 
             tx.delete(&k)?;
         }
     }
+    tx.delete(&keys::kms_key_aliases(&key.account, &key.region, &key.id))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Aliases made before keys kept their alias lists get them on the first sweep, once.
+    #[tokio::test]
+    async fn alias_lists_are_built_once_from_the_aliases() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = rampart_store::Db::open_sqlite(&dir.path().join("t.db")).unwrap();
+        let lists = db
+            .transact(|tx| -> Result<_, ServiceError> {
+                let at = time::OffsetDateTime::UNIX_EPOCH;
+                for (name, target) in [("alias/b", "k1"), ("alias/a", "k1"), ("alias/c", "k2")] {
+                    let a = AliasRecord { name: name.into(), target: target.into(), created: at, updated: at };
+                    records::write_tx(tx, &keys::kms_alias("111122223333", "us-east-1", name), &a)?;
+                }
+                build_index(tx)?;
+                let list = |tx: &Tx<'_>, id: &str| {
+                    records::read_tx::<Vec<String>>(tx, &keys::kms_key_aliases("111122223333", "us-east-1", id))
+                };
+                let first = (list(tx, "k1")?, list(tx, "k2")?);
+                // Built once: a list changed afterwards is not rebuilt.
+                records::write_tx(tx, &keys::kms_key_aliases("111122223333", "us-east-1", "k2"), &vec!["alias/x"])?;
+                build_index(tx)?;
+                Ok((first, list(tx, "k2")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(lists.0.0, Some(vec!["alias/a".to_owned(), "alias/b".to_owned()]));
+        assert_eq!(lists.0.1, Some(vec!["alias/c".to_owned()]));
+        assert_eq!(lists.1, Some(vec!["alias/x".to_owned()]));
+    }
 }

@@ -436,6 +436,10 @@ pub fn access(
         };
         if let Some(k) = &found {
             key_keys(k, &mut keys);
+            let aliases = aliases::aliases_of(&get, k)?;
+            if !aliases.is_empty() {
+                keys.push(("kms:ResourceAliases".into(), aliases));
+            }
         }
         Ok(Access { action: format!("kms:{action}"), resource, keys, key_policy: found.map(|k| k.effective.clone()) })
     };
@@ -602,6 +606,7 @@ pub fn sweep(
     uses: &[(Vec<u8>, Usage)],
 ) -> Result<usize, ServiceError> {
     usage::write(tx, uses)?;
+    aliases::build_index(tx)?;
     let due_now = |k: &KeyRecord| {
         k.deletion.is_some_and(|d| d <= now) || k.next_rotation.is_some_and(|r| r <= now) || import::expires(k, now)
     };

@@ -971,3 +971,30 @@ async fn a_keys_last_use_is_reported() {
     assert_eq!(last.operation(), Some(&KeyLastUsageTrackingOperation::Decrypt), "a failed call is not a use");
     assert_eq!(code(k.get_key_last_usage().key_id("alias/whatever").send().await), "NotFoundException");
 }
+
+#[tokio::test]
+async fn access_can_follow_a_keys_aliases() {
+    let server = TestServer::start().await.unwrap();
+    let admin = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let tagged = symmetric(&admin).await;
+    let other = symmetric(&admin).await;
+    admin.create_alias().alias_name("alias/finance-ledger").target_key_id(&tagged).send().await.unwrap();
+    admin.create_alias().alias_name("alias/ops").target_key_id(&other).send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*",
+        "Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/finance-*"}}}]}"#;
+    let (id, secret) = user_key(&server, "accountant", policy).await;
+    let user = kms(&server, &id, &secret, None);
+    let encrypt = |key: String| {
+        let user = user.clone();
+        async move { code(user.encrypt().key_id(key).plaintext(Blob::new("x")).send().await) }
+    };
+    assert_eq!(encrypt(tagged.clone()).await, "OK");
+    assert_eq!(encrypt("alias/finance-ledger".into()).await, "OK");
+    assert_eq!(encrypt(other.clone()).await, "AccessDeniedException");
+    // The alias moves to the other key: access moves with it.
+    admin.update_alias().alias_name("alias/finance-ledger").target_key_id(&other).send().await.unwrap();
+    assert_eq!(encrypt(other.clone()).await, "OK");
+    assert_eq!(encrypt(tagged.clone()).await, "AccessDeniedException");
+    admin.delete_alias().alias_name("alias/finance-ledger").send().await.unwrap();
+    assert_eq!(encrypt(other).await, "AccessDeniedException");
+}
