@@ -276,6 +276,12 @@ pub fn org_resource_policy(org: &str) -> Vec<u8> {
     format!("orgresourcepolicy/{org}").into_bytes()
 }
 
+/// `iam/<account>/org-access-job/<id>`: an Organizations access report (IAM's service last
+/// accessed data for an organization entity).
+pub fn org_access_job(account: &str, id: &str) -> Vec<u8> {
+    format!("iam/{account}/org-access-job/{id}").into_bytes()
+}
+
 /// `kms/<account>/<region>/key/<id>`: a KMS key (keys are regional).
 pub fn kms_key(account: &str, region: &str, id: &str) -> Vec<u8> {
     format!("kms/{account}/{region}/key/{id}").into_bytes()

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 mod access;
+mod access_report;
 mod accounts;
 mod extras;
 mod handshakes;
@@ -22,6 +23,7 @@ pub mod scp;
 mod tree;
 
 pub use access::*;
+pub use access_report::*;
 pub use accounts::*;
 pub use extras::*;
 pub use handshakes::*;

@@ -137,7 +137,7 @@ pub(crate) fn read_policy(db: &Db, org: &str, id: &str) -> Result<Option<OrgPoli
     records::read_cached(db, &keys::org_policy(org, id))
 }
 
-fn read_policy_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Option<OrgPolicy>, ServiceError> {
+pub(crate) fn read_policy_tx(tx: &Tx<'_>, org: &str, id: &str) -> Result<Option<OrgPolicy>, ServiceError> {
     if let Some(p) = aws_managed(id) {
         return Ok(Some(p));
     }
@@ -302,7 +302,7 @@ pub(crate) fn attached(db: &Db, org: &str, target: &str) -> Result<Vec<String>, 
         .collect())
 }
 
-fn attached_tx(tx: &Tx<'_>, org: &str, target: &str) -> Result<Vec<String>, ServiceError> {
+pub(crate) fn attached_tx(tx: &Tx<'_>, org: &str, target: &str) -> Result<Vec<String>, ServiceError> {
     let prefix = keys::org_attachments(org, target);
     Ok(tx
         .scan_prefix(&prefix, None, usize::MAX >> 1, false)?

@@ -337,6 +337,8 @@ impl Dispatch {
             ((iam, "EnableOrganizationsRootSessions"), write(iam::enable_organizations_root_sessions)),
             ((iam, "DisableOrganizationsRootSessions"), write(iam::disable_organizations_root_sessions)),
             ((iam, "GenerateServiceLastAccessedDetails"), write(iam::generate_service_last_accessed_details)),
+            ((iam, "GenerateOrganizationsAccessReport"), write(orgs::generate_organizations_access_report)),
+            ((iam, "GetOrganizationsAccessReport"), read(orgs::get_organizations_access_report)),
             ((iam, "GetServiceLastAccessedDetails"), read(iam::get_service_last_accessed_details)),
             (
                 (iam, "GetServiceLastAccessedDetailsWithEntities"),

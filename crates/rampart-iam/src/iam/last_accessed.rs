@@ -67,12 +67,14 @@ pub struct AccessUse {
     pub region: String,
 }
 
-/// The entity whose access a principal's request counts for: an IAM user, or a role through its
-/// sessions; `None` for root and federated callers, whose access IAM does not report.
+/// The entity whose access a principal's request counts for: an IAM user, a role through its
+/// sessions, or the account's root user (as `root`: IAM's own reports cover users and roles, the
+/// Organizations access report every principal of an account); `None` for federated callers.
 pub fn access_entity(principal: &Principal) -> Option<&str> {
     match principal.kind {
         PrincipalKind::IAMUser => Some(principal.user_id.as_str()),
         PrincipalKind::AssumedRole => principal.session.as_ref().map(|s| s.role_id.as_str()),
+        PrincipalKind::Root => Some("root"),
         _ => None,
     }
 }

@@ -2011,6 +2011,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "EnableOrganizationsRootSessions",
     "EnableOutboundWebIdentityFederation",
     "GenerateCredentialReport",
+    "GenerateOrganizationsAccessReport",
     "GenerateServiceLastAccessedDetails",
     "GetAccessKeyLastUsed",
     "GetAccountAuthorizationDetails",
@@ -2025,6 +2026,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetLoginProfile",
     "GetMFADevice",
     "GetOpenIDConnectProvider",
+    "GetOrganizationsAccessReport",
     "GetOutboundWebIdentityFederationInfo",
     "GetPolicy",
     "GetPolicyVersion",
@@ -16948,6 +16950,61 @@ pub static SH_virtualMFADeviceName: crate::Shape = crate::Shape {
     sensitive: false,
 };
 
+/// The `AccessDetail` shape.
+#[derive(Clone, PartialEq)]
+pub struct AccessDetail {
+    pub service_name: ::std::string::String,
+    pub service_namespace: ::std::string::String,
+    pub region: ::std::option::Option<::std::string::String>,
+    pub entity_path: ::std::option::Option<::std::string::String>,
+    pub last_authenticated_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub total_authenticated_entities: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for AccessDetail {
+    const SHAPE: &'static crate::Shape = &SH_AccessDetail;
+}
+
+impl crate::FromValue for AccessDetail {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            service_name: crate::required(f.next())?,
+            service_namespace: crate::required(f.next())?,
+            region: crate::optional(f.next())?,
+            entity_path: crate::optional(f.next())?,
+            last_authenticated_time: crate::optional(f.next())?,
+            total_authenticated_entities: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for AccessDetail {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.service_name)),
+            Some(crate::IntoValue::into_value(self.service_namespace)),
+            self.region.map(crate::IntoValue::into_value),
+            self.entity_path.map(crate::IntoValue::into_value),
+            self.last_authenticated_time.map(crate::IntoValue::into_value),
+            self.total_authenticated_entities.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AccessDetail {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AccessDetail")
+            .field("ServiceName", &self.service_name)
+            .field("ServiceNamespace", &self.service_namespace)
+            .field("Region", &self.region)
+            .field("EntityPath", &self.entity_path)
+            .field("LastAuthenticatedTime", &self.last_authenticated_time)
+            .field("TotalAuthenticatedEntities", &self.total_authenticated_entities)
+            .finish()
+    }
+}
+
 /// The `AccessKey` shape.
 #[derive(Clone, PartialEq)]
 pub struct AccessKey {
@@ -19919,6 +19976,71 @@ impl ::std::fmt::Debug for GenerateCredentialReportResponse {
     }
 }
 
+/// The `GenerateOrganizationsAccessReportRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GenerateOrganizationsAccessReportRequest {
+    pub entity_path: ::std::string::String,
+    pub organizations_policy_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateOrganizationsAccessReportRequest {
+    const SHAPE: &'static crate::Shape = &SH_GenerateOrganizationsAccessReportRequest;
+}
+
+impl crate::FromValue for GenerateOrganizationsAccessReportRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { entity_path: crate::required(f.next())?, organizations_policy_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GenerateOrganizationsAccessReportRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.entity_path)),
+            self.organizations_policy_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateOrganizationsAccessReportRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateOrganizationsAccessReportRequest")
+            .field("EntityPath", &self.entity_path)
+            .field("OrganizationsPolicyId", &self.organizations_policy_id)
+            .finish()
+    }
+}
+
+/// The `GenerateOrganizationsAccessReportResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GenerateOrganizationsAccessReportResponse {
+    pub job_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateOrganizationsAccessReportResponse {
+    const SHAPE: &'static crate::Shape = &SH_GenerateOrganizationsAccessReportResponse;
+}
+
+impl crate::FromValue for GenerateOrganizationsAccessReportResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { job_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GenerateOrganizationsAccessReportResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.job_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateOrganizationsAccessReportResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateOrganizationsAccessReportResponse").field("JobId", &self.job_id).finish()
+    }
+}
+
 /// The `GenerateServiceLastAccessedDetailsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GenerateServiceLastAccessedDetailsRequest {
@@ -20791,6 +20913,120 @@ impl ::std::fmt::Debug for GetOpenIDConnectProviderResponse {
             .field("ThumbprintList", &self.thumbprint_list)
             .field("CreateDate", &self.create_date)
             .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `GetOrganizationsAccessReportRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetOrganizationsAccessReportRequest {
+    pub job_id: ::std::string::String,
+    pub max_items: ::std::option::Option<i32>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub sort_key: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetOrganizationsAccessReportRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetOrganizationsAccessReportRequest;
+}
+
+impl crate::FromValue for GetOrganizationsAccessReportRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            job_id: crate::required(f.next())?,
+            max_items: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            sort_key: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetOrganizationsAccessReportRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.job_id)),
+            self.max_items.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.sort_key.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetOrganizationsAccessReportRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetOrganizationsAccessReportRequest")
+            .field("JobId", &self.job_id)
+            .field("MaxItems", &self.max_items)
+            .field("Marker", &self.marker)
+            .field("SortKey", &self.sort_key)
+            .finish()
+    }
+}
+
+/// The `GetOrganizationsAccessReportResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetOrganizationsAccessReportResponse {
+    pub job_status: ::std::string::String,
+    pub job_creation_date: ::time::OffsetDateTime,
+    pub job_completion_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub number_of_services_accessible: ::std::option::Option<i32>,
+    pub number_of_services_not_accessed: ::std::option::Option<i32>,
+    pub access_details: ::std::option::Option<::std::vec::Vec<AccessDetail>>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub error_details: ::std::option::Option<ErrorDetails>,
+}
+
+impl crate::HasShape for GetOrganizationsAccessReportResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetOrganizationsAccessReportResponse;
+}
+
+impl crate::FromValue for GetOrganizationsAccessReportResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            job_status: crate::required(f.next())?,
+            job_creation_date: crate::required(f.next())?,
+            job_completion_date: crate::optional(f.next())?,
+            number_of_services_accessible: crate::optional(f.next())?,
+            number_of_services_not_accessed: crate::optional(f.next())?,
+            access_details: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            error_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetOrganizationsAccessReportResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.job_status)),
+            Some(crate::IntoValue::into_value(self.job_creation_date)),
+            self.job_completion_date.map(crate::IntoValue::into_value),
+            self.number_of_services_accessible.map(crate::IntoValue::into_value),
+            self.number_of_services_not_accessed.map(crate::IntoValue::into_value),
+            self.access_details.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.error_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetOrganizationsAccessReportResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetOrganizationsAccessReportResponse")
+            .field("JobStatus", &self.job_status)
+            .field("JobCreationDate", &self.job_creation_date)
+            .field("JobCompletionDate", &self.job_completion_date)
+            .field("NumberOfServicesAccessible", &self.number_of_services_accessible)
+            .field("NumberOfServicesNotAccessed", &self.number_of_services_not_accessed)
+            .field("AccessDetails", &self.access_details)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Marker", &self.marker)
+            .field("ErrorDetails", &self.error_details)
             .finish()
     }
 }

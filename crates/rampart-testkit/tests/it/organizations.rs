@@ -839,3 +839,94 @@ async fn tag_policies_merge_from_the_root_down_into_an_accounts_effective_policy
     let made = org.create_policy().name("bad").description("bad").r#type(PolicyType::TagPolicy).content(typo).send();
     assert_eq!(code(made.await), "MalformedPolicyDocumentException");
 }
+
+#[tokio::test]
+async fn the_organizations_access_report_shows_what_the_scps_allow_and_what_members_used() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let admin = root(&server);
+    let o = org.create_organization().send().await.unwrap();
+    let org_id = o.organization().unwrap().id().unwrap().to_owned();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let work = org.create_organizational_unit().parent_id(&root_id).name("Work").send().await.unwrap();
+    let work = work.organizational_unit().unwrap().id().unwrap().to_owned();
+    let member = member_account(&org, "report@example.com", "report").await;
+    org.move_account()
+        .account_id(&member)
+        .source_parent_id(&root_id)
+        .destination_parent_id(&work)
+        .send()
+        .await
+        .unwrap();
+    let ou_path = format!("{org_id}/{root_id}/{work}/");
+    let report = |path: String, policy: Option<String>| {
+        let admin = admin.clone();
+        async move {
+            let job =
+                admin.generate_organizations_access_report().entity_path(path).set_organizations_policy_id(policy);
+            let job = job.send().await.unwrap().job_id().unwrap().to_owned();
+            admin.get_organizations_access_report().job_id(job).send().await.unwrap()
+        }
+    };
+
+    // Without SCPs enabled there is nothing to report against: the job fails, saying why.
+    let failed = report(ou_path.clone(), None).await;
+    assert_eq!(failed.job_status().as_str(), "FAILED");
+    assert!(failed.error_details().unwrap().message().contains("enabled"), "{failed:?}");
+
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    let scp = org_policy(
+        &org,
+        PolicyType::ServiceControlPolicy,
+        "iam-and-s3",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:*","s3:*","sts:*"],"Resource":"*"}]}"#,
+    )
+    .await;
+    org.attach_policy().policy_id(&scp).target_id(&work).send().await.unwrap();
+    // Every target has FullAWSAccess until it is detached; then the OU allows only its own SCP's.
+    org.detach_policy().policy_id("p-FullAWSAccess").target_id(&work).send().await.unwrap();
+
+    // A principal of the member uses IAM; the report for the OU shows it, and only the services
+    // both the root's FullAWSAccess and the OU's SCP allow.
+    let key = admin_key(&admin, "reporter").await;
+    let in_member_iam = in_member(&server, &key, &member).await;
+    in_member_iam.list_users().send().await.unwrap();
+    let mut got = None;
+    for _ in 0..50 {
+        let r = report(ou_path.clone(), None).await;
+        if r.access_details().iter().any(|d| d.service_namespace() == "iam" && d.last_authenticated_time().is_some()) {
+            got = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let r = match got {
+        Some(r) => r,
+        None => panic!("the member's IAM call reaches the report: {:?}", report(ou_path.clone(), None).await),
+    };
+    assert_eq!(r.job_status().as_str(), "COMPLETED");
+    let namespaces: Vec<&str> = r.access_details().iter().map(|d| d.service_namespace()).collect();
+    assert_eq!(namespaces, ["iam", "s3", "sts"]);
+    assert_eq!(r.number_of_services_accessible(), Some(3));
+    let iam_detail = r.access_details().iter().find(|d| d.service_namespace() == "iam").unwrap();
+    assert_eq!(iam_detail.entity_path(), Some(format!("{ou_path}{member}").as_str()));
+    assert_eq!(iam_detail.total_authenticated_entities(), Some(1));
+    assert_eq!(iam_detail.region(), Some("us-east-1"));
+    let s3_detail = r.access_details().iter().find(|d| d.service_namespace() == "s3").unwrap();
+    assert!(s3_detail.last_authenticated_time().is_none() && s3_detail.entity_path().is_none());
+    assert!(r.number_of_services_not_accessed().unwrap() >= 1);
+
+    // The account's own path, and the report for one SCP, read the same use.
+    let by_account = report(format!("{ou_path}{member}"), Some(scp.clone())).await;
+    let namespaces: Vec<&str> = by_account.access_details().iter().map(|d| d.service_namespace()).collect();
+    assert_eq!(namespaces, ["iam", "s3", "sts"]);
+    assert!(by_account.access_details()[0].last_authenticated_time().is_some());
+
+    // Paths outside the organization are refused; a member account cannot make the report.
+    let stranger = admin.generate_organizations_access_report().entity_path(format!("o-0000000000/{root_id}/")).send();
+    assert_eq!(err(stranger.await).0, "InvalidInput");
+    let from_member = in_member_iam.generate_organizations_access_report().entity_path(ou_path.clone()).send().await;
+    let job = from_member.unwrap().job_id().unwrap().to_owned();
+    let got = in_member_iam.get_organizations_access_report().job_id(job).send().await.unwrap();
+    assert_eq!(got.job_status().as_str(), "FAILED");
+}
