@@ -67,6 +67,9 @@ pub enum Target {
     StsSelf,
     /// An OIDC provider being created, from its URL member: `arn:aws:iam::ACCOUNT:oidc-provider/HOST`.
     OidcUrl(&'static str),
+    /// An Organizations access report, from its entity path member:
+    /// `arn:aws:iam::ACCOUNT:access-report/ENTITY-PATH`.
+    AccessReport(&'static str),
     /// A CloudTrail trail named (by name or ARN) by an input member.
     Trail(&'static str),
     /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.
@@ -146,6 +149,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "aws:RequestTag/${TagKey}",
     "aws:TagKeys",
     "iam:AWSServiceName",
+    "iam:OrganizationsPolicyId",
     "iam:PolicyARN",
     "iam:PermissionsBoundary",
     "sts:DurationSeconds",

@@ -13,8 +13,8 @@ use crate::iam;
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
 use Target::{
-    AccountRoot, All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl, Renamed,
-    ServiceLinkedRole, StsSelf, Trail,
+    AccessReport, AccountRoot, All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl,
+    Renamed, ServiceLinkedRole, StsSelf, Trail,
 };
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
@@ -91,6 +91,7 @@ pub static IAM: &[Action] = &[
     a("EnableOrganizationsRootSessions", &[All], &[]),
     a("EnableOutboundWebIdentityFederation", &[All], &[]),
     a("GenerateCredentialReport", &[All], &[]),
+    a("GenerateOrganizationsAccessReport", &[AccessReport("EntityPath")], &["iam:OrganizationsPolicyId"]),
     a("GenerateServiceLastAccessedDetails", &[Arn("Arn")], &[]),
     a("GetAccessKeyLastUsed", &[KeyOwner("AccessKeyId")], &[]),
     a("GetAccountAuthorizationDetails", &[All], &[]),
@@ -105,6 +106,7 @@ pub static IAM: &[Action] = &[
     a("GetLoginProfile", USER, &[]),
     a("GetMFADevice", USER, &[]),
     a("GetOpenIDConnectProvider", OIDC, &[]),
+    a("GetOrganizationsAccessReport", &[All], &[]),
     a("GetOutboundWebIdentityFederationInfo", &[All], &[]),
     a("GetPolicy", POLICY, &[]),
     a("GetPolicyVersion", POLICY, &[]),
@@ -394,6 +396,7 @@ pub fn resolve(
             }
             FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
             StsSelf => format!("arn:aws:sts::{account}:self"),
+            AccessReport(m) => format!("arn:aws:iam::{account}:access-report/{}", member(m).unwrap_or("*")),
             AccountRoot(m) => format!("arn:aws:iam::{}:root", member(m).unwrap_or("*")),
             ServiceLinkedRole(service, suffix) => {
                 let service = member(service).unwrap_or("*");
@@ -510,6 +513,9 @@ fn key_values(key: &str, op: &Operation, input: &Value, primary: &Found, out: &m
             }
         }
         "iam:PolicyARN" => out.extend(string("PolicyArn").map(|v| (key.to_owned(), vec![v]))),
+        "iam:OrganizationsPolicyId" => {
+            out.extend(string("OrganizationsPolicyId").map(|v| (key.to_owned(), vec![v])));
+        }
         "iam:AWSServiceName" => out.extend(string("AWSServiceName").map(|v| (key.to_owned(), vec![v]))),
         // The boundary being set, else the one the entity already has.
         "iam:PermissionsBoundary" => {
