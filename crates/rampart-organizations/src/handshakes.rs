@@ -1,6 +1,9 @@
 //! Handshakes: an organization invites a standalone account, which accepts or declines; the
-//! organization may cancel while the invitation is open. A member account may also leave.
-//! See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_invites.html>.
+//! organization may cancel while the invitation is open. A member account may also leave. An
+//! organization with consolidated billing only moves to all features through handshakes too: every
+//! invited member approves, then the management account accepts the change.
+//! See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_invites.html>
+//! and <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_org_support-all-features.html>.
 
 use rampart_core::account::AccountRecord;
 use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
@@ -24,10 +27,14 @@ const VISIBLE_DAYS: i64 = 30;
 pub struct HandshakeRecord {
     pub id: String,
     pub org: String,
-    /// `INVITE`.
+    /// `INVITE`, `ENABLE_ALL_FEATURES` (to the management account) or `APPROVE_ALL_FEATURES` (to
+    /// each invited member).
     pub action: String,
     /// The invited party: `(id, ACCOUNT | EMAIL)`.
     pub target: (String, String),
+    /// An APPROVE_ALL_FEATURES handshake's ENABLE_ALL_FEATURES handshake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
     /// `OPEN`, `ACCEPTED`, `DECLINED` or `CANCELED` (EXPIRED is derived from `expires`).
     pub state: String,
     pub notes: Option<String>,
@@ -87,6 +94,9 @@ impl HandshakeRecord {
                 ]),
             });
             resources.push(item(&self.target.1, &self.target.0));
+            if let Some(parent) = &self.parent {
+                resources.push(item("PARENT_HANDSHAKE", parent));
+            }
             if let Some(notes) = &self.notes {
                 resources.push(item("NOTES", notes));
             }
@@ -181,6 +191,12 @@ pub fn invite_account_to_organization(
         return Err(already_in_organization());
     }
     let now = ctx.now;
+    if pending_all_features(tx, &org.id, now)?.is_some() {
+        return Err(handshake_constraint(
+            "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES",
+            "You can't invite accounts while the organization is changing to all features.",
+        ));
+    }
     let open = tx
         .scan_prefix(keys::ORG_HANDSHAKES, None, usize::MAX >> 1, false)?
         .iter()
@@ -209,6 +225,7 @@ pub fn invite_account_to_organization(
         requested: now,
         expires: now + Duration::days(INVITE_DAYS),
         updated: None,
+        parent: None,
     };
     records::write_tx(tx, &keys::org_handshake(&record.id), &record)?;
     Ok(shapes::InviteAccountToOrganizationResponse { handshake: Some(record.shape(Some(&org), now)) })
@@ -261,6 +278,18 @@ pub fn accept_handshake(
 ) -> Result<shapes::AcceptHandshakeResponse, ServiceError> {
     let account = &ctx.principal.account_id;
     let (mut h, org, sender) = party_to(&records::tx_reader(tx), account, &input.handshake_id)?;
+    match h.action.as_str() {
+        "ENABLE_ALL_FEATURES" => return finish_all_features(tx, ctx, h, org),
+        "APPROVE_ALL_FEATURES" => {
+            if sender {
+                return Err(super::access_denied());
+            }
+            answer(&mut h, "ACCEPTED", ctx.now)?;
+            records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+            return Ok(shapes::AcceptHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) });
+        }
+        _ => {}
+    }
     if sender {
         return Err(super::access_denied());
     }
@@ -302,11 +331,20 @@ pub fn cancel_handshake(
     input: shapes::CancelHandshakeRequest,
 ) -> Result<shapes::CancelHandshakeResponse, ServiceError> {
     let (mut h, org, sender) = party_to(&records::tx_reader(tx), &ctx.principal.account_id, &input.handshake_id)?;
-    if !sender {
+    if !sender || h.action == "APPROVE_ALL_FEATURES" {
         return Err(super::access_denied());
     }
     answer(&mut h, "CANCELED", ctx.now)?;
     records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    // Canceling the change to all features withdraws the members' approvals asked for it.
+    if h.action == "ENABLE_ALL_FEATURES" {
+        for mut child in approvals(tx, &h)? {
+            if child.state(ctx.now) == "OPEN" {
+                answer(&mut child, "CANCELED", ctx.now)?;
+                records::write_tx(tx, &keys::org_handshake(&child.id), &child)?;
+            }
+        }
+    }
     Ok(shapes::CancelHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) })
 }
 
@@ -405,4 +443,118 @@ pub fn leave_organization(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, _input: ()) -> Resul
         ));
     }
     super::extras::part(tx, &org, &m)
+}
+
+fn handshake_constraint(reason: &'static str, message: &str) -> ServiceError {
+    ServiceError::new("HandshakeConstraintViolationException", 400, message).with("Reason", reason)
+}
+
+/// Every handshake of the store, decoded.
+fn all_handshakes(tx: &Tx<'_>) -> Result<Vec<HandshakeRecord>, ServiceError> {
+    Ok(tx
+        .scan_prefix(keys::ORG_HANDSHAKES, None, usize::MAX >> 1, false)?
+        .iter()
+        .filter_map(|(k, v)| records::decode::<HandshakeRecord>(k, v).ok())
+        .collect())
+}
+
+/// The organization's open change to all features, if one is under way.
+fn pending_all_features(tx: &Tx<'_>, org: &str, now: OffsetDateTime) -> Result<Option<HandshakeRecord>, ServiceError> {
+    Ok(all_handshakes(tx)?
+        .into_iter()
+        .find(|h| h.org == org && h.action == "ENABLE_ALL_FEATURES" && h.state(now) == "OPEN"))
+}
+
+/// The approvals asked of members for a change to all features.
+fn approvals(tx: &Tx<'_>, parent: &HandshakeRecord) -> Result<Vec<HandshakeRecord>, ServiceError> {
+    Ok(all_handshakes(tx)?.into_iter().filter(|h| h.parent.as_deref() == Some(parent.id.as_str())).collect())
+}
+
+/// Starts moving an organization with consolidated billing only to all features: a handshake to
+/// the management account, and one asking each invited member account to approve (accounts the
+/// organization created need not). When every member has approved, the management account accepts
+/// its handshake and the organization has all features.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_EnableAllFeatures.html>.
+pub fn enable_all_features(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    _input: shapes::EnableAllFeaturesRequest,
+) -> Result<shapes::EnableAllFeaturesResponse, ServiceError> {
+    let org = managed_tx(tx, &ctx.principal.account_id)?;
+    if org.feature_set == "ALL" {
+        return Err(handshake_constraint(
+            "ORGANIZATION_ALREADY_HAS_ALL_FEATURES",
+            "The organization already has all features enabled.",
+        ));
+    }
+    let now = ctx.now;
+    if pending_all_features(tx, &org.id, now)?.is_some() {
+        return Err(handshake_constraint(
+            "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION",
+            "The organization is already changing to all features.",
+        ));
+    }
+    let handshake = |action: &str, target: &str, parent: Option<String>| -> Result<HandshakeRecord, ServiceError> {
+        Ok(HandshakeRecord {
+            id: format!("h-{}", random_id(16)?),
+            org: org.id.clone(),
+            action: action.to_owned(),
+            target: (target.to_owned(), "ACCOUNT".to_owned()),
+            state: "OPEN".to_owned(),
+            notes: None,
+            tags: Vec::new(),
+            requested: now,
+            expires: now + Duration::days(INVITE_DAYS),
+            updated: None,
+            parent,
+        })
+    };
+    let parent = handshake("ENABLE_ALL_FEATURES", &org.management_account, None)?;
+    let invited: Vec<String> = tx
+        .scan_prefix(b"orgmember/", None, usize::MAX >> 1, false)?
+        .iter()
+        .filter_map(|(k, v)| records::decode::<super::Membership>(k, v).ok())
+        .filter(|m| m.org == org.id && m.joined_method == "INVITED" && m.account != org.management_account)
+        .map(|m| m.account)
+        .collect();
+    for member in invited {
+        let child = handshake("APPROVE_ALL_FEATURES", &member, Some(parent.id.clone()))?;
+        records::write_tx(tx, &keys::org_handshake(&child.id), &child)?;
+    }
+    records::write_tx(tx, &keys::org_handshake(&parent.id), &parent)?;
+    Ok(shapes::EnableAllFeaturesResponse { handshake: Some(parent.shape(Some(&org), now)) })
+}
+
+/// The management account accepts the change to all features, once every member asked has
+/// approved (a member that has left since needs not).
+fn finish_all_features(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    mut h: HandshakeRecord,
+    org: Option<OrgRecord>,
+) -> Result<shapes::AcceptHandshakeResponse, ServiceError> {
+    let Some(mut org) = org.filter(|o| o.management_account == ctx.principal.account_id) else {
+        return Err(super::access_denied());
+    };
+    if h.state(ctx.now) == "OPEN" {
+        for child in approvals(tx, &h)? {
+            let still_member = membership_tx(tx, &child.target.0)?.is_some_and(|(o, _)| o.id == org.id);
+            if still_member && child.state(ctx.now) != "ACCEPTED" {
+                return Err(ServiceError::new(
+                    "InvalidHandshakeTransitionException",
+                    400,
+                    format!(
+                        "Every invited member account must approve the change to all features first; {} has not.",
+                        child.target.0
+                    ),
+                ));
+            }
+        }
+    }
+    answer(&mut h, "ACCEPTED", ctx.now)?;
+    records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    org.feature_set = "ALL".to_owned();
+    records::write_tx(tx, &keys::organization(&org.id), &org)?;
+    touch(tx, &org.id)?;
+    Ok(shapes::AcceptHandshakeResponse { handshake: Some(h.shape(Some(&org), ctx.now)) })
 }

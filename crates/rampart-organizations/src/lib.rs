@@ -206,6 +206,7 @@ pub static ACTIONS: &[Action] = &[
     row("DisableAWSServiceAccess", &[Target::All], &[]),
     row("DisablePolicyType", &[Target::All], &[]),
     row("EnableAWSServiceAccess", &[Target::All], &[]),
+    row("EnableAllFeatures", &[Target::All], &[]),
     row("EnablePolicyType", &[Target::All], &[]),
     row("InviteAccountToOrganization", &[Target::All], &[]),
     row("LeaveOrganization", &[Target::All], &[]),

@@ -147,6 +147,7 @@ impl Dispatch {
             ((kms, "ReplicateKey"), write(rampart_kms::replicate_key)),
             ((kms, "UpdatePrimaryRegion"), write(rampart_kms::update_primary_region)),
             ((org, "CreateOrganization"), write(orgs::create_organization)),
+            ((org, "EnableAllFeatures"), write(orgs::enable_all_features)),
             ((org, "DescribeOrganization"), read(orgs::describe_organization)),
             ((org, "DeleteOrganization"), write(orgs::delete_organization)),
             ((org, "ListRoots"), read(orgs::list_roots)),

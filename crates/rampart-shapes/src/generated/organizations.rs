@@ -738,6 +738,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DisableAWSServiceAccess",
     "DisablePolicyType",
     "EnableAWSServiceAccess",
+    "EnableAllFeatures",
     "EnablePolicyType",
     "InviteAccountToOrganization",
     "LeaveOrganization",
@@ -8721,6 +8722,62 @@ impl crate::IntoValue for EnableAWSServiceAccessRequest {
 impl ::std::fmt::Debug for EnableAWSServiceAccessRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("EnableAWSServiceAccessRequest").field("ServicePrincipal", &self.service_principal).finish()
+    }
+}
+
+/// The `EnableAllFeaturesRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableAllFeaturesRequest {}
+
+impl crate::HasShape for EnableAllFeaturesRequest {
+    const SHAPE: &'static crate::Shape = &SH_EnableAllFeaturesRequest;
+}
+
+impl crate::FromValue for EnableAllFeaturesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for EnableAllFeaturesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for EnableAllFeaturesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableAllFeaturesRequest").finish()
+    }
+}
+
+/// The `EnableAllFeaturesResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableAllFeaturesResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for EnableAllFeaturesResponse {
+    const SHAPE: &'static crate::Shape = &SH_EnableAllFeaturesResponse;
+}
+
+impl crate::FromValue for EnableAllFeaturesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnableAllFeaturesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for EnableAllFeaturesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableAllFeaturesResponse").field("Handshake", &self.handshake).finish()
     }
 }
 

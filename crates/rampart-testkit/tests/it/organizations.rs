@@ -930,3 +930,63 @@ async fn the_organizations_access_report_shows_what_the_scps_allow_and_what_memb
     let got = in_member_iam.get_organizations_access_report().job_id(job).send().await.unwrap();
     assert_eq!(got.job_status().as_str(), "FAILED");
 }
+
+#[tokio::test]
+async fn an_organization_moves_to_all_features_once_its_invited_members_approve() {
+    use aws_sdk_organizations::types::{
+        ActionType, HandshakeParty, HandshakePartyType, HandshakeResourceType, HandshakeState, OrganizationFeatureSet,
+    };
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let made = org.create_organization().feature_set(OrganizationFeatureSet::ConsolidatedBilling).send().await;
+    assert_eq!(made.unwrap().organization().unwrap().feature_set(), Some(&OrganizationFeatureSet::ConsolidatedBilling));
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    // One account the organization created (it need not approve), one it invited (it must).
+    member_account(&org, "made@example.com", "made").await;
+    let guest = member_account(&org, "invited@example.com", "invited").await;
+    org.remove_account_from_organization().account_id(&guest).send().await.unwrap();
+    let key = admin_key(&root(&server), "ops").await;
+    let as_guest = orgs_in_member(&server, &key, &guest).await;
+    let guest_party = || HandshakeParty::builder().id(&guest).r#type(HandshakePartyType::Account).build().unwrap();
+    let invite = org.invite_account_to_organization().target(guest_party()).send().await.unwrap();
+    as_guest.accept_handshake().handshake_id(invite.handshake().unwrap().id().unwrap()).send().await.unwrap();
+    let scps = org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await;
+    assert_eq!(code(scps), "ConstraintViolationException", "policies need all features");
+
+    let started = org.enable_all_features().send().await.unwrap();
+    let parent = started.handshake().unwrap();
+    assert_eq!(parent.action(), Some(&ActionType::EnableAllFeatures));
+    assert_eq!(parent.state(), Some(&HandshakeState::Open));
+    let parent_id = parent.id().unwrap().to_owned();
+    assert_eq!(code(org.enable_all_features().send().await), "HandshakeConstraintViolationException");
+    assert_eq!(
+        code(org.invite_account_to_organization().target(guest_party()).send().await),
+        "HandshakeConstraintViolationException",
+        "no invitations while the change is under way"
+    );
+    let early = org.accept_handshake().handshake_id(&parent_id).send().await;
+    assert_eq!(code(early), "InvalidHandshakeTransitionException", "the invited member has not approved yet");
+
+    // The invited member approves its handshake, which names the change it belongs to.
+    let asked = as_guest.list_handshakes_for_account().send().await.unwrap();
+    let approval = asked
+        .handshakes()
+        .iter()
+        .find(|h| h.action() == Some(&ActionType::ApproveAllFeatures))
+        .expect("the invited member is asked to approve");
+    let names_parent = approval
+        .resources()
+        .iter()
+        .any(|r| r.r#type() == Some(&HandshakeResourceType::ParentHandshake) && r.value() == Some(parent_id.as_str()));
+    assert!(names_parent, "{approval:?}");
+    let approval_id = approval.id().unwrap().to_owned();
+    assert_eq!(code(org.accept_handshake().handshake_id(&approval_id).send().await), "AccessDeniedException");
+    as_guest.accept_handshake().handshake_id(&approval_id).send().await.unwrap();
+
+    let done = org.accept_handshake().handshake_id(&parent_id).send().await.unwrap();
+    assert_eq!(done.handshake().unwrap().state(), Some(&HandshakeState::Accepted));
+    let described = org.describe_organization().send().await.unwrap();
+    assert_eq!(described.organization().unwrap().feature_set(), Some(&OrganizationFeatureSet::All));
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    assert_eq!(code(org.enable_all_features().send().await), "HandshakeConstraintViolationException");
+}
