@@ -4,6 +4,7 @@
 use rampart_core::{Ctx, Principal, ServiceError, TxCtx, keys, records};
 use rampart_policy::{Input, Named, Policy, PolicyKind, decide};
 use rampart_shapes::generated::kms as shapes;
+use rampart_shapes::{FromValue, IntoValue, ShapeError, Value};
 use rampart_store::{Sealer, Tx};
 use time::{Duration, OffsetDateTime};
 
@@ -169,15 +170,75 @@ pub(crate) fn put_tags(key: &mut KeyRecord, tags: Vec<shapes::Tag>) -> Result<()
     Ok(())
 }
 
-/// Creates a key with fresh material from the CSPRNG (or a new key pair), sealed under the master
-/// key. Keys of origin EXTERNAL wait for imported material; custom key stores are not served.
+/// A key made ready before its transaction: its id and its first material, sealed. Generating an
+/// RSA-4096 pair takes about a second, which must not hold the store's writer (and every other
+/// write) up.
+pub struct PreparedKey {
+    request: shapes::CreateKeyRequest,
+    id: String,
+    /// The first material, sealed; none for a key of origin EXTERNAL.
+    material: Option<super::Material>,
+}
+
+impl IntoValue for PreparedKey {
+    fn into_value(self) -> Value {
+        let material = self.material.and_then(|m| serde_json::to_string(&m).ok()).map(Value::String);
+        Value::Struct(vec![Some(self.request.into_value()), Some(Value::String(self.id)), material])
+    }
+}
+
+impl FromValue for PreparedKey {
+    fn from_value(v: Value) -> Result<Self, ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        let request = rampart_shapes::required(f.next())?;
+        let id = rampart_shapes::required(f.next())?;
+        let material: Option<String> = rampart_shapes::optional(f.next())?;
+        let material = material
+            .map(|m| serde_json::from_str(&m).map_err(|_| ShapeError { expected: "sealed key material" }))
+            .transpose()?;
+        Ok(Self { request, id, material })
+    }
+}
+
+/// Checks a CreateKey request, then makes the key's id and first material outside the store's
+/// transaction.
+pub fn prepare_create_key(ctx: &Ctx<'_>, input: shapes::CreateKeyRequest) -> Result<PreparedKey, ServiceError> {
+    let id =
+        if input.multi_region == Some(true) { super::multi_region::new_id() } else { uuid::Uuid::new_v4().to_string() };
+    let key = new_key(ctx.principal, ctx.region, ctx.now, input.clone(), &id)?;
+    let material = if key.origin == "AWS_KMS" {
+        let fresh = crypto::new_material(key.spec()?).map_err(crypto_error)?;
+        Some(key.seal(ctx.sealer, &fresh, ctx.now, None)?)
+    } else {
+        None
+    };
+    Ok(PreparedKey { request: input, id, material })
+}
+
+/// Creates a key with fresh material from the CSPRNG (or a new key pair), made by
+/// [`prepare_create_key`] and sealed under the master key. Keys of origin EXTERNAL wait for
+/// imported material; custom key stores are not served.
 /// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html>.
 pub fn create_key(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
-    input: shapes::CreateKeyRequest,
+    prepared: PreparedKey,
 ) -> Result<shapes::CreateKeyResponse, ServiceError> {
-    let account = &ctx.principal.account_id;
+    let mut key = new_key(ctx.principal, ctx.region, ctx.now, prepared.request, &prepared.id)?;
+    key.materials.extend(prepared.material);
+    write_key(tx, &key)?;
+    Ok(shapes::CreateKeyResponse { key_metadata: Some(metadata(&key)) })
+}
+
+/// The key a CreateKey request describes, checked, without material.
+fn new_key(
+    principal: &Principal,
+    region: &str,
+    now: OffsetDateTime,
+    input: shapes::CreateKeyRequest,
+    id: &str,
+) -> Result<KeyRecord, ServiceError> {
+    let account = &principal.account_id;
     let spec_name = input.key_spec.or(input.customer_master_key_spec).unwrap_or_else(|| "SYMMETRIC_DEFAULT".to_owned());
     let spec = Spec::parse(&spec_name).ok_or_else(|| {
         ServiceError::new(
@@ -202,17 +263,16 @@ pub fn create_key(
         ));
     }
     let multi_region = input.multi_region.unwrap_or(false);
-    let id = if multi_region { super::multi_region::new_id() } else { uuid::Uuid::new_v4().to_string() };
     let mut key = KeyRecord {
         v: 1,
-        id,
+        id: id.to_owned(),
         account: account.clone(),
-        region: ctx.region.to_owned(),
+        region: region.to_owned(),
         spec: spec_name,
         usage,
         origin: origin.clone(),
         description: input.description.unwrap_or_default(),
-        created: ctx.now,
+        created: now,
         state: if origin == "EXTERNAL" { "PendingImport" } else { "Enabled" }.to_owned(),
         deletion: None,
         pending_days: None,
@@ -222,32 +282,20 @@ pub fn create_key(
         rotation_days: None,
         next_rotation: None,
         multi_region,
-        primary_region: multi_region.then(|| ctx.region.to_owned()),
+        primary_region: multi_region.then(|| region.to_owned()),
         replica_regions: Vec::new(),
         grants: Vec::new(),
         effective: String::new(),
     };
     key.policy = match input.policy {
         Some(p) => {
-            check_policy(
-                &p,
-                ctx.principal,
-                &key.arn(),
-                account,
-                input.bypass_policy_lockout_safety_check == Some(true),
-            )?;
+            check_policy(&p, principal, &key.arn(), account, input.bypass_policy_lockout_safety_check == Some(true))?;
             p
         }
         None => default_policy(account),
     };
     put_tags(&mut key, input.tags.unwrap_or_default())?;
-    if key.origin == "AWS_KMS" {
-        let material = crypto::new_material(spec).map_err(crypto_error)?;
-        let first = key.seal(ctx.sealer, &material, ctx.now, None)?;
-        key.materials.push(first);
-    }
-    write_key(tx, &key)?;
-    Ok(shapes::CreateKeyResponse { key_metadata: Some(metadata(&key)) })
+    Ok(key)
 }
 
 pub fn describe_key(

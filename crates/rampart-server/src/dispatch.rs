@@ -92,7 +92,7 @@ impl Dispatch {
         let org = org_shapes::SERVICE.endpoint_prefix;
         let kms = kms_shapes::SERVICE.endpoint_prefix;
         let handlers = HashMap::from([
-            ((kms, "CreateKey"), write(rampart_kms::create_key)),
+            ((kms, "CreateKey"), prepared(rampart_kms::prepare_create_key, rampart_kms::create_key)),
             ((kms, "DescribeKey"), read(rampart_kms::describe_key)),
             ((kms, "ListKeys"), read(rampart_kms::list_keys)),
             ((kms, "UpdateKeyDescription"), write(rampart_kms::update_key_description)),
