@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::crypto::{self, Spec, Wrapping};
 use super::keys_api::{own_key, write_key};
-use super::{KeyRecord, Material, crypto_error, find, invalid_state, validation};
+use super::{KeyRecord, Material, crypto_error, find, invalid_state, unsupported, validation};
 
 /// How long a wrapping key and its import token may be used.
 const TOKEN_LIFETIME: Duration = Duration::hours(24);
@@ -21,10 +21,6 @@ const TOKEN_VERSION: u8 = 1;
 
 /// The longest imported material may be given before it expires.
 const MAX_VALID_FOR: Duration = Duration::days(365);
-
-fn unsupported(message: impl Into<String>) -> ServiceError {
-    ServiceError::new("UnsupportedOperationException", 400, message)
-}
 
 /// A key of origin EXTERNAL, not pending deletion.
 fn external(key: &KeyRecord) -> Result<(), ServiceError> {

@@ -213,6 +213,10 @@ fn validation(message: impl Into<String>) -> ServiceError {
     ServiceError::new("ValidationException", 400, message)
 }
 
+fn unsupported(message: impl Into<String>) -> ServiceError {
+    ServiceError::new("UnsupportedOperationException", 400, message)
+}
+
 fn invalid_state(message: impl Into<String>) -> ServiceError {
     ServiceError::new("KMSInvalidStateException", 400, message)
 }

@@ -9,11 +9,7 @@ use rampart_store::{Sealer, Tx};
 use time::{Duration, OffsetDateTime};
 
 use super::keys_api::{check_policy, default_policy, metadata, own_key, put_tags, write_key};
-use super::{KeyRecord, invalid_state, key_arn, validation};
-
-fn unsupported(message: impl Into<String>) -> ServiceError {
-    ServiceError::new("UnsupportedOperationException", 400, message)
-}
+use super::{KeyRecord, invalid_state, key_arn, unsupported, validation};
 
 /// A new multi-Region key's id: `mrk-` and 32 hex digits.
 pub(crate) fn new_id() -> String {
@@ -92,6 +88,26 @@ fn copy_materials(from: &KeyRecord, to: &mut KeyRecord, sealer: &Sealer) -> Resu
     Ok(())
 }
 
+/// The primary key of a multi-Region key set, in the caller's Region and not pending deletion: what
+/// ReplicateKey and UpdatePrimaryRegion act on.
+fn primary_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
+    let key = own_key(tx, ctx, key_id)?;
+    if !key.multi_region {
+        return Err(unsupported(format!("{} is not a multi-Region key.", key.arn())));
+    }
+    if is_replica(&key) {
+        return Err(unsupported(format!(
+            "{} is a replica key: the primary key of its multi-Region key set is in {}.",
+            key.arn(),
+            key.primary_region.as_deref().unwrap_or_default()
+        )));
+    }
+    if matches!(key.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
+        return Err(invalid_state(format!("{} is pending deletion.", key.arn())));
+    }
+    Ok(key)
+}
+
 /// A plausible Region name: `us-east-1`, `eu-central-2`, `us-gov-west-1`.
 fn region_name(region: &str) -> bool {
     let lower = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
@@ -118,20 +134,7 @@ pub fn replicate_key(
     ctx: &TxCtx<'_>,
     input: shapes::ReplicateKeyRequest,
 ) -> Result<shapes::ReplicateKeyResponse, ServiceError> {
-    let mut primary = own_key(tx, ctx, &input.key_id)?;
-    if !primary.multi_region {
-        return Err(unsupported(format!("{} is not a multi-Region key.", primary.arn())));
-    }
-    if is_replica(&primary) {
-        return Err(unsupported(format!(
-            "{} is a replica key: replicate the primary key in {}.",
-            primary.arn(),
-            primary.primary_region.as_deref().unwrap_or_default()
-        )));
-    }
-    if matches!(primary.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
-        return Err(invalid_state(format!("{} is pending deletion.", primary.arn())));
-    }
+    let mut primary = primary_key(tx, ctx, &input.key_id)?;
     let region = input.replica_region;
     if !region_name(&region) {
         return Err(validation(format!("{region} is not a valid Region.")));
@@ -195,16 +198,7 @@ pub fn update_primary_region(
     ctx: &TxCtx<'_>,
     input: shapes::UpdatePrimaryRegionRequest,
 ) -> Result<(), ServiceError> {
-    let mut primary = own_key(tx, ctx, &input.key_id)?;
-    if !primary.multi_region {
-        return Err(unsupported(format!("{} is not a multi-Region key.", primary.arn())));
-    }
-    if is_replica(&primary) {
-        return Err(unsupported(format!("{} is not the primary key of its multi-Region key set.", primary.arn())));
-    }
-    if matches!(primary.state.as_str(), "PendingDeletion" | "PendingReplicaDeletion") {
-        return Err(invalid_state(format!("{} is pending deletion.", primary.arn())));
-    }
+    let mut primary = primary_key(tx, ctx, &input.key_id)?;
     let to = input.primary_region;
     if !primary.replica_regions.contains(&to) {
         return Err(ServiceError::new(
