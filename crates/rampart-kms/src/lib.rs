@@ -177,7 +177,7 @@ pub fn key_arn(region: &str, account: &str, id: &str) -> String {
 /// The key a ciphertext names, as seen from `region`: a multi-Region key's ciphertext made in
 /// another Region opens with the related key of this Region, which has the same id and material.
 /// See <https://docs.aws.amazon.com/kms/latest/developerguide/multi-region-keys-overview.html>.
-pub(crate) fn key_here(blob_arn: &str, region: &str) -> String {
+pub fn key_here(blob_arn: &str, region: &str) -> String {
     let parts: Vec<&str> = blob_arn.splitn(6, ':').collect();
     match parts.as_slice() {
         [_, partition, "kms", from, account, resource]
