@@ -121,6 +121,11 @@ pub fn access_uses(account: &str, entity_id: &str) -> Vec<u8> {
     format!("access/{account}/{entity_id}/").into_bytes()
 }
 
+/// The prefix of every entity's noted attempts in an account.
+pub fn account_access_uses(account: &str) -> Vec<u8> {
+    format!("access/{account}/").into_bytes()
+}
+
 /// `iam/<account>/access-job/<id>`: a generated last-accessed report.
 pub fn access_job(account: &str, id: &str) -> Vec<u8> {
     format!("iam/{account}/access-job/{id}").into_bytes()

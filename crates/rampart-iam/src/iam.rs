@@ -836,7 +836,7 @@ pub(crate) fn page_records<T: Listed>(
 
 /// One `Marker`/`MaxItems` page of an already ordered list whose items have no unique name to
 /// resume after (tags, keys, versions, members): the marker is the position of the next item.
-pub(crate) fn page_items<T>(
+pub fn page_items<T>(
     items: Vec<T>,
     marker: Option<&str>,
     max_items: Option<i32>,

@@ -33,17 +33,7 @@ pub(crate) fn write_key(tx: &mut Tx<'_>, key: &KeyRecord) -> Result<(), ServiceE
 
 /// A key's metadata, as DescribeKey and CreateKey answer it.
 pub fn metadata(key: &KeyRecord) -> shapes::KeyMetadata {
-    let spec = Spec::parse(&key.spec);
-    let list = |f: fn(Spec) -> &'static [&'static str]| {
-        spec.map(f).filter(|l| !l.is_empty()).map(|l| l.iter().map(|s| (*s).to_owned()).collect())
-    };
-    let (encryption, signing, mac, agreement) = match key.usage.as_str() {
-        "ENCRYPT_DECRYPT" => (list(Spec::encryption_algorithms), None, None, None),
-        "SIGN_VERIFY" => (None, list(Spec::signing_algorithms), None, None),
-        "GENERATE_VERIFY_MAC" => (None, None, list(Spec::mac_algorithms), None),
-        "KEY_AGREEMENT" => (None, None, None, list(Spec::key_agreement_algorithms)),
-        _ => (None, None, None, None),
-    };
+    let algorithms = super::Algorithms::of(key);
     // Imported material's expiry is the current material's.
     let current = key.current().ok().filter(|m| m.present());
     let expiration_model = (key.origin == "EXTERNAL" && current.is_some()).then(|| {
@@ -72,13 +62,13 @@ pub fn metadata(key: &KeyRecord) -> shapes::KeyMetadata {
         key_manager: Some("CUSTOMER".to_owned()),
         customer_master_key_spec: Some(key.spec.clone()),
         key_spec: Some(key.spec.clone()),
-        encryption_algorithms: encryption,
-        signing_algorithms: signing,
-        key_agreement_algorithms: agreement,
+        encryption_algorithms: algorithms.encryption,
+        signing_algorithms: algorithms.signing,
+        key_agreement_algorithms: algorithms.agreement,
         multi_region: Some(key.multi_region),
         multi_region_configuration: super::multi_region::configuration(key),
         pending_deletion_window_in_days: key.pending_days,
-        mac_algorithms: mac,
+        mac_algorithms: algorithms.mac,
         xks_key_configuration: None,
         current_key_material_id: (key.spec == "SYMMETRIC_DEFAULT")
             .then(|| key.current().ok().map(|m| m.id.clone()))

@@ -170,6 +170,29 @@ impl KeyRecord {
     }
 }
 
+/// The algorithms a key offers for its usage, as DescribeKey and GetPublicKey list them.
+#[derive(Debug, Default)]
+pub(crate) struct Algorithms {
+    pub encryption: Option<Vec<String>>,
+    pub signing: Option<Vec<String>>,
+    pub mac: Option<Vec<String>>,
+    pub agreement: Option<Vec<String>>,
+}
+
+impl Algorithms {
+    pub(crate) fn of(key: &KeyRecord) -> Self {
+        let Some(spec) = Spec::parse(&key.spec) else { return Self::default() };
+        let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| (*s).to_owned()).collect());
+        match key.usage.as_str() {
+            "ENCRYPT_DECRYPT" => Self { encryption: list(spec.encryption_algorithms()), ..Self::default() },
+            "SIGN_VERIFY" => Self { signing: list(spec.signing_algorithms()), ..Self::default() },
+            "GENERATE_VERIFY_MAC" => Self { mac: list(spec.mac_algorithms()), ..Self::default() },
+            "KEY_AGREEMENT" => Self { agreement: list(spec.key_agreement_algorithms()), ..Self::default() },
+            _ => Self::default(),
+        }
+    }
+}
+
 pub fn key_arn(region: &str, account: &str, id: &str) -> String {
     format!("arn:aws:kms:{region}:{account}:key/{id}")
 }

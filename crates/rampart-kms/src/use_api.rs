@@ -416,21 +416,16 @@ pub fn get_public_key(
     }
     let material = key.unseal(ctx.sealer, key.current()?)?;
     let der = crypto::public_key(spec, &material).map_err(crypto_error)?;
-    let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| (*s).to_owned()).collect());
-    let (encryption, signing, agreement) = match key.usage.as_str() {
-        "ENCRYPT_DECRYPT" => (list(spec.encryption_algorithms()), None, None),
-        "KEY_AGREEMENT" => (None, None, list(spec.key_agreement_algorithms())),
-        _ => (None, list(spec.signing_algorithms()), None),
-    };
+    let algorithms = super::Algorithms::of(&key);
     Ok(shapes::GetPublicKeyResponse {
         key_id: Some(key.arn()),
         public_key: Some(Blob(der)),
         customer_master_key_spec: Some(key.spec.clone()),
         key_spec: Some(key.spec.clone()),
         key_usage: Some(key.usage.clone()),
-        encryption_algorithms: encryption,
-        signing_algorithms: signing,
-        key_agreement_algorithms: agreement,
+        encryption_algorithms: algorithms.encryption,
+        signing_algorithms: algorithms.signing,
+        key_agreement_algorithms: algorithms.agreement,
     })
 }
 

@@ -100,7 +100,7 @@ fn accounts_under(
 /// `(date, region)` by service prefix.
 fn attempts(tx: &Tx<'_>, account: &str) -> Result<BTreeMap<String, (OffsetDateTime, String)>, ServiceError> {
     let mut out: BTreeMap<String, (OffsetDateTime, String)> = BTreeMap::new();
-    for (k, v) in tx.scan_prefix(format!("access/{account}/").as_bytes(), None, usize::MAX >> 1, false)? {
+    for (k, v) in tx.scan_prefix(&keys::account_access_uses(account), None, usize::MAX >> 1, false)? {
         let Some(action) = k.rsplit(|b| *b == b'/').next() else { continue };
         let action = String::from_utf8_lossy(action);
         let Some((service, _)) = action.split_once(':') else { continue };
@@ -257,21 +257,11 @@ pub fn get_organizations_access_report(
         Some("LAST_AUTHENTICATED_TIME_DESCENDING") => services.sort_by_key(|s| std::cmp::Reverse(s.last)),
         _ => {}
     }
-    let start: usize = match input.marker.as_deref() {
-        Some(m) => m.parse().map_err(|_| invalid("The marker is not valid."))?,
-        None => 0,
-    };
-    let limit = usize::try_from(input.max_items.unwrap_or(100)).unwrap_or(100).max(1);
-    let total = services.len();
-    let details: Vec<shapes::AccessDetail> = services
+    let (page, truncated, marker) = rampart_iam::iam::page_items(services, input.marker.as_deref(), input.max_items)?;
+    let details = page
         .into_iter()
-        .skip(start)
-        .take(limit)
         .map(|s| shapes::AccessDetail {
-            service_name: rampart_shapes::catalog::AWS_SERVICES
-                .iter()
-                .find(|c| c.signing_name == s.namespace)
-                .map_or_else(|| s.namespace.clone(), |c| c.name.to_owned()),
+            service_name: rampart_iam::iam::service_name(&s.namespace),
             service_namespace: s.namespace,
             region: s.region,
             entity_path: s.entity_path,
@@ -279,7 +269,6 @@ pub fn get_organizations_access_report(
             total_authenticated_entities: Some(s.accounts),
         })
         .collect();
-    let end = start + details.len();
     Ok(shapes::GetOrganizationsAccessReportResponse {
         job_status: "COMPLETED".to_owned(),
         job_creation_date: job.created,
@@ -287,8 +276,8 @@ pub fn get_organizations_access_report(
         number_of_services_accessible: Some(accessible),
         number_of_services_not_accessed: Some(not_accessed),
         access_details: Some(details),
-        is_truncated: Some(end < total),
-        marker: (end < total).then(|| end.to_string()),
+        is_truncated: Some(truncated),
+        marker,
         error_details: None,
     })
 }

@@ -56,6 +56,11 @@ impl HandshakeRecord {
         if self.state == "OPEN" && now >= self.expires { "EXPIRED" } else { &self.state }
     }
 
+    /// Whether it is `org`'s change to all features, still under way.
+    fn changes_to_all_features(&self, org: &str, now: OffsetDateTime) -> bool {
+        self.org == org && self.action == "ENABLE_ALL_FEATURES" && self.state(now) == "OPEN"
+    }
+
     /// Whether it is still listed: open, or closed less than 30 days ago.
     fn visible(&self, now: OffsetDateTime) -> bool {
         let closed = match self.state(now) {
@@ -191,22 +196,19 @@ pub fn invite_account_to_organization(
         return Err(already_in_organization());
     }
     let now = ctx.now;
-    if pending_all_features(tx, &org.id, now)?.is_some() {
+    let handshakes = all_handshakes(tx)?;
+    if handshakes.iter().any(|h| h.changes_to_all_features(&org.id, now)) {
         return Err(handshake_constraint(
             "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES",
             "You can't invite accounts while the organization is changing to all features.",
         ));
     }
-    let open = tx
-        .scan_prefix(keys::ORG_HANDSHAKES, None, usize::MAX >> 1, false)?
-        .iter()
-        .filter_map(|(k, v)| records::decode::<HandshakeRecord>(k, v).ok())
-        .any(|h| {
-            h.org == org.id
-                && h.state(now) == "OPEN"
-                && h.target.1 == target.r#type
-                && h.target.0.eq_ignore_ascii_case(&target.id)
-        });
+    let open = handshakes.iter().any(|h| {
+        h.org == org.id
+            && h.state(now) == "OPEN"
+            && h.target.1 == target.r#type
+            && h.target.0.eq_ignore_ascii_case(&target.id)
+    });
     if open {
         return Err(ServiceError::new(
             "DuplicateHandshakeException",
@@ -460,9 +462,7 @@ fn all_handshakes(tx: &Tx<'_>) -> Result<Vec<HandshakeRecord>, ServiceError> {
 
 /// The organization's open change to all features, if one is under way.
 fn pending_all_features(tx: &Tx<'_>, org: &str, now: OffsetDateTime) -> Result<Option<HandshakeRecord>, ServiceError> {
-    Ok(all_handshakes(tx)?
-        .into_iter()
-        .find(|h| h.org == org && h.action == "ENABLE_ALL_FEATURES" && h.state(now) == "OPEN"))
+    Ok(all_handshakes(tx)?.into_iter().find(|h| h.changes_to_all_features(org, now)))
 }
 
 /// The approvals asked of members for a change to all features.

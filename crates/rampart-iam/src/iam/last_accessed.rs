@@ -319,7 +319,7 @@ fn latest<'j>(job: &'j Job, service: &str) -> (Option<(&'j Entity, &'j AccessUse
 }
 
 /// The service's full name, from the service models where Rampart has one, else its prefix.
-fn service_name(prefix: &str) -> String {
+pub fn service_name(prefix: &str) -> String {
     rampart_shapes::catalog::AWS_SERVICES
         .iter()
         .find(|s| s.signing_name == prefix)
