@@ -62,6 +62,7 @@ fn operations_for(key: &KeyRecord) -> &'static [&'static str] {
         ],
         ("SIGN_VERIFY", _) => &["CreateGrant", "DescribeKey", "GetPublicKey", "RetireGrant", "Sign", "Verify"],
         ("GENERATE_VERIFY_MAC", _) => &["CreateGrant", "DescribeKey", "GenerateMac", "RetireGrant", "VerifyMac"],
+        ("KEY_AGREEMENT", _) => &["CreateGrant", "DeriveSharedSecret", "DescribeKey", "GetPublicKey", "RetireGrant"],
         _ => &["CreateGrant", "DescribeKey", "RetireGrant"],
     }
 }

@@ -380,10 +380,10 @@ fn list(
     let mut found: Vec<HandshakeRecord> = records::scan_records::<HandshakeRecord>(db, keys::ORG_HANDSHAKES)?
         .into_iter()
         .filter(|h| h.visible(now) && pick(h))
-        // No handshake Rampart makes has a parent.
         .filter(|h| {
             filter.is_none_or(|f| {
-                f.action_type.as_ref().is_none_or(|a| *a == h.action) && f.parent_handshake_id.is_none()
+                f.action_type.as_ref().is_none_or(|a| *a == h.action)
+                    && f.parent_handshake_id.as_ref().is_none_or(|p| h.parent.as_ref() == Some(p))
             })
         })
         .collect();

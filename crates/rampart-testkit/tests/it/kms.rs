@@ -845,6 +845,17 @@ print(mine.exchange(ec.ECDH(), theirs).hex())
         .await
         .unwrap();
     assert_eq!(hex(derived.shared_secret().unwrap().as_ref()), expected);
+    // A grant may allow key agreement on such a key, and nothing it cannot do.
+    let grant = |ops: &[aws_sdk_kms::types::GrantOperation]| {
+        k.create_grant()
+            .key_id(&id)
+            .grantee_principal(format!("arn:aws:iam::{ACCOUNT_ID}:root"))
+            .set_operations(Some(ops.to_vec()))
+            .send()
+    };
+    use aws_sdk_kms::types::GrantOperation;
+    assert_eq!(code(grant(&[GrantOperation::DeriveSharedSecret, GrantOperation::GetPublicKey]).await), "OK");
+    assert_eq!(code(grant(&[GrantOperation::Encrypt]).await), "ValidationException");
     // A key of another curve, or not a public key at all, is refused; so is a signing key.
     let other_curve = k
         .derive_shared_secret()

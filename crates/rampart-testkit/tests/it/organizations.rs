@@ -980,6 +980,14 @@ async fn an_organization_moves_to_all_features_once_its_invited_members_approve(
         .any(|r| r.r#type() == Some(&HandshakeResourceType::ParentHandshake) && r.value() == Some(parent_id.as_str()));
     assert!(names_parent, "{approval:?}");
     let approval_id = approval.id().unwrap().to_owned();
+    let children = org
+        .list_handshakes_for_organization()
+        .filter(aws_sdk_organizations::types::HandshakeFilter::builder().parent_handshake_id(&parent_id).build())
+        .send()
+        .await
+        .unwrap();
+    let children: Vec<&str> = children.handshakes().iter().filter_map(|h| h.id()).collect();
+    assert_eq!(children, [approval_id.as_str()], "the approvals are the change's children");
     assert_eq!(code(org.accept_handshake().handshake_id(&approval_id).send().await), "AccessDeniedException");
     as_guest.accept_handshake().handshake_id(&approval_id).send().await.unwrap();
 
