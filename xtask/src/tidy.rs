@@ -32,6 +32,7 @@ mod tests {
         ("rampart-sigv4", &[]),
         ("rampart-policy", &[]),
         ("rampart-store", &[]),
+        ("rampart-pgtest", &[]),
         ("rampart-wire", &["rampart-shapes"]),
         ("rampart-core", &["rampart-store"]),
         ("rampart-iam", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy"]),
@@ -61,7 +62,7 @@ mod tests {
             "rampart-cli",
             &["rampart-server", "rampart-policy", "rampart-store", "rampart-iam", "rampart-s3", "rampart-cloudtrail"],
         ),
-        ("rampart-testkit", &["rampart-server"]),
+        ("rampart-testkit", &["rampart-server", "rampart-pgtest"]),
     ];
 
     /// The `rampart-*` crates named in a manifest's `[dependencies]` table.

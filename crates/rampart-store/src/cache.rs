@@ -6,6 +6,7 @@
 //! So a stale value is either removed by the writer or never inserted.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Most cached keys; the cache empties itself when full.
@@ -13,9 +14,17 @@ const LIMIT: usize = 100_000;
 
 type Entry = Option<Arc<[u8]>>;
 
-#[derive(Default)]
 pub(crate) struct ReadCache {
     inner: RwLock<Inner>,
+    /// Off while the cache cannot learn of other nodes' writes (see `pg`): nothing is served
+    /// from it or put in it.
+    enabled: AtomicBool,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self { inner: RwLock::default(), enabled: AtomicBool::new(true) }
+    }
 }
 
 #[derive(Default)]
@@ -27,6 +36,9 @@ struct Inner {
 impl ReadCache {
     /// `Some(entry)` on a hit (the entry itself may record that the key is absent).
     pub(crate) fn get(&self, key: &[u8]) -> Option<Entry> {
+        if !self.enabled.load(Ordering::Acquire) {
+            return None;
+        }
         self.inner.read().ok()?.map.get(key).cloned()
     }
 
@@ -38,12 +50,21 @@ impl ReadCache {
     pub(crate) fn fill(&self, key: &[u8], value: Entry, generation: u64) {
         if let Ok(mut inner) = self.inner.write()
             && inner.generation == generation
+            && self.enabled.load(Ordering::Acquire)
         {
             if inner.map.len() >= LIMIT {
                 inner.map.clear();
             }
             inner.map.insert(key.to_vec(), value);
         }
+    }
+
+    /// Turns the cache on or off; turning it off forgets everything.
+    pub(crate) fn set_enabled(&self, on: bool) {
+        if !on {
+            self.invalidate(std::iter::empty(), true);
+        }
+        self.enabled.store(on, Ordering::Release);
     }
 
     /// Forgets written keys (or everything); a no-op when nothing was written.

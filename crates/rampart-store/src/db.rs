@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cache::ReadCache;
-use crate::sqlite::{Job, SqliteEngine};
+use crate::group::Job;
+use crate::pg::{PgEngine, PgOptions};
+use crate::sqlite::SqliteEngine;
 use crate::{KeyValue, LogEntry, StoreError};
 
 /// A transaction's failure: the closure's own error, or the store's.
@@ -16,26 +18,45 @@ pub enum TxError<E> {
     Store(#[from] StoreError),
 }
 
+/// What a transaction does, engine by engine. `begin`, `commit` and `rollback` bracket one
+/// transaction inside its group's (a savepoint, or a layer of buffered writes).
+pub(crate) trait Backend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
+    fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError>;
+    fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError>;
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, StoreError>;
+    fn log_append(&mut self, at: i64, value: &[u8]) -> Result<i64, StoreError>;
+    fn log_range(&self, from: i64, to: i64, limit: usize, reverse: bool) -> Result<Vec<LogEntry>, StoreError>;
+    fn log_delete_through(&mut self, to: i64) -> Result<usize, StoreError>;
+    fn delete_all(&mut self) -> Result<(), StoreError>;
+    fn begin(&mut self) -> Result<(), StoreError>;
+    fn commit(&mut self) -> Result<(), StoreError>;
+    fn rollback(&mut self) -> Result<(), StoreError>;
+}
+
 /// Reads and writes inside one transaction. Reads see the transaction's own writes.
 pub struct Tx<'a> {
-    pub(crate) conn: &'a rusqlite::Connection,
-    /// Where the log's packs end when the transaction started (its group's are stored after it).
-    pub(crate) packed_through: i64,
-    /// Keys this transaction wrote, for the read cache.
+    pub(crate) backend: &'a mut dyn Backend,
+    /// Keys this transaction wrote, for the read caches (this node's and, through the store, the
+    /// other nodes').
     pub(crate) written: Vec<Vec<u8>>,
     pub(crate) wiped: bool,
 }
 
 impl Tx<'_> {
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        crate::sqlite::get(self.conn, key)
+        self.backend.get(key)
     }
 
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
-        st.execute((key, value))?;
+        self.backend.put(key, value)?;
         self.written.push(key.to_vec());
         Ok(())
     }
@@ -44,17 +65,12 @@ impl Tx<'_> {
     /// index), without the cache bookkeeping a `put` does.
     // INVARIANT: keys written here are never read with `get_cached`.
     pub fn put_uncached(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let mut st = self
-            .conn
-            .prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")?;
-        st.execute((key, value))?;
-        Ok(())
+        self.backend.put(key, value)
     }
 
     /// Inserts a key that must not exist yet; returns `false` and writes nothing when it does.
     pub fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
-        let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING")?;
-        let inserted = st.execute((key, value))? == 1;
+        let inserted = self.backend.insert_new(key, value)?;
         if inserted {
             self.written.push(key.to_vec());
         }
@@ -62,9 +78,8 @@ impl Tx<'_> {
     }
 
     pub fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError> {
-        let mut st = self.conn.prepare_cached("DELETE FROM kv WHERE k = ?1")?;
         self.written.push(key.to_vec());
-        Ok(st.execute([key])? == 1)
+        self.backend.delete(key)
     }
 
     pub fn scan_prefix(
@@ -74,46 +89,50 @@ impl Tx<'_> {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        crate::sqlite::scan_prefix(self.conn, prefix, after, limit, reverse)
+        self.backend.scan_prefix(prefix, after, limit, reverse)
     }
 
     /// Appends `value` to the log at position `at` (a time), or at the first free position after
     /// it; returns the position it took.
     pub fn log_append(&mut self, at: i64, value: &[u8]) -> Result<i64, StoreError> {
-        crate::sqlite::log_append(self.conn, at, value, self.packed_through)
+        self.backend.log_append(at, value)
     }
 
     /// Up to `limit` log entries with positions in `from..=to`, in position order (descending
     /// when `reverse`).
     pub fn log_range(&self, from: i64, to: i64, limit: usize, reverse: bool) -> Result<Vec<LogEntry>, StoreError> {
-        crate::sqlite::log_range(self.conn, from, to, limit, reverse)
+        self.backend.log_range(from, to, limit, reverse)
     }
 
     /// Deletes the log entries at positions up to `to`; returns how many.
     pub fn log_delete_through(&mut self, to: i64) -> Result<usize, StoreError> {
-        crate::sqlite::log_delete_through(self.conn, to)
+        self.backend.log_delete_through(to)
     }
 
     /// Deletes every key and log entry (dev-mode reset).
     pub fn delete_all(&mut self) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM log", [])?;
-        self.conn.execute("DELETE FROM logpack", [])?;
-        self.conn.execute("DELETE FROM kv", [])?;
+        self.backend.delete_all()?;
         self.wiped = true;
         Ok(())
     }
 }
 
+/// The engine behind a [`Db`].
+enum Engine {
+    Sqlite(SqliteEngine),
+    Postgres(PgEngine),
+}
+
 /// A handle on the store; clone it freely.
 #[derive(Clone)]
 pub struct Db {
-    engine: Arc<SqliteEngine>,
+    engine: Arc<Engine>,
     cache: Arc<ReadCache>,
 }
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("engine", &"sqlite").finish()
+        f.debug_struct("Db").field("engine", &self.engine_name()).finish()
     }
 }
 
@@ -121,23 +140,62 @@ impl Db {
     /// Opens (creating if needed) the embedded SQLite store at `path`.
     pub fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         let cache = Arc::new(ReadCache::default());
-        Ok(Self { engine: Arc::new(SqliteEngine::open(path, cache.clone())?), cache })
+        Ok(Self { engine: Arc::new(Engine::Sqlite(SqliteEngine::open(path, cache.clone())?)), cache })
     }
 
     /// Opens an existing SQLite store for reading only (see `SqliteEngine::open_read_only`).
     pub fn open_sqlite_read_only(path: &Path) -> Result<Self, StoreError> {
         let cache = Arc::new(ReadCache::default());
-        Ok(Self { engine: Arc::new(SqliteEngine::open_read_only(path)?), cache })
+        Ok(Self { engine: Arc::new(Engine::Sqlite(SqliteEngine::open_read_only(path)?)), cache })
+    }
+
+    /// Connects to the PostgreSQL database at `url` (a `postgres://` URL or libpq key=value
+    /// string), creating or migrating Rampart's tables. Any number of nodes may open the same
+    /// database: their transactions are serialized, each node's read cache forgets what the
+    /// others write, and [`Db::lease`] runs background work on one node at a time.
+    pub fn open_postgres(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
+        let cache = Arc::new(ReadCache::default());
+        Ok(Self { engine: Arc::new(Engine::Postgres(PgEngine::open(url, options, cache.clone())?)), cache })
+    }
+
+    /// The engine's name, for health reports and logs: `sqlite` or `postgres`.
+    pub fn engine_name(&self) -> &'static str {
+        match &*self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether this node holds the lease `name`, asking for it if not: background work guarded
+    /// by a lease runs on one node of a cluster at a time, and moves to another when its holder
+    /// dies. The embedded engine has one node, which holds every lease.
+    pub fn lease(&self, name: &'static str) -> bool {
+        match &*self.engine {
+            Engine::Sqlite(_) => true,
+            Engine::Postgres(p) => p.lease(name),
+        }
+    }
+
+    /// Whether the database answers now (one round trip; the embedded engine always does).
+    pub fn reachable(&self) -> bool {
+        match &*self.engine {
+            Engine::Sqlite(_) => true,
+            Engine::Postgres(p) => p.ping().is_ok(),
+        }
     }
 
     /// Reads a committed value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.engine.read(|c| crate::sqlite::get(c, key))
+        match &*self.engine {
+            Engine::Sqlite(s) => s.read(|c| crate::sqlite::get(c, key)),
+            Engine::Postgres(p) => p.get(key),
+        }
     }
 
     /// Reads a committed value through an in-memory cache. Every transaction's writes are
     /// removed from the cache before the transaction is acknowledged, so a read that starts after
-    /// a write is acknowledged never sees the old value. For hot records (access keys, policies);
+    /// a write is acknowledged never sees the old value; another node's writes are removed when
+    /// its change notice arrives (within a second). For hot records (access keys, policies);
     /// never for keys written with [`Db::put_later`].
     pub fn get_cached(&self, key: &[u8]) -> Result<Option<Arc<[u8]>>, StoreError> {
         if let Some(hit) = self.cache.get(key) {
@@ -158,11 +216,22 @@ impl Db {
         limit: usize,
         reverse: bool,
     ) -> Result<Vec<KeyValue>, StoreError> {
-        self.engine.read(|c| crate::sqlite::scan_prefix(c, prefix, after, limit, reverse))
+        match &*self.engine {
+            Engine::Sqlite(s) => s.read(|c| crate::sqlite::scan_prefix(c, prefix, after, limit, reverse)),
+            Engine::Postgres(p) => p.scan_prefix(prefix, after, limit, reverse),
+        }
+    }
+
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        match &*self.engine {
+            Engine::Sqlite(s) => s.submit(job),
+            Engine::Postgres(p) => p.submit(job),
+        }
     }
 
     /// Runs `f` atomically; its writes are durable when this returns `Ok`. When `f` fails, none of
-    /// its writes are kept. Transactions run one at a time, in the order they are queued.
+    /// its writes are kept. Transactions run one at a time, in the order they are queued (across
+    /// every node of a cluster).
     pub async fn transact<T, E, F>(&self, f: F) -> Result<T, TxError<E>>
     where
         T: Send + 'static,
@@ -170,7 +239,7 @@ impl Db {
         F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.engine.submit(Job::new(f, tx))?;
+        self.submit(Job::new(f, tx))?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -181,13 +250,16 @@ impl Db {
     // INVARIANT: keys written here are never read with `get_cached`; these writes do not
     // invalidate the read cache.
     pub fn put_later(&self, pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), StoreError> {
-        self.engine.submit(Job::fire_and_forget(pairs))
+        self.submit(Job::fire_and_forget(pairs))
     }
 
     /// Reads up to `limit` committed log entries with positions in `from..=to`, in position order
     /// (descending when `reverse`).
     pub fn log_range(&self, from: i64, to: i64, limit: usize, reverse: bool) -> Result<Vec<LogEntry>, StoreError> {
-        self.engine.read(|c| crate::sqlite::log_range(c, from, to, limit, reverse))
+        match &*self.engine {
+            Engine::Sqlite(s) => s.read(|c| crate::sqlite::log_range(c, from, to, limit, reverse)),
+            Engine::Postgres(p) => p.log_range(from, to, limit, reverse),
+        }
     }
 
     /// Reads the committed log entry at position `at`.
@@ -198,18 +270,24 @@ impl Db {
     /// Reads the committed log entries at `positions`, in their order, in one read: positions
     /// near each other in a pack share its decompression.
     pub fn log_get_many(&self, positions: &[i64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.engine.read(|c| crate::sqlite::log_get_many(c, positions))
+        match &*self.engine {
+            Engine::Sqlite(s) => s.read(|c| crate::sqlite::log_get_many(c, positions)),
+            Engine::Postgres(p) => p.log_get_many(positions),
+        }
     }
 
     /// Queues a log append without waiting for it to be durable (see [`Db::put_later`]). The
-    /// writer stores each group's queued appends compressed together (see [`crate::logpack`]); they
-    /// read back as any entry does.
+    /// writer stores each group's queued appends together (the embedded engine compresses them,
+    /// see [`crate::logpack`]); they read back as any entry does.
     pub fn log_append_later(&self, at: i64, value: Vec<u8>) -> Result<(), StoreError> {
-        self.engine.submit(Job::LogLater { at, value })
+        self.submit(Job::LogLater { at, value })
     }
 
     /// Waits for every queued write to be durable, then stops the writer.
     pub fn close(&self) {
-        self.engine.close();
+        match &*self.engine {
+            Engine::Sqlite(s) => s.close(),
+            Engine::Postgres(p) => p.close(),
+        }
     }
 }

@@ -13,11 +13,14 @@
 
 mod cache;
 mod db;
+mod group;
 pub mod logpack;
+mod pg;
 mod seal;
 mod sqlite;
 
 pub use db::{Db, Tx, TxError};
+pub use pg::{PgOptions, SCHEMA_VERSION};
 pub use seal::{MASTER_KEY_LEN, SealError, Sealer};
 
 /// A key and its value, as scans return them.
@@ -37,6 +40,44 @@ pub enum StoreError {
     Writer(String),
     #[error(transparent)]
     Corrupt(#[from] logpack::Corrupt),
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database cannot be reached now; the node keeps trying.
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
+    /// The store cannot be opened as configured (a message for the operator).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl StoreError {
+    /// Whether the failure is the database's absence, which a client may retry.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Closed)
+    }
+}
+
+/// The key range a prefix scan reads: from `lo` (inclusive or not) to `hi` (exclusive; `None` is
+/// unbounded), so that keys start with the prefix and come after `after` in the scan's direction.
+pub(crate) struct Bounds {
+    pub(crate) lo: Vec<u8>,
+    pub(crate) lo_inclusive: bool,
+    pub(crate) hi: Option<Vec<u8>>,
+}
+
+impl Bounds {
+    pub(crate) fn of(prefix: &[u8], after: Option<&[u8]>, reverse: bool) -> Self {
+        let end = prefix_end(prefix);
+        match (after, reverse) {
+            (Some(a), false) => Self { lo: a.to_vec().max(prefix.to_vec()), lo_inclusive: a < prefix, hi: end },
+            (Some(a), true) => Self {
+                lo: prefix.to_vec(),
+                lo_inclusive: true,
+                hi: Some(end.map_or(a.to_vec(), |e| e.min(a.to_vec()))),
+            },
+            (None, _) => Self { lo: prefix.to_vec(), lo_inclusive: true, hi: end },
+        }
+    }
 }
 
 /// The end of the range of keys that start with `prefix` (exclusive), or `None` when unbounded.

@@ -9,117 +9,13 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::cache::ReadCache;
-use crate::db::{Tx, TxError};
+use crate::db::Backend;
+use crate::group::{self, Job, Msg, Ran};
 use crate::logpack::{self, Keys};
-use crate::{LogEntry, StoreError, prefix_end};
+use crate::{KeyValue, LogEntry, StoreError};
 
 /// Readers in the pool; SQLite WAL readers do not block the writer or each other.
 const READERS: usize = 4;
-/// Most transactions committed together.
-const MAX_GROUP: usize = 512;
-/// How long queued writes nobody waits for gather before they commit, and the slices the writer
-/// sleeps in meanwhile (see `writer_loop`).
-const QUEUED_WRITES_GATHER: std::time::Duration = std::time::Duration::from_millis(20);
-const GATHER_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
-
-type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-
-/// A transaction that ran and now waits for its group's commit.
-pub(crate) struct Ran {
-    done: Done,
-    written: Vec<Vec<u8>>,
-    wiped: bool,
-}
-
-/// One queued piece of work for the writer thread.
-pub(crate) enum Job {
-    /// A transaction or queued write: runs on the writer thread, then learns whether its group
-    /// committed.
-    Run {
-        run: RunFn,
-        /// Someone waits for its commit (a transaction), as opposed to a queued write.
-        waited: bool,
-    },
-    /// A queued log append: its group's queued appends are stored as packs (see `logpack`).
-    LogLater { at: i64, value: Vec<u8> },
-}
-
-/// Runs a job on the writer's connection, told where packs end (see `Writer::packed_through`).
-type RunFn = Box<dyn FnOnce(&Connection, i64) -> Option<Ran> + Send>;
-
-impl Job {
-    pub(crate) fn new<T, E, F>(f: F, reply: tokio::sync::oneshot::Sender<Result<T, TxError<E>>>) -> Self
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
-    {
-        Self::Run {
-            run: Box::new(move |conn, packed_through| {
-                if let Err(e) = conn.execute_batch("SAVEPOINT job") {
-                    let _ = reply.send(Err(TxError::Store(e.into())));
-                    return None;
-                }
-                let mut tx = Tx { conn, packed_through, written: Vec::new(), wiped: false };
-                match f(&mut tx) {
-                    Ok(v) => match conn.execute_batch("RELEASE job") {
-                        Ok(()) => Some(Ran {
-                            done: Box::new(move |committed: Result<(), StoreError>| {
-                                let _ = reply.send(committed.map(|()| v).map_err(TxError::Store));
-                            }),
-                            written: tx.written,
-                            wiped: tx.wiped,
-                        }),
-                        Err(e) => {
-                            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                            let _ = reply.send(Err(TxError::Store(e.into())));
-                            None
-                        }
-                    },
-                    Err(e) => {
-                        let rolled_back = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                        let _ = reply.send(match rolled_back {
-                            Ok(()) => Err(TxError::Aborted(e)),
-                            Err(re) => Err(TxError::Store(re.into())),
-                        });
-                        None
-                    }
-                }
-            }),
-            waited: true,
-        }
-    }
-
-    fn waited(&self) -> bool {
-        matches!(self, Self::Run { waited: true, .. })
-    }
-
-    pub(crate) fn fire_and_forget(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Self {
-        Self::Run {
-            run: Box::new(move |conn, _| {
-                let result = (|| -> Result<(), StoreError> {
-                    let mut st = conn.prepare_cached(
-                        "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-                    )?;
-                    for (k, v) in &pairs {
-                        st.execute((k, v))?;
-                    }
-                    Ok(())
-                })();
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "queued write failed");
-                }
-                None
-            }),
-            waited: false,
-        }
-    }
-}
-
-enum Msg {
-    Job(Job),
-    Close,
-}
 
 pub(crate) struct SqliteEngine {
     readers: Vec<Mutex<Connection>>,
@@ -229,53 +125,15 @@ impl Drop for SqliteEngine {
 }
 
 fn writer_loop(w: &Writer, rx: &mpsc::Receiver<Msg>) {
-    let mut closing = false;
-    while !closing {
-        let Ok(first) = rx.recv() else { break };
-        let mut group = Vec::new();
-        match first {
-            Msg::Job(j) => group.push(j),
-            Msg::Close => closing = true,
+    while let Some((group, closing)) = group::gather(rx) {
+        if !group.is_empty() {
+            commit_group(w, group);
         }
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(Msg::Job(j)) => group.push(j),
-                Ok(Msg::Close) => closing = true,
-                Err(_) => break,
-            }
+        if closing {
+            break;
         }
-        // Queued writes alone (read-only calls' events) gather a moment, so a stream of them
-        // commits in few groups, each one fsync. The writer sleeps in slices rather than waking
-        // for every write; a transaction that arrives ends the wait at the next slice.
-        if !closing && !group.is_empty() && !group.iter().any(Job::waited) {
-            let until = std::time::Instant::now() + QUEUED_WRITES_GATHER;
-            'gather: while group.len() < MAX_GROUP && std::time::Instant::now() < until {
-                std::thread::sleep(GATHER_SLICE);
-                while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(Msg::Job(j)) => {
-                            let waited = j.waited();
-                            group.push(j);
-                            if waited {
-                                break 'gather;
-                            }
-                        }
-                        Ok(Msg::Close) => {
-                            closing = true;
-                            break 'gather;
-                        }
-                        Err(_) => break,
-                    }
-                }
-            }
-        }
-        if group.is_empty() {
-            continue;
-        }
-        commit_group(w, group);
     }
-    // Drain anything queued behind the close so no acknowledged write is dropped.
-    let rest: Vec<Job> = rx.try_iter().filter_map(|m| if let Msg::Job(j) = m { Some(j) } else { None }).collect();
+    let rest = group::drain(rx);
     if !rest.is_empty() {
         commit_group(w, rest);
     }
@@ -294,16 +152,7 @@ fn commit_group(w: &Writer, group: Vec<Job>) {
     let ran: Vec<Ran> = group
         .into_iter()
         .filter_map(|job| match job {
-            Job::Run { run, .. } => {
-                // A panicking transaction must not take the writer down with it: undo its writes
-                // and drop its reply channel, so its caller gets an error.
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn, w.packed_through.get())))
-                    .unwrap_or_else(|_| {
-                        tracing::error!("store: a transaction panicked; its writes are rolled back");
-                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-                        None
-                    })
-            }
+            Job::Run { run, .. } => group::run_job(run, &mut SqliteTx { conn, packed_through: w.packed_through.get() }),
             Job::LogLater { at, value } => {
                 later.push((at, value));
                 None
@@ -348,17 +197,11 @@ pub(crate) fn scan_prefix(
     after: Option<&[u8]>,
     limit: usize,
     reverse: bool,
-) -> Result<Vec<crate::KeyValue>, StoreError> {
-    let end = prefix_end(prefix);
-    // Bounds: [lo, hi) in key order; `after` tightens the side the scan starts from.
-    let (lo, lo_incl, hi): (Vec<u8>, bool, Option<Vec<u8>>) = match (after, reverse) {
-        (Some(a), false) => (a.to_vec().max(prefix.to_vec()), a < prefix, end),
-        (Some(a), true) => (prefix.to_vec(), true, Some(end.map_or(a.to_vec(), |e| e.min(a.to_vec())))),
-        (None, _) => (prefix.to_vec(), true, end),
-    };
+) -> Result<Vec<KeyValue>, StoreError> {
+    let crate::Bounds { lo, lo_inclusive, hi } = crate::Bounds::of(prefix, after, reverse);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let order = if reverse { "DESC" } else { "ASC" };
-    let lo_op = if lo_incl { ">=" } else { ">" };
+    let lo_op = if lo_inclusive { ">=" } else { ">" };
     let sql = match hi {
         Some(_) => format!("SELECT k, v FROM kv WHERE k {lo_op} ?1 AND k < ?2 ORDER BY k {order} LIMIT ?3"),
         None => format!("SELECT k, v FROM kv WHERE k {lo_op} ?1 ORDER BY k {order} LIMIT ?2"),
@@ -372,9 +215,77 @@ pub(crate) fn scan_prefix(
     Ok(rows)
 }
 
+/// A transaction on the writer's connection: a savepoint inside its group's transaction.
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+    /// Where the log's packs end when the transaction started (its group's are stored after it).
+    packed_through: i64,
+}
+
+const UPSERT: &str = "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v";
+
+impl Backend for SqliteTx<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        get(self.conn, key)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.conn.prepare_cached(UPSERT)?.execute((key, value))?;
+        Ok(())
+    }
+
+    fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
+        let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING")?;
+        Ok(st.execute((key, value))? == 1)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.conn.prepare_cached("DELETE FROM kv WHERE k = ?1")?.execute([key])? == 1)
+    }
+
+    fn scan_prefix(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        scan_prefix(self.conn, prefix, after, limit, reverse)
+    }
+
+    fn log_append(&mut self, at: i64, value: &[u8]) -> Result<i64, StoreError> {
+        log_append(self.conn, at, value, self.packed_through)
+    }
+
+    fn log_range(&self, from: i64, to: i64, limit: usize, reverse: bool) -> Result<Vec<LogEntry>, StoreError> {
+        log_range(self.conn, from, to, limit, reverse)
+    }
+
+    fn log_delete_through(&mut self, to: i64) -> Result<usize, StoreError> {
+        log_delete_through(self.conn, to)
+    }
+
+    fn delete_all(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("DELETE FROM log; DELETE FROM logpack; DELETE FROM kv;")?;
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("SAVEPOINT job")?)
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("RELEASE job")?)
+    }
+
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?)
+    }
+}
+
 /// Appends `value` to the log at `at`, or at the first free position after it; returns where.
 /// `packed_through` is where packs end: only an append at or before it can meet a pack's member.
-pub(crate) fn log_append(conn: &Connection, at: i64, value: &[u8], packed_through: i64) -> Result<i64, StoreError> {
+fn log_append(conn: &Connection, at: i64, value: &[u8], packed_through: i64) -> Result<i64, StoreError> {
     let mut st = conn.prepare_cached("INSERT INTO log (t, v) VALUES (?1, ?2) ON CONFLICT(t) DO NOTHING")?;
     let mut t = at;
     // A pack that may hold `t`: positions it holds are taken too.
@@ -561,7 +472,7 @@ fn merge(a: Vec<LogEntry>, b: Vec<LogEntry>, limit: usize, reverse: bool) -> Vec
 
 /// Deletes the log entries at positions up to `to`; returns how many. A pack holding entries on
 /// both sides of `to` is stored again with the later ones only.
-pub(crate) fn log_delete_through(conn: &Connection, to: i64) -> Result<usize, StoreError> {
+fn log_delete_through(conn: &Connection, to: i64) -> Result<usize, StoreError> {
     let mut deleted = conn.prepare_cached("DELETE FROM log WHERE t <= ?1")?.execute([to])?;
     let straddling = match pack_at(conn, to)? {
         Some((t, keys)) if keys.last().is_some_and(|last| last > to) => Some((t, keys)),

@@ -1,4 +1,5 @@
-//! The store conformance suite. Every engine must pass it; today that is the embedded SQLite one.
+//! The store conformance suite. Every engine must pass it: each test runs against the embedded
+//! SQLite engine and against a real PostgreSQL server the suite starts itself (`rampart-pgtest`).
 
 #![allow(
     clippy::unwrap_used,
@@ -16,9 +17,63 @@ fn open() -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
-#[tokio::test]
-async fn committed_writes_are_read_back_and_survive_reopen() {
-    let (dir, db) = open();
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A store of either engine that can be opened again (a restart, or another node).
+struct Store {
+    dir: tempfile::TempDir,
+    url: Option<String>,
+}
+
+impl Store {
+    fn new(kind: Kind) -> Self {
+        let url = (kind == Kind::Postgres).then(|| rampart_pgtest::database().unwrap());
+        Self { dir: tempfile::tempdir().unwrap(), url }
+    }
+
+    fn open(&self) -> Db {
+        match &self.url {
+            None => Db::open_sqlite(&self.dir.path().join("rampart.db")).unwrap(),
+            Some(url) => Db::open_postgres(url, &rampart_store::PgOptions::default()).unwrap(),
+        }
+    }
+}
+
+/// Each named test, once per engine.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Kind::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(super::Kind::Postgres).await })*
+        }
+    };
+}
+
+on_both_engines!(
+    committed_writes_are_read_back_and_survive_reopen,
+    a_failed_transaction_leaves_nothing_behind,
+    insert_new_refuses_an_existing_key,
+    scans_respect_prefix_cursor_limit_and_direction,
+    scans_in_a_transaction_see_its_own_writes_and_deletions,
+    concurrent_transactions_are_serialized_and_all_durable,
+    queued_writes_are_flushed_by_close,
+    a_panicking_transaction_does_not_stop_the_writer,
+    cached_reads_see_every_acknowledged_write,
+    concurrent_cached_readers_never_see_a_value_older_than_the_last_acknowledged_write,
+    the_log_takes_the_next_free_position_reads_ranges_and_deletes_through,
+    queued_appends_are_placed_and_read_like_rows,
+    a_transaction_sees_its_group_and_its_own_log_cuts,
+);
+
+async fn committed_writes_are_read_back_and_survive_reopen(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     db.transact(|tx| -> Result<(), TxError<()>> {
         tx.put(b"a/1", b"one")?;
         tx.put(b"a/2", b"two")?;
@@ -30,13 +85,13 @@ async fn committed_writes_are_read_back_and_survive_reopen() {
     assert_eq!(db.get(b"a/2").unwrap().as_deref(), Some(&b"two"[..]));
     db.close();
     drop(db);
-    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    let db = store.open();
     assert_eq!(db.get(b"a/1").unwrap().as_deref(), Some(&b"one"[..]));
 }
 
-#[tokio::test]
-async fn a_failed_transaction_leaves_nothing_behind() {
-    let (_dir, db) = open();
+async fn a_failed_transaction_leaves_nothing_behind(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     let r = db
         .transact(|tx| {
             tx.put(b"k", b"v").map_err(|_| "store")?;
@@ -47,9 +102,9 @@ async fn a_failed_transaction_leaves_nothing_behind() {
     assert_eq!(db.get(b"k").unwrap(), None);
 }
 
-#[tokio::test]
-async fn insert_new_refuses_an_existing_key() {
-    let (_dir, db) = open();
+async fn insert_new_refuses_an_existing_key(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     let first = db.transact(|tx| tx.insert_new(b"u/alice", b"1").map_err(|_| ())).await.unwrap();
     let second = db.transact(|tx| tx.insert_new(b"u/alice", b"2").map_err(|_| ())).await.unwrap();
     assert!(first);
@@ -57,9 +112,9 @@ async fn insert_new_refuses_an_existing_key() {
     assert_eq!(db.get(b"u/alice").unwrap().as_deref(), Some(&b"1"[..]));
 }
 
-#[tokio::test]
-async fn scans_respect_prefix_cursor_limit_and_direction() {
-    let (_dir, db) = open();
+async fn scans_respect_prefix_cursor_limit_and_direction(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     db.transact(|tx| -> Result<(), TxError<()>> {
         for k in ["a/0", "b/1", "b/2", "b/3", "b\u{ff}", "c/0"] {
             tx.put(k.as_bytes(), b"x")?;
@@ -77,9 +132,9 @@ async fn scans_respect_prefix_cursor_limit_and_direction() {
     assert_eq!(keys(db.scan_prefix(b"b/", Some(b"a"), 10, false).unwrap()), ["b/1", "b/2", "b/3"]);
 }
 
-#[tokio::test]
-async fn concurrent_transactions_are_serialized_and_all_durable() {
-    let (dir, db) = open();
+async fn concurrent_transactions_are_serialized_and_all_durable(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     let mut tasks = Vec::new();
     for i in 0..200u32 {
         let db = db.clone();
@@ -100,26 +155,26 @@ async fn concurrent_transactions_are_serialized_and_all_durable() {
     }
     db.close();
     drop(db);
-    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    let db = store.open();
     assert_eq!(db.get(b"counter").unwrap(), Some(200u32.to_le_bytes().to_vec()));
     assert_eq!(db.scan_prefix(b"item/", None, 1000, false).unwrap().len(), 200);
 }
 
-#[tokio::test]
-async fn queued_writes_are_flushed_by_close() {
-    let (dir, db) = open();
+async fn queued_writes_are_flushed_by_close(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     for i in 0..100u32 {
         db.put_later(vec![(format!("ev/{i:03}").into_bytes(), b"e".to_vec())]).unwrap();
     }
     db.close();
     drop(db);
-    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    let db = store.open();
     assert_eq!(db.scan_prefix(b"ev/", None, 1000, false).unwrap().len(), 100);
 }
 
-#[tokio::test]
-async fn a_panicking_transaction_does_not_stop_the_writer() {
-    let (_dir, db) = open();
+async fn a_panicking_transaction_does_not_stop_the_writer(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     let r = db
         .transact(|tx| -> Result<(), TxError<()>> {
             tx.put(b"p", b"1")?;
@@ -132,9 +187,9 @@ async fn a_panicking_transaction_does_not_stop_the_writer() {
     assert_eq!(db.get(b"q").unwrap().as_deref(), Some(&b"1"[..]));
 }
 
-#[tokio::test]
-async fn cached_reads_see_every_acknowledged_write() {
-    let (_dir, db) = open();
+async fn cached_reads_see_every_acknowledged_write(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     assert_eq!(db.get_cached(b"akey/A").unwrap(), None);
     db.transact(|tx| tx.put(b"akey/A", b"v1").map_err(|_| ())).await.unwrap();
     assert_eq!(
@@ -152,9 +207,9 @@ async fn cached_reads_see_every_acknowledged_write() {
     assert_eq!(db.get_cached(b"akey/B").unwrap(), None);
 }
 
-#[tokio::test]
-async fn concurrent_cached_readers_never_see_a_value_older_than_the_last_acknowledged_write() {
-    let (_dir, db) = open();
+async fn concurrent_cached_readers_never_see_a_value_older_than_the_last_acknowledged_write(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut readers = Vec::new();
     for _ in 0..4 {
@@ -191,9 +246,9 @@ async fn a_read_only_handle_reads_beside_the_writer_and_refuses_writes() {
     assert!(Db::open_sqlite_read_only(&dir.path().join("missing.db")).is_err(), "nothing is created");
 }
 
-#[tokio::test]
-async fn the_log_takes_the_next_free_position_reads_ranges_and_deletes_through() {
-    let (dir, db) = open();
+async fn the_log_takes_the_next_free_position_reads_ranges_and_deletes_through(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     let at = db
         .transact(|tx| -> Result<Vec<i64>, TxError<()>> {
             let a = tx.log_append(100, b"a")?;
@@ -213,7 +268,7 @@ async fn the_log_takes_the_next_free_position_reads_ranges_and_deletes_through()
     assert!(failed.await.is_err());
     db.close();
     drop(db);
-    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    let db = store.open();
     let all = db.log_range(i64::MIN, i64::MAX, 10, false).unwrap();
     let positions: Vec<i64> = all.iter().map(|(t, _)| *t).collect();
     assert_eq!(positions, [50, 100, 101, 102], "durable, queued appends included; the aborted one is not");
@@ -236,9 +291,9 @@ fn packs(dir: &tempfile::TempDir) -> Vec<(i64, i64, i64)> {
     st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
-#[tokio::test]
-async fn queued_appends_are_packed_and_read_like_rows() {
-    let (dir, db) = open();
+async fn queued_appends_are_placed_and_read_like_rows(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
     // A transaction's rows first, then a burst of queued appends around and on them, out of order
     // and some at the same position.
     db.transact(|tx| -> Result<(), TxError<()>> {
@@ -271,9 +326,14 @@ async fn queued_appends_are_packed_and_read_like_rows() {
     let one_by_one: Vec<_> = asking.iter().map(|t| db.log_get(*t).unwrap()).collect();
     assert_eq!(many, one_by_one);
     assert_eq!(many.iter().filter(|v| v.is_none()).count(), 2, "999 and the end of time hold nothing");
-    let p = packs(&dir);
-    assert_eq!(p.iter().map(|x| x.2).sum::<i64>(), 200, "the queued appends are in packs: {p:?}");
-    assert!(p.len() >= 200usize.div_ceil(64) && p.windows(2).all(|w| w[0].1 < w[1].0), "packs never overlap: {p:?}");
+    if kind == Kind::Sqlite {
+        let p = packs(&store.dir);
+        assert_eq!(p.iter().map(|x| x.2).sum::<i64>(), 200, "the queued appends are in packs: {p:?}");
+        assert!(
+            p.len() >= 200usize.div_ceil(64) && p.windows(2).all(|w| w[0].1 < w[1].0),
+            "packs never overlap: {p:?}"
+        );
+    }
     // Ranges and limits merge rows and members, either way round.
     for (from, to, limit) in [(1_005, 1_120, 30), (i64::MIN, 1_050, 7), (1_101, i64::MAX, 500), (1_010, 1_010, 3)] {
         let want: Vec<_> = all.iter().filter(|(t, _)| (from..=to).contains(t)).cloned().collect();
@@ -283,8 +343,8 @@ async fn queued_appends_are_packed_and_read_like_rows() {
             want.iter().rev().take(limit).cloned().collect::<Vec<_>>()
         );
     }
-    // A transaction's append on a member's position moves past it.
-    let member = p[0].0;
+    // A transaction's append on a queued append's position moves past it.
+    let member = all.iter().find(|(t, _)| *t != 1_010 && *t != 1_100).unwrap().0;
     let placed = db.transact(move |tx| tx.log_append(member, b"late row").map_err(|_| ())).await.unwrap();
     assert!(placed > member && db.log_get(member).unwrap() != Some(b"late row".to_vec()));
     assert_eq!(db.log_get(placed).unwrap().as_deref(), Some(&b"late row"[..]));
@@ -338,4 +398,163 @@ async fn deleting_through_a_pack_keeps_its_later_members() {
     let deleted = db.transact(|tx| tx.log_delete_through(i64::MAX).map_err(|_| ())).await.unwrap();
     assert_eq!(deleted, 74);
     assert!(packs(&dir).is_empty());
+}
+
+async fn scans_in_a_transaction_see_its_own_writes_and_deletions(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
+    db.transact(|tx| -> Result<(), TxError<()>> {
+        for i in 0..6 {
+            tx.put(format!("s/{i}").as_bytes(), b"old")?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let seen = db
+        .transact(|tx| -> Result<Vec<(String, String)>, TxError<()>> {
+            tx.delete(b"s/0")?;
+            tx.delete(b"s/1")?;
+            tx.put(b"s/3", b"new")?;
+            tx.put(b"s/7", b"added")?;
+            let pairs = |v: Vec<(Vec<u8>, Vec<u8>)>| {
+                v.into_iter()
+                    .map(|(k, v)| (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap()))
+                    .collect::<Vec<_>>()
+            };
+            // Two deletions at the front must not shorten a limited scan.
+            let first3 = pairs(tx.scan_prefix(b"s/", None, 3, false)?);
+            assert_eq!(first3.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["s/2", "s/3", "s/4"]);
+            let back = pairs(tx.scan_prefix(b"s/", Some(b"s/4"), 10, true)?);
+            assert_eq!(back.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["s/3", "s/2"]);
+            assert!(!tx.delete(b"s/0")?, "a deleted key is gone for the rest of its transaction");
+            assert!(tx.insert_new(b"s/0", b"again")?, "and may be inserted again");
+            Ok(pairs(tx.scan_prefix(b"s/", None, 100, false)?))
+        })
+        .await
+        .unwrap();
+    let want = [("s/0", "again"), ("s/2", "old"), ("s/3", "new"), ("s/4", "old"), ("s/5", "old"), ("s/7", "added")];
+    assert_eq!(seen, want.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    let committed: Vec<_> = db.scan_prefix(b"s/", None, 100, false).unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(committed, want.map(|(k, _)| k.as_bytes().to_vec()));
+}
+
+async fn a_transaction_sees_its_group_and_its_own_log_cuts(kind: Kind) {
+    let store = Store::new(kind);
+    let db = store.open();
+    db.transact(|tx| -> Result<(), TxError<()>> {
+        for t in [10, 20, 30] {
+            tx.log_append(t, b"old")?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    // Many transactions at once (so that some share a group), each cutting and appending.
+    let mut tasks = Vec::new();
+    for i in 0..40i64 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            db.transact(move |tx| -> Result<i64, TxError<()>> {
+                if i == 0 {
+                    assert_eq!(tx.log_delete_through(15)?, 1);
+                }
+                let at = tx.log_append(100, format!("{i}").as_bytes())?;
+                let mine = tx.log_range(at, at, 1, false)?;
+                assert_eq!(mine, [(at, format!("{i}").into_bytes())]);
+                Ok(at)
+            })
+            .await
+            .unwrap()
+        }));
+    }
+    let mut placed = Vec::new();
+    for t in tasks {
+        placed.push(t.await.unwrap());
+    }
+    placed.sort_unstable();
+    assert_eq!(placed, (100..140).collect::<Vec<_>>(), "each append took its own position");
+    let cut_and_kept = db
+        .transact(|tx| -> Result<(usize, Vec<i64>), TxError<()>> {
+            let n = tx.log_delete_through(25)?;
+            tx.log_append(5, b"after the cut")?;
+            let seen = tx.log_range(i64::MIN, 99, 10, false)?.into_iter().map(|(t, _)| t).collect();
+            Ok((n, seen))
+        })
+        .await
+        .unwrap();
+    assert_eq!(cut_and_kept, (1, vec![5, 30]), "only 20 was left to cut; an append after a cut stays");
+    let all: Vec<i64> = db.log_range(i64::MIN, 99, 10, false).unwrap().into_iter().map(|(t, _)| t).collect();
+    assert_eq!(all, [5, 30]);
+}
+
+/// Two nodes on one PostgreSQL database: a write on one is served by the other's cache within a
+/// second; transactions of both are serialized; a lease has one holder, and moves when it leaves.
+#[tokio::test]
+async fn postgres_nodes_share_writes_transactions_and_leases() {
+    let store = Store::new(Kind::Postgres);
+    let (a, b) = (store.open(), store.open());
+    a.transact(|tx| tx.put(b"akey/X", b"v1").map_err(|_| ())).await.unwrap();
+    assert_eq!(b.get_cached(b"akey/X").unwrap().as_deref(), Some(&b"v1"[..]));
+    a.transact(|tx| tx.put(b"akey/X", b"v2").map_err(|_| ())).await.unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while b.get_cached(b"akey/X").unwrap().as_deref() != Some(&b"v2"[..]) {
+        assert!(std::time::Instant::now() < until, "node B still serves the old value after a second");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Read-modify-write from both nodes at once: a lost update would show as a smaller total.
+    let mut tasks = Vec::new();
+    for i in 0..100u32 {
+        let db = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            db.transact(|tx| -> Result<(), TxError<()>> {
+                let n = tx.get(b"counter")?.map_or(0u32, |v| u32::from_le_bytes(v.try_into().unwrap_or([0; 4])));
+                Ok(tx.put(b"counter", &(n + 1).to_le_bytes())?)
+            })
+            .await
+            .unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(a.get(b"counter").unwrap(), Some(100u32.to_le_bytes().to_vec()));
+    // A lease: asked for by both, held by one; when its holder goes, the other takes it.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !(a.lease("test") || b.lease("test")) {
+        assert!(std::time::Instant::now() < until, "nobody took the lease");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert!(a.lease("test") != b.lease("test"), "exactly one node holds a lease");
+    let (holder, other) = if a.lease("test") { (a, b) } else { (b, a) };
+    holder.close();
+    drop(holder);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !other.lease("test") {
+        assert!(std::time::Instant::now() < until, "the lease did not move to the node left");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_newer_schema_and_bad_urls_with_clear_errors() {
+    let store = Store::new(Kind::Postgres);
+    drop(store.open());
+    let url = store.url.clone().unwrap();
+    let err = Db::open_postgres("postgres://127.0.0.1:1/none?sslmode=disable", &Default::default()).unwrap_err();
+    assert!(err.is_unavailable(), "a database that is not there is unreachable: {err}");
+    let err = Db::open_postgres("postgres://h/db?sslmode=sometimes", &Default::default()).unwrap_err();
+    assert!(err.to_string().contains("sslmode=sometimes"), "{err}");
+    // A node of an older build meets a database a newer one migrated.
+    let newer = rampart_store::SCHEMA_VERSION + 1;
+    let db = store.open();
+    drop(db);
+    let out = std::process::Command::new("psql")
+        .args([url.as_str(), "-c", &format!("UPDATE rampart_schema SET version = {newer}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = Db::open_postgres(&url, &Default::default()).unwrap_err();
+    assert!(err.to_string().contains(&format!("schema version {newer}")), "{err}");
 }
