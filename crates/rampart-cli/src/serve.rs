@@ -76,6 +76,14 @@ pub struct Args {
     /// The key itself may instead be given in RAMPART_MASTER_KEY.
     #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
     master_key_file: Option<PathBuf>,
+    /// The store: a postgres:// URL (a database any number of nodes share) [default: the
+    /// embedded store in the data directory]. The password may instead be in
+    /// --store-password-file or RAMPART_STORE_PASSWORD; it is never printed.
+    #[arg(long, env = "RAMPART_STORE")]
+    store: Option<String>,
+    /// A file holding the store database's password.
+    #[arg(long, env = "RAMPART_STORE_PASSWORD_FILE")]
+    store_password_file: Option<PathBuf>,
     /// Seconds between CloudTrail trail deliveries into their buckets [default: 60].
     #[arg(long, env = "RAMPART_TRAIL_DELIVERY_SECS")]
     trail_delivery_secs: Option<u64>,
@@ -136,6 +144,15 @@ impl Args {
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url);
+        if let Some(url) = a.store {
+            c.store = Some(rampart_server::config::StoreUrl(url));
+        }
+        if a.store_password_file.is_some() {
+            c.store_password_file = a.store_password_file;
+        }
+        if let Ok(pw) = std::env::var("RAMPART_STORE_PASSWORD") {
+            c.store_password = Some(zeroize::Zeroizing::new(pw));
+        }
         if !a.s3_base_domains.is_empty() {
             c.s3_base_domains = a.s3_base_domains;
         }

@@ -307,6 +307,19 @@ pub fn plan_pending(
     Ok(plan_index(cursor, &rows))
 }
 
+/// How far event-history indexing is behind: the age of the oldest event not indexed yet
+/// (zero when none waits), for health reports.
+pub fn index_lag(
+    db: &rampart_store::Db,
+    now: time::OffsetDateTime,
+) -> Result<time::Duration, rampart_core::ServiceError> {
+    let cursor = index_cursor(db.get(INDEX_CURSOR)?);
+    let waiting = db.log_range(cursor.saturating_add(1), i64::MAX, 1, false)?;
+    Ok(waiting.first().map_or(time::Duration::ZERO, |(t, _)| {
+        time::Duration::nanoseconds(super::position(now).saturating_sub(*t).max(0))
+    }))
+}
+
 fn index_cursor(stored: Option<Vec<u8>>) -> i64 {
     stored.and_then(|c| super::cursor_position(&c)).unwrap_or(i64::MIN)
 }

@@ -41,6 +41,15 @@ impl ServiceError {
 impl From<rampart_store::StoreError> for ServiceError {
     fn from(e: rampart_store::StoreError) -> Self {
         tracing::error!(error = %e, "store failure");
+        if e.is_unavailable() {
+            // The database is out of reach for now: the client may retry (the SDKs do, on 503).
+            // See <https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html>.
+            return Self::new(
+                "ServiceUnavailable",
+                503,
+                "The request has failed due to a temporary failure of the server.",
+            );
+        }
         Self::internal()
     }
 }

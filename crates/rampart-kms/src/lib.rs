@@ -623,9 +623,16 @@ fn request_tags(input: &Value, shape: &'static Shape, out: &mut Vec<(String, Vec
     }
 }
 
+/// Writes key uses noted in this node's memory (see [`pending_usage`]); what [`sweep`] does
+/// first, for nodes of a cluster that do not sweep.
+pub fn write_usage(tx: &mut Tx<'_>, uses: &[(Vec<u8>, Usage)]) -> Result<(), ServiceError> {
+    usage::write(tx, uses)
+}
+
 /// Writes the key uses noted since the last run, destroys the keys whose deletion date has
-/// passed — their records, sealed material, aliases and usage — and imported material whose expiry has passed, and rotates the keys whose automatic rotation is due. The server runs it in the
-/// background.
+/// passed — their records, sealed material, aliases and usage — and imported material whose
+/// expiry has passed, and rotates the keys whose automatic rotation is due. The server runs it in
+/// the background, on one node of a cluster.
 pub fn sweep(
     tx: &mut Tx<'_>,
     sealer: &Sealer,

@@ -12,6 +12,8 @@ pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &s
     match (method.as_str(), path) {
         ("GET" | "HEAD", "/_rampart/health") => {
             let store_ok = app.db.get(keys::BOOTSTRAP).is_ok();
+            let now = time::OffsetDateTime::now_utc();
+            let lag = rampart_cloudtrail::history::index_lag(&app.db, now).ok().map(|d| d.as_seconds_f64());
             let services: serde_json::Map<String, serde_json::Value> = app
                 .dispatch
                 .served()
@@ -21,7 +23,9 @@ pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &s
             let body = serde_json::json!({
                 "status": if store_ok { "ok" } else { "degraded" },
                 "version": env!("CARGO_PKG_VERSION"),
-                "store": { "engine": "sqlite", "status": if store_ok { "ok" } else { "unavailable" } },
+                "node": { "listen": app.config.bind_addr().to_string(), "leases": app.db.held_leases() },
+                "store": { "engine": app.db.engine_name(), "status": if store_ok { "ok" } else { "unavailable" } },
+                "background": { "event_index_lag_seconds": lag },
                 "dev": app.config.dev,
                 "services": services,
             });

@@ -544,6 +544,7 @@ impl App {
                 }
                 fail(error, protocol, namespace)
             }
+            AuthnError::Unavailable(e) => fail(from_service(e), protocol, namespace),
             AuthnError::Internal | AuthnError::DevUserMissing(_) => fail(WireError::internal(), protocol, namespace),
         })?;
         draft.identity = Some(UserIdentity::of(&principal));
@@ -858,7 +859,7 @@ impl App {
             Err(TxError::Aborted(e)) => Err((fail(from_service(e)), draft)),
             Err(TxError::Store(e)) => {
                 tracing::error!(request_id, error = %e, "transaction failed");
-                Err((fail(WireError::internal()), draft))
+                Err((fail(from_service(ServiceError::from(e))), draft))
             }
         }
     }

@@ -7,12 +7,15 @@ use rampart_sigv4::{Auth, Request, SigV4Error};
 use time::OffsetDateTime;
 
 use crate::app::App;
+use rampart_core::ServiceError;
 
 /// Why authentication failed: a SigV4 error, or a failure inside Rampart.
 #[derive(Debug)]
 pub enum AuthnError {
     SigV4(SigV4Error),
     Internal,
+    /// The store cannot be reached now (the client gets a 503 and may retry).
+    Unavailable(ServiceError),
     /// Dev mode: the account an unknown key names has no dev user yet (its first use, or after a
     /// reset or a deletion); the caller creates it and authenticates again.
     DevUserMissing(String),
@@ -155,11 +158,16 @@ static ACCESS_KEYS: std::sync::LazyLock<rampart_core::records::Decoded<AccessKey
     std::sync::LazyLock::new(Default::default);
 
 /// Resolves and verifies the signer of `req`.
+/// A failure to read what authentication needs: the store's absence, or Rampart's own failure.
+fn failed(e: ServiceError) -> AuthnError {
+    if e.status == 503 { AuthnError::Unavailable(e) } else { AuthnError::Internal }
+}
+
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
     if auth.access_key_id.starts_with("ASIA") {
         return authenticate_session(app, req, auth, now);
     }
-    let record = ACCESS_KEYS.read(&app.db, &keys::access_key(&auth.access_key_id)).map_err(|_| AuthnError::Internal)?;
+    let record = ACCESS_KEYS.read(&app.db, &keys::access_key(&auth.access_key_id)).map_err(failed)?;
     let Some(record) = record else {
         if app.config.dev {
             // Dev mode: any key Rampart did not issue acts as the dev account's administrator user,
@@ -171,8 +179,7 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
             } else {
                 app.config.dev_account_id.as_str()
             };
-            let user = rampart_iam::iam::read_user(&app.db, account, rampart_iam::iam::DEV_USER)
-                .map_err(|_| AuthnError::Internal)?;
+            let user = rampart_iam::iam::read_user(&app.db, account, rampart_iam::iam::DEV_USER).map_err(failed)?;
             return match user {
                 Some(u) => Ok(u.principal(Some(id.clone()))),
                 None => Err(AuthnError::DevUserMissing(account.to_owned())),
@@ -195,7 +202,7 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
         KeyOwner::Root { account_id } => Ok(Principal::root(account_id, Some(record.id.clone()))),
         KeyOwner::User { account_id, user_name, user_id } => {
             // The key's user must still exist (and be the same user, not a new one with its name).
-            let user = rampart_iam::iam::read_user(&app.db, account_id, user_name).map_err(|_| AuthnError::Internal)?;
+            let user = rampart_iam::iam::read_user(&app.db, account_id, user_name).map_err(failed)?;
             match user {
                 Some(u) if u.id == *user_id => Ok(u.principal(Some(record.id.clone()))),
                 _ => Err(SigV4Error::InvalidClientTokenId.into()),

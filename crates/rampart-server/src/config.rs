@@ -101,12 +101,60 @@ pub struct Config {
     pub s3_base_domains: Vec<String>,
     /// A file holding the master key (base64 of 32 bytes); default `<data-dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
+    /// The store: absent, the embedded one in `data_dir`; a `postgres://` URL (or libpq
+    /// key=value string), a PostgreSQL database any number of nodes share.
+    pub store: Option<StoreUrl>,
+    /// A file holding the store's database password (instead of the URL or the
+    /// `RAMPART_STORE_PASSWORD` environment variable).
+    pub store_password_file: Option<PathBuf>,
     /// How log lines are written: `text` (no colours unless to a terminal) or `json`.
     pub log_format: LogFormat,
     /// A file log lines are appended to instead of standard error.
     pub log_file: Option<PathBuf>,
     #[serde(skip)]
     pub master_key: MasterKeySource,
+    /// The store's database password, e.g. from the `RAMPART_STORE_PASSWORD` environment variable.
+    #[serde(skip)]
+    pub store_password: Option<zeroize::Zeroizing<String>>,
+}
+
+/// A store URL; its password never shows in logs or errors (see [`StoreUrl::redacted`]).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct StoreUrl(pub String);
+
+impl StoreUrl {
+    /// The URL with any password replaced by `***`: `postgres://user:***@host/db`, or
+    /// `password=***` in a key=value string.
+    pub fn redacted(&self) -> String {
+        let s = &self.0;
+        if let Some(rest) = s.strip_prefix("postgres://").or_else(|| s.strip_prefix("postgresql://")) {
+            let scheme = &s[..s.len() - rest.len()];
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            if let Some((userinfo, host)) = authority.rsplit_once('@')
+                && let Some((user, _)) = userinfo.split_once(':')
+            {
+                return format!("{scheme}{user}:***@{host}{tail}");
+            }
+            return s.clone();
+        }
+        s.split_whitespace()
+            .map(|part| if part.starts_with("password=") { "password=***" } else { part })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Whether this names a PostgreSQL database (the only engine besides the embedded one).
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://") || self.0.contains('=')
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 /// How log lines are written.
@@ -185,9 +233,12 @@ impl Default for Config {
             public_url: None,
             s3_base_domains: Vec::new(),
             master_key_file: None,
+            store: None,
+            store_password_file: None,
             log_format: LogFormat::Text,
             log_file: None,
             master_key: MasterKeySource::DataDir,
+            store_password: None,
         }
     }
 }
@@ -211,6 +262,13 @@ version = 1
 # A file holding the master key (base64 of 32 bytes, mode 0600) instead of <data_dir>/master.key.
 # The key itself may instead be given in the RAMPART_MASTER_KEY environment variable.
 # master_key_file = "/etc/rampart/master.key"
+
+# The store: absent, the embedded one in data_dir. A PostgreSQL URL makes this node one of any
+# number sharing that database (each with the same master key); TLS as libpq's sslmode says
+# (verify-full with sslrootcert= checks the server). The password may instead be in a file, or in
+# the RAMPART_STORE_PASSWORD environment variable; it is never printed.
+# store = "postgres://rampart@db.example.org/rampart?sslmode=verify-full"
+# store_password_file = "/etc/rampart/db-password"
 
 # The management account and its root user's email, used on the first start only.
 # account_id = "123456789012"          # random when absent
@@ -401,6 +459,14 @@ impl Config {
                 return invalid(format!("public URL `{url}` is not an http:// or https:// URL"));
             }
         }
+        if let Some(url) = &self.store
+            && !url.is_postgres()
+        {
+            return invalid(format!(
+                "store `{}` is not a postgres:// URL (leave it out for the embedded store in the data directory)",
+                url.redacted()
+            ));
+        }
         if let Some(d) = self.s3_base_domains.iter().find(|d| !is_domain(d)) {
             return invalid(format!("S3 base domain `{d}` is not a DNS name"));
         }
@@ -413,6 +479,23 @@ impl Config {
             return invalid("limits and timeouts must be greater than zero".to_owned());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod store_url_tests {
+    use super::StoreUrl;
+
+    #[test]
+    fn store_passwords_are_redacted() {
+        let u = |s: &str| StoreUrl(s.to_owned()).redacted();
+        assert_eq!(
+            u("postgres://rampart:s3cret@db:5432/r?sslmode=require"),
+            "postgres://rampart:***@db:5432/r?sslmode=require"
+        );
+        assert_eq!(u("postgresql://rampart@db/r"), "postgresql://rampart@db/r");
+        assert_eq!(u("host=db password=s3cret user=r"), "host=db password=*** user=r");
+        assert!(!format!("{:?}", StoreUrl("postgres://a:pw@h/d".into())).contains("pw"));
     }
 }
 

@@ -71,10 +71,7 @@ pub const DB_FILE: &str = "rampart.db";
 /// Creates the data directory (mode 0700) and the database file (mode 0600) when missing, and
 /// checks the permissions of what is there.
 pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
-    if !dir.exists() {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io("create the data directory", dir))?;
-    }
-    check_private(dir)?;
+    prepare_dir(dir)?;
     let db = dir.join(DB_FILE);
     if !db.exists() {
         // SQLite gives its -wal and -shm files the database file's permissions.
@@ -89,6 +86,20 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
         check_private(&dir.join(f))?;
     }
     Ok(db)
+}
+
+/// Creates the data directory (mode 0700) when missing and checks its permissions and those of
+/// its secrets; for a node whose store is elsewhere (it keeps the master key, TLS files and the
+/// root credentials of a first start here).
+pub fn prepare_dir(dir: &Path) -> Result<(), DataDirError> {
+    if !dir.exists() {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io("create the data directory", dir))?;
+    }
+    check_private(dir)?;
+    for f in ["master.key", "root-credentials"] {
+        check_private(&dir.join(f))?;
+    }
+    Ok(())
 }
 
 /// The database file of an existing data directory, its permissions checked; creates nothing.

@@ -45,6 +45,10 @@ pub enum StartError {
     DataDir(#[from] data_dir::DataDirError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("the store database {0}: {1}")]
+    Database(String, StoreError),
+    #[error("cannot read the store's password file {0}: {1}")]
+    StorePassword(PathBuf, std::io::Error),
     #[error("bootstrap: {0}")]
     Bootstrap(#[from] ServiceError),
     #[error(transparent)]
@@ -138,12 +142,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if !app::AUDIT {
         tracing::warn!("this build (feature bench-no-audit) does not audit successful requests: benchmarking only");
     }
-    let db_path = data_dir::prepare(&config.data_dir)?;
     let source = match (&config.master_key, &config.master_key_file) {
         (MasterKeySource::DataDir, Some(f)) => MasterKeySource::File(f.clone()),
         (s, _) => s.clone(),
     };
-    let db = Db::open_sqlite(&db_path)?;
+    let (db, db_path) = open_store(&config)?;
     let has_data = account::store_has_data(&db)?;
     let sealer = Arc::new(data_dir::master_key(&config.data_dir, &source, has_data)?);
     account::check_master_key(&db, sealer.clone()).await.map_err(|e| match e {
@@ -230,6 +233,28 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, db, shutdown, task })
 }
 
+/// Opens the configured store: the embedded one in the data directory, or a PostgreSQL database;
+/// returns it with the name errors give it.
+fn open_store(config: &Config) -> Result<(Db, PathBuf), StartError> {
+    let Some(url) = &config.store else {
+        let path = data_dir::prepare(&config.data_dir)?;
+        return Ok((Db::open_sqlite(&path)?, path));
+    };
+    data_dir::prepare_dir(&config.data_dir)?;
+    let password = match (&config.store_password_file, &config.store_password) {
+        (Some(file), _) => {
+            let text =
+                Zeroizing::new(std::fs::read_to_string(file).map_err(|e| StartError::StorePassword(file.clone(), e))?);
+            Some(Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned()))
+        }
+        (None, pw) => pw.clone(),
+    };
+    let options = rampart_store::PgOptions { password };
+    let db = Db::open_postgres(&url.0, &options).map_err(|e| StartError::Database(url.redacted(), e))?;
+    tracing::info!(store = %url.redacted(), "store: PostgreSQL");
+    Ok((db, PathBuf::from(url.redacted())))
+}
+
 /// Delivers trails' log files every `every` seconds until shutdown. Each run is one transaction
 /// (`rampart_cloudtrail::deliver`): files, digests and cursors move together or not at all. With an
 /// export directory, the files queued for it are then copied there (`trail_export`).
@@ -249,28 +274,38 @@ async fn deliver_trails(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
+        // One node of a cluster delivers and sweeps (the lease moves when it dies).
+        let leader = db.lease("trails");
         let now = time::OffsetDateTime::now_utc();
         let sealer_for_keys = sealer.clone();
         let sealer = sealer.clone();
         let export = export_dir.is_some();
-        match db
-            .transact(move |tx| rampart_cloudtrail::deliver(tx, &sealer, now, digest_every, export, &insights))
-            .await
-        {
-            Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
+        if leader {
+            match db
+                .transact(move |tx| rampart_cloudtrail::deliver(tx, &sealer, now, digest_every, export, &insights))
+                .await
+            {
+                Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
+            }
         }
         // KMS keys past their deletion date are destroyed, expired imported material too, and due
-        // rotations made.
-        // Key uses noted in memory are written with it, and forgotten once that has committed.
+        // rotations made. Key uses noted in this node's memory are written with it (by every
+        // node), and forgotten once that has committed.
         let uses = rampart_kms::pending_usage();
         let written = uses.clone();
-        match db.transact(move |tx| rampart_kms::sweep(tx, &sealer_for_keys, now, &uses)).await {
-            Ok(_) => rampart_kms::usage_written(&written),
+        let swept = if leader {
+            db.transact(move |tx| rampart_kms::sweep(tx, &sealer_for_keys, now, &uses)).await.map(drop)
+        } else {
+            db.transact(move |tx| rampart_kms::write_usage(tx, &uses)).await
+        };
+        match swept {
+            Ok(()) => rampart_kms::usage_written(&written),
             Err(e) => tracing::warn!(error = ?e, "the KMS key sweep failed; it is retried on the next run"),
         }
-        if let Some(dir) = &export_dir
+        if leader
+            && let Some(dir) = &export_dir
             && let Err(e) = trail_export::run(&db, dir).await
         {
             tracing::warn!(error = %e, "copying trail files to the export directory failed; it is retried on the next run");
@@ -288,6 +323,10 @@ async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        // One node of a cluster indexes (the lease moves when it dies).
+        if !db.lease("event-index") {
+            continue;
         }
         runs = runs.wrapping_add(1);
         // About once a minute, events past the retention go (a batch at a time).

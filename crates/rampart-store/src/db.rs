@@ -176,6 +176,14 @@ impl Db {
         }
     }
 
+    /// The leases this node holds, sorted; `None` for the embedded engine (one node, every lease).
+    pub fn held_leases(&self) -> Option<Vec<&'static str>> {
+        match &*self.engine {
+            Engine::Sqlite(_) => None,
+            Engine::Postgres(p) => Some(p.held_leases()),
+        }
+    }
+
     /// Whether the database answers now (one round trip; the embedded engine always does).
     pub fn reachable(&self) -> bool {
         match &*self.engine {

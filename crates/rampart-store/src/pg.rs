@@ -385,7 +385,13 @@ mod tls {
 /// A database error, told apart: a lost or unreachable database is `Unavailable` (the client
 /// gets a 503 and may retry), anything else is the store's failure.
 fn db_err(e: tokio_postgres::Error) -> StoreError {
-    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+    // SQLSTATE classes 08 (connection exception) and 57 (operator intervention: the server is
+    // shutting down, restarting or refusing connections), and too_many_connections.
+    let gone = e.code().is_some_and(|c| {
+        let c = c.code();
+        c.starts_with("08") || c.starts_with("57") || c == "53300"
+    });
+    if gone || e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
         StoreError::Unavailable(e.to_string())
     } else {
         StoreError::Postgres(e)
@@ -641,6 +647,13 @@ impl PgEngine {
         let Ok(mut leases) = self.shared.leases.lock() else { return false };
         leases.0.insert(name);
         leases.1.contains(name)
+    }
+
+    pub(crate) fn held_leases(&self) -> Vec<&'static str> {
+        let mut held: Vec<&'static str> =
+            self.shared.leases.lock().map(|l| l.1.iter().copied().collect()).unwrap_or_default();
+        held.sort_unstable();
+        held
     }
 
     pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {

@@ -43,14 +43,28 @@ impl TestServer {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts a server after `tweak` adjusts its configuration.
+    /// Starts a server after `tweak` adjusts its configuration. Its store is the embedded one,
+    /// or, when `RAMPART_TEST_STORE=postgres`, a new database on the test PostgreSQL server (so
+    /// that any test can run on either engine).
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        let postgres = std::env::var("RAMPART_TEST_STORE").is_ok_and(|v| v == "postgres");
+        Self::start_on(if postgres { Some(new_database()?) } else { None }, tweak).await
+    }
+
+    /// Starts a server on a new database of the test PostgreSQL server.
+    pub async fn start_postgres() -> anyhow::Result<Self> {
+        Self::start_on(Some(new_database()?), |_| {}).await
+    }
+
+    /// Starts a server on `store` (the embedded store when `None`).
+    pub async fn start_on(store: Option<String>, tweak: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut config = Config {
             listen: "127.0.0.1:0".parse()?,
             data_dir: dir.path().join("data"),
             account_id: Some(ACCOUNT_ID.to_owned()),
             dev_account_id: ACCOUNT_ID.to_owned(),
+            store: store.map(rampart_server::config::StoreUrl),
             ..Config::default()
         };
         tweak(&mut config);
@@ -62,6 +76,31 @@ impl TestServer {
             secret_access_key: first.secret_access_key.as_str().to_owned(),
             root_email: first.root_email.clone(),
             root_password: first.root_password.as_str().to_owned(),
+            running: Some(running),
+            dir,
+            config,
+        })
+    }
+
+    /// Starts another node on this server's PostgreSQL store: its own data directory and port,
+    /// this node's master key, and its root credentials (the store's, not bootstrapped again).
+    pub async fn join(&self) -> anyhow::Result<Self> {
+        anyhow::ensure!(self.config.store.is_some(), "only a server on PostgreSQL has other nodes");
+        let dir = tempfile::tempdir()?;
+        let config = Config {
+            listen: "127.0.0.1:0".parse()?,
+            data_dir: dir.path().join("data"),
+            master_key_file: Some(self.config.data_dir.join("master.key")),
+            ..self.config.clone()
+        };
+        let running = rampart_server::start(config.clone()).await?;
+        anyhow::ensure!(running.first_start.is_none(), "a node joining a store must not bootstrap it");
+        Ok(Self {
+            endpoint: running.endpoint(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            root_email: self.root_email.clone(),
+            root_password: self.root_password.clone(),
             running: Some(running),
             dir,
             config,
@@ -125,6 +164,11 @@ impl TestServer {
             .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
             .body(form.as_bytes().to_vec())?)
     }
+}
+
+/// A new, empty database on the test PostgreSQL server (started on first use).
+pub fn new_database() -> anyhow::Result<String> {
+    rampart_pgtest::database().map_err(|e| anyhow::anyhow!("the test PostgreSQL server: {e}"))
 }
 
 /// Signs a request with SigV4 (headers or presigned query) as the official signer does.

@@ -11,6 +11,7 @@
 
 mod cli;
 mod cloudtrail;
+mod cluster;
 mod crash;
 mod iam;
 mod iam_context;

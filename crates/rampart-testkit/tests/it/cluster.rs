@@ -1,0 +1,212 @@
+//! Several nodes on one PostgreSQL database (started by the tests themselves): every node serves
+//! every request, a write on one is in force on the others within a second, background work runs
+//! on one node at a time, and a node survives the database's restart.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
+use rampart_testkit::TestServer;
+
+use crate::iam::{err, iam, iam_with, root};
+
+const ALLOW_IAM_READS: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:Get*","iam:List*"],"Resource":"*"}]}"#;
+const DENY_GET_USER: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:GetUser","Resource":"*"}]}"#;
+
+async fn health(server: &TestServer) -> serde_json::Value {
+    let body = hyper_get(&format!("{}/_rampart/health", server.endpoint)).await;
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn hyper_get(url: &str) -> String {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let resp = client.get(url.parse().unwrap()).await.unwrap();
+    let body = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+/// Polls `check` until it holds, for at most `within`; panics with `what` otherwise.
+async fn eventually<F: AsyncFnMut() -> bool>(within: Duration, what: &str, mut check: F) -> Duration {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_database_serve_each_others_writes() {
+    let a = TestServer::start_postgres().await.unwrap();
+    let b = a.join().await.unwrap();
+    assert_eq!(health(&a).await["store"]["engine"], "postgres");
+
+    // A user and key created through A sign requests to B at once.
+    let admin_a = root(&a);
+    admin_a.create_user().user_name("carol").send().await.unwrap();
+    admin_a
+        .put_user_policy()
+        .user_name("carol")
+        .policy_name("reads")
+        .policy_document(ALLOW_IAM_READS)
+        .send()
+        .await
+        .unwrap();
+    let key = admin_a.create_access_key().user_name("carol").send().await.unwrap();
+    let key = key.access_key().unwrap();
+    let carol_b = iam(&b, key.access_key_id(), key.secret_access_key());
+    assert_eq!(carol_b.get_user().send().await.unwrap().user().unwrap().user_name(), "carol");
+
+    // A policy change on A applies to B's requests within a second (B had the old policy cached).
+    admin_a
+        .put_user_policy()
+        .user_name("carol")
+        .policy_name("deny")
+        .policy_document(DENY_GET_USER)
+        .send()
+        .await
+        .unwrap();
+    let took = eventually(Duration::from_secs(1), "B enforces A's new deny", async || {
+        err(carol_b.get_user().send().await).0 == "AccessDenied"
+    })
+    .await;
+    eprintln!("B enforced A's policy change after {took:?}");
+    // And a key deleted on A stops working on B.
+    admin_a.delete_access_key().user_name("carol").access_key_id(key.access_key_id()).send().await.unwrap();
+    eventually(Duration::from_secs(1), "B refuses a key deleted on A", async || {
+        err(carol_b.list_users().send().await).0 == "InvalidClientTokenId"
+    })
+    .await;
+
+    // A role session from A works on B.
+    admin_a
+        .create_role()
+        .role_name("Reader")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    admin_a
+        .put_role_policy()
+        .role_name("Reader")
+        .policy_name("reads")
+        .policy_document(ALLOW_IAM_READS)
+        .send()
+        .await
+        .unwrap();
+    admin_a.create_user().user_name("ops").send().await.unwrap();
+    admin_a
+        .put_user_policy()
+        .user_name("ops")
+        .policy_name("assume")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let ops = admin_a.create_access_key().user_name("ops").send().await.unwrap();
+    let ops = ops.access_key().unwrap();
+    let session = crate::sts_client(&a, ops.access_key_id(), ops.secret_access_key())
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/Reader")
+        .role_session_name("on-a")
+        .send()
+        .await
+        .unwrap();
+    let creds = session.credentials().unwrap();
+    let reader_b = iam_with(&b, creds.access_key_id(), creds.secret_access_key(), Some(creds.session_token()));
+    assert!(reader_b.list_users().send().await.unwrap().users().iter().any(|u| u.user_name() == "carol"));
+
+    // CloudTrail on B finds A's calls.
+    let trail_b = crate::cloudtrail::trail(&b, &b.access_key_id, &b.secret_access_key, None);
+    eventually(Duration::from_secs(15), "B's event history has A's CreateUser", async || {
+        let found = trail_b
+            .lookup_events()
+            .lookup_attributes(
+                LookupAttribute::builder()
+                    .attribute_key(LookupAttributeKey::EventName)
+                    .attribute_value("CreateUser")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        found.events().iter().any(|e| e.resources().iter().any(|r| r.resource_name() == Some("carol")))
+    })
+    .await;
+
+    // Background work has one node: each lease is held by exactly one of them.
+    eventually(Duration::from_secs(5), "each lease has one holder", async || {
+        let (ha, hb) = (health(&a).await, health(&b).await);
+        let held = |h: &serde_json::Value, lease: &str| {
+            h["node"]["leases"].as_array().is_some_and(|l| l.iter().any(|x| x == lease))
+        };
+        ["trails", "event-index"].iter().all(|l| held(&ha, l) != held(&hb, l))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_a_store_needs_its_master_key() {
+    let a = TestServer::start_postgres().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = rampart_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        store: a.config.store.clone(),
+        ..rampart_server::Config::default()
+    };
+    let refused = rampart_server::start(config.clone()).await.err().expect("a node without the key must not start");
+    assert!(refused.to_string().contains("master key"), "{refused}");
+    assert!(!refused.to_string().contains("postgres@"), "errors name the store without its user: {refused}");
+    // A different key is refused as well, rather than sealing with it.
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&wrong, data_encoding::BASE64.encode(&[7u8; 32])).unwrap();
+    std::fs::set_permissions(&wrong, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let refused = rampart_server::start(rampart_server::Config { master_key_file: Some(wrong), ..config })
+        .await
+        .err()
+        .expect("a node with another key must not start");
+    assert!(refused.to_string().contains("not the key"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_answers_503_while_the_database_is_down_and_recovers_by_itself() {
+    // A database server of this test's own, to stop and start.
+    let pg = rampart_pgtest::start_server(&rampart_pgtest::Options::default()).unwrap();
+    pg.create_database("cluster").unwrap();
+    let node = TestServer::start_on(Some(pg.url("cluster")), |_| {}).await.unwrap();
+    let admin = root(&node);
+    admin.create_user().user_name("before").send().await.unwrap();
+
+    pg.kill().unwrap();
+    let started = Instant::now();
+    let (code, _) = err(admin.create_user().user_name("during").send().await);
+    assert_eq!(code, "ServiceUnavailable", "a write without its database");
+    assert!(started.elapsed() < Duration::from_secs(12), "the node answered instead of hanging");
+    let status = hyper_status(&format!("{}/_rampart/health", node.endpoint)).await;
+    assert_eq!(status, 503, "health says the store is unavailable");
+
+    let pg = pg.restart(&rampart_pgtest::Options::default()).unwrap();
+    eventually(Duration::from_secs(20), "the node serves again after the database restarts", async || {
+        admin.create_user().user_name("after").send().await.is_ok()
+    })
+    .await;
+    let users: Vec<String> =
+        admin.list_users().send().await.unwrap().users().iter().map(|u| u.user_name().to_owned()).collect();
+    assert_eq!(users, ["after", "before"], "the refused write left nothing behind");
+    drop(node);
+    pg.kill().unwrap();
+}
+
+async fn hyper_status(url: &str) -> u16 {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    client.get(url.parse().unwrap()).await.unwrap().status().as_u16()
+}
