@@ -62,7 +62,7 @@ mod tests {
             "rampart-cli",
             &["rampart-server", "rampart-policy", "rampart-store", "rampart-iam", "rampart-s3", "rampart-cloudtrail"],
         ),
-        ("rampart-testkit", &["rampart-server", "rampart-pgtest"]),
+        ("rampart-testkit", &["rampart-server", "rampart-pgtest", "rampart-store"]),
     ];
 
     /// The `rampart-*` crates named in a manifest's `[dependencies]` table.

@@ -68,6 +68,11 @@ impl Server {
         format!("postgres://postgres@127.0.0.1:{}/{name}?sslmode=disable", self.port)
     }
 
+    /// One of the server's client programs (`psql`, `pg_dump`…), from its own directory.
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
     pub fn create_database(&self, name: &str) -> Result<(), Unavailable> {
         let _one_at_a_time = CREATING.lock();
         let out = Command::new(self.bin.join("createdb"))

@@ -146,7 +146,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         (MasterKeySource::DataDir, Some(f)) => MasterKeySource::File(f.clone()),
         (s, _) => s.clone(),
     };
-    let (db, db_path) = open_store(&config)?;
+    let (db, db_path) = open_store(&config, true)?;
     let has_data = account::store_has_data(&db)?;
     let sealer = Arc::new(data_dir::master_key(&config.data_dir, &source, has_data)?);
     account::check_master_key(&db, sealer.clone()).await.map_err(|e| match e {
@@ -233,11 +233,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, db, shutdown, task })
 }
 
-/// Opens the configured store: the embedded one in the data directory, or a PostgreSQL database;
-/// returns it with the name errors give it.
-fn open_store(config: &Config) -> Result<(Db, PathBuf), StartError> {
+/// Opens the configured store: the embedded one in the data directory (created when `create`),
+/// or a PostgreSQL database; returns it with the name errors give it.
+pub(crate) fn open_store(config: &Config, create: bool) -> Result<(Db, PathBuf), StartError> {
     let Some(url) = &config.store else {
-        let path = data_dir::prepare(&config.data_dir)?;
+        let path =
+            if create { data_dir::prepare(&config.data_dir)? } else { data_dir::prepare_existing(&config.data_dir)? };
         return Ok((Db::open_sqlite(&path)?, path));
     };
     data_dir::prepare_dir(&config.data_dir)?;

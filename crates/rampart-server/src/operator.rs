@@ -11,8 +11,8 @@ use rampart_store::{Db, TxError};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::StartError;
 use crate::audit::{self, Draft, Origin};
+use crate::{Config, StartError};
 
 /// The root user's new password, to show once.
 pub struct PasswordReset {
@@ -24,9 +24,9 @@ pub struct PasswordReset {
 /// Gives the root user of `account_id` (default: the management account) a new generated
 /// password, and records it as CloudTrail's `PasswordRecoveryCompleted` sign-in event in the same
 /// transaction. Safe beside a running server: sign-in reads the root's record from the store.
-pub async fn reset_root_password(data_dir: &Path, account_id: Option<String>) -> Result<PasswordReset, StartError> {
-    let db_path = crate::data_dir::prepare_existing(data_dir)?;
-    let db = Db::open_sqlite(&db_path)?;
+/// The store is `config`'s: its data directory's, or its PostgreSQL database.
+pub async fn reset_root_password(config: &Config, account_id: Option<String>) -> Result<PasswordReset, StartError> {
+    let (db, db_path) = crate::open_store(config, false)?;
     let result = reset(&db, &db_path, account_id).await;
     db.close();
     result

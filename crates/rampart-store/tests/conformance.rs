@@ -550,7 +550,7 @@ async fn postgres_refuses_a_newer_schema_and_bad_urls_with_clear_errors() {
     let newer = rampart_store::SCHEMA_VERSION + 1;
     let db = store.open();
     drop(db);
-    let out = std::process::Command::new("psql")
+    let out = std::process::Command::new(rampart_pgtest::server().unwrap().program("psql"))
         .args([url.as_str(), "-c", &format!("UPDATE rampart_schema SET version = {newer}")])
         .output()
         .unwrap();

@@ -210,3 +210,83 @@ async fn hyper_status(url: &str) -> u16 {
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     client.get(url.parse().unwrap()).await.unwrap().status().as_u16()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_burst_loses_no_acknowledged_write_and_the_other_keeps_serving() {
+    use std::io::{BufRead as _, BufReader};
+    use std::sync::{Arc, Mutex};
+
+    let a = TestServer::start_postgres().await.unwrap();
+    let store = a.config.store.clone().unwrap().0;
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = std::process::Command::new(env!("CARGO_BIN_EXE_crash_server"))
+        .arg(dir.path().join("data"))
+        .arg(&store)
+        .arg(a.config.data_dir.join("master.key"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(b.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let b_endpoint = line.trim().to_owned();
+    assert!(b_endpoint.starts_with("http://"), "node B printed {line:?}");
+    let admin_b = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url(&b_endpoint)
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                &a.access_key_id,
+                &a.secret_access_key,
+                None,
+                None,
+                "test",
+            ))
+            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+            .build(),
+    );
+
+    // Writers create users through B as fast as they can; B is killed mid-burst while A serves.
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (client, acked) = (admin_b.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let name = format!("w{w}-u{i}");
+                match client.create_user().user_name(&name).send().await {
+                    Ok(_) => acked.lock().unwrap().push(name),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    let admin_a = root(&a);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    b.kill().unwrap(); // SIGKILL: no shutdown, no flush.
+    b.wait().unwrap();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 20, "the burst got going before the kill: {}", acked.len());
+    // A serves on, and has every user B acknowledged.
+    let mut listed = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut req = admin_a.list_users().max_items(1000);
+        if let Some(m) = &marker {
+            req = req.marker(m);
+        }
+        let page = req.send().await.unwrap();
+        listed.extend(page.users().iter().map(|u| u.user_name().to_owned()));
+        marker = page.marker().map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let missing: Vec<&String> = acked.iter().filter(|n| !listed.contains(n)).collect();
+    assert!(missing.is_empty(), "acknowledged by B but gone: {missing:?}");
+    admin_a.create_user().user_name("after-the-kill").send().await.unwrap();
+}

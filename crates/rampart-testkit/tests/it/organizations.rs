@@ -170,7 +170,7 @@ async fn service_control_policies_bind_member_accounts_on_their_next_request() {
     assert!(message.contains("with an explicit deny in a service control policy"), "{message}");
     ops.list_users().send().await.unwrap();
     // The member's root user too: given a password by the operator, signed in, and fenced.
-    let reset = rampart_server::reset_root_password(&server.data_dir(), Some(member.clone())).await.unwrap();
+    let reset = rampart_server::reset_root_password(&server.config, Some(member.clone())).await.unwrap();
     assert_eq!(reset.root_email, "member@example.com");
     let (status, body) = server
         .sign_in(&serde_json::json!({"email": "member@example.com", "password": reset.password.as_str()}))

@@ -207,7 +207,7 @@ async fn expired_and_reset_passwords_must_be_replaced_at_sign_in() {
     // The password ages past MaxPasswordAge (the record's change date moved back 31 days).
     server.stop().await;
     {
-        let db = rampart_store::Db::open_sqlite(&server.data_dir().join("rampart.db")).unwrap();
+        let db = server.open_store();
         let key = format!("iam/{ACCOUNT_ID}/login-profile/ana").into_bytes();
         db.transact(move |tx| -> Result<(), rampart_store::StoreError> {
             let mut profile: Value = serde_json::from_slice(&tx.get(&key)?.unwrap()).unwrap();
@@ -292,7 +292,7 @@ async fn root_assigns_its_mfa_device_at_sign_in_and_then_needs_it() {
 #[tokio::test]
 async fn an_operator_resets_a_lost_root_password_beside_the_running_server() {
     let server = TestServer::start().await.unwrap();
-    let reset = rampart_server::reset_root_password(&server.data_dir(), None).await.unwrap();
+    let reset = rampart_server::reset_root_password(&server.config, None).await.unwrap();
     assert_eq!((reset.account_id.as_str(), reset.root_email.as_str()), (ACCOUNT_ID, server.root_email.as_str()));
     assert_ne!(reset.password.as_str(), server.root_password);
     let (status, _) =
@@ -311,7 +311,9 @@ async fn an_operator_resets_a_lost_root_password_beside_the_running_server() {
     assert!(!ev.to_string().contains(reset.password.as_str()));
     // Somewhere that holds no store is refused, and nothing is created there.
     let empty = tempfile::tempdir().unwrap();
-    let err = match rampart_server::reset_root_password(&empty.path().join("nothing"), None).await {
+    let nowhere =
+        rampart_server::Config { data_dir: empty.path().join("nothing"), ..rampart_server::Config::default() };
+    let err = match rampart_server::reset_root_password(&nowhere, None).await {
         Ok(_) => panic!("reset a password without a store"),
         Err(e) => e.to_string(),
     };
