@@ -128,25 +128,25 @@ impl TestServer {
 
     /// A handle on this server's store, beside it (stop the server first when its store is the
     /// embedded one: only one writer may open that).
-    pub fn open_store(&self) -> rampart_store::Db {
+    pub fn open_store(&self) -> anyhow::Result<rampart_store::Db> {
         let opened = match &self.config.store {
             Some(url) => rampart_store::Db::open_postgres(&url.0, &rampart_store::PgOptions::default()),
             None => rampart_store::Db::open_sqlite(&self.data_dir().join(rampart_server::DB_FILE)),
         };
-        opened.unwrap_or_else(|e| panic!("opening the test server's store: {e}"))
+        opened.map_err(|e| anyhow::anyhow!("opening the test server's store: {e}"))
     }
 
     /// Every byte the store holds, as stored: the database file (and its write-ahead log), or the
     /// PostgreSQL tables' rows in COPY's binary format (values unescaped). For checks that a
     /// secret is never stored in clear.
-    pub fn stored_bytes(&self) -> Vec<u8> {
+    pub fn stored_bytes(&self) -> anyhow::Result<Vec<u8>> {
         match &self.config.store {
             None => {
                 let mut bytes = Vec::new();
                 for f in [rampart_server::DB_FILE, "rampart.db-wal"] {
                     bytes.extend(std::fs::read(self.data_dir().join(f)).unwrap_or_default());
                 }
-                bytes
+                Ok(bytes)
             }
             Some(url) => {
                 let psql = rampart_pgtest::server().map(|s| s.program("psql")).unwrap_or_else(|_| "psql".into());
@@ -157,10 +157,9 @@ impl TestServer {
                         "\\copy (SELECT k, v FROM rampart_kv UNION ALL SELECT int8send(t), v FROM rampart_log) \
                          TO STDOUT WITH (FORMAT binary)",
                     )
-                    .output()
-                    .unwrap_or_else(|e| panic!("psql: {e}"));
-                assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
-                out.stdout
+                    .output()?;
+                anyhow::ensure!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+                Ok(out.stdout)
             }
         }
     }

@@ -1158,7 +1158,7 @@ async fn service_specific_credentials_are_shown_once_limited_and_block_deleting_
     admin.delete_user().user_name("ana").send().await.unwrap();
 
     server.stop().await;
-    let db = server.stored_bytes();
+    let db = server.stored_bytes().unwrap();
     assert!(!db.windows(password.len()).any(|w| w == password.as_bytes()), "the password is in the database file");
 }
 
@@ -1302,7 +1302,7 @@ async fn server_certificates_check_their_key_and_never_return_it() {
 
     upload("kept", &cert, &key).await.unwrap();
     server.stop().await;
-    let db = server.stored_bytes();
+    let db = server.stored_bytes().unwrap();
     let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
     let probe = &body.as_bytes()[..40];
     assert!(!db.windows(probe.len()).any(|w| w == probe), "the private key is in the database file");

@@ -35,7 +35,7 @@ async fn a_secret_is_never_stored_in_clear() {
     let mut server = TestServer::start().await.unwrap();
     root_sts(&server).get_caller_identity().send().await.unwrap();
     server.stop().await;
-    let db = server.stored_bytes();
+    let db = server.stored_bytes().unwrap();
     let secret = server.secret_access_key.as_bytes();
     assert!(!db.windows(secret.len()).any(|w| w == secret), "the secret access key is in the database file");
     assert!(

@@ -207,7 +207,7 @@ async fn expired_and_reset_passwords_must_be_replaced_at_sign_in() {
     // The password ages past MaxPasswordAge (the record's change date moved back 31 days).
     server.stop().await;
     {
-        let db = server.open_store();
+        let db = server.open_store().unwrap();
         let key = format!("iam/{ACCOUNT_ID}/login-profile/ana").into_bytes();
         db.transact(move |tx| -> Result<(), rampart_store::StoreError> {
             let mut profile: Value = serde_json::from_slice(&tx.get(&key)?.unwrap()).unwrap();
