@@ -264,7 +264,7 @@ async fn bad_lookups_get_cloudtrails_errors_and_lookup_needs_permission() {
 }
 
 /// The log files a trail has delivered under `prefix`, each as its `Records`.
-async fn log_files(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<(String, Vec<Value>)> {
+pub(crate) async fn log_files(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<(String, Vec<Value>)> {
     let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
     let mut out = Vec::new();
     for o in listed.contents() {

@@ -290,3 +290,43 @@ async fn a_node_killed_mid_burst_loses_no_acknowledged_write_and_the_other_keeps
     assert!(missing.is_empty(), "acknowledged by B but gone: {missing:?}");
     admin_a.create_user().user_name("after-the-kill").send().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trail_of_a_cluster_delivers_each_event_once_from_one_node() {
+    let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| c.trail_delivery_secs = 1)
+        .await
+        .unwrap();
+    let b = a.join().await.unwrap();
+    let s3 = crate::s3::s3(&a, &a.access_key_id, &a.secret_access_key);
+    s3.create_bucket().bucket("cluster-trail").send().await.unwrap();
+    let ct = crate::cloudtrail::trail(&a, &a.access_key_id, &a.secret_access_key, None);
+    ct.create_trail().name("main").s3_bucket_name("cluster-trail").send().await.unwrap();
+    ct.start_logging().name("main").send().await.unwrap();
+    let (admin_a, admin_b) = (root(&a), root(&b));
+    let mut names = Vec::new();
+    for i in 0..12 {
+        let name = format!("u{i}");
+        let admin = if i % 2 == 0 { &admin_a } else { &admin_b };
+        admin.create_user().user_name(&name).send().await.unwrap();
+        names.push(name);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut records = Vec::new();
+    eventually(Duration::from_secs(15), "every CreateUser of both nodes is delivered", async || {
+        let files = crate::cloudtrail::log_files(&s3, "cluster-trail", "AWSLogs/").await;
+        records = files.into_iter().flat_map(|(_, rs)| rs).filter(|r| r["eventName"] == "CreateUser").collect();
+        records.len() >= names.len()
+    })
+    .await;
+    let mut ids: Vec<&str> = records.iter().map(|r| r["eventID"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "an event was delivered twice");
+    let mut delivered: Vec<&str> =
+        records.iter().map(|r| r["requestParameters"]["userName"].as_str().unwrap()).collect();
+    delivered.sort_unstable();
+    let mut want: Vec<&str> = names.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(delivered, want);
+}
