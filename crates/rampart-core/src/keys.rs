@@ -12,6 +12,10 @@ pub const TRAIL_EXPORT_PREFIX: &[u8] = b"trailexport/";
 /// `meta/bootstrap`: which account is the management account.
 pub const BOOTSTRAP: &[u8] = b"meta/bootstrap";
 
+/// Failed console sign-ins of one claimed identity or source address, by the SHA-256 (hex) of
+/// the throttle's key: shared by every node, never naming what was typed.
+pub const SIGNIN_THROTTLE: &[u8] = b"signin/throttle/";
+
 /// `meta/master-key-check`: a constant sealed with the master key, so that a start with another
 /// key is refused before it serves anything.
 pub const MASTER_KEY_CHECK: &[u8] = b"meta/master-key-check";

@@ -85,10 +85,23 @@ impl Server {
         Ok(())
     }
 
-    /// Stops the server at once (as a crash would), or `Err` when it is not running.
+    /// Stops the server at once, its connections cut (PostgreSQL's immediate shutdown, SIGQUIT:
+    /// every backend quits without a checkpoint, as in a crash), and waits until it is gone.
     pub fn kill(&self) -> Result<(), Unavailable> {
-        let ok = Command::new("kill").args(["-KILL", &self.pid.to_string()]).status().is_ok_and(|s| s.success());
-        if ok { Ok(()) } else { Err(Unavailable(format!("could not kill {}", self.pid))) }
+        let signal =
+            |sig: &str| Command::new("kill").args([sig, &self.pid.to_string()]).status().is_ok_and(|s| s.success());
+        if !signal("-QUIT") {
+            return Err(Unavailable(format!("could not stop {}", self.pid)));
+        }
+        let gone = || !Path::new("/proc").join(self.pid.to_string()).exists();
+        let until = Instant::now() + Duration::from_secs(10);
+        while !gone() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if !gone() {
+            signal("-KILL");
+        }
+        Ok(())
     }
 
     /// Starts a server again on the same cluster and port (after [`Server::kill`]).

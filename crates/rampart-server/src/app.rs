@@ -43,7 +43,6 @@ pub struct App {
     /// Opened session tokens, by access key id.
     pub sessions: crate::authn::SessionCache,
     /// Recent failed console sign-ins, for throttling.
-    pub signin_throttle: crate::signin::Throttle,
     pub management_account_id: String,
     /// The base domains S3 requests may name their bucket under (`BUCKET.s3.localhost`), the
     /// built-in ones and the configured ones.

@@ -208,7 +208,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         access_use: std::sync::Mutex::default(),
         dispatch: dispatch::Dispatch::new(),
         oidc: oidc::OidcKeys::new(allow_private_issuers),
-        signin_throttle: signin::Throttle::default(),
         sessions: authn::SessionCache::default(),
         management_account_id: marker.management_account_id.clone(),
         s3_base_domains,
@@ -304,6 +303,9 @@ async fn deliver_trails(
         match swept {
             Ok(()) => rampart_kms::usage_written(&written),
             Err(e) => tracing::warn!(error = ?e, "the KMS key sweep failed; it is retried on the next run"),
+        }
+        if leader && let Err(e) = db.transact(move |tx| signin::sweep_throttle(tx, now)).await {
+            tracing::warn!(error = %e, "sweeping the sign-in throttle failed; it is retried on the next run");
         }
         if leader
             && let Some(dir) = &export_dir

@@ -6,12 +6,10 @@
 //! alias). Success: `200 {"accessKeyId","secretAccessKey","sessionToken","expiration","arn",
 //! "accountId","mfaAuthenticated"}`; failure: `{"error","message"}` with 400, 401, 403 or 429.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rampart_cloudtrail::{Event, UserIdentity};
-use rampart_core::{Principal, account};
+use rampart_core::{Principal, account, keys};
 use rampart_iam::signin::{self, Checked, DECOY_HASH, SignInError, SignInRequest, Target};
 use rampart_store::TxError;
 use serde_json::json;
@@ -27,45 +25,95 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const PER_IDENTITY: u32 = 5;
 /// Failed attempts one source address may have in a window (across identities).
 pub const PER_ADDRESS: u32 = 20;
-/// Entries kept before expired ones are swept.
-const SWEEP_ABOVE: usize = 10_000;
 
-/// Recent failed sign-ins, by claimed identity and by source address.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
+/// Recent failed sign-ins, by claimed identity and by source address, kept in the store so that
+/// every node of a cluster counts the same attempts (a record per key; expired ones are swept by
+/// [`sweep_throttle`]). A failure to read it refuses the attempt: throttling fails closed.
+mod throttle {
+    use super::*;
 
-impl Throttle {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// A key's failures in the current window.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Failures {
+        n: u32,
+        /// When the window began (Unix seconds).
+        since: i64,
     }
 
-    fn blocked(&self, key: &str, limit: u32) -> bool {
-        self.lock().get(key).is_some_and(|(n, since)| *n >= limit && since.elapsed() < WINDOW)
+    fn throttle_key(key: &str) -> Vec<u8> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        let mut k = keys::SIGNIN_THROTTLE.to_vec();
+        k.extend_from_slice(data_encoding::HEXLOWER.encode(digest.as_ref()).as_bytes());
+        k
     }
 
-    fn fail(&self, key: &str) {
-        let mut map = self.lock();
-        if map.len() > SWEEP_ABOVE {
-            map.retain(|_, (_, since)| since.elapsed() < WINDOW);
-            // A flood of distinct names within one window must not grow memory without bound:
-            // past the hard cap, the entries with the fewest failures go first.
-            if map.len() > SWEEP_ABOVE * 10 {
-                map.retain(|_, (n, _)| *n >= PER_IDENTITY);
+    fn window_secs() -> i64 {
+        i64::try_from(WINDOW.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    fn current(bytes: Option<&[u8]>, now: OffsetDateTime) -> Option<Failures> {
+        let f: Failures = serde_json::from_slice(bytes?).ok()?;
+        (now.unix_timestamp().saturating_sub(f.since) < window_secs()).then_some(f)
+    }
+
+    pub(super) fn blocked(db: &rampart_store::Db, key: &str, limit: u32, now: OffsetDateTime) -> bool {
+        match db.get_cached(&throttle_key(key)) {
+            Ok(v) => current(v.as_deref(), now).is_some_and(|f| f.n >= limit),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the sign-in throttle failed; the attempt is refused");
+                true
             }
         }
-        let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 = entry.0.saturating_add(1);
     }
 
-    fn clear(&self, key: &str) {
-        self.lock().remove(key);
+    /// Counts a failure against each key.
+    pub(super) async fn fail(db: &rampart_store::Db, keys: [&str; 2], now: OffsetDateTime) {
+        let keys: Vec<Vec<u8>> = keys.iter().map(|k| throttle_key(k)).collect();
+        let counted = db
+            .transact(move |tx| -> Result<(), rampart_store::StoreError> {
+                for k in &keys {
+                    let mut f =
+                        current(tx.get(k)?.as_deref(), now).unwrap_or(Failures { n: 0, since: now.unix_timestamp() });
+                    f.n = f.n.saturating_add(1);
+                    tx.put(k, &serde_json::to_vec(&f).unwrap_or_default())?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = counted {
+            tracing::error!(error = %e, "counting a failed sign-in failed");
+        }
+    }
+
+    pub(super) async fn clear(db: &rampart_store::Db, key: &str) {
+        let k = throttle_key(key);
+        if db.get_cached(&k).is_ok_and(|v| v.is_none()) {
+            return;
+        }
+        if let Err(e) = db.transact(move |tx| tx.delete(&k)).await {
+            tracing::error!(error = %e, "clearing the sign-in throttle failed");
+        }
+    }
+
+    /// Deletes throttle records whose window has passed; run in the background.
+    pub fn sweep_throttle(
+        tx: &mut rampart_store::Tx<'_>,
+        now: OffsetDateTime,
+    ) -> Result<usize, rampart_store::StoreError> {
+        let expired: Vec<Vec<u8>> = tx
+            .scan_prefix(keys::SIGNIN_THROTTLE, None, usize::MAX >> 1, false)?
+            .into_iter()
+            .filter(|(_, v)| current(Some(v), now).is_none())
+            .map(|(k, _)| k)
+            .collect();
+        for k in &expired {
+            tx.delete(k)?;
+        }
+        Ok(expired.len())
     }
 }
+
+pub use throttle::sweep_throttle;
 
 fn address_key(origin: &Origin) -> String {
     format!("ip:{}", origin.source_ip)
@@ -175,7 +223,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
         }
     };
     let (who, address) = (req.claimed(named_account.as_deref()), address_key(origin));
-    if app.signin_throttle.blocked(&who, PER_IDENTITY) || app.signin_throttle.blocked(&address, PER_ADDRESS) {
+    if throttle::blocked(&app.db, &who, PER_IDENTITY, now) || throttle::blocked(&app.db, &address, PER_ADDRESS, now) {
         let e = SignInError::Failed;
         record(attempted(None, &req, named_account.as_deref()), false, Some(&e));
         let body = json!({ "error": "Throttling", "message": "Too many failed sign-in attempts. Try again later." });
@@ -209,8 +257,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
         Ok(c) => c,
         Err(e) => {
             if e.counts() {
-                app.signin_throttle.fail(&who);
-                app.signin_throttle.fail(&address);
+                throttle::fail(&app.db, [&who, &address], now).await;
             }
             record(failed_identity, false, Some(&e));
             return refuse(&e, request_id);
@@ -250,7 +297,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
         .await;
     match result {
         Ok((claims, token)) => {
-            app.signin_throttle.clear(&who);
+            throttle::clear(&app.db, &who).await;
             log(&principal_identity_logged, 200, None);
             let body = json!({
                 "accessKeyId": claims.access_key_id,
@@ -272,8 +319,7 @@ pub async fn handle(app: &App, body: &[u8], origin: &Origin, request_id: &str) -
                 }
             };
             if e.counts() {
-                app.signin_throttle.fail(&who);
-                app.signin_throttle.fail(&address);
+                throttle::fail(&app.db, [&who, &address], now).await;
             }
             record(principal_identity, mfa_used, Some(&e));
             refuse(&e, request_id)

@@ -330,3 +330,22 @@ async fn a_trail_of_a_cluster_delivers_each_event_once_from_one_node() {
     want.sort_unstable();
     assert_eq!(delivered, want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_on_any_node_count_toward_one_throttle() {
+    use crate::signin::{ANA_PASSWORD, user_with_password};
+    let a = TestServer::start_postgres().await.unwrap();
+    let b = a.join().await.unwrap();
+    user_with_password(&root(&a), "ana", false).await;
+    let attempt = |password: &str| serde_json::json!({"account": rampart_testkit::ACCOUNT_ID, "userName": "ana", "password": password});
+    // Five guesses spread over both nodes: a sixth attempt is refused on either, right password
+    // or not (each node alone saw fewer than five).
+    for i in 0..5 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(node.sign_in(&attempt("guess")).await.unwrap().0, 401);
+    }
+    for node in [&a, &b] {
+        let (status, body) = node.sign_in(&attempt(ANA_PASSWORD)).await.unwrap();
+        assert_eq!((status, body["error"].as_str()), (429, Some("Throttling")));
+    }
+}

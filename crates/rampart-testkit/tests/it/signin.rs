@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::iam::root;
 
-const ANA_PASSWORD: &str = "Coffee-Shop-42!";
+pub(crate) const ANA_PASSWORD: &str = "Coffee-Shop-42!";
 
 fn step_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30
@@ -17,7 +17,7 @@ fn code(seed: &[u8], step: u64) -> String {
     rampart_iam::iam::code_for(seed, step * 30)
 }
 
-async fn user_with_password(admin: &aws_sdk_iam::Client, name: &str, reset: bool) {
+pub(crate) async fn user_with_password(admin: &aws_sdk_iam::Client, name: &str, reset: bool) {
     admin.create_user().user_name(name).send().await.unwrap();
     admin
         .create_login_profile()
