@@ -4,6 +4,7 @@ mod config;
 mod policy;
 mod root;
 mod serve;
+mod store;
 mod trail;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
   rampart policy validate policy.json             # check a policy offline
   rampart trail validate --trail audit --start-time 2026-12-01
   rampart root reset-password                     # a new root password, when the first is lost
+  rampart backup --to backup.db                   # a consistent copy of the running store
+  rampart store copy --from rampart-data --to postgres://rampart@db/rampart
   rampart config example > rampart.toml           # every setting, commented
 
 Errors print their cause without a backtrace; the exit code is 0 on success, 1 when a check fails
@@ -50,6 +53,11 @@ enum Command {
     /// Operator commands for a root user (a lost password).
     #[command(subcommand)]
     Root(root::Command),
+    /// The store: copy it to another engine (a data directory to PostgreSQL, or back).
+    #[command(subcommand)]
+    Store(store::Command),
+    /// A consistent backup of the embedded store, taken beside its running server.
+    Backup(store::BackupArgs),
     /// The configuration file: a commented example with every setting.
     #[command(subcommand)]
     Config(config::Command),
@@ -62,6 +70,8 @@ fn main() -> std::process::ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Trail(cmd) => trail::run(cmd),
         Command::Root(cmd) => root::run(cmd),
+        Command::Store(cmd) => store::run(cmd),
+        Command::Backup(args) => store::backup(args),
         Command::Config(cmd) => Ok(config::run(cmd)),
     };
     // An operator's error: what failed and why, each cause once, no backtrace.

@@ -33,7 +33,7 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 pub use config::{Config, ConfigError, EXAMPLE_TOML, LogFormat, MasterKeySource, config_keys, parse_listen};
-pub use data_dir::DB_FILE;
+pub use data_dir::{DB_FILE, prepare as prepare_data_dir};
 pub use operator::{PasswordReset, reset_root_password};
 
 /// Why the server did not start.

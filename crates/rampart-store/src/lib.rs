@@ -12,6 +12,7 @@
 //! transaction with one fsync (group commit). A transaction is acknowledged only once durable.
 
 mod cache;
+pub mod copy;
 mod db;
 mod group;
 pub mod logpack;
@@ -22,6 +23,7 @@ mod sqlite;
 pub use db::{Db, Tx, TxError};
 pub use pg::{PgOptions, SCHEMA_VERSION};
 pub use seal::{MASTER_KEY_LEN, SealError, Sealer};
+pub use sqlite::backup as backup_embedded;
 
 /// A key and its value, as scans return them.
 pub type KeyValue = (Vec<u8>, Vec<u8>);

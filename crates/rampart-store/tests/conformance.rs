@@ -558,3 +558,106 @@ async fn postgres_refuses_a_newer_schema_and_bad_urls_with_clear_errors() {
     let err = Db::open_postgres(&url, &Default::default()).unwrap_err();
     assert!(err.to_string().contains(&format!("schema version {newer}")), "{err}");
 }
+
+/// Fills a store with keys (some binary, some large) and log entries, some queued.
+async fn fill(db: &Db, n: u32) {
+    let batch: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let mut k = format!("k/{i:05}/").into_bytes();
+            k.extend_from_slice(&[0, 255, (i % 256) as u8]);
+            (k, vec![(i % 251) as u8; (i as usize * 37) % 3000])
+        })
+        .collect();
+    db.transact(move |tx| -> Result<(), TxError<()>> {
+        for (k, v) in &batch {
+            tx.put(k, v)?;
+        }
+        for i in 0..n {
+            tx.log_append(1_000 + i64::from(i) * 3, format!("row {i}").as_bytes())?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    for i in 0..n {
+        db.log_append_later(1_001 + i64::from(i) * 3, format!("queued {i}").into_bytes()).unwrap();
+    }
+    db.transact(|_| Ok::<_, ()>(())).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_store_copies_to_postgres_and_back_verified() {
+    let first = Store::new(Kind::Sqlite);
+    let source = first.open();
+    fill(&source, 2_500).await;
+    let pg = Store::new(Kind::Postgres);
+    let middle = pg.open();
+    let mut seen = Vec::new();
+    let copied = rampart_store::copy::copy(&source, &middle, |p| seen.push(p)).await.unwrap();
+    assert_eq!((copied.keys, copied.log_entries), (2_500, 5_000));
+    assert_eq!(copied, rampart_store::copy::summarize(&source).unwrap());
+    assert!(seen.len() >= 3 && seen.windows(2).all(|w| w[0].keys <= w[1].keys), "progress as it goes: {seen:?}");
+    assert_eq!(seen.last().map(|p| (p.keys, p.log_entries)), Some((2_500, 5_000)));
+    // Into a store that holds anything: refused, and nothing is written.
+    let again = rampart_store::copy::copy(&source, &middle, |_| {}).await;
+    assert!(matches!(again, Err(rampart_store::copy::CopyError::TargetNotEmpty)), "{again:?}");
+    // And back into a new embedded store: the same bytes at the same keys and positions.
+    let back = Store::new(Kind::Sqlite);
+    let last = back.open();
+    let round = rampart_store::copy::copy(&middle, &last, |_| {}).await.unwrap();
+    assert_eq!(round, copied);
+    assert_eq!(last.log_get(1_001).unwrap().as_deref(), Some(&b"queued 0"[..]));
+    // A different store sums up differently.
+    last.transact(|tx| tx.put(b"k/00000/\0\xff\0", b"changed").map_err(|_| ())).await.unwrap();
+    assert_ne!(rampart_store::copy::summarize(&last).unwrap(), copied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_online_backup_is_a_consistent_store_taken_beside_its_writer() {
+    let store = Store::new(Kind::Sqlite);
+    let db = store.open();
+    fill(&db, 500).await;
+    // Writers keep committing pairs that must always be seen together.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.transact(move |tx| -> Result<(), TxError<()>> {
+                    tx.put(format!("pair/{i:06}/a").as_bytes(), b"1")?;
+                    tx.put(format!("pair/{i:06}/b").as_bytes(), b"1")?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let to = store.dir.path().join("backup.db");
+    let path = store.dir.path().join("rampart.db");
+    let size = tokio::task::spawn_blocking({
+        let to = to.clone();
+        move || rampart_store::backup_embedded(&path, &to)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    assert!(written > 0 && size > 0);
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&to).unwrap().permissions().mode() & 0o777, 0o600);
+    // The backup opens as a store; every pair in it is whole.
+    let restored = Db::open_sqlite(&to).unwrap();
+    let pairs = restored.scan_prefix(b"pair/", None, usize::MAX >> 1, false).unwrap();
+    assert_eq!(pairs.len() % 2, 0, "a transaction was cut in half");
+    assert!(restored.get(b"k/00499/\0\xff\xf3").unwrap().is_some(), "what was there before is there");
+    assert_eq!(restored.log_range(i64::MIN, i64::MAX, 2_000, false).unwrap().len(), 1_000);
+    // A backup never replaces a file.
+    let again = rampart_store::backup_embedded(&store.dir.path().join("rampart.db"), &to);
+    assert!(again.is_err());
+}
