@@ -127,22 +127,7 @@ impl StoreUrl {
     /// The URL with any password replaced by `***`: `postgres://user:***@host/db`, or
     /// `password=***` in a key=value string.
     pub fn redacted(&self) -> String {
-        let s = &self.0;
-        if let Some(rest) = s.strip_prefix("postgres://").or_else(|| s.strip_prefix("postgresql://")) {
-            let scheme = &s[..s.len() - rest.len()];
-            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(authority_end);
-            if let Some((userinfo, host)) = authority.rsplit_once('@')
-                && let Some((user, _)) = userinfo.split_once(':')
-            {
-                return format!("{scheme}{user}:***@{host}{tail}");
-            }
-            return s.clone();
-        }
-        s.split_whitespace()
-            .map(|part| if part.starts_with("password=") { "password=***" } else { part })
-            .collect::<Vec<_>>()
-            .join(" ")
+        rampart_store::redact_url(&self.0)
     }
 
     /// Whether this names a PostgreSQL database (the only engine besides the embedded one).
@@ -459,13 +444,16 @@ impl Config {
                 return invalid(format!("public URL `{url}` is not an http:// or https:// URL"));
             }
         }
-        if let Some(url) = &self.store
-            && !url.is_postgres()
-        {
-            return invalid(format!(
-                "store `{}` is not a postgres:// URL (leave it out for the embedded store in the data directory)",
-                url.redacted()
-            ));
+        if let Some(url) = &self.store {
+            if !url.is_postgres() {
+                return invalid(format!(
+                    "store `{}` is not a postgres:// URL (leave it out for the embedded store in the data directory)",
+                    url.redacted()
+                ));
+            }
+            if let Err(e) = rampart_store::check_postgres_url(&url.0) {
+                return invalid(format!("store `{}`: {e}", url.redacted()));
+            }
         }
         if let Some(d) = self.s3_base_domains.iter().find(|d| !is_domain(d)) {
             return invalid(format!("S3 base domain `{d}` is not a DNS name"));
@@ -496,6 +484,10 @@ mod store_url_tests {
         assert_eq!(u("postgresql://rampart@db/r"), "postgresql://rampart@db/r");
         assert_eq!(u("host=db password=s3cret user=r"), "host=db password=*** user=r");
         assert!(!format!("{:?}", StoreUrl("postgres://a:pw@h/d".into())).contains("pw"));
+        assert_eq!(
+            u("postgres://h/d?user=a&password=s3cret&sslmode=require"),
+            "postgres://h/d?user=a&password=***&sslmode=require"
+        );
     }
 }
 

@@ -21,7 +21,7 @@ mod seal;
 mod sqlite;
 
 pub use db::{Db, Tx, TxError};
-pub use pg::{PgOptions, SCHEMA_VERSION};
+pub use pg::{PgOptions, SCHEMA_VERSION, check_url as check_postgres_url, redact_url};
 pub use seal::{MASTER_KEY_LEN, SealError, Sealer};
 pub use sqlite::backup as backup_embedded;
 

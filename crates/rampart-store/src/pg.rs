@@ -150,35 +150,76 @@ fn form_decode(v: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Checks a PostgreSQL URL (or key=value string) as a node would read it, without connecting:
+/// for configuration checks before anything starts.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    parse_url(url).map(drop)
+}
+
+/// A URL's settings and TLS mode (and the file of trusted roots, if named): pure.
+fn parse_url(url: &str) -> Result<(tokio_postgres::Config, TlsMode, Option<String>), StoreError> {
+    let (rest, mode, root) = split_tls_params(url)?;
+    let mut config: tokio_postgres::Config =
+        rest.parse().map_err(|e| StoreError::Config(format!("the store's PostgreSQL URL is not valid: {e}")))?;
+    let mode = match mode.as_deref() {
+        None | Some("prefer" | "require" | "allow") => {
+            if mode.is_none() || mode.as_deref() == Some("allow") {
+                config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
+            } else {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+            }
+            TlsMode::Unverified
+        }
+        Some("disable") => {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            TlsMode::Disable
+        }
+        Some("verify-ca") => TlsMode::VerifyCa,
+        Some("verify-full") => TlsMode::VerifyFull,
+        Some(other) => {
+            return Err(StoreError::Config(format!(
+                "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            )));
+        }
+    };
+    if matches!(mode, TlsMode::VerifyCa | TlsMode::VerifyFull) {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    }
+    Ok((config, mode, root))
+}
+
+/// A URL with any password replaced by `***` (`postgres://user:***@host/db`, or `password=***` in
+/// a key=value string), for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
+        let scheme = url.get(..url.len() - rest.len()).unwrap_or_default();
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        let mut tail = tail.to_owned();
+        // A password may also be a query parameter.
+        if let Some((path, query)) = tail.clone().split_once('?') {
+            let parts: Vec<String> = query
+                .split('&')
+                .map(|p| if p.starts_with("password=") { "password=***".to_owned() } else { p.to_owned() })
+                .collect();
+            tail = format!("{path}?{}", parts.join("&"));
+        }
+        if let Some((userinfo, host)) = authority.rsplit_once('@')
+            && let Some((user, _)) = userinfo.split_once(':')
+        {
+            return format!("{scheme}{user}:***@{host}{tail}");
+        }
+        return format!("{scheme}{authority}{tail}");
+    }
+    url.split_whitespace()
+        .map(|part| if part.starts_with("password=") { "password=***" } else { part })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Settings {
     fn parse(url: &str, options: &PgOptions) -> Result<Self, StoreError> {
-        let (rest, mode, root) = split_tls_params(url)?;
-        let mut config: tokio_postgres::Config =
-            rest.parse().map_err(|e| StoreError::Config(format!("the store's PostgreSQL URL is not valid: {e}")))?;
-        let mode = match mode.as_deref() {
-            None | Some("prefer" | "require" | "allow") => {
-                if mode.is_none() || mode.as_deref() == Some("allow") {
-                    config.ssl_mode(tokio_postgres::config::SslMode::Prefer);
-                } else {
-                    config.ssl_mode(tokio_postgres::config::SslMode::Require);
-                }
-                TlsMode::Unverified
-            }
-            Some("disable") => {
-                config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-                TlsMode::Disable
-            }
-            Some("verify-ca") => TlsMode::VerifyCa,
-            Some("verify-full") => TlsMode::VerifyFull,
-            Some(other) => {
-                return Err(StoreError::Config(format!(
-                    "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-                )));
-            }
-        };
-        if matches!(mode, TlsMode::VerifyCa | TlsMode::VerifyFull) {
-            config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        }
+        let (mut config, mode, root) = parse_url(url)?;
         if let Some(pw) = &options.password {
             config.password(pw.as_bytes());
         }

@@ -17,9 +17,13 @@
 //! `--populate USERS,ROLES,POLICIES` stores that many users, roles and managed policies before
 //! measuring, to compare reads on a full account with reads on an empty one.
 //!
-//! `loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--addr HOST:PORT --creds FILE]`: with `--addr`,
-//! load an already running server, signing with the root key in `--creds` (a shared-credentials
-//! file such as `rampart-data/root-credentials`).
+//! `--postgres` runs the server on a PostgreSQL database (a throwaway server started from the
+//! machine's binaries, with its durability settings on), and `--nodes N` starts N servers on it,
+//! the connections spread over them (the server CPU figure is theirs together).
+//!
+//! `loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--postgres [--nodes N]]
+//! [--addr HOST:PORT --creds FILE]`: with `--addr`, load an already running server, signing with
+//! the root key in `--creds` (a shared-credentials file such as `rampart-data/root-credentials`).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -51,13 +55,14 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Starts the server and returns it once `/_rampart/health` answers, with the time that took.
-async fn spawn(bin: &PathBuf, data: &std::path::Path) -> anyhow::Result<(Server, Duration)> {
+async fn spawn(bin: &PathBuf, data: &std::path::Path, extra: &[String]) -> anyhow::Result<(Server, Duration)> {
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let started = Instant::now();
     let child = std::process::Command::new(bin)
         .args(["serve", "--listen", &addr, "--data-dir"])
         .arg(data)
+        .args(extra)
         // Quiet unless the caller asks (`RAMPART_LOG=info RAMPART_LOG_FILE=…` measures the request log).
         .env("RAMPART_LOG", std::env::var("RAMPART_LOG").unwrap_or_else(|_| "warn".to_owned()))
         .stdout(std::process::Stdio::null())
@@ -578,19 +583,29 @@ fn pct(sorted: &[u32], p: f64) -> f64 {
 /// Loads the server for `seconds` and prints throughput, latency and, where `/proc` has them,
 /// the CPU time a request cost: the server's own (`server_pid`) and the whole machine's.
 async fn run(
-    addr: &str,
+    addrs: &[String],
     creds: &std::sync::Arc<Creds>,
     connections: usize,
     seconds: u64,
     op: Op,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
 ) -> anyhow::Result<()> {
     let until = Instant::now() + Duration::from_secs(seconds);
-    let server_before = server_pid.and_then(process_ticks);
+    let ticks = || -> Option<u64> {
+        if server_pids.is_empty() {
+            return None;
+        }
+        server_pids.iter().map(|p| process_ticks(*p)).sum()
+    };
+    let server_before = ticks();
     let machine_before = machine_ticks();
     let started = Instant::now();
-    let tasks: Vec<_> =
-        (0..connections).map(|_| tokio::spawn(worker(addr.to_owned(), creds.clone(), until, op))).collect();
+    let tasks: Vec<_> = (0..connections)
+        .map(|i| {
+            let addr = addrs.get(i % addrs.len().max(1)).cloned().unwrap_or_default();
+            tokio::spawn(worker(addr, creds.clone(), until, op))
+        })
+        .collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await??);
@@ -604,7 +619,7 @@ async fn run(
             Some(after?.checked_sub(before?)? as f64 / TICKS_PER_SECOND * 1e6 / n)
         })
     };
-    let server = per_request(server_before, server_pid.and_then(process_ticks));
+    let server = per_request(server_before, ticks());
     let machine = per_request(machine_before, machine_ticks());
     let cpu = match (server, machine) {
         (Some(s), Some(m)) => format!("  cpu/req: server={s:.0} us machine={m:.0} us"),
@@ -692,12 +707,16 @@ async fn main() -> anyhow::Result<()> {
     let mut attach: (Option<String>, Option<PathBuf>) = (None, None);
     let mut op = Op::GetCallerIdentity;
     let mut counts: Option<[usize; 3]> = None;
+    let mut postgres = false;
+    let mut nodes = 1usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--connections" => connections.push(args.next().context("--connections N")?.parse()?),
             "--seconds" => seconds = args.next().context("--seconds S")?.parse()?,
             "--addr" => attach.0 = Some(args.next().context("--addr HOST:PORT")?),
+            "--postgres" => postgres = true,
+            "--nodes" => nodes = args.next().context("--nodes N")?.parse()?,
             "--creds" => attach.1 = Some(args.next().context("--creds FILE")?.into()),
             "--populate" => {
                 let v = args.next().context("--populate USERS,ROLES,POLICIES")?;
@@ -724,11 +743,14 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             _ => bail!(
-                "usage: loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--addr HOST:PORT --creds FILE]"
+                "usage: loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--postgres [--nodes N]] \
+                 [--addr HOST:PORT --creds FILE]"
             ),
         }
     }
     anyhow::ensure!(seconds <= 300, "--seconds is at most 300");
+    anyhow::ensure!((1..=8).contains(&nodes), "--nodes is 1 to 8");
+    anyhow::ensure!(nodes == 1 || postgres, "--nodes needs --postgres: the embedded store has one node");
     if connections.is_empty() {
         connections = vec![1, 32];
     }
@@ -739,15 +761,26 @@ async fn main() -> anyhow::Result<()> {
         }
         creds = setup_creds(&addr, creds, op).await?;
         for c in connections {
-            run(&addr, &creds, c, seconds, op, None).await?;
+            run(std::slice::from_ref(&addr), &creds, c, seconds, op, &[]).await?;
         }
         return Ok(());
     }
     let bin = std::env::current_exe()?.with_file_name("rampart");
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
+    // The database, when asked for: a server of the benchmark's own, durable as in production.
+    let (_pg, store): (Option<rampart_pgtest::Server>, Vec<String>) = if postgres {
+        let pg = rampart_pgtest::start_server(&rampart_pgtest::Options { durable: true })
+            .map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
+        pg.create_database("loadbench").map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
+        let url = pg.url("loadbench");
+        println!("store: PostgreSQL (a throwaway server, fsync on), {nodes} node(s)");
+        (Some(pg), vec!["--store".to_owned(), url])
+    } else {
+        (None, Vec::new())
+    };
 
-    let (server, first) = spawn(&bin, &data).await?;
+    let (server, first) = spawn(&bin, &data, &store).await?;
     let mut creds = std::sync::Arc::new(read_creds(&data.join("root-credentials"))?);
     println!("first start (bootstrap, argon2id hash): {:.1} ms", first.as_secs_f64() * 1000.0);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -755,20 +788,33 @@ async fn main() -> anyhow::Result<()> {
         println!("idle RSS after start: {:.1} MiB", kib as f64 / 1024.0);
     }
     drop(server);
-    let (server, restart) = spawn(&bin, &data).await?;
-    println!("start-up on an existing data dir (to first healthy answer): {:.1} ms", restart.as_secs_f64() * 1000.0);
-    if let Some(counts) = counts {
-        populate(&server.addr, &creds, counts).await?;
+    let (server, restart) = spawn(&bin, &data, &store).await?;
+    let what = if postgres { "database" } else { "data dir" };
+    println!("start-up on an existing {what} (to first healthy answer): {:.1} ms", restart.as_secs_f64() * 1000.0);
+    let mut servers = vec![server];
+    for n in 1..nodes {
+        let mut extra = store.clone();
+        extra.extend(["--master-key-file".to_owned(), data.join("master.key").to_string_lossy().into_owned()]);
+        let (node, took) = spawn(&bin, &dir.path().join(format!("data{n}")), &extra).await?;
+        println!("node {n} joined in {:.1} ms", took.as_secs_f64() * 1000.0);
+        servers.push(node);
     }
-    creds = setup_creds(&server.addr, creds, op).await?;
-    let pid = Some(server.child.id());
-    run(&server.addr, &creds, 4, 2, op, pid).await.map(|_| ()).ok(); // warm-up
+    let addrs: Vec<String> = servers.iter().map(|s| s.addr.clone()).collect();
+    let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
+    let first_addr = addrs.first().cloned().unwrap_or_default();
+    if let Some(counts) = counts {
+        populate(&first_addr, &creds, counts).await?;
+    }
+    creds = setup_creds(&first_addr, creds, op).await?;
+    run(&addrs, &creds, 4, 2, op, &pids).await.map(|_| ()).ok(); // warm-up
     for c in connections {
-        run(&server.addr, &creds, c, seconds, op, pid).await?;
+        run(&addrs, &creds, c, seconds, op, &pids).await?;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    if let Some(kib) = rss_kib(server.child.id()) {
-        println!("RSS after load: {:.1} MiB", kib as f64 / 1024.0);
+    for s in &servers {
+        if let Some(kib) = rss_kib(s.child.id()) {
+            println!("RSS after load: {:.1} MiB", kib as f64 / 1024.0);
+        }
     }
     Ok(())
 }
