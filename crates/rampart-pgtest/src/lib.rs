@@ -60,6 +60,8 @@ pub struct Options {
     /// Keep PostgreSQL's durability settings (fsync on) — for benchmarks. Tests turn fsync off,
     /// which survives the server's kill (the data is in the OS's cache) but not the machine's.
     pub durable: bool,
+    /// Serve TLS with this certificate chain and key (PEM).
+    pub tls: Option<(String, String)>,
 }
 
 impl Server {
@@ -221,6 +223,24 @@ fn launch(bin: &Path, run_as: Option<&str>, dir: &Path, port: u16, options: &Opt
     if !options.durable {
         for s in ["fsync=off", "full_page_writes=off"] {
             args.extend(["-c".to_owned(), s.to_owned()]);
+        }
+    }
+    if let Some((cert, key)) = &options.tls {
+        // PostgreSQL wants its key private to the user it runs as.
+        let (cert_path, key_path) = (dir.join("server.crt"), dir.join("server.key"));
+        std::fs::write(&cert_path, cert).map_err(|e| e.to_string())?;
+        std::fs::write(&key_path, key).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(&key_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| e.to_string())?;
+        if let Some(u) = run_as {
+            let _ = Command::new("chown").arg(format!("{u}:")).arg(&cert_path).arg(&key_path).status();
+        }
+        for s in [
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert_path.display()),
+            format!("ssl_key_file={}", key_path.display()),
+        ] {
+            args.extend(["-c".to_owned(), s]);
         }
     }
     let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;

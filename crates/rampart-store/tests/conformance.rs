@@ -661,3 +661,54 @@ async fn an_online_backup_is_a_consistent_store_taken_beside_its_writer() {
     let again = rampart_store::backup_embedded(&store.dir.path().join("rampart.db"), &to);
     assert!(again.is_err());
 }
+
+/// TLS to the database, checked as libpq's sslmode says: verify-full against the right CA
+/// connects; against another CA it is refused; require encrypts without checking.
+#[tokio::test]
+async fn postgres_tls_is_verified_as_sslmode_says() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&key, &issuer).unwrap();
+    let options = rampart_pgtest::Options { durable: false, tls: Some((cert.pem(), key.serialize_pem())) };
+    let server = rampart_pgtest::start_server(&options).unwrap();
+    server.create_database("tls").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let base = format!("postgres://postgres@localhost:{}/tls", server.port);
+    let open = |query: String| Db::open_postgres(&format!("{base}?{query}"), &rampart_store::PgOptions::default());
+
+    let db = open(format!("sslmode=verify-full&sslrootcert={}", ca_file.display())).unwrap();
+    db.transact(|tx| tx.put(b"k", b"over tls").map_err(|_| ())).await.unwrap();
+    // The server itself says this node's connections are encrypted, every one of them.
+    let out = std::process::Command::new(server.program("psql"))
+        .arg(format!("{base}?sslmode=disable"))
+        .args([
+            "-tAc",
+            "SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*) FILTER (WHERE NOT s.ssl) \
+             FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'rampart'",
+        ])
+        .output()
+        .unwrap();
+    let counts = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let (tls, plain) = counts.split_once(' ').unwrap();
+    assert!(tls.parse::<u32>().unwrap() >= 2 && plain == "0", "TLS / plain connections of the node: {counts}");
+    db.close();
+    drop(db);
+
+    let other_ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut other = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    other.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let other_ca = dir.path().join("other.pem");
+    std::fs::write(&other_ca, other.self_signed(&other_ca_key).unwrap().pem()).unwrap();
+    let refused = open(format!("sslmode=verify-full&sslrootcert={}", other_ca.display()));
+    assert!(refused.is_err(), "a certificate from another CA is refused under verify-full");
+
+    let db = open("sslmode=require".to_owned()).unwrap();
+    assert_eq!(db.get(b"k").unwrap().as_deref(), Some(&b"over tls"[..]));
+    server.kill().unwrap();
+}
