@@ -13,9 +13,10 @@ fuzz_target!(|data: &[u8]| {
     // postgres://user:PASSWORD@host…: the password (when distinctive) is gone.
     if let Some(rest) = text.strip_prefix("postgres://")
         && let Some((userinfo, _)) = rest.split(['/', '?']).next().and_then(|a| a.rsplit_once('@'))
-        && let Some((_, password)) = userinfo.split_once(':')
+        && let Some((user, password)) = userinfo.split_once(':')
         && password.len() >= 8
         && !password.contains(['*', '@', ':'])
+        && !user.contains(password)
     {
         let after_scheme = redacted.strip_prefix("postgres://").unwrap_or(&redacted);
         let shown_userinfo = after_scheme.split(['/', '?']).next().and_then(|a| a.rsplit_once('@')).map(|x| x.0);

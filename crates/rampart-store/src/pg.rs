@@ -958,6 +958,7 @@ impl PgWriter {
             group: Layer::default(),
             job: Layer::default(),
             broken: std::cell::RefCell::new(broken),
+            log_max: std::cell::Cell::new(None),
         };
         let mut later = Vec::new();
         let mut ran = Vec::new();
@@ -973,7 +974,8 @@ impl PgWriter {
             (Some(c), None) => {
                 let node = self.shared.node;
                 let group = std::mem::take(&mut work.group);
-                self.block(flush(c, group, later, &written, wiped, node))
+                let log_max = work.log_max.get();
+                self.block(flush(c, group, later, log_max, &written, wiped, node))
             }
             (_, Some(e)) => Err(StoreError::Unavailable(e)),
             (None, None) => Err(StoreError::Closed),
@@ -1015,6 +1017,7 @@ async fn flush(
     conn: &Conn,
     group: Layer,
     mut later: Vec<LogEntry>,
+    log_max: Option<Option<i64>>,
     written: &[&Vec<u8>],
     wiped: bool,
     node: uuid::Uuid,
@@ -1026,7 +1029,9 @@ async fn flush(
         (Some(f), Some(l)) => (f.0, l.0.saturating_add(i64::try_from(later.len()).unwrap_or(i64::MAX))),
         _ => (0, -1),
     };
-    if !later.is_empty() && !group.wiped {
+    // Known to end before the first of them (read under the lock this group holds): nothing to look at.
+    let all_after = log_max.is_some_and(|max| max.is_none_or(|m| m < first));
+    if !later.is_empty() && !group.wiped && !all_after {
         taken = log_taken(conn, first, horizon).await?;
         if let Some(cut) = group.log_cut {
             taken.retain(|t| *t > cut);
@@ -1063,7 +1068,7 @@ async fn flush(
     for (at, value) in later {
         let mut t = at.max(prev.saturating_add(1));
         loop {
-            let in_db = if t <= horizon {
+            let in_db = if t <= horizon || all_after {
                 taken.binary_search(&t).is_ok()
             } else {
                 !group.wiped && group.log_cut.is_none_or(|c| t > c) && !log_taken(conn, t, t).await?.is_empty()
@@ -1102,6 +1107,10 @@ struct PgWork<'w> {
     /// The group's first failure at the database (which aborts its transaction): every later
     /// statement fails the same way, and the group does not commit.
     broken: std::cell::RefCell<Option<String>>,
+    /// The newest position in the database's log, read once a group under the writers' lock (so
+    /// it holds for the whole group; `Some(None)`: the log is empty): an append after it needs no
+    /// look at the database.
+    log_max: std::cell::Cell<Option<Option<i64>>>,
 }
 
 impl PgWork<'_> {
@@ -1113,6 +1122,18 @@ impl PgWork<'_> {
             self.broken.replace(Some(e.to_string()));
         }
         r
+    }
+
+    fn db_log_max(&self) -> Result<Option<i64>, StoreError> {
+        if let Some(m) = self.log_max.get() {
+            return Ok(m);
+        }
+        let m = self.db(async |c| {
+            let rows = c.query("SELECT max(t) FROM rampart_log", &[]).await?;
+            rows.first().map_or(Ok(None), |r| r.try_get::<_, Option<i64>>(0).map_err(db_err))
+        })?;
+        self.log_max.set(Some(m));
+        Ok(m)
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -1233,7 +1254,11 @@ impl Backend for PgWork<'_> {
         let mut from = at;
         loop {
             let to = from.saturating_add(WINDOW - 1);
-            let taken = if self.db_visible() { self.db(async |c| log_taken(c, from, to).await)? } else { Vec::new() };
+            let taken = if self.db_visible() && self.db_log_max()?.is_some_and(|max| max >= from) {
+                self.db(async |c| log_taken(c, from, to).await)?
+            } else {
+                Vec::new()
+            };
             let mut t = from;
             while t <= to {
                 let in_db = cut.is_none_or(|c| t > c) && taken.binary_search(&t).is_ok();

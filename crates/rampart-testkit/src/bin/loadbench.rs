@@ -770,7 +770,7 @@ async fn main() -> anyhow::Result<()> {
     let data = dir.path().join("data");
     // The database, when asked for: a server of the benchmark's own, durable as in production.
     let (_pg, store): (Option<rampart_pgtest::Server>, Vec<String>) = if postgres {
-        let pg = rampart_pgtest::start_server(&rampart_pgtest::Options { durable: true })
+        let pg = rampart_pgtest::start_server(&rampart_pgtest::Options { durable: true, ..Default::default() })
             .map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
         pg.create_database("loadbench").map_err(|e| anyhow::anyhow!("PostgreSQL: {e}"))?;
         let url = pg.url("loadbench");
