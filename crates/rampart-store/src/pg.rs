@@ -579,26 +579,35 @@ impl PgEngine {
         // Nothing is cached until this node follows the other nodes' changes.
         cache.set_enabled(false);
         let shared = Arc::new(Shared { settings, cache, node: uuid::Uuid::new_v4(), leases: Mutex::default() });
-        let setup = shared.clone();
-        let writer_conn = on(&handle, async move {
-            let client = setup.settings.connect(None).await?;
-            migrate(&client).await?;
-            Ok(Conn::new(client))
-        })?;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), StoreError>>(1);
-        handle.spawn(follow(shared.clone(), stopped, ready_tx));
-        ready_rx
-            .recv_timeout(OP_TIMEOUT)
-            .map_err(|_| StoreError::Unavailable("the database's notifications did not start".into()))??;
+        // The writer: a thread with a runtime and a connection of its own, so that each of its
+        // statements is sent and answered on that one thread. It migrates the schema first.
         let (sender, rx) = mpsc::channel::<Msg>();
+        let (writer_ready, writer_started) = mpsc::sync_channel::<Result<(), StoreError>>(1);
         let writer_shared = shared.clone();
-        let writer_handle = handle.clone();
         let thread = std::thread::Builder::new()
             .name("rampart-store-writer".into())
             .spawn(move || {
-                let mut w =
-                    PgWriter { handle: writer_handle, shared: writer_shared, conn: Some(Arc::new(writer_conn)) };
+                let started = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| StoreError::Writer(e.to_string()))
+                    .and_then(|rt| {
+                        let conn = rt.block_on(async {
+                            let client = writer_shared.settings.connect(None).await?;
+                            migrate(&client).await?;
+                            Ok::<_, StoreError>(Conn::new(client))
+                        })?;
+                        Ok((rt, conn))
+                    });
+                let (rt, conn) = match started {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = writer_ready.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = writer_ready.send(Ok(()));
+                let mut w = PgWriter { rt, shared: writer_shared, conn: Some(Arc::new(conn)) };
                 while let Some((jobs, closing)) = group::gather(&rx) {
                     if !jobs.is_empty() {
                         w.commit_group(jobs);
@@ -613,6 +622,13 @@ impl PgEngine {
                 }
             })
             .map_err(|e| StoreError::Writer(e.to_string()))?;
+        writer_started.recv().map_err(|_| StoreError::Writer("the store's writer did not start".into()))??;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), StoreError>>(1);
+        handle.spawn(follow(shared.clone(), stopped, ready_tx));
+        ready_rx
+            .recv_timeout(OP_TIMEOUT)
+            .map_err(|_| StoreError::Unavailable("the database's notifications did not start".into()))??;
         Ok(Self {
             runtime: Mutex::new(runtime),
             handle,
@@ -916,16 +932,17 @@ impl Layer {
     }
 }
 
-/// The writer thread's state.
+/// The writer thread's state: its own single-threaded runtime drives its connection and its
+/// statements, with no hand-off to another thread per statement.
 struct PgWriter {
-    handle: Handle,
+    rt: tokio::runtime::Runtime,
     shared: Arc<Shared>,
     conn: Option<Arc<Conn>>,
 }
 
 impl PgWriter {
     fn block<T>(&self, f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        self.handle.block_on(f)
+        self.rt.block_on(f)
     }
 
     fn connection(&mut self) -> Result<Arc<Conn>, StoreError> {
@@ -940,25 +957,37 @@ impl PgWriter {
     }
 
     fn commit_group(&mut self, jobs: Vec<Job>) {
-        let conn = self.connection().and_then(|c| {
-            self.block(timed(c.client.batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"))))
-                .map(|()| c)
+        // One round trip: the transaction, the writers' lock, and where the log ends under it.
+        let begun = self.connection().and_then(|c| {
+            let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}); SELECT max(t) FROM rampart_log");
+            let messages = self.block(timed(c.client.simple_query(&sql)))?;
+            let log_max = messages
+                .iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+                    _ => None,
+                })
+                .last()
+                .and_then(|r| r.get(0))
+                .map(|v| v.parse::<i64>().map_err(|e| StoreError::Writer(format!("the log's end: {e}"))))
+                .transpose()?;
+            Ok((c, log_max))
         });
-        let (conn, broken) = match conn {
-            Ok(c) => (Some(c), None),
+        let (conn, broken, log_max) = match begun {
+            Ok((c, max)) => (Some(c), None, Some(max)),
             Err(e) => {
                 tracing::error!(error = %e, "store: cannot begin a transaction");
                 self.conn = None;
-                (None, Some(e.to_string()))
+                (None, Some(e.to_string()), None)
             }
         };
         let mut work = PgWork {
-            handle: &self.handle,
+            rt: &self.rt,
             conn: conn.as_deref(),
             group: Layer::default(),
             job: Layer::default(),
             broken: std::cell::RefCell::new(broken),
-            log_max: std::cell::Cell::new(None),
+            log_max: std::cell::Cell::new(log_max),
         };
         let mut later = Vec::new();
         let mut ran = Vec::new();
@@ -1052,17 +1081,6 @@ async fn flush(
             None => del.push(k.as_slice()),
         }
     }
-    if !del.is_empty() {
-        conn.execute("DELETE FROM rampart_kv WHERE k = ANY($1)", &[&del]).await?;
-    }
-    if !put_k.is_empty() {
-        conn.execute(
-            "INSERT INTO rampart_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-             ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-            &[&put_k, &put_v],
-        )
-        .await?;
-    }
     let mut log = group.log;
     let mut prev = i64::MIN;
     for (at, value) in later {
@@ -1081,26 +1099,52 @@ async fn flush(
         log.insert(t, value);
         prev = t;
     }
-    if !log.is_empty() {
-        let (ts, vs): (Vec<i64>, Vec<&[u8]>) = log.iter().map(|(t, v)| (*t, v.as_slice())).unzip();
-        conn.execute("INSERT INTO rampart_log (t, v) SELECT * FROM unnest($1::int8[], $2::bytea[])", &[&ts, &vs])
+    let (ts, vs): (Vec<i64>, Vec<&[u8]>) = log.iter().map(|(t, v)| (*t, v.as_slice())).unzip();
+    let keys: Vec<&[u8]> = written.iter().map(|k| k.as_slice()).collect();
+    // The statements go out together (tokio-postgres pipelines them on the connection), in this
+    // order; the commit is sent only once every one has succeeded.
+    let deleted = async {
+        if !del.is_empty() {
+            conn.execute("DELETE FROM rampart_kv WHERE k = ANY($1)", &[&del]).await?;
+        }
+        Ok::<_, StoreError>(())
+    };
+    let upserted = async {
+        if !put_k.is_empty() {
+            conn.execute(
+                "INSERT INTO rampart_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+                 ON CONFLICT (k) DO UPDATE SET v = excluded.v",
+                &[&put_k, &put_v],
+            )
             .await?;
-    }
-    if !written.is_empty() || wiped {
-        let keys: Vec<&[u8]> = written.iter().map(|k| k.as_slice()).collect();
-        conn.execute(
-            "WITH c AS (INSERT INTO rampart_changes (node, keys, wiped) VALUES ($1, $2, $3) RETURNING seq)
-             SELECT pg_notify('rampart_changes', seq::text) FROM c",
-            &[&node, &keys, &wiped],
-        )
-        .await?;
-    }
+        }
+        Ok(())
+    };
+    let appended = async {
+        if !ts.is_empty() {
+            conn.execute("INSERT INTO rampart_log (t, v) SELECT * FROM unnest($1::int8[], $2::bytea[])", &[&ts, &vs])
+                .await?;
+        }
+        Ok(())
+    };
+    let noticed = async {
+        if !keys.is_empty() || wiped {
+            conn.execute(
+                "WITH c AS (INSERT INTO rampart_changes (node, keys, wiped) VALUES ($1, $2, $3) RETURNING seq)
+                 SELECT pg_notify('rampart_changes', seq::text) FROM c",
+                &[&node, &keys, &wiped],
+            )
+            .await?;
+        }
+        Ok(())
+    };
+    tokio::try_join!(deleted, upserted, appended, noticed)?;
     timed(conn.client.batch_execute("COMMIT")).await
 }
 
 /// One transaction inside its group: its writes buffered in `job`, over the group's.
 struct PgWork<'w> {
-    handle: &'w Handle,
+    rt: &'w tokio::runtime::Runtime,
     conn: Option<&'w Conn>,
     group: Layer,
     job: Layer,
@@ -1117,7 +1161,7 @@ impl PgWork<'_> {
     fn db<T>(&self, f: impl AsyncFnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.check()?;
         let conn = self.conn.ok_or(StoreError::Closed)?;
-        let r = self.handle.block_on(f(conn));
+        let r = self.rt.block_on(f(conn));
         if let Err(e) = &r {
             self.broken.replace(Some(e.to_string()));
         }
