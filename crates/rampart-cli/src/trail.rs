@@ -46,6 +46,10 @@ pub struct ValidateArgs {
     /// The server's data directory [default: ./rampart-data].
     #[arg(long, env = "RAMPART_DATA_DIR", default_value = "rampart-data")]
     data_dir: PathBuf,
+    /// The server's store, when it is a PostgreSQL database (postgres://…; the password may be
+    /// in RAMPART_STORE_PASSWORD) instead of the data directory's.
+    #[arg(long, env = "RAMPART_STORE")]
+    store: Option<String>,
     /// Check the copies in this export directory (the server's `--trail-export-dir`) instead of
     /// the bucket: `DIR/BUCKET/KEY`, a digest's signature in `KEY.metadata.json`.
     #[arg(long)]
@@ -182,9 +186,17 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         bail!("Invalid time range specified: start-time must occur before end-time");
     }
     let path = args.data_dir.join(rampart_server::DB_FILE);
-    let source = if path.exists() {
-        let db =
-            rampart_store::Db::open_sqlite_read_only(&path).with_context(|| format!("opening {}", path.display()))?;
+    let database = args.store.as_ref().map(|s| rampart_server::config::StoreUrl(s.clone()));
+    let source = if database.is_some() || path.exists() {
+        let db = match &database {
+            Some(url) => {
+                let password = std::env::var("RAMPART_STORE_PASSWORD").ok().map(zeroize::Zeroizing::new);
+                rampart_store::Db::open_postgres(&url.0, &rampart_store::PgOptions { password })
+                    .with_context(|| format!("opening {}", url.redacted()))?
+            }
+            None => rampart_store::Db::open_sqlite_read_only(&path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        };
         let trail =
             find_trail(rampart_cloudtrail::all_trails(&db).map_err(|e| anyhow::anyhow!(e.message))?, &args.trail)?;
         Source::Store { db, trail: Box::new(trail) }
