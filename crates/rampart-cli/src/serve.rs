@@ -198,6 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let dev_account = config.dev_account_id.clone();
     let data_dir = config.data_dir.clone();
     let tls_self_signed = config.tls_self_signed;
+    let store = config.store.as_ref().map(rampart_server::config::StoreUrl::redacted);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
@@ -214,16 +215,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!();
         }
         println!("Rampart is listening on {endpoint} (management account {}).", running.management_account_id);
+        if let Some(store) = &store {
+            println!("Its store is {store}, shared with every node that names it.");
+        }
+        let credentials = data_dir.join("root-credentials");
+        if !credentials.exists() {
+            // A node that joined a store: the root key is where the store was first started.
+            println!("The root key is in root-credentials in the data directory of the node that first started this store.");
+        }
         // A self-signed certificate is trusted by pointing the AWS tools at it.
         let ca = if tls_self_signed {
             format!("AWS_CA_BUNDLE={} ", data_dir.join("tls").join("cert.pem").display())
         } else {
             String::new()
         };
-        println!(
-            "Try: {ca}AWS_SHARED_CREDENTIALS_FILE={} AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1 aws sts get-caller-identity",
-            data_dir.join("root-credentials").display()
-        );
+        if credentials.exists() {
+            println!(
+                "Try: {ca}AWS_SHARED_CREDENTIALS_FILE={} AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1 aws sts get-caller-identity",
+                credentials.display()
+            );
+        }
         tokio::select! {
             () = shutdown_signal() => {
                 tracing::info!("shutting down: draining requests and closing the store");

@@ -305,8 +305,8 @@ mod tls {
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(err)?;
-        let verifier: Arc<dyn ServerCertVerifier> = match mode {
-            TlsMode::Disable | TlsMode::Unverified => Arc::new(Unverified(provider)),
+        let chain = match mode {
+            TlsMode::Disable | TlsMode::Unverified => None,
             TlsMode::VerifyCa | TlsMode::VerifyFull => {
                 let mut roots = rustls::RootCertStore::empty();
                 match root {
@@ -323,63 +323,29 @@ mod tls {
                         }
                     }
                 }
-                let inner =
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider).build().map_err(err)?;
-                Arc::new(Checked { inner, host_name: mode == TlsMode::VerifyFull })
+                Some(
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(err)?,
+                )
             }
         };
+        let verifier = Arc::new(Verifier { provider, chain, host_name: mode == TlsMode::VerifyFull });
         Ok(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth())
     }
 
-    /// libpq's `require`: the channel is encrypted; the certificate is not checked (signatures
-    /// still are, so the session is with the key the certificate names).
+    /// The server's certificate, checked as the mode says: not at all for `prefer` and `require`
+    /// (libpq's meaning: the channel is encrypted, and the handshake's signatures are still
+    /// checked, so the session is with the key the certificate names); the chain against the roots
+    /// for `verify-ca`; the host name too for `verify-full`.
     #[derive(Debug)]
-    struct Unverified(Arc<rustls::crypto::CryptoProvider>);
-
-    impl ServerCertVerifier for Unverified {
-        fn verify_server_cert(
-            &self,
-            _: &CertificateDer<'_>,
-            _: &[CertificateDer<'_>],
-            _: &ServerName<'_>,
-            _: &[u8],
-            _: UnixTime,
-        ) -> Result<ServerCertVerified, rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
-
-    /// `verify-ca` and `verify-full`: the chain is checked against the roots; the host name too
-    /// for `verify-full`.
-    #[derive(Debug)]
-    struct Checked {
-        inner: Arc<WebPkiServerVerifier>,
+    struct Verifier {
+        provider: Arc<rustls::crypto::CryptoProvider>,
+        chain: Option<Arc<WebPkiServerVerifier>>,
         host_name: bool,
     }
 
-    impl ServerCertVerifier for Checked {
+    impl ServerCertVerifier for Verifier {
         fn verify_server_cert(
             &self,
             end_entity: &CertificateDer<'_>,
@@ -388,7 +354,8 @@ mod tls {
             ocsp: &[u8],
             now: UnixTime,
         ) -> Result<ServerCertVerified, rustls::Error> {
-            match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+            match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
                 Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
                 | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }))
                     if !self.host_name =>
@@ -405,7 +372,7 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.inner.verify_tls12_signature(message, cert, dss)
+            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
         }
 
         fn verify_tls13_signature(
@@ -414,11 +381,11 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            self.inner.verify_tls13_signature(message, cert, dss)
+            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
         }
 
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.inner.supported_verify_schemes()
+            self.provider.signature_verification_algorithms.supported_schemes()
         }
     }
 }

@@ -272,20 +272,7 @@ async fn a_node_killed_mid_burst_loses_no_acknowledged_write_and_the_other_keeps
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 20, "the burst got going before the kill: {}", acked.len());
     // A serves on, and has every user B acknowledged.
-    let mut listed = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let mut req = admin_a.list_users().max_items(1000);
-        if let Some(m) = &marker {
-            req = req.marker(m);
-        }
-        let page = req.send().await.unwrap();
-        listed.extend(page.users().iter().map(|u| u.user_name().to_owned()));
-        marker = page.marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
+    let listed = crate::user_names(&admin_a).await;
     let missing: Vec<&String> = acked.iter().filter(|n| !listed.contains(n)).collect();
     assert!(missing.is_empty(), "acknowledged by B but gone: {missing:?}");
     admin_a.create_user().user_name("after-the-kill").send().await.unwrap();

@@ -66,20 +66,7 @@ async fn a_killed_server_keeps_every_acknowledged_write_and_its_event() {
     let (mut child, again) = spawn(&data);
     assert_eq!(again.len(), 1, "a restart does not bootstrap again");
     let client = iam(&again[0], id, secret);
-    let mut listed = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let mut req = client.list_users().max_items(1000);
-        if let Some(m) = &marker {
-            req = req.marker(m);
-        }
-        let page = req.send().await.unwrap();
-        listed.extend(page.users().iter().map(|u| u.user_name().to_owned()));
-        marker = page.marker().map(str::to_owned);
-        if marker.is_none() {
-            break;
-        }
-    }
+    let listed = crate::user_names(&client).await;
     let missing_users: Vec<&String> = acked.iter().filter(|n| !listed.contains(n)).collect();
     assert!(missing_users.is_empty(), "acknowledged but gone: {missing_users:?}");
     child.kill().unwrap();

@@ -69,6 +69,24 @@ where
     }
 }
 
+/// Every user name of the client's account, page by page.
+pub async fn user_names(iam: &aws_sdk_iam::Client) -> Vec<String> {
+    let mut listed = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut req = iam.list_users().max_items(1000);
+        if let Some(m) = &marker {
+            req = req.marker(m);
+        }
+        let page = req.send().await.unwrap();
+        listed.extend(page.users().iter().map(|u| u.user_name().to_owned()));
+        marker = page.marker().map(str::to_owned);
+        if marker.is_none() {
+            return listed;
+        }
+    }
+}
+
 /// The trail's events named `name`, waiting until at least `at_least` of them have committed
 /// (events of reads commit with the next group).
 pub async fn events_named(server: &TestServer, name: &str, at_least: usize) -> Vec<serde_json::Value> {
