@@ -1,7 +1,8 @@
 //! What every engine's writer shares: the queued jobs, and how a group of them is gathered for one
 //! commit (group commit).
 
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
+use std::thread::JoinHandle;
 
 use crate::StoreError;
 use crate::db::{Backend, Tx, TxError};
@@ -153,6 +154,42 @@ pub(crate) fn gather(rx: &mpsc::Receiver<Msg>) -> Option<(Vec<Job>, bool)> {
         }
     }
     Some((group, closing))
+}
+
+/// An engine's writer thread and the queue to it: jobs go in; closing waits until everything
+/// queued before it has been committed.
+pub(crate) struct WriterThread {
+    sender: mpsc::Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WriterThread {
+    /// Starts the writer thread, which runs `body` over the queue.
+    pub(crate) fn spawn(body: impl FnOnce(mpsc::Receiver<Msg>) + Send + 'static) -> Result<Self, StoreError> {
+        let (sender, rx) = mpsc::channel::<Msg>();
+        let thread = std::thread::Builder::new()
+            .name("rampart-store-writer".into())
+            .spawn(move || body(rx))
+            .map_err(|e| StoreError::Writer(e.to_string()))?;
+        Ok(Self { sender, thread: Mutex::new(Some(thread)) })
+    }
+
+    /// No writer: every job is refused at once (a read-only store).
+    pub(crate) fn none() -> Self {
+        let (sender, _) = mpsc::channel::<Msg>();
+        Self { sender, thread: Mutex::new(None) }
+    }
+
+    pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
+        self.sender.send(Msg::Job(job)).map_err(|_| StoreError::Closed)
+    }
+
+    pub(crate) fn close(&self) {
+        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = self.sender.send(Msg::Close);
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Everything queued behind a close, so no acknowledged write is dropped.

@@ -23,7 +23,6 @@ use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -33,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::cache::ReadCache;
 use crate::db::Backend;
-use crate::group::{self, Job, Msg, Ran};
+use crate::group::{self, Job, Ran, WriterThread};
 use crate::{Bounds, KeyValue, LogEntry, StoreError};
 
 /// The schema this build writes; `rampart_schema` records the database's.
@@ -527,8 +526,7 @@ pub(crate) struct PgEngine {
     shared: Arc<Shared>,
     readers: Arc<Vec<Slot>>,
     next_reader: AtomicUsize,
-    writer: Mutex<Option<(mpsc::Sender<Msg>, JoinHandle<()>)>>,
-    sender: mpsc::Sender<Msg>,
+    writer: WriterThread,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -548,47 +546,43 @@ impl PgEngine {
         let shared = Arc::new(Shared { settings, cache, node: uuid::Uuid::new_v4(), leases: Mutex::default() });
         // The writer: a thread with a runtime and a connection of its own, so that each of its
         // statements is sent and answered on that one thread. It migrates the schema first.
-        let (sender, rx) = mpsc::channel::<Msg>();
         let (writer_ready, writer_started) = mpsc::sync_channel::<Result<(), StoreError>>(1);
         let writer_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("rampart-store-writer".into())
-            .spawn(move || {
-                let started = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| StoreError::Writer(e.to_string()))
-                    .and_then(|rt| {
-                        let conn = rt.block_on(async {
-                            let client = writer_shared.settings.connect(None).await?;
-                            migrate(&client).await?;
-                            Ok::<_, StoreError>(Conn::new(client))
-                        })?;
-                        Ok((rt, conn))
-                    });
-                let (rt, conn) = match started {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = writer_ready.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = writer_ready.send(Ok(()));
-                let mut w = PgWriter { rt, shared: writer_shared, conn: Some(Arc::new(conn)) };
-                while let Some((jobs, closing)) = group::gather(&rx) {
-                    if !jobs.is_empty() {
-                        w.commit_group(jobs);
-                    }
-                    if closing {
-                        break;
-                    }
+        let writer = WriterThread::spawn(move |rx| {
+            let started = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| StoreError::Writer(e.to_string()))
+                .and_then(|rt| {
+                    let conn = rt.block_on(async {
+                        let client = writer_shared.settings.connect(None).await?;
+                        migrate(&client).await?;
+                        Ok::<_, StoreError>(Conn::new(client))
+                    })?;
+                    Ok((rt, conn))
+                });
+            let (rt, conn) = match started {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = writer_ready.send(Err(e));
+                    return;
                 }
-                let rest = group::drain(&rx);
-                if !rest.is_empty() {
-                    w.commit_group(rest);
+            };
+            let _ = writer_ready.send(Ok(()));
+            let mut w = PgWriter { rt, shared: writer_shared, conn: Some(Arc::new(conn)) };
+            while let Some((jobs, closing)) = group::gather(&rx) {
+                if !jobs.is_empty() {
+                    w.commit_group(jobs);
                 }
-            })
-            .map_err(|e| StoreError::Writer(e.to_string()))?;
+                if closing {
+                    break;
+                }
+            }
+            let rest = group::drain(&rx);
+            if !rest.is_empty() {
+                w.commit_group(rest);
+            }
+        })?;
         writer_started.recv().map_err(|_| StoreError::Writer("the store's writer did not start".into()))??;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), StoreError>>(1);
@@ -602,8 +596,7 @@ impl PgEngine {
             shared,
             readers: Arc::new((0..READERS).map(|_| Slot::default()).collect()),
             next_reader: AtomicUsize::new(0),
-            writer: Mutex::new(Some((sender.clone(), thread))),
-            sender,
+            writer,
             stop,
         })
     }
@@ -681,15 +674,11 @@ impl PgEngine {
     }
 
     pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
-        self.sender.send(Msg::Job(job)).map_err(|_| StoreError::Closed)
+        self.writer.submit(job)
     }
 
     pub(crate) fn close(&self) {
-        let taken = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some((tx, thread)) = taken {
-            let _ = tx.send(Msg::Close);
-            let _ = thread.join();
-        }
+        self.writer.close();
         let _ = self.stop.send(true);
         if let Some(rt) = self.runtime.lock().ok().and_then(|mut r| r.0.take()) {
             rt.shutdown_background();

@@ -4,13 +4,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::cache::ReadCache;
 use crate::db::Backend;
-use crate::group::{self, Job, Msg, Ran};
+use crate::group::{self, Job, Msg, Ran, WriterThread};
 use crate::logpack::{self, Keys};
 use crate::{KeyValue, LogEntry, StoreError};
 
@@ -20,8 +19,7 @@ const READERS: usize = 4;
 pub(crate) struct SqliteEngine {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    writer: Mutex<Option<(mpsc::Sender<Msg>, JoinHandle<()>)>>,
-    sender: mpsc::Sender<Msg>,
+    writer: WriterThread,
 }
 
 /// What the writer thread owns.
@@ -63,20 +61,11 @@ impl SqliteEngine {
             readers
                 .push(Mutex::new(open_conn(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?));
         }
-        let (sender, rx) = mpsc::channel::<Msg>();
-        let handle = std::thread::Builder::new()
-            .name("rampart-store-writer".into())
-            .spawn(move || {
-                let w = Writer { conn: writer_conn, cache, packed_through: std::cell::Cell::new(packed_through) };
-                writer_loop(&w, &rx);
-            })
-            .map_err(|e| StoreError::Writer(e.to_string()))?;
-        Ok(Self {
-            readers,
-            next_reader: AtomicUsize::new(0),
-            writer: Mutex::new(Some((sender.clone(), handle))),
-            sender,
-        })
+        let writer = WriterThread::spawn(move |rx| {
+            let w = Writer { conn: writer_conn, cache, packed_through: std::cell::Cell::new(packed_through) };
+            writer_loop(&w, &rx);
+        })?;
+        Ok(Self { readers, next_reader: AtomicUsize::new(0), writer })
     }
 
     /// Readers only, for tools that inspect a store a server may be running on: SQLite's WAL
@@ -84,9 +73,7 @@ impl SqliteEngine {
     pub(crate) fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let readers = vec![Mutex::new(open_conn(path, flags)?)];
-        // No writer thread: the receiver is dropped, so a submitted job is refused at once.
-        let (sender, _) = mpsc::channel::<Msg>();
-        Ok(Self { readers, next_reader: AtomicUsize::new(0), writer: Mutex::new(None), sender })
+        Ok(Self { readers, next_reader: AtomicUsize::new(0), writer: WriterThread::none() })
     }
 
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -106,15 +93,11 @@ impl SqliteEngine {
     }
 
     pub(crate) fn submit(&self, job: Job) -> Result<(), StoreError> {
-        self.sender.send(Msg::Job(job)).map_err(|_| StoreError::Closed)
+        self.writer.submit(job)
     }
 
     pub(crate) fn close(&self) {
-        let taken = self.writer.lock().ok().and_then(|mut w| w.take());
-        if let Some((tx, handle)) = taken {
-            let _ = tx.send(Msg::Close);
-            let _ = handle.join();
-        }
+        self.writer.close();
     }
 }
 
