@@ -841,10 +841,9 @@ async fn follow_once(
         });
         if holds_prune && prune.elapsed() > Duration::from_secs(60) {
             prune = tokio::time::Instant::now();
-            conn.execute(
-                "DELETE FROM rampart_changes WHERE at < now() - make_interval(secs => $1)",
-                &[&(CHANGES_KEPT_SECS as f64)],
-            )
+            timed(conn.client.batch_execute(&format!(
+                "DELETE FROM rampart_changes WHERE at < now() - interval '{CHANGES_KEPT_SECS} seconds'"
+            )))
             .await?;
         }
     }
