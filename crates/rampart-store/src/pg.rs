@@ -979,9 +979,9 @@ impl PgWriter {
             }
         }
         // INVARIANT: the cache forgets every written key before any writer hears of its commit.
-        if outcome.is_ok() {
-            self.shared.cache.invalidate(written.iter().copied(), wiped);
-        }
+        // Also when the commit failed: a connection lost during COMMIT leaves it unknown whether
+        // the database committed, and this node never hears of its own changes again.
+        self.shared.cache.invalidate(written.iter().copied(), wiped);
         let message = outcome.as_ref().err().map(ToString::to_string);
         let unavailable = matches!(outcome, Err(StoreError::Unavailable(_)));
         for Ran { done, .. } in ran {
