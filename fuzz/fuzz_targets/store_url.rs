@@ -10,15 +10,15 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let _ = rampart_store::check_postgres_url(text);
     let redacted = rampart_store::redact_url(text);
-    // postgres://user:PASSWORD@host…: the password (when distinctive) is gone.
-    if let Some(rest) = text.strip_prefix("postgres://")
+    // SCHEME://user:PASSWORD@host…: the password (when distinctive) is gone, whatever the scheme.
+    if let Some((scheme, rest)) = text.split_once("://")
         && let Some((userinfo, _)) = rest.split(['/', '?']).next().and_then(|a| a.rsplit_once('@'))
         && let Some((user, password)) = userinfo.split_once(':')
         && password.len() >= 8
         && !password.contains(['*', '@', ':'])
         && !user.contains(password)
     {
-        let after_scheme = redacted.strip_prefix("postgres://").unwrap_or(&redacted);
+        let after_scheme = redacted.strip_prefix(&format!("{scheme}://")).unwrap_or(&redacted);
         let shown_userinfo = after_scheme.split(['/', '?']).next().and_then(|a| a.rsplit_once('@')).map(|x| x.0);
         assert!(!shown_userinfo.is_some_and(|u| u.contains(password)), "{text} -> {redacted}");
     }

@@ -472,7 +472,24 @@ impl Config {
 
 #[cfg(test)]
 mod store_url_tests {
-    use super::StoreUrl;
+    use super::{Config, StoreUrl};
+
+    #[test]
+    fn a_bad_store_is_refused_with_the_configuration_without_its_password() {
+        for (url, says) in [
+            ("mysql://root:hunter22@db/r", "is not a postgres:// URL"),
+            ("postgres://rampart:hunter22@db/r?sslmode=sometimes", "sslmode=sometimes"),
+            ("postgres://rampart:hunter22@db:notaport/r", "not valid"),
+        ] {
+            let c = Config { store: Some(StoreUrl(url.to_owned())), ..Config::default() };
+            let e = c.validate().expect_err(url).to_string();
+            assert!(e.contains(says), "{url}: {e}");
+            assert!(!e.contains("hunter22"), "the password is in the error: {e}");
+        }
+        let ok =
+            Config { store: Some(StoreUrl("postgres://rampart@db/r?sslmode=verify-full".into())), ..Config::default() };
+        assert!(ok.validate().is_ok());
+    }
 
     #[test]
     fn store_passwords_are_redacted() {

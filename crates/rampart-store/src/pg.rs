@@ -188,10 +188,11 @@ fn parse_url(url: &str) -> Result<(tokio_postgres::Config, TlsMode, Option<Strin
 }
 
 /// A URL with any password replaced by `***` (`postgres://user:***@host/db`, or `password=***` in
-/// a key=value string), for logs and errors.
+/// a key=value string), for logs and errors; any scheme, so that a mistyped one is redacted too.
 pub fn redact_url(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) {
-        let scheme = url.get(..url.len() - rest.len()).unwrap_or_default();
+    // Any URL (a mistyped scheme too): its userinfo's password and a password parameter go.
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let scheme = format!("{scheme}://");
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
         let mut tail = tail.to_owned();
