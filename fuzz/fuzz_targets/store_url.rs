@@ -12,6 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let redacted = rampart_store::redact_url(text);
     // SCHEME://user:PASSWORD@host…: the password (when distinctive) is gone, whatever the scheme.
     if let Some((scheme, rest)) = text.split_once("://")
+        && !scheme.is_empty()
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         && let Some((userinfo, _)) = rest.split(['/', '?']).next().and_then(|a| a.rsplit_once('@'))
         && let Some((user, password)) = userinfo.split_once(':')
         && password.len() >= 8
@@ -21,5 +23,17 @@ fuzz_target!(|data: &[u8]| {
         let after_scheme = redacted.strip_prefix(&format!("{scheme}://")).unwrap_or(&redacted);
         let shown_userinfo = after_scheme.split(['/', '?']).next().and_then(|a| a.rsplit_once('@')).map(|x| x.0);
         assert!(!shown_userinfo.is_some_and(|u| u.contains(password)), "{text} -> {redacted}");
+    }
+    // A key=value string: an unquoted password value (when distinctive) is gone.
+    if !text.contains("://") {
+        for part in text.split_whitespace() {
+            if let Some(value) = part.strip_prefix("password=")
+                && value.len() >= 8
+                && !value.contains(['\'', '*', '='])
+                && text.matches(value).count() == 1
+            {
+                assert!(!redacted.contains(value), "{text} -> {redacted}");
+            }
+        }
     }
 });

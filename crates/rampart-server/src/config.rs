@@ -500,6 +500,9 @@ mod store_url_tests {
         );
         assert_eq!(u("postgresql://rampart@db/r"), "postgresql://rampart@db/r");
         assert_eq!(u("host=db password=s3cret user=r"), "host=db password=*** user=r");
+        assert_eq!(u("host=db password=s3cret options=a://b"), "host=db password=*** options=a://b");
+        assert_eq!(u("host=db password = 'it\\'s a secret' user=r"), "host=db password=*** user=r");
+        assert_eq!(u("passwordless=1 password=x"), "passwordless=1 password=***");
         assert!(!format!("{:?}", StoreUrl("postgres://a:pw@h/d".into())).contains("pw"));
         assert_eq!(
             u("postgres://h/d?user=a&password=s3cret&sslmode=require"),

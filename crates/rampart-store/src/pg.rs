@@ -191,7 +191,10 @@ fn parse_url(url: &str) -> Result<(tokio_postgres::Config, TlsMode, Option<Strin
 /// a key=value string), for logs and errors; any scheme, so that a mistyped one is redacted too.
 pub fn redact_url(url: &str) -> String {
     // Any URL (a mistyped scheme too): its userinfo's password and a password parameter go.
-    if let Some((scheme, rest)) = url.split_once("://") {
+    let url_form = url.split_once("://").filter(|(scheme, _)| {
+        !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    });
+    if let Some((scheme, rest)) = url_form {
         let scheme = format!("{scheme}://");
         let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, tail) = rest.split_at(authority_end);
@@ -211,10 +214,47 @@ pub fn redact_url(url: &str) -> String {
         }
         return format!("{scheme}{authority}{tail}");
     }
-    url.split_whitespace()
-        .map(|part| if part.starts_with("password=") { "password=***" } else { part })
-        .collect::<Vec<_>>()
-        .join(" ")
+    redact_key_value(url)
+}
+
+/// libpq's key=value form with the password's value (quoted with spaces, or not) replaced.
+fn redact_key_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("password") {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        // Only the key itself: at the start or after white space, then `=` (spaces allowed).
+        let at_key = before.is_empty() || before.ends_with(char::is_whitespace);
+        let after_key = from.get("password".len()..).unwrap_or_default();
+        let value = after_key.trim_start();
+        match value.strip_prefix('=') {
+            Some(v) if at_key => {
+                out.push_str("password=***");
+                let v = v.trim_start();
+                // A quoted value ends at the next quote not escaped by a backslash.
+                let end = if let Some(q) = v.strip_prefix('\'') {
+                    let mut escaped = false;
+                    q.char_indices()
+                        .find(|&(_, c)| {
+                            let close = c == '\'' && !escaped;
+                            escaped = c == '\\' && !escaped;
+                            close
+                        })
+                        .map_or(v.len(), |(j, _)| j + 2)
+                } else {
+                    v.find(char::is_whitespace).unwrap_or(v.len())
+                };
+                rest = v.get(end..).unwrap_or_default();
+            }
+            _ => {
+                out.push_str("password");
+                rest = after_key;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Settings {
