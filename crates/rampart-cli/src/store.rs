@@ -51,9 +51,8 @@ enum Place {
 
 impl Place {
     fn parse(s: &str) -> Self {
-        let url = rampart_server::config::StoreUrl(s.to_owned());
-        if url.is_postgres() && (s.starts_with("postgres://") || s.starts_with("postgresql://")) {
-            Self::Postgres(url)
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Self::Postgres(rampart_server::config::StoreUrl(s.to_owned()))
         } else {
             Self::Dir(PathBuf::from(s))
         }
@@ -79,13 +78,17 @@ impl Place {
                 let db = rampart_server::prepare_data_dir(dir)?;
                 Db::open_sqlite(&db).with_context(|| format!("opening {}", db.display()))
             }
-            Self::Postgres(url) => {
-                let password = std::env::var("RAMPART_STORE_PASSWORD").ok().map(zeroize::Zeroizing::new);
-                Db::open_postgres(&url.0, &rampart_store::PgOptions { password })
-                    .with_context(|| format!("opening {}", url.redacted()))
-            }
+            Self::Postgres(url) => open_database(url),
         }
     }
+}
+
+/// Opens a PostgreSQL store for an operator command, its password (when not in the URL) from
+/// `RAMPART_STORE_PASSWORD`.
+pub(crate) fn open_database(url: &rampart_server::config::StoreUrl) -> anyhow::Result<Db> {
+    let password = std::env::var("RAMPART_STORE_PASSWORD").ok().map(zeroize::Zeroizing::new);
+    Db::open_postgres(&url.0, &rampart_store::PgOptions { password })
+        .with_context(|| format!("opening {}", url.redacted()))
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<std::process::ExitCode> {

@@ -189,11 +189,7 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let database = args.store.as_ref().map(|s| rampart_server::config::StoreUrl(s.clone()));
     let source = if database.is_some() || path.exists() {
         let db = match &database {
-            Some(url) => {
-                let password = std::env::var("RAMPART_STORE_PASSWORD").ok().map(zeroize::Zeroizing::new);
-                rampart_store::Db::open_postgres(&url.0, &rampart_store::PgOptions { password })
-                    .with_context(|| format!("opening {}", url.redacted()))?
-            }
+            Some(url) => crate::store::open_database(url)?,
             None => rampart_store::Db::open_sqlite_read_only(&path)
                 .with_context(|| format!("opening {}", path.display()))?,
         };

@@ -82,7 +82,8 @@ pub fn prepare(dir: &Path) -> Result<PathBuf, DataDirError> {
             .open(&db)
             .map_err(io("create the database file", &db))?;
     }
-    for f in ["rampart.db", "rampart.db-wal", "rampart.db-shm", "master.key", "root-credentials"] {
+    // The directory's own secrets were checked by `prepare_dir`; the database's files here.
+    for f in ["rampart.db", "rampart.db-wal", "rampart.db-shm"] {
         check_private(&dir.join(f))?;
     }
     Ok(db)

@@ -7,7 +7,7 @@
 
 use aws_lc_rs::digest::{Context, SHA256};
 
-use crate::{Db, StoreError, TxError};
+use crate::{Db, KeyValue, LogEntry, StoreError, TxError};
 
 /// Keys or log entries per batch (one transaction on the target each).
 const BATCH: usize = 2_000;
@@ -54,11 +54,8 @@ pub async fn copy(from: &Db, to: &Db, mut progress: impl FnMut(Progress)) -> Res
         return Err(CopyError::TargetNotEmpty);
     }
     let mut done = Progress::default();
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let batch = from.scan_prefix(b"", after.as_deref(), BATCH, false)?;
-        let Some((last, _)) = batch.last() else { break };
-        after = Some(last.clone());
+    for batch in key_batches(from) {
+        let batch = batch?;
         let n = batch.len() as u64;
         to.transact(move |tx| -> Result<(), StoreError> {
             for (k, v) in &batch {
@@ -71,10 +68,8 @@ pub async fn copy(from: &Db, to: &Db, mut progress: impl FnMut(Progress)) -> Res
         done.keys += n;
         progress(done);
     }
-    let mut next = i64::MIN;
-    loop {
-        let batch = from.log_range(next, i64::MAX, BATCH, false)?;
-        let Some(&(last, _)) = batch.last() else { break };
+    for batch in log_batches(from) {
+        let batch = batch?;
         let n = batch.len() as u64;
         // Queued appends are stored together (packed, on the embedded engine); on an empty
         // target each keeps its position. The empty transaction after them waits for their commit.
@@ -84,10 +79,6 @@ pub async fn copy(from: &Db, to: &Db, mut progress: impl FnMut(Progress)) -> Res
         to.transact(|_| Ok::<(), StoreError>(())).await.map_err(store)?;
         done.log_entries += n;
         progress(done);
-        match last.checked_add(1) {
-            Some(n) => next = n,
-            None => break,
-        }
     }
     let (source, target) = (summarize(from)?, summarize(to)?);
     if source != target {
@@ -119,30 +110,60 @@ pub fn summarize(db: &Db) -> Result<Summary, StoreError> {
         }
     };
     let (mut keys, mut log_entries) = (0u64, 0u64);
-    let mut after: Option<Vec<u8>> = None;
-    loop {
-        let batch = db.scan_prefix(b"", after.as_deref(), BATCH, false)?;
-        let Some((last, _)) = batch.last() else { break };
-        after = Some(last.clone());
+    for batch in key_batches(db) {
+        let batch = batch?;
         for (k, v) in &batch {
             framed(b'k', &[k, v]);
         }
         keys += batch.len() as u64;
     }
-    let mut next = i64::MIN;
-    loop {
-        let batch = db.log_range(next, i64::MAX, BATCH, false)?;
-        let Some(&(last, _)) = batch.last() else { break };
+    for batch in log_batches(db) {
+        let batch = batch?;
         for (t, v) in &batch {
             framed(b'l', &[&t.to_be_bytes(), v]);
         }
         log_entries += batch.len() as u64;
-        match last.checked_add(1) {
-            Some(n) => next = n,
-            None => break,
-        }
     }
     let mut digest = [0u8; 32];
     digest.copy_from_slice(ctx.finish().as_ref());
     Ok(Summary { keys, log_entries, digest })
+}
+
+/// Every key and value of a store in key order, a batch at a time.
+fn key_batches(db: &Db) -> impl Iterator<Item = Result<Vec<KeyValue>, StoreError>> + '_ {
+    let mut after: Option<Vec<u8>> = None;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        match db.scan_prefix(b"", after.as_deref(), BATCH, false) {
+            Ok(batch) => {
+                after = Some(batch.last()?.0.clone());
+                Some(Ok(batch))
+            }
+            Err(e) => {
+                failed = true;
+                Some(Err(e))
+            }
+        }
+    })
+}
+
+/// Every log entry of a store in position order, a batch at a time.
+fn log_batches(db: &Db) -> impl Iterator<Item = Result<Vec<LogEntry>, StoreError>> + '_ {
+    let mut next = Some(i64::MIN);
+    std::iter::from_fn(move || {
+        let from = next?;
+        match db.log_range(from, i64::MAX, BATCH, false) {
+            Ok(batch) => {
+                next = batch.last()?.0.checked_add(1);
+                Some(Ok(batch))
+            }
+            Err(e) => {
+                next = None;
+                Some(Err(e))
+            }
+        }
+    })
 }

@@ -184,14 +184,6 @@ impl Db {
         }
     }
 
-    /// Whether the database answers now (one round trip; the embedded engine always does).
-    pub fn reachable(&self) -> bool {
-        match &*self.engine {
-            Engine::Sqlite(_) => true,
-            Engine::Postgres(p) => p.ping().is_ok(),
-        }
-    }
-
     /// Reads a committed value.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match &*self.engine {

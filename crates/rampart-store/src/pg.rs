@@ -110,7 +110,7 @@ fn split_tls_params(url: &str) -> Result<(String, Option<String>, Option<String>
         let mut kept = Vec::new();
         for part in query.split('&') {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let v: String = form_decode(v);
+            let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned();
             if !take(k, &v, &mut mode, &mut root) {
                 kept.push(part);
             }
@@ -127,26 +127,6 @@ fn split_tls_params(url: &str) -> Result<(String, Option<String>, Option<String>
         }
         Ok((kept.join(" "), mode, root))
     }
-}
-
-fn form_decode(v: &str) -> String {
-    let mut out = Vec::with_capacity(v.len());
-    let b = v.as_bytes();
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        let hex = |j: usize| b.get(j).and_then(|h| (*h as char).to_digit(16));
-        match (c, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
-                i += 3;
-            }
-            _ => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Checks a PostgreSQL URL (or key=value string) as a node would read it, without connecting:
@@ -695,10 +675,6 @@ impl PgEngine {
             rows.iter().map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?))).collect()
         })?;
         Ok(positions.iter().map(|t| found.get(t).cloned()).collect())
-    }
-
-    pub(crate) fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| async move { timed(c.client.simple_query("SELECT 1")).await.map(drop) })
     }
 
     pub(crate) fn lease(&self, name: &'static str) -> bool {
