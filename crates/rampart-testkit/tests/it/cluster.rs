@@ -98,20 +98,8 @@ async fn two_nodes_on_one_database_serve_each_others_writes() {
         .send()
         .await
         .unwrap();
-    admin_a.create_user().user_name("ops").send().await.unwrap();
-    admin_a
-        .put_user_policy()
-        .user_name("ops")
-        .policy_name("assume")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    let ops = admin_a.create_access_key().user_name("ops").send().await.unwrap();
-    let ops = ops.access_key().unwrap();
-    let session = crate::sts_client(&a, ops.access_key_id(), ops.secret_access_key())
+    let (ops_id, ops_secret) = crate::iam::user_with_key(&admin_a, "ops", crate::iam::ASSUME_ANY_ROLE).await;
+    let session = crate::sts_client(&a, &ops_id, &ops_secret)
         .assume_role()
         .role_arn("arn:aws:iam::123456789012:role/Reader")
         .role_session_name("on-a")
@@ -214,7 +202,6 @@ async fn hyper_status(url: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_burst_loses_no_acknowledged_write_and_the_other_keeps_serving() {
     use std::io::{BufRead as _, BufReader};
-    use std::sync::{Arc, Mutex};
 
     let a = TestServer::start_postgres().await.unwrap();
     let store = a.config.store.clone().unwrap().0;
@@ -231,45 +218,15 @@ async fn a_node_killed_mid_burst_loses_no_acknowledged_write_and_the_other_keeps
     BufReader::new(b.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let b_endpoint = line.trim().to_owned();
     assert!(b_endpoint.starts_with("http://"), "node B printed {line:?}");
-    let admin_b = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(&b_endpoint)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                &a.access_key_id,
-                &a.secret_access_key,
-                None,
-                None,
-                "test",
-            ))
-            .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
-            .build(),
-    );
+    let admin_b = crate::iam_at(&b_endpoint, &a.access_key_id, &a.secret_access_key);
 
     // Writers create users through B as fast as they can; B is killed mid-burst while A serves.
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let mut writers = Vec::new();
-    for w in 0..8 {
-        let (client, acked) = (admin_b.clone(), acked.clone());
-        writers.push(tokio::spawn(async move {
-            for i in 0.. {
-                let name = format!("w{w}-u{i}");
-                match client.create_user().user_name(&name).send().await {
-                    Ok(_) => acked.lock().unwrap().push(name),
-                    Err(_) => return,
-                }
-            }
-        }));
-    }
+    let burst = crate::UserBurst::start(&admin_b, 8);
     let admin_a = root(&a);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     b.kill().unwrap(); // SIGKILL: no shutdown, no flush.
     b.wait().unwrap();
-    for w in writers {
-        w.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = burst.acknowledged().await;
     assert!(acked.len() > 20, "the burst got going before the kill: {}", acked.len());
     // A serves on, and has every user B acknowledged.
     let listed = crate::user_names(&admin_a).await;

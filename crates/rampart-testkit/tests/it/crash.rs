@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
 use rampart_testkit::ACCOUNT_ID;
 
@@ -19,53 +18,26 @@ fn spawn(dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
     (child, line.split_whitespace().map(str::to_owned).collect())
 }
 
-fn iam(endpoint: &str, id: &str, secret: &str) -> aws_sdk_iam::Client {
-    let conf = aws_sdk_iam::Config::builder()
-        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_iam::config::Credentials::new(id, secret, None, None, "test"))
-        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_keeps_every_acknowledged_write_and_its_event() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (mut child, first) = spawn(&data);
     let [endpoint, id, secret] = &first[..] else { panic!("unexpected first line {first:?}") };
-    let client = iam(endpoint, id, secret);
+    let client = crate::iam_at(endpoint, id, secret);
 
     // Sixteen writers create users as fast as they can; the server is killed mid-burst.
-    let acked = Arc::new(Mutex::new(Vec::new()));
-    let mut writers = Vec::new();
-    for w in 0..16 {
-        let (client, acked) = (client.clone(), acked.clone());
-        writers.push(tokio::spawn(async move {
-            for i in 0.. {
-                let name = format!("w{w}-u{i}");
-                match client.create_user().user_name(&name).send().await {
-                    Ok(_) => acked.lock().unwrap().push(name),
-                    Err(_) => return,
-                }
-            }
-        }));
-    }
+    let burst = crate::UserBurst::start(&client, 16);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     child.kill().unwrap(); // SIGKILL: no shutdown, no flush.
     child.wait().unwrap();
-    for w in writers {
-        w.await.unwrap();
-    }
-    let acked = acked.lock().unwrap().clone();
+    let acked = burst.acknowledged().await;
     assert!(acked.len() > 50, "the burst got going before the kill: {}", acked.len());
 
     // Restarted on the same data directory, the server has every acknowledged user and event.
     let (mut child, again) = spawn(&data);
     assert_eq!(again.len(), 1, "a restart does not bootstrap again");
-    let client = iam(&again[0], id, secret);
+    let client = crate::iam_at(&again[0], id, secret);
     let listed = crate::user_names(&client).await;
     let missing_users: Vec<&String> = acked.iter().filter(|n| !listed.contains(n)).collect();
     assert!(missing_users.is_empty(), "acknowledged but gone: {missing_users:?}");

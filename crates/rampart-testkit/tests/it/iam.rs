@@ -35,6 +35,19 @@ pub(crate) fn err<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_iam::error
     }
 }
 
+/// An inline policy that lets a user assume any role.
+pub(crate) const ASSUME_ANY_ROLE: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+
+/// A new user with one inline policy and an access key; returns the key's id and secret.
+pub(crate) async fn user_with_key(admin: &aws_sdk_iam::Client, name: &str, policy: &str) -> (String, String) {
+    admin.create_user().user_name(name).send().await.unwrap();
+    admin.put_user_policy().user_name(name).policy_name("inline").policy_document(policy).send().await.unwrap();
+    let key = admin.create_access_key().user_name(name).send().await.unwrap();
+    let key = key.access_key().unwrap();
+    (key.access_key_id().to_owned(), key.secret_access_key().to_owned())
+}
+
 const READ_SELF: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Self","Effect":"Allow","Action":["iam:GetUser","iam:ListAccessKeys"],"Resource":"arn:aws:iam::123456789012:user/cashiers/${aws:username}"}]}"#;
 
 #[tokio::test]

@@ -69,6 +69,53 @@ where
     }
 }
 
+/// An IAM client for a server at `endpoint` (one in its own process), retries off.
+pub fn iam_at(endpoint: &str, id: &str, secret: &str) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_iam::config::Credentials::new(id, secret, None, None, "test"))
+        .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+/// Writers creating users as fast as they can until a call fails (their server is killed).
+pub struct UserBurst {
+    writers: Vec<tokio::task::JoinHandle<()>>,
+    acked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl UserBurst {
+    pub fn start(iam: &aws_sdk_iam::Client, writers: usize) -> Self {
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writers = (0..writers)
+            .map(|w| {
+                let (client, acked) = (iam.clone(), acked.clone());
+                tokio::spawn(async move {
+                    for i in 0.. {
+                        let name = format!("w{w}-u{i}");
+                        match client.create_user().user_name(&name).send().await {
+                            Ok(_) => acked.lock().unwrap().push(name),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self { writers, acked }
+    }
+
+    /// Waits for the writers to stop; the users whose creation was acknowledged.
+    pub async fn acknowledged(self) -> Vec<String> {
+        for w in self.writers {
+            w.await.unwrap();
+        }
+        self.acked.lock().unwrap().clone()
+    }
+}
+
 /// Every user name of the client's account, page by page.
 pub async fn user_names(iam: &aws_sdk_iam::Client) -> Vec<String> {
     let mut listed = Vec::new();

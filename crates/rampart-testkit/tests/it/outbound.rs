@@ -171,20 +171,8 @@ async fn an_enabled_issuer_signs_tokens_outside_services_can_verify() {
         .unwrap();
     admin.put_role_policy().role_name("job").policy_name("wif").policy_document(tagging).send().await.unwrap();
     // Root cannot assume roles; a user allowed to can.
-    admin.create_user().user_name("ops").send().await.unwrap();
-    admin
-        .put_user_policy()
-        .user_name("ops")
-        .policy_name("assume")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    let ops_key = admin.create_access_key().user_name("ops").send().await.unwrap();
-    let ops_key = ops_key.access_key().unwrap();
-    let ops = crate::sts_client(&server, ops_key.access_key_id(), ops_key.secret_access_key());
+    let (ops_id, ops_secret) = crate::iam::user_with_key(&admin, "ops", crate::iam::ASSUME_ANY_ROLE).await;
+    let ops = crate::sts_client(&server, &ops_id, &ops_secret);
     let session = ops
         .assume_role()
         .role_arn(format!("arn:aws:iam::{ACCOUNT_ID}:role/job"))
