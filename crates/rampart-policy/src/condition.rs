@@ -253,6 +253,54 @@ impl Condition {
         Ok(Self { op, set, if_exists, key: key.to_owned(), key_folded: key.to_ascii_lowercase(), values: compiled })
     }
 
+    /// Whether this condition pins its key to fixed values that keep a statement from being
+    /// public, as S3 and IAM Access Analyzer judge it: a positive operator, no `IfExists`, every
+    /// value free of wildcards and policy variables, on one of the keys that name a bounded set
+    /// of callers; for `aws:SourceIp`, networks no wider than /8 (IPv4) or /32 (IPv6).
+    /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status>.
+    pub(crate) fn fixes_caller(&self) -> bool {
+        const FIXING_KEYS: &[&str] = &[
+            "aws:sourcearn",
+            "aws:sourcevpc",
+            "aws:sourcevpce",
+            "aws:sourceowner",
+            "aws:sourceaccount",
+            "aws:sourceorgid",
+            "aws:sourceorgpaths",
+            "aws:principalaccount",
+            "aws:principalarn",
+            "aws:principalorgid",
+            "aws:principalorgpaths",
+            "aws:userid",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        ];
+        use Operator as O;
+        let positive = matches!(
+            self.op,
+            O::StringEquals | O::StringEqualsIgnoreCase | O::StringLike | O::ArnEquals | O::ArnLike | O::IpAddress
+        );
+        if !positive || self.if_exists || self.set == Set::ForAllValues || self.values.is_empty() {
+            return false;
+        }
+        let fixed = |v: &CondValue| v.template.is_none() && !v.text.contains(['*', '?']) && !v.text.contains("${");
+        match self.key_folded.as_str() {
+            "aws:sourceip" => self.op == O::IpAddress && self.values.iter().all(|v| {
+                v.net.is_some_and(|n| match n {
+                    IpNet::V4(n) => n.prefix_len() >= 8,
+                    IpNet::V6(n) => n.prefix_len() >= 32,
+                })
+            }),
+            // A role's sessions (`AROLEID:*`) are a fixed set of callers too.
+            "aws:userid" => {
+                self.op != O::IpAddress
+                    && self.values.iter().all(|v| {
+                        fixed(v) || v.text.strip_suffix(":*").is_some_and(|id| !id.contains(['*', '?']))
+                    })
+            }
+            key => self.op != O::IpAddress && FIXING_KEYS.contains(&key) && self.values.iter().all(fixed),
+        }
+    }
+
     /// The context keys this condition's values read through policy variables.
     pub(crate) fn variable_keys(&self) -> impl Iterator<Item = &str> {
         self.values.iter().filter_map(|v| v.template.as_ref()).flat_map(Template::keys)

@@ -129,6 +129,11 @@ impl Principal {
         }
     }
 
+    /// An unsigned request's caller: it belongs to no account and matches only `"Principal": "*"`.
+    pub fn anonymous() -> Self {
+        Self { kind: PrincipalType::Anonymous, arn: String::new(), account: String::new(), role_arn: None }
+    }
+
     /// An AWS service principal such as `ec2.amazonaws.com`.
     pub fn service(name: &str) -> Self {
         Self { kind: PrincipalType::Service, arn: name.to_owned(), account: String::new(), role_arn: None }

@@ -351,6 +351,9 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     let p = input.principal;
     let same_account = input.resource_account.is_none_or(|a| a == p.account);
     let is_root = p.kind == PrincipalType::Account;
+    // An anonymous caller has no identity policies: only a resource policy that names everyone
+    // admits it (an unsigned S3 request under a public bucket policy).
+    let is_anonymous = p.kind == PrincipalType::Anonymous;
     let grant = resource.unwrap_or_default();
     // Boundaries and session policies limit IAM principals; the root user has neither, but for
     // the explicit denies of a root session's task policy (STS AssumeRoot), counted above.
@@ -368,7 +371,7 @@ pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     } else {
         // Across accounts the resource's policy must admit the principal (naming the account is
         // enough) and the principal's own account must allow it too.
-        grant != Grant::None && (identity_allow || is_root) && boundary_ok && session_ok
+        grant != Grant::None && (identity_allow || is_root || is_anonymous) && boundary_ok && session_ok
     };
     if allowed {
         d.kind = DecisionKind::Allowed;

@@ -14,6 +14,7 @@ mod eval;
 mod fnv;
 mod lint;
 mod pattern;
+mod public;
 mod service_prefixes;
 mod variables;
 
