@@ -50,6 +50,10 @@ pub struct ValidateArgs {
     /// in RAMPART_STORE_PASSWORD) instead of the data directory's.
     #[arg(long, env = "RAMPART_STORE")]
     store: Option<String>,
+    /// The store's master key file, to open the bucket's sealed files [default: the data
+    /// directory's master.key]; the key itself may instead be given in RAMPART_MASTER_KEY.
+    #[arg(long, env = "RAMPART_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
     /// Check the copies in this export directory (the server's `--trail-export-dir`) instead of
     /// the bucket: `DIR/BUCKET/KEY`, a digest's signature in `KEY.metadata.json`.
     #[arg(long)]
@@ -239,9 +243,13 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         .collect();
     println!("Validating log files for trail {arn} between {} and {}\n", display(args.start_time), display(end));
     let exported = args.from_dir.clone().map(DirFiles);
-    let stored = match &source {
-        Source::Store { db, .. } => Some(rampart_s3::StoredObjects(db)),
-        Source::Exported(..) => None,
+    let sealer = match (&source, &exported) {
+        (Source::Store { .. }, None) => Some(rampart_server::open_sealer(&args.data_dir, args.master_key_file.as_deref())?),
+        _ => None,
+    };
+    let stored = match (&source, &sealer) {
+        (Source::Store { db, .. }, Some(sealer)) => Some(rampart_s3::StoredObjects { db, sealer }),
+        _ => None,
     };
     let files: &dyn Files = match (&exported, &stored) {
         (Some(d), _) => d,

@@ -279,7 +279,7 @@ pub(crate) fn write_due(
         }
         let pair = key_pair.as_ref().ok_or_else(ServiceError::internal)?;
         let at = chain_parts(t, chain_of);
-        written.push(write_digest(tx, t, at, chain, &state.fingerprint, pair, now)?);
+        written.push(write_digest(tx, t, at, chain, (sealer, &state.fingerprint, pair), now)?);
     }
     t.digest = Some(state);
     Ok(written)
@@ -292,8 +292,7 @@ fn write_digest(
     t: &TrailRecord,
     (account, region): (&str, &str),
     chain: &mut Chain,
-    fingerprint: &str,
-    pair: &KeyPair,
+    (sealer, fingerprint, pair): (&Sealer, &str, &KeyPair),
     now: OffsetDateTime,
 ) -> Result<String, ServiceError> {
     let key = digest_key(t, account, region, now);
@@ -327,7 +326,7 @@ fn write_digest(
         ("signature".to_owned(), signature.clone()),
         ("signature-algorithm".to_owned(), SIGNATURE_ALGORITHM.to_owned()),
     ]);
-    rampart_s3::deliver_object(tx, &t.bucket, &key, &super::trails::gzip(&json)?, "application/x-gzip", metadata, now)?;
+    rampart_s3::deliver_object(tx, sealer, (&t.bucket, &key), &super::trails::gzip(&json)?, "application/x-gzip", metadata, now)?;
     chain.previous = Some(PreviousDigest { bucket: t.bucket.clone(), key: key.clone(), hash, signature });
     chain.since = now;
     Ok(key)

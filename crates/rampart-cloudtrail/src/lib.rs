@@ -90,6 +90,20 @@ impl UserIdentity {
             PrincipalKind::IAMUser => "IAMUser",
             PrincipalKind::AssumedRole => "AssumedRole",
             PrincipalKind::FederatedUser => "FederatedUser",
+            // CloudTrail records an unsigned S3 request as from the anonymous "account".
+            // See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-understanding-s3-entries.html>.
+            PrincipalKind::Anonymous => {
+                return Self {
+                    kind: "AWSAccount".to_owned(),
+                    principal_id: Some(String::new()),
+                    arn: None,
+                    account_id: Some("ANONYMOUS_PRINCIPAL".to_owned()),
+                    access_key_id: None,
+                    user_name: None,
+                    identity_provider: None,
+                    session_context: None,
+                };
+            }
         };
         let session_context = p.temporary.map(|issued| {
             let session_issuer = match (&p.session, &p.federation) {

@@ -9,9 +9,12 @@ pub enum PrincipalKind {
     /// A GetFederationToken session: the issuing user's permissions, narrowed by its session
     /// policies.
     FederatedUser,
+    /// An unsigned request (S3 only): it belongs to no account, has no policies, and is served
+    /// only where a resource policy allows everyone.
+    Anonymous,
 }
 
-/// An authenticated caller.
+/// Who is calling: an authenticated caller, or the anonymous one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub kind: PrincipalKind,
@@ -77,6 +80,25 @@ impl Principal {
             user_id: account_id.to_owned(),
             user_name: None,
             access_key_id,
+            session: None,
+            federation: None,
+            temporary: None,
+            expires: None,
+            mfa_at: None,
+            console: false,
+        }
+    }
+
+    /// The caller of an unsigned request. Its account id is empty: it matches no account's
+    /// principal, and owns nothing.
+    pub fn anonymous() -> Self {
+        Self {
+            kind: PrincipalKind::Anonymous,
+            account_id: String::new(),
+            arn: String::new(),
+            user_id: String::new(),
+            user_name: None,
+            access_key_id: None,
             session: None,
             federation: None,
             temporary: None,

@@ -28,6 +28,9 @@ pub struct TxCtx<'a> {
     pub now: OffsetDateTime,
     /// The region the request was signed for.
     pub region: &'a str,
+    /// Items of a batch request the caller was refused (DeleteObjects' objects, by index): the
+    /// handler answers each as refused beside the others' results.
+    pub refused: &'a [usize],
 }
 
 /// What a handler knows about the request it serves.

@@ -35,8 +35,11 @@ pub struct Request<'a> {
     pub context: Context<'a>,
     /// Condition keys from the request's members and the resource (see [`crate::actions`]).
     pub keys: &'a [(String, Vec<String>)],
-    /// The resource's own policy, when its service keeps one (a KMS key policy).
+    /// The resource's own policy, when its service keeps one (a KMS key policy, a bucket policy).
     pub resource_policy: Option<&'a ResourcePolicy>,
+    /// The account that owns the resource when its ARN names none (an S3 bucket's
+    /// `arn:aws:s3:::NAME`); `None` reads the owner from the ARN.
+    pub resource_owner: Option<&'a str>,
 }
 
 /// A resource's policy as its service hands it to the authorizer.
@@ -188,7 +191,7 @@ impl Authorizer {
         let scps = view.as_ref().and_then(|v| v.scps.as_ref());
         // Resource control policies of the account that owns the resource (by its ARN), whoever
         // the caller is.
-        let owner = resource_account(req.resource);
+        let owner = req.resource_owner.or_else(|| resource_account(req.resource));
         let owner_view = match (&self.organizations, owner) {
             (Some(o), Some(owner)) if owner != p.account_id => o.view(db, owner)?,
             (_, Some(_)) => view.clone(),
@@ -209,7 +212,10 @@ impl Authorizer {
                     ),
                     None => None,
                 };
-                if scps.is_none() && rcps.is_none() && session.is_none() && req.resource_policy.is_none() {
+                // Root's own account's resources are its own; another account's need that
+                // account's resource policy (decided below).
+                let own = owner.is_none_or(|o| o == p.account_id);
+                if scps.is_none() && rcps.is_none() && session.is_none() && req.resource_policy.is_none() && own {
                     return Ok(());
                 }
                 let principal = rampart_policy::Principal::root(&p.account_id);
@@ -223,6 +229,19 @@ impl Authorizer {
                 self.decide_documents(req, &principal, &ctx, docs, &no_session_policy)
             }
             PrincipalKind::FederatedUser => self.authorize_federated(db, req, (scps, rcps), org),
+            // An unsigned request: only a resource policy that allows everyone admits it. S3
+            // answers it "Access Denied", naming no one.
+            PrincipalKind::Anonymous => {
+                let refuse = || ServiceError::access_denied("Access Denied");
+                if req.resource_policy.is_none() {
+                    return Err(refuse());
+                }
+                let mut ctx = rampart_policy::Context::with_capacity(CONTEXT_KEYS);
+                request_keys(req, org, &mut ctx);
+                let docs = Documents { identity: &[], boundary: None, session: None, scps: None, rcps };
+                self.decide_documents(req, &rampart_policy::Principal::anonymous(), &ctx, docs, &refuse)
+                    .map_err(|_| refuse())
+            }
             PrincipalKind::IAMUser => {
                 let Some(name) = &p.user_name else { return Err(denied(no_identity_policy())) };
                 // The user must still be the one the credentials were issued to, not a new one with
@@ -403,7 +422,7 @@ impl Authorizer {
             resource_policy: resource.as_ref().map(|(r, p)| Named { name: r.name.as_str(), policy: p }),
             // Whose resource matters only where its policy is weighed: elsewhere the other side
             // (a role's trust policy) is its handler's to check.
-            resource_account: req.resource_policy.and(resource_account(req.resource)),
+            resource_account: req.resource_owner.or(req.resource_policy.and(resource_account(req.resource))),
             resource_policy_required: req.resource_policy.is_some_and(|r| r.required),
         });
         if decision.is_allowed() { Ok(()) } else { Err(access_denied(req, &decision.reason(req.action))) }
@@ -579,6 +598,7 @@ mod tests {
             context: ctx,
             keys: &[],
             resource_policy: None,
+            resource_owner: None,
         };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());
         assert!(a.authorize(&db, &req(&ghost, "sts:GetCallerIdentity")).is_ok());

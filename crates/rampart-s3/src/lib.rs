@@ -1,39 +1,107 @@
-//! Amazon S3, a subset: buckets and objects as the data the rest of Rampart protects. Buckets live
-//! in one namespace shared by every account, as in AWS; a bucket is its owner's alone until bucket
-//! policies land. Object data is stored beside its metadata, so listings never read it.
+//! Amazon S3, the part that protects data: buckets and their policies, Block Public Access, object
+//! ownership and ACLs, versioning, default encryption, tags and the sub-resources clients read;
+//! objects with their versions, every one sealed at rest. Buckets live in one namespace shared by
+//! every account, as in AWS; who may act on one is decided by the pipeline from the caller's
+//! policies and the bucket's (`access`), not here.
 //! See <https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html>.
 
-use rampart_core::records;
+pub mod access;
+mod buckets;
+mod objects;
+mod protection;
+pub mod subresources;
+
 use std::collections::BTreeMap;
 
-use md5::Digest as _;
-use rampart_shapes::Blob;
-use rampart_shapes::generated::s3 as shapes;
-use rampart_store::Tx;
+use rampart_core::{ServiceError, records};
+use rampart_store::{Db, Sealer, Tx};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use rampart_core::{Ctx, ServiceError, TxCtx};
+pub use buckets::{create_bucket, delete_bucket, get_bucket_location, head_bucket, list_buckets};
+pub use objects::{
+    delete_object, delete_object_tagging, delete_objects, get_object, get_object_acl, get_object_tagging, head_object,
+    list_object_versions, list_objects, list_objects_v2, put_object, put_object_acl, put_object_tagging, upgrade,
+};
+pub use protection::{
+    delete_bucket_encryption, delete_bucket_ownership_controls, delete_bucket_policy, delete_bucket_tagging,
+    delete_public_access_block, get_bucket_acl, get_bucket_encryption, get_bucket_ownership_controls,
+    get_bucket_policy, get_bucket_policy_status, get_bucket_tagging, get_bucket_versioning,
+    get_object_lock_configuration, get_public_access_block, put_bucket_acl, put_bucket_encryption,
+    put_bucket_ownership_controls, put_bucket_policy, put_bucket_tagging, put_bucket_versioning,
+    put_public_access_block,
+};
 
-/// Most keys one ListObjectsV2 page returns.
+/// Most keys one listing page returns.
 pub const MAX_KEYS: usize = 1000;
 
 fn bucket_key(name: &str) -> Vec<u8> {
     format!("s3/bucket/{name}").into_bytes()
 }
 
+/// Every version of every object of a bucket lives under this prefix, as `KEY 0x00 REV`: the key,
+/// a zero byte (which no key may hold), and 16 hex digits that sort a key's newest version first.
 fn object_prefix(bucket: &str) -> Vec<u8> {
     format!("s3/object/{bucket}/").into_bytes()
 }
 
-fn object_key(bucket: &str, key: &str) -> Vec<u8> {
+/// The prefix of one key's versions.
+fn versions_prefix(bucket: &str, key: &str) -> Vec<u8> {
     let mut k = object_prefix(bucket);
     k.extend_from_slice(key.as_bytes());
+    k.push(0);
     k
 }
 
-fn data_key(bucket: &str, key: &str) -> Vec<u8> {
-    format!("s3/data/{bucket}/{key}").into_bytes()
+/// One version's entry; `seq` orders a key's versions (newest highest).
+fn version_entry(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
+    let mut k = versions_prefix(bucket, key);
+    k.extend_from_slice(format!("{:016x}", u64::MAX - seq).as_bytes());
+    k
+}
+
+/// Where a version's bytes are (sealed); the key is also the seal's context, so bytes moved to
+/// another object or version do not open.
+fn data_key(bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
+    let mut k = format!("s3/data/{bucket}/{key}").into_bytes();
+    k.push(0);
+    k.extend_from_slice(version.unwrap_or(NULL_VERSION).as_bytes());
+    k
+}
+
+/// The version id of an object written while versioning was off or suspended.
+pub const NULL_VERSION: &str = "null";
+
+/// The four Block Public Access settings.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html>.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// All four on: what a new bucket gets, as in AWS since April 2023.
+    pub const ALL: Self =
+        Self { block_public_acls: true, ignore_public_acls: true, block_public_policy: true, restrict_public_buckets: true };
+
+    /// Each setting on where either level turns it on (S3 applies the most restrictive).
+    fn or(self, other: Option<Self>) -> Self {
+        let o = other.unwrap_or_default();
+        Self {
+            block_public_acls: self.block_public_acls || o.block_public_acls,
+            ignore_public_acls: self.ignore_public_acls || o.ignore_public_acls,
+            block_public_policy: self.block_public_policy || o.block_public_policy,
+            restrict_public_buckets: self.restrict_public_buckets || o.restrict_public_buckets,
+        }
+    }
+}
+
+/// An account's own Block Public Access settings (`s3control`), over all its buckets.
+fn account_public_access_block_key(account: &str) -> Vec<u8> {
+    format!("s3/account-public-access-block/{account}").into_bytes()
 }
 
 /// A bucket, as stored.
@@ -45,9 +113,45 @@ pub struct BucketRecord {
     pub region: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    /// The bucket policy, as written.
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// Whether that policy is public (judged when it was written).
+    #[serde(default)]
+    pub policy_public: bool,
+    /// `None`: never configured (a bucket from before Block Public Access existed here).
+    #[serde(default)]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`; `None`: not configured,
+    /// which S3 treats as `ObjectWriter`.
+    #[serde(default)]
+    pub ownership: Option<String>,
+    /// The bucket's canned ACL (`private` when none was given).
+    #[serde(default)]
+    pub acl: Option<String>,
+    /// `Enabled` or `Suspended`; `None`: never enabled.
+    #[serde(default)]
+    pub versioning: Option<String>,
+    /// The default encryption, as `(algorithm, KMS key, bucket key)`; `None`: SSE-S3, S3's
+    /// default for every bucket.
+    #[serde(default)]
+    pub encryption: Option<(String, Option<String>, bool)>,
+    #[serde(default)]
+    pub tags: Option<Vec<(String, String)>>,
+    /// Sub-resources stored as clients wrote them (CORS, website, lifecycle…), by name, each
+    /// in its awsJson form (see [`subresources`]).
+    #[serde(default)]
+    pub configs: BTreeMap<String, String>,
 }
 
-/// An object's metadata, as stored; its bytes are under [`data_key`].
+impl BucketRecord {
+    /// Whether ACLs take part in access (any Object Ownership setting but BucketOwnerEnforced).
+    pub fn acls_enabled(&self) -> bool {
+        self.ownership.as_deref() != Some("BucketOwnerEnforced")
+    }
+}
+
+/// One version of an object (or a delete marker), as stored; its bytes are under [`data_key`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ObjectRecord {
     pub v: u32,
@@ -59,6 +163,31 @@ pub struct ObjectRecord {
     pub last_modified: OffsetDateTime,
     pub content_type: Option<String>,
     pub metadata: BTreeMap<String, String>,
+    /// `None`: the null version.
+    #[serde(default)]
+    pub version_id: Option<String>,
+    /// Orders the key's versions (see [`version_entry`]).
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub delete_marker: bool,
+    /// The bytes are sealed under Rampart's key (SSE-S3).
+    #[serde(default)]
+    pub sealed: bool,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// The flexible checksum the writer sent, as `(algorithm, base64 value)`.
+    #[serde(default)]
+    pub checksum: Option<(String, String)>,
+    /// The object's canned ACL, where ACLs are enabled.
+    #[serde(default)]
+    pub acl: Option<String>,
+}
+
+impl ObjectRecord {
+    fn version_id(&self) -> &str {
+        self.version_id.as_deref().unwrap_or(NULL_VERSION)
+    }
 }
 
 fn no_such_bucket() -> ServiceError {
@@ -69,8 +198,26 @@ fn no_such_key() -> ServiceError {
     ServiceError::new("NoSuchKey", 404, "The specified key does not exist.")
 }
 
-fn access_denied() -> ServiceError {
-    ServiceError::access_denied("Access Denied")
+fn invalid_argument(message: &str) -> ServiceError {
+    ServiceError::new("InvalidArgument", 400, message)
+}
+
+fn malformed_xml() -> ServiceError {
+    ServiceError::new(
+        "MalformedXML",
+        400,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
+/// What S3 answers when a bucket-owner-only operation (its policy) comes from another account.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html>.
+fn method_not_allowed() -> ServiceError {
+    ServiceError::new("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
+}
+
+fn not_served(what: &str) -> ServiceError {
+    ServiceError::new("NotImplemented", 501, format!("Rampart does not serve {what} yet."))
 }
 
 /// Bucket naming rules for general purpose buckets.
@@ -92,35 +239,19 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && !name.ends_with("--ol-s3")
 }
 
-/// The bucket, if the caller's account owns it; another account's bucket is AccessDenied.
-fn owned_bucket(ctx: &Ctx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
-    let b: BucketRecord = records::read_cached(ctx.db, &bucket_key(name))?.ok_or_else(no_such_bucket)?;
-    if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(access_denied()) }
+/// A bucket by name. Whether the caller may act on it was decided before the handler ran.
+fn bucket(db: &Db, name: &str) -> Result<BucketRecord, ServiceError> {
+    records::read_cached(db, &bucket_key(name))?.ok_or_else(no_such_bucket)
 }
 
-/// Writes an object's record and bytes; its ETag.
-fn store_object(
-    tx: &mut Tx<'_>,
-    bucket: &str,
-    key: &str,
-    body: &[u8],
-    content_type: Option<String>,
-    metadata: BTreeMap<String, String>,
-    now: OffsetDateTime,
-) -> Result<String, ServiceError> {
-    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
-    let rec = ObjectRecord {
-        v: 1,
-        key: key.to_owned(),
-        size: body.len() as u64,
-        etag: etag.clone(),
-        last_modified: now,
-        content_type,
-        metadata,
-    };
-    records::write_tx(tx, &object_key(bucket, key), &rec)?;
-    tx.put(&data_key(bucket, key), body)?;
-    Ok(etag)
+fn bucket_tx(tx: &Tx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
+    records::read_tx(tx, &bucket_key(name))?.ok_or_else(no_such_bucket)
+}
+
+/// The account's canonical user id: 64 hex characters, stable for the account.
+fn canonical_id(account: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("rampart/s3/owner/{account}").as_bytes());
+    data_encoding::HEXLOWER.encode(d.as_ref())
 }
 
 /// The account that owns a bucket, if it exists (for services that deliver into buckets).
@@ -128,17 +259,20 @@ pub fn bucket_owner_tx(tx: &Tx<'_>, name: &str) -> Result<Option<String>, Servic
     Ok(records::read_tx::<BucketRecord>(tx, &bucket_key(name))?.map(|b| b.account_id))
 }
 
-/// Puts an object on behalf of a service (CloudTrail delivering log files), in its transaction.
+/// Puts an object on behalf of a service (CloudTrail delivering log files), in its transaction:
+/// a new version as the bucket's versioning says, sealed as every object is.
 pub fn deliver_object(
     tx: &mut Tx<'_>,
-    bucket: &str,
-    key: &str,
+    sealer: &Sealer,
+    (bucket, key): (&str, &str),
     body: &[u8],
     content_type: &str,
     metadata: BTreeMap<String, String>,
     now: OffsetDateTime,
 ) -> Result<(), ServiceError> {
-    store_object(tx, bucket, key, body, Some(content_type.to_owned()), metadata, now).map(|_| ())
+    let b = bucket_tx(tx, bucket)?;
+    let rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, now)?;
+    objects::write_version(tx, &b, rec, Some((sealer, body))).map(|_| ())
 }
 
 /// S3 names its request parameters as CloudTrail records them, not as the SDK's members:
@@ -160,445 +294,36 @@ pub fn audit_parameters(mut params: serde_json::Value, host: Option<&str>) -> se
 pub type StoredObject = (Vec<u8>, BTreeMap<String, String>);
 
 /// Objects read straight from the store, any account's, with no permission check: for Rampart's
-/// own readers (CloudTrail's integrity validator), never for a request.
-pub struct StoredObjects<'a>(pub &'a rampart_store::Db);
+/// own readers (CloudTrail's integrity validator and export), never for a request.
+pub struct StoredObjects<'a> {
+    pub db: &'a Db,
+    pub sealer: &'a Sealer,
+}
 
 impl StoredObjects<'_> {
-    /// An object's data and user metadata, `None` when there is no such object.
+    /// An object's current data and user metadata, `None` when there is no such object.
     pub fn get(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, String> {
-        let Some(o) = records::read::<ObjectRecord>(self.0, &object_key(bucket, key)).map_err(|e| e.message)? else {
+        let Some(o) = objects::current(self.db, bucket, key).map_err(|e| e.message)? else {
             return Ok(None);
         };
-        let data = self.0.get(&data_key(bucket, key)).map_err(|e| e.to_string())?.unwrap_or_default();
-        Ok(Some((data, o.metadata)))
+        let data = objects::read_data(self.db, self.sealer, bucket, &o).map_err(|e| e.message)?;
+        Ok(Some((data.to_vec(), o.metadata)))
     }
 
-    /// The keys under a prefix, each with when it was last written.
+    /// The current keys under a prefix, each with when it was last written.
     pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, OffsetDateTime)>, String> {
-        let base = object_prefix(bucket);
-        let scan = [base.as_slice(), prefix.as_bytes()].concat();
-        let mut keys = Vec::new();
+        let mut out = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let batch = self.0.scan_prefix(&scan, after.as_deref(), 1000, false).map_err(|e| e.to_string())?;
-            let done = batch.len() < 1000;
-            for (k, v) in batch {
-                let o: ObjectRecord = serde_json::from_slice(&v).map_err(|e| e.to_string())?;
-                keys.push((
-                    String::from_utf8_lossy(k.get(base.len()..).unwrap_or_default()).into_owned(),
-                    o.last_modified,
-                ));
-                after = Some(k);
+            let page = objects::list_current(self.db, bucket, prefix, None, after.take(), MAX_KEYS)
+                .map_err(|e| e.message)?;
+            out.extend(page.objects.iter().map(|o| (o.key.clone(), o.last_modified)));
+            if !page.truncated {
+                return Ok(out);
             }
-            if done {
-                return Ok(keys);
-            }
+            after = page.last;
         }
     }
-}
-
-fn owned_bucket_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
-    let b: BucketRecord = records::read_tx(tx, &bucket_key(name))?.ok_or_else(no_such_bucket)?;
-    if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(access_denied()) }
-}
-
-/// The account's canonical user id: 64 hex characters, stable for the account.
-fn canonical_id(account: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("rampart/s3/owner/{account}").as_bytes());
-    data_encoding::HEXLOWER.encode(d.as_ref())
-}
-
-pub fn list_buckets(
-    ctx: &Ctx<'_>,
-    _input: shapes::ListBucketsRequest,
-) -> Result<shapes::ListBucketsOutput, ServiceError> {
-    let account = &ctx.principal.account_id;
-    let all: Vec<BucketRecord> = records::scan_records(ctx.db, b"s3/bucket/")?;
-    let buckets = all
-        .into_iter()
-        .filter(|b| &b.account_id == account)
-        .map(|b| shapes::Bucket {
-            name: Some(b.name),
-            creation_date: Some(b.created),
-            bucket_region: Some(b.region),
-            ..shapes::Bucket::default()
-        })
-        .collect();
-    Ok(shapes::ListBucketsOutput {
-        buckets: Some(buckets),
-        owner: Some(shapes::Owner { display_name: None, id: Some(canonical_id(account)) }),
-        ..shapes::ListBucketsOutput::default()
-    })
-}
-
-pub fn create_bucket(
-    tx: &mut Tx<'_>,
-    ctx: &TxCtx<'_>,
-    input: shapes::CreateBucketRequest,
-) -> Result<shapes::CreateBucketOutput, ServiceError> {
-    if !valid_bucket_name(&input.bucket) {
-        return Err(ServiceError::new("InvalidBucketName", 400, "The specified bucket is not valid."));
-    }
-    if let Some(existing) = records::read_tx::<BucketRecord>(tx, &bucket_key(&input.bucket))? {
-        return Err(if existing.account_id == ctx.principal.account_id {
-            ServiceError::new(
-                "BucketAlreadyOwnedByYou",
-                409,
-                "Your previous request to create the named bucket succeeded and you already own it.",
-            )
-        } else {
-            ServiceError::new(
-                "BucketAlreadyExists",
-                409,
-                "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
-            )
-        });
-    }
-    let region = input
-        .create_bucket_configuration
-        .and_then(|c| c.location_constraint)
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let b = BucketRecord {
-        v: 1,
-        name: input.bucket,
-        account_id: ctx.principal.account_id.clone(),
-        region,
-        created: ctx.now,
-    };
-    records::write_tx(tx, &bucket_key(&b.name), &b)?;
-    Ok(shapes::CreateBucketOutput {
-        location: Some(format!("/{}", b.name)),
-        bucket_arn: Some(format!("arn:aws:s3:::{}", b.name)),
-    })
-}
-
-pub fn head_bucket(ctx: &Ctx<'_>, input: shapes::HeadBucketRequest) -> Result<shapes::HeadBucketOutput, ServiceError> {
-    let b = owned_bucket(ctx, &input.bucket)?;
-    Ok(shapes::HeadBucketOutput { bucket_region: Some(b.region), ..shapes::HeadBucketOutput::default() })
-}
-
-pub fn delete_bucket(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeleteBucketRequest) -> Result<(), ServiceError> {
-    let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
-    if !tx.scan_prefix(&object_prefix(&b.name), None, 1, false)?.is_empty() {
-        return Err(ServiceError::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty"));
-    }
-    tx.delete(&bucket_key(&b.name))?;
-    Ok(())
-}
-
-fn bad_digest(what: &str) -> ServiceError {
-    ServiceError::new("BadDigest", 400, format!("The {what} you specified did not match the calculated checksum."))
-}
-
-/// Checks the integrity values a client sent with the bytes: Content-MD5 and the flexible
-/// checksums this server can compute.
-fn check_integrity(input: &shapes::PutObjectRequest, body: &[u8]) -> Result<(), ServiceError> {
-    if let Some(md5) = &input.content_md5 {
-        let given = data_encoding::BASE64
-            .decode(md5.as_bytes())
-            .ok()
-            .filter(|d| d.len() == 16)
-            .ok_or_else(|| ServiceError::new("InvalidDigest", 400, "The Content-MD5 you specified was invalid."))?;
-        if given != md5::Md5::digest(body).as_slice() {
-            return Err(ServiceError::new(
-                "BadDigest",
-                400,
-                "The Content-MD5 you specified did not match what we received.",
-            ));
-        }
-    }
-    if let Some(crc) = &input.checksum_crc32
-        && *crc != data_encoding::BASE64.encode(&crc32fast::hash(body).to_be_bytes())
-    {
-        return Err(bad_digest("CRC32"));
-    }
-    if let Some(sha) = &input.checksum_sha256
-        && *sha != data_encoding::BASE64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref())
-    {
-        return Err(bad_digest("SHA256"));
-    }
-    if let Some(sha) = &input.checksum_sha1
-        && *sha
-            != data_encoding::BASE64
-                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref())
-    {
-        return Err(bad_digest("SHA1"));
-    }
-    for (name, given) in [
-        ("CRC32C", &input.checksum_crc32_c),
-        ("CRC64NVME", &input.checksum_crc64_nvme),
-        ("SHA512", &input.checksum_sha512),
-        ("MD5", &input.checksum_md5),
-        ("XXHASH64", &input.checksum_xxhash64),
-        ("XXHASH3", &input.checksum_xxhash3),
-        ("XXHASH128", &input.checksum_xxhash128),
-    ] {
-        if given.is_some() {
-            return Err(ServiceError::new(
-                "NotImplemented",
-                501,
-                format!("Rampart does not verify {name} checksums yet; send CRC32, SHA1 or SHA256."),
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub fn put_object(
-    tx: &mut Tx<'_>,
-    ctx: &TxCtx<'_>,
-    input: shapes::PutObjectRequest,
-) -> Result<shapes::PutObjectOutput, ServiceError> {
-    let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
-    let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
-    check_integrity(&input, body)?;
-    let metadata = input.metadata.clone().unwrap_or_default();
-    let etag = store_object(tx, &b.name, &input.key, body, input.content_type.clone(), metadata, ctx.now)?;
-    Ok(shapes::PutObjectOutput {
-        e_tag: Some(etag),
-        checksum_crc32: input.checksum_crc32,
-        checksum_sha1: input.checksum_sha1,
-        checksum_sha256: input.checksum_sha256,
-        ..shapes::PutObjectOutput::default()
-    })
-}
-
-fn object(ctx: &Ctx<'_>, bucket: &str, key: &str) -> Result<(BucketRecord, ObjectRecord), ServiceError> {
-    let b = owned_bucket(ctx, bucket)?;
-    let o: ObjectRecord = records::read(ctx.db, &object_key(&b.name, key))?.ok_or_else(no_such_key)?;
-    Ok((b, o))
-}
-
-fn no_ranges(range: Option<&String>) -> Result<(), ServiceError> {
-    match range {
-        Some(_) => Err(ServiceError::new("NotImplemented", 501, "Rampart does not serve byte ranges yet.")),
-        None => Ok(()),
-    }
-}
-
-pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
-    no_ranges(input.range.as_ref())?;
-    let (b, o) = object(ctx, &input.bucket, &input.key)?;
-    let data = ctx.db.get(&data_key(&b.name, &o.key))?.ok_or_else(ServiceError::internal)?;
-    Ok(shapes::GetObjectOutput {
-        body: Some(Blob(data)),
-        accept_ranges: Some("bytes".to_owned()),
-        last_modified: Some(o.last_modified),
-        content_length: i64::try_from(o.size).ok(),
-        e_tag: Some(o.etag),
-        content_type: Some(o.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
-        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
-        ..shapes::GetObjectOutput::default()
-    })
-}
-
-pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
-    no_ranges(input.range.as_ref())?;
-    let (_, o) = object(ctx, &input.bucket, &input.key)?;
-    Ok(shapes::HeadObjectOutput {
-        accept_ranges: Some("bytes".to_owned()),
-        last_modified: Some(o.last_modified),
-        content_length: i64::try_from(o.size).ok(),
-        e_tag: Some(o.etag),
-        content_type: Some(o.content_type.unwrap_or_else(|| "binary/octet-stream".to_owned())),
-        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
-        ..shapes::HeadObjectOutput::default()
-    })
-}
-
-/// Deleting a key that is not there succeeds, as in S3 (204 either way).
-pub fn delete_object(
-    tx: &mut Tx<'_>,
-    ctx: &TxCtx<'_>,
-    input: shapes::DeleteObjectRequest,
-) -> Result<shapes::DeleteObjectOutput, ServiceError> {
-    let b = owned_bucket_tx(tx, ctx, &input.bucket)?;
-    tx.delete(&object_key(&b.name, &input.key))?;
-    tx.delete(&data_key(&b.name, &input.key))?;
-    Ok(shapes::DeleteObjectOutput::default())
-}
-
-fn invalid_argument(message: &str) -> ServiceError {
-    ServiceError::new("InvalidArgument", 400, message)
-}
-
-/// ListObjectsV2: keys in UTF-8 binary order after `StartAfter` or the continuation token, rolled
-/// up at `Delimiter` into common prefixes (each counts toward `MaxKeys`).
-/// One page of a bucket listing, shared by ListObjects and ListObjectsV2.
-struct Page {
-    contents: Vec<shapes::Object>,
-    common: Vec<String>,
-    truncated: bool,
-    /// Where the next page resumes (exclusive): the last key, or a rolled-up prefix plus 0xFF.
-    last: Option<Vec<u8>>,
-}
-
-fn max_keys_of(n: Option<i32>) -> Result<usize, ServiceError> {
-    match n {
-        None => Ok(MAX_KEYS),
-        Some(n) if n < 0 => Err(invalid_argument("max-keys cannot be negative")),
-        Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
-    }
-}
-
-/// Lists the keys after `after` (exclusive) under `prefix`, rolling keys up to the first
-/// `delimiter` after the prefix into common prefixes.
-fn list_page(
-    ctx: &Ctx<'_>,
-    bucket: &str,
-    prefix: &str,
-    delimiter: Option<&str>,
-    mut after: Option<Vec<u8>>,
-    max_keys: usize,
-) -> Result<Page, ServiceError> {
-    let base = object_prefix(bucket);
-    let scan_prefix = [base.as_slice(), prefix.as_bytes()].concat();
-    let mut page = Page { contents: Vec::new(), common: Vec::new(), truncated: false, last: None };
-    'scan: loop {
-        let from = after.as_ref().map(|a| [base.as_slice(), a.as_slice()].concat());
-        let batch = ctx.db.scan_prefix(&scan_prefix, from.as_deref(), 1000, false)?;
-        if batch.is_empty() {
-            break;
-        }
-        let last_batch = batch.len() < 1000;
-        for (k, v) in batch {
-            let key_bytes = k.get(base.len()..).unwrap_or_default().to_vec();
-            after = Some(key_bytes.clone());
-            let key = String::from_utf8_lossy(&key_bytes).into_owned();
-            let rolled = delimiter.and_then(|d| {
-                let i = key.get(prefix.len()..)?.find(d)?;
-                key.get(..prefix.len() + i + d.len()).map(str::to_owned)
-            });
-            if page.contents.len() + page.common.len() == max_keys {
-                page.truncated = true;
-                break 'scan;
-            }
-            match rolled {
-                Some(cp) => {
-                    // Everything under this common prefix is skipped: 0xFF never occurs in UTF-8.
-                    let mut skip = cp.as_bytes().to_vec();
-                    skip.push(0xFF);
-                    after = Some(skip.clone());
-                    page.last = Some(skip);
-                    page.common.push(cp);
-                    continue 'scan;
-                }
-                None => {
-                    let o: ObjectRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
-                    page.last = Some(key_bytes);
-                    page.contents.push(shapes::Object {
-                        key: Some(o.key),
-                        last_modified: Some(o.last_modified),
-                        e_tag: Some(o.etag),
-                        size: i64::try_from(o.size).ok(),
-                        storage_class: Some("STANDARD".to_owned()),
-                        ..shapes::Object::default()
-                    });
-                }
-            }
-        }
-        if last_batch {
-            break;
-        }
-    }
-    Ok(page)
-}
-
-fn common_prefixes(common: Vec<String>) -> Option<Vec<shapes::CommonPrefix>> {
-    (!common.is_empty()).then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect())
-}
-
-pub fn list_objects_v2(
-    ctx: &Ctx<'_>,
-    input: shapes::ListObjectsV2Request,
-) -> Result<shapes::ListObjectsV2Output, ServiceError> {
-    let b = owned_bucket(ctx, &input.bucket)?;
-    let max_keys = max_keys_of(input.max_keys)?;
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-    // Where to resume: a key (exclusive) inside the bucket.
-    let after: Option<Vec<u8>> = match &input.continuation_token {
-        Some(t) => Some(
-            data_encoding::BASE64URL_NOPAD
-                .decode(t.as_bytes())
-                .map_err(|_| invalid_argument("The continuation token provided is incorrect"))?,
-        ),
-        None => input.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
-    };
-    let page = list_page(ctx, &b.name, &prefix, delimiter.as_deref(), after, max_keys)?;
-    let key_count = page.contents.len() + page.common.len();
-    Ok(shapes::ListObjectsV2Output {
-        is_truncated: Some(page.truncated),
-        contents: (!page.contents.is_empty()).then_some(page.contents),
-        name: Some(b.name),
-        prefix: Some(prefix),
-        delimiter,
-        max_keys: i32::try_from(max_keys).ok(),
-        common_prefixes: common_prefixes(page.common),
-        key_count: i32::try_from(key_count).ok(),
-        continuation_token: input.continuation_token,
-        next_continuation_token: if page.truncated {
-            page.last.map(|l| data_encoding::BASE64URL_NOPAD.encode(&l))
-        } else {
-            None
-        },
-        start_after: input.start_after,
-        ..shapes::ListObjectsV2Output::default()
-    })
-}
-
-/// ListObjects (version 1): pages by `Marker`, a key to list after. `NextMarker` comes back when a
-/// truncated listing has a delimiter (the last key or common prefix); without one, the last key
-/// listed is the next marker, as S3 documents.
-/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html>.
-pub fn list_objects(
-    ctx: &Ctx<'_>,
-    input: shapes::ListObjectsRequest,
-) -> Result<shapes::ListObjectsOutput, ServiceError> {
-    let b = owned_bucket(ctx, &input.bucket)?;
-    let max_keys = max_keys_of(input.max_keys)?;
-    let prefix = input.prefix.clone().unwrap_or_default();
-    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
-    let after = input.marker.as_ref().filter(|m| !m.is_empty()).map(|m| {
-        let mut a = m.as_bytes().to_vec();
-        // A common prefix as marker: resume past everything under it.
-        if delimiter.as_ref().is_some_and(|d| m.ends_with(d.as_str())) {
-            a.push(0xFF);
-        }
-        a
-    });
-    let page = list_page(ctx, &b.name, &prefix, delimiter.as_deref(), after, max_keys)?;
-    let next_marker = (page.truncated && delimiter.is_some())
-        .then(|| {
-            let last_key = page.contents.last().and_then(|o| o.key.clone());
-            let last_prefix = page.common.last().cloned();
-            last_key.into_iter().chain(last_prefix).max()
-        })
-        .flatten();
-    Ok(shapes::ListObjectsOutput {
-        is_truncated: Some(page.truncated),
-        marker: Some(input.marker.unwrap_or_default()),
-        next_marker,
-        contents: (!page.contents.is_empty()).then_some(page.contents),
-        name: Some(b.name),
-        prefix: Some(prefix),
-        delimiter,
-        max_keys: i32::try_from(max_keys).ok(),
-        common_prefixes: common_prefixes(page.common),
-        ..shapes::ListObjectsOutput::default()
-    })
-}
-
-/// GetBucketLocation: the bucket's region as a location constraint — none for us-east-1, as S3
-/// answers.
-/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html>.
-pub fn get_bucket_location(
-    ctx: &Ctx<'_>,
-    input: shapes::GetBucketLocationRequest,
-) -> Result<shapes::GetBucketLocationOutput, ServiceError> {
-    let b = owned_bucket(ctx, &input.bucket)?;
-    Ok(shapes::GetBucketLocationOutput { location_constraint: (b.region != "us-east-1").then_some(b.region) })
 }
 
 use Target::{All, Bucket, Object};
@@ -607,21 +332,70 @@ use rampart_core::actions::{Action, Target, row};
 const BUCKET: &[Target] = &[Bucket("Bucket")];
 const OBJECT: &[Target] = &[Object("Bucket", "Key")];
 
-/// The S3 subset's operations. HeadBucket, ListObjects and ListObjectsV2 are `s3:ListBucket`; GetObject and
-/// HeadObject are `s3:GetObject`.
+/// S3's operations and their IAM actions. The pipeline asks [`access::checks`] for what each
+/// request needs (versioned variants, one check per key of DeleteObjects, the bucket's owner and
+/// policy); this table names the action each operation is recorded under.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>.
 pub static ACTIONS: &[Action] = &[
     row("CreateBucket", BUCKET, &[]),
     row("DeleteBucket", BUCKET, &[]),
+    row("DeleteBucketCors", BUCKET, &[]).named("PutBucketCORS"),
+    row("DeleteBucketEncryption", BUCKET, &[]).named("PutEncryptionConfiguration"),
+    row("DeleteBucketLifecycle", BUCKET, &[]).named("PutLifecycleConfiguration"),
+    row("DeleteBucketOwnershipControls", BUCKET, &[]).named("PutBucketOwnershipControls"),
+    row("DeleteBucketPolicy", BUCKET, &[]),
+    row("DeleteBucketReplication", BUCKET, &[]).named("PutReplicationConfiguration"),
+    row("DeleteBucketTagging", BUCKET, &[]).named("PutBucketTagging"),
+    row("DeleteBucketWebsite", BUCKET, &[]),
     row("DeleteObject", OBJECT, &[]),
+    row("DeleteObjectTagging", OBJECT, &[]),
+    row("DeleteObjects", BUCKET, &[]).named("DeleteObject"),
+    row("DeletePublicAccessBlock", BUCKET, &[]).named("PutBucketPublicAccessBlock"),
+    row("GetBucketAccelerateConfiguration", BUCKET, &[]).named("GetAccelerateConfiguration"),
+    row("GetBucketAcl", BUCKET, &[]),
+    row("GetBucketCors", BUCKET, &[]).named("GetBucketCORS"),
+    row("GetBucketEncryption", BUCKET, &[]).named("GetEncryptionConfiguration"),
+    row("GetBucketLifecycleConfiguration", BUCKET, &[]).named("GetLifecycleConfiguration"),
     row("GetBucketLocation", BUCKET, &[]),
+    row("GetBucketLogging", BUCKET, &[]),
+    row("GetBucketNotificationConfiguration", BUCKET, &[]).named("GetBucketNotification"),
+    row("GetBucketOwnershipControls", BUCKET, &[]),
+    row("GetBucketPolicy", BUCKET, &[]),
+    row("GetBucketPolicyStatus", BUCKET, &[]),
+    row("GetBucketReplication", BUCKET, &[]).named("GetReplicationConfiguration"),
+    row("GetBucketRequestPayment", BUCKET, &[]),
+    row("GetBucketTagging", BUCKET, &[]),
+    row("GetBucketVersioning", BUCKET, &[]),
+    row("GetBucketWebsite", BUCKET, &[]),
     row("GetObject", OBJECT, &[]),
+    row("GetObjectAcl", OBJECT, &[]),
+    row("GetObjectLockConfiguration", BUCKET, &[]).named("GetBucketObjectLockConfiguration"),
+    row("GetObjectTagging", OBJECT, &[]),
+    row("GetPublicAccessBlock", BUCKET, &[]).named("GetBucketPublicAccessBlock"),
     row("HeadBucket", BUCKET, &[]).named("ListBucket"),
     row("HeadObject", OBJECT, &[]).named("GetObject"),
     row("ListBuckets", &[All], &[]).named("ListAllMyBuckets"),
+    row("ListObjectVersions", BUCKET, &["s3:prefix", "s3:delimiter", "s3:max-keys"]).named("ListBucketVersions"),
     row("ListObjects", BUCKET, &["s3:prefix", "s3:delimiter", "s3:max-keys"]).named("ListBucket"),
     row("ListObjectsV2", BUCKET, &["s3:prefix", "s3:delimiter", "s3:max-keys"]).named("ListBucket"),
+    row("PutBucketAccelerateConfiguration", BUCKET, &[]).named("PutAccelerateConfiguration"),
+    row("PutBucketAcl", BUCKET, &[]),
+    row("PutBucketCors", BUCKET, &[]).named("PutBucketCORS"),
+    row("PutBucketEncryption", BUCKET, &[]).named("PutEncryptionConfiguration"),
+    row("PutBucketLifecycleConfiguration", BUCKET, &[]).named("PutLifecycleConfiguration"),
+    row("PutBucketLogging", BUCKET, &[]),
+    row("PutBucketNotificationConfiguration", BUCKET, &[]).named("PutBucketNotification"),
+    row("PutBucketOwnershipControls", BUCKET, &[]),
+    row("PutBucketPolicy", BUCKET, &[]),
+    row("PutBucketReplication", BUCKET, &[]).named("PutReplicationConfiguration"),
+    row("PutBucketRequestPayment", BUCKET, &[]),
+    row("PutBucketTagging", BUCKET, &[]),
+    row("PutBucketVersioning", BUCKET, &[]),
+    row("PutBucketWebsite", BUCKET, &[]),
     row("PutObject", OBJECT, &[]),
+    row("PutObjectAcl", OBJECT, &[]),
+    row("PutObjectTagging", OBJECT, &[]),
+    row("PutPublicAccessBlock", BUCKET, &[]).named("PutBucketPublicAccessBlock"),
 ];
 
 #[cfg(test)]
@@ -636,5 +410,14 @@ mod tests {
         for bad in ["ab", "Upper", "-start", "end-", "a..b", "192.168.5.4", "xn--abc", "a_b", &"a".repeat(64)] {
             assert!(!valid_bucket_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_keys_versions_sort_newest_first_and_before_longer_keys() {
+        let (old, new) = (version_entry("b", "k", 1), version_entry("b", "k", 2));
+        assert!(new < old);
+        assert!(old < version_entry("b", "k/", 0));
+        assert!(old < version_entry("b", "k\u{1}", 0));
+        assert!(old.starts_with(&versions_prefix("b", "k")));
     }
 }

@@ -220,6 +220,20 @@ const WELL_KNOWN_KEYS: &[&str] = &[
     "minioadmin",
 ];
 
+/// The claims an unsigned S3 request stands on: no key, scoped to S3 in the server's region.
+fn anonymous_claims(region: &str, now: OffsetDateTime) -> rampart_sigv4::Auth {
+    rampart_sigv4::Auth {
+        access_key_id: String::new(),
+        scope: rampart_sigv4::Scope { date: String::new(), region: region.to_owned(), service: "s3".to_owned() },
+        signed_headers: Vec::new(),
+        signature: Vec::new(),
+        time: now,
+        amz_date: String::new(),
+        security_token: None,
+        presigned_expires: None,
+    }
+}
+
 /// Builds a response with AWS's request-id header.
 pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>, request_id: &str) -> Response {
     let mut r = http::Response::new(Full::new(body.into()));
@@ -383,15 +397,24 @@ impl App {
         {
             return Ok(step);
         }
-        let auth = rampart_sigv4::parse(&sreq).map_err(|e| {
-            // A rest request is S3's (the one rest service served): its own errors, in its XML.
-            if matches!(wire, Wire::Rest) {
-                fail(s3_auth_error(&e, None, query_string.contains("X-Amz-Signature=")), Protocol::RestXml, None)
-            } else {
-                fail(from_sigv4(&e), protocol, namespace)
+        let parsed = rampart_sigv4::parse(&sreq);
+        // A rest request with no signature at all is S3's anonymous caller: served where a bucket
+        // policy allows everyone, refused "Access Denied" everywhere else (the authorizer decides).
+        let anonymous =
+            matches!(wire, Wire::Rest) && matches!(parsed, Err(SigV4Error::MissingAuthenticationToken));
+        let auth = match parsed {
+            Ok(auth) => auth,
+            Err(_) if anonymous => anonymous_claims(&self.config.region, now),
+            Err(e) => {
+                // A rest request is S3's (the one rest service served): its own errors, in its XML.
+                return Err(if matches!(wire, Wire::Rest) {
+                    fail(s3_auth_error(&e, None, query_string.contains("X-Amz-Signature=")), Protocol::RestXml, None)
+                } else {
+                    fail(from_sigv4(&e), protocol, namespace)
+                });
             }
-        })?;
-        draft.access_key_id = Some(auth.access_key_id.clone());
+        };
+        draft.access_key_id = (!anonymous).then(|| auth.access_key_id.clone());
         draft.region = Some(auth.scope.region.clone());
 
         // The operation.
@@ -490,7 +513,7 @@ impl App {
             .map(http::HeaderName::as_str)
             .filter(|k| k.starts_with("x-amz-") && !auth.signed_headers.iter().any(|s| s == k))
             .collect();
-        if !unsigned.is_empty() {
+        if !unsigned.is_empty() && !anonymous {
             let e = if service.endpoint_prefix == "s3" {
                 let mut e = WireError::new(
                     "AccessDenied",
@@ -521,7 +544,8 @@ impl App {
                 namespace,
             ));
         }
-        let authenticated = authenticate(self, &sreq, &auth, now);
+        let authenticated =
+            if anonymous { Ok(Principal::anonymous()) } else { authenticate(self, &sreq, &auth, now) };
         if let Err(AuthnError::DevUserMissing(account)) = authenticated {
             return Ok(Step::DevUser { account, failure: fail(WireError::internal(), protocol, namespace) });
         }
@@ -612,6 +636,21 @@ impl App {
         } else {
             Vec::new()
         };
+        // S3 names its action per request (a version's variant, one per key of DeleteObjects) and
+        // hands over the bucket's owner and policy.
+        let bucket_checks = if service.endpoint_prefix == "s3" {
+            let facts = rampart_s3::access::Facts {
+                account: &principal.account_id,
+                presigned: auth.presigned_expires.is_some(),
+                anonymous,
+            };
+            let checks = rampart_s3::access::checks(&self.db, op.name, &input, op.input, facts)
+                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+            asked.resources = checks.iter().map(|c| c.resource.clone()).collect();
+            checks
+        } else {
+            Vec::new()
+        };
         draft.resources.clone_from(&asked.resources);
         // An authenticated attempt, allowed or not, is the entity's last access to the action.
         crate::authn::note_access(self, &principal, &asked.action, &auth.scope.region, now);
@@ -622,14 +661,34 @@ impl App {
             user_agent: &origin.user_agent,
             region: &region,
         };
+        let allowed_by = |action: &str,
+                          resource: &str,
+                          keys: &[(String, Vec<String>)],
+                          resource_policy: Option<&authz::ResourcePolicy>,
+                          resource_owner: Option<&str>| {
+            let request =
+                authz::Request { principal: &principal, action, resource, context, keys, resource_policy, resource_owner };
+            self.authorizer.authorize(&self.db, &request).map_err(|e| fail(denial(e, protocol), protocol, namespace))
+        };
         let allowed = |action: &str,
                        resource: &str,
                        keys: &[(String, Vec<String>)],
                        resource_policy: Option<&authz::ResourcePolicy>| {
-            let request = authz::Request { principal: &principal, action, resource, context, keys, resource_policy };
-            self.authorizer.authorize(&self.db, &request).map_err(|e| fail(denial(e, protocol), protocol, namespace))
+            allowed_by(action, resource, keys, resource_policy, None)
         };
-        let by_key_policy = !key_checks.is_empty();
+        let by_resource_policy = !key_checks.is_empty() || !bucket_checks.is_empty();
+        let mut refused = Vec::new();
+        for check in bucket_checks {
+            let policy =
+                check.policy.map(|text| authz::ResourcePolicy { name: "BucketPolicy".to_owned(), text, required: false });
+            let verdict = allowed_by(&check.action, &check.resource, &check.keys, policy.as_ref(), check.owner.as_deref());
+            match (verdict, check.item) {
+                (Ok(()), _) => {}
+                // A batch's refused item is answered in the batch's result.
+                (Err(_), Some(i)) => refused.push(i),
+                (Err(f), None) => return Err(f),
+            }
+        }
         for check in key_checks {
             // The key's policy text moves into the check: no copy per request.
             let policy = check.key_policy.map(|text| authz::ResourcePolicy {
@@ -639,7 +698,7 @@ impl App {
             });
             allowed(&check.action, &check.resource, &check.keys, policy.as_ref())?;
         }
-        for resource in asked.resources.iter().filter(|_| !by_key_policy) {
+        for resource in asked.resources.iter().filter(|_| !by_resource_policy) {
             allowed(&asked.action, resource, &asked.keys, None)?;
         }
         // Dependent actions: a role handed to a service must be passable, tags taggable.
@@ -663,6 +722,7 @@ impl App {
                         service,
                         op,
                         region: auth.scope.region.clone(),
+                        refused,
                     },
                     region: auth.scope.region.clone(),
                     endpoint: endpoint.url(),
@@ -684,7 +744,7 @@ impl App {
             }
             HandlerRef::Write(handler) => {
                 let region = auth.scope.region.clone();
-                Ok(Step::Write(Box::new(WriteStep { handler, input, principal, service, op, region })))
+                Ok(Step::Write(Box::new(WriteStep { handler, input, principal, service, op, region, refused })))
             }
         }
     }
@@ -836,7 +896,7 @@ impl App {
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {
-                let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region };
+                let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region, refused: &w.refused };
                 let output = (w.handler)(tx, &ctx, w.input)?;
                 if !AUDIT {
                     return Ok(output);
@@ -919,6 +979,8 @@ pub struct WriteStep {
     service: &'static Service,
     op: &'static Operation,
     region: String,
+    /// Items of a batch the caller was refused (see `TxCtx::refused`).
+    refused: Vec<usize>,
 }
 
 /// A `Prepared` operation: its first step, then its write.

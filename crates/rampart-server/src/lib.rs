@@ -34,7 +34,7 @@ use zeroize::Zeroizing;
 
 pub use config::{Config, ConfigError, EXAMPLE_TOML, LogFormat, MasterKeySource, config_keys, parse_listen};
 pub use data_dir::{DB_FILE, prepare as prepare_data_dir};
-pub use operator::{PasswordReset, reset_root_password};
+pub use operator::{PasswordReset, open_sealer, reset_root_password};
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +194,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     db.transact(move |tx| rampart_cloudtrail::set_retention(tx, days)).await.map_err(failed)?;
     // Events of a store from before the log move there, a batch per transaction.
     while db.transact(rampart_cloudtrail::move_events_to_log).await.map_err(failed)? > 0 {}
+    // Objects of a store from before versions move into the versioned layout, sealed.
+    let moved = rampart_s3::upgrade(&db, sealer.clone()).await?;
+    if moved > 0 {
+        tracing::info!(objects = moved, "S3 objects moved into the versioned layout and sealed");
+    }
     let allow_private_issuers = config.oidc_allow_private_addresses;
     let s3_base_domains = config.s3_domains();
     let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
@@ -278,6 +283,7 @@ async fn deliver_trails(
         let leader = db.lease("trails");
         let now = time::OffsetDateTime::now_utc();
         let sealer_for_keys = sealer.clone();
+        let sealer_for_export = sealer.clone();
         let sealer = sealer.clone();
         let export = export_dir.is_some();
         if leader {
@@ -309,7 +315,7 @@ async fn deliver_trails(
         }
         if leader
             && let Some(dir) = &export_dir
-            && let Err(e) = trail_export::run(&db, dir).await
+            && let Err(e) = trail_export::run(&db, &sealer_for_export, dir).await
         {
             tracing::warn!(error = %e, "copying trail files to the export directory failed; it is retried on the next run");
         }

@@ -14,6 +14,18 @@ use zeroize::Zeroizing;
 use crate::audit::{self, Draft, Origin};
 use crate::{Config, StartError};
 
+/// The master key of a store, for an operator command that reads sealed data (object bytes): the
+/// `RAMPART_MASTER_KEY` variable, else `master_key_file`, else the data directory's `master.key`.
+/// Never creates one.
+pub fn open_sealer(data_dir: &Path, master_key_file: Option<&Path>) -> Result<rampart_store::Sealer, StartError> {
+    let source = match (std::env::var_os("RAMPART_MASTER_KEY"), master_key_file) {
+        (Some(k), _) => crate::MasterKeySource::Inline(Zeroizing::new(k.to_string_lossy().as_bytes().to_vec())),
+        (None, Some(f)) => crate::MasterKeySource::File(f.to_owned()),
+        (None, None) => crate::MasterKeySource::DataDir,
+    };
+    Ok(crate::data_dir::master_key(data_dir, &source, true)?)
+}
+
 /// The root user's new password, to show once.
 pub struct PasswordReset {
     pub account_id: String,

@@ -11,7 +11,9 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use rampart_s3::StoredObjects;
-use rampart_store::Db;
+use std::sync::Arc;
+
+use rampart_store::{Db, Sealer};
 
 /// Most files copied per run.
 const PER_RUN: usize = 1000;
@@ -39,9 +41,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Copies up to [`PER_RUN`] queued files; returns them (to dequeue).
-fn copy(db: &Db, dir: &Path) -> Result<Vec<(String, String)>, String> {
+fn copy(db: &Db, sealer: &Sealer, dir: &Path) -> Result<Vec<(String, String)>, String> {
     let pending = rampart_cloudtrail::pending_exports(db, PER_RUN).map_err(|e| e.message)?;
-    let objects = StoredObjects(db);
+    let objects = StoredObjects { db, sealer };
     for (bucket, key) in &pending {
         let Some(path) = target(dir, bucket, key) else {
             tracing::error!(bucket, key, "a trail file's name would leave the export directory; not exported");
@@ -74,9 +76,10 @@ pub fn exported_trail_path(dir: &Path, account: &str, trail: &str) -> PathBuf {
 }
 
 /// One run: copies queued files on a blocking thread, then dequeues them. Returns how many.
-pub async fn run(db: &Db, dir: &Path) -> Result<usize, String> {
-    let (db2, dir2) = (db.clone(), dir.to_owned());
-    let done = tokio::task::spawn_blocking(move || copy(&db2, &dir2)).await.map_err(|e| e.to_string())??;
+pub async fn run(db: &Db, sealer: &Arc<Sealer>, dir: &Path) -> Result<usize, String> {
+    let (db2, sealer2, dir2) = (db.clone(), sealer.clone(), dir.to_owned());
+    let done =
+        tokio::task::spawn_blocking(move || copy(&db2, &sealer2, &dir2)).await.map_err(|e| e.to_string())??;
     let n = done.len();
     if n > 0 {
         db.transact(move |tx| rampart_cloudtrail::exported(tx, &done)).await.map_err(|e| format!("{e:?}"))?;

@@ -84,6 +84,7 @@ mod tests {
             action: "ec2:RunInstances",
             resource: "*",
             resource_policy: None,
+            resource_owner: None,
             context: crate::authz::Context {
                 source_ip: "127.0.0.1",
                 time: time::OffsetDateTime::now_utc(),

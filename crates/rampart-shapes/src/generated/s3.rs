@@ -1242,15 +1242,43 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "CreateBucket",
     "DeleteBucket",
+    "DeleteBucketEncryption",
+    "DeleteBucketOwnershipControls",
+    "DeleteBucketPolicy",
+    "DeleteBucketTagging",
     "DeleteObject",
+    "DeleteObjectTagging",
+    "DeleteObjects",
+    "DeletePublicAccessBlock",
+    "GetBucketAcl",
+    "GetBucketEncryption",
     "GetBucketLocation",
+    "GetBucketOwnershipControls",
+    "GetBucketPolicy",
+    "GetBucketPolicyStatus",
+    "GetBucketTagging",
+    "GetBucketVersioning",
     "GetObject",
+    "GetObjectAcl",
+    "GetObjectLockConfiguration",
+    "GetObjectTagging",
+    "GetPublicAccessBlock",
     "HeadBucket",
     "HeadObject",
     "ListBuckets",
+    "ListObjectVersions",
     "ListObjects",
     "ListObjectsV2",
+    "PutBucketAcl",
+    "PutBucketEncryption",
+    "PutBucketOwnershipControls",
+    "PutBucketPolicy",
+    "PutBucketTagging",
+    "PutBucketVersioning",
     "PutObject",
+    "PutObjectAcl",
+    "PutObjectTagging",
+    "PutPublicAccessBlock",
 ];
 
 static M_AbacStatus: [crate::Member; 1] = [crate::Member {
@@ -22994,6 +23022,68 @@ pub static SH_WriteOffsetBytes: crate::Shape = crate::Shape {
 pub static SH_Years: crate::Shape =
     crate::Shape { name: "Years", kind: crate::Kind::Integer(crate::Range { min: None, max: None }), sensitive: false };
 
+/// The `AccessControlPolicy` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AccessControlPolicy {
+    pub grants: ::std::option::Option<::std::vec::Vec<Grant>>,
+    pub owner: ::std::option::Option<Owner>,
+}
+
+impl crate::HasShape for AccessControlPolicy {
+    const SHAPE: &'static crate::Shape = &SH_AccessControlPolicy;
+}
+
+impl crate::FromValue for AccessControlPolicy {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { grants: crate::optional(f.next())?, owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AccessControlPolicy {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.grants.map(crate::IntoValue::into_value),
+            self.owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AccessControlPolicy {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AccessControlPolicy").field("Grants", &self.grants).field("Owner", &self.owner).finish()
+    }
+}
+
+/// The `BlockedEncryptionTypes` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct BlockedEncryptionTypes {
+    pub encryption_type: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for BlockedEncryptionTypes {
+    const SHAPE: &'static crate::Shape = &SH_BlockedEncryptionTypes;
+}
+
+impl crate::FromValue for BlockedEncryptionTypes {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { encryption_type: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for BlockedEncryptionTypes {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.encryption_type.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for BlockedEncryptionTypes {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BlockedEncryptionTypes").field("EncryptionType", &self.encryption_type).finish()
+    }
+}
+
 /// The `Bucket` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Bucket {
@@ -23261,6 +23351,190 @@ impl ::std::fmt::Debug for CreateBucketRequest {
     }
 }
 
+/// The `DefaultRetention` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DefaultRetention {
+    pub mode: ::std::option::Option<::std::string::String>,
+    pub days: ::std::option::Option<i32>,
+    pub years: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for DefaultRetention {
+    const SHAPE: &'static crate::Shape = &SH_DefaultRetention;
+}
+
+impl crate::FromValue for DefaultRetention {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            mode: crate::optional(f.next())?,
+            days: crate::optional(f.next())?,
+            years: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DefaultRetention {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.mode.map(crate::IntoValue::into_value),
+            self.days.map(crate::IntoValue::into_value),
+            self.years.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DefaultRetention {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DefaultRetention")
+            .field("Mode", &self.mode)
+            .field("Days", &self.days)
+            .field("Years", &self.years)
+            .finish()
+    }
+}
+
+/// The `Delete` shape.
+#[derive(Clone, PartialEq)]
+pub struct Delete {
+    pub objects: ::std::vec::Vec<ObjectIdentifier>,
+    pub quiet: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for Delete {
+    const SHAPE: &'static crate::Shape = &SH_Delete;
+}
+
+impl crate::FromValue for Delete {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { objects: crate::required(f.next())?, quiet: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Delete {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.objects)),
+            self.quiet.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Delete {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Delete").field("Objects", &self.objects).field("Quiet", &self.quiet).finish()
+    }
+}
+
+/// The `DeleteBucketEncryptionRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteBucketEncryptionRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteBucketEncryptionRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteBucketEncryptionRequest;
+}
+
+impl crate::FromValue for DeleteBucketEncryptionRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteBucketEncryptionRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteBucketEncryptionRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteBucketEncryptionRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `DeleteBucketOwnershipControlsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteBucketOwnershipControlsRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteBucketOwnershipControlsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteBucketOwnershipControlsRequest;
+}
+
+impl crate::FromValue for DeleteBucketOwnershipControlsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteBucketOwnershipControlsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteBucketOwnershipControlsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteBucketOwnershipControlsRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `DeleteBucketPolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteBucketPolicyRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteBucketPolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteBucketPolicyRequest;
+}
+
+impl crate::FromValue for DeleteBucketPolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteBucketPolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteBucketPolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteBucketPolicyRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
 /// The `DeleteBucketRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteBucketRequest {
@@ -23293,6 +23567,93 @@ impl ::std::fmt::Debug for DeleteBucketRequest {
         f.debug_struct("DeleteBucketRequest")
             .field("Bucket", &self.bucket)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `DeleteBucketTaggingRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteBucketTaggingRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteBucketTaggingRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteBucketTaggingRequest;
+}
+
+impl crate::FromValue for DeleteBucketTaggingRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteBucketTaggingRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteBucketTaggingRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteBucketTaggingRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `DeleteMarkerEntry` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteMarkerEntry {
+    pub owner: ::std::option::Option<Owner>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub is_latest: ::std::option::Option<bool>,
+    pub last_modified: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for DeleteMarkerEntry {
+    const SHAPE: &'static crate::Shape = &SH_DeleteMarkerEntry;
+}
+
+impl crate::FromValue for DeleteMarkerEntry {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            owner: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            is_latest: crate::optional(f.next())?,
+            last_modified: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeleteMarkerEntry {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.owner.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.is_latest.map(crate::IntoValue::into_value),
+            self.last_modified.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteMarkerEntry {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteMarkerEntry")
+            .field("Owner", &self.owner)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("IsLatest", &self.is_latest)
+            .field("LastModified", &self.last_modified)
             .finish()
     }
 }
@@ -23411,6 +23772,450 @@ impl ::std::fmt::Debug for DeleteObjectRequest {
     }
 }
 
+/// The `DeleteObjectTaggingOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteObjectTaggingOutput {
+    pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteObjectTaggingOutput {
+    const SHAPE: &'static crate::Shape = &SH_DeleteObjectTaggingOutput;
+}
+
+impl crate::FromValue for DeleteObjectTaggingOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { version_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteObjectTaggingOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.version_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteObjectTaggingOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteObjectTaggingOutput").field("VersionId", &self.version_id).finish()
+    }
+}
+
+/// The `DeleteObjectTaggingRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteObjectTaggingRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteObjectTaggingRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteObjectTaggingRequest;
+}
+
+impl crate::FromValue for DeleteObjectTaggingRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeleteObjectTaggingRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteObjectTaggingRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteObjectTaggingRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `DeleteObjectsOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteObjectsOutput {
+    pub deleted: ::std::option::Option<::std::vec::Vec<DeletedObject>>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+    pub errors: ::std::option::Option<::std::vec::Vec<Error>>,
+}
+
+impl crate::HasShape for DeleteObjectsOutput {
+    const SHAPE: &'static crate::Shape = &SH_DeleteObjectsOutput;
+}
+
+impl crate::FromValue for DeleteObjectsOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            deleted: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+            errors: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeleteObjectsOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.deleted.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+            self.errors.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteObjectsOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteObjectsOutput")
+            .field("Deleted", &self.deleted)
+            .field("RequestCharged", &self.request_charged)
+            .field("Errors", &self.errors)
+            .finish()
+    }
+}
+
+/// The `DeleteObjectsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteObjectsRequest {
+    pub bucket: ::std::string::String,
+    pub delete: Delete,
+    pub mfa: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub bypass_governance_retention: ::std::option::Option<bool>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteObjectsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteObjectsRequest;
+}
+
+impl crate::FromValue for DeleteObjectsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            delete: crate::required(f.next())?,
+            mfa: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            bypass_governance_retention: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeleteObjectsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.delete)),
+            self.mfa.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.bypass_governance_retention.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteObjectsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteObjectsRequest")
+            .field("Bucket", &self.bucket)
+            .field("Delete", &self.delete)
+            .field("MFA", &self.mfa)
+            .field("RequestPayer", &self.request_payer)
+            .field("BypassGovernanceRetention", &self.bypass_governance_retention)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .finish()
+    }
+}
+
+/// The `DeletePublicAccessBlockRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeletePublicAccessBlockRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeletePublicAccessBlockRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeletePublicAccessBlockRequest;
+}
+
+impl crate::FromValue for DeletePublicAccessBlockRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeletePublicAccessBlockRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeletePublicAccessBlockRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletePublicAccessBlockRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `DeletedObject` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeletedObject {
+    pub key: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub delete_marker: ::std::option::Option<bool>,
+    pub delete_marker_version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeletedObject {
+    const SHAPE: &'static crate::Shape = &SH_DeletedObject;
+}
+
+impl crate::FromValue for DeletedObject {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            key: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            delete_marker: crate::optional(f.next())?,
+            delete_marker_version_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeletedObject {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.delete_marker.map(crate::IntoValue::into_value),
+            self.delete_marker_version_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeletedObject {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletedObject")
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("DeleteMarker", &self.delete_marker)
+            .field("DeleteMarkerVersionId", &self.delete_marker_version_id)
+            .finish()
+    }
+}
+
+/// The `Error` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Error {
+    pub key: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub code: ::std::option::Option<::std::string::String>,
+    pub message: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Error {
+    const SHAPE: &'static crate::Shape = &SH_Error;
+}
+
+impl crate::FromValue for Error {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            key: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            code: crate::optional(f.next())?,
+            message: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Error {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.code.map(crate::IntoValue::into_value),
+            self.message.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Error")
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("Code", &self.code)
+            .field("Message", &self.message)
+            .finish()
+    }
+}
+
+/// The `GetBucketAclOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetBucketAclOutput {
+    pub owner: ::std::option::Option<Owner>,
+    pub grants: ::std::option::Option<::std::vec::Vec<Grant>>,
+}
+
+impl crate::HasShape for GetBucketAclOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketAclOutput;
+}
+
+impl crate::FromValue for GetBucketAclOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { owner: crate::optional(f.next())?, grants: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketAclOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.owner.map(crate::IntoValue::into_value),
+            self.grants.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketAclOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketAclOutput").field("Owner", &self.owner).field("Grants", &self.grants).finish()
+    }
+}
+
+/// The `GetBucketAclRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketAclRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketAclRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketAclRequest;
+}
+
+impl crate::FromValue for GetBucketAclRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketAclRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketAclRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketAclRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetBucketEncryptionOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetBucketEncryptionOutput {
+    pub server_side_encryption_configuration: ::std::option::Option<ServerSideEncryptionConfiguration>,
+}
+
+impl crate::HasShape for GetBucketEncryptionOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketEncryptionOutput;
+}
+
+impl crate::FromValue for GetBucketEncryptionOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { server_side_encryption_configuration: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketEncryptionOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.server_side_encryption_configuration.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketEncryptionOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketEncryptionOutput")
+            .field("ServerSideEncryptionConfiguration", &self.server_side_encryption_configuration)
+            .finish()
+    }
+}
+
+/// The `GetBucketEncryptionRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketEncryptionRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketEncryptionRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketEncryptionRequest;
+}
+
+impl crate::FromValue for GetBucketEncryptionRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketEncryptionRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketEncryptionRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketEncryptionRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
 /// The `GetBucketLocationOutput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct GetBucketLocationOutput {
@@ -23470,6 +24275,499 @@ impl crate::IntoValue for GetBucketLocationRequest {
 impl ::std::fmt::Debug for GetBucketLocationRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GetBucketLocationRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetBucketOwnershipControlsOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetBucketOwnershipControlsOutput {
+    pub ownership_controls: ::std::option::Option<OwnershipControls>,
+}
+
+impl crate::HasShape for GetBucketOwnershipControlsOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketOwnershipControlsOutput;
+}
+
+impl crate::FromValue for GetBucketOwnershipControlsOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { ownership_controls: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketOwnershipControlsOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.ownership_controls.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketOwnershipControlsOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketOwnershipControlsOutput").field("OwnershipControls", &self.ownership_controls).finish()
+    }
+}
+
+/// The `GetBucketOwnershipControlsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketOwnershipControlsRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketOwnershipControlsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketOwnershipControlsRequest;
+}
+
+impl crate::FromValue for GetBucketOwnershipControlsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketOwnershipControlsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketOwnershipControlsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketOwnershipControlsRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetBucketPolicyOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetBucketPolicyOutput {
+    pub policy: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketPolicyOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketPolicyOutput;
+}
+
+impl crate::FromValue for GetBucketPolicyOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { policy: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketPolicyOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.policy.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketPolicyOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketPolicyOutput").field("Policy", &self.policy).finish()
+    }
+}
+
+/// The `GetBucketPolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketPolicyRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketPolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketPolicyRequest;
+}
+
+impl crate::FromValue for GetBucketPolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketPolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketPolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketPolicyRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetBucketPolicyStatusOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetBucketPolicyStatusOutput {
+    pub policy_status: ::std::option::Option<PolicyStatus>,
+}
+
+impl crate::HasShape for GetBucketPolicyStatusOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketPolicyStatusOutput;
+}
+
+impl crate::FromValue for GetBucketPolicyStatusOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { policy_status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketPolicyStatusOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.policy_status.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketPolicyStatusOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketPolicyStatusOutput").field("PolicyStatus", &self.policy_status).finish()
+    }
+}
+
+/// The `GetBucketPolicyStatusRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketPolicyStatusRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketPolicyStatusRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketPolicyStatusRequest;
+}
+
+impl crate::FromValue for GetBucketPolicyStatusRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketPolicyStatusRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketPolicyStatusRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketPolicyStatusRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetBucketTaggingOutput` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketTaggingOutput {
+    pub tag_set: ::std::vec::Vec<Tag>,
+}
+
+impl crate::HasShape for GetBucketTaggingOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketTaggingOutput;
+}
+
+impl crate::FromValue for GetBucketTaggingOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { tag_set: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketTaggingOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.tag_set))])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketTaggingOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketTaggingOutput").field("TagSet", &self.tag_set).finish()
+    }
+}
+
+/// The `GetBucketTaggingRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketTaggingRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketTaggingRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketTaggingRequest;
+}
+
+impl crate::FromValue for GetBucketTaggingRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketTaggingRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketTaggingRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketTaggingRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetBucketVersioningOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetBucketVersioningOutput {
+    pub status: ::std::option::Option<::std::string::String>,
+    pub mfa_delete: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketVersioningOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketVersioningOutput;
+}
+
+impl crate::FromValue for GetBucketVersioningOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { status: crate::optional(f.next())?, mfa_delete: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketVersioningOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.status.map(crate::IntoValue::into_value),
+            self.mfa_delete.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketVersioningOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketVersioningOutput")
+            .field("Status", &self.status)
+            .field("MFADelete", &self.mfa_delete)
+            .finish()
+    }
+}
+
+/// The `GetBucketVersioningRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetBucketVersioningRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetBucketVersioningRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetBucketVersioningRequest;
+}
+
+impl crate::FromValue for GetBucketVersioningRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetBucketVersioningRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetBucketVersioningRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetBucketVersioningRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetObjectAclOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetObjectAclOutput {
+    pub owner: ::std::option::Option<Owner>,
+    pub grants: ::std::option::Option<::std::vec::Vec<Grant>>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectAclOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectAclOutput;
+}
+
+impl crate::FromValue for GetObjectAclOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            owner: crate::optional(f.next())?,
+            grants: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectAclOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.owner.map(crate::IntoValue::into_value),
+            self.grants.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectAclOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectAclOutput")
+            .field("Owner", &self.owner)
+            .field("Grants", &self.grants)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `GetObjectAclRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectAclRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectAclRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectAclRequest;
+}
+
+impl crate::FromValue for GetObjectAclRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectAclRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectAclRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectAclRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetObjectLockConfigurationOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetObjectLockConfigurationOutput {
+    pub object_lock_configuration: ::std::option::Option<ObjectLockConfiguration>,
+}
+
+impl crate::HasShape for GetObjectLockConfigurationOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectLockConfigurationOutput;
+}
+
+impl crate::FromValue for GetObjectLockConfigurationOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { object_lock_configuration: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetObjectLockConfigurationOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.object_lock_configuration.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectLockConfigurationOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectLockConfigurationOutput")
+            .field("ObjectLockConfiguration", &self.object_lock_configuration)
+            .finish()
+    }
+}
+
+/// The `GetObjectLockConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectLockConfigurationRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectLockConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectLockConfigurationRequest;
+}
+
+impl crate::FromValue for GetObjectLockConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetObjectLockConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectLockConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectLockConfigurationRequest")
             .field("Bucket", &self.bucket)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
             .finish()
@@ -23790,6 +25088,244 @@ impl ::std::fmt::Debug for GetObjectRequest {
             .field("PartNumber", &self.part_number)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
             .field("ChecksumMode", &self.checksum_mode)
+            .finish()
+    }
+}
+
+/// The `GetObjectTaggingOutput` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectTaggingOutput {
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub tag_set: ::std::vec::Vec<Tag>,
+}
+
+impl crate::HasShape for GetObjectTaggingOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectTaggingOutput;
+}
+
+impl crate::FromValue for GetObjectTaggingOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { version_id: crate::optional(f.next())?, tag_set: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetObjectTaggingOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.version_id.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.tag_set)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectTaggingOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectTaggingOutput")
+            .field("VersionId", &self.version_id)
+            .field("TagSet", &self.tag_set)
+            .finish()
+    }
+}
+
+/// The `GetObjectTaggingRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectTaggingRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectTaggingRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectTaggingRequest;
+}
+
+impl crate::FromValue for GetObjectTaggingRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectTaggingRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectTaggingRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectTaggingRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("RequestPayer", &self.request_payer)
+            .finish()
+    }
+}
+
+/// The `GetPublicAccessBlockOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetPublicAccessBlockOutput {
+    pub public_access_block_configuration: ::std::option::Option<PublicAccessBlockConfiguration>,
+}
+
+impl crate::HasShape for GetPublicAccessBlockOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetPublicAccessBlockOutput;
+}
+
+impl crate::FromValue for GetPublicAccessBlockOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { public_access_block_configuration: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetPublicAccessBlockOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.public_access_block_configuration.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetPublicAccessBlockOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetPublicAccessBlockOutput")
+            .field("PublicAccessBlockConfiguration", &self.public_access_block_configuration)
+            .finish()
+    }
+}
+
+/// The `GetPublicAccessBlockRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetPublicAccessBlockRequest {
+    pub bucket: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetPublicAccessBlockRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetPublicAccessBlockRequest;
+}
+
+impl crate::FromValue for GetPublicAccessBlockRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket: crate::required(f.next())?, expected_bucket_owner: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetPublicAccessBlockRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetPublicAccessBlockRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetPublicAccessBlockRequest")
+            .field("Bucket", &self.bucket)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `Grant` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Grant {
+    pub grantee: ::std::option::Option<Grantee>,
+    pub permission: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Grant {
+    const SHAPE: &'static crate::Shape = &SH_Grant;
+}
+
+impl crate::FromValue for Grant {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { grantee: crate::optional(f.next())?, permission: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Grant {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.grantee.map(crate::IntoValue::into_value),
+            self.permission.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Grant").field("Grantee", &self.grantee).field("Permission", &self.permission).finish()
+    }
+}
+
+/// The `Grantee` shape.
+#[derive(Clone, PartialEq)]
+pub struct Grantee {
+    pub display_name: ::std::option::Option<::std::string::String>,
+    pub email_address: ::std::option::Option<::std::string::String>,
+    pub id: ::std::option::Option<::std::string::String>,
+    pub r#type: ::std::string::String,
+    pub uri: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Grantee {
+    const SHAPE: &'static crate::Shape = &SH_Grantee;
+}
+
+impl crate::FromValue for Grantee {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            display_name: crate::optional(f.next())?,
+            email_address: crate::optional(f.next())?,
+            id: crate::optional(f.next())?,
+            r#type: crate::required(f.next())?,
+            uri: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Grantee {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.display_name.map(crate::IntoValue::into_value),
+            self.email_address.map(crate::IntoValue::into_value),
+            self.id.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.r#type)),
+            self.uri.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Grantee {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Grantee")
+            .field("DisplayName", &self.display_name)
+            .field("EmailAddress", &self.email_address)
+            .field("ID", &self.id)
+            .field("Type", &self.r#type)
+            .field("URI", &self.uri)
             .finish()
     }
 }
@@ -24293,6 +25829,164 @@ impl ::std::fmt::Debug for ListBucketsRequest {
     }
 }
 
+/// The `ListObjectVersionsOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListObjectVersionsOutput {
+    pub is_truncated: ::std::option::Option<bool>,
+    pub key_marker: ::std::option::Option<::std::string::String>,
+    pub version_id_marker: ::std::option::Option<::std::string::String>,
+    pub next_key_marker: ::std::option::Option<::std::string::String>,
+    pub next_version_id_marker: ::std::option::Option<::std::string::String>,
+    pub versions: ::std::option::Option<::std::vec::Vec<ObjectVersion>>,
+    pub delete_markers: ::std::option::Option<::std::vec::Vec<DeleteMarkerEntry>>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub prefix: ::std::option::Option<::std::string::String>,
+    pub delimiter: ::std::option::Option<::std::string::String>,
+    pub max_keys: ::std::option::Option<i32>,
+    pub common_prefixes: ::std::option::Option<::std::vec::Vec<CommonPrefix>>,
+    pub encoding_type: ::std::option::Option<::std::string::String>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListObjectVersionsOutput {
+    const SHAPE: &'static crate::Shape = &SH_ListObjectVersionsOutput;
+}
+
+impl crate::FromValue for ListObjectVersionsOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(14)?.into_iter();
+        Ok(Self {
+            is_truncated: crate::optional(f.next())?,
+            key_marker: crate::optional(f.next())?,
+            version_id_marker: crate::optional(f.next())?,
+            next_key_marker: crate::optional(f.next())?,
+            next_version_id_marker: crate::optional(f.next())?,
+            versions: crate::optional(f.next())?,
+            delete_markers: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            prefix: crate::optional(f.next())?,
+            delimiter: crate::optional(f.next())?,
+            max_keys: crate::optional(f.next())?,
+            common_prefixes: crate::optional(f.next())?,
+            encoding_type: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListObjectVersionsOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.key_marker.map(crate::IntoValue::into_value),
+            self.version_id_marker.map(crate::IntoValue::into_value),
+            self.next_key_marker.map(crate::IntoValue::into_value),
+            self.next_version_id_marker.map(crate::IntoValue::into_value),
+            self.versions.map(crate::IntoValue::into_value),
+            self.delete_markers.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.prefix.map(crate::IntoValue::into_value),
+            self.delimiter.map(crate::IntoValue::into_value),
+            self.max_keys.map(crate::IntoValue::into_value),
+            self.common_prefixes.map(crate::IntoValue::into_value),
+            self.encoding_type.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListObjectVersionsOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListObjectVersionsOutput")
+            .field("IsTruncated", &self.is_truncated)
+            .field("KeyMarker", &self.key_marker)
+            .field("VersionIdMarker", &self.version_id_marker)
+            .field("NextKeyMarker", &self.next_key_marker)
+            .field("NextVersionIdMarker", &self.next_version_id_marker)
+            .field("Versions", &self.versions)
+            .field("DeleteMarkers", &self.delete_markers)
+            .field("Name", &self.name)
+            .field("Prefix", &self.prefix)
+            .field("Delimiter", &self.delimiter)
+            .field("MaxKeys", &self.max_keys)
+            .field("CommonPrefixes", &self.common_prefixes)
+            .field("EncodingType", &self.encoding_type)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `ListObjectVersionsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListObjectVersionsRequest {
+    pub bucket: ::std::string::String,
+    pub delimiter: ::std::option::Option<::std::string::String>,
+    pub encoding_type: ::std::option::Option<::std::string::String>,
+    pub key_marker: ::std::option::Option<::std::string::String>,
+    pub max_keys: ::std::option::Option<i32>,
+    pub prefix: ::std::option::Option<::std::string::String>,
+    pub version_id_marker: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub optional_object_attributes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for ListObjectVersionsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListObjectVersionsRequest;
+}
+
+impl crate::FromValue for ListObjectVersionsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(10)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            delimiter: crate::optional(f.next())?,
+            encoding_type: crate::optional(f.next())?,
+            key_marker: crate::optional(f.next())?,
+            max_keys: crate::optional(f.next())?,
+            prefix: crate::optional(f.next())?,
+            version_id_marker: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            optional_object_attributes: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListObjectVersionsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.delimiter.map(crate::IntoValue::into_value),
+            self.encoding_type.map(crate::IntoValue::into_value),
+            self.key_marker.map(crate::IntoValue::into_value),
+            self.max_keys.map(crate::IntoValue::into_value),
+            self.prefix.map(crate::IntoValue::into_value),
+            self.version_id_marker.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.optional_object_attributes.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListObjectVersionsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListObjectVersionsRequest")
+            .field("Bucket", &self.bucket)
+            .field("Delimiter", &self.delimiter)
+            .field("EncodingType", &self.encoding_type)
+            .field("KeyMarker", &self.key_marker)
+            .field("MaxKeys", &self.max_keys)
+            .field("Prefix", &self.prefix)
+            .field("VersionIdMarker", &self.version_id_marker)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("RequestPayer", &self.request_payer)
+            .field("OptionalObjectAttributes", &self.optional_object_attributes)
+            .finish()
+    }
+}
+
 /// The `ListObjectsOutput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListObjectsOutput {
@@ -24693,6 +26387,197 @@ impl ::std::fmt::Debug for Object {
     }
 }
 
+/// The `ObjectIdentifier` shape.
+#[derive(Clone, PartialEq)]
+pub struct ObjectIdentifier {
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub last_modified_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub size: ::std::option::Option<i64>,
+}
+
+impl crate::HasShape for ObjectIdentifier {
+    const SHAPE: &'static crate::Shape = &SH_ObjectIdentifier;
+}
+
+impl crate::FromValue for ObjectIdentifier {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            e_tag: crate::optional(f.next())?,
+            last_modified_time: crate::optional(f.next())?,
+            size: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ObjectIdentifier {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.last_modified_time.map(crate::IntoValue::into_value),
+            self.size.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectIdentifier {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectIdentifier")
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("ETag", &self.e_tag)
+            .field("LastModifiedTime", &self.last_modified_time)
+            .field("Size", &self.size)
+            .finish()
+    }
+}
+
+/// The `ObjectLockConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ObjectLockConfiguration {
+    pub object_lock_enabled: ::std::option::Option<::std::string::String>,
+    pub rule: ::std::option::Option<ObjectLockRule>,
+}
+
+impl crate::HasShape for ObjectLockConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_ObjectLockConfiguration;
+}
+
+impl crate::FromValue for ObjectLockConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { object_lock_enabled: crate::optional(f.next())?, rule: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ObjectLockConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.object_lock_enabled.map(crate::IntoValue::into_value),
+            self.rule.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectLockConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectLockConfiguration")
+            .field("ObjectLockEnabled", &self.object_lock_enabled)
+            .field("Rule", &self.rule)
+            .finish()
+    }
+}
+
+/// The `ObjectLockRule` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ObjectLockRule {
+    pub default_retention: ::std::option::Option<DefaultRetention>,
+}
+
+impl crate::HasShape for ObjectLockRule {
+    const SHAPE: &'static crate::Shape = &SH_ObjectLockRule;
+}
+
+impl crate::FromValue for ObjectLockRule {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { default_retention: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ObjectLockRule {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.default_retention.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectLockRule {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectLockRule").field("DefaultRetention", &self.default_retention).finish()
+    }
+}
+
+/// The `ObjectVersion` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ObjectVersion {
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+    pub size: ::std::option::Option<i64>,
+    pub storage_class: ::std::option::Option<::std::string::String>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub is_latest: ::std::option::Option<bool>,
+    pub last_modified: ::std::option::Option<::time::OffsetDateTime>,
+    pub owner: ::std::option::Option<Owner>,
+    pub restore_status: ::std::option::Option<RestoreStatus>,
+}
+
+impl crate::HasShape for ObjectVersion {
+    const SHAPE: &'static crate::Shape = &SH_ObjectVersion;
+}
+
+impl crate::FromValue for ObjectVersion {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            e_tag: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+            size: crate::optional(f.next())?,
+            storage_class: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            is_latest: crate::optional(f.next())?,
+            last_modified: crate::optional(f.next())?,
+            owner: crate::optional(f.next())?,
+            restore_status: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ObjectVersion {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+            self.size.map(crate::IntoValue::into_value),
+            self.storage_class.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.is_latest.map(crate::IntoValue::into_value),
+            self.last_modified.map(crate::IntoValue::into_value),
+            self.owner.map(crate::IntoValue::into_value),
+            self.restore_status.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectVersion {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectVersion")
+            .field("ETag", &self.e_tag)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ChecksumType", &self.checksum_type)
+            .field("Size", &self.size)
+            .field("StorageClass", &self.storage_class)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("IsLatest", &self.is_latest)
+            .field("LastModified", &self.last_modified)
+            .field("Owner", &self.owner)
+            .field("RestoreStatus", &self.restore_status)
+            .finish()
+    }
+}
+
 /// The `Owner` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Owner {
@@ -24723,6 +26608,594 @@ impl crate::IntoValue for Owner {
 impl ::std::fmt::Debug for Owner {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Owner").field("DisplayName", &self.display_name).field("ID", &self.id).finish()
+    }
+}
+
+/// The `OwnershipControls` shape.
+#[derive(Clone, PartialEq)]
+pub struct OwnershipControls {
+    pub rules: ::std::vec::Vec<OwnershipControlsRule>,
+}
+
+impl crate::HasShape for OwnershipControls {
+    const SHAPE: &'static crate::Shape = &SH_OwnershipControls;
+}
+
+impl crate::FromValue for OwnershipControls {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rules: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OwnershipControls {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.rules))])
+    }
+}
+
+impl ::std::fmt::Debug for OwnershipControls {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OwnershipControls").field("Rules", &self.rules).finish()
+    }
+}
+
+/// The `OwnershipControlsRule` shape.
+#[derive(Clone, PartialEq)]
+pub struct OwnershipControlsRule {
+    pub object_ownership: ::std::string::String,
+}
+
+impl crate::HasShape for OwnershipControlsRule {
+    const SHAPE: &'static crate::Shape = &SH_OwnershipControlsRule;
+}
+
+impl crate::FromValue for OwnershipControlsRule {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { object_ownership: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OwnershipControlsRule {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.object_ownership))])
+    }
+}
+
+impl ::std::fmt::Debug for OwnershipControlsRule {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OwnershipControlsRule").field("ObjectOwnership", &self.object_ownership).finish()
+    }
+}
+
+/// The `PolicyStatus` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PolicyStatus {
+    pub is_public: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for PolicyStatus {
+    const SHAPE: &'static crate::Shape = &SH_PolicyStatus;
+}
+
+impl crate::FromValue for PolicyStatus {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { is_public: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PolicyStatus {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.is_public.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PolicyStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PolicyStatus").field("IsPublic", &self.is_public).finish()
+    }
+}
+
+/// The `PublicAccessBlockConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PublicAccessBlockConfiguration {
+    pub block_public_acls: ::std::option::Option<bool>,
+    pub ignore_public_acls: ::std::option::Option<bool>,
+    pub block_public_policy: ::std::option::Option<bool>,
+    pub restrict_public_buckets: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for PublicAccessBlockConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_PublicAccessBlockConfiguration;
+}
+
+impl crate::FromValue for PublicAccessBlockConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            block_public_acls: crate::optional(f.next())?,
+            ignore_public_acls: crate::optional(f.next())?,
+            block_public_policy: crate::optional(f.next())?,
+            restrict_public_buckets: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PublicAccessBlockConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.block_public_acls.map(crate::IntoValue::into_value),
+            self.ignore_public_acls.map(crate::IntoValue::into_value),
+            self.block_public_policy.map(crate::IntoValue::into_value),
+            self.restrict_public_buckets.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PublicAccessBlockConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PublicAccessBlockConfiguration")
+            .field("BlockPublicAcls", &self.block_public_acls)
+            .field("IgnorePublicAcls", &self.ignore_public_acls)
+            .field("BlockPublicPolicy", &self.block_public_policy)
+            .field("RestrictPublicBuckets", &self.restrict_public_buckets)
+            .finish()
+    }
+}
+
+/// The `PutBucketAclRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutBucketAclRequest {
+    pub acl: ::std::option::Option<::std::string::String>,
+    pub access_control_policy: ::std::option::Option<AccessControlPolicy>,
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub grant_full_control: ::std::option::Option<::std::string::String>,
+    pub grant_read: ::std::option::Option<::std::string::String>,
+    pub grant_read_acp: ::std::option::Option<::std::string::String>,
+    pub grant_write: ::std::option::Option<::std::string::String>,
+    pub grant_write_acp: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutBucketAclRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutBucketAclRequest;
+}
+
+impl crate::FromValue for PutBucketAclRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            acl: crate::optional(f.next())?,
+            access_control_policy: crate::optional(f.next())?,
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            grant_full_control: crate::optional(f.next())?,
+            grant_read: crate::optional(f.next())?,
+            grant_read_acp: crate::optional(f.next())?,
+            grant_write: crate::optional(f.next())?,
+            grant_write_acp: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutBucketAclRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.acl.map(crate::IntoValue::into_value),
+            self.access_control_policy.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.grant_full_control.map(crate::IntoValue::into_value),
+            self.grant_read.map(crate::IntoValue::into_value),
+            self.grant_read_acp.map(crate::IntoValue::into_value),
+            self.grant_write.map(crate::IntoValue::into_value),
+            self.grant_write_acp.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutBucketAclRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutBucketAclRequest")
+            .field("ACL", &self.acl)
+            .field("AccessControlPolicy", &self.access_control_policy)
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("GrantFullControl", &self.grant_full_control)
+            .field("GrantRead", &self.grant_read)
+            .field("GrantReadACP", &self.grant_read_acp)
+            .field("GrantWrite", &self.grant_write)
+            .field("GrantWriteACP", &self.grant_write_acp)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutBucketEncryptionRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutBucketEncryptionRequest {
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub server_side_encryption_configuration: ServerSideEncryptionConfiguration,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutBucketEncryptionRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutBucketEncryptionRequest;
+}
+
+impl crate::FromValue for PutBucketEncryptionRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            server_side_encryption_configuration: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutBucketEncryptionRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.server_side_encryption_configuration)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutBucketEncryptionRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutBucketEncryptionRequest")
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ServerSideEncryptionConfiguration", &self.server_side_encryption_configuration)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutBucketOwnershipControlsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutBucketOwnershipControlsRequest {
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub ownership_controls: OwnershipControls,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutBucketOwnershipControlsRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutBucketOwnershipControlsRequest;
+}
+
+impl crate::FromValue for PutBucketOwnershipControlsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            ownership_controls: crate::required(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutBucketOwnershipControlsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.ownership_controls)),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutBucketOwnershipControlsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutBucketOwnershipControlsRequest")
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("OwnershipControls", &self.ownership_controls)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .finish()
+    }
+}
+
+/// The `PutBucketPolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutBucketPolicyRequest {
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub confirm_remove_self_bucket_access: ::std::option::Option<bool>,
+    pub policy: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutBucketPolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutBucketPolicyRequest;
+}
+
+impl crate::FromValue for PutBucketPolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            confirm_remove_self_bucket_access: crate::optional(f.next())?,
+            policy: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutBucketPolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.confirm_remove_self_bucket_access.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.policy)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutBucketPolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutBucketPolicyRequest")
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ConfirmRemoveSelfBucketAccess", &self.confirm_remove_self_bucket_access)
+            .field("Policy", &self.policy)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutBucketTaggingRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutBucketTaggingRequest {
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub tagging: Tagging,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutBucketTaggingRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutBucketTaggingRequest;
+}
+
+impl crate::FromValue for PutBucketTaggingRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            tagging: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutBucketTaggingRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.tagging)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutBucketTaggingRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutBucketTaggingRequest")
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("Tagging", &self.tagging)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutBucketVersioningRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutBucketVersioningRequest {
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub mfa: ::std::option::Option<::std::string::String>,
+    pub versioning_configuration: VersioningConfiguration,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutBucketVersioningRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutBucketVersioningRequest;
+}
+
+impl crate::FromValue for PutBucketVersioningRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            mfa: crate::optional(f.next())?,
+            versioning_configuration: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutBucketVersioningRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.mfa.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.versioning_configuration)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutBucketVersioningRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutBucketVersioningRequest")
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("MFA", &self.mfa)
+            .field("VersioningConfiguration", &self.versioning_configuration)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutObjectAclOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutObjectAclOutput {
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectAclOutput {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectAclOutput;
+}
+
+impl crate::FromValue for PutObjectAclOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { request_charged: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutObjectAclOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.request_charged.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectAclOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectAclOutput").field("RequestCharged", &self.request_charged).finish()
+    }
+}
+
+/// The `PutObjectAclRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutObjectAclRequest {
+    pub acl: ::std::option::Option<::std::string::String>,
+    pub access_control_policy: ::std::option::Option<AccessControlPolicy>,
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub grant_full_control: ::std::option::Option<::std::string::String>,
+    pub grant_read: ::std::option::Option<::std::string::String>,
+    pub grant_read_acp: ::std::option::Option<::std::string::String>,
+    pub grant_write: ::std::option::Option<::std::string::String>,
+    pub grant_write_acp: ::std::option::Option<::std::string::String>,
+    pub key: ::std::string::String,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectAclRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectAclRequest;
+}
+
+impl crate::FromValue for PutObjectAclRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(14)?.into_iter();
+        Ok(Self {
+            acl: crate::optional(f.next())?,
+            access_control_policy: crate::optional(f.next())?,
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            grant_full_control: crate::optional(f.next())?,
+            grant_read: crate::optional(f.next())?,
+            grant_read_acp: crate::optional(f.next())?,
+            grant_write: crate::optional(f.next())?,
+            grant_write_acp: crate::optional(f.next())?,
+            key: crate::required(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutObjectAclRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.acl.map(crate::IntoValue::into_value),
+            self.access_control_policy.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.grant_full_control.map(crate::IntoValue::into_value),
+            self.grant_read.map(crate::IntoValue::into_value),
+            self.grant_read_acp.map(crate::IntoValue::into_value),
+            self.grant_write.map(crate::IntoValue::into_value),
+            self.grant_write_acp.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectAclRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectAclRequest")
+            .field("ACL", &self.acl)
+            .field("AccessControlPolicy", &self.access_control_policy)
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("GrantFullControl", &self.grant_full_control)
+            .field("GrantRead", &self.grant_read)
+            .field("GrantReadACP", &self.grant_read_acp)
+            .field("GrantWrite", &self.grant_write)
+            .field("GrantWriteACP", &self.grant_write_acp)
+            .field("Key", &self.key)
+            .field("RequestPayer", &self.request_payer)
+            .field("VersionId", &self.version_id)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
     }
 }
 
@@ -25060,6 +27533,149 @@ impl ::std::fmt::Debug for PutObjectRequest {
     }
 }
 
+/// The `PutObjectTaggingOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutObjectTaggingOutput {
+    pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectTaggingOutput {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectTaggingOutput;
+}
+
+impl crate::FromValue for PutObjectTaggingOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { version_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutObjectTaggingOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.version_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectTaggingOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectTaggingOutput").field("VersionId", &self.version_id).finish()
+    }
+}
+
+/// The `PutObjectTaggingRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutObjectTaggingRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub tagging: Tagging,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectTaggingRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectTaggingRequest;
+}
+
+impl crate::FromValue for PutObjectTaggingRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            tagging: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutObjectTaggingRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.tagging)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectTaggingRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectTaggingRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("Tagging", &self.tagging)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("RequestPayer", &self.request_payer)
+            .finish()
+    }
+}
+
+/// The `PutPublicAccessBlockRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutPublicAccessBlockRequest {
+    pub bucket: ::std::string::String,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub public_access_block_configuration: PublicAccessBlockConfiguration,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutPublicAccessBlockRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutPublicAccessBlockRequest;
+}
+
+impl crate::FromValue for PutPublicAccessBlockRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            public_access_block_configuration: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutPublicAccessBlockRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.public_access_block_configuration)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutPublicAccessBlockRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutPublicAccessBlockRequest")
+            .field("Bucket", &self.bucket)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("PublicAccessBlockConfiguration", &self.public_access_block_configuration)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
 /// The `RestoreStatus` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct RestoreStatus {
@@ -25096,6 +27712,114 @@ impl ::std::fmt::Debug for RestoreStatus {
     }
 }
 
+/// The `ServerSideEncryptionByDefault` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServerSideEncryptionByDefault {
+    pub sse_algorithm: ::std::string::String,
+    pub kms_master_key_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ServerSideEncryptionByDefault {
+    const SHAPE: &'static crate::Shape = &SH_ServerSideEncryptionByDefault;
+}
+
+impl crate::FromValue for ServerSideEncryptionByDefault {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { sse_algorithm: crate::required(f.next())?, kms_master_key_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ServerSideEncryptionByDefault {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.sse_algorithm)),
+            self.kms_master_key_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServerSideEncryptionByDefault {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServerSideEncryptionByDefault")
+            .field("SSEAlgorithm", &self.sse_algorithm)
+            .field("KMSMasterKeyID", &"*** Sensitive Data Redacted ***")
+            .finish()
+    }
+}
+
+/// The `ServerSideEncryptionConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct ServerSideEncryptionConfiguration {
+    pub rules: ::std::vec::Vec<ServerSideEncryptionRule>,
+}
+
+impl crate::HasShape for ServerSideEncryptionConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_ServerSideEncryptionConfiguration;
+}
+
+impl crate::FromValue for ServerSideEncryptionConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rules: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ServerSideEncryptionConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.rules))])
+    }
+}
+
+impl ::std::fmt::Debug for ServerSideEncryptionConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServerSideEncryptionConfiguration").field("Rules", &self.rules).finish()
+    }
+}
+
+/// The `ServerSideEncryptionRule` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ServerSideEncryptionRule {
+    pub apply_server_side_encryption_by_default: ::std::option::Option<ServerSideEncryptionByDefault>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub blocked_encryption_types: ::std::option::Option<BlockedEncryptionTypes>,
+}
+
+impl crate::HasShape for ServerSideEncryptionRule {
+    const SHAPE: &'static crate::Shape = &SH_ServerSideEncryptionRule;
+}
+
+impl crate::FromValue for ServerSideEncryptionRule {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            apply_server_side_encryption_by_default: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            blocked_encryption_types: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ServerSideEncryptionRule {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.apply_server_side_encryption_by_default.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.blocked_encryption_types.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ServerSideEncryptionRule {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ServerSideEncryptionRule")
+            .field("ApplyServerSideEncryptionByDefault", &self.apply_server_side_encryption_by_default)
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("BlockedEncryptionTypes", &self.blocked_encryption_types)
+            .finish()
+    }
+}
+
 /// The `Tag` shape.
 #[derive(Clone, PartialEq)]
 pub struct Tag {
@@ -25126,5 +27850,70 @@ impl crate::IntoValue for Tag {
 impl ::std::fmt::Debug for Tag {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Tag").field("Key", &self.key).field("Value", &self.value).finish()
+    }
+}
+
+/// The `Tagging` shape.
+#[derive(Clone, PartialEq)]
+pub struct Tagging {
+    pub tag_set: ::std::vec::Vec<Tag>,
+}
+
+impl crate::HasShape for Tagging {
+    const SHAPE: &'static crate::Shape = &SH_Tagging;
+}
+
+impl crate::FromValue for Tagging {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { tag_set: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Tagging {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.tag_set))])
+    }
+}
+
+impl ::std::fmt::Debug for Tagging {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Tagging").field("TagSet", &self.tag_set).finish()
+    }
+}
+
+/// The `VersioningConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct VersioningConfiguration {
+    pub mfa_delete: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for VersioningConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_VersioningConfiguration;
+}
+
+impl crate::FromValue for VersioningConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { mfa_delete: crate::optional(f.next())?, status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for VersioningConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.mfa_delete.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for VersioningConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("VersioningConfiguration")
+            .field("MFADelete", &self.mfa_delete)
+            .field("Status", &self.status)
+            .finish()
     }
 }

@@ -1,0 +1,275 @@
+//! What an S3 request asks of the authorizer: the IAM action (its versioned variant when a
+//! version is named), the bucket or object ARN, S3's condition keys, the bucket's owner, and the
+//! resource policy to weigh — the bucket policy, with the statements a public ACL stands for
+//! where ACLs count, and none for callers from elsewhere when Block Public Access restricts a
+//! public bucket. DeleteObjects asks once per key.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-s3-evaluates-access-control.html>.
+
+use rampart_core::{ServiceError, records};
+use rampart_shapes::generated::s3 as shapes;
+use rampart_shapes::{FromValue, Shape, Value};
+use rampart_store::Db;
+
+use crate::{BucketRecord, bucket_key, objects, protection};
+
+/// One authorization an S3 request needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Access {
+    /// `s3:ACTION`.
+    pub action: String,
+    /// `arn:aws:s3:::BUCKET`, `arn:aws:s3:::BUCKET/KEY`, or `*`.
+    pub resource: String,
+    pub keys: Vec<(String, Vec<String>)>,
+    /// The account owning the bucket (S3 ARNs name none); `None` when there is no such bucket.
+    pub owner: Option<String>,
+    /// The resource policy to weigh with the caller's own.
+    pub policy: Option<String>,
+    /// For a batch's item (DeleteObjects' objects, by index): a refusal is that item's error in
+    /// the batch's answer, not the request's.
+    pub item: Option<usize>,
+}
+
+/// What the pipeline knows of the request beyond its input.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The caller's account (empty for an anonymous request).
+    pub account: &'a str,
+    /// Signed in the query string (a presigned URL) rather than the Authorization header.
+    pub presigned: bool,
+    /// No signature at all.
+    pub anonymous: bool,
+}
+
+/// The operations whose IAM action changes when a version is named.
+/// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>.
+fn versioned(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "GetObject" => "GetObjectVersion",
+        "DeleteObject" => "DeleteObjectVersion",
+        "GetObjectTagging" => "GetObjectVersionTagging",
+        "PutObjectTagging" => "PutObjectVersionTagging",
+        "DeleteObjectTagging" => "DeleteObjectVersionTagging",
+        "GetObjectAcl" => "GetObjectVersionAcl",
+        "PutObjectAcl" => "PutObjectVersionAcl",
+        _ => return None,
+    })
+}
+
+/// Statements a bucket's or object's public canned ACL stands for, where ACLs count: AllUsers
+/// (anyone) or AuthenticatedUsers (anyone signed).
+fn acl_statements(acl: &str, resource: &str, bucket_level: bool) -> Vec<serde_json::Value> {
+    let (who, write) = match acl {
+        "public-read" => ("all", false),
+        "public-read-write" => ("all", true),
+        "authenticated-read" => ("signed", false),
+        _ => return Vec::new(),
+    };
+    let read: &[&str] = if bucket_level { &["s3:ListBucket", "s3:ListBucketVersions"] } else { &["s3:GetObject", "s3:GetObjectVersion"] };
+    // No Sid: one could clash with the bucket policy's own, and a policy with two alike does not
+    // compile.
+    let statement = |actions: &[&str], res: String| {
+        let mut s = serde_json::json!({"Effect": "Allow", "Principal": "*", "Action": actions, "Resource": res});
+        if who == "signed" {
+            s["Condition"] = serde_json::json!({"Null": {"aws:PrincipalAccount": "false"}});
+        }
+        s
+    };
+    let mut out = vec![statement(read, resource.to_owned())];
+    if write && bucket_level {
+        out.push(statement(&["s3:PutObject", "s3:DeleteObject"], format!("{resource}/*")));
+    }
+    out
+}
+
+/// The bucket policy with `extra` statements added.
+fn with_statements(policy: Option<&str>, extra: Vec<serde_json::Value>) -> Option<String> {
+    if extra.is_empty() {
+        return policy.map(str::to_owned);
+    }
+    let mut doc: serde_json::Value = match policy.and_then(|p| serde_json::from_str(p).ok()) {
+        Some(d) => d,
+        None => serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+    };
+    let statements = match doc.get_mut("Statement") {
+        Some(serde_json::Value::Array(a)) => a,
+        Some(s) => {
+            *s = serde_json::Value::Array(vec![s.take()]);
+            s.as_array_mut()?
+        }
+        None => return policy.map(str::to_owned),
+    };
+    statements.extend(extra);
+    Some(doc.to_string())
+}
+
+/// The authorizations `operation` needs for `input`.
+pub fn checks(
+    db: &Db,
+    operation: &str,
+    input: &Value,
+    shape: Option<&'static Shape>,
+    facts: Facts<'_>,
+) -> Result<Vec<Access>, ServiceError> {
+    let row = crate::ACTIONS.iter().find(|a| a.operation == operation);
+    let base_action = row.and_then(|r| r.action).unwrap_or(operation);
+    let member = |name: &str| shape.and_then(|s| input.string_field(s, name));
+    let Some(bucket_name) = member("Bucket") else {
+        // ListBuckets: no resource-level permission.
+        return Ok(vec![Access {
+            action: format!("s3:{base_action}"),
+            resource: "*".to_owned(),
+            keys: request_keys(facts),
+            owner: None,
+            policy: None,
+            item: None,
+        }]);
+    };
+    let b: Option<BucketRecord> = records::read_cached(db, &bucket_key(bucket_name))?;
+    let owner = b.as_ref().map(|b| b.account_id.clone());
+    let bucket_arn = format!("arn:aws:s3:::{bucket_name}");
+    // The policy in force for this caller.
+    let (policy, acl_counts) = match &b {
+        None => (None, false),
+        Some(b) => {
+            let pab = protection::effective_pab(db, b)?;
+            let outsider = facts.anonymous || b.account_id != facts.account;
+            let restricted = pab.restrict_public_buckets && b.policy_public && outsider;
+            let policy = if restricted { None } else { b.policy.clone() };
+            (policy, b.acls_enabled() && !pab.ignore_public_acls)
+        }
+    };
+    let mut keys = request_keys(facts);
+    if let Some(o) = &owner {
+        keys.push(("s3:ResourceAccount".to_owned(), vec![o.clone()]));
+    }
+    for (key, name) in [("s3:prefix", "Prefix"), ("s3:delimiter", "Delimiter"), ("s3:x-amz-acl", "ACL")] {
+        if let Some(v) = member(name) {
+            keys.push((key.to_owned(), vec![v.to_owned()]));
+        }
+    }
+    if let Some((_, Value::Integer(n))) = shape.and_then(|s| input.field(s, "MaxKeys")) {
+        keys.push(("s3:max-keys".to_owned(), vec![n.to_string()]));
+    }
+    if let Some(sse) = member("ServerSideEncryption") {
+        keys.push(("s3:x-amz-server-side-encryption".to_owned(), vec![sse.to_owned()]));
+    }
+    if let Some(kms) = member("SSEKMSKeyId") {
+        keys.push(("s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(), vec![kms.to_owned()]));
+    }
+    if let Some(t) = member("Tagging").filter(|_| operation == "PutObject") {
+        let tags: Vec<(String, String)> = t
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| {
+                let d = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+                (d(k), d(v))
+            })
+            .collect();
+        keys.push(("s3:RequestObjectTagKeys".to_owned(), tags.iter().map(|(k, _)| k.clone()).collect()));
+        for (k, v) in tags {
+            keys.push((format!("s3:RequestObjectTag/{k}"), vec![v]));
+        }
+    }
+
+    if operation == "DeleteObjects" {
+        let typed = shapes::DeleteObjectsRequest::from_value(input.clone()).map_err(|_| ServiceError::internal())?;
+        return Ok(typed
+            .delete
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let mut keys = keys.clone();
+                let action = match &o.version_id {
+                    Some(v) => {
+                        keys.push(("s3:versionid".to_owned(), vec![v.clone()]));
+                        "DeleteObjectVersion"
+                    }
+                    None => "DeleteObject",
+                };
+                Access {
+                    action: format!("s3:{action}"),
+                    resource: format!("{bucket_arn}/{}", o.key),
+                    keys,
+                    owner: owner.clone(),
+                    policy: policy.clone(),
+                    item: Some(i),
+                }
+            })
+            .collect());
+    }
+
+    let version = member("VersionId");
+    let mut action = base_action;
+    if let Some(v) = version {
+        keys.push(("s3:versionid".to_owned(), vec![v.to_owned()]));
+        action = versioned(base_action).unwrap_or(base_action);
+    }
+    let object_key = member("Key");
+    let resource = match object_key {
+        Some(k) => format!("{bucket_arn}/{k}"),
+        None => bucket_arn.clone(),
+    };
+    let mut extra = Vec::new();
+    if let Some(b) = b.as_ref().filter(|_| acl_counts) {
+        if let Some(acl) = &b.acl {
+            extra.extend(acl_statements(acl, &bucket_arn, true));
+        }
+    }
+    // Reading an object weighs its tags (`s3:ExistingObjectTag/…`) and, where ACLs count, its ACL.
+    let reads_object = matches!(operation, "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl");
+    if let (Some(b), Some(k), true) = (&b, object_key, reads_object) {
+        let found = objects::version_named(db, &b.name, k, version)?;
+        if let Some(o) = found {
+            for (tk, tv) in &o.tags {
+                keys.push((format!("s3:ExistingObjectTag/{tk}"), vec![tv.clone()]));
+            }
+            if let Some(acl) = o.acl.as_deref().filter(|_| acl_counts) {
+                extra.extend(acl_statements(acl, &resource, false));
+            }
+        }
+    }
+    Ok(vec![Access {
+        action: format!("s3:{action}"),
+        resource,
+        keys,
+        owner,
+        policy: with_statements(policy.as_deref(), extra),
+        item: None,
+    }])
+}
+
+/// The keys every S3 request supplies: how it was signed.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/bucket-policy-s3-sigv4-conditions.html>.
+fn request_keys(facts: Facts<'_>) -> Vec<(String, Vec<String>)> {
+    if facts.anonymous {
+        return Vec::new();
+    }
+    let auth = if facts.presigned { "REST-QUERY-STRING" } else { "REST-HEADER" };
+    vec![
+        ("s3:authType".to_owned(), vec![auth.to_owned()]),
+        ("s3:signatureversion".to_owned(), vec!["AWS4-HMAC-SHA256".to_owned()]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_statements_join_the_bucket_policy() {
+        let policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}}"#;
+        let merged = with_statements(Some(policy), acl_statements("public-read-write", "arn:aws:s3:::b", true))
+            .expect("merged");
+        let doc: serde_json::Value = serde_json::from_str(&merged).expect("json");
+        let statements = doc["Statement"].as_array().expect("array");
+        assert_eq!(statements.len(), 3);
+        assert_eq!(statements[0]["Effect"], "Deny");
+        assert_eq!(statements[2]["Resource"], "arn:aws:s3:::b/*");
+        if let Err(e) = rampart_policy::Policy::parse(&merged, rampart_policy::PolicyKind::Resource) {
+            panic!("the merged policy does not compile: {}", e.message);
+        }
+        assert_eq!(with_statements(Some(policy), Vec::new()).as_deref(), Some(policy));
+        assert!(acl_statements("private", "arn:aws:s3:::b", true).is_empty());
+    }
+}

@@ -1,0 +1,142 @@
+//! Buckets: create (with S3's defaults for new buckets), list, head, locate, delete.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html>.
+
+use std::collections::BTreeMap;
+
+use rampart_core::{Ctx, ServiceError, TxCtx, records};
+use rampart_shapes::generated::s3 as shapes;
+use rampart_store::Tx;
+
+use crate::{
+    BucketRecord, PublicAccessBlock, bucket, bucket_key, bucket_tx, canonical_id, object_prefix, protection,
+    valid_bucket_name,
+};
+
+pub fn list_buckets(
+    ctx: &Ctx<'_>,
+    _input: shapes::ListBucketsRequest,
+) -> Result<shapes::ListBucketsOutput, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let all: Vec<BucketRecord> = records::scan_records(ctx.db, b"s3/bucket/")?;
+    let buckets = all
+        .into_iter()
+        .filter(|b| &b.account_id == account)
+        .map(|b| shapes::Bucket {
+            name: Some(b.name),
+            creation_date: Some(b.created),
+            bucket_region: Some(b.region),
+            ..shapes::Bucket::default()
+        })
+        .collect();
+    Ok(shapes::ListBucketsOutput {
+        buckets: Some(buckets),
+        owner: Some(shapes::Owner { display_name: None, id: Some(canonical_id(account)) }),
+        ..shapes::ListBucketsOutput::default()
+    })
+}
+
+/// A new bucket has Block Public Access on and ACLs off (BucketOwnerEnforced), as in AWS since
+/// April 2023; `x-amz-object-ownership` chooses otherwise, and a canned ACL is accepted where
+/// those settings allow it.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/create-bucket-faq.html>.
+pub fn create_bucket(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateBucketRequest,
+) -> Result<shapes::CreateBucketOutput, ServiceError> {
+    if !valid_bucket_name(&input.bucket) {
+        return Err(ServiceError::new("InvalidBucketName", 400, "The specified bucket is not valid."));
+    }
+    if let Some(existing) = records::read_tx::<BucketRecord>(tx, &bucket_key(&input.bucket))? {
+        return Err(if existing.account_id == ctx.principal.account_id {
+            ServiceError::new(
+                "BucketAlreadyOwnedByYou",
+                409,
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            )
+        } else {
+            ServiceError::new(
+                "BucketAlreadyExists",
+                409,
+                "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.",
+            )
+        });
+    }
+    if input.object_lock_enabled_for_bucket == Some(true) {
+        return Err(crate::not_served("Object Lock"));
+    }
+    let ownership = input.object_ownership.clone().unwrap_or_else(|| "BucketOwnerEnforced".to_owned());
+    protection::check_ownership(&ownership)?;
+    let region = input
+        .create_bucket_configuration
+        .and_then(|c| c.location_constraint)
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let mut b = BucketRecord {
+        v: 1,
+        name: input.bucket,
+        account_id: ctx.principal.account_id.clone(),
+        region,
+        created: ctx.now,
+        policy: None,
+        policy_public: false,
+        public_access_block: Some(PublicAccessBlock::ALL),
+        ownership: Some(ownership),
+        acl: None,
+        versioning: None,
+        encryption: None,
+        tags: None,
+        configs: BTreeMap::new(),
+    };
+    let grants = input.grant_full_control.is_some()
+        || input.grant_read.is_some()
+        || input.grant_read_acp.is_some()
+        || input.grant_write.is_some()
+        || input.grant_write_acp.is_some();
+    if input.acl.as_deref().is_some_and(|a| a != "private") && !b.acls_enabled() {
+        return Err(ServiceError::new(
+            "InvalidBucketAclWithObjectOwnership",
+            400,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        ));
+    }
+    if input.acl.as_deref().is_some_and(protection::is_public_acl) {
+        return Err(ServiceError::new(
+            "InvalidBucketAclWithBlockPublicAccessError",
+            400,
+            "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+        ));
+    }
+    b.acl = crate::objects::check_canned_acl(PublicAccessBlock::ALL, &b, input.acl.as_deref(), grants)?;
+    records::write_tx(tx, &bucket_key(&b.name), &b)?;
+    Ok(shapes::CreateBucketOutput {
+        location: Some(format!("/{}", b.name)),
+        bucket_arn: Some(format!("arn:aws:s3:::{}", b.name)),
+    })
+}
+
+pub fn head_bucket(ctx: &Ctx<'_>, input: shapes::HeadBucketRequest) -> Result<shapes::HeadBucketOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    Ok(shapes::HeadBucketOutput { bucket_region: Some(b.region), ..shapes::HeadBucketOutput::default() })
+}
+
+/// Only an empty bucket goes: no object, no version, no delete marker.
+pub fn delete_bucket(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::DeleteBucketRequest) -> Result<(), ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    if !tx.scan_prefix(&object_prefix(&b.name), None, 1, false)?.is_empty() {
+        return Err(ServiceError::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty"));
+    }
+    tx.delete(&bucket_key(&b.name))?;
+    Ok(())
+}
+
+/// GetBucketLocation: the bucket's region as a location constraint — none for us-east-1, as S3
+/// answers.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html>.
+pub fn get_bucket_location(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketLocationRequest,
+) -> Result<shapes::GetBucketLocationOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    Ok(shapes::GetBucketLocationOutput { location_constraint: (b.region != "us-east-1").then_some(b.region) })
+}

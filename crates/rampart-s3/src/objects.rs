@@ -1,0 +1,1035 @@
+//! Objects and their versions: writing a version (sealed), reading the current one or a named
+//! one, delete markers, the listings (current keys, and every version), DeleteObjects, and each
+//! object's tags and ACL.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html>.
+
+use std::collections::BTreeMap;
+
+use md5::Digest as _;
+use rampart_core::{Ctx, ServiceError, TxCtx, records};
+use rampart_shapes::Blob;
+use rampart_shapes::generated::s3 as shapes;
+use rampart_store::{Db, Sealer, StoreError, Tx};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::{
+    BucketRecord, MAX_KEYS, NULL_VERSION, ObjectRecord, bucket, bucket_tx, canonical_id, data_key, invalid_argument,
+    no_such_key, not_served, object_prefix, version_entry, versions_prefix,
+};
+
+/// The longest object key S3 accepts, in UTF-8 bytes.
+const MAX_KEY_BYTES: usize = 1024;
+
+fn check_key(key: &str) -> Result<(), ServiceError> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(ServiceError::new("KeyTooLongError", 400, "Your key is too long"));
+    }
+    // The zero byte separates a key from its version in the store's layout; XML cannot carry it.
+    if key.contains('\0') {
+        return Err(invalid_argument("Object keys may not contain the NUL character"));
+    }
+    Ok(())
+}
+
+/// A fresh version id: 32 URL-safe characters, as S3's look.
+fn new_version_id() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ServiceError::internal())?;
+    Ok(data_encoding::BASE64URL_NOPAD.encode(&bytes))
+}
+
+/// A version id a request may name: `null`, or one of ours.
+fn check_version_id(id: &str) -> Result<(), ServiceError> {
+    let ours = id.len() == 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if id == NULL_VERSION || ours { Ok(()) } else { Err(invalid_argument("Invalid version id specified")) }
+}
+
+/// A new version's record for `body`: a version id if the bucket's versioning is on, else the
+/// null version.
+pub(crate) fn new_record(
+    b: &BucketRecord,
+    key: &str,
+    body: &[u8],
+    content_type: Option<String>,
+    metadata: BTreeMap<String, String>,
+    now: OffsetDateTime,
+) -> Result<ObjectRecord, ServiceError> {
+    check_key(key)?;
+    let version_id = if b.versioning.as_deref() == Some("Enabled") { Some(new_version_id()?) } else { None };
+    Ok(ObjectRecord {
+        v: 1,
+        key: key.to_owned(),
+        size: body.len() as u64,
+        etag: format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice())),
+        last_modified: now,
+        content_type,
+        metadata,
+        version_id,
+        seq: 0,
+        delete_marker: false,
+        sealed: true,
+        tags: Vec::new(),
+        checksum: None,
+        acl: None,
+    })
+}
+
+type Entry = (Vec<u8>, ObjectRecord);
+
+fn decode(v: &[u8]) -> Result<ObjectRecord, ServiceError> {
+    serde_json::from_slice(v).map_err(|_| ServiceError::internal())
+}
+
+/// Every version of a key, newest first, read through `scan` (the store or a transaction).
+fn all_versions(
+    scan: impl Fn(&[u8], Option<&[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<Entry>, ServiceError> {
+    let prefix = versions_prefix(bucket, key);
+    let mut out = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let batch = scan(&prefix, after.as_deref())?;
+        let done = batch.len() < MAX_KEYS;
+        for (k, v) in batch {
+            out.push((k.clone(), decode(&v)?));
+            after = Some(k);
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+fn versions_tx(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<Vec<Entry>, ServiceError> {
+    all_versions(|p, a| tx.scan_prefix(p, a, MAX_KEYS, false), bucket, key)
+}
+
+fn versions(db: &Db, bucket: &str, key: &str) -> Result<Vec<Entry>, ServiceError> {
+    all_versions(|p, a| db.scan_prefix(p, a, MAX_KEYS, false), bucket, key)
+}
+
+/// The newest version of a key (a delete marker, maybe).
+fn newest(db: &Db, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, ServiceError> {
+    db.scan_prefix(&versions_prefix(bucket, key), None, 1, false)?.first().map(|(_, v)| decode(v)).transpose()
+}
+
+/// The current object under a key: its newest version, unless that is a delete marker.
+pub(crate) fn current(db: &Db, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, ServiceError> {
+    Ok(newest(db, bucket, key)?.filter(|o| !o.delete_marker))
+}
+
+/// The version a request names (the current one when it names none), if there is one; for the
+/// access check, which never fails on what the handler will refuse.
+pub(crate) fn version_named(
+    db: &Db,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+) -> Result<Option<ObjectRecord>, ServiceError> {
+    match id {
+        None => current(db, bucket, key),
+        Some(id) => Ok(versions(db, bucket, key)?.into_iter().map(|(_, o)| o).find(|o| o.version_id() == id)),
+    }
+}
+
+/// A version's bytes, opened.
+pub(crate) fn read_data(
+    db: &Db,
+    sealer: &Sealer,
+    bucket: &str,
+    o: &ObjectRecord,
+) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+    let at = data_key(bucket, &o.key, o.version_id.as_deref());
+    let stored = db.get(&at)?.ok_or_else(ServiceError::internal)?;
+    if !o.sealed {
+        return Ok(Zeroizing::new(stored));
+    }
+    sealer.open(&stored, &at).map_err(|_| {
+        tracing::error!(bucket, key = %o.key, "an object's bytes do not open under the master key");
+        ServiceError::internal()
+    })
+}
+
+/// Removes one version (or marker) and its bytes.
+fn remove(tx: &mut Tx<'_>, bucket: &str, (entry, o): &Entry) -> Result<(), ServiceError> {
+    tx.delete(entry)?;
+    if !o.delete_marker {
+        tx.delete(&data_key(bucket, &o.key, o.version_id.as_deref()))?;
+    }
+    Ok(())
+}
+
+/// Writes a version as the key's newest, sealing its bytes; a null version replaces the key's
+/// previous null version, as S3 does.
+pub(crate) fn write_version(
+    tx: &mut Tx<'_>,
+    b: &BucketRecord,
+    mut rec: ObjectRecord,
+    body: Option<(&Sealer, &[u8])>,
+) -> Result<ObjectRecord, ServiceError> {
+    let existing = versions_tx(tx, &b.name, &rec.key)?;
+    let now = u64::try_from(rec.last_modified.unix_timestamp_nanos()).unwrap_or(0);
+    rec.seq = existing.first().map_or(now, |(_, o)| now.max(o.seq.saturating_add(1)));
+    if rec.version_id.is_none() {
+        for e in existing.iter().filter(|(_, o)| o.version_id.is_none()) {
+            remove(tx, &b.name, e)?;
+        }
+    }
+    rec.sealed = body.is_some();
+    if let Some((sealer, body)) = body {
+        let at = data_key(&b.name, &rec.key, rec.version_id.as_deref());
+        let sealed = sealer.seal(body, &at).map_err(|_| ServiceError::internal())?;
+        tx.put(&at, &sealed)?;
+    }
+    records::write_tx(tx, &version_entry(&b.name, &rec.key, rec.seq), &rec)?;
+    Ok(rec)
+}
+
+fn bad_digest(what: &str) -> ServiceError {
+    ServiceError::new("BadDigest", 400, format!("The {what} you specified did not match the calculated checksum."))
+}
+
+/// Checks the integrity values a client sent with the bytes: Content-MD5 and the flexible
+/// checksums this server can compute. The flexible one sent is kept with the object.
+fn check_integrity(input: &shapes::PutObjectRequest, body: &[u8]) -> Result<Option<(String, String)>, ServiceError> {
+    if let Some(md5) = &input.content_md5 {
+        let given = data_encoding::BASE64
+            .decode(md5.as_bytes())
+            .ok()
+            .filter(|d| d.len() == 16)
+            .ok_or_else(|| ServiceError::new("InvalidDigest", 400, "The Content-MD5 you specified was invalid."))?;
+        if given != md5::Md5::digest(body).as_slice() {
+            return Err(ServiceError::new(
+                "BadDigest",
+                400,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    let mut kept = None;
+    let computed = [
+        ("CRC32", &input.checksum_crc32, data_encoding::BASE64.encode(&crc32fast::hash(body).to_be_bytes())),
+        (
+            "SHA256",
+            &input.checksum_sha256,
+            data_encoding::BASE64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref()),
+        ),
+        (
+            "SHA1",
+            &input.checksum_sha1,
+            data_encoding::BASE64
+                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref()),
+        ),
+    ];
+    for (name, given, actual) in computed {
+        if let Some(given) = given {
+            if *given != actual {
+                return Err(bad_digest(name));
+            }
+            kept = Some((name.to_owned(), actual));
+        }
+    }
+    for (name, given) in [
+        ("CRC32C", &input.checksum_crc32_c),
+        ("CRC64NVME", &input.checksum_crc64_nvme),
+        ("SHA512", &input.checksum_sha512),
+        ("MD5", &input.checksum_md5),
+        ("XXHASH64", &input.checksum_xxhash64),
+        ("XXHASH3", &input.checksum_xxhash3),
+        ("XXHASH128", &input.checksum_xxhash128),
+    ] {
+        if given.is_some() {
+            return Err(ServiceError::new(
+                "NotImplemented",
+                501,
+                format!("Rampart does not verify {name} checksums yet; send CRC32, SHA1 or SHA256."),
+            ));
+        }
+    }
+    Ok(kept)
+}
+
+/// The server-side encryption a write asks for: SSE-S3 (`AES256`) is served; SSE-KMS and SSE-C
+/// are refused by name until they are.
+fn check_encryption(b: &BucketRecord, asked: Option<&str>, customer_key: bool) -> Result<(), ServiceError> {
+    if customer_key {
+        return Err(not_served("SSE-C (customer-provided keys)"));
+    }
+    let default = b.encryption.as_ref().map_or("AES256", |(alg, _, _)| alg.as_str());
+    match asked.unwrap_or(default) {
+        "AES256" => Ok(()),
+        "aws:kms" | "aws:kms:dsse" => Err(not_served("SSE-KMS object encryption")),
+        other => Err(invalid_argument(&format!(
+            "The encryption method specified is not supported: {other}"
+        ))),
+    }
+}
+
+/// Parses `x-amz-tagging` (`k1=v1&k2=v2`, URL-encoded) and checks it as S3 checks object tags.
+fn parse_tagging(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
+    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let tags: Vec<(String, String)> = header
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect();
+    crate::protection::check_tags(&tags, 10)?;
+    Ok(tags)
+}
+
+/// Checks a canned ACL a write carries against the bucket's ownership and Block Public Access
+/// settings, as S3 does; the ACL to keep.
+pub(crate) fn check_canned_acl(
+    db_pab: crate::PublicAccessBlock,
+    b: &BucketRecord,
+    acl: Option<&str>,
+    grants: bool,
+) -> Result<Option<String>, ServiceError> {
+    let Some(acl) = acl else {
+        if grants {
+            return Err(not_served("ACLs given as grants (x-amz-grant-*, AccessControlPolicy); use a canned ACL"));
+        }
+        return Ok(None);
+    };
+    if !crate::protection::CANNED_ACLS.contains(&acl) {
+        return Err(invalid_argument(&format!("The canned ACL {acl} is not valid")));
+    }
+    let owner_only = matches!(acl, "private" | "bucket-owner-full-control");
+    if !b.acls_enabled() && !owner_only {
+        return Err(crate::protection::acls_not_supported());
+    }
+    if db_pab.block_public_acls && crate::protection::is_public_acl(acl) {
+        return Err(ServiceError::access_denied("Access Denied"));
+    }
+    Ok((!owner_only || b.acls_enabled()).then(|| acl.to_owned()))
+}
+
+fn precondition_failed() -> ServiceError {
+    ServiceError::new("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
+}
+
+pub fn put_object(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutObjectRequest,
+) -> Result<shapes::PutObjectOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    check_key(&input.key)?;
+    if input.object_lock_mode.is_some()
+        || input.object_lock_retain_until_date.is_some()
+        || input.object_lock_legal_hold_status.is_some()
+    {
+        return Err(ServiceError::new("InvalidRequest", 400, "Bucket is missing Object Lock Configuration"));
+    }
+    check_encryption(&b, input.server_side_encryption.as_deref(), input.sse_customer_algorithm.is_some())?;
+    let pab = crate::protection::effective_pab_tx(tx, &b)?;
+    let grants = input.grant_full_control.is_some() || input.grant_read.is_some() || input.grant_read_acp.is_some();
+    let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants || input.grant_write_acp.is_some())?;
+    let tags = input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default();
+    // Conditional writes: `If-None-Match: *` refuses to overwrite, `If-Match` needs the ETag.
+    // See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>.
+    if input.if_none_match.is_some() || input.if_match.is_some() {
+        let now = versions_tx(tx, &b.name, &input.key)?.into_iter().next().map(|(_, o)| o).filter(|o| !o.delete_marker);
+        if input.if_none_match.as_deref().is_some_and(|m| m.trim() == "*") && now.is_some() {
+            return Err(precondition_failed());
+        }
+        if let Some(m) = &input.if_match {
+            match &now {
+                None => return Err(no_such_key()),
+                Some(o) if !etag_matches(m, &o.etag) => return Err(precondition_failed()),
+                Some(_) => {}
+            }
+        }
+    }
+    let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
+    let checksum = check_integrity(&input, body)?;
+    let metadata = input.metadata.clone().unwrap_or_default();
+    let mut rec = new_record(&b, &input.key, body, input.content_type.clone(), metadata, ctx.now)?;
+    rec.tags = tags;
+    rec.checksum = checksum;
+    rec.acl = acl;
+    let rec = write_version(tx, &b, rec, Some((ctx.sealer, body)))?;
+    Ok(shapes::PutObjectOutput {
+        e_tag: Some(rec.etag),
+        checksum_crc32: input.checksum_crc32,
+        checksum_sha1: input.checksum_sha1,
+        checksum_sha256: input.checksum_sha256,
+        server_side_encryption: Some("AES256".to_owned()),
+        version_id: rec.version_id,
+        ..shapes::PutObjectOutput::default()
+    })
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',').map(str::trim).any(|m| m == "*" || m == etag || m.trim_matches('"') == etag.trim_matches('"'))
+}
+
+fn no_such_version() -> ServiceError {
+    ServiceError::new("NoSuchVersion", 404, "The specified version does not exist.")
+}
+
+/// The version a read names (the current one when it names none).
+fn version_for_read(ctx: &Ctx<'_>, bucket: &str, key: &str, id: Option<&str>) -> Result<ObjectRecord, ServiceError> {
+    match id {
+        None => current(ctx.db, bucket, key)?.ok_or_else(no_such_key),
+        Some(id) => {
+            check_version_id(id)?;
+            let o = versions(ctx.db, bucket, key)?
+                .into_iter()
+                .map(|(_, o)| o)
+                .find(|o| o.version_id() == id)
+                .ok_or_else(no_such_version)?;
+            if o.delete_marker {
+                return Err(crate::method_not_allowed());
+            }
+            Ok(o)
+        }
+    }
+}
+
+fn no_ranges(range: Option<&String>) -> Result<(), ServiceError> {
+    match range {
+        Some(_) => Err(not_served("byte ranges")),
+        None => Ok(()),
+    }
+}
+
+fn checksum_of<'a>(o: &'a ObjectRecord, algorithm: &str) -> Option<String> {
+    o.checksum.as_ref().filter(|(a, _)| a == algorithm).map(|(_, v): &'a (String, String)| v.clone())
+}
+
+pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
+    no_ranges(input.range.as_ref())?;
+    if input.sse_customer_algorithm.is_some() {
+        return Err(not_served("SSE-C (customer-provided keys)"));
+    }
+    let b = bucket(ctx.db, &input.bucket)?;
+    let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
+    let data = read_data(ctx.db, ctx.sealer, &b.name, &o)?;
+    let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
+    Ok(shapes::GetObjectOutput {
+        body: Some(Blob(data.to_vec())),
+        accept_ranges: Some("bytes".to_owned()),
+        last_modified: Some(o.last_modified),
+        content_length: i64::try_from(o.size).ok(),
+        e_tag: Some(o.etag.clone()),
+        checksum_crc32: with_checksum.then(|| checksum_of(&o, "CRC32")).flatten(),
+        checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
+        checksum_sha256: with_checksum.then(|| checksum_of(&o, "SHA256")).flatten(),
+        content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
+        server_side_encryption: Some("AES256".to_owned()),
+        version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
+        tag_count: i32::try_from(o.tags.len()).ok().filter(|n| *n > 0),
+        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
+        ..shapes::GetObjectOutput::default()
+    })
+}
+
+pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
+    no_ranges(input.range.as_ref())?;
+    let b = bucket(ctx.db, &input.bucket)?;
+    let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
+    let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
+    Ok(shapes::HeadObjectOutput {
+        accept_ranges: Some("bytes".to_owned()),
+        last_modified: Some(o.last_modified),
+        content_length: i64::try_from(o.size).ok(),
+        e_tag: Some(o.etag.clone()),
+        checksum_crc32: with_checksum.then(|| checksum_of(&o, "CRC32")).flatten(),
+        checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
+        checksum_sha256: with_checksum.then(|| checksum_of(&o, "SHA256")).flatten(),
+        content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
+        server_side_encryption: Some("AES256".to_owned()),
+        version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
+        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
+        ..shapes::HeadObjectOutput::default()
+    })
+}
+
+/// What deleting one key (or one version of it) did.
+struct Deleted {
+    version_id: Option<String>,
+    delete_marker: bool,
+}
+
+/// Deletes as S3 does: a named version is removed for good; otherwise an unversioned bucket loses
+/// the object, a versioned one gains a delete marker (a new version; a null one while versioning
+/// is suspended). Deleting what is not there succeeds.
+fn delete_one(
+    tx: &mut Tx<'_>,
+    b: &BucketRecord,
+    key: &str,
+    version_id: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Deleted, ServiceError> {
+    check_key(key)?;
+    if let Some(id) = version_id {
+        check_version_id(id)?;
+        let found = versions_tx(tx, &b.name, key)?.into_iter().find(|(_, o)| o.version_id() == id);
+        let marker = found.as_ref().is_some_and(|(_, o)| o.delete_marker);
+        if let Some(e) = found {
+            remove(tx, &b.name, &e)?;
+        }
+        return Ok(Deleted { version_id: Some(id.to_owned()), delete_marker: marker });
+    }
+    match b.versioning.as_deref() {
+        None => {
+            for e in versions_tx(tx, &b.name, key)? {
+                remove(tx, &b.name, &e)?;
+            }
+            Ok(Deleted { version_id: None, delete_marker: false })
+        }
+        Some(state) => {
+            let id = if state == "Enabled" { Some(new_version_id()?) } else { None };
+            let marker = ObjectRecord {
+                v: 1,
+                key: key.to_owned(),
+                size: 0,
+                etag: String::new(),
+                last_modified: now,
+                content_type: None,
+                metadata: BTreeMap::new(),
+                version_id: id,
+                seq: 0,
+                delete_marker: true,
+                sealed: false,
+                tags: Vec::new(),
+                checksum: None,
+                acl: None,
+            };
+            let marker = write_version(tx, b, marker, None)?;
+            Ok(Deleted {
+                version_id: Some(marker.version_id.unwrap_or_else(|| NULL_VERSION.to_owned())),
+                delete_marker: true,
+            })
+        }
+    }
+}
+
+pub fn delete_object(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteObjectRequest,
+) -> Result<shapes::DeleteObjectOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    if let Some(m) = &input.if_match {
+        let now = versions_tx(tx, &b.name, &input.key)?.into_iter().next().map(|(_, o)| o).filter(|o| !o.delete_marker);
+        match now {
+            None => return Err(no_such_key()),
+            Some(o) if !etag_matches(m, &o.etag) => return Err(precondition_failed()),
+            Some(_) => {}
+        }
+    }
+    let d = delete_one(tx, &b, &input.key, input.version_id.as_deref(), ctx.now)?;
+    Ok(shapes::DeleteObjectOutput {
+        delete_marker: d.delete_marker.then_some(true),
+        version_id: d.version_id,
+        ..shapes::DeleteObjectOutput::default()
+    })
+}
+
+/// Most keys one DeleteObjects request may name.
+const MAX_DELETE: usize = 1000;
+
+/// DeleteObjects: each key deleted as DeleteObject would, each refused one (the pipeline decided
+/// `s3:DeleteObject` per key) reported as an error beside the others' results.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html>.
+pub fn delete_objects(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteObjectsRequest,
+) -> Result<shapes::DeleteObjectsOutput, ServiceError> {
+    if input.delete.objects.is_empty() || input.delete.objects.len() > MAX_DELETE {
+        return Err(crate::malformed_xml());
+    }
+    let b = bucket_tx(tx, &input.bucket)?;
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let (mut deleted, mut errors) = (Vec::new(), Vec::new());
+    for (i, o) in input.delete.objects.into_iter().enumerate() {
+        let error = |code: &str, message: &str| shapes::Error {
+            key: Some(o.key.clone()),
+            version_id: o.version_id.clone(),
+            code: Some(code.to_owned()),
+            message: Some(message.to_owned()),
+        };
+        if ctx.refused.contains(&i) {
+            errors.push(error("AccessDenied", "Access Denied"));
+            continue;
+        }
+        match delete_one(tx, &b, &o.key, o.version_id.as_deref(), ctx.now) {
+            Ok(d) if !quiet => deleted.push(shapes::DeletedObject {
+                key: Some(o.key),
+                version_id: o.version_id.clone(),
+                delete_marker: d.delete_marker.then_some(true),
+                delete_marker_version_id: if d.delete_marker && o.version_id.is_none() { d.version_id } else { None },
+            }),
+            Ok(_) => {}
+            Err(e) if e.status < 500 => errors.push(error(&e.code, &e.message)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(shapes::DeleteObjectsOutput {
+        deleted: (!deleted.is_empty()).then_some(deleted),
+        errors: (!errors.is_empty()).then_some(errors),
+        ..shapes::DeleteObjectsOutput::default()
+    })
+}
+
+/// One page of current objects.
+pub(crate) struct Page {
+    pub objects: Vec<ObjectRecord>,
+    pub common: Vec<String>,
+    pub truncated: bool,
+    /// Where the next page resumes (exclusive): the last key, or a rolled-up prefix plus 0xFF.
+    pub last: Option<Vec<u8>>,
+}
+
+/// Where a listing resumes after `key` (a key, or a rolled-up prefix plus 0xFF): past every
+/// version of it.
+fn resume_after(base: &[u8], key: &[u8]) -> Vec<u8> {
+    [base, key, &[0, 0xFF]].concat()
+}
+
+/// The key an entry under `base` belongs to.
+fn entry_key<'k>(base: &[u8], entry: &'k [u8]) -> &'k [u8] {
+    let rest = entry.get(base.len()..).unwrap_or_default();
+    rest.iter().position(|b| *b == 0).and_then(|i| rest.get(..i)).unwrap_or(rest)
+}
+
+/// The common prefix a key rolls up into at `delimiter`, if any.
+fn rolled_up(key: &str, prefix: &str, delimiter: Option<&str>) -> Option<String> {
+    let d = delimiter?;
+    let i = key.get(prefix.len()..)?.find(d)?;
+    key.get(..prefix.len() + i + d.len()).map(str::to_owned)
+}
+
+/// Lists the current objects after `after` (exclusive) under `prefix`, rolling keys up to the
+/// first `delimiter` after the prefix into common prefixes (each counts toward `max_keys`).
+pub(crate) fn list_current(
+    db: &Db,
+    bucket: &str,
+    prefix: &str,
+    delimiter: Option<&str>,
+    mut after: Option<Vec<u8>>,
+    max_keys: usize,
+) -> Result<Page, ServiceError> {
+    let base = object_prefix(bucket);
+    let scan_prefix = [base.as_slice(), prefix.as_bytes()].concat();
+    let mut page = Page { objects: Vec::new(), common: Vec::new(), truncated: false, last: None };
+    let mut seen: Option<Vec<u8>> = None;
+    'scan: loop {
+        let from = after.as_ref().map(|a| resume_after(&base, a));
+        let batch = db.scan_prefix(&scan_prefix, from.as_deref(), MAX_KEYS, false)?;
+        if batch.is_empty() {
+            break;
+        }
+        let last_batch = batch.len() < MAX_KEYS;
+        for (k, v) in batch {
+            let key_bytes = entry_key(&base, &k).to_vec();
+            // A key's newest version comes first; the older ones are history.
+            if seen.as_ref() == Some(&key_bytes) {
+                continue;
+            }
+            seen = Some(key_bytes.clone());
+            after = Some(key_bytes.clone());
+            let o = decode(&v)?;
+            if o.delete_marker {
+                continue;
+            }
+            if page.objects.len() + page.common.len() == max_keys {
+                page.truncated = true;
+                break 'scan;
+            }
+            match rolled_up(&o.key, prefix, delimiter) {
+                Some(cp) => {
+                    // Everything under this common prefix is skipped: 0xFF never occurs in UTF-8.
+                    let mut skip = cp.as_bytes().to_vec();
+                    skip.push(0xFF);
+                    after = Some(skip.clone());
+                    page.last = Some(skip);
+                    page.common.push(cp);
+                    continue 'scan;
+                }
+                None => {
+                    page.last = Some(key_bytes);
+                    page.objects.push(o);
+                }
+            }
+        }
+        if last_batch {
+            break;
+        }
+    }
+    Ok(page)
+}
+
+fn max_keys_of(n: Option<i32>) -> Result<usize, ServiceError> {
+    match n {
+        None => Ok(MAX_KEYS),
+        Some(n) if n < 0 => Err(invalid_argument("max-keys cannot be negative")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
+    }
+}
+
+fn listed(o: ObjectRecord) -> shapes::Object {
+    shapes::Object {
+        key: Some(o.key),
+        last_modified: Some(o.last_modified),
+        e_tag: Some(o.etag),
+        checksum_algorithm: o.checksum.map(|(a, _)| vec![a]),
+        size: i64::try_from(o.size).ok(),
+        storage_class: Some("STANDARD".to_owned()),
+        ..shapes::Object::default()
+    }
+}
+
+fn common_prefixes(common: Vec<String>) -> Option<Vec<shapes::CommonPrefix>> {
+    (!common.is_empty()).then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect())
+}
+
+pub fn list_objects_v2(
+    ctx: &Ctx<'_>,
+    input: shapes::ListObjectsV2Request,
+) -> Result<shapes::ListObjectsV2Output, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let max_keys = max_keys_of(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    // Where to resume: a key (exclusive) inside the bucket.
+    let after: Option<Vec<u8>> = match &input.continuation_token {
+        Some(t) => Some(
+            data_encoding::BASE64URL_NOPAD
+                .decode(t.as_bytes())
+                .map_err(|_| invalid_argument("The continuation token provided is incorrect"))?,
+        ),
+        None => input.start_after.as_ref().map(|s| s.as_bytes().to_vec()),
+    };
+    let page = list_current(ctx.db, &b.name, &prefix, delimiter.as_deref(), after, max_keys)?;
+    let key_count = page.objects.len() + page.common.len();
+    let owner = input.fetch_owner.unwrap_or(false).then(|| owner(&b));
+    let contents: Vec<shapes::Object> =
+        page.objects.into_iter().map(|o| shapes::Object { owner: owner.clone(), ..listed(o) }).collect();
+    Ok(shapes::ListObjectsV2Output {
+        is_truncated: Some(page.truncated),
+        contents: (!contents.is_empty()).then_some(contents),
+        name: Some(b.name),
+        prefix: Some(prefix),
+        delimiter,
+        max_keys: i32::try_from(max_keys).ok(),
+        common_prefixes: common_prefixes(page.common),
+        key_count: i32::try_from(key_count).ok(),
+        continuation_token: input.continuation_token,
+        next_continuation_token: if page.truncated {
+            page.last.map(|l| data_encoding::BASE64URL_NOPAD.encode(&l))
+        } else {
+            None
+        },
+        start_after: input.start_after,
+        ..shapes::ListObjectsV2Output::default()
+    })
+}
+
+fn owner(b: &BucketRecord) -> shapes::Owner {
+    shapes::Owner { display_name: None, id: Some(canonical_id(&b.account_id)) }
+}
+
+/// ListObjects (version 1): pages by `Marker`, a key to list after. `NextMarker` comes back when a
+/// truncated listing has a delimiter (the last key or common prefix); without one, the last key
+/// listed is the next marker, as S3 documents.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjects.html>.
+pub fn list_objects(
+    ctx: &Ctx<'_>,
+    input: shapes::ListObjectsRequest,
+) -> Result<shapes::ListObjectsOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let max_keys = max_keys_of(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let after = input.marker.as_ref().filter(|m| !m.is_empty()).map(|m| {
+        let mut a = m.as_bytes().to_vec();
+        // A common prefix as marker: resume past everything under it.
+        if delimiter.as_ref().is_some_and(|d| m.ends_with(d.as_str())) {
+            a.push(0xFF);
+        }
+        a
+    });
+    let page = list_current(ctx.db, &b.name, &prefix, delimiter.as_deref(), after, max_keys)?;
+    let next_marker = (page.truncated && delimiter.is_some())
+        .then(|| {
+            let last_key = page.objects.last().map(|o| o.key.clone());
+            let last_prefix = page.common.last().cloned();
+            last_key.into_iter().chain(last_prefix).max()
+        })
+        .flatten();
+    let owner = owner(&b);
+    let contents: Vec<shapes::Object> =
+        page.objects.into_iter().map(|o| shapes::Object { owner: Some(owner.clone()), ..listed(o) }).collect();
+    Ok(shapes::ListObjectsOutput {
+        is_truncated: Some(page.truncated),
+        marker: Some(input.marker.unwrap_or_default()),
+        next_marker,
+        contents: (!contents.is_empty()).then_some(contents),
+        name: Some(b.name),
+        prefix: Some(prefix),
+        delimiter,
+        max_keys: i32::try_from(max_keys).ok(),
+        common_prefixes: common_prefixes(page.common),
+        ..shapes::ListObjectsOutput::default()
+    })
+}
+
+/// ListObjectVersions: every version and delete marker, by key in UTF-8 binary order and each
+/// key's newest first, paged by `KeyMarker` and `VersionIdMarker`.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html>.
+pub fn list_object_versions(
+    ctx: &Ctx<'_>,
+    input: shapes::ListObjectVersionsRequest,
+) -> Result<shapes::ListObjectVersionsOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let max_keys = max_keys_of(input.max_keys)?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let base = object_prefix(&b.name);
+    let key_marker = input.key_marker.clone().filter(|k| !k.is_empty());
+    let version_marker = input.version_id_marker.clone().filter(|v| !v.is_empty());
+    if version_marker.is_some() && key_marker.is_none() {
+        return Err(invalid_argument("A version-id marker cannot be specified without a key marker."));
+    }
+    // Resume after the marked version of the key marker, or after the whole key.
+    let mut from: Option<Vec<u8>> = match (&key_marker, &version_marker) {
+        (Some(k), Some(v)) => {
+            check_version_id(v)?;
+            let found = versions(ctx.db, &b.name, k)?.into_iter().find(|(_, o)| o.version_id() == v);
+            Some(found.map_or_else(|| resume_after(&base, k.as_bytes()), |(entry, _)| entry))
+        }
+        (Some(k), None) => Some(resume_after(&base, k.as_bytes())),
+        _ => None,
+    };
+    let scan_prefix = [base.as_slice(), prefix.as_bytes()].concat();
+    let (mut versions_out, mut markers, mut common) = (Vec::new(), Vec::new(), Vec::<String>::new());
+    let mut seen: Option<Vec<u8>> = None;
+    let mut truncated = false;
+    let mut next: Option<(String, String)> = None;
+    let owner = owner(&b);
+    'scan: loop {
+        let batch = ctx.db.scan_prefix(&scan_prefix, from.as_deref(), MAX_KEYS, false)?;
+        if batch.is_empty() {
+            break;
+        }
+        let last_batch = batch.len() < MAX_KEYS;
+        for (k, v) in batch {
+            from = Some(k.clone());
+            let key_bytes = entry_key(&base, &k).to_vec();
+            let is_latest = seen.as_ref() != Some(&key_bytes);
+            // The newest version of a key listed on an earlier page is not the latest here only
+            // when the page resumed inside the key.
+            let is_latest = is_latest && !(key_marker.as_deref().map(str::as_bytes) == Some(&key_bytes[..]) && version_marker.is_some());
+            seen = Some(key_bytes.clone());
+            let o = decode(&v)?;
+            if versions_out.len() + markers.len() + common.len() == max_keys {
+                truncated = true;
+                break 'scan;
+            }
+            if let Some(cp) = rolled_up(&o.key, &prefix, delimiter.as_deref()) {
+                let mut skip = cp.as_bytes().to_vec();
+                skip.push(0xFF);
+                from = Some(resume_after(&base, &skip));
+                next = Some((cp.clone(), String::new()));
+                common.push(cp);
+                continue 'scan;
+            }
+            next = Some((o.key.clone(), o.version_id().to_owned()));
+            if o.delete_marker {
+                markers.push(shapes::DeleteMarkerEntry {
+                    owner: Some(owner.clone()),
+                    key: Some(o.key.clone()),
+                    version_id: Some(o.version_id().to_owned()),
+                    is_latest: Some(is_latest),
+                    last_modified: Some(o.last_modified),
+                });
+            } else {
+                versions_out.push(shapes::ObjectVersion {
+                    e_tag: Some(o.etag.clone()),
+                    checksum_algorithm: o.checksum.as_ref().map(|(a, _)| vec![a.clone()]),
+                    size: i64::try_from(o.size).ok(),
+                    storage_class: Some("STANDARD".to_owned()),
+                    key: Some(o.key.clone()),
+                    version_id: Some(o.version_id().to_owned()),
+                    is_latest: Some(is_latest),
+                    last_modified: Some(o.last_modified),
+                    owner: Some(owner.clone()),
+                    ..shapes::ObjectVersion::default()
+                });
+            }
+        }
+        if last_batch {
+            break;
+        }
+    }
+    let (next_key, next_version) = match (truncated, next) {
+        (true, Some((k, v))) => (Some(k), (!v.is_empty()).then_some(v)),
+        _ => (None, None),
+    };
+    Ok(shapes::ListObjectVersionsOutput {
+        is_truncated: Some(truncated),
+        key_marker: Some(input.key_marker.unwrap_or_default()),
+        version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
+        next_key_marker: next_key,
+        next_version_id_marker: next_version,
+        versions: (!versions_out.is_empty()).then_some(versions_out),
+        delete_markers: (!markers.is_empty()).then_some(markers),
+        name: Some(b.name),
+        prefix: Some(prefix),
+        delimiter,
+        max_keys: i32::try_from(max_keys).ok(),
+        common_prefixes: common_prefixes(common),
+        encoding_type: input.encoding_type,
+        ..shapes::ListObjectVersionsOutput::default()
+    })
+}
+
+/// The version an object sub-resource call names, in a transaction, with its entry.
+fn version_tx(tx: &Tx<'_>, bucket: &str, key: &str, id: Option<&str>) -> Result<Entry, ServiceError> {
+    let all = versions_tx(tx, bucket, key)?;
+    let found = match id {
+        None => all.into_iter().next().filter(|(_, o)| !o.delete_marker).ok_or_else(no_such_key)?,
+        Some(id) => {
+            check_version_id(id)?;
+            all.into_iter().find(|(_, o)| o.version_id() == id).ok_or_else(no_such_version)?
+        }
+    };
+    if found.1.delete_marker {
+        return Err(crate::method_not_allowed());
+    }
+    Ok(found)
+}
+
+fn tag_set(tags: &[(String, String)]) -> Vec<shapes::Tag> {
+    tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect()
+}
+
+pub fn get_object_tagging(
+    ctx: &Ctx<'_>,
+    input: shapes::GetObjectTaggingRequest,
+) -> Result<shapes::GetObjectTaggingOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
+    Ok(shapes::GetObjectTaggingOutput {
+        version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
+        tag_set: tag_set(&o.tags),
+    })
+}
+
+fn retag(
+    tx: &mut Tx<'_>,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+    tags: Vec<(String, String)>,
+) -> Result<Option<String>, ServiceError> {
+    let b = bucket_tx(tx, bucket)?;
+    let (entry, mut o) = version_tx(tx, &b.name, key, id)?;
+    o.tags = tags;
+    records::write_tx(tx, &entry, &o)?;
+    Ok(o.version_id.or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())))
+}
+
+pub fn put_object_tagging(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutObjectTaggingRequest,
+) -> Result<shapes::PutObjectTaggingOutput, ServiceError> {
+    let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key, t.value)).collect();
+    crate::protection::check_tags(&tags, 10)?;
+    let version_id = retag(tx, &input.bucket, &input.key, input.version_id.as_deref(), tags)?;
+    Ok(shapes::PutObjectTaggingOutput { version_id })
+}
+
+pub fn delete_object_tagging(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeleteObjectTaggingRequest,
+) -> Result<shapes::DeleteObjectTaggingOutput, ServiceError> {
+    let version_id = retag(tx, &input.bucket, &input.key, input.version_id.as_deref(), Vec::new())?;
+    Ok(shapes::DeleteObjectTaggingOutput { version_id })
+}
+
+pub fn get_object_acl(
+    ctx: &Ctx<'_>,
+    input: shapes::GetObjectAclRequest,
+) -> Result<shapes::GetObjectAclOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
+    let (owner, grants) = crate::protection::acl_grants(&b, o.acl.as_deref());
+    Ok(shapes::GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..shapes::GetObjectAclOutput::default() })
+}
+
+pub fn put_object_acl(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutObjectAclRequest,
+) -> Result<shapes::PutObjectAclOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    let pab = crate::protection::effective_pab_tx(tx, &b)?;
+    let grants = input.access_control_policy.is_some()
+        || input.grant_full_control.is_some()
+        || input.grant_read.is_some()
+        || input.grant_read_acp.is_some()
+        || input.grant_write.is_some()
+        || input.grant_write_acp.is_some();
+    if input.acl.is_none() && !grants {
+        return Err(ServiceError::new("MissingSecurityHeader", 400, "Your request was missing a required header"));
+    }
+    let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
+    let (entry, mut o) = version_tx(tx, &b.name, &input.key, input.version_id.as_deref())?;
+    o.acl = acl;
+    records::write_tx(tx, &entry, &o)?;
+    Ok(shapes::PutObjectAclOutput::default())
+}
+
+/// Rewrites objects stored before versions existed (one entry per key, bytes in clear) into the
+/// versioned layout as null versions, their bytes sealed. Idempotent; run at start-up.
+pub async fn upgrade(db: &Db, sealer: std::sync::Arc<Sealer>) -> Result<usize, ServiceError> {
+    let prefix = b"s3/object/";
+    let mut moved = 0;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let batch = db.scan_prefix(prefix, after.as_deref(), MAX_KEYS, false)?;
+        let done = batch.len() < MAX_KEYS;
+        after = batch.last().map(|(k, _)| k.clone());
+        for (entry, value) in batch.into_iter().filter(|(k, _)| !k.contains(&0)) {
+            let mut o = decode(&value)?;
+            let rest = entry.get(prefix.len()..).unwrap_or_default();
+            let Some((bucket, _)) = std::str::from_utf8(rest).ok().and_then(|r| r.split_once('/')) else {
+                continue;
+            };
+            let bucket = bucket.to_owned();
+            let sealer = sealer.clone();
+            db.transact(move |tx| -> Result<(), ServiceError> {
+                let old_data = format!("s3/data/{bucket}/{}", o.key).into_bytes();
+                tx.delete(&entry)?;
+                let Some(data) = tx.get(&old_data)? else { return Ok(()) };
+                let at = data_key(&bucket, &o.key, None);
+                tx.put(&at, &sealer.seal(&data, &at).map_err(|_| ServiceError::internal())?)?;
+                tx.delete(&old_data)?;
+                (o.version_id, o.sealed, o.seq) = (None, true, 0);
+                records::write_tx(tx, &version_entry(&bucket, &o.key, 0), &o)
+            })
+            .await
+            .map_err(|e| match e {
+                rampart_store::TxError::Aborted(e) => e,
+                rampart_store::TxError::Store(e) => ServiceError::from(e),
+            })?;
+            moved += 1;
+        }
+        if done {
+            return Ok(moved);
+        }
+    }
+}

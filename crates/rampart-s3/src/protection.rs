@@ -1,0 +1,493 @@
+//! What a bucket's owner sets to protect it: the bucket policy (checked as S3 checks it, refused
+//! when public under BlockPublicPolicy), Block Public Access, Object Ownership and ACLs, default
+//! encryption, versioning, tags, and Object Lock's (absent) configuration.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html>.
+
+use rampart_core::{Ctx, ServiceError, TxCtx, records};
+use rampart_policy::{Policy, PolicyKind};
+use rampart_shapes::generated::s3 as shapes;
+use rampart_store::{Db, Tx};
+
+use crate::{
+    BucketRecord, PublicAccessBlock, account_public_access_block_key, bucket, bucket_key, bucket_tx, canonical_id,
+    invalid_argument, malformed_xml, method_not_allowed,
+};
+
+fn save(tx: &mut Tx<'_>, b: &BucketRecord) -> Result<(), ServiceError> {
+    records::write_tx(tx, &bucket_key(&b.name), b)
+}
+
+/// The bucket, for an operation only its owner's account may call (its policy): S3 answers
+/// MethodNotAllowed to anyone else, even one a policy allows.
+fn owners_bucket_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
+    let b = bucket_tx(tx, name)?;
+    if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(method_not_allowed()) }
+}
+
+fn owners_bucket(ctx: &Ctx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
+    let b = bucket(ctx.db, name)?;
+    if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(method_not_allowed()) }
+}
+
+/// The settings that bind a bucket: its own and its account's, each on where either is.
+pub(crate) fn effective_pab(db: &Db, b: &BucketRecord) -> Result<PublicAccessBlock, ServiceError> {
+    let account: Option<PublicAccessBlock> = records::read_cached(db, &account_public_access_block_key(&b.account_id))?;
+    Ok(b.public_access_block.unwrap_or_default().or(account))
+}
+
+pub(crate) fn effective_pab_tx(tx: &Tx<'_>, b: &BucketRecord) -> Result<PublicAccessBlock, ServiceError> {
+    let account: Option<PublicAccessBlock> = records::read_tx(tx, &account_public_access_block_key(&b.account_id))?;
+    Ok(b.public_access_block.unwrap_or_default().or(account))
+}
+
+fn malformed_policy(message: &str) -> ServiceError {
+    ServiceError::new("MalformedPolicy", 400, message)
+}
+
+/// The largest bucket policy S3 accepts.
+const MAX_POLICY_BYTES: usize = 20 * 1024;
+
+/// Checks a bucket policy as S3 does: the IAM policy grammar, a principal in every statement, and
+/// resources that are this bucket or objects in it. Returns whether it is public.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html>.
+fn check_policy(bucket: &str, text: &str) -> Result<bool, ServiceError> {
+    if text.len() > MAX_POLICY_BYTES {
+        return Err(malformed_policy("Policies must be no more than 20 KB"));
+    }
+    let json: serde_json::Value = serde_json::from_str(text)
+        .map_err(|_| malformed_policy("Policies must be valid JSON and the first byte must be '{'"))?;
+    let statements = match json.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
+        _ => return Err(malformed_policy("Missing required field Statement")),
+    };
+    let own = format!("arn:aws:s3:::{bucket}");
+    for st in &statements {
+        if st.get("Principal").is_none() && st.get("NotPrincipal").is_none() {
+            return Err(malformed_policy("Missing required field Principal"));
+        }
+        let resources = match st.get("Resource").or_else(|| st.get("NotResource")) {
+            Some(serde_json::Value::String(r)) => vec![r.clone()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect(),
+            _ => return Err(malformed_policy("Missing required field Resource")),
+        };
+        for r in resources {
+            let in_bucket = r == own || r.strip_prefix(&own).is_some_and(|rest| rest.starts_with('/'));
+            if !in_bucket {
+                return Err(malformed_policy("Policy has invalid resource"));
+            }
+        }
+    }
+    let policy = Policy::parse(text, PolicyKind::Resource).map_err(|e| malformed_policy(&e.message))?;
+    Ok(policy.is_public())
+}
+
+pub fn put_bucket_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutBucketPolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut b = owners_bucket_tx(tx, ctx, &input.bucket)?;
+    let public = check_policy(&b.name, &input.policy)?;
+    if public && effective_pab_tx(tx, &b)?.block_public_policy {
+        // See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html>.
+        return Err(ServiceError::access_denied(format!(
+            "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{}\" because \
+             public policies are blocked by the BlockPublicPolicy block public access setting.",
+            ctx.principal.arn, b.name
+        )));
+    }
+    b.policy = Some(input.policy);
+    b.policy_public = public;
+    save(tx, &b)
+}
+
+fn no_such_policy() -> ServiceError {
+    ServiceError::new("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
+}
+
+pub fn get_bucket_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketPolicyRequest,
+) -> Result<shapes::GetBucketPolicyOutput, ServiceError> {
+    let b = owners_bucket(ctx, &input.bucket)?;
+    Ok(shapes::GetBucketPolicyOutput { policy: Some(b.policy.ok_or_else(no_such_policy)?) })
+}
+
+pub fn delete_bucket_policy(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteBucketPolicyRequest,
+) -> Result<(), ServiceError> {
+    let mut b = owners_bucket_tx(tx, ctx, &input.bucket)?;
+    b.policy = None;
+    b.policy_public = false;
+    save(tx, &b)
+}
+
+/// Whether the bucket is public: by its policy, or (ACLs enabled and not ignored) by its ACL.
+pub fn get_bucket_policy_status(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketPolicyStatusRequest,
+) -> Result<shapes::GetBucketPolicyStatusOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    if b.policy.is_none() {
+        return Err(no_such_policy());
+    }
+    let pab = effective_pab(ctx.db, &b)?;
+    let by_acl = b.acls_enabled() && !pab.ignore_public_acls && b.acl.as_deref().is_some_and(is_public_acl);
+    Ok(shapes::GetBucketPolicyStatusOutput {
+        policy_status: Some(shapes::PolicyStatus { is_public: Some(b.policy_public || by_acl) }),
+    })
+}
+
+pub(crate) fn to_shape(p: PublicAccessBlock) -> shapes::PublicAccessBlockConfiguration {
+    shapes::PublicAccessBlockConfiguration {
+        block_public_acls: Some(p.block_public_acls),
+        ignore_public_acls: Some(p.ignore_public_acls),
+        block_public_policy: Some(p.block_public_policy),
+        restrict_public_buckets: Some(p.restrict_public_buckets),
+    }
+}
+
+pub(crate) fn from_shape(c: &shapes::PublicAccessBlockConfiguration) -> PublicAccessBlock {
+    PublicAccessBlock {
+        block_public_acls: c.block_public_acls.unwrap_or(false),
+        ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
+        block_public_policy: c.block_public_policy.unwrap_or(false),
+        restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
+    }
+}
+
+pub fn put_public_access_block(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutPublicAccessBlockRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    b.public_access_block = Some(from_shape(&input.public_access_block_configuration));
+    save(tx, &b)
+}
+
+pub fn get_public_access_block(
+    ctx: &Ctx<'_>,
+    input: shapes::GetPublicAccessBlockRequest,
+) -> Result<shapes::GetPublicAccessBlockOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let pab = b.public_access_block.ok_or_else(|| {
+        ServiceError::new(
+            "NoSuchPublicAccessBlockConfiguration",
+            404,
+            "The public access block configuration was not found",
+        )
+    })?;
+    Ok(shapes::GetPublicAccessBlockOutput { public_access_block_configuration: Some(to_shape(pab)) })
+}
+
+pub fn delete_public_access_block(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeletePublicAccessBlockRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    b.public_access_block = None;
+    save(tx, &b)
+}
+
+/// The Object Ownership settings S3 knows.
+const OWNERSHIPS: &[&str] = &["BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"];
+
+pub(crate) fn check_ownership(value: &str) -> Result<(), ServiceError> {
+    if OWNERSHIPS.contains(&value) { Ok(()) } else { Err(malformed_xml()) }
+}
+
+pub fn put_bucket_ownership_controls(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutBucketOwnershipControlsRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    let [rule] = input.ownership_controls.rules.as_slice() else { return Err(malformed_xml()) };
+    check_ownership(&rule.object_ownership)?;
+    // Turning ACLs off leaves the bucket's ACL as its owner's alone; S3 refuses to while the
+    // bucket's ACL grants anyone else.
+    if rule.object_ownership == "BucketOwnerEnforced" && b.acl.as_deref().is_some_and(|a| a != "private") {
+        return Err(ServiceError::new(
+            "InvalidBucketAclWithObjectOwnership",
+            400,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        ));
+    }
+    b.ownership = Some(rule.object_ownership.clone());
+    save(tx, &b)
+}
+
+pub fn get_bucket_ownership_controls(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketOwnershipControlsRequest,
+) -> Result<shapes::GetBucketOwnershipControlsOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let ownership = b.ownership.ok_or_else(|| {
+        ServiceError::new("OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found")
+    })?;
+    Ok(shapes::GetBucketOwnershipControlsOutput {
+        ownership_controls: Some(shapes::OwnershipControls {
+            rules: vec![shapes::OwnershipControlsRule { object_ownership: ownership }],
+        }),
+    })
+}
+
+pub fn delete_bucket_ownership_controls(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeleteBucketOwnershipControlsRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    b.ownership = None;
+    save(tx, &b)
+}
+
+/// The canned ACLs S3 accepts.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl>.
+pub(crate) const CANNED_ACLS: &[&str] = &[
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+];
+
+/// Whether a canned ACL grants the public (AllUsers or AuthenticatedUsers) anything.
+pub(crate) fn is_public_acl(acl: &str) -> bool {
+    matches!(acl, "public-read" | "public-read-write" | "authenticated-read")
+}
+
+pub(crate) fn acls_not_supported() -> ServiceError {
+    ServiceError::new("AccessControlListNotSupported", 400, "The bucket does not allow ACLs")
+}
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// The owner and grants a canned ACL stands for.
+pub(crate) fn acl_grants(b: &BucketRecord, acl: Option<&str>) -> (shapes::Owner, Vec<shapes::Grant>) {
+    let id = canonical_id(&b.account_id);
+    let owner = shapes::Owner { display_name: None, id: Some(id.clone()) };
+    let group = |uri: &str, permission: &str| shapes::Grant {
+        grantee: Some(shapes::Grantee {
+            r#type: "Group".to_owned(),
+            uri: Some(uri.to_owned()),
+            display_name: None,
+            email_address: None,
+            id: None,
+        }),
+        permission: Some(permission.to_owned()),
+    };
+    let mut grants = vec![shapes::Grant {
+        grantee: Some(shapes::Grantee {
+            r#type: "CanonicalUser".to_owned(),
+            id: Some(id),
+            display_name: None,
+            email_address: None,
+            uri: None,
+        }),
+        permission: Some("FULL_CONTROL".to_owned()),
+    }];
+    match acl.filter(|_| b.acls_enabled()) {
+        Some("public-read") => grants.push(group(ALL_USERS, "READ")),
+        Some("public-read-write") => grants.extend([group(ALL_USERS, "READ"), group(ALL_USERS, "WRITE")]),
+        Some("authenticated-read") => grants.push(group(AUTHENTICATED_USERS, "READ")),
+        Some("log-delivery-write") => grants.extend([group(LOG_DELIVERY, "WRITE"), group(LOG_DELIVERY, "READ_ACP")]),
+        _ => {}
+    }
+    (owner, grants)
+}
+
+pub fn get_bucket_acl(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketAclRequest,
+) -> Result<shapes::GetBucketAclOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let (owner, grants) = acl_grants(&b, b.acl.as_deref());
+    Ok(shapes::GetBucketAclOutput { owner: Some(owner), grants: Some(grants) })
+}
+
+pub fn put_bucket_acl(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::PutBucketAclRequest) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    let grants = input.access_control_policy.is_some()
+        || input.grant_full_control.is_some()
+        || input.grant_read.is_some()
+        || input.grant_read_acp.is_some()
+        || input.grant_write.is_some()
+        || input.grant_write_acp.is_some();
+    if input.acl.is_none() && !grants {
+        return Err(ServiceError::new("MissingSecurityHeader", 400, "Your request was missing a required header"));
+    }
+    let pab = effective_pab_tx(tx, &b)?;
+    b.acl = crate::objects::check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
+    save(tx, &b)
+}
+
+/// The encryption algorithms a bucket's default may name.
+const ALGORITHMS: &[&str] = &["AES256", "aws:kms", "aws:kms:dsse"];
+
+pub fn put_bucket_encryption(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutBucketEncryptionRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    let [rule] = input.server_side_encryption_configuration.rules.as_slice() else { return Err(malformed_xml()) };
+    let Some(default) = &rule.apply_server_side_encryption_by_default else { return Err(malformed_xml()) };
+    if !ALGORITHMS.contains(&default.sse_algorithm.as_str()) {
+        return Err(malformed_xml());
+    }
+    if default.sse_algorithm == "AES256" && default.kms_master_key_id.is_some() {
+        return Err(invalid_argument("a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse"));
+    }
+    b.encryption = Some((
+        default.sse_algorithm.clone(),
+        default.kms_master_key_id.clone(),
+        rule.bucket_key_enabled.unwrap_or(false),
+    ));
+    save(tx, &b)
+}
+
+/// Every bucket has default encryption: SSE-S3 unless its owner chose otherwise.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/default-bucket-encryption.html>.
+pub fn get_bucket_encryption(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketEncryptionRequest,
+) -> Result<shapes::GetBucketEncryptionOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let (algorithm, key, bucket_key) = b.encryption.unwrap_or_else(|| ("AES256".to_owned(), None, false));
+    Ok(shapes::GetBucketEncryptionOutput {
+        server_side_encryption_configuration: Some(shapes::ServerSideEncryptionConfiguration {
+            rules: vec![shapes::ServerSideEncryptionRule {
+                apply_server_side_encryption_by_default: Some(shapes::ServerSideEncryptionByDefault {
+                    sse_algorithm: algorithm,
+                    kms_master_key_id: key,
+                }),
+                bucket_key_enabled: Some(bucket_key),
+                ..shapes::ServerSideEncryptionRule::default()
+            }],
+        }),
+    })
+}
+
+/// Back to SSE-S3, the default no bucket is without.
+pub fn delete_bucket_encryption(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeleteBucketEncryptionRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    b.encryption = None;
+    save(tx, &b)
+}
+
+/// Versioning, once enabled, can be suspended but never turned off. MFA Delete needs the root
+/// user's MFA in `x-amz-mfa`, which Rampart does not check yet: enabling it is refused.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html>.
+pub fn put_bucket_versioning(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutBucketVersioningRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    let c = input.versioning_configuration;
+    if c.mfa_delete.as_deref() == Some("Enabled") {
+        return Err(crate::not_served("MFA Delete"));
+    }
+    match c.status.as_deref() {
+        Some(s @ ("Enabled" | "Suspended")) => b.versioning = Some(s.to_owned()),
+        None if c.mfa_delete.is_some() => {}
+        _ => return Err(malformed_xml()),
+    }
+    save(tx, &b)
+}
+
+pub fn get_bucket_versioning(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketVersioningRequest,
+) -> Result<shapes::GetBucketVersioningOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    Ok(shapes::GetBucketVersioningOutput {
+        mfa_delete: b.versioning.is_some().then(|| "Disabled".to_owned()),
+        status: b.versioning,
+    })
+}
+
+fn invalid_tag(message: &str) -> ServiceError {
+    ServiceError::new("InvalidTag", 400, message)
+}
+
+/// Checks tags as S3 does: at most `max`, keys of 1–128 characters, values up to 256, no key twice.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html>.
+pub(crate) fn check_tags(tags: &[(String, String)], max: usize) -> Result<(), ServiceError> {
+    if tags.len() > max {
+        return Err(invalid_tag(&format!("Object tags cannot be greater than {max}")));
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if k.is_empty() || k.chars().count() > 128 || k.starts_with("aws:") {
+            return Err(invalid_tag("The TagKey you have provided is invalid"));
+        }
+        if v.chars().count() > 256 {
+            return Err(invalid_tag("The TagValue you have provided is invalid"));
+        }
+        if tags.iter().take(i).any(|(other, _)| other == k) {
+            return Err(invalid_tag("Cannot provide multiple Tags with the same key"));
+        }
+    }
+    Ok(())
+}
+
+pub fn put_bucket_tagging(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutBucketTaggingRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key, t.value)).collect();
+    check_tags(&tags, 50)?;
+    b.tags = Some(tags);
+    save(tx, &b)
+}
+
+pub fn get_bucket_tagging(
+    ctx: &Ctx<'_>,
+    input: shapes::GetBucketTaggingRequest,
+) -> Result<shapes::GetBucketTaggingOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let tags = b.tags.ok_or_else(|| ServiceError::new("NoSuchTagSet", 404, "The TagSet does not exist"))?;
+    Ok(shapes::GetBucketTaggingOutput {
+        tag_set: tags.into_iter().map(|(key, value)| shapes::Tag { key, value }).collect(),
+    })
+}
+
+pub fn delete_bucket_tagging(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeleteBucketTaggingRequest,
+) -> Result<(), ServiceError> {
+    let mut b = bucket_tx(tx, &input.bucket)?;
+    b.tags = None;
+    save(tx, &b)
+}
+
+/// No bucket has Object Lock yet: every bucket answers as one created without it.
+pub fn get_object_lock_configuration(
+    ctx: &Ctx<'_>,
+    input: shapes::GetObjectLockConfigurationRequest,
+) -> Result<shapes::GetObjectLockConfigurationOutput, ServiceError> {
+    bucket(ctx.db, &input.bucket)?;
+    Err(ServiceError::new(
+        "ObjectLockConfigurationNotFoundError",
+        404,
+        "Object Lock configuration does not exist for this bucket",
+    ))
+}
