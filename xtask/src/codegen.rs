@@ -437,9 +437,10 @@ fn generate_service(svc: &str, model: &Json, version: &str, typed: &[String]) ->
         let ro = READ_ONLY_PREFIXES.iter().any(|p| name.starts_with(p))
             || READ_ONLY_OPERATIONS.iter().any(|(service, op)| *service == svc && op == name);
         let unsigned = s(op, "authtype") == Some("none");
+        let deprecated = op.get("deprecated").and_then(Json::as_bool).unwrap_or(false);
         writeln!(
             out,
-            "        crate::Operation {{ name: {name:?}, http_method: {:?}, request_uri: {:?}, response_code: {}, input: {}, output: {}, result_wrapper: {}, read_only: {ro}, unsigned: {unsigned} }},",
+            "        crate::Operation {{ name: {name:?}, http_method: {:?}, request_uri: {:?}, response_code: {}, input: {}, output: {}, result_wrapper: {}, read_only: {ro}, unsigned: {unsigned}, deprecated: {deprecated} }},",
             s(http, "method").unwrap_or("POST"),
             s(http, "requestUri").unwrap_or("/"),
             http.get("responseCode").and_then(Json::as_u64).unwrap_or(200),

@@ -244,7 +244,9 @@ fn validate_trail(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     println!("Validating log files for trail {arn} between {} and {}\n", display(args.start_time), display(end));
     let exported = args.from_dir.clone().map(DirFiles);
     let sealer = match (&source, &exported) {
-        (Source::Store { .. }, None) => Some(rampart_server::open_sealer(&args.data_dir, args.master_key_file.as_deref())?),
+        (Source::Store { .. }, None) => {
+            Some(rampart_server::open_sealer(&args.data_dir, args.master_key_file.as_deref())?)
+        }
         _ => None,
     };
     let stored = match (&source, &sealer) {

@@ -326,7 +326,15 @@ fn write_digest(
         ("signature".to_owned(), signature.clone()),
         ("signature-algorithm".to_owned(), SIGNATURE_ALGORITHM.to_owned()),
     ]);
-    rampart_s3::deliver_object(tx, sealer, (&t.bucket, &key), &super::trails::gzip(&json)?, "application/x-gzip", metadata, now)?;
+    rampart_s3::deliver_object(
+        tx,
+        sealer,
+        (&t.bucket, &key),
+        &super::trails::gzip(&json)?,
+        "application/x-gzip",
+        metadata,
+        now,
+    )?;
     chain.previous = Some(PreviousDigest { bucket: t.bucket.clone(), key: key.clone(), hash, signature });
     chain.since = now;
     Ok(key)

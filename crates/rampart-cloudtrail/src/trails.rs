@@ -1103,7 +1103,15 @@ pub fn deliver(
             doc.extend_from_slice(&records);
             doc.extend_from_slice(b"]}");
             let body = gzip(&doc)?;
-            rampart_s3::deliver_object(tx, sealer, (&t.bucket, &key), &body, "application/x-gzip", BTreeMap::new(), now)?;
+            rampart_s3::deliver_object(
+                tx,
+                sealer,
+                (&t.bucket, &key),
+                &body,
+                "application/x-gzip",
+                BTreeMap::new(),
+                now,
+            )?;
             if t.validation {
                 super::digest::note_log_file(tx, sealer, &mut t, (&owner, &region), &key, &doc, (oldest, newest), now)?;
             }

@@ -284,18 +284,22 @@ impl Condition {
         }
         let fixed = |v: &CondValue| v.template.is_none() && !v.text.contains(['*', '?']) && !v.text.contains("${");
         match self.key_folded.as_str() {
-            "aws:sourceip" => self.op == O::IpAddress && self.values.iter().all(|v| {
-                v.net.is_some_and(|n| match n {
-                    IpNet::V4(n) => n.prefix_len() >= 8,
-                    IpNet::V6(n) => n.prefix_len() >= 32,
-                })
-            }),
+            "aws:sourceip" => {
+                self.op == O::IpAddress
+                    && self.values.iter().all(|v| {
+                        v.net.is_some_and(|n| match n {
+                            IpNet::V4(n) => n.prefix_len() >= 8,
+                            IpNet::V6(n) => n.prefix_len() >= 32,
+                        })
+                    })
+            }
             // A role's sessions (`AROLEID:*`) are a fixed set of callers too.
             "aws:userid" => {
                 self.op != O::IpAddress
-                    && self.values.iter().all(|v| {
-                        fixed(v) || v.text.strip_suffix(":*").is_some_and(|id| !id.contains(['*', '?']))
-                    })
+                    && self
+                        .values
+                        .iter()
+                        .all(|v| fixed(v) || v.text.strip_suffix(":*").is_some_and(|id| !id.contains(['*', '?'])))
             }
             key => self.op != O::IpAddress && FIXING_KEYS.contains(&key) && self.values.iter().all(fixed),
         }

@@ -44,7 +44,9 @@ mod tests {
     fn everyone_unconditioned_is_public() {
         assert!(public(&format!(r#"{{"Effect":"Allow","Principal":"*",{READ}}}"#)));
         assert!(public(&format!(r#"{{"Effect":"Allow","Principal":{{"AWS":"*"}},{READ}}}"#)));
-        assert!(public(&format!(r#"{{"Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::111122223333:root"}},{READ}}}"#)));
+        assert!(public(&format!(
+            r#"{{"Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::111122223333:root"}},{READ}}}"#
+        )));
     }
 
     #[test]

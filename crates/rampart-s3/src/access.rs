@@ -64,13 +64,19 @@ fn acl_statements(acl: &str, resource: &str, bucket_level: bool) -> Vec<serde_js
         "authenticated-read" => ("signed", false),
         _ => return Vec::new(),
     };
-    let read: &[&str] = if bucket_level { &["s3:ListBucket", "s3:ListBucketVersions"] } else { &["s3:GetObject", "s3:GetObjectVersion"] };
+    let read: &[&str] = if bucket_level {
+        &["s3:ListBucket", "s3:ListBucketVersions"]
+    } else {
+        &["s3:GetObject", "s3:GetObjectVersion"]
+    };
     // No Sid: one could clash with the bucket policy's own, and a policy with two alike does not
     // compile.
     let statement = |actions: &[&str], res: String| {
         let mut s = serde_json::json!({"Effect": "Allow", "Principal": "*", "Action": actions, "Resource": res});
-        if who == "signed" {
-            s["Condition"] = serde_json::json!({"Null": {"aws:PrincipalAccount": "false"}});
+        if who == "signed"
+            && let Some(map) = s.as_object_mut()
+        {
+            map.insert("Condition".to_owned(), serde_json::json!({"Null": {"aws:PrincipalAccount": "false"}}));
         }
         s
     };
@@ -211,10 +217,8 @@ pub fn checks(
         None => bucket_arn.clone(),
     };
     let mut extra = Vec::new();
-    if let Some(b) = b.as_ref().filter(|_| acl_counts) {
-        if let Some(acl) = &b.acl {
-            extra.extend(acl_statements(acl, &bucket_arn, true));
-        }
+    if let Some(acl) = b.as_ref().filter(|_| acl_counts).and_then(|b| b.acl.as_ref()) {
+        extra.extend(acl_statements(acl, &bucket_arn, true));
     }
     // Reading an object weighs its tags (`s3:ExistingObjectTag/…`) and, where ACLs count, its ACL.
     let reads_object = matches!(operation, "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl");
@@ -259,8 +263,8 @@ mod tests {
     #[test]
     fn acl_statements_join_the_bucket_policy() {
         let policy = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}}"#;
-        let merged = with_statements(Some(policy), acl_statements("public-read-write", "arn:aws:s3:::b", true))
-            .expect("merged");
+        let merged =
+            with_statements(Some(policy), acl_statements("public-read-write", "arn:aws:s3:::b", true)).expect("merged");
         let doc: serde_json::Value = serde_json::from_str(&merged).expect("json");
         let statements = doc["Statement"].as_array().expect("array");
         assert_eq!(statements.len(), 3);

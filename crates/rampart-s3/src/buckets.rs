@@ -121,7 +121,11 @@ pub fn head_bucket(ctx: &Ctx<'_>, input: shapes::HeadBucketRequest) -> Result<sh
 }
 
 /// Only an empty bucket goes: no object, no version, no delete marker.
-pub fn delete_bucket(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::DeleteBucketRequest) -> Result<(), ServiceError> {
+pub fn delete_bucket(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::DeleteBucketRequest,
+) -> Result<(), ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     if !tx.scan_prefix(&object_prefix(&b.name), None, 1, false)?.is_empty() {
         return Err(ServiceError::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty"));

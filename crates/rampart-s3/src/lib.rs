@@ -84,8 +84,12 @@ pub struct PublicAccessBlock {
 
 impl PublicAccessBlock {
     /// All four on: what a new bucket gets, as in AWS since April 2023.
-    pub const ALL: Self =
-        Self { block_public_acls: true, ignore_public_acls: true, block_public_policy: true, restrict_public_buckets: true };
+    pub const ALL: Self = Self {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
 
     /// Each setting on where either level turns it on (S3 applies the most restrictive).
     fn or(self, other: Option<Self>) -> Self {
@@ -315,8 +319,8 @@ impl StoredObjects<'_> {
         let mut out = Vec::new();
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let page = objects::list_current(self.db, bucket, prefix, None, after.take(), MAX_KEYS)
-                .map_err(|e| e.message)?;
+            let page =
+                objects::list_current(self.db, bucket, prefix, None, after.take(), MAX_KEYS).map_err(|e| e.message)?;
             out.extend(page.objects.iter().map(|o| (o.key.clone(), o.last_modified)));
             if !page.truncated {
                 return Ok(out);

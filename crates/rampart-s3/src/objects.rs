@@ -262,9 +262,7 @@ fn check_encryption(b: &BucketRecord, asked: Option<&str>, customer_key: bool) -
     match asked.unwrap_or(default) {
         "AES256" => Ok(()),
         "aws:kms" | "aws:kms:dsse" => Err(not_served("SSE-KMS object encryption")),
-        other => Err(invalid_argument(&format!(
-            "The encryption method specified is not supported: {other}"
-        ))),
+        other => Err(invalid_argument(&format!("The encryption method specified is not supported: {other}"))),
     }
 }
 
@@ -829,7 +827,8 @@ pub fn list_object_versions(
             let is_latest = seen.as_ref() != Some(&key_bytes);
             // The newest version of a key listed on an earlier page is not the latest here only
             // when the page resumed inside the key.
-            let is_latest = is_latest && !(key_marker.as_deref().map(str::as_bytes) == Some(&key_bytes[..]) && version_marker.is_some());
+            let is_latest = is_latest
+                && !(key_marker.as_deref().map(str::as_bytes) == Some(&key_bytes[..]) && version_marker.is_some());
             seen = Some(key_bytes.clone());
             let o = decode(&v)?;
             if versions_out.len() + markers.len() + common.len() == max_keys {

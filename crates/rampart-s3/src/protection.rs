@@ -316,7 +316,11 @@ pub fn get_bucket_acl(
     Ok(shapes::GetBucketAclOutput { owner: Some(owner), grants: Some(grants) })
 }
 
-pub fn put_bucket_acl(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::PutBucketAclRequest) -> Result<(), ServiceError> {
+pub fn put_bucket_acl(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::PutBucketAclRequest,
+) -> Result<(), ServiceError> {
     let mut b = bucket_tx(tx, &input.bucket)?;
     let grants = input.access_control_policy.is_some()
         || input.grant_full_control.is_some()
@@ -347,7 +351,9 @@ pub fn put_bucket_encryption(
         return Err(malformed_xml());
     }
     if default.sse_algorithm == "AES256" && default.kms_master_key_id.is_some() {
-        return Err(invalid_argument("a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse"));
+        return Err(invalid_argument(
+            "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms or aws:kms:dsse",
+        ));
     }
     b.encryption = Some((
         default.sse_algorithm.clone(),

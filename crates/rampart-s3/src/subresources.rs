@@ -45,7 +45,10 @@ pub static SUBRESOURCES: &[SubResource] = &[
         put: "PutBucketWebsite",
         get: "GetBucketWebsite",
         delete: Some("DeleteBucketWebsite"),
-        absent: Absent::Error("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"),
+        absent: Absent::Error(
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        ),
     },
     SubResource {
         name: "lifecycle",
@@ -61,7 +64,13 @@ pub static SUBRESOURCES: &[SubResource] = &[
         delete: Some("DeleteBucketReplication"),
         absent: Absent::Error("ReplicationConfigurationNotFoundError", "The replication configuration was not found"),
     },
-    SubResource { name: "logging", put: "PutBucketLogging", get: "GetBucketLogging", delete: None, absent: Absent::Default("{}") },
+    SubResource {
+        name: "logging",
+        put: "PutBucketLogging",
+        get: "GetBucketLogging",
+        delete: None,
+        absent: Absent::Default("{}"),
+    },
     SubResource {
         name: "requestPayment",
         put: "PutBucketRequestPayment",
@@ -156,7 +165,8 @@ pub fn get(ctx: &Ctx<'_>, operation: &str, input: Value) -> Result<Value, Servic
         (None, Absent::Default(d)) => d,
         (None, Absent::Error(code, message)) => return Err(ServiceError::new(code, 404, message)),
     };
-    let stored = rampart_wire::json::decode_input(text.as_bytes(), payload_shape).map_err(|_| ServiceError::internal())?;
+    let stored =
+        rampart_wire::json::decode_input(text.as_bytes(), payload_shape).map_err(|_| ServiceError::internal())?;
     let out_members = members(output);
     if let Some(i) = out_members.iter().position(|m| std::ptr::eq(m.shape, payload_shape)) {
         let mut fields = vec![None; out_members.len()];

@@ -400,8 +400,7 @@ impl App {
         let parsed = rampart_sigv4::parse(&sreq);
         // A rest request with no signature at all is S3's anonymous caller: served where a bucket
         // policy allows everyone, refused "Access Denied" everywhere else (the authorizer decides).
-        let anonymous =
-            matches!(wire, Wire::Rest) && matches!(parsed, Err(SigV4Error::MissingAuthenticationToken));
+        let anonymous = matches!(wire, Wire::Rest) && matches!(parsed, Err(SigV4Error::MissingAuthenticationToken));
         let auth = match parsed {
             Ok(auth) => auth,
             Err(_) if anonymous => anonymous_claims(&self.config.region, now),
@@ -544,8 +543,7 @@ impl App {
                 namespace,
             ));
         }
-        let authenticated =
-            if anonymous { Ok(Principal::anonymous()) } else { authenticate(self, &sreq, &auth, now) };
+        let authenticated = if anonymous { Ok(Principal::anonymous()) } else { authenticate(self, &sreq, &auth, now) };
         if let Err(AuthnError::DevUserMissing(account)) = authenticated {
             return Ok(Step::DevUser { account, failure: fail(WireError::internal(), protocol, namespace) });
         }
@@ -666,8 +664,15 @@ impl App {
                           keys: &[(String, Vec<String>)],
                           resource_policy: Option<&authz::ResourcePolicy>,
                           resource_owner: Option<&str>| {
-            let request =
-                authz::Request { principal: &principal, action, resource, context, keys, resource_policy, resource_owner };
+            let request = authz::Request {
+                principal: &principal,
+                action,
+                resource,
+                context,
+                keys,
+                resource_policy,
+                resource_owner,
+            };
             self.authorizer.authorize(&self.db, &request).map_err(|e| fail(denial(e, protocol), protocol, namespace))
         };
         let allowed = |action: &str,
@@ -679,9 +684,13 @@ impl App {
         let by_resource_policy = !key_checks.is_empty() || !bucket_checks.is_empty();
         let mut refused = Vec::new();
         for check in bucket_checks {
-            let policy =
-                check.policy.map(|text| authz::ResourcePolicy { name: "BucketPolicy".to_owned(), text, required: false });
-            let verdict = allowed_by(&check.action, &check.resource, &check.keys, policy.as_ref(), check.owner.as_deref());
+            let policy = check.policy.map(|text| authz::ResourcePolicy {
+                name: "BucketPolicy".to_owned(),
+                text,
+                required: false,
+            });
+            let verdict =
+                allowed_by(&check.action, &check.resource, &check.keys, policy.as_ref(), check.owner.as_deref());
             match (verdict, check.item) {
                 (Ok(()), _) => {}
                 // A batch's refused item is answered in the batch's result.
@@ -896,7 +905,8 @@ impl App {
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {
-                let ctx = TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region, refused: &w.refused };
+                let ctx =
+                    TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region, refused: &w.refused };
                 let output = (w.handler)(tx, &ctx, w.input)?;
                 if !AUDIT {
                     return Ok(output);

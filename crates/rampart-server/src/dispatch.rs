@@ -457,8 +457,12 @@ impl Dispatch {
         // Bucket sub-resources kept as written, handled by the model's shapes (no Rust types).
         for sub in rampart_s3::subresources::SUBRESOURCES {
             let (put, get) = (sub.put, sub.get);
-            handlers.insert((s3, put), Handler::Write(Arc::new(move |tx, ctx, v| rampart_s3::subresources::put(tx, ctx, put, v))));
-            handlers.insert((s3, get), Handler::Read(Box::new(move |ctx, v| rampart_s3::subresources::get(ctx, get, v))));
+            handlers.insert(
+                (s3, put),
+                Handler::Write(Arc::new(move |tx, ctx, v| rampart_s3::subresources::put(tx, ctx, put, v))),
+            );
+            handlers
+                .insert((s3, get), Handler::Read(Box::new(move |ctx, v| rampart_s3::subresources::get(ctx, get, v))));
             if let Some(delete) = sub.delete {
                 handlers.insert(
                     (s3, delete),
@@ -515,8 +519,7 @@ mod tests {
         };
         // The kept bucket sub-resources are served by the model's shapes, by design.
         let by_shape = |s: &str, op: &str| s == "s3" && rampart_s3::subresources::operations().any(|o| o == op);
-        let untyped: Vec<_> =
-            d.handlers.keys().filter(|(s, op)| !typed(s).contains(op) && !by_shape(s, op)).collect();
+        let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op) && !by_shape(s, op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
         let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail", "organizations", "kms"]

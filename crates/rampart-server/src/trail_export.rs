@@ -78,8 +78,7 @@ pub fn exported_trail_path(dir: &Path, account: &str, trail: &str) -> PathBuf {
 /// One run: copies queued files on a blocking thread, then dequeues them. Returns how many.
 pub async fn run(db: &Db, sealer: &Arc<Sealer>, dir: &Path) -> Result<usize, String> {
     let (db2, sealer2, dir2) = (db.clone(), sealer.clone(), dir.to_owned());
-    let done =
-        tokio::task::spawn_blocking(move || copy(&db2, &sealer2, &dir2)).await.map_err(|e| e.to_string())??;
+    let done = tokio::task::spawn_blocking(move || copy(&db2, &sealer2, &dir2)).await.map_err(|e| e.to_string())??;
     let n = done.len();
     if n > 0 {
         db.transact(move |tx| rampart_cloudtrail::exported(tx, &done)).await.map_err(|e| format!("{e:?}"))?;

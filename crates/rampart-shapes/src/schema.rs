@@ -58,6 +58,9 @@ pub struct Operation {
     /// The request carries no signature (`authtype: none`): AssumeRoleWithWebIdentity and
     /// AssumeRoleWithSAML, which a token or an assertion authenticates instead.
     pub unsigned: bool,
+    /// The model marks it deprecated: a request that also fits a current operation (S3's
+    /// `GetBucketLifecycle` beside `GetBucketLifecycleConfiguration`) is the current one's.
+    pub deprecated: bool,
 }
 
 /// A named shape with its kind and traits.

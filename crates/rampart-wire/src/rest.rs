@@ -48,7 +48,9 @@ pub fn route<'a>(
             continue;
         }
         let Some((literals, labels)) = match_path(tpath, path) else { continue };
-        let score = (required.len() + required_params.len()) * 100 + required_headers.len();
+        // Ties go to the operation the model does not deprecate.
+        let score =
+            ((required.len() + required_params.len()) * 100 + required_headers.len()) * 2 + usize::from(!op.deprecated);
         let better = best.as_ref().is_none_or(|(l, q, _)| (literals, score) > (*l, *q));
         if better {
             best = Some((literals, score, Route { operation: op, labels }));
@@ -118,6 +120,18 @@ mod tests {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
+        }
+    }
+
+    #[test]
+    fn a_deprecated_twin_loses_the_tie_whatever_its_place() {
+        let old = || Operation { deprecated: true, ..op("GetBucketLifecycle", "GET", "/{Bucket}?lifecycle") };
+        let new = || op("GetBucketLifecycleConfiguration", "GET", "/{Bucket}?lifecycle");
+        for ops in [[old(), new()], [new(), old()]] {
+            let ops: &'static [Operation] = Box::leak(Box::new(ops));
+            let got = route(ops, "GET", "/b", "lifecycle", |_| false).map(|r| r.operation.name);
+            assert_eq!(got, Some("GetBucketLifecycleConfiguration"));
         }
     }
 

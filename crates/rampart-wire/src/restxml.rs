@@ -359,7 +359,9 @@ pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespa
                 };
                 resp.body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{element}").into_bytes();
                 resp.content_type = Some("application/xml".to_owned());
-            } else if !body.is_empty() {
+            } else if !body.is_empty() || (root.is_some() && st.members.iter().any(|m| m.location == Location::Body)) {
+                // A named document element is written even with no member in it, as S3 answers
+                // (`<VersioningConfiguration/>` for a bucket never versioned).
                 let name = root.unwrap_or(shape.name);
                 let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{name}{ns}>");
                 for (m, f) in body {
@@ -389,6 +391,16 @@ pub fn s3_root_element(operation: &str) -> Option<&'static str> {
         "CompleteMultipartUpload" => Some("CompleteMultipartUploadResult"),
         "DeleteObjects" => Some("DeleteResult"),
         "GetBucketLocation" => Some("LocationConstraint"),
+        "GetBucketVersioning" => Some("VersioningConfiguration"),
+        "GetBucketAcl" | "GetObjectAcl" => Some("AccessControlPolicy"),
+        "GetBucketTagging" | "GetObjectTagging" => Some("Tagging"),
+        "GetBucketCors" => Some("CORSConfiguration"),
+        "GetBucketWebsite" => Some("WebsiteConfiguration"),
+        "GetBucketLifecycleConfiguration" => Some("LifecycleConfiguration"),
+        "GetBucketLogging" => Some("BucketLoggingStatus"),
+        "GetBucketRequestPayment" => Some("RequestPaymentConfiguration"),
+        "GetBucketAccelerateConfiguration" => Some("AccelerateConfiguration"),
+        "GetBucketNotificationConfiguration" => Some("NotificationConfiguration"),
         _ => None,
     }
 }

@@ -33,7 +33,13 @@ pub async fn ensure_dev_user(db: &Db, sealer: Arc<Sealer>, account_id: &str) -> 
             if read_user_tx(tx, &root.account_id, DEV_USER)?.is_some() {
                 return Ok(());
             }
-            let ctx = TxCtx { principal: &root, sealer: &sealer, now: OffsetDateTime::now_utc(), region: "us-east-1", refused: &[] };
+            let ctx = TxCtx {
+                principal: &root,
+                sealer: &sealer,
+                now: OffsetDateTime::now_utc(),
+                region: "us-east-1",
+                refused: &[],
+            };
             let tags = vec![shapes::Tag { key: "rampart:purpose".into(), value: "dev-mode".into() }];
             let user = shapes::CreateUserRequest {
                 path: None,

@@ -24,6 +24,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CancelQuery",
@@ -35,6 +36,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateChannel",
@@ -46,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateDashboard",
@@ -57,6 +60,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateEventDataStore",
@@ -68,6 +72,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateTrail",
@@ -79,6 +84,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteChannel",
@@ -90,6 +96,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteDashboard",
@@ -101,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteEventDataStore",
@@ -112,6 +120,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteResourcePolicy",
@@ -123,6 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteTrail",
@@ -134,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeregisterOrganizationDelegatedAdmin",
@@ -145,6 +156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeQuery",
@@ -156,6 +168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeTrails",
@@ -167,6 +180,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableFederation",
@@ -178,6 +192,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableFederation",
@@ -189,6 +204,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateQuery",
@@ -200,6 +216,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetChannel",
@@ -211,6 +228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetDashboard",
@@ -222,6 +240,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetEventConfiguration",
@@ -233,6 +252,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetEventDataStore",
@@ -244,6 +264,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetEventSelectors",
@@ -255,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetImport",
@@ -266,6 +288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetInsightSelectors",
@@ -277,6 +300,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetQueryResults",
@@ -288,6 +312,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetResourcePolicy",
@@ -299,6 +324,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetTrail",
@@ -310,6 +336,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetTrailStatus",
@@ -321,6 +348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListChannels",
@@ -332,6 +360,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListDashboards",
@@ -343,6 +372,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListEventDataStores",
@@ -354,6 +384,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListImportFailures",
@@ -365,6 +396,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListImports",
@@ -376,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListInsightsData",
@@ -387,6 +420,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListInsightsMetricData",
@@ -398,6 +432,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPublicKeys",
@@ -409,6 +444,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListQueries",
@@ -420,6 +456,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListTags",
@@ -431,6 +468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListTrails",
@@ -442,6 +480,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "LookupEvents",
@@ -453,6 +492,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutEventConfiguration",
@@ -464,6 +504,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutEventSelectors",
@@ -475,6 +516,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutInsightSelectors",
@@ -486,6 +528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutResourcePolicy",
@@ -497,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RegisterOrganizationDelegatedAdmin",
@@ -508,6 +552,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RemoveTags",
@@ -519,6 +564,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RestoreEventDataStore",
@@ -530,6 +576,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SearchSampleQueries",
@@ -541,6 +588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StartDashboardRefresh",
@@ -552,6 +600,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StartEventDataStoreIngestion",
@@ -563,6 +612,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StartImport",
@@ -574,6 +624,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StartLogging",
@@ -585,6 +636,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StartQuery",
@@ -596,6 +648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StopEventDataStoreIngestion",
@@ -607,6 +660,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StopImport",
@@ -618,6 +672,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "StopLogging",
@@ -629,6 +684,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateChannel",
@@ -640,6 +696,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateDashboard",
@@ -651,6 +708,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateEventDataStore",
@@ -662,6 +720,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateTrail",
@@ -673,6 +732,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
     ],
 };

@@ -24,6 +24,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AddClientIDToOpenIDConnectProvider",
@@ -35,6 +36,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AddRoleToInstanceProfile",
@@ -46,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AddUserToGroup",
@@ -57,6 +60,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AssociateDelegationRequest",
@@ -68,6 +72,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AttachGroupPolicy",
@@ -79,6 +84,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AttachRolePolicy",
@@ -90,6 +96,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AttachUserPolicy",
@@ -101,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ChangePassword",
@@ -112,6 +120,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateAccessKey",
@@ -123,6 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateAccessKeyResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateAccountAlias",
@@ -134,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateDelegationRequest",
@@ -145,6 +156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateDelegationRequestResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateGroup",
@@ -156,6 +168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateGroupResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateInstanceProfile",
@@ -167,6 +180,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateInstanceProfileResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateLoginProfile",
@@ -178,6 +192,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateLoginProfileResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateOpenIDConnectProvider",
@@ -189,6 +204,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateOpenIDConnectProviderResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreatePolicy",
@@ -200,6 +216,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreatePolicyResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreatePolicyVersion",
@@ -211,6 +228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreatePolicyVersionResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateRole",
@@ -222,6 +240,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateRoleResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateSAMLProvider",
@@ -233,6 +252,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateSAMLProviderResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateServiceLinkedRole",
@@ -244,6 +264,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateServiceLinkedRoleResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateServiceSpecificCredential",
@@ -255,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateServiceSpecificCredentialResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateUser",
@@ -266,6 +288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateUserResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateVirtualMFADevice",
@@ -277,6 +300,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("CreateVirtualMFADeviceResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeactivateMFADevice",
@@ -288,6 +312,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteAccessKey",
@@ -299,6 +324,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteAccountAlias",
@@ -310,6 +336,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteAccountPasswordPolicy",
@@ -321,6 +348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteGroup",
@@ -332,6 +360,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteGroupPolicy",
@@ -343,6 +372,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteInstanceProfile",
@@ -354,6 +384,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteLoginProfile",
@@ -365,6 +396,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteOpenIDConnectProvider",
@@ -376,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeletePolicy",
@@ -387,6 +420,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeletePolicyVersion",
@@ -398,6 +432,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteRole",
@@ -409,6 +444,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteRolePermissionsBoundary",
@@ -420,6 +456,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteRolePolicy",
@@ -431,6 +468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteSAMLProvider",
@@ -442,6 +480,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteSSHPublicKey",
@@ -453,6 +492,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteServerCertificate",
@@ -464,6 +504,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteServiceLinkedRole",
@@ -475,6 +516,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("DeleteServiceLinkedRoleResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteServiceSpecificCredential",
@@ -486,6 +528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteSigningCertificate",
@@ -497,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteUser",
@@ -508,6 +552,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteUserPermissionsBoundary",
@@ -519,6 +564,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteUserPolicy",
@@ -530,6 +576,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteVirtualMFADevice",
@@ -541,6 +588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DetachGroupPolicy",
@@ -552,6 +600,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DetachRolePolicy",
@@ -563,6 +612,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DetachUserPolicy",
@@ -574,6 +624,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableOrganizationsRootCredentialsManagement",
@@ -585,6 +636,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("DisableOrganizationsRootCredentialsManagementResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableOrganizationsRootSessions",
@@ -596,6 +648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("DisableOrganizationsRootSessionsResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableOutboundWebIdentityFederation",
@@ -607,6 +660,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableMFADevice",
@@ -618,6 +672,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableOrganizationsRootCredentialsManagement",
@@ -629,6 +684,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("EnableOrganizationsRootCredentialsManagementResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableOrganizationsRootSessions",
@@ -640,6 +696,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("EnableOrganizationsRootSessionsResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableOutboundWebIdentityFederation",
@@ -651,6 +708,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("EnableOutboundWebIdentityFederationResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateCredentialReport",
@@ -662,6 +720,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GenerateCredentialReportResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateOrganizationsAccessReport",
@@ -673,6 +732,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GenerateOrganizationsAccessReportResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateServiceLastAccessedDetails",
@@ -684,6 +744,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GenerateServiceLastAccessedDetailsResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetAccessKeyLastUsed",
@@ -695,6 +756,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetAccessKeyLastUsedResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetAccountAuthorizationDetails",
@@ -706,6 +768,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetAccountAuthorizationDetailsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetAccountPasswordPolicy",
@@ -717,6 +780,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetAccountPasswordPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetAccountSummary",
@@ -728,6 +792,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetAccountSummaryResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetContextKeysForCustomPolicy",
@@ -739,6 +804,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetContextKeysForCustomPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetContextKeysForPrincipalPolicy",
@@ -750,6 +816,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetContextKeysForPrincipalPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetCredentialReport",
@@ -761,6 +828,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetCredentialReportResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetDelegationRequest",
@@ -772,6 +840,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetDelegationRequestResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetGroup",
@@ -783,6 +852,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetGroupResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetGroupPolicy",
@@ -794,6 +864,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetGroupPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetHumanReadableSummary",
@@ -805,6 +876,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetHumanReadableSummaryResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetInstanceProfile",
@@ -816,6 +888,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetInstanceProfileResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetLoginProfile",
@@ -827,6 +900,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetLoginProfileResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetMFADevice",
@@ -838,6 +912,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetMFADeviceResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetOpenIDConnectProvider",
@@ -849,6 +924,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetOpenIDConnectProviderResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetOrganizationsAccessReport",
@@ -860,6 +936,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetOrganizationsAccessReportResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetOutboundWebIdentityFederationInfo",
@@ -871,6 +948,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetOutboundWebIdentityFederationInfoResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetPolicy",
@@ -882,6 +960,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetPolicyVersion",
@@ -893,6 +972,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetPolicyVersionResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetRole",
@@ -904,6 +984,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetRoleResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetRolePolicy",
@@ -915,6 +996,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetRolePolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetSAMLProvider",
@@ -926,6 +1008,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetSAMLProviderResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetSSHPublicKey",
@@ -937,6 +1020,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetSSHPublicKeyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetServerCertificate",
@@ -948,6 +1032,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetServerCertificateResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetServiceLastAccessedDetails",
@@ -959,6 +1044,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetServiceLastAccessedDetailsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetServiceLastAccessedDetailsWithEntities",
@@ -970,6 +1056,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetServiceLastAccessedDetailsWithEntitiesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetServiceLinkedRoleDeletionStatus",
@@ -981,6 +1068,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetServiceLinkedRoleDeletionStatusResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetUser",
@@ -992,6 +1080,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetUserResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetUserPolicy",
@@ -1003,6 +1092,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetUserPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAccessKeys",
@@ -1014,6 +1104,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListAccessKeysResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAccountAliases",
@@ -1025,6 +1116,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListAccountAliasesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAttachedGroupPolicies",
@@ -1036,6 +1128,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListAttachedGroupPoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAttachedRolePolicies",
@@ -1047,6 +1140,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListAttachedRolePoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAttachedUserPolicies",
@@ -1058,6 +1152,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListAttachedUserPoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListDelegationRequests",
@@ -1069,6 +1164,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListDelegationRequestsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListEntitiesForPolicy",
@@ -1080,6 +1176,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListEntitiesForPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListGroupPolicies",
@@ -1091,6 +1188,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListGroupPoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListGroups",
@@ -1102,6 +1200,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListGroupsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListGroupsForUser",
@@ -1113,6 +1212,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListGroupsForUserResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListInstanceProfileTags",
@@ -1124,6 +1224,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListInstanceProfileTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListInstanceProfiles",
@@ -1135,6 +1236,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListInstanceProfilesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListInstanceProfilesForRole",
@@ -1146,6 +1248,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListInstanceProfilesForRoleResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListMFADeviceTags",
@@ -1157,6 +1260,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListMFADeviceTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListMFADevices",
@@ -1168,6 +1272,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListMFADevicesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListOpenIDConnectProviderTags",
@@ -1179,6 +1284,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListOpenIDConnectProviderTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListOpenIDConnectProviders",
@@ -1190,6 +1296,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListOpenIDConnectProvidersResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListOrganizationsFeatures",
@@ -1201,6 +1308,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListOrganizationsFeaturesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPolicies",
@@ -1212,6 +1320,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListPoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPoliciesGrantingServiceAccess",
@@ -1223,6 +1332,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListPoliciesGrantingServiceAccessResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPolicyTags",
@@ -1234,6 +1344,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListPolicyTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPolicyVersions",
@@ -1245,6 +1356,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListPolicyVersionsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListRolePolicies",
@@ -1256,6 +1368,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListRolePoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListRoleTags",
@@ -1267,6 +1380,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListRoleTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListRoles",
@@ -1278,6 +1392,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListRolesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListSAMLProviderTags",
@@ -1289,6 +1404,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListSAMLProviderTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListSAMLProviders",
@@ -1300,6 +1416,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListSAMLProvidersResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListSSHPublicKeys",
@@ -1311,6 +1428,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListSSHPublicKeysResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListServerCertificateTags",
@@ -1322,6 +1440,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListServerCertificateTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListServerCertificates",
@@ -1333,6 +1452,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListServerCertificatesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListServiceSpecificCredentials",
@@ -1344,6 +1464,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListServiceSpecificCredentialsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListSigningCertificates",
@@ -1355,6 +1476,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListSigningCertificatesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListUserPolicies",
@@ -1366,6 +1488,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListUserPoliciesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListUserTags",
@@ -1377,6 +1500,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListUserTagsResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListUsers",
@@ -1388,6 +1512,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListUsersResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListVirtualMFADevices",
@@ -1399,6 +1524,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ListVirtualMFADevicesResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutGroupPolicy",
@@ -1410,6 +1536,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutRolePermissionsBoundary",
@@ -1421,6 +1548,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutRolePolicy",
@@ -1432,6 +1560,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutUserPermissionsBoundary",
@@ -1443,6 +1572,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutUserPolicy",
@@ -1454,6 +1584,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RejectDelegationRequest",
@@ -1465,6 +1596,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RemoveClientIDFromOpenIDConnectProvider",
@@ -1476,6 +1608,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RemoveRoleFromInstanceProfile",
@@ -1487,6 +1620,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RemoveUserFromGroup",
@@ -1498,6 +1632,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ResetServiceSpecificCredential",
@@ -1509,6 +1644,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("ResetServiceSpecificCredentialResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ResyncMFADevice",
@@ -1520,6 +1656,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SendDelegationToken",
@@ -1531,6 +1668,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SetDefaultPolicyVersion",
@@ -1542,6 +1680,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SetSecurityTokenServicePreferences",
@@ -1553,6 +1692,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SimulateCustomPolicy",
@@ -1564,6 +1704,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("SimulateCustomPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SimulatePrincipalPolicy",
@@ -1575,6 +1716,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("SimulatePrincipalPolicyResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagInstanceProfile",
@@ -1586,6 +1728,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagMFADevice",
@@ -1597,6 +1740,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagOpenIDConnectProvider",
@@ -1608,6 +1752,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagPolicy",
@@ -1619,6 +1764,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagRole",
@@ -1630,6 +1776,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagSAMLProvider",
@@ -1641,6 +1788,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagServerCertificate",
@@ -1652,6 +1800,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagUser",
@@ -1663,6 +1812,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagInstanceProfile",
@@ -1674,6 +1824,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagMFADevice",
@@ -1685,6 +1836,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagOpenIDConnectProvider",
@@ -1696,6 +1848,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagPolicy",
@@ -1707,6 +1860,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagRole",
@@ -1718,6 +1872,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagSAMLProvider",
@@ -1729,6 +1884,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagServerCertificate",
@@ -1740,6 +1896,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagUser",
@@ -1751,6 +1908,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateAccessKey",
@@ -1762,6 +1920,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateAccountPasswordPolicy",
@@ -1773,6 +1932,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateAssumeRolePolicy",
@@ -1784,6 +1944,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateDelegationRequest",
@@ -1795,6 +1956,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateGroup",
@@ -1806,6 +1968,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateLoginProfile",
@@ -1817,6 +1980,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateOpenIDConnectProviderThumbprint",
@@ -1828,6 +1992,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateRole",
@@ -1839,6 +2004,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("UpdateRoleResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateRoleDescription",
@@ -1850,6 +2016,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("UpdateRoleDescriptionResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateSAMLProvider",
@@ -1861,6 +2028,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("UpdateSAMLProviderResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateSSHPublicKey",
@@ -1872,6 +2040,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateServerCertificate",
@@ -1883,6 +2052,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateServiceSpecificCredential",
@@ -1894,6 +2064,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateSigningCertificate",
@@ -1905,6 +2076,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateUser",
@@ -1916,6 +2088,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UploadSSHPublicKey",
@@ -1927,6 +2100,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("UploadSSHPublicKeyResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UploadServerCertificate",
@@ -1938,6 +2112,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("UploadServerCertificateResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UploadSigningCertificate",
@@ -1949,6 +2124,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("UploadSigningCertificateResult"),
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
     ],
 };

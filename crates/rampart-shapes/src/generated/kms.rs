@@ -24,6 +24,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ConnectCustomKeyStore",
@@ -35,6 +36,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateAlias",
@@ -46,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateCustomKeyStore",
@@ -57,6 +60,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateGrant",
@@ -68,6 +72,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateKey",
@@ -79,6 +84,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "Decrypt",
@@ -90,6 +96,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteAlias",
@@ -101,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteCustomKeyStore",
@@ -112,6 +120,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteImportedKeyMaterial",
@@ -123,6 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeriveSharedSecret",
@@ -134,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeCustomKeyStores",
@@ -145,6 +156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeKey",
@@ -156,6 +168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableKey",
@@ -167,6 +180,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableKeyRotation",
@@ -178,6 +192,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisconnectCustomKeyStore",
@@ -189,6 +204,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableKey",
@@ -200,6 +216,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableKeyRotation",
@@ -211,6 +228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "Encrypt",
@@ -222,6 +240,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateDataKey",
@@ -233,6 +252,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateDataKeyPair",
@@ -244,6 +264,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateDataKeyPairWithoutPlaintext",
@@ -255,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateDataKeyWithoutPlaintext",
@@ -266,6 +288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateMac",
@@ -277,6 +300,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GenerateRandom",
@@ -288,6 +312,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetKeyLastUsage",
@@ -299,6 +324,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetKeyPolicy",
@@ -310,6 +336,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetKeyRotationStatus",
@@ -321,6 +348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetParametersForImport",
@@ -332,6 +360,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetPublicKey",
@@ -343,6 +372,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ImportKeyMaterial",
@@ -354,6 +384,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAliases",
@@ -365,6 +396,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListGrants",
@@ -376,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListKeyPolicies",
@@ -387,6 +420,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListKeyRotations",
@@ -398,6 +432,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListKeys",
@@ -409,6 +444,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListResourceTags",
@@ -420,6 +456,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListRetirableGrants",
@@ -431,6 +468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutKeyPolicy",
@@ -442,6 +480,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ReEncrypt",
@@ -453,6 +492,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ReplicateKey",
@@ -464,6 +504,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RetireGrant",
@@ -475,6 +516,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RevokeGrant",
@@ -486,6 +528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RotateKeyOnDemand",
@@ -497,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ScheduleKeyDeletion",
@@ -508,6 +552,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "Sign",
@@ -519,6 +564,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagResource",
@@ -530,6 +576,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagResource",
@@ -541,6 +588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateAlias",
@@ -552,6 +600,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateCustomKeyStore",
@@ -563,6 +612,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateKeyDescription",
@@ -574,6 +624,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdatePrimaryRegion",
@@ -585,6 +636,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "Verify",
@@ -596,6 +648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "VerifyMac",
@@ -607,6 +660,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
     ],
 };

@@ -24,6 +24,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AttachPolicy",
@@ -35,6 +36,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CancelHandshake",
@@ -46,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CloseAccount",
@@ -57,6 +60,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateAccount",
@@ -68,6 +72,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateGovCloudAccount",
@@ -79,6 +84,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateOrganization",
@@ -90,6 +96,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateOrganizationalUnit",
@@ -101,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreatePolicy",
@@ -112,6 +120,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeclineHandshake",
@@ -123,6 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteOrganization",
@@ -134,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteOrganizationalUnit",
@@ -145,6 +156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeletePolicy",
@@ -156,6 +168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteResourcePolicy",
@@ -167,6 +180,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeregisterDelegatedAdministrator",
@@ -178,6 +192,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeAccount",
@@ -189,6 +204,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeCreateAccountStatus",
@@ -200,6 +216,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeEffectivePolicy",
@@ -211,6 +228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeHandshake",
@@ -222,6 +240,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeOrganization",
@@ -233,6 +252,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeOrganizationalUnit",
@@ -244,6 +264,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribePolicy",
@@ -255,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeResourcePolicy",
@@ -266,6 +288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DescribeResponsibilityTransfer",
@@ -277,6 +300,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DetachPolicy",
@@ -288,6 +312,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisableAWSServiceAccess",
@@ -299,6 +324,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DisablePolicyType",
@@ -310,6 +336,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableAWSServiceAccess",
@@ -321,6 +348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnableAllFeatures",
@@ -332,6 +360,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "EnablePolicyType",
@@ -343,6 +372,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "InviteAccountToOrganization",
@@ -354,6 +384,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "InviteOrganizationToTransferResponsibility",
@@ -365,6 +396,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "LeaveOrganization",
@@ -376,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAWSServiceAccessForOrganization",
@@ -387,6 +420,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAccounts",
@@ -398,6 +432,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAccountsForParent",
@@ -409,6 +444,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListAccountsWithInvalidEffectivePolicy",
@@ -420,6 +456,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListChildren",
@@ -431,6 +468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListCreateAccountStatus",
@@ -442,6 +480,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListDelegatedAdministrators",
@@ -453,6 +492,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListDelegatedServicesForAccount",
@@ -464,6 +504,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListEffectivePolicyValidationErrors",
@@ -475,6 +516,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListHandshakesForAccount",
@@ -486,6 +528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListHandshakesForOrganization",
@@ -497,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListInboundResponsibilityTransfers",
@@ -508,6 +552,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListOrganizationalUnitsForParent",
@@ -519,6 +564,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListOutboundResponsibilityTransfers",
@@ -530,6 +576,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListParents",
@@ -541,6 +588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPolicies",
@@ -552,6 +600,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListPoliciesForTarget",
@@ -563,6 +612,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListRoots",
@@ -574,6 +624,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListTagsForResource",
@@ -585,6 +636,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListTargetsForPolicy",
@@ -596,6 +648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "MoveAccount",
@@ -607,6 +660,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutResourcePolicy",
@@ -618,6 +672,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RegisterDelegatedAdministrator",
@@ -629,6 +684,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RemoveAccountFromOrganization",
@@ -640,6 +696,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TagResource",
@@ -651,6 +708,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "TerminateResponsibilityTransfer",
@@ -662,6 +720,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UntagResource",
@@ -673,6 +732,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateOrganizationalUnit",
@@ -684,6 +744,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdatePolicy",
@@ -695,6 +756,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateResponsibilityTransfer",
@@ -706,6 +768,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
     ],
 };

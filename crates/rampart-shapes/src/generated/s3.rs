@@ -24,6 +24,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CompleteMultipartUpload",
@@ -35,6 +36,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CopyObject",
@@ -46,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateBucket",
@@ -57,6 +60,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateBucketMetadataConfiguration",
@@ -68,6 +72,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateBucketMetadataTableConfiguration",
@@ -79,6 +84,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateMultipartUpload",
@@ -90,6 +96,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "CreateSession",
@@ -101,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucket",
@@ -112,6 +120,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketAnalyticsConfiguration",
@@ -123,6 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketCors",
@@ -134,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketEncryption",
@@ -145,6 +156,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketIntelligentTieringConfiguration",
@@ -156,6 +168,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketInventoryConfiguration",
@@ -167,6 +180,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketLifecycle",
@@ -178,6 +192,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketMetadataConfiguration",
@@ -189,6 +204,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketMetadataTableConfiguration",
@@ -200,6 +216,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketMetricsConfiguration",
@@ -211,6 +228,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketOwnershipControls",
@@ -222,6 +240,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketPolicy",
@@ -233,6 +252,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketReplication",
@@ -244,6 +264,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketTagging",
@@ -255,6 +276,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteBucketWebsite",
@@ -266,6 +288,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteObject",
@@ -277,6 +300,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteObjectTagging",
@@ -288,6 +312,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeleteObjects",
@@ -299,6 +324,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DeletePublicAccessBlock",
@@ -310,6 +336,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketAbac",
@@ -321,6 +348,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketAccelerateConfiguration",
@@ -332,6 +360,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketAcl",
@@ -343,6 +372,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketAnalyticsConfiguration",
@@ -354,6 +384,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketCors",
@@ -365,6 +396,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketEncryption",
@@ -376,6 +408,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketIntelligentTieringConfiguration",
@@ -387,6 +420,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketInventoryConfiguration",
@@ -398,6 +432,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketLifecycle",
@@ -409,6 +444,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: true,
         },
         crate::Operation {
             name: "GetBucketLifecycleConfiguration",
@@ -420,6 +456,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketLocation",
@@ -431,6 +468,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketLogging",
@@ -442,6 +480,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketMetadataConfiguration",
@@ -453,6 +492,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketMetadataTableConfiguration",
@@ -464,6 +504,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketMetricsConfiguration",
@@ -475,6 +516,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketNotification",
@@ -486,6 +528,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: true,
         },
         crate::Operation {
             name: "GetBucketNotificationConfiguration",
@@ -497,6 +540,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketOwnershipControls",
@@ -508,6 +552,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketPolicy",
@@ -519,6 +564,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketPolicyStatus",
@@ -530,6 +576,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketReplication",
@@ -541,6 +588,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketRequestPayment",
@@ -552,6 +600,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketTagging",
@@ -563,6 +612,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketVersioning",
@@ -574,6 +624,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetBucketWebsite",
@@ -585,6 +636,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObject",
@@ -596,6 +648,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectAcl",
@@ -607,6 +660,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectAttributes",
@@ -618,6 +672,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectLegalHold",
@@ -629,6 +684,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectLockConfiguration",
@@ -640,6 +696,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectRetention",
@@ -651,6 +708,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectTagging",
@@ -662,6 +720,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetObjectTorrent",
@@ -673,6 +732,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetPublicAccessBlock",
@@ -684,6 +744,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "HeadBucket",
@@ -695,6 +756,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "HeadObject",
@@ -706,6 +768,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListBucketAnalyticsConfigurations",
@@ -717,6 +780,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListBucketIntelligentTieringConfigurations",
@@ -728,6 +792,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListBucketInventoryConfigurations",
@@ -739,6 +804,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListBucketMetricsConfigurations",
@@ -750,6 +816,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListBuckets",
@@ -761,6 +828,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListDirectoryBuckets",
@@ -772,6 +840,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListMultipartUploads",
@@ -783,6 +852,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListObjectVersions",
@@ -794,6 +864,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListObjects",
@@ -805,6 +876,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListObjectsV2",
@@ -816,6 +888,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "ListParts",
@@ -827,6 +900,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketAbac",
@@ -838,6 +912,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketAccelerateConfiguration",
@@ -849,6 +924,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketAcl",
@@ -860,6 +936,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketAnalyticsConfiguration",
@@ -871,6 +948,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketCors",
@@ -882,6 +960,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketEncryption",
@@ -893,6 +972,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketIntelligentTieringConfiguration",
@@ -904,6 +984,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketInventoryConfiguration",
@@ -915,6 +996,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketLifecycle",
@@ -926,6 +1008,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: true,
         },
         crate::Operation {
             name: "PutBucketLifecycleConfiguration",
@@ -937,6 +1020,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketLogging",
@@ -948,6 +1032,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketMetricsConfiguration",
@@ -959,6 +1044,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketNotification",
@@ -970,6 +1056,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: true,
         },
         crate::Operation {
             name: "PutBucketNotificationConfiguration",
@@ -981,6 +1068,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketOwnershipControls",
@@ -992,6 +1080,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketPolicy",
@@ -1003,6 +1092,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketReplication",
@@ -1014,6 +1104,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketRequestPayment",
@@ -1025,6 +1116,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketTagging",
@@ -1036,6 +1128,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketVersioning",
@@ -1047,6 +1140,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutBucketWebsite",
@@ -1058,6 +1152,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutObject",
@@ -1069,6 +1164,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutObjectAcl",
@@ -1080,6 +1176,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutObjectLegalHold",
@@ -1091,6 +1188,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutObjectLockConfiguration",
@@ -1102,6 +1200,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutObjectRetention",
@@ -1113,6 +1212,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutObjectTagging",
@@ -1124,6 +1224,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "PutPublicAccessBlock",
@@ -1135,6 +1236,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RenameObject",
@@ -1146,6 +1248,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "RestoreObject",
@@ -1157,6 +1260,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "SelectObjectContent",
@@ -1168,6 +1272,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateBucketMetadataInventoryTableConfiguration",
@@ -1179,6 +1284,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateBucketMetadataJournalTableConfiguration",
@@ -1190,6 +1296,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UpdateObjectEncryption",
@@ -1201,6 +1308,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UploadPart",
@@ -1212,6 +1320,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "UploadPartCopy",
@@ -1223,6 +1332,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "WriteGetObjectResponse",
@@ -1234,6 +1344,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: None,
             read_only: false,
             unsigned: false,
+            deprecated: false,
         },
     ],
 };

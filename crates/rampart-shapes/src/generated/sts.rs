@@ -24,6 +24,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("AssumeRoleResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "AssumeRoleWithSAML",
@@ -35,6 +36,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("AssumeRoleWithSAMLResult"),
             read_only: true,
             unsigned: true,
+            deprecated: false,
         },
         crate::Operation {
             name: "AssumeRoleWithWebIdentity",
@@ -46,6 +48,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("AssumeRoleWithWebIdentityResult"),
             read_only: true,
             unsigned: true,
+            deprecated: false,
         },
         crate::Operation {
             name: "AssumeRoot",
@@ -57,6 +60,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("AssumeRootResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "DecodeAuthorizationMessage",
@@ -68,6 +72,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("DecodeAuthorizationMessageResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetAccessKeyInfo",
@@ -79,6 +84,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetAccessKeyInfoResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetCallerIdentity",
@@ -90,6 +96,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetCallerIdentityResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetDelegatedAccessToken",
@@ -101,6 +108,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetDelegatedAccessTokenResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetFederationToken",
@@ -112,6 +120,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetFederationTokenResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetSessionToken",
@@ -123,6 +132,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetSessionTokenResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
         crate::Operation {
             name: "GetWebIdentityToken",
@@ -134,6 +144,7 @@ pub static SERVICE: crate::Service = crate::Service {
             result_wrapper: Some("GetWebIdentityTokenResult"),
             read_only: true,
             unsigned: false,
+            deprecated: false,
         },
     ],
 };

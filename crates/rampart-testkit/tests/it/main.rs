@@ -25,6 +25,7 @@ mod robustness;
 mod roles;
 mod s3;
 mod s3_addressing;
+mod s3_protection;
 mod saml;
 mod security;
 mod server;

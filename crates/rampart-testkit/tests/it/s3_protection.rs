@@ -1,0 +1,362 @@
+//! S3's data protection through the official SDK and raw unsigned requests: bucket policies
+//! weighed with the caller's own (same account, another account, anonymous), Block Public Access
+//! (a public policy refused, then restricted), versions and delete markers, DeleteObjects with a
+//! refused key, objects sealed at rest, and the sub-resources clients read.
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    BucketVersioningStatus, CorsConfiguration, CorsRule, Delete, ObjectIdentifier, PublicAccessBlockConfiguration, Tag,
+    Tagging, VersioningConfiguration,
+};
+
+use crate::iam::{root, user_with_key};
+use crate::s3::{code, s3};
+use rampart_testkit::TestServer;
+
+/// An unsigned GET, as a browser or `curl` sends it.
+async fn anonymous_get(server: &TestServer, path: &str) -> (u16, String) {
+    let req = http::Request::get(format!("{}{path}", server.endpoint)).body(Vec::new()).unwrap();
+    let r = rampart_testkit::send(req).await.unwrap();
+    (r.status, r.body)
+}
+
+async fn put(
+    c: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) -> aws_sdk_s3::operation::put_object::PutObjectOutput {
+    c.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).send().await.unwrap()
+}
+
+async fn read(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    let got = c.get_object().bucket(bucket).key(key).send().await.unwrap();
+    got.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+/// Dev mode reads a 12-digit access key id as that account's administrator, so two accounts are
+/// two keys: each account's identity policies allow it everything, and only the bucket policy
+/// can let the other in.
+#[tokio::test]
+async fn bucket_policies_admit_other_accounts_and_everyone_as_block_public_access_permits() {
+    let server = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    let alice = s3(&server, "111111111111", "secret");
+    let bob = s3(&server, "222222222222", "secret");
+    alice.create_bucket().bucket("alice-shared").send().await.unwrap();
+    put(&alice, "alice-shared", "menu.txt", b"espresso 2.50").await;
+
+    // Another account's bucket: nothing without its policy, whatever the caller's own policies say.
+    assert_eq!(code(bob.get_object().bucket("alice-shared").key("menu.txt").send().await), "AccessDenied");
+    assert_eq!(code(bob.list_objects_v2().bucket("alice-shared").send().await), "AccessDenied");
+    assert_eq!(anonymous_get(&server, "/alice-shared/menu.txt").await.0, 403);
+
+    let for_bob = r#"{"Version":"2012-10-17","Statement":[{"Sid":"BobReads","Effect":"Allow",
+        "Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::alice-shared/*"}]}"#;
+    alice.put_bucket_policy().bucket("alice-shared").policy(for_bob).send().await.unwrap();
+    assert_eq!(read(&bob, "alice-shared", "menu.txt").await, b"espresso 2.50");
+    assert_eq!(
+        code(bob.put_object().bucket("alice-shared").key("x").body(ByteStream::from_static(b"x")).send().await),
+        "AccessDenied"
+    );
+    // The policy is its owner's: another account reading it is not allowed the method at all.
+    assert_eq!(code(bob.get_bucket_policy().bucket("alice-shared").send().await), "AccessDenied");
+    let status = alice.get_bucket_policy_status().bucket("alice-shared").send().await.unwrap();
+    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(false));
+
+    // New buckets block public policies: a policy for everyone is refused, and says why.
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",
+        "Action":"s3:GetObject","Resource":"arn:aws:s3:::alice-shared/*"}]}"#;
+    let refused = alice.put_bucket_policy().bucket("alice-shared").policy(public).send().await.unwrap_err();
+    let se = refused.as_service_error().unwrap();
+    assert_eq!(se.code(), Some("AccessDenied"));
+    assert!(se.message().unwrap().contains("BlockPublicPolicy"), "{:?}", se.message());
+    assert_eq!(anonymous_get(&server, "/alice-shared/menu.txt").await.0, 403);
+
+    // With Block Public Access off, the public policy serves unsigned requests.
+    let pab = alice.get_public_access_block().bucket("alice-shared").send().await.unwrap();
+    assert_eq!(pab.public_access_block_configuration().and_then(|c| c.block_public_policy()), Some(true));
+    alice.delete_public_access_block().bucket("alice-shared").send().await.unwrap();
+    assert_eq!(
+        code(alice.get_public_access_block().bucket("alice-shared").send().await),
+        "NoSuchPublicAccessBlockConfiguration"
+    );
+    alice.put_bucket_policy().bucket("alice-shared").policy(public).send().await.unwrap();
+    let status = alice.get_bucket_policy_status().bucket("alice-shared").send().await.unwrap();
+    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true));
+    assert_eq!(anonymous_get(&server, "/alice-shared/menu.txt").await, (200, "espresso 2.50".to_owned()));
+    // Anonymous callers get only what the policy names.
+    assert_eq!(anonymous_get(&server, "/alice-shared?list-type=2").await.0, 403);
+    assert_eq!(code(bob.get_object().bucket("alice-shared").key("menu.txt").send().await), "OK");
+
+    // RestrictPublicBuckets: a public policy then admits only the owner's account.
+    let restrict = PublicAccessBlockConfiguration::builder().restrict_public_buckets(true).build();
+    alice
+        .put_public_access_block()
+        .bucket("alice-shared")
+        .public_access_block_configuration(restrict)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous_get(&server, "/alice-shared/menu.txt").await.0, 403);
+    assert_eq!(code(bob.get_object().bucket("alice-shared").key("menu.txt").send().await), "AccessDenied");
+    assert_eq!(read(&alice, "alice-shared", "menu.txt").await, b"espresso 2.50");
+
+    // An explicit deny in the bucket policy binds the owner's own administrators.
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
+        "Action":"s3:DeleteObject","Resource":"arn:aws:s3:::alice-shared/*"}]}"#;
+    alice.put_bucket_policy().bucket("alice-shared").policy(deny).send().await.unwrap();
+    assert_eq!(code(alice.delete_object().bucket("alice-shared").key("menu.txt").send().await), "AccessDenied");
+
+    // S3 checks a policy's grammar and that it speaks of this bucket only.
+    for bad in [
+        "not json",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::alice-shared/*"}]}"#,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#,
+    ] {
+        assert_eq!(
+            code(alice.put_bucket_policy().bucket("alice-shared").policy(bad).send().await),
+            "MalformedPolicy",
+            "{bad}"
+        );
+    }
+    alice.delete_bucket_policy().bucket("alice-shared").send().await.unwrap();
+    assert_eq!(code(alice.get_bucket_policy().bucket("alice-shared").send().await), "NoSuchBucketPolicy");
+    assert_eq!(code(bob.get_object().bucket("alice-shared").key("menu.txt").send().await), "AccessDenied");
+
+    // The anonymous read is in the trail as AWS records it.
+    let events = crate::events_named(&server, "GetObject", 1).await;
+    let anonymous: Vec<_> = events.iter().filter(|e| e["userIdentity"]["accountId"] == "ANONYMOUS_PRINCIPAL").collect();
+    assert!(!anonymous.is_empty(), "no anonymous GetObject event");
+    assert_eq!(anonymous[0]["userIdentity"]["type"], "AWSAccount");
+}
+
+#[tokio::test]
+async fn versions_and_delete_markers_keep_every_write_until_a_version_is_deleted() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("ledger").send().await.unwrap();
+    let status = c.get_bucket_versioning().bucket("ledger").send().await.unwrap();
+    assert_eq!(status.status(), None);
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.put_bucket_versioning().bucket("ledger").versioning_configuration(enabled).send().await.unwrap();
+    assert_eq!(
+        c.get_bucket_versioning().bucket("ledger").send().await.unwrap().status(),
+        Some(&BucketVersioningStatus::Enabled)
+    );
+
+    let v1 = put(&c, "ledger", "day.txt", b"open 100").await.version_id().unwrap().to_owned();
+    let v2 = put(&c, "ledger", "day.txt", b"close 250").await.version_id().unwrap().to_owned();
+    assert_ne!(v1, v2);
+    assert_eq!(read(&c, "ledger", "day.txt").await, b"close 250");
+    let old = c.get_object().bucket("ledger").key("day.txt").version_id(&v1).send().await.unwrap();
+    assert_eq!(old.version_id(), Some(v1.as_str()));
+    assert_eq!(old.body.collect().await.unwrap().into_bytes().as_ref(), b"open 100");
+    assert_eq!(
+        code(c.get_object().bucket("ledger").key("day.txt").version_id("not-a-version").send().await),
+        "InvalidArgument"
+    );
+
+    // A delete without a version hides the object behind a marker; nothing is lost.
+    let del = c.delete_object().bucket("ledger").key("day.txt").send().await.unwrap();
+    assert_eq!(del.delete_marker(), Some(true));
+    let marker = del.version_id().unwrap().to_owned();
+    assert_eq!(code(c.get_object().bucket("ledger").key("day.txt").send().await), "NoSuchKey");
+    assert_eq!(c.list_objects_v2().bucket("ledger").send().await.unwrap().key_count(), Some(0));
+    let versions = c.list_object_versions().bucket("ledger").send().await.unwrap();
+    let ids: Vec<(&str, bool)> =
+        versions.versions().iter().map(|v| (v.version_id().unwrap(), v.is_latest().unwrap())).collect();
+    assert_eq!(ids, [(v2.as_str(), false), (v1.as_str(), false)]);
+    let markers = versions.delete_markers();
+    assert_eq!(markers.len(), 1);
+    assert_eq!((markers[0].version_id(), markers[0].is_latest()), (Some(marker.as_str()), Some(true)));
+    // Deleting the marker brings the object back.
+    c.delete_object().bucket("ledger").key("day.txt").version_id(&marker).send().await.unwrap();
+    assert_eq!(read(&c, "ledger", "day.txt").await, b"close 250");
+
+    // Paging through versions one at a time visits each once.
+    let (mut seen, mut key_marker, mut version_marker) = (Vec::new(), None::<String>, None::<String>);
+    loop {
+        let page = c
+            .list_object_versions()
+            .bucket("ledger")
+            .max_keys(1)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(page.versions().iter().map(|v| v.version_id().unwrap().to_owned()));
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        version_marker = page.next_version_id_marker().map(str::to_owned);
+    }
+    assert_eq!(seen, [v2.clone(), v1.clone()]);
+
+    // Suspended: new writes are the null version, each replacing the last.
+    let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    c.put_bucket_versioning().bucket("ledger").versioning_configuration(suspended).send().await.unwrap();
+    put(&c, "ledger", "day.txt", b"null one").await;
+    put(&c, "ledger", "day.txt", b"null two").await;
+    let versions = c.list_object_versions().bucket("ledger").send().await.unwrap();
+    let ids: Vec<&str> = versions.versions().iter().map(|v| v.version_id().unwrap()).collect();
+    assert_eq!(ids, ["null", v2.as_str(), v1.as_str()]);
+    assert_eq!(read(&c, "ledger", "day.txt").await, b"null two");
+
+    // A non-empty bucket stays; deleting every version empties it (Terraform's force_destroy).
+    assert_eq!(code(c.delete_bucket().bucket("ledger").send().await), "BucketNotEmpty");
+    let all: Vec<ObjectIdentifier> = versions
+        .versions()
+        .iter()
+        .map(|v| ObjectIdentifier::builder().key(v.key().unwrap()).version_id(v.version_id().unwrap()).build().unwrap())
+        .collect();
+    let out = c
+        .delete_objects()
+        .bucket("ledger")
+        .delete(Delete::builder().set_objects(Some(all)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.deleted().len(), 3);
+    assert!(out.errors().is_empty());
+    c.delete_bucket().bucket("ledger").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn delete_objects_reports_each_refused_key_beside_the_deleted_ones() {
+    let server = TestServer::start().await.unwrap();
+    let owner = s3(&server, &server.access_key_id, &server.secret_access_key);
+    owner.create_bucket().bucket("archive").send().await.unwrap();
+    for k in ["tmp/a", "tmp/b", "keep/c"] {
+        put(&owner, "archive", k, b"x").await;
+    }
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["s3:DeleteObject","s3:ListBucket"],"Resource":["arn:aws:s3:::archive","arn:aws:s3:::archive/*"]},
+        {"Effect":"Deny","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::archive/keep/*"}]}"#;
+    let (id, secret) = user_with_key(&root(&server), "cleaner", policy).await;
+    let cleaner = s3(&server, &id, &secret);
+    let objects: Vec<ObjectIdentifier> =
+        ["tmp/a", "keep/c", "tmp/b"].iter().map(|k| ObjectIdentifier::builder().key(*k).build().unwrap()).collect();
+    let out = cleaner
+        .delete_objects()
+        .bucket("archive")
+        .delete(Delete::builder().set_objects(Some(objects)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, ["tmp/a", "tmp/b"]);
+    let errors: Vec<(&str, &str)> = out.errors().iter().map(|e| (e.key().unwrap(), e.code().unwrap())).collect();
+    assert_eq!(errors, [("keep/c", "AccessDenied")]);
+    let left = owner.list_objects_v2().bucket("archive").send().await.unwrap();
+    let keys: Vec<&str> = left.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["keep/c"]);
+}
+
+#[tokio::test]
+async fn object_bytes_are_sealed_at_rest_and_default_encryption_is_sse_s3() {
+    let mut server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("vault").send().await.unwrap();
+    let enc = c.get_bucket_encryption().bucket("vault").send().await.unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
+    let pattern = b"RAMPART-PLAINTEXT-CANARY-7f3a9c".repeat(64);
+    let out = put(&c, "vault", "canary.bin", &pattern).await;
+    assert_eq!(out.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+    let head = c.head_object().bucket("vault").key("canary.bin").send().await.unwrap();
+    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("AES256"));
+    assert_eq!(read(&c, "vault", "canary.bin").await, pattern);
+    server.stop().await;
+    let stored = server.stored_bytes().unwrap();
+    let needle = b"RAMPART-PLAINTEXT-CANARY";
+    assert!(!stored.windows(needle.len()).any(|w| w == needle), "the object's bytes are in the store in clear");
+    // SSE-KMS and SSE-C are refused by name until served, never silently downgraded.
+    server.restart().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    assert_eq!(read(&c, "vault", "canary.bin").await, pattern);
+    let kms = c
+        .put_object()
+        .bucket("vault")
+        .key("k")
+        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(code(kms), "NotImplemented");
+}
+
+#[tokio::test]
+async fn ownership_acls_tags_and_sub_resources_answer_as_s3_does() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("shop").send().await.unwrap();
+    let own = c.get_bucket_ownership_controls().bucket("shop").send().await.unwrap();
+    let rule = &own.ownership_controls().unwrap().rules()[0];
+    assert_eq!(rule.object_ownership().as_str(), "BucketOwnerEnforced");
+    // ACLs are off: a canned ACL granting others is refused, the owner's own accepted.
+    let acl = |a: aws_sdk_s3::types::ObjectCannedAcl| {
+        c.put_object().bucket("shop").key("a").acl(a).body(ByteStream::from_static(b"x")).send()
+    };
+    assert_eq!(code(acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead).await), "AccessControlListNotSupported");
+    assert_eq!(code(acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl).await), "OK");
+    let grants = c.get_bucket_acl().bucket("shop").send().await.unwrap();
+    assert_eq!(grants.grants().len(), 1);
+    assert_eq!(grants.grants()[0].permission().map(|p| p.as_str()), Some("FULL_CONTROL"));
+    assert_eq!(
+        code(c.create_bucket().bucket("shop-public").acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead).send().await),
+        "InvalidBucketAclWithObjectOwnership"
+    );
+
+    // Tags: the bucket's (up to 50), an object's (up to 10).
+    assert_eq!(code(c.get_bucket_tagging().bucket("shop").send().await), "NoSuchTagSet");
+    let tags = |pairs: &[(&str, &str)]| {
+        let set: Vec<Tag> = pairs.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap()).collect();
+        Tagging::builder().set_tag_set(Some(set)).build().unwrap()
+    };
+    c.put_bucket_tagging().bucket("shop").tagging(tags(&[("team", "cafe")])).send().await.unwrap();
+    let got = c.get_bucket_tagging().bucket("shop").send().await.unwrap();
+    assert_eq!(got.tag_set()[0].value(), "cafe");
+    c.put_object_tagging().bucket("shop").key("a").tagging(tags(&[("class", "public")])).send().await.unwrap();
+    let got = c.get_object_tagging().bucket("shop").key("a").send().await.unwrap();
+    assert_eq!(got.tag_set()[0].key(), "class");
+    let too_many: Vec<(String, String)> = (0..11).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+    let too_many: Vec<(&str, &str)> = too_many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        code(c.put_object_tagging().bucket("shop").key("a").tagging(tags(&too_many)).send().await),
+        "InvalidTag"
+    );
+
+    // Sub-resources a bucket lacks answer S3's own errors or defaults; written ones come back.
+    assert_eq!(code(c.get_bucket_cors().bucket("shop").send().await), "NoSuchCORSConfiguration");
+    assert_eq!(code(c.get_bucket_website().bucket("shop").send().await), "NoSuchWebsiteConfiguration");
+    assert_eq!(
+        code(c.get_bucket_lifecycle_configuration().bucket("shop").send().await),
+        "NoSuchLifecycleConfiguration"
+    );
+    assert_eq!(code(c.get_bucket_replication().bucket("shop").send().await), "ReplicationConfigurationNotFoundError");
+    assert_eq!(
+        code(c.get_object_lock_configuration().bucket("shop").send().await),
+        "ObjectLockConfigurationNotFoundError"
+    );
+    let payer = c.get_bucket_request_payment().bucket("shop").send().await.unwrap();
+    assert_eq!(payer.payer().map(|p| p.as_str()), Some("BucketOwner"));
+    assert!(c.get_bucket_logging().bucket("shop").send().await.unwrap().logging_enabled().is_none());
+    assert!(c.get_bucket_accelerate_configuration().bucket("shop").send().await.unwrap().status().is_none());
+    let rule = CorsRule::builder()
+        .allowed_methods("GET")
+        .allowed_origins("https://shop.example")
+        .max_age_seconds(600)
+        .build()
+        .unwrap();
+    let cors = CorsConfiguration::builder().cors_rules(rule).build().unwrap();
+    c.put_bucket_cors().bucket("shop").cors_configuration(cors).send().await.unwrap();
+    let got = c.get_bucket_cors().bucket("shop").send().await.unwrap();
+    assert_eq!(got.cors_rules()[0].allowed_origins(), ["https://shop.example"]);
+    assert_eq!(got.cors_rules()[0].max_age_seconds(), Some(600));
+    c.delete_bucket_cors().bucket("shop").send().await.unwrap();
+    assert_eq!(code(c.get_bucket_cors().bucket("shop").send().await), "NoSuchCORSConfiguration");
+}
