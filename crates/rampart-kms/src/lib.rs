@@ -647,6 +647,9 @@ pub fn sweep(
     let due: Vec<Vec<u8>> = tx
         .scan_prefix(keys::KMS_RECORDS, None, usize::MAX >> 1, false)?
         .iter()
+        // Only key records (`kms/ACCOUNT/REGION/key/ID`): the prefix also holds aliases, usage
+        // and the alias index, which are not keys and must not be decoded (and logged) as such.
+        .filter(|(k, _)| k.split(|b| *b == b'/').nth(3) == Some(b"key"))
         .filter(|(k, v)| records::decode::<KeyRecord>(k, v).is_ok_and(|r| due_now(&r)))
         .map(|(k, _)| k.clone())
         .collect();
