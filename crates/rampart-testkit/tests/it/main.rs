@@ -31,6 +31,7 @@ mod security;
 mod server;
 mod signin;
 mod sts;
+mod terraform;
 mod tls;
 
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
