@@ -36,7 +36,10 @@ mod tests {
         ("rampart-wire", &["rampart-shapes"]),
         ("rampart-core", &["rampart-store"]),
         ("rampart-iam", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy"]),
-        ("rampart-s3", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-wire"]),
+        (
+            "rampart-s3",
+            &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-wire", "rampart-kms"],
+        ),
         ("rampart-kms", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy"]),
         ("rampart-cloudtrail", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-s3"]),
         (

@@ -25,6 +25,7 @@ mod keys_api;
 mod multi_region;
 mod usage;
 mod use_api;
+mod via;
 
 pub use aliases::*;
 pub use grants::*;
@@ -34,6 +35,7 @@ pub use keys_api::*;
 pub use multi_region::*;
 pub use usage::*;
 pub use use_api::*;
+pub use via::*;
 
 use crypto::Spec;
 

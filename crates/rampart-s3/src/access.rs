@@ -24,6 +24,9 @@ pub struct Access {
     pub owner: Option<String>,
     /// The resource policy to weigh with the caller's own.
     pub policy: Option<String>,
+    /// That policy is the root of access (a KMS key's policy, for the key S3 uses on the
+    /// caller's behalf).
+    pub policy_required: bool,
     /// For a batch's item (DeleteObjects' objects, by index): a refusal is that item's error in
     /// the batch's answer, not the request's.
     pub item: Option<usize>,
@@ -127,6 +130,7 @@ pub fn checks(
             keys: request_keys(facts),
             owner: None,
             policy: None,
+            policy_required: false,
             item: None,
         }]);
     };
@@ -199,6 +203,7 @@ pub fn checks(
                     keys,
                     owner: owner.clone(),
                     policy: policy.clone(),
+                    policy_required: false,
                     item: Some(i),
                 }
             })
@@ -233,14 +238,73 @@ pub fn checks(
             }
         }
     }
-    Ok(vec![Access {
+    let mut out = vec![Access {
         action: format!("s3:{action}"),
         resource,
         keys,
         owner,
         policy: with_statements(policy.as_deref(), extra),
+        policy_required: false,
         item: None,
-    }])
+    }];
+    if let (Some(b), false) = (&b, facts.anonymous) {
+        out.extend(kms_access(db, b, operation, object_key, version, &member, facts)?);
+    }
+    Ok(out)
+}
+
+/// The KMS key S3 would use on the caller's behalf, and what the caller must be allowed on it:
+/// `kms:GenerateDataKey` to write an SSE-KMS object, `kms:Decrypt` to read one, each through
+/// `s3.REGION.amazonaws.com` under the object's encryption context.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#aws-managed-customer-managed-keys>.
+fn kms_access<'v>(
+    db: &Db,
+    b: &BucketRecord,
+    operation: &str,
+    object_key: Option<&str>,
+    version: Option<&str>,
+    member: &dyn Fn(&str) -> Option<&'v str>,
+    facts: Facts<'_>,
+) -> Result<Option<Access>, ServiceError> {
+    let get = records::cached_reader(db);
+    let now = time::OffsetDateTime::now_utc();
+    let via = format!("s3.{}.amazonaws.com", b.region);
+    let (key, action, context) = match (operation, object_key) {
+        ("PutObject", Some(k)) => {
+            let asked = crate::encryption::Asked {
+                algorithm: member("ServerSideEncryption"),
+                key_id: member("SSEKMSKeyId"),
+                context: member("SSEKMSEncryptionContext"),
+                bucket_key: None,
+            };
+            // A request the handler will refuse is refused there, with its own error.
+            let Ok(plan) = crate::encryption::plan(&get, b, k, &asked, (facts.account, &b.region), now) else {
+                return Ok(None);
+            };
+            let Some(key) = plan.key else { return Ok(None) };
+            (key, "GenerateDataKey", plan.context)
+        }
+        ("GetObject", Some(k)) => {
+            let Some(env) = objects::version_named(db, &b.name, k, version)?.and_then(|o| o.kms) else {
+                return Ok(None);
+            };
+            let Some(key) = rampart_kms::key_for_service(&get, &b.account_id, &b.region, &env.key_arn, now)? else {
+                return Ok(None);
+            };
+            (key, "Decrypt", env.context)
+        }
+        _ => return Ok(None),
+    };
+    let a = rampart_kms::access_via(&key, facts.account, action, &via, &context);
+    Ok(Some(Access {
+        action: a.action,
+        resource: a.resource,
+        keys: a.keys,
+        owner: Some(key.account.clone()),
+        policy: a.key_policy,
+        policy_required: true,
+        item: None,
+    }))
 }
 
 /// The keys every S3 request supplies: how it was signed.

@@ -7,6 +7,7 @@
 
 pub mod access;
 mod buckets;
+mod encryption;
 mod objects;
 mod protection;
 pub mod subresources;
@@ -186,6 +187,12 @@ pub struct ObjectRecord {
     /// The object's canned ACL, where ACLs are enabled.
     #[serde(default)]
     pub acl: Option<String>,
+    /// The server-side encryption: `AES256` (also when absent), `aws:kms` or `aws:kms:dsse`.
+    #[serde(default)]
+    pub sse: Option<String>,
+    /// For SSE-KMS: the data key and what it is bound to.
+    #[serde(default)]
+    pub kms: Option<encryption::KmsEnvelope>,
 }
 
 impl ObjectRecord {
@@ -276,7 +283,9 @@ pub fn deliver_object(
 ) -> Result<(), ServiceError> {
     let b = bucket_tx(tx, bucket)?;
     let rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, now)?;
-    objects::write_version(tx, &b, rec, Some((sealer, body))).map(|_| ())
+    let at = data_key(&b.name, key, rec.version_id.as_deref());
+    let sealed = sealer.seal(body, &at).map_err(|_| ServiceError::internal())?;
+    objects::write_version(tx, &b, rec, Some(sealed)).map(|_| ())
 }
 
 /// S3 names its request parameters as CloudTrail records them, not as the SDK's members:
@@ -310,7 +319,9 @@ impl StoredObjects<'_> {
         let Some(o) = objects::current(self.db, bucket, key).map_err(|e| e.message)? else {
             return Ok(None);
         };
-        let data = objects::read_data(self.db, self.sealer, bucket, &o).map_err(|e| e.message)?;
+        let b = crate::bucket(self.db, bucket).map_err(|e| e.message)?;
+        let data =
+            objects::read_data(self.db, self.sealer, &b, &o, OffsetDateTime::now_utc()).map_err(|e| e.message)?;
         Ok(Some((data.to_vec(), o.metadata)))
     }
 

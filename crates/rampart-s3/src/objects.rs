@@ -72,6 +72,8 @@ pub(crate) fn new_record(
         tags: Vec::new(),
         checksum: None,
         acl: None,
+        sse: None,
+        kms: None,
     })
 }
 
@@ -135,22 +137,27 @@ pub(crate) fn version_named(
     }
 }
 
-/// A version's bytes, opened.
+/// A version's bytes, opened (the bucket's region holds its KMS key).
 pub(crate) fn read_data(
     db: &Db,
     sealer: &Sealer,
-    bucket: &str,
+    b: &BucketRecord,
     o: &ObjectRecord,
+    now: OffsetDateTime,
 ) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-    let at = data_key(bucket, &o.key, o.version_id.as_deref());
+    let at = data_key(&b.name, &o.key, o.version_id.as_deref());
     let stored = db.get(&at)?.ok_or_else(ServiceError::internal)?;
     if !o.sealed {
         return Ok(Zeroizing::new(stored));
     }
-    sealer.open(&stored, &at).map_err(|_| {
-        tracing::error!(bucket, key = %o.key, "an object's bytes do not open under the master key");
-        ServiceError::internal()
-    })
+    let get = records::cached_reader(db);
+    crate::encryption::open(&get, sealer, &b.region, (o.sse.as_deref(), o.kms.as_ref()), &at, &stored, now).inspect_err(
+        |e| {
+            if e.status >= 500 {
+                tracing::error!(bucket = %b.name, key = %o.key, "an object's bytes do not open");
+            }
+        },
+    )
 }
 
 /// Removes one version (or marker) and its bytes.
@@ -168,7 +175,7 @@ pub(crate) fn write_version(
     tx: &mut Tx<'_>,
     b: &BucketRecord,
     mut rec: ObjectRecord,
-    body: Option<(&Sealer, &[u8])>,
+    stored: Option<Vec<u8>>,
 ) -> Result<ObjectRecord, ServiceError> {
     let existing = versions_tx(tx, &b.name, &rec.key)?;
     let now = u64::try_from(rec.last_modified.unix_timestamp_nanos()).unwrap_or(0);
@@ -178,11 +185,9 @@ pub(crate) fn write_version(
             remove(tx, &b.name, e)?;
         }
     }
-    rec.sealed = body.is_some();
-    if let Some((sealer, body)) = body {
-        let at = data_key(&b.name, &rec.key, rec.version_id.as_deref());
-        let sealed = sealer.seal(body, &at).map_err(|_| ServiceError::internal())?;
-        tx.put(&at, &sealed)?;
+    rec.sealed = stored.is_some();
+    if let Some(stored) = stored {
+        tx.put(&data_key(&b.name, &rec.key, rec.version_id.as_deref()), &stored)?;
     }
     records::write_tx(tx, &version_entry(&b.name, &rec.key, rec.seq), &rec)?;
     Ok(rec)
@@ -252,20 +257,6 @@ fn check_integrity(input: &shapes::PutObjectRequest, body: &[u8]) -> Result<Opti
     Ok(kept)
 }
 
-/// The server-side encryption a write asks for: SSE-S3 (`AES256`) is served; SSE-KMS and SSE-C
-/// are refused by name until they are.
-fn check_encryption(b: &BucketRecord, asked: Option<&str>, customer_key: bool) -> Result<(), ServiceError> {
-    if customer_key {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
-    let default = b.encryption.as_ref().map_or("AES256", |(alg, _, _)| alg.as_str());
-    match asked.unwrap_or(default) {
-        "AES256" => Ok(()),
-        "aws:kms" | "aws:kms:dsse" => Err(not_served("SSE-KMS object encryption")),
-        other => Err(invalid_argument(&format!("The encryption method specified is not supported: {other}"))),
-    }
-}
-
 /// Parses `x-amz-tagging` (`k1=v1&k2=v2`, URL-encoded) and checks it as S3 checks object tags.
 fn parse_tagging(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
     let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
@@ -325,7 +316,23 @@ pub fn put_object(
     {
         return Err(ServiceError::new("InvalidRequest", 400, "Bucket is missing Object Lock Configuration"));
     }
-    check_encryption(&b, input.server_side_encryption.as_deref(), input.sse_customer_algorithm.is_some())?;
+    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
+        return Err(not_served("SSE-C (customer-provided keys)"));
+    }
+    let asked = crate::encryption::Asked {
+        algorithm: input.server_side_encryption.as_deref(),
+        key_id: input.ssekms_key_id.as_deref(),
+        context: input.ssekms_encryption_context.as_deref(),
+        bucket_key: input.bucket_key_enabled,
+    };
+    let plan = crate::encryption::plan(
+        &records::tx_reader(tx),
+        &b,
+        &input.key,
+        &asked,
+        (&ctx.principal.account_id, &b.region),
+        ctx.now,
+    )?;
     let pab = crate::protection::effective_pab_tx(tx, &b)?;
     let grants = input.grant_full_control.is_some() || input.grant_read.is_some() || input.grant_read_acp.is_some();
     let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants || input.grant_write_acp.is_some())?;
@@ -352,16 +359,31 @@ pub fn put_object(
     rec.tags = tags;
     rec.checksum = checksum;
     rec.acl = acl;
-    let rec = write_version(tx, &b, rec, Some((ctx.sealer, body)))?;
+    let at = data_key(&b.name, &rec.key, rec.version_id.as_deref());
+    let (stored, kms) = crate::encryption::seal(ctx.sealer, &plan, &at, body)?;
+    rec.sse = Some(plan.algorithm);
+    rec.kms = kms;
+    let rec = write_version(tx, &b, rec, Some(stored))?;
+    let (sse, key_id, bucket_key) = sse_headers(&rec);
     Ok(shapes::PutObjectOutput {
         e_tag: Some(rec.etag),
         checksum_crc32: input.checksum_crc32,
         checksum_sha1: input.checksum_sha1,
         checksum_sha256: input.checksum_sha256,
-        server_side_encryption: Some("AES256".to_owned()),
+        server_side_encryption: sse,
+        ssekms_key_id: key_id,
+        bucket_key_enabled: bucket_key,
         version_id: rec.version_id,
         ..shapes::PutObjectOutput::default()
     })
+}
+
+/// The encryption headers S3 answers for a version: the algorithm, the KMS key, Bucket Keys.
+fn sse_headers(o: &ObjectRecord) -> (Option<String>, Option<String>, Option<bool>) {
+    let sse = o.sse.clone().unwrap_or_else(|| "AES256".to_owned());
+    let key = o.kms.as_ref().map(|k| k.key_arn.clone());
+    let bucket_key = o.kms.as_ref().filter(|k| k.bucket_key).map(|_| true);
+    (Some(sse), key, bucket_key)
 }
 
 fn etag_matches(list: &str, etag: &str) -> bool {
@@ -409,8 +431,9 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
     }
     let b = bucket(ctx.db, &input.bucket)?;
     let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
-    let data = read_data(ctx.db, ctx.sealer, &b.name, &o)?;
+    let data = read_data(ctx.db, ctx.sealer, &b, &o, ctx.now)?;
     let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
+    let (sse, key_id, bucket_key) = sse_headers(&o);
     Ok(shapes::GetObjectOutput {
         body: Some(Blob(data.to_vec())),
         accept_ranges: Some("bytes".to_owned()),
@@ -421,7 +444,9 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
         checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
         checksum_sha256: with_checksum.then(|| checksum_of(&o, "SHA256")).flatten(),
         content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
-        server_side_encryption: Some("AES256".to_owned()),
+        server_side_encryption: sse,
+        ssekms_key_id: key_id,
+        bucket_key_enabled: bucket_key,
         version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
         tag_count: i32::try_from(o.tags.len()).ok().filter(|n| *n > 0),
         metadata: (!o.metadata.is_empty()).then_some(o.metadata),
@@ -434,6 +459,7 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
     let b = bucket(ctx.db, &input.bucket)?;
     let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
     let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
+    let (sse, key_id, bucket_key) = sse_headers(&o);
     Ok(shapes::HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         last_modified: Some(o.last_modified),
@@ -443,7 +469,9 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
         checksum_sha256: with_checksum.then(|| checksum_of(&o, "SHA256")).flatten(),
         content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
-        server_side_encryption: Some("AES256".to_owned()),
+        server_side_encryption: sse,
+        ssekms_key_id: key_id,
+        bucket_key_enabled: bucket_key,
         version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
         metadata: (!o.metadata.is_empty()).then_some(o.metadata),
         ..shapes::HeadObjectOutput::default()
@@ -500,6 +528,8 @@ fn delete_one(
                 tags: Vec::new(),
                 checksum: None,
                 acl: None,
+                sse: None,
+                kms: None,
             };
             let marker = write_version(tx, b, marker, None)?;
             Ok(Deleted {

@@ -684,10 +684,11 @@ impl App {
         let by_resource_policy = !key_checks.is_empty() || !bucket_checks.is_empty();
         let mut refused = Vec::new();
         for check in bucket_checks {
+            let name = if check.policy_required { "KeyPolicy" } else { "BucketPolicy" };
             let policy = check.policy.map(|text| authz::ResourcePolicy {
-                name: "BucketPolicy".to_owned(),
+                name: name.to_owned(),
                 text,
-                required: false,
+                required: check.policy_required,
             });
             let verdict =
                 allowed_by(&check.action, &check.resource, &check.keys, policy.as_ref(), check.owner.as_deref());

@@ -360,3 +360,101 @@ async fn ownership_acls_tags_and_sub_resources_answer_as_s3_does() {
     c.delete_bucket_cors().bucket("shop").send().await.unwrap();
     assert_eq!(code(c.get_bucket_cors().bucket("shop").send().await), "NoSuchCORSConfiguration");
 }
+
+/// SSE-KMS: the bucket's default key encrypts each object under a data key of its own; writing
+/// needs `kms:GenerateDataKey` and reading `kms:Decrypt` on that key, through S3, besides the S3
+/// permissions; a disabled key stops reads with KMS's error under S3's name.
+#[tokio::test]
+async fn sse_kms_needs_the_key_permissions_through_s3_and_a_usable_key() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let mut server = TestServer::start().await.unwrap();
+    let owner = s3(&server, &server.access_key_id, &server.secret_access_key);
+    let kms = crate::kms::kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    let key_arn = key.arn().unwrap().to_owned();
+    owner.create_bucket().bucket("payroll").send().await.unwrap();
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .kms_master_key_id(key.key_id())
+        .build()
+        .unwrap();
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap();
+    owner.put_bucket_encryption().bucket("payroll").server_side_encryption_configuration(config).send().await.unwrap();
+
+    let s3_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::payroll/*"}]}"#;
+    let with_kms = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::payroll/*"},
+        {"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt"],"Resource":"*",
+         "Condition":{"StringEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}]}"#;
+    let iam = root(&server);
+    let (id, secret) = user_with_key(&iam, "clerk", s3_only).await;
+    let clerk = s3(&server, &id, &secret);
+    let (id, secret) = user_with_key(&iam, "payroll-admin", with_kms).await;
+    let admin = s3(&server, &id, &secret);
+
+    let denied = clerk.put_object().bucket("payroll").key("june.csv").body(ByteStream::from_static(b"x")).send().await;
+    let denied = denied.unwrap_err();
+    let se = denied.as_service_error().unwrap();
+    assert_eq!(se.code(), Some("AccessDenied"));
+    assert!(se.message().unwrap().contains("kms:GenerateDataKey"), "{:?}", se.message());
+
+    let secret_rows = b"PAYROLL-CANARY alice 5000\nbob 4800\n".repeat(16);
+    let out = put(&admin, "payroll", "june.csv", &secret_rows).await;
+    assert_eq!(out.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert_eq!(out.ssekms_key_id(), Some(key_arn.as_str()));
+    assert_eq!(read(&admin, "payroll", "june.csv").await, secret_rows);
+    // Reading needs kms:Decrypt as well; the metadata does not.
+    assert_eq!(code(clerk.get_object().bucket("payroll").key("june.csv").send().await), "AccessDenied");
+    let head = owner.head_object().bucket("payroll").key("june.csv").send().await.unwrap();
+    assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()));
+    // The KMS key policy's own grant through IAM: the root user reads it.
+    assert_eq!(read(&owner, "payroll", "june.csv").await, secret_rows);
+
+    // DSSE-KMS and an explicit SSE-S3 write round-trip too; a key that does not exist is KMS's error.
+    let dsse = owner
+        .put_object()
+        .bucket("payroll")
+        .key("july.csv")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(&key_arn)
+        .body(ByteStream::from_static(b"two layers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dsse.server_side_encryption(), Some(&ServerSideEncryption::AwsKmsDsse));
+    assert_eq!(read(&owner, "payroll", "july.csv").await, b"two layers");
+    let plain = owner
+        .put_object()
+        .bucket("payroll")
+        .key("public.txt")
+        .server_side_encryption(ServerSideEncryption::Aes256)
+        .body(ByteStream::from_static(b"menu"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.server_side_encryption(), Some(&ServerSideEncryption::Aes256));
+    let missing = owner
+        .put_object()
+        .bucket("payroll")
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(code(missing), "KMS.NotFoundException");
+
+    // A disabled key stops reads of what it protects.
+    kms.disable_key().key_id(key.key_id()).send().await.unwrap();
+    assert_eq!(code(owner.get_object().bucket("payroll").key("june.csv").send().await), "KMS.DisabledException");
+    assert_eq!(read(&owner, "payroll", "public.txt").await, b"menu");
+    kms.enable_key().key_id(key.key_id()).send().await.unwrap();
+
+    server.stop().await;
+    let stored = server.stored_bytes().unwrap();
+    assert!(!stored.windows(14).any(|w| w == b"PAYROLL-CANARY"), "SSE-KMS bytes are in the store in clear");
+}

@@ -1,5 +1,6 @@
 //! Terraform's hashicorp/aws provider against Rampart: a protected bucket (versioning, default
-//! encryption, Block Public Access, Object Ownership, a bucket policy) with an object applies,
+//! encryption with a KMS key, Block Public Access, Object Ownership, a bucket policy) with an
+//! object applies,
 //! plans with no changes, and destroys with `force_destroy`, which lists and deletes every
 //! version. The provider comes from the machine's filesystem mirror (no network).
 
@@ -53,7 +54,12 @@ provider "aws" {
     s3  = var.endpoint
     sts = var.endpoint
     iam = var.endpoint
+    kms = var.endpoint
   }
+}
+resource "aws_kms_key" "k" {
+  description             = "tf-protected objects"
+  deletion_window_in_days = 7
 }
 data "aws_caller_identity" "me" {}
 resource "aws_s3_bucket" "b" {
@@ -67,7 +73,11 @@ resource "aws_s3_bucket_versioning" "v" {
 resource "aws_s3_bucket_server_side_encryption_configuration" "e" {
   bucket = aws_s3_bucket.b.id
   rule {
-    apply_server_side_encryption_by_default { sse_algorithm = "AES256" }
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.k.arn
+    }
+    bucket_key_enabled = true
   }
 }
 resource "aws_s3_bucket_public_access_block" "p" {
@@ -100,7 +110,7 @@ resource "aws_s3_object" "o" {
   bucket     = aws_s3_bucket.b.id
   key        = "hello.txt"
   content    = "hello"
-  depends_on = [aws_s3_bucket_versioning.v]
+  depends_on = [aws_s3_bucket_versioning.v, aws_s3_bucket_server_side_encryption_configuration.e]
 }
 "#;
 
@@ -158,6 +168,8 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
     let policy = c.get_bucket_policy().bucket("tf-protected").send().await.unwrap();
     assert!(policy.policy().unwrap().contains("OwnAccountOnly"));
     let got = c.get_object().bucket("tf-protected").key("hello.txt").send().await.unwrap();
+    assert_eq!(got.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
+    assert_eq!(got.bucket_key_enabled(), Some(true));
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"hello");
 
     // Nothing drifts: every sub-resource the provider reads answers as it was written.

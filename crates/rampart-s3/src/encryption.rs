@@ -1,0 +1,206 @@
+//! Server-side encryption of object bytes: SSE-S3 (sealed under Rampart's master key), SSE-KMS (a
+//! data key per object from Rampart's KMS, bound to the object's ARN — or the bucket's, with S3
+//! Bucket Keys — by the encryption context) and DSSE-KMS (both layers). What a write asks, or
+//! the bucket's default, decides; reading opens whatever the version was written with.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html>.
+
+use std::sync::Arc;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use rampart_core::ServiceError;
+use rampart_core::records::Reader;
+use rampart_kms::KeyRecord;
+use rampart_store::Sealer;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::{BucketRecord, invalid_argument, not_served};
+
+/// How an SSE-KMS version's data key was made: the KMS key, the data key encrypted under it, and
+/// the encryption context it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmsEnvelope {
+    pub key_arn: String,
+    /// The data key's ciphertext blob, base64.
+    pub data_key: String,
+    pub context: Vec<(String, String)>,
+    pub bucket_key: bool,
+}
+
+/// The encryption a write gets.
+pub(crate) struct Plan {
+    pub algorithm: String,
+    pub key: Option<Arc<KeyRecord>>,
+    pub context: Vec<(String, String)>,
+    pub bucket_key: bool,
+}
+
+/// S3 passes KMS's errors on under its own name: `KMS.DisabledException`, `KMS.NotFoundException`.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>.
+pub(crate) fn from_kms(e: ServiceError) -> ServiceError {
+    if e.status >= 500 || e.code == "AccessDenied" {
+        return e;
+    }
+    ServiceError { code: format!("KMS.{}", e.code).into(), ..e }
+}
+
+/// What a write to `key` asks for (its headers), else the bucket's default.
+pub(crate) struct Asked<'a> {
+    pub algorithm: Option<&'a str>,
+    pub key_id: Option<&'a str>,
+    /// `x-amz-server-side-encryption-context`: base64 of a JSON object.
+    pub context: Option<&'a str>,
+    pub bucket_key: Option<bool>,
+}
+
+/// Decides a write's encryption. An SSE-KMS write names its key (or the bucket's default does);
+/// the AWS managed key `aws/s3` is not made here yet.
+pub(crate) fn plan(
+    get: &Reader<'_>,
+    b: &BucketRecord,
+    object_key: &str,
+    asked: &Asked<'_>,
+    (account, region): (&str, &str),
+    now: OffsetDateTime,
+) -> Result<Plan, ServiceError> {
+    let (default_alg, default_key, default_bucket_key) = match &b.encryption {
+        Some((alg, key, bk)) => (alg.as_str(), key.as_deref(), *bk),
+        None => ("AES256", None, false),
+    };
+    let algorithm = asked.algorithm.unwrap_or(default_alg);
+    if asked.key_id.is_some() && asked.algorithm.is_none() {
+        return Err(invalid_argument(
+            "Server Side Encryption with KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms",
+        ));
+    }
+    match algorithm {
+        "AES256" => {
+            if asked.key_id.is_some() || asked.context.is_some() {
+                return Err(invalid_argument(
+                    "x-amz-server-side-encryption-aws-kms-key-id is only applicable with aws:kms or aws:kms:dsse",
+                ));
+            }
+            Ok(Plan { algorithm: algorithm.to_owned(), key: None, context: Vec::new(), bucket_key: false })
+        }
+        "aws:kms" | "aws:kms:dsse" => {
+            // The bucket's default key goes with the bucket's default algorithm only.
+            let key_id = asked
+                .key_id
+                .or(default_key.filter(|_| default_alg == algorithm))
+                .ok_or_else(|| not_served("SSE-KMS with the AWS managed key aws/s3; name a customer managed key"))?;
+            let key = rampart_kms::key_for_service(get, account, region, key_id, now)?
+                .ok_or_else(|| ServiceError::new("KMS.NotFoundException", 400, format!("Invalid keyId '{key_id}'")))?;
+            let bucket_key = asked.bucket_key.unwrap_or(default_bucket_key) && algorithm == "aws:kms";
+            let arn = if bucket_key {
+                format!("arn:aws:s3:::{}", b.name)
+            } else {
+                format!("arn:aws:s3:::{}/{object_key}", b.name)
+            };
+            let mut context = user_context(asked.context)?;
+            context.retain(|(k, _)| k != "aws:s3:arn");
+            context.push(("aws:s3:arn".to_owned(), arn));
+            context.sort();
+            Ok(Plan { algorithm: algorithm.to_owned(), key: Some(key), context, bucket_key })
+        }
+        other => Err(invalid_argument(&format!("The encryption method specified is not supported: {other}"))),
+    }
+}
+
+/// The caller's own encryption context: base64 of a JSON object of strings.
+fn user_context(header: Option<&str>) -> Result<Vec<(String, String)>, ServiceError> {
+    let Some(h) = header else { return Ok(Vec::new()) };
+    let bad = || invalid_argument("The encryption context is not valid: it must be base64 of a JSON object of strings");
+    let json = data_encoding::BASE64.decode(h.as_bytes()).map_err(|_| bad())?;
+    let map: std::collections::BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| bad())?;
+    Ok(map.into_iter().collect())
+}
+
+fn aead(key: &[u8]) -> Result<LessSafeKey, ServiceError> {
+    Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| ServiceError::internal())?))
+}
+
+/// Encrypts `body` as planned: the bytes to store, and the KMS envelope to keep with the version.
+pub(crate) fn seal(
+    sealer: &Sealer,
+    plan: &Plan,
+    at: &[u8],
+    body: &[u8],
+) -> Result<(Vec<u8>, Option<KmsEnvelope>), ServiceError> {
+    let Some(key) = &plan.key else {
+        return Ok((sealer.seal(body, at).map_err(|_| ServiceError::internal())?, None));
+    };
+    let (data_key, blob) = rampart_kms::generate_data_key_via(sealer, key, &plan.context).map_err(from_kms)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| ServiceError::internal())?;
+    let mut out = body.to_vec();
+    aead(&data_key)?
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(at), &mut out)
+        .map_err(|_| ServiceError::internal())?;
+    let mut stored = nonce.to_vec();
+    stored.extend_from_slice(&out);
+    // DSSE-KMS: a second, independent layer under Rampart's own key.
+    if plan.algorithm == "aws:kms:dsse" {
+        stored = sealer.seal(&stored, at).map_err(|_| ServiceError::internal())?;
+    }
+    let envelope = KmsEnvelope {
+        key_arn: key.arn(),
+        data_key: data_encoding::BASE64.encode(&blob),
+        context: plan.context.clone(),
+        bucket_key: plan.bucket_key,
+    };
+    Ok((stored, Some(envelope)))
+}
+
+/// Opens a version's stored bytes.
+pub(crate) fn open(
+    get: &Reader<'_>,
+    sealer: &Sealer,
+    region: &str,
+    (algorithm, kms): (Option<&str>, Option<&KmsEnvelope>),
+    at: &[u8],
+    stored: &[u8],
+    now: OffsetDateTime,
+) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+    let Some(env) = kms else {
+        return sealer.open(stored, at).map_err(|_| ServiceError::internal());
+    };
+    let outer;
+    let inner: &[u8] = if algorithm == Some("aws:kms:dsse") {
+        outer = sealer.open(stored, at).map_err(|_| ServiceError::internal())?;
+        &outer
+    } else {
+        stored
+    };
+    let blob = data_encoding::BASE64.decode(env.data_key.as_bytes()).map_err(|_| ServiceError::internal())?;
+    let data_key = rampart_kms::decrypt_via(get, sealer, region, &blob, &env.context, now).map_err(from_kms)?;
+    let (nonce, sealed) = inner.split_at_checked(NONCE_LEN).ok_or_else(ServiceError::internal)?;
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| ServiceError::internal())?;
+    let mut buf = Zeroizing::new(sealed.to_vec());
+    let plain_len =
+        aead(&data_key)?.open_in_place(nonce, Aad::from(at), &mut buf).map_err(|_| ServiceError::internal())?.len();
+    buf.truncate(plain_len);
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_context_must_be_base64_json_of_strings() {
+        let ok = data_encoding::BASE64.encode(br#"{"team":"cafe"}"#);
+        assert_eq!(user_context(Some(&ok)).unwrap(), [("team".to_owned(), "cafe".to_owned())]);
+        for bad in ["not base64!", &data_encoding::BASE64.encode(b"[1]"), &data_encoding::BASE64.encode(br#"{"a":1}"#)]
+        {
+            assert_eq!(user_context(Some(bad)).unwrap_err().code, "InvalidArgument", "{bad}");
+        }
+    }
+
+    #[test]
+    fn kms_errors_keep_their_status_under_s3s_name() {
+        let e = from_kms(ServiceError::new("DisabledException", 400, "k is disabled."));
+        assert_eq!((e.code.as_ref(), e.status), ("KMS.DisabledException", 400));
+        assert_eq!(from_kms(ServiceError::internal()).status, 500);
+    }
+}
