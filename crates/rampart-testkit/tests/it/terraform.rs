@@ -115,7 +115,7 @@ resource "aws_s3_object" "o" {
 "#;
 
 fn terraform(dir: &Path, server: &TestServer, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("terraform")
+    std::process::Command::new("terraform")
         .args(args)
         .arg("-no-color")
         .current_dir(dir)
@@ -127,8 +127,7 @@ fn terraform(dir: &Path, server: &TestServer, args: &[&str]) -> std::process::Ou
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SHARED_CREDENTIALS_FILE")
         .output()
-        .expect("terraform runs (it is part of this machine's image; .ci/run checks for it)");
-    out
+        .expect("terraform runs (it is part of this machine's image; .ci/run checks for it)")
 }
 
 fn ok(out: &std::process::Output, what: &str) {
