@@ -36,6 +36,13 @@ pub(crate) struct Plan {
     pub bucket_key: bool,
 }
 
+impl Plan {
+    /// SSE-S3: Rampart's own key.
+    pub(crate) fn sse_s3() -> Self {
+        Self { algorithm: "AES256".to_owned(), key: None, context: Vec::new(), bucket_key: false }
+    }
+}
+
 /// S3 passes KMS's errors on under its own name: `KMS.DisabledException`, `KMS.NotFoundException`.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>.
 pub(crate) fn from_kms(e: ServiceError) -> ServiceError {
@@ -120,67 +127,88 @@ fn aead(key: &[u8]) -> Result<LessSafeKey, ServiceError> {
     Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).map_err(|_| ServiceError::internal())?))
 }
 
-/// Encrypts `body` as planned: the bytes to store, and the KMS envelope to keep with the version.
-pub(crate) fn seal(
-    sealer: &Sealer,
-    plan: &Plan,
-    at: &[u8],
-    body: &[u8],
-) -> Result<(Vec<u8>, Option<KmsEnvelope>), ServiceError> {
-    let Some(key) = &plan.key else {
-        return Ok((sealer.seal(body, at).map_err(|_| ServiceError::internal())?, None));
-    };
-    let (data_key, blob) = rampart_kms::generate_data_key_via(sealer, key, &plan.context).map_err(from_kms)?;
-    let mut nonce = [0u8; NONCE_LEN];
-    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| ServiceError::internal())?;
-    let mut out = body.to_vec();
-    aead(&data_key)?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(at), &mut out)
-        .map_err(|_| ServiceError::internal())?;
-    let mut stored = nonce.to_vec();
-    stored.extend_from_slice(&out);
-    // DSSE-KMS: a second, independent layer under Rampart's own key.
-    if plan.algorithm == "aws:kms:dsse" {
-        stored = sealer.seal(&stored, at).map_err(|_| ServiceError::internal())?;
-    }
-    let envelope = KmsEnvelope {
-        key_arn: key.arn(),
-        data_key: data_encoding::BASE64.encode(&blob),
-        context: plan.context.clone(),
-        bucket_key: plan.bucket_key,
-    };
-    Ok((stored, Some(envelope)))
+/// The keys one version's (or one upload's) chunks are sealed and opened with: Rampart's own
+/// (SSE-S3), a KMS data key (SSE-KMS), or both (DSSE-KMS).
+pub(crate) struct Sealing<'a> {
+    sealer: &'a Sealer,
+    data_key: Option<LessSafeKey>,
+    dsse: bool,
 }
 
-/// Opens a version's stored bytes.
-pub(crate) fn open(
+impl Plan {
+    /// Starts sealing a new version or upload: a fresh data key under the KMS key (SSE-KMS), and
+    /// the envelope to keep with it.
+    pub(crate) fn begin<'a>(&self, sealer: &'a Sealer) -> Result<(Sealing<'a>, Option<KmsEnvelope>), ServiceError> {
+        let Some(key) = &self.key else { return Ok((Sealing { sealer, data_key: None, dsse: false }, None)) };
+        let (data_key, blob) = rampart_kms::generate_data_key_via(sealer, key, &self.context).map_err(from_kms)?;
+        let envelope = KmsEnvelope {
+            key_arn: key.arn(),
+            data_key: data_encoding::BASE64.encode(&blob),
+            context: self.context.clone(),
+            bucket_key: self.bucket_key,
+        };
+        let sealing = Sealing { sealer, data_key: Some(aead(&data_key)?), dsse: self.algorithm == "aws:kms:dsse" };
+        Ok((sealing, Some(envelope)))
+    }
+}
+
+/// The sealing of an existing version or upload: its KMS data key opened (the key must still be
+/// usable), or Rampart's own key.
+pub(crate) fn sealing<'a>(
     get: &Reader<'_>,
-    sealer: &Sealer,
+    sealer: &'a Sealer,
     region: &str,
     (algorithm, kms): (Option<&str>, Option<&KmsEnvelope>),
-    at: &[u8],
-    stored: &[u8],
     now: OffsetDateTime,
-) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-    let Some(env) = kms else {
-        return sealer.open(stored, at).map_err(|_| ServiceError::internal());
-    };
-    let outer;
-    let inner: &[u8] = if algorithm == Some("aws:kms:dsse") {
-        outer = sealer.open(stored, at).map_err(|_| ServiceError::internal())?;
-        &outer
-    } else {
-        stored
-    };
+) -> Result<Sealing<'a>, ServiceError> {
+    let Some(env) = kms else { return Ok(Sealing { sealer, data_key: None, dsse: false }) };
     let blob = data_encoding::BASE64.decode(env.data_key.as_bytes()).map_err(|_| ServiceError::internal())?;
     let data_key = rampart_kms::decrypt_via(get, sealer, region, &blob, &env.context, now).map_err(from_kms)?;
-    let (nonce, sealed) = inner.split_at_checked(NONCE_LEN).ok_or_else(ServiceError::internal)?;
-    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| ServiceError::internal())?;
-    let mut buf = Zeroizing::new(sealed.to_vec());
-    let plain_len =
-        aead(&data_key)?.open_in_place(nonce, Aad::from(at), &mut buf).map_err(|_| ServiceError::internal())?.len();
-    buf.truncate(plain_len);
-    Ok(buf)
+    Ok(Sealing { sealer, data_key: Some(aead(&data_key)?), dsse: algorithm == Some("aws:kms:dsse") })
+}
+
+impl Sealing<'_> {
+    /// Seals one chunk stored at `at` (its store key, bound in as associated data).
+    pub(crate) fn seal(&self, at: &[u8], plain: &[u8]) -> Result<Vec<u8>, ServiceError> {
+        let Some(key) = &self.data_key else {
+            return self.sealer.seal(plain, at).map_err(|_| ServiceError::internal());
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| ServiceError::internal())?;
+        let mut out = Vec::with_capacity(NONCE_LEN + plain.len() + AES_256_GCM.tag_len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plain);
+        let (_, body) = out.split_at_mut(NONCE_LEN);
+        let tag = key
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(at), body)
+            .map_err(|_| ServiceError::internal())?;
+        out.extend_from_slice(tag.as_ref());
+        // DSSE-KMS: a second, independent layer under Rampart's own key.
+        if self.dsse {
+            return self.sealer.seal(&out, at).map_err(|_| ServiceError::internal());
+        }
+        Ok(out)
+    }
+
+    /// Opens one chunk stored at `at`.
+    pub(crate) fn open(&self, at: &[u8], stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
+        let Some(key) = &self.data_key else {
+            return self.sealer.open(stored, at).map_err(|_| ServiceError::internal());
+        };
+        let outer;
+        let inner: &[u8] = if self.dsse {
+            outer = self.sealer.open(stored, at).map_err(|_| ServiceError::internal())?;
+            &outer
+        } else {
+            stored
+        };
+        let (nonce, sealed) = inner.split_at_checked(NONCE_LEN).ok_or_else(ServiceError::internal)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| ServiceError::internal())?;
+        let mut buf = Zeroizing::new(sealed.to_vec());
+        let len = key.open_in_place(nonce, Aad::from(at), &mut buf).map_err(|_| ServiceError::internal())?.len();
+        buf.truncate(len);
+        Ok(buf)
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 
 pub mod access;
 mod buckets;
+mod data;
 mod encryption;
+mod multipart;
 mod objects;
 mod protection;
 pub mod subresources;
@@ -61,8 +63,8 @@ fn version_entry(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
     k
 }
 
-/// Where a version's bytes are (sealed); the key is also the seal's context, so bytes moved to
-/// another object or version do not open.
+/// Where a single PUT's bytes are (a run of sealed chunks, see `data`); each chunk's store key is
+/// also its seal's context, so bytes moved to another object or version do not open.
 fn data_key(bucket: &str, key: &str, version: Option<&str>) -> Vec<u8> {
     let mut k = format!("s3/data/{bucket}/{key}").into_bytes();
     k.push(0);
@@ -193,6 +195,28 @@ pub struct ObjectRecord {
     /// For SSE-KMS: the data key and what it is bound to.
     #[serde(default)]
     pub kms: Option<encryption::KmsEnvelope>,
+    /// A multipart upload's parts, where their bytes stay; empty for a single PUT, whose bytes
+    /// are under [`data_key`].
+    #[serde(default)]
+    pub parts: Vec<PartRef>,
+}
+
+/// One part of a completed multipart upload, as its object keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRef {
+    pub upload: String,
+    pub number: u32,
+    pub size: u64,
+}
+
+impl ObjectRecord {
+    /// Where the version's bytes are: each run's prefix and length, in order.
+    fn segments(&self, bucket: &str) -> Vec<(Vec<u8>, u64)> {
+        if self.parts.is_empty() {
+            return vec![(data_key(bucket, &self.key, self.version_id.as_deref()), self.size)];
+        }
+        self.parts.iter().map(|p| (multipart::part_data(&p.upload, p.number), p.size)).collect()
+    }
 }
 
 impl ObjectRecord {
@@ -283,9 +307,8 @@ pub fn deliver_object(
 ) -> Result<(), ServiceError> {
     let b = bucket_tx(tx, bucket)?;
     let rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, now)?;
-    let at = data_key(&b.name, key, rec.version_id.as_deref());
-    let sealed = sealer.seal(body, &at).map_err(|_| ServiceError::internal())?;
-    objects::write_version(tx, &b, rec, Some(sealed)).map(|_| ())
+    let sealing = encryption::Plan::sse_s3().begin(sealer)?.0;
+    objects::write_version(tx, &b, rec, Some((&sealing, body))).map(|_| ())
 }
 
 /// S3 names its request parameters as CloudTrail records them, not as the SDK's members:
@@ -322,7 +345,7 @@ impl StoredObjects<'_> {
         let b = crate::bucket(self.db, bucket).map_err(|e| e.message)?;
         let data =
             objects::read_data(self.db, self.sealer, &b, &o, OffsetDateTime::now_utc()).map_err(|e| e.message)?;
-        Ok(Some((data.to_vec(), o.metadata)))
+        Ok(Some((data, o.metadata)))
     }
 
     /// The current keys under a prefix, each with when it was last written.

@@ -11,7 +11,6 @@ use rampart_shapes::Blob;
 use rampart_shapes::generated::s3 as shapes;
 use rampart_store::{Db, Sealer, StoreError, Tx};
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 use crate::{
     BucketRecord, MAX_KEYS, NULL_VERSION, ObjectRecord, bucket, bucket_tx, canonical_id, data_key, invalid_argument,
@@ -74,6 +73,7 @@ pub(crate) fn new_record(
         acl: None,
         sse: None,
         kms: None,
+        parts: Vec::new(),
     })
 }
 
@@ -137,45 +137,61 @@ pub(crate) fn version_named(
     }
 }
 
-/// A version's bytes, opened (the bucket's region holds its KMS key).
+/// Bytes `from..to` of a version, opened (the bucket's region holds its KMS key).
+pub(crate) fn read_range(
+    db: &Db,
+    sealer: &Sealer,
+    b: &BucketRecord,
+    o: &ObjectRecord,
+    (from, to): (u64, u64),
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, ServiceError> {
+    let get = records::cached_reader(db);
+    let sealing = crate::encryption::sealing(&get, sealer, &b.region, (o.sse.as_deref(), o.kms.as_ref()), now)?;
+    let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+    let mut at = 0u64;
+    for (prefix, size) in o.segments(&b.name) {
+        let (start, end) = (from.max(at), to.min(at + size));
+        if start < end {
+            crate::data::read(db, &sealing, &prefix, (start - at, end - at), &mut out).inspect_err(|e| {
+                if e.status >= 500 {
+                    tracing::error!(bucket = %b.name, key = %o.key, "an object's bytes do not open");
+                }
+            })?;
+        }
+        at += size;
+    }
+    Ok(out)
+}
+
+/// A version's bytes, opened.
 pub(crate) fn read_data(
     db: &Db,
     sealer: &Sealer,
     b: &BucketRecord,
     o: &ObjectRecord,
     now: OffsetDateTime,
-) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-    let at = data_key(&b.name, &o.key, o.version_id.as_deref());
-    let stored = db.get(&at)?.ok_or_else(ServiceError::internal)?;
-    if !o.sealed {
-        return Ok(Zeroizing::new(stored));
-    }
-    let get = records::cached_reader(db);
-    crate::encryption::open(&get, sealer, &b.region, (o.sse.as_deref(), o.kms.as_ref()), &at, &stored, now).inspect_err(
-        |e| {
-            if e.status >= 500 {
-                tracing::error!(bucket = %b.name, key = %o.key, "an object's bytes do not open");
-            }
-        },
-    )
+) -> Result<Vec<u8>, ServiceError> {
+    read_range(db, sealer, b, o, (0, o.size), now)
 }
 
 /// Removes one version (or marker) and its bytes.
 fn remove(tx: &mut Tx<'_>, bucket: &str, (entry, o): &Entry) -> Result<(), ServiceError> {
     tx.delete(entry)?;
-    if !o.delete_marker {
-        tx.delete(&data_key(bucket, &o.key, o.version_id.as_deref()))?;
+    for (prefix, _) in o.segments(bucket).iter().filter(|_| !o.delete_marker) {
+        crate::data::delete(tx, prefix)?;
     }
     Ok(())
 }
 
-/// Writes a version as the key's newest, sealing its bytes; a null version replaces the key's
-/// previous null version, as S3 does.
+/// Writes a version as the key's newest, with its bytes for a single PUT (a completed multipart
+/// upload's stay where its parts are); a null version replaces the key's previous null version,
+/// as S3 does.
 pub(crate) fn write_version(
     tx: &mut Tx<'_>,
     b: &BucketRecord,
     mut rec: ObjectRecord,
-    stored: Option<Vec<u8>>,
+    bytes: Option<(&crate::encryption::Sealing<'_>, &[u8])>,
 ) -> Result<ObjectRecord, ServiceError> {
     let existing = versions_tx(tx, &b.name, &rec.key)?;
     let now = u64::try_from(rec.last_modified.unix_timestamp_nanos()).unwrap_or(0);
@@ -185,9 +201,9 @@ pub(crate) fn write_version(
             remove(tx, &b.name, e)?;
         }
     }
-    rec.sealed = stored.is_some();
-    if let Some(stored) = stored {
-        tx.put(&data_key(&b.name, &rec.key, rec.version_id.as_deref()), &stored)?;
+    if let Some((sealing, body)) = bytes {
+        crate::data::write(tx, sealing, &data_key(&b.name, &rec.key, rec.version_id.as_deref()), body)?;
+        rec.sealed = true;
     }
     records::write_tx(tx, &version_entry(&b.name, &rec.key, rec.seq), &rec)?;
     Ok(rec)
@@ -359,11 +375,10 @@ pub fn put_object(
     rec.tags = tags;
     rec.checksum = checksum;
     rec.acl = acl;
-    let at = data_key(&b.name, &rec.key, rec.version_id.as_deref());
-    let (stored, kms) = crate::encryption::seal(ctx.sealer, &plan, &at, body)?;
-    rec.sse = Some(plan.algorithm);
+    let (sealing, kms) = plan.begin(ctx.sealer)?;
+    rec.sse = Some(plan.algorithm.clone());
     rec.kms = kms;
-    let rec = write_version(tx, &b, rec, Some(stored))?;
+    let rec = write_version(tx, &b, rec, Some((&sealing, body)))?;
     let (sse, key_id, bucket_key) = sse_headers(&rec);
     Ok(shapes::PutObjectOutput {
         e_tag: Some(rec.etag),
@@ -413,9 +428,61 @@ fn version_for_read(ctx: &Ctx<'_>, bucket: &str, key: &str, id: Option<&str>) ->
     }
 }
 
-fn no_ranges(range: Option<&String>) -> Result<(), ServiceError> {
-    match range {
-        Some(_) => Err(not_served("byte ranges")),
+/// The bytes a `Range` header asks for (`bytes=A-B`, `bytes=A-`, `bytes=-N`), as an end-exclusive
+/// span; `None` for the whole object. A range S3 cannot serve (several ranges, another unit,
+/// malformed) is ignored and the whole object served, as S3 does; one that starts past the end
+/// is InvalidRange.
+/// See <https://www.rfc-editor.org/rfc/rfc9110#name-range-requests>.
+fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ServiceError> {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else { return Ok(None) };
+    let (a, b) = (a.trim(), b.trim());
+    let unsatisfiable = || {
+        let mut e = ServiceError::new("InvalidRange", 416, "The requested range is not satisfiable");
+        e.details.push(("RangeRequested", format!("bytes={spec}")));
+        e.details.push(("ActualObjectSize", size.to_string()));
+        e
+    };
+    let span = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (Some(first), _) if a.is_empty() || first >= size => return Err(unsatisfiable()),
+        (Some(first), Some(last)) if last >= first => (first, (last + 1).min(size)),
+        (Some(_), Some(_)) => return Ok(None),
+        (Some(first), None) if b.is_empty() => (first, size),
+        (None, Some(n)) if a.is_empty() && n > 0 => (size.saturating_sub(n), size),
+        (None, Some(_)) if a.is_empty() && size > 0 => return Err(unsatisfiable()),
+        _ => return Ok(None),
+    };
+    if size == 0 {
+        return Err(unsatisfiable());
+    }
+    Ok(Some(span))
+}
+
+/// A read's preconditions, as S3 weighs them: If-Match before If-Unmodified-Since, If-None-Match
+/// before If-Modified-Since; a failed match is 412, an unchanged object 304.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html>.
+fn check_preconditions(
+    o: &ObjectRecord,
+    if_match: Option<&str>,
+    if_none_match: Option<&str>,
+    if_modified_since: Option<OffsetDateTime>,
+    if_unmodified_since: Option<OffsetDateTime>,
+) -> Result<(), ServiceError> {
+    let modified = o.last_modified.replace_nanosecond(0).unwrap_or(o.last_modified);
+    match if_match {
+        Some(m) if !etag_matches(m, &o.etag) => return Err(precondition_failed()),
+        Some(_) => {}
+        None if if_unmodified_since.is_some_and(|t| modified > t) => return Err(precondition_failed()),
+        None => {}
+    }
+    let not_modified = || ServiceError::new("NotModified", 304, "Not Modified");
+    match if_none_match {
+        Some(m) if etag_matches(m, &o.etag) => Err(not_modified()),
+        Some(_) => Ok(()),
+        None if if_modified_since.is_some_and(|t| modified <= t) => Err(not_modified()),
         None => Ok(()),
     }
 }
@@ -425,20 +492,32 @@ fn checksum_of<'a>(o: &'a ObjectRecord, algorithm: &str) -> Option<String> {
 }
 
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
-    no_ranges(input.range.as_ref())?;
     if input.sse_customer_algorithm.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
+    if input.part_number.is_some() {
+        return Err(not_served("GetObject by part number"));
+    }
     let b = bucket(ctx.db, &input.bucket)?;
     let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
-    let data = read_data(ctx.db, ctx.sealer, &b, &o, ctx.now)?;
+    check_preconditions(
+        &o,
+        input.if_match.as_deref(),
+        input.if_none_match.as_deref(),
+        input.if_modified_since,
+        input.if_unmodified_since,
+    )?;
+    let range = byte_range(input.range.as_deref(), o.size)?;
+    let (from, to) = range.unwrap_or((0, o.size));
+    let data = read_range(ctx.db, ctx.sealer, &b, &o, (from, to), ctx.now)?;
     let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
     let (sse, key_id, bucket_key) = sse_headers(&o);
     Ok(shapes::GetObjectOutput {
-        body: Some(Blob(data.to_vec())),
+        body: Some(Blob(data)),
         accept_ranges: Some("bytes".to_owned()),
         last_modified: Some(o.last_modified),
-        content_length: i64::try_from(o.size).ok(),
+        content_length: i64::try_from(to - from).ok(),
+        content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
         e_tag: Some(o.etag.clone()),
         checksum_crc32: with_checksum.then(|| checksum_of(&o, "CRC32")).flatten(),
         checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
@@ -455,15 +534,23 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
-    no_ranges(input.range.as_ref())?;
     let b = bucket(ctx.db, &input.bucket)?;
     let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
+    check_preconditions(
+        &o,
+        input.if_match.as_deref(),
+        input.if_none_match.as_deref(),
+        input.if_modified_since,
+        input.if_unmodified_since,
+    )?;
+    let range = byte_range(input.range.as_deref(), o.size)?;
     let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
     let (sse, key_id, bucket_key) = sse_headers(&o);
     Ok(shapes::HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         last_modified: Some(o.last_modified),
-        content_length: i64::try_from(o.size).ok(),
+        content_length: i64::try_from(range.map_or(o.size, |(a, b)| b - a)).ok(),
+        content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
         e_tag: Some(o.etag.clone()),
         checksum_crc32: with_checksum.then(|| checksum_of(&o, "CRC32")).flatten(),
         checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
@@ -530,6 +617,7 @@ fn delete_one(
                 acl: None,
                 sse: None,
                 kms: None,
+                parts: Vec::new(),
             };
             let marker = write_version(tx, b, marker, None)?;
             Ok(Deleted {
@@ -1044,8 +1132,8 @@ pub async fn upgrade(db: &Db, sealer: std::sync::Arc<Sealer>) -> Result<usize, S
                 let old_data = format!("s3/data/{bucket}/{}", o.key).into_bytes();
                 tx.delete(&entry)?;
                 let Some(data) = tx.get(&old_data)? else { return Ok(()) };
-                let at = data_key(&bucket, &o.key, None);
-                tx.put(&at, &sealer.seal(&data, &at).map_err(|_| ServiceError::internal())?)?;
+                let sealing = crate::encryption::Plan::sse_s3().begin(&sealer)?.0;
+                crate::data::write(tx, &sealing, &data_key(&bucket, &o.key, None), &data)?;
                 tx.delete(&old_data)?;
                 (o.version_id, o.sealed, o.seq) = (None, true, 0);
                 records::write_tx(tx, &version_entry(&bucket, &o.key, 0), &o)
@@ -1060,5 +1148,62 @@ pub async fn upgrade(db: &Db, sealer: std::sync::Arc<Sealer>) -> Result<usize, S
         if done {
             return Ok(moved);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_read_as_s3_reads_them() {
+        let r = |h: &str| byte_range(Some(h), 10).map_err(|e| e.code.into_owned());
+        assert_eq!(r("bytes=0-3"), Ok(Some((0, 4))));
+        assert_eq!(r("bytes=5-"), Ok(Some((5, 10))));
+        assert_eq!(r("bytes=-3"), Ok(Some((7, 10))));
+        assert_eq!(r("bytes=8-100"), Ok(Some((8, 10))));
+        assert_eq!(r("bytes=-100"), Ok(Some((0, 10))));
+        assert_eq!(r("bytes=10-"), Err("InvalidRange".to_owned()));
+        // What S3 cannot serve as one range is the whole object.
+        for whole in ["bytes=0-1,3-4", "bytes=4-2", "items=0-1", "bytes=a-b", "bytes=-"] {
+            assert_eq!(r(whole), Ok(None), "{whole}");
+        }
+        assert_eq!(byte_range(None, 10).unwrap(), None);
+        assert_eq!(byte_range(Some("bytes=0-0"), 0).unwrap_err().code, "InvalidRange");
+    }
+
+    #[test]
+    fn preconditions_weigh_etags_before_dates() {
+        let t = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let o = ObjectRecord {
+            v: 1,
+            key: "k".into(),
+            size: 1,
+            etag: "\"abc\"".into(),
+            last_modified: t,
+            content_type: None,
+            metadata: BTreeMap::new(),
+            version_id: None,
+            seq: 0,
+            delete_marker: false,
+            sealed: true,
+            tags: Vec::new(),
+            checksum: None,
+            acl: None,
+            sse: None,
+            kms: None,
+            parts: Vec::new(),
+        };
+        let code = |m: Option<&str>, n: Option<&str>, ms: Option<OffsetDateTime>, us: Option<OffsetDateTime>| {
+            check_preconditions(&o, m, n, ms, us).map_err(|e| e.status)
+        };
+        let (before, after) = (t - time::Duration::hours(1), t + time::Duration::hours(1));
+        assert_eq!(code(Some("\"abc\""), None, None, Some(before)), Ok(()));
+        assert_eq!(code(Some("\"xyz\""), None, None, None), Err(412));
+        assert_eq!(code(None, None, None, Some(before)), Err(412));
+        assert_eq!(code(None, Some("\"abc\""), None, None), Err(304));
+        assert_eq!(code(None, Some("\"xyz\""), Some(after), None), Ok(()));
+        assert_eq!(code(None, None, Some(after), None), Err(304));
+        assert_eq!(code(None, None, Some(before), None), Ok(()));
     }
 }

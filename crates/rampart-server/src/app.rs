@@ -152,6 +152,12 @@ fn denial(e: ServiceError, protocol: Protocol) -> WireError {
 /// Renders an error as `protocol`'s clients read it; rest-json clients read the code from the
 /// `x-amzn-ErrorType` header first.
 fn error_response(error: &WireError, protocol: Protocol, namespace: Option<&str>, request_id: &str) -> Response {
+    // An unchanged object (a conditional GET) is answered 304 with no body, as HTTP requires.
+    if error.status == 304 {
+        let mut r = respond(304, "application/xml", Bytes::new(), request_id);
+        r.headers_mut().remove(http::header::CONTENT_TYPE);
+        return r;
+    }
     let rendered = error.render(protocol, namespace, request_id);
     let mut r = respond(rendered.status, rendered.content_type, rendered.body, request_id);
     if matches!(protocol, Protocol::RestJson | Protocol::Json)
@@ -1035,8 +1041,10 @@ fn encode(service: &'static Service, op: &'static Operation, output: &Value, req
                 headers.retain(|(k, _)| !k.eq_ignore_ascii_case("Content-Length"));
             }
             headers.push(("x-amz-request-id".to_owned(), request_id.to_owned()));
+            // A served range is partial content, as S3 answers it.
+            let partial = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Content-Range"));
             return Success {
-                status: r.status,
+                status: if partial { 206 } else { r.status },
                 content_type: r.content_type.unwrap_or_else(|| "application/xml".to_owned()),
                 headers,
                 body: Bytes::from(r.body),
