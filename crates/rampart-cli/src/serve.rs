@@ -57,6 +57,10 @@ pub struct Args {
     /// The largest request body accepted, in bytes [default: 8388608].
     #[arg(long, env = "RAMPART_MAX_BODY_BYTES")]
     max_body_bytes: Option<usize>,
+    /// The largest S3 upload body (PutObject, UploadPart), in bytes [default: 67108864]; larger
+    /// objects go up in parts.
+    #[arg(long, env = "RAMPART_MAX_OBJECT_BODY_BYTES")]
+    max_object_body_bytes: Option<usize>,
     /// Seconds a client has to send its request headers [default: 10].
     #[arg(long, env = "RAMPART_HEADER_READ_TIMEOUT_SECS")]
     header_read_timeout_secs: Option<u64>,
@@ -139,7 +143,7 @@ impl Args {
             None => Config::default(),
         };
         let a = self;
-        overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes,
+        overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format;

@@ -270,7 +270,7 @@ fn kms_access<'v>(
     let now = time::OffsetDateTime::now_utc();
     let via = format!("s3.{}.amazonaws.com", b.region);
     let (key, action, context) = match (operation, object_key) {
-        ("PutObject", Some(k)) => {
+        ("PutObject" | "CreateMultipartUpload", Some(k)) => {
             let asked = crate::encryption::Asked {
                 algorithm: member("ServerSideEncryption"),
                 key_id: member("SSEKMSKeyId"),
@@ -283,6 +283,18 @@ fn kms_access<'v>(
             };
             let Some(key) = plan.key else { return Ok(None) };
             (key, "GenerateDataKey", plan.context)
+        }
+        // An SSE-KMS upload's parts are sealed with its data key: each needs it opened.
+        ("UploadPart" | "CompleteMultipartUpload", Some(k)) => {
+            let Some(env) =
+                member("UploadId").and_then(|id| crate::multipart::upload(db, &b.name, k, id)).and_then(|u| u.kms)
+            else {
+                return Ok(None);
+            };
+            let Some(key) = rampart_kms::key_for_service(&get, &b.account_id, &b.region, &env.key_arn, now)? else {
+                return Ok(None);
+            };
+            (key, "Decrypt", env.context)
         }
         ("GetObject", Some(k)) => {
             let Some(env) = objects::version_named(db, &b.name, k, version)?.and_then(|o| o.kms) else {

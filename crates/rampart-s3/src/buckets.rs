@@ -130,6 +130,8 @@ pub fn delete_bucket(
     if !tx.scan_prefix(&object_prefix(&b.name), None, 1, false)?.is_empty() {
         return Err(ServiceError::new("BucketNotEmpty", 409, "The bucket you tried to delete is not empty"));
     }
+    // Uploads in progress go with it, their parts' bytes too.
+    crate::multipart::abort_all(tx, &b.name)?;
     tx.delete(&bucket_key(&b.name))?;
     Ok(())
 }

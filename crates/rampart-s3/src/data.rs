@@ -4,7 +4,8 @@
 //! through one store value, and a range reads only the chunks it covers.
 
 use rampart_core::ServiceError;
-use rampart_store::{Db, Tx};
+use rampart_core::records::Reader;
+use rampart_store::Tx;
 
 use crate::encryption::Sealing;
 
@@ -45,7 +46,7 @@ pub(crate) fn delete(tx: &mut Tx<'_>, prefix: &[u8]) -> Result<(), ServiceError>
 
 /// Reads bytes `from..to` of the run at `prefix`, appending them to `out`.
 pub(crate) fn read(
-    db: &Db,
+    get: &Reader<'_>,
     sealing: &Sealing<'_>,
     prefix: &[u8],
     (from, to): (u64, u64),
@@ -55,7 +56,7 @@ pub(crate) fn read(
     let mut i = from / chunk;
     while i * chunk < to {
         let at = chunk_key(prefix, i);
-        let stored = db.get(&at)?.ok_or_else(|| {
+        let stored = get(&at)?.ok_or_else(|| {
             tracing::error!(chunk = %String::from_utf8_lossy(&at), "an object's chunk is missing");
             ServiceError::internal()
         })?;

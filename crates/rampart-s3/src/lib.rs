@@ -22,6 +22,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use buckets::{create_bucket, delete_bucket, get_bucket_location, head_bucket, list_buckets};
+pub use multipart::{
+    abort_multipart_upload, complete_multipart_upload, create_multipart_upload, list_multipart_uploads, list_parts,
+    upload_part,
+};
 pub use objects::{
     delete_object, delete_object_tagging, delete_objects, get_object, get_object_acl, get_object_tagging, head_object,
     list_object_versions, list_objects, list_objects_v2, put_object, put_object_acl, put_object_tagging, upgrade,
@@ -375,7 +379,11 @@ const OBJECT: &[Target] = &[Object("Bucket", "Key")];
 /// policy); this table names the action each operation is recorded under.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>.
 pub static ACTIONS: &[Action] = &[
+    row("AbortMultipartUpload", OBJECT, &[]),
+    row("CompleteMultipartUpload", OBJECT, &[]).named("PutObject"),
+    row("CopyObject", OBJECT, &[]).named("PutObject"),
     row("CreateBucket", BUCKET, &[]),
+    row("CreateMultipartUpload", OBJECT, &[]).named("PutObject"),
     row("DeleteBucket", BUCKET, &[]),
     row("DeleteBucketCors", BUCKET, &[]).named("PutBucketCORS"),
     row("DeleteBucketEncryption", BUCKET, &[]).named("PutEncryptionConfiguration"),
@@ -413,9 +421,11 @@ pub static ACTIONS: &[Action] = &[
     row("HeadBucket", BUCKET, &[]).named("ListBucket"),
     row("HeadObject", OBJECT, &[]).named("GetObject"),
     row("ListBuckets", &[All], &[]).named("ListAllMyBuckets"),
+    row("ListMultipartUploads", BUCKET, &[]).named("ListBucketMultipartUploads"),
     row("ListObjectVersions", BUCKET, &["s3:prefix", "s3:delimiter", "s3:max-keys"]).named("ListBucketVersions"),
     row("ListObjects", BUCKET, &["s3:prefix", "s3:delimiter", "s3:max-keys"]).named("ListBucket"),
     row("ListObjectsV2", BUCKET, &["s3:prefix", "s3:delimiter", "s3:max-keys"]).named("ListBucket"),
+    row("ListParts", OBJECT, &[]).named("ListMultipartUploadParts"),
     row("PutBucketAccelerateConfiguration", BUCKET, &[]).named("PutAccelerateConfiguration"),
     row("PutBucketAcl", BUCKET, &[]),
     row("PutBucketCors", BUCKET, &[]).named("PutBucketCORS"),
@@ -434,6 +444,7 @@ pub static ACTIONS: &[Action] = &[
     row("PutObjectAcl", OBJECT, &[]),
     row("PutObjectTagging", OBJECT, &[]),
     row("PutPublicAccessBlock", BUCKET, &[]).named("PutBucketPublicAccessBlock"),
+    row("UploadPart", OBJECT, &[]).named("PutObject"),
 ];
 
 #[cfg(test)]

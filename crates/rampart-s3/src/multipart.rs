@@ -1,3 +1,515 @@
+//! Multipart uploads: an upload is begun with the object's metadata and encryption (an SSE-KMS
+//! upload's data key is made then, and every part is sealed with it), parts arrive in any order
+//! and may be sent again, and completing assembles the listed parts into a version without
+//! moving their bytes: the version keeps where its parts are. Aborting, or completing without a
+//! part, deletes that part's bytes.
+//! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html>.
+
+use std::collections::BTreeMap;
+
+use md5::Digest as _;
+use rampart_core::{Ctx, ServiceError, TxCtx, records};
+use rampart_shapes::generated::s3 as shapes;
+use rampart_store::Tx;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::encryption::KmsEnvelope;
+use crate::objects::{self, sent};
+use crate::{
+    BucketRecord, MAX_KEYS, ObjectRecord, PartRef, bucket, bucket_tx, canonical_id, invalid_argument, not_served,
+};
+
+/// An upload in progress, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UploadRecord {
+    pub v: u32,
+    pub key: String,
+    pub upload_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub initiated: OffsetDateTime,
+    /// Who began it (its ARN) and their account.
+    pub initiator: String,
+    pub account: String,
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub tags: Vec<(String, String)>,
+    pub acl: Option<String>,
+    pub sse: String,
+    pub kms: Option<KmsEnvelope>,
+    pub checksum_algorithm: Option<String>,
+}
+
+/// One uploaded part, as stored; its bytes are under [`part_data`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PartRecord {
+    number: u32,
+    etag: String,
+    size: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    last_modified: OffsetDateTime,
+    checksum: Option<(String, String)>,
+}
+
+fn uploads_prefix(bucket: &str) -> Vec<u8> {
+    format!("s3/upload/{bucket}/").into_bytes()
+}
+
+fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    let mut k = uploads_prefix(bucket);
+    k.extend_from_slice(key.as_bytes());
+    k.push(0);
+    k.extend_from_slice(upload_id.as_bytes());
+    k
+}
+
+fn parts_prefix(upload: &str) -> Vec<u8> {
+    format!("s3/part/{upload}/").into_bytes()
+}
+
+fn part_key(upload: &str, number: u32) -> Vec<u8> {
+    format!("s3/part/{upload}/{number:05}").into_bytes()
+}
+
+/// Where a part's bytes are (a run of sealed chunks).
 pub(crate) fn part_data(upload: &str, number: u32) -> Vec<u8> {
     format!("s3/partdata/{upload}/{number:05}").into_bytes()
+}
+
+/// The smallest part but the last, and the most parts.
+const MIN_PART: u64 = 5 * 1024 * 1024;
+const MAX_PARTS: u32 = 10_000;
+
+fn no_such_upload() -> ServiceError {
+    ServiceError::new(
+        "NoSuchUpload",
+        404,
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
+}
+
+/// An upload id: the start time first, so that a key's uploads list in the order they began.
+fn new_upload_id(now: OffsetDateTime) -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ServiceError::internal())?;
+    let nanos = u64::try_from(now.unix_timestamp_nanos()).unwrap_or(0);
+    Ok(format!("{nanos:016x}{}", data_encoding::BASE64URL_NOPAD.encode(&bytes)))
+}
+
+fn upload_tx(tx: &Tx<'_>, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord, ServiceError> {
+    if upload_id.contains('\0') {
+        return Err(no_such_upload());
+    }
+    records::read_tx(tx, &upload_key(bucket, key, upload_id))?.ok_or_else(no_such_upload)
+}
+
+/// The upload a request names, read through the store (for the access check): `None` if none.
+pub(crate) fn upload(db: &rampart_store::Db, bucket: &str, key: &str, upload_id: &str) -> Option<UploadRecord> {
+    records::read(db, &upload_key(bucket, key, upload_id)).ok().flatten()
+}
+
+pub fn create_multipart_upload(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateMultipartUploadRequest,
+) -> Result<shapes::CreateMultipartUploadOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    objects::check_key(&input.key)?;
+    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
+        return Err(not_served("SSE-C (customer-provided keys)"));
+    }
+    if input.object_lock_mode.is_some() || input.object_lock_legal_hold_status.is_some() {
+        return Err(ServiceError::new("InvalidRequest", 400, "Bucket is missing Object Lock Configuration"));
+    }
+    let pab = crate::protection::effective_pab_tx(tx, &b)?;
+    let grants = input.grant_full_control.is_some()
+        || input.grant_read.is_some()
+        || input.grant_read_acp.is_some()
+        || input.grant_write_acp.is_some();
+    let acl = objects::check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
+    let tags = input.tagging.as_deref().map(objects::parse_tagging).transpose()?.unwrap_or_default();
+    let asked = crate::encryption::Asked {
+        algorithm: input.server_side_encryption.as_deref(),
+        key_id: input.ssekms_key_id.as_deref(),
+        context: input.ssekms_encryption_context.as_deref(),
+        bucket_key: input.bucket_key_enabled,
+    };
+    let plan = crate::encryption::plan(
+        &records::tx_reader(tx),
+        &b,
+        &input.key,
+        &asked,
+        (&ctx.principal.account_id, &b.region),
+        ctx.now,
+    )?;
+    let (_, kms) = plan.begin(ctx.sealer)?;
+    let upload_id = new_upload_id(ctx.now)?;
+    let u = UploadRecord {
+        v: 1,
+        key: input.key.clone(),
+        upload_id: upload_id.clone(),
+        initiated: ctx.now,
+        initiator: ctx.principal.arn.clone(),
+        account: ctx.principal.account_id.clone(),
+        content_type: input.content_type,
+        metadata: input.metadata.unwrap_or_default(),
+        tags,
+        acl,
+        sse: plan.algorithm.clone(),
+        kms,
+        checksum_algorithm: input.checksum_algorithm.clone(),
+    };
+    records::write_tx(tx, &upload_key(&b.name, &u.key, &upload_id), &u)?;
+    Ok(shapes::CreateMultipartUploadOutput {
+        bucket: Some(b.name),
+        key: Some(input.key),
+        upload_id: Some(upload_id),
+        server_side_encryption: Some(u.sse),
+        ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
+        bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
+        checksum_algorithm: input.checksum_algorithm,
+        ..shapes::CreateMultipartUploadOutput::default()
+    })
+}
+
+fn check_part_number(n: i32) -> Result<u32, ServiceError> {
+    u32::try_from(n)
+        .ok()
+        .filter(|n| (1..=MAX_PARTS).contains(n))
+        .ok_or_else(|| invalid_argument("Part number must be an integer between 1 and 10000, inclusive"))
+}
+
+pub fn upload_part(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UploadPartRequest,
+) -> Result<shapes::UploadPartOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    let number = check_part_number(input.part_number)?;
+    if input.sse_customer_algorithm.is_some() {
+        return Err(not_served("SSE-C (customer-provided keys)"));
+    }
+    let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
+    let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
+    let checksum = objects::check_integrity(&sent!(input), body)?;
+    let sealing = {
+        let get = records::tx_reader(tx);
+        crate::encryption::sealing(&get, ctx.sealer, &b.region, (Some(u.sse.as_str()), u.kms.as_ref()), ctx.now)?
+    };
+    // A part sent again replaces the one before.
+    let data = part_data(&u.upload_id, number);
+    crate::data::delete(tx, &data)?;
+    crate::data::write(tx, &sealing, &data, body)?;
+    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
+    let part = PartRecord { number, etag: etag.clone(), size: body.len() as u64, last_modified: ctx.now, checksum };
+    records::write_tx(tx, &part_key(&u.upload_id, number), &part)?;
+    Ok(shapes::UploadPartOutput {
+        e_tag: Some(etag),
+        checksum_crc32: input.checksum_crc32,
+        checksum_sha1: input.checksum_sha1,
+        checksum_sha256: input.checksum_sha256,
+        server_side_encryption: Some(u.sse),
+        ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
+        bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
+        ..shapes::UploadPartOutput::default()
+    })
+}
+
+/// Every part record of an upload, by number.
+fn parts_tx(tx: &Tx<'_>, upload: &str) -> Result<Vec<(Vec<u8>, PartRecord)>, ServiceError> {
+    let prefix = parts_prefix(upload);
+    let mut out = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let batch = tx.scan_prefix(&prefix, after.as_deref(), MAX_KEYS, false)?;
+        let done = batch.len() < MAX_KEYS;
+        for (k, v) in batch {
+            let p: PartRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+            after = Some(k.clone());
+            out.push((k, p));
+        }
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// Forgets an upload; the parts not kept by a completed object lose their bytes.
+fn discard(tx: &mut Tx<'_>, bucket: &str, u: &UploadRecord, kept: &[u32]) -> Result<(), ServiceError> {
+    for (k, p) in parts_tx(tx, &u.upload_id)? {
+        if !kept.contains(&p.number) {
+            crate::data::delete(tx, &part_data(&u.upload_id, p.number))?;
+        }
+        tx.delete(&k)?;
+    }
+    tx.delete(&upload_key(bucket, &u.key, &u.upload_id))?;
+    Ok(())
+}
+
+fn invalid_part() -> ServiceError {
+    ServiceError::new(
+        "InvalidPart",
+        400,
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+    )
+}
+
+pub fn complete_multipart_upload(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CompleteMultipartUploadRequest,
+) -> Result<shapes::CompleteMultipartUploadOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
+    let listed = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    if listed.is_empty() {
+        return Err(crate::malformed_xml());
+    }
+    let stored: BTreeMap<u32, PartRecord> =
+        parts_tx(tx, &u.upload_id)?.into_iter().map(|(_, p)| (p.number, p)).collect();
+    let mut chosen: Vec<&PartRecord> = Vec::with_capacity(listed.len());
+    for p in &listed {
+        let number = p.part_number.ok_or_else(invalid_part).and_then(check_part_number)?;
+        if chosen.last().is_some_and(|last| last.number >= number) {
+            return Err(ServiceError::new(
+                "InvalidPartOrder",
+                400,
+                "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+            ));
+        }
+        let part = stored.get(&number).ok_or_else(invalid_part)?;
+        if p.e_tag.as_deref().is_some_and(|e| e.trim_matches('"') != part.etag.trim_matches('"')) {
+            return Err(invalid_part());
+        }
+        chosen.push(part);
+    }
+    if chosen.iter().rev().skip(1).any(|p| p.size < MIN_PART) {
+        return Err(ServiceError::new(
+            "EntityTooSmall",
+            400,
+            "Your proposed upload is smaller than the minimum allowed object size.",
+        ));
+    }
+    if input.if_none_match.as_deref().is_some_and(|m| m.trim() == "*")
+        && objects::current_tx(tx, &b.name, &u.key)?.is_some()
+    {
+        return Err(ServiceError::new(
+            "PreconditionFailed",
+            412,
+            "At least one of the pre-conditions you specified did not hold",
+        ));
+    }
+    // The ETag of a multipart object: the MD5 of the parts' MD5s, and how many there were.
+    let mut digests = md5::Md5::new();
+    for p in &chosen {
+        let hex = p.etag.trim_matches('"');
+        digests.update(data_encoding::HEXLOWER.decode(hex.as_bytes()).map_err(|_| ServiceError::internal())?);
+    }
+    let etag = format!("\"{}-{}\"", data_encoding::HEXLOWER.encode(&digests.finalize()), chosen.len());
+    let parts: Vec<PartRef> =
+        chosen.iter().map(|p| PartRef { upload: u.upload_id.clone(), number: p.number, size: p.size }).collect();
+    let kept: Vec<u32> = parts.iter().map(|p| p.number).collect();
+    let mut rec = objects::new_record(&b, &u.key, &[], u.content_type.clone(), u.metadata.clone(), ctx.now)?;
+    rec.size = parts.iter().map(|p| p.size).sum();
+    rec.etag = etag.clone();
+    rec.tags = u.tags.clone();
+    rec.acl = u.acl.clone();
+    rec.sse = Some(u.sse.clone());
+    rec.kms = u.kms.clone();
+    rec.parts = parts;
+    rec.sealed = true;
+    discard(tx, &b.name, &u, &kept)?;
+    let rec: ObjectRecord = objects::write_version(tx, &b, rec, None)?;
+    Ok(shapes::CompleteMultipartUploadOutput {
+        location: Some(format!("/{}/{}", b.name, u.key)),
+        bucket: Some(b.name),
+        key: Some(u.key),
+        e_tag: Some(etag),
+        server_side_encryption: Some(u.sse),
+        ssekms_key_id: rec.kms.as_ref().map(|k| k.key_arn.clone()),
+        bucket_key_enabled: rec.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
+        version_id: rec.version_id,
+        ..shapes::CompleteMultipartUploadOutput::default()
+    })
+}
+
+pub fn abort_multipart_upload(
+    tx: &mut Tx<'_>,
+    _ctx: &TxCtx<'_>,
+    input: shapes::AbortMultipartUploadRequest,
+) -> Result<shapes::AbortMultipartUploadOutput, ServiceError> {
+    let b = bucket_tx(tx, &input.bucket)?;
+    let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
+    if input.if_match_initiated_time.is_some_and(|t| t.unix_timestamp() != u.initiated.unix_timestamp()) {
+        return Err(ServiceError::new(
+            "PreconditionFailed",
+            412,
+            "At least one of the pre-conditions you specified did not hold",
+        ));
+    }
+    discard(tx, &b.name, &u, &[])?;
+    Ok(shapes::AbortMultipartUploadOutput::default())
+}
+
+/// Aborts every upload in progress in a bucket (one being deleted).
+pub(crate) fn abort_all(tx: &mut Tx<'_>, bucket: &str) -> Result<(), ServiceError> {
+    loop {
+        let batch = tx.scan_prefix(&uploads_prefix(bucket), None, 100, false)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for (_, v) in batch {
+            let u: UploadRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+            discard(tx, bucket, &u, &[])?;
+        }
+    }
+}
+
+fn initiator(u: &UploadRecord) -> shapes::Initiator {
+    shapes::Initiator { id: Some(u.initiator.clone()), display_name: None }
+}
+
+fn owner(b: &BucketRecord) -> shapes::Owner {
+    shapes::Owner { display_name: None, id: Some(canonical_id(&b.account_id)) }
+}
+
+fn upload_read(ctx: &Ctx<'_>, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord, ServiceError> {
+    if upload_id.contains('\0') {
+        return Err(no_such_upload());
+    }
+    records::read(ctx.db, &upload_key(bucket, key, upload_id))?.ok_or_else(no_such_upload)
+}
+
+pub fn list_parts(ctx: &Ctx<'_>, input: shapes::ListPartsRequest) -> Result<shapes::ListPartsOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let u = upload_read(ctx, &b.name, &input.key, &input.upload_id)?;
+    let max = match input.max_parts {
+        Some(n) if n < 0 => return Err(invalid_argument("max-parts cannot be negative")),
+        Some(n) => usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS),
+        None => MAX_KEYS,
+    };
+    let marker = input.part_number_marker.unwrap_or(0).max(0);
+    let after = u32::try_from(marker).ok().filter(|m| *m > 0).map(|m| part_key(&u.upload_id, m));
+    let batch = ctx.db.scan_prefix(&parts_prefix(&u.upload_id), after.as_deref(), max + 1, false)?;
+    let truncated = batch.len() > max;
+    let parts: Vec<PartRecord> = batch
+        .into_iter()
+        .take(max)
+        .map(|(_, v)| serde_json::from_slice(&v).map_err(|_| ServiceError::internal()))
+        .collect::<Result<_, _>>()?;
+    let next = parts.last().and_then(|p| i32::try_from(p.number).ok());
+    Ok(shapes::ListPartsOutput {
+        bucket: Some(b.name.clone()),
+        key: Some(u.key.clone()),
+        upload_id: Some(u.upload_id.clone()),
+        part_number_marker: Some(marker),
+        next_part_number_marker: if truncated { next } else { None },
+        max_parts: i32::try_from(max).ok(),
+        is_truncated: Some(truncated),
+        parts: Some(
+            parts
+                .into_iter()
+                .map(|p| shapes::Part {
+                    part_number: i32::try_from(p.number).ok(),
+                    last_modified: Some(p.last_modified),
+                    e_tag: Some(p.etag),
+                    size: i64::try_from(p.size).ok(),
+                    checksum_crc32: p.checksum.as_ref().filter(|(a, _)| a == "CRC32").map(|(_, v)| v.clone()),
+                    checksum_sha1: p.checksum.as_ref().filter(|(a, _)| a == "SHA1").map(|(_, v)| v.clone()),
+                    checksum_sha256: p.checksum.as_ref().filter(|(a, _)| a == "SHA256").map(|(_, v)| v.clone()),
+                    ..shapes::Part::default()
+                })
+                .collect(),
+        ),
+        initiator: Some(initiator(&u)),
+        owner: Some(owner(&b)),
+        storage_class: Some("STANDARD".to_owned()),
+        checksum_algorithm: u.checksum_algorithm.clone(),
+        ..shapes::ListPartsOutput::default()
+    })
+}
+
+/// ListMultipartUploads: uploads in progress by key, each key's in the order they began, paged by
+/// `KeyMarker` and `UploadIdMarker`, rolled up at `Delimiter`.
+pub fn list_multipart_uploads(
+    ctx: &Ctx<'_>,
+    input: shapes::ListMultipartUploadsRequest,
+) -> Result<shapes::ListMultipartUploadsOutput, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
+    let max = match input.max_uploads {
+        Some(n) if n < 0 => return Err(invalid_argument("max-uploads cannot be negative")),
+        Some(n) => usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS),
+        None => MAX_KEYS,
+    };
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+    let base = uploads_prefix(&b.name);
+    let mut from = match (input.key_marker.as_deref().filter(|k| !k.is_empty()), input.upload_id_marker.as_deref()) {
+        (Some(k), Some(id)) if !id.is_empty() => Some(upload_key(&b.name, k, id)),
+        (Some(k), _) => Some([base.as_slice(), k.as_bytes(), &[0, 0xFF]].concat()),
+        _ => None,
+    };
+    let scan = [base.as_slice(), prefix.as_bytes()].concat();
+    let (mut uploads, mut common) = (Vec::new(), Vec::<String>::new());
+    let mut truncated = false;
+    let mut next: Option<(String, String)> = None;
+    'scan: loop {
+        let batch = ctx.db.scan_prefix(&scan, from.as_deref(), MAX_KEYS, false)?;
+        if batch.is_empty() {
+            break;
+        }
+        let last_batch = batch.len() < MAX_KEYS;
+        for (k, v) in batch {
+            from = Some(k);
+            let u: UploadRecord = serde_json::from_slice(&v).map_err(|_| ServiceError::internal())?;
+            if uploads.len() + common.len() == max {
+                truncated = true;
+                break 'scan;
+            }
+            let rolled = delimiter.as_deref().and_then(|d| {
+                let i = u.key.get(prefix.len()..)?.find(d)?;
+                u.key.get(..prefix.len() + i + d.len()).map(str::to_owned)
+            });
+            if let Some(cp) = rolled {
+                from = Some([base.as_slice(), cp.as_bytes(), &[0xFF]].concat());
+                next = Some((cp.clone(), String::new()));
+                common.push(cp);
+                continue 'scan;
+            }
+            next = Some((u.key.clone(), u.upload_id.clone()));
+            uploads.push(shapes::MultipartUpload {
+                upload_id: Some(u.upload_id.clone()),
+                key: Some(u.key.clone()),
+                initiated: Some(u.initiated),
+                storage_class: Some("STANDARD".to_owned()),
+                owner: Some(owner(&b)),
+                initiator: Some(initiator(&u)),
+                checksum_algorithm: u.checksum_algorithm.clone(),
+                ..shapes::MultipartUpload::default()
+            });
+        }
+        if last_batch {
+            break;
+        }
+    }
+    let (next_key, next_upload) = match (truncated, next) {
+        (true, Some((k, id))) => (Some(k), (!id.is_empty()).then_some(id)),
+        _ => (None, None),
+    };
+    Ok(shapes::ListMultipartUploadsOutput {
+        bucket: Some(b.name),
+        key_marker: Some(input.key_marker.unwrap_or_default()),
+        upload_id_marker: Some(input.upload_id_marker.unwrap_or_default()),
+        next_key_marker: next_key,
+        next_upload_id_marker: next_upload,
+        prefix: Some(prefix),
+        delimiter,
+        max_uploads: i32::try_from(max).ok(),
+        is_truncated: Some(truncated),
+        uploads: (!uploads.is_empty()).then_some(uploads),
+        common_prefixes: (!common.is_empty())
+            .then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect()),
+        encoding_type: input.encoding_type,
+        ..shapes::ListMultipartUploadsOutput::default()
+    })
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use md5::Digest as _;
+use rampart_core::records::Reader;
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::Blob;
 use rampart_shapes::generated::s3 as shapes;
@@ -20,7 +21,7 @@ use crate::{
 /// The longest object key S3 accepts, in UTF-8 bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
-fn check_key(key: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_key(key: &str) -> Result<(), ServiceError> {
     if key.len() > MAX_KEY_BYTES {
         return Err(ServiceError::new("KeyTooLongError", 400, "Your key is too long"));
     }
@@ -118,6 +119,15 @@ fn newest(db: &Db, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, Serv
     db.scan_prefix(&versions_prefix(bucket, key), None, 1, false)?.first().map(|(_, v)| decode(v)).transpose()
 }
 
+/// The current object under a key inside a transaction.
+pub(crate) fn current_tx(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, ServiceError> {
+    tx.scan_prefix(&versions_prefix(bucket, key), None, 1, false)?
+        .first()
+        .map(|(_, v)| decode(v))
+        .transpose()
+        .map(|o| o.filter(|o| !o.delete_marker))
+}
+
 /// The current object under a key: its newest version, unless that is a delete marker.
 pub(crate) fn current(db: &Db, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, ServiceError> {
     Ok(newest(db, bucket, key)?.filter(|o| !o.delete_marker))
@@ -137,23 +147,23 @@ pub(crate) fn version_named(
     }
 }
 
-/// Bytes `from..to` of a version, opened (the bucket's region holds its KMS key).
+/// Bytes `from..to` of a version, opened (the bucket's region holds its KMS key), read through
+/// `get` (the store, or a transaction).
 pub(crate) fn read_range(
-    db: &Db,
+    get: &Reader<'_>,
     sealer: &Sealer,
     b: &BucketRecord,
     o: &ObjectRecord,
     (from, to): (u64, u64),
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, ServiceError> {
-    let get = records::cached_reader(db);
-    let sealing = crate::encryption::sealing(&get, sealer, &b.region, (o.sse.as_deref(), o.kms.as_ref()), now)?;
+    let sealing = crate::encryption::sealing(get, sealer, &b.region, (o.sse.as_deref(), o.kms.as_ref()), now)?;
     let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
     let mut at = 0u64;
     for (prefix, size) in o.segments(&b.name) {
         let (start, end) = (from.max(at), to.min(at + size));
         if start < end {
-            crate::data::read(db, &sealing, &prefix, (start - at, end - at), &mut out).inspect_err(|e| {
+            crate::data::read(get, &sealing, &prefix, (start - at, end - at), &mut out).inspect_err(|e| {
                 if e.status >= 500 {
                     tracing::error!(bucket = %b.name, key = %o.key, "an object's bytes do not open");
                 }
@@ -164,6 +174,11 @@ pub(crate) fn read_range(
     Ok(out)
 }
 
+/// A reader of the store that leaves the read cache alone (object chunks would crowd it).
+pub(crate) fn uncached(db: &Db) -> impl Fn(&[u8]) -> Result<Option<std::sync::Arc<[u8]>>, ServiceError> + '_ {
+    move |k| Ok(db.get(k)?.map(std::sync::Arc::from))
+}
+
 /// A version's bytes, opened.
 pub(crate) fn read_data(
     db: &Db,
@@ -172,7 +187,7 @@ pub(crate) fn read_data(
     o: &ObjectRecord,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, ServiceError> {
-    read_range(db, sealer, b, o, (0, o.size), now)
+    read_range(&uncached(db), sealer, b, o, (0, o.size), now)
 }
 
 /// Removes one version (or marker) and its bytes.
@@ -213,10 +228,41 @@ fn bad_digest(what: &str) -> ServiceError {
     ServiceError::new("BadDigest", 400, format!("The {what} you specified did not match the calculated checksum."))
 }
 
+/// The integrity values a client sends with bytes (PutObject, UploadPart).
+pub(crate) struct Sent<'a> {
+    pub md5: Option<&'a str>,
+    pub crc32: Option<&'a str>,
+    pub sha1: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    /// The flexible checksums this server does not compute, by name, if sent.
+    pub others: [(&'static str, bool); 7],
+}
+
+macro_rules! sent {
+    ($input:expr) => {
+        crate::objects::Sent {
+            md5: $input.content_md5.as_deref(),
+            crc32: $input.checksum_crc32.as_deref(),
+            sha1: $input.checksum_sha1.as_deref(),
+            sha256: $input.checksum_sha256.as_deref(),
+            others: [
+                ("CRC32C", $input.checksum_crc32_c.is_some()),
+                ("CRC64NVME", $input.checksum_crc64_nvme.is_some()),
+                ("SHA512", $input.checksum_sha512.is_some()),
+                ("MD5", $input.checksum_md5.is_some()),
+                ("XXHASH64", $input.checksum_xxhash64.is_some()),
+                ("XXHASH3", $input.checksum_xxhash3.is_some()),
+                ("XXHASH128", $input.checksum_xxhash128.is_some()),
+            ],
+        }
+    };
+}
+pub(crate) use sent;
+
 /// Checks the integrity values a client sent with the bytes: Content-MD5 and the flexible
 /// checksums this server can compute. The flexible one sent is kept with the object.
-fn check_integrity(input: &shapes::PutObjectRequest, body: &[u8]) -> Result<Option<(String, String)>, ServiceError> {
-    if let Some(md5) = &input.content_md5 {
+pub(crate) fn check_integrity(sent: &Sent<'_>, body: &[u8]) -> Result<Option<(String, String)>, ServiceError> {
+    if let Some(md5) = sent.md5 {
         let given = data_encoding::BASE64
             .decode(md5.as_bytes())
             .ok()
@@ -231,50 +277,37 @@ fn check_integrity(input: &shapes::PutObjectRequest, body: &[u8]) -> Result<Opti
         }
     }
     let mut kept = None;
-    let computed = [
-        ("CRC32", &input.checksum_crc32, data_encoding::BASE64.encode(&crc32fast::hash(body).to_be_bytes())),
-        (
-            "SHA256",
-            &input.checksum_sha256,
-            data_encoding::BASE64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref()),
-        ),
-        (
-            "SHA1",
-            &input.checksum_sha1,
+    let computed: [(&str, Option<&str>, &dyn Fn() -> String); 3] = [
+        ("CRC32", sent.crc32, &|| data_encoding::BASE64.encode(&crc32fast::hash(body).to_be_bytes())),
+        ("SHA256", sent.sha256, &|| {
+            data_encoding::BASE64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref())
+        }),
+        ("SHA1", sent.sha1, &|| {
             data_encoding::BASE64
-                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref()),
-        ),
+                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref())
+        }),
     ];
     for (name, given, actual) in computed {
         if let Some(given) = given {
-            if *given != actual {
+            let actual = actual();
+            if given != actual {
                 return Err(bad_digest(name));
             }
             kept = Some((name.to_owned(), actual));
         }
     }
-    for (name, given) in [
-        ("CRC32C", &input.checksum_crc32_c),
-        ("CRC64NVME", &input.checksum_crc64_nvme),
-        ("SHA512", &input.checksum_sha512),
-        ("MD5", &input.checksum_md5),
-        ("XXHASH64", &input.checksum_xxhash64),
-        ("XXHASH3", &input.checksum_xxhash3),
-        ("XXHASH128", &input.checksum_xxhash128),
-    ] {
-        if given.is_some() {
-            return Err(ServiceError::new(
-                "NotImplemented",
-                501,
-                format!("Rampart does not verify {name} checksums yet; send CRC32, SHA1 or SHA256."),
-            ));
-        }
+    if let Some((name, _)) = sent.others.iter().find(|(_, present)| *present) {
+        return Err(ServiceError::new(
+            "NotImplemented",
+            501,
+            format!("Rampart does not verify {name} checksums yet; send CRC32, SHA1 or SHA256."),
+        ));
     }
     Ok(kept)
 }
 
 /// Parses `x-amz-tagging` (`k1=v1&k2=v2`, URL-encoded) and checks it as S3 checks object tags.
-fn parse_tagging(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
+pub(crate) fn parse_tagging(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
     let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
     let tags: Vec<(String, String)> = header
         .split('&')
@@ -369,7 +402,7 @@ pub fn put_object(
         }
     }
     let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
-    let checksum = check_integrity(&input, body)?;
+    let checksum = check_integrity(&sent!(input), body)?;
     let metadata = input.metadata.clone().unwrap_or_default();
     let mut rec = new_record(&b, &input.key, body, input.content_type.clone(), metadata, ctx.now)?;
     rec.tags = tags;
@@ -509,7 +542,7 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
     )?;
     let range = byte_range(input.range.as_deref(), o.size)?;
     let (from, to) = range.unwrap_or((0, o.size));
-    let data = read_range(ctx.db, ctx.sealer, &b, &o, (from, to), ctx.now)?;
+    let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, (from, to), ctx.now)?;
     let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
     let (sse, key_id, bucket_key) = sse_headers(&o);
     Ok(shapes::GetObjectOutput {

@@ -62,6 +62,9 @@ pub struct Config {
     pub tls_self_signed: bool,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// The largest body of an S3 upload (PutObject, UploadPart: a PUT), in bytes; larger objects
+    /// go up in parts, as `aws s3 cp` sends them.
+    pub max_object_body_bytes: usize,
     /// Seconds a client has to send its request headers.
     pub header_read_timeout_secs: u64,
     /// Seconds a client has to send its request body.
@@ -203,6 +206,7 @@ impl Default for Config {
             tls_key: None,
             tls_self_signed: false,
             max_body_bytes: 8 * 1024 * 1024,
+            max_object_body_bytes: 64 * 1024 * 1024,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
@@ -276,6 +280,8 @@ version = 1
 # Limits: the largest request body (bytes), and seconds to send headers, to send a body, and for
 # in-flight requests to finish on shutdown.
 # max_body_bytes = 8388608
+# The largest S3 upload body (PutObject, UploadPart); larger objects go up in parts.
+# max_object_body_bytes = 67108864
 # header_read_timeout_secs = 10
 # body_read_timeout_secs = 30
 # shutdown_grace_secs = 30
@@ -459,6 +465,7 @@ impl Config {
             return invalid(format!("S3 base domain `{d}` is not a DNS name"));
         }
         if self.max_body_bytes == 0
+            || self.max_object_body_bytes == 0
             || self.header_read_timeout_secs == 0
             || self.body_read_timeout_secs == 0
             || self.max_connections == 0

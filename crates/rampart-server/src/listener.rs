@@ -144,7 +144,13 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         return crate::admin::handle(app, &parts.method, parts.uri.path(), &request_id).await;
     }
     let protocol = if parts.headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
-    let max = app.config.max_body_bytes;
+    // An S3 upload (a PUT: PutObject, UploadPart) may carry an object's bytes.
+    let upload = parts.method == http::Method::PUT && !parts.headers.contains_key("x-amz-target");
+    let max = if upload {
+        app.config.max_body_bytes.max(app.config.max_object_body_bytes)
+    } else {
+        app.config.max_body_bytes
+    };
     let too_large = || {
         WireError::new("RequestEntityTooLargeException", 413, format!("The request body is larger than {max} bytes"))
     };

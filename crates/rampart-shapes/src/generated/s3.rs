@@ -1351,7 +1351,11 @@ pub static SERVICE: crate::Service = crate::Service {
 
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
+    "AbortMultipartUpload",
+    "CompleteMultipartUpload",
+    "CopyObject",
     "CreateBucket",
+    "CreateMultipartUpload",
     "DeleteBucket",
     "DeleteBucketEncryption",
     "DeleteBucketOwnershipControls",
@@ -1377,9 +1381,11 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "HeadBucket",
     "HeadObject",
     "ListBuckets",
+    "ListMultipartUploads",
     "ListObjectVersions",
     "ListObjects",
     "ListObjectsV2",
+    "ListParts",
     "PutBucketAcl",
     "PutBucketEncryption",
     "PutBucketOwnershipControls",
@@ -1390,6 +1396,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "PutObjectAcl",
     "PutObjectTagging",
     "PutPublicAccessBlock",
+    "UploadPart",
 ];
 
 static M_AbacStatus: [crate::Member; 1] = [crate::Member {
@@ -23133,6 +23140,90 @@ pub static SH_WriteOffsetBytes: crate::Shape = crate::Shape {
 pub static SH_Years: crate::Shape =
     crate::Shape { name: "Years", kind: crate::Kind::Integer(crate::Range { min: None, max: None }), sensitive: false };
 
+/// The `AbortMultipartUploadOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AbortMultipartUploadOutput {
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for AbortMultipartUploadOutput {
+    const SHAPE: &'static crate::Shape = &SH_AbortMultipartUploadOutput;
+}
+
+impl crate::FromValue for AbortMultipartUploadOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { request_charged: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AbortMultipartUploadOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.request_charged.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for AbortMultipartUploadOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AbortMultipartUploadOutput").field("RequestCharged", &self.request_charged).finish()
+    }
+}
+
+/// The `AbortMultipartUploadRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AbortMultipartUploadRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub upload_id: ::std::string::String,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub if_match_initiated_time: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for AbortMultipartUploadRequest {
+    const SHAPE: &'static crate::Shape = &SH_AbortMultipartUploadRequest;
+}
+
+impl crate::FromValue for AbortMultipartUploadRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            upload_id: crate::required(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            if_match_initiated_time: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for AbortMultipartUploadRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            Some(crate::IntoValue::into_value(self.upload_id)),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.if_match_initiated_time.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AbortMultipartUploadRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AbortMultipartUploadRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("UploadId", &self.upload_id)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("IfMatchInitiatedTime", &self.if_match_initiated_time)
+            .finish()
+    }
+}
+
 /// The `AccessControlPolicy` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct AccessControlPolicy {
@@ -23304,6 +23395,713 @@ impl ::std::fmt::Debug for CommonPrefix {
     }
 }
 
+/// The `CompleteMultipartUploadOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CompleteMultipartUploadOutput {
+    pub location: ::std::option::Option<::std::string::String>,
+    pub bucket: ::std::option::Option<::std::string::String>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub expiration: ::std::option::Option<::std::string::String>,
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CompleteMultipartUploadOutput {
+    const SHAPE: &'static crate::Shape = &SH_CompleteMultipartUploadOutput;
+}
+
+impl crate::FromValue for CompleteMultipartUploadOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(21)?.into_iter();
+        Ok(Self {
+            location: crate::optional(f.next())?,
+            bucket: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            expiration: crate::optional(f.next())?,
+            e_tag: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+            server_side_encryption: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CompleteMultipartUploadOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.location.map(crate::IntoValue::into_value),
+            self.bucket.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.expiration.map(crate::IntoValue::into_value),
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CompleteMultipartUploadOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CompleteMultipartUploadOutput")
+            .field("Location", &self.location)
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("Expiration", &self.expiration)
+            .field("ETag", &self.e_tag)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .field("ChecksumType", &self.checksum_type)
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("VersionId", &self.version_id)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `CompleteMultipartUploadRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CompleteMultipartUploadRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub multipart_upload: ::std::option::Option<CompletedMultipartUpload>,
+    pub upload_id: ::std::string::String,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+    pub mpu_object_size: ::std::option::Option<i64>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub if_match: ::std::option::Option<::std::string::String>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CompleteMultipartUploadRequest {
+    const SHAPE: &'static crate::Shape = &SH_CompleteMultipartUploadRequest;
+}
+
+impl crate::FromValue for CompleteMultipartUploadRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(23)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            multipart_upload: crate::optional(f.next())?,
+            upload_id: crate::required(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+            mpu_object_size: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            if_match: crate::optional(f.next())?,
+            if_none_match: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CompleteMultipartUploadRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.multipart_upload.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.upload_id)),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+            self.mpu_object_size.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.if_match.map(crate::IntoValue::into_value),
+            self.if_none_match.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CompleteMultipartUploadRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CompleteMultipartUploadRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("MultipartUpload", &self.multipart_upload)
+            .field("UploadId", &self.upload_id)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .field("ChecksumType", &self.checksum_type)
+            .field("MpuObjectSize", &self.mpu_object_size)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("IfMatch", &self.if_match)
+            .field("IfNoneMatch", &self.if_none_match)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .finish()
+    }
+}
+
+/// The `CompletedMultipartUpload` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CompletedMultipartUpload {
+    pub parts: ::std::option::Option<::std::vec::Vec<CompletedPart>>,
+}
+
+impl crate::HasShape for CompletedMultipartUpload {
+    const SHAPE: &'static crate::Shape = &SH_CompletedMultipartUpload;
+}
+
+impl crate::FromValue for CompletedMultipartUpload {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { parts: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CompletedMultipartUpload {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.parts.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CompletedMultipartUpload {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CompletedMultipartUpload").field("Parts", &self.parts).finish()
+    }
+}
+
+/// The `CompletedPart` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CompletedPart {
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+    pub part_number: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for CompletedPart {
+    const SHAPE: &'static crate::Shape = &SH_CompletedPart;
+}
+
+impl crate::FromValue for CompletedPart {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(12)?.into_iter();
+        Ok(Self {
+            e_tag: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+            part_number: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CompletedPart {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+            self.part_number.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CompletedPart {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CompletedPart")
+            .field("ETag", &self.e_tag)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .field("PartNumber", &self.part_number)
+            .finish()
+    }
+}
+
+/// The `CopyObjectOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CopyObjectOutput {
+    pub copy_object_result: ::std::option::Option<CopyObjectResult>,
+    pub expiration: ::std::option::Option<::std::string::String>,
+    pub copy_source_version_id: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub ssekms_encryption_context: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CopyObjectOutput {
+    const SHAPE: &'static crate::Shape = &SH_CopyObjectOutput;
+}
+
+impl crate::FromValue for CopyObjectOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            copy_object_result: crate::optional(f.next())?,
+            expiration: crate::optional(f.next())?,
+            copy_source_version_id: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            server_side_encryption: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            ssekms_encryption_context: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CopyObjectOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.copy_object_result.map(crate::IntoValue::into_value),
+            self.expiration.map(crate::IntoValue::into_value),
+            self.copy_source_version_id.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.ssekms_encryption_context.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CopyObjectOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CopyObjectOutput")
+            .field("CopyObjectResult", &self.copy_object_result)
+            .field("Expiration", &self.expiration)
+            .field("CopySourceVersionId", &self.copy_source_version_id)
+            .field("VersionId", &self.version_id)
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("SSEKMSEncryptionContext", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `CopyObjectRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CopyObjectRequest {
+    pub acl: ::std::option::Option<::std::string::String>,
+    pub bucket: ::std::string::String,
+    pub cache_control: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub content_disposition: ::std::option::Option<::std::string::String>,
+    pub content_encoding: ::std::option::Option<::std::string::String>,
+    pub content_language: ::std::option::Option<::std::string::String>,
+    pub content_type: ::std::option::Option<::std::string::String>,
+    pub copy_source: ::std::string::String,
+    pub copy_source_if_match: ::std::option::Option<::std::string::String>,
+    pub copy_source_if_modified_since: ::std::option::Option<::time::OffsetDateTime>,
+    pub copy_source_if_none_match: ::std::option::Option<::std::string::String>,
+    pub copy_source_if_unmodified_since: ::std::option::Option<::time::OffsetDateTime>,
+    pub expires: ::std::option::Option<::std::string::String>,
+    pub grant_full_control: ::std::option::Option<::std::string::String>,
+    pub grant_read: ::std::option::Option<::std::string::String>,
+    pub grant_read_acp: ::std::option::Option<::std::string::String>,
+    pub grant_write_acp: ::std::option::Option<::std::string::String>,
+    pub if_match: ::std::option::Option<::std::string::String>,
+    pub if_none_match: ::std::option::Option<::std::string::String>,
+    pub key: ::std::string::String,
+    pub metadata: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub metadata_directive: ::std::option::Option<::std::string::String>,
+    pub tagging_directive: ::std::option::Option<::std::string::String>,
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub storage_class: ::std::option::Option<::std::string::String>,
+    pub website_redirect_location: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub ssekms_encryption_context: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub copy_source_sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub copy_source_sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub copy_source_sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub tagging: ::std::option::Option<::std::string::String>,
+    pub object_lock_mode: ::std::option::Option<::std::string::String>,
+    pub object_lock_retain_until_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub object_lock_legal_hold_status: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub expected_source_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CopyObjectRequest {
+    const SHAPE: &'static crate::Shape = &SH_CopyObjectRequest;
+}
+
+impl crate::FromValue for CopyObjectRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(43)?.into_iter();
+        Ok(Self {
+            acl: crate::optional(f.next())?,
+            bucket: crate::required(f.next())?,
+            cache_control: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            content_disposition: crate::optional(f.next())?,
+            content_encoding: crate::optional(f.next())?,
+            content_language: crate::optional(f.next())?,
+            content_type: crate::optional(f.next())?,
+            copy_source: crate::required(f.next())?,
+            copy_source_if_match: crate::optional(f.next())?,
+            copy_source_if_modified_since: crate::optional(f.next())?,
+            copy_source_if_none_match: crate::optional(f.next())?,
+            copy_source_if_unmodified_since: crate::optional(f.next())?,
+            expires: crate::optional(f.next())?,
+            grant_full_control: crate::optional(f.next())?,
+            grant_read: crate::optional(f.next())?,
+            grant_read_acp: crate::optional(f.next())?,
+            grant_write_acp: crate::optional(f.next())?,
+            if_match: crate::optional(f.next())?,
+            if_none_match: crate::optional(f.next())?,
+            key: crate::required(f.next())?,
+            metadata: crate::optional(f.next())?,
+            metadata_directive: crate::optional(f.next())?,
+            tagging_directive: crate::optional(f.next())?,
+            server_side_encryption: crate::optional(f.next())?,
+            storage_class: crate::optional(f.next())?,
+            website_redirect_location: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            ssekms_encryption_context: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            copy_source_sse_customer_algorithm: crate::optional(f.next())?,
+            copy_source_sse_customer_key: crate::optional(f.next())?,
+            copy_source_sse_customer_key_md5: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            tagging: crate::optional(f.next())?,
+            object_lock_mode: crate::optional(f.next())?,
+            object_lock_retain_until_date: crate::optional(f.next())?,
+            object_lock_legal_hold_status: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            expected_source_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CopyObjectRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.acl.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.cache_control.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.content_disposition.map(crate::IntoValue::into_value),
+            self.content_encoding.map(crate::IntoValue::into_value),
+            self.content_language.map(crate::IntoValue::into_value),
+            self.content_type.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.copy_source)),
+            self.copy_source_if_match.map(crate::IntoValue::into_value),
+            self.copy_source_if_modified_since.map(crate::IntoValue::into_value),
+            self.copy_source_if_none_match.map(crate::IntoValue::into_value),
+            self.copy_source_if_unmodified_since.map(crate::IntoValue::into_value),
+            self.expires.map(crate::IntoValue::into_value),
+            self.grant_full_control.map(crate::IntoValue::into_value),
+            self.grant_read.map(crate::IntoValue::into_value),
+            self.grant_read_acp.map(crate::IntoValue::into_value),
+            self.grant_write_acp.map(crate::IntoValue::into_value),
+            self.if_match.map(crate::IntoValue::into_value),
+            self.if_none_match.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.metadata.map(crate::IntoValue::into_value),
+            self.metadata_directive.map(crate::IntoValue::into_value),
+            self.tagging_directive.map(crate::IntoValue::into_value),
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.storage_class.map(crate::IntoValue::into_value),
+            self.website_redirect_location.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.ssekms_encryption_context.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.copy_source_sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.copy_source_sse_customer_key.map(crate::IntoValue::into_value),
+            self.copy_source_sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.tagging.map(crate::IntoValue::into_value),
+            self.object_lock_mode.map(crate::IntoValue::into_value),
+            self.object_lock_retain_until_date.map(crate::IntoValue::into_value),
+            self.object_lock_legal_hold_status.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.expected_source_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CopyObjectRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CopyObjectRequest")
+            .field("ACL", &self.acl)
+            .field("Bucket", &self.bucket)
+            .field("CacheControl", &self.cache_control)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ContentDisposition", &self.content_disposition)
+            .field("ContentEncoding", &self.content_encoding)
+            .field("ContentLanguage", &self.content_language)
+            .field("ContentType", &self.content_type)
+            .field("CopySource", &self.copy_source)
+            .field("CopySourceIfMatch", &self.copy_source_if_match)
+            .field("CopySourceIfModifiedSince", &self.copy_source_if_modified_since)
+            .field("CopySourceIfNoneMatch", &self.copy_source_if_none_match)
+            .field("CopySourceIfUnmodifiedSince", &self.copy_source_if_unmodified_since)
+            .field("Expires", &self.expires)
+            .field("GrantFullControl", &self.grant_full_control)
+            .field("GrantRead", &self.grant_read)
+            .field("GrantReadACP", &self.grant_read_acp)
+            .field("GrantWriteACP", &self.grant_write_acp)
+            .field("IfMatch", &self.if_match)
+            .field("IfNoneMatch", &self.if_none_match)
+            .field("Key", &self.key)
+            .field("Metadata", &self.metadata)
+            .field("MetadataDirective", &self.metadata_directive)
+            .field("TaggingDirective", &self.tagging_directive)
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("StorageClass", &self.storage_class)
+            .field("WebsiteRedirectLocation", &self.website_redirect_location)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("SSEKMSEncryptionContext", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("CopySourceSSECustomerAlgorithm", &self.copy_source_sse_customer_algorithm)
+            .field("CopySourceSSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("CopySourceSSECustomerKeyMD5", &self.copy_source_sse_customer_key_md5)
+            .field("RequestPayer", &self.request_payer)
+            .field("Tagging", &self.tagging)
+            .field("ObjectLockMode", &self.object_lock_mode)
+            .field("ObjectLockRetainUntilDate", &self.object_lock_retain_until_date)
+            .field("ObjectLockLegalHoldStatus", &self.object_lock_legal_hold_status)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("ExpectedSourceBucketOwner", &self.expected_source_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `CopyObjectResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CopyObjectResult {
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub last_modified: ::std::option::Option<::time::OffsetDateTime>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CopyObjectResult {
+    const SHAPE: &'static crate::Shape = &SH_CopyObjectResult;
+}
+
+impl crate::FromValue for CopyObjectResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(13)?.into_iter();
+        Ok(Self {
+            e_tag: crate::optional(f.next())?,
+            last_modified: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CopyObjectResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.last_modified.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CopyObjectResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CopyObjectResult")
+            .field("ETag", &self.e_tag)
+            .field("LastModified", &self.last_modified)
+            .field("ChecksumType", &self.checksum_type)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .finish()
+    }
+}
+
 /// The `CreateBucketConfiguration` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct CreateBucketConfiguration {
@@ -23458,6 +24256,248 @@ impl ::std::fmt::Debug for CreateBucketRequest {
             .field("ObjectLockEnabledForBucket", &self.object_lock_enabled_for_bucket)
             .field("ObjectOwnership", &self.object_ownership)
             .field("BucketNamespace", &self.bucket_namespace)
+            .finish()
+    }
+}
+
+/// The `CreateMultipartUploadOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateMultipartUploadOutput {
+    pub abort_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub abort_rule_id: ::std::option::Option<::std::string::String>,
+    pub bucket: ::std::option::Option<::std::string::String>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub upload_id: ::std::option::Option<::std::string::String>,
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub ssekms_encryption_context: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateMultipartUploadOutput {
+    const SHAPE: &'static crate::Shape = &SH_CreateMultipartUploadOutput;
+}
+
+impl crate::FromValue for CreateMultipartUploadOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(14)?.into_iter();
+        Ok(Self {
+            abort_date: crate::optional(f.next())?,
+            abort_rule_id: crate::optional(f.next())?,
+            bucket: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            upload_id: crate::optional(f.next())?,
+            server_side_encryption: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            ssekms_encryption_context: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateMultipartUploadOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.abort_date.map(crate::IntoValue::into_value),
+            self.abort_rule_id.map(crate::IntoValue::into_value),
+            self.bucket.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.upload_id.map(crate::IntoValue::into_value),
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.ssekms_encryption_context.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateMultipartUploadOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateMultipartUploadOutput")
+            .field("AbortDate", &self.abort_date)
+            .field("AbortRuleId", &self.abort_rule_id)
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("UploadId", &self.upload_id)
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("SSEKMSEncryptionContext", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("RequestCharged", &self.request_charged)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ChecksumType", &self.checksum_type)
+            .finish()
+    }
+}
+
+/// The `CreateMultipartUploadRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateMultipartUploadRequest {
+    pub acl: ::std::option::Option<::std::string::String>,
+    pub bucket: ::std::string::String,
+    pub cache_control: ::std::option::Option<::std::string::String>,
+    pub content_disposition: ::std::option::Option<::std::string::String>,
+    pub content_encoding: ::std::option::Option<::std::string::String>,
+    pub content_language: ::std::option::Option<::std::string::String>,
+    pub content_type: ::std::option::Option<::std::string::String>,
+    pub expires: ::std::option::Option<::std::string::String>,
+    pub grant_full_control: ::std::option::Option<::std::string::String>,
+    pub grant_read: ::std::option::Option<::std::string::String>,
+    pub grant_read_acp: ::std::option::Option<::std::string::String>,
+    pub grant_write_acp: ::std::option::Option<::std::string::String>,
+    pub key: ::std::string::String,
+    pub metadata: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub storage_class: ::std::option::Option<::std::string::String>,
+    pub website_redirect_location: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub ssekms_encryption_context: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub tagging: ::std::option::Option<::std::string::String>,
+    pub object_lock_mode: ::std::option::Option<::std::string::String>,
+    pub object_lock_retain_until_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub object_lock_legal_hold_status: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateMultipartUploadRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateMultipartUploadRequest;
+}
+
+impl crate::FromValue for CreateMultipartUploadRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(31)?.into_iter();
+        Ok(Self {
+            acl: crate::optional(f.next())?,
+            bucket: crate::required(f.next())?,
+            cache_control: crate::optional(f.next())?,
+            content_disposition: crate::optional(f.next())?,
+            content_encoding: crate::optional(f.next())?,
+            content_language: crate::optional(f.next())?,
+            content_type: crate::optional(f.next())?,
+            expires: crate::optional(f.next())?,
+            grant_full_control: crate::optional(f.next())?,
+            grant_read: crate::optional(f.next())?,
+            grant_read_acp: crate::optional(f.next())?,
+            grant_write_acp: crate::optional(f.next())?,
+            key: crate::required(f.next())?,
+            metadata: crate::optional(f.next())?,
+            server_side_encryption: crate::optional(f.next())?,
+            storage_class: crate::optional(f.next())?,
+            website_redirect_location: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            ssekms_encryption_context: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            tagging: crate::optional(f.next())?,
+            object_lock_mode: crate::optional(f.next())?,
+            object_lock_retain_until_date: crate::optional(f.next())?,
+            object_lock_legal_hold_status: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateMultipartUploadRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.acl.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.cache_control.map(crate::IntoValue::into_value),
+            self.content_disposition.map(crate::IntoValue::into_value),
+            self.content_encoding.map(crate::IntoValue::into_value),
+            self.content_language.map(crate::IntoValue::into_value),
+            self.content_type.map(crate::IntoValue::into_value),
+            self.expires.map(crate::IntoValue::into_value),
+            self.grant_full_control.map(crate::IntoValue::into_value),
+            self.grant_read.map(crate::IntoValue::into_value),
+            self.grant_read_acp.map(crate::IntoValue::into_value),
+            self.grant_write_acp.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.metadata.map(crate::IntoValue::into_value),
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.storage_class.map(crate::IntoValue::into_value),
+            self.website_redirect_location.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.ssekms_encryption_context.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.tagging.map(crate::IntoValue::into_value),
+            self.object_lock_mode.map(crate::IntoValue::into_value),
+            self.object_lock_retain_until_date.map(crate::IntoValue::into_value),
+            self.object_lock_legal_hold_status.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateMultipartUploadRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateMultipartUploadRequest")
+            .field("ACL", &self.acl)
+            .field("Bucket", &self.bucket)
+            .field("CacheControl", &self.cache_control)
+            .field("ContentDisposition", &self.content_disposition)
+            .field("ContentEncoding", &self.content_encoding)
+            .field("ContentLanguage", &self.content_language)
+            .field("ContentType", &self.content_type)
+            .field("Expires", &self.expires)
+            .field("GrantFullControl", &self.grant_full_control)
+            .field("GrantRead", &self.grant_read)
+            .field("GrantReadACP", &self.grant_read_acp)
+            .field("GrantWriteACP", &self.grant_write_acp)
+            .field("Key", &self.key)
+            .field("Metadata", &self.metadata)
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("StorageClass", &self.storage_class)
+            .field("WebsiteRedirectLocation", &self.website_redirect_location)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("SSEKMSEncryptionContext", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("RequestPayer", &self.request_payer)
+            .field("Tagging", &self.tagging)
+            .field("ObjectLockMode", &self.object_lock_mode)
+            .field("ObjectLockRetainUntilDate", &self.object_lock_retain_until_date)
+            .field("ObjectLockLegalHoldStatus", &self.object_lock_legal_hold_status)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ChecksumType", &self.checksum_type)
             .finish()
     }
 }
@@ -25846,6 +26886,39 @@ impl ::std::fmt::Debug for HeadObjectRequest {
     }
 }
 
+/// The `Initiator` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Initiator {
+    pub id: ::std::option::Option<::std::string::String>,
+    pub display_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Initiator {
+    const SHAPE: &'static crate::Shape = &SH_Initiator;
+}
+
+impl crate::FromValue for Initiator {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { id: crate::optional(f.next())?, display_name: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Initiator {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.id.map(crate::IntoValue::into_value),
+            self.display_name.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Initiator {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Initiator").field("ID", &self.id).field("DisplayName", &self.display_name).finish()
+    }
+}
+
 /// The `ListBucketsOutput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListBucketsOutput {
@@ -25936,6 +27009,156 @@ impl ::std::fmt::Debug for ListBucketsRequest {
             .field("ContinuationToken", &self.continuation_token)
             .field("Prefix", &self.prefix)
             .field("BucketRegion", &self.bucket_region)
+            .finish()
+    }
+}
+
+/// The `ListMultipartUploadsOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMultipartUploadsOutput {
+    pub bucket: ::std::option::Option<::std::string::String>,
+    pub key_marker: ::std::option::Option<::std::string::String>,
+    pub upload_id_marker: ::std::option::Option<::std::string::String>,
+    pub next_key_marker: ::std::option::Option<::std::string::String>,
+    pub prefix: ::std::option::Option<::std::string::String>,
+    pub delimiter: ::std::option::Option<::std::string::String>,
+    pub next_upload_id_marker: ::std::option::Option<::std::string::String>,
+    pub max_uploads: ::std::option::Option<i32>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub uploads: ::std::option::Option<::std::vec::Vec<MultipartUpload>>,
+    pub common_prefixes: ::std::option::Option<::std::vec::Vec<CommonPrefix>>,
+    pub encoding_type: ::std::option::Option<::std::string::String>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMultipartUploadsOutput {
+    const SHAPE: &'static crate::Shape = &SH_ListMultipartUploadsOutput;
+}
+
+impl crate::FromValue for ListMultipartUploadsOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(13)?.into_iter();
+        Ok(Self {
+            bucket: crate::optional(f.next())?,
+            key_marker: crate::optional(f.next())?,
+            upload_id_marker: crate::optional(f.next())?,
+            next_key_marker: crate::optional(f.next())?,
+            prefix: crate::optional(f.next())?,
+            delimiter: crate::optional(f.next())?,
+            next_upload_id_marker: crate::optional(f.next())?,
+            max_uploads: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            uploads: crate::optional(f.next())?,
+            common_prefixes: crate::optional(f.next())?,
+            encoding_type: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListMultipartUploadsOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.bucket.map(crate::IntoValue::into_value),
+            self.key_marker.map(crate::IntoValue::into_value),
+            self.upload_id_marker.map(crate::IntoValue::into_value),
+            self.next_key_marker.map(crate::IntoValue::into_value),
+            self.prefix.map(crate::IntoValue::into_value),
+            self.delimiter.map(crate::IntoValue::into_value),
+            self.next_upload_id_marker.map(crate::IntoValue::into_value),
+            self.max_uploads.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.uploads.map(crate::IntoValue::into_value),
+            self.common_prefixes.map(crate::IntoValue::into_value),
+            self.encoding_type.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMultipartUploadsOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMultipartUploadsOutput")
+            .field("Bucket", &self.bucket)
+            .field("KeyMarker", &self.key_marker)
+            .field("UploadIdMarker", &self.upload_id_marker)
+            .field("NextKeyMarker", &self.next_key_marker)
+            .field("Prefix", &self.prefix)
+            .field("Delimiter", &self.delimiter)
+            .field("NextUploadIdMarker", &self.next_upload_id_marker)
+            .field("MaxUploads", &self.max_uploads)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Uploads", &self.uploads)
+            .field("CommonPrefixes", &self.common_prefixes)
+            .field("EncodingType", &self.encoding_type)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `ListMultipartUploadsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListMultipartUploadsRequest {
+    pub bucket: ::std::string::String,
+    pub delimiter: ::std::option::Option<::std::string::String>,
+    pub encoding_type: ::std::option::Option<::std::string::String>,
+    pub key_marker: ::std::option::Option<::std::string::String>,
+    pub max_uploads: ::std::option::Option<i32>,
+    pub prefix: ::std::option::Option<::std::string::String>,
+    pub upload_id_marker: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMultipartUploadsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListMultipartUploadsRequest;
+}
+
+impl crate::FromValue for ListMultipartUploadsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            delimiter: crate::optional(f.next())?,
+            encoding_type: crate::optional(f.next())?,
+            key_marker: crate::optional(f.next())?,
+            max_uploads: crate::optional(f.next())?,
+            prefix: crate::optional(f.next())?,
+            upload_id_marker: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListMultipartUploadsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.delimiter.map(crate::IntoValue::into_value),
+            self.encoding_type.map(crate::IntoValue::into_value),
+            self.key_marker.map(crate::IntoValue::into_value),
+            self.max_uploads.map(crate::IntoValue::into_value),
+            self.prefix.map(crate::IntoValue::into_value),
+            self.upload_id_marker.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMultipartUploadsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMultipartUploadsRequest")
+            .field("Bucket", &self.bucket)
+            .field("Delimiter", &self.delimiter)
+            .field("EncodingType", &self.encoding_type)
+            .field("KeyMarker", &self.key_marker)
+            .field("MaxUploads", &self.max_uploads)
+            .field("Prefix", &self.prefix)
+            .field("UploadIdMarker", &self.upload_id_marker)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("RequestPayer", &self.request_payer)
             .finish()
     }
 }
@@ -26398,6 +27621,172 @@ impl ::std::fmt::Debug for ListObjectsV2Request {
     }
 }
 
+/// The `ListPartsOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListPartsOutput {
+    pub abort_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub abort_rule_id: ::std::option::Option<::std::string::String>,
+    pub bucket: ::std::option::Option<::std::string::String>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub upload_id: ::std::option::Option<::std::string::String>,
+    pub part_number_marker: ::std::option::Option<i32>,
+    pub next_part_number_marker: ::std::option::Option<i32>,
+    pub max_parts: ::std::option::Option<i32>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub parts: ::std::option::Option<::std::vec::Vec<Part>>,
+    pub initiator: ::std::option::Option<Initiator>,
+    pub owner: ::std::option::Option<Owner>,
+    pub storage_class: ::std::option::Option<::std::string::String>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListPartsOutput {
+    const SHAPE: &'static crate::Shape = &SH_ListPartsOutput;
+}
+
+impl crate::FromValue for ListPartsOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(16)?.into_iter();
+        Ok(Self {
+            abort_date: crate::optional(f.next())?,
+            abort_rule_id: crate::optional(f.next())?,
+            bucket: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            upload_id: crate::optional(f.next())?,
+            part_number_marker: crate::optional(f.next())?,
+            next_part_number_marker: crate::optional(f.next())?,
+            max_parts: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            parts: crate::optional(f.next())?,
+            initiator: crate::optional(f.next())?,
+            owner: crate::optional(f.next())?,
+            storage_class: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListPartsOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.abort_date.map(crate::IntoValue::into_value),
+            self.abort_rule_id.map(crate::IntoValue::into_value),
+            self.bucket.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.upload_id.map(crate::IntoValue::into_value),
+            self.part_number_marker.map(crate::IntoValue::into_value),
+            self.next_part_number_marker.map(crate::IntoValue::into_value),
+            self.max_parts.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.parts.map(crate::IntoValue::into_value),
+            self.initiator.map(crate::IntoValue::into_value),
+            self.owner.map(crate::IntoValue::into_value),
+            self.storage_class.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPartsOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPartsOutput")
+            .field("AbortDate", &self.abort_date)
+            .field("AbortRuleId", &self.abort_rule_id)
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("UploadId", &self.upload_id)
+            .field("PartNumberMarker", &self.part_number_marker)
+            .field("NextPartNumberMarker", &self.next_part_number_marker)
+            .field("MaxParts", &self.max_parts)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Parts", &self.parts)
+            .field("Initiator", &self.initiator)
+            .field("Owner", &self.owner)
+            .field("StorageClass", &self.storage_class)
+            .field("RequestCharged", &self.request_charged)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ChecksumType", &self.checksum_type)
+            .finish()
+    }
+}
+
+/// The `ListPartsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListPartsRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub max_parts: ::std::option::Option<i32>,
+    pub part_number_marker: ::std::option::Option<i32>,
+    pub upload_id: ::std::string::String,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListPartsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListPartsRequest;
+}
+
+impl crate::FromValue for ListPartsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(10)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            max_parts: crate::optional(f.next())?,
+            part_number_marker: crate::optional(f.next())?,
+            upload_id: crate::required(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListPartsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.max_parts.map(crate::IntoValue::into_value),
+            self.part_number_marker.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.upload_id)),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPartsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPartsRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("MaxParts", &self.max_parts)
+            .field("PartNumberMarker", &self.part_number_marker)
+            .field("UploadId", &self.upload_id)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .finish()
+    }
+}
+
 /// The `LocationInfo` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct LocationInfo {
@@ -26428,6 +27817,69 @@ impl crate::IntoValue for LocationInfo {
 impl ::std::fmt::Debug for LocationInfo {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("LocationInfo").field("Type", &self.r#type).field("Name", &self.name).finish()
+    }
+}
+
+/// The `MultipartUpload` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MultipartUpload {
+    pub upload_id: ::std::option::Option<::std::string::String>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub initiated: ::std::option::Option<::time::OffsetDateTime>,
+    pub storage_class: ::std::option::Option<::std::string::String>,
+    pub owner: ::std::option::Option<Owner>,
+    pub initiator: ::std::option::Option<Initiator>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for MultipartUpload {
+    const SHAPE: &'static crate::Shape = &SH_MultipartUpload;
+}
+
+impl crate::FromValue for MultipartUpload {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            upload_id: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            initiated: crate::optional(f.next())?,
+            storage_class: crate::optional(f.next())?,
+            owner: crate::optional(f.next())?,
+            initiator: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MultipartUpload {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.upload_id.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.initiated.map(crate::IntoValue::into_value),
+            self.storage_class.map(crate::IntoValue::into_value),
+            self.owner.map(crate::IntoValue::into_value),
+            self.initiator.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MultipartUpload {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MultipartUpload")
+            .field("UploadId", &self.upload_id)
+            .field("Key", &self.key)
+            .field("Initiated", &self.initiated)
+            .field("StorageClass", &self.storage_class)
+            .field("Owner", &self.owner)
+            .field("Initiator", &self.initiator)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ChecksumType", &self.checksum_type)
+            .finish()
     }
 }
 
@@ -26777,6 +28229,93 @@ impl crate::IntoValue for OwnershipControlsRule {
 impl ::std::fmt::Debug for OwnershipControlsRule {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("OwnershipControlsRule").field("ObjectOwnership", &self.object_ownership).finish()
+    }
+}
+
+/// The `Part` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Part {
+    pub part_number: ::std::option::Option<i32>,
+    pub last_modified: ::std::option::Option<::time::OffsetDateTime>,
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub size: ::std::option::Option<i64>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Part {
+    const SHAPE: &'static crate::Shape = &SH_Part;
+}
+
+impl crate::FromValue for Part {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(14)?.into_iter();
+        Ok(Self {
+            part_number: crate::optional(f.next())?,
+            last_modified: crate::optional(f.next())?,
+            e_tag: crate::optional(f.next())?,
+            size: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Part {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.part_number.map(crate::IntoValue::into_value),
+            self.last_modified.map(crate::IntoValue::into_value),
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.size.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Part {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Part")
+            .field("PartNumber", &self.part_number)
+            .field("LastModified", &self.last_modified)
+            .field("ETag", &self.e_tag)
+            .field("Size", &self.size)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .finish()
     }
 }
 
@@ -27990,6 +29529,228 @@ impl crate::IntoValue for Tagging {
 impl ::std::fmt::Debug for Tagging {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Tagging").field("TagSet", &self.tag_set).finish()
+    }
+}
+
+/// The `UploadPartOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UploadPartOutput {
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UploadPartOutput {
+    const SHAPE: &'static crate::Shape = &SH_UploadPartOutput;
+}
+
+impl crate::FromValue for UploadPartOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(17)?.into_iter();
+        Ok(Self {
+            server_side_encryption: crate::optional(f.next())?,
+            e_tag: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UploadPartOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadPartOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadPartOutput")
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("ETag", &self.e_tag)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `UploadPartRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UploadPartRequest {
+    pub body: ::std::option::Option<crate::Blob>,
+    pub bucket: ::std::string::String,
+    pub content_length: ::std::option::Option<i64>,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+    pub key: ::std::string::String,
+    pub part_number: i32,
+    pub upload_id: ::std::string::String,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UploadPartRequest {
+    const SHAPE: &'static crate::Shape = &SH_UploadPartRequest;
+}
+
+impl crate::FromValue for UploadPartRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(23)?.into_iter();
+        Ok(Self {
+            body: crate::optional(f.next())?,
+            bucket: crate::required(f.next())?,
+            content_length: crate::optional(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+            key: crate::required(f.next())?,
+            part_number: crate::required(f.next())?,
+            upload_id: crate::required(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UploadPartRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.body.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.content_length.map(crate::IntoValue::into_value),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key)),
+            Some(crate::IntoValue::into_value(self.part_number)),
+            Some(crate::IntoValue::into_value(self.upload_id)),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadPartRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadPartRequest")
+            .field("Body", &self.body)
+            .field("Bucket", &self.bucket)
+            .field("ContentLength", &self.content_length)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .field("Key", &self.key)
+            .field("PartNumber", &self.part_number)
+            .field("UploadId", &self.upload_id)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
     }
 }
 
