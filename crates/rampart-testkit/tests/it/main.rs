@@ -26,6 +26,7 @@ mod roles;
 mod s3;
 mod s3_addressing;
 mod s3_protection;
+mod s3_transfer;
 mod saml;
 mod security;
 mod server;

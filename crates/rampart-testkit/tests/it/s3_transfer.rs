@@ -1,0 +1,193 @@
+//! Objects as users move them: multipart uploads through the SDK (with S3's errors for a wrong
+//! part list), ranged and conditional reads, and `aws s3 cp` / `aws s3 sync` of a 200 MB file,
+//! which the AWS CLI sends in parts and fetches in ranges.
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+use crate::s3::{code, s3};
+use rampart_testkit::TestServer;
+
+/// Deterministic, incompressible-looking bytes.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    let mut x: u32 = 0x9E37_79B9 ^ u32::from(seed);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder()
+        .set_parts(Some(
+            parts.iter().map(|(n, e)| CompletedPart::builder().part_number(*n).e_tag(*e).build()).collect(),
+        ))
+        .build()
+}
+
+#[tokio::test]
+async fn multipart_uploads_assemble_listed_parts_and_refuse_wrong_lists() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("media").send().await.unwrap();
+    let (first, second) = (pattern(5 * 1024 * 1024 + 17, 1), pattern(300_000, 2));
+
+    let up =
+        c.create_multipart_upload().bucket("media").key("film.bin").content_type("video/mp4").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let part = |n: i32, body: &[u8]| {
+        c.upload_part()
+            .bucket("media")
+            .key("film.bin")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(body.to_vec()))
+            .send()
+    };
+    // Parts arrive in any order; one sent again replaces the last.
+    let e2 = part(2, b"draft").await.unwrap().e_tag().unwrap().to_owned();
+    let e2b = part(2, &second).await.unwrap().e_tag().unwrap().to_owned();
+    assert_ne!(e2, e2b);
+    let e1 = part(1, &first).await.unwrap().e_tag().unwrap().to_owned();
+    assert_eq!(code(part(10_001, b"x").await), "InvalidArgument");
+    let listed = c.list_parts().bucket("media").key("film.bin").upload_id(&id).send().await.unwrap();
+    let numbers: Vec<(i32, i64)> =
+        listed.parts().iter().map(|p| (p.part_number().unwrap(), p.size().unwrap())).collect();
+    assert_eq!(numbers, [(1, first.len() as i64), (2, second.len() as i64)]);
+    let uploads = c.list_multipart_uploads().bucket("media").send().await.unwrap();
+    assert_eq!(uploads.uploads().iter().filter_map(|u| u.upload_id()).collect::<Vec<_>>(), [id.as_str()]);
+
+    let complete = |parts: CompletedMultipartUpload| {
+        c.complete_multipart_upload().bucket("media").key("film.bin").upload_id(&id).multipart_upload(parts).send()
+    };
+    assert_eq!(code(complete(completed(&[(2, &e2b), (1, &e1)])).await), "InvalidPartOrder");
+    assert_eq!(code(complete(completed(&[(1, &e1), (2, &e2)])).await), "InvalidPart");
+    assert_eq!(code(complete(completed(&[(1, &e1), (3, &e2b)])).await), "InvalidPart");
+    let done = complete(completed(&[(1, &e1), (2, &e2b)])).await.unwrap();
+    assert!(done.e_tag().unwrap().ends_with("-2\""), "{:?}", done.e_tag());
+
+    let got = c.get_object().bucket("media").key("film.bin").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("video/mp4"));
+    assert_eq!(got.e_tag(), done.e_tag());
+    let whole = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(whole.len(), first.len() + second.len());
+    assert!(whole[..first.len()] == first[..] && whole[first.len()..] == second[..]);
+    // A range across the parts' seam, and one from the end.
+    let seam = first.len() - 10;
+    let r = c
+        .get_object()
+        .bucket("media")
+        .key("film.bin")
+        .range(format!("bytes={seam}-{}", seam + 19))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.content_range(), Some(format!("bytes {seam}-{}/{}", seam + 19, whole.len()).as_str()));
+    assert_eq!(r.body.collect().await.unwrap().into_bytes().as_ref(), &whole[seam..seam + 20]);
+    let tail = c.get_object().bucket("media").key("film.bin").range("bytes=-5").send().await.unwrap();
+    assert_eq!(tail.body.collect().await.unwrap().into_bytes().as_ref(), &whole[whole.len() - 5..]);
+    assert_eq!(
+        code(c.get_object().bucket("media").key("film.bin").range("bytes=999999999-").send().await),
+        "InvalidRange"
+    );
+    // Conditional reads: a matching If-None-Match is 304, a failing If-Match 412.
+    let etag = done.e_tag().unwrap();
+    let unchanged = c.get_object().bucket("media").key("film.bin").if_none_match(etag).send().await;
+    assert_eq!(unchanged.unwrap_err().raw_response().map(|r| r.status().as_u16()), Some(304));
+    assert_eq!(
+        code(c.get_object().bucket("media").key("film.bin").if_match("\"nope\"").send().await),
+        "PreconditionFailed"
+    );
+    // The upload is gone once complete.
+    assert_eq!(code(c.list_parts().bucket("media").key("film.bin").upload_id(&id).send().await), "NoSuchUpload");
+
+    // Every part but the last must be 5 MiB at least; an aborted upload is gone, bytes and all.
+    let small = c.create_multipart_upload().bucket("media").key("small").send().await.unwrap();
+    let sid = small.upload_id().unwrap().to_owned();
+    let mut etags = Vec::new();
+    for n in 1..=2 {
+        let p = c
+            .upload_part()
+            .bucket("media")
+            .key("small")
+            .upload_id(&sid)
+            .part_number(n)
+            .body(ByteStream::from_static(b"tiny"))
+            .send()
+            .await
+            .unwrap();
+        etags.push(p.e_tag().unwrap().to_owned());
+    }
+    let too_small = c
+        .complete_multipart_upload()
+        .bucket("media")
+        .key("small")
+        .upload_id(&sid)
+        .multipart_upload(completed(&[(1, &etags[0]), (2, &etags[1])]))
+        .send()
+        .await;
+    assert_eq!(code(too_small), "EntityTooSmall");
+    c.abort_multipart_upload().bucket("media").key("small").upload_id(&sid).send().await.unwrap();
+    assert_eq!(
+        code(c.abort_multipart_upload().bucket("media").key("small").upload_id(&sid).send().await),
+        "NoSuchUpload"
+    );
+    assert!(c.list_multipart_uploads().bucket("media").send().await.unwrap().uploads().is_empty());
+
+    // Deleting the object deletes its parts' bytes: the bucket then empties completely.
+    c.delete_object().bucket("media").key("film.bin").send().await.unwrap();
+    c.delete_bucket().bucket("media").send().await.unwrap();
+}
+
+/// The AWS CLI's own transfer manager: a 200 MB file goes up in parts and comes back in ranges,
+/// byte for byte; `sync` then finds nothing to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_s3_cp_and_sync_move_a_200_mb_file_in_parts() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("backups").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let big = pattern(200 * 1024 * 1024, 7);
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    std::fs::write(src.join("small.txt"), b"hello").unwrap();
+    let creds = server.data_dir().join("root-credentials");
+    let aws = |args: &[&str]| {
+        let out = std::process::Command::new("aws")
+            .args(args)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_ENDPOINT_URL", &server.endpoint)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the AWS CLI runs (.ci/run installs it)");
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let src_arg = src.join("big.bin").display().to_string();
+    tokio::task::block_in_place(|| aws(&["s3", "cp", &src_arg, "s3://backups/big.bin", "--only-show-errors"]));
+    let head = c.head_object().bucket("backups").key("big.bin").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(big.len() as i64));
+    assert!(head.e_tag().unwrap().contains('-'), "the CLI sent parts: {:?}", head.e_tag());
+
+    let back = dir.path().join("back.bin");
+    let back_arg = back.display().to_string();
+    tokio::task::block_in_place(|| aws(&["s3", "cp", "s3://backups/big.bin", &back_arg, "--only-show-errors"]));
+    assert!(std::fs::read(&back).unwrap() == big, "the downloaded file differs");
+
+    let src_dir = src.display().to_string();
+    tokio::task::block_in_place(|| aws(&["s3", "sync", &src_dir, "s3://backups/", "--only-show-errors"]));
+    let again = tokio::task::block_in_place(|| aws(&["s3", "sync", &src_dir, "s3://backups/", "--dryrun"]));
+    assert!(again.trim().is_empty(), "sync found work after syncing: {again}");
+    let keys = c.list_objects_v2().bucket("backups").send().await.unwrap();
+    let keys: Vec<&str> = keys.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["big.bin", "small.txt"]);
+}
