@@ -12,7 +12,10 @@
 //! `--op get-user` loads IAM GetUser by a user whose access an inline policy decides; `--op
 //! member-get-user` the same in a member account of an organization, three OUs deep with an SCP at
 //! every level (compare the two for what SCPs cost); `--op create-user` loads durable, audited
-//! CreateUser calls.
+//! CreateUser calls; `--op s3-put` and `--op s3-get` load PutObject and GetObject of 4 KiB
+//! objects (sealed at rest); `--op s3-transfer [--mib N]` uploads N MiB (default 1024) in 8 MiB
+//! parts and downloads it in 8 MiB ranges, 8 connections each way, and reports MB/s and the
+//! server's peak RSS growth.
 //!
 //! `--populate USERS,ROLES,POLICIES` stores that many users, roles and managed policies before
 //! measuring, to compare reads on a full account with reads on an empty one.
@@ -154,6 +157,11 @@ enum Op {
     KmsGenerateDataKey,
     /// KMS Sign (ECDSA_SHA_256, a 32-byte message) with an ECC_NIST_P256 key by the same user.
     KmsSign,
+    /// S3 PutObject of 4 KiB (SSE-S3: sealed at rest) as root, over one key (each PUT replaces
+    /// the last).
+    S3Put,
+    /// S3 GetObject of a 4 KiB object (SSE-S3) as root.
+    S3Get,
 }
 
 impl Op {
@@ -168,6 +176,8 @@ impl Op {
             Self::KmsEncrypt => "KMS Encrypt (1 KiB)",
             Self::KmsGenerateDataKey => "KMS GenerateDataKey",
             Self::KmsSign => "KMS Sign (ECC_NIST_P256)",
+            Self::S3Put => "S3 PutObject (4 KiB)",
+            Self::S3Get => "S3 GetObject (4 KiB)",
         }
     }
 }
@@ -203,6 +213,8 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
             let (target, body) = kms_request(op);
             kms_signed(addr, creds, target, body)
         }
+        Op::S3Put => s3_signed(addr, creds, "PUT", "/loadbench/bench.bin", vec![0x5a; 4096]),
+        Op::S3Get => s3_signed(addr, creds, "GET", "/loadbench/read.bin", Vec::new()),
         Op::CreateUser => {
             let n = NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             form(
@@ -213,6 +225,155 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
             )
         }
     }
+}
+
+/// An S3 request, signed as the SDK signs it over HTTP (the payload's SHA-256 in
+/// `x-amz-content-sha256`), or with `UNSIGNED-PAYLOAD` when `unsigned`.
+fn s3_request(
+    addr: &str,
+    creds: &Creds,
+    (method, target): (&str, &str),
+    body: Vec<u8>,
+    unsigned: bool,
+) -> anyhow::Result<http::Request<Vec<u8>>> {
+    let hash = if unsigned {
+        "UNSIGNED-PAYLOAD".to_owned()
+    } else {
+        data_encoding::HEXLOWER.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body).as_ref())
+    };
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{target}"))
+        .header("x-amz-content-sha256", hash)
+        .body(body)?;
+    sign_request(req, &creds.id, &creds.secret, "s3", SystemTime::now(), SignatureLocation::Headers)
+}
+
+fn s3_signed(
+    addr: &str,
+    creds: &Creds,
+    method: &str,
+    target: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<http::Request<Vec<u8>>> {
+    s3_request(addr, creds, (method, target), body, false)
+}
+
+/// The bucket the S3 operations use, with the object GetObject reads.
+async fn s3_setup(addr: &str, root: &Creds) -> anyhow::Result<()> {
+    for (method, target, body) in [("PUT", "/loadbench", Vec::new()), ("PUT", "/loadbench/read.bin", vec![0x42; 4096])]
+    {
+        let r = rampart_testkit::send(s3_signed(addr, root, method, target, body)?).await?;
+        anyhow::ensure!(r.status == 200 || r.body.contains("BucketAlreadyOwnedByYou"), "S3 setup failed: {}", r.body);
+    }
+    Ok(())
+}
+
+/// Part size and concurrency of the transfer benchmark, as the AWS CLI's defaults.
+const PART: usize = 8 * 1024 * 1024;
+const TRANSFER_CONNECTIONS: usize = 8;
+
+/// Uploads `mib` MiB in 8 MiB parts over 8 connections, then downloads it in 8 MiB ranges over 8
+/// connections; prints each direction's throughput and the server's peak RSS growth.
+async fn s3_transfer(addr: &str, root: &std::sync::Arc<Creds>, mib: usize, pid: Option<u32>) -> anyhow::Result<()> {
+    s3_setup(addr, root).await?;
+    let r = rampart_testkit::send(s3_signed(addr, root, "POST", "/loadbench/big.bin?uploads", Vec::new())?).await?;
+    let upload = xml_field(&r.body, "UploadId").context("no upload id")?;
+    let parts = (mib * 1024 * 1024).div_ceil(PART);
+    let body: std::sync::Arc<Vec<u8>> = std::sync::Arc::new((0..PART).map(|i| (i * 31 % 251) as u8).collect());
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let base = pid.and_then(rss_kib).unwrap_or(0);
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            while let Some(kib) = pid.and_then(rss_kib) {
+                peak.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(1));
+    let etags = std::sync::Arc::new(std::sync::Mutex::new(vec![String::new(); parts]));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..TRANSFER_CONNECTIONS)
+        .map(|_| {
+            let (addr, root, body, next, etags, upload) =
+                (addr.to_owned(), root.clone(), body.clone(), next.clone(), etags.clone(), upload.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n > parts {
+                        return anyhow::Ok(());
+                    }
+                    let target = format!("/loadbench/big.bin?partNumber={n}&uploadId={upload}");
+                    let req = s3_request(&addr, &root, ("PUT", &target), body.to_vec(), true)?;
+                    let r = rampart_testkit::send(req).await?;
+                    anyhow::ensure!(r.status == 200, "UploadPart failed: {}", r.body);
+                    let etag = r.headers.get("etag").and_then(|v| v.to_str().ok()).context("no ETag")?.to_owned();
+                    if let Some(slot) = etags.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.get_mut(n - 1) {
+                        *slot = etag;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let list: String = etags
+        .lock()
+        .map_err(|_| anyhow::anyhow!("poisoned"))?
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>", i + 1))
+        .collect();
+    let doc = format!("<CompleteMultipartUpload>{list}</CompleteMultipartUpload>").into_bytes();
+    let target = format!("/loadbench/big.bin?uploadId={upload}");
+    let r = rampart_testkit::send(s3_signed(addr, root, "POST", &target, doc)?).await?;
+    anyhow::ensure!(r.status == 200 && r.body.contains("ETag"), "CompleteMultipartUpload failed: {}", r.body);
+    let up = started.elapsed().as_secs_f64();
+    let up_peak = peak.swap(0, std::sync::atomic::Ordering::Relaxed);
+    let total = (parts * PART) as f64;
+    println!(
+        "S3 multipart upload  {mib} MiB in {parts} parts of 8 MiB, {TRANSFER_CONNECTIONS} connections: {:.1} s, {:.0} MB/s, server RSS peak +{:.0} MiB",
+        up,
+        total / up / 1e6,
+        up_peak.saturating_sub(base) as f64 / 1024.0
+    );
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..TRANSFER_CONNECTIONS)
+        .map(|_| {
+            let (addr, root, next) = (addr.to_owned(), root.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= parts {
+                        return anyhow::Ok(());
+                    }
+                    let mut req = s3_signed(&addr, &root, "GET", "/loadbench/big.bin", Vec::new())?;
+                    let range = format!("bytes={}-{}", n * PART, (n + 1) * PART - 1);
+                    req.headers_mut().insert("range", http::HeaderValue::from_str(&range)?);
+                    let r = rampart_testkit::send(req).await?;
+                    let len = r.headers.get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+                    anyhow::ensure!(r.status == 206 && len == Some(PART), "ranged GET failed: {} {len:?}", r.status);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let down = started.elapsed().as_secs_f64();
+    let down_peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    sampler.abort();
+    println!(
+        "S3 ranged download   {mib} MiB in 8 MiB ranges, {TRANSFER_CONNECTIONS} connections: {:.1} s, {:.0} MB/s, server RSS peak +{:.0} MiB",
+        down,
+        total / down / 1e6,
+        down_peak.saturating_sub(base) as f64 / 1024.0
+    );
+    Ok(())
 }
 
 /// The KMS keys the KMS operations use: symmetric, then ECC_NIST_P256.
@@ -501,7 +662,8 @@ fn form_encode(s: &str) -> String {
 
 /// The request as bytes on the wire.
 fn wire_bytes(req: &http::Request<Vec<u8>>) -> Vec<u8> {
-    let mut out = format!("{} / HTTP/1.1\r\n", req.method()).into_bytes();
+    let target = req.uri().path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+    let mut out = format!("{} {target} HTTP/1.1\r\n", req.method()).into_bytes();
     for (k, v) in req.headers() {
         out.extend_from_slice(k.as_str().as_bytes());
         out.extend_from_slice(b": ");
@@ -692,6 +854,10 @@ async fn populate(addr: &str, root: &std::sync::Arc<Creds>, counts: [usize; 3]) 
 async fn setup_creds(addr: &str, root: std::sync::Arc<Creds>, op: Op) -> anyhow::Result<std::sync::Arc<Creds>> {
     Ok(match op {
         Op::GetCallerIdentity | Op::CreateUser => root,
+        Op::S3Put | Op::S3Get => {
+            s3_setup(addr, &root).await?;
+            root
+        }
         Op::GetUser => std::sync::Arc::new(policy_user(addr, &root).await?),
         Op::MemberGetUser => std::sync::Arc::new(member_user(addr, &root).await?),
         Op::AssumeRole => std::sync::Arc::new(role_user(addr, &root, false).await?),
@@ -709,6 +875,8 @@ async fn main() -> anyhow::Result<()> {
     let mut counts: Option<[usize; 3]> = None;
     let mut postgres = false;
     let mut nodes = 1usize;
+    let mut transfer = false;
+    let mut mib = 1024usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -716,6 +884,7 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = args.next().context("--seconds S")?.parse()?,
             "--addr" => attach.0 = Some(args.next().context("--addr HOST:PORT")?),
             "--postgres" => postgres = true,
+            "--mib" => mib = args.next().context("--mib N")?.parse()?,
             "--nodes" => nodes = args.next().context("--nodes N")?.parse()?,
             "--creds" => attach.1 = Some(args.next().context("--creds FILE")?.into()),
             "--populate" => {
@@ -736,9 +905,16 @@ async fn main() -> anyhow::Result<()> {
                     Some("kms-encrypt") => Op::KmsEncrypt,
                     Some("kms-generate-data-key") => Op::KmsGenerateDataKey,
                     Some("kms-sign") => Op::KmsSign,
+                    Some("s3-put") => Op::S3Put,
+                    Some("s3-get") => Op::S3Get,
+                    Some("s3-transfer") => {
+                        transfer = true;
+                        Op::GetCallerIdentity
+                    }
                     _ => bail!(
                         "--op is get-caller-identity, get-user, member-get-user, create-user, assume-role, \
-                         session-caller-identity, kms-encrypt, kms-generate-data-key or kms-sign"
+                         session-caller-identity, kms-encrypt, kms-generate-data-key, kms-sign, s3-put, s3-get \
+                         or s3-transfer"
                     ),
                 }
             }
@@ -804,6 +980,10 @@ async fn main() -> anyhow::Result<()> {
     let first_addr = addrs.first().cloned().unwrap_or_default();
     if let Some(counts) = counts {
         populate(&first_addr, &creds, counts).await?;
+    }
+    if transfer {
+        anyhow::ensure!((1..=4096).contains(&mib), "--mib is 1 to 4096");
+        return s3_transfer(&first_addr, &creds, mib, pids.first().copied()).await;
     }
     creds = setup_creds(&first_addr, creds, op).await?;
     run(&addrs, &creds, 4, 2, op, &pids).await.map(|_| ()).ok(); // warm-up
