@@ -277,24 +277,18 @@ pub(crate) fn check_integrity(sent: &Sent<'_>, body: &[u8]) -> Result<Option<(St
         }
     }
     let mut kept = None;
-    let computed: [(&str, Option<&str>, &dyn Fn() -> String); 3] = [
-        ("CRC32", sent.crc32, &|| data_encoding::BASE64.encode(&crc32fast::hash(body).to_be_bytes())),
-        ("SHA256", sent.sha256, &|| {
-            data_encoding::BASE64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref())
-        }),
-        ("SHA1", sent.sha1, &|| {
-            data_encoding::BASE64
-                .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref())
-        }),
-    ];
-    for (name, given, actual) in computed {
-        if let Some(given) = given {
-            let actual = actual();
-            if given != actual {
-                return Err(bad_digest(name));
-            }
-            kept = Some((name.to_owned(), actual));
+    let b64 = |d: &[u8]| data_encoding::BASE64.encode(d);
+    for (name, given) in [("CRC32", sent.crc32), ("SHA256", sent.sha256), ("SHA1", sent.sha1)] {
+        let Some(given) = given else { continue };
+        let actual = match name {
+            "CRC32" => b64(&crc32fast::hash(body).to_be_bytes()),
+            "SHA256" => b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref()),
+            _ => b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref()),
+        };
+        if given != actual {
+            return Err(bad_digest(name));
         }
+        kept = Some((name.to_owned(), actual));
     }
     if let Some((name, _)) = sent.others.iter().find(|(_, present)| *present) {
         return Err(ServiceError::new(
