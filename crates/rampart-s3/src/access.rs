@@ -166,6 +166,15 @@ pub fn checks(
     if let Some(kms) = member("SSEKMSKeyId") {
         keys.push(("s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(), vec![kms.to_owned()]));
     }
+    for (key, name) in
+        [("s3:object-lock-mode", "ObjectLockMode"), ("s3:object-lock-legal-hold", "ObjectLockLegalHoldStatus")]
+    {
+        if let Some(v) = member(name) {
+            keys.push((key.to_owned(), vec![v.to_owned()]));
+        }
+    }
+    let bypass =
+        matches!(shape.and_then(|s| input.field(s, "BypassGovernanceRetention")), Some((_, Value::Bool(true))));
     if let Some(t) = member("Tagging").filter(|_| operation == "PutObject") {
         let tags: Vec<(String, String)> = t
             .split('&')
@@ -188,7 +197,7 @@ pub fn checks(
             .objects
             .iter()
             .enumerate()
-            .map(|(i, o)| {
+            .flat_map(|(i, o)| {
                 let mut keys = keys.clone();
                 let action = match &o.version_id {
                     Some(v) => {
@@ -197,15 +206,21 @@ pub fn checks(
                     }
                     None => "DeleteObject",
                 };
-                Access {
+                let resource = format!("{bucket_arn}/{}", o.key);
+                let on_key = |action: &str, keys: Vec<(String, Vec<String>)>| Access {
                     action: format!("s3:{action}"),
-                    resource: format!("{bucket_arn}/{}", o.key),
+                    resource: resource.clone(),
                     keys,
                     owner: owner.clone(),
                     policy: policy.clone(),
                     policy_required: false,
                     item: Some(i),
+                };
+                let mut checks = vec![on_key(action, keys.clone())];
+                if bypass {
+                    checks.push(on_key("BypassGovernanceRetention", keys));
                 }
+                checks
             })
             .collect());
     }
@@ -247,6 +262,11 @@ pub fn checks(
         policy_required: false,
         item: None,
     }];
+    // Bypassing GOVERNANCE retention is a permission of its own.
+    if bypass && matches!(operation, "DeleteObject" | "PutObjectRetention") {
+        let first = out.first().cloned();
+        out.extend(first.map(|a| Access { action: "s3:BypassGovernanceRetention".to_owned(), ..a }));
+    }
     if let (Some(b), false) = (&b, facts.anonymous) {
         out.extend(kms_access(db, b, operation, object_key, version, &member, facts)?);
     }

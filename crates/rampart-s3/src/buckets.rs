@@ -62,9 +62,6 @@ pub fn create_bucket(
             )
         });
     }
-    if input.object_lock_enabled_for_bucket == Some(true) {
-        return Err(crate::not_served("Object Lock"));
-    }
     let ownership = input.object_ownership.clone().unwrap_or_else(|| "BucketOwnerEnforced".to_owned());
     protection::check_ownership(&ownership)?;
     let region = input
@@ -87,7 +84,13 @@ pub fn create_bucket(
         encryption: None,
         tags: None,
         configs: BTreeMap::new(),
+        object_lock: None,
     };
+    // A bucket made with Object Lock has versioning on for good.
+    if input.object_lock_enabled_for_bucket == Some(true) {
+        b.versioning = Some("Enabled".to_owned());
+        b.object_lock = Some(crate::lock::LockConfig::default());
+    }
     let grants = input.grant_full_control.is_some()
         || input.grant_read.is_some()
         || input.grant_read_acp.is_some()

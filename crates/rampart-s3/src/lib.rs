@@ -9,6 +9,7 @@ pub mod access;
 mod buckets;
 mod data;
 mod encryption;
+mod lock;
 mod multipart;
 mod objects;
 mod protection;
@@ -22,6 +23,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use buckets::{create_bucket, delete_bucket, get_bucket_location, head_bucket, list_buckets};
+pub use lock::{
+    get_object_legal_hold, get_object_lock_configuration, get_object_retention, put_object_legal_hold,
+    put_object_lock_configuration, put_object_retention,
+};
 pub use multipart::{
     abort_multipart_upload, complete_multipart_upload, create_multipart_upload, list_multipart_uploads, list_parts,
     upload_part,
@@ -33,10 +38,9 @@ pub use objects::{
 pub use protection::{
     delete_bucket_encryption, delete_bucket_ownership_controls, delete_bucket_policy, delete_bucket_tagging,
     delete_public_access_block, get_bucket_acl, get_bucket_encryption, get_bucket_ownership_controls,
-    get_bucket_policy, get_bucket_policy_status, get_bucket_tagging, get_bucket_versioning,
-    get_object_lock_configuration, get_public_access_block, put_bucket_acl, put_bucket_encryption,
-    put_bucket_ownership_controls, put_bucket_policy, put_bucket_tagging, put_bucket_versioning,
-    put_public_access_block,
+    get_bucket_policy, get_bucket_policy_status, get_bucket_tagging, get_bucket_versioning, get_public_access_block,
+    put_bucket_acl, put_bucket_encryption, put_bucket_ownership_controls, put_bucket_policy, put_bucket_tagging,
+    put_bucket_versioning, put_public_access_block,
 };
 
 /// Most keys one listing page returns.
@@ -153,6 +157,9 @@ pub struct BucketRecord {
     /// in its awsJson form (see [`subresources`]).
     #[serde(default)]
     pub configs: BTreeMap<String, String>,
+    /// Object Lock, once enabled (never disabled), with its default retention.
+    #[serde(default)]
+    pub object_lock: Option<lock::LockConfig>,
 }
 
 impl BucketRecord {
@@ -203,6 +210,9 @@ pub struct ObjectRecord {
     /// are under [`data_key`].
     #[serde(default)]
     pub parts: Vec<PartRef>,
+    /// Object Lock's retention and legal hold on this version.
+    #[serde(default)]
+    pub lock: Option<lock::VersionLock>,
 }
 
 /// One part of a completed multipart upload, as its object keeps it.
@@ -415,7 +425,9 @@ pub static ACTIONS: &[Action] = &[
     row("GetBucketWebsite", BUCKET, &[]),
     row("GetObject", OBJECT, &[]),
     row("GetObjectAcl", OBJECT, &[]),
+    row("GetObjectLegalHold", OBJECT, &[]),
     row("GetObjectLockConfiguration", BUCKET, &[]).named("GetBucketObjectLockConfiguration"),
+    row("GetObjectRetention", OBJECT, &[]),
     row("GetObjectTagging", OBJECT, &[]),
     row("GetPublicAccessBlock", BUCKET, &[]).named("GetBucketPublicAccessBlock"),
     row("HeadBucket", BUCKET, &[]).named("ListBucket"),
@@ -442,6 +454,9 @@ pub static ACTIONS: &[Action] = &[
     row("PutBucketWebsite", BUCKET, &[]),
     row("PutObject", OBJECT, &[]),
     row("PutObjectAcl", OBJECT, &[]),
+    row("PutObjectLegalHold", OBJECT, &[]),
+    row("PutObjectLockConfiguration", BUCKET, &[]).named("PutBucketObjectLockConfiguration"),
+    row("PutObjectRetention", OBJECT, &[]),
     row("PutObjectTagging", OBJECT, &[]),
     row("PutPublicAccessBlock", BUCKET, &[]).named("PutBucketPublicAccessBlock"),
     row("UploadPart", OBJECT, &[]).named("PutObject"),

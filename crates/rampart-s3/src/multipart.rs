@@ -38,6 +38,8 @@ pub(crate) struct UploadRecord {
     pub sse: String,
     pub kms: Option<KmsEnvelope>,
     pub checksum_algorithm: Option<String>,
+    #[serde(default)]
+    pub lock: Option<crate::lock::VersionLock>,
 }
 
 /// One uploaded part, as stored; its bytes are under [`part_data`].
@@ -118,9 +120,13 @@ pub fn create_multipart_upload(
     if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
-    if input.object_lock_mode.is_some() || input.object_lock_legal_hold_status.is_some() {
-        return Err(ServiceError::new("InvalidRequest", 400, "Bucket is missing Object Lock Configuration"));
-    }
+    let lock = crate::lock::for_new_version(
+        &b,
+        input.object_lock_mode.as_deref(),
+        input.object_lock_retain_until_date,
+        input.object_lock_legal_hold_status.as_deref(),
+        ctx.now,
+    )?;
     let pab = crate::protection::effective_pab_tx(tx, &b)?;
     let grants = input.grant_full_control.is_some()
         || input.grant_read.is_some()
@@ -158,6 +164,7 @@ pub fn create_multipart_upload(
         sse: plan.algorithm.clone(),
         kms,
         checksum_algorithm: input.checksum_algorithm.clone(),
+        lock,
     };
     records::write_tx(tx, &upload_key(&b.name, &u.key, &upload_id), &u)?;
     Ok(shapes::CreateMultipartUploadOutput {
@@ -318,6 +325,7 @@ pub fn complete_multipart_upload(
     rec.kms = u.kms.clone();
     rec.parts = parts;
     rec.sealed = true;
+    rec.lock = u.lock.clone();
     discard(tx, &b.name, &u, &kept)?;
     let rec: ObjectRecord = objects::write_version(tx, &b, rec, None)?;
     Ok(shapes::CompleteMultipartUploadOutput {

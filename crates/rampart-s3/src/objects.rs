@@ -75,6 +75,7 @@ pub(crate) fn new_record(
         sse: None,
         kms: None,
         parts: Vec::new(),
+        lock: None,
     })
 }
 
@@ -353,12 +354,13 @@ pub fn put_object(
 ) -> Result<shapes::PutObjectOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     check_key(&input.key)?;
-    if input.object_lock_mode.is_some()
-        || input.object_lock_retain_until_date.is_some()
-        || input.object_lock_legal_hold_status.is_some()
-    {
-        return Err(ServiceError::new("InvalidRequest", 400, "Bucket is missing Object Lock Configuration"));
-    }
+    let lock = crate::lock::for_new_version(
+        &b,
+        input.object_lock_mode.as_deref(),
+        input.object_lock_retain_until_date,
+        input.object_lock_legal_hold_status.as_deref(),
+        ctx.now,
+    )?;
     if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
@@ -402,6 +404,7 @@ pub fn put_object(
     rec.tags = tags;
     rec.checksum = checksum;
     rec.acl = acl;
+    rec.lock = lock;
     let (sealing, kms) = plan.begin(ctx.sealer)?;
     rec.sse = Some(plan.algorithm.clone());
     rec.kms = kms;
@@ -437,7 +440,12 @@ fn no_such_version() -> ServiceError {
 }
 
 /// The version a read names (the current one when it names none).
-fn version_for_read(ctx: &Ctx<'_>, bucket: &str, key: &str, id: Option<&str>) -> Result<ObjectRecord, ServiceError> {
+pub(crate) fn version_for_read(
+    ctx: &Ctx<'_>,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+) -> Result<ObjectRecord, ServiceError> {
     match id {
         None => current(ctx.db, bucket, key)?.ok_or_else(no_such_key),
         Some(id) => {
@@ -555,6 +563,9 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
         bucket_key_enabled: bucket_key,
         version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
         tag_count: i32::try_from(o.tags.len()).ok().filter(|n| *n > 0),
+        object_lock_mode: o.lock.as_ref().and_then(|l| l.mode.clone()),
+        object_lock_retain_until_date: o.lock.as_ref().and_then(|l| l.retain_until),
+        object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
         metadata: (!o.metadata.is_empty()).then_some(o.metadata),
         ..shapes::GetObjectOutput::default()
     })
@@ -587,6 +598,9 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         ssekms_key_id: key_id,
         bucket_key_enabled: bucket_key,
         version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
+        object_lock_mode: o.lock.as_ref().and_then(|l| l.mode.clone()),
+        object_lock_retain_until_date: o.lock.as_ref().and_then(|l| l.retain_until),
+        object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
         metadata: (!o.metadata.is_empty()).then_some(o.metadata),
         ..shapes::HeadObjectOutput::default()
     })
@@ -604,8 +618,8 @@ struct Deleted {
 fn delete_one(
     tx: &mut Tx<'_>,
     b: &BucketRecord,
-    key: &str,
-    version_id: Option<&str>,
+    (key, version_id): (&str, Option<&str>),
+    bypass: bool,
     now: OffsetDateTime,
 ) -> Result<Deleted, ServiceError> {
     check_key(key)?;
@@ -614,6 +628,7 @@ fn delete_one(
         let found = versions_tx(tx, &b.name, key)?.into_iter().find(|(_, o)| o.version_id() == id);
         let marker = found.as_ref().is_some_and(|(_, o)| o.delete_marker);
         if let Some(e) = found {
+            crate::lock::check_delete(&e.1, bypass, now)?;
             remove(tx, &b.name, &e)?;
         }
         return Ok(Deleted { version_id: Some(id.to_owned()), delete_marker: marker });
@@ -645,6 +660,7 @@ fn delete_one(
                 sse: None,
                 kms: None,
                 parts: Vec::new(),
+                lock: None,
             };
             let marker = write_version(tx, b, marker, None)?;
             Ok(Deleted {
@@ -669,7 +685,8 @@ pub fn delete_object(
             Some(_) => {}
         }
     }
-    let d = delete_one(tx, &b, &input.key, input.version_id.as_deref(), ctx.now)?;
+    let bypass = input.bypass_governance_retention == Some(true);
+    let d = delete_one(tx, &b, (&input.key, input.version_id.as_deref()), bypass, ctx.now)?;
     Ok(shapes::DeleteObjectOutput {
         delete_marker: d.delete_marker.then_some(true),
         version_id: d.version_id,
@@ -705,7 +722,8 @@ pub fn delete_objects(
             errors.push(error("AccessDenied", "Access Denied"));
             continue;
         }
-        match delete_one(tx, &b, &o.key, o.version_id.as_deref(), ctx.now) {
+        let bypass = input.bypass_governance_retention == Some(true);
+        match delete_one(tx, &b, (&o.key, o.version_id.as_deref()), bypass, ctx.now) {
             Ok(d) if !quiet => deleted.push(shapes::DeletedObject {
                 key: Some(o.key),
                 version_id: o.version_id.clone(),
@@ -1039,7 +1057,7 @@ pub fn list_object_versions(
 }
 
 /// The version an object sub-resource call names, in a transaction, with its entry.
-fn version_tx(tx: &Tx<'_>, bucket: &str, key: &str, id: Option<&str>) -> Result<Entry, ServiceError> {
+pub(crate) fn version_tx(tx: &Tx<'_>, bucket: &str, key: &str, id: Option<&str>) -> Result<Entry, ServiceError> {
     let all = versions_tx(tx, bucket, key)?;
     let found = match id {
         None => all.into_iter().next().filter(|(_, o)| !o.delete_marker).ok_or_else(no_such_key)?,
@@ -1220,6 +1238,7 @@ mod tests {
             sse: None,
             kms: None,
             parts: Vec::new(),
+            lock: None,
         };
         let code = |m: Option<&str>, n: Option<&str>, ms: Option<OffsetDateTime>, us: Option<OffsetDateTime>| {
             check_preconditions(&o, m, n, ms, us).map_err(|e| e.status)

@@ -409,6 +409,13 @@ pub fn put_bucket_versioning(
     if c.mfa_delete.as_deref() == Some("Enabled") {
         return Err(crate::not_served("MFA Delete"));
     }
+    if b.object_lock.is_some() && c.status.as_deref() == Some("Suspended") {
+        return Err(ServiceError::new(
+            "InvalidBucketState",
+            409,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        ));
+    }
     match c.status.as_deref() {
         Some(s @ ("Enabled" | "Suspended")) => b.versioning = Some(s.to_owned()),
         None if c.mfa_delete.is_some() => {}
@@ -483,17 +490,4 @@ pub fn delete_bucket_tagging(
     let mut b = bucket_tx(tx, &input.bucket)?;
     b.tags = None;
     save(tx, &b)
-}
-
-/// No bucket has Object Lock yet: every bucket answers as one created without it.
-pub fn get_object_lock_configuration(
-    ctx: &Ctx<'_>,
-    input: shapes::GetObjectLockConfigurationRequest,
-) -> Result<shapes::GetObjectLockConfigurationOutput, ServiceError> {
-    bucket(ctx.db, &input.bucket)?;
-    Err(ServiceError::new(
-        "ObjectLockConfigurationNotFoundError",
-        404,
-        "Object Lock configuration does not exist for this bucket",
-    ))
 }

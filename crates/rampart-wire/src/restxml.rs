@@ -289,6 +289,24 @@ fn header_text(v: &Value) -> Option<String> {
     })
 }
 
+/// A header member's text: a timestamp in the format its member or shape names (S3's
+/// `x-amz-object-lock-retain-until-date` is ISO 8601), else as [`header_text`] writes it.
+fn header_value(m: &Member, v: &Value) -> Option<String> {
+    let Value::Timestamp(t) = v else { return header_text(v) };
+    let format = m.timestamp_format.or(match m.shape.kind {
+        Kind::Timestamp(f) => f,
+        _ => None,
+    });
+    Some(match format {
+        Some(rampart_shapes::TimestampFormat::Iso8601) => {
+            let t = t.replace_nanosecond(0).unwrap_or(*t);
+            t.format(&time::format_description::well_known::Rfc3339).ok()?
+        }
+        Some(rampart_shapes::TimestampFormat::UnixTimestamp) => t.unix_timestamp().to_string(),
+        _ => http_date(*t),
+    })
+}
+
 /// Encodes an operation's output. `root` names the XML document element of a body that is not a
 /// payload member (S3 names them per operation: `ListAllMyBucketsResult`, `ListBucketResult`).
 pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespace: Option<&str>) -> HttpResponse {
@@ -299,7 +317,7 @@ pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespa
         let Some(v) = f else { continue };
         match m.location {
             Location::Header => {
-                if let Some(text) = header_text(v) {
+                if let Some(text) = header_value(m, v) {
                     if m.wire_name().eq_ignore_ascii_case("Content-Type") {
                         resp.content_type = Some(text);
                     } else {

@@ -1375,7 +1375,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetBucketVersioning",
     "GetObject",
     "GetObjectAcl",
+    "GetObjectLegalHold",
     "GetObjectLockConfiguration",
+    "GetObjectRetention",
     "GetObjectTagging",
     "GetPublicAccessBlock",
     "HeadBucket",
@@ -1394,6 +1396,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "PutBucketVersioning",
     "PutObject",
     "PutObjectAcl",
+    "PutObjectLegalHold",
+    "PutObjectLockConfiguration",
+    "PutObjectRetention",
     "PutObjectTagging",
     "PutPublicAccessBlock",
     "UploadPart",
@@ -25858,6 +25863,86 @@ impl ::std::fmt::Debug for GetObjectAclRequest {
     }
 }
 
+/// The `GetObjectLegalHoldOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetObjectLegalHoldOutput {
+    pub legal_hold: ::std::option::Option<ObjectLockLegalHold>,
+}
+
+impl crate::HasShape for GetObjectLegalHoldOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectLegalHoldOutput;
+}
+
+impl crate::FromValue for GetObjectLegalHoldOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { legal_hold: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetObjectLegalHoldOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.legal_hold.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectLegalHoldOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectLegalHoldOutput").field("LegalHold", &self.legal_hold).finish()
+    }
+}
+
+/// The `GetObjectLegalHoldRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectLegalHoldRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectLegalHoldRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectLegalHoldRequest;
+}
+
+impl crate::FromValue for GetObjectLegalHoldRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectLegalHoldRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectLegalHoldRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectLegalHoldRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
 /// The `GetObjectLockConfigurationOutput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct GetObjectLockConfigurationOutput {
@@ -26239,6 +26324,86 @@ impl ::std::fmt::Debug for GetObjectRequest {
             .field("PartNumber", &self.part_number)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
             .field("ChecksumMode", &self.checksum_mode)
+            .finish()
+    }
+}
+
+/// The `GetObjectRetentionOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetObjectRetentionOutput {
+    pub retention: ::std::option::Option<ObjectLockRetention>,
+}
+
+impl crate::HasShape for GetObjectRetentionOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectRetentionOutput;
+}
+
+impl crate::FromValue for GetObjectRetentionOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { retention: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetObjectRetentionOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.retention.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectRetentionOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectRetentionOutput").field("Retention", &self.retention).finish()
+    }
+}
+
+/// The `GetObjectRetentionRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectRetentionRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectRetentionRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectRetentionRequest;
+}
+
+impl crate::FromValue for GetObjectRetentionRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectRetentionRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectRetentionRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectRetentionRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
             .finish()
     }
 }
@@ -28037,6 +28202,71 @@ impl ::std::fmt::Debug for ObjectLockConfiguration {
     }
 }
 
+/// The `ObjectLockLegalHold` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ObjectLockLegalHold {
+    pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ObjectLockLegalHold {
+    const SHAPE: &'static crate::Shape = &SH_ObjectLockLegalHold;
+}
+
+impl crate::FromValue for ObjectLockLegalHold {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ObjectLockLegalHold {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.status.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectLockLegalHold {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectLockLegalHold").field("Status", &self.status).finish()
+    }
+}
+
+/// The `ObjectLockRetention` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ObjectLockRetention {
+    pub mode: ::std::option::Option<::std::string::String>,
+    pub retain_until_date: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for ObjectLockRetention {
+    const SHAPE: &'static crate::Shape = &SH_ObjectLockRetention;
+}
+
+impl crate::FromValue for ObjectLockRetention {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { mode: crate::optional(f.next())?, retain_until_date: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ObjectLockRetention {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.mode.map(crate::IntoValue::into_value),
+            self.retain_until_date.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectLockRetention {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectLockRetention")
+            .field("Mode", &self.mode)
+            .field("RetainUntilDate", &self.retain_until_date)
+            .finish()
+    }
+}
+
 /// The `ObjectLockRule` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ObjectLockRule {
@@ -28849,6 +29079,186 @@ impl ::std::fmt::Debug for PutObjectAclRequest {
     }
 }
 
+/// The `PutObjectLegalHoldOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutObjectLegalHoldOutput {
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectLegalHoldOutput {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectLegalHoldOutput;
+}
+
+impl crate::FromValue for PutObjectLegalHoldOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { request_charged: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutObjectLegalHoldOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.request_charged.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectLegalHoldOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectLegalHoldOutput").field("RequestCharged", &self.request_charged).finish()
+    }
+}
+
+/// The `PutObjectLegalHoldRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutObjectLegalHoldRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub legal_hold: ::std::option::Option<ObjectLockLegalHold>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectLegalHoldRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectLegalHoldRequest;
+}
+
+impl crate::FromValue for PutObjectLegalHoldRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            legal_hold: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutObjectLegalHoldRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.legal_hold.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectLegalHoldRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectLegalHoldRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("LegalHold", &self.legal_hold)
+            .field("RequestPayer", &self.request_payer)
+            .field("VersionId", &self.version_id)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutObjectLockConfigurationOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutObjectLockConfigurationOutput {
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectLockConfigurationOutput {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectLockConfigurationOutput;
+}
+
+impl crate::FromValue for PutObjectLockConfigurationOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { request_charged: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutObjectLockConfigurationOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.request_charged.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectLockConfigurationOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectLockConfigurationOutput").field("RequestCharged", &self.request_charged).finish()
+    }
+}
+
+/// The `PutObjectLockConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutObjectLockConfigurationRequest {
+    pub bucket: ::std::string::String,
+    pub object_lock_configuration: ::std::option::Option<ObjectLockConfiguration>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub token: ::std::option::Option<::std::string::String>,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectLockConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectLockConfigurationRequest;
+}
+
+impl crate::FromValue for PutObjectLockConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            object_lock_configuration: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            token: crate::optional(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutObjectLockConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            self.object_lock_configuration.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.token.map(crate::IntoValue::into_value),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectLockConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectLockConfigurationRequest")
+            .field("Bucket", &self.bucket)
+            .field("ObjectLockConfiguration", &self.object_lock_configuration)
+            .field("RequestPayer", &self.request_payer)
+            .field("Token", &self.token)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
 /// The `PutObjectOutput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct PutObjectOutput {
@@ -29178,6 +29588,102 @@ impl ::std::fmt::Debug for PutObjectRequest {
             .field("ObjectLockMode", &self.object_lock_mode)
             .field("ObjectLockRetainUntilDate", &self.object_lock_retain_until_date)
             .field("ObjectLockLegalHoldStatus", &self.object_lock_legal_hold_status)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `PutObjectRetentionOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutObjectRetentionOutput {
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectRetentionOutput {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectRetentionOutput;
+}
+
+impl crate::FromValue for PutObjectRetentionOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { request_charged: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutObjectRetentionOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.request_charged.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectRetentionOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectRetentionOutput").field("RequestCharged", &self.request_charged).finish()
+    }
+}
+
+/// The `PutObjectRetentionRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutObjectRetentionRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub retention: ::std::option::Option<ObjectLockRetention>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub bypass_governance_retention: ::std::option::Option<bool>,
+    pub content_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_algorithm: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutObjectRetentionRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutObjectRetentionRequest;
+}
+
+impl crate::FromValue for PutObjectRetentionRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            retention: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            bypass_governance_retention: crate::optional(f.next())?,
+            content_md5: crate::optional(f.next())?,
+            checksum_algorithm: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutObjectRetentionRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.retention.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.bypass_governance_retention.map(crate::IntoValue::into_value),
+            self.content_md5.map(crate::IntoValue::into_value),
+            self.checksum_algorithm.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutObjectRetentionRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutObjectRetentionRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("Retention", &self.retention)
+            .field("RequestPayer", &self.request_payer)
+            .field("VersionId", &self.version_id)
+            .field("BypassGovernanceRetention", &self.bypass_governance_retention)
+            .field("ContentMD5", &self.content_md5)
+            .field("ChecksumAlgorithm", &self.checksum_algorithm)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
             .finish()
     }

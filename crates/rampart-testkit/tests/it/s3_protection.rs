@@ -458,3 +458,127 @@ async fn sse_kms_needs_the_key_permissions_through_s3_and_a_usable_key() {
     let stored = server.stored_bytes().unwrap();
     assert!(!stored.windows(14).any(|w| w == b"PAYROLL-CANARY"), "SSE-KMS bytes are in the store in clear");
 }
+
+/// Object Lock: a COMPLIANCE-locked version survives its owner's root user until its date; a
+/// GOVERNANCE-locked one yields only to a caller allowed to bypass who asks to; a legal hold
+/// stops even that; delete markers still hide locked versions.
+#[tokio::test]
+async fn a_compliance_locked_version_survives_root_until_its_date() {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
+        ObjectLockMode, ObjectLockRetention, ObjectLockRetentionMode, ObjectLockRule,
+    };
+    let server = TestServer::start().await.unwrap();
+    let root_s3 = s3(&server, &server.access_key_id, &server.secret_access_key);
+    root_s3.create_bucket().bucket("evidence").object_lock_enabled_for_bucket(true).send().await.unwrap();
+    let v = root_s3.get_bucket_versioning().bucket("evidence").send().await.unwrap();
+    assert_eq!(v.status(), Some(&BucketVersioningStatus::Enabled));
+    let suspend = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    assert_eq!(
+        code(root_s3.put_bucket_versioning().bucket("evidence").versioning_configuration(suspend).send().await),
+        "InvalidBucketState"
+    );
+    let rule = ObjectLockRule::builder()
+        .default_retention(DefaultRetention::builder().mode(ObjectLockRetentionMode::Compliance).days(1).build())
+        .build();
+    let config = ObjectLockConfiguration::builder().object_lock_enabled(ObjectLockEnabled::Enabled).rule(rule).build();
+    root_s3.put_object_lock_configuration().bucket("evidence").object_lock_configuration(config).send().await.unwrap();
+    let got = root_s3.get_object_lock_configuration().bucket("evidence").send().await.unwrap();
+    let got = got.object_lock_configuration().unwrap();
+    assert_eq!(got.rule().and_then(|r| r.default_retention()).and_then(|d| d.days()), Some(1));
+
+    // The default retention locks a new version under COMPLIANCE for a day.
+    let v1 = put(&root_s3, "evidence", "ledger.csv", b"entries").await.version_id().unwrap().to_owned();
+    let head = root_s3.head_object().bucket("evidence").key("ledger.csv").send().await.unwrap();
+    assert_eq!(head.object_lock_mode(), Some(&ObjectLockMode::Compliance));
+    let until = head.object_lock_retain_until_date().unwrap().secs();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!((now + 86_000..now + 86_500).contains(&until), "{until} vs {now}");
+    let delete_v1 = || root_s3.delete_object().bucket("evidence").key("ledger.csv").version_id(&v1).send();
+    assert_eq!(code(delete_v1().await), "AccessDenied");
+    let bypassing = root_s3
+        .delete_object()
+        .bucket("evidence")
+        .key("ledger.csv")
+        .version_id(&v1)
+        .bypass_governance_retention(true)
+        .send()
+        .await;
+    assert_eq!(code(bypassing), "AccessDenied");
+    let batch = root_s3
+        .delete_objects()
+        .bucket("evidence")
+        .delete(
+            Delete::builder()
+                .objects(ObjectIdentifier::builder().key("ledger.csv").version_id(&v1).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.errors().iter().map(|e| e.code().unwrap()).collect::<Vec<_>>(), ["AccessDenied"]);
+    // Retention can be lengthened, never shortened, under COMPLIANCE.
+    let shorter = ObjectLockRetention::builder()
+        .mode(ObjectLockRetentionMode::Compliance)
+        .retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(now + 3_600))
+        .build();
+    assert_eq!(
+        code(
+            root_s3
+                .put_object_retention()
+                .bucket("evidence")
+                .key("ledger.csv")
+                .version_id(&v1)
+                .retention(shorter)
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    // A delete marker hides the version; the version stays.
+    root_s3.delete_object().bucket("evidence").key("ledger.csv").send().await.unwrap();
+    let old = root_s3.get_object().bucket("evidence").key("ledger.csv").version_id(&v1).send().await.unwrap();
+    assert_eq!(old.body.collect().await.unwrap().into_bytes().as_ref(), b"entries");
+
+    // GOVERNANCE yields to a bypass by a caller allowed it, not to one without the permission.
+    let gov = root_s3
+        .put_object()
+        .bucket("evidence")
+        .key("draft.txt")
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(now + 86_400))
+        .body(ByteStream::from_static(b"draft"))
+        .send()
+        .await
+        .unwrap();
+    let gv = gov.version_id().unwrap().to_owned();
+    let editor_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:DeleteObject","s3:DeleteObjectVersion"],"Resource":"arn:aws:s3:::evidence/*"}]}"#;
+    let (id, secret) = user_with_key(&root(&server), "editor", editor_policy).await;
+    let editor = s3(&server, &id, &secret);
+    let bypass = |c: &aws_sdk_s3::Client| {
+        c.delete_object().bucket("evidence").key("draft.txt").version_id(&gv).bypass_governance_retention(true).send()
+    };
+    assert_eq!(code(bypass(&editor).await), "AccessDenied");
+    assert_eq!(
+        code(root_s3.delete_object().bucket("evidence").key("draft.txt").version_id(&gv).send().await),
+        "AccessDenied"
+    );
+    // A legal hold stops even a bypass; lifted, the bypass goes through.
+    let hold = |s: ObjectLockLegalHoldStatus| {
+        root_s3
+            .put_object_legal_hold()
+            .bucket("evidence")
+            .key("draft.txt")
+            .version_id(&gv)
+            .legal_hold(ObjectLockLegalHold::builder().status(s).build())
+            .send()
+    };
+    hold(ObjectLockLegalHoldStatus::On).await.unwrap();
+    let got = root_s3.get_object_legal_hold().bucket("evidence").key("draft.txt").version_id(&gv).send().await.unwrap();
+    assert_eq!(got.legal_hold().and_then(|h| h.status()), Some(&ObjectLockLegalHoldStatus::On));
+    assert_eq!(code(bypass(&root_s3).await), "AccessDenied");
+    hold(ObjectLockLegalHoldStatus::Off).await.unwrap();
+    assert_eq!(code(bypass(&root_s3).await), "OK");
+    assert_eq!(code(root_s3.delete_bucket().bucket("evidence").send().await), "BucketNotEmpty");
+}
