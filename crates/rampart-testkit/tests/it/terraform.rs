@@ -1,6 +1,6 @@
 //! Terraform's hashicorp/aws provider against Rampart: a protected bucket (versioning, default
 //! encryption with a KMS key, Block Public Access, Object Ownership, a bucket policy) with an
-//! object applies,
+//! object, and a bucket with Object Lock's default retention, applies,
 //! plans with no changes, and destroys with `force_destroy`, which lists and deletes every
 //! version. The provider comes from the machine's filesystem mirror (no network).
 
@@ -106,6 +106,20 @@ resource "aws_s3_bucket_policy" "pol" {
   })
   depends_on = [aws_s3_bucket_public_access_block.p]
 }
+resource "aws_s3_bucket" "locked" {
+  bucket              = "tf-locked"
+  object_lock_enabled = true
+  force_destroy       = true
+}
+resource "aws_s3_bucket_object_lock_configuration" "l" {
+  bucket = aws_s3_bucket.locked.id
+  rule {
+    default_retention {
+      mode = "GOVERNANCE"
+      days = 1
+    }
+  }
+}
 resource "aws_s3_object" "o" {
   bucket     = aws_s3_bucket.b.id
   key        = "hello.txt"
@@ -164,6 +178,9 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
     let c = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
     let v = c.get_bucket_versioning().bucket("tf-protected").send().await.unwrap();
     assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled"));
+    let lock = c.get_object_lock_configuration().bucket("tf-locked").send().await.unwrap();
+    let rule = lock.object_lock_configuration().and_then(|c| c.rule()).and_then(|r| r.default_retention());
+    assert_eq!(rule.and_then(|d| d.days()), Some(1));
     let policy = c.get_bucket_policy().bucket("tf-protected").send().await.unwrap();
     assert!(policy.policy().unwrap().contains("OwnAccountOnly"));
     let got = c.get_object().bucket("tf-protected").key("hello.txt").send().await.unwrap();
