@@ -111,6 +111,67 @@ fn with_statements(policy: Option<&str>, extra: Vec<serde_json::Value>) -> Optio
     Some(doc.to_string())
 }
 
+/// The bucket policy in force for this caller (none for an outsider when Block Public Access
+/// restricts a public bucket), and whether public ACLs count.
+fn policy_in_force(
+    db: &Db,
+    b: Option<&BucketRecord>,
+    facts: Facts<'_>,
+) -> Result<(Option<String>, bool), ServiceError> {
+    let Some(b) = b else { return Ok((None, false)) };
+    let pab = protection::effective_pab(db, b)?;
+    let outsider = facts.anonymous || b.account_id != facts.account;
+    let restricted = pab.restrict_public_buckets && b.policy_public && outsider;
+    let policy = if restricted { None } else { b.policy.clone() };
+    Ok((policy, b.acls_enabled() && !pab.ignore_public_acls))
+}
+
+/// What reading a copy's source needs: `s3:GetObject` (or `GetObjectVersion`) on it under its
+/// bucket's policy, and `kms:Decrypt` on its key when it is SSE-KMS.
+fn copy_source_access(db: &Db, source: &str, facts: Facts<'_>) -> Result<Vec<Access>, ServiceError> {
+    let Ok((bucket_name, key, version)) = objects::parse_copy_source(source) else { return Ok(Vec::new()) };
+    let b: Option<BucketRecord> = records::read_cached(db, &bucket_key(&bucket_name))?;
+    let (policy, _) = policy_in_force(db, b.as_ref(), facts)?;
+    let mut keys = request_keys(facts);
+    let action = match &version {
+        Some(v) => {
+            keys.push(("s3:versionid".to_owned(), vec![v.clone()]));
+            "GetObjectVersion"
+        }
+        None => "GetObject",
+    };
+    let mut out = vec![Access {
+        action: format!("s3:{action}"),
+        resource: format!("arn:aws:s3:::{bucket_name}/{key}"),
+        keys,
+        owner: b.as_ref().map(|b| b.account_id.clone()),
+        policy,
+        policy_required: false,
+        item: None,
+    }];
+    if let (Some(b), false) = (&b, facts.anonymous) {
+        let get = records::cached_reader(db);
+        let now = time::OffsetDateTime::now_utc();
+        let env = objects::version_named(db, &b.name, &key, version.as_deref())?.and_then(|o| o.kms);
+        if let Some(env) = env
+            && let Some(k) = rampart_kms::key_for_service(&get, &b.account_id, &b.region, &env.key_arn, now)?
+        {
+            let via = format!("s3.{}.amazonaws.com", b.region);
+            let a = rampart_kms::access_via(&k, facts.account, "Decrypt", &via, &env.context);
+            out.push(Access {
+                action: a.action,
+                resource: a.resource,
+                keys: a.keys,
+                owner: Some(k.account.clone()),
+                policy: a.key_policy,
+                policy_required: true,
+                item: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The authorizations `operation` needs for `input`.
 pub fn checks(
     db: &Db,
@@ -137,17 +198,7 @@ pub fn checks(
     let b: Option<BucketRecord> = records::read_cached(db, &bucket_key(bucket_name))?;
     let owner = b.as_ref().map(|b| b.account_id.clone());
     let bucket_arn = format!("arn:aws:s3:::{bucket_name}");
-    // The policy in force for this caller.
-    let (policy, acl_counts) = match &b {
-        None => (None, false),
-        Some(b) => {
-            let pab = protection::effective_pab(db, b)?;
-            let outsider = facts.anonymous || b.account_id != facts.account;
-            let restricted = pab.restrict_public_buckets && b.policy_public && outsider;
-            let policy = if restricted { None } else { b.policy.clone() };
-            (policy, b.acls_enabled() && !pab.ignore_public_acls)
-        }
-    };
+    let (policy, acl_counts) = policy_in_force(db, b.as_ref(), facts)?;
     let mut keys = request_keys(facts);
     if let Some(o) = &owner {
         keys.push(("s3:ResourceAccount".to_owned(), vec![o.clone()]));
@@ -270,6 +321,9 @@ pub fn checks(
     if let (Some(b), false) = (&b, facts.anonymous) {
         out.extend(kms_access(db, b, operation, object_key, version, &member, facts)?);
     }
+    if let Some(source) = member("CopySource").filter(|_| matches!(operation, "CopyObject" | "UploadPartCopy")) {
+        out.extend(copy_source_access(db, source, facts)?);
+    }
     Ok(out)
 }
 
@@ -290,7 +344,7 @@ fn kms_access<'v>(
     let now = time::OffsetDateTime::now_utc();
     let via = format!("s3.{}.amazonaws.com", b.region);
     let (key, action, context) = match (operation, object_key) {
-        ("PutObject" | "CreateMultipartUpload", Some(k)) => {
+        ("PutObject" | "CreateMultipartUpload" | "CopyObject", Some(k)) => {
             let asked = crate::encryption::Asked {
                 algorithm: member("ServerSideEncryption"),
                 key_id: member("SSEKMSKeyId"),
@@ -305,7 +359,7 @@ fn kms_access<'v>(
             (key, "GenerateDataKey", plan.context)
         }
         // An SSE-KMS upload's parts are sealed with its data key: each needs it opened.
-        ("UploadPart" | "CompleteMultipartUpload", Some(k)) => {
+        ("UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload", Some(k)) => {
             let Some(env) =
                 member("UploadId").and_then(|id| crate::multipart::upload(db, &b.name, k, id)).and_then(|u| u.kms)
             else {

@@ -29,11 +29,12 @@ pub use lock::{
 };
 pub use multipart::{
     abort_multipart_upload, complete_multipart_upload, create_multipart_upload, list_multipart_uploads, list_parts,
-    upload_part,
+    upload_part, upload_part_copy,
 };
 pub use objects::{
-    delete_object, delete_object_tagging, delete_objects, get_object, get_object_acl, get_object_tagging, head_object,
-    list_object_versions, list_objects, list_objects_v2, put_object, put_object_acl, put_object_tagging, upgrade,
+    copy_object, delete_object, delete_object_tagging, delete_objects, get_object, get_object_acl, get_object_tagging,
+    head_object, list_object_versions, list_objects, list_objects_v2, put_object, put_object_acl, put_object_tagging,
+    upgrade,
 };
 pub use protection::{
     delete_bucket_encryption, delete_bucket_ownership_controls, delete_bucket_policy, delete_bucket_tagging,
@@ -460,6 +461,7 @@ pub static ACTIONS: &[Action] = &[
     row("PutObjectTagging", OBJECT, &[]),
     row("PutPublicAccessBlock", BUCKET, &[]).named("PutBucketPublicAccessBlock"),
     row("UploadPart", OBJECT, &[]).named("PutObject"),
+    row("UploadPartCopy", OBJECT, &[]).named("PutObject"),
 ];
 
 #[cfg(test)]

@@ -1402,6 +1402,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "PutObjectTagging",
     "PutPublicAccessBlock",
     "UploadPart",
+    "UploadPartCopy",
 ];
 
 static M_AbacStatus: [crate::Member; 1] = [crate::Member {
@@ -24107,6 +24108,85 @@ impl ::std::fmt::Debug for CopyObjectResult {
     }
 }
 
+/// The `CopyPartResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CopyPartResult {
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub last_modified: ::std::option::Option<::time::OffsetDateTime>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CopyPartResult {
+    const SHAPE: &'static crate::Shape = &SH_CopyPartResult;
+}
+
+impl crate::FromValue for CopyPartResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(12)?.into_iter();
+        Ok(Self {
+            e_tag: crate::optional(f.next())?,
+            last_modified: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CopyPartResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.last_modified.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CopyPartResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CopyPartResult")
+            .field("ETag", &self.e_tag)
+            .field("LastModified", &self.last_modified)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .finish()
+    }
+}
+
 /// The `CreateBucketConfiguration` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct CreateBucketConfiguration {
@@ -30035,6 +30115,176 @@ impl crate::IntoValue for Tagging {
 impl ::std::fmt::Debug for Tagging {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Tagging").field("TagSet", &self.tag_set).finish()
+    }
+}
+
+/// The `UploadPartCopyOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UploadPartCopyOutput {
+    pub copy_source_version_id: ::std::option::Option<::std::string::String>,
+    pub copy_part_result: ::std::option::Option<CopyPartResult>,
+    pub server_side_encryption: ::std::option::Option<::std::string::String>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub ssekms_key_id: ::std::option::Option<::std::string::String>,
+    pub bucket_key_enabled: ::std::option::Option<bool>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UploadPartCopyOutput {
+    const SHAPE: &'static crate::Shape = &SH_UploadPartCopyOutput;
+}
+
+impl crate::FromValue for UploadPartCopyOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            copy_source_version_id: crate::optional(f.next())?,
+            copy_part_result: crate::optional(f.next())?,
+            server_side_encryption: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            ssekms_key_id: crate::optional(f.next())?,
+            bucket_key_enabled: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UploadPartCopyOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.copy_source_version_id.map(crate::IntoValue::into_value),
+            self.copy_part_result.map(crate::IntoValue::into_value),
+            self.server_side_encryption.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.ssekms_key_id.map(crate::IntoValue::into_value),
+            self.bucket_key_enabled.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadPartCopyOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadPartCopyOutput")
+            .field("CopySourceVersionId", &self.copy_source_version_id)
+            .field("CopyPartResult", &self.copy_part_result)
+            .field("ServerSideEncryption", &self.server_side_encryption)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("SSEKMSKeyId", &"*** Sensitive Data Redacted ***")
+            .field("BucketKeyEnabled", &self.bucket_key_enabled)
+            .field("RequestCharged", &self.request_charged)
+            .finish()
+    }
+}
+
+/// The `UploadPartCopyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UploadPartCopyRequest {
+    pub bucket: ::std::string::String,
+    pub copy_source: ::std::string::String,
+    pub copy_source_if_match: ::std::option::Option<::std::string::String>,
+    pub copy_source_if_modified_since: ::std::option::Option<::time::OffsetDateTime>,
+    pub copy_source_if_none_match: ::std::option::Option<::std::string::String>,
+    pub copy_source_if_unmodified_since: ::std::option::Option<::time::OffsetDateTime>,
+    pub copy_source_range: ::std::option::Option<::std::string::String>,
+    pub key: ::std::string::String,
+    pub part_number: i32,
+    pub upload_id: ::std::string::String,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub copy_source_sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub copy_source_sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub copy_source_sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub expected_source_bucket_owner: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UploadPartCopyRequest {
+    const SHAPE: &'static crate::Shape = &SH_UploadPartCopyRequest;
+}
+
+impl crate::FromValue for UploadPartCopyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(19)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            copy_source: crate::required(f.next())?,
+            copy_source_if_match: crate::optional(f.next())?,
+            copy_source_if_modified_since: crate::optional(f.next())?,
+            copy_source_if_none_match: crate::optional(f.next())?,
+            copy_source_if_unmodified_since: crate::optional(f.next())?,
+            copy_source_range: crate::optional(f.next())?,
+            key: crate::required(f.next())?,
+            part_number: crate::required(f.next())?,
+            upload_id: crate::required(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            copy_source_sse_customer_algorithm: crate::optional(f.next())?,
+            copy_source_sse_customer_key: crate::optional(f.next())?,
+            copy_source_sse_customer_key_md5: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            expected_source_bucket_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UploadPartCopyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.copy_source)),
+            self.copy_source_if_match.map(crate::IntoValue::into_value),
+            self.copy_source_if_modified_since.map(crate::IntoValue::into_value),
+            self.copy_source_if_none_match.map(crate::IntoValue::into_value),
+            self.copy_source_if_unmodified_since.map(crate::IntoValue::into_value),
+            self.copy_source_range.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.key)),
+            Some(crate::IntoValue::into_value(self.part_number)),
+            Some(crate::IntoValue::into_value(self.upload_id)),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.copy_source_sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.copy_source_sse_customer_key.map(crate::IntoValue::into_value),
+            self.copy_source_sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.expected_source_bucket_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UploadPartCopyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UploadPartCopyRequest")
+            .field("Bucket", &self.bucket)
+            .field("CopySource", &self.copy_source)
+            .field("CopySourceIfMatch", &self.copy_source_if_match)
+            .field("CopySourceIfModifiedSince", &self.copy_source_if_modified_since)
+            .field("CopySourceIfNoneMatch", &self.copy_source_if_none_match)
+            .field("CopySourceIfUnmodifiedSince", &self.copy_source_if_unmodified_since)
+            .field("CopySourceRange", &self.copy_source_range)
+            .field("Key", &self.key)
+            .field("PartNumber", &self.part_number)
+            .field("UploadId", &self.upload_id)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("CopySourceSSECustomerAlgorithm", &self.copy_source_sse_customer_algorithm)
+            .field("CopySourceSSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("CopySourceSSECustomerKeyMD5", &self.copy_source_sse_customer_key_md5)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("ExpectedSourceBucketOwner", &self.expected_source_bucket_owner)
+            .finish()
     }
 }
 

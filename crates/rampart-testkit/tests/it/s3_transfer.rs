@@ -143,6 +143,85 @@ async fn multipart_uploads_assemble_listed_parts_and_refuse_wrong_lists() {
     c.delete_bucket().bucket("media").send().await.unwrap();
 }
 
+/// CopyObject: the source's bytes and (by default) metadata into a new version of the
+/// destination; a self-copy that changes nothing is refused; the source's preconditions hold;
+/// `aws s3 cp` between buckets copies a large object in parts (UploadPartCopy).
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_carry_bytes_and_metadata_as_the_directives_say() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    for b in ["src-bucket", "dst-bucket"] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+    }
+    c.put_object()
+        .bucket("src-bucket")
+        .key("a b.txt")
+        .content_type("text/plain")
+        .metadata("origin", "till-3")
+        .body(ByteStream::from_static(b"receipt 42"))
+        .send()
+        .await
+        .unwrap();
+    let copied =
+        c.copy_object().bucket("dst-bucket").key("copy.txt").copy_source("src-bucket/a%20b.txt").send().await.unwrap();
+    assert!(copied.copy_object_result().and_then(|r| r.e_tag()).is_some());
+    let got = c.get_object().bucket("dst-bucket").key("copy.txt").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(got.metadata().and_then(|m| m.get("origin")).map(String::as_str), Some("till-3"));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"receipt 42");
+    let replaced = c
+        .copy_object()
+        .bucket("dst-bucket")
+        .key("copy.txt")
+        .copy_source("dst-bucket/copy.txt")
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .content_type("application/json")
+        .send()
+        .await;
+    assert_eq!(code(replaced), "OK");
+    let head = c.head_object().bucket("dst-bucket").key("copy.txt").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("application/json"));
+    assert!(head.metadata().is_none_or(|m| m.is_empty()));
+    let itself = c.copy_object().bucket("dst-bucket").key("copy.txt").copy_source("dst-bucket/copy.txt").send().await;
+    assert_eq!(code(itself), "InvalidRequest");
+    let stale = c
+        .copy_object()
+        .bucket("dst-bucket")
+        .key("other.txt")
+        .copy_source("src-bucket/a%20b.txt")
+        .copy_source_if_match("\"nope\"")
+        .send()
+        .await;
+    assert_eq!(code(stale), "PreconditionFailed");
+    assert_eq!(
+        code(c.copy_object().bucket("dst-bucket").key("x").copy_source("src-bucket/missing").send().await),
+        "NoSuchKey"
+    );
+
+    // The CLI copies a 20 MB object between buckets in parts.
+    let big = pattern(20 * 1024 * 1024, 9);
+    c.put_object().bucket("src-bucket").key("big.bin").body(ByteStream::from(big.clone())).send().await.unwrap();
+    let creds = server.data_dir().join("root-credentials");
+    let out = tokio::task::block_in_place(|| {
+        std::process::Command::new("aws")
+            .args(["s3", "cp", "s3://src-bucket/big.bin", "s3://dst-bucket/big.bin", "--only-show-errors"])
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_ENDPOINT_URL", &server.endpoint)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the AWS CLI runs")
+    });
+    assert!(out.status.success(), "aws s3 cp: {}", String::from_utf8_lossy(&out.stderr));
+    let head = c.head_object().bucket("dst-bucket").key("big.bin").send().await.unwrap();
+    assert!(head.e_tag().unwrap().contains('-'), "copied in parts: {:?}", head.e_tag());
+    let back = c.get_object().bucket("dst-bucket").key("big.bin").send().await.unwrap();
+    assert!(back.body.collect().await.unwrap().into_bytes().as_ref() == big.as_slice());
+}
+
 /// The AWS CLI's own transfer manager: a 200 MB file goes up in parts and comes back in ranges,
 /// byte for byte; `sync` then finds nothing to do.
 #[tokio::test(flavor = "multi_thread")]
