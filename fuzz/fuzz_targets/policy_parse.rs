@@ -1,5 +1,6 @@
 //! Fuzzes the policy parser and a decision over whatever it accepts: any text, as every policy
-//! kind, must give a policy or a MalformedPolicyDocument message, never a panic.
+//! kind, must give a policy or a MalformedPolicyDocument message, never a panic; whether one is
+//! public is always decidable.
 
 #![no_main]
 
@@ -22,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
     let principal = Principal::user("111122223333", "/", "alice");
     for kind in kinds {
         if let Ok(p) = Policy::parse(text, kind) {
+            // Block Public Access's judgment of any policy that parses.
+            let _ = p.is_public();
             let named = [Named { name: "p", policy: &p }];
             let resource_policy = matches!(kind, PolicyKind::Resource | PolicyKind::Trust).then_some(named[0]);
             let _ = decide(&Input {

@@ -115,7 +115,7 @@ pub(crate) fn plan(
 }
 
 /// The caller's own encryption context: base64 of a JSON object of strings.
-fn user_context(header: Option<&str>) -> Result<Vec<(String, String)>, ServiceError> {
+pub(crate) fn user_context(header: Option<&str>) -> Result<Vec<(String, String)>, ServiceError> {
     let Some(h) = header else { return Ok(Vec::new()) };
     let bad = || invalid_argument("The encryption context is not valid: it must be base64 of a JSON object of strings");
     let json = data_encoding::BASE64.decode(h.as_bytes()).map_err(|_| bad())?;

@@ -44,6 +44,32 @@ pub use protection::{
     put_bucket_versioning, put_public_access_block,
 };
 
+/// The request headers S3 parses itself (ranges, tags, copy sources, encryption contexts), each
+/// a value or an S3 error: what the `s3_headers` fuzz target drives.
+pub mod headers {
+    use rampart_core::ServiceError;
+
+    /// A `Range` header against an object of `size` bytes: an end-exclusive span, or the whole.
+    pub fn byte_range(header: &str, size: u64) -> Result<Option<(u64, u64)>, ServiceError> {
+        crate::objects::byte_range(Some(header), size)
+    }
+
+    /// `x-amz-tagging`, checked as object tags.
+    pub fn tagging(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
+        crate::objects::parse_tagging(header)
+    }
+
+    /// `x-amz-copy-source`: bucket, key and version.
+    pub fn copy_source(header: &str) -> Result<(String, String, Option<String>), ServiceError> {
+        crate::objects::parse_copy_source(header)
+    }
+
+    /// `x-amz-server-side-encryption-context`: base64 of a JSON object of strings.
+    pub fn encryption_context(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
+        crate::encryption::user_context(Some(header))
+    }
+}
+
 /// Most keys one listing page returns.
 pub const MAX_KEYS: usize = 1000;
 

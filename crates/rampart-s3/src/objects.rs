@@ -468,7 +468,7 @@ pub(crate) fn version_for_read(
 /// malformed) is ignored and the whole object served, as S3 does; one that starts past the end
 /// is InvalidRange.
 /// See <https://www.rfc-editor.org/rfc/rfc9110#name-range-requests>.
-fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ServiceError> {
+pub(crate) fn byte_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ServiceError> {
     let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Ok(None) };
     if spec.contains(',') {
         return Ok(None);

@@ -1,0 +1,27 @@
+//! Fuzzes the request headers S3 parses itself: a `Range` against an object's size, `x-amz-tagging`,
+//! `x-amz-copy-source` and `x-amz-server-side-encryption-context`. Each gives a value or a 4xx,
+//! never a panic, and a range it serves lies inside the object.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rampart_s3::headers::{byte_range, copy_source, encryption_context, tagging};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&size_byte, rest)) = data.split_first() else { return };
+    let text = String::from_utf8_lossy(rest);
+    let size = u64::from(size_byte) * 997;
+    match byte_range(&text, size) {
+        Ok(Some((from, to))) => assert!(from < to && to <= size, "{from}..{to} of {size}"),
+        Ok(None) => {}
+        Err(e) => assert_eq!(e.status, 416),
+    }
+    for result in [tagging(&text).map(drop), copy_source(&text).map(drop), encryption_context(&text).map(drop)] {
+        if let Err(e) = result {
+            assert!((400..500).contains(&e.status), "{} {}", e.status, e.code);
+        }
+    }
+    if let Ok((bucket, key, _)) = copy_source(&text) {
+        assert!(!bucket.is_empty() && !key.is_empty());
+    }
+});
