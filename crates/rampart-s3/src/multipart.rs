@@ -117,37 +117,9 @@ pub fn create_multipart_upload(
 ) -> Result<shapes::CreateMultipartUploadOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     objects::check_key(&input.key)?;
-    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
-    let lock = crate::lock::for_new_version(
-        &b,
-        input.object_lock_mode.as_deref(),
-        input.object_lock_retain_until_date,
-        input.object_lock_legal_hold_status.as_deref(),
-        ctx.now,
-    )?;
-    let pab = crate::protection::effective_pab_tx(tx, &b)?;
-    let grants = input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.grant_read_acp.is_some()
-        || input.grant_write_acp.is_some();
-    let acl = objects::check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
+    let objects::Settled { plan, lock, acl } =
+        objects::settle(tx, ctx, &b, &input.key, &objects::version_asks!(input))?;
     let tags = input.tagging.as_deref().map(objects::parse_tagging).transpose()?.unwrap_or_default();
-    let asked = crate::encryption::Asked {
-        algorithm: input.server_side_encryption.as_deref(),
-        key_id: input.ssekms_key_id.as_deref(),
-        context: input.ssekms_encryption_context.as_deref(),
-        bucket_key: input.bucket_key_enabled,
-    };
-    let plan = crate::encryption::plan(
-        &records::tx_reader(tx),
-        &b,
-        &input.key,
-        &asked,
-        (&ctx.principal.account_id, &b.region),
-        ctx.now,
-    )?;
     let (_, kms) = plan.begin(ctx.sealer)?;
     let upload_id = new_upload_id(ctx.now)?;
     let u = UploadRecord {

@@ -347,6 +347,68 @@ fn precondition_failed() -> ServiceError {
     ServiceError::new("PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold")
 }
 
+/// What a write of a new version asks for in its headers (PutObject, CopyObject,
+/// CreateMultipartUpload): encryption, Object Lock, a canned ACL (or grants), SSE-C.
+pub(crate) struct VersionAsks<'a> {
+    pub sse: crate::encryption::Asked<'a>,
+    pub lock: (Option<&'a str>, Option<OffsetDateTime>, Option<&'a str>),
+    pub acl: Option<&'a str>,
+    pub grants: bool,
+    pub customer_key: bool,
+}
+
+macro_rules! version_asks {
+    ($input:expr) => {
+        crate::objects::VersionAsks {
+            sse: crate::encryption::Asked {
+                algorithm: $input.server_side_encryption.as_deref(),
+                key_id: $input.ssekms_key_id.as_deref(),
+                context: $input.ssekms_encryption_context.as_deref(),
+                bucket_key: $input.bucket_key_enabled,
+            },
+            lock: (
+                $input.object_lock_mode.as_deref(),
+                $input.object_lock_retain_until_date,
+                $input.object_lock_legal_hold_status.as_deref(),
+            ),
+            acl: $input.acl.as_deref(),
+            grants: $input.grant_full_control.is_some()
+                || $input.grant_read.is_some()
+                || $input.grant_read_acp.is_some()
+                || $input.grant_write_acp.is_some(),
+            customer_key: $input.sse_customer_algorithm.is_some() || $input.sse_customer_key.is_some(),
+        }
+    };
+}
+pub(crate) use version_asks;
+
+/// What a new version of `key` gets from its headers and its bucket: how it is encrypted, its
+/// lock, its ACL.
+pub(crate) struct Settled {
+    pub plan: crate::encryption::Plan,
+    pub lock: Option<crate::lock::VersionLock>,
+    pub acl: Option<String>,
+}
+
+pub(crate) fn settle(
+    tx: &Tx<'_>,
+    ctx: &TxCtx<'_>,
+    b: &BucketRecord,
+    key: &str,
+    asks: &VersionAsks<'_>,
+) -> Result<Settled, ServiceError> {
+    if asks.customer_key {
+        return Err(not_served("SSE-C (customer-provided keys)"));
+    }
+    let (mode, until, hold) = asks.lock;
+    let lock = crate::lock::for_new_version(b, mode, until, hold, ctx.now)?;
+    let pab = crate::protection::effective_pab_tx(tx, b)?;
+    let acl = check_canned_acl(pab, b, asks.acl, asks.grants)?;
+    let account_region = (ctx.principal.account_id.as_str(), b.region.as_str());
+    let plan = crate::encryption::plan(&records::tx_reader(tx), b, key, &asks.sse, account_region, ctx.now)?;
+    Ok(Settled { plan, lock, acl })
+}
+
 pub fn put_object(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
@@ -354,33 +416,7 @@ pub fn put_object(
 ) -> Result<shapes::PutObjectOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     check_key(&input.key)?;
-    let lock = crate::lock::for_new_version(
-        &b,
-        input.object_lock_mode.as_deref(),
-        input.object_lock_retain_until_date,
-        input.object_lock_legal_hold_status.as_deref(),
-        ctx.now,
-    )?;
-    if input.sse_customer_algorithm.is_some() || input.sse_customer_key.is_some() {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
-    let asked = crate::encryption::Asked {
-        algorithm: input.server_side_encryption.as_deref(),
-        key_id: input.ssekms_key_id.as_deref(),
-        context: input.ssekms_encryption_context.as_deref(),
-        bucket_key: input.bucket_key_enabled,
-    };
-    let plan = crate::encryption::plan(
-        &records::tx_reader(tx),
-        &b,
-        &input.key,
-        &asked,
-        (&ctx.principal.account_id, &b.region),
-        ctx.now,
-    )?;
-    let pab = crate::protection::effective_pab_tx(tx, &b)?;
-    let grants = input.grant_full_control.is_some() || input.grant_read.is_some() || input.grant_read_acp.is_some();
-    let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants || input.grant_write_acp.is_some())?;
+    let Settled { plan, lock, acl } = settle(tx, ctx, &b, &input.key, &version_asks!(input))?;
     let tags = input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default();
     // Conditional writes: `If-None-Match: *` refuses to overwrite, `If-Match` needs the ETag.
     // See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>.
@@ -1237,7 +1273,7 @@ pub fn copy_object(
     ctx: &TxCtx<'_>,
     input: shapes::CopyObjectRequest,
 ) -> Result<shapes::CopyObjectOutput, ServiceError> {
-    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some() {
+    if input.copy_source_sse_customer_algorithm.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
     let (src_bucket, src_key, src_version) = parse_copy_source(&input.copy_source)?;
@@ -1277,30 +1313,7 @@ pub fn copy_object(
         ));
     }
     let body = read_range(&records::tx_reader(tx), ctx.sealer, &sb, &src, (0, src.size), ctx.now)?;
-    let pab = crate::protection::effective_pab_tx(tx, &b)?;
-    let grants = input.grant_full_control.is_some() || input.grant_read.is_some() || input.grant_read_acp.is_some();
-    let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants || input.grant_write_acp.is_some())?;
-    let lock = crate::lock::for_new_version(
-        &b,
-        input.object_lock_mode.as_deref(),
-        input.object_lock_retain_until_date,
-        input.object_lock_legal_hold_status.as_deref(),
-        ctx.now,
-    )?;
-    let asked = crate::encryption::Asked {
-        algorithm: input.server_side_encryption.as_deref(),
-        key_id: input.ssekms_key_id.as_deref(),
-        context: input.ssekms_encryption_context.as_deref(),
-        bucket_key: input.bucket_key_enabled,
-    };
-    let plan = crate::encryption::plan(
-        &records::tx_reader(tx),
-        &b,
-        &input.key,
-        &asked,
-        (&ctx.principal.account_id, &b.region),
-        ctx.now,
-    )?;
+    let Settled { plan, lock, acl } = settle(tx, ctx, &b, &input.key, &version_asks!(input))?;
     let (content_type, metadata) = if replace_metadata {
         (input.content_type.clone(), input.metadata.clone().unwrap_or_default())
     } else {
