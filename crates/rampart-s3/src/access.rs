@@ -10,7 +10,7 @@ use rampart_shapes::generated::s3 as shapes;
 use rampart_shapes::{FromValue, Shape, Value};
 use rampart_store::Db;
 
-use crate::{BucketRecord, bucket_key, objects, protection};
+use crate::{BucketRecord, objects, protection};
 
 /// One authorization an S3 request needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,8 +130,8 @@ fn policy_in_force(
 /// bucket's policy, and `kms:Decrypt` on its key when it is SSE-KMS.
 fn copy_source_access(db: &Db, source: &str, facts: Facts<'_>) -> Result<Vec<Access>, ServiceError> {
     let Ok((bucket_name, key, version)) = objects::parse_copy_source(source) else { return Ok(Vec::new()) };
-    let b: Option<BucketRecord> = records::read_cached(db, &bucket_key(&bucket_name))?;
-    let (policy, _) = policy_in_force(db, b.as_ref(), facts)?;
+    let b = crate::read_bucket(db, &bucket_name)?;
+    let (policy, _) = policy_in_force(db, b.as_deref(), facts)?;
     let mut keys = request_keys(facts);
     let action = match &version {
         Some(v) => {
@@ -195,10 +195,10 @@ pub fn checks(
             item: None,
         }]);
     };
-    let b: Option<BucketRecord> = records::read_cached(db, &bucket_key(bucket_name))?;
+    let b = crate::read_bucket(db, bucket_name)?;
     let owner = b.as_ref().map(|b| b.account_id.clone());
     let bucket_arn = format!("arn:aws:s3:::{bucket_name}");
-    let (policy, acl_counts) = policy_in_force(db, b.as_ref(), facts)?;
+    let (policy, acl_counts) = policy_in_force(db, b.as_deref(), facts)?;
     let mut keys = request_keys(facts);
     if let Some(o) = &owner {
         keys.push(("s3:ResourceAccount".to_owned(), vec![o.clone()]));

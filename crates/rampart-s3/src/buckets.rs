@@ -120,7 +120,7 @@ pub fn create_bucket(
 
 pub fn head_bucket(ctx: &Ctx<'_>, input: shapes::HeadBucketRequest) -> Result<shapes::HeadBucketOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    Ok(shapes::HeadBucketOutput { bucket_region: Some(b.region), ..shapes::HeadBucketOutput::default() })
+    Ok(shapes::HeadBucketOutput { bucket_region: Some(b.region.clone()), ..shapes::HeadBucketOutput::default() })
 }
 
 /// Only an empty bucket goes: no object, no version, no delete marker.
@@ -147,5 +147,5 @@ pub fn get_bucket_location(
     input: shapes::GetBucketLocationRequest,
 ) -> Result<shapes::GetBucketLocationOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    Ok(shapes::GetBucketLocationOutput { location_constraint: (b.region != "us-east-1").then_some(b.region) })
+    Ok(shapes::GetBucketLocationOutput { location_constraint: (b.region != "us-east-1").then(|| b.region.clone()) })
 }

@@ -315,9 +315,18 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && !name.ends_with("--ol-s3")
 }
 
+/// Bucket records, decoded once per version of their bytes: every S3 request reads its bucket
+/// (for the access check and again in its handler).
+static BUCKETS: std::sync::LazyLock<records::Decoded<BucketRecord>> = std::sync::LazyLock::new(Default::default);
+
+/// A bucket by name, if it exists, through the read cache.
+fn read_bucket(db: &Db, name: &str) -> Result<Option<std::sync::Arc<BucketRecord>>, ServiceError> {
+    BUCKETS.read(db, &bucket_key(name))
+}
+
 /// A bucket by name. Whether the caller may act on it was decided before the handler ran.
-fn bucket(db: &Db, name: &str) -> Result<BucketRecord, ServiceError> {
-    records::read_cached(db, &bucket_key(name))?.ok_or_else(no_such_bucket)
+fn bucket(db: &Db, name: &str) -> Result<std::sync::Arc<BucketRecord>, ServiceError> {
+    read_bucket(db, name)?.ok_or_else(no_such_bucket)
 }
 
 fn bucket_tx(tx: &Tx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {

@@ -140,7 +140,7 @@ pub fn get_object_lock_configuration(
     input: shapes::GetObjectLockConfigurationRequest,
 ) -> Result<shapes::GetObjectLockConfigurationOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    let c = b.object_lock.ok_or_else(not_configured)?;
+    let c = b.object_lock.clone().ok_or_else(not_configured)?;
     let rule = c.mode.map(|mode| shapes::ObjectLockRule {
         default_retention: Some(shapes::DefaultRetention { mode: Some(mode), days: c.days, years: c.years }),
     });

@@ -540,7 +540,7 @@ pub fn list_multipart_uploads(
         _ => (None, None),
     };
     Ok(shapes::ListMultipartUploadsOutput {
-        bucket: Some(b.name),
+        bucket: Some(b.name.clone()),
         key_marker: Some(input.key_marker.unwrap_or_default()),
         upload_id_marker: Some(input.upload_id_marker.unwrap_or_default()),
         next_key_marker: next_key,

@@ -24,7 +24,7 @@ fn owners_bucket_tx(tx: &Tx<'_>, ctx: &TxCtx<'_>, name: &str) -> Result<BucketRe
     if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(method_not_allowed()) }
 }
 
-fn owners_bucket(ctx: &Ctx<'_>, name: &str) -> Result<BucketRecord, ServiceError> {
+fn owners_bucket(ctx: &Ctx<'_>, name: &str) -> Result<std::sync::Arc<BucketRecord>, ServiceError> {
     let b = bucket(ctx.db, name)?;
     if b.account_id == ctx.principal.account_id { Ok(b) } else { Err(method_not_allowed()) }
 }
@@ -111,7 +111,7 @@ pub fn get_bucket_policy(
     input: shapes::GetBucketPolicyRequest,
 ) -> Result<shapes::GetBucketPolicyOutput, ServiceError> {
     let b = owners_bucket(ctx, &input.bucket)?;
-    Ok(shapes::GetBucketPolicyOutput { policy: Some(b.policy.ok_or_else(no_such_policy)?) })
+    Ok(shapes::GetBucketPolicyOutput { policy: Some(b.policy.clone().ok_or_else(no_such_policy)?) })
 }
 
 pub fn delete_bucket_policy(
@@ -227,7 +227,7 @@ pub fn get_bucket_ownership_controls(
     input: shapes::GetBucketOwnershipControlsRequest,
 ) -> Result<shapes::GetBucketOwnershipControlsOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    let ownership = b.ownership.ok_or_else(|| {
+    let ownership = b.ownership.clone().ok_or_else(|| {
         ServiceError::new("OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found")
     })?;
     Ok(shapes::GetBucketOwnershipControlsOutput {
@@ -370,7 +370,7 @@ pub fn get_bucket_encryption(
     input: shapes::GetBucketEncryptionRequest,
 ) -> Result<shapes::GetBucketEncryptionOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    let (algorithm, key, bucket_key) = b.encryption.unwrap_or_else(|| ("AES256".to_owned(), None, false));
+    let (algorithm, key, bucket_key) = b.encryption.clone().unwrap_or_else(|| ("AES256".to_owned(), None, false));
     Ok(shapes::GetBucketEncryptionOutput {
         server_side_encryption_configuration: Some(shapes::ServerSideEncryptionConfiguration {
             rules: vec![shapes::ServerSideEncryptionRule {
@@ -431,7 +431,7 @@ pub fn get_bucket_versioning(
     let b = bucket(ctx.db, &input.bucket)?;
     Ok(shapes::GetBucketVersioningOutput {
         mfa_delete: b.versioning.is_some().then(|| "Disabled".to_owned()),
-        status: b.versioning,
+        status: b.versioning.clone(),
     })
 }
 
@@ -476,7 +476,7 @@ pub fn get_bucket_tagging(
     input: shapes::GetBucketTaggingRequest,
 ) -> Result<shapes::GetBucketTaggingOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    let tags = b.tags.ok_or_else(|| ServiceError::new("NoSuchTagSet", 404, "The TagSet does not exist"))?;
+    let tags = b.tags.clone().ok_or_else(|| ServiceError::new("NoSuchTagSet", 404, "The TagSet does not exist"))?;
     Ok(shapes::GetBucketTaggingOutput {
         tag_set: tags.into_iter().map(|(key, value)| shapes::Tag { key, value }).collect(),
     })
