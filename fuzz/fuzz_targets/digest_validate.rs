@@ -43,6 +43,7 @@ fuzz_target!(|data: &[u8]| {
         ("signature-algorithm".to_owned(), "SHA256withRSA".to_owned()),
     ]);
     let trail = TrailRef {
+        organization: None,
         account: "111122223333".into(),
         region: "us-east-1".into(),
         home_region: "us-east-1".into(),

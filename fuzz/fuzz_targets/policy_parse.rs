@@ -39,6 +39,22 @@ fuzz_target!(|data: &[u8]| {
                 rcps: &[],
                 resource_policy,
                 resource_account: None,
+                resource_policy_required: false,
+            });
+            // An anonymous caller across accounts, as an unsigned S3 request is decided.
+            let _ = decide(&Input {
+                action: "s3:GetObject",
+                resource: "arn:aws:s3:::b/k",
+                principal: &Principal::anonymous(),
+                context: &ctx,
+                identity: &[],
+                boundary: None,
+                session: None,
+                scps: &[],
+                rcps: &[],
+                resource_policy,
+                resource_account: Some("111122223333"),
+                resource_policy_required: false,
             });
         }
     }
