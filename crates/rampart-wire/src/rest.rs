@@ -24,33 +24,43 @@ pub fn route<'a>(
     let query_keys: Vec<&str> = query.split('&').map(|p| p.split_once('=').map_or(p, |(k, _)| k)).collect();
     let mut best: Option<(usize, usize, Route<'a>)> = None;
     for op in operations.iter().filter(|op| op.http_method.eq_ignore_ascii_case(method)) {
-        // Required members bound to headers or query parameters must be there to match.
-        let required_members = |location| -> Vec<&'static str> {
-            match op.input.map(|s| &s.kind) {
-                Some(rampart_shapes::Kind::Structure(st)) => st
-                    .members
-                    .iter()
-                    .filter(|m| m.required && m.location == location)
-                    .map(rampart_shapes::Member::wire_name)
-                    .collect(),
-                _ => Vec::new(),
-            }
+        // Required members bound to headers or query parameters must be there to match (counted
+        // without allocating: this runs for every operation of the service on every request).
+        let members = match op.input.map(|s| &s.kind) {
+            Some(rampart_shapes::Kind::Structure(st)) => st.members,
+            _ => &[],
         };
-        let required_headers = required_members(rampart_shapes::Location::Header);
-        let required_params = required_members(rampart_shapes::Location::QueryString);
-        if !required_headers.iter().all(|h| has_header(h)) || !required_params.iter().all(|p| query_keys.contains(p)) {
+        let (mut required_headers, mut required_params) = (0usize, 0usize);
+        let mut present = true;
+        for m in members.iter().filter(|m| m.required) {
+            match m.location {
+                rampart_shapes::Location::Header => {
+                    required_headers += 1;
+                    present &= has_header(m.wire_name());
+                }
+                rampart_shapes::Location::QueryString => {
+                    required_params += 1;
+                    present &= query_keys.contains(&m.wire_name());
+                }
+                _ => {}
+            }
+        }
+        if !present {
             continue;
         }
         let (tpath, tquery) = op.request_uri.split_once('?').unwrap_or((op.request_uri, ""));
-        let required: Vec<&str> =
-            tquery.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').map_or(p, |(k, _)| k)).collect();
-        if !required.iter().all(|k| query_keys.contains(k)) {
+        let mut required = 0usize;
+        let mut in_query = true;
+        for k in tquery.split('&').filter(|p| !p.is_empty()).map(|p| p.split_once('=').map_or(p, |(k, _)| k)) {
+            required += 1;
+            in_query &= query_keys.contains(&k);
+        }
+        if !in_query {
             continue;
         }
         let Some((literals, labels)) = match_path(tpath, path) else { continue };
         // Ties go to the operation the model does not deprecate.
-        let score =
-            ((required.len() + required_params.len()) * 100 + required_headers.len()) * 2 + usize::from(!op.deprecated);
+        let score = ((required + required_params) * 100 + required_headers) * 2 + usize::from(!op.deprecated);
         let better = best.as_ref().is_none_or(|(l, q, _)| (literals, score) > (*l, *q));
         if better {
             best = Some((literals, score, Route { operation: op, labels }));
