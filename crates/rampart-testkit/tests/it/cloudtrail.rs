@@ -530,6 +530,7 @@ async fn insight_events(ct: &aws_sdk_cloudtrail::Client, n: usize) -> Vec<Value>
 #[tokio::test]
 async fn insights_find_a_burst_of_calls_and_of_errors_against_the_baseline() {
     use aws_sdk_cloudtrail::types::{InsightSelector, InsightType};
+    let _timing = crate::LOAD.read().await;
     // Periods of a second and a baseline of 14, so detection starts after 3 periods.
     let server = TestServer::start_with(|c| {
         c.trail_delivery_secs = 1;

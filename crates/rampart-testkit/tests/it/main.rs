@@ -9,6 +9,12 @@
     reason = "tests fail loudly"
 )]
 
+/// Tests that load the machine hard (hundreds of megabytes through S3, Terraform) hold this
+/// exclusively; tests whose outcome depends on work done within short periods (CloudTrail
+/// Insights' one-second periods) hold it shared. The two never overlap, so a heavy test cannot
+/// starve a periodic task another test is waiting on.
+pub static LOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 mod cli;
 mod cloudtrail;
 mod cluster;

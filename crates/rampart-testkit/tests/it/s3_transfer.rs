@@ -226,6 +226,7 @@ async fn copies_carry_bytes_and_metadata_as_the_directives_say() {
 /// byte for byte; `sync` then finds nothing to do.
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_s3_cp_and_sync_move_a_200_mb_file_in_parts() {
+    let _heavy = crate::LOAD.write().await;
     let server = TestServer::start().await.unwrap();
     let c = s3(&server, &server.access_key_id, &server.secret_access_key);
     c.create_bucket().bucket("backups").send().await.unwrap();

@@ -376,8 +376,15 @@ async fn no_secret_a_test_makes_is_ever_stored_logged_or_trailed_in_clear() {
     let c = session.credentials().unwrap();
     secrets.push(("session secret".into(), c.secret_access_key().to_owned()));
     secrets.push(("session token".into(), c.session_token().to_owned()));
-    // Let the trail deliver and export what was recorded.
-    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // Let the trail deliver and export what was recorded: its first file, within a minute.
+    for _ in 0..600 {
+        let mut exported = Vec::new();
+        files_under(&export_dir, &mut exported);
+        if exported.iter().any(|(p, _)| p.to_string_lossy().contains("CloudTrail")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let events = server.audit_events(5).await.unwrap();
     assert!(events.iter().any(|e| e["eventName"] == "CreateAccessKey"));
     let mut server = server;

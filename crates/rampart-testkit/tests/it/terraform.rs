@@ -155,6 +155,7 @@ fn ok(out: &std::process::Output, what: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
+    let _heavy = crate::LOAD.write().await;
     let server = TestServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("main.tf"), CONFIG).unwrap();
