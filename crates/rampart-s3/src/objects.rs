@@ -1194,6 +1194,10 @@ pub fn put_object_acl(
 /// Rewrites objects stored before versions existed (one entry per key, bytes in clear) into the
 /// versioned layout as null versions, their bytes sealed. Idempotent; run at start-up.
 pub async fn upgrade(db: &Db, sealer: std::sync::Arc<Sealer>) -> Result<usize, ServiceError> {
+    // Done once per store: a marker spares every later start the scan of every object.
+    if db.get(LAYOUT_KEY)?.as_deref() == Some(LAYOUT.as_bytes()) {
+        return Ok(0);
+    }
     let prefix = b"s3/object/";
     let mut moved = 0;
     let mut after: Option<Vec<u8>> = None;
@@ -1227,10 +1231,17 @@ pub async fn upgrade(db: &Db, sealer: std::sync::Arc<Sealer>) -> Result<usize, S
             moved += 1;
         }
         if done {
+            db.transact(|tx| tx.put(LAYOUT_KEY, LAYOUT.as_bytes())).await.map_err(|e| match e {
+                rampart_store::TxError::Aborted(e) | rampart_store::TxError::Store(e) => ServiceError::from(e),
+            })?;
             return Ok(moved);
         }
     }
 }
+
+/// Where the store notes that its objects are in the versioned, chunked layout.
+const LAYOUT_KEY: &[u8] = b"s3/layout";
+const LAYOUT: &str = "versions-chunks-1";
 
 /// A `x-amz-copy-source`: `BUCKET/KEY` (URL-encoded, a leading `/` allowed), optionally with
 /// `?versionId=ID`.

@@ -582,3 +582,40 @@ async fn a_compliance_locked_version_survives_root_until_its_date() {
     assert_eq!(code(bypass(&root_s3).await), "OK");
     assert_eq!(code(root_s3.delete_bucket().bucket("evidence").send().await), "BucketNotEmpty");
 }
+
+/// A store written before versions existed (one record per key, its bytes in clear beside it) is
+/// moved into the versioned layout, sealed, on the next start: the object reads back the same and
+/// its bytes are no longer in the store in clear.
+#[tokio::test]
+async fn objects_stored_before_versions_are_moved_and_sealed_on_start() {
+    let mut server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("old-bucket").send().await.unwrap();
+    server.stop().await;
+    {
+        let db = server.open_store().unwrap();
+        let record = serde_json::json!({
+            "v": 1, "key": "notes/old.txt", "size": 24, "etag": "\"0123456789abcdef0123456789abcdef\"",
+            "last_modified": "2026-01-02T03:04:05Z", "content_type": "text/plain", "metadata": {"till": "1"}
+        });
+        db.transact(move |tx| -> Result<(), rampart_store::StoreError> {
+            tx.put(b"s3/object/old-bucket/notes/old.txt", &serde_json::to_vec(&record).unwrap())?;
+            tx.put(b"s3/data/old-bucket/notes/old.txt", b"LEGACY-CLEARTEXT-CANARY!")?;
+            tx.delete(b"s3/layout").map(drop)
+        })
+        .await
+        .unwrap();
+        db.close();
+    }
+    server.restart().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    let got = c.get_object().bucket("old-bucket").key("notes/old.txt").send().await.unwrap();
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(got.metadata().and_then(|m| m.get("till")).map(String::as_str), Some("1"));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"LEGACY-CLEARTEXT-CANARY!");
+    let versions = c.list_object_versions().bucket("old-bucket").send().await.unwrap();
+    assert_eq!(versions.versions().iter().filter_map(|v| v.version_id()).collect::<Vec<_>>(), ["null"]);
+    server.stop().await;
+    let stored = server.stored_bytes().unwrap();
+    assert!(!stored.windows(16).any(|w| w == b"LEGACY-CLEARTEXT"), "the old bytes are still in clear");
+}
