@@ -11,7 +11,7 @@ use rampart_core::{Ctx, Principal, ServiceError, TxCtx};
 use rampart_iam::authz;
 use rampart_iam::authz::Authorizer;
 use rampart_shapes::{Operation, Protocol, Service, Value};
-use rampart_sigv4::{SigV4Error, Verifier};
+use rampart_sigv4::{SigV4Error, Verifier, chunked};
 use rampart_store::{Db, Sealer, TxError};
 use rampart_wire::query::Params;
 use rampart_wire::{Dispatch as Wire, WireError, json, query, restxml};
@@ -128,6 +128,7 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
             "The difference between the request time and the current time is too large.",
         ),
         SigV4Error::ExpiredToken => WireError::new("ExpiredToken", 400, "The provided token has expired."),
+        SigV4Error::IncompleteBody(_) | SigV4Error::InvalidChunkSize { .. } => chunked_error(e),
     }
 }
 
@@ -511,7 +512,17 @@ impl App {
         // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>
         // and <https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html>.
         if service.endpoint_prefix == "s3" {
-            check_content_sha256(header(h, "x-amz-content-sha256")).map_err(|e| fail(e, protocol, namespace))?;
+            let content_sha256 = header(h, "x-amz-content-sha256");
+            check_content_sha256(content_sha256).map_err(|e| fail(e, protocol, namespace))?;
+            // Chunk signatures chain from the request's: an unsigned request has none to check.
+            if anonymous && content_sha256.is_some_and(|v| v.starts_with("STREAMING-AWS4-")) {
+                let e = WireError::new(
+                    "InvalidRequest",
+                    400,
+                    "Signed streaming (x-amz-content-sha256: STREAMING-AWS4-…) needs a signed request.",
+                );
+                return Err(fail(e, protocol, namespace));
+            }
         }
         let unsigned: Vec<&str> = h
             .keys()
@@ -1063,6 +1074,15 @@ fn json_content_type(service: &Service) -> &'static str {
     }
 }
 
+/// S3's error for an `aws-chunked` body that does not parse, or has a small chunk before the last.
+fn chunked_error(e: &SigV4Error) -> WireError {
+    let mut error = WireError::new(e.code(), e.status(), e.to_string());
+    if let SigV4Error::InvalidChunkSize { chunk, size } = e {
+        error.details = Box::new([("Chunk", chunk.to_string()), ("BadChunkSize", size.to_string())]);
+    }
+    error
+}
+
 /// Refuses an `x-amz-content-sha256` that is none of the forms S3 knows, with S3's own error
 /// (before the signature is checked against it).
 fn check_content_sha256(value: Option<&str>) -> Result<(), WireError> {
@@ -1089,7 +1109,8 @@ fn check_content_sha256(value: Option<&str>) -> Result<(), WireError> {
 }
 
 /// Decodes a rest-xml input, first undoing `aws-chunked` framing: its trailing checksums are read
-/// as the headers they stand for. Signed streaming is refused until its chunk signatures are checked.
+/// as the headers they stand for. A signed body's chunk signatures were checked with the request's
+/// (`Verifier::verify`); SigV4a's ECDSA streaming is refused, as SigV4a itself is.
 fn rest_xml_input(
     shape: &'static rampart_shapes::Shape,
     labels: &[(&'static str, &str)],
@@ -1102,21 +1123,21 @@ fn rest_xml_input(
         .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
         .and_then(|(_, v)| std::str::from_utf8(v).ok());
     let (payload, trailers) = match content_sha {
-        Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => restxml::decode_aws_chunked(body)?,
-        // Signed chunks: a real S3 mode, whose chunk signatures Rampart does not check yet.
-        Some(
-            v @ ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-            | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
-            | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"
-            | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER"),
-        ) => {
+        Some(v @ ("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD" | "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER")) => {
             return Err(WireError::new(
                 "NotImplemented",
                 501,
-                format!("Rampart does not accept x-amz-content-sha256: {v} yet; send the payload unsigned or hashed."),
+                format!("Rampart does not accept SigV4a, nor x-amz-content-sha256: {v}; sign with SigV4."),
             ));
         }
-        _ => (Vec::new(), Vec::new()),
+        Some(v) => match chunked::Mode::of(v) {
+            Some(mode) => {
+                let decoded = chunked::decode(body, mode).map_err(|e| chunked_error(&e))?;
+                (decoded.data, decoded.trailers)
+            }
+            None => (Vec::new(), Vec::new()),
+        },
+        None => (Vec::new(), Vec::new()),
     };
     let chunked = content_sha.is_some_and(|v| v.starts_with("STREAMING-"));
     if chunked {

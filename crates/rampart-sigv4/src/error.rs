@@ -31,6 +31,12 @@ pub enum SigV4Error {
     /// `x-amz-content-sha256` is not the hash of the body.
     #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
     ContentSha256Mismatch,
+    /// An `aws-chunked` body that does not parse, or lacks what its mode requires.
+    #[error("{0}")]
+    IncompleteBody(String),
+    /// A chunk other than the last smaller than 8 KiB: `chunk` is its 1-based number.
+    #[error("Only the last chunk is allowed to have a size less than 8192 bytes")]
+    InvalidChunkSize { chunk: usize, size: usize },
 }
 
 /// The message AWS sends for a signature mismatch.
@@ -48,6 +54,8 @@ impl SigV4Error {
             Self::ExpiredToken => "ExpiredToken",
             Self::ExpiresOutOfRange(_) => "IncompleteSignature",
             Self::ContentSha256Mismatch => "SignatureDoesNotMatch",
+            Self::IncompleteBody(_) => "IncompleteBody",
+            Self::InvalidChunkSize { .. } => "InvalidChunkSizeError",
         }
     }
 
@@ -57,7 +65,8 @@ impl SigV4Error {
             Self::IncompleteSignature(_)
             | Self::RequestExpired(_)
             | Self::PresignedUrlExpired
-            | Self::ExpiresOutOfRange(_) => 400,
+            | Self::ExpiresOutOfRange(_)
+            | Self::IncompleteBody(_) => 400,
             _ => 403,
         }
     }

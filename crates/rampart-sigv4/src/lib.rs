@@ -7,6 +7,7 @@
 //! See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html>.
 
 mod canonical;
+pub mod chunked;
 mod error;
 mod parse;
 mod verify;

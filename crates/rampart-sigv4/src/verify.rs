@@ -7,6 +7,7 @@ use aws_lc_rs::{digest, hmac};
 use time::OffsetDateTime;
 
 use crate::canonical::{canonical_request, string_to_sign};
+use crate::chunked;
 use crate::parse::{Auth, format_basic};
 use crate::{MAX_SKEW, Request, SigV4Error, UNSIGNED_PAYLOAD};
 
@@ -110,7 +111,15 @@ impl Verifier {
         let canonical = canonical_request(req, auth, &payload_hash, s3)?;
         let sts = string_to_sign(auth, &canonical);
         let key = self.key(auth, secret);
-        hmac::verify(&key, sts.as_bytes(), &auth.signature).map_err(|_| SigV4Error::mismatch())
+        hmac::verify(&key, sts.as_bytes(), &auth.signature).map_err(|_| SigV4Error::mismatch())?;
+        // Signed streaming: the body's chunks are signed too, each chained from the request's.
+        match chunked::Mode::of(&payload_hash) {
+            Some(mode @ (chunked::Mode::Signed | chunked::Mode::SignedTrailer)) => {
+                let prefix = format!("{}\n{}\n", auth.amz_date, auth.scope.to_scope_string());
+                chunked::verify(req.body, mode, &key, &prefix, &auth.signature)
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -334,3 +334,184 @@ proptest! {
         prop_assert_eq!(err.code(), "SignatureDoesNotMatch");
     }
 }
+
+/// Signed streaming: the request of AWS's own example (66,560 bytes of `a` in chunks of 64 KiB and
+/// 1 KiB), its chunks signed by the `aws-sigv4` signer from the seed signature the page gives.
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html#example-signature-calculations-streaming>
+mod streaming {
+    use super::*;
+    use aws_smithy_runtime_api::http::Headers;
+
+    /// 2013-05-24T00:00:00Z, the time of the example.
+    const EXAMPLE_TIME: i64 = 1_369_353_600;
+    const SEED: &str = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
+    /// The S3 pages' example secret (a `/` where the general pages have a `+`).
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    fn params(identity: &aws_smithy_runtime_api::client::identity::Identity) -> v4::SigningParams<'_, ()> {
+        v4::SigningParams::builder()
+            .identity(identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(SystemTime::UNIX_EPOCH + Duration::from_secs(EXAMPLE_TIME as u64))
+            .settings(())
+            .build()
+            .unwrap()
+    }
+
+    fn identity() -> aws_smithy_runtime_api::client::identity::Identity {
+        aws_credential_types::Credentials::new("AKIAIOSFODNN7EXAMPLE", SECRET, None, None, "test").into()
+    }
+
+    /// The example request's headers, in the given streaming mode.
+    fn headers(mode: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("host", "s3.amazonaws.com".into()),
+            ("x-amz-date", "20130524T000000Z".into()),
+            ("x-amz-storage-class", "REDUCED_REDUNDANCY".into()),
+            ("x-amz-content-sha256", mode.into()),
+            ("content-encoding", "aws-chunked".into()),
+            ("x-amz-decoded-content-length", "66560".into()),
+            ("content-length", "66824".into()),
+        ]
+    }
+
+    const PATH: &str = "/examplebucket/chunkObject.txt";
+
+    /// The seed signature the oracle gives the example request in `mode`.
+    fn seed(mode: &str) -> String {
+        let identity = identity();
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("s3")
+            .time(SystemTime::UNIX_EPOCH + Duration::from_secs(EXAMPLE_TIME as u64))
+            .settings(settings)
+            .build()
+            .unwrap()
+            .into();
+        let headers = headers(mode);
+        let uri = format!("https://s3.amazonaws.com{PATH}");
+        let signable = SignableRequest::new(
+            "PUT",
+            &uri,
+            headers.iter().map(|(k, v)| (*k, v.as_str())),
+            SignableBody::Precomputed(mode.to_owned()),
+        )
+        .unwrap();
+        sign(signable, &params).unwrap().signature().to_owned()
+    }
+
+    /// The chunked body of `chunks`, each signed with the oracle from `seed`; with `trailer`, a
+    /// signed trailer.
+    fn chunked_body(seed: &str, chunks: &[&[u8]], trailer: Option<(&str, &str)>) -> (Vec<u8>, Vec<String>) {
+        let identity = identity();
+        let params = params(&identity);
+        let mut running = seed.to_owned();
+        let mut body = Vec::new();
+        let mut signatures = Vec::new();
+        for chunk in chunks.iter().copied().chain([&b""[..]]) {
+            let sig = v4::sign_chunk(&bytes::Bytes::copy_from_slice(chunk), &running, &params).unwrap().into_parts().1;
+            body.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", chunk.len()).as_bytes());
+            if !chunk.is_empty() {
+                body.extend_from_slice(chunk);
+                body.extend_from_slice(b"\r\n");
+            }
+            running = sig.clone();
+            signatures.push(sig);
+        }
+        if let Some((name, value)) = trailer {
+            let mut headers = Headers::new();
+            headers.insert(name.to_owned(), value.to_owned());
+            let sig = v4::sign_trailer(&headers, &running, &params).unwrap().into_parts().1;
+            body.extend_from_slice(format!("{name}:{value}\r\nx-amz-trailer-signature:{sig}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        (body, signatures)
+    }
+
+    /// Verifies the example request in `mode`, signed with `seed`, carrying `body`.
+    fn check_with(seed: &str, body: &[u8], mode: &str) -> Result<String, SigV4Error> {
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-storage-class,Signature={seed}"
+        );
+        let mut headers: Vec<(&str, &[u8])> = Vec::new();
+        let owned = self::headers(mode);
+        headers.extend(owned.iter().map(|(k, v)| (*k, v.as_bytes())));
+        headers.push(("authorization", auth.as_bytes()));
+        verify_parts("PUT", PATH, "", &headers, body, SECRET, at(EXAMPLE_TIME), true)
+    }
+
+    fn check(body: &[u8], mode: &str) -> Result<String, SigV4Error> {
+        check_with(SEED, body, mode)
+    }
+
+    const SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+
+    #[test]
+    fn the_example_verifies_with_the_documented_chunk_signatures() {
+        let a = vec![b'a'; 66_560];
+        let (body, signatures) = chunked_body(SEED, &[&a[..65_536], &a[65_536..]], None);
+        assert_eq!(body.len(), 66_824, "the example's Content-Length");
+        assert_eq!(seed(SIGNED), SEED, "the oracle signs the example's headers as the page does");
+        assert_eq!(
+            signatures,
+            [
+                "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+                "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+                "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+            ]
+        );
+        assert_eq!(check(&body, SIGNED).as_deref(), Ok("AKIAIOSFODNN7EXAMPLE"));
+        let decoded = rampart_sigv4::chunked::decode(&body, rampart_sigv4::chunked::Mode::Signed).unwrap();
+        assert_eq!(decoded.data, a);
+    }
+
+    #[test]
+    fn altered_reordered_or_cut_chunks_are_refused() {
+        let a = vec![b'a'; 66_560];
+        let (body, _) = chunked_body(SEED, &[&a[..65_536], &a[65_536..]], None);
+        // One byte of data changed.
+        let mut altered = body.clone();
+        altered[100] = b'b';
+        assert_eq!(check(&altered, SIGNED).unwrap_err().code(), "SignatureDoesNotMatch");
+        // Two chunks, each with its own signature line, sent in the other order.
+        let (x, y) = (vec![b'x'; 8192], vec![b'y'; 8192]);
+        let (pair, _) = chunked_body(SEED, &[&x, &y], None);
+        assert!(check(&pair, SIGNED).is_ok());
+        let one = 4 + 17 + 64 + 2 + 8192 + 2;
+        let swapped = [&pair[one..2 * one], &pair[..one], &pair[2 * one..]].concat();
+        assert_eq!(check(&swapped, SIGNED).unwrap_err().code(), "SignatureDoesNotMatch");
+        // The last data chunk dropped, the final chunk kept.
+        let first = 88 + 65_538;
+        let mut cut = body[..first].to_vec();
+        cut.extend_from_slice(&body[first + 86 + 1026..]);
+        assert_eq!(check(&cut, SIGNED).unwrap_err().code(), "SignatureDoesNotMatch");
+        // The final chunk missing.
+        assert_eq!(check(&body[..first + 86 + 1026], SIGNED).unwrap_err().code(), "IncompleteBody");
+        // Signed mode, unsigned chunks.
+        let plain = format!("{:x}\r\n{}\r\n0\r\n\r\n", 3, "abc");
+        assert_eq!(check(plain.as_bytes(), SIGNED).unwrap_err().code(), "IncompleteBody");
+    }
+
+    #[test]
+    fn a_signed_trailer_verifies_and_an_altered_one_does_not() {
+        let mode = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+        let seed = seed(mode);
+        let check = |body: &[u8], mode: &str| check_with(&seed, body, mode);
+        let data = vec![b'z'; 10_000];
+        let (body, _) = chunked_body(&seed, &[&data[..], b"end"], Some(("x-amz-checksum-crc32", "sOO8/Q==")));
+        assert_eq!(check(&body, mode).as_deref(), Ok("AKIAIOSFODNN7EXAMPLE"));
+        let decoded = rampart_sigv4::chunked::decode(&body, rampart_sigv4::chunked::Mode::SignedTrailer).unwrap();
+        assert_eq!(decoded.trailers, [("x-amz-checksum-crc32".to_owned(), "sOO8/Q==".to_owned())]);
+        let text = String::from_utf8_lossy(&body).replace("sOO8/Q==", "AAAAAA==");
+        assert_eq!(check(text.as_bytes(), mode).unwrap_err().code(), "SignatureDoesNotMatch");
+        // A trailer in the mode without one is refused, its signature good or not.
+        let (body, _) = chunked_body(SEED, &[b"end"], Some(("x-amz-checksum-crc32", "sOO8/Q==")));
+        assert_eq!(check_with(SEED, &body, SIGNED).unwrap_err().code(), "IncompleteBody");
+    }
+}

@@ -246,6 +246,9 @@ pub fn sign_request(
     let body = match req.headers().get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
         Some("UNSIGNED-PAYLOAD") => SignableBody::UnsignedPayload,
         Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => SignableBody::StreamingUnsignedPayloadTrailer,
+        Some(v @ ("STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER")) => {
+            SignableBody::Precomputed(v.to_owned())
+        }
         _ => SignableBody::Bytes(req.body()),
     };
     let signable =

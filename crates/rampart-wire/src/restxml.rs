@@ -423,42 +423,6 @@ pub fn s3_root_element(operation: &str) -> Option<&'static str> {
     }
 }
 
-/// Trailing headers of an `aws-chunked` body: lower-cased names and their values.
-pub type Trailers = Vec<(String, String)>;
-
-/// Decodes an `aws-chunked` body sent with `x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER`:
-/// `hex-size CRLF data CRLF`… then `0 CRLF`, trailer lines and a blank line. Returns the data and
-/// the trailers (lower-cased names). Chunks carrying signatures are refused: those need the
-/// signed-streaming scheme.
-/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html>.
-pub fn decode_aws_chunked(body: &[u8]) -> Result<(Vec<u8>, Trailers), WireError> {
-    let bad = || WireError::new("IncompleteBody", 400, "The request body is not valid aws-chunked encoding.");
-    let mut data = Vec::with_capacity(body.len());
-    let mut rest = body;
-    loop {
-        let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?;
-        let line = std::str::from_utf8(rest.get(..line_end).ok_or_else(bad)?).map_err(|_| bad())?;
-        rest = rest.get(line_end + 2..).ok_or_else(bad)?;
-        // A chunk signature has no place in unsigned chunks (signed ones are refused earlier).
-        if line.contains(';') {
-            return Err(bad());
-        }
-        let size = usize::from_str_radix(line.trim(), 16).map_err(|_| bad())?;
-        if size == 0 {
-            break;
-        }
-        data.extend_from_slice(rest.get(..size).ok_or_else(bad)?);
-        rest = rest.get(size..).and_then(|r| r.strip_prefix(b"\r\n")).ok_or_else(bad)?;
-    }
-    let mut trailers = Vec::new();
-    let text = std::str::from_utf8(rest).map_err(|_| bad())?;
-    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        let (k, v) = line.split_once(':').ok_or_else(bad)?;
-        trailers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-    }
-    Ok((data, trailers))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,19 +538,5 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListAllMyBucketsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
              <Buckets><Bucket><Name>a&amp;b</Name></Bucket></Buckets></ListAllMyBucketsResult>"
         );
-    }
-
-    #[test]
-    fn aws_chunked_bodies_unframe_with_their_trailers() {
-        let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\nx-amz-checksum-crc32:DUoRhQ==\r\n\r\n";
-        let (data, trailers) = decode_aws_chunked(body).unwrap();
-        assert_eq!(data, b"hello world");
-        assert_eq!(trailers, [("x-amz-checksum-crc32".to_owned(), "DUoRhQ==".to_owned())]);
-        for bad in [&b"5\r\nhel"[..], b"zz\r\n", b"5\r\nhelloXX0\r\n\r\n", b""] {
-            assert_eq!(decode_aws_chunked(bad).unwrap_err().code, "IncompleteBody", "{bad:?}");
-        }
-        // Chunk signatures have no place in unsigned chunks: malformed, a 400.
-        let signed = b"5;chunk-signature=abc\r\nhello\r\n0;chunk-signature=def\r\n\r\n";
-        assert_eq!(decode_aws_chunked(signed).unwrap_err().code, "IncompleteBody");
     }
 }

@@ -1,9 +1,15 @@
 //! Objects as users move them: multipart uploads through the SDK (with S3's errors for a wrong
 //! part list), ranged and conditional reads, and `aws s3 cp` / `aws s3 sync` of a 200 MB file,
-//! which the AWS CLI sends in parts and fetches in ranges.
+//! which the AWS CLI sends in parts and fetches in ranges; bodies the SDK streams from a file,
+//! which it signs chunk by chunk over plain HTTP.
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::BoxError;
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
 
 use crate::s3::{code, s3};
 use rampart_testkit::TestServer;
@@ -270,4 +276,78 @@ async fn aws_s3_cp_and_sync_move_a_200_mb_file_in_parts() {
     let keys = c.list_objects_v2().bucket("backups").send().await.unwrap();
     let keys: Vec<&str> = keys.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["big.bin", "small.txt"]);
+}
+
+/// Notes the `x-amz-content-sha256` of every request the SDK sends.
+#[derive(Debug, Clone, Default)]
+struct PayloadModes(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for PayloadModes {
+    fn name(&self) -> &'static str {
+        "PayloadModes"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mode = context.request().headers().get("x-amz-content-sha256").unwrap_or("-").to_owned();
+        self.0.lock().map_err(|_| "poisoned")?.push(mode);
+        Ok(())
+    }
+}
+
+/// The SDK streams a file body over plain HTTP as `aws-chunked`, signing every 64 KiB chunk and
+/// the checksum trailer; the server checks each signature and stores exactly the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_streamed_by_the_sdk_is_signed_chunk_by_chunk() {
+    let server = TestServer::start().await.unwrap();
+    let modes = PayloadModes::default();
+    let base = s3(&server, &server.access_key_id, &server.secret_access_key);
+    let conf = base.config().to_builder().interceptor(modes.clone()).build();
+    let c = aws_sdk_s3::Client::from_conf(conf);
+    c.create_bucket().bucket("streams").send().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data.bin");
+    let data = pattern(6 * 1024 * 1024 + 12_345, 9);
+    std::fs::write(&file, &data).unwrap();
+
+    let put = c
+        .put_object()
+        .bucket("streams")
+        .key("data.bin")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.checksum_crc32().is_some(), "the trailer's checksum is answered: {put:?}");
+    assert_eq!(modes.0.lock().unwrap().last().map(String::as_str), Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"));
+    let got = c.get_object().bucket("streams").key("data.bin").checksum_mode(ChecksumMode::Enabled).send().await;
+    let got = got.unwrap();
+    assert_eq!(got.checksum_crc32(), put.checksum_crc32());
+    assert!(got.body.collect().await.unwrap().into_bytes() == data, "the object differs from the file");
+
+    // The same file as two parts, each streamed from its offset.
+    let up = c.create_multipart_upload().bucket("streams").key("parts.bin").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let five = 5 * 1024 * 1024;
+    let mut parts = Vec::new();
+    for (n, offset, len) in [(1, 0, five), (2, five, data.len() - five)] {
+        let body = ByteStream::read_from().path(&file).offset(offset as u64).length(Length::Exact(len as u64));
+        let part = c.upload_part().bucket("streams").key("parts.bin").upload_id(id).part_number(n);
+        let part = part.body(body.build().await.unwrap()).send().await.unwrap();
+        parts.push((n, part.e_tag().unwrap().to_owned()));
+    }
+    let listed: Vec<(i32, &str)> = parts.iter().map(|(n, e)| (*n, e.as_str())).collect();
+    let done = c.complete_multipart_upload().bucket("streams").key("parts.bin").upload_id(id);
+    done.multipart_upload(completed(&listed)).send().await.unwrap();
+    let got = c.get_object().bucket("streams").key("parts.bin").send().await.unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes() == data, "the assembled object differs");
+    let modes = modes.0.lock().unwrap();
+    assert!(
+        modes.iter().filter(|m| *m == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER").count() == 3,
+        "the file and both parts went signed chunk by chunk: {modes:?}"
+    );
 }

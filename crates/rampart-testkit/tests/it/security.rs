@@ -276,6 +276,80 @@ async fn aws_chunked_bodies_must_be_what_they_declare() {
     }
 }
 
+/// A signed-streaming PUT (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) of `chunks`, each signed by the
+/// official signer from the request's seed signature; `tamper` then changes one byte of data.
+async fn put_signed_chunks(server: &TestServer, path: &str, chunks: &[&[u8]], tamper: bool) -> rampart_testkit::Raw {
+    use aws_sigv4::sign::v4;
+    let when = SystemTime::now();
+    let decoded: usize = chunks.iter().map(|c| c.len()).sum();
+    let req = http::Request::put(format!("{}{path}", server.endpoint))
+        .header("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", decoded.to_string())
+        .body(Vec::new())
+        .unwrap();
+    let (key, secret) = (&server.access_key_id, &server.secret_access_key);
+    let mut req = sign_request(req, key, secret, "s3", when, SignatureLocation::Headers).unwrap();
+    let authorization = req.headers()["authorization"].to_str().unwrap().to_owned();
+    let mut running = authorization.rsplit("Signature=").next().unwrap().to_owned();
+    let identity = aws_credential_types::Credentials::new(key, secret, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("s3")
+        .time(when)
+        .settings(())
+        .build()
+        .unwrap();
+    let mut body = Vec::new();
+    for chunk in chunks.iter().copied().chain([&b""[..]]) {
+        let sig = v4::sign_chunk(&bytes::Bytes::copy_from_slice(chunk), &running, &params).unwrap().into_parts().1;
+        body.extend_from_slice(format!("{:x};chunk-signature={sig}\r\n", chunk.len()).as_bytes());
+        if !chunk.is_empty() {
+            body.extend_from_slice(chunk);
+            body.extend_from_slice(b"\r\n");
+        }
+        running = sig;
+    }
+    body.extend_from_slice(b"\r\n");
+    if tamper {
+        let at = body.iter().position(|b| *b == b'\n').unwrap() + 1;
+        body[at] ^= 1;
+    }
+    *req.body_mut() = body;
+    send(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn signed_chunks_are_checked_one_by_one() {
+    let server = TestServer::start().await.unwrap();
+    assert_eq!(s3_request(&server, "PUT", "/signed", &[], &[], b"").await.status, 200);
+    let (big, tail) = (vec![b'k'; 70_000], b"the end".to_vec());
+    let r = put_signed_chunks(&server, "/signed/good", &[&big, &tail], false).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = s3_request(&server, "GET", "/signed/good", &[], &[], b"").await;
+    assert_eq!(got.body.len(), 70_007);
+    assert!(got.body.ends_with("the end"));
+    // One byte of the first chunk changed after signing.
+    let r = put_signed_chunks(&server, "/signed/altered", &[&big, &tail], true).await;
+    assert_eq!((r.status, xml_code(&r.body)), (403, "SignatureDoesNotMatch"), "{}", r.body);
+    // A chunk under 8 KiB before the last, signed or not, is refused as S3 refuses it.
+    let r = put_signed_chunks(&server, "/signed/small", &[&tail, &big], false).await;
+    assert_eq!((r.status, xml_code(&r.body)), (403, "InvalidChunkSizeError"), "{}", r.body);
+    assert!(r.body.contains("<Chunk>1</Chunk><BadChunkSize>7</BadChunkSize>"), "{}", r.body);
+    // No signature to chain from: an unsigned request cannot claim signed chunks.
+    let anonymous = http::Request::put(format!("{}/signed/anonymous", server.endpoint))
+        .header("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+        .header("content-encoding", "aws-chunked")
+        .body(b"0;chunk-signature=00\r\n\r\n".to_vec())
+        .unwrap();
+    let r = send(anonymous).await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidRequest"), "{}", r.body);
+    for (key, status) in [("good", 200), ("altered", 404), ("small", 404), ("anonymous", 404)] {
+        assert_eq!(s3_request(&server, "HEAD", &format!("/signed/{key}"), &[], &[], b"").await.status, status, "{key}");
+    }
+}
+
 #[tokio::test]
 async fn a_trust_policy_means_the_principal_it_named_not_a_later_one_of_the_same_name() {
     let server = TestServer::start().await.unwrap();
