@@ -7,6 +7,7 @@
 
 pub mod access;
 mod buckets;
+mod checksums;
 mod data;
 mod encryption;
 mod lock;
@@ -221,9 +222,14 @@ pub struct ObjectRecord {
     pub sealed: bool,
     #[serde(default)]
     pub tags: Vec<(String, String)>,
-    /// The flexible checksum the writer sent, as `(algorithm, base64 value)`.
+    /// The flexible checksum the bytes keep, as `(algorithm, base64 value)`: the writer's, else
+    /// CRC64NVME (none on objects written before Rampart kept one for every object).
     #[serde(default)]
     pub checksum: Option<(String, String)>,
+    /// `COMPOSITE` for a multipart object's checksum of its parts' checksums; `None` is
+    /// `FULL_OBJECT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
     /// The object's canned ACL, where ACLs are enabled.
     #[serde(default)]
     pub acl: Option<String>,

@@ -14,6 +14,7 @@ use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::checksums::{self, Algorithm, Fields, set_checksums};
 use crate::encryption::KmsEnvelope;
 use crate::objects::{self, sent};
 use crate::{
@@ -38,8 +39,28 @@ pub(crate) struct UploadRecord {
     pub sse: String,
     pub kms: Option<KmsEnvelope>,
     pub checksum_algorithm: Option<String>,
+    /// `FULL_OBJECT` or `COMPOSITE` (`None` on uploads begun before Rampart kept it: the
+    /// algorithm's default).
+    #[serde(default)]
+    pub checksum_type: Option<String>,
     #[serde(default)]
     pub lock: Option<crate::lock::VersionLock>,
+}
+
+impl UploadRecord {
+    /// The algorithm the client chose for the upload, if any.
+    fn algorithm(&self) -> Option<Algorithm> {
+        self.checksum_algorithm.as_deref().and_then(Algorithm::parse)
+    }
+
+    /// The algorithm and type of the object's checksum: the client's, else S3's default
+    /// (CRC64NVME of the whole object).
+    fn object_checksum(&self) -> (Algorithm, &str) {
+        match self.algorithm() {
+            Some(a) => (a, self.checksum_type.as_deref().unwrap_or_else(|| checksums::default_type(a))),
+            None => (Algorithm::Crc64Nvme, checksums::FULL_OBJECT),
+        }
+    }
 }
 
 /// One uploaded part, as stored; its bytes are under [`part_data`].
@@ -50,6 +71,8 @@ struct PartRecord {
     size: u64,
     #[serde(with = "time::serde::rfc3339")]
     last_modified: OffsetDateTime,
+    /// The part's checksum, of the upload's kind (`None` on parts stored before Rampart kept one
+    /// for every part).
     checksum: Option<(String, String)>,
 }
 
@@ -120,6 +143,8 @@ pub fn create_multipart_upload(
     let objects::Settled { plan, lock, acl } =
         objects::settle(tx, ctx, &b, &input.key, &objects::version_asks!(input))?;
     let tags = input.tagging.as_deref().map(objects::parse_tagging).transpose()?.unwrap_or_default();
+    let (algorithm, checksum_type) =
+        checksums::check_upload(input.checksum_algorithm.as_deref(), input.checksum_type.as_deref())?;
     let (_, kms) = plan.begin(ctx.sealer)?;
     let upload_id = new_upload_id(ctx.now)?;
     let u = UploadRecord {
@@ -135,7 +160,8 @@ pub fn create_multipart_upload(
         acl,
         sse: plan.algorithm.clone(),
         kms,
-        checksum_algorithm: input.checksum_algorithm.clone(),
+        checksum_algorithm: algorithm.map(|a| a.name().to_owned()),
+        checksum_type: algorithm.map(|_| checksum_type.clone()),
         lock,
     };
     records::write_tx(tx, &upload_key(&b.name, &u.key, &upload_id), &u)?;
@@ -146,7 +172,8 @@ pub fn create_multipart_upload(
         server_side_encryption: Some(u.sse),
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
-        checksum_algorithm: input.checksum_algorithm,
+        checksum_algorithm: u.checksum_algorithm.clone(),
+        checksum_type: u.checksum_type.clone(),
         ..shapes::CreateMultipartUploadOutput::default()
     })
 }
@@ -170,7 +197,14 @@ pub fn upload_part(
     }
     let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
     let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
-    let checksum = objects::check_integrity(&sent!(input), body)?;
+    let sent = objects::check_integrity(&sent!(input), body)?.map(|c| part_checksum(&u, c)).transpose()?;
+    // The part keeps a checksum of the upload's kind; without an algorithm of the client's, that is
+    // S3's default, whatever the part was sent with.
+    let (algorithm, _) = u.object_checksum();
+    let checksum = match &sent {
+        Some(c) if c.0 == algorithm.name() => c.clone(),
+        _ => (algorithm.name().to_owned(), algorithm.encode(body)),
+    };
     let sealing = {
         let get = records::tx_reader(tx);
         crate::encryption::sealing(&get, ctx.sealer, &b.region, (Some(u.sse.as_str()), u.kms.as_ref()), ctx.now)?
@@ -180,18 +214,40 @@ pub fn upload_part(
     crate::data::delete(tx, &data)?;
     crate::data::write(tx, &sealing, &data, body)?;
     let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
-    let part = PartRecord { number, etag: etag.clone(), size: body.len() as u64, last_modified: ctx.now, checksum };
+    let fields = Fields::of(Some(sent.as_ref().unwrap_or(&checksum)));
+    let part = PartRecord {
+        number,
+        etag: etag.clone(),
+        size: body.len() as u64,
+        last_modified: ctx.now,
+        checksum: Some(checksum),
+    };
     records::write_tx(tx, &part_key(&u.upload_id, number), &part)?;
-    Ok(shapes::UploadPartOutput {
+    let mut out = shapes::UploadPartOutput {
         e_tag: Some(etag),
-        checksum_crc32: input.checksum_crc32,
-        checksum_sha1: input.checksum_sha1,
-        checksum_sha256: input.checksum_sha256,
         server_side_encryption: Some(u.sse),
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
         ..shapes::UploadPartOutput::default()
-    })
+    };
+    set_checksums!(out, fields);
+    Ok(out)
+}
+
+/// A part's checksum must be of the kind its upload was begun with.
+fn part_checksum(u: &UploadRecord, checksum: (String, String)) -> Result<(String, String), ServiceError> {
+    match u.algorithm() {
+        Some(a) if a.name() != checksum.0 => Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                a.name().to_ascii_lowercase(),
+                checksum.0.to_ascii_lowercase()
+            ),
+        )),
+        _ => Ok(checksum),
+    }
 }
 
 /// UploadPartCopy: a part made of (a range of) another object, as UploadPart would store it.
@@ -241,16 +297,16 @@ pub fn upload_part_copy(
     crate::data::delete(tx, &data)?;
     crate::data::write(tx, &sealing, &data, &body)?;
     let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(&body).as_slice()));
-    let part =
-        PartRecord { number, etag: etag.clone(), size: body.len() as u64, last_modified: ctx.now, checksum: None };
+    let algorithm = u.object_checksum().0;
+    let checksum = (algorithm.name().to_owned(), algorithm.encode(&body));
+    let mut result =
+        shapes::CopyPartResult { e_tag: Some(etag.clone()), last_modified: Some(ctx.now), ..Default::default() };
+    set_checksums!(result, Fields::of(Some(&checksum)));
+    let part = PartRecord { number, etag, size: body.len() as u64, last_modified: ctx.now, checksum: Some(checksum) };
     records::write_tx(tx, &part_key(&u.upload_id, number), &part)?;
     Ok(shapes::UploadPartCopyOutput {
         copy_source_version_id: src.version_id.clone(),
-        copy_part_result: Some(shapes::CopyPartResult {
-            e_tag: Some(etag),
-            last_modified: Some(ctx.now),
-            ..shapes::CopyPartResult::default()
-        }),
+        copy_part_result: Some(result),
         server_side_encryption: Some(u.sse),
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         ..shapes::UploadPartCopyOutput::default()
@@ -299,11 +355,11 @@ fn invalid_part() -> ServiceError {
 pub fn complete_multipart_upload(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
-    input: shapes::CompleteMultipartUploadRequest,
+    mut input: shapes::CompleteMultipartUploadRequest,
 ) -> Result<shapes::CompleteMultipartUploadOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
-    let listed = input.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+    let listed = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
     if listed.is_empty() {
         return Err(crate::malformed_xml());
     }
@@ -323,6 +379,7 @@ pub fn complete_multipart_upload(
         if p.e_tag.as_deref().is_some_and(|e| e.trim_matches('"') != part.etag.trim_matches('"')) {
             return Err(invalid_part());
         }
+        check_listed_checksum(&u, p, part)?;
         chosen.push(part);
     }
     if chosen.iter().rev().skip(1).any(|p| p.size < MIN_PART) {
@@ -348,6 +405,15 @@ pub fn complete_multipart_upload(
         digests.update(data_encoding::HEXLOWER.decode(hex.as_bytes()).map_err(|_| ServiceError::internal())?);
     }
     let etag = format!("\"{}-{}\"", data_encoding::HEXLOWER.encode(&digests.finalize()), chosen.len());
+    let size: u64 = chosen.iter().map(|p| p.size).sum();
+    if input.mpu_object_size.is_some_and(|n| u64::try_from(n).ok() != Some(size)) {
+        return Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            format!("The provided 'x-amz-mp-object-size' header value does not match the object size: {size}."),
+        ));
+    }
+    let checksum = object_checksum(&u, &chosen, &input)?;
     let parts: Vec<PartRef> =
         chosen.iter().map(|p| PartRef { upload: u.upload_id.clone(), number: p.number, size: p.size }).collect();
     let kept: Vec<u32> = parts.iter().map(|p| p.number).collect();
@@ -361,9 +427,11 @@ pub fn complete_multipart_upload(
     rec.parts = parts;
     rec.sealed = true;
     rec.lock = u.lock.clone();
+    rec.checksum_type = checksum.as_ref().map(|(_, t)| (*t).to_owned()).filter(|t| t == checksums::COMPOSITE);
+    rec.checksum = checksum.as_ref().map(|(c, _)| c.clone());
     discard(tx, &b.name, &u, &kept)?;
     let rec: ObjectRecord = objects::write_version(tx, &b, rec, None)?;
-    Ok(shapes::CompleteMultipartUploadOutput {
+    let mut out = shapes::CompleteMultipartUploadOutput {
         location: Some(format!("/{}/{}", b.name, u.key)),
         bucket: Some(b.name),
         key: Some(u.key),
@@ -371,9 +439,92 @@ pub fn complete_multipart_upload(
         server_side_encryption: Some(u.sse),
         ssekms_key_id: rec.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: rec.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
-        version_id: rec.version_id,
+        checksum_type: checksum.as_ref().map(|(_, t)| (*t).to_owned()),
+        version_id: rec.version_id.clone(),
         ..shapes::CompleteMultipartUploadOutput::default()
-    })
+    };
+    set_checksums!(out, Fields::of(rec.checksum.as_ref()));
+    Ok(out)
+}
+
+/// A part listed in CompleteMultipartUpload with a checksum must have that checksum; an upload
+/// with a composite checksum needs each part's listed.
+fn check_listed_checksum(
+    u: &UploadRecord,
+    listed: &shapes::CompletedPart,
+    part: &PartRecord,
+) -> Result<(), ServiceError> {
+    let given = [
+        (Algorithm::Crc32, &listed.checksum_crc32),
+        (Algorithm::Crc32c, &listed.checksum_crc32_c),
+        (Algorithm::Crc64Nvme, &listed.checksum_crc64_nvme),
+        (Algorithm::Sha1, &listed.checksum_sha1),
+        (Algorithm::Sha256, &listed.checksum_sha256),
+    ];
+    for (algorithm, value) in given {
+        let Some(value) = value else { continue };
+        let stored = part.checksum.as_ref().filter(|(a, _)| a == algorithm.name());
+        if stored.is_none_or(|(_, v)| v != value) {
+            return Err(invalid_part());
+        }
+    }
+    let (algorithm, kind) = u.object_checksum();
+    if u.algorithm().is_some() && kind == checksums::COMPOSITE && given.iter().all(|(_, v)| v.is_none()) {
+        return Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            format!(
+                "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+                algorithm.name().to_ascii_lowercase(),
+                part.number
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An object's checksum, `(algorithm, base64 value)`, and its type.
+type Checksum = ((String, String), &'static str);
+
+/// The completed object's checksum and its type, from its parts' (none if a part was stored
+/// without one); a whole-object checksum the client sent with the request must be it.
+fn object_checksum(
+    u: &UploadRecord,
+    parts: &[&PartRecord],
+    input: &shapes::CompleteMultipartUploadRequest,
+) -> Result<Option<Checksum>, ServiceError> {
+    let (algorithm, kind) = u.object_checksum();
+    let kind = if kind == checksums::COMPOSITE { checksums::COMPOSITE } else { checksums::FULL_OBJECT };
+    let values: Option<Vec<(&str, u64)>> = parts
+        .iter()
+        .map(|p| p.checksum.as_ref().filter(|(a, _)| a == algorithm.name()).map(|(_, v)| (v.as_str(), p.size)))
+        .collect();
+    let Some(value) = values.and_then(|v| checksums::of_parts(algorithm, kind, &v)) else { return Ok(None) };
+    let sent = [
+        (Algorithm::Crc32, &input.checksum_crc32),
+        (Algorithm::Crc32c, &input.checksum_crc32_c),
+        (Algorithm::Crc64Nvme, &input.checksum_crc64_nvme),
+        (Algorithm::Sha1, &input.checksum_sha1),
+        (Algorithm::Sha256, &input.checksum_sha256),
+    ];
+    for (a, v) in sent {
+        let Some(v) = v else { continue };
+        // A composite value may be sent with or without its `-N`.
+        let matches = a == algorithm && (*v == value || value.split('-').next() == Some(v.as_str()));
+        if !matches {
+            return Err(objects::bad_digest(a.name()));
+        }
+    }
+    if input.checksum_type.as_deref().is_some_and(|t| t != kind) {
+        return Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            format!(
+                "The upload was created using the {kind} checksum mode. The complete request must use the same checksum mode."
+            ),
+        ));
+    }
+    Ok(Some(((algorithm.name().to_owned(), value), kind)))
 }
 
 pub fn abort_multipart_upload(
@@ -452,15 +603,19 @@ pub fn list_parts(ctx: &Ctx<'_>, input: shapes::ListPartsRequest) -> Result<shap
         parts: Some(
             parts
                 .into_iter()
-                .map(|p| shapes::Part {
-                    part_number: i32::try_from(p.number).ok(),
-                    last_modified: Some(p.last_modified),
-                    e_tag: Some(p.etag),
-                    size: i64::try_from(p.size).ok(),
-                    checksum_crc32: p.checksum.as_ref().filter(|(a, _)| a == "CRC32").map(|(_, v)| v.clone()),
-                    checksum_sha1: p.checksum.as_ref().filter(|(a, _)| a == "SHA1").map(|(_, v)| v.clone()),
-                    checksum_sha256: p.checksum.as_ref().filter(|(a, _)| a == "SHA256").map(|(_, v)| v.clone()),
-                    ..shapes::Part::default()
+                .map(|p| {
+                    let mut part = shapes::Part {
+                        part_number: i32::try_from(p.number).ok(),
+                        last_modified: Some(p.last_modified),
+                        e_tag: Some(p.etag),
+                        size: i64::try_from(p.size).ok(),
+                        ..shapes::Part::default()
+                    };
+                    // The parts' checksums are the client's business where it chose an algorithm.
+                    if u.algorithm().is_some() {
+                        set_checksums!(part, Fields::of(p.checksum.as_ref()));
+                    }
+                    part
                 })
                 .collect(),
         ),
@@ -468,6 +623,7 @@ pub fn list_parts(ctx: &Ctx<'_>, input: shapes::ListPartsRequest) -> Result<shap
         owner: Some(owner(&b)),
         storage_class: Some("STANDARD".to_owned()),
         checksum_algorithm: u.checksum_algorithm.clone(),
+        checksum_type: u.algorithm().map(|_| u.object_checksum().1.to_owned()),
         ..shapes::ListPartsOutput::default()
     })
 }
@@ -528,7 +684,7 @@ pub fn list_multipart_uploads(
                 owner: Some(owner(&b)),
                 initiator: Some(initiator(&u)),
                 checksum_algorithm: u.checksum_algorithm.clone(),
-                ..shapes::MultipartUpload::default()
+                checksum_type: u.algorithm().map(|_| u.object_checksum().1.to_owned()),
             });
         }
         if last_batch {

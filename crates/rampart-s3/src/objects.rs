@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use md5::Digest as _;
+
+use crate::checksums::{Algorithm, FULL_OBJECT, Fields, set_checksums};
 use rampart_core::records::Reader;
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::Blob;
@@ -70,7 +72,9 @@ pub(crate) fn new_record(
         delete_marker: false,
         sealed: true,
         tags: Vec::new(),
-        checksum: None,
+        // S3's default for bytes written without a checksum of the writer's.
+        checksum: Some((Algorithm::Crc64Nvme.name().to_owned(), Algorithm::Crc64Nvme.encode(body))),
+        checksum_type: None,
         acl: None,
         sse: None,
         kms: None,
@@ -225,30 +229,34 @@ pub(crate) fn write_version(
     Ok(rec)
 }
 
-fn bad_digest(what: &str) -> ServiceError {
+pub(crate) fn bad_digest(what: &str) -> ServiceError {
     ServiceError::new("BadDigest", 400, format!("The {what} you specified did not match the calculated checksum."))
 }
 
 /// The integrity values a client sends with bytes (PutObject, UploadPart).
 pub(crate) struct Sent<'a> {
     pub md5: Option<&'a str>,
-    pub crc32: Option<&'a str>,
-    pub sha1: Option<&'a str>,
-    pub sha256: Option<&'a str>,
+    /// `x-amz-sdk-checksum-algorithm`: the flexible checksum the client says it sends.
+    pub algorithm: Option<&'a str>,
+    /// The flexible checksums this server computes, as sent.
+    pub values: [(Algorithm, Option<&'a str>); 5],
     /// The flexible checksums this server does not compute, by name, if sent.
-    pub others: [(&'static str, bool); 7],
+    pub others: [(&'static str, bool); 5],
 }
 
 macro_rules! sent {
     ($input:expr) => {
         crate::objects::Sent {
             md5: $input.content_md5.as_deref(),
-            crc32: $input.checksum_crc32.as_deref(),
-            sha1: $input.checksum_sha1.as_deref(),
-            sha256: $input.checksum_sha256.as_deref(),
+            algorithm: $input.checksum_algorithm.as_deref(),
+            values: [
+                (crate::checksums::Algorithm::Crc32, $input.checksum_crc32.as_deref()),
+                (crate::checksums::Algorithm::Crc32c, $input.checksum_crc32_c.as_deref()),
+                (crate::checksums::Algorithm::Crc64Nvme, $input.checksum_crc64_nvme.as_deref()),
+                (crate::checksums::Algorithm::Sha1, $input.checksum_sha1.as_deref()),
+                (crate::checksums::Algorithm::Sha256, $input.checksum_sha256.as_deref()),
+            ],
             others: [
-                ("CRC32C", $input.checksum_crc32_c.is_some()),
-                ("CRC64NVME", $input.checksum_crc64_nvme.is_some()),
                 ("SHA512", $input.checksum_sha512.is_some()),
                 ("MD5", $input.checksum_md5.is_some()),
                 ("XXHASH64", $input.checksum_xxhash64.is_some()),
@@ -260,8 +268,12 @@ macro_rules! sent {
 }
 pub(crate) use sent;
 
-/// Checks the integrity values a client sent with the bytes: Content-MD5 and the flexible
-/// checksums this server can compute. The flexible one sent is kept with the object.
+fn invalid_request(message: impl Into<String>) -> ServiceError {
+    ServiceError::new("InvalidRequest", 400, message)
+}
+
+/// Checks the integrity values a client sent with the bytes: Content-MD5 and one flexible
+/// checksum. Returns the flexible checksum sent, checked.
 pub(crate) fn check_integrity(sent: &Sent<'_>, body: &[u8]) -> Result<Option<(String, String)>, ServiceError> {
     if let Some(md5) = sent.md5 {
         let given = data_encoding::BASE64
@@ -277,28 +289,48 @@ pub(crate) fn check_integrity(sent: &Sent<'_>, body: &[u8]) -> Result<Option<(St
             ));
         }
     }
-    let mut kept = None;
-    let b64 = |d: &[u8]| data_encoding::BASE64.encode(d);
-    for (name, given) in [("CRC32", sent.crc32), ("SHA256", sent.sha256), ("SHA1", sent.sha1)] {
-        let Some(given) = given else { continue };
-        let actual = match name {
-            "CRC32" => b64(&crc32fast::hash(body).to_be_bytes()),
-            "SHA256" => b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body).as_ref()),
-            _ => b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref()),
-        };
-        if given != actual {
-            return Err(bad_digest(name));
-        }
-        kept = Some((name.to_owned(), actual));
-    }
     if let Some((name, _)) = sent.others.iter().find(|(_, present)| *present) {
         return Err(ServiceError::new(
             "NotImplemented",
             501,
-            format!("Rampart does not verify {name} checksums yet; send CRC32, SHA1 or SHA256."),
+            format!("Rampart does not verify {name} checksums yet; send CRC32, CRC32C, CRC64NVME, SHA1 or SHA256."),
         ));
     }
-    Ok(kept)
+    let mut given = sent.values.iter().filter_map(|(a, v)| v.map(|v| (*a, v)));
+    let one = given.next();
+    if given.next().is_some() {
+        return Err(invalid_request(
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        ));
+    }
+    let named = match sent.algorithm {
+        None => None,
+        Some(name) => Some(Algorithm::parse(name).ok_or_else(|| {
+            if sent.others.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                ServiceError::new("NotImplemented", 501, format!("Rampart does not compute {name} checksums yet."))
+            } else {
+                invalid_request("Value for x-amz-sdk-checksum-algorithm header is invalid.")
+            }
+        })?),
+    };
+    match (one, named) {
+        (Some((algorithm, value)), named) => {
+            if named.is_some_and(|n| n != algorithm) {
+                return Err(invalid_request(
+                    "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.",
+                ));
+            }
+            let actual = algorithm.encode(body);
+            if value != actual {
+                return Err(bad_digest(algorithm.name()));
+            }
+            Ok(Some((algorithm.name().to_owned(), actual)))
+        }
+        (None, Some(_)) => Err(invalid_request(
+            "x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.",
+        )),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Parses `x-amz-tagging` (`k1=v1&k2=v2`, URL-encoded) and checks it as S3 checks object tags.
@@ -438,7 +470,10 @@ pub fn put_object(
     let metadata = input.metadata.clone().unwrap_or_default();
     let mut rec = new_record(&b, &input.key, body, input.content_type.clone(), metadata, ctx.now)?;
     rec.tags = tags;
-    rec.checksum = checksum;
+    // The checksum sent, else the default new_record computed.
+    if checksum.is_some() {
+        rec.checksum = checksum;
+    }
     rec.acl = acl;
     rec.lock = lock;
     let (sealing, kms) = plan.begin(ctx.sealer)?;
@@ -446,17 +481,17 @@ pub fn put_object(
     rec.kms = kms;
     let rec = write_version(tx, &b, rec, Some((&sealing, body)))?;
     let (sse, key_id, bucket_key) = sse_headers(&rec);
-    Ok(shapes::PutObjectOutput {
+    let mut out = shapes::PutObjectOutput {
         e_tag: Some(rec.etag),
-        checksum_crc32: input.checksum_crc32,
-        checksum_sha1: input.checksum_sha1,
-        checksum_sha256: input.checksum_sha256,
+        checksum_type: Some(FULL_OBJECT.to_owned()),
         server_side_encryption: sse,
         ssekms_key_id: key_id,
         bucket_key_enabled: bucket_key,
         version_id: rec.version_id,
         ..shapes::PutObjectOutput::default()
-    })
+    };
+    set_checksums!(out, Fields::of(rec.checksum.as_ref()));
+    Ok(out)
 }
 
 /// The encryption headers S3 answers for a version: the algorithm, the KMS key, Bucket Keys.
@@ -558,8 +593,13 @@ fn check_preconditions(
     }
 }
 
-fn checksum_of<'a>(o: &'a ObjectRecord, algorithm: &str) -> Option<String> {
-    o.checksum.as_ref().filter(|(a, _)| a == algorithm).map(|(_, v): &'a (String, String)| v.clone())
+/// The checksum fields a read answers: the object's, when asked for and the whole object is read
+/// (a range's bytes are not what the checksum covers).
+fn checksums_read(o: &ObjectRecord, mode: Option<&str>, ranged: bool) -> (Fields, Option<String>) {
+    if mode != Some("ENABLED") || ranged || o.checksum.is_none() {
+        return (Fields::default(), None);
+    }
+    (Fields::of(o.checksum.as_ref()), Some(o.checksum_type.clone().unwrap_or_else(|| FULL_OBJECT.to_owned())))
 }
 
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
@@ -581,18 +621,16 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
     let range = byte_range(input.range.as_deref(), o.size)?;
     let (from, to) = range.unwrap_or((0, o.size));
     let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, (from, to), ctx.now)?;
-    let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
+    let (checksums, checksum_type) = checksums_read(&o, input.checksum_mode.as_deref(), range.is_some());
     let (sse, key_id, bucket_key) = sse_headers(&o);
-    Ok(shapes::GetObjectOutput {
+    let mut out = shapes::GetObjectOutput {
         body: Some(Blob(data)),
         accept_ranges: Some("bytes".to_owned()),
         last_modified: Some(o.last_modified),
         content_length: i64::try_from(to - from).ok(),
         content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
         e_tag: Some(o.etag.clone()),
-        checksum_crc32: with_checksum.then(|| checksum_of(&o, "CRC32")).flatten(),
-        checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
-        checksum_sha256: with_checksum.then(|| checksum_of(&o, "SHA256")).flatten(),
+        checksum_type,
         content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
         server_side_encryption: sse,
         ssekms_key_id: key_id,
@@ -604,7 +642,9 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
         object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
         metadata: (!o.metadata.is_empty()).then_some(o.metadata),
         ..shapes::GetObjectOutput::default()
-    })
+    };
+    set_checksums!(out, checksums);
+    Ok(out)
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
@@ -618,17 +658,15 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         input.if_unmodified_since,
     )?;
     let range = byte_range(input.range.as_deref(), o.size)?;
-    let with_checksum = input.checksum_mode.as_deref() == Some("ENABLED");
+    let (checksums, checksum_type) = checksums_read(&o, input.checksum_mode.as_deref(), range.is_some());
     let (sse, key_id, bucket_key) = sse_headers(&o);
-    Ok(shapes::HeadObjectOutput {
+    let mut out = shapes::HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         last_modified: Some(o.last_modified),
         content_length: i64::try_from(range.map_or(o.size, |(a, b)| b - a)).ok(),
         content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
         e_tag: Some(o.etag.clone()),
-        checksum_crc32: with_checksum.then(|| checksum_of(&o, "CRC32")).flatten(),
-        checksum_sha1: with_checksum.then(|| checksum_of(&o, "SHA1")).flatten(),
-        checksum_sha256: with_checksum.then(|| checksum_of(&o, "SHA256")).flatten(),
+        checksum_type,
         content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
         server_side_encryption: sse,
         ssekms_key_id: key_id,
@@ -639,7 +677,9 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
         metadata: (!o.metadata.is_empty()).then_some(o.metadata),
         ..shapes::HeadObjectOutput::default()
-    })
+    };
+    set_checksums!(out, checksums);
+    Ok(out)
 }
 
 /// What deleting one key (or one version of it) did.
@@ -692,6 +732,7 @@ fn delete_one(
                 sealed: false,
                 tags: Vec::new(),
                 checksum: None,
+                checksum_type: None,
                 acl: None,
                 sse: None,
                 kms: None,
@@ -879,6 +920,7 @@ fn listed(o: ObjectRecord) -> shapes::Object {
         key: Some(o.key),
         last_modified: Some(o.last_modified),
         e_tag: Some(o.etag),
+        checksum_type: o.checksum.as_ref().map(|_| o.checksum_type.clone().unwrap_or_else(|| FULL_OBJECT.to_owned())),
         checksum_algorithm: o.checksum.map(|(a, _)| vec![a]),
         size: i64::try_from(o.size).ok(),
         storage_class: Some("STANDARD".to_owned()),
@@ -1055,6 +1097,10 @@ pub fn list_object_versions(
                 versions_out.push(shapes::ObjectVersion {
                     e_tag: Some(o.etag.clone()),
                     checksum_algorithm: o.checksum.as_ref().map(|(a, _)| vec![a.clone()]),
+                    checksum_type: o
+                        .checksum
+                        .as_ref()
+                        .map(|_| o.checksum_type.clone().unwrap_or_else(|| FULL_OBJECT.to_owned())),
                     size: i64::try_from(o.size).ok(),
                     storage_class: Some("STANDARD".to_owned()),
                     key: Some(o.key.clone()),
@@ -1336,7 +1382,15 @@ pub fn copy_object(
     } else {
         src.tags.clone()
     };
-    rec.checksum = src.checksum.clone().filter(|_| src.parts.is_empty());
+    // The copy's bytes get a full-object checksum: of the kind asked for, else of the source's
+    // kind, else S3's default.
+    let algorithm = match input.checksum_algorithm.as_deref() {
+        Some(name) => Algorithm::parse(name).ok_or_else(|| {
+            ServiceError::new("NotImplemented", 501, format!("Rampart does not compute {name} checksums yet."))
+        })?,
+        None => src.checksum.as_ref().and_then(|(a, _)| Algorithm::parse(a)).unwrap_or(Algorithm::Crc64Nvme),
+    };
+    rec.checksum = Some((algorithm.name().to_owned(), algorithm.encode(&body)));
     rec.acl = acl;
     rec.lock = lock;
     let (sealing, kms) = plan.begin(ctx.sealer)?;
@@ -1345,10 +1399,15 @@ pub fn copy_object(
     let rec = write_version(tx, &b, rec, Some((&sealing, &body)))?;
     let (sse, key_id, bucket_key) = sse_headers(&rec);
     Ok(shapes::CopyObjectOutput {
-        copy_object_result: Some(shapes::CopyObjectResult {
-            e_tag: Some(rec.etag.clone()),
-            last_modified: Some(rec.last_modified),
-            ..shapes::CopyObjectResult::default()
+        copy_object_result: Some({
+            let mut result = shapes::CopyObjectResult {
+                e_tag: Some(rec.etag.clone()),
+                last_modified: Some(rec.last_modified),
+                checksum_type: Some(FULL_OBJECT.to_owned()),
+                ..shapes::CopyObjectResult::default()
+            };
+            set_checksums!(result, Fields::of(rec.checksum.as_ref()));
+            result
         }),
         copy_source_version_id: src
             .version_id
@@ -1409,6 +1468,7 @@ mod tests {
             sealed: true,
             tags: Vec::new(),
             checksum: None,
+            checksum_type: None,
             acl: None,
             sse: None,
             kms: None,

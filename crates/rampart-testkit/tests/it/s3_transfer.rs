@@ -351,3 +351,190 @@ async fn a_file_streamed_by_the_sdk_is_signed_chunk_by_chunk() {
         "the file and both parts went signed chunk by chunk: {modes:?}"
     );
 }
+
+fn b64(bytes: &[u8]) -> String {
+    data_encoding::BASE64.encode(bytes)
+}
+
+fn crc(alg: crc_fast::CrcAlgorithm, data: &[u8], width: usize) -> Vec<u8> {
+    crc_fast::checksum(alg, data).to_be_bytes()[8 - width..].to_vec()
+}
+
+/// Every flexible checksum the SDK can send is checked and kept; an object sent without one gets
+/// CRC64NVME, as S3 adds; a wrong or doubled checksum is refused; a range is not given the
+/// whole object's checksum.
+#[tokio::test]
+async fn flexible_checksums_are_checked_kept_and_answered() {
+    use aws_sdk_s3::types::ChecksumAlgorithm as Alg;
+    use crc_fast::CrcAlgorithm as Crc;
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("sums").send().await.unwrap();
+    let data = pattern(100_000, 3);
+    let sha = |a: &'static aws_lc_rs::digest::Algorithm| aws_lc_rs::digest::digest(a, &data).as_ref().to_vec();
+    let expected = [
+        (Alg::Crc32, crc(Crc::Crc32IsoHdlc, &data, 4)),
+        (Alg::Crc32C, crc(Crc::Crc32Iscsi, &data, 4)),
+        (Alg::Crc64Nvme, crc(Crc::Crc64Nvme, &data, 8)),
+        (Alg::Sha1, sha(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY)),
+        (Alg::Sha256, sha(&aws_lc_rs::digest::SHA256)),
+    ];
+    for (alg, want) in &expected {
+        let key = alg.as_str();
+        let put = c.put_object().bucket("sums").key(key).checksum_algorithm(alg.clone());
+        put.body(ByteStream::from(data.clone())).send().await.unwrap();
+        let head = c.head_object().bucket("sums").key(key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        let got = [
+            head.checksum_crc32(),
+            head.checksum_crc32_c(),
+            head.checksum_crc64_nvme(),
+            head.checksum_sha1(),
+            head.checksum_sha256(),
+        ];
+        let present: Vec<&str> = got.iter().flatten().copied().collect();
+        assert_eq!(present, [b64(want).as_str()], "{key}: {head:?}");
+        assert_eq!(head.checksum_type().map(|t| t.as_str()), Some("FULL_OBJECT"));
+    }
+
+    // No checksum sent: the object keeps CRC64NVME, which the SDK checks on the way back.
+    let plain = aws_sdk_s3::Client::from_conf(
+        c.config()
+            .to_builder()
+            .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
+            .build(),
+    );
+    plain.put_object().bucket("sums").key("plain").body(ByteStream::from(data.clone())).send().await.unwrap();
+    let got = c.get_object().bucket("sums").key("plain").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert_eq!(got.checksum_crc64_nvme(), Some(b64(&expected[2].1).as_str()));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), data.len());
+    // A range's bytes are not what the checksum covers: none is answered.
+    let part = c.get_object().bucket("sums").key("plain").range("bytes=0-99").checksum_mode(ChecksumMode::Enabled);
+    let part = part.send().await.unwrap();
+    assert_eq!((part.checksum_crc64_nvme(), part.checksum_type()), (None, None));
+
+    // A wrong value, and two kinds at once, are refused; nothing is stored.
+    let wrong = plain.put_object().bucket("sums").key("wrong").checksum_crc32_c("AAAAAA==");
+    assert_eq!(code(wrong.body(ByteStream::from(data.clone())).send().await), "BadDigest");
+    let crc32c = b64(&expected[1].1);
+    let both =
+        plain.put_object().bucket("sums").key("both").checksum_crc32_c(&crc32c).checksum_sha256(b64(&expected[4].1));
+    assert_eq!(code(both.body(ByteStream::from(data.clone())).send().await), "InvalidRequest");
+    for key in ["wrong", "both"] {
+        assert_eq!(code(c.head_object().bucket("sums").key(key).send().await), "NotFound", "{key}");
+    }
+}
+
+/// Multipart checksums: composite (the checksum of the parts' checksums, `-N`), full-object (the
+/// parts' CRCs combined into the whole object's), and S3's CRC64NVME when the upload names none.
+#[tokio::test(flavor = "multi_thread")]
+async fn multipart_checksums_are_composite_or_full_object() {
+    use aws_sdk_s3::types::{ChecksumAlgorithm as Alg, ChecksumType};
+    use crc_fast::CrcAlgorithm as Crc;
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("multi-sums").send().await.unwrap();
+    let (first, second) = (pattern(5 * 1024 * 1024, 4), pattern(70_000, 5));
+    let whole = [first.as_slice(), &second].concat();
+
+    // Begins an upload, sends both parts, and gives (upload id, [(etag, part checksum)]).
+    let upload = |key: &'static str, alg: Option<Alg>, kind: Option<ChecksumType>| {
+        let c = c.clone();
+        let (first, second) = (first.clone(), second.clone());
+        async move {
+            let up = c.create_multipart_upload().bucket("multi-sums").key(key).set_checksum_algorithm(alg.clone());
+            let up = up.set_checksum_type(kind).send().await.unwrap();
+            let id = up.upload_id().unwrap().to_owned();
+            let mut parts = Vec::new();
+            for (n, body) in [(1, first), (2, second)] {
+                let p = c.upload_part().bucket("multi-sums").key(key).upload_id(&id).part_number(n);
+                let p = p.set_checksum_algorithm(alg.clone()).body(ByteStream::from(body)).send().await.unwrap();
+                let sum =
+                    [p.checksum_crc32_c(), p.checksum_crc64_nvme(), p.checksum_crc32()].into_iter().flatten().next();
+                parts.push((p.e_tag().unwrap().to_owned(), sum.unwrap_or_default().to_owned()));
+            }
+            (id, parts)
+        }
+    };
+
+    // Composite CRC32C: each part's checksum must be listed; the object's is of theirs.
+    let (id, parts) = upload("composite", Some(Alg::Crc32C), None).await;
+    let listed = |with_sums: bool| {
+        CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (e, sum))| {
+                        let p = CompletedPart::builder().part_number(i as i32 + 1).e_tag(e);
+                        if with_sums { p.checksum_crc32_c(sum) } else { p }.build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    };
+    let done = c.complete_multipart_upload().bucket("multi-sums").key("composite").upload_id(&id);
+    assert_eq!(code(done.clone().multipart_upload(listed(false)).send().await), "InvalidRequest");
+    let done = done.multipart_upload(listed(true)).send().await.unwrap();
+    let joined = [crc(Crc::Crc32Iscsi, &first, 4), crc(Crc::Crc32Iscsi, &second, 4)].concat();
+    let composite = format!("{}-2", b64(&crc(Crc::Crc32Iscsi, &joined, 4)));
+    assert_eq!(done.checksum_crc32_c(), Some(composite.as_str()));
+    assert_eq!(done.checksum_type(), Some(&ChecksumType::Composite));
+    let head = c
+        .head_object()
+        .bucket("multi-sums")
+        .key("composite")
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (head.checksum_crc32_c(), head.checksum_type()),
+        (Some(composite.as_str()), Some(&ChecksumType::Composite))
+    );
+    // The SDK reads a composite checksum without trying it against the bytes.
+    let got = c.get_object().bucket("multi-sums").key("composite").send().await.unwrap();
+    assert!(got.body.collect().await.unwrap().into_bytes() == whole);
+
+    // Full-object CRC64NVME: the parts' CRCs combine into the whole object's; a wrong whole-object
+    // value sent with the completion is refused.
+    let (id, parts) = upload("full", Some(Alg::Crc64Nvme), Some(ChecksumType::FullObject)).await;
+    let plain: Vec<(i32, &str)> = parts.iter().enumerate().map(|(i, (e, _))| (i as i32 + 1, e.as_str())).collect();
+    let done = c
+        .complete_multipart_upload()
+        .bucket("multi-sums")
+        .key("full")
+        .upload_id(&id)
+        .multipart_upload(completed(&plain));
+    let wrong = done.clone().checksum_crc64_nvme(b64(&[0u8; 8])).checksum_type(ChecksumType::FullObject);
+    assert_eq!(code(wrong.send().await), "BadDigest");
+    let full = b64(&crc(Crc::Crc64Nvme, &whole, 8));
+    let done = done.checksum_crc64_nvme(&full).checksum_type(ChecksumType::FullObject).send().await.unwrap();
+    assert_eq!(
+        (done.checksum_crc64_nvme(), done.checksum_type()),
+        (Some(full.as_str()), Some(&ChecksumType::FullObject))
+    );
+
+    // No algorithm named (the parts went with the SDK's CRC32): the object keeps CRC64NVME.
+    let (id, parts) = upload("default", None, None).await;
+    let plain: Vec<(i32, &str)> = parts.iter().enumerate().map(|(i, (e, _))| (i as i32 + 1, e.as_str())).collect();
+    let done = c.complete_multipart_upload().bucket("multi-sums").key("default").upload_id(&id);
+    done.multipart_upload(completed(&plain)).send().await.unwrap();
+    let head =
+        c.head_object().bucket("multi-sums").key("default").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    assert_eq!(head.checksum_crc64_nvme(), Some(full.as_str()));
+
+    // A part of another kind than its upload's, and a type its algorithm cannot take, are refused.
+    let up = c
+        .create_multipart_upload()
+        .bucket("multi-sums")
+        .key("mixed")
+        .checksum_algorithm(Alg::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let p = c.upload_part().bucket("multi-sums").key("mixed").upload_id(up.upload_id().unwrap()).part_number(1);
+    let p = p.checksum_algorithm(Alg::Crc32).body(ByteStream::from(second.clone()));
+    assert_eq!(code(p.send().await), "InvalidRequest");
+    let bad = c.create_multipart_upload().bucket("multi-sums").key("bad").checksum_algorithm(Alg::Sha1);
+    assert_eq!(code(bad.checksum_type(ChecksumType::FullObject).send().await), "InvalidRequest");
+}
