@@ -47,11 +47,12 @@ impl SqliteEngine {
             return Err(StoreError::Writer(format!("journal_mode is {mode}, not wal")));
         }
         writer_conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+            "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, b INTEGER) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS log (t INTEGER PRIMARY KEY, v BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS logpack (t INTEGER PRIMARY KEY, last INTEGER NOT NULL,
                      n INTEGER NOT NULL, keys BLOB NOT NULL, block BLOB NOT NULL);",
         )?;
+        out_of_line(&writer_conn)?;
         let packed_through: i64 = writer_conn
             .query_row("SELECT last FROM logpack ORDER BY t DESC LIMIT 1", [], |r| r.get(0))
             .optional()?
@@ -72,7 +73,16 @@ impl SqliteEngine {
     /// lets them read beside its writer. Every write fails with [`StoreError::Closed`].
     pub(crate) fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let readers = vec![Mutex::new(open_conn(path, flags)?)];
+        let conn = open_conn(path, flags)?;
+        // A store no server of this version has opened keeps every value in `kv`: read it through
+        // a view of the shape the statements expect (temporary objects need no write to the file).
+        if !has_column(&conn, "b")? {
+            conn.execute_batch(
+                "CREATE TEMP VIEW kv AS SELECT k, v, NULL AS b FROM main.kv;
+                 CREATE TEMP TABLE big (id INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+            )?;
+        }
+        let readers = vec![Mutex::new(conn)];
         Ok(Self { readers, next_reader: AtomicUsize::new(0), writer: WriterThread::none() })
     }
 
@@ -197,8 +207,64 @@ pub fn backup(path: &Path, to: &Path) -> Result<u64, StoreError> {
     std::fs::metadata(to).map(|m| m.len()).map_err(|e| StoreError::Config(e.to_string()))
 }
 
+/// Values longer than this are kept out of line, in `big`, and `kv` holds their row there (`b`).
+///
+/// `kv` is clustered on its key (WITHOUT ROWID), so a row is its key and value together, and
+/// SQLite compares a search key with a cell whose row overflows its page only after reading the
+/// whole row in: every lookup near a 1 MiB chunk of an object read megabytes, and every insert
+/// beside one too. Rows of `kv` stay within a page's local payload (about 1,000 bytes for 4 KiB
+/// pages); `big` is keyed by integer, its values read only when asked for.
+/// See <https://www.sqlite.org/withoutrowid.html#when_to_use_without_rowid>.
+const INLINE_MAX: usize = 800;
+
+/// Makes `kv` keep long values in `big`: the table, the triggers that free a value's row when its
+/// key is replaced or deleted, and, once for a store written before (no `b` column), the move of
+/// its long values.
+fn out_of_line(conn: &Connection) -> Result<(), StoreError> {
+    let has_b = has_column(conn, "b")?;
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE IF NOT EXISTS big (id INTEGER PRIMARY KEY, v BLOB NOT NULL);
+         CREATE TRIGGER IF NOT EXISTS kv_big_replaced AFTER UPDATE OF b ON kv
+             WHEN old.b IS NOT NULL AND old.b IS NOT new.b BEGIN DELETE FROM big WHERE id = old.b; END;
+         CREATE TRIGGER IF NOT EXISTS kv_big_deleted AFTER DELETE ON kv
+             WHEN old.b IS NOT NULL BEGIN DELETE FROM big WHERE id = old.b; END;",
+    )?;
+    let moved = (|| {
+        if !has_b {
+            conn.execute_batch("ALTER TABLE kv ADD COLUMN b INTEGER")?;
+            let long: Vec<Vec<u8>> = conn
+                .prepare("SELECT k FROM kv WHERE length(v) > ?1")?
+                .query_map([INLINE_MAX as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for k in &long {
+                conn.prepare_cached("INSERT INTO big (v) SELECT v FROM kv WHERE k = ?1")?.execute([k])?;
+                let id = conn.last_insert_rowid();
+                conn.prepare_cached("UPDATE kv SET v = x'', b = ?2 WHERE k = ?1")?.execute((k, id))?;
+            }
+        }
+        Ok::<_, StoreError>(())
+    })();
+    match moved {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Whether the store's `kv` table has `column`.
+fn has_column(conn: &Connection, column: &str) -> Result<bool, StoreError> {
+    let n: i64 = conn
+        .prepare("SELECT count(*) FROM pragma_table_info('kv', 'main') WHERE name = ?1")?
+        .query_row([column], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
 pub(crate) fn get(conn: &Connection, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    let mut st = conn.prepare_cached("SELECT v FROM kv WHERE k = ?1")?;
+    let mut st =
+        conn.prepare_cached("SELECT coalesce(big.v, kv.v) FROM kv LEFT JOIN big ON big.id = kv.b WHERE kv.k = ?1")?;
     Ok(st.query_row([key], |r| r.get(0)).optional()?)
 }
 
@@ -217,8 +283,8 @@ pub(crate) fn scan_prefix(
     // to a LIMIT, which cost more than the scan itself. The rows stream in key order from the
     // primary key, so taking `limit` of them stops the scan as early.
     let sql = match hi {
-        Some(_) => format!("SELECT k, v FROM kv WHERE k {lo_op} ?1 AND k < ?2 ORDER BY k {order}"),
-        None => format!("SELECT k, v FROM kv WHERE k {lo_op} ?1 ORDER BY k {order}"),
+        Some(_) => format!("{SCAN} WHERE kv.k {lo_op} ?1 AND kv.k < ?2 ORDER BY kv.k {order}"),
+        None => format!("{SCAN} WHERE kv.k {lo_op} ?1 ORDER BY kv.k {order}"),
     };
     let mut st = conn.prepare_cached(&sql)?;
     let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?));
@@ -230,6 +296,9 @@ pub(crate) fn scan_prefix(
     Ok(rows)
 }
 
+/// Keys and values, each value from `big` where it is kept out of line.
+const SCAN: &str = "SELECT kv.k, coalesce(big.v, kv.v) FROM kv LEFT JOIN big ON big.id = kv.b";
+
 /// A transaction on the writer's connection: a savepoint inside its group's transaction.
 struct SqliteTx<'c> {
     conn: &'c Connection,
@@ -237,7 +306,18 @@ struct SqliteTx<'c> {
     packed_through: i64,
 }
 
-const UPSERT: &str = "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v";
+const UPSERT: &str =
+    "INSERT INTO kv (k, v, b) VALUES (?1, ?2, ?3) ON CONFLICT(k) DO UPDATE SET v = excluded.v, b = excluded.b";
+
+/// What `kv` holds for `value`: the value itself, or an empty one and its row in `big`, written
+/// here.
+fn row_of<'v>(conn: &Connection, value: &'v [u8]) -> Result<(&'v [u8], Option<i64>), StoreError> {
+    if value.len() <= INLINE_MAX {
+        return Ok((value, None));
+    }
+    conn.prepare_cached("INSERT INTO big (v) VALUES (?1)")?.execute([value])?;
+    Ok((&[], Some(conn.last_insert_rowid())))
+}
 
 impl Backend for SqliteTx<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -245,13 +325,18 @@ impl Backend for SqliteTx<'_> {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.conn.prepare_cached(UPSERT)?.execute((key, value))?;
+        let (v, b) = row_of(self.conn, value)?;
+        self.conn.prepare_cached(UPSERT)?.execute((key, v, b))?;
         Ok(())
     }
 
     fn insert_new(&mut self, key: &[u8], value: &[u8]) -> Result<bool, StoreError> {
-        let mut st = self.conn.prepare_cached("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING")?;
-        Ok(st.execute((key, value))? == 1)
+        if self.conn.prepare_cached("SELECT 1 FROM kv WHERE k = ?1")?.exists([key])? {
+            return Ok(false);
+        }
+        let (v, b) = row_of(self.conn, value)?;
+        self.conn.prepare_cached("INSERT INTO kv (k, v, b) VALUES (?1, ?2, ?3)")?.execute((key, v, b))?;
+        Ok(true)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool, StoreError> {
@@ -281,7 +366,7 @@ impl Backend for SqliteTx<'_> {
     }
 
     fn delete_all(&mut self) -> Result<(), StoreError> {
-        self.conn.execute_batch("DELETE FROM log; DELETE FROM logpack; DELETE FROM kv;")?;
+        self.conn.execute_batch("DELETE FROM log; DELETE FROM logpack; DELETE FROM kv; DELETE FROM big;")?;
         Ok(())
     }
 
@@ -516,14 +601,95 @@ fn log_delete_through(conn: &Connection, to: i64) -> Result<usize, StoreError> {
 mod plan_tests {
     use super::*;
 
+    fn plan(c: &Connection, sql: &str) -> String {
+        let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("a plan");
+        let rows = st.query_map([b"k".as_slice()], |r| r.get::<_, String>(3)).expect("plan rows");
+        rows.map(|r| r.expect("a row")).collect::<Vec<_>>().join("; ")
+    }
+
+    /// A read finds its key in `kv` by the primary key and a long value in `big` by its row.
+    #[test]
+    fn reads_search_kv_by_key_and_big_by_row() {
+        let c = Connection::open_in_memory().expect("a database");
+        c.execute_batch("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, b INTEGER) WITHOUT ROWID;")
+            .expect("a table");
+        out_of_line(&c).expect("out-of-line values");
+        let get = plan(&c, "SELECT coalesce(big.v, kv.v) FROM kv LEFT JOIN big ON big.id = kv.b WHERE kv.k = ?1");
+        assert!(get.contains("SEARCH kv USING PRIMARY KEY (k=?)"), "{get}");
+        assert!(get.contains("SEARCH big USING INTEGER PRIMARY KEY (rowid=?)"), "{get}");
+        let scan = plan(&c, &format!("{SCAN} WHERE kv.k > ?1 ORDER BY kv.k ASC"));
+        assert!(scan.contains("SEARCH kv USING PRIMARY KEY (k>?)") && !scan.contains("TEMP B-TREE"), "{scan}");
+    }
+
+    /// A store written before long values moved out keeps working: its long values move once,
+    /// at the writer's first open; a read-only handle reads it as it is, without writing.
+    #[test]
+    fn a_store_of_the_earlier_layout_is_read_and_moved_once() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("old.db");
+        let long = vec![7u8; 100_000];
+        {
+            let c = Connection::open(&path).expect("a database");
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+                 CREATE TABLE log (t INTEGER PRIMARY KEY, v BLOB NOT NULL);
+                 CREATE TABLE logpack (t INTEGER PRIMARY KEY, last INTEGER NOT NULL,
+                     n INTEGER NOT NULL, keys BLOB NOT NULL, block BLOB NOT NULL);",
+            )
+            .expect("the old tables");
+            c.execute("INSERT INTO kv VALUES (?1, ?2)", (b"long".as_slice(), &long)).expect("a row");
+            c.execute("INSERT INTO kv VALUES (?1, ?2)", (b"short".as_slice(), b"s".as_slice())).expect("a row");
+        }
+        let ro = SqliteEngine::open_read_only(&path).expect("read-only");
+        assert_eq!(ro.read(|c| get(c, b"long")).expect("a read"), Some(long.clone()));
+        assert!(!has_column(&Connection::open(&path).expect("a database"), "b").expect("columns"), "nothing written");
+        drop(ro);
+        let cache = std::sync::Arc::new(ReadCache::default());
+        let engine = SqliteEngine::open(&path, cache.clone()).expect("the writer");
+        assert_eq!(engine.read(|c| get(c, b"long")).expect("a read"), Some(long.clone()));
+        assert_eq!(engine.read(|c| scan_prefix(c, b"", None, 10, false)).expect("a scan").len(), 2);
+        drop(engine);
+        let c = Connection::open(&path).expect("a database");
+        let inline: i64 =
+            c.query_row("SELECT length(v) FROM kv WHERE k = x'6c6f6e67'", [], |r| r.get(0)).expect("a row");
+        let kept: i64 = c.query_row("SELECT count(*) FROM big", [], |r| r.get(0)).expect("a count");
+        assert_eq!((inline, kept), (0, 1));
+        // Opened again, nothing moves twice.
+        drop(SqliteEngine::open(&path, cache).expect("the writer"));
+        let kept: i64 = c.query_row("SELECT count(*) FROM big", [], |r| r.get(0)).expect("a count");
+        assert_eq!(kept, 1);
+    }
+
+    /// Replacing or deleting a long value frees its row in `big`.
+    #[test]
+    fn replaced_and_deleted_long_values_leave_nothing_in_big() {
+        let c = Connection::open_in_memory().expect("a database");
+        c.execute_batch("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, b INTEGER) WITHOUT ROWID;")
+            .expect("a table");
+        out_of_line(&c).expect("out-of-line values");
+        let mut tx = SqliteTx { conn: &c, packed_through: i64::MIN };
+        let long = vec![1u8; 5000];
+        tx.put(b"a", &long).expect("put");
+        tx.put(b"a", &long).expect("put again");
+        tx.put(b"b", &long).expect("put");
+        tx.put(b"b", b"short").expect("put short");
+        tx.put(b"c", &long).expect("put");
+        assert!(!tx.insert_new(b"c", &long).expect("insert_new"));
+        tx.delete(b"c").expect("delete");
+        let kept: i64 = c.query_row("SELECT count(*) FROM big", [], |r| r.get(0)).expect("a count");
+        assert_eq!(kept, 1, "only a's value");
+    }
+
     /// A scan's statement is planned once: a bound LIMIT would have SQLite plan it again on
     /// every call (with STAT4, as the bundled build has it).
     #[test]
     fn scans_are_not_planned_again_per_call() {
         let c = Connection::open_in_memory().expect("a database");
-        c.execute_batch("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;").expect("a table");
+        c.execute_batch("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, b INTEGER) WITHOUT ROWID;")
+            .expect("a table");
+        out_of_line(&c).expect("out-of-line values");
         for i in 0..50u8 {
-            c.execute("INSERT INTO kv VALUES (?1, ?2)", (vec![b'a', i], vec![i])).expect("a row");
+            c.execute("INSERT INTO kv VALUES (?1, ?2, NULL)", (vec![b'a', i], vec![i])).expect("a row");
         }
         for i in 0..10u8 {
             let rows = scan_prefix(&c, b"a", Some(&[b'a', i]), usize::from(i) + 1, false).expect("a scan");
@@ -531,7 +697,7 @@ mod plan_tests {
             assert_eq!(rows.first().map(|(k, _)| k.clone()), Some(vec![b'a', i + 1]));
         }
         // The very statement the scans ran: run ten times, planned once.
-        let st = c.prepare_cached("SELECT k, v FROM kv WHERE k > ?1 AND k < ?2 ORDER BY k ASC").expect("cached");
+        let st = c.prepare_cached(&format!("{SCAN} WHERE kv.k > ?1 AND kv.k < ?2 ORDER BY kv.k ASC")).expect("cached");
         assert_eq!(st.get_status(rusqlite::StatementStatus::Run), 10);
         assert_eq!(st.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
