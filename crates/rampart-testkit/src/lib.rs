@@ -280,6 +280,21 @@ pub async fn send(req: http::Request<Vec<u8>>) -> anyhow::Result<Raw> {
     Ok(Raw { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }
 
+/// Sends a raw request over plain HTTP and counts the body's bytes as they arrive, keeping none
+/// (a benchmark's downloads, which must not cost the client more than receiving them).
+pub async fn send_counting(req: http::Request<Vec<u8>>) -> anyhow::Result<(u16, http::HeaderMap, usize)> {
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let (parts, body) = req.into_parts();
+    let resp = client.request(http::Request::from_parts(parts, Full::new(Bytes::from(body)))).await?;
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    let mut body = resp.into_body();
+    let mut received = 0;
+    while let Some(frame) = body.frame().await {
+        received += frame?.data_ref().map_or(0, Bytes::len);
+    }
+    Ok((status, headers, received))
+}
+
 /// A `rampart serve` process started from the real binary; killed when dropped.
 pub struct ServerProcess {
     child: std::process::Child,

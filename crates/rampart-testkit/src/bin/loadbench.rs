@@ -354,9 +354,8 @@ async fn s3_transfer(addr: &str, root: &std::sync::Arc<Creds>, mib: usize, pid: 
                     let mut req = s3_signed(&addr, &root, "GET", "/loadbench/big.bin", Vec::new())?;
                     let range = format!("bytes={}-{}", n * PART, (n + 1) * PART - 1);
                     req.headers_mut().insert("range", http::HeaderValue::from_str(&range)?);
-                    let r = rampart_testkit::send(req).await?;
-                    let len = r.headers.get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-                    anyhow::ensure!(r.status == 206 && len == Some(PART), "ranged GET failed: {} {len:?}", r.status);
+                    let (status, _, len) = rampart_testkit::send_counting(req).await?;
+                    anyhow::ensure!(status == 206 && len == PART, "ranged GET failed: {status}, {len} bytes");
                 }
             })
         })
