@@ -22,9 +22,19 @@ fn chunk_key(prefix: &[u8], index: u64) -> Vec<u8> {
 
 /// Writes `body` as the run at `prefix`, each chunk sealed.
 pub(crate) fn write(tx: &mut Tx<'_>, sealing: &Sealing<'_>, prefix: &[u8], body: &[u8]) -> Result<(), ServiceError> {
-    for (i, chunk) in body.chunks(CHUNK).enumerate() {
-        let at = chunk_key(prefix, i as u64);
-        tx.put(&at, &sealing.seal(&at, chunk)?)?;
+    put_sealed(tx, prefix, seal(sealing, prefix, body)?)
+}
+
+/// Seals `body` as the run at `prefix` will hold it (each chunk bound to its store key), without
+/// the store: work done before a transaction.
+pub(crate) fn seal(sealing: &Sealing<'_>, prefix: &[u8], body: &[u8]) -> Result<Vec<Vec<u8>>, ServiceError> {
+    body.chunks(CHUNK).enumerate().map(|(i, chunk)| sealing.seal(&chunk_key(prefix, i as u64), chunk)).collect()
+}
+
+/// Writes chunks [`seal`] made as the run at `prefix`.
+pub(crate) fn put_sealed(tx: &mut Tx<'_>, prefix: &[u8], chunks: Vec<Vec<u8>>) -> Result<(), ServiceError> {
+    for (i, sealed) in chunks.into_iter().enumerate() {
+        tx.put(&chunk_key(prefix, i as u64), &sealed)?;
     }
     Ok(())
 }

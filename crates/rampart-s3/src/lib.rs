@@ -29,8 +29,8 @@ pub use lock::{
     put_object_lock_configuration, put_object_retention,
 };
 pub use multipart::{
-    abort_multipart_upload, complete_multipart_upload, create_multipart_upload, list_multipart_uploads, list_parts,
-    upload_part, upload_part_copy,
+    PreparedPart, abort_multipart_upload, complete_multipart_upload, create_multipart_upload, list_multipart_uploads,
+    list_parts, prepare_upload_part, upload_part, upload_part_copy,
 };
 pub use objects::{
     copy_object, delete_object, delete_object_tagging, delete_objects, get_object, get_object_acl, get_object_tagging,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use md5::Digest as _;
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::generated::s3 as shapes;
+use rampart_shapes::{FromValue, IntoValue, ShapeError, Value};
 use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -185,46 +186,128 @@ fn check_part_number(n: i32) -> Result<u32, ServiceError> {
         .ok_or_else(|| invalid_argument("Part number must be an integer between 1 and 10000, inclusive"))
 }
 
-pub fn upload_part(
-    tx: &mut Tx<'_>,
-    ctx: &TxCtx<'_>,
-    input: shapes::UploadPartRequest,
-) -> Result<shapes::UploadPartOutput, ServiceError> {
-    let b = bucket_tx(tx, &input.bucket)?;
+/// An UploadPart made ready before its transaction: the part's bytes checked, hashed and sealed.
+/// MD5, checksums and AES-GCM over a part of megabytes take longer than writing it, and done on
+/// the store's one writer they held every other write up (and parts up, one at a time).
+pub struct PreparedPart {
+    /// The request, its body taken out.
+    request: shapes::UploadPartRequest,
+    number: u32,
+    etag: String,
+    size: u64,
+    /// The checksum the client sent (checked), and the one the part keeps.
+    sent: Option<(String, String)>,
+    checksum: (String, String),
+    /// The part's chunks, sealed for their store keys under [`part_data`].
+    chunks: Vec<Vec<u8>>,
+}
+
+impl IntoValue for PreparedPart {
+    fn into_value(self) -> Value {
+        let pair = |(a, v): (String, String)| Value::List(vec![Value::String(a), Value::String(v)]);
+        Value::Struct(vec![
+            Some(self.request.into_value()),
+            Some(Value::Integer(i64::from(self.number))),
+            Some(Value::String(self.etag)),
+            Some(Value::Integer(i64::try_from(self.size).unwrap_or(i64::MAX))),
+            self.sent.map(pair),
+            Some(pair(self.checksum)),
+            Some(Value::List(self.chunks.into_iter().map(Value::Blob).collect())),
+        ])
+    }
+}
+
+impl FromValue for PreparedPart {
+    fn from_value(v: Value) -> Result<Self, ShapeError> {
+        let bad = || ShapeError { expected: "a prepared part" };
+        let pair = |v: Option<Value>| -> Result<Option<(String, String)>, ShapeError> {
+            let Some(Value::List(l)) = v else { return Ok(None) };
+            let mut l = l.into_iter();
+            match (l.next(), l.next()) {
+                (Some(Value::String(a)), Some(Value::String(v))) => Ok(Some((a, v))),
+                _ => Err(bad()),
+            }
+        };
+        let mut f = v.into_struct(7)?.into_iter();
+        let request = rampart_shapes::required(f.next())?;
+        let number: i32 = rampart_shapes::required(f.next())?;
+        let etag = rampart_shapes::required(f.next())?;
+        let size: i64 = match f.next() {
+            Some(Some(Value::Integer(n))) => n,
+            _ => return Err(bad()),
+        };
+        let sent = pair(f.next().flatten())?;
+        let checksum = pair(f.next().flatten())?.ok_or_else(bad)?;
+        let chunks = match f.next().flatten() {
+            Some(Value::List(l)) => l
+                .into_iter()
+                .map(|c| if let Value::Blob(b) = c { Ok(b) } else { Err(bad()) })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            request,
+            number: u32::try_from(number).map_err(|_| bad())?,
+            etag,
+            size: u64::try_from(size).map_err(|_| bad())?,
+            sent,
+            checksum,
+            chunks,
+        })
+    }
+}
+
+/// Checks an UploadPart against its upload as the store has it now, and hashes and seals the
+/// part's bytes, outside the store's transaction.
+pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) -> Result<PreparedPart, ServiceError> {
+    let b = bucket(ctx.db, &input.bucket)?;
     let number = check_part_number(input.part_number)?;
     if input.sse_customer_algorithm.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
-    let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
-    let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
-    let sent = objects::check_integrity(&sent!(input), body)?.map(|c| part_checksum(&u, c)).transpose()?;
+    let u = upload_read(ctx, &b.name, &input.key, &input.upload_id)?;
+    let body = input.body.take().map(|b| b.0).unwrap_or_default();
+    let sent = objects::check_integrity(&sent!(input), &body)?.map(|c| part_checksum(&u, c)).transpose()?;
     // The part keeps a checksum of the upload's kind; without an algorithm of the client's, that is
     // S3's default, whatever the part was sent with.
     let (algorithm, _) = u.object_checksum();
     let checksum = match &sent {
         Some(c) if c.0 == algorithm.name() => c.clone(),
-        _ => (algorithm.name().to_owned(), algorithm.encode(body)),
+        _ => (algorithm.name().to_owned(), algorithm.encode(&body)),
     };
-    let sealing = {
-        let get = records::tx_reader(tx);
-        crate::encryption::sealing(&get, ctx.sealer, &b.region, (Some(u.sse.as_str()), u.kms.as_ref()), ctx.now)?
-    };
+    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(&body).as_slice()));
+    // An upload's encryption is fixed when it begins, and its id is never reused: what is sealed
+    // here is sealed as the write would seal it.
+    let get = objects::uncached(ctx.db);
+    let sealing =
+        crate::encryption::sealing(&get, ctx.sealer, &b.region, (Some(u.sse.as_str()), u.kms.as_ref()), ctx.now)?;
+    let chunks = crate::data::seal(&sealing, &part_data(&u.upload_id, number), &body)?;
+    Ok(PreparedPart { request: input, number, etag, size: body.len() as u64, sent, checksum, chunks })
+}
+
+/// Stores a part [`prepare_upload_part`] made ready, if its upload is still in progress.
+pub fn upload_part(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    p: PreparedPart,
+) -> Result<shapes::UploadPartOutput, ServiceError> {
+    let b = bucket_tx(tx, &p.request.bucket)?;
+    let u = upload_tx(tx, &b.name, &p.request.key, &p.request.upload_id)?;
     // A part sent again replaces the one before.
-    let data = part_data(&u.upload_id, number);
+    let data = part_data(&u.upload_id, p.number);
     crate::data::delete(tx, &data)?;
-    crate::data::write(tx, &sealing, &data, body)?;
-    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice()));
-    let fields = Fields::of(Some(sent.as_ref().unwrap_or(&checksum)));
+    crate::data::put_sealed(tx, &data, p.chunks)?;
+    let fields = Fields::of(Some(p.sent.as_ref().unwrap_or(&p.checksum)));
     let part = PartRecord {
-        number,
-        etag: etag.clone(),
-        size: body.len() as u64,
+        number: p.number,
+        etag: p.etag.clone(),
+        size: p.size,
         last_modified: ctx.now,
-        checksum: Some(checksum),
+        checksum: Some(p.checksum),
     };
-    records::write_tx(tx, &part_key(&u.upload_id, number), &part)?;
+    records::write_tx(tx, &part_key(&u.upload_id, p.number), &part)?;
     let mut out = shapes::UploadPartOutput {
-        e_tag: Some(etag),
+        e_tag: Some(p.etag),
         server_side_encryption: Some(u.sse),
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),

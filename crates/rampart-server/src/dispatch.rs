@@ -235,7 +235,7 @@ impl Dispatch {
             ((s3, "ListObjectVersions"), read(rampart_s3::list_object_versions)),
             ((s3, "CopyObject"), write(rampart_s3::copy_object)),
             ((s3, "CreateMultipartUpload"), write(rampart_s3::create_multipart_upload)),
-            ((s3, "UploadPart"), write(rampart_s3::upload_part)),
+            ((s3, "UploadPart"), prepared(rampart_s3::prepare_upload_part, rampart_s3::upload_part)),
             ((s3, "UploadPartCopy"), write(rampart_s3::upload_part_copy)),
             ((s3, "CompleteMultipartUpload"), write(rampart_s3::complete_multipart_upload)),
             ((s3, "AbortMultipartUpload"), write(rampart_s3::abort_multipart_upload)),
