@@ -263,17 +263,7 @@ fn has_column(conn: &Connection, column: &str) -> Result<bool, StoreError> {
 }
 
 pub(crate) fn get(conn: &Connection, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    // Two statements rather than a join: SQLite, built with STAT4, prepares a join's statement
-    // again for every key bound to it (weighing its join orders by the key), a single-table
-    // lookup never.
-    let row = conn.prepare_cached(GET)?.query_row([key], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-    match row {
-        None => Ok(None),
-        Some((v, None::<i64>)) => Ok(Some(v)),
-        Some((_, Some(id))) => {
-            Ok(conn.prepare_cached("SELECT v FROM big WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?)
-        }
-    }
+    Ok(conn.prepare_cached(GET)?.query_row([key], |r| r.get(0)).optional()?)
 }
 
 pub(crate) fn scan_prefix(
@@ -304,8 +294,11 @@ pub(crate) fn scan_prefix(
     Ok(rows)
 }
 
-/// A key's value, or its row in `big`.
-const GET: &str = "SELECT v, b FROM kv WHERE k = ?1";
+/// A key's value, from `big` where it is kept out of line. One statement (one read transaction,
+/// whose locks cost system calls), and no join: SQLite, built with STAT4, prepares a join's
+/// statement again for every key bound to it, weighing its join orders by the key.
+const GET: &str =
+    "SELECT CASE WHEN b IS NULL THEN v ELSE (SELECT big.v FROM big WHERE big.id = kv.b) END FROM kv WHERE k = ?1";
 
 /// Keys and values, each value from `big` where it is kept out of line.
 const SCAN: &str = "SELECT kv.k, coalesce(big.v, kv.v) FROM kv LEFT JOIN big ON big.id = kv.b";
@@ -618,7 +611,7 @@ mod plan_tests {
         rows.map(|r| r.expect("a row")).collect::<Vec<_>>().join("; ")
     }
 
-    /// A read finds its key in `kv` by the primary key, and a scan a long value in `big` by its row.
+    /// A read or a scan finds its keys in `kv` by the primary key, and a long value in `big` by its row.
     #[test]
     fn reads_search_kv_by_key_and_big_by_row() {
         let c = Connection::open_in_memory().expect("a database");
@@ -627,6 +620,7 @@ mod plan_tests {
         out_of_line(&c).expect("out-of-line values");
         let get = plan(&c, GET);
         assert!(get.contains("SEARCH kv USING PRIMARY KEY (k=?)"), "{get}");
+        assert!(get.contains("SEARCH big USING INTEGER PRIMARY KEY (rowid=?)"), "{get}");
         let scan = plan(&c, &format!("{SCAN} WHERE kv.k > ?1 ORDER BY kv.k ASC"));
         assert!(scan.contains("SEARCH kv USING PRIMARY KEY (k>?)") && !scan.contains("TEMP B-TREE"), "{scan}");
         assert!(scan.contains("SEARCH big USING INTEGER PRIMARY KEY (rowid=?)"), "{scan}");
