@@ -177,6 +177,20 @@ impl Fields {
     }
 }
 
+/// The five flexible checksum members of an S3 request shape, by algorithm.
+macro_rules! sent_values {
+    ($x:expr) => {
+        [
+            ($crate::checksums::Algorithm::Crc32, $x.checksum_crc32.as_deref()),
+            ($crate::checksums::Algorithm::Crc32c, $x.checksum_crc32_c.as_deref()),
+            ($crate::checksums::Algorithm::Crc64Nvme, $x.checksum_crc64_nvme.as_deref()),
+            ($crate::checksums::Algorithm::Sha1, $x.checksum_sha1.as_deref()),
+            ($crate::checksums::Algorithm::Sha256, $x.checksum_sha256.as_deref()),
+        ]
+    };
+}
+pub(crate) use sent_values;
+
 /// Sets an S3 output's five checksum fields from [`Fields`].
 macro_rules! set_checksums {
     ($out:expr, $fields:expr) => {{

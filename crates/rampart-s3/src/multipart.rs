@@ -537,13 +537,7 @@ fn check_listed_checksum(
     listed: &shapes::CompletedPart,
     part: &PartRecord,
 ) -> Result<(), ServiceError> {
-    let given = [
-        (Algorithm::Crc32, &listed.checksum_crc32),
-        (Algorithm::Crc32c, &listed.checksum_crc32_c),
-        (Algorithm::Crc64Nvme, &listed.checksum_crc64_nvme),
-        (Algorithm::Sha1, &listed.checksum_sha1),
-        (Algorithm::Sha256, &listed.checksum_sha256),
-    ];
+    let given = checksums::sent_values!(listed);
     for (algorithm, value) in given {
         let Some(value) = value else { continue };
         let stored = part.checksum.as_ref().filter(|(a, _)| a == algorithm.name());
@@ -583,17 +577,10 @@ fn object_checksum(
         .map(|p| p.checksum.as_ref().filter(|(a, _)| a == algorithm.name()).map(|(_, v)| (v.as_str(), p.size)))
         .collect();
     let Some(value) = values.and_then(|v| checksums::of_parts(algorithm, kind, &v)) else { return Ok(None) };
-    let sent = [
-        (Algorithm::Crc32, &input.checksum_crc32),
-        (Algorithm::Crc32c, &input.checksum_crc32_c),
-        (Algorithm::Crc64Nvme, &input.checksum_crc64_nvme),
-        (Algorithm::Sha1, &input.checksum_sha1),
-        (Algorithm::Sha256, &input.checksum_sha256),
-    ];
-    for (a, v) in sent {
+    for (a, v) in checksums::sent_values!(input) {
         let Some(v) = v else { continue };
         // A composite value may be sent with or without its `-N`.
-        let matches = a == algorithm && (*v == value || value.split('-').next() == Some(v.as_str()));
+        let matches = a == algorithm && (v == value || value.split('-').next() == Some(v));
         if !matches {
             return Err(objects::bad_digest(a.name()));
         }

@@ -249,13 +249,7 @@ macro_rules! sent {
         crate::objects::Sent {
             md5: $input.content_md5.as_deref(),
             algorithm: $input.checksum_algorithm.as_deref(),
-            values: [
-                (crate::checksums::Algorithm::Crc32, $input.checksum_crc32.as_deref()),
-                (crate::checksums::Algorithm::Crc32c, $input.checksum_crc32_c.as_deref()),
-                (crate::checksums::Algorithm::Crc64Nvme, $input.checksum_crc64_nvme.as_deref()),
-                (crate::checksums::Algorithm::Sha1, $input.checksum_sha1.as_deref()),
-                (crate::checksums::Algorithm::Sha256, $input.checksum_sha256.as_deref()),
-            ],
+            values: crate::checksums::sent_values!($input),
             others: [
                 ("SHA512", $input.checksum_sha512.is_some()),
                 ("MD5", $input.checksum_md5.is_some()),
