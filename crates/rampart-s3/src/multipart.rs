@@ -705,6 +705,7 @@ pub fn list_multipart_uploads(
     input: shapes::ListMultipartUploadsRequest,
 ) -> Result<shapes::ListMultipartUploadsOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
+    let encoding = objects::UrlEncoding::of(input.encoding_type.as_deref())?;
     let max = match input.max_uploads {
         Some(n) if n < 0 => return Err(invalid_argument("max-uploads cannot be negative")),
         Some(n) => usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS),
@@ -765,7 +766,7 @@ pub fn list_multipart_uploads(
         (true, Some((k, id))) => (Some(k), (!id.is_empty()).then_some(id)),
         _ => (None, None),
     };
-    Ok(shapes::ListMultipartUploadsOutput {
+    let mut out = shapes::ListMultipartUploadsOutput {
         bucket: Some(b.name.clone()),
         key_marker: Some(input.key_marker.unwrap_or_default()),
         upload_id_marker: Some(input.upload_id_marker.unwrap_or_default()),
@@ -778,7 +779,11 @@ pub fn list_multipart_uploads(
         uploads: (!uploads.is_empty()).then_some(uploads),
         common_prefixes: (!common.is_empty())
             .then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect()),
-        encoding_type: input.encoding_type,
         ..shapes::ListMultipartUploadsOutput::default()
-    })
+    };
+    let keys = out.uploads.iter_mut().flatten().map(|u| &mut u.key);
+    let prefixes = out.common_prefixes.iter_mut().flatten().map(|p| &mut p.prefix);
+    let top = [&mut out.prefix, &mut out.delimiter, &mut out.key_marker, &mut out.next_key_marker];
+    out.encoding_type = encoding.apply(top.into_iter().chain(keys).chain(prefixes));
+    Ok(out)
 }

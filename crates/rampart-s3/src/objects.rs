@@ -922,6 +922,37 @@ fn listed(o: ObjectRecord) -> shapes::Object {
     }
 }
 
+/// S3's `EncodingType=url`: a listing's keys, prefixes, delimiters and markers come back
+/// percent-encoded (everything but unreserved characters and `/`), so that any key can travel in
+/// XML; botocore asks for it on every listing and decodes what comes back marked so.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html#AmazonS3-ListObjectsV2-request-header-EncodingType>.
+pub(crate) struct UrlEncoding(bool);
+
+impl UrlEncoding {
+    pub(crate) fn of(asked: Option<&str>) -> Result<Self, ServiceError> {
+        match asked {
+            None => Ok(Self(false)),
+            Some("url") => Ok(Self(true)),
+            Some(_) => Err(invalid_argument("Invalid Encoding Method specified in Request")),
+        }
+    }
+
+    /// Encodes each of `fields` in place; the value of the output's `EncodingType`.
+    pub(crate) fn apply<'a>(&self, fields: impl IntoIterator<Item = &'a mut Option<String>>) -> Option<String> {
+        const KEPT: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+        if !self.0 {
+            return None;
+        }
+        for f in fields {
+            if let Some(v) = f.as_mut() {
+                *v = percent_encoding::utf8_percent_encode(v, KEPT).to_string();
+            }
+        }
+        Some("url".to_owned())
+    }
+}
+
 fn common_prefixes(common: Vec<String>) -> Option<Vec<shapes::CommonPrefix>> {
     (!common.is_empty()).then(|| common.into_iter().map(|p| shapes::CommonPrefix { prefix: Some(p) }).collect())
 }
@@ -932,6 +963,7 @@ pub fn list_objects_v2(
 ) -> Result<shapes::ListObjectsV2Output, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
     let max_keys = max_keys_of(input.max_keys)?;
+    let encoding = UrlEncoding::of(input.encoding_type.as_deref())?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     // Where to resume: a key (exclusive) inside the bucket.
@@ -948,7 +980,7 @@ pub fn list_objects_v2(
     let owner = input.fetch_owner.unwrap_or(false).then(|| owner(&b));
     let contents: Vec<shapes::Object> =
         page.objects.into_iter().map(|o| shapes::Object { owner: owner.clone(), ..listed(o) }).collect();
-    Ok(shapes::ListObjectsV2Output {
+    let mut out = shapes::ListObjectsV2Output {
         is_truncated: Some(page.truncated),
         contents: (!contents.is_empty()).then_some(contents),
         name: Some(b.name.clone()),
@@ -965,7 +997,12 @@ pub fn list_objects_v2(
         },
         start_after: input.start_after,
         ..shapes::ListObjectsV2Output::default()
-    })
+    };
+    let keys = out.contents.iter_mut().flatten().map(|o| &mut o.key);
+    let prefixes = out.common_prefixes.iter_mut().flatten().map(|p| &mut p.prefix);
+    let top = [&mut out.prefix, &mut out.delimiter, &mut out.start_after];
+    out.encoding_type = encoding.apply(top.into_iter().chain(keys).chain(prefixes));
+    Ok(out)
 }
 
 fn owner(b: &BucketRecord) -> shapes::Owner {
@@ -982,6 +1019,7 @@ pub fn list_objects(
 ) -> Result<shapes::ListObjectsOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
     let max_keys = max_keys_of(input.max_keys)?;
+    let encoding = UrlEncoding::of(input.encoding_type.as_deref())?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let after = input.marker.as_ref().filter(|m| !m.is_empty()).map(|m| {
@@ -1003,7 +1041,7 @@ pub fn list_objects(
     let owner = owner(&b);
     let contents: Vec<shapes::Object> =
         page.objects.into_iter().map(|o| shapes::Object { owner: Some(owner.clone()), ..listed(o) }).collect();
-    Ok(shapes::ListObjectsOutput {
+    let mut out = shapes::ListObjectsOutput {
         is_truncated: Some(page.truncated),
         marker: Some(input.marker.unwrap_or_default()),
         next_marker,
@@ -1014,7 +1052,12 @@ pub fn list_objects(
         max_keys: i32::try_from(max_keys).ok(),
         common_prefixes: common_prefixes(page.common),
         ..shapes::ListObjectsOutput::default()
-    })
+    };
+    let keys = out.contents.iter_mut().flatten().map(|o| &mut o.key);
+    let prefixes = out.common_prefixes.iter_mut().flatten().map(|p| &mut p.prefix);
+    let top = [&mut out.prefix, &mut out.delimiter, &mut out.marker, &mut out.next_marker];
+    out.encoding_type = encoding.apply(top.into_iter().chain(keys).chain(prefixes));
+    Ok(out)
 }
 
 /// ListObjectVersions: every version and delete marker, by key in UTF-8 binary order and each
@@ -1026,6 +1069,7 @@ pub fn list_object_versions(
 ) -> Result<shapes::ListObjectVersionsOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
     let max_keys = max_keys_of(input.max_keys)?;
+    let encoding = UrlEncoding::of(input.encoding_type.as_deref())?;
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let base = object_prefix(&b.name);
@@ -1114,7 +1158,7 @@ pub fn list_object_versions(
         (true, Some((k, v))) => (Some(k), (!v.is_empty()).then_some(v)),
         _ => (None, None),
     };
-    Ok(shapes::ListObjectVersionsOutput {
+    let mut out = shapes::ListObjectVersionsOutput {
         is_truncated: Some(truncated),
         key_marker: Some(input.key_marker.unwrap_or_default()),
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
@@ -1127,9 +1171,14 @@ pub fn list_object_versions(
         delimiter,
         max_keys: i32::try_from(max_keys).ok(),
         common_prefixes: common_prefixes(common),
-        encoding_type: input.encoding_type,
         ..shapes::ListObjectVersionsOutput::default()
-    })
+    };
+    let keys = out.versions.iter_mut().flatten().map(|v| &mut v.key);
+    let marker_keys = out.delete_markers.iter_mut().flatten().map(|m| &mut m.key);
+    let prefixes = out.common_prefixes.iter_mut().flatten().map(|p| &mut p.prefix);
+    let top = [&mut out.prefix, &mut out.delimiter, &mut out.key_marker, &mut out.next_key_marker];
+    out.encoding_type = encoding.apply(top.into_iter().chain(keys).chain(marker_keys).chain(prefixes));
+    Ok(out)
 }
 
 /// The version an object sub-resource call names, in a transaction, with its entry.

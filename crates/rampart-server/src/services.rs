@@ -33,6 +33,9 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // Organizations reports every input its model refuses as InvalidInputException.
         // See <https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html>.
         "organizations" => Some("InvalidInputException"),
+        // S3 has no ValidationException: a value its model refuses is an InvalidArgument.
+        // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>.
+        "s3" if !failed_members.is_empty() => Some("InvalidArgument"),
         _ => None,
     }
 }

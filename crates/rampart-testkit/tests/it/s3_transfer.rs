@@ -538,3 +538,68 @@ async fn multipart_checksums_are_composite_or_full_object() {
     let bad = c.create_multipart_upload().bucket("multi-sums").key("bad").checksum_algorithm(Alg::Sha1);
     assert_eq!(code(bad.checksum_type(ChecksumType::FullObject).send().await), "InvalidRequest");
 }
+
+/// Keys with characters a URL or XML would bend (`+`, `%`, spaces, a control character) list back
+/// exactly: boto3 asks every listing for `EncodingType=url` and decodes what comes back marked so;
+/// an SDK that asks sees the encoded form; another encoding is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn listings_encode_keys_when_asked_and_boto3_reads_them_back() {
+    use aws_sdk_s3::types::EncodingType;
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("odd-keys").send().await.unwrap();
+    c.put_bucket_versioning()
+        .bucket("odd-keys")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let keys = ["a+b c", "dir/100%", "dir/caf\u{e9}", "tab\u{1}key"];
+    for k in keys {
+        c.put_object().bucket("odd-keys").key(k).body(ByteStream::from_static(b"x")).send().await.unwrap();
+    }
+    c.create_multipart_upload().bucket("odd-keys").key("up+load%").send().await.unwrap();
+
+    let listed = c.list_objects_v2().bucket("odd-keys").encoding_type(EncodingType::Url).send().await.unwrap();
+    let raw: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(raw, ["a%2Bb%20c", "dir/100%25", "dir/caf%C3%A9", "tab%01key"]);
+    assert_eq!(listed.encoding_type(), Some(&EncodingType::Url));
+    let bogus = c.list_objects_v2().bucket("odd-keys").encoding_type(EncodingType::from("base64"));
+    assert_eq!(code(bogus.send().await), "InvalidArgument");
+
+    let script = r#"
+import json, sys, boto3
+from botocore.config import Config
+port, key, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+    aws_access_key_id=key, aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+print(json.dumps({
+    "v2": [o["Key"] for o in s3.list_objects_v2(Bucket="odd-keys")["Contents"]],
+    "v2_prefixes": [p["Prefix"] for p in s3.list_objects_v2(Bucket="odd-keys", Delimiter="/")["CommonPrefixes"]],
+    "v1": [o["Key"] for o in s3.list_objects(Bucket="odd-keys")["Contents"]],
+    "versions": [v["Key"] for v in s3.list_object_versions(Bucket="odd-keys")["Versions"]],
+    "uploads": [u["Key"] for u in s3.list_multipart_uploads(Bucket="odd-keys")["Uploads"]],
+}))
+"#;
+    let port = server.running.as_ref().unwrap().addr.port().to_string();
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", script, &port, &server.access_key_id, &server.secret_access_key])
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .await
+        .expect("python3 with boto3 (.ci/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for listing in ["v2", "v1", "versions"] {
+        assert_eq!(v[listing], serde_json::json!(keys), "{listing}");
+    }
+    assert_eq!(v["v2_prefixes"], serde_json::json!(["dir/"]));
+    assert_eq!(v["uploads"], serde_json::json!(["up+load%"]));
+}
