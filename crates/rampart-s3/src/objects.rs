@@ -528,6 +528,33 @@ pub(crate) fn version_for_read(
     }
 }
 
+/// The span a read asks for: a `Range`, or a part of a multipart object by its position
+/// (`partNumber`, as S3 numbers the completed object's parts; `1` is the whole of an object
+/// uploaded in one piece). `None`: the whole object.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax>.
+fn read_span(o: &ObjectRecord, range: Option<&str>, part: Option<i32>) -> Result<Option<(u64, u64)>, ServiceError> {
+    let Some(n) = part else { return byte_range(range, o.size) };
+    if range.is_some() {
+        return Err(invalid_request("Cannot specify both Range header and partNumber query parameter."));
+    }
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| invalid_argument("Part number must be an integer between 1 and 10000, inclusive"))?;
+    let not_there = || ServiceError::new("InvalidPart", 400, "The requested partnumber is not satisfiable");
+    if o.parts.is_empty() {
+        return if n == 1 { Ok(None) } else { Err(not_there()) };
+    }
+    let from: u64 = o.parts.iter().take(n - 1).map(|p| p.size).sum();
+    let size = o.parts.get(n - 1).ok_or_else(not_there)?.size;
+    Ok(Some((from, from + size)))
+}
+
+/// `x-amz-mp-parts-count`, answered to a read by part of a multipart object.
+fn parts_count(o: &ObjectRecord, part: Option<i32>) -> Option<i32> {
+    part.filter(|_| !o.parts.is_empty()).and_then(|_| i32::try_from(o.parts.len()).ok())
+}
+
 /// The bytes a `Range` header asks for (`bytes=A-B`, `bytes=A-`, `bytes=-N`), as an end-exclusive
 /// span; `None` for the whole object. A range S3 cannot serve (several ranges, another unit,
 /// malformed) is ignored and the whole object served, as S3 does; one that starts past the end
@@ -600,9 +627,6 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
     if input.sse_customer_algorithm.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
-    if input.part_number.is_some() {
-        return Err(not_served("GetObject by part number"));
-    }
     let b = bucket(ctx.db, &input.bucket)?;
     let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
     check_preconditions(
@@ -612,7 +636,7 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
         input.if_modified_since,
         input.if_unmodified_since,
     )?;
-    let range = byte_range(input.range.as_deref(), o.size)?;
+    let range = read_span(&o, input.range.as_deref(), input.part_number)?;
     let (from, to) = range.unwrap_or((0, o.size));
     let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, (from, to), ctx.now)?;
     let (checksums, checksum_type) = checksums_read(&o, input.checksum_mode.as_deref(), range.is_some());
@@ -623,6 +647,7 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
         last_modified: Some(o.last_modified),
         content_length: i64::try_from(to - from).ok(),
         content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
+        parts_count: parts_count(&o, input.part_number),
         e_tag: Some(o.etag.clone()),
         checksum_type,
         content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
@@ -651,7 +676,7 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         input.if_modified_since,
         input.if_unmodified_since,
     )?;
-    let range = byte_range(input.range.as_deref(), o.size)?;
+    let range = read_span(&o, input.range.as_deref(), input.part_number)?;
     let (checksums, checksum_type) = checksums_read(&o, input.checksum_mode.as_deref(), range.is_some());
     let (sse, key_id, bucket_key) = sse_headers(&o);
     let mut out = shapes::HeadObjectOutput {
@@ -659,6 +684,7 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         last_modified: Some(o.last_modified),
         content_length: i64::try_from(range.map_or(o.size, |(a, b)| b - a)).ok(),
         content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
+        parts_count: parts_count(&o, input.part_number),
         e_tag: Some(o.etag.clone()),
         checksum_type,
         content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),

@@ -111,6 +111,26 @@ async fn multipart_uploads_assemble_listed_parts_and_refuse_wrong_lists() {
     // The upload is gone once complete.
     assert_eq!(code(c.list_parts().bucket("media").key("film.bin").upload_id(&id).send().await), "NoSuchUpload");
 
+    // Reads by part: the completed object's second part, its size by HEAD, and S3's refusals.
+    let part = c.get_object().bucket("media").key("film.bin").part_number(2).send().await.unwrap();
+    assert_eq!(part.parts_count(), Some(2));
+    let from = first.len();
+    assert_eq!(part.content_range(), Some(format!("bytes {from}-{}/{}", whole.len() - 1, whole.len()).as_str()));
+    assert_eq!(part.e_tag(), done.e_tag(), "the object's ETag, not the part's");
+    assert!(part.body.collect().await.unwrap().into_bytes() == second.as_slice());
+    let head = c.head_object().bucket("media").key("film.bin").part_number(1).send().await.unwrap();
+    assert_eq!((head.content_length(), head.parts_count()), (Some(first.len() as i64), Some(2)));
+    assert_eq!(code(c.get_object().bucket("media").key("film.bin").part_number(3).send().await), "InvalidPart");
+    let both = c.get_object().bucket("media").key("film.bin").part_number(1).range("bytes=0-1");
+    assert_eq!(code(both.send().await), "InvalidRequest");
+    // An object sent in one piece is its own part 1, and has no other.
+    c.put_object().bucket("media").key("one.txt").body(ByteStream::from_static(b"whole")).send().await.unwrap();
+    let one = c.get_object().bucket("media").key("one.txt").part_number(1).send().await.unwrap();
+    assert_eq!((one.parts_count(), one.content_range()), (None, None));
+    assert_eq!(one.body.collect().await.unwrap().into_bytes().as_ref(), b"whole");
+    assert_eq!(code(c.get_object().bucket("media").key("one.txt").part_number(2).send().await), "InvalidPart");
+    c.delete_object().bucket("media").key("one.txt").send().await.unwrap();
+
     // Every part but the last must be 5 MiB at least; an aborted upload is gone, bytes and all.
     let small = c.create_multipart_upload().bucket("media").key("small").send().await.unwrap();
     let sid = small.upload_id().unwrap().to_owned();
