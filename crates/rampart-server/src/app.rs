@@ -279,11 +279,12 @@ impl App {
         error_response(&error, protocol, None, request_id)
     }
 
-    /// Serves one AWS API request whose body has been read.
+    /// Serves one AWS API request whose body has been read. The body is dropped once the input is
+    /// decoded from it: an upload's bytes are not held twice while it is hashed and stored.
     pub async fn handle_api(
         &self,
         parts: &http::request::Parts,
-        body: &[u8],
+        body: Bytes,
         origin: &Origin,
         request_id: &str,
     ) -> Response {
@@ -292,7 +293,7 @@ impl App {
         let mut draft = Draft::default();
         let process = |draft: &mut Draft| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.process(parts, body, origin, draft, request_id, now)
+                self.process(parts, &body, origin, draft, request_id, now)
             }))
             .unwrap_or_else(|_| {
                 tracing::error!(request_id, "a handler panicked");
@@ -312,6 +313,7 @@ impl App {
                 }
             };
         }
+        drop(body);
         // A state-changing call's event commits with its change; the others' are queued here.
         let mut committed = false;
         let outcome = match step {

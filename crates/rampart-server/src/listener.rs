@@ -186,5 +186,5 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     if signin {
         return crate::signin::handle(app, &body, &origin, &request_id).await;
     }
-    app.handle_api(&parts, &body, &origin, &request_id).await
+    app.handle_api(&parts, body, &origin, &request_id).await
 }
