@@ -14,7 +14,8 @@ use crate::iam;
 use rampart_core::{Principal, PrincipalKind, ServiceError};
 
 /// Facts about the request that conditions can test (`aws:SourceIp`, `aws:CurrentTime`,
-/// `aws:SecureTransport`, `aws:UserAgent`, `aws:RequestedRegion`).
+/// `aws:SecureTransport`, `aws:UserAgent`, `aws:RequestedRegion`, `aws:Referer`, and for S3's
+/// actions `s3:TlsVersion`).
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub source_ip: &'a str,
@@ -22,6 +23,10 @@ pub struct Context<'a> {
     pub secure_transport: bool,
     pub user_agent: &'a str,
     pub region: &'a str,
+    /// The `Referer` header, if sent.
+    pub referer: Option<&'a str>,
+    /// The TLS version as a number (`1.2`, `1.3`), over TLS.
+    pub tls_version: Option<&'a str>,
 }
 
 /// What is being asked for.
@@ -524,6 +529,16 @@ fn request_keys(req: &Request<'_>, org: &OrgKeys<'_>, ctx: &mut rampart_policy::
         .set("aws:RequestedRegion", c.region)
         .set("aws:EpochTime", c.time.unix_timestamp().to_string())
         .set("aws:CurrentTime", c.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default());
+    // Present only when the request carries them, as AWS has it: a policy testing `aws:Referer`
+    // sees no value from a request without the header.
+    // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-referer>
+    // and <https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html>.
+    if let Some(referer) = c.referer {
+        ctx.set("aws:Referer", referer);
+    }
+    if let Some(v) = c.tls_version.filter(|_| req.action.starts_with("s3:")) {
+        ctx.set("s3:TlsVersion", v);
+    }
     for (k, v) in req.keys {
         ctx.set_many(k, v.clone());
     }
@@ -564,6 +579,44 @@ pub fn role_context(role: &iam::RoleRecord, session_name: &str) -> rampart_polic
 mod tests {
     use super::*;
 
+    /// `aws:Referer` is there only when the request sent one; `s3:TlsVersion` only over TLS, and
+    /// only for S3's actions.
+    #[test]
+    fn referer_and_tls_version_are_keys_only_when_the_request_has_them() {
+        let p = Principal::root("111122223333", None);
+        let keys_of = |action: &str, referer: Option<&str>, tls: Option<&str>| {
+            let context = Context {
+                source_ip: "127.0.0.1",
+                time: time::OffsetDateTime::UNIX_EPOCH,
+                secure_transport: tls.is_some(),
+                user_agent: "",
+                region: "us-east-1",
+                referer,
+                tls_version: tls,
+            };
+            let req = Request {
+                principal: &p,
+                action,
+                resource: "*",
+                context,
+                keys: &[],
+                resource_policy: None,
+                resource_owner: None,
+            };
+            let mut ctx = rampart_policy::Context::default();
+            request_keys(&req, &OrgKeys { principal: None, owner: None, resource: None }, &mut ctx);
+            let get = |k: &str| ctx.get(k).map(<[String]>::to_vec);
+            (get("aws:Referer"), get("s3:TlsVersion"))
+        };
+        let shop = "https://shop.example.com/";
+        assert_eq!(
+            keys_of("s3:GetObject", Some(shop), Some("1.3")),
+            (Some(vec![shop.to_owned()]), Some(vec!["1.3".to_owned()]))
+        );
+        assert_eq!(keys_of("s3:GetObject", None, None), (None, None));
+        assert_eq!(keys_of("iam:GetUser", None, Some("1.2")), (None, None));
+    }
+
     #[test]
     fn the_caller_identity_needs_no_permission_and_unknown_principals_fail_closed() {
         let dir = tempfile::tempdir().unwrap();
@@ -574,6 +627,8 @@ mod tests {
             secure_transport: false,
             user_agent: "test",
             region: "us-east-1",
+            referer: None,
+            tls_version: None,
         };
         let a = Authorizer::new();
         let root = Principal::root("111122223333", None);

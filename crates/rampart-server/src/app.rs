@@ -677,6 +677,8 @@ impl App {
             secure_transport: origin.tls.is_some(),
             user_agent: &origin.user_agent,
             region: &region,
+            referer: header(h, "referer"),
+            tls_version: origin.tls.as_ref().map(|t| t.tls_version.trim_start_matches("TLSv")),
         };
         let allowed_by = |action: &str,
                           resource: &str,

@@ -91,6 +91,8 @@ mod tests {
                 secure_transport: false,
                 user_agent: "",
                 region: "us-east-1",
+                referer: None,
+                tls_version: None,
             },
             keys: &keys,
         };

@@ -619,3 +619,29 @@ async fn objects_stored_before_versions_are_moved_and_sealed_on_start() {
     let stored = server.stored_bytes().unwrap();
     assert!(!stored.windows(16).any(|w| w == b"LEGACY-CLEARTEXT"), "the old bytes are still in clear");
 }
+
+/// A policy that lets everyone read only from the shop's pages (`aws:Referer`), as a website's
+/// images bucket has it: a request from there is served, one without the header or from elsewhere
+/// is refused.
+#[tokio::test]
+async fn a_referer_condition_serves_only_requests_from_the_named_pages() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("shop-images").send().await.unwrap();
+    put(&c, "shop-images", "logo.png", b"png").await;
+    c.delete_public_access_block().bucket("shop-images").send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::shop-images/*","Condition":{"StringLike":{"aws:Referer":"https://shop.example.com/*"}}}]}"#;
+    c.put_bucket_policy().bucket("shop-images").policy(policy).send().await.unwrap();
+    let get = |referer: Option<&'static str>| {
+        let mut req = http::Request::get(format!("{}/shop-images/logo.png", server.endpoint));
+        if let Some(r) = referer {
+            req = req.header("referer", r);
+        }
+        let req = req.body(Vec::new()).unwrap();
+        async move { rampart_testkit::send(req).await.unwrap().status }
+    };
+    assert_eq!(get(Some("https://shop.example.com/products/1")).await, 200);
+    assert_eq!(get(None).await, 403);
+    assert_eq!(get(Some("https://elsewhere.example.net/")).await, 403);
+}
