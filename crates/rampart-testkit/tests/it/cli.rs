@@ -14,7 +14,7 @@ async fn aws_cli_gets_the_caller_identity_with_the_written_credentials_file() {
 
 /// Runs the AWS CLI against `server` with the credentials in `creds`; the exit status, stdout and
 /// stderr.
-async fn aws(server: &TestServer, creds: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) async fn aws(server: &TestServer, creds: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = tokio::process::Command::new("aws")
         .args(args)
         .args(["--output", "json"])

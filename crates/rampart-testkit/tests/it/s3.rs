@@ -26,6 +26,23 @@ pub(crate) fn s3_with(server: &TestServer, id: &str, secret: &str, token: Option
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// Runs a Python `script` with boto3 (given the server's port, then the root key and secret, as
+/// arguments) and reads what it prints as JSON; no profile or endpoint of the environment applies.
+pub(crate) async fn boto3(server: &TestServer, script: &str) -> serde_json::Value {
+    let port = server.running.as_ref().expect("a running server").addr.port().to_string();
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", script, &port, &server.access_key_id, &server.secret_access_key])
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .await
+        .expect("python3 with boto3 (.ci/run installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
 pub(crate) fn code<T, E: ProvideErrorMetadata + std::fmt::Debug>(
     r: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
 ) -> String {

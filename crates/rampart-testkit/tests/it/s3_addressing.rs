@@ -173,17 +173,7 @@ out = {
 }
 print(json.dumps(out))
 "#;
-    let out = tokio::process::Command::new("python3")
-        .args(["-c", script, &port.to_string(), &server.access_key_id, &server.secret_access_key])
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .await
-        .expect("python3 with boto3 (.ci/run installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::s3::boto3(&server, script).await;
     assert_eq!(v["buckets"], serde_json::json!(["pbucket", "vbucket"]));
     assert_eq!(v["v_keys"], serde_json::json!(["a/b", "a/empty"]));
     assert_eq!(v["p_keys"], serde_json::json!(["a/b", "a/empty"]));

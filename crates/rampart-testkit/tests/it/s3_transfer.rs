@@ -27,6 +27,14 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// Runs the AWS CLI as the server's root; its output (the test fails if the command does).
+async fn aws_ok(server: &TestServer, args: &[&str]) -> String {
+    let creds = server.data_dir().join("root-credentials");
+    let (ok, stdout, stderr) = crate::cli::aws(server, &creds, args).await;
+    assert!(ok, "aws {args:?}: {stderr}");
+    stdout
+}
+
 fn completed(parts: &[(i32, &str)]) -> CompletedMultipartUpload {
     CompletedMultipartUpload::builder()
         .set_parts(Some(
@@ -227,21 +235,7 @@ async fn copies_carry_bytes_and_metadata_as_the_directives_say() {
     // The CLI copies a 20 MB object between buckets in parts.
     let big = pattern(20 * 1024 * 1024, 9);
     c.put_object().bucket("src-bucket").key("big.bin").body(ByteStream::from(big.clone())).send().await.unwrap();
-    let creds = server.data_dir().join("root-credentials");
-    let out = tokio::task::block_in_place(|| {
-        std::process::Command::new("aws")
-            .args(["s3", "cp", "s3://src-bucket/big.bin", "s3://dst-bucket/big.bin", "--only-show-errors"])
-            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_ENDPOINT_URL", &server.endpoint)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("the AWS CLI runs")
-    });
-    assert!(out.status.success(), "aws s3 cp: {}", String::from_utf8_lossy(&out.stderr));
+    aws_ok(&server, &["s3", "cp", "s3://src-bucket/big.bin", "s3://dst-bucket/big.bin", "--only-show-errors"]).await;
     let head = c.head_object().bucket("dst-bucket").key("big.bin").send().await.unwrap();
     assert!(head.e_tag().unwrap().contains('-'), "copied in parts: {:?}", head.e_tag());
     let back = c.get_object().bucket("dst-bucket").key("big.bin").send().await.unwrap();
@@ -262,36 +256,20 @@ async fn aws_s3_cp_and_sync_move_a_200_mb_file_in_parts() {
     let big = pattern(200 * 1024 * 1024, 7);
     std::fs::write(src.join("big.bin"), &big).unwrap();
     std::fs::write(src.join("small.txt"), b"hello").unwrap();
-    let creds = server.data_dir().join("root-credentials");
-    let aws = |args: &[&str]| {
-        let out = std::process::Command::new("aws")
-            .args(args)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_ENDPOINT_URL", &server.endpoint)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env_remove("AWS_PROFILE")
-            .output()
-            .expect("the AWS CLI runs (.ci/run installs it)");
-        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
     let src_arg = src.join("big.bin").display().to_string();
-    tokio::task::block_in_place(|| aws(&["s3", "cp", &src_arg, "s3://backups/big.bin", "--only-show-errors"]));
+    aws_ok(&server, &["s3", "cp", &src_arg, "s3://backups/big.bin", "--only-show-errors"]).await;
     let head = c.head_object().bucket("backups").key("big.bin").send().await.unwrap();
     assert_eq!(head.content_length(), Some(big.len() as i64));
     assert!(head.e_tag().unwrap().contains('-'), "the CLI sent parts: {:?}", head.e_tag());
 
     let back = dir.path().join("back.bin");
     let back_arg = back.display().to_string();
-    tokio::task::block_in_place(|| aws(&["s3", "cp", "s3://backups/big.bin", &back_arg, "--only-show-errors"]));
+    aws_ok(&server, &["s3", "cp", "s3://backups/big.bin", &back_arg, "--only-show-errors"]).await;
     assert!(std::fs::read(&back).unwrap() == big, "the downloaded file differs");
 
     let src_dir = src.display().to_string();
-    tokio::task::block_in_place(|| aws(&["s3", "sync", &src_dir, "s3://backups/", "--only-show-errors"]));
-    let again = tokio::task::block_in_place(|| aws(&["s3", "sync", &src_dir, "s3://backups/", "--dryrun"]));
+    aws_ok(&server, &["s3", "sync", &src_dir, "s3://backups/", "--only-show-errors"]).await;
+    let again = aws_ok(&server, &["s3", "sync", &src_dir, "s3://backups/", "--dryrun"]).await;
     assert!(again.trim().is_empty(), "sync found work after syncing: {again}");
     let keys = c.list_objects_v2().bucket("backups").send().await.unwrap();
     let keys: Vec<&str> = keys.contents().iter().filter_map(|o| o.key()).collect();
@@ -605,18 +583,7 @@ print(json.dumps({
     "uploads": [u["Key"] for u in s3.list_multipart_uploads(Bucket="odd-keys")["Uploads"]],
 }))
 "#;
-    let port = server.running.as_ref().unwrap().addr.port().to_string();
-    let out = tokio::process::Command::new("python3")
-        .args(["-c", script, &port, &server.access_key_id, &server.secret_access_key])
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .output()
-        .await
-        .expect("python3 with boto3 (.ci/run installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = crate::s3::boto3(&server, script).await;
     for listing in ["v2", "v1", "versions"] {
         assert_eq!(v[listing], serde_json::json!(keys), "{listing}");
     }
