@@ -11,11 +11,19 @@ pub struct ServiceError {
     pub message: String,
     /// More members of the error, beside the message: Organizations' `Reason`.
     pub details: Vec<(&'static str, String)>,
+    /// Response headers the error carries beside its body (S3's `x-amz-delete-marker` on a 404).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ServiceError {
     pub fn new(code: impl Into<Cow<'static, str>>, status: u16, message: impl Into<String>) -> Self {
-        Self { code: code.into(), status, message: message.into(), details: Vec::new() }
+        Self { code: code.into(), status, message: message.into(), details: Vec::new(), headers: Vec::new() }
+    }
+
+    /// The error with one more response header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// The error with one more member (`("Reason", "OU_DEPTH_LIMIT_EXCEEDED")`).

@@ -511,8 +511,18 @@ pub(crate) fn version_for_read(
     key: &str,
     id: Option<&str>,
 ) -> Result<ObjectRecord, ServiceError> {
+    // A delete marker reads as no object (or, named, as a version that cannot be read), with
+    // S3's headers saying it is one, so that clients can tell a deleted key from a missing one.
+    // See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_ResponseSyntax>.
+    let marked = |e: ServiceError, o: &ObjectRecord| {
+        e.with_header("x-amz-delete-marker", "true").with_header("x-amz-version-id", o.version_id())
+    };
     match id {
-        None => current(ctx.db, bucket, key)?.ok_or_else(no_such_key),
+        None => match newest(ctx.db, bucket, key)? {
+            Some(o) if o.delete_marker => Err(marked(no_such_key(), &o)),
+            Some(o) => Ok(o),
+            None => Err(no_such_key()),
+        },
         Some(id) => {
             check_version_id(id)?;
             let o = versions(ctx.db, bucket, key)?
@@ -521,7 +531,8 @@ pub(crate) fn version_for_read(
                 .find(|o| o.version_id() == id)
                 .ok_or_else(no_such_version)?;
             if o.delete_marker {
-                return Err(crate::method_not_allowed());
+                let modified = rampart_wire::restxml::http_date(o.last_modified);
+                return Err(marked(crate::method_not_allowed(), &o).with_header("last-modified", modified));
             }
             Ok(o)
         }

@@ -133,7 +133,11 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
 }
 
 fn from_service(e: ServiceError) -> WireError {
-    WireError { details: e.details.into_boxed_slice(), ..WireError::new(e.code, e.status, e.message) }
+    WireError {
+        details: e.details.into_boxed_slice(),
+        headers: e.headers.into_boxed_slice(),
+        ..WireError::new(e.code, e.status, e.message)
+    }
 }
 
 /// A denial by the authorizer, as the service's protocol names it: `AccessDenied` for the query
@@ -161,6 +165,11 @@ fn error_response(error: &WireError, protocol: Protocol, namespace: Option<&str>
     }
     let rendered = error.render(protocol, namespace, request_id);
     let mut r = respond(rendered.status, rendered.content_type, rendered.body, request_id);
+    for (name, value) in &error.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            r.headers_mut().append(*name, v);
+        }
+    }
     if matches!(protocol, Protocol::RestJson | Protocol::Json)
         && let Ok(v) = HeaderValue::from_str(&error.code)
     {

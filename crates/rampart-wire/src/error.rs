@@ -19,6 +19,8 @@ pub struct WireError {
     /// More elements of an S3 (rest-xml) error body, after `Message`: `("HeadersNotSigned", …)`,
     /// `("BucketName", …)`.
     pub details: Box<[(&'static str, String)]>,
+    /// Response headers beside the body (S3's `x-amz-delete-marker`, `x-amz-version-id`).
+    pub headers: Box<[(&'static str, String)]>,
 }
 
 /// A rendered error response.
@@ -38,6 +40,7 @@ impl WireError {
             sender_fault: status < 500,
             members: Vec::new(),
             details: Box::default(),
+            headers: Box::default(),
         }
     }
 

@@ -645,3 +645,38 @@ async fn a_referer_condition_serves_only_requests_from_the_named_pages() {
     assert_eq!(get(None).await, 403);
     assert_eq!(get(Some("https://elsewhere.example.net/")).await, 403);
 }
+
+/// A key whose current version is a delete marker reads as deleted, with S3's headers saying so
+/// (a client can tell it from a key never written); the marker named by its id is a 405.
+#[tokio::test]
+async fn a_delete_marker_reads_as_deleted_with_s3s_headers() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("kept").send().await.unwrap();
+    let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    c.put_bucket_versioning().bucket("kept").versioning_configuration(on).send().await.unwrap();
+    put(&c, "kept", "note.txt", b"v1").await;
+    let marker = c.delete_object().bucket("kept").key("note.txt").send().await.unwrap();
+    let marker_id = marker.version_id().unwrap().to_owned();
+    let raw = |method: &'static str, path: String| {
+        let req =
+            http::Request::builder().method(method).uri(format!("{}{path}", server.endpoint)).body(Vec::new()).unwrap();
+        server.signed(req, "s3")
+    };
+    let header =
+        |r: &rampart_testkit::Raw, name: &str| r.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    for method in ["GET", "HEAD"] {
+        let r = raw(method, "/kept/note.txt".to_owned()).await.unwrap();
+        assert_eq!(r.status, 404, "{method}");
+        assert_eq!(header(&r, "x-amz-delete-marker").as_deref(), Some("true"), "{method}");
+        assert_eq!(header(&r, "x-amz-version-id"), Some(marker_id.clone()), "{method}");
+    }
+    let r = raw("GET", format!("/kept/note.txt?versionId={marker_id}")).await.unwrap();
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(header(&r, "x-amz-delete-marker").as_deref(), Some("true"));
+    assert!(header(&r, "last-modified").is_some());
+    // A key never written says nothing of markers.
+    let r = raw("GET", "/kept/never.txt".to_owned()).await.unwrap();
+    assert_eq!((r.status, header(&r, "x-amz-delete-marker")), (404, None));
+}
