@@ -51,7 +51,8 @@ pub struct App {
 
 /// A failed request: the error and how to render it.
 pub struct Failure {
-    pub error: WireError,
+    /// Boxed: a request's Result carries a Failure through every step, and a WireError is large.
+    pub error: Box<WireError>,
     pub protocol: Protocol,
     pub namespace: Option<&'static str>,
 }
@@ -194,7 +195,7 @@ fn unserved(service: &rampart_shapes::catalog::AwsService, spoken: Option<Protoc
         Protocol::Json | Protocol::RestJson => "UnknownOperationException",
         Protocol::Query | Protocol::RestXml => "InvalidAction",
     };
-    Failure { error: WireError::new(code, 400, message), protocol, namespace: None }
+    Failure { error: Box::new(WireError::new(code, 400, message)), protocol, namespace: None }
 }
 
 /// Whether a model's awsJson target prefix is the one a request sent: botocore sends the model's
@@ -215,7 +216,7 @@ fn unserved_scope(scope: &str, spoken: Option<Protocol>, code: &'static str, fal
     match rampart_shapes::catalog::AWS_SERVICES.iter().find(|s| s.signing_name == scope) {
         Some(s) => unserved(s, spoken),
         None => Failure {
-            error: WireError::new(code, 400, format!("Rampart does not serve the `{scope}` service")),
+            error: Box::new(WireError::new(code, 400, format!("Rampart does not serve the `{scope}` service"))),
             protocol: fallback,
             namespace: None,
         },
@@ -306,7 +307,7 @@ impl App {
             }))
             .unwrap_or_else(|_| {
                 tracing::error!(request_id, "a handler panicked");
-                Err(Failure { error: WireError::internal(), protocol: Protocol::Query, namespace: None })
+                Err(Failure { error: Box::new(WireError::internal()), protocol: Protocol::Query, namespace: None })
             })
         };
         let mut step = process(&mut draft);
@@ -382,11 +383,11 @@ impl App {
         let h = &parts.headers;
         let query_string = parts.uri.query().unwrap_or("");
         let wire = rampart_wire::detect(header(h, "x-amz-target"), header(h, "content-type"), query_string)
-            .map_err(|error| Failure { error, protocol: Protocol::Json, namespace: None })?;
+            .map_err(|error| Failure { error: Box::new(error), protocol: Protocol::Json, namespace: None })?;
         let mut protocol = if matches!(wire, Wire::Json { .. }) { Protocol::Json } else { Protocol::Query };
         let mut namespace = None;
         let fail = |error: WireError, protocol: Protocol, namespace: Option<&'static str>| Failure {
-            error,
+            error: Box::new(error),
             protocol,
             namespace,
         };
@@ -863,7 +864,7 @@ impl App {
         use rampart_shapes::{FromValue, IntoValue};
         let service = &shapes::SERVICE;
         let fail = |e: ServiceError| Failure {
-            error: from_service(e),
+            error: Box::new(from_service(e)),
             protocol: service.protocol,
             namespace: service.xml_namespace,
         };
@@ -890,7 +891,8 @@ impl App {
     /// Runs a `Prepared` handler's slow first step on a blocking thread; the write follows.
     async fn run_prepare(&self, p: PrepareStep, now: OffsetDateTime, request_id: &str) -> Result<WriteStep, Failure> {
         let service = p.write.service;
-        let fail = |e: WireError| Failure { error: e, protocol: service.protocol, namespace: service.xml_namespace };
+        let fail =
+            |e: WireError| Failure { error: Box::new(e), protocol: service.protocol, namespace: service.xml_namespace };
         let (db, sealer, rid) = (self.db.clone(), self.sealer.clone(), request_id.to_owned());
         let orgs = self.org_policies.clone();
         tokio::task::spawn_blocking(move || {
@@ -923,7 +925,11 @@ impl App {
         now: OffsetDateTime,
     ) -> Result<Success, (Failure, Draft)> {
         let (service, op) = (w.service, w.op);
-        let fail = |error: WireError| Failure { error, protocol: service.protocol, namespace: service.xml_namespace };
+        let fail = |error: WireError| Failure {
+            error: Box::new(error),
+            protocol: service.protocol,
+            namespace: service.xml_namespace,
+        };
         let sealer = self.sealer.clone();
         // The event but for its response, serialized and packed here, before the transaction: the
         // store's single writer thread only splices the response in.

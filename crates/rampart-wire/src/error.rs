@@ -15,7 +15,7 @@ pub struct WireError {
     /// `Sender` (the client's fault) or `Receiver` (ours), as query errors say.
     pub sender_fault: bool,
     /// For a failed validation, the paths of the members that failed.
-    pub members: Vec<String>,
+    pub members: Box<[String]>,
     /// More elements of an S3 (rest-xml) error body, after `Message`: `("HeadersNotSigned", …)`,
     /// `("BucketName", …)`.
     pub details: Box<[(&'static str, String)]>,
@@ -38,7 +38,7 @@ impl WireError {
             message: message.into(),
             status,
             sender_fault: status < 500,
-            members: Vec::new(),
+            members: Box::default(),
             details: Box::default(),
             headers: Box::default(),
         }
@@ -50,7 +50,7 @@ impl WireError {
             Protocol::Query => "ValidationError",
             _ => "ValidationException",
         };
-        Self { members: invalid.paths, ..Self::new(code, 400, invalid.message) }
+        Self { members: invalid.paths.into_boxed_slice(), ..Self::new(code, 400, invalid.message) }
     }
 
     /// The body could not be read as the protocol's encoding.
