@@ -242,6 +242,10 @@ fn out_of_line(conn: &Connection) -> Result<(), StoreError> {
                 let id = conn.last_insert_rowid();
                 conn.prepare_cached("UPDATE kv SET v = x'', b = ?2 WHERE k = ?1")?.execute((k, id))?;
             }
+            tracing::info!(
+                moved = long.len(),
+                "store: long values now live out of line, a one-time change of layout; earlier versions of Rampart cannot read this store"
+            );
         }
         Ok::<_, StoreError>(())
     })();
