@@ -634,6 +634,38 @@ fn checksums_read(o: &ObjectRecord, mode: Option<&str>, ranged: bool) -> (Fields
     (Fields::of(o.checksum.as_ref()), Some(o.checksum_type.clone().unwrap_or_else(|| FULL_OBJECT.to_owned())))
 }
 
+/// What GetObject and HeadObject answer alike about the version `$o` of bucket `$b` read over
+/// `$range` (for `$input`'s checksum mode and part number), as `shapes::$out`, with `$extra` fields.
+macro_rules! read_answer {
+    ($out:ident, $b:expr, $o:expr, $input:expr, $range:expr, $($extra:tt)*) => {{
+        let (o, range) = ($o, $range);
+        let (checksums, checksum_type) = checksums_read(&o, $input.checksum_mode.as_deref(), range.is_some());
+        let (sse, key_id, bucket_key) = sse_headers(&o);
+        let mut out = shapes::$out {
+            $($extra)*
+            accept_ranges: Some("bytes".to_owned()),
+            last_modified: Some(o.last_modified),
+            content_length: i64::try_from(range.map_or(o.size, |(a, b)| b - a)).ok(),
+            content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
+            parts_count: parts_count(&o, $input.part_number),
+            e_tag: Some(o.etag.clone()),
+            checksum_type,
+            content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
+            server_side_encryption: sse,
+            ssekms_key_id: key_id,
+            bucket_key_enabled: bucket_key,
+            version_id: o.version_id.clone().or_else(|| $b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
+            object_lock_mode: o.lock.as_ref().and_then(|l| l.mode.clone()),
+            object_lock_retain_until_date: o.lock.as_ref().and_then(|l| l.retain_until),
+            object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
+            metadata: (!o.metadata.is_empty()).then_some(o.metadata),
+            ..Default::default()
+        };
+        set_checksums!(out, checksums);
+        out
+    }};
+}
+
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
     if input.sse_customer_algorithm.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
@@ -648,33 +680,9 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
         input.if_unmodified_since,
     )?;
     let range = read_span(&o, input.range.as_deref(), input.part_number)?;
-    let (from, to) = range.unwrap_or((0, o.size));
-    let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, (from, to), ctx.now)?;
-    let (checksums, checksum_type) = checksums_read(&o, input.checksum_mode.as_deref(), range.is_some());
-    let (sse, key_id, bucket_key) = sse_headers(&o);
-    let mut out = shapes::GetObjectOutput {
-        body: Some(Blob(data)),
-        accept_ranges: Some("bytes".to_owned()),
-        last_modified: Some(o.last_modified),
-        content_length: i64::try_from(to - from).ok(),
-        content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
-        parts_count: parts_count(&o, input.part_number),
-        e_tag: Some(o.etag.clone()),
-        checksum_type,
-        content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
-        server_side_encryption: sse,
-        ssekms_key_id: key_id,
-        bucket_key_enabled: bucket_key,
-        version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
-        tag_count: i32::try_from(o.tags.len()).ok().filter(|n| *n > 0),
-        object_lock_mode: o.lock.as_ref().and_then(|l| l.mode.clone()),
-        object_lock_retain_until_date: o.lock.as_ref().and_then(|l| l.retain_until),
-        object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
-        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
-        ..shapes::GetObjectOutput::default()
-    };
-    set_checksums!(out, checksums);
-    Ok(out)
+    let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, range.unwrap_or((0, o.size)), ctx.now)?;
+    let tag_count = i32::try_from(o.tags.len()).ok().filter(|n| *n > 0);
+    Ok(read_answer!(GetObjectOutput, b, o, input, range, body: Some(Blob(data)), tag_count,))
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
@@ -688,29 +696,7 @@ pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<sh
         input.if_unmodified_since,
     )?;
     let range = read_span(&o, input.range.as_deref(), input.part_number)?;
-    let (checksums, checksum_type) = checksums_read(&o, input.checksum_mode.as_deref(), range.is_some());
-    let (sse, key_id, bucket_key) = sse_headers(&o);
-    let mut out = shapes::HeadObjectOutput {
-        accept_ranges: Some("bytes".to_owned()),
-        last_modified: Some(o.last_modified),
-        content_length: i64::try_from(range.map_or(o.size, |(a, b)| b - a)).ok(),
-        content_range: range.map(|(a, b)| format!("bytes {a}-{}/{}", b - 1, o.size)),
-        parts_count: parts_count(&o, input.part_number),
-        e_tag: Some(o.etag.clone()),
-        checksum_type,
-        content_type: Some(o.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned())),
-        server_side_encryption: sse,
-        ssekms_key_id: key_id,
-        bucket_key_enabled: bucket_key,
-        version_id: o.version_id.clone().or_else(|| b.versioning.is_some().then(|| NULL_VERSION.to_owned())),
-        object_lock_mode: o.lock.as_ref().and_then(|l| l.mode.clone()),
-        object_lock_retain_until_date: o.lock.as_ref().and_then(|l| l.retain_until),
-        object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
-        metadata: (!o.metadata.is_empty()).then_some(o.metadata),
-        ..shapes::HeadObjectOutput::default()
-    };
-    set_checksums!(out, checksums);
-    Ok(out)
+    Ok(read_answer!(HeadObjectOutput, b, o, input, range,))
 }
 
 /// What deleting one key (or one version of it) did.
