@@ -666,36 +666,37 @@ macro_rules! read_answer {
     }};
 }
 
+/// The bucket, version and span a GetObject or HeadObject `$input` reads, its preconditions met.
+macro_rules! read_target {
+    ($ctx:expr, $input:expr) => {
+        (|| {
+            let b = bucket($ctx.db, &$input.bucket)?;
+            let o = version_for_read($ctx, &b.name, &$input.key, $input.version_id.as_deref())?;
+            check_preconditions(
+                &o,
+                $input.if_match.as_deref(),
+                $input.if_none_match.as_deref(),
+                $input.if_modified_since,
+                $input.if_unmodified_since,
+            )?;
+            let range = read_span(&o, $input.range.as_deref(), $input.part_number)?;
+            Ok::<_, ServiceError>((b, o, range))
+        })()
+    };
+}
+
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
     if input.sse_customer_algorithm.is_some() {
         return Err(not_served("SSE-C (customer-provided keys)"));
     }
-    let b = bucket(ctx.db, &input.bucket)?;
-    let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
-    check_preconditions(
-        &o,
-        input.if_match.as_deref(),
-        input.if_none_match.as_deref(),
-        input.if_modified_since,
-        input.if_unmodified_since,
-    )?;
-    let range = read_span(&o, input.range.as_deref(), input.part_number)?;
+    let (b, o, range) = read_target!(ctx, input)?;
     let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, range.unwrap_or((0, o.size)), ctx.now)?;
     let tag_count = i32::try_from(o.tags.len()).ok().filter(|n| *n > 0);
     Ok(read_answer!(GetObjectOutput, b, o, input, range, body: Some(Blob(data)), tag_count,))
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
-    let b = bucket(ctx.db, &input.bucket)?;
-    let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
-    check_preconditions(
-        &o,
-        input.if_match.as_deref(),
-        input.if_none_match.as_deref(),
-        input.if_modified_since,
-        input.if_unmodified_since,
-    )?;
-    let range = read_span(&o, input.range.as_deref(), input.part_number)?;
+    let (b, o, range) = read_target!(ctx, input)?;
     Ok(read_answer!(HeadObjectOutput, b, o, input, range,))
 }
 
@@ -1280,6 +1281,25 @@ pub fn get_object_acl(
     Ok(shapes::GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..shapes::GetObjectAclOutput::default() })
 }
 
+/// Whether a PutBucketAcl or PutObjectAcl `$input` names grants (a document or `x-amz-grant-*`
+/// headers); one with neither grants nor a canned ACL is refused, as S3 refuses it.
+macro_rules! acl_grants {
+    ($input:expr) => {{
+        let grants = $input.access_control_policy.is_some()
+            || $input.grant_full_control.is_some()
+            || $input.grant_read.is_some()
+            || $input.grant_read_acp.is_some()
+            || $input.grant_write.is_some()
+            || $input.grant_write_acp.is_some();
+        if $input.acl.is_none() && !grants {
+            Err(ServiceError::new("MissingSecurityHeader", 400, "Your request was missing a required header"))
+        } else {
+            Ok(grants)
+        }
+    }};
+}
+pub(crate) use acl_grants;
+
 pub fn put_object_acl(
     tx: &mut Tx<'_>,
     _ctx: &TxCtx<'_>,
@@ -1287,15 +1307,7 @@ pub fn put_object_acl(
 ) -> Result<shapes::PutObjectAclOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     let pab = crate::protection::effective_pab_tx(tx, &b)?;
-    let grants = input.access_control_policy.is_some()
-        || input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.grant_read_acp.is_some()
-        || input.grant_write.is_some()
-        || input.grant_write_acp.is_some();
-    if input.acl.is_none() && !grants {
-        return Err(ServiceError::new("MissingSecurityHeader", 400, "Your request was missing a required header"));
-    }
+    let grants = acl_grants!(input)?;
     let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
     let (entry, mut o) = version_tx(tx, &b.name, &input.key, input.version_id.as_deref())?;
     o.acl = acl;

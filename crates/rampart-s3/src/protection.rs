@@ -322,15 +322,7 @@ pub fn put_bucket_acl(
     input: shapes::PutBucketAclRequest,
 ) -> Result<(), ServiceError> {
     let mut b = bucket_tx(tx, &input.bucket)?;
-    let grants = input.access_control_policy.is_some()
-        || input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.grant_read_acp.is_some()
-        || input.grant_write.is_some()
-        || input.grant_write_acp.is_some();
-    if input.acl.is_none() && !grants {
-        return Err(ServiceError::new("MissingSecurityHeader", 400, "Your request was missing a required header"));
-    }
+    let grants = crate::objects::acl_grants!(input)?;
     let pab = effective_pab_tx(tx, &b)?;
     b.acl = crate::objects::check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
     save(tx, &b)
