@@ -362,7 +362,7 @@ pub fn deliver_object(
     now: OffsetDateTime,
 ) -> Result<(), ServiceError> {
     let b = bucket_tx(tx, bucket)?;
-    let rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, now)?;
+    let rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, None, now)?;
     let sealing = encryption::Plan::sse_s3().begin(sealer)?.0;
     objects::write_version(tx, &b, rec, Some((&sealing, body))).map(|_| ())
 }

@@ -500,7 +500,7 @@ pub fn complete_multipart_upload(
     let parts: Vec<PartRef> =
         chosen.iter().map(|p| PartRef { upload: u.upload_id.clone(), number: p.number, size: p.size }).collect();
     let kept: Vec<u32> = parts.iter().map(|p| p.number).collect();
-    let mut rec = objects::new_record(&b, &u.key, &[], u.content_type.clone(), u.metadata.clone(), ctx.now)?;
+    let mut rec = objects::new_record(&b, &u.key, &[], u.content_type.clone(), u.metadata.clone(), None, ctx.now)?;
     rec.size = parts.iter().map(|p| p.size).sum();
     rec.etag = etag.clone();
     rec.tags = u.tags.clone();

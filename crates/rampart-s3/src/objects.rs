@@ -55,6 +55,7 @@ pub(crate) fn new_record(
     body: &[u8],
     content_type: Option<String>,
     metadata: BTreeMap<String, String>,
+    checksum: Option<(String, String)>,
     now: OffsetDateTime,
 ) -> Result<ObjectRecord, ServiceError> {
     check_key(key)?;
@@ -72,8 +73,10 @@ pub(crate) fn new_record(
         delete_marker: false,
         sealed: true,
         tags: Vec::new(),
-        // S3's default for bytes written without a checksum of the writer's.
-        checksum: Some((Algorithm::Crc64Nvme.name().to_owned(), Algorithm::Crc64Nvme.encode(body))),
+        // The writer's checksum, else S3's default for bytes written without one.
+        checksum: Some(
+            checksum.unwrap_or_else(|| (Algorithm::Crc64Nvme.name().to_owned(), Algorithm::Crc64Nvme.encode(body))),
+        ),
         checksum_type: None,
         acl: None,
         sse: None,
@@ -462,12 +465,8 @@ pub fn put_object(
     let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
     let checksum = check_integrity(&sent!(input), body)?;
     let metadata = input.metadata.clone().unwrap_or_default();
-    let mut rec = new_record(&b, &input.key, body, input.content_type.clone(), metadata, ctx.now)?;
+    let mut rec = new_record(&b, &input.key, body, input.content_type.clone(), metadata, checksum, ctx.now)?;
     rec.tags = tags;
-    // The checksum sent, else the default new_record computed.
-    if checksum.is_some() {
-        rec.checksum = checksum;
-    }
     rec.acl = acl;
     rec.lock = lock;
     let (sealing, kms) = plan.begin(ctx.sealer)?;
@@ -1454,12 +1453,6 @@ pub fn copy_object(
     } else {
         (src.content_type.clone(), src.metadata.clone())
     };
-    let mut rec = new_record(&b, &input.key, &body, content_type, metadata, ctx.now)?;
-    rec.tags = if replace_tags {
-        input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default()
-    } else {
-        src.tags.clone()
-    };
     // The copy's bytes get a full-object checksum: of the kind asked for, else of the source's
     // kind, else S3's default.
     let algorithm = match input.checksum_algorithm.as_deref() {
@@ -1468,7 +1461,13 @@ pub fn copy_object(
         })?,
         None => src.checksum.as_ref().and_then(|(a, _)| Algorithm::parse(a)).unwrap_or(Algorithm::Crc64Nvme),
     };
-    rec.checksum = Some((algorithm.name().to_owned(), algorithm.encode(&body)));
+    let checksum = Some((algorithm.name().to_owned(), algorithm.encode(&body)));
+    let mut rec = new_record(&b, &input.key, &body, content_type, metadata, checksum, ctx.now)?;
+    rec.tags = if replace_tags {
+        input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default()
+    } else {
+        src.tags.clone()
+    };
     rec.acl = acl;
     rec.lock = lock;
     let (sealing, kms) = plan.begin(ctx.sealer)?;
