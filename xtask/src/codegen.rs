@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde_json::Value as Json;
 
 /// The services whose shapes Rampart serves, by botocore directory name.
-const SERVICES: &[&str] = &["cloudtrail", "iam", "kms", "organizations", "s3", "sts"];
+const SERVICES: &[&str] = &["cloudtrail", "iam", "kms", "organizations", "s3", "s3control", "sts"];
 
 /// Shapes the models do not mark sensitive that Rampart keeps out of logs and audit records all
 /// the same: one-time MFA codes (a code seen in a trail could be replayed within its step), and
@@ -275,6 +275,26 @@ fn ts_format(v: Option<&str>) -> anyhow::Result<String> {
     })
 }
 
+/// A service's XML namespace: its metadata's (query services), else, for a rest-xml service but
+/// S3, the one its shapes' members name (S3 Control's `http://awss3control.amazonaws.com/…`).
+/// S3 has none here: its errors are bare `<Error>` documents, every other rest-xml service's are
+/// wrapped in `<ErrorResponse>`, and the namespace is how the server tells them apart.
+fn xml_namespace<'a>(svc: &str, model: &'a Json) -> Option<&'a str> {
+    let meta = &model["metadata"];
+    if let Some(ns) = s(meta, "xmlNamespace") {
+        return Some(ns);
+    }
+    if svc == "s3" || s(meta, "protocol") != Some("rest-xml") {
+        return None;
+    }
+    let shapes = model["shapes"].as_object()?;
+    let mut names: Vec<&String> = shapes.keys().collect();
+    names.sort();
+    names.into_iter().find_map(|n| {
+        shapes[n.as_str()]["members"].as_object()?.values().find_map(|m| m["xmlNamespace"]["uri"].as_str())
+    })
+}
+
 fn opt_str(v: Option<&str>) -> String {
     v.map_or("None".to_owned(), |v| format!("Some({v:?})"))
 }
@@ -423,7 +443,7 @@ fn generate_service(svc: &str, model: &Json, version: &str, typed: &[String]) ->
     writeln!(
         out,
         "    xml_namespace: {},\n    target_prefix: {},\n    json_version: {},",
-        opt_str(s(meta, "xmlNamespace")),
+        opt_str(xml_namespace(svc, model)),
         opt_str(s(meta, "targetPrefix")),
         opt_str(s(meta, "jsonVersion"))
     )?;

@@ -8,6 +8,7 @@
 pub mod access;
 mod buckets;
 mod checksums;
+pub mod control;
 mod data;
 mod encryption;
 mod lock;
@@ -142,7 +143,8 @@ impl PublicAccessBlock {
     }
 }
 
-/// An account's own Block Public Access settings (`s3control`), over all its buckets.
+/// An account's own Block Public Access settings (S3 Control's, see [`control`]), over all its
+/// buckets.
 fn account_public_access_block_key(account: &str) -> Vec<u8> {
     format!("s3/account-public-access-block/{account}").into_bytes()
 }
@@ -425,6 +427,16 @@ use rampart_core::actions::{Action, Target, row};
 
 const BUCKET: &[Target] = &[Bucket("Bucket")];
 const OBJECT: &[Target] = &[Object("Bucket", "Key")];
+
+/// S3 Control's operations served, and their IAM actions (in S3's `s3:` namespace, on no
+/// resource: the account's settings are not a resource type). Deleting the account's settings
+/// needs `s3:PutAccountPublicAccessBlock`, as the reference lists.
+/// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html>.
+pub static CONTROL_ACTIONS: &[Action] = &[
+    row("DeletePublicAccessBlock", &[All], &[]).named("PutAccountPublicAccessBlock"),
+    row("GetPublicAccessBlock", &[All], &[]).named("GetAccountPublicAccessBlock"),
+    row("PutPublicAccessBlock", &[All], &[]).named("PutAccountPublicAccessBlock"),
+];
 
 /// S3's operations and their IAM actions. The pipeline asks [`access::checks`] for what each
 /// request needs (versioned variants, one check per key of DeleteObjects, the bucket's owner and

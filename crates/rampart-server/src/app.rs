@@ -269,7 +269,10 @@ impl App {
         rampart_shapes::services()
             .iter()
             .copied()
-            .find(|s| s.signing_name == name && protocol.is_none_or(|p| p == s.protocol))
+            // S3 Control signs as `s3` too: its requests are picked out by `is_s3_control`.
+            .find(|s| {
+                s.signing_name == name && s.endpoint_prefix != "s3-control" && protocol.is_none_or(|p| p == s.protocol)
+            })
     }
 
     /// Answers a request refused before it could be parsed (too large, too slow), and audits it.
@@ -475,9 +478,15 @@ impl App {
                 (service, op)
             }
             Wire::Rest => {
-                let service = Self::service_by_signing_name(&auth.scope.service, None)
-                    .ok_or_else(|| unserved_scope(&auth.scope.service, None, "UnknownOperationException", protocol))?;
+                let service = if is_s3_control(&auth.scope.service, parts.uri.path(), h) {
+                    &rampart_shapes::generated::s3control::SERVICE
+                } else {
+                    Self::service_by_signing_name(&auth.scope.service, None).ok_or_else(|| {
+                        unserved_scope(&auth.scope.service, None, "UnknownOperationException", protocol)
+                    })?
+                };
                 protocol = service.protocol;
+                namespace = service.xml_namespace;
                 // S3 may name the bucket in the Host header; routing sees the path-style path.
                 if service.endpoint_prefix == "s3" {
                     let addressing = rampart_wire::s3host::addressing(host_header, &self.s3_base_domains)
@@ -510,8 +519,9 @@ impl App {
         };
         protocol = service.protocol;
         namespace = service.xml_namespace;
-        draft.event_source = Some(service.event_source.to_owned());
-        draft.event_name = Some(op.name.to_owned());
+        let (event_source, event_name) = crate::services::event_names(service, op.name);
+        draft.event_source = Some(event_source.to_owned());
+        draft.event_name = Some(event_name.to_owned());
         draft.read_only = op.read_only;
         // A global service's call happens in us-east-1, for the trail and for aws:RequestedRegion.
         let region =
@@ -646,7 +656,7 @@ impl App {
         let mut asked = rampart_iam::actions::resolve(
             &self.db,
             &principal,
-            service.endpoint_prefix,
+            crate::services::iam_prefix(service.endpoint_prefix),
             crate::services::action(service.endpoint_prefix, op.name),
             op,
             &input,
@@ -1130,6 +1140,16 @@ fn check_content_sha256(value: Option<&str>) -> Result<(), WireError> {
 /// Decodes a rest-xml input, first undoing `aws-chunked` framing: its trailing checksums are read
 /// as the headers they stand for. A signed body's chunk signatures were checked with the request's
 /// (`Verifier::verify`); SigV4a's ECDSA streaming is refused, as SigV4a itself is.
+/// Whether a request signed for `s3` is S3 Control's rather than S3's. Both sign as `s3`; S3
+/// Control's calls carry the account in `x-amz-account-id` (the SDKs also put it in front of the
+/// host, `ACCOUNT.s3-control.REGION…`, which a custom endpoint turns into `ACCOUNT.ENDPOINT`) and
+/// every path of its API begins with its version, `/v20180820/`. An S3 request never sends that
+/// header, so a bucket named `v20180820` stays S3's.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_AWS_S3_Control.html>.
+fn is_s3_control(signing_name: &str, path: &str, h: &http::HeaderMap) -> bool {
+    signing_name == "s3" && path.starts_with("/v20180820/") && h.contains_key("x-amz-account-id")
+}
+
 fn rest_xml_input(
     shape: &'static rampart_shapes::Shape,
     labels: &[(&'static str, &str)],

@@ -8,7 +8,7 @@ use rampart_iam::{iam, sts};
 use rampart_organizations as orgs;
 use rampart_shapes::generated::{
     cloudtrail as cloudtrail_shapes, iam as iam_shapes, kms as kms_shapes, organizations as org_shapes,
-    s3 as s3_shapes, sts as sts_shapes,
+    s3 as s3_shapes, s3control as s3control_shapes, sts as sts_shapes,
 };
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
@@ -88,6 +88,7 @@ impl Dispatch {
         let sts = sts_shapes::SERVICE.endpoint_prefix;
         let iam = iam_shapes::SERVICE.endpoint_prefix;
         let s3 = s3_shapes::SERVICE.endpoint_prefix;
+        let s3control = s3control_shapes::SERVICE.endpoint_prefix;
         let trail = cloudtrail_shapes::SERVICE.endpoint_prefix;
         let org = org_shapes::SERVICE.endpoint_prefix;
         let kms = kms_shapes::SERVICE.endpoint_prefix;
@@ -273,6 +274,9 @@ impl Dispatch {
             ((s3, "GetObjectRetention"), read(rampart_s3::get_object_retention)),
             ((s3, "PutObjectLegalHold"), write(rampart_s3::put_object_legal_hold)),
             ((s3, "GetObjectLegalHold"), read(rampart_s3::get_object_legal_hold)),
+            ((s3control, "PutPublicAccessBlock"), write(rampart_s3::control::put_public_access_block)),
+            ((s3control, "GetPublicAccessBlock"), read(rampart_s3::control::get_public_access_block)),
+            ((s3control, "DeletePublicAccessBlock"), write(rampart_s3::control::delete_public_access_block)),
             ((sts, "GetCallerIdentity"), read(sts::get_caller_identity)),
             ((sts, "GetAccessKeyInfo"), read(sts::get_access_key_info)),
             ((sts, "DecodeAuthorizationMessage"), read(sts::decode_authorization_message)),
@@ -524,6 +528,7 @@ mod tests {
                 "iam" => iam_shapes::TYPED_OPERATIONS,
                 "sts" => sts_shapes::TYPED_OPERATIONS,
                 "s3" => s3_shapes::TYPED_OPERATIONS,
+                "s3-control" => s3control_shapes::TYPED_OPERATIONS,
                 "cloudtrail" => cloudtrail_shapes::TYPED_OPERATIONS,
                 "organizations" => org_shapes::TYPED_OPERATIONS,
                 "kms" => kms_shapes::TYPED_OPERATIONS,
@@ -535,7 +540,7 @@ mod tests {
         let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op) && !by_shape(s, op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
-        let unneeded: Vec<_> = ["iam", "sts", "s3", "cloudtrail", "organizations", "kms"]
+        let unneeded: Vec<_> = ["iam", "sts", "s3", "s3-control", "cloudtrail", "organizations", "kms"]
             .into_iter()
             .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
             .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))

@@ -13,6 +13,7 @@ pub static TABLES: &[(&str, &[Action])] = &[
     ("kms", rampart_kms::ACTIONS),
     ("organizations", rampart_organizations::ACTIONS),
     ("s3", rampart_s3::ACTIONS),
+    ("s3-control", rampart_s3::CONTROL_ACTIONS),
     ("sts", rampart_iam::actions::STS),
 ];
 
@@ -23,6 +24,29 @@ static INDEX: LazyLock<HashMap<(&'static str, &'static str), &'static Action>> =
 /// The action-table row of an operation, if it has one.
 pub fn action(service: &str, operation: &str) -> Option<&'static Action> {
     INDEX.get(&(service, operation)).copied()
+}
+
+/// The namespace of a service's IAM actions: its endpoint prefix, but for S3 Control, whose
+/// actions are S3's (`s3:PutAccountPublicAccessBlock`).
+pub fn iam_prefix(endpoint_prefix: &'static str) -> &'static str {
+    match endpoint_prefix {
+        "s3-control" => "s3",
+        p => p,
+    }
+}
+
+/// How CloudTrail names an operation's event, as `(eventSource, eventName)`: S3 Control's
+/// account-level Block Public Access calls are S3 events named for the account (as
+/// `PutAccountPublicAccessBlock`, its IAM action); every other operation is its service's, by
+/// its own name.
+pub fn event_names(service: &'static rampart_shapes::Service, operation: &'static str) -> (&'static str, &'static str) {
+    match (service.endpoint_prefix, operation) {
+        ("s3-control", "GetPublicAccessBlock") => ("s3.amazonaws.com", "GetAccountPublicAccessBlock"),
+        ("s3-control", "PutPublicAccessBlock") => ("s3.amazonaws.com", "PutAccountPublicAccessBlock"),
+        ("s3-control", "DeletePublicAccessBlock") => ("s3.amazonaws.com", "DeleteAccountPublicAccessBlock"),
+        ("s3-control", op) => ("s3.amazonaws.com", op),
+        (_, op) => (service.event_source, op),
+    }
 }
 
 /// A service's own error for an input its model's constraints refuse, by the members that
@@ -36,6 +60,9 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // S3 has no ValidationException: a value its model refuses is an InvalidArgument.
         // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>.
         "s3" if !failed_members.is_empty() => Some("InvalidArgument"),
+        // S3 Control answers a malformed request with its general InvalidRequest.
+        // See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutPublicAccessBlock.html>.
+        "s3-control" => Some("InvalidRequest"),
         _ => None,
     }
 }

@@ -5,8 +5,16 @@ pub mod iam;
 pub mod kms;
 pub mod organizations;
 pub mod s3;
+pub mod s3control;
 pub mod sts;
 
 /// Every generated service.
-pub static SERVICES: &[&crate::Service] =
-    &[&cloudtrail::SERVICE, &iam::SERVICE, &kms::SERVICE, &organizations::SERVICE, &s3::SERVICE, &sts::SERVICE];
+pub static SERVICES: &[&crate::Service] = &[
+    &cloudtrail::SERVICE,
+    &iam::SERVICE,
+    &kms::SERVICE,
+    &organizations::SERVICE,
+    &s3::SERVICE,
+    &s3control::SERVICE,
+    &sts::SERVICE,
+];

@@ -84,12 +84,15 @@ impl WireError {
         )
     }
 
-    /// Renders the error for `protocol`. `namespace` is the query service's XML namespace.
+    /// Renders the error for `protocol`. `namespace` is the service's XML namespace (a query
+    /// service's, or a rest-xml service's but S3's).
     pub fn render(&self, protocol: Protocol, namespace: Option<&str>, request_id: &str) -> ErrorBody {
         match protocol {
             Protocol::Query | Protocol::RestXml => {
                 let ns = namespace.map(|n| format!(" xmlns=\"{}\"", escape(n))).unwrap_or_default();
-                let body = if protocol == Protocol::Query {
+                // The rest-xml protocol wraps an error as the query protocol does; S3 (the one
+                // rest-xml service without a namespace here) answers a bare `<Error>`.
+                let body = if protocol == Protocol::Query || namespace.is_some() {
                     format!(
                         "<ErrorResponse{ns}><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
                         if self.sender_fault { "Sender" } else { "Receiver" },
@@ -165,6 +168,21 @@ mod tests {
             "{}",
             r.body
         );
+    }
+
+    #[test]
+    fn rest_xml_errors_but_s3s_are_wrapped_as_the_protocol_wraps_them() {
+        let e = WireError::new("NoSuchPublicAccessBlockConfiguration", 404, "not found");
+        let ns = "http://awss3control.amazonaws.com/doc/2018-08-20/";
+        let wrapped = e.render(Protocol::RestXml, Some(ns), "r").body;
+        assert!(
+            wrapped.starts_with(&format!(
+                "<ErrorResponse xmlns=\"{ns}\"><Error><Type>Sender</Type><Code>NoSuchPublicAccessBlockConfiguration</Code>"
+            )),
+            "{wrapped}"
+        );
+        let bare = e.render(Protocol::RestXml, None, "r").body;
+        assert!(bare.contains("\n<Error><Code>NoSuchPublicAccessBlockConfiguration</Code>"), "{bare}");
     }
 
     #[test]

@@ -29,9 +29,14 @@ pub(crate) fn s3_with(server: &TestServer, id: &str, secret: &str, token: Option
 /// Runs a Python `script` with boto3 (given the server's port, then the root key and secret, as
 /// arguments) and reads what it prints as JSON; no profile or endpoint of the environment applies.
 pub(crate) async fn boto3(server: &TestServer, script: &str) -> serde_json::Value {
+    boto3_as(server, script, &server.access_key_id, &server.secret_access_key).await
+}
+
+/// [`boto3`], signing with another access key.
+pub(crate) async fn boto3_as(server: &TestServer, script: &str, id: &str, secret: &str) -> serde_json::Value {
     let port = server.running.as_ref().expect("a running server").addr.port().to_string();
     let out = tokio::process::Command::new("python3")
-        .args(["-c", script, &port, &server.access_key_id, &server.secret_access_key])
+        .args(["-c", script, &port, id, secret])
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env_remove("AWS_PROFILE")

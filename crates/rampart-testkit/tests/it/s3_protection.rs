@@ -680,3 +680,100 @@ async fn a_delete_marker_reads_as_deleted_with_s3s_headers() {
     let r = raw("GET", "/kept/never.txt".to_owned()).await.unwrap();
     assert_eq!((r.status, header(&r, "x-amz-delete-marker")), (404, None));
 }
+
+/// boto3's S3 Control client for the server. S3 Control puts the account in front of the
+/// endpoint's host (`ACCOUNT.localhost`), which no DNS here resolves: the client reaches the
+/// server as its HTTP proxy, as a user without such a DNS name would, and sends that Host.
+const S3CONTROL: &str = r#"
+import boto3, json, sys
+from botocore.config import Config
+from botocore.exceptions import ClientError
+port, key, secret = sys.argv[1:4]
+c = boto3.client('s3control', endpoint_url=f'http://localhost:{port}', region_name='us-east-1',
+    aws_access_key_id=key, aws_secret_access_key=secret,
+    config=Config(proxies={'http': f'http://127.0.0.1:{port}'}, retries={'max_attempts': 1}))
+def code(f):
+    try:
+        f()
+        return 'OK'
+    except ClientError as e:
+        return e.response['Error']['Code']
+"#;
+
+/// The account's own Block Public Access (S3 Control's PublicAccessBlock) binds every bucket the
+/// account owns, those whose own settings are off included, and no other account's; an IAM user
+/// needs S3's account-level actions for it; deleting it leaves each bucket to its own settings.
+#[tokio::test]
+async fn account_level_block_public_access_binds_every_bucket_of_the_account() {
+    let server = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    let mine = s3(&server, &server.access_key_id, &server.secret_access_key);
+    let other = s3(&server, "222222222222", "secret");
+    for (c, b) in [(&mine, "mine-open"), (&other, "other-open")] {
+        c.create_bucket().bucket(b).send().await.unwrap();
+        c.delete_public_access_block().bucket(b).send().await.unwrap();
+    }
+    let public = |b: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+        )
+    };
+    mine.put_bucket_policy().bucket("mine-open").policy(public("mine-open")).send().await.unwrap();
+    put(&mine, "mine-open", "menu.txt", b"espresso").await;
+    assert_eq!(anonymous_get(&server, "/mine-open/menu.txt").await.0, 200);
+
+    let account = server.config.dev_account_id.clone();
+    let script = format!(
+        "{S3CONTROL}
+acct = '{account}'
+out = {{'before': code(lambda: c.get_public_access_block(AccountId=acct))}}
+c.put_public_access_block(AccountId=acct, PublicAccessBlockConfiguration={{'BlockPublicPolicy': True, 'RestrictPublicBuckets': True}})
+out['after'] = c.get_public_access_block(AccountId=acct)['PublicAccessBlockConfiguration']
+out['another account'] = code(lambda: c.get_public_access_block(AccountId='222222222222'))
+print(json.dumps(out))"
+    );
+    let out = crate::s3::boto3(&server, &script).await;
+    assert_eq!(out["before"], "NoSuchPublicAccessBlockConfiguration");
+    assert_eq!(
+        out["after"],
+        serde_json::json!({"BlockPublicAcls": false, "IgnorePublicAcls": false, "BlockPublicPolicy": true, "RestrictPublicBuckets": true})
+    );
+    assert_eq!(out["another account"], "AccessDenied");
+
+    // RestrictPublicBuckets: the public policy written before no longer admits everyone.
+    assert_eq!(anonymous_get(&server, "/mine-open/menu.txt").await.0, 403);
+    // BlockPublicPolicy: a new public policy is refused on any bucket of the account, on none of
+    // another account's.
+    let refused = mine.put_bucket_policy().bucket("mine-open").policy(public("mine-open")).send().await;
+    let e = refused.unwrap_err();
+    assert_eq!(e.code(), Some("AccessDenied"));
+    assert!(e.message().unwrap_or_default().contains("BlockPublicPolicy"), "{:?}", e.message());
+    other.put_bucket_policy().bucket("other-open").policy(public("other-open")).send().await.unwrap();
+    let status = mine.get_bucket_policy_status().bucket("mine-open").send().await.unwrap();
+    assert_eq!(status.policy_status().and_then(|s| s.is_public()), Some(true));
+
+    // An IAM user of the account needs s3:GetAccountPublicAccessBlock to read the settings and
+    // s3:PutAccountPublicAccessBlock to change or delete them.
+    let reader = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetAccountPublicAccessBlock","Resource":"*"}]}"#;
+    let (id, secret) = user_with_key(&root(&server), "auditor", reader).await;
+    let script = format!(
+        "{S3CONTROL}
+acct = '{account}'
+print(json.dumps({{'get': code(lambda: c.get_public_access_block(AccountId=acct)),
+    'delete': code(lambda: c.delete_public_access_block(AccountId=acct))}}))"
+    );
+    let out = crate::s3::boto3_as(&server, &script, &id, &secret).await;
+    assert_eq!(out, serde_json::json!({"get": "OK", "delete": "AccessDenied"}));
+
+    // Deleted by the account's root, the account's settings stop binding; the bucket's own
+    // (deleted above) leave it open again.
+    let script = format!(
+        "{S3CONTROL}
+acct = '{account}'
+c.delete_public_access_block(AccountId=acct)
+print(json.dumps({{'after delete': code(lambda: c.get_public_access_block(AccountId=acct))}}))"
+    );
+    let out = crate::s3::boto3(&server, &script).await;
+    assert_eq!(out["after delete"], "NoSuchPublicAccessBlockConfiguration");
+    assert_eq!(anonymous_get(&server, "/mine-open/menu.txt").await.0, 200);
+    mine.put_bucket_policy().bucket("mine-open").policy(public("mine-open")).send().await.unwrap();
+}

@@ -51,10 +51,11 @@ provider "aws" {
   skip_requesting_account_id  = true
   skip_metadata_api_check     = true
   endpoints {
-    s3  = var.endpoint
-    sts = var.endpoint
-    iam = var.endpoint
-    kms = var.endpoint
+    s3        = var.endpoint
+    s3control = var.endpoint
+    sts       = var.endpoint
+    iam       = var.endpoint
+    kms       = var.endpoint
   }
 }
 resource "aws_kms_key" "k" {
@@ -86,6 +87,13 @@ resource "aws_s3_bucket_public_access_block" "p" {
   block_public_policy     = true
   ignore_public_acls      = true
   restrict_public_buckets = true
+}
+resource "aws_s3_account_public_access_block" "account" {
+  account_id              = data.aws_caller_identity.me.account_id
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = true
+  restrict_public_buckets = false
 }
 resource "aws_s3_bucket_ownership_controls" "o" {
   bucket = aws_s3_bucket.b.id
@@ -138,6 +146,11 @@ fn terraform(dir: &Path, server: &TestServer, args: &[&str]) -> std::process::Ou
         .env("TF_VAR_endpoint", &server.endpoint)
         .env("AWS_ACCESS_KEY_ID", &server.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", &server.secret_access_key)
+        // S3 Control puts the account in front of the endpoint's host (`ACCOUNT.127.0.0.1`),
+        // which no DNS resolves: such a request reaches the server as its proxy (Go's client
+        // sends requests for a loopback address straight, proxy or not).
+        .env("HTTP_PROXY", &server.endpoint)
+        .env("NO_PROXY", "")
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_SHARED_CREDENTIALS_FILE")
         .output()
@@ -188,6 +201,12 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
     assert_eq!(got.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
     assert_eq!(got.bucket_key_enabled(), Some(true));
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"hello");
+    // The account's Block Public Access binds a bucket whose own settings are off.
+    c.create_bucket().bucket("tf-open").send().await.unwrap();
+    c.delete_public_access_block().bucket("tf-open").send().await.unwrap();
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::tf-open/*"}]}"#;
+    let refused = c.put_bucket_policy().bucket("tf-open").policy(public).send().await;
+    assert_eq!(crate::s3::code(refused), "AccessDenied");
 
     // Nothing drifts: every sub-resource the provider reads answers as it was written.
     let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
@@ -204,4 +223,6 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
     let left = c.list_buckets().send().await.unwrap();
     assert!(left.buckets().iter().all(|b| b.name() != Some("tf-protected")), "the bucket is gone");
+    // With the account's settings destroyed, the open bucket takes a public policy.
+    c.put_bucket_policy().bucket("tf-open").policy(public).send().await.unwrap();
 }
