@@ -15,10 +15,11 @@ use serde_json::Value as Json;
 const SERVICES: &[&str] = &["cloudtrail", "iam", "kms", "organizations", "s3", "s3control", "sts"];
 
 /// Shapes the models do not mark sensitive that Rampart keeps out of logs and audit records all
-/// the same: one-time MFA codes (a code seen in a trail could be replayed within its step), and
-/// STS session tokens (a credential: Rampart's carry the session's secret, sealed).
+/// the same: one-time MFA codes (a code seen in a trail could be replayed within its step; S3's
+/// `x-amz-mfa` carries one), and STS session tokens (a credential: Rampart's carry the session's
+/// secret, sealed).
 const ALSO_SENSITIVE: &[(&str, &str)] =
-    &[("iam", "authenticationCodeType"), ("sts", "tokenCodeType"), ("sts", "tokenType")];
+    &[("iam", "authenticationCodeType"), ("s3", "MFA"), ("sts", "tokenCodeType"), ("sts", "tokenType")];
 
 /// Operations CloudTrail records as `readOnly` though no prefix says so: KMS's cryptographic
 /// operations, whose events carry no response elements (no ciphertext, no key material).

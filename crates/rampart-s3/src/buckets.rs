@@ -81,6 +81,7 @@ pub fn create_bucket(
         ownership: Some(ownership),
         acl: None,
         versioning: None,
+        mfa_delete: false,
         encryption: None,
         tags: None,
         configs: BTreeMap::new(),

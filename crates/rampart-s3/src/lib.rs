@@ -177,6 +177,10 @@ pub struct BucketRecord {
     /// `Enabled` or `Suspended`; `None`: never enabled.
     #[serde(default)]
     pub versioning: Option<String>,
+    /// MFA Delete: a version is deleted for good, and versioning changed, only by the owner's
+    /// root user with its MFA device (see [`protection::mfa_delete_allows`]).
+    #[serde(default)]
+    pub mfa_delete: bool,
     /// The default encryption, as `(algorithm, KMS key, bucket key)`; `None`: SSE-S3, S3's
     /// default for every bucket.
     #[serde(default)]

@@ -779,6 +779,9 @@ pub fn delete_object(
             Some(_) => {}
         }
     }
+    if b.mfa_delete && input.version_id.is_some() {
+        crate::protection::mfa_delete_allows(&b, ctx, input.mfa.as_deref())?;
+    }
     let bypass = input.bypass_governance_retention == Some(true);
     let d = delete_one(tx, &b, (&input.key, input.version_id.as_deref()), bypass, ctx.now)?;
     Ok(shapes::DeleteObjectOutput {
@@ -814,6 +817,13 @@ pub fn delete_objects(
         };
         if ctx.refused.contains(&i) {
             errors.push(error("AccessDenied", "Access Denied"));
+            continue;
+        }
+        if b.mfa_delete
+            && o.version_id.is_some()
+            && let Err(e) = crate::protection::mfa_delete_allows(&b, ctx, input.mfa.as_deref())
+        {
+            errors.push(error(&e.code, &e.message));
             continue;
         }
         let bypass = input.bypass_governance_retention == Some(true);

@@ -388,19 +388,28 @@ pub fn delete_bucket_encryption(
     save(tx, &b)
 }
 
-/// Versioning, once enabled, can be suspended but never turned off. MFA Delete needs the root
-/// user's MFA in `x-amz-mfa`, which Rampart does not check yet: enabling it is refused.
+/// Versioning, once enabled, can be suspended but never turned off. MFA Delete is turned on or
+/// off, and versioning changed while it is on, only by the owner's root user with its MFA code.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html>.
 pub fn put_bucket_versioning(
     tx: &mut Tx<'_>,
-    _ctx: &TxCtx<'_>,
+    ctx: &TxCtx<'_>,
     input: shapes::PutBucketVersioningRequest,
 ) -> Result<(), ServiceError> {
     let mut b = bucket_tx(tx, &input.bucket)?;
     let c = input.versioning_configuration;
-    if c.mfa_delete.as_deref() == Some("Enabled") {
-        return Err(crate::not_served("MFA Delete"));
+    let mfa_delete = match c.mfa_delete.as_deref() {
+        None => b.mfa_delete,
+        Some("Enabled") => true,
+        Some("Disabled") => false,
+        Some(_) => return Err(malformed_xml()),
+    };
+    // Turning MFA Delete on or off, or changing versioning while it is on, takes the owner's
+    // root user and its MFA device.
+    if mfa_delete || b.mfa_delete {
+        mfa_delete_allows(&b, ctx, input.mfa.as_deref())?;
     }
+    b.mfa_delete = mfa_delete;
     if b.object_lock.is_some() && c.status.as_deref() == Some("Suspended") {
         return Err(ServiceError::new(
             "InvalidBucketState",
@@ -416,13 +425,35 @@ pub fn put_bucket_versioning(
     save(tx, &b)
 }
 
+/// MFA Delete's rule: on a bucket with it on, only the bucket owner's root user, proving its MFA
+/// device in `x-amz-mfa`, deletes a version for good or changes versioning. The pipeline checks
+/// a request's `x-amz-mfa` against the caller's own device, and spends its step, before an S3
+/// handler runs: a header that reaches here is proven.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/MultiFactorAuthenticationDelete.html>.
+pub(crate) fn mfa_delete_allows(b: &BucketRecord, ctx: &TxCtx<'_>, mfa: Option<&str>) -> Result<(), ServiceError> {
+    if mfa.is_none() {
+        return Err(ServiceError::access_denied("Mfa Authentication must be used for this request"));
+    }
+    let p = ctx.principal;
+    if p.kind != rampart_core::PrincipalKind::Root || p.account_id != b.account_id {
+        return Err(ServiceError::access_denied(
+            "With MFA Delete, only the bucket owner's root user may delete a version or change versioning",
+        ));
+    }
+    Ok(())
+}
+
 pub fn get_bucket_versioning(
     ctx: &Ctx<'_>,
     input: shapes::GetBucketVersioningRequest,
 ) -> Result<shapes::GetBucketVersioningOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
     Ok(shapes::GetBucketVersioningOutput {
-        mfa_delete: b.versioning.is_some().then(|| "Disabled".to_owned()),
+        mfa_delete: match (b.mfa_delete, &b.versioning) {
+            (true, _) => Some("Enabled".to_owned()),
+            (false, Some(_)) => Some("Disabled".to_owned()),
+            (false, None) => None,
+        },
         status: b.versioning.clone(),
     })
 }

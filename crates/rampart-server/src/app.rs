@@ -536,6 +536,12 @@ impl App {
         if service.endpoint_prefix == "s3" {
             let content_sha256 = header(h, "x-amz-content-sha256");
             check_content_sha256(content_sha256).map_err(|e| fail(e, protocol, namespace))?;
+            // An MFA code must not cross the network in the clear: S3 takes `x-amz-mfa` only
+            // over HTTPS. See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMFADelete.html>.
+            if h.contains_key("x-amz-mfa") && origin.tls.is_none() {
+                let e = WireError::new("InvalidRequest", 400, "Requests that include x-amz-mfa must use HTTPS.");
+                return Err(fail(e, protocol, namespace));
+            }
             // Chunk signatures chain from the request's: an unsigned request has none to check.
             if anonymous && content_sha256.is_some_and(|v| v.starts_with("STREAMING-AWS4-")) {
                 let e = WireError::new(

@@ -51,6 +51,37 @@ fn write<I: FromValue + 'static, O: IntoValue + 'static>(
     Handler::Write(Arc::new(move |tx, ctx, v| f(tx, ctx, input(v)?).map(IntoValue::into_value)))
 }
 
+/// An S3 write whose request may carry `x-amz-mfa` ("SERIAL CODE"): the code is checked against
+/// the caller's own MFA device, and its step spent, inside the write's transaction before the S3
+/// handler runs, so the handler reads a present `MFA` member as proven (MFA Delete). A wrong code
+/// fails the request as STS fails one; temporary credentials cannot carry MFA to S3, as in AWS.
+fn s3_write_with_mfa<I: FromValue + 'static, O: IntoValue + 'static>(
+    f: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
+    mfa: fn(&I) -> Option<&str>,
+) -> Handler {
+    Handler::Write(Arc::new(move |tx, ctx, v| {
+        let i: I = input(v)?;
+        if let Some(header) = mfa(&i) {
+            if ctx.principal.temporary.is_some() {
+                return Err(ServiceError::new(
+                    "InvalidRequest",
+                    400,
+                    "DevPay and Mfa are mutually exclusive authorization methods.",
+                ));
+            }
+            let (serial, code) = header.trim().split_once(' ').ok_or_else(|| {
+                ServiceError::new(
+                    "InvalidRequest",
+                    400,
+                    "x-amz-mfa must hold the MFA device's serial number, a space, and its current code",
+                )
+            })?;
+            iam::accept_mfa_code(tx, ctx, serial, code.trim())?;
+        }
+        f(tx, ctx, i).map(IntoValue::into_value)
+    }))
+}
+
 fn read_unless<I: FromValue + 'static, O: IntoValue + 'static>(
     read: fn(&Ctx<'_>, I) -> Result<O, ServiceError>,
     write: fn(&mut Tx<'_>, &TxCtx<'_>, I) -> Result<O, ServiceError>,
@@ -229,7 +260,10 @@ impl Dispatch {
             ((s3, "PutObject"), write(rampart_s3::put_object)),
             ((s3, "GetObject"), read(rampart_s3::get_object)),
             ((s3, "HeadObject"), read(rampart_s3::head_object)),
-            ((s3, "DeleteObject"), write(rampart_s3::delete_object)),
+            (
+                (s3, "DeleteObject"),
+                s3_write_with_mfa(rampart_s3::delete_object, |i: &s3_shapes::DeleteObjectRequest| i.mfa.as_deref()),
+            ),
             ((s3, "ListObjectsV2"), read(rampart_s3::list_objects_v2)),
             ((s3, "ListObjects"), read(rampart_s3::list_objects)),
             ((s3, "GetBucketLocation"), read(rampart_s3::get_bucket_location)),
@@ -242,7 +276,10 @@ impl Dispatch {
             ((s3, "AbortMultipartUpload"), write(rampart_s3::abort_multipart_upload)),
             ((s3, "ListParts"), read(rampart_s3::list_parts)),
             ((s3, "ListMultipartUploads"), read(rampart_s3::list_multipart_uploads)),
-            ((s3, "DeleteObjects"), write(rampart_s3::delete_objects)),
+            (
+                (s3, "DeleteObjects"),
+                s3_write_with_mfa(rampart_s3::delete_objects, |i: &s3_shapes::DeleteObjectsRequest| i.mfa.as_deref()),
+            ),
             ((s3, "GetObjectTagging"), read(rampart_s3::get_object_tagging)),
             ((s3, "PutObjectTagging"), write(rampart_s3::put_object_tagging)),
             ((s3, "DeleteObjectTagging"), write(rampart_s3::delete_object_tagging)),
@@ -263,7 +300,12 @@ impl Dispatch {
             ((s3, "PutBucketEncryption"), write(rampart_s3::put_bucket_encryption)),
             ((s3, "GetBucketEncryption"), read(rampart_s3::get_bucket_encryption)),
             ((s3, "DeleteBucketEncryption"), write(rampart_s3::delete_bucket_encryption)),
-            ((s3, "PutBucketVersioning"), write(rampart_s3::put_bucket_versioning)),
+            (
+                (s3, "PutBucketVersioning"),
+                s3_write_with_mfa(rampart_s3::put_bucket_versioning, |i: &s3_shapes::PutBucketVersioningRequest| {
+                    i.mfa.as_deref()
+                }),
+            ),
             ((s3, "GetBucketVersioning"), read(rampart_s3::get_bucket_versioning)),
             ((s3, "PutBucketTagging"), write(rampart_s3::put_bucket_tagging)),
             ((s3, "GetBucketTagging"), read(rampart_s3::get_bucket_tagging)),

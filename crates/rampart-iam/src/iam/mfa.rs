@@ -119,9 +119,10 @@ fn matches(seed: &[u8], step: u64, code: &str) -> bool {
 /// Steps either side of now a single code may come from (clock skew and typing time).
 const SKEW: u64 = 1;
 
-/// Checks one code from the caller's own device for STS and spends its step. Failures are
-/// AccessDenied, as STS words them, and say nothing about whether the device exists.
-pub(crate) fn accept_mfa_code(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, serial: &str, code: &str) -> Result<(), ServiceError> {
+/// Checks one code from the caller's own device (for STS, sign-in and S3's MFA Delete) and
+/// spends its step. Failures are AccessDenied, as STS words them, and say nothing about whether
+/// the device exists.
+pub fn accept_mfa_code(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, serial: &str, code: &str) -> Result<(), ServiceError> {
     let failed =
         || ServiceError::access_denied("MultiFactorAuthentication failed with invalid MFA one time pass code. ");
     let p = ctx.principal;

@@ -14079,7 +14079,7 @@ pub static SH_MFA: crate::Shape = crate::Shape {
         pattern: None,
         enum_values: &[],
     }),
-    sensitive: false,
+    sensitive: true,
 };
 pub static SH_MFADelete: crate::Shape = crate::Shape {
     name: "MFADelete",

@@ -777,3 +777,139 @@ print(json.dumps({{'after delete': code(lambda: c.get_public_access_block(Accoun
     assert_eq!(anonymous_get(&server, "/mine-open/menu.txt").await.0, 200);
     mine.put_bucket_policy().bucket("mine-open").policy(public("mine-open")).send().await.unwrap();
 }
+
+/// MFA Delete with boto3 over HTTPS (S3 takes `x-amz-mfa` over nothing else): root assigns its
+/// device at sign-in, turns MFA Delete on with a code, and from then on a version is deleted for
+/// good, or versioning changed, only by root with a fresh code — never without one, never with a
+/// replayed one, never by an administrator holding root's serial; a delete marker needs none.
+/// The code never reaches the trail.
+const MFA_DELETE: &str = r#"
+import base64, hashlib, hmac, json, ssl, struct, sys, time, urllib.request
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+port, key, secret = sys.argv[1:4]
+ep = f'https://localhost:{port}'
+def clients(key, secret):
+    kw = dict(endpoint_url=ep, region_name='us-east-1', aws_access_key_id=key, aws_secret_access_key=secret,
+              verify=CERT, config=Config(s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+    return boto3.client('iam', **kw), boto3.client('s3', **kw)
+iam, s3 = clients(key, secret)
+def code(seed, step):
+    mac = hmac.new(seed, struct.pack('>Q', step), hashlib.sha1).digest()
+    o = mac[-1] & 15
+    return '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7fffffff) % 1000000)
+def now():
+    return int(time.time()) // 30
+def err(f):
+    try:
+        f()
+        return 'OK'
+    except ClientError as e:
+        return e.response['Error']['Code'] + ': ' + e.response['Error']['Message']
+def plain(r):
+    r.pop('ResponseMetadata', None)
+    return r
+
+d = iam.create_virtual_mfa_device(VirtualMFADeviceName='root-phone')['VirtualMFADevice']
+serial, seed = d['SerialNumber'], base64.b32decode(d['Base32StringSeed'])
+c = now()
+body = json.dumps({'email': EMAIL, 'password': PASSWORD, 'enableMfa': {'serialNumber': serial,
+    'authenticationCode1': code(seed, c - 4), 'authenticationCode2': code(seed, c - 3)}}).encode()
+req = urllib.request.Request(ep + '/_rampart/signin', data=body, headers={'content-type': 'application/json'})
+urllib.request.urlopen(req, context=ssl.create_default_context(cafile=CERT))
+last = c - 3
+def mfa():
+    global last
+    last = max(last + 1, now() - 1)
+    return f'{serial} {code(seed, last)}'
+
+out = {}
+s3.create_bucket(Bucket='vault')
+s3.put_bucket_versioning(Bucket='vault', VersioningConfiguration={'Status': 'Enabled'})
+v1 = s3.put_object(Bucket='vault', Key='ledger.txt', Body=b'day 1')['VersionId']
+v2 = s3.put_object(Bucket='vault', Key='ledger.txt', Body=b'day 2')['VersionId']
+on = {'Status': 'Enabled', 'MFADelete': 'Enabled'}
+out['enable without a code'] = err(lambda: s3.put_bucket_versioning(Bucket='vault', VersioningConfiguration=on))
+out['enable with a wrong code'] = err(lambda: s3.put_bucket_versioning(Bucket='vault', VersioningConfiguration=on,
+    MFA=f'{serial} 000000' if code(seed, now()) != '000000' else f'{serial} 111111'))
+m = mfa()
+s3.put_bucket_versioning(Bucket='vault', VersioningConfiguration=on, MFA=m)
+out['versioning'] = plain(s3.get_bucket_versioning(Bucket='vault'))
+out['replayed code'] = err(lambda: s3.put_bucket_versioning(Bucket='vault',
+    VersioningConfiguration={'Status': 'Suspended', 'MFADelete': 'Enabled'}, MFA=m))
+out['suspend without a code'] = err(lambda: s3.put_bucket_versioning(Bucket='vault',
+    VersioningConfiguration={'Status': 'Suspended'}))
+out['delete a version without a code'] = err(lambda: s3.delete_object(Bucket='vault', Key='ledger.txt', VersionId=v1))
+out['batch without a code'] = s3.delete_objects(Bucket='vault',
+    Delete={'Objects': [{'Key': 'ledger.txt', 'VersionId': v1}]}).get('Errors')
+
+iam.create_user(UserName='admin')
+iam.put_user_policy(UserName='admin', PolicyName='all', PolicyDocument=json.dumps(
+    {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]}))
+k = iam.create_access_key(UserName='admin')['AccessKey']
+_, admin_s3 = clients(k['AccessKeyId'], k['SecretAccessKey'])
+out['administrator with root serial'] = err(lambda: admin_s3.delete_object(Bucket='vault', Key='ledger.txt',
+    VersionId=v1, MFA=f'{serial} {code(seed, now())}'))
+out['administrator delete marker'] = admin_s3.delete_object(Bucket='vault', Key='ledger.txt').get('DeleteMarker')
+
+s3.delete_object(Bucket='vault', Key='ledger.txt', VersionId=v1, MFA=mfa())
+out['versions left'] = [v['VersionId'] for v in s3.list_object_versions(Bucket='vault').get('Versions', [])]
+s3.put_bucket_versioning(Bucket='vault', VersioningConfiguration={'Status': 'Enabled', 'MFADelete': 'Disabled'},
+    MFA=mfa())
+out['after'] = plain(s3.get_bucket_versioning(Bucket='vault'))
+out['delete a version after'] = err(lambda: s3.delete_object(Bucket='vault', Key='ledger.txt', VersionId=v2))
+out['v2'] = v2
+out['codes'] = [code(seed, s) for s in range(c - 3, last + 1)]
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn mfa_delete_keeps_versions_from_everyone_but_root_with_a_fresh_code() {
+    let server = TestServer::start_with(|c| c.tls_self_signed = true).await.unwrap();
+    let cert = server.data_dir().join("tls/cert.pem");
+    let script = MFA_DELETE.replacen(
+        "import boto3\n",
+        &format!(
+            "import boto3\nCERT, EMAIL, PASSWORD = {:?}, {:?}, {:?}\n",
+            cert.display().to_string(),
+            server.root_email,
+            server.root_password
+        ),
+        1,
+    );
+    let out = crate::s3::boto3(&server, &script).await;
+    let must_code = "AccessDenied: Mfa Authentication must be used for this request";
+    assert_eq!(out["enable without a code"], must_code);
+    assert!(
+        out["enable with a wrong code"].as_str().unwrap().starts_with("AccessDenied: MultiFactorAuthentication failed")
+    );
+    assert_eq!(out["versioning"], serde_json::json!({"Status": "Enabled", "MFADelete": "Enabled"}));
+    assert!(out["replayed code"].as_str().unwrap().starts_with("AccessDenied: MultiFactorAuthentication failed"));
+    assert_eq!(out["suspend without a code"], must_code);
+    assert_eq!(out["delete a version without a code"], must_code);
+    assert_eq!(out["batch without a code"][0]["Code"], "AccessDenied");
+    assert!(out["administrator with root serial"].as_str().unwrap().starts_with("AccessDenied"));
+    assert_eq!(out["administrator delete marker"], true);
+    let left: Vec<&str> = out["versions left"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert_eq!(left, [out["v2"].as_str().unwrap()], "root's coded delete removed the first version for good");
+    assert_eq!(out["after"], serde_json::json!({"Status": "Enabled", "MFADelete": "Disabled"}));
+    assert_eq!(out["delete a version after"], "OK");
+    // Seven calls, the refused ones included; the header is hidden in every record.
+    let trail = crate::events_named(&server, "PutBucketVersioning", 7).await;
+    assert_eq!(trail.len(), 7, "{trail:?}");
+    let text = serde_json::to_string(&trail).unwrap();
+    for code in out["codes"].as_array().unwrap() {
+        assert!(!text.contains(code.as_str().unwrap()), "an MFA code in the trail: {text}");
+    }
+    assert_eq!(text.matches("HIDDEN_DUE_TO_SECURITY_REASONS").count(), 4, "the four calls with a code: {text}");
+
+    // Over plain HTTP the header is refused before anything else is looked at.
+    let plain = TestServer::start().await.unwrap();
+    let c = s3(&plain, &plain.access_key_id, &plain.secret_access_key);
+    c.create_bucket().bucket("vault").send().await.unwrap();
+    let e = c.delete_object().bucket("vault").key("k").version_id("v").mfa("arn:aws:iam::123456789012:mfa/x 123456");
+    let e = e.send().await.unwrap_err();
+    assert_eq!(e.code(), Some("InvalidRequest"));
+    assert_eq!(e.message(), Some("Requests that include x-amz-mfa must use HTTPS."));
+}
