@@ -1,11 +1,12 @@
 //! Fuzzes the request headers S3 parses itself: a `Range` against an object's size, `x-amz-tagging`,
-//! `x-amz-copy-source` and `x-amz-server-side-encryption-context`. Each gives a value or a 4xx,
+//! `x-amz-copy-source`, `x-amz-server-side-encryption-context` and SSE-C's customer key headers
+//! (the input split at its first two newlines). Each gives a value or a 4xx,
 //! never a panic, and a range it serves lies inside the object.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_s3::headers::{byte_range, copy_source, encryption_context, tagging};
+use rampart_s3::headers::{byte_range, copy_source, customer_key, encryption_context, tagging};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&size_byte, rest)) = data.split_first() else { return };
@@ -20,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
         if let Err(e) = result {
             assert!((400..500).contains(&e.status), "{} {}", e.status, e.code);
         }
+    }
+    let mut sse_c = text.splitn(3, '\n');
+    let (alg, key, md5) = (sse_c.next().unwrap_or(""), sse_c.next().unwrap_or(""), sse_c.next().unwrap_or(""));
+    if let Err(e) = customer_key(alg, key, md5) {
+        assert_eq!((e.status, e.code.as_ref()), (400, "InvalidArgument"));
     }
     if let Ok((bucket, key, _)) = copy_source(&text) {
         assert!(!bucket.is_empty() && !key.is_empty());

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use md5::Digest as _;
 use rampart_core::ServiceError;
 use rampart_core::records::Reader;
 use rampart_kms::KeyRecord;
@@ -34,12 +35,137 @@ pub(crate) struct Plan {
     pub key: Option<Arc<KeyRecord>>,
     pub context: Vec<(String, String)>,
     pub bucket_key: bool,
+    /// SSE-C: the caller's own key, sent with the request and never kept.
+    pub customer: Option<CustomerKey>,
 }
 
 impl Plan {
     /// SSE-S3: Rampart's own key.
     pub(crate) fn sse_s3() -> Self {
-        Self { algorithm: "AES256".to_owned(), key: None, context: Vec::new(), bucket_key: false }
+        Self { algorithm: "AES256".to_owned(), key: None, context: Vec::new(), bucket_key: false, customer: None }
+    }
+
+    /// SSE-C: the caller's key (under Rampart's own as well, as every stored byte is).
+    pub(crate) fn sse_c(key: CustomerKey) -> Self {
+        Self { customer: Some(key), ..Self::sse_s3() }
+    }
+
+    /// What the new version or upload keeps to recognise its customer key, if it has one.
+    pub(crate) fn customer_check(&self) -> Result<Option<CustomerKeyCheck>, ServiceError> {
+        self.customer.as_ref().map(CustomerKey::check).transpose()
+    }
+}
+
+/// An SSE-C key, as a request's three headers give it: `AES256`, the key (base64 of 256 bits) and
+/// the key's MD5 (base64), which must agree. S3 keeps neither the key nor its MD5 in the clear
+/// beside the data: only a salted HMAC to recognise it (and the MD5, which it answers).
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>.
+pub(crate) struct CustomerKey {
+    key: Zeroizing<Vec<u8>>,
+    pub md5: String,
+}
+
+/// What a version (or upload) written with SSE-C keeps: the key's MD5 (answered back to readers)
+/// and HMAC-SHA256 of the key under a random salt (checked in constant time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerKeyCheck {
+    pub md5: String,
+    salt: String,
+    mac: String,
+}
+
+fn mac(salt: &[u8], key: &[u8]) -> Vec<u8> {
+    let salt = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, salt);
+    aws_lc_rs::hmac::sign(&salt, key).as_ref().to_vec()
+}
+
+impl CustomerKey {
+    /// Reads the SSE-C headers of a request (`None` when it sends none), refusing any that are
+    /// incomplete or disagree, as S3 does.
+    pub(crate) fn from_headers(
+        algorithm: Option<&str>,
+        key: Option<&str>,
+        md5: Option<&str>,
+    ) -> Result<Option<Self>, ServiceError> {
+        if algorithm.is_none() && key.is_none() && md5.is_none() {
+            return Ok(None);
+        }
+        let Some(algorithm) = algorithm else {
+            return Err(invalid_argument(
+                "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.",
+            ));
+        };
+        if algorithm != "AES256" {
+            return Err(invalid_argument("The encryption algorithm specified is not valid: it must be AES256."));
+        }
+        let Some(key) = key else {
+            return Err(invalid_argument(
+                "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate secret key.",
+            ));
+        };
+        let key = Zeroizing::new(
+            data_encoding::BASE64
+                .decode(key.as_bytes())
+                .ok()
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| invalid_argument("The secret key was invalid for the specified algorithm."))?,
+        );
+        let computed = data_encoding::BASE64.encode(md5::Md5::digest(key.as_slice()).as_slice());
+        let Some(md5) = md5 else {
+            return Err(invalid_argument(
+                "Requests specifying Server Side Encryption with Customer provided keys must provide the client calculated MD5 of the secret key.",
+            ));
+        };
+        if aws_lc_rs::constant_time::verify_slices_are_equal(md5.as_bytes(), computed.as_bytes()).is_err() {
+            return Err(invalid_argument(
+                "The calculated MD5 hash of the key did not match the hash that was provided.",
+            ));
+        }
+        Ok(Some(Self { key, md5: computed }))
+    }
+
+    fn check(&self) -> Result<CustomerKeyCheck, ServiceError> {
+        let mut salt = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut salt).map_err(|_| ServiceError::internal())?;
+        Ok(CustomerKeyCheck {
+            md5: self.md5.clone(),
+            salt: data_encoding::BASE64.encode(&salt),
+            mac: data_encoding::BASE64.encode(&mac(&salt, &self.key)),
+        })
+    }
+
+    fn is(&self, check: &CustomerKeyCheck) -> bool {
+        let (Ok(salt), Ok(expected)) =
+            (data_encoding::BASE64.decode(check.salt.as_bytes()), data_encoding::BASE64.decode(check.mac.as_bytes()))
+        else {
+            return false;
+        };
+        aws_lc_rs::constant_time::verify_slices_are_equal(&mac(&salt, &self.key), &expected).is_ok()
+    }
+}
+
+/// Whether the customer key a read sends opens what was written: the same key where the version
+/// (or upload) has one, none where it has none.
+pub(crate) fn customer_matches(
+    kept: Option<&CustomerKeyCheck>,
+    given: Option<&CustomerKey>,
+) -> Result<(), ServiceError> {
+    match (kept, given) {
+        (None, None) => Ok(()),
+        (Some(check), Some(key)) if key.is(check) => Ok(()),
+        (Some(_), Some(_)) => Err(ServiceError::access_denied(
+            "The customer-provided key does not match the key the object was encrypted with.",
+        )),
+        (Some(_), None) => Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.",
+        )),
+        (None, Some(_)) => Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            "The encryption parameters are not applicable to this object.",
+        )),
     }
 }
 
@@ -88,7 +214,7 @@ pub(crate) fn plan(
                     "x-amz-server-side-encryption-aws-kms-key-id is only applicable with aws:kms or aws:kms:dsse",
                 ));
             }
-            Ok(Plan { algorithm: algorithm.to_owned(), key: None, context: Vec::new(), bucket_key: false })
+            Ok(Plan::sse_s3())
         }
         "aws:kms" | "aws:kms:dsse" => {
             // The bucket's default key goes with the bucket's default algorithm only.
@@ -108,7 +234,7 @@ pub(crate) fn plan(
             context.retain(|(k, _)| k != "aws:s3:arn");
             context.push(("aws:s3:arn".to_owned(), arn));
             context.sort();
-            Ok(Plan { algorithm: algorithm.to_owned(), key: Some(key), context, bucket_key })
+            Ok(Plan { algorithm: algorithm.to_owned(), key: Some(key), context, bucket_key, customer: None })
         }
         other => Err(invalid_argument(&format!("The encryption method specified is not supported: {other}"))),
     }
@@ -139,6 +265,9 @@ impl Plan {
     /// Starts sealing a new version or upload: a fresh data key under the KMS key (SSE-KMS), and
     /// the envelope to keep with it.
     pub(crate) fn begin<'a>(&self, sealer: &'a Sealer) -> Result<(Sealing<'a>, Option<KmsEnvelope>), ServiceError> {
+        if let Some(c) = &self.customer {
+            return Ok((c.sealing(sealer)?, None));
+        }
         let Some(key) = &self.key else { return Ok((Sealing { sealer, data_key: None, dsse: false }, None)) };
         let (data_key, blob) = rampart_kms::generate_data_key_via(sealer, key, &self.context).map_err(from_kms)?;
         let envelope = KmsEnvelope {
@@ -152,15 +281,28 @@ impl Plan {
     }
 }
 
-/// The sealing of an existing version or upload: its KMS data key opened (the key must still be
-/// usable), or Rampart's own key.
+impl CustomerKey {
+    /// SSE-C's sealing: the customer's key inside, Rampart's own outside (as DSSE-KMS layers its
+    /// two), so the bytes at rest need both.
+    fn sealing<'a>(&self, sealer: &'a Sealer) -> Result<Sealing<'a>, ServiceError> {
+        Ok(Sealing { sealer, data_key: Some(aead(&self.key)?), dsse: true })
+    }
+}
+
+/// The sealing of an existing version or upload: the customer's key it was written with (which the
+/// request must send), its KMS data key opened (the key must still be usable), or Rampart's own.
 pub(crate) fn sealing<'a>(
     get: &Reader<'_>,
     sealer: &'a Sealer,
     region: &str,
     (algorithm, kms): (Option<&str>, Option<&KmsEnvelope>),
+    (kept, given): (Option<&CustomerKeyCheck>, Option<&CustomerKey>),
     now: OffsetDateTime,
 ) -> Result<Sealing<'a>, ServiceError> {
+    customer_matches(kept, given)?;
+    if let Some(c) = given {
+        return c.sealing(sealer);
+    }
     let Some(env) = kms else { return Ok(Sealing { sealer, data_key: None, dsse: false }) };
     let blob = data_encoding::BASE64.decode(env.data_key.as_bytes()).map_err(|_| ServiceError::internal())?;
     let data_key = rampart_kms::decrypt_via(get, sealer, region, &blob, &env.context, now).map_err(from_kms)?;
@@ -223,6 +365,41 @@ mod tests {
         {
             assert_eq!(user_context(Some(bad)).unwrap_err().code, "InvalidArgument", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_customer_key_is_aes256_of_256_bits_with_its_md5_and_recognised_by_its_check() {
+        let raw = [7u8; 32];
+        let key = data_encoding::BASE64.encode(&raw);
+        let md5 = data_encoding::BASE64.encode(md5::Md5::digest(raw).as_slice());
+        let k = CustomerKey::from_headers(Some("AES256"), Some(&key), Some(&md5)).unwrap().unwrap();
+        assert!(CustomerKey::from_headers(None, None, None).unwrap().is_none());
+        let short = data_encoding::BASE64.encode(&[7u8; 16]);
+        for (alg, key, md5) in [
+            (Some("AES128"), Some(key.as_str()), Some(md5.as_str())),
+            (None, Some(key.as_str()), Some(md5.as_str())),
+            (Some("AES256"), None, Some(md5.as_str())),
+            (Some("AES256"), Some(key.as_str()), None),
+            (Some("AES256"), Some(short.as_str()), Some(md5.as_str())),
+            (Some("AES256"), Some(key.as_str()), Some("AAAAAAAAAAAAAAAAAAAAAA==")),
+        ] {
+            assert_eq!(CustomerKey::from_headers(alg, key, md5).err().map(|e| e.code), Some("InvalidArgument".into()));
+        }
+        let check = k.check().unwrap();
+        assert_eq!(check.md5, md5);
+        assert!(!check.mac.contains(&key) && k.check().unwrap().salt != check.salt, "salted, never the key");
+        assert!(customer_matches(Some(&check), Some(&k)).is_ok());
+        let other = [8u8; 32];
+        let other = CustomerKey::from_headers(
+            Some("AES256"),
+            Some(&data_encoding::BASE64.encode(&other)),
+            Some(&data_encoding::BASE64.encode(md5::Md5::digest(other).as_slice())),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(customer_matches(Some(&check), Some(&other)).unwrap_err().code, "AccessDenied");
+        assert_eq!(customer_matches(Some(&check), None).unwrap_err().code, "InvalidRequest");
+        assert_eq!(customer_matches(None, Some(&k)).unwrap_err().code, "InvalidRequest");
     }
 
     #[test]

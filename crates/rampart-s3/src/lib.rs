@@ -70,6 +70,12 @@ pub mod headers {
     pub fn encryption_context(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
         crate::encryption::user_context(Some(header))
     }
+
+    /// SSE-C's three headers (algorithm, key, key MD5): whether they name a key, refused as S3
+    /// refuses them otherwise.
+    pub fn customer_key(algorithm: &str, key: &str, md5: &str) -> Result<bool, ServiceError> {
+        crate::encryption::CustomerKey::from_headers(Some(algorithm), Some(key), Some(md5)).map(|k| k.is_some())
+    }
 }
 
 /// Most keys one listing page returns.
@@ -245,6 +251,9 @@ pub struct ObjectRecord {
     /// For SSE-KMS: the data key and what it is bound to.
     #[serde(default)]
     pub kms: Option<encryption::KmsEnvelope>,
+    /// For SSE-C: what recognises the customer's key (never the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_c: Option<encryption::CustomerKeyCheck>,
     /// A multipart upload's parts, where their bytes stay; empty for a single PUT, whose bytes
     /// are under [`data_key`].
     #[serde(default)]

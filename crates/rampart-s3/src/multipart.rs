@@ -16,11 +16,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::checksums::{self, Algorithm, Fields, set_checksums};
-use crate::encryption::KmsEnvelope;
+use crate::encryption::{CustomerKey, CustomerKeyCheck, KmsEnvelope};
 use crate::objects::{self, sent};
-use crate::{
-    BucketRecord, MAX_KEYS, ObjectRecord, PartRef, bucket, bucket_tx, canonical_id, invalid_argument, not_served,
-};
+use crate::{BucketRecord, MAX_KEYS, ObjectRecord, PartRef, bucket, bucket_tx, canonical_id, invalid_argument};
 
 /// An upload in progress, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +37,9 @@ pub(crate) struct UploadRecord {
     pub acl: Option<String>,
     pub sse: String,
     pub kms: Option<KmsEnvelope>,
+    /// SSE-C: what recognises the customer's key, which every part must be sent with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_c: Option<CustomerKeyCheck>,
     pub checksum_algorithm: Option<String>,
     /// `FULL_OBJECT` or `COMPOSITE` (`None` on uploads begun before Rampart kept it: the
     /// algorithm's default).
@@ -49,6 +50,15 @@ pub(crate) struct UploadRecord {
 }
 
 impl UploadRecord {
+    /// The encryption headers its calls answer: `x-amz-server-side-encryption` (not for SSE-C),
+    /// then SSE-C's algorithm and key MD5.
+    fn sse_answer(&self) -> (Option<String>, Option<String>, Option<String>) {
+        match &self.sse_c {
+            Some(c) => (None, Some("AES256".to_owned()), Some(c.md5.clone())),
+            None => (Some(self.sse.clone()), None, None),
+        }
+    }
+
     /// The algorithm the client chose for the upload, if any.
     fn algorithm(&self) -> Option<Algorithm> {
         self.checksum_algorithm.as_deref().and_then(Algorithm::parse)
@@ -161,16 +171,20 @@ pub fn create_multipart_upload(
         acl,
         sse: plan.algorithm.clone(),
         kms,
+        sse_c: plan.customer_check()?,
         checksum_algorithm: algorithm.map(|a| a.name().to_owned()),
         checksum_type: algorithm.map(|_| checksum_type.clone()),
         lock,
     };
     records::write_tx(tx, &upload_key(&b.name, &u.key, &upload_id), &u)?;
+    let (server_side_encryption, sse_customer_algorithm, sse_customer_key_md5) = u.sse_answer();
     Ok(shapes::CreateMultipartUploadOutput {
         bucket: Some(b.name),
         key: Some(input.key),
         upload_id: Some(upload_id),
-        server_side_encryption: Some(u.sse),
+        server_side_encryption,
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
         checksum_algorithm: u.checksum_algorithm.clone(),
@@ -262,9 +276,7 @@ impl FromValue for PreparedPart {
 pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) -> Result<PreparedPart, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
     let number = check_part_number(input.part_number)?;
-    if input.sse_customer_algorithm.is_some() {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
+    let customer = objects::customer_key!(input)?;
     let u = upload_read(ctx, &b.name, &input.key, &input.upload_id)?;
     let body = input.body.take().map(|b| b.0).unwrap_or_default();
     let sent = objects::check_integrity(&sent!(input), &body)?.map(|c| part_checksum(&u, c)).transpose()?;
@@ -279,8 +291,15 @@ pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) 
     // An upload's encryption is fixed when it begins, and its id is never reused: what is sealed
     // here is sealed as the write would seal it.
     let get = objects::uncached(ctx.db);
-    let sealing =
-        crate::encryption::sealing(&get, ctx.sealer, &b.region, (Some(u.sse.as_str()), u.kms.as_ref()), ctx.now)?;
+    let stored = (Some(u.sse.as_str()), u.kms.as_ref());
+    let sealing = crate::encryption::sealing(
+        &get,
+        ctx.sealer,
+        &b.region,
+        stored,
+        (u.sse_c.as_ref(), customer.as_ref()),
+        ctx.now,
+    )?;
     let chunks = crate::data::seal(&sealing, &part_data(&u.upload_id, number), &body)?;
     Ok(PreparedPart { request: input, number, etag, size: body.len() as u64, sent, checksum, chunks })
 }
@@ -306,9 +325,12 @@ pub fn upload_part(
         checksum: Some(p.checksum),
     };
     records::write_tx(tx, &part_key(&u.upload_id, p.number), &part)?;
+    let (server_side_encryption, sse_customer_algorithm, sse_customer_key_md5) = u.sse_answer();
     let mut out = shapes::UploadPartOutput {
         e_tag: Some(p.etag),
-        server_side_encryption: Some(u.sse),
+        server_side_encryption,
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: u.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
         ..shapes::UploadPartOutput::default()
@@ -340,9 +362,12 @@ pub fn upload_part_copy(
     ctx: &TxCtx<'_>,
     input: shapes::UploadPartCopyRequest,
 ) -> Result<shapes::UploadPartCopyOutput, ServiceError> {
-    if input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some() {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
+    let customer = objects::customer_key!(input)?;
+    let src_customer = CustomerKey::from_headers(
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
+    )?;
     let b = bucket_tx(tx, &input.bucket)?;
     let number = check_part_number(input.part_number)?;
     let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
@@ -371,11 +396,18 @@ pub fn upload_part_copy(
             (a, z + 1)
         }
     };
-    let body = objects::read_range(&records::tx_reader(tx), ctx.sealer, &sb, &src, (from, to), ctx.now)?;
-    let sealing = {
-        let get = records::tx_reader(tx);
-        crate::encryption::sealing(&get, ctx.sealer, &b.region, (Some(u.sse.as_str()), u.kms.as_ref()), ctx.now)?
-    };
+    let get = records::tx_reader(tx);
+    let body = objects::read_range(&get, ctx.sealer, &sb, (&src, src_customer.as_ref()), (from, to), ctx.now)?;
+    let stored = (Some(u.sse.as_str()), u.kms.as_ref());
+    let sealing = crate::encryption::sealing(
+        &get,
+        ctx.sealer,
+        &b.region,
+        stored,
+        (u.sse_c.as_ref(), customer.as_ref()),
+        ctx.now,
+    )?;
+    drop(get);
     let data = part_data(&u.upload_id, number);
     crate::data::delete(tx, &data)?;
     crate::data::write(tx, &sealing, &data, &body)?;
@@ -387,10 +419,13 @@ pub fn upload_part_copy(
     set_checksums!(result, Fields::of(Some(&checksum)));
     let part = PartRecord { number, etag, size: body.len() as u64, last_modified: ctx.now, checksum: Some(checksum) };
     records::write_tx(tx, &part_key(&u.upload_id, number), &part)?;
+    let (server_side_encryption, sse_customer_algorithm, sse_customer_key_md5) = u.sse_answer();
     Ok(shapes::UploadPartCopyOutput {
         copy_source_version_id: src.version_id.clone(),
         copy_part_result: Some(result),
-        server_side_encryption: Some(u.sse),
+        server_side_encryption,
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         ssekms_key_id: u.kms.as_ref().map(|k| k.key_arn.clone()),
         ..shapes::UploadPartCopyOutput::default()
     })
@@ -507,6 +542,7 @@ pub fn complete_multipart_upload(
     rec.acl = u.acl.clone();
     rec.sse = Some(u.sse.clone());
     rec.kms = u.kms.clone();
+    rec.sse_c = u.sse_c.clone();
     rec.parts = parts;
     rec.sealed = true;
     rec.lock = u.lock.clone();
@@ -514,12 +550,13 @@ pub fn complete_multipart_upload(
     rec.checksum = checksum.as_ref().map(|(c, _)| c.clone());
     discard(tx, &b.name, &u, &kept)?;
     let rec: ObjectRecord = objects::write_version(tx, &b, rec, None)?;
+    let server_side_encryption = u.sse_answer().0;
     let mut out = shapes::CompleteMultipartUploadOutput {
         location: Some(format!("/{}/{}", b.name, u.key)),
         bucket: Some(b.name),
         key: Some(u.key),
         e_tag: Some(etag),
-        server_side_encryption: Some(u.sse),
+        server_side_encryption,
         ssekms_key_id: rec.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: rec.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
         checksum_type: checksum.as_ref().map(|(_, t)| (*t).to_owned()),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use md5::Digest as _;
 
 use crate::checksums::{Algorithm, FULL_OBJECT, Fields, set_checksums};
+use crate::encryption::CustomerKey;
 use rampart_core::records::Reader;
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::Blob;
@@ -81,6 +82,7 @@ pub(crate) fn new_record(
         acl: None,
         sse: None,
         kms: None,
+        sse_c: None,
         parts: Vec::new(),
         lock: None,
     })
@@ -161,11 +163,12 @@ pub(crate) fn read_range(
     get: &Reader<'_>,
     sealer: &Sealer,
     b: &BucketRecord,
-    o: &ObjectRecord,
+    (o, customer): (&ObjectRecord, Option<&CustomerKey>),
     (from, to): (u64, u64),
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, ServiceError> {
-    let sealing = crate::encryption::sealing(get, sealer, &b.region, (o.sse.as_deref(), o.kms.as_ref()), now)?;
+    let stored = (o.sse.as_deref(), o.kms.as_ref());
+    let sealing = crate::encryption::sealing(get, sealer, &b.region, stored, (o.sse_c.as_ref(), customer), now)?;
     let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
     let mut at = 0u64;
     for (prefix, size) in o.segments(&b.name) {
@@ -195,7 +198,7 @@ pub(crate) fn read_data(
     o: &ObjectRecord,
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, ServiceError> {
-    read_range(&uncached(db), sealer, b, o, (0, o.size), now)
+    read_range(&uncached(db), sealer, b, (o, None), (0, o.size), now)
 }
 
 /// Removes one version (or marker) and its bytes.
@@ -383,7 +386,8 @@ pub(crate) struct VersionAsks<'a> {
     pub lock: (Option<&'a str>, Option<OffsetDateTime>, Option<&'a str>),
     pub acl: Option<&'a str>,
     pub grants: bool,
-    pub customer_key: bool,
+    /// SSE-C's algorithm, key and key MD5.
+    pub customer: (Option<&'a str>, Option<&'a str>, Option<&'a str>),
 }
 
 macro_rules! version_asks {
@@ -405,7 +409,11 @@ macro_rules! version_asks {
                 || $input.grant_read.is_some()
                 || $input.grant_read_acp.is_some()
                 || $input.grant_write_acp.is_some(),
-            customer_key: $input.sse_customer_algorithm.is_some() || $input.sse_customer_key.is_some(),
+            customer: (
+                $input.sse_customer_algorithm.as_deref(),
+                $input.sse_customer_key.as_deref(),
+                $input.sse_customer_key_md5.as_deref(),
+            ),
         }
     };
 }
@@ -426,15 +434,22 @@ pub(crate) fn settle(
     key: &str,
     asks: &VersionAsks<'_>,
 ) -> Result<Settled, ServiceError> {
-    if asks.customer_key {
-        return Err(not_served("SSE-C (customer-provided keys)"));
+    let (c_alg, c_key, c_md5) = asks.customer;
+    let customer = crate::encryption::CustomerKey::from_headers(c_alg, c_key, c_md5)?;
+    if customer.is_some() && (asks.sse.algorithm.is_some() || asks.sse.key_id.is_some()) {
+        return Err(invalid_argument(
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+        ));
     }
     let (mode, until, hold) = asks.lock;
     let lock = crate::lock::for_new_version(b, mode, until, hold, ctx.now)?;
     let pab = crate::protection::effective_pab_tx(tx, b)?;
     let acl = check_canned_acl(pab, b, asks.acl, asks.grants)?;
     let account_region = (ctx.principal.account_id.as_str(), b.region.as_str());
-    let plan = crate::encryption::plan(&records::tx_reader(tx), b, key, &asks.sse, account_region, ctx.now)?;
+    let plan = match customer {
+        Some(k) => crate::encryption::Plan::sse_c(k),
+        None => crate::encryption::plan(&records::tx_reader(tx), b, key, &asks.sse, account_region, ctx.now)?,
+    };
     Ok(Settled { plan, lock, acl })
 }
 
@@ -472,14 +487,18 @@ pub fn put_object(
     let (sealing, kms) = plan.begin(ctx.sealer)?;
     rec.sse = Some(plan.algorithm.clone());
     rec.kms = kms;
+    rec.sse_c = plan.customer_check()?;
     let rec = write_version(tx, &b, rec, Some((&sealing, body)))?;
     let (sse, key_id, bucket_key) = sse_headers(&rec);
+    let (sse_customer_algorithm, sse_customer_key_md5) = customer_headers(&rec);
     let mut out = shapes::PutObjectOutput {
         e_tag: Some(rec.etag),
         checksum_type: Some(FULL_OBJECT.to_owned()),
         server_side_encryption: sse,
         ssekms_key_id: key_id,
         bucket_key_enabled: bucket_key,
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         version_id: rec.version_id,
         ..shapes::PutObjectOutput::default()
     };
@@ -487,12 +506,25 @@ pub fn put_object(
     Ok(out)
 }
 
-/// The encryption headers S3 answers for a version: the algorithm, the KMS key, Bucket Keys.
+/// The encryption headers S3 answers for a version: the algorithm, the KMS key, Bucket Keys
+/// (none for SSE-C, which answers [`customer_headers`]).
 fn sse_headers(o: &ObjectRecord) -> (Option<String>, Option<String>, Option<bool>) {
+    if o.sse_c.is_some() {
+        return (None, None, None);
+    }
     let sse = o.sse.clone().unwrap_or_else(|| "AES256".to_owned());
     let key = o.kms.as_ref().map(|k| k.key_arn.clone());
     let bucket_key = o.kms.as_ref().filter(|k| k.bucket_key).map(|_| true);
     (Some(sse), key, bucket_key)
+}
+
+/// The SSE-C headers S3 answers for a version written with a customer key: `AES256` and the
+/// key's MD5.
+pub(crate) fn customer_headers(o: &ObjectRecord) -> (Option<String>, Option<String>) {
+    match &o.sse_c {
+        Some(c) => (Some("AES256".to_owned()), Some(c.md5.clone())),
+        None => (None, None),
+    }
 }
 
 fn etag_matches(list: &str, etag: &str) -> bool {
@@ -640,7 +672,10 @@ macro_rules! read_answer {
         let (o, range) = ($o, $range);
         let (checksums, checksum_type) = checksums_read(&o, $input.checksum_mode.as_deref(), range.is_some());
         let (sse, key_id, bucket_key) = sse_headers(&o);
+        let (sse_customer_algorithm, sse_customer_key_md5) = customer_headers(&o);
         let mut out = shapes::$out {
+            sse_customer_algorithm,
+            sse_customer_key_md5,
             $($extra)*
             accept_ranges: Some("bytes".to_owned()),
             last_modified: Some(o.last_modified),
@@ -665,6 +700,18 @@ macro_rules! read_answer {
     }};
 }
 
+/// The SSE-C key a request (`$input`, with the model's three SSE-C members) sends, if any.
+macro_rules! customer_key {
+    ($input:expr) => {
+        CustomerKey::from_headers(
+            $input.sse_customer_algorithm.as_deref(),
+            $input.sse_customer_key.as_deref(),
+            $input.sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(crate) use customer_key;
+
 /// The bucket, version and span a GetObject or HeadObject `$input` reads, its preconditions met.
 macro_rules! read_target {
     ($ctx:expr, $input:expr) => {
@@ -685,17 +732,17 @@ macro_rules! read_target {
 }
 
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
-    if input.sse_customer_algorithm.is_some() {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
     let (b, o, range) = read_target!(ctx, input)?;
-    let data = read_range(&uncached(ctx.db), ctx.sealer, &b, &o, range.unwrap_or((0, o.size)), ctx.now)?;
+    let key = customer_key!(input)?;
+    let span = range.unwrap_or((0, o.size));
+    let data = read_range(&uncached(ctx.db), ctx.sealer, &b, (&o, key.as_ref()), span, ctx.now)?;
     let tag_count = i32::try_from(o.tags.len()).ok().filter(|n| *n > 0);
     Ok(read_answer!(GetObjectOutput, b, o, input, range, body: Some(Blob(data)), tag_count,))
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
     let (b, o, range) = read_target!(ctx, input)?;
+    crate::encryption::customer_matches(o.sse_c.as_ref(), customer_key!(input)?.as_ref())?;
     Ok(read_answer!(HeadObjectOutput, b, o, input, range,))
 }
 
@@ -753,6 +800,7 @@ fn delete_one(
                 acl: None,
                 sse: None,
                 kms: None,
+                sse_c: None,
                 parts: Vec::new(),
                 lock: None,
             };
@@ -1417,9 +1465,11 @@ pub fn copy_object(
     ctx: &TxCtx<'_>,
     input: shapes::CopyObjectRequest,
 ) -> Result<shapes::CopyObjectOutput, ServiceError> {
-    if input.copy_source_sse_customer_algorithm.is_some() {
-        return Err(not_served("SSE-C (customer-provided keys)"));
-    }
+    let src_customer = CustomerKey::from_headers(
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
+    )?;
     let (src_bucket, src_key, src_version) = parse_copy_source(&input.copy_source)?;
     let sb = bucket_tx(tx, &src_bucket)?;
     let (_, src) = version_tx(tx, &sb.name, &src_key, src_version.as_deref())?;
@@ -1448,7 +1498,10 @@ pub fn copy_object(
         Some(_) => return Err(invalid_argument("Unknown tagging directive.")),
     };
     let same = sb.name == b.name && src_key == input.key && src_version.is_none();
-    let changes = replace_metadata || input.server_side_encryption.is_some() || input.ssekms_key_id.is_some();
+    let changes = replace_metadata
+        || input.server_side_encryption.is_some()
+        || input.ssekms_key_id.is_some()
+        || input.sse_customer_algorithm.is_some();
     if same && !changes {
         return Err(ServiceError::new(
             "InvalidRequest",
@@ -1456,7 +1509,8 @@ pub fn copy_object(
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
         ));
     }
-    let body = read_range(&records::tx_reader(tx), ctx.sealer, &sb, &src, (0, src.size), ctx.now)?;
+    let body =
+        read_range(&records::tx_reader(tx), ctx.sealer, &sb, (&src, src_customer.as_ref()), (0, src.size), ctx.now)?;
     let Settled { plan, lock, acl } = settle(tx, ctx, &b, &input.key, &version_asks!(input))?;
     let (content_type, metadata) = if replace_metadata {
         (input.content_type.clone(), input.metadata.clone().unwrap_or_default())
@@ -1483,9 +1537,13 @@ pub fn copy_object(
     let (sealing, kms) = plan.begin(ctx.sealer)?;
     rec.sse = Some(plan.algorithm.clone());
     rec.kms = kms;
+    rec.sse_c = plan.customer_check()?;
     let rec = write_version(tx, &b, rec, Some((&sealing, &body)))?;
     let (sse, key_id, bucket_key) = sse_headers(&rec);
+    let (sse_customer_algorithm, sse_customer_key_md5) = customer_headers(&rec);
     Ok(shapes::CopyObjectOutput {
+        sse_customer_algorithm,
+        sse_customer_key_md5,
         copy_object_result: Some({
             let mut result = shapes::CopyObjectResult {
                 e_tag: Some(rec.etag.clone()),
@@ -1559,6 +1617,7 @@ mod tests {
             acl: None,
             sse: None,
             kms: None,
+            sse_c: None,
             parts: Vec::new(),
             lock: None,
         };

@@ -542,6 +542,21 @@ impl App {
                 let e = WireError::new("InvalidRequest", 400, "Requests that include x-amz-mfa must use HTTPS.");
                 return Err(fail(e, protocol, namespace));
             }
+            // Nor may a customer's encryption key (SSE-C).
+            // See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerSideEncryptionCustomerKeys.html>.
+            let customer_key = h.keys().any(|k| {
+                let k = k.as_str();
+                k.starts_with("x-amz-server-side-encryption-customer-")
+                    || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+            });
+            if customer_key && origin.tls.is_none() {
+                let e = WireError::new(
+                    "InvalidRequest",
+                    400,
+                    "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+                );
+                return Err(fail(e, protocol, namespace));
+            }
             // Chunk signatures chain from the request's: an unsigned request has none to check.
             if anonymous && content_sha256.is_some_and(|v| v.starts_with("STREAMING-AWS4-")) {
                 let e = WireError::new(

@@ -913,3 +913,136 @@ async fn mfa_delete_keeps_versions_from_everyone_but_root_with_a_fresh_code() {
     assert_eq!(e.code(), Some("InvalidRequest"));
     assert_eq!(e.message(), Some("Requests that include x-amz-mfa must use HTTPS."));
 }
+
+/// SSE-C with boto3 over HTTPS: each read must bring the key the object was written with (checked
+/// by a salted HMAC, never stored), through copies, multipart uploads and ranged downloads.
+const SSE_C: &str = r#"
+import base64, hashlib, json, os, sys
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+port, key, secret = sys.argv[1:4]
+s3 = boto3.client('s3', endpoint_url=f'https://localhost:{port}', region_name='us-east-1',
+    aws_access_key_id=key, aws_secret_access_key=secret, verify=CERT,
+    config=Config(s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+def err(f):
+    try:
+        f()
+        return 'OK'
+    except ClientError as e:
+        return e.response['Error']['Code']
+k1, k2 = bytes.fromhex(KEY1), os.urandom(32)
+c1 = {'SSECustomerAlgorithm': 'AES256', 'SSECustomerKey': k1}
+c2 = {'SSECustomerAlgorithm': 'AES256', 'SSECustomerKey': k2}
+md5 = lambda k: base64.b64encode(hashlib.md5(k).digest()).decode()
+out = {}
+s3.create_bucket(Bucket='sealed')
+canary = b'RAMPART-SSEC-CANARY-41d0' * 100
+put = s3.put_object(Bucket='sealed', Key='secret.txt', Body=canary, **c1)
+out['put'] = [put.get('ServerSideEncryption'), put.get('SSECustomerAlgorithm'), put.get('SSECustomerKeyMD5') == md5(k1)]
+got = s3.get_object(Bucket='sealed', Key='secret.txt', **c1)
+out['get'] = [got['Body'].read() == canary, got.get('SSECustomerKeyMD5') == md5(k1), got.get('ServerSideEncryption')]
+out['ranged'] = s3.get_object(Bucket='sealed', Key='secret.txt', Range='bytes=0-6', **c1)['Body'].read().decode()
+out['get without the key'] = err(lambda: s3.get_object(Bucket='sealed', Key='secret.txt'))
+out['get with another key'] = err(lambda: s3.get_object(Bucket='sealed', Key='secret.txt', **c2))
+out['head without the key'] = err(lambda: s3.head_object(Bucket='sealed', Key='secret.txt'))
+out['head'] = s3.head_object(Bucket='sealed', Key='secret.txt', **c1).get('SSECustomerAlgorithm')
+s3.put_object(Bucket='sealed', Key='plain.txt', Body=b'plain')
+out['key for a plain object'] = err(lambda: s3.get_object(Bucket='sealed', Key='plain.txt', **c1))
+out['with SSE-S3 too'] = err(lambda: s3.put_object(Bucket='sealed', Key='x', Body=b'x', ServerSideEncryption='AES256', **c1))
+out['wrong MD5'] = err(lambda: s3.put_object(Bucket='sealed', Key='x', Body=b'x', SSECustomerAlgorithm='AES256',
+    SSECustomerKey=base64.b64encode(k1).decode(), SSECustomerKeyMD5=md5(k2)))
+out['short key'] = err(lambda: s3.put_object(Bucket='sealed', Key='x', Body=b'x', SSECustomerAlgorithm='AES256',
+    SSECustomerKey=os.urandom(16)))
+
+out['copy without the source key'] = err(lambda: s3.copy_object(Bucket='sealed', Key='copy.txt',
+    CopySource='sealed/secret.txt', **c2))
+s3.copy_object(Bucket='sealed', Key='copy.txt', CopySource='sealed/secret.txt', CopySourceSSECustomerAlgorithm='AES256',
+    CopySourceSSECustomerKey=k1, **c2)
+out['copy reads with the new key'] = s3.get_object(Bucket='sealed', Key='copy.txt', **c2)['Body'].read() == canary
+out['copy refuses the old key'] = err(lambda: s3.get_object(Bucket='sealed', Key='copy.txt', **c1))
+
+big = os.urandom(12 * 1024 * 1024)
+with open('big.bin', 'wb') as f:
+    f.write(big)
+cfg = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+s3.upload_file('big.bin', 'sealed', 'big.bin', ExtraArgs=c1, Config=cfg)
+s3.download_file('sealed', 'big.bin', 'back.bin', ExtraArgs=c1, Config=cfg)
+out['multipart round trip'] = open('back.bin', 'rb').read() == big
+out['parts'] = s3.head_object(Bucket='sealed', Key='big.bin', PartNumber=1, **c1).get('PartsCount')
+u = s3.create_multipart_upload(Bucket='sealed', Key='parts.bin', **c1)['UploadId']
+out['part with another key'] = err(lambda: s3.upload_part(Bucket='sealed', Key='parts.bin', UploadId=u,
+    PartNumber=1, Body=b'x', **c2))
+out['part without a key'] = err(lambda: s3.upload_part(Bucket='sealed', Key='parts.bin', UploadId=u,
+    PartNumber=1, Body=b'x'))
+print(json.dumps(out))
+"#;
+
+#[tokio::test]
+async fn sse_c_objects_open_only_with_their_customer_key() {
+    let mut server = TestServer::start_with(|c| c.tls_self_signed = true).await.unwrap();
+    let cert = server.data_dir().join("tls/cert.pem");
+    let key1 = "8f6c1e2d3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f";
+    let work = tempfile::tempdir().unwrap();
+    let script = SSE_C.replacen(
+        "import boto3\n",
+        &format!(
+            "import boto3\nCERT, KEY1 = {:?}, {key1:?}\nos.chdir({:?})\n",
+            cert.display().to_string(),
+            work.path().display().to_string()
+        ),
+        1,
+    );
+    let out = crate::s3::boto3(&server, &script).await;
+    let expected = serde_json::json!({
+        "put": [null, "AES256", true],
+        "get": [true, true, null],
+        "ranged": "RAMPART",
+        "get without the key": "InvalidRequest",
+        "get with another key": "AccessDenied",
+        "head without the key": "400",
+        "head": "AES256",
+        "key for a plain object": "InvalidRequest",
+        "with SSE-S3 too": "InvalidArgument",
+        "wrong MD5": "InvalidArgument",
+        "short key": "InvalidArgument",
+        "copy without the source key": "InvalidRequest",
+        "copy reads with the new key": true,
+        "copy refuses the old key": "AccessDenied",
+        "multipart round trip": true,
+        "parts": 3,
+        "part with another key": "AccessDenied",
+        "part without a key": "InvalidRequest",
+    });
+    assert_eq!(out, expected);
+
+    // Neither the bytes nor the key are in the store in the clear, nor the key in the trail.
+    let events = crate::events_named(&server, "PutObject", 1).await;
+    let key_b64 = data_encoding::BASE64.encode(&data_encoding::HEXLOWER.decode(key1.as_bytes()).unwrap());
+    assert!(!serde_json::to_string(&events).unwrap().contains(&key_b64), "the customer key is in the trail");
+    server.stop().await;
+    let stored = server.stored_bytes().unwrap();
+    for needle in
+        [&b"RAMPART-SSEC-CANARY"[..], key_b64.as_bytes(), &data_encoding::HEXLOWER.decode(key1.as_bytes()).unwrap()]
+    {
+        assert!(!stored.windows(needle.len()).any(|w| w == needle), "found in the store: {needle:?}");
+    }
+
+    // Over plain HTTP a customer key is refused before anything else is looked at.
+    let plain = TestServer::start().await.unwrap();
+    let c = s3(&plain, &plain.access_key_id, &plain.secret_access_key);
+    c.create_bucket().bucket("sealed").send().await.unwrap();
+    let e = c
+        .put_object()
+        .bucket("sealed")
+        .key("k")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&key_b64)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("InvalidRequest"));
+    assert!(e.message().unwrap_or_default().contains("secure connection"), "{:?}", e.message());
+}
