@@ -62,7 +62,7 @@ pub fn create_alias(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::CreateAlias
 }
 
 /// Changes the list of aliases that point to a key (for `kms:ResourceAliases`).
-fn index(
+pub(crate) fn index(
     tx: &mut Tx<'_>,
     account: &str,
     region: &str,

@@ -364,6 +364,7 @@ mod tests {
             primary_region: None,
             replica_regions: Vec::new(),
             grants: Vec::new(),
+            aws_managed: false,
             effective: String::new(),
         }
     }

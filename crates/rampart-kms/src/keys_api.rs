@@ -59,7 +59,7 @@ pub fn metadata(key: &KeyRecord) -> shapes::KeyMetadata {
         custom_key_store_id: None,
         cloud_hsm_cluster_id: None,
         expiration_model,
-        key_manager: Some("CUSTOMER".to_owned()),
+        key_manager: Some(if key.aws_managed { "AWS" } else { "CUSTOMER" }.to_owned()),
         customer_master_key_spec: Some(key.spec.clone()),
         key_spec: Some(key.spec.clone()),
         encryption_algorithms: algorithms.encryption,
@@ -221,7 +221,7 @@ pub fn create_key(
 }
 
 /// The key a CreateKey request describes, checked, without material.
-fn new_key(
+pub(crate) fn new_key(
     principal: &Principal,
     region: &str,
     now: OffsetDateTime,
@@ -275,6 +275,7 @@ fn new_key(
         primary_region: multi_region.then(|| region.to_owned()),
         replica_regions: Vec::new(),
         grants: Vec::new(),
+        aws_managed: false,
         effective: String::new(),
     };
     key.policy = match input.policy {

@@ -22,6 +22,7 @@ mod grants;
 mod import;
 mod key_stores;
 mod keys_api;
+mod managed;
 mod multi_region;
 mod usage;
 mod use_api;
@@ -32,6 +33,7 @@ pub use grants::*;
 pub use import::*;
 pub use key_stores::*;
 pub use keys_api::*;
+pub use managed::*;
 pub use multi_region::*;
 pub use usage::*;
 pub use use_api::*;
@@ -110,6 +112,9 @@ pub struct KeyRecord {
     pub replica_regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<grants::Grant>,
+    /// An AWS managed key (`alias/aws/s3`), made by KMS for a service (see [`managed_key`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aws_managed: bool,
     /// The key policy with the grants as statements, derived when the record is read.
     #[serde(skip)]
     pub effective: String,

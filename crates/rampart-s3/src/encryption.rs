@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::{BucketRecord, invalid_argument, not_served};
+use crate::{BucketRecord, invalid_argument};
 
 /// How an SSE-KMS version's data key was made: the KMS key, the data key encrypted under it, and
 /// the encryption context it is bound to.
@@ -37,12 +37,42 @@ pub(crate) struct Plan {
     pub bucket_key: bool,
     /// SSE-C: the caller's own key, sent with the request and never kept.
     pub customer: Option<CustomerKey>,
+    /// SSE-KMS under the AWS managed key, which KMS makes on first use: `key` is `None` until
+    /// [`Plan::make_managed_key`] makes it.
+    pub managed: bool,
 }
+
+/// The AWS managed key S3 uses when a write asks for SSE-KMS without naming a key.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#aws-managed-customer-managed-keys>.
+const MANAGED_ALIAS: &str = "alias/aws/s3";
 
 impl Plan {
     /// SSE-S3: Rampart's own key.
     pub(crate) fn sse_s3() -> Self {
-        Self { algorithm: "AES256".to_owned(), key: None, context: Vec::new(), bucket_key: false, customer: None }
+        Self {
+            algorithm: "AES256".to_owned(),
+            key: None,
+            context: Vec::new(),
+            bucket_key: false,
+            customer: None,
+            managed: false,
+        }
+    }
+
+    /// Makes the AWS managed key (`alias/aws/s3`) in the writer's account and the bucket's Region
+    /// when the plan needs it and it does not exist yet, inside the write's transaction.
+    pub(crate) fn make_managed_key(
+        &mut self,
+        tx: &mut rampart_store::Tx<'_>,
+        ctx: &rampart_core::TxCtx<'_>,
+        region: &str,
+    ) -> Result<(), ServiceError> {
+        if self.managed && self.key.is_none() {
+            let key =
+                rampart_kms::managed_key(tx, ctx.sealer, ctx.principal, region, "s3", ctx.now).map_err(from_kms)?;
+            self.key = Some(key);
+        }
+        Ok(())
     }
 
     /// SSE-C: the caller's key (under Rampart's own as well, as every stored byte is).
@@ -187,8 +217,8 @@ pub(crate) struct Asked<'a> {
     pub bucket_key: Option<bool>,
 }
 
-/// Decides a write's encryption. An SSE-KMS write names its key (or the bucket's default does);
-/// the AWS managed key `aws/s3` is not made here yet.
+/// Decides a write's encryption. An SSE-KMS write names its key, or the bucket's default does,
+/// or it gets the AWS managed key `aws/s3`.
 pub(crate) fn plan(
     get: &Reader<'_>,
     b: &BucketRecord,
@@ -217,13 +247,17 @@ pub(crate) fn plan(
             Ok(Plan::sse_s3())
         }
         "aws:kms" | "aws:kms:dsse" => {
-            // The bucket's default key goes with the bucket's default algorithm only.
-            let key_id = asked
-                .key_id
-                .or(default_key.filter(|_| default_alg == algorithm))
-                .ok_or_else(|| not_served("SSE-KMS with the AWS managed key aws/s3; name a customer managed key"))?;
-            let key = rampart_kms::key_for_service(get, account, region, key_id, now)?
-                .ok_or_else(|| ServiceError::new("KMS.NotFoundException", 400, format!("Invalid keyId '{key_id}'")))?;
+            // The bucket's default key goes with the bucket's default algorithm only; with none
+            // named, the AWS managed key (made on first use, see `Plan::make_managed_key`).
+            let key_id = asked.key_id.or(default_key.filter(|_| default_alg == algorithm));
+            let key = match key_id {
+                Some(id) => {
+                    Some(rampart_kms::key_for_service(get, account, region, id, now)?.ok_or_else(|| {
+                        ServiceError::new("KMS.NotFoundException", 400, format!("Invalid keyId '{id}'"))
+                    })?)
+                }
+                None => rampart_kms::key_for_service(get, account, region, MANAGED_ALIAS, now)?,
+            };
             let bucket_key = asked.bucket_key.unwrap_or(default_bucket_key) && algorithm == "aws:kms";
             let arn = if bucket_key {
                 format!("arn:aws:s3:::{}", b.name)
@@ -234,7 +268,14 @@ pub(crate) fn plan(
             context.retain(|(k, _)| k != "aws:s3:arn");
             context.push(("aws:s3:arn".to_owned(), arn));
             context.sort();
-            Ok(Plan { algorithm: algorithm.to_owned(), key: Some(key), context, bucket_key, customer: None })
+            Ok(Plan {
+                algorithm: algorithm.to_owned(),
+                key,
+                context,
+                bucket_key,
+                customer: None,
+                managed: key_id.is_none(),
+            })
         }
         other => Err(invalid_argument(&format!("The encryption method specified is not supported: {other}"))),
     }

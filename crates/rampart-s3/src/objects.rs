@@ -428,7 +428,7 @@ pub(crate) struct Settled {
 }
 
 pub(crate) fn settle(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     b: &BucketRecord,
     key: &str,
@@ -446,10 +446,11 @@ pub(crate) fn settle(
     let pab = crate::protection::effective_pab_tx(tx, b)?;
     let acl = check_canned_acl(pab, b, asks.acl, asks.grants)?;
     let account_region = (ctx.principal.account_id.as_str(), b.region.as_str());
-    let plan = match customer {
+    let mut plan = match customer {
         Some(k) => crate::encryption::Plan::sse_c(k),
         None => crate::encryption::plan(&records::tx_reader(tx), b, key, &asks.sse, account_region, ctx.now)?,
     };
+    plan.make_managed_key(tx, ctx, &b.region)?;
     Ok(Settled { plan, lock, acl })
 }
 

@@ -27,7 +27,7 @@ fn kms_in(server: &TestServer, region: &str, id: &str, secret: &str, token: Opti
     aws_sdk_kms::Client::from_conf(conf)
 }
 
-fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_kms::error::SdkError<E, R>>) -> String {
+pub(crate) fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_kms::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "OK".to_owned(),
         Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),

@@ -274,19 +274,10 @@ async fn object_bytes_are_sealed_at_rest_and_default_encryption_is_sse_s3() {
     let stored = server.stored_bytes().unwrap();
     let needle = b"RAMPART-PLAINTEXT-CANARY";
     assert!(!stored.windows(needle.len()).any(|w| w == needle), "the object's bytes are in the store in clear");
-    // SSE-KMS and SSE-C are refused by name until served, never silently downgraded.
+    // Restarted, the bytes still open.
     server.restart().await.unwrap();
     let c = s3(&server, &server.access_key_id, &server.secret_access_key);
     assert_eq!(read(&c, "vault", "canary.bin").await, pattern);
-    let kms = c
-        .put_object()
-        .bucket("vault")
-        .key("k")
-        .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await;
-    assert_eq!(code(kms), "NotImplemented");
 }
 
 #[tokio::test]
@@ -1045,4 +1036,61 @@ async fn sse_c_objects_open_only_with_their_customer_key() {
         .unwrap_err();
     assert_eq!(e.code(), Some("InvalidRequest"));
     assert!(e.message().unwrap_or_default().contains("secure connection"), "{:?}", e.message());
+}
+
+/// SSE-KMS without a key names the AWS managed key `aws/s3`: KMS makes it on first use (one per
+/// account and Region), every principal of the account may use it through S3 (an IAM user with
+/// no KMS permission included), and no one may use it directly or manage it.
+#[tokio::test]
+async fn sse_kms_without_a_key_uses_the_aws_managed_key_made_on_first_use() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let server = TestServer::start().await.unwrap();
+    let owner = s3(&server, &server.access_key_id, &server.secret_access_key);
+    let kms = crate::kms::kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    owner.create_bucket().bucket("receipts").send().await.unwrap();
+    let first = owner
+        .put_object()
+        .bucket("receipts")
+        .key("a.txt")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .body(ByteStream::from_static(b"flat white"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    let managed = kms.describe_key().key_id("alias/aws/s3").send().await.unwrap().key_metadata.unwrap();
+    assert_eq!(first.ssekms_key_id(), managed.arn());
+    assert_eq!(managed.key_manager().map(|m| m.as_str()), Some("AWS"));
+    assert_eq!(managed.description(), Some("Default key that protects my S3 objects when no other key is defined"));
+    assert_eq!(read(&owner, "receipts", "a.txt").await, b"flat white");
+
+    // The bucket's default of aws:kms without a key: the same managed key, not a second one.
+    let by_default =
+        ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::AwsKms).build().unwrap();
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build();
+    let config = ServerSideEncryptionConfiguration::builder().rules(rule).build().unwrap();
+    owner.put_bucket_encryption().bucket("receipts").server_side_encryption_configuration(config).send().await.unwrap();
+    let s3_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject","s3:GetObject"],"Resource":"arn:aws:s3:::receipts/*"}]}"#;
+    let (id, secret) = user_with_key(&root(&server), "cashier", s3_only).await;
+    let cashier = s3(&server, &id, &secret);
+    let second = put(&cashier, "receipts", "b.txt", b"cortado").await;
+    assert_eq!(second.ssekms_key_id(), managed.arn(), "the account's one managed key");
+    assert_eq!(read(&cashier, "receipts", "b.txt").await, b"cortado");
+    let aliases = kms.list_aliases().send().await.unwrap();
+    let named: Vec<&str> = aliases.aliases().iter().filter_map(|a| a.alias_name()).collect();
+    assert!(named.contains(&"alias/aws/s3"), "{named:?}");
+
+    // Not directly, and not managed, even by root: the key's policy grants neither.
+    let key_id = managed.key_id();
+    let direct = kms.encrypt().key_id("alias/aws/s3").plaintext(aws_sdk_kms::primitives::Blob::new(b"x")).send().await;
+    assert_eq!(crate::kms::code(direct), "AccessDeniedException");
+    assert_eq!(crate::kms::code(kms.disable_key().key_id(key_id).send().await), "AccessDeniedException");
+    let deletion = kms.schedule_key_deletion().key_id(key_id).pending_window_in_days(7).send().await;
+    assert_eq!(crate::kms::code(deletion), "AccessDeniedException");
+    let policy = kms.get_key_policy().key_id(key_id).send().await.unwrap();
+    let replaced = kms.put_key_policy().key_id(key_id).policy(policy.policy().unwrap()).send().await;
+    assert_eq!(crate::kms::code(replaced), "AccessDeniedException");
 }
