@@ -217,6 +217,9 @@ pub fn checks(
     if let Some(kms) = member("SSEKMSKeyId") {
         keys.push(("s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(), vec![kms.to_owned()]));
     }
+    if let Some(alg) = member("SSECustomerAlgorithm") {
+        keys.push(("s3:x-amz-server-side-encryption-customer-algorithm".to_owned(), vec![alg.to_owned()]));
+    }
     for (key, name) in
         [("s3:object-lock-mode", "ObjectLockMode"), ("s3:object-lock-legal-hold", "ObjectLockLegalHoldStatus")]
     {

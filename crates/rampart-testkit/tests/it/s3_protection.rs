@@ -967,6 +967,13 @@ out['part with another key'] = err(lambda: s3.upload_part(Bucket='sealed', Key='
     PartNumber=1, Body=b'x', **c2))
 out['part without a key'] = err(lambda: s3.upload_part(Bucket='sealed', Key='parts.bin', UploadId=u,
     PartNumber=1, Body=b'x'))
+# A bucket policy can require SSE-C of every write.
+s3.put_bucket_policy(Bucket='sealed', Policy=json.dumps({'Version': '2012-10-17', 'Statement': [{
+    'Sid': 'CustomerKeysOnly', 'Effect': 'Deny', 'Principal': '*', 'Action': 's3:PutObject',
+    'Resource': 'arn:aws:s3:::sealed/*',
+    'Condition': {'Null': {'s3:x-amz-server-side-encryption-customer-algorithm': 'true'}}}]}))
+out['policy: plain write'] = err(lambda: s3.put_object(Bucket='sealed', Key='y', Body=b'y'))
+out['policy: SSE-C write'] = err(lambda: s3.put_object(Bucket='sealed', Key='y', Body=b'y', **c1))
 print(json.dumps(out))
 "#;
 
@@ -1005,6 +1012,8 @@ async fn sse_c_objects_open_only_with_their_customer_key() {
         "parts": 3,
         "part with another key": "AccessDenied",
         "part without a key": "InvalidRequest",
+        "policy: plain write": "AccessDenied",
+        "policy: SSE-C write": "OK",
     });
     assert_eq!(out, expected);
 
