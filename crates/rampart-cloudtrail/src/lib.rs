@@ -44,6 +44,10 @@ pub struct UserIdentity {
     /// Requests made with temporary credentials: how the session was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_context: Option<SessionContext>,
+    /// The service that made the request on the caller's behalf (`s3.amazonaws.com` for S3's use
+    /// of a KMS key under SSE-KMS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoked_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +106,7 @@ impl UserIdentity {
                     user_name: None,
                     identity_provider: None,
                     session_context: None,
+                    invoked_by: None,
                 };
             }
         };
@@ -144,6 +149,7 @@ impl UserIdentity {
             user_name: if p.kind == PrincipalKind::AssumedRole { None } else { p.user_name.clone() },
             identity_provider: None,
             session_context,
+            invoked_by: None,
         }
     }
 
@@ -158,6 +164,7 @@ impl UserIdentity {
             user_name: None,
             identity_provider: None,
             session_context: None,
+            invoked_by: None,
         }
     }
 

@@ -37,13 +37,31 @@ fn usage_key(key: &KeyRecord) -> Vec<u8> {
 /// Notes a successful cryptographic operation with `key`.
 pub(crate) fn used(ctx: &Ctx<'_>, key: &KeyRecord, operation: &str) {
     let usage = Usage { operation: operation.to_owned(), at: ctx.now, request_id: ctx.request_id.to_owned() };
+    note(usage_key(key), usage);
+}
+
+/// Notes an operation another service made with the key `arn` for a request (S3's
+/// GenerateDataKey and Decrypt under SSE-KMS): a use of the key as much as a direct call.
+pub fn used_via_service(arn: &str, operation: &str, at: OffsetDateTime, request_id: &str) {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("kms"), Some(region), Some(account), Some(resource)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    let Some(id) = resource.strip_prefix("key/") else { return };
+    let usage = Usage { operation: operation.to_owned(), at, request_id: request_id.to_owned() };
+    note(keys::kms_key_usage(account, region, id), usage);
+}
+
+fn note(at: Vec<u8>, usage: Usage) {
     if let Ok(mut pending) = PENDING.lock() {
         if pending.len() >= PENDING_LIMIT
             && let Some(oldest) = pending.iter().min_by_key(|(_, u)| u.at).map(|(k, _)| k.clone())
         {
             pending.remove(&oldest);
         }
-        pending.insert(usage_key(key), usage);
+        pending.insert(at, usage);
     }
 }
 

@@ -355,6 +355,14 @@ impl App {
         match outcome {
             Ok(ok) => {
                 request_log(&draft, origin, request_id, ok.status, None, started);
+                for used in std::mem::take(&mut draft.kms_uses) {
+                    rampart_kms::used_via_service(&used.key_arn, &used.operation, now, request_id);
+                    if AUDIT {
+                        let id = crate::ids::uuid();
+                        let ev = audit::kms_use_event(&draft, &used, &id, now, &self.config.region);
+                        audit::queue(&self.db, &ev, now);
+                    }
+                }
                 if AUDIT && !committed {
                     let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
                     audit::queue(&self.db, &ev, now);
@@ -743,6 +751,26 @@ impl App {
                        resource_policy: Option<&authz::ResourcePolicy>| {
             allowed_by(action, resource, keys, resource_policy, None)
         };
+        // S3's own use of a KMS key for the request (SSE-KMS) is a KMS event of its own.
+        draft.kms_uses = bucket_checks
+            .iter()
+            .filter_map(|c| {
+                let operation = c.action.strip_prefix("kms:")?;
+                let context = c
+                    .keys
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.strip_prefix("kms:EncryptionContext:")?.to_owned(), v.first()?.clone()))
+                    })
+                    .collect();
+                Some(audit::KmsUse {
+                    operation: operation.to_owned(),
+                    key_arn: c.resource.clone(),
+                    context,
+                    by: "s3.amazonaws.com",
+                })
+            })
+            .collect();
         let by_resource_policy = !key_checks.is_empty() || !bucket_checks.is_empty();
         let mut refused = Vec::new();
         for check in bucket_checks {

@@ -21,6 +21,53 @@ pub struct Draft {
     pub resources: Vec<String>,
     /// Signed with a console session's credentials.
     pub from_console: bool,
+    /// KMS operations a service made for the request (S3 under SSE-KMS), each KMS's own event.
+    pub kms_uses: Vec<KmsUse>,
+}
+
+/// A KMS operation a service made with a key on the caller's behalf.
+#[derive(Debug, Clone)]
+pub struct KmsUse {
+    /// `GenerateDataKey` or `Decrypt`.
+    pub operation: String,
+    pub key_arn: String,
+    pub context: Vec<(String, String)>,
+    /// The service that made it (`s3.amazonaws.com`).
+    pub by: &'static str,
+}
+
+/// The event of a KMS operation a service made for a request: in the caller's name, invoked by
+/// the service (which is also its source and user agent), read-only, on the key.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html>
+/// and <https://docs.aws.amazon.com/kms/latest/developerguide/ct-generatedatakey.html>.
+pub fn kms_use_event(draft: &Draft, used: &KmsUse, request_id: &str, time: OffsetDateTime, region: &str) -> Event {
+    let context: serde_json::Map<String, serde_json::Value> =
+        used.context.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    let parameters = match used.operation.as_str() {
+        "GenerateDataKey" => {
+            serde_json::json!({"keyId": used.key_arn, "keySpec": "AES_256", "encryptionContext": context})
+        }
+        _ => {
+            serde_json::json!({"keyId": used.key_arn, "encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context})
+        }
+    };
+    let identity = draft.identity.clone().map(|i| UserIdentity { invoked_by: Some(used.by.to_owned()), ..i });
+    let d = Draft {
+        event_source: Some("kms.amazonaws.com".to_owned()),
+        event_name: Some(used.operation.clone()),
+        region: draft.region.clone(),
+        identity,
+        access_key_id: draft.access_key_id.clone(),
+        recipient_account_id: used.key_arn.split(':').nth(4).map(str::to_owned),
+        request_parameters: Some(parameters),
+        response_elements: None,
+        read_only: true,
+        resources: vec![used.key_arn.clone()],
+        from_console: false,
+        kms_uses: Vec::new(),
+    };
+    let origin = Origin { source_ip: used.by.to_owned(), user_agent: used.by.to_owned(), tls: None };
+    event(d, &origin, request_id, time, region, None)
 }
 
 /// The connection facts of a request.

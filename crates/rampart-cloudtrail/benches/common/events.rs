@@ -17,6 +17,7 @@ pub fn event(i: usize, name: &str) -> Event {
             user_name: Some(user.clone()),
             identity_provider: None,
             session_context: None,
+            invoked_by: None,
         },
         event_time: "2026-11-23T10:00:00Z".into(),
         event_source: "iam.amazonaws.com".into(),

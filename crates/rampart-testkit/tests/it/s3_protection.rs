@@ -404,6 +404,26 @@ async fn sse_kms_needs_the_key_permissions_through_s3_and_a_usable_key() {
     assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()));
     // The KMS key policy's own grant through IAM: the root user reads it.
     assert_eq!(read(&owner, "payroll", "june.csv").await, secret_rows);
+    // S3's use of the key is KMS's own event, in the caller's name, invoked by S3, and the
+    // key's last use.
+    let made = crate::events_named(&server, "GenerateDataKey", 1).await;
+    let made = made.iter().find(|e| e["userIdentity"]["userName"] == "payroll-admin").expect("the admin's write");
+    assert_eq!(
+        (&made["eventSource"], &made["userIdentity"]["invokedBy"], &made["sourceIPAddress"], &made["readOnly"]),
+        (
+            &serde_json::json!("kms.amazonaws.com"),
+            &serde_json::json!("s3.amazonaws.com"),
+            &serde_json::json!("s3.amazonaws.com"),
+            &serde_json::json!(true)
+        )
+    );
+    assert_eq!(made["requestParameters"]["encryptionContext"]["aws:s3:arn"], "arn:aws:s3:::payroll/june.csv");
+    assert_eq!(made["requestParameters"]["keyId"], key_arn.as_str());
+    assert_eq!(made["resources"][0]["ARN"], key_arn.as_str());
+    let opened = crate::events_named(&server, "Decrypt", 2).await;
+    assert!(opened.iter().any(|e| e["userIdentity"]["type"] == "Root"), "{opened:?}");
+    let last = kms.get_key_last_usage().key_id(key.key_id()).send().await.unwrap();
+    assert_eq!(last.key_last_usage().and_then(|u| u.operation()).map(|o| o.as_str()), Some("Decrypt"), "{last:?}");
 
     // DSSE-KMS and an explicit SSE-S3 write round-trip too; a key that does not exist is KMS's error.
     let dsse = owner
