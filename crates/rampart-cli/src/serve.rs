@@ -61,6 +61,10 @@ pub struct Args {
     /// objects go up in parts.
     #[arg(long, env = "RAMPART_MAX_OBJECT_BODY_BYTES")]
     max_object_body_bytes: Option<usize>,
+    /// Most memory S3 upload bodies hold at once, in bytes [default: 67108864]; each upload counts
+    /// twice its length and waits for room (503 SlowDown after --body-read-timeout-secs).
+    #[arg(long, env = "RAMPART_UPLOAD_MEMORY_BYTES")]
+    upload_memory_bytes: Option<usize>,
     /// Seconds a client has to send its request headers [default: 10].
     #[arg(long, env = "RAMPART_HEADER_READ_TIMEOUT_SECS")]
     header_read_timeout_secs: Option<u64>,
@@ -144,7 +148,7 @@ impl Args {
         };
         let a = self;
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
-            header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
+            upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url);

@@ -47,6 +47,8 @@ pub struct App {
     /// The base domains S3 requests may name their bucket under (`BUCKET.s3.localhost`), the
     /// built-in ones and the configured ones.
     pub s3_base_domains: Vec<String>,
+    /// The room upload bodies may take, in KiB (`Config::upload_memory_bytes`).
+    pub upload_memory: Arc<tokio::sync::Semaphore>,
 }
 
 /// A failed request: the error and how to render it.
@@ -840,7 +842,7 @@ impl App {
                 {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
                 }
-                Ok(Step::Done(encode(service, op, &output, request_id)))
+                Ok(Step::Done(encode(service, op, output, request_id)))
             }
             HandlerRef::Write(handler) => {
                 let region = auth.scope.region.clone();
@@ -904,7 +906,7 @@ impl App {
                 if let Some(shape) = op.output {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
                 }
-                Ok(Some(Step::Done(encode(service, op, &output, request_id))))
+                Ok(Some(Step::Done(encode(service, op, output, request_id))))
             }
             _ => Err(not_implemented(service, op)),
         }
@@ -944,7 +946,7 @@ impl App {
         if let Some(shape) = op.output {
             draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
         }
-        Ok(encode(service, op, &output, request_id))
+        Ok(encode(service, op, output, request_id))
     }
 
     /// Runs a `Prepared` handler's slow first step on a blocking thread; the write follows.
@@ -1020,7 +1022,7 @@ impl App {
             .await;
         match result {
             // The answer is encoded here, off the store's single writer thread.
-            Ok(output) => Ok(encode(service, op, &output, request_id)),
+            Ok(output) => Ok(encode(service, op, output, request_id)),
             Err(TxError::Aborted(e)) => Err((fail(from_service(e)), draft)),
             Err(TxError::Store(e)) => {
                 tracing::error!(request_id, error = %e, "transaction failed");
@@ -1119,11 +1121,16 @@ enum Step {
     },
 }
 
-fn encode(service: &'static Service, op: &'static Operation, output: &Value, request_id: &str) -> Success {
+fn encode(service: &'static Service, op: &'static Operation, mut output: Value, request_id: &str) -> Success {
     let (content_type, body) = match service.protocol {
-        Protocol::Query => ("text/xml", query::encode_response(service, op, Some(output), request_id)),
+        Protocol::Query => ("text/xml", query::encode_response(service, op, Some(&output), request_id)),
         Protocol::RestXml => {
-            let r = restxml::encode_output(op, output, restxml::s3_root_element(op.name), service.xml_namespace);
+            // An object's bytes become the body as they are: a download is held once, not twice.
+            let payload = restxml::take_blob_payload(op, &mut output);
+            let mut r = restxml::encode_output(op, &output, restxml::s3_root_element(op.name), service.xml_namespace);
+            if let Some(bytes) = payload {
+                r.body = bytes;
+            }
             let mut headers = r.headers;
             // The body's own length is sent by the server; a HEAD answer states the object's.
             if op.http_method != "HEAD" {
@@ -1139,7 +1146,7 @@ fn encode(service: &'static Service, op: &'static Operation, output: &Value, req
                 body: Bytes::from(r.body),
             };
         }
-        _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(output, s))),
+        _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s))),
     };
     Success { status: 200, content_type: content_type.to_owned(), headers: Vec::new(), body: Bytes::from(body) }
 }

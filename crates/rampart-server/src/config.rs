@@ -65,6 +65,10 @@ pub struct Config {
     /// The largest body of an S3 upload (PutObject, UploadPart: a PUT), in bytes; larger objects
     /// go up in parts, as `aws s3 cp` sends them.
     pub max_object_body_bytes: usize,
+    /// Most memory S3 upload bodies hold at once, in bytes: each upload counts twice its length
+    /// (its bytes as received, then sealed) and waits for room before its body is read, so a
+    /// burst of large uploads is slowed rather than allowed to grow the server without bound.
+    pub upload_memory_bytes: usize,
     /// Seconds a client has to send its request headers.
     pub header_read_timeout_secs: u64,
     /// Seconds a client has to send its request body.
@@ -207,6 +211,7 @@ impl Default for Config {
             tls_self_signed: false,
             max_body_bytes: 8 * 1024 * 1024,
             max_object_body_bytes: 64 * 1024 * 1024,
+            upload_memory_bytes: 64 * 1024 * 1024,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
@@ -282,6 +287,9 @@ version = 1
 # max_body_bytes = 8388608
 # The largest S3 upload body (PutObject, UploadPart); larger objects go up in parts.
 # max_object_body_bytes = 67108864
+# Most memory upload bodies hold at once (each counts twice its length; a larger one runs alone);
+# an upload waits for room, up to body_read_timeout_secs, then is answered 503 SlowDown.
+# upload_memory_bytes = 67108864
 # header_read_timeout_secs = 10
 # body_read_timeout_secs = 30
 # shutdown_grace_secs = 30
@@ -466,6 +474,7 @@ impl Config {
         }
         if self.max_body_bytes == 0
             || self.max_object_body_bytes == 0
+            || self.upload_memory_bytes < 1024
             || self.header_read_timeout_secs == 0
             || self.body_read_timeout_secs == 0
             || self.max_connections == 0

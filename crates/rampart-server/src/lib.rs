@@ -201,6 +201,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     }
     let allow_private_issuers = config.oidc_allow_private_addresses;
     let s3_base_domains = config.s3_domains();
+    let upload_memory = Arc::new(tokio::sync::Semaphore::new(config.upload_memory_bytes / 1024));
     let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
     let app = Arc::new(app::App {
         config,
@@ -216,6 +217,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sessions: authn::SessionCache::default(),
         management_account_id: marker.management_account_id.clone(),
         s3_base_domains,
+        upload_memory,
     });
     let (shutdown, rx) = watch::channel(false);
     let digest_every = time::Duration::seconds(i64::try_from(app.config.trail_digest_secs.max(1)).unwrap_or(3600));

@@ -134,6 +134,23 @@ fn service(
     })
 }
 
+/// Reads a body into one buffer of the size it declared (at most the limit), each frame copied in
+/// and freed as it arrives: an upload's bytes are held once, not once as frames and again joined.
+/// The buffer's pages are the kernel's to give as they are written, so a length declared and not
+/// sent costs address space, not memory.
+async fn read_body<B>(mut body: B, capacity: usize) -> Result<bytes::Bytes, B::Error>
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+{
+    let mut out = bytes::BytesMut::with_capacity(capacity);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
+
 async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) -> Response {
     let request_id = crate::ids::uuid();
     let (parts, body) = req.into_parts();
@@ -163,7 +180,26 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         return app.reject(&origin, &request_id, too_large(), protocol);
     }
     let timeout = Duration::from_secs(app.config.body_read_timeout_secs);
-    let body = match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+    // An upload's body takes room in the upload memory before it is read: twice its length (as
+    // received, then sealed), or all the room for one larger than it. Room is given in turn; an
+    // upload that waits longer than a body may take is told to slow down, as S3 tells it.
+    // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (SlowDown).
+    let _room = if upload {
+        let total = app.config.upload_memory_bytes / 1024;
+        let wanted = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(max).saturating_mul(2).div_ceil(1024);
+        let permits = u32::try_from(wanted.clamp(1, total)).unwrap_or(u32::MAX);
+        match tokio::time::timeout(timeout, app.upload_memory.clone().acquire_many_owned(permits)).await {
+            Ok(Ok(room)) => Some(room),
+            _ => {
+                let e = WireError::new("SlowDown", 503, "Please reduce your request rate.");
+                return app.reject(&origin, &request_id, e, Protocol::RestXml);
+            }
+        }
+    } else {
+        None
+    };
+    let capacity = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(0).min(max);
+    let body = match tokio::time::timeout(timeout, read_body(Limited::new(body, max), capacity)).await {
         Err(_) => {
             let e = WireError::new("RequestTimeoutException", 408, "Timed out reading the request body");
             let mut r = app.reject(&origin, &request_id, e, protocol);
@@ -181,7 +217,7 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
                 protocol,
             );
         }
-        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Ok(bytes)) => bytes,
     };
     if signin {
         return crate::signin::handle(app, &body, &origin, &request_id).await;

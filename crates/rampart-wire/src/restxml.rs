@@ -309,6 +309,21 @@ fn header_value(m: &Member, v: &Value) -> Option<String> {
 
 /// Encodes an operation's output. `root` names the XML document element of a body that is not a
 /// payload member (S3 names them per operation: `ListAllMyBucketsResult`, `ListBucketResult`).
+/// Moves a blob payload (an object's bytes) out of an output, to be sent as the body without a
+/// copy; [`encode_output`] then encodes the rest.
+pub fn take_blob_payload(op: &Operation, output: &mut Value) -> Option<Vec<u8>> {
+    let (Some(shape), Value::Struct(fields)) = (op.output, output) else { return None };
+    let Kind::Structure(st) = &shape.kind else { return None };
+    let field = fields.get_mut(st.payload.and_then(|p| st.member_index(p))?)?;
+    match field.take() {
+        Some(Value::Blob(bytes)) => Some(bytes),
+        other => {
+            *field = other;
+            None
+        }
+    }
+}
+
 pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespace: Option<&str>) -> HttpResponse {
     let mut resp = HttpResponse { status: op.response_code, headers: Vec::new(), content_type: None, body: Vec::new() };
     let (Some(shape), Value::Struct(fields)) = (op.output, output) else { return resp };

@@ -275,3 +275,52 @@ async fn garbage_is_a_clean_4xx_or_a_closed_connection() {
         .unwrap();
     assert_eq!(r.status, 200);
 }
+
+/// Upload bodies share a bounded room in memory: uploads wait their turn for it (each counts twice
+/// its length; one larger than the room runs alone), so concurrent uploads all land; an upload
+/// that cannot get room while its body may still arrive is told to slow down, as S3 tells it.
+#[tokio::test]
+async fn uploads_wait_their_turn_for_bounded_memory_and_slow_down_when_it_stays_full() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let server = TestServer::start_with(|c| {
+        c.upload_memory_bytes = 3 * 1024 * 1024;
+        c.body_read_timeout_secs = 2;
+    })
+    .await
+    .unwrap();
+    let c = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("room").send().await.unwrap();
+    // Six uploads of 1 MiB (2 MiB of room each, one at a time) and one of 4 MiB (all the room).
+    let mut uploads = tokio::task::JoinSet::new();
+    for (i, size) in [1usize, 1, 1, 1, 1, 1, 4].into_iter().enumerate() {
+        let c = c.clone();
+        uploads.spawn(async move {
+            let body = vec![u8::try_from(i).unwrap(); size << 20];
+            c.put_object().bucket("room").key(format!("k{i}")).body(ByteStream::from(body)).send().await.map(|_| ())
+        });
+    }
+    while let Some(done) = uploads.join_next().await {
+        done.unwrap().unwrap();
+    }
+    let listed = c.list_objects_v2().bucket("room").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(7));
+
+    // Clients that declare a body and send none hold the whole room, each until its body may no
+    // longer arrive (the second takes it when the first gives up); an upload that cannot get room
+    // within that time is answered 503 SlowDown rather than left waiting.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect(&server).await;
+        s.write_all(b"PUT /room/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 8388608\r\n\r\n").await.unwrap();
+        stalled.push(s);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let waiting = c.put_object().bucket("room").key("late").body(ByteStream::from_static(b"late")).send().await;
+    let e = waiting.unwrap_err();
+    let se = e.as_service_error().map(|s| (s.meta().code(), s.meta().message()));
+    assert_eq!(se, Some((Some("SlowDown"), Some("Please reduce your request rate."))), "{e:?}");
+    // The room comes back when the stalled requests are given up.
+    drop(stalled);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    c.put_object().bucket("room").key("later").body(ByteStream::from_static(b"later")).send().await.unwrap();
+}
