@@ -931,6 +931,11 @@ async fn main() -> anyhow::Result<()> {
     }
     if let (Some(addr), Some(creds)) = attach {
         let mut creds = std::sync::Arc::new(read_creds(&creds)?);
+        // The transfer benchmark against a server started elsewhere (under a profiler): its RSS is
+        // not sampled here.
+        if transfer {
+            return s3_transfer(&addr, &creds, mib, None).await;
+        }
         if let Some(counts) = counts {
             populate(&addr, &creds, counts).await?;
         }
