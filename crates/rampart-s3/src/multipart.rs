@@ -59,6 +59,20 @@ impl UploadRecord {
         }
     }
 
+    /// The sealing of the upload's parts: its KMS data key opened, or the customer's key the
+    /// request sent (which must be the upload's), or Rampart's own.
+    fn sealing<'s>(
+        &self,
+        get: &records::Reader<'_>,
+        sealer: &'s rampart_store::Sealer,
+        region: &str,
+        customer: Option<&CustomerKey>,
+        now: OffsetDateTime,
+    ) -> Result<crate::encryption::Sealing<'s>, ServiceError> {
+        let stored = (Some(self.sse.as_str()), self.kms.as_ref());
+        crate::encryption::sealing(get, sealer, region, stored, (self.sse_c.as_ref(), customer), now)
+    }
+
     /// The algorithm the client chose for the upload, if any.
     fn algorithm(&self) -> Option<Algorithm> {
         self.checksum_algorithm.as_deref().and_then(Algorithm::parse)
@@ -290,16 +304,7 @@ pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) 
     let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(&body).as_slice()));
     // An upload's encryption is fixed when it begins, and its id is never reused: what is sealed
     // here is sealed as the write would seal it.
-    let get = objects::uncached(ctx.db);
-    let stored = (Some(u.sse.as_str()), u.kms.as_ref());
-    let sealing = crate::encryption::sealing(
-        &get,
-        ctx.sealer,
-        &b.region,
-        stored,
-        (u.sse_c.as_ref(), customer.as_ref()),
-        ctx.now,
-    )?;
+    let sealing = u.sealing(&objects::uncached(ctx.db), ctx.sealer, &b.region, customer.as_ref(), ctx.now)?;
     let chunks = crate::data::seal(&sealing, &part_data(&u.upload_id, number), &body)?;
     Ok(PreparedPart { request: input, number, etag, size: body.len() as u64, sent, checksum, chunks })
 }
@@ -363,11 +368,7 @@ pub fn upload_part_copy(
     input: shapes::UploadPartCopyRequest,
 ) -> Result<shapes::UploadPartCopyOutput, ServiceError> {
     let customer = objects::customer_key!(input)?;
-    let src_customer = CustomerKey::from_headers(
-        input.copy_source_sse_customer_algorithm.as_deref(),
-        input.copy_source_sse_customer_key.as_deref(),
-        input.copy_source_sse_customer_key_md5.as_deref(),
-    )?;
+    let src_customer = objects::copy_source_customer_key!(input)?;
     let b = bucket_tx(tx, &input.bucket)?;
     let number = check_part_number(input.part_number)?;
     let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
@@ -398,15 +399,7 @@ pub fn upload_part_copy(
     };
     let get = records::tx_reader(tx);
     let body = objects::read_range(&get, ctx.sealer, &sb, (&src, src_customer.as_ref()), (from, to), ctx.now)?;
-    let stored = (Some(u.sse.as_str()), u.kms.as_ref());
-    let sealing = crate::encryption::sealing(
-        &get,
-        ctx.sealer,
-        &b.region,
-        stored,
-        (u.sse_c.as_ref(), customer.as_ref()),
-        ctx.now,
-    )?;
+    let sealing = u.sealing(&get, ctx.sealer, &b.region, customer.as_ref(), ctx.now)?;
     drop(get);
     let data = part_data(&u.upload_id, number);
     crate::data::delete(tx, &data)?;

@@ -713,6 +713,18 @@ macro_rules! customer_key {
 }
 pub(crate) use customer_key;
 
+/// The SSE-C key a copy (`$input`) sends for its source, if any.
+macro_rules! copy_source_customer_key {
+    ($input:expr) => {
+        CustomerKey::from_headers(
+            $input.copy_source_sse_customer_algorithm.as_deref(),
+            $input.copy_source_sse_customer_key.as_deref(),
+            $input.copy_source_sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(crate) use copy_source_customer_key;
+
 /// The bucket, version and span a GetObject or HeadObject `$input` reads, its preconditions met.
 macro_rules! read_target {
     ($ctx:expr, $input:expr) => {
@@ -1466,11 +1478,7 @@ pub fn copy_object(
     ctx: &TxCtx<'_>,
     input: shapes::CopyObjectRequest,
 ) -> Result<shapes::CopyObjectOutput, ServiceError> {
-    let src_customer = CustomerKey::from_headers(
-        input.copy_source_sse_customer_algorithm.as_deref(),
-        input.copy_source_sse_customer_key.as_deref(),
-        input.copy_source_sse_customer_key_md5.as_deref(),
-    )?;
+    let src_customer = copy_source_customer_key!(input)?;
     let (src_bucket, src_key, src_version) = parse_copy_source(&input.copy_source)?;
     let sb = bucket_tx(tx, &src_bucket)?;
     let (_, src) = version_tx(tx, &sb.name, &src_key, src_version.as_deref())?;
