@@ -405,16 +405,10 @@ impl App {
             namespace,
         };
 
-        // The signature's claims, before anything else. The host is the Host header's, else the
-        // URI's authority (HTTP/2, absolute-form requests).
+        // The signature's claims, before anything else.
         let host = parts.uri.authority().map(|a| a.as_str().to_owned());
         let host_header = header(h, "host").or(host.as_deref());
-        let mut headers: Vec<(&str, &[u8])> = h.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
-        if !h.contains_key(http::header::HOST)
-            && let Some(host) = &host
-        {
-            headers.push(("host", host.as_bytes()));
-        }
+        let headers = signed_headers(parts, host.as_deref());
         let sreq = rampart_sigv4::Request {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -1196,6 +1190,40 @@ fn check_content_sha256(value: Option<&str>) -> Result<(), WireError> {
 /// Decodes a rest-xml input, first undoing `aws-chunked` framing: its trailing checksums are read
 /// as the headers they stand for. A signed body's chunk signatures were checked with the request's
 /// (`Verifier::verify`); SigV4a's ECDSA streaming is refused, as SigV4a itself is.
+/// A request's headers as SigV4 signs them. The host is the Host header's, else the URI's
+/// authority (HTTP/2, absolute-form requests).
+fn signed_headers<'a>(parts: &'a http::request::Parts, authority: Option<&'a str>) -> Vec<(&'a str, &'a [u8])> {
+    let h = &parts.headers;
+    let mut headers: Vec<(&str, &[u8])> = h.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    if !h.contains_key(http::header::HOST)
+        && let Some(host) = authority
+    {
+        headers.push(("host", host.as_bytes()));
+    }
+    headers
+}
+
+impl App {
+    /// Whether an S3 request's signer is known and its signature holds before its body has
+    /// arrived, from its headers (an upload waiting for room in memory; the whole request is
+    /// checked again once its body is in).
+    pub fn authenticated_before_body(&self, parts: &http::request::Parts) -> bool {
+        let host = parts.uri.authority().map(|a| a.as_str().to_owned());
+        let headers = signed_headers(parts, host.as_deref());
+        let sreq = rampart_sigv4::Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &[],
+        };
+        match rampart_sigv4::parse(&sreq) {
+            Ok(auth) => crate::authn::authenticates_before_body(self, &sreq, &auth, OffsetDateTime::now_utc()),
+            Err(_) => false,
+        }
+    }
+}
+
 /// Whether a request signed for `s3` is S3 Control's rather than S3's. Both sign as `s3`; S3
 /// Control's calls carry the account in `x-amz-account-id` (the SDKs also put it in front of the
 /// host, `ACCOUNT.s3-control.REGION…`, which a custom endpoint turns into `ACCOUNT.ENDPOINT`) and

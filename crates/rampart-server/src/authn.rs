@@ -34,14 +34,14 @@ fn authenticate_session(
     req: &Request<'_>,
     auth: &Auth,
     now: OffsetDateTime,
+    headers_only: bool,
 ) -> Result<Principal, AuthnError> {
     let token = auth.security_token.as_deref().ok_or(SigV4Error::InvalidClientTokenId)?;
     let claims = app.sessions.open(&app.sealer, &auth.access_key_id, token).ok_or(SigV4Error::InvalidClientTokenId)?;
     if claims.access_key_id != auth.access_key_id {
         return Err(SigV4Error::InvalidClientTokenId.into());
     }
-    let s3 = auth.scope.service == "s3";
-    app.verifier.verify(req, auth, claims.secret.as_bytes(), now, s3)?;
+    verify(app, req, auth, claims.secret.as_bytes(), now, headers_only)?;
     if now >= claims.expires {
         return Err(SigV4Error::ExpiredToken.into());
     }
@@ -164,8 +164,39 @@ fn failed(e: ServiceError) -> AuthnError {
 }
 
 pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> Result<Principal, AuthnError> {
+    authenticate_as(app, req, auth, now, false)
+}
+
+/// Whether an S3 request's signer is known and its signature holds, from its headers alone
+/// (before its body arrives; [`authenticate`] checks the whole request after).
+pub fn authenticates_before_body(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> bool {
+    auth.scope.service == "s3" && authenticate_as(app, req, auth, now, true).is_ok()
+}
+
+fn verify(
+    app: &App,
+    req: &Request<'_>,
+    auth: &Auth,
+    secret: &[u8],
+    now: OffsetDateTime,
+    headers_only: bool,
+) -> Result<(), SigV4Error> {
+    if headers_only {
+        app.verifier.verify_headers(req, auth, secret, now)
+    } else {
+        app.verifier.verify(req, auth, secret, now, auth.scope.service == "s3")
+    }
+}
+
+fn authenticate_as(
+    app: &App,
+    req: &Request<'_>,
+    auth: &Auth,
+    now: OffsetDateTime,
+    headers_only: bool,
+) -> Result<Principal, AuthnError> {
     if auth.access_key_id.starts_with("ASIA") {
-        return authenticate_session(app, req, auth, now);
+        return authenticate_session(app, req, auth, now, headers_only);
     }
     let record = ACCESS_KEYS.read(&app.db, &keys::access_key(&auth.access_key_id)).map_err(failed)?;
     let Some(record) = record else {
@@ -195,8 +226,7 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
         return Err(SigV4Error::InvalidClientTokenId.into());
     }
     let secret = record.secret(&app.sealer).map_err(|_| AuthnError::Internal)?;
-    let s3 = auth.scope.service == "s3";
-    app.verifier.verify(req, auth, &secret, now, s3)?;
+    verify(app, req, auth, &secret, now, headers_only)?;
     note_use(app, &record.id, auth, now);
     match &record.owner {
         KeyOwner::Root { account_id } => Ok(Principal::root(account_id, Some(record.id.clone()))),

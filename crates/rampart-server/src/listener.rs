@@ -181,16 +181,28 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     }
     let timeout = Duration::from_secs(app.config.body_read_timeout_secs);
     // An upload's body takes room in the upload memory before it is read: twice its length (as
-    // received, then sealed), or all the room for one larger than it. Room is given in turn; an
-    // upload that waits longer than a body may take is told to slow down, as S3 tells it.
+    // received, then sealed), or all the room for one larger than it. Any caller takes free room;
+    // only one whose signature holds on its headers waits its turn for it (an unknown caller
+    // trickling bodies cannot keep the known ones waiting). An upload that cannot get room is told
+    // to slow down, as S3 tells it.
     // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (SlowDown).
     let _room = if upload {
         let total = app.config.upload_memory_bytes / 1024;
         let wanted = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(max).saturating_mul(2).div_ceil(1024);
         let permits = u32::try_from(wanted.clamp(1, total)).unwrap_or(u32::MAX);
-        match tokio::time::timeout(timeout, app.upload_memory.clone().acquire_many_owned(permits)).await {
-            Ok(Ok(room)) => Some(room),
-            _ => {
+        // Free room is taken at once (the semaphore gives released room to those waiting first,
+        // so no one passes them); only a wait needs the signature checked.
+        let room = app.upload_memory.clone();
+        let given = match room.clone().try_acquire_many_owned(permits) {
+            Ok(room) => Some(room),
+            Err(_) if app.authenticated_before_body(&parts) => {
+                tokio::time::timeout(timeout, room.acquire_many_owned(permits)).await.ok().and_then(Result::ok)
+            }
+            Err(_) => None,
+        };
+        match given {
+            Some(room) => Some(room),
+            None => {
                 let e = WireError::new("SlowDown", 503, "Please reduce your request rate.");
                 return app.reject(&origin, &request_id, e, Protocol::RestXml);
             }

@@ -99,6 +99,32 @@ impl Verifier {
         now: OffsetDateTime,
         s3: bool,
     ) -> Result<(), SigV4Error> {
+        self.verify_as(req, auth, secret, now, s3, Body::Checked)
+    }
+
+    /// Checks an S3 request's signature before its body has arrived: the payload hash signed is
+    /// `x-amz-content-sha256` as sent (which [`Verifier::verify`] then checks against the body),
+    /// and a streaming body's chunk signatures wait for [`Verifier::verify`]. A request whose
+    /// payload hash is not in its headers cannot be checked this way.
+    pub fn verify_headers(
+        &self,
+        req: &Request<'_>,
+        auth: &Auth,
+        secret: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(), SigV4Error> {
+        self.verify_as(req, auth, secret, now, true, Body::NotYet)
+    }
+
+    fn verify_as(
+        &self,
+        req: &Request<'_>,
+        auth: &Auth,
+        secret: &[u8],
+        now: OffsetDateTime,
+        s3: bool,
+        body: Body,
+    ) -> Result<(), SigV4Error> {
         check_time(auth, now)?;
         let date_part = auth.amz_date.get(..8).unwrap_or_default();
         if auth.scope.date != date_part {
@@ -107,11 +133,21 @@ impl Verifier {
                 auth.scope.date, auth.amz_date
             )));
         }
-        let payload_hash = payload_hash(req, auth, s3)?;
+        let payload_hash = match body {
+            Body::Checked => payload_hash(req, auth, s3)?,
+            Body::NotYet => match req.header("x-amz-content-sha256") {
+                Some(h) => h.to_owned(),
+                None if auth.presigned_expires.is_some() => UNSIGNED_PAYLOAD.to_owned(),
+                None => return Err(SigV4Error::ContentSha256Mismatch),
+            },
+        };
         let canonical = canonical_request(req, auth, &payload_hash, s3)?;
         let sts = string_to_sign(auth, &canonical);
         let key = self.key(auth, secret);
         hmac::verify(&key, sts.as_bytes(), &auth.signature).map_err(|_| SigV4Error::mismatch())?;
+        if matches!(body, Body::NotYet) {
+            return Ok(());
+        }
         // Signed streaming: the body's chunks are signed too, each chained from the request's.
         match chunked::Mode::of(&payload_hash) {
             Some(mode @ (chunked::Mode::Signed | chunked::Mode::SignedTrailer)) => {
@@ -121,6 +157,13 @@ impl Verifier {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether a verification sees the body (its hash and chunk signatures checked) or not yet.
+#[derive(Clone, Copy)]
+enum Body {
+    Checked,
+    NotYet,
 }
 
 fn check_time(auth: &Auth, now: OffsetDateTime) -> Result<(), SigV4Error> {

@@ -276,9 +276,35 @@ async fn garbage_is_a_clean_4xx_or_a_closed_connection() {
     assert_eq!(r.status, 200);
 }
 
+/// The head of a PUT of `length` bytes to `path`, signed with the server's root key (payload
+/// unsigned), as raw HTTP: for a client that then sends no body.
+fn signed_put_head(server: &TestServer, path: &str, length: usize) -> Vec<u8> {
+    let req = http::Request::put(format!("{}{path}", server.endpoint))
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .header("content-length", length.to_string())
+        .body(Vec::new())
+        .unwrap();
+    let req = sign_request(
+        req,
+        &server.access_key_id,
+        &server.secret_access_key,
+        "s3",
+        SystemTime::now(),
+        SignatureLocation::Headers,
+    )
+    .unwrap();
+    let mut head = format!("PUT {path} HTTP/1.1\r\nHost: {}\r\n", server.endpoint.trim_start_matches("http://"));
+    for (k, v) in req.headers().iter().filter(|(k, _)| *k != http::header::HOST) {
+        head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
 /// Upload bodies share a bounded room in memory: uploads wait their turn for it (each counts twice
-/// its length; one larger than the room runs alone), so concurrent uploads all land; an upload
-/// that cannot get room while its body may still arrive is told to slow down, as S3 tells it.
+/// its length; one larger than the room runs alone), so concurrent uploads all land. Only callers
+/// whose signature holds wait: an unknown caller gets free room or 503 SlowDown at once, and a
+/// known one that cannot get room while its body may still arrive is told to slow down too.
 #[tokio::test]
 async fn uploads_wait_their_turn_for_bounded_memory_and_slow_down_when_it_stays_full() {
     use aws_sdk_s3::primitives::ByteStream;
@@ -305,22 +331,29 @@ async fn uploads_wait_their_turn_for_bounded_memory_and_slow_down_when_it_stays_
     let listed = c.list_objects_v2().bucket("room").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(7));
 
-    // Clients that declare a body and send none hold the whole room, each until its body may no
-    // longer arrive (the second takes it when the first gives up); an upload that cannot get room
-    // within that time is answered 503 SlowDown rather than left waiting.
-    let mut stalled = Vec::new();
-    for _ in 0..2 {
-        let mut s = connect(&server).await;
-        s.write_all(b"PUT /room/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 8388608\r\n\r\n").await.unwrap();
-        stalled.push(s);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // An unknown client that declares a body and sends none takes the free room until its body
+    // may no longer arrive; another unknown one is refused at once rather than queued.
+    let unsigned = b"PUT /room/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 8388608\r\n\r\n";
+    let mut holding = connect(&server).await;
+    holding.write_all(unsigned).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut refused = connect(&server).await;
+    refused.write_all(unsigned).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(1), refused.read(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("SlowDown"), "{answer}");
+    // A known client stalling the same way waits its turn, then holds the room in its turn; an
+    // upload that cannot get room within a body's time is told to slow down.
+    let mut known = connect(&server).await;
+    known.write_all(&signed_put_head(&server, "/room/known-stalled", 8 << 20)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let waiting = c.put_object().bucket("room").key("late").body(ByteStream::from_static(b"late")).send().await;
     let e = waiting.unwrap_err();
     let se = e.as_service_error().map(|s| (s.meta().code(), s.meta().message()));
     assert_eq!(se, Some((Some("SlowDown"), Some("Please reduce your request rate."))), "{e:?}");
     // The room comes back when the stalled requests are given up.
-    drop(stalled);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop((holding, known));
+    tokio::time::sleep(Duration::from_millis(500)).await;
     c.put_object().bucket("room").key("later").body(ByteStream::from_static(b"later")).send().await.unwrap();
 }
