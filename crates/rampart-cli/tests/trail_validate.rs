@@ -139,6 +139,12 @@ async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampe
     let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
     let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
     s3.create_bucket().bucket("audit-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("audit-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("audit-logs"))
+        .send()
+        .await
+        .unwrap();
     let trail = ct
         .create_trail()
         .name("main")
@@ -307,6 +313,12 @@ async fn a_multi_region_trail_keeps_a_chain_per_region_and_a_single_region_trail
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     s3.create_bucket().bucket("regions").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("regions")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("regions"))
+        .send()
+        .await
+        .unwrap();
     for (name, multi, global) in [("everywhere", true, true), ("home", false, false)] {
         ct.create_trail()
             .name(name)
@@ -373,6 +385,12 @@ async fn an_export_directory_holds_the_same_files_and_validates_on_its_own() {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     s3.create_bucket().bucket("audit-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("audit-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("audit-logs"))
+        .send()
+        .await
+        .unwrap();
     ct.create_trail().name("main").s3_bucket_name("audit-logs").enable_log_file_validation(true).send().await.unwrap();
     ct.start_logging().name("main").send().await.unwrap();
     for i in 0..3 {
@@ -465,6 +483,12 @@ async fn an_organization_trail_signs_each_accounts_files_in_a_chain_of_its_own()
     let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
 
     s3.create_bucket().bucket("audit-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("audit-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("audit-logs"))
+        .send()
+        .await
+        .unwrap();
     let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
     let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
     let trail = ct

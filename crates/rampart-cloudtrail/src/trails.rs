@@ -240,18 +240,43 @@ fn write(tx: &mut Tx<'_>, t: &TrailRecord) -> Result<(), ServiceError> {
     records::write_tx(tx, &key(&t.account_id, &t.name), t)
 }
 
-/// The bucket must exist and belong to the trail's account (Rampart has no bucket policies yet).
-fn check_bucket(tx: &Tx<'_>, account: &str, bucket: &str) -> Result<(), ServiceError> {
-    match rampart_s3::bucket_owner_tx(tx, bucket)? {
-        None => {
-            Err(ServiceError::new("S3BucketDoesNotExistException", 400, format!("S3 bucket does not exist: {bucket}")))
-        }
-        Some(owner) if owner != account => Err(ServiceError::new(
+/// The trail's bucket must exist, and its policy must let CloudTrail deliver there: read the
+/// bucket's ACL and put log files under the trail's prefix (and, for an organization trail, the
+/// organization's), asked as CloudTrail asks, with the trail as `aws:SourceArn`, its account as
+/// `aws:SourceAccount` and `bucket-owner-full-control` as `s3:x-amz-acl`. The bucket may be
+/// another account's, as in AWS, when its policy says so.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html>.
+fn check_bucket(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result<(), ServiceError> {
+    let bucket = &t.bucket;
+    if rampart_s3::bucket_owner_tx(tx, bucket)?.is_none() {
+        return Err(ServiceError::new(
+            "S3BucketDoesNotExistException",
+            400,
+            format!("S3 bucket does not exist: {bucket}"),
+        ));
+    }
+    let object = |key: String| format!("arn:aws:s3:::{bucket}/{key}");
+    let mut requests = vec![
+        ("s3:GetBucketAcl", format!("arn:aws:s3:::{bucket}")),
+        ("s3:PutObject", object(log_file_key(t, &t.region, now)?)),
+    ];
+    if let Some(org) = &t.organization {
+        requests.push(("s3:PutObject", object(org_log_file_key(t, org, &t.account_id, &t.region, now)?)));
+    }
+    let arn = t.arn();
+    let context = [
+        ("aws:SourceArn", arn.as_str()),
+        ("aws:SourceAccount", t.account_id.as_str()),
+        ("s3:x-amz-acl", "bucket-owner-full-control"),
+    ];
+    if rampart_s3::service_may(tx, bucket, "cloudtrail.amazonaws.com", &requests, &context)? {
+        Ok(())
+    } else {
+        Err(ServiceError::new(
             "InsufficientS3BucketPolicyException",
             403,
             format!("Incorrect S3 bucket policy is detected for bucket: {bucket}"),
-        )),
-        Some(_) => Ok(()),
+        ))
     }
 }
 
@@ -353,7 +378,6 @@ pub fn create_trail(
             format!("Trail {} already exists for customer: {account}", input.name),
         ));
     }
-    check_bucket(tx, account, &input.s3_bucket_name)?;
     let t = TrailRecord {
         v: 1,
         account_id: account.clone(),
@@ -377,6 +401,7 @@ pub fn create_trail(
         insights: None,
         organization,
     };
+    check_bucket(tx, &t, ctx.now)?;
     write(tx, &t)?;
     Ok(trail_response!(shapes::CreateTrailResponse, t))
 }
@@ -397,17 +422,21 @@ pub fn update_trail(
         input.cloud_watch_logs_log_group_arn.as_ref(),
         input.kms_key_id.as_ref(),
     )?;
+    let delivery = (t.bucket.clone(), t.key_prefix.clone(), t.organization.clone());
     match input.is_organization_trail {
         Some(true) if t.organization.is_none() => t.organization = Some(trail_organization(tx, account)?),
         Some(false) => t.organization = None,
         _ => {}
     }
     if let Some(b) = input.s3_bucket_name {
-        check_bucket(tx, account, &b)?;
         t.bucket = b;
     }
     if let Some(p) = input.s3_key_prefix {
         t.key_prefix = (!p.is_empty()).then_some(p);
+    }
+    // Delivering somewhere new needs the bucket's leave again.
+    if (&t.bucket, &t.key_prefix, &t.organization) != (&delivery.0, &delivery.1, &delivery.2) {
+        check_bucket(tx, &t, ctx.now)?;
     }
     if let Some(v) = input.is_multi_region_trail {
         t.multi_region = v;

@@ -365,6 +365,50 @@ pub fn bucket_owner_tx(tx: &Tx<'_>, name: &str) -> Result<Option<String>, Servic
     Ok(records::read_tx::<BucketRecord>(tx, &bucket_key(name))?.map(|b| b.account_id))
 }
 
+/// Whether a bucket's policy lets an AWS service (`cloudtrail.amazonaws.com`) make every one of
+/// `requests` (an action and its resource) in the request context `context`: S3's answer to the
+/// service's own requests. A service has no identity policies, so the bucket policy alone admits
+/// it (its denies refuse it); without a policy, nothing does.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html>.
+pub fn service_may(
+    tx: &Tx<'_>,
+    bucket: &str,
+    service: &str,
+    requests: &[(&str, String)],
+    context: &[(&str, &str)],
+) -> Result<bool, ServiceError> {
+    let Some(text) = records::read_tx::<BucketRecord>(tx, &bucket_key(bucket))?.and_then(|b| b.policy) else {
+        return Ok(false);
+    };
+    let Ok(policy) = rampart_policy::Policy::parse(&text, rampart_policy::PolicyKind::Resource) else {
+        return Ok(false);
+    };
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:PrincipalServiceName", service.to_owned()).set("aws:PrincipalIsAWSService", "true".to_owned());
+    for (k, v) in context {
+        ctx.set(k, (*v).to_owned());
+    }
+    let principal = rampart_policy::Principal::service(service);
+    Ok(requests.iter().all(|(action, resource)| {
+        rampart_policy::decide(&rampart_policy::Input {
+            action,
+            resource,
+            principal: &principal,
+            context: &ctx,
+            identity: &[],
+            boundary: None,
+            session: None,
+            scps: &[],
+            rcps: &[],
+            resource_policy: Some(rampart_policy::Named { name: "BucketPolicy", policy: &policy }),
+            // A service acts in the bucket's account: the bucket policy is enough.
+            resource_account: None,
+            resource_policy_required: false,
+        })
+        .is_allowed()
+    }))
+}
+
 /// Puts an object on behalf of a service (CloudTrail delivering log files), in its transaction:
 /// a new version as the bucket's versioning says, sealed as every object is.
 pub fn deliver_object(

@@ -205,6 +205,33 @@ impl TestServer {
 }
 
 /// A new, empty database on the test PostgreSQL server (started on first use).
+/// The bucket policy CloudTrail needs to deliver a trail's files into `bucket` (any prefix): read
+/// the bucket's ACL, and put objects that leave the bucket's owner in full control.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html>.
+pub fn cloudtrail_bucket_policy(bucket: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:GetBucketAcl",
+                "Resource": format!("arn:aws:s3:::{bucket}"),
+            },
+            {
+                "Sid": "AWSCloudTrailWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{bucket}/*"),
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}},
+            },
+        ],
+    })
+    .to_string()
+}
+
 pub fn new_database() -> anyhow::Result<String> {
     rampart_pgtest::database().map_err(|e| anyhow::anyhow!("the test PostgreSQL server: {e}"))
 }

@@ -297,6 +297,12 @@ async fn a_trail_delivers_gzipped_log_files_in_cloudtrails_layout_while_logging(
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
     s3.create_bucket().bucket("trail-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("trail-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("trail-logs"))
+        .send()
+        .await
+        .unwrap();
 
     // Names, buckets and features are checked as CloudTrail checks them.
     let create = |name: &str, bucket: &str| ct.create_trail().name(name).s3_bucket_name(bucket);
@@ -450,6 +456,12 @@ async fn trail_names_and_unknown_trails_are_refused_as_cloudtrail_refuses_them()
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
     s3.create_bucket().bucket("trail-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("trail-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("trail-logs"))
+        .send()
+        .await
+        .unwrap();
     let long = "a".repeat(129);
     let cases: &[(&str, &str)] = &[
         ("aa", "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters."),
@@ -543,6 +555,12 @@ async fn insights_find_a_burst_of_calls_and_of_errors_against_the_baseline() {
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
     s3.create_bucket().bucket("insight-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("insight-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("insight-logs"))
+        .send()
+        .await
+        .unwrap();
     ct.create_trail().name("watch").s3_bucket_name("insight-logs").send().await.unwrap();
     ct.start_logging().name("watch").send().await.unwrap();
     let selector = |t: InsightType| InsightSelector::builder().insight_type(t).build();
@@ -652,4 +670,57 @@ async fn resource_policies_have_no_lake_resource_to_attach_to() {
         code(ct.delete_resource_policy().resource_arn(trail_arn).send().await),
         "ResourceTypeNotSupportedException"
     );
+}
+
+/// CloudTrail delivers only where the bucket's policy lets it, checked as AWS checks it at
+/// CreateTrail and UpdateTrail: a bucket without that policy, or whose policy covers another
+/// account's path or another trail, is refused; another account's bucket whose policy admits the
+/// trail is used.
+#[tokio::test]
+async fn a_trail_needs_a_bucket_policy_that_lets_cloudtrail_deliver() {
+    let server = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    let account = server.config.dev_account_id.clone();
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    let policy = |bucket: &str, path: &str, condition: serde_json::Value| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
+             "Resource": format!("arn:aws:s3:::{bucket}")},
+            {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+             "Resource": format!("arn:aws:s3:::{bucket}/{path}"), "Condition": condition}]})
+        .to_string()
+    };
+    let acl = serde_json::json!({"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}});
+    let source = |trail: &str| {
+        serde_json::json!({"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control",
+            "aws:SourceArn": format!("arn:aws:cloudtrail:us-east-1:{account}:trail/{trail}")}})
+    };
+    for (bucket, text) in [
+        ("bare", None),
+        ("elsewhere", Some(policy("elsewhere", "AWSLogs/111111111111/*", acl.clone()))),
+        ("scoped", Some(policy("scoped", &format!("AWSLogs/{account}/*"), source("audit")))),
+    ] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+        if let Some(text) = text {
+            s3.put_bucket_policy().bucket(bucket).policy(text).send().await.unwrap();
+        }
+    }
+    let refused = "InsufficientS3BucketPolicyException";
+    for bucket in ["bare", "elsewhere", "scoped"] {
+        assert_eq!(code(ct.create_trail().name("ops").s3_bucket_name(bucket).send().await), refused, "{bucket}");
+    }
+    // The policy that names this trail admits it, and only it.
+    ct.create_trail().name("audit").s3_bucket_name("scoped").send().await.unwrap();
+    // Moving a trail to a bucket that does not admit it is refused; the trail stays where it was.
+    let moved = ct.update_trail().name("audit").s3_bucket_name("bare").send().await;
+    assert_eq!(code(moved), refused);
+    let got = ct.get_trail().name("audit").send().await.unwrap();
+    assert_eq!(got.trail().and_then(|t| t.s3_bucket_name()), Some("scoped"));
+
+    // Another account's bucket, whose policy admits CloudTrail, takes the trail's files.
+    let other = crate::s3::s3(&server, "222222222222", "secret");
+    other.create_bucket().bucket("shared-logs").send().await.unwrap();
+    let shared = policy("shared-logs", &format!("AWSLogs/{account}/*"), acl);
+    other.put_bucket_policy().bucket("shared-logs").policy(shared).send().await.unwrap();
+    ct.create_trail().name("ops").s3_bucket_name("shared-logs").send().await.unwrap();
 }

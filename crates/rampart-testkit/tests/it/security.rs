@@ -427,12 +427,10 @@ async fn no_secret_a_test_makes_is_ever_stored_logged_or_trailed_in_clear() {
     .unwrap();
     let root = crate::iam::root(&server);
     let mut secrets: Vec<(String, String)> = vec![("root secret".into(), server.secret_access_key.clone())];
-    crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key)
-        .create_bucket()
-        .bucket("trail-bucket")
-        .send()
-        .await
-        .unwrap();
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("trail-bucket").send().await.unwrap();
+    let policy = rampart_testkit::cloudtrail_bucket_policy("trail-bucket");
+    s3.put_bucket_policy().bucket("trail-bucket").policy(policy).send().await.unwrap();
     let ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
     ct.create_trail().name("all").s3_bucket_name("trail-bucket").send().await.unwrap();
     ct.start_logging().name("all").send().await.unwrap();
