@@ -1004,3 +1004,59 @@ async fn an_organization_moves_to_all_features_once_its_invited_members_approve(
     org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
     assert_eq!(code(org.enable_all_features().send().await), "HandshakeConstraintViolationException");
 }
+
+/// A member's bucket under the organization's policies: its bucket policy admits the management
+/// account, whose user reads it; `aws:ResourceOrgID` names the bucket owner's organization (an S3
+/// ARN names no account: the bucket's owner does); and an RCP on the member, a data perimeter,
+/// then refuses every caller from outside the member whatever the bucket policy says.
+#[tokio::test]
+async fn a_members_bucket_answers_to_resource_control_policies_and_organization_keys() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ResourceControlPolicy).send().await.unwrap();
+    let member = member_account(&org, "data@example.com", "data").await;
+    let admin = root(&server);
+    let ops = admin_key(&admin, "ops").await;
+
+    // In the member: a bucket with an object, whose policy lets the management account read it.
+    let (id, secret, token) = member_session(&server, &ops, &member).await;
+    let owner = crate::s3::s3_with(&server, &id, &secret, Some(&token));
+    owner.create_bucket().bucket("member-data").send().await.unwrap();
+    owner.put_object().bucket("member-data").key("k").body(ByteStream::from_static(b"ledger")).send().await.unwrap();
+    let shared = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT_ID}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::member-data/*"}}]}}"#
+    );
+    owner.put_bucket_policy().bucket("member-data").policy(shared).send().await.unwrap();
+
+    // Management-account users whose own policies ask for the resource's organization.
+    let reader = |org: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{{"StringEquals":{{"aws:ResourceOrgID":"{org}","aws:ResourceAccount":"{member}"}}}}}}]}}"#
+        )
+    };
+    let (id, secret) = crate::iam::user_with_key(&admin, "in-org", &reader(&org_id)).await;
+    let in_org = crate::s3::s3(&server, &id, &secret);
+    let (id, secret) = crate::iam::user_with_key(&admin, "elsewhere", &reader("o-aaaaaaaaaa")).await;
+    let elsewhere = crate::s3::s3(&server, &id, &secret);
+    let got = in_org.get_object().bucket("member-data").key("k").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"ledger");
+    assert_eq!(crate::s3::code(elsewhere.get_object().bucket("member-data").key("k").send().await), "AccessDenied");
+
+    // A data perimeter on the member: no caller from another account reads its data.
+    let perimeter = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{{"StringNotEquals":{{"aws:PrincipalAccount":"{member}"}}}}}}]}}"#
+    );
+    let rcp = org_policy(&org, PolicyType::ResourceControlPolicy, "perimeter", &perimeter).await;
+    org.attach_policy().policy_id(&rcp).target_id(&member).send().await.unwrap();
+    let refused = in_org.get_object().bucket("member-data").key("k").send().await.unwrap_err();
+    let refused = refused.as_service_error().unwrap();
+    assert_eq!(aws_sdk_s3::error::ProvideErrorMetadata::code(refused), Some("AccessDenied"));
+    let message = aws_sdk_s3::error::ProvideErrorMetadata::message(refused).unwrap_or_default();
+    assert!(message.contains("resource control policy"), "{message}");
+    // The member's own principals still read.
+    let got = owner.get_object().bucket("member-data").key("k").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"ledger");
+}
