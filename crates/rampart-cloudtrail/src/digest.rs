@@ -330,9 +330,8 @@ fn write_digest(
         tx,
         sealer,
         (&t.bucket, &key),
-        &super::trails::gzip(&json)?,
-        "application/x-gzip",
-        metadata,
+        (&super::trails::gzip(&json)?, "application/x-gzip", metadata),
+        None,
         now,
     )?;
     chain.previous = Some(PreviousDigest { bucket: t.bucket.clone(), key: key.clone(), hash, signature });

@@ -92,6 +92,9 @@ pub struct TrailRecord {
     /// An organization trail: the organization whose member accounts' events it also records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<String>,
+    /// The KMS key (ARN) its log files are encrypted under (SSE-KMS), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
 }
 
 impl TrailRecord {
@@ -112,6 +115,7 @@ impl TrailRecord {
             has_custom_event_selectors: Some(self.selectors != default_selectors() || !self.advanced.is_empty()),
             has_insight_selectors: Some(self.insights.is_some()),
             is_organization_trail: Some(self.organization.is_some()),
+            kms_key_id: self.kms_key.clone(),
             ..shapes::Trail::default()
         }
     }
@@ -130,6 +134,7 @@ macro_rules! trail_response {
             trail_arn: s.trail_arn,
             log_file_validation_enabled: s.log_file_validation_enabled,
             is_organization_trail: s.is_organization_trail,
+            kms_key_id: s.kms_key_id,
             ..Default::default()
         }
     }};
@@ -280,6 +285,57 @@ fn check_bucket(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result<(),
     }
 }
 
+/// How a trail's log files are encrypted: under its KMS key with its context, else SSE-S3. (Its
+/// digest files are SSE-S3 either way, as CloudTrail's are.)
+fn delivery_kms<'a>(t: &'a TrailRecord, context: &'a [(String, String)]) -> Option<rampart_s3::ServiceKms<'a>> {
+    t.kms_key.as_deref().map(|key_arn| rampart_s3::ServiceKms {
+        key_arn,
+        account: &t.account_id,
+        region: &t.region,
+        context,
+    })
+}
+
+/// The encryption context CloudTrail binds a log file's data key to, beside its `aws:s3:arn`.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html>.
+fn kms_context(t: &TrailRecord) -> Vec<(String, String)> {
+    vec![("aws:cloudtrail:arn".to_owned(), t.arn())]
+}
+
+/// The KMS key a trail's log files are to be encrypted under: a usable symmetric key of the
+/// trail's account and Region (by id, ARN or alias) whose policy lets CloudTrail make data keys
+/// for this trail. Returns its ARN.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html>.
+fn check_kms_key(tx: &Tx<'_>, t: &TrailRecord, key_id: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
+    let arn = t.arn();
+    let request = [("aws:SourceArn", arn.as_str()), ("aws:SourceAccount", t.account_id.as_str())];
+    let account_region = (t.account_id.as_str(), t.region.as_str());
+    let found = rampart_s3::delivery_key(
+        tx,
+        account_region,
+        key_id,
+        "cloudtrail.amazonaws.com",
+        &request,
+        &kms_context(t),
+        now,
+    )?;
+    found.map_err(|problem| match problem {
+        rampart_s3::DeliveryKeyProblem::NotFound => {
+            ServiceError::new("KmsKeyNotFoundException", 400, format!("KMS key {key_id} not found."))
+        }
+        rampart_s3::DeliveryKeyProblem::Unusable => ServiceError::new(
+            "InvalidKmsKeyIdException",
+            400,
+            format!("KMS key {key_id} is not an enabled symmetric encryption key."),
+        ),
+        rampart_s3::DeliveryKeyProblem::PolicyRefuses => ServiceError::new(
+            "InsufficientEncryptionPolicyException",
+            400,
+            format!("Insufficient permissions to access KMS key {key_id}: its key policy must let cloudtrail.amazonaws.com use it for this trail."),
+        ),
+    })
+}
+
 /// A multi-Region trail records global services' events too; CloudTrail checks this before the
 /// bucket. See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html>.
 fn check_multi_region(multi_region: bool, global_events: bool) -> Result<(), ServiceError> {
@@ -332,10 +388,7 @@ fn trail_organization(tx: &Tx<'_>, account: &str) -> Result<String, ServiceError
 }
 
 /// Features a trail may ask for that Rampart does not provide yet are refused, not ignored.
-fn refuse_unsupported(sns: Option<&String>, logs: Option<&String>, kms: Option<&String>) -> Result<(), ServiceError> {
-    if let Some(k) = kms {
-        return Err(ServiceError::new("KmsKeyNotFoundException", 400, format!("KMS key {k} not found.")));
-    }
+fn refuse_unsupported(sns: Option<&String>, logs: Option<&String>) -> Result<(), ServiceError> {
     if sns.is_some() {
         return Err(ServiceError::new("InsufficientSnsTopicPolicyException", 403, "Rampart has no SNS topics yet."));
     }
@@ -364,11 +417,7 @@ pub fn create_trail(
         input.is_multi_region_trail.unwrap_or(false),
         input.include_global_service_events.unwrap_or(true),
     )?;
-    refuse_unsupported(
-        input.sns_topic_name.as_ref(),
-        input.cloud_watch_logs_log_group_arn.as_ref(),
-        input.kms_key_id.as_ref(),
-    )?;
+    refuse_unsupported(input.sns_topic_name.as_ref(), input.cloud_watch_logs_log_group_arn.as_ref())?;
     let organization =
         if input.is_organization_trail == Some(true) { Some(trail_organization(tx, account)?) } else { None };
     if tx.get(&key(account, &input.name))?.is_some() {
@@ -400,7 +449,10 @@ pub fn create_trail(
         digest: None,
         insights: None,
         organization,
+        kms_key: None,
     };
+    let mut t = t;
+    t.kms_key = input.kms_key_id.as_deref().map(|k| check_kms_key(tx, &t, k, ctx.now)).transpose()?;
     check_bucket(tx, &t, ctx.now)?;
     write(tx, &t)?;
     Ok(trail_response!(shapes::CreateTrailResponse, t))
@@ -417,11 +469,7 @@ pub fn update_trail(
         input.is_multi_region_trail.unwrap_or(t.multi_region),
         input.include_global_service_events.unwrap_or(t.global_events),
     )?;
-    refuse_unsupported(
-        input.sns_topic_name.as_ref(),
-        input.cloud_watch_logs_log_group_arn.as_ref(),
-        input.kms_key_id.as_ref(),
-    )?;
+    refuse_unsupported(input.sns_topic_name.as_ref(), input.cloud_watch_logs_log_group_arn.as_ref())?;
     let delivery = (t.bucket.clone(), t.key_prefix.clone(), t.organization.clone());
     match input.is_organization_trail {
         Some(true) if t.organization.is_none() => t.organization = Some(trail_organization(tx, account)?),
@@ -433,6 +481,10 @@ pub fn update_trail(
     }
     if let Some(p) = input.s3_key_prefix {
         t.key_prefix = (!p.is_empty()).then_some(p);
+    }
+    // An empty KmsKeyId turns encryption off, as UpdateTrail documents.
+    if let Some(k) = input.kms_key_id.as_deref() {
+        t.kms_key = (!k.is_empty()).then(|| check_kms_key(tx, &t, k, ctx.now)).transpose()?;
     }
     // Delivering somewhere new needs the bucket's leave again.
     if (&t.bucket, &t.key_prefix, &t.organization) != (&delivery.0, &delivery.1, &delivery.2) {
@@ -1122,6 +1174,7 @@ pub fn deliver(
                 newest.clone_from(&ev.event_time);
             }
         }
+        let context = kms_context(&t);
         for ((owner, region), (records, oldest, newest)) in files {
             let key = match &t.organization {
                 Some(org) => org_log_file_key(&t, org, &owner, &region, now)?,
@@ -1132,13 +1185,13 @@ pub fn deliver(
             doc.extend_from_slice(&records);
             doc.extend_from_slice(b"]}");
             let body = gzip(&doc)?;
+            let kms = delivery_kms(&t, &context);
             rampart_s3::deliver_object(
                 tx,
                 sealer,
                 (&t.bucket, &key),
-                &body,
-                "application/x-gzip",
-                BTreeMap::new(),
+                (&body, "application/x-gzip", BTreeMap::new()),
+                kms.as_ref(),
                 now,
             )?;
             if t.validation {
@@ -1161,13 +1214,13 @@ pub fn deliver(
                 let key = file_key(&t, "CloudTrail-Insight", region, now)?;
                 let doc = serde_json::to_vec(&serde_json::json!({ "Records": records }))
                     .map_err(|_| ServiceError::internal())?;
+                let kms = delivery_kms(&t, &context);
                 rampart_s3::deliver_object(
                     tx,
                     sealer,
                     (&t.bucket, &key),
-                    &gzip(&doc)?,
-                    "application/x-gzip",
-                    BTreeMap::new(),
+                    (&gzip(&doc)?, "application/x-gzip", BTreeMap::new()),
+                    kms.as_ref(),
                     now,
                 )?;
                 written.push(key);

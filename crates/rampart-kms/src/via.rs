@@ -52,6 +52,50 @@ pub fn access_via(key: &KeyRecord, account: &str, action: &str, service: &str, c
     Access { action: format!("kms:{action}"), resource: key.arn(), keys, key_policy: Some(key.effective.clone()) }
 }
 
+/// Whether `key`'s policy lets an AWS service itself (`cloudtrail.amazonaws.com`, a service
+/// principal with no identity policies) make `action` (`kms:GenerateDataKey`) under the
+/// encryption context `context`, with the request's other condition keys in `request`
+/// (`aws:SourceArn`, `aws:SourceAccount`): the check a service's own KMS call meets.
+/// See <https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-services.html>.
+pub fn service_may(
+    key: &KeyRecord,
+    service: &str,
+    action: &str,
+    request: &[(&str, &str)],
+    context: &[(String, String)],
+) -> bool {
+    let Ok(policy) = rampart_policy::Policy::parse(&key.effective, rampart_policy::PolicyKind::Resource) else {
+        return false;
+    };
+    let mut keys = Vec::new();
+    super::key_keys(key, &mut keys);
+    super::context_keys(context, &mut keys);
+    let mut ctx = rampart_policy::Context::new();
+    ctx.set("aws:PrincipalServiceName", service).set("aws:PrincipalIsAWSService", "true");
+    for (k, v) in request {
+        ctx.set(k, *v);
+    }
+    for (k, values) in keys {
+        ctx.set_many(&k, values);
+    }
+    let principal = rampart_policy::Principal::service(service);
+    rampart_policy::decide(&rampart_policy::Input {
+        action,
+        resource: &key.arn(),
+        principal: &principal,
+        context: &ctx,
+        identity: &[],
+        boundary: None,
+        session: None,
+        scps: &[],
+        rcps: &[],
+        resource_policy: Some(rampart_policy::Named { name: "KeyPolicy", policy: &policy }),
+        resource_account: None,
+        resource_policy_required: true,
+    })
+    .is_allowed()
+}
+
 /// A 256-bit data key made under a symmetric key on a service's behalf: its plaintext and its
 /// ciphertext blob (bound to `context`).
 pub fn generate_data_key_via(

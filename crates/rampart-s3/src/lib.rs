@@ -415,15 +415,81 @@ pub fn deliver_object(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
     (bucket, key): (&str, &str),
-    body: &[u8],
-    content_type: &str,
-    metadata: BTreeMap<String, String>,
+    (body, content_type, metadata): (&[u8], &str, BTreeMap<String, String>),
+    kms: Option<&ServiceKms<'_>>,
     now: OffsetDateTime,
 ) -> Result<(), ServiceError> {
     let b = bucket_tx(tx, bucket)?;
-    let rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, None, now)?;
-    let sealing = encryption::Plan::sse_s3().begin(sealer)?.0;
+    let mut rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, None, now)?;
+    let plan = match kms {
+        None => encryption::Plan::sse_s3(),
+        Some(k) => {
+            let record = rampart_kms::key_for_service(&records::tx_reader(tx), k.account, k.region, k.key_arn, now)?
+                .ok_or_else(|| {
+                    ServiceError::new("KMS.NotFoundException", 400, format!("Invalid keyId '{}'", k.key_arn))
+                })?;
+            let mut context = k.context.to_vec();
+            context.push(("aws:s3:arn".to_owned(), format!("arn:aws:s3:::{bucket}/{key}")));
+            context.sort();
+            encryption::Plan {
+                algorithm: "aws:kms".to_owned(),
+                key: Some(record),
+                context,
+                bucket_key: false,
+                customer: None,
+                managed: false,
+            }
+        }
+    };
+    let (sealing, envelope) = plan.begin(sealer)?;
+    rec.sse = Some(plan.algorithm.clone());
+    rec.kms = envelope;
     objects::write_version(tx, &b, rec, Some((&sealing, body))).map(|_| ())
+}
+
+/// A KMS key a service encrypts its deliveries under (SSE-KMS; a trail's `KmsKeyId`), in its
+/// caller's account and Region, with the service's own encryption context (`aws:cloudtrail:arn`)
+/// beside the object's `aws:s3:arn`.
+pub struct ServiceKms<'a> {
+    pub key_arn: &'a str,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub context: &'a [(String, String)],
+}
+
+/// Why a KMS key cannot encrypt a service's deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKeyProblem {
+    /// No such key (by id, ARN or alias) in the account and Region.
+    NotFound,
+    /// Not a symmetric encryption key, or not enabled.
+    Unusable,
+    /// Its policy does not let the service make data keys.
+    PolicyRefuses,
+}
+
+/// The ARN of the KMS key `key_id` names in `account` and `region`, if `service` may encrypt its
+/// deliveries under it: a usable symmetric key whose policy lets the service make data keys under
+/// `context`, asked with the request keys `request` (`aws:SourceArn`, `aws:SourceAccount`).
+pub fn delivery_key(
+    tx: &Tx<'_>,
+    (account, region): (&str, &str),
+    key_id: &str,
+    service: &str,
+    request: &[(&str, &str)],
+    context: &[(String, String)],
+    now: OffsetDateTime,
+) -> Result<Result<String, DeliveryKeyProblem>, ServiceError> {
+    let Some(key) = rampart_kms::key_for_service(&records::tx_reader(tx), account, region, key_id, now)? else {
+        return Ok(Err(DeliveryKeyProblem::NotFound));
+    };
+    if key.spec != "SYMMETRIC_DEFAULT" || key.usage != "ENCRYPT_DECRYPT" || key.state != "Enabled" {
+        return Ok(Err(DeliveryKeyProblem::Unusable));
+    }
+    if !rampart_kms::service_may(&key, service, "kms:GenerateDataKey", request, context) {
+        return Ok(Err(DeliveryKeyProblem::PolicyRefuses));
+    }
+    Ok(Ok(key.arn()))
 }
 
 /// S3 names its request parameters as CloudTrail records them, not as the SDK's members:

@@ -724,3 +724,65 @@ async fn a_trail_needs_a_bucket_policy_that_lets_cloudtrail_deliver() {
     other.put_bucket_policy().bucket("shared-logs").policy(shared).send().await.unwrap();
     ct.create_trail().name("ops").s3_bucket_name("shared-logs").send().await.unwrap();
 }
+
+/// A trail with a KMS key encrypts its log files under it (SSE-KMS, bound to the trail and the
+/// file), once the key's policy lets CloudTrail use it for the trail; readers then need
+/// kms:Decrypt. A key that does not exist, is not symmetric, or whose policy leaves CloudTrail out
+/// is refused as CloudTrail refuses it, and an empty key id turns encryption off.
+#[tokio::test]
+async fn a_trail_encrypts_its_log_files_under_the_kms_key_it_names() {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let server = TestServer::start_with(|c| c.trail_delivery_secs = 1).await.unwrap();
+    let admin = root(&server);
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    let kms = crate::kms::kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    s3.create_bucket().bucket("sealed-logs").send().await.unwrap();
+    let policy = rampart_testkit::cloudtrail_bucket_policy("sealed-logs");
+    s3.put_bucket_policy().bucket("sealed-logs").policy(policy).send().await.unwrap();
+
+    let plain = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id().to_owned();
+    let signing = kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await;
+    let signing = signing.unwrap().key_metadata.unwrap().key_id().to_owned();
+    let for_cloudtrail = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Sid":"Allow CloudTrail to encrypt logs","Effect":"Allow","Principal":{{"Service":"cloudtrail.amazonaws.com"}},
+          "Action":"kms:GenerateDataKey*","Resource":"*",
+          "Condition":{{"StringEquals":{{"aws:SourceArn":"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/sealed"}},
+                       "StringLike":{{"kms:EncryptionContext:aws:cloudtrail:arn":"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"}}}}}}]}}"#,
+        ACCOUNT = rampart_testkit::ACCOUNT_ID
+    );
+    let key = kms.create_key().policy(for_cloudtrail).send().await.unwrap().key_metadata.unwrap();
+    let key_arn = key.arn().unwrap().to_owned();
+    kms.create_alias().alias_name("alias/trail-logs").target_key_id(key.key_id()).send().await.unwrap();
+
+    let create = |name: &str, key: &str| ct.create_trail().name(name).s3_bucket_name("sealed-logs").kms_key_id(key);
+    let missing = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    assert_eq!(code(create("sealed", missing).send().await), "KmsKeyNotFoundException");
+    assert_eq!(code(create("sealed", &signing).send().await), "InvalidKmsKeyIdException");
+    assert_eq!(code(create("sealed", &plain).send().await), "InsufficientEncryptionPolicyException");
+    // The key's policy names this trail only.
+    assert_eq!(code(create("other", "alias/trail-logs").send().await), "InsufficientEncryptionPolicyException");
+    let made = create("sealed", "alias/trail-logs").send().await.unwrap();
+    assert_eq!(made.kms_key_id(), Some(key_arn.as_str()));
+    let got = ct.get_trail().name("sealed").send().await.unwrap();
+    assert_eq!(got.trail().and_then(|t| t.kms_key_id()), Some(key_arn.as_str()));
+
+    ct.start_logging().name("sealed").send().await.unwrap();
+    admin.create_user().user_name("sealed-event").send().await.unwrap();
+    let files = delivered(&s3, "sealed-logs", "CreateUser").await;
+    let (first, _) = files.first().unwrap();
+    let head = s3.head_object().bucket("sealed-logs").key(first).send().await.unwrap();
+    assert_eq!(head.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
+    assert_eq!(head.ssekms_key_id(), Some(key_arn.as_str()));
+    // Reading a log file needs kms:Decrypt on the key: a user with S3 rights alone is refused.
+    let s3_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let (id, secret) = crate::iam::user_with_key(&admin, "log-reader", s3_only).await;
+    let reader = crate::s3::s3(&server, &id, &secret);
+    assert_eq!(crate::s3::code(reader.get_object().bucket("sealed-logs").key(first).send().await), "AccessDenied");
+
+    // An empty key id turns encryption off.
+    let updated = ct.update_trail().name("sealed").kms_key_id("").send().await.unwrap();
+    assert_eq!(updated.kms_key_id(), None);
+}
