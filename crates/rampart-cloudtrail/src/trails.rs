@@ -427,7 +427,7 @@ pub fn create_trail(
             format!("Trail {} already exists for customer: {account}", input.name),
         ));
     }
-    let t = TrailRecord {
+    let mut t = TrailRecord {
         v: 1,
         account_id: account.clone(),
         name: input.name,
@@ -451,7 +451,6 @@ pub fn create_trail(
         organization,
         kms_key: None,
     };
-    let mut t = t;
     t.kms_key = input.kms_key_id.as_deref().map(|k| check_kms_key(tx, &t, k, ctx.now)).transpose()?;
     check_bucket(tx, &t, ctx.now)?;
     write(tx, &t)?;
@@ -486,7 +485,7 @@ pub fn update_trail(
     if let Some(k) = input.kms_key_id.as_deref() {
         t.kms_key = (!k.is_empty()).then(|| check_kms_key(tx, &t, k, ctx.now)).transpose()?;
     }
-    // Delivering somewhere new needs the bucket's leave again.
+    // Delivering somewhere new needs the bucket's consent again.
     if (&t.bucket, &t.key_prefix, &t.organization) != (&delivery.0, &delivery.1, &delivery.2) {
         check_bucket(tx, &t, ctx.now)?;
     }
