@@ -71,29 +71,13 @@ pub fn service_may(
     super::key_keys(key, &mut keys);
     super::context_keys(context, &mut keys);
     let mut ctx = rampart_policy::Context::new();
-    ctx.set("aws:PrincipalServiceName", service).set("aws:PrincipalIsAWSService", "true");
     for (k, v) in request {
         ctx.set(k, *v);
     }
     for (k, values) in keys {
         ctx.set_many(&k, values);
     }
-    let principal = rampart_policy::Principal::service(service);
-    rampart_policy::decide(&rampart_policy::Input {
-        action,
-        resource: &key.arn(),
-        principal: &principal,
-        context: &ctx,
-        identity: &[],
-        boundary: None,
-        session: None,
-        scps: &[],
-        rcps: &[],
-        resource_policy: Some(rampart_policy::Named { name: "KeyPolicy", policy: &policy }),
-        resource_account: None,
-        resource_policy_required: true,
-    })
-    .is_allowed()
+    rampart_policy::service_allowed(&policy, "KeyPolicy", service, (action, &key.arn()), ctx)
 }
 
 /// A 256-bit data key made under a symmetric key on a service's behalf: its plaintext and its

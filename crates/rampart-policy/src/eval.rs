@@ -237,6 +237,37 @@ fn judge<'a>(named: &Named<'a>, req: &Request<'_>, out: &mut Decision<'a>) -> Ve
 }
 
 /// Decides a request, exactly as AWS would.
+/// Whether a resource policy (`name`: `BucketPolicy`, `KeyPolicy`) alone lets an AWS service
+/// itself make `action` on `resource` in `context`: a service principal has no identity policies,
+/// so only a statement naming it admits it, and any deny refuses it. This is how S3 and KMS weigh
+/// a service's own requests (CloudTrail delivering into a bucket, under a key).
+pub fn service_allowed(
+    policy: &Policy,
+    name: &str,
+    service: &str,
+    (action, resource): (&str, &str),
+    mut context: Context,
+) -> bool {
+    context.set("aws:PrincipalServiceName", service).set("aws:PrincipalIsAWSService", "true");
+    let principal = Principal::service(service);
+    decide(&Input {
+        action,
+        resource,
+        principal: &principal,
+        context: &context,
+        identity: &[],
+        boundary: None,
+        session: None,
+        scps: &[],
+        rcps: &[],
+        resource_policy: Some(Named { name, policy }),
+        // The service acts for the resource's account: the policy is the whole answer.
+        resource_account: None,
+        resource_policy_required: true,
+    })
+    .is_allowed()
+}
+
 pub fn decide<'a>(input: &Input<'a>) -> Decision<'a> {
     let (service, name) = input.action.split_once(':').unwrap_or((input.action, ""));
     let mut buf = [0u8; 64];

@@ -22,6 +22,6 @@ pub use actions::{ActionCheck, allowed_actions, check_action, service_prefix};
 pub use context::{Context, Principal, PrincipalType};
 pub use diagnose::{Diagnostic, Severity, diagnose};
 pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, Version};
-pub use eval::{Decision, DecisionKind, Input, MatchedStatement, Named, decide};
+pub use eval::{Decision, DecisionKind, Input, MatchedStatement, Named, decide, service_allowed};
 pub use lint::{Finding, lint};
 pub use pattern::wildcard_match;

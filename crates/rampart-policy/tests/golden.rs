@@ -136,3 +136,35 @@ fn golden_corpus() {
     }
     assert!(requests >= 60, "only {requests} golden requests");
 }
+
+/// A service's own request is weighed against the resource policy alone: a statement naming the
+/// service (with its conditions) admits it; naming the account, another service or everyone's
+/// account does not; a deny refuses it.
+#[test]
+fn a_service_is_admitted_only_by_a_statement_that_names_it() {
+    let policy = |statements: &str| {
+        Policy::parse(&format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#), PolicyKind::Resource)
+            .unwrap()
+    };
+    let put = ("s3:PutObject", "arn:aws:s3:::logs/AWSLogs/111122223333/x.json.gz");
+    let with_acl = || {
+        let mut c = Context::new();
+        c.set("s3:x-amz-acl", "bucket-owner-full-control");
+        c
+    };
+    let named = policy(
+        r#"{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::logs/*","Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}"#,
+    );
+    assert!(rampart_policy::service_allowed(&named, "BucketPolicy", "cloudtrail.amazonaws.com", put, with_acl()));
+    assert!(!rampart_policy::service_allowed(&named, "BucketPolicy", "cloudtrail.amazonaws.com", put, Context::new()));
+    assert!(!rampart_policy::service_allowed(&named, "BucketPolicy", "config.amazonaws.com", put, with_acl()));
+    let account = policy(
+        r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:*","Resource":"*"}"#,
+    );
+    assert!(!rampart_policy::service_allowed(&account, "BucketPolicy", "cloudtrail.amazonaws.com", put, with_acl()));
+    let denied = policy(
+        r#"{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"s3:PutObject","Resource":"*"},
+           {"Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"*","Condition":{"Bool":{"aws:PrincipalIsAWSService":"true"}}}"#,
+    );
+    assert!(!rampart_policy::service_allowed(&denied, "BucketPolicy", "cloudtrail.amazonaws.com", put, with_acl()));
+}

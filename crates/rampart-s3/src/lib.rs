@@ -384,28 +384,11 @@ pub fn service_may(
         return Ok(false);
     };
     let mut ctx = rampart_policy::Context::new();
-    ctx.set("aws:PrincipalServiceName", service.to_owned()).set("aws:PrincipalIsAWSService", "true".to_owned());
     for (k, v) in context {
-        ctx.set(k, (*v).to_owned());
+        ctx.set(k, *v);
     }
-    let principal = rampart_policy::Principal::service(service);
     Ok(requests.iter().all(|(action, resource)| {
-        rampart_policy::decide(&rampart_policy::Input {
-            action,
-            resource,
-            principal: &principal,
-            context: &ctx,
-            identity: &[],
-            boundary: None,
-            session: None,
-            scps: &[],
-            rcps: &[],
-            resource_policy: Some(rampart_policy::Named { name: "BucketPolicy", policy: &policy }),
-            // A service acts in the bucket's account: the bucket policy is enough.
-            resource_account: None,
-            resource_policy_required: false,
-        })
-        .is_allowed()
+        rampart_policy::service_allowed(&policy, "BucketPolicy", service, (action, resource), ctx.clone())
     }))
 }
 
