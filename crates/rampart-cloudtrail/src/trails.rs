@@ -95,6 +95,13 @@ pub struct TrailRecord {
     /// The KMS key (ARN) its log files are encrypted under (SSE-KMS), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
+    /// Why its last delivery could not be made (its bucket gone, its key disabled or no longer
+    /// letting CloudTrail use it), until one succeeds: GetTrailStatus's `LatestDeliveryError`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
+    /// When a delivery was last attempted.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub attempted: Option<OffsetDateTime>,
 }
 
 impl TrailRecord {
@@ -285,6 +292,36 @@ fn check_bucket(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result<(),
     }
 }
 
+/// Why a trail cannot deliver now, in the words CloudTrail's `LatestDeliveryError` uses: its
+/// bucket no longer exists, or its KMS key is gone, unusable, or no longer lets CloudTrail use
+/// it for the trail. (Checked before each run's delivery of the trail, so one trail's problem
+/// never holds up the others'.)
+fn delivery_problem(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result<Option<String>, ServiceError> {
+    if rampart_s3::bucket_owner_tx(tx, &t.bucket)?.is_none() {
+        return Ok(Some("NoSuchBucket".to_owned()));
+    }
+    let Some(key) = &t.kms_key else { return Ok(None) };
+    let arn = t.arn();
+    let request = [("aws:SourceArn", arn.as_str()), ("aws:SourceAccount", t.account_id.as_str())];
+    let found = rampart_s3::delivery_key(
+        tx,
+        (&t.account_id, &t.region),
+        key,
+        "cloudtrail.amazonaws.com",
+        &request,
+        &kms_context(t),
+        now,
+    )?;
+    Ok(found.err().map(|problem| {
+        match problem {
+            rampart_s3::DeliveryKeyProblem::NotFound => "KMS.NotFoundException",
+            rampart_s3::DeliveryKeyProblem::Unusable => "KMS.DisabledException",
+            rampart_s3::DeliveryKeyProblem::PolicyRefuses => "InsufficientEncryptionPolicyException",
+        }
+        .to_owned()
+    }))
+}
+
 /// How a trail's log files are encrypted: under its KMS key with its context, else SSE-S3. (Its
 /// digest files are SSE-S3 either way, as CloudTrail's are.)
 fn delivery_kms<'a>(t: &'a TrailRecord, context: &'a [(String, String)]) -> Option<rampart_s3::ServiceKms<'a>> {
@@ -450,6 +487,8 @@ pub fn create_trail(
         insights: None,
         organization,
         kms_key: None,
+        delivery_error: None,
+        attempted: None,
     };
     t.kms_key = input.kms_key_id.as_deref().map(|k| check_kms_key(tx, &t, k, ctx.now)).transpose()?;
     check_bucket(tx, &t, ctx.now)?;
@@ -624,8 +663,9 @@ pub fn get_trail_status(
         stop_logging_time: t.stopped,
         // CloudTrail's string-typed status fields are always there, empty until they have a
         // value (a trail never started answers "" for each; Rampart sends no notifications).
-        latest_delivery_attempt_time: Some(rfc(t.delivered).unwrap_or_default()),
+        latest_delivery_attempt_time: Some(rfc(t.attempted.or(t.delivered)).unwrap_or_default()),
         latest_delivery_attempt_succeeded: Some(rfc(t.delivered).unwrap_or_default()),
+        latest_delivery_error: t.delivery_error.clone(),
         latest_notification_attempt_time: Some(String::new()),
         latest_notification_attempt_succeeded: Some(String::new()),
         time_logging_started: Some(rfc(t.started).unwrap_or_default()),
@@ -1137,6 +1177,16 @@ pub fn deliver(
         };
         let before = t.clone_state();
         let written_before = written.len();
+        // A trail that cannot deliver now (its bucket gone, its key unusable) waits, its events
+        // kept, and says why; the others deliver as ever. Nothing of it is written before this.
+        if let Some(error) = delivery_problem(tx, &t, now)? {
+            if t.delivery_error.as_deref() != Some(error.as_str()) {
+                t.delivery_error = Some(error);
+                t.attempted = Some(now);
+                write(tx, &t)?;
+            }
+            continue;
+        }
         let rows = tx.log_range(cursor.saturating_add(1), horizon.saturating_sub(1), EVENTS_PER_RUN, false)?;
         // Whether this run reaches the horizon (and so, for a stopped trail, everything it owes).
         let complete = rows.len() < EVENTS_PER_RUN;
@@ -1237,7 +1287,9 @@ pub fn deliver(
         if !t.logging && complete && horizon < lag_horizon {
             t.cursor = Some(horizon.saturating_sub(1).to_string());
         }
-        if t.clone_state() != before {
+        if t.clone_state() != before || t.delivery_error.is_some() {
+            t.delivery_error = None;
+            t.attempted = t.delivered;
             write(tx, &t)?;
         }
         if export {

@@ -782,6 +782,41 @@ async fn a_trail_encrypts_its_log_files_under_the_kms_key_it_names() {
     let reader = crate::s3::s3(&server, &id, &secret);
     assert_eq!(crate::s3::code(reader.get_object().bucket("sealed-logs").key(first).send().await), "AccessDenied");
 
+    // A disabled key holds up its own trail, which says why and keeps its events, and no other.
+    s3.create_bucket().bucket("open-logs").send().await.unwrap();
+    let policy = rampart_testkit::cloudtrail_bucket_policy("open-logs");
+    s3.put_bucket_policy().bucket("open-logs").policy(policy).send().await.unwrap();
+    ct.create_trail().name("open").s3_bucket_name("open-logs").send().await.unwrap();
+    ct.start_logging().name("open").send().await.unwrap();
+    let count = || async { s3.list_objects_v2().bucket("sealed-logs").send().await.unwrap().key_count() };
+    kms.disable_key().key_id(key.key_id()).send().await.unwrap();
+    let before = count().await;
+    admin.create_user().user_name("while-disabled").send().await.unwrap();
+    let has = |files: &[(String, Vec<serde_json::Value>)]| {
+        files.iter().any(|(_, rs)| rs.iter().any(|r| r["requestParameters"]["userName"] == "while-disabled"))
+    };
+    for _ in 0..100 {
+        if has(&log_files(&s3, "open-logs", "AWSLogs/").await) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(has(&log_files(&s3, "open-logs", "AWSLogs/").await), "the other trail delivers");
+    let status = ct.get_trail_status().name("sealed").send().await.unwrap();
+    assert_eq!(status.latest_delivery_error(), Some("KMS.DisabledException"));
+    assert_eq!(count().await, before, "nothing is delivered under a disabled key");
+    // Enabled again, the key's trail delivers what it kept, and its error clears.
+    kms.enable_key().key_id(key.key_id()).send().await.unwrap();
+    for _ in 0..100 {
+        if has(&log_files(&s3, "sealed-logs", "AWSLogs/").await) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(has(&log_files(&s3, "sealed-logs", "AWSLogs/").await), "the kept events are delivered");
+    let status = ct.get_trail_status().name("sealed").send().await.unwrap();
+    assert_eq!(status.latest_delivery_error(), None);
+
     // An empty key id turns encryption off.
     let updated = ct.update_trail().name("sealed").kms_key_id("").send().await.unwrap();
     assert_eq!(updated.kms_key_id(), None);
