@@ -132,19 +132,20 @@ async fn fast_trails() -> TestServer {
     .unwrap()
 }
 
+/// Makes `bucket` with the policy CloudTrail needs to deliver a trail's files into it.
+async fn trail_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let policy = rampart_testkit::cloudtrail_bucket_policy(bucket);
+    s3.put_bucket_policy().bucket(bucket).policy(policy).send().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn digests_chain_every_log_file_and_the_validators_flag_each_kind_of_tampering() {
     let server = fast_trails().await;
     let (ct, s3, iam) = clients(&server);
     let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
     let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
-    s3.create_bucket().bucket("audit-logs").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("audit-logs")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("audit-logs"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "audit-logs").await;
     let trail = ct
         .create_trail()
         .name("main")
@@ -312,13 +313,7 @@ async fn a_multi_region_trail_keeps_a_chain_per_region_and_a_single_region_trail
     let start = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    s3.create_bucket().bucket("regions").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("regions")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("regions"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "regions").await;
     for (name, multi, global) in [("everywhere", true, true), ("home", false, false)] {
         ct.create_trail()
             .name(name)
@@ -384,13 +379,7 @@ async fn an_export_directory_holds_the_same_files_and_validates_on_its_own() {
     let start = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    s3.create_bucket().bucket("audit-logs").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("audit-logs")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("audit-logs"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "audit-logs").await;
     ct.create_trail().name("main").s3_bucket_name("audit-logs").enable_log_file_validation(true).send().await.unwrap();
     ct.start_logging().name("main").send().await.unwrap();
     for i in 0..3 {
@@ -482,13 +471,7 @@ async fn an_organization_trail_signs_each_accounts_files_in_a_chain_of_its_own()
     let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
     let member = status.create_account_status().unwrap().account_id().unwrap().to_owned();
 
-    s3.create_bucket().bucket("audit-logs").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("audit-logs")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("audit-logs"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "audit-logs").await;
     let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
     let start_arg = start.format(&time::format_description::well_known::Rfc3339).unwrap();
     let trail = ct

@@ -260,13 +260,6 @@ fn write(tx: &mut Tx<'_>, t: &TrailRecord) -> Result<(), ServiceError> {
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html>.
 fn check_bucket(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result<(), ServiceError> {
     let bucket = &t.bucket;
-    if rampart_s3::bucket_owner_tx(tx, bucket)?.is_none() {
-        return Err(ServiceError::new(
-            "S3BucketDoesNotExistException",
-            400,
-            format!("S3 bucket does not exist: {bucket}"),
-        ));
-    }
     let object = |key: String| format!("arn:aws:s3:::{bucket}/{key}");
     let mut requests = vec![
         ("s3:GetBucketAcl", format!("arn:aws:s3:::{bucket}")),
@@ -281,15 +274,32 @@ fn check_bucket(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result<(),
         ("aws:SourceAccount", t.account_id.as_str()),
         ("s3:x-amz-acl", "bucket-owner-full-control"),
     ];
-    if rampart_s3::service_may(tx, bucket, "cloudtrail.amazonaws.com", &requests, &context)? {
-        Ok(())
-    } else {
-        Err(ServiceError::new(
+    match rampart_s3::service_may(tx, bucket, "cloudtrail.amazonaws.com", &requests, &context)? {
+        Some(true) => Ok(()),
+        Some(false) => Err(ServiceError::new(
             "InsufficientS3BucketPolicyException",
             403,
             format!("Incorrect S3 bucket policy is detected for bucket: {bucket}"),
-        ))
+        )),
+        None => {
+            Err(ServiceError::new("S3BucketDoesNotExistException", 400, format!("S3 bucket does not exist: {bucket}")))
+        }
     }
+}
+
+/// Whether CloudTrail may encrypt the trail's log files under `key_id` (its policy asked as
+/// CloudTrail asks: the trail as `aws:SourceArn`, its account as `aws:SourceAccount`, and
+/// `aws:cloudtrail:arn` as encryption context): the key's ARN, or why not.
+fn trail_key(
+    tx: &Tx<'_>,
+    t: &TrailRecord,
+    key_id: &str,
+    now: OffsetDateTime,
+) -> Result<Result<String, rampart_s3::DeliveryKeyProblem>, ServiceError> {
+    let arn = t.arn();
+    let request = [("aws:SourceArn", arn.as_str()), ("aws:SourceAccount", t.account_id.as_str())];
+    let account_region = (t.account_id.as_str(), t.region.as_str());
+    rampart_s3::delivery_key(tx, account_region, key_id, "cloudtrail.amazonaws.com", &request, &kms_context(t), now)
 }
 
 /// Why a trail cannot deliver now, in the words CloudTrail's `LatestDeliveryError` uses: its
@@ -301,18 +311,7 @@ fn delivery_problem(tx: &Tx<'_>, t: &TrailRecord, now: OffsetDateTime) -> Result
         return Ok(Some("NoSuchBucket".to_owned()));
     }
     let Some(key) = &t.kms_key else { return Ok(None) };
-    let arn = t.arn();
-    let request = [("aws:SourceArn", arn.as_str()), ("aws:SourceAccount", t.account_id.as_str())];
-    let found = rampart_s3::delivery_key(
-        tx,
-        (&t.account_id, &t.region),
-        key,
-        "cloudtrail.amazonaws.com",
-        &request,
-        &kms_context(t),
-        now,
-    )?;
-    Ok(found.err().map(|problem| {
+    Ok(trail_key(tx, t, key, now)?.err().map(|problem| {
         match problem {
             rampart_s3::DeliveryKeyProblem::NotFound => "KMS.NotFoundException",
             rampart_s3::DeliveryKeyProblem::Unusable => "KMS.DisabledException",
@@ -344,19 +343,7 @@ fn kms_context(t: &TrailRecord) -> Vec<(String, String)> {
 /// for this trail. Returns its ARN.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html>.
 fn check_kms_key(tx: &Tx<'_>, t: &TrailRecord, key_id: &str, now: OffsetDateTime) -> Result<String, ServiceError> {
-    let arn = t.arn();
-    let request = [("aws:SourceArn", arn.as_str()), ("aws:SourceAccount", t.account_id.as_str())];
-    let account_region = (t.account_id.as_str(), t.region.as_str());
-    let found = rampart_s3::delivery_key(
-        tx,
-        account_region,
-        key_id,
-        "cloudtrail.amazonaws.com",
-        &request,
-        &kms_context(t),
-        now,
-    )?;
-    found.map_err(|problem| match problem {
+    trail_key(tx, t, key_id, now)?.map_err(|problem| match problem {
         rampart_s3::DeliveryKeyProblem::NotFound => {
             ServiceError::new("KmsKeyNotFoundException", 400, format!("KMS key {key_id} not found."))
         }

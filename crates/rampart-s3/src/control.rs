@@ -30,13 +30,7 @@ pub fn put_public_access_block(
     input: shapes::PutPublicAccessBlockRequest,
 ) -> Result<(), ServiceError> {
     let account = own_account(&ctx.principal.account_id, &input.account_id)?;
-    let c = &input.public_access_block_configuration;
-    let settings = PublicAccessBlock {
-        block_public_acls: c.block_public_acls.unwrap_or(false),
-        ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
-        block_public_policy: c.block_public_policy.unwrap_or(false),
-        restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
-    };
+    let settings = PublicAccessBlock::from(&input.public_access_block_configuration);
     records::write_tx(tx, &account_public_access_block_key(account), &settings)
 }
 
@@ -47,14 +41,7 @@ pub fn get_public_access_block(
     let account = own_account(&ctx.principal.account_id, &input.account_id)?;
     let s: PublicAccessBlock =
         records::read(ctx.db, &account_public_access_block_key(account))?.ok_or_else(no_configuration)?;
-    Ok(shapes::GetPublicAccessBlockOutput {
-        public_access_block_configuration: Some(shapes::PublicAccessBlockConfiguration {
-            block_public_acls: Some(s.block_public_acls),
-            ignore_public_acls: Some(s.ignore_public_acls),
-            block_public_policy: Some(s.block_public_policy),
-            restrict_public_buckets: Some(s.restrict_public_buckets),
-        }),
-    })
+    Ok(shapes::GetPublicAccessBlockOutput { public_access_block_configuration: Some(s.into()) })
 }
 
 /// Removes the account's settings; each bucket keeps its own. Deleting settings that were never

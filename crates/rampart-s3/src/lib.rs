@@ -149,6 +149,36 @@ impl PublicAccessBlock {
     }
 }
 
+/// The settings to and from a `PublicAccessBlockConfiguration` of S3's or S3 Control's model
+/// (the same four optional flags; an absent one is off).
+macro_rules! public_access_block_shape {
+    ($shape:path) => {
+        impl From<&$shape> for PublicAccessBlock {
+            fn from(c: &$shape) -> Self {
+                Self {
+                    block_public_acls: c.block_public_acls.unwrap_or(false),
+                    ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
+                    block_public_policy: c.block_public_policy.unwrap_or(false),
+                    restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
+                }
+            }
+        }
+
+        impl From<PublicAccessBlock> for $shape {
+            fn from(p: PublicAccessBlock) -> Self {
+                Self {
+                    block_public_acls: Some(p.block_public_acls),
+                    ignore_public_acls: Some(p.ignore_public_acls),
+                    block_public_policy: Some(p.block_public_policy),
+                    restrict_public_buckets: Some(p.restrict_public_buckets),
+                }
+            }
+        }
+    };
+}
+public_access_block_shape!(rampart_shapes::generated::s3::PublicAccessBlockConfiguration);
+public_access_block_shape!(rampart_shapes::generated::s3control::PublicAccessBlockConfiguration);
+
 /// An account's own Block Public Access settings (S3 Control's, see [`control`]), over all its
 /// buckets.
 fn account_public_access_block_key(account: &str) -> Vec<u8> {
@@ -368,7 +398,7 @@ pub fn bucket_owner_tx(tx: &Tx<'_>, name: &str) -> Result<Option<String>, Servic
 /// Whether a bucket's policy lets an AWS service (`cloudtrail.amazonaws.com`) make every one of
 /// `requests` (an action and its resource) in the request context `context`: S3's answer to the
 /// service's own requests. A service has no identity policies, so the bucket policy alone admits
-/// it (its denies refuse it); without a policy, nothing does.
+/// it (its denies refuse it); without a policy, nothing does. `None`: no such bucket.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html>.
 pub fn service_may(
     tx: &Tx<'_>,
@@ -376,20 +406,20 @@ pub fn service_may(
     service: &str,
     requests: &[(&str, String)],
     context: &[(&str, &str)],
-) -> Result<bool, ServiceError> {
-    let Some(text) = records::read_tx::<BucketRecord>(tx, &bucket_key(bucket))?.and_then(|b| b.policy) else {
-        return Ok(false);
-    };
-    let Ok(policy) = rampart_policy::Policy::parse(&text, rampart_policy::PolicyKind::Resource) else {
-        return Ok(false);
+) -> Result<Option<bool>, ServiceError> {
+    let Some(b) = records::read_tx::<BucketRecord>(tx, &bucket_key(bucket))? else { return Ok(None) };
+    let Some(policy) =
+        b.policy.and_then(|t| rampart_policy::Policy::parse(&t, rampart_policy::PolicyKind::Resource).ok())
+    else {
+        return Ok(Some(false));
     };
     let mut ctx = rampart_policy::Context::new();
     for (k, v) in context {
         ctx.set(k, *v);
     }
-    Ok(requests.iter().all(|(action, resource)| {
+    Ok(Some(requests.iter().all(|(action, resource)| {
         rampart_policy::service_allowed(&policy, "BucketPolicy", service, (action, resource), ctx.clone())
-    }))
+    })))
 }
 
 /// Puts an object on behalf of a service (CloudTrail delivering log files), in its transaction:

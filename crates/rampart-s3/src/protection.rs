@@ -141,31 +141,13 @@ pub fn get_bucket_policy_status(
     })
 }
 
-pub(crate) fn to_shape(p: PublicAccessBlock) -> shapes::PublicAccessBlockConfiguration {
-    shapes::PublicAccessBlockConfiguration {
-        block_public_acls: Some(p.block_public_acls),
-        ignore_public_acls: Some(p.ignore_public_acls),
-        block_public_policy: Some(p.block_public_policy),
-        restrict_public_buckets: Some(p.restrict_public_buckets),
-    }
-}
-
-pub(crate) fn from_shape(c: &shapes::PublicAccessBlockConfiguration) -> PublicAccessBlock {
-    PublicAccessBlock {
-        block_public_acls: c.block_public_acls.unwrap_or(false),
-        ignore_public_acls: c.ignore_public_acls.unwrap_or(false),
-        block_public_policy: c.block_public_policy.unwrap_or(false),
-        restrict_public_buckets: c.restrict_public_buckets.unwrap_or(false),
-    }
-}
-
 pub fn put_public_access_block(
     tx: &mut Tx<'_>,
     _ctx: &TxCtx<'_>,
     input: shapes::PutPublicAccessBlockRequest,
 ) -> Result<(), ServiceError> {
     let mut b = bucket_tx(tx, &input.bucket)?;
-    b.public_access_block = Some(from_shape(&input.public_access_block_configuration));
+    b.public_access_block = Some(PublicAccessBlock::from(&input.public_access_block_configuration));
     save(tx, &b)
 }
 
@@ -181,7 +163,7 @@ pub fn get_public_access_block(
             "The public access block configuration was not found",
         )
     })?;
-    Ok(shapes::GetPublicAccessBlockOutput { public_access_block_configuration: Some(to_shape(pab)) })
+    Ok(shapes::GetPublicAccessBlockOutput { public_access_block_configuration: Some(pab.into()) })
 }
 
 pub fn delete_public_access_block(

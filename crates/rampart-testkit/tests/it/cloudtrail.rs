@@ -263,6 +263,13 @@ async fn bad_lookups_get_cloudtrails_errors_and_lookup_needs_permission() {
     assert_eq!(seen.unwrap().events().len(), 3);
 }
 
+/// Makes `bucket` with the policy CloudTrail needs to deliver a trail's files into it.
+pub(crate) async fn trail_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let policy = rampart_testkit::cloudtrail_bucket_policy(bucket);
+    s3.put_bucket_policy().bucket(bucket).policy(policy).send().await.unwrap();
+}
+
 /// The log files a trail has delivered under `prefix`, each as its `Records`.
 pub(crate) async fn log_files(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<(String, Vec<Value>)> {
     let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
@@ -278,16 +285,26 @@ pub(crate) async fn log_files(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &st
     out
 }
 
-/// Waits until delivered files hold an event named `name` with `field` = `value` somewhere.
+/// Waits until delivered files hold an event named `name`.
 async fn delivered(s3: &aws_sdk_s3::Client, bucket: &str, name: &str) -> Vec<(String, Vec<Value>)> {
+    delivered_where(s3, bucket, &format!("a {name} event"), |r| r["eventName"] == name).await
+}
+
+/// Waits until delivered files hold an event `found` accepts (`what` names it if none comes).
+async fn delivered_where(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    what: &str,
+    found: impl Fn(&Value) -> bool,
+) -> Vec<(String, Vec<Value>)> {
     for _ in 0..100 {
         let files = log_files(s3, bucket, "AWSLogs/").await;
-        if files.iter().any(|(_, rs)| rs.iter().any(|r| r["eventName"] == name)) {
+        if files.iter().any(|(_, rs)| rs.iter().any(&found)) {
             return files;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("no delivered log file holds a {name} event");
+    panic!("no delivered log file holds {what}");
 }
 
 #[tokio::test]
@@ -296,13 +313,7 @@ async fn a_trail_delivers_gzipped_log_files_in_cloudtrails_layout_while_logging(
     let admin = root(&server);
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
-    s3.create_bucket().bucket("trail-logs").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("trail-logs")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("trail-logs"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "trail-logs").await;
 
     // Names, buckets and features are checked as CloudTrail checks them.
     let create = |name: &str, bucket: &str| ct.create_trail().name(name).s3_bucket_name(bucket);
@@ -455,13 +466,7 @@ async fn trail_names_and_unknown_trails_are_refused_as_cloudtrail_refuses_them()
     let server = TestServer::start().await.unwrap();
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
-    s3.create_bucket().bucket("trail-logs").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("trail-logs")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("trail-logs"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "trail-logs").await;
     let long = "a".repeat(129);
     let cases: &[(&str, &str)] = &[
         ("aa", "Trail name too short. Minimum allowed length: 3 characters. Specified name length: 2 characters."),
@@ -554,13 +559,7 @@ async fn insights_find_a_burst_of_calls_and_of_errors_against_the_baseline() {
     let admin = root(&server);
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
-    s3.create_bucket().bucket("insight-logs").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("insight-logs")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("insight-logs"))
-        .send()
-        .await
-        .unwrap();
+    trail_bucket(&s3, "insight-logs").await;
     ct.create_trail().name("watch").s3_bucket_name("insight-logs").send().await.unwrap();
     ct.start_logging().name("watch").send().await.unwrap();
     let selector = |t: InsightType| InsightSelector::builder().insight_type(t).build();
@@ -737,9 +736,7 @@ async fn a_trail_encrypts_its_log_files_under_the_kms_key_it_names() {
     let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
     let kms = crate::kms::kms(&server, &server.access_key_id, &server.secret_access_key, None);
-    s3.create_bucket().bucket("sealed-logs").send().await.unwrap();
-    let policy = rampart_testkit::cloudtrail_bucket_policy("sealed-logs");
-    s3.put_bucket_policy().bucket("sealed-logs").policy(policy).send().await.unwrap();
+    trail_bucket(&s3, "sealed-logs").await;
 
     let plain = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id().to_owned();
     let signing = kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await;
@@ -783,37 +780,23 @@ async fn a_trail_encrypts_its_log_files_under_the_kms_key_it_names() {
     assert_eq!(crate::s3::code(reader.get_object().bucket("sealed-logs").key(first).send().await), "AccessDenied");
 
     // A disabled key holds up its own trail, which says why and keeps its events, and no other.
-    s3.create_bucket().bucket("open-logs").send().await.unwrap();
-    let policy = rampart_testkit::cloudtrail_bucket_policy("open-logs");
-    s3.put_bucket_policy().bucket("open-logs").policy(policy).send().await.unwrap();
+    trail_bucket(&s3, "open-logs").await;
     ct.create_trail().name("open").s3_bucket_name("open-logs").send().await.unwrap();
     ct.start_logging().name("open").send().await.unwrap();
     let count = || async { s3.list_objects_v2().bucket("sealed-logs").send().await.unwrap().key_count() };
     kms.disable_key().key_id(key.key_id()).send().await.unwrap();
     let before = count().await;
     admin.create_user().user_name("while-disabled").send().await.unwrap();
-    let has = |files: &[(String, Vec<serde_json::Value>)]| {
-        files.iter().any(|(_, rs)| rs.iter().any(|r| r["requestParameters"]["userName"] == "while-disabled"))
-    };
-    for _ in 0..100 {
-        if has(&log_files(&s3, "open-logs", "AWSLogs/").await) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(has(&log_files(&s3, "open-logs", "AWSLogs/").await), "the other trail delivers");
+    let while_disabled = |r: &Value| r["requestParameters"]["userName"] == "while-disabled";
+    // The other trail delivers.
+    delivered_where(&s3, "open-logs", "the event made while the key was disabled", while_disabled).await;
     let status = ct.get_trail_status().name("sealed").send().await.unwrap();
     assert_eq!(status.latest_delivery_error(), Some("KMS.DisabledException"));
     assert_eq!(count().await, before, "nothing is delivered under a disabled key");
     // Enabled again, the key's trail delivers what it kept, and its error clears.
     kms.enable_key().key_id(key.key_id()).send().await.unwrap();
-    for _ in 0..100 {
-        if has(&log_files(&s3, "sealed-logs", "AWSLogs/").await) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(has(&log_files(&s3, "sealed-logs", "AWSLogs/").await), "the kept events are delivered");
+    // The kept events are delivered.
+    delivered_where(&s3, "sealed-logs", "the event made while the key was disabled", while_disabled).await;
     let status = ct.get_trail_status().name("sealed").send().await.unwrap();
     assert_eq!(status.latest_delivery_error(), None);
 

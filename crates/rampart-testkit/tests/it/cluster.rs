@@ -242,13 +242,7 @@ async fn a_trail_of_a_cluster_delivers_each_event_once_from_one_node() {
         .unwrap();
     let b = a.join().await.unwrap();
     let s3 = crate::s3::s3(&a, &a.access_key_id, &a.secret_access_key);
-    s3.create_bucket().bucket("cluster-trail").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("cluster-trail")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("cluster-trail"))
-        .send()
-        .await
-        .unwrap();
+    crate::cloudtrail::trail_bucket(&s3, "cluster-trail").await;
     let ct = crate::cloudtrail::trail(&a, &a.access_key_id, &a.secret_access_key, None);
     ct.create_trail().name("main").s3_bucket_name("cluster-trail").send().await.unwrap();
     ct.start_logging().name("main").send().await.unwrap();

@@ -412,13 +412,7 @@ async fn an_organization_trail_records_the_members_calls() {
     let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
     let ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
-    s3.create_bucket().bucket("org-trail").send().await.unwrap();
-    s3.put_bucket_policy()
-        .bucket("org-trail")
-        .policy(rampart_testkit::cloudtrail_bucket_policy("org-trail"))
-        .send()
-        .await
-        .unwrap();
+    crate::cloudtrail::trail_bucket(&s3, "org-trail").await;
     let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
     let create = || ct.create_trail().name("org").s3_bucket_name("org-trail").is_organization_trail(true).send();
     let refused = create().await.expect_err("no trusted access yet");

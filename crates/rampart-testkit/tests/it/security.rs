@@ -428,9 +428,7 @@ async fn no_secret_a_test_makes_is_ever_stored_logged_or_trailed_in_clear() {
     let root = crate::iam::root(&server);
     let mut secrets: Vec<(String, String)> = vec![("root secret".into(), server.secret_access_key.clone())];
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
-    s3.create_bucket().bucket("trail-bucket").send().await.unwrap();
-    let policy = rampart_testkit::cloudtrail_bucket_policy("trail-bucket");
-    s3.put_bucket_policy().bucket("trail-bucket").policy(policy).send().await.unwrap();
+    crate::cloudtrail::trail_bucket(&s3, "trail-bucket").await;
     let ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
     ct.create_trail().name("all").s3_bucket_name("trail-bucket").send().await.unwrap();
     ct.start_logging().name("all").send().await.unwrap();
