@@ -1,6 +1,7 @@
 //! The `rampart` command.
 
 mod config;
+mod delegation;
 mod policy;
 mod root;
 mod serve;
@@ -28,6 +29,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
   rampart policy validate policy.json             # check a policy offline
   rampart trail validate --trail audit --start-time 2026-12-01
   rampart root reset-password                     # a new root password, when the first is lost
+  rampart delegation register-template …          # onboard a partner for temporary delegation
   rampart backup --to backup.db                   # a consistent copy of the running store
   rampart store copy --from rampart-data --to postgres://rampart@db/rampart
   rampart config example > rampart.toml           # every setting, commented
@@ -50,6 +52,9 @@ enum Command {
     /// CloudTrail trails: validate delivered log files against their digests.
     #[command(subcommand)]
     Trail(trail::Command),
+    /// IAM temporary delegation: onboard a partner's policy template, hand out its notifications.
+    #[command(subcommand)]
+    Delegation(delegation::Command),
     /// Operator commands for a root user (a lost password).
     #[command(subcommand)]
     Root(root::Command),
@@ -70,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Trail(cmd) => trail::run(cmd),
         Command::Root(cmd) => root::run(cmd),
+        Command::Delegation(cmd) => delegation::run(cmd),
         Command::Store(cmd) => store::run(cmd),
         Command::Backup(args) => store::backup(args),
         Command::Config(cmd) => Ok(config::run(cmd)),

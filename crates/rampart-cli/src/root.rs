@@ -1,7 +1,5 @@
 //! `rampart root`: operator commands for an account's root user, run beside the data directory.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 
 #[derive(clap::Subcommand)]
@@ -11,32 +9,18 @@ pub enum Command {
     /// running server.
     #[command(after_help = "Example:\n  rampart root reset-password --data-dir rampart-data")]
     ResetPassword {
-        /// The server's data directory.
-        #[arg(long, env = "RAMPART_DATA_DIR", default_value = "rampart-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        store: crate::delegation::StoreArgs,
         /// The account whose root user gets the password [default: the management account].
         #[arg(long)]
         account_id: Option<String>,
-        /// The server's store, when it is a PostgreSQL database (postgres://…); the password may
-        /// instead be in --store-password-file or RAMPART_STORE_PASSWORD.
-        #[arg(long, env = "RAMPART_STORE")]
-        store: Option<String>,
-        /// A file holding the store database's password.
-        #[arg(long, env = "RAMPART_STORE_PASSWORD_FILE")]
-        store_password_file: Option<PathBuf>,
     },
 }
 
 pub fn run(cmd: Command) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
-        Command::ResetPassword { data_dir, account_id, store, store_password_file } => {
-            let config = rampart_server::Config {
-                data_dir,
-                store: store.map(rampart_server::config::StoreUrl),
-                store_password_file,
-                store_password: std::env::var("RAMPART_STORE_PASSWORD").ok().map(zeroize::Zeroizing::new),
-                ..rampart_server::Config::default()
-            };
+        Command::ResetPassword { store, account_id } => {
+            let config = store.config();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

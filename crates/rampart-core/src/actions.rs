@@ -70,6 +70,9 @@ pub enum Target {
     /// An Organizations access report, from its entity path member:
     /// `arn:aws:iam::ACCOUNT:access-report/ENTITY-PATH`.
     AccessReport(&'static str),
+    /// An IAM delegation request, by the id in an input member, as the caller's account sees it:
+    /// `arn:aws:iam::ACCOUNT:delegation-request/ID`.
+    DelegationRequest(&'static str),
     /// A CloudTrail trail named (by name or ARN) by an input member.
     Trail(&'static str),
     /// An S3 bucket named by an input member: `arn:aws:s3:::BUCKET`.

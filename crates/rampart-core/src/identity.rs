@@ -38,6 +38,10 @@ pub struct Principal {
     pub mfa_at: Option<time::OffsetDateTime>,
     /// Signed with a console session's credentials (sign-in).
     pub console: bool,
+    /// For credentials a partner got through temporary delegation (STS GetDelegatedAccessToken):
+    /// the policy the approver accepted. The caller may do only what both its own identity and
+    /// this policy allow.
+    pub delegation: Option<String>,
 }
 
 /// What a GetFederationToken session carries: the issuing user (none when root issued it) and
@@ -86,6 +90,7 @@ impl Principal {
             expires: None,
             mfa_at: None,
             console: false,
+            delegation: None,
         }
     }
 
@@ -105,6 +110,7 @@ impl Principal {
             expires: None,
             mfa_at: None,
             console: false,
+            delegation: None,
         }
     }
 

@@ -13,8 +13,8 @@ use crate::iam;
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
 use Target::{
-    AccessReport, AccountRoot, All, Arn, Bucket, Caller, FederatedUser, KeyOwner, Listing, Named, New, Object, OidcUrl,
-    Renamed, ServiceLinkedRole, StsSelf, Trail,
+    AccessReport, AccountRoot, All, Arn, Bucket, Caller, DelegationRequest, FederatedUser, KeyOwner, Listing, Named,
+    New, Object, OidcUrl, Renamed, ServiceLinkedRole, StsSelf, Trail,
 };
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
@@ -32,18 +32,22 @@ const MFA: &[Target] = &[Arn("SerialNumber")];
 const OIDC: &[Target] = &[Arn("OpenIDConnectProviderArn")];
 const SAML: &[Target] = &[Arn("SAMLProviderArn")];
 const CERT: &[Target] = &[Named(ServerCertificate, "ServerCertificateName")];
+const DELEGATION: &[Target] = &[DelegationRequest("DelegationRequestId")];
 
 /// IAM's operations.
 pub static IAM: &[Action] = &[
+    a("AcceptDelegationRequest", DELEGATION, &[]),
     a("AddClientIDToOpenIDConnectProvider", OIDC, &[]),
     passing("AddRoleToInstanceProfile", PROFILE, &[], "RoleName", "ec2.amazonaws.com"),
     a("AddUserToGroup", GROUP, &[]),
+    a("AssociateDelegationRequest", DELEGATION, &[]),
     a("AttachGroupPolicy", GROUP, &["iam:PolicyARN"]),
     a("AttachRolePolicy", ROLE, ATTACH),
     a("AttachUserPolicy", USER, ATTACH),
     a("ChangePassword", &[Caller], &[]),
     a("CreateAccessKey", USER, &[]),
     a("CreateAccountAlias", &[All], &[]),
+    a("CreateDelegationRequest", &[All], &[]),
     a("CreateGroup", &[New(Group, "GroupName")], &[]),
     a("CreateInstanceProfile", &[New(InstanceProfile, "InstanceProfileName")], TAGS),
     a("CreateLoginProfile", USER, &[]),
@@ -100,8 +104,10 @@ pub static IAM: &[Action] = &[
     a("GetContextKeysForCustomPolicy", &[All], &[]),
     a("GetContextKeysForPrincipalPolicy", &[Arn("PolicySourceArn")], &[]),
     a("GetCredentialReport", &[All], &[]),
+    a("GetDelegationRequest", DELEGATION, &[]),
     a("GetGroup", GROUP, &[]),
     a("GetGroupPolicy", GROUP, &[]),
+    a("GetHumanReadableSummary", &[All], &[]),
     a("GetInstanceProfile", PROFILE, &[]),
     a("GetLoginProfile", USER, &[]),
     a("GetMFADevice", USER, &[]),
@@ -125,6 +131,7 @@ pub static IAM: &[Action] = &[
     a("ListAttachedGroupPolicies", GROUP, &[]),
     a("ListAttachedRolePolicies", ROLE, &[]),
     a("ListAttachedUserPolicies", USER, &[]),
+    a("ListDelegationRequests", &[All], &[]),
     a("ListEntitiesForPolicy", POLICY, &[]),
     a("ListGroupPolicies", GROUP, &[]),
     a("ListGroups", &[Listing(Group)], &[]),
@@ -160,11 +167,13 @@ pub static IAM: &[Action] = &[
     a("PutRolePolicy", ROLE, BOUNDARY),
     a("PutUserPermissionsBoundary", USER, BOUNDARY),
     a("PutUserPolicy", USER, BOUNDARY),
+    a("RejectDelegationRequest", DELEGATION, &[]),
     a("RemoveClientIDFromOpenIDConnectProvider", OIDC, &[]),
     a("RemoveRoleFromInstanceProfile", PROFILE, &[]),
     a("RemoveUserFromGroup", GROUP, &[]),
     a("ResetServiceSpecificCredential", USER, &[]),
     a("ResyncMFADevice", USER, &[]),
+    a("SendDelegationToken", DELEGATION, &[]),
     a("SetDefaultPolicyVersion", POLICY, &[]),
     a("SetSecurityTokenServicePreferences", &[All], &[]),
     a("SimulateCustomPolicy", &[All], &[]),
@@ -188,6 +197,7 @@ pub static IAM: &[Action] = &[
     a("UpdateAccessKey", USER, &[]),
     a("UpdateAccountPasswordPolicy", &[All], &[]),
     a("UpdateAssumeRolePolicy", ROLE, &[]),
+    a("UpdateDelegationRequest", DELEGATION, &[]),
     a("UpdateGroup", &[Named(Group, "GroupName"), Renamed(Group, "NewGroupName", "NewPath")], &[]),
     a("UpdateLoginProfile", USER, &[]),
     a("UpdateOpenIDConnectProviderThumbprint", OIDC, &[]),
@@ -229,6 +239,7 @@ pub static STS: &[Action] = &[
     a("DecodeAuthorizationMessage", &[All], &[]),
     a("GetAccessKeyInfo", &[All], &[]),
     a("GetCallerIdentity", &[All], &[]),
+    a("GetDelegatedAccessToken", &[All], &[]),
     a("GetFederationToken", &[FederatedUser("Name")], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     a("GetSessionToken", &[All], &[]),
     // Observed: the resource is `arn:aws:sts::ACCOUNT:self`, and tags need
@@ -397,6 +408,7 @@ pub fn resolve(
             FederatedUser(m) => format!("arn:aws:sts::{account}:federated-user/{}", member(m).unwrap_or("*")),
             StsSelf => format!("arn:aws:sts::{account}:self"),
             AccessReport(m) => format!("arn:aws:iam::{account}:access-report/{}", member(m).unwrap_or("*")),
+            DelegationRequest(m) => format!("arn:aws:iam::{account}:delegation-request/{}", member(m).unwrap_or("*")),
             AccountRoot(m) => format!("arn:aws:iam::{}:root", member(m).unwrap_or("*")),
             ServiceLinkedRole(service, suffix) => {
                 let service = member(service).unwrap_or("*");

@@ -169,7 +169,12 @@ impl Authorizer {
         // GetSessionToken credentials call IAM only with MFA, and STS only to assume a role.
         // See <https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_request.html#stsapi_comparison>.
         // A console session is a sign-in, not GetSessionToken: it calls IAM and STS as its person may.
-        if p.temporary.is_some() && p.session.is_none() && !p.console && p.federation.is_none() {
+        if p.temporary.is_some()
+            && p.session.is_none()
+            && !p.console
+            && p.federation.is_none()
+            && p.delegation.is_none()
+        {
             let action = req.action.to_ascii_lowercase();
             if action.starts_with("iam:") && p.mfa_at.is_none() {
                 return Err(denied("because credentials from GetSessionToken need MFA to call IAM".to_owned()));
@@ -205,6 +210,11 @@ impl Authorizer {
         let rcps = owner_view.as_ref().and_then(|v| v.rcps.as_ref());
         let org =
             &OrgKeys { principal: view.as_ref().map(|v| &v.org), owner, resource: owner_view.as_ref().map(|v| &v.org) };
+        // Delegated credentials do only what the accepted delegation policy allows, on top of all
+        // the approver's own policies allow (checked next).
+        if let Some(doc) = &p.delegation {
+            self.delegation_allows(req, org, doc)?;
+        }
         match p.kind {
             PrincipalKind::Root => {
                 // A root session from AssumeRoot carries its task policy as a session policy.
@@ -326,6 +336,38 @@ impl Authorizer {
 }
 
 impl Authorizer {
+    /// Whether the policy a delegation request's approver accepted allows the request, weighed
+    /// alone as a session policy is: an explicit deny or no allow refuses.
+    fn delegation_allows(&self, req: &Request<'_>, org: &OrgKeys<'_>, doc: &str) -> Result<(), ServiceError> {
+        let p = req.principal;
+        let refuse = || access_denied(req, &format!("because no session policy allows the {} action", req.action));
+        let policy = self.compile(doc, PolicyKind::Session).ok_or_else(refuse)?;
+        let mut ctx = rampart_policy::Context::with_capacity(CONTEXT_KEYS);
+        ctx.set("aws:userid", p.user_id.clone())
+            .set("aws:PrincipalArn", p.arn.clone())
+            .set("aws:PrincipalAccount", p.account_id.clone());
+        request_keys(req, org, &mut ctx);
+        let named = [Named { name: "DelegationPolicy", policy: &policy }];
+        // Matched only by a resource policy's Principal, and none is weighed here; not root, whose
+        // own account's resources are its own whatever its policies say.
+        let principal = rampart_policy::Principal::user(&p.account_id, "/", "delegated");
+        let decision = decide(&Input {
+            action: req.action,
+            resource: req.resource,
+            principal: &principal,
+            context: &ctx,
+            identity: &named,
+            boundary: None,
+            session: None,
+            scps: &[],
+            rcps: &[],
+            resource_policy: None,
+            resource_account: None,
+            resource_policy_required: false,
+        });
+        if decision.is_allowed() { Ok(()) } else { Err(refuse()) }
+    }
+
     /// A session's policies, compiled: the inline one and any managed ones (`PolicyArns`), named
     /// as the simulator reports them. A managed policy that is gone allows nothing, so the session
     /// fails closed; `None` when a document does not compile.
@@ -645,6 +687,7 @@ mod tests {
             expires: None,
             mfa_at: None,
             console: false,
+            delegation: None,
         };
         let req = |principal, action| Request {
             principal,
@@ -656,6 +699,17 @@ mod tests {
             resource_owner: None,
         };
         assert!(a.authorize(&db, &req(&root, "iam:CreateUser")).is_ok());
+        // Root's delegated credentials do only what the accepted policy allows.
+        let delegated = Principal {
+            delegation: Some(
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetUser","Resource":"*"}}"#
+                    .into(),
+            ),
+            ..root.clone()
+        };
+        assert!(a.authorize(&db, &req(&delegated, "iam:GetUser")).is_ok());
+        let e = a.authorize(&db, &req(&delegated, "iam:CreateUser")).unwrap_err();
+        assert!(e.message.ends_with("because no session policy allows the iam:CreateUser action"), "{}", e.message);
         assert!(a.authorize(&db, &req(&ghost, "sts:GetCallerIdentity")).is_ok());
         let e = a.authorize(&db, &req(&ghost, "iam:CreateUser")).unwrap_err();
         assert_eq!(e.code, "AccessDenied");

@@ -3,6 +3,7 @@
 
 mod account_info;
 mod authorization_details;
+mod delegation;
 mod dev;
 mod groups;
 mod instance_profiles;
@@ -25,6 +26,7 @@ mod ssh_keys;
 
 pub use account_info::*;
 pub use authorization_details::*;
+pub use delegation::*;
 pub use dev::*;
 pub use groups::*;
 pub use instance_profiles::*;
@@ -109,6 +111,7 @@ impl UserRecord {
             expires: None,
             mfa_at: None,
             console: false,
+            delegation: None,
         }
     }
 

@@ -33,11 +33,13 @@ pub fn get_caller_identity(
 
 mod assume_root;
 pub mod authorization_message;
+mod delegated_access;
 mod saml;
 mod web_identity;
 mod web_identity_token;
 pub use assume_root::assume_root;
 pub use authorization_message::decode_authorization_message;
+pub use delegated_access::get_delegated_access_token;
 pub use saml::*;
 pub use web_identity::*;
 pub use web_identity_token::get_web_identity_token;
@@ -110,6 +112,10 @@ pub struct SessionClaims {
     /// For AssumeRoleWithWebIdentity and AssumeRoleWithSAML sessions: the provider's ARN.
     #[serde(default)]
     pub federated_provider: Option<String>,
+    /// For a session a partner got by temporary delegation (GetDelegatedAccessToken): the policy
+    /// the approver accepted, which bounds the approver's own permissions.
+    #[serde(default)]
+    pub delegation: Option<String>,
 }
 
 /// The IAM user a GetSessionToken session acts as.
@@ -149,6 +155,7 @@ impl SessionClaims {
                 expires: Some(self.expires),
                 mfa_at: self.mfa_at,
                 console: false,
+                delegation: None,
             };
         }
         if self.root {
@@ -164,6 +171,7 @@ impl SessionClaims {
                 expires: Some(self.expires),
                 mfa_at: self.mfa_at,
                 console: self.console,
+                delegation: self.delegation.clone(),
                 ..Principal::root(&self.account_id, key)
             };
         }
@@ -181,6 +189,7 @@ impl SessionClaims {
                 expires: Some(self.expires),
                 mfa_at: self.mfa_at,
                 console: self.console,
+                delegation: self.delegation.clone(),
             };
         }
         Principal {
@@ -208,6 +217,7 @@ impl SessionClaims {
             expires: Some(self.expires),
             mfa_at: self.mfa_at,
             console: false,
+            delegation: self.delegation.clone(),
         }
     }
 }
@@ -534,6 +544,7 @@ fn role_claims(
         federated: None,
         mfa_at: None,
         federated_provider: None,
+        delegation: None,
     })
 }
 
@@ -602,7 +613,48 @@ pub(crate) fn own_session(
         federated: None,
         mfa_at: None,
         federated_provider: None,
+        delegation: None,
     })
+}
+
+/// The identity a delegation request's approver acts as, kept when it accepts (the session the
+/// partner later receives is this identity, bounded by the accepted policy): an IAM user, the
+/// root user, or a role session with its own session policies and tags. Key, secret and times
+/// are filled when the partner trades its token.
+pub(crate) fn approver_claims(p: &Principal) -> Result<SessionClaims, ServiceError> {
+    let mut claims = own_session(p, OffsetDateTime::UNIX_EPOCH, None)?;
+    claims.access_key_id.clear();
+    claims.secret.clear();
+    if let (PrincipalKind::AssumedRole, Some(s)) = (p.kind, &p.session) {
+        claims.role_name.clone_from(&s.role_name);
+        claims.role_path.clone_from(&s.role_path);
+        claims.role_id.clone_from(&s.role_id);
+        claims.session_name.clone_from(&s.session_name);
+        claims.session_policy.clone_from(&s.session_policy);
+        claims.session_policy_arns.clone_from(&s.session_policy_arns);
+        claims.tags.clone_from(&s.tags);
+        claims.source_identity.clone_from(&s.source_identity);
+    }
+    Ok(claims)
+}
+
+/// Credentials for a partner acting as an approver (`approver_claims`), bounded by the accepted
+/// `policy`, from `now` until `expires`; and the ARN they act as.
+pub(crate) fn delegated_credentials(
+    sealer: &Sealer,
+    approver: &SessionClaims,
+    policy: &str,
+    now: OffsetDateTime,
+    expires: OffsetDateTime,
+) -> Result<(Credentials, String), ServiceError> {
+    let mut claims = approver.clone();
+    claims.access_key_id = account::new_key_id("ASIA", &approver.account_id)?;
+    claims.secret = account::new_secret()?.as_str().to_owned();
+    claims.issued = now;
+    claims.expires = expires;
+    claims.delegation = Some(policy.to_owned());
+    let arn = claims.principal().arn;
+    Ok((credentials(sealer, &claims)?, arn))
 }
 
 /// The credentials a client receives for a session: its key, secret and sealed token.
@@ -702,6 +754,7 @@ mod tests {
             federated: None,
             mfa_at: None,
             federated_provider: None,
+            delegation: None,
         };
         let token = seal_token(&sealer, &claims).unwrap();
         assert!(!String::from_utf8_lossy(&data_encoding::BASE64.decode(token.as_bytes()).unwrap()).contains("s3cr3t"));

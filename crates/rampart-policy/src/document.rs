@@ -244,7 +244,8 @@ fn validate_resource(r: &str) -> Result<(), PolicyError> {
         }
     }
     // AWS's own managed policies also name `root` and `contextProvider/` resources, which its
-    // message does not list; both are accepted. A wildcard or variable before the type's end
+    // message does not list; both are accepted, as is `delegation-request/` (temporary
+    // delegation's resource type in the Service Authorization Reference, newer than the message). A wildcard or variable before the type's end
     // (`user*/…`) is accepted when it could name a type: whether IAM accepts it could not be
     // established, so Rampart accepts rather than refuse what IAM may accept.
     let literal = resource.split(['*', '?', '$']).next().unwrap_or_default();
@@ -252,7 +253,7 @@ fn validate_resource(r: &str) -> Result<(), PolicyError> {
     if service == "iam"
         && !IAM_RESOURCE_TYPES
             .iter()
-            .chain(&["root", "contextProvider/"])
+            .chain(&["root", "contextProvider/", "delegation-request/"])
             .any(|t| literal.starts_with(t) || (wild && t.starts_with(literal)))
     {
         return err(format!("IAM resource path must either be \"*\" or start with {}.", IAM_RESOURCE_TYPES.join(", ")));

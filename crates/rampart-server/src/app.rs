@@ -794,8 +794,18 @@ impl App {
             });
             allowed(&check.action, &check.resource, &check.keys, policy.as_ref())?;
         }
+        // Whoever associated a delegation request manages it without permissions of its own: a
+        // policy on the request names it.
+        let owner_policy = if service.endpoint_prefix == "iam" {
+            let id = op.input.and_then(|shape| input.string_field(shape, "DelegationRequestId"));
+            rampart_iam::iam::owner_policy(&self.db, &principal, id)
+                .map_err(|e| fail(from_service(e), protocol, namespace))?
+                .map(|text| authz::ResourcePolicy { name: "DelegationRequestOwner".to_owned(), text, required: false })
+        } else {
+            None
+        };
         for resource in asked.resources.iter().filter(|_| !by_resource_policy) {
-            allowed(&asked.action, resource, &asked.keys, None)?;
+            allowed(&asked.action, resource, &asked.keys, owner_policy.as_ref())?;
         }
         // Dependent actions: a role handed to a service must be passable, tags taggable.
         for check in &asked.also {

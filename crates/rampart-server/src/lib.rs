@@ -34,7 +34,10 @@ use zeroize::Zeroizing;
 
 pub use config::{Config, ConfigError, EXAMPLE_TOML, LogFormat, MasterKeySource, config_keys, parse_listen};
 pub use data_dir::{DB_FILE, prepare as prepare_data_dir};
-pub use operator::{PasswordReset, open_sealer, reset_root_password};
+pub use operator::{
+    PasswordReset, TemplateRegistration, open_sealer, register_delegation_template, reset_root_password,
+    take_delegation_messages,
+};
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]

@@ -87,3 +87,67 @@ async fn reset(db: &Db, db_path: &Path, account_id: Option<String>) -> Result<Pa
         })?;
     Ok(PasswordReset { account_id, root_email: email, password })
 }
+
+/// A partner's policy template, and optionally the permissions boundary registered with it, as
+/// `rampart delegation register-template` gives them.
+pub struct TemplateRegistration {
+    pub partner_account: String,
+    pub partner_name: String,
+    pub domain: String,
+    pub name: String,
+    pub document: String,
+    pub boundary: Option<(String, String)>,
+}
+
+/// Registers a partner's policy template (the operator's side of temporary-delegation
+/// onboarding): from then on the partner's account may create delegation requests with it.
+/// Safe beside a running server.
+pub async fn register_delegation_template(
+    config: &Config,
+    registration: TemplateRegistration,
+) -> Result<rampart_iam::iam::Registered, StartError> {
+    let (db, db_path) = crate::open_store(config, false)?;
+    let result = async {
+        records::read::<Bootstrap>(&db, keys::BOOTSTRAP)?.ok_or_else(|| StartError::NoStore(db_path.clone()))?;
+        let now = OffsetDateTime::now_utc();
+        db.transact(move |tx| {
+            let r = &registration;
+            rampart_iam::iam::register_template(
+                tx,
+                (&r.partner_account, &r.partner_name, &r.domain),
+                (&r.name, &r.document),
+                r.boundary.as_ref().map(|(n, d)| (n.as_str(), d.as_str())),
+                now,
+            )
+        })
+        .await
+        .map_err(tx_error)
+    }
+    .await;
+    db.close();
+    result
+}
+
+/// Hands out, oldest first, the notifications waiting for an SNS topic (Rampart serves no SNS:
+/// delegation requests' notifications wait in the store, sealed). Each is handed out once.
+pub async fn take_delegation_messages(
+    config: &Config,
+    sealer: rampart_store::Sealer,
+    topic: String,
+) -> Result<Vec<rampart_iam::iam::Notification>, StartError> {
+    let (db, db_path) = crate::open_store(config, false)?;
+    let result = async {
+        records::read::<Bootstrap>(&db, keys::BOOTSTRAP)?.ok_or_else(|| StartError::NoStore(db_path.clone()))?;
+        db.transact(move |tx| rampart_iam::iam::take_notifications(tx, &sealer, &topic)).await.map_err(tx_error)
+    }
+    .await;
+    db.close();
+    result
+}
+
+fn tx_error(e: TxError<ServiceError>) -> StartError {
+    match e {
+        TxError::Aborted(e) => StartError::Bootstrap(e),
+        TxError::Store(e) => StartError::Store(e),
+    }
+}

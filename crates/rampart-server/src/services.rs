@@ -104,7 +104,8 @@ mod tests {
                         Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
                         New(_, m) => &[m, "Path"],
                         Renamed(_, m, p) | Object(m, p) | ServiceLinkedRole(m, p) => &[m, p],
-                        Bucket(m) | FederatedUser(m) | OidcUrl(m) | Trail(m) | AccountRoot(m) | AccessReport(m) => &[m],
+                        Bucket(m) | FederatedUser(m) | OidcUrl(m) | Trail(m) | AccountRoot(m) | AccessReport(m)
+                        | DelegationRequest(m) => &[m],
                     };
                     for m in members {
                         assert!(has(m), "{service}:{} has no member {m}", row.operation);

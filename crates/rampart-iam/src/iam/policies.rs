@@ -111,7 +111,7 @@ fn writable_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, Ser
     read_policy_tx(tx, arn)
 }
 
-fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceError> {
+pub(crate) fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceError> {
     records::write_tx(tx, &keys::policy(&p.account_id, &p.name), p)
 }
 

@@ -2131,15 +2131,18 @@ pub static SERVICE: crate::Service = crate::Service {
 
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
+    "AcceptDelegationRequest",
     "AddClientIDToOpenIDConnectProvider",
     "AddRoleToInstanceProfile",
     "AddUserToGroup",
+    "AssociateDelegationRequest",
     "AttachGroupPolicy",
     "AttachRolePolicy",
     "AttachUserPolicy",
     "ChangePassword",
     "CreateAccessKey",
     "CreateAccountAlias",
+    "CreateDelegationRequest",
     "CreateGroup",
     "CreateInstanceProfile",
     "CreateLoginProfile",
@@ -2196,8 +2199,10 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetContextKeysForCustomPolicy",
     "GetContextKeysForPrincipalPolicy",
     "GetCredentialReport",
+    "GetDelegationRequest",
     "GetGroup",
     "GetGroupPolicy",
+    "GetHumanReadableSummary",
     "GetInstanceProfile",
     "GetLoginProfile",
     "GetMFADevice",
@@ -2221,6 +2226,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListAttachedGroupPolicies",
     "ListAttachedRolePolicies",
     "ListAttachedUserPolicies",
+    "ListDelegationRequests",
     "ListEntitiesForPolicy",
     "ListGroupPolicies",
     "ListGroups",
@@ -2256,11 +2262,13 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "PutRolePolicy",
     "PutUserPermissionsBoundary",
     "PutUserPolicy",
+    "RejectDelegationRequest",
     "RemoveClientIDFromOpenIDConnectProvider",
     "RemoveRoleFromInstanceProfile",
     "RemoveUserFromGroup",
     "ResetServiceSpecificCredential",
     "ResyncMFADevice",
+    "SendDelegationToken",
     "SetDefaultPolicyVersion",
     "SetSecurityTokenServicePreferences",
     "SimulateCustomPolicy",
@@ -2284,6 +2292,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateAccessKey",
     "UpdateAccountPasswordPolicy",
     "UpdateAssumeRolePolicy",
+    "UpdateDelegationRequest",
     "UpdateGroup",
     "UpdateLoginProfile",
     "UpdateOpenIDConnectProviderThumbprint",
@@ -17126,6 +17135,37 @@ pub static SH_virtualMFADeviceName: crate::Shape = crate::Shape {
     sensitive: false,
 };
 
+/// The `AcceptDelegationRequestRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AcceptDelegationRequestRequest {
+    pub delegation_request_id: ::std::string::String,
+}
+
+impl crate::HasShape for AcceptDelegationRequestRequest {
+    const SHAPE: &'static crate::Shape = &SH_AcceptDelegationRequestRequest;
+}
+
+impl crate::FromValue for AcceptDelegationRequestRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { delegation_request_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AcceptDelegationRequestRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.delegation_request_id))])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptDelegationRequestRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptDelegationRequestRequest")
+            .field("DelegationRequestId", &self.delegation_request_id)
+            .finish()
+    }
+}
+
 /// The `AccessDetail` shape.
 #[derive(Clone, PartialEq)]
 pub struct AccessDetail {
@@ -17426,6 +17466,37 @@ impl ::std::fmt::Debug for AddUserToGroupRequest {
         f.debug_struct("AddUserToGroupRequest")
             .field("GroupName", &self.group_name)
             .field("UserName", &self.user_name)
+            .finish()
+    }
+}
+
+/// The `AssociateDelegationRequestRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AssociateDelegationRequestRequest {
+    pub delegation_request_id: ::std::string::String,
+}
+
+impl crate::HasShape for AssociateDelegationRequestRequest {
+    const SHAPE: &'static crate::Shape = &SH_AssociateDelegationRequestRequest;
+}
+
+impl crate::FromValue for AssociateDelegationRequestRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { delegation_request_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AssociateDelegationRequestRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.delegation_request_id))])
+    }
+}
+
+impl ::std::fmt::Debug for AssociateDelegationRequestRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AssociateDelegationRequestRequest")
+            .field("DelegationRequestId", &self.delegation_request_id)
             .finish()
     }
 }
@@ -17776,6 +17847,109 @@ impl crate::IntoValue for CreateAccountAliasRequest {
 impl ::std::fmt::Debug for CreateAccountAliasRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("CreateAccountAliasRequest").field("AccountAlias", &self.account_alias).finish()
+    }
+}
+
+/// The `CreateDelegationRequestRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateDelegationRequestRequest {
+    pub owner_account_id: ::std::option::Option<::std::string::String>,
+    pub description: ::std::string::String,
+    pub permissions: DelegationPermission,
+    pub request_message: ::std::option::Option<::std::string::String>,
+    pub requestor_workflow_id: ::std::string::String,
+    pub redirect_url: ::std::option::Option<::std::string::String>,
+    pub notification_channel: ::std::string::String,
+    pub session_duration: i32,
+    pub only_send_by_owner: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for CreateDelegationRequestRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateDelegationRequestRequest;
+}
+
+impl crate::FromValue for CreateDelegationRequestRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            owner_account_id: crate::optional(f.next())?,
+            description: crate::required(f.next())?,
+            permissions: crate::required(f.next())?,
+            request_message: crate::optional(f.next())?,
+            requestor_workflow_id: crate::required(f.next())?,
+            redirect_url: crate::optional(f.next())?,
+            notification_channel: crate::required(f.next())?,
+            session_duration: crate::required(f.next())?,
+            only_send_by_owner: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateDelegationRequestRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.owner_account_id.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.description)),
+            Some(crate::IntoValue::into_value(self.permissions)),
+            self.request_message.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.requestor_workflow_id)),
+            self.redirect_url.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.notification_channel)),
+            Some(crate::IntoValue::into_value(self.session_duration)),
+            self.only_send_by_owner.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateDelegationRequestRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateDelegationRequestRequest")
+            .field("OwnerAccountId", &self.owner_account_id)
+            .field("Description", &self.description)
+            .field("Permissions", &self.permissions)
+            .field("RequestMessage", &self.request_message)
+            .field("RequestorWorkflowId", &self.requestor_workflow_id)
+            .field("RedirectUrl", &self.redirect_url)
+            .field("NotificationChannel", &self.notification_channel)
+            .field("SessionDuration", &self.session_duration)
+            .field("OnlySendByOwner", &self.only_send_by_owner)
+            .finish()
+    }
+}
+
+/// The `CreateDelegationRequestResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateDelegationRequestResponse {
+    pub console_deep_link: ::std::option::Option<::std::string::String>,
+    pub delegation_request_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateDelegationRequestResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateDelegationRequestResponse;
+}
+
+impl crate::FromValue for CreateDelegationRequestResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { console_deep_link: crate::optional(f.next())?, delegation_request_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateDelegationRequestResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.console_deep_link.map(crate::IntoValue::into_value),
+            self.delegation_request_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateDelegationRequestResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateDelegationRequestResponse")
+            .field("ConsoleDeepLink", &self.console_deep_link)
+            .field("DelegationRequestId", &self.delegation_request_id)
+            .finish()
     }
 }
 
@@ -18721,6 +18895,153 @@ impl ::std::fmt::Debug for DeactivateMFADeviceRequest {
         f.debug_struct("DeactivateMFADeviceRequest")
             .field("UserName", &self.user_name)
             .field("SerialNumber", &self.serial_number)
+            .finish()
+    }
+}
+
+/// The `DelegationPermission` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DelegationPermission {
+    pub policy_template_arn: ::std::option::Option<::std::string::String>,
+    pub parameters: ::std::option::Option<::std::vec::Vec<PolicyParameter>>,
+}
+
+impl crate::HasShape for DelegationPermission {
+    const SHAPE: &'static crate::Shape = &SH_DelegationPermission;
+}
+
+impl crate::FromValue for DelegationPermission {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { policy_template_arn: crate::optional(f.next())?, parameters: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DelegationPermission {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.policy_template_arn.map(crate::IntoValue::into_value),
+            self.parameters.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DelegationPermission {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DelegationPermission")
+            .field("PolicyTemplateArn", &self.policy_template_arn)
+            .field("Parameters", &self.parameters)
+            .finish()
+    }
+}
+
+/// The `DelegationRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DelegationRequest {
+    pub delegation_request_id: ::std::option::Option<::std::string::String>,
+    pub owner_account_id: ::std::option::Option<::std::string::String>,
+    pub description: ::std::option::Option<::std::string::String>,
+    pub request_message: ::std::option::Option<::std::string::String>,
+    pub permissions: ::std::option::Option<DelegationPermission>,
+    pub permission_policy: ::std::option::Option<::std::string::String>,
+    pub role_permission_restriction_arns: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub owner_id: ::std::option::Option<::std::string::String>,
+    pub approver_id: ::std::option::Option<::std::string::String>,
+    pub state: ::std::option::Option<::std::string::String>,
+    pub expiration_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub requestor_id: ::std::option::Option<::std::string::String>,
+    pub requestor_name: ::std::option::Option<::std::string::String>,
+    pub create_date: ::std::option::Option<::time::OffsetDateTime>,
+    pub session_duration: ::std::option::Option<i32>,
+    pub redirect_url: ::std::option::Option<::std::string::String>,
+    pub notes: ::std::option::Option<::std::string::String>,
+    pub rejection_reason: ::std::option::Option<::std::string::String>,
+    pub only_send_by_owner: ::std::option::Option<bool>,
+    pub updated_time: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for DelegationRequest {
+    const SHAPE: &'static crate::Shape = &SH_DelegationRequest;
+}
+
+impl crate::FromValue for DelegationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(20)?.into_iter();
+        Ok(Self {
+            delegation_request_id: crate::optional(f.next())?,
+            owner_account_id: crate::optional(f.next())?,
+            description: crate::optional(f.next())?,
+            request_message: crate::optional(f.next())?,
+            permissions: crate::optional(f.next())?,
+            permission_policy: crate::optional(f.next())?,
+            role_permission_restriction_arns: crate::optional(f.next())?,
+            owner_id: crate::optional(f.next())?,
+            approver_id: crate::optional(f.next())?,
+            state: crate::optional(f.next())?,
+            expiration_time: crate::optional(f.next())?,
+            requestor_id: crate::optional(f.next())?,
+            requestor_name: crate::optional(f.next())?,
+            create_date: crate::optional(f.next())?,
+            session_duration: crate::optional(f.next())?,
+            redirect_url: crate::optional(f.next())?,
+            notes: crate::optional(f.next())?,
+            rejection_reason: crate::optional(f.next())?,
+            only_send_by_owner: crate::optional(f.next())?,
+            updated_time: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DelegationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.delegation_request_id.map(crate::IntoValue::into_value),
+            self.owner_account_id.map(crate::IntoValue::into_value),
+            self.description.map(crate::IntoValue::into_value),
+            self.request_message.map(crate::IntoValue::into_value),
+            self.permissions.map(crate::IntoValue::into_value),
+            self.permission_policy.map(crate::IntoValue::into_value),
+            self.role_permission_restriction_arns.map(crate::IntoValue::into_value),
+            self.owner_id.map(crate::IntoValue::into_value),
+            self.approver_id.map(crate::IntoValue::into_value),
+            self.state.map(crate::IntoValue::into_value),
+            self.expiration_time.map(crate::IntoValue::into_value),
+            self.requestor_id.map(crate::IntoValue::into_value),
+            self.requestor_name.map(crate::IntoValue::into_value),
+            self.create_date.map(crate::IntoValue::into_value),
+            self.session_duration.map(crate::IntoValue::into_value),
+            self.redirect_url.map(crate::IntoValue::into_value),
+            self.notes.map(crate::IntoValue::into_value),
+            self.rejection_reason.map(crate::IntoValue::into_value),
+            self.only_send_by_owner.map(crate::IntoValue::into_value),
+            self.updated_time.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DelegationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DelegationRequest")
+            .field("DelegationRequestId", &self.delegation_request_id)
+            .field("OwnerAccountId", &self.owner_account_id)
+            .field("Description", &self.description)
+            .field("RequestMessage", &self.request_message)
+            .field("Permissions", &self.permissions)
+            .field("PermissionPolicy", &self.permission_policy)
+            .field("RolePermissionRestrictionArns", &self.role_permission_restriction_arns)
+            .field("OwnerId", &self.owner_id)
+            .field("ApproverId", &self.approver_id)
+            .field("State", &self.state)
+            .field("ExpirationTime", &self.expiration_time)
+            .field("RequestorId", &self.requestor_id)
+            .field("RequestorName", &self.requestor_name)
+            .field("CreateDate", &self.create_date)
+            .field("SessionDuration", &self.session_duration)
+            .field("RedirectUrl", &self.redirect_url)
+            .field("Notes", &self.notes)
+            .field("RejectionReason", &self.rejection_reason)
+            .field("OnlySendByOwner", &self.only_send_by_owner)
+            .field("UpdatedTime", &self.updated_time)
             .finish()
     }
 }
@@ -20642,6 +20963,88 @@ impl ::std::fmt::Debug for GetCredentialReportResponse {
     }
 }
 
+/// The `GetDelegationRequestRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetDelegationRequestRequest {
+    pub delegation_request_id: ::std::string::String,
+    pub delegation_permission_check: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for GetDelegationRequestRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetDelegationRequestRequest;
+}
+
+impl crate::FromValue for GetDelegationRequestRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            delegation_request_id: crate::required(f.next())?,
+            delegation_permission_check: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetDelegationRequestRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.delegation_request_id)),
+            self.delegation_permission_check.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetDelegationRequestRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetDelegationRequestRequest")
+            .field("DelegationRequestId", &self.delegation_request_id)
+            .field("DelegationPermissionCheck", &self.delegation_permission_check)
+            .finish()
+    }
+}
+
+/// The `GetDelegationRequestResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetDelegationRequestResponse {
+    pub delegation_request: ::std::option::Option<DelegationRequest>,
+    pub permission_check_status: ::std::option::Option<::std::string::String>,
+    pub permission_check_result: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetDelegationRequestResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetDelegationRequestResponse;
+}
+
+impl crate::FromValue for GetDelegationRequestResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            delegation_request: crate::optional(f.next())?,
+            permission_check_status: crate::optional(f.next())?,
+            permission_check_result: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetDelegationRequestResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.delegation_request.map(crate::IntoValue::into_value),
+            self.permission_check_status.map(crate::IntoValue::into_value),
+            self.permission_check_result.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetDelegationRequestResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetDelegationRequestResponse")
+            .field("DelegationRequest", &self.delegation_request)
+            .field("PermissionCheckStatus", &self.permission_check_status)
+            .field("PermissionCheckResult", &self.permission_check_result)
+            .finish()
+    }
+}
+
 /// The `GetGroupPolicyRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetGroupPolicyRequest {
@@ -20807,6 +21210,85 @@ impl ::std::fmt::Debug for GetGroupResponse {
             .field("Users", &self.users)
             .field("IsTruncated", &self.is_truncated)
             .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `GetHumanReadableSummaryRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetHumanReadableSummaryRequest {
+    pub entity_arn: ::std::string::String,
+    pub locale: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetHumanReadableSummaryRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetHumanReadableSummaryRequest;
+}
+
+impl crate::FromValue for GetHumanReadableSummaryRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { entity_arn: crate::required(f.next())?, locale: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetHumanReadableSummaryRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.entity_arn)),
+            self.locale.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetHumanReadableSummaryRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetHumanReadableSummaryRequest")
+            .field("EntityArn", &self.entity_arn)
+            .field("Locale", &self.locale)
+            .finish()
+    }
+}
+
+/// The `GetHumanReadableSummaryResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetHumanReadableSummaryResponse {
+    pub summary_content: ::std::option::Option<::std::string::String>,
+    pub locale: ::std::option::Option<::std::string::String>,
+    pub summary_state: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetHumanReadableSummaryResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetHumanReadableSummaryResponse;
+}
+
+impl crate::FromValue for GetHumanReadableSummaryResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            summary_content: crate::optional(f.next())?,
+            locale: crate::optional(f.next())?,
+            summary_state: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetHumanReadableSummaryResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.summary_content.map(crate::IntoValue::into_value),
+            self.locale.map(crate::IntoValue::into_value),
+            self.summary_state.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetHumanReadableSummaryResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetHumanReadableSummaryResponse")
+            .field("SummaryContent", &self.summary_content)
+            .field("Locale", &self.locale)
+            .field("SummaryState", &self.summary_state)
             .finish()
     }
 }
@@ -22739,6 +23221,92 @@ impl ::std::fmt::Debug for ListAttachedUserPoliciesResponse {
             .field("AttachedPolicies", &self.attached_policies)
             .field("IsTruncated", &self.is_truncated)
             .field("Marker", &self.marker)
+            .finish()
+    }
+}
+
+/// The `ListDelegationRequestsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListDelegationRequestsRequest {
+    pub owner_id: ::std::option::Option<::std::string::String>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub max_items: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListDelegationRequestsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListDelegationRequestsRequest;
+}
+
+impl crate::FromValue for ListDelegationRequestsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            owner_id: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            max_items: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListDelegationRequestsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.owner_id.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.max_items.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListDelegationRequestsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListDelegationRequestsRequest")
+            .field("OwnerId", &self.owner_id)
+            .field("Marker", &self.marker)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `ListDelegationRequestsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListDelegationRequestsResponse {
+    pub delegation_requests: ::std::option::Option<::std::vec::Vec<DelegationRequest>>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub is_truncated: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for ListDelegationRequestsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListDelegationRequestsResponse;
+}
+
+impl crate::FromValue for ListDelegationRequestsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            delegation_requests: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListDelegationRequestsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.delegation_requests.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListDelegationRequestsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListDelegationRequestsResponse")
+            .field("DelegationRequests", &self.delegation_requests)
+            .field("Marker", &self.marker)
+            .field("isTruncated", &self.is_truncated)
             .finish()
     }
 }
@@ -25844,6 +26412,49 @@ impl ::std::fmt::Debug for PolicyGroup {
     }
 }
 
+/// The `PolicyParameter` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PolicyParameter {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub r#type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PolicyParameter {
+    const SHAPE: &'static crate::Shape = &SH_PolicyParameter;
+}
+
+impl crate::FromValue for PolicyParameter {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            values: crate::optional(f.next())?,
+            r#type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PolicyParameter {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.values.map(crate::IntoValue::into_value),
+            self.r#type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PolicyParameter {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PolicyParameter")
+            .field("Name", &self.name)
+            .field("Values", &self.values)
+            .field("Type", &self.r#type)
+            .finish()
+    }
+}
+
 /// The `PolicyRole` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct PolicyRole {
@@ -26187,6 +26798,42 @@ impl ::std::fmt::Debug for PutUserPolicyRequest {
             .field("UserName", &self.user_name)
             .field("PolicyName", &self.policy_name)
             .field("PolicyDocument", &self.policy_document)
+            .finish()
+    }
+}
+
+/// The `RejectDelegationRequestRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct RejectDelegationRequestRequest {
+    pub delegation_request_id: ::std::string::String,
+    pub notes: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for RejectDelegationRequestRequest {
+    const SHAPE: &'static crate::Shape = &SH_RejectDelegationRequestRequest;
+}
+
+impl crate::FromValue for RejectDelegationRequestRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { delegation_request_id: crate::required(f.next())?, notes: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RejectDelegationRequestRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.delegation_request_id)),
+            self.notes.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RejectDelegationRequestRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RejectDelegationRequestRequest")
+            .field("DelegationRequestId", &self.delegation_request_id)
+            .field("Notes", &self.notes)
             .finish()
     }
 }
@@ -26867,6 +27514,35 @@ impl ::std::fmt::Debug for SSHPublicKeyMetadata {
             .field("Status", &self.status)
             .field("UploadDate", &self.upload_date)
             .finish()
+    }
+}
+
+/// The `SendDelegationTokenRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct SendDelegationTokenRequest {
+    pub delegation_request_id: ::std::string::String,
+}
+
+impl crate::HasShape for SendDelegationTokenRequest {
+    const SHAPE: &'static crate::Shape = &SH_SendDelegationTokenRequest;
+}
+
+impl crate::FromValue for SendDelegationTokenRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { delegation_request_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for SendDelegationTokenRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.delegation_request_id))])
+    }
+}
+
+impl ::std::fmt::Debug for SendDelegationTokenRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SendDelegationTokenRequest").field("DelegationRequestId", &self.delegation_request_id).finish()
     }
 }
 
@@ -28310,6 +28986,42 @@ impl ::std::fmt::Debug for UpdateAssumeRolePolicyRequest {
         f.debug_struct("UpdateAssumeRolePolicyRequest")
             .field("RoleName", &self.role_name)
             .field("PolicyDocument", &self.policy_document)
+            .finish()
+    }
+}
+
+/// The `UpdateDelegationRequestRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateDelegationRequestRequest {
+    pub delegation_request_id: ::std::string::String,
+    pub notes: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UpdateDelegationRequestRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateDelegationRequestRequest;
+}
+
+impl crate::FromValue for UpdateDelegationRequestRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { delegation_request_id: crate::required(f.next())?, notes: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdateDelegationRequestRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.delegation_request_id)),
+            self.notes.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateDelegationRequestRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateDelegationRequestRequest")
+            .field("DelegationRequestId", &self.delegation_request_id)
+            .field("Notes", &self.notes)
             .finish()
     }
 }

@@ -158,6 +158,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DecodeAuthorizationMessage",
     "GetAccessKeyInfo",
     "GetCallerIdentity",
+    "GetDelegatedAccessToken",
     "GetFederationToken",
     "GetSessionToken",
     "GetWebIdentityToken",
@@ -2832,6 +2833,80 @@ impl ::std::fmt::Debug for GetCallerIdentityResponse {
             .field("UserId", &self.user_id)
             .field("Account", &self.account)
             .field("Arn", &self.arn)
+            .finish()
+    }
+}
+
+/// The `GetDelegatedAccessTokenRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetDelegatedAccessTokenRequest {
+    pub trade_in_token: ::std::string::String,
+}
+
+impl crate::HasShape for GetDelegatedAccessTokenRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetDelegatedAccessTokenRequest;
+}
+
+impl crate::FromValue for GetDelegatedAccessTokenRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { trade_in_token: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetDelegatedAccessTokenRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.trade_in_token))])
+    }
+}
+
+impl ::std::fmt::Debug for GetDelegatedAccessTokenRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetDelegatedAccessTokenRequest")
+            .field("TradeInToken", &"*** Sensitive Data Redacted ***")
+            .finish()
+    }
+}
+
+/// The `GetDelegatedAccessTokenResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetDelegatedAccessTokenResponse {
+    pub credentials: ::std::option::Option<Credentials>,
+    pub packed_policy_size: ::std::option::Option<i32>,
+    pub assumed_principal: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetDelegatedAccessTokenResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetDelegatedAccessTokenResponse;
+}
+
+impl crate::FromValue for GetDelegatedAccessTokenResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            credentials: crate::optional(f.next())?,
+            packed_policy_size: crate::optional(f.next())?,
+            assumed_principal: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetDelegatedAccessTokenResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.credentials.map(crate::IntoValue::into_value),
+            self.packed_policy_size.map(crate::IntoValue::into_value),
+            self.assumed_principal.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetDelegatedAccessTokenResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetDelegatedAccessTokenResponse")
+            .field("Credentials", &self.credentials)
+            .field("PackedPolicySize", &self.packed_policy_size)
+            .field("AssumedPrincipal", &self.assumed_principal)
             .finish()
     }
 }

@@ -19,6 +19,7 @@ mod cli;
 mod cloudtrail;
 mod cluster;
 mod crash;
+mod delegation;
 mod iam;
 mod iam_context;
 mod kms;

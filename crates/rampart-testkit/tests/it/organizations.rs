@@ -8,7 +8,7 @@ use rampart_testkit::{ACCOUNT_ID, TestServer};
 
 use crate::iam::{err, iam, iam_with, root};
 
-fn orgs(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_organizations::Client {
+pub(crate) fn orgs(server: &TestServer, id: &str, secret: &str, token: Option<&str>) -> aws_sdk_organizations::Client {
     let conf = aws_sdk_organizations::Config::builder()
         .behavior_version(aws_sdk_organizations::config::BehaviorVersion::latest())
         .region(aws_sdk_organizations::config::Region::new("us-east-1"))
@@ -33,7 +33,7 @@ fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_organizations::error
 }
 
 /// Creates a member account; returns its id once its creation succeeded.
-async fn member_account(org: &aws_sdk_organizations::Client, email: &str, name: &str) -> String {
+pub(crate) async fn member_account(org: &aws_sdk_organizations::Client, email: &str, name: &str) -> String {
     let asked = org.create_account().email(email).account_name(name).send().await.unwrap();
     let request = asked.create_account_status().unwrap().id().unwrap().to_owned();
     let status = org.describe_create_account_status().create_account_request_id(&request).send().await.unwrap();
@@ -43,7 +43,7 @@ async fn member_account(org: &aws_sdk_organizations::Client, email: &str, name: 
 }
 
 /// A user of the management account allowed everything: its key id and secret.
-async fn admin_key(admin: &aws_sdk_iam::Client, name: &str) -> (String, String) {
+pub(crate) async fn admin_key(admin: &aws_sdk_iam::Client, name: &str) -> (String, String) {
     admin.create_user().user_name(name).send().await.unwrap();
     admin.put_user_policy().user_name(name).policy_name("admin").policy_document(ADMIN).send().await.unwrap();
     let key = admin.create_access_key().user_name(name).send().await.unwrap();
@@ -53,7 +53,11 @@ async fn admin_key(admin: &aws_sdk_iam::Client, name: &str) -> (String, String) 
 
 /// Credentials of a session in `member` through its OrganizationAccountAccessRole, assumed with
 /// `key`: key id, secret and token.
-async fn member_session(server: &TestServer, key: &(String, String), member: &str) -> (String, String, String) {
+pub(crate) async fn member_session(
+    server: &TestServer,
+    key: &(String, String),
+    member: &str,
+) -> (String, String, String) {
     let session = crate::sts_client(server, &key.0, &key.1)
         .assume_role()
         .role_arn(format!("arn:aws:iam::{member}:role/OrganizationAccountAccessRole"))

@@ -79,15 +79,6 @@ async fn many_concurrent_clients_all_succeed() {
 }
 
 #[tokio::test]
-async fn unimplemented_operations_say_so_after_validating_input() {
-    let server = TestServer::start().await.unwrap();
-    let c = root_sts(&server);
-    // A valid GetDelegatedAccessToken reaches the operation table, which does not serve it yet.
-    let r = c.get_delegated_access_token().trade_in_token("a".repeat(64)).send().await;
-    assert_eq!(code(r), "NotImplemented");
-}
-
-#[tokio::test]
 async fn decode_authorization_message_refuses_what_rampart_did_not_seal_and_needs_permission() {
     let server = TestServer::start().await.unwrap();
     let c = root_sts(&server);
