@@ -297,7 +297,8 @@ fn find(db: &Db, account: &str, entity: Entity, name: &str) -> Result<Found, Ser
         Policy => {
             iam::read_policy_by_arn(db, name)?.map(|p| Found { path: Some(p.path), tags: p.tags, ..Found::default() })
         }
-        Mfa => iam::read_mfa_device_named(db, account, name)?.map(|d| Found {
+        // An MFA device is its path and name: `name` here is its serial number (see `resolve`).
+        Mfa => iam::read_mfa_device(db, account, name)?.map(|d| Found {
             path: Some(d.path),
             tags: d.tags,
             ..Found::default()
@@ -353,6 +354,7 @@ pub fn resolve(
                 };
                 if primary.is_none() {
                     primary = Some(match parse_arn(account, arn) {
+                        Some((Mfa, _)) => find(db, account, Mfa, arn)?,
                         Some((entity, name)) => find(db, account, entity, name)?,
                         None if arn.contains(":policy/") => find(db, account, Policy, arn)?,
                         None if arn.contains(":oidc-provider/") => iam::read_oidc_provider(db, arn)?

@@ -24,8 +24,12 @@ const ENABLE_WINDOW: u64 = 4;
 /// Steps either side of now a pair may come from when resynchronizing a drifted device.
 const RESYNC_WINDOW: u64 = 20;
 
-fn key(account: &str, name: &str) -> Vec<u8> {
-    format!("iam/{account}/mfa/{}", name.to_ascii_lowercase()).into_bytes()
+/// Where a device is kept: a device is its path and its name (names compare without case), so
+/// two devices may share a name at different paths, as AWS's "MFADevice entity at the same path
+/// and name already exists" says. Stores made before paths counted kept every device at the root
+/// path's key; [`read_tx`] and [`read_cached_device`] still find those, and writes move them.
+fn key(account: &str, path: &str, name: &str) -> Vec<u8> {
+    format!("iam/{account}/mfa{path}{}", name.to_ascii_lowercase()).into_bytes()
 }
 
 fn prefix(account: &str) -> Vec<u8> {
@@ -166,38 +170,64 @@ fn no_such_device(serial: &str) -> ServiceError {
 
 /// The device a serial number names in this account.
 fn device_tx(tx: &Tx<'_>, account: &str, serial: &str) -> Result<MfaDeviceRecord, ServiceError> {
-    let name = name_in_serial(account, serial).ok_or_else(|| no_such_device(serial))?;
-    records::read_tx::<MfaDeviceRecord>(tx, &key(account, name))?
-        .filter(|d| d.serial() == serial)
-        .ok_or_else(|| no_such_device(serial))
+    let (path, name) = path_and_name(account, serial).ok_or_else(|| no_such_device(serial))?;
+    read_tx(tx, account, path, name)?.filter(|d| d.serial() == serial).ok_or_else(|| no_such_device(serial))
 }
 
-/// The device name a serial number of this account ends with.
-fn name_in_serial<'s>(account: &str, serial: &'s str) -> Option<&'s str> {
-    serial.strip_prefix(&format!("arn:aws:iam::{account}:mfa/")).and_then(|rest| rest.rsplit('/').next())
+/// The device at a path and name, wherever the store keeps it.
+fn read_tx(tx: &Tx<'_>, account: &str, path: &str, name: &str) -> Result<Option<MfaDeviceRecord>, ServiceError> {
+    let at = |p: &str| records::read_tx::<MfaDeviceRecord>(tx, &key(account, p, name));
+    let found = at(path)?.filter(|d| d.path == path);
+    if found.is_some() || path == "/" {
+        return Ok(found);
+    }
+    Ok(at("/")?.filter(|d| d.path == path))
 }
 
-/// Reads a device by name through the store's cache (for authorization: its path and tags).
-pub fn read_mfa_device_named(
-    db: &rampart_store::Db,
-    account: &str,
-    name: &str,
-) -> Result<Option<MfaDeviceRecord>, ServiceError> {
-    read_cached(db, &key(account, name))
+/// The path and name of a serial number of this account (`arn:aws:iam::ACCOUNT:mfa/PATH/NAME`).
+fn path_and_name<'s>(account: &str, serial: &'s str) -> Option<(&'s str, &'s str)> {
+    let rest = serial.strip_prefix("arn:aws:iam::")?.strip_prefix(account)?.strip_prefix(":mfa")?;
+    let cut = rest.rfind('/')?;
+    Some((rest.get(..=cut)?, rest.get(cut + 1..)?))
 }
 
-/// Reads a device by serial number through the store's cache.
+/// Reads a device by serial number through the store's cache (for authorization: its path and
+/// tags).
 pub fn read_mfa_device(
     db: &rampart_store::Db,
     account: &str,
     serial: &str,
 ) -> Result<Option<MfaDeviceRecord>, ServiceError> {
-    let Some(name) = name_in_serial(account, serial) else { return Ok(None) };
-    Ok(read_mfa_device_named(db, account, name)?.filter(|d| d.serial() == serial))
+    let Some((path, name)) = path_and_name(account, serial) else { return Ok(None) };
+    let at = |p: &str| read_cached::<MfaDeviceRecord>(db, &key(account, p, name));
+    let found = match at(path)?.filter(|d| d.serial() == serial) {
+        None if path != "/" => at("/")?,
+        found => found,
+    };
+    Ok(found.filter(|d| d.serial() == serial))
 }
 
+/// Writes a device at its key; one an older store kept at the root path's key moves.
 fn write(tx: &mut Tx<'_>, d: &MfaDeviceRecord) -> Result<(), ServiceError> {
-    records::write_tx(tx, &key(&d.account_id, &d.name), d)
+    if d.path != "/" {
+        forget_legacy(tx, d)?;
+    }
+    records::write_tx(tx, &key(&d.account_id, &d.path, &d.name), d)
+}
+
+fn delete(tx: &mut Tx<'_>, d: &MfaDeviceRecord) -> Result<(), ServiceError> {
+    forget_legacy(tx, d)?;
+    tx.delete(&key(&d.account_id, &d.path, &d.name))?;
+    Ok(())
+}
+
+/// Removes the root path's key when it holds `d` from an older store (not another device).
+fn forget_legacy(tx: &mut Tx<'_>, d: &MfaDeviceRecord) -> Result<(), ServiceError> {
+    let legacy = key(&d.account_id, "/", &d.name);
+    if d.path != "/" && records::read_tx::<MfaDeviceRecord>(tx, &legacy)?.is_some_and(|l| l.path == d.path) {
+        tx.delete(&legacy)?;
+    }
+    Ok(())
 }
 
 fn all(db: &rampart_store::Db, account: &str) -> Result<Vec<MfaDeviceRecord>, ServiceError> {
@@ -286,12 +316,21 @@ pub fn create_virtual_mfa_device(
     input: shapes::CreateVirtualMFADeviceRequest,
 ) -> Result<shapes::CreateVirtualMFADeviceResponse, ServiceError> {
     let account = &ctx.principal.account_id;
-    if tx.get(&key(account, &input.virtual_mfa_device_name))?.is_some() {
+    let path = input.path.clone().unwrap_or_else(|| "/".to_owned());
+    if read_tx(tx, account, &path, &input.virtual_mfa_device_name)?.is_some() {
         return Err(ServiceError::new(
             "EntityAlreadyExists",
             409,
             format!("MFADevice entity at the same path and name already exists: {}", input.virtual_mfa_device_name),
         ));
+    }
+    // An older store's device of this name at another path still sits at the root path's key:
+    // move it to its own before this one takes that key.
+    if path == "/"
+        && let Some(other) =
+            records::read_tx::<MfaDeviceRecord>(tx, &key(account, "/", &input.virtual_mfa_device_name))?
+    {
+        write(tx, &other)?;
     }
     let mut seed = Zeroizing::new([0u8; 20]);
     aws_lc_rs::rand::fill(&mut seed[..]).map_err(|_| ServiceError::internal())?;
@@ -299,7 +338,7 @@ pub fn create_virtual_mfa_device(
         v: 1,
         account_id: account.clone(),
         name: input.virtual_mfa_device_name,
-        path: input.path.unwrap_or_else(|| "/".to_owned()),
+        path,
         sealed_seed: String::new(),
         created: ctx.now,
         holder: None,
@@ -453,8 +492,7 @@ pub fn delete_virtual_mfa_device(
     if d.holder.is_some() {
         return Err(ServiceError::new("DeleteConflict", 409, "MFA Device is still in use."));
     }
-    tx.delete(&key(&d.account_id, &d.name))?;
-    Ok(())
+    delete(tx, &d)
 }
 
 /// Whose devices an operation is about: the named user's, else the caller's (root's own, or the

@@ -352,3 +352,67 @@ async fn get_mfa_device_and_the_account_summary_see_assigned_devices() {
     let v = summary.summary_map().unwrap().get(&aws_sdk_iam::types::SummaryKeyType::GlobalEndpointTokenVersion);
     assert_eq!(v, Some(&2));
 }
+
+/// A device is its path and its name: one name may serve at two paths, each enabled, listed,
+/// tagged and deleted on its own; a device an older store kept by name alone is still found,
+/// and moves to its own key when a device of its name is made at the root path.
+#[tokio::test]
+async fn devices_are_told_apart_by_path_and_name() {
+    let mut server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    admin.create_user().user_name("ana").send().await.unwrap();
+    let made = admin.create_virtual_mfa_device().virtual_mfa_device_name("phone").path("/shop/").send().await.unwrap();
+    let shop = made.virtual_mfa_device().unwrap().serial_number().to_owned();
+    assert_eq!(shop, "arn:aws:iam::123456789012:mfa/shop/phone");
+    let (root_serial, _, _) = device(&admin, "phone").await;
+    let again = admin.create_virtual_mfa_device().virtual_mfa_device_name("Phone").path("/shop/").send().await;
+    assert_eq!(err(again).0, "EntityAlreadyExists");
+    let mut serials: Vec<String> = admin
+        .list_virtual_mfa_devices()
+        .send()
+        .await
+        .unwrap()
+        .virtual_mfa_devices()
+        .iter()
+        .map(|d| d.serial_number().to_owned())
+        .collect();
+    serials.sort();
+    assert_eq!(serials, [root_serial.clone(), shop.clone()]);
+    // Tags and authorization reach the device at its path.
+    admin.tag_mfa_device().serial_number(&shop).tags(tag("team", "shop")).send().await.unwrap();
+    let tags = admin.list_mfa_device_tags().serial_number(&root_serial).send().await.unwrap();
+    assert!(tags.tags().is_empty(), "the root path's device keeps no tag of the other");
+    admin.delete_virtual_mfa_device().serial_number(&root_serial).send().await.unwrap();
+    let tags = admin.list_mfa_device_tags().serial_number(&shop).send().await.unwrap();
+    assert_eq!(tags.tags()[0].value(), "shop");
+
+    // A device as an older store kept it: under its name alone, though its path is /legacy/.
+    server.stop().await;
+    {
+        let db = server.open_store().unwrap();
+        let stored = db.get(b"iam/123456789012/mfa/shop/phone").unwrap().unwrap();
+        let mut legacy: serde_json::Value = serde_json::from_slice(&stored).unwrap();
+        legacy["name"] = "old".into();
+        legacy["path"] = "/legacy/".into();
+        db.transact(move |tx| -> Result<(), rampart_store::StoreError> {
+            tx.put(b"iam/123456789012/mfa/old", &serde_json::to_vec(&legacy).unwrap())
+        })
+        .await
+        .unwrap();
+        db.close();
+    }
+    server.restart().await.unwrap();
+    let admin = root(&server);
+    let old = "arn:aws:iam::123456789012:mfa/legacy/old";
+    assert!(admin.list_mfa_device_tags().serial_number(old).send().await.is_ok(), "found by its serial");
+    let (root_old, _, _) = device(&admin, "old").await;
+    assert!(admin.list_mfa_device_tags().serial_number(old).send().await.is_ok(), "moved, not overwritten");
+    admin.delete_virtual_mfa_device().serial_number(old).send().await.unwrap();
+    admin.delete_virtual_mfa_device().serial_number(&root_old).send().await.unwrap();
+    let left = admin.list_virtual_mfa_devices().send().await.unwrap();
+    assert_eq!(left.virtual_mfa_devices().len(), 1, "only the shop's phone is left");
+}
+
+fn tag(k: &str, v: &str) -> aws_sdk_iam::types::Tag {
+    aws_sdk_iam::types::Tag::builder().key(k).value(v).build().unwrap()
+}
