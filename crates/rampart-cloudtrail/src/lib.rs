@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod aggregation;
 pub mod digest;
 pub mod history;
 pub mod insights;
@@ -403,6 +404,7 @@ pub static ACTIONS: &[Action] = &[
     row("DeleteResourcePolicy", &[Arn("ResourceArn")], &[]),
     row("DeleteTrail", &[Trail("Name")], &[]),
     row("DescribeTrails", &[All], &[]),
+    row("GetEventConfiguration", &[Trail("TrailName")], &[]),
     row("GetEventSelectors", &[Trail("TrailName")], &[]),
     row("GetInsightSelectors", &[Trail("TrailName")], &[]),
     row("GetResourcePolicy", &[Arn("ResourceArn")], &[]),
@@ -412,6 +414,7 @@ pub static ACTIONS: &[Action] = &[
     row("ListTags", &[All], &[]),
     row("ListTrails", &[All], &[]),
     row("LookupEvents", &[All], &[]),
+    row("PutEventConfiguration", &[Trail("TrailName")], &[]),
     row("PutEventSelectors", &[Trail("TrailName")], &[]),
     row("PutInsightSelectors", &[Trail("TrailName")], &[]),
     row("PutResourcePolicy", &[Arn("ResourceArn")], &[]),

@@ -102,6 +102,9 @@ pub struct TrailRecord {
     /// When a delivery was last attempted.
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub attempted: Option<OffsetDateTime>,
+    /// The templates its data events are aggregated on (PutEventConfiguration), if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aggregation: Vec<String>,
 }
 
 impl TrailRecord {
@@ -476,6 +479,7 @@ pub fn create_trail(
         kms_key: None,
         delivery_error: None,
         attempted: None,
+        aggregation: Vec::new(),
     };
     t.kms_key = input.kms_key_id.as_deref().map(|k| check_kms_key(tx, &t, k, ctx.now)).transpose()?;
     check_bucket(tx, &t, ctx.now)?;
@@ -598,6 +602,7 @@ pub fn delete_trail(
     let t = read_tx(tx, ctx, &input.name)?;
     tx.delete(&key(&t.account_id, &t.name))?;
     super::insights::forget(tx, &t.account_id, &t.name)?;
+    super::aggregation::forget(tx, &t.account_id, &t.name)?;
     Ok(shapes::DeleteTrailResponse {})
 }
 
@@ -855,6 +860,100 @@ fn insight_selectors_shape(state: &InsightsState) -> Vec<shapes::InsightSelector
 /// type looks at: write management events for the call rate, management events for the error
 /// rate, data events for either on `Data`.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_PutInsightSelectors.html>.
+/// A trail's event configuration: the templates its data events are aggregated on. Maximum
+/// event sizes and context key selectors belong to event data stores (CloudTrail Lake), which
+/// Rampart does not serve.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_PutEventConfiguration.html>.
+pub fn put_event_configuration(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::PutEventConfigurationRequest,
+) -> Result<shapes::PutEventConfigurationResponse, ServiceError> {
+    let name = event_configuration_trail(input.trail_name, input.event_data_store.as_deref())?;
+    if input.max_event_size.is_some() || input.context_key_selectors.is_some() {
+        return Err(ServiceError::new(
+            "InvalidParameterCombinationException",
+            400,
+            "MaxEventSize and ContextKeySelectors apply to event data stores, not to trails.",
+        ));
+    }
+    let mut t = read_tx(tx, ctx, &name)?;
+    let mut templates: Vec<String> = Vec::new();
+    for c in input.aggregation_configurations.unwrap_or_default() {
+        for template in c.templates {
+            if !super::aggregation::TEMPLATES.contains(&template.as_str()) {
+                return Err(ServiceError::new(
+                    "InvalidParameterException",
+                    400,
+                    format!(
+                        "Template {template} is not valid. Valid values are API_ACTIVITY, RESOURCE_ACCESS and USER_ACTIONS."
+                    ),
+                ));
+            }
+            if !templates.contains(&template) {
+                templates.push(template);
+            }
+        }
+    }
+    // "Before you enable event aggregation, you must create a trail and configure data events in
+    // it" (aggregating-data-events.html).
+    if !templates.is_empty() && !logs_data(&t) {
+        return Err(ServiceError::new(
+            "InvalidParameterCombinationException",
+            400,
+            format!("Trail {} logs no data events to aggregate: add data event selectors first.", t.name),
+        ));
+    }
+    if templates.is_empty() {
+        super::aggregation::forget(tx, &t.account_id, &t.name)?;
+    }
+    t.aggregation = templates;
+    write(tx, &t)?;
+    Ok(shapes::PutEventConfigurationResponse {
+        trail_arn: Some(t.arn()),
+        event_data_store_arn: None,
+        max_event_size: None,
+        context_key_selectors: None,
+        aggregation_configurations: Some(aggregation_shape(&t)),
+    })
+}
+
+pub fn get_event_configuration(
+    ctx: &Ctx<'_>,
+    input: shapes::GetEventConfigurationRequest,
+) -> Result<shapes::GetEventConfigurationResponse, ServiceError> {
+    let name = event_configuration_trail(input.trail_name, input.event_data_store.as_deref())?;
+    let t = read(ctx, &name)?;
+    Ok(shapes::GetEventConfigurationResponse {
+        trail_arn: Some(t.arn()),
+        event_data_store_arn: None,
+        max_event_size: None,
+        context_key_selectors: None,
+        aggregation_configurations: Some(aggregation_shape(&t)),
+    })
+}
+
+/// The trail an event configuration request names: exactly one of a trail and an event data
+/// store, and the latter is not served.
+fn event_configuration_trail(trail: Option<String>, store: Option<&str>) -> Result<String, ServiceError> {
+    match (trail, store) {
+        (Some(_), Some(_)) | (None, None) => Err(ServiceError::new(
+            "InvalidParameterCombinationException",
+            400,
+            "Specify either a TrailName or an EventDataStore, not both.",
+        )),
+        (None, Some(_)) => Err(no_event_data_stores()),
+        (Some(name), None) => Ok(name),
+    }
+}
+
+fn aggregation_shape(t: &TrailRecord) -> Vec<shapes::AggregationConfiguration> {
+    if t.aggregation.is_empty() {
+        return Vec::new();
+    }
+    vec![shapes::AggregationConfiguration { templates: t.aggregation.clone(), event_category: "Data".to_owned() }]
+}
+
 pub fn put_insight_selectors(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
@@ -1182,6 +1281,7 @@ pub fn deliver(
         // Keyed by the events' account (an organization trail's members' own) and region.
         let mut files: BTreeMap<(String, String), (Vec<u8>, String, String)> = BTreeMap::new();
         let mut tallies = BTreeMap::new();
+        let mut aggregates = super::aggregation::Pending::new();
         let mut members: BTreeMap<String, bool> = BTreeMap::new();
         let mut last = None;
         for (k, v) in rows {
@@ -1195,6 +1295,9 @@ pub fn deliver(
             }
             if let Some(state) = &t.insights {
                 super::insights::count(state, insights, &mut tallies, k, &ev);
+            }
+            if !t.aggregation.is_empty() {
+                super::aggregation::count(&mut aggregates, k, &ev);
             }
             let (records, oldest, newest) = files
                 .entry((ev.recipient_account_id.clone(), ev.aws_region.clone()))
@@ -1236,9 +1339,34 @@ pub fn deliver(
             written.push(key);
             t.delivered = Some(now);
         }
+        // Periods and windows are complete up to where this run read.
+        let reached = if complete { horizon } else { last.map_or(horizon, |k| k.saturating_add(1)) };
+        if !t.aggregation.is_empty() {
+            super::aggregation::store(tx, &t.account_id, &t.name, aggregates)?;
+            // A stopped trail that has read all it owes closes its last windows too.
+            let until = if !t.logging && complete { i64::MAX } else { reached };
+            let closed = super::aggregation::close(tx, &t.account_id, &t.name, &t.aggregation, until)?;
+            let mut by_region: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
+            for e in &closed {
+                by_region.entry(&e.region).or_default().push(&e.json);
+            }
+            for (region, records) in by_region {
+                let key = file_key(&t, "CloudTrail-Aggregated", region, now)?;
+                let doc = serde_json::to_vec(&serde_json::json!({ "Records": records }))
+                    .map_err(|_| ServiceError::internal())?;
+                let kms = delivery_kms(&t, &context);
+                rampart_s3::deliver_object(
+                    tx,
+                    sealer,
+                    (&t.bucket, &key),
+                    (&gzip(&doc)?, "application/x-gzip", BTreeMap::new()),
+                    kms.as_ref(),
+                    now,
+                )?;
+                written.push(key);
+            }
+        }
         if let Some(mut state) = t.insights.take() {
-            // Periods are complete up to where this run read.
-            let reached = if complete { horizon } else { last.map_or(horizon, |k| k.saturating_add(1)) };
             super::insights::store_tallies(tx, &t.account_id, &t.name, tallies)?;
             let found = super::insights::weigh(tx, &mut state, insights, &t.account_id, &t.name, reached)?;
             super::insights::record(tx, &t.account_id, &found)?;

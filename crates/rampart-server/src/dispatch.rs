@@ -249,6 +249,8 @@ impl Dispatch {
             ((trail, "DeleteResourcePolicy"), write(rampart_cloudtrail::delete_resource_policy)),
             ((trail, "GetInsightSelectors"), read(rampart_cloudtrail::get_insight_selectors)),
             ((trail, "PutInsightSelectors"), write(rampart_cloudtrail::put_insight_selectors)),
+            ((trail, "GetEventConfiguration"), read(rampart_cloudtrail::get_event_configuration)),
+            ((trail, "PutEventConfiguration"), write(rampart_cloudtrail::put_event_configuration)),
             ((trail, "AddTags"), write(rampart_cloudtrail::add_tags)),
             ((trail, "RemoveTags"), write(rampart_cloudtrail::remove_tags)),
             ((trail, "ListTags"), read(rampart_cloudtrail::list_tags)),

@@ -744,6 +744,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteResourcePolicy",
     "DeleteTrail",
     "DescribeTrails",
+    "GetEventConfiguration",
     "GetEventSelectors",
     "GetInsightSelectors",
     "GetResourcePolicy",
@@ -753,6 +754,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListTags",
     "ListTrails",
     "LookupEvents",
+    "PutEventConfiguration",
     "PutEventSelectors",
     "PutInsightSelectors",
     "PutResourcePolicy",
@@ -10174,6 +10176,75 @@ impl ::std::fmt::Debug for AdvancedFieldSelector {
     }
 }
 
+/// The `AggregationConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct AggregationConfiguration {
+    pub templates: ::std::vec::Vec<::std::string::String>,
+    pub event_category: ::std::string::String,
+}
+
+impl crate::HasShape for AggregationConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_AggregationConfiguration;
+}
+
+impl crate::FromValue for AggregationConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { templates: crate::required(f.next())?, event_category: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AggregationConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.templates)),
+            Some(crate::IntoValue::into_value(self.event_category)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AggregationConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AggregationConfiguration")
+            .field("Templates", &self.templates)
+            .field("EventCategory", &self.event_category)
+            .finish()
+    }
+}
+
+/// The `ContextKeySelector` shape.
+#[derive(Clone, PartialEq)]
+pub struct ContextKeySelector {
+    pub r#type: ::std::string::String,
+    pub equals: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for ContextKeySelector {
+    const SHAPE: &'static crate::Shape = &SH_ContextKeySelector;
+}
+
+impl crate::FromValue for ContextKeySelector {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { r#type: crate::required(f.next())?, equals: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ContextKeySelector {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.r#type)),
+            Some(crate::IntoValue::into_value(self.equals)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ContextKeySelector {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ContextKeySelector").field("Type", &self.r#type).field("Equals", &self.equals).finish()
+    }
+}
+
 /// The `CreateTrailRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateTrailRequest {
@@ -10656,6 +10727,93 @@ impl ::std::fmt::Debug for EventSelector {
             .field("IncludeManagementEvents", &self.include_management_events)
             .field("DataResources", &self.data_resources)
             .field("ExcludeManagementEventSources", &self.exclude_management_event_sources)
+            .finish()
+    }
+}
+
+/// The `GetEventConfigurationRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetEventConfigurationRequest {
+    pub trail_name: ::std::option::Option<::std::string::String>,
+    pub event_data_store: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetEventConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetEventConfigurationRequest;
+}
+
+impl crate::FromValue for GetEventConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { trail_name: crate::optional(f.next())?, event_data_store: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetEventConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_name.map(crate::IntoValue::into_value),
+            self.event_data_store.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetEventConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetEventConfigurationRequest")
+            .field("TrailName", &self.trail_name)
+            .field("EventDataStore", &self.event_data_store)
+            .finish()
+    }
+}
+
+/// The `GetEventConfigurationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetEventConfigurationResponse {
+    pub trail_arn: ::std::option::Option<::std::string::String>,
+    pub event_data_store_arn: ::std::option::Option<::std::string::String>,
+    pub max_event_size: ::std::option::Option<::std::string::String>,
+    pub context_key_selectors: ::std::option::Option<::std::vec::Vec<ContextKeySelector>>,
+    pub aggregation_configurations: ::std::option::Option<::std::vec::Vec<AggregationConfiguration>>,
+}
+
+impl crate::HasShape for GetEventConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetEventConfigurationResponse;
+}
+
+impl crate::FromValue for GetEventConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            trail_arn: crate::optional(f.next())?,
+            event_data_store_arn: crate::optional(f.next())?,
+            max_event_size: crate::optional(f.next())?,
+            context_key_selectors: crate::optional(f.next())?,
+            aggregation_configurations: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetEventConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_arn.map(crate::IntoValue::into_value),
+            self.event_data_store_arn.map(crate::IntoValue::into_value),
+            self.max_event_size.map(crate::IntoValue::into_value),
+            self.context_key_selectors.map(crate::IntoValue::into_value),
+            self.aggregation_configurations.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetEventConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetEventConfigurationResponse")
+            .field("TrailARN", &self.trail_arn)
+            .field("EventDataStoreArn", &self.event_data_store_arn)
+            .field("MaxEventSize", &self.max_event_size)
+            .field("ContextKeySelectors", &self.context_key_selectors)
+            .field("AggregationConfigurations", &self.aggregation_configurations)
             .finish()
     }
 }
@@ -11492,6 +11650,108 @@ impl ::std::fmt::Debug for PublicKey {
             .field("ValidityStartTime", &self.validity_start_time)
             .field("ValidityEndTime", &self.validity_end_time)
             .field("Fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+/// The `PutEventConfigurationRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutEventConfigurationRequest {
+    pub trail_name: ::std::option::Option<::std::string::String>,
+    pub event_data_store: ::std::option::Option<::std::string::String>,
+    pub max_event_size: ::std::option::Option<::std::string::String>,
+    pub context_key_selectors: ::std::option::Option<::std::vec::Vec<ContextKeySelector>>,
+    pub aggregation_configurations: ::std::option::Option<::std::vec::Vec<AggregationConfiguration>>,
+}
+
+impl crate::HasShape for PutEventConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutEventConfigurationRequest;
+}
+
+impl crate::FromValue for PutEventConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            trail_name: crate::optional(f.next())?,
+            event_data_store: crate::optional(f.next())?,
+            max_event_size: crate::optional(f.next())?,
+            context_key_selectors: crate::optional(f.next())?,
+            aggregation_configurations: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutEventConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_name.map(crate::IntoValue::into_value),
+            self.event_data_store.map(crate::IntoValue::into_value),
+            self.max_event_size.map(crate::IntoValue::into_value),
+            self.context_key_selectors.map(crate::IntoValue::into_value),
+            self.aggregation_configurations.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutEventConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutEventConfigurationRequest")
+            .field("TrailName", &self.trail_name)
+            .field("EventDataStore", &self.event_data_store)
+            .field("MaxEventSize", &self.max_event_size)
+            .field("ContextKeySelectors", &self.context_key_selectors)
+            .field("AggregationConfigurations", &self.aggregation_configurations)
+            .finish()
+    }
+}
+
+/// The `PutEventConfigurationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutEventConfigurationResponse {
+    pub trail_arn: ::std::option::Option<::std::string::String>,
+    pub event_data_store_arn: ::std::option::Option<::std::string::String>,
+    pub max_event_size: ::std::option::Option<::std::string::String>,
+    pub context_key_selectors: ::std::option::Option<::std::vec::Vec<ContextKeySelector>>,
+    pub aggregation_configurations: ::std::option::Option<::std::vec::Vec<AggregationConfiguration>>,
+}
+
+impl crate::HasShape for PutEventConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutEventConfigurationResponse;
+}
+
+impl crate::FromValue for PutEventConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            trail_arn: crate::optional(f.next())?,
+            event_data_store_arn: crate::optional(f.next())?,
+            max_event_size: crate::optional(f.next())?,
+            context_key_selectors: crate::optional(f.next())?,
+            aggregation_configurations: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutEventConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.trail_arn.map(crate::IntoValue::into_value),
+            self.event_data_store_arn.map(crate::IntoValue::into_value),
+            self.max_event_size.map(crate::IntoValue::into_value),
+            self.context_key_selectors.map(crate::IntoValue::into_value),
+            self.aggregation_configurations.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutEventConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutEventConfigurationResponse")
+            .field("TrailARN", &self.trail_arn)
+            .field("EventDataStoreArn", &self.event_data_store_arn)
+            .field("MaxEventSize", &self.max_event_size)
+            .field("ContextKeySelectors", &self.context_key_selectors)
+            .field("AggregationConfigurations", &self.aggregation_configurations)
             .finish()
     }
 }

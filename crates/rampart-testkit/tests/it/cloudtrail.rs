@@ -804,3 +804,124 @@ async fn a_trail_encrypts_its_log_files_under_the_kms_key_it_names() {
     let updated = ct.update_trail().name("sealed").kms_key_id("").send().await.unwrap();
     assert_eq!(updated.kms_key_id(), None);
 }
+
+/// The sum of `value` over the delivered aggregated records of `template`'s primary dimension
+/// `dimension` named `name` (windows may split a run of calls), and their merged details.
+fn aggregated(records: &[Value], dimension: &str, name: &str) -> (u64, std::collections::BTreeMap<String, u64>) {
+    let mut total = 0;
+    let mut details = std::collections::BTreeMap::new();
+    for r in records {
+        let primary = &r["summary"]["primaryDimension"];
+        if primary["dimension"] != dimension || primary["statistics"][0]["name"] != name {
+            continue;
+        }
+        total += primary["statistics"][0]["value"].as_u64().unwrap();
+        for s in r["summary"]["details"][0]["statistics"].as_array().unwrap() {
+            *details.entry(s["name"].as_str().unwrap().to_owned()).or_default() += s["value"].as_u64().unwrap();
+        }
+    }
+    (total, details)
+}
+
+#[tokio::test]
+async fn a_trail_aggregates_its_data_events_into_five_minute_summaries() {
+    let server = TestServer::start_with(|c| c.trail_delivery_secs = 1).await.unwrap();
+    let admin = root(&server);
+    let ct = trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    trail_bucket(&s3, "agg-logs").await;
+    s3.create_bucket().bucket("agg-data").send().await.unwrap();
+    ct.create_trail().name("agg").s3_bucket_name("agg-logs").send().await.unwrap();
+    let got = ct.get_event_configuration().trail_name("agg").send().await.unwrap();
+    assert_eq!(got.trail_arn(), Some("arn:aws:cloudtrail:us-east-1:123456789012:trail/agg"));
+    assert!(got.aggregation_configurations().is_empty());
+
+    use aws_sdk_cloudtrail::types::{AggregationConfiguration, EventCategoryAggregation, MaxEventSize, Template};
+    let config = |templates: &[Template]| {
+        AggregationConfiguration::builder()
+            .event_category(EventCategoryAggregation::Data)
+            .set_templates(Some(templates.to_vec()))
+            .build()
+            .unwrap()
+    };
+    let all = [Template::ApiActivity, Template::ResourceAccess, Template::UserActions];
+    let put = || ct.put_event_configuration().trail_name("agg").aggregation_configurations(config(&all));
+    // Aggregation needs data events; event sizes and data stores are not a trail's.
+    assert_eq!(code(put().send().await), "InvalidParameterCombinationException");
+    assert_eq!(code(put().max_event_size(MaxEventSize::Large).send().await), "InvalidParameterCombinationException");
+    let store =
+        ct.get_event_configuration().event_data_store("arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/x");
+    assert_eq!(code(store.send().await), "UnsupportedOperationException");
+    assert_eq!(code(ct.get_event_configuration().send().await), "InvalidParameterCombinationException");
+    assert_eq!(code(ct.get_event_configuration().trail_name("nope").send().await), "TrailNotFoundException");
+
+    let selector = aws_sdk_cloudtrail::types::EventSelector::builder()
+        .include_management_events(true)
+        .data_resources(
+            aws_sdk_cloudtrail::types::DataResource::builder()
+                .r#type("AWS::S3::Object")
+                .values("arn:aws:s3:::agg-data/")
+                .build(),
+        )
+        .build();
+    ct.put_event_selectors().trail_name("agg").event_selectors(selector).send().await.unwrap();
+    let set = put().send().await.unwrap();
+    assert_eq!(set.aggregation_configurations()[0].templates(), all);
+    let got = ct.get_event_configuration().trail_name("agg").send().await.unwrap();
+    assert_eq!(got.aggregation_configurations()[0].templates(), all);
+    assert_eq!(got.aggregation_configurations()[0].event_category(), &EventCategoryAggregation::Data);
+
+    // Ana writes three objects and reads one; root writes one.
+    ct.start_logging().name("agg").send().await.unwrap();
+    let (id, secret) = crate::iam::user_with_key(
+        &admin,
+        "ana",
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#,
+    )
+    .await;
+    let ana = crate::s3::s3(&server, &id, &secret);
+    for key in ["a", "b", "c"] {
+        let body = aws_sdk_s3::primitives::ByteStream::from(b"x".to_vec());
+        ana.put_object().bucket("agg-data").key(key).body(body).send().await.unwrap();
+    }
+    ana.get_object().bucket("agg-data").key("a").send().await.unwrap();
+    let body = aws_sdk_s3::primitives::ByteStream::from(b"y".to_vec());
+    s3.put_object().bucket("agg-data").key("d").body(body).send().await.unwrap();
+    // Stopping closes the last window: its summaries are delivered with what was logged.
+    ct.stop_logging().name("agg").send().await.unwrap();
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = log_files(&s3, "agg-logs", "AWSLogs/123456789012/CloudTrail-Aggregated/us-east-1/")
+            .await
+            .into_iter()
+            .flat_map(|(_, rs)| rs)
+            .collect();
+        if !records.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!records.is_empty(), "no aggregated events were delivered");
+    for r in &records {
+        assert_eq!(r["eventCategory"], "Aggregated");
+        assert_eq!(r["eventType"], "AwsAggregatedEvent");
+        assert_eq!(r["eventSource"], "s3.amazonaws.com");
+        assert_eq!(r["accountId"], "123456789012");
+        assert_eq!(r["timeWindow"]["windowSize"], "PT5M");
+    }
+    let bucket = "arn:aws:s3:::agg-data";
+    let (puts, on) = aggregated(&records, "eventName", "PutObject");
+    assert_eq!((puts, on.get(bucket).copied()), (4, Some(4)));
+    assert_eq!(aggregated(&records, "eventName", "GetObject").0, 1);
+    let (reached, how) = aggregated(&records, "resourceARN", bucket);
+    assert_eq!(reached, 5);
+    assert_eq!((how.get("PutObject").copied(), how.get("GetObject").copied()), (Some(4), Some(1)));
+    let (by_ana, what) = aggregated(&records, "userIdentityArn", "arn:aws:iam::123456789012:user/ana");
+    assert_eq!((by_ana, what.get("GetObject").copied()), (4, Some(1)));
+    assert_eq!(aggregated(&records, "userIdentityArn", "arn:aws:iam::123456789012:root").0, 1);
+
+    // Turned off, the configuration is empty again.
+    ct.put_event_configuration().trail_name("agg").send().await.unwrap();
+    let got = ct.get_event_configuration().trail_name("agg").send().await.unwrap();
+    assert!(got.aggregation_configurations().is_empty());
+}
