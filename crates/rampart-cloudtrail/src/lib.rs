@@ -303,13 +303,16 @@ pub(crate) fn resource_name<'a>(kind: &str, arn: &'a str) -> &'a str {
 }
 
 /// The region CloudTrail records a call in: global services' (IAM, Organizations, and STS at
-/// its global endpoint `sts.amazonaws.com`) in us-east-1, whatever region the request was signed
-/// for; every other call in the region it was signed for.
+/// its global endpoint `sts.amazonaws.com`) in their partition's global Region (us-east-1,
+/// cn-north-1, us-gov-west-1…), whatever region of it the request was signed for; every other
+/// call in the region it was signed for.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html#cloudtrail-concepts-global-service-events>.
 pub fn recorded_region<'a>(endpoint_prefix: &str, host: Option<&str>, signed_for: &'a str) -> &'a str {
     let host = host.map(|h| h.rsplit_once(':').map_or(h, |(name, _)| name));
     match endpoint_prefix {
-        "iam" | "organizations" => "us-east-1",
+        "iam" | "organizations" => {
+            rampart_core::partition::global_region(rampart_core::partition::of_region(signed_for))
+        }
         "sts" if host.is_some_and(|h| h.eq_ignore_ascii_case("sts.amazonaws.com")) => "us-east-1",
         _ => signed_for,
     }

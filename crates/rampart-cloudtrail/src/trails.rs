@@ -1305,7 +1305,13 @@ pub fn deliver(
             if !records.is_empty() {
                 records.push(b',');
             }
-            records.extend_from_slice(&v);
+            // An event is delivered in its Region's partition (see `rampart_core::partition`).
+            let region_partition = rampart_core::partition::of_region(&ev.aws_region);
+            match std::str::from_utf8(&v).ok().and_then(|text| rampart_core::partition::outward(text, region_partition))
+            {
+                Some(text) => records.extend_from_slice(text.as_bytes()),
+                None => records.extend_from_slice(&v),
+            }
             if ev.event_time < *oldest {
                 oldest.clone_from(&ev.event_time);
             }
@@ -1352,8 +1358,7 @@ pub fn deliver(
             }
             for (region, records) in by_region {
                 let key = file_key(&t, "CloudTrail-Aggregated", region, now)?;
-                let doc = serde_json::to_vec(&serde_json::json!({ "Records": records }))
-                    .map_err(|_| ServiceError::internal())?;
+                let doc = partitioned(region, serde_json::json!({ "Records": records }))?;
                 let kms = delivery_kms(&t, &context);
                 rampart_s3::deliver_object(
                     tx,
@@ -1376,8 +1381,7 @@ pub fn deliver(
             }
             for (region, records) in by_region {
                 let key = file_key(&t, "CloudTrail-Insight", region, now)?;
-                let doc = serde_json::to_vec(&serde_json::json!({ "Records": records }))
-                    .map_err(|_| ServiceError::internal())?;
+                let doc = partitioned(region, serde_json::json!({ "Records": records }))?;
                 let kms = delivery_kms(&t, &context);
                 rampart_s3::deliver_object(
                     tx,
@@ -1522,6 +1526,13 @@ fn file_key(t: &TrailRecord, kind: &str, region: &str, now: OffsetDateTime) -> R
         "{}AWSLogs/{account}/{kind}/{region}/{folders}/{account}_{kind}_{region}_{stamp}_{unique}.json.gz",
         key_prefix(t)
     ))
+}
+
+/// A document of one Region's events, as JSON in that Region's partition.
+fn partitioned(region: &str, doc: serde_json::Value) -> Result<Vec<u8>, ServiceError> {
+    let text = serde_json::to_string(&doc).map_err(|_| ServiceError::internal())?;
+    let partition = rampart_core::partition::of_region(region);
+    Ok(rampart_core::partition::outward(&text, partition).unwrap_or(text).into_bytes())
 }
 
 pub(crate) fn gzip(bytes: &[u8]) -> Result<Vec<u8>, ServiceError> {

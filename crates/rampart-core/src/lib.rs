@@ -12,6 +12,7 @@ mod error;
 pub mod identity;
 pub mod keys;
 pub mod orgs;
+pub mod partition;
 pub mod records;
 
 pub use error::ServiceError;

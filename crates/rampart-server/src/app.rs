@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::Full;
 use rampart_cloudtrail::{self, REDACTED, UserIdentity};
+use rampart_core::partition;
 use rampart_core::{Ctx, Principal, ServiceError, TxCtx};
 use rampart_iam::authz;
 use rampart_iam::authz::Authorizer;
@@ -371,7 +372,12 @@ impl App {
                 }
                 ok.into_response(request_id)
             }
-            Err(f) => {
+            Err(mut f) => {
+                // The error's ARNs in the request's partition, as its answer's are.
+                let partition = partition::of_region(draft.region.as_deref().unwrap_or(&self.config.region));
+                if let Some(message) = partition::outward(&f.error.message, partition) {
+                    f.error.message = message;
+                }
                 if f.error.status >= 500 {
                     tracing::error!(request_id, code = %f.error.code, "request failed");
                 }
@@ -642,7 +648,7 @@ impl App {
             }
             fail(e, protocol, namespace)
         };
-        let input = match (service.protocol, op.input) {
+        let mut input = match (service.protocol, op.input) {
             (_, None) => Value::Struct(Vec::new()),
             (Protocol::Query, Some(shape)) => query::decode_input(&params, shape).map_err(refused)?,
             (Protocol::Json, Some(shape)) => json::decode_input(body, shape).map_err(refused)?,
@@ -653,6 +659,11 @@ impl App {
                 return Err(fail(not_implemented(service, op), protocol, namespace));
             }
         };
+        // ARNs of the request's partition, in Rampart's inner form from here on.
+        let partition = partition::of_region(&auth.scope.region);
+        if partition != "aws" {
+            each_string(&mut input, &|s| partition::inward(s, partition));
+        }
         if let Some(shape) = op.input
             && !matches!(&input, Value::Struct(f) if f.iter().all(Option::is_none))
         {
@@ -846,7 +857,7 @@ impl App {
                 {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
                 }
-                Ok(Step::Done(encode(service, op, output, request_id)))
+                Ok(Step::Done(encode(service, op, output, request_id, partition)))
             }
             HandlerRef::Write(handler) => {
                 let region = auth.scope.region.clone();
@@ -887,7 +898,12 @@ impl App {
         draft.event_name = Some(op.name.to_owned());
         draft.read_only = op.read_only;
         let Some(shape) = op.input else { return Err(not_implemented(service, op)) };
-        let input = query::decode_input(&params, shape)?;
+        let mut input = query::decode_input(&params, shape)?;
+        // Unsigned, it names no Region: the server's is its partition's.
+        let partition = partition::of_region(&self.config.region);
+        if partition != "aws" {
+            each_string(&mut input, &|s| partition::inward(s, partition));
+        }
         draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
         match op.name {
             // Its provider's keys may need fetching: finished asynchronously.
@@ -910,7 +926,7 @@ impl App {
                 if let Some(shape) = op.output {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
                 }
-                Ok(Some(Step::Done(encode(service, op, output, request_id))))
+                Ok(Some(Step::Done(encode(service, op, output, request_id, partition))))
             }
             _ => Err(not_implemented(service, op)),
         }
@@ -950,7 +966,7 @@ impl App {
         if let Some(shape) = op.output {
             draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
         }
-        Ok(encode(service, op, output, request_id))
+        Ok(encode(service, op, output, request_id, partition::of_region(&self.config.region)))
     }
 
     /// Runs a `Prepared` handler's slow first step on a blocking thread; the write follows.
@@ -990,6 +1006,7 @@ impl App {
         now: OffsetDateTime,
     ) -> Result<Success, (Failure, Draft)> {
         let (service, op) = (w.service, w.op);
+        let partition = partition::of_region(&w.region);
         let fail = |error: WireError| Failure {
             error: Box::new(error),
             protocol: service.protocol,
@@ -1026,7 +1043,7 @@ impl App {
             .await;
         match result {
             // The answer is encoded here, off the store's single writer thread.
-            Ok(output) => Ok(encode(service, op, output, request_id)),
+            Ok(output) => Ok(encode(service, op, output, request_id, partition)),
             Err(TxError::Aborted(e)) => Err((fail(from_service(e)), draft)),
             Err(TxError::Store(e)) => {
                 tracing::error!(request_id, error = %e, "transaction failed");
@@ -1125,7 +1142,39 @@ enum Step {
     },
 }
 
-fn encode(service: &'static Service, op: &'static Operation, mut output: Value, request_id: &str) -> Success {
+/// Every string of a value (map keys too) through `f`; blobs (an object's bytes) stay as they are.
+fn each_string(v: &mut Value, f: &dyn Fn(&str) -> Option<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(new) = f(s) {
+                *s = new;
+            }
+        }
+        Value::List(items) => items.iter_mut().for_each(|i| each_string(i, f)),
+        Value::Map(entries) => {
+            for (k, v) in entries {
+                if let Some(new) = f(k) {
+                    *k = new;
+                }
+                each_string(v, f);
+            }
+        }
+        Value::Struct(members) => members.iter_mut().flatten().for_each(|m| each_string(m, f)),
+        _ => {}
+    }
+}
+
+/// The answer in the request's partition (see `rampart_core::partition`), encoded.
+fn encode(
+    service: &'static Service,
+    op: &'static Operation,
+    mut output: Value,
+    request_id: &str,
+    partition: &str,
+) -> Success {
+    if partition != "aws" {
+        each_string(&mut output, &|s| partition::outward(s, partition));
+    }
     let (content_type, body) = match service.protocol {
         Protocol::Query => ("text/xml", query::encode_response(service, op, Some(&output), request_id)),
         Protocol::RestXml => {

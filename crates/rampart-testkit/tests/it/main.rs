@@ -27,6 +27,7 @@ mod mfa;
 mod oidc;
 mod organizations;
 mod outbound;
+mod partitions;
 mod passwords;
 mod robustness;
 mod roles;
