@@ -1150,9 +1150,14 @@ fn is_global_service(event_source: &str) -> bool {
     )
 }
 
-/// Whether the event is in the trail's regions: every region for a multi-region trail, its home
+/// Whether the event is in the trail's regions (of its partition): every region for a multi-region trail, its home
 /// region otherwise; global services' events only when the trail includes them.
 pub fn in_scope(t: &TrailRecord, ev: &Event) -> bool {
+    // A trail, multi-Region or not, sees only its own partition's Regions.
+    let partition = rampart_core::partition::of_region;
+    if partition(&ev.aws_region) != partition(&t.region) {
+        return false;
+    }
     if is_global_service(&ev.event_source) {
         return t.global_events;
     }
@@ -1352,47 +1357,15 @@ pub fn deliver(
             // A stopped trail that has read all it owes closes its last windows too.
             let until = if !t.logging && complete { i64::MAX } else { reached };
             let closed = super::aggregation::close(tx, &t.account_id, &t.name, &t.aggregation, until)?;
-            let mut by_region: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
-            for e in &closed {
-                by_region.entry(&e.region).or_default().push(&e.json);
-            }
-            for (region, records) in by_region {
-                let key = file_key(&t, "CloudTrail-Aggregated", region, now)?;
-                let doc = partitioned(region, serde_json::json!({ "Records": records }))?;
-                let kms = delivery_kms(&t, &context);
-                rampart_s3::deliver_object(
-                    tx,
-                    sealer,
-                    (&t.bucket, &key),
-                    (&gzip(&doc)?, "application/x-gzip", BTreeMap::new()),
-                    kms.as_ref(),
-                    now,
-                )?;
-                written.push(key);
-            }
+            let records = closed.iter().map(|e| (e.region.as_str(), &e.json));
+            written.extend(deliver_records(tx, sealer, &t, "CloudTrail-Aggregated", records, now)?);
         }
         if let Some(mut state) = t.insights.take() {
             super::insights::store_tallies(tx, &t.account_id, &t.name, tallies)?;
             let found = super::insights::weigh(tx, &mut state, insights, &t.account_id, &t.name, reached)?;
             super::insights::record(tx, &t.account_id, &found)?;
-            let mut by_region: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
-            for e in &found {
-                by_region.entry(&e.region).or_default().push(&e.json);
-            }
-            for (region, records) in by_region {
-                let key = file_key(&t, "CloudTrail-Insight", region, now)?;
-                let doc = partitioned(region, serde_json::json!({ "Records": records }))?;
-                let kms = delivery_kms(&t, &context);
-                rampart_s3::deliver_object(
-                    tx,
-                    sealer,
-                    (&t.bucket, &key),
-                    (&gzip(&doc)?, "application/x-gzip", BTreeMap::new()),
-                    kms.as_ref(),
-                    now,
-                )?;
-                written.push(key);
-            }
+            let records = found.iter().map(|e| (e.region.as_str(), &e.json));
+            written.extend(deliver_records(tx, sealer, &t, "CloudTrail-Insight", records, now)?);
             t.insights = Some(state);
         }
         if t.validation {
@@ -1526,6 +1499,39 @@ fn file_key(t: &TrailRecord, kind: &str, region: &str, now: OffsetDateTime) -> R
         "{}AWSLogs/{account}/{kind}/{region}/{folders}/{account}_{kind}_{region}_{stamp}_{unique}.json.gz",
         key_prefix(t)
     ))
+}
+
+/// Delivers records that are not log files' (Insights, aggregated events) as one `kind` file per
+/// Region, each in its Region's partition and, with the trail's KMS key, SSE-KMS; their keys.
+fn deliver_records<'a>(
+    tx: &mut Tx<'_>,
+    sealer: &rampart_store::Sealer,
+    t: &TrailRecord,
+    kind: &str,
+    records: impl Iterator<Item = (&'a str, &'a serde_json::Value)>,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, ServiceError> {
+    let mut by_region: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
+    for (region, json) in records {
+        by_region.entry(region).or_default().push(json);
+    }
+    let context = kms_context(t);
+    let mut written = Vec::new();
+    for (region, records) in by_region {
+        let key = file_key(t, kind, region, now)?;
+        let doc = partitioned(region, serde_json::json!({ "Records": records }))?;
+        let kms = delivery_kms(t, &context);
+        rampart_s3::deliver_object(
+            tx,
+            sealer,
+            (&t.bucket, &key),
+            (&gzip(&doc)?, "application/x-gzip", BTreeMap::new()),
+            kms.as_ref(),
+            now,
+        )?;
+        written.push(key);
+    }
+    Ok(written)
 }
 
 /// A document of one Region's events, as JSON in that Region's partition.

@@ -500,6 +500,12 @@ fn notify(
     Ok(())
 }
 
+/// Stores a request that changed state, and tells its topic (with the exchange token, when sent).
+fn save(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, r: &DelegationRecord, token: Option<String>) -> Result<(), ServiceError> {
+    records::write_tx(tx, &request_key(&r.id), r)?;
+    notify(tx, ctx.sealer, r, token, ctx.now)
+}
+
 /// Hands out (and removes) the notifications waiting for an SNS topic, oldest first.
 pub fn take_notifications(tx: &mut Tx<'_>, sealer: &Sealer, topic: &str) -> Result<Vec<Notification>, ServiceError> {
     let rows = tx.scan_prefix(&outbox_prefix(topic), None, usize::MAX >> 1, false)?;
@@ -628,8 +634,7 @@ pub fn associate_delegation_request(
     r.owner_account_id = Some(p.account_id.clone());
     r.owner_id = Some(p.arn.clone());
     r.moved(ASSIGNED, ctx.now);
-    records::write_tx(tx, &request_key(&r.id), &r)?;
-    notify(tx, ctx.sealer, &r, None, ctx.now)
+    save(tx, ctx, &r, None)
 }
 
 /// Forwards an assigned request for approval, with notes for the approver.
@@ -644,8 +649,7 @@ pub fn update_delegation_request(
     }
     r.notes = input.notes;
     r.moved(PENDING_APPROVAL, ctx.now);
-    records::write_tx(tx, &request_key(&r.id), &r)?;
-    notify(tx, ctx.sealer, &r, None, ctx.now)
+    save(tx, ctx, &r, None)
 }
 
 /// Approves a request: the caller, as it is now, is who the partner's session will act as.
@@ -673,8 +677,7 @@ pub fn accept_delegation_request(
     r.approver = Some(crate::sts::approver_claims(p)?);
     r.approver_id = Some(p.arn.clone());
     r.moved(ACCEPTED, ctx.now);
-    records::write_tx(tx, &request_key(&r.id), &r)?;
-    notify(tx, ctx.sealer, &r, None, ctx.now)
+    save(tx, ctx, &r, None)
 }
 
 /// Releases an accepted request's exchange token to the partner; the delegation period starts.
@@ -701,8 +704,7 @@ pub fn send_delegation_token(
     tx.put(&token_key(&digest(&token)), r.id.as_bytes())?;
     r.finalized = Some(ctx.now);
     r.moved(FINALIZED, ctx.now);
-    records::write_tx(tx, &request_key(&r.id), &r)?;
-    notify(tx, ctx.sealer, &r, Some(token), ctx.now)
+    save(tx, ctx, &r, Some(token))
 }
 
 /// Refuses a request (before its token is sent); it cannot be accepted afterwards.
@@ -717,8 +719,7 @@ pub fn reject_delegation_request(
     }
     r.rejection_reason = input.notes;
     r.moved(REJECTED, ctx.now);
-    records::write_tx(tx, &request_key(&r.id), &r)?;
-    notify(tx, ctx.sealer, &r, None, ctx.now)
+    save(tx, ctx, &r, None)
 }
 
 pub fn get_delegation_request(
