@@ -661,9 +661,7 @@ impl App {
         };
         // ARNs of the request's partition, in Rampart's inner form from here on.
         let partition = partition::of_region(&auth.scope.region);
-        if partition != "aws" {
-            each_string(&mut input, &|s| partition::inward(s, partition));
-        }
+        to_inner_form(&mut input, partition);
         if let Some(shape) = op.input
             && !matches!(&input, Value::Struct(f) if f.iter().all(Option::is_none))
         {
@@ -901,9 +899,7 @@ impl App {
         let mut input = query::decode_input(&params, shape)?;
         // Unsigned, it names no Region: the server's is its partition's.
         let partition = partition::of_region(&self.config.region);
-        if partition != "aws" {
-            each_string(&mut input, &|s| partition::inward(s, partition));
-        }
+        to_inner_form(&mut input, partition);
         draft.request_parameters = Some(json::audit_json(&input, shape, REDACTED));
         match op.name {
             // Its provider's keys may need fetching: finished asynchronously.
@@ -1161,6 +1157,13 @@ fn each_string(v: &mut Value, f: &dyn Fn(&str) -> Option<String>) {
         }
         Value::Struct(members) => members.iter_mut().flatten().for_each(|m| each_string(m, f)),
         _ => {}
+    }
+}
+
+/// A request's input with its partition's ARNs in Rampart's inner form (`rampart_core::partition`).
+fn to_inner_form(input: &mut Value, partition: &str) {
+    if partition != "aws" {
+        each_string(input, &|s| partition::inward(s, partition));
     }
 }
 
