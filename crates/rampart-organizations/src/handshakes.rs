@@ -108,12 +108,7 @@ impl HandshakeRecord {
         }
         shapes::Handshake {
             id: Some(self.id.clone()),
-            arn: Some(format!(
-                "arn:aws:organizations::{management}:handshake/{}/{}/{}",
-                self.org,
-                self.action.to_ascii_lowercase(),
-                self.id
-            )),
+            arn: Some(arn_in(&management, self)),
             parties: Some(vec![
                 shapes::HandshakeParty { id: self.org.clone(), r#type: "ORGANIZATION".to_owned() },
                 shapes::HandshakeParty { id: self.target.0.clone(), r#type: self.target.1.clone() },
@@ -557,4 +552,13 @@ fn finish_all_features(
     records::write_tx(tx, &keys::organization(&org.id), &org)?;
     touch(tx, &org.id)?;
     Ok(shapes::AcceptHandshakeResponse { handshake: Some(h.shape(Some(&org), ctx.now)) })
+}
+
+/// A handshake's ARN: its organization's management account, the organization, its action.
+pub(crate) fn arn(org: &OrgRecord, h: &HandshakeRecord) -> String {
+    arn_in(&org.management_account, h)
+}
+
+fn arn_in(management: &str, h: &HandshakeRecord) -> String {
+    format!("arn:aws:organizations::{management}:handshake/{}/{}/{}", h.org, h.action.to_ascii_lowercase(), h.id)
 }

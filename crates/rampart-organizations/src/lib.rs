@@ -19,6 +19,7 @@ mod extras;
 mod handshakes;
 pub mod management;
 mod policies;
+pub mod resources;
 pub mod scp;
 mod tree;
 
@@ -177,17 +178,18 @@ fn page<T>(
 
 use rampart_core::actions::{Action, Target, row};
 
-/// Organizations' operations: none has resource-level permissions Rampart resolves yet.
+/// Organizations' operations. The resources each acts on come from the tree
+/// (`resources::asked`), not from this table, which names `*` and the request's tag keys.
 /// See <https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html>.
 pub static ACTIONS: &[Action] = &[
     row("AcceptHandshake", &[Target::All], &[]),
     row("AttachPolicy", &[Target::All], &[]),
     row("CancelHandshake", &[Target::All], &[]),
     row("CloseAccount", &[Target::All], &[]),
-    row("CreateAccount", &[Target::All], &[]),
+    row("CreateAccount", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("CreateOrganization", &[Target::All], &[]),
-    row("CreateOrganizationalUnit", &[Target::All], &[]),
-    row("CreatePolicy", &[Target::All], &[]),
+    row("CreateOrganizationalUnit", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    row("CreatePolicy", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("DeclineHandshake", &[Target::All], &[]),
     row("DeleteOrganization", &[Target::All], &[]),
     row("DeleteOrganizationalUnit", &[Target::All], &[]),
@@ -208,7 +210,7 @@ pub static ACTIONS: &[Action] = &[
     row("EnableAWSServiceAccess", &[Target::All], &[]),
     row("EnableAllFeatures", &[Target::All], &[]),
     row("EnablePolicyType", &[Target::All], &[]),
-    row("InviteAccountToOrganization", &[Target::All], &[]),
+    row("InviteAccountToOrganization", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("LeaveOrganization", &[Target::All], &[]),
     row("ListAWSServiceAccessForOrganization", &[Target::All], &[]),
     row("ListAccounts", &[Target::All], &[]),
@@ -227,11 +229,11 @@ pub static ACTIONS: &[Action] = &[
     row("ListTagsForResource", &[Target::All], &[]),
     row("ListTargetsForPolicy", &[Target::All], &[]),
     row("MoveAccount", &[Target::All], &[]),
-    row("PutResourcePolicy", &[Target::All], &[]),
+    row("PutResourcePolicy", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("RegisterDelegatedAdministrator", &[Target::All], &[]),
     row("RemoveAccountFromOrganization", &[Target::All], &[]),
-    row("TagResource", &[Target::All], &[]),
-    row("UntagResource", &[Target::All], &[]),
+    row("TagResource", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    row("UntagResource", &[Target::All], &["aws:TagKeys"]),
     row("UpdateOrganizationalUnit", &[Target::All], &[]),
     row("UpdatePolicy", &[Target::All], &[]),
 ];

@@ -110,7 +110,7 @@ pub(crate) fn attach_defaults(tx: &mut Tx<'_>, org: &OrgRecord, target: &str) ->
     Ok(())
 }
 
-fn policy_arn(org: &OrgRecord, p: &OrgPolicy) -> String {
+pub(crate) fn policy_arn(org: &OrgRecord, p: &OrgPolicy) -> String {
     let kind = p.r#type.to_ascii_lowercase();
     if aws_managed(&p.id).is_some() {
         format!("arn:aws:organizations::aws:policy/{kind}/{}", p.id)

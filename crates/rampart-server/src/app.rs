@@ -697,6 +697,14 @@ impl App {
             &auth.scope.region,
         )
         .map_err(|e| fail(from_service(e), protocol, namespace))?;
+        // Organizations' resources (accounts, OUs, roots, policies, handshakes) are found in the
+        // tree, with the policy type and service principal a request names.
+        if service.endpoint_prefix == "organizations" {
+            let org = rampart_organizations::resources::asked(&self.db, &principal, op, &input)
+                .map_err(|e| fail(from_service(e), protocol, namespace))?;
+            asked.resources = org.resources;
+            asked.keys.extend(org.keys);
+        }
         // KMS names its own resources (a key by id, alias or ciphertext) and hands over each key's
         // policy, the root of its access.
         let key_checks = if service.endpoint_prefix == "kms" {

@@ -1058,3 +1058,66 @@ async fn a_members_bucket_answers_to_resource_control_policies_and_organization_
     let got = owner.get_object().bucket("member-data").key("k").send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"ledger");
 }
+
+/// Organizations' resource-level permissions: a policy naming an account, an OU or a policy by
+/// its ARN, or a policy type by `organizations:PolicyType`, decides what it names and nothing
+/// else, as the Service Authorization Reference lists each operation's resources and keys.
+#[tokio::test]
+async fn policies_name_organizations_resources_by_arn_and_policy_type() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let key = admin_key(&admin, "org-admin").await;
+    let org = orgs(&server, &key.0, &key.1, None);
+    let made = org.create_organization().send().await.unwrap();
+    let org_id = made.organization().unwrap().id().unwrap().to_owned();
+    let member = member_account(&org, "member@example.com", "member").await;
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let prod = org.create_organizational_unit().parent_id(&root_id).name("Prod").send().await.unwrap();
+    let prod = prod.organizational_unit().unwrap().id().unwrap().to_owned();
+    let dev = org.create_organizational_unit().parent_id(&root_id).name("Dev").send().await.unwrap();
+    let dev = dev.organizational_unit().unwrap().id().unwrap().to_owned();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    let scp = org_policy(&org, PolicyType::ServiceControlPolicy, "guard", ADMIN).await;
+
+    let mgmt = rampart_testkit::ACCOUNT_ID;
+    let auditor_policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "organizations:DescribeAccount",
+             "Resource": format!("arn:aws:organizations::{mgmt}:account/{org_id}/{member}")},
+            {"Effect": "Allow", "Action": ["organizations:DescribeOrganizationalUnit", "organizations:AttachPolicy"],
+             "Resource": [format!("arn:aws:organizations::{mgmt}:ou/o-*/{prod}"),
+                          format!("arn:aws:organizations::{mgmt}:policy/o-*/service_control_policy/*")]},
+            {"Effect": "Allow", "Action": "organizations:ListPolicies", "Resource": "*",
+             "Condition": {"StringEquals": {"organizations:PolicyType": "SERVICE_CONTROL_POLICY"}}}
+        ]
+    })
+    .to_string();
+    let (id, secret) = crate::iam::user_with_key(&admin, "auditor", &auditor_policy).await;
+    let auditor = orgs(&server, &id, &secret, None);
+
+    auditor.describe_account().account_id(&member).send().await.unwrap();
+    let (c, m) = match auditor.describe_account().account_id(mgmt).send().await {
+        Err(e) => {
+            let e = e.into_service_error();
+            (e.meta().code().unwrap_or_default().to_owned(), e.meta().message().unwrap_or_default().to_owned())
+        }
+        Ok(_) => panic!("the management account is not the auditor's to describe"),
+    };
+    assert_eq!(c, "AccessDeniedException");
+    assert!(m.contains(&format!("on resource: arn:aws:organizations::{mgmt}:account/{org_id}/{mgmt}")), "{m}");
+    auditor.describe_organizational_unit().organizational_unit_id(&prod).send().await.unwrap();
+    assert_eq!(
+        code(auditor.describe_organizational_unit().organizational_unit_id(&dev).send().await),
+        "AccessDeniedException"
+    );
+    // AttachPolicy needs both the policy and the target.
+    auditor.attach_policy().policy_id(&scp).target_id(&prod).send().await.unwrap();
+    assert_eq!(code(auditor.attach_policy().policy_id(&scp).target_id(&dev).send().await), "AccessDeniedException");
+    // The policy type a listing asks for is its condition key.
+    auditor.list_policies().filter(PolicyType::ServiceControlPolicy).send().await.unwrap();
+    assert_eq!(
+        code(auditor.list_policies().filter(PolicyType::ResourceControlPolicy).send().await),
+        "AccessDeniedException"
+    );
+}
