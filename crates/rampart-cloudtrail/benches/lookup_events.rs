@@ -101,6 +101,7 @@ fn bench(c: &mut Criterion) {
         sealer: &sealer,
         now,
         request_id: "bench",
+        event_id: "",
         region: "us-east-1",
         endpoint: rampart_core::Endpoint::LOCAL,
         orgs: None,

@@ -41,6 +41,9 @@ pub struct Ctx<'a> {
     pub sealer: &'a Sealer,
     pub now: OffsetDateTime,
     pub request_id: &'a str,
+    /// The id of the request's CloudTrail event (KMS names it as a key's last use); empty where
+    /// the caller makes none.
+    pub event_id: &'a str,
     pub region: &'a str,
     /// Where clients reach Rampart, for URLs it hands out (an outbound federation issuer).
     pub endpoint: Endpoint<'a>,

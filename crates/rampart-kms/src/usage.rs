@@ -22,6 +22,9 @@ pub struct Usage {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub request_id: String,
+    /// The CloudTrail event of the use (absent from records written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
 }
 
 /// Uses not yet written to the store, by the store key of their usage record.
@@ -36,13 +39,19 @@ fn usage_key(key: &KeyRecord) -> Vec<u8> {
 
 /// Notes a successful cryptographic operation with `key`.
 pub(crate) fn used(ctx: &Ctx<'_>, key: &KeyRecord, operation: &str) {
-    let usage = Usage { operation: operation.to_owned(), at: ctx.now, request_id: ctx.request_id.to_owned() };
+    let usage = Usage {
+        operation: operation.to_owned(),
+        at: ctx.now,
+        request_id: ctx.request_id.to_owned(),
+        event_id: (!ctx.event_id.is_empty()).then(|| ctx.event_id.to_owned()),
+    };
     note(usage_key(key), usage);
 }
 
 /// Notes an operation another service made with the key `arn` for a request (S3's
-/// GenerateDataKey and Decrypt under SSE-KMS): a use of the key as much as a direct call.
-pub fn used_via_service(arn: &str, operation: &str, at: OffsetDateTime, request_id: &str) {
+/// GenerateDataKey and Decrypt under SSE-KMS), with the request and event ids of KMS's own event:
+/// a use of the key as much as a direct call.
+pub fn used_via_service(arn: &str, operation: &str, at: OffsetDateTime, (request_id, event_id): (&str, &str)) {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(_), Some("kms"), Some(region), Some(account), Some(resource)) =
         (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
@@ -50,7 +59,12 @@ pub fn used_via_service(arn: &str, operation: &str, at: OffsetDateTime, request_
         return;
     };
     let Some(id) = resource.strip_prefix("key/") else { return };
-    let usage = Usage { operation: operation.to_owned(), at, request_id: request_id.to_owned() };
+    let usage = Usage {
+        operation: operation.to_owned(),
+        at,
+        request_id: request_id.to_owned(),
+        event_id: Some(event_id.to_owned()),
+    };
     note(keys::kms_key_usage(account, region, id), usage);
 }
 
@@ -123,7 +137,7 @@ pub fn get_key_last_usage(
         key_last_usage: last.map(|u| shapes::KeyLastUsageData {
             operation: Some(u.operation),
             timestamp: Some(u.at),
-            cloud_trail_event_id: None,
+            cloud_trail_event_id: u.event_id,
             kms_request_id: Some(u.request_id),
         }),
         tracking_start_date: Some(key.created),

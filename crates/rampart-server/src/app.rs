@@ -359,10 +359,11 @@ impl App {
             Ok(ok) => {
                 request_log(&draft, origin, request_id, ok.status, None, started);
                 for used in std::mem::take(&mut draft.kms_uses) {
-                    rampart_kms::used_via_service(&used.key_arn, &used.operation, now, request_id);
+                    // KMS's own request and event, which the key's last use names.
+                    let ids = (crate::ids::uuid(), crate::ids::event_id(now));
+                    rampart_kms::used_via_service(&used.key_arn, &used.operation, now, (&ids.0, &ids.1));
                     if AUDIT {
-                        let id = crate::ids::uuid();
-                        let ev = audit::kms_use_event(&draft, &used, &id, now, &self.config.region);
+                        let ev = audit::kms_use_event(&draft, &used, (&ids.0, &ids.1), now, &self.config.region);
                         audit::queue(&self.db, &ev, now);
                     }
                 }
@@ -401,6 +402,8 @@ impl App {
     ) -> Result<Step, Failure> {
         let h = &parts.headers;
         let query_string = parts.uri.query().unwrap_or("");
+        let event_id = crate::ids::event_id(now);
+        draft.event_id = Some(event_id.clone());
         let wire = rampart_wire::detect(header(h, "x-amz-target"), header(h, "content-type"), query_string)
             .map_err(|error| Failure { error: Box::new(error), protocol: Protocol::Json, namespace: None })?;
         let mut protocol = if matches!(wire, Wire::Json { .. }) { Protocol::Json } else { Protocol::Query };
@@ -683,6 +686,7 @@ impl App {
             sealer: &self.sealer,
             now,
             request_id,
+            event_id: &event_id,
             region: &auth.scope.region,
             endpoint,
             orgs: Some(&*self.org_policies),
@@ -988,6 +992,7 @@ impl App {
                 sealer: &sealer,
                 now,
                 request_id: &rid,
+                event_id: "",
                 region: &region,
                 endpoint: rampart_core::Endpoint { configured: Some(&endpoint), host: "", tls: false },
                 orgs: Some(&*orgs),

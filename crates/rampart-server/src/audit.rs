@@ -23,6 +23,9 @@ pub struct Draft {
     pub from_console: bool,
     /// KMS operations a service made for the request (S3 under SSE-KMS), each KMS's own event.
     pub kms_uses: Vec<KmsUse>,
+    /// The event's id, made when the request began so that a handler can name its own event (a
+    /// KMS key's last use); made with the event otherwise.
+    pub event_id: Option<String>,
 }
 
 /// A KMS operation a service made with a key on the caller's behalf.
@@ -40,7 +43,13 @@ pub struct KmsUse {
 /// the service (which is also its source and user agent), read-only, on the key.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-user-identity.html>
 /// and <https://docs.aws.amazon.com/kms/latest/developerguide/ct-generatedatakey.html>.
-pub fn kms_use_event(draft: &Draft, used: &KmsUse, request_id: &str, time: OffsetDateTime, region: &str) -> Event {
+pub fn kms_use_event(
+    draft: &Draft,
+    used: &KmsUse,
+    (request_id, event_id): (&str, &str),
+    time: OffsetDateTime,
+    region: &str,
+) -> Event {
     let context: serde_json::Map<String, serde_json::Value> =
         used.context.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
     let parameters = match used.operation.as_str() {
@@ -65,6 +74,7 @@ pub fn kms_use_event(draft: &Draft, used: &KmsUse, request_id: &str, time: Offse
         resources: vec![used.key_arn.clone()],
         from_console: false,
         kms_uses: Vec::new(),
+        event_id: Some(event_id.to_owned()),
     };
     let origin = Origin { source_ip: used.by.to_owned(), user_agent: used.by.to_owned(), tls: None };
     event(d, &origin, request_id, time, region, None)
@@ -117,7 +127,7 @@ pub fn event(
         resources: (!resources.is_empty()).then_some(resources),
         additional_event_data: None,
         request_id: request_id.to_owned(),
-        event_id: crate::ids::event_id(time),
+        event_id: draft.event_id.unwrap_or_else(|| crate::ids::event_id(time)),
         read_only: draft.read_only,
         event_type: "AwsApiCall".to_owned(),
         management_event: !data,

@@ -104,6 +104,7 @@ mod tests {
             sealer: &sealer,
             now: time::OffsetDateTime::now_utc(),
             request_id: "r",
+            event_id: "",
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,

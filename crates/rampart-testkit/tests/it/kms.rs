@@ -974,6 +974,18 @@ async fn a_keys_last_use_is_reported() {
     let last = after_encrypt.key_last_usage().unwrap();
     assert_eq!(last.operation(), Some(&KeyLastUsageTrackingOperation::Encrypt));
     assert!(last.kms_request_id().is_some_and(|r| !r.is_empty()));
+    // The use names its CloudTrail event, which event history finds by that id.
+    let event_id = last.cloud_trail_event_id().expect("the Encrypt's event id").to_owned();
+    let mut event = None;
+    for _ in 0..50 {
+        event =
+            crate::events_named(&server, "Encrypt", 1).await.into_iter().find(|e| e["eventID"] == event_id.as_str());
+        if event.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(event.expect("the named event")["requestID"], last.kms_request_id().unwrap());
     k.decrypt().ciphertext_blob(sealed.ciphertext_blob().unwrap().clone()).send().await.unwrap();
     let failed = k.decrypt().ciphertext_blob(Blob::new(b"junk".to_vec())).key_id(&id).send().await;
     assert_eq!(code(failed), "InvalidCiphertextException");

@@ -424,6 +424,20 @@ async fn sse_kms_needs_the_key_permissions_through_s3_and_a_usable_key() {
     assert!(opened.iter().any(|e| e["userIdentity"]["type"] == "Root"), "{opened:?}");
     let last = kms.get_key_last_usage().key_id(key.key_id()).send().await.unwrap();
     assert_eq!(last.key_last_usage().and_then(|u| u.operation()).map(|o| o.as_str()), Some("Decrypt"), "{last:?}");
+    // S3's use of the key is KMS's own event, which the key's last use names.
+    let used = last.key_last_usage().unwrap();
+    let mut named = false;
+    for _ in 0..50 {
+        named = crate::events_named(&server, "Decrypt", 2).await.iter().any(|e| {
+            e["eventID"] == used.cloud_trail_event_id().unwrap_or_default()
+                && e["requestID"] == used.kms_request_id().unwrap_or_default()
+        });
+        if named {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(named, "{used:?}");
 
     // DSSE-KMS and an explicit SSE-S3 write round-trip too; a key that does not exist is KMS's error.
     let dsse = owner
