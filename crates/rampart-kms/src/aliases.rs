@@ -159,7 +159,15 @@ pub fn list_aliases(
         None => None,
     };
     let all: Vec<AliasRecord> = records::scan_records(ctx.db, &keys::kms_aliases(account, region))?;
-    let entries = all
+    // The predefined aliases of AWS managed keys not made yet: listed with no TargetKeyId, as
+    // ListAliases lists "predefined aliases that AWS has created but has not yet associated with
+    // a KMS key" (API_ListAliases.html); not when the listing is of one key's aliases.
+    let predefined: Vec<String> = super::managed::SERVICES
+        .iter()
+        .map(|service| format!("alias/aws/{service}"))
+        .filter(|name| only.is_none() && !all.iter().any(|a| a.name == *name))
+        .collect();
+    let mut entries: Vec<shapes::AliasListEntry> = all
         .into_iter()
         .filter(|a| only.as_ref().is_none_or(|id| *id == a.target))
         .map(|a| shapes::AliasListEntry {
@@ -170,6 +178,14 @@ pub fn list_aliases(
             last_updated_date: Some(a.updated),
         })
         .collect();
+    entries.extend(predefined.into_iter().map(|name| shapes::AliasListEntry {
+        alias_arn: Some(alias_arn(region, account, &name)),
+        alias_name: Some(name),
+        target_key_id: None,
+        creation_date: None,
+        last_updated_date: None,
+    }));
+    entries.sort_by(|a, b| a.alias_name.cmp(&b.alias_name));
     let (aliases, next_marker, truncated) = page(entries, input.marker.as_deref(), input.limit)?;
     Ok(shapes::ListAliasesResponse { aliases: Some(aliases), next_marker, truncated: Some(truncated) })
 }

@@ -13,6 +13,10 @@ use time::{Duration, OffsetDateTime};
 
 use super::{AliasRecord, KeyRecord, aliases, crypto, crypto_error, key_for_service, keys_api};
 
+/// The services Rampart serves that have an AWS managed key: their aliases (`alias/aws/SERVICE`)
+/// are predefined in every account and Region, listed without a key until the key is made.
+pub const SERVICES: &[&str] = &["s3"];
+
 /// The description AWS gives an AWS managed key, by service.
 fn description(service: &str) -> String {
     match service {

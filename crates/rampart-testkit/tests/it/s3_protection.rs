@@ -1094,6 +1094,11 @@ async fn sse_kms_without_a_key_uses_the_aws_managed_key_made_on_first_use() {
     let owner = s3(&server, &server.access_key_id, &server.secret_access_key);
     let kms = crate::kms::kms(&server, &server.access_key_id, &server.secret_access_key, None);
     owner.create_bucket().bucket("receipts").send().await.unwrap();
+    // Before its first use, the alias is predefined: listed, naming no key yet.
+    let before = kms.list_aliases().send().await.unwrap();
+    let predefined = before.aliases().iter().find(|a| a.alias_name() == Some("alias/aws/s3")).expect("predefined");
+    assert_eq!(predefined.target_key_id(), None);
+    assert_eq!(predefined.alias_arn(), Some("arn:aws:kms:us-east-1:123456789012:alias/aws/s3"));
     let first = owner
         .put_object()
         .bucket("receipts")
@@ -1124,7 +1129,9 @@ async fn sse_kms_without_a_key_uses_the_aws_managed_key_made_on_first_use() {
     assert_eq!(read(&cashier, "receipts", "b.txt").await, b"cortado");
     let aliases = kms.list_aliases().send().await.unwrap();
     let named: Vec<&str> = aliases.aliases().iter().filter_map(|a| a.alias_name()).collect();
-    assert!(named.contains(&"alias/aws/s3"), "{named:?}");
+    assert_eq!(named.iter().filter(|n| **n == "alias/aws/s3").count(), 1, "{named:?}");
+    let made = aliases.aliases().iter().find(|a| a.alias_name() == Some("alias/aws/s3")).unwrap();
+    assert_eq!(made.target_key_id(), Some(managed.key_id()), "now naming the key made");
 
     // Not directly, and not managed, even by root: the key's policy grants neither.
     let key_id = managed.key_id();
