@@ -265,7 +265,7 @@ pub fn put_user_permissions_boundary(
     ctx: &TxCtx<'_>,
     input: shapes::PutUserPermissionsBoundaryRequest,
 ) -> Result<(), ServiceError> {
-    read_policy_by_arn_tx(tx, &input.permissions_boundary)?;
+    read_policy_by_arn_tx(tx, &input.permissions_boundary, &ctx.principal.account_id)?;
     let mut user =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
     user.boundary = Some(input.permissions_boundary);
@@ -369,7 +369,7 @@ pub fn create_user(
     };
     merge_tags(&mut user.tags, input.tags.unwrap_or_default())?;
     if let Some(b) = input.permissions_boundary {
-        read_policy_by_arn_tx(tx, &b)?;
+        read_policy_by_arn_tx(tx, &b, &ctx.principal.account_id)?;
         user.boundary = Some(b);
     }
     write_user(tx, &user)?;

@@ -88,9 +88,21 @@ pub fn read_policy_by_arn(db: &rampart_store::Db, arn: &str) -> Result<Option<Ma
     Ok(p.filter(|p| p.arn() == arn))
 }
 
-/// Checks that a managed policy exists, inside a transaction.
-pub(crate) fn read_policy_by_arn_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
-    read_policy_tx(tx, arn)
+/// A managed policy `account` may name (attach, or set as a boundary), inside a transaction:
+/// AWS's, the account's own, or a partner's registered boundary. Another account's is not found,
+/// as IAM answers it: an account's policies are its own.
+pub(crate) fn read_policy_by_arn_tx(
+    tx: &Tx<'_>,
+    arn: &str,
+    account: &str,
+) -> Result<ManagedPolicyRecord, ServiceError> {
+    read_policy_tx(tx, arn).and_then(|p| {
+        if p.account_id == account || p.account_id == "aws" || p.account_id == super::PARTNER_NAMESPACE {
+            Ok(p)
+        } else {
+            Err(no_such_policy(arn))
+        }
+    })
 }
 
 fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
@@ -103,12 +115,13 @@ fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, Service
         .ok_or_else(|| no_such_policy(arn))
 }
 
-/// A customer managed policy that the caller may change; AWS managed ones are read-only.
-fn writable_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
+/// A customer managed policy of `account` that it may change; AWS managed ones are read-only, and
+/// another account's (a partner's boundary included) is not found.
+fn writable_policy_tx(tx: &Tx<'_>, arn: &str, account: &str) -> Result<ManagedPolicyRecord, ServiceError> {
     if super::aws_managed(arn).is_some() {
         return Err(ServiceError::new("InvalidInput", 400, format!("Cannot modify AWS managed policy {arn}.")));
     }
-    read_policy_tx(tx, arn)
+    read_policy_tx(tx, arn).and_then(|p| if p.account_id == account { Ok(p) } else { Err(no_such_policy(arn)) })
 }
 
 pub(crate) fn write_policy(tx: &mut Tx<'_>, p: &ManagedPolicyRecord) -> Result<(), ServiceError> {
@@ -231,12 +244,8 @@ pub fn list_policies(
     })
 }
 
-pub fn delete_policy(
-    tx: &mut Tx<'_>,
-    _ctx: &TxCtx<'_>,
-    input: shapes::DeletePolicyRequest,
-) -> Result<(), ServiceError> {
-    let p = writable_policy_tx(tx, &input.policy_arn)?;
+pub fn delete_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::DeletePolicyRequest) -> Result<(), ServiceError> {
+    let p = writable_policy_tx(tx, &input.policy_arn, &ctx.principal.account_id)?;
     // AWS's order of these two checks is not documented; both are DeleteConflict.
     // See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeletePolicy.html>.
     if p.attachments > 0 {
@@ -254,14 +263,14 @@ pub fn delete_policy(
     Ok(())
 }
 
-pub fn tag_policy(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::TagPolicyRequest) -> Result<(), ServiceError> {
-    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+pub fn tag_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::TagPolicyRequest) -> Result<(), ServiceError> {
+    let mut p = writable_policy_tx(tx, &input.policy_arn, &ctx.principal.account_id)?;
     super::merge_tags(&mut p.tags, input.tags)?;
     write_policy(tx, &p)
 }
 
-pub fn untag_policy(tx: &mut Tx<'_>, _ctx: &TxCtx<'_>, input: shapes::UntagPolicyRequest) -> Result<(), ServiceError> {
-    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+pub fn untag_policy(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, input: shapes::UntagPolicyRequest) -> Result<(), ServiceError> {
+    let mut p = writable_policy_tx(tx, &input.policy_arn, &ctx.principal.account_id)?;
     super::remove_tags(&mut p.tags, &input.tag_keys);
     write_policy(tx, &p)
 }
@@ -278,12 +287,12 @@ pub fn list_policy_tags(
 
 /// Counts an attachment (`+1`) or a detachment (`-1`) of a managed policy; the policy must exist to
 /// be attached.
-fn adjust_attachments(tx: &mut Tx<'_>, arn: &str, delta: i32) -> Result<(), ServiceError> {
+fn adjust_attachments(tx: &mut Tx<'_>, arn: &str, delta: i32, account: &str) -> Result<(), ServiceError> {
     // AWS managed policies are shared by every account; their counts are not tracked here.
     if super::aws_managed(arn).is_some() {
         return Ok(());
     }
-    match read_policy_tx(tx, arn) {
+    match read_policy_by_arn_tx(tx, arn, account) {
         Ok(mut p) => {
             p.attachments = if delta > 0 { p.attachments + 1 } else { p.attachments.saturating_sub(1) };
             write_policy(tx, &p)
@@ -316,7 +325,7 @@ pub fn create_policy_version(
     input: shapes::CreatePolicyVersionRequest,
 ) -> Result<shapes::CreatePolicyVersionResponse, ServiceError> {
     check_managed_document(&input.policy_document)?;
-    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+    let mut p = writable_policy_tx(tx, &input.policy_arn, &ctx.principal.account_id)?;
     if p.versions.len() >= VERSIONS_PER_POLICY {
         return Err(ServiceError::new(
             "LimitExceeded",
@@ -358,7 +367,7 @@ pub fn set_default_policy_version(
     ctx: &TxCtx<'_>,
     input: shapes::SetDefaultPolicyVersionRequest,
 ) -> Result<(), ServiceError> {
-    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+    let mut p = writable_policy_tx(tx, &input.policy_arn, &ctx.principal.account_id)?;
     if !p.versions.contains_key(&input.version_id) {
         return Err(no_such_version(&input.policy_arn, &input.version_id));
     }
@@ -369,10 +378,10 @@ pub fn set_default_policy_version(
 
 pub fn delete_policy_version(
     tx: &mut Tx<'_>,
-    _ctx: &TxCtx<'_>,
+    ctx: &TxCtx<'_>,
     input: shapes::DeletePolicyVersionRequest,
 ) -> Result<(), ServiceError> {
-    let mut p = writable_policy_tx(tx, &input.policy_arn)?;
+    let mut p = writable_policy_tx(tx, &input.policy_arn, &ctx.principal.account_id)?;
     if input.version_id == p.default_version {
         return Err(ServiceError::new("DeleteConflict", 409, "Cannot delete the default version of a policy."));
     }
@@ -387,8 +396,8 @@ pub fn delete_policy_version(
 pub(crate) fn attach(
     tx: &mut Tx<'_>,
     attached: &mut BTreeSet<String>,
-    arn: String,
-    kind: &str,
+    (arn, kind): (String, &str),
+    account: &str,
 ) -> Result<(), ServiceError> {
     if attached.contains(&arn) {
         return Ok(());
@@ -396,17 +405,22 @@ pub(crate) fn attach(
     if attached.len() >= MANAGED_POLICIES_PER_IDENTITY {
         return Err(limit_error(kind));
     }
-    adjust_attachments(tx, &arn, 1)?;
+    adjust_attachments(tx, &arn, 1, account)?;
     attached.insert(arn);
     Ok(())
 }
 
 /// Detaches a managed policy from an identity's set.
-pub(crate) fn detach(tx: &mut Tx<'_>, attached: &mut BTreeSet<String>, arn: &str) -> Result<(), ServiceError> {
+pub(crate) fn detach(
+    tx: &mut Tx<'_>,
+    attached: &mut BTreeSet<String>,
+    arn: &str,
+    account: &str,
+) -> Result<(), ServiceError> {
     if !attached.remove(arn) {
         return Err(ServiceError::new("NoSuchEntity", 404, format!("Policy {arn} was not found.")));
     }
-    adjust_attachments(tx, arn, -1)
+    adjust_attachments(tx, arn, -1, account)
 }
 
 fn limit_error(kind: &str) -> ServiceError {
@@ -424,7 +438,7 @@ pub fn attach_user_policy(
 ) -> Result<(), ServiceError> {
     let mut u =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    attach(tx, &mut u.attached, input.policy_arn, "User")?;
+    attach(tx, &mut u.attached, (input.policy_arn, "User"), &ctx.principal.account_id)?;
     write_user(tx, &u)
 }
 
@@ -435,7 +449,7 @@ pub fn detach_user_policy(
 ) -> Result<(), ServiceError> {
     let mut u =
         read_user_tx(tx, &ctx.principal.account_id, &input.user_name)?.ok_or_else(|| no_such_user(&input.user_name))?;
-    detach(tx, &mut u.attached, &input.policy_arn)?;
+    detach(tx, &mut u.attached, &input.policy_arn, &ctx.principal.account_id)?;
     write_user(tx, &u)
 }
 
@@ -479,7 +493,7 @@ pub fn attach_group_policy(
 ) -> Result<(), ServiceError> {
     let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?
         .ok_or_else(|| no_such_group(&input.group_name))?;
-    attach(tx, &mut g.attached, input.policy_arn, "Group")?;
+    attach(tx, &mut g.attached, (input.policy_arn, "Group"), &ctx.principal.account_id)?;
     write_group(tx, &g)
 }
 
@@ -490,7 +504,7 @@ pub fn detach_group_policy(
 ) -> Result<(), ServiceError> {
     let mut g = read_group_tx(tx, &ctx.principal.account_id, &input.group_name)?
         .ok_or_else(|| no_such_group(&input.group_name))?;
-    detach(tx, &mut g.attached, &input.policy_arn)?;
+    detach(tx, &mut g.attached, &input.policy_arn, &ctx.principal.account_id)?;
     write_group(tx, &g)
 }
 

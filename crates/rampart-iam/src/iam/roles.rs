@@ -223,7 +223,7 @@ pub fn put_role_permissions_boundary(
     ctx: &TxCtx<'_>,
     input: shapes::PutRolePermissionsBoundaryRequest,
 ) -> Result<(), ServiceError> {
-    read_policy_by_arn_tx(tx, &input.permissions_boundary)?;
+    read_policy_by_arn_tx(tx, &input.permissions_boundary, &ctx.principal.account_id)?;
     let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
     r.boundary = Some(input.permissions_boundary);
     write_role(tx, &r)
@@ -356,7 +356,7 @@ pub fn create_role(
         ));
     }
     if let Some(b) = &input.permissions_boundary {
-        read_policy_by_arn_tx(tx, b)?;
+        read_policy_by_arn_tx(tx, b, &ctx.principal.account_id)?;
     }
     let mut r = RoleRecord {
         v: 1,
@@ -517,7 +517,7 @@ pub fn attach_role_policy(
     input: shapes::AttachRolePolicyRequest,
 ) -> Result<(), ServiceError> {
     let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
-    super::policies::attach(tx, &mut r.attached, input.policy_arn, "Role")?;
+    super::policies::attach(tx, &mut r.attached, (input.policy_arn, "Role"), &ctx.principal.account_id)?;
     write_role(tx, &r)
 }
 
@@ -527,7 +527,7 @@ pub fn detach_role_policy(
     input: shapes::DetachRolePolicyRequest,
 ) -> Result<(), ServiceError> {
     let mut r = modifiable_role_tx(tx, &ctx.principal.account_id, &input.role_name)?;
-    super::policies::detach(tx, &mut r.attached, &input.policy_arn)?;
+    super::policies::detach(tx, &mut r.attached, &input.policy_arn, &ctx.principal.account_id)?;
     write_role(tx, &r)
 }
 

@@ -315,3 +315,53 @@ async fn requests_are_rejected_listed_summarized_and_root_approves_only_short_on
         .await;
     assert_eq!(err(not_sns).0, "InvalidInput");
 }
+
+/// A partner's registered boundary is a managed policy every account can name, and none can
+/// change; and no account reaches another's managed policies by their ARN.
+#[tokio::test]
+async fn a_partners_boundary_is_namable_by_all_and_changeable_by_none_and_policies_stay_in_their_account() {
+    let server = TestServer::start().await.unwrap();
+    let admin = root(&server);
+    let p = partner(&server).await;
+    let boundary = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
+    let registered = rampart_server::register_delegation_template(
+        &server.config,
+        rampart_server::TemplateRegistration {
+            partner_account: p.account.clone(),
+            partner_name: "Acme".to_owned(),
+            domain: "acme.example".to_owned(),
+            name: "AcmeRoles_2026_12_04".to_owned(),
+            document: TEMPLATE.to_owned(),
+            boundary: Some(("AcmeBoundary_2026_12_04".to_owned(), boundary.to_owned())),
+        },
+    )
+    .await
+    .unwrap();
+    let boundary_arn = registered.boundary_arn.unwrap();
+    assert_eq!(boundary_arn, "arn:aws:iam::partner:policy/permission_boundary/acme.example/AcmeBoundary_2026_12_04");
+    let trust = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}}"#;
+    admin.create_role().role_name("acme-reader").assume_role_policy_document(trust).send().await.unwrap();
+    admin
+        .put_role_permissions_boundary()
+        .role_name("acme-reader")
+        .permissions_boundary(&boundary_arn)
+        .send()
+        .await
+        .unwrap();
+    let changed = admin.create_policy_version().policy_arn(&boundary_arn).policy_document(boundary).send().await;
+    assert_eq!(err(changed).0, "NoSuchEntity");
+    assert_eq!(err(admin.delete_policy().policy_arn(&boundary_arn).send().await).0, "NoSuchEntity");
+
+    // The partner's own policy: its account's, out of the customer's reach.
+    let made = p.iam.create_policy().policy_name("mine").policy_document(boundary).send().await.unwrap();
+    let theirs = made.policy().unwrap().arn().unwrap().to_owned();
+    admin.create_user().user_name("ann").send().await.unwrap();
+    assert_eq!(err(admin.attach_user_policy().user_name("ann").policy_arn(&theirs).send().await).0, "NoSuchEntity");
+    assert_eq!(err(admin.delete_policy().policy_arn(&theirs).send().await).0, "NoSuchEntity");
+    let versioned = admin.create_policy_version().policy_arn(&theirs).policy_document(boundary).send().await;
+    assert_eq!(err(versioned).0, "NoSuchEntity");
+    let boundary_of = admin.put_user_permissions_boundary().user_name("ann").permissions_boundary(&theirs).send().await;
+    assert_eq!(err(boundary_of).0, "NoSuchEntity");
+    // Still whole for its owner.
+    p.iam.delete_policy().policy_arn(&theirs).send().await.unwrap();
+}
