@@ -189,7 +189,9 @@ pub fn list_entities_for_policy(
     ctx: &Ctx<'_>,
     input: shapes::ListEntitiesForPolicyRequest,
 ) -> Result<shapes::ListEntitiesForPolicyResponse, ServiceError> {
-    super::read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| {
+    super::read_policy_by_arn(ctx.db, &input.policy_arn)?
+        .filter(|p| super::visible_to(p, &ctx.principal.account_id))
+        .ok_or_else(|| {
         ServiceError::new(
             "NoSuchEntity",
             404,

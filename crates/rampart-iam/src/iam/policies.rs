@@ -96,13 +96,12 @@ pub(crate) fn read_policy_by_arn_tx(
     arn: &str,
     account: &str,
 ) -> Result<ManagedPolicyRecord, ServiceError> {
-    read_policy_tx(tx, arn).and_then(|p| {
-        if p.account_id == account || p.account_id == "aws" || p.account_id == super::PARTNER_NAMESPACE {
-            Ok(p)
-        } else {
-            Err(no_such_policy(arn))
-        }
-    })
+    read_policy_tx(tx, arn).and_then(|p| if visible_to(&p, account) { Ok(p) } else { Err(no_such_policy(arn)) })
+}
+
+/// Whether `account` may see and name a managed policy: AWS's, its own, or a partner's boundary.
+pub(crate) fn visible_to(p: &ManagedPolicyRecord, account: &str) -> bool {
+    p.account_id == account || p.account_id == "aws" || p.account_id == super::PARTNER_NAMESPACE
 }
 
 fn read_policy_tx(tx: &Tx<'_>, arn: &str) -> Result<ManagedPolicyRecord, ServiceError> {
@@ -192,7 +191,9 @@ pub fn create_policy(
 }
 
 pub fn get_policy(ctx: &Ctx<'_>, input: shapes::GetPolicyRequest) -> Result<shapes::GetPolicyResponse, ServiceError> {
-    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?
+        .filter(|p| visible_to(p, &ctx.principal.account_id))
+        .ok_or_else(|| no_such_policy(&input.policy_arn))?;
     Ok(shapes::GetPolicyResponse { policy: Some(p.to_shape()) })
 }
 
@@ -200,7 +201,9 @@ pub fn get_policy_version(
     ctx: &Ctx<'_>,
     input: shapes::GetPolicyVersionRequest,
 ) -> Result<shapes::GetPolicyVersionResponse, ServiceError> {
-    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?
+        .filter(|p| visible_to(p, &ctx.principal.account_id))
+        .ok_or_else(|| no_such_policy(&input.policy_arn))?;
     let v = p.versions.get(&input.version_id).ok_or_else(|| {
         ServiceError::new(
             "NoSuchEntity",
@@ -279,7 +282,9 @@ pub fn list_policy_tags(
     ctx: &Ctx<'_>,
     input: shapes::ListPolicyTagsRequest,
 ) -> Result<shapes::ListPolicyTagsResponse, ServiceError> {
-    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?
+        .filter(|p| visible_to(p, &ctx.principal.account_id))
+        .ok_or_else(|| no_such_policy(&input.policy_arn))?;
     let (tags, truncated, marker) =
         super::page_items(super::tag_shapes(&p.tags), input.marker.as_deref(), input.max_items)?;
     Ok(shapes::ListPolicyTagsResponse { tags, is_truncated: Some(truncated), marker })
@@ -350,7 +355,9 @@ pub fn list_policy_versions(
     ctx: &Ctx<'_>,
     input: shapes::ListPolicyVersionsRequest,
 ) -> Result<shapes::ListPolicyVersionsResponse, ServiceError> {
-    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?.ok_or_else(|| no_such_policy(&input.policy_arn))?;
+    let p = read_policy_by_arn(ctx.db, &input.policy_arn)?
+        .filter(|p| visible_to(p, &ctx.principal.account_id))
+        .ok_or_else(|| no_such_policy(&input.policy_arn))?;
     let mut versions: Vec<shapes::PolicyVersion> =
         p.versions.iter().map(|(id, v)| version_shape(&p, id, v, false)).collect();
     versions.reverse();

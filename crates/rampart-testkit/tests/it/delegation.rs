@@ -362,6 +362,13 @@ async fn a_partners_boundary_is_namable_by_all_and_changeable_by_none_and_polici
     assert_eq!(err(versioned).0, "NoSuchEntity");
     let boundary_of = admin.put_user_permissions_boundary().user_name("ann").permissions_boundary(&theirs).send().await;
     assert_eq!(err(boundary_of).0, "NoSuchEntity");
+    assert_eq!(err(admin.get_policy().policy_arn(&theirs).send().await).0, "NoSuchEntity");
+    let read = admin.get_policy_version().policy_arn(&theirs).version_id("v1").send().await;
+    assert_eq!(err(read).0, "NoSuchEntity");
+    assert_eq!(err(admin.list_entities_for_policy().policy_arn(&theirs).send().await).0, "NoSuchEntity");
+    // The boundary is readable by all, as AWS's managed policies are.
+    admin.get_policy().policy_arn(&boundary_arn).send().await.unwrap();
     // Still whole for its owner.
+    p.iam.get_policy().policy_arn(&theirs).send().await.unwrap();
     p.iam.delete_policy().policy_arn(&theirs).send().await.unwrap();
 }
