@@ -1336,7 +1336,7 @@ pub fn deliver(
             doc.extend_from_slice(b"]}");
             let body = gzip(&doc)?;
             let kms = delivery_kms(&t, &context);
-            rampart_s3::deliver_object(
+            let used = rampart_s3::deliver_object(
                 tx,
                 sealer,
                 (&t.bucket, &key),
@@ -1344,6 +1344,7 @@ pub fn deliver(
                 kms.as_ref(),
                 now,
             )?;
+            record_kms_use(tx, &t, used, now)?;
             if t.validation {
                 super::digest::note_log_file(tx, sealer, &mut t, (&owner, &region), &key, &doc, (oldest, newest), now)?;
             }
@@ -1521,7 +1522,7 @@ fn deliver_records<'a>(
         let key = file_key(t, kind, region, now)?;
         let doc = partitioned(region, serde_json::json!({ "Records": records }))?;
         let kms = delivery_kms(t, &context);
-        rampart_s3::deliver_object(
+        let used = rampart_s3::deliver_object(
             tx,
             sealer,
             (&t.bucket, &key),
@@ -1529,9 +1530,78 @@ fn deliver_records<'a>(
             kms.as_ref(),
             now,
         )?;
+        record_kms_use(tx, t, used, now)?;
         written.push(key);
     }
     Ok(written)
+}
+
+/// Records CloudTrail's GenerateDataKey for a file it delivered under the trail's KMS key, as
+/// AWS records a service's calls: an event of the key's account, by the service
+/// (`AWSService`, invoked by `cloudtrail.amazonaws.com`), and the key's last use. The event is
+/// itself delivered by a later run, as CloudTrail's own calls are.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-kms-works-with-cloudtrail.html>.
+fn record_kms_use(
+    tx: &mut Tx<'_>,
+    t: &TrailRecord,
+    used: Option<rampart_s3::DeliveryKmsUse>,
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    let Some(used) = used else { return Ok(()) };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered as every event id is, so that event history finds it by id.
+    let random = uuid::Uuid::new_v4();
+    let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut bytes = [0u8; 10];
+    bytes.copy_from_slice(&random.as_bytes()[..10]);
+    let event_id = uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid().to_string();
+    let account = used.key_arn.split(':').nth(4).unwrap_or(&t.account_id).to_owned();
+    let context: serde_json::Map<String, serde_json::Value> =
+        used.context.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    let service = "cloudtrail.amazonaws.com";
+    let ev = super::Event {
+        event_version: super::EVENT_VERSION.to_owned(),
+        user_identity: super::UserIdentity {
+            kind: "AWSService".to_owned(),
+            principal_id: None,
+            arn: None,
+            account_id: None,
+            access_key_id: None,
+            user_name: None,
+            identity_provider: None,
+            session_context: None,
+            invoked_by: Some(service.to_owned()),
+        },
+        event_time: super::rfc3339(now),
+        event_source: "kms.amazonaws.com".to_owned(),
+        event_name: "GenerateDataKey".to_owned(),
+        aws_region: t.region.clone(),
+        source_ip_address: service.to_owned(),
+        user_agent: service.to_owned(),
+        error_code: None,
+        error_message: None,
+        request_parameters: Some(serde_json::json!({
+            "keyId": used.key_arn,
+            "keySpec": "AES_256",
+            "encryptionContext": context,
+        })),
+        response_elements: None,
+        resources: super::EventResource::from_arn(&used.key_arn).map(|r| vec![r]),
+        additional_event_data: None,
+        request_id: request_id.clone(),
+        event_id: event_id.clone(),
+        read_only: true,
+        event_type: "AwsApiCall".to_owned(),
+        management_event: true,
+        recipient_account_id: account,
+        event_category: "Management".to_owned(),
+        tls_details: None,
+        session_credential_from_console: None,
+    };
+    let packed = super::pack_event(&ev).ok_or_else(ServiceError::internal)?;
+    tx.log_append(super::position(now), &packed)?;
+    rampart_s3::note_kms_use(&used.key_arn, "GenerateDataKey", now, (&request_id, &event_id));
+    Ok(())
 }
 
 /// A document of one Region's events, as JSON in that Region's partition.

@@ -422,8 +422,23 @@ pub fn service_may(
     })))
 }
 
+/// The data key a delivery under SSE-KMS had KMS make: the key and the encryption context, for
+/// the service to record its GenerateDataKey call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryKmsUse {
+    pub key_arn: String,
+    pub context: Vec<(String, String)>,
+}
+
+/// Notes a service's use of a KMS key as the key's last use (GetKeyLastUsage), with the request
+/// and event ids of the service's KMS event.
+pub fn note_kms_use(key_arn: &str, operation: &str, at: OffsetDateTime, ids: (&str, &str)) {
+    rampart_kms::used_via_service(key_arn, operation, at, ids);
+}
+
 /// Puts an object on behalf of a service (CloudTrail delivering log files), in its transaction:
-/// a new version as the bucket's versioning says, sealed as every object is.
+/// a new version as the bucket's versioning says, sealed as every object is. Under a KMS key,
+/// returns the data key's use.
 pub fn deliver_object(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
@@ -431,7 +446,7 @@ pub fn deliver_object(
     (body, content_type, metadata): (&[u8], &str, BTreeMap<String, String>),
     kms: Option<&ServiceKms<'_>>,
     now: OffsetDateTime,
-) -> Result<(), ServiceError> {
+) -> Result<Option<DeliveryKmsUse>, ServiceError> {
     let b = bucket_tx(tx, bucket)?;
     let mut rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, None, now)?;
     let plan = match kms {
@@ -457,7 +472,8 @@ pub fn deliver_object(
     let (sealing, envelope) = plan.begin(sealer)?;
     rec.sse = Some(plan.algorithm.clone());
     rec.kms = envelope;
-    objects::write_version(tx, &b, rec, Some((&sealing, body))).map(|_| ())
+    objects::write_version(tx, &b, rec, Some((&sealing, body)))?;
+    Ok(kms.map(|k| DeliveryKmsUse { key_arn: k.key_arn.to_owned(), context: plan.context }))
 }
 
 /// A KMS key a service encrypts its deliveries under (SSE-KMS; a trail's `KmsKeyId`), in its

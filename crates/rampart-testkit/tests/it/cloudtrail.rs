@@ -778,6 +778,35 @@ async fn a_trail_encrypts_its_log_files_under_the_kms_key_it_names() {
     let (id, secret) = crate::iam::user_with_key(&admin, "log-reader", s3_only).await;
     let reader = crate::s3::s3(&server, &id, &secret);
     assert_eq!(crate::s3::code(reader.get_object().bucket("sealed-logs").key(first).send().await), "AccessDenied");
+    // CloudTrail's own GenerateDataKey for the file is an event of the key's account, by the
+    // service, delivered by a later run; and it is the key's last use.
+    let generated = delivered_where(&s3, "sealed-logs", "CloudTrail's GenerateDataKey", |r| {
+        r["eventName"] == "GenerateDataKey" && r["userIdentity"]["invokedBy"] == "cloudtrail.amazonaws.com"
+    })
+    .await;
+    let event =
+        generated.iter().flat_map(|(_, rs)| rs.iter()).find(|r| r["eventName"] == "GenerateDataKey").unwrap().clone();
+    assert_eq!(event["userIdentity"]["type"], "AWSService");
+    assert_eq!(event["eventSource"], "kms.amazonaws.com");
+    assert_eq!(event["requestParameters"]["keyId"], key_arn.as_str());
+    assert_eq!(
+        event["requestParameters"]["encryptionContext"]["aws:cloudtrail:arn"],
+        "arn:aws:cloudtrail:us-east-1:123456789012:trail/sealed"
+    );
+    assert!(
+        event["requestParameters"]["encryptionContext"]["aws:s3:arn"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:s3:::sealed-logs/AWSLogs/")
+    );
+    assert_eq!(event["resources"][0]["ARN"], key_arn.as_str());
+    // Reading the files decrypts with the key; with no reads, the next delivery's data key is the
+    // last use (each delivery logs the one before: a file comes every run, as in CloudTrail).
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    let usage = kms.get_key_last_usage().key_id(key.key_id()).send().await.unwrap();
+    let last = usage.key_last_usage().unwrap();
+    assert_eq!(last.operation().map(|o| o.as_str()), Some("GenerateDataKey"));
+    assert!(last.cloud_trail_event_id().is_some(), "{last:?}");
 
     // A disabled key holds up its own trail, which says why and keeps its events, and no other.
     trail_bucket(&s3, "open-logs").await;
