@@ -1237,7 +1237,8 @@ fn trails_in(rows: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<TrailRecord> {
 /// own event included), and closes its last digest period. A trail with log file validation
 /// also gets its digest when `digest_every` has run since the last. With `export`, every file
 /// written is also queued, in the same transaction, for copying to the export directory
-/// ([`pending_exports`]). Returns the keys of the files written.
+/// ([`pending_exports`]). Returns the keys of the files written, and the KMS key uses of those
+/// under a trail's key, to note once the run has committed.
 pub fn deliver(
     tx: &mut Tx<'_>,
     sealer: &rampart_store::Sealer,
@@ -1245,12 +1246,13 @@ pub fn deliver(
     digest_every: time::Duration,
     export: bool,
     insights: &InsightsConfig,
-) -> Result<Vec<String>, ServiceError> {
+) -> Result<Delivered, ServiceError> {
     // Whole seconds: digest periods end on a second, and a file is in the period it was written in.
     let now = now.replace_nanosecond(0).unwrap_or(now);
     // Horizons are exclusive log positions.
     let lag_horizon = super::position(now - DELIVERY_LAG);
     let mut written = Vec::new();
+    let mut kms_uses = Vec::new();
     for mut t in trails_in(tx.scan_prefix(ALL_TRAILS, None, usize::MAX >> 1, false)?) {
         let cursor = t.position();
         let horizon = match (t.logging, t.stopped) {
@@ -1344,7 +1346,7 @@ pub fn deliver(
                 kms.as_ref(),
                 now,
             )?;
-            record_kms_use(tx, &t, used, now)?;
+            kms_uses.extend(record_kms_use(tx, &t, used, now)?);
             if t.validation {
                 super::digest::note_log_file(tx, sealer, &mut t, (&owner, &region), &key, &doc, (oldest, newest), now)?;
             }
@@ -1359,14 +1361,14 @@ pub fn deliver(
             let until = if !t.logging && complete { i64::MAX } else { reached };
             let closed = super::aggregation::close(tx, &t.account_id, &t.name, &t.aggregation, until)?;
             let records = closed.iter().map(|e| (e.region.as_str(), &e.json));
-            written.extend(deliver_records(tx, sealer, &t, "CloudTrail-Aggregated", records, now)?);
+            written.extend(deliver_records(tx, sealer, &t, ("CloudTrail-Aggregated", records), now, &mut kms_uses)?);
         }
         if let Some(mut state) = t.insights.take() {
             super::insights::store_tallies(tx, &t.account_id, &t.name, tallies)?;
             let found = super::insights::weigh(tx, &mut state, insights, &t.account_id, &t.name, reached)?;
             super::insights::record(tx, &t.account_id, &found)?;
             let records = found.iter().map(|e| (e.region.as_str(), &e.json));
-            written.extend(deliver_records(tx, sealer, &t, "CloudTrail-Insight", records, now)?);
+            written.extend(deliver_records(tx, sealer, &t, ("CloudTrail-Insight", records), now, &mut kms_uses)?);
             t.insights = Some(state);
         }
         if t.validation {
@@ -1391,7 +1393,7 @@ pub fn deliver(
             }
         }
     }
-    Ok(written)
+    Ok(Delivered { files: written, kms_uses })
 }
 
 /// Delivered files still to be copied to the export directory: (bucket, key), at most `limit`.
@@ -1508,9 +1510,9 @@ fn deliver_records<'a>(
     tx: &mut Tx<'_>,
     sealer: &rampart_store::Sealer,
     t: &TrailRecord,
-    kind: &str,
-    records: impl Iterator<Item = (&'a str, &'a serde_json::Value)>,
+    (kind, records): (&str, impl Iterator<Item = (&'a str, &'a serde_json::Value)>),
     now: OffsetDateTime,
+    kms_uses: &mut Vec<KmsUseNote>,
 ) -> Result<Vec<String>, ServiceError> {
     let mut by_region: BTreeMap<&str, Vec<&serde_json::Value>> = BTreeMap::new();
     for (region, json) in records {
@@ -1530,24 +1532,42 @@ fn deliver_records<'a>(
             kms.as_ref(),
             now,
         )?;
-        record_kms_use(tx, t, used, now)?;
+        kms_uses.extend(record_kms_use(tx, t, used, now)?);
         written.push(key);
     }
     Ok(written)
 }
 
+/// What a delivery run did: the files it wrote, and the KMS key uses to note once it commits.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    pub files: Vec<String>,
+    pub kms_uses: Vec<KmsUseNote>,
+}
+
+/// CloudTrail's use of a trail's KMS key (GenerateDataKey for a file), with its event's request
+/// and event ids: the key's last use, to note once the run commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsUseNote {
+    pub key_arn: String,
+    pub at: OffsetDateTime,
+    pub request_id: String,
+    pub event_id: String,
+}
+
 /// Records CloudTrail's GenerateDataKey for a file it delivered under the trail's KMS key, as
 /// AWS records a service's calls: an event of the key's account, by the service
-/// (`AWSService`, invoked by `cloudtrail.amazonaws.com`), and the key's last use. The event is
-/// itself delivered by a later run, as CloudTrail's own calls are.
+/// (`AWSService`, invoked by `cloudtrail.amazonaws.com`); returns the use, the key's last, to
+/// note after the commit. The event is itself delivered by a later run, as CloudTrail's own calls
+/// are.
 /// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-kms-works-with-cloudtrail.html>.
 fn record_kms_use(
     tx: &mut Tx<'_>,
     t: &TrailRecord,
     used: Option<rampart_s3::DeliveryKmsUse>,
     now: OffsetDateTime,
-) -> Result<(), ServiceError> {
-    let Some(used) = used else { return Ok(()) };
+) -> Result<Option<KmsUseNote>, ServiceError> {
+    let Some(used) = used else { return Ok(None) };
     let request_id = uuid::Uuid::new_v4().to_string();
     // Time-ordered as every event id is, so that event history finds it by id.
     let random = uuid::Uuid::new_v4();
@@ -1600,8 +1620,7 @@ fn record_kms_use(
     };
     let packed = super::pack_event(&ev).ok_or_else(ServiceError::internal)?;
     tx.log_append(super::position(now), &packed)?;
-    rampart_s3::note_kms_use(&used.key_arn, "GenerateDataKey", now, (&request_id, &event_id));
-    Ok(())
+    Ok(Some(KmsUseNote { key_arn: used.key_arn, at: now, request_id, event_id }))
 }
 
 /// A document of one Region's events, as JSON in that Region's partition.

@@ -296,8 +296,15 @@ async fn deliver_trails(
                 .transact(move |tx| rampart_cloudtrail::deliver(tx, &sealer, now, digest_every, export, &insights))
                 .await
             {
-                Ok(files) if !files.is_empty() => tracing::debug!(files = files.len(), "trail log files delivered"),
-                Ok(_) => {}
+                Ok(done) => {
+                    // CloudTrail's uses of trails' KMS keys, now that they are committed.
+                    for u in &done.kms_uses {
+                        rampart_s3::note_kms_use(&u.key_arn, "GenerateDataKey", u.at, (&u.request_id, &u.event_id));
+                    }
+                    if !done.files.is_empty() {
+                        tracing::debug!(files = done.files.len(), "trail log files delivered");
+                    }
+                }
                 Err(e) => tracing::warn!(error = ?e, "trail delivery failed; it is retried on the next run"),
             }
         }
