@@ -739,27 +739,34 @@ pub fn get_delegation_request(
     })
 }
 
+/// A policy document's statements (one, or a list).
+fn statements(doc: &Value) -> Vec<&Value> {
+    match doc.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    }
+}
+
+/// A policy element's strings (one, or a list).
+fn string_values(v: Option<&Value>) -> Vec<&str> {
+    match v {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Whether the caller holds what the request asks, so that its approval would pass it on:
 /// ALLOWED when its policies allow every action on every resource of the policy, DENIED when
 /// one is refused, UNSURE when the policy's conditions or wildcards leave it open.
 fn permission_check(ctx: &Ctx<'_>, policy: &str) -> &'static str {
     let p = ctx.principal;
     let Ok(doc) = serde_json::from_str::<Value>(policy) else { return "UNSURE" };
-    let statements: Vec<&Value> = match doc.get("Statement") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(one) => vec![one],
-        None => Vec::new(),
-    };
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-            _ => Vec::new(),
-        }
-    };
+    let strings = |v: Option<&Value>| -> Vec<String> { string_values(v).into_iter().map(str::to_owned).collect() };
     let mut unsure = false;
     let mut asked: Vec<(Vec<String>, Vec<String>)> = Vec::new();
-    for s in statements {
+    for s in statements(&doc) {
         if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
@@ -874,17 +881,11 @@ fn summary(r: &DelegationRecord) -> String {
         r.requestor_name, r.requestor_account, r.description
     );
     let doc: Value = serde_json::from_str(&r.policy).unwrap_or(Value::Null);
-    let statements: Vec<&Value> = match doc.get("Statement") {
-        Some(Value::Array(list)) => list.iter().collect(),
-        Some(one) => vec![one],
-        None => Vec::new(),
+    let list = |v: Option<&Value>| {
+        let values = string_values(v);
+        if values.is_empty() { "nothing".to_owned() } else { values.join(", ") }
     };
-    let list = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "),
-        _ => "nothing".to_owned(),
-    };
-    for s in statements {
+    for s in statements(&doc) {
         let effect = if s.get("Effect").and_then(Value::as_str) == Some("Deny") { "Never" } else { "May" };
         let (verb, actions) = match s.get("NotAction") {
             Some(n) => ("do anything except", list(Some(n))),

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use super::{merge_tags, no_such_user, read_user, read_user_tx, remove_tags, tag_shapes};
-use rampart_core::records::{self, read_cached};
+use rampart_core::records;
 use rampart_core::{Ctx, PrincipalKind, ServiceError, TxCtx};
 
 /// MFA devices one user may have assigned.
@@ -170,18 +170,28 @@ fn no_such_device(serial: &str) -> ServiceError {
 
 /// The device a serial number names in this account.
 fn device_tx(tx: &Tx<'_>, account: &str, serial: &str) -> Result<MfaDeviceRecord, ServiceError> {
-    let (path, name) = path_and_name(account, serial).ok_or_else(|| no_such_device(serial))?;
-    read_tx(tx, account, path, name)?.filter(|d| d.serial() == serial).ok_or_else(|| no_such_device(serial))
+    by_serial(&records::tx_reader(tx), account, serial)?.ok_or_else(|| no_such_device(serial))
 }
 
-/// The device at a path and name, wherever the store keeps it.
-fn read_tx(tx: &Tx<'_>, account: &str, path: &str, name: &str) -> Result<Option<MfaDeviceRecord>, ServiceError> {
-    let at = |p: &str| records::read_tx::<MfaDeviceRecord>(tx, &key(account, p, name));
+/// The device at a path and name (names compare without case), wherever the store keeps it.
+fn at_path(
+    get: &records::Reader<'_>,
+    account: &str,
+    path: &str,
+    name: &str,
+) -> Result<Option<MfaDeviceRecord>, ServiceError> {
+    let at = |p: &str| records::read_with::<MfaDeviceRecord>(get, &key(account, p, name));
     let found = at(path)?.filter(|d| d.path == path);
     if found.is_some() || path == "/" {
         return Ok(found);
     }
     Ok(at("/")?.filter(|d| d.path == path))
+}
+
+/// The device a serial number names exactly.
+fn by_serial(get: &records::Reader<'_>, account: &str, serial: &str) -> Result<Option<MfaDeviceRecord>, ServiceError> {
+    let Some((path, name)) = path_and_name(account, serial) else { return Ok(None) };
+    Ok(at_path(get, account, path, name)?.filter(|d| d.serial() == serial))
 }
 
 /// The path and name of a serial number of this account (`arn:aws:iam::ACCOUNT:mfa/PATH/NAME`).
@@ -198,13 +208,7 @@ pub fn read_mfa_device(
     account: &str,
     serial: &str,
 ) -> Result<Option<MfaDeviceRecord>, ServiceError> {
-    let Some((path, name)) = path_and_name(account, serial) else { return Ok(None) };
-    let at = |p: &str| read_cached::<MfaDeviceRecord>(db, &key(account, p, name));
-    let found = match at(path)?.filter(|d| d.serial() == serial) {
-        None if path != "/" => at("/")?,
-        found => found,
-    };
-    Ok(found.filter(|d| d.serial() == serial))
+    by_serial(&records::cached_reader(db), account, serial)
 }
 
 /// Writes a device at its key; one an older store kept at the root path's key moves.
@@ -317,7 +321,7 @@ pub fn create_virtual_mfa_device(
 ) -> Result<shapes::CreateVirtualMFADeviceResponse, ServiceError> {
     let account = &ctx.principal.account_id;
     let path = input.path.clone().unwrap_or_else(|| "/".to_owned());
-    if read_tx(tx, account, &path, &input.virtual_mfa_device_name)?.is_some() {
+    if at_path(&records::tx_reader(tx), account, &path, &input.virtual_mfa_device_name)?.is_some() {
         return Err(ServiceError::new(
             "EntityAlreadyExists",
             409,
