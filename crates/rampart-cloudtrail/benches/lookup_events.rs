@@ -105,6 +105,7 @@ fn bench(c: &mut Criterion) {
         region: "us-east-1",
         endpoint: rampart_core::Endpoint::LOCAL,
         orgs: None,
+        asked: Default::default(),
     };
     let by = |key: &str, value: &str| LookupEventsRequest {
         lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),

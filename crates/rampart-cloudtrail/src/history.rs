@@ -941,6 +941,7 @@ mod tests {
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
+            asked: Default::default(),
         };
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
@@ -1022,6 +1023,7 @@ mod tests {
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
+            asked: Default::default(),
         };
         let page = |token: Option<String>| {
             lookup_events(
@@ -1097,6 +1099,7 @@ mod tests {
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
+            asked: Default::default(),
         };
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
@@ -1162,6 +1165,7 @@ mod tests {
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
+            asked: Default::default(),
         };
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {

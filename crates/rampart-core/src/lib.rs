@@ -32,6 +32,17 @@ pub struct TxCtx<'a> {
     /// Items of a batch request the caller was refused (DeleteObjects' objects, by index): the
     /// handler answers each as refused beside the others' results.
     pub refused: &'a [usize],
+    /// What the request was authorized on (see [`Asked`]).
+    pub asked: Asked<'a>,
+}
+
+/// What the authorizer weighed a request on: the resources it acts on and the condition keys
+/// it supplies. A handler that grants access of its own (the organization's resource policy)
+/// weighs it on the same.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Asked<'a> {
+    pub resources: &'a [String],
+    pub keys: &'a [(String, Vec<String>)],
 }
 
 /// What a handler knows about the request it serves.
@@ -49,6 +60,8 @@ pub struct Ctx<'a> {
     pub endpoint: Endpoint<'a>,
     /// The organization policies over accounts, where Organizations is served.
     pub orgs: Option<&'a dyn orgs::OrgPolicies>,
+    /// What the request was authorized on.
+    pub asked: Asked<'a>,
 }
 
 /// Where clients reach Rampart: `public_url` when configured, else the scheme and Host of the

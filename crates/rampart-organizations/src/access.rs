@@ -3,7 +3,7 @@
 //! organization's resource policy, which grants member accounts chosen Organizations actions.
 //! See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_delegate_policies.html>.
 
-use rampart_core::{Ctx, Principal, ServiceError, TxCtx, keys, records};
+use rampart_core::{Asked, Ctx, Principal, ServiceError, TxCtx, keys, records};
 use rampart_policy::{Policy, PolicyKind};
 use rampart_shapes::generated::organizations as shapes;
 use rampart_store::{Db, Tx};
@@ -58,9 +58,9 @@ fn policy_not_found() -> ServiceError {
 
 /// The organization whose data the caller may read with `operation` (`DescribeAccount`, …): its
 /// management account may; a delegated administrator may read (`Describe*` and `List*`); any
-/// other member account only where the organization's resource policy grants it the action.
-/// Anyone else is refused as AWS refuses a member account. Organizations' actions are decided on
-/// `*` (see [`crate::ACTIONS`]), and so is the resource policy.
+/// other member account only where the organization's resource policy grants it the action on
+/// what the request was authorized on (its resources and keys; see [`granted`]). Anyone else is
+/// refused as AWS refuses a member account.
 pub(crate) fn reader(ctx: &Ctx<'_>, operation: &str) -> Result<OrgRecord, ServiceError> {
     let get = records::cached_reader(ctx.db);
     let (org, _) = membership(ctx.db, &ctx.principal.account_id)?.ok_or_else(not_in_use)?;
@@ -68,7 +68,7 @@ pub(crate) fn reader(ctx: &Ctx<'_>, operation: &str) -> Result<OrgRecord, Servic
     if reads && delegations(ctx.db, &org.id)?.iter().any(|d| d.account == ctx.principal.account_id) {
         return Ok(org);
     }
-    allowed(&get, org, ctx.principal, operation)
+    allowed(&get, org, ctx.principal, operation, ctx.asked)
 }
 
 /// The organization whose policies (or tags) the caller may change with `operation`: its
@@ -76,7 +76,7 @@ pub(crate) fn reader(ctx: &Ctx<'_>, operation: &str) -> Result<OrgRecord, Servic
 pub(crate) fn writer(tx: &Tx<'_>, ctx: &TxCtx<'_>, operation: &str) -> Result<OrgRecord, ServiceError> {
     let get = records::tx_reader(tx);
     let (org, _) = membership_tx(tx, &ctx.principal.account_id)?.ok_or_else(not_in_use)?;
-    allowed(&get, org, ctx.principal, operation)
+    allowed(&get, org, ctx.principal, operation, ctx.asked)
 }
 
 fn allowed(
@@ -84,21 +84,26 @@ fn allowed(
     org: OrgRecord,
     principal: &Principal,
     operation: &str,
+    asked: Asked<'_>,
 ) -> Result<OrgRecord, ServiceError> {
     if org.management_account == principal.account_id
-        || granted(get, &org, principal, &format!("organizations:{operation}"))?
+        || granted(get, &org, principal, &format!("organizations:{operation}"), asked)?
     {
         return Ok(org);
     }
     Err(access_denied())
 }
 
-/// Whether the organization's resource policy grants `principal` (of a member account) `action`.
+/// Whether the organization's resource policy grants `principal` (of a member account) `action`
+/// on every resource the request acts on (`*` where it names none), with the keys it supplies
+/// (`organizations:PolicyType`, …): a delegation limited to tag policies, or to one OU, grants
+/// nothing beyond them.
 fn granted(
     get: &records::Reader<'_>,
     org: &OrgRecord,
     principal: &Principal,
     action: &str,
+    asked: Asked<'_>,
 ) -> Result<bool, ServiceError> {
     let Some(p) = records::read_with::<ResourcePolicyRecord>(get, &keys::org_resource_policy(&org.id))? else {
         return Ok(false);
@@ -109,7 +114,21 @@ fn granted(
     context.set("aws:PrincipalArn", principal.arn.clone()).set("aws:PrincipalAccount", principal.account_id.clone());
     let json = |key: &[u8]| records::read_with::<serde_json::Value>(get, key);
     rampart_iam::iam::set_org_keys(rampart_core::orgs::org_path(&principal.account_id, &json)?.as_ref(), &mut context);
-    Ok(rampart_iam::sts::resource_policy_grants(&policy, action, principal, "*", &org.management_account, &context))
+    for (key, values) in asked.keys {
+        context.set_many(key, values.clone());
+    }
+    let everything = ["*".to_owned()];
+    let resources = if asked.resources.is_empty() { &everything[..] } else { asked.resources };
+    Ok(resources.iter().all(|resource| {
+        rampart_iam::sts::resource_policy_grants(
+            &policy,
+            action,
+            principal,
+            resource,
+            &org.management_account,
+            &context,
+        )
+    }))
 }
 
 /// Whether a resource policy of an organization may grant the Organizations action `name`: the
@@ -241,8 +260,59 @@ pub fn register_delegated_administrator(
             "The provided account is already a delegated administrator for your organization.",
         ));
     }
+    let registered = all.iter().filter(|d| d.service == input.service_principal).count();
+    match administrators_allowed(&input.service_principal) {
+        Some(1) if registered >= 1 => {
+            return Err(constraint(
+                "DELEGATED_ADMINISTRATOR_EXISTS_FOR_THIS_SERVICE",
+                "You attempted to register an AWS account as a delegated administrator for an AWS service that \
+                 already has a delegated administrator. To complete this operation, you must first deregister any \
+                 existing delegated administrators for this service.",
+            ));
+        }
+        Some(most) if registered >= most => {
+            return Err(constraint(
+                "MAX_DELEGATED_ADMINISTRATORS_FOR_SERVICE_LIMIT_EXCEEDED",
+                "You have exceeded the allowed number of delegated administrators for the delegated service.",
+            ));
+        }
+        _ => {}
+    }
     all.push(Delegation { account: m.account, service: input.service_principal, since: ctx.now });
     records::write_tx(tx, &keys::org_delegated_administrators(&org.id), &all)
+}
+
+/// How many member accounts a service lets be its delegated administrators at once, where its
+/// documentation says; `None` for the others, which Rampart does not limit.
+/// - IAM Identity Center "supports registering only one member account as a delegated
+///   administrator at a time"
+///   (<https://docs.aws.amazon.com/singlesignon/latest/userguide/delegated-admin-how-to-register.html>);
+///   GuardDuty, Inspector, Security Hub, Macie and Detective each have one delegated
+///   administrator account per organization, as their user guides' Organizations chapters say.
+/// - CloudTrail allows three
+///   (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-delegated-administrator.html>),
+///   and so does AWS Config's multi-account setup ("An organization can have up to 3 delegated
+///   administrators", PutOrganizationConformancePack in the Config API reference).
+/// - CloudFormation StackSets allow five
+///   (<https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html>).
+///
+/// Beyond the limit AWS answers ConstraintViolationException, with
+/// `DELEGATED_ADMINISTRATOR_EXISTS_FOR_THIS_SERVICE` where one is allowed and
+/// `MAX_DELEGATED_ADMINISTRATORS_FOR_SERVICE_LIMIT_EXCEEDED` otherwise (the reasons of the
+/// Organizations model; the second's wording as AWS's knowledge center quotes it:
+/// <https://repost.aws/knowledge-center/config-organizations-admin>).
+fn administrators_allowed(service: &str) -> Option<usize> {
+    match service {
+        "sso.amazonaws.com"
+        | "guardduty.amazonaws.com"
+        | "inspector2.amazonaws.com"
+        | "securityhub.amazonaws.com"
+        | "macie.amazonaws.com"
+        | "detective.amazonaws.com" => Some(1),
+        "cloudtrail.amazonaws.com" | "config-multiaccountsetup.amazonaws.com" => Some(3),
+        "member.org.stacksets.cloudformation.amazonaws.com" => Some(5),
+        _ => None,
+    }
 }
 
 pub fn deregister_delegated_administrator(

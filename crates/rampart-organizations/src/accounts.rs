@@ -200,7 +200,14 @@ fn access_role(
     role: &str,
 ) -> Result<(), ServiceError> {
     let root = Principal::root(account, None);
-    let in_account = TxCtx { principal: &root, sealer: ctx.sealer, now: ctx.now, region: ctx.region, refused: &[] };
+    let in_account = TxCtx {
+        principal: &root,
+        sealer: ctx.sealer,
+        now: ctx.now,
+        region: ctx.region,
+        refused: &[],
+        asked: Default::default(),
+    };
     let trust = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{

@@ -680,17 +680,6 @@ impl App {
             host: host_header.unwrap_or("localhost"),
             tls: origin.tls.is_some(),
         };
-        let ctx = Ctx {
-            principal: &principal,
-            db: &self.db,
-            sealer: &self.sealer,
-            now,
-            request_id,
-            event_id: &event_id,
-            region: &auth.scope.region,
-            endpoint,
-            orgs: Some(&*self.org_policies),
-        };
         let mut asked = rampart_iam::actions::resolve(
             &self.db,
             &principal,
@@ -850,6 +839,8 @@ impl App {
                         op,
                         region: auth.scope.region.clone(),
                         refused,
+                        resources: asked.resources,
+                        keys: asked.keys,
                     },
                     region: auth.scope.region.clone(),
                     endpoint: endpoint.url(),
@@ -861,6 +852,18 @@ impl App {
         };
         match handler {
             HandlerRef::Read(f) => {
+                let ctx = Ctx {
+                    principal: &principal,
+                    db: &self.db,
+                    sealer: &self.sealer,
+                    now,
+                    request_id,
+                    event_id: &event_id,
+                    region: &auth.scope.region,
+                    endpoint,
+                    orgs: Some(&*self.org_policies),
+                    asked: rampart_core::Asked { resources: &asked.resources, keys: &asked.keys },
+                };
                 let output = f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
                 if !op.read_only
                     && let Some(shape) = op.output
@@ -871,7 +874,18 @@ impl App {
             }
             HandlerRef::Write(handler) => {
                 let region = auth.scope.region.clone();
-                Ok(Step::Write(Box::new(WriteStep { handler, input, principal, service, op, region, refused })))
+                let (resources, keys) = (asked.resources, asked.keys);
+                Ok(Step::Write(Box::new(WriteStep {
+                    handler,
+                    input,
+                    principal,
+                    service,
+                    op,
+                    region,
+                    refused,
+                    resources,
+                    keys,
+                })))
             }
         }
     }
@@ -996,6 +1010,7 @@ impl App {
                 region: &region,
                 endpoint: rampart_core::Endpoint { configured: Some(&endpoint), host: "", tls: false },
                 orgs: Some(&*orgs),
+                asked: rampart_core::Asked { resources: &write.resources, keys: &write.keys },
             };
             write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
             Ok(write)
@@ -1033,8 +1048,14 @@ impl App {
         let result = self
             .db
             .transact(move |tx| -> Result<Value, ServiceError> {
-                let ctx =
-                    TxCtx { principal: &w.principal, sealer: &sealer, now, region: &w.region, refused: &w.refused };
+                let ctx = TxCtx {
+                    principal: &w.principal,
+                    sealer: &sealer,
+                    now,
+                    region: &w.region,
+                    refused: &w.refused,
+                    asked: rampart_core::Asked { resources: &w.resources, keys: &w.keys },
+                };
                 let output = (w.handler)(tx, &ctx, w.input)?;
                 if !AUDIT {
                     return Ok(output);
@@ -1119,6 +1140,9 @@ pub struct WriteStep {
     region: String,
     /// Items of a batch the caller was refused (see `TxCtx::refused`).
     refused: Vec<usize>,
+    /// What the request was authorized on (see `TxCtx::asked`).
+    resources: Vec<String>,
+    keys: Vec<(String, Vec<String>)>,
 }
 
 /// A `Prepared` operation: its first step, then its write.

@@ -39,6 +39,7 @@ pub async fn ensure_dev_user(db: &Db, sealer: Arc<Sealer>, account_id: &str) -> 
                 now: OffsetDateTime::now_utc(),
                 region: "us-east-1",
                 refused: &[],
+                asked: Default::default(),
             };
             let tags = vec![shapes::Tag { key: "rampart:purpose".into(), value: "dev-mode".into() }];
             let user = shapes::CreateUserRequest {

@@ -108,6 +108,7 @@ mod tests {
             region: "us-east-1",
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
+            asked: Default::default(),
         };
         let out =
             decode_authorization_message(&ctx, DecodeAuthorizationMessageRequest { encoded_message: encoded.clone() })

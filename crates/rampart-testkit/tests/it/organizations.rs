@@ -3,7 +3,8 @@
 //! its next request and never the management account.
 
 use aws_sdk_organizations::error::ProvideErrorMetadata;
-use aws_sdk_organizations::types::{ChildType, PolicyType};
+use aws_sdk_organizations::operation::register_delegated_administrator::RegisterDelegatedAdministratorError;
+use aws_sdk_organizations::types::{ChildType, ConstraintViolationExceptionReason, PolicyType};
 use rampart_testkit::{ACCOUNT_ID, TestServer};
 
 use crate::iam::{err, iam, iam_with, root};
@@ -638,6 +639,33 @@ async fn delegated_administrators_read_and_the_resource_policy_delegates_policy_
         .send()
         .await;
     assert_eq!(code(management), "ConstraintViolationException");
+    // GuardDuty takes one delegated administrator; CloudTrail takes up to three.
+    org.enable_aws_service_access().service_principal("guardduty.amazonaws.com").send().await.unwrap();
+    let for_service = |account: &str, service: &str| {
+        org.register_delegated_administrator().account_id(account).service_principal(service).send()
+    };
+    for_service(&auditor, "guardduty.amazonaws.com").await.unwrap();
+    let second = for_service(&security, "guardduty.amazonaws.com").await.unwrap_err();
+    let second = second.as_service_error().unwrap();
+    assert!(second.is_constraint_violation_exception(), "{second:?}");
+    let reason = match second {
+        RegisterDelegatedAdministratorError::ConstraintViolationException(e) => e.reason().cloned(),
+        _ => None,
+    };
+    assert_eq!(reason, Some(ConstraintViolationExceptionReason::DelegatedAdministratorExistsForThisService));
+    for_service(&security, "cloudtrail.amazonaws.com").await.unwrap();
+    org.deregister_delegated_administrator()
+        .account_id(&security)
+        .service_principal("cloudtrail.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    org.deregister_delegated_administrator()
+        .account_id(&auditor)
+        .service_principal("guardduty.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(as_auditor.list_accounts().send().await.unwrap().accounts().len(), 3);
     let admins = as_auditor.list_delegated_administrators().send().await.unwrap();
     assert_eq!(admins.delegated_administrators()[0].id(), Some(auditor.as_str()));
@@ -693,6 +721,38 @@ async fn delegated_administrators_read_and_the_resource_policy_delegates_policy_
     org.delete_resource_policy().send().await.unwrap();
     assert_eq!(
         code(as_security.list_policies().filter(PolicyType::ServiceControlPolicy).send().await),
+        "AccessDeniedException"
+    );
+
+    // A delegation is weighed on what the request acts on: limited to tag policies (AWS's own
+    // example, `StringLikeIfExists` on `organizations:PolicyType`) it grants nothing over SCPs,
+    // and limited to one OU it shows no other.
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::TagPolicy).send().await.unwrap();
+    let shown = org.create_organizational_unit().parent_id(&root_id).name("Shown").send().await.unwrap();
+    let shown = shown.organizational_unit().unwrap().arn().unwrap().to_owned();
+    let hidden = org.create_organizational_unit().parent_id(&root_id).name("Hidden").send().await.unwrap();
+    let hidden = hidden.organizational_unit().unwrap().id().unwrap().to_owned();
+    let limited = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{security}:root"}},"Action":["organizations:ListPolicies","organizations:CreatePolicy"],"Resource":"*","Condition":{{"StringLikeIfExists":{{"organizations:PolicyType":"TAG_POLICY"}}}}}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{security}:root"}},"Action":"organizations:DescribeOrganizationalUnit","Resource":"{shown}"}}]}}"#
+    );
+    org.put_resource_policy().content(limited).send().await.unwrap();
+    assert_eq!(code(as_security.list_policies().filter(PolicyType::TagPolicy).send().await), "OK");
+    assert_eq!(
+        code(as_security.list_policies().filter(PolicyType::ServiceControlPolicy).send().await),
+        "AccessDeniedException"
+    );
+    let tags = r#"{"tags":{"team":{"tag_key":{"@@assign":"Team"}}}}"#;
+    let create = |kind: PolicyType, content: &str| {
+        as_security.create_policy().name("delegated").description("d").r#type(kind).content(content).send()
+    };
+    assert_eq!(code(create(PolicyType::TagPolicy, tags).await), "OK");
+    assert_eq!(code(create(PolicyType::ServiceControlPolicy, ADMIN).await), "AccessDeniedException");
+    let shown_id = shown.rsplit('/').next().unwrap();
+    assert_eq!(code(as_security.describe_organizational_unit().organizational_unit_id(shown_id).send().await), "OK");
+    assert_eq!(
+        code(as_security.describe_organizational_unit().organizational_unit_id(&hidden).send().await),
         "AccessDeniedException"
     );
 }
