@@ -46,6 +46,7 @@ mod tests {
             "rampart-organizations",
             &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-iam"],
         ),
+        ("rampart-waf", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire"]),
         (
             "rampart-server",
             &[
@@ -59,6 +60,7 @@ mod tests {
                 "rampart-cloudtrail",
                 "rampart-organizations",
                 "rampart-kms",
+                "rampart-waf",
             ],
         ),
         (

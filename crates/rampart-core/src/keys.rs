@@ -306,6 +306,17 @@ pub fn kms_key_aliases(account: &str, region: &str, id: &str) -> Vec<u8> {
     format!("kms/{account}/{region}/keyaliases/{id}").into_bytes()
 }
 
+/// `waf/<account>/<region>/<scope>/<kind>/<id>`: a WAFv2 entity (an IP set, regex pattern set,
+/// rule group or web ACL) of a scope (`regional`, `global`).
+pub fn waf_entity(account: &str, region: &str, scope: &str, kind: &str, id: &str) -> Vec<u8> {
+    format!("waf/{account}/{region}/{scope}/{kind}/{id}").into_bytes()
+}
+
+/// The prefix of an account's WAFv2 entities of one kind in a region and scope.
+pub fn waf_entities(account: &str, region: &str, scope: &str, kind: &str) -> Vec<u8> {
+    format!("waf/{account}/{region}/{scope}/{kind}/").into_bytes()
+}
+
 /// `kms/index/aliases-v1`: present once every key's alias list has been built.
 pub const KMS_ALIAS_INDEX_BUILT: &[u8] = b"kms/index/aliases-v1";
 

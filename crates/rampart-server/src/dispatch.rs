@@ -8,7 +8,7 @@ use rampart_iam::{iam, sts};
 use rampart_organizations as orgs;
 use rampart_shapes::generated::{
     cloudtrail as cloudtrail_shapes, iam as iam_shapes, kms as kms_shapes, organizations as org_shapes,
-    s3 as s3_shapes, s3control as s3control_shapes, sts as sts_shapes,
+    s3 as s3_shapes, s3control as s3control_shapes, sts as sts_shapes, wafv2 as waf_shapes,
 };
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
@@ -525,6 +525,33 @@ impl Dispatch {
             ((iam, "GetContextKeysForPrincipalPolicy"), read(iam::get_context_keys_for_principal_policy)),
             ((iam, "GetContextKeysForCustomPolicy"), read(iam::get_context_keys_for_custom_policy)),
         ]);
+        let waf = waf_shapes::SERVICE.endpoint_prefix;
+        handlers.extend([
+            ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
+            ((waf, "CreateIPSet"), write(rampart_waf::create_ip_set)),
+            ((waf, "GetIPSet"), read(rampart_waf::get_ip_set)),
+            ((waf, "UpdateIPSet"), write(rampart_waf::update_ip_set)),
+            ((waf, "DeleteIPSet"), write(rampart_waf::delete_ip_set)),
+            ((waf, "ListIPSets"), read(rampart_waf::list_ip_sets)),
+            ((waf, "CreateRegexPatternSet"), write(rampart_waf::create_regex_pattern_set)),
+            ((waf, "GetRegexPatternSet"), read(rampart_waf::get_regex_pattern_set)),
+            ((waf, "UpdateRegexPatternSet"), write(rampart_waf::update_regex_pattern_set)),
+            ((waf, "DeleteRegexPatternSet"), write(rampart_waf::delete_regex_pattern_set)),
+            ((waf, "ListRegexPatternSets"), read(rampart_waf::list_regex_pattern_sets)),
+            ((waf, "CreateRuleGroup"), write(rampart_waf::create_rule_group)),
+            ((waf, "GetRuleGroup"), read(rampart_waf::get_rule_group)),
+            ((waf, "UpdateRuleGroup"), write(rampart_waf::update_rule_group)),
+            ((waf, "DeleteRuleGroup"), write(rampart_waf::delete_rule_group)),
+            ((waf, "ListRuleGroups"), read(rampart_waf::list_rule_groups)),
+            ((waf, "CreateWebACL"), write(rampart_waf::create_web_acl)),
+            ((waf, "GetWebACL"), read(rampart_waf::get_web_acl)),
+            ((waf, "UpdateWebACL"), write(rampart_waf::update_web_acl)),
+            ((waf, "DeleteWebACL"), write(rampart_waf::delete_web_acl)),
+            ((waf, "ListWebACLs"), read(rampart_waf::list_web_acls)),
+            ((waf, "TagResource"), write(rampart_waf::tag_resource)),
+            ((waf, "UntagResource"), write(rampart_waf::untag_resource)),
+            ((waf, "ListTagsForResource"), read(rampart_waf::list_tags_for_resource)),
+        ]);
         // Bucket sub-resources kept as written, handled by the model's shapes (no Rust types).
         for sub in rampart_s3::subresources::SUBRESOURCES {
             let (put, get) = (sub.put, sub.get);
@@ -586,6 +613,7 @@ mod tests {
                 "cloudtrail" => cloudtrail_shapes::TYPED_OPERATIONS,
                 "organizations" => org_shapes::TYPED_OPERATIONS,
                 "kms" => kms_shapes::TYPED_OPERATIONS,
+                "wafv2" => waf_shapes::TYPED_OPERATIONS,
                 _ => &[],
             }
         };
@@ -594,7 +622,7 @@ mod tests {
         let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op) && !by_shape(s, op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
-        let unneeded: Vec<_> = ["iam", "sts", "s3", "s3-control", "cloudtrail", "organizations", "kms"]
+        let unneeded: Vec<_> = ["iam", "sts", "s3", "s3-control", "cloudtrail", "organizations", "kms", "wafv2"]
             .into_iter()
             .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
             .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))

@@ -15,6 +15,7 @@ pub static TABLES: &[(&str, &[Action])] = &[
     ("s3", rampart_s3::ACTIONS),
     ("s3-control", rampart_s3::CONTROL_ACTIONS),
     ("sts", rampart_iam::actions::STS),
+    ("wafv2", rampart_waf::ACTIONS),
 ];
 
 static INDEX: LazyLock<HashMap<(&'static str, &'static str), &'static Action>> = LazyLock::new(|| {
@@ -57,6 +58,9 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // Organizations reports every input its model refuses as InvalidInputException.
         // See <https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html>.
         "organizations" => Some("InvalidInputException"),
+        // WAFv2 reports a value its model refuses as WAFInvalidParameterException.
+        // See <https://docs.aws.amazon.com/waf/latest/APIReference/CommonErrors.html>.
+        "wafv2" => Some("WAFInvalidParameterException"),
         // S3 has no ValidationException: a value its model refuses is an InvalidArgument.
         // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>.
         "s3" if !failed_members.is_empty() => Some("InvalidArgument"),

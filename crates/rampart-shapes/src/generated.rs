@@ -7,6 +7,7 @@ pub mod organizations;
 pub mod s3;
 pub mod s3control;
 pub mod sts;
+pub mod wafv2;
 
 /// Every generated service.
 pub static SERVICES: &[&crate::Service] = &[
@@ -17,4 +18,5 @@ pub static SERVICES: &[&crate::Service] = &[
     &s3::SERVICE,
     &s3control::SERVICE,
     &sts::SERVICE,
+    &wafv2::SERVICE,
 ];

@@ -42,6 +42,7 @@ mod signin;
 mod sts;
 mod terraform;
 mod tls;
+mod waf;
 
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use rampart_testkit::TestServer;

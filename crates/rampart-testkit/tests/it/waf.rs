@@ -1,0 +1,285 @@
+//! WAFv2 through aws-sdk-wafv2: IP sets, regex pattern sets, rule groups and web ACLs, checked as
+//! AWS checks them when written, priced in capacity units and guarded by lock tokens.
+
+use aws_sdk_wafv2::error::ProvideErrorMetadata;
+use aws_sdk_wafv2::primitives::Blob;
+use aws_sdk_wafv2::types::{
+    AllowAction, BlockAction, ByteMatchStatement, CountAction, CustomResponse, CustomResponseBody, DefaultAction,
+    FieldToMatch, IpAddressVersion, IpSetReferenceStatement, Label, OverrideAction, PositionalConstraint,
+    Regex as WafRegex, RegexPatternSetReferenceStatement, ResponseContentType, Rule, RuleAction,
+    RuleGroupReferenceStatement, Scope, Statement, Tag, TextTransformation, TextTransformationType, UriPath,
+    VisibilityConfig,
+};
+use rampart_testkit::{ACCOUNT_ID, TestServer};
+
+pub(crate) fn waf(server: &TestServer) -> aws_sdk_wafv2::Client {
+    let conf = aws_sdk_wafv2::Config::builder()
+        .behavior_version(aws_sdk_wafv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_wafv2::config::Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(aws_sdk_wafv2::config::Credentials::new(
+            &server.access_key_id,
+            &server.secret_access_key,
+            None,
+            None,
+            "test",
+        ))
+        .retry_config(aws_sdk_wafv2::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_wafv2::Client::from_conf(conf)
+}
+
+fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_wafv2::error::SdkError<E, R>>) -> String {
+    match r {
+        Ok(_) => "OK".to_owned(),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
+    }
+}
+
+fn visibility(name: &str) -> VisibilityConfig {
+    VisibilityConfig::builder()
+        .sampled_requests_enabled(true)
+        .cloud_watch_metrics_enabled(true)
+        .metric_name(name)
+        .build()
+        .unwrap()
+}
+
+fn transform(priority: i32, kind: TextTransformationType) -> TextTransformation {
+    TextTransformation::builder().priority(priority).r#type(kind).build().unwrap()
+}
+
+fn uri_contains(word: &str) -> Statement {
+    let m = ByteMatchStatement::builder()
+        .search_string(Blob::new(word.as_bytes()))
+        .field_to_match(FieldToMatch::builder().uri_path(UriPath::builder().build()).build())
+        .text_transformations(transform(0, TextTransformationType::UrlDecode))
+        .text_transformations(transform(1, TextTransformationType::Lowercase))
+        .positional_constraint(PositionalConstraint::Contains)
+        .build()
+        .unwrap();
+    Statement::builder().byte_match_statement(m).build()
+}
+
+fn rule(name: &str, priority: i32, statement: Statement, action: RuleAction) -> Rule {
+    Rule::builder()
+        .name(name)
+        .priority(priority)
+        .statement(statement)
+        .action(action)
+        .visibility_config(visibility(name))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn web_acls_reference_sets_and_groups_priced_and_guarded_by_lock_tokens() {
+    let server = TestServer::start().await.unwrap();
+    let c = waf(&server);
+
+    // An IP set: CIDR blocks of its version, a unique name, a lock token per change.
+    let ip_set = |name: &str, addresses: &[&str]| {
+        let mut b = c.create_ip_set().name(name).scope(Scope::Regional).ip_address_version(IpAddressVersion::Ipv4);
+        for a in addresses {
+            b = b.addresses(*a);
+        }
+        b.send()
+    };
+    let blocked = ip_set("blocked", &["192.0.2.0/24"]).await.unwrap();
+    let blocked = blocked.summary().unwrap().clone();
+    let (set_id, set_arn) = (blocked.id().unwrap().to_owned(), blocked.arn().unwrap().to_owned());
+    assert_eq!(set_arn, format!("arn:aws:wafv2:us-east-1:{ACCOUNT_ID}:regional/ipset/blocked/{set_id}"));
+    assert_eq!(code(ip_set("blocked", &["10.0.0.0/8"]).await), "WAFDuplicateItemException");
+    assert_eq!(code(ip_set("bad", &["10.0.0.1"]).await), "WAFInvalidParameterException");
+    assert_eq!(code(ip_set("v6", &["2001:db8::/32"]).await), "WAFInvalidParameterException");
+    let got = c.get_ip_set().name("blocked").scope(Scope::Regional).id(&set_id).send().await.unwrap();
+    assert_eq!(got.ip_set().unwrap().addresses(), ["192.0.2.0/24"]);
+    let token = got.lock_token().unwrap().to_owned();
+    let update = |token: &str| {
+        c.update_ip_set()
+            .name("blocked")
+            .scope(Scope::Regional)
+            .id(&set_id)
+            .addresses("192.0.2.0/24")
+            .addresses("198.51.100.7/32")
+            .lock_token(token)
+            .send()
+    };
+    let next = update(&token).await.unwrap().next_lock_token().unwrap().to_owned();
+    assert_ne!(next, token);
+    assert_eq!(code(update(&token).await), "WAFOptimisticLockException", "the old token is spent");
+    let wrong_id = c.get_ip_set().name("other").scope(Scope::Regional).id(&set_id).send().await;
+    assert_eq!(code(wrong_id), "WAFNonexistentItemException", "name and id must both match");
+
+    // A regex pattern set: linear-time patterns only.
+    let patterns = |name: &str, pattern: &str| {
+        c.create_regex_pattern_set()
+            .name(name)
+            .scope(Scope::Regional)
+            .regular_expression_list(WafRegex::builder().regex_string(pattern).build())
+            .send()
+    };
+    assert_eq!(code(patterns("backref", r"(a+)\1").await), "WAFInvalidParameterException");
+    let scanners = patterns("scanners", "(?i)(sqlmap|nikto)").await.unwrap();
+    let scanners_arn = scanners.summary().unwrap().arn().unwrap().to_owned();
+
+    // A rule group of fixed capacity, whose rules label what they match.
+    let labelled = Rule::builder()
+        .name("scanner")
+        .priority(0)
+        .statement(
+            Statement::builder()
+                .regex_pattern_set_reference_statement(
+                    RegexPatternSetReferenceStatement::builder()
+                        .arn(&scanners_arn)
+                        .field_to_match(
+                            FieldToMatch::builder()
+                                .single_header(
+                                    aws_sdk_wafv2::types::SingleHeader::builder().name("user-agent").build().unwrap(),
+                                )
+                                .build(),
+                        )
+                        .text_transformations(transform(0, TextTransformationType::None))
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .action(RuleAction::builder().count(CountAction::builder().build()).build())
+        .rule_labels(Label::builder().name("scanner:seen").build().unwrap())
+        .visibility_config(visibility("scanner"))
+        .build()
+        .unwrap();
+    let group = |capacity: i64| {
+        c.create_rule_group()
+            .name("bots")
+            .scope(Scope::Regional)
+            .capacity(capacity)
+            .rules(labelled.clone())
+            .visibility_config(visibility("bots"))
+            .send()
+    };
+    assert_eq!(code(group(10).await), "WAFLimitsExceededException", "the pattern set alone costs 25");
+    let bots = group(50).await.unwrap().summary().unwrap().clone();
+    let got = c.get_rule_group().arn(bots.arn().unwrap()).send().await.unwrap();
+    let got = got.rule_group().unwrap();
+    assert_eq!(got.capacity(), 50);
+    let namespace = format!("awswaf:{ACCOUNT_ID}:rulegroup:bots:");
+    assert_eq!(got.label_namespace(), Some(namespace.as_str()));
+    assert_eq!(got.available_labels()[0].name(), Some(format!("{namespace}scanner:seen").as_str()));
+
+    // A web ACL: the IP set blocks, an admin path gets a custom 403 page, the group runs in place.
+    let by_ip = Statement::builder()
+        .ip_set_reference_statement(IpSetReferenceStatement::builder().arn(&set_arn).build().unwrap())
+        .build();
+    let custom = BlockAction::builder()
+        .custom_response(
+            CustomResponse::builder().response_code(403).custom_response_body_key("denied").build().unwrap(),
+        )
+        .build();
+    let group_rule = Rule::builder()
+        .name("bots")
+        .priority(5)
+        .statement(
+            Statement::builder()
+                .rule_group_reference_statement(
+                    RuleGroupReferenceStatement::builder().arn(bots.arn().unwrap()).build().unwrap(),
+                )
+                .build(),
+        )
+        .override_action(OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build())
+        .visibility_config(visibility("bots"))
+        .build()
+        .unwrap();
+    let rules = vec![
+        rule("ips", 1, by_ip.clone(), RuleAction::builder().block(BlockAction::builder().build()).build()),
+        rule("admin", 2, uri_contains("admin"), RuleAction::builder().block(custom).build()),
+        group_rule.clone(),
+    ];
+    // 1 (IP set) + 10 + 2 × 10 (CONTAINS, two transformations) + 50 (the group's capacity).
+    let capacity = c.check_capacity().scope(Scope::Regional).set_rules(Some(rules.clone())).send().await.unwrap();
+    assert_eq!(capacity.capacity(), 81);
+    let body =
+        CustomResponseBody::builder().content_type(ResponseContentType::TextPlain).content("no").build().unwrap();
+    let create = |rules: Vec<Rule>, with_body: bool| {
+        let mut b = c
+            .create_web_acl()
+            .name("front")
+            .scope(Scope::Regional)
+            .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+            .set_rules(Some(rules))
+            .visibility_config(visibility("front"))
+            .tags(Tag::builder().key("team").value("edge").build().unwrap());
+        if with_body {
+            b = b.custom_response_bodies("denied", body.clone());
+        }
+        b.send()
+    };
+    assert_eq!(code(create(rules.clone(), false).await), "WAFInvalidParameterException", "the body must exist");
+    let same_priority = vec![
+        rules[0].clone(),
+        rule("dup", 1, uri_contains("x"), RuleAction::builder().count(CountAction::builder().build()).build()),
+    ];
+    assert_eq!(code(create(same_priority, true).await), "WAFInvalidParameterException");
+    let group_with_action = vec![
+        Rule::builder()
+            .name("bots")
+            .priority(5)
+            .set_statement(group_rule.statement().cloned())
+            .action(RuleAction::builder().block(BlockAction::builder().build()).build())
+            .visibility_config(visibility("bots"))
+            .build()
+            .unwrap(),
+    ];
+    assert_eq!(code(create(group_with_action, true).await), "WAFInvalidParameterException");
+    let front = create(rules, true).await.unwrap().summary().unwrap().clone();
+    let got = c.get_web_acl().name("front").scope(Scope::Regional).id(front.id().unwrap()).send().await.unwrap();
+    let acl = got.web_acl().unwrap();
+    assert_eq!(acl.capacity(), 81);
+    assert_eq!(acl.label_namespace(), Some(format!("awswaf:{ACCOUNT_ID}:webacl:front:").as_str()));
+    let admin = acl.rules().iter().find(|r| r.name() == "admin").unwrap();
+    let search = admin.statement().unwrap().byte_match_statement().unwrap().search_string();
+    assert_eq!(search.as_ref(), b"admin", "the search string comes back as written");
+    let listed = c.list_web_acls().scope(Scope::Regional).send().await.unwrap();
+    assert_eq!(listed.web_acls().len(), 1);
+
+    // Referenced sets and groups cannot go while the web ACL uses them.
+    let current = c.get_ip_set().name("blocked").scope(Scope::Regional).id(&set_id).send().await.unwrap();
+    let delete_set =
+        |token: &str| c.delete_ip_set().name("blocked").scope(Scope::Regional).id(&set_id).lock_token(token).send();
+    assert_eq!(code(delete_set(current.lock_token().unwrap()).await), "WAFAssociatedItemException");
+
+    // Tags by ARN.
+    let tags = c.list_tags_for_resource().resource_arn(front.arn().unwrap()).send().await.unwrap();
+    assert_eq!(tags.tag_info_for_resource().unwrap().tag_list()[0].key(), "team");
+    c.untag_resource().resource_arn(front.arn().unwrap()).tag_keys("team").send().await.unwrap();
+    let tags = c.list_tags_for_resource().resource_arn(front.arn().unwrap()).send().await.unwrap();
+    assert!(tags.tag_info_for_resource().unwrap().tag_list().is_empty());
+
+    // CloudFront's scope is served in us-east-1 only.
+    let eu = aws_sdk_wafv2::Client::from_conf(
+        c.config().to_builder().region(aws_sdk_wafv2::config::Region::new("eu-west-1")).build(),
+    );
+    assert_eq!(code(eu.list_web_acls().scope(Scope::Cloudfront).send().await), "WAFInvalidParameterException");
+    assert_eq!(code(c.list_web_acls().scope(Scope::Cloudfront).send().await), "OK");
+
+    // Once the web ACL is gone, so can the set be.
+    let stale = c
+        .delete_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .id(front.id().unwrap())
+        .lock_token("00000000-0000-4000-8000-000000000000")
+        .send();
+    assert_eq!(code(stale.await), "WAFOptimisticLockException");
+    c.delete_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .id(front.id().unwrap())
+        .lock_token(got.lock_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    delete_set(current.lock_token().unwrap()).await.unwrap();
+    assert!(c.list_ip_sets().scope(Scope::Regional).send().await.unwrap().ip_sets().is_empty());
+}

@@ -1,0 +1,2 @@
+//! The WAF engine: pure, no I/O.
+pub mod transform;
