@@ -1,0 +1,382 @@
+//! The engine against web ACLs written as users write them: AWS's JSON.
+
+use std::net::IpAddr;
+
+use rampart_shapes::{FromValue, HasShape};
+
+use super::*;
+
+fn shape<T: FromValue + HasShape>(json: &str) -> T {
+    let value = rampart_wire::json::decode_input(json.as_bytes(), T::SHAPE).unwrap();
+    T::from_value(value).unwrap()
+}
+
+const NS: &str = "awswaf:111122223333:webacl:front:";
+const ID: &str = "a1b2c3d4-0000-4000-8000-000000000001";
+const SET: &str = "arn:aws:wafv2:us-east-1:111122223333:regional/ipset/s/a1b2c3d4-0000-4000-8000-000000000002";
+const GROUP: &str = "arn:aws:wafv2:us-east-1:111122223333:regional/rulegroup/g/a1b2c3d4-0000-4000-8000-000000000003";
+
+fn acl(rules: &str, default: &str) -> shapes::WebACL {
+    shape(&format!(
+        r#"{{"Name":"front","Id":"{ID}","ARN":"arn:aws:wafv2:us-east-1:111122223333:regional/webacl/front/{ID}","DefaultAction":{default},"Rules":{rules},
+            "VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"m"}},
+            "LabelNamespace":"{NS}",
+            "CustomResponseBodies":{{"denied":{{"ContentType":"APPLICATION_JSON","Content":"{{\"error\":\"denied\"}}"}}}}}}"#
+    ))
+}
+
+fn vis(name: &str) -> String {
+    format!(
+        r#""VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}"#
+    )
+}
+
+fn compiled(rules: &str) -> WebAcl {
+    WebAcl::compile(&acl(rules, r#"{"Allow":{}}"#), &References::default()).unwrap()
+}
+
+struct Req {
+    ip: IpAddr,
+    method: &'static str,
+    path: &'static str,
+    query: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Vec<u8>,
+}
+
+fn get(path: &'static str, query: &'static str) -> Req {
+    Req {
+        ip: "203.0.113.9".parse().unwrap(),
+        method: "GET",
+        path,
+        query,
+        headers: vec![("Host", "example.com"), ("User-Agent", "curl/8.5")],
+        body: Vec::new(),
+    }
+}
+
+fn decide(acl: &WebAcl, r: &Req) -> Verdict {
+    let headers: Vec<(&[u8], &[u8])> = r.headers.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes())).collect();
+    let request = Request {
+        client_ip: r.ip,
+        method: r.method.as_bytes(),
+        path: r.path.as_bytes(),
+        query: r.query.as_bytes(),
+        headers: &headers,
+        body: &r.body,
+        body_length: r.body.len(),
+    };
+    acl.evaluate(&request)
+}
+
+fn blocked(v: &Verdict) -> bool {
+    matches!(v.decision, Decision::Block(_))
+}
+
+fn byte_match(field: &str, needle: &str, constraint: &str, transforms: &str) -> String {
+    let needle = data_encoding::BASE64.encode(needle.as_bytes());
+    format!(
+        r#"{{"ByteMatchStatement":{{"SearchString":"{needle}","FieldToMatch":{field},"TextTransformations":{transforms},"PositionalConstraint":"{constraint}"}}}}"#
+    )
+}
+
+const DECODE_LOWER: &str = r#"[{"Priority":1,"Type":"LOWERCASE"},{"Priority":0,"Type":"URL_DECODE"}]"#;
+const NONE: &str = r#"[{"Priority":0,"Type":"NONE"}]"#;
+
+#[test]
+fn rules_run_in_priority_order_and_count_goes_on() {
+    let admin = byte_match(r#"{"UriPath":{}}"#, "/admin", "STARTS_WITH", DECODE_LOWER);
+    let rules = format!(
+        r#"[{{"Name":"block-labelled","Priority":20,"Statement":{{"LabelMatchStatement":{{"Scope":"LABEL","Key":"zone:admin"}}}},"Action":{{"Block":{{}}}},{v1}}},
+            {{"Name":"tag-admin","Priority":10,"Statement":{admin},"Action":{{"Count":{{}}}},"RuleLabels":[{{"Name":"zone:admin"}}],{v2}}}]"#,
+        v1 = vis("b"),
+        v2 = vis("t")
+    );
+    let acl = compiled(&rules);
+    // URL_DECODE runs before LOWERCASE (priority order), so an encoded, upper-case path matches.
+    let v = decide(&acl, &get("/%41DMIN/users", ""));
+    assert!(blocked(&v), "{v:?}");
+    assert_eq!(v.terminating_rule, "block-labelled");
+    assert_eq!(v.counted, ["tag-admin"]);
+    assert_eq!(v.labels, [format!("{NS}zone:admin")]);
+    let v = decide(&acl, &get("/home", ""));
+    assert_eq!(v.decision, Decision::Allow { insert_headers: vec![] });
+    assert_eq!(v.terminating_rule, "Default_Action");
+}
+
+#[test]
+fn a_label_is_only_seen_by_the_rules_after_it() {
+    let admin = byte_match(r#"{"UriPath":{}}"#, "/admin", "STARTS_WITH", NONE);
+    let rules = format!(
+        r#"[{{"Name":"early","Priority":1,"Statement":{{"LabelMatchStatement":{{"Scope":"NAMESPACE","Key":"zone:"}}}},"Action":{{"Block":{{}}}},{v1}}},
+            {{"Name":"tag","Priority":5,"Statement":{admin},"Action":{{"Count":{{}}}},"RuleLabels":[{{"Name":"zone:admin"}}],{v2}}}]"#,
+        v1 = vis("e"),
+        v2 = vis("t")
+    );
+    let v = decide(&compiled(&rules), &get("/admin", ""));
+    assert!(!blocked(&v), "the label came after the rule that looked for it");
+    assert_eq!(v.labels.len(), 1);
+}
+
+#[test]
+fn custom_responses_and_inserted_headers() {
+    let rules = format!(
+        r#"[{{"Name":"deny","Priority":1,"Statement":{s1},"Action":{{"Block":{{"CustomResponse":{{"ResponseCode":429,"CustomResponseBodyKey":"denied","ResponseHeaders":[{{"Name":"reason","Value":"no"}}]}}}}}},{v1}}},
+            {{"Name":"mark","Priority":2,"Statement":{s2},"Action":{{"Count":{{"CustomRequestHandling":{{"InsertHeaders":[{{"Name":"seen","Value":"yes"}}]}}}}}},{v2}}}]"#,
+        s1 = byte_match(r#"{"Method":{}}"#, "DELETE", "EXACTLY", NONE),
+        s2 = byte_match(r#"{"SingleHeader":{"Name":"user-agent"}}"#, "curl", "STARTS_WITH", NONE),
+        v1 = vis("d"),
+        v2 = vis("m")
+    );
+    let acl = compiled(&rules);
+    let mut delete = get("/x", "");
+    delete.method = "DELETE";
+    let Decision::Block(r) = decide(&acl, &delete).decision else { panic!("DELETE is blocked") };
+    assert_eq!(r.status, 429);
+    assert_eq!(r.headers, [("x-amzn-waf-reason".to_owned(), "no".to_owned())]);
+    assert_eq!(r.content_type.as_deref(), Some("application/json"));
+    assert_eq!(r.body, br#"{"error":"denied"}"#);
+    let v = decide(&acl, &get("/x", ""));
+    assert_eq!(v.decision, Decision::Allow { insert_headers: vec![("x-amzn-waf-seen".into(), "yes".into())] });
+}
+
+#[test]
+fn ip_sets_match_the_client_or_a_forwarded_address() {
+    let mut refs = References::default();
+    refs.ip_sets.insert(
+        SET.into(),
+        shape(&format!(
+            r#"{{"Name":"s","Id":"{ID}","ARN":"{SET}","IPAddressVersion":"IPV4","Addresses":["198.51.100.0/24"]}}"#
+        )),
+    );
+    let rule = |forwarded: &str| {
+        format!(
+            r#"[{{"Name":"ips","Priority":1,"Statement":{{"IPSetReferenceStatement":{{"ARN":"{SET}"{forwarded}}}}},"Action":{{"Block":{{}}}},{v}}}]"#,
+            v = vis("i")
+        )
+    };
+    let direct = WebAcl::compile(&acl(&rule(""), r#"{"Allow":{}}"#), &refs).unwrap();
+    let mut r = get("/", "");
+    assert!(!blocked(&decide(&direct, &r)));
+    r.ip = "198.51.100.20".parse().unwrap();
+    assert!(blocked(&decide(&direct, &r)));
+    let forwarded = rule(
+        r#","IPSetForwardedIPConfig":{"HeaderName":"X-Forwarded-For","FallbackBehavior":"MATCH","Position":"FIRST"}"#,
+    );
+    let via = WebAcl::compile(&acl(&forwarded, r#"{"Allow":{}}"#), &refs).unwrap();
+    let mut r = get("/", "");
+    r.headers.push(("X-Forwarded-For", "198.51.100.7, 10.0.0.1"));
+    assert!(blocked(&decide(&via, &r)));
+    let mut r = get("/", "");
+    r.headers.push(("X-Forwarded-For", "192.0.2.1, 198.51.100.7"));
+    assert!(!blocked(&decide(&via, &r)), "FIRST looks at the first address only");
+    assert!(blocked(&decide(&via, &get("/", ""))), "no header: the fallback matches");
+}
+
+#[test]
+fn sql_injection_and_xss_are_detected_where_benign_input_passes() {
+    let rules = format!(
+        r#"[{{"Name":"sqli","Priority":1,"Statement":{{"SqliMatchStatement":{{"FieldToMatch":{{"AllQueryArguments":{{}}}},"TextTransformations":[{{"Priority":0,"Type":"URL_DECODE"}}]}}}},"Action":{{"Block":{{}}}},{v1}}},
+            {{"Name":"xss","Priority":2,"Statement":{{"XssMatchStatement":{{"FieldToMatch":{{"Body":{{"OversizeHandling":"CONTINUE"}}}},"TextTransformations":[{{"Priority":0,"Type":"HTML_ENTITY_DECODE"}}]}}}},"Action":{{"Block":{{}}}},{v2}}}]"#,
+        v1 = vis("s"),
+        v2 = vis("x")
+    );
+    let acl = compiled(&rules);
+    assert!(blocked(&decide(&acl, &get("/item", "id=1%27%20OR%20%271%27%3D%271"))));
+    assert!(blocked(&decide(&acl, &get("/item", "q=1%20UNION%20SELECT%20password%20FROM%20users--"))));
+    assert!(!blocked(&decide(&acl, &get("/item", "id=42&sort=name"))));
+    assert!(!blocked(&decide(&acl, &get("/search", "q=O%27Reilly%20books"))));
+    let mut post = get("/comment", "");
+    post.method = "POST";
+    post.body = b"text=&lt;script&gt;alert(1)&lt;/script&gt;".to_vec();
+    assert!(blocked(&decide(&acl, &post)));
+    post.body = b"text=I think 3 < 4 and 5 > 2".to_vec();
+    assert!(!blocked(&decide(&acl, &post)));
+}
+
+#[test]
+fn oversized_bodies_follow_their_handling() {
+    let rule = |handling: &str| {
+        format!(
+            r#"[{{"Name":"big","Priority":1,"Statement":{s},"Action":{{"Block":{{}}}},{v}}}]"#,
+            s = byte_match(&format!(r#"{{"Body":{{"OversizeHandling":"{handling}"}}}}"#), "secret", "CONTAINS", NONE),
+            v = vis("b")
+        )
+    };
+    let mut r = get("/", "");
+    r.body = vec![b'a'; fields::BODY_LIMIT + 10];
+    r.body.extend_from_slice(b"secret");
+    assert!(!blocked(&decide(&compiled(&rule("CONTINUE")), &r)), "the needle lies past the inspected 8 KB");
+    assert!(blocked(&decide(&compiled(&rule("MATCH")), &r)));
+    assert!(!blocked(&decide(&compiled(&rule("NO_MATCH")), &r)));
+}
+
+#[test]
+fn contains_word_needs_word_boundaries() {
+    let rules = format!(
+        r#"[{{"Name":"w","Priority":1,"Statement":{s},"Action":{{"Block":{{}}}},{v}}}]"#,
+        s = byte_match(r#"{"QueryString":{}}"#, "drop", "CONTAINS_WORD", NONE),
+        v = vis("w")
+    );
+    let acl = compiled(&rules);
+    assert!(blocked(&decide(&acl, &get("/", "a=drop;"))));
+    assert!(blocked(&decide(&acl, &get("/", "drop"))));
+    assert!(!blocked(&decide(&acl, &get("/", "a=dropbox"))));
+    assert!(!blocked(&decide(&acl, &get("/", "a=airdrop"))));
+}
+
+#[test]
+fn json_bodies_are_inspected_by_key_and_value() {
+    let rule = |scope: &str, paths: &str| {
+        format!(
+            r#"[{{"Name":"j","Priority":1,"Statement":{s},"Action":{{"Block":{{}}}},{v}}}]"#,
+            s = byte_match(
+                &format!(
+                    r#"{{"JsonBody":{{"MatchPattern":{paths},"MatchScope":"{scope}","InvalidFallbackBehavior":"EVALUATE_AS_STRING"}}}}"#
+                ),
+                "admin",
+                "EXACTLY",
+                NONE
+            ),
+            v = vis("j")
+        )
+    };
+    let mut r = get("/", "");
+    r.body = br#"{"user":{"role":"admin"},"note":"x"}"#.to_vec();
+    assert!(blocked(&decide(&compiled(&rule("VALUE", r#"{"All":{}}"#)), &r)));
+    assert!(!blocked(&decide(&compiled(&rule("KEY", r#"{"All":{}}"#)), &r)));
+    assert!(blocked(&decide(&compiled(&rule("ALL", r#"{"IncludedPaths":["/user/role"]}"#)), &r)));
+    assert!(!blocked(&decide(&compiled(&rule("ALL", r#"{"IncludedPaths":["/note"]}"#)), &r)));
+    r.body = b"admin".to_vec();
+    assert!(blocked(&decide(&compiled(&rule("ALL", r#"{"All":{}}"#)), &r)), "not JSON: evaluated as a string");
+}
+
+#[test]
+fn rule_groups_run_in_place_with_their_overrides() {
+    let mut refs = References::default();
+    let group_rules = format!(
+        r#"[{{"Name":"bot","Priority":1,"Statement":{s},"Action":{{"Block":{{}}}},"RuleLabels":[{{"Name":"bot"}}],{v}}},
+            {{"Name":"probe","Priority":2,"Statement":{p},"Action":{{"Block":{{}}}},{v2}}}]"#,
+        s = byte_match(r#"{"SingleHeader":{"Name":"user-agent"}}"#, "sqlmap", "CONTAINS", DECODE_LOWER),
+        p = byte_match(r#"{"UriPath":{}}"#, "/.env", "EXACTLY", NONE),
+        v = vis("bot"),
+        v2 = vis("probe")
+    );
+    refs.rule_groups.insert(
+        GROUP.into(),
+        shape(&format!(
+            r#"{{"Name":"g","Id":"{ID}","ARN":"{GROUP}","Capacity":100,"Rules":{group_rules},{v},"LabelNamespace":"awswaf:111122223333:rulegroup:g:"}}"#,
+            v = vis("g")
+        )),
+    );
+    let with = |override_action: &str, overrides: &str| {
+        let rules = format!(
+            r#"[{{"Name":"group","Priority":5,"Statement":{{"RuleGroupReferenceStatement":{{"ARN":"{GROUP}"{overrides}}}}},"OverrideAction":{override_action},{v}}},
+                {{"Name":"after","Priority":9,"Statement":{{"LabelMatchStatement":{{"Scope":"LABEL","Key":"awswaf:111122223333:rulegroup:g:bot"}}}},"Action":{{"Block":{{"CustomResponse":{{"ResponseCode":418}}}}}},{v2}}}]"#,
+            v = vis("group"),
+            v2 = vis("after")
+        );
+        WebAcl::compile(&acl(&rules, r#"{"Allow":{}}"#), &refs).unwrap()
+    };
+    let mut bot = get("/", "");
+    bot.headers.push(("User-Agent", "SQLMap/1.7"));
+    bot.headers.remove(1);
+    let v = decide(&with(r#"{"None":{}}"#, ""), &bot);
+    assert_eq!(v.terminating_rule, "bot", "the group's rule ends it, named as itself");
+    assert_eq!(v.labels, ["awswaf:111122223333:rulegroup:g:bot"]);
+    // Counting the group: its label still reaches the web ACL's later rule.
+    let v = decide(&with(r#"{"Count":{}}"#, ""), &bot);
+    assert_eq!(v.terminating_rule, "after");
+    assert!(matches!(v.decision, Decision::Block(Response { status: 418, .. })));
+    // Overriding one rule's action to Count.
+    let one = r#","RuleActionOverrides":[{"Name":"bot","ActionToUse":{"Count":{}}}]"#;
+    let v = decide(&with(r#"{"None":{}}"#, one), &bot);
+    assert_eq!((v.terminating_rule.as_str(), v.counted.as_slice()), ("after", &["bot".to_owned()][..]));
+    assert!(blocked(&decide(&with(r#"{"None":{}}"#, one), &get("/.env", ""))), "other rules keep their action");
+}
+
+#[test]
+fn what_the_engine_cannot_evaluate_is_refused_whole() {
+    let rules = format!(
+        r#"[{{"Name":"rate","Priority":1,"Statement":{{"RateBasedStatement":{{"Limit":100,"AggregateKeyType":"IP"}}}},"Action":{{"Block":{{}}}},{v}}}]"#,
+        v = vis("r")
+    );
+    assert!(WebAcl::compile(&acl(&rules, r#"{"Allow":{}}"#), &References::default()).is_err());
+    let missing = format!(
+        r#"[{{"Name":"ips","Priority":1,"Statement":{{"IPSetReferenceStatement":{{"ARN":"{SET}"}}}},"Action":{{"Block":{{}}}},{v}}}]"#,
+        v = vis("i")
+    );
+    assert!(WebAcl::compile(&acl(&missing, r#"{"Allow":{}}"#), &References::default()).is_err());
+}
+
+#[test]
+fn labels_match_by_name_or_namespace_in_their_context() {
+    let ctx = "awswaf:1:webacl:a:";
+    assert!(label_matches("awswaf:1:webacl:a:zone:admin", "zone:admin", false, ctx));
+    assert!(label_matches("awswaf:1:webacl:a:zone:admin", "admin", false, ctx));
+    assert!(!label_matches("awswaf:1:webacl:a:zone:admins", "admin", false, ctx));
+    assert!(!label_matches("awswaf:1:rulegroup:g:zone:admin", "zone:admin", false, ctx), "another context");
+    assert!(label_matches("awswaf:1:rulegroup:g:zone:admin", "awswaf:1:rulegroup:g:zone:admin", false, ctx));
+    assert!(label_matches("awswaf:1:webacl:a:zone:admin", "zone:", true, ctx));
+    assert!(!label_matches("awswaf:1:webacl:a:zone:admin", "admin:", true, ctx), "a name is not a namespace");
+    assert!(label_matches(
+        "awswaf:managed:aws:bot-control:bot:category:ai",
+        "awswaf:managed:aws:bot-control:bot:",
+        true,
+        ctx
+    ));
+}
+
+proptest::proptest! {
+    /// The detectors never flag a bare word, so skipping them for one changes no decision.
+    #[test]
+    fn a_bare_word_is_never_an_injection(word in "[A-Za-z0-9_.]{0,40}") {
+        proptest::prop_assert!(plain(word.as_bytes()));
+        proptest::prop_assert!(!libinjectionrs::detect_sqli(word.as_bytes()).is_injection(), "{}", word);
+        proptest::prop_assert!(!libinjectionrs::detect_xss(word.as_bytes()).is_injection(), "{}", word);
+    }
+}
+
+#[test]
+fn bare_sql_and_script_words_are_not_injections_either() {
+    for word in [
+        "select",
+        "union",
+        "sleep",
+        "or",
+        "1",
+        "javascript",
+        "script",
+        "onerror",
+        "alert",
+        "--",
+        "1e5",
+        "0x41",
+        "a.b_c",
+        "1.2.3",
+    ] {
+        assert!(!libinjectionrs::detect_sqli(word.as_bytes()).is_injection(), "{word}");
+        assert!(!libinjectionrs::detect_xss(word.as_bytes()).is_injection(), "{word}");
+    }
+}
+
+#[test]
+fn ip_ranges_merge_and_find_their_addresses() {
+    let nets = ["10.0.0.0/24", "10.0.1.0/24", "192.0.2.7/32", "2001:db8::/32", "10.0.0.128/25"];
+    let ranges = Ranges::of(nets.iter().map(|n| n.parse().unwrap()));
+    assert_eq!(ranges.0.len(), 3, "adjacent and nested blocks merge");
+    for (ip, inside) in [
+        ("10.0.0.0", true),
+        ("10.0.1.255", true),
+        ("10.0.2.0", false),
+        ("192.0.2.7", true),
+        ("192.0.2.8", false),
+        ("9.255.255.255", false),
+        ("2001:db8:ffff::1", true),
+        ("2001:db9::", false),
+        ("::ffff:10.0.0.1", true),
+    ] {
+        assert_eq!(ranges.contains(ip.parse().unwrap()), inside, "{ip}");
+    }
+    assert!(!Ranges::default().contains("10.0.0.1".parse().unwrap()));
+}
