@@ -3,6 +3,7 @@
 mod config;
 mod delegation;
 mod policy;
+mod proxy;
 mod root;
 mod serve;
 mod store;
@@ -26,6 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     after_help = "Examples:
   rampart serve                                   # 127.0.0.1:4566, state in ./rampart-data
   rampart serve --dev                             # any credentials accepted, for local development
+  rampart proxy --listen :8081 --upstream http://127.0.0.1:8080 --web-acl front   # a WAF in front of an app
   rampart policy validate policy.json             # check a policy offline
   rampart trail validate --trail audit --start-time 2026-12-01
   rampart root reset-password                     # a new root password, when the first is lost
@@ -46,6 +48,8 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Box<serve::Args>),
+    /// Run the server with a reverse proxy whose requests a WAF web ACL decides.
+    Proxy(Box<proxy::Args>),
     /// Validate and simulate IAM policies offline.
     #[command(subcommand)]
     Policy(policy::Command),
@@ -72,6 +76,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Proxy(args) => proxy::run(*args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Trail(cmd) => trail::run(cmd),
         Command::Root(cmd) => root::run(cmd),

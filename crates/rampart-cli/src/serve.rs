@@ -129,6 +129,10 @@ pub struct Args {
     /// Append log lines to this file instead of standard error.
     #[arg(long, env = "RAMPART_LOG_FILE")]
     log_file: Option<PathBuf>,
+    /// A reverse proxy whose requests a WAF web ACL decides (repeatable; `;` between them in the
+    /// variable): name=NAME,listen=HOST:PORT,upstream=http://HOST:PORT[,web-acl=WEB-ACL-NAME].
+    #[arg(long, env = "RAMPART_PROXY", value_delimiter = ';', value_parser = rampart_server::ProxyConfig::parse)]
+    proxy: Vec<rampart_server::ProxyConfig>,
 }
 
 /// Sets `$field` of `$c` from the flag of the same name when it was given.
@@ -163,6 +167,9 @@ impl Args {
         }
         if !a.s3_base_domains.is_empty() {
             c.s3_base_domains = a.s3_base_domains;
+        }
+        if !a.proxy.is_empty() {
+            c.proxy = a.proxy;
         }
         if let Some(k) = std::env::var_os("RAMPART_MASTER_KEY") {
             c.master_key = MasterKeySource::Inline(zeroize::Zeroizing::new(k.into_encoded_bytes()));
@@ -199,8 +206,32 @@ fn init_logging(config: &Config) -> anyhow::Result<tracing_appender::non_blockin
     Ok(guard)
 }
 
+/// The configuration `rampart proxy` starts with: the variables and the file as `serve` reads
+/// them, with its own few flags over them.
+pub fn config_for_proxy(
+    file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    dev: Option<bool>,
+    api_listen: Option<SocketAddr>,
+) -> anyhow::Result<Config> {
+    #[derive(clap::Parser)]
+    struct FromEnvironment {
+        #[command(flatten)]
+        args: Args,
+    }
+    let mut args = <FromEnvironment as clap::Parser>::try_parse_from(["rampart"])?.args;
+    args.config = file.or(args.config);
+    args.data_dir = data_dir.or(args.data_dir);
+    args.dev = dev.or(args.dev);
+    args.listen = api_listen.or(args.listen);
+    args.config()
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = args.config()?;
+    run_config(args.config()?)
+}
+
+pub fn run_config(config: Config) -> anyhow::Result<()> {
     let _log_writer = init_logging(&config)?;
     let dev = config.dev;
     let dev_account = config.dev_account_id.clone();
@@ -223,6 +254,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             println!();
         }
         println!("Rampart is listening on {endpoint} (management account {}).", running.management_account_id);
+        for p in &running.proxies {
+            println!("Proxy {} listens on http://{} (load balancer {}).", p.name, p.addr, p.load_balancer_arn);
+        }
         if let Some(store) = &store {
             println!("Its store is {store}, shared with every node that names it.");
         }

@@ -317,6 +317,20 @@ pub fn waf_entities(account: &str, region: &str, scope: &str, kind: &str) -> Vec
     format!("waf/{account}/{region}/{scope}/{kind}/").into_bytes()
 }
 
+/// `wafassoc/<resource-arn>`: the web ACL (by ARN) associated with a protected resource.
+pub fn waf_association(resource_arn: &str) -> Vec<u8> {
+    format!("wafassoc/{resource_arn}").into_bytes()
+}
+
+/// The prefix of every web ACL association.
+pub const WAF_ASSOCIATIONS: &[u8] = b"wafassoc/";
+
+/// `elb/<account>/<region>/loadbalancer/<name>`: a load balancer whose listeners Rampart serves as
+/// reverse proxies.
+pub fn load_balancer(account: &str, region: &str, name: &str) -> Vec<u8> {
+    format!("elb/{account}/{region}/loadbalancer/{name}").into_bytes()
+}
+
 /// `kms/index/aliases-v1`: present once every key's alias list has been built.
 pub const KMS_ALIAS_INDEX_BUILT: &[u8] = b"kms/index/aliases-v1";
 

@@ -118,11 +118,80 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A file log lines are appended to instead of standard error.
     pub log_file: Option<PathBuf>,
+    /// Reverse proxies to applications, each a load balancer whose requests a WAF web ACL decides.
+    pub proxy: Vec<ProxyConfig>,
     #[serde(skip)]
     pub master_key: MasterKeySource,
     /// The store's database password, e.g. from the `RAMPART_STORE_PASSWORD` environment variable.
     #[serde(skip)]
     pub store_password: Option<zeroize::Zeroizing<String>>,
+}
+
+/// A proxy listener: a load balancer of Rampart's own, named as an application load balancer is,
+/// serving `listen` by forwarding to `upstream`, decided by the web ACL associated with it
+/// (AssociateWebACL) or, without one, the regional web ACL named `web_acl`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    pub name: String,
+    #[serde(deserialize_with = "deserialize_listen")]
+    pub listen: SocketAddr,
+    /// `http://HOST:PORT`.
+    pub upstream: String,
+    #[serde(default)]
+    pub web_acl: Option<String>,
+}
+
+impl ProxyConfig {
+    /// The upstream's `HOST:PORT`, when `upstream` is an `http://` URL with nothing after it but
+    /// a `/`.
+    pub fn upstream_authority(&self) -> Option<http::uri::Authority> {
+        let rest = self.upstream.strip_prefix("http://")?;
+        let authority: http::uri::Authority = rest.strip_suffix('/').unwrap_or(rest).parse().ok()?;
+        authority.port_u16()?;
+        Some(authority)
+    }
+
+    /// Reads the `--proxy` flag's form: `name=shop,listen=127.0.0.1:8081,upstream=http://127.0.0.1:8080,web-acl=front`.
+    pub fn parse(text: &str) -> Result<ProxyConfig, String> {
+        let (mut name, mut listen, mut upstream, mut web_acl) = (None, None, None, None);
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) =
+                part.split_once('=').ok_or_else(|| format!("proxy setting `{part}` is not KEY=VALUE"))?;
+            match key {
+                "name" => name = Some(value.to_owned()),
+                "listen" => listen = Some(parse_listen(value)?),
+                "upstream" => upstream = Some(value.to_owned()),
+                "web-acl" | "web_acl" => web_acl = Some(value.to_owned()),
+                other => return Err(format!("proxy setting `{other}` is none of name, listen, upstream, web-acl")),
+            }
+        }
+        Ok(ProxyConfig {
+            name: name.ok_or("a proxy needs name=")?,
+            listen: listen.ok_or("a proxy needs listen=")?,
+            upstream: upstream.ok_or("a proxy needs upstream=")?,
+            web_acl,
+        })
+    }
+
+    /// Checks the name (an application load balancer's: 1–32 letters, digits and hyphens, not at
+    /// either end) and the upstream.
+    fn validate(&self) -> Result<(), String> {
+        let n = &self.name;
+        let good = (1..=32).contains(&n.len())
+            && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !n.starts_with('-')
+            && !n.ends_with('-');
+        if !good {
+            return Err(format!(
+                "proxy name `{n}` must be 1 to 32 letters, digits and hyphens, not starting or ending with a hyphen"
+            ));
+        }
+        if self.upstream_authority().is_none() {
+            return Err(format!("proxy upstream `{}` is not an http://HOST:PORT URL", self.upstream));
+        }
+        Ok(())
+    }
 }
 
 /// A store URL; its password never shows in logs or errors (see [`StoreUrl::redacted`]).
@@ -222,6 +291,7 @@ impl Default for Config {
             insights_period_secs: 60,
             insights_baseline_periods: 10_080,
             trail_export_dir: None,
+            proxy: Vec::new(),
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             public_url: None,
@@ -323,6 +393,12 @@ version = 1
 # (e.g. RAMPART_LOG=debug, or RAMPART_LOG=info,rampart::request=off without the request log).
 # log_format = "text"
 # log_file = "/var/log/rampart.log"
+
+# Reverse proxies (WAF): each a load balancer, named as an application load balancer is, forwarding
+# what it accepts on listen to upstream (http://HOST:PORT), decided by the web ACL associated with
+# it (wafv2 associate-web-acl) or else the regional web ACL named web_acl; 503 while that web ACL
+# cannot be enforced.
+# proxy = [{ name = "shop", listen = "127.0.0.1:8081", upstream = "http://127.0.0.1:8080", web_acl = "front" }]
 "#;
 
 /// The keys `Config` reads (its TOML keys), as serde sees them; the flags and environment
@@ -456,6 +532,13 @@ impl Config {
             let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
             if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['?', '#', ' '])) {
                 return invalid(format!("public URL `{url}` is not an http:// or https:// URL"));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.proxy {
+            p.validate().map_err(ConfigError::Invalid)?;
+            if !names.insert(&p.name) {
+                return invalid(format!("two proxies are named `{}`", p.name));
             }
         }
         if let Some(url) = &self.store {

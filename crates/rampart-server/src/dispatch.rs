@@ -528,6 +528,10 @@ impl Dispatch {
         let waf = waf_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
+            ((waf, "AssociateWebACL"), write(rampart_waf::associate_web_acl)),
+            ((waf, "DisassociateWebACL"), write(rampart_waf::disassociate_web_acl)),
+            ((waf, "GetWebACLForResource"), read(rampart_waf::get_web_acl_for_resource)),
+            ((waf, "ListResourcesForWebACL"), read(rampart_waf::list_resources_for_web_acl)),
             ((waf, "CreateIPSet"), write(rampart_waf::create_ip_set)),
             ((waf, "GetIPSet"), read(rampart_waf::get_ip_set)),
             ((waf, "UpdateIPSet"), write(rampart_waf::update_ip_set)),

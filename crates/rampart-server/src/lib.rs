@@ -15,6 +15,7 @@ mod ids;
 mod listener;
 mod oidc;
 mod operator;
+mod proxy;
 mod services;
 mod signin;
 mod tls;
@@ -32,7 +33,9 @@ use rampart_store::{Db, Sealer, StoreError};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
-pub use config::{Config, ConfigError, EXAMPLE_TOML, LogFormat, MasterKeySource, config_keys, parse_listen};
+pub use config::{
+    Config, ConfigError, EXAMPLE_TOML, LogFormat, MasterKeySource, ProxyConfig, config_keys, parse_listen,
+};
 pub use data_dir::{DB_FILE, prepare as prepare_data_dir};
 pub use operator::{
     PasswordReset, TemplateRegistration, open_sealer, register_delegation_template, reset_root_password,
@@ -100,12 +103,22 @@ pub struct FirstStart {
     pub credentials_file: PathBuf,
 }
 
+/// A proxy listener the server runs.
+#[derive(Debug, Clone)]
+pub struct ProxyListener {
+    pub name: String,
+    pub addr: SocketAddr,
+    /// The load balancer it is, for AssociateWebACL.
+    pub load_balancer_arn: String,
+}
+
 /// A started server.
 pub struct Running {
     pub addr: SocketAddr,
     pub tls: bool,
     pub management_account_id: String,
     pub first_start: Option<FirstStart>,
+    pub proxies: Vec<ProxyListener>,
     db: Db,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -164,6 +177,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let bind = config.bind_addr();
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| StartError::Bind(bind, e))?;
     let addr = listener.local_addr().map_err(|e| StartError::Bind(bind, e))?;
+    let mut proxy_listeners = Vec::new();
+    for p in &config.proxy {
+        let l = tokio::net::TcpListener::bind(p.listen).await.map_err(|e| StartError::Bind(p.listen, e))?;
+        let local = l.local_addr().map_err(|e| StartError::Bind(p.listen, e))?;
+        proxy_listeners.push((p.clone(), l, local));
+    }
     let credentials_path = config.data_dir.join(data_dir::ROOT_CREDENTIALS);
     if !has_data && credentials_path.exists() {
         return Err(StartError::StaleCredentials(credentials_path));
@@ -237,9 +256,55 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         rx.clone(),
     ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
+    let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
-    Ok(Running { addr, tls, management_account_id: marker.management_account_id, first_start, db, shutdown, task })
+    Ok(Running {
+        addr,
+        tls,
+        management_account_id: marker.management_account_id,
+        first_start,
+        proxies,
+        db,
+        shutdown,
+        task,
+    })
+}
+
+/// Records each proxy listener as a load balancer of the management account in the server's
+/// region (so that a web ACL can be associated with it) and starts serving it.
+async fn start_proxies(
+    app: &Arc<app::App>,
+    account: &str,
+    listeners: Vec<(config::ProxyConfig, tokio::net::TcpListener, SocketAddr)>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Vec<ProxyListener>, rampart_store::TxError<ServiceError>> {
+    let mut started = Vec::new();
+    for (p, listener, local) in listeners {
+        let place =
+            rampart_waf::Place { account: account.to_owned(), region: app.config.region.clone(), scope: "regional" };
+        let (name, at, listen, upstream) = (p.name.clone(), place.clone(), local.to_string(), p.upstream.clone());
+        let lb = app
+            .db
+            .transact(move |tx| {
+                rampart_waf::register_load_balancer(tx, &at.account, &at.region, &name, &listen, &upstream)
+            })
+            .await?;
+        let binding = rampart_waf::Binding { balancer_arn: lb.arn.clone(), place, name: p.web_acl.clone() };
+        let c = &app.config;
+        let limits = proxy::ProxyLimits {
+            max_body_bytes: c.max_body_bytes,
+            header_read_timeout: std::time::Duration::from_secs(c.header_read_timeout_secs),
+            body_read_timeout: std::time::Duration::from_secs(c.body_read_timeout_secs),
+            max_connections: c.max_connections,
+            max_connections_per_source: c.max_connections_per_source,
+            shutdown_grace: std::time::Duration::from_secs(c.shutdown_grace_secs),
+        };
+        let served = Arc::new(proxy::Proxy::new(&p, local, binding, app.db.clone(), limits));
+        tokio::spawn(proxy::serve(listener, served, shutdown.clone()));
+        started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: lb.arn });
+    }
+    Ok(started)
 }
 
 /// Opens the configured store: the embedded one in the data directory (created when `create`),

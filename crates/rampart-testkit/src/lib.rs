@@ -13,6 +13,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rampart_server::{Config, Running};
 
+pub mod upstream;
+
 /// The management account every test server gets.
 pub const ACCOUNT_ID: &str = "123456789012";
 

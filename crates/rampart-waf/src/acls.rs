@@ -419,6 +419,10 @@ pub fn delete_web_acl(
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     let stored = named(&records::tx_reader(tx), &place, Kind::WebAcl, &input.name, &input.id)?;
     locked(&stored, &input.lock_token)?;
+    // A web ACL protecting a resource must be disassociated first.
+    if super::protection::associated_tx(tx, &stored.arn)? {
+        return Err(super::associated());
+    }
     super::remove(tx, &place, Kind::WebAcl, &stored.id)?;
     Ok(shapes::DeleteWebACLResponse {})
 }

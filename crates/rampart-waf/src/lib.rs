@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 mod acls;
 pub mod capacity;
 pub mod engine;
+mod protection;
 mod sets;
 mod tags;
 
 pub use acls::*;
+pub use protection::*;
 pub use sets::*;
 pub use tags::*;
 
@@ -273,6 +275,7 @@ pub fn limits_exceeded() -> ServiceError {
 pub static ACTIONS: &[rampart_core::actions::Action] = {
     use rampart_core::actions::{Target, row};
     &[
+        row("AssociateWebACL", &[Target::All], &[]),
         row("CheckCapacity", &[Target::All], &[]),
         row("CreateIPSet", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("CreateRegexPatternSet", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
@@ -282,12 +285,15 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DeleteRegexPatternSet", &[Target::All], &[]),
         row("DeleteRuleGroup", &[Target::All], &[]),
         row("DeleteWebACL", &[Target::All], &[]),
+        row("DisassociateWebACL", &[Target::All], &[]),
         row("GetIPSet", &[Target::All], &[]),
         row("GetRegexPatternSet", &[Target::All], &[]),
         row("GetRuleGroup", &[Target::All], &[]),
         row("GetWebACL", &[Target::All], &[]),
+        row("GetWebACLForResource", &[Target::All], &[]),
         row("ListIPSets", &[Target::All], &[]),
         row("ListRegexPatternSets", &[Target::All], &[]),
+        row("ListResourcesForWebACL", &[Target::All], &[]),
         row("ListRuleGroups", &[Target::All], &[]),
         row("ListTagsForResource", &[Target::All], &[]),
         row("ListWebACLs", &[Target::All], &[]),

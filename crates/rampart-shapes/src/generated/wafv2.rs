@@ -679,7 +679,11 @@ pub static SERVICE: crate::Service = crate::Service {
 
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
+    "AssociateWebACL",
     "CheckCapacity",
+    "DisassociateWebACL",
+    "GetWebACLForResource",
+    "ListResourcesForWebACL",
     "CreateIPSet",
     "CreateRegexPatternSet",
     "CreateRuleGroup",
@@ -12452,6 +12456,69 @@ impl ::std::fmt::Debug for AsnMatchStatement {
     }
 }
 
+/// The `AssociateWebACLRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AssociateWebACLRequest {
+    pub web_acl_arn: ::std::string::String,
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for AssociateWebACLRequest {
+    const SHAPE: &'static crate::Shape = &SH_AssociateWebACLRequest;
+}
+
+impl crate::FromValue for AssociateWebACLRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { web_acl_arn: crate::required(f.next())?, resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AssociateWebACLRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.web_acl_arn)),
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AssociateWebACLRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AssociateWebACLRequest")
+            .field("WebACLArn", &self.web_acl_arn)
+            .field("ResourceArn", &self.resource_arn)
+            .finish()
+    }
+}
+
+/// The `AssociateWebACLResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AssociateWebACLResponse {}
+
+impl crate::HasShape for AssociateWebACLResponse {
+    const SHAPE: &'static crate::Shape = &SH_AssociateWebACLResponse;
+}
+
+impl crate::FromValue for AssociateWebACLResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for AssociateWebACLResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for AssociateWebACLResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AssociateWebACLResponse").finish()
+    }
+}
+
 /// The `AssociationConfig` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct AssociationConfig {
@@ -13877,6 +13944,62 @@ impl ::std::fmt::Debug for DeleteWebACLResponse {
     }
 }
 
+/// The `DisassociateWebACLRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisassociateWebACLRequest {
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for DisassociateWebACLRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateWebACLRequest;
+}
+
+impl crate::FromValue for DisassociateWebACLRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisassociateWebACLRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.resource_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateWebACLRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateWebACLRequest").field("ResourceArn", &self.resource_arn).finish()
+    }
+}
+
+/// The `DisassociateWebACLResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisassociateWebACLResponse {}
+
+impl crate::HasShape for DisassociateWebACLResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateWebACLResponse;
+}
+
+impl crate::FromValue for DisassociateWebACLResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisassociateWebACLResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateWebACLResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateWebACLResponse").finish()
+    }
+}
+
 /// The `EmailField` shape.
 #[derive(Clone, PartialEq)]
 pub struct EmailField {
@@ -14447,6 +14570,64 @@ impl ::std::fmt::Debug for GetRuleGroupResponse {
             .field("RuleGroup", &self.rule_group)
             .field("LockToken", &self.lock_token)
             .finish()
+    }
+}
+
+/// The `GetWebACLForResourceRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetWebACLForResourceRequest {
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for GetWebACLForResourceRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetWebACLForResourceRequest;
+}
+
+impl crate::FromValue for GetWebACLForResourceRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetWebACLForResourceRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.resource_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for GetWebACLForResourceRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetWebACLForResourceRequest").field("ResourceArn", &self.resource_arn).finish()
+    }
+}
+
+/// The `GetWebACLForResourceResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetWebACLForResourceResponse {
+    pub web_acl: ::std::option::Option<WebACL>,
+}
+
+impl crate::HasShape for GetWebACLForResourceResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetWebACLForResourceResponse;
+}
+
+impl crate::FromValue for GetWebACLForResourceResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { web_acl: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetWebACLForResourceResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.web_acl.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetWebACLForResourceResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetWebACLForResourceResponse").field("WebACL", &self.web_acl).finish()
     }
 }
 
@@ -15253,6 +15434,71 @@ impl ::std::fmt::Debug for ListRegexPatternSetsResponse {
             .field("NextMarker", &self.next_marker)
             .field("RegexPatternSets", &self.regex_pattern_sets)
             .finish()
+    }
+}
+
+/// The `ListResourcesForWebACLRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListResourcesForWebACLRequest {
+    pub web_acl_arn: ::std::string::String,
+    pub resource_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListResourcesForWebACLRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListResourcesForWebACLRequest;
+}
+
+impl crate::FromValue for ListResourcesForWebACLRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { web_acl_arn: crate::required(f.next())?, resource_type: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListResourcesForWebACLRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.web_acl_arn)),
+            self.resource_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListResourcesForWebACLRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListResourcesForWebACLRequest")
+            .field("WebACLArn", &self.web_acl_arn)
+            .field("ResourceType", &self.resource_type)
+            .finish()
+    }
+}
+
+/// The `ListResourcesForWebACLResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListResourcesForWebACLResponse {
+    pub resource_arns: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for ListResourcesForWebACLResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListResourcesForWebACLResponse;
+}
+
+impl crate::FromValue for ListResourcesForWebACLResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arns: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListResourcesForWebACLResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.resource_arns.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ListResourcesForWebACLResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListResourcesForWebACLResponse").field("ResourceArns", &self.resource_arns).finish()
     }
 }
 

@@ -283,3 +283,238 @@ async fn web_acls_reference_sets_and_groups_priced_and_guarded_by_lock_tokens() 
     delete_set(current.lock_token().unwrap()).await.unwrap();
     assert!(c.list_ip_sets().scope(Scope::Regional).send().await.unwrap().ip_sets().is_empty());
 }
+
+/// A request through the proxy: status, body, and the `x-amzn-waf-` and content-type headers.
+struct Answer {
+    status: u16,
+    body: String,
+    headers: http::HeaderMap,
+}
+
+async fn send(
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    use http_body_util::BodyExt;
+    let mut req = http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(http_body_util::Full::new(bytes::Bytes::from(body.to_owned()))).unwrap();
+    let response = client.request(req).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    Answer { status, body, headers }
+}
+
+#[tokio::test]
+async fn the_proxy_decides_live_traffic_by_the_web_acl_and_its_changes() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![
+            rampart_server::ProxyConfig {
+                name: "shop".into(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                upstream: format!("http://{upstream}"),
+                web_acl: Some("front".into()),
+            },
+            rampart_server::ProxyConfig {
+                name: "dead".into(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                upstream: "http://127.0.0.1:1".into(),
+                web_acl: None,
+            },
+        ];
+    })
+    .await
+    .unwrap();
+    let running = server.running.as_ref().unwrap();
+    let (shop, dead) = (&running.proxies[0], &running.proxies[1]);
+    let url = |path: &str| format!("http://{}{path}", shop.addr);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let c = waf(&server);
+
+    // The web ACL the proxy names does not exist yet: nothing passes unprotected.
+    assert_eq!(send(&client, "GET", &url("/"), &[], "").await.status, 503);
+    // A proxy without a web ACL forwards; its upstream being down is a bad gateway.
+    assert_eq!(send(&client, "GET", &format!("http://{}/", dead.addr), &[], "").await.status, 502);
+
+    let ips = c
+        .create_ip_set()
+        .name("banned")
+        .scope(Scope::Regional)
+        .ip_address_version(IpAddressVersion::Ipv4)
+        .addresses("192.0.2.0/24")
+        .send()
+        .await
+        .unwrap();
+    let ips = ips.summary().unwrap().clone();
+    let sqli = Statement::builder()
+        .sqli_match_statement(
+            aws_sdk_wafv2::types::SqliMatchStatement::builder()
+                .field_to_match(
+                    FieldToMatch::builder()
+                        .all_query_arguments(aws_sdk_wafv2::types::AllQueryArguments::builder().build())
+                        .build(),
+                )
+                .text_transformations(transform(0, TextTransformationType::UrlDecode))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let xss = Statement::builder()
+        .xss_match_statement(
+            aws_sdk_wafv2::types::XssMatchStatement::builder()
+                .field_to_match(
+                    FieldToMatch::builder()
+                        .body(
+                            aws_sdk_wafv2::types::Body::builder()
+                                .oversize_handling(aws_sdk_wafv2::types::OversizeHandling::Continue)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .text_transformations(transform(0, TextTransformationType::UrlDecode))
+                .text_transformations(transform(1, TextTransformationType::HtmlEntityDecode))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let by_ip = Statement::builder()
+        .ip_set_reference_statement(IpSetReferenceStatement::builder().arn(ips.arn().unwrap()).build().unwrap())
+        .build();
+    let marker = aws_sdk_wafv2::types::CustomRequestHandling::builder()
+        .insert_headers(aws_sdk_wafv2::types::CustomHttpHeader::builder().name("seen").value("curl").build().unwrap())
+        .build()
+        .unwrap();
+    let curl = Statement::builder()
+        .byte_match_statement(
+            ByteMatchStatement::builder()
+                .search_string(Blob::new("curl/"))
+                .field_to_match(
+                    FieldToMatch::builder()
+                        .single_header(
+                            aws_sdk_wafv2::types::SingleHeader::builder().name("user-agent").build().unwrap(),
+                        )
+                        .build(),
+                )
+                .text_transformations(transform(0, TextTransformationType::Lowercase))
+                .positional_constraint(PositionalConstraint::StartsWith)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let custom = BlockAction::builder()
+        .custom_response(
+            CustomResponse::builder().response_code(403).custom_response_body_key("denied").build().unwrap(),
+        )
+        .build();
+    let block = || RuleAction::builder().block(BlockAction::builder().build()).build();
+    let front = c
+        .create_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule("banned", 0, by_ip, block()))
+        .rules(rule(
+            "mark-curl",
+            1,
+            curl,
+            RuleAction::builder().count(CountAction::builder().custom_request_handling(marker).build()).build(),
+        ))
+        .rules(rule("admin", 2, uri_contains("admin"), RuleAction::builder().block(custom).build()))
+        .rules(rule("sqli", 3, sqli, block()))
+        .rules(rule("xss", 4, xss, block()))
+        .custom_response_bodies(
+            "denied",
+            CustomResponseBody::builder()
+                .content_type(ResponseContentType::ApplicationJson)
+                .content(r#"{"denied":true}"#)
+                .build()
+                .unwrap(),
+        )
+        .visibility_config(visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    let front = front.summary().unwrap().clone();
+
+    // Ordinary traffic reaches the upstream with what an ALB adds, and the Count rule's header.
+    let ok = send(&client, "GET", &url("/products/42?color=blue"), &[("user-agent", "curl/8.5")], "").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let seen: serde_json::Value = serde_json::from_str(&ok.body).unwrap();
+    assert_eq!(seen["path"], "/products/42?color=blue");
+    assert_eq!(seen["forwardedFor"], "127.0.0.1");
+    assert_eq!(seen["forwardedPort"], shop.addr.port().to_string());
+    assert_eq!(seen["forwardedProto"], "http");
+    assert_eq!(seen["inserted"], "curl");
+    // Attacks are answered by the web ACL and never reach the upstream.
+    let attack = send(&client, "GET", &url("/item?id=1%27%20OR%20%271%27%3D%271"), &[], "").await;
+    assert_eq!((attack.status, attack.body.as_str()), (403, "Forbidden"));
+    let admin = send(&client, "GET", &url("/%41dmin/users"), &[], "").await;
+    assert_eq!((admin.status, admin.body.as_str()), (403, r#"{"denied":true}"#));
+    assert_eq!(admin.headers.get("content-type").unwrap(), "application/json");
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let xss_post = send(&client, "POST", &url("/comment"), &form, "text=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert_eq!(xss_post.status, 403);
+    let fine_post = send(&client, "POST", &url("/comment"), &form, "text=3+%3C+4+is+true").await;
+    assert_eq!(fine_post.status, 200);
+    let forwarded = send(&client, "GET", &url("/"), &[("x-forwarded-for", "198.51.100.4")], "").await;
+    let seen: serde_json::Value = serde_json::from_str(&forwarded.body).unwrap();
+    assert_eq!(seen["forwardedFor"], "198.51.100.4, 127.0.0.1", "the chain is kept and the client appended");
+
+    // A change to a referenced IP set applies to the next request on the open connection.
+    let got = c.get_ip_set().name("banned").scope(Scope::Regional).id(ips.id().unwrap()).send().await.unwrap();
+    c.update_ip_set()
+        .name("banned")
+        .scope(Scope::Regional)
+        .id(ips.id().unwrap())
+        .addresses("127.0.0.0/8")
+        .lock_token(got.lock_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(send(&client, "GET", &url("/products/42"), &[], "").await.status, 403);
+
+    // An associated web ACL takes the named one's place, and cannot be deleted while it protects.
+    let open = c
+        .create_web_acl()
+        .name("open")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .visibility_config(visibility("open"))
+        .send()
+        .await
+        .unwrap();
+    let open = open.summary().unwrap().clone();
+    c.associate_web_acl().web_acl_arn(open.arn().unwrap()).resource_arn(&shop.load_balancer_arn).send().await.unwrap();
+    assert_eq!(send(&client, "GET", &url("/products/42"), &[], "").await.status, 200);
+    let protecting = c.get_web_acl_for_resource().resource_arn(&shop.load_balancer_arn).send().await.unwrap();
+    assert_eq!(protecting.web_acl().unwrap().name(), "open");
+    let resources = c.list_resources_for_web_acl().web_acl_arn(open.arn().unwrap()).send().await.unwrap();
+    assert_eq!(resources.resource_arns(), std::slice::from_ref(&shop.load_balancer_arn));
+    let delete_open = c
+        .delete_web_acl()
+        .name("open")
+        .scope(Scope::Regional)
+        .id(open.id().unwrap())
+        .lock_token(open.lock_token().unwrap());
+    assert_eq!(code(delete_open.clone().send().await), "WAFAssociatedItemException");
+    let unknown = c
+        .associate_web_acl()
+        .web_acl_arn(open.arn().unwrap())
+        .resource_arn("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/nowhere/0123456789abcdef");
+    assert_eq!(code(unknown.send().await), "WAFNonexistentItemException");
+    c.disassociate_web_acl().resource_arn(&shop.load_balancer_arn).send().await.unwrap();
+    assert_eq!(send(&client, "GET", &url("/products/42"), &[], "").await.status, 403, "back to the named web ACL");
+    delete_open.send().await.unwrap();
+    let _ = front;
+}

@@ -464,7 +464,8 @@ fn normalize_path(input: &[u8], windows: bool) -> Vec<u8> {
     let path: Vec<u8> =
         if windows { input.iter().map(|b| if *b == b'\\' { b'/' } else { *b }).collect() } else { input.to_vec() };
     let absolute = path.first() == Some(&b'/');
-    let trailing = path.last() == Some(&b'/') || path.ends_with(b"/.") || path.ends_with(b"/..");
+    let slash = path.last() == Some(&b'/');
+    let dot_ended = path.ends_with(b"/.") || path.ends_with(b"/..");
     let mut segments: Vec<&[u8]> = Vec::new();
     for segment in path.split(|b| *b == b'/') {
         match segment {
@@ -484,7 +485,10 @@ fn normalize_path(input: &[u8], windows: bool) -> Vec<u8> {
         out.push(b'/');
     }
     out.extend_from_slice(&segments.join(&b'/'));
-    if trailing && !segments.is_empty() {
+    // A directory stays one: a trailing `/`, or a `.` or `..` that was resolved away (a `..`
+    // kept at the start of a relative path stays as written).
+    let kept_up = segments.last().is_some_and(|s| *s == b"..");
+    if !segments.is_empty() && (slash || (dot_ended && !kept_up)) {
         out.push(b'/');
     }
     out
@@ -550,6 +554,8 @@ mod tests {
         assert_eq!(t("NORMALIZE_PATH", b"/a//b/./c/../../etc/passwd"), b"/a/etc/passwd");
         assert_eq!(t("NORMALIZE_PATH", b"/../../etc/passwd"), b"/etc/passwd");
         assert_eq!(t("NORMALIZE_PATH_WIN", b"\\a\\..\\b\\"), b"/b/");
+        assert_eq!(t("NORMALIZE_PATH", b"../.."), b"../..");
+        assert_eq!(t("NORMALIZE_PATH", b"a/b/.."), b"a/");
         assert_eq!(t("REMOVE_NULLS", b"a\0b"), b"ab");
         assert_eq!(t("REPLACE_NULLS", b"a\0b"), b"a b");
         assert_eq!(t("LOWERCASE", b"SeLeCt"), b"select");

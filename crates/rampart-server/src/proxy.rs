@@ -1,0 +1,247 @@
+//! Proxy listeners: reverse proxies to an upstream application, each a load balancer of
+//! Rampart's own whose requests the web ACL associated with it (or named for it) decides before
+//! they reach the upstream, as AWS WAF decides an application load balancer's.
+//!
+//! Every request is read whole (its body within the configured limit and read timeout), decided
+//! by the engine, then forwarded with `X-Forwarded-For`, `-Proto` and `-Port` added, or answered
+//! as the web ACL says. The web ACL is compiled once and kept while the records it was made from
+//! are unchanged; a change applies to the next request, on connections already open. A web ACL
+//! that cannot be enforced fails closed: 503, never an unprotected forward.
+//! See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html>.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rampart_store::Db;
+use rampart_waf::engine::Decision;
+use rampart_waf::{Binding, Protection};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::ProxyConfig;
+use crate::conn_limits::{FirstByte, Limits};
+
+type Body = Either<Incoming, Full<Bytes>>;
+type ProxyResponse = http::Response<Body>;
+
+/// One proxy listener, ready to serve.
+pub struct Proxy {
+    pub name: String,
+    pub listen: SocketAddr,
+    upstream: http::uri::Authority,
+    binding: Binding,
+    db: Db,
+    protection: Mutex<Option<Arc<Protection>>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+    limits: ProxyLimits,
+}
+
+/// The proxy's defences, from the server's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyLimits {
+    pub max_body_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_source: usize,
+    pub shutdown_grace: Duration,
+}
+
+fn respond(status: u16, body: &'static str) -> ProxyResponse {
+    let mut r = http::Response::new(Either::Right(Full::new(Bytes::from_static(body.as_bytes()))));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    r
+}
+
+impl Proxy {
+    pub fn new(config: &ProxyConfig, listen: SocketAddr, binding: Binding, db: Db, limits: ProxyLimits) -> Proxy {
+        let upstream = config.upstream_authority().unwrap_or_else(|| http::uri::Authority::from_static("127.0.0.1:80"));
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Proxy { name: config.name.clone(), listen, upstream, binding, db, protection: Mutex::new(None), client, limits }
+    }
+
+    /// The protection to decide the next request with: the one last loaded while its records
+    /// are unchanged, else a fresh one.
+    fn protection(&self) -> Arc<Protection> {
+        let mut current = self.protection.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(p) = current.as_ref()
+            && p.fresh(&self.db)
+        {
+            return p.clone();
+        }
+        let loaded = Arc::new(Protection::load(&self.db, &self.binding));
+        if let Err(e) = &loaded.outcome {
+            tracing::warn!(proxy = %self.name, error = %e, "the proxy's web ACL cannot be enforced: answering 503");
+        }
+        *current = Some(loaded.clone());
+        loaded
+    }
+
+    async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> ProxyResponse {
+        let (mut parts, body) = req.into_parts();
+        let declared =
+            parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
+            return respond(413, "Request Entity Too Large");
+        }
+        let read = tokio::time::timeout(
+            self.limits.body_read_timeout,
+            Limited::new(body, self.limits.max_body_bytes).collect(),
+        )
+        .await;
+        let body = match read {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(_)) => return respond(413, "Request Entity Too Large"),
+            // A client that does not finish its body in time (slow POST) is cut off.
+            Err(_) => return respond(408, "Request Timeout"),
+        };
+        let protection = self.protection();
+        let mut inserted = Vec::new();
+        match &protection.outcome {
+            Err(_) => return respond(503, "Service Unavailable"),
+            Ok(None) => {}
+            Ok(Some((_, acl))) => {
+                let headers: Vec<(&[u8], &[u8])> =
+                    parts.headers.iter().map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes())).collect();
+                let request = rampart_waf::engine::fields::Request {
+                    client_ip: peer.ip(),
+                    method: parts.method.as_str().as_bytes(),
+                    path: parts.uri.path().as_bytes(),
+                    query: parts.uri.query().unwrap_or_default().as_bytes(),
+                    headers: &headers,
+                    body: &body,
+                    body_length: body.len(),
+                };
+                let verdict = acl.evaluate(&request);
+                tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");
+                match verdict.decision {
+                    Decision::Allow { insert_headers } => inserted = insert_headers,
+                    Decision::Block(r) | Decision::Interstitial(r) => return answer(r),
+                }
+            }
+        }
+        // Forward: the path and query as received, to the upstream, with what an ALB adds.
+        let path = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+        let Ok(uri) = http::Uri::builder().scheme("http").authority(self.upstream.clone()).path_and_query(path).build()
+        else {
+            return respond(400, "Bad Request");
+        };
+        parts.uri = uri;
+        let forwarded_for = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(before) => format!("{before}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        let h = &mut parts.headers;
+        for (name, value) in [
+            ("x-forwarded-for", forwarded_for),
+            ("x-forwarded-proto", "http".to_owned()),
+            ("x-forwarded-port", self.listen.port().to_string()),
+        ] {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                h.insert(name, v);
+            }
+        }
+        for (name, value) in inserted {
+            if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value))
+            {
+                h.insert(n, v);
+            }
+        }
+        // Hop-by-hop headers are the proxy's own, not the upstream's.
+        for hop in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"] {
+            h.remove(hop);
+        }
+        parts.version = http::Version::HTTP_11;
+        match self.client.request(http::Request::from_parts(parts, Full::new(body))).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                for hop in ["connection", "keep-alive", "transfer-encoding"] {
+                    parts.headers.remove(hop);
+                }
+                http::Response::from_parts(parts, Either::Left(body))
+            }
+            // An upstream that cannot be reached is a bad gateway, as an ALB answers.
+            Err(e) => {
+                tracing::warn!(proxy = %self.name, error = %e, "the upstream cannot be reached");
+                respond(502, "Bad Gateway")
+            }
+        }
+    }
+}
+
+/// A response the web ACL gives in the upstream's place.
+fn answer(r: rampart_waf::engine::Response) -> ProxyResponse {
+    let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(r.body))));
+    *response.status_mut() = http::StatusCode::from_u16(r.status).unwrap_or(http::StatusCode::FORBIDDEN);
+    let headers = response.headers_mut();
+    if let Some(v) = r.content_type.as_deref().and_then(|t| http::HeaderValue::from_str(t).ok()) {
+        headers.insert(http::header::CONTENT_TYPE, v);
+    }
+    for (name, value) in r.headers {
+        if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value)) {
+            headers.insert(n, v);
+        }
+    }
+    response
+}
+
+/// Accepts connections until `shutdown` flips, then drains in-flight requests.
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch::Receiver<bool>) {
+    let graceful = GracefulShutdown::new();
+    let limits = Limits::new(proxy.limits.max_connections, proxy.limits.max_connections_per_source);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Past the per-source cap a client's connections are closed as they arrive.
+                let Some(admitted) = limits.admit(peer.ip()) else { continue };
+                let _ = stream.set_nodelay(true);
+                let proxy = proxy.clone();
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder.http1().timer(TokioTimer::new()).header_read_timeout(proxy.limits.header_read_timeout).keep_alive(true);
+                builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+                let first_byte = proxy.limits.header_read_timeout;
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let _admitted = admitted;
+                    let svc = service_fn(move |req: http::Request<Incoming>| {
+                        let proxy = proxy.clone();
+                        async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
+                    });
+                    let conn = builder.serve_connection(TokioIo::new(FirstByte::new(stream, first_byte)), svc).into_owned();
+                    let _ = watcher.watch(conn).await;
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(proxy.limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(proxy = %proxy.name, "shutdown grace period ended with proxied requests in flight");
+    }
+}

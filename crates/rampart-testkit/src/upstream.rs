@@ -1,0 +1,45 @@
+//! A trivial upstream application for proxy tests and benchmarks: it answers every request with
+//! 200 and what it received (method, path and query, the forwarded-for chain, and any header the
+//! WAF inserted), so a test sees what the proxy let through and how.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+
+/// Starts the upstream on an ephemeral loopback port; it serves until the runtime stops.
+pub async fn start() -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let svc = service_fn(|req: http::Request<Incoming>| async move {
+                    let (parts, body) = req.into_parts();
+                    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    let header = |name: &str| {
+                        parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+                    };
+                    let seen = serde_json::json!({
+                        "method": parts.method.as_str(),
+                        "path": parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+                        "forwardedFor": header("x-forwarded-for"),
+                        "forwardedPort": header("x-forwarded-port"),
+                        "forwardedProto": header("x-forwarded-proto"),
+                        "inserted": header("x-amzn-waf-seen"),
+                        "bodyLength": body.len(),
+                    });
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(seen.to_string()))))
+                });
+                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    Ok(addr)
+}
