@@ -102,11 +102,16 @@ impl Proxy {
         if declared.is_some_and(|n| n > self.limits.max_body_bytes as u64) {
             return respond(413, "Request Entity Too Large");
         }
-        let read = tokio::time::timeout(
-            self.limits.body_read_timeout,
-            Limited::new(body, self.limits.max_body_bytes).collect(),
-        )
-        .await;
+        // Most requests have no body: nothing to wait for.
+        let read = if hyper::body::Body::is_end_stream(&body) {
+            Ok(Ok(http_body_util::Collected::default()))
+        } else {
+            tokio::time::timeout(
+                self.limits.body_read_timeout,
+                Limited::new(body, self.limits.max_body_bytes).collect(),
+            )
+            .await
+        };
         let body = match read {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(_)) => return respond(413, "Request Entity Too Large"),

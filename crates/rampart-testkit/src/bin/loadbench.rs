@@ -15,7 +15,9 @@
 //! CreateUser calls; `--op s3-put` and `--op s3-get` load PutObject and GetObject of 4 KiB
 //! objects (sealed at rest); `--op s3-transfer [--mib N]` uploads N MiB (default 1024) in 8 MiB
 //! parts and downloads it in 8 MiB ranges, 8 connections each way, and reports MB/s and the
-//! server's peak RSS growth.
+//! server's peak RSS growth. `--op proxy` starts a trivial upstream and the server with two
+//! proxy listeners in front of it (no web ACL; a web ACL of the target configuration's kinds of
+//! rules) and loads a small GET straight to the upstream and through each, in one run.
 //!
 //! `--populate USERS,ROLES,POLICIES` stores that many users, roles and managed policies before
 //! measuring, to compare reads on a full account with reads on an empty one.
@@ -162,6 +164,12 @@ enum Op {
     S3Put,
     /// S3 GetObject of a 4 KiB object (SSE-S3) as root.
     S3Get,
+    /// A small GET straight to the trivial upstream (`--op proxy` runs this and the next two).
+    ProxyDirect,
+    /// The same GET through a proxy listener with no web ACL.
+    ProxyOpen,
+    /// The same GET through a proxy listener whose web ACL inspects it (see [`BENCH_WEB_ACL_RULES`]).
+    ProxyWaf,
 }
 
 impl Op {
@@ -178,6 +186,9 @@ impl Op {
             Self::KmsSign => "KMS Sign (ECC_NIST_P256)",
             Self::S3Put => "S3 PutObject (4 KiB)",
             Self::S3Get => "S3 GetObject (4 KiB)",
+            Self::ProxyDirect => "GET upstream directly",
+            Self::ProxyOpen => "GET via proxy, no web ACL",
+            Self::ProxyWaf => "GET via proxy, web ACL",
         }
     }
 }
@@ -215,6 +226,14 @@ fn signed(addr: &str, creds: &Creds, op: Op) -> anyhow::Result<http::Request<Vec
         }
         Op::S3Put => s3_signed(addr, creds, "PUT", "/loadbench/bench.bin", vec![0x5a; 4096]),
         Op::S3Get => s3_signed(addr, creds, "GET", "/loadbench/read.bin", Vec::new()),
+        Op::ProxyDirect | Op::ProxyOpen | Op::ProxyWaf => {
+            Ok(http::Request::get("/products/42?color=blue&size=m&page=2")
+                .header("host", addr)
+                .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+                .header("accept", "text/html,application/xhtml+xml")
+                .header("cookie", "session=8f14e45fceea167a5a36dedd4bea2543; theme=dark")
+                .body(Vec::new())?)
+        }
         Op::CreateUser => {
             let n = NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             form(
@@ -494,7 +513,7 @@ async fn organizations(
         sign_request(req, &creds.id, &creds.secret, "organizations", SystemTime::now(), SignatureLocation::Headers)?;
     let r = rampart_testkit::send(req).await?;
     anyhow::ensure!(r.status == 200, "{op} failed: {}", r.body);
-    Ok(serde_json::from_str(&r.body)?)
+    serde_json::from_str(&r.body).with_context(|| format!("{op} answered {}", r.body))
 }
 
 /// An SCP that allows everything but one service outside one region: a policy every request of
@@ -862,7 +881,159 @@ async fn setup_creds(addr: &str, root: std::sync::Arc<Creds>, op: Op) -> anyhow:
         Op::AssumeRole => std::sync::Arc::new(role_user(addr, &root, false).await?),
         Op::SessionCallerIdentity => std::sync::Arc::new(role_user(addr, &root, true).await?),
         Op::KmsEncrypt | Op::KmsGenerateDataKey | Op::KmsSign => std::sync::Arc::new(kms_user(addr, &root).await?),
+        Op::ProxyDirect | Op::ProxyOpen | Op::ProxyWaf => root,
     })
+}
+
+/// The web ACL of the proxy benchmark: the kinds of rules the issue's target configuration
+/// (CommonRuleSet, SQLiRuleSet, KnownBadInputsRuleSet) holds, as custom rules — an IP set of
+/// 1,000 blocks, a missing User-Agent, size limits, path traversal and file inclusion, Log4Shell
+/// in headers, SQL injection and XSS in the query and body.
+const BENCH_WEB_ACL_RULES: &[(&str, &str)] = &[
+    (
+        "no-user-agent",
+        r#"{"NotStatement":{"Statement":{"SizeConstraintStatement":{"FieldToMatch":{"SingleHeader":{"Name":"user-agent"}},"ComparisonOperator":"GT","Size":0,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}}}"#,
+    ),
+    (
+        "query-size",
+        r#"{"SizeConstraintStatement":{"FieldToMatch":{"QueryString":{}},"ComparisonOperator":"GT","Size":2048,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}"#,
+    ),
+    (
+        "body-size",
+        r#"{"SizeConstraintStatement":{"FieldToMatch":{"Body":{"OversizeHandling":"MATCH"}},"ComparisonOperator":"GT","Size":8192,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}"#,
+    ),
+    (
+        "traversal",
+        r#"{"RegexMatchStatement":{"RegexString":"\\.\\./|/etc/passwd","FieldToMatch":{"UriPath":{}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"},{"Priority":1,"Type":"NORMALIZE_PATH_WIN"}]}}"#,
+    ),
+    (
+        "rfi",
+        r#"{"RegexMatchStatement":{"RegexString":"(?i)(https?|ftps?|file)://\\d+\\.\\d+\\.\\d+\\.\\d+","FieldToMatch":{"AllQueryArguments":{}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"}]}}"#,
+    ),
+    (
+        "log4j",
+        r#"{"RegexMatchStatement":{"RegexString":"(?i)\\$\\{jndi:","FieldToMatch":{"Headers":{"MatchPattern":{"All":{}},"MatchScope":"ALL","OversizeHandling":"CONTINUE"}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE_UNI"}]}}"#,
+    ),
+    (
+        "sqli-query",
+        r#"{"SqliMatchStatement":{"FieldToMatch":{"AllQueryArguments":{}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]}}"#,
+    ),
+    (
+        "sqli-body",
+        r#"{"SqliMatchStatement":{"FieldToMatch":{"Body":{"OversizeHandling":"CONTINUE"}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]}}"#,
+    ),
+    (
+        "sqli-cookie",
+        r#"{"SqliMatchStatement":{"FieldToMatch":{"SingleHeader":{"Name":"cookie"}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"}]}}"#,
+    ),
+    (
+        "xss-query",
+        r#"{"XssMatchStatement":{"FieldToMatch":{"AllQueryArguments":{}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]}}"#,
+    ),
+    (
+        "xss-body",
+        r#"{"XssMatchStatement":{"FieldToMatch":{"Body":{"OversizeHandling":"CONTINUE"}},"TextTransformations":[{"Priority":0,"Type":"URL_DECODE"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]}}"#,
+    ),
+];
+
+/// A WAFv2 call (awsJson 1.1), signed with `creds`.
+async fn waf_call(addr: &str, creds: &Creds, op: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    let req = http::Request::post(format!("http://{addr}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("AWSWAF_20190729.{op}"))
+        .body(body.to_string().into_bytes())?;
+    let r = rampart_testkit::send(sign_request(
+        req,
+        &creds.id,
+        &creds.secret,
+        "wafv2",
+        SystemTime::now(),
+        SignatureLocation::Headers,
+    )?)
+    .await?;
+    anyhow::ensure!(r.status == 200, "{op} failed: {}", r.body);
+    Ok(serde_json::from_str(&r.body)?)
+}
+
+/// Creates the benchmark's IP set and web ACL (named `bench`, which the guarded proxy names).
+async fn bench_web_acl(addr: &str, root: &Creds) -> anyhow::Result<()> {
+    let addresses: Vec<String> = (0..1000).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+    let set = waf_call(
+        addr,
+        root,
+        "CreateIPSet",
+        serde_json::json!({
+            "Name": "bench", "Scope": "REGIONAL", "IPAddressVersion": "IPV4", "Addresses": addresses,
+        }),
+    )
+    .await?;
+    let set_arn = set.pointer("/Summary/ARN").and_then(serde_json::Value::as_str).context("no IP set ARN")?;
+    let visibility = |name: &str| serde_json::json!({"SampledRequestsEnabled": true, "CloudWatchMetricsEnabled": true, "MetricName": name});
+    let mut rules = vec![serde_json::json!({
+        "Name": "banned", "Priority": 0, "Action": {"Block": {}}, "VisibilityConfig": visibility("banned"),
+        "Statement": {"IPSetReferenceStatement": {"ARN": set_arn}},
+    })];
+    for (i, (name, statement)) in BENCH_WEB_ACL_RULES.iter().enumerate() {
+        rules.push(serde_json::json!({
+            "Name": name, "Priority": i + 1, "Action": {"Block": {}}, "VisibilityConfig": visibility(name),
+            "Statement": serde_json::from_str::<serde_json::Value>(statement)?,
+        }));
+    }
+    waf_call(
+        addr,
+        root,
+        "CreateWebACL",
+        serde_json::json!({
+            "Name": "bench", "Scope": "REGIONAL", "DefaultAction": {"Allow": {}}, "Rules": rules,
+            "VisibilityConfig": visibility("bench"),
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The proxy benchmark: the trivial upstream (its own process), then the server with two proxy
+/// listeners in front of it, one without a web ACL and one with [`BENCH_WEB_ACL_RULES`]; the same
+/// small GET straight to the upstream and through each proxy, at each connection count, with the
+/// proxies' throughput as a share of the direct one in the same run.
+async fn proxy_bench(
+    bin: &std::path::Path,
+    data: &std::path::Path,
+    connections: &[usize],
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(bin.with_file_name("upstream"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run the upstream")?;
+    let stdout = child.stdout.take().context("no upstream output")?;
+    // Killed when the benchmark ends, as the server is.
+    let _upstream = Server { child, addr: String::new() };
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let up = line.trim().strip_prefix("listening on ").context("the upstream did not say where it listens")?.to_owned();
+    let (open, guarded) = (format!("127.0.0.1:{}", free_port()?), format!("127.0.0.1:{}", free_port()?));
+    let extra = vec![
+        "--proxy".to_owned(),
+        format!("name=open,listen={open},upstream=http://{up}"),
+        "--proxy".to_owned(),
+        format!("name=guarded,listen={guarded},upstream=http://{up},web-acl=bench"),
+    ];
+    let (server, _) = spawn(&bin.to_path_buf(), data, &extra).await?;
+    let root = std::sync::Arc::new(read_creds(&data.join("root-credentials"))?);
+    bench_web_acl(&server.addr, &root).await?;
+    let pids = [server.child.id()];
+    for (addr, op) in [(&up, Op::ProxyDirect), (&open, Op::ProxyOpen), (&guarded, Op::ProxyWaf)] {
+        run(std::slice::from_ref(addr), &root, 4, 1, op, &pids).await?; // warm-up
+    }
+    for &c in connections {
+        for (addr, op) in [(&up, Op::ProxyDirect), (&open, Op::ProxyOpen), (&guarded, Op::ProxyWaf)] {
+            run(std::slice::from_ref(addr), &root, c, seconds, op, &pids).await?;
+        }
+    }
+    drop(server);
+    Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -875,6 +1046,7 @@ async fn main() -> anyhow::Result<()> {
     let mut postgres = false;
     let mut nodes = 1usize;
     let mut transfer = false;
+    let mut proxy = false;
     let mut mib = 1024usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -910,10 +1082,14 @@ async fn main() -> anyhow::Result<()> {
                         transfer = true;
                         Op::GetCallerIdentity
                     }
+                    Some("proxy") => {
+                        proxy = true;
+                        Op::ProxyDirect
+                    }
                     _ => bail!(
                         "--op is get-caller-identity, get-user, member-get-user, create-user, assume-role, \
-                         session-caller-identity, kms-encrypt, kms-generate-data-key, kms-sign, s3-put, s3-get \
-                         or s3-transfer"
+                         session-caller-identity, kms-encrypt, kms-generate-data-key, kms-sign, s3-put, s3-get, \
+                         s3-transfer or proxy"
                     ),
                 }
             }
@@ -948,6 +1124,9 @@ async fn main() -> anyhow::Result<()> {
     let bin = std::env::current_exe()?.with_file_name("rampart");
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
+    if proxy {
+        return proxy_bench(&bin, &data, &connections, seconds).await;
+    }
     // The database, when asked for: a server of the benchmark's own, durable as in production.
     let (_pg, store): (Option<rampart_pgtest::Server>, Vec<String>) = if postgres {
         let pg = rampart_pgtest::start_server(&rampart_pgtest::Options { durable: true, ..Default::default() })
