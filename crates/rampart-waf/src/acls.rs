@@ -570,7 +570,8 @@ pub(crate) fn unreferenced(tx: &Tx<'_>, place: &Place, arn: &str) -> Result<(), 
     // Bodies are AWS's wire JSON, where an ARN is a quoted string.
     let quoted = format!("\"{arn}\"");
     for kind in [Kind::WebAcl, Kind::RuleGroup] {
-        if all_tx(tx, place, kind)?.iter().any(|s| s.body.contains(&quoted)) {
+        // A rule group's own body names its own ARN.
+        if all_tx(tx, place, kind)?.iter().any(|s| s.arn != arn && s.body.contains(&quoted)) {
             return Err(super::associated());
         }
     }

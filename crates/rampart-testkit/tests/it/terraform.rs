@@ -166,12 +166,11 @@ fn ok(out: &std::process::Output, what: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
-    let _heavy = crate::LOAD.write().await;
-    let server = TestServer::start().await.unwrap();
+/// A directory holding `config` as `main.tf` and a CLI configuration that installs providers from
+/// the machine's mirror only.
+fn workspace(config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("main.tf"), CONFIG).unwrap();
+    std::fs::write(dir.path().join("main.tf"), config).unwrap();
     let mirror = provider_mirror();
     std::fs::write(
         dir.path().join("terraformrc"),
@@ -181,6 +180,14 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
         ),
     )
     .unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
+    let _heavy = crate::LOAD.write().await;
+    let server = TestServer::start().await.unwrap();
+    let dir = workspace(CONFIG);
     let path = dir.path().to_owned();
     let run = |args: &'static [&'static str]| {
         let (path, server) = (path.clone(), &server);
@@ -225,4 +232,189 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
     assert!(left.buckets().iter().all(|b| b.name() != Some("tf-protected")), "the bucket is gone");
     // With the account's settings destroyed, the open bucket takes a public policy.
     c.put_bucket_policy().bucket("tf-open").policy(public).send().await.unwrap();
+}
+
+const WAF_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+variable "endpoint" { type = string }
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    sts   = var.endpoint
+    wafv2 = var.endpoint
+  }
+}
+locals {
+  seen = { cloudwatch_metrics_enabled = true, sampled_requests_enabled = true }
+}
+resource "aws_wafv2_ip_set" "blocked" {
+  name               = "blocked"
+  scope              = "REGIONAL"
+  ip_address_version = "IPV4"
+  addresses          = ["192.0.2.0/24", "198.51.100.7/32"]
+  tags               = { team = "edge" }
+}
+resource "aws_wafv2_regex_pattern_set" "scanners" {
+  name  = "scanners"
+  scope = "REGIONAL"
+  regular_expression { regex_string = "(?i)(sqlmap|nikto)" }
+}
+resource "aws_wafv2_rule_group" "bots" {
+  name     = "bots"
+  scope    = "REGIONAL"
+  capacity = 50
+  rule {
+    name     = "scanner"
+    priority = 0
+    action {
+      count {}
+    }
+    rule_label { name = "scanner:seen" }
+    statement {
+      regex_pattern_set_reference_statement {
+        arn = aws_wafv2_regex_pattern_set.scanners.arn
+        field_to_match {
+          single_header { name = "user-agent" }
+        }
+        text_transformation {
+          priority = 0
+          type     = "NONE"
+        }
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      sampled_requests_enabled   = true
+      metric_name                = "scanner"
+    }
+  }
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    sampled_requests_enabled   = true
+    metric_name                = "bots"
+  }
+}
+resource "aws_wafv2_web_acl" "front" {
+  name  = "front"
+  scope = "REGIONAL"
+  default_action {
+    allow {}
+  }
+  custom_response_body {
+    key          = "denied"
+    content      = "no"
+    content_type = "TEXT_PLAIN"
+  }
+  rule {
+    name     = "ips"
+    priority = 1
+    action {
+      block {}
+    }
+    statement {
+      ip_set_reference_statement { arn = aws_wafv2_ip_set.blocked.arn }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      sampled_requests_enabled   = true
+      metric_name                = "ips"
+    }
+  }
+  rule {
+    name     = "sqli"
+    priority = 2
+    action {
+      block {
+        custom_response {
+          response_code            = 403
+          custom_response_body_key = "denied"
+        }
+      }
+    }
+    statement {
+      sqli_match_statement {
+        field_to_match {
+          all_query_arguments {}
+        }
+        text_transformation {
+          priority = 0
+          type     = "URL_DECODE"
+        }
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      sampled_requests_enabled   = true
+      metric_name                = "sqli"
+    }
+  }
+  rule {
+    name     = "bots"
+    priority = 3
+    override_action {
+      none {}
+    }
+    statement {
+      rule_group_reference_statement { arn = aws_wafv2_rule_group.bots.arn }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      sampled_requests_enabled   = true
+      metric_name                = "bots"
+    }
+  }
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    sampled_requests_enabled   = true
+    metric_name                = "front"
+  }
+  tags = { team = "edge" }
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waf_sets_groups_and_web_acls_apply_plan_clean_and_destroy() {
+    let _heavy = crate::LOAD.write().await;
+    let server = TestServer::start().await.unwrap();
+    let dir = workspace(WAF_CONFIG);
+    let path = dir.path().to_owned();
+    let run = |args: &'static [&'static str]| {
+        let (path, server) = (path.clone(), &server);
+        tokio::task::block_in_place(move || terraform(&path, server, args))
+    };
+    ok(&run(&["init", "-input=false"]), "init");
+    ok(&run(&["apply", "-auto-approve", "-input=false"]), "apply");
+    let c = crate::waf::waf(&server);
+    let acls = c.list_web_acls().scope(aws_sdk_wafv2::types::Scope::Regional).send().await.unwrap();
+    let front = &acls.web_acls()[0];
+    let got = c
+        .get_web_acl()
+        .name("front")
+        .scope(aws_sdk_wafv2::types::Scope::Regional)
+        .id(front.id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // 1 (IP set) + 20 + 10 + 10 (SQLi over all query arguments, one transformation) + 50 (the group).
+    assert_eq!(got.web_acl().unwrap().capacity(), 91);
+    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan shows changes:\n{}\n{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
+    let scope = aws_sdk_wafv2::types::Scope::Regional;
+    assert!(c.list_web_acls().scope(scope.clone()).send().await.unwrap().web_acls().is_empty());
+    assert!(c.list_rule_groups().scope(scope.clone()).send().await.unwrap().rule_groups().is_empty());
+    assert!(c.list_ip_sets().scope(scope).send().await.unwrap().ip_sets().is_empty());
 }

@@ -282,6 +282,27 @@ async fn web_acls_reference_sets_and_groups_priced_and_guarded_by_lock_tokens() 
         .unwrap();
     delete_set(current.lock_token().unwrap()).await.unwrap();
     assert!(c.list_ip_sets().scope(Scope::Regional).send().await.unwrap().ip_sets().is_empty());
+    // And the group, and then its pattern set.
+    let group = c.get_rule_group().arn(bots.arn().unwrap()).send().await.unwrap();
+    c.delete_rule_group()
+        .name("bots")
+        .scope(Scope::Regional)
+        .id(bots.id().unwrap())
+        .lock_token(group.lock_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let set = scanners.summary().unwrap();
+    let set_token =
+        c.get_regex_pattern_set().name("scanners").scope(Scope::Regional).id(set.id().unwrap()).send().await;
+    c.delete_regex_pattern_set()
+        .name("scanners")
+        .scope(Scope::Regional)
+        .id(set.id().unwrap())
+        .lock_token(set_token.unwrap().lock_token().unwrap())
+        .send()
+        .await
+        .unwrap();
 }
 
 /// A request through the proxy: status, body, and the `x-amzn-waf-` and content-type headers.
