@@ -528,6 +528,12 @@ impl Dispatch {
         let waf = waf_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
+            ((waf, "ListAvailableManagedRuleGroups"), read(rampart_waf::list_available_managed_rule_groups)),
+            (
+                (waf, "ListAvailableManagedRuleGroupVersions"),
+                read(rampart_waf::list_available_managed_rule_group_versions),
+            ),
+            ((waf, "DescribeManagedRuleGroup"), read(rampart_waf::describe_managed_rule_group)),
             ((waf, "AssociateWebACL"), write(rampart_waf::associate_web_acl)),
             ((waf, "DisassociateWebACL"), write(rampart_waf::disassociate_web_acl)),
             ((waf, "GetWebACLForResource"), read(rampart_waf::get_web_acl_for_resource)),

@@ -171,9 +171,10 @@ impl Checker<'_, '_> {
         }
         if let Some(m) = &s.managed_rule_group_statement {
             nestable("MANAGED_RULE_SET_STATEMENT", "ManagedRuleGroupStatement")?;
-            // Rampart ships no managed rule groups yet: the group named does not exist.
-            let _ = m;
-            return Err(nonexistent());
+            super::managed::check(m)?;
+            if let Some(d) = &m.scope_down_statement {
+                self.statement(d, false)?;
+            }
         }
         Ok(())
     }

@@ -65,7 +65,7 @@ pub fn statement(s: &shapes::Statement, group: &dyn Fn(&str) -> Option<i64>) -> 
     }
     if let Some(m) = &s.managed_rule_group_statement {
         let scope = m.scope_down_statement.as_deref().map_or(0, |d| statement(d, group));
-        return group(&format!("aws-managed:{}:{}", m.vendor_name, m.name)).unwrap_or(0) + scope;
+        return crate::managed::managed_group(&m.vendor_name, &m.name).map_or(0, |g| g.capacity) + scope;
     }
     // IP set, geo, ASN and label matches.
     1

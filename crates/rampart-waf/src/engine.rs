@@ -85,6 +85,8 @@ enum RuleKind {
     Plain(Outcome),
     Group {
         rules: Vec<CompiledRule>,
+        /// A managed group's scope-down statement: the group runs only on what it matches.
+        scope_down: Option<Node>,
         /// OverrideAction Count: the group's terminating actions count instead.
         count: bool,
     },
@@ -301,7 +303,7 @@ impl Compiler<'_> {
             return Err(unsupported("rate-based rules are not evaluated yet"));
         }
         if s.managed_rule_group_statement.is_some() {
-            return Err(unsupported("managed rule groups are not shipped yet"));
+            return Err(unsupported("a managed rule group statement can't be nested"));
         }
         Err(unsupported("a statement of no known type"))
     }
@@ -329,7 +331,25 @@ impl Compiler<'_> {
                 out.push(CompiledRule {
                     name: rule.name.clone(),
                     statement: Node::Always,
-                    kind: RuleKind::Group { rules, count },
+                    kind: RuleKind::Group { rules, scope_down: None, count },
+                    labels,
+                });
+                continue;
+            }
+            if let Some(m) = &rule.statement.managed_rule_group_statement {
+                let group = crate::managed::managed_rule_group(&m.vendor_name, &m.name)
+                    .ok_or_else(|| unsupported(format!("managed rule group {}:{}", m.vendor_name, m.name)))?;
+                let namespace = group.label_namespace.clone().unwrap_or_default();
+                // Overrides naming rules the group does not have are ignored, as AWS ignores them.
+                let inner =
+                    Overrides { actions: m.rule_action_overrides.as_deref(), excluded: m.excluded_rules.as_deref() };
+                let rules = self.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
+                let scope_down = m.scope_down_statement.as_deref().map(|d| self.statement(d, context)).transpose()?;
+                let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
+                out.push(CompiledRule {
+                    name: rule.name.clone(),
+                    statement: Node::Always,
+                    kind: RuleKind::Group { rules, scope_down, count },
                     labels,
                 });
                 continue;
@@ -392,7 +412,7 @@ fn qualify(context: &str, name: &str) -> String {
 
 impl WebAcl {
     /// Compiles a web ACL with the sets and groups it references. A feature the engine does not
-    /// evaluate yet (rate-based rules, managed groups) is refused, never skipped: a web ACL is
+    /// evaluate yet (rate-based rules, managed groups Rampart does not ship) is refused, never skipped: a web ACL is
     /// enforced whole or not at all. Geo and ASN matches need a database Rampart does not have
     /// yet: they match nothing.
     pub fn compile(acl: &shapes::WebACL, refs: &References) -> Result<WebAcl, Unsupported> {
@@ -450,7 +470,10 @@ struct State {
 fn run(rules: &[CompiledRule], request: &Request<'_>, state: &mut State, count: bool) -> Option<(Decision, String)> {
     for rule in rules {
         match &rule.kind {
-            RuleKind::Group { rules, count: group_count, .. } => {
+            RuleKind::Group { rules, scope_down, count: group_count } => {
+                if scope_down.as_ref().is_some_and(|d| !matches(d, request, &state.labels)) {
+                    continue;
+                }
                 if let Some(ended) = run(rules, request, state, count || *group_count) {
                     state.labels.extend(rule.labels.iter().cloned());
                     return Some(ended);

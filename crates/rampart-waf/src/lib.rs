@@ -15,11 +15,15 @@ use serde::{Deserialize, Serialize};
 mod acls;
 pub mod capacity;
 pub mod engine;
+pub mod managed;
 mod protection;
 mod sets;
 mod tags;
 
 pub use acls::*;
+pub use managed::{
+    describe_managed_rule_group, list_available_managed_rule_group_versions, list_available_managed_rule_groups,
+};
 pub use protection::*;
 pub use sets::*;
 pub use tags::*;
@@ -285,12 +289,15 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DeleteRegexPatternSet", &[Target::All], &[]),
         row("DeleteRuleGroup", &[Target::All], &[]),
         row("DeleteWebACL", &[Target::All], &[]),
+        row("DescribeManagedRuleGroup", &[Target::All], &[]),
         row("DisassociateWebACL", &[Target::All], &[]),
         row("GetIPSet", &[Target::All], &[]),
         row("GetRegexPatternSet", &[Target::All], &[]),
         row("GetRuleGroup", &[Target::All], &[]),
         row("GetWebACL", &[Target::All], &[]),
         row("GetWebACLForResource", &[Target::All], &[]),
+        row("ListAvailableManagedRuleGroupVersions", &[Target::All], &[]),
+        row("ListAvailableManagedRuleGroups", &[Target::All], &[]),
         row("ListIPSets", &[Target::All], &[]),
         row("ListRegexPatternSets", &[Target::All], &[]),
         row("ListResourcesForWebACL", &[Target::All], &[]),

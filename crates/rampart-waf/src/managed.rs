@@ -1,0 +1,356 @@
+//! AWS managed rule groups Rampart ships: AWS's vendor, group, rule and label names and WCUs, so
+//! that web ACLs, overrides and label matches written for AWS work unchanged. The detection logic
+//! is Rampart's own, written as ordinary WAF statements (regexes, size limits, and the SQLi and
+//! XSS detectors), since AWS publishes what each rule inspects but not its patterns.
+//! See <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html>
+//! and <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-use-case.html>.
+
+use std::sync::LazyLock;
+
+use rampart_core::{Ctx, ServiceError};
+use rampart_shapes::generated::wafv2 as shapes;
+use rampart_shapes::{FromValue, HasShape};
+
+use super::{Place, invalid_parameter, nonexistent, page};
+
+/// One managed rule group.
+pub struct ManagedGroup {
+    pub vendor: &'static str,
+    pub name: &'static str,
+    pub capacity: i64,
+    pub description: &'static str,
+    /// `awswaf:managed:aws:core-rule-set:`.
+    pub namespace: &'static str,
+    /// Each rule: its name, its label (after the namespace), and its statement as WAFv2 JSON.
+    rules: &'static [(&'static str, &'static str, &'static str)],
+}
+
+/// The version every shipped group answers to.
+pub const VERSION: &str = "Version_1.0";
+
+// What the statements inspect with: AWS's inspection limits apply (oversized bodies, headers
+// and cookies are inspected as far as the limit: CONTINUE).
+const DECODE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]"#;
+
+static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
+    vec![
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesCommonRuleSet",
+            capacity: 700,
+            description: "Contains rules that are generally applicable to web applications. This provides protection \
+                          against exploitation of a wide range of vulnerabilities, including those described in OWASP \
+                          publications.",
+            namespace: "awswaf:managed:aws:core-rule-set:",
+            rules: CORE,
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesSQLiRuleSet",
+            capacity: 200,
+            description: "Contains rules that allow you to block request patterns associated with exploitation of SQL \
+                          databases, like SQL injection attacks.",
+            namespace: "awswaf:managed:aws:sql-database:",
+            rules: SQL,
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesKnownBadInputsRuleSet",
+            capacity: 200,
+            description: "Contains rules that allow you to block request patterns that are known to be invalid and are \
+                          associated with exploitation or discovery of vulnerabilities.",
+            namespace: "awswaf:managed:aws:known-bad-inputs:",
+            rules: KNOWN_BAD,
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesAdminProtectionRuleSet",
+            capacity: 100,
+            description: "Contains rules that allow you to block external access to exposed admin pages.",
+            namespace: "awswaf:managed:aws:admin-protection:",
+            rules: ADMIN,
+        },
+    ]
+});
+
+const EC2_METADATA: &str = r"(?i)169\.254\.169\.254|2852039166|0xa9fea9fe|0251\.0376\.0251\.0376|::ffff:a9fe:a9fe|fd00:ec2::254|instance-data\b";
+const LFI: &str = r"(?:^|[/\\])\.\.(?:[/\\]|$)";
+const RFI: &str = r"(?i)(?:https?|ftps?|file)://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}";
+const EXTENSIONS: &str = r"(?i)\.(?:log|ini|bak|old|sql|conf|cfg|env|swp|backup|dat|db|mdb|htaccess|htpasswd|passwd|pem|key|config)(?:$|[?;/])";
+
+const QUERY_ARGS: &str = r#"{"AllQueryArguments":{}}"#;
+const URI: &str = r#"{"UriPath":{}}"#;
+const BODY: &str = r#"{"Body":{"OversizeHandling":"CONTINUE"}}"#;
+const COOKIES: &str = r#"{"Cookies":{"MatchPattern":{"All":{}},"MatchScope":"ALL","OversizeHandling":"CONTINUE"}}"#;
+const HEADERS: &str = r#"{"Headers":{"MatchPattern":{"All":{}},"MatchScope":"ALL","OversizeHandling":"CONTINUE"}}"#;
+const QUERY: &str = r#"{"QueryString":{}}"#;
+const TWICE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"URL_DECODE_UNI"},{"Priority":2,"Type":"NORMALIZE_PATH_WIN"}]"#;
+/// The regexes are case-insensitive: decoding is all they need.
+const ONCE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"}]"#;
+
+// Each rule: AWS's rule name, its label's name, and its statement (JSON, or `KIND:FIELD` for one
+// of the detections below over one field).
+static CORE: &[(&str, &str, &str)] = &[
+    (
+        "NoUserAgent_HEADER",
+        "NoUserAgent_Header",
+        r#"{"NotStatement":{"Statement":{"SizeConstraintStatement":{"FieldToMatch":{"SingleHeader":{"Name":"user-agent"}},"ComparisonOperator":"GT","Size":0,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}}}"#,
+    ),
+    ("UserAgent_BadBots_HEADER", "BadBots_Header", "BADBOTS"),
+    (
+        "SizeRestrictions_QUERYSTRING",
+        "SizeRestrictions_QueryString",
+        r#"{"SizeConstraintStatement":{"FieldToMatch":{"QueryString":{}},"ComparisonOperator":"GT","Size":2048,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}"#,
+    ),
+    (
+        "SizeRestrictions_Cookie_HEADER",
+        "SizeRestrictions_Cookie_Header",
+        r#"{"SizeConstraintStatement":{"FieldToMatch":{"SingleHeader":{"Name":"cookie"}},"ComparisonOperator":"GT","Size":10240,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}"#,
+    ),
+    (
+        "SizeRestrictions_BODY",
+        "SizeRestrictions_Body",
+        r#"{"SizeConstraintStatement":{"FieldToMatch":{"Body":{"OversizeHandling":"MATCH"}},"ComparisonOperator":"GT","Size":8192,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}"#,
+    ),
+    (
+        "SizeRestrictions_URIPATH",
+        "SizeRestrictions_URIPath",
+        r#"{"SizeConstraintStatement":{"FieldToMatch":{"UriPath":{}},"ComparisonOperator":"GT","Size":1024,"TextTransformations":[{"Priority":0,"Type":"NONE"}]}}"#,
+    ),
+    ("EC2MetaDataSSRF_BODY", "EC2MetaDataSSRF_Body", "EC2:BODY"),
+    ("EC2MetaDataSSRF_COOKIE", "EC2MetaDataSSRF_Cookie", "EC2:COOKIES"),
+    ("EC2MetaDataSSRF_URIPATH", "EC2MetaDataSSRF_URIPath", "EC2:URI"),
+    ("EC2MetaDataSSRF_QUERYARGUMENTS", "EC2MetaDataSSRF_QueryArguments", "EC2:QUERY_ARGS"),
+    ("GenericLFI_QUERYARGUMENTS", "GenericLFI_QueryArguments", "LFI:QUERY_ARGS"),
+    ("GenericLFI_URIPATH", "GenericLFI_URIPath", "LFI:URI"),
+    ("GenericLFI_BODY", "GenericLFI_Body", "LFI:BODY"),
+    ("RestrictedExtensions_URIPATH", "RestrictedExtensions_URIPath", "EXT:URI"),
+    ("RestrictedExtensions_QUERYARGUMENTS", "RestrictedExtensions_QueryArguments", "EXT:QUERY_ARGS"),
+    ("GenericRFI_QUERYARGUMENTS", "GenericRFI_QueryArguments", "RFI:QUERY_ARGS"),
+    ("GenericRFI_BODY", "GenericRFI_Body", "RFI:BODY"),
+    ("GenericRFI_URIPATH", "GenericRFI_URIPath", "RFI:URI"),
+    ("CrossSiteScripting_COOKIE", "CrossSiteScripting_Cookie", "XSS:COOKIES"),
+    ("CrossSiteScripting_QUERYARGUMENTS", "CrossSiteScripting_QueryArguments", "XSS:QUERY_ARGS"),
+    ("CrossSiteScripting_BODY", "CrossSiteScripting_Body", "XSS:BODY"),
+    ("CrossSiteScripting_URIPATH", "CrossSiteScripting_URIPath", "XSS:URI"),
+];
+
+static SQL: &[(&str, &str, &str)] = &[
+    ("SQLi_QUERYARGUMENTS", "SQLi_QueryArguments", "SQLI:QUERY_ARGS"),
+    ("SQLiExtendedPatterns_QUERYARGUMENTS", "SQLiExtendedPatterns_QueryArguments", "SQLX:QUERY_ARGS"),
+    ("SQLi_BODY", "SQLi_Body", "SQLI:BODY"),
+    ("SQLiExtendedPatterns_BODY", "SQLiExtendedPatterns_Body", "SQLX:BODY"),
+    ("SQLi_COOKIE", "SQLi_Cookie", "SQLI:COOKIES"),
+];
+
+static KNOWN_BAD: &[(&str, &str, &str)] = &[
+    ("JavaDeserializationRCE_HEADER", "JavaDeserializationRCE_Header", "JAVA:HEADERS"),
+    ("JavaDeserializationRCE_BODY", "JavaDeserializationRCE_Body", "JAVA:BODY"),
+    ("JavaDeserializationRCE_URIPATH", "JavaDeserializationRCE_URIPath", "JAVA:URI"),
+    ("JavaDeserializationRCE_QUERYSTRING", "JavaDeserializationRCE_QueryString", "JAVA:QUERY"),
+    ("Host_localhost_HEADER", "Host_Localhost_Header", "LOCALHOST"),
+    (
+        "PROPFIND_METHOD",
+        "Propfind_Method",
+        r#"{"ByteMatchStatement":{"SearchString":"UFJPUEZJTkQ=","FieldToMatch":{"Method":{}},"TextTransformations":[{"Priority":0,"Type":"NONE"}],"PositionalConstraint":"EXACTLY"}}"#,
+    ),
+    ("ExploitablePaths_URIPATH", "ExploitablePaths_URIPath", "PATHS:URI"),
+    ("Log4JRCE_HEADER", "Log4JRCE_Header", "LOG4J:HEADERS"),
+    ("Log4JRCE_QUERYSTRING", "Log4JRCE_QueryString", "LOG4J:QUERY"),
+    ("Log4JRCE_BODY", "Log4JRCE_Body", "LOG4J:BODY"),
+    ("Log4JRCE_URIPATH", "Log4JRCE_URIPath", "LOG4J:URI"),
+];
+
+static ADMIN: &[(&str, &str, &str)] = &[("AdminProtection_URIPATH", "AdminProtection_URIPath", "ADMIN:URI")];
+
+const BAD_BOTS: &str = r"(?i)\b(?:nessus|nmap|nikto|sqlmap|masscan|zgrab|dirbuster|gobuster|wpscan|nuclei|acunetix|netsparker|w3af|openvas|havij|zmeu|morfeus|jorgee|fimap|arachni|skipfish)\b";
+const SQL_EXTENDED: &str = r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b";
+const JAVA_RCE: &str = r"(?i)java\.lang\.(?:runtime|processbuilder)|getruntime\(\)\.exec|class\.module\.classloader|spring\.cloud\.function\.routing-expression|\bt\(java\.|\brO0AB|\baced0005";
+const LOCALHOST: &str = r"(?i)^(?:[a-z0-9.-]*\.)?localhost(?:\.localdomain)?\.?(?::\d+)?$";
+const EXPLOITABLE: &str = r"(?i)/(?:web-inf|meta-inf)(?:/|$)|/\.(?:git|svn|hg)/|/\.(?:env|aws|ssh)(?:/|$)|/wp-config\.php|/server-status\b|/actuator/(?:env|heapdump|gateway)\b";
+const LOG4J: &str = r"(?i)\$\{[^\n]{0,60}?(?:jndi|\$\{(?:lower|upper|env|sys|::-))";
+const ADMIN_PATHS: &str =
+    r"(?i)^/(?:admin|administrator|wp-admin|phpmyadmin|sqlmanager|manager/html|cpanel|adminer|admin\.php)(?:[/.?]|$)";
+
+/// A JSON string's content for `text`.
+fn esc(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn field(name: &str) -> &'static str {
+    match name {
+        "QUERY_ARGS" => QUERY_ARGS,
+        "URI" => URI,
+        "BODY" => BODY,
+        "COOKIES" => COOKIES,
+        "HEADERS" => HEADERS,
+        _ => QUERY,
+    }
+}
+
+fn regex(pattern: &str, field: &str, transforms: &str) -> String {
+    format!(
+        r#"{{"RegexMatchStatement":{{"RegexString":"{}","FieldToMatch":{field},"TextTransformations":{transforms}}}}}"#,
+        esc(pattern)
+    )
+}
+
+/// A rule's statement from its shorthand (`KIND:FIELD`) or its JSON.
+fn statement(spec: &str) -> String {
+    if spec.starts_with('{') {
+        return spec.to_owned();
+    }
+    let (kind, f) = spec.split_once(':').unwrap_or((spec, "URI"));
+    match kind {
+        "BADBOTS" => regex(BAD_BOTS, r#"{"SingleHeader":{"Name":"user-agent"}}"#, ONCE),
+        "LOCALHOST" => regex(LOCALHOST, r#"{"SingleHeader":{"Name":"host"}}"#, r#"[{"Priority":0,"Type":"NONE"}]"#),
+        "EC2" => regex(EC2_METADATA, field(f), ONCE),
+        "LFI" => regex(LFI, field(f), TWICE),
+        "EXT" => regex(EXTENSIONS, field(f), ONCE),
+        "RFI" => regex(RFI, field(f), ONCE),
+        "SQLX" => regex(SQL_EXTENDED, field(f), DECODE),
+        "JAVA" => regex(JAVA_RCE, field(f), ONCE),
+        "PATHS" => regex(EXPLOITABLE, field(f), TWICE),
+        "LOG4J" => regex(
+            LOG4J,
+            field(f),
+            r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"JS_DECODE"},{"Priority":2,"Type":"LOWERCASE"}]"#,
+        ),
+        "ADMIN" => regex(ADMIN_PATHS, field(f), TWICE),
+        "XSS" => format!(r#"{{"XssMatchStatement":{{"FieldToMatch":{},"TextTransformations":{DECODE}}}}}"#, field(f)),
+        _ => format!(r#"{{"SqliMatchStatement":{{"FieldToMatch":{},"TextTransformations":{DECODE}}}}}"#, field(f)),
+    }
+}
+
+impl ManagedGroup {
+    /// The group as a rule group: its rules in order, each blocking and adding its label.
+    pub fn rule_group(&self) -> Option<shapes::RuleGroup> {
+        let rules: Vec<String> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, (name, label, spec))| {
+                format!(
+                    r#"{{"Name":"{name}","Priority":{i},"Action":{{"Block":{{}}}},"Statement":{},"RuleLabels":[{{"Name":"{}{label}"}}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#,
+                    statement(spec),
+                    self.namespace
+                )
+            })
+            .collect();
+        let rules = rules
+            .iter()
+            .map(|json| {
+                let value = rampart_wire::json::decode_input(json.as_bytes(), shapes::Rule::SHAPE).ok()?;
+                shapes::Rule::from_value(value).ok()
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(shapes::RuleGroup {
+            name: self.name.to_owned(),
+            id: format!("{}-{}", self.vendor, self.name),
+            capacity: self.capacity,
+            arn: format!("arn:aws:wafv2:managed:{}:{}", self.vendor, self.name),
+            description: Some(self.description.to_owned()),
+            rules: Some(rules),
+            visibility_config: shapes::VisibilityConfig {
+                sampled_requests_enabled: true,
+                cloud_watch_metrics_enabled: true,
+                metric_name: self.name.to_owned(),
+            },
+            label_namespace: Some(self.namespace.to_owned()),
+            custom_response_bodies: None,
+            available_labels: Some(self.labels()),
+            consumed_labels: Some(Vec::new()),
+        })
+    }
+
+    fn labels(&self) -> Vec<shapes::LabelSummary> {
+        self.rules
+            .iter()
+            .map(|(_, label, _)| shapes::LabelSummary { name: Some(format!("{}{label}", self.namespace)) })
+            .collect()
+    }
+}
+
+/// The managed group a vendor and name name.
+pub fn managed_group(vendor: &str, name: &str) -> Option<&'static ManagedGroup> {
+    GROUPS.iter().find(|g| g.vendor == vendor && g.name == name)
+}
+
+/// The compiled rule group of a managed group (built once).
+pub fn managed_rule_group(vendor: &str, name: &str) -> Option<&'static shapes::RuleGroup> {
+    static BUILT: LazyLock<Vec<(String, Option<shapes::RuleGroup>)>> =
+        LazyLock::new(|| GROUPS.iter().map(|g| (format!("{}:{}", g.vendor, g.name), g.rule_group())).collect());
+    let key = format!("{vendor}:{name}");
+    BUILT.iter().find(|(k, _)| *k == key).and_then(|(_, g)| g.as_ref())
+}
+
+/// Checks a ManagedRuleGroupStatement's group and version.
+pub(crate) fn check(m: &shapes::ManagedRuleGroupStatement) -> Result<&'static ManagedGroup, ServiceError> {
+    let group = managed_group(&m.vendor_name, &m.name).ok_or_else(nonexistent)?;
+    if m.version.as_deref().is_some_and(|v| v != VERSION) {
+        return Err(nonexistent());
+    }
+    Ok(group)
+}
+
+pub fn list_available_managed_rule_groups(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAvailableManagedRuleGroupsRequest,
+) -> Result<shapes::ListAvailableManagedRuleGroupsResponse, ServiceError> {
+    Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let all: Vec<shapes::ManagedRuleGroupSummary> = GROUPS
+        .iter()
+        .map(|g| shapes::ManagedRuleGroupSummary {
+            vendor_name: Some(g.vendor.to_owned()),
+            name: Some(g.name.to_owned()),
+            versioning_supported: Some(true),
+            description: Some(g.description.to_owned()),
+        })
+        .collect();
+    let (groups, next_marker) = page(all, input.next_marker.as_deref(), input.limit)?;
+    Ok(shapes::ListAvailableManagedRuleGroupsResponse { next_marker, managed_rule_groups: Some(groups) })
+}
+
+pub fn describe_managed_rule_group(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeManagedRuleGroupRequest,
+) -> Result<shapes::DescribeManagedRuleGroupResponse, ServiceError> {
+    Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let group = managed_group(&input.vendor_name, &input.name).ok_or_else(nonexistent)?;
+    if input.version_name.as_deref().is_some_and(|v| v != VERSION) {
+        return Err(nonexistent());
+    }
+    let built = managed_rule_group(group.vendor, group.name)
+        .ok_or_else(|| invalid_parameter("MANAGED_RULE_SET", group.name, "The managed rule group does not build."))?;
+    let rules = built
+        .rules
+        .iter()
+        .flatten()
+        .map(|r| shapes::RuleSummary { name: Some(r.name.clone()), action: r.action.clone() })
+        .collect();
+    Ok(shapes::DescribeManagedRuleGroupResponse {
+        version_name: Some(VERSION.to_owned()),
+        sns_topic_arn: None,
+        capacity: Some(group.capacity),
+        rules: Some(rules),
+        label_namespace: Some(group.namespace.to_owned()),
+        available_labels: Some(group.labels()),
+        consumed_labels: Some(Vec::new()),
+    })
+}
+
+pub fn list_available_managed_rule_group_versions(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAvailableManagedRuleGroupVersionsRequest,
+) -> Result<shapes::ListAvailableManagedRuleGroupVersionsResponse, ServiceError> {
+    Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    managed_group(&input.vendor_name, &input.name).ok_or_else(nonexistent)?;
+    Ok(shapes::ListAvailableManagedRuleGroupVersionsResponse {
+        next_marker: None,
+        versions: Some(vec![shapes::ManagedRuleGroupVersion {
+            name: Some(VERSION.to_owned()),
+            last_update_timestamp: None,
+        }]),
+        current_default_version: Some(VERSION.to_owned()),
+    })
+}
