@@ -74,6 +74,7 @@ fuzz_target!(|data: &[u8]| {
         headers: &headers,
         body,
         body_length: body.len(),
+        now: 1_700_000_000,
     };
     let first = acl.evaluate(&request);
     assert_eq!(first, acl.evaluate(&request));

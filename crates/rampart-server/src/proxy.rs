@@ -134,6 +134,7 @@ impl Proxy {
                     headers: &headers,
                     body: &body,
                     body_length: body.len(),
+                    now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
                 };
                 let verdict = acl.evaluate(&request);
                 tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");

@@ -122,6 +122,7 @@ fn evaluate(c: &mut Criterion) {
         headers: &headers,
         body: b"",
         body_length: 0,
+        now: 1_700_000_000,
     };
     let json =
         br#"{"order":{"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"Leave it at the door, please."}}"#;

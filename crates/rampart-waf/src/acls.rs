@@ -154,6 +154,7 @@ impl Checker<'_, '_> {
         }
         if let Some(r) = &s.rate_based_statement {
             nestable("RATE_BASED_STATEMENT", "RateBasedStatement")?;
+            check_rate(r)?;
             if let Some(d) = &r.scope_down_statement {
                 self.statement(d, false)?;
             }
@@ -177,6 +178,43 @@ impl Checker<'_, '_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Checks a rate-based statement: AWS's windows, and the keys its aggregation needs.
+/// See <https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html>.
+fn check_rate(r: &shapes::RateBasedStatement) -> Result<(), ServiceError> {
+    if let Some(w) = r.evaluation_window_sec
+        && !super::engine::rate::WINDOWS.contains(&w)
+    {
+        return Err(invalid_parameter(
+            "RATE_BASED_STATEMENT",
+            &w.to_string(),
+            "The evaluation window must be 60, 120, 300 or 600 seconds.",
+        ));
+    }
+    let keys = r.custom_keys.as_ref().map_or(0, Vec::len);
+    match r.aggregate_key_type.as_str() {
+        "CUSTOM_KEYS" if !(1..=5).contains(&keys) => {
+            Err(invalid_parameter("CUSTOM_KEYS", &keys.to_string(), "CUSTOM_KEYS aggregation takes 1 to 5 keys."))
+        }
+        "CUSTOM_KEYS" => Ok(()),
+        _ if keys > 0 => Err(invalid_parameter(
+            "CUSTOM_KEYS",
+            &r.aggregate_key_type,
+            "Custom keys go with the CUSTOM_KEYS aggregate key type only.",
+        )),
+        "FORWARDED_IP" if r.forwarded_ip_config.is_none() => Err(invalid_parameter(
+            "FORWARDED_IP_CONFIG",
+            "ForwardedIPConfig",
+            "FORWARDED_IP aggregation needs a forwarded IP configuration.",
+        )),
+        "CONSTANT" if r.scope_down_statement.is_none() => Err(invalid_parameter(
+            "SCOPE_DOWN",
+            "ScopeDownStatement",
+            "CONSTANT aggregation needs a scope-down statement.",
+        )),
+        _ => Ok(()),
     }
 }
 

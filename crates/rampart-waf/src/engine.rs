@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use rampart_shapes::generated::wafv2 as shapes;
 
 pub mod fields;
+pub mod rate;
 pub mod transform;
 
 use fields::{Field, Request};
@@ -123,6 +124,7 @@ enum Node {
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
+    Rate(Box<rate::RateRule>),
     /// A geo or ASN match: without a database, nothing matches (see [`WebAcl::compile`]).
     NoData,
 }
@@ -299,8 +301,9 @@ impl Compiler<'_> {
         if s.geo_match_statement.is_some() || s.asn_match_statement.is_some() {
             return Ok(Node::NoData);
         }
-        if s.rate_based_statement.is_some() {
-            return Err(unsupported("rate-based rules are not evaluated yet"));
+        if let Some(r) = &s.rate_based_statement {
+            let scope_down = r.scope_down_statement.as_deref().map(|d| self.statement(d, context)).transpose()?;
+            return Ok(Node::Rate(Box::new(rate::RateRule::compile(r, scope_down)?)));
         }
         if s.managed_rule_group_statement.is_some() {
             return Err(unsupported("a managed rule group statement can't be nested"));
@@ -412,7 +415,7 @@ fn qualify(context: &str, name: &str) -> String {
 
 impl WebAcl {
     /// Compiles a web ACL with the sets and groups it references. A feature the engine does not
-    /// evaluate yet (rate-based rules, managed groups Rampart does not ship) is refused, never skipped: a web ACL is
+    /// evaluate (a managed group Rampart does not ship) is refused, never skipped: a web ACL is
     /// enforced whole or not at all. Geo and ASN matches need a database Rampart does not have
     /// yet: they match nothing.
     pub fn compile(acl: &shapes::WebACL, refs: &References) -> Result<WebAcl, Unsupported> {
@@ -528,6 +531,7 @@ fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
         Node::And(all) => all.iter().all(|n| matches(n, request, labels)),
         Node::Or(any) => any.iter().any(|n| matches(n, request, labels)),
         Node::Not(n) => !matches(n, request, labels),
+        Node::Rate(r) => r.over(request, labels),
         Node::Label { namespace, key, context } => labels.iter().any(|l| label_matches(l, key, *namespace, context)),
         Node::Ip { ranges, forwarded } => ip_matches(ranges, forwarded.as_ref(), request),
         Node::Inspect { field, transforms, test } => match field.values(request) {

@@ -597,13 +597,28 @@ async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
             .build()
             .unwrap()
     };
+    // A flood of logins is cut: at most 10 a minute per client.
+    let logins = Statement::builder()
+        .rate_based_statement(
+            aws_sdk_wafv2::types::RateBasedStatement::builder()
+                .limit(10)
+                .evaluation_window_sec(60)
+                .aggregate_key_type(aws_sdk_wafv2::types::RateBasedStatementAggregateKeyType::Ip)
+                .scope_down_statement(uri_contains("/login"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let flood = rule("login-flood", 0, logins, RuleAction::builder().block(BlockAction::builder().build()).build());
     let rules = vec![
+        flood,
         group("AWSManagedRulesCommonRuleSet", 1),
         group("AWSManagedRulesSQLiRuleSet", 2),
         group("AWSManagedRulesKnownBadInputsRuleSet", 3),
     ];
     let capacity = c.check_capacity().scope(Scope::Regional).set_rules(Some(rules.clone())).send().await.unwrap();
-    assert_eq!(capacity.capacity(), 1100);
+    // 1,100 for the three groups, 2 for the rate rule and 10 + 2 × 10 for its scope-down.
+    assert_eq!(capacity.capacity(), 1132);
     c.create_web_acl()
         .name("managed")
         .scope(Scope::Regional)
@@ -630,4 +645,13 @@ async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
     ] {
         assert_eq!(send(&client, "GET", &url(path), &headers, "").await.status, 403, "{what}");
     }
+    for i in 0..10 {
+        assert_eq!(send(&client, "POST", &url("/login"), &browser, "user=a").await.status, 200, "login {i}");
+    }
+    assert_eq!(send(&client, "POST", &url("/login"), &browser, "user=a").await.status, 403, "the eleventh login");
+    assert_eq!(
+        send(&client, "GET", &url("/products/42"), &browser, "").await.status,
+        200,
+        "other pages are not limited"
+    );
 }

@@ -36,6 +36,8 @@ pub struct Request<'a> {
     /// and the body's whole length.
     pub body: &'a [u8],
     pub body_length: usize,
+    /// When it arrived, in seconds since the Unix epoch (rate-based rules count by it).
+    pub now: u64,
 }
 
 impl<'a> Request<'a> {

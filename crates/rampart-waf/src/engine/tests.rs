@@ -36,6 +36,7 @@ fn compiled(rules: &str) -> WebAcl {
 }
 
 struct Req {
+    now: u64,
     ip: IpAddr,
     method: &'static str,
     path: &'static str,
@@ -46,6 +47,7 @@ struct Req {
 
 fn get(path: &'static str, query: &'static str) -> Req {
     Req {
+        now: 1_700_000_000,
         ip: "203.0.113.9".parse().unwrap(),
         method: "GET",
         path,
@@ -65,6 +67,7 @@ fn decide(acl: &WebAcl, r: &Req) -> Verdict {
         headers: &headers,
         body: &r.body,
         body_length: r.body.len(),
+        now: r.now,
     };
     acl.evaluate(&request)
 }
@@ -298,10 +301,10 @@ fn rule_groups_run_in_place_with_their_overrides() {
 #[test]
 fn what_the_engine_cannot_evaluate_is_refused_whole() {
     let rules = format!(
-        r#"[{{"Name":"rate","Priority":1,"Statement":{{"RateBasedStatement":{{"Limit":100,"AggregateKeyType":"IP"}}}},"Action":{{"Block":{{}}}},{v}}}]"#,
+        r#"[{{"Name":"rate","Priority":1,"Statement":{{"RateBasedStatement":{{"Limit":100,"AggregateKeyType":"IP","EvaluationWindowSec":90}}}},"Action":{{"Block":{{}}}},{v}}}]"#,
         v = vis("r")
     );
-    assert!(WebAcl::compile(&acl(&rules, r#"{"Allow":{}}"#), &References::default()).is_err());
+    assert!(WebAcl::compile(&acl(&rules, r#"{"Allow":{}}"#), &References::default()).is_err(), "no such window");
     let missing = format!(
         r#"[{{"Name":"ips","Priority":1,"Statement":{{"IPSetReferenceStatement":{{"ARN":"{SET}"}}}},"Action":{{"Block":{{}}}},{v}}}]"#,
         v = vis("i")
@@ -501,4 +504,80 @@ fn with_header(mut r: Req, name: &'static str, value: &'static str) -> Req {
 fn no_agent(mut r: Req) -> Req {
     r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("user-agent"));
     r
+}
+
+fn rate_rule(statement: &str) -> WebAcl {
+    compiled(&format!(
+        r#"[{{"Name":"flood","Priority":1,"Statement":{{"RateBasedStatement":{statement}}},"Action":{{"Block":{{}}}},{v}}}]"#,
+        v = vis("flood")
+    ))
+}
+
+#[test]
+fn a_rate_rule_blocks_an_instance_over_its_limit_until_the_window_passes() {
+    let acl = rate_rule(r#"{"Limit":10,"EvaluationWindowSec":60,"AggregateKeyType":"IP"}"#);
+    let mut r = get("/", "");
+    let start = r.now;
+    for i in 0..10 {
+        r.now = start + i;
+        assert!(!blocked(&decide(&acl, &r)), "request {i} is within the limit");
+    }
+    r.now = start + 10;
+    assert!(blocked(&decide(&acl, &r)), "the eleventh in the window is over it");
+    // Another client is its own instance.
+    let mut other = get("/", "");
+    other.ip = "198.51.100.1".parse().unwrap();
+    other.now = start + 10;
+    assert!(!blocked(&decide(&acl, &other)));
+    // A window later the first client's old requests no longer count.
+    r.now = start + 10 + 70;
+    assert!(!blocked(&decide(&acl, &r)));
+}
+
+#[test]
+fn rate_rules_aggregate_by_custom_keys_and_count_only_their_scope() {
+    let scope = byte_match(r#"{"UriPath":{}}"#, "/login", "STARTS_WITH", NONE);
+    let acl = rate_rule(&format!(
+        r#"{{"Limit":10,"EvaluationWindowSec":120,"AggregateKeyType":"CUSTOM_KEYS","ScopeDownStatement":{scope},
+            "CustomKeys":[{{"Header":{{"Name":"x-api-key","TextTransformations":[{{"Priority":0,"Type":"LOWERCASE"}}]}}}},{{"HTTPMethod":{{}}}}]}}"#
+    ));
+    let mut login = get("/login", "");
+    login.method = "POST";
+    login.headers.push(("X-Api-Key", "ABC"));
+    for _ in 0..10 {
+        assert!(!blocked(&decide(&acl, &login)));
+    }
+    assert!(blocked(&decide(&acl, &login)));
+    // The key is transformed: "abc" is the same instance; GET is another, and so is another key.
+    let mut lower = get("/login", "");
+    lower.method = "POST";
+    lower.headers.push(("X-Api-Key", "abc"));
+    assert!(blocked(&decide(&acl, &lower)));
+    let mut get_login = get("/login", "");
+    get_login.headers.push(("X-Api-Key", "ABC"));
+    assert!(!blocked(&decide(&acl, &get_login)));
+    // Out of scope, or without a key, nothing is counted.
+    let mut home = get("/home", "");
+    home.method = "POST";
+    home.headers.push(("X-Api-Key", "ABC"));
+    assert!(!blocked(&decide(&acl, &home)));
+    let mut keyless = get("/login", "");
+    keyless.method = "POST";
+    for _ in 0..20 {
+        assert!(!blocked(&decide(&acl, &keyless)));
+    }
+}
+
+#[test]
+fn forwarded_ip_rate_rules_fall_back_as_configured() {
+    let acl = rate_rule(
+        r#"{"Limit":10,"AggregateKeyType":"FORWARDED_IP","ForwardedIPConfig":{"HeaderName":"X-Forwarded-For","FallbackBehavior":"MATCH"}}"#,
+    );
+    let mut r = get("/", "");
+    r.headers.push(("X-Forwarded-For", "192.0.2.5, 10.0.0.1"));
+    for _ in 0..10 {
+        assert!(!blocked(&decide(&acl, &r)));
+    }
+    assert!(blocked(&decide(&acl, &r)));
+    assert!(blocked(&decide(&acl, &get("/", ""))), "no header: the fallback matches");
 }

@@ -1,0 +1,232 @@
+//! Rate-based rules: requests counted per aggregation instance (an IP, a forwarded IP, one
+//! counter for all, or a tuple of custom keys) over a trailing window of 60 to 600 seconds; while
+//! an instance is over the limit, its requests match. Counts are kept in 10-second buckets, the
+//! granularity AWS checks at, so enforcement starts and stops within about 10 seconds of the
+//! window, as AWS's does. The counters live with the compiled web ACL: a change to the web ACL
+//! resets them, as it does in AWS.
+//! See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html>.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use rampart_shapes::generated::wafv2 as shapes;
+
+use super::fields::{Field, Request, Values};
+use super::transform::{self, Transform};
+use super::{Node, Unsupported, matches, transforms, unsupported};
+
+/// Seconds per counting bucket.
+const BUCKET_SECS: u64 = 10;
+/// Most aggregation instances a rule tracks; beyond it, instances whose window has passed are
+/// dropped, and then new ones are not counted (the counting, not the request, is what is lost).
+const MAX_INSTANCES: usize = 100_000;
+
+/// One part of an aggregation key.
+#[derive(Debug)]
+enum KeyPart {
+    Ip,
+    ForwardedIp(String),
+    Method,
+    UriPath(Vec<Transform>),
+    QueryString(Vec<Transform>),
+    Field(Field, Vec<Transform>),
+    LabelNamespace(String),
+    /// JA3/JA4 fingerprints and ASNs: not available, so a request is not counted.
+    Unavailable,
+}
+
+/// A compiled rate-based statement.
+#[derive(Debug)]
+pub struct RateRule {
+    limit: u64,
+    buckets: usize,
+    keys: Vec<KeyPart>,
+    /// For FORWARDED_IP aggregation: whether a request without a valid forwarded address matches.
+    fallback_match: bool,
+    scope_down: Option<Node>,
+    counters: Mutex<HashMap<Vec<u8>, Counter>>,
+}
+
+/// Counts of one instance: a ring of buckets and the bucket number it was last counted in.
+#[derive(Debug)]
+struct Counter {
+    last: u64,
+    counts: Vec<u32>,
+}
+
+impl Counter {
+    /// Counts one request in bucket `now` and returns the window's total.
+    fn count(&mut self, now: u64) -> u64 {
+        let n = self.counts.len() as u64;
+        if now.saturating_sub(self.last) >= n {
+            self.counts.iter_mut().for_each(|c| *c = 0);
+        } else {
+            for b in self.last + 1..=now {
+                if let Some(c) = self.counts.get_mut((b % n) as usize) {
+                    *c = 0;
+                }
+            }
+        }
+        self.last = self.last.max(now);
+        if let Some(c) = self.counts.get_mut((now % n) as usize) {
+            *c = c.saturating_add(1);
+        }
+        self.counts.iter().map(|c| u64::from(*c)).sum()
+    }
+}
+
+/// The window lengths AWS offers.
+pub const WINDOWS: [i64; 4] = [60, 120, 300, 600];
+
+impl RateRule {
+    pub(super) fn compile(r: &shapes::RateBasedStatement, scope_down: Option<Node>) -> Result<RateRule, Unsupported> {
+        let window = r.evaluation_window_sec.unwrap_or(300);
+        if !WINDOWS.contains(&window) {
+            return Err(unsupported(format!("an evaluation window of {window} seconds")));
+        }
+        let forwarded = |c: Option<&shapes::ForwardedIPConfig>| {
+            c.map(|f| (f.header_name.to_ascii_lowercase(), f.fallback_behavior == "MATCH"))
+                .ok_or_else(|| unsupported("FORWARDED_IP aggregation without a forwarded IP configuration"))
+        };
+        let mut fallback_match = false;
+        let keys = match r.aggregate_key_type.as_str() {
+            "IP" => vec![KeyPart::Ip],
+            "CONSTANT" => Vec::new(),
+            "FORWARDED_IP" => {
+                let (header, fallback) = forwarded(r.forwarded_ip_config.as_ref())?;
+                fallback_match = fallback;
+                vec![KeyPart::ForwardedIp(header)]
+            }
+            "CUSTOM_KEYS" => {
+                let mut keys = Vec::new();
+                for k in r.custom_keys.iter().flatten() {
+                    keys.push(custom_key(k, r.forwarded_ip_config.as_ref())?);
+                }
+                keys
+            }
+            other => return Err(unsupported(format!("aggregate key type {other}"))),
+        };
+        Ok(RateRule {
+            limit: u64::try_from(r.limit).unwrap_or(u64::MAX),
+            buckets: usize::try_from(window).unwrap_or(300) / BUCKET_SECS as usize,
+            keys,
+            fallback_match,
+            scope_down,
+            counters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Counts `request` (when it is in scope and has every key) and says whether its instance is
+    /// over the limit.
+    pub(super) fn over(&self, request: &Request<'_>, labels: &[String]) -> bool {
+        if self.scope_down.as_ref().is_some_and(|d| !matches(d, request, labels)) {
+            return false;
+        }
+        let key = match self.key(request, labels) {
+            Key::Found(k) => k,
+            Key::Missing => return false,
+            Key::Fallback => return self.fallback_match,
+        };
+        let bucket = request.now / BUCKET_SECS;
+        let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counters.len() >= MAX_INSTANCES && !counters.contains_key(&key) {
+            let oldest = bucket.saturating_sub(self.buckets as u64);
+            counters.retain(|_, c| c.last > oldest);
+            if counters.len() >= MAX_INSTANCES {
+                return false;
+            }
+        }
+        let counter = counters.entry(key).or_insert_with(|| Counter { last: bucket, counts: vec![0; self.buckets] });
+        counter.count(bucket) > self.limit
+    }
+
+    fn key(&self, request: &Request<'_>, labels: &[String]) -> Key {
+        let mut key = Vec::new();
+        for part in &self.keys {
+            let value: Option<Vec<u8>> = match part {
+                KeyPart::Ip => Some(request.client_ip.to_string().into_bytes()),
+                KeyPart::ForwardedIp(header) => {
+                    let first = request.header(header).and_then(|v| v.split(|b| *b == b',').next());
+                    match first.and_then(|a| std::str::from_utf8(a).ok()?.trim().parse::<IpAddr>().ok()) {
+                        Some(ip) => Some(ip.to_string().into_bytes()),
+                        None => return Key::Fallback,
+                    }
+                }
+                KeyPart::Method => Some(request.method.to_vec()),
+                KeyPart::UriPath(t) => Some(transform::apply_all(t, request.path).into_owned()),
+                KeyPart::QueryString(t) => Some(transform::apply_all(t, request.query).into_owned()),
+                KeyPart::Field(f, t) => match f.values(request) {
+                    Values::Inspect(v) => v.first().map(|v| transform::apply_all(t, v).into_owned()),
+                    Values::Match | Values::NoMatch => None,
+                },
+                KeyPart::LabelNamespace(ns) => {
+                    let mut found: Vec<&str> =
+                        labels.iter().filter(|l| l.starts_with(ns.as_str())).map(String::as_str).collect();
+                    found.sort_unstable();
+                    (!found.is_empty()).then(|| found.join(",").into_bytes())
+                }
+                KeyPart::Unavailable => None,
+            };
+            let Some(value) = value else { return Key::Missing };
+            key.extend_from_slice(&(value.len() as u64).to_le_bytes());
+            key.extend_from_slice(&value);
+        }
+        Key::Found(key)
+    }
+}
+
+enum Key {
+    Found(Vec<u8>),
+    /// A key is missing: the request is not counted.
+    Missing,
+    /// The forwarded address is missing or not an address: the fallback decides.
+    Fallback,
+}
+
+fn custom_key(
+    k: &shapes::RateBasedStatementCustomKey,
+    forwarded: Option<&shapes::ForwardedIPConfig>,
+) -> Result<KeyPart, Unsupported> {
+    if let Some(h) = &k.header {
+        let field = Field::SingleHeader(h.name.to_ascii_lowercase());
+        return Ok(KeyPart::Field(field, transforms(&h.text_transformations)?));
+    }
+    if let Some(c) = &k.cookie {
+        let field = Field::Cookies {
+            pattern: super::fields::Pattern::Included(vec![c.name.clone()]),
+            scope: super::fields::Scope::Value,
+            oversize: super::fields::Oversize::Continue,
+        };
+        return Ok(KeyPart::Field(field, transforms(&c.text_transformations)?));
+    }
+    if let Some(q) = &k.query_argument {
+        return Ok(KeyPart::Field(
+            Field::SingleQueryArgument(q.name.to_ascii_lowercase()),
+            transforms(&q.text_transformations)?,
+        ));
+    }
+    if let Some(q) = &k.query_string {
+        return Ok(KeyPart::QueryString(transforms(&q.text_transformations)?));
+    }
+    if let Some(u) = &k.uri_path {
+        return Ok(KeyPart::UriPath(transforms(&u.text_transformations)?));
+    }
+    if k.http_method.is_some() {
+        return Ok(KeyPart::Method);
+    }
+    if k.ip.is_some() {
+        return Ok(KeyPart::Ip);
+    }
+    if k.forwarded_ip.is_some() {
+        let f = forwarded.ok_or_else(|| unsupported("a ForwardedIP key without a forwarded IP configuration"))?;
+        return Ok(KeyPart::ForwardedIp(f.header_name.to_ascii_lowercase()));
+    }
+    if let Some(l) = &k.label_namespace {
+        return Ok(KeyPart::LabelNamespace(l.namespace.clone()));
+    }
+    if k.ja3_fingerprint.is_some() || k.ja4_fingerprint.is_some() || k.asn.is_some() {
+        return Ok(KeyPart::Unavailable);
+    }
+    Err(unsupported("a custom key of no known type"))
+}
