@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 
 /// Open connections, in total and per source address.
 #[derive(Debug)]
@@ -44,6 +45,28 @@ impl Limits {
         open.0 += 1;
         open.1.insert(source, from_source + 1);
         Some(Admitted { limits: self.clone(), source })
+    }
+}
+
+/// The next connection the limits admit, with `TCP_NODELAY` set. A failed accept (out of
+/// descriptors and the like) backs off instead of spinning; a connection over the limits is
+/// closed at once, as a front end sheds load. Cancel-safe: a `select!` may drop it.
+pub async fn accept(listener: &TcpListener, limits: &Arc<Limits>) -> (TcpStream, SocketAddr, Admitted) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let Some(admitted) = limits.admit(peer.ip()) else {
+                    tracing::debug!(source = %peer.ip(), "connection refused: too many open connections");
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                return (stream, peer, admitted);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 }
 

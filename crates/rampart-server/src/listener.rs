@@ -37,22 +37,7 @@ pub async fn serve(
     let limits = Limits::new(app.config.max_connections, app.config.max_connections_per_source);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Over the limits, the connection is closed at once, as a front end sheds load.
-                let Some(admitted) = limits.admit(peer.ip()) else {
-                    tracing::debug!(source = %peer.ip(), "connection refused: too many open connections");
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
+            (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits) => {
                 tokio::spawn(connection(stream, peer, tls.clone(), app.clone(), graceful.watcher(), admitted));
             }
             _ = shutdown.changed() => break,

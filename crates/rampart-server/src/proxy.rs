@@ -215,18 +215,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch
     let limits = Limits::new(proxy.limits.max_connections, proxy.limits.max_connections_per_source);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Past the per-source cap a client's connections are closed as they arrive.
-                let Some(admitted) = limits.admit(peer.ip()) else { continue };
-                let _ = stream.set_nodelay(true);
+            (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits) => {
                 let proxy = proxy.clone();
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 builder.http1().timer(TokioTimer::new()).header_read_timeout(proxy.limits.header_read_timeout).keep_alive(true);

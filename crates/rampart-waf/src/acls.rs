@@ -11,8 +11,8 @@ use rampart_shapes::generated::wafv2 as shapes;
 use rampart_store::Tx;
 
 use super::{
-    Kind, Place, Stored, all_tx, capacity, invalid_parameter, limits_exceeded, locked, named, new_token, nonexistent,
-    page, save, unique, wire,
+    Kind, Place, Stored, Summary, all_tx, capacity, change, delete, insert, invalid_parameter, limits_exceeded, named,
+    nonexistent, page, wire,
 };
 
 const EXACTLY_ONE: &str = "You have used none or multiple values for a field that requires exactly one value.";
@@ -311,34 +311,10 @@ fn web_acl_capacity(tx: &Tx<'_>, place: &Place, rules: &[shapes::Rule]) -> Resul
     Ok(used)
 }
 
-fn acl_summary(s: &Stored) -> shapes::WebACLSummary {
-    shapes::WebACLSummary {
-        name: Some(s.name.clone()),
-        id: Some(s.id.clone()),
-        description: s.description.clone(),
-        lock_token: Some(s.lock_token.clone()),
-        arn: Some(s.arn.clone()),
-    }
-}
-
-fn group_summary(s: &Stored) -> shapes::RuleGroupSummary {
-    shapes::RuleGroupSummary {
-        name: Some(s.name.clone()),
-        id: Some(s.id.clone()),
-        description: s.description.clone(),
-        lock_token: Some(s.lock_token.clone()),
-        arn: Some(s.arn.clone()),
-    }
-}
-
 /// The namespace of the labels a web ACL's or rule group's rules add.
 /// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-label-requirements.html>.
 fn label_namespace(place: &Place, kind: Kind, name: &str) -> String {
     format!("awswaf:{}:{}:{name}:", place.account, kind.segment())
-}
-
-fn tags(tags: Option<Vec<shapes::Tag>>) -> Vec<(String, String)> {
-    tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect()
 }
 
 pub fn create_web_acl(
@@ -348,47 +324,38 @@ pub fn create_web_acl(
 ) -> Result<shapes::CreateWebACLResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     check_default(&input.default_action)?;
-    let rules = input.rules.clone().unwrap_or_default();
+    let rules = input.rules.unwrap_or_default();
     check_rules(&records::tx_reader(tx), &place, &rules, false)?;
     check_bodies(&rules, input.custom_response_bodies.as_ref())?;
     let used = web_acl_capacity(tx, &place, &rules)?;
-    unique(tx, &place, Kind::WebAcl, &input.name)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let arn = place.arn(Kind::WebAcl, &input.name, &id);
-    let body = shapes::WebACL {
-        name: input.name.clone(),
-        id: id.clone(),
-        arn: arn.clone(),
-        default_action: input.default_action,
-        description: input.description.clone(),
-        rules: Some(rules),
-        visibility_config: input.visibility_config,
-        data_protection_config: input.data_protection_config,
-        capacity: Some(used),
-        managed_by_firewall_manager: Some(false),
-        label_namespace: Some(label_namespace(&place, Kind::WebAcl, &input.name)),
-        custom_response_bodies: input.custom_response_bodies,
-        captcha_config: input.captcha_config,
-        challenge_config: input.challenge_config,
-        token_domains: input.token_domains,
-        association_config: input.association_config,
-        retrofitted_by_firewall_manager: Some(false),
-        on_source_d_do_s_protection_config: input.on_source_d_do_s_protection_config,
-        application_config: input.application_config,
-        pre_process_firewall_manager_rule_groups: None,
-        post_process_firewall_manager_rule_groups: None,
-    };
-    let stored = Stored {
-        name: input.name,
-        id,
-        arn,
-        description: input.description,
-        lock_token: new_token(),
-        body: wire(body),
-        tags: tags(input.tags),
-    };
-    save(tx, &place, Kind::WebAcl, &stored)?;
-    Ok(shapes::CreateWebACLResponse { summary: Some(acl_summary(&stored)) })
+    let (name, description) = (input.name.clone(), input.description.clone());
+    let namespace = label_namespace(&place, Kind::WebAcl, &input.name);
+    let stored = insert(tx, &place, Kind::WebAcl, (input.name, input.description, input.tags), |id, arn| {
+        wire(shapes::WebACL {
+            name,
+            id: id.to_owned(),
+            arn: arn.to_owned(),
+            default_action: input.default_action,
+            description,
+            rules: Some(rules),
+            visibility_config: input.visibility_config,
+            data_protection_config: input.data_protection_config,
+            capacity: Some(used),
+            pre_process_firewall_manager_rule_groups: None,
+            post_process_firewall_manager_rule_groups: None,
+            managed_by_firewall_manager: Some(false),
+            label_namespace: Some(namespace),
+            custom_response_bodies: input.custom_response_bodies,
+            captcha_config: input.captcha_config,
+            challenge_config: input.challenge_config,
+            token_domains: input.token_domains,
+            association_config: input.association_config,
+            retrofitted_by_firewall_manager: Some(false),
+            on_source_d_do_s_protection_config: input.on_source_d_do_s_protection_config,
+            application_config: input.application_config,
+        })
+    })?;
+    Ok(shapes::CreateWebACLResponse { summary: Some(Summary::of(&stored)) })
 }
 
 pub fn get_web_acl(ctx: &Ctx<'_>, input: shapes::GetWebACLRequest) -> Result<shapes::GetWebACLResponse, ServiceError> {
@@ -422,47 +389,40 @@ pub fn update_web_acl(
     input: shapes::UpdateWebACLRequest,
 ) -> Result<shapes::UpdateWebACLResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let mut stored = named(&records::tx_reader(tx), &place, Kind::WebAcl, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
     check_default(&input.default_action)?;
     let rules = input.rules.unwrap_or_default();
     check_rules(&records::tx_reader(tx), &place, &rules, false)?;
     check_bodies(&rules, input.custom_response_bodies.as_ref())?;
     let used = web_acl_capacity(tx, &place, &rules)?;
-    let mut body: shapes::WebACL = stored.body()?;
-    body.default_action = input.default_action;
-    body.description.clone_from(&input.description);
-    body.rules = Some(rules);
-    body.visibility_config = input.visibility_config;
-    body.data_protection_config = input.data_protection_config;
-    body.capacity = Some(used);
-    body.custom_response_bodies = input.custom_response_bodies;
-    body.captcha_config = input.captcha_config;
-    body.challenge_config = input.challenge_config;
-    body.token_domains = input.token_domains;
-    body.association_config = input.association_config;
-    body.on_source_d_do_s_protection_config = input.on_source_d_do_s_protection_config;
-    body.application_config = input.application_config;
-    stored.description = input.description;
-    stored.body = wire(body);
-    stored.lock_token = new_token();
-    save(tx, &place, Kind::WebAcl, &stored)?;
-    Ok(shapes::UpdateWebACLResponse { next_lock_token: Some(stored.lock_token) })
+    let named = (input.name.as_str(), input.id.as_str(), input.lock_token.as_str());
+    let description = input.description.clone();
+    let next = change(tx, &place, Kind::WebAcl, named, input.description, |body: &mut shapes::WebACL| {
+        body.default_action = input.default_action;
+        body.description = description;
+        body.rules = Some(rules);
+        body.visibility_config = input.visibility_config;
+        body.data_protection_config = input.data_protection_config;
+        body.capacity = Some(used);
+        body.custom_response_bodies = input.custom_response_bodies;
+        body.captcha_config = input.captcha_config;
+        body.challenge_config = input.challenge_config;
+        body.token_domains = input.token_domains;
+        body.association_config = input.association_config;
+        body.on_source_d_do_s_protection_config = input.on_source_d_do_s_protection_config;
+        body.application_config = input.application_config;
+        Ok(())
+    })?;
+    Ok(shapes::UpdateWebACLResponse { next_lock_token: Some(next) })
 }
 
+/// Deletes a web ACL that protects no resource.
 pub fn delete_web_acl(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::DeleteWebACLRequest,
 ) -> Result<shapes::DeleteWebACLResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let stored = named(&records::tx_reader(tx), &place, Kind::WebAcl, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
-    // A web ACL protecting a resource must be disassociated first.
-    if super::protection::associated_tx(tx, &stored.arn)? {
-        return Err(super::associated());
-    }
-    super::remove(tx, &place, Kind::WebAcl, &stored.id)?;
+    delete(tx, &place, Kind::WebAcl, (&input.name, &input.id, &input.lock_token))?;
     Ok(shapes::DeleteWebACLResponse {})
 }
 
@@ -471,7 +431,7 @@ pub fn list_web_acls(
     input: shapes::ListWebACLsRequest,
 ) -> Result<shapes::ListWebACLsResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let all: Vec<_> = super::all(ctx.db, &place, Kind::WebAcl)?.iter().map(acl_summary).collect();
+    let all: Vec<_> = super::all(ctx.db, &place, Kind::WebAcl)?.iter().map(Summary::of).collect();
     let (web_acls, next_marker) = page(all, input.next_marker.as_deref(), input.limit)?;
     Ok(shapes::ListWebACLsResponse { next_marker, web_ac_ls: Some(web_acls) })
 }
@@ -482,39 +442,31 @@ pub fn create_rule_group(
     input: shapes::CreateRuleGroupRequest,
 ) -> Result<shapes::CreateRuleGroupResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let rules = input.rules.clone().unwrap_or_default();
+    let rules = input.rules.unwrap_or_default();
     check_rules(&records::tx_reader(tx), &place, &rules, true)?;
     check_bodies(&rules, input.custom_response_bodies.as_ref())?;
     if capacity::rules(&rules, &|_| None) > input.capacity {
         return Err(limits_exceeded());
     }
-    unique(tx, &place, Kind::RuleGroup, &input.name)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let arn = place.arn(Kind::RuleGroup, &input.name, &id);
-    let body = shapes::RuleGroup {
-        name: input.name.clone(),
-        id: id.clone(),
-        capacity: input.capacity,
-        arn: arn.clone(),
-        description: input.description.clone(),
-        available_labels: Some(available_labels(&place, &input.name, &rules)),
-        rules: Some(rules),
-        visibility_config: input.visibility_config,
-        label_namespace: Some(label_namespace(&place, Kind::RuleGroup, &input.name)),
-        custom_response_bodies: input.custom_response_bodies,
-        consumed_labels: Some(Vec::new()),
-    };
-    let stored = Stored {
-        name: input.name,
-        id,
-        arn,
-        description: input.description,
-        lock_token: new_token(),
-        body: wire(body),
-        tags: tags(input.tags),
-    };
-    save(tx, &place, Kind::RuleGroup, &stored)?;
-    Ok(shapes::CreateRuleGroupResponse { summary: Some(group_summary(&stored)) })
+    let (name, description) = (input.name.clone(), input.description.clone());
+    let (namespace, labels) =
+        (label_namespace(&place, Kind::RuleGroup, &input.name), available_labels(&place, &input.name, &rules));
+    let stored = insert(tx, &place, Kind::RuleGroup, (input.name, input.description, input.tags), |id, arn| {
+        wire(shapes::RuleGroup {
+            name,
+            id: id.to_owned(),
+            capacity: input.capacity,
+            arn: arn.to_owned(),
+            description,
+            rules: Some(rules),
+            visibility_config: input.visibility_config,
+            label_namespace: Some(namespace),
+            custom_response_bodies: input.custom_response_bodies,
+            available_labels: Some(labels),
+            consumed_labels: Some(Vec::new()),
+        })
+    })?;
+    Ok(shapes::CreateRuleGroupResponse { summary: Some(Summary::of(&stored)) })
 }
 
 /// The labels a rule group's rules add, fully qualified.
@@ -548,38 +500,34 @@ pub fn update_rule_group(
     input: shapes::UpdateRuleGroupRequest,
 ) -> Result<shapes::UpdateRuleGroupResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let mut stored = named(&records::tx_reader(tx), &place, Kind::RuleGroup, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
     let rules = input.rules.unwrap_or_default();
     check_rules(&records::tx_reader(tx), &place, &rules, true)?;
     check_bodies(&rules, input.custom_response_bodies.as_ref())?;
-    let mut body: shapes::RuleGroup = stored.body()?;
-    // The capacity is fixed when the group is created.
-    if capacity::rules(&rules, &|_| None) > body.capacity {
-        return Err(limits_exceeded());
-    }
-    body.available_labels = Some(available_labels(&place, &body.name, &rules));
-    body.description.clone_from(&input.description);
-    body.rules = Some(rules);
-    body.visibility_config = input.visibility_config;
-    body.custom_response_bodies = input.custom_response_bodies;
-    stored.description = input.description;
-    stored.body = wire(body);
-    stored.lock_token = new_token();
-    save(tx, &place, Kind::RuleGroup, &stored)?;
-    Ok(shapes::UpdateRuleGroupResponse { next_lock_token: Some(stored.lock_token) })
+    let named = (input.name.as_str(), input.id.as_str(), input.lock_token.as_str());
+    let description = input.description.clone();
+    let next = change(tx, &place, Kind::RuleGroup, named, input.description, |body: &mut shapes::RuleGroup| {
+        // The capacity is fixed when the group is created.
+        if capacity::rules(&rules, &|_| None) > body.capacity {
+            return Err(limits_exceeded());
+        }
+        body.available_labels = Some(available_labels(&place, &body.name, &rules));
+        body.description = description;
+        body.rules = Some(rules);
+        body.visibility_config = input.visibility_config;
+        body.custom_response_bodies = input.custom_response_bodies;
+        Ok(())
+    })?;
+    Ok(shapes::UpdateRuleGroupResponse { next_lock_token: Some(next) })
 }
 
+/// Deletes a rule group no web ACL references.
 pub fn delete_rule_group(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::DeleteRuleGroupRequest,
 ) -> Result<shapes::DeleteRuleGroupResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let stored = named(&records::tx_reader(tx), &place, Kind::RuleGroup, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
-    unreferenced(tx, &place, &stored.arn)?;
-    super::remove(tx, &place, Kind::RuleGroup, &stored.id)?;
+    delete(tx, &place, Kind::RuleGroup, (&input.name, &input.id, &input.lock_token))?;
     Ok(shapes::DeleteRuleGroupResponse {})
 }
 
@@ -588,7 +536,7 @@ pub fn list_rule_groups(
     input: shapes::ListRuleGroupsRequest,
 ) -> Result<shapes::ListRuleGroupsResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let all: Vec<_> = super::all(ctx.db, &place, Kind::RuleGroup)?.iter().map(group_summary).collect();
+    let all: Vec<_> = super::all(ctx.db, &place, Kind::RuleGroup)?.iter().map(Summary::of).collect();
     let (rule_groups, next_marker) = page(all, input.next_marker.as_deref(), input.limit)?;
     Ok(shapes::ListRuleGroupsResponse { next_marker, rule_groups: Some(rule_groups) })
 }

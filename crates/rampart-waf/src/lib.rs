@@ -188,6 +188,93 @@ pub(crate) fn remove(tx: &mut Tx<'_>, place: &Place, kind: Kind, id: &str) -> Re
     Ok(())
 }
 
+/// The summary shapes (`IPSetSummary`, `WebACLSummary`, …) are alike: an entity's name, id,
+/// description, lock token and ARN.
+pub(crate) trait Summary {
+    fn of(s: &Stored) -> Self;
+}
+
+macro_rules! summaries {
+    ($($shape:ident),*) => {$(
+        impl Summary for rampart_shapes::generated::wafv2::$shape {
+            fn of(s: &Stored) -> Self {
+                Self {
+                    name: Some(s.name.clone()),
+                    id: Some(s.id.clone()),
+                    description: s.description.clone(),
+                    lock_token: Some(s.lock_token.clone()),
+                    arn: Some(s.arn.clone()),
+                }
+            }
+        }
+    )*};
+}
+summaries!(IPSetSummary, RegexPatternSetSummary, RuleGroupSummary, WebACLSummary);
+
+/// A request's tags as stored.
+pub(crate) fn tag_pairs(tags: Option<Vec<rampart_shapes::generated::wafv2::Tag>>) -> Vec<(String, String)> {
+    tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect()
+}
+
+/// Creates an entity: its name unique among its kind in the place, a fresh id and lock token;
+/// `body` makes its wire body from its id and ARN.
+pub(crate) fn insert(
+    tx: &mut Tx<'_>,
+    place: &Place,
+    kind: Kind,
+    (name, description, tags): (String, Option<String>, Option<Vec<rampart_shapes::generated::wafv2::Tag>>),
+    body: impl FnOnce(&str, &str) -> String,
+) -> Result<Stored, ServiceError> {
+    unique(tx, place, kind, &name)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let arn = place.arn(kind, &name, &id);
+    let stored =
+        Stored { body: body(&id, &arn), name, id, arn, description, lock_token: new_token(), tags: tag_pairs(tags) };
+    save(tx, place, kind, &stored)?;
+    Ok(stored)
+}
+
+/// Changes the entity a request names by name and id, given its current lock token: `change`
+/// rewrites its body; returns the next lock token.
+pub(crate) fn change<T: FromValue + HasShape + IntoValue>(
+    tx: &mut Tx<'_>,
+    place: &Place,
+    kind: Kind,
+    (name, id, token): (&str, &str, &str),
+    description: Option<String>,
+    change: impl FnOnce(&mut T) -> Result<(), ServiceError>,
+) -> Result<String, ServiceError> {
+    let mut stored = named(&records::tx_reader(tx), place, kind, name, id)?;
+    locked(&stored, token)?;
+    let mut body: T = stored.body()?;
+    change(&mut body)?;
+    stored.description = description;
+    stored.body = wire(body);
+    stored.lock_token = new_token();
+    save(tx, place, kind, &stored)?;
+    Ok(stored.lock_token)
+}
+
+/// Deletes the entity a request names by name and id, given its current lock token, once
+/// nothing uses it: no web ACL or rule group references it, and a web ACL protects nothing.
+pub(crate) fn delete(
+    tx: &mut Tx<'_>,
+    place: &Place,
+    kind: Kind,
+    (name, id, token): (&str, &str, &str),
+) -> Result<(), ServiceError> {
+    let stored = named(&records::tx_reader(tx), place, kind, name, id)?;
+    locked(&stored, token)?;
+    if kind == Kind::WebAcl {
+        if protection::associated_tx(tx, &stored.arn)? {
+            return Err(associated());
+        }
+    } else {
+        acls::unreferenced(tx, place, &stored.arn)?;
+    }
+    remove(tx, place, kind, &stored.id)
+}
+
 /// Refuses a second entity of the same kind and name in a place.
 pub(crate) fn unique(tx: &Tx<'_>, place: &Place, kind: Kind, name: &str) -> Result<(), ServiceError> {
     if all_tx(tx, place, kind)?.iter().any(|s| s.name == name) {

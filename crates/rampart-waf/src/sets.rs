@@ -6,7 +6,7 @@ use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::generated::wafv2 as shapes;
 use rampart_store::Tx;
 
-use super::{Kind, Place, Stored, invalid_parameter, locked, named, new_token, page, save, unique, wire};
+use super::{Kind, Place, Summary, change, delete, insert, invalid_parameter, named, page, wire};
 
 /// Checks an IP set's addresses: each a CIDR block of the set's IP version.
 /// See <https://docs.aws.amazon.com/waf/latest/APIReference/API_IPSet.html>.
@@ -50,67 +50,30 @@ pub(crate) fn check_patterns(patterns: &[shapes::Regex]) -> Result<(), ServiceEr
     Ok(())
 }
 
-fn summary(s: &Stored) -> shapes::IPSetSummary {
-    shapes::IPSetSummary {
-        name: Some(s.name.clone()),
-        id: Some(s.id.clone()),
-        description: s.description.clone(),
-        lock_token: Some(s.lock_token.clone()),
-        arn: Some(s.arn.clone()),
-    }
-}
-
-fn pattern_summary(s: &Stored) -> shapes::RegexPatternSetSummary {
-    shapes::RegexPatternSetSummary {
-        name: Some(s.name.clone()),
-        id: Some(s.id.clone()),
-        description: s.description.clone(),
-        lock_token: Some(s.lock_token.clone()),
-        arn: Some(s.arn.clone()),
-    }
-}
-
-fn tags(tags: Option<Vec<shapes::Tag>>) -> Vec<(String, String)> {
-    tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value)).collect()
-}
-
-fn place(ctx_account: &str, region: &str, scope: &str) -> Result<Place, ServiceError> {
-    Place::of(ctx_account, region, scope)
-}
-
 pub fn create_ip_set(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
     input: shapes::CreateIPSetRequest,
 ) -> Result<shapes::CreateIPSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     check_addresses(&input.ip_address_version, &input.addresses)?;
-    unique(tx, &place, Kind::IpSet, &input.name)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let arn = place.arn(Kind::IpSet, &input.name, &id);
-    let body = shapes::IPSet {
-        name: input.name.clone(),
-        id: id.clone(),
-        arn: arn.clone(),
-        description: input.description.clone(),
-        ip_address_version: input.ip_address_version,
-        addresses: input.addresses,
-    };
-    let stored = Stored {
-        name: input.name,
-        id,
-        arn,
-        description: input.description,
-        lock_token: new_token(),
-        body: wire(body),
-        tags: tags(input.tags),
-    };
-    save(tx, &place, Kind::IpSet, &stored)?;
-    Ok(shapes::CreateIPSetResponse { summary: Some(summary(&stored)) })
+    let (version, addresses) = (input.ip_address_version, input.addresses);
+    let (name, description) = (input.name.clone(), input.description.clone());
+    let stored = insert(tx, &place, Kind::IpSet, (input.name, input.description, input.tags), |id, arn| {
+        wire(shapes::IPSet {
+            name,
+            id: id.to_owned(),
+            arn: arn.to_owned(),
+            description,
+            ip_address_version: version,
+            addresses,
+        })
+    })?;
+    Ok(shapes::CreateIPSetResponse { summary: Some(Summary::of(&stored)) })
 }
 
 pub fn get_ip_set(ctx: &Ctx<'_>, input: shapes::GetIPSetRequest) -> Result<shapes::GetIPSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     let stored = named(&records::cached_reader(ctx.db), &place, Kind::IpSet, &input.name, &input.id)?;
     Ok(shapes::GetIPSetResponse { ip_set: Some(stored.body()?), lock_token: Some(stored.lock_token) })
 }
@@ -120,18 +83,16 @@ pub fn update_ip_set(
     ctx: &TxCtx<'_>,
     input: shapes::UpdateIPSetRequest,
 ) -> Result<shapes::UpdateIPSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let mut stored = named(&records::tx_reader(tx), &place, Kind::IpSet, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
-    let mut body: shapes::IPSet = stored.body()?;
-    check_addresses(&body.ip_address_version, &input.addresses)?;
-    body.addresses = input.addresses;
-    body.description.clone_from(&input.description);
-    stored.description = input.description;
-    stored.body = wire(body);
-    stored.lock_token = new_token();
-    save(tx, &place, Kind::IpSet, &stored)?;
-    Ok(shapes::UpdateIPSetResponse { next_lock_token: Some(stored.lock_token) })
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let named = (input.name.as_str(), input.id.as_str(), input.lock_token.as_str());
+    let description = input.description.clone();
+    let next = change(tx, &place, Kind::IpSet, named, input.description, |body: &mut shapes::IPSet| {
+        check_addresses(&body.ip_address_version, &input.addresses)?;
+        body.addresses = input.addresses;
+        body.description = description;
+        Ok(())
+    })?;
+    Ok(shapes::UpdateIPSetResponse { next_lock_token: Some(next) })
 }
 
 /// Deletes an IP set no rule group or web ACL references.
@@ -140,11 +101,8 @@ pub fn delete_ip_set(
     ctx: &TxCtx<'_>,
     input: shapes::DeleteIPSetRequest,
 ) -> Result<shapes::DeleteIPSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let stored = named(&records::tx_reader(tx), &place, Kind::IpSet, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
-    super::acls::unreferenced(tx, &place, &stored.arn)?;
-    super::remove(tx, &place, Kind::IpSet, &stored.id)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    delete(tx, &place, Kind::IpSet, (&input.name, &input.id, &input.lock_token))?;
     Ok(shapes::DeleteIPSetResponse {})
 }
 
@@ -152,8 +110,8 @@ pub fn list_ip_sets(
     ctx: &Ctx<'_>,
     input: shapes::ListIPSetsRequest,
 ) -> Result<shapes::ListIPSetsResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let all: Vec<_> = super::all(ctx.db, &place, Kind::IpSet)?.iter().map(summary).collect();
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let all: Vec<_> = super::all(ctx.db, &place, Kind::IpSet)?.iter().map(Summary::of).collect();
     let (ip_sets, next_marker) = page(all, input.next_marker.as_deref(), input.limit)?;
     Ok(shapes::ListIPSetsResponse { next_marker, ip_sets: Some(ip_sets) })
 }
@@ -163,36 +121,26 @@ pub fn create_regex_pattern_set(
     ctx: &TxCtx<'_>,
     input: shapes::CreateRegexPatternSetRequest,
 ) -> Result<shapes::CreateRegexPatternSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     check_patterns(&input.regular_expression_list)?;
-    unique(tx, &place, Kind::RegexPatternSet, &input.name)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let arn = place.arn(Kind::RegexPatternSet, &input.name, &id);
-    let body = shapes::RegexPatternSet {
-        name: Some(input.name.clone()),
-        id: Some(id.clone()),
-        arn: Some(arn.clone()),
-        description: input.description.clone(),
-        regular_expression_list: Some(input.regular_expression_list),
-    };
-    let stored = Stored {
-        name: input.name,
-        id,
-        arn,
-        description: input.description,
-        lock_token: new_token(),
-        body: wire(body),
-        tags: tags(input.tags),
-    };
-    save(tx, &place, Kind::RegexPatternSet, &stored)?;
-    Ok(shapes::CreateRegexPatternSetResponse { summary: Some(pattern_summary(&stored)) })
+    let (name, description, list) = (input.name.clone(), input.description.clone(), input.regular_expression_list);
+    let stored = insert(tx, &place, Kind::RegexPatternSet, (input.name, input.description, input.tags), |id, arn| {
+        wire(shapes::RegexPatternSet {
+            name: Some(name),
+            id: Some(id.to_owned()),
+            arn: Some(arn.to_owned()),
+            description,
+            regular_expression_list: Some(list),
+        })
+    })?;
+    Ok(shapes::CreateRegexPatternSetResponse { summary: Some(Summary::of(&stored)) })
 }
 
 pub fn get_regex_pattern_set(
     ctx: &Ctx<'_>,
     input: shapes::GetRegexPatternSetRequest,
 ) -> Result<shapes::GetRegexPatternSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     let stored = named(&records::cached_reader(ctx.db), &place, Kind::RegexPatternSet, &input.name, &input.id)?;
     Ok(shapes::GetRegexPatternSetResponse {
         regex_pattern_set: Some(stored.body()?),
@@ -205,18 +153,17 @@ pub fn update_regex_pattern_set(
     ctx: &TxCtx<'_>,
     input: shapes::UpdateRegexPatternSetRequest,
 ) -> Result<shapes::UpdateRegexPatternSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let mut stored = named(&records::tx_reader(tx), &place, Kind::RegexPatternSet, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     check_patterns(&input.regular_expression_list)?;
-    let mut body: shapes::RegexPatternSet = stored.body()?;
-    body.regular_expression_list = Some(input.regular_expression_list);
-    body.description.clone_from(&input.description);
-    stored.description = input.description;
-    stored.body = wire(body);
-    stored.lock_token = new_token();
-    save(tx, &place, Kind::RegexPatternSet, &stored)?;
-    Ok(shapes::UpdateRegexPatternSetResponse { next_lock_token: Some(stored.lock_token) })
+    let named = (input.name.as_str(), input.id.as_str(), input.lock_token.as_str());
+    let description = input.description.clone();
+    let next =
+        change(tx, &place, Kind::RegexPatternSet, named, input.description, |body: &mut shapes::RegexPatternSet| {
+            body.regular_expression_list = Some(input.regular_expression_list);
+            body.description = description;
+            Ok(())
+        })?;
+    Ok(shapes::UpdateRegexPatternSetResponse { next_lock_token: Some(next) })
 }
 
 pub fn delete_regex_pattern_set(
@@ -224,11 +171,8 @@ pub fn delete_regex_pattern_set(
     ctx: &TxCtx<'_>,
     input: shapes::DeleteRegexPatternSetRequest,
 ) -> Result<shapes::DeleteRegexPatternSetResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let stored = named(&records::tx_reader(tx), &place, Kind::RegexPatternSet, &input.name, &input.id)?;
-    locked(&stored, &input.lock_token)?;
-    super::acls::unreferenced(tx, &place, &stored.arn)?;
-    super::remove(tx, &place, Kind::RegexPatternSet, &stored.id)?;
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    delete(tx, &place, Kind::RegexPatternSet, (&input.name, &input.id, &input.lock_token))?;
     Ok(shapes::DeleteRegexPatternSetResponse {})
 }
 
@@ -236,8 +180,8 @@ pub fn list_regex_pattern_sets(
     ctx: &Ctx<'_>,
     input: shapes::ListRegexPatternSetsRequest,
 ) -> Result<shapes::ListRegexPatternSetsResponse, ServiceError> {
-    let place = place(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    let all: Vec<_> = super::all(ctx.db, &place, Kind::RegexPatternSet)?.iter().map(pattern_summary).collect();
+    let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
+    let all: Vec<_> = super::all(ctx.db, &place, Kind::RegexPatternSet)?.iter().map(Summary::of).collect();
     let (sets, next_marker) = page(all, input.next_marker.as_deref(), input.limit)?;
     Ok(shapes::ListRegexPatternSetsResponse { next_marker, regex_pattern_sets: Some(sets) })
 }

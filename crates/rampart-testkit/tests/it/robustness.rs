@@ -80,17 +80,17 @@ async fn unknown_operations_get_aws_shaped_400s() {
 
     let json = http::Request::post(format!("{}/", server.endpoint))
         .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "AWSWAF_20190729.ListWebACLs")
+        .header("x-amz-target", "AWSShield_20160616.ListProtections")
         .body(b"{}".to_vec())
         .unwrap();
-    let r = server.signed(json, "wafv2").await.unwrap();
+    let r = server.signed(json, "shield").await.unwrap();
     assert_eq!(r.status, 400);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
     // Named as AWS names it, never by an internal target.
     let message = v["message"].as_str().unwrap();
-    assert!(message.starts_with("Rampart does not serve AWS WAFV2 (`wafv2`) yet"), "{message}");
-    assert!(message.contains("IAM") && !message.contains("AWSWAF_20190729"), "{message}");
+    assert!(message.starts_with("Rampart does not serve AWS Shield (`shield`) yet"), "{message}");
+    assert!(message.contains("IAM") && !message.contains("AWSShield_20160616"), "{message}");
     assert_eq!(r.headers.get("x-amzn-errortype").unwrap(), "UnknownOperationException");
 
     // A query-form request: XML, whatever the service's model speaks today.

@@ -253,12 +253,8 @@ impl Field {
             }
             Field::Headers { pattern, scope, oversize } => {
                 let (headers, over) = inspected_headers(request.headers);
-                if over {
-                    match oversize {
-                        Oversize::Match => return Values::Match,
-                        Oversize::NoMatch => return Values::NoMatch,
-                        Oversize::Continue => {}
-                    }
+                if let Some(decided) = oversized(over, *oversize) {
+                    return decided;
                 }
                 map_values(headers.iter().map(|(k, v)| (*k, *v)), pattern, *scope)
             }
@@ -278,24 +274,15 @@ impl Field {
                     .filter(|(k, _)| !k.is_empty())
                     .collect();
                 let size: usize = cookies.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-                let over = size > HEADERS_LIMIT || cookies.len() > HEADERS_COUNT;
-                if over {
-                    match oversize {
-                        Oversize::Match => return Values::Match,
-                        Oversize::NoMatch => return Values::NoMatch,
-                        Oversize::Continue => {}
-                    }
+                if let Some(decided) = oversized(size > HEADERS_LIMIT || cookies.len() > HEADERS_COUNT, *oversize) {
+                    return decided;
                 }
                 map_values(cookies.into_iter().take(HEADERS_COUNT), pattern, *scope)
             }
             Field::HeaderOrder(oversize) => {
                 let (headers, over) = inspected_headers(request.headers);
-                if over {
-                    match oversize {
-                        Oversize::Match => return Values::Match,
-                        Oversize::NoMatch => return Values::NoMatch,
-                        Oversize::Continue => {}
-                    }
+                if let Some(decided) = oversized(over, *oversize) {
+                    return decided;
                 }
                 let names: Vec<&[u8]> = headers.iter().map(|(k, _)| *k).collect();
                 Values::Inspect(vec![Cow::Owned(names.join(&b':'))])
@@ -319,16 +306,22 @@ fn pattern(all: bool, included: Option<&Vec<String>>, excluded: Option<&Vec<Stri
     }
 }
 
+/// What oversize handling decides for content past the inspection limit: MATCH or NO_MATCH
+/// without inspecting; `None` to inspect what is within the limit (CONTINUE, or not oversized).
+fn oversized<'a>(over: bool, oversize: Oversize) -> Option<Values<'a>> {
+    match (over, oversize) {
+        (true, Oversize::Match) => Some(Values::Match),
+        (true, Oversize::NoMatch) => Some(Values::NoMatch),
+        _ => None,
+    }
+}
+
 /// The body within the limit, or what its oversize handling decides.
 fn limited<'a>(body: &'a [u8], length: usize, limit: usize, oversize: Oversize) -> Result<&'a [u8], Values<'a>> {
-    if length > limit {
-        match oversize {
-            Oversize::Match => return Err(Values::Match),
-            Oversize::NoMatch => return Err(Values::NoMatch),
-            Oversize::Continue => {}
-        }
+    match oversized(length > limit, oversize) {
+        Some(decided) => Err(decided),
+        None => Ok(body.get(..limit.min(body.len())).unwrap_or(body)),
     }
-    Ok(body.get(..limit.min(body.len())).unwrap_or(body))
 }
 
 /// The headers within the inspection limits, and whether there were more.
