@@ -31,6 +31,9 @@ pub const VERSION: &str = "Version_1.0";
 // What the statements inspect with: AWS's inspection limits apply (oversized bodies, headers
 // and cookies are inspected as far as the limit: CONTINUE).
 const DECODE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"}]"#;
+/// For XSS: decoded twice (probes arrive encoded inside the encoding), entities and JavaScript
+/// escapes undone.
+const XSS_DECODE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"URL_DECODE_UNI"},{"Priority":2,"Type":"HTML_ENTITY_DECODE"},{"Priority":3,"Type":"JS_DECODE"}]"#;
 
 static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
     vec![
@@ -74,7 +77,9 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
 });
 
 const EC2_METADATA: &str = r"(?i)169\.254\.169\.254|2852039166|0xa9fea9fe|0251\.0376\.0251\.0376|::ffff:a9fe:a9fe|fd00:ec2::254|instance-data\b";
-const LFI: &str = r"(?:^|[/\\])\.\.(?:[/\\]|$)";
+/// A `..` segment between separators, with the overlong UTF-8 slash and backslash
+/// (`%c0%af`, `%c1%9c`) counted as separators, or a system file named outright.
+const LFI: &str = r"(?-u:(?:^|[/\\]|\xc0\xaf|\xc1\x9c)\.\.+(?:[/\\]|\xc0\xaf|\xc1\x9c|$))|(?i)\b(?:etc/(?:passwd|shadow)|win(?:dows)?[/\\]win\.ini|boot\.ini)\b";
 const RFI: &str = r"(?i)(?:https?|ftps?|file)://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}";
 const EXTENSIONS: &str = r"(?i)\.(?:log|ini|bak|old|sql|conf|cfg|env|swp|backup|dat|db|mdb|htaccess|htpasswd|passwd|pem|key|config)(?:$|[?;/])";
 
@@ -84,7 +89,9 @@ const BODY: &str = r#"{"Body":{"OversizeHandling":"CONTINUE"}}"#;
 const COOKIES: &str = r#"{"Cookies":{"MatchPattern":{"All":{}},"MatchScope":"ALL","OversizeHandling":"CONTINUE"}}"#;
 const HEADERS: &str = r#"{"Headers":{"MatchPattern":{"All":{}},"MatchScope":"ALL","OversizeHandling":"CONTINUE"}}"#;
 const QUERY: &str = r#"{"QueryString":{}}"#;
-const TWICE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"URL_DECODE_UNI"},{"Priority":2,"Type":"NORMALIZE_PATH_WIN"}]"#;
+/// Decoded up to three times: attackers nest encodings (`%252e`, `%%32%65`). No path
+/// normalization: it would resolve the very `..` segments the rules look for.
+const TWICE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"URL_DECODE_UNI"},{"Priority":2,"Type":"URL_DECODE_UNI"}]"#;
 /// The regexes are case-insensitive: decoding is all they need.
 const ONCE: &str = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"}]"#;
 
@@ -163,8 +170,11 @@ static KNOWN_BAD: &[(&str, &str, &str)] = &[
 
 static ADMIN: &[(&str, &str, &str)] = &[("AdminProtection_URIPATH", "AdminProtection_URIPath", "ADMIN:URI")];
 
+/// What the XSS detector lets through: an event handler attribute on any tag, a tag hidden
+/// inside another (`<scr<script>ipt>`), and script URIs.
+const XSS_EXTENDED: &str = r"(?i)<[a-z0-9%]+[\s/%]*[^>]*?[\s/\x22']on[a-z%0-9]{3,}\s*=|<scr<script|(?:java|vb|live)script\s*:\s*[^\s]|data:text/html[;,]|<(?:script|iframe|object|embed)\b";
 const BAD_BOTS: &str = r"(?i)\b(?:nessus|nmap|nikto|sqlmap|masscan|zgrab|dirbuster|gobuster|wpscan|nuclei|acunetix|netsparker|w3af|openvas|havij|zmeu|morfeus|jorgee|fimap|arachni|skipfish)\b";
-const SQL_EXTENDED: &str = r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b";
+const SQL_EXTENDED: &str = r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b|(?:^|['\x22)\s])\s*(?:or|and|having|xor)\s+['\x22]?[\w.]+['\x22]?\s*(?:=|<>|!=|<=>|\blike\b)\s*['\x22]?[\w.]+|\b(?:or|and)\s+(?:true|false)\b\s*(?:--|#|/\*|$)|['\x22]\s*(?:--|#|/\*)|\border\s+by\s+\d+\s*(?:--|#|/\*)";
 const JAVA_RCE: &str = r"(?i)java\.lang\.(?:runtime|processbuilder)|getruntime\(\)\.exec|class\.module\.classloader|spring\.cloud\.function\.routing-expression|\bt\(java\.|\brO0AB|\baced0005";
 const LOCALHOST: &str = r"(?i)^(?:[a-z0-9.-]*\.)?localhost(?:\.localdomain)?\.?(?::\d+)?$";
 const EXPLOITABLE: &str = r"(?i)/(?:web-inf|meta-inf)(?:/|$)|/\.(?:git|svn|hg)/|/\.(?:env|aws|ssh)(?:/|$)|/wp-config\.php|/server-status\b|/actuator/(?:env|heapdump|gateway)\b";
@@ -217,7 +227,11 @@ fn statement(spec: &str) -> String {
             r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"JS_DECODE"},{"Priority":2,"Type":"LOWERCASE"}]"#,
         ),
         "ADMIN" => regex(ADMIN_PATHS, field(f), TWICE),
-        "XSS" => format!(r#"{{"XssMatchStatement":{{"FieldToMatch":{},"TextTransformations":{DECODE}}}}}"#, field(f)),
+        "XSS" => format!(
+            r#"{{"OrStatement":{{"Statements":[{{"XssMatchStatement":{{"FieldToMatch":{f},"TextTransformations":{XSS_DECODE}}}}},{}]}}}}"#,
+            regex(XSS_EXTENDED, field(f), XSS_DECODE),
+            f = field(f)
+        ),
         _ => format!(r#"{{"SqliMatchStatement":{{"FieldToMatch":{},"TextTransformations":{DECODE}}}}}"#, field(f)),
     }
 }
