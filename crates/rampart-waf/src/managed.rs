@@ -77,11 +77,11 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
 });
 
 const EC2_METADATA: &str = r"(?i)169\.254\.169\.254|2852039166|0xa9fea9fe|0251\.0376\.0251\.0376|::ffff:a9fe:a9fe|fd00:ec2::254|instance-data\b";
-/// A `..` segment between separators, with the overlong UTF-8 slash and backslash
-/// (`%c0%af`, `%c1%9c`) counted as separators, or a system file named outright.
-const LFI: &str = r"(?-u:(?:^|[/\\]|\xc0\xaf|\xc1\x9c)\.\.+(?:[/\\]|\xc0\xaf|\xc1\x9c|$))|(?i)\b(?:etc/(?:passwd|shadow)|win(?:dows)?[/\\]win\.ini|boot\.ini)\b";
+/// A `..` segment between separators (Tomcat's `..;/` too), with the overlong UTF-8 slash and
+/// backslash (`%c0%af`, `%c1%9c`) counted as separators, or a system file named outright.
+const LFI: &str = r"(?-u:(?:^|[/\\]|\xc0\xaf|\xc1\x9c)\.\.+;?(?:[/\\]|\xc0\xaf|\xc1\x9c|$))|(?i)\b(?:etc/(?:passwd|shadow)|win(?:dows)?[/\\]win\.ini|boot\.ini)\b";
 const RFI: &str = r"(?i)(?:https?|ftps?|file)://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}";
-const EXTENSIONS: &str = r"(?i)\.(?:log|ini|bak|old|sql|conf|cfg|env|swp|backup|dat|db|mdb|htaccess|htpasswd|passwd|pem|key|config)(?:$|[?;/])";
+const EXTENSIONS: &str = r"(?i)\.(?:log|ini|bak|old|sql|conf|cfg|env|swp|backup|dat|db|mdb|htaccess|htpasswd|passwd|pem|key|config|asa|asax)(?:$|[?;/])";
 
 const QUERY_ARGS: &str = r#"{"AllQueryArguments":{}}"#;
 const URI: &str = r#"{"UriPath":{}}"#;
@@ -174,7 +174,12 @@ static ADMIN: &[(&str, &str, &str)] = &[("AdminProtection_URIPATH", "AdminProtec
 /// inside another (`<scr<script>ipt>`), and script URIs.
 const XSS_EXTENDED: &str = r"(?i)<[a-z0-9%]+[\s/%]*[^>]*?[\s/\x22']on[a-z%0-9]{3,}\s*=|<scr<script|(?:java|vb|live)script\s*:\s*[^\s]|data:text/html[;,]|<(?:script|iframe|object|embed)\b";
 const BAD_BOTS: &str = r"(?i)\b(?:nessus|nmap|nikto|sqlmap|masscan|zgrab|dirbuster|gobuster|wpscan|nuclei|acunetix|netsparker|w3af|openvas|havij|zmeu|morfeus|jorgee|fimap|arachni|skipfish)\b";
-const SQL_EXTENDED: &str = r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b|(?:^|['\x22)\s])\s*(?:or|and|having|xor)\s+['\x22]?[\w.]+['\x22]?\s*(?:=|<>|!=|<=>|\blike\b)\s*['\x22]?[\w.]+|\b(?:or|and)\s+(?:true|false)\b\s*(?:--|#|/\*|$)|['\x22]\s*(?:--|#|/\*)|\border\s+by\s+\d+\s*(?:--|#|/\*)";
+/// SQL fragments libinjection lets through alone, as regexes of at most 512 characters each
+/// (AWS's limit on a RegexString).
+const SQL_EXTENDED: &[&str] = &[
+    r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b|(?:^|['\x22)\s])\s*(?:or|and|having|xor)\s+['\x22]?[\w.]+['\x22]?\s*(?:=|<>|!=|<=>|\blike\b)\s*['\x22]?[\w.]+|\b(?:or|and)\s+(?:true|false)\b\s*(?:--|#|/\*|$)|['\x22]\s*(?:--|#|/\*)",
+    r"(?i)\border\s+by\s+\d+\s*(?:--|#|/\*|$)|\b(?:and|or|rlike|like|in)\s*\(\s*select\b|@@(?:version|datadir|hostname|basedir)\b|\bcase\s+when\b[\s\S]{0,100}?\bthen\b",
+];
 const JAVA_RCE: &str = r"(?i)java\.lang\.(?:runtime|processbuilder)|getruntime\(\)\.exec|class\.module\.classloader|spring\.cloud\.function\.routing-expression|\bt\(java\.|\brO0AB|\baced0005";
 const LOCALHOST: &str = r"(?i)^(?:[a-z0-9.-]*\.)?localhost(?:\.localdomain)?\.?(?::\d+)?$";
 const EXPLOITABLE: &str = r"(?i)/(?:web-inf|meta-inf)(?:/|$)|/\.(?:git|svn|hg)/|/\.(?:env|aws|ssh)(?:/|$)|/wp-config\.php|/server-status\b|/actuator/(?:env|heapdump|gateway)\b";
@@ -216,9 +221,12 @@ fn statement(spec: &str) -> String {
         "LOCALHOST" => regex(LOCALHOST, r#"{"SingleHeader":{"Name":"host"}}"#, r#"[{"Priority":0,"Type":"NONE"}]"#),
         "EC2" => regex(EC2_METADATA, field(f), ONCE),
         "LFI" => regex(LFI, field(f), TWICE),
-        "EXT" => regex(EXTENSIONS, field(f), ONCE),
+        "EXT" => regex(EXTENSIONS, field(f), TWICE),
         "RFI" => regex(RFI, field(f), ONCE),
-        "SQLX" => regex(SQL_EXTENDED, field(f), DECODE),
+        "SQLX" => {
+            let each: Vec<String> = SQL_EXTENDED.iter().map(|p| regex(p, field(f), DECODE)).collect();
+            format!(r#"{{"OrStatement":{{"Statements":[{}]}}}}"#, each.join(","))
+        }
         "JAVA" => regex(JAVA_RCE, field(f), ONCE),
         "PATHS" => regex(EXPLOITABLE, field(f), TWICE),
         "LOG4J" => regex(
