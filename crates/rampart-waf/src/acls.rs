@@ -359,14 +359,8 @@ pub fn create_web_acl(
 }
 
 pub fn get_web_acl(ctx: &Ctx<'_>, input: shapes::GetWebACLRequest) -> Result<shapes::GetWebACLResponse, ServiceError> {
-    let stored = match (&input.arn, &input.name, &input.scope, &input.id) {
-        (Some(arn), _, _, _) => by_arn(ctx, arn, Kind::WebAcl)?,
-        (None, Some(name), Some(scope), Some(id)) => {
-            let place = Place::of(&ctx.principal.account_id, ctx.region, scope)?;
-            named(&records::cached_reader(ctx.db), &place, Kind::WebAcl, name, id)?
-        }
-        _ => return Err(invalid_parameter("WEB_ACL", "ARN", "Name, Scope and Id, or an ARN, are required.")),
-    };
+    let named = (input.name.as_deref(), input.scope.as_deref(), input.id.as_deref());
+    let stored = requested(ctx, Kind::WebAcl, "WEB_ACL", input.arn.as_deref(), named)?;
     Ok(shapes::GetWebACLResponse {
         web_acl: Some(stored.body()?),
         lock_token: Some(stored.lock_token),
@@ -374,13 +368,25 @@ pub fn get_web_acl(ctx: &Ctx<'_>, input: shapes::GetWebACLRequest) -> Result<sha
     })
 }
 
-/// An entity of the caller's account by its ARN.
-fn by_arn(ctx: &Ctx<'_>, arn: &str, kind: Kind) -> Result<Stored, ServiceError> {
-    let (place, k, name, id) = super::parse_arn(arn).ok_or_else(nonexistent)?;
-    if k != kind || place.account != ctx.principal.account_id {
-        return Err(nonexistent());
+/// The entity a Get names: by ARN, or by name, scope and id.
+fn requested(
+    ctx: &Ctx<'_>,
+    kind: Kind,
+    field: &str,
+    arn: Option<&str>,
+    (name, scope, id): (Option<&str>, Option<&str>, Option<&str>),
+) -> Result<Stored, ServiceError> {
+    let get = records::cached_reader(ctx.db);
+    match (arn, name, scope, id) {
+        (Some(arn), _, _, _) => match super::owned(&get, &ctx.principal.account_id, arn)? {
+            (_, k, stored) if k == kind => Ok(stored),
+            _ => Err(nonexistent()),
+        },
+        (None, Some(name), Some(scope), Some(id)) => {
+            named(&get, &Place::of(&ctx.principal.account_id, ctx.region, scope)?, kind, name, id)
+        }
+        _ => Err(invalid_parameter(field, "ARN", "Name, Scope and Id, or an ARN, are required.")),
     }
-    named(&records::cached_reader(ctx.db), &place, kind, &name, &id)
 }
 
 pub fn update_web_acl(
@@ -483,14 +489,8 @@ pub fn get_rule_group(
     ctx: &Ctx<'_>,
     input: shapes::GetRuleGroupRequest,
 ) -> Result<shapes::GetRuleGroupResponse, ServiceError> {
-    let stored = match (&input.arn, &input.name, &input.scope, &input.id) {
-        (Some(arn), _, _, _) => by_arn(ctx, arn, Kind::RuleGroup)?,
-        (None, Some(name), Some(scope), Some(id)) => {
-            let place = Place::of(&ctx.principal.account_id, ctx.region, scope)?;
-            named(&records::cached_reader(ctx.db), &place, Kind::RuleGroup, name, id)?
-        }
-        _ => return Err(invalid_parameter("RULE_GROUP", "ARN", "Name, Scope and Id, or an ARN, are required.")),
-    };
+    let named = (input.name.as_deref(), input.scope.as_deref(), input.id.as_deref());
+    let stored = requested(ctx, Kind::RuleGroup, "RULE_GROUP", input.arn.as_deref(), named)?;
     Ok(shapes::GetRuleGroupResponse { rule_group: Some(stored.body()?), lock_token: Some(stored.lock_token) })
 }
 

@@ -322,32 +322,38 @@ impl Compiler<'_> {
         let mut out = Vec::with_capacity(sorted.len());
         for rule in sorted {
             let labels = rule.rule_labels.iter().flatten().map(|l| qualify(context, &l.name)).collect();
-            if let Some(g) = &rule.statement.rule_group_reference_statement {
-                let group =
-                    self.refs.rule_groups.get(&g.arn).ok_or_else(|| unsupported(format!("rule group {}", g.arn)))?;
+            let group =
+                match (&rule.statement.rule_group_reference_statement, &rule.statement.managed_rule_group_statement) {
+                    (Some(g), _) => {
+                        let group = self
+                            .refs
+                            .rule_groups
+                            .get(&g.arn)
+                            .ok_or_else(|| unsupported(format!("rule group {}", g.arn)))?;
+                        let inner = Overrides {
+                            actions: g.rule_action_overrides.as_deref(),
+                            excluded: g.excluded_rules.as_deref(),
+                        };
+                        Some((group, inner, None))
+                    }
+                    (None, Some(m)) => {
+                        let group = crate::managed::managed_rule_group(&m.vendor_name, &m.name)
+                            .ok_or_else(|| unsupported(format!("managed rule group {}:{}", m.vendor_name, m.name)))?;
+                        // Overrides naming rules the group does not have are ignored, as AWS ignores them.
+                        let inner = Overrides {
+                            actions: m.rule_action_overrides.as_deref(),
+                            excluded: m.excluded_rules.as_deref(),
+                        };
+                        Some((group, inner, m.scope_down_statement.as_deref()))
+                    }
+                    (None, None) => None,
+                };
+            if let Some((group, inner, scope_down)) = group {
+                // The group's rules run in its own label namespace, with its own response bodies.
                 let namespace = group.label_namespace.clone().unwrap_or_default();
-                let inner =
-                    Overrides { actions: g.rule_action_overrides.as_deref(), excluded: g.excluded_rules.as_deref() };
-                let bodies = Compiler { refs: self.refs, bodies: group.custom_response_bodies.as_ref() };
-                let rules = bodies.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
-                let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
-                out.push(CompiledRule {
-                    name: rule.name.clone(),
-                    statement: Node::Always,
-                    kind: RuleKind::Group { rules, scope_down: None, count },
-                    labels,
-                });
-                continue;
-            }
-            if let Some(m) = &rule.statement.managed_rule_group_statement {
-                let group = crate::managed::managed_rule_group(&m.vendor_name, &m.name)
-                    .ok_or_else(|| unsupported(format!("managed rule group {}:{}", m.vendor_name, m.name)))?;
-                let namespace = group.label_namespace.clone().unwrap_or_default();
-                // Overrides naming rules the group does not have are ignored, as AWS ignores them.
-                let inner =
-                    Overrides { actions: m.rule_action_overrides.as_deref(), excluded: m.excluded_rules.as_deref() };
-                let rules = self.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
-                let scope_down = m.scope_down_statement.as_deref().map(|d| self.statement(d, context)).transpose()?;
+                let own = Compiler { refs: self.refs, bodies: group.custom_response_bodies.as_ref() };
+                let rules = own.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
+                let scope_down = scope_down.map(|d| self.statement(d, context)).transpose()?;
                 let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
                 out.push(CompiledRule {
                     name: rule.name.clone(),

@@ -108,6 +108,21 @@ pub fn parse_arn(arn: &str) -> Option<(Place, Kind, String, String)> {
     Some((place, kind, name.to_owned(), id.to_owned()))
 }
 
+/// The caller's entity an ARN names, with where it is; WAFNonexistentItemException for an ARN
+/// that names none of the account's.
+pub(crate) fn owned(
+    get: &records::Reader<'_>,
+    account: &str,
+    arn: &str,
+) -> Result<(Place, Kind, Stored), ServiceError> {
+    let (place, kind, name, id) = parse_arn(arn).ok_or_else(nonexistent)?;
+    if place.account != account {
+        return Err(nonexistent());
+    }
+    let stored = named(get, &place, kind, &name, &id)?;
+    Ok((place, kind, stored))
+}
+
 /// A WAF entity as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stored {

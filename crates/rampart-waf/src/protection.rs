@@ -12,7 +12,7 @@ use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
 
 use super::engine::{References, WebAcl};
-use super::{Kind, Place, Stored, invalid_parameter, named, nonexistent};
+use super::{Kind, Place, Stored, invalid_parameter, nonexistent};
 
 /// A load balancer of Rampart's own: a listener it proxies to an upstream.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,8 +73,8 @@ struct Association {
 
 /// The caller's regional web ACL an ARN names.
 fn web_acl(get: &records::Reader<'_>, account: &str, arn: &str) -> Result<(Place, Stored), ServiceError> {
-    let (place, kind, name, id) = super::parse_arn(arn).ok_or_else(nonexistent)?;
-    if kind != Kind::WebAcl || place.account != account {
+    let (place, kind, stored) = super::owned(get, account, arn)?;
+    if kind != Kind::WebAcl {
         return Err(nonexistent());
     }
     if place.scope != "regional" {
@@ -84,7 +84,6 @@ fn web_acl(get: &records::Reader<'_>, account: &str, arn: &str) -> Result<(Place
             "A web ACL of CloudFront's scope is associated through the CloudFront distribution.",
         ));
     }
-    let stored = named(get, &place, Kind::WebAcl, &name, &id)?;
     Ok((place, stored))
 }
 

@@ -5,7 +5,7 @@ use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::generated::wafv2 as shapes;
 use rampart_store::Tx;
 
-use super::{Stored, invalid_parameter, named, nonexistent, page, save};
+use super::{Stored, invalid_parameter, page, save};
 
 /// The most tags an entity can have.
 /// See <https://docs.aws.amazon.com/waf/latest/developerguide/limits.html>.
@@ -17,13 +17,10 @@ fn tagged(
     account: &str,
     arn: &str,
 ) -> Result<(super::Place, super::Kind, Stored), ServiceError> {
-    let (place, kind, name, id) =
-        super::parse_arn(arn).ok_or_else(|| invalid_parameter("RESOURCE_ARN", arn, "The ARN isn't valid."))?;
-    if place.account != account {
-        return Err(nonexistent());
+    if super::parse_arn(arn).is_none() {
+        return Err(invalid_parameter("RESOURCE_ARN", arn, "The ARN isn't valid."));
     }
-    let stored = named(get, &place, kind, &name, &id)?;
-    Ok((place, kind, stored))
+    super::owned(get, account, arn)
 }
 
 pub fn tag_resource(
