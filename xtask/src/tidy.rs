@@ -46,7 +46,9 @@ mod tests {
             "rampart-organizations",
             &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-iam"],
         ),
-        ("rampart-waf", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire"]),
+        ("rampart-elb", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire"]),
+        // A web ACL protects a load balancer: WAF looks up the one an association names.
+        ("rampart-waf", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb"]),
         (
             "rampart-server",
             &[
@@ -60,6 +62,7 @@ mod tests {
                 "rampart-cloudtrail",
                 "rampart-organizations",
                 "rampart-kms",
+                "rampart-elb",
                 "rampart-waf",
             ],
         ),

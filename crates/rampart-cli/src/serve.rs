@@ -133,6 +133,10 @@ pub struct Args {
     /// variable): name=NAME,listen=HOST:PORT,upstream=http://HOST:PORT[,web-acl=WEB-ACL-NAME].
     #[arg(long, env = "RAMPART_PROXY", value_delimiter = ';', value_parser = rampart_server::ProxyConfig::parse)]
     proxy: Vec<rampart_server::ProxyConfig>,
+    /// The address the listeners of load balancers created through the ELBv2 API listen on,
+    /// each on its listener's port [default: 127.0.0.1].
+    #[arg(long, env = "RAMPART_BALANCER_ADDRESS")]
+    balancer_address: Option<std::net::IpAddr>,
 }
 
 /// Sets `$field` of `$c` from the flag of the same name when it was given.
@@ -154,7 +158,7 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format;
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));

@@ -485,6 +485,12 @@ impl App {
                 if action.is_empty() {
                     return Err(fail(WireError::new("MissingAction", 400, "Missing Action"), protocol, namespace));
                 }
+                // A query request names its API version: Classic Load Balancers (2012-06-01) sign
+                // as `elasticloadbalancing` too, and have operations of ELBv2's names, which must
+                // never answer them.
+                if params.version().is_some_and(|v| v != service.api_version) {
+                    return Err(fail(WireError::invalid_action(&action, params.version()), protocol, namespace));
+                }
                 let op = service
                     .operation(&action)
                     .ok_or_else(|| fail(WireError::invalid_action(&action, params.version()), protocol, namespace))?;

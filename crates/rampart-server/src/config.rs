@@ -120,6 +120,9 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Reverse proxies to applications, each a load balancer whose requests a WAF web ACL decides.
     pub proxy: Vec<ProxyConfig>,
+    /// The address the listeners of load balancers created through the ELBv2 API listen on
+    /// (each on its listener's port).
+    pub balancer_address: std::net::IpAddr,
     #[serde(skip)]
     pub master_key: MasterKeySource,
     /// The store's database password, e.g. from the `RAMPART_STORE_PASSWORD` environment variable.
@@ -292,6 +295,7 @@ impl Default for Config {
             insights_baseline_periods: 10_080,
             trail_export_dir: None,
             proxy: Vec::new(),
+            balancer_address: std::net::IpAddr::from([127, 0, 0, 1]),
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             public_url: None,
@@ -399,6 +403,10 @@ version = 1
 # it (wafv2 associate-web-acl) or else the regional web ACL named web_acl; 503 while that web ACL
 # cannot be enforced.
 # proxy = [{ name = "shop", listen = "127.0.0.1:8081", upstream = "http://127.0.0.1:8080", web_acl = "front" }]
+
+# Load balancers created through the ELBv2 API (aws elbv2 create-load-balancer): their listeners
+# listen on this address, each on its own port.
+# balancer_address = "127.0.0.1"
 "#;
 
 /// The keys `Config` reads (its TOML keys), as serde sees them; the flags and environment

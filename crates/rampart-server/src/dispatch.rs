@@ -7,8 +7,9 @@ use rampart_core::{Ctx, ServiceError, TxCtx};
 use rampart_iam::{iam, sts};
 use rampart_organizations as orgs;
 use rampart_shapes::generated::{
-    cloudtrail as cloudtrail_shapes, iam as iam_shapes, kms as kms_shapes, organizations as org_shapes,
-    s3 as s3_shapes, s3control as s3control_shapes, sts as sts_shapes, wafv2 as waf_shapes,
+    cloudtrail as cloudtrail_shapes, elbv2 as elb_shapes, iam as iam_shapes, kms as kms_shapes,
+    organizations as org_shapes, s3 as s3_shapes, s3control as s3control_shapes, sts as sts_shapes,
+    wafv2 as waf_shapes,
 };
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
@@ -525,6 +526,32 @@ impl Dispatch {
             ((iam, "GetContextKeysForPrincipalPolicy"), read(iam::get_context_keys_for_principal_policy)),
             ((iam, "GetContextKeysForCustomPolicy"), read(iam::get_context_keys_for_custom_policy)),
         ]);
+        let elb = elb_shapes::SERVICE.endpoint_prefix;
+        handlers.extend([
+            ((elb, "AddTags"), write(rampart_elb::add_tags)),
+            ((elb, "CreateListener"), write(rampart_elb::create_listener)),
+            ((elb, "CreateLoadBalancer"), write(rampart_elb::create_load_balancer)),
+            ((elb, "CreateTargetGroup"), write(rampart_elb::create_target_group)),
+            ((elb, "DeleteListener"), write(rampart_elb::delete_listener)),
+            ((elb, "DeleteLoadBalancer"), write(rampart_elb::delete_load_balancer)),
+            ((elb, "DeleteTargetGroup"), write(rampart_elb::delete_target_group)),
+            ((elb, "DeregisterTargets"), write(rampart_elb::deregister_targets)),
+            ((elb, "DescribeListenerAttributes"), read(rampart_elb::describe_listener_attributes)),
+            ((elb, "DescribeListeners"), read(rampart_elb::describe_listeners)),
+            ((elb, "DescribeLoadBalancerAttributes"), read(rampart_elb::describe_load_balancer_attributes)),
+            ((elb, "DescribeLoadBalancers"), read(rampart_elb::describe_load_balancers)),
+            ((elb, "DescribeTags"), read(rampart_elb::describe_tags)),
+            ((elb, "DescribeTargetGroupAttributes"), read(rampart_elb::describe_target_group_attributes)),
+            ((elb, "DescribeTargetGroups"), read(rampart_elb::describe_target_groups)),
+            ((elb, "DescribeTargetHealth"), read(rampart_elb::describe_target_health)),
+            ((elb, "ModifyListener"), write(rampart_elb::modify_listener)),
+            ((elb, "ModifyListenerAttributes"), write(rampart_elb::modify_listener_attributes)),
+            ((elb, "ModifyLoadBalancerAttributes"), write(rampart_elb::modify_load_balancer_attributes)),
+            ((elb, "ModifyTargetGroup"), write(rampart_elb::modify_target_group)),
+            ((elb, "ModifyTargetGroupAttributes"), write(rampart_elb::modify_target_group_attributes)),
+            ((elb, "RegisterTargets"), write(rampart_elb::register_targets)),
+            ((elb, "RemoveTags"), write(rampart_elb::remove_tags)),
+        ]);
         let waf = waf_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
@@ -624,6 +651,7 @@ mod tests {
                 "organizations" => org_shapes::TYPED_OPERATIONS,
                 "kms" => kms_shapes::TYPED_OPERATIONS,
                 "wafv2" => waf_shapes::TYPED_OPERATIONS,
+                "elasticloadbalancing" => elb_shapes::TYPED_OPERATIONS,
                 _ => &[],
             }
         };
@@ -632,12 +660,13 @@ mod tests {
         let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op) && !by_shape(s, op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
-        let unneeded: Vec<_> = ["iam", "sts", "s3", "s3-control", "cloudtrail", "organizations", "kms", "wafv2"]
-            .into_iter()
-            .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
-            .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))
-            .filter(|(_, op)| !matches!(*op, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity"))
-            .collect();
+        let unneeded: Vec<_> =
+            ["iam", "sts", "s3", "s3-control", "cloudtrail", "organizations", "kms", "wafv2", "elasticloadbalancing"]
+                .into_iter()
+                .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
+                .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))
+                .filter(|(_, op)| !matches!(*op, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity"))
+                .collect();
         assert!(unneeded.is_empty(), "typed but not served: {unneeded:?}");
     }
 }

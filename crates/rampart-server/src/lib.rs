@@ -7,6 +7,7 @@ mod admin;
 mod app;
 mod audit;
 mod authn;
+mod balancers;
 pub mod config;
 mod conn_limits;
 mod data_dir;
@@ -257,6 +258,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
+    tokio::spawn(balancers::supervise(db.clone(), app.config.balancer_address, proxy_limits(&app.config), rx.clone()));
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
     Ok(Running {
@@ -283,28 +285,33 @@ async fn start_proxies(
     for (p, listener, local) in listeners {
         let place =
             rampart_waf::Place { account: account.to_owned(), region: app.config.region.clone(), scope: "regional" };
-        let (name, at, listen, upstream) = (p.name.clone(), place.clone(), local.to_string(), p.upstream.clone());
-        let lb = app
+        let configured = rampart_elb::Configured { listen: local.to_string(), upstream: p.upstream.clone() };
+        let (name, at) = (p.name.clone(), place.clone());
+        let arn = app
             .db
             .transact(move |tx| {
-                rampart_waf::register_load_balancer(tx, &at.account, &at.region, &name, &listen, &upstream)
+                let now = time::OffsetDateTime::now_utc();
+                rampart_elb::register_configured(tx, (&at.account, &at.region, now), &name, configured)
             })
             .await?;
-        let binding = rampart_waf::Binding { balancer_arn: lb.arn.clone(), place, name: p.web_acl.clone() };
-        let c = &app.config;
-        let limits = proxy::ProxyLimits {
-            max_body_bytes: c.max_body_bytes,
-            header_read_timeout: std::time::Duration::from_secs(c.header_read_timeout_secs),
-            body_read_timeout: std::time::Duration::from_secs(c.body_read_timeout_secs),
-            max_connections: c.max_connections,
-            max_connections_per_source: c.max_connections_per_source,
-            shutdown_grace: std::time::Duration::from_secs(c.shutdown_grace_secs),
-        };
-        let served = Arc::new(proxy::Proxy::new(&p, local, binding, app.db.clone(), limits));
+        let binding = rampart_waf::Binding { balancer_arn: arn.clone(), place, name: p.web_acl.clone() };
+        let served = Arc::new(proxy::Proxy::configured(&p, local, binding, app.db.clone(), proxy_limits(&app.config)));
         tokio::spawn(proxy::serve(listener, served, shutdown.clone()));
-        started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: lb.arn });
+        started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: arn });
     }
     Ok(started)
+}
+
+/// The defences of every proxy, from the server's settings.
+fn proxy_limits(c: &Config) -> proxy::ProxyLimits {
+    proxy::ProxyLimits {
+        max_body_bytes: c.max_body_bytes,
+        header_read_timeout: std::time::Duration::from_secs(c.header_read_timeout_secs),
+        body_read_timeout: std::time::Duration::from_secs(c.body_read_timeout_secs),
+        max_connections: c.max_connections,
+        max_connections_per_source: c.max_connections_per_source,
+        shutdown_grace: std::time::Duration::from_secs(c.shutdown_grace_secs),
+    }
 }
 
 /// Opens the configured store: the embedded one in the data directory (created when `create`),

@@ -29,17 +29,26 @@ use rampart_waf::{Binding, Protection};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::balancers::Xff;
 use crate::config::ProxyConfig;
 use crate::conn_limits::{FirstByte, Limits};
 
 type Body = Either<Incoming, Full<Bytes>>;
-type ProxyResponse = http::Response<Body>;
+pub(crate) type ProxyResponse = http::Response<Body>;
+
+/// Where a proxy forwards.
+pub(crate) enum Upstream {
+    /// A proxy of the configuration: one upstream.
+    Fixed(http::uri::Authority),
+    /// A listener of a load balancer of the API: what its records say.
+    Listener(Box<crate::balancers::ListenerRoute>),
+}
 
 /// One proxy listener, ready to serve.
 pub struct Proxy {
     pub name: String,
     pub listen: SocketAddr,
-    upstream: http::uri::Authority,
+    upstream: Upstream,
     binding: Binding,
     db: Db,
     protection: Mutex<Option<Arc<Protection>>>,
@@ -58,16 +67,37 @@ pub struct ProxyLimits {
     pub shutdown_grace: Duration,
 }
 
-fn respond(status: u16, body: &'static str) -> ProxyResponse {
-    let mut r = http::Response::new(Either::Right(Full::new(Bytes::from_static(body.as_bytes()))));
+pub(crate) fn respond(status: u16, body: &'static str) -> ProxyResponse {
+    respond_owned(status, body.to_owned())
+}
+
+pub(crate) fn respond_owned(status: u16, body: String) -> ProxyResponse {
+    let mut r = http::Response::new(Either::Right(Full::new(Bytes::from(body))));
     *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
     r
 }
 
 impl Proxy {
-    pub fn new(config: &ProxyConfig, listen: SocketAddr, binding: Binding, db: Db, limits: ProxyLimits) -> Proxy {
+    pub(crate) fn configured(
+        config: &ProxyConfig,
+        listen: SocketAddr,
+        binding: Binding,
+        db: Db,
+        limits: ProxyLimits,
+    ) -> Proxy {
         let upstream = config.upstream_authority().unwrap_or_else(|| http::uri::Authority::from_static("127.0.0.1:80"));
+        Proxy::new(config.name.clone(), listen, Upstream::Fixed(upstream), binding, db, limits)
+    }
+
+    pub(crate) fn new(
+        name: String,
+        listen: SocketAddr,
+        upstream: Upstream,
+        binding: Binding,
+        db: Db,
+        limits: ProxyLimits,
+    ) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -75,7 +105,7 @@ impl Proxy {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Proxy { name: config.name.clone(), listen, upstream, binding, db, protection: Mutex::new(None), client, limits }
+        Proxy { name, listen, upstream, binding, db, protection: Mutex::new(None), client, limits }
     }
 
     /// The protection to decide the next request with: the one last loaded while its records
@@ -118,9 +148,16 @@ impl Proxy {
             // A client that does not finish its body in time (slow POST) is cut off.
             Err(_) => return respond(408, "Request Timeout"),
         };
+        let current = match &self.upstream {
+            Upstream::Fixed(_) => None,
+            Upstream::Listener(route) => Some(route.current(&self.db)),
+        };
+        let settings = current.as_ref().map_or(&crate::balancers::PLAIN, |c| &c.settings);
         let protection = self.protection();
         let mut inserted = Vec::new();
         match &protection.outcome {
+            // `waf.fail_open.enabled`: a web ACL that cannot be enforced lets requests through.
+            Err(_) if settings.fail_open => {}
             Err(_) => return respond(503, "Service Unavailable"),
             Ok(None) => {}
             Ok(Some((_, acl))) => {
@@ -144,24 +181,35 @@ impl Proxy {
                 }
             }
         }
+        let upstream = match (&self.upstream, &current) {
+            (Upstream::Fixed(authority), _) => authority.clone(),
+            (Upstream::Listener(route), Some(current)) => match route.step(current, &parts, self.listen.port()) {
+                crate::balancers::Step::Forward(authority) => authority,
+                crate::balancers::Step::Respond(r) => return with_listener_headers(r, settings),
+            },
+            (Upstream::Listener(_), None) => return respond(503, "Service Unavailable"),
+        };
         // Forward: the path and query as received, to the upstream, with what an ALB adds.
         let path = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
-        let Ok(uri) = http::Uri::builder().scheme("http").authority(self.upstream.clone()).path_and_query(path).build()
-        else {
+        let Ok(uri) = http::Uri::builder().scheme("http").authority(upstream).path_and_query(path).build() else {
             return respond(400, "Bad Request");
         };
         parts.uri = uri;
-        let forwarded_for = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(before) => format!("{before}, {}", peer.ip()),
-            None => peer.ip().to_string(),
+        let client = if settings.xff_port { peer.to_string() } else { peer.ip().to_string() };
+        let forwarded_for = match (settings.xff, parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())) {
+            (Xff::Remove, _) => None,
+            (Xff::Preserve, before) => before.map(str::to_owned),
+            (Xff::Append, Some(before)) => Some(format!("{before}, {client}")),
+            (Xff::Append, None) => Some(client),
         };
         let h = &mut parts.headers;
+        h.remove("x-forwarded-for");
         for (name, value) in [
             ("x-forwarded-for", forwarded_for),
-            ("x-forwarded-proto", "http".to_owned()),
-            ("x-forwarded-port", self.listen.port().to_string()),
+            ("x-forwarded-proto", Some("http".to_owned())),
+            ("x-forwarded-port", Some(self.listen.port().to_string())),
         ] {
-            if let Ok(v) = http::HeaderValue::from_str(&value) {
+            if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
                 h.insert(name, v);
             }
         }
@@ -182,7 +230,7 @@ impl Proxy {
                 for hop in ["connection", "keep-alive", "transfer-encoding"] {
                     parts.headers.remove(hop);
                 }
-                http::Response::from_parts(parts, Either::Left(body))
+                with_listener_headers(http::Response::from_parts(parts, Either::Left(body)), settings)
             }
             // An upstream that cannot be reached is a bad gateway, as an ALB answers.
             Err(e) => {
@@ -191,6 +239,21 @@ impl Proxy {
             }
         }
     }
+}
+
+/// A response with the headers the listener's attributes add, and without the upstream's
+/// `Server` header where they say so.
+fn with_listener_headers(mut response: ProxyResponse, settings: &crate::balancers::Settings) -> ProxyResponse {
+    let headers = response.headers_mut();
+    if !settings.server {
+        headers.remove(http::header::SERVER);
+    }
+    for (name, value) in &settings.headers {
+        if let Ok(v) = http::HeaderValue::from_str(value) {
+            headers.insert(*name, v);
+        }
+    }
+    response
 }
 
 /// A response the web ACL gives in the upstream's place.

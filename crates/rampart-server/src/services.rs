@@ -9,6 +9,7 @@ use rampart_core::actions::Action;
 /// Every service's action table, by the service's endpoint prefix.
 pub static TABLES: &[(&str, &[Action])] = &[
     ("cloudtrail", rampart_cloudtrail::ACTIONS),
+    ("elasticloadbalancing", rampart_elb::ACTIONS),
     ("iam", rampart_iam::actions::IAM),
     ("kms", rampart_kms::ACTIONS),
     ("organizations", rampart_organizations::ACTIONS),
@@ -58,6 +59,9 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // Organizations reports every input its model refuses as InvalidInputException.
         // See <https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html>.
         "organizations" => Some("InvalidInputException"),
+        // ELB reports input its model refuses as ValidationError.
+        // See <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/CommonErrors.html>.
+        "elasticloadbalancing" => Some("ValidationError"),
         // WAFv2 reports a value its model refuses as WAFInvalidParameterException.
         // See <https://docs.aws.amazon.com/waf/latest/APIReference/CommonErrors.html>.
         "wafv2" => Some("WAFInvalidParameterException"),

@@ -4,6 +4,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -14,32 +16,50 @@ use hyper_util::server::conn::auto;
 
 /// Starts the upstream on an ephemeral loopback port; it serves until the runtime stops.
 pub async fn start() -> anyhow::Result<SocketAddr> {
+    Ok(start_switchable().await?.0)
+}
+
+/// Starts an upstream that answers every request with 500 while its switch is off (a target
+/// failing its health checks), and names itself in its answers (`server`).
+pub async fn start_switchable() -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let healthy = Arc::new(AtomicBool::new(true));
+    let switch = healthy.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
+            let healthy = healthy.clone();
             tokio::spawn(async move {
-                let svc = service_fn(|req: http::Request<Incoming>| async move {
-                    let (parts, body) = req.into_parts();
-                    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                    let header = |name: &str| {
-                        parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-                    };
-                    let seen = serde_json::json!({
-                        "method": parts.method.as_str(),
-                        "path": parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
-                        "forwardedFor": header("x-forwarded-for"),
-                        "forwardedPort": header("x-forwarded-port"),
-                        "forwardedProto": header("x-forwarded-proto"),
-                        "inserted": header("x-amzn-waf-seen"),
-                        "bodyLength": body.len(),
-                    });
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(seen.to_string()))))
+                let svc = service_fn(move |req: http::Request<Incoming>| {
+                    let up = healthy.load(Ordering::Relaxed);
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let header = |name: &str| {
+                            parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+                        };
+                        let seen = serde_json::json!({
+                            "method": parts.method.as_str(),
+                            "path": parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+                            "forwardedFor": header("x-forwarded-for"),
+                            "forwardedPort": header("x-forwarded-port"),
+                            "forwardedProto": header("x-forwarded-proto"),
+                            "inserted": header("x-amzn-waf-seen"),
+                            "bodyLength": body.len(),
+                            "server": addr.to_string(),
+                            "userAgent": header("user-agent"),
+                        });
+                        let mut response = http::Response::new(Full::new(Bytes::from(seen.to_string())));
+                        if !up {
+                            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
                 });
                 let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
             });
         }
     });
-    Ok(addr)
+    Ok((addr, switch))
 }

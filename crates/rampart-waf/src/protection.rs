@@ -1,7 +1,7 @@
-//! What protects a resource: load balancers whose listeners Rampart serves as reverse proxies,
-//! the web ACL associated with each (AssociateWebACL and its kin), and [`Protection`], a load
-//! balancer's web ACL compiled with everything it references, which tells when any of those
-//! records changes so that the next request is decided by the new rules.
+//! What protects a resource: the web ACL associated with each load balancer (`rampart_elb`'s;
+//! AssociateWebACL and its kin), and [`Protection`], a load balancer's web ACL compiled with
+//! everything it references, which tells when any of those records changes so that the next
+//! request is decided by the new rules.
 //! See <https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html>.
 
 use std::sync::Arc;
@@ -14,55 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::engine::{References, WebAcl};
 use super::{Kind, Place, Stored, invalid_parameter, nonexistent};
 
-/// A load balancer of Rampart's own: a listener it proxies to an upstream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoadBalancer {
-    pub name: String,
-    pub arn: String,
-    pub listen: String,
-    pub upstream: String,
-}
-
-/// A load balancer's ARN: stable for an account, region and name.
-/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html>.
-pub fn load_balancer_arn(account: &str, region: &str, name: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{account}/{region}/{name}").as_bytes());
-    let id = data_encoding::HEXLOWER.encode(digest.as_ref().get(..8).unwrap_or_default());
-    format!("arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{id}")
-}
-
-/// Records a load balancer (a proxy listener), replacing one of the same name.
-pub fn register_load_balancer(
-    tx: &mut Tx<'_>,
-    account: &str,
-    region: &str,
-    name: &str,
-    listen: &str,
-    upstream: &str,
-) -> Result<LoadBalancer, ServiceError> {
-    let lb = LoadBalancer {
-        name: name.to_owned(),
-        arn: load_balancer_arn(account, region, name),
-        listen: listen.to_owned(),
-        upstream: upstream.to_owned(),
-    };
-    records::write_tx(tx, &keys::load_balancer(account, region, name), &lb)?;
-    Ok(lb)
-}
-
 /// The caller's load balancer an ARN names.
-fn balancer(get: &records::Reader<'_>, account: &str, arn: &str) -> Result<LoadBalancer, ServiceError> {
-    let rest = arn.strip_prefix("arn:aws:elasticloadbalancing:").ok_or_else(nonexistent)?;
-    let mut parts = rest.splitn(3, ':');
-    let (region, owner, path) = (parts.next(), parts.next(), parts.next());
-    let name = path.and_then(|p| p.strip_prefix("loadbalancer/app/")).and_then(|p| p.split('/').next());
-    let (Some(region), Some(owner), Some(name)) = (region, owner, name) else { return Err(nonexistent()) };
-    if owner != account {
-        return Err(nonexistent());
-    }
-    records::read_with::<LoadBalancer>(get, &keys::load_balancer(owner, region, name))?
-        .filter(|lb| lb.arn == arn)
-        .ok_or_else(nonexistent)
+fn balancer(get: &records::Reader<'_>, account: &str, arn: &str) -> Result<rampart_elb::Record, ServiceError> {
+    rampart_elb::load_balancer(get, account, arn)?.ok_or_else(nonexistent)
 }
 
 /// An association, as stored.

@@ -20,6 +20,7 @@ mod cloudtrail;
 mod cluster;
 mod crash;
 mod delegation;
+mod elb;
 mod iam;
 mod iam_context;
 mod kms;

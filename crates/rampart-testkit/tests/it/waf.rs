@@ -29,14 +29,14 @@ pub(crate) fn waf(server: &TestServer) -> aws_sdk_wafv2::Client {
     aws_sdk_wafv2::Client::from_conf(conf)
 }
 
-fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_wafv2::error::SdkError<E, R>>) -> String {
+pub(crate) fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_wafv2::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "OK".to_owned(),
         Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
     }
 }
 
-fn visibility(name: &str) -> VisibilityConfig {
+pub(crate) fn visibility(name: &str) -> VisibilityConfig {
     VisibilityConfig::builder()
         .sampled_requests_enabled(true)
         .cloud_watch_metrics_enabled(true)
@@ -49,7 +49,7 @@ fn transform(priority: i32, kind: TextTransformationType) -> TextTransformation 
     TextTransformation::builder().priority(priority).r#type(kind).build().unwrap()
 }
 
-fn uri_contains(word: &str) -> Statement {
+pub(crate) fn uri_contains(word: &str) -> Statement {
     let m = ByteMatchStatement::builder()
         .search_string(Blob::new(word.as_bytes()))
         .field_to_match(FieldToMatch::builder().uri_path(UriPath::builder().build()).build())
@@ -61,7 +61,7 @@ fn uri_contains(word: &str) -> Statement {
     Statement::builder().byte_match_statement(m).build()
 }
 
-fn rule(name: &str, priority: i32, statement: Statement, action: RuleAction) -> Rule {
+pub(crate) fn rule(name: &str, priority: i32, statement: Statement, action: RuleAction) -> Rule {
     Rule::builder()
         .name(name)
         .priority(priority)
@@ -306,13 +306,13 @@ async fn web_acls_reference_sets_and_groups_priced_and_guarded_by_lock_tokens() 
 }
 
 /// A request through the proxy: status, body, and the `x-amzn-waf-` and content-type headers.
-struct Answer {
-    status: u16,
-    body: String,
-    headers: http::HeaderMap,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) headers: http::HeaderMap,
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         http_body_util::Full<bytes::Bytes>,

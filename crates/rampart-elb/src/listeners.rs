@@ -1,0 +1,338 @@
+//! Listeners: a port on a load balancer and what it does with each request (forward to target
+//! groups, answer a fixed response, redirect). The server serves every listener recorded here.
+//! See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-listeners.html>.
+
+use rampart_core::{Ctx, ServiceError, TxCtx, records};
+use rampart_shapes::generated::elbv2 as shapes;
+use rampart_store::Tx;
+
+use super::attributes::{self, LISTENER};
+use super::{Kind, Record, error, listener_not_found, validation};
+
+/// A load balancer may have 50 listeners.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html>.
+const MAX_LISTENERS: usize = 50;
+
+/// The caller's listener an ARN names.
+pub(crate) fn listener(get: &records::Reader<'_>, account: &str, arn: &str) -> Result<Record, ServiceError> {
+    super::find(get, account, arn, Kind::Listener)?.ok_or_else(listener_not_found)
+}
+
+/// Checks a listener's protocol and port: Rampart serves HTTP listeners.
+fn check_listen(protocol: Option<&str>, port: Option<i32>) -> Result<(), ServiceError> {
+    match protocol {
+        Some("HTTP") => {}
+        None => return Err(validation("A listener protocol must be specified")),
+        Some("HTTPS") => {
+            return Err(error(
+                "UnsupportedProtocol",
+                "Rampart serves HTTP listeners; HTTPS listeners are not served yet",
+            ));
+        }
+        Some(other) => {
+            return Err(error(
+                "UnsupportedProtocol",
+                format!("Protocol '{other}' is not supported by application load balancers"),
+            ));
+        }
+    }
+    match port {
+        Some(p) if (1..=65535).contains(&p) => Ok(()),
+        Some(p) => Err(validation(format!("Port {p} is not valid: a listener's port is between 1 and 65535"))),
+        None => Err(validation("A listener port must be specified")),
+    }
+}
+
+/// Checks a listener's actions and writes them as AWS answers them: one terminal action, last
+/// in order; forwards to the caller's target groups, each named in a `ForwardConfig`.
+fn actions(
+    get: &records::Reader<'_>,
+    account: &str,
+    mut actions: Vec<shapes::Action>,
+) -> Result<Vec<shapes::Action>, ServiceError> {
+    let invalid = |m: String| error("InvalidLoadBalancerAction", m);
+    if actions.iter().filter(|a| super::routing::terminal(&a.r#type)).count() != 1 {
+        return Err(invalid(
+            "A listener's actions must include exactly one forward, fixed-response or redirect action".into(),
+        ));
+    }
+    let mut orders = Vec::new();
+    for a in &mut actions {
+        if let Some(order) = a.order {
+            if orders.contains(&order) {
+                return Err(validation(format!("Action order '{order}' is used more than once")));
+            }
+            orders.push(order);
+        }
+        match a.r#type.as_str() {
+            "forward" => {
+                let groups: Vec<(String, u32)> = match (&a.target_group_arn, &a.forward_config) {
+                    (_, Some(f)) if f.target_groups.as_ref().is_some_and(|g| !g.is_empty()) => f
+                        .target_groups
+                        .iter()
+                        .flatten()
+                        .map(|g| {
+                            (
+                                g.target_group_arn.clone().unwrap_or_default(),
+                                u32::try_from(g.weight.unwrap_or(1)).unwrap_or(0),
+                            )
+                        })
+                        .collect(),
+                    (Some(arn), _) => vec![(arn.clone(), 1)],
+                    _ => return Err(invalid("A forward action must name a target group".into())),
+                };
+                if groups.len() > 5 {
+                    return Err(invalid("A forward action can name at most 5 target groups".into()));
+                }
+                if let Some(arn) = &a.target_group_arn
+                    && !matches!(groups.as_slice(), [(only, _)] if only == arn)
+                {
+                    return Err(invalid(format!(
+                        "Target group '{arn}' must be the forward configuration's only target group"
+                    )));
+                }
+                if groups.iter().all(|(_, w)| *w == 0) || groups.iter().any(|(_, w)| *w > 999) {
+                    return Err(invalid("Target group weights must be from 0 to 999, and not all 0".into()));
+                }
+                for (arn, _) in &groups {
+                    super::groups::group(get, account, arn)?;
+                }
+                if let [(only, _)] = groups.as_slice() {
+                    a.target_group_arn = Some(only.clone());
+                }
+                let stickiness =
+                    a.forward_config.as_ref().and_then(|f| f.target_group_stickiness_config.clone()).unwrap_or(
+                        shapes::TargetGroupStickinessConfig { enabled: Some(false), duration_seconds: None },
+                    );
+                a.forward_config = Some(shapes::ForwardActionConfig {
+                    target_groups: Some(
+                        groups
+                            .into_iter()
+                            .map(|(arn, w)| shapes::TargetGroupTuple {
+                                target_group_arn: Some(arn),
+                                weight: i32::try_from(w).ok(),
+                            })
+                            .collect(),
+                    ),
+                    target_group_stickiness_config: Some(stickiness),
+                });
+            }
+            "fixed-response" => {
+                let Some(f) = &a.fixed_response_config else {
+                    return Err(invalid("A fixed-response action needs a FixedResponseConfig".into()));
+                };
+                if f.message_body.as_ref().is_some_and(|b| b.len() > 1024) {
+                    return Err(validation("A fixed response's message body can be at most 1024 characters"));
+                }
+            }
+            "redirect" => {
+                if a.redirect_config.is_none() {
+                    return Err(invalid("A redirect action needs a RedirectConfig".into()));
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "Rampart does not serve '{other}' actions; a listener can forward, answer a fixed response or redirect"
+                )));
+            }
+        }
+    }
+    Ok(actions)
+}
+
+/// Whether any load balancer's listener, of any account, takes a port: all of Rampart's
+/// listeners share the server's listener address.
+fn port_taken(tx: &Tx<'_>, port: i32, except: Option<&str>) -> Result<bool, ServiceError> {
+    for (k, v) in tx.scan_prefix(b"elb/", None, usize::MAX >> 1, false)? {
+        if !String::from_utf8_lossy(&k).contains("/listener/") {
+            continue;
+        }
+        let record: Record = records::decode(&k, &v)?;
+        if Some(record.arn.as_str()) != except && record.body::<shapes::Listener>()?.port == Some(port) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub fn create_listener(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateListenerInput,
+) -> Result<shapes::CreateListenerOutput, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let lb = super::balancers::balancer(&records::tx_reader(tx), account, &input.load_balancer_arn)?;
+    if lb.configured.is_some() {
+        return Err(error(
+            "OperationNotPermitted",
+            format!("Load balancer '{}' is defined by the server's configuration, with its listener", lb.arn),
+        ));
+    }
+    check_listen(input.protocol.as_deref(), input.port)?;
+    let default_actions = actions(&records::tx_reader(tx), account, input.default_actions)?;
+    let prefix = super::listeners_prefix(&lb.arn).ok_or_else(ServiceError::internal)?;
+    let existing = super::scan_tx(tx, &prefix)?;
+    for l in &existing {
+        let body: shapes::Listener = l.body()?;
+        if body.port == input.port {
+            if body.protocol == input.protocol && body.default_actions.as_ref() == Some(&default_actions) {
+                return Ok(shapes::CreateListenerOutput { listeners: Some(vec![body]) });
+            }
+            return Err(error("DuplicateListener", "A listener already exists on this port for this load balancer"));
+        }
+    }
+    if existing.len() >= MAX_LISTENERS {
+        return Err(error("TooManyListeners", "You've reached the limit on the number of listeners per load balancer"));
+    }
+    let port = input.port.unwrap_or_default();
+    if port_taken(tx, port, None)? {
+        return Err(error(
+            "InvalidConfigurationRequest",
+            format!("Port {port} is already served by another load balancer's listener on this Rampart server"),
+        ));
+    }
+    let mut tags = Vec::new();
+    super::merge_tags(&mut tags, input.tags.unwrap_or_default())?;
+    let id = super::new_id()?;
+    let tail = lb.arn.rsplit_once(":loadbalancer/").map(|(_, t)| t).unwrap_or_default();
+    let arn = format!("arn:aws:elasticloadbalancing:{}:{account}:listener/{tail}/{id}", ctx.region);
+    let body = shapes::Listener {
+        listener_arn: Some(arn.clone()),
+        load_balancer_arn: Some(lb.arn),
+        port: input.port,
+        protocol: input.protocol,
+        default_actions: Some(default_actions),
+        ..Default::default()
+    };
+    super::save(tx, &Record::new(arn, body.clone(), tags))?;
+    Ok(shapes::CreateListenerOutput { listeners: Some(vec![body]) })
+}
+
+pub fn delete_listener(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteListenerInput,
+) -> Result<shapes::DeleteListenerOutput, ServiceError> {
+    let record = listener(&records::tx_reader(tx), &ctx.principal.account_id, &input.listener_arn)?;
+    super::remove(tx, &record.arn)?;
+    Ok(shapes::DeleteListenerOutput {})
+}
+
+pub fn describe_listeners(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeListenersInput,
+) -> Result<shapes::DescribeListenersOutput, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let get = records::cached_reader(ctx.db);
+    let found: Vec<Record> = match (&input.load_balancer_arn, &input.listener_arns) {
+        (Some(_), Some(_)) => {
+            return Err(validation("Listener ARNs and a load balancer ARN cannot be specified together"));
+        }
+        (None, None) => return Err(validation("You must specify either listener ARNs or a load balancer ARN")),
+        (None, Some(arns)) => arns.iter().map(|arn| listener(&get, account, arn)).collect::<Result<_, _>>()?,
+        (Some(lb), None) => {
+            let lb = super::balancers::balancer(&get, account, lb)?;
+            let prefix = super::listeners_prefix(&lb.arn).ok_or_else(balancer_missing)?;
+            records::scan_records(ctx.db, &prefix)?
+        }
+    };
+    let mut bodies = found.iter().map(Record::body).collect::<Result<Vec<shapes::Listener>, _>>()?;
+    bodies.sort_by_key(|l| l.port);
+    let (page, next) = super::page(bodies, input.marker.as_deref(), input.page_size)?;
+    Ok(shapes::DescribeListenersOutput { listeners: Some(page), next_marker: next })
+}
+
+fn balancer_missing() -> ServiceError {
+    super::balancer_not_found()
+}
+
+pub fn modify_listener(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::ModifyListenerInput,
+) -> Result<shapes::ModifyListenerOutput, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let mut record = listener(&records::tx_reader(tx), account, &input.listener_arn)?;
+    let mut body: shapes::Listener = record.body()?;
+    let protocol = input.protocol.or(body.protocol.take());
+    let port = input.port.or(body.port);
+    check_listen(protocol.as_deref(), port)?;
+    if port != body.port {
+        let lb = body.load_balancer_arn.clone().unwrap_or_default();
+        let prefix = super::listeners_prefix(&lb).ok_or_else(ServiceError::internal)?;
+        for other in super::scan_tx(tx, &prefix)? {
+            if other.arn != record.arn && other.body::<shapes::Listener>()?.port == port {
+                return Err(error(
+                    "DuplicateListener",
+                    "A listener already exists on this port for this load balancer",
+                ));
+            }
+        }
+        if port_taken(tx, port.unwrap_or_default(), Some(&record.arn))? {
+            return Err(error(
+                "InvalidConfigurationRequest",
+                format!(
+                    "Port {} is already served by another load balancer's listener on this Rampart server",
+                    port.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    if let Some(new) = input.default_actions {
+        body.default_actions = Some(actions(&records::tx_reader(tx), account, new)?);
+    }
+    body.protocol = protocol;
+    body.port = port;
+    record.set_body(body.clone());
+    super::save(tx, &record)?;
+    Ok(shapes::ModifyListenerOutput { listeners: Some(vec![body]) })
+}
+
+fn attribute_shapes(record: &Record) -> Vec<shapes::ListenerAttribute> {
+    attributes::effective(LISTENER, &record.attributes)
+        .into_iter()
+        .map(|(k, v)| shapes::ListenerAttribute { key: Some(k), value: Some(v) })
+        .collect()
+}
+
+pub fn describe_listener_attributes(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeListenerAttributesInput,
+) -> Result<shapes::DescribeListenerAttributesOutput, ServiceError> {
+    let record = listener(&records::cached_reader(ctx.db), &ctx.principal.account_id, &input.listener_arn)?;
+    Ok(shapes::DescribeListenerAttributesOutput { attributes: Some(attribute_shapes(&record)) })
+}
+
+pub fn modify_listener_attributes(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::ModifyListenerAttributesInput,
+) -> Result<shapes::ModifyListenerAttributesOutput, ServiceError> {
+    let mut record = listener(&records::tx_reader(tx), &ctx.principal.account_id, &input.listener_arn)?;
+    attributes::modify(LISTENER, &mut record.attributes, input.attributes.into_iter().map(|a| (a.key, a.value)))?;
+    super::save(tx, &record)?;
+    Ok(shapes::ModifyListenerAttributesOutput { attributes: Some(attribute_shapes(&record)) })
+}
+
+/// The response headers a listener's attributes add, and whether it keeps the `Server` header.
+pub fn response_headers(record: &Record) -> (Vec<(&'static str, String)>, bool) {
+    let names = [
+        ("routing.http.response.access_control_allow_credentials.header_value", "access-control-allow-credentials"),
+        ("routing.http.response.access_control_allow_headers.header_value", "access-control-allow-headers"),
+        ("routing.http.response.access_control_allow_methods.header_value", "access-control-allow-methods"),
+        ("routing.http.response.access_control_allow_origin.header_value", "access-control-allow-origin"),
+        ("routing.http.response.access_control_expose_headers.header_value", "access-control-expose-headers"),
+        ("routing.http.response.access_control_max_age.header_value", "access-control-max-age"),
+        ("routing.http.response.content_security_policy.header_value", "content-security-policy"),
+        ("routing.http.response.strict_transport_security.header_value", "strict-transport-security"),
+        ("routing.http.response.x_content_type_options.header_value", "x-content-type-options"),
+        ("routing.http.response.x_frame_options.header_value", "x-frame-options"),
+    ];
+    let headers = names
+        .iter()
+        .filter_map(|(key, header)| record.attributes.get(*key).filter(|v| !v.is_empty()).map(|v| (*header, v.clone())))
+        .collect();
+    let server =
+        attributes::value(LISTENER, &record.attributes, "routing.http.response.server.enabled") != Some("false");
+    (headers, server)
+}

@@ -1,0 +1,474 @@
+//! The listeners of load balancers created through the ELBv2 API, served: each recorded
+//! listener gets a proxy on the server's balancer address at its port, started when it appears
+//! and stopped when it goes; each target group a listener forwards to has its targets' health
+//! checked as its settings say, and requests go round robin to its healthy targets (to all of
+//! them when none is healthy, as an ALB fails open).
+//! See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html>.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rampart_elb::health::{Checked, TargetState};
+use rampart_elb::routing::{HealthCheck, Route};
+use rampart_elb::{Record, Registered};
+use rampart_shapes::generated::elbv2 as shapes;
+use rampart_store::Db;
+use tokio::sync::{mpsc, watch};
+
+use crate::proxy::{self, Proxy, ProxyLimits, Upstream};
+
+/// Which targets of each target group are healthy, by the last health checks.
+#[derive(Default)]
+pub(crate) struct Board(RwLock<HashMap<String, HashSet<SocketAddr>>>);
+
+impl Board {
+    fn healthy(&self, group: &str, target: &SocketAddr) -> bool {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(group).is_some_and(|h| h.contains(target))
+    }
+
+    fn set(&self, group: &str, target: SocketAddr, healthy: bool) {
+        let mut board = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = board.entry(group.to_owned()).or_default();
+        if healthy {
+            set.insert(target);
+        } else {
+            set.remove(&target);
+        }
+    }
+}
+
+/// How a listener's load balancer treats `X-Forwarded-For`.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html#x-forwarded-for>.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Xff {
+    Append,
+    Preserve,
+    Remove,
+}
+
+/// What the load balancer's and listener's attributes ask of the proxy.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// `waf.fail_open.enabled`: forward when the web ACL cannot be enforced.
+    pub fail_open: bool,
+    pub xff: Xff,
+    /// `routing.http.xff_client_port.enabled`.
+    pub xff_port: bool,
+    /// Response headers the listener adds.
+    pub headers: Vec<(&'static str, String)>,
+    /// `routing.http.response.server.enabled`: keep the upstream's `Server` header.
+    pub server: bool,
+}
+
+/// A configured proxy's settings: an ALB's defaults.
+pub(crate) static PLAIN: Settings =
+    Settings { fail_open: false, xff: Xff::Append, xff_port: false, headers: Vec::new(), server: true };
+
+/// A record's key and its bytes as read (`None`: absent).
+type Seen = (Vec<u8>, Option<Arc<[u8]>>);
+
+/// A listener as last loaded: its route, the registered targets of the groups it forwards to,
+/// its settings, and the records it came from, as they were.
+pub(crate) struct Current {
+    route: Option<Route>,
+    groups: HashMap<String, Vec<SocketAddr>>,
+    pub settings: Settings,
+    seen: Vec<Seen>,
+}
+
+impl Current {
+    fn fresh(&self, db: &Db) -> bool {
+        self.seen.iter().all(|(key, was)| match (db.get_cached(key), was) {
+            (Ok(Some(now)), Some(was)) => Arc::ptr_eq(&now, was) || now == *was,
+            (Ok(None), None) => true,
+            _ => false,
+        })
+    }
+
+    fn load(db: &Db, arn: &str) -> Current {
+        let mut seen = Vec::new();
+        let mut read = |arn: &str| -> Option<Record> {
+            let key = rampart_elb::locate(arn)?.key;
+            let bytes = db.get_cached(&key).ok().flatten();
+            seen.push((key, bytes.clone()));
+            serde_json::from_slice::<Record>(&bytes?).ok()
+        };
+        let listener = read(arn);
+        let body = listener.as_ref().and_then(|l| l.body::<shapes::Listener>().ok());
+        let balancer = body.as_ref().and_then(|b| read(b.load_balancer_arn.as_deref()?));
+        let route = body.as_ref().and_then(rampart_elb::routing::route);
+        let mut groups = HashMap::new();
+        if let Some(Route::Forward(weighted)) = &route {
+            for (arn, _) in weighted {
+                let targets = read(arn)
+                    .map(|g| {
+                        g.targets
+                            .iter()
+                            .filter_map(|t| Some(SocketAddr::new(t.id.parse().ok()?, u16::try_from(t.port).ok()?)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                groups.insert(arn.clone(), targets);
+            }
+        }
+        let attribute = |r: &Option<Record>, key: &str| r.as_ref().and_then(|r| r.attributes.get(key).cloned());
+        let (headers, server) = listener.as_ref().map(rampart_elb::response_headers).unwrap_or_default();
+        let settings = Settings {
+            fail_open: attribute(&balancer, "waf.fail_open.enabled").as_deref() == Some("true"),
+            xff: match attribute(&balancer, "routing.http.xff_header_processing.mode").as_deref() {
+                Some("preserve") => Xff::Preserve,
+                Some("remove") => Xff::Remove,
+                _ => Xff::Append,
+            },
+            xff_port: attribute(&balancer, "routing.http.xff_client_port.enabled").as_deref() == Some("true"),
+            headers,
+            server: server || listener.is_none(),
+        };
+        Current { route, groups, settings, seen }
+    }
+}
+
+/// Where a listener's requests go.
+pub(crate) struct ListenerRoute {
+    arn: String,
+    board: Arc<Board>,
+    current: Mutex<Option<Arc<Current>>>,
+    turn: AtomicUsize,
+}
+
+/// What a listener does with one request.
+pub(crate) enum Step {
+    Forward(http::uri::Authority),
+    Respond(proxy::ProxyResponse),
+}
+
+impl ListenerRoute {
+    /// The listener as its records say now.
+    pub(crate) fn current(&self, db: &Db) -> Arc<Current> {
+        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = current.as_ref()
+            && c.fresh(db)
+        {
+            return c.clone();
+        }
+        let loaded = Arc::new(Current::load(db, &self.arn));
+        *current = Some(loaded.clone());
+        loaded
+    }
+
+    /// Where a request goes: a target of a group chosen by weight (round robin over its healthy
+    /// targets, over all when none is), or the listener's own response.
+    pub(crate) fn step(&self, current: &Current, parts: &http::request::Parts, port: u16) -> Step {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        match &current.route {
+            Some(Route::Forward(weighted)) => {
+                let total: usize = weighted.iter().map(|(_, w)| *w as usize).sum();
+                let mut at = if total == 0 { 0 } else { turn % total };
+                let group = weighted.iter().find(|(_, w)| {
+                    let w = *w as usize;
+                    if at < w {
+                        return true;
+                    }
+                    at -= w;
+                    false
+                });
+                let Some((arn, _)) = group else { return Step::Respond(proxy::respond(503, "Service Unavailable")) };
+                let registered = current.groups.get(arn).map(Vec::as_slice).unwrap_or_default();
+                let healthy: Vec<&SocketAddr> = registered.iter().filter(|t| self.board.healthy(arn, t)).collect();
+                let pool: Vec<&SocketAddr> = if healthy.is_empty() { registered.iter().collect() } else { healthy };
+                match pool.get(turn / total.max(1) % pool.len().max(1)) {
+                    Some(target) => match http::uri::Authority::try_from(target.to_string()) {
+                        Ok(a) => Step::Forward(a),
+                        Err(_) => Step::Respond(proxy::respond(503, "Service Unavailable")),
+                    },
+                    // No target is registered: 503, as an ALB answers.
+                    None => Step::Respond(proxy::respond(503, "Service Unavailable")),
+                }
+            }
+            Some(Route::Fixed { status, content_type, body }) => {
+                let mut r = proxy::respond_owned(*status, body.clone());
+                if let Some(v) = content_type.as_deref().and_then(|t| http::HeaderValue::from_str(t).ok()) {
+                    r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+                }
+                Step::Respond(r)
+            }
+            Some(Route::Redirect { status, config }) => {
+                let host = parts
+                    .headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(|h| h.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(h, |(h, _)| h))
+                    .unwrap_or("localhost");
+                let incoming = rampart_elb::routing::Incoming {
+                    protocol: "HTTP",
+                    host,
+                    port,
+                    path: parts.uri.path(),
+                    query: parts.uri.query().unwrap_or_default(),
+                };
+                let location = rampart_elb::routing::location(config, &incoming);
+                let mut r = proxy::respond_owned(*status, String::new());
+                if let Ok(v) = http::HeaderValue::from_str(&location) {
+                    r.headers_mut().insert(http::header::LOCATION, v);
+                }
+                Step::Respond(r)
+            }
+            None => Step::Respond(proxy::respond(503, "Service Unavailable")),
+        }
+    }
+}
+
+/// A listener being served.
+struct Served {
+    port: u16,
+    stop: watch::Sender<bool>,
+}
+
+/// A target's health check state.
+struct TargetCheck {
+    due: Instant,
+    in_flight: bool,
+    successes: u32,
+    failures: u32,
+    state: TargetState,
+}
+
+/// One health check's result.
+struct Probe {
+    group: String,
+    target: SocketAddr,
+    outcome: Result<(), (&'static str, String)>,
+}
+
+/// Runs every recorded listener and checks the health of the targets they forward to, until
+/// `shutdown` flips.
+pub(crate) async fn supervise(db: Db, address: IpAddr, limits: ProxyLimits, mut shutdown: watch::Receiver<bool>) {
+    let board = Arc::new(Board::default());
+    let mut served: HashMap<String, Served> = HashMap::new();
+    let mut unbindable: HashMap<String, Instant> = HashMap::new();
+    let mut checks: HashMap<(String, SocketAddr), TargetCheck> = HashMap::new();
+    let (probes_tx, mut probes) = mpsc::unbounded_channel::<Probe>();
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(5)));
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            Some(p) = probes.recv() => {
+                settle(&db, &board, &mut checks, p).await;
+                continue;
+            }
+            _ = shutdown.changed() => break,
+        }
+        let listeners = match recorded_listeners(&db) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the load balancers' listeners");
+                continue;
+            }
+        };
+        served.retain(|arn, s| {
+            let keep = listeners.iter().any(|(a, port, _)| a == arn && *port == s.port);
+            if !keep {
+                let _ = s.stop.send(true);
+            }
+            keep
+        });
+        for (arn, port, _) in &listeners {
+            if served.contains_key(arn) || unbindable.get(arn).is_some_and(|at| at.elapsed() < Duration::from_secs(10))
+            {
+                continue;
+            }
+            let at = SocketAddr::new(address, *port);
+            match tokio::net::TcpListener::bind(at).await {
+                Ok(listener) => {
+                    unbindable.remove(arn);
+                    let (stop, stopped) = watch::channel(false);
+                    let route = ListenerRoute {
+                        arn: arn.clone(),
+                        board: board.clone(),
+                        current: Mutex::default(),
+                        turn: AtomicUsize::new(0),
+                    };
+                    let balancer_arn = arn_of_balancer(arn);
+                    let (account, region) = rampart_elb::locate(arn).map(|l| (l.account, l.region)).unwrap_or_default();
+                    let binding = rampart_waf::Binding {
+                        balancer_arn,
+                        place: rampart_waf::Place { account, region, scope: "regional" },
+                        name: None,
+                    };
+                    let proxy = Arc::new(Proxy::new(
+                        arn.clone(),
+                        at,
+                        Upstream::Listener(Box::new(route)),
+                        binding,
+                        db.clone(),
+                        limits,
+                    ));
+                    tokio::spawn(proxy::serve(listener, proxy, stopped));
+                    tracing::info!(listener = %arn, address = %at, "serving a load balancer's listener");
+                    served.insert(arn.clone(), Served { port: *port, stop });
+                }
+                Err(e) => {
+                    tracing::warn!(listener = %arn, address = %at, error = %e, "cannot listen for a load balancer's listener");
+                    unbindable.insert(arn.clone(), Instant::now());
+                }
+            }
+        }
+        // Health checks: every target of every group a served listener forwards to.
+        let mut wanted: HashSet<(String, SocketAddr)> = HashSet::new();
+        let groups: HashSet<&String> =
+            listeners.iter().filter(|(arn, _, _)| served.contains_key(arn)).flat_map(|(_, _, g)| g).collect();
+        for group in groups {
+            let Some(record) = rampart_elb::locate(group)
+                .and_then(|l| db.get_cached(&l.key).ok().flatten())
+                .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+            else {
+                continue;
+            };
+            let Ok(tg) = record.body::<shapes::TargetGroup>() else { continue };
+            let hc = HealthCheck::of(&tg);
+            if !hc.enabled {
+                continue;
+            }
+            for t in &record.targets {
+                let Some(target) = address_of(t) else { continue };
+                wanted.insert((group.clone(), target));
+                let check = checks.entry((group.clone(), target)).or_insert_with(|| TargetCheck {
+                    due: Instant::now(),
+                    in_flight: false,
+                    successes: 0,
+                    failures: 0,
+                    state: TargetState {
+                        id: t.id.clone(),
+                        port: t.port,
+                        state: "initial".into(),
+                        reason: Some("Elb.RegistrationInProgress".into()),
+                        description: Some("Target registration is in progress".into()),
+                    },
+                });
+                if check.in_flight || check.due > Instant::now() {
+                    continue;
+                }
+                check.in_flight = true;
+                check.due = Instant::now() + hc.interval;
+                let (client, tx, group, hc) = (client.clone(), probes_tx.clone(), group.clone(), hc.clone());
+                tokio::spawn(async move {
+                    let outcome = probe(&client, target, &hc).await;
+                    let _ = tx.send(Probe { group, target, outcome });
+                });
+            }
+        }
+        checks.retain(|k, _| wanted.contains(k));
+    }
+    for s in served.values() {
+        let _ = s.stop.send(true);
+    }
+}
+
+fn address_of(t: &Registered) -> Option<SocketAddr> {
+    Some(SocketAddr::new(t.id.parse().ok()?, u16::try_from(t.port).ok()?))
+}
+
+/// The load balancer ARN of a listener ARN.
+fn arn_of_balancer(listener: &str) -> String {
+    let without_id = listener.rsplit_once('/').map_or(listener, |(head, _)| head);
+    without_id.replacen(":listener/app/", ":loadbalancer/app/", 1)
+}
+
+/// Every recorded listener: its ARN, port and the target groups it forwards to.
+fn recorded_listeners(db: &Db) -> Result<Vec<(String, u16, Vec<String>)>, rampart_store::StoreError> {
+    let mut out = Vec::new();
+    for (key, value) in db.scan_prefix(b"elb/", None, usize::MAX >> 1, false)? {
+        if !String::from_utf8_lossy(&key).contains("/listener/") {
+            continue;
+        }
+        let Ok(record) = serde_json::from_slice::<Record>(&value) else { continue };
+        let Ok(body) = record.body::<shapes::Listener>() else { continue };
+        let Some(port) = body.port.and_then(|p| u16::try_from(p).ok()) else { continue };
+        out.push((record.arn, port, rampart_elb::routing::forwards_to(&body).collect()));
+    }
+    Ok(out)
+}
+
+/// One HTTP health check of a target.
+async fn probe(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    target: SocketAddr,
+    hc: &HealthCheck,
+) -> Result<(), (&'static str, String)> {
+    let at = SocketAddr::new(target.ip(), hc.port.unwrap_or(target.port()));
+    let request = http::Request::get(format!("http://{at}{}", hc.path))
+        .header(http::header::USER_AGENT, "ELB-HealthChecker/2.0")
+        .body(Full::new(Bytes::new()))
+        .map_err(|_| ("Target.FailedHealthChecks", "Health checks failed".to_owned()))?;
+    match tokio::time::timeout(hc.timeout, client.request(request)).await {
+        Err(_) => Err(("Target.Timeout", "Request timed out".to_owned())),
+        Ok(Err(_)) => Err(("Target.FailedHealthChecks", "Health checks failed".to_owned())),
+        Ok(Ok(response)) => {
+            let status = response.status().as_u16();
+            if hc.passes(status) {
+                Ok(())
+            } else {
+                Err(("Target.ResponseCodeMismatch", format!("Health checks failed with these codes: [{status}]")))
+            }
+        }
+    }
+}
+
+/// Counts a health check's result; a target that passes (fails) as many checks in a row as the
+/// group's healthy (unhealthy) threshold becomes healthy (unhealthy), on the board and in the
+/// record DescribeTargetHealth reads.
+async fn settle(db: &Db, board: &Board, checks: &mut HashMap<(String, SocketAddr), TargetCheck>, p: Probe) {
+    let Some(record) = rampart_elb::locate(&p.group)
+        .and_then(|l| db.get_cached(&l.key).ok().flatten())
+        .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
+    else {
+        return;
+    };
+    let Ok(tg) = record.body::<shapes::TargetGroup>() else { return };
+    let hc = HealthCheck::of(&tg);
+    let Some(check) = checks.get_mut(&(p.group.clone(), p.target)) else { return };
+    check.in_flight = false;
+    let before = check.state.clone();
+    match p.outcome {
+        Ok(()) => {
+            check.successes += 1;
+            check.failures = 0;
+            if check.successes >= hc.healthy {
+                check.state.state = "healthy".into();
+                check.state.reason = None;
+                check.state.description = None;
+            }
+        }
+        Err((reason, description)) => {
+            check.failures += 1;
+            check.successes = 0;
+            if check.failures >= hc.unhealthy {
+                check.state.state = "unhealthy".into();
+                check.state.reason = Some(reason.into());
+                check.state.description = Some(description);
+            }
+        }
+    }
+    if check.state == before {
+        return;
+    }
+    board.set(&p.group, p.target, check.state.state == "healthy");
+    let targets: Vec<TargetState> =
+        checks.iter().filter(|((g, _), _)| *g == p.group).map(|(_, c)| c.state.clone()).collect();
+    let (db, group) = (db.clone(), p.group.clone());
+    let checked = Checked { targets };
+    if let Err(e) = db.transact(move |tx| rampart_elb::health::write(tx, &group, &checked)).await {
+        tracing::warn!(error = %e, "cannot record targets' health");
+    }
+}

@@ -1,0 +1,303 @@
+//! Load balancers of the ELBv2 API, driven by the AWS SDK for Rust: served listeners that balance
+//! over registered targets by their health, answer fixed responses and redirects, and are
+//! protected by a web ACL associated with the load balancer.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, FixedResponseActionConfig, ListenerAttribute, LoadBalancerAttribute, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetDescription, TargetHealthStateEnum, TargetTypeEnum,
+};
+use aws_sdk_wafv2::types::{AllowAction, BlockAction, DefaultAction, RuleAction, Scope};
+use rampart_testkit::{ACCOUNT_ID, TestServer};
+
+use crate::waf::{code, rule, send, uri_contains, visibility, waf};
+
+pub(crate) fn elb(server: &TestServer) -> aws_sdk_elasticloadbalancingv2::Client {
+    let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
+        .behavior_version(aws_sdk_elasticloadbalancingv2::config::BehaviorVersion::latest())
+        .region(aws_sdk_elasticloadbalancingv2::config::Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+            &server.access_key_id,
+            &server.secret_access_key,
+            None,
+            None,
+            "test",
+        ))
+        .retry_config(aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+}
+
+/// A loopback port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `check` holds, for at most `within`.
+async fn eventually<F: std::future::Future<Output = bool>>(within: Duration, what: &str, mut check: impl FnMut() -> F) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < within, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn forward(group: &str) -> Action {
+    Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(group).build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_balancer_of_the_api_balances_over_healthy_targets_behind_its_web_acl() {
+    let (a, _) = rampart_testkit::upstream::start_switchable().await.unwrap();
+    let (b, b_switch) = rampart_testkit::upstream::start_switchable().await.unwrap();
+    let server = TestServer::start().await.unwrap();
+    let c = elb(&server);
+
+    // The load balancer, active at once, with a DNS name under elb.localhost.
+    let lb = c.create_load_balancer().name("shop").send().await.unwrap();
+    let lb = lb.load_balancers()[0].clone();
+    let lb_arn = lb.load_balancer_arn().unwrap().to_owned();
+    assert!(lb_arn.starts_with(&format!("arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT_ID}:loadbalancer/app/shop/")));
+    assert_eq!(lb.state().unwrap().code().unwrap().as_str(), "active");
+    assert!(lb.dns_name().unwrap().ends_with(".us-east-1.elb.localhost"));
+    let again = c.create_load_balancer().name("shop").send().await.unwrap();
+    assert_eq!(again.load_balancers()[0].load_balancer_arn(), Some(lb_arn.as_str()), "the same settings: idempotent");
+    let other = c
+        .create_load_balancer()
+        .name("shop")
+        .scheme(aws_sdk_elasticloadbalancingv2::types::LoadBalancerSchemeEnum::Internal)
+        .send()
+        .await;
+    assert_eq!(code(other), "DuplicateLoadBalancerName");
+    assert_eq!(code(c.create_load_balancer().name("-shop").send().await), "ValidationError");
+    let by_name = c.describe_load_balancers().names("shop").send().await.unwrap();
+    assert_eq!(by_name.load_balancers().len(), 1);
+    assert_eq!(code(c.describe_load_balancers().names("nowhere").send().await), "LoadBalancerNotFound");
+
+    // A target group of two IP targets, checked every 5 s.
+    let tg = c
+        .create_target_group()
+        .name("web")
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(a.port()))
+        .target_type(TargetTypeEnum::Ip)
+        .health_check_path("/health")
+        .health_check_interval_seconds(5)
+        .health_check_timeout_seconds(2)
+        .healthy_threshold_count(2)
+        .unhealthy_threshold_count(2)
+        .send()
+        .await
+        .unwrap();
+    let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+    let bad_timeout = c
+        .create_target_group()
+        .name("slow")
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .health_check_interval_seconds(5)
+        .health_check_timeout_seconds(6)
+        .send()
+        .await;
+    assert_eq!(code(bad_timeout), "ValidationError", "a timeout must be shorter than the interval");
+    let targets = [(a, "127.0.0.1"), (b, "127.0.0.1")];
+    let mut register = c.register_targets().target_group_arn(&tg_arn);
+    for (addr, ip) in targets {
+        register = register.targets(TargetDescription::builder().id(ip).port(i32::from(addr.port())).build());
+    }
+    register.send().await.unwrap();
+    let not_ip = c
+        .register_targets()
+        .target_group_arn(&tg_arn)
+        .targets(TargetDescription::builder().id("i-0123456789abcdef0").build())
+        .send()
+        .await;
+    assert_eq!(code(not_ip), "InvalidTarget");
+    let health = c.describe_target_health().target_group_arn(&tg_arn).send().await.unwrap();
+    let states: Vec<_> = health
+        .target_health_descriptions()
+        .iter()
+        .map(|d| d.target_health().unwrap().state().unwrap().clone())
+        .collect();
+    assert_eq!(states, [TargetHealthStateEnum::Unused, TargetHealthStateEnum::Unused], "no listener forwards yet");
+
+    // A listener on a port of its own, served at once, round robin over both targets.
+    let port = free_port();
+    let listener = c
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(port))
+        .default_actions(forward(&tg_arn))
+        .send()
+        .await
+        .unwrap();
+    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
+    let duplicate = c
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(port))
+        .default_actions(
+            Action::builder()
+                .r#type(ActionTypeEnum::FixedResponse)
+                .fixed_response_config(FixedResponseActionConfig::builder().status_code("200").build())
+                .build(),
+        )
+        .send()
+        .await;
+    assert_eq!(code(duplicate), "DuplicateListener");
+    assert_eq!(code(c.delete_target_group().target_group_arn(&tg_arn).send().await), "ResourceInUse");
+    let described = c.describe_target_groups().load_balancer_arn(&lb_arn).send().await.unwrap();
+    assert_eq!(described.target_groups()[0].load_balancer_arns(), std::slice::from_ref(&lb_arn));
+
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let reachable = || async {
+        let probe = http::Request::get(url("/")).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+        client.request(probe).await.is_ok()
+    };
+    eventually(Duration::from_secs(10), "the listener is served", reachable).await;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let got = send(&client, "GET", &url("/cart?id=7"), &[("x-forwarded-for", "198.51.100.4")], "").await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        let echo: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+        assert_eq!(echo["path"], "/cart?id=7");
+        assert_eq!(echo["forwardedFor"], "198.51.100.4, 127.0.0.1");
+        assert_eq!(echo["forwardedPort"], port.to_string());
+        seen.insert(echo["server"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen, [a.to_string(), b.to_string()].into_iter().collect(), "both targets take requests");
+
+    // Health checks find both targets healthy; a failing one goes unhealthy and gets no more.
+    let state_of = |addr: std::net::SocketAddr| {
+        let (c, tg_arn) = (c.clone(), tg_arn.clone());
+        async move {
+            let h = c.describe_target_health().target_group_arn(&tg_arn).send().await.unwrap();
+            h.target_health_descriptions()
+                .iter()
+                .find(|d| d.target().unwrap().port() == Some(i32::from(addr.port())))
+                .map(|d| d.target_health().unwrap().clone())
+                .unwrap()
+        }
+    };
+    eventually(Duration::from_secs(20), "both targets healthy", || async {
+        state_of(a).await.state() == Some(&TargetHealthStateEnum::Healthy)
+            && state_of(b).await.state() == Some(&TargetHealthStateEnum::Healthy)
+    })
+    .await;
+    b_switch.store(false, std::sync::atomic::Ordering::Relaxed);
+    eventually(Duration::from_secs(20), "the failing target unhealthy", || async {
+        state_of(b).await.state() == Some(&TargetHealthStateEnum::Unhealthy)
+    })
+    .await;
+    let failing = state_of(b).await;
+    assert_eq!(failing.reason().map(|r| r.as_str()), Some("Target.ResponseCodeMismatch"));
+    assert_eq!(failing.description(), Some("Health checks failed with these codes: [500]"));
+    for _ in 0..4 {
+        let got = send(&client, "GET", &url("/cart"), &[], "").await;
+        let echo: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+        assert_eq!(
+            (got.status, echo["server"].as_str()),
+            (200, Some(a.to_string().as_str())),
+            "only the healthy target"
+        );
+    }
+
+    // A web ACL associated with the load balancer decides its listener's requests.
+    let w = waf(&server);
+    let acl = w
+        .create_web_acl()
+        .name("shop-acl")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule(
+            "admin",
+            0,
+            uri_contains("admin"),
+            RuleAction::builder().block(BlockAction::builder().build()).build(),
+        ))
+        .visibility_config(visibility("shop-acl"))
+        .send()
+        .await
+        .unwrap();
+    let acl_arn = acl.summary().unwrap().arn().unwrap().to_owned();
+    w.associate_web_acl().web_acl_arn(&acl_arn).resource_arn(&lb_arn).send().await.unwrap();
+    assert_eq!(send(&client, "GET", &url("/admin"), &[], "").await.status, 403);
+    assert_eq!(send(&client, "GET", &url("/cart"), &[], "").await.status, 200);
+
+    // The load balancer's and listener's attributes shape what the proxy forwards and answers.
+    c.modify_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .attributes(
+            LoadBalancerAttribute::builder().key("routing.http.xff_header_processing.mode").value("remove").build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.modify_listener_attributes()
+        .listener_arn(&listener_arn)
+        .attributes(
+            ListenerAttribute::builder()
+                .key("routing.http.response.x_frame_options.header_value")
+                .value("DENY")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = send(&client, "GET", &url("/cart"), &[("x-forwarded-for", "198.51.100.4")], "").await;
+    let echo: serde_json::Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(echo["forwardedFor"], "", "X-Forwarded-For removed");
+    assert_eq!(got.headers.get("x-frame-options").unwrap(), "DENY");
+    let unknown = c
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(&lb_arn)
+        .attributes(LoadBalancerAttribute::builder().key("idle_timeout.timeout_seconds").value("0").build())
+        .send()
+        .await;
+    assert_eq!(code(unknown), "ValidationError");
+
+    // A fixed response, then a redirect, replace forwarding on the next request.
+    let fixed = FixedResponseActionConfig::builder()
+        .status_code("503")
+        .content_type("text/plain")
+        .message_body("maintenance")
+        .build();
+    c.modify_listener()
+        .listener_arn(&listener_arn)
+        .default_actions(Action::builder().r#type(ActionTypeEnum::FixedResponse).fixed_response_config(fixed).build())
+        .send()
+        .await
+        .unwrap();
+    let got = send(&client, "GET", &url("/cart"), &[], "").await;
+    assert_eq!((got.status, got.body.as_str()), (503, "maintenance"));
+    let redirect = RedirectActionConfig::builder()
+        .protocol("HTTPS")
+        .port("443")
+        .status_code(RedirectActionStatusCodeEnum::Http301)
+        .build();
+    c.modify_listener()
+        .listener_arn(&listener_arn)
+        .default_actions(Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(redirect).build())
+        .send()
+        .await
+        .unwrap();
+    let got = send(&client, "GET", &url("/cart?id=7"), &[("host", "shop.example")], "").await;
+    assert_eq!(got.status, 301);
+    assert_eq!(got.headers.get("location").unwrap(), "https://shop.example/cart?id=7");
+    assert_eq!(send(&client, "GET", &url("/admin"), &[], "").await.status, 403, "the web ACL decides first");
+
+    // Deleting the listener stops it; deleting the load balancer ends its association.
+    c.delete_listener().listener_arn(&listener_arn).send().await.unwrap();
+    eventually(Duration::from_secs(10), "the listener stops", || async { !reachable().await }).await;
+    c.delete_load_balancer().load_balancer_arn(&lb_arn).send().await.unwrap();
+    assert_eq!(code(w.get_web_acl_for_resource().resource_arn(&lb_arn).send().await), "WAFNonexistentItemException");
+    c.delete_target_group().target_group_arn(&tg_arn).send().await.unwrap();
+    assert!(c.describe_target_groups().send().await.unwrap().target_groups().is_empty());
+    c.delete_load_balancer().load_balancer_arn(&lb_arn).send().await.unwrap();
+}
