@@ -277,3 +277,19 @@ pub fn modify_load_balancer_attributes(
     super::save(tx, &record)?;
     Ok(shapes::ModifyLoadBalancerAttributesOutput { attributes: Some(attribute_shapes(&record)) })
 }
+
+/// A load balancer's capacity reservation: Rampart's have none (LCU reservations are a matter of
+/// AWS's fleet), so none is reported.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeCapacityReservation.html>.
+pub fn describe_capacity_reservation(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeCapacityReservationInput,
+) -> Result<shapes::DescribeCapacityReservationOutput, ServiceError> {
+    balancer(&records::cached_reader(ctx.db), &ctx.principal.account_id, &input.load_balancer_arn)?;
+    Ok(shapes::DescribeCapacityReservationOutput {
+        last_modified_time: None,
+        decrease_requests_remaining: None,
+        minimum_load_balancer_capacity: None,
+        capacity_reservation_state: Some(Vec::new()),
+    })
+}

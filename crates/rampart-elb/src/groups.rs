@@ -94,7 +94,9 @@ pub fn create_target_group(
     }
     check_protocol(input.protocol.as_deref())?;
     let Some(port) = input.port else { return Err(validation("A port must be specified")) };
-    let version = input.protocol_version.clone().unwrap_or_else(|| "HTTP1".to_owned());
+    // An empty value (Terraform sends one) is the default, as in AWS.
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let version = given(&input.protocol_version).unwrap_or_else(|| "HTTP1".to_owned());
     if version != "HTTP1" {
         return Err(error(
             "UnsupportedProtocol",
@@ -122,7 +124,7 @@ pub fn create_target_group(
         load_balancer_arns: Some(Vec::new()),
         target_type: Some(target_type),
         protocol_version: Some(version),
-        ip_address_type: Some(input.ip_address_type.clone().unwrap_or_else(|| "ipv4".to_owned())),
+        ip_address_type: Some(given(&input.ip_address_type).unwrap_or_else(|| "ipv4".to_owned())),
         target_control_port: None,
     };
     check_health(&asked)?;

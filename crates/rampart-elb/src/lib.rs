@@ -287,6 +287,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DeleteLoadBalancer", &[Target::Arn("LoadBalancerArn")], &[]),
         row("DeleteTargetGroup", &[Target::Arn("TargetGroupArn")], &[]),
         row("DeregisterTargets", &[Target::Arn("TargetGroupArn")], &[]),
+        row("DescribeCapacityReservation", &[Target::All], &[]),
         row("DescribeListenerAttributes", &[Target::All], &[]),
         row("DescribeListeners", &[Target::All], &[]),
         row("DescribeLoadBalancerAttributes", &[Target::All], &[]),

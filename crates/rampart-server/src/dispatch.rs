@@ -536,6 +536,7 @@ impl Dispatch {
             ((elb, "DeleteLoadBalancer"), write(rampart_elb::delete_load_balancer)),
             ((elb, "DeleteTargetGroup"), write(rampart_elb::delete_target_group)),
             ((elb, "DeregisterTargets"), write(rampart_elb::deregister_targets)),
+            ((elb, "DescribeCapacityReservation"), read(rampart_elb::describe_capacity_reservation)),
             ((elb, "DescribeListenerAttributes"), read(rampart_elb::describe_listener_attributes)),
             ((elb, "DescribeListeners"), read(rampart_elb::describe_listeners)),
             ((elb, "DescribeLoadBalancerAttributes"), read(rampart_elb::describe_load_balancer_attributes)),

@@ -639,6 +639,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteLoadBalancer",
     "DeleteTargetGroup",
     "DeregisterTargets",
+    "DescribeCapacityReservation",
     "DescribeListenerAttributes",
     "DescribeListeners",
     "DescribeLoadBalancerAttributes",
@@ -9156,6 +9157,39 @@ impl ::std::fmt::Debug for AvailabilityZone {
     }
 }
 
+/// The `CapacityReservationStatus` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CapacityReservationStatus {
+    pub code: ::std::option::Option<::std::string::String>,
+    pub reason: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CapacityReservationStatus {
+    const SHAPE: &'static crate::Shape = &SH_CapacityReservationStatus;
+}
+
+impl crate::FromValue for CapacityReservationStatus {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { code: crate::optional(f.next())?, reason: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CapacityReservationStatus {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.code.map(crate::IntoValue::into_value),
+            self.reason.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CapacityReservationStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CapacityReservationStatus").field("Code", &self.code).field("Reason", &self.reason).finish()
+    }
+}
+
 /// The `Certificate` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Certificate {
@@ -9752,6 +9786,82 @@ impl crate::IntoValue for DeregisterTargetsOutput {
 impl ::std::fmt::Debug for DeregisterTargetsOutput {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeregisterTargetsOutput").finish()
+    }
+}
+
+/// The `DescribeCapacityReservationInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeCapacityReservationInput {
+    pub load_balancer_arn: ::std::string::String,
+}
+
+impl crate::HasShape for DescribeCapacityReservationInput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeCapacityReservationInput;
+}
+
+impl crate::FromValue for DescribeCapacityReservationInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { load_balancer_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeCapacityReservationInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.load_balancer_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeCapacityReservationInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeCapacityReservationInput").field("LoadBalancerArn", &self.load_balancer_arn).finish()
+    }
+}
+
+/// The `DescribeCapacityReservationOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeCapacityReservationOutput {
+    pub last_modified_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub decrease_requests_remaining: ::std::option::Option<i32>,
+    pub minimum_load_balancer_capacity: ::std::option::Option<MinimumLoadBalancerCapacity>,
+    pub capacity_reservation_state: ::std::option::Option<::std::vec::Vec<ZonalCapacityReservationState>>,
+}
+
+impl crate::HasShape for DescribeCapacityReservationOutput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeCapacityReservationOutput;
+}
+
+impl crate::FromValue for DescribeCapacityReservationOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            last_modified_time: crate::optional(f.next())?,
+            decrease_requests_remaining: crate::optional(f.next())?,
+            minimum_load_balancer_capacity: crate::optional(f.next())?,
+            capacity_reservation_state: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeCapacityReservationOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.last_modified_time.map(crate::IntoValue::into_value),
+            self.decrease_requests_remaining.map(crate::IntoValue::into_value),
+            self.minimum_load_balancer_capacity.map(crate::IntoValue::into_value),
+            self.capacity_reservation_state.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeCapacityReservationOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeCapacityReservationOutput")
+            .field("LastModifiedTime", &self.last_modified_time)
+            .field("DecreaseRequestsRemaining", &self.decrease_requests_remaining)
+            .field("MinimumLoadBalancerCapacity", &self.minimum_load_balancer_capacity)
+            .field("CapacityReservationState", &self.capacity_reservation_state)
+            .finish()
     }
 }
 
@@ -10855,6 +10965,35 @@ impl ::std::fmt::Debug for Matcher {
     }
 }
 
+/// The `MinimumLoadBalancerCapacity` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MinimumLoadBalancerCapacity {
+    pub capacity_units: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for MinimumLoadBalancerCapacity {
+    const SHAPE: &'static crate::Shape = &SH_MinimumLoadBalancerCapacity;
+}
+
+impl crate::FromValue for MinimumLoadBalancerCapacity {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { capacity_units: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MinimumLoadBalancerCapacity {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.capacity_units.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for MinimumLoadBalancerCapacity {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MinimumLoadBalancerCapacity").field("CapacityUnits", &self.capacity_units).finish()
+    }
+}
+
 /// The `ModifyListenerAttributesInput` shape.
 #[derive(Clone, PartialEq)]
 pub struct ModifyListenerAttributesInput {
@@ -11940,6 +12079,49 @@ impl ::std::fmt::Debug for TargetHealthDescription {
             .field("TargetHealth", &self.target_health)
             .field("AnomalyDetection", &self.anomaly_detection)
             .field("AdministrativeOverride", &self.administrative_override)
+            .finish()
+    }
+}
+
+/// The `ZonalCapacityReservationState` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ZonalCapacityReservationState {
+    pub state: ::std::option::Option<CapacityReservationStatus>,
+    pub availability_zone: ::std::option::Option<::std::string::String>,
+    pub effective_capacity_units: ::std::option::Option<f64>,
+}
+
+impl crate::HasShape for ZonalCapacityReservationState {
+    const SHAPE: &'static crate::Shape = &SH_ZonalCapacityReservationState;
+}
+
+impl crate::FromValue for ZonalCapacityReservationState {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            state: crate::optional(f.next())?,
+            availability_zone: crate::optional(f.next())?,
+            effective_capacity_units: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ZonalCapacityReservationState {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.state.map(crate::IntoValue::into_value),
+            self.availability_zone.map(crate::IntoValue::into_value),
+            self.effective_capacity_units.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ZonalCapacityReservationState {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ZonalCapacityReservationState")
+            .field("State", &self.state)
+            .field("AvailabilityZone", &self.availability_zone)
+            .field("EffectiveCapacityUnits", &self.effective_capacity_units)
             .finish()
     }
 }

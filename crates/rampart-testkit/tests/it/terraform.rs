@@ -443,3 +443,176 @@ async fn waf_sets_groups_and_web_acls_apply_plan_clean_and_destroy() {
     assert!(c.list_rule_groups().scope(scope.clone()).send().await.unwrap().rule_groups().is_empty());
     assert!(c.list_ip_sets().scope(scope).send().await.unwrap().ip_sets().is_empty());
 }
+
+const ELB_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+variable "endpoint" { type = string }
+variable "port" { type = number }
+variable "target_port" { type = number }
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    sts   = var.endpoint
+    elbv2 = var.endpoint
+    wafv2 = var.endpoint
+  }
+}
+locals {
+  seen = { cloudwatch_metrics_enabled = true, sampled_requests_enabled = true }
+}
+resource "aws_lb" "shop" {
+  name               = "shop"
+  load_balancer_type = "application"
+  internal           = true
+  subnets            = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+  idle_timeout       = 120
+  tags               = { team = "edge" }
+}
+resource "aws_lb_target_group" "web" {
+  name        = "web"
+  port        = var.target_port
+  protocol    = "HTTP"
+  target_type = "ip"
+  vpc_id      = "vpc-0123456789abcdef0"
+  health_check {
+    path                = "/health"
+    interval            = 5
+    timeout             = 2
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+    matcher             = "200-299"
+  }
+}
+resource "aws_lb_target_group_attachment" "app" {
+  target_group_arn = aws_lb_target_group.web.arn
+  target_id        = "127.0.0.1"
+  port             = var.target_port
+}
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.shop.arn
+  port              = var.port
+  protocol          = "HTTP"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.web.arn
+  }
+}
+resource "aws_wafv2_web_acl" "front" {
+  name  = "front"
+  scope = "REGIONAL"
+  default_action {
+    allow {}
+  }
+  dynamic "rule" {
+    for_each = ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"]
+    content {
+      name     = rule.value
+      priority = rule.key
+      override_action {
+        none {}
+      }
+      statement {
+        managed_rule_group_statement {
+          name        = rule.value
+          vendor_name = "AWS"
+        }
+      }
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        sampled_requests_enabled   = true
+        metric_name                = rule.value
+      }
+    }
+  }
+  rule {
+    name     = "flood"
+    priority = 3
+    action {
+      block {}
+    }
+    statement {
+      rate_based_statement {
+        limit              = 1000
+        aggregate_key_type = "IP"
+      }
+    }
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      sampled_requests_enabled   = true
+      metric_name                = "flood"
+    }
+  }
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    sampled_requests_enabled   = true
+    metric_name                = "front"
+  }
+}
+resource "aws_wafv2_web_acl_association" "shop" {
+  resource_arn = aws_lb.shop.arn
+  web_acl_arn  = aws_wafv2_web_acl.front.arn
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_load_balancer_with_its_web_acl_applies_serves_plans_clean_and_destroys() {
+    let _heavy = crate::LOAD.write().await;
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start().await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = workspace(ELB_CONFIG);
+    std::fs::write(dir.path().join("terraform.tfvars"), format!("port = {port}\ntarget_port = {}\n", upstream.port()))
+        .unwrap();
+    let path = dir.path().to_owned();
+    let run = |args: &'static [&'static str]| {
+        let (path, server) = (path.clone(), &server);
+        tokio::task::block_in_place(move || terraform(&path, server, args))
+    };
+    ok(&run(&["init", "-input=false"]), "init");
+    ok(&run(&["apply", "-auto-approve", "-input=false"]), "apply");
+
+    // The listener Terraform made serves the application, behind AWS's managed rule groups.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let get = |path: &str| {
+        // AWS's common rule set blocks a request without a User-Agent (NoUserAgent_HEADER).
+        let request = http::Request::get(format!("http://127.0.0.1:{port}{path}"))
+            .header("user-agent", "Mozilla/5.0 (X11; Linux x86_64)")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let client = client.clone();
+        async move { client.request(request).await.map(|r| r.status().as_u16()) }
+    };
+    let start = std::time::Instant::now();
+    let status = loop {
+        match get("/products?id=42").await {
+            Ok(status) => break status,
+            Err(_) if start.elapsed() < std::time::Duration::from_secs(10) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the listener is not served: {e}"),
+        }
+    };
+    assert_eq!(status, 200);
+    assert_eq!(get("/products?id=1%27%20OR%20%271%27%3D%271").await.unwrap(), 403);
+
+    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan shows changes:\n{}\n{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
+    let elb = crate::elb::elb(&server);
+    assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
+    assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());
+}
