@@ -137,6 +137,12 @@ pub struct Args {
     /// each on its listener's port [default: 127.0.0.1].
     #[arg(long, env = "RAMPART_BALANCER_ADDRESS")]
     balancer_address: Option<std::net::IpAddr>,
+    /// Seconds between deliveries of WAF log files to web ACLs' logging buckets [default: 300].
+    #[arg(long, env = "RAMPART_WAF_LOG_DELIVERY_SECS")]
+    waf_log_delivery_secs: Option<u64>,
+    /// Also append WAF log records to this directory, as DIR/WEB-ACL-NAME.log (JSON lines).
+    #[arg(long, env = "RAMPART_WAF_LOG_DIR")]
+    waf_log_dir: Option<PathBuf>,
 }
 
 /// Sets `$field` of `$c` from the flag of the same name when it was given.
@@ -158,8 +164,8 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address;
-            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url);
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs;
+            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));
         }

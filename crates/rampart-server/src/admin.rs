@@ -1,5 +1,5 @@
-//! Rampart's own endpoints under `/_rampart/`: health, the dev-mode reset, and the discovery
-//! documents of outbound federation issuers.
+//! Rampart's own endpoints under `/_rampart/`: health, the web ACLs' metrics, the dev-mode reset,
+//! and the discovery documents of outbound federation issuers.
 
 use rampart_core::account::{AccessKeyRecord, KeyOwner};
 use rampart_core::keys;
@@ -35,6 +35,10 @@ pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &s
             Ok(n) => respond(200, "application/json", serde_json::json!({ "deleted": n }).to_string(), request_id),
             Err(()) => respond(500, "application/json", r#"{"error":"reset failed"}"#, request_id),
         },
+        // The proxies' web ACLs' decisions, per rule and action, for Prometheus.
+        ("GET" | "HEAD", "/_rampart/metrics") => {
+            respond(200, "text/plain; version=0.0.4", app.activity.metrics(), request_id)
+        }
         ("GET" | "HEAD", p) if p.starts_with("/_rampart/oidc/") => discovery(app, p, request_id),
         _ => not_found(request_id),
     }

@@ -50,6 +50,8 @@ pub struct App {
     pub s3_base_domains: Vec<String>,
     /// The room upload bodies may take, in KiB (`Config::upload_memory_bytes`).
     pub upload_memory: Arc<tokio::sync::Semaphore>,
+    /// What the proxies' web ACLs decided (samples, logs, counters).
+    pub activity: Arc<crate::waf_activity::Activity>,
 }
 
 /// A failed request: the error and how to render it.

@@ -250,7 +250,13 @@ struct Probe {
 
 /// Runs every recorded listener and checks the health of the targets they forward to, until
 /// `shutdown` flips.
-pub(crate) async fn supervise(db: Db, address: IpAddr, limits: ProxyLimits, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn supervise(
+    db: Db,
+    activity: Arc<crate::waf_activity::Activity>,
+    address: IpAddr,
+    limits: ProxyLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let board = Arc::new(Board::default());
     let mut served: HashMap<String, Served> = HashMap::new();
     let mut unbindable: HashMap<String, Instant> = HashMap::new();
@@ -311,7 +317,7 @@ pub(crate) async fn supervise(db: Db, address: IpAddr, limits: ProxyLimits, mut 
                         at,
                         Upstream::Listener(Box::new(route)),
                         binding,
-                        db.clone(),
+                        (db.clone(), activity.clone()),
                         limits,
                     ));
                     tokio::spawn(proxy::serve(listener, proxy, stopped));

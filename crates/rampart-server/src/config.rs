@@ -123,6 +123,10 @@ pub struct Config {
     /// The address the listeners of load balancers created through the ELBv2 API listen on
     /// (each on its listener's port).
     pub balancer_address: std::net::IpAddr,
+    /// Seconds between deliveries of WAF log files to web ACLs' logging buckets (AWS WAF: 300).
+    pub waf_log_delivery_secs: u64,
+    /// A directory WAF log records are also appended to, as `DIR/WEB-ACL-NAME.log` (JSON lines).
+    pub waf_log_dir: Option<PathBuf>,
     #[serde(skip)]
     pub master_key: MasterKeySource,
     /// The store's database password, e.g. from the `RAMPART_STORE_PASSWORD` environment variable.
@@ -296,6 +300,8 @@ impl Default for Config {
             trail_export_dir: None,
             proxy: Vec::new(),
             balancer_address: std::net::IpAddr::from([127, 0, 0, 1]),
+            waf_log_delivery_secs: 300,
+            waf_log_dir: None,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             public_url: None,
@@ -407,6 +413,11 @@ version = 1
 # Load balancers created through the ELBv2 API (aws elbv2 create-load-balancer): their listeners
 # listen on this address, each on its own port.
 # balancer_address = "127.0.0.1"
+
+# WAF logs: seconds between deliveries of log files to web ACLs' logging buckets (PutLoggingConfiguration
+# with an arn:aws:s3:::aws-waf-logs-* destination), and a directory the records are also appended to.
+# waf_log_delivery_secs = 300
+# waf_log_dir = "/var/log/rampart/waf"
 "#;
 
 /// The keys `Config` reads (its TOML keys), as serde sees them; the flags and environment

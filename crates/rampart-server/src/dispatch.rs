@@ -556,6 +556,11 @@ impl Dispatch {
         let waf = waf_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
+            ((waf, "PutLoggingConfiguration"), write(rampart_waf::put_logging_configuration)),
+            ((waf, "GetLoggingConfiguration"), read(rampart_waf::get_logging_configuration)),
+            ((waf, "DeleteLoggingConfiguration"), write(rampart_waf::delete_logging_configuration)),
+            ((waf, "ListLoggingConfigurations"), read(rampart_waf::list_logging_configurations)),
+            ((waf, "GetSampledRequests"), read(rampart_waf::get_sampled_requests)),
             ((waf, "ListAvailableManagedRuleGroups"), read(rampart_waf::list_available_managed_rule_groups)),
             (
                 (waf, "ListAvailableManagedRuleGroupVersions"),

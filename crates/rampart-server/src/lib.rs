@@ -21,6 +21,7 @@ mod services;
 mod signin;
 mod tls;
 mod trail_export;
+mod waf_activity;
 
 use rampart_core::records;
 use std::net::SocketAddr;
@@ -241,6 +242,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         management_account_id: marker.management_account_id.clone(),
         s3_base_domains,
         upload_memory,
+        activity: Arc::default(),
     });
     let (shutdown, rx) = watch::channel(false);
     let digest_every = time::Duration::seconds(i64::try_from(app.config.trail_digest_secs.max(1)).unwrap_or(3600));
@@ -258,7 +260,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
-    tokio::spawn(balancers::supervise(db.clone(), app.config.balancer_address, proxy_limits(&app.config), rx.clone()));
+    tokio::spawn(balancers::supervise(
+        db.clone(),
+        app.activity.clone(),
+        app.config.balancer_address,
+        proxy_limits(&app.config),
+        rx.clone(),
+    ));
+    tokio::spawn(waf_activity::keep(
+        app.activity.clone(),
+        db.clone(),
+        app.sealer.clone(),
+        std::time::Duration::from_secs(app.config.waf_log_delivery_secs.max(1)),
+        app.config.waf_log_dir.clone(),
+        rx.clone(),
+    ));
     let tls = acceptor.is_some();
     let task = tokio::spawn(listener::serve(listener, acceptor, app, rx));
     Ok(Running {
@@ -295,7 +311,13 @@ async fn start_proxies(
             })
             .await?;
         let binding = rampart_waf::Binding { balancer_arn: arn.clone(), place, name: p.web_acl.clone() };
-        let served = Arc::new(proxy::Proxy::configured(&p, local, binding, app.db.clone(), proxy_limits(&app.config)));
+        let served = Arc::new(proxy::Proxy::configured(
+            &p,
+            local,
+            binding,
+            (app.db.clone(), app.activity.clone()),
+            proxy_limits(&app.config),
+        ));
         tokio::spawn(proxy::serve(listener, served, shutdown.clone()));
         started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: arn });
     }

@@ -51,6 +51,7 @@ pub struct Proxy {
     upstream: Upstream,
     binding: Binding,
     db: Db,
+    activity: Arc<crate::waf_activity::Activity>,
     protection: Mutex<Option<Arc<Protection>>>,
     client: Client<HttpConnector, Full<Bytes>>,
     limits: ProxyLimits,
@@ -83,11 +84,11 @@ impl Proxy {
         config: &ProxyConfig,
         listen: SocketAddr,
         binding: Binding,
-        db: Db,
+        state: (Db, Arc<crate::waf_activity::Activity>),
         limits: ProxyLimits,
     ) -> Proxy {
         let upstream = config.upstream_authority().unwrap_or_else(|| http::uri::Authority::from_static("127.0.0.1:80"));
-        Proxy::new(config.name.clone(), listen, Upstream::Fixed(upstream), binding, db, limits)
+        Proxy::new(config.name.clone(), listen, Upstream::Fixed(upstream), binding, state, limits)
     }
 
     pub(crate) fn new(
@@ -95,7 +96,7 @@ impl Proxy {
         listen: SocketAddr,
         upstream: Upstream,
         binding: Binding,
-        db: Db,
+        (db, activity): (Db, Arc<crate::waf_activity::Activity>),
         limits: ProxyLimits,
     ) -> Proxy {
         let mut connector = HttpConnector::new();
@@ -105,7 +106,7 @@ impl Proxy {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Proxy { name, listen, upstream, binding, db, protection: Mutex::new(None), client, limits }
+        Proxy { name, listen, upstream, binding, db, activity, protection: Mutex::new(None), client, limits }
     }
 
     /// The protection to decide the next request with: the one last loaded while its records
@@ -160,7 +161,7 @@ impl Proxy {
             Err(_) if settings.fail_open => {}
             Err(_) => return respond(503, "Service Unavailable"),
             Ok(None) => {}
-            Ok(Some((_, acl))) => {
+            Ok(Some((acl_arn, acl))) => {
                 let headers: Vec<(&[u8], &[u8])> =
                     parts.headers.iter().map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes())).collect();
                 let request = rampart_waf::engine::fields::Request {
@@ -175,6 +176,18 @@ impl Proxy {
                 };
                 let verdict = acl.evaluate(&request);
                 tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");
+                let answered = match &verdict.decision {
+                    Decision::Block(r) | Decision::Interstitial(r) => Some(r.status),
+                    Decision::Allow { .. } => None,
+                };
+                self.activity.observe(&crate::waf_activity::Observed {
+                    web_acl_arn: acl_arn,
+                    balancer_arn: &self.binding.balancer_arn,
+                    logging: protection.logging.as_ref(),
+                    request: &request,
+                    verdict: &verdict,
+                    answered,
+                });
                 match verdict.decision {
                     Decision::Allow { insert_headers } => inserted = insert_headers,
                     Decision::Block(r) | Decision::Interstitial(r) => return answer(r),

@@ -50,6 +50,29 @@ pub struct Verdict {
     pub labels: Vec<String>,
     /// The rules whose Count action matched.
     pub counted: Vec<String>,
+    /// The web ACL's rule that ended the evaluation, as WAF's logs and sampled requests name it.
+    pub terminating: Terminating,
+}
+
+/// The web ACL's own rule that ended an evaluation (or its default action), as WAF's logs name
+/// it: a rule group's rule that terminated is named within the group.
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html>.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Terminating {
+    /// The rule's name, or `Default_Action`.
+    pub rule_id: String,
+    /// `REGULAR`, `RATE_BASED`, `GROUP`, `MANAGED_RULE_GROUP`, or `DEFAULT` for the default action.
+    pub rule_type: &'static str,
+    /// The rule's metric name (the web ACL's for its default action): what GetSampledRequests
+    /// asks by.
+    pub metric: String,
+    /// The group (`AWS#NAME` for a managed one, else its ARN) and its rule that terminated.
+    pub group: Option<(String, String)>,
+    /// `ALLOW`, `BLOCK`, `CAPTCHA` or `CHALLENGE`.
+    pub action: &'static str,
+    /// Whether the rule (the web ACL, for its default action) keeps samples of the requests it
+    /// decides (its VisibilityConfig's SampledRequestsEnabled).
+    pub sampled: bool,
 }
 
 /// Why a web ACL cannot be compiled.
@@ -70,11 +93,19 @@ pub struct WebAcl {
     rules: Vec<CompiledRule>,
     default: Outcome,
     namespace: String,
+    /// The web ACL's metric name, and whether it samples what its default action decides.
+    metric: String,
+    sampled: bool,
 }
 
 #[derive(Debug)]
 struct CompiledRule {
     name: String,
+    /// The rule's metric name, and whether it samples the requests it decides.
+    metric: String,
+    sampled: bool,
+    /// How WAF's logs name the rule's type, and for a group its id (`AWS#NAME`, or its ARN).
+    log: (&'static str, Option<String>),
     statement: Node,
     kind: RuleKind,
     /// Fully qualified labels the rule adds when it matches.
@@ -334,7 +365,7 @@ impl Compiler<'_> {
                             actions: g.rule_action_overrides.as_deref(),
                             excluded: g.excluded_rules.as_deref(),
                         };
-                        Some((group, inner, None))
+                        Some((group, inner, None, ("GROUP", g.arn.clone())))
                     }
                     (None, Some(m)) => {
                         let group = crate::managed::managed_rule_group(&m.vendor_name, &m.name)
@@ -344,11 +375,14 @@ impl Compiler<'_> {
                             actions: m.rule_action_overrides.as_deref(),
                             excluded: m.excluded_rules.as_deref(),
                         };
-                        Some((group, inner, m.scope_down_statement.as_deref()))
+                        let id = format!("{}#{}", m.vendor_name, m.name);
+                        Some((group, inner, m.scope_down_statement.as_deref(), ("MANAGED_RULE_GROUP", id)))
                     }
                     (None, None) => None,
                 };
-            if let Some((group, inner, scope_down)) = group {
+            let metric = rule.visibility_config.metric_name.clone();
+            let sampled = rule.visibility_config.sampled_requests_enabled;
+            if let Some((group, inner, scope_down, (kind, id))) = group {
                 // The group's rules run in its own label namespace, with its own response bodies.
                 let namespace = group.label_namespace.clone().unwrap_or_default();
                 let own = Compiler { refs: self.refs, bodies: group.custom_response_bodies.as_ref() };
@@ -357,6 +391,9 @@ impl Compiler<'_> {
                 let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
                 out.push(CompiledRule {
                     name: rule.name.clone(),
+                    metric,
+                    sampled,
+                    log: (kind, Some(id)),
                     statement: Node::Always,
                     kind: RuleKind::Group { rules, scope_down, count },
                     labels,
@@ -369,8 +406,12 @@ impl Compiler<'_> {
             };
             let outcome =
                 if overrides.excluded(&rule.name) { Outcome::Count(Vec::new()) } else { self.action(&action)? };
+            let kind = if rule.statement.rate_based_statement.is_some() { "RATE_BASED" } else { "REGULAR" };
             out.push(CompiledRule {
                 name: rule.name.clone(),
+                metric,
+                sampled,
+                log: (kind, None),
                 statement: self.statement(&rule.statement, context)?,
                 kind: RuleKind::Plain(outcome),
                 labels,
@@ -437,14 +478,31 @@ impl WebAcl {
             (None, Some(b)) => Outcome::Block(compiler.block(b)),
             (None, None) => return Err(unsupported("a default action with no action")),
         };
-        Ok(WebAcl { rules, default, namespace })
+        let (metric, sampled) =
+            (acl.visibility_config.metric_name.clone(), acl.visibility_config.sampled_requests_enabled);
+        Ok(WebAcl { rules, default, namespace, metric, sampled })
     }
 
     /// Decides a request.
     pub fn evaluate(&self, request: &Request<'_>) -> Verdict {
         let mut state = State { labels: Vec::new(), counted: Vec::new(), inserted: Vec::new() };
-        if let Some((decision, rule)) = run(&self.rules, request, &mut state, false) {
-            return Verdict { decision, terminating_rule: rule, labels: state.labels, counted: state.counted };
+        if let Some((decision, rule, at)) = run(&self.rules, request, &mut state, false) {
+            let top = self.rules.get(at);
+            let terminating = Terminating {
+                rule_id: top.map_or_else(|| rule.clone(), |t| t.name.clone()),
+                rule_type: top.map_or("REGULAR", |t| t.log.0),
+                metric: top.map(|t| t.metric.clone()).unwrap_or_default(),
+                group: top.and_then(|t| t.log.1.clone()).map(|id| (id, rule.clone())),
+                action: action_name(&decision),
+                sampled: top.is_some_and(|t| t.sampled),
+            };
+            return Verdict {
+                decision,
+                terminating_rule: rule,
+                labels: state.labels,
+                counted: state.counted,
+                terminating,
+            };
         }
         let decision = match &self.default {
             Outcome::Allow(h) => {
@@ -454,12 +512,26 @@ impl WebAcl {
             Outcome::Block(r) => Decision::Block(r.clone()),
             _ => Decision::Block(forbidden()),
         };
+        let terminating = Terminating {
+            rule_id: "Default_Action".to_owned(),
+            rule_type: "DEFAULT",
+            metric: self.metric.clone(),
+            group: None,
+            action: action_name(&decision),
+            sampled: self.sampled,
+        };
         Verdict {
             decision,
             terminating_rule: "Default_Action".to_owned(),
             labels: state.labels,
             counted: state.counted,
+            terminating,
         }
+    }
+
+    /// The web ACL's metric name.
+    pub fn metric(&self) -> &str {
+        &self.metric
     }
 
     /// The namespace of the labels the web ACL's own rules add.
@@ -474,18 +546,34 @@ struct State {
     inserted: Vec<(String, String)>,
 }
 
-/// Runs rules in order; the decision and rule that ended it, if one did. With `count`, a group
+/// How WAF's logs name a decision's action.
+fn action_name(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::Allow { .. } => "ALLOW",
+        Decision::Block(_) => "BLOCK",
+        Decision::Interstitial(r) if r.status == 405 => "CAPTCHA",
+        Decision::Interstitial(_) => "CHALLENGE",
+    }
+}
+
+/// Runs rules in order; the decision and rule that ended it, if one did, with the index of the
+/// rule of `rules` it came from (a group's, for one of the group's rules). With `count`, a group
 /// whose override is Count: its terminating actions only count.
-fn run(rules: &[CompiledRule], request: &Request<'_>, state: &mut State, count: bool) -> Option<(Decision, String)> {
-    for rule in rules {
+fn run(
+    rules: &[CompiledRule],
+    request: &Request<'_>,
+    state: &mut State,
+    count: bool,
+) -> Option<(Decision, String, usize)> {
+    for (at, rule) in rules.iter().enumerate() {
         match &rule.kind {
             RuleKind::Group { rules, scope_down, count: group_count } => {
                 if scope_down.as_ref().is_some_and(|d| !matches(d, request, &state.labels)) {
                     continue;
                 }
-                if let Some(ended) = run(rules, request, state, count || *group_count) {
+                if let Some((decision, name, _)) = run(rules, request, state, count || *group_count) {
                     state.labels.extend(rule.labels.iter().cloned());
-                    return Some(ended);
+                    return Some((decision, name, at));
                 }
             }
             RuleKind::Plain(outcome) => {
@@ -503,14 +591,14 @@ fn run(rules: &[CompiledRule], request: &Request<'_>, state: &mut State, count: 
                     Outcome::Allow(h) => {
                         let mut insert_headers = std::mem::take(&mut state.inserted);
                         insert_headers.extend(h.iter().cloned());
-                        return Some((Decision::Allow { insert_headers }, rule.name.clone()));
+                        return Some((Decision::Allow { insert_headers }, rule.name.clone(), at));
                     }
-                    Outcome::Block(r) => return Some((Decision::Block(r.clone()), rule.name.clone())),
+                    Outcome::Block(r) => return Some((Decision::Block(r.clone()), rule.name.clone(), at)),
                     Outcome::Captcha => {
-                        return Some((Decision::Interstitial(interstitial(405, "captcha")), rule.name.clone()));
+                        return Some((Decision::Interstitial(interstitial(405, "captcha")), rule.name.clone(), at));
                     }
                     Outcome::Challenge => {
-                        return Some((Decision::Interstitial(interstitial(202, "challenge")), rule.name.clone()));
+                        return Some((Decision::Interstitial(interstitial(202, "challenge")), rule.name.clone(), at));
                     }
                 }
             }

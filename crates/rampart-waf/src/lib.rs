@@ -19,6 +19,7 @@ pub mod managed;
 mod protection;
 mod sets;
 mod tags;
+pub mod visibility;
 
 pub use acls::*;
 pub use managed::{
@@ -27,6 +28,10 @@ pub use managed::{
 pub use protection::*;
 pub use sets::*;
 pub use tags::*;
+pub use visibility::{
+    delete_logging_configuration, get_logging_configuration, get_sampled_requests, list_logging_configurations,
+    put_logging_configuration,
+};
 
 /// The kinds of WAF entity, as their ARNs name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,6 +289,7 @@ pub(crate) fn delete(
         if protection::associated_tx(tx, &stored.arn)? {
             return Err(associated());
         }
+        tx.delete(&visibility::logging_key(&stored.arn))?;
     } else {
         acls::unreferenced(tx, place, &stored.arn)?;
     }
@@ -388,24 +394,29 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("CreateRuleGroup", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("CreateWebACL", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("DeleteIPSet", &[Target::All], &[]),
+        row("DeleteLoggingConfiguration", &[Target::All], &[]),
         row("DeleteRegexPatternSet", &[Target::All], &[]),
         row("DeleteRuleGroup", &[Target::All], &[]),
         row("DeleteWebACL", &[Target::All], &[]),
         row("DescribeManagedRuleGroup", &[Target::All], &[]),
         row("DisassociateWebACL", &[Target::All], &[]),
         row("GetIPSet", &[Target::All], &[]),
+        row("GetLoggingConfiguration", &[Target::All], &[]),
         row("GetRegexPatternSet", &[Target::All], &[]),
         row("GetRuleGroup", &[Target::All], &[]),
+        row("GetSampledRequests", &[Target::All], &[]),
         row("GetWebACL", &[Target::All], &[]),
         row("GetWebACLForResource", &[Target::All], &[]),
         row("ListAvailableManagedRuleGroupVersions", &[Target::All], &[]),
         row("ListAvailableManagedRuleGroups", &[Target::All], &[]),
         row("ListIPSets", &[Target::All], &[]),
+        row("ListLoggingConfigurations", &[Target::All], &[]),
         row("ListRegexPatternSets", &[Target::All], &[]),
         row("ListResourcesForWebACL", &[Target::All], &[]),
         row("ListRuleGroups", &[Target::All], &[]),
         row("ListTagsForResource", &[Target::All], &[]),
         row("ListWebACLs", &[Target::All], &[]),
+        row("PutLoggingConfiguration", &[Target::All], &[]),
         row("TagResource", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("UntagResource", &[Target::All], &["aws:TagKeys"]),
         row("UpdateIPSet", &[Target::All], &[]),

@@ -126,6 +126,8 @@ pub struct Protection {
     seen: Vec<Seen>,
     /// The web ACL was asked for by a name that names none yet: look again every request.
     unresolved: bool,
+    /// The web ACL's logging configuration, if it has one.
+    pub logging: Option<shapes::LoggingConfiguration>,
 }
 
 /// How a proxy finds its web ACL: the association of its load balancer, else a web ACL of this
@@ -139,7 +141,7 @@ pub struct Binding {
 impl Protection {
     /// Loads what protects `binding` now.
     pub fn load(db: &Db, binding: &Binding) -> Protection {
-        let mut p = Protection { outcome: Ok(None), seen: Vec::new(), unresolved: false };
+        let mut p = Protection { outcome: Ok(None), seen: Vec::new(), unresolved: false, logging: None };
         p.outcome = p.resolve(db, binding);
         p
     }
@@ -181,6 +183,9 @@ impl Protection {
             (None, None) => return Ok(None),
         };
         let acl: shapes::WebACL = stored.body().map_err(|e| e.message)?;
+        self.logging = self
+            .read(db, super::visibility::logging_key(&stored.arn))?
+            .and_then(|b| super::visibility::decode_logging(&b));
         let mut refs = References::default();
         let mut pending: Vec<String> = Vec::new();
         for rule in acl.rules.iter().flatten() {

@@ -681,6 +681,11 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "AssociateWebACL",
     "CheckCapacity",
+    "DeleteLoggingConfiguration",
+    "GetLoggingConfiguration",
+    "GetSampledRequests",
+    "ListLoggingConfigurations",
+    "PutLoggingConfiguration",
     "DescribeManagedRuleGroup",
     "ListAvailableManagedRuleGroupVersions",
     "ListAvailableManagedRuleGroups",
@@ -12220,6 +12225,35 @@ impl ::std::fmt::Debug for AWSManagedRulesBotControlRuleSet {
     }
 }
 
+/// The `ActionCondition` shape.
+#[derive(Clone, PartialEq)]
+pub struct ActionCondition {
+    pub action: ::std::string::String,
+}
+
+impl crate::HasShape for ActionCondition {
+    const SHAPE: &'static crate::Shape = &SH_ActionCondition;
+}
+
+impl crate::FromValue for ActionCondition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { action: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ActionCondition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.action))])
+    }
+}
+
+impl ::std::fmt::Debug for ActionCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ActionCondition").field("Action", &self.action).finish()
+    }
+}
+
 /// The `AddressField` shape.
 #[derive(Clone, PartialEq)]
 pub struct AddressField {
@@ -12716,6 +12750,49 @@ impl ::std::fmt::Debug for CaptchaConfig {
     }
 }
 
+/// The `CaptchaResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CaptchaResponse {
+    pub response_code: ::std::option::Option<i32>,
+    pub solve_timestamp: ::std::option::Option<i64>,
+    pub failure_reason: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CaptchaResponse {
+    const SHAPE: &'static crate::Shape = &SH_CaptchaResponse;
+}
+
+impl crate::FromValue for CaptchaResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            response_code: crate::optional(f.next())?,
+            solve_timestamp: crate::optional(f.next())?,
+            failure_reason: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CaptchaResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.response_code.map(crate::IntoValue::into_value),
+            self.solve_timestamp.map(crate::IntoValue::into_value),
+            self.failure_reason.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CaptchaResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CaptchaResponse")
+            .field("ResponseCode", &self.response_code)
+            .field("SolveTimestamp", &self.solve_timestamp)
+            .field("FailureReason", &self.failure_reason)
+            .finish()
+    }
+}
+
 /// The `ChallengeAction` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ChallengeAction {
@@ -12771,6 +12848,49 @@ impl crate::IntoValue for ChallengeConfig {
 impl ::std::fmt::Debug for ChallengeConfig {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ChallengeConfig").field("ImmunityTimeProperty", &self.immunity_time_property).finish()
+    }
+}
+
+/// The `ChallengeResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ChallengeResponse {
+    pub response_code: ::std::option::Option<i32>,
+    pub solve_timestamp: ::std::option::Option<i64>,
+    pub failure_reason: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ChallengeResponse {
+    const SHAPE: &'static crate::Shape = &SH_ChallengeResponse;
+}
+
+impl crate::FromValue for ChallengeResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            response_code: crate::optional(f.next())?,
+            solve_timestamp: crate::optional(f.next())?,
+            failure_reason: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ChallengeResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.response_code.map(crate::IntoValue::into_value),
+            self.solve_timestamp.map(crate::IntoValue::into_value),
+            self.failure_reason.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ChallengeResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ChallengeResponse")
+            .field("ResponseCode", &self.response_code)
+            .field("SolveTimestamp", &self.solve_timestamp)
+            .field("FailureReason", &self.failure_reason)
+            .finish()
     }
 }
 
@@ -12905,6 +13025,42 @@ impl crate::IntoValue for ClientSideActionConfig {
 impl ::std::fmt::Debug for ClientSideActionConfig {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ClientSideActionConfig").field("Challenge", &self.challenge).finish()
+    }
+}
+
+/// The `Condition` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Condition {
+    pub action_condition: ::std::option::Option<ActionCondition>,
+    pub label_name_condition: ::std::option::Option<LabelNameCondition>,
+}
+
+impl crate::HasShape for Condition {
+    const SHAPE: &'static crate::Shape = &SH_Condition;
+}
+
+impl crate::FromValue for Condition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { action_condition: crate::optional(f.next())?, label_name_condition: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Condition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.action_condition.map(crate::IntoValue::into_value),
+            self.label_name_condition.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Condition")
+            .field("ActionCondition", &self.action_condition)
+            .field("LabelNameCondition", &self.label_name_condition)
+            .finish()
     }
 }
 
@@ -13725,6 +13881,76 @@ impl ::std::fmt::Debug for DeleteIPSetResponse {
     }
 }
 
+/// The `DeleteLoggingConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteLoggingConfigurationRequest {
+    pub resource_arn: ::std::string::String,
+    pub log_type: ::std::option::Option<::std::string::String>,
+    pub log_scope: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteLoggingConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteLoggingConfigurationRequest;
+}
+
+impl crate::FromValue for DeleteLoggingConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::required(f.next())?,
+            log_type: crate::optional(f.next())?,
+            log_scope: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DeleteLoggingConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+            self.log_type.map(crate::IntoValue::into_value),
+            self.log_scope.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteLoggingConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteLoggingConfigurationRequest")
+            .field("ResourceArn", &self.resource_arn)
+            .field("LogType", &self.log_type)
+            .field("LogScope", &self.log_scope)
+            .finish()
+    }
+}
+
+/// The `DeleteLoggingConfigurationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteLoggingConfigurationResponse {}
+
+impl crate::HasShape for DeleteLoggingConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteLoggingConfigurationResponse;
+}
+
+impl crate::FromValue for DeleteLoggingConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteLoggingConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteLoggingConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteLoggingConfigurationResponse").finish()
+    }
+}
+
 /// The `DeleteRegexPatternSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteRegexPatternSetRequest {
@@ -14290,6 +14516,49 @@ impl ::std::fmt::Debug for FieldToProtect {
     }
 }
 
+/// The `Filter` shape.
+#[derive(Clone, PartialEq)]
+pub struct Filter {
+    pub behavior: ::std::string::String,
+    pub requirement: ::std::string::String,
+    pub conditions: ::std::vec::Vec<Condition>,
+}
+
+impl crate::HasShape for Filter {
+    const SHAPE: &'static crate::Shape = &SH_Filter;
+}
+
+impl crate::FromValue for Filter {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            behavior: crate::required(f.next())?,
+            requirement: crate::required(f.next())?,
+            conditions: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Filter {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.behavior)),
+            Some(crate::IntoValue::into_value(self.requirement)),
+            Some(crate::IntoValue::into_value(self.conditions)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("Behavior", &self.behavior)
+            .field("Requirement", &self.requirement)
+            .field("Conditions", &self.conditions)
+            .finish()
+    }
+}
+
 /// The `FirewallManagerRuleGroup` shape.
 #[derive(Clone, PartialEq)]
 pub struct FirewallManagerRuleGroup {
@@ -14524,6 +14793,80 @@ impl ::std::fmt::Debug for GetIPSetResponse {
     }
 }
 
+/// The `GetLoggingConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetLoggingConfigurationRequest {
+    pub resource_arn: ::std::string::String,
+    pub log_type: ::std::option::Option<::std::string::String>,
+    pub log_scope: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetLoggingConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetLoggingConfigurationRequest;
+}
+
+impl crate::FromValue for GetLoggingConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::required(f.next())?,
+            log_type: crate::optional(f.next())?,
+            log_scope: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetLoggingConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+            self.log_type.map(crate::IntoValue::into_value),
+            self.log_scope.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetLoggingConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetLoggingConfigurationRequest")
+            .field("ResourceArn", &self.resource_arn)
+            .field("LogType", &self.log_type)
+            .field("LogScope", &self.log_scope)
+            .finish()
+    }
+}
+
+/// The `GetLoggingConfigurationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetLoggingConfigurationResponse {
+    pub logging_configuration: ::std::option::Option<LoggingConfiguration>,
+}
+
+impl crate::HasShape for GetLoggingConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetLoggingConfigurationResponse;
+}
+
+impl crate::FromValue for GetLoggingConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { logging_configuration: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetLoggingConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.logging_configuration.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetLoggingConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetLoggingConfigurationResponse")
+            .field("LoggingConfiguration", &self.logging_configuration)
+            .finish()
+    }
+}
+
 /// The `GetRegexPatternSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetRegexPatternSetRequest {
@@ -14682,6 +15025,100 @@ impl ::std::fmt::Debug for GetRuleGroupResponse {
     }
 }
 
+/// The `GetSampledRequestsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetSampledRequestsRequest {
+    pub web_acl_arn: ::std::string::String,
+    pub rule_metric_name: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub time_window: TimeWindow,
+    pub max_items: i64,
+}
+
+impl crate::HasShape for GetSampledRequestsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetSampledRequestsRequest;
+}
+
+impl crate::FromValue for GetSampledRequestsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            web_acl_arn: crate::required(f.next())?,
+            rule_metric_name: crate::required(f.next())?,
+            scope: crate::required(f.next())?,
+            time_window: crate::required(f.next())?,
+            max_items: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetSampledRequestsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.web_acl_arn)),
+            Some(crate::IntoValue::into_value(self.rule_metric_name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.time_window)),
+            Some(crate::IntoValue::into_value(self.max_items)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetSampledRequestsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetSampledRequestsRequest")
+            .field("WebAclArn", &self.web_acl_arn)
+            .field("RuleMetricName", &self.rule_metric_name)
+            .field("Scope", &self.scope)
+            .field("TimeWindow", &self.time_window)
+            .field("MaxItems", &self.max_items)
+            .finish()
+    }
+}
+
+/// The `GetSampledRequestsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetSampledRequestsResponse {
+    pub sampled_requests: ::std::option::Option<::std::vec::Vec<SampledHTTPRequest>>,
+    pub population_size: ::std::option::Option<i64>,
+    pub time_window: ::std::option::Option<TimeWindow>,
+}
+
+impl crate::HasShape for GetSampledRequestsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetSampledRequestsResponse;
+}
+
+impl crate::FromValue for GetSampledRequestsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            sampled_requests: crate::optional(f.next())?,
+            population_size: crate::optional(f.next())?,
+            time_window: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetSampledRequestsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.sampled_requests.map(crate::IntoValue::into_value),
+            self.population_size.map(crate::IntoValue::into_value),
+            self.time_window.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetSampledRequestsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetSampledRequestsResponse")
+            .field("SampledRequests", &self.sampled_requests)
+            .field("PopulationSize", &self.population_size)
+            .field("TimeWindow", &self.time_window)
+            .finish()
+    }
+}
+
 /// The `GetWebACLForResourceRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetWebACLForResourceRequest {
@@ -14826,6 +15263,94 @@ impl ::std::fmt::Debug for GetWebACLResponse {
             .field("WebACL", &self.web_acl)
             .field("LockToken", &self.lock_token)
             .field("ApplicationIntegrationURL", &self.application_integration_url)
+            .finish()
+    }
+}
+
+/// The `HTTPHeader` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HTTPHeader {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub value: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for HTTPHeader {
+    const SHAPE: &'static crate::Shape = &SH_HTTPHeader;
+}
+
+impl crate::FromValue for HTTPHeader {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, value: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for HTTPHeader {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.value.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HTTPHeader {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HTTPHeader").field("Name", &self.name).field("Value", &self.value).finish()
+    }
+}
+
+/// The `HTTPRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HTTPRequest {
+    pub client_ip: ::std::option::Option<::std::string::String>,
+    pub country: ::std::option::Option<::std::string::String>,
+    pub uri: ::std::option::Option<::std::string::String>,
+    pub method: ::std::option::Option<::std::string::String>,
+    pub http_version: ::std::option::Option<::std::string::String>,
+    pub headers: ::std::option::Option<::std::vec::Vec<HTTPHeader>>,
+}
+
+impl crate::HasShape for HTTPRequest {
+    const SHAPE: &'static crate::Shape = &SH_HTTPRequest;
+}
+
+impl crate::FromValue for HTTPRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            client_ip: crate::optional(f.next())?,
+            country: crate::optional(f.next())?,
+            uri: crate::optional(f.next())?,
+            method: crate::optional(f.next())?,
+            http_version: crate::optional(f.next())?,
+            headers: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for HTTPRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.client_ip.map(crate::IntoValue::into_value),
+            self.country.map(crate::IntoValue::into_value),
+            self.uri.map(crate::IntoValue::into_value),
+            self.method.map(crate::IntoValue::into_value),
+            self.http_version.map(crate::IntoValue::into_value),
+            self.headers.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HTTPRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HTTPRequest")
+            .field("ClientIP", &self.client_ip)
+            .field("Country", &self.country)
+            .field("URI", &self.uri)
+            .field("Method", &self.method)
+            .field("HTTPVersion", &self.http_version)
+            .field("Headers", &self.headers)
             .finish()
     }
 }
@@ -15359,6 +15884,35 @@ impl ::std::fmt::Debug for LabelMatchStatement {
     }
 }
 
+/// The `LabelNameCondition` shape.
+#[derive(Clone, PartialEq)]
+pub struct LabelNameCondition {
+    pub label_name: ::std::string::String,
+}
+
+impl crate::HasShape for LabelNameCondition {
+    const SHAPE: &'static crate::Shape = &SH_LabelNameCondition;
+}
+
+impl crate::FromValue for LabelNameCondition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { label_name: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for LabelNameCondition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.label_name))])
+    }
+}
+
+impl ::std::fmt::Debug for LabelNameCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("LabelNameCondition").field("LabelName", &self.label_name).finish()
+    }
+}
+
 /// The `LabelSummary` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct LabelSummary {
@@ -15636,6 +16190,89 @@ impl ::std::fmt::Debug for ListIPSetsResponse {
         f.debug_struct("ListIPSetsResponse")
             .field("NextMarker", &self.next_marker)
             .field("IPSets", &self.ip_sets)
+            .finish()
+    }
+}
+
+/// The `ListLoggingConfigurationsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListLoggingConfigurationsRequest {
+    pub scope: ::std::string::String,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+    pub log_scope: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListLoggingConfigurationsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListLoggingConfigurationsRequest;
+}
+
+impl crate::FromValue for ListLoggingConfigurationsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            scope: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+            log_scope: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListLoggingConfigurationsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+            self.log_scope.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListLoggingConfigurationsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListLoggingConfigurationsRequest")
+            .field("Scope", &self.scope)
+            .field("NextMarker", &self.next_marker)
+            .field("Limit", &self.limit)
+            .field("LogScope", &self.log_scope)
+            .finish()
+    }
+}
+
+/// The `ListLoggingConfigurationsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListLoggingConfigurationsResponse {
+    pub logging_configurations: ::std::option::Option<::std::vec::Vec<LoggingConfiguration>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListLoggingConfigurationsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListLoggingConfigurationsResponse;
+}
+
+impl crate::FromValue for ListLoggingConfigurationsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { logging_configurations: crate::optional(f.next())?, next_marker: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListLoggingConfigurationsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.logging_configurations.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListLoggingConfigurationsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListLoggingConfigurationsResponse")
+            .field("LoggingConfigurations", &self.logging_configurations)
+            .field("NextMarker", &self.next_marker)
             .finish()
     }
 }
@@ -16017,6 +16654,101 @@ impl ::std::fmt::Debug for ListWebACLsResponse {
         f.debug_struct("ListWebACLsResponse")
             .field("NextMarker", &self.next_marker)
             .field("WebACLs", &self.web_ac_ls)
+            .finish()
+    }
+}
+
+/// The `LoggingConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct LoggingConfiguration {
+    pub resource_arn: ::std::string::String,
+    pub log_destination_configs: ::std::vec::Vec<::std::string::String>,
+    pub redacted_fields: ::std::option::Option<::std::vec::Vec<FieldToMatch>>,
+    pub managed_by_firewall_manager: ::std::option::Option<bool>,
+    pub logging_filter: ::std::option::Option<LoggingFilter>,
+    pub log_type: ::std::option::Option<::std::string::String>,
+    pub log_scope: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for LoggingConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_LoggingConfiguration;
+}
+
+impl crate::FromValue for LoggingConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::required(f.next())?,
+            log_destination_configs: crate::required(f.next())?,
+            redacted_fields: crate::optional(f.next())?,
+            managed_by_firewall_manager: crate::optional(f.next())?,
+            logging_filter: crate::optional(f.next())?,
+            log_type: crate::optional(f.next())?,
+            log_scope: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for LoggingConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+            Some(crate::IntoValue::into_value(self.log_destination_configs)),
+            self.redacted_fields.map(crate::IntoValue::into_value),
+            self.managed_by_firewall_manager.map(crate::IntoValue::into_value),
+            self.logging_filter.map(crate::IntoValue::into_value),
+            self.log_type.map(crate::IntoValue::into_value),
+            self.log_scope.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for LoggingConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("LoggingConfiguration")
+            .field("ResourceArn", &self.resource_arn)
+            .field("LogDestinationConfigs", &self.log_destination_configs)
+            .field("RedactedFields", &self.redacted_fields)
+            .field("ManagedByFirewallManager", &self.managed_by_firewall_manager)
+            .field("LoggingFilter", &self.logging_filter)
+            .field("LogType", &self.log_type)
+            .field("LogScope", &self.log_scope)
+            .finish()
+    }
+}
+
+/// The `LoggingFilter` shape.
+#[derive(Clone, PartialEq)]
+pub struct LoggingFilter {
+    pub filters: ::std::vec::Vec<Filter>,
+    pub default_behavior: ::std::string::String,
+}
+
+impl crate::HasShape for LoggingFilter {
+    const SHAPE: &'static crate::Shape = &SH_LoggingFilter;
+}
+
+impl crate::FromValue for LoggingFilter {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { filters: crate::required(f.next())?, default_behavior: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for LoggingFilter {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.filters)),
+            Some(crate::IntoValue::into_value(self.default_behavior)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for LoggingFilter {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("LoggingFilter")
+            .field("Filters", &self.filters)
+            .field("DefaultBehavior", &self.default_behavior)
             .finish()
     }
 }
@@ -16457,6 +17189,68 @@ impl crate::IntoValue for PhoneNumberField {
 impl ::std::fmt::Debug for PhoneNumberField {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("PhoneNumberField").field("Identifier", &self.identifier).finish()
+    }
+}
+
+/// The `PutLoggingConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutLoggingConfigurationRequest {
+    pub logging_configuration: LoggingConfiguration,
+}
+
+impl crate::HasShape for PutLoggingConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutLoggingConfigurationRequest;
+}
+
+impl crate::FromValue for PutLoggingConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { logging_configuration: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutLoggingConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.logging_configuration))])
+    }
+}
+
+impl ::std::fmt::Debug for PutLoggingConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutLoggingConfigurationRequest")
+            .field("LoggingConfiguration", &self.logging_configuration)
+            .finish()
+    }
+}
+
+/// The `PutLoggingConfigurationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutLoggingConfigurationResponse {
+    pub logging_configuration: ::std::option::Option<LoggingConfiguration>,
+}
+
+impl crate::HasShape for PutLoggingConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutLoggingConfigurationResponse;
+}
+
+impl crate::FromValue for PutLoggingConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { logging_configuration: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutLoggingConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.logging_configuration.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutLoggingConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutLoggingConfigurationResponse")
+            .field("LoggingConfiguration", &self.logging_configuration)
+            .finish()
     }
 }
 
@@ -17890,6 +18684,81 @@ impl ::std::fmt::Debug for RuleSummary {
     }
 }
 
+/// The `SampledHTTPRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct SampledHTTPRequest {
+    pub request: HTTPRequest,
+    pub weight: i64,
+    pub timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub action: ::std::option::Option<::std::string::String>,
+    pub rule_name_within_rule_group: ::std::option::Option<::std::string::String>,
+    pub request_headers_inserted: ::std::option::Option<::std::vec::Vec<HTTPHeader>>,
+    pub response_code_sent: ::std::option::Option<i32>,
+    pub labels: ::std::option::Option<::std::vec::Vec<Label>>,
+    pub captcha_response: ::std::option::Option<CaptchaResponse>,
+    pub challenge_response: ::std::option::Option<ChallengeResponse>,
+    pub overridden_action: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for SampledHTTPRequest {
+    const SHAPE: &'static crate::Shape = &SH_SampledHTTPRequest;
+}
+
+impl crate::FromValue for SampledHTTPRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            request: crate::required(f.next())?,
+            weight: crate::required(f.next())?,
+            timestamp: crate::optional(f.next())?,
+            action: crate::optional(f.next())?,
+            rule_name_within_rule_group: crate::optional(f.next())?,
+            request_headers_inserted: crate::optional(f.next())?,
+            response_code_sent: crate::optional(f.next())?,
+            labels: crate::optional(f.next())?,
+            captcha_response: crate::optional(f.next())?,
+            challenge_response: crate::optional(f.next())?,
+            overridden_action: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for SampledHTTPRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.request)),
+            Some(crate::IntoValue::into_value(self.weight)),
+            self.timestamp.map(crate::IntoValue::into_value),
+            self.action.map(crate::IntoValue::into_value),
+            self.rule_name_within_rule_group.map(crate::IntoValue::into_value),
+            self.request_headers_inserted.map(crate::IntoValue::into_value),
+            self.response_code_sent.map(crate::IntoValue::into_value),
+            self.labels.map(crate::IntoValue::into_value),
+            self.captcha_response.map(crate::IntoValue::into_value),
+            self.challenge_response.map(crate::IntoValue::into_value),
+            self.overridden_action.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for SampledHTTPRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SampledHTTPRequest")
+            .field("Request", &self.request)
+            .field("Weight", &self.weight)
+            .field("Timestamp", &self.timestamp)
+            .field("Action", &self.action)
+            .field("RuleNameWithinRuleGroup", &self.rule_name_within_rule_group)
+            .field("RequestHeadersInserted", &self.request_headers_inserted)
+            .field("ResponseCodeSent", &self.response_code_sent)
+            .field("Labels", &self.labels)
+            .field("CaptchaResponse", &self.captcha_response)
+            .field("ChallengeResponse", &self.challenge_response)
+            .field("OverriddenAction", &self.overridden_action)
+            .finish()
+    }
+}
+
 /// The `SingleHeader` shape.
 #[derive(Clone, PartialEq)]
 pub struct SingleHeader {
@@ -18292,6 +19161,39 @@ impl crate::IntoValue for TextTransformation {
 impl ::std::fmt::Debug for TextTransformation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("TextTransformation").field("Priority", &self.priority).field("Type", &self.r#type).finish()
+    }
+}
+
+/// The `TimeWindow` shape.
+#[derive(Clone, PartialEq)]
+pub struct TimeWindow {
+    pub start_time: ::time::OffsetDateTime,
+    pub end_time: ::time::OffsetDateTime,
+}
+
+impl crate::HasShape for TimeWindow {
+    const SHAPE: &'static crate::Shape = &SH_TimeWindow;
+}
+
+impl crate::FromValue for TimeWindow {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { start_time: crate::required(f.next())?, end_time: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for TimeWindow {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.start_time)),
+            Some(crate::IntoValue::into_value(self.end_time)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TimeWindow {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TimeWindow").field("StartTime", &self.start_time).field("EndTime", &self.end_time).finish()
     }
 }
 

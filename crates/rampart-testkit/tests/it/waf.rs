@@ -655,3 +655,207 @@ async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
         "other pages are not limited"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
+    use aws_sdk_wafv2::types::{
+        ActionCondition, ActionValue, Condition, Filter, FilterBehavior, FilterRequirement, LoggingConfiguration,
+        LoggingFilter, SingleHeader, TimeWindow,
+    };
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log_dir = logs.path().to_owned();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![rampart_server::ProxyConfig {
+            name: "shop".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: format!("http://{upstream}"),
+            web_acl: Some("front".into()),
+        }];
+        c.waf_log_delivery_secs = 1;
+        c.waf_log_dir = Some(log_dir);
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let c = waf(&server);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("aws-waf-logs-shop").send().await.unwrap();
+    let block = || RuleAction::builder().block(BlockAction::builder().build()).build();
+    let front = c
+        .create_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule("admin", 0, uri_contains("admin"), block()))
+        .visibility_config(visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    let arn = front.summary().unwrap().arn().unwrap().to_owned();
+
+    // Logging: one S3 destination named aws-waf-logs-*, only the fields AWS lets one redact.
+    let config = |destination: &str| {
+        LoggingConfiguration::builder()
+            .resource_arn(&arn)
+            .log_destination_configs(destination)
+            .redacted_fields(
+                FieldToMatch::builder()
+                    .single_header(SingleHeader::builder().name("authorization").build().unwrap())
+                    .build(),
+            )
+            .logging_filter(
+                LoggingFilter::builder()
+                    .default_behavior(FilterBehavior::Drop)
+                    .filters(
+                        Filter::builder()
+                            .behavior(FilterBehavior::Keep)
+                            .requirement(FilterRequirement::MeetsAny)
+                            .conditions(
+                                Condition::builder()
+                                    .action_condition(
+                                        ActionCondition::builder().action(ActionValue::Block).build().unwrap(),
+                                    )
+                                    .build(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let group = "arn:aws:logs:us-east-1:123456789012:log-group:aws-waf-logs-shop";
+    let refused = c.put_logging_configuration().logging_configuration(config(group)).send().await;
+    assert_eq!(code(refused), "WAFInvalidParameterException", "Rampart serves no CloudWatch Logs");
+    let body_redacted = LoggingConfiguration::builder()
+        .resource_arn(&arn)
+        .log_destination_configs("arn:aws:s3:::aws-waf-logs-shop")
+        .redacted_fields(FieldToMatch::builder().body(aws_sdk_wafv2::types::Body::builder().build()).build())
+        .build()
+        .unwrap();
+    let refused = c.put_logging_configuration().logging_configuration(body_redacted).send().await;
+    assert_eq!(code(refused), "WAFInvalidParameterException", "a body cannot be redacted");
+    c.put_logging_configuration().logging_configuration(config("arn:aws:s3:::aws-waf-logs-shop")).send().await.unwrap();
+    let got = c.get_logging_configuration().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(got.logging_configuration().unwrap().log_destination_configs(), ["arn:aws:s3:::aws-waf-logs-shop"]);
+    let listed = c.list_logging_configurations().scope(Scope::Regional).send().await.unwrap();
+    assert_eq!(listed.logging_configurations().len(), 1);
+
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let url = |path: &str| format!("http://{}{path}", shop.addr);
+    for path in ["/", "/cart", "/products?id=7"] {
+        assert_eq!(send(&client, "GET", &url(path), &[], "").await.status, 200);
+    }
+    let secret = [("authorization", "Bearer s3cr3t")];
+    assert_eq!(send(&client, "GET", &url("/admin"), &secret, "").await.status, 403);
+    assert_eq!(send(&client, "POST", &url("/admin/users"), &[], "").await.status, 403);
+
+    // Sampled requests, by the rule's metric name and by the web ACL's (its default action).
+    let window = || {
+        let now = std::time::SystemTime::now();
+        TimeWindow::builder()
+            .start_time(aws_sdk_wafv2::primitives::DateTime::from(now - std::time::Duration::from_secs(600)))
+            .end_time(aws_sdk_wafv2::primitives::DateTime::from(now + std::time::Duration::from_secs(60)))
+            .build()
+            .unwrap()
+    };
+    let sampled = |metric: &'static str| {
+        let (c, arn, window) = (c.clone(), arn.clone(), window());
+        async move {
+            c.get_sampled_requests()
+                .web_acl_arn(&arn)
+                .rule_metric_name(metric)
+                .scope(Scope::Regional)
+                .time_window(window)
+                .max_items(100)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let start = std::time::Instant::now();
+    let blocked = loop {
+        let got = sampled("admin").await;
+        if got.sampled_requests().len() == 2 || start.elapsed() > std::time::Duration::from_secs(10) {
+            break got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(blocked.population_size(), 2);
+    let mut uris: Vec<&str> = blocked.sampled_requests().iter().map(|s| s.request().unwrap().uri().unwrap()).collect();
+    uris.sort_unstable();
+    assert_eq!(uris, ["/admin", "/admin/users"]);
+    assert!(blocked.sampled_requests().iter().all(|s| s.action() == Some("BLOCK") && s.weight() == 1));
+    let allowed = sampled("front").await;
+    assert_eq!((allowed.sampled_requests().len(), allowed.population_size()), (3, 3));
+    assert!(allowed.sampled_requests().iter().all(|s| s.action() == Some("ALLOW")));
+
+    // Log records: only the blocked requests (the filter), delivered gzipped to the bucket in
+    // AWS's layout, the Authorization header redacted; and appended to the log directory.
+    let start = std::time::Instant::now();
+    let objects = loop {
+        let listed = s3.list_objects_v2().bucket("aws-waf-logs-shop").prefix("AWSLogs/").send().await.unwrap();
+        if !listed.contents().is_empty() || start.elapsed() > std::time::Duration::from_secs(10) {
+            break listed.contents().to_vec();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let mut records = Vec::new();
+    for o in &objects {
+        let key = o.key().unwrap();
+        assert!(key.starts_with(&format!("AWSLogs/{ACCOUNT_ID}/WAFLogs/us-east-1/front/")), "{key}");
+        assert!(key.ends_with(".log.gz"));
+        let body =
+            s3.get_object().bucket("aws-waf-logs-shop").key(key).send().await.unwrap().body.collect().await.unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body.into_bytes()[..]), &mut text).unwrap();
+        records.extend(text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()));
+    }
+    assert_eq!(records.len(), 2, "{records:?}");
+    for r in &records {
+        assert_eq!((r["webaclId"].as_str(), r["action"].as_str()), (Some(arn.as_str()), Some("BLOCK")));
+        assert_eq!(
+            (r["terminatingRuleId"].as_str(), r["terminatingRuleType"].as_str()),
+            (Some("admin"), Some("REGULAR"))
+        );
+        assert_eq!(r["httpSourceName"], "ALB");
+    }
+    let with_secret = records.iter().find(|r| r["httpRequest"]["uri"] == "/admin").unwrap();
+    let authorization = with_secret["httpRequest"]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "authorization")
+        .unwrap();
+    assert_eq!(authorization["value"], "REDACTED");
+    let on_disk = std::fs::read_to_string(logs.path().join("front.log")).unwrap();
+    assert_eq!(on_disk.lines().count(), 2);
+    assert!(!on_disk.contains("s3cr3t"));
+
+    // Counters per rule and action, for Prometheus.
+    let metrics = plain_get(&format!("{}/_rampart/metrics", server.endpoint)).await;
+    assert!(
+        metrics.contains(&format!("rampart_waf_requests_total{{web_acl=\"{arn}\",rule=\"admin\",action=\"block\"}} 2")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("rampart_waf_requests_total{{web_acl=\"{arn}\",rule=\"front\",action=\"allow\"}} 3")),
+        "{metrics}"
+    );
+
+    c.delete_logging_configuration().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(code(c.get_logging_configuration().resource_arn(&arn).send().await), "WAFNonexistentItemException");
+}
+
+/// A GET's body, over plain HTTP.
+async fn plain_get(url: &str) -> String {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let got = send(&client, "GET", url, &[], "").await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    got.body
+}

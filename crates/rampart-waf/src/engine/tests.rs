@@ -581,3 +581,36 @@ fn forwarded_ip_rate_rules_fall_back_as_configured() {
     assert!(blocked(&decide(&acl, &r)));
     assert!(blocked(&decide(&acl, &get("/", ""))), "no header: the fallback matches");
 }
+
+#[test]
+fn the_terminating_rule_is_named_as_waf_logs_name_it() {
+    let rules = format!(
+        "[{},{}]",
+        managed("AWSManagedRulesCommonRuleSet", 1, ""),
+        r#"{"Name":"flood","Priority":2,"Action":{"Block":{}},"Statement":{"RateBasedStatement":{"Limit":100,"AggregateKeyType":"IP"}},"VisibilityConfig":{"SampledRequestsEnabled":false,"CloudWatchMetricsEnabled":true,"MetricName":"flood-metric"}}"#
+    );
+    let acl = compiled(&rules);
+    let v = decide(&acl, &no_agent(browser("/", "")));
+    let t = &v.terminating;
+    assert_eq!(
+        (t.rule_id.as_str(), t.rule_type, t.action),
+        ("AWSManagedRulesCommonRuleSet", "MANAGED_RULE_GROUP", "BLOCK")
+    );
+    assert_eq!(t.group, Some(("AWS#AWSManagedRulesCommonRuleSet".to_owned(), "NoUserAgent_HEADER".to_owned())));
+    assert_eq!((t.metric.as_str(), t.sampled), ("AWSManagedRulesCommonRuleSet", true));
+    let v = decide(&acl, &browser("/", ""));
+    let t = &v.terminating;
+    assert_eq!(
+        (t.rule_id.as_str(), t.rule_type, t.action, t.metric.as_str()),
+        ("Default_Action", "DEFAULT", "ALLOW", "m")
+    );
+    let mut flood = None;
+    for _ in 0..150 {
+        flood = Some(decide(&acl, &browser("/", "")));
+    }
+    let t = flood.unwrap().terminating;
+    assert_eq!(
+        (t.rule_id.as_str(), t.rule_type, t.metric.as_str(), t.sampled),
+        ("flood", "RATE_BASED", "flood-metric", false)
+    );
+}

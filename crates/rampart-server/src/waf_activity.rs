@@ -1,0 +1,242 @@
+//! What the proxies' web ACLs decided, kept for their owners: sampled requests (stored every
+//! second, for GetSampledRequests), WAF log records (delivered as gzipped files to the logging
+//! configuration's bucket, as AWS WAF delivers them, and appended to `waf_log_dir` when set), and
+//! counters per rule and action (the admin endpoint's Prometheus metrics).
+//! See <https://docs.aws.amazon.com/waf/latest/developerguide/logging-s3.html>.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rampart_shapes::generated::wafv2 as shapes;
+use rampart_store::Db;
+use rampart_waf::engine::Verdict;
+use rampart_waf::engine::fields::Request;
+use rampart_waf::visibility;
+use tokio::sync::watch;
+
+/// A rule metric's requests of the current minute.
+#[derive(Default)]
+struct Minute {
+    minute: i64,
+    population: u64,
+    samples: Vec<shapes::SampledHTTPRequest>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// By web ACL ARN, then rule metric: the minutes not yet stored, the current one last.
+    samples: HashMap<String, HashMap<String, Vec<Minute>>>,
+    /// By web ACL ARN: the destination bucket and the records.
+    logs: HashMap<String, (String, Vec<String>)>,
+    /// Requests decided, by web ACL ARN, then (rule metric, action).
+    counters: HashMap<String, HashMap<(String, &'static str), u64>>,
+    /// A xorshift state, for reservoir sampling.
+    random: u64,
+}
+
+/// The proxies' decisions, collected.
+#[derive(Default)]
+pub(crate) struct Activity {
+    pending: Mutex<Pending>,
+}
+
+/// One decided request, as the proxy saw it.
+pub(crate) struct Observed<'a> {
+    pub web_acl_arn: &'a str,
+    pub balancer_arn: &'a str,
+    pub logging: Option<&'a shapes::LoggingConfiguration>,
+    pub request: &'a Request<'a>,
+    pub verdict: &'a Verdict,
+    /// The status the WAF answered with in the upstream's place.
+    pub answered: Option<u16>,
+}
+
+impl Activity {
+    /// Counts a decision, samples it, and records its log line.
+    pub(crate) fn observe(&self, o: &Observed<'_>) {
+        let now = time::OffsetDateTime::now_utc();
+        let line = o
+            .logging
+            .filter(|c| visibility::kept(c, o.verdict))
+            .and_then(|c| Some((visibility::destination_bucket(c.log_destination_configs.first()?)?, c)))
+            .map(|(bucket, c)| {
+                (
+                    bucket.to_owned(),
+                    visibility::log_record(c, (o.web_acl_arn, o.balancer_arn), o.request, o.verdict, now),
+                )
+            });
+        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let t = &o.verdict.terminating;
+        let counters = match p.counters.get_mut(o.web_acl_arn) {
+            Some(c) => c,
+            None => p.counters.entry(o.web_acl_arn.to_owned()).or_default(),
+        };
+        match counters.get_mut(&(t.metric.clone(), t.action)) {
+            Some(n) => *n += 1,
+            None => {
+                counters.insert((t.metric.clone(), t.action), 1);
+            }
+        }
+        if let Some((bucket, line)) = line {
+            let entry = p.logs.entry(o.web_acl_arn.to_owned()).or_insert_with(|| (bucket.clone(), Vec::new()));
+            entry.0 = bucket;
+            entry.1.push(line);
+        }
+        if !t.sampled {
+            return;
+        }
+        p.random ^= p.random << 13;
+        p.random ^= p.random >> 7;
+        p.random ^= p.random << 17;
+        let random = if p.random == 0 { 0x9E37_79B9_7F4A_7C15 } else { p.random };
+        p.random = random;
+        let minute = now.unix_timestamp().div_euclid(60);
+        let by_metric = p.samples.entry(o.web_acl_arn.to_owned()).or_default();
+        let minutes = by_metric.entry(t.metric.clone()).or_default();
+        if minutes.last().is_none_or(|m| m.minute != minute) {
+            minutes.push(Minute { minute, population: 0, samples: Vec::new() });
+        }
+        let Some(m) = minutes.last_mut() else { return };
+        m.population += 1;
+        // Reservoir sampling: each request of the minute equally likely to be kept.
+        if m.samples.len() < visibility::SAMPLES_PER_MINUTE {
+            m.samples.push(visibility::sample(o.request, o.verdict, o.answered, now));
+        } else if let Ok(at) = usize::try_from(random % m.population)
+            && let Some(slot) = m.samples.get_mut(at)
+        {
+            *slot = visibility::sample(o.request, o.verdict, o.answered, now);
+        }
+    }
+
+    /// The counters in Prometheus's text format.
+    pub(crate) fn metrics(&self) -> String {
+        let p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = String::from(
+            "# HELP rampart_waf_requests_total Requests a web ACL decided, by the rule (metric name) that decided them and the action.\n# TYPE rampart_waf_requests_total counter\n",
+        );
+        let mut rows: Vec<(&String, &(String, &'static str), &u64)> =
+            p.counters.iter().flat_map(|(acl, c)| c.iter().map(move |(k, n)| (acl, k, n))).collect();
+        rows.sort();
+        for (acl, (metric, action), n) in rows {
+            let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!(
+                "rampart_waf_requests_total{{web_acl=\"{}\",rule=\"{}\",action=\"{}\"}} {n}\n",
+                escape(acl),
+                escape(metric),
+                action.to_ascii_lowercase()
+            ));
+        }
+        out
+    }
+
+    fn take_samples(&self) -> Vec<(String, String, Minute)> {
+        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        for (acl, by_metric) in std::mem::take(&mut p.samples) {
+            for (metric, minutes) in by_metric {
+                out.extend(minutes.into_iter().map(|m| (acl.clone(), metric.clone(), m)));
+            }
+        }
+        out
+    }
+
+    fn take_logs(&self) -> HashMap<String, (String, Vec<String>)> {
+        std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).logs)
+    }
+}
+
+/// Stores samples every second and delivers logs every `log_every`, until `stop` flips (then
+/// once more, so nothing collected is lost).
+pub(crate) async fn keep(
+    activity: Arc<Activity>,
+    db: Db,
+    sealer: Arc<rampart_store::Sealer>,
+    log_every: std::time::Duration,
+    log_dir: Option<PathBuf>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut last_logs = std::time::Instant::now();
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.changed() => true,
+        };
+        for (acl, metric, m) in activity.take_samples() {
+            let result = db
+                .transact(move |tx| visibility::record_samples(tx, (&acl, &metric, m.minute), m.population, m.samples))
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot store sampled requests");
+            }
+        }
+        if stopping || last_logs.elapsed() >= log_every {
+            last_logs = std::time::Instant::now();
+            for (acl, (bucket, lines)) in activity.take_logs() {
+                deliver(&db, &sealer, &acl, &bucket, &lines, log_dir.as_deref()).await;
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// Delivers a web ACL's log records: a gzipped file in its bucket (when the bucket is the web
+/// ACL's account's), and lines appended to `<log_dir>/<web-acl-name>.log`.
+async fn deliver(
+    db: &Db,
+    sealer: &Arc<rampart_store::Sealer>,
+    acl: &str,
+    bucket: &str,
+    lines: &[String],
+    log_dir: Option<&std::path::Path>,
+) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    if let Some(dir) = log_dir {
+        let name = acl.rsplit('/').nth(1).unwrap_or("web-acl");
+        let path = dir.join(format!("{name}.log"));
+        let appended = std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&path))
+            .and_then(|mut f| f.write_all(text.as_bytes()));
+        if let Err(e) = appended {
+            tracing::warn!(path = %path.display(), error = %e, "cannot append WAF log records");
+        }
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let Ok(body) = gz.write_all(text.as_bytes()).and_then(|()| gz.finish()) else { return };
+    let now = time::OffsetDateTime::now_utc();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body);
+    let hash = data_encoding::HEXLOWER.encode(digest.as_ref().get(..4).unwrap_or_default());
+    let key = visibility::log_file_key(acl, now, &hash);
+    let account = acl.split(':').nth(4).unwrap_or_default().to_owned();
+    let (bucket, sealer) = (bucket.to_owned(), sealer.clone());
+    let delivered = db
+        .transact(move |tx| {
+            // AWS WAF delivers to a bucket its owner's account holds; anything else is dropped.
+            if rampart_s3::bucket_owner_tx(tx, &bucket)?.as_deref() != Some(account.as_str()) {
+                return Ok(false);
+            }
+            let metadata = std::collections::BTreeMap::new();
+            rampart_s3::deliver_object(
+                tx,
+                &sealer,
+                (&bucket, &key),
+                (&body, "application/x-gzip", metadata),
+                None,
+                now,
+            )?;
+            Ok::<_, rampart_core::ServiceError>(true)
+        })
+        .await;
+    match delivered {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(web_acl = %acl, "the WAF log bucket does not exist or is another account's: records dropped")
+        }
+        Err(e) => tracing::warn!(web_acl = %acl, error = %e, "cannot deliver WAF log records"),
+    }
+}
