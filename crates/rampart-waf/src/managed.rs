@@ -73,6 +73,45 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
             namespace: "awswaf:managed:aws:admin-protection:",
             rules: ADMIN,
         },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesLinuxRuleSet",
+            capacity: 200,
+            description: "Contains rules that block request patterns associated with exploitation of vulnerabilities \
+                          specific to Linux, including LFI attacks. This can help prevent attacks that expose file \
+                          contents or execute code for which the attacker should not have had access.",
+            namespace: "awswaf:managed:aws:linux-os:",
+            rules: LINUX,
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesUnixRuleSet",
+            capacity: 100,
+            description: "Contains rules that block request patterns associated with exploiting vulnerabilities specific \
+                          to POSIX/POSIX-like OS, including LFI attacks. This can help prevent attacks that expose file \
+                          contents or execute code for which access should not been allowed.",
+            namespace: "awswaf:managed:aws:posix-os:",
+            rules: POSIX,
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesPHPRuleSet",
+            capacity: 100,
+            description: "Contains rules that block request patterns associated with exploiting vulnerabilities specific \
+                          to the use of the PHP, including injection of unsafe PHP functions. This can help prevent \
+                          exploits that allow an attacker to remotely execute code or commands.",
+            namespace: "awswaf:managed:aws:php-app:",
+            rules: PHP,
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesWordPressRuleSet",
+            capacity: 100,
+            description: "The WordPress Applications group contains rules that block request patterns associated with \
+                          the exploitation of vulnerabilities specific to WordPress sites.",
+            namespace: "awswaf:managed:aws:wordpress-app:",
+            rules: WORDPRESS,
+        },
     ]
 });
 
@@ -170,6 +209,48 @@ static KNOWN_BAD: &[(&str, &str, &str)] = &[
 
 static ADMIN: &[(&str, &str, &str)] = &[("AdminProtection_URIPATH", "AdminProtection_URIPath", "ADMIN:URI")];
 
+// The use-case groups' names and labels, as AWS documents them.
+// See <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-use-case.html>.
+static LINUX: &[(&str, &str, &str)] = &[
+    ("LFI_URIPATH", "LFI_URIPath", "LINUX:URI"),
+    ("LFI_QUERYSTRING", "LFI_QueryString", "LINUX:QUERY"),
+    ("LFI_HEADER", "LFI_Header", "LINUX:HEADERS"),
+];
+
+static POSIX: &[(&str, &str, &str)] = &[
+    ("UNIXShellCommandsVariables_QUERYARGUMENTS", "UNIXShellCommandsVariables_QUERYARGUMENTS", "SHELL:QUERY_ARGS"),
+    ("UNIXShellCommandsVariables_BODY", "UNIXShellCommandsVariables_BODY", "SHELL:BODY"),
+];
+
+static PHP: &[(&str, &str, &str)] = &[
+    ("PHPHighRiskMethodsVariables_HEADER", "PHPHighRiskMethodsVariables_Header", "PHP:HEADERS"),
+    ("PHPHighRiskMethodsVariables_QUERYSTRING", "PHPHighRiskMethodsVariables_QueryString", "PHP:QUERY"),
+    ("PHPHighRiskMethodsVariables_BODY", "PHPHighRiskMethodsVariables_Body", "PHP:BODY"),
+];
+
+static WORDPRESS: &[(&str, &str, &str)] = &[
+    ("WordPressExploitableCommands_QUERYSTRING", "WordPressExploitableCommands_QUERYSTRING", "WPCMD:QUERY"),
+    ("WordPressExploitablePaths_URIPATH", "WordPressExploitablePaths_URIPATH", "WPPATH:URI"),
+];
+
+/// Linux files an attacker reads to learn the system (`/proc/version`, `/etc/passwd`), by path.
+const LINUX_FILES: &str = r"(?i)(?:^|[/\\\s=:'\x22]|\.\.)(?:proc/(?:self|version|cpuinfo|meminfo|mounts|net/|\d+/)|etc/(?:passwd|shadow|group|gshadow|crontab|sudoers|fstab|mtab|os-release|lsb-release|ssh/|ssl/private)|var/log/|var/run/secrets|root/\.|home/[^/\s]+/\.(?:ssh|bash_history|aws)|dev/(?:tcp|udp)/)";
+/// A shell command after a command separator, substitution or pipe; a shell variable named
+/// outright; a server-side include's exec; as regexes of at most 512 characters each (AWS's
+/// limit on a RegexString).
+const SHELL_COMMANDS: &[&str] = &[
+    r"(?i)(?:[;|`\n\r]|\\n|&&|\$\(|\|\|)\s*[\x22'(]*\s*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:id|ls|cat|uname|whoami|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|python[23]?|perl|ruby|php|ping|nslookup|dig|host|sleep|echo|printf|chmod|chown|rm|touch|cp|mv|head|tail|more|less|netstat|ifconfig|ip|ps|kill|sudo|su)\b",
+    r"(?i)(?:[;|`\n\r]|\\n|&&|\$\(|\|\|)\s*[\x22'(]*\s*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:telnet|ssh|nohup|base64|xxd|awk|sed|find|grep|env|printenv|dir|type|systeminfo|ipconfig|net|tasklist|powershell|cmd|reboot|shutdown|passwd|crontab|tftp|ftp|sftp|socat|busybox)\b",
+    r"(?i)\$\{?(?:IFS|HOME|PATH|SHELL|USER|PWD|HOSTNAME|ENV)\b|<!--\s*#\s*exec\b|/bin/(?:ba|z|k|c)?sh\b",
+    // After a lone `&` (a background separator, but also prose's "and"): only what is a command
+    // beyond doubt, with its arguments' shape.
+    r"(?i)&\s*(?:ping\s+-[a-z]|curl\s+\S|wget\s+\S|id\s*$|whoami\b|uname\b|ifconfig\b|ipconfig\b|netstat\b|dir\s+[a-z]:|cat\s+/|ls\s+-|nslookup\s|sleep\s+\d|systeminfo\b)",
+];
+/// PHP's dangerous functions called, its superglobals, and its stream wrappers.
+const PHP_CODE: &str = r"(?i)\b(?:fsockopen|pfsockopen|shell_exec|passthru|proc_open|popen|pcntl_exec|system|exec|eval|assert|base64_decode|gzinflate|gzuncompress|str_rot13|create_function|call_user_func(?:_array)?|file_get_contents|file_put_contents|fopen|readfile|highlight_file|show_source|phpinfo|move_uploaded_file|unserialize)\(|\$_(?:GET|POST|REQUEST|COOKIE|SERVER|FILES|ENV|SESSION)\b|\$GLOBALS\b|<\?php|\bphp://(?:input|filter|memory|temp|fd)|\b(?:expect|phar|zip|data)://";
+const WP_COMMANDS: &str = r"(?i)\bdo-reset-wordpress\b|action=(?:revslider_show_image|revslider_ajax_action|duplicator_download|wpgdprc_process_action|upload-theme)\b|\bwp_ajax_(?:nopriv_)?(?:revslider|duplicator)";
+const WP_PATHS: &str = r"(?i)/(?:xmlrpc\.php|wp-config\.php(?:\.bak|~|\.old)?|wp-content/debug\.log|wp-content/uploads/.*\.php|wp-includes/.*\.php|wp-admin/(?:install|setup-config)\.php)(?:$|[?/])";
+
 /// What the XSS detector lets through: an event handler attribute on any tag, a tag hidden
 /// inside another (`<scr<script>ipt>`), and script URIs.
 const XSS_EXTENDED: &str = r"(?i)<[a-z0-9%]+[\s/%]*[^>]*?[\s/\x22']on[a-z%0-9]{3,}\s*=|<scr<script|(?:java|vb|live)script\s*:\s*[^\s]|data:text/html[;,]|<(?:script|iframe|object|embed)\b";
@@ -235,6 +316,20 @@ fn statement(spec: &str) -> String {
             r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"JS_DECODE"},{"Priority":2,"Type":"LOWERCASE"}]"#,
         ),
         "ADMIN" => regex(ADMIN_PATHS, field(f), TWICE),
+        "LINUX" => regex(LINUX_FILES, field(f), TWICE),
+        "SHELL" => {
+            let decoded = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"URL_DECODE_UNI"},{"Priority":2,"Type":"HTML_ENTITY_DECODE"}]"#;
+            // Quotes and carets inside a command (`c'a't`, `w^h^o^a^m^i`) undone.
+            let command_line = r#"[{"Priority":0,"Type":"URL_DECODE_UNI"},{"Priority":1,"Type":"HTML_ENTITY_DECODE"},{"Priority":2,"Type":"REMOVE_NULLS"},{"Priority":3,"Type":"CMD_LINE"}]"#;
+            let each: Vec<String> = SHELL_COMMANDS
+                .iter()
+                .flat_map(|p| [regex(p, field(f), decoded), regex(p, field(f), command_line)])
+                .collect();
+            format!(r#"{{"OrStatement":{{"Statements":[{}]}}}}"#, each.join(","))
+        }
+        "PHP" => regex(PHP_CODE, field(f), TWICE),
+        "WPCMD" => regex(WP_COMMANDS, field(f), ONCE),
+        "WPPATH" => regex(WP_PATHS, field(f), TWICE),
         "XSS" => format!(
             r#"{{"OrStatement":{{"Statements":[{{"XssMatchStatement":{{"FieldToMatch":{f},"TextTransformations":{XSS_DECODE}}}}},{}]}}}}"#,
             regex(XSS_EXTENDED, field(f), XSS_DECODE),

@@ -1,5 +1,6 @@
 //! The labelled corpus (`corpus/`, sources and licences in its README) against the issue's
-//! target web ACL: AWS's CommonRuleSet, SQLiRuleSet and KnownBadInputsRuleSet. Each attack is
+//! target web ACL (AWS's CommonRuleSet, SQLiRuleSet and KnownBadInputsRuleSet), and against it
+//! with the Linux, POSIX and PHP groups, which command injection is the remit of. Each attack is
 //! sent where attackers put it (a query argument, a form body, the path, a header), each benign
 //! request as recorded; the rates per class are printed (`cargo test -p rampart-waf --test corpus
 //! -- --nocapture`) and held above floors, so that a change that loses detection, or blocks more
@@ -17,17 +18,17 @@ use rampart_waf::engine::{Decision, References, WebAcl};
 
 const ID: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 
-fn target_acl() -> WebAcl {
+/// A web ACL of AWS's managed groups, in this order.
+fn acl_of(groups: &[&str]) -> WebAcl {
     let group = |name: &str, priority: u32| {
         format!(
             r#"{{"Name":"{name}","Priority":{priority},"OverrideAction":{{"None":{{}}}},"Statement":{{"ManagedRuleGroupStatement":{{"VendorName":"AWS","Name":"{name}"}}}},"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#
         )
     };
+    let rules: Vec<String> = groups.iter().zip(1..).map(|(g, p)| group(g, p)).collect();
     let json = format!(
-        r#"{{"Name":"target","Id":"{ID}","ARN":"arn:aws:wafv2:us-east-1:111122223333:regional/webacl/target/{ID}","DefaultAction":{{"Allow":{{}}}},"Rules":[{},{},{}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"target"}},"LabelNamespace":"awswaf:111122223333:webacl:target:"}}"#,
-        group("AWSManagedRulesCommonRuleSet", 1),
-        group("AWSManagedRulesSQLiRuleSet", 2),
-        group("AWSManagedRulesKnownBadInputsRuleSet", 3)
+        r#"{{"Name":"target","Id":"{ID}","ARN":"arn:aws:wafv2:us-east-1:111122223333:regional/webacl/target/{ID}","DefaultAction":{{"Allow":{{}}}},"Rules":[{}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"target"}},"LabelNamespace":"awswaf:111122223333:webacl:target:"}}"#,
+        rules.join(",")
     );
     let value = rampart_wire::json::decode_input(json.as_bytes(), shapes::WebACL::SHAPE).unwrap();
     WebAcl::compile(&shapes::WebACL::from_value(value).unwrap(), &References::default()).unwrap()
@@ -138,7 +139,25 @@ fn rate(acl: &WebAcl, cases: &[Case]) -> f64 {
 
 #[test]
 fn the_target_web_acl_blocks_the_attack_corpus_and_passes_the_benign_one() {
-    let acl = target_acl();
+    // Command injection is the POSIX group's remit, not the target configuration's: measured,
+    // not held.
+    measure(&acl_of(TARGET), 0.0);
+}
+
+/// The issue's target configuration: AWS's common, SQL database and known bad inputs groups.
+const TARGET: &[&str] =
+    &["AWSManagedRulesCommonRuleSet", "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"];
+
+#[test]
+fn with_the_operating_system_and_php_groups_command_injection_is_blocked_too() {
+    let mut groups = TARGET.to_vec();
+    groups.extend(["AWSManagedRulesLinuxRuleSet", "AWSManagedRulesUnixRuleSet", "AWSManagedRulesPHPRuleSet"]);
+    measure(&acl_of(&groups), 0.88);
+}
+
+/// Sends the corpus through `acl`, prints the rates, and holds them above the floors (command
+/// injection's given).
+fn measure(acl: &WebAcl, command_floor: f64) {
     // Where each class is sent, and the least share of it that must be blocked there.
     let placements: &[(&str, &str, f64)] = &[
         ("sqli", "query", 0.97),
@@ -151,9 +170,7 @@ fn the_target_web_acl_blocks_the_attack_corpus_and_passes_the_benign_one() {
         ("log4shell", "header", 1.0),
         ("ssrf", "query", 1.0),
         ("ssrf", "form body", 1.0),
-        // Command injection is the Linux and POSIX groups' remit, not the target configuration's:
-        // measured, not held.
-        ("command", "query", 0.0),
+        ("command", "query", command_floor),
     ];
     let mut report = String::from("\nclass       where       requests  blocked\n");
     let mut failures = Vec::new();

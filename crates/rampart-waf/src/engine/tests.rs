@@ -614,3 +614,69 @@ fn the_terminating_rule_is_named_as_waf_logs_name_it() {
         ("flood", "RATE_BASED", "flood-metric", false)
     );
 }
+
+#[test]
+fn the_use_case_groups_block_with_awss_rule_names_and_labels() {
+    let rules = format!(
+        "[{},{},{},{}]",
+        managed("AWSManagedRulesLinuxRuleSet", 1, ""),
+        managed("AWSManagedRulesUnixRuleSet", 2, ""),
+        managed("AWSManagedRulesPHPRuleSet", 3, ""),
+        managed("AWSManagedRulesWordPressRuleSet", 4, "")
+    );
+    let acl = compiled(&rules);
+    for r in [
+        browser("/", ""),
+        browser("/search", "q=cat+videos+%26+more"),
+        browser("/docs/linux/proc-filesystem", "section=intro"),
+        browser("/blog", "title=How+to+echo+a+variable+in+bash"),
+        browser("/wp-content/themes/site/style.css", "ver=6.4"),
+    ] {
+        let v = decide(&acl, &r);
+        assert_eq!(v.terminating_rule, "Default_Action", "{} {}: {v:?}", r.path, r.query);
+    }
+    let cases: [(Req, &str, &str); 7] = [
+        (
+            browser("/download", "file=../../proc/self/environ"),
+            "LFI_QUERYSTRING",
+            "awswaf:managed:aws:linux-os:LFI_QueryString",
+        ),
+        (browser("/static/..%2f..%2fproc/version", ""), "LFI_URIPATH", "awswaf:managed:aws:linux-os:LFI_URIPath"),
+        (
+            browser("/ping", "host=127.0.0.1%3Buname%20-a"),
+            "UNIXShellCommandsVariables_QUERYARGUMENTS",
+            "awswaf:managed:aws:posix-os:UNIXShellCommandsVariables_QUERYARGUMENTS",
+        ),
+        (
+            browser("/ping", "host=x%7Cw'h'o'a'm'i"),
+            "UNIXShellCommandsVariables_QUERYARGUMENTS",
+            "awswaf:managed:aws:posix-os:UNIXShellCommandsVariables_QUERYARGUMENTS",
+        ),
+        (
+            browser("/page", "q=%3C%3Fphp+system(%24_GET%5Bc%5D)%3B"),
+            "PHPHighRiskMethodsVariables_QUERYSTRING",
+            "awswaf:managed:aws:php-app:PHPHighRiskMethodsVariables_QueryString",
+        ),
+        (
+            browser("/wp-admin/admin-ajax.php", "action=revslider_show_image&img=../wp-config.php"),
+            "WordPressExploitableCommands_QUERYSTRING",
+            "awswaf:managed:aws:wordpress-app:WordPressExploitableCommands_QUERYSTRING",
+        ),
+        (
+            browser("/xmlrpc.php", ""),
+            "WordPressExploitablePaths_URIPATH",
+            "awswaf:managed:aws:wordpress-app:WordPressExploitablePaths_URIPATH",
+        ),
+    ];
+    for (r, rule, label) in &cases {
+        let v = decide(&acl, r);
+        assert!(blocked(&v), "{rule}: {v:?}");
+        assert_eq!(&v.terminating_rule, rule);
+        assert!(v.labels.iter().any(|l| l == label), "{rule}: {:?}", v.labels);
+    }
+    let mut post = browser("/exec", "");
+    post.method = "POST";
+    post.headers.push(("Content-Type", "application/x-www-form-urlencoded"));
+    post.body = b"cmd=%60id%60".to_vec();
+    assert_eq!(decide(&acl, &post).terminating_rule, "UNIXShellCommandsVariables_BODY");
+}
