@@ -194,10 +194,10 @@ fn measure(acl: &WebAcl, command_floor: f64) {
                 }
             })
             .collect();
-        let share = rate(&acl, &cases);
+        let share = rate(acl, &cases);
         if let Ok(dir) = std::env::var("RAMPART_CORPUS_MISSES") {
             let missed: Vec<String> =
-                payloads(class).into_iter().zip(&cases).filter(|(_, c)| !c.blocked(&acl)).map(|(p, _)| p).collect();
+                payloads(class).into_iter().zip(&cases).filter(|(_, c)| !c.blocked(acl)).map(|(p, _)| p).collect();
             std::fs::write(Path::new(&dir).join(format!("{class}-{place}.txt")), missed.join("\n")).unwrap();
         }
         all_attacks += cases.len();
@@ -234,10 +234,10 @@ fn measure(acl: &WebAcl, command_floor: f64) {
     let mut false_positives = Vec::new();
     for class in classes {
         let cases: Vec<&Case> = benign.iter().filter(|(c, _)| c == class).map(|(_, r)| r).collect();
-        let blocked: Vec<&&Case> = cases.iter().filter(|c| c.blocked(&acl)).collect();
+        let blocked: Vec<&&Case> = cases.iter().filter(|c| c.blocked(acl)).collect();
         report.push_str(&format!("{class:<21} {:>8}  {:>6}\n", cases.len(), blocked.len()));
         false_positives.extend(blocked.iter().map(|c| {
-            let rule = c.verdict(&acl).terminating_rule;
+            let rule = c.verdict(acl).terminating_rule;
             format!("{class}: {} {}?{} (by {rule})", c.method, c.path, c.query)
         }));
     }
