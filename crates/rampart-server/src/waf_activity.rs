@@ -32,6 +32,8 @@ struct Pending {
     logs: HashMap<String, (String, Vec<String>)>,
     /// Requests decided, by web ACL ARN, then (rule metric, action).
     counters: HashMap<String, HashMap<(String, &'static str), u64>>,
+    /// The clients rate-based rules held, by web ACL ARN and rule: when each was last held.
+    limited: HashMap<(String, String), HashMap<String, i64>>,
     /// A xorshift state, for reservoir sampling.
     random: u64,
 }
@@ -78,6 +80,10 @@ impl Activity {
             None => {
                 counters.insert((t.metric.clone(), t.action), 1);
             }
+        }
+        if t.rule_type == "RATE_BASED" && t.action != "ALLOW" {
+            let held = p.limited.entry((o.web_acl_arn.to_owned(), t.rule_id.clone())).or_default();
+            held.insert(o.request.client_ip.to_string(), now.unix_timestamp());
         }
         if let Some((bucket, line)) = line {
             let entry = p.logs.entry(o.web_acl_arn.to_owned()).or_insert_with(|| (bucket.clone(), Vec::new()));
@@ -142,6 +148,10 @@ impl Activity {
         out
     }
 
+    fn take_limited(&self) -> HashMap<(String, String), HashMap<String, i64>> {
+        std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).limited)
+    }
+
     fn take_logs(&self) -> HashMap<String, (String, Vec<String>)> {
         std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).logs)
     }
@@ -170,6 +180,13 @@ pub(crate) async fn keep(
                 .await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot store sampled requests");
+            }
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for ((acl, rule), held) in activity.take_limited() {
+            let clients: Vec<(String, i64)> = held.into_iter().collect();
+            if let Err(e) = db.transact(move |tx| visibility::record_limited(tx, (&acl, &rule), clients, now)).await {
+                tracing::warn!(error = %e, "cannot store the clients rate-based rules hold");
             }
         }
         if stopping || last_logs.elapsed() >= log_every {

@@ -93,11 +93,18 @@ struct Checker<'a, 'b> {
 
 impl Checker<'_, '_> {
     fn exists(&self, arn: &str, kind: Kind) -> Result<(), ServiceError> {
-        let found = super::parse_arn(arn)
-            .filter(|(p, k, _, _)| p == self.place && *k == kind)
-            .map(|(_, _, name, id)| named(self.get, self.place, kind, &name, &id))
-            .transpose()?;
-        found.map(|_| ()).ok_or_else(nonexistent)
+        let Some((place, k, name, id)) = super::parse_arn(arn) else { return Err(nonexistent()) };
+        if k != kind || place.region != self.place.region || place.scope != self.place.scope {
+            return Err(nonexistent());
+        }
+        named(self.get, &place, kind, &name, &id)?;
+        // Another account's rule group, only where its permission policy shares it.
+        if place.account != self.place.account
+            && !(kind == Kind::RuleGroup && super::sharing::shared_with(self.get, arn, &self.place.account)?)
+        {
+            return Err(nonexistent());
+        }
+        Ok(())
     }
 
     fn statement(&self, s: &shapes::Statement, top: bool) -> Result<(), ServiceError> {
@@ -297,14 +304,18 @@ fn check_bodies(
 }
 
 /// The capacities of a place's rule groups, by ARN.
-fn capacities(groups: Vec<Stored>) -> impl Fn(&str) -> Option<i64> {
-    let groups: Vec<(String, i64)> =
-        groups.into_iter().filter_map(|s| s.body::<shapes::RuleGroup>().ok().map(|g| (s.arn, g.capacity))).collect();
-    move |arn: &str| groups.iter().find(|(a, _)| a == arn).map(|(_, c)| *c)
+/// The capacity of the rule group an ARN names (the caller's, or one shared with it).
+fn capacities<'a>(get: &'a records::Reader<'a>) -> impl Fn(&str) -> Option<i64> + 'a {
+    move |arn: &str| {
+        let (place, kind, _, id) = super::parse_arn(arn)?;
+        let stored = records::read_with::<Stored>(get, &place.key(kind, &id)).ok()??;
+        stored.body::<shapes::RuleGroup>().ok().map(|g| g.capacity)
+    }
 }
 
-fn web_acl_capacity(tx: &Tx<'_>, place: &Place, rules: &[shapes::Rule]) -> Result<i64, ServiceError> {
-    let used = capacity::rules(rules, &capacities(all_tx(tx, place, Kind::RuleGroup)?));
+fn web_acl_capacity(tx: &Tx<'_>, rules: &[shapes::Rule]) -> Result<i64, ServiceError> {
+    let get = records::tx_reader(tx);
+    let used = capacity::rules(rules, &capacities(&get));
     if used > capacity::WEB_ACL_MAX {
         return Err(limits_exceeded());
     }
@@ -327,7 +338,7 @@ pub fn create_web_acl(
     let rules = input.rules.unwrap_or_default();
     check_rules(&records::tx_reader(tx), &place, &rules, false)?;
     check_bodies(&rules, input.custom_response_bodies.as_ref())?;
-    let used = web_acl_capacity(tx, &place, &rules)?;
+    let used = web_acl_capacity(tx, &rules)?;
     let (name, description) = (input.name.clone(), input.description.clone());
     let namespace = label_namespace(&place, Kind::WebAcl, &input.name);
     let stored = insert(tx, &place, Kind::WebAcl, (input.name, input.description, input.tags), |id, arn| {
@@ -399,7 +410,7 @@ pub fn update_web_acl(
     let rules = input.rules.unwrap_or_default();
     check_rules(&records::tx_reader(tx), &place, &rules, false)?;
     check_bodies(&rules, input.custom_response_bodies.as_ref())?;
-    let used = web_acl_capacity(tx, &place, &rules)?;
+    let used = web_acl_capacity(tx, &rules)?;
     let named = (input.name.as_str(), input.id.as_str(), input.lock_token.as_str());
     let description = input.description.clone();
     let next = change(tx, &place, Kind::WebAcl, named, input.description, |body: &mut shapes::WebACL| {
@@ -548,8 +559,8 @@ pub fn check_capacity(
 ) -> Result<shapes::CheckCapacityResponse, ServiceError> {
     let place = Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
     check_rules(&records::cached_reader(ctx.db), &place, &input.rules, false)?;
-    let groups = capacities(super::all(ctx.db, &place, Kind::RuleGroup)?);
-    Ok(shapes::CheckCapacityResponse { capacity: Some(capacity::rules(&input.rules, &groups)) })
+    let get = records::cached_reader(ctx.db);
+    Ok(shapes::CheckCapacityResponse { capacity: Some(capacity::rules(&input.rules, &capacities(&get))) })
 }
 
 /// Refuses to delete an entity a web ACL or rule group of its place still references.

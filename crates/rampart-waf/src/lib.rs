@@ -13,24 +13,30 @@ use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 
 mod acls;
+mod api_keys;
 pub mod capacity;
 pub mod engine;
 pub mod managed;
 mod protection;
+mod sellers;
 mod sets;
+mod sharing;
 mod tags;
 pub mod visibility;
 
 pub use acls::*;
+pub use api_keys::*;
 pub use managed::{
     describe_managed_rule_group, list_available_managed_rule_group_versions, list_available_managed_rule_groups,
 };
 pub use protection::*;
+pub use sellers::*;
 pub use sets::*;
+pub use sharing::{delete_permission_policy, get_permission_policy, put_permission_policy};
 pub use tags::*;
 pub use visibility::{
-    delete_logging_configuration, get_logging_configuration, get_sampled_requests, list_logging_configurations,
-    put_logging_configuration,
+    delete_logging_configuration, get_logging_configuration, get_rate_based_statement_managed_keys,
+    get_sampled_requests, list_logging_configurations, put_logging_configuration,
 };
 
 /// The kinds of WAF entity, as their ARNs name them.
@@ -292,6 +298,7 @@ pub(crate) fn delete(
         tx.delete(&visibility::logging_key(&stored.arn))?;
     } else {
         acls::unreferenced(tx, place, &stored.arn)?;
+        sharing::forget(tx, &stored.arn)?;
     }
     remove(tx, place, kind, &stored.id)
 }
@@ -389,37 +396,55 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
     &[
         row("AssociateWebACL", &[Target::All], &[]),
         row("CheckCapacity", &[Target::All], &[]),
+        row("CreateAPIKey", &[Target::All], &[]),
         row("CreateIPSet", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("CreateRegexPatternSet", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("CreateRuleGroup", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("CreateWebACL", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+        row("DeleteAPIKey", &[Target::All], &[]),
+        row("DeleteFirewallManagerRuleGroups", &[Target::All], &[]),
         row("DeleteIPSet", &[Target::All], &[]),
         row("DeleteLoggingConfiguration", &[Target::All], &[]),
+        row("DeletePermissionPolicy", &[Target::All], &[]),
         row("DeleteRegexPatternSet", &[Target::All], &[]),
         row("DeleteRuleGroup", &[Target::All], &[]),
         row("DeleteWebACL", &[Target::All], &[]),
+        row("DescribeAllManagedProducts", &[Target::All], &[]),
+        row("DescribeManagedProductsByVendor", &[Target::All], &[]),
         row("DescribeManagedRuleGroup", &[Target::All], &[]),
         row("DisassociateWebACL", &[Target::All], &[]),
+        row("GenerateMobileSdkReleaseUrl", &[Target::All], &[]),
+        row("GetDecryptedAPIKey", &[Target::All], &[]),
         row("GetIPSet", &[Target::All], &[]),
         row("GetLoggingConfiguration", &[Target::All], &[]),
+        row("GetManagedRuleSet", &[Target::All], &[]),
+        row("GetMobileSdkRelease", &[Target::All], &[]),
+        row("GetPermissionPolicy", &[Target::All], &[]),
+        row("GetRateBasedStatementManagedKeys", &[Target::All], &[]),
         row("GetRegexPatternSet", &[Target::All], &[]),
         row("GetRuleGroup", &[Target::All], &[]),
         row("GetSampledRequests", &[Target::All], &[]),
         row("GetWebACL", &[Target::All], &[]),
         row("GetWebACLForResource", &[Target::All], &[]),
+        row("ListAPIKeys", &[Target::All], &[]),
         row("ListAvailableManagedRuleGroupVersions", &[Target::All], &[]),
         row("ListAvailableManagedRuleGroups", &[Target::All], &[]),
         row("ListIPSets", &[Target::All], &[]),
         row("ListLoggingConfigurations", &[Target::All], &[]),
+        row("ListManagedRuleSets", &[Target::All], &[]),
+        row("ListMobileSdkReleases", &[Target::All], &[]),
         row("ListRegexPatternSets", &[Target::All], &[]),
         row("ListResourcesForWebACL", &[Target::All], &[]),
         row("ListRuleGroups", &[Target::All], &[]),
         row("ListTagsForResource", &[Target::All], &[]),
         row("ListWebACLs", &[Target::All], &[]),
         row("PutLoggingConfiguration", &[Target::All], &[]),
+        row("PutManagedRuleSetVersions", &[Target::All], &[]),
+        row("PutPermissionPolicy", &[Target::All], &[]),
         row("TagResource", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
         row("UntagResource", &[Target::All], &["aws:TagKeys"]),
         row("UpdateIPSet", &[Target::All], &[]),
+        row("UpdateManagedRuleSetVersionExpiryDate", &[Target::All], &[]),
         row("UpdateRegexPatternSet", &[Target::All], &[]),
         row("UpdateRuleGroup", &[Target::All], &[]),
         row("UpdateWebACL", &[Target::All], &[]),

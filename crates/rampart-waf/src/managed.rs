@@ -388,6 +388,11 @@ impl ManagedGroup {
     }
 }
 
+/// Every managed group Rampart ships.
+pub fn all() -> impl Iterator<Item = &'static ManagedGroup> {
+    GROUPS.iter()
+}
+
 /// The managed group a vendor and name name.
 pub fn managed_group(vendor: &str, name: &str) -> Option<&'static ManagedGroup> {
     GROUPS.iter().find(|g| g.vendor == vendor && g.name == name)

@@ -681,6 +681,24 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "AssociateWebACL",
     "CheckCapacity",
+    "CreateAPIKey",
+    "DeleteAPIKey",
+    "DeleteFirewallManagerRuleGroups",
+    "DeletePermissionPolicy",
+    "DescribeAllManagedProducts",
+    "DescribeManagedProductsByVendor",
+    "GenerateMobileSdkReleaseUrl",
+    "GetDecryptedAPIKey",
+    "GetManagedRuleSet",
+    "GetMobileSdkRelease",
+    "GetPermissionPolicy",
+    "GetRateBasedStatementManagedKeys",
+    "ListAPIKeys",
+    "ListManagedRuleSets",
+    "ListMobileSdkReleases",
+    "PutManagedRuleSetVersions",
+    "PutPermissionPolicy",
+    "UpdateManagedRuleSetVersionExpiryDate",
     "DeleteLoggingConfiguration",
     "GetLoggingConfiguration",
     "GetSampledRequests",
@@ -12052,6 +12070,53 @@ pub static SH_XssMatchStatement: crate::Shape = crate::Shape {
     sensitive: false,
 };
 
+/// The `APIKeySummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct APIKeySummary {
+    pub token_domains: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub api_key: ::std::option::Option<::std::string::String>,
+    pub creation_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub version: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for APIKeySummary {
+    const SHAPE: &'static crate::Shape = &SH_APIKeySummary;
+}
+
+impl crate::FromValue for APIKeySummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            token_domains: crate::optional(f.next())?,
+            api_key: crate::optional(f.next())?,
+            creation_timestamp: crate::optional(f.next())?,
+            version: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for APIKeySummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.token_domains.map(crate::IntoValue::into_value),
+            self.api_key.map(crate::IntoValue::into_value),
+            self.creation_timestamp.map(crate::IntoValue::into_value),
+            self.version.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for APIKeySummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("APIKeySummary")
+            .field("TokenDomains", &self.token_domains)
+            .field("APIKey", &self.api_key)
+            .field("CreationTimestamp", &self.creation_timestamp)
+            .field("Version", &self.version)
+            .finish()
+    }
+}
+
 /// The `AWSManagedRulesACFPRuleSet` shape.
 #[derive(Clone, PartialEq)]
 pub struct AWSManagedRulesACFPRuleSet {
@@ -13179,6 +13244,71 @@ impl ::std::fmt::Debug for CountAction {
     }
 }
 
+/// The `CreateAPIKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateAPIKeyRequest {
+    pub scope: ::std::string::String,
+    pub token_domains: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for CreateAPIKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateAPIKeyRequest;
+}
+
+impl crate::FromValue for CreateAPIKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { scope: crate::required(f.next())?, token_domains: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateAPIKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.token_domains)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateAPIKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateAPIKeyRequest")
+            .field("Scope", &self.scope)
+            .field("TokenDomains", &self.token_domains)
+            .finish()
+    }
+}
+
+/// The `CreateAPIKeyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateAPIKeyResponse {
+    pub api_key: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateAPIKeyResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateAPIKeyResponse;
+}
+
+impl crate::FromValue for CreateAPIKeyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { api_key: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateAPIKeyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.api_key.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateAPIKeyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateAPIKeyResponse").field("APIKey", &self.api_key).finish()
+    }
+}
+
 /// The `CreateIPSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateIPSetRequest {
@@ -13807,6 +13937,133 @@ impl ::std::fmt::Debug for DefaultAction {
     }
 }
 
+/// The `DeleteAPIKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteAPIKeyRequest {
+    pub scope: ::std::string::String,
+    pub api_key: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteAPIKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteAPIKeyRequest;
+}
+
+impl crate::FromValue for DeleteAPIKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { scope: crate::required(f.next())?, api_key: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteAPIKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.api_key)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteAPIKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteAPIKeyRequest").field("Scope", &self.scope).field("APIKey", &self.api_key).finish()
+    }
+}
+
+/// The `DeleteAPIKeyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteAPIKeyResponse {}
+
+impl crate::HasShape for DeleteAPIKeyResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteAPIKeyResponse;
+}
+
+impl crate::FromValue for DeleteAPIKeyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteAPIKeyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteAPIKeyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteAPIKeyResponse").finish()
+    }
+}
+
+/// The `DeleteFirewallManagerRuleGroupsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteFirewallManagerRuleGroupsRequest {
+    pub web_acl_arn: ::std::string::String,
+    pub web_acl_lock_token: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteFirewallManagerRuleGroupsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteFirewallManagerRuleGroupsRequest;
+}
+
+impl crate::FromValue for DeleteFirewallManagerRuleGroupsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { web_acl_arn: crate::required(f.next())?, web_acl_lock_token: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteFirewallManagerRuleGroupsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.web_acl_arn)),
+            Some(crate::IntoValue::into_value(self.web_acl_lock_token)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteFirewallManagerRuleGroupsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteFirewallManagerRuleGroupsRequest")
+            .field("WebACLArn", &self.web_acl_arn)
+            .field("WebACLLockToken", &self.web_acl_lock_token)
+            .finish()
+    }
+}
+
+/// The `DeleteFirewallManagerRuleGroupsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteFirewallManagerRuleGroupsResponse {
+    pub next_web_acl_lock_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteFirewallManagerRuleGroupsResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteFirewallManagerRuleGroupsResponse;
+}
+
+impl crate::FromValue for DeleteFirewallManagerRuleGroupsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { next_web_acl_lock_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteFirewallManagerRuleGroupsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.next_web_acl_lock_token.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteFirewallManagerRuleGroupsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteFirewallManagerRuleGroupsResponse")
+            .field("NextWebACLLockToken", &self.next_web_acl_lock_token)
+            .finish()
+    }
+}
+
 /// The `DeleteIPSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteIPSetRequest {
@@ -13948,6 +14205,62 @@ impl crate::IntoValue for DeleteLoggingConfigurationResponse {
 impl ::std::fmt::Debug for DeleteLoggingConfigurationResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteLoggingConfigurationResponse").finish()
+    }
+}
+
+/// The `DeletePermissionPolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeletePermissionPolicyRequest {
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for DeletePermissionPolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeletePermissionPolicyRequest;
+}
+
+impl crate::FromValue for DeletePermissionPolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeletePermissionPolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.resource_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for DeletePermissionPolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletePermissionPolicyRequest").field("ResourceArn", &self.resource_arn).finish()
+    }
+}
+
+/// The `DeletePermissionPolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeletePermissionPolicyResponse {}
+
+impl crate::HasShape for DeletePermissionPolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeletePermissionPolicyResponse;
+}
+
+impl crate::FromValue for DeletePermissionPolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeletePermissionPolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeletePermissionPolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletePermissionPolicyResponse").finish()
     }
 }
 
@@ -14170,6 +14483,131 @@ impl crate::IntoValue for DeleteWebACLResponse {
 impl ::std::fmt::Debug for DeleteWebACLResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteWebACLResponse").finish()
+    }
+}
+
+/// The `DescribeAllManagedProductsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeAllManagedProductsRequest {
+    pub scope: ::std::string::String,
+}
+
+impl crate::HasShape for DescribeAllManagedProductsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeAllManagedProductsRequest;
+}
+
+impl crate::FromValue for DescribeAllManagedProductsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scope: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeAllManagedProductsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.scope))])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeAllManagedProductsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeAllManagedProductsRequest").field("Scope", &self.scope).finish()
+    }
+}
+
+/// The `DescribeAllManagedProductsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeAllManagedProductsResponse {
+    pub managed_products: ::std::option::Option<::std::vec::Vec<ManagedProductDescriptor>>,
+}
+
+impl crate::HasShape for DescribeAllManagedProductsResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeAllManagedProductsResponse;
+}
+
+impl crate::FromValue for DescribeAllManagedProductsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { managed_products: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeAllManagedProductsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.managed_products.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeAllManagedProductsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeAllManagedProductsResponse").field("ManagedProducts", &self.managed_products).finish()
+    }
+}
+
+/// The `DescribeManagedProductsByVendorRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeManagedProductsByVendorRequest {
+    pub vendor_name: ::std::string::String,
+    pub scope: ::std::string::String,
+}
+
+impl crate::HasShape for DescribeManagedProductsByVendorRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeManagedProductsByVendorRequest;
+}
+
+impl crate::FromValue for DescribeManagedProductsByVendorRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { vendor_name: crate::required(f.next())?, scope: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeManagedProductsByVendorRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.vendor_name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeManagedProductsByVendorRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeManagedProductsByVendorRequest")
+            .field("VendorName", &self.vendor_name)
+            .field("Scope", &self.scope)
+            .finish()
+    }
+}
+
+/// The `DescribeManagedProductsByVendorResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeManagedProductsByVendorResponse {
+    pub managed_products: ::std::option::Option<::std::vec::Vec<ManagedProductDescriptor>>,
+}
+
+impl crate::HasShape for DescribeManagedProductsByVendorResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeManagedProductsByVendorResponse;
+}
+
+impl crate::FromValue for DescribeManagedProductsByVendorResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { managed_products: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeManagedProductsByVendorResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.managed_products.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeManagedProductsByVendorResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeManagedProductsByVendorResponse")
+            .field("ManagedProducts", &self.managed_products)
+            .finish()
     }
 }
 
@@ -14685,6 +15123,71 @@ impl ::std::fmt::Debug for ForwardedIPConfig {
     }
 }
 
+/// The `GenerateMobileSdkReleaseUrlRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GenerateMobileSdkReleaseUrlRequest {
+    pub platform: ::std::string::String,
+    pub release_version: ::std::string::String,
+}
+
+impl crate::HasShape for GenerateMobileSdkReleaseUrlRequest {
+    const SHAPE: &'static crate::Shape = &SH_GenerateMobileSdkReleaseUrlRequest;
+}
+
+impl crate::FromValue for GenerateMobileSdkReleaseUrlRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { platform: crate::required(f.next())?, release_version: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GenerateMobileSdkReleaseUrlRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.platform)),
+            Some(crate::IntoValue::into_value(self.release_version)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateMobileSdkReleaseUrlRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateMobileSdkReleaseUrlRequest")
+            .field("Platform", &self.platform)
+            .field("ReleaseVersion", &self.release_version)
+            .finish()
+    }
+}
+
+/// The `GenerateMobileSdkReleaseUrlResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GenerateMobileSdkReleaseUrlResponse {
+    pub url: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GenerateMobileSdkReleaseUrlResponse {
+    const SHAPE: &'static crate::Shape = &SH_GenerateMobileSdkReleaseUrlResponse;
+}
+
+impl crate::FromValue for GenerateMobileSdkReleaseUrlResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { url: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GenerateMobileSdkReleaseUrlResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.url.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GenerateMobileSdkReleaseUrlResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GenerateMobileSdkReleaseUrlResponse").field("Url", &self.url).finish()
+    }
+}
+
 /// The `GeoMatchStatement` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct GeoMatchStatement {
@@ -14717,6 +15220,75 @@ impl ::std::fmt::Debug for GeoMatchStatement {
         f.debug_struct("GeoMatchStatement")
             .field("CountryCodes", &self.country_codes)
             .field("ForwardedIPConfig", &self.forwarded_ip_config)
+            .finish()
+    }
+}
+
+/// The `GetDecryptedAPIKeyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetDecryptedAPIKeyRequest {
+    pub scope: ::std::string::String,
+    pub api_key: ::std::string::String,
+}
+
+impl crate::HasShape for GetDecryptedAPIKeyRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetDecryptedAPIKeyRequest;
+}
+
+impl crate::FromValue for GetDecryptedAPIKeyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { scope: crate::required(f.next())?, api_key: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetDecryptedAPIKeyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.api_key)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetDecryptedAPIKeyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetDecryptedAPIKeyRequest").field("Scope", &self.scope).field("APIKey", &self.api_key).finish()
+    }
+}
+
+/// The `GetDecryptedAPIKeyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetDecryptedAPIKeyResponse {
+    pub token_domains: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub creation_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for GetDecryptedAPIKeyResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetDecryptedAPIKeyResponse;
+}
+
+impl crate::FromValue for GetDecryptedAPIKeyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { token_domains: crate::optional(f.next())?, creation_timestamp: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetDecryptedAPIKeyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.token_domains.map(crate::IntoValue::into_value),
+            self.creation_timestamp.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetDecryptedAPIKeyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetDecryptedAPIKeyResponse")
+            .field("TokenDomains", &self.token_domains)
+            .field("CreationTimestamp", &self.creation_timestamp)
             .finish()
     }
 }
@@ -14863,6 +15435,291 @@ impl ::std::fmt::Debug for GetLoggingConfigurationResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GetLoggingConfigurationResponse")
             .field("LoggingConfiguration", &self.logging_configuration)
+            .finish()
+    }
+}
+
+/// The `GetManagedRuleSetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetManagedRuleSetRequest {
+    pub name: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub id: ::std::string::String,
+}
+
+impl crate::HasShape for GetManagedRuleSetRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetManagedRuleSetRequest;
+}
+
+impl crate::FromValue for GetManagedRuleSetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self { name: crate::required(f.next())?, scope: crate::required(f.next())?, id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetManagedRuleSetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetManagedRuleSetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetManagedRuleSetRequest")
+            .field("Name", &self.name)
+            .field("Scope", &self.scope)
+            .field("Id", &self.id)
+            .finish()
+    }
+}
+
+/// The `GetManagedRuleSetResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetManagedRuleSetResponse {
+    pub managed_rule_set: ::std::option::Option<ManagedRuleSet>,
+    pub lock_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetManagedRuleSetResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetManagedRuleSetResponse;
+}
+
+impl crate::FromValue for GetManagedRuleSetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { managed_rule_set: crate::optional(f.next())?, lock_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetManagedRuleSetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.managed_rule_set.map(crate::IntoValue::into_value),
+            self.lock_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetManagedRuleSetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetManagedRuleSetResponse")
+            .field("ManagedRuleSet", &self.managed_rule_set)
+            .field("LockToken", &self.lock_token)
+            .finish()
+    }
+}
+
+/// The `GetMobileSdkReleaseRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMobileSdkReleaseRequest {
+    pub platform: ::std::string::String,
+    pub release_version: ::std::string::String,
+}
+
+impl crate::HasShape for GetMobileSdkReleaseRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMobileSdkReleaseRequest;
+}
+
+impl crate::FromValue for GetMobileSdkReleaseRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { platform: crate::required(f.next())?, release_version: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMobileSdkReleaseRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.platform)),
+            Some(crate::IntoValue::into_value(self.release_version)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMobileSdkReleaseRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMobileSdkReleaseRequest")
+            .field("Platform", &self.platform)
+            .field("ReleaseVersion", &self.release_version)
+            .finish()
+    }
+}
+
+/// The `GetMobileSdkReleaseResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetMobileSdkReleaseResponse {
+    pub mobile_sdk_release: ::std::option::Option<MobileSdkRelease>,
+}
+
+impl crate::HasShape for GetMobileSdkReleaseResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMobileSdkReleaseResponse;
+}
+
+impl crate::FromValue for GetMobileSdkReleaseResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { mobile_sdk_release: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMobileSdkReleaseResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.mobile_sdk_release.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetMobileSdkReleaseResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMobileSdkReleaseResponse").field("MobileSdkRelease", &self.mobile_sdk_release).finish()
+    }
+}
+
+/// The `GetPermissionPolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetPermissionPolicyRequest {
+    pub resource_arn: ::std::string::String,
+}
+
+impl crate::HasShape for GetPermissionPolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetPermissionPolicyRequest;
+}
+
+impl crate::FromValue for GetPermissionPolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetPermissionPolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.resource_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for GetPermissionPolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetPermissionPolicyRequest").field("ResourceArn", &self.resource_arn).finish()
+    }
+}
+
+/// The `GetPermissionPolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetPermissionPolicyResponse {
+    pub policy: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetPermissionPolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetPermissionPolicyResponse;
+}
+
+impl crate::FromValue for GetPermissionPolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { policy: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetPermissionPolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.policy.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetPermissionPolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetPermissionPolicyResponse").field("Policy", &self.policy).finish()
+    }
+}
+
+/// The `GetRateBasedStatementManagedKeysRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetRateBasedStatementManagedKeysRequest {
+    pub scope: ::std::string::String,
+    pub web_acl_name: ::std::string::String,
+    pub web_acl_id: ::std::string::String,
+    pub rule_group_rule_name: ::std::option::Option<::std::string::String>,
+    pub rule_name: ::std::string::String,
+}
+
+impl crate::HasShape for GetRateBasedStatementManagedKeysRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetRateBasedStatementManagedKeysRequest;
+}
+
+impl crate::FromValue for GetRateBasedStatementManagedKeysRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            scope: crate::required(f.next())?,
+            web_acl_name: crate::required(f.next())?,
+            web_acl_id: crate::required(f.next())?,
+            rule_group_rule_name: crate::optional(f.next())?,
+            rule_name: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetRateBasedStatementManagedKeysRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.web_acl_name)),
+            Some(crate::IntoValue::into_value(self.web_acl_id)),
+            self.rule_group_rule_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.rule_name)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetRateBasedStatementManagedKeysRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetRateBasedStatementManagedKeysRequest")
+            .field("Scope", &self.scope)
+            .field("WebACLName", &self.web_acl_name)
+            .field("WebACLId", &self.web_acl_id)
+            .field("RuleGroupRuleName", &self.rule_group_rule_name)
+            .field("RuleName", &self.rule_name)
+            .finish()
+    }
+}
+
+/// The `GetRateBasedStatementManagedKeysResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetRateBasedStatementManagedKeysResponse {
+    pub managed_keys_ipv4: ::std::option::Option<RateBasedStatementManagedKeysIPSet>,
+    pub managed_keys_ipv6: ::std::option::Option<RateBasedStatementManagedKeysIPSet>,
+}
+
+impl crate::HasShape for GetRateBasedStatementManagedKeysResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetRateBasedStatementManagedKeysResponse;
+}
+
+impl crate::FromValue for GetRateBasedStatementManagedKeysResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { managed_keys_ipv4: crate::optional(f.next())?, managed_keys_ipv6: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetRateBasedStatementManagedKeysResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.managed_keys_ipv4.map(crate::IntoValue::into_value),
+            self.managed_keys_ipv6.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetRateBasedStatementManagedKeysResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetRateBasedStatementManagedKeysResponse")
+            .field("ManagedKeysIPV4", &self.managed_keys_ipv4)
+            .field("ManagedKeysIPV6", &self.managed_keys_ipv6)
             .finish()
     }
 }
@@ -15942,6 +16799,92 @@ impl ::std::fmt::Debug for LabelSummary {
     }
 }
 
+/// The `ListAPIKeysRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListAPIKeysRequest {
+    pub scope: ::std::string::String,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListAPIKeysRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListAPIKeysRequest;
+}
+
+impl crate::FromValue for ListAPIKeysRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            scope: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAPIKeysRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAPIKeysRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAPIKeysRequest")
+            .field("Scope", &self.scope)
+            .field("NextMarker", &self.next_marker)
+            .field("Limit", &self.limit)
+            .finish()
+    }
+}
+
+/// The `ListAPIKeysResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListAPIKeysResponse {
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub api_key_summaries: ::std::option::Option<::std::vec::Vec<APIKeySummary>>,
+    pub application_integration_url: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListAPIKeysResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListAPIKeysResponse;
+}
+
+impl crate::FromValue for ListAPIKeysResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            next_marker: crate::optional(f.next())?,
+            api_key_summaries: crate::optional(f.next())?,
+            application_integration_url: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAPIKeysResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.api_key_summaries.map(crate::IntoValue::into_value),
+            self.application_integration_url.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAPIKeysResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAPIKeysResponse")
+            .field("NextMarker", &self.next_marker)
+            .field("APIKeySummaries", &self.api_key_summaries)
+            .field("ApplicationIntegrationURL", &self.application_integration_url)
+            .finish()
+    }
+}
+
 /// The `ListAvailableManagedRuleGroupVersionsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListAvailableManagedRuleGroupVersionsRequest {
@@ -16272,6 +17215,164 @@ impl ::std::fmt::Debug for ListLoggingConfigurationsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListLoggingConfigurationsResponse")
             .field("LoggingConfigurations", &self.logging_configurations)
+            .field("NextMarker", &self.next_marker)
+            .finish()
+    }
+}
+
+/// The `ListManagedRuleSetsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListManagedRuleSetsRequest {
+    pub scope: ::std::string::String,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListManagedRuleSetsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListManagedRuleSetsRequest;
+}
+
+impl crate::FromValue for ListManagedRuleSetsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            scope: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListManagedRuleSetsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListManagedRuleSetsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListManagedRuleSetsRequest")
+            .field("Scope", &self.scope)
+            .field("NextMarker", &self.next_marker)
+            .field("Limit", &self.limit)
+            .finish()
+    }
+}
+
+/// The `ListManagedRuleSetsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListManagedRuleSetsResponse {
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub managed_rule_sets: ::std::option::Option<::std::vec::Vec<ManagedRuleSetSummary>>,
+}
+
+impl crate::HasShape for ListManagedRuleSetsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListManagedRuleSetsResponse;
+}
+
+impl crate::FromValue for ListManagedRuleSetsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { next_marker: crate::optional(f.next())?, managed_rule_sets: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListManagedRuleSetsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.managed_rule_sets.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListManagedRuleSetsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListManagedRuleSetsResponse")
+            .field("NextMarker", &self.next_marker)
+            .field("ManagedRuleSets", &self.managed_rule_sets)
+            .finish()
+    }
+}
+
+/// The `ListMobileSdkReleasesRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListMobileSdkReleasesRequest {
+    pub platform: ::std::string::String,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub limit: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListMobileSdkReleasesRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListMobileSdkReleasesRequest;
+}
+
+impl crate::FromValue for ListMobileSdkReleasesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            platform: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            limit: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListMobileSdkReleasesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.platform)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.limit.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMobileSdkReleasesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMobileSdkReleasesRequest")
+            .field("Platform", &self.platform)
+            .field("NextMarker", &self.next_marker)
+            .field("Limit", &self.limit)
+            .finish()
+    }
+}
+
+/// The `ListMobileSdkReleasesResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMobileSdkReleasesResponse {
+    pub release_summaries: ::std::option::Option<::std::vec::Vec<ReleaseSummary>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMobileSdkReleasesResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListMobileSdkReleasesResponse;
+}
+
+impl crate::FromValue for ListMobileSdkReleasesResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { release_summaries: crate::optional(f.next())?, next_marker: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListMobileSdkReleasesResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.release_summaries.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMobileSdkReleasesResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMobileSdkReleasesResponse")
+            .field("ReleaseSummaries", &self.release_summaries)
             .field("NextMarker", &self.next_marker)
             .finish()
     }
@@ -16753,6 +17854,73 @@ impl ::std::fmt::Debug for LoggingFilter {
     }
 }
 
+/// The `ManagedProductDescriptor` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ManagedProductDescriptor {
+    pub vendor_name: ::std::option::Option<::std::string::String>,
+    pub managed_rule_set_name: ::std::option::Option<::std::string::String>,
+    pub product_id: ::std::option::Option<::std::string::String>,
+    pub product_link: ::std::option::Option<::std::string::String>,
+    pub product_title: ::std::option::Option<::std::string::String>,
+    pub product_description: ::std::option::Option<::std::string::String>,
+    pub sns_topic_arn: ::std::option::Option<::std::string::String>,
+    pub is_versioning_supported: ::std::option::Option<bool>,
+    pub is_advanced_managed_rule_set: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for ManagedProductDescriptor {
+    const SHAPE: &'static crate::Shape = &SH_ManagedProductDescriptor;
+}
+
+impl crate::FromValue for ManagedProductDescriptor {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            vendor_name: crate::optional(f.next())?,
+            managed_rule_set_name: crate::optional(f.next())?,
+            product_id: crate::optional(f.next())?,
+            product_link: crate::optional(f.next())?,
+            product_title: crate::optional(f.next())?,
+            product_description: crate::optional(f.next())?,
+            sns_topic_arn: crate::optional(f.next())?,
+            is_versioning_supported: crate::optional(f.next())?,
+            is_advanced_managed_rule_set: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ManagedProductDescriptor {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.vendor_name.map(crate::IntoValue::into_value),
+            self.managed_rule_set_name.map(crate::IntoValue::into_value),
+            self.product_id.map(crate::IntoValue::into_value),
+            self.product_link.map(crate::IntoValue::into_value),
+            self.product_title.map(crate::IntoValue::into_value),
+            self.product_description.map(crate::IntoValue::into_value),
+            self.sns_topic_arn.map(crate::IntoValue::into_value),
+            self.is_versioning_supported.map(crate::IntoValue::into_value),
+            self.is_advanced_managed_rule_set.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ManagedProductDescriptor {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ManagedProductDescriptor")
+            .field("VendorName", &self.vendor_name)
+            .field("ManagedRuleSetName", &self.managed_rule_set_name)
+            .field("ProductId", &self.product_id)
+            .field("ProductLink", &self.product_link)
+            .field("ProductTitle", &self.product_title)
+            .field("ProductDescription", &self.product_description)
+            .field("SnsTopicArn", &self.sns_topic_arn)
+            .field("IsVersioningSupported", &self.is_versioning_supported)
+            .field("IsAdvancedManagedRuleSet", &self.is_advanced_managed_rule_set)
+            .finish()
+    }
+}
+
 /// The `ManagedRuleGroupConfig` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ManagedRuleGroupConfig {
@@ -16958,6 +18126,176 @@ impl ::std::fmt::Debug for ManagedRuleGroupVersion {
     }
 }
 
+/// The `ManagedRuleSet` shape.
+#[derive(Clone, PartialEq)]
+pub struct ManagedRuleSet {
+    pub name: ::std::string::String,
+    pub id: ::std::string::String,
+    pub arn: ::std::string::String,
+    pub description: ::std::option::Option<::std::string::String>,
+    pub published_versions:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ManagedRuleSetVersion>>,
+    pub recommended_version: ::std::option::Option<::std::string::String>,
+    pub label_namespace: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ManagedRuleSet {
+    const SHAPE: &'static crate::Shape = &SH_ManagedRuleSet;
+}
+
+impl crate::FromValue for ManagedRuleSet {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            name: crate::required(f.next())?,
+            id: crate::required(f.next())?,
+            arn: crate::required(f.next())?,
+            description: crate::optional(f.next())?,
+            published_versions: crate::optional(f.next())?,
+            recommended_version: crate::optional(f.next())?,
+            label_namespace: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ManagedRuleSet {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.id)),
+            Some(crate::IntoValue::into_value(self.arn)),
+            self.description.map(crate::IntoValue::into_value),
+            self.published_versions.map(crate::IntoValue::into_value),
+            self.recommended_version.map(crate::IntoValue::into_value),
+            self.label_namespace.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ManagedRuleSet {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ManagedRuleSet")
+            .field("Name", &self.name)
+            .field("Id", &self.id)
+            .field("ARN", &self.arn)
+            .field("Description", &self.description)
+            .field("PublishedVersions", &self.published_versions)
+            .field("RecommendedVersion", &self.recommended_version)
+            .field("LabelNamespace", &self.label_namespace)
+            .finish()
+    }
+}
+
+/// The `ManagedRuleSetSummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ManagedRuleSetSummary {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub id: ::std::option::Option<::std::string::String>,
+    pub description: ::std::option::Option<::std::string::String>,
+    pub lock_token: ::std::option::Option<::std::string::String>,
+    pub arn: ::std::option::Option<::std::string::String>,
+    pub label_namespace: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ManagedRuleSetSummary {
+    const SHAPE: &'static crate::Shape = &SH_ManagedRuleSetSummary;
+}
+
+impl crate::FromValue for ManagedRuleSetSummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            id: crate::optional(f.next())?,
+            description: crate::optional(f.next())?,
+            lock_token: crate::optional(f.next())?,
+            arn: crate::optional(f.next())?,
+            label_namespace: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ManagedRuleSetSummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.id.map(crate::IntoValue::into_value),
+            self.description.map(crate::IntoValue::into_value),
+            self.lock_token.map(crate::IntoValue::into_value),
+            self.arn.map(crate::IntoValue::into_value),
+            self.label_namespace.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ManagedRuleSetSummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ManagedRuleSetSummary")
+            .field("Name", &self.name)
+            .field("Id", &self.id)
+            .field("Description", &self.description)
+            .field("LockToken", &self.lock_token)
+            .field("ARN", &self.arn)
+            .field("LabelNamespace", &self.label_namespace)
+            .finish()
+    }
+}
+
+/// The `ManagedRuleSetVersion` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ManagedRuleSetVersion {
+    pub associated_rule_group_arn: ::std::option::Option<::std::string::String>,
+    pub capacity: ::std::option::Option<i64>,
+    pub forecasted_lifetime: ::std::option::Option<i32>,
+    pub publish_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub last_update_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub expiry_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for ManagedRuleSetVersion {
+    const SHAPE: &'static crate::Shape = &SH_ManagedRuleSetVersion;
+}
+
+impl crate::FromValue for ManagedRuleSetVersion {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            associated_rule_group_arn: crate::optional(f.next())?,
+            capacity: crate::optional(f.next())?,
+            forecasted_lifetime: crate::optional(f.next())?,
+            publish_timestamp: crate::optional(f.next())?,
+            last_update_timestamp: crate::optional(f.next())?,
+            expiry_timestamp: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ManagedRuleSetVersion {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.associated_rule_group_arn.map(crate::IntoValue::into_value),
+            self.capacity.map(crate::IntoValue::into_value),
+            self.forecasted_lifetime.map(crate::IntoValue::into_value),
+            self.publish_timestamp.map(crate::IntoValue::into_value),
+            self.last_update_timestamp.map(crate::IntoValue::into_value),
+            self.expiry_timestamp.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ManagedRuleSetVersion {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ManagedRuleSetVersion")
+            .field("AssociatedRuleGroupArn", &self.associated_rule_group_arn)
+            .field("Capacity", &self.capacity)
+            .field("ForecastedLifetime", &self.forecasted_lifetime)
+            .field("PublishTimestamp", &self.publish_timestamp)
+            .field("LastUpdateTimestamp", &self.last_update_timestamp)
+            .field("ExpiryTimestamp", &self.expiry_timestamp)
+            .finish()
+    }
+}
+
 /// The `Method` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Method {}
@@ -16982,6 +18320,53 @@ impl crate::IntoValue for Method {
 impl ::std::fmt::Debug for Method {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Method").finish()
+    }
+}
+
+/// The `MobileSdkRelease` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MobileSdkRelease {
+    pub release_version: ::std::option::Option<::std::string::String>,
+    pub timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub release_notes: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for MobileSdkRelease {
+    const SHAPE: &'static crate::Shape = &SH_MobileSdkRelease;
+}
+
+impl crate::FromValue for MobileSdkRelease {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            release_version: crate::optional(f.next())?,
+            timestamp: crate::optional(f.next())?,
+            release_notes: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MobileSdkRelease {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.release_version.map(crate::IntoValue::into_value),
+            self.timestamp.map(crate::IntoValue::into_value),
+            self.release_notes.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MobileSdkRelease {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MobileSdkRelease")
+            .field("ReleaseVersion", &self.release_version)
+            .field("Timestamp", &self.timestamp)
+            .field("ReleaseNotes", &self.release_notes)
+            .field("Tags", &self.tags)
+            .finish()
     }
 }
 
@@ -17254,6 +18639,154 @@ impl ::std::fmt::Debug for PutLoggingConfigurationResponse {
     }
 }
 
+/// The `PutManagedRuleSetVersionsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutManagedRuleSetVersionsRequest {
+    pub name: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub id: ::std::string::String,
+    pub lock_token: ::std::string::String,
+    pub recommended_version: ::std::option::Option<::std::string::String>,
+    pub versions_to_publish:
+        ::std::option::Option<::std::collections::BTreeMap<::std::string::String, VersionToPublish>>,
+}
+
+impl crate::HasShape for PutManagedRuleSetVersionsRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutManagedRuleSetVersionsRequest;
+}
+
+impl crate::FromValue for PutManagedRuleSetVersionsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            name: crate::required(f.next())?,
+            scope: crate::required(f.next())?,
+            id: crate::required(f.next())?,
+            lock_token: crate::required(f.next())?,
+            recommended_version: crate::optional(f.next())?,
+            versions_to_publish: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PutManagedRuleSetVersionsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.id)),
+            Some(crate::IntoValue::into_value(self.lock_token)),
+            self.recommended_version.map(crate::IntoValue::into_value),
+            self.versions_to_publish.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutManagedRuleSetVersionsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutManagedRuleSetVersionsRequest")
+            .field("Name", &self.name)
+            .field("Scope", &self.scope)
+            .field("Id", &self.id)
+            .field("LockToken", &self.lock_token)
+            .field("RecommendedVersion", &self.recommended_version)
+            .field("VersionsToPublish", &self.versions_to_publish)
+            .finish()
+    }
+}
+
+/// The `PutManagedRuleSetVersionsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutManagedRuleSetVersionsResponse {
+    pub next_lock_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for PutManagedRuleSetVersionsResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutManagedRuleSetVersionsResponse;
+}
+
+impl crate::FromValue for PutManagedRuleSetVersionsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { next_lock_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutManagedRuleSetVersionsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.next_lock_token.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for PutManagedRuleSetVersionsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutManagedRuleSetVersionsResponse").field("NextLockToken", &self.next_lock_token).finish()
+    }
+}
+
+/// The `PutPermissionPolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct PutPermissionPolicyRequest {
+    pub resource_arn: ::std::string::String,
+    pub policy: ::std::string::String,
+}
+
+impl crate::HasShape for PutPermissionPolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_PutPermissionPolicyRequest;
+}
+
+impl crate::FromValue for PutPermissionPolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource_arn: crate::required(f.next())?, policy: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PutPermissionPolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+            Some(crate::IntoValue::into_value(self.policy)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PutPermissionPolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutPermissionPolicyRequest")
+            .field("ResourceArn", &self.resource_arn)
+            .field("Policy", &self.policy)
+            .finish()
+    }
+}
+
+/// The `PutPermissionPolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PutPermissionPolicyResponse {}
+
+impl crate::HasShape for PutPermissionPolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_PutPermissionPolicyResponse;
+}
+
+impl crate::FromValue for PutPermissionPolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for PutPermissionPolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for PutPermissionPolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PutPermissionPolicyResponse").finish()
+    }
+}
+
 /// The `QueryString` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct QueryString {}
@@ -17411,6 +18944,42 @@ impl ::std::fmt::Debug for RateBasedStatementCustomKey {
             .field("JA3Fingerprint", &self.ja3_fingerprint)
             .field("JA4Fingerprint", &self.ja4_fingerprint)
             .field("ASN", &self.asn)
+            .finish()
+    }
+}
+
+/// The `RateBasedStatementManagedKeysIPSet` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RateBasedStatementManagedKeysIPSet {
+    pub ip_address_version: ::std::option::Option<::std::string::String>,
+    pub addresses: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for RateBasedStatementManagedKeysIPSet {
+    const SHAPE: &'static crate::Shape = &SH_RateBasedStatementManagedKeysIPSet;
+}
+
+impl crate::FromValue for RateBasedStatementManagedKeysIPSet {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { ip_address_version: crate::optional(f.next())?, addresses: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RateBasedStatementManagedKeysIPSet {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.ip_address_version.map(crate::IntoValue::into_value),
+            self.addresses.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RateBasedStatementManagedKeysIPSet {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RateBasedStatementManagedKeysIPSet")
+            .field("IPAddressVersion", &self.ip_address_version)
+            .field("Addresses", &self.addresses)
             .finish()
     }
 }
@@ -17989,6 +19558,42 @@ impl ::std::fmt::Debug for RegexPatternSetSummary {
             .field("Description", &self.description)
             .field("LockToken", &self.lock_token)
             .field("ARN", &self.arn)
+            .finish()
+    }
+}
+
+/// The `ReleaseSummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ReleaseSummary {
+    pub release_version: ::std::option::Option<::std::string::String>,
+    pub timestamp: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for ReleaseSummary {
+    const SHAPE: &'static crate::Shape = &SH_ReleaseSummary;
+}
+
+impl crate::FromValue for ReleaseSummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { release_version: crate::optional(f.next())?, timestamp: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ReleaseSummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.release_version.map(crate::IntoValue::into_value),
+            self.timestamp.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ReleaseSummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ReleaseSummary")
+            .field("ReleaseVersion", &self.release_version)
+            .field("Timestamp", &self.timestamp)
             .finish()
     }
 }
@@ -19344,6 +20949,104 @@ impl ::std::fmt::Debug for UpdateIPSetResponse {
     }
 }
 
+/// The `UpdateManagedRuleSetVersionExpiryDateRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateManagedRuleSetVersionExpiryDateRequest {
+    pub name: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub id: ::std::string::String,
+    pub lock_token: ::std::string::String,
+    pub version_to_expire: ::std::string::String,
+    pub expiry_timestamp: ::time::OffsetDateTime,
+}
+
+impl crate::HasShape for UpdateManagedRuleSetVersionExpiryDateRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateManagedRuleSetVersionExpiryDateRequest;
+}
+
+impl crate::FromValue for UpdateManagedRuleSetVersionExpiryDateRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            name: crate::required(f.next())?,
+            scope: crate::required(f.next())?,
+            id: crate::required(f.next())?,
+            lock_token: crate::required(f.next())?,
+            version_to_expire: crate::required(f.next())?,
+            expiry_timestamp: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateManagedRuleSetVersionExpiryDateRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            Some(crate::IntoValue::into_value(self.id)),
+            Some(crate::IntoValue::into_value(self.lock_token)),
+            Some(crate::IntoValue::into_value(self.version_to_expire)),
+            Some(crate::IntoValue::into_value(self.expiry_timestamp)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateManagedRuleSetVersionExpiryDateRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateManagedRuleSetVersionExpiryDateRequest")
+            .field("Name", &self.name)
+            .field("Scope", &self.scope)
+            .field("Id", &self.id)
+            .field("LockToken", &self.lock_token)
+            .field("VersionToExpire", &self.version_to_expire)
+            .field("ExpiryTimestamp", &self.expiry_timestamp)
+            .finish()
+    }
+}
+
+/// The `UpdateManagedRuleSetVersionExpiryDateResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateManagedRuleSetVersionExpiryDateResponse {
+    pub expiring_version: ::std::option::Option<::std::string::String>,
+    pub expiry_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub next_lock_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UpdateManagedRuleSetVersionExpiryDateResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateManagedRuleSetVersionExpiryDateResponse;
+}
+
+impl crate::FromValue for UpdateManagedRuleSetVersionExpiryDateResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            expiring_version: crate::optional(f.next())?,
+            expiry_timestamp: crate::optional(f.next())?,
+            next_lock_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateManagedRuleSetVersionExpiryDateResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.expiring_version.map(crate::IntoValue::into_value),
+            self.expiry_timestamp.map(crate::IntoValue::into_value),
+            self.next_lock_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateManagedRuleSetVersionExpiryDateResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateManagedRuleSetVersionExpiryDateResponse")
+            .field("ExpiringVersion", &self.expiring_version)
+            .field("ExpiryTimestamp", &self.expiry_timestamp)
+            .field("NextLockToken", &self.next_lock_token)
+            .finish()
+    }
+}
+
 /// The `UpdateRegexPatternSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateRegexPatternSetRequest {
@@ -19728,6 +21431,45 @@ impl crate::IntoValue for UsernameField {
 impl ::std::fmt::Debug for UsernameField {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UsernameField").field("Identifier", &self.identifier).finish()
+    }
+}
+
+/// The `VersionToPublish` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct VersionToPublish {
+    pub associated_rule_group_arn: ::std::option::Option<::std::string::String>,
+    pub forecasted_lifetime: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for VersionToPublish {
+    const SHAPE: &'static crate::Shape = &SH_VersionToPublish;
+}
+
+impl crate::FromValue for VersionToPublish {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            associated_rule_group_arn: crate::optional(f.next())?,
+            forecasted_lifetime: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for VersionToPublish {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.associated_rule_group_arn.map(crate::IntoValue::into_value),
+            self.forecasted_lifetime.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for VersionToPublish {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("VersionToPublish")
+            .field("AssociatedRuleGroupArn", &self.associated_rule_group_arn)
+            .field("ForecastedLifetime", &self.forecasted_lifetime)
+            .finish()
     }
 }
 

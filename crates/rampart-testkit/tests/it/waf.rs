@@ -13,14 +13,19 @@ use aws_sdk_wafv2::types::{
 use rampart_testkit::{ACCOUNT_ID, TestServer};
 
 pub(crate) fn waf(server: &TestServer) -> aws_sdk_wafv2::Client {
+    waf_as(server, (&server.access_key_id, &server.secret_access_key, None))
+}
+
+/// A WAFv2 client with these credentials (key id, secret, session token).
+pub(crate) fn waf_as(server: &TestServer, (id, secret, token): (&str, &str, Option<&str>)) -> aws_sdk_wafv2::Client {
     let conf = aws_sdk_wafv2::Config::builder()
         .behavior_version(aws_sdk_wafv2::config::BehaviorVersion::latest())
         .region(aws_sdk_wafv2::config::Region::new("us-east-1"))
         .endpoint_url(&server.endpoint)
         .credentials_provider(aws_sdk_wafv2::config::Credentials::new(
-            &server.access_key_id,
-            &server.secret_access_key,
-            None,
+            id,
+            secret,
+            token.map(str::to_owned),
             None,
             "test",
         ))
@@ -858,4 +863,192 @@ async fn plain_get(url: &str) -> String {
     let got = send(&client, "GET", url, &[], "").await;
     assert_eq!(got.status, 200, "{}", got.body);
     got.body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_products_are_reported() {
+    use aws_sdk_wafv2::types::{RateBasedStatement, RateBasedStatementAggregateKeyType, RuleGroupReferenceStatement};
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![rampart_server::ProxyConfig {
+            name: "shop".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: format!("http://{upstream}"),
+            web_acl: Some("front".into()),
+        }];
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let c = waf(&server);
+
+    // A rule group shared with a member account by its permission policy.
+    let org = crate::organizations::orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let member = crate::organizations::member_account(&org, "edge@example.com", "edge").await;
+    let key = crate::organizations::admin_key(&crate::iam::root(&server), "ops").await;
+    let (id, secret, token) = crate::organizations::member_session(&server, &key, &member).await;
+    let theirs = waf_as(&server, (&id, &secret, Some(&token)));
+    let group = c
+        .create_rule_group()
+        .name("shared")
+        .scope(Scope::Regional)
+        .capacity(30)
+        .rules(rule(
+            "admin",
+            0,
+            uri_contains("admin"),
+            RuleAction::builder().block(BlockAction::builder().build()).build(),
+        ))
+        .visibility_config(visibility("shared"))
+        .send()
+        .await
+        .unwrap();
+    let group_arn = group.summary().unwrap().arn().unwrap().to_owned();
+    let reference = || {
+        Rule::builder()
+            .name("shared")
+            .priority(0)
+            .statement(
+                Statement::builder()
+                    .rule_group_reference_statement(
+                        RuleGroupReferenceStatement::builder().arn(&group_arn).build().unwrap(),
+                    )
+                    .build(),
+            )
+            .override_action(
+                aws_sdk_wafv2::types::OverrideAction::builder()
+                    .none(aws_sdk_wafv2::types::NoneAction::builder().build())
+                    .build(),
+            )
+            .visibility_config(visibility("shared"))
+            .build()
+            .unwrap()
+    };
+    let their_acl = || {
+        theirs
+            .create_web_acl()
+            .name("edge")
+            .scope(Scope::Regional)
+            .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+            .rules(reference())
+            .visibility_config(visibility("edge"))
+            .send()
+    };
+    assert_eq!(code(their_acl().await), "WAFNonexistentItemException", "not shared yet");
+    let policy = |actions: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{member}"}},"Action":[{actions}]}}]}}"#
+        )
+    };
+    let wildcard = c.put_permission_policy().resource_arn(&group_arn).policy(policy(r#""wafv2:*""#)).send().await;
+    assert_eq!(code(wildcard), "WAFInvalidPermissionPolicyException");
+    let granted = policy(r#""wafv2:CreateWebACL","wafv2:UpdateWebACL","wafv2:PutFirewallManagerRuleGroups""#);
+    c.put_permission_policy().resource_arn(&group_arn).policy(&granted).send().await.unwrap();
+    assert_eq!(
+        c.get_permission_policy().resource_arn(&group_arn).send().await.unwrap().policy(),
+        Some(granted.as_str())
+    );
+    let edge = their_acl().await.unwrap();
+    let got = theirs
+        .get_web_acl()
+        .name("edge")
+        .scope(Scope::Regional)
+        .id(edge.summary().unwrap().id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.web_acl().unwrap().capacity(), 30, "the shared group's capacity counts");
+    c.delete_permission_policy().resource_arn(&group_arn).send().await.unwrap();
+    assert_eq!(code(c.get_permission_policy().resource_arn(&group_arn).send().await), "WAFNonexistentItemException");
+
+    // The clients a rate-based rule holds are reported while it holds them.
+    let flood = Statement::builder()
+        .rate_based_statement(
+            RateBasedStatement::builder()
+                .limit(10)
+                .evaluation_window_sec(60)
+                .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let front = c
+        .create_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule("flood", 0, flood, RuleAction::builder().block(BlockAction::builder().build()).build()))
+        .visibility_config(visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    let front = front.summary().unwrap().clone();
+    let keys = || {
+        c.get_rate_based_statement_managed_keys()
+            .scope(Scope::Regional)
+            .web_acl_name("front")
+            .web_acl_id(front.id().unwrap())
+            .rule_name("flood")
+            .send()
+    };
+    assert!(keys().await.unwrap().managed_keys_ipv4().unwrap().addresses().is_empty());
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(send(&client, "GET", &format!("http://{}/", shop.addr), &[], "").await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 5, "{statuses:?}");
+    let start = std::time::Instant::now();
+    loop {
+        let held = keys().await.unwrap();
+        if held.managed_keys_ipv4().unwrap().addresses() == ["127.0.0.1/32"] {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{held:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let not_rate = c
+        .get_rate_based_statement_managed_keys()
+        .scope(Scope::Regional)
+        .web_acl_name("front")
+        .web_acl_id(front.id().unwrap())
+        .rule_name("nowhere")
+        .send()
+        .await;
+    assert_eq!(code(not_rate), "WAFNonexistentItemException");
+
+    // API keys for the CAPTCHA JavaScript API, by the domains they serve.
+    let api_key = c.create_api_key().scope(Scope::Regional).token_domains("shop.example.com").send().await.unwrap();
+    let api_key = api_key.api_key().unwrap().to_owned();
+    let listed = c.list_api_keys().scope(Scope::Regional).send().await.unwrap();
+    assert_eq!(listed.api_key_summaries()[0].api_key(), Some(api_key.as_str()));
+    let decrypted = c.get_decrypted_api_key().scope(Scope::Regional).api_key(&api_key).send().await.unwrap();
+    assert_eq!(decrypted.token_domains(), ["shop.example.com"]);
+    c.delete_api_key().scope(Scope::Regional).api_key(&api_key).send().await.unwrap();
+    assert_eq!(
+        code(c.get_decrypted_api_key().scope(Scope::Regional).api_key(&api_key).send().await),
+        "WAFNonexistentItemException"
+    );
+
+    // The managed products Rampart ships; no seller's rule sets, no mobile SDK releases.
+    let products = c.describe_all_managed_products().scope(Scope::Regional).send().await.unwrap();
+    assert!(
+        products.managed_products().iter().any(|p| p.managed_rule_set_name() == Some("AWSManagedRulesUnixRuleSet"))
+    );
+    let by_vendor =
+        c.describe_managed_products_by_vendor().scope(Scope::Regional).vendor_name("AWS").send().await.unwrap();
+    assert_eq!(by_vendor.managed_products().len(), products.managed_products().len());
+    assert!(c.list_managed_rule_sets().scope(Scope::Regional).send().await.unwrap().managed_rule_sets().is_empty());
+    let releases = c.list_mobile_sdk_releases().platform(aws_sdk_wafv2::types::Platform::Android).send().await.unwrap();
+    assert!(releases.release_summaries().is_empty());
+    let fms = c
+        .delete_firewall_manager_rule_groups()
+        .web_acl_arn(front.arn().unwrap())
+        .web_acl_lock_token(front.lock_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fms.next_web_acl_lock_token(), front.lock_token());
 }
