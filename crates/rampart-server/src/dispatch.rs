@@ -556,6 +556,7 @@ impl Dispatch {
         let waf = waf_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
+            ((waf, "GetTopPathStatisticsByTraffic"), read(rampart_waf::get_top_path_statistics_by_traffic)),
             ((waf, "CreateAPIKey"), write(rampart_waf::create_api_key)),
             ((waf, "DeleteAPIKey"), write(rampart_waf::delete_api_key)),
             ((waf, "DeleteFirewallManagerRuleGroups"), write(rampart_waf::delete_firewall_manager_rule_groups)),

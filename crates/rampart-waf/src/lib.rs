@@ -36,7 +36,7 @@ pub use sharing::{delete_permission_policy, get_permission_policy, put_permissio
 pub use tags::*;
 pub use visibility::{
     delete_logging_configuration, get_logging_configuration, get_rate_based_statement_managed_keys,
-    get_sampled_requests, list_logging_configurations, put_logging_configuration,
+    get_sampled_requests, get_top_path_statistics_by_traffic, list_logging_configurations, put_logging_configuration,
 };
 
 /// The kinds of WAF entity, as their ARNs name them.
@@ -424,6 +424,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("GetRegexPatternSet", &[Target::All], &[]),
         row("GetRuleGroup", &[Target::All], &[]),
         row("GetSampledRequests", &[Target::All], &[]),
+        row("GetTopPathStatisticsByTraffic", &[Target::All], &[]),
         row("GetWebACL", &[Target::All], &[]),
         row("GetWebACLForResource", &[Target::All], &[]),
         row("ListAPIKeys", &[Target::All], &[]),

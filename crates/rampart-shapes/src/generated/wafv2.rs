@@ -681,6 +681,7 @@ pub static SERVICE: crate::Service = crate::Service {
 pub static TYPED_OPERATIONS: &[&str] = &[
     "AssociateWebACL",
     "CheckCapacity",
+    "GetTopPathStatisticsByTraffic",
     "CreateAPIKey",
     "DeleteAPIKey",
     "DeleteFirewallManagerRuleGroups",
@@ -12710,6 +12711,49 @@ impl ::std::fmt::Debug for Body {
     }
 }
 
+/// The `BotStatistics` shape.
+#[derive(Clone, PartialEq)]
+pub struct BotStatistics {
+    pub bot_name: ::std::string::String,
+    pub request_count: i64,
+    pub percentage: f64,
+}
+
+impl crate::HasShape for BotStatistics {
+    const SHAPE: &'static crate::Shape = &SH_BotStatistics;
+}
+
+impl crate::FromValue for BotStatistics {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            bot_name: crate::required(f.next())?,
+            request_count: crate::required(f.next())?,
+            percentage: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for BotStatistics {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bot_name)),
+            Some(crate::IntoValue::into_value(self.request_count)),
+            Some(crate::IntoValue::into_value(self.percentage)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for BotStatistics {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("BotStatistics")
+            .field("BotName", &self.bot_name)
+            .field("RequestCount", &self.request_count)
+            .field("Percentage", &self.percentage)
+            .finish()
+    }
+}
+
 /// The `ByteMatchStatement` shape.
 #[derive(Clone, PartialEq)]
 pub struct ByteMatchStatement {
@@ -14997,6 +15041,49 @@ impl ::std::fmt::Debug for Filter {
     }
 }
 
+/// The `FilterSource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct FilterSource {
+    pub bot_category: ::std::option::Option<::std::string::String>,
+    pub bot_organization: ::std::option::Option<::std::string::String>,
+    pub bot_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for FilterSource {
+    const SHAPE: &'static crate::Shape = &SH_FilterSource;
+}
+
+impl crate::FromValue for FilterSource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            bot_category: crate::optional(f.next())?,
+            bot_organization: crate::optional(f.next())?,
+            bot_name: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for FilterSource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.bot_category.map(crate::IntoValue::into_value),
+            self.bot_organization.map(crate::IntoValue::into_value),
+            self.bot_name.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for FilterSource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("FilterSource")
+            .field("BotCategory", &self.bot_category)
+            .field("BotOrganization", &self.bot_organization)
+            .field("BotName", &self.bot_name)
+            .finish()
+    }
+}
+
 /// The `FirewallManagerRuleGroup` shape.
 #[derive(Clone, PartialEq)]
 pub struct FirewallManagerRuleGroup {
@@ -15972,6 +16059,124 @@ impl ::std::fmt::Debug for GetSampledRequestsResponse {
             .field("SampledRequests", &self.sampled_requests)
             .field("PopulationSize", &self.population_size)
             .field("TimeWindow", &self.time_window)
+            .finish()
+    }
+}
+
+/// The `GetTopPathStatisticsByTrafficRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetTopPathStatisticsByTrafficRequest {
+    pub web_acl_arn: ::std::string::String,
+    pub scope: ::std::string::String,
+    pub uri_path_prefix: ::std::option::Option<::std::string::String>,
+    pub time_window: TimeWindow,
+    pub bot_category: ::std::option::Option<::std::string::String>,
+    pub bot_organization: ::std::option::Option<::std::string::String>,
+    pub bot_name: ::std::option::Option<::std::string::String>,
+    pub limit: i32,
+    pub number_of_top_traffic_bots_per_path: i32,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetTopPathStatisticsByTrafficRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetTopPathStatisticsByTrafficRequest;
+}
+
+impl crate::FromValue for GetTopPathStatisticsByTrafficRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(10)?.into_iter();
+        Ok(Self {
+            web_acl_arn: crate::required(f.next())?,
+            scope: crate::required(f.next())?,
+            uri_path_prefix: crate::optional(f.next())?,
+            time_window: crate::required(f.next())?,
+            bot_category: crate::optional(f.next())?,
+            bot_organization: crate::optional(f.next())?,
+            bot_name: crate::optional(f.next())?,
+            limit: crate::required(f.next())?,
+            number_of_top_traffic_bots_per_path: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetTopPathStatisticsByTrafficRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.web_acl_arn)),
+            Some(crate::IntoValue::into_value(self.scope)),
+            self.uri_path_prefix.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.time_window)),
+            self.bot_category.map(crate::IntoValue::into_value),
+            self.bot_organization.map(crate::IntoValue::into_value),
+            self.bot_name.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.limit)),
+            Some(crate::IntoValue::into_value(self.number_of_top_traffic_bots_per_path)),
+            self.next_marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetTopPathStatisticsByTrafficRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetTopPathStatisticsByTrafficRequest")
+            .field("WebAclArn", &self.web_acl_arn)
+            .field("Scope", &self.scope)
+            .field("UriPathPrefix", &self.uri_path_prefix)
+            .field("TimeWindow", &self.time_window)
+            .field("BotCategory", &self.bot_category)
+            .field("BotOrganization", &self.bot_organization)
+            .field("BotName", &self.bot_name)
+            .field("Limit", &self.limit)
+            .field("NumberOfTopTrafficBotsPerPath", &self.number_of_top_traffic_bots_per_path)
+            .field("NextMarker", &self.next_marker)
+            .finish()
+    }
+}
+
+/// The `GetTopPathStatisticsByTrafficResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetTopPathStatisticsByTrafficResponse {
+    pub path_statistics: ::std::vec::Vec<PathStatistics>,
+    pub total_request_count: i64,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+    pub top_categories: ::std::option::Option<::std::vec::Vec<PathStatistics>>,
+}
+
+impl crate::HasShape for GetTopPathStatisticsByTrafficResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetTopPathStatisticsByTrafficResponse;
+}
+
+impl crate::FromValue for GetTopPathStatisticsByTrafficResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            path_statistics: crate::required(f.next())?,
+            total_request_count: crate::required(f.next())?,
+            next_marker: crate::optional(f.next())?,
+            top_categories: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetTopPathStatisticsByTrafficResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.path_statistics)),
+            Some(crate::IntoValue::into_value(self.total_request_count)),
+            self.next_marker.map(crate::IntoValue::into_value),
+            self.top_categories.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetTopPathStatisticsByTrafficResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetTopPathStatisticsByTrafficResponse")
+            .field("PathStatistics", &self.path_statistics)
+            .field("TotalRequestCount", &self.total_request_count)
+            .field("NextMarker", &self.next_marker)
+            .field("TopCategories", &self.top_categories)
             .finish()
     }
 }
@@ -18545,6 +18750,57 @@ impl crate::IntoValue for PasswordField {
 impl ::std::fmt::Debug for PasswordField {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("PasswordField").field("Identifier", &self.identifier).finish()
+    }
+}
+
+/// The `PathStatistics` shape.
+#[derive(Clone, PartialEq)]
+pub struct PathStatistics {
+    pub source: ::std::option::Option<FilterSource>,
+    pub path: ::std::string::String,
+    pub request_count: i64,
+    pub percentage: f64,
+    pub top_bots: ::std::option::Option<::std::vec::Vec<BotStatistics>>,
+}
+
+impl crate::HasShape for PathStatistics {
+    const SHAPE: &'static crate::Shape = &SH_PathStatistics;
+}
+
+impl crate::FromValue for PathStatistics {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            source: crate::optional(f.next())?,
+            path: crate::required(f.next())?,
+            request_count: crate::required(f.next())?,
+            percentage: crate::required(f.next())?,
+            top_bots: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for PathStatistics {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.source.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.path)),
+            Some(crate::IntoValue::into_value(self.request_count)),
+            Some(crate::IntoValue::into_value(self.percentage)),
+            self.top_bots.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PathStatistics {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PathStatistics")
+            .field("Source", &self.source)
+            .field("Path", &self.path)
+            .field("RequestCount", &self.request_count)
+            .field("Percentage", &self.percentage)
+            .field("TopBots", &self.top_bots)
+            .finish()
     }
 }
 

@@ -1051,4 +1051,22 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
         .await
         .unwrap();
     assert_eq!(fms.next_web_acl_lock_token(), front.lock_token());
+    let now = std::time::SystemTime::now();
+    let bots = c
+        .get_top_path_statistics_by_traffic()
+        .scope(Scope::Regional)
+        .web_acl_arn(front.arn().unwrap())
+        .time_window(
+            aws_sdk_wafv2::types::TimeWindow::builder()
+                .start_time(aws_sdk_wafv2::primitives::DateTime::from(now - std::time::Duration::from_secs(600)))
+                .end_time(aws_sdk_wafv2::primitives::DateTime::from(now))
+                .build()
+                .unwrap(),
+        )
+        .limit(10)
+        .number_of_top_traffic_bots_per_path(3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bots.total_request_count(), 0, "no Bot Control labels, no bot traffic");
 }
