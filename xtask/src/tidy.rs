@@ -49,6 +49,11 @@ mod tests {
         ("rampart-elb", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire"]),
         // A web ACL protects a load balancer: WAF looks up the one an association names.
         ("rampart-waf", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb"]),
+        // Shield protects load balancers, and mitigates in their web ACLs.
+        (
+            "rampart-shield",
+            &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb", "rampart-waf"],
+        ),
         (
             "rampart-server",
             &[
@@ -64,6 +69,7 @@ mod tests {
                 "rampart-kms",
                 "rampart-elb",
                 "rampart-waf",
+                "rampart-shield",
             ],
         ),
         (

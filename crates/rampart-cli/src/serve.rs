@@ -143,6 +143,13 @@ pub struct Args {
     /// Also append WAF log records to this directory, as DIR/WEB-ACL-NAME.log (JSON lines).
     #[arg(long, env = "RAMPART_WAF_LOG_DIR")]
     waf_log_dir: Option<PathBuf>,
+    /// Requests a load balancer's rate-based rules turn away in a minute that make a Shield
+    /// attack record [default: 1000].
+    #[arg(long, env = "RAMPART_SHIELD_ATTACK_THRESHOLD")]
+    shield_attack_threshold: Option<u64>,
+    /// Seconds without such requests that end a Shield attack [default: 60].
+    #[arg(long, env = "RAMPART_SHIELD_ATTACK_QUIET_SECS")]
+    shield_attack_quiet_secs: Option<u64>,
 }
 
 /// Sets `$field` of `$c` from the flag of the same name when it was given.
@@ -164,7 +171,7 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs;
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));

@@ -127,6 +127,11 @@ pub struct Config {
     pub waf_log_delivery_secs: u64,
     /// A directory WAF log records are also appended to, as `DIR/WEB-ACL-NAME.log` (JSON lines).
     pub waf_log_dir: Option<PathBuf>,
+    /// Requests a load balancer's rate-based rules turn away in a minute that make an attack
+    /// (Shield's attack records, and automatic application layer mitigation).
+    pub shield_attack_threshold: u64,
+    /// Seconds without such requests that end an attack.
+    pub shield_attack_quiet_secs: u64,
     #[serde(skip)]
     pub master_key: MasterKeySource,
     /// The store's database password, e.g. from the `RAMPART_STORE_PASSWORD` environment variable.
@@ -302,6 +307,8 @@ impl Default for Config {
             balancer_address: std::net::IpAddr::from([127, 0, 0, 1]),
             waf_log_delivery_secs: 300,
             waf_log_dir: None,
+            shield_attack_threshold: 1000,
+            shield_attack_quiet_secs: 60,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             public_url: None,
@@ -418,6 +425,11 @@ version = 1
 # with an arn:aws:s3:::aws-waf-logs-* destination), and a directory the records are also appended to.
 # waf_log_delivery_secs = 300
 # waf_log_dir = "/var/log/rampart/waf"
+
+# Shield: requests a load balancer's rate-based rules turn away in a minute that make an attack
+# (shield list-attacks; automatic application layer mitigation where a protection enables it).
+# shield_attack_threshold = 1000
+# shield_attack_quiet_secs = 60
 "#;
 
 /// The keys `Config` reads (its TOML keys), as serde sees them; the flags and environment

@@ -8,8 +8,8 @@ use rampart_iam::{iam, sts};
 use rampart_organizations as orgs;
 use rampart_shapes::generated::{
     cloudtrail as cloudtrail_shapes, elbv2 as elb_shapes, iam as iam_shapes, kms as kms_shapes,
-    organizations as org_shapes, s3 as s3_shapes, s3control as s3control_shapes, sts as sts_shapes,
-    wafv2 as waf_shapes,
+    organizations as org_shapes, s3 as s3_shapes, s3control as s3control_shapes, shield as shield_shapes,
+    sts as sts_shapes, wafv2 as waf_shapes,
 };
 use rampart_shapes::{FromValue, IntoValue, Value};
 use rampart_store::Tx;
@@ -553,6 +553,57 @@ impl Dispatch {
             ((elb, "RegisterTargets"), write(rampart_elb::register_targets)),
             ((elb, "RemoveTags"), write(rampart_elb::remove_tags)),
         ]);
+        let shield = shield_shapes::SERVICE.endpoint_prefix;
+        handlers.extend([
+            ((shield, "AssociateDRTLogBucket"), write(rampart_shield::associate_drt_log_bucket)),
+            ((shield, "AssociateDRTRole"), write(rampart_shield::associate_drt_role)),
+            ((shield, "AssociateHealthCheck"), write(rampart_shield::associate_health_check)),
+            (
+                (shield, "AssociateProactiveEngagementDetails"),
+                write(rampart_shield::associate_proactive_engagement_details),
+            ),
+            ((shield, "CreateProtection"), write(rampart_shield::create_protection)),
+            ((shield, "CreateProtectionGroup"), write(rampart_shield::create_protection_group)),
+            ((shield, "CreateSubscription"), write(rampart_shield::create_subscription)),
+            ((shield, "DeleteProtection"), write(rampart_shield::delete_protection)),
+            ((shield, "DeleteProtectionGroup"), write(rampart_shield::delete_protection_group)),
+            ((shield, "DeleteSubscription"), write(rampart_shield::delete_subscription)),
+            ((shield, "DescribeAttack"), read(rampart_shield::describe_attack)),
+            ((shield, "DescribeAttackStatistics"), read(rampart_shield::describe_attack_statistics)),
+            ((shield, "DescribeDRTAccess"), read(rampart_shield::describe_drt_access)),
+            ((shield, "DescribeEmergencyContactSettings"), read(rampart_shield::describe_emergency_contact_settings)),
+            ((shield, "DescribeProtection"), read(rampart_shield::describe_protection)),
+            ((shield, "DescribeProtectionGroup"), read(rampart_shield::describe_protection_group)),
+            ((shield, "DescribeSubscription"), read(rampart_shield::describe_subscription)),
+            (
+                (shield, "DisableApplicationLayerAutomaticResponse"),
+                write(rampart_shield::disable_application_layer_automatic_response),
+            ),
+            ((shield, "DisableProactiveEngagement"), write(rampart_shield::disable_proactive_engagement)),
+            ((shield, "DisassociateDRTLogBucket"), write(rampart_shield::disassociate_drt_log_bucket)),
+            ((shield, "DisassociateDRTRole"), write(rampart_shield::disassociate_drt_role)),
+            ((shield, "DisassociateHealthCheck"), write(rampart_shield::disassociate_health_check)),
+            (
+                (shield, "EnableApplicationLayerAutomaticResponse"),
+                write(rampart_shield::enable_application_layer_automatic_response),
+            ),
+            ((shield, "EnableProactiveEngagement"), write(rampart_shield::enable_proactive_engagement)),
+            ((shield, "GetSubscriptionState"), read(rampart_shield::get_subscription_state)),
+            ((shield, "ListAttacks"), read(rampart_shield::list_attacks)),
+            ((shield, "ListProtectionGroups"), read(rampart_shield::list_protection_groups)),
+            ((shield, "ListProtections"), read(rampart_shield::list_protections)),
+            ((shield, "ListResourcesInProtectionGroup"), read(rampart_shield::list_resources_in_protection_group)),
+            ((shield, "ListTagsForResource"), read(rampart_shield::list_tags_for_resource)),
+            ((shield, "TagResource"), write(rampart_shield::tag_resource)),
+            ((shield, "UntagResource"), write(rampart_shield::untag_resource)),
+            (
+                (shield, "UpdateApplicationLayerAutomaticResponse"),
+                write(rampart_shield::update_application_layer_automatic_response),
+            ),
+            ((shield, "UpdateEmergencyContactSettings"), write(rampart_shield::update_emergency_contact_settings)),
+            ((shield, "UpdateProtectionGroup"), write(rampart_shield::update_protection_group)),
+            ((shield, "UpdateSubscription"), write(rampart_shield::update_subscription)),
+        ]);
         let waf = waf_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((waf, "CheckCapacity"), read(rampart_waf::check_capacity)),
@@ -680,6 +731,7 @@ mod tests {
                 "kms" => kms_shapes::TYPED_OPERATIONS,
                 "wafv2" => waf_shapes::TYPED_OPERATIONS,
                 "elasticloadbalancing" => elb_shapes::TYPED_OPERATIONS,
+                "shield" => shield_shapes::TYPED_OPERATIONS,
                 _ => &[],
             }
         };
@@ -688,13 +740,23 @@ mod tests {
         let untyped: Vec<_> = d.handlers.keys().filter(|(s, op)| !typed(s).contains(op) && !by_shape(s, op)).collect();
         assert!(untyped.is_empty(), "served operations missing from xtask/typed-operations.txt: {untyped:?}");
         // The two STS operations served without a signature are run outside the table.
-        let unneeded: Vec<_> =
-            ["iam", "sts", "s3", "s3-control", "cloudtrail", "organizations", "kms", "wafv2", "elasticloadbalancing"]
-                .into_iter()
-                .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
-                .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))
-                .filter(|(_, op)| !matches!(*op, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity"))
-                .collect();
+        let unneeded: Vec<_> = [
+            "iam",
+            "sts",
+            "s3",
+            "s3-control",
+            "cloudtrail",
+            "organizations",
+            "kms",
+            "wafv2",
+            "elasticloadbalancing",
+            "shield",
+        ]
+        .into_iter()
+        .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))
+        .filter(|(s, op)| !d.handlers.contains_key(&(*s, *op)))
+        .filter(|(_, op)| !matches!(*op, "AssumeRoleWithSAML" | "AssumeRoleWithWebIdentity"))
+        .collect();
         assert!(unneeded.is_empty(), "typed but not served: {unneeded:?}");
     }
 }

@@ -271,8 +271,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.activity.clone(),
         db.clone(),
         app.sealer.clone(),
-        std::time::Duration::from_secs(app.config.waf_log_delivery_secs.max(1)),
-        app.config.waf_log_dir.clone(),
+        (std::time::Duration::from_secs(app.config.waf_log_delivery_secs.max(1)), app.config.waf_log_dir.clone()),
+        (app.config.shield_attack_threshold, app.config.shield_attack_quiet_secs),
         rx.clone(),
     ));
     let tls = acceptor.is_some();

@@ -15,6 +15,7 @@ pub static TABLES: &[(&str, &[Action])] = &[
     ("organizations", rampart_organizations::ACTIONS),
     ("s3", rampart_s3::ACTIONS),
     ("s3-control", rampart_s3::CONTROL_ACTIONS),
+    ("shield", rampart_shield::ACTIONS),
     ("sts", rampart_iam::actions::STS),
     ("wafv2", rampart_waf::ACTIONS),
 ];
@@ -62,6 +63,9 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // ELB reports input its model refuses as ValidationError.
         // See <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/CommonErrors.html>.
         "elasticloadbalancing" => Some("ValidationError"),
+        // Shield reports a value its model refuses as InvalidParameterException.
+        // See <https://docs.aws.amazon.com/waf/latest/DDOSAPIReference/CommonErrors.html>.
+        "shield" => Some("InvalidParameterException"),
         // WAFv2 reports a value its model refuses as WAFInvalidParameterException.
         // See <https://docs.aws.amazon.com/waf/latest/APIReference/CommonErrors.html>.
         "wafv2" => Some("WAFInvalidParameterException"),

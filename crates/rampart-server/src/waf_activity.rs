@@ -1,7 +1,8 @@
 //! What the proxies' web ACLs decided, kept for their owners: sampled requests (stored every
 //! second, for GetSampledRequests), WAF log records (delivered as gzipped files to the logging
 //! configuration's bucket, as AWS WAF delivers them, and appended to `waf_log_dir` when set), and
-//! counters per rule and action (the admin endpoint's Prometheus metrics).
+//! counters per rule and action (the admin endpoint's Prometheus metrics), and floods that rate-based
+//! rules turn away at attack scale (Shield's attack records).
 //! See <https://docs.aws.amazon.com/waf/latest/developerguide/logging-s3.html>.
 
 use std::collections::HashMap;
@@ -34,9 +35,22 @@ struct Pending {
     counters: HashMap<String, HashMap<(String, &'static str), u64>>,
     /// The clients rate-based rules held, by web ACL ARN and rule: when each was last held.
     limited: HashMap<(String, String), HashMap<String, i64>>,
+    /// What rate-based rules turned away, by load balancer ARN, for Shield's attack records.
+    floods: HashMap<String, Flood>,
     /// A xorshift state, for reservoir sampling.
     random: u64,
 }
+
+/// A load balancer's requests turned away by rate-based rules: per second over the last minute,
+/// and what is not yet reported.
+#[derive(Default)]
+struct Flood {
+    seconds: std::collections::VecDeque<(i64, u64)>,
+    pending: rampart_shield::attacks::Report,
+}
+
+/// At most this many sources and paths are told apart in one report; the rest are counted.
+const DISTINCT: usize = 1000;
 
 /// The proxies' decisions, collected.
 #[derive(Default)]
@@ -84,6 +98,24 @@ impl Activity {
         if t.rule_type == "RATE_BASED" && t.action != "ALLOW" {
             let held = p.limited.entry((o.web_acl_arn.to_owned(), t.rule_id.clone())).or_default();
             held.insert(o.request.client_ip.to_string(), now.unix_timestamp());
+            let flood = p.floods.entry(o.balancer_arn.to_owned()).or_default();
+            let second = now.unix_timestamp();
+            match flood.seconds.back_mut() {
+                Some((s, n)) if *s == second => *n += 1,
+                _ => flood.seconds.push_back((second, 1)),
+            }
+            let r = &mut flood.pending;
+            r.requests += 1;
+            let (ip, path) = (o.request.client_ip.to_string(), String::from_utf8_lossy(o.request.path).into_owned());
+            if r.sources.len() < DISTINCT || r.sources.contains_key(&ip) {
+                *r.sources.entry(ip).or_default() += 1;
+            }
+            if r.urls.len() < DISTINCT || r.urls.contains_key(&path) {
+                *r.urls.entry(path).or_default() += 1;
+            }
+            if !r.rules.contains(&t.rule_id) {
+                r.rules.push(t.rule_id.clone());
+            }
         }
         if let Some((bucket, line)) = line {
             let entry = p.logs.entry(o.web_acl_arn.to_owned()).or_insert_with(|| (bucket.clone(), Vec::new()));
@@ -152,6 +184,26 @@ impl Activity {
         std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).limited)
     }
 
+    /// The floods at attack scale: for each load balancer whose rate-based rules turned away at
+    /// least `threshold` requests in the last minute, what was not yet reported.
+    fn take_floods(&self, threshold: u64, now: i64) -> Vec<rampart_shield::attacks::Report> {
+        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = Vec::new();
+        p.floods.retain(|arn, flood| {
+            while flood.seconds.front().is_some_and(|(s, _)| now - *s >= 60) {
+                flood.seconds.pop_front();
+            }
+            let minute: u64 = flood.seconds.iter().map(|(_, n)| *n).sum();
+            let mut pending = std::mem::take(&mut flood.pending);
+            if minute >= threshold && pending.requests > 0 {
+                pending.resource_arn.clone_from(arn);
+                out.push(pending);
+            }
+            !flood.seconds.is_empty()
+        });
+        out
+    }
+
     fn take_logs(&self) -> HashMap<String, (String, Vec<String>)> {
         std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).logs)
     }
@@ -163,8 +215,8 @@ pub(crate) async fn keep(
     activity: Arc<Activity>,
     db: Db,
     sealer: Arc<rampart_store::Sealer>,
-    log_every: std::time::Duration,
-    log_dir: Option<PathBuf>,
+    (log_every, log_dir): (std::time::Duration, Option<PathBuf>),
+    (attack_threshold, attack_quiet_secs): (u64, u64),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
@@ -188,6 +240,19 @@ pub(crate) async fn keep(
             if let Err(e) = db.transact(move |tx| visibility::record_limited(tx, (&acl, &rule), clients, now)).await {
                 tracing::warn!(error = %e, "cannot store the clients rate-based rules hold");
             }
+        }
+        // Shield's attack records: floods at attack scale reported, quiet attacks ended.
+        let at = time::OffsetDateTime::now_utc();
+        let quiet = i64::try_from(attack_quiet_secs).unwrap_or(60);
+        for report in activity.take_floods(attack_threshold.max(1), now) {
+            if let Err(e) = db.transact(move |tx| rampart_shield::attacks::report(tx, report, at)).await {
+                tracing::warn!(error = %e, "cannot record an attack");
+            }
+        }
+        if rampart_shield::attacks::any_ongoing(&db).unwrap_or(false)
+            && let Err(e) = db.transact(move |tx| rampart_shield::attacks::sweep(tx, at, quiet)).await
+        {
+            tracing::warn!(error = %e, "cannot end the attacks that are over");
         }
         if stopping || last_logs.elapsed() >= log_every {
             last_logs = std::time::Instant::now();

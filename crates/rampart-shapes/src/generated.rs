@@ -7,6 +7,7 @@ pub mod kms;
 pub mod organizations;
 pub mod s3;
 pub mod s3control;
+pub mod shield;
 pub mod sts;
 pub mod wafv2;
 
@@ -19,6 +20,7 @@ pub static SERVICES: &[&crate::Service] = &[
     &organizations::SERVICE,
     &s3::SERVICE,
     &s3control::SERVICE,
+    &shield::SERVICE,
     &sts::SERVICE,
     &wafv2::SERVICE,
 ];

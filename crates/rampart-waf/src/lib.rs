@@ -17,6 +17,7 @@ mod api_keys;
 pub mod capacity;
 pub mod engine;
 pub mod managed;
+pub mod mitigation;
 mod protection;
 mod sellers;
 mod sets;

@@ -39,6 +39,7 @@ mod s3_transfer;
 mod saml;
 mod security;
 mod server;
+mod shield;
 mod signin;
 mod sts;
 mod terraform;
