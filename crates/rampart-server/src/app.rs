@@ -487,12 +487,6 @@ impl App {
                 if action.is_empty() {
                     return Err(fail(WireError::new("MissingAction", 400, "Missing Action"), protocol, namespace));
                 }
-                // A query request names its API version: Classic Load Balancers (2012-06-01) sign
-                // as `elasticloadbalancing` too, and have operations of ELBv2's names, which must
-                // never answer them.
-                if params.version().is_some_and(|v| v != service.api_version) {
-                    return Err(fail(WireError::invalid_action(&action, params.version()), protocol, namespace));
-                }
                 let op = service
                     .operation(&action)
                     .ok_or_else(|| fail(WireError::invalid_action(&action, params.version()), protocol, namespace))?;
@@ -651,6 +645,12 @@ impl App {
         })?;
         draft.identity = Some(UserIdentity::of(&principal));
         draft.from_console = principal.console;
+        // A query request names its API version: Classic Load Balancers (2012-06-01) sign as
+        // `elasticloadbalancing` too, and have operations of ELBv2's names, which must never
+        // answer them. (Checked once the signature is, which covers the version.)
+        if service.protocol == Protocol::Query && params.version().is_some_and(|v| v != service.api_version) {
+            return Err(fail(WireError::invalid_action(op.name, params.version()), protocol, namespace));
+        }
 
         // What is asked. A refused input gets the service's own error where it has one.
         let refused = |mut e: WireError| {

@@ -126,7 +126,9 @@ impl Proxy {
         loaded
     }
 
-    async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> ProxyResponse {
+    async fn handle(&self, mut req: http::Request<Incoming>, peer: SocketAddr) -> ProxyResponse {
+        // A WebSocket (or other) upgrade is passed through once the upstream accepts it.
+        let upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
         let declared =
             parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -232,13 +234,22 @@ impl Proxy {
                 h.insert(n, v);
             }
         }
-        // Hop-by-hop headers are the proxy's own, not the upstream's.
+        // Hop-by-hop headers are the proxy's own, not the upstream's (but an upgrade's).
         for hop in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"] {
-            h.remove(hop);
+            if upgrade.is_none() || !matches!(hop, "connection" | "upgrade") {
+                h.remove(hop);
+            }
         }
         parts.version = http::Version::HTTP_11;
         match self.client.request(http::Request::from_parts(parts, Full::new(body))).await {
-            Ok(response) => {
+            Ok(mut response) => {
+                let switching = response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
+                if let (true, Some(client_side)) = (switching, upgrade) {
+                    let upstream_side = hyper::upgrade::on(&mut response);
+                    tokio::spawn(tunnel(client_side, upstream_side, self.name.clone()));
+                    let (parts, body) = response.into_parts();
+                    return with_listener_headers(http::Response::from_parts(parts, Either::Left(body)), settings);
+                }
                 let (mut parts, body) = response.into_parts();
                 for hop in ["connection", "keep-alive", "transfer-encoding"] {
                     parts.headers.remove(hop);
@@ -251,6 +262,30 @@ impl Proxy {
                 respond(502, "Bad Gateway")
             }
         }
+    }
+}
+
+/// Whether a request asks to switch protocols (`Connection: upgrade` with an `Upgrade`).
+fn wants_upgrade(headers: &http::HeaderMap) -> bool {
+    let connection_upgrade = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    connection_upgrade && headers.contains_key(http::header::UPGRADE)
+}
+
+/// Copies an upgraded connection's bytes both ways until either side closes.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade, proxy: String) {
+    match tokio::try_join!(client, upstream) {
+        Ok((client, upstream)) => {
+            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
+            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                tracing::debug!(proxy = %proxy, error = %e, "an upgraded connection ended");
+            }
+        }
+        Err(e) => tracing::debug!(proxy = %proxy, error = %e, "an upgrade did not complete"),
     }
 }
 
@@ -304,7 +339,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch
                         let proxy = proxy.clone();
                         async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
                     });
-                    let conn = builder.serve_connection(TokioIo::new(FirstByte::new(stream, first_byte)), svc).into_owned();
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(FirstByte::new(stream, first_byte)), svc).into_owned();
                     let _ = watcher.watch(conn).await;
                 });
             }

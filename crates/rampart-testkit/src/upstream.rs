@@ -1,6 +1,7 @@
 //! A trivial upstream application for proxy tests and benchmarks: it answers every request with
 //! 200 and what it received (method, path and query, the forwarded-for chain, and any header the
-//! WAF inserted), so a test sees what the proxy let through and how.
+//! WAF inserted), so a test sees what the proxy let through and how; an upgraded connection
+//! echoes its bytes in upper case.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -31,9 +32,34 @@ pub async fn start_switchable() -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)>
             let _ = stream.set_nodelay(true);
             let healthy = healthy.clone();
             tokio::spawn(async move {
-                let svc = service_fn(move |req: http::Request<Incoming>| {
+                let svc = service_fn(move |mut req: http::Request<Incoming>| {
                     let up = healthy.load(Ordering::Relaxed);
                     async move {
+                        // An upgrade (a WebSocket's) is accepted, and the connection then echoes
+                        // what it is sent in upper case.
+                        if let Some(protocol) = req.headers().get(http::header::UPGRADE).cloned() {
+                            let upgraded = hyper::upgrade::on(&mut req);
+                            tokio::spawn(async move {
+                                if let Ok(io) = upgraded.await {
+                                    let mut io = TokioIo::new(io);
+                                    let mut buf = [0u8; 1024];
+                                    while let Ok(n) = tokio::io::AsyncReadExt::read(&mut io, &mut buf).await {
+                                        let Some(read) = buf.get(..n).filter(|r| !r.is_empty()) else { break };
+                                        let upper = read.to_ascii_uppercase();
+                                        if tokio::io::AsyncWriteExt::write_all(&mut io, &upper).await.is_err() {
+                                            break;
+                                        }
+                                    }
+                                }
+                            });
+                            let mut switching = http::Response::new(Full::new(Bytes::new()));
+                            *switching.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+                            switching.headers_mut().insert(http::header::UPGRADE, protocol);
+                            switching
+                                .headers_mut()
+                                .insert(http::header::CONNECTION, http::HeaderValue::from_static("upgrade"));
+                            return Ok::<_, Infallible>(switching);
+                        }
                         let (parts, body) = req.into_parts();
                         let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                         let header = |name: &str| {
@@ -57,7 +83,9 @@ pub async fn start_switchable() -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)>
                         Ok::<_, Infallible>(response)
                     }
                 });
-                let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), svc).await;
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });

@@ -77,20 +77,26 @@ async fn unknown_operations_get_aws_shaped_400s() {
 
     let r = server.signed(server.query_request("Version=2011-06-15").unwrap(), "sts").await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "MissingAction"), "{}", r.body);
+    // Classic Load Balancers sign as ELBv2 does, with operations of the same names: their API
+    // version keeps them from being answered by ELBv2's.
+    let classic = server.query_request("Action=DescribeLoadBalancers&Version=2012-06-01").unwrap();
+    let r = server.signed(classic, "elasticloadbalancing").await.unwrap();
+    assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
+    assert!(r.body.contains("Could not find operation DescribeLoadBalancers for version 2012-06-01"), "{}", r.body);
 
     let json = http::Request::post(format!("{}/", server.endpoint))
         .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", "AWSShield_20160616.ListProtections")
+        .header("x-amz-target", "AmazonSSM.ListDocuments")
         .body(b"{}".to_vec())
         .unwrap();
-    let r = server.signed(json, "shield").await.unwrap();
+    let r = server.signed(json, "ssm").await.unwrap();
     assert_eq!(r.status, 400);
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["__type"], "UnknownOperationException");
     // Named as AWS names it, never by an internal target.
     let message = v["message"].as_str().unwrap();
-    assert!(message.starts_with("Rampart does not serve AWS Shield (`shield`) yet"), "{message}");
-    assert!(message.contains("IAM") && !message.contains("AWSShield_20160616"), "{message}");
+    assert!(message.starts_with("Rampart does not serve Amazon Simple Systems Manager (SSM) (`ssm`) yet"), "{message}");
+    assert!(message.contains("IAM") && !message.contains("AmazonSSM"), "{message}");
     assert_eq!(r.headers.get("x-amzn-errortype").unwrap(), "UnknownOperationException");
 
     // A query-form request: XML, whatever the service's model speaks today.

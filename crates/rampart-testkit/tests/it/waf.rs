@@ -1070,3 +1070,66 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
         .unwrap();
     assert_eq!(bots.total_request_count(), 0, "no Bot Control labels, no bot traffic");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_websocket_upgrade_passes_the_web_acl_then_tunnels_to_the_upstream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![rampart_server::ProxyConfig {
+            name: "chat".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: format!("http://{upstream}"),
+            web_acl: Some("front".into()),
+        }];
+    })
+    .await
+    .unwrap();
+    let chat = server.running.as_ref().unwrap().proxies[0].clone();
+    let c = waf(&server);
+    c.create_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule(
+            "admin",
+            0,
+            uri_contains("admin"),
+            RuleAction::builder().block(BlockAction::builder().build()).build(),
+        ))
+        .visibility_config(visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    let handshake = |path: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: chat.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+    };
+    // Until the end of the response's head.
+    async fn head(stream: &mut tokio::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&byte);
+        }
+        String::from_utf8(got).unwrap()
+    }
+    let mut ws = tokio::net::TcpStream::connect(chat.addr).await.unwrap();
+    ws.write_all(handshake("/chat").as_bytes()).await.unwrap();
+    let answer = head(&mut ws).await;
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("upgrade: websocket"), "{answer}");
+    ws.write_all(b"hello through the proxy").await.unwrap();
+    let mut echoed = [0u8; 23];
+    ws.read_exact(&mut echoed).await.unwrap();
+    assert_eq!(&echoed, b"HELLO THROUGH THE PROXY", "the upstream's end of the tunnel answered");
+
+    // The web ACL decides the upgrade request first.
+    let mut blocked = tokio::net::TcpStream::connect(chat.addr).await.unwrap();
+    blocked.write_all(handshake("/admin/chat").as_bytes()).await.unwrap();
+    let answer = head(&mut blocked).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+}
