@@ -150,6 +150,12 @@ pub struct Args {
     /// Seconds without such requests that end a Shield attack [default: 60].
     #[arg(long, env = "RAMPART_SHIELD_ATTACK_QUIET_SECS")]
     shield_attack_quiet_secs: Option<u64>,
+    /// The most bytes of request line and headers a proxied request may have [default: 65536].
+    #[arg(long, env = "RAMPART_PROXY_MAX_HEADER_BYTES")]
+    proxy_max_header_bytes: Option<usize>,
+    /// The most headers a proxied request may have [default: 100].
+    #[arg(long, env = "RAMPART_PROXY_MAX_HEADERS")]
+    proxy_max_headers: Option<usize>,
 }
 
 /// Sets `$field` of `$c` from the flag of the same name when it was given.
@@ -171,7 +177,7 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs;
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, proxy_max_header_bytes, proxy_max_headers;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));

@@ -132,6 +132,10 @@ pub struct Config {
     pub shield_attack_threshold: u64,
     /// Seconds without such requests that end an attack.
     pub shield_attack_quiet_secs: u64,
+    /// The most bytes of request line and headers a proxied request may have (an ALB's: 64 KiB),
+    /// and the most headers; larger requests get 431 and never reach the upstream.
+    pub proxy_max_header_bytes: usize,
+    pub proxy_max_headers: usize,
     #[serde(skip)]
     pub master_key: MasterKeySource,
     /// The store's database password, e.g. from the `RAMPART_STORE_PASSWORD` environment variable.
@@ -309,6 +313,8 @@ impl Default for Config {
             waf_log_dir: None,
             shield_attack_threshold: 1000,
             shield_attack_quiet_secs: 60,
+            proxy_max_header_bytes: 64 * 1024,
+            proxy_max_headers: 100,
             event_history_days: 90,
             oidc_allow_private_addresses: false,
             public_url: None,
@@ -430,6 +436,9 @@ version = 1
 # (shield list-attacks; automatic application layer mitigation where a protection enables it).
 # shield_attack_threshold = 1000
 # shield_attack_quiet_secs = 60
+# Proxies: the most bytes of request line and headers, and the most headers, a request may have.
+# proxy_max_header_bytes = 65536
+# proxy_max_headers = 100
 "#;
 
 /// The keys `Config` reads (its TOML keys), as serde sees them; the flags and environment

@@ -333,6 +333,8 @@ fn proxy_limits(c: &Config) -> proxy::ProxyLimits {
         max_connections: c.max_connections,
         max_connections_per_source: c.max_connections_per_source,
         shutdown_grace: std::time::Duration::from_secs(c.shutdown_grace_secs),
+        max_header_bytes: c.proxy_max_header_bytes,
+        max_headers: c.proxy_max_headers,
     }
 }
 

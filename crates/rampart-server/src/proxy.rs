@@ -66,6 +66,9 @@ pub struct ProxyLimits {
     pub max_connections: usize,
     pub max_connections_per_source: usize,
     pub shutdown_grace: Duration,
+    /// The most bytes of request line and headers, and the most headers, a request may have.
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
 }
 
 pub(crate) fn respond(status: u16, body: &'static str) -> ProxyResponse {
@@ -329,8 +332,24 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch
             (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits) => {
                 let proxy = proxy.clone();
                 let mut builder = auto::Builder::new(TokioExecutor::new());
-                builder.http1().timer(TokioTimer::new()).header_read_timeout(proxy.limits.header_read_timeout).keep_alive(true);
-                builder.http2().timer(TokioTimer::new()).max_concurrent_streams(256);
+                // Shield Standard's defences at the protocol: headers read in time and within
+                // size and count limits (431 beyond them), HTTP/2 streams bounded, and a client
+                // resetting streams as fast as it opens them (rapid reset) cut off.
+                let l = &proxy.limits;
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(l.header_read_timeout)
+                    .keep_alive(true)
+                    .max_buf_size(l.max_header_bytes.max(8192))
+                    .max_headers(l.max_headers);
+                builder
+                    .http2()
+                    .timer(TokioTimer::new())
+                    .max_concurrent_streams(256)
+                    .max_header_list_size(u32::try_from(l.max_header_bytes).unwrap_or(u32::MAX))
+                    .max_pending_accept_reset_streams(20)
+                    .max_local_error_reset_streams(64);
                 let first_byte = proxy.limits.header_read_timeout;
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {

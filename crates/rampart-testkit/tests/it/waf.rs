@@ -1133,3 +1133,99 @@ async fn a_websocket_upgrade_passes_the_web_acl_then_tunnels_to_the_upstream() {
     let answer = head(&mut blocked).await;
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_and_oversized_clients_are_cut_off_while_normal_clients_are_served() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![rampart_server::ProxyConfig {
+            name: "shop".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: format!("http://{upstream}"),
+            web_acl: None,
+        }];
+        c.header_read_timeout_secs = 1;
+        c.body_read_timeout_secs = 1;
+    })
+    .await
+    .unwrap();
+    let addr = server.running.as_ref().unwrap().proxies[0].addr;
+
+    // Slowloris: headers a line at a time, never finished. Each is cut within the header timeout.
+    let cut = Arc::new(AtomicUsize::new(0));
+    let mut slow = Vec::new();
+    for _ in 0..40 {
+        let cut = cut.clone();
+        slow.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: shop\r\n").await.unwrap();
+            let started = std::time::Instant::now();
+            for _ in 0..40 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                if s.write_all(b"X-Slow: yes\r\n").await.is_err() {
+                    break;
+                }
+                let mut probe = [0u8; 1];
+                if let Ok(Ok(0)) = tokio::time::timeout(std::time::Duration::from_millis(1), s.read(&mut probe)).await {
+                    break;
+                }
+            }
+            if started.elapsed() < std::time::Duration::from_secs(6) {
+                cut.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    // Slow bodies: a body that never finishes gets 408.
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        bodies.push(tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(
+                b"POST /upload HTTP/1.1\r\nHost: shop\r\nUser-Agent: slow\r\nContent-Length: 1000\r\n\r\nonly this",
+            )
+            .await
+            .unwrap();
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+            String::from_utf8_lossy(&answer).into_owned()
+        }));
+    }
+    // Meanwhile, ordinary clients.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let mut ok = 0;
+    let total = 300;
+    for i in 0..total {
+        let got =
+            send(&client, "GET", &format!("http://{addr}/products/{i}"), &[("user-agent", "Mozilla/5.0")], "").await;
+        ok += usize::from(got.status == 200);
+    }
+    assert!(ok * 100 >= total * 99, "{ok} of {total} ordinary requests served");
+    for h in slow {
+        h.await.unwrap();
+    }
+    assert_eq!(cut.load(Ordering::Relaxed), 40, "every slowloris connection is cut");
+    for h in bodies {
+        let answer = h.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+
+    // Too many headers, or too large a head: 431, never forwarded.
+    let mut many = String::from("GET / HTTP/1.1\r\nHost: shop\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let large = format!("GET / HTTP/1.1\r\nHost: shop\r\nX-Big: {}\r\n\r\n", "a".repeat(70 * 1024));
+    for raw in [many, large] {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(raw.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    }
+}
