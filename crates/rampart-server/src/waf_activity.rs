@@ -25,14 +25,17 @@ struct Minute {
     samples: Vec<shapes::SampledHTTPRequest>,
 }
 
+/// Requests decided by one rule, by action.
+type ByAction = Vec<(&'static str, u64)>;
+
 #[derive(Default)]
 struct Pending {
     /// By web ACL ARN, then rule metric: the minutes not yet stored, the current one last.
     samples: HashMap<String, HashMap<String, Vec<Minute>>>,
     /// By web ACL ARN: the destination bucket and the records.
     logs: HashMap<String, (String, Vec<String>)>,
-    /// Requests decided, by web ACL ARN, then (rule metric, action).
-    counters: HashMap<String, HashMap<(String, &'static str), u64>>,
+    /// Requests decided, by web ACL ARN, then rule metric, then action.
+    counters: HashMap<String, HashMap<String, ByAction>>,
     /// The clients rate-based rules held, by web ACL ARN and rule: when each was last held.
     limited: HashMap<(String, String), HashMap<String, i64>>,
     /// What rate-based rules turned away, by load balancer ARN, for Shield's attack records.
@@ -89,11 +92,14 @@ impl Activity {
             Some(c) => c,
             None => p.counters.entry(o.web_acl_arn.to_owned()).or_default(),
         };
-        match counters.get_mut(&(t.metric.clone(), t.action)) {
-            Some(n) => *n += 1,
-            None => {
-                counters.insert((t.metric.clone(), t.action), 1);
-            }
+        // Found without allocating, but for a rule's first request.
+        let by_action = match counters.get_mut(t.metric.as_str()) {
+            Some(c) => c,
+            None => counters.entry(t.metric.clone()).or_default(),
+        };
+        match by_action.iter_mut().find(|(a, _)| *a == t.action) {
+            Some((_, n)) => *n += 1,
+            None => by_action.push((t.action, 1)),
         }
         if t.rule_type == "RATE_BASED" && t.action != "ALLOW" {
             let held = p.limited.entry((o.web_acl_arn.to_owned(), t.rule_id.clone())).or_default();
@@ -154,10 +160,15 @@ impl Activity {
         let mut out = String::from(
             "# HELP rampart_waf_requests_total Requests a web ACL decided, by the rule (metric name) that decided them and the action.\n# TYPE rampart_waf_requests_total counter\n",
         );
-        let mut rows: Vec<(&String, &(String, &'static str), &u64)> =
-            p.counters.iter().flat_map(|(acl, c)| c.iter().map(move |(k, n)| (acl, k, n))).collect();
+        let mut rows: Vec<(&String, &String, &'static str, u64)> = p
+            .counters
+            .iter()
+            .flat_map(|(acl, c)| {
+                c.iter().flat_map(move |(m, actions)| actions.iter().map(move |(a, n)| (acl, m, *a, *n)))
+            })
+            .collect();
         rows.sort();
-        for (acl, (metric, action), n) in rows {
+        for (acl, metric, action, n) in rows {
             let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
             out.push_str(&format!(
                 "rampart_waf_requests_total{{web_acl=\"{}\",rule=\"{}\",action=\"{}\"}} {n}\n",
