@@ -335,14 +335,7 @@ pub(crate) async fn supervise(
         let groups: HashSet<&String> =
             listeners.iter().filter(|(arn, _, _)| served.contains_key(arn)).flat_map(|(_, _, g)| g).collect();
         for group in groups {
-            let Some(record) = rampart_elb::locate(group)
-                .and_then(|l| db.get_cached(&l.key).ok().flatten())
-                .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
-            else {
-                continue;
-            };
-            let Ok(tg) = record.body::<shapes::TargetGroup>() else { continue };
-            let hc = HealthCheck::of(&tg);
+            let Some((record, hc)) = target_group(&db, group) else { continue };
             if !hc.enabled {
                 continue;
             }
@@ -379,6 +372,14 @@ pub(crate) async fn supervise(
     for s in served.values() {
         let _ = s.stop.send(true);
     }
+}
+
+/// A target group's record and health check, as stored now.
+fn target_group(db: &Db, arn: &str) -> Option<(Record, HealthCheck)> {
+    let bytes = db.get_cached(&rampart_elb::locate(arn)?.key).ok().flatten()?;
+    let record: Record = serde_json::from_slice(&bytes).ok()?;
+    let hc = HealthCheck::of(&record.body::<shapes::TargetGroup>().ok()?);
+    Some((record, hc))
 }
 
 fn address_of(t: &Registered) -> Option<SocketAddr> {
@@ -435,14 +436,7 @@ async fn probe(
 /// group's healthy (unhealthy) threshold becomes healthy (unhealthy), on the board and in the
 /// record DescribeTargetHealth reads.
 async fn settle(db: &Db, board: &Board, checks: &mut HashMap<(String, SocketAddr), TargetCheck>, p: Probe) {
-    let Some(record) = rampart_elb::locate(&p.group)
-        .and_then(|l| db.get_cached(&l.key).ok().flatten())
-        .and_then(|b| serde_json::from_slice::<Record>(&b).ok())
-    else {
-        return;
-    };
-    let Ok(tg) = record.body::<shapes::TargetGroup>() else { return };
-    let hc = HealthCheck::of(&tg);
+    let Some((_, hc)) = target_group(db, &p.group) else { return };
     let Some(check) = checks.get_mut(&(p.group.clone(), p.target)) else { return };
     check.in_flight = false;
     let before = check.state.clone();

@@ -44,12 +44,7 @@ fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_shield::error::SdkEr
 async fn a_flood_turned_away_by_a_rate_rule_is_an_attack_mitigated_while_it_lasts() {
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
-        c.proxy = vec![rampart_server::ProxyConfig {
-            name: "shop".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: format!("http://{upstream}"),
-            web_acl: None,
-        }];
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", None)];
         c.shield_attack_threshold = 5;
         c.shield_attack_quiet_secs = 2;
     })

@@ -34,6 +34,21 @@ pub(crate) fn waf_as(server: &TestServer, (id, secret, token): (&str, &str, Opti
     aws_sdk_wafv2::Client::from_conf(conf)
 }
 
+/// A proxy listener on an ephemeral loopback port, forwarding to `upstream`, decided by the web
+/// ACL of that name (once it exists).
+pub(crate) fn proxy_to(
+    upstream: std::net::SocketAddr,
+    name: &str,
+    web_acl: Option<&str>,
+) -> rampart_server::ProxyConfig {
+    rampart_server::ProxyConfig {
+        name: name.into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstream: format!("http://{upstream}"),
+        web_acl: web_acl.map(str::to_owned),
+    }
+}
+
 pub(crate) fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_wafv2::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "OK".to_owned(),
@@ -549,12 +564,7 @@ async fn the_proxy_decides_live_traffic_by_the_web_acl_and_its_changes() {
 async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
-        c.proxy = vec![rampart_server::ProxyConfig {
-            name: "shop".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: format!("http://{upstream}"),
-            web_acl: Some("managed".into()),
-        }];
+        c.proxy = vec![proxy_to(upstream, "shop", Some("managed"))];
     })
     .await
     .unwrap();
@@ -671,12 +681,7 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
     let logs = tempfile::tempdir().unwrap();
     let log_dir = logs.path().to_owned();
     let server = TestServer::start_with(|c| {
-        c.proxy = vec![rampart_server::ProxyConfig {
-            name: "shop".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: format!("http://{upstream}"),
-            web_acl: Some("front".into()),
-        }];
+        c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
         c.waf_log_delivery_secs = 1;
         c.waf_log_dir = Some(log_dir);
     })
@@ -870,12 +875,7 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
     use aws_sdk_wafv2::types::{RateBasedStatement, RateBasedStatementAggregateKeyType, RuleGroupReferenceStatement};
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
-        c.proxy = vec![rampart_server::ProxyConfig {
-            name: "shop".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: format!("http://{upstream}"),
-            web_acl: Some("front".into()),
-        }];
+        c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
     })
     .await
     .unwrap();
@@ -1076,12 +1076,7 @@ async fn a_websocket_upgrade_passes_the_web_acl_then_tunnels_to_the_upstream() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
-        c.proxy = vec![rampart_server::ProxyConfig {
-            name: "chat".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: format!("http://{upstream}"),
-            web_acl: Some("front".into()),
-        }];
+        c.proxy = vec![proxy_to(upstream, "chat", Some("front"))];
     })
     .await
     .unwrap();
@@ -1141,12 +1136,7 @@ async fn slow_and_oversized_clients_are_cut_off_while_normal_clients_are_served(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
-        c.proxy = vec![rampart_server::ProxyConfig {
-            name: "shop".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            upstream: format!("http://{upstream}"),
-            web_acl: None,
-        }];
+        c.proxy = vec![proxy_to(upstream, "shop", None)];
         c.header_read_timeout_secs = 1;
         c.body_read_timeout_secs = 1;
     })
