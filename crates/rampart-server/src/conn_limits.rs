@@ -51,12 +51,17 @@ impl Limits {
 /// The next connection the limits admit, with `TCP_NODELAY` set. A failed accept (out of
 /// descriptors and the like) backs off instead of spinning; a connection over the limits is
 /// closed at once, as a front end sheds load. Cancel-safe: a `select!` may drop it.
-pub async fn accept(listener: &TcpListener, limits: &Arc<Limits>) -> (TcpStream, SocketAddr, Admitted) {
+pub async fn accept(
+    listener: &TcpListener,
+    limits: &Arc<Limits>,
+    refused: &(dyn Fn(IpAddr) + Sync),
+) -> (TcpStream, SocketAddr, Admitted) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let Some(admitted) = limits.admit(peer.ip()) else {
                     tracing::debug!(source = %peer.ip(), "connection refused: too many open connections");
+                    refused(peer.ip());
                     continue;
                 };
                 let _ = stream.set_nodelay(true);

@@ -37,7 +37,7 @@ pub async fn serve(
     let limits = Limits::new(app.config.max_connections, app.config.max_connections_per_source);
     loop {
         tokio::select! {
-            (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits) => {
+            (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits, &|_| {}) => {
                 tokio::spawn(connection(stream, peer, tls.clone(), app.clone(), graceful.watcher(), admitted));
             }
             _ = shutdown.changed() => break,

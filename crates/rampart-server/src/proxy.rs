@@ -152,7 +152,10 @@ impl Proxy {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(_)) => return respond(413, "Request Entity Too Large"),
             // A client that does not finish its body in time (slow POST) is cut off.
-            Err(_) => return respond(408, "Request Timeout"),
+            Err(_) => {
+                self.activity.defended(&self.binding.balancer_arn, crate::waf_activity::Defence::SlowBody, peer.ip());
+                return respond(408, "Request Timeout");
+            }
         };
         let current = match &self.upstream {
             Upstream::Fixed(_) => None,
@@ -327,9 +330,13 @@ fn answer(r: rampart_waf::engine::Response) -> ProxyResponse {
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch::Receiver<bool>) {
     let graceful = GracefulShutdown::new();
     let limits = Limits::new(proxy.limits.max_connections, proxy.limits.max_connections_per_source);
+    // Connections refused over the caps are a defence at work, for Shield's attack records.
+    let refused = |source: std::net::IpAddr| {
+        proxy.activity.defended(&proxy.binding.balancer_arn, crate::waf_activity::Defence::ConnectionRefused, source);
+    };
     loop {
         tokio::select! {
-            (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits) => {
+            (stream, peer, admitted) = crate::conn_limits::accept(&listener, &limits, &refused) => {
                 let proxy = proxy.clone();
                 let mut builder = auto::Builder::new(TokioExecutor::new());
                 // Shield Standard's defences at the protocol: headers read in time and within

@@ -52,6 +52,15 @@ struct Flood {
     pending: rampart_shield::attacks::Report,
 }
 
+/// A Shield Standard defence of a proxy at work.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Defence {
+    /// A connection refused over the total or per-source cap.
+    ConnectionRefused,
+    /// A client cut off for not sending its body in time.
+    SlowBody,
+}
+
 /// At most this many sources and paths are told apart in one report; the rest are counted.
 const DISTINCT: usize = 1000;
 
@@ -195,8 +204,32 @@ impl Activity {
         std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).limited)
     }
 
-    /// The floods at attack scale: for each load balancer whose rate-based rules turned away at
-    /// least `threshold` requests in the last minute, what was not yet reported.
+    /// Counts a defence at work on a load balancer, toward Shield's attack records.
+    pub(crate) fn defended(&self, balancer_arn: &str, defence: Defence, source: std::net::IpAddr) {
+        let second = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let flood = match p.floods.get_mut(balancer_arn) {
+            Some(f) => f,
+            None => p.floods.entry(balancer_arn.to_owned()).or_default(),
+        };
+        match flood.seconds.back_mut() {
+            Some((s, n)) if *s == second => *n += 1,
+            _ => flood.seconds.push_back((second, 1)),
+        }
+        let r = &mut flood.pending;
+        match defence {
+            Defence::ConnectionRefused => r.connections_refused += 1,
+            Defence::SlowBody => r.slow_bodies += 1,
+        }
+        let ip = source.to_string();
+        if r.sources.len() < DISTINCT || r.sources.contains_key(&ip) {
+            *r.sources.entry(ip).or_default() += 1;
+        }
+    }
+
+    /// The floods at attack scale: for each load balancer whose rate-based rules and defences
+    /// turned away at least `threshold` requests or connections in the last minute, what was not
+    /// yet reported.
     fn take_floods(&self, threshold: u64, now: i64) -> Vec<rampart_shield::attacks::Report> {
         let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out = Vec::new();
@@ -206,7 +239,8 @@ impl Activity {
             }
             let minute: u64 = flood.seconds.iter().map(|(_, n)| *n).sum();
             let mut pending = std::mem::take(&mut flood.pending);
-            if minute >= threshold && pending.requests > 0 {
+            let events = pending.requests + pending.connections_refused + pending.slow_bodies;
+            if minute >= threshold && events > 0 {
                 pending.resource_arn.clone_from(arn);
                 out.push(pending);
             }

@@ -27,6 +27,10 @@ pub struct Report {
     pub urls: BTreeMap<String, u64>,
     /// The web ACL rules that turned them away.
     pub rules: Vec<String>,
+    /// Connections the proxy refused over its caps, and clients it cut off for sending a body
+    /// too slowly (Shield Standard's defences at work).
+    pub connections_refused: u64,
+    pub slow_bodies: u64,
 }
 
 /// An attack, as stored.
@@ -47,6 +51,10 @@ struct Attack {
     sources: BTreeMap<String, u64>,
     urls: BTreeMap<String, u64>,
     mitigations: Vec<String>,
+    #[serde(default)]
+    connections_refused: u64,
+    #[serde(default)]
+    slow_bodies: u64,
     /// The web ACL and rule of an automatic mitigation in place.
     #[serde(default)]
     mitigation_rule: Option<(String, String)>,
@@ -104,6 +112,8 @@ pub fn report(tx: &mut Tx<'_>, r: Report, now: OffsetDateTime) -> Result<(), Ser
                 sources: BTreeMap::new(),
                 urls: BTreeMap::new(),
                 mitigations: Vec::new(),
+                connections_refused: 0,
+                slow_bodies: 0,
                 mitigation_rule: None,
             };
             mitigate(tx, &account, &mut a)?;
@@ -113,6 +123,16 @@ pub fn report(tx: &mut Tx<'_>, r: Report, now: OffsetDateTime) -> Result<(), Ser
     attack.last = now;
     attack.requests += r.requests;
     attack.peak = attack.peak.max(r.requests);
+    attack.connections_refused += r.connections_refused;
+    attack.slow_bodies += r.slow_bodies;
+    for (defence, n) in [
+        ("Shield Standard connection limits", r.connections_refused),
+        ("Shield Standard request read timeouts", r.slow_bodies),
+    ] {
+        if n > 0 && !attack.mitigations.iter().any(|m| m == defence) {
+            attack.mitigations.push(defence.to_owned());
+        }
+    }
     attack.reports += 1;
     for (k, n) in r.sources {
         *attack.sources.entry(k).or_default() += n;
@@ -229,8 +249,13 @@ fn top(counts: &BTreeMap<String, u64>) -> Vec<shapes::Contributor> {
 }
 
 fn counter(name: &str, a: &Attack) -> shapes::SummarizedCounter {
+    counter_of(name, (a.requests, a.peak), a.reports)
+}
+
+/// A counter's summary: its sum and largest report over the attack's reports.
+fn counter_of(name: &str, (sum, max): (u64, u64), reports: u64) -> shapes::SummarizedCounter {
     #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-    let (sum, max, n) = (a.requests as f64, a.peak as f64, a.reports.max(1));
+    let (sum, max, n) = (sum as f64, max as f64, reports.max(1));
     shapes::SummarizedCounter {
         name: Some(name.to_owned()),
         max: Some(max),
@@ -275,7 +300,19 @@ pub fn describe_attack(
             sub_resources: Some(sub_resources),
             start_time: Some(a.start),
             end_time: a.end,
-            attack_counters: Some(vec![counter("RequestsBlocked", &a)]),
+            attack_counters: Some(
+                [
+                    (a.requests > 0).then(|| counter("RequestsBlocked", &a)),
+                    (a.connections_refused > 0).then(|| {
+                        counter_of("ConnectionsRefused", (a.connections_refused, a.connections_refused), a.reports)
+                    }),
+                    (a.slow_bodies > 0)
+                        .then(|| counter_of("SlowRequestsCut", (a.slow_bodies, a.slow_bodies), a.reports)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
             attack_properties: Some(vec![
                 property("SOURCE_IP_ADDRESS", &a.sources),
                 property("DESTINATION_URL", &a.urls),

@@ -230,3 +230,39 @@ async fn a_flood_turned_away_by_a_rate_rule_is_an_attack_mitigated_while_it_last
     s.delete_protection().protection_id(&id).send().await.unwrap();
     assert_eq!(code(s.describe_protection().protection_id(&id).send().await), "ResourceNotFoundException");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_refused_over_the_caps_at_attack_scale_are_an_attack_too() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", None)];
+        c.max_connections_per_source = 10;
+        c.shield_attack_threshold = 5;
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    // Thirty connections from one source, held open: the cap admits ten.
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        held.push(tokio::net::TcpStream::connect(shop.addr).await.unwrap());
+    }
+    let s = shield(&server);
+    let start = Instant::now();
+    let attack = loop {
+        if let Some(a) = s.list_attacks().send().await.unwrap().attack_summaries().first() {
+            break a.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no attack recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(attack.resource_arn(), Some(shop.load_balancer_arn.as_str()));
+    let detail = s.describe_attack().attack_id(attack.attack_id().unwrap()).send().await.unwrap();
+    let detail = detail.attack().unwrap();
+    let refused = detail.attack_counters().iter().find(|c| c.name() == Some("ConnectionsRefused")).unwrap();
+    assert_eq!(refused.sum(), 20.0);
+    let names: Vec<&str> = detail.mitigations().iter().filter_map(|m| m.mitigation_name()).collect();
+    assert_eq!(names, ["Shield Standard connection limits"]);
+    assert_eq!(detail.attack_properties()[0].top_contributors()[0].name(), Some("127.0.0.1"));
+    drop(held);
+}
