@@ -205,6 +205,7 @@ pub fn delete_load_balancer(
         }
     }
     tx.delete(&keys::waf_association(arn))?;
+    super::health::forget_status(tx, arn)?;
     let key = super::locate(arn).ok_or_else(balancer_not_found)?.key;
     tx.delete(&key)?;
     Ok(shapes::DeleteLoadBalancerOutput {})
@@ -247,7 +248,17 @@ pub fn describe_load_balancers(
             }
         }
     };
-    let bodies = found.iter().map(Record::body).collect::<Result<Vec<shapes::LoadBalancer>, _>>()?;
+    let get = records::cached_reader(ctx.db);
+    let mut bodies = Vec::new();
+    for record in &found {
+        let mut lb: shapes::LoadBalancer = record.body()?;
+        // A listener the server cannot serve (its port taken on the host) impairs it.
+        if let Some(reason) = super::health::impaired(&get, &record.arn)? {
+            lb.state =
+                Some(shapes::LoadBalancerState { code: Some("active_impaired".to_owned()), reason: Some(reason) });
+        }
+        bodies.push(lb);
+    }
     let (page, next) = super::page(bodies, input.marker.as_deref(), input.page_size)?;
     Ok(shapes::DescribeLoadBalancersOutput { load_balancers: Some(page), next_marker: next })
 }

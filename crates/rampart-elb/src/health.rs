@@ -46,3 +46,50 @@ pub fn write(tx: &mut Tx<'_>, group_arn: &str, checked: &Checked) -> Result<(), 
     }
     records::write_tx(tx, &key(group_arn), checked)
 }
+
+/// `elbstatus/<load-balancer-arn>`: the listeners of a load balancer the server cannot serve, and
+/// why (their port taken on the host, say).
+fn status_key(balancer_arn: &str) -> Vec<u8> {
+    format!("elbstatus/{balancer_arn}").into_bytes()
+}
+
+/// A load balancer's listeners that cannot be served, by listener ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impaired {
+    pub listeners: std::collections::BTreeMap<String, String>,
+}
+
+/// Records that a listener cannot be served (`Some(reason)`), or can again (`None`).
+pub fn set_listener_status(
+    tx: &mut Tx<'_>,
+    (balancer_arn, listener_arn): (&str, &str),
+    reason: Option<String>,
+) -> Result<(), ServiceError> {
+    let key = status_key(balancer_arn);
+    let mut impaired: Impaired = records::read_tx(tx, &key)?.unwrap_or_default();
+    match reason {
+        Some(r) => {
+            impaired.listeners.insert(listener_arn.to_owned(), r);
+        }
+        None => {
+            impaired.listeners.remove(listener_arn);
+        }
+    }
+    if impaired.listeners.is_empty() {
+        tx.delete(&key)?;
+        return Ok(());
+    }
+    records::write_tx(tx, &key, &impaired)
+}
+
+/// Forgets a load balancer's status (it is deleted).
+pub(crate) fn forget_status(tx: &mut Tx<'_>, balancer_arn: &str) -> Result<(), ServiceError> {
+    tx.delete(&status_key(balancer_arn))?;
+    Ok(())
+}
+
+/// Why a load balancer is impaired, if it is.
+pub(crate) fn impaired(get: &records::Reader<'_>, balancer_arn: &str) -> Result<Option<String>, ServiceError> {
+    let found: Option<Impaired> = records::read_with(get, &status_key(balancer_arn))?;
+    Ok(found.filter(|i| !i.listeners.is_empty()).map(|i| i.listeners.into_values().collect::<Vec<_>>().join("; ")))
+}

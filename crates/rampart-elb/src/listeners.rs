@@ -215,6 +215,9 @@ pub fn delete_listener(
 ) -> Result<shapes::DeleteListenerOutput, ServiceError> {
     let record = listener(&records::tx_reader(tx), &ctx.principal.account_id, &input.listener_arn)?;
     super::remove(tx, &record.arn)?;
+    if let Some(lb) = record.body::<shapes::Listener>()?.load_balancer_arn {
+        super::health::set_listener_status(tx, (&lb, &record.arn), None)?;
+    }
     Ok(shapes::DeleteListenerOutput {})
 }
 

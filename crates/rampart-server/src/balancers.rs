@@ -282,6 +282,7 @@ pub(crate) async fn supervise(
                 continue;
             }
         };
+        unbindable.retain(|arn, _| listeners.iter().any(|(a, _, _)| a == arn));
         served.retain(|arn, s| {
             let keep = listeners.iter().any(|(a, port, _)| a == arn && *port == s.port);
             if !keep {
@@ -290,14 +291,15 @@ pub(crate) async fn supervise(
             keep
         });
         for (arn, port, _) in &listeners {
-            if served.contains_key(arn) || unbindable.get(arn).is_some_and(|at| at.elapsed() < Duration::from_secs(10))
-            {
+            if served.contains_key(arn) || unbindable.get(arn).is_some_and(|at| at.elapsed() < Duration::from_secs(5)) {
                 continue;
             }
             let at = SocketAddr::new(address, *port);
             match tokio::net::TcpListener::bind(at).await {
                 Ok(listener) => {
-                    unbindable.remove(arn);
+                    if unbindable.remove(arn).is_some() {
+                        status(&db, arn, None).await;
+                    }
                     let (stop, stopped) = watch::channel(false);
                     let route = ListenerRoute {
                         arn: arn.clone(),
@@ -326,7 +328,10 @@ pub(crate) async fn supervise(
                 }
                 Err(e) => {
                     tracing::warn!(listener = %arn, address = %at, error = %e, "cannot listen for a load balancer's listener");
-                    unbindable.insert(arn.clone(), Instant::now());
+                    if unbindable.insert(arn.clone(), Instant::now()).is_none() {
+                        status(&db, arn, Some(format!("The listener on port {port} cannot be served at {at}: {e}")))
+                            .await;
+                    }
                 }
             }
         }
@@ -371,6 +376,16 @@ pub(crate) async fn supervise(
     }
     for s in served.values() {
         let _ = s.stop.send(true);
+    }
+}
+
+/// Records whether a listener can be served, for DescribeLoadBalancers' state.
+async fn status(db: &Db, listener_arn: &str, reason: Option<String>) {
+    let (balancer, listener) = (arn_of_balancer(listener_arn), listener_arn.to_owned());
+    let written =
+        db.transact(move |tx| rampart_elb::health::set_listener_status(tx, (&balancer, &listener), reason)).await;
+    if let Err(e) = written {
+        tracing::warn!(listener = %listener_arn, error = %e, "cannot record the listener's state");
     }
 }
 

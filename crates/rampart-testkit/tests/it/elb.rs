@@ -301,3 +301,46 @@ async fn a_load_balancer_of_the_api_balances_over_healthy_targets_behind_its_web
     assert!(c.describe_target_groups().send().await.unwrap().target_groups().is_empty());
     c.delete_load_balancer().load_balancer_arn(&lb_arn).send().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_whose_port_is_taken_impairs_its_load_balancer_until_the_port_is_free() {
+    let server = TestServer::start().await.unwrap();
+    let c = elb(&server);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let lb = c.create_load_balancer().name("blocked").send().await.unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let fixed = FixedResponseActionConfig::builder().status_code("200").message_body("ok").build();
+    let listener = c
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(port))
+        .default_actions(Action::builder().r#type(ActionTypeEnum::FixedResponse).fixed_response_config(fixed).build())
+        .send()
+        .await
+        .unwrap();
+    let state = || {
+        let (c, lb_arn) = (c.clone(), lb_arn.clone());
+        async move {
+            let got = c.describe_load_balancers().load_balancer_arns(lb_arn).send().await.unwrap();
+            got.load_balancers()[0].state().unwrap().clone()
+        }
+    };
+    eventually(Duration::from_secs(10), "impaired while its port is taken", || async {
+        state().await.code().map(|c| c.as_str()) == Some("active_impaired")
+    })
+    .await;
+    let reason = state().await.reason().unwrap().to_owned();
+    assert!(reason.contains(&format!("port {port}")), "{reason}");
+    drop(taken);
+    eventually(Duration::from_secs(15), "active once the port is free", || async {
+        state().await.code().map(|c| c.as_str()) == Some("active")
+    })
+    .await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let got = send(&client, "GET", &format!("http://127.0.0.1:{port}/"), &[], "").await;
+    assert_eq!((got.status, got.body.as_str()), (200, "ok"));
+    c.delete_listener().listener_arn(listener.listeners()[0].listener_arn().unwrap()).send().await.unwrap();
+}
