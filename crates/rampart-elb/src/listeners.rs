@@ -235,7 +235,7 @@ pub fn describe_listeners(
         (None, Some(arns)) => arns.iter().map(|arn| listener(&get, account, arn)).collect::<Result<_, _>>()?,
         (Some(lb), None) => {
             let lb = super::balancers::balancer(&get, account, lb)?;
-            let prefix = super::listeners_prefix(&lb.arn).ok_or_else(balancer_missing)?;
+            let prefix = super::listeners_prefix(&lb.arn).ok_or_else(super::balancer_not_found)?;
             records::scan_records(ctx.db, &prefix)?
         }
     };
@@ -243,10 +243,6 @@ pub fn describe_listeners(
     bodies.sort_by_key(|l| l.port);
     let (page, next) = super::page(bodies, input.marker.as_deref(), input.page_size)?;
     Ok(shapes::DescribeListenersOutput { listeners: Some(page), next_marker: next })
-}
-
-fn balancer_missing() -> ServiceError {
-    super::balancer_not_found()
 }
 
 pub fn modify_listener(
