@@ -47,8 +47,12 @@ mod tests {
             &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-iam"],
         ),
         ("rampart-elb", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire"]),
-        // A web ACL protects a load balancer: WAF looks up the one an association names.
-        ("rampart-waf", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb"]),
+        // A web ACL protects a load balancer: WAF looks up the one an association names, and
+        // the bucket a logging configuration names.
+        (
+            "rampart-waf",
+            &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb", "rampart-s3"],
+        ),
         // Shield protects load balancers, and mitigates in their web ACLs.
         (
             "rampart-shield",

@@ -74,6 +74,18 @@ pub fn put_logging_configuration(
         };
         return Err(invalid_parameter("LOG_DESTINATION", destination, reason));
     }
+    // The bucket must be the web ACL's account's: Rampart delivers to no other account's bucket.
+    let bucket = destination_bucket(destination).unwrap_or_default();
+    if rampart_s3::bucket_owner_tx(tx, bucket)?.as_deref() != Some(ctx.principal.account_id.as_str()) {
+        return Err(ServiceError::new(
+            "WAFLogDestinationPermissionIssueException",
+            400,
+            format!(
+                "The operation failed because you don't have the permissions that your logging configuration \
+                 requires: bucket {bucket} does not exist or is not this account's."
+            ),
+        ));
+    }
     for field in config.redacted_fields.iter().flatten() {
         let allowed = field.single_header.is_some()
             || field.uri_path.is_some()

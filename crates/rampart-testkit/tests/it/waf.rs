@@ -748,6 +748,9 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
         .unwrap();
     let refused = c.put_logging_configuration().logging_configuration(body_redacted).send().await;
     assert_eq!(code(refused), "WAFInvalidParameterException", "a body cannot be redacted");
+    let missing =
+        c.put_logging_configuration().logging_configuration(config("arn:aws:s3:::aws-waf-logs-nowhere")).send().await;
+    assert_eq!(code(missing), "WAFLogDestinationPermissionIssueException", "no such bucket of the account's");
     c.put_logging_configuration().logging_configuration(config("arn:aws:s3:::aws-waf-logs-shop")).send().await.unwrap();
     let got = c.get_logging_configuration().resource_arn(&arn).send().await.unwrap();
     assert_eq!(got.logging_configuration().unwrap().log_destination_configs(), ["arn:aws:s3:::aws-waf-logs-shop"]);
