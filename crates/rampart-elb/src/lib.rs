@@ -126,12 +126,11 @@ pub struct Configured {
 impl Record {
     /// The resource's body as its generated type.
     pub fn body<T: FromValue + HasShape>(&self) -> Result<T, ServiceError> {
-        let value = rampart_wire::json::decode_input(self.body.as_bytes(), T::SHAPE).map_err(|_| corrupt())?;
-        T::from_value(value).map_err(|_| corrupt())
+        rampart_wire::json::from_wire(self.body.as_bytes()).ok_or_else(corrupt)
     }
 
     pub(crate) fn set_body<T: IntoValue + HasShape>(&mut self, body: T) {
-        self.body = rampart_wire::json::encode(&body.into_value(), T::SHAPE);
+        self.body = rampart_wire::json::to_wire(body);
     }
 
     pub(crate) fn new<T: IntoValue + HasShape>(arn: String, body: T, tags: Vec<(String, String)>) -> Record {

@@ -170,10 +170,8 @@ fn mitigate(tx: &mut Tx<'_>, account: &str, attack: &mut Attack) -> Result<(), S
     let json = format!(
         r#"{{"Name":"{name}","Priority":10000000,"Action":{{"{action}":{{}}}},"Statement":{{"RateBasedStatement":{{"Limit":100,"EvaluationWindowSec":60,"AggregateKeyType":"IP"}}}},"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#
     );
-    use rampart_shapes::generated::wafv2::Rule;
-    use rampart_shapes::{FromValue, HasShape};
-    let value = rampart_wire::json::decode_input(json.as_bytes(), Rule::SHAPE).map_err(|_| ServiceError::internal())?;
-    let rule = Rule::from_value(value).map_err(|_| ServiceError::internal())?;
+    let rule: rampart_shapes::generated::wafv2::Rule =
+        rampart_wire::json::from_wire(json.as_bytes()).ok_or_else(ServiceError::internal)?;
     rampart_waf::mitigation::insert_rule(tx, &web_acl, rule)?;
     attack.mitigations.push(format!("Shield Advanced automatic application layer mitigation ({action})"));
     attack.mitigation_rule = Some((web_acl, name));

@@ -6,7 +6,8 @@
 
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::generated::shield as shapes;
-use rampart_shapes::{FromValue, HasShape, IntoValue};
+use rampart_shapes::{FromValue, HasShape};
+use rampart_wire::json::to_wire as wire;
 use rampart_store::Tx;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -58,14 +59,8 @@ fn write_account(tx: &mut Tx<'_>, account: &str, a: &Account) -> Result<(), Serv
     records::write_tx(tx, &account_key(account), a)
 }
 
-/// A body in AWS's wire JSON.
-pub(crate) fn wire<T: IntoValue + HasShape>(body: T) -> String {
-    rampart_wire::json::encode(&body.into_value(), T::SHAPE)
-}
-
 pub(crate) fn unwire<T: FromValue + HasShape>(body: &str) -> Result<T, ServiceError> {
-    let value = rampart_wire::json::decode_input(body.as_bytes(), T::SHAPE).map_err(|_| internal())?;
-    T::from_value(value).map_err(|_| internal())
+    rampart_wire::json::from_wire(body.as_bytes()).ok_or_else(internal)
 }
 
 fn internal() -> ServiceError {

@@ -154,14 +154,13 @@ pub struct Stored {
 impl Stored {
     /// The entity's body as its generated type.
     pub fn body<T: FromValue + HasShape>(&self) -> Result<T, ServiceError> {
-        let value = rampart_wire::json::decode_input(self.body.as_bytes(), T::SHAPE).map_err(|_| corrupt())?;
-        T::from_value(value).map_err(|_| corrupt())
+        rampart_wire::json::from_wire(self.body.as_bytes()).ok_or_else(corrupt)
     }
 }
 
 /// `body` in AWS's wire JSON, for storing.
 pub(crate) fn wire<T: IntoValue + HasShape>(body: T) -> String {
-    rampart_wire::json::encode(&body.into_value(), T::SHAPE)
+    rampart_wire::json::to_wire(body)
 }
 
 /// A stored body that no longer decodes: answered as AWS's internal error.

@@ -9,7 +9,6 @@ use std::sync::LazyLock;
 
 use rampart_core::{Ctx, ServiceError};
 use rampart_shapes::generated::wafv2 as shapes;
-use rampart_shapes::{FromValue, HasShape};
 
 use super::{Place, invalid_parameter, nonexistent, page};
 
@@ -356,10 +355,7 @@ impl ManagedGroup {
             .collect();
         let rules = rules
             .iter()
-            .map(|json| {
-                let value = rampart_wire::json::decode_input(json.as_bytes(), shapes::Rule::SHAPE).ok()?;
-                shapes::Rule::from_value(value).ok()
-            })
+            .map(|json| rampart_wire::json::from_wire::<shapes::Rule>(json.as_bytes()))
             .collect::<Option<Vec<_>>>()?;
         Some(shapes::RuleGroup {
             name: self.name.to_owned(),

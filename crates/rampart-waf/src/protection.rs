@@ -183,9 +183,8 @@ impl Protection {
             (None, None) => return Ok(None),
         };
         let acl: shapes::WebACL = stored.body().map_err(|e| e.message)?;
-        self.logging = self
-            .read(db, super::visibility::logging_key(&stored.arn))?
-            .and_then(|b| super::visibility::decode_logging(&b));
+        self.logging =
+            self.read(db, super::visibility::logging_key(&stored.arn))?.and_then(|b| rampart_wire::json::from_wire(&b));
         let mut refs = References::default();
         let mut pending: Vec<String> = Vec::new();
         for rule in acl.rules.iter().flatten() {

@@ -116,15 +116,8 @@ pub fn put_logging_configuration(
     Ok(shapes::PutLoggingConfigurationResponse { logging_configuration: Some(config) })
 }
 
-/// A logging configuration as stored.
-pub fn decode_logging(bytes: &[u8]) -> Option<shapes::LoggingConfiguration> {
-    use rampart_shapes::{FromValue, HasShape};
-    let value = rampart_wire::json::decode_input(bytes, shapes::LoggingConfiguration::SHAPE).ok()?;
-    shapes::LoggingConfiguration::from_value(value).ok()
-}
-
 fn stored_logging(get: &records::Reader<'_>, arn: &str) -> Result<Option<shapes::LoggingConfiguration>, ServiceError> {
-    Ok(get(&logging_key(arn))?.and_then(|b| decode_logging(&b)))
+    Ok(get(&logging_key(arn))?.and_then(|b| rampart_wire::json::from_wire(&b)))
 }
 
 pub fn get_logging_configuration(
@@ -159,7 +152,7 @@ pub fn list_logging_configurations(
             .concat();
     let mut configs = Vec::new();
     for (_, v) in ctx.db.scan_prefix(&prefix, None, usize::MAX >> 1, false)? {
-        if let Some(c) = decode_logging(&v) {
+        if let Some(c) = rampart_wire::json::from_wire::<shapes::LoggingConfiguration>(&v) {
             configs.push(c);
         }
     }
@@ -283,13 +276,8 @@ pub fn get_sampled_requests(
         let weight = i64::try_from(minute.population / (minute.samples.len().max(1) as u64)).unwrap_or(i64::MAX).max(1);
         population += minute.population;
         for s in &minute.samples {
-            let value = rampart_wire::json::decode_input(
-                s.as_bytes(),
-                <shapes::SampledHTTPRequest as rampart_shapes::HasShape>::SHAPE,
-            )
-            .map_err(|_| super::corrupt())?;
-            let mut sampled = <shapes::SampledHTTPRequest as rampart_shapes::FromValue>::from_value(value)
-                .map_err(|_| super::corrupt())?;
+            let mut sampled: shapes::SampledHTTPRequest =
+                rampart_wire::json::from_wire(s.as_bytes()).ok_or_else(super::corrupt)?;
             if sampled.timestamp.is_some_and(|t| t >= start && t <= end) {
                 sampled.weight = weight;
                 found.push(sampled);

@@ -94,6 +94,17 @@ fn kind_name(kind: &Kind) -> &'static str {
     }
 }
 
+/// A stored shape (a record's body kept in AWS's wire JSON) as its generated type; `None` when
+/// it no longer decodes.
+pub fn from_wire<T: rampart_shapes::FromValue + rampart_shapes::HasShape>(body: &[u8]) -> Option<T> {
+    T::from_value(decode_input(body, T::SHAPE).ok()?).ok()
+}
+
+/// A generated type in AWS's wire JSON, for storing.
+pub fn to_wire<T: rampart_shapes::IntoValue + rampart_shapes::HasShape>(value: T) -> String {
+    encode(&value.into_value(), T::SHAPE)
+}
+
 /// Encodes an output value as a JSON body, written straight out (members in the model's order;
 /// blobs base64-encoded in place) rather than through a `serde_json::Value`.
 pub fn encode(value: &Value, shape: &Shape) -> String {
