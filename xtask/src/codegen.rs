@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 
 /// The services whose shapes Rampart serves, by botocore directory name.
 const SERVICES: &[&str] =
-    &["cloudtrail", "elbv2", "iam", "kms", "organizations", "s3", "s3control", "shield", "sts", "wafv2"];
+    &["cloudtrail", "elbv2", "guardduty", "iam", "kms", "organizations", "s3", "s3control", "shield", "sts", "wafv2"];
 
 /// Shapes the models do not mark sensitive that Rampart keeps out of logs and audit records all
 /// the same: one-time MFA codes (a code seen in a trail could be replayed within its step; S3's

@@ -666,8 +666,9 @@ impl App {
             (Protocol::RestXml, Some(shape)) => {
                 rest_xml_input(shape, &labels, query_string, &headers, body).map_err(refused)?
             }
-            (Protocol::RestJson, Some(_)) => {
-                return Err(fail(not_implemented(service, op), protocol, namespace));
+            (Protocol::RestJson, Some(shape)) => {
+                let req = restxml::HttpRequest { labels: &labels, query: query_string, headers: &headers, body };
+                rampart_wire::restjson::decode_input(shape, &req).map_err(refused)?
             }
         };
         // ARNs of the request's partition, in Rampart's inner form from here on.
@@ -1247,7 +1248,18 @@ fn encode(
                 body: Bytes::from(r.body),
             };
         }
-        _ => (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s))),
+        Protocol::RestJson => {
+            let r = rampart_wire::restjson::encode_output(op, &output);
+            return Success {
+                status: r.status,
+                content_type: r.content_type.unwrap_or_else(|| "application/json".to_owned()),
+                headers: r.headers,
+                body: Bytes::from(r.body),
+            };
+        }
+        Protocol::Json => {
+            (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s)))
+        }
     };
     Success { status: 200, content_type: content_type.to_owned(), headers: Vec::new(), body: Bytes::from(body) }
 }

@@ -2,6 +2,7 @@
 
 pub mod cloudtrail;
 pub mod elbv2;
+pub mod guardduty;
 pub mod iam;
 pub mod kms;
 pub mod organizations;
@@ -15,6 +16,7 @@ pub mod wafv2;
 pub static SERVICES: &[&crate::Service] = &[
     &cloudtrail::SERVICE,
     &elbv2::SERVICE,
+    &guardduty::SERVICE,
     &iam::SERVICE,
     &kms::SERVICE,
     &organizations::SERVICE,

@@ -7,8 +7,8 @@
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
 use rampart_shapes::generated::shield as shapes;
 use rampart_shapes::{FromValue, HasShape};
-use rampart_wire::json::to_wire as wire;
 use rampart_store::Tx;
+use rampart_wire::json::to_wire as wire;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

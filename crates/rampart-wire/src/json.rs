@@ -26,12 +26,30 @@ pub fn decode_input(body: &[u8], shape: &Shape) -> Result<Value, WireError> {
     if !json.is_object() {
         return Err(WireError::malformed(Protocol::Json, "The request body must be a JSON object"));
     }
-    let v = decode(&json, shape, "", 0)?;
+    let v = decode(&json, shape, "", 0, Names::Model)?;
     rampart_shapes::validate(&v, shape).map_err(|e| WireError::validation(Protocol::Json, e))?;
     Ok(v)
 }
 
-fn decode(json: &Json, shape: &Shape, path: &str, depth: usize) -> Result<Value, WireError> {
+/// How a structure's members are named in a JSON body: awsJson uses the model's member names
+/// and ignores `jsonName`; rest-json uses `jsonName` (the models' `locationName`).
+/// See <https://smithy.io/2.0/spec/protocol-traits.html#jsonname-trait>.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Names {
+    Model,
+    Json,
+}
+
+impl Names {
+    fn of(self, m: &rampart_shapes::Member) -> &'static str {
+        match self {
+            Names::Model => m.name,
+            Names::Json => m.wire_name(),
+        }
+    }
+}
+
+pub(crate) fn decode(json: &Json, shape: &Shape, path: &str, depth: usize, names: Names) -> Result<Value, WireError> {
     if depth > MAX_DEPTH {
         return Err(WireError::malformed(Protocol::Json, "The request body is nested too deeply"));
     }
@@ -39,9 +57,9 @@ fn decode(json: &Json, shape: &Shape, path: &str, depth: usize) -> Result<Value,
         (Kind::Structure(st), Json::Object(obj)) => {
             let mut fields = Vec::with_capacity(st.members.len());
             for m in st.members {
-                fields.push(match obj.get(m.name) {
+                fields.push(match obj.get(names.of(m)) {
                     None | Some(Json::Null) => None,
-                    Some(j) => Some(decode(j, m.shape, m.name, depth + 1)?),
+                    Some(j) => Some(decode(j, m.shape, names.of(m), depth + 1, names)?),
                 });
             }
             Value::Struct(fields)
@@ -50,13 +68,13 @@ fn decode(json: &Json, shape: &Shape, path: &str, depth: usize) -> Result<Value,
             items
                 .iter()
                 .filter(|j| !j.is_null())
-                .map(|j| decode(j, list.member, path, depth + 1))
+                .map(|j| decode(j, list.member, path, depth + 1, names))
                 .collect::<Result<_, _>>()?,
         ),
         (Kind::Map(map), Json::Object(obj)) => Value::Map(
             obj.iter()
                 .filter(|(_, j)| !j.is_null())
-                .map(|(k, j)| Ok((k.clone(), decode(j, map.value, path, depth + 1)?)))
+                .map(|(k, j)| Ok((k.clone(), decode(j, map.value, path, depth + 1, names)?)))
                 .collect::<Result<_, WireError>>()?,
         ),
         (Kind::String(_), Json::String(s)) => Value::String(s.clone()),
@@ -105,15 +123,30 @@ pub fn to_wire<T: rampart_shapes::IntoValue + rampart_shapes::HasShape>(value: T
     encode(&value.into_value(), T::SHAPE)
 }
 
+/// A stored shape kept in rest-json's naming (members by `jsonName`, as GuardDuty's criteria
+/// name a finding's fields) as its generated type; `None` when it no longer decodes.
+pub fn from_json_names<T: rampart_shapes::FromValue + rampart_shapes::HasShape>(json: &Json) -> Option<T> {
+    T::from_value(decode(json, T::SHAPE, "", 0, Names::Json).ok()?).ok()
+}
+
+/// A generated type in rest-json's naming, as a JSON value.
+pub fn to_json_names<T: rampart_shapes::IntoValue + rampart_shapes::HasShape>(value: T) -> Json {
+    serde_json::from_str(&encode_named(&value.into_value(), T::SHAPE, Names::Json)).unwrap_or(Json::Null)
+}
+
 /// Encodes an output value as a JSON body, written straight out (members in the model's order;
 /// blobs base64-encoded in place) rather than through a `serde_json::Value`.
 pub fn encode(value: &Value, shape: &Shape) -> String {
+    encode_named(value, shape, Names::Model)
+}
+
+pub(crate) fn encode_named(value: &Value, shape: &Shape, names: Names) -> String {
     let mut out = String::with_capacity(256);
-    write_json(&mut out, value, shape, None);
+    write_json(&mut out, value, shape, None, names);
     out
 }
 
-fn write_json(out: &mut String, value: &Value, shape: &Shape, ts: Option<TimestampFormat>) {
+fn write_json(out: &mut String, value: &Value, shape: &Shape, ts: Option<TimestampFormat>, names: Names) {
     match (&shape.kind, value) {
         (Kind::Structure(st), Value::Struct(fields)) => {
             out.push('{');
@@ -123,9 +156,9 @@ fn write_json(out: &mut String, value: &Value, shape: &Shape, ts: Option<Timesta
                     if !std::mem::take(&mut first) {
                         out.push(',');
                     }
-                    write_str(out, m.name);
+                    write_str(out, names.of(m));
                     out.push(':');
-                    write_json(out, v, m.shape, m.timestamp_format);
+                    write_json(out, v, m.shape, m.timestamp_format, names);
                 }
             }
             out.push('}');
@@ -136,7 +169,7 @@ fn write_json(out: &mut String, value: &Value, shape: &Shape, ts: Option<Timesta
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(out, v, list.member, None);
+                write_json(out, v, list.member, None, names);
             }
             out.push(']');
         }
@@ -148,7 +181,7 @@ fn write_json(out: &mut String, value: &Value, shape: &Shape, ts: Option<Timesta
                 }
                 write_str(out, k);
                 out.push(':');
-                write_json(out, v, map.value, None);
+                write_json(out, v, map.value, None, names);
             }
             out.push('}');
         }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod json;
 pub mod query;
 pub mod rest;
+pub mod restjson;
 pub mod restxml;
 pub mod s3host;
 mod timestamp;

@@ -49,9 +49,47 @@ fn invalid_argument(message: impl Into<String>) -> WireError {
 /// Decodes an operation's input structure, then checks its constraints.
 pub fn decode_input(shape: &Shape, req: &HttpRequest<'_>) -> Result<Value, WireError> {
     let Kind::Structure(st) = &shape.kind else { return Ok(Value::Struct(Vec::new())) };
+    let mut fields = bind_http(st.members, req)?;
+    match st.payload {
+        Some(payload) => {
+            if let Some(i) = st.member_index(payload)
+                && let (Some(m), Some(field)) = (st.members.get(i), fields.get_mut(i))
+            {
+                *field = match &m.shape.kind {
+                    Kind::Blob(_) => Some(Value::Blob(req.body.to_vec())),
+                    Kind::String(_) => Some(Value::String(
+                        String::from_utf8(req.body.to_vec()).map_err(|_| malformed("The body is not UTF-8."))?,
+                    )),
+                    _ if req.body.iter().all(u8::is_ascii_whitespace) => None,
+                    _ => Some(from_xml(&parse(req.body)?, m.shape)?),
+                };
+            }
+        }
+        None => {
+            let has_body_members = st.members.iter().any(|m| m.location == Location::Body);
+            if has_body_members && !req.body.iter().all(u8::is_ascii_whitespace) {
+                let root = parse(req.body)?;
+                for (m, field) in st.members.iter().zip(fields.iter_mut()) {
+                    if m.location == Location::Body
+                        && let Some(child) = root.children.iter().find(|c| c.name == m.wire_name())
+                    {
+                        *field = Some(from_xml(child, m.shape)?);
+                    }
+                }
+            }
+        }
+    }
+    let v = Value::Struct(fields);
+    rampart_shapes::validate(&v, shape).map_err(|e| WireError::validation(Protocol::RestXml, e))?;
+    Ok(v)
+}
+
+/// The members an HTTP request binds outside its body: URI labels, query parameters and headers
+/// (shared by rest-xml and rest-json); body members are left `None`.
+pub(crate) fn bind_http(members: &[Member], req: &HttpRequest<'_>) -> Result<Vec<Option<Value>>, WireError> {
     let query: Vec<(String, String)> = form_urlencoded::parse(req.query.as_bytes()).into_owned().collect();
-    let mut fields: Vec<Option<Value>> = vec![None; st.members.len()];
-    for (m, field) in st.members.iter().zip(fields.iter_mut()) {
+    let mut fields: Vec<Option<Value>> = vec![None; members.len()];
+    for (m, field) in members.iter().zip(fields.iter_mut()) {
         *field = match m.location {
             Location::Uri => match req.labels.iter().find(|(l, _)| *l == m.wire_name()) {
                 Some((_, raw)) => {
@@ -93,38 +131,7 @@ pub fn decode_input(shape: &Shape, req: &HttpRequest<'_>) -> Result<Value, WireE
             Location::StatusCode | Location::Body => None,
         };
     }
-    match st.payload {
-        Some(payload) => {
-            if let Some(i) = st.member_index(payload)
-                && let (Some(m), Some(field)) = (st.members.get(i), fields.get_mut(i))
-            {
-                *field = match &m.shape.kind {
-                    Kind::Blob(_) => Some(Value::Blob(req.body.to_vec())),
-                    Kind::String(_) => Some(Value::String(
-                        String::from_utf8(req.body.to_vec()).map_err(|_| malformed("The body is not UTF-8."))?,
-                    )),
-                    _ if req.body.iter().all(u8::is_ascii_whitespace) => None,
-                    _ => Some(from_xml(&parse(req.body)?, m.shape)?),
-                };
-            }
-        }
-        None => {
-            let has_body_members = st.members.iter().any(|m| m.location == Location::Body);
-            if has_body_members && !req.body.iter().all(u8::is_ascii_whitespace) {
-                let root = parse(req.body)?;
-                for (m, field) in st.members.iter().zip(fields.iter_mut()) {
-                    if m.location == Location::Body
-                        && let Some(child) = root.children.iter().find(|c| c.name == m.wire_name())
-                    {
-                        *field = Some(from_xml(child, m.shape)?);
-                    }
-                }
-            }
-        }
-    }
-    let v = Value::Struct(fields);
-    rampart_shapes::validate(&v, shape).map_err(|e| WireError::validation(Protocol::RestXml, e))?;
-    Ok(v)
+    Ok(fields)
 }
 
 /// A header's value by case-insensitive name, if it is text.
@@ -276,7 +283,7 @@ pub fn http_date(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC).format(FMT).unwrap_or_default()
 }
 
-fn header_text(v: &Value) -> Option<String> {
+pub(crate) fn header_text(v: &Value) -> Option<String> {
     Some(match v {
         Value::String(s) => s.clone(),
         Value::Integer(i) => i.to_string(),
@@ -291,7 +298,7 @@ fn header_text(v: &Value) -> Option<String> {
 
 /// A header member's text: a timestamp in the format its member or shape names (S3's
 /// `x-amz-object-lock-retain-until-date` is ISO 8601), else as [`header_text`] writes it.
-fn header_value(m: &Member, v: &Value) -> Option<String> {
+pub(crate) fn header_value(m: &Member, v: &Value) -> Option<String> {
     let Value::Timestamp(t) = v else { return header_text(v) };
     let format = m.timestamp_format.or(match m.shape.kind {
         Kind::Timestamp(f) => f,
