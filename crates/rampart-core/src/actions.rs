@@ -79,6 +79,32 @@ pub enum Target {
     Bucket(&'static str),
     /// An S3 object named by bucket and key members: `arn:aws:s3:::BUCKET/KEY`.
     Object(&'static str, &'static str),
+    /// An ARN formed from a template: `{region}` and `{account}` are the request's, `{Member}`
+    /// an input member's value (`*` when absent), as in
+    /// `arn:aws:guardduty:{region}:{account}:detector/{DetectorId}`.
+    Formed(&'static str),
+}
+
+/// An ARN from a [`Target::Formed`] template.
+pub fn form_arn(template: &str, region: &str, account: &str, member: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        let Some((name, tail)) = after.split_once('}') else {
+            out.push('{');
+            rest = after;
+            continue;
+        };
+        match name {
+            "region" => out.push_str(region),
+            "account" => out.push_str(account),
+            m => out.push_str(member(m).as_deref().unwrap_or("*")),
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One row of a service's table.

@@ -13,8 +13,8 @@ use crate::iam;
 
 use Entity::{Group, InstanceProfile, Mfa, Policy, Role, SamlProvider, ServerCertificate, User};
 use Target::{
-    AccessReport, AccountRoot, All, Arn, Bucket, Caller, DelegationRequest, FederatedUser, KeyOwner, Listing, Named,
-    New, Object, OidcUrl, Renamed, ServiceLinkedRole, StsSelf, Trail,
+    AccessReport, AccountRoot, All, Arn, Bucket, Caller, DelegationRequest, FederatedUser, Formed, KeyOwner, Listing,
+    Named, New, Object, OidcUrl, Renamed, ServiceLinkedRole, StsSelf, Trail,
 };
 
 const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
@@ -437,6 +437,9 @@ pub fn resolve(
             },
             Bucket(b) => format!("arn:aws:s3:::{}", member(b).unwrap_or("*")),
             Object(b, k) => format!("arn:aws:s3:::{}/{}", member(b).unwrap_or("*"), member(k).unwrap_or("*")),
+            Formed(template) => {
+                rampart_core::actions::form_arn(template, region, account, |m| member(m).map(str::to_owned))
+            }
             Renamed(entity, name_member, path_member) => {
                 let (new_name, new_path) = (member(name_member), member(path_member));
                 if new_name.is_none() && new_path.is_none() {

@@ -10,6 +10,7 @@ use rampart_core::actions::Action;
 pub static TABLES: &[(&str, &[Action])] = &[
     ("cloudtrail", rampart_cloudtrail::ACTIONS),
     ("elasticloadbalancing", rampart_elb::ACTIONS),
+    ("guardduty", rampart_guardduty::ACTIONS),
     ("iam", rampart_iam::actions::IAM),
     ("kms", rampart_kms::ACTIONS),
     ("organizations", rampart_organizations::ACTIONS),
@@ -75,6 +76,9 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // S3 Control answers a malformed request with its general InvalidRequest.
         // See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutPublicAccessBlock.html>.
         "s3-control" => Some("InvalidRequest"),
+        // GuardDuty answers any input it refuses with BadRequestException.
+        // See <https://docs.aws.amazon.com/guardduty/latest/APIReference/CommonErrors.html>.
+        "guardduty" => Some("BadRequestException"),
         _ => None,
     }
 }
@@ -111,13 +115,20 @@ mod tests {
                     .unwrap_or_else(|| panic!("{service}:{} not in model", row.operation));
                 let has = |m: &str| matches!(op.input.map(|s| &s.kind), Some(rampart_shapes::Kind::Structure(st)) if st.member_index(m).is_some());
                 for t in row.resources {
-                    let members: &[&str] = match t {
-                        All | Listing(_) | Caller | StsSelf => &[],
-                        Named(_, m) | Arn(m) | KeyOwner(m) => &[m],
-                        New(_, m) => &[m, "Path"],
-                        Renamed(_, m, p) | Object(m, p) | ServiceLinkedRole(m, p) => &[m, p],
+                    let members: Vec<&str> = match t {
+                        All | Listing(_) | Caller | StsSelf => vec![],
+                        Named(_, m) | Arn(m) | KeyOwner(m) => vec![m],
+                        New(_, m) => vec![m, "Path"],
+                        Renamed(_, m, p) | Object(m, p) | ServiceLinkedRole(m, p) => vec![m, p],
                         Bucket(m) | FederatedUser(m) | OidcUrl(m) | Trail(m) | AccountRoot(m) | AccessReport(m)
-                        | DelegationRequest(m) => &[m],
+                        | DelegationRequest(m) => vec![m],
+                        // A template's placeholders, but the request's own Region and account.
+                        Formed(template) => template
+                            .split('{')
+                            .skip(1)
+                            .filter_map(|p| p.split_once('}').map(|(name, _)| name))
+                            .filter(|name| !matches!(*name, "region" | "account"))
+                            .collect(),
                     };
                     for m in members {
                         assert!(has(m), "{service}:{} has no member {m}", row.operation);
