@@ -58,6 +58,11 @@ mod tests {
             "rampart-shield",
             &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb", "rampart-waf"],
         ),
+        // GuardDuty reads the event log CloudTrail keeps, and its lists from S3 objects.
+        (
+            "rampart-guardduty",
+            &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-cloudtrail", "rampart-s3"],
+        ),
         (
             "rampart-server",
             &[
@@ -74,6 +79,7 @@ mod tests {
                 "rampart-elb",
                 "rampart-waf",
                 "rampart-shield",
+                "rampart-guardduty",
             ],
         ),
         (

@@ -7,7 +7,7 @@ use rampart_core::{Ctx, ServiceError, TxCtx};
 use rampart_iam::{iam, sts};
 use rampart_organizations as orgs;
 use rampart_shapes::generated::{
-    cloudtrail as cloudtrail_shapes, elbv2 as elb_shapes, iam as iam_shapes, kms as kms_shapes,
+    cloudtrail as cloudtrail_shapes, elbv2 as elb_shapes, guardduty as gd_shapes, iam as iam_shapes, kms as kms_shapes,
     organizations as org_shapes, s3 as s3_shapes, s3control as s3control_shapes, shield as shield_shapes,
     sts as sts_shapes, wafv2 as waf_shapes,
 };
@@ -553,6 +553,39 @@ impl Dispatch {
             ((elb, "RegisterTargets"), write(rampart_elb::register_targets)),
             ((elb, "RemoveTags"), write(rampart_elb::remove_tags)),
         ]);
+        let gd = gd_shapes::SERVICE.endpoint_prefix;
+        handlers.extend([
+            ((gd, "ArchiveFindings"), write(rampart_guardduty::archive_findings)),
+            ((gd, "CreateDetector"), write(rampart_guardduty::create_detector)),
+            ((gd, "CreateFilter"), write(rampart_guardduty::create_filter)),
+            ((gd, "CreateIPSet"), write(rampart_guardduty::create_ip_set)),
+            ((gd, "CreateSampleFindings"), write(rampart_guardduty::create_sample_findings)),
+            ((gd, "CreateThreatIntelSet"), write(rampart_guardduty::create_threat_intel_set)),
+            ((gd, "DeleteDetector"), write(rampart_guardduty::delete_detector)),
+            ((gd, "DeleteFilter"), write(rampart_guardduty::delete_filter)),
+            ((gd, "DeleteIPSet"), write(rampart_guardduty::delete_ip_set)),
+            ((gd, "DeleteThreatIntelSet"), write(rampart_guardduty::delete_threat_intel_set)),
+            ((gd, "GetDetector"), read(rampart_guardduty::get_detector)),
+            ((gd, "GetFilter"), read(rampart_guardduty::get_filter)),
+            ((gd, "GetFindings"), read(rampart_guardduty::get_findings)),
+            ((gd, "GetFindingsStatistics"), read(rampart_guardduty::get_findings_statistics)),
+            ((gd, "GetIPSet"), read(rampart_guardduty::get_ip_set)),
+            ((gd, "GetThreatIntelSet"), read(rampart_guardduty::get_threat_intel_set)),
+            ((gd, "ListDetectors"), read(rampart_guardduty::list_detectors)),
+            ((gd, "ListFilters"), read(rampart_guardduty::list_filters)),
+            ((gd, "ListFindings"), read(rampart_guardduty::list_findings)),
+            ((gd, "ListIPSets"), read(rampart_guardduty::list_ip_sets)),
+            ((gd, "ListTagsForResource"), read(rampart_guardduty::list_tags_for_resource)),
+            ((gd, "ListThreatIntelSets"), read(rampart_guardduty::list_threat_intel_sets)),
+            ((gd, "TagResource"), write(rampart_guardduty::tag_resource)),
+            ((gd, "UnarchiveFindings"), write(rampart_guardduty::unarchive_findings)),
+            ((gd, "UntagResource"), write(rampart_guardduty::untag_resource)),
+            ((gd, "UpdateDetector"), write(rampart_guardduty::update_detector)),
+            ((gd, "UpdateFilter"), write(rampart_guardduty::update_filter)),
+            ((gd, "UpdateFindingsFeedback"), write(rampart_guardduty::update_findings_feedback)),
+            ((gd, "UpdateIPSet"), write(rampart_guardduty::update_ip_set)),
+            ((gd, "UpdateThreatIntelSet"), write(rampart_guardduty::update_threat_intel_set)),
+        ]);
         let shield = shield_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((shield, "AssociateDRTLogBucket"), write(rampart_shield::associate_drt_log_bucket)),
@@ -732,6 +765,7 @@ mod tests {
                 "wafv2" => waf_shapes::TYPED_OPERATIONS,
                 "elasticloadbalancing" => elb_shapes::TYPED_OPERATIONS,
                 "shield" => shield_shapes::TYPED_OPERATIONS,
+                "guardduty" => gd_shapes::TYPED_OPERATIONS,
                 _ => &[],
             }
         };
@@ -751,6 +785,7 @@ mod tests {
             "wafv2",
             "elasticloadbalancing",
             "shield",
+            "guardduty",
         ]
         .into_iter()
         .flat_map(|s| typed(s).iter().map(move |op| (s, *op)))

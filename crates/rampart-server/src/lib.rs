@@ -12,6 +12,7 @@ pub mod config;
 mod conn_limits;
 mod data_dir;
 mod dispatch;
+mod guardduty;
 mod ids;
 mod listener;
 mod oidc;
@@ -259,6 +260,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         rx.clone(),
     ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
+    tokio::spawn(guardduty::detect(db.clone(), app.sealer.clone(), rx.clone()));
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
     tokio::spawn(balancers::supervise(
         db.clone(),

@@ -21,6 +21,7 @@ mod cluster;
 mod crash;
 mod delegation;
 mod elb;
+mod guardduty;
 mod iam;
 mod iam_context;
 mod kms;

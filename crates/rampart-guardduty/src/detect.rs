@@ -1,0 +1,611 @@
+//! The detections, pure: one CloudTrail event (as Rampart's event log keeps it) and what the
+//! detector has learned of its account ([`State`]) in, the findings it gives out.
+//!
+//! Each detection, what it reads and when it fires (the README's GuardDuty section says how to
+//! tune them):
+//! - `Policy:IAMUser/RootCredentialUsage`: a call signed by the account's root user (not one
+//!   an AWS service made for it). One finding per API called.
+//! - `Stealth:IAMUser/CloudTrailLoggingDisabled`: a successful `StopLogging` or `DeleteTrail`.
+//! - `Stealth:IAMUser/PasswordPolicyChange`: the account's password policy deleted, or updated
+//!   to something weaker than the last one seen (shorter minimum length, a character class or
+//!   expiry no longer required, less reuse prevention, a longer maximum age).
+//! - `Policy:S3/BucketBlockPublicAccessDisabled` and `Policy:S3/AccountBlockPublicAccessDisabled`:
+//!   a bucket's or the account's Block Public Access deleted, or put with any setting off.
+//! - `Policy:S3/BucketAnonymousAccessGranted`: a bucket policy allowing `*` without a
+//!   condition, or an ACL granting the AllUsers group; `Policy:S3/BucketPublicAccessGranted`:
+//!   an ACL granting the AuthenticatedUsers group (any AWS account).
+//! - `UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom` and
+//!   `Recon:IAMUser/MaliciousIPCaller.Custom` (a read: `Get*`, `List*`, `Describe*`): a call from
+//!   an address on one of the account's active threat intel sets and on none of its trusted IP
+//!   sets.
+//!
+//! See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-iam.html> and
+//! <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-s3.html>.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+/// A finding type Rampart produces, with GuardDuty's severity and wording.
+#[derive(Debug)]
+pub struct FindingType {
+    pub name: &'static str,
+    pub severity: f64,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The finding's `resource.resourceType`.
+    pub resource_type: &'static str,
+}
+
+/// Severities as GuardDuty's finding-type pages give them (Low 2, Medium 5, High 8).
+pub static ROOT_CREDENTIAL_USAGE: FindingType = FindingType {
+    name: "Policy:IAMUser/RootCredentialUsage",
+    severity: 2.0,
+    title: "API {api} was invoked using root credentials.",
+    description: "API {api} was invoked using root credentials from IP address {ip}.",
+    resource_type: "AccessKey",
+};
+
+pub static TRAIL_LOGGING_DISABLED: FindingType = FindingType {
+    name: "Stealth:IAMUser/CloudTrailLoggingDisabled",
+    severity: 2.0,
+    title: "AWS CloudTrail trail {target} was disabled.",
+    description: "The CloudTrail trail {target} was disabled by {principal} calling {api} from IP address {ip}.",
+    resource_type: "AccessKey",
+};
+
+pub static PASSWORD_POLICY_CHANGE: FindingType = FindingType {
+    name: "Stealth:IAMUser/PasswordPolicyChange",
+    severity: 2.0,
+    title: "Account password policy was weakened.",
+    description: "The account password policy was weakened by {principal} calling {api} from IP address {ip}.",
+    resource_type: "AccessKey",
+};
+
+pub static BUCKET_BLOCK_DISABLED: FindingType = FindingType {
+    name: "Policy:S3/BucketBlockPublicAccessDisabled",
+    severity: 2.0,
+    title: "Amazon S3 Block Public Access was disabled for S3 bucket {target}.",
+    description: "Amazon S3 Block Public Access was disabled for S3 bucket {target} by {principal} calling {api}.",
+    resource_type: "S3Bucket",
+};
+
+pub static ACCOUNT_BLOCK_DISABLED: FindingType = FindingType {
+    name: "Policy:S3/AccountBlockPublicAccessDisabled",
+    severity: 2.0,
+    title: "Amazon S3 Block Public Access was disabled for the account.",
+    description: "Amazon S3 Block Public Access was disabled for the account by {principal} calling {api}.",
+    resource_type: "AccessKey",
+};
+
+pub static BUCKET_ANONYMOUS_ACCESS: FindingType = FindingType {
+    name: "Policy:S3/BucketAnonymousAccessGranted",
+    severity: 8.0,
+    title: "Amazon S3 bucket {target} allows anonymous access.",
+    description: "{principal} granted anonymous access to S3 bucket {target} by calling {api}. Anyone on the internet can now reach it.",
+    resource_type: "S3Bucket",
+};
+
+pub static BUCKET_PUBLIC_ACCESS: FindingType = FindingType {
+    name: "Policy:S3/BucketPublicAccessGranted",
+    severity: 8.0,
+    title: "Amazon S3 bucket {target} allows access to all AWS users.",
+    description: "{principal} granted access to S3 bucket {target} to every authenticated AWS user by calling {api}.",
+    resource_type: "S3Bucket",
+};
+
+pub static MALICIOUS_CALLER: FindingType = FindingType {
+    name: "UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom",
+    severity: 5.0,
+    title: "API {api} was invoked from an IP address on a custom threat list.",
+    description: "API {api} was invoked from IP address {ip}, which is on the threat list {target}.",
+    resource_type: "AccessKey",
+};
+
+pub static MALICIOUS_RECON: FindingType = FindingType {
+    name: "Recon:IAMUser/MaliciousIPCaller.Custom",
+    severity: 5.0,
+    title: "Reconnaissance API {api} was invoked from an IP address on a custom threat list.",
+    description: "Reconnaissance API {api} was invoked from IP address {ip}, which is on the threat list {target}.",
+    resource_type: "AccessKey",
+};
+
+/// Every finding type Rampart produces (and makes samples of).
+pub static TYPES: &[&FindingType] = &[
+    &ROOT_CREDENTIAL_USAGE,
+    &TRAIL_LOGGING_DISABLED,
+    &PASSWORD_POLICY_CHANGE,
+    &BUCKET_BLOCK_DISABLED,
+    &ACCOUNT_BLOCK_DISABLED,
+    &BUCKET_ANONYMOUS_ACCESS,
+    &BUCKET_PUBLIC_ACCESS,
+    &MALICIOUS_CALLER,
+    &MALICIOUS_RECON,
+];
+
+/// A finding type by name.
+pub fn finding_type(name: &str) -> Option<&'static FindingType> {
+    TYPES.iter().find(|t| t.name == name).copied()
+}
+
+/// One detection: what a finding is made of, or updated with when one of the same key exists.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    pub kind: &'static FindingType,
+    /// What makes repeats one finding (with the type, the account and the Region).
+    pub key: String,
+    pub title: String,
+    pub description: String,
+    /// The event's time (`eventTime`).
+    pub at: String,
+    /// The finding's `resource`.
+    pub resource: Json,
+    /// The finding's `service.action`.
+    pub action: Json,
+    /// The finding's `service.evidence`, if any.
+    pub evidence: Option<Json>,
+}
+
+/// What the detector has learned of an account, kept between events (and runs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// The password policy the account last set (its `UpdateAccountPasswordPolicy` parameters).
+    #[serde(default)]
+    pub password_policy: Option<Json>,
+}
+
+/// A threat intel set or trusted IP set: its name, its addresses and networks, and the log
+/// position from which it applies (when it was read; `None`: always).
+#[derive(Debug, Clone, Default)]
+pub struct IpList {
+    pub name: String,
+    pub networks: Vec<ipnet::IpNet>,
+    pub since: Option<i64>,
+}
+
+impl IpList {
+    /// Whether the list has an address for an event at log position `at`.
+    pub fn contains(&self, ip: IpAddr, at: i64) -> bool {
+        self.since.is_none_or(|s| at >= s) && self.networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// The account's active lists, as the detections read them.
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    pub threats: Vec<IpList>,
+    pub trusted: Vec<IpList>,
+}
+
+fn s<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |at, k| at.get(k))?.as_str()
+}
+
+/// The caller as a finding's `resource.accessKeyDetails` names it.
+fn access_key_details(event: &Json) -> Json {
+    let id = crate::at(event, &["userIdentity"]);
+    let kind = s(id, &["type"]).unwrap_or("Unknown");
+    let user = match kind {
+        "Root" => "Root".to_owned(),
+        "AssumedRole" => s(id, &["sessionContext", "sessionIssuer", "userName"])
+            .or_else(|| s(id, &["arn"]).and_then(|a| a.rsplit('/').nth(1)))
+            .unwrap_or_default()
+            .to_owned(),
+        _ => s(id, &["userName"]).unwrap_or_default().to_owned(),
+    };
+    json!({
+        "accessKeyId": s(id, &["accessKeyId"]).unwrap_or_default(),
+        "principalId": s(id, &["principalId"]).unwrap_or_default(),
+        "userName": user,
+        "userType": kind,
+    })
+}
+
+/// The finding's `service.action` for an API call.
+fn api_call_action(event: &Json, affected: Option<(&str, &str)>) -> Json {
+    let ip = s(event, &["sourceIPAddress"]).unwrap_or_default();
+    let mut call = json!({
+        "api": s(event, &["eventName"]).unwrap_or_default(),
+        "serviceName": s(event, &["eventSource"]).unwrap_or_default(),
+        "callerType": if ip.parse::<IpAddr>().is_ok() { "Remote IP" } else { "AWS Service" },
+        "userAgent": s(event, &["userAgent"]).unwrap_or_default(),
+    });
+    if ip.parse::<IpAddr>().is_ok() {
+        let family = if ip.contains(':') { "ipAddressV6" } else { "ipAddressV4" };
+        crate::set(&mut call, &["remoteIpDetails"], json!({ family: ip }));
+    } else if !ip.is_empty() {
+        crate::set(&mut call, &["domainDetails"], json!({ "domain": ip }));
+    }
+    if let Some(code) = s(event, &["errorCode"]) {
+        crate::set(&mut call, &["errorCode"], json!(code));
+    }
+    if let Some((kind, arn)) = affected {
+        crate::set(&mut call, &["affectedResources"], json!({ kind: arn }));
+    }
+    json!({ "actionType": "AWS_API_CALL", "awsApiCallAction": call })
+}
+
+fn words(template: &str, event: &Json, target: &str) -> String {
+    let principal = s(event, &["userIdentity", "arn"]).unwrap_or("an unknown principal");
+    template
+        .replace("{api}", s(event, &["eventName"]).unwrap_or_default())
+        .replace("{ip}", s(event, &["sourceIPAddress"]).unwrap_or_default())
+        .replace("{principal}", principal)
+        .replace("{target}", target)
+}
+
+fn detection(
+    kind: &'static FindingType,
+    event: &Json,
+    key: String,
+    target: &str,
+    resource: Json,
+    action: Json,
+) -> Detection {
+    Detection {
+        kind,
+        key,
+        title: words(kind.title, event, target),
+        description: words(kind.description, event, target),
+        at: s(event, &["eventTime"]).unwrap_or_default().to_owned(),
+        resource,
+        action,
+        evidence: None,
+    }
+}
+
+/// The principal a key is made from: its ARN, else its principal id.
+fn who(event: &Json) -> String {
+    s(event, &["userIdentity", "arn"])
+        .or_else(|| s(event, &["userIdentity", "principalId"]))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn bucket_resource(event: &Json, bucket: &str) -> Json {
+    json!({
+        "resourceType": "S3Bucket",
+        "accessKeyDetails": access_key_details(event),
+        "s3BucketDetails": [{
+            "name": bucket,
+            "arn": format!("arn:aws:s3:::{bucket}"),
+            "type": "Destination",
+        }],
+    })
+}
+
+fn key_resource(event: &Json) -> Json {
+    json!({ "resourceType": "AccessKey", "accessKeyDetails": access_key_details(event) })
+}
+
+/// The detections one event (at log position `at`) gives, updating `state`. A failed call counts
+/// only for who made it and from where (root use, threat lists): a refused StopLogging disabled
+/// nothing.
+pub fn detect(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<Detection> {
+    let mut out = Vec::new();
+    let name = s(event, &["eventName"]).unwrap_or_default();
+    let source = s(event, &["eventSource"]).unwrap_or_default();
+    let failed = event.get("errorCode").is_some_and(|e| !e.is_null());
+    let api_call = matches!(s(event, &["eventType"]), Some("AwsApiCall"));
+    if !api_call {
+        return out;
+    }
+    let params = crate::at(event, &["requestParameters"]);
+
+    if s(event, &["userIdentity", "type"]) == Some("Root") && s(event, &["userIdentity", "invokedBy"]).is_none() {
+        out.push(detection(
+            &ROOT_CREDENTIAL_USAGE,
+            event,
+            format!("{}|{name}", who(event)),
+            "",
+            key_resource(event),
+            api_call_action(event, None),
+        ));
+    }
+
+    // Calls from an address on a threat list, unless a trusted list has it.
+    if let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok())
+        && !lists.trusted.iter().any(|l| l.contains(ip, at))
+        && let Some(list) = lists.threats.iter().find(|l| l.contains(ip, at))
+    {
+        let recon = ["Get", "List", "Describe", "Lookup"].iter().any(|p| name.starts_with(p));
+        let t = if recon { &MALICIOUS_RECON } else { &MALICIOUS_CALLER };
+        let mut d = detection(
+            t,
+            event,
+            format!("{}|{ip}", who(event)),
+            &list.name,
+            key_resource(event),
+            api_call_action(event, None),
+        );
+        d.evidence = Some(json!({
+            "threatIntelligenceDetails": [{ "threatListName": list.name, "threatNames": [] }]
+        }));
+        out.push(d);
+    }
+
+    if failed {
+        return out;
+    }
+    match (source, name) {
+        ("cloudtrail.amazonaws.com", "StopLogging" | "DeleteTrail") => {
+            let trail = s(params, &["name"]).unwrap_or_default();
+            let short = trail.rsplit('/').next().unwrap_or(trail);
+            let arn = if trail.starts_with("arn:") {
+                trail.to_owned()
+            } else {
+                format!(
+                    "arn:aws:cloudtrail:{}:{}:trail/{trail}",
+                    s(event, &["awsRegion"]).unwrap_or_default(),
+                    s(event, &["recipientAccountId"]).unwrap_or_default()
+                )
+            };
+            out.push(detection(
+                &TRAIL_LOGGING_DISABLED,
+                event,
+                arn.clone(),
+                short,
+                key_resource(event),
+                api_call_action(event, Some(("AWS::CloudTrail::Trail", &arn))),
+            ));
+        }
+        ("iam.amazonaws.com", "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy") => {
+            let new = (name == "UpdateAccountPasswordPolicy").then(|| params.clone());
+            let before = std::mem::replace(&mut state.password_policy, new.clone());
+            if weakened(before.as_ref(), new.as_ref()) {
+                out.push(detection(
+                    &PASSWORD_POLICY_CHANGE,
+                    event,
+                    "password-policy".to_owned(),
+                    "",
+                    key_resource(event),
+                    api_call_action(event, None),
+                ));
+            }
+        }
+        ("s3.amazonaws.com", "PutPublicAccessBlock" | "DeletePublicAccessBlock")
+            if (name == "DeletePublicAccessBlock" || block_off(params)) =>
+        {
+            let bucket = s(params, &["bucketName"]).unwrap_or_default();
+            out.push(detection(
+                &BUCKET_BLOCK_DISABLED,
+                event,
+                bucket.to_owned(),
+                bucket,
+                bucket_resource(event, bucket),
+                api_call_action(event, None),
+            ));
+        }
+        ("s3.amazonaws.com", "PutAccountPublicAccessBlock" | "DeleteAccountPublicAccessBlock")
+            if (name == "DeleteAccountPublicAccessBlock" || block_off(params)) =>
+        {
+            out.push(detection(
+                &ACCOUNT_BLOCK_DISABLED,
+                event,
+                "account".to_owned(),
+                "",
+                key_resource(event),
+                api_call_action(event, None),
+            ));
+        }
+        ("s3.amazonaws.com", "PutBucketPolicy" | "PutBucketAcl") => {
+            let bucket = s(params, &["bucketName"]).unwrap_or_default();
+            let grant = if name == "PutBucketPolicy" { policy_grant(params) } else { acl_grant(params) };
+            if let Some(t) = grant {
+                out.push(detection(
+                    t,
+                    event,
+                    bucket.to_owned(),
+                    bucket,
+                    bucket_resource(event, bucket),
+                    api_call_action(event, None),
+                ));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Whether Block Public Access was put with any of its four settings off (S3 records the
+/// configuration as `publicAccessBlockConfiguration`).
+fn block_off(params: &Json) -> bool {
+    let conf = params
+        .get("publicAccessBlockConfiguration")
+        .or_else(|| params.get("PublicAccessBlockConfiguration"))
+        .unwrap_or(&Json::Null);
+    ["blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets"].iter().any(|k| {
+        let upper =
+            format!("{}{}", k.get(..1).unwrap_or_default().to_ascii_uppercase(), k.get(1..).unwrap_or_default());
+        let v = conf.get(*k).or_else(|| conf.get(upper.as_str()));
+        !matches!(v, Some(Json::Bool(true)))
+    })
+}
+
+/// What a bucket policy put grants the world: `Principal: "*"` (or `{"AWS": "*"}`) allowed with
+/// no condition.
+fn policy_grant(params: &Json) -> Option<&'static FindingType> {
+    let text = params.get("policy").or_else(|| params.get("bucketPolicy"))?;
+    let policy: Json = match text {
+        Json::String(t) => serde_json::from_str(t).ok()?,
+        other => other.clone(),
+    };
+    let statements = match crate::at(&policy, &["Statement"]) {
+        Json::Array(items) => items.clone(),
+        one @ Json::Object(_) => vec![one.clone()],
+        _ => return None,
+    };
+    let open = statements.iter().any(|st| {
+        let everyone = match crate::at(st, &["Principal"]) {
+            Json::String(p) => p == "*",
+            Json::Object(m) => match m.get("AWS") {
+                Some(Json::String(p)) => p == "*",
+                Some(Json::Array(ps)) => ps.iter().any(|p| p == "*"),
+                _ => false,
+            },
+            _ => false,
+        };
+        crate::at(st, &["Effect"]) == "Allow"
+            && everyone
+            && st.get("Condition").is_none_or(|c| c.as_object().is_none_or(|m| m.is_empty()))
+    });
+    open.then_some(&BUCKET_ANONYMOUS_ACCESS)
+}
+
+/// What an ACL put grants: a canned ACL or grants to the AllUsers group (anyone) or the
+/// AuthenticatedUsers group (any AWS account).
+fn acl_grant(params: &Json) -> Option<&'static FindingType> {
+    let text = params.to_string();
+    let canned = params.get("aCL").or_else(|| params.get("x-amz-acl")).and_then(Json::as_str).unwrap_or_default();
+    if text.contains("acs.amazonaws.com/groups/global/AllUsers")
+        || matches!(canned, "public-read" | "public-read-write")
+    {
+        Some(&BUCKET_ANONYMOUS_ACCESS)
+    } else if text.contains("acs.amazonaws.com/groups/global/AuthenticatedUsers") || canned == "authenticated-read" {
+        Some(&BUCKET_PUBLIC_ACCESS)
+    } else {
+        None
+    }
+}
+
+/// Whether a password policy is weaker than the one before it (none before is weakest).
+pub fn weakened(before: Option<&Json>, after: Option<&Json>) -> bool {
+    let Some(before) = before else { return false };
+    let Some(after) = after else { return true };
+    let num = |p: &Json, k: &str| p.get(k).and_then(Json::as_i64);
+    let flag = |p: &Json, k: &str| p.get(k).and_then(Json::as_bool).unwrap_or(false);
+    let shorter = num(after, "minimumPasswordLength").unwrap_or(8) < num(before, "minimumPasswordLength").unwrap_or(8);
+    let dropped =
+        ["requireSymbols", "requireNumbers", "requireUppercaseCharacters", "requireLowercaseCharacters", "hardExpiry"]
+            .iter()
+            .any(|k| flag(before, k) && !flag(after, k));
+    let reuse =
+        num(after, "passwordReusePrevention").unwrap_or(0) < num(before, "passwordReusePrevention").unwrap_or(0);
+    // A maximum age of none (0 or absent) never expires passwords: the longest.
+    let age = |p: &Json| num(p, "maxPasswordAge").filter(|a| *a > 0).unwrap_or(i64::MAX);
+    shorter || dropped || reuse || age(after) > age(before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, source: &str, params: Json) -> Json {
+        json!({
+            "eventVersion": "1.08", "eventTime": "2026-12-04T10:00:00Z", "eventSource": source,
+            "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
+            "userAgent": "aws-cli/2", "requestParameters": params, "eventType": "AwsApiCall",
+            "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": "arn:aws:iam::111122223333:user/alice",
+                             "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE", "userName": "alice"}
+        })
+    }
+
+    fn types(e: &Json, state: &mut State, lists: &Lists) -> Vec<&'static str> {
+        detect(e, 0, state, lists).iter().map(|d| d.kind.name).collect()
+    }
+
+    #[test]
+    fn each_detection_fires_on_its_event_alone() {
+        let none = Lists::default();
+        let mut st = State::default();
+        let stop = event("StopLogging", "cloudtrail.amazonaws.com", json!({"name": "main"}));
+        assert_eq!(types(&stop, &mut st, &none), ["Stealth:IAMUser/CloudTrailLoggingDisabled"]);
+        let mut failed = stop.clone();
+        failed["errorCode"] = json!("AccessDenied");
+        assert!(types(&failed, &mut st, &none).is_empty());
+        assert!(
+            types(&event("StartLogging", "cloudtrail.amazonaws.com", json!({"name": "main"})), &mut st, &none)
+                .is_empty()
+        );
+
+        let mut root = event("ListUsers", "iam.amazonaws.com", json!({}));
+        root["userIdentity"] = json!({"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root", "accessKeyId": "AKIAROOT"});
+        let ds = detect(&root, 0, &mut st, &none);
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0].kind.name, "Policy:IAMUser/RootCredentialUsage");
+        assert_eq!(ds[0].resource["accessKeyDetails"]["userType"], "Root");
+        assert_eq!(ds[0].action["awsApiCallAction"]["remoteIpDetails"]["ipAddressV4"], "203.0.113.9");
+
+        let bpa = event(
+            "PutPublicAccessBlock",
+            "s3.amazonaws.com",
+            json!({"bucketName": "b", "publicAccessBlockConfiguration": {"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": false, "restrictPublicBuckets": true}}),
+        );
+        assert_eq!(types(&bpa, &mut st, &none), ["Policy:S3/BucketBlockPublicAccessDisabled"]);
+        let on = event(
+            "PutPublicAccessBlock",
+            "s3.amazonaws.com",
+            json!({"bucketName": "b", "publicAccessBlockConfiguration": {"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": true, "restrictPublicBuckets": true}}),
+        );
+        assert!(types(&on, &mut st, &none).is_empty());
+
+        let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+        let p = event("PutBucketPolicy", "s3.amazonaws.com", json!({"bucketName": "b", "policy": public}));
+        assert_eq!(types(&p, &mut st, &none), ["Policy:S3/BucketAnonymousAccessGranted"]);
+        let scoped = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+        assert!(
+            types(
+                &event("PutBucketPolicy", "s3.amazonaws.com", json!({"bucketName": "b", "policy": scoped})),
+                &mut st,
+                &none
+            )
+            .is_empty()
+        );
+        let acl = event("PutBucketAcl", "s3.amazonaws.com", json!({"bucketName": "b", "aCL": "authenticated-read"}));
+        assert_eq!(types(&acl, &mut st, &none), ["Policy:S3/BucketPublicAccessGranted"]);
+    }
+
+    #[test]
+    fn password_policy_weakening_is_against_the_last_one_seen() {
+        let none = Lists::default();
+        let mut st = State::default();
+        let strong = json!({"minimumPasswordLength": 14, "requireSymbols": true, "passwordReusePrevention": 5});
+        let first = event("UpdateAccountPasswordPolicy", "iam.amazonaws.com", strong.clone());
+        assert!(types(&first, &mut st, &none).is_empty(), "a first policy strengthens");
+        let stronger = json!({"minimumPasswordLength": 16, "requireSymbols": true, "passwordReusePrevention": 5});
+        assert!(types(&event("UpdateAccountPasswordPolicy", "iam.amazonaws.com", stronger), &mut st, &none).is_empty());
+        let weak = json!({"minimumPasswordLength": 16, "requireSymbols": false, "passwordReusePrevention": 5});
+        assert_eq!(
+            types(&event("UpdateAccountPasswordPolicy", "iam.amazonaws.com", weak), &mut st, &none),
+            ["Stealth:IAMUser/PasswordPolicyChange"]
+        );
+        assert_eq!(
+            types(&event("DeleteAccountPasswordPolicy", "iam.amazonaws.com", json!({})), &mut st, &none),
+            ["Stealth:IAMUser/PasswordPolicyChange"]
+        );
+        assert!(
+            types(&event("DeleteAccountPasswordPolicy", "iam.amazonaws.com", json!({})), &mut st, &none).is_empty()
+        );
+    }
+
+    #[test]
+    fn threat_lists_name_callers_unless_trusted() {
+        let mut st = State::default();
+        let list =
+            |name: &str, net: &str| IpList { name: name.into(), networks: vec![net.parse().unwrap()], since: Some(10) };
+        let mut lists = Lists { threats: vec![list("bad", "203.0.113.0/24")], trusted: Vec::new() };
+        let get = event("GetUser", "iam.amazonaws.com", json!({}));
+        assert!(detect(&get, 9, &mut st, &lists).is_empty(), "a list applies from when it was read");
+        let ds = detect(&get, 10, &mut st, &lists);
+        assert_eq!(ds[0].kind.name, "Recon:IAMUser/MaliciousIPCaller.Custom");
+        assert_eq!(ds[0].evidence.as_ref().unwrap()["threatIntelligenceDetails"][0]["threatListName"], "bad");
+        assert_eq!(
+            detect(&event("CreateUser", "iam.amazonaws.com", json!({})), 11, &mut st, &lists)
+                .iter()
+                .map(|d| d.kind.name)
+                .collect::<Vec<_>>(),
+            ["UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"]
+        );
+        lists.trusted.push(list("office", "203.0.113.9/32"));
+        assert!(detect(&get, 12, &mut st, &lists).is_empty());
+    }
+
+    #[test]
+    fn the_catalog_names_each_type_once() {
+        for t in TYPES {
+            assert!(std::ptr::eq(finding_type(t.name).unwrap(), *t));
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The detector's engine: a consumer of the event log with its own cursor, as the event-history
+//! indexer is. A run reads the events after the cursor on a reader ([`plan`]: the detections and
+//! what each account's state becomes, pure over what it read), then writes the findings, the
+//! states and the cursor's move in one transaction ([`apply`], which does nothing if the cursor
+//! moved meanwhile): a restart neither repeats nor skips an event.
+//!
+//! Only accounts with an enabled detector in an event's Region are looked at; an event of a
+//! global service (IAM, STS, Organizations) is looked at by each of the account's detectors.
+
+use std::collections::HashMap;
+
+use rampart_core::{ServiceError, records};
+use rampart_store::{Db, Tx};
+use serde_json::Value as Json;
+use time::OffsetDateTime;
+
+use crate::detect::{self, Detection, IpList, Lists, State};
+use crate::findings::{self, Recorded};
+use crate::lists::{self, Kind};
+use crate::{Detector, filters};
+
+/// Where the engine has got to in the log: the last position it has read.
+const CURSOR: &[u8] = b"meta/guardduty-cursor";
+/// Lists waiting to be read from S3: `gdpending/ACCOUNT/REGION/KIND/ID`.
+const PENDING: &str = "gdpending/";
+/// Events younger than this wait for the next run (events of reads commit a moment late).
+pub const LAG: time::Duration = time::Duration::seconds(1);
+/// Most events one run reads.
+pub const BATCH: usize = 5000;
+
+fn cursor(stored: Option<Vec<u8>>) -> i64 {
+    stored.and_then(|c| std::str::from_utf8(&c).ok()?.parse().ok()).unwrap_or(i64::MIN)
+}
+
+fn state_key(account: &str, region: &str) -> Vec<u8> {
+    format!("{}state", crate::prefix(account, region)).into_bytes()
+}
+
+/// The enabled detectors of an account, by Region.
+fn detectors(db: &Db, account: &str) -> Result<Vec<(String, Detector)>, ServiceError> {
+    let p = format!("guardduty/{account}/");
+    let mut out = Vec::new();
+    // Each Region's detector is `guardduty/ACCOUNT/REGION/detector`: step Region by Region.
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let rows = db.scan_prefix(p.as_bytes(), after.as_deref(), 1, false)?;
+        let Some((k, _)) = rows.into_iter().next() else { break };
+        let rest = k.get(p.len()..).unwrap_or_default();
+        let region = String::from_utf8_lossy(rest.split(|b| *b == b'/').next().unwrap_or_default()).into_owned();
+        let get = records::cached_reader(db);
+        if let Some(d) = crate::detector(&get, account, &region)?.filter(|d| d.enabled) {
+            out.push((region.clone(), d));
+        }
+        // Past every key of this Region.
+        after = Some(format!("{p}{region}/\u{10FFFF}").into_bytes());
+    }
+    Ok(out)
+}
+
+fn active(db: &Db, account: &str, region: &str, kind: Kind) -> Result<Vec<IpList>, ServiceError> {
+    Ok(lists::all(db, account, region, kind)?
+        .into_iter()
+        .filter(|l| l.activate && l.status == "ACTIVE")
+        .map(|l| IpList {
+            name: l.name,
+            networks: l.entries.iter().filter_map(|e| e.parse().ok()).collect(),
+            since: l.since.map(rampart_cloudtrail::position),
+        })
+        .collect())
+}
+
+/// What one run writes.
+#[derive(Debug, Default)]
+pub struct Plan {
+    from: i64,
+    to: Option<i64>,
+    pub events: usize,
+    /// Each detection with the account and Region of the detector it is for.
+    pub detections: Vec<(String, String, Detection)>,
+    states: Vec<((String, String), State)>,
+}
+
+/// Whether an event's service is global, its events recorded in us-east-1 for every Region.
+fn global(source: &str) -> bool {
+    matches!(source, "iam.amazonaws.com" | "sts.amazonaws.com" | "organizations.amazonaws.com" | "signin.amazonaws.com")
+}
+
+/// Reads the events after the cursor (up to `now` less [`LAG`]) and plans what they give.
+pub fn plan(db: &Db, now: OffsetDateTime) -> Result<Plan, ServiceError> {
+    let from = cursor(db.get(CURSOR)?);
+    let horizon = rampart_cloudtrail::position(now - LAG).saturating_sub(1);
+    let rows = db.log_range(from.saturating_add(1), horizon, BATCH, false)?;
+    plan_rows(db, from, &rows)
+}
+
+/// Plans over the given log rows (positions and stored events), from cursor `from`.
+pub fn plan_rows(db: &Db, from: i64, rows: &[(i64, Vec<u8>)]) -> Result<Plan, ServiceError> {
+    let Some(&(last, _)) = rows.last() else { return Ok(Plan { from, ..Plan::default() }) };
+    let mut by_account: HashMap<String, Vec<(String, Detector)>> = HashMap::new();
+    let mut states: HashMap<(String, String), State> = HashMap::new();
+    let mut lists: HashMap<(String, String), Lists> = HashMap::new();
+    let mut detections = Vec::new();
+    for (at, stored) in rows {
+        let Some(bytes) = rampart_cloudtrail::stored::unpack(stored) else { continue };
+        let Ok(event) = serde_json::from_slice::<Json>(&bytes) else { continue };
+        let Some(account) = crate::at(&event, &["recipientAccountId"]).as_str() else { continue };
+        if !by_account.contains_key(account) {
+            by_account.insert(account.to_owned(), detectors(db, account)?);
+        }
+        let regions = by_account.get(account).map(Vec::as_slice).unwrap_or_default();
+        if regions.is_empty() {
+            continue;
+        }
+        let event_region = crate::at(&event, &["awsRegion"]).as_str().unwrap_or_default();
+        let everywhere = global(crate::at(&event, &["eventSource"]).as_str().unwrap_or_default());
+        // A detector looks at what happens once it exists, not at the history before it (by log
+        // position: the event's time to the nanosecond).
+        let watching = |(r, d): &&(String, Detector)| {
+            (everywhere || r == event_region) && *at >= rampart_cloudtrail::position(d.created)
+        };
+        for (region, _) in regions.iter().filter(watching) {
+            let k = (account.to_owned(), region.clone());
+            if !states.contains_key(&k) {
+                let st: State =
+                    records::read_with(&records::cached_reader(db), &state_key(account, region))?.unwrap_or_default();
+                states.insert(k.clone(), st);
+                let l = Lists {
+                    threats: active(db, account, region, Kind::Threat)?,
+                    trusted: active(db, account, region, Kind::Trusted)?,
+                };
+                lists.insert(k.clone(), l);
+            }
+            let (Some(st), Some(l)) = (states.get_mut(&k), lists.get(&k)) else { continue };
+            for d in detect::detect(&event, *at, st, l) {
+                detections.push((account.to_owned(), region.clone(), d));
+            }
+        }
+    }
+    Ok(Plan { from, to: Some(last), events: rows.len(), detections, states: states.into_iter().collect() })
+}
+
+/// Writes a plan, if the cursor is still where it started: the findings (new or counted), the
+/// accounts' states and the cursor. Returns what each detection became.
+pub fn apply(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime) -> Result<Vec<Recorded>, ServiceError> {
+    let Some(to) = plan.to else { return Ok(Vec::new()) };
+    if cursor(tx.get(CURSOR)?) != plan.from {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(plan.detections.len());
+    let mut rules: HashMap<(String, String), Vec<filters::Filter>> = HashMap::new();
+    for (account, region, det) in &plan.detections {
+        // The detector as it is now: one disabled or deleted meanwhile records nothing.
+        let Some(d) = crate::detector(&records::tx_reader(tx), account, region)?.filter(|d| d.enabled) else {
+            continue;
+        };
+        let k = (account.clone(), region.clone());
+        if !rules.contains_key(&k) {
+            rules.insert(k.clone(), filters::ranked(tx, account, region)?);
+        }
+        let r = rules.get(&k).map(Vec::as_slice).unwrap_or_default();
+        out.push(findings::record(tx, account, region, &d, det, r, now)?);
+    }
+    for ((account, region), st) in &plan.states {
+        records::write_tx(tx, &state_key(account, region), st)?;
+    }
+    tx.put(CURSOR, to.to_string().as_bytes())?;
+    Ok(out)
+}
+
+/// Marks a list to be read by the next [`load_lists`].
+pub(crate) fn mark_pending(tx: &mut Tx<'_>, account: &str, region: &str, l: &lists::List) -> Result<(), ServiceError> {
+    let k = format!(
+        "{PENDING}{account}/{region}/{}/{}",
+        if l.kind == Kind::Trusted { "ipset" } else { "threatintelset" },
+        l.id
+    );
+    tx.put(k.as_bytes(), b"1")?;
+    Ok(())
+}
+
+/// The lists waiting to be read: account, Region, kind and id.
+pub fn pending(db: &Db) -> Result<Vec<(String, String, Kind, String)>, ServiceError> {
+    let rows = db.scan_prefix(PENDING.as_bytes(), None, 100, false)?;
+    Ok(rows
+        .iter()
+        .filter_map(|(k, _)| {
+            let text = std::str::from_utf8(k).ok()?.strip_prefix(PENDING)?;
+            let mut p = text.split('/');
+            let (a, r, kind, id) = (p.next()?, p.next()?, p.next()?, p.next()?);
+            Some((a.to_owned(), r.to_owned(), Kind::of(kind), id.to_owned()))
+        })
+        .collect())
+}
+
+/// What reading a list's object found: its entries, or why it could not be read.
+pub type Loaded = Result<Vec<String>, String>;
+
+/// Reads a waiting list's object (straight from the store: the list's own account's bucket).
+pub fn read_list(
+    db: &Db,
+    sealer: &rampart_store::Sealer,
+    account: &str,
+    region: &str,
+    kind: Kind,
+    id: &str,
+) -> Option<Loaded> {
+    let l = lists::read(&records::cached_reader(db), account, region, kind, id).ok()??;
+    let Some((bucket, key)) = lists::object_of(&l.location) else { return Some(Err("invalid location".into())) };
+    let objects = rampart_s3::StoredObjects { db, sealer };
+    Some(match objects.get(&bucket, &key) {
+        Ok(Some((data, _))) => Ok(lists::parse(&l.format, &data).iter().map(ToString::to_string).collect()),
+        Ok(None) => Err(format!("s3://{bucket}/{key} does not exist")),
+        Err(e) => Err(e),
+    })
+}
+
+/// Stores what [`read_list`] found: the list `ACTIVE` with its entries, or `ERROR`. A list
+/// whose bucket is not its account's (or not the expected owner's) is an error too.
+pub fn store_list(
+    tx: &mut Tx<'_>,
+    account: &str,
+    region: &str,
+    kind: Kind,
+    id: &str,
+    loaded: Loaded,
+) -> Result<(), ServiceError> {
+    let pending =
+        format!("{PENDING}{account}/{region}/{}/{id}", if kind == Kind::Trusted { "ipset" } else { "threatintelset" });
+    tx.delete(pending.as_bytes())?;
+    let Some(mut l) = lists::read(&records::tx_reader(tx), account, region, kind, id)? else { return Ok(()) };
+    if l.status != "ACTIVATING" {
+        return Ok(());
+    }
+    let owner = lists::object_of(&l.location).map(|(b, _)| rampart_s3::bucket_owner_tx(tx, &b)).transpose()?.flatten();
+    let expected = l.expected_bucket_owner.clone().unwrap_or_else(|| account.to_owned());
+    match loaded {
+        Ok(entries) if owner.as_deref() == Some(expected.as_str()) => {
+            l.entries = entries;
+            l.status = "ACTIVE".to_owned();
+            l.since = Some(time::OffsetDateTime::now_utc());
+        }
+        _ => {
+            l.entries.clear();
+            l.status = "ERROR".to_owned();
+        }
+    }
+    lists::write(tx, account, region, &l)
+}

@@ -1,0 +1,71 @@
+//! GuardDuty's engine as a server task: a run every quarter second (at once again while a run
+//! finds a full batch) reads the lists waiting to be read from S3, then the events logged since
+//! the last run, and records what the detections find. One node of a cluster runs it (the
+//! `guardduty` lease).
+
+use std::sync::Arc;
+
+use rampart_guardduty::engine;
+use rampart_store::{Db, Sealer};
+use tokio::sync::watch;
+
+pub async fn detect(db: Db, sealer: Arc<Sealer>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if !db.lease("guardduty") {
+            continue;
+        }
+        load_lists(&db, &sealer).await;
+        loop {
+            let now = time::OffsetDateTime::now_utc();
+            let reader = db.clone();
+            let plan = match tokio::task::spawn_blocking(move || engine::plan(&reader, now)).await {
+                Ok(Ok(plan)) => plan,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = ?e, "reading events for GuardDuty failed; it is retried on the next run");
+                    break;
+                }
+                Err(_) => break,
+            };
+            let full = plan.events >= engine::BATCH;
+            if plan.events == 0 {
+                break;
+            }
+            match db.transact(move |tx| engine::apply(tx, &plan, now)).await {
+                Ok(_) if full => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "recording GuardDuty findings failed; it is retried on the next run");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Reads the trusted IP sets and threat intel sets waiting to be (re)read from their objects.
+async fn load_lists(db: &Db, sealer: &Arc<Sealer>) {
+    let reader = db.clone();
+    let pending = match tokio::task::spawn_blocking(move || engine::pending(&reader)).await {
+        Ok(Ok(p)) => p,
+        _ => return,
+    };
+    for (account, region, kind, id) in pending {
+        let (reader, sealer) = (db.clone(), sealer.clone());
+        let (a, r, i) = (account.clone(), region.clone(), id.clone());
+        let loaded = tokio::task::spawn_blocking(move || engine::read_list(&reader, &sealer, &a, &r, kind, &i)).await;
+        let loaded = match loaded {
+            Ok(Some(l)) => l,
+            Ok(None) => Err("the list is gone".to_owned()),
+            Err(_) => continue,
+        };
+        if let Err(e) = db.transact(move |tx| engine::store_list(tx, &account, &region, kind, &id, loaded)).await {
+            tracing::warn!(error = ?e, "storing a GuardDuty list failed; it is retried on the next run");
+        }
+    }
+}

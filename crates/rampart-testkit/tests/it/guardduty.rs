@@ -1,0 +1,403 @@
+//! GuardDuty through aws-sdk-guardduty: a detector, then scripted attacks through the real APIs
+//! (root credentials used, a trail stopped, the password policy weakened, a bucket opened to
+//! the world, calls from an address on an uploaded threat list) each found with GuardDuty's type,
+//! severity and resource, while an ordinary workload finds nothing; repeats counted on one
+//! finding; suppression rules, archiving, feedback, statistics and samples.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use aws_sdk_guardduty::error::ProvideErrorMetadata;
+use aws_sdk_guardduty::types::{
+    Condition, Feedback, FilterAction, FindingCriteria, GroupByType, IpSetFormat, ThreatIntelSetFormat,
+};
+use aws_sdk_s3::primitives::ByteStream;
+use rampart_testkit::TestServer;
+
+fn guardduty(server: &TestServer, id: &str, secret: &str) -> aws_sdk_guardduty::Client {
+    let conf = aws_sdk_guardduty::Config::builder()
+        .behavior_version(aws_sdk_guardduty::config::BehaviorVersion::latest())
+        .region(aws_sdk_guardduty::config::Region::new("us-east-1"))
+        .endpoint_url(&server.endpoint)
+        .credentials_provider(aws_sdk_guardduty::config::Credentials::new(id, secret, None, None, "test"))
+        .retry_config(aws_sdk_guardduty::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_guardduty::Client::from_conf(conf)
+}
+
+fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_guardduty::error::SdkError<E, R>>) -> String {
+    match r {
+        Ok(_) => "OK".to_owned(),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
+    }
+}
+
+/// Every finding of the detector, by type.
+async fn findings(gd: &aws_sdk_guardduty::Client, detector: &str) -> Vec<aws_sdk_guardduty::types::Finding> {
+    let ids = gd.list_findings().detector_id(detector).max_results(50).send().await.unwrap().finding_ids().to_vec();
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    gd.get_findings().detector_id(detector).set_finding_ids(Some(ids)).send().await.unwrap().findings().to_vec()
+}
+
+/// Waits until the findings meet `done` (the engine runs every quarter second and reads events a
+/// second old).
+async fn wait_until(
+    gd: &aws_sdk_guardduty::Client,
+    detector: &str,
+    done: impl Fn(&[aws_sdk_guardduty::types::Finding]) -> bool,
+) -> Vec<aws_sdk_guardduty::types::Finding> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = findings(gd, detector).await;
+        if done(&found) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "the findings never got there: {found:#?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn types(found: &[aws_sdk_guardduty::types::Finding]) -> BTreeSet<&str> {
+    found.iter().map(|f| f.r#type().unwrap_or_default()).collect()
+}
+
+/// Waits for the findings to be exactly of `types`.
+async fn wait_for(
+    gd: &aws_sdk_guardduty::Client,
+    detector: &str,
+    want: &[&str],
+) -> Vec<aws_sdk_guardduty::types::Finding> {
+    let want: BTreeSet<&str> = want.iter().copied().collect();
+    wait_until(gd, detector, |found| types(found) == want).await
+}
+
+/// Whether a root finding for `api` is among the findings: the engine reads events in order, so
+/// once a call's finding is there every earlier call has been looked at.
+fn root_call(found: &[aws_sdk_guardduty::types::Finding], api: &str) -> bool {
+    found.iter().any(|f| {
+        f.r#type() == Some("Policy:IAMUser/RootCredentialUsage")
+            && f.service().and_then(|s| s.action()).and_then(|a| a.aws_api_call_action()).and_then(|c| c.api())
+                == Some(api)
+    })
+}
+
+fn of<'a>(found: &'a [aws_sdk_guardduty::types::Finding], t: &str) -> &'a aws_sdk_guardduty::types::Finding {
+    found.iter().find(|f| f.r#type() == Some(t)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
+    let server = TestServer::start().await.unwrap();
+    // An administrator, made by root before GuardDuty watches: the rest is done as alice.
+    let root = crate::iam::root(&server);
+    root.create_user().user_name("alice").send().await.unwrap();
+    root.attach_user_policy()
+        .user_name("alice")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let key = root.create_access_key().user_name("alice").send().await.unwrap().access_key.unwrap();
+    let (id, secret) = (key.access_key_id, key.secret_access_key);
+    let gd = guardduty(&server, &id, &secret);
+    let iam = crate::iam::iam(&server, &id, &secret);
+    let s3 = crate::s3::s3(&server, &id, &secret);
+
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    assert_eq!(detector.len(), 32);
+    assert_eq!(code(gd.create_detector().enable(true).send().await), "BadRequestException");
+    assert_eq!(gd.list_detectors().send().await.unwrap().detector_ids(), std::slice::from_ref(&detector));
+    let got = gd.get_detector().detector_id(&detector).send().await.unwrap();
+    assert_eq!(got.status().unwrap().as_str(), "ENABLED");
+    let feature = |name: &str| {
+        got.features()
+            .iter()
+            .find(|f| f.name().map(|n| n.as_str()) == Some(name))
+            .and_then(|f| f.status())
+            .unwrap()
+            .as_str()
+            .to_owned()
+    };
+    assert_eq!(feature("CLOUD_TRAIL"), "ENABLED");
+    assert_eq!(feature("S3_DATA_EVENTS"), "ENABLED");
+    assert_eq!(feature("DNS_LOGS"), "DISABLED", "Rampart has no DNS data");
+    assert_eq!(
+        code(gd.get_detector().detector_id("0123456789abcdef0123456789abcdef").send().await),
+        "BadRequestException"
+    );
+
+    // An ordinary workload: users, reads, a private bucket with Block Public Access on.
+    for i in 0..20 {
+        iam.create_user().user_name(format!("worker-{i}")).send().await.unwrap();
+        iam.get_user().user_name(format!("worker-{i}")).send().await.unwrap();
+        iam.list_users().send().await.unwrap();
+    }
+    s3.create_bucket().bucket("data").send().await.unwrap();
+    s3.put_object()
+        .bucket("data")
+        .key("threats.txt")
+        .body(ByteStream::from_static(b"# bad\n127.0.0.1\n"))
+        .send()
+        .await
+        .unwrap();
+    let on = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    s3.put_public_access_block().bucket("data").public_access_block_configuration(on).send().await.unwrap();
+    iam.update_account_password_policy().minimum_password_length(14).require_symbols(true).send().await.unwrap();
+    // The first attack, root's credentials used, is the only finding: the ordinary workload
+    // before it (read first, as the log is) found nothing.
+    root.list_users().send().await.unwrap();
+    wait_for(&gd, &detector, &["Policy:IAMUser/RootCredentialUsage"]).await;
+
+    // The other attacks.
+    let ct = crate::cloudtrail::trail(&server, &id, &secret, None);
+    s3.create_bucket().bucket("trail-logs").send().await.unwrap();
+    s3.put_bucket_policy()
+        .bucket("trail-logs")
+        .policy(rampart_testkit::cloudtrail_bucket_policy("trail-logs"))
+        .send()
+        .await
+        .unwrap();
+    ct.create_trail().name("main").s3_bucket_name("trail-logs").send().await.unwrap();
+    ct.start_logging().name("main").send().await.unwrap();
+    ct.stop_logging().name("main").send().await.unwrap();
+    iam.update_account_password_policy().minimum_password_length(8).require_symbols(true).send().await.unwrap();
+    s3.delete_public_access_block().bucket("data").send().await.unwrap();
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"}]}"#;
+    s3.put_bucket_policy().bucket("data").policy(public).send().await.unwrap();
+
+    let found = wait_for(
+        &gd,
+        &detector,
+        &[
+            "Policy:IAMUser/RootCredentialUsage",
+            "Stealth:IAMUser/CloudTrailLoggingDisabled",
+            "Stealth:IAMUser/PasswordPolicyChange",
+            "Policy:S3/BucketBlockPublicAccessDisabled",
+            "Policy:S3/BucketAnonymousAccessGranted",
+        ],
+    )
+    .await;
+    let rootuse = of(&found, "Policy:IAMUser/RootCredentialUsage");
+    assert_eq!(rootuse.severity(), Some(2.0));
+    let key = rootuse.resource().unwrap().access_key_details().unwrap();
+    assert_eq!(key.user_type(), Some("Root"));
+    assert_eq!(key.access_key_id(), Some(server.access_key_id.as_str()));
+    let call = rootuse.service().unwrap().action().unwrap().aws_api_call_action().unwrap();
+    assert_eq!(call.api(), Some("ListUsers"));
+    assert_eq!(call.remote_ip_details().unwrap().ip_address_v4(), Some("127.0.0.1"));
+    assert_eq!(rootuse.service().unwrap().count(), Some(1));
+    let stopped = of(&found, "Stealth:IAMUser/CloudTrailLoggingDisabled");
+    assert_eq!(stopped.resource().unwrap().access_key_details().unwrap().user_name(), Some("alice"));
+    assert!(stopped.title().unwrap().contains("main"), "{:?}", stopped.title());
+    let open = of(&found, "Policy:S3/BucketAnonymousAccessGranted");
+    assert_eq!(open.severity(), Some(8.0));
+    assert_eq!(open.resource().unwrap().s3_bucket_details()[0].name(), Some("data"));
+    assert_eq!(open.resource().unwrap().resource_type(), Some("S3Bucket"));
+    assert!(
+        open.arn()
+            .unwrap()
+            .starts_with(&format!("arn:aws:guardduty:us-east-1:123456789012:detector/{detector}/finding/"))
+    );
+
+    // A repeat is counted on the same finding, with its last time moved.
+    root.list_users().send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = findings(&gd, &detector).await;
+        assert_eq!(again.len(), found.len(), "a repeat makes no new finding");
+        if of(&again, "Policy:IAMUser/RootCredentialUsage").service().unwrap().count() == Some(2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the repeat was not counted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Criteria and statistics.
+    let high =
+        FindingCriteria::builder().criterion("severity", Condition::builder().greater_than_or_equal(7).build()).build();
+    let ids =
+        gd.list_findings().detector_id(&detector).finding_criteria(high).send().await.unwrap().finding_ids().to_vec();
+    assert_eq!(ids, [open.id().unwrap().to_owned()]);
+    let stats =
+        gd.get_findings_statistics().detector_id(&detector).group_by(GroupByType::FindingType).send().await.unwrap();
+    assert_eq!(stats.finding_statistics().unwrap().grouped_by_finding_type().len(), 5);
+
+    // Archive, unarchive, feedback.
+    gd.archive_findings().detector_id(&detector).finding_ids(open.id().unwrap()).send().await.unwrap();
+    let archived =
+        FindingCriteria::builder().criterion("service.archived", Condition::builder().equals("true").build()).build();
+    let ids = gd
+        .list_findings()
+        .detector_id(&detector)
+        .finding_criteria(archived.clone())
+        .send()
+        .await
+        .unwrap()
+        .finding_ids()
+        .to_vec();
+    assert_eq!(ids, [open.id().unwrap().to_owned()]);
+    gd.unarchive_findings().detector_id(&detector).finding_ids(open.id().unwrap()).send().await.unwrap();
+    let ids = gd
+        .list_findings()
+        .detector_id(&detector)
+        .finding_criteria(archived)
+        .send()
+        .await
+        .unwrap()
+        .finding_ids()
+        .to_vec();
+    assert!(ids.is_empty());
+    gd.update_findings_feedback()
+        .detector_id(&detector)
+        .finding_ids(open.id().unwrap())
+        .feedback(Feedback::Useful)
+        .send()
+        .await
+        .unwrap();
+    let one = gd
+        .get_findings()
+        .detector_id(&detector)
+        .finding_ids(open.id().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .findings()
+        .to_vec();
+    assert_eq!(one[0].service().unwrap().user_feedback(), Some("USEFUL"));
+    assert_eq!(
+        code(gd.archive_findings().detector_id(&detector).finding_ids("00000000000000000000000000000000").send().await),
+        "BadRequestException"
+    );
+
+    // A suppression rule archives new findings that meet it as they are made.
+    let rule = FindingCriteria::builder()
+        .criterion("type", Condition::builder().equals("Policy:IAMUser/RootCredentialUsage").build())
+        .build();
+    gd.create_filter()
+        .detector_id(&detector)
+        .name("quiet-root")
+        .action(FilterAction::Archive)
+        .finding_criteria(rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gd.list_filters().detector_id(&detector).send().await.unwrap().filter_names(), ["quiet-root"]);
+    let f = gd.get_filter().detector_id(&detector).filter_name("quiet-root").send().await.unwrap();
+    assert_eq!(f.action().map(|a| a.as_str()), Some("ARCHIVE"));
+    root.get_user().send().await.unwrap();
+
+    // A threat list in the bucket: calls from its address are found, a read as reconnaissance.
+    let set = gd
+        .create_threat_intel_set()
+        .detector_id(&detector)
+        .name("bad-hosts")
+        .format(ThreatIntelSetFormat::Txt)
+        .location("https://s3.amazonaws.com/data/threats.txt")
+        .activate(true)
+        .send()
+        .await
+        .unwrap()
+        .threat_intel_set_id
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = gd.get_threat_intel_set().detector_id(&detector).threat_intel_set_id(&set).send().await.unwrap();
+        if got.status().map(|s| s.as_str()) == Some("ACTIVE") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the list stayed {:?}", got.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    iam.get_user().user_name("worker-1").send().await.unwrap();
+    root.list_policies().send().await.unwrap();
+    let found = wait_until(&gd, &detector, |f| root_call(f, "ListPolicies")).await;
+    assert_eq!(
+        types(&found),
+        BTreeSet::from([
+            "Policy:IAMUser/RootCredentialUsage",
+            "Stealth:IAMUser/CloudTrailLoggingDisabled",
+            "Stealth:IAMUser/PasswordPolicyChange",
+            "Policy:S3/BucketBlockPublicAccessDisabled",
+            "Policy:S3/BucketAnonymousAccessGranted",
+            "Recon:IAMUser/MaliciousIPCaller.Custom",
+        ])
+    );
+    let recon = of(&found, "Recon:IAMUser/MaliciousIPCaller.Custom");
+    let intel = recon.service().unwrap().evidence().unwrap().threat_intelligence_details();
+    assert_eq!(intel[0].threat_list_name(), Some("bad-hosts"));
+    // The root GetUser made a root finding of its own, archived by the rule as it was made.
+    let roots: Vec<_> = found.iter().filter(|f| f.r#type() == Some("Policy:IAMUser/RootCredentialUsage")).collect();
+    assert_eq!(roots.len(), 3, "ListUsers, GetUser, ListPolicies");
+    let get_user = roots
+        .iter()
+        .find(|f| f.service().unwrap().action().unwrap().aws_api_call_action().unwrap().api() == Some("GetUser"))
+        .unwrap();
+    assert_eq!(get_user.service().unwrap().archived(), Some(true));
+
+    // A trusted IP set with the same address: no more threat-list findings from it.
+    gd.create_ip_set()
+        .detector_id(&detector)
+        .name("office")
+        .format(IpSetFormat::Txt)
+        .location("s3://data/threats.txt")
+        .activate(true)
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids = gd.list_ip_sets().detector_id(&detector).send().await.unwrap().ip_set_ids().to_vec();
+        let got = gd.get_ip_set().detector_id(&detector).ip_set_id(&ids[0]).send().await.unwrap();
+        if got.status().map(|s| s.as_str()) == Some("ACTIVE") {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // (CreateIPSet itself came from the listed address before the set was read: a finding.)
+    let writes = |found: &[aws_sdk_guardduty::types::Finding]| {
+        found
+            .iter()
+            .filter(|f| f.r#type() == Some("UnauthorizedAccess:IAMUser/MaliciousIPCaller.Custom"))
+            .map(|f| f.service().unwrap().count().unwrap())
+            .sum::<i32>()
+    };
+    root.list_groups().send().await.unwrap();
+    let before = writes(&wait_until(&gd, &detector, |f| root_call(f, "ListGroups")).await);
+    assert!(before >= 1, "CreateIPSet from a listed address");
+    iam.create_user().user_name("after-trust").send().await.unwrap();
+    root.list_account_aliases().send().await.unwrap();
+    let after = wait_until(&gd, &detector, |f| root_call(f, "ListAccountAliases")).await;
+    assert_eq!(writes(&after), before, "a trusted address makes no threat-list finding");
+
+    // Samples, marked as such; an unknown type is refused.
+    gd.create_sample_findings()
+        .detector_id(&detector)
+        .finding_types("Stealth:IAMUser/CloudTrailLoggingDisabled")
+        .send()
+        .await
+        .unwrap();
+    let all = findings(&gd, &detector).await;
+    assert!(all.iter().any(|f| f.title().is_some_and(|t| t.starts_with("[SAMPLE]"))));
+    assert_eq!(
+        code(gd.create_sample_findings().detector_id(&detector).finding_types("Made:Up/Type").send().await),
+        "BadRequestException"
+    );
+
+    // A disabled detector finds nothing more; deleting it removes its findings.
+    gd.update_detector().detector_id(&detector).enable(false).send().await.unwrap();
+    let before = findings(&gd, &detector).await.len();
+    root.list_roles().send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(findings(&gd, &detector).await.len(), before);
+    gd.delete_detector().detector_id(&detector).send().await.unwrap();
+    assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
+    assert_eq!(code(gd.list_findings().detector_id(&detector).send().await), "BadRequestException");
+}
