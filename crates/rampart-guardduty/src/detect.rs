@@ -22,6 +22,7 @@
 //! See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-iam.html> and
 //! <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-s3.html>.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,62 @@ pub static MALICIOUS_RECON: FindingType = FindingType {
     resource_type: "AccessKey",
 };
 
+pub static CONSOLE_BRUTE_FORCE: FindingType = FindingType {
+    name: "CredentialAccess:IAMUser/AnomalousBehavior",
+    severity: 5.0,
+    title: "A console sign-in succeeded from {ip} after repeated failed sign-ins.",
+    description: "{principal} signed in to the console from {ip} after {target} failed sign-ins from that address within 15 minutes: the password may have been guessed.",
+    resource_type: "AccessKey",
+};
+
+pub static CONSOLE_NEW_PLACE: FindingType = FindingType {
+    name: "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B",
+    severity: 5.0,
+    title: "{principal} signed in to the console from an unusual network.",
+    description: "{principal} signed in to the console from {ip}, on a network ({target}) it has not signed in from before.",
+    resource_type: "AccessKey",
+};
+
+pub static ANOMALOUS_DISCOVERY: FindingType = FindingType {
+    name: "Discovery:IAMUser/AnomalousBehavior",
+    severity: 2.0,
+    title: "APIs commonly used to discover resources were invoked in an anomalous way by {principal}.",
+    description: "{principal} called {target} discovery APIs it has never called before within five minutes, the last being {api} from {ip}.",
+    resource_type: "AccessKey",
+};
+
+pub static ANOMALOUS_PRIVILEGE_ESCALATION: FindingType = FindingType {
+    name: "PrivilegeEscalation:IAMUser/AnomalousBehavior",
+    severity: 5.0,
+    title: "An API commonly used to obtain higher-level permissions was invoked in an anomalous way by {principal}.",
+    description: "{principal} called {api} from {ip}, which it has never called before{target}.",
+    resource_type: "AccessKey",
+};
+
+pub static ANOMALOUS_PERSISTENCE: FindingType = FindingType {
+    name: "Persistence:IAMUser/AnomalousBehavior",
+    severity: 5.0,
+    title: "An API commonly used to maintain unauthorized access was invoked in an anomalous way by {principal}.",
+    description: "{principal} called {api} from {ip}, which it has never called before.",
+    resource_type: "AccessKey",
+};
+
+pub static ANOMALOUS_DEFENSE_EVASION: FindingType = FindingType {
+    name: "DefenseEvasion:IAMUser/AnomalousBehavior",
+    severity: 5.0,
+    title: "An API commonly used to evade defensive measures was invoked in an anomalous way by {principal}.",
+    description: "{principal} called {api} from {ip}, which it has never called before.",
+    resource_type: "AccessKey",
+};
+
+pub static ANOMALOUS_IMPACT: FindingType = FindingType {
+    name: "Impact:IAMUser/AnomalousBehavior",
+    severity: 8.0,
+    title: "An API commonly used to tamper with data or processes was invoked in an anomalous way by {principal}.",
+    description: "{principal} called {api} from {ip}, which it has never called before.",
+    resource_type: "AccessKey",
+};
+
 /// Every finding type Rampart produces (and makes samples of).
 pub static TYPES: &[&FindingType] = &[
     &ROOT_CREDENTIAL_USAGE,
@@ -122,6 +179,13 @@ pub static TYPES: &[&FindingType] = &[
     &BUCKET_PUBLIC_ACCESS,
     &MALICIOUS_CALLER,
     &MALICIOUS_RECON,
+    &CONSOLE_BRUTE_FORCE,
+    &CONSOLE_NEW_PLACE,
+    &ANOMALOUS_DISCOVERY,
+    &ANOMALOUS_PRIVILEGE_ESCALATION,
+    &ANOMALOUS_PERSISTENCE,
+    &ANOMALOUS_DEFENSE_EVASION,
+    &ANOMALOUS_IMPACT,
 ];
 
 /// A finding type by name.
@@ -145,6 +209,8 @@ pub struct Detection {
     pub action: Json,
     /// The finding's `service.evidence`, if any.
     pub evidence: Option<Json>,
+    /// The finding's `service.detection` (an anomaly's profile comparison), if any.
+    pub detection: Option<Json>,
 }
 
 /// What the detector has learned of an account, kept between events (and runs).
@@ -153,7 +219,45 @@ pub struct State {
     /// The password policy the account last set (its `UpdateAccountPasswordPolicy` parameters).
     #[serde(default)]
     pub password_policy: Option<Json>,
+    /// Recent failed console sign-ins by source address: how many, and when the first was
+    /// (Unix seconds).
+    #[serde(default)]
+    pub failures: BTreeMap<String, (u32, i64)>,
+    /// Each principal's profile, by its ARN (a role's for its sessions).
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
 }
+
+/// What a principal usually does, learned from its own calls.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Profile {
+    /// Calls seen.
+    pub seen: u64,
+    /// The APIs it has called (`SOURCE:NAME`), with how often.
+    pub apis: BTreeMap<String, u64>,
+    /// The networks it has signed in to the console from (`/24`, or `/48` for IPv6).
+    pub places: Vec<String>,
+    /// Discovery APIs new to it, called since the window began: name and Unix seconds.
+    pub recent_new: Vec<(String, i64)>,
+    /// When it was last seen (Unix seconds), to forget the longest idle first.
+    pub last: i64,
+}
+
+/// Failed console sign-ins from one address within this window count toward a brute force.
+pub const SIGN_IN_WINDOW_SECS: i64 = 15 * 60;
+/// Failed console sign-ins from one address, within the window, before a success from it is a
+/// brute force.
+pub const BRUTE_FORCE_FAILURES: u32 = 5;
+/// Calls a principal makes before its behaviour is judged (its baseline).
+pub const LEARN_EVENTS: u64 = 100;
+/// Discovery APIs new to a principal, within [`DISCOVERY_WINDOW_SECS`], that make a finding.
+pub const DISCOVERY_NEW_APIS: usize = 10;
+pub const DISCOVERY_WINDOW_SECS: i64 = 300;
+/// Bounds on what the state keeps: principals and addresses tracked, APIs and networks per
+/// principal (the least used or longest idle go first).
+const MAX_TRACKED: usize = 1024;
+const MAX_APIS: usize = 512;
+const MAX_PLACES: usize = 32;
 
 /// A threat intel set or trusted IP set: its name, its addresses and networks, and the log
 /// position from which it applies (when it was read; `None`: always).
@@ -252,6 +356,7 @@ fn detection(
         resource,
         action,
         evidence: None,
+        detection: None,
     }
 }
 
@@ -287,10 +392,16 @@ pub fn detect(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
     let name = s(event, &["eventName"]).unwrap_or_default();
     let source = s(event, &["eventSource"]).unwrap_or_default();
     let failed = event.get("errorCode").is_some_and(|e| !e.is_null());
+    let t = unix_secs(event);
+    if s(event, &["eventType"]) == Some("AwsConsoleSignIn") && name == "ConsoleLogin" {
+        sign_in(event, t, state, &mut out);
+        return out;
+    }
     let api_call = matches!(s(event, &["eventType"]), Some("AwsApiCall"));
     if !api_call {
         return out;
     }
+    anomalies(event, t, failed, state, &mut out);
     let params = crate::at(event, &["requestParameters"]);
 
     if s(event, &["userIdentity", "type"]) == Some("Root") && s(event, &["userIdentity", "invokedBy"]).is_none() {
@@ -406,6 +517,194 @@ pub fn detect(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
         _ => {}
     }
     out
+}
+
+fn unix_secs(event: &Json) -> i64 {
+    s(event, &["eventTime"])
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .map_or(0, time::OffsetDateTime::unix_timestamp)
+}
+
+/// The network an address is in, as profiles keep places: its `/24` (IPv4) or `/48` (IPv6).
+fn network(ip: IpAddr) -> String {
+    let prefix = if ip.is_ipv4() { 24 } else { 48 };
+    ipnet::IpNet::new(ip, prefix).map(|n| n.trunc().to_string()).unwrap_or_else(|_| ip.to_string())
+}
+
+/// The profile a call's principal is judged by: a role's for its sessions.
+fn principal_of(event: &Json) -> Option<String> {
+    let id = crate::at(event, &["userIdentity"]);
+    match s(id, &["type"])? {
+        "IAMUser" => s(id, &["arn"]).map(str::to_owned),
+        "AssumedRole" => {
+            s(id, &["sessionContext", "sessionIssuer", "arn"]).or_else(|| s(id, &["arn"])).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// Keeps at most `max` entries, dropping the least by `rank` first.
+fn bound<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, max: usize, rank: impl Fn(&V) -> i64) {
+    while map.len() > max {
+        let Some(k) = map.iter().min_by_key(|(_, v)| rank(v)).map(|(k, _)| k.clone()) else { break };
+        map.remove(&k);
+    }
+}
+
+/// Console sign-ins: failures counted by source address; a success after a burst of them is a
+/// brute force, and a success from a network the principal never signed in from is unusual.
+fn sign_in(event: &Json, t: i64, state: &mut State, out: &mut Vec<Detection>) {
+    let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok()) else { return };
+    let key = ip.to_string();
+    let success = s(event, &["responseElements", "ConsoleLogin"]) == Some("Success");
+    if !success {
+        let entry = state.failures.entry(key).or_insert((0, t));
+        if t.saturating_sub(entry.1) > SIGN_IN_WINDOW_SECS {
+            *entry = (0, t);
+        }
+        entry.0 = entry.0.saturating_add(1);
+        bound(&mut state.failures, MAX_TRACKED, |(_, first)| *first);
+        return;
+    }
+    let who = s(event, &["userIdentity", "arn"]).unwrap_or_default().to_owned();
+    let action = api_call_action(event, None);
+    if let Some((failures, first)) = state.failures.remove(&key)
+        && failures >= BRUTE_FORCE_FAILURES
+        && t.saturating_sub(first) <= SIGN_IN_WINDOW_SECS
+    {
+        out.push(detection(
+            &CONSOLE_BRUTE_FORCE,
+            event,
+            format!("{who}|{key}"),
+            &failures.to_string(),
+            key_resource(event),
+            action.clone(),
+        ));
+    }
+    let place = network(ip);
+    let profile = state.profiles.entry(who.clone()).or_default();
+    profile.last = t;
+    if !profile.places.contains(&place) {
+        if !profile.places.is_empty() {
+            out.push(detection(
+                &CONSOLE_NEW_PLACE,
+                event,
+                format!("{who}|{place}"),
+                &place,
+                key_resource(event),
+                action,
+            ));
+        }
+        profile.places.push(place);
+        if profile.places.len() > MAX_PLACES {
+            profile.places.remove(0);
+        }
+    }
+    bound(&mut state.profiles, MAX_TRACKED, |p| p.last);
+}
+
+fn is_discovery(name: &str) -> bool {
+    ["Get", "List", "Describe", "Lookup", "Search"].iter().any(|p| name.starts_with(p))
+}
+
+/// The tactic an API serves when a principal calls it for the first time (after its baseline):
+/// GuardDuty's anomaly families, for the APIs Rampart serves.
+fn tactic(source: &str, name: &str) -> Option<&'static FindingType> {
+    Some(match (source, name) {
+        (
+            "iam.amazonaws.com",
+            "AttachUserPolicy"
+            | "PutUserPolicy"
+            | "AttachGroupPolicy"
+            | "PutGroupPolicy"
+            | "AttachRolePolicy"
+            | "PutRolePolicy"
+            | "AddUserToGroup"
+            | "CreatePolicyVersion"
+            | "SetDefaultPolicyVersion"
+            | "UpdateAssumeRolePolicy"
+            | "PutUserPermissionsBoundary"
+            | "DeleteUserPermissionsBoundary"
+            | "DeleteRolePermissionsBoundary",
+        ) => &ANOMALOUS_PRIVILEGE_ESCALATION,
+        ("iam.amazonaws.com", "CreateAccessKey" | "CreateLoginProfile" | "UpdateLoginProfile" | "CreateUser") => {
+            &ANOMALOUS_PERSISTENCE
+        }
+        ("cloudtrail.amazonaws.com", "UpdateTrail" | "PutEventSelectors" | "DeleteEventDataStore")
+        | ("wafv2.amazonaws.com", "DeleteLoggingConfiguration" | "DisassociateWebACL") => &ANOMALOUS_DEFENSE_EVASION,
+        ("kms.amazonaws.com", "ScheduleKeyDeletion" | "DisableKey")
+        | ("s3.amazonaws.com", "DeleteBucket" | "DeleteBucketEncryption") => &ANOMALOUS_IMPACT,
+        _ => return None,
+    })
+}
+
+/// The anomaly section of a finding: the principal's usual APIs and the unusual ones.
+fn anomaly(who: &str, usual: &Profile, unusual: &[String]) -> Json {
+    let mut common: Vec<(&String, &u64)> = usual.apis.iter().collect();
+    common.sort_by(|a, b| b.1.cmp(a.1));
+    let frequent: Vec<String> =
+        common.iter().take(10).map(|(api, _)| api.rsplit(':').next().unwrap_or_default().to_owned()).collect();
+    json!({
+        "anomaly": {
+            "profiles": { who: { "api": [{
+                "profileType": "FREQUENCY", "profileSubtype": "FREQUENT", "observations": {"text": frequent},
+            }]}},
+            "unusual": { "behavior": { who: { "api": {
+                "profileType": "FREQUENCY", "profileSubtype": "UNSEEN", "observations": {"text": unusual},
+            }}}},
+        }
+    })
+}
+
+/// Calls judged against the caller's own profile, once it has one: a burst of discovery APIs
+/// new to it, or a first call of an API an attacker uses to escalate, persist, evade or destroy.
+fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Vec<Detection>) {
+    if s(event, &["userIdentity", "invokedBy"]).is_some() {
+        return;
+    }
+    let Some(who) = principal_of(event) else { return };
+    let name = s(event, &["eventName"]).unwrap_or_default();
+    let source = s(event, &["eventSource"]).unwrap_or_default();
+    let api = format!("{}:{name}", source.split('.').next().unwrap_or_default());
+    let profile = state.profiles.entry(who.clone()).or_default();
+    let new = !profile.apis.contains_key(&api);
+    if profile.seen >= LEARN_EVENTS && new && !failed {
+        if is_discovery(name) {
+            profile.recent_new.retain(|(_, at)| t.saturating_sub(*at) <= DISCOVERY_WINDOW_SECS);
+            profile.recent_new.push((name.to_owned(), t));
+            if profile.recent_new.len() >= DISCOVERY_NEW_APIS {
+                let unusual: Vec<String> =
+                    std::mem::take(&mut profile.recent_new).into_iter().map(|(n, _)| n).collect();
+                let mut d = detection(
+                    &ANOMALOUS_DISCOVERY,
+                    event,
+                    who.clone(),
+                    &unusual.len().to_string(),
+                    key_resource(event),
+                    api_call_action(event, None),
+                );
+                d.detection = Some(anomaly(&who, profile, &unusual));
+                out.push(d);
+            }
+        } else if let Some(kind) = tactic(source, name) {
+            // Granting oneself an administrator's policy says so.
+            let own = s(crate::at(event, &["requestParameters"]), &["userName"])
+                .is_some_and(|u| who.ends_with(&format!("/{u}")));
+            let admin = s(crate::at(event, &["requestParameters"]), &["policyArn"])
+                .is_some_and(|p| p.ends_with(":policy/AdministratorAccess"));
+            let note = if own && admin { ", to attach AdministratorAccess to itself" } else { "" };
+            let mut d = detection(kind, event, who.clone(), note, key_resource(event), api_call_action(event, None));
+            d.detection = Some(anomaly(&who, profile, &[name.to_owned()]));
+            out.push(d);
+        }
+    }
+    profile.seen = profile.seen.saturating_add(1);
+    profile.last = t;
+    *profile.apis.entry(api).or_default() += 1;
+    if profile.apis.len() > MAX_APIS {
+        bound(&mut profile.apis, MAX_APIS, |n| i64::try_from(*n).unwrap_or(i64::MAX));
+    }
+    bound(&mut state.profiles, MAX_TRACKED, |p| p.last);
 }
 
 /// Whether Block Public Access was put with any of its four settings off (S3 records the
@@ -600,6 +899,143 @@ mod tests {
         );
         lists.trusted.push(list("office", "203.0.113.9/32"));
         assert!(detect(&get, 12, &mut st, &lists).is_empty());
+    }
+
+    fn as_user(name: &str, source: &str, user: &str, at: &str) -> Json {
+        let mut e = event(name, source, json!({}));
+        e["eventTime"] = json!(at);
+        e["userIdentity"]["arn"] = json!(format!("arn:aws:iam::111122223333:user/{user}"));
+        e["userIdentity"]["userName"] = json!(user);
+        e
+    }
+
+    #[test]
+    fn a_burst_of_new_discovery_apis_after_the_baseline_is_anomalous() {
+        let none = Lists::default();
+        let mut st = State::default();
+        for _ in 0..LEARN_EVENTS {
+            let e = as_user("GetUser", "iam.amazonaws.com", "mallory", "2026-12-04T10:00:00Z");
+            assert!(detect(&e, 0, &mut st, &none).is_empty(), "nothing is judged while learning");
+        }
+        let apis = [
+            "ListRoles",
+            "ListGroups",
+            "ListPolicies",
+            "ListBuckets",
+            "DescribeTrails",
+            "ListUsers",
+            "ListAccessKeys",
+            "GetAccountSummary",
+            "ListInstanceProfiles",
+        ];
+        for api in apis {
+            let e = as_user(api, "iam.amazonaws.com", "mallory", "2026-12-04T10:01:00Z");
+            assert!(detect(&e, 0, &mut st, &none).is_empty(), "{api}: fewer than {DISCOVERY_NEW_APIS}");
+        }
+        // Known APIs do not count toward the burst.
+        assert!(
+            detect(&as_user("GetUser", "iam.amazonaws.com", "mallory", "2026-12-04T10:01:30Z"), 0, &mut st, &none)
+                .is_empty()
+        );
+        let tenth = as_user("ListServerCertificates", "iam.amazonaws.com", "mallory", "2026-12-04T10:02:00Z");
+        let ds = detect(&tenth, 0, &mut st, &none);
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0].kind.name, "Discovery:IAMUser/AnomalousBehavior");
+        let unusual = &ds[0].detection.as_ref().unwrap()["anomaly"]["unusual"]["behavior"]["arn:aws:iam::111122223333:user/mallory"]
+            ["api"];
+        assert_eq!(unusual["profileSubtype"], "UNSEEN");
+        assert_eq!(unusual["observations"]["text"].as_array().unwrap().len(), DISCOVERY_NEW_APIS);
+
+        // New APIs spread out over more than the window are not a burst.
+        let mut slow = State::default();
+        for _ in 0..LEARN_EVENTS {
+            detect(&as_user("GetUser", "iam.amazonaws.com", "ana", "2026-12-04T10:00:00Z"), 0, &mut slow, &none);
+        }
+        for (i, api) in apis.iter().chain(["ListServerCertificates", "ListMFADevices"].iter()).enumerate() {
+            let at = format!("2026-12-04T{:02}:00:00Z", 11 + i);
+            assert!(detect(&as_user(api, "iam.amazonaws.com", "ana", &at), 0, &mut slow, &none).is_empty());
+        }
+    }
+
+    #[test]
+    fn granting_oneself_admin_after_the_baseline_is_privilege_escalation() {
+        let none = Lists::default();
+        let mut st = State::default();
+        for _ in 0..LEARN_EVENTS {
+            detect(&as_user("GetUser", "iam.amazonaws.com", "mallory", "2026-12-04T10:00:00Z"), 0, &mut st, &none);
+        }
+        let mut grant = as_user("AttachUserPolicy", "iam.amazonaws.com", "mallory", "2026-12-04T10:05:00Z");
+        grant["requestParameters"] =
+            json!({"userName": "mallory", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"});
+        let ds = detect(&grant, 0, &mut st, &none);
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0].kind.name, "PrivilegeEscalation:IAMUser/AnomalousBehavior");
+        assert!(ds[0].description.contains("AdministratorAccess to itself"), "{}", ds[0].description);
+        // Once known, the API is part of the profile.
+        assert!(detect(&grant, 0, &mut st, &none).is_empty());
+        // Within the baseline nothing is judged.
+        let mut young = State::default();
+        assert!(detect(&grant, 0, &mut young, &none).is_empty());
+    }
+
+    #[test]
+    fn a_sign_in_after_a_burst_of_failures_is_a_brute_force_and_a_new_network_is_unusual() {
+        let none = Lists::default();
+        let mut st = State::default();
+        let attempt = |ok: bool, ip: &str, at: &str| {
+            json!({
+                "eventTime": at, "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+                "eventType": "AwsConsoleSignIn", "sourceIPAddress": ip, "awsRegion": "us-east-1",
+                "responseElements": {"ConsoleLogin": if ok { "Success" } else { "Failure" }},
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob", "principalId": "AIDABOB"},
+            })
+        };
+        assert!(
+            detect(&attempt(true, "198.51.100.7", "2026-12-04T09:00:00Z"), 0, &mut st, &none).is_empty(),
+            "a first place is the baseline"
+        );
+        for _ in 0..BRUTE_FORCE_FAILURES - 1 {
+            assert!(detect(&attempt(false, "198.51.100.7", "2026-12-04T10:00:00Z"), 0, &mut st, &none).is_empty());
+        }
+        assert!(
+            types(&attempt(true, "198.51.100.7", "2026-12-04T10:01:00Z"), &mut st, &none).is_empty(),
+            "too few failures"
+        );
+        for _ in 0..BRUTE_FORCE_FAILURES {
+            detect(&attempt(false, "198.51.100.7", "2026-12-04T10:02:00Z"), 0, &mut st, &none);
+        }
+        assert_eq!(
+            types(&attempt(true, "198.51.100.7", "2026-12-04T10:03:00Z"), &mut st, &none),
+            ["CredentialAccess:IAMUser/AnomalousBehavior"]
+        );
+        // Failures older than the window do not count.
+        for _ in 0..BRUTE_FORCE_FAILURES {
+            detect(&attempt(false, "198.51.100.7", "2026-12-04T11:00:00Z"), 0, &mut st, &none);
+        }
+        assert!(types(&attempt(true, "198.51.100.7", "2026-12-04T11:30:00Z"), &mut st, &none).is_empty());
+        assert_eq!(
+            types(&attempt(true, "203.0.113.50", "2026-12-04T12:00:00Z"), &mut st, &none),
+            ["UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B"]
+        );
+        assert!(types(&attempt(true, "203.0.113.51", "2026-12-04T12:01:00Z"), &mut st, &none).is_empty(), "same /24");
+    }
+
+    #[test]
+    fn state_stays_bounded() {
+        let none = Lists::default();
+        let mut st = State::default();
+        for i in 0..(MAX_TRACKED + 50) {
+            let e = as_user("GetUser", "iam.amazonaws.com", &format!("u{i}"), "2026-12-04T10:00:00Z");
+            detect(&e, 0, &mut st, &none);
+            let mut fail = e.clone();
+            fail["eventType"] = json!("AwsConsoleSignIn");
+            fail["eventName"] = json!("ConsoleLogin");
+            fail["sourceIPAddress"] = json!(format!("10.{}.{}.1", i / 256, i % 256));
+            fail["responseElements"] = json!({"ConsoleLogin": "Failure"});
+            detect(&fail, 0, &mut st, &none);
+        }
+        assert!(st.profiles.len() <= MAX_TRACKED);
+        assert!(st.failures.len() <= MAX_TRACKED);
     }
 
     #[test]

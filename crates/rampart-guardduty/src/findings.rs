@@ -129,6 +129,9 @@ pub fn record(
     if let Some(e) = &det.evidence {
         crate::set(&mut f, &["service", "evidence"], e.clone());
     }
+    if let Some(d) = &det.detection {
+        crate::set(&mut f, &["service", "detection"], d.clone());
+    }
     let archived = suppressed(&f, rules);
     crate::set(&mut f, &["service", "archived"], json!(archived));
     write_tx(tx, account, region, &f)?;

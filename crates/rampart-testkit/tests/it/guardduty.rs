@@ -401,3 +401,106 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
     assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
     assert_eq!(code(gd.list_findings().detector_id(&detector).send().await), "BadRequestException");
 }
+
+/// An administrator (alice, made by root) with her GuardDuty client and an enabled detector:
+/// what root did before is not looked at.
+async fn watch(server: &TestServer) -> (aws_sdk_guardduty::Client, String) {
+    let root = crate::iam::root(server);
+    root.create_user().user_name("alice").send().await.unwrap();
+    root.attach_user_policy()
+        .user_name("alice")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let key = root.create_access_key().user_name("alice").send().await.unwrap().access_key.unwrap();
+    let gd = guardduty(server, &key.access_key_id, &key.secret_access_key);
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    (gd, detector)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_who_enumerates_the_account_and_makes_itself_admin_is_anomalous() {
+    let server = TestServer::start().await.unwrap();
+    let root = crate::iam::root(&server);
+    root.create_user().user_name("mallory").send().await.unwrap();
+    root.attach_user_policy()
+        .user_name("mallory")
+        .policy_arn("arn:aws:iam::aws:policy/IAMFullAccess")
+        .send()
+        .await
+        .unwrap();
+    let key = root.create_access_key().user_name("mallory").send().await.unwrap().access_key.unwrap();
+    let mallory = crate::iam::iam(&server, &key.access_key_id, &key.secret_access_key);
+    let (gd, detector) = watch(&server).await;
+    // Her routine: the same few calls, a baseline.
+    for _ in 0..60 {
+        mallory.get_user().send().await.unwrap();
+        mallory.list_access_keys().send().await.unwrap();
+    }
+    // Then she lists everything she never looked at, and attaches AdministratorAccess to herself.
+    mallory.list_roles().send().await.unwrap();
+    mallory.list_groups().send().await.unwrap();
+    mallory.list_policies().send().await.unwrap();
+    mallory.list_users().send().await.unwrap();
+    mallory.get_account_summary().send().await.unwrap();
+    mallory.list_instance_profiles().send().await.unwrap();
+    mallory.list_server_certificates().send().await.unwrap();
+    mallory.list_mfa_devices().send().await.unwrap();
+    mallory.list_open_id_connect_providers().send().await.unwrap();
+    mallory.list_saml_providers().send().await.unwrap();
+    mallory.list_account_aliases().send().await.unwrap();
+    mallory
+        .attach_user_policy()
+        .user_name("mallory")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    let found = wait_for(
+        &gd,
+        &detector,
+        &["Discovery:IAMUser/AnomalousBehavior", "PrivilegeEscalation:IAMUser/AnomalousBehavior"],
+    )
+    .await;
+    let discovery = of(&found, "Discovery:IAMUser/AnomalousBehavior");
+    let arn = "arn:aws:iam::123456789012:user/mallory";
+    let anomaly = discovery.service().unwrap().detection().unwrap().anomaly().unwrap();
+    let unusual = &anomaly.unusual().unwrap().behavior().unwrap()[arn]["api"];
+    assert_eq!(unusual.profile_subtype().unwrap().as_str(), "UNSEEN");
+    let seen = unusual.observations().unwrap().text();
+    assert!(seen.contains(&"ListRoles".to_owned()) && seen.len() == 10, "{seen:?}");
+    let usual = &anomaly.profiles().unwrap()[arn]["api"][0];
+    assert!(usual.observations().unwrap().text().contains(&"GetUser".to_owned()));
+    assert_eq!(discovery.resource().unwrap().access_key_details().unwrap().user_name(), Some("mallory"));
+    let escalation = of(&found, "PrivilegeEscalation:IAMUser/AnomalousBehavior");
+    assert_eq!(escalation.severity(), Some(5.0));
+    assert!(
+        escalation.description().unwrap().contains("AdministratorAccess to itself"),
+        "{:?}",
+        escalation.description()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_console_sign_in_after_a_burst_of_failed_passwords_is_found() {
+    let server = TestServer::start().await.unwrap();
+    crate::signin::user_with_password(&crate::iam::root(&server), "bob", false).await;
+    let (gd, detector) = watch(&server).await;
+    let attempt = |user: &str, password: &str| serde_json::json!({"account": rampart_testkit::ACCOUNT_ID, "userName": user, "password": password});
+    // Bob signs in as usual: no finding.
+    assert_eq!(server.sign_in(&attempt("bob", crate::signin::ANA_PASSWORD)).await.unwrap().0, 200);
+    // Guesses from one address, across names (each name's own limit is five), then bob's
+    // password is found.
+    for user in ["bob", "bob", "bob", "bob", "carol", "carol"] {
+        assert_ne!(server.sign_in(&attempt(user, "Guess-1234!")).await.unwrap().0, 200);
+    }
+    assert_eq!(server.sign_in(&attempt("bob", crate::signin::ANA_PASSWORD)).await.unwrap().0, 200);
+    let found = wait_for(&gd, &detector, &["CredentialAccess:IAMUser/AnomalousBehavior"]).await;
+    let f = &found[0];
+    assert_eq!(found.len(), 1);
+    assert_eq!(f.resource().unwrap().access_key_details().unwrap().user_name(), Some("bob"));
+    assert!(f.description().unwrap().contains("after 6 failed sign-ins"), "{:?}", f.description());
+    let call = f.service().unwrap().action().unwrap().aws_api_call_action().unwrap();
+    assert_eq!(call.api(), Some("ConsoleLogin"));
+}
