@@ -18,6 +18,16 @@
 //!   `Recon:IAMUser/MaliciousIPCaller.Custom` (a read: `Get*`, `List*`, `Describe*`): a call from
 //!   an address on one of the account's active threat intel sets and on none of its trusted IP
 //!   sets.
+//! - Console sign-ins ([`sign_in`]): a success after [`BRUTE_FORCE_FAILURES`] failures from its
+//!   address within [`SIGN_IN_WINDOW_SECS`] (`CredentialAccess:IAMUser/AnomalousBehavior`); a
+//!   success from a network the person never signed in from (`ConsoleLoginSuccess.B`).
+//! - Anomalies ([`anomalies`]), against each principal's own [`Profile`] once it has
+//!   [`LEARN_EVENTS`] calls: a burst of new discovery APIs, a first call of an API that escalates,
+//!   persists, evades or destroys (`…:IAMUser/AnomalousBehavior`).
+//! - Role session credentials used from a network other than the one they were issued to or
+//!   first used from (`InstanceCredentialExfiltration.OutsideAWS`).
+//! - An attack sequence: findings of [`SEQUENCE_KINDS`] kinds by one principal within
+//!   [`SEQUENCE_WINDOW_SECS`] (`AttackSequence:IAM/CompromisedCredentials`).
 //!
 //! See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-iam.html> and
 //! <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-s3.html>.
@@ -168,6 +178,22 @@ pub static ANOMALOUS_IMPACT: FindingType = FindingType {
     resource_type: "AccessKey",
 };
 
+pub static CREDENTIAL_EXFILTRATION: FindingType = FindingType {
+    name: "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+    severity: 8.0,
+    title: "Credentials of a role session were used from {ip}, a network other than the one they were first used from.",
+    description: "The temporary credentials {target} of {principal} were used to call {api} from {ip}, while they were issued to or first used from another network.",
+    resource_type: "AccessKey",
+};
+
+pub static ATTACK_SEQUENCE: FindingType = FindingType {
+    name: "AttackSequence:IAM/CompromisedCredentials",
+    severity: 9.0,
+    title: "A sequence of actions by {principal} suggests its credentials are compromised.",
+    description: "{principal} set off {target} kinds of findings within 24 hours, the latest on {api}: together they tell one attack.",
+    resource_type: "AccessKey",
+};
+
 /// Every finding type Rampart produces (and makes samples of).
 pub static TYPES: &[&FindingType] = &[
     &ROOT_CREDENTIAL_USAGE,
@@ -186,6 +212,8 @@ pub static TYPES: &[&FindingType] = &[
     &ANOMALOUS_PERSISTENCE,
     &ANOMALOUS_DEFENSE_EVASION,
     &ANOMALOUS_IMPACT,
+    &CREDENTIAL_EXFILTRATION,
+    &ATTACK_SEQUENCE,
 ];
 
 /// A finding type by name.
@@ -211,6 +239,8 @@ pub struct Detection {
     pub evidence: Option<Json>,
     /// The finding's `service.detection` (an anomaly's profile comparison), if any.
     pub detection: Option<Json>,
+    /// For an attack sequence: the findings it ties together.
+    pub signals: Vec<SignalRef>,
 }
 
 /// What the detector has learned of an account, kept between events (and runs).
@@ -226,6 +256,24 @@ pub struct State {
     /// Each principal's profile, by its ARN (a role's for its sessions).
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
+    /// Role sessions' credentials (by access key id): the network they were issued to or first
+    /// used from, and when last seen (Unix seconds).
+    #[serde(default)]
+    pub sessions: BTreeMap<String, (String, i64)>,
+    /// The findings each principal set off recently, for attack sequences.
+    #[serde(default)]
+    pub signals: BTreeMap<String, Vec<SignalRef>>,
+}
+
+/// A finding a principal set off: its type and key (which name the finding), when, how often.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignalRef {
+    pub kind: String,
+    pub key: String,
+    pub first: i64,
+    pub last: i64,
+    pub count: u32,
+    pub severity: f64,
 }
 
 /// What a principal usually does, learned from its own calls.
@@ -253,6 +301,10 @@ pub const LEARN_EVENTS: u64 = 100;
 /// Discovery APIs new to a principal, within [`DISCOVERY_WINDOW_SECS`], that make a finding.
 pub const DISCOVERY_NEW_APIS: usize = 10;
 pub const DISCOVERY_WINDOW_SECS: i64 = 300;
+/// Findings of this many kinds by one principal within [`SEQUENCE_WINDOW_SECS`] are an attack
+/// sequence.
+pub const SEQUENCE_KINDS: usize = 3;
+pub const SEQUENCE_WINDOW_SECS: i64 = 24 * 3600;
 /// Bounds on what the state keeps: principals and addresses tracked, APIs and networks per
 /// principal (the least used or longest idle go first).
 const MAX_TRACKED: usize = 1024;
@@ -357,6 +409,7 @@ fn detection(
         action,
         evidence: None,
         detection: None,
+        signals: Vec::new(),
     }
 }
 
@@ -388,6 +441,59 @@ fn key_resource(event: &Json) -> Json {
 /// only for who made it and from where (root use, threat lists): a refused StopLogging disabled
 /// nothing.
 pub fn detect(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<Detection> {
+    let mut out = detect_one(event, at, state, lists);
+    if let Some(seq) = sequence(event, &out, state) {
+        out.push(seq);
+    }
+    out
+}
+
+/// Ties a principal's findings into an attack sequence once they are of enough kinds.
+fn sequence(event: &Json, found: &[Detection], state: &mut State) -> Option<Detection> {
+    if found.is_empty() {
+        return None;
+    }
+    let who = who(event);
+    let t = unix_secs(event);
+    let signals = state.signals.entry(who.clone()).or_default();
+    for d in found {
+        match signals.iter_mut().find(|s| s.kind == d.kind.name && s.key == d.key) {
+            Some(s) => {
+                s.last = t;
+                s.count = s.count.saturating_add(1);
+            }
+            None => signals.push(SignalRef {
+                kind: d.kind.name.to_owned(),
+                key: d.key.clone(),
+                first: t,
+                last: t,
+                count: 1,
+                severity: d.kind.severity,
+            }),
+        }
+    }
+    signals.retain(|s| t.saturating_sub(s.last) <= SEQUENCE_WINDOW_SECS);
+    if signals.len() > 32 {
+        let cut = signals.len() - 32;
+        signals.drain(..cut);
+    }
+    let kinds = signals.iter().map(|s| s.kind.as_str()).collect::<std::collections::BTreeSet<&str>>().len();
+    let ready = kinds >= SEQUENCE_KINDS;
+    let snapshot = signals.clone();
+    if state.signals.len() > MAX_TRACKED {
+        let idle = |v: &Vec<SignalRef>| v.iter().map(|s| s.last).max().unwrap_or(0);
+        bound(&mut state.signals, MAX_TRACKED, idle);
+    }
+    if !ready {
+        return None;
+    }
+    let mut d =
+        detection(&ATTACK_SEQUENCE, event, who, &kinds.to_string(), key_resource(event), api_call_action(event, None));
+    d.signals = snapshot;
+    Some(d)
+}
+
+fn detect_one(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<Detection> {
     let mut out = Vec::new();
     let name = s(event, &["eventName"]).unwrap_or_default();
     let source = s(event, &["eventSource"]).unwrap_or_default();
@@ -402,6 +508,7 @@ pub fn detect(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
         return out;
     }
     anomalies(event, t, failed, state, &mut out);
+    credentials_moved(event, t, state, &mut out);
     let params = crate::at(event, &["requestParameters"]);
 
     if s(event, &["userIdentity", "type"]) == Some("Root") && s(event, &["userIdentity", "invokedBy"]).is_none() {
@@ -707,6 +814,44 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
     bound(&mut state.profiles, MAX_TRACKED, |p| p.last);
 }
 
+/// Role session credentials used from a network other than the one they were issued to (the
+/// AssumeRole caller's) or first used from.
+fn credentials_moved(event: &Json, t: i64, state: &mut State, out: &mut Vec<Detection>) {
+    let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok()) else { return };
+    let place = network(ip);
+    // Credentials issued: the caller's network is theirs.
+    if s(event, &["eventSource"]) == Some("sts.amazonaws.com")
+        && let Some(issued) = s(event, &["responseElements", "credentials", "accessKeyId"])
+    {
+        state.sessions.insert(issued.to_owned(), (place.clone(), t));
+    }
+    let id = crate::at(event, &["userIdentity"]);
+    if s(id, &["type"]) != Some("AssumedRole") || s(id, &["invokedBy"]).is_some() {
+        bound(&mut state.sessions, MAX_TRACKED, |(_, last)| *last);
+        return;
+    }
+    let Some(key) = s(id, &["accessKeyId"]).filter(|k| !k.is_empty()) else { return };
+    match state.sessions.get_mut(key) {
+        Some((home, last)) => {
+            *last = t;
+            if *home != place {
+                out.push(detection(
+                    &CREDENTIAL_EXFILTRATION,
+                    event,
+                    format!("{key}|{place}"),
+                    key,
+                    key_resource(event),
+                    api_call_action(event, None),
+                ));
+            }
+        }
+        None => {
+            state.sessions.insert(key.to_owned(), (place, t));
+        }
+    }
+    bound(&mut state.sessions, MAX_TRACKED, |(_, last)| *last);
+}
+
 /// Whether Block Public Access was put with any of its four settings off (S3 records the
 /// configuration as `publicAccessBlockConfiguration`).
 fn block_off(params: &Json) -> bool {
@@ -808,20 +953,19 @@ mod tests {
     #[test]
     fn each_detection_fires_on_its_event_alone() {
         let none = Lists::default();
-        let mut st = State::default();
         let stop = event("StopLogging", "cloudtrail.amazonaws.com", json!({"name": "main"}));
-        assert_eq!(types(&stop, &mut st, &none), ["Stealth:IAMUser/CloudTrailLoggingDisabled"]);
+        assert_eq!(types(&stop, &mut State::default(), &none), ["Stealth:IAMUser/CloudTrailLoggingDisabled"]);
         let mut failed = stop.clone();
         failed["errorCode"] = json!("AccessDenied");
-        assert!(types(&failed, &mut st, &none).is_empty());
+        assert!(types(&failed, &mut State::default(), &none).is_empty());
         assert!(
-            types(&event("StartLogging", "cloudtrail.amazonaws.com", json!({"name": "main"})), &mut st, &none)
+            types(&event("StartLogging", "cloudtrail.amazonaws.com", json!({"name": "main"})), &mut State::default(), &none)
                 .is_empty()
         );
 
         let mut root = event("ListUsers", "iam.amazonaws.com", json!({}));
         root["userIdentity"] = json!({"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root", "accessKeyId": "AKIAROOT"});
-        let ds = detect(&root, 0, &mut st, &none);
+        let ds = detect(&root, 0, &mut State::default(), &none);
         assert_eq!(ds.len(), 1);
         assert_eq!(ds[0].kind.name, "Policy:IAMUser/RootCredentialUsage");
         assert_eq!(ds[0].resource["accessKeyDetails"]["userType"], "Root");
@@ -832,28 +976,28 @@ mod tests {
             "s3.amazonaws.com",
             json!({"bucketName": "b", "publicAccessBlockConfiguration": {"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": false, "restrictPublicBuckets": true}}),
         );
-        assert_eq!(types(&bpa, &mut st, &none), ["Policy:S3/BucketBlockPublicAccessDisabled"]);
+        assert_eq!(types(&bpa, &mut State::default(), &none), ["Policy:S3/BucketBlockPublicAccessDisabled"]);
         let on = event(
             "PutPublicAccessBlock",
             "s3.amazonaws.com",
             json!({"bucketName": "b", "publicAccessBlockConfiguration": {"blockPublicAcls": true, "ignorePublicAcls": true, "blockPublicPolicy": true, "restrictPublicBuckets": true}}),
         );
-        assert!(types(&on, &mut st, &none).is_empty());
+        assert!(types(&on, &mut State::default(), &none).is_empty());
 
         let public = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
         let p = event("PutBucketPolicy", "s3.amazonaws.com", json!({"bucketName": "b", "policy": public}));
-        assert_eq!(types(&p, &mut st, &none), ["Policy:S3/BucketAnonymousAccessGranted"]);
+        assert_eq!(types(&p, &mut State::default(), &none), ["Policy:S3/BucketAnonymousAccessGranted"]);
         let scoped = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
         assert!(
             types(
                 &event("PutBucketPolicy", "s3.amazonaws.com", json!({"bucketName": "b", "policy": scoped})),
-                &mut st,
+                &mut State::default(),
                 &none
             )
             .is_empty()
         );
         let acl = event("PutBucketAcl", "s3.amazonaws.com", json!({"bucketName": "b", "aCL": "authenticated-read"}));
-        assert_eq!(types(&acl, &mut st, &none), ["Policy:S3/BucketPublicAccessGranted"]);
+        assert_eq!(types(&acl, &mut State::default(), &none), ["Policy:S3/BucketPublicAccessGranted"]);
     }
 
     #[test]
@@ -1036,6 +1180,56 @@ mod tests {
         }
         assert!(st.profiles.len() <= MAX_TRACKED);
         assert!(st.failures.len() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn session_credentials_used_from_another_network_are_exfiltrated() {
+        let none = Lists::default();
+        let mut st = State::default();
+        let mut issue =
+            event("AssumeRole", "sts.amazonaws.com", json!({"roleArn": "arn:aws:iam::111122223333:role/app"}));
+        issue["responseElements"] = json!({"credentials": {"accessKeyId": "ASIASESSION"}});
+        assert!(types(&issue, &mut st, &none).is_empty());
+        let use_from = |ip: &str| {
+            let mut e = event("ListBuckets", "s3.amazonaws.com", json!({}));
+            e["sourceIPAddress"] = json!(ip);
+            e["userIdentity"] = json!({"type": "AssumedRole", "accessKeyId": "ASIASESSION",
+                "arn": "arn:aws:sts::111122223333:assumed-role/app/s1",
+                "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/app", "userName": "app"}}});
+            e
+        };
+        assert!(types(&use_from("203.0.113.77"), &mut st, &none).is_empty(), "the network it was issued to");
+        let ds = detect(&use_from("198.51.100.3"), 0, &mut st, &none);
+        assert_eq!(ds[0].kind.name, "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS");
+        assert_eq!(ds[0].resource["accessKeyDetails"]["userType"], "AssumedRole");
+    }
+
+    #[test]
+    fn findings_of_three_kinds_by_one_principal_are_an_attack_sequence() {
+        let none = Lists::default();
+        let mut st = State::default();
+        let stop = event("StopLogging", "cloudtrail.amazonaws.com", json!({"name": "main"}));
+        assert_eq!(types(&stop, &mut st, &none), ["Stealth:IAMUser/CloudTrailLoggingDisabled"]);
+        let bpa = event("DeletePublicAccessBlock", "s3.amazonaws.com", json!({"bucketName": "b"}));
+        assert_eq!(types(&bpa, &mut st, &none), ["Policy:S3/BucketBlockPublicAccessDisabled"]);
+        // Another principal's finding is not part of alice's story.
+        let mut other = event("DeletePublicAccessBlock", "s3.amazonaws.com", json!({"bucketName": "c"}));
+        other["userIdentity"]["arn"] = json!("arn:aws:iam::111122223333:user/bob");
+        let public = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let mut bob_policy = event("PutBucketPolicy", "s3.amazonaws.com", json!({"bucketName": "c", "policy": public}));
+        bob_policy["userIdentity"]["arn"] = json!("arn:aws:iam::111122223333:user/bob");
+        types(&other, &mut st, &none);
+        types(&bob_policy, &mut st, &none);
+        let open = event("PutBucketPolicy", "s3.amazonaws.com", json!({"bucketName": "b", "policy": public}));
+        let ds = detect(&open, 0, &mut st, &none);
+        let names: Vec<&str> = ds.iter().map(|d| d.kind.name).collect();
+        assert_eq!(names, ["Policy:S3/BucketAnonymousAccessGranted", "AttackSequence:IAM/CompromisedCredentials"]);
+        assert_eq!(ds[1].signals.len(), 3);
+        assert_eq!(ds[1].key, "arn:aws:iam::111122223333:user/alice");
+        // A day later the old signals are forgotten.
+        let mut late = stop.clone();
+        late["eventTime"] = json!("2026-12-06T10:00:00Z");
+        assert_eq!(types(&late, &mut st, &none), ["Stealth:IAMUser/CloudTrailLoggingDisabled"]);
     }
 
     #[test]

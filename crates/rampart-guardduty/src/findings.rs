@@ -119,6 +119,9 @@ pub fn record(
             crate::set(&mut f, &["service", "action"], det.action.clone());
         }
         crate::set(&mut f, &["updatedAt"], json!(stamp(now)));
+        if !det.signals.is_empty() {
+            crate::set(&mut f, &["service", "detection"], sequence(account, region, d, det, &id));
+        }
         write_tx(tx, account, region, &f)?;
         return Ok(Recorded::Repeat { id });
     }
@@ -132,10 +135,55 @@ pub fn record(
     if let Some(d) = &det.detection {
         crate::set(&mut f, &["service", "detection"], d.clone());
     }
+    if !det.signals.is_empty() {
+        crate::set(&mut f, &["service", "detection"], sequence(account, region, d, det, &id));
+    }
     let archived = suppressed(&f, rules);
     crate::set(&mut f, &["service", "archived"], json!(archived));
     write_tx(tx, account, region, &f)?;
     Ok(Recorded::New { id, archived })
+}
+
+/// An attack sequence's `service.detection.sequence`: the principal, and each finding it ties
+/// together as a signal (named by its finding's ARN).
+fn sequence(account: &str, region: &str, d: &Detector, det: &Detection, id: &str) -> Json {
+    let who = crate::at(&det.resource, &["accessKeyDetails", "userName"]).as_str().unwrap_or_default().to_owned();
+    let principal = det.key.clone();
+    let signals: Vec<Json> = det
+        .signals
+        .iter()
+        .map(|s| {
+            let signal_id = finding_id(&d.id, &s.kind, &s.key);
+            json!({
+                "uid": format!("arn:aws:guardduty:{region}:{account}:detector/{}/finding/{signal_id}", d.id),
+                "type": "FINDING",
+                "name": s.kind,
+                "createdAt": s.first,
+                "updatedAt": s.last,
+                "firstSeenAt": s.first,
+                "lastSeenAt": s.last,
+                "severity": s.severity,
+                "count": s.count,
+                "actorIds": [principal],
+            })
+        })
+        .collect();
+    let tactics: Vec<String> = det
+        .signals
+        .iter()
+        .filter_map(|s| s.kind.split(':').next().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    json!({
+        "sequence": {
+            "uid": id,
+            "description": det.description,
+            "actors": [{"id": principal, "user": {"name": who, "uid": principal, "type": crate::at(&det.resource, &["accessKeyDetails", "userType"])}}],
+            "signals": signals,
+            "sequenceIndicators": [{"key": "ATTACK_TACTIC", "values": tactics, "title": "Attack tactics"}],
+        }
+    })
 }
 
 /// A sample of a finding type: fictitious details, `[SAMPLE]` in the title and

@@ -181,9 +181,20 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
             "Stealth:IAMUser/PasswordPolicyChange",
             "Policy:S3/BucketBlockPublicAccessDisabled",
             "Policy:S3/BucketAnonymousAccessGranted",
+            "AttackSequence:IAM/CompromisedCredentials",
         ],
     )
     .await;
+    // Alice's findings of four kinds tell one story: an attack sequence, its signals the findings.
+    let story = of(&found, "AttackSequence:IAM/CompromisedCredentials");
+    assert_eq!(story.severity(), Some(9.0));
+    let sequence = story.service().unwrap().detection().unwrap().sequence().unwrap();
+    let names: BTreeSet<&str> = sequence.signals().iter().filter_map(|s| s.name()).collect();
+    assert!(names.contains("Stealth:IAMUser/CloudTrailLoggingDisabled") && names.len() >= 3, "{names:?}");
+    let signal_ids: BTreeSet<&str> = sequence.signals().iter().filter_map(|s| s.uid()).collect();
+    let stopped_arn = of(&found, "Stealth:IAMUser/CloudTrailLoggingDisabled").arn().unwrap();
+    assert!(signal_ids.contains(stopped_arn), "a signal names its finding: {signal_ids:?}");
+    assert_eq!(sequence.actors()[0].id(), Some("arn:aws:iam::123456789012:user/alice"));
     let rootuse = of(&found, "Policy:IAMUser/RootCredentialUsage");
     assert_eq!(rootuse.severity(), Some(2.0));
     let key = rootuse.resource().unwrap().access_key_details().unwrap();
@@ -222,12 +233,34 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
     // Criteria and statistics.
     let high =
         FindingCriteria::builder().criterion("severity", Condition::builder().greater_than_or_equal(7).build()).build();
-    let ids =
-        gd.list_findings().detector_id(&detector).finding_criteria(high).send().await.unwrap().finding_ids().to_vec();
-    assert_eq!(ids, [open.id().unwrap().to_owned()]);
+    let ids: BTreeSet<String> = gd
+        .list_findings()
+        .detector_id(&detector)
+        .finding_criteria(high)
+        .send()
+        .await
+        .unwrap()
+        .finding_ids()
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(ids, BTreeSet::from([open.id().unwrap().to_owned(), story.id().unwrap().to_owned()]));
+    let sorted = gd
+        .list_findings()
+        .detector_id(&detector)
+        .sort_criteria(
+            aws_sdk_guardduty::types::SortCriteria::builder()
+                .attribute_name("severity")
+                .order_by(aws_sdk_guardduty::types::OrderBy::Desc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sorted.finding_ids()[0], story.id().unwrap(), "the most severe first");
     let stats =
         gd.get_findings_statistics().detector_id(&detector).group_by(GroupByType::FindingType).send().await.unwrap();
-    assert_eq!(stats.finding_statistics().unwrap().grouped_by_finding_type().len(), 5);
+    assert_eq!(stats.finding_statistics().unwrap().grouped_by_finding_type().len(), 6);
 
     // Archive, unarchive, feedback.
     gd.archive_findings().detector_id(&detector).finding_ids(open.id().unwrap()).send().await.unwrap();
@@ -326,6 +359,7 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
             "Stealth:IAMUser/PasswordPolicyChange",
             "Policy:S3/BucketBlockPublicAccessDisabled",
             "Policy:S3/BucketAnonymousAccessGranted",
+            "AttackSequence:IAM/CompromisedCredentials",
             "Recon:IAMUser/MaliciousIPCaller.Custom",
         ])
     );
@@ -457,12 +491,20 @@ async fn a_user_who_enumerates_the_account_and_makes_itself_admin_is_anomalous()
         .send()
         .await
         .unwrap();
-    let found = wait_for(
-        &gd,
-        &detector,
-        &["Discovery:IAMUser/AnomalousBehavior", "PrivilegeEscalation:IAMUser/AnomalousBehavior"],
-    )
+    // And makes herself a key for another user, to come back by.
+    root.create_user().user_name("service-account").send().await.unwrap();
+    mallory.create_access_key().user_name("service-account").send().await.unwrap();
+    let found = wait_until(&gd, &detector, |f| {
+        types(f).is_superset(&BTreeSet::from([
+            "Discovery:IAMUser/AnomalousBehavior",
+            "PrivilegeEscalation:IAMUser/AnomalousBehavior",
+            "Persistence:IAMUser/AnomalousBehavior",
+            "AttackSequence:IAM/CompromisedCredentials",
+        ]))
+    })
     .await;
+    // Root's CreateUser (after the detector) is the only other finding.
+    assert_eq!(types(&found).len(), 5, "{:?}", types(&found));
     let discovery = of(&found, "Discovery:IAMUser/AnomalousBehavior");
     let arn = "arn:aws:iam::123456789012:user/mallory";
     let anomaly = discovery.service().unwrap().detection().unwrap().anomaly().unwrap();
