@@ -18,10 +18,10 @@
 //!   `Recon:IAMUser/MaliciousIPCaller.Custom` (a read: `Get*`, `List*`, `Describe*`): a call from
 //!   an address on one of the account's active threat intel sets and on none of its trusted IP
 //!   sets.
-//! - Console sign-ins ([`sign_in`]): a success after [`BRUTE_FORCE_FAILURES`] failures from its
+//! - Console sign-ins (`sign_in`): a success after [`BRUTE_FORCE_FAILURES`] failures from its
 //!   address within [`SIGN_IN_WINDOW_SECS`] (`CredentialAccess:IAMUser/AnomalousBehavior`); a
 //!   success from a network the person never signed in from (`ConsoleLoginSuccess.B`).
-//! - Anomalies ([`anomalies`]), against each principal's own [`Profile`] once it has
+//! - Anomalies (`anomalies`), against each principal's own [`Profile`] once it has
 //!   [`LEARN_EVENTS`] calls: a burst of new discovery APIs, a first call of an API that escalates,
 //!   persists, evades or destroys (`…:IAMUser/AnomalousBehavior`).
 //! - Role session credentials used from a network other than the one they were issued to or

@@ -1,7 +1,7 @@
 //! Amazon GuardDuty: a detector per account and Region, the findings Rampart's detections make
 //! from its own event log ([`detect`], pure; [`engine`], the log's consumer), findings listed,
 //! filtered, counted, archived and given feedback ([`findings`]), suppression filters
-//! ([`filters`]), trusted IP sets and threat intel sets read from S3 objects ([`lists`]), and tags.
+//! (`filters`), trusted IP sets and threat intel sets read from S3 objects ([`lists`]), and tags.
 //! See <https://docs.aws.amazon.com/guardduty/latest/ug/what-is-guardduty.html>.
 
 use rampart_core::{Ctx, ServiceError, TxCtx, records};
