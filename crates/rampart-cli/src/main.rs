@@ -2,6 +2,7 @@
 
 mod config;
 mod delegation;
+mod guardduty;
 mod policy;
 mod proxy;
 mod root;
@@ -62,6 +63,9 @@ enum Command {
     /// Operator commands for a root user (a lost password).
     #[command(subcommand)]
     Root(root::Command),
+    /// GuardDuty: re-run the detections over past events.
+    #[command(subcommand)]
+    Guardduty(guardduty::Command),
     /// The store: copy it to another engine (a data directory to PostgreSQL, or back).
     #[command(subcommand)]
     Store(store::Command),
@@ -80,6 +84,7 @@ fn main() -> std::process::ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Trail(cmd) => trail::run(cmd),
         Command::Root(cmd) => root::run(cmd),
+        Command::Guardduty(cmd) => guardduty::run(cmd),
         Command::Delegation(cmd) => delegation::run(cmd),
         Command::Store(cmd) => store::run(cmd),
         Command::Backup(args) => store::backup(args),

@@ -959,8 +959,12 @@ mod tests {
         failed["errorCode"] = json!("AccessDenied");
         assert!(types(&failed, &mut State::default(), &none).is_empty());
         assert!(
-            types(&event("StartLogging", "cloudtrail.amazonaws.com", json!({"name": "main"})), &mut State::default(), &none)
-                .is_empty()
+            types(
+                &event("StartLogging", "cloudtrail.amazonaws.com", json!({"name": "main"})),
+                &mut State::default(),
+                &none
+            )
+            .is_empty()
         );
 
         let mut root = event("ListUsers", "iam.amazonaws.com", json!({}));

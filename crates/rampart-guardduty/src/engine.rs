@@ -90,53 +90,142 @@ pub fn plan(db: &Db, now: OffsetDateTime) -> Result<Plan, ServiceError> {
     let from = cursor(db.get(CURSOR)?);
     let horizon = rampart_cloudtrail::position(now - LAG).saturating_sub(1);
     let rows = db.log_range(from.saturating_add(1), horizon, BATCH, false)?;
-    plan_rows(db, from, &rows)
+    let mut run = Run::live();
+    let mut plan = run.plan(db, &rows)?;
+    plan.from = from;
+    plan.states = run.states.into_iter().collect();
+    Ok(plan)
 }
 
-/// Plans over the given log rows (positions and stored events), from cursor `from`.
-pub fn plan_rows(db: &Db, from: i64, rows: &[(i64, Vec<u8>)]) -> Result<Plan, ServiceError> {
-    let Some(&(last, _)) = rows.last() else { return Ok(Plan { from, ..Plan::default() }) };
-    let mut by_account: HashMap<String, Vec<(String, Detector)>> = HashMap::new();
-    let mut states: HashMap<(String, String), State> = HashMap::new();
-    let mut lists: HashMap<(String, String), Lists> = HashMap::new();
-    let mut detections = Vec::new();
-    for (at, stored) in rows {
-        let Some(bytes) = rampart_cloudtrail::stored::unpack(stored) else { continue };
-        let Ok(event) = serde_json::from_slice::<Json>(&bytes) else { continue };
-        let Some(account) = crate::at(&event, &["recipientAccountId"]).as_str() else { continue };
-        if !by_account.contains_key(account) {
-            by_account.insert(account.to_owned(), detectors(db, account)?);
-        }
-        let regions = by_account.get(account).map(Vec::as_slice).unwrap_or_default();
-        if regions.is_empty() {
-            continue;
-        }
-        let event_region = crate::at(&event, &["awsRegion"]).as_str().unwrap_or_default();
-        let everywhere = global(crate::at(&event, &["eventSource"]).as_str().unwrap_or_default());
-        // A detector looks at what happens once it exists, not at the history before it (by log
-        // position: the event's time to the nanosecond).
-        let watching = |(r, d): &&(String, Detector)| {
-            (everywhere || r == event_region) && *at >= rampart_cloudtrail::position(d.created)
-        };
-        for (region, _) in regions.iter().filter(watching) {
-            let k = (account.to_owned(), region.clone());
-            if !states.contains_key(&k) {
-                let st: State =
-                    records::read_with(&records::cached_reader(db), &state_key(account, region))?.unwrap_or_default();
-                states.insert(k.clone(), st);
-                let l = Lists {
-                    threats: active(db, account, region, Kind::Threat)?,
-                    trusted: active(db, account, region, Kind::Trusted)?,
-                };
-                lists.insert(k.clone(), l);
-            }
-            let (Some(st), Some(l)) = (states.get_mut(&k), lists.get(&k)) else { continue };
-            for d in detect::detect(&event, *at, st, l) {
-                detections.push((account.to_owned(), region.clone(), d));
-            }
-        }
+/// What a run of the detections reads once and keeps while it goes: each account's detectors,
+/// states and lists.
+pub struct Run {
+    /// A replay: events before a detector existed are looked at too, states start empty and are
+    /// kept in memory only, and findings already counted for an event are not counted again.
+    replay: bool,
+    detectors: HashMap<String, Vec<(String, Detector)>>,
+    states: HashMap<(String, String), State>,
+    lists: HashMap<(String, String), Lists>,
+}
+
+/// The one field read from every event before the rest: whose it is.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "recipientAccountId", borrow)]
+    account: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl Run {
+    /// A run of the live engine, from the stored states.
+    pub fn live() -> Run {
+        Run { replay: false, detectors: HashMap::new(), states: HashMap::new(), lists: HashMap::new() }
     }
-    Ok(Plan { from, to: Some(last), events: rows.len(), detections, states: states.into_iter().collect() })
+
+    /// A replay over past events (see [`replay`]).
+    pub fn replay() -> Run {
+        Run { replay: true, ..Run::live() }
+    }
+
+    /// Plans over log rows (positions and stored events).
+    pub fn plan(&mut self, db: &Db, rows: &[(i64, Vec<u8>)]) -> Result<Plan, ServiceError> {
+        let Some(&(last, _)) = rows.last() else { return Ok(Plan::default()) };
+        let mut detections = Vec::new();
+        for (at, stored) in rows {
+            let Some(bytes) = rampart_cloudtrail::stored::unpack(stored) else { continue };
+            // Most events are of accounts without a detector: their owner is read first.
+            let Ok(Head { account: Some(account) }) = serde_json::from_slice::<Head<'_>>(&bytes) else { continue };
+            if !self.detectors.contains_key(account.as_ref()) {
+                self.detectors.insert(account.to_string(), detectors(db, &account)?);
+            }
+            if self.detectors.get(account.as_ref()).is_none_or(Vec::is_empty) {
+                continue;
+            }
+            let Ok(event) = serde_json::from_slice::<Json>(&bytes) else { continue };
+            detections.extend(self.detect(db, &account, *at, &event)?);
+        }
+        Ok(Plan { from: 0, to: Some(last), events: rows.len(), detections, states: Vec::new() })
+    }
+
+    fn detect(
+        &mut self,
+        db: &Db,
+        account: &str,
+        at: i64,
+        event: &Json,
+    ) -> Result<Vec<(String, String, Detection)>, ServiceError> {
+        let event_region = crate::at(event, &["awsRegion"]).as_str().unwrap_or_default();
+        let everywhere = global(crate::at(event, &["eventSource"]).as_str().unwrap_or_default());
+        let replay = self.replay;
+        // A detector looks at what happens once it exists, not at the history before it (by log
+        // position: the event's time to the nanosecond); a replay looks at what it is given.
+        let regions: Vec<String> = self
+            .detectors
+            .get(account)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|(r, d)| {
+                (everywhere || r == event_region) && (replay || at >= rampart_cloudtrail::position(d.created))
+            })
+            .map(|(r, _)| r.clone())
+            .collect();
+        let mut out = Vec::new();
+        for region in regions {
+            let k = (account.to_owned(), region.clone());
+            if !self.states.contains_key(&k) {
+                let st: State = if replay {
+                    State::default()
+                } else {
+                    records::read_with(&records::cached_reader(db), &state_key(account, &region))?.unwrap_or_default()
+                };
+                self.states.insert(k.clone(), st);
+                let l = Lists {
+                    threats: active(db, account, &region, Kind::Threat)?,
+                    trusted: active(db, account, &region, Kind::Trusted)?,
+                };
+                self.lists.insert(k.clone(), l);
+            }
+            let (Some(st), Some(l)) = (self.states.get_mut(&k), self.lists.get(&k)) else { continue };
+            // A replay applies the lists as they are now, whenever they were read.
+            let when = if replay { i64::MAX } else { at };
+            for d in detect::detect(event, when, st, l) {
+                out.push((account.to_owned(), region.clone(), d));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Re-runs the detections over the events logged from `from` to `to` (inclusive), a batch at a
+/// time, and records what they find: `rampart guardduty replay`. Each account starts with an
+/// empty state; a finding already counted for an event (its last event is as late) is not
+/// counted again. Returns how many events were read and how many findings were made or counted.
+pub async fn replay(
+    db: &Db,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<(usize, usize), ServiceError> {
+    let mut run = Run::replay();
+    let mut next = rampart_cloudtrail::position(from);
+    let end = rampart_cloudtrail::position(to);
+    let (mut events, mut recorded) = (0usize, 0usize);
+    loop {
+        let rows = db.log_range(next, end, BATCH, false)?;
+        let Some(&(last, _)) = rows.last() else { break };
+        let plan = run.plan(db, &rows)?;
+        events += plan.events;
+        let done = db.transact(move |tx| record_all(tx, &plan, now, true)).await.map_err(|e| match e {
+            rampart_store::TxError::Aborted(e) => e,
+            rampart_store::TxError::Store(e) => e.into(),
+        })?;
+        recorded += done.len();
+        if rows.len() < BATCH {
+            break;
+        }
+        next = last.saturating_add(1);
+    }
+    Ok((events, recorded))
 }
 
 /// Writes a plan, if the cursor is still where it started: the findings (new or counted), the
@@ -146,10 +235,20 @@ pub fn apply(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime) -> Result<Vec<Re
     if cursor(tx.get(CURSOR)?) != plan.from {
         return Ok(Vec::new());
     }
+    let out = record_all(tx, plan, now, false)?;
+    for ((account, region), st) in &plan.states {
+        records::write_tx(tx, &state_key(account, region), st)?;
+    }
+    tx.put(CURSOR, to.to_string().as_bytes())?;
+    Ok(out)
+}
+
+/// Records a plan's detections with their detectors as they are now: a detector disabled or
+/// deleted meanwhile records nothing.
+fn record_all(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime, replay: bool) -> Result<Vec<Recorded>, ServiceError> {
     let mut out = Vec::with_capacity(plan.detections.len());
     let mut rules: HashMap<(String, String), Vec<filters::Filter>> = HashMap::new();
     for (account, region, det) in &plan.detections {
-        // The detector as it is now: one disabled or deleted meanwhile records nothing.
         let Some(d) = crate::detector(&records::tx_reader(tx), account, region)?.filter(|d| d.enabled) else {
             continue;
         };
@@ -158,12 +257,10 @@ pub fn apply(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime) -> Result<Vec<Re
             rules.insert(k.clone(), filters::ranked(tx, account, region)?);
         }
         let r = rules.get(&k).map(Vec::as_slice).unwrap_or_default();
-        out.push(findings::record(tx, account, region, &d, det, r, now)?);
+        if let Some(done) = findings::record(tx, account, region, &d, det, r, now, replay)? {
+            out.push(done);
+        }
     }
-    for ((account, region), st) in &plan.states {
-        records::write_tx(tx, &state_key(account, region), st)?;
-    }
-    tx.put(CURSOR, to.to_string().as_bytes())?;
     Ok(out)
 }
 

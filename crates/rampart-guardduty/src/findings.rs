@@ -99,7 +99,9 @@ pub enum Recorded {
     Repeat { id: String },
 }
 
-/// Makes a detection a finding of the detector, or counts it on the finding it repeats.
+/// Makes a detection a finding of the detector, or counts it on the finding it repeats. In a
+/// replay, a repeat no later than the finding's last event was counted already: `None`.
+#[allow(clippy::too_many_arguments, reason = "the finding's place, detector, rules, time and mode")]
 pub fn record(
     tx: &mut Tx<'_>,
     account: &str,
@@ -108,9 +110,13 @@ pub fn record(
     det: &Detection,
     rules: &[filters::Filter],
     now: OffsetDateTime,
-) -> Result<Recorded, ServiceError> {
+    replay: bool,
+) -> Result<Option<Recorded>, ServiceError> {
     let id = finding_id(&d.id, det.kind.name, &det.key);
     if let Some(mut f) = read_tx(tx, account, region, &id)? {
+        if replay && crate::at(&f, &["service", "eventLastSeen"]).as_str().is_some_and(|last| det.at.as_str() <= last) {
+            return Ok(None);
+        }
         let count = crate::at(&f, &["service", "count"]).as_i64().unwrap_or(1).saturating_add(1);
         crate::set(&mut f, &["service", "count"], json!(count));
         // Events can arrive a little out of order: the last seen is the latest.
@@ -123,7 +129,7 @@ pub fn record(
             crate::set(&mut f, &["service", "detection"], sequence(account, region, d, det, &id));
         }
         write_tx(tx, account, region, &f)?;
-        return Ok(Recorded::Repeat { id });
+        return Ok(Some(Recorded::Repeat { id }));
     }
     let mut f =
         new_finding((account, region), d, det.kind, &id, (det.title.clone(), det.description.clone()), &det.at, now);
@@ -141,7 +147,7 @@ pub fn record(
     let archived = suppressed(&f, rules);
     crate::set(&mut f, &["service", "archived"], json!(archived));
     write_tx(tx, account, region, &f)?;
-    Ok(Recorded::New { id, archived })
+    Ok(Some(Recorded::New { id, archived }))
 }
 
 /// An attack sequence's `service.detection.sequence`: the principal, and each finding it ties

@@ -41,8 +41,8 @@ pub use config::{
 };
 pub use data_dir::{DB_FILE, prepare as prepare_data_dir};
 pub use operator::{
-    PasswordReset, TemplateRegistration, open_sealer, register_delegation_template, reset_root_password,
-    take_delegation_messages,
+    PasswordReset, Replayed, TemplateRegistration, guardduty_replay, open_sealer, register_delegation_template,
+    reset_root_password, take_delegation_messages,
 };
 
 /// Why the server did not start.

@@ -151,3 +151,24 @@ fn tx_error(e: TxError<ServiceError>) -> StartError {
         TxError::Store(e) => StartError::Store(e),
     }
 }
+
+/// What `rampart guardduty replay` did: events read, findings made or counted.
+pub struct Replayed {
+    pub events: usize,
+    pub findings: usize,
+}
+
+/// Re-runs GuardDuty's detections over the events logged between two times, recording what
+/// they find with each account's enabled detectors (`rampart guardduty replay`); safe beside a
+/// running server.
+pub async fn guardduty_replay(
+    config: &Config,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<Replayed, StartError> {
+    let (db, _) = crate::open_store(config, false)?;
+    let result = rampart_guardduty::engine::replay(&db, from, to, OffsetDateTime::now_utc()).await;
+    db.close();
+    let (events, findings) = result?;
+    Ok(Replayed { events, findings })
+}

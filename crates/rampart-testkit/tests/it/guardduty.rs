@@ -546,3 +546,83 @@ async fn a_console_sign_in_after_a_burst_of_failed_passwords_is_found() {
     let call = f.service().unwrap().action().unwrap().aws_api_call_action().unwrap();
     assert_eq!(call.api(), Some("ConsoleLogin"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_finds_past_calls_on_a_new_threat_list_and_counts_nothing_twice() {
+    let server = TestServer::start().await.unwrap();
+    let started = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    let (gd, detector) = watch(&server).await;
+    // Root's calls before the detector were not looked at.
+    let before: BTreeSet<_> = findings(&gd, &detector).await.iter().map(|f| f.id().unwrap().to_owned()).collect();
+    assert!(before.is_empty());
+    let root = crate::iam::root(&server);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("lists").send().await.unwrap();
+    s3.put_object().bucket("lists").key("bad.txt").body(ByteStream::from_static(b"127.0.0.1\n")).send().await.unwrap();
+    let set = gd
+        .create_threat_intel_set()
+        .detector_id(&detector)
+        .name("bad")
+        .format(ThreatIntelSetFormat::Txt)
+        .location("s3://lists/bad.txt")
+        .activate(true)
+        .send()
+        .await
+        .unwrap()
+        .threat_intel_set_id
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gd
+        .get_threat_intel_set()
+        .detector_id(&detector)
+        .threat_intel_set_id(&set)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .map(|s| s.as_str())
+        != Some("ACTIVE")
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    root.list_users().send().await.unwrap();
+    let live = wait_until(&gd, &detector, |f| root_call(f, "ListUsers")).await;
+    let live_root: Vec<_> = live.iter().filter(|f| f.r#type() == Some("Policy:IAMUser/RootCredentialUsage")).collect();
+    // Live: root's S3 calls after the detector, and ListUsers; no threat-list finding for the
+    // calls before the list was read.
+    assert!(!live_root.is_empty());
+    // Root's findings (root makes no more calls; alice's polls from the listed address go on
+    // being counted live).
+    let counts = |found: &[aws_sdk_guardduty::types::Finding]| -> std::collections::BTreeMap<String, i32> {
+        found
+            .iter()
+            .filter(|f| f.r#type() == Some("Policy:IAMUser/RootCredentialUsage"))
+            .map(|f| (f.id().unwrap().to_owned(), f.service().unwrap().count().unwrap()))
+            .collect()
+    };
+    let live_counts = counts(&live);
+
+    // The replay looks at everything since the server started, with the list as it is now.
+    let to = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let done = rampart_server::guardduty_replay(&server.config, started, to).await.unwrap();
+    assert!(done.events > 10, "{} events", done.events);
+    let replayed = findings(&gd, &detector).await;
+    let kinds = types(&replayed);
+    assert!(kinds.contains("Recon:IAMUser/MaliciousIPCaller.Custom"), "{kinds:?}");
+    assert!(
+        replayed.iter().any(|f| root_call(std::slice::from_ref(f), "CreateUser")),
+        "root's CreateUser before the detector, looked at by the replay"
+    );
+    // What the live engine counted is not counted again.
+    let after = counts(&replayed);
+    for (id, n) in &live_counts {
+        assert_eq!(after.get(id), Some(n), "finding {id} counted twice");
+    }
+    // A second replay of the same events counts nothing.
+    let again = rampart_server::guardduty_replay(&server.config, started, to).await.unwrap();
+    assert_eq!(again.findings, 0);
+    assert_eq!(again.events, done.events);
+    assert_eq!(counts(&findings(&gd, &detector).await), after);
+}
