@@ -231,6 +231,10 @@ pub struct Detection {
     pub description: String,
     /// The event's time (`eventTime`).
     pub at: String,
+    /// How many events it stands for (repeats within one engine run are merged), and the last
+    /// one's time.
+    pub count: u32,
+    pub last: String,
     /// The finding's `resource`.
     pub resource: Json,
     /// The finding's `service.action`.
@@ -320,6 +324,23 @@ pub struct IpList {
     pub since: Option<i64>,
 }
 
+impl Detection {
+    /// Whether `other` is a repeat of this detection (the same finding).
+    pub fn same(&self, other: &Detection) -> bool {
+        std::ptr::eq(self.kind, other.kind) && self.key == other.key
+    }
+
+    /// Takes a later repeat into this one: counted, with its time and latest action.
+    pub fn merge(&mut self, later: Detection) {
+        self.count = self.count.saturating_add(later.count);
+        if later.last > self.last {
+            self.last = later.last;
+            self.action = later.action;
+            self.signals = later.signals;
+        }
+    }
+}
+
 impl IpList {
     /// Whether the list has an address for an event at log position `at`.
     pub fn contains(&self, ip: IpAddr, at: i64) -> bool {
@@ -405,6 +426,8 @@ fn detection(
         title: words(kind.title, event, target),
         description: words(kind.description, event, target),
         at: s(event, &["eventTime"]).unwrap_or_default().to_owned(),
+        count: 1,
+        last: s(event, &["eventTime"]).unwrap_or_default().to_owned(),
         resource,
         action,
         evidence: None,
@@ -523,7 +546,8 @@ fn detect_one(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
     }
 
     // Calls from an address on a threat list, unless a trusted list has it.
-    if let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok())
+    if !lists.threats.is_empty()
+        && let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok())
         && !lists.trusted.iter().any(|l| l.contains(ip, at))
         && let Some(list) = lists.threats.iter().find(|l| l.contains(ip, at))
     {
@@ -639,13 +663,11 @@ fn network(ip: IpAddr) -> String {
 }
 
 /// The profile a call's principal is judged by: a role's for its sessions.
-fn principal_of(event: &Json) -> Option<String> {
+fn principal_of(event: &Json) -> Option<&str> {
     let id = crate::at(event, &["userIdentity"]);
     match s(id, &["type"])? {
-        "IAMUser" => s(id, &["arn"]).map(str::to_owned),
-        "AssumedRole" => {
-            s(id, &["sessionContext", "sessionIssuer", "arn"]).or_else(|| s(id, &["arn"])).map(str::to_owned)
-        }
+        "IAMUser" => s(id, &["arn"]),
+        "AssumedRole" => s(id, &["sessionContext", "sessionIssuer", "arn"]).or_else(|| s(id, &["arn"])),
         _ => None,
     }
 }
@@ -773,7 +795,10 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
     let name = s(event, &["eventName"]).unwrap_or_default();
     let source = s(event, &["eventSource"]).unwrap_or_default();
     let api = format!("{}:{name}", source.split('.').next().unwrap_or_default());
-    let profile = state.profiles.entry(who.clone()).or_default();
+    if !state.profiles.contains_key(who) {
+        state.profiles.insert(who.to_owned(), Profile::default());
+    }
+    let Some(profile) = state.profiles.get_mut(who) else { return };
     let new = !profile.apis.contains_key(&api);
     if profile.seen >= LEARN_EVENTS && new && !failed {
         if is_discovery(name) {
@@ -785,12 +810,12 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
                 let mut d = detection(
                     &ANOMALOUS_DISCOVERY,
                     event,
-                    who.clone(),
+                    who.to_owned(),
                     &unusual.len().to_string(),
                     key_resource(event),
                     api_call_action(event, None),
                 );
-                d.detection = Some(anomaly(&who, profile, &unusual));
+                d.detection = Some(anomaly(who, profile, &unusual));
                 out.push(d);
             }
         } else if let Some(kind) = tactic(source, name) {
@@ -800,14 +825,19 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
             let admin = s(crate::at(event, &["requestParameters"]), &["policyArn"])
                 .is_some_and(|p| p.ends_with(":policy/AdministratorAccess"));
             let note = if own && admin { ", to attach AdministratorAccess to itself" } else { "" };
-            let mut d = detection(kind, event, who.clone(), note, key_resource(event), api_call_action(event, None));
-            d.detection = Some(anomaly(&who, profile, &[name.to_owned()]));
+            let mut d = detection(kind, event, who.to_owned(), note, key_resource(event), api_call_action(event, None));
+            d.detection = Some(anomaly(who, profile, &[name.to_owned()]));
             out.push(d);
         }
     }
     profile.seen = profile.seen.saturating_add(1);
     profile.last = t;
-    *profile.apis.entry(api).or_default() += 1;
+    match profile.apis.get_mut(&api) {
+        Some(n) => *n += 1,
+        None => {
+            profile.apis.insert(api, 1);
+        }
+    }
     if profile.apis.len() > MAX_APIS {
         bound(&mut profile.apis, MAX_APIS, |n| i64::try_from(*n).unwrap_or(i64::MAX));
     }
@@ -817,12 +847,14 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
 /// Role session credentials used from a network other than the one they were issued to (the
 /// AssumeRole caller's) or first used from.
 fn credentials_moved(event: &Json, t: i64, state: &mut State, out: &mut Vec<Detection>) {
+    let issuing = s(event, &["eventSource"]) == Some("sts.amazonaws.com");
+    if !issuing && s(event, &["userIdentity", "type"]) != Some("AssumedRole") {
+        return;
+    }
     let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok()) else { return };
     let place = network(ip);
     // Credentials issued: the caller's network is theirs.
-    if s(event, &["eventSource"]) == Some("sts.amazonaws.com")
-        && let Some(issued) = s(event, &["responseElements", "credentials", "accessKeyId"])
-    {
+    if issuing && let Some(issued) = s(event, &["responseElements", "credentials", "accessKeyId"]) {
         state.sessions.insert(issued.to_owned(), (place.clone(), t));
     }
     let id = crate::at(event, &["userIdentity"]);

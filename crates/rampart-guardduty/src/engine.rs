@@ -108,11 +108,154 @@ pub struct Run {
     lists: HashMap<(String, String), Lists>,
 }
 
-/// The one field read from every event before the rest: whose it is.
+type Text<'a> = Option<std::borrow::Cow<'a, str>>;
+
+/// The fields of an event the detections read, borrowed from its JSON; the rest (request
+/// parameters, response elements, resources, TLS details) is skipped unread, as most events need
+/// none of it.
 #[derive(serde::Deserialize)]
-struct Head<'a> {
-    #[serde(rename = "recipientAccountId", borrow)]
-    account: Option<std::borrow::Cow<'a, str>>,
+#[serde(rename_all = "camelCase")]
+struct View<'a> {
+    #[serde(borrow)]
+    recipient_account_id: Text<'a>,
+    #[serde(borrow)]
+    event_time: Text<'a>,
+    #[serde(borrow)]
+    event_source: Text<'a>,
+    #[serde(borrow)]
+    event_name: Text<'a>,
+    #[serde(borrow)]
+    event_type: Text<'a>,
+    #[serde(borrow)]
+    aws_region: Text<'a>,
+    #[serde(rename = "sourceIPAddress", borrow)]
+    source_ip_address: Text<'a>,
+    #[serde(borrow)]
+    user_agent: Text<'a>,
+    #[serde(borrow)]
+    error_code: Text<'a>,
+    #[serde(borrow, default)]
+    user_identity: Option<Identity<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Text<'a>,
+    #[serde(borrow)]
+    principal_id: Text<'a>,
+    #[serde(borrow)]
+    arn: Text<'a>,
+    #[serde(borrow)]
+    account_id: Text<'a>,
+    #[serde(borrow)]
+    access_key_id: Text<'a>,
+    #[serde(borrow)]
+    user_name: Text<'a>,
+    #[serde(borrow)]
+    invoked_by: Text<'a>,
+    #[serde(borrow, default)]
+    session_context: Option<SessionContext<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    #[serde(borrow, default)]
+    session_issuer: Option<Issuer<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Issuer<'a> {
+    #[serde(borrow)]
+    arn: Text<'a>,
+    #[serde(borrow)]
+    user_name: Text<'a>,
+}
+
+/// Whether a detection reads an event's request parameters or response elements: then the
+/// whole event is read.
+fn needs_body(source: &str, name: &str) -> bool {
+    matches!(
+        (source, name),
+        ("cloudtrail.amazonaws.com", "StopLogging" | "DeleteTrail")
+            | ("iam.amazonaws.com", "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy")
+            | ("iam.amazonaws.com", "AttachUserPolicy" | "PutUserPolicy")
+            | (
+                "s3.amazonaws.com",
+                "PutPublicAccessBlock"
+                    | "DeletePublicAccessBlock"
+                    | "PutAccountPublicAccessBlock"
+                    | "DeleteAccountPublicAccessBlock"
+                    | "PutBucketPolicy"
+                    | "PutBucketAcl"
+            )
+            | (
+                "sts.amazonaws.com",
+                "AssumeRole"
+                    | "AssumeRoleWithSAML"
+                    | "AssumeRoleWithWebIdentity"
+                    | "GetSessionToken"
+                    | "GetFederationToken"
+            )
+            | ("signin.amazonaws.com", _)
+    )
+}
+
+impl View<'_> {
+    /// The event as the detections read it: the fields read here, with `requestParameters`
+    /// and `responseElements` only when a detection needs them (else the event is read whole).
+    fn event(&self, bytes: &[u8]) -> Option<Json> {
+        let (source, name) =
+            (self.event_source.as_deref().unwrap_or_default(), self.event_name.as_deref().unwrap_or_default());
+        if needs_body(source, name) {
+            return serde_json::from_slice(bytes).ok();
+        }
+        let mut e = serde_json::Map::new();
+        let mut put = |k: &str, v: &Text<'_>| {
+            if let Some(v) = v {
+                e.insert(k.to_owned(), Json::String(v.to_string()));
+            }
+        };
+        put("recipientAccountId", &self.recipient_account_id);
+        put("eventTime", &self.event_time);
+        put("eventSource", &self.event_source);
+        put("eventName", &self.event_name);
+        put("eventType", &self.event_type);
+        put("awsRegion", &self.aws_region);
+        put("sourceIPAddress", &self.source_ip_address);
+        put("userAgent", &self.user_agent);
+        put("errorCode", &self.error_code);
+        if let Some(id) = &self.user_identity {
+            let mut m = serde_json::Map::new();
+            let mut put = |k: &str, v: &Text<'_>| {
+                if let Some(v) = v {
+                    m.insert(k.to_owned(), Json::String(v.to_string()));
+                }
+            };
+            put("type", &id.kind);
+            put("principalId", &id.principal_id);
+            put("arn", &id.arn);
+            put("accountId", &id.account_id);
+            put("accessKeyId", &id.access_key_id);
+            put("userName", &id.user_name);
+            put("invokedBy", &id.invoked_by);
+            if let Some(issuer) = id.session_context.as_ref().and_then(|c| c.session_issuer.as_ref()) {
+                let mut i = serde_json::Map::new();
+                if let Some(a) = &issuer.arn {
+                    i.insert("arn".to_owned(), Json::String(a.to_string()));
+                }
+                if let Some(u) = &issuer.user_name {
+                    i.insert("userName".to_owned(), Json::String(u.to_string()));
+                }
+                m.insert("sessionContext".to_owned(), serde_json::json!({ "sessionIssuer": i }));
+            }
+            e.insert("userIdentity".to_owned(), Json::Object(m));
+        }
+        Some(Json::Object(e))
+    }
 }
 
 impl Run {
@@ -129,19 +272,32 @@ impl Run {
     /// Plans over log rows (positions and stored events).
     pub fn plan(&mut self, db: &Db, rows: &[(i64, Vec<u8>)]) -> Result<Plan, ServiceError> {
         let Some(&(last, _)) = rows.last() else { return Ok(Plan::default()) };
-        let mut detections = Vec::new();
+        let mut detections: Vec<(String, String, Detection)> = Vec::new();
+        let mut merged: HashMap<(String, String, &'static str, String), usize> = HashMap::new();
         for (at, stored) in rows {
             let Some(bytes) = rampart_cloudtrail::stored::unpack(stored) else { continue };
-            // Most events are of accounts without a detector: their owner is read first.
-            let Ok(Head { account: Some(account) }) = serde_json::from_slice::<Head<'_>>(&bytes) else { continue };
-            if !self.detectors.contains_key(account.as_ref()) {
-                self.detectors.insert(account.to_string(), detectors(db, &account)?);
+            // Only what the detections read is read, and for accounts with a detector only.
+            let Ok(view) = serde_json::from_slice::<View<'_>>(&bytes) else { continue };
+            let Some(account) = view.recipient_account_id.as_deref() else { continue };
+            if !self.detectors.contains_key(account) {
+                self.detectors.insert(account.to_owned(), detectors(db, account)?);
             }
-            if self.detectors.get(account.as_ref()).is_none_or(Vec::is_empty) {
+            if self.detectors.get(account).is_none_or(Vec::is_empty) {
                 continue;
             }
-            let Ok(event) = serde_json::from_slice::<Json>(&bytes) else { continue };
-            detections.extend(self.detect(db, &account, *at, &event)?);
+            let Some(event) = view.event(&bytes) else { continue };
+            for (a, r, d) in self.detect(db, account, *at, &event)? {
+                // Repeats within a run are one write (a replay keeps each, to count only those
+                // after a finding's last event).
+                let k = (a, r, d.kind.name, d.key.clone());
+                match merged.get(&k).copied().filter(|_| !self.replay).and_then(|i| detections.get_mut(i)) {
+                    Some((_, _, earlier)) => Detection::merge(earlier, d),
+                    None => {
+                        merged.insert(k.clone(), detections.len());
+                        detections.push((k.0, k.1, d));
+                    }
+                }
+            }
         }
         Ok(Plan { from: 0, to: Some(last), events: rows.len(), detections, states: Vec::new() })
     }

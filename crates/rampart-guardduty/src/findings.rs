@@ -117,11 +117,11 @@ pub fn record(
         if replay && crate::at(&f, &["service", "eventLastSeen"]).as_str().is_some_and(|last| det.at.as_str() <= last) {
             return Ok(None);
         }
-        let count = crate::at(&f, &["service", "count"]).as_i64().unwrap_or(1).saturating_add(1);
+        let count = crate::at(&f, &["service", "count"]).as_i64().unwrap_or(1).saturating_add(i64::from(det.count));
         crate::set(&mut f, &["service", "count"], json!(count));
         // Events can arrive a little out of order: the last seen is the latest.
-        if crate::at(&f, &["service", "eventLastSeen"]).as_str().is_none_or(|last| det.at.as_str() > last) {
-            crate::set(&mut f, &["service", "eventLastSeen"], json!(det.at));
+        if crate::at(&f, &["service", "eventLastSeen"]).as_str().is_none_or(|last| det.last.as_str() > last) {
+            crate::set(&mut f, &["service", "eventLastSeen"], json!(det.last));
             crate::set(&mut f, &["service", "action"], det.action.clone());
         }
         crate::set(&mut f, &["updatedAt"], json!(stamp(now)));
@@ -134,6 +134,8 @@ pub fn record(
     let mut f =
         new_finding((account, region), d, det.kind, &id, (det.title.clone(), det.description.clone()), &det.at, now);
     crate::set(&mut f, &["resource"], det.resource.clone());
+    crate::set(&mut f, &["service", "count"], json!(det.count));
+    crate::set(&mut f, &["service", "eventLastSeen"], json!(det.last));
     crate::set(&mut f, &["service", "action"], det.action.clone());
     if let Some(e) = &det.evidence {
         crate::set(&mut f, &["service", "evidence"], e.clone());

@@ -27,8 +27,12 @@
 //! machine's binaries, with its durability settings on), and `--nodes N` starts N servers on it,
 //! the connections spread over them (the server CPU figure is theirs together).
 //!
+//! `--guardduty` measures what GuardDuty's detector costs: the op at each connection count with
+//! the account's detector disabled, enabled, disabled, enabled (side by side, as the machine is
+//! noisy), then the time from a call to its finding (20 root calls, each a finding's repeat).
+//!
 //! `loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--postgres [--nodes N]]
-//! [--addr HOST:PORT --creds FILE]`: with `--addr`, load an already running server, signing with
+//! [--guardduty] [--addr HOST:PORT --creds FILE]`: with `--addr`, load an already running server, signing with
 //! the root key in `--creds` (a shared-credentials file such as `rampart-data/root-credentials`).
 
 use std::path::PathBuf;
@@ -818,6 +822,66 @@ async fn run(
     Ok(())
 }
 
+/// The time from a call to its finding, measured 20 times: root calls GetCallerIdentity (each a
+/// `Policy:IAMUser/RootCredentialUsage` repeat) and the finding's count is polled every 20 ms.
+async fn guardduty_latency(addr: &str, root: &Creds, detector: &str) -> anyhow::Result<()> {
+    let count = || async {
+        let list = guardduty_call(addr, root, "POST", &format!("/detector/{detector}/findings"), "{}").await?;
+        let ids = list["findingIds"].clone();
+        let got = guardduty_call(
+            addr,
+            root,
+            "POST",
+            &format!("/detector/{detector}/findings/get"),
+            &serde_json::json!({ "findingIds": ids }).to_string(),
+        )
+        .await?;
+        let n = got["findings"].as_array().into_iter().flatten().find(|f| {
+            f["type"] == "Policy:IAMUser/RootCredentialUsage"
+                && f["service"]["action"]["awsApiCallAction"]["api"] == "GetCallerIdentity"
+        });
+        anyhow::Ok(n.and_then(|f| f["service"]["count"].as_i64()).unwrap_or(0))
+    };
+    let mut took = Vec::new();
+    for _ in 0..20 {
+        let before = count().await?;
+        let sent = Instant::now();
+        rampart_testkit::send(form(addr, root, "sts", "Action=GetCallerIdentity&Version=2011-06-15".into())?).await?;
+        while count().await? <= before {
+            anyhow::ensure!(sent.elapsed() < Duration::from_secs(30), "no finding within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        took.push(sent.elapsed());
+    }
+    took.sort_unstable();
+    println!(
+        "GuardDuty, call to finding: median={:.0} ms  p90={:.0} ms  max={:.0} ms (20 calls)",
+        took[took.len() / 2].as_secs_f64() * 1000.0,
+        took[took.len() * 9 / 10].as_secs_f64() * 1000.0,
+        took[took.len() - 1].as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
+/// A GuardDuty (rest-json) call, signed; its JSON answer.
+async fn guardduty_call(
+    addr: &str,
+    creds: &Creds,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/json")
+        .body(body.as_bytes().to_vec())?;
+    let req = sign_request(req, &creds.id, &creds.secret, "guardduty", SystemTime::now(), SignatureLocation::Headers)?;
+    let r = rampart_testkit::send(req).await?;
+    anyhow::ensure!(r.status < 300, "GuardDuty {method} {path}: {} {}", r.status, r.body);
+    Ok(serde_json::from_str(&r.body).unwrap_or_default())
+}
+
 /// Stores `users` users, `roles` roles and `policies` customer managed policies, 16 requests at a
 /// time over their own connections; reports how long that took.
 async fn populate(addr: &str, root: &std::sync::Arc<Creds>, counts: [usize; 3]) -> anyhow::Result<()> {
@@ -994,6 +1058,7 @@ async fn main() -> anyhow::Result<()> {
     let mut transfer = false;
     let mut proxy = false;
     let mut mib = 1024usize;
+    let mut guardduty = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -1001,6 +1066,7 @@ async fn main() -> anyhow::Result<()> {
             "--seconds" => seconds = args.next().context("--seconds S")?.parse()?,
             "--addr" => attach.0 = Some(args.next().context("--addr HOST:PORT")?),
             "--postgres" => postgres = true,
+            "--guardduty" => guardduty = true,
             "--mib" => mib = args.next().context("--mib N")?.parse()?,
             "--nodes" => nodes = args.next().context("--nodes N")?.parse()?,
             "--creds" => attach.1 = Some(args.next().context("--creds FILE")?.into()),
@@ -1041,7 +1107,7 @@ async fn main() -> anyhow::Result<()> {
             }
             _ => bail!(
                 "usage: loadbench [--op OP] [--connections N]... [--seconds S] [--populate U,R,P] [--postgres [--nodes N]] \
-                 [--addr HOST:PORT --creds FILE]"
+                 [--guardduty] [--addr HOST:PORT --creds FILE]"
             ),
         }
     }
@@ -1114,8 +1180,23 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!((1..=4096).contains(&mib), "--mib is 1 to 4096");
         return s3_transfer(&first_addr, &creds, mib, pids.first().copied()).await;
     }
+    let root = creds.clone();
     creds = setup_creds(&first_addr, creds, op).await?;
     run(&addrs, &creds, 4, 2, op, &pids).await.map(|_| ()).ok(); // warm-up
+    if guardduty {
+        // Side by side: off, on, off, on, so that drift on a noisy machine shows.
+        let detector = guardduty_call(&first_addr, &root, "POST", "/detector", r#"{"enable":false}"#).await?;
+        let id = detector["detectorId"].as_str().context("CreateDetector answered no detectorId")?.to_owned();
+        for c in connections {
+            for on in [false, true, false, true] {
+                let body = format!(r#"{{"enable":{on}}}"#);
+                guardduty_call(&first_addr, &root, "POST", &format!("/detector/{id}"), &body).await?;
+                println!("GuardDuty detector {}:", if on { "enabled" } else { "disabled" });
+                run(&addrs, &creds, c, seconds, op, &pids).await?;
+            }
+        }
+        return guardduty_latency(&first_addr, &root, &id).await;
+    }
     for c in connections {
         run(&addrs, &creds, c, seconds, op, &pids).await?;
     }

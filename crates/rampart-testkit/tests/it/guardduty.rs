@@ -217,13 +217,18 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
             .starts_with(&format!("arn:aws:guardduty:us-east-1:123456789012:detector/{detector}/finding/"))
     );
 
-    // A repeat is counted on the same finding, with its last time moved.
-    root.list_users().send().await.unwrap();
+    // Repeats are counted on the same finding (several within one engine run, one write), with
+    // its last time moved.
+    for _ in 0..5 {
+        root.list_users().send().await.unwrap();
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let again = findings(&gd, &detector).await;
         assert_eq!(again.len(), found.len(), "a repeat makes no new finding");
-        if of(&again, "Policy:IAMUser/RootCredentialUsage").service().unwrap().count() == Some(2) {
+        let count = of(&again, "Policy:IAMUser/RootCredentialUsage").service().unwrap().count().unwrap();
+        assert!(count <= 6, "counted {count} times");
+        if count == 6 {
             break;
         }
         assert!(Instant::now() < deadline, "the repeat was not counted");
