@@ -357,6 +357,19 @@ pub fn record_json(ev: &Event) -> Option<Vec<u8>> {
     Some(json)
 }
 
+/// An id for an event Rampart makes itself (a service's own): time-ordered as every event id is
+/// (UUIDv7-shaped, its first 48 bits the time in milliseconds), so that event history finds it
+/// by id.
+pub fn event_id_at(at: time::OffsetDateTime) -> String {
+    let random = uuid::Uuid::new_v4();
+    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut bytes = [0u8; 10];
+    if let Some(head) = random.as_bytes().get(..10) {
+        bytes.copy_from_slice(head);
+    }
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid().to_string()
+}
+
 /// Where an event of `time` goes in the store's log: its Unix time in nanoseconds (the log moves
 /// it to the next free nanosecond if another event has it).
 pub fn position(time: time::OffsetDateTime) -> i64 {

@@ -1569,12 +1569,7 @@ fn record_kms_use(
 ) -> Result<Option<KmsUseNote>, ServiceError> {
     let Some(used) = used else { return Ok(None) };
     let request_id = uuid::Uuid::new_v4().to_string();
-    // Time-ordered as every event id is, so that event history finds it by id.
-    let random = uuid::Uuid::new_v4();
-    let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    let mut bytes = [0u8; 10];
-    bytes.copy_from_slice(&random.as_bytes()[..10]);
-    let event_id = uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid().to_string();
+    let event_id = super::event_id_at(now);
     let account = used.key_arn.split(':').nth(4).unwrap_or(&t.account_id).to_owned();
     let context: serde_json::Map<String, serde_json::Value> =
         used.context.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();

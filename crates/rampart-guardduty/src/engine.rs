@@ -414,10 +414,71 @@ fn record_all(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime, replay: bool) -
         }
         let r = rules.get(&k).map(Vec::as_slice).unwrap_or_default();
         if let Some(done) = findings::record(tx, account, region, &d, det, r, now, replay)? {
+            if let Recorded::New { id, .. } = &done
+                && det.kind.severity >= HIGH
+            {
+                service_event(tx, (account, region), &d, det, id, now)?;
+            }
             out.push(done);
         }
     }
     Ok(out)
+}
+
+/// Findings this severe or more (GuardDuty's High and Critical) are also events in the trail.
+pub const HIGH: f64 = 7.0;
+
+/// A new high-severity finding as GuardDuty's AWS service event in the account's event history
+/// (LookupEvents, trails): `GuardDutyFinding` from `guardduty.amazonaws.com`, the finding in its
+/// `serviceEventDetails`. The engine reads it back and passes over it (a service event).
+fn service_event(
+    tx: &mut Tx<'_>,
+    place: (&str, &str),
+    d: &Detector,
+    det: &Detection,
+    id: &str,
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    let json = serde_json::to_vec(&service_event_json(place, d, det, id, now)).map_err(|_| crate::internal())?;
+    tx.log_append(rampart_cloudtrail::position(now), &rampart_cloudtrail::stored::pack(&json))?;
+    Ok(())
+}
+
+fn service_event_json(
+    (account, region): (&str, &str),
+    d: &Detector,
+    det: &Detection,
+    id: &str,
+    now: OffsetDateTime,
+) -> Json {
+    let detector = format!("arn:aws:guardduty:{region}:{account}:detector/{}", d.id);
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AWSService", "invokedBy": "guardduty.amazonaws.com"},
+        "eventTime": now.replace_nanosecond(0).unwrap_or(now).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "eventSource": "guardduty.amazonaws.com",
+        "eventName": "GuardDutyFinding",
+        "awsRegion": region,
+        "sourceIPAddress": "guardduty.amazonaws.com",
+        "userAgent": "guardduty.amazonaws.com",
+        "requestParameters": null,
+        "responseElements": null,
+        "requestID": uuid::Uuid::new_v4().to_string(),
+        "eventID": rampart_cloudtrail::event_id_at(now),
+        "readOnly": false,
+        "resources": [{"ARN": detector, "accountId": account, "type": "AWS::GuardDuty::Detector"}],
+        "eventType": "AwsServiceEvent",
+        "managementEvent": true,
+        "recipientAccountId": account,
+        "serviceEventDetails": {
+            "findingId": id,
+            "findingArn": format!("{detector}/finding/{id}"),
+            "findingType": det.kind.name,
+            "severity": det.kind.severity,
+            "title": det.title,
+        },
+        "eventCategory": "Management",
+    })
 }
 
 /// Marks a list to be read by the next [`load_lists`].
@@ -498,4 +559,45 @@ pub fn store_list(
         }
     }
     lists::write(tx, account, region, &l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_findings_service_event_is_a_cloudtrail_event() {
+        let now = OffsetDateTime::now_utc();
+        let d = Detector {
+            id: "d1".into(),
+            enabled: true,
+            frequency: "SIX_HOURS".into(),
+            created: now,
+            updated: now,
+            s3_data_events: true,
+            tags: Default::default(),
+        };
+        let det = crate::detect::Detection {
+            kind: &crate::detect::BUCKET_ANONYMOUS_ACCESS,
+            key: "b".into(),
+            title: "t".into(),
+            description: "d".into(),
+            at: "2026-12-04T10:00:00Z".into(),
+            count: 1,
+            last: "2026-12-04T10:00:00Z".into(),
+            resource: serde_json::json!({}),
+            action: serde_json::json!({}),
+            evidence: None,
+            detection: None,
+            signals: Vec::new(),
+        };
+        let json = service_event_json(("111122223333", "us-east-1"), &d, &det, "f1", now);
+        let parsed: rampart_cloudtrail::Event = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(parsed.event_type, "AwsServiceEvent");
+        assert_eq!(parsed.user_identity.invoked_by.as_deref(), Some("guardduty.amazonaws.com"));
+        assert_eq!(json["serviceEventDetails"]["findingType"], "Policy:S3/BucketAnonymousAccessGranted");
+        // Its id carries its millisecond, as event history looks events up by id.
+        let id = uuid::Uuid::parse_str(&parsed.event_id).unwrap();
+        assert_eq!(id.get_version_num(), 7);
+    }
 }

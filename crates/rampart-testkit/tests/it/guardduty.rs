@@ -195,6 +195,35 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
     let stopped_arn = of(&found, "Stealth:IAMUser/CloudTrailLoggingDisabled").arn().unwrap();
     assert!(signal_ids.contains(stopped_arn), "a signal names its finding: {signal_ids:?}");
     assert_eq!(sequence.actors()[0].id(), Some("arn:aws:iam::123456789012:user/alice"));
+    // High-severity findings are GuardDuty's service events in the account's event history.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let attr = aws_sdk_cloudtrail::types::LookupAttribute::builder()
+            .attribute_key(aws_sdk_cloudtrail::types::LookupAttributeKey::EventName)
+            .attribute_value("GuardDutyFinding")
+            .build()
+            .unwrap();
+        let got = ct.lookup_events().lookup_attributes(attr).send().await.unwrap();
+        if got.events().len() >= 2 {
+            break got.events().to_vec();
+        }
+        assert!(Instant::now() < deadline, "no GuardDutyFinding events: {:?}", got.events());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let details: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e.cloud_trail_event().unwrap()).unwrap())
+        .collect();
+    let kinds: BTreeSet<&str> =
+        details.iter().filter_map(|d| d["serviceEventDetails"]["findingType"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["Policy:S3/BucketAnonymousAccessGranted", "AttackSequence:IAM/CompromisedCredentials"])
+    );
+    assert!(
+        details.iter().all(|d| d["eventType"] == "AwsServiceEvent" && d["eventSource"] == "guardduty.amazonaws.com")
+    );
+    assert!(details.iter().any(|d| d["serviceEventDetails"]["findingArn"] == story.arn().unwrap()));
     let rootuse = of(&found, "Policy:IAMUser/RootCredentialUsage");
     assert_eq!(rootuse.severity(), Some(2.0));
     let key = rootuse.resource().unwrap().access_key_details().unwrap();
