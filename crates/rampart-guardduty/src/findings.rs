@@ -19,7 +19,7 @@ const MAX_FINDINGS: usize = 50_000;
 /// Most finding ids one GetFindings, ArchiveFindings or feedback call takes (the model's limit).
 const MAX_IDS: usize = 50;
 
-fn key(account: &str, region: &str, id: &str) -> Vec<u8> {
+pub(crate) fn key(account: &str, region: &str, id: &str) -> Vec<u8> {
     format!("{}finding/{id}", prefix(account, region)).into_bytes()
 }
 
@@ -129,6 +129,7 @@ pub fn record(
             crate::set(&mut f, &["service", "detection"], sequence(account, region, d, det, &id));
         }
         write_tx(tx, account, region, &f)?;
+        crate::export::mark(tx, account, region, &id, false)?;
         return Ok(Some(Recorded::Repeat { id }));
     }
     let mut f =
@@ -149,6 +150,7 @@ pub fn record(
     let archived = suppressed(&f, rules);
     crate::set(&mut f, &["service", "archived"], json!(archived));
     write_tx(tx, account, region, &f)?;
+    crate::export::mark(tx, account, region, &id, true)?;
     Ok(Some(Recorded::New { id, archived }))
 }
 
@@ -374,6 +376,10 @@ pub fn unarchive_findings(
     change(tx, ctx, &input.detector_id, &input.finding_ids, |f| {
         crate::set(f, &["service", "archived"], json!(false));
     })?;
+    // An unarchived finding is active again, and exported.
+    for id in &input.finding_ids {
+        crate::export::mark(tx, &ctx.principal.account_id, ctx.region, id, false)?;
+    }
     Ok(shapes::UnarchiveFindingsResponse {})
 }
 

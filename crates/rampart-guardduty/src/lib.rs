@@ -14,10 +14,15 @@ use time::OffsetDateTime;
 pub mod criteria;
 pub mod detect;
 pub mod engine;
+pub mod export;
 mod filters;
 pub mod findings;
 pub mod lists;
 
+pub use export::{
+    create_publishing_destination, delete_publishing_destination, describe_publishing_destination,
+    list_publishing_destinations, update_publishing_destination,
+};
 pub use filters::*;
 pub use findings::*;
 pub use lists::*;
@@ -405,18 +410,24 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
     const THREAT: &[Target] = &[Target::Formed(
         "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/threatintelset/{ThreatIntelSetId}",
     )];
+    const PUBLISHING: &[Target] = &[Target::Formed(
+        "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/publishingDestination/{DestinationId}",
+    )];
     const RES: &[&str] = &[];
     &[
         row("ArchiveFindings", DETECTOR, RES),
         row("CreateDetector", &[Target::All], TAGS),
         row("CreateFilter", DETECTOR, TAGS),
         row("CreateIPSet", DETECTOR, TAGS),
+        row("CreatePublishingDestination", DETECTOR, TAGS),
         row("CreateSampleFindings", DETECTOR, RES),
         row("CreateThreatIntelSet", DETECTOR, TAGS),
         row("DeleteDetector", DETECTOR, RES),
         row("DeleteFilter", FILTER, RES),
         row("DeleteIPSet", IPSET, RES),
+        row("DeletePublishingDestination", PUBLISHING, RES),
         row("DeleteThreatIntelSet", THREAT, RES),
+        row("DescribePublishingDestination", PUBLISHING, RES),
         row("GetDetector", DETECTOR, RES),
         row("GetFilter", FILTER, RES),
         row("GetFindings", DETECTOR, RES),
@@ -427,6 +438,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ListFilters", DETECTOR, RES),
         row("ListFindings", DETECTOR, RES),
         row("ListIPSets", DETECTOR, RES),
+        row("ListPublishingDestinations", DETECTOR, RES),
         row("ListTagsForResource", &[Target::Arn("ResourceArn")], RES),
         row("ListThreatIntelSets", DETECTOR, RES),
         row("TagResource", &[Target::Arn("ResourceArn")], TAGS),
@@ -436,6 +448,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("UpdateFilter", FILTER, RES),
         row("UpdateFindingsFeedback", DETECTOR, RES),
         row("UpdateIPSet", IPSET, RES),
+        row("UpdatePublishingDestination", PUBLISHING, RES),
         row("UpdateThreatIntelSet", THREAT, RES),
     ]
 };

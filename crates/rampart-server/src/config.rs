@@ -132,6 +132,9 @@ pub struct Config {
     pub shield_attack_threshold: u64,
     /// Seconds without such requests that end an attack.
     pub shield_attack_quiet_secs: u64,
+    /// How often GuardDuty exports findings to publishing destinations: new findings are in the
+    /// bucket within this, as GuardDuty's are within about five minutes.
+    pub guardduty_export_secs: u64,
     /// The most bytes of request line and headers a proxied request may have (an ALB's: 64 KiB),
     /// and the most headers; larger requests get 431 and never reach the upstream.
     pub proxy_max_header_bytes: usize,
@@ -313,6 +316,7 @@ impl Default for Config {
             waf_log_dir: None,
             shield_attack_threshold: 1000,
             shield_attack_quiet_secs: 60,
+            guardduty_export_secs: 300,
             proxy_max_header_bytes: 64 * 1024,
             proxy_max_headers: 100,
             event_history_days: 90,
@@ -436,6 +440,8 @@ version = 1
 # (shield list-attacks; automatic application layer mitigation where a protection enables it).
 # shield_attack_threshold = 1000
 # shield_attack_quiet_secs = 60
+# GuardDuty: how often findings are exported to publishing destinations (new ones within this).
+# guardduty_export_secs = 300
 # Proxies: the most bytes of request line and headers, and the most headers, a request may have.
 # proxy_max_header_bytes = 65536
 # proxy_max_headers = 100

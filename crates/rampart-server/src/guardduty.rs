@@ -1,7 +1,8 @@
 //! GuardDuty's engine as a server task: a run every quarter second (at once again while a run
-//! finds a full batch) reads the lists waiting to be read from S3, then the events logged since
-//! the last run, and records what the detections find. One node of a cluster runs it (the
-//! `guardduty` lease).
+//! finds a full batch) reads the lists waiting to be read from S3, exports findings to
+//! publishing destinations when `guardduty_export_secs` have passed, then reads the events
+//! logged since the last run and records what the detections find. One node of a cluster runs
+//! it (the `guardduty` lease).
 
 use std::sync::Arc;
 
@@ -9,9 +10,10 @@ use rampart_guardduty::engine;
 use rampart_store::{Db, Sealer};
 use tokio::sync::watch;
 
-pub async fn detect(db: Db, sealer: Arc<Sealer>, mut stop: watch::Receiver<bool>) {
+pub async fn detect(db: Db, sealer: Arc<Sealer>, export_every: std::time::Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut exported = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -21,6 +23,14 @@ pub async fn detect(db: Db, sealer: Arc<Sealer>, mut stop: watch::Receiver<bool>
             continue;
         }
         load_lists(&db, &sealer).await;
+        if exported.elapsed() >= export_every {
+            exported = std::time::Instant::now();
+            let s = sealer.clone();
+            let now = time::OffsetDateTime::now_utc();
+            if let Err(e) = db.transact(move |tx| rampart_guardduty::export::export_pending(tx, &s, now)).await {
+                tracing::warn!(error = ?e, "exporting GuardDuty findings failed; it is retried on the next run");
+            }
+        }
         loop {
             let now = time::OffsetDateTime::now_utc();
             let reader = db.clone();

@@ -260,7 +260,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         rx.clone(),
     ));
     tokio::spawn(index_events(db.clone(), rx.clone()));
-    tokio::spawn(guardduty::detect(db.clone(), app.sealer.clone(), rx.clone()));
+    tokio::spawn(guardduty::detect(
+        db.clone(),
+        app.sealer.clone(),
+        std::time::Duration::from_secs(app.config.guardduty_export_secs.max(1)),
+        rx.clone(),
+    ));
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
     tokio::spawn(balancers::supervise(
         db.clone(),

@@ -1067,12 +1067,15 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "CreateDetector",
     "CreateFilter",
     "CreateIPSet",
+    "CreatePublishingDestination",
     "CreateSampleFindings",
     "CreateThreatIntelSet",
     "DeleteDetector",
     "DeleteFilter",
     "DeleteIPSet",
+    "DeletePublishingDestination",
     "DeleteThreatIntelSet",
+    "DescribePublishingDestination",
     "GetDetector",
     "GetFilter",
     "GetFindings",
@@ -1083,6 +1086,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListFilters",
     "ListFindings",
     "ListIPSets",
+    "ListPublishingDestinations",
     "ListTagsForResource",
     "ListThreatIntelSets",
     "TagResource",
@@ -1092,6 +1096,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateFilter",
     "UpdateFindingsFeedback",
     "UpdateIPSet",
+    "UpdatePublishingDestination",
     "UpdateThreatIntelSet",
 ];
 
@@ -21680,6 +21685,86 @@ impl ::std::fmt::Debug for CreateIPSetResponse {
     }
 }
 
+/// The `CreatePublishingDestinationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreatePublishingDestinationRequest {
+    pub detector_id: ::std::string::String,
+    pub destination_type: ::std::string::String,
+    pub destination_properties: DestinationProperties,
+    pub client_token: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for CreatePublishingDestinationRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreatePublishingDestinationRequest;
+}
+
+impl crate::FromValue for CreatePublishingDestinationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            destination_type: crate::required(f.next())?,
+            destination_properties: crate::required(f.next())?,
+            client_token: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreatePublishingDestinationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.destination_type)),
+            Some(crate::IntoValue::into_value(self.destination_properties)),
+            self.client_token.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreatePublishingDestinationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreatePublishingDestinationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("DestinationType", &self.destination_type)
+            .field("DestinationProperties", &self.destination_properties)
+            .field("ClientToken", &self.client_token)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `CreatePublishingDestinationResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreatePublishingDestinationResponse {
+    pub destination_id: ::std::string::String,
+}
+
+impl crate::HasShape for CreatePublishingDestinationResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreatePublishingDestinationResponse;
+}
+
+impl crate::FromValue for CreatePublishingDestinationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { destination_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreatePublishingDestinationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.destination_id))])
+    }
+}
+
+impl ::std::fmt::Debug for CreatePublishingDestinationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreatePublishingDestinationResponse").field("DestinationId", &self.destination_id).finish()
+    }
+}
+
 /// The `CreateSampleFindingsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateSampleFindingsRequest {
@@ -22227,6 +22312,69 @@ impl ::std::fmt::Debug for DeleteIPSetResponse {
     }
 }
 
+/// The `DeletePublishingDestinationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeletePublishingDestinationRequest {
+    pub detector_id: ::std::string::String,
+    pub destination_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeletePublishingDestinationRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeletePublishingDestinationRequest;
+}
+
+impl crate::FromValue for DeletePublishingDestinationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, destination_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeletePublishingDestinationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.destination_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeletePublishingDestinationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletePublishingDestinationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("DestinationId", &self.destination_id)
+            .finish()
+    }
+}
+
+/// The `DeletePublishingDestinationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeletePublishingDestinationResponse {}
+
+impl crate::HasShape for DeletePublishingDestinationResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeletePublishingDestinationResponse;
+}
+
+impl crate::FromValue for DeletePublishingDestinationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeletePublishingDestinationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeletePublishingDestinationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeletePublishingDestinationResponse").finish()
+    }
+}
+
 /// The `DeleteThreatIntelSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteThreatIntelSetRequest {
@@ -22287,6 +22435,176 @@ impl crate::IntoValue for DeleteThreatIntelSetResponse {
 impl ::std::fmt::Debug for DeleteThreatIntelSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteThreatIntelSetResponse").finish()
+    }
+}
+
+/// The `DescribePublishingDestinationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribePublishingDestinationRequest {
+    pub detector_id: ::std::string::String,
+    pub destination_id: ::std::string::String,
+}
+
+impl crate::HasShape for DescribePublishingDestinationRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribePublishingDestinationRequest;
+}
+
+impl crate::FromValue for DescribePublishingDestinationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, destination_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribePublishingDestinationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.destination_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribePublishingDestinationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribePublishingDestinationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("DestinationId", &self.destination_id)
+            .finish()
+    }
+}
+
+/// The `DescribePublishingDestinationResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribePublishingDestinationResponse {
+    pub destination_id: ::std::string::String,
+    pub destination_type: ::std::string::String,
+    pub status: ::std::string::String,
+    pub publishing_failure_start_timestamp: i64,
+    pub destination_properties: DestinationProperties,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for DescribePublishingDestinationResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribePublishingDestinationResponse;
+}
+
+impl crate::FromValue for DescribePublishingDestinationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            destination_id: crate::required(f.next())?,
+            destination_type: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+            publishing_failure_start_timestamp: crate::required(f.next())?,
+            destination_properties: crate::required(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribePublishingDestinationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.destination_id)),
+            Some(crate::IntoValue::into_value(self.destination_type)),
+            Some(crate::IntoValue::into_value(self.status)),
+            Some(crate::IntoValue::into_value(self.publishing_failure_start_timestamp)),
+            Some(crate::IntoValue::into_value(self.destination_properties)),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribePublishingDestinationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribePublishingDestinationResponse")
+            .field("DestinationId", &self.destination_id)
+            .field("DestinationType", &self.destination_type)
+            .field("Status", &self.status)
+            .field("PublishingFailureStartTimestamp", &self.publishing_failure_start_timestamp)
+            .field("DestinationProperties", &self.destination_properties)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `Destination` shape.
+#[derive(Clone, PartialEq)]
+pub struct Destination {
+    pub destination_id: ::std::string::String,
+    pub destination_type: ::std::string::String,
+    pub status: ::std::string::String,
+}
+
+impl crate::HasShape for Destination {
+    const SHAPE: &'static crate::Shape = &SH_Destination;
+}
+
+impl crate::FromValue for Destination {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            destination_id: crate::required(f.next())?,
+            destination_type: crate::required(f.next())?,
+            status: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Destination {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.destination_id)),
+            Some(crate::IntoValue::into_value(self.destination_type)),
+            Some(crate::IntoValue::into_value(self.status)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("DestinationId", &self.destination_id)
+            .field("DestinationType", &self.destination_type)
+            .field("Status", &self.status)
+            .finish()
+    }
+}
+
+/// The `DestinationProperties` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DestinationProperties {
+    pub destination_arn: ::std::option::Option<::std::string::String>,
+    pub kms_key_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DestinationProperties {
+    const SHAPE: &'static crate::Shape = &SH_DestinationProperties;
+}
+
+impl crate::FromValue for DestinationProperties {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { destination_arn: crate::optional(f.next())?, kms_key_arn: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DestinationProperties {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.destination_arn.map(crate::IntoValue::into_value),
+            self.kms_key_arn.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DestinationProperties {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DestinationProperties")
+            .field("DestinationArn", &self.destination_arn)
+            .field("KmsKeyArn", &self.kms_key_arn)
+            .finish()
     }
 }
 
@@ -25525,6 +25843,85 @@ impl ::std::fmt::Debug for ListIPSetsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListIPSetsResponse")
             .field("IpSetIds", &self.ip_set_ids)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListPublishingDestinationsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListPublishingDestinationsRequest {
+    pub detector_id: ::std::string::String,
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListPublishingDestinationsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListPublishingDestinationsRequest;
+}
+
+impl crate::FromValue for ListPublishingDestinationsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListPublishingDestinationsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPublishingDestinationsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPublishingDestinationsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListPublishingDestinationsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListPublishingDestinationsResponse {
+    pub destinations: ::std::vec::Vec<Destination>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListPublishingDestinationsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListPublishingDestinationsResponse;
+}
+
+impl crate::FromValue for ListPublishingDestinationsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { destinations: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListPublishingDestinationsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.destinations)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListPublishingDestinationsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListPublishingDestinationsResponse")
+            .field("Destinations", &self.destinations)
             .field("NextToken", &self.next_token)
             .finish()
     }
@@ -29253,6 +29650,76 @@ impl crate::IntoValue for UpdateIPSetResponse {
 impl ::std::fmt::Debug for UpdateIPSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdateIPSetResponse").finish()
+    }
+}
+
+/// The `UpdatePublishingDestinationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdatePublishingDestinationRequest {
+    pub detector_id: ::std::string::String,
+    pub destination_id: ::std::string::String,
+    pub destination_properties: ::std::option::Option<DestinationProperties>,
+}
+
+impl crate::HasShape for UpdatePublishingDestinationRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdatePublishingDestinationRequest;
+}
+
+impl crate::FromValue for UpdatePublishingDestinationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            destination_id: crate::required(f.next())?,
+            destination_properties: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdatePublishingDestinationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.destination_id)),
+            self.destination_properties.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdatePublishingDestinationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdatePublishingDestinationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("DestinationId", &self.destination_id)
+            .field("DestinationProperties", &self.destination_properties)
+            .finish()
+    }
+}
+
+/// The `UpdatePublishingDestinationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdatePublishingDestinationResponse {}
+
+impl crate::HasShape for UpdatePublishingDestinationResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdatePublishingDestinationResponse;
+}
+
+impl crate::FromValue for UpdatePublishingDestinationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for UpdatePublishingDestinationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for UpdatePublishingDestinationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdatePublishingDestinationResponse").finish()
     }
 }
 

@@ -660,3 +660,108 @@ async fn a_replay_finds_past_calls_on_a_new_threat_list_and_counts_nothing_twice
     assert_eq!(again.events, done.events);
     assert_eq!(counts(&findings(&gd, &detector).await), after);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn findings_are_exported_to_a_bucket_under_a_kms_key_once_both_let_guardduty() {
+    let server = TestServer::start_with(|c| c.guardduty_export_secs = 1).await.unwrap();
+    let (gd, detector) = watch(&server).await;
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    let kms = crate::kms::kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    s3.create_bucket().bucket("gd-findings").send().await.unwrap();
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let dest = gd
+        .create_publishing_destination()
+        .detector_id(&detector)
+        .destination_type(aws_sdk_guardduty::types::DestinationType::S3)
+        .destination_properties(
+            aws_sdk_guardduty::types::DestinationProperties::builder()
+                .destination_arn("arn:aws:s3:::gd-findings/exports")
+                .kms_key_arn(&key)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .destination_id
+        .unwrap();
+    assert_eq!(
+        code(
+            gd.create_publishing_destination()
+                .detector_id(&detector)
+                .destination_type(aws_sdk_guardduty::types::DestinationType::S3)
+                .destination_properties(
+                    aws_sdk_guardduty::types::DestinationProperties::builder()
+                        .destination_arn("arn:aws:s3:::gd-findings")
+                        .kms_key_arn(&key)
+                        .build()
+                )
+                .send()
+                .await
+        ),
+        "BadRequestException",
+        "one destination per detector"
+    );
+    let status = || async {
+        gd.describe_publishing_destination()
+            .detector_id(&detector)
+            .destination_id(&dest)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    // A finding (root's call), and neither the bucket nor the key lets GuardDuty yet.
+    crate::iam::root(&server).list_users().send().await.unwrap();
+    wait_until(&gd, &detector, |f| root_call(f, "ListUsers")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status().await != "UNABLE_TO_PUBLISH_FIX_DESTINATION_PROPERTY" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The policies GuardDuty's guide gives, and the waiting findings go out.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"Service":"guardduty.amazonaws.com"},"Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::gd-findings"},
+        {"Effect":"Allow","Principal":{"Service":"guardduty.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::gd-findings/exports/*"}]}"#;
+    s3.put_bucket_policy().bucket("gd-findings").policy(policy).send().await.unwrap();
+    let key_policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"kms:*","Resource":"*"},
+        {"Effect":"Allow","Principal":{"Service":"guardduty.amazonaws.com"},"Action":"kms:GenerateDataKey","Resource":"*"}]}"#;
+    kms.put_key_policy().key_id(&key).policy(key_policy).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let objects = loop {
+        let listed = s3
+            .list_objects_v2()
+            .bucket("gd-findings")
+            .prefix("exports/AWSLogs/123456789012/GuardDuty/us-east-1/")
+            .send()
+            .await
+            .unwrap();
+        if !listed.contents().is_empty() {
+            break listed.contents().to_vec();
+        }
+        assert!(Instant::now() < deadline, "nothing exported; destination {}", status().await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status().await, "PUBLISHING");
+    let name = objects[0].key().unwrap();
+    assert!(name.ends_with(".jsonl.gz"), "{name}");
+    let got = s3.get_object().bucket("gd-findings").key(name).send().await.unwrap();
+    assert_eq!(got.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
+    assert_eq!(got.ssekms_key_id(), Some(key.as_str()));
+    let gz = got.body.collect().await.unwrap().into_bytes();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines.iter().any(|f| f["type"] == "Policy:IAMUser/RootCredentialUsage"
+            && f["service"]["action"]["awsApiCallAction"]["api"] == "ListUsers"),
+        "{text}"
+    );
+    assert!(lines.iter().all(|f| f["accountId"] == "123456789012" && f["schemaVersion"] == "2.0"));
+    let listed = gd.list_publishing_destinations().detector_id(&detector).send().await.unwrap();
+    assert_eq!(listed.destinations().len(), 1);
+    gd.delete_publishing_destination().detector_id(&detector).destination_id(&dest).send().await.unwrap();
+    assert!(gd.list_publishing_destinations().detector_id(&detector).send().await.unwrap().destinations().is_empty());
+}
