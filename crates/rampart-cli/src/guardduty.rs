@@ -22,6 +22,9 @@ pub enum Command {
         /// The last event time looked at (RFC 3339) [default: now].
         #[arg(long, value_parser = parse_time)]
         to: Option<OffsetDateTime>,
+        /// The Tor exit nodes to look for (the server's --guardduty-tor-exit-list).
+        #[arg(long, env = "RAMPART_GUARDDUTY_TOR_EXIT_LIST")]
+        guardduty_tor_exit_list: Option<std::path::PathBuf>,
     },
 }
 
@@ -31,10 +34,10 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 
 pub fn run(cmd: Command) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
-        Command::Replay { store, from, to } => {
+        Command::Replay { store, from, to, guardduty_tor_exit_list } => {
             let to = to.unwrap_or_else(OffsetDateTime::now_utc);
             anyhow::ensure!(from <= to, "--from must not be after --to");
-            let config = store.config();
+            let config = rampart_server::Config { guardduty_tor_exit_list, ..store.config() };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -153,6 +153,10 @@ pub struct Args {
     /// How often GuardDuty exports findings to publishing destinations, in seconds [default: 300].
     #[arg(long, env = "RAMPART_GUARDDUTY_EXPORT_SECS")]
     guardduty_export_secs: Option<u64>,
+    /// A file of Tor exit nodes (the Tor Project's bulk exit list) for GuardDuty's TorIPCaller
+    /// findings; read again when it changes.
+    #[arg(long, env = "RAMPART_GUARDDUTY_TOR_EXIT_LIST")]
+    guardduty_tor_exit_list: Option<PathBuf>,
     /// The most bytes of request line and headers a proxied request may have [default: 65536].
     #[arg(long, env = "RAMPART_PROXY_MAX_HEADER_BYTES")]
     proxy_max_header_bytes: Option<usize>,
@@ -181,7 +185,7 @@ impl Args {
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers;
-            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir);
+            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));
         }

@@ -194,6 +194,22 @@ pub static ATTACK_SEQUENCE: FindingType = FindingType {
     resource_type: "AccessKey",
 };
 
+pub static TOR_CALLER: FindingType = FindingType {
+    name: "UnauthorizedAccess:IAMUser/TorIPCaller",
+    severity: 5.0,
+    title: "API {api} was invoked from a Tor exit node.",
+    description: "API {api} was invoked from IP address {ip}, a Tor exit node on the list {target}.",
+    resource_type: "AccessKey",
+};
+
+pub static TOR_RECON: FindingType = FindingType {
+    name: "Recon:IAMUser/TorIPCaller",
+    severity: 5.0,
+    title: "Reconnaissance API {api} was invoked from a Tor exit node.",
+    description: "Reconnaissance API {api} was invoked from IP address {ip}, a Tor exit node on the list {target}.",
+    resource_type: "AccessKey",
+};
+
 /// Every finding type Rampart produces (and makes samples of).
 pub static TYPES: &[&FindingType] = &[
     &ROOT_CREDENTIAL_USAGE,
@@ -214,6 +230,8 @@ pub static TYPES: &[&FindingType] = &[
     &ANOMALOUS_IMPACT,
     &CREDENTIAL_EXFILTRATION,
     &ATTACK_SEQUENCE,
+    &TOR_CALLER,
+    &TOR_RECON,
 ];
 
 /// A finding type by name.
@@ -348,11 +366,13 @@ impl IpList {
     }
 }
 
-/// The account's active lists, as the detections read them.
+/// The account's active lists, as the detections read them, and the Tor exit nodes the server
+/// was given (`guardduty_tor_exit_list`).
 #[derive(Debug, Clone, Default)]
 pub struct Lists {
     pub threats: Vec<IpList>,
     pub trusted: Vec<IpList>,
+    pub tor: Option<std::sync::Arc<IpList>>,
 }
 
 fn s<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
@@ -543,6 +563,28 @@ fn detect_one(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
             key_resource(event),
             api_call_action(event, None),
         ));
+    }
+
+    // Calls from a Tor exit node, unless a trusted list has it.
+    if let Some(tor) = &lists.tor
+        && let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok())
+        && tor.contains(ip, at)
+        && !lists.trusted.iter().any(|l| l.contains(ip, at))
+    {
+        let recon = ["Get", "List", "Describe", "Lookup"].iter().any(|p| name.starts_with(p));
+        let t = if recon { &TOR_RECON } else { &TOR_CALLER };
+        let mut d = detection(
+            t,
+            event,
+            format!("{}|{ip}", who(event)),
+            &tor.name,
+            key_resource(event),
+            api_call_action(event, None),
+        );
+        d.evidence = Some(json!({
+            "threatIntelligenceDetails": [{ "threatListName": tor.name, "threatNames": ["TorExitNode"] }]
+        }));
+        out.push(d);
     }
 
     // Calls from an address on a threat list, unless a trusted list has it.

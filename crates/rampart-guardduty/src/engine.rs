@@ -8,6 +8,7 @@
 //! global service (IAM, STS, Organizations) is looked at by each of the account's detectors.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rampart_core::{ServiceError, records};
 use rampart_store::{Db, Tx};
@@ -86,11 +87,11 @@ fn global(source: &str) -> bool {
 }
 
 /// Reads the events after the cursor (up to `now` less [`LAG`]) and plans what they give.
-pub fn plan(db: &Db, now: OffsetDateTime) -> Result<Plan, ServiceError> {
+pub fn plan(db: &Db, now: OffsetDateTime, tor: Option<Arc<IpList>>) -> Result<Plan, ServiceError> {
     let from = cursor(db.get(CURSOR)?);
     let horizon = rampart_cloudtrail::position(now - LAG).saturating_sub(1);
     let rows = db.log_range(from.saturating_add(1), horizon, BATCH, false)?;
-    let mut run = Run::live();
+    let mut run = Run::live().with_tor(tor);
     let mut plan = run.plan(db, &rows)?;
     plan.from = from;
     plan.states = run.states.into_iter().collect();
@@ -106,6 +107,7 @@ pub struct Run {
     detectors: HashMap<String, Vec<(String, Detector)>>,
     states: HashMap<(String, String), State>,
     lists: HashMap<(String, String), Lists>,
+    tor: Option<Arc<IpList>>,
 }
 
 type Text<'a> = Option<std::borrow::Cow<'a, str>>;
@@ -261,7 +263,12 @@ impl View<'_> {
 impl Run {
     /// A run of the live engine, from the stored states.
     pub fn live() -> Run {
-        Run { replay: false, detectors: HashMap::new(), states: HashMap::new(), lists: HashMap::new() }
+        Run { replay: false, detectors: HashMap::new(), states: HashMap::new(), lists: HashMap::new(), tor: None }
+    }
+
+    /// The run with the Tor exit nodes the server was given.
+    pub fn with_tor(self, tor: Option<Arc<IpList>>) -> Run {
+        Run { tor, ..self }
     }
 
     /// A replay over past events (see [`replay`]).
@@ -338,6 +345,7 @@ impl Run {
                 let l = Lists {
                     threats: active(db, account, &region, Kind::Threat)?,
                     trusted: active(db, account, &region, Kind::Trusted)?,
+                    tor: self.tor.clone(),
                 };
                 self.lists.insert(k.clone(), l);
             }
@@ -358,11 +366,11 @@ impl Run {
 /// counted again. Returns how many events were read and how many findings were made or counted.
 pub async fn replay(
     db: &Db,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
+    (from, to): (OffsetDateTime, OffsetDateTime),
     now: OffsetDateTime,
+    tor: Option<Arc<IpList>>,
 ) -> Result<(usize, usize), ServiceError> {
-    let mut run = Run::replay();
+    let mut run = Run::replay().with_tor(tor);
     let mut next = rampart_cloudtrail::position(from);
     let end = rampart_cloudtrail::position(to);
     let (mut events, mut recorded) = (0usize, 0usize);

@@ -166,6 +166,25 @@ pub fn parse(format: &str, data: &[u8]) -> Vec<ipnet::IpNet> {
     out
 }
 
+/// The Tor exit nodes in a list as the Tor Project publishes them: the bulk exit list (an
+/// address a line) or the exit-addresses document (`ExitAddress ADDRESS DATE TIME` lines).
+/// See <https://check.torproject.org/torbulkexitlist> and
+/// <https://check.torproject.org/exit-addresses>.
+pub fn parse_tor(data: &[u8]) -> Vec<ipnet::IpNet> {
+    let text = String::from_utf8_lossy(data);
+    let mut out: Vec<ipnet::IpNet> = text
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let addr =
+                l.strip_prefix("ExitAddress ").map_or(l, |rest| rest.split_whitespace().next().unwrap_or_default());
+            addr.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
+        })
+        .collect();
+    out.truncate(MAX_ENTRIES);
+    out
+}
+
 fn check_location(location: &str) -> Result<(), ServiceError> {
     object_of(location)
         .map(|_| ())
@@ -457,5 +476,11 @@ mod tests {
         );
         assert_eq!(nets("STIX", r#"{"pattern": "[ipv4-addr:value = '198.51.100.0/24']"}"#), ["198.51.100.0/24"]);
         assert_eq!(nets("TXT", "2001:db8::1\n"), ["2001:db8::1/128"]);
+        let tor = |t: &str| parse_tor(t.as_bytes()).iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(tor("198.51.100.7\n203.0.113.9\n"), ["198.51.100.7/32", "203.0.113.9/32"]);
+        assert_eq!(
+            tor("ExitNode 0011\nPublished 2026-12-01 10:00:00\nExitAddress 198.51.100.7 2026-12-01 10:05:00\n"),
+            ["198.51.100.7/32"]
+        );
     }
 }

@@ -135,6 +135,9 @@ pub struct Config {
     /// How often GuardDuty exports findings to publishing destinations: new findings are in the
     /// bucket within this, as GuardDuty's are within about five minutes.
     pub guardduty_export_secs: u64,
+    /// The Tor exit nodes GuardDuty's TorIPCaller findings name: a file as the Tor Project
+    /// publishes them (the bulk exit list, or exit-addresses), read again when it changes.
+    pub guardduty_tor_exit_list: Option<PathBuf>,
     /// The most bytes of request line and headers a proxied request may have (an ALB's: 64 KiB),
     /// and the most headers; larger requests get 431 and never reach the upstream.
     pub proxy_max_header_bytes: usize,
@@ -317,6 +320,7 @@ impl Default for Config {
             shield_attack_threshold: 1000,
             shield_attack_quiet_secs: 60,
             guardduty_export_secs: 300,
+            guardduty_tor_exit_list: None,
             proxy_max_header_bytes: 64 * 1024,
             proxy_max_headers: 100,
             event_history_days: 90,
@@ -442,6 +446,8 @@ version = 1
 # shield_attack_quiet_secs = 60
 # GuardDuty: how often findings are exported to publishing destinations (new ones within this).
 # guardduty_export_secs = 300
+# GuardDuty: the Tor exit nodes (https://check.torproject.org/torbulkexitlist, saved to a file).
+# guardduty_tor_exit_list = "/var/lib/rampart/tor-exit-nodes.txt"
 # Proxies: the most bytes of request line and headers, and the most headers, a request may have.
 # proxy_max_header_bytes = 65536
 # proxy_max_headers = 100

@@ -6,14 +6,23 @@
 
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
+use rampart_guardduty::detect::IpList;
 use rampart_guardduty::engine;
 use rampart_store::{Db, Sealer};
 use tokio::sync::watch;
 
-pub async fn detect(db: Db, sealer: Arc<Sealer>, export_every: std::time::Duration, mut stop: watch::Receiver<bool>) {
+pub async fn detect(
+    db: Db,
+    sealer: Arc<Sealer>,
+    (export_every, tor_file): (std::time::Duration, Option<PathBuf>),
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut exported = std::time::Instant::now();
+    let mut tor = TorList { file: tor_file, read: None, list: None, checked: None };
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -23,6 +32,7 @@ pub async fn detect(db: Db, sealer: Arc<Sealer>, export_every: std::time::Durati
             continue;
         }
         load_lists(&db, &sealer).await;
+        tor.refresh();
         if exported.elapsed() >= export_every {
             exported = std::time::Instant::now();
             let s = sealer.clone();
@@ -34,7 +44,8 @@ pub async fn detect(db: Db, sealer: Arc<Sealer>, export_every: std::time::Durati
         loop {
             let now = time::OffsetDateTime::now_utc();
             let reader = db.clone();
-            let plan = match tokio::task::spawn_blocking(move || engine::plan(&reader, now)).await {
+            let list = tor.list.clone();
+            let plan = match tokio::task::spawn_blocking(move || engine::plan(&reader, now, list)).await {
                 Ok(Ok(plan)) => plan,
                 Ok(Err(e)) => {
                     tracing::warn!(error = ?e, "reading events for GuardDuty failed; it is retried on the next run");
@@ -78,4 +89,43 @@ async fn load_lists(db: &Db, sealer: &Arc<Sealer>) {
             tracing::warn!(error = ?e, "storing a GuardDuty list failed; it is retried on the next run");
         }
     }
+}
+
+/// The Tor exit list file, read again when its modification time changes (looked at once a
+/// minute).
+struct TorList {
+    file: Option<PathBuf>,
+    read: Option<std::time::SystemTime>,
+    list: Option<Arc<IpList>>,
+    checked: Option<std::time::Instant>,
+}
+
+impl TorList {
+    fn refresh(&mut self) {
+        let Some(file) = &self.file else { return };
+        if self.checked.is_some_and(|c| c.elapsed() < std::time::Duration::from_secs(60)) {
+            return;
+        }
+        self.checked = Some(std::time::Instant::now());
+        let modified = std::fs::metadata(file).and_then(|m| m.modified()).ok();
+        if modified.is_some() && modified == self.read {
+            return;
+        }
+        match std::fs::read(file) {
+            Ok(data) => {
+                let list = read_tor(file, &data);
+                tracing::info!(file = %file.display(), nodes = list.networks.len(), "read the Tor exit list");
+                self.list = Some(Arc::new(list));
+                self.read = modified;
+            }
+            Err(e) => tracing::warn!(file = %file.display(), error = %e, "cannot read the Tor exit list"),
+        }
+    }
+}
+
+/// A Tor exit list as the detections read it, named after its file.
+pub fn read_tor(file: &std::path::Path, data: &[u8]) -> IpList {
+    let networks = rampart_guardduty::lists::parse_tor(data);
+    let name = file.file_name().map_or_else(|| "TorExitNodes".to_owned(), |n| n.to_string_lossy().into_owned());
+    IpList { name, networks, since: None }
 }

@@ -71,6 +71,8 @@ pub enum StartError {
     MasterKeyMismatch { key: String, db: PathBuf },
     #[error("there is no Rampart store at {0}: give the server's --data-dir")]
     NoStore(PathBuf),
+    #[error("cannot read the Tor exit list {0}: {1}")]
+    TorList(PathBuf, std::io::Error),
     #[error(
         "{0} exists, but the store beside it is new: move the file away (it belongs to another store) and start again"
     )]
@@ -263,7 +265,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tokio::spawn(guardduty::detect(
         db.clone(),
         app.sealer.clone(),
-        std::time::Duration::from_secs(app.config.guardduty_export_secs.max(1)),
+        (
+            std::time::Duration::from_secs(app.config.guardduty_export_secs.max(1)),
+            app.config.guardduty_tor_exit_list.clone(),
+        ),
         rx.clone(),
     ));
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;

@@ -166,8 +166,15 @@ pub async fn guardduty_replay(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<Replayed, StartError> {
+    let tor = match &config.guardduty_tor_exit_list {
+        Some(file) => {
+            let data = std::fs::read(file).map_err(|e| StartError::TorList(file.clone(), e))?;
+            Some(std::sync::Arc::new(crate::guardduty::read_tor(file, &data)))
+        }
+        None => None,
+    };
     let (db, _) = crate::open_store(config, false)?;
-    let result = rampart_guardduty::engine::replay(&db, from, to, OffsetDateTime::now_utc()).await;
+    let result = rampart_guardduty::engine::replay(&db, (from, to), OffsetDateTime::now_utc(), tor).await;
     db.close();
     let (events, findings) = result?;
     Ok(Replayed { events, findings })

@@ -765,3 +765,23 @@ async fn findings_are_exported_to_a_bucket_under_a_kms_key_once_both_let_guarddu
     gd.delete_publishing_destination().detector_id(&detector).destination_id(&dest).send().await.unwrap();
     assert!(gd.list_publishing_destinations().detector_id(&detector).send().await.unwrap().destinations().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_from_a_tor_exit_node_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("tor-exit-nodes.txt");
+    std::fs::write(
+        &list,
+        "ExitNode 0011BD2485AD45D984EC4159C88FC066E5E3300E\nExitAddress 127.0.0.1 2026-12-04 10:05:00\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(|c| c.guardduty_tor_exit_list = Some(list.clone())).await.unwrap();
+    let (gd, detector) = watch(&server).await;
+    let found = wait_until(&gd, &detector, |f| types(f).contains("Recon:IAMUser/TorIPCaller")).await;
+    let tor = of(&found, "Recon:IAMUser/TorIPCaller");
+    assert_eq!(tor.severity(), Some(5.0));
+    let intel = tor.service().unwrap().evidence().unwrap().threat_intelligence_details();
+    assert_eq!(intel[0].threat_list_name(), Some("tor-exit-nodes.txt"));
+    // Alice's own GuardDuty calls came from the exit node: she is the one named.
+    assert_eq!(tor.resource().unwrap().access_key_details().unwrap().user_name(), Some("alice"));
+}
