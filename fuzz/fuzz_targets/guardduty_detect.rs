@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let lists = Lists {
         threats: vec![IpList { name: "fuzz".into(), networks: networks.clone(), since: None }],
-        trusted: vec![IpList { name: "trusted".into(), networks: networks.into_iter().take(1).collect(), since: Some(0) }],
+        trusted: vec![IpList { name: "trusted".into(), networks: networks.iter().take(1).copied().collect(), since: Some(0) }],
+        tor: Some(std::sync::Arc::new(IpList { name: "tor".into(), networks: networks.into_iter().skip(1).collect(), since: None })),
     };
     if let Ok(event) = serde_json::from_slice::<serde_json::Value>(data) {
         let mut state = State::default();

@@ -45,12 +45,12 @@ fn event(i: usize, at: OffsetDateTime) -> serde_json::Value {
     let user = format!("user{}", i % 8);
     let (service, name) = APIS[(i / 8) % APIS.len()];
     let time = at.format(&time::format_description::well_known::Rfc3339).unwrap();
-    if i % 97 == 0 {
+    if i.is_multiple_of(97) {
         return json!({
             "eventVersion": "1.08", "eventTime": time, "eventSource": "signin.amazonaws.com",
             "eventName": "ConsoleLogin", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
             "eventType": "AwsConsoleSignIn", "recipientAccountId": account,
-            "responseElements": {"ConsoleLogin": if i % 2 == 0 { "Success" } else { "Failure" }},
+            "responseElements": {"ConsoleLogin": if i.is_multiple_of(2) { "Success" } else { "Failure" }},
             "userIdentity": {"type": "IAMUser", "arn": format!("arn:aws:iam::{account}:user/{user}"), "userName": user},
         });
     }

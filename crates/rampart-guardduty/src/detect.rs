@@ -1106,7 +1106,7 @@ mod tests {
         let mut st = State::default();
         let list =
             |name: &str, net: &str| IpList { name: name.into(), networks: vec![net.parse().unwrap()], since: Some(10) };
-        let mut lists = Lists { threats: vec![list("bad", "203.0.113.0/24")], trusted: Vec::new() };
+        let mut lists = Lists { threats: vec![list("bad", "203.0.113.0/24")], ..Lists::default() };
         let get = event("GetUser", "iam.amazonaws.com", json!({}));
         assert!(detect(&get, 9, &mut st, &lists).is_empty(), "a list applies from when it was read");
         let ds = detect(&get, 10, &mut st, &lists);
@@ -1121,6 +1121,16 @@ mod tests {
         );
         lists.trusted.push(list("office", "203.0.113.9/32"));
         assert!(detect(&get, 12, &mut st, &lists).is_empty());
+        // A Tor exit node, from the server's list, unless trusted too.
+        let tor = Lists { tor: Some(std::sync::Arc::new(list("tor.txt", "203.0.113.9/32"))), ..Lists::default() };
+        let later = |e: &Json, l: &Lists| -> Vec<&'static str> {
+            detect(e, 20, &mut State::default(), l).iter().map(|d| d.kind.name).collect()
+        };
+        assert_eq!(later(&get, &tor), ["Recon:IAMUser/TorIPCaller"]);
+        let create = event("CreateUser", "iam.amazonaws.com", json!({}));
+        assert_eq!(later(&create, &tor), ["UnauthorizedAccess:IAMUser/TorIPCaller"]);
+        let trusted = Lists { trusted: vec![list("office", "203.0.113.9/32")], ..tor };
+        assert!(later(&get, &trusted).is_empty());
     }
 
     fn as_user(name: &str, source: &str, user: &str, at: &str) -> Json {
