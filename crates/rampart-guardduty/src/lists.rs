@@ -195,7 +195,7 @@ fn create(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, detector_id: &str, kind: Kind, l: Li
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::tx_reader(tx), account, region, detector_id)?;
     check_location(&l.location)?;
-    let existing = all_tx(tx, account, region, kind)?;
+    let existing: Vec<List> = all_tx(tx, account, region, kind)?.into_iter().filter(|l| l.status != DELETED).collect();
     let max = if kind == Kind::Trusted { MAX_IP_SETS } else { MAX_THREAT_SETS };
     if existing.len() >= max {
         return Err(bad_request(format!(
@@ -242,7 +242,9 @@ fn update(
     let Change { name, location, activate, owner } = c;
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::tx_reader(tx), account, region, detector_id)?;
-    let mut l = read(&records::tx_reader(tx), account, region, kind, id)?.ok_or_else(|| not_found(kind))?;
+    let mut l = read(&records::tx_reader(tx), account, region, kind, id)?
+        .filter(|l| l.status != DELETED)
+        .ok_or_else(|| not_found(kind))?;
     if let Some(n) = name {
         l.name = n;
     }
@@ -277,13 +279,21 @@ fn not_found(kind: Kind) -> ServiceError {
     })
 }
 
+/// Deletes a list: it stays readable as `DELETED` (Terraform waits for that status), and is
+/// neither listed, counted toward the quota, changed, nor read by the detections again.
 fn delete(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, detector_id: &str, kind: Kind, id: &str) -> Result<(), ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::tx_reader(tx), account, region, detector_id)?;
-    read(&records::tx_reader(tx), account, region, kind, id)?.ok_or_else(|| not_found(kind))?;
-    tx.delete(&key(account, region, kind, id))?;
-    Ok(())
+    let mut l = read(&records::tx_reader(tx), account, region, kind, id)?
+        .filter(|l| l.status != DELETED)
+        .ok_or_else(|| not_found(kind))?;
+    l.status = DELETED.to_owned();
+    l.activate = false;
+    l.entries.clear();
+    write(tx, account, region, &l)
 }
+
+const DELETED: &str = "DELETED";
 
 fn get_one(ctx: &Ctx<'_>, detector_id: &str, kind: Kind, id: &str) -> Result<List, ServiceError> {
     let get = records::cached_reader(ctx.db);
@@ -301,7 +311,7 @@ fn list_ids(
 ) -> Result<(Vec<String>, Option<String>), ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::cached_reader(ctx.db), account, region, detector_id)?;
-    let ids = all(ctx.db, account, region, kind)?.into_iter().map(|l| l.id).collect();
+    let ids = all(ctx.db, account, region, kind)?.into_iter().filter(|l| l.status != DELETED).map(|l| l.id).collect();
     page(ids, token, max)
 }
 

@@ -25,6 +25,11 @@ fn guardduty(server: &TestServer, id: &str, secret: &str) -> aws_sdk_guardduty::
     aws_sdk_guardduty::Client::from_conf(conf)
 }
 
+/// Root's GuardDuty client.
+pub(crate) fn client(server: &TestServer) -> aws_sdk_guardduty::Client {
+    guardduty(server, &server.access_key_id, &server.secret_access_key)
+}
+
 fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_guardduty::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "OK".to_owned(),

@@ -616,3 +616,102 @@ async fn a_load_balancer_with_its_web_acl_applies_serves_plans_clean_and_destroy
     assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
     assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());
 }
+
+const GUARDDUTY_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+variable "endpoint" { type = string }
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    sts       = var.endpoint
+    guardduty = var.endpoint
+    s3        = var.endpoint
+  }
+  s3_use_path_style = true
+}
+resource "aws_guardduty_detector" "main" {
+  enable                       = true
+  finding_publishing_frequency = "FIFTEEN_MINUTES"
+  tags                         = { team = "secops" }
+}
+resource "aws_guardduty_filter" "quiet" {
+  detector_id = aws_guardduty_detector.main.id
+  name        = "quiet-root"
+  action      = "ARCHIVE"
+  rank        = 1
+  finding_criteria {
+    criterion {
+      field  = "type"
+      equals = ["Policy:IAMUser/RootCredentialUsage"]
+    }
+    criterion {
+      field                 = "severity"
+      greater_than_or_equal = "2"
+    }
+  }
+}
+resource "aws_s3_bucket" "lists" {
+  bucket        = "tf-gd-lists"
+  force_destroy = true
+}
+resource "aws_s3_object" "bad" {
+  bucket  = aws_s3_bucket.lists.id
+  key     = "bad.txt"
+  content = "198.51.100.7\n"
+}
+resource "aws_guardduty_threatintelset" "bad" {
+  detector_id = aws_guardduty_detector.main.id
+  name        = "bad-hosts"
+  format      = "TXT"
+  location    = "https://s3.amazonaws.com/${aws_s3_object.bad.bucket}/${aws_s3_object.bad.key}"
+  activate    = true
+}
+resource "aws_guardduty_ipset" "office" {
+  detector_id = aws_guardduty_detector.main.id
+  name        = "office"
+  format      = "TXT"
+  location    = "https://s3.amazonaws.com/${aws_s3_object.bad.bucket}/${aws_s3_object.bad.key}"
+  activate    = true
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardduty_detector_with_its_filter_and_lists_applies_plans_clean_and_destroys() {
+    let _heavy = crate::LOAD.write().await;
+    let server = TestServer::start().await.unwrap();
+    let dir = workspace(GUARDDUTY_CONFIG);
+    let path = dir.path().to_owned();
+    let run = |args: &'static [&'static str]| {
+        let (path, server) = (path.clone(), &server);
+        tokio::task::block_in_place(move || terraform(&path, server, args))
+    };
+    ok(&run(&["init", "-input=false"]), "init");
+    // The lists are read from the object before Terraform's wait for ACTIVE ends.
+    ok(&run(&["apply", "-auto-approve", "-input=false"]), "apply");
+    let gd = crate::guardduty::client(&server);
+    let detector = gd.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let got = gd.get_detector().detector_id(&detector).send().await.unwrap();
+    assert_eq!(got.finding_publishing_frequency().map(|f| f.as_str()), Some("FIFTEEN_MINUTES"));
+    assert_eq!(got.tags().and_then(|t| t.get("team")).map(String::as_str), Some("secops"));
+    let filter = gd.get_filter().detector_id(&detector).filter_name("quiet-root").send().await.unwrap();
+    assert_eq!(filter.action().map(|a| a.as_str()), Some("ARCHIVE"));
+
+    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan shows changes:\n{}\n{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    // Terraform waits for deleted lists to read DELETED.
+    ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
+    assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
+}
