@@ -285,6 +285,79 @@ pub fn list_detectors(
     Ok(shapes::ListDetectorsResponse { detector_ids, next_token })
 }
 
+/// What GuardDuty cost over the last 30 days: Rampart charges nothing, so every sum the request
+/// names is 0 USD (by account, data source or feature), and no resource has a cost.
+/// See <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_GetUsageStatistics.html>.
+pub fn get_usage_statistics(
+    ctx: &Ctx<'_>,
+    input: shapes::GetUsageStatisticsRequest,
+) -> Result<shapes::GetUsageStatisticsResponse, ServiceError> {
+    let (account, region) = (&ctx.principal.account_id, ctx.region);
+    own_detector(&records::cached_reader(ctx.db), account, region, &input.detector_id)?;
+    let zero = || {
+        Some(shapes::Total {
+            amount: Some("0".to_owned()),
+            unit: Some(input.unit.clone().unwrap_or_else(|| "USD".to_owned())),
+        })
+    };
+    let c = &input.usage_criteria;
+    let accounts = c.account_ids.clone().unwrap_or_else(|| vec![account.clone()]);
+    let features = c.features.clone().unwrap_or_else(|| FEATURES.iter().map(|f| (*f).to_owned()).collect());
+    let mut stats = shapes::UsageStatistics {
+        sum_by_account: None,
+        top_accounts_by_feature: None,
+        sum_by_data_source: None,
+        sum_by_resource: None,
+        top_resources: None,
+        sum_by_feature: None,
+    };
+    match input.usage_statistic_type.as_str() {
+        "SUM_BY_ACCOUNT" => {
+            stats.sum_by_account = Some(
+                accounts
+                    .into_iter()
+                    .map(|a| shapes::UsageAccountResult { account_id: Some(a), total: zero() })
+                    .collect(),
+            );
+        }
+        "SUM_BY_DATA_SOURCE" => {
+            let sources = c.data_sources.clone().ok_or_else(|| {
+                bad_request("The request is rejected because dataSources is required for SUM_BY_DATA_SOURCE.")
+            })?;
+            stats.sum_by_data_source = Some(
+                sources
+                    .into_iter()
+                    .map(|d| shapes::UsageDataSourceResult { data_source: Some(d), total: zero() })
+                    .collect(),
+            );
+        }
+        "SUM_BY_FEATURES" => {
+            stats.sum_by_feature = Some(
+                features.into_iter().map(|f| shapes::UsageFeatureResult { feature: Some(f), total: zero() }).collect(),
+            );
+        }
+        "TOP_ACCOUNTS_BY_FEATURE" => {
+            stats.top_accounts_by_feature = Some(
+                features
+                    .into_iter()
+                    .map(|f| shapes::UsageTopAccountsResult {
+                        feature: Some(f),
+                        accounts: Some(
+                            accounts
+                                .iter()
+                                .map(|a| shapes::UsageTopAccountResult { account_id: Some(a.clone()), total: zero() })
+                                .collect(),
+                        ),
+                    })
+                    .collect(),
+            );
+        }
+        "SUM_BY_RESOURCE" => stats.sum_by_resource = Some(Vec::new()),
+        _ => stats.top_resources = Some(Vec::new()),
+    }
+    Ok(shapes::GetUsageStatisticsResponse { usage_statistics: Some(stats), next_token: None })
+}
+
 /// A page of a listing by `NextToken` (an index) and `MaxResults` (1–50, 50 by default).
 pub(crate) fn page<T>(
     items: Vec<T>,
@@ -434,6 +507,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("GetFindingsStatistics", DETECTOR, RES),
         row("GetIPSet", IPSET, RES),
         row("GetThreatIntelSet", THREAT, RES),
+        row("GetUsageStatistics", DETECTOR, RES),
         row("ListDetectors", &[Target::All], &[]),
         row("ListFilters", DETECTOR, RES),
         row("ListFindings", DETECTOR, RES),

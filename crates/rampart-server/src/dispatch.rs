@@ -576,6 +576,7 @@ impl Dispatch {
             ((gd, "GetFindingsStatistics"), read(rampart_guardduty::get_findings_statistics)),
             ((gd, "GetIPSet"), read(rampart_guardduty::get_ip_set)),
             ((gd, "GetThreatIntelSet"), read(rampart_guardduty::get_threat_intel_set)),
+            ((gd, "GetUsageStatistics"), read(rampart_guardduty::get_usage_statistics)),
             ((gd, "ListDetectors"), read(rampart_guardduty::list_detectors)),
             ((gd, "ListFilters"), read(rampart_guardduty::list_filters)),
             ((gd, "ListFindings"), read(rampart_guardduty::list_findings)),

@@ -1082,6 +1082,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetFindingsStatistics",
     "GetIPSet",
     "GetThreatIntelSet",
+    "GetUsageStatistics",
     "ListDetectors",
     "ListFilters",
     "ListFindings",
@@ -24463,6 +24464,97 @@ impl ::std::fmt::Debug for GetThreatIntelSetResponse {
     }
 }
 
+/// The `GetUsageStatisticsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetUsageStatisticsRequest {
+    pub detector_id: ::std::string::String,
+    pub usage_statistic_type: ::std::string::String,
+    pub usage_criteria: UsageCriteria,
+    pub unit: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetUsageStatisticsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetUsageStatisticsRequest;
+}
+
+impl crate::FromValue for GetUsageStatisticsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            usage_statistic_type: crate::required(f.next())?,
+            usage_criteria: crate::required(f.next())?,
+            unit: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetUsageStatisticsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.usage_statistic_type)),
+            Some(crate::IntoValue::into_value(self.usage_criteria)),
+            self.unit.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetUsageStatisticsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetUsageStatisticsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("UsageStatisticType", &self.usage_statistic_type)
+            .field("UsageCriteria", &self.usage_criteria)
+            .field("Unit", &self.unit)
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `GetUsageStatisticsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetUsageStatisticsResponse {
+    pub usage_statistics: ::std::option::Option<UsageStatistics>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetUsageStatisticsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetUsageStatisticsResponse;
+}
+
+impl crate::FromValue for GetUsageStatisticsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { usage_statistics: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetUsageStatisticsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.usage_statistics.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetUsageStatisticsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetUsageStatisticsResponse")
+            .field("UsageStatistics", &self.usage_statistics)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
 /// The `HighestSeverityThreatDetails` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct HighestSeverityThreatDetails {
@@ -29180,6 +29272,39 @@ impl ::std::fmt::Debug for ThreatsDetectedItemCount {
     }
 }
 
+/// The `Total` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Total {
+    pub amount: ::std::option::Option<::std::string::String>,
+    pub unit: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Total {
+    const SHAPE: &'static crate::Shape = &SH_Total;
+}
+
+impl crate::FromValue for Total {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { amount: crate::optional(f.next())?, unit: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Total {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.amount.map(crate::IntoValue::into_value),
+            self.unit.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Total {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Total").field("Amount", &self.amount).field("Unit", &self.unit).finish()
+    }
+}
+
 /// The `UnarchiveFindingsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UnarchiveFindingsRequest {
@@ -29802,6 +29927,315 @@ impl crate::IntoValue for UpdateThreatIntelSetResponse {
 impl ::std::fmt::Debug for UpdateThreatIntelSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdateThreatIntelSetResponse").finish()
+    }
+}
+
+/// The `UsageAccountResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageAccountResult {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub total: ::std::option::Option<Total>,
+}
+
+impl crate::HasShape for UsageAccountResult {
+    const SHAPE: &'static crate::Shape = &SH_UsageAccountResult;
+}
+
+impl crate::FromValue for UsageAccountResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { account_id: crate::optional(f.next())?, total: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UsageAccountResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.total.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageAccountResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageAccountResult").field("AccountId", &self.account_id).field("Total", &self.total).finish()
+    }
+}
+
+/// The `UsageCriteria` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageCriteria {
+    pub account_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub data_sources: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub resources: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub features: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for UsageCriteria {
+    const SHAPE: &'static crate::Shape = &SH_UsageCriteria;
+}
+
+impl crate::FromValue for UsageCriteria {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            account_ids: crate::optional(f.next())?,
+            data_sources: crate::optional(f.next())?,
+            resources: crate::optional(f.next())?,
+            features: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UsageCriteria {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_ids.map(crate::IntoValue::into_value),
+            self.data_sources.map(crate::IntoValue::into_value),
+            self.resources.map(crate::IntoValue::into_value),
+            self.features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageCriteria {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageCriteria")
+            .field("AccountIds", &self.account_ids)
+            .field("DataSources", &self.data_sources)
+            .field("Resources", &self.resources)
+            .field("Features", &self.features)
+            .finish()
+    }
+}
+
+/// The `UsageDataSourceResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageDataSourceResult {
+    pub data_source: ::std::option::Option<::std::string::String>,
+    pub total: ::std::option::Option<Total>,
+}
+
+impl crate::HasShape for UsageDataSourceResult {
+    const SHAPE: &'static crate::Shape = &SH_UsageDataSourceResult;
+}
+
+impl crate::FromValue for UsageDataSourceResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { data_source: crate::optional(f.next())?, total: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UsageDataSourceResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.data_source.map(crate::IntoValue::into_value),
+            self.total.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageDataSourceResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageDataSourceResult")
+            .field("DataSource", &self.data_source)
+            .field("Total", &self.total)
+            .finish()
+    }
+}
+
+/// The `UsageFeatureResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageFeatureResult {
+    pub feature: ::std::option::Option<::std::string::String>,
+    pub total: ::std::option::Option<Total>,
+}
+
+impl crate::HasShape for UsageFeatureResult {
+    const SHAPE: &'static crate::Shape = &SH_UsageFeatureResult;
+}
+
+impl crate::FromValue for UsageFeatureResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { feature: crate::optional(f.next())?, total: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UsageFeatureResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.feature.map(crate::IntoValue::into_value),
+            self.total.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageFeatureResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageFeatureResult").field("Feature", &self.feature).field("Total", &self.total).finish()
+    }
+}
+
+/// The `UsageResourceResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageResourceResult {
+    pub resource: ::std::option::Option<::std::string::String>,
+    pub total: ::std::option::Option<Total>,
+}
+
+impl crate::HasShape for UsageResourceResult {
+    const SHAPE: &'static crate::Shape = &SH_UsageResourceResult;
+}
+
+impl crate::FromValue for UsageResourceResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resource: crate::optional(f.next())?, total: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UsageResourceResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.resource.map(crate::IntoValue::into_value),
+            self.total.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageResourceResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageResourceResult").field("Resource", &self.resource).field("Total", &self.total).finish()
+    }
+}
+
+/// The `UsageStatistics` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageStatistics {
+    pub sum_by_account: ::std::option::Option<::std::vec::Vec<UsageAccountResult>>,
+    pub top_accounts_by_feature: ::std::option::Option<::std::vec::Vec<UsageTopAccountsResult>>,
+    pub sum_by_data_source: ::std::option::Option<::std::vec::Vec<UsageDataSourceResult>>,
+    pub sum_by_resource: ::std::option::Option<::std::vec::Vec<UsageResourceResult>>,
+    pub top_resources: ::std::option::Option<::std::vec::Vec<UsageResourceResult>>,
+    pub sum_by_feature: ::std::option::Option<::std::vec::Vec<UsageFeatureResult>>,
+}
+
+impl crate::HasShape for UsageStatistics {
+    const SHAPE: &'static crate::Shape = &SH_UsageStatistics;
+}
+
+impl crate::FromValue for UsageStatistics {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            sum_by_account: crate::optional(f.next())?,
+            top_accounts_by_feature: crate::optional(f.next())?,
+            sum_by_data_source: crate::optional(f.next())?,
+            sum_by_resource: crate::optional(f.next())?,
+            top_resources: crate::optional(f.next())?,
+            sum_by_feature: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UsageStatistics {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.sum_by_account.map(crate::IntoValue::into_value),
+            self.top_accounts_by_feature.map(crate::IntoValue::into_value),
+            self.sum_by_data_source.map(crate::IntoValue::into_value),
+            self.sum_by_resource.map(crate::IntoValue::into_value),
+            self.top_resources.map(crate::IntoValue::into_value),
+            self.sum_by_feature.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageStatistics {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageStatistics")
+            .field("SumByAccount", &self.sum_by_account)
+            .field("TopAccountsByFeature", &self.top_accounts_by_feature)
+            .field("SumByDataSource", &self.sum_by_data_source)
+            .field("SumByResource", &self.sum_by_resource)
+            .field("TopResources", &self.top_resources)
+            .field("SumByFeature", &self.sum_by_feature)
+            .finish()
+    }
+}
+
+/// The `UsageTopAccountResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageTopAccountResult {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub total: ::std::option::Option<Total>,
+}
+
+impl crate::HasShape for UsageTopAccountResult {
+    const SHAPE: &'static crate::Shape = &SH_UsageTopAccountResult;
+}
+
+impl crate::FromValue for UsageTopAccountResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { account_id: crate::optional(f.next())?, total: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UsageTopAccountResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.total.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageTopAccountResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageTopAccountResult")
+            .field("AccountId", &self.account_id)
+            .field("Total", &self.total)
+            .finish()
+    }
+}
+
+/// The `UsageTopAccountsResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UsageTopAccountsResult {
+    pub feature: ::std::option::Option<::std::string::String>,
+    pub accounts: ::std::option::Option<::std::vec::Vec<UsageTopAccountResult>>,
+}
+
+impl crate::HasShape for UsageTopAccountsResult {
+    const SHAPE: &'static crate::Shape = &SH_UsageTopAccountsResult;
+}
+
+impl crate::FromValue for UsageTopAccountsResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { feature: crate::optional(f.next())?, accounts: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UsageTopAccountsResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.feature.map(crate::IntoValue::into_value),
+            self.accounts.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UsageTopAccountsResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UsageTopAccountsResult")
+            .field("Feature", &self.feature)
+            .field("Accounts", &self.accounts)
+            .finish()
     }
 }
 

@@ -789,4 +789,21 @@ async fn calls_from_a_tor_exit_node_are_found() {
     assert_eq!(intel[0].threat_list_name(), Some("tor-exit-nodes.txt"));
     // Alice's own GuardDuty calls came from the exit node: she is the one named.
     assert_eq!(tor.resource().unwrap().access_key_details().unwrap().user_name(), Some("alice"));
+    // Usage costs nothing here: every sum asked for is 0 USD.
+    let usage = gd
+        .get_usage_statistics()
+        .detector_id(&detector)
+        .usage_statistic_type(aws_sdk_guardduty::types::UsageStatisticType::SumByFeatures)
+        .usage_criteria(
+            aws_sdk_guardduty::types::UsageCriteria::builder()
+                .features(aws_sdk_guardduty::types::UsageFeature::CloudTrail)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let by_feature = usage.usage_statistics().unwrap().sum_by_feature();
+    assert_eq!(by_feature.len(), 1);
+    assert_eq!(by_feature[0].total().unwrap().amount(), Some("0"));
+    assert_eq!(by_feature[0].total().unwrap().unit(), Some("USD"));
 }
