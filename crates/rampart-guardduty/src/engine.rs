@@ -177,6 +177,13 @@ struct Issuer<'a> {
     user_name: Text<'a>,
 }
 
+/// A text field of an event into the JSON the detections read, when it has one.
+fn put(map: &mut serde_json::Map<String, Json>, k: &str, v: &Text<'_>) {
+    if let Some(v) = v {
+        map.insert(k.to_owned(), Json::String(v.to_string()));
+    }
+}
+
 /// Whether a detection reads an event's request parameters or response elements: then the
 /// whole event is read.
 fn needs_body(source: &str, name: &str) -> bool {
@@ -216,42 +223,28 @@ impl View<'_> {
             return serde_json::from_slice(bytes).ok();
         }
         let mut e = serde_json::Map::new();
-        let mut put = |k: &str, v: &Text<'_>| {
-            if let Some(v) = v {
-                e.insert(k.to_owned(), Json::String(v.to_string()));
-            }
-        };
-        put("recipientAccountId", &self.recipient_account_id);
-        put("eventTime", &self.event_time);
-        put("eventSource", &self.event_source);
-        put("eventName", &self.event_name);
-        put("eventType", &self.event_type);
-        put("awsRegion", &self.aws_region);
-        put("sourceIPAddress", &self.source_ip_address);
-        put("userAgent", &self.user_agent);
-        put("errorCode", &self.error_code);
+        put(&mut e, "recipientAccountId", &self.recipient_account_id);
+        put(&mut e, "eventTime", &self.event_time);
+        put(&mut e, "eventSource", &self.event_source);
+        put(&mut e, "eventName", &self.event_name);
+        put(&mut e, "eventType", &self.event_type);
+        put(&mut e, "awsRegion", &self.aws_region);
+        put(&mut e, "sourceIPAddress", &self.source_ip_address);
+        put(&mut e, "userAgent", &self.user_agent);
+        put(&mut e, "errorCode", &self.error_code);
         if let Some(id) = &self.user_identity {
             let mut m = serde_json::Map::new();
-            let mut put = |k: &str, v: &Text<'_>| {
-                if let Some(v) = v {
-                    m.insert(k.to_owned(), Json::String(v.to_string()));
-                }
-            };
-            put("type", &id.kind);
-            put("principalId", &id.principal_id);
-            put("arn", &id.arn);
-            put("accountId", &id.account_id);
-            put("accessKeyId", &id.access_key_id);
-            put("userName", &id.user_name);
-            put("invokedBy", &id.invoked_by);
+            put(&mut m, "type", &id.kind);
+            put(&mut m, "principalId", &id.principal_id);
+            put(&mut m, "arn", &id.arn);
+            put(&mut m, "accountId", &id.account_id);
+            put(&mut m, "accessKeyId", &id.access_key_id);
+            put(&mut m, "userName", &id.user_name);
+            put(&mut m, "invokedBy", &id.invoked_by);
             if let Some(issuer) = id.session_context.as_ref().and_then(|c| c.session_issuer.as_ref()) {
                 let mut i = serde_json::Map::new();
-                if let Some(a) = &issuer.arn {
-                    i.insert("arn".to_owned(), Json::String(a.to_string()));
-                }
-                if let Some(u) = &issuer.user_name {
-                    i.insert("userName".to_owned(), Json::String(u.to_string()));
-                }
+                put(&mut i, "arn", &issuer.arn);
+                put(&mut i, "userName", &issuer.user_name);
                 m.insert("sessionContext".to_owned(), serde_json::json!({ "sessionIssuer": i }));
             }
             e.insert("userIdentity".to_owned(), Json::Object(m));

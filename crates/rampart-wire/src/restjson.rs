@@ -7,7 +7,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::WireError;
 use crate::json::{Names, decode, encode_named};
-use crate::restxml::{HttpRequest, HttpResponse, bind_http, header_text, header_value};
+use crate::restxml::{HttpRequest, HttpResponse, bind_http, put_http_member};
 
 fn malformed(message: impl Into<String>) -> WireError {
     WireError::malformed(Protocol::RestJson, message)
@@ -70,39 +70,14 @@ pub fn encode_output(op: &Operation, output: &Value) -> HttpResponse {
     let Kind::Structure(st) = &shape.kind else { return resp };
     let mut body = Vec::with_capacity(fields.len());
     for (m, f) in st.members.iter().zip(fields) {
-        let v = match (m.location, f) {
-            (Location::Body, f) => {
-                body.push(f.clone());
-                continue;
-            }
-            (_, None) => {
+        match (m.location, f) {
+            (Location::Body, f) => body.push(f.clone()),
+            (_, f) => {
                 body.push(None);
-                continue;
-            }
-            (_, Some(v)) => v,
-        };
-        body.push(None);
-        match m.location {
-            Location::Header => {
-                if let Some(text) = header_value(m, v) {
-                    resp.headers.push((m.wire_name().to_owned(), text));
+                if let Some(v) = f {
+                    put_http_member(&mut resp, m, v);
                 }
             }
-            Location::Headers => {
-                if let Value::Map(entries) = v {
-                    for (k, val) in entries {
-                        if let Some(text) = header_text(val) {
-                            resp.headers.push((format!("{}{k}", m.wire_name()), text));
-                        }
-                    }
-                }
-            }
-            Location::StatusCode => {
-                if let Value::Integer(code) = v {
-                    resp.status = u16::try_from(*code).unwrap_or(resp.status);
-                }
-            }
-            Location::Uri | Location::QueryString | Location::Body => {}
         }
     }
     match st.payload.and_then(|p| st.member_index(p)) {

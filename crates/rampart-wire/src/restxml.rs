@@ -283,7 +283,7 @@ pub fn http_date(t: time::OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC).format(FMT).unwrap_or_default()
 }
 
-pub(crate) fn header_text(v: &Value) -> Option<String> {
+fn header_text(v: &Value) -> Option<String> {
     Some(match v {
         Value::String(s) => s.clone(),
         Value::Integer(i) => i.to_string(),
@@ -298,7 +298,7 @@ pub(crate) fn header_text(v: &Value) -> Option<String> {
 
 /// A header member's text: a timestamp in the format its member or shape names (S3's
 /// `x-amz-object-lock-retain-until-date` is ISO 8601), else as [`header_text`] writes it.
-pub(crate) fn header_value(m: &Member, v: &Value) -> Option<String> {
+fn header_value(m: &Member, v: &Value) -> Option<String> {
     let Value::Timestamp(t) = v else { return header_text(v) };
     let format = m.timestamp_format.or(match m.shape.kind {
         Kind::Timestamp(f) => f,
@@ -312,6 +312,38 @@ pub(crate) fn header_value(m: &Member, v: &Value) -> Option<String> {
         Some(rampart_shapes::TimestampFormat::UnixTimestamp) => t.unix_timestamp().to_string(),
         _ => http_date(*t),
     })
+}
+
+/// Puts an output member bound outside the body where it goes: a header (`Content-Type` as the
+/// response's content type), a map of prefixed headers, or the status code (shared by rest-xml
+/// and rest-json). Body members are left to the caller.
+pub(crate) fn put_http_member(resp: &mut HttpResponse, m: &Member, v: &Value) {
+    match m.location {
+        Location::Header => {
+            if let Some(text) = header_value(m, v) {
+                if m.wire_name().eq_ignore_ascii_case("Content-Type") {
+                    resp.content_type = Some(text);
+                } else {
+                    resp.headers.push((m.wire_name().to_owned(), text));
+                }
+            }
+        }
+        Location::Headers => {
+            if let Value::Map(entries) = v {
+                for (k, val) in entries {
+                    if let Some(text) = header_text(val) {
+                        resp.headers.push((format!("{}{k}", m.wire_name()), text));
+                    }
+                }
+            }
+        }
+        Location::StatusCode => {
+            if let Value::Integer(code) = v {
+                resp.status = u16::try_from(*code).unwrap_or(resp.status);
+            }
+        }
+        Location::Uri | Location::QueryString | Location::Body => {}
+    }
 }
 
 /// Encodes an operation's output. `root` names the XML document element of a body that is not a
@@ -336,32 +368,8 @@ pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespa
     let (Some(shape), Value::Struct(fields)) = (op.output, output) else { return resp };
     let Kind::Structure(st) = &shape.kind else { return resp };
     for (m, f) in st.members.iter().zip(fields) {
-        let Some(v) = f else { continue };
-        match m.location {
-            Location::Header => {
-                if let Some(text) = header_value(m, v) {
-                    if m.wire_name().eq_ignore_ascii_case("Content-Type") {
-                        resp.content_type = Some(text);
-                    } else {
-                        resp.headers.push((m.wire_name().to_owned(), text));
-                    }
-                }
-            }
-            Location::Headers => {
-                if let Value::Map(entries) = v {
-                    for (k, val) in entries {
-                        if let Some(text) = header_text(val) {
-                            resp.headers.push((format!("{}{k}", m.wire_name()), text));
-                        }
-                    }
-                }
-            }
-            Location::StatusCode => {
-                if let Value::Integer(code) = v {
-                    resp.status = u16::try_from(*code).unwrap_or(resp.status);
-                }
-            }
-            Location::Uri | Location::QueryString | Location::Body => {}
+        if let Some(v) = f {
+            put_http_member(&mut resp, m, v);
         }
     }
     let ns = namespace.map(|n| format!(" xmlns=\"{}\"", escape(n))).unwrap_or_default();
