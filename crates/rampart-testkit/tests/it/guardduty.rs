@@ -807,3 +807,69 @@ async fn calls_from_a_tor_exit_node_are_found() {
     assert_eq!(by_feature[0].total().unwrap().amount(), Some("0"));
     assert_eq!(by_feature[0].total().unwrap().unit(), Some("USD"));
 }
+
+/// A day's ordinary work of one person: their bucket's objects, their team's users, a KMS key,
+/// the trail history; the same calls over and over, well past a baseline of 100. Returns how
+/// many calls were made.
+async fn workday(server: &TestServer, name: &str, id: &str, secret: &str) -> usize {
+    let (iam, s3) = (crate::iam::iam(server, id, secret), crate::s3::s3(server, id, secret));
+    let kms = crate::kms::kms(server, id, secret, None);
+    let ct = crate::cloudtrail::trail(server, id, secret, None);
+    let bucket = format!("{name}-data");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let mut calls = 2;
+    for i in 0..40 {
+        let user = format!("{name}-temp-{i}");
+        iam.create_user().user_name(&user).send().await.unwrap();
+        iam.get_user().user_name(&user).send().await.unwrap();
+        iam.list_users().send().await.unwrap();
+        iam.delete_user().user_name(&user).send().await.unwrap();
+        let object = format!("reports/{i}.csv");
+        s3.put_object().bucket(&bucket).key(&object).body(ByteStream::from_static(b"a,b\n1,2\n")).send().await.unwrap();
+        s3.get_object().bucket(&bucket).key(&object).send().await.unwrap();
+        s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        let sealed = kms
+            .encrypt()
+            .key_id(&key)
+            .plaintext(aws_sdk_kms::primitives::Blob::new(b"secret".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        kms.decrypt().ciphertext_blob(sealed.ciphertext_blob.unwrap()).send().await.unwrap();
+        ct.lookup_events().max_results(5).send().await.unwrap();
+        calls += 10;
+    }
+    calls
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn thousands_of_ordinary_calls_by_several_principals_find_nothing() {
+    let server = TestServer::start().await.unwrap();
+    let root = crate::iam::root(&server);
+    let mut people = Vec::new();
+    for name in ["ana", "ben", "cho"] {
+        root.create_user().user_name(name).send().await.unwrap();
+        root.attach_user_policy()
+            .user_name(name)
+            .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+            .send()
+            .await
+            .unwrap();
+        let key = root.create_access_key().user_name(name).send().await.unwrap().access_key.unwrap();
+        people.push((name, key.access_key_id, key.secret_access_key));
+    }
+    let (gd, detector) = watch(&server).await;
+    let [a, b, c] = &people[..] else { panic!() };
+    let (x, y, z) = tokio::join!(
+        workday(&server, a.0, &a.1, &a.2),
+        workday(&server, b.0, &b.1, &b.2),
+        workday(&server, c.0, &c.1, &c.2)
+    );
+    assert!(x + y + z >= 1200, "{} calls", x + y + z);
+    // Root's call comes last: once its finding is there, every earlier call has been looked at.
+    root.list_roles().send().await.unwrap();
+    let found = wait_until(&gd, &detector, |f| root_call(f, "ListRoles")).await;
+    assert_eq!(types(&found), BTreeSet::from(["Policy:IAMUser/RootCredentialUsage"]), "{found:#?}");
+    assert_eq!(found.len(), 1);
+}

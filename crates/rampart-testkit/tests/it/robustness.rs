@@ -103,13 +103,17 @@ async fn unknown_operations_get_aws_shaped_400s() {
     let r = server.signed(server.query_request("Action=ListQueues&Version=2012-11-05").unwrap(), "sqs").await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
     assert!(r.body.contains("Rampart does not serve Amazon Simple Queue Service (`sqs`) yet"), "{}", r.body);
-    // rest-json (GuardDuty) and rest-xml (Route 53): each in its own format.
+    // rest-json (Lambda) and rest-xml (Route 53): each in its own format.
     let get = |path: &str| http::Request::get(format!("{}{path}", server.endpoint)).body(Vec::new()).unwrap();
-    let r = server.signed(get("/detector"), "guardduty").await.unwrap();
+    let r = server.signed(get("/2015-03-31/functions/"), "lambda").await.unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.headers.get("x-amzn-errortype").unwrap(), "UnknownOperationException");
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert!(v["message"].as_str().unwrap().contains("Amazon GuardDuty (`guardduty`)"), "{v}");
+    assert!(v["message"].as_str().unwrap().contains("AWS Lambda (`lambda`)"), "{v}");
+    // A served rest-json service's path that names no operation: its own 400, in JSON.
+    let r = server.signed(get("/detector/abc/nothing-here"), "guardduty").await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.headers.get("x-amzn-errortype").unwrap(), "UnknownOperationException");
     let r = server.signed(get("/2013-04-01/hostedzone"), "route53").await.unwrap();
     assert_eq!((r.status, xml_code(&r.body)), (400, "InvalidAction"), "{}", r.body);
     assert!(r.body.contains("Amazon Route 53 (`route53`)"), "{}", r.body);
