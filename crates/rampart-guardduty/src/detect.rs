@@ -22,8 +22,10 @@
 //!   address within [`SIGN_IN_WINDOW_SECS`] (`CredentialAccess:IAMUser/AnomalousBehavior`); a
 //!   success from a network the person never signed in from (`ConsoleLoginSuccess.B`).
 //! - Anomalies (`anomalies`), against each principal's own [`Profile`] once it has
-//!   [`LEARN_EVENTS`] calls: a burst of new discovery APIs, a first call of an API that escalates,
-//!   persists, evades or destroys (`…:IAMUser/AnomalousBehavior`).
+//!   [`LEARN_EVENTS`] calls: a burst of new discovery APIs, a burst of failed calls by one that
+//!   seldom fails, a first call of an API that escalates, persists, evades or destroys
+//!   (`…:IAMUser/AnomalousBehavior`); each shows the profile's usual APIs, networks and user
+//!   agents beside what was new.
 //! - Role session credentials used from a network other than the one they were issued to or
 //!   first used from (`InstanceCredentialExfiltration.OutsideAWS`).
 //! - An attack sequence: findings of [`SEQUENCE_KINDS`] kinds by one principal within
@@ -143,6 +145,16 @@ pub static ANOMALOUS_DISCOVERY: FindingType = FindingType {
     severity: 2.0,
     title: "APIs commonly used to discover resources were invoked in an anomalous way by {principal}.",
     description: "{principal} called {target} discovery APIs it has never called before within five minutes, the last being {api} from {ip}.",
+    resource_type: "AccessKey",
+};
+
+/// Discovery shown by errors: a burst of failed calls (access denied, mostly) by a principal
+/// whose calls seldom fail. The same type as [`ANOMALOUS_DISCOVERY`], in its own words.
+pub static ANOMALOUS_ERRORS: FindingType = FindingType {
+    name: "Discovery:IAMUser/AnomalousBehavior",
+    severity: 2.0,
+    title: "{principal} made an unusual number of failed calls.",
+    description: "{principal} made {target} failed calls within five minutes, the last {api} from {ip}, while its calls seldom fail: it may be probing what it is allowed to do.",
     resource_type: "AccessKey",
 };
 
@@ -311,6 +323,16 @@ pub struct Profile {
     pub recent_new: Vec<(String, i64)>,
     /// When it was last seen (Unix seconds), to forget the longest idle first.
     pub last: i64,
+    /// Its failed calls, and the times of those within the error window.
+    #[serde(default)]
+    pub errors: u64,
+    #[serde(default)]
+    pub recent_errors: Vec<i64>,
+    /// The networks it calls from ([`net_key`]) and the user agents it calls with, with how often.
+    #[serde(default)]
+    pub networks: Vec<(u64, u64)>,
+    #[serde(default)]
+    pub agents: Vec<(String, u64)>,
 }
 
 /// Failed console sign-ins from one address within this window count toward a brute force.
@@ -323,6 +345,14 @@ pub const LEARN_EVENTS: u64 = 100;
 /// Discovery APIs new to a principal, within [`DISCOVERY_WINDOW_SECS`], that make a finding.
 pub const DISCOVERY_NEW_APIS: usize = 10;
 pub const DISCOVERY_WINDOW_SECS: i64 = 300;
+/// Failed calls within [`ERROR_WINDOW_SECS`] that make an unusual error rate, for a principal
+/// whose baseline fails less than one call in [`ERROR_BASELINE`].
+pub const ERROR_BURST: usize = 10;
+pub const ERROR_WINDOW_SECS: i64 = 300;
+pub const ERROR_BASELINE: u64 = 20;
+/// Networks and user agents a profile keeps.
+const MAX_NETWORKS: usize = 32;
+const MAX_AGENTS: usize = 16;
 /// Findings of this many kinds by one principal within [`SEQUENCE_WINDOW_SECS`] are an attack
 /// sequence.
 pub const SEQUENCE_KINDS: usize = 3;
@@ -714,6 +744,49 @@ fn principal_of(event: &Json) -> Option<&str> {
     }
 }
 
+/// A network as a profile keeps it: an IPv4 address's `/24`, or an IPv6 address's `/48` (high
+/// bit set), as a number (no allocation per call).
+pub fn net_key(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => u64::from(u32::from(v4) >> 8),
+        IpAddr::V6(v6) => (1 << 63) | u64::try_from(u128::from(v6) >> 80).unwrap_or(0),
+    }
+}
+
+/// A [`net_key`] as text: `198.51.100.0/24`, `2001:db8:1::/48`.
+fn net_text(k: u64) -> String {
+    if k >> 63 == 0 {
+        let v4 = std::net::Ipv4Addr::from(u32::try_from(k << 8).unwrap_or(0));
+        format!("{v4}/24")
+    } else {
+        let v6 = std::net::Ipv6Addr::from(u128::from(k & !(1 << 63)) << 80);
+        format!("{v6}/48")
+    }
+}
+
+/// Counts `item` in a kept list of at most `max`; a new item past the bound replaces the least
+/// seen. Returns whether it was new.
+fn tally<T: PartialEq>(list: &mut Vec<(T, u64)>, item: T, max: usize) -> bool {
+    if let Some((_, n)) = list.iter_mut().find(|(x, _)| *x == item) {
+        *n = n.saturating_add(1);
+        return false;
+    }
+    if list.len() >= max
+        && let Some(least) = list.iter().enumerate().min_by_key(|(_, (_, n))| *n).map(|(i, _)| i)
+    {
+        list.swap_remove(least);
+    }
+    list.push((item, 1));
+    true
+}
+
+/// The most frequent entries of a kept list, as text.
+fn frequent<T>(list: &[(T, u64)], text: impl Fn(&T) -> String) -> Vec<String> {
+    let mut sorted: Vec<&(T, u64)> = list.iter().collect();
+    sorted.sort_by_key(|x| std::cmp::Reverse(x.1));
+    sorted.into_iter().take(10).map(|(x, _)| text(x)).collect()
+}
+
 /// Keeps at most `max` entries, dropping the least by `rank` first.
 fn bound<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, max: usize, rank: impl Fn(&V) -> i64) {
     while map.len() > max {
@@ -810,21 +883,38 @@ fn tactic(source: &str, name: &str) -> Option<&'static FindingType> {
 }
 
 /// The anomaly section of a finding: the principal's usual APIs and the unusual ones.
-fn anomaly(who: &str, usual: &Profile, unusual: &[String]) -> Json {
+fn anomaly(who: &str, usual: &Profile, unusual: &[String], new: &Newness) -> Json {
     let mut common: Vec<(&String, &u64)> = usual.apis.iter().collect();
     common.sort_by(|a, b| b.1.cmp(a.1));
-    let frequent: Vec<String> =
+    let apis: Vec<String> =
         common.iter().take(10).map(|(api, _)| api.rsplit(':').next().unwrap_or_default().to_owned()).collect();
+    let seen = |text: Vec<String>| json!([{"profileType": "FREQUENCY", "profileSubtype": "FREQUENT", "observations": {"text": text}}]);
+    let unseen = |text: Vec<String>| json!({"profileType": "FREQUENCY", "profileSubtype": "UNSEEN", "observations": {"text": text}});
+    let mut behavior = serde_json::Map::new();
+    behavior.insert("api".to_owned(), unseen(unusual.to_vec()));
+    if let Some(n) = &new.network {
+        behavior.insert("network".to_owned(), unseen(vec![n.clone()]));
+    }
+    if let Some(a) = &new.agent {
+        behavior.insert("userAgent".to_owned(), unseen(vec![a.clone()]));
+    }
     json!({
         "anomaly": {
-            "profiles": { who: { "api": [{
-                "profileType": "FREQUENCY", "profileSubtype": "FREQUENT", "observations": {"text": frequent},
-            }]}},
-            "unusual": { "behavior": { who: { "api": {
-                "profileType": "FREQUENCY", "profileSubtype": "UNSEEN", "observations": {"text": unusual},
-            }}}},
+            "profiles": { who: {
+                "api": seen(apis),
+                "network": seen(frequent(&usual.networks, |k| net_text(*k))),
+                "userAgent": seen(frequent(&usual.agents, String::clone)),
+            }},
+            "unusual": { "behavior": { who: behavior }},
         }
     })
+}
+
+/// What about a call its principal's profile has not seen.
+#[derive(Default)]
+struct Newness {
+    network: Option<String>,
+    agent: Option<String>,
 }
 
 /// Calls judged against the caller's own profile, once it has one: a burst of discovery APIs
@@ -842,7 +932,54 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
     }
     let Some(profile) = state.profiles.get_mut(who) else { return };
     let new = !profile.apis.contains_key(&api);
-    if profile.seen >= LEARN_EVENTS && new && !failed {
+    let learned = profile.seen >= LEARN_EVENTS;
+    // Where from and with what: new to the profile (said in an anomaly), then counted.
+    let mut newness = Newness::default();
+    if let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok())
+        && tally(&mut profile.networks, net_key(ip), MAX_NETWORKS)
+        && learned
+    {
+        newness.network = Some(network(ip));
+    }
+    let agent = s(event, &["userAgent"]).unwrap_or_default();
+    let agent = agent.char_indices().nth(128).map_or(agent, |(end, _)| agent.get(..end).unwrap_or(agent));
+    match profile.agents.iter_mut().find(|(a, _)| a == agent) {
+        Some((_, n)) => *n = n.saturating_add(1),
+        None => {
+            tally(&mut profile.agents, agent.to_owned(), MAX_AGENTS);
+            if learned {
+                newness.agent = Some(agent.to_owned());
+            }
+        }
+    }
+    if failed {
+        profile.errors = profile.errors.saturating_add(1);
+        profile.recent_errors.retain(|at| t.saturating_sub(*at) <= ERROR_WINDOW_SECS);
+        profile.recent_errors.push(t);
+        if profile.recent_errors.len() > 4 * ERROR_BURST {
+            profile.recent_errors.remove(0);
+        }
+        // The rate before the burst: its calls and failures, without the burst's.
+        let burst = u64::try_from(profile.recent_errors.len()).unwrap_or(u64::MAX);
+        let earlier_errors = profile.errors.saturating_sub(burst);
+        let earlier_calls = profile.seen.saturating_sub(burst.saturating_sub(1));
+        let usual_rate = earlier_errors.saturating_mul(ERROR_BASELINE) < earlier_calls;
+        if learned && usual_rate && profile.recent_errors.len() >= ERROR_BURST {
+            let burst = std::mem::take(&mut profile.recent_errors).len();
+            let code = s(event, &["errorCode"]).unwrap_or("an error").to_owned();
+            let mut d = detection(
+                &ANOMALOUS_ERRORS,
+                event,
+                format!("{who}|errors"),
+                &burst.to_string(),
+                key_resource(event),
+                api_call_action(event, None),
+            );
+            d.detection = Some(anomaly(who, profile, &[format!("{name} ({code})")], &newness));
+            out.push(d);
+        }
+    }
+    if learned && new && !failed {
         if is_discovery(name) {
             profile.recent_new.retain(|(_, at)| t.saturating_sub(*at) <= DISCOVERY_WINDOW_SECS);
             profile.recent_new.push((name.to_owned(), t));
@@ -857,7 +994,7 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
                     key_resource(event),
                     api_call_action(event, None),
                 );
-                d.detection = Some(anomaly(who, profile, &unusual));
+                d.detection = Some(anomaly(who, profile, &unusual, &newness));
                 out.push(d);
             }
         } else if let Some(kind) = tactic(source, name) {
@@ -868,7 +1005,7 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
                 .is_some_and(|p| p.ends_with(":policy/AdministratorAccess"));
             let note = if own && admin { ", to attach AdministratorAccess to itself" } else { "" };
             let mut d = detection(kind, event, who.to_owned(), note, key_resource(event), api_call_action(event, None));
-            d.detection = Some(anomaly(who, profile, &[name.to_owned()]));
+            d.detection = Some(anomaly(who, profile, &[name.to_owned()], &newness));
             out.push(d);
         }
     }
@@ -1318,6 +1455,61 @@ mod tests {
         let mut late = stop.clone();
         late["eventTime"] = json!("2026-12-06T10:00:00Z");
         assert_eq!(types(&late, &mut st, &none), ["Stealth:IAMUser/CloudTrailLoggingDisabled"]);
+    }
+
+    #[test]
+    fn a_burst_of_failures_by_a_principal_that_seldom_fails_is_unusual() {
+        let none = Lists::default();
+        let mut st = State::default();
+        for _ in 0..LEARN_EVENTS {
+            detect(&as_user("GetUser", "iam.amazonaws.com", "eve", "2026-12-04T10:00:00Z"), 0, &mut st, &none);
+        }
+        let mut denied = as_user("ListBuckets", "s3.amazonaws.com", "eve", "2026-12-04T10:01:00Z");
+        denied["errorCode"] = json!("AccessDenied");
+        for _ in 0..ERROR_BURST - 1 {
+            assert!(detect(&denied, 0, &mut st, &none).is_empty());
+        }
+        let ds = detect(&denied, 0, &mut st, &none);
+        assert_eq!(ds.len(), 1);
+        assert_eq!(ds[0].kind.name, "Discovery:IAMUser/AnomalousBehavior");
+        assert!(ds[0].description.contains("10 failed calls"), "{}", ds[0].description);
+        let behavior =
+            &ds[0].detection.as_ref().unwrap()["anomaly"]["unusual"]["behavior"]["arn:aws:iam::111122223333:user/eve"];
+        assert_eq!(behavior["api"]["observations"]["text"][0], "ListBuckets (AccessDenied)");
+        // A principal whose calls often fail is not unusual for failing.
+        let mut flaky = State::default();
+        for i in 0..LEARN_EVENTS {
+            let mut e = as_user("GetUser", "iam.amazonaws.com", "bot", "2026-12-04T09:00:00Z");
+            if i % 2 == 0 {
+                e["errorCode"] = json!("NoSuchEntity");
+            }
+            detect(&e, 0, &mut flaky, &none);
+        }
+        let mut bot_denied = denied.clone();
+        bot_denied["userIdentity"]["arn"] = json!("arn:aws:iam::111122223333:user/bot");
+        for _ in 0..ERROR_BURST * 2 {
+            assert!(detect(&bot_denied, 0, &mut flaky, &none).is_empty());
+        }
+    }
+
+    #[test]
+    fn anomalies_say_which_network_and_user_agent_are_new() {
+        let none = Lists::default();
+        let mut st = State::default();
+        for _ in 0..LEARN_EVENTS {
+            detect(&as_user("GetUser", "iam.amazonaws.com", "mallory", "2026-12-04T10:00:00Z"), 0, &mut st, &none);
+        }
+        let mut grant = as_user("AttachUserPolicy", "iam.amazonaws.com", "mallory", "2026-12-04T10:05:00Z");
+        grant["sourceIPAddress"] = json!("198.51.100.77");
+        grant["userAgent"] = json!("python-requests/2.31");
+        let ds = detect(&grant, 0, &mut st, &none);
+        let who = "arn:aws:iam::111122223333:user/mallory";
+        let anomaly = &ds[0].detection.as_ref().unwrap()["anomaly"];
+        assert_eq!(anomaly["unusual"]["behavior"][who]["network"]["observations"]["text"][0], "198.51.100.0/24");
+        assert_eq!(anomaly["unusual"]["behavior"][who]["userAgent"]["observations"]["text"][0], "python-requests/2.31");
+        assert_eq!(anomaly["profiles"][who]["network"][0]["observations"]["text"][0], "203.0.113.0/24");
+        assert_eq!(anomaly["profiles"][who]["userAgent"][0]["observations"]["text"][0], "aws-cli/2");
+        assert_eq!(net_text(net_key("2001:db8:1:2::9".parse().unwrap())), "2001:db8:1::/48");
     }
 
     #[test]

@@ -553,6 +553,10 @@ async fn a_user_who_enumerates_the_account_and_makes_itself_admin_is_anomalous()
     assert!(seen.contains(&"ListRoles".to_owned()) && seen.len() == 10, "{seen:?}");
     let usual = &anomaly.profiles().unwrap()[arn]["api"][0];
     assert!(usual.observations().unwrap().text().contains(&"GetUser".to_owned()));
+    let agents = anomaly.profiles().unwrap()[arn]["userAgent"][0].observations().unwrap().text();
+    assert!(agents[0].contains("aws-sdk-rust"), "{agents:?}");
+    let networks = anomaly.profiles().unwrap()[arn]["network"][0].observations().unwrap().text();
+    assert_eq!(networks, ["127.0.0.0/24"]);
     assert_eq!(discovery.resource().unwrap().access_key_details().unwrap().user_name(), Some("mallory"));
     let escalation = of(&found, "PrivilegeEscalation:IAMUser/AnomalousBehavior");
     assert_eq!(escalation.severity(), Some(5.0));
