@@ -1567,13 +1567,27 @@ fn record_kms_use(
     used: Option<rampart_s3::DeliveryKmsUse>,
     now: OffsetDateTime,
 ) -> Result<Option<KmsUseNote>, ServiceError> {
+    record_service_kms_use(tx, "cloudtrail.amazonaws.com", (&t.account_id, &t.region), used, now)
+}
+
+/// Records a service's GenerateDataKey for an object it delivered under a KMS key (CloudTrail's
+/// log files, GuardDuty's exported findings), as AWS records a service's calls: an event of the
+/// key's account (else `account`), by the service (`AWSService`, invoked by `service`), in
+/// `region`; returns the use, the key's last, to note after the commit.
+/// See <https://docs.aws.amazon.com/awscloudtrail/latest/userguide/how-kms-works-with-cloudtrail.html>.
+pub fn record_service_kms_use(
+    tx: &mut Tx<'_>,
+    service: &str,
+    (account, region): (&str, &str),
+    used: Option<rampart_s3::DeliveryKmsUse>,
+    now: OffsetDateTime,
+) -> Result<Option<KmsUseNote>, ServiceError> {
     let Some(used) = used else { return Ok(None) };
     let request_id = uuid::Uuid::new_v4().to_string();
     let event_id = super::event_id_at(now);
-    let account = used.key_arn.split(':').nth(4).unwrap_or(&t.account_id).to_owned();
+    let account = used.key_arn.split(':').nth(4).unwrap_or(account).to_owned();
     let context: serde_json::Map<String, serde_json::Value> =
         used.context.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-    let service = "cloudtrail.amazonaws.com";
     let ev = super::Event {
         event_version: super::EVENT_VERSION.to_owned(),
         user_identity: super::UserIdentity {
@@ -1590,7 +1604,7 @@ fn record_kms_use(
         event_time: super::rfc3339(now),
         event_source: "kms.amazonaws.com".to_owned(),
         event_name: "GenerateDataKey".to_owned(),
-        aws_region: t.region.clone(),
+        aws_region: region.to_owned(),
         source_ip_address: service.to_owned(),
         user_agent: service.to_owned(),
         error_code: None,

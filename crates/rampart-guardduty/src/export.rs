@@ -227,9 +227,16 @@ fn frequency(f: &str) -> time::Duration {
     }
 }
 
-/// Exports the marked findings of every account and Region to their destinations; returns how
-/// many findings went out.
-pub fn export_pending(tx: &mut Tx<'_>, sealer: &Sealer, now: OffsetDateTime) -> Result<usize, ServiceError> {
+/// What an export run did: how many findings went out, and GuardDuty's uses of KMS keys (each
+/// recorded as its GenerateDataKey event), to note as the keys' last uses once the run commits.
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub findings: usize,
+    pub kms_uses: Vec<rampart_cloudtrail::KmsUseNote>,
+}
+
+/// Exports the marked findings of every account and Region to their destinations.
+pub fn export_pending(tx: &mut Tx<'_>, sealer: &Sealer, now: OffsetDateTime) -> Result<Exported, ServiceError> {
     let rows = tx.scan_prefix(MARKS.as_bytes(), None, EXPORT_BATCH, false)?;
     let mut groups: BTreeMap<(String, String), Vec<(String, bool)>> = BTreeMap::new();
     for (k, v) in &rows {
@@ -238,9 +245,9 @@ pub fn export_pending(tx: &mut Tx<'_>, sealer: &Sealer, now: OffsetDateTime) -> 
         let (Some(a), Some(r), Some(f)) = (parts.next(), parts.next(), parts.next()) else { continue };
         groups.entry((a.to_owned(), r.to_owned())).or_default().push((f.to_owned(), v.as_slice() == b"new"));
     }
-    let mut exported = 0;
+    let mut exported = Exported::default();
     for ((account, region), marked) in groups {
-        exported += export_group(tx, sealer, (&account, &region), &marked, now)?;
+        export_group(tx, sealer, (&account, &region), &marked, now, &mut exported)?;
     }
     Ok(exported)
 }
@@ -251,7 +258,8 @@ fn export_group(
     (account, region): (&str, &str),
     marked: &[(String, bool)],
     now: OffsetDateTime,
-) -> Result<usize, ServiceError> {
+    exported: &mut Exported,
+) -> Result<(), ServiceError> {
     let unmark = |tx: &mut Tx<'_>, f: &str| tx.delete(format!("{MARKS}{account}/{region}/{f}").as_bytes());
     let detector = crate::detector(&records::tx_reader(tx), account, region)?;
     let p = format!("{}destination/", prefix(account, region));
@@ -265,10 +273,9 @@ fn export_group(
         for (f, _) in marked {
             unmark(tx, f)?;
         }
-        return Ok(0);
+        return Ok(());
     };
     let detector_arn = format!("arn:aws:guardduty:{region}:{account}:detector/{}", d.id);
-    let mut exported = 0;
     for mut dest in destinations {
         let updates_due = dest.updates_exported.is_none_or(|t| now - t >= frequency(&d.frequency));
         let due: Vec<&(String, bool)> = marked.iter().filter(|(_, new)| *new || updates_due).collect();
@@ -283,13 +290,20 @@ fn export_group(
             }
         }
         match deliver(tx, sealer, (account, region), &detector_arn, &dest, &lines, now)? {
-            Ok(()) => {
+            Ok(used) => {
                 dest.status = "PUBLISHING".to_owned();
                 dest.failing_since = None;
                 if updates_due {
                     dest.updates_exported = Some(now);
                 }
-                exported += lines.len();
+                exported.findings += lines.len();
+                exported.kms_uses.extend(rampart_cloudtrail::record_service_kms_use(
+                    tx,
+                    "guardduty.amazonaws.com",
+                    (account, region),
+                    used,
+                    now,
+                )?);
                 for (f, _) in due {
                     unmark(tx, f)?;
                 }
@@ -301,10 +315,11 @@ fn export_group(
         }
         records::write_tx(tx, &key(account, region, &dest.id), &dest)?;
     }
-    Ok(exported)
+    Ok(())
 }
 
-/// Puts one export file, if the bucket and key let GuardDuty; `Err(())` when they do not.
+/// Puts one export file, if the bucket and key let GuardDuty (with the data key KMS made for
+/// it); `Err(())` when they do not.
 fn deliver(
     tx: &mut Tx<'_>,
     sealer: &Sealer,
@@ -313,7 +328,7 @@ fn deliver(
     dest: &Destination,
     lines: &[String],
     now: OffsetDateTime,
-) -> Result<Result<(), ()>, ServiceError> {
+) -> Result<Result<Option<rampart_s3::DeliveryKmsUse>, ()>, ServiceError> {
     let date = now.date();
     let object = format!(
         "{}AWSLogs/{account}/GuardDuty/{region}/{:04}/{:02}/{:02}/{}.jsonl.gz",
@@ -344,14 +359,14 @@ fn deliver(
         Err(_) => return Ok(Err(())),
     };
     if lines.is_empty() {
-        return Ok(Ok(()));
+        return Ok(Ok(None));
     }
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(lines.join("\n").as_bytes()).map_err(|_| crate::internal())?;
     gz.write_all(b"\n").map_err(|_| crate::internal())?;
     let body = gz.finish().map_err(|_| crate::internal())?;
     let kms = rampart_s3::ServiceKms { key_arn: &key, account, region, context: &[] };
-    rampart_s3::deliver_object(
+    let used = rampart_s3::deliver_object(
         tx,
         sealer,
         (&dest.bucket, &object),
@@ -359,7 +374,7 @@ fn deliver(
         Some(&kms),
         now,
     )?;
-    Ok(Ok(()))
+    Ok(Ok(used))
 }
 
 #[cfg(test)]

@@ -37,8 +37,16 @@ pub async fn detect(
             exported = std::time::Instant::now();
             let s = sealer.clone();
             let now = time::OffsetDateTime::now_utc();
-            if let Err(e) = db.transact(move |tx| rampart_guardduty::export::export_pending(tx, &s, now)).await {
-                tracing::warn!(error = ?e, "exporting GuardDuty findings failed; it is retried on the next run");
+            match db.transact(move |tx| rampart_guardduty::export::export_pending(tx, &s, now)).await {
+                // Each key's use by GuardDuty is its last, once the export committed.
+                Ok(done) => {
+                    for u in &done.kms_uses {
+                        rampart_s3::note_kms_use(&u.key_arn, "GenerateDataKey", u.at, (&u.request_id, &u.event_id));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, "exporting GuardDuty findings failed; it is retried on the next run")
+                }
             }
         }
         loop {

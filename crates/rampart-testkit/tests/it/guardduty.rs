@@ -769,6 +769,26 @@ async fn findings_are_exported_to_a_bucket_under_a_kms_key_once_both_let_guarddu
         "{text}"
     );
     assert!(lines.iter().all(|f| f["accountId"] == "123456789012" && f["schemaVersion"] == "2.0"));
+    // GuardDuty's data key for the file is its own KMS call in the account's event history.
+    let ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let attr = aws_sdk_cloudtrail::types::LookupAttribute::builder()
+            .attribute_key(aws_sdk_cloudtrail::types::LookupAttributeKey::EventName)
+            .attribute_value("GenerateDataKey")
+            .build()
+            .unwrap();
+        let got = ct.lookup_events().lookup_attributes(attr).send().await.unwrap();
+        let by_guardduty = got.events().iter().any(|e| {
+            let ev: serde_json::Value = serde_json::from_str(e.cloud_trail_event().unwrap()).unwrap();
+            ev["userIdentity"]["invokedBy"] == "guardduty.amazonaws.com" && ev["requestParameters"]["keyId"] == key
+        });
+        if by_guardduty {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no GenerateDataKey by GuardDuty: {:?}", got.events());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let listed = gd.list_publishing_destinations().detector_id(&detector).send().await.unwrap();
     assert_eq!(listed.destinations().len(), 1);
     gd.delete_publishing_destination().detector_id(&detector).destination_id(&dest).send().await.unwrap();
