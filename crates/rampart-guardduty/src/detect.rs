@@ -510,6 +510,36 @@ fn key_resource(event: &Json) -> Json {
     json!({ "resourceType": "AccessKey", "accessKeyDetails": access_key_details(event) })
 }
 
+/// Whether a detection below reads an event's request parameters or response elements (the
+/// engine reads the whole event only then): kept beside the detections, so that one reading a
+/// new event's body is added here too.
+pub fn reads_body(source: &str, name: &str) -> bool {
+    matches!(
+        (source, name),
+        ("cloudtrail.amazonaws.com", "StopLogging" | "DeleteTrail")
+            | ("iam.amazonaws.com", "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy")
+            | ("iam.amazonaws.com", "AttachUserPolicy" | "PutUserPolicy")
+            | (
+                "s3.amazonaws.com",
+                "PutPublicAccessBlock"
+                    | "DeletePublicAccessBlock"
+                    | "PutAccountPublicAccessBlock"
+                    | "DeleteAccountPublicAccessBlock"
+                    | "PutBucketPolicy"
+                    | "PutBucketAcl"
+            )
+            | (
+                "sts.amazonaws.com",
+                "AssumeRole"
+                    | "AssumeRoleWithSAML"
+                    | "AssumeRoleWithWebIdentity"
+                    | "GetSessionToken"
+                    | "GetFederationToken"
+            )
+            | ("signin.amazonaws.com", _)
+    )
+}
+
 /// The detections one event (at log position `at`) gives, updating `state`. A failed call counts
 /// only for who made it and from where (root use, threat lists): a refused StopLogging disabled
 /// nothing.

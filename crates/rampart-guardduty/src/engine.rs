@@ -184,42 +184,13 @@ fn put(map: &mut serde_json::Map<String, Json>, k: &str, v: &Text<'_>) {
     }
 }
 
-/// Whether a detection reads an event's request parameters or response elements: then the
-/// whole event is read.
-fn needs_body(source: &str, name: &str) -> bool {
-    matches!(
-        (source, name),
-        ("cloudtrail.amazonaws.com", "StopLogging" | "DeleteTrail")
-            | ("iam.amazonaws.com", "UpdateAccountPasswordPolicy" | "DeleteAccountPasswordPolicy")
-            | ("iam.amazonaws.com", "AttachUserPolicy" | "PutUserPolicy")
-            | (
-                "s3.amazonaws.com",
-                "PutPublicAccessBlock"
-                    | "DeletePublicAccessBlock"
-                    | "PutAccountPublicAccessBlock"
-                    | "DeleteAccountPublicAccessBlock"
-                    | "PutBucketPolicy"
-                    | "PutBucketAcl"
-            )
-            | (
-                "sts.amazonaws.com",
-                "AssumeRole"
-                    | "AssumeRoleWithSAML"
-                    | "AssumeRoleWithWebIdentity"
-                    | "GetSessionToken"
-                    | "GetFederationToken"
-            )
-            | ("signin.amazonaws.com", _)
-    )
-}
-
 impl View<'_> {
     /// The event as the detections read it: the fields read here, with `requestParameters`
     /// and `responseElements` only when a detection needs them (else the event is read whole).
     fn event(&self, bytes: &[u8]) -> Option<Json> {
         let (source, name) =
             (self.event_source.as_deref().unwrap_or_default(), self.event_name.as_deref().unwrap_or_default());
-        if needs_body(source, name) {
+        if detect::reads_body(source, name) {
             return serde_json::from_slice(bytes).ok();
         }
         let mut e = serde_json::Map::new();
