@@ -58,10 +58,19 @@ mod tests {
             "rampart-shield",
             &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-elb", "rampart-waf"],
         ),
-        // GuardDuty reads the event log CloudTrail keeps, and its lists from S3 objects.
+        // GuardDuty reads the event log CloudTrail keeps, and its lists from S3 objects; its
+        // delegated administrator is registered with Organizations, whose accounts it enables.
         (
             "rampart-guardduty",
-            &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-cloudtrail", "rampart-s3"],
+            &[
+                "rampart-core",
+                "rampart-store",
+                "rampart-shapes",
+                "rampart-wire",
+                "rampart-cloudtrail",
+                "rampart-s3",
+                "rampart-organizations",
+            ],
         ),
         (
             "rampart-server",

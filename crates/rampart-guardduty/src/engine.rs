@@ -306,9 +306,11 @@ impl Run {
                     records::read_with(&records::cached_reader(db), &state_key(account, &region))?.unwrap_or_default()
                 };
                 self.states.insert(k.clone(), st);
+                // A member's activity is weighed against its administrator's lists.
+                let owner = crate::members::governing(&records::cached_reader(db), account, &region)?;
                 let l = Lists {
-                    threats: active(db, account, &region, Kind::Threat)?,
-                    trusted: active(db, account, &region, Kind::Trusted)?,
+                    threats: active(db, &owner, &region, Kind::Threat)?,
+                    trusted: active(db, &owner, &region, Kind::Trusted)?,
                     tor: self.tor.clone(),
                 };
                 self.lists.insert(k.clone(), l);
@@ -382,7 +384,9 @@ fn record_all(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime, replay: bool) -
         };
         let k = (account.clone(), region.clone());
         if !rules.contains_key(&k) {
-            rules.insert(k.clone(), filters::ranked(tx, account, region)?);
+            // A member's findings are suppressed by its administrator's rules.
+            let owner = crate::members::governing(&records::tx_reader(tx), account, region)?;
+            rules.insert(k.clone(), filters::ranked(tx, &owner, region)?);
         }
         let r = rules.get(&k).map(Vec::as_slice).unwrap_or_default();
         if let Some(done) = findings::record(tx, account, region, &d, det, r, now, replay)? {

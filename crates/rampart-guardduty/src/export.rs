@@ -207,9 +207,19 @@ pub fn list_publishing_destinations(
     Ok(shapes::ListPublishingDestinationsResponse { destinations, next_token })
 }
 
-/// Marks a finding for the next export: `new`, or `update` of one exported before.
+/// Marks a finding for the next export: `new`, or `update` of one exported before. An
+/// administrator exports its members' findings with its own: a member's finding is also marked
+/// under its administrator, as `MEMBER/FINDING`.
 pub(crate) fn mark(tx: &mut Tx<'_>, account: &str, region: &str, finding: &str, new: bool) -> Result<(), ServiceError> {
-    let k = format!("{MARKS}{account}/{region}/{finding}");
+    put_mark(tx, format!("{MARKS}{account}/{region}/{finding}"), new)?;
+    let admin = crate::members::administrator(&records::tx_reader(tx), account, region)?;
+    if let Some(l) = admin {
+        put_mark(tx, format!("{MARKS}{}/{region}/{account}/{finding}", l.admin), new)?;
+    }
+    Ok(())
+}
+
+fn put_mark(tx: &mut Tx<'_>, k: String, new: bool) -> Result<(), ServiceError> {
     // A finding made and updated before an export is still new.
     if !new && tx.get(k.as_bytes())?.as_deref() == Some(b"new") {
         return Ok(());
@@ -281,8 +291,10 @@ fn export_group(
         let due: Vec<&(String, bool)> = marked.iter().filter(|(_, new)| *new || updates_due).collect();
         let mut lines = Vec::new();
         for (f, _) in &due {
+            // A member's finding is marked `MEMBER/FINDING` under its administrator.
+            let (owner, id) = f.split_once('/').unwrap_or((account, f));
             let finding: Option<serde_json::Value> =
-                tx.get(&crate::findings::key(account, region, f))?.and_then(|v| serde_json::from_slice(&v).ok());
+                tx.get(&crate::findings::key(owner, region, id))?.and_then(|v| serde_json::from_slice(&v).ok());
             if let Some(finding) =
                 finding.filter(|x| crate::at(x, &["service", "archived"]) != &serde_json::Value::Bool(true))
             {

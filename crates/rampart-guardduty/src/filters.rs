@@ -58,6 +58,12 @@ pub fn ranked(tx: &mut Tx<'_>, account: &str, region: &str) -> Result<Vec<Filter
     Ok(all)
 }
 
+/// Suppression rules are the administrator's in a multi-account GuardDuty: a member keeps its
+/// saved (`NOOP`) filters but cannot make, change or remove one that archives.
+fn suppression_allowed(tx: &Tx<'_>, account: &str, region: &str) -> Result<(), ServiceError> {
+    crate::members::not_a_member(&records::tx_reader(tx), account, region)
+}
+
 fn not_found() -> ServiceError {
     bad_request("The request is rejected because the input filterName is not owned by the current account.")
 }
@@ -71,6 +77,9 @@ pub fn create_filter(
     own_detector(&records::tx_reader(tx), account, region, &input.detector_id)?;
     if read(&records::tx_reader(tx), account, region, &input.name)?.is_some() {
         return Err(bad_request("The request is rejected because a filter with the same name already exists."));
+    }
+    if input.action.as_deref() == Some("ARCHIVE") {
+        suppression_allowed(tx, account, region)?;
     }
     let existing = ranked(tx, account, region)?;
     if existing.len() >= MAX_FILTERS {
@@ -126,6 +135,9 @@ pub fn update_filter(
     if let Some(c) = input.finding_criteria {
         f.criteria = rampart_wire::json::to_wire(c);
     }
+    if f.action == "ARCHIVE" {
+        suppression_allowed(tx, account, region)?;
+    }
     write(tx, account, region, &f)?;
     Ok(shapes::UpdateFilterResponse { name: f.name })
 }
@@ -137,7 +149,10 @@ pub fn delete_filter(
 ) -> Result<shapes::DeleteFilterResponse, ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::tx_reader(tx), account, region, &input.detector_id)?;
-    read(&records::tx_reader(tx), account, region, &input.filter_name)?.ok_or_else(not_found)?;
+    let f = read(&records::tx_reader(tx), account, region, &input.filter_name)?.ok_or_else(not_found)?;
+    if f.action == "ARCHIVE" {
+        suppression_allowed(tx, account, region)?;
+    }
     tx.delete(&key(account, region, &input.filter_name))?;
     Ok(shapes::DeleteFilterResponse {})
 }

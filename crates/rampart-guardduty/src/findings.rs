@@ -40,11 +40,15 @@ fn write_tx(tx: &mut Tx<'_>, account: &str, region: &str, f: &Json) -> Result<()
     Ok(())
 }
 
-/// Every finding of an account and Region.
+/// Every finding an account sees in a Region: its own and its associated members'.
 fn all(db: &rampart_store::Db, account: &str, region: &str) -> Result<Vec<Json>, ServiceError> {
-    let p = format!("{}finding/", prefix(account, region));
-    let rows = db.scan_prefix(p.as_bytes(), None, MAX_FINDINGS, false)?;
-    Ok(rows.iter().filter_map(|(_, v)| serde_json::from_slice(v).ok()).collect())
+    let mut out = Vec::new();
+    for a in crate::members::visible(db, account, region)? {
+        let p = format!("{}finding/", prefix(&a, region));
+        let rows = db.scan_prefix(p.as_bytes(), None, MAX_FINDINGS.saturating_sub(out.len()), false)?;
+        out.extend(rows.iter().filter_map(|(_, v)| serde_json::from_slice::<Json>(v).ok()));
+    }
+    Ok(out)
 }
 
 /// Whether the detector's suppression rules (its `ARCHIVE` filters) archive a finding.
@@ -321,12 +325,16 @@ pub fn get_findings(
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::cached_reader(ctx.db), account, region, &input.detector_id)?;
     check_ids(&input.finding_ids)?;
+    let accounts = crate::members::visible(ctx.db, account, region)?;
     let mut found = Vec::new();
     for id in &input.finding_ids {
-        if let Some(v) = ctx.db.get(&key(account, region, id))?
-            && let Ok(f) = serde_json::from_slice::<Json>(&v)
-        {
-            found.push(f);
+        for a in &accounts {
+            if let Some(v) = ctx.db.get(&key(a, region, id))?
+                && let Ok(f) = serde_json::from_slice::<Json>(&v)
+            {
+                found.push(f);
+                break;
+            }
         }
     }
     let findings = sorted(found, input.sort_criteria.as_ref())
@@ -336,25 +344,41 @@ pub fn get_findings(
     Ok(shapes::GetFindingsResponse { findings })
 }
 
-/// Changes the named findings of the caller's detector with `f`.
+/// Changes the named findings the caller sees (its own and its members') with `f`; `manage`
+/// (archiving) is the administrator's alone while the caller is a member. Returns the account
+/// of each finding changed.
 fn change(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,
-    detector_id: &str,
+    (detector_id, manage): (&str, bool),
     ids: &[String],
     f: impl Fn(&mut Json),
-) -> Result<(), ServiceError> {
+) -> Result<Vec<String>, ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
-    own_detector(&records::tx_reader(tx), account, region, detector_id)?;
+    if manage {
+        crate::own_config(&records::tx_reader(tx), account, region, detector_id)?;
+    } else {
+        own_detector(&records::tx_reader(tx), account, region, detector_id)?;
+    }
     check_ids(ids)?;
+    let accounts = crate::members::visible_tx(tx, account, region)?;
+    let mut owners = Vec::with_capacity(ids.len());
     for id in ids {
-        let Some(mut finding) = read_tx(tx, account, region, id)? else {
+        let mut found = None;
+        for a in &accounts {
+            if let Some(finding) = read_tx(tx, a, region, id)? {
+                found = Some((a, finding));
+                break;
+            }
+        }
+        let Some((owner, mut finding)) = found else {
             return Err(bad_request(format!("The request is rejected because the finding {id} does not exist.")));
         };
         f(&mut finding);
-        write_tx(tx, account, region, &finding)?;
+        write_tx(tx, owner, region, &finding)?;
+        owners.push(owner.clone());
     }
-    Ok(())
+    Ok(owners)
 }
 
 pub fn archive_findings(
@@ -362,7 +386,7 @@ pub fn archive_findings(
     ctx: &TxCtx<'_>,
     input: shapes::ArchiveFindingsRequest,
 ) -> Result<shapes::ArchiveFindingsResponse, ServiceError> {
-    change(tx, ctx, &input.detector_id, &input.finding_ids, |f| {
+    change(tx, ctx, (&input.detector_id, true), &input.finding_ids, |f| {
         crate::set(f, &["service", "archived"], json!(true));
     })?;
     Ok(shapes::ArchiveFindingsResponse {})
@@ -373,12 +397,12 @@ pub fn unarchive_findings(
     ctx: &TxCtx<'_>,
     input: shapes::UnarchiveFindingsRequest,
 ) -> Result<shapes::UnarchiveFindingsResponse, ServiceError> {
-    change(tx, ctx, &input.detector_id, &input.finding_ids, |f| {
+    let owners = change(tx, ctx, (&input.detector_id, true), &input.finding_ids, |f| {
         crate::set(f, &["service", "archived"], json!(false));
     })?;
     // An unarchived finding is active again, and exported.
-    for id in &input.finding_ids {
-        crate::export::mark(tx, &ctx.principal.account_id, ctx.region, id, false)?;
+    for (id, owner) in input.finding_ids.iter().zip(&owners) {
+        crate::export::mark(tx, owner, ctx.region, id, false)?;
     }
     Ok(shapes::UnarchiveFindingsResponse {})
 }
@@ -389,7 +413,7 @@ pub fn update_findings_feedback(
     input: shapes::UpdateFindingsFeedbackRequest,
 ) -> Result<shapes::UpdateFindingsFeedbackResponse, ServiceError> {
     let feedback = input.feedback.clone();
-    change(tx, ctx, &input.detector_id, &input.finding_ids, |f| {
+    change(tx, ctx, (&input.detector_id, false), &input.finding_ids, |f| {
         crate::set(f, &["service", "userFeedback"], json!(feedback));
     })?;
     Ok(shapes::UpdateFindingsFeedbackResponse {})

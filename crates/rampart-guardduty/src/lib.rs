@@ -18,6 +18,7 @@ pub mod export;
 mod filters;
 pub mod findings;
 pub mod lists;
+pub mod members;
 
 pub use export::{
     create_publishing_destination, delete_publishing_destination, describe_publishing_destination,
@@ -26,6 +27,15 @@ pub use export::{
 pub use filters::*;
 pub use findings::*;
 pub use lists::*;
+pub use members::{
+    accept_administrator_invitation, accept_invitation, create_members, decline_invitations, delete_invitations,
+    delete_members, describe_organization_configuration, disable_organization_admin_account,
+    disassociate_from_administrator_account, disassociate_from_master_account, disassociate_members,
+    enable_organization_admin_account, get_administrator_account, get_invitations_count, get_master_account,
+    get_member_detectors, get_members, get_organization_statistics, invite_members, list_invitations, list_members,
+    list_organization_admin_accounts, start_monitoring_members, stop_monitoring_members, update_member_detectors,
+    update_organization_configuration,
+};
 
 /// A detector, as stored (one per account and Region, as GuardDuty allows).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +76,19 @@ pub(crate) fn own_detector(
     detector(get, account, region)?.filter(|d| d.id == id).ok_or_else(|| {
         bad_request("The request is rejected because the input detectorId is not owned by the current account.")
     })
+}
+
+/// [`own_detector`] for a change to what an administrator manages for its members (suppression
+/// rules, lists, archiving): refused to an associated member.
+pub(crate) fn own_config(
+    get: &records::Reader<'_>,
+    account: &str,
+    region: &str,
+    id: &str,
+) -> Result<Detector, ServiceError> {
+    let d = own_detector(get, account, region, id)?;
+    members::not_a_member(get, account, region)?;
+    Ok(d)
 }
 
 pub(crate) fn write_detector(tx: &mut Tx<'_>, account: &str, region: &str, d: &Detector) -> Result<(), ServiceError> {
@@ -136,7 +159,7 @@ pub const FEATURES: &[&str] = &[
     "RUNTIME_MONITORING",
 ];
 
-fn feature_status(d: &Detector, name: &str) -> &'static str {
+pub(crate) fn feature_status(d: &Detector, name: &str) -> &'static str {
     match name {
         "CLOUD_TRAIL" if d.enabled => "ENABLED",
         "S3_DATA_EVENTS" if d.enabled && d.s3_data_events => "ENABLED",
@@ -150,26 +173,43 @@ fn status_word(on: bool) -> String {
 
 /// Applies a request's `DataSources` and `Features` to what the detector analyses: only
 /// `S3_DATA_EVENTS` is Rampart's to switch; the others are accepted and stay disabled.
-fn apply_settings(
+/// (Features are each a name and a status.)
+pub(crate) fn apply_settings(
     d: &mut Detector,
     data_sources: Option<&shapes::DataSourceConfigurations>,
-    features: Option<&[shapes::DetectorFeatureConfiguration]>,
+    features: &[(String, Option<String>)],
 ) -> Result<(), ServiceError> {
     if let Some(s3) = data_sources.and_then(|s| s.s3_logs.as_ref()) {
         d.s3_data_events = s3.enable;
     }
-    for f in features.unwrap_or_default() {
-        let name = f.name.as_deref().unwrap_or_default();
-        if !FEATURES.contains(&name) {
+    for (name, status) in features {
+        if !FEATURES.contains(&name.as_str()) && !members::ORG_FEATURES.contains(&name.as_str()) {
             return Err(bad_request(format!("The request is rejected because the feature {name} is not supported.")));
         }
         if name == "S3_DATA_EVENTS"
-            && let Some(status) = &f.status
+            && let Some(status) = status
         {
             d.s3_data_events = status == "ENABLED";
         }
     }
     Ok(())
+}
+
+fn features_of(features: Option<Vec<shapes::DetectorFeatureConfiguration>>) -> Vec<(String, Option<String>)> {
+    features.unwrap_or_default().into_iter().map(|f| (f.name.unwrap_or_default(), f.status)).collect()
+}
+
+/// What a detector reports of its data sources.
+pub(crate) fn data_sources(d: &Detector) -> shapes::DataSourceConfigurationsResult {
+    let status = |name: &str| feature_status(d, name).to_owned();
+    shapes::DataSourceConfigurationsResult {
+        cloud_trail: shapes::CloudTrailConfigurationResult { status: status("CLOUD_TRAIL") },
+        dns_logs: shapes::DNSLogsConfigurationResult { status: status("DNS_LOGS") },
+        flow_logs: shapes::FlowLogsConfigurationResult { status: status("FLOW_LOGS") },
+        s3_logs: shapes::S3LogsConfigurationResult { status: status("S3_DATA_EVENTS") },
+        kubernetes: None,
+        malware_protection: None,
+    }
 }
 
 pub fn create_detector(
@@ -190,7 +230,7 @@ pub fn create_detector(
         s3_data_events: true,
         tags: input.tags.unwrap_or_default(),
     };
-    apply_settings(&mut d, input.data_sources.as_ref(), input.features.as_deref())?;
+    apply_settings(&mut d, input.data_sources.as_ref(), &features_of(input.features))?;
     write_detector(tx, account, region, &d)?;
     Ok(shapes::CreateDetectorResponse { detector_id: Some(d.id), unprocessed_data_sources: None })
 }
@@ -210,14 +250,7 @@ pub fn get_detector(
         ),
         status: status_word(d.enabled),
         updated_at: Some(stamp(d.updated)),
-        data_sources: Some(shapes::DataSourceConfigurationsResult {
-            cloud_trail: shapes::CloudTrailConfigurationResult { status: status("CLOUD_TRAIL") },
-            dns_logs: shapes::DNSLogsConfigurationResult { status: status("DNS_LOGS") },
-            flow_logs: shapes::FlowLogsConfigurationResult { status: status("FLOW_LOGS") },
-            s3_logs: shapes::S3LogsConfigurationResult { status: status("S3_DATA_EVENTS") },
-            kubernetes: None,
-            malware_protection: None,
-        }),
+        data_sources: Some(data_sources(&d)),
         tags: Some(d.tags.clone()),
         features: Some(
             FEATURES
@@ -246,7 +279,7 @@ pub fn update_detector(
     if let Some(f) = input.finding_publishing_frequency {
         d.frequency = f;
     }
-    apply_settings(&mut d, input.data_sources.as_ref(), input.features.as_deref())?;
+    apply_settings(&mut d, input.data_sources.as_ref(), &features_of(input.features))?;
     d.updated = ctx.now;
     write_detector(tx, account, region, &d)?;
     Ok(shapes::UpdateDetectorResponse {})
@@ -260,6 +293,15 @@ pub fn delete_detector(
 ) -> Result<shapes::DeleteDetectorResponse, ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     own_detector(&records::tx_reader(tx), account, region, &input.detector_id)?;
+    // A member leaves its administrator first, and an administrator its members ("Disable
+    // GuardDuty: for itself, must disassociate all members first").
+    // See <https://docs.aws.amazon.com/guardduty/latest/ug/administrator_member_relationships.html>.
+    members::not_a_member(&records::tx_reader(tx), account, region)?;
+    if members::visible_tx(tx, account, region)?.len() > 1 {
+        return Err(bad_request(
+            "The request is rejected because the detector has associated member accounts; disassociate them first.",
+        ));
+    }
     let p = prefix(account, region);
     loop {
         let rows = tx.scan_prefix(p.as_bytes(), None, 1000, false)?;
@@ -488,33 +530,57 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
     )];
     const RES: &[&str] = &[];
     &[
+        row("AcceptAdministratorInvitation", DETECTOR, RES),
+        row("AcceptInvitation", DETECTOR, RES),
         row("ArchiveFindings", DETECTOR, RES),
         row("CreateDetector", &[Target::All], TAGS),
         row("CreateFilter", DETECTOR, TAGS),
         row("CreateIPSet", DETECTOR, TAGS),
+        row("CreateMembers", DETECTOR, RES),
         row("CreatePublishingDestination", DETECTOR, TAGS),
         row("CreateSampleFindings", DETECTOR, RES),
         row("CreateThreatIntelSet", DETECTOR, TAGS),
+        row("DeclineInvitations", &[Target::All], RES),
         row("DeleteDetector", DETECTOR, RES),
         row("DeleteFilter", FILTER, RES),
         row("DeleteIPSet", IPSET, RES),
+        row("DeleteInvitations", &[Target::All], RES),
+        row("DeleteMembers", DETECTOR, RES),
         row("DeletePublishingDestination", PUBLISHING, RES),
         row("DeleteThreatIntelSet", THREAT, RES),
+        row("DescribeOrganizationConfiguration", DETECTOR, RES),
         row("DescribePublishingDestination", PUBLISHING, RES),
+        row("DisableOrganizationAdminAccount", &[Target::All], RES),
+        row("DisassociateFromAdministratorAccount", DETECTOR, RES),
+        row("DisassociateFromMasterAccount", DETECTOR, RES),
+        row("DisassociateMembers", DETECTOR, RES),
+        row("EnableOrganizationAdminAccount", &[Target::All], RES),
+        row("GetAdministratorAccount", DETECTOR, RES),
         row("GetDetector", DETECTOR, RES),
         row("GetFilter", FILTER, RES),
         row("GetFindings", DETECTOR, RES),
         row("GetFindingsStatistics", DETECTOR, RES),
         row("GetIPSet", IPSET, RES),
+        row("GetInvitationsCount", &[Target::All], RES),
+        row("GetMasterAccount", DETECTOR, RES),
+        row("GetMemberDetectors", DETECTOR, RES),
+        row("GetMembers", DETECTOR, RES),
+        row("GetOrganizationStatistics", &[Target::All], RES),
         row("GetThreatIntelSet", THREAT, RES),
         row("GetUsageStatistics", DETECTOR, RES),
+        row("InviteMembers", DETECTOR, RES),
         row("ListDetectors", &[Target::All], &[]),
         row("ListFilters", DETECTOR, RES),
         row("ListFindings", DETECTOR, RES),
         row("ListIPSets", DETECTOR, RES),
+        row("ListInvitations", &[Target::All], RES),
+        row("ListMembers", DETECTOR, RES),
+        row("ListOrganizationAdminAccounts", &[Target::All], RES),
         row("ListPublishingDestinations", DETECTOR, RES),
         row("ListTagsForResource", &[Target::Arn("ResourceArn")], RES),
         row("ListThreatIntelSets", DETECTOR, RES),
+        row("StartMonitoringMembers", DETECTOR, RES),
+        row("StopMonitoringMembers", DETECTOR, RES),
         row("TagResource", &[Target::Arn("ResourceArn")], TAGS),
         row("UnarchiveFindings", DETECTOR, RES),
         row("UntagResource", &[Target::Arn("ResourceArn")], &["aws:TagKeys"]),
@@ -522,6 +588,8 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("UpdateFilter", FILTER, RES),
         row("UpdateFindingsFeedback", DETECTOR, RES),
         row("UpdateIPSet", IPSET, RES),
+        row("UpdateMemberDetectors", DETECTOR, RES),
+        row("UpdateOrganizationConfiguration", DETECTOR, RES),
         row("UpdatePublishingDestination", PUBLISHING, RES),
         row("UpdateThreatIntelSet", THREAT, RES),
     ]

@@ -193,7 +193,7 @@ fn check_location(location: &str) -> Result<(), ServiceError> {
 
 fn create(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, detector_id: &str, kind: Kind, l: List) -> Result<String, ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
-    own_detector(&records::tx_reader(tx), account, region, detector_id)?;
+    crate::own_config(&records::tx_reader(tx), account, region, detector_id)?;
     check_location(&l.location)?;
     let existing: Vec<List> = all_tx(tx, account, region, kind)?.into_iter().filter(|l| l.status != DELETED).collect();
     let max = if kind == Kind::Trusted { MAX_IP_SETS } else { MAX_THREAT_SETS };
@@ -241,7 +241,7 @@ fn update(
 ) -> Result<(), ServiceError> {
     let Change { name, location, activate, owner } = c;
     let (account, region) = (&ctx.principal.account_id, ctx.region);
-    own_detector(&records::tx_reader(tx), account, region, detector_id)?;
+    crate::own_config(&records::tx_reader(tx), account, region, detector_id)?;
     let mut l = read(&records::tx_reader(tx), account, region, kind, id)?
         .filter(|l| l.status != DELETED)
         .ok_or_else(|| not_found(kind))?;
@@ -283,7 +283,7 @@ fn not_found(kind: Kind) -> ServiceError {
 /// neither listed, counted toward the quota, changed, nor read by the detections again.
 fn delete(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, detector_id: &str, kind: Kind, id: &str) -> Result<(), ServiceError> {
     let (account, region) = (&ctx.principal.account_id, ctx.region);
-    own_detector(&records::tx_reader(tx), account, region, detector_id)?;
+    crate::own_config(&records::tx_reader(tx), account, region, detector_id)?;
     let mut l = read(&records::tx_reader(tx), account, region, kind, id)?
         .filter(|l| l.status != DELETED)
         .ok_or_else(|| not_found(kind))?;

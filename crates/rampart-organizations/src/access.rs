@@ -388,6 +388,38 @@ pub fn list_delegated_services_for_account(
     Ok(shapes::ListDelegatedServicesForAccountResponse { delegated_services: Some(services), next_token })
 }
 
+/// What a service that designates its administrator through its own API does to the organization
+/// (GuardDuty's EnableOrganizationAdminAccount): the service gets trusted access and `account` is
+/// registered as its delegated administrator, as in AWS, where ListDelegatedAdministrators then
+/// shows it. The management account is not registered (Organizations registers member accounts
+/// only), though the service may still make it its administrator.
+/// See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_organizations.html>.
+pub fn delegate_service(
+    tx: &mut Tx<'_>,
+    org: &OrgRecord,
+    account: &str,
+    service: &str,
+    now: OffsetDateTime,
+) -> Result<(), ServiceError> {
+    super::extras::trust(tx, &org.id, service, now)?;
+    if account == org.management_account {
+        return Ok(());
+    }
+    let mut all = delegations_tx(tx, &org.id)?;
+    if !all.iter().any(|d| d.account == account && d.service == service) {
+        all.retain(|d| d.service != service || administrators_allowed(service) != Some(1));
+        all.push(Delegation { account: account.to_owned(), service: service.to_owned(), since: now });
+    }
+    records::write_tx(tx, &keys::org_delegated_administrators(&org.id), &all)
+}
+
+/// Undoes [`delegate_service`]'s registration (trusted access stays, as in AWS).
+pub fn undelegate_service(tx: &mut Tx<'_>, org: &OrgRecord, account: &str, service: &str) -> Result<(), ServiceError> {
+    let mut all = delegations_tx(tx, &org.id)?;
+    all.retain(|d| !(d.account == account && d.service == service));
+    records::write_tx(tx, &keys::org_delegated_administrators(&org.id), &all)
+}
+
 /// Whether `account` is a delegated administrator of any service: it cannot be removed until it
 /// is deregistered.
 pub(crate) fn is_delegated_tx(tx: &Tx<'_>, org: &str, account: &str) -> Result<bool, ServiceError> {

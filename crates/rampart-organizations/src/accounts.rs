@@ -271,8 +271,13 @@ pub fn list_create_account_status(
 }
 
 fn members(db: &Db, org: &OrgRecord) -> Result<Vec<Membership>, ServiceError> {
+    accounts_of(db, &org.id)
+}
+
+/// The accounts of an organization, earliest joined first.
+pub fn accounts_of(db: &Db, org: &str) -> Result<Vec<Membership>, ServiceError> {
     let mut all: Vec<Membership> =
-        records::scan_records::<Membership>(db, b"orgmember/")?.into_iter().filter(|m| m.org == org.id).collect();
+        records::scan_records::<Membership>(db, b"orgmember/")?.into_iter().filter(|m| m.org == org).collect();
     all.sort_by(|a, b| a.joined.cmp(&b.joined).then(a.account.cmp(&b.account)));
     Ok(all)
 }

@@ -127,13 +127,18 @@ pub fn enable_aws_service_access(
 ) -> Result<(), ServiceError> {
     let org = managed_tx(tx, &ctx.principal.account_id)?;
     check_principal(&input.service_principal)?;
-    let key = keys::org_services(&org.id);
+    trust(tx, &org.id, &input.service_principal, ctx.now)
+}
+
+/// Gives a service trusted access to an organization (once).
+pub(crate) fn trust(tx: &mut Tx<'_>, org: &str, principal: &str, now: OffsetDateTime) -> Result<(), ServiceError> {
+    let key = keys::org_services(org);
     let mut services: Vec<ServiceAccess> = records::read_tx(tx, &key)?.unwrap_or_default();
-    if !services.iter().any(|s| s.principal == input.service_principal) {
-        services.push(ServiceAccess { principal: input.service_principal, enabled: ctx.now });
+    if !services.iter().any(|s| s.principal == principal) {
+        services.push(ServiceAccess { principal: principal.to_owned(), enabled: now });
     }
     records::write_tx(tx, &key, &services)?;
-    touch(tx, &org.id)
+    touch(tx, org)
 }
 
 pub fn disable_aws_service_access(

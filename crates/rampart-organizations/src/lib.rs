@@ -109,7 +109,8 @@ pub fn membership(db: &Db, account: &str) -> Result<Option<(OrgRecord, Membershi
     Ok(records::read_cached::<OrgRecord>(db, &keys::organization(&m.org))?.map(|o| (o, m)))
 }
 
-fn membership_tx(tx: &Tx<'_>, account: &str) -> Result<Option<(OrgRecord, Membership)>, ServiceError> {
+/// [`membership`], read inside a transaction.
+pub fn membership_tx(tx: &Tx<'_>, account: &str) -> Result<Option<(OrgRecord, Membership)>, ServiceError> {
     let Some(m) = records::read_tx::<Membership>(tx, &keys::org_member(account))? else { return Ok(None) };
     Ok(records::read_tx::<OrgRecord>(tx, &keys::organization(&m.org))?.map(|o| (o, m)))
 }

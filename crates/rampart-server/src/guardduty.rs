@@ -1,7 +1,8 @@
 //! GuardDuty's engine as a server task: a run every quarter second (at once again while a run
 //! finds a full batch) reads the lists waiting to be read from S3, exports findings to
 //! publishing destinations when `guardduty_export_secs` have passed, then reads the events
-//! logged since the last run and records what the detections find. One node of a cluster runs
+//! logged since the last run and records what the detections find; every two seconds it adds the
+//! accounts organizations' auto-enable takes as GuardDuty members. One node of a cluster runs
 //! it (the `guardduty` lease).
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub async fn detect(
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut exported = std::time::Instant::now();
+    let mut enrolled = std::time::Instant::now();
     let mut tor = TorList { file: tor_file, read: None, list: None, checked: None };
     loop {
         tokio::select! {
@@ -33,6 +35,10 @@ pub async fn detect(
         }
         load_lists(&db, &sealer).await;
         tor.refresh();
+        if enrolled.elapsed() >= AUTO_ENABLE_EVERY {
+            enrolled = std::time::Instant::now();
+            auto_enable(&db).await;
+        }
         if exported.elapsed() >= export_every {
             exported = std::time::Instant::now();
             let s = sealer.clone();
@@ -74,6 +80,25 @@ pub async fn detect(
                 }
             }
         }
+    }
+}
+
+/// How often the organizations' accounts are looked at for auto-enable.
+const AUTO_ENABLE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Makes the accounts that organizations' auto-enable takes members of their delegated
+/// administrators (only when some organization auto-enables).
+async fn auto_enable(db: &Db) {
+    let reader = db.clone();
+    if !matches!(
+        tokio::task::spawn_blocking(move || rampart_guardduty::members::auto_enabling(&reader)).await,
+        Ok(Ok(true))
+    ) {
+        return;
+    }
+    let now = time::OffsetDateTime::now_utc();
+    if let Err(e) = db.transact(move |tx| rampart_guardduty::members::auto_enable(tx, now)).await {
+        tracing::warn!(error = ?e, "enabling GuardDuty in organization accounts failed; it is retried on the next run");
     }
 }
 

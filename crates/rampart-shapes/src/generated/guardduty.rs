@@ -1063,33 +1063,57 @@ pub static SERVICE: crate::Service = crate::Service {
 
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
+    "AcceptAdministratorInvitation",
+    "AcceptInvitation",
     "ArchiveFindings",
     "CreateDetector",
     "CreateFilter",
     "CreateIPSet",
+    "CreateMembers",
     "CreatePublishingDestination",
     "CreateSampleFindings",
     "CreateThreatIntelSet",
+    "DeclineInvitations",
     "DeleteDetector",
     "DeleteFilter",
     "DeleteIPSet",
+    "DeleteInvitations",
+    "DeleteMembers",
     "DeletePublishingDestination",
     "DeleteThreatIntelSet",
+    "DescribeOrganizationConfiguration",
     "DescribePublishingDestination",
+    "DisableOrganizationAdminAccount",
+    "DisassociateFromAdministratorAccount",
+    "DisassociateFromMasterAccount",
+    "DisassociateMembers",
+    "EnableOrganizationAdminAccount",
+    "GetAdministratorAccount",
     "GetDetector",
     "GetFilter",
     "GetFindings",
     "GetFindingsStatistics",
     "GetIPSet",
+    "GetInvitationsCount",
+    "GetMasterAccount",
+    "GetMemberDetectors",
+    "GetMembers",
+    "GetOrganizationStatistics",
     "GetThreatIntelSet",
     "GetUsageStatistics",
+    "InviteMembers",
     "ListDetectors",
     "ListFilters",
     "ListFindings",
     "ListIPSets",
+    "ListInvitations",
+    "ListMembers",
+    "ListOrganizationAdminAccounts",
     "ListPublishingDestinations",
     "ListTagsForResource",
     "ListThreatIntelSets",
+    "StartMonitoringMembers",
+    "StopMonitoringMembers",
     "TagResource",
     "UnarchiveFindings",
     "UntagResource",
@@ -1097,6 +1121,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateFilter",
     "UpdateFindingsFeedback",
     "UpdateIPSet",
+    "UpdateMemberDetectors",
+    "UpdateOrganizationConfiguration",
     "UpdatePublishingDestination",
     "UpdateThreatIntelSet",
 ];
@@ -20238,6 +20264,146 @@ pub static SH_VpcConfig: crate::Shape = crate::Shape {
     sensitive: false,
 };
 
+/// The `AcceptAdministratorInvitationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AcceptAdministratorInvitationRequest {
+    pub detector_id: ::std::string::String,
+    pub administrator_id: ::std::string::String,
+    pub invitation_id: ::std::string::String,
+}
+
+impl crate::HasShape for AcceptAdministratorInvitationRequest {
+    const SHAPE: &'static crate::Shape = &SH_AcceptAdministratorInvitationRequest;
+}
+
+impl crate::FromValue for AcceptAdministratorInvitationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            administrator_id: crate::required(f.next())?,
+            invitation_id: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for AcceptAdministratorInvitationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.administrator_id)),
+            Some(crate::IntoValue::into_value(self.invitation_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptAdministratorInvitationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptAdministratorInvitationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AdministratorId", &self.administrator_id)
+            .field("InvitationId", &self.invitation_id)
+            .finish()
+    }
+}
+
+/// The `AcceptAdministratorInvitationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AcceptAdministratorInvitationResponse {}
+
+impl crate::HasShape for AcceptAdministratorInvitationResponse {
+    const SHAPE: &'static crate::Shape = &SH_AcceptAdministratorInvitationResponse;
+}
+
+impl crate::FromValue for AcceptAdministratorInvitationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for AcceptAdministratorInvitationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptAdministratorInvitationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptAdministratorInvitationResponse").finish()
+    }
+}
+
+/// The `AcceptInvitationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct AcceptInvitationRequest {
+    pub detector_id: ::std::string::String,
+    pub master_id: ::std::string::String,
+    pub invitation_id: ::std::string::String,
+}
+
+impl crate::HasShape for AcceptInvitationRequest {
+    const SHAPE: &'static crate::Shape = &SH_AcceptInvitationRequest;
+}
+
+impl crate::FromValue for AcceptInvitationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            master_id: crate::required(f.next())?,
+            invitation_id: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for AcceptInvitationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.master_id)),
+            Some(crate::IntoValue::into_value(self.invitation_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptInvitationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptInvitationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("MasterId", &self.master_id)
+            .field("InvitationId", &self.invitation_id)
+            .finish()
+    }
+}
+
+/// The `AcceptInvitationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AcceptInvitationResponse {}
+
+impl crate::HasShape for AcceptInvitationResponse {
+    const SHAPE: &'static crate::Shape = &SH_AcceptInvitationResponse;
+}
+
+impl crate::FromValue for AcceptInvitationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for AcceptInvitationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for AcceptInvitationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AcceptInvitationResponse").finish()
+    }
+}
+
 /// The `AccessControlList` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct AccessControlList {
@@ -20397,6 +20563,42 @@ impl crate::IntoValue for Account {
 impl ::std::fmt::Debug for Account {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Account").field("Uid", &self.uid).field("Name", &self.name).finish()
+    }
+}
+
+/// The `AccountDetail` shape.
+#[derive(Clone, PartialEq)]
+pub struct AccountDetail {
+    pub account_id: ::std::string::String,
+    pub email: ::std::string::String,
+}
+
+impl crate::HasShape for AccountDetail {
+    const SHAPE: &'static crate::Shape = &SH_AccountDetail;
+}
+
+impl crate::FromValue for AccountDetail {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { account_id: crate::required(f.next())?, email: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AccountDetail {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            Some(crate::IntoValue::into_value(self.email)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AccountDetail {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AccountDetail")
+            .field("AccountId", &self.account_id)
+            .field("Email", &"*** Sensitive Data Redacted ***")
+            .finish()
     }
 }
 
@@ -20665,6 +20867,89 @@ impl ::std::fmt::Debug for AdditionalInfo {
         f.debug_struct("AdditionalInfo")
             .field("VersionId", &self.version_id)
             .field("DeviceName", &self.device_name)
+            .finish()
+    }
+}
+
+/// The `AdminAccount` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AdminAccount {
+    pub admin_account_id: ::std::option::Option<::std::string::String>,
+    pub admin_status: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for AdminAccount {
+    const SHAPE: &'static crate::Shape = &SH_AdminAccount;
+}
+
+impl crate::FromValue for AdminAccount {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { admin_account_id: crate::optional(f.next())?, admin_status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AdminAccount {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.admin_account_id.map(crate::IntoValue::into_value),
+            self.admin_status.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AdminAccount {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AdminAccount")
+            .field("AdminAccountId", &self.admin_account_id)
+            .field("AdminStatus", &self.admin_status)
+            .finish()
+    }
+}
+
+/// The `Administrator` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Administrator {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub invitation_id: ::std::option::Option<::std::string::String>,
+    pub relationship_status: ::std::option::Option<::std::string::String>,
+    pub invited_at: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Administrator {
+    const SHAPE: &'static crate::Shape = &SH_Administrator;
+}
+
+impl crate::FromValue for Administrator {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            account_id: crate::optional(f.next())?,
+            invitation_id: crate::optional(f.next())?,
+            relationship_status: crate::optional(f.next())?,
+            invited_at: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Administrator {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.invitation_id.map(crate::IntoValue::into_value),
+            self.relationship_status.map(crate::IntoValue::into_value),
+            self.invited_at.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Administrator {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Administrator")
+            .field("AccountId", &self.account_id)
+            .field("InvitationId", &self.invitation_id)
+            .field("RelationshipStatus", &self.relationship_status)
+            .field("InvitedAt", &self.invited_at)
             .finish()
     }
 }
@@ -21686,6 +21971,71 @@ impl ::std::fmt::Debug for CreateIPSetResponse {
     }
 }
 
+/// The `CreateMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_details: ::std::vec::Vec<AccountDetail>,
+}
+
+impl crate::HasShape for CreateMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateMembersRequest;
+}
+
+impl crate::FromValue for CreateMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_details: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_details)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountDetails", &self.account_details)
+            .finish()
+    }
+}
+
+/// The `CreateMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateMembersResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for CreateMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateMembersResponse;
+}
+
+impl crate::FromValue for CreateMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for CreateMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateMembersResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
+    }
+}
+
 /// The `CreatePublishingDestinationRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreatePublishingDestinationRequest {
@@ -22095,6 +22445,64 @@ impl ::std::fmt::Debug for DateStatistics {
     }
 }
 
+/// The `DeclineInvitationsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeclineInvitationsRequest {
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for DeclineInvitationsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeclineInvitationsRequest;
+}
+
+impl crate::FromValue for DeclineInvitationsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeclineInvitationsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.account_ids))])
+    }
+}
+
+impl ::std::fmt::Debug for DeclineInvitationsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeclineInvitationsRequest").field("AccountIds", &self.account_ids).finish()
+    }
+}
+
+/// The `DeclineInvitationsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeclineInvitationsResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for DeclineInvitationsResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeclineInvitationsResponse;
+}
+
+impl crate::FromValue for DeclineInvitationsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeclineInvitationsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for DeclineInvitationsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeclineInvitationsResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
+    }
+}
+
 /// The `DefaultServerSideEncryption` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct DefaultServerSideEncryption {
@@ -22313,6 +22721,129 @@ impl ::std::fmt::Debug for DeleteIPSetResponse {
     }
 }
 
+/// The `DeleteInvitationsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteInvitationsRequest {
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteInvitationsRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteInvitationsRequest;
+}
+
+impl crate::FromValue for DeleteInvitationsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteInvitationsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.account_ids))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteInvitationsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteInvitationsRequest").field("AccountIds", &self.account_ids).finish()
+    }
+}
+
+/// The `DeleteInvitationsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteInvitationsResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for DeleteInvitationsResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteInvitationsResponse;
+}
+
+impl crate::FromValue for DeleteInvitationsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteInvitationsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteInvitationsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteInvitationsResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
+    }
+}
+
+/// The `DeleteMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for DeleteMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteMembersRequest;
+}
+
+impl crate::FromValue for DeleteMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `DeleteMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteMembersResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for DeleteMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteMembersResponse;
+}
+
+impl crate::FromValue for DeleteMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteMembersResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
+    }
+}
+
 /// The `DeletePublishingDestinationRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeletePublishingDestinationRequest {
@@ -22436,6 +22967,104 @@ impl crate::IntoValue for DeleteThreatIntelSetResponse {
 impl ::std::fmt::Debug for DeleteThreatIntelSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteThreatIntelSetResponse").finish()
+    }
+}
+
+/// The `DescribeOrganizationConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeOrganizationConfigurationRequest {
+    pub detector_id: ::std::string::String,
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeOrganizationConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeOrganizationConfigurationRequest;
+}
+
+impl crate::FromValue for DescribeOrganizationConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeOrganizationConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeOrganizationConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeOrganizationConfigurationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `DescribeOrganizationConfigurationResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeOrganizationConfigurationResponse {
+    pub auto_enable: ::std::option::Option<bool>,
+    pub member_account_limit_reached: bool,
+    pub data_sources: ::std::option::Option<OrganizationDataSourceConfigurationsResult>,
+    pub features: ::std::option::Option<::std::vec::Vec<OrganizationFeatureConfigurationResult>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub auto_enable_organization_members: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeOrganizationConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeOrganizationConfigurationResponse;
+}
+
+impl crate::FromValue for DescribeOrganizationConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            auto_enable: crate::optional(f.next())?,
+            member_account_limit_reached: crate::required(f.next())?,
+            data_sources: crate::optional(f.next())?,
+            features: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            auto_enable_organization_members: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeOrganizationConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.auto_enable.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.member_account_limit_reached)),
+            self.data_sources.map(crate::IntoValue::into_value),
+            self.features.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.auto_enable_organization_members.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeOrganizationConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeOrganizationConfigurationResponse")
+            .field("AutoEnable", &self.auto_enable)
+            .field("MemberAccountLimitReached", &self.member_account_limit_reached)
+            .field("DataSources", &self.data_sources)
+            .field("Features", &self.features)
+            .field("NextToken", &self.next_token)
+            .field("AutoEnableOrganizationMembers", &self.auto_enable_organization_members)
+            .finish()
     }
 }
 
@@ -22808,6 +23437,241 @@ impl ::std::fmt::Debug for DetectorFeatureConfigurationResult {
             .field("UpdatedAt", &self.updated_at)
             .field("AdditionalConfiguration", &self.additional_configuration)
             .finish()
+    }
+}
+
+/// The `DisableOrganizationAdminAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisableOrganizationAdminAccountRequest {
+    pub admin_account_id: ::std::string::String,
+}
+
+impl crate::HasShape for DisableOrganizationAdminAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisableOrganizationAdminAccountRequest;
+}
+
+impl crate::FromValue for DisableOrganizationAdminAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { admin_account_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisableOrganizationAdminAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.admin_account_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DisableOrganizationAdminAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableOrganizationAdminAccountRequest")
+            .field("AdminAccountId", &self.admin_account_id)
+            .finish()
+    }
+}
+
+/// The `DisableOrganizationAdminAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisableOrganizationAdminAccountResponse {}
+
+impl crate::HasShape for DisableOrganizationAdminAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisableOrganizationAdminAccountResponse;
+}
+
+impl crate::FromValue for DisableOrganizationAdminAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisableOrganizationAdminAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisableOrganizationAdminAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisableOrganizationAdminAccountResponse").finish()
+    }
+}
+
+/// The `DisassociateFromAdministratorAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisassociateFromAdministratorAccountRequest {
+    pub detector_id: ::std::string::String,
+}
+
+impl crate::HasShape for DisassociateFromAdministratorAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateFromAdministratorAccountRequest;
+}
+
+impl crate::FromValue for DisassociateFromAdministratorAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisassociateFromAdministratorAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.detector_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateFromAdministratorAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateFromAdministratorAccountRequest").field("DetectorId", &self.detector_id).finish()
+    }
+}
+
+/// The `DisassociateFromAdministratorAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisassociateFromAdministratorAccountResponse {}
+
+impl crate::HasShape for DisassociateFromAdministratorAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateFromAdministratorAccountResponse;
+}
+
+impl crate::FromValue for DisassociateFromAdministratorAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisassociateFromAdministratorAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateFromAdministratorAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateFromAdministratorAccountResponse").finish()
+    }
+}
+
+/// The `DisassociateFromMasterAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisassociateFromMasterAccountRequest {
+    pub detector_id: ::std::string::String,
+}
+
+impl crate::HasShape for DisassociateFromMasterAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateFromMasterAccountRequest;
+}
+
+impl crate::FromValue for DisassociateFromMasterAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisassociateFromMasterAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.detector_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateFromMasterAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateFromMasterAccountRequest").field("DetectorId", &self.detector_id).finish()
+    }
+}
+
+/// The `DisassociateFromMasterAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DisassociateFromMasterAccountResponse {}
+
+impl crate::HasShape for DisassociateFromMasterAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateFromMasterAccountResponse;
+}
+
+impl crate::FromValue for DisassociateFromMasterAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DisassociateFromMasterAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateFromMasterAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateFromMasterAccountResponse").finish()
+    }
+}
+
+/// The `DisassociateMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisassociateMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for DisassociateMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateMembersRequest;
+}
+
+impl crate::FromValue for DisassociateMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisassociateMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `DisassociateMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DisassociateMembersResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for DisassociateMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_DisassociateMembersResponse;
+}
+
+impl crate::FromValue for DisassociateMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DisassociateMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for DisassociateMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DisassociateMembersResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
     }
 }
 
@@ -23623,6 +24487,62 @@ impl ::std::fmt::Debug for EksClusterDetails {
     }
 }
 
+/// The `EnableOrganizationAdminAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct EnableOrganizationAdminAccountRequest {
+    pub admin_account_id: ::std::string::String,
+}
+
+impl crate::HasShape for EnableOrganizationAdminAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_EnableOrganizationAdminAccountRequest;
+}
+
+impl crate::FromValue for EnableOrganizationAdminAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { admin_account_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EnableOrganizationAdminAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.admin_account_id))])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOrganizationAdminAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOrganizationAdminAccountRequest").field("AdminAccountId", &self.admin_account_id).finish()
+    }
+}
+
+/// The `EnableOrganizationAdminAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EnableOrganizationAdminAccountResponse {}
+
+impl crate::HasShape for EnableOrganizationAdminAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_EnableOrganizationAdminAccountResponse;
+}
+
+impl crate::FromValue for EnableOrganizationAdminAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for EnableOrganizationAdminAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for EnableOrganizationAdminAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EnableOrganizationAdminAccountResponse").finish()
+    }
+}
+
 /// The `Evidence` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Evidence {
@@ -23933,6 +24853,64 @@ impl crate::IntoValue for GeoLocation {
 impl ::std::fmt::Debug for GeoLocation {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GeoLocation").field("Lat", &self.lat).field("Lon", &self.lon).finish()
+    }
+}
+
+/// The `GetAdministratorAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetAdministratorAccountRequest {
+    pub detector_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetAdministratorAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetAdministratorAccountRequest;
+}
+
+impl crate::FromValue for GetAdministratorAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetAdministratorAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.detector_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetAdministratorAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetAdministratorAccountRequest").field("DetectorId", &self.detector_id).finish()
+    }
+}
+
+/// The `GetAdministratorAccountResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetAdministratorAccountResponse {
+    pub administrator: Administrator,
+}
+
+impl crate::HasShape for GetAdministratorAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetAdministratorAccountResponse;
+}
+
+impl crate::FromValue for GetAdministratorAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { administrator: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetAdministratorAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.administrator))])
+    }
+}
+
+impl ::std::fmt::Debug for GetAdministratorAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetAdministratorAccountResponse").field("Administrator", &self.administrator).finish()
     }
 }
 
@@ -24369,6 +25347,298 @@ impl ::std::fmt::Debug for GetIPSetResponse {
             .field("Status", &self.status)
             .field("Tags", &self.tags)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetInvitationsCountRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetInvitationsCountRequest {}
+
+impl crate::HasShape for GetInvitationsCountRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetInvitationsCountRequest;
+}
+
+impl crate::FromValue for GetInvitationsCountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for GetInvitationsCountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for GetInvitationsCountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetInvitationsCountRequest").finish()
+    }
+}
+
+/// The `GetInvitationsCountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetInvitationsCountResponse {
+    pub invitations_count: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for GetInvitationsCountResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetInvitationsCountResponse;
+}
+
+impl crate::FromValue for GetInvitationsCountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { invitations_count: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetInvitationsCountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.invitations_count.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetInvitationsCountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetInvitationsCountResponse").field("InvitationsCount", &self.invitations_count).finish()
+    }
+}
+
+/// The `GetMasterAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMasterAccountRequest {
+    pub detector_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetMasterAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMasterAccountRequest;
+}
+
+impl crate::FromValue for GetMasterAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMasterAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.detector_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetMasterAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMasterAccountRequest").field("DetectorId", &self.detector_id).finish()
+    }
+}
+
+/// The `GetMasterAccountResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMasterAccountResponse {
+    pub master: Master,
+}
+
+impl crate::HasShape for GetMasterAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMasterAccountResponse;
+}
+
+impl crate::FromValue for GetMasterAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { master: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMasterAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.master))])
+    }
+}
+
+impl ::std::fmt::Debug for GetMasterAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMasterAccountResponse").field("Master", &self.master).finish()
+    }
+}
+
+/// The `GetMemberDetectorsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMemberDetectorsRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for GetMemberDetectorsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMemberDetectorsRequest;
+}
+
+impl crate::FromValue for GetMemberDetectorsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMemberDetectorsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMemberDetectorsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMemberDetectorsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `GetMemberDetectorsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMemberDetectorsResponse {
+    pub member_data_source_configurations: ::std::vec::Vec<MemberDataSourceConfiguration>,
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for GetMemberDetectorsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMemberDetectorsResponse;
+}
+
+impl crate::FromValue for GetMemberDetectorsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            member_data_source_configurations: crate::required(f.next())?,
+            unprocessed_accounts: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetMemberDetectorsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.member_data_source_configurations)),
+            Some(crate::IntoValue::into_value(self.unprocessed_accounts)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMemberDetectorsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMemberDetectorsResponse")
+            .field("MemberDataSourceConfigurations", &self.member_data_source_configurations)
+            .field("UnprocessedAccounts", &self.unprocessed_accounts)
+            .finish()
+    }
+}
+
+/// The `GetMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for GetMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMembersRequest;
+}
+
+impl crate::FromValue for GetMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `GetMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMembersResponse {
+    pub members: ::std::vec::Vec<Member>,
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for GetMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMembersResponse;
+}
+
+impl crate::FromValue for GetMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { members: crate::required(f.next())?, unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.members)),
+            Some(crate::IntoValue::into_value(self.unprocessed_accounts)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMembersResponse")
+            .field("Members", &self.members)
+            .field("UnprocessedAccounts", &self.unprocessed_accounts)
+            .finish()
+    }
+}
+
+/// The `GetOrganizationStatisticsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetOrganizationStatisticsResponse {
+    pub organization_details: ::std::option::Option<OrganizationDetails>,
+}
+
+impl crate::HasShape for GetOrganizationStatisticsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetOrganizationStatisticsResponse;
+}
+
+impl crate::FromValue for GetOrganizationStatisticsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { organization_details: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetOrganizationStatisticsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.organization_details.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetOrganizationStatisticsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetOrganizationStatisticsResponse")
+            .field("OrganizationDetails", &self.organization_details)
             .finish()
     }
 }
@@ -24874,6 +26144,129 @@ impl ::std::fmt::Debug for InstanceDetails {
             .field("ProductCodes", &self.product_codes)
             .field("Tags", &self.tags)
             .finish()
+    }
+}
+
+/// The `Invitation` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Invitation {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub invitation_id: ::std::option::Option<::std::string::String>,
+    pub relationship_status: ::std::option::Option<::std::string::String>,
+    pub invited_at: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Invitation {
+    const SHAPE: &'static crate::Shape = &SH_Invitation;
+}
+
+impl crate::FromValue for Invitation {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            account_id: crate::optional(f.next())?,
+            invitation_id: crate::optional(f.next())?,
+            relationship_status: crate::optional(f.next())?,
+            invited_at: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Invitation {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.invitation_id.map(crate::IntoValue::into_value),
+            self.relationship_status.map(crate::IntoValue::into_value),
+            self.invited_at.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Invitation")
+            .field("AccountId", &self.account_id)
+            .field("InvitationId", &self.invitation_id)
+            .field("RelationshipStatus", &self.relationship_status)
+            .field("InvitedAt", &self.invited_at)
+            .finish()
+    }
+}
+
+/// The `InviteMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct InviteMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+    pub disable_email_notification: ::std::option::Option<bool>,
+    pub message: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for InviteMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_InviteMembersRequest;
+}
+
+impl crate::FromValue for InviteMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            account_ids: crate::required(f.next())?,
+            disable_email_notification: crate::optional(f.next())?,
+            message: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for InviteMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+            self.disable_email_notification.map(crate::IntoValue::into_value),
+            self.message.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for InviteMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InviteMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .field("DisableEmailNotification", &self.disable_email_notification)
+            .field("Message", &self.message)
+            .finish()
+    }
+}
+
+/// The `InviteMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct InviteMembersResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for InviteMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_InviteMembersResponse;
+}
+
+impl crate::FromValue for InviteMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for InviteMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for InviteMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InviteMembersResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
     }
 }
 
@@ -25940,6 +27333,233 @@ impl ::std::fmt::Debug for ListIPSetsResponse {
     }
 }
 
+/// The `ListInvitationsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListInvitationsRequest {
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListInvitationsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListInvitationsRequest;
+}
+
+impl crate::FromValue for ListInvitationsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { max_results: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListInvitationsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListInvitationsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListInvitationsRequest")
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListInvitationsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListInvitationsResponse {
+    pub invitations: ::std::option::Option<::std::vec::Vec<Invitation>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListInvitationsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListInvitationsResponse;
+}
+
+impl crate::FromValue for ListInvitationsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { invitations: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListInvitationsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.invitations.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListInvitationsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListInvitationsResponse")
+            .field("Invitations", &self.invitations)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub only_associated: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListMembersRequest;
+}
+
+impl crate::FromValue for ListMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            only_associated: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.only_associated.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .field("OnlyAssociated", &self.only_associated)
+            .finish()
+    }
+}
+
+/// The `ListMembersResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMembersResponse {
+    pub members: ::std::option::Option<::std::vec::Vec<Member>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListMembersResponse;
+}
+
+impl crate::FromValue for ListMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { members: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.members.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMembersResponse")
+            .field("Members", &self.members)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListOrganizationAdminAccountsRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListOrganizationAdminAccountsRequest {
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListOrganizationAdminAccountsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListOrganizationAdminAccountsRequest;
+}
+
+impl crate::FromValue for ListOrganizationAdminAccountsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { max_results: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListOrganizationAdminAccountsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListOrganizationAdminAccountsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListOrganizationAdminAccountsRequest")
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListOrganizationAdminAccountsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListOrganizationAdminAccountsResponse {
+    pub admin_accounts: ::std::option::Option<::std::vec::Vec<AdminAccount>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListOrganizationAdminAccountsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListOrganizationAdminAccountsResponse;
+}
+
+impl crate::FromValue for ListOrganizationAdminAccountsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { admin_accounts: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListOrganizationAdminAccountsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.admin_accounts.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListOrganizationAdminAccountsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListOrganizationAdminAccountsResponse")
+            .field("AdminAccounts", &self.admin_accounts)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
 /// The `ListPublishingDestinationsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListPublishingDestinationsRequest {
@@ -26433,6 +28053,325 @@ impl ::std::fmt::Debug for MalwareScanDetails {
     }
 }
 
+/// The `Master` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Master {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub invitation_id: ::std::option::Option<::std::string::String>,
+    pub relationship_status: ::std::option::Option<::std::string::String>,
+    pub invited_at: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Master {
+    const SHAPE: &'static crate::Shape = &SH_Master;
+}
+
+impl crate::FromValue for Master {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            account_id: crate::optional(f.next())?,
+            invitation_id: crate::optional(f.next())?,
+            relationship_status: crate::optional(f.next())?,
+            invited_at: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Master {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.invitation_id.map(crate::IntoValue::into_value),
+            self.relationship_status.map(crate::IntoValue::into_value),
+            self.invited_at.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Master {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Master")
+            .field("AccountId", &self.account_id)
+            .field("InvitationId", &self.invitation_id)
+            .field("RelationshipStatus", &self.relationship_status)
+            .field("InvitedAt", &self.invited_at)
+            .finish()
+    }
+}
+
+/// The `Member` shape.
+#[derive(Clone, PartialEq)]
+pub struct Member {
+    pub account_id: ::std::string::String,
+    pub detector_id: ::std::option::Option<::std::string::String>,
+    pub master_id: ::std::string::String,
+    pub email: ::std::string::String,
+    pub relationship_status: ::std::string::String,
+    pub invited_at: ::std::option::Option<::std::string::String>,
+    pub updated_at: ::std::string::String,
+    pub administrator_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Member {
+    const SHAPE: &'static crate::Shape = &SH_Member;
+}
+
+impl crate::FromValue for Member {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            account_id: crate::required(f.next())?,
+            detector_id: crate::optional(f.next())?,
+            master_id: crate::required(f.next())?,
+            email: crate::required(f.next())?,
+            relationship_status: crate::required(f.next())?,
+            invited_at: crate::optional(f.next())?,
+            updated_at: crate::required(f.next())?,
+            administrator_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Member {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            self.detector_id.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.master_id)),
+            Some(crate::IntoValue::into_value(self.email)),
+            Some(crate::IntoValue::into_value(self.relationship_status)),
+            self.invited_at.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.updated_at)),
+            self.administrator_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Member")
+            .field("AccountId", &self.account_id)
+            .field("DetectorId", &self.detector_id)
+            .field("MasterId", &self.master_id)
+            .field("Email", &"*** Sensitive Data Redacted ***")
+            .field("RelationshipStatus", &self.relationship_status)
+            .field("InvitedAt", &self.invited_at)
+            .field("UpdatedAt", &self.updated_at)
+            .field("AdministratorId", &self.administrator_id)
+            .finish()
+    }
+}
+
+/// The `MemberAdditionalConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MemberAdditionalConfiguration {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for MemberAdditionalConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_MemberAdditionalConfiguration;
+}
+
+impl crate::FromValue for MemberAdditionalConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MemberAdditionalConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MemberAdditionalConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MemberAdditionalConfiguration").field("Name", &self.name).field("Status", &self.status).finish()
+    }
+}
+
+/// The `MemberAdditionalConfigurationResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MemberAdditionalConfigurationResult {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+    pub updated_at: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for MemberAdditionalConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_MemberAdditionalConfigurationResult;
+}
+
+impl crate::FromValue for MemberAdditionalConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            status: crate::optional(f.next())?,
+            updated_at: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MemberAdditionalConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+            self.updated_at.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MemberAdditionalConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MemberAdditionalConfigurationResult")
+            .field("Name", &self.name)
+            .field("Status", &self.status)
+            .field("UpdatedAt", &self.updated_at)
+            .finish()
+    }
+}
+
+/// The `MemberDataSourceConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct MemberDataSourceConfiguration {
+    pub account_id: ::std::string::String,
+    pub data_sources: DataSourceConfigurationsResult,
+    pub features: ::std::option::Option<::std::vec::Vec<MemberFeaturesConfigurationResult>>,
+}
+
+impl crate::HasShape for MemberDataSourceConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_MemberDataSourceConfiguration;
+}
+
+impl crate::FromValue for MemberDataSourceConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            account_id: crate::required(f.next())?,
+            data_sources: crate::required(f.next())?,
+            features: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MemberDataSourceConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            Some(crate::IntoValue::into_value(self.data_sources)),
+            self.features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MemberDataSourceConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MemberDataSourceConfiguration")
+            .field("AccountId", &self.account_id)
+            .field("DataSources", &self.data_sources)
+            .field("Features", &self.features)
+            .finish()
+    }
+}
+
+/// The `MemberFeaturesConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MemberFeaturesConfiguration {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+    pub additional_configuration: ::std::option::Option<::std::vec::Vec<MemberAdditionalConfiguration>>,
+}
+
+impl crate::HasShape for MemberFeaturesConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_MemberFeaturesConfiguration;
+}
+
+impl crate::FromValue for MemberFeaturesConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            status: crate::optional(f.next())?,
+            additional_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MemberFeaturesConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+            self.additional_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MemberFeaturesConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MemberFeaturesConfiguration")
+            .field("Name", &self.name)
+            .field("Status", &self.status)
+            .field("AdditionalConfiguration", &self.additional_configuration)
+            .finish()
+    }
+}
+
+/// The `MemberFeaturesConfigurationResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MemberFeaturesConfigurationResult {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+    pub updated_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub additional_configuration: ::std::option::Option<::std::vec::Vec<MemberAdditionalConfigurationResult>>,
+}
+
+impl crate::HasShape for MemberFeaturesConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_MemberFeaturesConfigurationResult;
+}
+
+impl crate::FromValue for MemberFeaturesConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            status: crate::optional(f.next())?,
+            updated_at: crate::optional(f.next())?,
+            additional_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MemberFeaturesConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+            self.updated_at.map(crate::IntoValue::into_value),
+            self.additional_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MemberFeaturesConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MemberFeaturesConfigurationResult")
+            .field("Name", &self.name)
+            .field("Status", &self.status)
+            .field("UpdatedAt", &self.updated_at)
+            .field("AdditionalConfiguration", &self.additional_configuration)
+            .finish()
+    }
+}
+
 /// The `NetworkConnection` shape.
 #[derive(Clone, PartialEq)]
 pub struct NetworkConnection {
@@ -26774,6 +28713,771 @@ impl ::std::fmt::Debug for Organization {
             .field("AsnOrg", &self.asn_org)
             .field("Isp", &self.isp)
             .field("Org", &self.org)
+            .finish()
+    }
+}
+
+/// The `OrganizationAdditionalConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationAdditionalConfiguration {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub auto_enable: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for OrganizationAdditionalConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationAdditionalConfiguration;
+}
+
+impl crate::FromValue for OrganizationAdditionalConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, auto_enable: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationAdditionalConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.auto_enable.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationAdditionalConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationAdditionalConfiguration")
+            .field("Name", &self.name)
+            .field("AutoEnable", &self.auto_enable)
+            .finish()
+    }
+}
+
+/// The `OrganizationAdditionalConfigurationResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationAdditionalConfigurationResult {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub auto_enable: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for OrganizationAdditionalConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationAdditionalConfigurationResult;
+}
+
+impl crate::FromValue for OrganizationAdditionalConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, auto_enable: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationAdditionalConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.auto_enable.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationAdditionalConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationAdditionalConfigurationResult")
+            .field("Name", &self.name)
+            .field("AutoEnable", &self.auto_enable)
+            .finish()
+    }
+}
+
+/// The `OrganizationDataSourceConfigurations` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationDataSourceConfigurations {
+    pub s3_logs: ::std::option::Option<OrganizationS3LogsConfiguration>,
+    pub kubernetes: ::std::option::Option<OrganizationKubernetesConfiguration>,
+    pub malware_protection: ::std::option::Option<OrganizationMalwareProtectionConfiguration>,
+}
+
+impl crate::HasShape for OrganizationDataSourceConfigurations {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationDataSourceConfigurations;
+}
+
+impl crate::FromValue for OrganizationDataSourceConfigurations {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            s3_logs: crate::optional(f.next())?,
+            kubernetes: crate::optional(f.next())?,
+            malware_protection: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for OrganizationDataSourceConfigurations {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.s3_logs.map(crate::IntoValue::into_value),
+            self.kubernetes.map(crate::IntoValue::into_value),
+            self.malware_protection.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationDataSourceConfigurations {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationDataSourceConfigurations")
+            .field("S3Logs", &self.s3_logs)
+            .field("Kubernetes", &self.kubernetes)
+            .field("MalwareProtection", &self.malware_protection)
+            .finish()
+    }
+}
+
+/// The `OrganizationDataSourceConfigurationsResult` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationDataSourceConfigurationsResult {
+    pub s3_logs: OrganizationS3LogsConfigurationResult,
+    pub kubernetes: ::std::option::Option<OrganizationKubernetesConfigurationResult>,
+    pub malware_protection: ::std::option::Option<OrganizationMalwareProtectionConfigurationResult>,
+}
+
+impl crate::HasShape for OrganizationDataSourceConfigurationsResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationDataSourceConfigurationsResult;
+}
+
+impl crate::FromValue for OrganizationDataSourceConfigurationsResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            s3_logs: crate::required(f.next())?,
+            kubernetes: crate::optional(f.next())?,
+            malware_protection: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for OrganizationDataSourceConfigurationsResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.s3_logs)),
+            self.kubernetes.map(crate::IntoValue::into_value),
+            self.malware_protection.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationDataSourceConfigurationsResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationDataSourceConfigurationsResult")
+            .field("S3Logs", &self.s3_logs)
+            .field("Kubernetes", &self.kubernetes)
+            .field("MalwareProtection", &self.malware_protection)
+            .finish()
+    }
+}
+
+/// The `OrganizationDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationDetails {
+    pub updated_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub organization_statistics: ::std::option::Option<OrganizationStatistics>,
+}
+
+impl crate::HasShape for OrganizationDetails {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationDetails;
+}
+
+impl crate::FromValue for OrganizationDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { updated_at: crate::optional(f.next())?, organization_statistics: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.updated_at.map(crate::IntoValue::into_value),
+            self.organization_statistics.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationDetails")
+            .field("UpdatedAt", &self.updated_at)
+            .field("OrganizationStatistics", &self.organization_statistics)
+            .finish()
+    }
+}
+
+/// The `OrganizationEbsVolumes` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationEbsVolumes {
+    pub auto_enable: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for OrganizationEbsVolumes {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationEbsVolumes;
+}
+
+impl crate::FromValue for OrganizationEbsVolumes {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { auto_enable: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationEbsVolumes {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.auto_enable.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationEbsVolumes {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationEbsVolumes").field("AutoEnable", &self.auto_enable).finish()
+    }
+}
+
+/// The `OrganizationEbsVolumesResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationEbsVolumesResult {
+    pub auto_enable: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for OrganizationEbsVolumesResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationEbsVolumesResult;
+}
+
+impl crate::FromValue for OrganizationEbsVolumesResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { auto_enable: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationEbsVolumesResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.auto_enable.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationEbsVolumesResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationEbsVolumesResult").field("AutoEnable", &self.auto_enable).finish()
+    }
+}
+
+/// The `OrganizationFeatureConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationFeatureConfiguration {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub auto_enable: ::std::option::Option<::std::string::String>,
+    pub additional_configuration: ::std::option::Option<::std::vec::Vec<OrganizationAdditionalConfiguration>>,
+}
+
+impl crate::HasShape for OrganizationFeatureConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationFeatureConfiguration;
+}
+
+impl crate::FromValue for OrganizationFeatureConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            auto_enable: crate::optional(f.next())?,
+            additional_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for OrganizationFeatureConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.auto_enable.map(crate::IntoValue::into_value),
+            self.additional_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationFeatureConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationFeatureConfiguration")
+            .field("Name", &self.name)
+            .field("AutoEnable", &self.auto_enable)
+            .field("AdditionalConfiguration", &self.additional_configuration)
+            .finish()
+    }
+}
+
+/// The `OrganizationFeatureConfigurationResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationFeatureConfigurationResult {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub auto_enable: ::std::option::Option<::std::string::String>,
+    pub additional_configuration: ::std::option::Option<::std::vec::Vec<OrganizationAdditionalConfigurationResult>>,
+}
+
+impl crate::HasShape for OrganizationFeatureConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationFeatureConfigurationResult;
+}
+
+impl crate::FromValue for OrganizationFeatureConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            auto_enable: crate::optional(f.next())?,
+            additional_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for OrganizationFeatureConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.auto_enable.map(crate::IntoValue::into_value),
+            self.additional_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationFeatureConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationFeatureConfigurationResult")
+            .field("Name", &self.name)
+            .field("AutoEnable", &self.auto_enable)
+            .field("AdditionalConfiguration", &self.additional_configuration)
+            .finish()
+    }
+}
+
+/// The `OrganizationFeatureStatistics` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationFeatureStatistics {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub enabled_accounts_count: ::std::option::Option<i32>,
+    pub additional_configuration:
+        ::std::option::Option<::std::vec::Vec<OrganizationFeatureStatisticsAdditionalConfiguration>>,
+}
+
+impl crate::HasShape for OrganizationFeatureStatistics {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationFeatureStatistics;
+}
+
+impl crate::FromValue for OrganizationFeatureStatistics {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            enabled_accounts_count: crate::optional(f.next())?,
+            additional_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for OrganizationFeatureStatistics {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.enabled_accounts_count.map(crate::IntoValue::into_value),
+            self.additional_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationFeatureStatistics {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationFeatureStatistics")
+            .field("Name", &self.name)
+            .field("EnabledAccountsCount", &self.enabled_accounts_count)
+            .field("AdditionalConfiguration", &self.additional_configuration)
+            .finish()
+    }
+}
+
+/// The `OrganizationFeatureStatisticsAdditionalConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationFeatureStatisticsAdditionalConfiguration {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub enabled_accounts_count: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for OrganizationFeatureStatisticsAdditionalConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationFeatureStatisticsAdditionalConfiguration;
+}
+
+impl crate::FromValue for OrganizationFeatureStatisticsAdditionalConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, enabled_accounts_count: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationFeatureStatisticsAdditionalConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.enabled_accounts_count.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationFeatureStatisticsAdditionalConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationFeatureStatisticsAdditionalConfiguration")
+            .field("Name", &self.name)
+            .field("EnabledAccountsCount", &self.enabled_accounts_count)
+            .finish()
+    }
+}
+
+/// The `OrganizationKubernetesAuditLogsConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationKubernetesAuditLogsConfiguration {
+    pub auto_enable: bool,
+}
+
+impl crate::HasShape for OrganizationKubernetesAuditLogsConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationKubernetesAuditLogsConfiguration;
+}
+
+impl crate::FromValue for OrganizationKubernetesAuditLogsConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { auto_enable: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationKubernetesAuditLogsConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.auto_enable))])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationKubernetesAuditLogsConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationKubernetesAuditLogsConfiguration").field("AutoEnable", &self.auto_enable).finish()
+    }
+}
+
+/// The `OrganizationKubernetesAuditLogsConfigurationResult` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationKubernetesAuditLogsConfigurationResult {
+    pub auto_enable: bool,
+}
+
+impl crate::HasShape for OrganizationKubernetesAuditLogsConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationKubernetesAuditLogsConfigurationResult;
+}
+
+impl crate::FromValue for OrganizationKubernetesAuditLogsConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { auto_enable: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationKubernetesAuditLogsConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.auto_enable))])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationKubernetesAuditLogsConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationKubernetesAuditLogsConfigurationResult")
+            .field("AutoEnable", &self.auto_enable)
+            .finish()
+    }
+}
+
+/// The `OrganizationKubernetesConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationKubernetesConfiguration {
+    pub audit_logs: OrganizationKubernetesAuditLogsConfiguration,
+}
+
+impl crate::HasShape for OrganizationKubernetesConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationKubernetesConfiguration;
+}
+
+impl crate::FromValue for OrganizationKubernetesConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { audit_logs: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationKubernetesConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.audit_logs))])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationKubernetesConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationKubernetesConfiguration").field("AuditLogs", &self.audit_logs).finish()
+    }
+}
+
+/// The `OrganizationKubernetesConfigurationResult` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationKubernetesConfigurationResult {
+    pub audit_logs: OrganizationKubernetesAuditLogsConfigurationResult,
+}
+
+impl crate::HasShape for OrganizationKubernetesConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationKubernetesConfigurationResult;
+}
+
+impl crate::FromValue for OrganizationKubernetesConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { audit_logs: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationKubernetesConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.audit_logs))])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationKubernetesConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationKubernetesConfigurationResult").field("AuditLogs", &self.audit_logs).finish()
+    }
+}
+
+/// The `OrganizationMalwareProtectionConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationMalwareProtectionConfiguration {
+    pub scan_ec2_instance_with_findings: ::std::option::Option<OrganizationScanEc2InstanceWithFindings>,
+}
+
+impl crate::HasShape for OrganizationMalwareProtectionConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationMalwareProtectionConfiguration;
+}
+
+impl crate::FromValue for OrganizationMalwareProtectionConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scan_ec2_instance_with_findings: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationMalwareProtectionConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.scan_ec2_instance_with_findings.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationMalwareProtectionConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationMalwareProtectionConfiguration")
+            .field("ScanEc2InstanceWithFindings", &self.scan_ec2_instance_with_findings)
+            .finish()
+    }
+}
+
+/// The `OrganizationMalwareProtectionConfigurationResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationMalwareProtectionConfigurationResult {
+    pub scan_ec2_instance_with_findings: ::std::option::Option<OrganizationScanEc2InstanceWithFindingsResult>,
+}
+
+impl crate::HasShape for OrganizationMalwareProtectionConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationMalwareProtectionConfigurationResult;
+}
+
+impl crate::FromValue for OrganizationMalwareProtectionConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scan_ec2_instance_with_findings: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationMalwareProtectionConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.scan_ec2_instance_with_findings.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationMalwareProtectionConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationMalwareProtectionConfigurationResult")
+            .field("ScanEc2InstanceWithFindings", &self.scan_ec2_instance_with_findings)
+            .finish()
+    }
+}
+
+/// The `OrganizationS3LogsConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationS3LogsConfiguration {
+    pub auto_enable: bool,
+}
+
+impl crate::HasShape for OrganizationS3LogsConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationS3LogsConfiguration;
+}
+
+impl crate::FromValue for OrganizationS3LogsConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { auto_enable: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationS3LogsConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.auto_enable))])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationS3LogsConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationS3LogsConfiguration").field("AutoEnable", &self.auto_enable).finish()
+    }
+}
+
+/// The `OrganizationS3LogsConfigurationResult` shape.
+#[derive(Clone, PartialEq)]
+pub struct OrganizationS3LogsConfigurationResult {
+    pub auto_enable: bool,
+}
+
+impl crate::HasShape for OrganizationS3LogsConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationS3LogsConfigurationResult;
+}
+
+impl crate::FromValue for OrganizationS3LogsConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { auto_enable: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationS3LogsConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.auto_enable))])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationS3LogsConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationS3LogsConfigurationResult").field("AutoEnable", &self.auto_enable).finish()
+    }
+}
+
+/// The `OrganizationScanEc2InstanceWithFindings` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationScanEc2InstanceWithFindings {
+    pub ebs_volumes: ::std::option::Option<OrganizationEbsVolumes>,
+}
+
+impl crate::HasShape for OrganizationScanEc2InstanceWithFindings {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationScanEc2InstanceWithFindings;
+}
+
+impl crate::FromValue for OrganizationScanEc2InstanceWithFindings {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { ebs_volumes: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationScanEc2InstanceWithFindings {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.ebs_volumes.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationScanEc2InstanceWithFindings {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationScanEc2InstanceWithFindings").field("EbsVolumes", &self.ebs_volumes).finish()
+    }
+}
+
+/// The `OrganizationScanEc2InstanceWithFindingsResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationScanEc2InstanceWithFindingsResult {
+    pub ebs_volumes: ::std::option::Option<OrganizationEbsVolumesResult>,
+}
+
+impl crate::HasShape for OrganizationScanEc2InstanceWithFindingsResult {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationScanEc2InstanceWithFindingsResult;
+}
+
+impl crate::FromValue for OrganizationScanEc2InstanceWithFindingsResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { ebs_volumes: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for OrganizationScanEc2InstanceWithFindingsResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.ebs_volumes.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationScanEc2InstanceWithFindingsResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationScanEc2InstanceWithFindingsResult").field("EbsVolumes", &self.ebs_volumes).finish()
+    }
+}
+
+/// The `OrganizationStatistics` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct OrganizationStatistics {
+    pub total_accounts_count: ::std::option::Option<i32>,
+    pub member_accounts_count: ::std::option::Option<i32>,
+    pub active_accounts_count: ::std::option::Option<i32>,
+    pub enabled_accounts_count: ::std::option::Option<i32>,
+    pub count_by_feature: ::std::option::Option<::std::vec::Vec<OrganizationFeatureStatistics>>,
+}
+
+impl crate::HasShape for OrganizationStatistics {
+    const SHAPE: &'static crate::Shape = &SH_OrganizationStatistics;
+}
+
+impl crate::FromValue for OrganizationStatistics {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            total_accounts_count: crate::optional(f.next())?,
+            member_accounts_count: crate::optional(f.next())?,
+            active_accounts_count: crate::optional(f.next())?,
+            enabled_accounts_count: crate::optional(f.next())?,
+            count_by_feature: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for OrganizationStatistics {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.total_accounts_count.map(crate::IntoValue::into_value),
+            self.member_accounts_count.map(crate::IntoValue::into_value),
+            self.active_accounts_count.map(crate::IntoValue::into_value),
+            self.enabled_accounts_count.map(crate::IntoValue::into_value),
+            self.count_by_feature.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for OrganizationStatistics {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("OrganizationStatistics")
+            .field("TotalAccountsCount", &self.total_accounts_count)
+            .field("MemberAccountsCount", &self.member_accounts_count)
+            .field("ActiveAccountsCount", &self.active_accounts_count)
+            .field("EnabledAccountsCount", &self.enabled_accounts_count)
+            .field("CountByFeature", &self.count_by_feature)
             .finish()
     }
 }
@@ -29005,6 +31709,140 @@ impl ::std::fmt::Debug for SortCriteria {
     }
 }
 
+/// The `StartMonitoringMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct StartMonitoringMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for StartMonitoringMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_StartMonitoringMembersRequest;
+}
+
+impl crate::FromValue for StartMonitoringMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for StartMonitoringMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for StartMonitoringMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StartMonitoringMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `StartMonitoringMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct StartMonitoringMembersResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for StartMonitoringMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_StartMonitoringMembersResponse;
+}
+
+impl crate::FromValue for StartMonitoringMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for StartMonitoringMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for StartMonitoringMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StartMonitoringMembersResponse")
+            .field("UnprocessedAccounts", &self.unprocessed_accounts)
+            .finish()
+    }
+}
+
+/// The `StopMonitoringMembersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct StopMonitoringMembersRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for StopMonitoringMembersRequest {
+    const SHAPE: &'static crate::Shape = &SH_StopMonitoringMembersRequest;
+}
+
+impl crate::FromValue for StopMonitoringMembersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for StopMonitoringMembersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for StopMonitoringMembersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StopMonitoringMembersRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `StopMonitoringMembersResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct StopMonitoringMembersResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for StopMonitoringMembersResponse {
+    const SHAPE: &'static crate::Shape = &SH_StopMonitoringMembersResponse;
+}
+
+impl crate::FromValue for StopMonitoringMembersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for StopMonitoringMembersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for StopMonitoringMembersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StopMonitoringMembersResponse")
+            .field("UnprocessedAccounts", &self.unprocessed_accounts)
+            .finish()
+    }
+}
+
 /// The `Tag` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Tag {
@@ -29365,6 +32203,39 @@ impl crate::IntoValue for UnarchiveFindingsResponse {
 impl ::std::fmt::Debug for UnarchiveFindingsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UnarchiveFindingsResponse").finish()
+    }
+}
+
+/// The `UnprocessedAccount` shape.
+#[derive(Clone, PartialEq)]
+pub struct UnprocessedAccount {
+    pub account_id: ::std::string::String,
+    pub result: ::std::string::String,
+}
+
+impl crate::HasShape for UnprocessedAccount {
+    const SHAPE: &'static crate::Shape = &SH_UnprocessedAccount;
+}
+
+impl crate::FromValue for UnprocessedAccount {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { account_id: crate::required(f.next())?, result: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UnprocessedAccount {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            Some(crate::IntoValue::into_value(self.result)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UnprocessedAccount {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UnprocessedAccount").field("AccountId", &self.account_id).field("Result", &self.result).finish()
     }
 }
 
@@ -29775,6 +32646,162 @@ impl crate::IntoValue for UpdateIPSetResponse {
 impl ::std::fmt::Debug for UpdateIPSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdateIPSetResponse").finish()
+    }
+}
+
+/// The `UpdateMemberDetectorsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateMemberDetectorsRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+    pub data_sources: ::std::option::Option<DataSourceConfigurations>,
+    pub features: ::std::option::Option<::std::vec::Vec<MemberFeaturesConfiguration>>,
+}
+
+impl crate::HasShape for UpdateMemberDetectorsRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateMemberDetectorsRequest;
+}
+
+impl crate::FromValue for UpdateMemberDetectorsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            account_ids: crate::required(f.next())?,
+            data_sources: crate::optional(f.next())?,
+            features: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateMemberDetectorsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+            self.data_sources.map(crate::IntoValue::into_value),
+            self.features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateMemberDetectorsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateMemberDetectorsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .field("DataSources", &self.data_sources)
+            .field("Features", &self.features)
+            .finish()
+    }
+}
+
+/// The `UpdateMemberDetectorsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateMemberDetectorsResponse {
+    pub unprocessed_accounts: ::std::vec::Vec<UnprocessedAccount>,
+}
+
+impl crate::HasShape for UpdateMemberDetectorsResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateMemberDetectorsResponse;
+}
+
+impl crate::FromValue for UpdateMemberDetectorsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { unprocessed_accounts: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdateMemberDetectorsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.unprocessed_accounts))])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateMemberDetectorsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateMemberDetectorsResponse")
+            .field("UnprocessedAccounts", &self.unprocessed_accounts)
+            .finish()
+    }
+}
+
+/// The `UpdateOrganizationConfigurationRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateOrganizationConfigurationRequest {
+    pub detector_id: ::std::string::String,
+    pub auto_enable: ::std::option::Option<bool>,
+    pub data_sources: ::std::option::Option<OrganizationDataSourceConfigurations>,
+    pub features: ::std::option::Option<::std::vec::Vec<OrganizationFeatureConfiguration>>,
+    pub auto_enable_organization_members: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UpdateOrganizationConfigurationRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateOrganizationConfigurationRequest;
+}
+
+impl crate::FromValue for UpdateOrganizationConfigurationRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            auto_enable: crate::optional(f.next())?,
+            data_sources: crate::optional(f.next())?,
+            features: crate::optional(f.next())?,
+            auto_enable_organization_members: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateOrganizationConfigurationRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.auto_enable.map(crate::IntoValue::into_value),
+            self.data_sources.map(crate::IntoValue::into_value),
+            self.features.map(crate::IntoValue::into_value),
+            self.auto_enable_organization_members.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateOrganizationConfigurationRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateOrganizationConfigurationRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AutoEnable", &self.auto_enable)
+            .field("DataSources", &self.data_sources)
+            .field("Features", &self.features)
+            .field("AutoEnableOrganizationMembers", &self.auto_enable_organization_members)
+            .finish()
+    }
+}
+
+/// The `UpdateOrganizationConfigurationResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateOrganizationConfigurationResponse {}
+
+impl crate::HasShape for UpdateOrganizationConfigurationResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateOrganizationConfigurationResponse;
+}
+
+impl crate::FromValue for UpdateOrganizationConfigurationResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for UpdateOrganizationConfigurationResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateOrganizationConfigurationResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateOrganizationConfigurationResponse").finish()
     }
 }
 

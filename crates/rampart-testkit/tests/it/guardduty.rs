@@ -15,11 +15,27 @@ use aws_sdk_s3::primitives::ByteStream;
 use rampart_testkit::TestServer;
 
 fn guardduty(server: &TestServer, id: &str, secret: &str) -> aws_sdk_guardduty::Client {
+    guardduty_with(server, id, secret, None)
+}
+
+/// A GuardDuty client with a session's credentials.
+pub(crate) fn guardduty_with(
+    server: &TestServer,
+    id: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> aws_sdk_guardduty::Client {
     let conf = aws_sdk_guardduty::Config::builder()
         .behavior_version(aws_sdk_guardduty::config::BehaviorVersion::latest())
         .region(aws_sdk_guardduty::config::Region::new("us-east-1"))
         .endpoint_url(&server.endpoint)
-        .credentials_provider(aws_sdk_guardduty::config::Credentials::new(id, secret, None, None, "test"))
+        .credentials_provider(aws_sdk_guardduty::config::Credentials::new(
+            id,
+            secret,
+            token.map(str::to_owned),
+            None,
+            "test",
+        ))
         .retry_config(aws_sdk_guardduty::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_guardduty::Client::from_conf(conf)
@@ -30,7 +46,7 @@ pub(crate) fn client(server: &TestServer) -> aws_sdk_guardduty::Client {
     guardduty(server, &server.access_key_id, &server.secret_access_key)
 }
 
-fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_guardduty::error::SdkError<E, R>>) -> String {
+pub(crate) fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_guardduty::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "OK".to_owned(),
         Err(e) => e.as_service_error().and_then(|s| s.code()).unwrap_or("NotAServiceError").to_owned(),
@@ -38,7 +54,7 @@ fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_guardduty::error::Sd
 }
 
 /// Every finding of the detector, by type.
-async fn findings(gd: &aws_sdk_guardduty::Client, detector: &str) -> Vec<aws_sdk_guardduty::types::Finding> {
+pub(crate) async fn findings(gd: &aws_sdk_guardduty::Client, detector: &str) -> Vec<aws_sdk_guardduty::types::Finding> {
     let ids = gd.list_findings().detector_id(detector).max_results(50).send().await.unwrap().finding_ids().to_vec();
     if ids.is_empty() {
         return Vec::new();
@@ -48,7 +64,7 @@ async fn findings(gd: &aws_sdk_guardduty::Client, detector: &str) -> Vec<aws_sdk
 
 /// Waits until the findings meet `done` (the engine runs every quarter second and reads events a
 /// second old).
-async fn wait_until(
+pub(crate) async fn wait_until(
     gd: &aws_sdk_guardduty::Client,
     detector: &str,
     done: impl Fn(&[aws_sdk_guardduty::types::Finding]) -> bool,

@@ -22,6 +22,7 @@ mod crash;
 mod delegation;
 mod elb;
 mod guardduty;
+mod guardduty_members;
 mod iam;
 mod iam_context;
 mod kms;

@@ -715,3 +715,118 @@ async fn a_guardduty_detector_with_its_filter_and_lists_applies_plans_clean_and_
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
     assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
 }
+
+const GUARDDUTY_ORG_CONFIG: &str = r#"
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+variable "endpoint" { type = string }
+variable "security" { type = string }
+variable "app" { type = string }
+variable "key_id" { type = string }
+variable "secret" { type = string }
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    sts       = var.endpoint
+    guardduty = var.endpoint
+  }
+}
+provider "aws" {
+  alias                       = "security"
+  region                      = "us-east-1"
+  access_key                  = var.key_id
+  secret_key                  = var.secret
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  assume_role {
+    role_arn = "arn:aws:iam::${var.security}:role/OrganizationAccountAccessRole"
+  }
+  endpoints {
+    sts       = var.endpoint
+    guardduty = var.endpoint
+  }
+}
+resource "aws_guardduty_organization_admin_account" "security" {
+  admin_account_id = var.security
+}
+resource "aws_guardduty_detector" "security" {
+  provider = aws.security
+  enable   = true
+}
+resource "aws_guardduty_organization_configuration" "org" {
+  provider                         = aws.security
+  detector_id                      = aws_guardduty_detector.security.id
+  auto_enable_organization_members = "NEW"
+  depends_on                       = [aws_guardduty_organization_admin_account.security]
+}
+resource "aws_guardduty_organization_configuration_feature" "s3" {
+  provider    = aws.security
+  detector_id = aws_guardduty_detector.security.id
+  name        = "S3_DATA_EVENTS"
+  auto_enable = "NEW"
+  depends_on  = [aws_guardduty_organization_configuration.org]
+}
+resource "aws_guardduty_member" "app" {
+  provider    = aws.security
+  detector_id = aws_guardduty_detector.security.id
+  account_id  = var.app
+  email       = "app@example.com"
+  # An associated member reads as invited, through the organization too (as in AWS).
+  invite                     = true
+  disable_email_notification = true
+  depends_on                 = [aws_guardduty_organization_configuration.org]
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardduty_organization_with_its_delegated_administrator_applies_plans_clean_and_destroys() {
+    let _heavy = crate::LOAD.write().await;
+    let server = TestServer::start().await.unwrap();
+    let org = crate::organizations::orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let key = crate::organizations::admin_key(&crate::iam::root(&server), "terraform").await;
+    let security = crate::organizations::member_account(&org, "security@example.com", "security").await;
+    let app = crate::organizations::member_account(&org, "app@example.com", "app").await;
+    let dir = workspace(GUARDDUTY_ORG_CONFIG);
+    let vars = dir.path().join("terraform.tfvars");
+    std::fs::write(
+        &vars,
+        format!("security = \"{security}\"\napp = \"{app}\"\nkey_id = \"{}\"\nsecret = \"{}\"\n", key.0, key.1),
+    )
+    .unwrap();
+    let path = dir.path().to_owned();
+    let run = |args: &'static [&'static str]| {
+        let (path, server) = (path.clone(), &server);
+        tokio::task::block_in_place(move || terraform(&path, server, args))
+    };
+    ok(&run(&["init", "-input=false"]), "init");
+    ok(&run(&["apply", "-auto-approve", "-input=false"]), "apply");
+    let management = crate::guardduty::client(&server);
+    let admins = management.list_organization_admin_accounts().send().await.unwrap();
+    assert_eq!(admins.admin_accounts()[0].admin_account_id(), Some(security.as_str()));
+    // The member is associated through the organization, GuardDuty on in it.
+    let (id, secret, token) = crate::organizations::member_session(&server, &key, &security).await;
+    let sec = crate::guardduty::guardduty_with(&server, &id, &secret, Some(&token));
+    let detector = sec.list_detectors().send().await.unwrap().detector_ids()[0].clone();
+    let members = sec.list_members().detector_id(&detector).send().await.unwrap();
+    assert_eq!(members.members()[0].account_id(), Some(app.as_str()));
+    assert_eq!(members.members()[0].relationship_status(), Some("Enabled"));
+
+    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan shows changes:\n{}\n{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
+    assert!(management.list_organization_admin_accounts().send().await.unwrap().admin_accounts().is_empty());
+}
