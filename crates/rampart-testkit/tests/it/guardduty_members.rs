@@ -279,7 +279,7 @@ async fn a_delegated_administrator_sees_and_governs_the_organizations_findings()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invited_member_accepts_is_seen_and_leaves() {
-    let server = TestServer::start().await.unwrap();
+    let server = TestServer::start_with(|c| c.guardduty_export_secs = 1).await.unwrap();
     let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
     org.create_organization().send().await.unwrap();
     let key = admin_key(&crate::iam::root(&server), "ops").await;
@@ -373,10 +373,15 @@ async fn an_invited_member_accepts_is_seen_and_leaves() {
     assert_eq!(got.members()[0].relationship_status(), Some("Resigned"));
     assert!(findings(&third_gd, &third_detector).await.is_empty());
 
-    // The member's findings are the administrator's to see; stopping monitoring stops them.
+    // The member's findings are the administrator's to see (and to export); stopping monitoring
+    // stops them.
+    export_to_bucket(&server, &admin, &detector).await;
     weaken_password_policy(&member_iam).await;
     let seen = wait_until(&admin, &detector, |f| f.iter().any(|f| f.account_id() == Some(other.as_str()))).await;
     assert_eq!(seen.iter().find(|f| f.account_id() == Some(other.as_str())).unwrap().r#type(), Some(POLICY_CHANGE));
+    // The administrator's publishing destination exported its member's finding.
+    let exported = exported_lines(&server).await;
+    assert!(exported.iter().any(|f| f["accountId"] == other.as_str() && f["type"] == POLICY_CHANGE), "{exported:?}");
     let stopped = admin.stop_monitoring_members().detector_id(&detector).account_ids(&other).send().await.unwrap();
     assert!(stopped.unprocessed_accounts().is_empty());
     let got = member_gd.get_detector().detector_id(&member_detector).send().await.unwrap();
@@ -399,4 +404,56 @@ async fn an_invited_member_accepts_is_seen_and_leaves() {
         admin.list_members().detector_id(&detector).only_associated("false").send().await.unwrap().members().is_empty()
     );
     admin.delete_detector().detector_id(&detector).send().await.unwrap();
+}
+
+/// A publishing destination for the caller's detector: a bucket and a key whose policies let
+/// GuardDuty use them.
+async fn export_to_bucket(server: &TestServer, gd: &aws_sdk_guardduty::Client, detector: &str) {
+    let s3 = crate::s3::s3(server, &server.access_key_id, &server.secret_access_key);
+    let kms = crate::kms::kms(server, &server.access_key_id, &server.secret_access_key, None);
+    s3.create_bucket().bucket("gd-org-findings").send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Principal":{"Service":"guardduty.amazonaws.com"},"Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::gd-org-findings"},
+        {"Effect":"Allow","Principal":{"Service":"guardduty.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::gd-org-findings/*"}]}"#;
+    s3.put_bucket_policy().bucket("gd-org-findings").policy(policy).send().await.unwrap();
+    let key_policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+        {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT_ID}:root"}},"Action":"kms:*","Resource":"*"}},
+        {{"Effect":"Allow","Principal":{{"Service":"guardduty.amazonaws.com"}},"Action":"kms:GenerateDataKey","Resource":"*"}}]}}"#
+    );
+    let key = kms.create_key().policy(key_policy).send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    gd.create_publishing_destination()
+        .detector_id(detector)
+        .destination_type(aws_sdk_guardduty::types::DestinationType::S3)
+        .destination_properties(
+            aws_sdk_guardduty::types::DestinationProperties::builder()
+                .destination_arn("arn:aws:s3:::gd-org-findings")
+                .kms_key_arn(&key)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The findings exported to the bucket so far, once there are some.
+async fn exported_lines(server: &TestServer) -> Vec<serde_json::Value> {
+    let s3 = crate::s3::s3(server, &server.access_key_id, &server.secret_access_key);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = s3.list_objects_v2().bucket("gd-org-findings").send().await.unwrap();
+        let mut lines = Vec::new();
+        for o in listed.contents() {
+            let got = s3.get_object().bucket("gd-org-findings").key(o.key().unwrap()).send().await.unwrap();
+            let gz = got.body.collect().await.unwrap().into_bytes();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+            lines.extend(text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()));
+        }
+        if !lines.is_empty() {
+            return lines;
+        }
+        assert!(Instant::now() < deadline, "nothing exported");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
