@@ -248,6 +248,53 @@ async fn a_delegated_administrator_sees_and_governs_the_organizations_findings()
         counted.finding_statistics().unwrap().grouped_by_account().iter().filter_map(|a| a.account_id()).collect();
     assert!(accounts.contains(&app.as_str()) && accounts.contains(&late.as_str()), "{accounts:?}");
 
+    // The administrator's threat list weighs its members' calls.
+    let session = member_session(&server, &key, &security).await;
+    let sec_s3 = crate::s3::s3_with(&server, &session.0, &session.1, Some(&session.2));
+    sec_s3.create_bucket().bucket("security-lists").send().await.unwrap();
+    sec_s3
+        .put_object()
+        .bucket("security-lists")
+        .key("bad.txt")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"127.0.0.1\n"))
+        .send()
+        .await
+        .unwrap();
+    let set = sec_gd
+        .create_threat_intel_set()
+        .detector_id(&sec_detector)
+        .name("bad")
+        .format(aws_sdk_guardduty::types::ThreatIntelSetFormat::Txt)
+        .location("s3://security-lists/bad.txt")
+        .activate(true)
+        .send()
+        .await
+        .unwrap()
+        .threat_intel_set_id
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sec_gd
+        .get_threat_intel_set()
+        .detector_id(&sec_detector)
+        .threat_intel_set_id(&set)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .map(|s| s.as_str())
+        != Some("ACTIVE")
+    {
+        assert!(Instant::now() < deadline, "the threat list was never read");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    late_iam.list_users().send().await.unwrap();
+    wait_until(&sec_gd, &sec_detector, |f| {
+        f.iter().any(|f| {
+            f.r#type() == Some("Recon:IAMUser/MaliciousIPCaller.Custom") && f.account_id() == Some(late.as_str())
+        })
+    })
+    .await;
+
     // Disassociated, a member's findings are its own again; it is not taken back by auto-enable.
     let out = sec_gd.disassociate_members().detector_id(&sec_detector).account_ids(&app).send().await.unwrap();
     assert!(out.unprocessed_accounts().is_empty());
