@@ -244,6 +244,9 @@ pub static TYPES: &[&FindingType] = &[
     &ATTACK_SEQUENCE,
     &TOR_CALLER,
     &TOR_RECON,
+    &crate::web::WEB_PATH_ENUMERATION,
+    &crate::web::BLOCKED_WEB_ATTACKS,
+    &crate::web::DENIAL_OF_SERVICE,
 ];
 
 /// A finding type by name.
@@ -275,6 +278,8 @@ pub struct Detection {
     pub detection: Option<Json>,
     /// For an attack sequence: the findings it ties together.
     pub signals: Vec<SignalRef>,
+    /// What else the finding shows (its `service.additionalInfo`), if anything.
+    pub additional: Option<Json>,
 }
 
 /// What the detector has learned of an account, kept between events (and runs).
@@ -483,6 +488,7 @@ fn detection(
         evidence: None,
         detection: None,
         signals: Vec::new(),
+        additional: None,
     }
 }
 

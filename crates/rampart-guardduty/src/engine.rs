@@ -376,9 +376,28 @@ pub fn apply(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime) -> Result<Vec<Re
 /// Records a plan's detections with their detectors as they are now: a detector disabled or
 /// deleted meanwhile records nothing.
 fn record_all(tx: &mut Tx<'_>, plan: &Plan, now: OffsetDateTime, replay: bool) -> Result<Vec<Recorded>, ServiceError> {
-    let mut out = Vec::with_capacity(plan.detections.len());
+    record(tx, &plan.detections, now, replay)
+}
+
+/// Records detections made outside the event log (the WAF proxies' decisions: [`crate::web`])
+/// for the accounts with an enabled detector in the Region.
+pub fn record_detections(
+    tx: &mut Tx<'_>,
+    detections: &[(String, String, Detection)],
+    now: OffsetDateTime,
+) -> Result<Vec<Recorded>, ServiceError> {
+    record(tx, detections, now, false)
+}
+
+fn record(
+    tx: &mut Tx<'_>,
+    detections: &[(String, String, Detection)],
+    now: OffsetDateTime,
+    replay: bool,
+) -> Result<Vec<Recorded>, ServiceError> {
+    let mut out = Vec::with_capacity(detections.len());
     let mut rules: HashMap<(String, String), Vec<filters::Filter>> = HashMap::new();
-    for (account, region, det) in &plan.detections {
+    for (account, region, det) in detections {
         let Some(d) = crate::detector(&records::tx_reader(tx), account, region)?.filter(|d| d.enabled) else {
             continue;
         };
@@ -566,6 +585,7 @@ mod tests {
             evidence: None,
             detection: None,
             signals: Vec::new(),
+            additional: None,
         };
         let json = service_event_json(("111122223333", "us-east-1"), &d, &det, "f1", now);
         let parsed: rampart_cloudtrail::Event = serde_json::from_value(json.clone()).unwrap();

@@ -129,6 +129,9 @@ pub fn record(
             crate::set(&mut f, &["service", "action"], det.action.clone());
         }
         crate::set(&mut f, &["updatedAt"], json!(stamp(now)));
+        if let Some(a) = &det.additional {
+            crate::set(&mut f, &["service", "additionalInfo"], json!({"value": a.to_string(), "type": "default"}));
+        }
         if !det.signals.is_empty() {
             crate::set(&mut f, &["service", "detection"], sequence(account, region, d, det, &id));
         }
@@ -147,6 +150,9 @@ pub fn record(
     }
     if let Some(d) = &det.detection {
         crate::set(&mut f, &["service", "detection"], d.clone());
+    }
+    if let Some(a) = &det.additional {
+        crate::set(&mut f, &["service", "additionalInfo"], json!({"value": a.to_string(), "type": "default"}));
     }
     if !det.signals.is_empty() {
         crate::set(&mut f, &["service", "detection"], sequence(account, region, d, det, &id));
@@ -225,6 +231,23 @@ fn sample(account: &str, region: &str, d: &Detector, kind: &FindingType, now: Of
         "userName": "GeneratedFindingUserName",
         "userType": "IAMUser",
     });
+    if kind.resource_type == "LoadBalancer" {
+        crate::set(
+            &mut f,
+            &["service", "action"],
+            json!({
+                "actionType": "NETWORK_CONNECTION",
+                "networkConnectionAction": {
+                    "connectionDirection": "INBOUND",
+                    "blocked": true,
+                    "protocol": "TCP",
+                    "remoteIpDetails": {"ipAddressV4": "198.51.100.0"},
+                },
+            }),
+        );
+        crate::set(&mut f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
+        return f;
+    }
     crate::set(&mut f, &["resource", "accessKeyDetails"], key);
     if kind.resource_type == "S3Bucket" {
         crate::set(

@@ -19,6 +19,7 @@ mod filters;
 pub mod findings;
 pub mod lists;
 pub mod members;
+pub mod web;
 
 pub use export::{
     create_publishing_destination, delete_publishing_destination, describe_publishing_destination,

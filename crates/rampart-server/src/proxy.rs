@@ -211,6 +211,7 @@ impl Proxy {
             (Upstream::Listener(_), None) => return respond(503, "Service Unavailable"),
         };
         // Forward: the path and query as received, to the upstream, with what an ALB adds.
+        let path_of = parts.uri.path().to_owned();
         let path = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
         let Ok(uri) = http::Uri::builder().scheme("http").authority(upstream).path_and_query(path).build() else {
             return respond(400, "Bad Request");
@@ -257,6 +258,10 @@ impl Proxy {
                     return with_listener_headers(http::Response::from_parts(parts, Either::Left(body)), settings);
                 }
                 let (mut parts, body) = response.into_parts();
+                // A path the upstream does not have: GuardDuty counts a source's misses.
+                if parts.status == http::StatusCode::NOT_FOUND {
+                    self.activity.missed(&self.binding.balancer_arn, peer.ip(), path_of.as_bytes());
+                }
                 for hop in ["connection", "keep-alive", "transfer-encoding"] {
                     parts.headers.remove(hop);
                 }

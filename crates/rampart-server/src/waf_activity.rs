@@ -2,7 +2,8 @@
 //! second, for GetSampledRequests), WAF log records (delivered as gzipped files to the logging
 //! configuration's bucket, as AWS WAF delivers them, and appended to `waf_log_dir` when set), and
 //! counters per rule and action (the admin endpoint's Prometheus metrics), and floods that rate-based
-//! rules turn away at attack scale (Shield's attack records).
+//! rules turn away at attack scale (Shield's attack records), and GuardDuty's detections of
+//! sources probing paths or attacking again and again, and of those floods.
 //! See <https://docs.aws.amazon.com/waf/latest/developerguide/logging-s3.html>.
 
 use std::collections::HashMap;
@@ -40,6 +41,9 @@ struct Pending {
     limited: HashMap<(String, String), HashMap<String, i64>>,
     /// What rate-based rules turned away, by load balancer ARN, for Shield's attack records.
     floods: HashMap<String, Flood>,
+    /// By load balancer ARN and source: the requests the web ACL blocked and the paths that were
+    /// missing or blocked, for GuardDuty's detections.
+    web: HashMap<String, HashMap<std::net::IpAddr, rampart_guardduty::web::Seen>>,
     /// A xorshift state, for reservoir sampling.
     random: u64,
 }
@@ -132,6 +136,14 @@ impl Activity {
                 r.rules.push(t.rule_id.clone());
             }
         }
+        // A block by a rule that judges the request (a flood's is Shield's to report).
+        if t.action == "BLOCK" && t.rule_type != "RATE_BASED" {
+            let seen = web_seen(&mut p.web, o.balancer_arn, o.request.client_ip);
+            if let Some(seen) = seen {
+                seen.blocked_by(&t.rule_id);
+                seen.path(o.request.path);
+            }
+        }
         if let Some((bucket, line)) = line {
             let entry = p.logs.entry(o.web_acl_arn.to_owned()).or_insert_with(|| (bucket.clone(), Vec::new()));
             entry.0 = bucket;
@@ -161,6 +173,22 @@ impl Activity {
         {
             *slot = visibility::sample(o.request, o.verdict, o.answered, now);
         }
+    }
+
+    /// Notes a path the upstream did not have (404) for a source: probing, if it keeps on.
+    pub(crate) fn missed(&self, balancer_arn: &str, source: std::net::IpAddr, path: &[u8]) {
+        let mut p = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(seen) = web_seen(&mut p.web, balancer_arn, source) {
+            seen.path(path);
+        }
+    }
+
+    /// What each source did at each load balancer since the last call.
+    fn take_web(&self) -> Vec<(String, std::net::IpAddr, rampart_guardduty::web::Seen)> {
+        let web = std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).web);
+        web.into_iter()
+            .flat_map(|(arn, by_source)| by_source.into_iter().map(move |(ip, s)| (arn.clone(), ip, s)))
+            .collect()
     }
 
     /// The counters in Prometheus's text format.
@@ -254,6 +282,23 @@ impl Activity {
     }
 }
 
+/// A source's tally at a load balancer, made on its first request (up to [`DISTINCT`] sources
+/// a load balancer between reports; the rest are not told apart).
+fn web_seen<'a>(
+    web: &'a mut HashMap<String, HashMap<std::net::IpAddr, rampart_guardduty::web::Seen>>,
+    balancer_arn: &str,
+    source: std::net::IpAddr,
+) -> Option<&'a mut rampart_guardduty::web::Seen> {
+    if !web.contains_key(balancer_arn) {
+        web.insert(balancer_arn.to_owned(), HashMap::new());
+    }
+    let by_source = web.get_mut(balancer_arn)?;
+    if by_source.len() >= DISTINCT && !by_source.contains_key(&source) {
+        return None;
+    }
+    Some(by_source.entry(source).or_default())
+}
+
 /// Stores samples every second and delivers logs every `log_every`, until `stop` flips (then
 /// once more, so nothing collected is lost).
 pub(crate) async fn keep(
@@ -266,6 +311,7 @@ pub(crate) async fn keep(
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut last_logs = std::time::Instant::now();
+    let mut watch = rampart_guardduty::web::Watch::default();
     loop {
         let stopping = tokio::select! {
             _ = tick.tick() => false,
@@ -289,10 +335,22 @@ pub(crate) async fn keep(
         // Shield's attack records: floods at attack scale reported, quiet attacks ended.
         let at = time::OffsetDateTime::now_utc();
         let quiet = i64::try_from(attack_quiet_secs).unwrap_or(60);
+        // GuardDuty's detections from the same decisions: probing, repeated attacks, floods.
+        let mut detections = watch.observe(activity.take_web(), now);
         for report in activity.take_floods(attack_threshold.max(1), now) {
+            if report.requests > 0 {
+                let sources: Vec<(String, u64)> = report.sources.iter().map(|(ip, n)| (ip.clone(), *n)).collect();
+                detections.extend(rampart_guardduty::web::attack(&report.resource_arn, report.requests, &sources, now));
+            }
             if let Err(e) = db.transact(move |tx| rampart_shield::attacks::report(tx, report, at)).await {
                 tracing::warn!(error = %e, "cannot record an attack");
             }
+        }
+        if !detections.is_empty()
+            && let Err(e) =
+                db.transact(move |tx| rampart_guardduty::engine::record_detections(tx, &detections, at)).await
+        {
+            tracing::warn!(error = %e, "cannot record GuardDuty's findings of the proxies' traffic");
         }
         if rampart_shield::attacks::any_ongoing(&db).unwrap_or(false)
             && let Err(e) = db.transact(move |tx| rampart_shield::attacks::sweep(tx, at, quiet)).await

@@ -1,5 +1,5 @@
 //! A trivial upstream application for proxy tests and benchmarks: it answers every request with
-//! 200 and what it received (method, path and query, the forwarded-for chain, and any header the
+//! 200 (404 under `/no-such/`, a path it does not have) and what it received (method, path and query, the forwarded-for chain, and any header the
 //! WAF inserted), so a test sees what the proxy let through and how; an upgraded connection
 //! echoes its bytes in upper case.
 
@@ -79,6 +79,8 @@ pub async fn start_switchable() -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)>
                         let mut response = http::Response::new(Full::new(Bytes::from(seen.to_string())));
                         if !up {
                             *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        } else if parts.uri.path().starts_with("/no-such/") {
+                            *response.status_mut() = http::StatusCode::NOT_FOUND;
                         }
                         Ok::<_, Infallible>(response)
                     }

@@ -913,3 +913,126 @@ async fn thousands_of_ordinary_calls_by_several_principals_find_nothing() {
     assert_eq!(types(&found), BTreeSet::from(["Policy:IAMUser/RootCredentialUsage"]), "{found:#?}");
     assert_eq!(found.len(), 1);
 }
+
+/// The findings of the WAF proxies' traffic (`…:ELB/…`).
+fn web_findings(found: &[aws_sdk_guardduty::types::Finding]) -> Vec<&aws_sdk_guardduty::types::Finding> {
+    found.iter().filter(|f| f.r#type().is_some_and(|t| t.contains(":ELB/"))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_probing_attacking_or_flooding_a_protected_load_balancer_is_found() {
+    use aws_sdk_wafv2::types::{
+        AllQueryArguments, AllowAction, BlockAction, DefaultAction, FieldToMatch, RateBasedStatement,
+        RateBasedStatementAggregateKeyType, RuleAction, Scope, SqliMatchStatement, Statement, TextTransformation,
+        TextTransformationType,
+    };
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", None)];
+        c.shield_attack_threshold = 5;
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let lb = shop.load_balancer_arn.clone();
+    let gd = client(&server);
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    // A web ACL that blocks SQL injection in the query and floods of /flood.
+    let w = crate::waf::waf(&server);
+    let block = || RuleAction::builder().block(BlockAction::builder().build()).build();
+    let sqli = Statement::builder()
+        .sqli_match_statement(
+            SqliMatchStatement::builder()
+                .field_to_match(
+                    FieldToMatch::builder().all_query_arguments(AllQueryArguments::builder().build()).build(),
+                )
+                .text_transformations(
+                    TextTransformation::builder()
+                        .priority(0)
+                        .r#type(TextTransformationType::UrlDecode)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let flood = Statement::builder()
+        .rate_based_statement(
+            RateBasedStatement::builder()
+                .limit(10)
+                .evaluation_window_sec(60)
+                .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+                .scope_down_statement(crate::waf::uri_contains("/flood"))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let acl = w
+        .create_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(crate::waf::rule("sqli", 0, sqli, block()))
+        .rules(crate::waf::rule("flood", 1, flood, block()))
+        .visibility_config(crate::waf::visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    w.associate_web_acl().web_acl_arn(acl.summary().unwrap().arn().unwrap()).resource_arn(&lb).send().await.unwrap();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let get = |path: String| {
+        let http = http.clone();
+        let url = format!("http://{}{path}", shop.addr);
+        async move { crate::waf::send(&http, "GET", &url, &[], "").await.status }
+    };
+
+    // Ordinary browsing, a few missing pages and one odd query find nothing.
+    for i in 0..40 {
+        assert_eq!(get(format!("/products/{i}?page={}", i % 4)).await, 200);
+    }
+    for i in 0..5 {
+        assert_eq!(get(format!("/no-such/page-{i}")).await, 404);
+    }
+    assert_eq!(get("/search?q=1%27%20OR%20%271%27%3D%271".to_owned()).await, 403);
+    // Root's calls are findings of their own; the proxies' are looked at within a second or two.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(web_findings(&findings(&gd, &detector).await).is_empty());
+
+    // Probing: fifty paths the application does not have.
+    for i in 0..50 {
+        assert_eq!(get(format!("/no-such/admin-{i}.php")).await, 404);
+    }
+    let found = wait_until(&gd, &detector, |f| !web_findings(f).is_empty()).await;
+    let probe = web_findings(&found)[0].clone();
+    assert_eq!(probe.r#type(), Some("Recon:ELB/WebPathEnumeration"));
+    assert_eq!(probe.severity(), Some(5.0));
+    assert_eq!(probe.resource().unwrap().resource_type(), Some("LoadBalancer"));
+    let action = probe.service().unwrap().action().unwrap();
+    assert_eq!(action.action_type(), Some("NETWORK_CONNECTION"));
+    let connection = action.network_connection_action().unwrap();
+    assert_eq!(connection.connection_direction(), Some("INBOUND"));
+    assert_eq!(connection.remote_ip_details().unwrap().ip_address_v4(), Some("127.0.0.1"));
+    let info = probe.service().unwrap().additional_info().unwrap().value().unwrap();
+    assert!(info.contains(lb.as_str()) && info.contains("/no-such/"), "{info}");
+
+    // Attacks the web ACL keeps blocking.
+    for i in 0..20 {
+        assert_eq!(get(format!("/search?q={i}%27%20OR%20%271%27%3D%271")).await, 403);
+    }
+    let found = wait_until(&gd, &detector, |f| web_findings(f).len() == 2).await;
+    let blocked = web_findings(&found).into_iter().find(|f| f.r#type() == Some("InitialAccess:ELB/BlockedWebAttacks"));
+    let blocked = blocked.unwrap();
+    assert_eq!(blocked.service().unwrap().count(), Some(21), "the first block counts too");
+    assert!(blocked.service().unwrap().additional_info().unwrap().value().unwrap().contains("sqli"));
+
+    // A flood the rate rule turns away is Shield's attack, and GuardDuty's high-severity finding.
+    for i in 0..40 {
+        get(format!("/flood?i={i}")).await;
+    }
+    let found = wait_until(&gd, &detector, |f| web_findings(f).len() == 3).await;
+    let dos = web_findings(&found).into_iter().find(|f| f.r#type() == Some("Impact:ELB/DenialOfService")).unwrap();
+    assert_eq!(dos.severity(), Some(8.0));
+    assert!(dos.title().unwrap().contains("shop"), "{:?}", dos.title());
+}
