@@ -309,8 +309,16 @@ impl Run {
                 // A member's activity is weighed against its administrator's lists.
                 let owner = crate::members::governing(&records::cached_reader(db), account, &region)?;
                 let l = Lists {
-                    threats: active(db, &owner, &region, Kind::Threat)?,
-                    trusted: active(db, &owner, &region, Kind::Trusted)?,
+                    threats: [
+                        active(db, &owner, &region, Kind::Threat)?,
+                        active(db, &owner, &region, Kind::ThreatEntity)?,
+                    ]
+                    .concat(),
+                    trusted: [
+                        active(db, &owner, &region, Kind::Trusted)?,
+                        active(db, &owner, &region, Kind::TrustedEntity)?,
+                    ]
+                    .concat(),
                     tor: self.tor.clone(),
                 };
                 self.lists.insert(k.clone(), l);
@@ -478,11 +486,7 @@ fn service_event_json(
 
 /// Marks a list to be read by the next [`load_lists`].
 pub(crate) fn mark_pending(tx: &mut Tx<'_>, account: &str, region: &str, l: &lists::List) -> Result<(), ServiceError> {
-    let k = format!(
-        "{PENDING}{account}/{region}/{}/{}",
-        if l.kind == Kind::Trusted { "ipset" } else { "threatintelset" },
-        l.id
-    );
+    let k = format!("{PENDING}{account}/{region}/{}/{}", l.kind.segment(), l.id);
     tx.put(k.as_bytes(), b"1")?;
     Ok(())
 }
@@ -533,8 +537,7 @@ pub fn store_list(
     id: &str,
     loaded: Loaded,
 ) -> Result<(), ServiceError> {
-    let pending =
-        format!("{PENDING}{account}/{region}/{}/{id}", if kind == Kind::Trusted { "ipset" } else { "threatintelset" });
+    let pending = format!("{PENDING}{account}/{region}/{}/{id}", kind.segment());
     tx.delete(pending.as_bytes())?;
     let Some(mut l) = lists::read(&records::tx_reader(tx), account, region, kind, id)? else { return Ok(()) };
     if l.status != "ACTIVATING" {
@@ -545,12 +548,19 @@ pub fn store_list(
     match loaded {
         Ok(entries) if owner.as_deref() == Some(expected.as_str()) => {
             l.entries = entries;
+            l.error = None;
             l.status = "ACTIVE".to_owned();
             l.since = Some(time::OffsetDateTime::now_utc());
         }
-        _ => {
+        Ok(_) => {
             l.entries.clear();
             l.status = "ERROR".to_owned();
+            l.error = Some("The bucket is not owned by the expected bucket owner.".to_owned());
+        }
+        Err(why) => {
+            l.entries.clear();
+            l.status = "ERROR".to_owned();
+            l.error = Some(why);
         }
     }
     lists::write(tx, account, region, &l)

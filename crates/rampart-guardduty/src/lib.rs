@@ -447,7 +447,9 @@ fn with_tags<R>(
             let out = f(&mut filter.tags);
             Ok((out, Tagged::Filter(filter)))
         }
-        ["detector", id, kind @ ("ipset" | "threatintelset"), set_id] if *id == d.id => {
+        ["detector", id, kind @ ("ipset" | "threatintelset" | "trustedentityset" | "threatentityset"), set_id]
+            if *id == d.id =>
+        {
             let kind = lists::Kind::of(kind);
             let mut set = lists::read(get, account, region, kind, set_id)?.ok_or_else(not_found)?;
             let out = f(&mut set.tags);
@@ -526,6 +528,12 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
     const THREAT: &[Target] = &[Target::Formed(
         "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/threatintelset/{ThreatIntelSetId}",
     )];
+    const THREAT_ENTITY: &[Target] = &[Target::Formed(
+        "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/threatentityset/{ThreatEntitySetId}",
+    )];
+    const TRUSTED_ENTITY: &[Target] = &[Target::Formed(
+        "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/trustedentityset/{TrustedEntitySetId}",
+    )];
     const PUBLISHING: &[Target] = &[Target::Formed(
         "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/publishingDestination/{DestinationId}",
     )];
@@ -540,7 +548,9 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("CreateMembers", DETECTOR, RES),
         row("CreatePublishingDestination", DETECTOR, TAGS),
         row("CreateSampleFindings", DETECTOR, RES),
+        row("CreateThreatEntitySet", DETECTOR, TAGS),
         row("CreateThreatIntelSet", DETECTOR, TAGS),
+        row("CreateTrustedEntitySet", DETECTOR, TAGS),
         row("DeclineInvitations", &[Target::All], RES),
         row("DeleteDetector", DETECTOR, RES),
         row("DeleteFilter", FILTER, RES),
@@ -548,7 +558,9 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DeleteInvitations", &[Target::All], RES),
         row("DeleteMembers", DETECTOR, RES),
         row("DeletePublishingDestination", PUBLISHING, RES),
+        row("DeleteThreatEntitySet", THREAT_ENTITY, RES),
         row("DeleteThreatIntelSet", THREAT, RES),
+        row("DeleteTrustedEntitySet", TRUSTED_ENTITY, RES),
         row("DescribeOrganizationConfiguration", DETECTOR, RES),
         row("DescribePublishingDestination", PUBLISHING, RES),
         row("DisableOrganizationAdminAccount", &[Target::All], RES),
@@ -567,7 +579,9 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("GetMemberDetectors", DETECTOR, RES),
         row("GetMembers", DETECTOR, RES),
         row("GetOrganizationStatistics", &[Target::All], RES),
+        row("GetThreatEntitySet", THREAT_ENTITY, RES),
         row("GetThreatIntelSet", THREAT, RES),
+        row("GetTrustedEntitySet", TRUSTED_ENTITY, RES),
         row("GetUsageStatistics", DETECTOR, RES),
         row("InviteMembers", DETECTOR, RES),
         row("ListDetectors", &[Target::All], &[]),
@@ -579,7 +593,9 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ListOrganizationAdminAccounts", &[Target::All], RES),
         row("ListPublishingDestinations", DETECTOR, RES),
         row("ListTagsForResource", &[Target::Arn("ResourceArn")], RES),
+        row("ListThreatEntitySets", DETECTOR, RES),
         row("ListThreatIntelSets", DETECTOR, RES),
+        row("ListTrustedEntitySets", DETECTOR, RES),
         row("StartMonitoringMembers", DETECTOR, RES),
         row("StopMonitoringMembers", DETECTOR, RES),
         row("TagResource", &[Target::Arn("ResourceArn")], TAGS),
@@ -592,6 +608,8 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("UpdateMemberDetectors", DETECTOR, RES),
         row("UpdateOrganizationConfiguration", DETECTOR, RES),
         row("UpdatePublishingDestination", PUBLISHING, RES),
+        row("UpdateThreatEntitySet", THREAT_ENTITY, RES),
         row("UpdateThreatIntelSet", THREAT, RES),
+        row("UpdateTrustedEntitySet", TRUSTED_ENTITY, RES),
     ]
 };

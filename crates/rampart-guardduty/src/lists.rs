@@ -24,17 +24,45 @@ pub enum Kind {
     Trusted,
     /// A threat intel set: calls from its addresses are findings.
     Threat,
+    /// A trusted entity set: addresses and domains (entity lists, which GuardDuty recommends
+    /// over IP lists); Rampart, having no DNS data, weighs their addresses.
+    TrustedEntity,
+    /// A threat entity set, likewise.
+    ThreatEntity,
 }
 
 impl Kind {
     pub(crate) fn of(segment: &str) -> Kind {
-        if segment == "ipset" { Kind::Trusted } else { Kind::Threat }
+        match segment {
+            "ipset" => Kind::Trusted,
+            "trustedentityset" => Kind::TrustedEntity,
+            "threatentityset" => Kind::ThreatEntity,
+            _ => Kind::Threat,
+        }
     }
 
-    fn segment(self) -> &'static str {
+    /// The kind's segment in ARNs and keys.
+    pub(crate) fn segment(self) -> &'static str {
         match self {
             Kind::Trusted => "ipset",
             Kind::Threat => "threatintelset",
+            Kind::TrustedEntity => "trustedentityset",
+            Kind::ThreatEntity => "threatentityset",
+        }
+    }
+
+    /// Whether its entries are trusted (rather than threats).
+    pub fn trusted(self) -> bool {
+        matches!(self, Kind::Trusted | Kind::TrustedEntity)
+    }
+
+    /// The name of the id a request gives, for errors.
+    fn id_name(self) -> &'static str {
+        match self {
+            Kind::Trusted => "ipSetId",
+            Kind::Threat => "threatIntelSetId",
+            Kind::TrustedEntity => "trustedEntitySetId",
+            Kind::ThreatEntity => "threatEntitySetId",
         }
     }
 }
@@ -59,6 +87,14 @@ pub struct List {
     /// When the entries were read: they apply to events from then on.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub since: Option<time::OffsetDateTime>,
+    /// When the list was made and last changed (entity sets report them).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created: Option<time::OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub updated: Option<time::OffsetDateTime>,
+    /// Why the object could not be read, when the status is `ERROR`.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 fn key(account: &str, region: &str, kind: Kind, id: &str) -> Vec<u8> {
@@ -191,16 +227,30 @@ fn check_location(location: &str) -> Result<(), ServiceError> {
         .ok_or_else(|| bad_request("The request is rejected because the input location is not a valid S3 object URL."))
 }
 
-fn create(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, detector_id: &str, kind: Kind, l: List) -> Result<String, ServiceError> {
+fn create(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    detector_id: &str,
+    kind: Kind,
+    mut l: List,
+) -> Result<String, ServiceError> {
+    l.created = Some(ctx.now);
+    l.updated = Some(ctx.now);
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     crate::own_config(&records::tx_reader(tx), account, region, detector_id)?;
     check_location(&l.location)?;
     let existing: Vec<List> = all_tx(tx, account, region, kind)?.into_iter().filter(|l| l.status != DELETED).collect();
-    let max = if kind == Kind::Trusted { MAX_IP_SETS } else { MAX_THREAT_SETS };
+    // Entity lists have the quotas of the IP lists they stand beside.
+    let max = if kind.trusted() { MAX_IP_SETS } else { MAX_THREAT_SETS };
     if existing.len() >= max {
+        let what = match kind {
+            Kind::Trusted => "IPSets",
+            Kind::Threat => "ThreatIntelSets",
+            Kind::TrustedEntity => "TrustedEntitySets",
+            Kind::ThreatEntity => "ThreatEntitySets",
+        };
         return Err(bad_request(format!(
-            "The request is rejected because the current account has already created the maximum number of {}.",
-            if kind == Kind::Trusted { "IPSets" } else { "ThreatIntelSets" }
+            "The request is rejected because the current account has already created the maximum number of {what}."
         )));
     }
     write(tx, account, region, &l)?;
@@ -220,6 +270,9 @@ fn new_list(kind: Kind, name: String, format: String, location: String, activate
         tags: BTreeMap::new(),
         entries: Vec::new(),
         since: None,
+        created: None,
+        updated: None,
+        error: None,
     }
 }
 
@@ -259,6 +312,7 @@ fn update(
     if let Some(a) = activate {
         l.activate = a;
     }
+    l.updated = Some(ctx.now);
     // An active list is read again when it changes, as GuardDuty refreshes it on update.
     l.status = if !l.activate {
         "INACTIVE".to_owned()
@@ -271,12 +325,10 @@ fn update(
 }
 
 fn not_found(kind: Kind) -> ServiceError {
-    bad_request(match kind {
-        Kind::Trusted => "The request is rejected because the input ipSetId is not owned by the current account.",
-        Kind::Threat => {
-            "The request is rejected because the input threatIntelSetId is not owned by the current account."
-        }
-    })
+    bad_request(format!(
+        "The request is rejected because the input {} is not owned by the current account.",
+        kind.id_name()
+    ))
 }
 
 /// Deletes a list: it stays readable as `DELETED` (Terraform waits for that status), and is
@@ -442,6 +494,162 @@ pub fn list_threat_intel_sets(
     let (threat_intel_set_ids, next_token) =
         list_ids(ctx, &input.detector_id, Kind::Threat, input.next_token.as_deref(), input.max_results)?;
     Ok(shapes::ListThreatIntelSetsResponse { threat_intel_set_ids, next_token })
+}
+
+/// A new entity set of `kind` from a create request's members.
+#[allow(clippy::too_many_arguments, reason = "the members of CreateThreatEntitySet and CreateTrustedEntitySet")]
+fn create_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    kind: Kind,
+    detector_id: &str,
+    (name, format, location): (String, String, String),
+    activate: bool,
+    owner: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+) -> Result<String, ServiceError> {
+    let mut l = new_list(kind, name, format, location, activate);
+    l.tags = tags.unwrap_or_default();
+    l.expected_bucket_owner = owner;
+    create(tx, ctx, detector_id, kind, l)
+}
+
+pub fn create_threat_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateThreatEntitySetRequest,
+) -> Result<shapes::CreateThreatEntitySetResponse, ServiceError> {
+    let id = create_entity_set(
+        tx,
+        ctx,
+        Kind::ThreatEntity,
+        &input.detector_id,
+        (input.name, input.format, input.location),
+        input.activate,
+        input.expected_bucket_owner,
+        input.tags,
+    )?;
+    Ok(shapes::CreateThreatEntitySetResponse { threat_entity_set_id: id })
+}
+
+pub fn create_trusted_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::CreateTrustedEntitySetRequest,
+) -> Result<shapes::CreateTrustedEntitySetResponse, ServiceError> {
+    let id = create_entity_set(
+        tx,
+        ctx,
+        Kind::TrustedEntity,
+        &input.detector_id,
+        (input.name, input.format, input.location),
+        input.activate,
+        input.expected_bucket_owner,
+        input.tags,
+    )?;
+    Ok(shapes::CreateTrustedEntitySetResponse { trusted_entity_set_id: id })
+}
+
+pub fn get_threat_entity_set(
+    ctx: &Ctx<'_>,
+    input: shapes::GetThreatEntitySetRequest,
+) -> Result<shapes::GetThreatEntitySetResponse, ServiceError> {
+    let l = get_one(ctx, &input.detector_id, Kind::ThreatEntity, &input.threat_entity_set_id)?;
+    Ok(shapes::GetThreatEntitySetResponse {
+        name: l.name,
+        format: l.format,
+        location: l.location,
+        expected_bucket_owner: l.expected_bucket_owner,
+        status: l.status,
+        tags: Some(l.tags),
+        created_at: l.created,
+        updated_at: l.updated,
+        error_details: l.error,
+    })
+}
+
+pub fn get_trusted_entity_set(
+    ctx: &Ctx<'_>,
+    input: shapes::GetTrustedEntitySetRequest,
+) -> Result<shapes::GetTrustedEntitySetResponse, ServiceError> {
+    let l = get_one(ctx, &input.detector_id, Kind::TrustedEntity, &input.trusted_entity_set_id)?;
+    Ok(shapes::GetTrustedEntitySetResponse {
+        name: l.name,
+        format: l.format,
+        location: l.location,
+        expected_bucket_owner: l.expected_bucket_owner,
+        status: l.status,
+        tags: Some(l.tags),
+        created_at: l.created,
+        updated_at: l.updated,
+        error_details: l.error,
+    })
+}
+
+pub fn update_threat_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateThreatEntitySetRequest,
+) -> Result<shapes::UpdateThreatEntitySetResponse, ServiceError> {
+    let change = Change {
+        name: input.name,
+        location: input.location,
+        activate: input.activate,
+        owner: input.expected_bucket_owner,
+    };
+    update(tx, ctx, &input.detector_id, Kind::ThreatEntity, &input.threat_entity_set_id, change)?;
+    Ok(shapes::UpdateThreatEntitySetResponse {})
+}
+
+pub fn update_trusted_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::UpdateTrustedEntitySetRequest,
+) -> Result<shapes::UpdateTrustedEntitySetResponse, ServiceError> {
+    let change = Change {
+        name: input.name,
+        location: input.location,
+        activate: input.activate,
+        owner: input.expected_bucket_owner,
+    };
+    update(tx, ctx, &input.detector_id, Kind::TrustedEntity, &input.trusted_entity_set_id, change)?;
+    Ok(shapes::UpdateTrustedEntitySetResponse {})
+}
+
+pub fn delete_threat_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteThreatEntitySetRequest,
+) -> Result<shapes::DeleteThreatEntitySetResponse, ServiceError> {
+    delete(tx, ctx, &input.detector_id, Kind::ThreatEntity, &input.threat_entity_set_id)?;
+    Ok(shapes::DeleteThreatEntitySetResponse {})
+}
+
+pub fn delete_trusted_entity_set(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::DeleteTrustedEntitySetRequest,
+) -> Result<shapes::DeleteTrustedEntitySetResponse, ServiceError> {
+    delete(tx, ctx, &input.detector_id, Kind::TrustedEntity, &input.trusted_entity_set_id)?;
+    Ok(shapes::DeleteTrustedEntitySetResponse {})
+}
+
+pub fn list_threat_entity_sets(
+    ctx: &Ctx<'_>,
+    input: shapes::ListThreatEntitySetsRequest,
+) -> Result<shapes::ListThreatEntitySetsResponse, ServiceError> {
+    let (threat_entity_set_ids, next_token) =
+        list_ids(ctx, &input.detector_id, Kind::ThreatEntity, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListThreatEntitySetsResponse { threat_entity_set_ids, next_token })
+}
+
+pub fn list_trusted_entity_sets(
+    ctx: &Ctx<'_>,
+    input: shapes::ListTrustedEntitySetsRequest,
+) -> Result<shapes::ListTrustedEntitySetsResponse, ServiceError> {
+    let (trusted_entity_set_ids, next_token) =
+        list_ids(ctx, &input.detector_id, Kind::TrustedEntity, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListTrustedEntitySetsResponse { trusted_entity_set_ids, next_token })
 }
 
 #[cfg(test)]

@@ -1072,7 +1072,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "CreateMembers",
     "CreatePublishingDestination",
     "CreateSampleFindings",
+    "CreateThreatEntitySet",
     "CreateThreatIntelSet",
+    "CreateTrustedEntitySet",
     "DeclineInvitations",
     "DeleteDetector",
     "DeleteFilter",
@@ -1080,7 +1082,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteInvitations",
     "DeleteMembers",
     "DeletePublishingDestination",
+    "DeleteThreatEntitySet",
     "DeleteThreatIntelSet",
+    "DeleteTrustedEntitySet",
     "DescribeOrganizationConfiguration",
     "DescribePublishingDestination",
     "DisableOrganizationAdminAccount",
@@ -1099,7 +1103,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetMemberDetectors",
     "GetMembers",
     "GetOrganizationStatistics",
+    "GetThreatEntitySet",
     "GetThreatIntelSet",
+    "GetTrustedEntitySet",
     "GetUsageStatistics",
     "InviteMembers",
     "ListDetectors",
@@ -1111,7 +1117,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListOrganizationAdminAccounts",
     "ListPublishingDestinations",
     "ListTagsForResource",
+    "ListThreatEntitySets",
     "ListThreatIntelSets",
+    "ListTrustedEntitySets",
     "StartMonitoringMembers",
     "StopMonitoringMembers",
     "TagResource",
@@ -1124,7 +1132,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateMemberDetectors",
     "UpdateOrganizationConfiguration",
     "UpdatePublishingDestination",
+    "UpdateThreatEntitySet",
     "UpdateThreatIntelSet",
+    "UpdateTrustedEntitySet",
 ];
 
 static M_AcceptAdministratorInvitationRequest: [crate::Member; 3] = [
@@ -22179,6 +22189,98 @@ impl ::std::fmt::Debug for CreateSampleFindingsResponse {
     }
 }
 
+/// The `CreateThreatEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateThreatEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub name: ::std::string::String,
+    pub format: ::std::string::String,
+    pub location: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub activate: bool,
+    pub client_token: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for CreateThreatEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateThreatEntitySetRequest;
+}
+
+impl crate::FromValue for CreateThreatEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            name: crate::required(f.next())?,
+            format: crate::required(f.next())?,
+            location: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            activate: crate::required(f.next())?,
+            client_token: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateThreatEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.format)),
+            Some(crate::IntoValue::into_value(self.location)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.activate)),
+            self.client_token.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateThreatEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateThreatEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("Name", &self.name)
+            .field("Format", &self.format)
+            .field("Location", &self.location)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("Activate", &self.activate)
+            .field("ClientToken", &self.client_token)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `CreateThreatEntitySetResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateThreatEntitySetResponse {
+    pub threat_entity_set_id: ::std::string::String,
+}
+
+impl crate::HasShape for CreateThreatEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateThreatEntitySetResponse;
+}
+
+impl crate::FromValue for CreateThreatEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { threat_entity_set_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateThreatEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.threat_entity_set_id))])
+    }
+}
+
+impl ::std::fmt::Debug for CreateThreatEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateThreatEntitySetResponse").field("ThreatEntitySetId", &self.threat_entity_set_id).finish()
+    }
+}
+
 /// The `CreateThreatIntelSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateThreatIntelSetRequest {
@@ -22268,6 +22370,100 @@ impl crate::IntoValue for CreateThreatIntelSetResponse {
 impl ::std::fmt::Debug for CreateThreatIntelSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("CreateThreatIntelSetResponse").field("ThreatIntelSetId", &self.threat_intel_set_id).finish()
+    }
+}
+
+/// The `CreateTrustedEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateTrustedEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub name: ::std::string::String,
+    pub format: ::std::string::String,
+    pub location: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub activate: bool,
+    pub client_token: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for CreateTrustedEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateTrustedEntitySetRequest;
+}
+
+impl crate::FromValue for CreateTrustedEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            name: crate::required(f.next())?,
+            format: crate::required(f.next())?,
+            location: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            activate: crate::required(f.next())?,
+            client_token: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateTrustedEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.format)),
+            Some(crate::IntoValue::into_value(self.location)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.activate)),
+            self.client_token.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateTrustedEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateTrustedEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("Name", &self.name)
+            .field("Format", &self.format)
+            .field("Location", &self.location)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("Activate", &self.activate)
+            .field("ClientToken", &self.client_token)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `CreateTrustedEntitySetResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateTrustedEntitySetResponse {
+    pub trusted_entity_set_id: ::std::string::String,
+}
+
+impl crate::HasShape for CreateTrustedEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateTrustedEntitySetResponse;
+}
+
+impl crate::FromValue for CreateTrustedEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { trusted_entity_set_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateTrustedEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.trusted_entity_set_id))])
+    }
+}
+
+impl ::std::fmt::Debug for CreateTrustedEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateTrustedEntitySetResponse")
+            .field("TrustedEntitySetId", &self.trusted_entity_set_id)
+            .finish()
     }
 }
 
@@ -22907,6 +23103,69 @@ impl ::std::fmt::Debug for DeletePublishingDestinationResponse {
     }
 }
 
+/// The `DeleteThreatEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteThreatEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub threat_entity_set_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteThreatEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteThreatEntitySetRequest;
+}
+
+impl crate::FromValue for DeleteThreatEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, threat_entity_set_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteThreatEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.threat_entity_set_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteThreatEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteThreatEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("ThreatEntitySetId", &self.threat_entity_set_id)
+            .finish()
+    }
+}
+
+/// The `DeleteThreatEntitySetResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteThreatEntitySetResponse {}
+
+impl crate::HasShape for DeleteThreatEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteThreatEntitySetResponse;
+}
+
+impl crate::FromValue for DeleteThreatEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteThreatEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteThreatEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteThreatEntitySetResponse").finish()
+    }
+}
+
 /// The `DeleteThreatIntelSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteThreatIntelSetRequest {
@@ -22967,6 +23226,69 @@ impl crate::IntoValue for DeleteThreatIntelSetResponse {
 impl ::std::fmt::Debug for DeleteThreatIntelSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteThreatIntelSetResponse").finish()
+    }
+}
+
+/// The `DeleteTrustedEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteTrustedEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub trusted_entity_set_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteTrustedEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteTrustedEntitySetRequest;
+}
+
+impl crate::FromValue for DeleteTrustedEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, trusted_entity_set_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteTrustedEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.trusted_entity_set_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteTrustedEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteTrustedEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("TrustedEntitySetId", &self.trusted_entity_set_id)
+            .finish()
+    }
+}
+
+/// The `DeleteTrustedEntitySetResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteTrustedEntitySetResponse {}
+
+impl crate::HasShape for DeleteTrustedEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_DeleteTrustedEntitySetResponse;
+}
+
+impl crate::FromValue for DeleteTrustedEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteTrustedEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteTrustedEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteTrustedEntitySetResponse").finish()
     }
 }
 
@@ -25643,6 +25965,109 @@ impl ::std::fmt::Debug for GetOrganizationStatisticsResponse {
     }
 }
 
+/// The `GetThreatEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetThreatEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub threat_entity_set_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetThreatEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetThreatEntitySetRequest;
+}
+
+impl crate::FromValue for GetThreatEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, threat_entity_set_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetThreatEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.threat_entity_set_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetThreatEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetThreatEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("ThreatEntitySetId", &self.threat_entity_set_id)
+            .finish()
+    }
+}
+
+/// The `GetThreatEntitySetResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetThreatEntitySetResponse {
+    pub name: ::std::string::String,
+    pub format: ::std::string::String,
+    pub location: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub status: ::std::string::String,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub created_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub updated_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub error_details: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetThreatEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetThreatEntitySetResponse;
+}
+
+impl crate::FromValue for GetThreatEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            name: crate::required(f.next())?,
+            format: crate::required(f.next())?,
+            location: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            status: crate::required(f.next())?,
+            tags: crate::optional(f.next())?,
+            created_at: crate::optional(f.next())?,
+            updated_at: crate::optional(f.next())?,
+            error_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetThreatEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.format)),
+            Some(crate::IntoValue::into_value(self.location)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.status)),
+            self.tags.map(crate::IntoValue::into_value),
+            self.created_at.map(crate::IntoValue::into_value),
+            self.updated_at.map(crate::IntoValue::into_value),
+            self.error_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetThreatEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetThreatEntitySetResponse")
+            .field("Name", &self.name)
+            .field("Format", &self.format)
+            .field("Location", &self.location)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("Status", &self.status)
+            .field("Tags", &self.tags)
+            .field("CreatedAt", &self.created_at)
+            .field("UpdatedAt", &self.updated_at)
+            .field("ErrorDetails", &self.error_details)
+            .finish()
+    }
+}
+
 /// The `GetThreatIntelSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct GetThreatIntelSetRequest {
@@ -25730,6 +26155,109 @@ impl ::std::fmt::Debug for GetThreatIntelSetResponse {
             .field("Status", &self.status)
             .field("Tags", &self.tags)
             .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .finish()
+    }
+}
+
+/// The `GetTrustedEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetTrustedEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub trusted_entity_set_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetTrustedEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetTrustedEntitySetRequest;
+}
+
+impl crate::FromValue for GetTrustedEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, trusted_entity_set_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetTrustedEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.trusted_entity_set_id)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetTrustedEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetTrustedEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("TrustedEntitySetId", &self.trusted_entity_set_id)
+            .finish()
+    }
+}
+
+/// The `GetTrustedEntitySetResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetTrustedEntitySetResponse {
+    pub name: ::std::string::String,
+    pub format: ::std::string::String,
+    pub location: ::std::string::String,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub status: ::std::string::String,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+    pub created_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub updated_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub error_details: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetTrustedEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetTrustedEntitySetResponse;
+}
+
+impl crate::FromValue for GetTrustedEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            name: crate::required(f.next())?,
+            format: crate::required(f.next())?,
+            location: crate::required(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            status: crate::required(f.next())?,
+            tags: crate::optional(f.next())?,
+            created_at: crate::optional(f.next())?,
+            updated_at: crate::optional(f.next())?,
+            error_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetTrustedEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.name)),
+            Some(crate::IntoValue::into_value(self.format)),
+            Some(crate::IntoValue::into_value(self.location)),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.status)),
+            self.tags.map(crate::IntoValue::into_value),
+            self.created_at.map(crate::IntoValue::into_value),
+            self.updated_at.map(crate::IntoValue::into_value),
+            self.error_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetTrustedEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetTrustedEntitySetResponse")
+            .field("Name", &self.name)
+            .field("Format", &self.format)
+            .field("Location", &self.location)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("Status", &self.status)
+            .field("Tags", &self.tags)
+            .field("CreatedAt", &self.created_at)
+            .field("UpdatedAt", &self.updated_at)
+            .field("ErrorDetails", &self.error_details)
             .finish()
     }
 }
@@ -27697,6 +28225,85 @@ impl ::std::fmt::Debug for ListTagsForResourceResponse {
     }
 }
 
+/// The `ListThreatEntitySetsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListThreatEntitySetsRequest {
+    pub detector_id: ::std::string::String,
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListThreatEntitySetsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListThreatEntitySetsRequest;
+}
+
+impl crate::FromValue for ListThreatEntitySetsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListThreatEntitySetsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListThreatEntitySetsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListThreatEntitySetsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListThreatEntitySetsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListThreatEntitySetsResponse {
+    pub threat_entity_set_ids: ::std::vec::Vec<::std::string::String>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListThreatEntitySetsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListThreatEntitySetsResponse;
+}
+
+impl crate::FromValue for ListThreatEntitySetsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { threat_entity_set_ids: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListThreatEntitySetsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.threat_entity_set_ids)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListThreatEntitySetsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListThreatEntitySetsResponse")
+            .field("ThreatEntitySetIds", &self.threat_entity_set_ids)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
 /// The `ListThreatIntelSetsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListThreatIntelSetsRequest {
@@ -27771,6 +28378,85 @@ impl ::std::fmt::Debug for ListThreatIntelSetsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListThreatIntelSetsResponse")
             .field("ThreatIntelSetIds", &self.threat_intel_set_ids)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListTrustedEntitySetsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListTrustedEntitySetsRequest {
+    pub detector_id: ::std::string::String,
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListTrustedEntitySetsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListTrustedEntitySetsRequest;
+}
+
+impl crate::FromValue for ListTrustedEntitySetsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListTrustedEntitySetsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListTrustedEntitySetsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListTrustedEntitySetsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListTrustedEntitySetsResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListTrustedEntitySetsResponse {
+    pub trusted_entity_set_ids: ::std::vec::Vec<::std::string::String>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListTrustedEntitySetsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListTrustedEntitySetsResponse;
+}
+
+impl crate::FromValue for ListTrustedEntitySetsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { trusted_entity_set_ids: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListTrustedEntitySetsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.trusted_entity_set_ids)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListTrustedEntitySetsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListTrustedEntitySetsResponse")
+            .field("TrustedEntitySetIds", &self.trusted_entity_set_ids)
             .field("NextToken", &self.next_token)
             .finish()
     }
@@ -32875,6 +33561,88 @@ impl ::std::fmt::Debug for UpdatePublishingDestinationResponse {
     }
 }
 
+/// The `UpdateThreatEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateThreatEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub threat_entity_set_id: ::std::string::String,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub location: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub activate: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for UpdateThreatEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateThreatEntitySetRequest;
+}
+
+impl crate::FromValue for UpdateThreatEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            threat_entity_set_id: crate::required(f.next())?,
+            name: crate::optional(f.next())?,
+            location: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            activate: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateThreatEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.threat_entity_set_id)),
+            self.name.map(crate::IntoValue::into_value),
+            self.location.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.activate.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateThreatEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateThreatEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("ThreatEntitySetId", &self.threat_entity_set_id)
+            .field("Name", &self.name)
+            .field("Location", &self.location)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("Activate", &self.activate)
+            .finish()
+    }
+}
+
+/// The `UpdateThreatEntitySetResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateThreatEntitySetResponse {}
+
+impl crate::HasShape for UpdateThreatEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateThreatEntitySetResponse;
+}
+
+impl crate::FromValue for UpdateThreatEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for UpdateThreatEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateThreatEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateThreatEntitySetResponse").finish()
+    }
+}
+
 /// The `UpdateThreatIntelSetRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateThreatIntelSetRequest {
@@ -32954,6 +33722,88 @@ impl crate::IntoValue for UpdateThreatIntelSetResponse {
 impl ::std::fmt::Debug for UpdateThreatIntelSetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdateThreatIntelSetResponse").finish()
+    }
+}
+
+/// The `UpdateTrustedEntitySetRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateTrustedEntitySetRequest {
+    pub detector_id: ::std::string::String,
+    pub trusted_entity_set_id: ::std::string::String,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub location: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub activate: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for UpdateTrustedEntitySetRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateTrustedEntitySetRequest;
+}
+
+impl crate::FromValue for UpdateTrustedEntitySetRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            trusted_entity_set_id: crate::required(f.next())?,
+            name: crate::optional(f.next())?,
+            location: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            activate: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateTrustedEntitySetRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.trusted_entity_set_id)),
+            self.name.map(crate::IntoValue::into_value),
+            self.location.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            self.activate.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateTrustedEntitySetRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateTrustedEntitySetRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("TrustedEntitySetId", &self.trusted_entity_set_id)
+            .field("Name", &self.name)
+            .field("Location", &self.location)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("Activate", &self.activate)
+            .finish()
+    }
+}
+
+/// The `UpdateTrustedEntitySetResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateTrustedEntitySetResponse {}
+
+impl crate::HasShape for UpdateTrustedEntitySetResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateTrustedEntitySetResponse;
+}
+
+impl crate::FromValue for UpdateTrustedEntitySetResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for UpdateTrustedEntitySetResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateTrustedEntitySetResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateTrustedEntitySetResponse").finish()
     }
 }
 

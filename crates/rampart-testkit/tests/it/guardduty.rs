@@ -1036,3 +1036,130 @@ async fn a_source_probing_attacking_or_flooding_a_protected_load_balancer_is_fou
     assert_eq!(dos.severity(), Some(8.0));
     assert!(dos.title().unwrap().contains("shop"), "{:?}", dos.title());
 }
+
+/// Waits for an entity set to leave `ACTIVATING`; returns its status.
+async fn entity_set_status(
+    gd: &aws_sdk_guardduty::Client,
+    detector: &str,
+    threat: Option<&str>,
+    trusted: Option<&str>,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = match (threat, trusted) {
+            (Some(id), _) => {
+                let got = gd.get_threat_entity_set().detector_id(detector).threat_entity_set_id(id).send().await;
+                got.unwrap().status().map(|s| s.as_str().to_owned()).unwrap_or_default()
+            }
+            (_, Some(id)) => {
+                let got = gd.get_trusted_entity_set().detector_id(detector).trusted_entity_set_id(id).send().await;
+                got.unwrap().status().map(|s| s.as_str().to_owned()).unwrap_or_default()
+            }
+            _ => unreachable!(),
+        };
+        if status != "ACTIVATING" {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the set stayed ACTIVATING");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn threat_and_trusted_entity_sets_weigh_calls_by_their_addresses() {
+    use aws_sdk_guardduty::types::{ThreatEntitySetFormat, TrustedEntitySetFormat};
+    let server = TestServer::start().await.unwrap();
+    let gd = client(&server);
+    let root = crate::iam::root(&server);
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("entities").send().await.unwrap();
+    // An entity list holds domains and addresses; Rampart, without DNS data, weighs the addresses.
+    s3.put_object()
+        .bucket("entities")
+        .key("bad.txt")
+        .body(ByteStream::from_static(b"# known bad\nevil.example.com\n127.0.0.1\n"))
+        .send()
+        .await
+        .unwrap();
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let threat = gd
+        .create_threat_entity_set()
+        .detector_id(&detector)
+        .name("bad-entities")
+        .format(ThreatEntitySetFormat::Txt)
+        .location("s3://entities/bad.txt")
+        .activate(true)
+        .send()
+        .await
+        .unwrap()
+        .threat_entity_set_id
+        .unwrap();
+    assert_eq!(entity_set_status(&gd, &detector, Some(&threat), None).await, "ACTIVE");
+    let got = gd.get_threat_entity_set().detector_id(&detector).threat_entity_set_id(&threat).send().await.unwrap();
+    assert_eq!(got.name(), Some("bad-entities"));
+    assert!(got.created_at().is_some() && got.updated_at().is_some());
+    assert_eq!(
+        gd.list_threat_entity_sets().detector_id(&detector).send().await.unwrap().threat_entity_set_ids(),
+        std::slice::from_ref(&threat)
+    );
+    root.list_users().send().await.unwrap();
+    let found = wait_until(&gd, &detector, |f| root_call(f, "ListUsers")).await;
+    let recon = of(&found, "Recon:IAMUser/MaliciousIPCaller.Custom");
+    let intel = recon.service().unwrap().evidence().unwrap().threat_intelligence_details();
+    assert_eq!(intel[0].threat_list_name(), Some("bad-entities"));
+
+    // One trusted entity set at a time; an object that is not there is an error, with details.
+    let trusted = gd
+        .create_trusted_entity_set()
+        .detector_id(&detector)
+        .name("office")
+        .format(TrustedEntitySetFormat::Txt)
+        .location("s3://entities/missing.txt")
+        .activate(true)
+        .send()
+        .await
+        .unwrap()
+        .trusted_entity_set_id
+        .unwrap();
+    assert_eq!(entity_set_status(&gd, &detector, None, Some(&trusted)).await, "ERROR");
+    let got = gd.get_trusted_entity_set().detector_id(&detector).trusted_entity_set_id(&trusted).send().await;
+    assert!(got.unwrap().error_details().unwrap().contains("missing.txt"));
+    let second = gd
+        .create_trusted_entity_set()
+        .detector_id(&detector)
+        .name("second")
+        .format(TrustedEntitySetFormat::Txt)
+        .location("s3://entities/bad.txt")
+        .activate(true)
+        .send()
+        .await;
+    assert_eq!(code(second), "BadRequestException");
+    // Pointed at the list, the trusted set stops the threat findings from its addresses.
+    gd.update_trusted_entity_set()
+        .detector_id(&detector)
+        .trusted_entity_set_id(&trusted)
+        .location("s3://entities/bad.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entity_set_status(&gd, &detector, None, Some(&trusted)).await, "ACTIVE");
+    let threats = |found: &[aws_sdk_guardduty::types::Finding]| {
+        found
+            .iter()
+            .filter(|f| f.r#type().is_some_and(|t| t.contains("MaliciousIPCaller")))
+            .map(|f| f.service().unwrap().count().unwrap())
+            .sum::<i32>()
+    };
+    root.list_groups().send().await.unwrap();
+    let before = threats(&wait_until(&gd, &detector, |f| root_call(f, "ListGroups")).await);
+    root.list_roles().send().await.unwrap();
+    root.list_account_aliases().send().await.unwrap();
+    let after = wait_until(&gd, &detector, |f| root_call(f, "ListAccountAliases")).await;
+    assert_eq!(threats(&after), before, "a trusted address makes no threat-list finding");
+
+    gd.delete_threat_entity_set().detector_id(&detector).threat_entity_set_id(&threat).send().await.unwrap();
+    assert!(
+        gd.list_threat_entity_sets().detector_id(&detector).send().await.unwrap().threat_entity_set_ids().is_empty()
+    );
+    assert_eq!(entity_set_status(&gd, &detector, Some(&threat), None).await, "DELETED");
+}
