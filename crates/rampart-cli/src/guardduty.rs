@@ -25,6 +25,9 @@ pub enum Command {
         /// The Tor exit nodes to look for (the server's --guardduty-tor-exit-list).
         #[arg(long, env = "RAMPART_GUARDDUTY_TOR_EXIT_LIST")]
         guardduty_tor_exit_list: Option<std::path::PathBuf>,
+        /// The detections' thresholds (the server's --guardduty-thresholds).
+        #[arg(long, env = "RAMPART_GUARDDUTY_THRESHOLDS", value_parser = rampart_server::GuarddutyTuning::parse)]
+        guardduty_thresholds: Option<rampart_server::GuarddutyTuning>,
     },
 }
 
@@ -34,10 +37,14 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
 
 pub fn run(cmd: Command) -> anyhow::Result<std::process::ExitCode> {
     match cmd {
-        Command::Replay { store, from, to, guardduty_tor_exit_list } => {
+        Command::Replay { store, from, to, guardduty_tor_exit_list, guardduty_thresholds } => {
             let to = to.unwrap_or_else(OffsetDateTime::now_utc);
             anyhow::ensure!(from <= to, "--from must not be after --to");
-            let config = rampart_server::Config { guardduty_tor_exit_list, ..store.config() };
+            let config = rampart_server::Config {
+                guardduty_tor_exit_list,
+                guardduty_thresholds: guardduty_thresholds.unwrap_or_default(),
+                ..store.config()
+            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

@@ -157,6 +157,10 @@ pub struct Args {
     /// findings; read again when it changes.
     #[arg(long, env = "RAMPART_GUARDDUTY_TOR_EXIT_LIST")]
     guardduty_tor_exit_list: Option<PathBuf>,
+    /// GuardDuty's thresholds and windows, NAME=VALUE separated by commas (the others keep
+    /// their defaults), e.g. brute_force_failures=10,learn_events=500.
+    #[arg(long, env = "RAMPART_GUARDDUTY_THRESHOLDS", value_parser = rampart_server::GuarddutyTuning::parse)]
+    guardduty_thresholds: Option<rampart_server::GuarddutyTuning>,
     /// The most bytes of request line and headers a proxied request may have [default: 65536].
     #[arg(long, env = "RAMPART_PROXY_MAX_HEADER_BYTES")]
     proxy_max_header_bytes: Option<usize>,
@@ -184,7 +188,7 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers;
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers, guardduty_thresholds;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));
@@ -375,6 +379,10 @@ mod tests {
         assert_eq!(config(&["--listen", "localhost:4000"]).bind_addr().to_string(), "127.0.0.1:4000");
         assert_eq!(config(&["--listen", ":4566", "--port", "4600"]).bind_addr().to_string(), "0.0.0.0:4600");
         assert_eq!(config(&["--log-format", "json"]).log_format, LogFormat::Json);
+        let tuned = config(&["--guardduty-thresholds", "brute_force_failures=2,learn_events=500"]).guardduty_thresholds;
+        assert_eq!((tuned.brute_force_failures, tuned.learn_events), (2, 500));
+        let unknown = Cli::try_parse_from(["serve", "--guardduty-thresholds", "learn=5"]);
+        assert!(unknown.is_err(), "an unknown threshold is refused");
         assert_eq!(
             config(&["--s3-base-domain", "a.example", "--s3-base-domain", "b.example"]).s3_base_domains.len(),
             2

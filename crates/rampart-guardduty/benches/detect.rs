@@ -135,7 +135,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function(format!("replay_{n}"), |b| {
         b.iter(|| {
-            let (events, _) = rt.block_on(engine::replay(&db, (start, now), now, None)).unwrap();
+            let (events, _) = rt.block_on(engine::replay(&db, (start, now), now, (None, Default::default()))).unwrap();
             assert_eq!(events, n);
         })
     });

@@ -1,8 +1,9 @@
 //! The detections, pure: one CloudTrail event (as Rampart's event log keeps it) and what the
 //! detector has learned of its account ([`State`]) in, the findings it gives out.
 //!
-//! Each detection, what it reads and when it fires (the README's GuardDuty section says how to
-//! tune them):
+//! Each detection, what it reads and when it fires (each threshold and window is a field of
+//! [`Tuning`], which the server's `guardduty_thresholds` sets; the README's GuardDuty section
+//! says how to tune them):
 //! - `Policy:IAMUser/RootCredentialUsage`: a call signed by the account's root user (not one
 //!   an AWS service made for it). One finding per API called.
 //! - `Stealth:IAMUser/CloudTrailLoggingDisabled`: a successful `StopLogging` or `DeleteTrail`.
@@ -362,6 +363,88 @@ const MAX_AGENTS: usize = 16;
 /// sequence.
 pub const SEQUENCE_KINDS: usize = 3;
 pub const SEQUENCE_WINDOW_SECS: i64 = 24 * 3600;
+/// The thresholds and windows of the detections, as the server's `guardduty_thresholds` sets
+/// them (each defaults to the constant of the same name): how an operator tunes a detection that
+/// finds too much or too little for their workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tuning {
+    pub brute_force_failures: u32,
+    pub sign_in_window_secs: i64,
+    pub learn_events: u64,
+    pub discovery_new_apis: usize,
+    pub discovery_window_secs: i64,
+    pub error_burst: usize,
+    pub error_window_secs: i64,
+    pub error_baseline: u64,
+    pub sequence_kinds: usize,
+    pub sequence_window_secs: i64,
+    /// [`crate::web`]'s: distinct missing or blocked paths, blocked requests, and their window.
+    pub probe_paths: usize,
+    pub blocked_attacks: u32,
+    pub web_window_secs: i64,
+}
+
+impl Default for Tuning {
+    fn default() -> Tuning {
+        Tuning {
+            brute_force_failures: BRUTE_FORCE_FAILURES,
+            sign_in_window_secs: SIGN_IN_WINDOW_SECS,
+            learn_events: LEARN_EVENTS,
+            discovery_new_apis: DISCOVERY_NEW_APIS,
+            discovery_window_secs: DISCOVERY_WINDOW_SECS,
+            error_burst: ERROR_BURST,
+            error_window_secs: ERROR_WINDOW_SECS,
+            error_baseline: ERROR_BASELINE,
+            sequence_kinds: SEQUENCE_KINDS,
+            sequence_window_secs: SEQUENCE_WINDOW_SECS,
+            probe_paths: crate::web::PROBE_PATHS,
+            blocked_attacks: crate::web::BLOCKED_ATTACKS,
+            web_window_secs: crate::web::WINDOW_SECS,
+        }
+    }
+}
+
+impl Tuning {
+    /// Reads `name=value` pairs separated by commas (`brute_force_failures=10,learn_events=500`);
+    /// the others keep their defaults. Every value must be a positive whole number.
+    pub fn parse(text: &str) -> Result<Tuning, String> {
+        let mut fields = serde_json::Map::new();
+        for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').ok_or_else(|| format!("`{pair}` is not NAME=VALUE"))?;
+            let n: u32 =
+                value.trim().parse().map_err(|_| format!("`{pair}`: the value is not a positive whole number"))?;
+            fields.insert(name.trim().to_owned(), Json::from(n));
+        }
+        let t: Tuning = serde_json::from_value(Json::Object(fields)).map_err(|e| e.to_string())?;
+        t.check()?;
+        Ok(t)
+    }
+
+    /// Refuses a threshold or window of zero (or less).
+    pub fn check(&self) -> Result<(), String> {
+        let all = [
+            ("brute_force_failures", i64::from(self.brute_force_failures)),
+            ("sign_in_window_secs", self.sign_in_window_secs),
+            ("learn_events", i64::try_from(self.learn_events).unwrap_or(i64::MAX)),
+            ("discovery_new_apis", i64::try_from(self.discovery_new_apis).unwrap_or(i64::MAX)),
+            ("discovery_window_secs", self.discovery_window_secs),
+            ("error_burst", i64::try_from(self.error_burst).unwrap_or(i64::MAX)),
+            ("error_window_secs", self.error_window_secs),
+            ("error_baseline", i64::try_from(self.error_baseline).unwrap_or(i64::MAX)),
+            ("sequence_kinds", i64::try_from(self.sequence_kinds).unwrap_or(i64::MAX)),
+            ("sequence_window_secs", self.sequence_window_secs),
+            ("probe_paths", i64::try_from(self.probe_paths).unwrap_or(i64::MAX)),
+            ("blocked_attacks", i64::from(self.blocked_attacks)),
+            ("web_window_secs", self.web_window_secs),
+        ];
+        match all.iter().find(|(_, v)| *v <= 0) {
+            Some((name, _)) => Err(format!("guardduty_thresholds.{name} must be at least 1")),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Bounds on what the state keeps: principals and addresses tracked, APIs and networks per
 /// principal (the least used or longest idle go first).
 const MAX_TRACKED: usize = 1024;
@@ -408,6 +491,8 @@ pub struct Lists {
     pub threats: Vec<IpList>,
     pub trusted: Vec<IpList>,
     pub tor: Option<std::sync::Arc<IpList>>,
+    /// The detections' thresholds.
+    pub tuning: Tuning,
 }
 
 fn s<'a>(v: &'a Json, path: &[&str]) -> Option<&'a str> {
@@ -551,14 +636,14 @@ pub fn reads_body(source: &str, name: &str) -> bool {
 /// nothing.
 pub fn detect(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<Detection> {
     let mut out = detect_one(event, at, state, lists);
-    if let Some(seq) = sequence(event, &out, state) {
+    if let Some(seq) = sequence(event, &out, state, &lists.tuning) {
         out.push(seq);
     }
     out
 }
 
 /// Ties a principal's findings into an attack sequence once they are of enough kinds.
-fn sequence(event: &Json, found: &[Detection], state: &mut State) -> Option<Detection> {
+fn sequence(event: &Json, found: &[Detection], state: &mut State, tuning: &Tuning) -> Option<Detection> {
     if found.is_empty() {
         return None;
     }
@@ -581,13 +666,13 @@ fn sequence(event: &Json, found: &[Detection], state: &mut State) -> Option<Dete
             }),
         }
     }
-    signals.retain(|s| t.saturating_sub(s.last) <= SEQUENCE_WINDOW_SECS);
+    signals.retain(|s| t.saturating_sub(s.last) <= tuning.sequence_window_secs);
     if signals.len() > 32 {
         let cut = signals.len() - 32;
         signals.drain(..cut);
     }
     let kinds = signals.iter().map(|s| s.kind.as_str()).collect::<std::collections::BTreeSet<&str>>().len();
-    let ready = kinds >= SEQUENCE_KINDS;
+    let ready = kinds >= tuning.sequence_kinds;
     let snapshot = signals.clone();
     if state.signals.len() > MAX_TRACKED {
         let idle = |v: &Vec<SignalRef>| v.iter().map(|s| s.last).max().unwrap_or(0);
@@ -609,14 +694,14 @@ fn detect_one(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
     let failed = event.get("errorCode").is_some_and(|e| !e.is_null());
     let t = unix_secs(event);
     if s(event, &["eventType"]) == Some("AwsConsoleSignIn") && name == "ConsoleLogin" {
-        sign_in(event, t, state, &mut out);
+        sign_in(event, t, state, &lists.tuning, &mut out);
         return out;
     }
     let api_call = matches!(s(event, &["eventType"]), Some("AwsApiCall"));
     if !api_call {
         return out;
     }
-    anomalies(event, t, failed, state, &mut out);
+    anomalies(event, t, failed, (state, &lists.tuning), &mut out);
     credentials_moved(event, t, state, &mut out);
     let params = crate::at(event, &["requestParameters"]);
 
@@ -833,13 +918,13 @@ fn bound<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, max: usize, rank: impl Fn(
 
 /// Console sign-ins: failures counted by source address; a success after a burst of them is a
 /// brute force, and a success from a network the principal never signed in from is unusual.
-fn sign_in(event: &Json, t: i64, state: &mut State, out: &mut Vec<Detection>) {
+fn sign_in(event: &Json, t: i64, state: &mut State, tuning: &Tuning, out: &mut Vec<Detection>) {
     let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok()) else { return };
     let key = ip.to_string();
     let success = s(event, &["responseElements", "ConsoleLogin"]) == Some("Success");
     if !success {
         let entry = state.failures.entry(key).or_insert((0, t));
-        if t.saturating_sub(entry.1) > SIGN_IN_WINDOW_SECS {
+        if t.saturating_sub(entry.1) > tuning.sign_in_window_secs {
             *entry = (0, t);
         }
         entry.0 = entry.0.saturating_add(1);
@@ -849,8 +934,8 @@ fn sign_in(event: &Json, t: i64, state: &mut State, out: &mut Vec<Detection>) {
     let who = s(event, &["userIdentity", "arn"]).unwrap_or_default().to_owned();
     let action = api_call_action(event, None);
     if let Some((failures, first)) = state.failures.remove(&key)
-        && failures >= BRUTE_FORCE_FAILURES
-        && t.saturating_sub(first) <= SIGN_IN_WINDOW_SECS
+        && failures >= tuning.brute_force_failures
+        && t.saturating_sub(first) <= tuning.sign_in_window_secs
     {
         out.push(detection(
             &CONSOLE_BRUTE_FORCE,
@@ -955,7 +1040,7 @@ struct Newness {
 
 /// Calls judged against the caller's own profile, once it has one: a burst of discovery APIs
 /// new to it, or a first call of an API an attacker uses to escalate, persist, evade or destroy.
-fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Vec<Detection>) {
+fn anomalies(event: &Json, t: i64, failed: bool, (state, tuning): (&mut State, &Tuning), out: &mut Vec<Detection>) {
     if s(event, &["userIdentity", "invokedBy"]).is_some() {
         return;
     }
@@ -968,7 +1053,7 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
     }
     let Some(profile) = state.profiles.get_mut(who) else { return };
     let new = !profile.apis.contains_key(&api);
-    let learned = profile.seen >= LEARN_EVENTS;
+    let learned = profile.seen >= tuning.learn_events;
     // Where from and with what: new to the profile (said in an anomaly), then counted.
     let mut newness = Newness::default();
     if let Some(ip) = s(event, &["sourceIPAddress"]).and_then(|ip| ip.parse::<IpAddr>().ok())
@@ -990,17 +1075,17 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
     }
     if failed {
         profile.errors = profile.errors.saturating_add(1);
-        profile.recent_errors.retain(|at| t.saturating_sub(*at) <= ERROR_WINDOW_SECS);
+        profile.recent_errors.retain(|at| t.saturating_sub(*at) <= tuning.error_window_secs);
         profile.recent_errors.push(t);
-        if profile.recent_errors.len() > 4 * ERROR_BURST {
+        if profile.recent_errors.len() > 4 * tuning.error_burst {
             profile.recent_errors.remove(0);
         }
         // The rate before the burst: its calls and failures, without the burst's.
         let burst = u64::try_from(profile.recent_errors.len()).unwrap_or(u64::MAX);
         let earlier_errors = profile.errors.saturating_sub(burst);
         let earlier_calls = profile.seen.saturating_sub(burst.saturating_sub(1));
-        let usual_rate = earlier_errors.saturating_mul(ERROR_BASELINE) < earlier_calls;
-        if learned && usual_rate && profile.recent_errors.len() >= ERROR_BURST {
+        let usual_rate = earlier_errors.saturating_mul(tuning.error_baseline) < earlier_calls;
+        if learned && usual_rate && profile.recent_errors.len() >= tuning.error_burst {
             let burst = std::mem::take(&mut profile.recent_errors).len();
             let code = s(event, &["errorCode"]).unwrap_or("an error").to_owned();
             let mut d = detection(
@@ -1017,9 +1102,9 @@ fn anomalies(event: &Json, t: i64, failed: bool, state: &mut State, out: &mut Ve
     }
     if learned && new && !failed {
         if is_discovery(name) {
-            profile.recent_new.retain(|(_, at)| t.saturating_sub(*at) <= DISCOVERY_WINDOW_SECS);
+            profile.recent_new.retain(|(_, at)| t.saturating_sub(*at) <= tuning.discovery_window_secs);
             profile.recent_new.push((name.to_owned(), t));
-            if profile.recent_new.len() >= DISCOVERY_NEW_APIS {
+            if profile.recent_new.len() >= tuning.discovery_new_apis {
                 let unusual: Vec<String> =
                     std::mem::take(&mut profile.recent_new).into_iter().map(|(n, _)| n).collect();
                 let mut d = detection(
@@ -1381,6 +1466,34 @@ mod tests {
         // Within the baseline nothing is judged.
         let mut young = State::default();
         assert!(detect(&grant, 0, &mut young, &none).is_empty());
+    }
+
+    #[test]
+    fn thresholds_are_tuned_by_name_and_hold_the_detections_to_them() {
+        let t = Tuning::parse("brute_force_failures=2, sign_in_window_secs=60").unwrap();
+        assert_eq!((t.brute_force_failures, t.sign_in_window_secs), (2, 60));
+        assert_eq!(t.learn_events, LEARN_EVENTS, "the others keep their defaults");
+        assert!(Tuning::parse("brute_force_failure=2").unwrap_err().contains("unknown field"));
+        assert!(Tuning::parse("learn_events=0").unwrap_err().contains("learn_events"));
+        assert!(Tuning::parse("learn_events=-1").is_err());
+        assert!(Tuning::parse("learn_events").is_err());
+        assert_eq!(Tuning::parse("").unwrap(), Tuning::default());
+        // Two failures and a success within a minute: a brute force at these thresholds only.
+        let attempt = |ok: bool, at: &str| {
+            json!({
+                "eventTime": at, "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin",
+                "eventType": "AwsConsoleSignIn", "sourceIPAddress": "198.51.100.7", "awsRegion": "us-east-1",
+                "responseElements": {"ConsoleLogin": if ok { "Success" } else { "Failure" }},
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob", "principalId": "AIDABOB"},
+            })
+        };
+        for (lists, expect) in [(Lists::default(), 0), (Lists { tuning: t, ..Lists::default() }, 1)] {
+            let mut st = State::default();
+            detect(&attempt(false, "2026-12-04T10:00:00Z"), 0, &mut st, &lists);
+            detect(&attempt(false, "2026-12-04T10:00:10Z"), 0, &mut st, &lists);
+            let found = types(&attempt(true, "2026-12-04T10:00:20Z"), &mut st, &lists);
+            assert_eq!(found.iter().filter(|k| **k == "CredentialAccess:IAMUser/AnomalousBehavior").count(), expect);
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rampart_store::{Db, Tx};
 use serde_json::Value as Json;
 use time::OffsetDateTime;
 
-use crate::detect::{self, Detection, IpList, Lists, State};
+use crate::detect::{self, Detection, IpList, Lists, State, Tuning};
 use crate::findings::{self, Recorded};
 use crate::lists::{self, Kind};
 use crate::{Detector, filters};
@@ -87,11 +87,11 @@ fn global(source: &str) -> bool {
 }
 
 /// Reads the events after the cursor (up to `now` less [`LAG`]) and plans what they give.
-pub fn plan(db: &Db, now: OffsetDateTime, tor: Option<Arc<IpList>>) -> Result<Plan, ServiceError> {
+pub fn plan(db: &Db, now: OffsetDateTime, (tor, tuning): (Option<Arc<IpList>>, Tuning)) -> Result<Plan, ServiceError> {
     let from = cursor(db.get(CURSOR)?);
     let horizon = rampart_cloudtrail::position(now - LAG).saturating_sub(1);
     let rows = db.log_range(from.saturating_add(1), horizon, BATCH, false)?;
-    let mut run = Run::live().with_tor(tor);
+    let mut run = Run::live().with_tor(tor).with_tuning(tuning);
     let mut plan = run.plan(db, &rows)?;
     plan.from = from;
     plan.states = run.states.into_iter().collect();
@@ -108,6 +108,7 @@ pub struct Run {
     states: HashMap<(String, String), State>,
     lists: HashMap<(String, String), Lists>,
     tor: Option<Arc<IpList>>,
+    tuning: Tuning,
 }
 
 type Text<'a> = Option<std::borrow::Cow<'a, str>>;
@@ -227,7 +228,14 @@ impl View<'_> {
 impl Run {
     /// A run of the live engine, from the stored states.
     pub fn live() -> Run {
-        Run { replay: false, detectors: HashMap::new(), states: HashMap::new(), lists: HashMap::new(), tor: None }
+        Run {
+            replay: false,
+            detectors: HashMap::new(),
+            states: HashMap::new(),
+            lists: HashMap::new(),
+            tor: None,
+            tuning: Tuning::default(),
+        }
     }
 
     /// The run with the Tor exit nodes the server was given.
@@ -236,6 +244,11 @@ impl Run {
     }
 
     /// A replay over past events (see [`replay`]).
+    /// The detections' thresholds (the server's `guardduty_thresholds`).
+    pub fn with_tuning(self, tuning: Tuning) -> Run {
+        Run { tuning, ..self }
+    }
+
     pub fn replay() -> Run {
         Run { replay: true, ..Run::live() }
     }
@@ -320,6 +333,7 @@ impl Run {
                     ]
                     .concat(),
                     tor: self.tor.clone(),
+                    tuning: self.tuning,
                 };
                 self.lists.insert(k.clone(), l);
             }
@@ -342,9 +356,9 @@ pub async fn replay(
     db: &Db,
     (from, to): (OffsetDateTime, OffsetDateTime),
     now: OffsetDateTime,
-    tor: Option<Arc<IpList>>,
+    (tor, tuning): (Option<Arc<IpList>>, Tuning),
 ) -> Result<(usize, usize), ServiceError> {
-    let mut run = Run::replay().with_tor(tor);
+    let mut run = Run::replay().with_tor(tor).with_tuning(tuning);
     let mut next = rampart_cloudtrail::position(from);
     let end = rampart_cloudtrail::position(to);
     let (mut events, mut recorded) = (0usize, 0usize);

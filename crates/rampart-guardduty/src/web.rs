@@ -16,7 +16,8 @@
 //! See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-format.html> for the
 //! naming scheme.
 //!
-//! The windows are the server's, in memory ([`Watch`], bounded to [`MAX_SOURCES`] sources): a
+//! The thresholds are [`crate::detect::Tuning`]'s (these constants by default). The windows are
+//! the server's, in memory ([`Watch`], bounded to [`MAX_SOURCES`] sources): a
 //! restart starts them again, and each node watches its own proxies.
 
 use std::collections::{BTreeSet, HashMap};
@@ -36,6 +37,8 @@ pub const BLOCKED_ATTACKS: u32 = 20;
 pub const MAX_SOURCES: usize = 4096;
 /// Most rule names and sample paths kept per source.
 const KEPT: usize = 8;
+/// Most distinct paths one report tells apart for a source.
+const SEEN_PATHS: usize = 256;
 
 pub static WEB_PATH_ENUMERATION: FindingType = FindingType {
     name: "Recon:ELB/WebPathEnumeration",
@@ -68,7 +71,7 @@ pub struct Seen {
     pub blocked: u32,
     /// The rules that blocked them (at most a few).
     pub rules: Vec<String>,
-    /// Hashes of the distinct paths that were missing (404) or blocked (at most [`PROBE_PATHS`]).
+    /// Hashes of the distinct paths that were missing (404) or blocked (a few hundred at most).
     pub paths: Vec<u64>,
     /// A few of those paths, as asked.
     pub samples: Vec<String>,
@@ -78,7 +81,7 @@ impl Seen {
     /// Notes a path that was missing or blocked.
     pub fn path(&mut self, path: &[u8]) {
         let h = hash(path);
-        if self.paths.len() < PROBE_PATHS && !self.paths.contains(&h) {
+        if self.paths.len() < SEEN_PATHS && !self.paths.contains(&h) {
             self.paths.push(h);
             if self.samples.len() < KEPT {
                 self.samples.push(String::from_utf8_lossy(path).into_owned());
@@ -113,10 +116,12 @@ struct Window {
     attacking: bool,
 }
 
-/// The sources being watched, by load balancer and address.
+/// The sources being watched, by load balancer and address, with the thresholds they are held
+/// to.
 #[derive(Debug, Default)]
 pub struct Watch {
     windows: HashMap<(String, IpAddr), Window>,
+    tuning: crate::detect::Tuning,
 }
 
 /// The account and Region a load balancer's ARN names
@@ -178,6 +183,12 @@ fn web_detection(
 }
 
 impl Watch {
+    /// A watch holding sources to `tuning`'s thresholds (`probe_paths`, `blocked_attacks`,
+    /// `web_window_secs`).
+    pub fn new(tuning: crate::detect::Tuning) -> Watch {
+        Watch { windows: HashMap::new(), tuning }
+    }
+
     /// Adds a second's tallies (load balancer, source, what it did) at `now` (Unix seconds) and
     /// returns the detections they make, each with the account and Region of the load balancer.
     /// A window that has fired counts each later report as a repeat of its finding.
@@ -185,7 +196,7 @@ impl Watch {
         let mut out = Vec::new();
         for (balancer, source, seen) in tallies {
             let w = self.windows.entry((balancer.clone(), source)).or_default();
-            if now - w.start >= WINDOW_SECS {
+            if now - w.start >= self.tuning.web_window_secs {
                 *w = Window { start: now, ..Window::default() };
             }
             w.last = now;
@@ -196,7 +207,7 @@ impl Watch {
                 }
             }
             for h in &seen.paths {
-                if w.paths.len() <= PROBE_PATHS {
+                if w.paths.len() <= self.tuning.probe_paths {
                     w.paths.insert(*h);
                 }
             }
@@ -214,7 +225,7 @@ impl Watch {
                     "distinctPaths": w.paths.len(),
                 })
             };
-            let probe_now = w.paths.len() >= PROBE_PATHS && (!w.probing || !seen.paths.is_empty());
+            let probe_now = w.paths.len() >= self.tuning.probe_paths && (!w.probing || !seen.paths.is_empty());
             if probe_now {
                 w.probing = true;
                 out.extend(web_detection(
@@ -225,7 +236,7 @@ impl Watch {
                     evidence(w),
                 ));
             }
-            let attack_now = w.blocked >= BLOCKED_ATTACKS && (!w.attacking || seen.blocked > 0);
+            let attack_now = w.blocked >= self.tuning.blocked_attacks && (!w.attacking || seen.blocked > 0);
             if attack_now {
                 let count = if w.attacking { seen.blocked } else { w.blocked };
                 w.attacking = true;
@@ -344,6 +355,16 @@ mod tests {
         assert_eq!(d.key, LB);
         assert_eq!(d.action["networkConnectionAction"]["remoteIpDetails"]["ipAddressV4"], "198.51.100.2");
         assert!(attack("not-an-arn", 1, &sources, 100).is_none());
+    }
+
+    #[test]
+    fn the_web_thresholds_are_tuned() {
+        let tuning = crate::detect::Tuning { probe_paths: 3, blocked_attacks: 2, ..Default::default() };
+        let mut w = Watch::new(tuning);
+        let found = w.observe(vec![(LB.to_owned(), ip(1), misses(0..3))], 1);
+        assert_eq!(found.first().map(|(_, _, d)| d.kind.name), Some("Recon:ELB/WebPathEnumeration"));
+        let found = w.observe(vec![(LB.to_owned(), ip(2), blocks(2, "sqli"))], 1);
+        assert_eq!(found.first().map(|(_, _, d)| d.kind.name), Some("InitialAccess:ELB/BlockedWebAttacks"));
     }
 
     #[test]

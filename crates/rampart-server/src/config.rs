@@ -138,6 +138,12 @@ pub struct Config {
     /// The Tor exit nodes GuardDuty's TorIPCaller findings name: a file as the Tor Project
     /// publishes them (the bulk exit list, or exit-addresses), read again when it changes.
     pub guardduty_tor_exit_list: Option<PathBuf>,
+    /// The thresholds and windows of GuardDuty's detections, each defaulting to the README's
+    /// value: a table of any of `brute_force_failures`, `sign_in_window_secs`, `learn_events`,
+    /// `discovery_new_apis`, `discovery_window_secs`, `error_burst`, `error_window_secs`,
+    /// `error_baseline`, `sequence_kinds`, `sequence_window_secs`, `probe_paths`,
+    /// `blocked_attacks`, `web_window_secs`.
+    pub guardduty_thresholds: rampart_guardduty::detect::Tuning,
     /// The most bytes of request line and headers a proxied request may have (an ALB's: 64 KiB),
     /// and the most headers; larger requests get 431 and never reach the upstream.
     pub proxy_max_header_bytes: usize,
@@ -321,6 +327,7 @@ impl Default for Config {
             shield_attack_quiet_secs: 60,
             guardduty_export_secs: 300,
             guardduty_tor_exit_list: None,
+            guardduty_thresholds: rampart_guardduty::detect::Tuning::default(),
             proxy_max_header_bytes: 64 * 1024,
             proxy_max_headers: 100,
             event_history_days: 90,
@@ -448,6 +455,8 @@ version = 1
 # guardduty_export_secs = 300
 # GuardDuty: the Tor exit nodes (https://check.torproject.org/torbulkexitlist, saved to a file).
 # guardduty_tor_exit_list = "/var/lib/rampart/tor-exit-nodes.txt"
+# GuardDuty: the detections' thresholds and windows (any of them; the others keep these defaults).
+# guardduty_thresholds = { brute_force_failures = 5, sign_in_window_secs = 900, learn_events = 100, discovery_new_apis = 10, discovery_window_secs = 300, error_burst = 10, error_window_secs = 300, error_baseline = 20, sequence_kinds = 3, sequence_window_secs = 86400, probe_paths = 50, blocked_attacks = 20, web_window_secs = 300 }
 # Proxies: the most bytes of request line and headers, and the most headers, a request may have.
 # proxy_max_header_bytes = 65536
 # proxy_max_headers = 100
@@ -554,6 +563,9 @@ impl Config {
         }
         if self.event_history_days == 0 {
             return invalid("event_history_days must be at least 1".to_owned());
+        }
+        if let Err(why) = self.guardduty_thresholds.check() {
+            return invalid(why);
         }
         if let Some(a) = &self.account_id
             && !is_account_id(a)

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 pub async fn detect(
     db: Db,
     sealer: Arc<Sealer>,
-    (export_every, tor_file): (std::time::Duration, Option<PathBuf>),
+    (export_every, tor_file, tuning): (std::time::Duration, Option<PathBuf>, rampart_guardduty::detect::Tuning),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
@@ -59,7 +59,7 @@ pub async fn detect(
             let now = time::OffsetDateTime::now_utc();
             let reader = db.clone();
             let list = tor.list.clone();
-            let plan = match tokio::task::spawn_blocking(move || engine::plan(&reader, now, list)).await {
+            let plan = match tokio::task::spawn_blocking(move || engine::plan(&reader, now, (list, tuning))).await {
                 Ok(Ok(plan)) => plan,
                 Ok(Err(e)) => {
                     tracing::warn!(error = ?e, "reading events for GuardDuty failed; it is retried on the next run");

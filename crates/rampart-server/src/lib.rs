@@ -44,6 +44,8 @@ pub use operator::{
     PasswordReset, Replayed, TemplateRegistration, guardduty_replay, open_sealer, register_delegation_template,
     reset_root_password, take_delegation_messages,
 };
+/// GuardDuty's thresholds, as `guardduty_thresholds` sets them.
+pub use rampart_guardduty::detect::Tuning as GuarddutyTuning;
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -268,6 +270,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         (
             std::time::Duration::from_secs(app.config.guardduty_export_secs.max(1)),
             app.config.guardduty_tor_exit_list.clone(),
+            app.config.guardduty_thresholds,
         ),
         rx.clone(),
     ));
@@ -285,6 +288,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         app.sealer.clone(),
         (std::time::Duration::from_secs(app.config.waf_log_delivery_secs.max(1)), app.config.waf_log_dir.clone()),
         (app.config.shield_attack_threshold, app.config.shield_attack_quiet_secs),
+        app.config.guardduty_thresholds,
         rx.clone(),
     ));
     let tls = acceptor.is_some();

@@ -174,7 +174,13 @@ pub async fn guardduty_replay(
         None => None,
     };
     let (db, _) = crate::open_store(config, false)?;
-    let result = rampart_guardduty::engine::replay(&db, (from, to), OffsetDateTime::now_utc(), tor).await;
+    let result = rampart_guardduty::engine::replay(
+        &db,
+        (from, to),
+        OffsetDateTime::now_utc(),
+        (tor, config.guardduty_thresholds),
+    )
+    .await;
     db.close();
     let (events, findings) = result?;
     Ok(Replayed { events, findings })

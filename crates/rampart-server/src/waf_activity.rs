@@ -307,11 +307,12 @@ pub(crate) async fn keep(
     sealer: Arc<rampart_store::Sealer>,
     (log_every, log_dir): (std::time::Duration, Option<PathBuf>),
     (attack_threshold, attack_quiet_secs): (u64, u64),
+    tuning: rampart_guardduty::detect::Tuning,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut last_logs = std::time::Instant::now();
-    let mut watch = rampart_guardduty::web::Watch::default();
+    let mut watch = rampart_guardduty::web::Watch::new(tuning);
     loop {
         let stopping = tokio::select! {
             _ = tick.tick() => false,
