@@ -12,6 +12,8 @@
 //!   expiry no longer required, less reuse prevention, a longer maximum age).
 //! - `Policy:S3/BucketBlockPublicAccessDisabled` and `Policy:S3/AccountBlockPublicAccessDisabled`:
 //!   a bucket's or the account's Block Public Access deleted, or put with any setting off.
+//! - `Stealth:S3/ServerAccessLoggingDisabled`: a `PutBucketLogging` whose status has no
+//!   `LoggingEnabled` (the bucket's server access logging turned off).
 //! - `Policy:S3/BucketAnonymousAccessGranted`: a bucket policy allowing `*` without a
 //!   condition, or an ACL granting the AllUsers group; `Policy:S3/BucketPublicAccessGranted`:
 //!   an ACL granting the AuthenticatedUsers group (any AWS account).
@@ -82,6 +84,15 @@ pub static BUCKET_BLOCK_DISABLED: FindingType = FindingType {
     severity: 2.0,
     title: "Amazon S3 Block Public Access was disabled for S3 bucket {target}.",
     description: "Amazon S3 Block Public Access was disabled for S3 bucket {target} by {principal} calling {api}.",
+    resource_type: "S3Bucket",
+};
+
+/// See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-s3.html#stealth-s3-serveraccessloggingdisabled>.
+pub static SERVER_ACCESS_LOGGING_DISABLED: FindingType = FindingType {
+    name: "Stealth:S3/ServerAccessLoggingDisabled",
+    severity: 2.0,
+    title: "S3 server access logging was disabled for S3 bucket {target}.",
+    description: "S3 server access logging was disabled for S3 bucket {target} by {principal} calling {api}: requests to it are no longer logged.",
     resource_type: "S3Bucket",
 };
 
@@ -229,6 +240,7 @@ pub static TYPES: &[&FindingType] = &[
     &TRAIL_LOGGING_DISABLED,
     &PASSWORD_POLICY_CHANGE,
     &BUCKET_BLOCK_DISABLED,
+    &SERVER_ACCESS_LOGGING_DISABLED,
     &ACCOUNT_BLOCK_DISABLED,
     &BUCKET_ANONYMOUS_ACCESS,
     &BUCKET_PUBLIC_ACCESS,
@@ -618,6 +630,7 @@ pub fn reads_body(source: &str, name: &str) -> bool {
                     | "DeleteAccountPublicAccessBlock"
                     | "PutBucketPolicy"
                     | "PutBucketAcl"
+                    | "PutBucketLogging"
             )
             | (
                 "sts.amazonaws.com",
@@ -805,6 +818,18 @@ fn detect_one(event: &Json, at: i64, state: &mut State, lists: &Lists) -> Vec<De
             let bucket = s(params, &["bucketName"]).unwrap_or_default();
             out.push(detection(
                 &BUCKET_BLOCK_DISABLED,
+                event,
+                bucket.to_owned(),
+                bucket,
+                bucket_resource(event, bucket),
+                api_call_action(event, None),
+            ));
+        }
+        // A logging status without `loggingEnabled` turns the bucket's server access logging off.
+        ("s3.amazonaws.com", "PutBucketLogging") if !logging_on(params) => {
+            let bucket = s(params, &["bucketName"]).unwrap_or_default();
+            out.push(detection(
+                &SERVER_ACCESS_LOGGING_DISABLED,
                 event,
                 bucket.to_owned(),
                 bucket,
@@ -1186,6 +1211,13 @@ fn credentials_moved(event: &Json, t: i64, state: &mut State, out: &mut Vec<Dete
 
 /// Whether Block Public Access was put with any of its four settings off (S3 records the
 /// configuration as `publicAccessBlockConfiguration`).
+/// Whether a `PutBucketLogging` turns logging on (its status has `LoggingEnabled`), in the
+/// parameters' model casing or CloudTrail's.
+fn logging_on(params: &Json) -> bool {
+    let status = params.get("bucketLoggingStatus").or_else(|| params.get("BucketLoggingStatus"));
+    status.and_then(|s| s.get("loggingEnabled").or_else(|| s.get("LoggingEnabled"))).is_some_and(|l| !l.is_null())
+}
+
 fn block_off(params: &Json) -> bool {
     let conf = params
         .get("publicAccessBlockConfiguration")
@@ -1466,6 +1498,26 @@ mod tests {
         // Within the baseline nothing is judged.
         let mut young = State::default();
         assert!(detect(&grant, 0, &mut young, &none).is_empty());
+    }
+
+    #[test]
+    fn only_a_logging_status_without_logging_enabled_turns_logging_off() {
+        let none = Lists::default();
+        let put = |params: Json| event("PutBucketLogging", "s3.amazonaws.com", params);
+        let mut st = State::default();
+        for off in [
+            json!({"bucketName": "b", "bucketLoggingStatus": {}}),
+            json!({"bucketName": "b", "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}),
+            json!({"bucketName": "b"}),
+        ] {
+            assert_eq!(types(&put(off.clone()), &mut st, &none), ["Stealth:S3/ServerAccessLoggingDisabled"], "{off}");
+        }
+        for on in [
+            json!({"bucketName": "b", "bucketLoggingStatus": {"loggingEnabled": {"targetBucket": "logs"}}}),
+            json!({"bucketName": "b", "BucketLoggingStatus": {"LoggingEnabled": {"TargetBucket": "logs"}}}),
+        ] {
+            assert!(types(&put(on.clone()), &mut st, &none).is_empty(), "{on}");
+        }
     }
 
     #[test]

@@ -401,6 +401,86 @@ pub fn get_usage_statistics(
     Ok(shapes::GetUsageStatisticsResponse { usage_statistics: Some(stats), next_token: None })
 }
 
+/// GuardDuty's free trial: 30 days from when a detector is made, for each feature it analyses.
+/// Rampart charges nothing (GetUsageStatistics says 0 USD), but answers the days as AWS counts
+/// them, for the caller and its associated members, so that tools that show them show them.
+/// See <https://docs.aws.amazon.com/guardduty/latest/APIReference/API_GetRemainingFreeTrialDays.html>.
+pub fn get_remaining_free_trial_days(
+    ctx: &Ctx<'_>,
+    input: shapes::GetRemainingFreeTrialDaysRequest,
+) -> Result<shapes::GetRemainingFreeTrialDaysResponse, ServiceError> {
+    const TRIAL_DAYS: i64 = 30;
+    let (account, region) = (&ctx.principal.account_id, ctx.region);
+    let get = records::cached_reader(ctx.db);
+    own_detector(&get, account, region, &input.detector_id)?;
+    let visible = members::visible(ctx.db, account, region)?;
+    let (mut accounts, mut unprocessed) = (Vec::new(), Vec::new());
+    for id in input.account_ids {
+        let d = if visible.contains(&id) { detector(&get, &id, region)? } else { None };
+        let Some(d) = d else {
+            unprocessed.push(shapes::UnprocessedAccount {
+                result: "The request is rejected because the account is not the caller's nor an associated member's."
+                    .to_owned(),
+                account_id: id,
+            });
+            continue;
+        };
+        let left = (TRIAL_DAYS - (ctx.now - d.created).whole_days()).clamp(0, TRIAL_DAYS);
+        let days = Some(i32::try_from(left).unwrap_or(0));
+        let trial = |on: bool| on.then_some(shapes::DataSourceFreeTrial { free_trial_days_remaining: days });
+        let analysed: Vec<&str> =
+            ["CLOUD_TRAIL", "S3_DATA_EVENTS"].into_iter().filter(|f| feature_status(&d, f) == "ENABLED").collect();
+        accounts.push(shapes::AccountFreeTrialInfo {
+            account_id: Some(id),
+            data_sources: Some(shapes::DataSourcesFreeTrial {
+                cloud_trail: trial(analysed.contains(&"CLOUD_TRAIL")),
+                dns_logs: None,
+                flow_logs: None,
+                s3_logs: trial(analysed.contains(&"S3_DATA_EVENTS")),
+                kubernetes: None,
+                malware_protection: None,
+            }),
+            features: Some(
+                analysed
+                    .iter()
+                    .map(|f| shapes::FreeTrialFeatureConfigurationResult {
+                        name: Some((*f).to_owned()),
+                        free_trial_days_remaining: days,
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    Ok(shapes::GetRemainingFreeTrialDaysResponse { accounts: Some(accounts), unprocessed_accounts: Some(unprocessed) })
+}
+
+/// Runtime Monitoring's coverage: the EKS clusters, ECS clusters and EC2 instances whose
+/// runtime agent reports to GuardDuty. Rampart runs none of these, so no resource is covered
+/// (and none is missing coverage): the list is empty and every count zero.
+/// See <https://docs.aws.amazon.com/guardduty/latest/ug/runtime-monitoring-assessing-coverage.html>.
+pub fn list_coverage(
+    ctx: &Ctx<'_>,
+    input: shapes::ListCoverageRequest,
+) -> Result<shapes::ListCoverageResponse, ServiceError> {
+    own_detector(&records::cached_reader(ctx.db), &ctx.principal.account_id, ctx.region, &input.detector_id)?;
+    let (resources, next_token) = page(Vec::new(), input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListCoverageResponse { resources, next_token })
+}
+
+pub fn get_coverage_statistics(
+    ctx: &Ctx<'_>,
+    input: shapes::GetCoverageStatisticsRequest,
+) -> Result<shapes::GetCoverageStatisticsResponse, ServiceError> {
+    own_detector(&records::cached_reader(ctx.db), &ctx.principal.account_id, ctx.region, &input.detector_id)?;
+    let asked = |t: &str| input.statistics_type.iter().any(|s| s == t).then(BTreeMap::new);
+    Ok(shapes::GetCoverageStatisticsResponse {
+        coverage_statistics: Some(shapes::CoverageStatistics {
+            count_by_resource_type: asked("COUNT_BY_RESOURCE_TYPE"),
+            count_by_coverage_status: asked("COUNT_BY_COVERAGE_STATUS"),
+        }),
+    })
+}
+
 /// A page of a listing by `NextToken` (an index) and `MaxResults` (1–50, 50 by default).
 pub(crate) fn page<T>(
     items: Vec<T>,
@@ -569,6 +649,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DisassociateMembers", DETECTOR, RES),
         row("EnableOrganizationAdminAccount", &[Target::All], RES),
         row("GetAdministratorAccount", DETECTOR, RES),
+        row("GetCoverageStatistics", DETECTOR, RES),
         row("GetDetector", DETECTOR, RES),
         row("GetFilter", FILTER, RES),
         row("GetFindings", DETECTOR, RES),
@@ -579,11 +660,13 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("GetMemberDetectors", DETECTOR, RES),
         row("GetMembers", DETECTOR, RES),
         row("GetOrganizationStatistics", &[Target::All], RES),
+        row("GetRemainingFreeTrialDays", DETECTOR, RES),
         row("GetThreatEntitySet", THREAT_ENTITY, RES),
         row("GetThreatIntelSet", THREAT, RES),
         row("GetTrustedEntitySet", TRUSTED_ENTITY, RES),
         row("GetUsageStatistics", DETECTOR, RES),
         row("InviteMembers", DETECTOR, RES),
+        row("ListCoverage", DETECTOR, RES),
         row("ListDetectors", &[Target::All], &[]),
         row("ListFilters", DETECTOR, RES),
         row("ListFindings", DETECTOR, RES),

@@ -1093,6 +1093,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DisassociateMembers",
     "EnableOrganizationAdminAccount",
     "GetAdministratorAccount",
+    "GetCoverageStatistics",
     "GetDetector",
     "GetFilter",
     "GetFindings",
@@ -1103,11 +1104,13 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetMemberDetectors",
     "GetMembers",
     "GetOrganizationStatistics",
+    "GetRemainingFreeTrialDays",
     "GetThreatEntitySet",
     "GetThreatIntelSet",
     "GetTrustedEntitySet",
     "GetUsageStatistics",
     "InviteMembers",
+    "ListCoverage",
     "ListDetectors",
     "ListFilters",
     "ListFindings",
@@ -20612,6 +20615,49 @@ impl ::std::fmt::Debug for AccountDetail {
     }
 }
 
+/// The `AccountFreeTrialInfo` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AccountFreeTrialInfo {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub data_sources: ::std::option::Option<DataSourcesFreeTrial>,
+    pub features: ::std::option::Option<::std::vec::Vec<FreeTrialFeatureConfigurationResult>>,
+}
+
+impl crate::HasShape for AccountFreeTrialInfo {
+    const SHAPE: &'static crate::Shape = &SH_AccountFreeTrialInfo;
+}
+
+impl crate::FromValue for AccountFreeTrialInfo {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            account_id: crate::optional(f.next())?,
+            data_sources: crate::optional(f.next())?,
+            features: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for AccountFreeTrialInfo {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.data_sources.map(crate::IntoValue::into_value),
+            self.features.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AccountFreeTrialInfo {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AccountFreeTrialInfo")
+            .field("AccountId", &self.account_id)
+            .field("DataSources", &self.data_sources)
+            .field("Features", &self.features)
+            .finish()
+    }
+}
+
 /// The `AccountLevelPermissions` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct AccountLevelPermissions {
@@ -20881,6 +20927,42 @@ impl ::std::fmt::Debug for AdditionalInfo {
     }
 }
 
+/// The `AddonDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AddonDetails {
+    pub addon_version: ::std::option::Option<::std::string::String>,
+    pub addon_status: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for AddonDetails {
+    const SHAPE: &'static crate::Shape = &SH_AddonDetails;
+}
+
+impl crate::FromValue for AddonDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { addon_version: crate::optional(f.next())?, addon_status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AddonDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.addon_version.map(crate::IntoValue::into_value),
+            self.addon_status.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AddonDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AddonDetails")
+            .field("AddonVersion", &self.addon_version)
+            .field("AddonStatus", &self.addon_status)
+            .finish()
+    }
+}
+
 /// The `AdminAccount` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct AdminAccount {
@@ -20961,6 +21043,35 @@ impl ::std::fmt::Debug for Administrator {
             .field("RelationshipStatus", &self.relationship_status)
             .field("InvitedAt", &self.invited_at)
             .finish()
+    }
+}
+
+/// The `AgentDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AgentDetails {
+    pub version: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for AgentDetails {
+    const SHAPE: &'static crate::Shape = &SH_AgentDetails;
+}
+
+impl crate::FromValue for AgentDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { version: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AgentDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.version.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for AgentDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AgentDetails").field("Version", &self.version).finish()
     }
 }
 
@@ -21670,6 +21781,45 @@ impl ::std::fmt::Debug for ContainerFindingResource {
     }
 }
 
+/// The `ContainerInstanceDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ContainerInstanceDetails {
+    pub covered_container_instances: ::std::option::Option<i64>,
+    pub compatible_container_instances: ::std::option::Option<i64>,
+}
+
+impl crate::HasShape for ContainerInstanceDetails {
+    const SHAPE: &'static crate::Shape = &SH_ContainerInstanceDetails;
+}
+
+impl crate::FromValue for ContainerInstanceDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            covered_container_instances: crate::optional(f.next())?,
+            compatible_container_instances: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ContainerInstanceDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.covered_container_instances.map(crate::IntoValue::into_value),
+            self.compatible_container_instances.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ContainerInstanceDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ContainerInstanceDetails")
+            .field("CoveredContainerInstances", &self.covered_container_instances)
+            .field("CompatibleContainerInstances", &self.compatible_container_instances)
+            .finish()
+    }
+}
+
 /// The `Country` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Country {
@@ -21702,6 +21852,433 @@ impl ::std::fmt::Debug for Country {
         f.debug_struct("Country")
             .field("CountryCode", &self.country_code)
             .field("CountryName", &self.country_name)
+            .finish()
+    }
+}
+
+/// The `CoverageEc2InstanceDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageEc2InstanceDetails {
+    pub instance_id: ::std::option::Option<::std::string::String>,
+    pub instance_type: ::std::option::Option<::std::string::String>,
+    pub cluster_arn: ::std::option::Option<::std::string::String>,
+    pub agent_details: ::std::option::Option<AgentDetails>,
+    pub management_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CoverageEc2InstanceDetails {
+    const SHAPE: &'static crate::Shape = &SH_CoverageEc2InstanceDetails;
+}
+
+impl crate::FromValue for CoverageEc2InstanceDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            instance_id: crate::optional(f.next())?,
+            instance_type: crate::optional(f.next())?,
+            cluster_arn: crate::optional(f.next())?,
+            agent_details: crate::optional(f.next())?,
+            management_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CoverageEc2InstanceDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.instance_id.map(crate::IntoValue::into_value),
+            self.instance_type.map(crate::IntoValue::into_value),
+            self.cluster_arn.map(crate::IntoValue::into_value),
+            self.agent_details.map(crate::IntoValue::into_value),
+            self.management_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageEc2InstanceDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageEc2InstanceDetails")
+            .field("InstanceId", &self.instance_id)
+            .field("InstanceType", &self.instance_type)
+            .field("ClusterArn", &self.cluster_arn)
+            .field("AgentDetails", &self.agent_details)
+            .field("ManagementType", &self.management_type)
+            .finish()
+    }
+}
+
+/// The `CoverageEcsClusterDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageEcsClusterDetails {
+    pub cluster_name: ::std::option::Option<::std::string::String>,
+    pub fargate_details: ::std::option::Option<FargateDetails>,
+    pub container_instance_details: ::std::option::Option<ContainerInstanceDetails>,
+}
+
+impl crate::HasShape for CoverageEcsClusterDetails {
+    const SHAPE: &'static crate::Shape = &SH_CoverageEcsClusterDetails;
+}
+
+impl crate::FromValue for CoverageEcsClusterDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            cluster_name: crate::optional(f.next())?,
+            fargate_details: crate::optional(f.next())?,
+            container_instance_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CoverageEcsClusterDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.cluster_name.map(crate::IntoValue::into_value),
+            self.fargate_details.map(crate::IntoValue::into_value),
+            self.container_instance_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageEcsClusterDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageEcsClusterDetails")
+            .field("ClusterName", &self.cluster_name)
+            .field("FargateDetails", &self.fargate_details)
+            .field("ContainerInstanceDetails", &self.container_instance_details)
+            .finish()
+    }
+}
+
+/// The `CoverageEksClusterDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageEksClusterDetails {
+    pub cluster_name: ::std::option::Option<::std::string::String>,
+    pub covered_nodes: ::std::option::Option<i64>,
+    pub compatible_nodes: ::std::option::Option<i64>,
+    pub addon_details: ::std::option::Option<AddonDetails>,
+    pub management_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CoverageEksClusterDetails {
+    const SHAPE: &'static crate::Shape = &SH_CoverageEksClusterDetails;
+}
+
+impl crate::FromValue for CoverageEksClusterDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            cluster_name: crate::optional(f.next())?,
+            covered_nodes: crate::optional(f.next())?,
+            compatible_nodes: crate::optional(f.next())?,
+            addon_details: crate::optional(f.next())?,
+            management_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CoverageEksClusterDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.cluster_name.map(crate::IntoValue::into_value),
+            self.covered_nodes.map(crate::IntoValue::into_value),
+            self.compatible_nodes.map(crate::IntoValue::into_value),
+            self.addon_details.map(crate::IntoValue::into_value),
+            self.management_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageEksClusterDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageEksClusterDetails")
+            .field("ClusterName", &self.cluster_name)
+            .field("CoveredNodes", &self.covered_nodes)
+            .field("CompatibleNodes", &self.compatible_nodes)
+            .field("AddonDetails", &self.addon_details)
+            .field("ManagementType", &self.management_type)
+            .finish()
+    }
+}
+
+/// The `CoverageFilterCondition` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageFilterCondition {
+    pub equals: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub not_equals: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for CoverageFilterCondition {
+    const SHAPE: &'static crate::Shape = &SH_CoverageFilterCondition;
+}
+
+impl crate::FromValue for CoverageFilterCondition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { equals: crate::optional(f.next())?, not_equals: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CoverageFilterCondition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.equals.map(crate::IntoValue::into_value),
+            self.not_equals.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageFilterCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageFilterCondition")
+            .field("Equals", &self.equals)
+            .field("NotEquals", &self.not_equals)
+            .finish()
+    }
+}
+
+/// The `CoverageFilterCriteria` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageFilterCriteria {
+    pub filter_criterion: ::std::option::Option<::std::vec::Vec<CoverageFilterCriterion>>,
+}
+
+impl crate::HasShape for CoverageFilterCriteria {
+    const SHAPE: &'static crate::Shape = &SH_CoverageFilterCriteria;
+}
+
+impl crate::FromValue for CoverageFilterCriteria {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { filter_criterion: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CoverageFilterCriteria {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.filter_criterion.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageFilterCriteria {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageFilterCriteria").field("FilterCriterion", &self.filter_criterion).finish()
+    }
+}
+
+/// The `CoverageFilterCriterion` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageFilterCriterion {
+    pub criterion_key: ::std::option::Option<::std::string::String>,
+    pub filter_condition: ::std::option::Option<CoverageFilterCondition>,
+}
+
+impl crate::HasShape for CoverageFilterCriterion {
+    const SHAPE: &'static crate::Shape = &SH_CoverageFilterCriterion;
+}
+
+impl crate::FromValue for CoverageFilterCriterion {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { criterion_key: crate::optional(f.next())?, filter_condition: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CoverageFilterCriterion {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.criterion_key.map(crate::IntoValue::into_value),
+            self.filter_condition.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageFilterCriterion {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageFilterCriterion")
+            .field("CriterionKey", &self.criterion_key)
+            .field("FilterCondition", &self.filter_condition)
+            .finish()
+    }
+}
+
+/// The `CoverageResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageResource {
+    pub resource_id: ::std::option::Option<::std::string::String>,
+    pub detector_id: ::std::option::Option<::std::string::String>,
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub resource_details: ::std::option::Option<CoverageResourceDetails>,
+    pub coverage_status: ::std::option::Option<::std::string::String>,
+    pub issue: ::std::option::Option<::std::string::String>,
+    pub updated_at: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for CoverageResource {
+    const SHAPE: &'static crate::Shape = &SH_CoverageResource;
+}
+
+impl crate::FromValue for CoverageResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(7)?.into_iter();
+        Ok(Self {
+            resource_id: crate::optional(f.next())?,
+            detector_id: crate::optional(f.next())?,
+            account_id: crate::optional(f.next())?,
+            resource_details: crate::optional(f.next())?,
+            coverage_status: crate::optional(f.next())?,
+            issue: crate::optional(f.next())?,
+            updated_at: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CoverageResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.resource_id.map(crate::IntoValue::into_value),
+            self.detector_id.map(crate::IntoValue::into_value),
+            self.account_id.map(crate::IntoValue::into_value),
+            self.resource_details.map(crate::IntoValue::into_value),
+            self.coverage_status.map(crate::IntoValue::into_value),
+            self.issue.map(crate::IntoValue::into_value),
+            self.updated_at.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageResource")
+            .field("ResourceId", &self.resource_id)
+            .field("DetectorId", &self.detector_id)
+            .field("AccountId", &self.account_id)
+            .field("ResourceDetails", &self.resource_details)
+            .field("CoverageStatus", &self.coverage_status)
+            .field("Issue", &self.issue)
+            .field("UpdatedAt", &self.updated_at)
+            .finish()
+    }
+}
+
+/// The `CoverageResourceDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageResourceDetails {
+    pub eks_cluster_details: ::std::option::Option<CoverageEksClusterDetails>,
+    pub ecs_cluster_details: ::std::option::Option<CoverageEcsClusterDetails>,
+    pub ec2_instance_details: ::std::option::Option<CoverageEc2InstanceDetails>,
+    pub resource_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CoverageResourceDetails {
+    const SHAPE: &'static crate::Shape = &SH_CoverageResourceDetails;
+}
+
+impl crate::FromValue for CoverageResourceDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            eks_cluster_details: crate::optional(f.next())?,
+            ecs_cluster_details: crate::optional(f.next())?,
+            ec2_instance_details: crate::optional(f.next())?,
+            resource_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CoverageResourceDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.eks_cluster_details.map(crate::IntoValue::into_value),
+            self.ecs_cluster_details.map(crate::IntoValue::into_value),
+            self.ec2_instance_details.map(crate::IntoValue::into_value),
+            self.resource_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageResourceDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageResourceDetails")
+            .field("EksClusterDetails", &self.eks_cluster_details)
+            .field("EcsClusterDetails", &self.ecs_cluster_details)
+            .field("Ec2InstanceDetails", &self.ec2_instance_details)
+            .field("ResourceType", &self.resource_type)
+            .finish()
+    }
+}
+
+/// The `CoverageSortCriteria` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageSortCriteria {
+    pub attribute_name: ::std::option::Option<::std::string::String>,
+    pub order_by: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CoverageSortCriteria {
+    const SHAPE: &'static crate::Shape = &SH_CoverageSortCriteria;
+}
+
+impl crate::FromValue for CoverageSortCriteria {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { attribute_name: crate::optional(f.next())?, order_by: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CoverageSortCriteria {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.attribute_name.map(crate::IntoValue::into_value),
+            self.order_by.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageSortCriteria {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageSortCriteria")
+            .field("AttributeName", &self.attribute_name)
+            .field("OrderBy", &self.order_by)
+            .finish()
+    }
+}
+
+/// The `CoverageStatistics` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CoverageStatistics {
+    pub count_by_resource_type: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, i64>>,
+    pub count_by_coverage_status: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, i64>>,
+}
+
+impl crate::HasShape for CoverageStatistics {
+    const SHAPE: &'static crate::Shape = &SH_CoverageStatistics;
+}
+
+impl crate::FromValue for CoverageStatistics {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            count_by_resource_type: crate::optional(f.next())?,
+            count_by_coverage_status: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CoverageStatistics {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.count_by_resource_type.map(crate::IntoValue::into_value),
+            self.count_by_coverage_status.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CoverageStatistics {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CoverageStatistics")
+            .field("CountByResourceType", &self.count_by_resource_type)
+            .field("CountByCoverageStatus", &self.count_by_coverage_status)
             .finish()
     }
 }
@@ -22586,6 +23163,90 @@ impl ::std::fmt::Debug for DataSourceConfigurationsResult {
         f.debug_struct("DataSourceConfigurationsResult")
             .field("CloudTrail", &self.cloud_trail)
             .field("DNSLogs", &self.dns_logs)
+            .field("FlowLogs", &self.flow_logs)
+            .field("S3Logs", &self.s3_logs)
+            .field("Kubernetes", &self.kubernetes)
+            .field("MalwareProtection", &self.malware_protection)
+            .finish()
+    }
+}
+
+/// The `DataSourceFreeTrial` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DataSourceFreeTrial {
+    pub free_trial_days_remaining: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for DataSourceFreeTrial {
+    const SHAPE: &'static crate::Shape = &SH_DataSourceFreeTrial;
+}
+
+impl crate::FromValue for DataSourceFreeTrial {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { free_trial_days_remaining: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DataSourceFreeTrial {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.free_trial_days_remaining.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DataSourceFreeTrial {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DataSourceFreeTrial").field("FreeTrialDaysRemaining", &self.free_trial_days_remaining).finish()
+    }
+}
+
+/// The `DataSourcesFreeTrial` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DataSourcesFreeTrial {
+    pub cloud_trail: ::std::option::Option<DataSourceFreeTrial>,
+    pub dns_logs: ::std::option::Option<DataSourceFreeTrial>,
+    pub flow_logs: ::std::option::Option<DataSourceFreeTrial>,
+    pub s3_logs: ::std::option::Option<DataSourceFreeTrial>,
+    pub kubernetes: ::std::option::Option<KubernetesDataSourceFreeTrial>,
+    pub malware_protection: ::std::option::Option<MalwareProtectionDataSourceFreeTrial>,
+}
+
+impl crate::HasShape for DataSourcesFreeTrial {
+    const SHAPE: &'static crate::Shape = &SH_DataSourcesFreeTrial;
+}
+
+impl crate::FromValue for DataSourcesFreeTrial {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            cloud_trail: crate::optional(f.next())?,
+            dns_logs: crate::optional(f.next())?,
+            flow_logs: crate::optional(f.next())?,
+            s3_logs: crate::optional(f.next())?,
+            kubernetes: crate::optional(f.next())?,
+            malware_protection: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DataSourcesFreeTrial {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.cloud_trail.map(crate::IntoValue::into_value),
+            self.dns_logs.map(crate::IntoValue::into_value),
+            self.flow_logs.map(crate::IntoValue::into_value),
+            self.s3_logs.map(crate::IntoValue::into_value),
+            self.kubernetes.map(crate::IntoValue::into_value),
+            self.malware_protection.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DataSourcesFreeTrial {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DataSourcesFreeTrial")
+            .field("CloudTrail", &self.cloud_trail)
+            .field("DnsLogs", &self.dns_logs)
             .field("FlowLogs", &self.flow_logs)
             .field("S3Logs", &self.s3_logs)
             .field("Kubernetes", &self.kubernetes)
@@ -24894,6 +25555,42 @@ impl ::std::fmt::Debug for Evidence {
     }
 }
 
+/// The `FargateDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct FargateDetails {
+    pub issues: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub management_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for FargateDetails {
+    const SHAPE: &'static crate::Shape = &SH_FargateDetails;
+}
+
+impl crate::FromValue for FargateDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { issues: crate::optional(f.next())?, management_type: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for FargateDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.issues.map(crate::IntoValue::into_value),
+            self.management_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for FargateDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("FargateDetails")
+            .field("Issues", &self.issues)
+            .field("ManagementType", &self.management_type)
+            .finish()
+    }
+}
+
 /// The `Finding` shape.
 #[derive(Clone, PartialEq)]
 pub struct Finding {
@@ -25145,6 +25842,42 @@ impl ::std::fmt::Debug for FlowLogsConfigurationResult {
     }
 }
 
+/// The `FreeTrialFeatureConfigurationResult` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct FreeTrialFeatureConfigurationResult {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub free_trial_days_remaining: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for FreeTrialFeatureConfigurationResult {
+    const SHAPE: &'static crate::Shape = &SH_FreeTrialFeatureConfigurationResult;
+}
+
+impl crate::FromValue for FreeTrialFeatureConfigurationResult {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, free_trial_days_remaining: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for FreeTrialFeatureConfigurationResult {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.free_trial_days_remaining.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for FreeTrialFeatureConfigurationResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("FreeTrialFeatureConfigurationResult")
+            .field("Name", &self.name)
+            .field("FreeTrialDaysRemaining", &self.free_trial_days_remaining)
+            .finish()
+    }
+}
+
 /// The `GeoLocation` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct GeoLocation {
@@ -25233,6 +25966,78 @@ impl crate::IntoValue for GetAdministratorAccountResponse {
 impl ::std::fmt::Debug for GetAdministratorAccountResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GetAdministratorAccountResponse").field("Administrator", &self.administrator).finish()
+    }
+}
+
+/// The `GetCoverageStatisticsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetCoverageStatisticsRequest {
+    pub detector_id: ::std::string::String,
+    pub filter_criteria: ::std::option::Option<CoverageFilterCriteria>,
+    pub statistics_type: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for GetCoverageStatisticsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetCoverageStatisticsRequest;
+}
+
+impl crate::FromValue for GetCoverageStatisticsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            filter_criteria: crate::optional(f.next())?,
+            statistics_type: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetCoverageStatisticsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.filter_criteria.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.statistics_type)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetCoverageStatisticsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetCoverageStatisticsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("FilterCriteria", &self.filter_criteria)
+            .field("StatisticsType", &self.statistics_type)
+            .finish()
+    }
+}
+
+/// The `GetCoverageStatisticsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetCoverageStatisticsResponse {
+    pub coverage_statistics: ::std::option::Option<CoverageStatistics>,
+}
+
+impl crate::HasShape for GetCoverageStatisticsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetCoverageStatisticsResponse;
+}
+
+impl crate::FromValue for GetCoverageStatisticsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { coverage_statistics: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetCoverageStatisticsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.coverage_statistics.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for GetCoverageStatisticsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetCoverageStatisticsResponse").field("CoverageStatistics", &self.coverage_statistics).finish()
     }
 }
 
@@ -25961,6 +26766,78 @@ impl ::std::fmt::Debug for GetOrganizationStatisticsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GetOrganizationStatisticsResponse")
             .field("OrganizationDetails", &self.organization_details)
+            .finish()
+    }
+}
+
+/// The `GetRemainingFreeTrialDaysRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetRemainingFreeTrialDaysRequest {
+    pub detector_id: ::std::string::String,
+    pub account_ids: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for GetRemainingFreeTrialDaysRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetRemainingFreeTrialDaysRequest;
+}
+
+impl crate::FromValue for GetRemainingFreeTrialDaysRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())?, account_ids: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetRemainingFreeTrialDaysRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            Some(crate::IntoValue::into_value(self.account_ids)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetRemainingFreeTrialDaysRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetRemainingFreeTrialDaysRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("AccountIds", &self.account_ids)
+            .finish()
+    }
+}
+
+/// The `GetRemainingFreeTrialDaysResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetRemainingFreeTrialDaysResponse {
+    pub accounts: ::std::option::Option<::std::vec::Vec<AccountFreeTrialInfo>>,
+    pub unprocessed_accounts: ::std::option::Option<::std::vec::Vec<UnprocessedAccount>>,
+}
+
+impl crate::HasShape for GetRemainingFreeTrialDaysResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetRemainingFreeTrialDaysResponse;
+}
+
+impl crate::FromValue for GetRemainingFreeTrialDaysResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { accounts: crate::optional(f.next())?, unprocessed_accounts: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetRemainingFreeTrialDaysResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.accounts.map(crate::IntoValue::into_value),
+            self.unprocessed_accounts.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetRemainingFreeTrialDaysResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetRemainingFreeTrialDaysResponse")
+            .field("Accounts", &self.accounts)
+            .field("UnprocessedAccounts", &self.unprocessed_accounts)
             .finish()
     }
 }
@@ -27069,6 +27946,35 @@ impl ::std::fmt::Debug for KubernetesConfigurationResult {
     }
 }
 
+/// The `KubernetesDataSourceFreeTrial` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct KubernetesDataSourceFreeTrial {
+    pub audit_logs: ::std::option::Option<DataSourceFreeTrial>,
+}
+
+impl crate::HasShape for KubernetesDataSourceFreeTrial {
+    const SHAPE: &'static crate::Shape = &SH_KubernetesDataSourceFreeTrial;
+}
+
+impl crate::FromValue for KubernetesDataSourceFreeTrial {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { audit_logs: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for KubernetesDataSourceFreeTrial {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.audit_logs.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for KubernetesDataSourceFreeTrial {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("KubernetesDataSourceFreeTrial").field("AuditLogs", &self.audit_logs).finish()
+    }
+}
+
 /// The `KubernetesDetails` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct KubernetesDetails {
@@ -27540,6 +28446,93 @@ impl ::std::fmt::Debug for LineageObject {
             .field("ExecutablePath", &self.executable_path)
             .field("Euid", &self.euid)
             .field("ParentUuid", &self.parent_uuid)
+            .finish()
+    }
+}
+
+/// The `ListCoverageRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListCoverageRequest {
+    pub detector_id: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+    pub filter_criteria: ::std::option::Option<CoverageFilterCriteria>,
+    pub sort_criteria: ::std::option::Option<CoverageSortCriteria>,
+}
+
+impl crate::HasShape for ListCoverageRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListCoverageRequest;
+}
+
+impl crate::FromValue for ListCoverageRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+            filter_criteria: crate::optional(f.next())?,
+            sort_criteria: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListCoverageRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.filter_criteria.map(crate::IntoValue::into_value),
+            self.sort_criteria.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListCoverageRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListCoverageRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .field("FilterCriteria", &self.filter_criteria)
+            .field("SortCriteria", &self.sort_criteria)
+            .finish()
+    }
+}
+
+/// The `ListCoverageResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListCoverageResponse {
+    pub resources: ::std::vec::Vec<CoverageResource>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListCoverageResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListCoverageResponse;
+}
+
+impl crate::FromValue for ListCoverageResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { resources: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListCoverageResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resources)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListCoverageResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListCoverageResponse")
+            .field("Resources", &self.resources)
+            .field("NextToken", &self.next_token)
             .finish()
     }
 }
@@ -28644,6 +29637,37 @@ impl ::std::fmt::Debug for MalwareProtectionConfigurationResult {
         f.debug_struct("MalwareProtectionConfigurationResult")
             .field("ScanEc2InstanceWithFindings", &self.scan_ec2_instance_with_findings)
             .field("ServiceRole", &self.service_role)
+            .finish()
+    }
+}
+
+/// The `MalwareProtectionDataSourceFreeTrial` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MalwareProtectionDataSourceFreeTrial {
+    pub scan_ec2_instance_with_findings: ::std::option::Option<DataSourceFreeTrial>,
+}
+
+impl crate::HasShape for MalwareProtectionDataSourceFreeTrial {
+    const SHAPE: &'static crate::Shape = &SH_MalwareProtectionDataSourceFreeTrial;
+}
+
+impl crate::FromValue for MalwareProtectionDataSourceFreeTrial {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scan_ec2_instance_with_findings: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MalwareProtectionDataSourceFreeTrial {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.scan_ec2_instance_with_findings.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for MalwareProtectionDataSourceFreeTrial {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MalwareProtectionDataSourceFreeTrial")
+            .field("ScanEc2InstanceWithFindings", &self.scan_ec2_instance_with_findings)
             .finish()
     }
 }

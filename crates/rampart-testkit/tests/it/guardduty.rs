@@ -846,6 +846,37 @@ async fn calls_from_a_tor_exit_node_are_found() {
     assert_eq!(by_feature.len(), 1);
     assert_eq!(by_feature[0].total().unwrap().amount(), Some("0"));
     assert_eq!(by_feature[0].total().unwrap().unit(), Some("USD"));
+    // The free trial is counted as AWS counts it (30 days from the detector), for the features
+    // it analyses; an account that is neither the caller nor its member is unprocessed.
+    let account = crate::iam::root(&server).get_user().send().await.unwrap();
+    let account = account.user().unwrap().arn().split(':').nth(4).unwrap().to_owned();
+    let trial = gd
+        .get_remaining_free_trial_days()
+        .detector_id(&detector)
+        .account_ids(&account)
+        .account_ids("111122223333")
+        .send()
+        .await
+        .unwrap();
+    let mine = &trial.accounts()[0];
+    assert_eq!(mine.account_id(), Some(account.as_str()));
+    let features: Vec<(&str, Option<i32>)> =
+        mine.features().iter().filter_map(|f| Some((f.name()?.as_str(), f.free_trial_days_remaining()))).collect();
+    assert_eq!(features, [("CLOUD_TRAIL", Some(30)), ("S3_DATA_EVENTS", Some(30))]);
+    assert_eq!(trial.unprocessed_accounts()[0].account_id(), Some("111122223333"));
+    // Runtime Monitoring's coverage: Rampart runs no clusters or instances, so nothing is covered.
+    let coverage = gd.list_coverage().detector_id(&detector).send().await.unwrap();
+    assert!(coverage.resources().is_empty());
+    let stats = gd
+        .get_coverage_statistics()
+        .detector_id(&detector)
+        .statistics_type(aws_sdk_guardduty::types::CoverageStatisticsType::CountByResourceType)
+        .send()
+        .await
+        .unwrap();
+    let stats = stats.coverage_statistics().unwrap();
+    assert_eq!(stats.count_by_resource_type().map(|m| m.len()), Some(0));
+    assert!(stats.count_by_coverage_status().is_none(), "only the counts asked for");
 }
 
 /// A day's ordinary work of one person: their bucket's objects, their team's users, a KMS key,
@@ -1162,4 +1193,34 @@ async fn threat_and_trusted_entity_sets_weigh_calls_by_their_addresses() {
         gd.list_threat_entity_sets().detector_id(&detector).send().await.unwrap().threat_entity_set_ids().is_empty()
     );
     assert_eq!(entity_set_status(&gd, &detector, Some(&threat), None).await, "DELETED");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_off_a_buckets_server_access_logging_is_found() {
+    use aws_sdk_s3::types::{BucketLoggingStatus, LoggingEnabled};
+    let server = TestServer::start().await.unwrap();
+    let gd = client(&server);
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    for b in ["site", "site-logs"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let on = BucketLoggingStatus::builder()
+        .logging_enabled(LoggingEnabled::builder().target_bucket("site-logs").target_prefix("site/").build().unwrap())
+        .build();
+    s3.put_bucket_logging().bucket("site").bucket_logging_status(on).send().await.unwrap();
+    s3.put_bucket_logging()
+        .bucket("site")
+        .bucket_logging_status(BucketLoggingStatus::builder().build())
+        .send()
+        .await
+        .unwrap();
+    let found = wait_until(&gd, &detector, |f| types(f).contains("Stealth:S3/ServerAccessLoggingDisabled")).await;
+    // Turning it on was no finding; turning it off is one, about the bucket.
+    let off: Vec<_> = found.iter().filter(|f| f.r#type() == Some("Stealth:S3/ServerAccessLoggingDisabled")).collect();
+    assert_eq!(off.len(), 1);
+    assert_eq!(off[0].service().unwrap().count(), Some(1));
+    assert_eq!(off[0].severity(), Some(2.0));
+    let bucket = &off[0].resource().unwrap().s3_bucket_details()[0];
+    assert_eq!(bucket.name(), Some("site"));
 }
