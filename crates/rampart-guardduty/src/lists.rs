@@ -550,22 +550,30 @@ pub fn create_trusted_entity_set(
     Ok(shapes::CreateTrustedEntitySetResponse { trusted_entity_set_id: id })
 }
 
+/// A Get*EntitySet response (the two have the same members) of a list.
+macro_rules! entity_set_response {
+    ($shape:path, $l:expr) => {{
+        let l: List = $l;
+        $shape {
+            name: l.name,
+            format: l.format,
+            location: l.location,
+            expected_bucket_owner: l.expected_bucket_owner,
+            status: l.status,
+            tags: Some(l.tags),
+            created_at: l.created,
+            updated_at: l.updated,
+            error_details: l.error,
+        }
+    }};
+}
+
 pub fn get_threat_entity_set(
     ctx: &Ctx<'_>,
     input: shapes::GetThreatEntitySetRequest,
 ) -> Result<shapes::GetThreatEntitySetResponse, ServiceError> {
     let l = get_one(ctx, &input.detector_id, Kind::ThreatEntity, &input.threat_entity_set_id)?;
-    Ok(shapes::GetThreatEntitySetResponse {
-        name: l.name,
-        format: l.format,
-        location: l.location,
-        expected_bucket_owner: l.expected_bucket_owner,
-        status: l.status,
-        tags: Some(l.tags),
-        created_at: l.created,
-        updated_at: l.updated,
-        error_details: l.error,
-    })
+    Ok(entity_set_response!(shapes::GetThreatEntitySetResponse, l))
 }
 
 pub fn get_trusted_entity_set(
@@ -573,17 +581,7 @@ pub fn get_trusted_entity_set(
     input: shapes::GetTrustedEntitySetRequest,
 ) -> Result<shapes::GetTrustedEntitySetResponse, ServiceError> {
     let l = get_one(ctx, &input.detector_id, Kind::TrustedEntity, &input.trusted_entity_set_id)?;
-    Ok(shapes::GetTrustedEntitySetResponse {
-        name: l.name,
-        format: l.format,
-        location: l.location,
-        expected_bucket_owner: l.expected_bucket_owner,
-        status: l.status,
-        tags: Some(l.tags),
-        created_at: l.created,
-        updated_at: l.updated,
-        error_details: l.error,
-    })
+    Ok(entity_set_response!(shapes::GetTrustedEntitySetResponse, l))
 }
 
 pub fn update_threat_entity_set(

@@ -80,6 +80,32 @@ pub(crate) async fn wait_until(
     }
 }
 
+/// Makes a threat intel set of a TXT object and waits for it to be read (`ACTIVE`); returns its
+/// id.
+pub(crate) async fn threat_list(gd: &aws_sdk_guardduty::Client, detector: &str, name: &str, location: &str) -> String {
+    let set = gd
+        .create_threat_intel_set()
+        .detector_id(detector)
+        .name(name)
+        .format(ThreatIntelSetFormat::Txt)
+        .location(location)
+        .activate(true)
+        .send()
+        .await
+        .unwrap()
+        .threat_intel_set_id
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = gd.get_threat_intel_set().detector_id(detector).threat_intel_set_id(&set).send().await.unwrap();
+        if got.status().map(|s| s.as_str()) == Some("ACTIVE") {
+            return set;
+        }
+        assert!(Instant::now() < deadline, "the list {name} stayed {:?}", got.status());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn types(found: &[aws_sdk_guardduty::types::Finding]) -> BTreeSet<&str> {
     found.iter().map(|f| f.r#type().unwrap_or_default()).collect()
 }
@@ -382,27 +408,7 @@ async fn attacks_through_the_apis_are_found_and_an_ordinary_workload_is_not() {
     root.get_user().send().await.unwrap();
 
     // A threat list in the bucket: calls from its address are found, a read as reconnaissance.
-    let set = gd
-        .create_threat_intel_set()
-        .detector_id(&detector)
-        .name("bad-hosts")
-        .format(ThreatIntelSetFormat::Txt)
-        .location("https://s3.amazonaws.com/data/threats.txt")
-        .activate(true)
-        .send()
-        .await
-        .unwrap()
-        .threat_intel_set_id
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = gd.get_threat_intel_set().detector_id(&detector).threat_intel_set_id(&set).send().await.unwrap();
-        if got.status().map(|s| s.as_str()) == Some("ACTIVE") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the list stayed {:?}", got.status());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    threat_list(&gd, &detector, "bad-hosts", "https://s3.amazonaws.com/data/threats.txt").await;
     iam.get_user().user_name("worker-1").send().await.unwrap();
     root.list_policies().send().await.unwrap();
     let found = wait_until(&gd, &detector, |f| root_call(f, "ListPolicies")).await;
@@ -618,33 +624,7 @@ async fn a_replay_finds_past_calls_on_a_new_threat_list_and_counts_nothing_twice
     let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
     s3.create_bucket().bucket("lists").send().await.unwrap();
     s3.put_object().bucket("lists").key("bad.txt").body(ByteStream::from_static(b"127.0.0.1\n")).send().await.unwrap();
-    let set = gd
-        .create_threat_intel_set()
-        .detector_id(&detector)
-        .name("bad")
-        .format(ThreatIntelSetFormat::Txt)
-        .location("s3://lists/bad.txt")
-        .activate(true)
-        .send()
-        .await
-        .unwrap()
-        .threat_intel_set_id
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while gd
-        .get_threat_intel_set()
-        .detector_id(&detector)
-        .threat_intel_set_id(&set)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .map(|s| s.as_str())
-        != Some("ACTIVE")
-    {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    threat_list(&gd, &detector, "bad", "s3://lists/bad.txt").await;
     root.list_users().send().await.unwrap();
     let live = wait_until(&gd, &detector, |f| root_call(f, "ListUsers")).await;
     let live_root: Vec<_> = live.iter().filter(|f| f.r#type() == Some("Policy:IAMUser/RootCredentialUsage")).collect();

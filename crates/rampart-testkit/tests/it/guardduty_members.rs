@@ -260,33 +260,7 @@ async fn a_delegated_administrator_sees_and_governs_the_organizations_findings()
         .send()
         .await
         .unwrap();
-    let set = sec_gd
-        .create_threat_intel_set()
-        .detector_id(&sec_detector)
-        .name("bad")
-        .format(aws_sdk_guardduty::types::ThreatIntelSetFormat::Txt)
-        .location("s3://security-lists/bad.txt")
-        .activate(true)
-        .send()
-        .await
-        .unwrap()
-        .threat_intel_set_id
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sec_gd
-        .get_threat_intel_set()
-        .detector_id(&sec_detector)
-        .threat_intel_set_id(&set)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .map(|s| s.as_str())
-        != Some("ACTIVE")
-    {
-        assert!(Instant::now() < deadline, "the threat list was never read");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::guardduty::threat_list(&sec_gd, &sec_detector, "bad", "s3://security-lists/bad.txt").await;
     late_iam.list_users().send().await.unwrap();
     wait_until(&sec_gd, &sec_detector, |f| {
         f.iter().any(|f| {

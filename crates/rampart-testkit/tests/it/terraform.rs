@@ -157,6 +157,18 @@ fn terraform(dir: &Path, server: &TestServer, args: &[&str]) -> std::process::Ou
         .expect("terraform runs (it is part of this machine's image; .ci/run checks for it)")
 }
 
+/// Asserts that `terraform plan -detailed-exitcode` found nothing to change: what was applied
+/// reads back as it was written.
+fn plan_is_clean(plan: &std::process::Output) {
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "plan shows changes:\n{}\n{}",
+        String::from_utf8_lossy(&plan.stdout),
+        String::from_utf8_lossy(&plan.stderr)
+    );
+}
+
 fn ok(out: &std::process::Output, what: &str) {
     assert!(
         out.status.success(),
@@ -216,14 +228,7 @@ async fn a_protected_bucket_applies_plans_clean_and_force_destroys() {
     assert_eq!(crate::s3::code(refused), "AccessDenied");
 
     // Nothing drifts: every sub-resource the provider reads answers as it was written.
-    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "plan shows changes:\n{}\n{}",
-        String::from_utf8_lossy(&plan.stdout),
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
 
     // A second version, so that force_destroy has history to delete.
     c.put_object().bucket("tf-protected").key("hello.txt").body(b"again".to_vec().into()).send().await.unwrap();
@@ -429,14 +434,7 @@ async fn waf_sets_groups_and_web_acls_apply_plan_clean_and_destroy() {
     // 1 (IP set) + 20 + 10 + 10 (SQLi over all query arguments, one transformation) + 50 (the
     // group) + 700 (AWS's core rule set).
     assert_eq!(got.web_acl().unwrap().capacity(), 791);
-    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "plan shows changes:\n{}\n{}",
-        String::from_utf8_lossy(&plan.stdout),
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
     let scope = aws_sdk_wafv2::types::Scope::Regional;
     assert!(c.list_web_acls().scope(scope.clone()).send().await.unwrap().web_acls().is_empty());
@@ -603,14 +601,7 @@ async fn a_load_balancer_with_its_web_acl_applies_serves_plans_clean_and_destroy
     assert_eq!(status, 200);
     assert_eq!(get("/products?id=1%27%20OR%20%271%27%3D%271").await.unwrap(), 403);
 
-    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "plan shows changes:\n{}\n{}",
-        String::from_utf8_lossy(&plan.stdout),
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
     let elb = crate::elb::elb(&server);
     assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
@@ -703,14 +694,7 @@ async fn a_guardduty_detector_with_its_filter_and_lists_applies_plans_clean_and_
     let filter = gd.get_filter().detector_id(&detector).filter_name("quiet-root").send().await.unwrap();
     assert_eq!(filter.action().map(|a| a.as_str()), Some("ARCHIVE"));
 
-    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "plan shows changes:\n{}\n{}",
-        String::from_utf8_lossy(&plan.stdout),
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
     // Terraform waits for deleted lists to read DELETED.
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
     assert!(gd.list_detectors().send().await.unwrap().detector_ids().is_empty());
@@ -819,14 +803,7 @@ async fn a_guardduty_organization_with_its_delegated_administrator_applies_plans
     assert_eq!(members.members()[0].account_id(), Some(app.as_str()));
     assert_eq!(members.members()[0].relationship_status(), Some("Enabled"));
 
-    let plan = run(&["plan", "-detailed-exitcode", "-input=false"]);
-    assert_eq!(
-        plan.status.code(),
-        Some(0),
-        "plan shows changes:\n{}\n{}",
-        String::from_utf8_lossy(&plan.stdout),
-        String::from_utf8_lossy(&plan.stderr)
-    );
+    plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
     assert!(management.list_organization_admin_accounts().send().await.unwrap().admin_accounts().is_empty());
 }
