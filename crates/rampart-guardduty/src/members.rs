@@ -344,7 +344,7 @@ pub fn describe_organization_configuration(
 
 /// Sets which of the organization's accounts become members by themselves: `ALL` makes every
 /// account a member now, `NEW` each account that joins from now on (the server's GuardDuty task
-/// adds it within seconds: [`auto_enable`]), `NONE` none. The legacy `AutoEnable` is `NEW` or
+/// adds it within seconds: [`reconcile`]), `NONE` none. The legacy `AutoEnable` is `NEW` or
 /// `NONE`.
 pub fn update_organization_configuration(
     tx: &mut Tx<'_>,
@@ -484,35 +484,69 @@ fn enroll_all(tx: &mut Tx<'_>, org: &str, region: &str, now: OffsetDateTime) -> 
     Ok(added)
 }
 
-/// Whether any organization auto-enables GuardDuty: the server's task looks for accounts to add
-/// only then.
-pub fn auto_enabling(db: &Db) -> Result<bool, ServiceError> {
-    Ok(db
-        .scan_prefix(ORG.as_bytes(), None, 1000, false)?
-        .iter()
-        .filter_map(|(_, v)| serde_json::from_slice::<OrgAdmin>(v).ok())
-        .any(|a| a.auto_enable != "NONE"))
+/// Whether any organization has a GuardDuty administrator: the server's task then keeps the
+/// memberships in step with the organizations ([`reconcile`]).
+pub fn organized(db: &Db) -> Result<bool, ServiceError> {
+    Ok(!db.scan_prefix(ORG.as_bytes(), None, 1, false)?.is_empty())
 }
 
-/// Auto-enable's work: the organizations' accounts that `ALL` or `NEW` (joined since it was set)
-/// takes and that are not yet taken become members of the delegated administrator, GuardDuty
-/// enabled in them. Returns how many became members.
-pub fn auto_enable(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<usize, ServiceError> {
-    let configs: Vec<(String, String)> = tx
+/// What [`reconcile`] changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Accounts auto-enable made members.
+    pub added: usize,
+    /// Members disassociated because they left the organization, or because their
+    /// administrator is no longer the organization's (the organization deleted, or GuardDuty's
+    /// delegated administrator deregistered in Organizations).
+    pub removed: usize,
+}
+
+/// Keeps each organization's GuardDuty in step with the organization, as AWS does on its side:
+/// an administrator whose designation Organizations no longer holds stops being one, an account
+/// that left the organization stops being its member, and auto-enable (`ALL`, or `NEW` for the
+/// accounts that joined since it was set) makes the others members, GuardDuty enabled in them.
+pub fn reconcile(tx: &mut Tx<'_>, now: OffsetDateTime) -> Result<Reconciled, ServiceError> {
+    let configs: Vec<(String, String, OrgAdmin)> = tx
         .scan_prefix(ORG.as_bytes(), None, 1000, false)?
         .iter()
-        .filter(|(_, v)| serde_json::from_slice::<OrgAdmin>(v).is_ok_and(|a| a.auto_enable != "NONE"))
-        .filter_map(|(k, _)| {
+        .filter_map(|(k, v)| {
             let rest = std::str::from_utf8(k).ok()?.strip_prefix(ORG)?;
             let (org, region) = rest.split_once('/')?;
-            Some((org.to_owned(), region.to_owned()))
+            Some((org.to_owned(), region.to_owned(), serde_json::from_slice::<OrgAdmin>(v).ok()?))
         })
         .collect();
-    let mut added = 0;
-    for (org, region) in configs {
-        added += enroll_all(tx, &org, &region, now)?;
+    let mut done = Reconciled::default();
+    for (org, region, a) in configs {
+        let record = records::read_tx::<OrgRecord>(tx, &rampart_core::keys::organization(&org))?;
+        let designated = match &record {
+            Some(o) if o.management_account == a.admin => true,
+            Some(_) => rampart_organizations::delegations_tx(tx, &org)?
+                .iter()
+                .any(|d| d.account == a.admin && d.service == SERVICE),
+            None => false,
+        };
+        let by_org: Vec<Member> =
+            members_of_tx(tx, &a.admin, &region)?.into_iter().filter(|m| m.by_org && m.status == "Enabled").collect();
+        if !designated {
+            for m in by_org {
+                disassociate(tx, &a.admin, &region, m, "Removed", now)?;
+                done.removed += 1;
+            }
+            tx.delete(&org_key(&org, &region))?;
+            continue;
+        }
+        for m in by_org {
+            let still = rampart_organizations::membership_tx(tx, &m.account)?.is_some_and(|(o, _)| o.id == org);
+            if !still {
+                disassociate(tx, &a.admin, &region, m, "Removed", now)?;
+                done.removed += 1;
+            }
+        }
+        if a.auto_enable != "NONE" {
+            done.added += enroll_all(tx, &org, &region, now)?;
+        }
     }
-    Ok(added)
+    Ok(done)
 }
 
 fn unprocessed(account: &str, result: impl Into<String>) -> shapes::UnprocessedAccount {

@@ -27,7 +27,8 @@ pub(crate) fn delegations(db: &Db, org: &str) -> Result<Vec<Delegation>, Service
     Ok(records::read_cached(db, &keys::org_delegated_administrators(org))?.unwrap_or_default())
 }
 
-pub(crate) fn delegations_tx(tx: &Tx<'_>, org: &str) -> Result<Vec<Delegation>, ServiceError> {
+/// The organization's delegated administrators, read inside a transaction.
+pub fn delegations_tx(tx: &Tx<'_>, org: &str) -> Result<Vec<Delegation>, ServiceError> {
     Ok(records::read_tx(tx, &keys::org_delegated_administrators(org))?.unwrap_or_default())
 }
 

@@ -1,8 +1,8 @@
 //! GuardDuty's engine as a server task: a run every quarter second (at once again while a run
 //! finds a full batch) reads the lists waiting to be read from S3, exports findings to
 //! publishing destinations when `guardduty_export_secs` have passed, then reads the events
-//! logged since the last run and records what the detections find; every two seconds it adds the
-//! accounts organizations' auto-enable takes as GuardDuty members. One node of a cluster runs
+//! logged since the last run and records what the detections find; every two seconds it brings
+//! GuardDuty's members in step with the organizations (auto-enable, accounts that left). One node of a cluster runs
 //! it (the `guardduty` lease).
 
 use std::sync::Arc;
@@ -83,22 +83,22 @@ pub async fn detect(
     }
 }
 
-/// How often the organizations' accounts are looked at for auto-enable.
+/// How often GuardDuty's memberships are brought in step with the organizations.
 const AUTO_ENABLE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Makes the accounts that organizations' auto-enable takes members of their delegated
-/// administrators (only when some organization auto-enables).
+/// Brings GuardDuty's memberships in step with the organizations (only where an organization
+/// has a GuardDuty administrator): auto-enable's new members, and members that left.
 async fn auto_enable(db: &Db) {
     let reader = db.clone();
     if !matches!(
-        tokio::task::spawn_blocking(move || rampart_guardduty::members::auto_enabling(&reader)).await,
+        tokio::task::spawn_blocking(move || rampart_guardduty::members::organized(&reader)).await,
         Ok(Ok(true))
     ) {
         return;
     }
     let now = time::OffsetDateTime::now_utc();
-    if let Err(e) = db.transact(move |tx| rampart_guardduty::members::auto_enable(tx, now)).await {
-        tracing::warn!(error = ?e, "enabling GuardDuty in organization accounts failed; it is retried on the next run");
+    if let Err(e) = db.transact(move |tx| rampart_guardduty::members::reconcile(tx, now)).await {
+        tracing::warn!(error = ?e, "bringing GuardDuty's members in step with the organizations failed; it is retried on the next run");
     }
 }
 

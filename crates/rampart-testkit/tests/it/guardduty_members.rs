@@ -283,6 +283,21 @@ async fn a_delegated_administrator_sees_and_governs_the_organizations_findings()
     assert_eq!(boss.administrator().and_then(|a| a.account_id()), None);
     app_gd.archive_findings().detector_id(&app_detector).finding_ids(&id).send().await.unwrap();
 
+    // An account that leaves the organization stops being its member (within the task's two
+    // seconds), as GuardDuty disassociates it in AWS.
+    org.remove_account_from_organization().account_id(&late).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let members = sec_gd.list_members().detector_id(&sec_detector).send().await.unwrap();
+        if members.members().iter().all(|m| m.account_id() != Some(late.as_str())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{late} left the organization and is still a member");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let boss = late_gd.get_administrator_account().detector_id(&late_detector).send().await.unwrap();
+    assert_eq!(boss.administrator().and_then(|a| a.account_id()), None);
+
     // The management account takes the designation away: Organizations forgets it too, and the
     // organization's members are disassociated.
     management.disable_organization_admin_account().admin_account_id(&security).send().await.unwrap();
@@ -290,12 +305,49 @@ async fn a_delegated_administrator_sees_and_governs_the_organizations_findings()
     let delegated =
         org.list_delegated_administrators().service_principal("guardduty.amazonaws.com").send().await.unwrap();
     assert!(delegated.delegated_administrators().is_empty());
-    let boss = late_gd.get_administrator_account().detector_id(&late_detector).send().await.unwrap();
-    assert_eq!(boss.administrator().and_then(|a| a.account_id()), None);
     assert_eq!(
         code(sec_gd.describe_organization_configuration().detector_id(&sec_detector).send().await),
         "BadRequestException"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deregistering_guardduty_in_organizations_ends_its_administrator() {
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let key = admin_key(&crate::iam::root(&server), "ops").await;
+    let security = member_account(&org, "security@example.com", "security").await;
+    let app = member_account(&org, "app@example.com", "app").await;
+    let management = client(&server);
+    management.enable_organization_admin_account().admin_account_id(&security).send().await.unwrap();
+    let (sec_gd, _) = in_member(&server, &key, &security).await;
+    let sec_detector = sec_gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    sec_gd
+        .create_members()
+        .detector_id(&sec_detector)
+        .account_details(AccountDetail::builder().account_id(&app).email("app@example.com").build())
+        .send()
+        .await
+        .unwrap();
+    let (app_gd, _) = in_member(&server, &key, &app).await;
+    let app_detector = detector_of(&app_gd).await;
+    // Organizations' own deregistration ends GuardDuty's designation, and its members with it.
+    org.deregister_delegated_administrator()
+        .account_id(&security)
+        .service_principal("guardduty.amazonaws.com")
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !management.list_organization_admin_accounts().send().await.unwrap().admin_accounts().is_empty() {
+        assert!(Instant::now() < deadline, "GuardDuty still names the deregistered administrator");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let boss = app_gd.get_administrator_account().detector_id(&app_detector).send().await.unwrap();
+    assert_eq!(boss.administrator().and_then(|a| a.account_id()), None);
+    let all = sec_gd.list_members().detector_id(&sec_detector).only_associated("false").send().await.unwrap();
+    assert_eq!(all.members()[0].relationship_status(), Some("Removed"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
