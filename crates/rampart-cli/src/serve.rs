@@ -143,6 +143,10 @@ pub struct Args {
     /// Also append WAF log records to this directory, as DIR/WEB-ACL-NAME.log (JSON lines).
     #[arg(long, env = "RAMPART_WAF_LOG_DIR")]
     waf_log_dir: Option<PathBuf>,
+    /// A file holding the bearer token (16+ characters) that reads /_rampart/metrics; without
+    /// it the metrics are not served.
+    #[arg(long, env = "RAMPART_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
     /// Requests a load balancer's rate-based rules turn away in a minute that make a Shield
     /// attack record [default: 1000].
     #[arg(long, env = "RAMPART_SHIELD_ATTACK_THRESHOLD")]
@@ -189,7 +193,7 @@ impl Args {
             upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers, guardduty_thresholds;
-            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list);
+            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list, metrics_token_file);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));
         }

@@ -8,7 +8,11 @@ use rampart_store::TxError;
 use crate::app::{App, Response, respond};
 
 /// Serves `/_rampart/…`; everything unknown is a 404.
-pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &str) -> Response {
+pub async fn handle(
+    app: &App,
+    (method, path, headers): (&http::Method, &str, &http::HeaderMap),
+    request_id: &str,
+) -> Response {
     match (method.as_str(), path) {
         ("GET" | "HEAD", "/_rampart/health") => {
             let store_ok = app.db.get(keys::BOOTSTRAP).is_ok();
@@ -35,13 +39,32 @@ pub async fn handle(app: &App, method: &http::Method, path: &str, request_id: &s
             Ok(n) => respond(200, "application/json", serde_json::json!({ "deleted": n }).to_string(), request_id),
             Err(()) => respond(500, "application/json", r#"{"error":"reset failed"}"#, request_id),
         },
-        // The proxies' web ACLs' decisions, per rule and action, for Prometheus.
-        ("GET" | "HEAD", "/_rampart/metrics") => {
-            respond(200, "text/plain; version=0.0.4", app.activity.metrics(), request_id)
-        }
+        // The proxies' web ACLs' decisions, per rule and action, for Prometheus: to the holder of
+        // the metrics token only (none configured, they are not served).
+        ("GET" | "HEAD", "/_rampart/metrics") => match &app.metrics_token {
+            None => not_found(request_id),
+            Some(token) if bearer_is(headers, token) => {
+                respond(200, "text/plain; version=0.0.4", app.activity.metrics(), request_id)
+            }
+            Some(_) => {
+                let mut r = respond(401, "application/json", r#"{"error":"a bearer token is required"}"#, request_id);
+                r.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+                r
+            }
+        },
         ("GET" | "HEAD", p) if p.starts_with("/_rampart/oidc/") => discovery(app, p, request_id),
         _ => not_found(request_id),
     }
+}
+
+/// Whether the request's `Authorization: Bearer …` is the token (compared in constant time).
+fn bearer_is(headers: &http::HeaderMap, token: &str) -> bool {
+    let given = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), token.as_bytes()).is_ok()
 }
 
 fn not_found(request_id: &str) -> Response {

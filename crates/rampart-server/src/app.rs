@@ -52,6 +52,8 @@ pub struct App {
     pub upload_memory: Arc<tokio::sync::Semaphore>,
     /// What the proxies' web ACLs decided (samples, logs, counters).
     pub activity: Arc<crate::waf_activity::Activity>,
+    /// The bearer token that reads `/_rampart/metrics` (`metrics_token_file`); none, none does.
+    pub metrics_token: Option<zeroize::Zeroizing<String>>,
 }
 
 /// A failed request: the error and how to render it.

@@ -127,6 +127,10 @@ pub struct Config {
     pub waf_log_delivery_secs: u64,
     /// A directory WAF log records are also appended to, as `DIR/WEB-ACL-NAME.log` (JSON lines).
     pub waf_log_dir: Option<PathBuf>,
+    /// A file holding the bearer token (16 characters or more) that a scraper presents to read
+    /// `/_rampart/metrics` (`Authorization: Bearer TOKEN`). Without it the metrics are not
+    /// served: they name web ACLs and rules, which are the accounts' own.
+    pub metrics_token_file: Option<PathBuf>,
     /// Requests a load balancer's rate-based rules turn away in a minute that make an attack
     /// (Shield's attack records, and automatic application layer mitigation).
     pub shield_attack_threshold: u64,
@@ -323,6 +327,7 @@ impl Default for Config {
             balancer_address: std::net::IpAddr::from([127, 0, 0, 1]),
             waf_log_delivery_secs: 300,
             waf_log_dir: None,
+            metrics_token_file: None,
             shield_attack_threshold: 1000,
             shield_attack_quiet_secs: 60,
             guardduty_export_secs: 300,
@@ -446,6 +451,8 @@ version = 1
 # with an arn:aws:s3:::aws-waf-logs-* destination), and a directory the records are also appended to.
 # waf_log_delivery_secs = 300
 # waf_log_dir = "/var/log/rampart/waf"
+# The bearer token (a file, 16 characters or more) that reads /_rampart/metrics; unset, they are not served.
+# metrics_token_file = "/etc/rampart/metrics-token"
 
 # Shield: requests a load balancer's rate-based rules turn away in a minute that make an attack
 # (shield list-attacks; automatic application layer mitigation where a protection enables it).

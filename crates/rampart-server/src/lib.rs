@@ -75,10 +75,27 @@ pub enum StartError {
     NoStore(PathBuf),
     #[error("cannot read the Tor exit list {0}: {1}")]
     TorList(PathBuf, std::io::Error),
+    #[error("the metrics token file {0}: {1}")]
+    MetricsToken(PathBuf, String),
     #[error(
         "{0} exists, but the store beside it is new: move the file away (it belongs to another store) and start again"
     )]
     StaleCredentials(PathBuf),
+}
+
+/// The metrics token in its file (surrounding whitespace aside): 16 characters or more.
+fn read_metrics_token(file: &std::path::Path) -> Result<Zeroizing<String>, StartError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(file).map_err(|e| StartError::MetricsToken(file.to_owned(), e.to_string()))?,
+    );
+    let token = Zeroizing::new(text.trim().to_owned());
+    if token.chars().count() < 16 || token.chars().any(char::is_whitespace) {
+        return Err(StartError::MetricsToken(
+            file.to_owned(),
+            "the token must be 16 characters or more, without spaces".to_owned(),
+        ));
+    }
+    Ok(token)
 }
 
 fn bind_hint(e: &std::io::Error) -> &'static str {
@@ -231,6 +248,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let allow_private_issuers = config.oidc_allow_private_addresses;
     let s3_base_domains = config.s3_domains();
     let upload_memory = Arc::new(tokio::sync::Semaphore::new(config.upload_memory_bytes / 1024));
+    let metrics_token = match &config.metrics_token_file {
+        Some(file) => Some(read_metrics_token(file)?),
+        None => None,
+    };
     let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
     let app = Arc::new(app::App {
         config,
@@ -248,6 +269,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         s3_base_domains,
         upload_memory,
         activity: Arc::default(),
+        metrics_token,
     });
     let (shutdown, rx) = watch::channel(false);
     let digest_every = time::Duration::seconds(i64::try_from(app.config.trail_digest_secs.max(1)).unwrap_or(3600));
@@ -492,5 +514,23 @@ async fn index_events(db: Db, mut stop: watch::Receiver<bool>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_metrics_token_is_long_enough_and_one_word() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "  scrape-0123456789abcdef\n").unwrap();
+        assert_eq!(read_metrics_token(&file).unwrap().as_str(), "scrape-0123456789abcdef");
+        for bad in ["short", "two words in one token", ""] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(matches!(read_metrics_token(&file), Err(StartError::MetricsToken(..))), "{bad:?}");
+        }
+        assert!(matches!(read_metrics_token(&dir.path().join("missing")), Err(StartError::MetricsToken(..))));
     }
 }

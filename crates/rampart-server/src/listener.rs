@@ -143,7 +143,7 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let signin = parts.method == http::Method::POST && parts.uri.path() == "/_rampart/signin";
     if parts.uri.path().starts_with("/_rampart/") && !signin {
-        return crate::admin::handle(app, &parts.method, parts.uri.path(), &request_id).await;
+        return crate::admin::handle(app, (&parts.method, parts.uri.path(), &parts.headers), &request_id).await;
     }
     let protocol = if parts.headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
     // An S3 upload (a PUT: PutObject, UploadPart) may carry an object's bytes.

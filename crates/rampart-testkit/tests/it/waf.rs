@@ -376,6 +376,11 @@ async fn the_proxy_decides_live_traffic_by_the_web_acl_and_its_changes() {
     })
     .await
     .unwrap();
+    // Without a metrics token configured, the metrics are not served at all.
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let metrics = send(&http, "GET", &format!("{}/_rampart/metrics", server.endpoint), &[], "").await;
+    assert_eq!(metrics.status, 404);
     let running = server.running.as_ref().unwrap();
     let (shop, dead) = (&running.proxies[0], &running.proxies[1]);
     let url = |path: &str| format!("http://{}{path}", shop.addr);
@@ -680,10 +685,13 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let logs = tempfile::tempdir().unwrap();
     let log_dir = logs.path().to_owned();
+    let token_file = logs.path().join("metrics-token");
+    std::fs::write(&token_file, "scrape-0123456789abcdef\n").unwrap();
     let server = TestServer::start_with(|c| {
         c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
         c.waf_log_delivery_secs = 1;
         c.waf_log_dir = Some(log_dir);
+        c.metrics_token_file = Some(token_file);
     })
     .await
     .unwrap();
@@ -849,8 +857,19 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
     assert_eq!(on_disk.lines().count(), 2);
     assert!(!on_disk.contains("s3cr3t"));
 
-    // Counters per rule and action, for Prometheus.
-    let metrics = plain_get(&format!("{}/_rampart/metrics", server.endpoint)).await;
+    // Counters per rule and action, for Prometheus, to the holder of the metrics token only.
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let url = format!("{}/_rampart/metrics", server.endpoint);
+    for wrong in [None, Some("Bearer scrape-0123456789abcdeF"), Some("Basic c2NyYXBlOg==")] {
+        let headers: Vec<(&str, &str)> = wrong.map(|w| ("authorization", w)).into_iter().collect();
+        let got = send(&http, "GET", &url, &headers, "").await;
+        assert_eq!(got.status, 401, "{wrong:?}");
+        assert!(!got.body.contains("rampart_waf_requests_total"));
+    }
+    let got = send(&http, "GET", &url, &[("authorization", "Bearer scrape-0123456789abcdef")], "").await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    let metrics = got.body;
     assert!(
         metrics.contains(&format!("rampart_waf_requests_total{{web_acl=\"{arn}\",rule=\"admin\",action=\"block\"}} 2")),
         "{metrics}"
@@ -862,15 +881,6 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
 
     c.delete_logging_configuration().resource_arn(&arn).send().await.unwrap();
     assert_eq!(code(c.get_logging_configuration().resource_arn(&arn).send().await), "WAFNonexistentItemException");
-}
-
-/// A GET's body, over plain HTTP.
-async fn plain_get(url: &str) -> String {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let got = send(&client, "GET", url, &[], "").await;
-    assert_eq!(got.status, 200, "{}", got.body);
-    got.body
 }
 
 #[tokio::test(flavor = "multi_thread")]
