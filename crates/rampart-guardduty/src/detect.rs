@@ -1209,8 +1209,6 @@ fn credentials_moved(event: &Json, t: i64, state: &mut State, out: &mut Vec<Dete
     bound(&mut state.sessions, MAX_TRACKED, |(_, last)| *last);
 }
 
-/// Whether Block Public Access was put with any of its four settings off (S3 records the
-/// configuration as `publicAccessBlockConfiguration`).
 /// Whether a `PutBucketLogging` turns logging on (its status has `LoggingEnabled`), in the
 /// parameters' model casing or CloudTrail's.
 fn logging_on(params: &Json) -> bool {
@@ -1218,6 +1216,8 @@ fn logging_on(params: &Json) -> bool {
     status.and_then(|s| s.get("loggingEnabled").or_else(|| s.get("LoggingEnabled"))).is_some_and(|l| !l.is_null())
 }
 
+/// Whether Block Public Access was put with any of its four settings off (S3 records the
+/// configuration as `publicAccessBlockConfiguration`).
 fn block_off(params: &Json) -> bool {
     let conf = params
         .get("publicAccessBlockConfiguration")

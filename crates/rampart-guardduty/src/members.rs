@@ -722,8 +722,7 @@ pub fn list_members(
     let (account, region) = (&ctx.principal.account_id, ctx.region);
     let get = records::cached_reader(ctx.db);
     own_detector(&get, account, region, &input.detector_id)?;
-    let all = !input.only_associated.as_deref().is_some_and(|o| o.eq_ignore_ascii_case("true"))
-        && input.only_associated.is_some();
+    let all = input.only_associated.as_deref().is_some_and(|o| !o.eq_ignore_ascii_case("true"));
     let members = members_of(ctx.db, account, region)?
         .into_iter()
         .filter(|m| all || m.status == "Enabled")

@@ -259,6 +259,15 @@ fn anonymous_claims(region: &str, now: OffsetDateTime) -> rampart_sigv4::Auth {
 }
 
 /// Builds a response with AWS's request-id header.
+/// Whether a read-only call's response is still recorded: STS's calls that issue credentials,
+/// whose events carry the credentials' access key id (the session token and secret hidden), as
+/// CloudTrail's examples show. What was issued to whom is what tells a session's credentials
+/// apart from the place they are used (GuardDuty's InstanceCredentialExfiltration).
+/// See <https://docs.aws.amazon.com/IAM/latest/UserGuide/cloudtrail-integration.html#stscloudtrailexample-assumerole>.
+fn issues_credentials(service: &str, op: &str) -> bool {
+    service == "sts" && matches!(op, "AssumeRole" | "GetSessionToken" | "GetFederationToken" | "AssumeRoot")
+}
+
 pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>, request_id: &str) -> Response {
     let mut r = http::Response::new(Full::new(body.into()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -876,7 +885,7 @@ impl App {
                     asked: rampart_core::Asked { resources: &asked.resources, keys: &asked.keys },
                 };
                 let output = f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
-                if !op.read_only
+                if (!op.read_only || issues_credentials(service.endpoint_prefix, op.name))
                     && let Some(shape) = op.output
                 {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));

@@ -240,14 +240,32 @@ pub fn new_database() -> anyhow::Result<String> {
 
 /// Signs a request with SigV4 (headers or presigned query) as the official signer does.
 pub fn sign_request(
-    mut req: http::Request<Vec<u8>>,
+    req: http::Request<Vec<u8>>,
     access_key_id: &str,
     secret: &str,
     service: &str,
     time: SystemTime,
     location: SignatureLocation,
 ) -> anyhow::Result<http::Request<Vec<u8>>> {
-    let identity = aws_credential_types::Credentials::new(access_key_id, secret, None, None, "rampart-testkit").into();
+    sign_request_as(req, (access_key_id, secret, None), service, time, location)
+}
+
+/// [`sign_request`] with a session's credentials: its token is sent and signed, as the SDKs do.
+pub fn sign_request_as(
+    mut req: http::Request<Vec<u8>>,
+    (access_key_id, secret, token): (&str, &str, Option<&str>),
+    service: &str,
+    time: SystemTime,
+    location: SignatureLocation,
+) -> anyhow::Result<http::Request<Vec<u8>>> {
+    let identity = aws_credential_types::Credentials::new(
+        access_key_id,
+        secret,
+        token.map(str::to_owned),
+        None,
+        "rampart-testkit",
+    )
+    .into();
     let mut settings = SigningSettings::default();
     settings.signature_location = location;
     settings.expires_in = Some(Duration::from_secs(60));
@@ -290,17 +308,34 @@ pub fn sign_request(
 impl TestServer {
     /// Posts a console sign-in attempt (`/_rampart/signin`) and returns the status and JSON body.
     pub async fn sign_in(&self, body: &serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.sign_in_from(None, body).await
+    }
+
+    /// [`TestServer::sign_in`] from a chosen local address.
+    pub async fn sign_in_from(
+        &self,
+        local: Option<std::net::IpAddr>,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
         let req = http::Request::post(format!("{}/_rampart/signin", self.endpoint))
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body.to_string().into_bytes())?;
-        let r = send(req).await?;
+        let r = send_from(local, req).await?;
         Ok((r.status, serde_json::from_str(&r.body)?))
     }
 }
 
 /// Sends a raw request over plain HTTP.
 pub async fn send(req: http::Request<Vec<u8>>) -> anyhow::Result<Raw> {
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    send_from(None, req).await
+}
+
+/// [`send`] from a chosen local address (`127.0.1.5`: another loopback network than the SDK
+/// clients' `127.0.0.1`, to play a caller somewhere else).
+pub async fn send_from(local: Option<std::net::IpAddr>, req: http::Request<Vec<u8>>) -> anyhow::Result<Raw> {
+    let mut connector = HttpConnector::new();
+    connector.set_local_address(local);
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let (parts, body) = req.into_parts();
     let resp = client.request(http::Request::from_parts(parts, Full::new(Bytes::from(body)))).await?;
     let status = resp.status().as_u16();

@@ -341,7 +341,14 @@ pub fn audit_json(value: &Value, shape: &Shape, redacted: &str) -> Json {
                     let mut chars = m.name.chars();
                     let name: String =
                         chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default();
-                    obj.insert(name, audit_json(v, m.shape, redacted));
+                    // A session token is a credential though the model does not mark it
+                    // sensitive: it is hidden as the secret key is.
+                    let value = if m.name == "SessionToken" {
+                        Json::String(redacted.to_owned())
+                    } else {
+                        audit_json(v, m.shape, redacted)
+                    };
+                    obj.insert(name, value);
                 }
             }
             Json::Object(obj)
@@ -379,9 +386,10 @@ mod audit_tests {
         let j = audit_json(&out.into_value(), &sts::SH_AssumeRoleResponse, "HIDDEN");
         assert_eq!(j["credentials"]["accessKeyId"], "ASIAEXAMPLE");
         assert_eq!(j["credentials"]["secretAccessKey"], "HIDDEN");
+        assert_eq!(j["credentials"]["sessionToken"], "HIDDEN");
         assert_eq!(j["credentials"]["expiration"], "1970-01-01T00:00:00Z");
         assert_eq!(j["packedPolicySize"], 6);
-        assert!(!j.to_string().contains("very-secret"));
+        assert!(!j.to_string().contains("very-secret") && !j.to_string().contains("\"token\""));
     }
 
     #[test]

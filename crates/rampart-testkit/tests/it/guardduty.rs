@@ -809,6 +809,21 @@ async fn calls_from_a_tor_exit_node_are_found() {
     assert_eq!(intel[0].threat_list_name(), Some("tor-exit-nodes.txt"));
     // Alice's own GuardDuty calls came from the exit node: she is the one named.
     assert_eq!(tor.resource().unwrap().access_key_details().unwrap().user_name(), Some("alice"));
+    // A change from the exit node is unauthorized access, not reconnaissance.
+    crate::iam::root(&server).create_group().group_name("tor-writes").send().await.unwrap();
+    let api = |f: &aws_sdk_guardduty::types::Finding| {
+        f.service()
+            .and_then(|s| s.action())
+            .and_then(|a| a.aws_api_call_action())
+            .and_then(|c| c.api())
+            .map(str::to_owned)
+    };
+    let root_write = |f: &aws_sdk_guardduty::types::Finding| {
+        f.r#type() == Some("UnauthorizedAccess:IAMUser/TorIPCaller") && api(f).as_deref() == Some("CreateGroup")
+    };
+    let found = wait_until(&gd, &detector, |f| f.iter().any(root_write)).await;
+    // Alice's own changes (her CreateDetector) were one already: a finding per principal.
+    assert!(found.iter().any(|f| f.r#type() == Some("UnauthorizedAccess:IAMUser/TorIPCaller") && !root_write(f)));
     // Usage costs nothing here: every sum asked for is 0 USD.
     let usage = gd
         .get_usage_statistics()
@@ -1203,4 +1218,163 @@ async fn turning_off_a_buckets_server_access_logging_is_found() {
     assert_eq!(off[0].severity(), Some(2.0));
     let bucket = &off[0].resource().unwrap().s3_bucket_details()[0];
     assert_eq!(bucket.name(), Some("site"));
+}
+
+/// Another loopback network than the SDK clients' 127.0.0.1: a caller somewhere else.
+const ELSEWHERE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1, 5));
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_block_public_access_acls_rare_apis_and_moved_credentials_are_each_found() {
+    let server = TestServer::start().await.unwrap();
+    let root = crate::iam::root(&server);
+    crate::signin::user_with_password(&root, "bob", false).await;
+    // Erin, an administrator with a routine.
+    root.create_user().user_name("erin").send().await.unwrap();
+    let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+    root.attach_user_policy().user_name("erin").policy_arn(admin).send().await.unwrap();
+    let key = root.create_access_key().user_name("erin").send().await.unwrap().access_key.unwrap();
+    let (erin_id, erin_secret) = (key.access_key_id, key.secret_access_key);
+    let erin = crate::iam::iam(&server, &erin_id, &erin_secret);
+    // A role anyone in the account may assume, and a trail for Erin to change later.
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}}"#,
+        rampart_testkit::ACCOUNT_ID
+    );
+    root.create_role().role_name("ops").assume_role_policy_document(trust).send().await.unwrap();
+    root.attach_role_policy().role_name("ops").policy_arn(admin).send().await.unwrap();
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    s3.create_bucket().bucket("trail-logs").send().await.unwrap();
+    let policy = rampart_testkit::cloudtrail_bucket_policy("trail-logs");
+    s3.put_bucket_policy().bucket("trail-logs").policy(policy).send().await.unwrap();
+    let root_ct = crate::cloudtrail::trail(&server, &server.access_key_id, &server.secret_access_key, None);
+    root_ct.create_trail().name("main").s3_bucket_name("trail-logs").send().await.unwrap();
+    let (gd, detector) = watch(&server).await;
+    for _ in 0..110 {
+        erin.get_user().send().await.unwrap();
+    }
+    let attempt = serde_json::json!({"account": rampart_testkit::ACCOUNT_ID, "userName": "bob", "password": crate::signin::ANA_PASSWORD});
+    assert_eq!(server.sign_in(&attempt).await.unwrap().0, 200, "bob's usual place");
+
+    // The account's Block Public Access turned off (S3 Control, through boto3).
+    let script = format!(
+        "{}
+c.put_public_access_block(AccountId='{}', PublicAccessBlockConfiguration={{'BlockPublicAcls': False, 'IgnorePublicAcls': False, 'BlockPublicPolicy': True, 'RestrictPublicBuckets': True}})
+print(json.dumps({{'ok': True}}))",
+        crate::s3_protection::S3CONTROL,
+        rampart_testkit::ACCOUNT_ID
+    );
+    assert_eq!(crate::s3::boto3(&server, &script).await["ok"], true);
+    // A bucket readable by any AWS account (the canned ACL that grants AuthenticatedUsers).
+    s3.create_bucket().bucket("shared").send().await.unwrap();
+    s3.put_bucket_ownership_controls()
+        .bucket("shared")
+        .ownership_controls(
+            aws_sdk_s3::types::OwnershipControls::builder()
+                .rules(
+                    aws_sdk_s3::types::OwnershipControlsRule::builder()
+                        .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.delete_public_access_block().bucket("shared").send().await.unwrap();
+    s3.put_bucket_acl()
+        .bucket("shared")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::AuthenticatedRead)
+        .send()
+        .await
+        .unwrap();
+    // Erin, past her baseline, changes what the trail records and disables a key: first calls of
+    // APIs that evade defences and destroy.
+    let ct = crate::cloudtrail::trail(&server, &erin_id, &erin_secret, None);
+    ct.put_event_selectors()
+        .trail_name("main")
+        .event_selectors(aws_sdk_cloudtrail::types::EventSelector::builder().include_management_events(false).build())
+        .send()
+        .await
+        .unwrap();
+    let kms = crate::kms::kms(&server, &erin_id, &erin_secret, None);
+    let key_id = kms.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    kms.disable_key().key_id(&key_id).send().await.unwrap();
+    // Bob signs in from a network he never signed in from.
+    assert_eq!(server.sign_in_from(Some(ELSEWHERE), &attempt).await.unwrap().0, 200);
+    // A role session's credentials, issued here, used from elsewhere.
+    let session = crate::sts_client(&server, &erin_id, &erin_secret)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{}:role/ops", rampart_testkit::ACCOUNT_ID))
+        .role_session_name("deploy")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let req = http::Request::post(&server.endpoint)
+        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(b"Action=ListUsers&Version=2010-05-08".to_vec())
+        .unwrap();
+    let signed = rampart_testkit::sign_request_as(
+        req,
+        (c.access_key_id(), c.secret_access_key(), Some(c.session_token())),
+        "iam",
+        std::time::SystemTime::now(),
+        aws_sigv4::http_request::SignatureLocation::Headers,
+    )
+    .unwrap();
+    let used = rampart_testkit::send_from(Some(ELSEWHERE), signed).await.unwrap();
+    assert_eq!(used.status, 200, "{}", used.body);
+
+    let want = [
+        "Policy:S3/AccountBlockPublicAccessDisabled",
+        "Policy:S3/BucketPublicAccessGranted",
+        "DefenseEvasion:IAMUser/AnomalousBehavior",
+        "Impact:IAMUser/AnomalousBehavior",
+        "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B",
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+    ];
+    let found = wait_until(&gd, &detector, |f| want.iter().all(|t| types(f).contains(t))).await;
+    let bucket = of(&found, "Policy:S3/BucketPublicAccessGranted");
+    assert_eq!(bucket.severity(), Some(8.0));
+    assert_eq!(bucket.resource().unwrap().s3_bucket_details()[0].name(), Some("shared"));
+    let evasion = of(&found, "DefenseEvasion:IAMUser/AnomalousBehavior");
+    assert_eq!(evasion.resource().unwrap().access_key_details().unwrap().user_name(), Some("erin"));
+    let impact = of(&found, "Impact:IAMUser/AnomalousBehavior");
+    assert_eq!(impact.severity(), Some(8.0));
+    let call = impact.service().unwrap().action().unwrap().aws_api_call_action().unwrap();
+    assert_eq!(call.api(), Some("DisableKey"));
+    let place = of(&found, "UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B");
+    assert_eq!(place.resource().unwrap().access_key_details().unwrap().user_name(), Some("bob"));
+    let moved = of(&found, "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS");
+    assert_eq!(moved.severity(), Some(8.0));
+    let call = moved.service().unwrap().action().unwrap().aws_api_call_action().unwrap();
+    assert_eq!(call.remote_ip_details().unwrap().ip_address_v4(), Some("127.0.1.5"));
+    // Erin's routine and bob's usual sign-in made nothing of those kinds.
+    let console: Vec<_> =
+        found.iter().filter(|f| f.r#type() == Some("UnauthorizedAccess:IAMUser/ConsoleLoginSuccess.B")).collect();
+    assert_eq!(console.len(), 1);
+    assert_eq!(console[0].service().unwrap().count(), Some(1));
+    // The AssumeRole event names the key it issued, and hides the secret and the token.
+    let attr = aws_sdk_cloudtrail::types::LookupAttribute::builder()
+        .attribute_key(aws_sdk_cloudtrail::types::LookupAttributeKey::EventName)
+        .attribute_value("AssumeRole")
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let events = loop {
+        let got = root_ct.lookup_events().lookup_attributes(attr.clone()).send().await.unwrap();
+        if !got.events().is_empty() {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "no AssumeRole event");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let event: serde_json::Value = serde_json::from_str(events.events()[0].cloud_trail_event().unwrap()).unwrap();
+    let issued = &event["responseElements"]["credentials"];
+    assert_eq!(issued["accessKeyId"], c.access_key_id());
+    assert_eq!(issued["sessionToken"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+    assert_eq!(issued["secretAccessKey"], "HIDDEN_DUE_TO_SECURITY_REASONS");
+    assert!(!event.to_string().contains(c.session_token()) && !event.to_string().contains(c.secret_access_key()));
 }

@@ -709,7 +709,7 @@ async fn a_delete_marker_reads_as_deleted_with_s3s_headers() {
 /// boto3's S3 Control client for the server. S3 Control puts the account in front of the
 /// endpoint's host (`ACCOUNT.localhost`), which no DNS here resolves: the client reaches the
 /// server as its HTTP proxy, as a user without such a DNS name would, and sends that Host.
-const S3CONTROL: &str = r#"
+pub(crate) const S3CONTROL: &str = r#"
 import boto3, json, sys
 from botocore.config import Config
 from botocore.exceptions import ClientError
