@@ -39,14 +39,28 @@ async fn detector_of(gd: &aws_sdk_guardduty::Client) -> String {
     gd.list_detectors().send().await.unwrap().detector_ids().first().cloned().expect("a detector")
 }
 
+/// An organization with two member accounts, `security` and `app`, and an administrator's key
+/// in the management account to reach them with.
+struct Organization {
+    org: aws_sdk_organizations::Client,
+    key: (String, String),
+    security: String,
+    app: String,
+}
+
+async fn organization(server: &TestServer) -> Organization {
+    let org = orgs(server, &server.access_key_id, &server.secret_access_key, None);
+    org.create_organization().send().await.unwrap();
+    let key = admin_key(&crate::iam::root(server), "ops").await;
+    let security = member_account(&org, "security@example.com", "security").await;
+    let app = member_account(&org, "app@example.com", "app").await;
+    Organization { org, key, security, app }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delegated_administrator_sees_and_governs_the_organizations_findings() {
     let server = TestServer::start().await.unwrap();
-    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
-    org.create_organization().send().await.unwrap();
-    let key = admin_key(&crate::iam::root(&server), "ops").await;
-    let security = member_account(&org, "security@example.com", "security").await;
-    let app = member_account(&org, "app@example.com", "app").await;
+    let Organization { org, key, security, app } = organization(&server).await;
     let management = client(&server);
 
     // Only the management account designates, and only an account of the organization.
@@ -314,11 +328,7 @@ async fn a_delegated_administrator_sees_and_governs_the_organizations_findings()
 #[tokio::test(flavor = "multi_thread")]
 async fn deregistering_guardduty_in_organizations_ends_its_administrator() {
     let server = TestServer::start().await.unwrap();
-    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
-    org.create_organization().send().await.unwrap();
-    let key = admin_key(&crate::iam::root(&server), "ops").await;
-    let security = member_account(&org, "security@example.com", "security").await;
-    let app = member_account(&org, "app@example.com", "app").await;
+    let Organization { org, key, security, app } = organization(&server).await;
     let management = client(&server);
     management.enable_organization_admin_account().admin_account_id(&security).send().await.unwrap();
     let (sec_gd, _) = in_member(&server, &key, &security).await;
