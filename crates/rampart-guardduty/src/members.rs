@@ -469,7 +469,7 @@ fn org_accounts_tx(tx: &Tx<'_>, org: &str) -> Result<Vec<Membership>, ServiceErr
 fn enroll_all(tx: &mut Tx<'_>, org: &str, region: &str, now: OffsetDateTime) -> Result<usize, ServiceError> {
     let key = org_key(org, region);
     let Some(mut a) = records::read_tx::<OrgAdmin>(tx, &key)? else { return Ok(0) };
-    let mut added = 0;
+    let (mut added, mut looked_at) = (0, 0);
     for m in org_accounts_tx(tx, org)? {
         let due = a.auto_enable == "ALL" || (a.auto_enable == "NEW" && m.joined >= a.auto_since);
         if !due || a.enrolled.contains(&m.account) {
@@ -479,8 +479,12 @@ fn enroll_all(tx: &mut Tx<'_>, org: &str, region: &str, now: OffsetDateTime) -> 
             added += 1;
         }
         a.enrolled.insert(m.account);
+        looked_at += 1;
     }
-    records::write_tx(tx, &key, &a)?;
+    // The task calls this every two seconds: nothing new, nothing written.
+    if looked_at > 0 {
+        records::write_tx(tx, &key, &a)?;
+    }
     Ok(added)
 }
 
