@@ -117,3 +117,8 @@ pub fn read_with<T: for<'de> Deserialize<'de>>(get: &Reader<'_>, key: &[u8]) -> 
 pub fn scan_records<T: for<'de> Deserialize<'de>>(db: &Db, prefix: &[u8]) -> Result<Vec<T>, ServiceError> {
     db.scan_prefix(prefix, None, usize::MAX >> 1, false)?.iter().map(|(k, v)| decode(k, v)).collect()
 }
+
+/// [`scan_records`], inside a transaction (its own writes included).
+pub fn scan_records_tx<T: for<'de> Deserialize<'de>>(tx: &Tx<'_>, prefix: &[u8]) -> Result<Vec<T>, ServiceError> {
+    tx.scan_prefix(prefix, None, usize::MAX >> 1, false)?.iter().map(|(k, v)| decode(k, v)).collect()
+}

@@ -122,15 +122,15 @@ pub(crate) fn write(tx: &mut Tx<'_>, account: &str, region: &str, l: &List) -> R
 
 /// Every list of a kind in an account and Region.
 pub fn all(db: &rampart_store::Db, account: &str, region: &str, kind: Kind) -> Result<Vec<List>, ServiceError> {
-    let p = format!("{}{}/", prefix(account, region), kind.segment());
-    let rows = db.scan_prefix(p.as_bytes(), None, 1000, false)?;
-    Ok(rows.iter().filter_map(|(_, v)| serde_json::from_slice(v).ok()).collect())
+    records::scan_records(db, &kind_prefix(account, region, kind))
 }
 
 fn all_tx(tx: &mut Tx<'_>, account: &str, region: &str, kind: Kind) -> Result<Vec<List>, ServiceError> {
-    let p = format!("{}{}/", prefix(account, region), kind.segment());
-    let rows = tx.scan_prefix(p.as_bytes(), None, 1000, false)?;
-    Ok(rows.iter().filter_map(|(_, v)| serde_json::from_slice(v).ok()).collect())
+    records::scan_records_tx(tx, &kind_prefix(account, region, kind))
+}
+
+fn kind_prefix(account: &str, region: &str, kind: Kind) -> Vec<u8> {
+    format!("{}{}/", prefix(account, region), kind.segment()).into_bytes()
 }
 
 /// The bucket and key an S3 location names, in any of the forms GuardDuty takes

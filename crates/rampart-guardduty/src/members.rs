@@ -125,36 +125,33 @@ pub(crate) fn not_a_member(get: &records::Reader<'_>, account: &str, region: &st
     Ok(())
 }
 
-fn members_of(get: &Db, admin: &str, region: &str) -> Result<Vec<Member>, ServiceError> {
-    let p = format!("{}member/", prefix(admin, region));
-    Ok(get
-        .scan_prefix(p.as_bytes(), None, 10_000, false)?
-        .iter()
-        .filter_map(|(_, v)| serde_json::from_slice(v).ok())
-        .collect())
+fn members_key(admin: &str, region: &str) -> Vec<u8> {
+    format!("{}member/", prefix(admin, region)).into_bytes()
+}
+
+fn members_of(db: &Db, admin: &str, region: &str) -> Result<Vec<Member>, ServiceError> {
+    records::scan_records(db, &members_key(admin, region))
 }
 
 fn members_of_tx(tx: &Tx<'_>, admin: &str, region: &str) -> Result<Vec<Member>, ServiceError> {
-    let p = format!("{}member/", prefix(admin, region));
-    Ok(tx
-        .scan_prefix(p.as_bytes(), None, 10_000, false)?
-        .iter()
-        .filter_map(|(_, v)| serde_json::from_slice(v).ok())
-        .collect())
+    records::scan_records_tx(tx, &members_key(admin, region))
+}
+
+/// An account and its associated members, in that order.
+fn with_associated(account: &str, members: Vec<Member>) -> Vec<String> {
+    std::iter::once(account.to_owned())
+        .chain(members.into_iter().filter(|m| m.status == "Enabled").map(|m| m.account))
+        .collect()
 }
 
 /// The accounts whose findings an account sees: its own, then its associated members'.
 pub fn visible(db: &Db, account: &str, region: &str) -> Result<Vec<String>, ServiceError> {
-    let mut out = vec![account.to_owned()];
-    out.extend(members_of(db, account, region)?.into_iter().filter(|m| m.status == "Enabled").map(|m| m.account));
-    Ok(out)
+    Ok(with_associated(account, members_of(db, account, region)?))
 }
 
 /// [`visible`], inside a transaction.
 pub(crate) fn visible_tx(tx: &Tx<'_>, account: &str, region: &str) -> Result<Vec<String>, ServiceError> {
-    let mut out = vec![account.to_owned()];
-    out.extend(members_of_tx(tx, account, region)?.into_iter().filter(|m| m.status == "Enabled").map(|m| m.account));
-    Ok(out)
+    Ok(with_associated(account, members_of_tx(tx, account, region)?))
 }
 
 /// The caller's organization, which it must manage.
@@ -932,12 +929,7 @@ pub fn update_member_detectors(
 }
 
 fn invites(db: &Db, account: &str, region: &str) -> Result<Vec<Invite>, ServiceError> {
-    let p = format!("gdinvite/{account}/{region}/");
-    Ok(db
-        .scan_prefix(p.as_bytes(), None, 1000, false)?
-        .iter()
-        .filter_map(|(_, v)| serde_json::from_slice(v).ok())
-        .collect())
+    records::scan_records(db, format!("gdinvite/{account}/{region}/").as_bytes())
 }
 
 /// The invitations waiting for the caller in the Region.
