@@ -275,6 +275,14 @@ pub fn org_handshake(id: &str) -> Vec<u8> {
 /// The prefix of every handshake.
 pub const ORG_HANDSHAKES: &[u8] = b"orghandshake/";
 
+/// `orgtransfer/<rt-id>`: a responsibility transfer between two organizations, read by both.
+pub fn org_transfer(id: &str) -> Vec<u8> {
+    format!("orgtransfer/{id}").into_bytes()
+}
+
+/// The prefix of every responsibility transfer.
+pub const ORG_TRANSFERS: &[u8] = b"orgtransfer/";
+
 /// `orgdelegated/<o-id>`: the organization's delegated administrators, by service.
 pub fn org_delegated_administrators(org: &str) -> Vec<u8> {
     format!("orgdelegated/{org}").into_bytes()

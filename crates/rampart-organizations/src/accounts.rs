@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::tree::{add_member, children, lineage, read_node_tx};
-use super::{Membership, OrgRecord, managed_tx, membership, membership_tx, page, random_id, touch};
+use super::{Membership, OrgRecord, constraint, managed_tx, membership, membership_tx, page, random_id, touch};
 
 /// The role a new account gets unless CreateAccount names another.
 pub const DEFAULT_ACCESS_ROLE: &str = "OrganizationAccountAccessRole";
@@ -189,6 +189,26 @@ pub fn create_account(
     records::write_tx(tx, &keys::org_create_account_status(&org.id, &status.id), &status)?;
     let answer = CreateAccountStatus { state: "IN_PROGRESS".to_owned(), completed: None, account_id: None, ..status };
     Ok(shapes::CreateAccountResponse { create_account_status: Some(answer.shape()) })
+}
+
+/// CreateGovCloudAccount makes an account in AWS GovCloud (US) paired with a new commercial
+/// account. AWS allows it only when the management account is itself paired with a GovCloud
+/// account, which is an arrangement made with AWS, not through this API; Rampart serves one
+/// partition per server, so no management account here is paired, and the request is refused as
+/// AWS refuses an organization that is not enabled for GovCloud.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreateGovCloudAccount.html>
+/// and the `MASTER_ACCOUNT_NOT_GOVCLOUD_ENABLED` reason of ConstraintViolationException.
+pub fn create_gov_cloud_account(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    _input: shapes::CreateGovCloudAccountRequest,
+) -> Result<shapes::CreateGovCloudAccountResponse, ServiceError> {
+    managed_tx(tx, &ctx.principal.account_id)?;
+    Err(constraint(
+        "MASTER_ACCOUNT_NOT_GOVCLOUD_ENABLED",
+        "To complete this operation, the management account must have an associated account in the AWS GovCloud \
+         (US-West) Region.",
+    ))
 }
 
 /// The new account's administrator role, trusting the management account.

@@ -21,6 +21,9 @@ fn taggable(tx: &Tx<'_>, org: &OrgRecord, id: &str) -> Result<bool, ServiceError
     if id.starts_with("p-") {
         return Ok(tx.get(&keys::org_policy(&org.id, id))?.is_some());
     }
+    if id.starts_with("rt-") {
+        return super::transfers::involves(&records::tx_reader(tx), &org.id, id);
+    }
     Ok(membership_tx(tx, id)?.is_some_and(|(o, _)| o.id == org.id))
 }
 
@@ -85,6 +88,8 @@ pub fn list_tags_for_resource(
         super::tree::read_node(ctx.db, &org.id, id)?.is_some()
     } else if id.starts_with("p-") {
         ctx.db.get_cached(&keys::org_policy(&org.id, id))?.is_some()
+    } else if id.starts_with("rt-") {
+        super::transfers::involves(&records::cached_reader(ctx.db), &org.id, id)?
     } else {
         super::membership(ctx.db, id)?.is_some_and(|(o, _)| o.id == org.id)
     };

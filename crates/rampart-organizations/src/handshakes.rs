@@ -48,6 +48,19 @@ pub struct HandshakeRecord {
     /// When it was answered or canceled.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub updated: Option<OffsetDateTime>,
+    /// A TRANSFER_RESPONSIBILITY handshake's transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferRef>,
+}
+
+/// The transfer a TRANSFER_RESPONSIBILITY handshake proposes, as its resources name it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferRef {
+    pub id: String,
+    /// `BILLING`.
+    pub kind: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
 }
 
 impl HandshakeRecord {
@@ -79,7 +92,7 @@ impl HandshakeRecord {
         }
     }
 
-    fn shape(&self, org: Option<&OrgRecord>, now: OffsetDateTime) -> shapes::Handshake {
+    pub(crate) fn shape(&self, org: Option<&OrgRecord>, now: OffsetDateTime) -> shapes::Handshake {
         let mut resources = Vec::new();
         let mut management = String::new();
         if let Some(org) = org {
@@ -101,6 +114,15 @@ impl HandshakeRecord {
             resources.push(item(&self.target.1, &self.target.0));
             if let Some(parent) = &self.parent {
                 resources.push(item("PARENT_HANDSHAKE", parent));
+            }
+            if let Some(t) = &self.transfer {
+                let start = t.start.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+                resources.push(item("RESPONSIBILITY_TRANSFER", &t.id));
+                resources.push(item("TRANSFER_TYPE", &t.kind));
+                resources.push(item("TRANSFER_START_TIMESTAMP", &start));
+                resources.push(item("MANAGEMENT_ACCOUNT", &org.management_account));
+                resources.push(item("MANAGEMENT_EMAIL", &org.management_email));
+                resources.push(item("MANAGEMENT_NAME", "Management account"));
             }
             if let Some(notes) = &self.notes {
                 resources.push(item("NOTES", notes));
@@ -223,6 +245,7 @@ pub fn invite_account_to_organization(
         expires: now + Duration::days(INVITE_DAYS),
         updated: None,
         parent: None,
+        transfer: None,
     };
     records::write_tx(tx, &keys::org_handshake(&record.id), &record)?;
     Ok(shapes::InviteAccountToOrganizationResponse { handshake: Some(record.shape(Some(&org), now)) })
@@ -277,6 +300,13 @@ pub fn accept_handshake(
     let (mut h, org, sender) = party_to(&records::tx_reader(tx), account, &input.handshake_id)?;
     match h.action.as_str() {
         "ENABLE_ALL_FEATURES" => return finish_all_features(tx, ctx, h, org),
+        "TRANSFER_RESPONSIBILITY" => {
+            let Some(transfer) = h.transfer.clone().filter(|_| !sender) else { return Err(super::access_denied()) };
+            answer(&mut h, "ACCEPTED", ctx.now)?;
+            super::transfers::accept(tx, ctx, &h, &transfer)?;
+            records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+            return Ok(shapes::AcceptHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) });
+        }
         "APPROVE_ALL_FEATURES" => {
             if sender {
                 return Err(super::access_denied());
@@ -318,6 +348,9 @@ pub fn decline_handshake(
     }
     answer(&mut h, "DECLINED", ctx.now)?;
     records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    if let Some(transfer) = &h.transfer {
+        super::transfers::follow(tx, transfer, "DECLINED")?;
+    }
     Ok(shapes::DeclineHandshakeResponse { handshake: Some(h.shape(org.as_ref(), ctx.now)) })
 }
 
@@ -333,6 +366,9 @@ pub fn cancel_handshake(
     }
     answer(&mut h, "CANCELED", ctx.now)?;
     records::write_tx(tx, &keys::org_handshake(&h.id), &h)?;
+    if let Some(transfer) = &h.transfer {
+        super::transfers::follow(tx, transfer, "CANCELED")?;
+    }
     // Canceling the change to all features withdraws the members' approvals asked for it.
     if h.action == "ENABLE_ALL_FEATURES" {
         for mut child in approvals(tx, &h)? {
@@ -502,6 +538,7 @@ pub fn enable_all_features(
             expires: now + Duration::days(INVITE_DAYS),
             updated: None,
             parent,
+            transfer: None,
         })
     };
     let parent = handshake("ENABLE_ALL_FEATURES", &org.management_account, None)?;

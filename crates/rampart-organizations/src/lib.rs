@@ -21,6 +21,7 @@ pub mod management;
 mod policies;
 pub mod resources;
 pub mod scp;
+mod transfers;
 mod tree;
 
 pub use access::*;
@@ -29,6 +30,7 @@ pub use accounts::*;
 pub use extras::*;
 pub use handshakes::*;
 pub use policies::*;
+pub use transfers::*;
 pub use tree::*;
 
 /// An organization, as stored.
@@ -188,6 +190,7 @@ pub static ACTIONS: &[Action] = &[
     row("CancelHandshake", &[Target::All], &[]),
     row("CloseAccount", &[Target::All], &[]),
     row("CreateAccount", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    row("CreateGovCloudAccount", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("CreateOrganization", &[Target::All], &[]),
     row("CreateOrganizationalUnit", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("CreatePolicy", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
@@ -205,6 +208,7 @@ pub static ACTIONS: &[Action] = &[
     row("DescribeOrganizationalUnit", &[Target::All], &[]),
     row("DescribePolicy", &[Target::All], &[]),
     row("DescribeResourcePolicy", &[Target::All], &[]),
+    row("DescribeResponsibilityTransfer", &[Target::All], &[]),
     row("DetachPolicy", &[Target::All], &[]),
     row("DisableAWSServiceAccess", &[Target::All], &[]),
     row("DisablePolicyType", &[Target::All], &[]),
@@ -212,17 +216,22 @@ pub static ACTIONS: &[Action] = &[
     row("EnableAllFeatures", &[Target::All], &[]),
     row("EnablePolicyType", &[Target::All], &[]),
     row("InviteAccountToOrganization", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    row("InviteOrganizationToTransferResponsibility", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
     row("LeaveOrganization", &[Target::All], &[]),
     row("ListAWSServiceAccessForOrganization", &[Target::All], &[]),
     row("ListAccounts", &[Target::All], &[]),
     row("ListAccountsForParent", &[Target::All], &[]),
+    row("ListAccountsWithInvalidEffectivePolicy", &[Target::All], &[]),
     row("ListChildren", &[Target::All], &[]),
     row("ListCreateAccountStatus", &[Target::All], &[]),
     row("ListDelegatedAdministrators", &[Target::All], &[]),
     row("ListDelegatedServicesForAccount", &[Target::All], &[]),
+    row("ListEffectivePolicyValidationErrors", &[Target::All], &[]),
     row("ListHandshakesForAccount", &[Target::All], &[]),
     row("ListHandshakesForOrganization", &[Target::All], &[]),
+    row("ListInboundResponsibilityTransfers", &[Target::All], &[]),
     row("ListOrganizationalUnitsForParent", &[Target::All], &[]),
+    row("ListOutboundResponsibilityTransfers", &[Target::All], &[]),
     row("ListParents", &[Target::All], &[]),
     row("ListPolicies", &[Target::All], &[]),
     row("ListPoliciesForTarget", &[Target::All], &[]),
@@ -234,9 +243,11 @@ pub static ACTIONS: &[Action] = &[
     row("RegisterDelegatedAdministrator", &[Target::All], &[]),
     row("RemoveAccountFromOrganization", &[Target::All], &[]),
     row("TagResource", &[Target::All], &["aws:RequestTag/${TagKey}", "aws:TagKeys"]),
+    row("TerminateResponsibilityTransfer", &[Target::All], &[]),
     row("UntagResource", &[Target::All], &["aws:TagKeys"]),
     row("UpdateOrganizationalUnit", &[Target::All], &[]),
     row("UpdatePolicy", &[Target::All], &[]),
+    row("UpdateResponsibilityTransfer", &[Target::All], &[]),
 ];
 
 #[cfg(test)]

@@ -258,6 +258,238 @@ fn render(node: &Merged) -> Value {
     }
 }
 
+/// One reason an effective policy fails validation, as ListEffectivePolicyValidationErrors
+/// reports it: its code, a message, and the dotted path of the element within the effective
+/// policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub code: &'static str,
+    pub message: String,
+    pub path: String,
+}
+
+/// A required element is missing, or has nothing in it. AWS's API reference gives
+/// `ELEMENTS_TOO_MANY` as its one example of a code and does not list the others; this code, and
+/// [`INVALID_VALUE`], are Rampart's names in the same form.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_EffectivePolicyValidationError.html>.
+pub const MISSING_ELEMENT: &str = "ELEMENTS_TOO_FEW";
+/// An element's value is not one the policy type accepts.
+pub const INVALID_VALUE: &str = "INVALID_VALUE";
+/// More elements than the policy type allows.
+pub const TOO_MANY: &str = "ELEMENTS_TOO_MANY";
+
+/// The most backup plans an effective backup policy may hold, and the most resource assignments
+/// (selections) one plan may have: AWS Backup's quotas of backup plans per Region per account
+/// and of resource assignments per backup plan.
+/// See <https://docs.aws.amazon.com/aws-backup/latest/devguide/aws-backup-limits.html>.
+const MAX_BACKUP_PLANS: usize = 300;
+const MAX_SELECTIONS: usize = 100;
+
+/// What makes an account's effective policy (operators already removed) invalid, by the rules
+/// AWS documents for each type. An empty list: the policy is valid, or the type has no rules
+/// beyond its grammar, which [`check`] already enforces on every policy.
+pub fn problems(kind: &str, effective: &Value) -> Vec<Problem> {
+    let mut out = Vec::new();
+    match kind {
+        "BACKUP_POLICY" => backup_problems(effective, &mut out),
+        "AISERVICES_OPT_OUT_POLICY" => opt_out_problems(effective, &mut out),
+        "TAG_POLICY" => tag_problems(effective, &mut out),
+        "DECLARATIVE_POLICY_EC2" => ec2_problems(effective, &mut out),
+        _ => {}
+    }
+    out
+}
+
+fn problem(out: &mut Vec<Problem>, code: &'static str, path: String, message: String) {
+    out.push(Problem { code, message, path });
+}
+
+/// The named children of an object, operators and other non-objects left out.
+fn entries(v: Option<&Value>) -> Vec<(&String, &Value)> {
+    v.and_then(Value::as_object).map(|m| m.iter().filter(|(k, _)| !k.starts_with("@@")).collect()).unwrap_or_default()
+}
+
+fn non_empty_string(v: Option<&Value>) -> bool {
+    v.and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty())
+}
+
+/// A complete backup plan names the Regions it covers, at least one rule with a schedule and a
+/// vault, and at least one selection of resources with the IAM role AWS Backup assumes.
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_backup_syntax.html>.
+fn backup_problems(doc: &Value, out: &mut Vec<Problem>) {
+    let plans = entries(doc.get("plans"));
+    if plans.len() > MAX_BACKUP_PLANS {
+        problem(
+            out,
+            TOO_MANY,
+            "plans".into(),
+            format!(
+                "The effective policy has {} backup plans; an account can have at most {MAX_BACKUP_PLANS}.",
+                plans.len()
+            ),
+        );
+    }
+    for (name, plan) in plans {
+        let at = format!("plans.{name}");
+        let regions = plan.get("regions").and_then(Value::as_array);
+        if !regions.is_some_and(|r| !r.is_empty() && r.iter().all(|v| non_empty_string(Some(v)))) {
+            problem(
+                out,
+                MISSING_ELEMENT,
+                format!("{at}.regions"),
+                format!("The backup plan {name} names no Regions to back up."),
+            );
+        }
+        let rules = entries(plan.get("rules"));
+        if rules.is_empty() {
+            problem(out, MISSING_ELEMENT, format!("{at}.rules"), format!("The backup plan {name} has no backup rule."));
+        }
+        for (rule, body) in rules {
+            for field in ["schedule_expression", "target_backup_vault_name"] {
+                if !non_empty_string(body.get(field)) {
+                    problem(
+                        out,
+                        MISSING_ELEMENT,
+                        format!("{at}.rules.{rule}.{field}"),
+                        format!("The backup rule {rule} of the plan {name} has no {field}."),
+                    );
+                }
+            }
+        }
+        let selections: Vec<(String, &Value)> = ["tags", "resources"]
+            .iter()
+            .flat_map(|kind| {
+                entries(plan.get("selections").and_then(|s| s.get(*kind)))
+                    .into_iter()
+                    .map(move |(n, v)| (format!("{kind}.{n}"), v))
+            })
+            .collect();
+        if selections.is_empty() {
+            problem(
+                out,
+                MISSING_ELEMENT,
+                format!("{at}.selections"),
+                format!("The backup plan {name} selects no resources to back up."),
+            );
+        }
+        if selections.len() > MAX_SELECTIONS {
+            problem(
+                out,
+                TOO_MANY,
+                format!("{at}.selections"),
+                format!(
+                    "The backup plan {name} has {} resource assignments; a plan can have at most {MAX_SELECTIONS}.",
+                    selections.len()
+                ),
+            );
+        }
+        for (selection, body) in selections {
+            if !non_empty_string(body.get("iam_role_arn")) {
+                problem(
+                    out,
+                    MISSING_ELEMENT,
+                    format!("{at}.selections.{selection}.iam_role_arn"),
+                    format!("The selection {selection} of the plan {name} names no IAM role for AWS Backup to assume."),
+                );
+            }
+        }
+    }
+}
+
+/// Each service's `opt_out_policy` is `optIn` or `optOut`.
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_ai-opt-out_syntax.html>.
+fn opt_out_problems(doc: &Value, out: &mut Vec<Problem>) {
+    for (service, body) in entries(doc.get("services")) {
+        let Some(value) = body.get("opt_out_policy") else { continue };
+        if !matches!(value.as_str(), Some("optIn" | "optOut")) {
+            problem(
+                out,
+                INVALID_VALUE,
+                format!("services.{service}.opt_out_policy"),
+                format!("The opt_out_policy of {service} is {value}; it must be optIn or optOut."),
+            );
+        }
+    }
+}
+
+/// A tag's key is a string; its values and the resource types it is enforced for are lists of
+/// strings, each resource type written `service:type` (or `service:ALL_SUPPORTED`).
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_example-tag-policies.html>.
+fn tag_problems(doc: &Value, out: &mut Vec<Problem>) {
+    for (tag, body) in entries(doc.get("tags")) {
+        let at = format!("tags.{tag}");
+        if let Some(key) = body.get("tag_key")
+            && !non_empty_string(Some(key))
+        {
+            problem(out, INVALID_VALUE, format!("{at}.tag_key"), format!("The tag_key of {tag} must be a string."));
+        }
+        for (field, shaped) in [("tag_value", false), ("enforced_for", true)] {
+            let Some(list) = body.get(field) else { continue };
+            let ok = list.as_array().is_some_and(|items| {
+                items.iter().all(|v| {
+                    v.as_str().is_some_and(|s| {
+                        !s.is_empty()
+                            && (!shaped || s.split_once(':').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()))
+                    })
+                })
+            });
+            if !ok {
+                let what = if shaped { "resource types written service:type" } else { "strings" };
+                problem(
+                    out,
+                    INVALID_VALUE,
+                    format!("{at}.{field}"),
+                    format!("The {field} of {tag} must be a list of {what}."),
+                );
+            }
+        }
+    }
+}
+
+/// The values EC2's declarative policy attributes take.
+/// See <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_declarative_syntax.html>.
+const EC2_VALUES: &[(&str, &[&str])] = &[
+    (
+        "ec2_attributes.vpc_block_public_access.internet_gateway_block.mode",
+        &["off", "block_ingress", "block_bidirectional"],
+    ),
+    ("ec2_attributes.vpc_block_public_access.internet_gateway_block.exclusions_allowed", &["enabled", "disabled"]),
+    ("ec2_attributes.serial_console_access.status", &["enabled", "disabled"]),
+    ("ec2_attributes.image_block_public_access.state", &["block_new_sharing", "unblocked"]),
+    ("ec2_attributes.snapshot_block_public_access.state", &["block_all_sharing", "block_new_sharing", "unblocked"]),
+    ("ec2_attributes.allowed_images_settings.state", &["enabled", "audit_mode", "disabled"]),
+    ("ec2_attributes.instance_metadata_defaults.http_tokens", &["no_preference", "required", "optional"]),
+    ("ec2_attributes.instance_metadata_defaults.http_endpoint", &["no_preference", "enabled", "disabled"]),
+    ("ec2_attributes.instance_metadata_defaults.instance_metadata_tags", &["no_preference", "enabled", "disabled"]),
+];
+
+fn ec2_problems(doc: &Value, out: &mut Vec<Problem>) {
+    for (path, allowed) in EC2_VALUES {
+        let Some(value) = path.split('.').try_fold(doc, |v, k| v.get(k)) else { continue };
+        if !value.as_str().is_some_and(|s| allowed.contains(&s)) {
+            problem(
+                out,
+                INVALID_VALUE,
+                (*path).to_string(),
+                format!("{path} is {value}; it must be one of {}.", allowed.join(", ")),
+            );
+        }
+    }
+}
+
+/// Whether a policy document (operators and all) sets anything at or below `path`, a dotted path
+/// into the effective policy: the policies that contribute to an element there.
+pub fn touches(doc: &Value, path: &str) -> bool {
+    let mut at = doc;
+    for key in path.split('.') {
+        match at.get(key) {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +597,60 @@ mod tests {
         let opt_out = r#"{"services":{"default":{"opt_out_policy":{"@@assign":"optOut"}}}}"#;
         assert!(check("AISERVICES_OPT_OUT_POLICY", opt_out).is_ok());
         assert!(check("TAG_POLICY", opt_out).is_err(), "a tag policy sets tags");
+    }
+
+    #[test]
+    fn effective_policies_are_checked_by_their_types_rules() {
+        let codes = |kind: &str, doc: Value| -> Vec<(&'static str, String)> {
+            problems(kind, &doc).into_iter().map(|p| (p.code, p.path)).collect()
+        };
+        let plan = json!({"plans": {"p": {
+            "regions": ["us-east-1"],
+            "rules": {"r": {"schedule_expression": "cron(0 5 ? * * *)", "target_backup_vault_name": "Default"}},
+            "selections": {"resources": {"s": {"iam_role_arn": "arn:aws:iam::$account:role/B", "resources": ["*"]}}}
+        }}});
+        assert!(codes("BACKUP_POLICY", plan.clone()).is_empty());
+        let mut no_role = plan.clone();
+        no_role["plans"]["p"]["selections"]["resources"]["s"] = json!({"resources": ["*"]});
+        no_role["plans"]["p"]["regions"] = json!([]);
+        assert_eq!(
+            codes("BACKUP_POLICY", no_role),
+            [
+                (MISSING_ELEMENT, "plans.p.regions".to_owned()),
+                (MISSING_ELEMENT, "plans.p.selections.resources.s.iam_role_arn".to_owned())
+            ]
+        );
+        let many: Map<String, Value> =
+            (0..=MAX_BACKUP_PLANS).map(|i| (format!("p{i}"), plan["plans"]["p"].clone())).collect();
+        assert_eq!(codes("BACKUP_POLICY", json!({"plans": many})), [(TOO_MANY, "plans".to_owned())]);
+
+        assert!(
+            codes("AISERVICES_OPT_OUT_POLICY", json!({"services": {"default": {"opt_out_policy": "optOut"}}}))
+                .is_empty()
+        );
+        assert_eq!(
+            codes("AISERVICES_OPT_OUT_POLICY", json!({"services": {"lex": {"opt_out_policy": "maybe"}}})),
+            [(INVALID_VALUE, "services.lex.opt_out_policy".to_owned())]
+        );
+        assert_eq!(
+            codes("TAG_POLICY", json!({"tags": {"cc": {"tag_key": "CC", "enforced_for": ["ec2:instance", "s3"]}}})),
+            [(INVALID_VALUE, "tags.cc.enforced_for".to_owned())]
+        );
+        let ec2 = json!({"ec2_attributes": {"serial_console_access": {"status": "enabled"},
+            "image_block_public_access": {"state": "blocked"}}});
+        assert_eq!(
+            codes("DECLARATIVE_POLICY_EC2", ec2),
+            [(INVALID_VALUE, "ec2_attributes.image_block_public_access.state".to_owned())]
+        );
+        assert!(codes("CHATBOT_POLICY", json!({"anything": 1})).is_empty());
+    }
+
+    #[test]
+    fn a_policy_touches_the_paths_it_sets() {
+        let doc = json!({"plans": {"p": {"rules": {"@@assign": {}}}}});
+        assert!(touches(&doc, "plans.p"));
+        assert!(touches(&doc, "plans.p.rules"));
+        assert!(!touches(&doc, "plans.q"));
+        assert!(!touches(&doc, "plans.p.regions"));
     }
 }

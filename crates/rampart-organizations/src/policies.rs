@@ -7,9 +7,12 @@ use rampart_policy::{Policy, PolicyKind};
 use rampart_shapes::generated::organizations as shapes;
 use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use super::tree::{FULL_AWS_ACCESS, read_node, read_node_tx, root_shape};
-use super::{OrgRecord, constraint, invalid, managed_tx, membership, membership_tx, page, random_id, touch};
+use super::{
+    Membership, OrgRecord, constraint, invalid, managed_tx, membership, membership_tx, page, random_id, touch,
+};
 
 /// The policy types this module governs.
 pub const SCP: &str = "SERVICE_CONTROL_POLICY";
@@ -526,13 +529,7 @@ pub fn describe_effective_policy(
     if account != *caller {
         super::access::reader(ctx, "DescribeEffectivePolicy")?;
     }
-    if authorizes(&input.policy_type) {
-        return Err(invalid(format!(
-            "You specified an invalid value for policyType: {}. Effective policies are computed for management \
-             policies only. (Reason: INVALID_ENUM_POLICY_TYPE)",
-            input.policy_type
-        )));
-    }
+    effective_type(&input.policy_type)?;
     if account.starts_with("r-") || account.starts_with("ou-") {
         return Err(invalid(
             "An organization root or OU is not a target of an effective policy: specify an account. (Reason: \
@@ -550,20 +547,9 @@ pub fn describe_effective_policy(
     if !org.enabled_types.contains(&input.policy_type) {
         return Err(not_found());
     }
-    let mut levels = Vec::new();
-    let mut updated = None;
-    for target in super::tree::lineage(ctx.db, &org.id, &m.parent)?.iter().chain([&account]) {
-        let mut level = Vec::new();
-        for id in attached(ctx.db, &org.id, target)? {
-            if let Some(p) = read_policy(ctx.db, &org.id, &id)?.filter(|p| p.r#type == input.policy_type)
-                && let Ok(doc) = serde_json::from_str::<serde_json::Value>(&p.content)
-            {
-                level.push(doc);
-                updated = updated.max(p.updated);
-            }
-        }
-        levels.push(level);
-    }
+    let (levels, updated) = account_levels(ctx.db, &org, &m, &input.policy_type)?;
+    let levels: Vec<Vec<serde_json::Value>> =
+        levels.into_iter().map(|level| level.into_iter().map(|(_, doc)| doc).collect()).collect();
     let merged = super::management::effective(&levels).ok_or_else(not_found)?;
     Ok(shapes::DescribeEffectivePolicyResponse {
         effective_policy: Some(shapes::EffectivePolicy {
@@ -572,5 +558,146 @@ pub fn describe_effective_policy(
             target_id: Some(account),
             policy_type: Some(input.policy_type),
         }),
+    })
+}
+
+/// The policies of one management type that bear on an account, level by level from the root
+/// down to the account itself, each with its id; and when the latest of them changed.
+type Levels = Vec<Vec<(String, serde_json::Value)>>;
+
+fn account_levels(
+    db: &Db,
+    org: &OrgRecord,
+    m: &Membership,
+    kind: &str,
+) -> Result<(Levels, Option<OffsetDateTime>), ServiceError> {
+    let mut levels = Vec::new();
+    let mut updated = None;
+    for target in super::tree::lineage(db, &org.id, &m.parent)?.iter().chain([&m.account]) {
+        let mut level = Vec::new();
+        for id in attached(db, &org.id, target)? {
+            if let Some(p) = read_policy(db, &org.id, &id)?.filter(|p| p.r#type == kind)
+                && let Ok(doc) = serde_json::from_str::<serde_json::Value>(&p.content)
+            {
+                level.push((id, doc));
+                updated = updated.max(p.updated);
+            }
+        }
+        levels.push(level);
+    }
+    Ok((levels, updated))
+}
+
+/// An effective policy's validation errors, and when the latest policy behind it changed.
+type Checked = (Vec<shapes::EffectivePolicyValidationError>, Option<OffsetDateTime>);
+
+/// An account's effective policy of a management type checked against that type's rules
+/// (`management::problems`), each problem with the policies that contributed to it: those that
+/// set anything at the element's path, or at the nearest enclosing element some policy sets.
+/// `None` when the account has no effective policy of the type.
+fn account_problems(
+    db: &Db,
+    org: &OrgRecord,
+    m: &Membership,
+    kind: &str,
+) -> Result<Option<Checked>, ServiceError> {
+    let (levels, updated) = account_levels(db, org, m, kind)?;
+    let docs: Vec<Vec<serde_json::Value>> =
+        levels.iter().map(|level| level.iter().map(|(_, doc)| doc.clone()).collect()).collect();
+    let Some(merged) = super::management::effective(&docs) else { return Ok(None) };
+    let errors = super::management::problems(kind, &merged)
+        .into_iter()
+        .map(|p| {
+            let mut at = p.path.as_str();
+            let contributing = loop {
+                let ids: Vec<String> = levels
+                    .iter()
+                    .flatten()
+                    .filter(|(_, doc)| super::management::touches(doc, at))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                match at.rsplit_once('.') {
+                    Some((parent, _)) if ids.is_empty() => at = parent,
+                    _ => break ids,
+                }
+            };
+            shapes::EffectivePolicyValidationError {
+                error_code: Some(p.code.to_string()),
+                error_message: Some(p.message),
+                path_to_error: Some(p.path),
+                contributing_policies: Some(contributing),
+            }
+        })
+        .collect();
+    Ok(Some((errors, updated)))
+}
+
+/// A management policy type whose effective policies can be listed: not an authorization type.
+fn effective_type(kind: &str) -> Result<(), ServiceError> {
+    if authorizes(kind) {
+        return Err(invalid(format!(
+            "You specified an invalid value for policyType: {kind}. Effective policies are computed for management \
+             policies only. (Reason: INVALID_ENUM_POLICY_TYPE)"
+        )));
+    }
+    Ok(())
+}
+
+/// The accounts of the organization whose effective policy of a type fails validation.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListAccountsWithInvalidEffectivePolicy.html>.
+pub fn list_accounts_with_invalid_effective_policy(
+    ctx: &Ctx<'_>,
+    input: shapes::ListAccountsWithInvalidEffectivePolicyRequest,
+) -> Result<shapes::ListAccountsWithInvalidEffectivePolicyResponse, ServiceError> {
+    let org = super::access::reader(ctx, "ListAccountsWithInvalidEffectivePolicy")?;
+    effective_type(&input.policy_type)?;
+    let mut invalid_accounts = Vec::new();
+    if org.enabled_types.contains(&input.policy_type) {
+        for m in super::accounts_of(ctx.db, &org.id)? {
+            if account_problems(ctx.db, &org, &m, &input.policy_type)?.is_some_and(|(errors, _)| !errors.is_empty()) {
+                invalid_accounts.push(super::accounts::account_shape(ctx.db, &org, &m)?);
+            }
+        }
+    }
+    let (accounts, next_token) = page(invalid_accounts, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListAccountsWithInvalidEffectivePolicyResponse {
+        accounts: Some(accounts),
+        policy_type: Some(input.policy_type),
+        next_token,
+    })
+}
+
+/// Why one account's effective policy of a type fails validation.
+/// See <https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListEffectivePolicyValidationErrors.html>.
+pub fn list_effective_policy_validation_errors(
+    ctx: &Ctx<'_>,
+    input: shapes::ListEffectivePolicyValidationErrorsRequest,
+) -> Result<shapes::ListEffectivePolicyValidationErrorsResponse, ServiceError> {
+    let org = super::access::reader(ctx, "ListEffectivePolicyValidationErrors")?;
+    effective_type(&input.policy_type)?;
+    let (_, m) = membership(ctx.db, &input.account_id)?.filter(|(o, _)| o.id == org.id).ok_or_else(|| {
+        ServiceError::new("AccountNotFoundException", 400, "You specified an account that doesn't exist.")
+    })?;
+    let not_found = || {
+        ServiceError::new(
+            "EffectivePolicyNotFoundException",
+            400,
+            "We can't find an effective policy of that type for the specified account.",
+        )
+    };
+    if !org.enabled_types.contains(&input.policy_type) {
+        return Err(not_found());
+    }
+    let (errors, updated) = account_problems(ctx.db, &org, &m, &input.policy_type)?.ok_or_else(not_found)?;
+    let lineage = super::tree::lineage(ctx.db, &org.id, &m.parent)?;
+    let path = rampart_core::orgs::path(&org.id, lineage.iter().map(String::as_str).chain([m.account.as_str()]));
+    let (errors, next_token) = page(errors, input.next_token.as_deref(), input.max_results)?;
+    Ok(shapes::ListEffectivePolicyValidationErrorsResponse {
+        account_id: Some(m.account),
+        policy_type: Some(input.policy_type),
+        path: Some(path),
+        evaluation_timestamp: updated,
+        next_token,
+        effective_policy_validation_errors: Some(errors),
     })
 }

@@ -87,6 +87,11 @@ pub fn asked(db: &Db, principal: &Principal, op: &Operation, input: &Value) -> R
             target(&mut asked, Some(member("TargetId").unwrap_or(&principal.account_id)))?;
             policy_type(&mut asked, member("PolicyType"));
         }
+        "ListEffectivePolicyValidationErrors" => {
+            target(&mut asked, member("AccountId"))?;
+            policy_type(&mut asked, member("PolicyType"));
+        }
+        "ListAccountsWithInvalidEffectivePolicy" => policy_type(&mut asked, member("PolicyType")),
         "EnablePolicyType" | "DisablePolicyType" => {
             target(&mut asked, member("RootId"))?;
             policy_type(&mut asked, member("PolicyType"));

@@ -144,6 +144,13 @@ pub fn delete_organization(tx: &mut Tx<'_>, ctx: &TxCtx<'_>, _input: ()) -> Resu
             "To delete an organization you must first remove all member accounts (except the management account).",
         ));
     }
+    if super::transfers::active_for(tx, &org.id, ctx.now)? {
+        return Err(super::constraint(
+            "ACTIVE_RESPONSIBILITY_TRANSFER_PROCESS",
+            "You cannot delete organization due to an ongoing responsibility transfer process. To delete the \
+             organization, you must resolve the current transfer process.",
+        ));
+    }
     let ou_left = tx
         .scan_prefix(&keys::org_nodes(&org.id), None, 2, false)?
         .iter()

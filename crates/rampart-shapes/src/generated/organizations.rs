@@ -780,6 +780,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "CancelHandshake",
     "CloseAccount",
     "CreateAccount",
+    "CreateGovCloudAccount",
     "CreateOrganization",
     "CreateOrganizationalUnit",
     "CreatePolicy",
@@ -797,6 +798,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DescribeOrganizationalUnit",
     "DescribePolicy",
     "DescribeResourcePolicy",
+    "DescribeResponsibilityTransfer",
     "DetachPolicy",
     "DisableAWSServiceAccess",
     "DisablePolicyType",
@@ -804,17 +806,22 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "EnableAllFeatures",
     "EnablePolicyType",
     "InviteAccountToOrganization",
+    "InviteOrganizationToTransferResponsibility",
     "LeaveOrganization",
     "ListAWSServiceAccessForOrganization",
     "ListAccounts",
     "ListAccountsForParent",
+    "ListAccountsWithInvalidEffectivePolicy",
     "ListChildren",
     "ListCreateAccountStatus",
     "ListDelegatedAdministrators",
     "ListDelegatedServicesForAccount",
+    "ListEffectivePolicyValidationErrors",
     "ListHandshakesForAccount",
     "ListHandshakesForOrganization",
+    "ListInboundResponsibilityTransfers",
     "ListOrganizationalUnitsForParent",
+    "ListOutboundResponsibilityTransfers",
     "ListParents",
     "ListPolicies",
     "ListPoliciesForTarget",
@@ -826,9 +833,11 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "RegisterDelegatedAdministrator",
     "RemoveAccountFromOrganization",
     "TagResource",
+    "TerminateResponsibilityTransfer",
     "UntagResource",
     "UpdateOrganizationalUnit",
     "UpdatePolicy",
+    "UpdateResponsibilityTransfer",
 ];
 
 static M_AWSOrganizationsNotInUseException: [crate::Member; 1] = [crate::Member {
@@ -7692,6 +7701,88 @@ impl ::std::fmt::Debug for CreateAccountStatus {
     }
 }
 
+/// The `CreateGovCloudAccountRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateGovCloudAccountRequest {
+    pub email: ::std::string::String,
+    pub account_name: ::std::string::String,
+    pub role_name: ::std::option::Option<::std::string::String>,
+    pub iam_user_access_to_billing: ::std::option::Option<::std::string::String>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for CreateGovCloudAccountRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateGovCloudAccountRequest;
+}
+
+impl crate::FromValue for CreateGovCloudAccountRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            email: crate::required(f.next())?,
+            account_name: crate::required(f.next())?,
+            role_name: crate::optional(f.next())?,
+            iam_user_access_to_billing: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateGovCloudAccountRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.email)),
+            Some(crate::IntoValue::into_value(self.account_name)),
+            self.role_name.map(crate::IntoValue::into_value),
+            self.iam_user_access_to_billing.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateGovCloudAccountRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateGovCloudAccountRequest")
+            .field("Email", &"*** Sensitive Data Redacted ***")
+            .field("AccountName", &"*** Sensitive Data Redacted ***")
+            .field("RoleName", &self.role_name)
+            .field("IamUserAccessToBilling", &self.iam_user_access_to_billing)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `CreateGovCloudAccountResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateGovCloudAccountResponse {
+    pub create_account_status: ::std::option::Option<CreateAccountStatus>,
+}
+
+impl crate::HasShape for CreateGovCloudAccountResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateGovCloudAccountResponse;
+}
+
+impl crate::FromValue for CreateGovCloudAccountResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { create_account_status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateGovCloudAccountResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.create_account_status.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateGovCloudAccountResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateGovCloudAccountResponse")
+            .field("CreateAccountStatus", &self.create_account_status)
+            .finish()
+    }
+}
+
 /// The `CreateOrganizationRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct CreateOrganizationRequest {
@@ -8582,6 +8673,66 @@ impl ::std::fmt::Debug for DescribeResourcePolicyResponse {
     }
 }
 
+/// The `DescribeResponsibilityTransferRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeResponsibilityTransferRequest {
+    pub id: ::std::string::String,
+}
+
+impl crate::HasShape for DescribeResponsibilityTransferRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeResponsibilityTransferRequest;
+}
+
+impl crate::FromValue for DescribeResponsibilityTransferRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeResponsibilityTransferRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.id))])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeResponsibilityTransferRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeResponsibilityTransferRequest").field("Id", &self.id).finish()
+    }
+}
+
+/// The `DescribeResponsibilityTransferResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeResponsibilityTransferResponse {
+    pub responsibility_transfer: ::std::option::Option<ResponsibilityTransfer>,
+}
+
+impl crate::HasShape for DescribeResponsibilityTransferResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeResponsibilityTransferResponse;
+}
+
+impl crate::FromValue for DescribeResponsibilityTransferResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { responsibility_transfer: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeResponsibilityTransferResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.responsibility_transfer.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeResponsibilityTransferResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeResponsibilityTransferResponse")
+            .field("ResponsibilityTransfer", &self.responsibility_transfer)
+            .finish()
+    }
+}
+
 /// The `DetachPolicyRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DetachPolicyRequest {
@@ -8755,6 +8906,53 @@ impl ::std::fmt::Debug for EffectivePolicy {
             .field("LastUpdatedTimestamp", &self.last_updated_timestamp)
             .field("TargetId", &self.target_id)
             .field("PolicyType", &self.policy_type)
+            .finish()
+    }
+}
+
+/// The `EffectivePolicyValidationError` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EffectivePolicyValidationError {
+    pub error_code: ::std::option::Option<::std::string::String>,
+    pub error_message: ::std::option::Option<::std::string::String>,
+    pub path_to_error: ::std::option::Option<::std::string::String>,
+    pub contributing_policies: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for EffectivePolicyValidationError {
+    const SHAPE: &'static crate::Shape = &SH_EffectivePolicyValidationError;
+}
+
+impl crate::FromValue for EffectivePolicyValidationError {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            error_code: crate::optional(f.next())?,
+            error_message: crate::optional(f.next())?,
+            path_to_error: crate::optional(f.next())?,
+            contributing_policies: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for EffectivePolicyValidationError {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.error_code.map(crate::IntoValue::into_value),
+            self.error_message.map(crate::IntoValue::into_value),
+            self.path_to_error.map(crate::IntoValue::into_value),
+            self.contributing_policies.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for EffectivePolicyValidationError {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EffectivePolicyValidationError")
+            .field("ErrorCode", &self.error_code)
+            .field("ErrorMessage", &self.error_message)
+            .field("PathToError", &self.path_to_error)
+            .field("ContributingPolicies", &self.contributing_policies)
             .finish()
     }
 }
@@ -9195,6 +9393,92 @@ impl ::std::fmt::Debug for InviteAccountToOrganizationResponse {
     }
 }
 
+/// The `InviteOrganizationToTransferResponsibilityRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct InviteOrganizationToTransferResponsibilityRequest {
+    pub r#type: ::std::string::String,
+    pub target: HandshakeParty,
+    pub notes: ::std::option::Option<::std::string::String>,
+    pub start_timestamp: ::time::OffsetDateTime,
+    pub source_name: ::std::string::String,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+}
+
+impl crate::HasShape for InviteOrganizationToTransferResponsibilityRequest {
+    const SHAPE: &'static crate::Shape = &SH_InviteOrganizationToTransferResponsibilityRequest;
+}
+
+impl crate::FromValue for InviteOrganizationToTransferResponsibilityRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            r#type: crate::required(f.next())?,
+            target: crate::required(f.next())?,
+            notes: crate::optional(f.next())?,
+            start_timestamp: crate::required(f.next())?,
+            source_name: crate::required(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for InviteOrganizationToTransferResponsibilityRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.r#type)),
+            Some(crate::IntoValue::into_value(self.target)),
+            self.notes.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.start_timestamp)),
+            Some(crate::IntoValue::into_value(self.source_name)),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for InviteOrganizationToTransferResponsibilityRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InviteOrganizationToTransferResponsibilityRequest")
+            .field("Type", &self.r#type)
+            .field("Target", &self.target)
+            .field("Notes", &"*** Sensitive Data Redacted ***")
+            .field("StartTimestamp", &self.start_timestamp)
+            .field("SourceName", &"*** Sensitive Data Redacted ***")
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `InviteOrganizationToTransferResponsibilityResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct InviteOrganizationToTransferResponsibilityResponse {
+    pub handshake: ::std::option::Option<Handshake>,
+}
+
+impl crate::HasShape for InviteOrganizationToTransferResponsibilityResponse {
+    const SHAPE: &'static crate::Shape = &SH_InviteOrganizationToTransferResponsibilityResponse;
+}
+
+impl crate::FromValue for InviteOrganizationToTransferResponsibilityResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { handshake: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for InviteOrganizationToTransferResponsibilityResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.handshake.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for InviteOrganizationToTransferResponsibilityResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("InviteOrganizationToTransferResponsibilityResponse")
+            .field("Handshake", &self.handshake)
+            .finish()
+    }
+}
+
 /// The `ListAWSServiceAccessForOrganizationRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListAWSServiceAccessForOrganizationRequest {
@@ -9413,6 +9697,92 @@ impl ::std::fmt::Debug for ListAccountsResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListAccountsResponse")
             .field("Accounts", &self.accounts)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListAccountsWithInvalidEffectivePolicyRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListAccountsWithInvalidEffectivePolicyRequest {
+    pub policy_type: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListAccountsWithInvalidEffectivePolicyRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListAccountsWithInvalidEffectivePolicyRequest;
+}
+
+impl crate::FromValue for ListAccountsWithInvalidEffectivePolicyRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            policy_type: crate::required(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAccountsWithInvalidEffectivePolicyRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.policy_type)),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAccountsWithInvalidEffectivePolicyRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAccountsWithInvalidEffectivePolicyRequest")
+            .field("PolicyType", &self.policy_type)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListAccountsWithInvalidEffectivePolicyResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListAccountsWithInvalidEffectivePolicyResponse {
+    pub accounts: ::std::option::Option<::std::vec::Vec<Account>>,
+    pub policy_type: ::std::option::Option<::std::string::String>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListAccountsWithInvalidEffectivePolicyResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListAccountsWithInvalidEffectivePolicyResponse;
+}
+
+impl crate::FromValue for ListAccountsWithInvalidEffectivePolicyResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            accounts: crate::optional(f.next())?,
+            policy_type: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListAccountsWithInvalidEffectivePolicyResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.accounts.map(crate::IntoValue::into_value),
+            self.policy_type.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListAccountsWithInvalidEffectivePolicyResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListAccountsWithInvalidEffectivePolicyResponse")
+            .field("Accounts", &self.accounts)
+            .field("PolicyType", &self.policy_type)
             .field("NextToken", &self.next_token)
             .finish()
     }
@@ -9738,6 +10108,108 @@ impl ::std::fmt::Debug for ListDelegatedServicesForAccountResponse {
     }
 }
 
+/// The `ListEffectivePolicyValidationErrorsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListEffectivePolicyValidationErrorsRequest {
+    pub account_id: ::std::string::String,
+    pub policy_type: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListEffectivePolicyValidationErrorsRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListEffectivePolicyValidationErrorsRequest;
+}
+
+impl crate::FromValue for ListEffectivePolicyValidationErrorsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            account_id: crate::required(f.next())?,
+            policy_type: crate::required(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListEffectivePolicyValidationErrorsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.account_id)),
+            Some(crate::IntoValue::into_value(self.policy_type)),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListEffectivePolicyValidationErrorsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListEffectivePolicyValidationErrorsRequest")
+            .field("AccountId", &self.account_id)
+            .field("PolicyType", &self.policy_type)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListEffectivePolicyValidationErrorsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListEffectivePolicyValidationErrorsResponse {
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub policy_type: ::std::option::Option<::std::string::String>,
+    pub path: ::std::option::Option<::std::string::String>,
+    pub evaluation_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub effective_policy_validation_errors: ::std::option::Option<::std::vec::Vec<EffectivePolicyValidationError>>,
+}
+
+impl crate::HasShape for ListEffectivePolicyValidationErrorsResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListEffectivePolicyValidationErrorsResponse;
+}
+
+impl crate::FromValue for ListEffectivePolicyValidationErrorsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            account_id: crate::optional(f.next())?,
+            policy_type: crate::optional(f.next())?,
+            path: crate::optional(f.next())?,
+            evaluation_timestamp: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            effective_policy_validation_errors: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListEffectivePolicyValidationErrorsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.account_id.map(crate::IntoValue::into_value),
+            self.policy_type.map(crate::IntoValue::into_value),
+            self.path.map(crate::IntoValue::into_value),
+            self.evaluation_timestamp.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.effective_policy_validation_errors.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListEffectivePolicyValidationErrorsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListEffectivePolicyValidationErrorsResponse")
+            .field("AccountId", &self.account_id)
+            .field("PolicyType", &self.policy_type)
+            .field("Path", &self.path)
+            .field("EvaluationTimestamp", &self.evaluation_timestamp)
+            .field("NextToken", &self.next_token)
+            .field("EffectivePolicyValidationErrors", &self.effective_policy_validation_errors)
+            .finish()
+    }
+}
+
 /// The `ListHandshakesForAccountRequest` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ListHandshakesForAccountRequest {
@@ -9896,6 +10368,89 @@ impl ::std::fmt::Debug for ListHandshakesForOrganizationResponse {
     }
 }
 
+/// The `ListInboundResponsibilityTransfersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListInboundResponsibilityTransfersRequest {
+    pub r#type: ::std::string::String,
+    pub id: ::std::option::Option<::std::string::String>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListInboundResponsibilityTransfersRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListInboundResponsibilityTransfersRequest;
+}
+
+impl crate::FromValue for ListInboundResponsibilityTransfersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            r#type: crate::required(f.next())?,
+            id: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListInboundResponsibilityTransfersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.r#type)),
+            self.id.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListInboundResponsibilityTransfersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListInboundResponsibilityTransfersRequest")
+            .field("Type", &self.r#type)
+            .field("Id", &self.id)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListInboundResponsibilityTransfersResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListInboundResponsibilityTransfersResponse {
+    pub responsibility_transfers: ::std::option::Option<::std::vec::Vec<ResponsibilityTransfer>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListInboundResponsibilityTransfersResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListInboundResponsibilityTransfersResponse;
+}
+
+impl crate::FromValue for ListInboundResponsibilityTransfersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { responsibility_transfers: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListInboundResponsibilityTransfersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.responsibility_transfers.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListInboundResponsibilityTransfersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListInboundResponsibilityTransfersResponse")
+            .field("ResponsibilityTransfers", &self.responsibility_transfers)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
 /// The `ListOrganizationalUnitsForParentRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListOrganizationalUnitsForParentRequest {
@@ -9970,6 +10525,85 @@ impl ::std::fmt::Debug for ListOrganizationalUnitsForParentResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ListOrganizationalUnitsForParentResponse")
             .field("OrganizationalUnits", &self.organizational_units)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListOutboundResponsibilityTransfersRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListOutboundResponsibilityTransfersRequest {
+    pub r#type: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for ListOutboundResponsibilityTransfersRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListOutboundResponsibilityTransfersRequest;
+}
+
+impl crate::FromValue for ListOutboundResponsibilityTransfersRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            r#type: crate::required(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListOutboundResponsibilityTransfersRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.r#type)),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListOutboundResponsibilityTransfersRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListOutboundResponsibilityTransfersRequest")
+            .field("Type", &self.r#type)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .finish()
+    }
+}
+
+/// The `ListOutboundResponsibilityTransfersResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListOutboundResponsibilityTransfersResponse {
+    pub responsibility_transfers: ::std::option::Option<::std::vec::Vec<ResponsibilityTransfer>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListOutboundResponsibilityTransfersResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListOutboundResponsibilityTransfersResponse;
+}
+
+impl crate::FromValue for ListOutboundResponsibilityTransfersResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { responsibility_transfers: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListOutboundResponsibilityTransfersResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.responsibility_transfers.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListOutboundResponsibilityTransfersResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListOutboundResponsibilityTransfersResponse")
+            .field("ResponsibilityTransfers", &self.responsibility_transfers)
             .field("NextToken", &self.next_token)
             .finish()
     }
@@ -10982,6 +11616,77 @@ impl ::std::fmt::Debug for ResourcePolicySummary {
     }
 }
 
+/// The `ResponsibilityTransfer` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ResponsibilityTransfer {
+    pub arn: ::std::option::Option<::std::string::String>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub id: ::std::option::Option<::std::string::String>,
+    pub r#type: ::std::option::Option<::std::string::String>,
+    pub status: ::std::option::Option<::std::string::String>,
+    pub source: ::std::option::Option<TransferParticipant>,
+    pub target: ::std::option::Option<TransferParticipant>,
+    pub start_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub end_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+    pub active_handshake_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ResponsibilityTransfer {
+    const SHAPE: &'static crate::Shape = &SH_ResponsibilityTransfer;
+}
+
+impl crate::FromValue for ResponsibilityTransfer {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(10)?.into_iter();
+        Ok(Self {
+            arn: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            id: crate::optional(f.next())?,
+            r#type: crate::optional(f.next())?,
+            status: crate::optional(f.next())?,
+            source: crate::optional(f.next())?,
+            target: crate::optional(f.next())?,
+            start_timestamp: crate::optional(f.next())?,
+            end_timestamp: crate::optional(f.next())?,
+            active_handshake_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ResponsibilityTransfer {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.arn.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.id.map(crate::IntoValue::into_value),
+            self.r#type.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+            self.source.map(crate::IntoValue::into_value),
+            self.target.map(crate::IntoValue::into_value),
+            self.start_timestamp.map(crate::IntoValue::into_value),
+            self.end_timestamp.map(crate::IntoValue::into_value),
+            self.active_handshake_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ResponsibilityTransfer {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ResponsibilityTransfer")
+            .field("Arn", &self.arn)
+            .field("Name", &"*** Sensitive Data Redacted ***")
+            .field("Id", &self.id)
+            .field("Type", &self.r#type)
+            .field("Status", &self.status)
+            .field("Source", &self.source)
+            .field("Target", &self.target)
+            .field("StartTimestamp", &self.start_timestamp)
+            .field("EndTimestamp", &self.end_timestamp)
+            .field("ActiveHandshakeId", &self.active_handshake_id)
+            .finish()
+    }
+}
+
 /// The `Root` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct Root {
@@ -11092,6 +11797,112 @@ impl crate::IntoValue for TagResourceRequest {
 impl ::std::fmt::Debug for TagResourceRequest {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("TagResourceRequest").field("ResourceId", &self.resource_id).field("Tags", &self.tags).finish()
+    }
+}
+
+/// The `TerminateResponsibilityTransferRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct TerminateResponsibilityTransferRequest {
+    pub id: ::std::string::String,
+    pub end_timestamp: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for TerminateResponsibilityTransferRequest {
+    const SHAPE: &'static crate::Shape = &SH_TerminateResponsibilityTransferRequest;
+}
+
+impl crate::FromValue for TerminateResponsibilityTransferRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { id: crate::required(f.next())?, end_timestamp: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for TerminateResponsibilityTransferRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.id)),
+            self.end_timestamp.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TerminateResponsibilityTransferRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TerminateResponsibilityTransferRequest")
+            .field("Id", &self.id)
+            .field("EndTimestamp", &self.end_timestamp)
+            .finish()
+    }
+}
+
+/// The `TerminateResponsibilityTransferResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct TerminateResponsibilityTransferResponse {
+    pub responsibility_transfer: ::std::option::Option<ResponsibilityTransfer>,
+}
+
+impl crate::HasShape for TerminateResponsibilityTransferResponse {
+    const SHAPE: &'static crate::Shape = &SH_TerminateResponsibilityTransferResponse;
+}
+
+impl crate::FromValue for TerminateResponsibilityTransferResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { responsibility_transfer: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for TerminateResponsibilityTransferResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.responsibility_transfer.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for TerminateResponsibilityTransferResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TerminateResponsibilityTransferResponse")
+            .field("ResponsibilityTransfer", &self.responsibility_transfer)
+            .finish()
+    }
+}
+
+/// The `TransferParticipant` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct TransferParticipant {
+    pub management_account_id: ::std::option::Option<::std::string::String>,
+    pub management_account_email: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for TransferParticipant {
+    const SHAPE: &'static crate::Shape = &SH_TransferParticipant;
+}
+
+impl crate::FromValue for TransferParticipant {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            management_account_id: crate::optional(f.next())?,
+            management_account_email: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for TransferParticipant {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.management_account_id.map(crate::IntoValue::into_value),
+            self.management_account_email.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TransferParticipant {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TransferParticipant")
+            .field("ManagementAccountId", &self.management_account_id)
+            .field("ManagementAccountEmail", &"*** Sensitive Data Redacted ***")
+            .finish()
     }
 }
 
@@ -11271,5 +12082,72 @@ impl crate::IntoValue for UpdatePolicyResponse {
 impl ::std::fmt::Debug for UpdatePolicyResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdatePolicyResponse").field("Policy", &self.policy).finish()
+    }
+}
+
+/// The `UpdateResponsibilityTransferRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateResponsibilityTransferRequest {
+    pub id: ::std::string::String,
+    pub name: ::std::string::String,
+}
+
+impl crate::HasShape for UpdateResponsibilityTransferRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateResponsibilityTransferRequest;
+}
+
+impl crate::FromValue for UpdateResponsibilityTransferRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { id: crate::required(f.next())?, name: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdateResponsibilityTransferRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.id)),
+            Some(crate::IntoValue::into_value(self.name)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateResponsibilityTransferRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateResponsibilityTransferRequest")
+            .field("Id", &self.id)
+            .field("Name", &"*** Sensitive Data Redacted ***")
+            .finish()
+    }
+}
+
+/// The `UpdateResponsibilityTransferResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateResponsibilityTransferResponse {
+    pub responsibility_transfer: ::std::option::Option<ResponsibilityTransfer>,
+}
+
+impl crate::HasShape for UpdateResponsibilityTransferResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateResponsibilityTransferResponse;
+}
+
+impl crate::FromValue for UpdateResponsibilityTransferResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { responsibility_transfer: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdateResponsibilityTransferResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.responsibility_transfer.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateResponsibilityTransferResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateResponsibilityTransferResponse")
+            .field("ResponsibilityTransfer", &self.responsibility_transfer)
+            .finish()
     }
 }

@@ -1182,3 +1182,266 @@ async fn policies_name_organizations_resources_by_arn_and_policy_type() {
         "AccessDeniedException"
     );
 }
+
+#[tokio::test]
+async fn invalid_effective_policies_are_listed_with_their_errors_and_contributing_policies() {
+    use aws_sdk_organizations::operation::create_gov_cloud_account::CreateGovCloudAccountError;
+    use aws_sdk_organizations::types::EffectivePolicyType;
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    let root_id = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_owned();
+    let member = member_account(&org, "backup@example.com", "backup").await;
+    let apps = org.create_organizational_unit().parent_id(&root_id).name("Apps").send().await.unwrap();
+    let apps = apps.organizational_unit().unwrap().id().unwrap().to_owned();
+    org.move_account()
+        .account_id(&member)
+        .source_parent_id(&root_id)
+        .destination_parent_id(&apps)
+        .send()
+        .await
+        .unwrap();
+    org.enable_policy_type().root_id(&root_id).policy_type(PolicyType::BackupPolicy).send().await.unwrap();
+    // The root's plan has a schedule and a vault but selects nothing; Apps adds the selection.
+    let plan = r#"{"plans":{"daily":{
+        "regions":{"@@assign":["us-east-1"]},
+        "rules":{"nightly":{"schedule_expression":{"@@assign":"cron(0 5 ? * * *)"},
+                            "target_backup_vault_name":{"@@assign":"Default"}}}}}}"#;
+    let selection = r#"{"plans":{"daily":{"selections":{"tags":{"pii":{
+        "iam_role_arn":{"@@assign":"arn:aws:iam::$account:role/Backup"},
+        "tag_key":{"@@assign":"dataType"},"tag_value":{"@@assign":["PII"]}}}}}}}"#;
+    let root_policy = org_policy(&org, PolicyType::BackupPolicy, "plan", plan).await;
+    let apps_policy = org_policy(&org, PolicyType::BackupPolicy, "selection", selection).await;
+    org.attach_policy().policy_id(&root_policy).target_id(&root_id).send().await.unwrap();
+    org.attach_policy().policy_id(&apps_policy).target_id(&apps).send().await.unwrap();
+
+    // The member's effective plan is complete; the management account's, in the root, is not.
+    let invalid = org
+        .list_accounts_with_invalid_effective_policy()
+        .policy_type(EffectivePolicyType::BackupPolicy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.policy_type(), Some(&EffectivePolicyType::BackupPolicy));
+    assert_eq!(invalid.accounts().iter().filter_map(|a| a.id()).collect::<Vec<_>>(), [ACCOUNT_ID]);
+    let errors = |account: &str, kind: EffectivePolicyType| {
+        org.list_effective_policy_validation_errors().account_id(account).policy_type(kind).send()
+    };
+    let home = errors(ACCOUNT_ID, EffectivePolicyType::BackupPolicy).await.unwrap();
+    assert_eq!(home.account_id(), Some(ACCOUNT_ID));
+    assert_eq!(home.path(), Some(format!("{org_id}/{root_id}/{ACCOUNT_ID}/").as_str()));
+    assert!(home.evaluation_timestamp().is_some());
+    let found = home.effective_policy_validation_errors();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].error_code(), Some("ELEMENTS_TOO_FEW"));
+    assert_eq!(found[0].path_to_error(), Some("plans.daily.selections"));
+    assert_eq!(found[0].contributing_policies(), std::slice::from_ref(&root_policy));
+    let fine = errors(&member, EffectivePolicyType::BackupPolicy).await.unwrap();
+    assert!(fine.effective_policy_validation_errors().is_empty());
+    assert_eq!(fine.path(), Some(format!("{org_id}/{root_id}/{apps}/{member}/").as_str()));
+
+    // A child that removes the vault breaks the member's plan, and both policies contributed.
+    let no_vault = r#"{"plans":{"daily":{"rules":{"nightly":{"target_backup_vault_name":{"@@assign":""}}}}}}"#;
+    let breaking = org_policy(&org, PolicyType::BackupPolicy, "no-vault", no_vault).await;
+    org.attach_policy().policy_id(&breaking).target_id(&member).send().await.unwrap();
+    let broken = errors(&member, EffectivePolicyType::BackupPolicy).await.unwrap();
+    let broken = broken.effective_policy_validation_errors();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0].path_to_error(), Some("plans.daily.rules.nightly.target_backup_vault_name"));
+    let mut by = broken[0].contributing_policies().to_vec();
+    by.sort();
+    let mut expected = vec![root_policy.clone(), breaking.clone()];
+    expected.sort();
+    assert_eq!(by, expected);
+    let invalid = org
+        .list_accounts_with_invalid_effective_policy()
+        .policy_type(EffectivePolicyType::BackupPolicy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.accounts().len(), 2);
+
+    // Bad input and callers.
+    assert_eq!(code(errors(&member, EffectivePolicyType::TagPolicy).await), "EffectivePolicyNotFoundException");
+    assert_eq!(code(errors("999999999999", EffectivePolicyType::BackupPolicy).await), "AccountNotFoundException");
+    let scp = org
+        .list_accounts_with_invalid_effective_policy()
+        .policy_type(EffectivePolicyType::from("SERVICE_CONTROL_POLICY"))
+        .send();
+    assert_eq!(code(scp.await), "InvalidInputException");
+    let key = admin_key(&root(&server), "ops").await;
+    let as_member = orgs_in_member(&server, &key, &member).await;
+    let asked = as_member
+        .list_effective_policy_validation_errors()
+        .account_id(&member)
+        .policy_type(EffectivePolicyType::BackupPolicy)
+        .send();
+    assert_eq!(code(asked.await), "AccessDeniedException");
+
+    // No management account here is paired with an AWS GovCloud (US) account.
+    let gov = org.create_gov_cloud_account().email("gov@example.com").account_name("gov").send().await;
+    let reason = match gov.as_ref().err().and_then(|e| e.as_service_error()) {
+        Some(CreateGovCloudAccountError::ConstraintViolationException(e)) => e.reason().cloned(),
+        _ => None,
+    };
+    assert_eq!(reason, Some(ConstraintViolationExceptionReason::MasterAccountNotGovcloudEnabled));
+    assert_eq!(code(gov), "ConstraintViolationException");
+    let gov = as_member.create_gov_cloud_account().email("gov@example.com").account_name("gov").send().await;
+    assert_eq!(code(gov), "AccessDeniedException");
+}
+
+#[tokio::test]
+async fn a_billing_transfer_runs_from_an_accepted_invitation_until_either_side_withdraws_it() {
+    use aws_sdk_organizations::operation::invite_organization_to_transfer_responsibility::InviteOrganizationToTransferResponsibilityError;
+    use aws_sdk_organizations::primitives::DateTime;
+    use aws_sdk_organizations::types::{
+        ActionType, HandshakeParty, HandshakePartyType, HandshakeState, ResponsibilityTransferStatus,
+        ResponsibilityTransferType, Tag,
+    };
+    let server = TestServer::start().await.unwrap();
+    let org = orgs(&server, &server.access_key_id, &server.secret_access_key, None);
+    let org_id = org.create_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_owned();
+    // A second organization: an account made here, removed, then managing an organization of its own.
+    let other = member_account(&org, "other@example.com", "other").await;
+    let staff = member_account(&org, "staff@example.com", "staff").await;
+    org.remove_account_from_organization().account_id(&other).send().await.unwrap();
+    let key = admin_key(&root(&server), "ops").await;
+    let as_other = orgs_in_member(&server, &key, &other).await;
+    let other_org = as_other.create_organization().send().await.unwrap();
+    let other_org = other_org.organization().unwrap().id().unwrap().to_owned();
+
+    // The first day of the month after next, 00:00 UTC.
+    let now = time::OffsetDateTime::now_utc();
+    let next = |d: time::Date| {
+        let (y, m) = if d.month() == time::Month::December {
+            (d.year() + 1, time::Month::January)
+        } else {
+            (d.year(), d.month().next())
+        };
+        time::Date::from_calendar_date(y, m, 1).unwrap()
+    };
+    let start = next(next(now.date())).midnight().assume_utc();
+    let at = |t: time::OffsetDateTime| DateTime::from_secs(t.unix_timestamp());
+    let party = |id: &str, kind: HandshakePartyType| HandshakeParty::builder().id(id).r#type(kind).build().unwrap();
+    let invite = |target: HandshakeParty, start: time::OffsetDateTime| {
+        org.invite_organization_to_transfer_responsibility()
+            .r#type(ResponsibilityTransferType::Billing)
+            .target(target)
+            .start_timestamp(at(start))
+            .source_name("their bill")
+            .notes("we pay")
+            .tags(Tag::builder().key("team").value("finance").build().unwrap())
+    };
+    let refused_start = |when: time::OffsetDateTime| {
+        let sent = invite(party(&other, HandshakePartyType::Account), when).send();
+        async move {
+            match sent.await.err().as_ref().and_then(|e| e.as_service_error()) {
+                Some(InviteOrganizationToTransferResponsibilityError::InvalidInputException(e)) => {
+                    e.reason().map(|r| r.as_str().to_owned())
+                }
+                _ => None,
+            }
+        }
+    };
+    let mid_month = start + time::Duration::days(3);
+    assert_eq!(refused_start(mid_month).await.as_deref(), Some("START_DATE_NOT_BEGINNING_OF_MONTH"));
+    let this_month = now.date().replace_day(1).unwrap().midnight().assume_utc();
+    assert_eq!(refused_start(this_month).await.as_deref(), Some("START_DATE_TOO_EARLY"));
+    let itself = invite(party(ACCOUNT_ID, HandshakePartyType::Account), start).send().await;
+    assert_eq!(code(itself), "HandshakeConstraintViolationException");
+
+    let sent = invite(party(&other, HandshakePartyType::Account), start).send().await.unwrap();
+    let handshake = sent.handshake().unwrap();
+    assert_eq!(handshake.action(), Some(&ActionType::TransferResponsibility));
+    assert_eq!(handshake.state(), Some(&HandshakeState::Open));
+    let transfer_id = handshake
+        .resources()
+        .iter()
+        .find(|r| r.r#type().map(|t| t.as_str()) == Some("RESPONSIBILITY_TRANSFER"))
+        .and_then(|r| r.value())
+        .unwrap()
+        .to_owned();
+    assert!(transfer_id.starts_with("rt-"), "{transfer_id}");
+    let again = invite(party(&other, HandshakePartyType::Account), start).send().await;
+    assert_eq!(code(again), "DuplicateHandshakeException");
+
+    // Both sides see the invitation: inbound for the organization that will pay, outbound for the other.
+    let inbound = |c: &aws_sdk_organizations::Client| {
+        c.list_inbound_responsibility_transfers().r#type(ResponsibilityTransferType::Billing).send()
+    };
+    let outbound = |c: &aws_sdk_organizations::Client| {
+        c.list_outbound_responsibility_transfers().r#type(ResponsibilityTransferType::Billing).send()
+    };
+    let mine = inbound(&org).await.unwrap();
+    assert_eq!(mine.responsibility_transfers().len(), 1);
+    let requested = &mine.responsibility_transfers()[0];
+    assert_eq!(requested.status(), Some(&ResponsibilityTransferStatus::Requested));
+    assert_eq!(requested.name(), Some("their bill"));
+    assert_eq!(requested.start_timestamp(), Some(&at(start)));
+    assert!(outbound(&org).await.unwrap().responsibility_transfers().is_empty());
+    assert_eq!(outbound(&as_other).await.unwrap().responsibility_transfers().len(), 1);
+    assert!(inbound(&as_other).await.unwrap().responsibility_transfers().is_empty());
+
+    // The other organization's management account accepts.
+    let handshake_id = handshake.id().unwrap().to_owned();
+    assert_eq!(code(org.accept_handshake().handshake_id(&handshake_id).send().await), "AccessDeniedException");
+    let accepted = as_other.accept_handshake().handshake_id(&handshake_id).send().await.unwrap();
+    assert_eq!(accepted.handshake().unwrap().state(), Some(&HandshakeState::Accepted));
+    let seen = as_other.describe_responsibility_transfer().id(&transfer_id).send().await.unwrap();
+    let seen = seen.responsibility_transfer().unwrap();
+    assert_eq!(seen.status(), Some(&ResponsibilityTransferStatus::Accepted));
+    assert_eq!(
+        seen.arn(),
+        Some(format!("arn:aws:organizations::{other}:transfer/{other_org}/billing/outbound/{transfer_id}").as_str())
+    );
+    assert_eq!(seen.source().unwrap().management_account_id(), Some(other.as_str()));
+    assert_eq!(seen.target().unwrap().management_account_id(), Some(ACCOUNT_ID));
+    let ours = org.describe_responsibility_transfer().id(&transfer_id).send().await.unwrap();
+    assert_eq!(
+        ours.responsibility_transfer().unwrap().arn(),
+        Some(format!("arn:aws:organizations::{ACCOUNT_ID}:transfer/{org_id}/billing/inbound/{transfer_id}").as_str())
+    );
+    let tags = org.list_tags_for_resource().resource_id(&transfer_id).send().await.unwrap();
+    assert_eq!(tags.tags().iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>(), [("team", "finance")]);
+
+    // While it runs, the paying-for organization cannot be deleted; each side names it its own way.
+    let deleted = as_other.delete_organization().send().await;
+    assert_eq!(code(deleted), "ConstraintViolationException");
+    let renamed = as_other.update_responsibility_transfer().id(&transfer_id).name("paid by HQ").send().await.unwrap();
+    assert_eq!(renamed.responsibility_transfer().unwrap().name(), Some("paid by HQ"));
+    let ours = org.describe_responsibility_transfer().id(&transfer_id).send().await.unwrap();
+    assert_eq!(ours.responsibility_transfer().unwrap().name(), Some("their bill"));
+    // A member account of either organization is not a party.
+    let as_staff = orgs_in_member(&server, &key, &staff).await;
+    let asked = as_staff.describe_responsibility_transfer().id(&transfer_id).send().await;
+    assert_eq!(code(asked), "AccessDeniedException");
+
+    // Either side withdraws it, at the end of a month.
+    let terminate = |c: &aws_sdk_organizations::Client| c.terminate_responsibility_transfer().id(&transfer_id);
+    let not_month_end = terminate(&as_other).end_timestamp(at(start + time::Duration::days(10))).send().await;
+    assert_eq!(code(not_month_end), "InvalidInputException");
+    let withdrawn = terminate(&as_other).send().await.unwrap();
+    let withdrawn = withdrawn.responsibility_transfer().unwrap();
+    assert_eq!(withdrawn.status(), Some(&ResponsibilityTransferStatus::Withdrawn));
+    let end = withdrawn.end_timestamp().unwrap();
+    let end = time::OffsetDateTime::from_unix_timestamp(end.secs()).unwrap();
+    assert_eq!((end.year(), end.month()), (now.year(), now.month()), "the end of the current month");
+    assert_eq!((end + time::Duration::seconds(1)).day(), 1);
+    assert_eq!(code(terminate(&org).send().await), "ResponsibilityTransferAlreadyInStatusException");
+    let missing = org.describe_responsibility_transfer().id("rt-0000000000000000").send().await;
+    assert_eq!(code(missing), "ResponsibilityTransferNotFoundException");
+
+    // A declined invitation can't be withdrawn; it never ran.
+    let second_start = next(start.date()).midnight().assume_utc();
+    let later = as_other.list_outbound_responsibility_transfers().r#type(ResponsibilityTransferType::Billing).send();
+    assert_eq!(later.await.unwrap().responsibility_transfers().len(), 1);
+    let sent = invite(party("other@example.com", HandshakePartyType::Email), second_start).send().await.unwrap();
+    let second = sent.handshake().unwrap().id().unwrap().to_owned();
+    as_other.decline_handshake().handshake_id(&second).send().await.unwrap();
+    let listed = inbound(&org).await.unwrap();
+    let statuses: Vec<_> = listed.responsibility_transfers().iter().filter_map(|t| t.status().cloned()).collect();
+    assert_eq!(statuses, [ResponsibilityTransferStatus::Declined, ResponsibilityTransferStatus::Withdrawn]);
+    let declined_id = listed.responsibility_transfers()[0].id().unwrap().to_owned();
+    let refused = org.terminate_responsibility_transfer().id(&declined_id).send().await;
+    assert_eq!(code(refused), "InvalidResponsibilityTransferTransitionException");
+}
