@@ -193,10 +193,20 @@ pub fn import_key_material(
                     "This key material was already imported into the KMS key; import it with ImportType EXISTING_KEY_MATERIAL.",
                 ));
             }
-            if !key.materials.is_empty() && (spec != Spec::Symmetric || key.multi_region) {
+            if !key.materials.is_empty() && spec != Spec::Symmetric {
                 return Err(incorrect(format!(
-                    "{} already has key material: only single-Region symmetric encryption keys take new key material.",
+                    "{} already has key material: only symmetric encryption keys take new key material.",
                     key.arn()
+                )));
+            }
+            // New material of a multi-Region key enters through its primary; each replica then
+            // imports the same material as EXISTING_KEY_MATERIAL.
+            if !key.materials.is_empty() && super::multi_region::is_replica(&key) {
+                return Err(unsupported(format!(
+                    "{} is a replica key: import new key material into the primary key in {}, then import the same \
+                     key material into this key with ImportType EXISTING_KEY_MATERIAL.",
+                    key.arn(),
+                    key.primary_region.as_deref().unwrap_or_default()
                 )));
             }
             if key.materials.iter().any(|m| m.pending_rotation) {
@@ -232,10 +242,14 @@ pub fn import_key_material(
             }
         }
     }
-    if key.state == "PendingImport" && key.materials.iter().all(Material::present) {
+    if key.state == "PendingImport" && key.materials.iter().all(|m| m.present() || m.pending_rotation) {
         key.state = "Enabled".to_owned();
     }
     write_key(tx, &key)?;
+    // The primary's new material reaches its replicas as versions waiting for import.
+    if key.multi_region && !super::multi_region::is_replica(&key) {
+        super::multi_region::sync_related(tx, ctx.sealer, &key)?;
+    }
     Ok(shapes::ImportKeyMaterialResponse { key_id: Some(key.arn()), key_material_id: Some(id) })
 }
 
@@ -259,16 +273,24 @@ pub fn delete_imported_key_material(
             Err(_) => return Err(invalid_state(format!("{} has no key material.", key.arn()))),
         },
     };
+    let replica = super::multi_region::is_replica(&key);
     let Some(found) = key.materials.iter_mut().find(|m| m.id == id) else {
         return Err(ServiceError::new("NotFoundException", 400, format!("Key material {id} does not exist")));
     };
-    if found.pending_rotation {
+    if found.pending_rotation && replica {
+        // A replica's copy waits to be imported again; the primary and other replicas keep theirs.
+        forget(found);
+    } else if found.pending_rotation {
         key.materials.retain(|m| m.id != id);
     } else {
         forget(found);
         wait_for_import(&mut key);
     }
     write_key(tx, &key)?;
+    // Material a primary deletes while it waits for a rotation goes from its replicas too.
+    if key.multi_region && !replica {
+        super::multi_region::sync_related(tx, ctx.sealer, &key)?;
+    }
     Ok(shapes::DeleteImportedKeyMaterialResponse { key_id: Some(key.arn()), key_material_id: Some(id) })
 }
 
@@ -365,6 +387,7 @@ mod tests {
             replica_regions: Vec::new(),
             grants: Vec::new(),
             aws_managed: false,
+            creating: None,
             effective: String::new(),
         }
     }

@@ -276,6 +276,7 @@ pub(crate) fn new_key(
         replica_regions: Vec::new(),
         grants: Vec::new(),
         aws_managed: false,
+        creating: None,
         effective: String::new(),
     };
     key.policy = match input.policy {
@@ -328,9 +329,14 @@ pub fn list_keys(ctx: &Ctx<'_>, input: shapes::ListKeysRequest) -> Result<shapes
 }
 
 /// A key of the caller's account, read inside the transaction for a change.
+/// A replica still being created takes no change until it is ready.
 pub(crate) fn own_key(tx: &Tx<'_>, ctx: &TxCtx<'_>, key_id: &str) -> Result<KeyRecord, ServiceError> {
-    find(&records::tx_reader(tx), ctx.principal, ctx.region, key_id, false, ctx.now)
-        .map(std::sync::Arc::unwrap_or_clone)
+    let key = find(&records::tx_reader(tx), ctx.principal, ctx.region, key_id, false, ctx.now)
+        .map(std::sync::Arc::unwrap_or_clone)?;
+    if key.state == "Creating" {
+        return Err(invalid_state(format!("{} is being created.", key.arn())));
+    }
+    Ok(key)
 }
 
 fn not_pending(key: &KeyRecord) -> Result<(), ServiceError> {
@@ -609,6 +615,18 @@ pub fn rotate_key_on_demand(
         ));
     }
     if key.origin == "EXTERNAL" {
+        // A multi-Region key rotates to new imported material once every replica holds it.
+        if let Some(pending) = key.materials.iter().find(|m| m.pending_rotation) {
+            let lacking = super::multi_region::lacking(&records::tx_reader(tx), &key, &pending.id)?;
+            if !lacking.is_empty() {
+                return Err(invalid_state(format!(
+                    "{} cannot rotate yet: key material {} is not imported into its replica keys in {}.",
+                    key.arn(),
+                    pending.id,
+                    lacking.join(", ")
+                )));
+            }
+        }
         super::import::rotate_imported(&mut key, ctx.now)?;
     } else {
         rotate(&mut key, ctx.sealer, ctx.now, "ON_DEMAND")?;
@@ -623,12 +641,12 @@ pub fn list_key_rotations(
     input: shapes::ListKeyRotationsRequest,
 ) -> Result<shapes::ListKeyRotationsResponse, ServiceError> {
     let key = find(&records::cached_reader(ctx.db), ctx.principal, ctx.region, &input.key_id, false, ctx.now)?;
+    // A replica lists the material versions it shares with its primary (and imports on its own).
+    let replica = super::multi_region::is_replica(&key) && key.spec == "SYMMETRIC_DEFAULT";
     rotatable(&key, true).or_else(|e| {
-        if matches!(&*e.code, "DisabledException" | "KMSInvalidStateException") && key.state != "PendingDeletion" {
-            Ok(())
-        } else {
-            Err(e)
-        }
+        let listable = matches!(&*e.code, "DisabledException" | "KMSInvalidStateException")
+            || (replica && e.code == "UnsupportedOperationException");
+        if listable && key.state != "PendingDeletion" { Ok(()) } else { Err(e) }
     })?;
     let all = match input.include_key_material.as_deref() {
         None | Some("ROTATIONS_ONLY") => false,
@@ -638,6 +656,14 @@ pub fn list_key_rotations(
     let arn = key.arn();
     let current = key.current().ok().map(|m| m.id.clone());
     let imported = key.origin == "EXTERNAL";
+    // New imported material of a multi-Region key waits for every key of the set to hold it.
+    let get = records::cached_reader(ctx.db);
+    let mut set_lacks = Vec::new();
+    for m in key.materials.iter().filter(|m| m.pending_rotation && key.multi_region) {
+        if !m.present() || !super::multi_region::lacking(&get, &key, &m.id)?.is_empty() {
+            set_lacks.push(m.id.clone());
+        }
+    }
     let rotations = key
         .materials
         .iter()
@@ -648,7 +674,9 @@ pub fn list_key_rotations(
             key_material_description: m.description.clone().filter(|_| imported),
             import_state: imported.then(|| if m.present() { "IMPORTED" } else { "PENDING_IMPORT" }.to_owned()),
             key_material_state: Some(
-                if m.pending_rotation {
+                if set_lacks.contains(&m.id) {
+                    "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+                } else if m.pending_rotation {
                     "PENDING_ROTATION"
                 } else if current.as_deref() == Some(m.id.as_str()) {
                     "CURRENT"

@@ -112,12 +112,26 @@ pub struct KeyRecord {
     pub replica_regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grants: Vec<grants::Grant>,
+    /// A replica being made (state `Creating`): when it is ready, and the state it then has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<Creating>,
     /// An AWS managed key (`alias/aws/s3`), made by KMS for a service (see [`managed_key`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aws_managed: bool,
     /// The key policy with the grants as statements, derived when the record is read.
     #[serde(skip)]
     pub effective: String,
+}
+
+/// A replica key's transient Creating state: ReplicateKey answers with the replica still being
+/// made, and it becomes usable (Enabled, or PendingImport for imported material) moments later,
+/// as in AWS, where clients wait for it (Terraform's `aws_kms_replica_key` polls DescribeKey).
+/// See <https://docs.aws.amazon.com/kms/latest/APIReference/API_ReplicateKey.html>.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Creating {
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
+    pub then: String,
 }
 
 impl KeyRecord {
@@ -325,7 +339,21 @@ fn lookup(get: &records::Reader<'_>, r: &KeyRef, now: OffsetDateTime) -> Result<
         }
     };
     let key = key_record(get, &keys::kms_key(account, region, &id))?;
-    Ok(key.filter(|k| k.deletion.is_none_or(|d| d > now)))
+    Ok(key.filter(|k| k.deletion.is_none_or(|d| d > now)).map(|k| settled(k, now)))
+}
+
+/// A key as it is at `now`: a replica whose creation has finished has its final state (written
+/// with the key's next change).
+fn settled(key: Arc<KeyRecord>, now: OffsetDateTime) -> Arc<KeyRecord> {
+    match &key.creating {
+        Some(c) if key.state == "Creating" && c.until <= now => {
+            let mut ready = KeyRecord::clone(&key);
+            ready.state = c.then.clone();
+            ready.creating = None;
+            Arc::new(ready)
+        }
+        _ => key,
+    }
 }
 
 /// The key a `KeyId` names for `principal`: the caller's own, or — for the operations KMS allows
@@ -360,6 +388,7 @@ fn usable(key: &KeyRecord, usage: &str) -> Result<(), ServiceError> {
         "Disabled" => return Err(ServiceError::new("DisabledException", 400, format!("{} is disabled.", key.arn()))),
         "PendingDeletion" => return Err(invalid_state(format!("{} is pending deletion.", key.arn()))),
         "PendingImport" => return Err(invalid_state(format!("{} is pending import.", key.arn()))),
+        "Creating" => return Err(invalid_state(format!("{} is being created.", key.arn()))),
         "PendingReplicaDeletion" => {
             return Err(invalid_state(format!("{} is pending replica deletion.", key.arn())));
         }

@@ -11,6 +11,9 @@ use time::{Duration, OffsetDateTime};
 use super::keys_api::{check_policy, default_policy, metadata, own_key, put_tags, write_key};
 use super::{KeyRecord, invalid_state, key_arn, unsupported, validation};
 
+/// How long a new replica stays in the Creating state.
+const REPLICA_CREATION: Duration = Duration::seconds(1);
+
 /// A new multi-Region key's id: `mrk-` and 32 hex digits.
 pub(crate) fn new_id() -> String {
     format!("mrk-{}", uuid::Uuid::new_v4().simple())
@@ -37,16 +40,31 @@ pub(crate) fn configuration(key: &KeyRecord) -> Option<shapes::MultiRegionConfig
 
 /// Every related key of a multi-Region key set other than `key` itself, read for a change.
 fn related(tx: &Tx<'_>, key: &KeyRecord) -> Result<Vec<KeyRecord>, ServiceError> {
+    related_with(&records::tx_reader(tx), key)
+}
+
+/// Every related key of a multi-Region key set other than `key` itself.
+pub(crate) fn related_with(get: &records::Reader<'_>, key: &KeyRecord) -> Result<Vec<KeyRecord>, ServiceError> {
     let mut regions: Vec<&String> = key.replica_regions.iter().chain(key.primary_region.iter()).collect();
     regions.sort();
     regions.dedup();
     let mut out = Vec::new();
     for region in regions.into_iter().filter(|r| **r != key.region) {
-        if let Some(k) = records::read_tx::<KeyRecord>(tx, &keys::kms_key(&key.account, region, &key.id))? {
+        if let Some(k) = records::read_with::<KeyRecord>(get, &keys::kms_key(&key.account, region, &key.id))? {
             out.push(k);
         }
     }
     Ok(out)
+}
+
+/// The Regions of a multi-Region key set whose key does not yet hold material version `id`:
+/// imported material waiting there to be imported.
+pub(crate) fn lacking(get: &records::Reader<'_>, key: &KeyRecord, id: &str) -> Result<Vec<String>, ServiceError> {
+    Ok(related_with(get, key)?
+        .into_iter()
+        .filter(|k| !k.materials.iter().any(|m| m.id == id && m.present()))
+        .map(|k| k.region)
+        .collect())
 }
 
 /// Copies the shared properties of `source` — the set's Regions, material versions and automatic
@@ -65,24 +83,42 @@ pub(crate) fn sync_related(tx: &mut Tx<'_>, sealer: &Sealer, source: &KeyRecord)
     Ok(())
 }
 
-/// Gives `to` the material versions of `from` it lacks: sealed again for `to` when KMS made them,
-/// as versions waiting for import when they were imported.
+/// Gives `to` the material versions of `from`, in `from`'s order and with its rotation state:
+/// versions `to` lacks are sealed again for `to` when KMS made them, and added as versions
+/// waiting for import when they were imported; versions `to` has keep their own material and
+/// expiry. A version waiting for a rotation that `from` no longer has is dropped.
 fn copy_materials(from: &KeyRecord, to: &mut KeyRecord, sealer: &Sealer) -> Result<(), ServiceError> {
+    let mut theirs = std::mem::take(&mut to.materials);
+    let mut rebuilt = Vec::with_capacity(from.materials.len());
     for m in &from.materials {
-        if to.materials.iter().any(|t| t.id == m.id) {
-            continue;
-        }
-        let mut copy = m.clone();
-        if from.origin == "EXTERNAL" {
-            copy.sealed.clear();
-            copy.valid_to = None;
-        } else {
-            let material = from.unseal(sealer, m)?;
-            copy.sealed = to.seal_as(sealer, &m.id, &material)?;
-        }
-        to.materials.push(copy);
+        let copy = match theirs.iter().position(|t| t.id == m.id) {
+            Some(i) => {
+                let mut own = theirs.remove(i);
+                own.pending_rotation = m.pending_rotation;
+                own.rotation.clone_from(&m.rotation);
+                own.created = m.created;
+                own
+            }
+            None => {
+                let mut copy = m.clone();
+                if from.origin == "EXTERNAL" {
+                    copy.sealed.clear();
+                    copy.valid_to = None;
+                } else {
+                    let material = from.unseal(sealer, m)?;
+                    copy.sealed = to.seal_as(sealer, &m.id, &material)?;
+                }
+                copy
+            }
+        };
+        rebuilt.push(copy);
     }
-    if to.origin == "EXTERNAL" && !to.materials.iter().all(super::Material::present) && to.state == "Enabled" {
+    rebuilt.extend(theirs.into_iter().filter(|t| !t.pending_rotation));
+    to.materials = rebuilt;
+    // Material that is in use but missing leaves the key waiting for it; material waiting for a
+    // rotation does not.
+    let missing = to.materials.iter().any(|m| !m.present() && !m.pending_rotation);
+    if to.origin == "EXTERNAL" && missing && to.state == "Enabled" {
         to.state = "PendingImport".to_owned();
     }
     Ok(())
@@ -151,7 +187,11 @@ pub fn replicate_key(
         region: region.clone(),
         description: input.description.unwrap_or_default(),
         created: ctx.now,
-        state: if primary.origin == "EXTERNAL" { "PendingImport" } else { "Enabled" }.to_owned(),
+        state: "Creating".to_owned(),
+        creating: Some(super::Creating {
+            until: ctx.now + REPLICA_CREATION,
+            then: if primary.origin == "EXTERNAL" { "PendingImport" } else { "Enabled" }.to_owned(),
+        }),
         deletion: None,
         pending_days: None,
         materials: Vec::new(),

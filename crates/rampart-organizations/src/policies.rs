@@ -595,12 +595,7 @@ type Checked = (Vec<shapes::EffectivePolicyValidationError>, Option<OffsetDateTi
 /// (`management::problems`), each problem with the policies that contributed to it: those that
 /// set anything at the element's path, or at the nearest enclosing element some policy sets.
 /// `None` when the account has no effective policy of the type.
-fn account_problems(
-    db: &Db,
-    org: &OrgRecord,
-    m: &Membership,
-    kind: &str,
-) -> Result<Option<Checked>, ServiceError> {
+fn account_problems(db: &Db, org: &OrgRecord, m: &Membership, kind: &str) -> Result<Option<Checked>, ServiceError> {
     let (levels, updated) = account_levels(db, org, m, kind)?;
     let docs: Vec<Vec<serde_json::Value>> =
         levels.iter().map(|level| level.iter().map(|(_, doc)| doc.clone()).collect()).collect();

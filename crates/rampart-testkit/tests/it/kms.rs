@@ -877,6 +877,19 @@ print(mine.exchange(ec.ECDH(), theirs).hex())
     assert_eq!(code(misuse), "InvalidKeyUsageException");
 }
 
+/// A replica's state once it is no longer Creating (ReplicateKey answers while it is being made).
+async fn ready(k: &aws_sdk_kms::Client, id: &str) -> KeyState {
+    for _ in 0..50 {
+        let state = k.describe_key().key_id(id).send().await.unwrap().key_metadata().unwrap().key_state().cloned();
+        match state {
+            Some(KeyState::Creating) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Some(other) => return other,
+            None => break,
+        }
+    }
+    panic!("the replica of {id} stayed Creating");
+}
+
 #[tokio::test]
 async fn multi_region_keys_share_material_across_regions_and_single_region_keys_stay_home() {
     use aws_sdk_kms::types::MultiRegionKeyType;
@@ -917,6 +930,14 @@ async fn multi_region_keys_share_material_across_regions_and_single_region_keys_
     assert!(replica.replica_policy().unwrap().contains(":root"));
     let again = east.replicate_key().key_id(&id).replica_region("eu-west-1").send().await;
     assert_eq!(code(again), "AlreadyExistsException");
+    // The replica is being made, and is usable once it is Enabled.
+    assert_eq!(replica_meta.key_state(), Some(&KeyState::Creating));
+    assert!(!replica_meta.enabled());
+    let early = west.decrypt().ciphertext_blob(sealed.clone()).send().await;
+    assert_eq!(code(early), "KMSInvalidStateException");
+    let changed = west.update_key_description().key_id(&id).description("too soon").send().await;
+    assert_eq!(code(changed), "KMSInvalidStateException");
+    assert_eq!(ready(&west, &id).await, KeyState::Enabled);
     let opened = west.decrypt().ciphertext_blob(sealed.clone()).send().await.unwrap();
     assert_eq!(opened.plaintext().unwrap().as_ref(), b"crosses regions");
     assert_eq!(opened.key_id(), replica_meta.arn());
@@ -1020,4 +1041,105 @@ async fn access_can_follow_a_keys_aliases() {
     assert_eq!(encrypt(tagged.clone()).await, "AccessDeniedException");
     admin.delete_alias().alias_name("alias/finance-ledger").send().await.unwrap();
     assert_eq!(encrypt(other).await, "AccessDeniedException");
+}
+
+#[tokio::test]
+async fn a_multi_region_key_with_imported_material_rotates_once_every_replica_holds_the_new_material() {
+    use aws_sdk_kms::types::{
+        AlgorithmSpec, ExpirationModelType, ImportType, IncludeKeyMaterial, KeyMaterialState, OriginType,
+    };
+    let server = TestServer::start().await.unwrap();
+    let east = kms(&server, &server.access_key_id, &server.secret_access_key, None);
+    let west = kms_in(&server, "eu-west-1", &server.access_key_id, &server.secret_access_key, None);
+    let made = east.create_key().origin(OriginType::External).multi_region(true).send().await.unwrap();
+    let id = made.key_metadata().unwrap().key_id().to_owned();
+    let random = || async {
+        east.generate_random().number_of_bytes(32).send().await.unwrap().plaintext().unwrap().as_ref().to_vec()
+    };
+    let import = |k: &aws_sdk_kms::Client, material: Vec<u8>, kind: Option<ImportType>| {
+        let k = k.clone();
+        let id = id.clone();
+        async move {
+            let (token, wrapped) = wrapped_for(&k, &id, AlgorithmSpec::RsaesOaepSha256, &material).await;
+            k.import_key_material()
+                .key_id(&id)
+                .import_token(token)
+                .encrypted_key_material(wrapped)
+                .expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+                .set_import_type(kind)
+                .send()
+                .await
+        }
+    };
+    let first = random().await;
+    import(&east, first.clone(), None).await.unwrap();
+    east.replicate_key().key_id(&id).replica_region("eu-west-1").send().await.unwrap();
+    // The replica waits for the same material, imported on its own.
+    assert_eq!(ready(&west, &id).await, KeyState::PendingImport);
+    import(&west, first.clone(), None).await.unwrap();
+    let sealed = east.encrypt().key_id(&id).plaintext(Blob::new("before")).send().await.unwrap();
+    let sealed = sealed.ciphertext_blob().unwrap().clone();
+    assert_eq!(
+        west.decrypt().ciphertext_blob(sealed.clone()).send().await.unwrap().plaintext().unwrap().as_ref(),
+        b"before"
+    );
+
+    // New material enters through the primary; the replica cannot take new material itself.
+    let second = random().await;
+    let direct = import(&west, second.clone(), Some(ImportType::NewKeyMaterial)).await;
+    assert_eq!(code(direct), "UnsupportedOperationException");
+    let second_id = import(&east, second.clone(), Some(ImportType::NewKeyMaterial)).await.unwrap();
+    let second_id = second_id.key_material_id().unwrap().to_owned();
+    let states = |k: &aws_sdk_kms::Client| {
+        let k = k.clone();
+        let id = id.clone();
+        async move {
+            let listed = k
+                .list_key_rotations()
+                .key_id(&id)
+                .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
+                .send()
+                .await
+                .unwrap();
+            listed
+                .rotations()
+                .iter()
+                .map(|r| (r.key_material_id().unwrap().to_owned(), r.key_material_state().cloned().unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let waiting = states(&east).await;
+    assert_eq!(waiting.len(), 2);
+    assert_eq!(waiting[1], (second_id.clone(), KeyMaterialState::PendingMultiRegionImportAndRotation));
+    assert_eq!(states(&west).await[1], (second_id.clone(), KeyMaterialState::PendingMultiRegionImportAndRotation));
+    // The replica stays usable while it waits.
+    let described = west.describe_key().key_id(&id).send().await.unwrap();
+    assert_eq!(described.key_metadata().unwrap().key_state(), Some(&KeyState::Enabled));
+    let early = east.rotate_key_on_demand().key_id(&id).send().await;
+    assert_eq!(code(early), "KMSInvalidStateException");
+    // Different material is not what the primary took.
+    let wrong = import(&west, random().await, Some(ImportType::ExistingKeyMaterial)).await;
+    assert_eq!(code(wrong), "IncorrectKeyMaterialException");
+    import(&west, second.clone(), Some(ImportType::ExistingKeyMaterial)).await.unwrap();
+    assert_eq!(states(&east).await[1], (second_id.clone(), KeyMaterialState::PendingRotation));
+
+    // Rotation in the primary makes the new material current everywhere; old ciphertexts still open.
+    east.rotate_key_on_demand().key_id(&id).send().await.unwrap();
+    for k in [&east, &west] {
+        let meta = k.describe_key().key_id(&id).send().await.unwrap();
+        assert_eq!(meta.key_metadata().unwrap().current_key_material_id(), Some(second_id.as_str()));
+    }
+    let after = west.encrypt().key_id(&id).plaintext(Blob::new("after")).send().await.unwrap();
+    let opened = east.decrypt().ciphertext_blob(after.ciphertext_blob().unwrap().clone()).send().await.unwrap();
+    assert_eq!(opened.key_material_id(), Some(second_id.as_str()));
+    assert_eq!(west.decrypt().ciphertext_blob(sealed).send().await.unwrap().plaintext().unwrap().as_ref(), b"before");
+
+    // Material a primary deletes while it waits for a rotation leaves its replicas too.
+    let third = random().await;
+    let third_id = import(&east, third, Some(ImportType::NewKeyMaterial)).await.unwrap();
+    let third_id = third_id.key_material_id().unwrap().to_owned();
+    assert_eq!(states(&west).await.len(), 3);
+    east.delete_imported_key_material().key_id(&id).key_material_id(&third_id).send().await.unwrap();
+    assert_eq!(states(&west).await.len(), 2);
+    assert_eq!(states(&east).await.len(), 2);
 }
