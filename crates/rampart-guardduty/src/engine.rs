@@ -81,15 +81,29 @@ pub struct Plan {
     states: Vec<((String, String), State)>,
 }
 
+impl Plan {
+    /// Whether the run has anything to write: events read, or passed over unread.
+    pub fn moves(&self) -> bool {
+        self.to.is_some()
+    }
+}
+
 /// Whether an event's service is global, its events recorded in us-east-1 for every Region.
 fn global(source: &str) -> bool {
     matches!(source, "iam.amazonaws.com" | "sts.amazonaws.com" | "organizations.amazonaws.com" | "signin.amazonaws.com")
 }
 
 /// Reads the events after the cursor (up to `now` less [`LAG`]) and plans what they give.
+/// While no account has GuardDuty at all, events are passed over unread: the cursor moves to the
+/// last of them, so that a detector made later starts from there, as it would have.
 pub fn plan(db: &Db, now: OffsetDateTime, (tor, tuning): (Option<Arc<IpList>>, Tuning)) -> Result<Plan, ServiceError> {
     let from = cursor(db.get(CURSOR)?);
     let horizon = rampart_cloudtrail::position(now - LAG).saturating_sub(1);
+    if db.scan_prefix(b"guardduty/", None, 1, false)?.is_empty() {
+        let last = db.log_range(from.saturating_add(1), horizon, 1, true)?;
+        let to = last.first().map(|(at, _)| *at);
+        return Ok(Plan { from, to, ..Plan::default() });
+    }
     let rows = db.log_range(from.saturating_add(1), horizon, BATCH, false)?;
     let mut run = Run::live().with_tor(tor).with_tuning(tuning);
     let mut plan = run.plan(db, &rows)?;

@@ -68,7 +68,7 @@ pub async fn detect(
                 Err(_) => break,
             };
             let full = plan.events >= engine::BATCH;
-            if plan.events == 0 {
+            if !plan.moves() {
                 break;
             }
             match db.transact(move |tx| engine::apply(tx, &plan, now)).await {
