@@ -1,10 +1,11 @@
-//! ELB's text inputs: an ARN taken apart, a health check's matcher codes, and a redirect's
-//! location made from a template and a request. None may panic.
+//! ELB's text inputs: an ARN taken apart, a health check's matcher codes, a redirect's location
+//! made from a template and a request, and listener rule conditions tested on a request. None may
+//! panic.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_elb::routing::{Incoming, Redirect, location, matcher};
+use rampart_elb::routing::{Asked, Condition, Incoming, Redirect, location, matcher};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -16,4 +17,17 @@ fuzz_target!(|data: &[u8]| {
     let (host, path, query) = (next(), next(), next());
     let incoming = Incoming { protocol: "HTTP", host: &host, port: 8080, path: &path, query: &query };
     let _ = location(&redirect, &incoming);
+    let (pattern, value, method) = (next(), next(), next());
+    let headers = |_: &str| vec![value.clone()];
+    let asked =
+        Asked { host: &host, path: &path, method: &method, query: &query, headers: &headers, source: [192, 0, 2, 1].into() };
+    for c in [
+        Condition::Host(vec![pattern.clone()]),
+        Condition::Path(vec![pattern.clone()]),
+        Condition::Method(vec![pattern.clone()]),
+        Condition::Header(value.clone(), vec![pattern.clone()]),
+        Condition::Query(vec![(Some(pattern.clone()), value.clone()), (None, pattern.clone())]),
+    ] {
+        let _ = c.matches(&asked);
+    }
 });

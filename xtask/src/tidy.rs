@@ -46,7 +46,7 @@ mod tests {
             "rampart-organizations",
             &["rampart-core", "rampart-store", "rampart-shapes", "rampart-policy", "rampart-iam"],
         ),
-        ("rampart-elb", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire"]),
+        ("rampart-elb", &["rampart-core", "rampart-store", "rampart-shapes", "rampart-wire", "rampart-policy"]),
         // A web ACL protects a load balancer: WAF looks up the one an association names, and
         // the bucket a logging configuration names.
         (

@@ -157,7 +157,7 @@ fn balancers_of(listeners: &[Record], group_arn: &str) -> Result<Vec<String>, Se
     let mut arns = Vec::new();
     for l in listeners {
         let body: shapes::Listener = l.body()?;
-        if super::routing::forwards_to(&body).any(|arn| arn == group_arn)
+        if super::rules::forwarded_groups(l)?.iter().any(|arn| arn == group_arn)
             && let Some(lb) = body.load_balancer_arn
             && !arns.contains(&lb)
         {

@@ -23,11 +23,13 @@ mod groups;
 pub mod health;
 mod listeners;
 pub mod routing;
+mod rules;
 mod tags;
 
 pub use balancers::*;
 pub use groups::*;
 pub use listeners::*;
+pub use rules::*;
 pub use tags::*;
 
 /// The kinds of ELB resource, as their ARNs name them.
@@ -36,10 +38,13 @@ pub enum Kind {
     LoadBalancer,
     TargetGroup,
     Listener,
+    /// A listener rule, kept inside its listener's record.
+    Rule,
 }
 
 /// Where a resource is and its store key, from its ARN:
-/// `loadbalancer/app/NAME/ID`, `targetgroup/NAME/ID`, `listener/app/LB/LBID/ID`.
+/// `loadbalancer/app/NAME/ID`, `targetgroup/NAME/ID`, `listener/app/LB/LBID/ID`, and
+/// `listener-rule/app/LB/LBID/LISTENERID/ID`, whose key is its listener's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     pub kind: Kind,
@@ -61,6 +66,9 @@ pub fn locate(arn: &str) -> Option<Located> {
         ["loadbalancer", "app", name, id] if !id.is_empty() => (Kind::LoadBalancer, format!("loadbalancer/{name}")),
         ["targetgroup", name, id] if !id.is_empty() => (Kind::TargetGroup, format!("targetgroup/{name}")),
         ["listener", "app", lb, lb_id, id] if !id.is_empty() => (Kind::Listener, format!("listener/{lb}/{lb_id}/{id}")),
+        ["listener-rule", "app", lb, lb_id, listener, id] if !id.is_empty() => {
+            (Kind::Rule, format!("listener/{lb}/{lb_id}/{listener}"))
+        }
         _ => return None,
     };
     if name.split('/').any(str::is_empty) {
@@ -75,7 +83,7 @@ pub(crate) fn prefix(account: &str, region: &str, kind: Kind) -> Vec<u8> {
     let segment = match kind {
         Kind::LoadBalancer => "loadbalancer",
         Kind::TargetGroup => "targetgroup",
-        Kind::Listener => "listener",
+        Kind::Listener | Kind::Rule => "listener",
     };
     format!("elb/{account}/{region}/{segment}/").into_bytes()
 }
@@ -105,6 +113,25 @@ pub struct Record {
     /// listens and the upstream it forwards to. The API cannot delete it.
     #[serde(default)]
     pub configured: Option<Configured>,
+    /// A listener's rules (besides its default actions), in no particular order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<StoredRule>,
+}
+
+/// A listener rule as stored in its listener's record: its model shape (`Rule`) in AWS's wire
+/// JSON, and its tags.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRule {
+    pub arn: String,
+    pub body: String,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+impl StoredRule {
+    pub fn body(&self) -> Result<shapes::Rule, ServiceError> {
+        rampart_wire::json::from_wire(self.body.as_bytes()).ok_or_else(corrupt)
+    }
 }
 
 /// A registered target: an IP address and port.
@@ -141,6 +168,7 @@ impl Record {
             tags,
             targets: Vec::new(),
             configured: None,
+            rules: Vec::new(),
         };
         r.set_body(body);
         r
@@ -281,9 +309,11 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("AddTags", &[Target::All], TAGS),
         row("CreateListener", &[Target::Arn("LoadBalancerArn")], TAGS),
         row("CreateLoadBalancer", &[Target::All], TAGS),
+        row("CreateRule", &[Target::Arn("ListenerArn")], TAGS),
         row("CreateTargetGroup", &[Target::All], TAGS),
         row("DeleteListener", &[Target::Arn("ListenerArn")], &[]),
         row("DeleteLoadBalancer", &[Target::Arn("LoadBalancerArn")], &[]),
+        row("DeleteRule", &[Target::Arn("RuleArn")], &[]),
         row("DeleteTargetGroup", &[Target::Arn("TargetGroupArn")], &[]),
         row("DeregisterTargets", &[Target::Arn("TargetGroupArn")], &[]),
         row("DescribeCapacityReservation", &[Target::All], &[]),
@@ -291,6 +321,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DescribeListeners", &[Target::All], &[]),
         row("DescribeLoadBalancerAttributes", &[Target::All], &[]),
         row("DescribeLoadBalancers", &[Target::All], &[]),
+        row("DescribeRules", &[Target::All], &[]),
         row("DescribeTags", &[Target::All], &[]),
         row("DescribeTargetGroupAttributes", &[Target::All], &[]),
         row("DescribeTargetGroups", &[Target::All], &[]),
@@ -298,10 +329,12 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ModifyListener", &[Target::Arn("ListenerArn")], &[]),
         row("ModifyListenerAttributes", &[Target::Arn("ListenerArn")], &[]),
         row("ModifyLoadBalancerAttributes", &[Target::Arn("LoadBalancerArn")], &[]),
+        row("ModifyRule", &[Target::Arn("RuleArn")], &[]),
         row("ModifyTargetGroup", &[Target::Arn("TargetGroupArn")], &[]),
         row("ModifyTargetGroupAttributes", &[Target::Arn("TargetGroupArn")], &[]),
         row("RegisterTargets", &[Target::Arn("TargetGroupArn")], &[]),
         row("RemoveTags", &[Target::All], &["aws:TagKeys"]),
+        row("SetRulePriorities", &[Target::All], &[]),
     ]
 };
 

@@ -45,7 +45,7 @@ fn check_listen(protocol: Option<&str>, port: Option<i32>) -> Result<(), Service
 
 /// Checks a listener's actions and writes them as AWS answers them: one terminal action, last
 /// in order; forwards to the caller's target groups, each named in a `ForwardConfig`.
-fn actions(
+pub(crate) fn actions(
     get: &records::Reader<'_>,
     account: &str,
     mut actions: Vec<shapes::Action>,

@@ -42,7 +42,12 @@ fn forward(action: &shapes::Action) -> Vec<(String, u32)> {
 
 /// The route of a listener's terminal default action (`None`: it has none Rampart serves).
 pub fn route(listener: &shapes::Listener) -> Option<Route> {
-    let action = listener.default_actions.iter().flatten().find(|a| terminal(&a.r#type))?;
+    route_of(listener.default_actions.as_deref().unwrap_or_default())
+}
+
+/// The route of a list of actions: its terminal action's.
+pub fn route_of(actions: &[shapes::Action]) -> Option<Route> {
+    let action = actions.iter().find(|a| terminal(&a.r#type))?;
     match action.r#type.as_str() {
         "forward" => Some(Route::Forward(forward(action))),
         "fixed-response" => {
@@ -77,14 +82,122 @@ pub(crate) fn terminal(kind: &str) -> bool {
     matches!(kind, "forward" | "fixed-response" | "redirect")
 }
 
+/// One condition of a listener rule, as the proxy tests it. Within a condition any value may
+/// match; a rule matches when each of its conditions does.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/rule-condition-types.html>.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// Host header patterns (`*` and `?`), without the port, in any case.
+    Host(Vec<String>),
+    /// Path patterns (`*` and `?`), case-sensitive, against the path without its query.
+    Path(Vec<String>),
+    /// Request methods, as written (case-sensitive).
+    Method(Vec<String>),
+    /// A header (its name in any case) whose value matches a pattern, in any case.
+    Header(String, Vec<String>),
+    /// Query parameters: `(key, value)` patterns, a missing key matching any key, in any case.
+    Query(Vec<(Option<String>, String)>),
+    /// The client's address in a CIDR block.
+    Source(Vec<ipnet::IpNet>),
+}
+
+/// What a rule's conditions look at in a request.
+pub struct Asked<'a> {
+    pub host: &'a str,
+    pub path: &'a str,
+    pub method: &'a str,
+    pub query: &'a str,
+    /// Every value of a header, by name in any case.
+    pub headers: &'a dyn Fn(&str) -> Vec<String>,
+    pub source: std::net::IpAddr,
+}
+
+fn any_match(patterns: &[String], text: &str, fold: bool) -> bool {
+    patterns.iter().any(|p| rampart_policy::wildcard_match(p.as_bytes(), text.as_bytes(), fold))
+}
+
+/// A query string's parameters, percent-decoded.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let plus = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&plus).decode_utf8_lossy().into_owned()
+    };
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+impl Condition {
+    pub fn matches(&self, r: &Asked<'_>) -> bool {
+        match self {
+            Condition::Host(p) => any_match(p, r.host, true),
+            Condition::Path(p) => any_match(p, r.path, false),
+            Condition::Method(m) => m.iter().any(|m| m == r.method),
+            Condition::Header(name, p) => (r.headers)(name).iter().any(|v| any_match(p, v, true)),
+            Condition::Query(pairs) => {
+                let have = query_pairs(r.query);
+                pairs.iter().any(|(k, v)| {
+                    have.iter().any(|(hk, hv)| {
+                        k.as_ref().is_none_or(|k| rampart_policy::wildcard_match(k.as_bytes(), hk.as_bytes(), true))
+                            && rampart_policy::wildcard_match(v.as_bytes(), hv.as_bytes(), true)
+                    })
+                })
+            }
+            Condition::Source(nets) => nets.iter().any(|n| n.contains(&r.source)),
+        }
+    }
+}
+
+/// A rule's conditions as the proxy tests them; `None` when one is not of a kind Rampart serves
+/// (the API refuses such a rule, so a stored one always converts).
+pub fn conditions(rule: &shapes::Rule) -> Option<Vec<Condition>> {
+    rule.conditions.iter().flatten().map(condition).collect()
+}
+
+fn condition(c: &shapes::RuleCondition) -> Option<Condition> {
+    let values = |config: Option<&Vec<String>>| config.or(c.values.as_ref()).cloned().unwrap_or_default();
+    Some(match c.field.as_deref()? {
+        "host-header" => Condition::Host(values(c.host_header_config.as_ref().and_then(|h| h.values.as_ref()))),
+        "path-pattern" => Condition::Path(values(c.path_pattern_config.as_ref().and_then(|h| h.values.as_ref()))),
+        "http-request-method" => {
+            Condition::Method(values(c.http_request_method_config.as_ref().and_then(|h| h.values.as_ref())))
+        }
+        "http-header" => {
+            let h = c.http_header_config.as_ref()?;
+            Condition::Header(h.http_header_name.clone()?, h.values.clone().unwrap_or_default())
+        }
+        "query-string" => Condition::Query(
+            c.query_string_config
+                .as_ref()?
+                .values
+                .iter()
+                .flatten()
+                .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+                .collect(),
+        ),
+        "source-ip" => Condition::Source(
+            values(c.source_ip_config.as_ref().and_then(|h| h.values.as_ref()))
+                .iter()
+                .map(|v| v.parse().ok())
+                .collect::<Option<_>>()?,
+        ),
+        _ => return None,
+    })
+}
+
 /// Every target group a listener's actions forward to.
 pub fn forwards_to(listener: &shapes::Listener) -> impl Iterator<Item = String> + '_ {
-    listener
-        .default_actions
-        .iter()
-        .flatten()
-        .filter(|a| a.r#type == "forward")
-        .flat_map(|a| forward(a).into_iter().map(|(arn, _)| arn))
+    forwards_in(listener.default_actions.as_deref().unwrap_or_default())
+}
+
+/// Every target group a list of actions forwards to.
+pub fn forwards_in(actions: &[shapes::Action]) -> impl Iterator<Item = String> + '_ {
+    actions.iter().filter(|a| a.r#type == "forward").flat_map(|a| forward(a).into_iter().map(|(arn, _)| arn))
 }
 
 /// What a redirect is made from: the request as the listener received it.
@@ -240,5 +353,44 @@ mod tests {
         };
         assert_eq!(route(&listener), Some(Route::Forward(vec![("a".into(), 3), ("b".into(), 1)])));
         assert_eq!(forwards_to(&listener).collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn rule_conditions_match_as_elb_matches_them() {
+        let headers = |name: &str| -> Vec<String> {
+            if name.eq_ignore_ascii_case("user-agent") { vec!["Mobile Safari".into()] } else { Vec::new() }
+        };
+        let asked = Asked {
+            host: "Shop.Example.com",
+            path: "/img/cat.PNG",
+            method: "GET",
+            query: "size=large&q=red%20shoes&flag",
+            headers: &headers,
+            source: "192.0.2.7".parse().unwrap(),
+        };
+        let yes = [
+            Condition::Host(vec!["*.example.com".into()]),
+            Condition::Path(vec!["/img/*.PNG".into(), "/x".into()]),
+            Condition::Path(vec!["/img/c?t.*".into()]),
+            Condition::Method(vec!["POST".into(), "GET".into()]),
+            Condition::Header("User-Agent".into(), vec!["*mobile*".into()]),
+            Condition::Query(vec![(Some("q".into()), "red shoes".into())]),
+            Condition::Query(vec![(None, "LARGE".into())]),
+            Condition::Source(vec!["192.0.2.0/24".parse().unwrap()]),
+        ];
+        for c in &yes {
+            assert!(c.matches(&asked), "{c:?}");
+        }
+        let no = [
+            Condition::Host(vec!["example.com".into()]),
+            Condition::Path(vec!["/img/*.png".into()]),
+            Condition::Method(vec!["get".into()]),
+            Condition::Header("X-Other".into(), vec!["*".into()]),
+            Condition::Query(vec![(Some("size".into()), "small".into())]),
+            Condition::Source(vec!["10.0.0.0/8".parse().unwrap(), "2001:db8::/32".parse().unwrap()]),
+        ];
+        for c in &no {
+            assert!(!c.matches(&asked), "{c:?}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rampart_elb::health::{Checked, TargetState};
-use rampart_elb::routing::{HealthCheck, Route};
+use rampart_elb::routing::{Condition, HealthCheck, Route};
 use rampart_elb::{Record, Registered};
 use rampart_shapes::generated::elbv2 as shapes;
 use rampart_store::Db;
@@ -79,6 +79,8 @@ type Seen = (Vec<u8>, Option<Arc<[u8]>>);
 /// its settings, and the records it came from, as they were.
 pub(crate) struct Current {
     route: Option<Route>,
+    /// The listener's rules by priority: conditions and route, tried before `route`.
+    rules: Vec<(Vec<Condition>, Route)>,
     groups: HashMap<String, Vec<SocketAddr>>,
     pub settings: Settings,
     seen: Vec<Seen>,
@@ -105,9 +107,17 @@ impl Current {
         let body = listener.as_ref().and_then(|l| l.body::<shapes::Listener>().ok());
         let balancer = body.as_ref().and_then(|b| read(b.load_balancer_arn.as_deref()?));
         let route = body.as_ref().and_then(rampart_elb::routing::route);
+        let rules = listener.as_ref().map(rampart_elb::rules_of).unwrap_or_default();
         let mut groups = HashMap::new();
-        if let Some(Route::Forward(weighted)) = &route {
+        let forwards = rules.iter().map(|(_, r)| r).chain(route.as_ref()).filter_map(|r| match r {
+            Route::Forward(weighted) => Some(weighted),
+            _ => None,
+        });
+        for weighted in forwards {
             for (arn, _) in weighted {
+                if groups.contains_key(arn) {
+                    continue;
+                }
                 let targets = read(arn)
                     .map(|g| {
                         g.targets
@@ -132,7 +142,7 @@ impl Current {
             headers,
             server: server || listener.is_none(),
         };
-        Current { route, groups, settings, seen }
+        Current { route, rules, groups, settings, seen }
     }
 }
 
@@ -166,9 +176,37 @@ impl ListenerRoute {
 
     /// Where a request goes: a target of a group chosen by weight (round robin over its healthy
     /// targets, over all when none is), or the listener's own response.
-    pub(crate) fn step(&self, current: &Current, parts: &http::request::Parts, port: u16) -> Step {
+    pub(crate) fn step(&self, current: &Current, parts: &http::request::Parts, port: u16, client: IpAddr) -> Step {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        match &current.route {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| h.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(h, |(h, _)| h))
+            .unwrap_or("localhost");
+        // The first rule, by priority, whose conditions all hold; else the default actions.
+        let route = if current.rules.is_empty() {
+            current.route.as_ref()
+        } else {
+            let headers = |name: &str| -> Vec<String> {
+                parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect()
+            };
+            let asked = rampart_elb::routing::Asked {
+                host,
+                path: parts.uri.path(),
+                method: parts.method.as_str(),
+                query: parts.uri.query().unwrap_or_default(),
+                headers: &headers,
+                source: client,
+            };
+            current
+                .rules
+                .iter()
+                .find(|(conditions, _)| conditions.iter().all(|c| c.matches(&asked)))
+                .map(|(_, r)| r)
+                .or(current.route.as_ref())
+        };
+        match route {
             Some(Route::Forward(weighted)) => {
                 let total: usize = weighted.iter().map(|(_, w)| *w as usize).sum();
                 let mut at = if total == 0 { 0 } else { turn % total };
@@ -201,12 +239,6 @@ impl ListenerRoute {
                 Step::Respond(r)
             }
             Some(Route::Redirect { status, config }) => {
-                let host = parts
-                    .headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(|h| h.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(h, |(h, _)| h))
-                    .unwrap_or("localhost");
                 let incoming = rampart_elb::routing::Incoming {
                     protocol: "HTTP",
                     host,
@@ -417,7 +449,7 @@ fn recorded_listeners(db: &Db) -> Result<Vec<(String, u16, Vec<String>)>, rampar
         let Ok(record) = serde_json::from_slice::<Record>(&value) else { continue };
         let Ok(body) = record.body::<shapes::Listener>() else { continue };
         let Some(port) = body.port.and_then(|p| u16::try_from(p).ok()) else { continue };
-        out.push((record.arn, port, rampart_elb::routing::forwards_to(&body).collect()));
+        out.push((record.arn.clone(), port, rampart_elb::forwarded_groups(&record).unwrap_or_default()));
     }
     Ok(out)
 }

@@ -542,6 +542,11 @@ impl Dispatch {
         handlers.extend([
             ((elb, "AddTags"), write(rampart_elb::add_tags)),
             ((elb, "CreateListener"), write(rampart_elb::create_listener)),
+            ((elb, "CreateRule"), write(rampart_elb::create_rule)),
+            ((elb, "DeleteRule"), write(rampart_elb::delete_rule)),
+            ((elb, "DescribeRules"), read(rampart_elb::describe_rules)),
+            ((elb, "ModifyRule"), write(rampart_elb::modify_rule)),
+            ((elb, "SetRulePriorities"), write(rampart_elb::set_rule_priorities)),
             ((elb, "CreateLoadBalancer"), write(rampart_elb::create_load_balancer)),
             ((elb, "CreateTargetGroup"), write(rampart_elb::create_target_group)),
             ((elb, "DeleteListener"), write(rampart_elb::delete_listener)),

@@ -204,10 +204,12 @@ impl Proxy {
         }
         let upstream = match (&self.upstream, &current) {
             (Upstream::Fixed(authority), _) => authority.clone(),
-            (Upstream::Listener(route), Some(current)) => match route.step(current, &parts, self.listen.port()) {
-                crate::balancers::Step::Forward(authority) => authority,
-                crate::balancers::Step::Respond(r) => return with_listener_headers(r, settings),
-            },
+            (Upstream::Listener(route), Some(current)) => {
+                match route.step(current, &parts, self.listen.port(), peer.ip()) {
+                    crate::balancers::Step::Forward(authority) => authority,
+                    crate::balancers::Step::Respond(r) => return with_listener_headers(r, settings),
+                }
+            }
             (Upstream::Listener(_), None) => return respond(503, "Service Unavailable"),
         };
         // Forward: the path and query as received, to the upstream, with what an ALB adds.

@@ -634,9 +634,11 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "AddTags",
     "CreateListener",
     "CreateLoadBalancer",
+    "CreateRule",
     "CreateTargetGroup",
     "DeleteListener",
     "DeleteLoadBalancer",
+    "DeleteRule",
     "DeleteTargetGroup",
     "DeregisterTargets",
     "DescribeCapacityReservation",
@@ -644,6 +646,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DescribeListeners",
     "DescribeLoadBalancerAttributes",
     "DescribeLoadBalancers",
+    "DescribeRules",
     "DescribeTags",
     "DescribeTargetGroupAttributes",
     "DescribeTargetGroups",
@@ -651,10 +654,12 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ModifyListener",
     "ModifyListenerAttributes",
     "ModifyLoadBalancerAttributes",
+    "ModifyRule",
     "ModifyTargetGroup",
     "ModifyTargetGroupAttributes",
     "RegisterTargets",
     "RemoveTags",
+    "SetRulePriorities",
 ];
 
 static M_ALPNPolicyNotSupportedException: [crate::Member; 0] = [];
@@ -9426,6 +9431,90 @@ impl ::std::fmt::Debug for CreateLoadBalancerOutput {
     }
 }
 
+/// The `CreateRuleInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateRuleInput {
+    pub listener_arn: ::std::string::String,
+    pub conditions: ::std::vec::Vec<RuleCondition>,
+    pub priority: i32,
+    pub actions: ::std::vec::Vec<Action>,
+    pub tags: ::std::option::Option<::std::vec::Vec<Tag>>,
+    pub transforms: ::std::option::Option<::std::vec::Vec<RuleTransform>>,
+}
+
+impl crate::HasShape for CreateRuleInput {
+    const SHAPE: &'static crate::Shape = &SH_CreateRuleInput;
+}
+
+impl crate::FromValue for CreateRuleInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            listener_arn: crate::required(f.next())?,
+            conditions: crate::required(f.next())?,
+            priority: crate::required(f.next())?,
+            actions: crate::required(f.next())?,
+            tags: crate::optional(f.next())?,
+            transforms: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateRuleInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.listener_arn)),
+            Some(crate::IntoValue::into_value(self.conditions)),
+            Some(crate::IntoValue::into_value(self.priority)),
+            Some(crate::IntoValue::into_value(self.actions)),
+            self.tags.map(crate::IntoValue::into_value),
+            self.transforms.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateRuleInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateRuleInput")
+            .field("ListenerArn", &self.listener_arn)
+            .field("Conditions", &self.conditions)
+            .field("Priority", &self.priority)
+            .field("Actions", &self.actions)
+            .field("Tags", &self.tags)
+            .field("Transforms", &self.transforms)
+            .finish()
+    }
+}
+
+/// The `CreateRuleOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateRuleOutput {
+    pub rules: ::std::option::Option<::std::vec::Vec<Rule>>,
+}
+
+impl crate::HasShape for CreateRuleOutput {
+    const SHAPE: &'static crate::Shape = &SH_CreateRuleOutput;
+}
+
+impl crate::FromValue for CreateRuleOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rules: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateRuleOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.rules.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateRuleOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateRuleOutput").field("Rules", &self.rules).finish()
+    }
+}
+
 /// The `CreateTargetGroupInput` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateTargetGroupInput {
@@ -9667,6 +9756,62 @@ impl crate::IntoValue for DeleteLoadBalancerOutput {
 impl ::std::fmt::Debug for DeleteLoadBalancerOutput {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteLoadBalancerOutput").finish()
+    }
+}
+
+/// The `DeleteRuleInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteRuleInput {
+    pub rule_arn: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteRuleInput {
+    const SHAPE: &'static crate::Shape = &SH_DeleteRuleInput;
+}
+
+impl crate::FromValue for DeleteRuleInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rule_arn: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteRuleInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.rule_arn))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteRuleInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteRuleInput").field("RuleArn", &self.rule_arn).finish()
+    }
+}
+
+/// The `DeleteRuleOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DeleteRuleOutput {}
+
+impl crate::HasShape for DeleteRuleOutput {
+    const SHAPE: &'static crate::Shape = &SH_DeleteRuleOutput;
+}
+
+impl crate::FromValue for DeleteRuleOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for DeleteRuleOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteRuleOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteRuleOutput").finish()
     }
 }
 
@@ -10147,6 +10292,89 @@ impl ::std::fmt::Debug for DescribeLoadBalancersOutput {
     }
 }
 
+/// The `DescribeRulesInput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeRulesInput {
+    pub listener_arn: ::std::option::Option<::std::string::String>,
+    pub rule_arns: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub page_size: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for DescribeRulesInput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeRulesInput;
+}
+
+impl crate::FromValue for DescribeRulesInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            listener_arn: crate::optional(f.next())?,
+            rule_arns: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            page_size: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeRulesInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.listener_arn.map(crate::IntoValue::into_value),
+            self.rule_arns.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.page_size.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeRulesInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeRulesInput")
+            .field("ListenerArn", &self.listener_arn)
+            .field("RuleArns", &self.rule_arns)
+            .field("Marker", &self.marker)
+            .field("PageSize", &self.page_size)
+            .finish()
+    }
+}
+
+/// The `DescribeRulesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeRulesOutput {
+    pub rules: ::std::option::Option<::std::vec::Vec<Rule>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeRulesOutput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeRulesOutput;
+}
+
+impl crate::FromValue for DescribeRulesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { rules: crate::optional(f.next())?, next_marker: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeRulesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.rules.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeRulesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeRulesOutput")
+            .field("Rules", &self.rules)
+            .field("NextMarker", &self.next_marker)
+            .finish()
+    }
+}
+
 /// The `DescribeTagsInput` shape.
 #[derive(Clone, PartialEq)]
 pub struct DescribeTagsInput {
@@ -10503,6 +10731,143 @@ impl ::std::fmt::Debug for ForwardActionConfig {
             .field("TargetGroups", &self.target_groups)
             .field("TargetGroupStickinessConfig", &self.target_group_stickiness_config)
             .finish()
+    }
+}
+
+/// The `HostHeaderConditionConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HostHeaderConditionConfig {
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub regex_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for HostHeaderConditionConfig {
+    const SHAPE: &'static crate::Shape = &SH_HostHeaderConditionConfig;
+}
+
+impl crate::FromValue for HostHeaderConditionConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { values: crate::optional(f.next())?, regex_values: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for HostHeaderConditionConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.values.map(crate::IntoValue::into_value),
+            self.regex_values.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HostHeaderConditionConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HostHeaderConditionConfig")
+            .field("Values", &self.values)
+            .field("RegexValues", &self.regex_values)
+            .finish()
+    }
+}
+
+/// The `HostHeaderRewriteConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HostHeaderRewriteConfig {
+    pub rewrites: ::std::option::Option<::std::vec::Vec<RewriteConfig>>,
+}
+
+impl crate::HasShape for HostHeaderRewriteConfig {
+    const SHAPE: &'static crate::Shape = &SH_HostHeaderRewriteConfig;
+}
+
+impl crate::FromValue for HostHeaderRewriteConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rewrites: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for HostHeaderRewriteConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.rewrites.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for HostHeaderRewriteConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HostHeaderRewriteConfig").field("Rewrites", &self.rewrites).finish()
+    }
+}
+
+/// The `HttpHeaderConditionConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HttpHeaderConditionConfig {
+    pub http_header_name: ::std::option::Option<::std::string::String>,
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub regex_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for HttpHeaderConditionConfig {
+    const SHAPE: &'static crate::Shape = &SH_HttpHeaderConditionConfig;
+}
+
+impl crate::FromValue for HttpHeaderConditionConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            http_header_name: crate::optional(f.next())?,
+            values: crate::optional(f.next())?,
+            regex_values: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for HttpHeaderConditionConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.http_header_name.map(crate::IntoValue::into_value),
+            self.values.map(crate::IntoValue::into_value),
+            self.regex_values.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for HttpHeaderConditionConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HttpHeaderConditionConfig")
+            .field("HttpHeaderName", &self.http_header_name)
+            .field("Values", &self.values)
+            .field("RegexValues", &self.regex_values)
+            .finish()
+    }
+}
+
+/// The `HttpRequestMethodConditionConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct HttpRequestMethodConditionConfig {
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for HttpRequestMethodConditionConfig {
+    const SHAPE: &'static crate::Shape = &SH_HttpRequestMethodConditionConfig;
+}
+
+impl crate::FromValue for HttpRequestMethodConditionConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { values: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for HttpRequestMethodConditionConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.values.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for HttpRequestMethodConditionConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("HttpRequestMethodConditionConfig").field("Values", &self.values).finish()
     }
 }
 
@@ -11216,6 +11581,86 @@ impl ::std::fmt::Debug for ModifyLoadBalancerAttributesOutput {
     }
 }
 
+/// The `ModifyRuleInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct ModifyRuleInput {
+    pub rule_arn: ::std::string::String,
+    pub conditions: ::std::option::Option<::std::vec::Vec<RuleCondition>>,
+    pub actions: ::std::option::Option<::std::vec::Vec<Action>>,
+    pub transforms: ::std::option::Option<::std::vec::Vec<RuleTransform>>,
+    pub reset_transforms: ::std::option::Option<bool>,
+}
+
+impl crate::HasShape for ModifyRuleInput {
+    const SHAPE: &'static crate::Shape = &SH_ModifyRuleInput;
+}
+
+impl crate::FromValue for ModifyRuleInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            rule_arn: crate::required(f.next())?,
+            conditions: crate::optional(f.next())?,
+            actions: crate::optional(f.next())?,
+            transforms: crate::optional(f.next())?,
+            reset_transforms: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ModifyRuleInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.rule_arn)),
+            self.conditions.map(crate::IntoValue::into_value),
+            self.actions.map(crate::IntoValue::into_value),
+            self.transforms.map(crate::IntoValue::into_value),
+            self.reset_transforms.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ModifyRuleInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ModifyRuleInput")
+            .field("RuleArn", &self.rule_arn)
+            .field("Conditions", &self.conditions)
+            .field("Actions", &self.actions)
+            .field("Transforms", &self.transforms)
+            .field("ResetTransforms", &self.reset_transforms)
+            .finish()
+    }
+}
+
+/// The `ModifyRuleOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ModifyRuleOutput {
+    pub rules: ::std::option::Option<::std::vec::Vec<Rule>>,
+}
+
+impl crate::HasShape for ModifyRuleOutput {
+    const SHAPE: &'static crate::Shape = &SH_ModifyRuleOutput;
+}
+
+impl crate::FromValue for ModifyRuleOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rules: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ModifyRuleOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.rules.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ModifyRuleOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ModifyRuleOutput").field("Rules", &self.rules).finish()
+    }
+}
+
 /// The `ModifyTargetGroupAttributesInput` shape.
 #[derive(Clone, PartialEq)]
 pub struct ModifyTargetGroupAttributesInput {
@@ -11432,6 +11877,104 @@ impl ::std::fmt::Debug for MutualAuthenticationAttributes {
     }
 }
 
+/// The `PathPatternConditionConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct PathPatternConditionConfig {
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub regex_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for PathPatternConditionConfig {
+    const SHAPE: &'static crate::Shape = &SH_PathPatternConditionConfig;
+}
+
+impl crate::FromValue for PathPatternConditionConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { values: crate::optional(f.next())?, regex_values: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for PathPatternConditionConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.values.map(crate::IntoValue::into_value),
+            self.regex_values.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for PathPatternConditionConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("PathPatternConditionConfig")
+            .field("Values", &self.values)
+            .field("RegexValues", &self.regex_values)
+            .finish()
+    }
+}
+
+/// The `QueryStringConditionConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct QueryStringConditionConfig {
+    pub values: ::std::option::Option<::std::vec::Vec<QueryStringKeyValuePair>>,
+}
+
+impl crate::HasShape for QueryStringConditionConfig {
+    const SHAPE: &'static crate::Shape = &SH_QueryStringConditionConfig;
+}
+
+impl crate::FromValue for QueryStringConditionConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { values: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for QueryStringConditionConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.values.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for QueryStringConditionConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("QueryStringConditionConfig").field("Values", &self.values).finish()
+    }
+}
+
+/// The `QueryStringKeyValuePair` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct QueryStringKeyValuePair {
+    pub key: ::std::option::Option<::std::string::String>,
+    pub value: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for QueryStringKeyValuePair {
+    const SHAPE: &'static crate::Shape = &SH_QueryStringKeyValuePair;
+}
+
+impl crate::FromValue for QueryStringKeyValuePair {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { key: crate::optional(f.next())?, value: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for QueryStringKeyValuePair {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.key.map(crate::IntoValue::into_value),
+            self.value.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for QueryStringKeyValuePair {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("QueryStringKeyValuePair").field("Key", &self.key).field("Value", &self.value).finish()
+    }
+}
+
 /// The `RedirectActionConfig` shape.
 #[derive(Clone, PartialEq)]
 pub struct RedirectActionConfig {
@@ -11610,6 +12153,324 @@ impl crate::IntoValue for RemoveTagsOutput {
 impl ::std::fmt::Debug for RemoveTagsOutput {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("RemoveTagsOutput").finish()
+    }
+}
+
+/// The `RewriteConfig` shape.
+#[derive(Clone, PartialEq)]
+pub struct RewriteConfig {
+    pub regex: ::std::string::String,
+    pub replace: ::std::string::String,
+}
+
+impl crate::HasShape for RewriteConfig {
+    const SHAPE: &'static crate::Shape = &SH_RewriteConfig;
+}
+
+impl crate::FromValue for RewriteConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { regex: crate::required(f.next())?, replace: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RewriteConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.regex)),
+            Some(crate::IntoValue::into_value(self.replace)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RewriteConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RewriteConfig").field("Regex", &self.regex).field("Replace", &self.replace).finish()
+    }
+}
+
+/// The `Rule` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Rule {
+    pub rule_arn: ::std::option::Option<::std::string::String>,
+    pub priority: ::std::option::Option<::std::string::String>,
+    pub conditions: ::std::option::Option<::std::vec::Vec<RuleCondition>>,
+    pub actions: ::std::option::Option<::std::vec::Vec<Action>>,
+    pub is_default: ::std::option::Option<bool>,
+    pub transforms: ::std::option::Option<::std::vec::Vec<RuleTransform>>,
+}
+
+impl crate::HasShape for Rule {
+    const SHAPE: &'static crate::Shape = &SH_Rule;
+}
+
+impl crate::FromValue for Rule {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            rule_arn: crate::optional(f.next())?,
+            priority: crate::optional(f.next())?,
+            conditions: crate::optional(f.next())?,
+            actions: crate::optional(f.next())?,
+            is_default: crate::optional(f.next())?,
+            transforms: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Rule {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.rule_arn.map(crate::IntoValue::into_value),
+            self.priority.map(crate::IntoValue::into_value),
+            self.conditions.map(crate::IntoValue::into_value),
+            self.actions.map(crate::IntoValue::into_value),
+            self.is_default.map(crate::IntoValue::into_value),
+            self.transforms.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("RuleArn", &self.rule_arn)
+            .field("Priority", &self.priority)
+            .field("Conditions", &self.conditions)
+            .field("Actions", &self.actions)
+            .field("IsDefault", &self.is_default)
+            .field("Transforms", &self.transforms)
+            .finish()
+    }
+}
+
+/// The `RuleCondition` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RuleCondition {
+    pub field: ::std::option::Option<::std::string::String>,
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub host_header_config: ::std::option::Option<HostHeaderConditionConfig>,
+    pub path_pattern_config: ::std::option::Option<PathPatternConditionConfig>,
+    pub http_header_config: ::std::option::Option<HttpHeaderConditionConfig>,
+    pub query_string_config: ::std::option::Option<QueryStringConditionConfig>,
+    pub http_request_method_config: ::std::option::Option<HttpRequestMethodConditionConfig>,
+    pub source_ip_config: ::std::option::Option<SourceIpConditionConfig>,
+    pub regex_values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for RuleCondition {
+    const SHAPE: &'static crate::Shape = &SH_RuleCondition;
+}
+
+impl crate::FromValue for RuleCondition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            field: crate::optional(f.next())?,
+            values: crate::optional(f.next())?,
+            host_header_config: crate::optional(f.next())?,
+            path_pattern_config: crate::optional(f.next())?,
+            http_header_config: crate::optional(f.next())?,
+            query_string_config: crate::optional(f.next())?,
+            http_request_method_config: crate::optional(f.next())?,
+            source_ip_config: crate::optional(f.next())?,
+            regex_values: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for RuleCondition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.field.map(crate::IntoValue::into_value),
+            self.values.map(crate::IntoValue::into_value),
+            self.host_header_config.map(crate::IntoValue::into_value),
+            self.path_pattern_config.map(crate::IntoValue::into_value),
+            self.http_header_config.map(crate::IntoValue::into_value),
+            self.query_string_config.map(crate::IntoValue::into_value),
+            self.http_request_method_config.map(crate::IntoValue::into_value),
+            self.source_ip_config.map(crate::IntoValue::into_value),
+            self.regex_values.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RuleCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RuleCondition")
+            .field("Field", &self.field)
+            .field("Values", &self.values)
+            .field("HostHeaderConfig", &self.host_header_config)
+            .field("PathPatternConfig", &self.path_pattern_config)
+            .field("HttpHeaderConfig", &self.http_header_config)
+            .field("QueryStringConfig", &self.query_string_config)
+            .field("HttpRequestMethodConfig", &self.http_request_method_config)
+            .field("SourceIpConfig", &self.source_ip_config)
+            .field("RegexValues", &self.regex_values)
+            .finish()
+    }
+}
+
+/// The `RulePriorityPair` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RulePriorityPair {
+    pub rule_arn: ::std::option::Option<::std::string::String>,
+    pub priority: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for RulePriorityPair {
+    const SHAPE: &'static crate::Shape = &SH_RulePriorityPair;
+}
+
+impl crate::FromValue for RulePriorityPair {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { rule_arn: crate::optional(f.next())?, priority: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RulePriorityPair {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.rule_arn.map(crate::IntoValue::into_value),
+            self.priority.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RulePriorityPair {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RulePriorityPair").field("RuleArn", &self.rule_arn).field("Priority", &self.priority).finish()
+    }
+}
+
+/// The `RuleTransform` shape.
+#[derive(Clone, PartialEq)]
+pub struct RuleTransform {
+    pub r#type: ::std::string::String,
+    pub host_header_rewrite_config: ::std::option::Option<HostHeaderRewriteConfig>,
+    pub url_rewrite_config: ::std::option::Option<UrlRewriteConfig>,
+}
+
+impl crate::HasShape for RuleTransform {
+    const SHAPE: &'static crate::Shape = &SH_RuleTransform;
+}
+
+impl crate::FromValue for RuleTransform {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            r#type: crate::required(f.next())?,
+            host_header_rewrite_config: crate::optional(f.next())?,
+            url_rewrite_config: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for RuleTransform {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.r#type)),
+            self.host_header_rewrite_config.map(crate::IntoValue::into_value),
+            self.url_rewrite_config.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RuleTransform {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RuleTransform")
+            .field("Type", &self.r#type)
+            .field("HostHeaderRewriteConfig", &self.host_header_rewrite_config)
+            .field("UrlRewriteConfig", &self.url_rewrite_config)
+            .finish()
+    }
+}
+
+/// The `SetRulePrioritiesInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct SetRulePrioritiesInput {
+    pub rule_priorities: ::std::vec::Vec<RulePriorityPair>,
+}
+
+impl crate::HasShape for SetRulePrioritiesInput {
+    const SHAPE: &'static crate::Shape = &SH_SetRulePrioritiesInput;
+}
+
+impl crate::FromValue for SetRulePrioritiesInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rule_priorities: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for SetRulePrioritiesInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.rule_priorities))])
+    }
+}
+
+impl ::std::fmt::Debug for SetRulePrioritiesInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SetRulePrioritiesInput").field("RulePriorities", &self.rule_priorities).finish()
+    }
+}
+
+/// The `SetRulePrioritiesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct SetRulePrioritiesOutput {
+    pub rules: ::std::option::Option<::std::vec::Vec<Rule>>,
+}
+
+impl crate::HasShape for SetRulePrioritiesOutput {
+    const SHAPE: &'static crate::Shape = &SH_SetRulePrioritiesOutput;
+}
+
+impl crate::FromValue for SetRulePrioritiesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rules: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for SetRulePrioritiesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.rules.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for SetRulePrioritiesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SetRulePrioritiesOutput").field("Rules", &self.rules).finish()
+    }
+}
+
+/// The `SourceIpConditionConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct SourceIpConditionConfig {
+    pub values: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for SourceIpConditionConfig {
+    const SHAPE: &'static crate::Shape = &SH_SourceIpConditionConfig;
+}
+
+impl crate::FromValue for SourceIpConditionConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { values: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for SourceIpConditionConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.values.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for SourceIpConditionConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SourceIpConditionConfig").field("Values", &self.values).finish()
     }
 }
 
@@ -12080,6 +12941,35 @@ impl ::std::fmt::Debug for TargetHealthDescription {
             .field("AnomalyDetection", &self.anomaly_detection)
             .field("AdministrativeOverride", &self.administrative_override)
             .finish()
+    }
+}
+
+/// The `UrlRewriteConfig` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UrlRewriteConfig {
+    pub rewrites: ::std::option::Option<::std::vec::Vec<RewriteConfig>>,
+}
+
+impl crate::HasShape for UrlRewriteConfig {
+    const SHAPE: &'static crate::Shape = &SH_UrlRewriteConfig;
+}
+
+impl crate::FromValue for UrlRewriteConfig {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { rewrites: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UrlRewriteConfig {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.rewrites.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for UrlRewriteConfig {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UrlRewriteConfig").field("Rewrites", &self.rewrites).finish()
     }
 }
 

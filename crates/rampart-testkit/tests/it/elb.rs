@@ -344,3 +344,186 @@ async fn a_listener_whose_port_is_taken_impairs_its_load_balancer_until_the_port
     assert_eq!((got.status, got.body.as_str()), (200, "ok"));
     c.delete_listener().listener_arn(listener.listeners()[0].listener_arn().unwrap()).send().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listener_rules_route_by_host_path_method_header_query_and_source_in_priority_order() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        HttpHeaderConditionConfig, PathPatternConditionConfig, QueryStringConditionConfig, QueryStringKeyValuePair,
+        RuleCondition, RulePriorityPair, SourceIpConditionConfig, Tag,
+    };
+    let (a, _) = rampart_testkit::upstream::start_switchable().await.unwrap();
+    let (b, _) = rampart_testkit::upstream::start_switchable().await.unwrap();
+    let server = TestServer::start().await.unwrap();
+    let c = elb(&server);
+    let lb = c.create_load_balancer().name("rules").send().await.unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let group = |name: &'static str, target: std::net::SocketAddr| {
+        let c = c.clone();
+        async move {
+            let tg = c
+                .create_target_group()
+                .name(name)
+                .protocol(ProtocolEnum::Http)
+                .port(80)
+                .target_type(TargetTypeEnum::Ip);
+            let tg = tg.send().await.unwrap();
+            let arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+            let t = TargetDescription::builder().id("127.0.0.1").port(i32::from(target.port())).build();
+            c.register_targets().target_group_arn(&arn).targets(t).send().await.unwrap();
+            arn
+        }
+    };
+    let (web, api) = (group("web", a).await, group("api", b).await);
+    let port = free_port();
+    let listener = c
+        .create_listener()
+        .load_balancer_arn(&lb_arn)
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(port))
+        .default_actions(forward(&web))
+        .send()
+        .await
+        .unwrap();
+    let listener_arn = listener.listeners()[0].listener_arn().unwrap().to_owned();
+    let fixed = |status: &str, body: &str| {
+        Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(
+                FixedResponseActionConfig::builder()
+                    .status_code(status)
+                    .content_type("text/plain")
+                    .message_body(body)
+                    .build(),
+            )
+            .build()
+    };
+    let cond = |field: &str| RuleCondition::builder().field(field);
+    let path = |p: &str| {
+        cond("path-pattern").path_pattern_config(PathPatternConditionConfig::builder().values(p).build()).build()
+    };
+    let rule = |priority: i32, conditions: Vec<RuleCondition>, action: Action| {
+        c.create_rule().listener_arn(&listener_arn).priority(priority).set_conditions(Some(conditions)).actions(action)
+    };
+    let api_rule = rule(10, vec![path("/api/*")], forward(&api))
+        .tags(Tag::builder().key("team").value("backend").build())
+        .send()
+        .await
+        .unwrap();
+    let api_rule = api_rule.rules()[0].clone();
+    let api_rule_arn = api_rule.rule_arn().unwrap().to_owned();
+    assert!(api_rule_arn.contains(":listener-rule/app/rules/"), "{api_rule_arn}");
+    assert_eq!(api_rule.priority(), Some("10"));
+    let admin = cond("host-header").values("admin.*").build();
+    rule(5, vec![admin], fixed("403", "admins elsewhere")).send().await.unwrap();
+    let canary = cond("http-header")
+        .http_header_config(HttpHeaderConditionConfig::builder().http_header_name("X-Canary").values("y*").build())
+        .build();
+    rule(20, vec![canary], forward(&api)).send().await.unwrap();
+    let v2 = cond("query-string")
+        .query_string_config(
+            QueryStringConditionConfig::builder()
+                .values(QueryStringKeyValuePair::builder().key("ver").value("2").build())
+                .build(),
+        )
+        .build();
+    rule(30, vec![v2], fixed("200", "version two")).send().await.unwrap();
+    let far =
+        cond("source-ip").source_ip_config(SourceIpConditionConfig::builder().values("10.0.0.0/8").build()).build();
+    rule(1, vec![far], fixed("418", "not from here")).send().await.unwrap();
+    let posts = vec![cond("http-request-method").values("POST").build(), path("/submit")];
+    let moved = Action::builder()
+        .r#type(ActionTypeEnum::Redirect)
+        .redirect_config(
+            RedirectActionConfig::builder()
+                .path("/v2/#{path}")
+                .status_code(RedirectActionStatusCodeEnum::Http302)
+                .build(),
+        )
+        .build();
+    rule(40, posts, moved).send().await.unwrap();
+
+    // Bad input.
+    assert_eq!(code(rule(10, vec![path("/dup")], forward(&web)).send().await), "PriorityInUse");
+    assert_eq!(code(rule(11, vec![], forward(&web)).send().await), "ValidationError");
+    assert_eq!(code(rule(12, vec![cond("cookie").values("x").build()], forward(&web)).send().await), "ValidationError");
+    let six = vec![
+        cond("path-pattern").values("/a").values("/b").values("/c").values("/d").values("/e").values("/f").build(),
+    ];
+    assert_eq!(code(rule(13, six, forward(&web)).send().await), "TooManyConditionValues");
+    let bad_cidr =
+        cond("source-ip").source_ip_config(SourceIpConditionConfig::builder().values("10.0.0.0/99").build()).build();
+    assert_eq!(code(rule(14, vec![bad_cidr], forward(&web)).send().await), "ValidationError");
+
+    // Described by priority, the default rule last.
+    let listed = c.describe_rules().listener_arn(&listener_arn).send().await.unwrap();
+    let priorities: Vec<_> = listed.rules().iter().filter_map(|r| r.priority()).collect();
+    assert_eq!(priorities, ["1", "5", "10", "20", "30", "40", "default"]);
+    let default_rule = listed.rules().last().unwrap().clone();
+    assert_eq!(default_rule.is_default(), Some(true));
+    let one = c.describe_rules().rule_arns(&api_rule_arn).send().await.unwrap();
+    assert_eq!(one.rules()[0].conditions()[0].values(), ["/api/*"]);
+    let tags = c.describe_tags().resource_arns(&api_rule_arn).send().await.unwrap();
+    assert_eq!(tags.tag_descriptions()[0].tags()[0].key(), Some("team"));
+    // A rule's target group is in use.
+    assert_eq!(code(c.delete_target_group().target_group_arn(&api).send().await), "ResourceInUse");
+
+    // The proxy follows them.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    eventually(Duration::from_secs(10), "the listener is served", || async {
+        let probe = http::Request::get(url("/")).body(http_body_util::Full::new(bytes::Bytes::new())).unwrap();
+        client.request(probe).await.is_ok()
+    })
+    .await;
+    let server_of =
+        |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap()["server"].as_str().unwrap().to_owned();
+    let got = send(&client, "GET", &url("/home"), &[], "").await;
+    assert_eq!(server_of(&got.body), a.to_string(), "no rule: the default action");
+    let got = send(&client, "GET", &url("/api/orders"), &[], "").await;
+    assert_eq!(server_of(&got.body), b.to_string(), "path /api/*");
+    let got = send(&client, "GET", &url("/API/orders"), &[], "").await;
+    assert_eq!(server_of(&got.body), a.to_string(), "paths match case-sensitively");
+    let got = send(&client, "GET", &url("/api/orders"), &[("host", "ADMIN.example.com")], "").await;
+    assert_eq!(
+        (got.status, got.body.as_str()),
+        (403, "admins elsewhere"),
+        "host (any case) at priority 5 beats path at 10"
+    );
+    let got = send(&client, "GET", &url("/"), &[("x-canary", "YES")], "").await;
+    assert_eq!(server_of(&got.body), b.to_string(), "header");
+    let got = send(&client, "GET", &url("/?a=1&ver=2"), &[], "").await;
+    assert_eq!((got.status, got.body.as_str()), (200, "version two"), "query string");
+    let got = send(&client, "POST", &url("/submit?x=1"), &[], "").await;
+    assert_eq!(got.status, 302);
+    assert_eq!(
+        got.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("http://127.0.0.1:{port}/v2/submit?x=1").as_str())
+    );
+    let got = send(&client, "GET", &url("/submit"), &[], "").await;
+    assert_eq!(server_of(&got.body), a.to_string(), "GET is not POST");
+
+    // Priorities change at once; a modified rule and a deleted one take effect on the next request.
+    let swap =
+        [(api_rule_arn.as_str(), 3)].map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(p).build());
+    c.set_rule_priorities().set_rule_priorities(Some(swap.to_vec())).send().await.unwrap();
+    let got = send(&client, "GET", &url("/api/orders"), &[("host", "admin.example.com")], "").await;
+    assert_eq!(server_of(&got.body), b.to_string(), "the path rule now comes first");
+    let clash = [RulePriorityPair::builder().rule_arn(&api_rule_arn).priority(5).build()];
+    assert_eq!(code(c.set_rule_priorities().set_rule_priorities(Some(clash.to_vec())).send().await), "PriorityInUse");
+    c.modify_rule().rule_arn(&api_rule_arn).conditions(path("/v1/*")).send().await.unwrap();
+    let got = send(&client, "GET", &url("/api/orders"), &[], "").await;
+    assert_eq!(server_of(&got.body), a.to_string(), "the modified rule no longer matches");
+    c.delete_rule().rule_arn(&api_rule_arn).send().await.unwrap();
+    assert_eq!(code(c.describe_rules().rule_arns(&api_rule_arn).send().await), "RuleNotFound");
+    let default_arn = default_rule.rule_arn().unwrap();
+    assert_eq!(code(c.delete_rule().rule_arn(default_arn).send().await), "OperationNotPermitted");
+    // The default rule's actions are the listener's.
+    c.modify_rule().rule_arn(default_arn).actions(fixed("404", "nothing here")).send().await.unwrap();
+    let got = send(&client, "GET", &url("/home"), &[], "").await;
+    assert_eq!((got.status, got.body.as_str()), (404, "nothing here"));
+    let l = c.describe_listeners().listener_arns(&listener_arn).send().await.unwrap();
+    assert_eq!(l.listeners()[0].default_actions()[0].r#type(), Some(&ActionTypeEnum::FixedResponse));
+    let still = c.delete_target_group().target_group_arn(&api).send().await;
+    assert_eq!(code(still), "ResourceInUse", "the header rule still forwards to it");
+}

@@ -502,6 +502,29 @@ resource "aws_lb_listener" "http" {
     target_group_arn = aws_lb_target_group.web.arn
   }
 }
+resource "aws_lb_listener_rule" "maintenance" {
+  listener_arn = aws_lb_listener.http.arn
+  priority     = 10
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "down for maintenance"
+      status_code  = "503"
+    }
+  }
+  condition {
+    path_pattern {
+      values = ["/admin/*"]
+    }
+  }
+  condition {
+    http_request_method {
+      values = ["GET", "HEAD"]
+    }
+  }
+  tags = { purpose = "maintenance" }
+}
 resource "aws_wafv2_web_acl" "front" {
   name  = "front"
   scope = "REGIONAL"
@@ -600,6 +623,8 @@ async fn a_load_balancer_with_its_web_acl_applies_serves_plans_clean_and_destroy
     };
     assert_eq!(status, 200);
     assert_eq!(get("/products?id=1%27%20OR%20%271%27%3D%271").await.unwrap(), 403);
+    // The listener rule Terraform made answers for its paths.
+    assert_eq!(get("/admin/settings").await.unwrap(), 503);
 
     plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
