@@ -96,6 +96,15 @@ pub static SERVER_ACCESS_LOGGING_DISABLED: FindingType = FindingType {
     resource_type: "S3Bucket",
 };
 
+/// See <https://docs.aws.amazon.com/guardduty/latest/ug/findings-malware-protection.html#object-s3-maliciousfile>.
+pub static MALICIOUS_FILE: FindingType = FindingType {
+    name: "Object:S3/MaliciousFile",
+    severity: 8.0,
+    title: "Malware scan detected a threat in an object of the S3 bucket {target}.",
+    description: "Malware Protection for S3 found a threat in an object of the S3 bucket {target}.",
+    resource_type: "S3Object",
+};
+
 pub static ACCOUNT_BLOCK_DISABLED: FindingType = FindingType {
     name: "Policy:S3/AccountBlockPublicAccessDisabled",
     severity: 2.0,
@@ -260,6 +269,7 @@ pub static TYPES: &[&FindingType] = &[
     &crate::web::WEB_PATH_ENUMERATION,
     &crate::web::BLOCKED_WEB_ATTACKS,
     &crate::web::DENIAL_OF_SERVICE,
+    &MALICIOUS_FILE,
 ];
 
 /// A finding type by name.

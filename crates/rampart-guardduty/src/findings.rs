@@ -40,6 +40,20 @@ fn write_tx(tx: &mut Tx<'_>, account: &str, region: &str, f: &Json) -> Result<()
     Ok(())
 }
 
+/// Changes a recorded finding's `service` member (a detection made outside the event log adds
+/// what its own feature shows there).
+pub(crate) fn patch_service(
+    tx: &mut Tx<'_>,
+    (account, region, id): (&str, &str, &str),
+    f: impl FnOnce(&mut Json),
+) -> Result<(), ServiceError> {
+    let Some(mut finding) = read_tx(tx, account, region, id)? else { return Ok(()) };
+    if let Some(service) = finding.get_mut("service") {
+        f(service);
+    }
+    write_tx(tx, account, region, &finding)
+}
+
 /// Every finding an account sees in a Region: its own and its associated members'.
 fn all(db: &rampart_store::Db, account: &str, region: &str) -> Result<Vec<Json>, ServiceError> {
     let mut out = Vec::new();
@@ -245,6 +259,31 @@ fn sample(account: &str, region: &str, d: &Detector, kind: &FindingType, now: Of
                 },
             }),
         );
+        crate::set(&mut f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
+        return f;
+    }
+    if kind.resource_type == "S3Object" {
+        crate::set(
+            &mut f,
+            &["resource", "s3BucketDetails"],
+            json!([{
+                "name": "generatedfindingbucketname",
+                "arn": "arn:aws:s3:::generatedfindingbucketname",
+                "type": "Destination",
+                "s3ObjectDetails": [{
+                    "objectArn": "arn:aws:s3:::generatedfindingbucketname/generatedfindingobjectkey",
+                    "key": "generatedfindingobjectkey",
+                    "eTag": "generatedfindingetag",
+                    "hash": "generatedfindinghash",
+                }],
+            }]),
+        );
+        crate::set(
+            &mut f,
+            &["service", "malwareScanDetails"],
+            json!({"threats": [{"name": "EICAR-Test-File (not a virus)", "hash": "generatedfindinghash"}]}),
+        );
+        crate::set(&mut f, &["service", "featureName"], json!("S3MalwareProtection"));
         crate::set(&mut f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
         return f;
     }

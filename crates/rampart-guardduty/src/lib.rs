@@ -18,6 +18,7 @@ pub mod export;
 mod filters;
 pub mod findings;
 pub mod lists;
+pub mod malware;
 pub mod members;
 pub mod web;
 
@@ -618,6 +619,8 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/publishingDestination/{DestinationId}",
     )];
     const RES: &[&str] = &[];
+    const PLAN: &[Target] =
+        &[Target::Formed("arn:aws:guardduty:{region}:{account}:malware-protection-plan/{MalwareProtectionPlanId}")];
     &[
         row("AcceptAdministratorInvitation", DETECTOR, RES),
         row("AcceptInvitation", DETECTOR, RES),
@@ -625,6 +628,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("CreateDetector", &[Target::All], TAGS),
         row("CreateFilter", DETECTOR, TAGS),
         row("CreateIPSet", DETECTOR, TAGS),
+        row("CreateMalwareProtectionPlan", &[Target::All], TAGS),
         row("CreateMembers", DETECTOR, RES),
         row("CreatePublishingDestination", DETECTOR, TAGS),
         row("CreateSampleFindings", DETECTOR, RES),
@@ -636,11 +640,13 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DeleteFilter", FILTER, RES),
         row("DeleteIPSet", IPSET, RES),
         row("DeleteInvitations", &[Target::All], RES),
+        row("DeleteMalwareProtectionPlan", PLAN, RES),
         row("DeleteMembers", DETECTOR, RES),
         row("DeletePublishingDestination", PUBLISHING, RES),
         row("DeleteThreatEntitySet", THREAT_ENTITY, RES),
         row("DeleteThreatIntelSet", THREAT, RES),
         row("DeleteTrustedEntitySet", TRUSTED_ENTITY, RES),
+        row("DescribeMalwareScans", DETECTOR, RES),
         row("DescribeOrganizationConfiguration", DETECTOR, RES),
         row("DescribePublishingDestination", PUBLISHING, RES),
         row("DisableOrganizationAdminAccount", &[Target::All], RES),
@@ -656,6 +662,9 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("GetFindingsStatistics", DETECTOR, RES),
         row("GetIPSet", IPSET, RES),
         row("GetInvitationsCount", &[Target::All], RES),
+        row("GetMalwareProtectionPlan", PLAN, RES),
+        row("GetMalwareScan", &[Target::All], RES),
+        row("GetMalwareScanSettings", DETECTOR, RES),
         row("GetMasterAccount", DETECTOR, RES),
         row("GetMemberDetectors", DETECTOR, RES),
         row("GetMembers", DETECTOR, RES),
@@ -672,6 +681,8 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ListFindings", DETECTOR, RES),
         row("ListIPSets", DETECTOR, RES),
         row("ListInvitations", &[Target::All], RES),
+        row("ListMalwareProtectionPlans", &[Target::All], RES),
+        row("ListMalwareScans", &[Target::All], RES),
         row("ListMembers", DETECTOR, RES),
         row("ListOrganizationAdminAccounts", &[Target::All], RES),
         row("ListPublishingDestinations", DETECTOR, RES),
@@ -679,6 +690,8 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ListThreatEntitySets", DETECTOR, RES),
         row("ListThreatIntelSets", DETECTOR, RES),
         row("ListTrustedEntitySets", DETECTOR, RES),
+        row("SendObjectMalwareScan", &[Target::All], RES),
+        row("StartMalwareScan", &[Target::All], RES),
         row("StartMonitoringMembers", DETECTOR, RES),
         row("StopMonitoringMembers", DETECTOR, RES),
         row("TagResource", &[Target::Arn("ResourceArn")], TAGS),
@@ -688,6 +701,8 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("UpdateFilter", FILTER, RES),
         row("UpdateFindingsFeedback", DETECTOR, RES),
         row("UpdateIPSet", IPSET, RES),
+        row("UpdateMalwareProtectionPlan", PLAN, RES),
+        row("UpdateMalwareScanSettings", DETECTOR, RES),
         row("UpdateMemberDetectors", DETECTOR, RES),
         row("UpdateOrganizationConfiguration", DETECTOR, RES),
         row("UpdatePublishingDestination", PUBLISHING, RES),

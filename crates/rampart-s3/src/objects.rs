@@ -1291,6 +1291,64 @@ pub(crate) fn version_tx(tx: &Tx<'_>, bucket: &str, key: &str, id: Option<&str>)
     Ok(found)
 }
 
+/// An object as a malware scan sees it (GuardDuty's Malware Protection for S3).
+#[derive(Debug)]
+pub struct Scanned {
+    pub bucket_owner: String,
+    pub region: String,
+    pub version_id: Option<String>,
+    pub etag: String,
+    pub size: u64,
+    /// Its bytes, opened; `None` when it is larger than the scan takes or sealed with the
+    /// customer's own key (SSE-C), which the scanner does not have.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// An object (one version; the current one when none is named) read for a malware scan inside a
+/// transaction; `None` when it is gone.
+pub fn object_for_scan(
+    tx: &Tx<'_>,
+    sealer: &Sealer,
+    (bucket, key, version): (&str, &str, Option<&str>),
+    max: u64,
+    now: OffsetDateTime,
+) -> Result<Option<Scanned>, ServiceError> {
+    let Ok(b) = bucket_tx(tx, bucket) else { return Ok(None) };
+    let Ok((_, o)) = version_tx(tx, &b.name, key, version) else { return Ok(None) };
+    let bytes = if o.size > max || o.sse_c.is_some() {
+        None
+    } else {
+        Some(read_range(&records::tx_reader(tx), sealer, &b, (&o, None), (0, o.size), now)?)
+    };
+    Ok(Some(Scanned {
+        bucket_owner: b.account_id.clone(),
+        region: b.region.clone(),
+        version_id: o.version_id.clone(),
+        etag: o.etag.clone(),
+        size: o.size,
+        bytes,
+    }))
+}
+
+/// Sets one tag of an object version (GuardDuty's scan result), keeping its others; false when
+/// the object already has the most tags S3 allows and not this one, as GuardDuty then cannot tag.
+pub fn set_object_tag(
+    tx: &mut Tx<'_>,
+    (bucket, key, version): (&str, &str, Option<&str>),
+    (tag, value): (&str, &str),
+) -> Result<bool, ServiceError> {
+    let b = bucket_tx(tx, bucket)?;
+    let (entry, mut o) = version_tx(tx, &b.name, key, version)?;
+    let full = o.tags.len() >= 10;
+    match o.tags.iter_mut().find(|(k, _)| k == tag) {
+        Some((_, v)) => value.clone_into(v),
+        None if full => return Ok(false),
+        None => o.tags.push((tag.to_owned(), value.to_owned())),
+    }
+    records::write_tx(tx, &entry, &o)?;
+    Ok(true)
+}
+
 fn tag_set(tags: &[(String, String)]) -> Vec<shapes::Tag> {
     tags.iter().map(|(k, v)| shapes::Tag { key: k.clone(), value: v.clone() }).collect()
 }

@@ -142,6 +142,10 @@ pub struct Config {
     /// The Tor exit nodes GuardDuty's TorIPCaller findings name: a file as the Tor Project
     /// publishes them (the bulk exit list, or exit-addresses), read again when it changes.
     pub guardduty_tor_exit_list: Option<PathBuf>,
+    /// Malware Protection for S3's own list of malicious files: SHA-256 hashes in hex, one per
+    /// line (`#` starts a comment line), read again when the file changes. The EICAR test file is
+    /// found without it.
+    pub guardduty_malware_hashes_file: Option<PathBuf>,
     /// The thresholds and windows of GuardDuty's detections, each defaulting to the README's
     /// value: a table of any of `brute_force_failures`, `sign_in_window_secs`, `learn_events`,
     /// `discovery_new_apis`, `discovery_window_secs`, `error_burst`, `error_window_secs`,
@@ -332,6 +336,7 @@ impl Default for Config {
             shield_attack_quiet_secs: 60,
             guardduty_export_secs: 300,
             guardduty_tor_exit_list: None,
+            guardduty_malware_hashes_file: None,
             guardduty_thresholds: rampart_guardduty::detect::Tuning::default(),
             proxy_max_header_bytes: 64 * 1024,
             proxy_max_headers: 100,
@@ -462,6 +467,8 @@ version = 1
 # guardduty_export_secs = 300
 # GuardDuty: the Tor exit nodes (https://check.torproject.org/torbulkexitlist, saved to a file).
 # guardduty_tor_exit_list = "/var/lib/rampart/tor-exit-nodes.txt"
+# GuardDuty: SHA-256 hashes of malicious files for Malware Protection for S3 (one per line).
+# guardduty_malware_hashes_file = "/var/lib/rampart/malware-sha256.txt"
 # GuardDuty: the detections' thresholds and windows (any of them; the others keep these defaults).
 # guardduty_thresholds = { brute_force_failures = 5, sign_in_window_secs = 900, learn_events = 100, discovery_new_apis = 10, discovery_window_secs = 300, error_burst = 10, error_window_secs = 300, error_baseline = 20, sequence_kinds = 3, sequence_window_secs = 86400, probe_paths = 50, blocked_attacks = 20, web_window_secs = 300 }
 # Proxies: the most bytes of request line and headers, and the most headers, a request may have.

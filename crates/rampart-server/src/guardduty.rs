@@ -17,14 +17,20 @@ use tokio::sync::watch;
 pub async fn detect(
     db: Db,
     sealer: Arc<Sealer>,
-    (export_every, tor_file, tuning): (std::time::Duration, Option<PathBuf>, rampart_guardduty::detect::Tuning),
+    (export_every, tor_file, hash_file, tuning): (
+        std::time::Duration,
+        Option<PathBuf>,
+        Option<PathBuf>,
+        rampart_guardduty::detect::Tuning,
+    ),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut exported = std::time::Instant::now();
     let mut enrolled = std::time::Instant::now();
-    let mut tor = TorList { file: tor_file, read: None, list: None, checked: None };
+    let mut tor = TorList { file: Watched::new(tor_file), list: None };
+    let mut hashes = Watched::new(hash_file);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -34,6 +40,13 @@ pub async fn detect(
             continue;
         }
         load_lists(&db, &sealer).await;
+        refresh_hashes(&mut hashes);
+        // Malware Protection for S3: objects written into protected buckets since the last pass.
+        let s = sealer.clone();
+        let now = time::OffsetDateTime::now_utc();
+        if let Err(e) = db.transact(move |tx| rampart_guardduty::malware::scan_pending(tx, &s, now)).await {
+            tracing::warn!(error = ?e, "scanning S3 objects for malware failed; it is retried on the next run");
+        }
         tor.refresh();
         if enrolled.elapsed() >= AUTO_ENABLE_EVERY {
             enrolled = std::time::Instant::now();
@@ -124,35 +137,63 @@ async fn load_lists(db: &Db, sealer: &Arc<Sealer>) {
     }
 }
 
-/// The Tor exit list file, read again when its modification time changes (looked at once a
-/// minute).
-struct TorList {
+/// A file the task reads again when its modification time changes (looked at once a minute).
+struct Watched {
     file: Option<PathBuf>,
     read: Option<std::time::SystemTime>,
-    list: Option<Arc<IpList>>,
     checked: Option<std::time::Instant>,
 }
 
-impl TorList {
-    fn refresh(&mut self) {
-        let Some(file) = &self.file else { return };
+impl Watched {
+    fn new(file: Option<PathBuf>) -> Watched {
+        Watched { file, read: None, checked: None }
+    }
+
+    /// The file's bytes when it changed since the last read (or was never read).
+    fn changed(&mut self, what: &str) -> Option<(&std::path::Path, Vec<u8>)> {
+        let file = self.file.as_deref()?;
         if self.checked.is_some_and(|c| c.elapsed() < std::time::Duration::from_secs(60)) {
-            return;
+            return None;
         }
         self.checked = Some(std::time::Instant::now());
         let modified = std::fs::metadata(file).and_then(|m| m.modified()).ok();
         if modified.is_some() && modified == self.read {
-            return;
+            return None;
         }
         match std::fs::read(file) {
             Ok(data) => {
-                let list = read_tor(file, &data);
-                tracing::info!(file = %file.display(), nodes = list.networks.len(), "read the Tor exit list");
-                self.list = Some(Arc::new(list));
                 self.read = modified;
+                Some((file, data))
             }
-            Err(e) => tracing::warn!(file = %file.display(), error = %e, "cannot read the Tor exit list"),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), error = %e, "cannot read the {what}");
+                None
+            }
         }
+    }
+}
+
+/// The Tor exit list file, and the list read from it.
+struct TorList {
+    file: Watched,
+    list: Option<Arc<IpList>>,
+}
+
+impl TorList {
+    fn refresh(&mut self) {
+        if let Some((file, data)) = self.file.changed("Tor exit list") {
+            let list = read_tor(file, &data);
+            tracing::info!(file = %file.display(), nodes = list.networks.len(), "read the Tor exit list");
+            self.list = Some(Arc::new(list));
+        }
+    }
+}
+
+/// The operator's list of malware hashes, for Malware Protection for S3.
+fn refresh_hashes(file: &mut Watched) {
+    if let Some((path, data)) = file.changed("malware hash list") {
+        let n = rampart_guardduty::malware::set_known_bad(&String::from_utf8_lossy(&data));
+        tracing::info!(file = %path.display(), hashes = n, "read the malware hash list");
     }
 }
 

@@ -292,6 +292,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         (
             std::time::Duration::from_secs(app.config.guardduty_export_secs.max(1)),
             app.config.guardduty_tor_exit_list.clone(),
+            app.config.guardduty_malware_hashes_file.clone(),
             app.config.guardduty_thresholds,
         ),
         rx.clone(),

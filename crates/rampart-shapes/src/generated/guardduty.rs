@@ -1069,6 +1069,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "CreateDetector",
     "CreateFilter",
     "CreateIPSet",
+    "CreateMalwareProtectionPlan",
     "CreateMembers",
     "CreatePublishingDestination",
     "CreateSampleFindings",
@@ -1080,11 +1081,13 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeleteFilter",
     "DeleteIPSet",
     "DeleteInvitations",
+    "DeleteMalwareProtectionPlan",
     "DeleteMembers",
     "DeletePublishingDestination",
     "DeleteThreatEntitySet",
     "DeleteThreatIntelSet",
     "DeleteTrustedEntitySet",
+    "DescribeMalwareScans",
     "DescribeOrganizationConfiguration",
     "DescribePublishingDestination",
     "DisableOrganizationAdminAccount",
@@ -1100,6 +1103,9 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetFindingsStatistics",
     "GetIPSet",
     "GetInvitationsCount",
+    "GetMalwareProtectionPlan",
+    "GetMalwareScan",
+    "GetMalwareScanSettings",
     "GetMasterAccount",
     "GetMemberDetectors",
     "GetMembers",
@@ -1116,6 +1122,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListFindings",
     "ListIPSets",
     "ListInvitations",
+    "ListMalwareProtectionPlans",
+    "ListMalwareScans",
     "ListMembers",
     "ListOrganizationAdminAccounts",
     "ListPublishingDestinations",
@@ -1123,6 +1131,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ListThreatEntitySets",
     "ListThreatIntelSets",
     "ListTrustedEntitySets",
+    "SendObjectMalwareScan",
+    "StartMalwareScan",
     "StartMonitoringMembers",
     "StopMonitoringMembers",
     "TagResource",
@@ -1132,6 +1142,8 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "UpdateFilter",
     "UpdateFindingsFeedback",
     "UpdateIPSet",
+    "UpdateMalwareProtectionPlan",
+    "UpdateMalwareScanSettings",
     "UpdateMemberDetectors",
     "UpdateOrganizationConfiguration",
     "UpdatePublishingDestination",
@@ -22558,6 +22570,88 @@ impl ::std::fmt::Debug for CreateIPSetResponse {
     }
 }
 
+/// The `CreateMalwareProtectionPlanRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct CreateMalwareProtectionPlanRequest {
+    pub client_token: ::std::option::Option<::std::string::String>,
+    pub role: ::std::string::String,
+    pub protected_resource: CreateProtectedResource,
+    pub actions: ::std::option::Option<MalwareProtectionPlanActions>,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for CreateMalwareProtectionPlanRequest {
+    const SHAPE: &'static crate::Shape = &SH_CreateMalwareProtectionPlanRequest;
+}
+
+impl crate::FromValue for CreateMalwareProtectionPlanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            client_token: crate::optional(f.next())?,
+            role: crate::required(f.next())?,
+            protected_resource: crate::required(f.next())?,
+            actions: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for CreateMalwareProtectionPlanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.client_token.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.role)),
+            Some(crate::IntoValue::into_value(self.protected_resource)),
+            self.actions.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateMalwareProtectionPlanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateMalwareProtectionPlanRequest")
+            .field("ClientToken", &self.client_token)
+            .field("Role", &self.role)
+            .field("ProtectedResource", &self.protected_resource)
+            .field("Actions", &self.actions)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `CreateMalwareProtectionPlanResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateMalwareProtectionPlanResponse {
+    pub malware_protection_plan_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for CreateMalwareProtectionPlanResponse {
+    const SHAPE: &'static crate::Shape = &SH_CreateMalwareProtectionPlanResponse;
+}
+
+impl crate::FromValue for CreateMalwareProtectionPlanResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { malware_protection_plan_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateMalwareProtectionPlanResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.malware_protection_plan_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateMalwareProtectionPlanResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateMalwareProtectionPlanResponse")
+            .field("MalwareProtectionPlanId", &self.malware_protection_plan_id)
+            .finish()
+    }
+}
+
 /// The `CreateMembersRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct CreateMembersRequest {
@@ -22620,6 +22714,35 @@ impl crate::IntoValue for CreateMembersResponse {
 impl ::std::fmt::Debug for CreateMembersResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("CreateMembersResponse").field("UnprocessedAccounts", &self.unprocessed_accounts).finish()
+    }
+}
+
+/// The `CreateProtectedResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateProtectedResource {
+    pub s3_bucket: ::std::option::Option<CreateS3BucketResource>,
+}
+
+impl crate::HasShape for CreateProtectedResource {
+    const SHAPE: &'static crate::Shape = &SH_CreateProtectedResource;
+}
+
+impl crate::FromValue for CreateProtectedResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { s3_bucket: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateProtectedResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.s3_bucket.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for CreateProtectedResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateProtectedResource").field("S3Bucket", &self.s3_bucket).finish()
     }
 }
 
@@ -22700,6 +22823,42 @@ impl crate::IntoValue for CreatePublishingDestinationResponse {
 impl ::std::fmt::Debug for CreatePublishingDestinationResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("CreatePublishingDestinationResponse").field("DestinationId", &self.destination_id).finish()
+    }
+}
+
+/// The `CreateS3BucketResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct CreateS3BucketResource {
+    pub bucket_name: ::std::option::Option<::std::string::String>,
+    pub object_prefixes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for CreateS3BucketResource {
+    const SHAPE: &'static crate::Shape = &SH_CreateS3BucketResource;
+}
+
+impl crate::FromValue for CreateS3BucketResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { bucket_name: crate::optional(f.next())?, object_prefixes: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for CreateS3BucketResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.bucket_name.map(crate::IntoValue::into_value),
+            self.object_prefixes.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for CreateS3BucketResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("CreateS3BucketResource")
+            .field("BucketName", &self.bucket_name)
+            .field("ObjectPrefixes", &self.object_prefixes)
+            .finish()
     }
 }
 
@@ -23636,6 +23795,37 @@ impl ::std::fmt::Debug for DeleteInvitationsResponse {
     }
 }
 
+/// The `DeleteMalwareProtectionPlanRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DeleteMalwareProtectionPlanRequest {
+    pub malware_protection_plan_id: ::std::string::String,
+}
+
+impl crate::HasShape for DeleteMalwareProtectionPlanRequest {
+    const SHAPE: &'static crate::Shape = &SH_DeleteMalwareProtectionPlanRequest;
+}
+
+impl crate::FromValue for DeleteMalwareProtectionPlanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { malware_protection_plan_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DeleteMalwareProtectionPlanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.malware_protection_plan_id))])
+    }
+}
+
+impl ::std::fmt::Debug for DeleteMalwareProtectionPlanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DeleteMalwareProtectionPlanRequest")
+            .field("MalwareProtectionPlanId", &self.malware_protection_plan_id)
+            .finish()
+    }
+}
+
 /// The `DeleteMembersRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct DeleteMembersRequest {
@@ -23950,6 +24140,93 @@ impl crate::IntoValue for DeleteTrustedEntitySetResponse {
 impl ::std::fmt::Debug for DeleteTrustedEntitySetResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DeleteTrustedEntitySetResponse").finish()
+    }
+}
+
+/// The `DescribeMalwareScansRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeMalwareScansRequest {
+    pub detector_id: ::std::string::String,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub max_results: ::std::option::Option<i32>,
+    pub filter_criteria: ::std::option::Option<FilterCriteria>,
+    pub sort_criteria: ::std::option::Option<SortCriteria>,
+}
+
+impl crate::HasShape for DescribeMalwareScansRequest {
+    const SHAPE: &'static crate::Shape = &SH_DescribeMalwareScansRequest;
+}
+
+impl crate::FromValue for DescribeMalwareScansRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            next_token: crate::optional(f.next())?,
+            max_results: crate::optional(f.next())?,
+            filter_criteria: crate::optional(f.next())?,
+            sort_criteria: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeMalwareScansRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.max_results.map(crate::IntoValue::into_value),
+            self.filter_criteria.map(crate::IntoValue::into_value),
+            self.sort_criteria.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeMalwareScansRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeMalwareScansRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("NextToken", &self.next_token)
+            .field("MaxResults", &self.max_results)
+            .field("FilterCriteria", &self.filter_criteria)
+            .field("SortCriteria", &self.sort_criteria)
+            .finish()
+    }
+}
+
+/// The `DescribeMalwareScansResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeMalwareScansResponse {
+    pub scans: ::std::vec::Vec<Scan>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeMalwareScansResponse {
+    const SHAPE: &'static crate::Shape = &SH_DescribeMalwareScansResponse;
+}
+
+impl crate::FromValue for DescribeMalwareScansResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { scans: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeMalwareScansResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scans)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeMalwareScansResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeMalwareScansResponse")
+            .field("Scans", &self.scans)
+            .field("NextToken", &self.next_token)
+            .finish()
     }
 }
 
@@ -24735,6 +25012,35 @@ impl crate::IntoValue for DomainDetails {
 impl ::std::fmt::Debug for DomainDetails {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DomainDetails").field("Domain", &self.domain).finish()
+    }
+}
+
+/// The `EbsSnapshot` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct EbsSnapshot {
+    pub device_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for EbsSnapshot {
+    const SHAPE: &'static crate::Shape = &SH_EbsSnapshot;
+}
+
+impl crate::FromValue for EbsSnapshot {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { device_name: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for EbsSnapshot {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.device_name.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for EbsSnapshot {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("EbsSnapshot").field("DeviceName", &self.device_name).finish()
     }
 }
 
@@ -25587,6 +25893,114 @@ impl ::std::fmt::Debug for FargateDetails {
         f.debug_struct("FargateDetails")
             .field("Issues", &self.issues)
             .field("ManagementType", &self.management_type)
+            .finish()
+    }
+}
+
+/// The `FilterCondition` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct FilterCondition {
+    pub equals_value: ::std::option::Option<::std::string::String>,
+    pub greater_than: ::std::option::Option<i64>,
+    pub less_than: ::std::option::Option<i64>,
+}
+
+impl crate::HasShape for FilterCondition {
+    const SHAPE: &'static crate::Shape = &SH_FilterCondition;
+}
+
+impl crate::FromValue for FilterCondition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            equals_value: crate::optional(f.next())?,
+            greater_than: crate::optional(f.next())?,
+            less_than: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for FilterCondition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.equals_value.map(crate::IntoValue::into_value),
+            self.greater_than.map(crate::IntoValue::into_value),
+            self.less_than.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for FilterCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("FilterCondition")
+            .field("EqualsValue", &self.equals_value)
+            .field("GreaterThan", &self.greater_than)
+            .field("LessThan", &self.less_than)
+            .finish()
+    }
+}
+
+/// The `FilterCriteria` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct FilterCriteria {
+    pub filter_criterion: ::std::option::Option<::std::vec::Vec<FilterCriterion>>,
+}
+
+impl crate::HasShape for FilterCriteria {
+    const SHAPE: &'static crate::Shape = &SH_FilterCriteria;
+}
+
+impl crate::FromValue for FilterCriteria {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { filter_criterion: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for FilterCriteria {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.filter_criterion.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for FilterCriteria {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("FilterCriteria").field("FilterCriterion", &self.filter_criterion).finish()
+    }
+}
+
+/// The `FilterCriterion` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct FilterCriterion {
+    pub criterion_key: ::std::option::Option<::std::string::String>,
+    pub filter_condition: ::std::option::Option<FilterCondition>,
+}
+
+impl crate::HasShape for FilterCriterion {
+    const SHAPE: &'static crate::Shape = &SH_FilterCriterion;
+}
+
+impl crate::FromValue for FilterCriterion {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { criterion_key: crate::optional(f.next())?, filter_condition: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for FilterCriterion {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.criterion_key.map(crate::IntoValue::into_value),
+            self.filter_condition.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for FilterCriterion {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("FilterCriterion")
+            .field("CriterionKey", &self.criterion_key)
+            .field("FilterCondition", &self.filter_condition)
             .finish()
     }
 }
@@ -26531,6 +26945,359 @@ impl crate::IntoValue for GetInvitationsCountResponse {
 impl ::std::fmt::Debug for GetInvitationsCountResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("GetInvitationsCountResponse").field("InvitationsCount", &self.invitations_count).finish()
+    }
+}
+
+/// The `GetMalwareProtectionPlanRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMalwareProtectionPlanRequest {
+    pub malware_protection_plan_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetMalwareProtectionPlanRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareProtectionPlanRequest;
+}
+
+impl crate::FromValue for GetMalwareProtectionPlanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { malware_protection_plan_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMalwareProtectionPlanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.malware_protection_plan_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareProtectionPlanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareProtectionPlanRequest")
+            .field("MalwareProtectionPlanId", &self.malware_protection_plan_id)
+            .finish()
+    }
+}
+
+/// The `GetMalwareProtectionPlanResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetMalwareProtectionPlanResponse {
+    pub arn: ::std::option::Option<::std::string::String>,
+    pub role: ::std::option::Option<::std::string::String>,
+    pub protected_resource: ::std::option::Option<CreateProtectedResource>,
+    pub actions: ::std::option::Option<MalwareProtectionPlanActions>,
+    pub created_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub status: ::std::option::Option<::std::string::String>,
+    pub status_reasons: ::std::option::Option<::std::vec::Vec<MalwareProtectionPlanStatusReason>>,
+    pub tags: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ::std::string::String>>,
+}
+
+impl crate::HasShape for GetMalwareProtectionPlanResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareProtectionPlanResponse;
+}
+
+impl crate::FromValue for GetMalwareProtectionPlanResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            arn: crate::optional(f.next())?,
+            role: crate::optional(f.next())?,
+            protected_resource: crate::optional(f.next())?,
+            actions: crate::optional(f.next())?,
+            created_at: crate::optional(f.next())?,
+            status: crate::optional(f.next())?,
+            status_reasons: crate::optional(f.next())?,
+            tags: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetMalwareProtectionPlanResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.arn.map(crate::IntoValue::into_value),
+            self.role.map(crate::IntoValue::into_value),
+            self.protected_resource.map(crate::IntoValue::into_value),
+            self.actions.map(crate::IntoValue::into_value),
+            self.created_at.map(crate::IntoValue::into_value),
+            self.status.map(crate::IntoValue::into_value),
+            self.status_reasons.map(crate::IntoValue::into_value),
+            self.tags.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareProtectionPlanResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareProtectionPlanResponse")
+            .field("Arn", &self.arn)
+            .field("Role", &self.role)
+            .field("ProtectedResource", &self.protected_resource)
+            .field("Actions", &self.actions)
+            .field("CreatedAt", &self.created_at)
+            .field("Status", &self.status)
+            .field("StatusReasons", &self.status_reasons)
+            .field("Tags", &self.tags)
+            .finish()
+    }
+}
+
+/// The `GetMalwareScanRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMalwareScanRequest {
+    pub scan_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetMalwareScanRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareScanRequest;
+}
+
+impl crate::FromValue for GetMalwareScanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scan_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMalwareScanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.scan_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareScanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareScanRequest").field("ScanId", &self.scan_id).finish()
+    }
+}
+
+/// The `GetMalwareScanResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetMalwareScanResponse {
+    pub scan_id: ::std::option::Option<::std::string::String>,
+    pub detector_id: ::std::option::Option<::std::string::String>,
+    pub admin_detector_id: ::std::option::Option<::std::string::String>,
+    pub resource_arn: ::std::option::Option<::std::string::String>,
+    pub resource_type: ::std::option::Option<::std::string::String>,
+    pub scanned_resources_count: ::std::option::Option<i32>,
+    pub skipped_resources_count: ::std::option::Option<i32>,
+    pub failed_resources_count: ::std::option::Option<i32>,
+    pub scanned_resources: ::std::option::Option<::std::vec::Vec<ScannedResource>>,
+    pub scan_configuration: ::std::option::Option<ScanConfiguration>,
+    pub scan_category: ::std::option::Option<::std::string::String>,
+    pub scan_status: ::std::option::Option<::std::string::String>,
+    pub scan_status_reason: ::std::option::Option<::std::string::String>,
+    pub scan_type: ::std::option::Option<::std::string::String>,
+    pub scan_started_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub scan_completed_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub scan_result_details: ::std::option::Option<GetMalwareScanResultDetails>,
+}
+
+impl crate::HasShape for GetMalwareScanResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareScanResponse;
+}
+
+impl crate::FromValue for GetMalwareScanResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(17)?.into_iter();
+        Ok(Self {
+            scan_id: crate::optional(f.next())?,
+            detector_id: crate::optional(f.next())?,
+            admin_detector_id: crate::optional(f.next())?,
+            resource_arn: crate::optional(f.next())?,
+            resource_type: crate::optional(f.next())?,
+            scanned_resources_count: crate::optional(f.next())?,
+            skipped_resources_count: crate::optional(f.next())?,
+            failed_resources_count: crate::optional(f.next())?,
+            scanned_resources: crate::optional(f.next())?,
+            scan_configuration: crate::optional(f.next())?,
+            scan_category: crate::optional(f.next())?,
+            scan_status: crate::optional(f.next())?,
+            scan_status_reason: crate::optional(f.next())?,
+            scan_type: crate::optional(f.next())?,
+            scan_started_at: crate::optional(f.next())?,
+            scan_completed_at: crate::optional(f.next())?,
+            scan_result_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetMalwareScanResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.scan_id.map(crate::IntoValue::into_value),
+            self.detector_id.map(crate::IntoValue::into_value),
+            self.admin_detector_id.map(crate::IntoValue::into_value),
+            self.resource_arn.map(crate::IntoValue::into_value),
+            self.resource_type.map(crate::IntoValue::into_value),
+            self.scanned_resources_count.map(crate::IntoValue::into_value),
+            self.skipped_resources_count.map(crate::IntoValue::into_value),
+            self.failed_resources_count.map(crate::IntoValue::into_value),
+            self.scanned_resources.map(crate::IntoValue::into_value),
+            self.scan_configuration.map(crate::IntoValue::into_value),
+            self.scan_category.map(crate::IntoValue::into_value),
+            self.scan_status.map(crate::IntoValue::into_value),
+            self.scan_status_reason.map(crate::IntoValue::into_value),
+            self.scan_type.map(crate::IntoValue::into_value),
+            self.scan_started_at.map(crate::IntoValue::into_value),
+            self.scan_completed_at.map(crate::IntoValue::into_value),
+            self.scan_result_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareScanResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareScanResponse")
+            .field("ScanId", &self.scan_id)
+            .field("DetectorId", &self.detector_id)
+            .field("AdminDetectorId", &self.admin_detector_id)
+            .field("ResourceArn", &self.resource_arn)
+            .field("ResourceType", &self.resource_type)
+            .field("ScannedResourcesCount", &self.scanned_resources_count)
+            .field("SkippedResourcesCount", &self.skipped_resources_count)
+            .field("FailedResourcesCount", &self.failed_resources_count)
+            .field("ScannedResources", &self.scanned_resources)
+            .field("ScanConfiguration", &self.scan_configuration)
+            .field("ScanCategory", &self.scan_category)
+            .field("ScanStatus", &self.scan_status)
+            .field("ScanStatusReason", &self.scan_status_reason)
+            .field("ScanType", &self.scan_type)
+            .field("ScanStartedAt", &self.scan_started_at)
+            .field("ScanCompletedAt", &self.scan_completed_at)
+            .field("ScanResultDetails", &self.scan_result_details)
+            .finish()
+    }
+}
+
+/// The `GetMalwareScanResultDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetMalwareScanResultDetails {
+    pub scan_result_status: ::std::option::Option<::std::string::String>,
+    pub skipped_file_count: ::std::option::Option<i64>,
+    pub failed_file_count: ::std::option::Option<i64>,
+    pub threat_found_file_count: ::std::option::Option<i64>,
+    pub total_file_count: ::std::option::Option<i64>,
+    pub total_bytes: ::std::option::Option<i64>,
+    pub unique_threat_count: ::std::option::Option<i64>,
+    pub threats: ::std::option::Option<::std::vec::Vec<ScanResultThreat>>,
+}
+
+impl crate::HasShape for GetMalwareScanResultDetails {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareScanResultDetails;
+}
+
+impl crate::FromValue for GetMalwareScanResultDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            scan_result_status: crate::optional(f.next())?,
+            skipped_file_count: crate::optional(f.next())?,
+            failed_file_count: crate::optional(f.next())?,
+            threat_found_file_count: crate::optional(f.next())?,
+            total_file_count: crate::optional(f.next())?,
+            total_bytes: crate::optional(f.next())?,
+            unique_threat_count: crate::optional(f.next())?,
+            threats: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetMalwareScanResultDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.scan_result_status.map(crate::IntoValue::into_value),
+            self.skipped_file_count.map(crate::IntoValue::into_value),
+            self.failed_file_count.map(crate::IntoValue::into_value),
+            self.threat_found_file_count.map(crate::IntoValue::into_value),
+            self.total_file_count.map(crate::IntoValue::into_value),
+            self.total_bytes.map(crate::IntoValue::into_value),
+            self.unique_threat_count.map(crate::IntoValue::into_value),
+            self.threats.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareScanResultDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareScanResultDetails")
+            .field("ScanResultStatus", &self.scan_result_status)
+            .field("SkippedFileCount", &self.skipped_file_count)
+            .field("FailedFileCount", &self.failed_file_count)
+            .field("ThreatFoundFileCount", &self.threat_found_file_count)
+            .field("TotalFileCount", &self.total_file_count)
+            .field("TotalBytes", &self.total_bytes)
+            .field("UniqueThreatCount", &self.unique_threat_count)
+            .field("Threats", &self.threats)
+            .finish()
+    }
+}
+
+/// The `GetMalwareScanSettingsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetMalwareScanSettingsRequest {
+    pub detector_id: ::std::string::String,
+}
+
+impl crate::HasShape for GetMalwareScanSettingsRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareScanSettingsRequest;
+}
+
+impl crate::FromValue for GetMalwareScanSettingsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { detector_id: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for GetMalwareScanSettingsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.detector_id))])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareScanSettingsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareScanSettingsRequest").field("DetectorId", &self.detector_id).finish()
+    }
+}
+
+/// The `GetMalwareScanSettingsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetMalwareScanSettingsResponse {
+    pub scan_resource_criteria: ::std::option::Option<ScanResourceCriteria>,
+    pub ebs_snapshot_preservation: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for GetMalwareScanSettingsResponse {
+    const SHAPE: &'static crate::Shape = &SH_GetMalwareScanSettingsResponse;
+}
+
+impl crate::FromValue for GetMalwareScanSettingsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            scan_resource_criteria: crate::optional(f.next())?,
+            ebs_snapshot_preservation: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetMalwareScanSettingsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.scan_resource_criteria.map(crate::IntoValue::into_value),
+            self.ebs_snapshot_preservation.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetMalwareScanSettingsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetMalwareScanSettingsResponse")
+            .field("ScanResourceCriteria", &self.scan_resource_criteria)
+            .field("EbsSnapshotPreservation", &self.ebs_snapshot_preservation)
+            .finish()
     }
 }
 
@@ -28926,6 +29693,224 @@ impl ::std::fmt::Debug for ListInvitationsResponse {
     }
 }
 
+/// The `ListMalwareProtectionPlansRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMalwareProtectionPlansRequest {
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMalwareProtectionPlansRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListMalwareProtectionPlansRequest;
+}
+
+impl crate::FromValue for ListMalwareProtectionPlansRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListMalwareProtectionPlansRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.next_token.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ListMalwareProtectionPlansRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMalwareProtectionPlansRequest").field("NextToken", &self.next_token).finish()
+    }
+}
+
+/// The `ListMalwareProtectionPlansResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMalwareProtectionPlansResponse {
+    pub malware_protection_plans: ::std::option::Option<::std::vec::Vec<MalwareProtectionPlanSummary>>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMalwareProtectionPlansResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListMalwareProtectionPlansResponse;
+}
+
+impl crate::FromValue for ListMalwareProtectionPlansResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { malware_protection_plans: crate::optional(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListMalwareProtectionPlansResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.malware_protection_plans.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMalwareProtectionPlansResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMalwareProtectionPlansResponse")
+            .field("MalwareProtectionPlans", &self.malware_protection_plans)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
+/// The `ListMalwareScansFilterCriteria` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMalwareScansFilterCriteria {
+    pub list_malware_scans_filter_criterion: ::std::option::Option<::std::vec::Vec<ListMalwareScansFilterCriterion>>,
+}
+
+impl crate::HasShape for ListMalwareScansFilterCriteria {
+    const SHAPE: &'static crate::Shape = &SH_ListMalwareScansFilterCriteria;
+}
+
+impl crate::FromValue for ListMalwareScansFilterCriteria {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { list_malware_scans_filter_criterion: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListMalwareScansFilterCriteria {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.list_malware_scans_filter_criterion.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ListMalwareScansFilterCriteria {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMalwareScansFilterCriteria")
+            .field("ListMalwareScansFilterCriterion", &self.list_malware_scans_filter_criterion)
+            .finish()
+    }
+}
+
+/// The `ListMalwareScansFilterCriterion` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMalwareScansFilterCriterion {
+    pub list_malware_scans_criterion_key: ::std::option::Option<::std::string::String>,
+    pub filter_condition: ::std::option::Option<FilterCondition>,
+}
+
+impl crate::HasShape for ListMalwareScansFilterCriterion {
+    const SHAPE: &'static crate::Shape = &SH_ListMalwareScansFilterCriterion;
+}
+
+impl crate::FromValue for ListMalwareScansFilterCriterion {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self {
+            list_malware_scans_criterion_key: crate::optional(f.next())?,
+            filter_condition: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListMalwareScansFilterCriterion {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.list_malware_scans_criterion_key.map(crate::IntoValue::into_value),
+            self.filter_condition.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMalwareScansFilterCriterion {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMalwareScansFilterCriterion")
+            .field("ListMalwareScansCriterionKey", &self.list_malware_scans_criterion_key)
+            .field("FilterCondition", &self.filter_condition)
+            .finish()
+    }
+}
+
+/// The `ListMalwareScansRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ListMalwareScansRequest {
+    pub max_results: ::std::option::Option<i32>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+    pub filter_criteria: ::std::option::Option<ListMalwareScansFilterCriteria>,
+    pub sort_criteria: ::std::option::Option<SortCriteria>,
+}
+
+impl crate::HasShape for ListMalwareScansRequest {
+    const SHAPE: &'static crate::Shape = &SH_ListMalwareScansRequest;
+}
+
+impl crate::FromValue for ListMalwareScansRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            max_results: crate::optional(f.next())?,
+            next_token: crate::optional(f.next())?,
+            filter_criteria: crate::optional(f.next())?,
+            sort_criteria: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ListMalwareScansRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.max_results.map(crate::IntoValue::into_value),
+            self.next_token.map(crate::IntoValue::into_value),
+            self.filter_criteria.map(crate::IntoValue::into_value),
+            self.sort_criteria.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMalwareScansRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMalwareScansRequest")
+            .field("MaxResults", &self.max_results)
+            .field("NextToken", &self.next_token)
+            .field("FilterCriteria", &self.filter_criteria)
+            .field("SortCriteria", &self.sort_criteria)
+            .finish()
+    }
+}
+
+/// The `ListMalwareScansResponse` shape.
+#[derive(Clone, PartialEq)]
+pub struct ListMalwareScansResponse {
+    pub scans: ::std::vec::Vec<MalwareScan>,
+    pub next_token: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ListMalwareScansResponse {
+    const SHAPE: &'static crate::Shape = &SH_ListMalwareScansResponse;
+}
+
+impl crate::FromValue for ListMalwareScansResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { scans: crate::required(f.next())?, next_token: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ListMalwareScansResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.scans)),
+            self.next_token.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ListMalwareScansResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ListMalwareScansResponse")
+            .field("Scans", &self.scans)
+            .field("NextToken", &self.next_token)
+            .finish()
+    }
+}
+
 /// The `ListMembersRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct ListMembersRequest {
@@ -29704,6 +30689,194 @@ impl ::std::fmt::Debug for MalwareProtectionFindingsScanConfiguration {
         f.debug_struct("MalwareProtectionFindingsScanConfiguration")
             .field("TriggerType", &self.trigger_type)
             .field("IncrementalScanDetails", &self.incremental_scan_details)
+            .finish()
+    }
+}
+
+/// The `MalwareProtectionPlanActions` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MalwareProtectionPlanActions {
+    pub tagging: ::std::option::Option<MalwareProtectionPlanTaggingAction>,
+}
+
+impl crate::HasShape for MalwareProtectionPlanActions {
+    const SHAPE: &'static crate::Shape = &SH_MalwareProtectionPlanActions;
+}
+
+impl crate::FromValue for MalwareProtectionPlanActions {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { tagging: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MalwareProtectionPlanActions {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.tagging.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for MalwareProtectionPlanActions {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MalwareProtectionPlanActions").field("Tagging", &self.tagging).finish()
+    }
+}
+
+/// The `MalwareProtectionPlanStatusReason` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MalwareProtectionPlanStatusReason {
+    pub code: ::std::option::Option<::std::string::String>,
+    pub message: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for MalwareProtectionPlanStatusReason {
+    const SHAPE: &'static crate::Shape = &SH_MalwareProtectionPlanStatusReason;
+}
+
+impl crate::FromValue for MalwareProtectionPlanStatusReason {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { code: crate::optional(f.next())?, message: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MalwareProtectionPlanStatusReason {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.code.map(crate::IntoValue::into_value),
+            self.message.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MalwareProtectionPlanStatusReason {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MalwareProtectionPlanStatusReason")
+            .field("Code", &self.code)
+            .field("Message", &self.message)
+            .finish()
+    }
+}
+
+/// The `MalwareProtectionPlanSummary` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MalwareProtectionPlanSummary {
+    pub malware_protection_plan_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for MalwareProtectionPlanSummary {
+    const SHAPE: &'static crate::Shape = &SH_MalwareProtectionPlanSummary;
+}
+
+impl crate::FromValue for MalwareProtectionPlanSummary {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { malware_protection_plan_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MalwareProtectionPlanSummary {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.malware_protection_plan_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for MalwareProtectionPlanSummary {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MalwareProtectionPlanSummary")
+            .field("MalwareProtectionPlanId", &self.malware_protection_plan_id)
+            .finish()
+    }
+}
+
+/// The `MalwareProtectionPlanTaggingAction` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MalwareProtectionPlanTaggingAction {
+    pub status: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for MalwareProtectionPlanTaggingAction {
+    const SHAPE: &'static crate::Shape = &SH_MalwareProtectionPlanTaggingAction;
+}
+
+impl crate::FromValue for MalwareProtectionPlanTaggingAction {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { status: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for MalwareProtectionPlanTaggingAction {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.status.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for MalwareProtectionPlanTaggingAction {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MalwareProtectionPlanTaggingAction").field("Status", &self.status).finish()
+    }
+}
+
+/// The `MalwareScan` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct MalwareScan {
+    pub resource_arn: ::std::option::Option<::std::string::String>,
+    pub resource_type: ::std::option::Option<::std::string::String>,
+    pub scan_id: ::std::option::Option<::std::string::String>,
+    pub scan_status: ::std::option::Option<::std::string::String>,
+    pub scan_result_status: ::std::option::Option<::std::string::String>,
+    pub scan_type: ::std::option::Option<::std::string::String>,
+    pub scan_started_at: ::std::option::Option<::time::OffsetDateTime>,
+    pub scan_completed_at: ::std::option::Option<::time::OffsetDateTime>,
+}
+
+impl crate::HasShape for MalwareScan {
+    const SHAPE: &'static crate::Shape = &SH_MalwareScan;
+}
+
+impl crate::FromValue for MalwareScan {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(8)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::optional(f.next())?,
+            resource_type: crate::optional(f.next())?,
+            scan_id: crate::optional(f.next())?,
+            scan_status: crate::optional(f.next())?,
+            scan_result_status: crate::optional(f.next())?,
+            scan_type: crate::optional(f.next())?,
+            scan_started_at: crate::optional(f.next())?,
+            scan_completed_at: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for MalwareScan {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.resource_arn.map(crate::IntoValue::into_value),
+            self.resource_type.map(crate::IntoValue::into_value),
+            self.scan_id.map(crate::IntoValue::into_value),
+            self.scan_status.map(crate::IntoValue::into_value),
+            self.scan_result_status.map(crate::IntoValue::into_value),
+            self.scan_type.map(crate::IntoValue::into_value),
+            self.scan_started_at.map(crate::IntoValue::into_value),
+            self.scan_completed_at.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for MalwareScan {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("MalwareScan")
+            .field("ResourceArn", &self.resource_arn)
+            .field("ResourceType", &self.resource_type)
+            .field("ScanId", &self.scan_id)
+            .field("ScanStatus", &self.scan_status)
+            .field("ScanResultStatus", &self.scan_result_status)
+            .field("ScanType", &self.scan_type)
+            .field("ScanStartedAt", &self.scan_started_at)
+            .field("ScanCompletedAt", &self.scan_completed_at)
             .finish()
     }
 }
@@ -31782,6 +32955,35 @@ impl ::std::fmt::Debug for RdsLoginAttemptAction {
     }
 }
 
+/// The `RecoveryPoint` shape.
+#[derive(Clone, PartialEq)]
+pub struct RecoveryPoint {
+    pub backup_vault_name: ::std::string::String,
+}
+
+impl crate::HasShape for RecoveryPoint {
+    const SHAPE: &'static crate::Shape = &SH_RecoveryPoint;
+}
+
+impl crate::FromValue for RecoveryPoint {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { backup_vault_name: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RecoveryPoint {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.backup_vault_name))])
+    }
+}
+
+impl ::std::fmt::Debug for RecoveryPoint {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RecoveryPoint").field("BackupVaultName", &self.backup_vault_name).finish()
+    }
+}
+
 /// The `RecoveryPointDetails` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct RecoveryPointDetails {
@@ -32129,6 +33331,35 @@ impl ::std::fmt::Debug for ResourceData {
             .field("Ec2Image", &self.ec2_image)
             .field("CloudformationStack", &self.cloudformation_stack)
             .finish()
+    }
+}
+
+/// The `ResourceDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ResourceDetails {
+    pub instance_arn: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ResourceDetails {
+    const SHAPE: &'static crate::Shape = &SH_ResourceDetails;
+}
+
+impl crate::FromValue for ResourceDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { instance_arn: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ResourceDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.instance_arn.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ResourceDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ResourceDetails").field("InstanceArn", &self.instance_arn).finish()
     }
 }
 
@@ -32704,6 +33935,278 @@ impl ::std::fmt::Debug for S3ObjectDetail {
     }
 }
 
+/// The `S3ObjectForSendObjectMalwareScan` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct S3ObjectForSendObjectMalwareScan {
+    pub bucket: ::std::option::Option<::std::string::String>,
+    pub key: ::std::option::Option<::std::string::String>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for S3ObjectForSendObjectMalwareScan {
+    const SHAPE: &'static crate::Shape = &SH_S3ObjectForSendObjectMalwareScan;
+}
+
+impl crate::FromValue for S3ObjectForSendObjectMalwareScan {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            bucket: crate::optional(f.next())?,
+            key: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for S3ObjectForSendObjectMalwareScan {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.bucket.map(crate::IntoValue::into_value),
+            self.key.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for S3ObjectForSendObjectMalwareScan {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("S3ObjectForSendObjectMalwareScan")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .finish()
+    }
+}
+
+/// The `Scan` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Scan {
+    pub detector_id: ::std::option::Option<::std::string::String>,
+    pub admin_detector_id: ::std::option::Option<::std::string::String>,
+    pub scan_id: ::std::option::Option<::std::string::String>,
+    pub scan_status: ::std::option::Option<::std::string::String>,
+    pub failure_reason: ::std::option::Option<::std::string::String>,
+    pub scan_start_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub scan_end_time: ::std::option::Option<::time::OffsetDateTime>,
+    pub trigger_details: ::std::option::Option<TriggerDetails>,
+    pub resource_details: ::std::option::Option<ResourceDetails>,
+    pub scan_result_details: ::std::option::Option<ScanResultDetails>,
+    pub account_id: ::std::option::Option<::std::string::String>,
+    pub total_bytes: ::std::option::Option<i64>,
+    pub file_count: ::std::option::Option<i64>,
+    pub attached_volumes: ::std::option::Option<::std::vec::Vec<VolumeDetail>>,
+    pub scan_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Scan {
+    const SHAPE: &'static crate::Shape = &SH_Scan;
+}
+
+impl crate::FromValue for Scan {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(15)?.into_iter();
+        Ok(Self {
+            detector_id: crate::optional(f.next())?,
+            admin_detector_id: crate::optional(f.next())?,
+            scan_id: crate::optional(f.next())?,
+            scan_status: crate::optional(f.next())?,
+            failure_reason: crate::optional(f.next())?,
+            scan_start_time: crate::optional(f.next())?,
+            scan_end_time: crate::optional(f.next())?,
+            trigger_details: crate::optional(f.next())?,
+            resource_details: crate::optional(f.next())?,
+            scan_result_details: crate::optional(f.next())?,
+            account_id: crate::optional(f.next())?,
+            total_bytes: crate::optional(f.next())?,
+            file_count: crate::optional(f.next())?,
+            attached_volumes: crate::optional(f.next())?,
+            scan_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Scan {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.detector_id.map(crate::IntoValue::into_value),
+            self.admin_detector_id.map(crate::IntoValue::into_value),
+            self.scan_id.map(crate::IntoValue::into_value),
+            self.scan_status.map(crate::IntoValue::into_value),
+            self.failure_reason.map(crate::IntoValue::into_value),
+            self.scan_start_time.map(crate::IntoValue::into_value),
+            self.scan_end_time.map(crate::IntoValue::into_value),
+            self.trigger_details.map(crate::IntoValue::into_value),
+            self.resource_details.map(crate::IntoValue::into_value),
+            self.scan_result_details.map(crate::IntoValue::into_value),
+            self.account_id.map(crate::IntoValue::into_value),
+            self.total_bytes.map(crate::IntoValue::into_value),
+            self.file_count.map(crate::IntoValue::into_value),
+            self.attached_volumes.map(crate::IntoValue::into_value),
+            self.scan_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Scan {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Scan")
+            .field("DetectorId", &self.detector_id)
+            .field("AdminDetectorId", &self.admin_detector_id)
+            .field("ScanId", &self.scan_id)
+            .field("ScanStatus", &self.scan_status)
+            .field("FailureReason", &self.failure_reason)
+            .field("ScanStartTime", &self.scan_start_time)
+            .field("ScanEndTime", &self.scan_end_time)
+            .field("TriggerDetails", &self.trigger_details)
+            .field("ResourceDetails", &self.resource_details)
+            .field("ScanResultDetails", &self.scan_result_details)
+            .field("AccountId", &self.account_id)
+            .field("TotalBytes", &self.total_bytes)
+            .field("FileCount", &self.file_count)
+            .field("AttachedVolumes", &self.attached_volumes)
+            .field("ScanType", &self.scan_type)
+            .finish()
+    }
+}
+
+/// The `ScanCondition` shape.
+#[derive(Clone, PartialEq)]
+pub struct ScanCondition {
+    pub map_equals: ::std::vec::Vec<ScanConditionPair>,
+}
+
+impl crate::HasShape for ScanCondition {
+    const SHAPE: &'static crate::Shape = &SH_ScanCondition;
+}
+
+impl crate::FromValue for ScanCondition {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { map_equals: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ScanCondition {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![Some(crate::IntoValue::into_value(self.map_equals))])
+    }
+}
+
+impl ::std::fmt::Debug for ScanCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanCondition").field("MapEquals", &self.map_equals).finish()
+    }
+}
+
+/// The `ScanConditionPair` shape.
+#[derive(Clone, PartialEq)]
+pub struct ScanConditionPair {
+    pub key: ::std::string::String,
+    pub value: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ScanConditionPair {
+    const SHAPE: &'static crate::Shape = &SH_ScanConditionPair;
+}
+
+impl crate::FromValue for ScanConditionPair {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { key: crate::required(f.next())?, value: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ScanConditionPair {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.key)),
+            self.value.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ScanConditionPair {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanConditionPair").field("Key", &self.key).field("Value", &self.value).finish()
+    }
+}
+
+/// The `ScanConfiguration` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScanConfiguration {
+    pub role: ::std::option::Option<::std::string::String>,
+    pub trigger_details: ::std::option::Option<TriggerDetails>,
+    pub incremental_scan_details: ::std::option::Option<IncrementalScanDetails>,
+    pub recovery_point: ::std::option::Option<ScanConfigurationRecoveryPoint>,
+}
+
+impl crate::HasShape for ScanConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_ScanConfiguration;
+}
+
+impl crate::FromValue for ScanConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            role: crate::optional(f.next())?,
+            trigger_details: crate::optional(f.next())?,
+            incremental_scan_details: crate::optional(f.next())?,
+            recovery_point: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ScanConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.role.map(crate::IntoValue::into_value),
+            self.trigger_details.map(crate::IntoValue::into_value),
+            self.incremental_scan_details.map(crate::IntoValue::into_value),
+            self.recovery_point.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ScanConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanConfiguration")
+            .field("Role", &self.role)
+            .field("TriggerDetails", &self.trigger_details)
+            .field("IncrementalScanDetails", &self.incremental_scan_details)
+            .field("RecoveryPoint", &self.recovery_point)
+            .finish()
+    }
+}
+
+/// The `ScanConfigurationRecoveryPoint` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScanConfigurationRecoveryPoint {
+    pub backup_vault_name: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ScanConfigurationRecoveryPoint {
+    const SHAPE: &'static crate::Shape = &SH_ScanConfigurationRecoveryPoint;
+}
+
+impl crate::FromValue for ScanConfigurationRecoveryPoint {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { backup_vault_name: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ScanConfigurationRecoveryPoint {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.backup_vault_name.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ScanConfigurationRecoveryPoint {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanConfigurationRecoveryPoint").field("BackupVaultName", &self.backup_vault_name).finish()
+    }
+}
+
 /// The `ScanDetections` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ScanDetections {
@@ -32856,6 +34359,119 @@ impl ::std::fmt::Debug for ScanFilePath {
     }
 }
 
+/// The `ScanResourceCriteria` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScanResourceCriteria {
+    pub include: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ScanCondition>>,
+    pub exclude: ::std::option::Option<::std::collections::BTreeMap<::std::string::String, ScanCondition>>,
+}
+
+impl crate::HasShape for ScanResourceCriteria {
+    const SHAPE: &'static crate::Shape = &SH_ScanResourceCriteria;
+}
+
+impl crate::FromValue for ScanResourceCriteria {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { include: crate::optional(f.next())?, exclude: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ScanResourceCriteria {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.include.map(crate::IntoValue::into_value),
+            self.exclude.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ScanResourceCriteria {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanResourceCriteria").field("Include", &self.include).field("Exclude", &self.exclude).finish()
+    }
+}
+
+/// The `ScanResultDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScanResultDetails {
+    pub scan_result: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ScanResultDetails {
+    const SHAPE: &'static crate::Shape = &SH_ScanResultDetails;
+}
+
+impl crate::FromValue for ScanResultDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scan_result: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ScanResultDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.scan_result.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for ScanResultDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanResultDetails").field("ScanResult", &self.scan_result).finish()
+    }
+}
+
+/// The `ScanResultThreat` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScanResultThreat {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub source: ::std::option::Option<::std::string::String>,
+    pub count: ::std::option::Option<i64>,
+    pub hash: ::std::option::Option<::std::string::String>,
+    pub item_details: ::std::option::Option<::std::vec::Vec<ItemDetails>>,
+}
+
+impl crate::HasShape for ScanResultThreat {
+    const SHAPE: &'static crate::Shape = &SH_ScanResultThreat;
+}
+
+impl crate::FromValue for ScanResultThreat {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            name: crate::optional(f.next())?,
+            source: crate::optional(f.next())?,
+            count: crate::optional(f.next())?,
+            hash: crate::optional(f.next())?,
+            item_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ScanResultThreat {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.source.map(crate::IntoValue::into_value),
+            self.count.map(crate::IntoValue::into_value),
+            self.hash.map(crate::IntoValue::into_value),
+            self.item_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ScanResultThreat {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScanResultThreat")
+            .field("Name", &self.name)
+            .field("Source", &self.source)
+            .field("Count", &self.count)
+            .field("Hash", &self.hash)
+            .field("ItemDetails", &self.item_details)
+            .finish()
+    }
+}
+
 /// The `ScanThreatName` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct ScanThreatName {
@@ -32946,6 +34562,93 @@ impl ::std::fmt::Debug for ScannedItemCount {
     }
 }
 
+/// The `ScannedResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScannedResource {
+    pub scanned_resource_arn: ::std::option::Option<::std::string::String>,
+    pub scanned_resource_type: ::std::option::Option<::std::string::String>,
+    pub scanned_resource_status: ::std::option::Option<::std::string::String>,
+    pub scan_status_reason: ::std::option::Option<::std::string::String>,
+    pub resource_details: ::std::option::Option<ScannedResourceDetails>,
+}
+
+impl crate::HasShape for ScannedResource {
+    const SHAPE: &'static crate::Shape = &SH_ScannedResource;
+}
+
+impl crate::FromValue for ScannedResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(5)?.into_iter();
+        Ok(Self {
+            scanned_resource_arn: crate::optional(f.next())?,
+            scanned_resource_type: crate::optional(f.next())?,
+            scanned_resource_status: crate::optional(f.next())?,
+            scan_status_reason: crate::optional(f.next())?,
+            resource_details: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ScannedResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.scanned_resource_arn.map(crate::IntoValue::into_value),
+            self.scanned_resource_type.map(crate::IntoValue::into_value),
+            self.scanned_resource_status.map(crate::IntoValue::into_value),
+            self.scan_status_reason.map(crate::IntoValue::into_value),
+            self.resource_details.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ScannedResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScannedResource")
+            .field("ScannedResourceArn", &self.scanned_resource_arn)
+            .field("ScannedResourceType", &self.scanned_resource_type)
+            .field("ScannedResourceStatus", &self.scanned_resource_status)
+            .field("ScanStatusReason", &self.scan_status_reason)
+            .field("ResourceDetails", &self.resource_details)
+            .finish()
+    }
+}
+
+/// The `ScannedResourceDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ScannedResourceDetails {
+    pub ebs_volume: ::std::option::Option<VolumeDetail>,
+    pub ebs_snapshot: ::std::option::Option<EbsSnapshot>,
+}
+
+impl crate::HasShape for ScannedResourceDetails {
+    const SHAPE: &'static crate::Shape = &SH_ScannedResourceDetails;
+}
+
+impl crate::FromValue for ScannedResourceDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { ebs_volume: crate::optional(f.next())?, ebs_snapshot: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for ScannedResourceDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.ebs_volume.map(crate::IntoValue::into_value),
+            self.ebs_snapshot.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ScannedResourceDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ScannedResourceDetails")
+            .field("EbsVolume", &self.ebs_volume)
+            .field("EbsSnapshot", &self.ebs_snapshot)
+            .finish()
+    }
+}
+
 /// The `SecurityContext` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct SecurityContext {
@@ -33012,6 +34715,62 @@ impl crate::IntoValue for SecurityGroup {
 impl ::std::fmt::Debug for SecurityGroup {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("SecurityGroup").field("GroupId", &self.group_id).field("GroupName", &self.group_name).finish()
+    }
+}
+
+/// The `SendObjectMalwareScanRequest` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct SendObjectMalwareScanRequest {
+    pub s3_object: ::std::option::Option<S3ObjectForSendObjectMalwareScan>,
+}
+
+impl crate::HasShape for SendObjectMalwareScanRequest {
+    const SHAPE: &'static crate::Shape = &SH_SendObjectMalwareScanRequest;
+}
+
+impl crate::FromValue for SendObjectMalwareScanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { s3_object: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for SendObjectMalwareScanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.s3_object.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for SendObjectMalwareScanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SendObjectMalwareScanRequest").field("S3Object", &self.s3_object).finish()
+    }
+}
+
+/// The `SendObjectMalwareScanResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct SendObjectMalwareScanResponse {}
+
+impl crate::HasShape for SendObjectMalwareScanResponse {
+    const SHAPE: &'static crate::Shape = &SH_SendObjectMalwareScanResponse;
+}
+
+impl crate::FromValue for SendObjectMalwareScanResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for SendObjectMalwareScanResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for SendObjectMalwareScanResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SendObjectMalwareScanResponse").finish()
     }
 }
 
@@ -33416,6 +35175,121 @@ impl ::std::fmt::Debug for SortCriteria {
             .field("AttributeName", &self.attribute_name)
             .field("OrderBy", &self.order_by)
             .finish()
+    }
+}
+
+/// The `StartMalwareScanConfiguration` shape.
+#[derive(Clone, PartialEq)]
+pub struct StartMalwareScanConfiguration {
+    pub role: ::std::string::String,
+    pub incremental_scan_details: ::std::option::Option<IncrementalScanDetails>,
+    pub recovery_point: ::std::option::Option<RecoveryPoint>,
+}
+
+impl crate::HasShape for StartMalwareScanConfiguration {
+    const SHAPE: &'static crate::Shape = &SH_StartMalwareScanConfiguration;
+}
+
+impl crate::FromValue for StartMalwareScanConfiguration {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            role: crate::required(f.next())?,
+            incremental_scan_details: crate::optional(f.next())?,
+            recovery_point: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for StartMalwareScanConfiguration {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.role)),
+            self.incremental_scan_details.map(crate::IntoValue::into_value),
+            self.recovery_point.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for StartMalwareScanConfiguration {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StartMalwareScanConfiguration")
+            .field("Role", &self.role)
+            .field("IncrementalScanDetails", &self.incremental_scan_details)
+            .field("RecoveryPoint", &self.recovery_point)
+            .finish()
+    }
+}
+
+/// The `StartMalwareScanRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct StartMalwareScanRequest {
+    pub resource_arn: ::std::string::String,
+    pub client_token: ::std::option::Option<::std::string::String>,
+    pub scan_configuration: ::std::option::Option<StartMalwareScanConfiguration>,
+}
+
+impl crate::HasShape for StartMalwareScanRequest {
+    const SHAPE: &'static crate::Shape = &SH_StartMalwareScanRequest;
+}
+
+impl crate::FromValue for StartMalwareScanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            resource_arn: crate::required(f.next())?,
+            client_token: crate::optional(f.next())?,
+            scan_configuration: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for StartMalwareScanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.resource_arn)),
+            self.client_token.map(crate::IntoValue::into_value),
+            self.scan_configuration.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for StartMalwareScanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StartMalwareScanRequest")
+            .field("ResourceArn", &self.resource_arn)
+            .field("ClientToken", &self.client_token)
+            .field("ScanConfiguration", &self.scan_configuration)
+            .finish()
+    }
+}
+
+/// The `StartMalwareScanResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct StartMalwareScanResponse {
+    pub scan_id: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for StartMalwareScanResponse {
+    const SHAPE: &'static crate::Shape = &SH_StartMalwareScanResponse;
+}
+
+impl crate::FromValue for StartMalwareScanResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { scan_id: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for StartMalwareScanResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.scan_id.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for StartMalwareScanResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("StartMalwareScanResponse").field("ScanId", &self.scan_id).finish()
     }
 }
 
@@ -33850,6 +35724,49 @@ impl crate::IntoValue for Total {
 impl ::std::fmt::Debug for Total {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("Total").field("Amount", &self.amount).field("Unit", &self.unit).finish()
+    }
+}
+
+/// The `TriggerDetails` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct TriggerDetails {
+    pub guard_duty_finding_id: ::std::option::Option<::std::string::String>,
+    pub description: ::std::option::Option<::std::string::String>,
+    pub trigger_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for TriggerDetails {
+    const SHAPE: &'static crate::Shape = &SH_TriggerDetails;
+}
+
+impl crate::FromValue for TriggerDetails {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            guard_duty_finding_id: crate::optional(f.next())?,
+            description: crate::optional(f.next())?,
+            trigger_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for TriggerDetails {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.guard_duty_finding_id.map(crate::IntoValue::into_value),
+            self.description.map(crate::IntoValue::into_value),
+            self.trigger_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for TriggerDetails {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("TriggerDetails")
+            .field("GuardDutyFindingId", &self.guard_duty_finding_id)
+            .field("Description", &self.description)
+            .field("TriggerType", &self.trigger_type)
+            .finish()
     }
 }
 
@@ -34359,6 +36276,123 @@ impl ::std::fmt::Debug for UpdateIPSetResponse {
     }
 }
 
+/// The `UpdateMalwareProtectionPlanRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateMalwareProtectionPlanRequest {
+    pub malware_protection_plan_id: ::std::string::String,
+    pub role: ::std::option::Option<::std::string::String>,
+    pub actions: ::std::option::Option<MalwareProtectionPlanActions>,
+    pub protected_resource: ::std::option::Option<UpdateProtectedResource>,
+}
+
+impl crate::HasShape for UpdateMalwareProtectionPlanRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateMalwareProtectionPlanRequest;
+}
+
+impl crate::FromValue for UpdateMalwareProtectionPlanRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            malware_protection_plan_id: crate::required(f.next())?,
+            role: crate::optional(f.next())?,
+            actions: crate::optional(f.next())?,
+            protected_resource: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateMalwareProtectionPlanRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.malware_protection_plan_id)),
+            self.role.map(crate::IntoValue::into_value),
+            self.actions.map(crate::IntoValue::into_value),
+            self.protected_resource.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateMalwareProtectionPlanRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateMalwareProtectionPlanRequest")
+            .field("MalwareProtectionPlanId", &self.malware_protection_plan_id)
+            .field("Role", &self.role)
+            .field("Actions", &self.actions)
+            .field("ProtectedResource", &self.protected_resource)
+            .finish()
+    }
+}
+
+/// The `UpdateMalwareScanSettingsRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct UpdateMalwareScanSettingsRequest {
+    pub detector_id: ::std::string::String,
+    pub scan_resource_criteria: ::std::option::Option<ScanResourceCriteria>,
+    pub ebs_snapshot_preservation: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for UpdateMalwareScanSettingsRequest {
+    const SHAPE: &'static crate::Shape = &SH_UpdateMalwareScanSettingsRequest;
+}
+
+impl crate::FromValue for UpdateMalwareScanSettingsRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            detector_id: crate::required(f.next())?,
+            scan_resource_criteria: crate::optional(f.next())?,
+            ebs_snapshot_preservation: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for UpdateMalwareScanSettingsRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.detector_id)),
+            self.scan_resource_criteria.map(crate::IntoValue::into_value),
+            self.ebs_snapshot_preservation.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateMalwareScanSettingsRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateMalwareScanSettingsRequest")
+            .field("DetectorId", &self.detector_id)
+            .field("ScanResourceCriteria", &self.scan_resource_criteria)
+            .field("EbsSnapshotPreservation", &self.ebs_snapshot_preservation)
+            .finish()
+    }
+}
+
+/// The `UpdateMalwareScanSettingsResponse` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateMalwareScanSettingsResponse {}
+
+impl crate::HasShape for UpdateMalwareScanSettingsResponse {
+    const SHAPE: &'static crate::Shape = &SH_UpdateMalwareScanSettingsResponse;
+}
+
+impl crate::FromValue for UpdateMalwareScanSettingsResponse {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for UpdateMalwareScanSettingsResponse {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateMalwareScanSettingsResponse {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateMalwareScanSettingsResponse").finish()
+    }
+}
+
 /// The `UpdateMemberDetectorsRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdateMemberDetectorsRequest {
@@ -34515,6 +36549,35 @@ impl ::std::fmt::Debug for UpdateOrganizationConfigurationResponse {
     }
 }
 
+/// The `UpdateProtectedResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateProtectedResource {
+    pub s3_bucket: ::std::option::Option<UpdateS3BucketResource>,
+}
+
+impl crate::HasShape for UpdateProtectedResource {
+    const SHAPE: &'static crate::Shape = &SH_UpdateProtectedResource;
+}
+
+impl crate::FromValue for UpdateProtectedResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { s3_bucket: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdateProtectedResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.s3_bucket.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateProtectedResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateProtectedResource").field("S3Bucket", &self.s3_bucket).finish()
+    }
+}
+
 /// The `UpdatePublishingDestinationRequest` shape.
 #[derive(Clone, PartialEq)]
 pub struct UpdatePublishingDestinationRequest {
@@ -34582,6 +36645,35 @@ impl crate::IntoValue for UpdatePublishingDestinationResponse {
 impl ::std::fmt::Debug for UpdatePublishingDestinationResponse {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("UpdatePublishingDestinationResponse").finish()
+    }
+}
+
+/// The `UpdateS3BucketResource` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct UpdateS3BucketResource {
+    pub object_prefixes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for UpdateS3BucketResource {
+    const SHAPE: &'static crate::Shape = &SH_UpdateS3BucketResource;
+}
+
+impl crate::FromValue for UpdateS3BucketResource {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { object_prefixes: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for UpdateS3BucketResource {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.object_prefixes.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for UpdateS3BucketResource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("UpdateS3BucketResource").field("ObjectPrefixes", &self.object_prefixes).finish()
     }
 }
 

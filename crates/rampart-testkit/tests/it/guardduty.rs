@@ -1378,3 +1378,185 @@ print(json.dumps({{'ok': True}}))",
     assert_eq!(issued["secretAccessKey"], "HIDDEN_DUE_TO_SECURITY_REASONS");
     assert!(!event.to_string().contains(c.session_token()) && !event.to_string().contains(c.secret_access_key()));
 }
+
+/// The EICAR anti-malware test file.
+const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_finding() {
+    use aws_sdk_guardduty::types::{
+        CreateProtectedResource, CreateS3BucketResource, MalwareProtectionPlanActions,
+        MalwareProtectionPlanTaggingAction, MalwareProtectionPlanTaggingActionStatus, S3ObjectForSendObjectMalwareScan,
+        UpdateProtectedResource, UpdateS3BucketResource,
+    };
+    // A file the operator lists as malicious, by its SHA-256.
+    let hashes = tempfile::NamedTempFile::new().unwrap();
+    let listed_body = "a file the operator counts as malware";
+    let listed_hash = {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, listed_body.as_bytes());
+        d.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    std::fs::write(hashes.path(), format!("# operator's list\n{listed_hash}  listed.bin\n")).unwrap();
+    let path = hashes.path().to_owned();
+    let server = TestServer::start_with(move |c| c.guardduty_malware_hashes_file = Some(path.clone())).await.unwrap();
+    let gd = client(&server);
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let s3 = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    for b in ["uploads", "other"] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    let role = format!("arn:aws:iam::{}:role/GuardDutyMalwareProtection", rampart_testkit::ACCOUNT_ID);
+    let protect = |bucket: &str, prefixes: &[&str]| {
+        gd.create_malware_protection_plan()
+            .role(&role)
+            .protected_resource(
+                CreateProtectedResource::builder()
+                    .s3_bucket(
+                        CreateS3BucketResource::builder()
+                            .bucket_name(bucket)
+                            .set_object_prefixes(Some(prefixes.iter().map(|p| (*p).to_owned()).collect()))
+                            .build(),
+                    )
+                    .build(),
+            )
+            .actions(
+                MalwareProtectionPlanActions::builder()
+                    .tagging(
+                        MalwareProtectionPlanTaggingAction::builder()
+                            .status(MalwareProtectionPlanTaggingActionStatus::Enabled)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .tags("team", "security")
+    };
+    let plan = protect("uploads", &["incoming/"]).send().await.unwrap().malware_protection_plan_id.unwrap();
+    assert_eq!(code(protect("uploads", &[]).send().await), "ConflictException", "one plan per bucket");
+    assert_eq!(code(protect("nowhere", &[]).send().await), "BadRequestException");
+    assert_eq!(code(protect("other", &["a", "b", "c", "d", "e", "f"]).send().await), "BadRequestException");
+    let bad_role = gd
+        .create_malware_protection_plan()
+        .role("arn:aws:iam::999999999999:role/x")
+        .protected_resource(
+            CreateProtectedResource::builder()
+                .s3_bucket(CreateS3BucketResource::builder().bucket_name("other").build())
+                .build(),
+        )
+        .send()
+        .await;
+    assert_eq!(code(bad_role), "BadRequestException");
+    let got = gd.get_malware_protection_plan().malware_protection_plan_id(&plan).send().await.unwrap();
+    assert_eq!(got.status().map(|s| s.as_str()), Some("ACTIVE"));
+    let arn = got.arn().unwrap().to_owned();
+    assert!(arn.ends_with(&format!(":malware-protection-plan/{plan}")), "{arn}");
+    assert_eq!(got.protected_resource().unwrap().s3_bucket().unwrap().object_prefixes(), ["incoming/"]);
+    let listed = gd.list_malware_protection_plans().send().await.unwrap();
+    assert_eq!(listed.malware_protection_plans().len(), 1);
+    assert_eq!(got.tags().unwrap().get("team").map(String::as_str), Some("security"));
+
+    // Uploads under the prefix are scanned and tagged; others are not.
+    let put = |bucket: &'static str, key: &'static str, body: String| {
+        let s3 = s3.clone();
+        async move {
+            s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.into_bytes())).send().await.unwrap()
+        }
+    };
+    put("uploads", "incoming/report.txt", "quarterly numbers".to_owned()).await;
+    put("uploads", "incoming/eicar.com", format!("{EICAR}\r\n")).await;
+    put("uploads", "incoming/listed.bin", listed_body.to_owned()).await;
+    put("uploads", "archive/eicar.com", EICAR.to_owned()).await;
+    let tag = |key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            let t = s3.get_object_tagging().bucket("uploads").key(key).send().await.unwrap();
+            t.tag_set().iter().find(|t| t.key() == "GuardDutyMalwareScanStatus").map(|t| t.value().to_owned())
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tag("incoming/listed.bin").await.is_none() {
+        assert!(Instant::now() < deadline, "the uploads were never scanned");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(tag("incoming/report.txt").await.as_deref(), Some("NO_THREATS_FOUND"));
+    assert_eq!(tag("incoming/eicar.com").await.as_deref(), Some("THREATS_FOUND"));
+    assert_eq!(tag("incoming/listed.bin").await.as_deref(), Some("THREATS_FOUND"));
+    assert_eq!(tag("archive/eicar.com").await, None, "outside the plan's prefixes");
+
+    // Each threat is a finding about its object.
+    let found =
+        wait_until(&gd, &detector, |f| f.iter().filter(|f| f.r#type() == Some("Object:S3/MaliciousFile")).count() == 2)
+            .await;
+    let eicar = found
+        .iter()
+        .filter(|f| f.r#type() == Some("Object:S3/MaliciousFile"))
+        .find(|f| f.description().is_some_and(|d| d.contains("EICAR")))
+        .expect("the EICAR finding");
+    assert_eq!(eicar.severity(), Some(8.0));
+    let resource = eicar.resource().unwrap();
+    assert_eq!(resource.resource_type(), Some("S3Object"));
+    let object = &resource.s3_bucket_details()[0].s3_object_details()[0];
+    assert_eq!(object.key(), Some("incoming/eicar.com"));
+    assert_eq!(object.object_arn(), Some("arn:aws:s3:::uploads/incoming/eicar.com"));
+    let threats = eicar.service().unwrap().malware_scan_details().unwrap().threats();
+    assert_eq!(threats[0].name(), Some("EICAR-Test-File (not a virus)"));
+
+    // An object outside the prefixes is scanned on demand; a bucket without a plan is refused.
+    let object = |bucket: &str, key: &str| S3ObjectForSendObjectMalwareScan::builder().bucket(bucket).key(key).build();
+    gd.send_object_malware_scan().s3_object(object("uploads", "archive/eicar.com")).send().await.unwrap();
+    assert_eq!(tag("archive/eicar.com").await.as_deref(), Some("THREATS_FOUND"));
+    let unprotected = gd.send_object_malware_scan().s3_object(object("other", "x")).send().await;
+    assert_eq!(code(unprotected), "BadRequestException");
+    let missing = gd.send_object_malware_scan().s3_object(object("uploads", "incoming/nothing")).send().await;
+    assert_eq!(code(missing), "BadRequestException");
+
+    // With tagging off, uploads are still scanned for findings but not tagged.
+    gd.update_malware_protection_plan()
+        .malware_protection_plan_id(&plan)
+        .actions(
+            MalwareProtectionPlanActions::builder()
+                .tagging(
+                    MalwareProtectionPlanTaggingAction::builder()
+                        .status(MalwareProtectionPlanTaggingActionStatus::Disabled)
+                        .build(),
+                )
+                .build(),
+        )
+        .protected_resource(
+            UpdateProtectedResource::builder()
+                .s3_bucket(
+                    UpdateS3BucketResource::builder().object_prefixes("incoming/").object_prefixes("new/").build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put("uploads", "new/eicar.com", EICAR.to_owned()).await;
+    wait_until(&gd, &detector, |f| f.iter().filter(|f| f.r#type() == Some("Object:S3/MaliciousFile")).count() == 4)
+        .await;
+    let t = s3.get_object_tagging().bucket("uploads").key("new/eicar.com").send().await.unwrap();
+    assert!(t.tag_set().is_empty(), "tagging is off");
+
+    // EC2 and EBS scans have nothing to scan here; the detector's scan settings are kept.
+    let start = gd
+        .start_malware_scan()
+        .resource_arn("arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0")
+        .send()
+        .await;
+    assert_eq!(code(start), "BadRequestException");
+    assert!(gd.list_malware_scans().send().await.unwrap().scans().is_empty());
+    assert!(gd.describe_malware_scans().detector_id(&detector).send().await.unwrap().scans().is_empty());
+    gd.update_malware_scan_settings()
+        .detector_id(&detector)
+        .ebs_snapshot_preservation(aws_sdk_guardduty::types::EbsSnapshotPreservation::RetentionWithFinding)
+        .send()
+        .await
+        .unwrap();
+    let settings = gd.get_malware_scan_settings().detector_id(&detector).send().await.unwrap();
+    assert_eq!(settings.ebs_snapshot_preservation().map(|p| p.as_str()), Some("RETENTION_WITH_FINDING"));
+
+    gd.delete_malware_protection_plan().malware_protection_plan_id(&plan).send().await.unwrap();
+    let gone = gd.get_malware_protection_plan().malware_protection_plan_id(&plan).send().await;
+    assert_eq!(code(gone), "ResourceNotFoundException");
+    assert!(gd.list_malware_protection_plans().send().await.unwrap().malware_protection_plans().is_empty());
+}
