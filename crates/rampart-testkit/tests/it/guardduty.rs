@@ -1560,3 +1560,30 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
     assert_eq!(code(gone), "ResourceNotFoundException");
     assert!(gd.list_malware_protection_plans().send().await.unwrap().malware_protection_plans().is_empty());
 }
+
+#[tokio::test]
+async fn an_ip_list_needs_the_role_policy_permissions_the_reference_names_as_dependent() {
+    let server = TestServer::start().await.unwrap();
+    let gd = client(&server);
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let admin = crate::iam::root(&server);
+    let only_gd = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"guardduty:*","Resource":"*"}]}"#;
+    let with_iam = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["guardduty:*","iam:PutRolePolicy","iam:DeleteRolePolicy"],"Resource":"*"}]}"#;
+    let (id, secret) = crate::iam::user_with_key(&admin, "analyst", only_gd).await;
+    let (id2, secret2) = crate::iam::user_with_key(&admin, "operator", with_iam).await;
+    let create = |c: &aws_sdk_guardduty::Client, name: &str| {
+        c.create_ip_set()
+            .detector_id(&detector)
+            .name(name)
+            .format(IpSetFormat::Txt)
+            .location("https://s3.amazonaws.com/lists/trusted.txt")
+            .activate(false)
+            .send()
+    };
+    let refused = create(&guardduty(&server, &id, &secret), "trusted").await;
+    let message =
+        refused.as_ref().err().and_then(|e| e.as_service_error().and_then(|s| s.message().map(str::to_owned)));
+    assert!(message.as_deref().is_some_and(|m| m.contains("iam:")), "{message:?}");
+    assert_eq!(code(refused), "AccessDeniedException");
+    create(&guardduty(&server, &id2, &secret2), "trusted").await.unwrap();
+}
