@@ -162,7 +162,7 @@ fn already_in_organization() -> ServiceError {
 }
 
 /// The email of an account's root user; empty when the account is unknown.
-fn root_email(get: &records::Reader<'_>, account: &str) -> Result<String, ServiceError> {
+pub(crate) fn root_email(get: &records::Reader<'_>, account: &str) -> Result<String, ServiceError> {
     Ok(records::read_with::<AccountRecord>(get, &keys::account(account))?.map(|a| a.root_email).unwrap_or_default())
 }
 
@@ -175,38 +175,7 @@ pub fn invite_account_to_organization(
 ) -> Result<shapes::InviteAccountToOrganizationResponse, ServiceError> {
     let org = managed_tx(tx, &ctx.principal.account_id)?;
     let target = input.target;
-    // The account the invitation names, when it is one Rampart knows.
-    let invited = match target.r#type.as_str() {
-        "ACCOUNT" => {
-            if target.id.len() != 12 || !target.id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    "You specified an invalid value for Target.Id: an account ID is 12 digits. (Reason: INVALID_PATTERN)",
-                ));
-            }
-            Some(target.id.clone())
-        }
-        "EMAIL" => {
-            let (local, domain) = target.id.split_once('@').unwrap_or_default();
-            if local.is_empty() || !domain.contains('.') || target.id.chars().any(char::is_whitespace) {
-                return Err(invalid(
-                    "You specified an invalid email address for the invited account owner. (Reason: \
-                     INVALID_EMAIL_ADDRESS_TARGET)",
-                ));
-            }
-            let accounts = tx.scan_prefix(b"account/", None, usize::MAX >> 1, false)?;
-            accounts
-                .iter()
-                .filter_map(|(k, v)| records::decode::<AccountRecord>(k, v).ok())
-                .find(|a| a.root_email.eq_ignore_ascii_case(&target.id))
-                .map(|a| a.id)
-        }
-        _ => {
-            return Err(invalid(
-                "You specified the wrong type of entity (account, organization, or email) as a party. (Reason: \
-                 INVALID_PARTY_TYPE_TARGET)",
-            ));
-        }
-    };
+    let invited = invited_account(tx, &target)?;
     if let Some(account) = &invited
         && membership_tx(tx, account)?.is_some()
     {
@@ -249,6 +218,40 @@ pub fn invite_account_to_organization(
     };
     records::write_tx(tx, &keys::org_handshake(&record.id), &record)?;
     Ok(shapes::InviteAccountToOrganizationResponse { handshake: Some(record.shape(Some(&org), now)) })
+}
+
+/// The account an invitation names, when it is one Rampart knows: by its id, or by its root
+/// user's email; the party checked as Organizations checks it (an ACCOUNT or an EMAIL).
+pub(crate) fn invited_account(tx: &Tx<'_>, target: &shapes::HandshakeParty) -> Result<Option<String>, ServiceError> {
+    match target.r#type.as_str() {
+        "ACCOUNT" => {
+            if target.id.len() != 12 || !target.id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    "You specified an invalid value for Target.Id: an account ID is 12 digits. (Reason: INVALID_PATTERN)",
+                ));
+            }
+            Ok(Some(target.id.clone()))
+        }
+        "EMAIL" => {
+            let (local, domain) = target.id.split_once('@').unwrap_or_default();
+            if local.is_empty() || !domain.contains('.') || target.id.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    "You specified an invalid email address for the invited account owner. (Reason: \
+                     INVALID_EMAIL_ADDRESS_TARGET)",
+                ));
+            }
+            let accounts = tx.scan_prefix(b"account/", None, usize::MAX >> 1, false)?;
+            Ok(accounts
+                .iter()
+                .filter_map(|(k, v)| records::decode::<AccountRecord>(k, v).ok())
+                .find(|a| a.root_email.eq_ignore_ascii_case(&target.id))
+                .map(|a| a.id))
+        }
+        _ => Err(invalid(
+            "You specified the wrong type of entity (account, organization, or email) as a party. (Reason: \
+             INVALID_PARTY_TYPE_TARGET)",
+        )),
+    }
 }
 
 /// A handshake the caller's account is a party to: the organization that sent it (its management

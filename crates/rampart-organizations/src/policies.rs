@@ -537,13 +537,7 @@ pub fn describe_effective_policy(
         ));
     }
     let (_, m) = membership(ctx.db, &account)?.filter(|(o, _)| o.id == org.id).ok_or_else(target_not_found)?;
-    let not_found = || {
-        ServiceError::new(
-            "EffectivePolicyNotFoundException",
-            400,
-            "We can't find an effective policy of that type for the specified account.",
-        )
-    };
+    let not_found = effective_not_found;
     if !org.enabled_types.contains(&input.policy_type) {
         return Err(not_found());
     }
@@ -627,6 +621,14 @@ fn account_problems(db: &Db, org: &OrgRecord, m: &Membership, kind: &str) -> Res
     Ok(Some((errors, updated)))
 }
 
+fn effective_not_found() -> ServiceError {
+    ServiceError::new(
+        "EffectivePolicyNotFoundException",
+        400,
+        "We can't find an effective policy of that type for the specified account.",
+    )
+}
+
 /// A management policy type whose effective policies can be listed: not an authorization type.
 fn effective_type(kind: &str) -> Result<(), ServiceError> {
     if authorizes(kind) {
@@ -673,17 +675,10 @@ pub fn list_effective_policy_validation_errors(
     let (_, m) = membership(ctx.db, &input.account_id)?.filter(|(o, _)| o.id == org.id).ok_or_else(|| {
         ServiceError::new("AccountNotFoundException", 400, "You specified an account that doesn't exist.")
     })?;
-    let not_found = || {
-        ServiceError::new(
-            "EffectivePolicyNotFoundException",
-            400,
-            "We can't find an effective policy of that type for the specified account.",
-        )
-    };
     if !org.enabled_types.contains(&input.policy_type) {
-        return Err(not_found());
+        return Err(effective_not_found());
     }
-    let (errors, updated) = account_problems(ctx.db, &org, &m, &input.policy_type)?.ok_or_else(not_found)?;
+    let (errors, updated) = account_problems(ctx.db, &org, &m, &input.policy_type)?.ok_or_else(effective_not_found)?;
     let lineage = super::tree::lineage(ctx.db, &org.id, &m.parent)?;
     let path = rampart_core::orgs::path(&org.id, lineage.iter().map(String::as_str).chain([m.account.as_str()]));
     let (errors, next_token) = page(errors, input.next_token.as_deref(), input.max_results)?;

@@ -7,14 +7,13 @@
 //! See <https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/orgs_transfer_billing.html>
 //! and <https://docs.aws.amazon.com/organizations/latest/APIReference/API_InviteOrganizationToTransferResponsibility.html>.
 
-use rampart_core::account::AccountRecord;
 use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
 use rampart_shapes::generated::organizations as shapes;
 use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime, Time};
 
-use super::handshakes::{HandshakeRecord, TransferRef};
+use super::handshakes::{HandshakeRecord, TransferRef, root_email};
 use super::{OrgRecord, invalid, managed_tx, membership, membership_tx, page, random_id};
 
 /// A responsibility transfer, as stored. `manager` took the responsibility on (it sent the
@@ -130,10 +129,6 @@ fn managed(db: &Db, account: &str) -> Result<OrgRecord, ServiceError> {
     Ok(org)
 }
 
-fn root_email(get: &records::Reader<'_>, account: &str) -> Result<String, ServiceError> {
-    Ok(records::read_with::<AccountRecord>(get, &keys::account(account))?.map(|a| a.root_email).unwrap_or_default())
-}
-
 fn all(scan: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<TransferRecord> {
     scan.iter().filter_map(|(k, v)| records::decode::<TransferRecord>(k, v).ok()).collect()
 }
@@ -225,36 +220,7 @@ pub fn invite_organization_to_transfer_responsibility(
     }
     check_start(input.start_timestamp, now)?;
     let target = input.target;
-    let invited_account = match target.r#type.as_str() {
-        "ACCOUNT" => {
-            if target.id.len() != 12 || !target.id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid(
-                    "You specified an invalid value for Target.Id: an account ID is 12 digits. (Reason: INVALID_PATTERN)",
-                ));
-            }
-            Some(target.id.clone())
-        }
-        "EMAIL" => {
-            let (local, domain) = target.id.split_once('@').unwrap_or_default();
-            if local.is_empty() || !domain.contains('.') || target.id.chars().any(char::is_whitespace) {
-                return Err(invalid(
-                    "You specified an invalid email address for the invited account owner. (Reason: \
-                     INVALID_EMAIL_ADDRESS_TARGET)",
-                ));
-            }
-            tx.scan_prefix(b"account/", None, usize::MAX >> 1, false)?
-                .iter()
-                .filter_map(|(k, v)| records::decode::<AccountRecord>(k, v).ok())
-                .find(|a| a.root_email.eq_ignore_ascii_case(&target.id))
-                .map(|a| a.id)
-        }
-        _ => {
-            return Err(invalid(
-                "You specified the wrong type of entity as a party: a transfer invites an ACCOUNT or an EMAIL. \
-                 (Reason: INVALID_PARTY_TYPE_TARGET)",
-            ));
-        }
-    };
+    let invited_account = super::handshakes::invited_account(tx, &target)?;
     // The organization the invited account manages, if it manages one.
     let invited_org = match &invited_account {
         Some(account) => membership_tx(tx, account)?.map(|(o, _)| o).filter(|o| o.management_account == *account),
