@@ -1,7 +1,8 @@
 //! GuardDuty's readers of untrusted text: a threat list or trusted IP list in every format
 //! GuardDuty reads, a list's S3 location, the thresholds' `NAME=VALUE` text, an event (any JSON)
 //! run through every detection with lists that hold it, and proxy tallies and a flood report of
-//! any load balancer ARN, paths and rules. None may panic, and the learned state stays bounded.
+//! any load balancer ARN, paths and rules, and a file scanned for malware against a hash list read
+//! from the same text. None may panic, and the learned state stays bounded.
 
 #![no_main]
 
@@ -13,6 +14,9 @@ use rampart_guardduty::web::{Seen, Watch, attack};
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = object_of(&text);
+    let hashes: std::collections::HashSet<String> =
+        text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_ascii_lowercase).collect();
+    let _ = rampart_guardduty::malware::scan(data, Some(&hashes));
     // Small thresholds when the text names them, so the stateful detections fire.
     let tuning = Tuning::parse(&text).unwrap_or_default();
     let mut seen = Seen::default();

@@ -42,9 +42,12 @@ pub async fn detect(
         load_lists(&db, &sealer).await;
         refresh_hashes(&mut hashes);
         // Malware Protection for S3: objects written into protected buckets since the last pass.
-        let s = sealer.clone();
+        let (s, reader) = (sealer.clone(), db.clone());
         let now = time::OffsetDateTime::now_utc();
-        if let Err(e) = db.transact(move |tx| rampart_guardduty::malware::scan_pending(tx, &s, now)).await {
+        let pending = tokio::task::spawn_blocking(move || rampart_guardduty::malware::pending(&reader, now)).await;
+        if matches!(pending, Ok(Ok(true)))
+            && let Err(e) = db.transact(move |tx| rampart_guardduty::malware::scan_pending(tx, &s, now)).await
+        {
             tracing::warn!(error = ?e, "scanning S3 objects for malware failed; it is retried on the next run");
         }
         tor.refresh();
