@@ -132,6 +132,10 @@ impl StoredRule {
     pub fn body(&self) -> Result<shapes::Rule, ServiceError> {
         rampart_wire::json::from_wire(self.body.as_bytes()).ok_or_else(corrupt)
     }
+
+    pub(crate) fn set_body(&mut self, rule: shapes::Rule) {
+        self.body = rampart_wire::json::to_wire(rule);
+    }
 }
 
 /// A registered target: an IP address and port.

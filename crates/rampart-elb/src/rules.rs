@@ -199,6 +199,11 @@ fn check_conditions(conditions: Vec<shapes::RuleCondition>) -> Result<Vec<shapes
     Ok(out)
 }
 
+/// A rule's priority as a number (`None` for the default rule's `default`).
+fn priority_of(rule: &shapes::Rule) -> Option<i32> {
+    rule.priority.as_deref()?.parse().ok()
+}
+
 fn priority_in_use(priority: i32) -> ServiceError {
     error("PriorityInUse", format!("Priority '{priority}' is currently in use"))
 }
@@ -206,7 +211,7 @@ fn priority_in_use(priority: i32) -> ServiceError {
 /// The rules of a listener as DescribeRules lists them: by priority, the default rule last.
 fn listed(listener: &Record) -> Result<Vec<shapes::Rule>, ServiceError> {
     let mut rules = listener.rules.iter().map(StoredRule::body).collect::<Result<Vec<_>, _>>()?;
-    rules.sort_by_key(|r| r.priority.as_deref().and_then(|p| p.parse::<i32>().ok()).unwrap_or(i32::MAX));
+    rules.sort_by_key(|r| priority_of(r).unwrap_or(i32::MAX));
     rules.push(default_rule(listener)?);
     Ok(rules)
 }
@@ -230,11 +235,7 @@ pub fn create_rule(
     }
     let conditions = check_conditions(input.conditions)?;
     let actions = super::listeners::actions(&records::tx_reader(tx), account, input.actions)?;
-    let taken = listener
-        .rules
-        .iter()
-        .filter_map(|r| r.body().ok())
-        .any(|r| r.priority.as_deref().and_then(|p| p.parse::<i32>().ok()) == Some(input.priority));
+    let taken = listener.rules.iter().filter_map(|r| r.body().ok()).any(|r| priority_of(&r) == Some(input.priority));
     if taken {
         return Err(priority_in_use(input.priority));
     }
@@ -317,7 +318,7 @@ pub fn modify_rule(
     if let Some(a) = actions {
         rule.actions = Some(a);
     }
-    stored.body = rampart_wire::json::to_wire(rule.clone());
+    stored.set_body(rule.clone());
     super::save(tx, &listener)?;
     Ok(shapes::ModifyRuleOutput { rules: Some(vec![rule]) })
 }
@@ -372,7 +373,7 @@ pub fn set_rule_priorities(
         let stored = listener.rules.iter_mut().find(|r| r.arn == arn).ok_or_else(rule_not_found)?;
         let mut rule = stored.body()?;
         rule.priority = Some(priority.to_string());
-        stored.body = rampart_wire::json::to_wire(rule.clone());
+        stored.set_body(rule.clone());
         out.push(rule);
     }
     for listener in &changed {
@@ -395,7 +396,7 @@ pub fn rules_of(listener: &Record) -> Vec<(Vec<super::routing::Condition>, super
         .iter()
         .filter_map(|r| {
             let rule = r.body().ok()?;
-            let priority = rule.priority.as_deref()?.parse().ok()?;
+            let priority = priority_of(&rule)?;
             let conditions = super::routing::conditions(&rule)?;
             let route = super::routing::route_of(rule.actions.as_deref().unwrap_or_default())?;
             Some((priority, conditions, route))

@@ -29,8 +29,14 @@ pub const LAG: time::Duration = time::Duration::seconds(1);
 /// Most events one run reads.
 pub const BATCH: usize = 5000;
 
-fn cursor(stored: Option<Vec<u8>>) -> i64 {
+pub(crate) fn cursor(stored: Option<Vec<u8>>) -> i64 {
     stored.and_then(|c| std::str::from_utf8(&c).ok()?.parse().ok()).unwrap_or(i64::MIN)
+}
+
+/// The last log position a pass reads up to: events [`LAG`] old, so that none committed late is
+/// passed over.
+pub(crate) fn horizon(now: OffsetDateTime) -> i64 {
+    rampart_cloudtrail::position(now - LAG).saturating_sub(1)
 }
 
 fn state_key(account: &str, region: &str) -> Vec<u8> {
@@ -98,7 +104,7 @@ fn global(source: &str) -> bool {
 /// last of them, so that a detector made later starts from there, as it would have.
 pub fn plan(db: &Db, now: OffsetDateTime, (tor, tuning): (Option<Arc<IpList>>, Tuning)) -> Result<Plan, ServiceError> {
     let from = cursor(db.get(CURSOR)?);
-    let horizon = rampart_cloudtrail::position(now - LAG).saturating_sub(1);
+    let horizon = horizon(now);
     if db.scan_prefix(b"guardduty/", None, 1, false)?.is_empty() {
         let last = db.log_range(from.saturating_add(1), horizon, 1, true)?;
         let to = last.first().map(|(at, _)| *at);

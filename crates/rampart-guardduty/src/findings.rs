@@ -222,6 +222,20 @@ fn sequence(account: &str, region: &str, d: &Detector, det: &Detection, id: &str
 
 /// A sample of a finding type: fictitious details, `[SAMPLE]` in the title and
 /// `{"sample":true}` in `service.additionalInfo`, as GuardDuty's samples.
+/// A sample finding's bucket.
+fn sample_bucket() -> Json {
+    json!({
+        "name": "generatedfindingbucketname",
+        "arn": "arn:aws:s3:::generatedfindingbucketname",
+        "type": "Destination",
+    })
+}
+
+/// Marks a finding a sample: `{"sample":true}` in its `service.additionalInfo`.
+fn mark_sample(f: &mut Json) {
+    crate::set(f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
+}
+
 fn sample(account: &str, region: &str, d: &Detector, kind: &FindingType, now: OffsetDateTime) -> Json {
     let id = crate::new_id();
     let fill = |t: &str| {
@@ -259,45 +273,34 @@ fn sample(account: &str, region: &str, d: &Detector, kind: &FindingType, now: Of
                 },
             }),
         );
-        crate::set(&mut f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
+        mark_sample(&mut f);
         return f;
     }
     if kind.resource_type == "S3Object" {
+        let mut bucket = sample_bucket();
         crate::set(
-            &mut f,
-            &["resource", "s3BucketDetails"],
+            &mut bucket,
+            &["s3ObjectDetails"],
             json!([{
-                "name": "generatedfindingbucketname",
-                "arn": "arn:aws:s3:::generatedfindingbucketname",
-                "type": "Destination",
-                "s3ObjectDetails": [{
-                    "objectArn": "arn:aws:s3:::generatedfindingbucketname/generatedfindingobjectkey",
-                    "key": "generatedfindingobjectkey",
-                    "eTag": "generatedfindingetag",
-                    "hash": "generatedfindinghash",
-                }],
+                "objectArn": "arn:aws:s3:::generatedfindingbucketname/generatedfindingobjectkey",
+                "key": "generatedfindingobjectkey",
+                "eTag": "generatedfindingetag",
+                "hash": "generatedfindinghash",
             }]),
         );
+        crate::set(&mut f, &["resource", "s3BucketDetails"], json!([bucket]));
         crate::set(
             &mut f,
             &["service", "malwareScanDetails"],
             json!({"threats": [{"name": "EICAR-Test-File (not a virus)", "hash": "generatedfindinghash"}]}),
         );
         crate::set(&mut f, &["service", "featureName"], json!("S3MalwareProtection"));
-        crate::set(&mut f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
+        mark_sample(&mut f);
         return f;
     }
     crate::set(&mut f, &["resource", "accessKeyDetails"], key);
     if kind.resource_type == "S3Bucket" {
-        crate::set(
-            &mut f,
-            &["resource", "s3BucketDetails"],
-            json!([{
-                "name": "generatedfindingbucketname",
-                "arn": "arn:aws:s3:::generatedfindingbucketname",
-                "type": "Destination",
-            }]),
-        );
+        crate::set(&mut f, &["resource", "s3BucketDetails"], json!([sample_bucket()]));
     }
     crate::set(
         &mut f,
@@ -312,7 +315,7 @@ fn sample(account: &str, region: &str, d: &Detector, kind: &FindingType, now: Of
             },
         }),
     );
-    crate::set(&mut f, &["service", "additionalInfo"], json!({"value": "{\"sample\":true}", "type": "default"}));
+    mark_sample(&mut f);
     f
 }
 

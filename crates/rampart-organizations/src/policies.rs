@@ -542,8 +542,7 @@ pub fn describe_effective_policy(
         return Err(not_found());
     }
     let (levels, updated) = account_levels(ctx.db, &org, &m, &input.policy_type)?;
-    let levels: Vec<Vec<serde_json::Value>> =
-        levels.into_iter().map(|level| level.into_iter().map(|(_, doc)| doc).collect()).collect();
+    let levels = documents(&levels);
     let merged = super::management::effective(&levels).ok_or_else(not_found)?;
     Ok(shapes::DescribeEffectivePolicyResponse {
         effective_policy: Some(shapes::EffectivePolicy {
@@ -558,6 +557,11 @@ pub fn describe_effective_policy(
 /// The policies of one management type that bear on an account, level by level from the root
 /// down to the account itself, each with its id; and when the latest of them changed.
 type Levels = Vec<Vec<(String, serde_json::Value)>>;
+
+/// The documents of each level, without their policies' ids.
+fn documents(levels: &Levels) -> Vec<Vec<serde_json::Value>> {
+    levels.iter().map(|level| level.iter().map(|(_, doc)| doc.clone()).collect()).collect()
+}
 
 fn account_levels(
     db: &Db,
@@ -591,8 +595,7 @@ type Checked = (Vec<shapes::EffectivePolicyValidationError>, Option<OffsetDateTi
 /// `None` when the account has no effective policy of the type.
 fn account_problems(db: &Db, org: &OrgRecord, m: &Membership, kind: &str) -> Result<Option<Checked>, ServiceError> {
     let (levels, updated) = account_levels(db, org, m, kind)?;
-    let docs: Vec<Vec<serde_json::Value>> =
-        levels.iter().map(|level| level.iter().map(|(_, doc)| doc.clone()).collect()).collect();
+    let docs = documents(&levels);
     let Some(merged) = super::management::effective(&docs) else { return Ok(None) };
     let errors = super::management::problems(kind, &merged)
         .into_iter()
