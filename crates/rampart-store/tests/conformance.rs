@@ -426,6 +426,65 @@ async fn appends_queued_behind_the_last_pack_are_rows_and_packs_survive_reopen()
     assert_eq!(db.log_get(690).unwrap().as_deref(), Some(&b"late again"[..]));
 }
 
+/// Under a stream of large writes (an upload's parts) the checkpointer thread copies the WAL into
+/// the database beside the writer, so the WAL restarts well under the writer's own 64 MiB
+/// high-water mark (which alone would let it reach about 68 MB here), and every value is in the
+/// database after a reopen. A new store has 16 KiB pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_large_writes_keeps_the_wal_bounded_and_loses_nothing() {
+    let (dir, db) = open();
+    let db = std::sync::Arc::new(db);
+    let wal = dir.path().join("rampart.db-wal");
+    let largest = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let watch = {
+        let (wal, largest) = (wal.clone(), largest.clone());
+        tokio::spawn(async move {
+            loop {
+                let len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+                largest.fetch_max(len, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let value = |i: u32| -> Vec<u8> { (0..1u32 << 20).map(|j| (i.wrapping_mul(7) ^ j) as u8).collect() };
+    let writers: Vec<_> = (0..4u32)
+        .map(|w| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                for i in (w * 40)..(w * 40 + 40) {
+                    let v = value(i);
+                    db.transact(move |tx| tx.put(format!("big/{i:04}").as_bytes(), &v)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    watch.abort();
+    let largest = largest.load(std::sync::atomic::Ordering::Relaxed);
+    // 160 MiB written.
+    assert!(largest > 0 && largest < 48 << 20, "the WAL grew to {largest} bytes");
+    db.close();
+    drop(db);
+    let c = rusqlite::Connection::open(dir.path().join("rampart.db")).unwrap();
+    let page: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page, 16 * 1024);
+    drop(c);
+    let db = Db::open_sqlite(&dir.path().join("rampart.db")).unwrap();
+    for i in (0..160).step_by(13) {
+        assert_eq!(db.get(format!("big/{i:04}").as_bytes()).unwrap(), Some(value(i)), "value {i}");
+    }
+    let (mut seen, mut after) = (0, None::<Vec<u8>>);
+    loop {
+        let batch = db.scan_prefix(b"big/", after.as_deref(), 16, false).unwrap();
+        let Some((last, _)) = batch.last() else { break };
+        after = Some(last.clone());
+        seen += batch.len();
+    }
+    assert_eq!(seen, 160);
+}
+
 #[tokio::test]
 async fn deleting_through_a_pack_keeps_its_later_members() {
     let (dir, db) = open();
