@@ -61,10 +61,14 @@ pub struct Args {
     /// objects go up in parts.
     #[arg(long, env = "RAMPART_MAX_OBJECT_BODY_BYTES")]
     max_object_body_bytes: Option<usize>,
-    /// Most memory S3 upload bodies hold at once, in bytes [default: 67108864]; each upload counts
+    /// Most memory S3 upload bodies hold at once, in bytes [default: 33554432]; each upload counts
     /// twice its length and waits for room (503 SlowDown after --body-read-timeout-secs).
     #[arg(long, env = "RAMPART_UPLOAD_MEMORY_BYTES")]
     upload_memory_bytes: Option<usize>,
+    /// Most memory ranged S3 downloads (GET with bytes=FIRST-LAST) hold at once, in bytes
+    /// [default: 16777216]; each waits for room for its range as an upload does.
+    #[arg(long, env = "RAMPART_DOWNLOAD_MEMORY_BYTES")]
+    download_memory_bytes: Option<usize>,
     /// Seconds a client has to send its request headers [default: 10].
     #[arg(long, env = "RAMPART_HEADER_READ_TIMEOUT_SECS")]
     header_read_timeout_secs: Option<u64>,
@@ -194,7 +198,7 @@ impl Args {
         };
         let a = self;
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
-            upload_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
+            upload_memory_bytes, download_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers, guardduty_thresholds;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list, guardduty_malware_hashes_file, metrics_token_file);

@@ -50,6 +50,8 @@ pub struct App {
     pub s3_base_domains: Vec<String>,
     /// The room upload bodies may take, in KiB (`Config::upload_memory_bytes`).
     pub upload_memory: Arc<tokio::sync::Semaphore>,
+    /// The room ranged downloads may take, in KiB (`Config::download_memory_bytes`).
+    pub download_memory: Arc<tokio::sync::Semaphore>,
     /// What the proxies' web ACLs decided (samples, logs, counters).
     pub activity: Arc<crate::waf_activity::Activity>,
     /// The bearer token that reads `/_rampart/metrics` (`metrics_token_file`); none, none does.

@@ -69,6 +69,10 @@ pub struct Config {
     /// (its bytes as received, then sealed) and waits for room before its body is read, so a
     /// burst of large uploads is slowed rather than allowed to grow the server without bound.
     pub upload_memory_bytes: usize,
+    /// Most memory ranged S3 downloads (GETs of `bytes=FIRST-LAST`, as transfer managers fetch a
+    /// large object) hold at once, in bytes: each takes room for its range before the object is
+    /// read and keeps it until its body is sent.
+    pub download_memory_bytes: usize,
     /// Seconds a client has to send its request headers.
     pub header_read_timeout_secs: u64,
     /// Seconds a client has to send its request body.
@@ -316,7 +320,8 @@ impl Default for Config {
             tls_self_signed: false,
             max_body_bytes: 8 * 1024 * 1024,
             max_object_body_bytes: 64 * 1024 * 1024,
-            upload_memory_bytes: 64 * 1024 * 1024,
+            upload_memory_bytes: 32 * 1024 * 1024,
+            download_memory_bytes: 16 * 1024 * 1024,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             shutdown_grace_secs: 30,
@@ -407,7 +412,10 @@ version = 1
 # max_object_body_bytes = 67108864
 # Most memory upload bodies hold at once (each counts twice its length; a larger one runs alone);
 # an upload waits for room, up to body_read_timeout_secs, then is answered 503 SlowDown.
-# upload_memory_bytes = 67108864
+# upload_memory_bytes = 33554432
+# Most memory ranged downloads (GET with bytes=FIRST-LAST) hold at once; one waits for room as an
+# upload does.
+# download_memory_bytes = 16777216
 # header_read_timeout_secs = 10
 # body_read_timeout_secs = 30
 # shutdown_grace_secs = 30
@@ -636,6 +644,7 @@ impl Config {
         if self.max_body_bytes == 0
             || self.max_object_body_bytes == 0
             || self.upload_memory_bytes < 1024
+            || self.download_memory_bytes < 1024
             || self.header_read_timeout_secs == 0
             || self.body_read_timeout_secs == 0
             || self.max_connections == 0

@@ -248,6 +248,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let allow_private_issuers = config.oidc_allow_private_addresses;
     let s3_base_domains = config.s3_domains();
     let upload_memory = Arc::new(tokio::sync::Semaphore::new(config.upload_memory_bytes / 1024));
+    let download_memory = Arc::new(tokio::sync::Semaphore::new(config.download_memory_bytes / 1024));
     let metrics_token = match &config.metrics_token_file {
         Some(file) => Some(read_metrics_token(file)?),
         None => None,
@@ -268,6 +269,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         management_account_id: marker.management_account_id.clone(),
         s3_base_domains,
         upload_memory,
+        download_memory,
         activity: Arc::default(),
         metrics_token,
     });

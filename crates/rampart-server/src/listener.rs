@@ -219,5 +219,64 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     if signin {
         return crate::signin::handle(app, &body, &origin, &request_id).await;
     }
-    app.handle_api(&parts, body, &origin, &request_id).await
+    // A ranged download (how `aws s3 cp` and the SDKs' transfer managers fetch a large object)
+    // takes room for its range before the object is read, and keeps it until its body is sent:
+    // concurrent downloads wait rather than grow the server by their ranges' sum.
+    let room = match download_range(&parts) {
+        Some(len) => {
+            let total = app.config.download_memory_bytes / 1024;
+            let permits = u32::try_from(usize::try_from(len).unwrap_or(usize::MAX).div_ceil(1024).clamp(1, total))
+                .unwrap_or(u32::MAX);
+            // As for uploads, only a caller whose signature holds on its headers waits for room.
+            let room = app.download_memory.clone();
+            let given = match room.clone().try_acquire_many_owned(permits) {
+                Ok(room) => Some(room),
+                Err(_) if app.authenticated_before_body(&parts) => {
+                    tokio::time::timeout(timeout, room.acquire_many_owned(permits)).await.ok().and_then(Result::ok)
+                }
+                Err(_) => None,
+            };
+            match given {
+                Some(room) => Some(room),
+                None => {
+                    let e = WireError::new("SlowDown", 503, "Please reduce your request rate.");
+                    return app.reject(&origin, &request_id, e, Protocol::RestXml);
+                }
+            }
+        }
+        None => None,
+    };
+    let response = app.handle_api(&parts, body, &origin, &request_id).await;
+    match room {
+        Some(room) => hold_until_sent(response, room).await,
+        None => response,
+    }
+}
+
+/// The length of the range an S3 GET with one closed byte range (`bytes=FIRST-LAST`) asks for.
+fn download_range(parts: &http::request::Parts) -> Option<u64> {
+    if parts.method != http::Method::GET || parts.headers.contains_key("x-amz-target") {
+        return None;
+    }
+    let range = parts.headers.get(http::header::RANGE)?.to_str().ok()?.strip_prefix("bytes=")?;
+    let (first, last) = range.split_once('-')?;
+    let (first, last) = (first.trim().parse::<u64>().ok()?, last.trim().parse::<u64>().ok()?);
+    last.checked_sub(first)?.checked_add(1)
+}
+
+/// The response with `room` released when its body is dropped, once sent (or the connection gone).
+async fn hold_until_sent(response: Response, room: tokio::sync::OwnedSemaphorePermit) -> Response {
+    struct Held(bytes::Bytes, #[allow(dead_code, reason = "held for its drop")] tokio::sync::OwnedSemaphorePermit);
+    impl AsRef<[u8]> for Held {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    let (parts, body) = response.into_parts();
+    // A `Full` body is its one buffer: collected, it is that buffer again, not a copy.
+    let bytes = match http_body_util::BodyExt::collect(body).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    http::Response::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from_owner(Held(bytes, room))))
 }

@@ -286,16 +286,18 @@ async fn garbage_is_a_clean_4xx_or_a_closed_connection() {
     assert_eq!(r.status, 200);
 }
 
-/// The head of a PUT of `length` bytes to `path`, signed with the server's root key (payload
-/// unsigned), as raw HTTP: for a client that then sends no body.
-fn signed_put_head(server: &TestServer, path: &str, length: usize) -> Vec<u8> {
-    let req = http::Request::put(format!("{}{path}", server.endpoint))
-        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-        .header("content-length", length.to_string())
-        .body(Vec::new())
-        .unwrap();
+/// The head of a request to `path` with `headers`, signed with the server's root key (payload
+/// unsigned), as raw HTTP: for a client that then sends no body, or reads no answer.
+fn signed_head(server: &TestServer, method: &str, path: &str, headers: &[(&str, String)]) -> Vec<u8> {
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", server.endpoint))
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
     let req = sign_request(
-        req,
+        req.body(Vec::new()).unwrap(),
         &server.access_key_id,
         &server.secret_access_key,
         "s3",
@@ -303,12 +305,17 @@ fn signed_put_head(server: &TestServer, path: &str, length: usize) -> Vec<u8> {
         SignatureLocation::Headers,
     )
     .unwrap();
-    let mut head = format!("PUT {path} HTTP/1.1\r\nHost: {}\r\n", server.endpoint.trim_start_matches("http://"));
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", server.endpoint.trim_start_matches("http://"));
     for (k, v) in req.headers().iter().filter(|(k, _)| *k != http::header::HOST) {
         head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
     }
     head.push_str("\r\n");
     head.into_bytes()
+}
+
+/// The head of a PUT of `length` bytes to `path` (see [`signed_head`]).
+fn signed_put_head(server: &TestServer, path: &str, length: usize) -> Vec<u8> {
+    signed_head(server, "PUT", path, &[("content-length", length.to_string())])
 }
 
 /// Upload bodies share a bounded room in memory: uploads wait their turn for it (each counts twice
@@ -366,4 +373,54 @@ async fn uploads_wait_their_turn_for_bounded_memory_and_slow_down_when_it_stays_
     drop((holding, known));
     tokio::time::sleep(Duration::from_millis(500)).await;
     c.put_object().bucket("room").key("later").body(ByteStream::from_static(b"later")).send().await.unwrap();
+}
+
+/// Ranged downloads share a bounded room in memory too: one takes room for its range before the
+/// object is read and keeps it until its body is sent, so a client that stops reading holds it.
+/// Meanwhile an unknown caller's ranged GET is told to slow down at once, a known caller's waits
+/// its turn and is served when the room comes back, and a GET without a range is not held up.
+#[tokio::test]
+async fn ranged_downloads_wait_for_bounded_memory_until_earlier_bodies_are_sent() {
+    use aws_sdk_s3::primitives::ByteStream;
+    let server = TestServer::start_with(|c| {
+        c.download_memory_bytes = 32 << 20;
+        c.body_read_timeout_secs = 5;
+    })
+    .await
+    .unwrap();
+    let c = crate::s3::s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("down").send().await.unwrap();
+    let big: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+    c.put_object().bucket("down").key("big").body(ByteStream::from(big.clone())).send().await.unwrap();
+    c.put_object().bucket("down").key("small").body(ByteStream::from_static(b"small")).send().await.unwrap();
+
+    // A known client asks for the whole object by range and reads nothing: more than loopback's
+    // socket buffers hold, so its body stays unsent and its room taken.
+    let mut stalled = connect(&server).await;
+    stalled
+        .write_all(&signed_head(&server, "GET", "/down/big", &[("range", format!("bytes=0-{}", (32 << 20) - 1))]))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut unknown = connect(&server).await;
+    unknown.write_all(b"GET /down/big HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1023\r\n\r\n").await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(1), unknown.read(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("SlowDown"), "{answer}");
+
+    let whole = c.get_object().bucket("down").key("small").send().await.unwrap();
+    assert_eq!(whole.body.collect().await.unwrap().into_bytes().as_ref(), b"small");
+
+    let ranged = {
+        let c = c.clone();
+        tokio::spawn(async move { c.get_object().bucket("down").key("big").range("bytes=1000-1999").send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!ranged.is_finished(), "a ranged GET waits while the room is held");
+    drop(stalled);
+    let got = tokio::time::timeout(Duration::from_secs(4), ranged).await.unwrap().unwrap().unwrap();
+    assert_eq!(got.content_range(), Some("bytes 1000-1999/33554432"));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), &big[1000..2000]);
 }
