@@ -296,15 +296,16 @@ pub fn checks(
     }
     // Reading an object weighs its tags (`s3:ExistingObjectTag/…`) and, where ACLs count, its ACL.
     let reads_object = matches!(operation, "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl");
-    if let (Some(b), Some(k), true) = (&b, object_key, reads_object) {
-        let found = objects::version_named(db, &b.name, k, version)?;
-        if let Some(o) = found {
-            for (tk, tv) in &o.tags {
-                keys.push((format!("s3:ExistingObjectTag/{tk}"), vec![tv.clone()]));
-            }
-            if let Some(acl) = o.acl.as_deref().filter(|_| acl_counts) {
-                extra.extend(acl_statements(acl, &resource, false));
-            }
+    let read = match (&b, object_key, reads_object) {
+        (Some(b), Some(k), true) => objects::version_named(db, &b.name, k, version)?,
+        _ => None,
+    };
+    if let Some(o) = &read {
+        for (tk, tv) in &o.tags {
+            keys.push((format!("s3:ExistingObjectTag/{tk}"), vec![tv.clone()]));
+        }
+        if let Some(acl) = o.acl.as_deref().filter(|_| acl_counts) {
+            extra.extend(acl_statements(acl, &resource, false));
         }
     }
     let mut out = vec![Access {
@@ -322,7 +323,7 @@ pub fn checks(
         out.extend(first.map(|a| Access { action: "s3:BypassGovernanceRetention".to_owned(), ..a }));
     }
     if let (Some(b), false) = (&b, facts.anonymous) {
-        out.extend(kms_access(db, b, operation, object_key, version, &member, facts)?);
+        out.extend(kms_access(db, b, (operation, object_key, read.as_ref()), &member, facts)?);
     }
     if let Some(source) = member("CopySource").filter(|_| matches!(operation, "CopyObject" | "UploadPartCopy")) {
         out.extend(copy_source_access(db, source, facts)?);
@@ -337,9 +338,7 @@ pub fn checks(
 fn kms_access<'v>(
     db: &Db,
     b: &BucketRecord,
-    operation: &str,
-    object_key: Option<&str>,
-    version: Option<&str>,
+    (operation, object_key, read): (&str, Option<&str>, Option<&crate::ObjectRecord>),
     member: &dyn Fn(&str) -> Option<&'v str>,
     facts: Facts<'_>,
 ) -> Result<Option<Access>, ServiceError> {
@@ -373,8 +372,9 @@ fn kms_access<'v>(
             };
             (key, "Decrypt", env.context)
         }
-        ("GetObject", Some(k)) => {
-            let Some(env) = objects::version_named(db, &b.name, k, version)?.and_then(|o| o.kms) else {
+        // The version the request reads, as `checks` found it.
+        ("GetObject", Some(_)) => {
+            let Some(env) = read.and_then(|o| o.kms.clone()) else {
                 return Ok(None);
             };
             let Some(key) = rampart_kms::key_for_service(&get, &b.account_id, &b.region, &env.key_arn, now)? else {
