@@ -106,6 +106,7 @@ fn bench(c: &mut Criterion) {
         endpoint: rampart_core::Endpoint::LOCAL,
         orgs: None,
         asked: Default::default(),
+        prefetched: None,
     };
     let by = |key: &str, value: &str| LookupEventsRequest {
         lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),

@@ -942,6 +942,7 @@ mod tests {
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
             asked: Default::default(),
+            prefetched: None,
         };
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
@@ -1024,6 +1025,7 @@ mod tests {
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
             asked: Default::default(),
+            prefetched: None,
         };
         let page = |token: Option<String>| {
             lookup_events(
@@ -1100,6 +1102,7 @@ mod tests {
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
             asked: Default::default(),
+            prefetched: None,
         };
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
@@ -1166,6 +1169,7 @@ mod tests {
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
             asked: Default::default(),
+            prefetched: None,
         };
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {

@@ -62,6 +62,9 @@ pub struct Ctx<'a> {
     pub orgs: Option<&'a dyn orgs::OrgPolicies>,
     /// What the request was authorized on.
     pub asked: Asked<'a>,
+    /// A record the service's access check read for this request and lends its handler (S3: the
+    /// object version a read was weighed on), so that a request reads it once.
+    pub prefetched: Option<&'a (dyn std::any::Any + Send + Sync)>,
 }
 
 /// Where clients reach Rampart: `public_url` when configured, else the scheme and Host of the

@@ -5,7 +5,7 @@
 //! public bucket. DeleteObjects asks once per key.
 //! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/how-s3-evaluates-access-control.html>.
 
-use rampart_core::{ServiceError, records};
+use rampart_core::{Ctx, ServiceError, records};
 use rampart_shapes::generated::s3 as shapes;
 use rampart_shapes::{FromValue, Shape, Value};
 use rampart_store::Db;
@@ -172,6 +172,41 @@ fn copy_source_access(db: &Db, source: &str, facts: Facts<'_>) -> Result<Vec<Acc
     Ok(out)
 }
 
+/// The version a read's access check weighed (the newest, or the one named; a delete marker,
+/// maybe), lent to its handler through `Ctx::prefetched`: a GET reads its version once, and is
+/// served the version it was authorized on.
+pub struct Prefetched {
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+    found: Option<crate::ObjectRecord>,
+}
+
+impl Prefetched {
+    /// What the access check found for this bucket, key and version, if it looked.
+    pub(crate) fn lent<'c>(
+        ctx: &'c Ctx<'_>,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Option<Option<&'c crate::ObjectRecord>> {
+        ctx.prefetched?.downcast_ref::<Self>()?.for_read(bucket, key, version_id)
+    }
+
+    /// What was found, when it was looked up for exactly this read.
+    fn for_read(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Option<Option<&crate::ObjectRecord>> {
+        (self.bucket == bucket && self.key == key && self.version_id.as_deref() == version_id)
+            .then_some(self.found.as_ref())
+    }
+}
+
+/// What the access check of a request found: the authorizations it needs, and what it read that
+/// its handler may use.
+pub struct Checked {
+    pub access: Vec<Access>,
+    pub prefetched: Option<Prefetched>,
+}
+
 /// The authorizations `operation` needs for `input`.
 pub fn checks(
     db: &Db,
@@ -179,6 +214,17 @@ pub fn checks(
     input: &Value,
     shape: Option<&'static Shape>,
     facts: Facts<'_>,
+) -> Result<Checked, ServiceError> {
+    let mut prefetched = None;
+    let access = weigh(db, (operation, input, shape), facts, &mut prefetched)?;
+    Ok(Checked { access, prefetched })
+}
+
+fn weigh(
+    db: &Db,
+    (operation, input, shape): (&str, &Value, Option<&'static Shape>),
+    facts: Facts<'_>,
+    lend: &mut Option<Prefetched>,
 ) -> Result<Vec<Access>, ServiceError> {
     let row = crate::ACTIONS.iter().find(|a| a.operation == operation);
     let base_action = row.and_then(|r| r.action).unwrap_or(operation);
@@ -297,7 +343,17 @@ pub fn checks(
     // Reading an object weighs its tags (`s3:ExistingObjectTag/…`) and, where ACLs count, its ACL.
     let reads_object = matches!(operation, "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl");
     let read = match (&b, object_key, reads_object) {
-        (Some(b), Some(k), true) => objects::version_named(db, &b.name, k, version)?,
+        (Some(b), Some(k), true) => {
+            let found = objects::version_asked(db, &b.name, k, version)?;
+            let read = found.clone().filter(|o| version.is_some() || !o.delete_marker);
+            *lend = Some(Prefetched {
+                bucket: b.name.clone(),
+                key: k.to_owned(),
+                version_id: version.map(str::to_owned),
+                found,
+            });
+            read
+        }
         _ => None,
     };
     if let Some(o) = &read {
@@ -412,6 +468,25 @@ fn request_keys(facts: Facts<'_>) -> Vec<(String, Vec<String>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A handler is lent only what was read for its own bucket, key and version (a missing
+    /// version too), never another's.
+    #[test]
+    fn a_prefetched_version_is_lent_only_to_the_read_it_was_found_for() {
+        let o: crate::ObjectRecord = serde_json::from_value(serde_json::json!({
+            "v": 1, "key": "k", "size": 0, "etag": "", "last_modified": "2026-01-01T00:00:00Z",
+            "content_type": null, "metadata": {}
+        }))
+        .expect("a record");
+        let p = Prefetched { bucket: "b".into(), key: "k".into(), version_id: None, found: Some(o) };
+        assert_eq!(p.for_read("b", "k", None).map(|f| f.map(|o| o.key.as_str())), Some(Some("k")));
+        for (bucket, key, version) in [("c", "k", None), ("b", "K", None), ("b", "k", Some("v1")), ("b", "k/", None)] {
+            assert!(p.for_read(bucket, key, version).is_none(), "{bucket} {key} {version:?}");
+        }
+        let missing = Prefetched { bucket: "b".into(), key: "k".into(), version_id: Some("v1".into()), found: None };
+        assert_eq!(missing.for_read("b", "k", Some("v1")).map(|f| f.is_none()), Some(true));
+        assert!(missing.for_read("b", "k", None).is_none());
+    }
 
     #[test]
     fn acl_statements_join_the_bucket_policy() {

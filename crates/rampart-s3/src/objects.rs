@@ -143,6 +143,19 @@ pub(crate) fn current(db: &Db, bucket: &str, key: &str) -> Result<Option<ObjectR
     Ok(newest(db, bucket, key)?.filter(|o| !o.delete_marker))
 }
 
+/// The version a request names, or the newest when it names none: a delete marker, maybe.
+pub(crate) fn version_asked(
+    db: &Db,
+    bucket: &str,
+    key: &str,
+    id: Option<&str>,
+) -> Result<Option<ObjectRecord>, ServiceError> {
+    match id {
+        None => newest(db, bucket, key),
+        Some(id) => Ok(versions(db, bucket, key)?.into_iter().map(|(_, o)| o).find(|o| o.version_id() == id)),
+    }
+}
+
 /// The version a request names (the current one when it names none), if there is one; for the
 /// access check, which never fails on what the handler will refuse.
 pub(crate) fn version_named(
@@ -151,10 +164,7 @@ pub(crate) fn version_named(
     key: &str,
     id: Option<&str>,
 ) -> Result<Option<ObjectRecord>, ServiceError> {
-    match id {
-        None => current(db, bucket, key),
-        Some(id) => Ok(versions(db, bucket, key)?.into_iter().map(|(_, o)| o).find(|o| o.version_id() == id)),
-    }
+    Ok(version_asked(db, bucket, key, id)?.filter(|o| id.is_some() || !o.delete_marker))
 }
 
 /// Bytes `from..to` of a version, opened (the bucket's region holds its KMS key), read through
@@ -549,19 +559,21 @@ pub(crate) fn version_for_read(
     let marked = |e: ServiceError, o: &ObjectRecord| {
         e.with_header("x-amz-delete-marker", "true").with_header("x-amz-version-id", o.version_id())
     };
+    if let Some(id) = id {
+        check_version_id(id)?;
+    }
+    let found = match crate::access::Prefetched::lent(ctx, bucket, key, id) {
+        Some(found) => found.cloned(),
+        None => version_asked(ctx.db, bucket, key, id)?,
+    };
     match id {
-        None => match newest(ctx.db, bucket, key)? {
+        None => match found {
             Some(o) if o.delete_marker => Err(marked(no_such_key(), &o)),
             Some(o) => Ok(o),
             None => Err(no_such_key()),
         },
-        Some(id) => {
-            check_version_id(id)?;
-            let o = versions(ctx.db, bucket, key)?
-                .into_iter()
-                .map(|(_, o)| o)
-                .find(|o| o.version_id() == id)
-                .ok_or_else(no_such_version)?;
+        Some(_) => {
+            let o = found.ok_or_else(no_such_version)?;
             if o.delete_marker {
                 let modified = rampart_wire::restxml::http_date(o.last_modified);
                 return Err(marked(crate::method_not_allowed(), &o).with_header("last-modified", modified));

@@ -732,18 +732,18 @@ impl App {
         };
         // S3 names its action per request (a version's variant, one per key of DeleteObjects) and
         // hands over the bucket's owner and policy.
-        let bucket_checks = if service.endpoint_prefix == "s3" {
+        let (bucket_checks, prefetched) = if service.endpoint_prefix == "s3" {
             let facts = rampart_s3::access::Facts {
                 account: &principal.account_id,
                 presigned: auth.presigned_expires.is_some(),
                 anonymous,
             };
-            let checks = rampart_s3::access::checks(&self.db, op.name, &input, op.input, facts)
+            let checked = rampart_s3::access::checks(&self.db, op.name, &input, op.input, facts)
                 .map_err(|e| fail(from_service(e), protocol, namespace))?;
-            asked.resources = checks.iter().map(|c| c.resource.clone()).collect();
-            checks
+            asked.resources = checked.access.iter().map(|c| c.resource.clone()).collect();
+            (checked.access, checked.prefetched)
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         draft.resources.clone_from(&asked.resources);
         // An authenticated attempt, allowed or not, is the entity's last access to the action.
@@ -885,6 +885,7 @@ impl App {
                     endpoint,
                     orgs: Some(&*self.org_policies),
                     asked: rampart_core::Asked { resources: &asked.resources, keys: &asked.keys },
+                    prefetched: prefetched.as_ref().map(|p| p as &(dyn std::any::Any + Send + Sync)),
                 };
                 let output = f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
                 if (!op.read_only || issues_credentials(service.endpoint_prefix, op.name))
@@ -1033,6 +1034,7 @@ impl App {
                 endpoint: rampart_core::Endpoint { configured: Some(&endpoint), host: "", tls: false },
                 orgs: Some(&*orgs),
                 asked: rampart_core::Asked { resources: &write.resources, keys: &write.keys },
+                prefetched: None,
             };
             write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
             Ok(write)

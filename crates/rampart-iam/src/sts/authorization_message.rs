@@ -109,6 +109,7 @@ mod tests {
             endpoint: rampart_core::Endpoint::LOCAL,
             orgs: None,
             asked: Default::default(),
+            prefetched: None,
         };
         let out =
             decode_authorization_message(&ctx, DecodeAuthorizationMessageRequest { encoded_message: encoded.clone() })
