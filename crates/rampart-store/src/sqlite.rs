@@ -19,10 +19,10 @@ const READERS: usize = 4;
 /// The page size of a new store. SQLite writes a WAL frame (a page and its header) in two system
 /// calls, so an object's 1 MiB chunks cost 512 of them at SQLite's default 4 KiB, and the
 /// kernel's per-call work was most of the writer's time under uploads. Measured side by side
-/// (`loadbench --op s3-transfer --mib 1024`, then `--op s3-put|s3-get`): 16 KiB lifts a multipart
-/// upload from 218–240 to 320–330 MB/s with 4 KiB PutObject within 3 % and GetObject unchanged;
-/// 64 KiB reaches 384–399 MB/s but costs 4 KiB PutObject a third (every small commit rewrites
-/// whole pages).
+/// (`loadbench --op s3-transfer --mib 1024`, `--op s3-put`): a multipart upload runs at 268 MB/s
+/// with 4 KiB pages, 308 with 8 KiB, 326 with 16 KiB and 384–399 with 64 KiB; 4 KiB PutObject
+/// loses 5–10 % at 16 KiB (each small commit writes and journals whole pages) and a third at
+/// 64 KiB.
 const PAGE_SIZE: u32 = 16 * 1024;
 
 /// WAL bytes after a commit at which the checkpointer thread is woken (SQLite's own automatic
@@ -64,6 +64,9 @@ impl SqliteEngine {
         // made with).
         writer_conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         let mode: String = writer_conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        // A job's savepoint journals the pages it changes; in memory rather than in a temporary
+        // file (SQLite spills one past 64 KiB, four pages of a new store).
+        writer_conn.pragma_update(None, "temp_store", "MEMORY")?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Writer(format!("journal_mode is {mode}, not wal")));
         }
@@ -455,12 +458,15 @@ impl Backend for SqliteTx<'_> {
         Ok(())
     }
 
+    // A savepoint per job, its statements prepared once (they run twice a transaction).
     fn begin(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("SAVEPOINT job")?)
+        self.conn.prepare_cached("SAVEPOINT job")?.execute([])?;
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StoreError> {
-        Ok(self.conn.execute_batch("RELEASE job")?)
+        self.conn.prepare_cached("RELEASE job")?.execute([])?;
+        Ok(())
     }
 
     fn rollback(&mut self) -> Result<(), StoreError> {
