@@ -280,3 +280,35 @@ async fn hold_until_sent(response: Response, room: tokio::sync::OwnedSemaphorePe
     };
     http::Response::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from_owner(Held(bytes, room))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, range: Option<&str>, target: bool) -> http::request::Parts {
+        let mut b = http::Request::builder().method(method).uri("/b/k");
+        if let Some(r) = range {
+            b = b.header(http::header::RANGE, r);
+        }
+        if target {
+            b = b.header("x-amz-target", "X.Y");
+        }
+        b.body(()).expect("a request").into_parts().0
+    }
+
+    /// Only a GET with one closed byte range takes download room, for exactly its length; open,
+    /// suffix, multiple, reversed and overflowing ranges take none (the handler answers them).
+    #[test]
+    fn download_room_is_taken_for_one_closed_byte_range_only() {
+        assert_eq!(download_range(&parts("GET", Some("bytes=0-8388607"), false)), Some(8 << 20));
+        assert_eq!(download_range(&parts("GET", Some("bytes=5-5"), false)), Some(1));
+        for range in
+            ["bytes=5-", "bytes=-500", "bytes=0-1,4-9", "bytes=9-5", "items=0-9", "bytes=0-18446744073709551615", ""]
+        {
+            assert_eq!(download_range(&parts("GET", Some(range), false)), None, "{range}");
+        }
+        assert_eq!(download_range(&parts("GET", None, false)), None);
+        assert_eq!(download_range(&parts("PUT", Some("bytes=0-9"), false)), None);
+        assert_eq!(download_range(&parts("GET", Some("bytes=0-9"), true)), None);
+    }
+}
