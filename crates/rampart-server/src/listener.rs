@@ -172,25 +172,10 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     // to slow down, as S3 tells it.
     // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (SlowDown).
     let _room = if upload {
-        let total = app.config.upload_memory_bytes / 1024;
-        let wanted = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(max).saturating_mul(2).div_ceil(1024);
-        let permits = u32::try_from(wanted.clamp(1, total)).unwrap_or(u32::MAX);
-        // Free room is taken at once (the semaphore gives released room to those waiting first,
-        // so no one passes them); only a wait needs the signature checked.
-        let room = app.upload_memory.clone();
-        let given = match room.clone().try_acquire_many_owned(permits) {
-            Ok(room) => Some(room),
-            Err(_) if app.authenticated_before_body(&parts) => {
-                tokio::time::timeout(timeout, room.acquire_many_owned(permits)).await.ok().and_then(Result::ok)
-            }
-            Err(_) => None,
-        };
-        match given {
+        let wanted = declared.and_then(|n| usize::try_from(n).ok()).unwrap_or(max).saturating_mul(2);
+        match take_room(app, &parts, (&app.upload_memory, app.config.upload_memory_bytes), wanted, timeout).await {
             Some(room) => Some(room),
-            None => {
-                let e = WireError::new("SlowDown", 503, "Please reduce your request rate.");
-                return app.reject(&origin, &request_id, e, Protocol::RestXml);
-            }
+            None => return app.reject(&origin, &request_id, slow_down(), Protocol::RestXml),
         }
     } else {
         None
@@ -224,24 +209,12 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     // concurrent downloads wait rather than grow the server by their ranges' sum.
     let room = match download_range(&parts) {
         Some(len) => {
-            let total = app.config.download_memory_bytes / 1024;
-            let permits = u32::try_from(usize::try_from(len).unwrap_or(usize::MAX).div_ceil(1024).clamp(1, total))
-                .unwrap_or(u32::MAX);
-            // As for uploads, only a caller whose signature holds on its headers waits for room.
-            let room = app.download_memory.clone();
-            let given = match room.clone().try_acquire_many_owned(permits) {
-                Ok(room) => Some(room),
-                Err(_) if app.authenticated_before_body(&parts) => {
-                    tokio::time::timeout(timeout, room.acquire_many_owned(permits)).await.ok().and_then(Result::ok)
-                }
-                Err(_) => None,
-            };
-            match given {
+            let wanted = usize::try_from(len).unwrap_or(usize::MAX);
+            match take_room(app, &parts, (&app.download_memory, app.config.download_memory_bytes), wanted, timeout)
+                .await
+            {
                 Some(room) => Some(room),
-                None => {
-                    let e = WireError::new("SlowDown", 503, "Please reduce your request rate.");
-                    return app.reject(&origin, &request_id, e, Protocol::RestXml);
-                }
+                None => return app.reject(&origin, &request_id, slow_down(), Protocol::RestXml),
             }
         }
         None => None,
@@ -250,6 +223,33 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     match room {
         Some(room) => hold_until_sent(response, room).await,
         None => response,
+    }
+}
+
+/// S3's answer to a request that cannot get room in memory.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (SlowDown).
+fn slow_down() -> WireError {
+    WireError::new("SlowDown", 503, "Please reduce your request rate.")
+}
+
+/// Takes `wanted` bytes of room (in KiB, at least one, at most all of `total`) in `room`. Free
+/// room is taken at once (the semaphore gives released room to those waiting first, so no one
+/// passes them); only a caller whose signature holds on its headers waits its turn, up to
+/// `timeout`: an unknown caller holding requests open cannot keep the known ones waiting.
+async fn take_room(
+    app: &App,
+    parts: &http::request::Parts,
+    (room, total): (&Arc<tokio::sync::Semaphore>, usize),
+    wanted: usize,
+    timeout: Duration,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let permits = u32::try_from(wanted.div_ceil(1024).clamp(1, (total / 1024).max(1))).unwrap_or(u32::MAX);
+    match room.clone().try_acquire_many_owned(permits) {
+        Ok(room) => Some(room),
+        Err(_) if app.authenticated_before_body(parts) => {
+            tokio::time::timeout(timeout, room.clone().acquire_many_owned(permits)).await.ok().and_then(Result::ok)
+        }
+        Err(_) => None,
     }
 }
 
