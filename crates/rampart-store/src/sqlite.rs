@@ -64,12 +64,12 @@ impl SqliteEngine {
         // made with).
         writer_conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         let mode: String = writer_conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        // A job's savepoint journals the pages it changes; in memory rather than in a temporary
-        // file (SQLite spills one past 64 KiB, four pages of a new store).
-        writer_conn.pragma_update(None, "temp_store", "MEMORY")?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Writer(format!("journal_mode is {mode}, not wal")));
         }
+        // A job's savepoint journals the pages it changes; in memory rather than in a temporary
+        // file (SQLite spills one past 64 KiB, four pages of a new store).
+        writer_conn.pragma_update(None, "temp_store", "MEMORY")?;
         writer_conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, b INTEGER) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS log (t INTEGER PRIMARY KEY, v BLOB NOT NULL);
@@ -458,7 +458,7 @@ impl Backend for SqliteTx<'_> {
         Ok(())
     }
 
-    // A savepoint per job, its statements prepared once (they run twice a transaction).
+    // A savepoint per job, its two statements prepared once for every job.
     fn begin(&mut self) -> Result<(), StoreError> {
         self.conn.prepare_cached("SAVEPOINT job")?.execute([])?;
         Ok(())
