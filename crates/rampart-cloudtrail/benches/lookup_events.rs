@@ -107,6 +107,7 @@ fn bench(c: &mut Criterion) {
         orgs: None,
         asked: Default::default(),
         prefetched: None,
+        later: None,
     };
     let by = |key: &str, value: &str| LookupEventsRequest {
         lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),

@@ -943,6 +943,7 @@ mod tests {
             orgs: None,
             asked: Default::default(),
             prefetched: None,
+            later: None,
         };
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
@@ -1026,6 +1027,7 @@ mod tests {
             orgs: None,
             asked: Default::default(),
             prefetched: None,
+            later: None,
         };
         let page = |token: Option<String>| {
             lookup_events(
@@ -1103,6 +1105,7 @@ mod tests {
             orgs: None,
             asked: Default::default(),
             prefetched: None,
+            later: None,
         };
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
@@ -1170,6 +1173,7 @@ mod tests {
             orgs: None,
             asked: Default::default(),
             prefetched: None,
+            later: None,
         };
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {

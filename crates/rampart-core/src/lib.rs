@@ -65,6 +65,23 @@ pub struct Ctx<'a> {
     /// A record the service's access check read for this request and lends its handler (S3: the
     /// object version a read was weighed on), so that a request reads it once.
     pub prefetched: Option<&'a (dyn std::any::Any + Send + Sync)>,
+    /// Where a read too large to answer from memory leaves the reader of its body, which the
+    /// server then runs piece by piece as the client takes the bytes (S3: an object's download).
+    /// `None` where the caller sends nothing after its answer: the handler answers whole.
+    pub later: Option<&'a Later>,
+}
+
+/// The slot a handler leaves a [`BodyReader`] in (see [`Ctx::later`]).
+pub type Later = std::sync::Mutex<Option<Box<dyn BodyReader>>>;
+
+/// The body of an answer, read a piece at a time after its headers are sent. Each piece is read
+/// on its own (no transaction spans them): the reader checks that what it reads is still what the
+/// answer's headers describe, and fails otherwise, which cuts the download short of its length.
+pub trait BodyReader: Send + 'static {
+    /// The number of bytes left to read.
+    fn remaining(&self) -> u64;
+    /// The next piece (never empty), or `None` when all is read.
+    fn next_piece(&mut self, db: &Db, sealer: &Sealer) -> Option<Result<Vec<u8>, ServiceError>>;
 }
 
 /// Where clients reach Rampart: `public_url` when configured, else the scheme and Host of the

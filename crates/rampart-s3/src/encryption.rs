@@ -298,8 +298,27 @@ fn aead(key: &[u8]) -> Result<LessSafeKey, ServiceError> {
 /// (SSE-S3), a KMS data key (SSE-KMS), or both (DSSE-KMS).
 pub(crate) struct Sealing<'a> {
     sealer: &'a Sealer,
-    data_key: Option<LessSafeKey>,
+    keys: Keys,
+}
+
+/// A sealing's own keys, without Rampart's: what a download read after its answer keeps.
+#[derive(Clone)]
+pub(crate) struct Keys {
+    data_key: Option<Arc<LessSafeKey>>,
     dsse: bool,
+}
+
+impl Keys {
+    const OWN: Keys = Keys { data_key: None, dsse: false };
+
+    fn of(data_key: &[u8], dsse: bool) -> Result<Self, ServiceError> {
+        Ok(Keys { data_key: Some(Arc::new(aead(data_key)?)), dsse })
+    }
+
+    /// The sealing these keys make with Rampart's.
+    pub(crate) fn with<'a>(&self, sealer: &'a Sealer) -> Sealing<'a> {
+        Sealing { sealer, keys: self.clone() }
+    }
 }
 
 impl Plan {
@@ -309,7 +328,7 @@ impl Plan {
         if let Some(c) = &self.customer {
             return Ok((c.sealing(sealer)?, None));
         }
-        let Some(key) = &self.key else { return Ok((Sealing { sealer, data_key: None, dsse: false }, None)) };
+        let Some(key) = &self.key else { return Ok((Keys::OWN.with(sealer), None)) };
         let (data_key, blob) = rampart_kms::generate_data_key_via(sealer, key, &self.context).map_err(from_kms)?;
         let envelope = KmsEnvelope {
             key_arn: key.arn(),
@@ -317,7 +336,7 @@ impl Plan {
             context: self.context.clone(),
             bucket_key: self.bucket_key,
         };
-        let sealing = Sealing { sealer, data_key: Some(aead(&data_key)?), dsse: self.algorithm == "aws:kms:dsse" };
+        let sealing = Keys::of(&data_key, self.algorithm == "aws:kms:dsse")?.with(sealer);
         Ok((sealing, Some(envelope)))
     }
 }
@@ -326,7 +345,7 @@ impl CustomerKey {
     /// SSE-C's sealing: the customer's key inside, Rampart's own outside (as DSSE-KMS layers its
     /// two), so the bytes at rest need both.
     fn sealing<'a>(&self, sealer: &'a Sealer) -> Result<Sealing<'a>, ServiceError> {
-        Ok(Sealing { sealer, data_key: Some(aead(&self.key)?), dsse: true })
+        Ok(Keys::of(&self.key, true)?.with(sealer))
     }
 }
 
@@ -344,16 +363,21 @@ pub(crate) fn sealing<'a>(
     if let Some(c) = given {
         return c.sealing(sealer);
     }
-    let Some(env) = kms else { return Ok(Sealing { sealer, data_key: None, dsse: false }) };
+    let Some(env) = kms else { return Ok(Keys::OWN.with(sealer)) };
     let blob = data_encoding::BASE64.decode(env.data_key.as_bytes()).map_err(|_| ServiceError::internal())?;
     let data_key = rampart_kms::decrypt_via(get, sealer, region, &blob, &env.context, now).map_err(from_kms)?;
-    Ok(Sealing { sealer, data_key: Some(aead(&data_key)?), dsse: algorithm == Some("aws:kms:dsse") })
+    Ok(Keys::of(&data_key, algorithm == Some("aws:kms:dsse"))?.with(sealer))
 }
 
 impl Sealing<'_> {
+    /// The keys, to open the same bytes later.
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     /// Seals one chunk stored at `at` (its store key, bound in as associated data).
     pub(crate) fn seal(&self, at: &[u8], plain: &[u8]) -> Result<Vec<u8>, ServiceError> {
-        let Some(key) = &self.data_key else {
+        let Some(key) = &self.keys.data_key else {
             return self.sealer.seal(plain, at).map_err(|_| ServiceError::internal());
         };
         let mut nonce = [0u8; NONCE_LEN];
@@ -367,7 +391,7 @@ impl Sealing<'_> {
             .map_err(|_| ServiceError::internal())?;
         out.extend_from_slice(tag.as_ref());
         // DSSE-KMS: a second, independent layer under Rampart's own key.
-        if self.dsse {
+        if self.keys.dsse {
             return self.sealer.seal(&out, at).map_err(|_| ServiceError::internal());
         }
         Ok(out)
@@ -375,11 +399,11 @@ impl Sealing<'_> {
 
     /// Opens one chunk stored at `at`.
     pub(crate) fn open(&self, at: &[u8], stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, ServiceError> {
-        let Some(key) = &self.data_key else {
+        let Some(key) = &self.keys.data_key else {
             return self.sealer.open(stored, at).map_err(|_| ServiceError::internal());
         };
         let outer;
-        let inner: &[u8] = if self.dsse {
+        let inner: &[u8] = if self.keys.dsse {
             outer = self.sealer.open(stored, at).map_err(|_| ServiceError::internal())?;
             &outer
         } else {

@@ -177,22 +177,130 @@ pub(crate) fn read_range(
     (from, to): (u64, u64),
     now: OffsetDateTime,
 ) -> Result<Vec<u8>, ServiceError> {
-    let stored = (o.sse.as_deref(), o.kms.as_ref());
-    let sealing = crate::encryption::sealing(get, sealer, &b.region, stored, (o.sse_c.as_ref(), customer), now)?;
+    let sealing = opening(get, sealer, b, (o, customer), now)?;
     let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
+    read_segments(get, &sealing, (&b.name, o), &o.segments(&b.name), (from, to), &mut out)?;
+    still_there(get, &b.name, o)?;
+    Ok(out)
+}
+
+/// The sealing a version's bytes open with (the request's SSE-C key must be the one they were
+/// written with; a KMS key must still be usable).
+fn opening<'a>(
+    get: &Reader<'_>,
+    sealer: &'a Sealer,
+    b: &BucketRecord,
+    (o, customer): (&ObjectRecord, Option<&CustomerKey>),
+    now: OffsetDateTime,
+) -> Result<crate::encryption::Sealing<'a>, ServiceError> {
+    let stored = (o.sse.as_deref(), o.kms.as_ref());
+    crate::encryption::sealing(get, sealer, &b.region, stored, (o.sse_c.as_ref(), customer), now)
+}
+
+/// Reads bytes `from..to` of the run of `segments` that holds version `o`'s bytes into `out`.
+fn read_segments(
+    get: &Reader<'_>,
+    sealing: &crate::encryption::Sealing<'_>,
+    (bucket, o): (&str, &ObjectRecord),
+    segments: &[(Vec<u8>, u64)],
+    (from, to): (u64, u64),
+    out: &mut Vec<u8>,
+) -> Result<(), ServiceError> {
     let mut at = 0u64;
-    for (prefix, size) in o.segments(&b.name) {
+    for (prefix, size) in segments {
         let (start, end) = (from.max(at), to.min(at + size));
         if start < end {
-            crate::data::read(get, &sealing, &prefix, (start - at, end - at), &mut out).inspect_err(|e| {
+            crate::data::read(get, sealing, prefix, (start - at, end - at), out).inspect_err(|e| {
                 if e.status >= 500 {
-                    tracing::error!(bucket = %b.name, key = %o.key, "an object's bytes do not open");
+                    tracing::error!(bucket, key = %o.key, "an object's bytes do not open");
                 }
             })?;
         }
         at += size;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Fails unless version `o` is still stored. Checked after its bytes are read (each chunk on its
+/// own, outside a transaction), it shows they were the version's: a null version that replaced it
+/// meanwhile would have had its bytes under the same keys, and removed its record first.
+fn still_there(get: &Reader<'_>, bucket: &str, o: &ObjectRecord) -> Result<(), ServiceError> {
+    match get(&version_entry(bucket, &o.key, o.seq))? {
+        Some(_) => Ok(()),
+        None => Err(changed()),
+    }
+}
+
+/// A read that met a version replaced under it: S3's error to retry on.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (InternalError).
+fn changed() -> ServiceError {
+    ServiceError::new("InternalError", 500, CHANGED)
+}
+
+const CHANGED: &str = "We encountered an internal error. Please try again.";
+
+/// A read of more than this many bytes is answered as it is read (see [`ObjectStream`]) where the
+/// caller can send a body later; less is read whole first. S3's transfer managers fetch 8 MiB
+/// parts, which stay one buffer each.
+pub const STREAM_ABOVE: u64 = 8 << 20;
+
+/// A version's bytes `at..to`, read and opened a chunk at a time as the client takes them, so
+/// that a download holds about one chunk in memory whatever its length.
+struct ObjectStream {
+    bucket: String,
+    object: ObjectRecord,
+    segments: Vec<(Vec<u8>, u64)>,
+    keys: crate::encryption::Keys,
+    at: u64,
+    to: u64,
+}
+
+impl rampart_core::BodyReader for ObjectStream {
+    fn remaining(&self) -> u64 {
+        self.to.saturating_sub(self.at)
+    }
+
+    fn next_piece(&mut self, db: &Db, sealer: &Sealer) -> Option<Result<Vec<u8>, ServiceError>> {
+        if self.at >= self.to {
+            return None;
+        }
+        // Up to the end of the chunk `at` is in: each piece opens one chunk.
+        let chunk = crate::data::CHUNK as u64;
+        let mut start = 0u64;
+        let mut end = self.to;
+        for (_, size) in &self.segments {
+            if self.at < start + size {
+                end = end.min(start + size).min(start + ((self.at - start) / chunk + 1) * chunk);
+                break;
+            }
+            start += size;
+        }
+        let mut out = Vec::with_capacity(usize::try_from(end - self.at).unwrap_or(0));
+        let get = uncached(db);
+        let read = read_segments(
+            &get,
+            &self.keys.with(sealer),
+            (&self.bucket, &self.object),
+            &self.segments,
+            (self.at, end),
+            &mut out,
+        )
+        .and_then(|()| still_there(&get, &self.bucket, &self.object));
+        match read {
+            Ok(()) if !out.is_empty() => {
+                self.at = end;
+                Some(Ok(out))
+            }
+            Ok(()) => {
+                self.at = self.to;
+                Some(Err(ServiceError::internal()))
+            }
+            Err(e) => {
+                self.at = self.to;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 /// A reader of the store that leaves the read cache alone (object chunks would crowd it).
@@ -757,12 +865,29 @@ macro_rules! read_target {
 }
 
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
+    match read_object(ctx, &input) {
+        // Replaced while it was read: read again what the request names now, once.
+        Err(e) if e.message == CHANGED => read_object(&Ctx { prefetched: None, ..*ctx }, &input),
+        answer => answer,
+    }
+}
+
+fn read_object(ctx: &Ctx<'_>, input: &shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
     let (b, o, range) = read_target!(ctx, input)?;
     let key = customer_key!(input)?;
-    let span = range.unwrap_or((0, o.size));
-    let data = read_range(&uncached(ctx.db), ctx.sealer, &b, (&o, key.as_ref()), span, ctx.now)?;
+    let (from, to) = range.unwrap_or((0, o.size));
+    let body = match ctx.later {
+        Some(later) if to - from > STREAM_ABOVE => {
+            let keys = opening(&uncached(ctx.db), ctx.sealer, &b, (&o, key.as_ref()), ctx.now)?.keys().clone();
+            let segments = o.segments(&b.name);
+            let stream = ObjectStream { bucket: b.name.clone(), object: o.clone(), segments, keys, at: from, to };
+            *later.lock().map_err(|_| ServiceError::internal())? = Some(Box::new(stream));
+            None
+        }
+        _ => Some(Blob(read_range(&uncached(ctx.db), ctx.sealer, &b, (&o, key.as_ref()), (from, to), ctx.now)?)),
+    };
     let tag_count = i32::try_from(o.tags.len()).ok().filter(|n| *n > 0);
-    Ok(read_answer!(GetObjectOutput, b, o, input, range, body: Some(Blob(data)), tag_count,))
+    Ok(read_answer!(GetObjectOutput, b, o, input, range, body, tag_count,))
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {

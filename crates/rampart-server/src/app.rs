@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::Full;
 use rampart_cloudtrail::{self, REDACTED, UserIdentity};
 use rampart_core::partition;
 use rampart_core::{Ctx, Principal, ServiceError, TxCtx};
@@ -23,7 +22,7 @@ use crate::authn::{AuthnError, authenticate};
 use crate::config::Config;
 use crate::dispatch::{Dispatch, Handler, ReadFn, WriteFn};
 
-pub type Response = http::Response<Full<Bytes>>;
+pub type Response = http::Response<crate::body::Body>;
 
 /// Shared state of a running server.
 pub struct App {
@@ -71,11 +70,16 @@ struct Success {
     content_type: String,
     headers: Vec<(String, String)>,
     body: Bytes,
+    /// The reader of a body sent as it is read (see `rampart_core::Ctx::later`), instead of `body`.
+    later: Option<Box<dyn rampart_core::BodyReader>>,
 }
 
 impl Success {
-    fn into_response(self, request_id: &str) -> Response {
+    fn into_response(self, app: &App, request_id: &str) -> Response {
         let mut r = respond(self.status, &self.content_type, self.body, request_id);
+        if let Some(reader) = self.later {
+            *r.body_mut() = crate::body::Body::read(reader, app.db.clone(), app.sealer.clone());
+        }
         for (k, v) in self.headers {
             if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
                 r.headers_mut().append(k, v);
@@ -271,7 +275,7 @@ fn issues_credentials(service: &str, op: &str) -> bool {
 }
 
 pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>, request_id: &str) -> Response {
-    let mut r = http::Response::new(Full::new(body.into()));
+    let mut r = http::Response::new(crate::body::Body::full(body.into()));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(http::header::CONTENT_TYPE, v);
@@ -386,7 +390,7 @@ impl App {
                     let ev = audit::event(draft, origin, request_id, now, &self.config.region, None);
                     audit::queue(&self.db, &ev, now);
                 }
-                ok.into_response(request_id)
+                ok.into_response(self, request_id)
             }
             Err(mut f) => {
                 // The error's ARNs in the request's partition, as its answer's are.
@@ -874,6 +878,7 @@ impl App {
         };
         match handler {
             HandlerRef::Read(f) => {
+                let later = rampart_core::Later::new(None);
                 let ctx = Ctx {
                     principal: &principal,
                     db: &self.db,
@@ -886,6 +891,7 @@ impl App {
                     orgs: Some(&*self.org_policies),
                     asked: rampart_core::Asked { resources: &asked.resources, keys: &asked.keys },
                     prefetched: prefetched.as_ref().map(|p| p as &(dyn std::any::Any + Send + Sync)),
+                    later: Some(&later),
                 };
                 let output = f(&ctx, input).map_err(|e| fail(from_service(e), protocol, namespace))?;
                 if (!op.read_only || issues_credentials(service.endpoint_prefix, op.name))
@@ -893,7 +899,9 @@ impl App {
                 {
                     draft.response_elements = Some(json::audit_json(&output, shape, REDACTED));
                 }
-                Ok(Step::Done(encode(service, op, output, request_id, partition)))
+                let mut done = encode(service, op, output, request_id, partition);
+                done.later = later.into_inner().ok().flatten();
+                Ok(Step::Done(done))
             }
             HandlerRef::Write(handler) => {
                 let region = auth.scope.region.clone();
@@ -1035,6 +1043,7 @@ impl App {
                 orgs: Some(&*orgs),
                 asked: rampart_core::Asked { resources: &write.resources, keys: &write.keys },
                 prefetched: None,
+                later: None,
             };
             write.input = prepare(&ctx, std::mem::replace(&mut write.input, Value::Struct(Vec::new())))?;
             Ok(write)
@@ -1261,6 +1270,7 @@ fn encode(
                 content_type: r.content_type.unwrap_or_else(|| "application/xml".to_owned()),
                 headers,
                 body: Bytes::from(r.body),
+                later: None,
             };
         }
         Protocol::RestJson => {
@@ -1270,13 +1280,20 @@ fn encode(
                 content_type: r.content_type.unwrap_or_else(|| "application/json".to_owned()),
                 headers: r.headers,
                 body: Bytes::from(r.body),
+                later: None,
             };
         }
         Protocol::Json => {
             (json_content_type(service), op.output.map_or_else(|| "{}".to_owned(), |s| json::encode(&output, s)))
         }
     };
-    Success { status: 200, content_type: content_type.to_owned(), headers: Vec::new(), body: Bytes::from(body) }
+    Success {
+        status: 200,
+        content_type: content_type.to_owned(),
+        headers: Vec::new(),
+        body: Bytes::from(body),
+        later: None,
+    }
 }
 
 /// `application/x-amz-json-1.0` or `-1.1`, as the service's model says.

@@ -8,6 +8,7 @@ mod app;
 mod audit;
 mod authn;
 mod balancers;
+mod body;
 pub mod config;
 mod conn_limits;
 mod data_dir;

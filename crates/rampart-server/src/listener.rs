@@ -206,10 +206,11 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     }
     // A ranged download (how `aws s3 cp` and the SDKs' transfer managers fetch a large object)
     // takes room for its range before the object is read, and keeps it until its body is sent:
-    // concurrent downloads wait rather than grow the server by their ranges' sum.
+    // concurrent downloads wait rather than grow the server by their ranges' sum. A longer range
+    // is sent as it is read (see `body`), and takes room for as much as a read whole.
     let room = match download_range(&parts) {
         Some(len) => {
-            let wanted = usize::try_from(len).unwrap_or(usize::MAX);
+            let wanted = usize::try_from(len.min(rampart_s3::STREAM_ABOVE)).unwrap_or(usize::MAX);
             match take_room(app, &parts, (&app.download_memory, app.config.download_memory_bytes), wanted, timeout)
                 .await
             {
@@ -221,7 +222,8 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     };
     let response = app.handle_api(&parts, body, &origin, &request_id).await;
     match room {
-        Some(room) => hold_until_sent(response, room).await,
+        // Released when the body is dropped: once sent, or the connection gone.
+        Some(room) => response.map(|body| body.holding(room)),
         None => response,
     }
 }
@@ -262,23 +264,6 @@ fn download_range(parts: &http::request::Parts) -> Option<u64> {
     let (first, last) = range.split_once('-')?;
     let (first, last) = (first.trim().parse::<u64>().ok()?, last.trim().parse::<u64>().ok()?);
     last.checked_sub(first)?.checked_add(1)
-}
-
-/// The response with `room` released when its body is dropped, once sent (or the connection gone).
-async fn hold_until_sent(response: Response, room: tokio::sync::OwnedSemaphorePermit) -> Response {
-    struct Held(bytes::Bytes, #[allow(dead_code, reason = "held for its drop")] tokio::sync::OwnedSemaphorePermit);
-    impl AsRef<[u8]> for Held {
-        fn as_ref(&self) -> &[u8] {
-            &self.0
-        }
-    }
-    let (parts, body) = response.into_parts();
-    // A `Full` body is its one buffer: collected, it is that buffer again, not a copy.
-    let bytes = match http_body_util::BodyExt::collect(body).await {
-        Ok(collected) => collected.to_bytes(),
-        Err(never) => match never {},
-    };
-    http::Response::from_parts(parts, http_body_util::Full::new(bytes::Bytes::from_owner(Held(bytes, room))))
 }
 
 #[cfg(test)]

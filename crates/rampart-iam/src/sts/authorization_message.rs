@@ -110,6 +110,7 @@ mod tests {
             orgs: None,
             asked: Default::default(),
             prefetched: None,
+            later: None,
         };
         let out =
             decode_authorization_message(&ctx, DecodeAuthorizationMessageRequest { encoded_message: encoded.clone() })

@@ -14,7 +14,7 @@
 //! every level (compare the two for what SCPs cost); `--op create-user` loads durable, audited
 //! CreateUser calls; `--op s3-put` and `--op s3-get` load PutObject and GetObject of 4 KiB
 //! objects (sealed at rest); `--op s3-transfer [--mib N]` uploads N MiB (default 1024) in 8 MiB
-//! parts and downloads it in 8 MiB ranges, 8 connections each way, and reports MB/s and the
+//! parts and downloads it in 8 MiB ranges, 8 connections each way, then in one GET, and reports MB/s and the
 //! server's peak RSS growth. `--op proxy` starts a trivial upstream and the server with two
 //! proxy listeners in front of it (no web ACL; AWS's CommonRuleSet, SQLiRuleSet and
 //! KnownBadInputsRuleSet with a rate-based rule) and loads a small GET straight to the upstream
@@ -388,13 +388,26 @@ async fn s3_transfer(addr: &str, root: &std::sync::Arc<Creds>, mib: usize, pid: 
         t.await??;
     }
     let down = started.elapsed().as_secs_f64();
-    let down_peak = peak.load(std::sync::atomic::Ordering::Relaxed);
-    sampler.abort();
+    let down_peak = peak.swap(0, std::sync::atomic::Ordering::Relaxed);
     println!(
         "S3 ranged download   {mib} MiB in 8 MiB ranges, {TRANSFER_CONNECTIONS} connections: {:.1} s, {:.0} MB/s, server RSS peak +{:.0} MiB",
         down,
         total / down / 1e6,
         down_peak.saturating_sub(base) as f64 / 1024.0
+    );
+    // As `aws s3api get-object` or an SDK's GetObject fetch it: one GET, no range.
+    let started = Instant::now();
+    let (status, _, len) =
+        rampart_testkit::send_counting(s3_signed(addr, root, "GET", "/loadbench/big.bin", Vec::new())?).await?;
+    anyhow::ensure!(status == 200 && len == parts * PART, "GET failed: {status}, {len} bytes");
+    let whole = started.elapsed().as_secs_f64();
+    let whole_peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    sampler.abort();
+    println!(
+        "S3 whole download    {mib} MiB in one GET: {:.1} s, {:.0} MB/s, server RSS peak +{:.0} MiB",
+        whole,
+        total / whole / 1e6,
+        whole_peak.saturating_sub(base) as f64 / 1024.0
     );
     Ok(())
 }

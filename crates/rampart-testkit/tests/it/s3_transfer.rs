@@ -590,3 +590,84 @@ print(json.dumps({
     assert_eq!(v["v2_prefixes"], serde_json::json!(["dir/"]));
     assert_eq!(v["uploads"], serde_json::json!(["up+load%"]));
 }
+
+/// A read longer than the server reads whole is sent as it is read: byte for byte across the
+/// parts of a multipart object and the chunks of each, from any offset, under SSE-KMS too.
+/// A null version replaced while its download is under way never lends the download its
+/// successor's bytes (which it keeps under the same keys): the download is cut short instead,
+/// the client seeing fewer bytes than the length it was told.
+#[tokio::test(flavor = "multi_thread")]
+async fn long_reads_are_sent_as_read_and_never_mix_two_versions() {
+    use aws_sdk_s3::types::ServerSideEncryption;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _heavy = crate::LOAD.write().await;
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("long").send().await.unwrap();
+
+    let parts = [pattern(5 * 1024 * 1024 + 17, 3), pattern(6 * 1024 * 1024 + 3, 4), pattern(300_000, 5)];
+    let up = c.create_multipart_upload().bucket("long").key("parts.bin").send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let mut etags = Vec::new();
+    for (n, body) in (1..).zip(&parts) {
+        let p = c.upload_part().bucket("long").key("parts.bin").upload_id(&id).part_number(n);
+        let etag = p.body(ByteStream::from(body.clone())).send().await.unwrap().e_tag().unwrap().to_owned();
+        etags.push((n, etag));
+    }
+    let listed: Vec<(i32, &str)> = etags.iter().map(|(n, e)| (*n, e.as_str())).collect();
+    let done = c.complete_multipart_upload().bucket("long").key("parts.bin").upload_id(&id);
+    done.multipart_upload(completed(&listed)).send().await.unwrap();
+    let whole = parts.concat();
+    let got = c.get_object().bucket("long").key("parts.bin").send().await.unwrap();
+    assert_eq!(got.content_length(), Some(whole.len() as i64));
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == whole.as_slice());
+    let (from, to) = (1_000_001usize, 11_500_000usize);
+    let got = c.get_object().bucket("long").key("parts.bin").range(format!("bytes={from}-{to}")).send().await.unwrap();
+    assert_eq!(got.content_range(), Some(format!("bytes {from}-{to}/{}", whole.len()).as_str()));
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == &whole[from..=to]);
+
+    let sealed = pattern(12 * 1024 * 1024 + 5, 6);
+    let put = c.put_object().bucket("long").key("sealed.bin").server_side_encryption(ServerSideEncryption::AwsKms);
+    put.body(ByteStream::from(sealed.clone())).send().await.unwrap();
+    let got = c.get_object().bucket("long").key("sealed.bin").send().await.unwrap();
+    assert_eq!(got.server_side_encryption(), Some(&ServerSideEncryption::AwsKms));
+    assert!(got.body.collect().await.unwrap().into_bytes().as_ref() == sealed.as_slice());
+
+    // A download that reads slowly while its object is replaced.
+    let (first, second) = (pattern(48 * 1024 * 1024, 7), pattern(48 * 1024 * 1024, 8));
+    c.put_object().bucket("long").key("race.bin").body(ByteStream::from(first.clone())).send().await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.endpoint.trim_start_matches("http://")).await.unwrap();
+    stream.write_all(&crate::robustness::signed_head(&server, "GET", "/long/race.bin", &[])).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let body_at = loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the answer ends in its head");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..body_at]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200") && head.contains(&format!("content-length: {}", first.len())), "{head}");
+    let mut body = got.split_off(body_at);
+    while body.len() < 1024 * 1024 {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        body.extend_from_slice(&buf[..n]);
+    }
+    c.put_object().bucket("long").key("race.bin").body(ByteStream::from(second.clone())).send().await.unwrap();
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => body.extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    rest.await.expect("the download ends");
+    assert!(body.len() < first.len(), "the download is cut short, not finished with the new bytes");
+    assert!(body == first[..body.len()], "every byte sent is the first version's");
+    let now = c.get_object().bucket("long").key("race.bin").send().await.unwrap();
+    assert!(now.body.collect().await.unwrap().into_bytes().as_ref() == second.as_slice());
+}
