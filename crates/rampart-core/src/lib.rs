@@ -34,6 +34,9 @@ pub struct TxCtx<'a> {
     pub refused: &'a [usize],
     /// What the request was authorized on (see [`Asked`]).
     pub asked: Asked<'a>,
+    /// Work done for the request before its transaction, off the store's one writer (S3: the
+    /// MD5 of an upload's body), which the handler may take instead of doing it again.
+    pub prepared: Option<&'a (dyn std::any::Any + Send + Sync)>,
 }
 
 /// What the authorizer weighed a request on: the resources it acts on and the condition keys

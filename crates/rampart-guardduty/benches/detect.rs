@@ -108,6 +108,7 @@ fn bench(c: &mut Criterion) {
             region: "us-east-1",
             refused: &[],
             asked: Default::default(),
+            prepared: None,
         };
         let input = CreateDetectorRequest {
             enable: true,

@@ -262,7 +262,8 @@ pub fn complete(
     let p = &checked.target.principal;
     let mut mfa_at = None;
     if let (Some(serial), Some(code)) = (&checked.target.mfa_serial, mfa_code) {
-        let ctx = TxCtx { principal: p, sealer, now, region: "", refused: &[], asked: Default::default() };
+        let ctx =
+            TxCtx { principal: p, sealer, now, region: "", refused: &[], asked: Default::default(), prepared: None };
         iam::accept_mfa_code(tx, &ctx, serial, code)
             .map_err(|e| if e.status >= 500 { SignInError::Internal } else { SignInError::Failed })?;
         mfa_at = Some(now);

@@ -227,6 +227,7 @@ fn access_role(
         region: ctx.region,
         refused: &[],
         asked: Default::default(),
+        prepared: None,
     };
     let trust = serde_json::json!({
         "Version": "2012-10-17",

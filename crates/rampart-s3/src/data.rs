@@ -39,6 +39,16 @@ pub(crate) fn put_sealed(tx: &mut Tx<'_>, prefix: &[u8], chunks: Vec<Vec<u8>>) -
     Ok(())
 }
 
+/// Deletes the chunks of the run at `prefix` from the one holding byte `from` to the end of a run
+/// of `len` bytes: what a run of `from` bytes written over it does not overwrite.
+pub(crate) fn delete_past(tx: &mut Tx<'_>, prefix: &[u8], from: u64, len: u64) -> Result<(), ServiceError> {
+    let chunk = CHUNK as u64;
+    for i in from.div_ceil(chunk)..len.div_ceil(chunk) {
+        tx.delete(&chunk_key(prefix, i))?;
+    }
+    Ok(())
+}
+
 /// Deletes the run at `prefix`.
 pub(crate) fn delete(tx: &mut Tx<'_>, prefix: &[u8]) -> Result<(), ServiceError> {
     let mut scan = prefix.to_vec();

@@ -34,7 +34,7 @@ pub use multipart::{
     list_parts, prepare_upload_part, upload_part, upload_part_copy,
 };
 pub use objects::{
-    STREAM_ABOVE, Scanned, copy_object, delete_object, delete_object_tagging, delete_objects, get_object,
+    Md5Of, STREAM_ABOVE, Scanned, copy_object, delete_object, delete_object_tagging, delete_objects, get_object,
     get_object_acl, get_object_tagging, head_object, list_object_versions, list_objects, list_objects_v2,
     object_for_scan, put_object, put_object_acl, put_object_tagging, set_object_tag, upgrade,
 };
@@ -448,7 +448,8 @@ pub fn deliver_object(
     now: OffsetDateTime,
 ) -> Result<Option<DeliveryKmsUse>, ServiceError> {
     let b = bucket_tx(tx, bucket)?;
-    let mut rec = objects::new_record(&b, key, body, Some(content_type.to_owned()), metadata, None, now)?;
+    let md5 = objects::Md5Of::of(None, body);
+    let mut rec = objects::new_record(&b, key, (body, md5), Some(content_type.to_owned()), metadata, None, now)?;
     let plan = match kms {
         None => encryption::Plan::sse_s3(),
         Some(k) => {

@@ -293,7 +293,8 @@ pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) 
     let customer = objects::customer_key!(input)?;
     let u = upload_read(ctx, &b.name, &input.key, &input.upload_id)?;
     let body = input.body.take().map(|b| b.0).unwrap_or_default();
-    let sent = objects::check_integrity(&sent!(input), &body)?.map(|c| part_checksum(&u, c)).transpose()?;
+    let md5 = objects::Md5Of::of(None, &body);
+    let sent = objects::check_integrity(&sent!(input), (&body, md5))?.map(|c| part_checksum(&u, c)).transpose()?;
     // The part keeps a checksum of the upload's kind; without an algorithm of the client's, that is
     // S3's default, whatever the part was sent with.
     let (algorithm, _) = u.object_checksum();
@@ -301,7 +302,7 @@ pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) 
         Some(c) if c.0 == algorithm.name() => c.clone(),
         _ => (algorithm.name().to_owned(), algorithm.encode(&body)),
     };
-    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(&body).as_slice()));
+    let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(&md5));
     // An upload's encryption is fixed when it begins, and its id is never reused: what is sealed
     // here is sealed as the write would seal it.
     let sealing = u.sealing(&objects::uncached(ctx.db), ctx.sealer, &b.region, customer.as_ref(), ctx.now)?;
@@ -528,7 +529,15 @@ pub fn complete_multipart_upload(
     let parts: Vec<PartRef> =
         chosen.iter().map(|p| PartRef { upload: u.upload_id.clone(), number: p.number, size: p.size }).collect();
     let kept: Vec<u32> = parts.iter().map(|p| p.number).collect();
-    let mut rec = objects::new_record(&b, &u.key, &[], u.content_type.clone(), u.metadata.clone(), None, ctx.now)?;
+    let mut rec = objects::new_record(
+        &b,
+        &u.key,
+        (&[], objects::Md5Of::of(None, &[])),
+        u.content_type.clone(),
+        u.metadata.clone(),
+        None,
+        ctx.now,
+    )?;
     rec.size = parts.iter().map(|p| p.size).sum();
     rec.etag = etag.clone();
     rec.tags = u.tags.clone();

@@ -50,10 +50,34 @@ fn check_version_id(id: &str) -> Result<(), ServiceError> {
 
 /// A new version's record for `body`: a version id if the bucket's versioning is on, else the
 /// null version.
+/// The MD5 of an upload's body, worked out on the request's task before its transaction (see
+/// `rampart_core::TxCtx::prepared`): the ETag of a single PUT, and what its `Content-MD5` is
+/// checked against. It names the buffer it was worked out from, and is taken only for that one.
+pub struct Md5Of {
+    at: usize,
+    len: usize,
+    digest: [u8; 16],
+}
+
+impl Md5Of {
+    pub fn new(body: &[u8]) -> Self {
+        Md5Of { at: body.as_ptr() as usize, len: body.len(), digest: md5::Md5::digest(body).into() }
+    }
+
+    /// The MD5 of `body`: lent by `prepared` when worked out from this very buffer, else worked
+    /// out here.
+    pub(crate) fn of(prepared: Option<&(dyn std::any::Any + Send + Sync)>, body: &[u8]) -> [u8; 16] {
+        match prepared.and_then(|p| p.downcast_ref::<Md5Of>()) {
+            Some(m) if m.at == body.as_ptr() as usize && m.len == body.len() => m.digest,
+            _ => md5::Md5::digest(body).into(),
+        }
+    }
+}
+
 pub(crate) fn new_record(
     b: &BucketRecord,
     key: &str,
-    body: &[u8],
+    (body, md5): (&[u8], [u8; 16]),
     content_type: Option<String>,
     metadata: BTreeMap<String, String>,
     checksum: Option<(String, String)>,
@@ -65,7 +89,7 @@ pub(crate) fn new_record(
         v: 1,
         key: key.to_owned(),
         size: body.len() as u64,
-        etag: format!("\"{}\"", data_encoding::HEXLOWER.encode(md5::Md5::digest(body).as_slice())),
+        etag: format!("\"{}\"", data_encoding::HEXLOWER.encode(&md5)),
         last_modified: now,
         content_type,
         metadata,
@@ -340,13 +364,22 @@ pub(crate) fn write_version(
     let existing = versions_tx(tx, &b.name, &rec.key)?;
     let now = u64::try_from(rec.last_modified.unix_timestamp_nanos()).unwrap_or(0);
     rec.seq = existing.first().map_or(now, |(_, o)| now.max(o.seq.saturating_add(1)));
+    let prefix = data_key(&b.name, &rec.key, rec.version_id.as_deref());
     if rec.version_id.is_none() {
         for e in existing.iter().filter(|(_, o)| o.version_id.is_none()) {
-            remove(tx, &b.name, e)?;
+            match (bytes, e) {
+                // A single PUT over a null version of one: its chunks are written over the old
+                // ones, and those past its end deleted.
+                (Some((_, body)), (entry, old)) if old.parts.is_empty() && !old.delete_marker => {
+                    tx.delete(entry)?;
+                    crate::data::delete_past(tx, &prefix, body.len() as u64, old.size)?;
+                }
+                _ => remove(tx, &b.name, e)?,
+            }
         }
     }
     if let Some((sealing, body)) = bytes {
-        crate::data::write(tx, sealing, &data_key(&b.name, &rec.key, rec.version_id.as_deref()), body)?;
+        crate::data::write(tx, sealing, &prefix, body)?;
         rec.sealed = true;
     }
     records::write_tx(tx, &version_entry(&b.name, &rec.key, rec.seq), &rec)?;
@@ -392,14 +425,17 @@ fn invalid_request(message: impl Into<String>) -> ServiceError {
 
 /// Checks the integrity values a client sent with the bytes: Content-MD5 and one flexible
 /// checksum. Returns the flexible checksum sent, checked.
-pub(crate) fn check_integrity(sent: &Sent<'_>, body: &[u8]) -> Result<Option<(String, String)>, ServiceError> {
-    if let Some(md5) = sent.md5 {
+pub(crate) fn check_integrity(
+    sent: &Sent<'_>,
+    (body, md5): (&[u8], [u8; 16]),
+) -> Result<Option<(String, String)>, ServiceError> {
+    if let Some(header) = sent.md5 {
         let given = data_encoding::BASE64
-            .decode(md5.as_bytes())
+            .decode(header.as_bytes())
             .ok()
             .filter(|d| d.len() == 16)
             .ok_or_else(|| ServiceError::new("InvalidDigest", 400, "The Content-MD5 you specified was invalid."))?;
-        if given != md5::Md5::digest(body).as_slice() {
+        if given != md5 {
             return Err(ServiceError::new(
                 "BadDigest",
                 400,
@@ -597,9 +633,10 @@ pub fn put_object(
         }
     }
     let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
-    let checksum = check_integrity(&sent!(input), body)?;
+    let md5 = Md5Of::of(ctx.prepared, body);
+    let checksum = check_integrity(&sent!(input), (body, md5))?;
     let metadata = input.metadata.clone().unwrap_or_default();
-    let mut rec = new_record(&b, &input.key, body, input.content_type.clone(), metadata, checksum, ctx.now)?;
+    let mut rec = new_record(&b, &input.key, (body, md5), input.content_type.clone(), metadata, checksum, ctx.now)?;
     rec.tags = tags;
     rec.acl = acl;
     rec.lock = lock;
@@ -1730,7 +1767,8 @@ pub fn copy_object(
         None => src.checksum.as_ref().and_then(|(a, _)| Algorithm::parse(a)).unwrap_or(Algorithm::Crc64Nvme),
     };
     let checksum = Some((algorithm.name().to_owned(), algorithm.encode(&body)));
-    let mut rec = new_record(&b, &input.key, &body, content_type, metadata, checksum, ctx.now)?;
+    let md5 = Md5Of::of(None, &body);
+    let mut rec = new_record(&b, &input.key, (&body, md5), content_type, metadata, checksum, ctx.now)?;
     rec.tags = if replace_tags {
         input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default()
     } else {

@@ -867,6 +867,7 @@ impl App {
                         refused,
                         resources: asked.resources,
                         keys: asked.keys,
+                        prepared: None,
                     },
                     region: auth.scope.region.clone(),
                     endpoint: endpoint.url(),
@@ -906,6 +907,7 @@ impl App {
             HandlerRef::Write(handler) => {
                 let region = auth.scope.region.clone();
                 let (resources, keys) = (asked.resources, asked.keys);
+                let prepared = before_write(service, op, &input);
                 Ok(Step::Write(Box::new(WriteStep {
                     handler,
                     input,
@@ -916,6 +918,7 @@ impl App {
                     refused,
                     resources,
                     keys,
+                    prepared,
                 })))
             }
         }
@@ -1088,6 +1091,7 @@ impl App {
                     region: &w.region,
                     refused: &w.refused,
                     asked: rampart_core::Asked { resources: &w.resources, keys: &w.keys },
+                    prepared: w.prepared.as_deref(),
                 };
                 let output = (w.handler)(tx, &ctx, w.input)?;
                 if !AUDIT {
@@ -1176,6 +1180,18 @@ pub struct WriteStep {
     /// What the request was authorized on (see `TxCtx::asked`).
     resources: Vec<String>,
     keys: Vec<(String, Vec<String>)>,
+    /// Work done for it before its transaction (see `TxCtx::prepared`).
+    prepared: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+/// Work a write's handler would otherwise do on the store's one writer, done on the request's task:
+/// the MD5 of a PutObject's body (its ETag).
+fn before_write(service: &Service, op: &Operation, input: &Value) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+    if service.endpoint_prefix != "s3" || op.name != "PutObject" {
+        return None;
+    }
+    let body = restxml::blob_payload(op, input)?;
+    Some(Box::new(rampart_s3::Md5Of::new(body)))
 }
 
 /// A `Prepared` operation: its first step, then its write.

@@ -51,10 +51,23 @@ impl Body {
         }
     }
 
-    /// The body, holding `room` until it is sent or dropped.
+    /// The body, holding `room` until it is sent or dropped. A buffer holds it itself: the server
+    /// may drop the body once it has taken the buffer, before the buffer's bytes are written.
     pub fn holding(mut self, room: OwnedSemaphorePermit) -> Self {
-        self.room = Some(room);
+        match &mut self.kind {
+            Kind::Full(bytes) => *bytes = bytes.take().map(|b| Bytes::from_owner(Held(b, room))),
+            Kind::Read(_) => self.room = Some(room),
+        }
         self
+    }
+}
+
+/// Bytes, and the room they hold until dropped.
+struct Held(Bytes, #[allow(dead_code, reason = "held for its drop")] OwnedSemaphorePermit);
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 

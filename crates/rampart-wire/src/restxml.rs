@@ -363,6 +363,16 @@ pub fn take_blob_payload(op: &Operation, output: &mut Value) -> Option<Vec<u8>> 
     }
 }
 
+/// The bytes of an input's blob payload (an upload's body), if it has one.
+pub fn blob_payload<'v>(op: &Operation, input: &'v Value) -> Option<&'v [u8]> {
+    let (Some(shape), Value::Struct(fields)) = (op.input, input) else { return None };
+    let Kind::Structure(st) = &shape.kind else { return None };
+    match fields.get(st.payload.and_then(|p| st.member_index(p))?)? {
+        Some(Value::Blob(bytes)) => Some(bytes),
+        _ => None,
+    }
+}
+
 pub fn encode_output(op: &Operation, output: &Value, root: Option<&str>, namespace: Option<&str>) -> HttpResponse {
     let mut resp = HttpResponse { status: op.response_code, headers: Vec::new(), content_type: None, body: Vec::new() };
     let (Some(shape), Value::Struct(fields)) = (op.output, output) else { return resp };

@@ -40,6 +40,7 @@ pub async fn ensure_dev_user(db: &Db, sealer: Arc<Sealer>, account_id: &str) -> 
                 region: "us-east-1",
                 refused: &[],
                 asked: Default::default(),
+                prepared: None,
             };
             let tags = vec![shapes::Tag { key: "rampart:purpose".into(), value: "dev-mode".into() }];
             let user = shapes::CreateUserRequest {

@@ -601,7 +601,7 @@ async fn long_reads_are_sent_as_read_and_never_mix_two_versions() {
     use aws_sdk_s3::types::ServerSideEncryption;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _heavy = crate::LOAD.write().await;
-    let server = TestServer::start().await.unwrap();
+    let mut server = TestServer::start().await.unwrap();
     let c = s3(&server, &server.access_key_id, &server.secret_access_key);
     c.create_bucket().bucket("long").send().await.unwrap();
 
@@ -670,4 +670,15 @@ async fn long_reads_are_sent_as_read_and_never_mix_two_versions() {
     assert!(body == first[..body.len()], "every byte sent is the first version's");
     let now = c.get_object().bucket("long").key("race.bin").send().await.unwrap();
     assert!(now.body.collect().await.unwrap().into_bytes().as_ref() == second.as_slice());
+
+    // A shorter null version written over it keeps no chunk of the longer one.
+    let short = pattern(1024 * 1024 + 512 * 1024, 9);
+    c.put_object().bucket("long").key("race.bin").body(ByteStream::from(short.clone())).send().await.unwrap();
+    let now = c.get_object().bucket("long").key("race.bin").send().await.unwrap();
+    assert!(now.body.collect().await.unwrap().into_bytes().as_ref() == short.as_slice());
+    server.stop().await;
+    let db = server.open_store().unwrap();
+    let chunks = db.scan_prefix(b"s3/data/long/race.bin\0null\0", None, 1000, false).unwrap();
+    assert_eq!(chunks.len(), 2, "the 1.5 MiB version's two chunks, and nothing of the 48 MiB one");
+    db.close();
 }
