@@ -1821,6 +1821,20 @@ mod tests {
         }
     }
 
+    /// A digest worked out before the transaction is taken only for the buffer it came from:
+    /// another body of the same length gets its own.
+    #[test]
+    fn a_prepared_md5_is_taken_only_for_its_own_buffer() {
+        let (a, b) = (b"first body".to_vec(), b"other body".to_vec());
+        let prepared = Md5Of::new(&a);
+        let lent = Some(&prepared as &(dyn std::any::Any + Send + Sync));
+        let md5 = |body: &[u8]| -> [u8; 16] { md5::Md5::digest(body).into() };
+        assert_eq!(Md5Of::of(lent, &a), md5(&a));
+        assert_eq!(Md5Of::of(lent, &b), md5(&b));
+        assert_eq!(Md5Of::of(lent, &a[..4]), md5(&a[..4]));
+        assert_eq!(Md5Of::of(None, &b), md5(&b));
+    }
+
     #[test]
     fn ranges_read_as_s3_reads_them() {
         let r = |h: &str| byte_range(Some(h), 10).map_err(|e| e.code.into_owned());

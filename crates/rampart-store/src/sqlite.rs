@@ -176,8 +176,13 @@ impl Checkpointer {
             .name("rampart-store-checkpoint".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE) {
-                        tracing::warn!(error = %e, "store: checkpoint failed");
+                    match conn.wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE) {
+                        Ok(_) => {}
+                        // The writer is checkpointing past the high water itself: nothing to do.
+                        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                            tracing::debug!("store: checkpoint skipped, the writer is checkpointing");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "store: checkpoint failed"),
                     }
                 }
             })
