@@ -48,8 +48,6 @@ fn check_version_id(id: &str) -> Result<(), ServiceError> {
     if id == NULL_VERSION || ours { Ok(()) } else { Err(invalid_argument("Invalid version id specified")) }
 }
 
-/// A new version's record for `body`: a version id if the bucket's versioning is on, else the
-/// null version.
 /// The MD5 of an upload's body, worked out on the request's task before its transaction (see
 /// `rampart_core::TxCtx::prepared`): the ETag of a single PUT, and what its `Content-MD5` is
 /// checked against. It names the buffer it was worked out from, and is taken only for that one.
@@ -74,6 +72,8 @@ impl Md5Of {
     }
 }
 
+/// A new version's record for `body`: a version id if the bucket's versioning is on, else the
+/// null version.
 pub(crate) fn new_record(
     b: &BucketRecord,
     key: &str,
@@ -904,7 +904,9 @@ macro_rules! read_target {
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
     match read_object(ctx, &input) {
         // Replaced while it was read: read again what the request names now, once.
-        Err(e) if e.message == CHANGED => read_object(&Ctx { prefetched: None, ..*ctx }, &input),
+        Err(e) if e.code == "InternalError" && e.message == CHANGED => {
+            read_object(&Ctx { prefetched: None, ..*ctx }, &input)
+        }
         answer => answer,
     }
 }
