@@ -1475,9 +1475,53 @@ pub struct Scanned {
     pub version_id: Option<String>,
     pub etag: String,
     pub size: u64,
+    /// Which write of the key it is (see [`set_object_tag`]).
+    pub seq: u64,
     /// Its bytes, opened; `None` when it is larger than the scan takes or sealed with the
     /// customer's own key (SSE-C), which the scanner does not have.
     pub bytes: Option<Vec<u8>>,
+}
+
+impl Scanned {
+    fn of(b: &BucketRecord, o: &ObjectRecord, bytes: Option<Vec<u8>>) -> Self {
+        Scanned {
+            bucket_owner: b.account_id.clone(),
+            region: b.region.clone(),
+            version_id: o.version_id.clone(),
+            etag: o.etag.clone(),
+            size: o.size,
+            seq: o.seq,
+            bytes,
+        }
+    }
+}
+
+/// Whether a scan reads an object's bytes: not past `max`, nor under the customer's own key.
+fn scannable(o: &ObjectRecord, max: u64) -> bool {
+    o.size <= max && o.sse_c.is_none()
+}
+
+/// The current version of an object read for a malware scan outside any transaction, so that the
+/// store's writer does not wait on the read or the scan; `None` when it is gone.
+pub fn current_for_scan(
+    db: &Db,
+    sealer: &Sealer,
+    (bucket, key): (&str, &str),
+    max: u64,
+    now: OffsetDateTime,
+) -> Result<Option<Scanned>, ServiceError> {
+    let Ok(b) = self::bucket(db, bucket) else { return Ok(None) };
+    let Some(o) = current(db, &b.name, key)? else { return Ok(None) };
+    let bytes = match scannable(&o, max) {
+        true => match read_range(&uncached(db), sealer, &b, (&o, None), (0, o.size), now) {
+            Ok(bytes) => Some(bytes),
+            // Replaced while it was read: the write that replaced it is scanned in its turn.
+            Err(e) if e.code == "InternalError" && e.message == CHANGED => return Ok(None),
+            Err(e) => return Err(e),
+        },
+        false => None,
+    };
+    Ok(Some(Scanned::of(&b, &o, bytes)))
 }
 
 /// An object (one version; the current one when none is named) read for a malware scan inside a
@@ -1491,19 +1535,25 @@ pub fn object_for_scan(
 ) -> Result<Option<Scanned>, ServiceError> {
     let Ok(b) = bucket_tx(tx, bucket) else { return Ok(None) };
     let Ok((_, o)) = version_tx(tx, &b.name, key, version) else { return Ok(None) };
-    let bytes = if o.size > max || o.sse_c.is_some() {
-        None
-    } else {
-        Some(read_range(&records::tx_reader(tx), sealer, &b, (&o, None), (0, o.size), now)?)
+    let bytes = match scannable(&o, max) {
+        true => Some(read_range(&records::tx_reader(tx), sealer, &b, (&o, None), (0, o.size), now)?),
+        false => None,
     };
-    Ok(Some(Scanned {
-        bucket_owner: b.account_id.clone(),
-        region: b.region.clone(),
-        version_id: o.version_id.clone(),
-        etag: o.etag.clone(),
-        size: o.size,
-        bytes,
-    }))
+    Ok(Some(Scanned::of(&b, &o, bytes)))
+}
+
+/// Whether an object version is still the write a scan read (its [`Scanned::seq`]): not
+/// deleted, nor a null version written over since.
+pub fn still_scanned(
+    tx: &Tx<'_>,
+    (bucket, key, version): (&str, &str, Option<&str>),
+    seq: u64,
+) -> Result<bool, ServiceError> {
+    match version_tx(tx, bucket, key, version) {
+        Ok((_, o)) => Ok(o.seq == seq),
+        Err(e) if e.status < 500 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Sets one tag of an object version (GuardDuty's scan result), keeping its others; false when

@@ -44,10 +44,22 @@ pub async fn detect(
         // Malware Protection for S3: objects written into protected buckets since the last pass.
         let (s, reader) = (sealer.clone(), db.clone());
         let now = time::OffsetDateTime::now_utc();
-        let pending = tokio::task::spawn_blocking(move || rampart_guardduty::malware::pending(&reader, now)).await;
-        if matches!(pending, Ok(Ok(true)))
-            && let Err(e) = db.transact(move |tx| rampart_guardduty::malware::scan_pending(tx, &s, now)).await
-        {
+        let pass =
+            tokio::task::spawn_blocking(move || rampart_guardduty::malware::scan_pending(&reader, &s, now)).await;
+        let recorded = match pass {
+            Ok(Ok(Some(pass))) => {
+                db.transact(move |tx| rampart_guardduty::malware::record_pass(tx, pass, now)).await.map(drop).map_err(
+                    |e| match e {
+                        rampart_store::TxError::Aborted(e) => e,
+                        rampart_store::TxError::Store(e) => e.into(),
+                    },
+                )
+            }
+            Ok(Ok(None)) => Ok(()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(rampart_core::ServiceError::internal()),
+        };
+        if let Err(e) = recorded {
             tracing::warn!(error = ?e, "scanning S3 objects for malware failed; it is retried on the next run");
         }
         tor.refresh();
