@@ -40,7 +40,7 @@ pub(crate) fn put_sealed(tx: &mut Tx<'_>, prefix: &[u8], chunks: Vec<Vec<u8>>) -
 }
 
 /// Deletes the chunks of the run at `prefix` from the one holding byte `from` to the end of a run
-/// of `len` bytes: what a run of `from` bytes written over it does not overwrite.
+/// of `len` bytes (all of them from 0), by their keys.
 pub(crate) fn delete_past(tx: &mut Tx<'_>, prefix: &[u8], from: u64, len: u64) -> Result<(), ServiceError> {
     let chunk = CHUNK as u64;
     for i in from.div_ceil(chunk)..len.div_ceil(chunk) {
@@ -64,7 +64,22 @@ pub(crate) fn delete(tx: &mut Tx<'_>, prefix: &[u8]) -> Result<(), ServiceError>
     }
 }
 
-/// Reads bytes `from..to` of the run at `prefix`, appending them to `out`.
+/// A read that met a run deleted under it (its version deleted or replaced since the read found
+/// it): S3's error to retry on. See `objects::read_segments`, which tells this from a chunk lost.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (InternalError).
+pub(crate) fn gone() -> ServiceError {
+    ServiceError::new("InternalError", 500, GONE)
+}
+
+const GONE: &str = "We encountered an internal error. Please try again.";
+
+/// Whether `e` is [`gone`].
+pub(crate) fn is_gone(e: &ServiceError) -> bool {
+    e.code == "InternalError" && e.message == GONE
+}
+
+/// Reads bytes `from..to` of the run at `prefix`, appending them to `out`; [`gone`] when a chunk
+/// of it is not there.
 pub(crate) fn read(
     get: &Reader<'_>,
     sealing: &Sealing<'_>,
@@ -76,10 +91,7 @@ pub(crate) fn read(
     let mut i = from / chunk;
     while i * chunk < to {
         let at = chunk_key(prefix, i);
-        let stored = get(&at)?.ok_or_else(|| {
-            tracing::error!(chunk = %String::from_utf8_lossy(&at), "an object's chunk is missing");
-            ServiceError::internal()
-        })?;
+        let stored = get(&at)?.ok_or_else(gone)?;
         let plain = sealing.open(&at, &stored)?;
         let start = usize::try_from(from.saturating_sub(i * chunk)).unwrap_or(0);
         let end = usize::try_from((to - i * chunk).min(chunk)).unwrap_or(0).min(plain.len());

@@ -291,6 +291,11 @@ pub struct ObjectRecord {
     /// Object Lock's retention and legal hold on this version.
     #[serde(default)]
     pub lock: Option<lock::VersionLock>,
+    /// A single PUT's null version keeps its bytes under a run of its own write (its `seq` in the
+    /// run's keys), so that a read never meets the chunks of the null version that replaces it;
+    /// false for those written before, whose run is the key's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_run: bool,
 }
 
 /// One part of a completed multipart upload, as its object keeps it.
@@ -305,7 +310,11 @@ impl ObjectRecord {
     /// Where the version's bytes are: each run's prefix and length, in order.
     fn segments(&self, bucket: &str) -> Vec<(Vec<u8>, u64)> {
         if self.parts.is_empty() {
-            return vec![(data_key(bucket, &self.key, self.version_id.as_deref()), self.size)];
+            let mut run = data_key(bucket, &self.key, self.version_id.as_deref());
+            if self.own_run {
+                run.extend_from_slice(format!("@{:016x}", self.seq).as_bytes());
+            }
+            return vec![(run, self.size)];
         }
         self.parts.iter().map(|p| (multipart::part_data(&p.upload, p.number), p.size)).collect()
     }

@@ -109,6 +109,7 @@ pub(crate) fn new_record(
         sse_c: None,
         parts: Vec::new(),
         lock: None,
+        own_run: false,
     })
 }
 
@@ -204,7 +205,6 @@ pub(crate) fn read_range(
     let sealing = opening(get, sealer, b, (o, customer), now)?;
     let mut out = Vec::with_capacity(usize::try_from(to.saturating_sub(from)).unwrap_or(0));
     read_segments(get, &sealing, (&b.name, o), &o.segments(&b.name), (from, to), &mut out)?;
-    still_there(get, &b.name, o)?;
     Ok(out)
 }
 
@@ -234,34 +234,26 @@ fn read_segments(
     for (prefix, size) in segments {
         let (start, end) = (from.max(at), to.min(at + size));
         if start < end {
-            crate::data::read(get, sealing, prefix, (start - at, end - at), out).inspect_err(|e| {
-                if e.status >= 500 {
-                    tracing::error!(bucket, key = %o.key, "an object's bytes do not open");
+            match crate::data::read(get, sealing, prefix, (start - at, end - at), out) {
+                Ok(()) => {}
+                // Deleted since it was found (a version's run is its write's own): read again.
+                Err(e) if crate::data::is_gone(&e) && !still_there(get, bucket, o)? => return Err(e),
+                Err(e) if e.status >= 500 => {
+                    tracing::error!(bucket, key = %o.key, "an object's bytes are missing or do not open");
+                    return Err(ServiceError::internal());
                 }
-            })?;
+                Err(e) => return Err(e),
+            }
         }
         at += size;
     }
     Ok(())
 }
 
-/// Fails unless version `o` is still stored. Checked after its bytes are read (each chunk on its
-/// own, outside a transaction), it shows they were the version's: a null version that replaced it
-/// meanwhile would have had its bytes under the same keys, and removed its record first.
-fn still_there(get: &Reader<'_>, bucket: &str, o: &ObjectRecord) -> Result<(), ServiceError> {
-    match get(&version_entry(bucket, &o.key, o.seq))? {
-        Some(_) => Ok(()),
-        None => Err(changed()),
-    }
+/// Whether version `o` is still stored (a read that found a chunk of it gone asks).
+fn still_there(get: &Reader<'_>, bucket: &str, o: &ObjectRecord) -> Result<bool, ServiceError> {
+    Ok(get(&version_entry(bucket, &o.key, o.seq))?.is_some())
 }
-
-/// A read that met a version replaced under it: S3's error to retry on.
-/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html> (InternalError).
-fn changed() -> ServiceError {
-    ServiceError::new("InternalError", 500, CHANGED)
-}
-
-const CHANGED: &str = "We encountered an internal error. Please try again.";
 
 /// A read of more than this many bytes is answered as it is read (see [`ObjectStream`]) where the
 /// caller can send a body later; less is read whole first. S3's transfer managers fetch 8 MiB
@@ -308,8 +300,7 @@ impl rampart_core::BodyReader for ObjectStream {
             &self.segments,
             (self.at, end),
             &mut out,
-        )
-        .and_then(|()| still_there(&get, &self.bucket, &self.object));
+        );
         match read {
             Ok(()) if !out.is_empty() => {
                 self.at = end;
@@ -346,8 +337,8 @@ pub(crate) fn read_data(
 /// Removes one version (or marker) and its bytes.
 fn remove(tx: &mut Tx<'_>, bucket: &str, (entry, o): &Entry) -> Result<(), ServiceError> {
     tx.delete(entry)?;
-    for (prefix, _) in o.segments(bucket).iter().filter(|_| !o.delete_marker) {
-        crate::data::delete(tx, prefix)?;
+    for (prefix, size) in o.segments(bucket).iter().filter(|_| !o.delete_marker) {
+        crate::data::delete_past(tx, prefix, 0, *size)?;
     }
     Ok(())
 }
@@ -364,22 +355,15 @@ pub(crate) fn write_version(
     let existing = versions_tx(tx, &b.name, &rec.key)?;
     let now = u64::try_from(rec.last_modified.unix_timestamp_nanos()).unwrap_or(0);
     rec.seq = existing.first().map_or(now, |(_, o)| now.max(o.seq.saturating_add(1)));
-    let prefix = data_key(&b.name, &rec.key, rec.version_id.as_deref());
     if rec.version_id.is_none() {
         for e in existing.iter().filter(|(_, o)| o.version_id.is_none()) {
-            match (bytes, e) {
-                // A single PUT over a null version of one: its chunks are written over the old
-                // ones, and those past its end deleted.
-                (Some((_, body)), (entry, old)) if old.parts.is_empty() && !old.delete_marker => {
-                    tx.delete(entry)?;
-                    crate::data::delete_past(tx, &prefix, body.len() as u64, old.size)?;
-                }
-                _ => remove(tx, &b.name, e)?,
-            }
+            remove(tx, &b.name, e)?;
         }
     }
     if let Some((sealing, body)) = bytes {
-        crate::data::write(tx, sealing, &prefix, body)?;
+        rec.own_run = rec.version_id.is_none();
+        let Some((run, _)) = rec.segments(&b.name).into_iter().next() else { return Err(ServiceError::internal()) };
+        crate::data::write(tx, sealing, &run, body)?;
         rec.sealed = true;
     }
     records::write_tx(tx, &version_entry(&b.name, &rec.key, rec.seq), &rec)?;
@@ -904,9 +888,7 @@ macro_rules! read_target {
 pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
     match read_object(ctx, &input) {
         // Replaced while it was read: read again what the request names now, once.
-        Err(e) if e.code == "InternalError" && e.message == CHANGED => {
-            read_object(&Ctx { prefetched: None, ..*ctx }, &input)
-        }
+        Err(e) if crate::data::is_gone(&e) => read_object(&Ctx { prefetched: None, ..*ctx }, &input),
         answer => answer,
     }
 }
@@ -992,6 +974,7 @@ fn delete_one(
                 sse_c: None,
                 parts: Vec::new(),
                 lock: None,
+                own_run: false,
             };
             let marker = write_version(tx, b, marker, None)?;
             Ok(Deleted {
@@ -1516,7 +1499,7 @@ pub fn current_for_scan(
         true => match read_range(&uncached(db), sealer, &b, (&o, None), (0, o.size), now) {
             Ok(bytes) => Some(bytes),
             // Replaced while it was read: the write that replaced it is scanned in its turn.
-            Err(e) if e.code == "InternalError" && e.message == CHANGED => return Ok(None),
+            Err(e) if crate::data::is_gone(&e) => return Ok(None),
             Err(e) => return Err(e),
         },
         false => None,
@@ -1928,6 +1911,7 @@ mod tests {
             sse_c: None,
             parts: Vec::new(),
             lock: None,
+            own_run: false,
         };
         let code = |m: Option<&str>, n: Option<&str>, ms: Option<OffsetDateTime>, us: Option<OffsetDateTime>| {
             check_preconditions(&o, m, n, ms, us).map_err(|e| e.status)
