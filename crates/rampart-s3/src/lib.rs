@@ -34,8 +34,8 @@ pub use multipart::{
     list_parts, prepare_upload_part, upload_part, upload_part_copy,
 };
 pub use objects::{
-    Md5Of, STREAM_ABOVE, Scanned, copy_object, current_for_scan, delete_object, delete_object_tagging, delete_objects,
-    get_object, get_object_acl, get_object_tagging, head_object, list_object_versions, list_objects, list_objects_v2,
+    Md5Of, STREAM_ABOVE, Scanned, copy_object, delete_object, delete_object_tagging, delete_objects, get_object,
+    get_object_acl, get_object_tagging, head_object, list_object_versions, list_objects, list_objects_v2,
     object_for_scan, put_object, put_object_acl, put_object_tagging, set_object_tag, still_scanned, upgrade,
 };
 pub use protection::{

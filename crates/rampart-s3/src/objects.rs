@@ -1479,47 +1479,25 @@ impl Scanned {
     }
 }
 
-/// Whether a scan reads an object's bytes: not past `max`, nor under the customer's own key.
-fn scannable(o: &ObjectRecord, max: u64) -> bool {
-    o.size <= max && o.sse_c.is_none()
-}
-
-/// The current version of an object read for a malware scan outside any transaction, so that the
-/// store's writer does not wait on the read or the scan; `None` when it is gone.
-pub fn current_for_scan(
-    db: &Db,
-    sealer: &Sealer,
-    (bucket, key): (&str, &str),
-    max: u64,
-    now: OffsetDateTime,
-) -> Result<Option<Scanned>, ServiceError> {
-    let Ok(b) = self::bucket(db, bucket) else { return Ok(None) };
-    let Some(o) = current(db, &b.name, key)? else { return Ok(None) };
-    let bytes = match scannable(&o, max) {
-        true => match read_range(&uncached(db), sealer, &b, (&o, None), (0, o.size), now) {
-            Ok(bytes) => Some(bytes),
-            // Replaced while it was read: the write that replaced it is scanned in its turn.
-            Err(e) if crate::data::is_gone(&e) => return Ok(None),
-            Err(e) => return Err(e),
-        },
-        false => None,
-    };
-    Ok(Some(Scanned::of(&b, &o, bytes)))
-}
-
-/// An object (one version; the current one when none is named) read for a malware scan inside a
-/// transaction; `None` when it is gone.
+/// An object (one version; the current one when none is named) read for a malware scan outside
+/// any transaction, so that the store's writer does not wait on the read or the scan; `None` when
+/// it is not there (or went while it was read). Its bytes are not read past `max`, nor under the
+/// customer's own key (SSE-C), which the scanner does not have.
 pub fn object_for_scan(
-    tx: &Tx<'_>,
+    db: &Db,
     sealer: &Sealer,
     (bucket, key, version): (&str, &str, Option<&str>),
     max: u64,
     now: OffsetDateTime,
 ) -> Result<Option<Scanned>, ServiceError> {
-    let Ok(b) = bucket_tx(tx, bucket) else { return Ok(None) };
-    let Ok((_, o)) = version_tx(tx, &b.name, key, version) else { return Ok(None) };
-    let bytes = match scannable(&o, max) {
-        true => Some(read_range(&records::tx_reader(tx), sealer, &b, (&o, None), (0, o.size), now)?),
+    let Ok(b) = self::bucket(db, bucket) else { return Ok(None) };
+    let Some(o) = version_asked(db, &b.name, key, version)?.filter(|o| !o.delete_marker) else { return Ok(None) };
+    let bytes = match o.size <= max && o.sse_c.is_none() {
+        true => match read_range(&uncached(db), sealer, &b, (&o, None), (0, o.size), now) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if crate::data::is_gone(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        },
         false => None,
     };
     Ok(Some(Scanned::of(&b, &o, bytes)))

@@ -579,7 +579,13 @@ impl Dispatch {
             ((gd, "UpdateMalwareProtectionPlan"), write(rampart_guardduty::malware::update_malware_protection_plan)),
             ((gd, "DeleteMalwareProtectionPlan"), write(rampart_guardduty::malware::delete_malware_protection_plan)),
             ((gd, "ListMalwareProtectionPlans"), read(rampart_guardduty::malware::list_malware_protection_plans)),
-            ((gd, "SendObjectMalwareScan"), write(rampart_guardduty::malware::send_object_malware_scan)),
+            (
+                (gd, "SendObjectMalwareScan"),
+                prepared(
+                    rampart_guardduty::malware::prepare_object_malware_scan,
+                    rampart_guardduty::malware::send_object_malware_scan,
+                ),
+            ),
             ((gd, "ListMalwareScans"), read(rampart_guardduty::malware::list_malware_scans)),
             ((gd, "GetMalwareScan"), read(rampart_guardduty::malware::get_malware_scan)),
             ((gd, "StartMalwareScan"), write(rampart_guardduty::malware::start_malware_scan)),
