@@ -457,7 +457,7 @@ pub fn deliver_object(
     now: OffsetDateTime,
 ) -> Result<Option<DeliveryKmsUse>, ServiceError> {
     let b = bucket_tx(tx, bucket)?;
-    let md5 = objects::Md5Of::of(None, body);
+    let md5 = objects::md5_of(body);
     let mut rec = objects::new_record(&b, key, (body, md5), Some(content_type.to_owned()), metadata, None, now)?;
     let plan = match kms {
         None => encryption::Plan::sse_s3(),

@@ -293,7 +293,7 @@ pub fn prepare_upload_part(ctx: &Ctx<'_>, mut input: shapes::UploadPartRequest) 
     let customer = objects::customer_key!(input)?;
     let u = upload_read(ctx, &b.name, &input.key, &input.upload_id)?;
     let body = input.body.take().map(|b| b.0).unwrap_or_default();
-    let md5 = objects::Md5Of::of(None, &body);
+    let md5 = objects::md5_of(&body);
     let sent = objects::check_integrity(&sent!(input), (&body, md5))?.map(|c| part_checksum(&u, c)).transpose()?;
     // The part keeps a checksum of the upload's kind; without an algorithm of the client's, that is
     // S3's default, whatever the part was sent with.
@@ -532,7 +532,7 @@ pub fn complete_multipart_upload(
     let mut rec = objects::new_record(
         &b,
         &u.key,
-        (&[], objects::Md5Of::of(None, &[])),
+        (&[], objects::md5_of(&[])),
         u.content_type.clone(),
         u.metadata.clone(),
         None,

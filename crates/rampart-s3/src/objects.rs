@@ -59,7 +59,7 @@ pub struct Md5Of {
 
 impl Md5Of {
     pub fn new(body: &[u8]) -> Self {
-        Md5Of { at: body.as_ptr() as usize, len: body.len(), digest: md5::Md5::digest(body).into() }
+        Md5Of { at: body.as_ptr() as usize, len: body.len(), digest: md5_of(body) }
     }
 
     /// The MD5 of `body`: lent by `prepared` when worked out from this very buffer, else worked
@@ -67,9 +67,14 @@ impl Md5Of {
     pub(crate) fn of(prepared: Option<&(dyn std::any::Any + Send + Sync)>, body: &[u8]) -> [u8; 16] {
         match prepared.and_then(|p| p.downcast_ref::<Md5Of>()) {
             Some(m) if m.at == body.as_ptr() as usize && m.len == body.len() => m.digest,
-            _ => md5::Md5::digest(body).into(),
+            _ => md5_of(body),
         }
     }
+}
+
+/// The MD5 of `body`, worked out here (where no request lent one).
+pub(crate) fn md5_of(body: &[u8]) -> [u8; 16] {
+    md5::Md5::digest(body).into()
 }
 
 /// A new version's record for `body`: a version id if the bucket's versioning is on, else the
@@ -1780,7 +1785,7 @@ pub fn copy_object(
         None => src.checksum.as_ref().and_then(|(a, _)| Algorithm::parse(a)).unwrap_or(Algorithm::Crc64Nvme),
     };
     let checksum = Some((algorithm.name().to_owned(), algorithm.encode(&body)));
-    let md5 = Md5Of::of(None, &body);
+    let md5 = md5_of(&body);
     let mut rec = new_record(&b, &input.key, (&body, md5), content_type, metadata, checksum, ctx.now)?;
     rec.tags = if replace_tags {
         input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default()
