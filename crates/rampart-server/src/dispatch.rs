@@ -574,9 +574,33 @@ impl Dispatch {
         handlers.extend([
             ((gd, "ArchiveFindings"), write(rampart_guardduty::archive_findings)),
             ((gd, "CreateDetector"), write(rampart_guardduty::create_detector)),
-            ((gd, "CreateMalwareProtectionPlan"), write(rampart_guardduty::malware::create_malware_protection_plan)),
+            (
+                (gd, "CreateMalwareProtectionPlan"),
+                prepared(
+                    |ctx, i| {
+                        rampart_guardduty::malware::prepare_create_malware_protection_plan(
+                            ctx,
+                            i,
+                            iam::service_role_may,
+                        )
+                    },
+                    rampart_guardduty::malware::create_malware_protection_plan,
+                ),
+            ),
             ((gd, "GetMalwareProtectionPlan"), read(rampart_guardduty::malware::get_malware_protection_plan)),
-            ((gd, "UpdateMalwareProtectionPlan"), write(rampart_guardduty::malware::update_malware_protection_plan)),
+            (
+                (gd, "UpdateMalwareProtectionPlan"),
+                prepared(
+                    |ctx, i| {
+                        rampart_guardduty::malware::prepare_update_malware_protection_plan(
+                            ctx,
+                            i,
+                            iam::service_role_may,
+                        )
+                    },
+                    rampart_guardduty::malware::update_malware_protection_plan,
+                ),
+            ),
             ((gd, "DeleteMalwareProtectionPlan"), write(rampart_guardduty::malware::delete_malware_protection_plan)),
             ((gd, "ListMalwareProtectionPlans"), read(rampart_guardduty::malware::list_malware_protection_plans)),
             (

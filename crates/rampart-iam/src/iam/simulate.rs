@@ -379,3 +379,69 @@ pub fn get_context_keys_for_principal_policy(
     let subject = subject(ctx, &input.policy_source_arn)?;
     context_keys(subject.docs.into_iter().map(|(_, _, d)| d).chain(input.policy_input_list.into_iter().flatten()))
 }
+
+/// The session name a service's use of a customer's role is weighed under.
+const SERVICE_SESSION: &str = "service-check";
+
+/// Whether `service` (a service principal such as `malware-protection-plan.guardduty.amazonaws.com`)
+/// may take `role_arn`, a role of the caller's account, and do each of `checks` (an action and
+/// its resource) as a session of it: the role's trust policy must let the service assume it, and
+/// its policies, permissions boundary and the SCPs over its account must allow each action, weighed
+/// by the engine and context builder enforcement uses. A role that does not exist may do nothing.
+/// Services that act with a role the caller hands them check it with this before they take it
+/// (GuardDuty's Malware Protection plans).
+pub fn service_role_may(
+    ctx: &Ctx<'_>,
+    role_arn: &str,
+    service: &str,
+    checks: &[(&str, &str)],
+) -> Result<bool, ServiceError> {
+    let account = &ctx.principal.account_id;
+    let Some(rest) = role_arn.strip_prefix(&format!("arn:aws:iam::{account}:role/")) else { return Ok(false) };
+    let name = rest.rsplit('/').next().unwrap_or(rest);
+    let Some(role) = super::read_role(ctx.db, account, name)?.filter(|r| r.arn() == role_arn) else {
+        return Ok(false);
+    };
+    // A stored trust policy was checked when written; one that no longer parses trusts no one.
+    let Ok(trust) = Policy::parse(&role.trust_policy, PolicyKind::Trust) else { return Ok(false) };
+    if !rampart_policy::service_allowed(&trust, "TrustPolicy", service, ("sts:AssumeRole", role_arn), Context::new()) {
+        return Ok(false);
+    }
+    let docs = super::role_documents(ctx.db, &role)?;
+    // Like SCPs, a stored policy that no longer parses allows nothing.
+    let compiled: Vec<(String, Policy)> =
+        docs.iter().filter_map(|(id, d)| Some((id.clone(), Policy::parse(d, PolicyKind::Identity).ok()?))).collect();
+    let identity: Vec<Named<'_>> = compiled.iter().map(|(n, p)| Named { name: n, policy: p }).collect();
+    let boundary = match &role.boundary {
+        Some(arn) => match Policy::parse(&super::managed_document(ctx.db, arn)?, PolicyKind::Boundary) {
+            Ok(p) => Some((arn.clone(), p)),
+            Err(_) => return Ok(false),
+        },
+        None => None,
+    };
+    let scps = scps(ctx)?;
+    let scp_levels: Vec<Vec<Named<'_>>> =
+        scps.iter().map(|level| level.iter().map(|(n, p)| Named { name: n, policy: p }).collect()).collect();
+    let scp_levels: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
+    let principal = Principal::role_session(account, &role.path, &role.name, SERVICE_SESSION);
+    // The service acts as the role's session itself (not through forward access sessions), so
+    // its requests carry no aws:CalledVia.
+    let context = role_context(&role, SERVICE_SESSION);
+    Ok(checks.iter().all(|(action, resource)| {
+        decide(&Input {
+            action,
+            resource,
+            principal: &principal,
+            context: &context,
+            identity: &identity,
+            boundary: boundary.as_ref().map(|(n, b)| Named { name: n, policy: b }),
+            session: None,
+            scps: &scp_levels,
+            rcps: &[],
+            resource_policy: None,
+            resource_account: Some(account),
+            resource_policy_required: false,
+        })
+        .is_allowed()
+    }))
+}

@@ -1405,7 +1405,54 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
     for b in ["uploads", "other"] {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
-    let role = format!("arn:aws:iam::{}:role/GuardDutyMalwareProtection", rampart_testkit::ACCOUNT_ID);
+    // The plan's role, as GuardDuty's guide has it: it trusts Malware Protection for S3 and may
+    // list the bucket (GuardDuty's check of the bucket's ownership) and read and tag its objects.
+    let root = crate::iam::root(&server);
+    let trust = |service: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+        )
+    };
+    let plan_service = "malware-protection-plan.guardduty.amazonaws.com";
+    let permissions = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":["arn:aws:s3:::uploads","arn:aws:s3:::other"]},
+        {"Effect":"Allow","Action":["s3:GetObject","s3:GetObjectVersion","s3:PutObjectTagging"],"Resource":"arn:aws:s3:::uploads/*"}]}"#;
+    for (name, trusted) in
+        [("GuardDutyMalwareProtection", plan_service), ("ForEc2", "ec2.amazonaws.com"), ("NoList", plan_service)]
+    {
+        root.create_role().role_name(name).assume_role_policy_document(trust(trusted)).send().await.unwrap();
+        if name != "NoList" {
+            root.put_role_policy()
+                .role_name(name)
+                .policy_name("scan")
+                .policy_document(permissions)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let role_arn = |name: &str| format!("arn:aws:iam::{}:role/{name}", rampart_testkit::ACCOUNT_ID);
+    let role = role_arn("GuardDutyMalwareProtection");
+    let plan_with = |role: &str, bucket: &str| {
+        gd.create_malware_protection_plan().role(role).protected_resource(
+            CreateProtectedResource::builder()
+                .s3_bucket(CreateS3BucketResource::builder().bucket_name(bucket).build())
+                .build(),
+        )
+    };
+    // A role that does not trust GuardDuty, cannot list the bucket, or does not exist is refused
+    // with GuardDuty's words.
+    for name in ["ForEc2", "NoList", "Missing"] {
+        let refused = plan_with(&role_arn(name), "other").send().await.unwrap_err();
+        assert_eq!(refused.code(), Some("BadRequestException"), "{name}");
+        assert_eq!(
+            refused.message(),
+            Some(
+                "The request was rejected because provided IAM role does not have the required permissions to validate S3 bucket ownership."
+            ),
+            "{name}"
+        );
+    }
     let protect = |bucket: &str, prefixes: &[&str]| {
         gd.create_malware_protection_plan()
             .role(&role)
@@ -1434,19 +1481,14 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
     assert_eq!(code(protect("uploads", &[]).send().await), "ConflictException", "one plan per bucket");
     assert_eq!(code(protect("nowhere", &[]).send().await), "BadRequestException");
     assert_eq!(code(protect("other", &["a", "b", "c", "d", "e", "f"]).send().await), "BadRequestException");
-    let bad_role = gd
-        .create_malware_protection_plan()
-        .role("arn:aws:iam::999999999999:role/x")
-        .protected_resource(
-            CreateProtectedResource::builder()
-                .s3_bucket(CreateS3BucketResource::builder().bucket_name("other").build())
-                .build(),
-        )
-        .send()
-        .await;
-    assert_eq!(code(bad_role), "BadRequestException");
+    assert_eq!(code(plan_with("arn:aws:iam::999999999999:role/x", "other").send().await), "BadRequestException");
+    // A new role is checked as well; one that cannot list the bucket leaves the plan as it was.
+    let swap = |role: String| gd.update_malware_protection_plan().malware_protection_plan_id(&plan).role(role);
+    assert_eq!(code(swap(role_arn("NoList")).send().await), "BadRequestException");
+    swap(role.clone()).send().await.unwrap();
     let got = gd.get_malware_protection_plan().malware_protection_plan_id(&plan).send().await.unwrap();
     assert_eq!(got.status().map(|s| s.as_str()), Some("ACTIVE"));
+    assert_eq!(got.role(), Some(role.as_str()));
     let arn = got.arn().unwrap().to_owned();
     assert!(arn.ends_with(&format!(":malware-protection-plan/{plan}")), "{arn}");
     assert_eq!(got.protected_resource().unwrap().s3_bucket().unwrap().object_prefixes(), ["incoming/"]);
