@@ -17,6 +17,7 @@ use tokio::sync::watch;
 pub async fn detect(
     db: Db,
     sealer: Arc<Sealer>,
+    orgs: Arc<dyn rampart_core::orgs::OrgPolicies>,
     (export_every, tor_file, hash_file, tuning): (
         std::time::Duration,
         Option<PathBuf>,
@@ -42,10 +43,32 @@ pub async fn detect(
         load_lists(&db, &sealer).await;
         refresh_hashes(&mut hashes);
         // Malware Protection for S3: objects written into protected buckets since the last pass.
-        let (s, reader) = (sealer.clone(), db.clone());
+        let (s, reader, orgs) = (sealer.clone(), db.clone(), orgs.clone());
         let now = time::OffsetDateTime::now_utc();
-        let pass =
-            tokio::task::spawn_blocking(move || rampart_guardduty::malware::scan_pending(&reader, &s, now)).await;
+        let pass = tokio::task::spawn_blocking(move || {
+            // What a plan's role may do, weighed by IAM as for a request of its account.
+            let role_may = |account: &str, role: &str, checks: &[(&str, &str)]| {
+                let principal = rampart_core::Principal::root(account, None);
+                let ctx = rampart_core::Ctx {
+                    principal: &principal,
+                    db: &reader,
+                    sealer: &s,
+                    now,
+                    request_id: "",
+                    event_id: "",
+                    region: "",
+                    endpoint: rampart_core::Endpoint::LOCAL,
+                    orgs: Some(&*orgs),
+                    asked: rampart_core::Asked::default(),
+                    prefetched: None,
+                    later: None,
+                };
+                let service = rampart_guardduty::malware::PLAN_SERVICE;
+                rampart_iam::iam::service_role_may(&ctx, role, service, checks)
+            };
+            rampart_guardduty::malware::scan_pending(&reader, &s, now, &role_may)
+        })
+        .await;
         let recorded = match pass {
             Ok(Ok(Some(pass))) => {
                 db.transact(move |tx| rampart_guardduty::malware::record_pass(tx, pass, now)).await.map(drop).map_err(

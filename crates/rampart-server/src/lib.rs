@@ -292,6 +292,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tokio::spawn(guardduty::detect(
         db.clone(),
         app.sealer.clone(),
+        app.org_policies.clone(),
         (
             std::time::Duration::from_secs(app.config.guardduty_export_secs.max(1)),
             app.config.guardduty_tor_exit_list.clone(),

@@ -1579,6 +1579,58 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
     let t = s3.get_object_tagging().bucket("uploads").key("new/eicar.com").send().await.unwrap();
     assert!(t.tag_set().is_empty(), "tagging is off");
 
+    // GuardDuty reads and tags as the plan's role: a role that may tag but not read an object
+    // gets the scan result ACCESS_DENIED and no finding; once it may read, the threat is found.
+    root.create_role().role_name("TagOnly").assume_role_policy_document(trust(plan_service)).send().await.unwrap();
+    let tag_only = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::other"},
+        {"Effect":"Allow","Action":"s3:PutObjectTagging","Resource":"arn:aws:s3:::other/*"}]}"#;
+    root.put_role_policy().role_name("TagOnly").policy_name("tag").policy_document(tag_only).send().await.unwrap();
+    let other_plan = plan_with(&role_arn("TagOnly"), "other")
+        .actions(
+            MalwareProtectionPlanActions::builder()
+                .tagging(
+                    MalwareProtectionPlanTaggingAction::builder()
+                        .status(MalwareProtectionPlanTaggingActionStatus::Enabled)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .malware_protection_plan_id
+        .unwrap();
+    let other_tag = |key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let t = s3.get_object_tagging().bucket("other").key(key).send().await.unwrap();
+                if let Some(t) = t.tag_set().iter().find(|t| t.key() == "GuardDutyMalwareScanStatus") {
+                    return t.value().to_owned();
+                }
+                assert!(Instant::now() < deadline, "{key} was never scanned");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    put("other", "unread.com", EICAR.to_owned()).await;
+    assert_eq!(other_tag("unread.com").await, "ACCESS_DENIED");
+    let read_too = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}}"#;
+    root.put_role_policy().role_name("TagOnly").policy_name("read").policy_document(read_too).send().await.unwrap();
+    put("other", "read.com", EICAR.to_owned()).await;
+    assert_eq!(other_tag("read.com").await, "THREATS_FOUND");
+    let found =
+        wait_until(&gd, &detector, |f| f.iter().filter(|f| f.r#type() == Some("Object:S3/MaliciousFile")).count() == 5)
+            .await;
+    let keys: Vec<&str> = found
+        .iter()
+        .filter_map(|f| f.resource()?.s3_bucket_details().first()?.s3_object_details().first()?.key())
+        .collect();
+    assert!(keys.contains(&"read.com") && !keys.contains(&"unread.com"), "{keys:?}");
+    gd.delete_malware_protection_plan().malware_protection_plan_id(&other_plan).send().await.unwrap();
+
     // EC2 and EBS scans have nothing to scan here; the detector's scan settings are kept.
     let start = gd
         .start_malware_scan()
