@@ -95,20 +95,7 @@ fn bench(c: &mut Criterion) {
     populate(&db, n, start, now);
     let sealer = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
     let p = Principal::root("123456789012", None);
-    let ctx = Ctx {
-        principal: &p,
-        db: &db,
-        sealer: &sealer,
-        now,
-        request_id: "bench",
-        event_id: "",
-        region: "us-east-1",
-        endpoint: rampart_core::Endpoint::LOCAL,
-        orgs: None,
-        asked: Default::default(),
-        prefetched: None,
-        later: None,
-    };
+    let ctx = Ctx::internal(&p, (&db, &sealer), now, "us-east-1");
     let by = |key: &str, value: &str| LookupEventsRequest {
         lookup_attributes: Some(vec![LookupAttribute { attribute_key: key.into(), attribute_value: value.into() }]),
         ..LookupEventsRequest::default()

@@ -931,20 +931,7 @@ mod tests {
         .unwrap();
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root(account, None);
-        let ctx = rampart_core::Ctx {
-            principal: &p,
-            db: &db,
-            sealer: &sealer,
-            now,
-            request_id: "t",
-            event_id: "",
-            region: "us-east-1",
-            endpoint: rampart_core::Endpoint::LOCAL,
-            orgs: None,
-            asked: Default::default(),
-            prefetched: None,
-            later: None,
-        };
+        let ctx = rampart_core::Ctx::internal(&p, (&db, &sealer), now, "us-east-1");
         for value in ["ana".to_owned(), format!("arn:aws:iam::{account}:user/ana")] {
             let request = LookupEventsRequest {
                 lookup_attributes: Some(vec![LookupAttribute {
@@ -1015,20 +1002,7 @@ mod tests {
 
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root("123456789012", None);
-        let ctx = rampart_core::Ctx {
-            principal: &p,
-            db: &db,
-            sealer: &sealer,
-            now,
-            request_id: "t",
-            event_id: "",
-            region: "us-east-1",
-            endpoint: rampart_core::Endpoint::LOCAL,
-            orgs: None,
-            asked: Default::default(),
-            prefetched: None,
-            later: None,
-        };
+        let ctx = rampart_core::Ctx::internal(&p, (&db, &sealer), now, "us-east-1");
         let page = |token: Option<String>| {
             lookup_events(
                 &ctx,
@@ -1093,20 +1067,7 @@ mod tests {
 
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root("123456789012", None);
-        let ctx = rampart_core::Ctx {
-            principal: &p,
-            db: &db,
-            sealer: &sealer,
-            now,
-            request_id: "t",
-            event_id: "",
-            region: "us-east-1",
-            endpoint: rampart_core::Endpoint::LOCAL,
-            orgs: None,
-            asked: Default::default(),
-            prefetched: None,
-            later: None,
-        };
+        let ctx = rampart_core::Ctx::internal(&p, (&db, &sealer), now, "us-east-1");
         let walk = |attribute: Option<(&str, &str)>| {
             let mut seen = Vec::new();
             let mut token = None;
@@ -1161,20 +1122,7 @@ mod tests {
         assert_eq!(logged[0].0, crate::position(at), "kept at its time");
         let sealer = rampart_store::Sealer::new(rampart_store::Sealer::generate_key().unwrap().as_ref()).unwrap();
         let p = rampart_core::Principal::root("123456789012", None);
-        let ctx = rampart_core::Ctx {
-            principal: &p,
-            db: &db,
-            sealer: &sealer,
-            now,
-            request_id: "t",
-            event_id: "",
-            region: "us-east-1",
-            endpoint: rampart_core::Endpoint::LOCAL,
-            orgs: None,
-            asked: Default::default(),
-            prefetched: None,
-            later: None,
-        };
+        let ctx = rampart_core::Ctx::internal(&p, (&db, &sealer), now, "us-east-1");
         let by_user = rampart_shapes::generated::cloudtrail::LookupEventsRequest {
             lookup_attributes: Some(vec![rampart_shapes::generated::cloudtrail::LookupAttribute {
                 attribute_key: "Username".into(),

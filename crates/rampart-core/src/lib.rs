@@ -96,6 +96,33 @@ pub struct Endpoint<'a> {
     pub tls: bool,
 }
 
+impl<'a> Ctx<'a> {
+    /// A context no request carries (a background task's, a test's, a benchmark's): `principal`
+    /// acting on `db` in `region`, with no request id or event, no organization policies, and
+    /// nothing sent after its answer. Set a field over it where one is needed.
+    pub fn internal(
+        principal: &'a Principal,
+        (db, sealer): (&'a Db, &'a Sealer),
+        now: OffsetDateTime,
+        region: &'a str,
+    ) -> Self {
+        Ctx {
+            principal,
+            db,
+            sealer,
+            now,
+            request_id: "",
+            event_id: "",
+            region,
+            endpoint: Endpoint::LOCAL,
+            orgs: None,
+            asked: Asked::default(),
+            prefetched: None,
+            later: None,
+        }
+    }
+}
+
 impl Endpoint<'_> {
     /// `http://localhost`, for tests and benchmarks.
     pub const LOCAL: Endpoint<'static> = Endpoint { configured: None, host: "localhost", tls: false };

@@ -50,18 +50,8 @@ pub async fn detect(
             let role_may = |account: &str, role: &str, checks: &[(&str, &str)]| {
                 let principal = rampart_core::Principal::root(account, None);
                 let ctx = rampart_core::Ctx {
-                    principal: &principal,
-                    db: &reader,
-                    sealer: &s,
-                    now,
-                    request_id: "",
-                    event_id: "",
-                    region: "",
-                    endpoint: rampart_core::Endpoint::LOCAL,
                     orgs: Some(&*orgs),
-                    asked: rampart_core::Asked::default(),
-                    prefetched: None,
-                    later: None,
+                    ..rampart_core::Ctx::internal(&principal, (&reader, &s), now, "")
                 };
                 let service = rampart_guardduty::malware::PLAN_SERVICE;
                 rampart_iam::iam::service_role_may(&ctx, role, service, checks)

@@ -98,20 +98,7 @@ mod tests {
         };
         let encoded = encode(&sealer, &req, true).unwrap();
         assert!(!encoded.contains("RunInstances"), "the message is sealed");
-        let ctx = Ctx {
-            principal: &p,
-            db: &db,
-            sealer: &sealer,
-            now: time::OffsetDateTime::now_utc(),
-            request_id: "r",
-            event_id: "",
-            region: "us-east-1",
-            endpoint: rampart_core::Endpoint::LOCAL,
-            orgs: None,
-            asked: Default::default(),
-            prefetched: None,
-            later: None,
-        };
+        let ctx = Ctx::internal(&p, (&db, &sealer), time::OffsetDateTime::now_utc(), "us-east-1");
         let out =
             decode_authorization_message(&ctx, DecodeAuthorizationMessageRequest { encoded_message: encoded.clone() })
                 .unwrap();
