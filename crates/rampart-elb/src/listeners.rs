@@ -18,17 +18,138 @@ pub(crate) fn listener(get: &records::Reader<'_>, account: &str, arn: &str) -> R
     super::find(get, account, arn, Kind::Listener)?.ok_or_else(listener_not_found)
 }
 
-/// Checks a listener's protocol and port: Rampart serves HTTP listeners.
+/// The security policy an HTTPS listener gets when it names none, as AWS gives one created
+/// through the API.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html>.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-2016-08";
+
+const TLS_1_0_UP: &[&str] = &["TLSv1", "TLSv1.1", "TLSv1.2"];
+const TLS_1_1_UP: &[&str] = &["TLSv1.1", "TLSv1.2"];
+const TLS_1_2: &[&str] = &["TLSv1.2"];
+const TLS13_1_0_UP: &[&str] = &["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"];
+const TLS13_1_1_UP: &[&str] = &["TLSv1.1", "TLSv1.2", "TLSv1.3"];
+const TLS13_1_2_UP: &[&str] = &["TLSv1.2", "TLSv1.3"];
+const TLS13_ONLY: &[&str] = &["TLSv1.3"];
+
+/// The predefined security policies of Application Load Balancers and the TLS versions each
+/// admits (ALBs take no custom policies).
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html>.
+const SSL_POLICIES: &[(&str, &[&str])] = &[
+    ("ELBSecurityPolicy-TLS13-1-2-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-3-PQ-2025-09", TLS13_ONLY),
+    ("ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09", TLS13_ONLY),
+    ("ELBSecurityPolicy-TLS13-1-2-2021-06", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-2021-06", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-1-2021-06", TLS13_1_1_UP),
+    ("ELBSecurityPolicy-TLS13-1-0-2021-06", TLS13_1_0_UP),
+    ("ELBSecurityPolicy-TLS13-1-3-2021-06", TLS13_ONLY),
+    ("ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04", TLS13_1_2_UP),
+    ("ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04", TLS13_1_1_UP),
+    ("ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04", TLS13_1_0_UP),
+    ("ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04", TLS13_ONLY),
+    ("ELBSecurityPolicy-FS-1-2-Res-2020-10", TLS_1_2),
+    ("ELBSecurityPolicy-FS-1-2-Res-2019-08", TLS_1_2),
+    ("ELBSecurityPolicy-FS-1-2-2019-08", TLS_1_2),
+    ("ELBSecurityPolicy-FS-1-1-2019-08", TLS_1_1_UP),
+    ("ELBSecurityPolicy-FS-2018-06", TLS_1_0_UP),
+    ("ELBSecurityPolicy-TLS-1-2-Ext-2018-06", TLS_1_2),
+    ("ELBSecurityPolicy-TLS-1-2-2017-01", TLS_1_2),
+    ("ELBSecurityPolicy-TLS-1-1-2017-01", TLS_1_1_UP),
+    ("ELBSecurityPolicy-2016-08", TLS_1_0_UP),
+    ("ELBSecurityPolicy-TLS-1-0-2015-04", TLS_1_0_UP),
+    ("ELBSecurityPolicy-2015-05", TLS_1_0_UP),
+];
+
+/// The TLS versions a security policy admits, as AWS names them (`TLSv1.2`); `None` for a name
+/// that is no policy.
+pub fn ssl_policy_protocols(name: &str) -> Option<&'static [&'static str]> {
+    SSL_POLICIES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
+}
+
+/// IAM's answer to whether a certificate ARN names one of the caller's server certificates
+/// (`rampart_iam::iam::server_certificate_exists`, which the server hands in).
+pub type CertificateExists = fn(&Ctx<'_>, &str) -> Result<bool, ServiceError>;
+
+/// Checks that every certificate a listener names exists: a server certificate of the caller's
+/// account (Rampart has no ACM). Runs before the listener's transaction.
+fn check_certificates(
+    ctx: &Ctx<'_>,
+    certificates: Option<&Vec<shapes::Certificate>>,
+    exists: CertificateExists,
+) -> Result<(), ServiceError> {
+    for arn in certificates.into_iter().flatten().filter_map(|c| c.certificate_arn.as_deref()) {
+        if !exists(ctx, arn)? {
+            return Err(error("CertificateNotFound", format!("Certificate '{arn}' not found")));
+        }
+    }
+    Ok(())
+}
+
+/// CreateListener's first step: the certificates it names exist.
+pub fn prepare_create_listener(
+    ctx: &Ctx<'_>,
+    input: shapes::CreateListenerInput,
+    exists: CertificateExists,
+) -> Result<shapes::CreateListenerInput, ServiceError> {
+    check_certificates(ctx, input.certificates.as_ref(), exists)?;
+    Ok(input)
+}
+
+/// ModifyListener's first step: the certificates it names exist.
+pub fn prepare_modify_listener(
+    ctx: &Ctx<'_>,
+    input: shapes::ModifyListenerInput,
+    exists: CertificateExists,
+) -> Result<shapes::ModifyListenerInput, ServiceError> {
+    check_certificates(ctx, input.certificates.as_ref(), exists)?;
+    Ok(input)
+}
+
+/// An HTTPS listener's default certificate and security policy, checked (an HTTP listener has
+/// neither): exactly one certificate, and a predefined policy, [`DEFAULT_SSL_POLICY`] when none
+/// is named.
+fn tls_of(
+    protocol: Option<&str>,
+    certificates: Option<Vec<shapes::Certificate>>,
+    policy: Option<String>,
+) -> Result<(Option<Vec<shapes::Certificate>>, Option<String>), ServiceError> {
+    if protocol != Some("HTTPS") {
+        return Ok((None, None));
+    }
+    let arns: Vec<String> = certificates.into_iter().flatten().filter_map(|c| c.certificate_arn).collect();
+    let [arn] = arns.as_slice() else {
+        return Err(match arns.len() {
+            0 => validation("A certificate must be specified for HTTPS listeners"),
+            _ => validation("An HTTPS listener takes exactly one default certificate"),
+        });
+    };
+    let policy = policy.unwrap_or_else(|| DEFAULT_SSL_POLICY.to_owned());
+    if ssl_policy_protocols(&policy).is_none() {
+        return Err(error("SSLPolicyNotFound", format!("SSL policy '{policy}' not found")));
+    }
+    let default = shapes::Certificate { certificate_arn: Some(arn.clone()), is_default: None };
+    Ok((Some(vec![default]), Some(policy)))
+}
+
+/// Checks a listener's protocol and port: Rampart serves HTTP and HTTPS listeners.
 fn check_listen(protocol: Option<&str>, port: Option<i32>) -> Result<(), ServiceError> {
     match protocol {
-        Some("HTTP") => {}
+        Some("HTTP" | "HTTPS") => {}
         None => return Err(validation("A listener protocol must be specified")),
-        Some("HTTPS") => {
-            return Err(error(
-                "UnsupportedProtocol",
-                "Rampart serves HTTP listeners; HTTPS listeners are not served yet",
-            ));
-        }
         Some(other) => {
             return Err(error(
                 "UnsupportedProtocol",
@@ -169,13 +290,18 @@ pub fn create_listener(
         ));
     }
     check_listen(input.protocol.as_deref(), input.port)?;
+    let (certificates, ssl_policy) = tls_of(input.protocol.as_deref(), input.certificates, input.ssl_policy)?;
     let default_actions = actions(&records::tx_reader(tx), account, input.default_actions)?;
     let prefix = super::listeners_prefix(&lb.arn).ok_or_else(ServiceError::internal)?;
     let existing = super::scan_tx(tx, &prefix)?;
     for l in &existing {
         let body: shapes::Listener = l.body()?;
         if body.port == input.port {
-            if body.protocol == input.protocol && body.default_actions.as_ref() == Some(&default_actions) {
+            if body.protocol == input.protocol
+                && body.default_actions.as_ref() == Some(&default_actions)
+                && body.certificates == certificates
+                && body.ssl_policy == ssl_policy
+            {
                 return Ok(shapes::CreateListenerOutput { listeners: Some(vec![body]) });
             }
             return Err(error("DuplicateListener", "A listener already exists on this port for this load balancer"));
@@ -202,6 +328,8 @@ pub fn create_listener(
         port: input.port,
         protocol: input.protocol,
         default_actions: Some(default_actions),
+        certificates,
+        ssl_policy,
         ..Default::default()
     };
     super::save(tx, &Record::new(arn, body.clone(), tags))?;
@@ -256,6 +384,14 @@ pub fn modify_listener(
     let protocol = input.protocol.or(body.protocol.take());
     let port = input.port.or(body.port);
     check_listen(protocol.as_deref(), port)?;
+    // What the request leaves out stays as it was (an HTTP listener made HTTPS needs both).
+    let (certificates, ssl_policy) = tls_of(
+        protocol.as_deref(),
+        input.certificates.or(body.certificates.take()),
+        input.ssl_policy.or(body.ssl_policy.take()),
+    )?;
+    body.certificates = certificates;
+    body.ssl_policy = ssl_policy;
     if port != body.port {
         let lb = body.load_balancer_arn.clone().unwrap_or_default();
         let prefix = super::listeners_prefix(&lb).ok_or_else(ServiceError::internal)?;

@@ -152,6 +152,8 @@ pub(crate) struct ListenerRoute {
     board: Arc<Board>,
     current: Mutex<Option<Arc<Current>>>,
     turn: AtomicUsize,
+    /// An HTTPS listener: a redirect's `#{protocol}` is `HTTPS`.
+    https: bool,
 }
 
 /// What a listener does with one request.
@@ -240,7 +242,7 @@ impl ListenerRoute {
             }
             Some(Route::Redirect { status, config }) => {
                 let incoming = rampart_elb::routing::Incoming {
-                    protocol: "HTTP",
+                    protocol: if self.https { "HTTPS" } else { "HTTP" },
                     host,
                     port,
                     path: parts.uri.path(),
@@ -261,7 +263,47 @@ impl ListenerRoute {
 /// A listener being served.
 struct Served {
     port: u16,
+    /// An HTTPS listener's certificate and policy as served: a change serves it again.
+    tls: Option<Tls>,
     stop: watch::Sender<bool>,
+}
+
+/// An HTTPS listener's default certificate (an IAM server certificate's ARN) and security policy.
+type Tls = (String, String);
+
+/// A TLS acceptor for an HTTPS listener of `account`: its certificate and key from IAM, the TLS
+/// versions its security policy admits that rustls speaks (1.2 and 1.3, with forward-secret AEAD
+/// suites only), HTTP/2 and HTTP/1.1 by ALPN as an ALB offers them.
+fn tls_acceptor(
+    db: &Db,
+    sealer: &rampart_store::Sealer,
+    account: &str,
+    (certificate, policy): &Tls,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (chain, key) = rampart_iam::iam::server_certificate_for_tls(db, sealer, account, certificate)
+        .map_err(|e| format!("the certificate {certificate} cannot be read: {}", e.message))?
+        .ok_or_else(|| format!("the certificate {certificate} no longer exists"))?;
+    let certs = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the certificate {certificate} cannot be parsed: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&key)
+        .map_err(|e| format!("the private key of {certificate} cannot be parsed: {e}"))?;
+    let admitted = rampart_elb::ssl_policy_protocols(policy).unwrap_or_default();
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
+        [("TLSv1.3", &rustls::version::TLS13), ("TLSv1.2", &rustls::version::TLS12)]
+            .into_iter()
+            .filter(|(name, _)| admitted.contains(name))
+            .map(|(_, v)| v)
+            .collect();
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_protocol_versions(&versions)
+            .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+            .map_err(|e| format!("the certificate {certificate} cannot be served with {policy}: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A target's health check state.
@@ -284,6 +326,7 @@ struct Probe {
 /// `shutdown` flips.
 pub(crate) async fn supervise(
     db: Db,
+    sealer: Arc<rampart_store::Sealer>,
     activity: Arc<crate::waf_activity::Activity>,
     address: IpAddr,
     limits: ProxyLimits,
@@ -314,19 +357,30 @@ pub(crate) async fn supervise(
                 continue;
             }
         };
-        unbindable.retain(|arn, _| listeners.iter().any(|(a, _, _)| a == arn));
+        unbindable.retain(|arn, _| listeners.iter().any(|(a, _, _, _)| a == arn));
         served.retain(|arn, s| {
-            let keep = listeners.iter().any(|(a, port, _)| a == arn && *port == s.port);
+            let keep = listeners.iter().any(|(a, port, _, tls)| a == arn && *port == s.port && *tls == s.tls);
             if !keep {
                 let _ = s.stop.send(true);
             }
             keep
         });
-        for (arn, port, _) in &listeners {
+        for (arn, port, _, tls) in &listeners {
             if served.contains_key(arn) || unbindable.get(arn).is_some_and(|at| at.elapsed() < Duration::from_secs(5)) {
                 continue;
             }
             let at = SocketAddr::new(address, *port);
+            let (account, region) = rampart_elb::locate(arn).map(|l| (l.account, l.region)).unwrap_or_default();
+            let acceptor = match tls.as_ref().map(|t| tls_acceptor(&db, &sealer, &account, t)).transpose() {
+                Ok(a) => a,
+                Err(reason) => {
+                    tracing::warn!(listener = %arn, reason = %reason, "cannot serve an HTTPS listener");
+                    if unbindable.insert(arn.clone(), Instant::now()).is_none() {
+                        status(&db, arn, Some(format!("The listener on port {port} cannot be served: {reason}"))).await;
+                    }
+                    continue;
+                }
+            };
             match tokio::net::TcpListener::bind(at).await {
                 Ok(listener) => {
                     if unbindable.remove(arn).is_some() {
@@ -338,25 +392,26 @@ pub(crate) async fn supervise(
                         board: board.clone(),
                         current: Mutex::default(),
                         turn: AtomicUsize::new(0),
+                        https: acceptor.is_some(),
                     };
                     let balancer_arn = arn_of_balancer(arn);
-                    let (account, region) = rampart_elb::locate(arn).map(|l| (l.account, l.region)).unwrap_or_default();
                     let binding = rampart_waf::Binding {
                         balancer_arn,
                         place: rampart_waf::Place { account, region, scope: "regional" },
                         name: None,
                     };
-                    let proxy = Arc::new(Proxy::new(
+                    let mut proxy = Proxy::new(
                         arn.clone(),
                         at,
                         Upstream::Listener(Box::new(route)),
                         binding,
                         (db.clone(), activity.clone()),
                         limits,
-                    ));
-                    tokio::spawn(proxy::serve(listener, proxy, stopped));
-                    tracing::info!(listener = %arn, address = %at, "serving a load balancer's listener");
-                    served.insert(arn.clone(), Served { port: *port, stop });
+                    );
+                    proxy.https = acceptor.is_some();
+                    tokio::spawn(proxy::serve(listener, Arc::new(proxy), acceptor, stopped));
+                    tracing::info!(listener = %arn, address = %at, https = tls.is_some(), "serving a load balancer's listener");
+                    served.insert(arn.clone(), Served { port: *port, tls: tls.clone(), stop });
                 }
                 Err(e) => {
                     tracing::warn!(listener = %arn, address = %at, error = %e, "cannot listen for a load balancer's listener");
@@ -370,7 +425,7 @@ pub(crate) async fn supervise(
         // Health checks: every target of every group a served listener forwards to.
         let mut wanted: HashSet<(String, SocketAddr)> = HashSet::new();
         let groups: HashSet<&String> =
-            listeners.iter().filter(|(arn, _, _)| served.contains_key(arn)).flat_map(|(_, _, g)| g).collect();
+            listeners.iter().filter(|(arn, _, _, _)| served.contains_key(arn)).flat_map(|(_, _, g, _)| g).collect();
         for group in groups {
             let Some((record, hc)) = target_group(&db, group) else { continue };
             if !hc.enabled {
@@ -439,8 +494,11 @@ fn arn_of_balancer(listener: &str) -> String {
     without_id.replacen(":listener/app/", ":loadbalancer/app/", 1)
 }
 
-/// Every recorded listener: its ARN, port and the target groups it forwards to.
-fn recorded_listeners(db: &Db) -> Result<Vec<(String, u16, Vec<String>)>, rampart_store::StoreError> {
+/// Every recorded listener: its ARN, port, the target groups it forwards to and, for HTTPS, its
+/// certificate and policy.
+type Recorded = (String, u16, Vec<String>, Option<Tls>);
+
+fn recorded_listeners(db: &Db) -> Result<Vec<Recorded>, rampart_store::StoreError> {
     let mut out = Vec::new();
     for (key, value) in db.scan_prefix(b"elb/", None, usize::MAX >> 1, false)? {
         if !String::from_utf8_lossy(&key).contains("/listener/") {
@@ -449,7 +507,17 @@ fn recorded_listeners(db: &Db) -> Result<Vec<(String, u16, Vec<String>)>, rampar
         let Ok(record) = serde_json::from_slice::<Record>(&value) else { continue };
         let Ok(body) = record.body::<shapes::Listener>() else { continue };
         let Some(port) = body.port.and_then(|p| u16::try_from(p).ok()) else { continue };
-        out.push((record.arn.clone(), port, rampart_elb::forwarded_groups(&record).unwrap_or_default()));
+        let tls = match body.protocol.as_deref() {
+            Some("HTTPS") => {
+                let certificate = body.certificates.iter().flatten().find_map(|c| c.certificate_arn.clone());
+                let policy = body.ssl_policy.clone().unwrap_or_else(|| rampart_elb::DEFAULT_SSL_POLICY.to_owned());
+                // An HTTPS listener without its certificate is not served in the clear.
+                let Some(certificate) = certificate else { continue };
+                Some((certificate, policy))
+            }
+            _ => None,
+        };
+        out.push((record.arn.clone(), port, rampart_elb::forwarded_groups(&record).unwrap_or_default(), tls));
     }
     Ok(out)
 }

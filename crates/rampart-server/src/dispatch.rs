@@ -541,7 +541,13 @@ impl Dispatch {
         let elb = elb_shapes::SERVICE.endpoint_prefix;
         handlers.extend([
             ((elb, "AddTags"), write(rampart_elb::add_tags)),
-            ((elb, "CreateListener"), write(rampart_elb::create_listener)),
+            (
+                (elb, "CreateListener"),
+                prepared(
+                    |ctx, i| rampart_elb::prepare_create_listener(ctx, i, iam::server_certificate_exists),
+                    rampart_elb::create_listener,
+                ),
+            ),
             ((elb, "CreateRule"), write(rampart_elb::create_rule)),
             ((elb, "DeleteRule"), write(rampart_elb::delete_rule)),
             ((elb, "DescribeRules"), read(rampart_elb::describe_rules)),
@@ -562,7 +568,13 @@ impl Dispatch {
             ((elb, "DescribeTargetGroupAttributes"), read(rampart_elb::describe_target_group_attributes)),
             ((elb, "DescribeTargetGroups"), read(rampart_elb::describe_target_groups)),
             ((elb, "DescribeTargetHealth"), read(rampart_elb::describe_target_health)),
-            ((elb, "ModifyListener"), write(rampart_elb::modify_listener)),
+            (
+                (elb, "ModifyListener"),
+                prepared(
+                    |ctx, i| rampart_elb::prepare_modify_listener(ctx, i, iam::server_certificate_exists),
+                    rampart_elb::modify_listener,
+                ),
+            ),
             ((elb, "ModifyListenerAttributes"), write(rampart_elb::modify_listener_attributes)),
             ((elb, "ModifyLoadBalancerAttributes"), write(rampart_elb::modify_load_balancer_attributes)),
             ((elb, "ModifyTargetGroup"), write(rampart_elb::modify_target_group)),

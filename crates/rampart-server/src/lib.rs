@@ -304,6 +304,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
     tokio::spawn(balancers::supervise(
         db.clone(),
+        app.sealer.clone(),
         app.activity.clone(),
         app.config.balancer_address,
         proxy_limits(&app.config),
@@ -361,7 +362,7 @@ async fn start_proxies(
             (app.db.clone(), app.activity.clone()),
             proxy_limits(&app.config),
         ));
-        tokio::spawn(proxy::serve(listener, served, shutdown.clone()));
+        tokio::spawn(proxy::serve(listener, served, None, shutdown.clone()));
         started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: arn });
     }
     Ok(started)

@@ -55,6 +55,8 @@ pub struct Proxy {
     protection: Mutex<Option<Arc<Protection>>>,
     client: Client<HttpConnector, Full<Bytes>>,
     limits: ProxyLimits,
+    /// Clients reach it over TLS (an HTTPS listener): `X-Forwarded-Proto: https`.
+    pub(crate) https: bool,
 }
 
 /// The proxy's defences, from the server's settings.
@@ -109,7 +111,18 @@ impl Proxy {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
-        Proxy { name, listen, upstream, binding, db, activity, protection: Mutex::new(None), client, limits }
+        Proxy {
+            name,
+            listen,
+            upstream,
+            binding,
+            db,
+            activity,
+            protection: Mutex::new(None),
+            client,
+            limits,
+            https: false,
+        }
     }
 
     /// The protection to decide the next request with: the one last loaded while its records
@@ -230,7 +243,7 @@ impl Proxy {
         h.remove("x-forwarded-for");
         for (name, value) in [
             ("x-forwarded-for", forwarded_for),
-            ("x-forwarded-proto", Some("http".to_owned())),
+            ("x-forwarded-proto", Some(if self.https { "https" } else { "http" }.to_owned())),
             ("x-forwarded-port", Some(self.listen.port().to_string())),
         ] {
             if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
@@ -334,7 +347,14 @@ fn answer(r: rampart_waf::engine::Response) -> ProxyResponse {
 }
 
 /// Accepts connections until `shutdown` flips, then drains in-flight requests.
-pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch::Receiver<bool>) {
+/// Serves a proxy's connections until `shutdown` flips; with `tls`, each connection's TLS
+/// handshake first, which must end within the header read timeout as a request's headers must.
+pub async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
     let limits = Limits::new(proxy.limits.max_connections, proxy.limits.max_connections_per_source);
     // Connections refused over the caps are a defence at work, for Shield's attack records.
@@ -366,14 +386,27 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, mut shutdown: watch
                     .max_local_error_reset_streams(64);
                 let first_byte = proxy.limits.header_read_timeout;
                 let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let _admitted = admitted;
                     let svc = service_fn(move |req: http::Request<Incoming>| {
                         let proxy = proxy.clone();
                         async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
                     });
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(FirstByte::new(stream, first_byte)), svc).into_owned();
-                    let _ = watcher.watch(conn).await;
+                    match tls {
+                        None => {
+                            let io = TokioIo::new(FirstByte::new(stream, first_byte));
+                            let _ = watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await;
+                        }
+                        Some(acceptor) => {
+                            // A handshake that never ends holds a connection as a slow header would.
+                            let Ok(Ok(stream)) = tokio::time::timeout(first_byte, acceptor.accept(stream)).await else {
+                                return;
+                            };
+                            let io = TokioIo::new(FirstByte::new(stream, first_byte));
+                            let _ = watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await;
+                        }
+                    }
                 });
             }
             _ = shutdown.changed() => break,

@@ -209,6 +209,44 @@ pub fn read_server_certificate(
     read_cached(db, &key(account, name))
 }
 
+/// The server certificate an ARN names, if it is one of `account`'s (a rename changes the ARN:
+/// the old one names nothing).
+fn by_arn(db: &rampart_store::Db, account: &str, arn: &str) -> Result<Option<ServerCertificateRecord>, ServiceError> {
+    let Some(rest) = arn.strip_prefix(&format!("arn:aws:iam::{account}:server-certificate/")) else {
+        return Ok(None);
+    };
+    let name = rest.rsplit('/').next().unwrap_or(rest);
+    Ok(read_server_certificate(db, account, name)?.filter(|c| c.arn() == arn))
+}
+
+/// Whether `arn` names a server certificate of the caller's account: what an Elastic Load
+/// Balancing HTTPS listener may name (Rampart has no ACM).
+pub fn server_certificate_exists(ctx: &Ctx<'_>, arn: &str) -> Result<bool, ServiceError> {
+    Ok(by_arn(ctx.db, &ctx.principal.account_id, arn)?.is_some())
+}
+
+/// A certificate chain (PEM, leaf first) and its private key (PEM), unsealed.
+pub type TlsIdentity = (String, zeroize::Zeroizing<Vec<u8>>);
+
+/// A server certificate of `account` for a TLS listener, its key unsealed; `None` when the ARN
+/// names none.
+pub fn server_certificate_for_tls(
+    db: &rampart_store::Db,
+    sealer: &rampart_store::Sealer,
+    account: &str,
+    arn: &str,
+) -> Result<Option<TlsIdentity>, ServiceError> {
+    let Some(c) = by_arn(db, account, arn)? else { return Ok(None) };
+    let sealed = data_encoding::BASE64.decode(c.sealed_key.as_bytes()).map_err(|_| ServiceError::internal())?;
+    let key = sealer.open(&sealed, &seal_context(account, &c.id)).map_err(|_| ServiceError::internal())?;
+    let mut chain = c.body;
+    if let Some(rest) = c.chain {
+        chain.push('\n');
+        chain.push_str(&rest);
+    }
+    Ok(Some((chain, key)))
+}
+
 fn read(ctx: &Ctx<'_>, name: &str) -> Result<ServerCertificateRecord, ServiceError> {
     read_cached(ctx.db, &key(&ctx.principal.account_id, name))?.ok_or_else(|| no_such_certificate(name))
 }

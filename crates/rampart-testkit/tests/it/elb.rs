@@ -527,3 +527,149 @@ async fn listener_rules_route_by_host_path_method_header_query_and_source_in_pri
     let still = c.delete_target_group().target_group_arn(&api).send().await;
     assert_eq!(code(still), "ResourceInUse", "the header rule still forwards to it");
 }
+
+/// A GET over TLS to a listener on `port`, trusting `roots`, speaking only `versions`; the
+/// status and body, or why the handshake or request failed.
+async fn https_get(
+    port: u16,
+    roots: &rustls::RootCertStore,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    path: &str,
+) -> Result<(u16, String), String> {
+    use http_body_util::BodyExt;
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_protocol_versions(versions)
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots.clone())
+            .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let req = http::Request::get(path)
+        .header("host", format!("localhost:{port}"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_listener_terminates_tls_with_an_iam_server_certificate_under_its_security_policy() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start().await.unwrap();
+    let c = elb(&server);
+    // The site's certificate, uploaded to IAM as ALB users without ACM do.
+    let site = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let uploaded = crate::iam::root(&server)
+        .upload_server_certificate()
+        .server_certificate_name("shop-tls")
+        .certificate_body(site.cert.pem())
+        .private_key(site.signing_key.serialize_pem())
+        .send()
+        .await
+        .unwrap();
+    let cert_arn = uploaded.server_certificate_metadata().unwrap().arn().to_owned();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(site.cert.der().clone()).unwrap();
+
+    let lb = c.create_load_balancer().name("secure").send().await.unwrap();
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let tg = c
+        .create_target_group()
+        .name("app")
+        .protocol(ProtocolEnum::Http)
+        .port(i32::from(upstream.port()))
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap();
+    let tg_arn = tg.target_groups()[0].target_group_arn().unwrap().to_owned();
+    c.register_targets()
+        .target_group_arn(&tg_arn)
+        .targets(TargetDescription::builder().id("127.0.0.1").port(i32::from(upstream.port())).build())
+        .send()
+        .await
+        .unwrap();
+    let port = free_port();
+    let https = || {
+        c.create_listener()
+            .load_balancer_arn(&lb_arn)
+            .protocol(ProtocolEnum::Https)
+            .port(i32::from(port))
+            .default_actions(forward(&tg_arn))
+    };
+    let certificate =
+        |arn: &str| aws_sdk_elasticloadbalancingv2::types::Certificate::builder().certificate_arn(arn).build();
+
+    // Refused: no certificate, one IAM does not hold, a policy that is none of AWS's.
+    assert_eq!(code(https().send().await), "ValidationError");
+    let missing = format!("arn:aws:iam::{ACCOUNT_ID}:server-certificate/nothing");
+    assert_eq!(code(https().certificates(certificate(&missing)).send().await), "CertificateNotFound");
+    let acm = format!("arn:aws:acm:us-east-1:{ACCOUNT_ID}:certificate/12345678-1234-1234-1234-123456789012");
+    assert_eq!(code(https().certificates(certificate(&acm)).send().await), "CertificateNotFound");
+    let bad_policy = https().certificates(certificate(&cert_arn)).ssl_policy("ELBSecurityPolicy-Mine").send().await;
+    assert_eq!(code(bad_policy), "SSLPolicyNotFound");
+
+    // Created with the API's default policy, and served over TLS to the target.
+    let created = https().certificates(certificate(&cert_arn)).send().await.unwrap();
+    let listener = created.listeners()[0].clone();
+    let listener_arn = listener.listener_arn().unwrap().to_owned();
+    assert_eq!(listener.ssl_policy(), Some("ELBSecurityPolicy-2016-08"));
+    assert_eq!(listener.certificates()[0].certificate_arn(), Some(cert_arn.as_str()));
+    let described = c.describe_listeners().listener_arns(&listener_arn).send().await.unwrap();
+    assert_eq!(described.listeners()[0].protocol().map(|p| p.as_str()), Some("HTTPS"));
+    let both = [&rustls::version::TLS13, &rustls::version::TLS12];
+    eventually(Duration::from_secs(10), "the HTTPS listener answers", || {
+        let roots = roots.clone();
+        async move { https_get(port, &roots, &both, "/").await.is_ok() }
+    })
+    .await;
+    let answer = https_get(port, &roots, &both, "/orders?id=7").await;
+    let (status, body) = answer.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["path"], "/orders?id=7");
+    assert_eq!(seen["forwardedProto"], "https");
+    assert_eq!(seen["forwardedPort"], port.to_string());
+    // TLS 1.2 is admitted by the default policy; a client that trusts another certificate is not.
+    assert!(https_get(port, &roots, &[&rustls::version::TLS12], "/").await.is_ok());
+    let mut strangers = rustls::RootCertStore::empty();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    strangers.add(other.cert.der().clone()).unwrap();
+    assert!(https_get(port, &strangers, &both, "/").await.is_err());
+
+    // A TLS 1.3-only policy: served again under it, so a TLS 1.2 client is refused.
+    c.modify_listener()
+        .listener_arn(&listener_arn)
+        .ssl_policy("ELBSecurityPolicy-TLS13-1-3-2021-06")
+        .send()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(10), "TLS 1.2 refused under a TLS 1.3 policy", || {
+        let roots = roots.clone();
+        async move { https_get(port, &roots, &[&rustls::version::TLS12], "/").await.is_err() }
+    })
+    .await;
+    eventually(Duration::from_secs(10), "TLS 1.3 served", || {
+        let roots = roots.clone();
+        async move { https_get(port, &roots, &[&rustls::version::TLS13], "/").await.is_ok() }
+    })
+    .await;
+    let after = c.describe_listeners().listener_arns(&listener_arn).send().await.unwrap();
+    assert_eq!(after.listeners()[0].ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
+    assert_eq!(after.listeners()[0].certificates()[0].certificate_arn(), Some(cert_arn.as_str()), "kept");
+
+    // Made plain HTTP, it has neither certificate nor policy.
+    let plain = c.modify_listener().listener_arn(&listener_arn).protocol(ProtocolEnum::Http).send().await.unwrap();
+    assert!(plain.listeners()[0].certificates().is_empty());
+    assert_eq!(plain.listeners()[0].ssl_policy(), None);
+}
