@@ -116,6 +116,10 @@ pub struct Record {
     /// A listener's rules (besides its default actions), in no particular order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<StoredRule>,
+    /// An HTTPS listener's certificates besides its default one (AddListenerCertificates), by
+    /// ARN: chosen by the name a client asks for (SNI).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<String>,
 }
 
 /// A listener rule as stored in its listener's record: its model shape (`Rule`) in AWS's wire
@@ -173,6 +177,7 @@ impl Record {
             targets: Vec::new(),
             configured: None,
             rules: Vec::new(),
+            certificates: Vec::new(),
         };
         r.set_body(body);
         r
@@ -310,6 +315,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
     use rampart_core::actions::{Target, row};
     const TAGS: &[&str] = &["aws:RequestTag/${TagKey}", "aws:TagKeys"];
     &[
+        row("AddListenerCertificates", &[Target::Arn("ListenerArn")], &[]),
         row("AddTags", &[Target::All], TAGS),
         row("CreateListener", &[Target::Arn("LoadBalancerArn")], TAGS),
         row("CreateLoadBalancer", &[Target::All], TAGS),
@@ -322,10 +328,12 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("DeregisterTargets", &[Target::Arn("TargetGroupArn")], &[]),
         row("DescribeCapacityReservation", &[Target::All], &[]),
         row("DescribeListenerAttributes", &[Target::All], &[]),
+        row("DescribeListenerCertificates", &[Target::All], &[]),
         row("DescribeListeners", &[Target::All], &[]),
         row("DescribeLoadBalancerAttributes", &[Target::All], &[]),
         row("DescribeLoadBalancers", &[Target::All], &[]),
         row("DescribeRules", &[Target::All], &[]),
+        row("DescribeSSLPolicies", &[Target::All], &[]),
         row("DescribeTags", &[Target::All], &[]),
         row("DescribeTargetGroupAttributes", &[Target::All], &[]),
         row("DescribeTargetGroups", &[Target::All], &[]),
@@ -337,6 +345,7 @@ pub static ACTIONS: &[rampart_core::actions::Action] = {
         row("ModifyTargetGroup", &[Target::Arn("TargetGroupArn")], &[]),
         row("ModifyTargetGroupAttributes", &[Target::Arn("TargetGroupArn")], &[]),
         row("RegisterTargets", &[Target::Arn("TargetGroupArn")], &[]),
+        row("RemoveListenerCertificates", &[Target::Arn("ListenerArn")], &[]),
         row("RemoveTags", &[Target::All], &["aws:TagKeys"]),
         row("SetRulePriorities", &[Target::All], &[]),
     ]

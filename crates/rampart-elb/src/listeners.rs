@@ -80,6 +80,153 @@ pub fn ssl_policy_protocols(name: &str) -> Option<&'static [&'static str]> {
     SSL_POLICIES.iter().find(|(n, _)| *n == name).map(|(_, p)| *p)
 }
 
+/// The ciphers Rampart's TLS (rustls) negotiates for each TLS version, as AWS names them, in the
+/// order it prefers them: forward-secret AEAD suites only.
+pub const TLS13_CIPHERS: &[&str] =
+    &["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"];
+pub const TLS12_CIPHERS: &[&str] = &[
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+];
+
+/// The ciphers a listener under `policy` negotiates, in order: those of the versions it admits.
+pub fn ssl_policy_ciphers(policy: &str) -> Vec<&'static str> {
+    let versions = ssl_policy_protocols(policy).unwrap_or_default();
+    let mut out = Vec::new();
+    if versions.contains(&"TLSv1.3") {
+        out.extend_from_slice(TLS13_CIPHERS);
+    }
+    if versions.contains(&"TLSv1.2") {
+        out.extend_from_slice(TLS12_CIPHERS);
+    }
+    out
+}
+
+/// The security policies, by name or all of them: each with the TLS versions AWS gives it, and
+/// the ciphers Rampart negotiates under it (a subset of AWS's list for the policy: rustls has no
+/// CBC or RSA key-exchange suites).
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeSSLPolicies.html>.
+pub fn describe_ssl_policies(
+    _ctx: &Ctx<'_>,
+    input: shapes::DescribeSSLPoliciesInput,
+) -> Result<shapes::DescribeSSLPoliciesOutput, ServiceError> {
+    if input.load_balancer_type.as_deref().is_some_and(|t| t != "application") {
+        return Ok(shapes::DescribeSSLPoliciesOutput { ssl_policies: Some(Vec::new()), next_marker: None });
+    }
+    let names: Vec<&str> = match &input.names {
+        Some(names) if !names.is_empty() => {
+            if let Some(missing) = names.iter().find(|n| ssl_policy_protocols(n).is_none()) {
+                return Err(error("SSLPolicyNotFound", format!("SSL policy '{missing}' not found")));
+            }
+            SSL_POLICIES.iter().map(|(n, _)| *n).filter(|n| names.iter().any(|m| m == n)).collect()
+        }
+        _ => SSL_POLICIES.iter().map(|(n, _)| *n).collect(),
+    };
+    let policies: Vec<shapes::SslPolicy> = names
+        .into_iter()
+        .map(|name| shapes::SslPolicy {
+            ssl_protocols: Some(
+                ssl_policy_protocols(name).unwrap_or_default().iter().map(|p| (*p).to_owned()).collect(),
+            ),
+            ciphers: Some(
+                ssl_policy_ciphers(name)
+                    .into_iter()
+                    .zip(1..)
+                    .map(|(c, priority)| shapes::Cipher { name: Some(c.to_owned()), priority: Some(priority) })
+                    .collect(),
+            ),
+            name: Some(name.to_owned()),
+            supported_load_balancer_types: Some(vec!["application".to_owned()]),
+        })
+        .collect();
+    let (page, next) = super::page(policies, input.marker.as_deref(), input.page_size)?;
+    Ok(shapes::DescribeSSLPoliciesOutput { ssl_policies: Some(page), next_marker: next })
+}
+
+/// Certificates an HTTPS listener may hold besides its default one.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html>.
+const MAX_LISTENER_CERTIFICATES: usize = 25;
+
+/// AddListenerCertificates's first step: the certificates it names exist.
+pub fn prepare_add_listener_certificates(
+    ctx: &Ctx<'_>,
+    input: shapes::AddListenerCertificatesInput,
+    exists: CertificateExists,
+) -> Result<shapes::AddListenerCertificatesInput, ServiceError> {
+    check_certificates(ctx, Some(&input.certificates), exists)?;
+    Ok(input)
+}
+
+/// Adds certificates to an HTTPS listener's list, for clients that ask for their names (SNI).
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_AddListenerCertificates.html>.
+pub fn add_listener_certificates(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::AddListenerCertificatesInput,
+) -> Result<shapes::AddListenerCertificatesOutput, ServiceError> {
+    let mut record = listener(&records::tx_reader(tx), &ctx.principal.account_id, &input.listener_arn)?;
+    let body: shapes::Listener = record.body()?;
+    if body.protocol.as_deref() != Some("HTTPS") {
+        return Err(validation("Certificates can only be added to HTTPS listeners"));
+    }
+    if input.certificates.iter().any(|c| c.is_default.is_some()) {
+        return Err(validation("IsDefault cannot be set on a certificate added to a listener"));
+    }
+    for arn in input.certificates.iter().filter_map(|c| c.certificate_arn.clone()) {
+        if !record.certificates.contains(&arn) {
+            record.certificates.push(arn);
+        }
+    }
+    if record.certificates.len() > MAX_LISTENER_CERTIFICATES {
+        return Err(error(
+            "TooManyCertificates",
+            format!("A listener can have at most {MAX_LISTENER_CERTIFICATES} certificates besides its default one"),
+        ));
+    }
+    super::save(tx, &record)?;
+    Ok(shapes::AddListenerCertificatesOutput { certificates: Some(listed(&record.certificates, false)) })
+}
+
+fn listed(arns: &[String], default: bool) -> Vec<shapes::Certificate> {
+    arns.iter().map(|a| shapes::Certificate { certificate_arn: Some(a.clone()), is_default: Some(default) }).collect()
+}
+
+/// An HTTPS listener's certificates: its default one (`IsDefault`), then those added to it.
+pub fn describe_listener_certificates(
+    ctx: &Ctx<'_>,
+    input: shapes::DescribeListenerCertificatesInput,
+) -> Result<shapes::DescribeListenerCertificatesOutput, ServiceError> {
+    let record = listener(&records::cached_reader(ctx.db), &ctx.principal.account_id, &input.listener_arn)?;
+    let body: shapes::Listener = record.body()?;
+    let default: Vec<String> = body.certificates.iter().flatten().filter_map(|c| c.certificate_arn.clone()).collect();
+    let mut all = listed(&default, true);
+    all.extend(listed(&record.certificates, false));
+    let (page, next) = super::page(all, input.marker.as_deref(), input.page_size)?;
+    Ok(shapes::DescribeListenerCertificatesOutput { certificates: Some(page), next_marker: next })
+}
+
+/// Takes certificates off an HTTPS listener's list; its default certificate stays.
+pub fn remove_listener_certificates(
+    tx: &mut Tx<'_>,
+    ctx: &TxCtx<'_>,
+    input: shapes::RemoveListenerCertificatesInput,
+) -> Result<shapes::RemoveListenerCertificatesOutput, ServiceError> {
+    let mut record = listener(&records::tx_reader(tx), &ctx.principal.account_id, &input.listener_arn)?;
+    let body: shapes::Listener = record.body()?;
+    let default: Vec<String> = body.certificates.iter().flatten().filter_map(|c| c.certificate_arn.clone()).collect();
+    for c in &input.certificates {
+        let Some(arn) = &c.certificate_arn else { continue };
+        if c.is_default == Some(true) || (default.contains(arn) && !record.certificates.contains(arn)) {
+            return Err(error("OperationNotPermitted", "The default certificate of a listener cannot be removed"));
+        }
+        record.certificates.retain(|a| a != arn);
+    }
+    super::save(tx, &record)?;
+    Ok(shapes::RemoveListenerCertificatesOutput {})
+}
+
 /// IAM's answer to whether a certificate ARN names one of the caller's server certificates
 /// (`rampart_iam::iam::server_certificate_exists`, which the server hands in).
 pub type CertificateExists = fn(&Ctx<'_>, &str) -> Result<bool, ServiceError>;
@@ -390,6 +537,9 @@ pub fn modify_listener(
         input.certificates.or(body.certificates.take()),
         input.ssl_policy.or(body.ssl_policy.take()),
     )?;
+    if certificates.is_none() {
+        record.certificates.clear();
+    }
     body.certificates = certificates;
     body.ssl_policy = ssl_policy;
     if port != body.port {

@@ -263,45 +263,119 @@ impl ListenerRoute {
 /// A listener being served.
 struct Served {
     port: u16,
-    /// An HTTPS listener's certificate and policy as served: a change serves it again.
+    /// An HTTPS listener's certificates and policy as served: a change serves it again.
     tls: Option<Tls>,
     stop: watch::Sender<bool>,
 }
 
-/// An HTTPS listener's default certificate (an IAM server certificate's ARN) and security policy.
-type Tls = (String, String);
+/// What an HTTPS listener serves: its default certificate and those added to it (IAM server
+/// certificates' ARNs), and its security policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tls {
+    default: String,
+    more: Vec<String>,
+    policy: String,
+}
 
-/// A TLS acceptor for an HTTPS listener of `account`: its certificate and key from IAM, the TLS
-/// versions its security policy admits that rustls speaks (1.2 and 1.3, with forward-secret AEAD
-/// suites only), HTTP/2 and HTTP/1.1 by ALPN as an ALB offers them.
+/// Chooses a connection's certificate by the name the client asks for (SNI), as an ALB does: a
+/// certificate for exactly that name, else one whose wildcard covers it, else the default one
+/// (also when the client names none). The default certificate is tried first at each step.
+/// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html>.
+#[derive(Debug)]
+struct BySni {
+    /// Each certificate with its DNS names, the default one first.
+    certificates: Vec<(Vec<String>, Arc<rustls::sign::CertifiedKey>)>,
+}
+
+impl BySni {
+    fn choose(&self, name: Option<&str>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        let default = self.certificates.first().map(|(_, k)| k.clone());
+        let Some(name) = name.map(str::to_ascii_lowercase) else { return default };
+        let exact = self.certificates.iter().find(|(names, _)| names.contains(&name));
+        let parent = name.split_once('.').filter(|(label, _)| !label.is_empty()).map(|(_, rest)| rest);
+        let wildcard = || {
+            self.certificates
+                .iter()
+                .find(|(names, _)| names.iter().any(|n| n.strip_prefix("*.").is_some_and(|rest| Some(rest) == parent)))
+        };
+        exact.or_else(wildcard).map(|(_, k)| k.clone()).or(default)
+    }
+}
+
+impl rustls::server::ResolvesServerCert for BySni {
+    fn resolve(&self, hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.choose(hello.server_name())
+    }
+}
+
+/// AWS's name of a cipher suite rustls offers (`""` for one no policy lists).
+fn aws_cipher_name(suite: rustls::CipherSuite) -> &'static str {
+    use rustls::CipherSuite as C;
+    match suite {
+        C::TLS13_AES_128_GCM_SHA256 => "TLS_AES_128_GCM_SHA256",
+        C::TLS13_AES_256_GCM_SHA384 => "TLS_AES_256_GCM_SHA384",
+        C::TLS13_CHACHA20_POLY1305_SHA256 => "TLS_CHACHA20_POLY1305_SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "ECDHE-ECDSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "ECDHE-RSA-AES128-GCM-SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "ECDHE-ECDSA-AES256-GCM-SHA384",
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "ECDHE-RSA-AES256-GCM-SHA384",
+        _ => "",
+    }
+}
+
+/// One IAM server certificate of `account`, ready to serve, with its names.
+fn certified(
+    db: &Db,
+    sealer: &rampart_store::Sealer,
+    account: &str,
+    arn: &str,
+) -> Result<(Vec<String>, Arc<rustls::sign::CertifiedKey>), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let id = rampart_iam::iam::server_certificate_for_tls(db, sealer, account, arn)
+        .map_err(|e| format!("the certificate {arn} cannot be read: {}", e.message))?
+        .ok_or_else(|| format!("the certificate {arn} no longer exists"))?;
+    let certs = CertificateDer::pem_slice_iter(id.chain.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the certificate {arn} cannot be parsed: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&id.key)
+        .map_err(|e| format!("the private key of {arn} cannot be parsed: {e}"))?;
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .map_err(|e| format!("the private key of {arn} cannot sign: {e}"))?;
+    Ok((id.names, Arc::new(rustls::sign::CertifiedKey::new(certs, signing))))
+}
+
+/// A TLS acceptor for an HTTPS listener of `account`: its certificates and keys from IAM, chosen
+/// by SNI; of its security policy, the TLS versions (1.2, 1.3) and ciphers rustls speaks, in the
+/// policy's order of preference, the server's order deciding as an ALB's does; HTTP/2 and
+/// HTTP/1.1 by ALPN.
 fn tls_acceptor(
     db: &Db,
     sealer: &rampart_store::Sealer,
     account: &str,
-    (certificate, policy): &Tls,
+    tls: &Tls,
 ) -> Result<tokio_rustls::TlsAcceptor, String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let (chain, key) = rampart_iam::iam::server_certificate_for_tls(db, sealer, account, certificate)
-        .map_err(|e| format!("the certificate {certificate} cannot be read: {}", e.message))?
-        .ok_or_else(|| format!("the certificate {certificate} no longer exists"))?;
-    let certs = CertificateDer::pem_slice_iter(chain.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("the certificate {certificate} cannot be parsed: {e}"))?;
-    let key = PrivateKeyDer::from_pem_slice(&key)
-        .map_err(|e| format!("the private key of {certificate} cannot be parsed: {e}"))?;
-    let admitted = rampart_elb::ssl_policy_protocols(policy).unwrap_or_default();
+    let mut certificates = Vec::new();
+    for arn in std::iter::once(&tls.default).chain(&tls.more) {
+        certificates.push(certified(db, sealer, account, arn)?);
+    }
+    let admitted = rampart_elb::ssl_policy_protocols(&tls.policy).unwrap_or_default();
     let versions: Vec<&'static rustls::SupportedProtocolVersion> =
         [("TLSv1.3", &rustls::version::TLS13), ("TLSv1.2", &rustls::version::TLS12)]
             .into_iter()
             .filter(|(name, _)| admitted.contains(name))
             .map(|(_, v)| v)
             .collect();
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_protocol_versions(&versions)
-            .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
-            .map_err(|e| format!("the certificate {certificate} cannot be served with {policy}: {e}"))?;
+    let ciphers = rampart_elb::ssl_policy_ciphers(&tls.policy);
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites.retain(|s| ciphers.contains(&aws_cipher_name(s.suite())));
+    provider.cipher_suites.sort_by_key(|s| ciphers.iter().position(|c| *c == aws_cipher_name(s.suite())));
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("the security policy {} cannot be served: {e}", tls.policy))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(BySni { certificates }));
+    config.ignore_client_order = true;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
@@ -512,8 +586,8 @@ fn recorded_listeners(db: &Db) -> Result<Vec<Recorded>, rampart_store::StoreErro
                 let certificate = body.certificates.iter().flatten().find_map(|c| c.certificate_arn.clone());
                 let policy = body.ssl_policy.clone().unwrap_or_else(|| rampart_elb::DEFAULT_SSL_POLICY.to_owned());
                 // An HTTPS listener without its certificate is not served in the clear.
-                let Some(certificate) = certificate else { continue };
-                Some((certificate, policy))
+                let Some(default) = certificate else { continue };
+                Some(Tls { default, more: record.certificates.clone(), policy })
             }
             _ => None,
         };
@@ -585,5 +659,35 @@ async fn settle(db: &Db, board: &Board, checks: &mut HashMap<(String, SocketAddr
     let checked = Checked { targets };
     if let Err(e) = db.transact(move |tx| rampart_elb::health::write(tx, &group, &checked)).await {
         tracing::warn!(error = %e, "cannot record targets' health");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_for(names: &[&str]) -> (Vec<String>, Arc<rustls::sign::CertifiedKey>) {
+        let generated = rcgen::generate_simple_self_signed(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("a certificate");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
+        let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key).expect("a signing key");
+        let certified = rustls::sign::CertifiedKey::new(vec![generated.cert.der().clone()], signing);
+        (names.iter().map(|n| n.to_ascii_lowercase()).collect(), Arc::new(certified))
+    }
+
+    /// An exact name first, then a wildcard of one label, else the default certificate.
+    #[test]
+    fn sni_picks_the_certificate_for_the_name_asked() {
+        let (default, shop_wild, api_exact) =
+            (key_for(&["localhost"]), key_for(&["*.shop.example"]), key_for(&["api.shop.example"]));
+        let sni = BySni { certificates: vec![default.clone(), shop_wild.clone(), api_exact.clone()] };
+        let chosen = |name: Option<&str>| sni.choose(name).expect("a certificate");
+        assert!(Arc::ptr_eq(&chosen(None), &default.1), "no name: the default");
+        assert!(Arc::ptr_eq(&chosen(Some("www.shop.example")), &shop_wild.1));
+        assert!(Arc::ptr_eq(&chosen(Some("WWW.Shop.Example")), &shop_wild.1), "names are case-blind");
+        assert!(Arc::ptr_eq(&chosen(Some("api.shop.example")), &api_exact.1), "exact before wildcard");
+        assert!(Arc::ptr_eq(&chosen(Some("a.b.shop.example")), &default.1), "a wildcard covers one label");
+        assert!(Arc::ptr_eq(&chosen(Some("shop.example")), &default.1));
+        assert!(Arc::ptr_eq(&chosen(Some("elsewhere.test")), &default.1));
     }
 }

@@ -569,6 +569,16 @@ impl Dispatch {
             ((elb, "DescribeTargetGroups"), read(rampart_elb::describe_target_groups)),
             ((elb, "DescribeTargetHealth"), read(rampart_elb::describe_target_health)),
             (
+                (elb, "AddListenerCertificates"),
+                prepared(
+                    |ctx, i| rampart_elb::prepare_add_listener_certificates(ctx, i, iam::server_certificate_exists),
+                    rampart_elb::add_listener_certificates,
+                ),
+            ),
+            ((elb, "DescribeListenerCertificates"), read(rampart_elb::describe_listener_certificates)),
+            ((elb, "RemoveListenerCertificates"), write(rampart_elb::remove_listener_certificates)),
+            ((elb, "DescribeSSLPolicies"), read(rampart_elb::describe_ssl_policies)),
+            (
                 (elb, "ModifyListener"),
                 prepared(
                     |ctx, i| rampart_elb::prepare_modify_listener(ctx, i, iam::server_certificate_exists),

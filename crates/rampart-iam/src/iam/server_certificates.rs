@@ -225,8 +225,39 @@ pub fn server_certificate_exists(ctx: &Ctx<'_>, arn: &str) -> Result<bool, Servi
     Ok(by_arn(ctx.db, &ctx.principal.account_id, arn)?.is_some())
 }
 
-/// A certificate chain (PEM, leaf first) and its private key (PEM), unsealed.
-pub type TlsIdentity = (String, zeroize::Zeroizing<Vec<u8>>);
+/// What a TLS listener serves a server certificate with.
+pub struct TlsIdentity {
+    /// The certificate and its chain, PEM, leaf first.
+    pub chain: String,
+    /// The private key, PEM, unsealed.
+    pub key: zeroize::Zeroizing<Vec<u8>>,
+    /// The DNS names the certificate is for (its subject alternative names, else its common
+    /// name), lower-case, wildcards (`*.example.com`) as written.
+    pub names: Vec<String>,
+}
+
+/// The DNS names a PEM certificate is for.
+fn dns_names(body: &str) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Some(pem) = pem_blocks(body).into_iter().next() else { return Vec::new() };
+    let Ok(cert) = pem.parse_x509() else { return Vec::new() };
+    let mut names: Vec<String> = match cert.subject_alternative_name() {
+        Ok(Some(san)) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DNSName(d) => Some(d.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if names.is_empty() {
+        names.extend(cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_ascii_lowercase));
+    }
+    names
+}
 
 /// A server certificate of `account` for a TLS listener, its key unsealed; `None` when the ARN
 /// names none.
@@ -239,12 +270,13 @@ pub fn server_certificate_for_tls(
     let Some(c) = by_arn(db, account, arn)? else { return Ok(None) };
     let sealed = data_encoding::BASE64.decode(c.sealed_key.as_bytes()).map_err(|_| ServiceError::internal())?;
     let key = sealer.open(&sealed, &seal_context(account, &c.id)).map_err(|_| ServiceError::internal())?;
+    let names = dns_names(&c.body);
     let mut chain = c.body;
     if let Some(rest) = c.chain {
         chain.push('\n');
         chain.push_str(&rest);
     }
-    Ok(Some((chain, key)))
+    Ok(Some(TlsIdentity { chain, key, names }))
 }
 
 fn read(ctx: &Ctx<'_>, name: &str) -> Result<ServerCertificateRecord, ServiceError> {

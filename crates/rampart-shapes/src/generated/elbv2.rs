@@ -631,6 +631,7 @@ pub static SERVICE: crate::Service = crate::Service {
 
 /// The operations whose shapes have Rust types here (`xtask/typed-operations.txt`).
 pub static TYPED_OPERATIONS: &[&str] = &[
+    "AddListenerCertificates",
     "AddTags",
     "CreateListener",
     "CreateLoadBalancer",
@@ -643,10 +644,12 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "DeregisterTargets",
     "DescribeCapacityReservation",
     "DescribeListenerAttributes",
+    "DescribeListenerCertificates",
     "DescribeListeners",
     "DescribeLoadBalancerAttributes",
     "DescribeLoadBalancers",
     "DescribeRules",
+    "DescribeSSLPolicies",
     "DescribeTags",
     "DescribeTargetGroupAttributes",
     "DescribeTargetGroups",
@@ -658,6 +661,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "ModifyTargetGroup",
     "ModifyTargetGroupAttributes",
     "RegisterTargets",
+    "RemoveListenerCertificates",
     "RemoveTags",
     "SetRulePriorities",
 ];
@@ -8828,6 +8832,71 @@ impl ::std::fmt::Debug for Action {
     }
 }
 
+/// The `AddListenerCertificatesInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct AddListenerCertificatesInput {
+    pub listener_arn: ::std::string::String,
+    pub certificates: ::std::vec::Vec<Certificate>,
+}
+
+impl crate::HasShape for AddListenerCertificatesInput {
+    const SHAPE: &'static crate::Shape = &SH_AddListenerCertificatesInput;
+}
+
+impl crate::FromValue for AddListenerCertificatesInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { listener_arn: crate::required(f.next())?, certificates: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AddListenerCertificatesInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.listener_arn)),
+            Some(crate::IntoValue::into_value(self.certificates)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for AddListenerCertificatesInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AddListenerCertificatesInput")
+            .field("ListenerArn", &self.listener_arn)
+            .field("Certificates", &self.certificates)
+            .finish()
+    }
+}
+
+/// The `AddListenerCertificatesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct AddListenerCertificatesOutput {
+    pub certificates: ::std::option::Option<::std::vec::Vec<Certificate>>,
+}
+
+impl crate::HasShape for AddListenerCertificatesOutput {
+    const SHAPE: &'static crate::Shape = &SH_AddListenerCertificatesOutput;
+}
+
+impl crate::FromValue for AddListenerCertificatesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(1)?.into_iter();
+        Ok(Self { certificates: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for AddListenerCertificatesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![self.certificates.map(crate::IntoValue::into_value)])
+    }
+}
+
+impl ::std::fmt::Debug for AddListenerCertificatesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("AddListenerCertificatesOutput").field("Certificates", &self.certificates).finish()
+    }
+}
+
 /// The `AddTagsInput` shape.
 #[derive(Clone, PartialEq)]
 pub struct AddTagsInput {
@@ -9228,6 +9297,39 @@ impl ::std::fmt::Debug for Certificate {
             .field("CertificateArn", &self.certificate_arn)
             .field("IsDefault", &self.is_default)
             .finish()
+    }
+}
+
+/// The `Cipher` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Cipher {
+    pub name: ::std::option::Option<::std::string::String>,
+    pub priority: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for Cipher {
+    const SHAPE: &'static crate::Shape = &SH_Cipher;
+}
+
+impl crate::FromValue for Cipher {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { name: crate::optional(f.next())?, priority: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for Cipher {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.name.map(crate::IntoValue::into_value),
+            self.priority.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Cipher").field("Name", &self.name).field("Priority", &self.priority).finish()
     }
 }
 
@@ -10068,6 +10170,85 @@ impl ::std::fmt::Debug for DescribeListenerAttributesOutput {
     }
 }
 
+/// The `DescribeListenerCertificatesInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct DescribeListenerCertificatesInput {
+    pub listener_arn: ::std::string::String,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub page_size: ::std::option::Option<i32>,
+}
+
+impl crate::HasShape for DescribeListenerCertificatesInput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeListenerCertificatesInput;
+}
+
+impl crate::FromValue for DescribeListenerCertificatesInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(3)?.into_iter();
+        Ok(Self {
+            listener_arn: crate::required(f.next())?,
+            marker: crate::optional(f.next())?,
+            page_size: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeListenerCertificatesInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.listener_arn)),
+            self.marker.map(crate::IntoValue::into_value),
+            self.page_size.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeListenerCertificatesInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeListenerCertificatesInput")
+            .field("ListenerArn", &self.listener_arn)
+            .field("Marker", &self.marker)
+            .field("PageSize", &self.page_size)
+            .finish()
+    }
+}
+
+/// The `DescribeListenerCertificatesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeListenerCertificatesOutput {
+    pub certificates: ::std::option::Option<::std::vec::Vec<Certificate>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeListenerCertificatesOutput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeListenerCertificatesOutput;
+}
+
+impl crate::FromValue for DescribeListenerCertificatesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { certificates: crate::optional(f.next())?, next_marker: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeListenerCertificatesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.certificates.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeListenerCertificatesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeListenerCertificatesOutput")
+            .field("Certificates", &self.certificates)
+            .field("NextMarker", &self.next_marker)
+            .finish()
+    }
+}
+
 /// The `DescribeListenersInput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct DescribeListenersInput {
@@ -10370,6 +10551,89 @@ impl ::std::fmt::Debug for DescribeRulesOutput {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("DescribeRulesOutput")
             .field("Rules", &self.rules)
+            .field("NextMarker", &self.next_marker)
+            .finish()
+    }
+}
+
+/// The `DescribeSSLPoliciesInput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeSSLPoliciesInput {
+    pub names: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub marker: ::std::option::Option<::std::string::String>,
+    pub page_size: ::std::option::Option<i32>,
+    pub load_balancer_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeSSLPoliciesInput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeSSLPoliciesInput;
+}
+
+impl crate::FromValue for DescribeSSLPoliciesInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            names: crate::optional(f.next())?,
+            marker: crate::optional(f.next())?,
+            page_size: crate::optional(f.next())?,
+            load_balancer_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for DescribeSSLPoliciesInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.names.map(crate::IntoValue::into_value),
+            self.marker.map(crate::IntoValue::into_value),
+            self.page_size.map(crate::IntoValue::into_value),
+            self.load_balancer_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeSSLPoliciesInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeSSLPoliciesInput")
+            .field("Names", &self.names)
+            .field("Marker", &self.marker)
+            .field("PageSize", &self.page_size)
+            .field("LoadBalancerType", &self.load_balancer_type)
+            .finish()
+    }
+}
+
+/// The `DescribeSSLPoliciesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct DescribeSSLPoliciesOutput {
+    pub ssl_policies: ::std::option::Option<::std::vec::Vec<SslPolicy>>,
+    pub next_marker: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for DescribeSSLPoliciesOutput {
+    const SHAPE: &'static crate::Shape = &SH_DescribeSSLPoliciesOutput;
+}
+
+impl crate::FromValue for DescribeSSLPoliciesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { ssl_policies: crate::optional(f.next())?, next_marker: crate::optional(f.next())? })
+    }
+}
+
+impl crate::IntoValue for DescribeSSLPoliciesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.ssl_policies.map(crate::IntoValue::into_value),
+            self.next_marker.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for DescribeSSLPoliciesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("DescribeSSLPoliciesOutput")
+            .field("SslPolicies", &self.ssl_policies)
             .field("NextMarker", &self.next_marker)
             .finish()
     }
@@ -12093,6 +12357,69 @@ impl ::std::fmt::Debug for RegisterTargetsOutput {
     }
 }
 
+/// The `RemoveListenerCertificatesInput` shape.
+#[derive(Clone, PartialEq)]
+pub struct RemoveListenerCertificatesInput {
+    pub listener_arn: ::std::string::String,
+    pub certificates: ::std::vec::Vec<Certificate>,
+}
+
+impl crate::HasShape for RemoveListenerCertificatesInput {
+    const SHAPE: &'static crate::Shape = &SH_RemoveListenerCertificatesInput;
+}
+
+impl crate::FromValue for RemoveListenerCertificatesInput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(2)?.into_iter();
+        Ok(Self { listener_arn: crate::required(f.next())?, certificates: crate::required(f.next())? })
+    }
+}
+
+impl crate::IntoValue for RemoveListenerCertificatesInput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.listener_arn)),
+            Some(crate::IntoValue::into_value(self.certificates)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for RemoveListenerCertificatesInput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RemoveListenerCertificatesInput")
+            .field("ListenerArn", &self.listener_arn)
+            .field("Certificates", &self.certificates)
+            .finish()
+    }
+}
+
+/// The `RemoveListenerCertificatesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct RemoveListenerCertificatesOutput {}
+
+impl crate::HasShape for RemoveListenerCertificatesOutput {
+    const SHAPE: &'static crate::Shape = &SH_RemoveListenerCertificatesOutput;
+}
+
+impl crate::FromValue for RemoveListenerCertificatesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let _f = v.into_struct(0)?.into_iter();
+        Ok(Self {})
+    }
+}
+
+impl crate::IntoValue for RemoveListenerCertificatesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![])
+    }
+}
+
+impl ::std::fmt::Debug for RemoveListenerCertificatesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("RemoveListenerCertificatesOutput").finish()
+    }
+}
+
 /// The `RemoveTagsInput` shape.
 #[derive(Clone, PartialEq)]
 pub struct RemoveTagsInput {
@@ -12471,6 +12798,53 @@ impl crate::IntoValue for SourceIpConditionConfig {
 impl ::std::fmt::Debug for SourceIpConditionConfig {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("SourceIpConditionConfig").field("Values", &self.values).finish()
+    }
+}
+
+/// The `SslPolicy` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct SslPolicy {
+    pub ssl_protocols: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub ciphers: ::std::option::Option<::std::vec::Vec<Cipher>>,
+    pub name: ::std::option::Option<::std::string::String>,
+    pub supported_load_balancer_types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+
+impl crate::HasShape for SslPolicy {
+    const SHAPE: &'static crate::Shape = &SH_SslPolicy;
+}
+
+impl crate::FromValue for SslPolicy {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(4)?.into_iter();
+        Ok(Self {
+            ssl_protocols: crate::optional(f.next())?,
+            ciphers: crate::optional(f.next())?,
+            name: crate::optional(f.next())?,
+            supported_load_balancer_types: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for SslPolicy {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.ssl_protocols.map(crate::IntoValue::into_value),
+            self.ciphers.map(crate::IntoValue::into_value),
+            self.name.map(crate::IntoValue::into_value),
+            self.supported_load_balancer_types.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for SslPolicy {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("SslPolicy")
+            .field("SslProtocols", &self.ssl_protocols)
+            .field("Ciphers", &self.ciphers)
+            .field("Name", &self.name)
+            .field("SupportedLoadBalancerTypes", &self.supported_load_balancer_types)
+            .finish()
     }
 }
 

@@ -531,7 +531,7 @@ async fn listener_rules_route_by_host_path_method_header_query_and_source_in_pri
 /// A GET over TLS to a listener on `port`, trusting `roots`, speaking only `versions`; the
 /// status and body, or why the handshake or request failed.
 async fn https_get(
-    port: u16,
+    (port, name): (u16, &str),
     roots: &rustls::RootCertStore,
     versions: &[&'static rustls::SupportedProtocolVersion],
     path: &str,
@@ -543,8 +543,9 @@ async fn https_get(
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots.clone())
             .with_no_client_auth();
+    let host = format!("{name}:{port}");
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|e| e.to_string())?;
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
         .connect(name, tcp)
         .await
@@ -553,7 +554,7 @@ async fn https_get(
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let req = http::Request::get(path)
-        .header("host", format!("localhost:{port}"))
+        .header("host", host)
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .map_err(|e| e.to_string())?;
     let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
@@ -630,10 +631,10 @@ async fn an_https_listener_terminates_tls_with_an_iam_server_certificate_under_i
     let both = [&rustls::version::TLS13, &rustls::version::TLS12];
     eventually(Duration::from_secs(10), "the HTTPS listener answers", || {
         let roots = roots.clone();
-        async move { https_get(port, &roots, &both, "/").await.is_ok() }
+        async move { https_get((port, "localhost"), &roots, &both, "/").await.is_ok() }
     })
     .await;
-    let answer = https_get(port, &roots, &both, "/orders?id=7").await;
+    let answer = https_get((port, "localhost"), &roots, &both, "/orders?id=7").await;
     let (status, body) = answer.unwrap();
     assert_eq!(status, 200, "{body}");
     let seen: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -641,11 +642,11 @@ async fn an_https_listener_terminates_tls_with_an_iam_server_certificate_under_i
     assert_eq!(seen["forwardedProto"], "https");
     assert_eq!(seen["forwardedPort"], port.to_string());
     // TLS 1.2 is admitted by the default policy; a client that trusts another certificate is not.
-    assert!(https_get(port, &roots, &[&rustls::version::TLS12], "/").await.is_ok());
+    assert!(https_get((port, "localhost"), &roots, &[&rustls::version::TLS12], "/").await.is_ok());
     let mut strangers = rustls::RootCertStore::empty();
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     strangers.add(other.cert.der().clone()).unwrap();
-    assert!(https_get(port, &strangers, &both, "/").await.is_err());
+    assert!(https_get((port, "localhost"), &strangers, &both, "/").await.is_err());
 
     // A TLS 1.3-only policy: served again under it, so a TLS 1.2 client is refused.
     c.modify_listener()
@@ -656,14 +657,68 @@ async fn an_https_listener_terminates_tls_with_an_iam_server_certificate_under_i
         .unwrap();
     eventually(Duration::from_secs(10), "TLS 1.2 refused under a TLS 1.3 policy", || {
         let roots = roots.clone();
-        async move { https_get(port, &roots, &[&rustls::version::TLS12], "/").await.is_err() }
+        async move { https_get((port, "localhost"), &roots, &[&rustls::version::TLS12], "/").await.is_err() }
     })
     .await;
     eventually(Duration::from_secs(10), "TLS 1.3 served", || {
         let roots = roots.clone();
-        async move { https_get(port, &roots, &[&rustls::version::TLS13], "/").await.is_ok() }
+        async move { https_get((port, "localhost"), &roots, &[&rustls::version::TLS13], "/").await.is_ok() }
     })
     .await;
+    // A second certificate, for the clients that ask for its name (SNI); the default one stays.
+    let shop = rcgen::generate_simple_self_signed(vec!["www.shop.test".to_owned()]).unwrap();
+    let shop_arn = crate::iam::root(&server)
+        .upload_server_certificate()
+        .server_certificate_name("shop-www")
+        .certificate_body(shop.cert.pem())
+        .private_key(shop.signing_key.serialize_pem())
+        .send()
+        .await
+        .unwrap()
+        .server_certificate_metadata()
+        .unwrap()
+        .arn()
+        .to_owned();
+    let mut shop_roots = rustls::RootCertStore::empty();
+    shop_roots.add(shop.cert.der().clone()).unwrap();
+    let add = |arn: &str| c.add_listener_certificates().listener_arn(&listener_arn).certificates(certificate(arn));
+    assert_eq!(code(add(&missing).send().await), "CertificateNotFound");
+    add(&shop_arn).send().await.unwrap();
+    let tls13 = [&rustls::version::TLS13];
+    eventually(Duration::from_secs(10), "the added certificate served by SNI", || {
+        let roots = shop_roots.clone();
+        async move { https_get((port, "www.shop.test"), &roots, &tls13, "/").await.is_ok() }
+    })
+    .await;
+    assert!(https_get((port, "localhost"), &roots, &tls13, "/").await.is_ok(), "other names get the default");
+    let listed = c.describe_listener_certificates().listener_arn(&listener_arn).send().await.unwrap();
+    let listed: Vec<(&str, Option<bool>)> =
+        listed.certificates().iter().map(|c| (c.certificate_arn().unwrap(), c.is_default())).collect();
+    assert_eq!(listed, [(cert_arn.as_str(), Some(true)), (shop_arn.as_str(), Some(false))]);
+    let remove_default =
+        c.remove_listener_certificates().listener_arn(&listener_arn).certificates(certificate(&cert_arn));
+    assert_eq!(code(remove_default.send().await), "OperationNotPermitted");
+    c.remove_listener_certificates()
+        .listener_arn(&listener_arn)
+        .certificates(certificate(&shop_arn))
+        .send()
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(10), "the removed certificate no longer served", || {
+        let roots = shop_roots.clone();
+        async move { https_get((port, "www.shop.test"), &roots, &tls13, "/").await.is_err() }
+    })
+    .await;
+
+    // The policies: each with its TLS versions and the ciphers served under it.
+    let policies = c.describe_ssl_policies().names("ELBSecurityPolicy-TLS13-1-3-2021-06").send().await.unwrap();
+    let policy = &policies.ssl_policies()[0];
+    assert_eq!(policy.ssl_protocols(), ["TLSv1.3"]);
+    assert!(policy.ciphers().iter().all(|c| c.name().unwrap().starts_with("TLS_")), "{:?}", policy.ciphers());
+    let all = c.describe_ssl_policies().send().await.unwrap();
+    assert!(all.ssl_policies().iter().any(|p| p.name() == Some("ELBSecurityPolicy-2016-08")));
+    assert_eq!(code(c.describe_ssl_policies().names("ELBSecurityPolicy-Mine").send().await), "SSLPolicyNotFound");
+
     let after = c.describe_listeners().listener_arns(&listener_arn).send().await.unwrap();
     assert_eq!(after.listeners()[0].ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
     assert_eq!(after.listeners()[0].certificates()[0].certificate_arn(), Some(cert_arn.as_str()), "kept");
