@@ -187,8 +187,12 @@ pub fn upload_server_certificate(
         id,
         uploaded: ctx.now,
         expires,
-        body: input.certificate_body,
-        chain: input.certificate_chain,
+        // Kept without the white space around it, as IAM answers GetServerCertificate (see its
+        // examples); Terraform's aws_iam_server_certificate compares the body it reads with its
+        // configuration's trimmed, and a trailing newline kept here would replace it on every plan.
+        // See <https://docs.aws.amazon.com/cli/latest/reference/iam/get-server-certificate.html>.
+        body: input.certificate_body.trim().to_owned(),
+        chain: input.certificate_chain.map(|c| c.trim().to_owned()),
         sealed_key: data_encoding::BASE64.encode(&sealed),
         tags,
         name,

@@ -528,9 +528,9 @@ async fn listener_rules_route_by_host_path_method_header_query_and_source_in_pri
     assert_eq!(code(still), "ResourceInUse", "the header rule still forwards to it");
 }
 
-/// A GET over TLS to a listener on `port`, trusting `roots`, speaking only `versions`; the
-/// status and body, or why the handshake or request failed.
-async fn https_get(
+/// A GET over TLS to a listener on `port`, asking for the certificate of `name` (SNI), trusting
+/// `roots`, speaking only `versions`; the status and body, or why the handshake or request failed.
+pub(crate) async fn https_get(
     (port, name): (u16, &str),
     roots: &rustls::RootCertStore,
     versions: &[&'static rustls::SupportedProtocolVersion],
@@ -543,7 +543,8 @@ async fn https_get(
             .map_err(|e| e.to_string())?
             .with_root_certificates(roots.clone())
             .with_no_client_auth();
-    let host = format!("{name}:{port}");
+    // The address as Host: AWS's known-bad-inputs rules turn away `Host: localhost`.
+    let host = format!("127.0.0.1:{port}");
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
     let name = rustls::pki_types::ServerName::try_from(name.to_owned()).map_err(|e| e.to_string())?;
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
@@ -555,6 +556,7 @@ async fn https_get(
     tokio::spawn(conn);
     let req = http::Request::get(path)
         .header("host", host)
+        .header("user-agent", "Mozilla/5.0 (rampart test)")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .map_err(|e| e.to_string())?;
     let resp = send.send_request(req).await.map_err(|e| e.to_string())?;

@@ -451,6 +451,7 @@ terraform {
 variable "endpoint" { type = string }
 variable "port" { type = number }
 variable "target_port" { type = number }
+variable "tls_port" { type = number }
 provider "aws" {
   region                      = "us-east-1"
   skip_credentials_validation = true
@@ -460,6 +461,7 @@ provider "aws" {
     sts   = var.endpoint
     elbv2 = var.endpoint
     wafv2 = var.endpoint
+    iam   = var.endpoint
   }
 }
 locals {
@@ -497,6 +499,22 @@ resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.shop.arn
   port              = var.port
   protocol          = "HTTP"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.web.arn
+  }
+}
+resource "aws_iam_server_certificate" "site" {
+  name             = "shop-site"
+  certificate_body = file("${path.module}/site-cert.pem")
+  private_key      = file("${path.module}/site-key.pem")
+}
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.shop.arn
+  port              = var.tls_port
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = aws_iam_server_certificate.site.arn
   default_action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.web.arn
@@ -588,9 +606,14 @@ async fn a_load_balancer_with_its_web_acl_applies_serves_plans_clean_and_destroy
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start().await.unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = workspace(ELB_CONFIG);
-    std::fs::write(dir.path().join("terraform.tfvars"), format!("port = {port}\ntarget_port = {}\n", upstream.port()))
-        .unwrap();
+    let vars = format!("port = {port}\ntarget_port = {}\ntls_port = {tls_port}\n", upstream.port());
+    std::fs::write(dir.path().join("terraform.tfvars"), vars).unwrap();
+    // The HTTPS listener's certificate, which Terraform uploads to IAM.
+    let site = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("site-cert.pem"), site.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("site-key.pem"), site.signing_key.serialize_pem()).unwrap();
     let path = dir.path().to_owned();
     let run = |args: &'static [&'static str]| {
         let (path, server) = (path.clone(), &server);
@@ -625,6 +648,21 @@ async fn a_load_balancer_with_its_web_acl_applies_serves_plans_clean_and_destroy
     assert_eq!(get("/products?id=1%27%20OR%20%271%27%3D%271").await.unwrap(), 403);
     // The listener rule Terraform made answers for its paths.
     assert_eq!(get("/admin/settings").await.unwrap(), 503);
+    // The HTTPS listener serves with the certificate Terraform uploaded.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(site.cert.der().clone()).unwrap();
+    let tls = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let start = std::time::Instant::now();
+    let served = loop {
+        match crate::elb::https_get((tls_port, "localhost"), &roots, &tls, "/products?id=42").await {
+            Ok(answer) => break answer,
+            Err(_) if start.elapsed() < std::time::Duration::from_secs(10) => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("the HTTPS listener is not served: {e}"),
+        }
+    };
+    assert_eq!(served.0, 200, "{}", served.1);
 
     plan_is_clean(&run(&["plan", "-detailed-exitcode", "-input=false"]));
     ok(&run(&["destroy", "-auto-approve", "-input=false"]), "destroy");
