@@ -231,6 +231,25 @@ pub fn remove_listener_certificates(
 /// (`rampart_iam::iam::server_certificate_exists`, which the server hands in).
 pub type CertificateExists = fn(&Ctx<'_>, &str) -> Result<bool, ServiceError>;
 
+/// The load balancer of the caller's account, in any Region, one of whose listeners names the
+/// certificate `arn` (as its default one or besides it): IAM refuses to delete a certificate in
+/// use (`rampart_iam::iam::prepare_delete_server_certificate`, which the server hands this to).
+pub fn balancer_using_certificate(ctx: &Ctx<'_>, arn: &str) -> Result<Option<String>, ServiceError> {
+    let prefix = format!("elb/{}/", ctx.principal.account_id).into_bytes();
+    for (k, v) in ctx.db.scan_prefix(&prefix, None, usize::MAX >> 1, false)? {
+        if !String::from_utf8_lossy(&k).contains("/listener/") {
+            continue;
+        }
+        let record: Record = records::decode(&k, &v)?;
+        let body: shapes::Listener = record.body()?;
+        let default = body.certificates.iter().flatten().filter_map(|c| c.certificate_arn.as_deref());
+        if default.chain(record.certificates.iter().map(String::as_str)).any(|c| c == arn) {
+            return Ok(body.load_balancer_arn);
+        }
+    }
+    Ok(None)
+}
+
 /// Checks that every certificate a listener names exists: a server certificate of the caller's
 /// account (Rampart has no ACM). Runs before the listener's transaction.
 fn check_certificates(

@@ -420,7 +420,13 @@ impl Dispatch {
             ((iam, "GetServerCertificate"), read(iam::get_server_certificate)),
             ((iam, "ListServerCertificates"), read(iam::list_server_certificates)),
             ((iam, "UpdateServerCertificate"), write(iam::update_server_certificate)),
-            ((iam, "DeleteServerCertificate"), write(iam::delete_server_certificate)),
+            (
+                (iam, "DeleteServerCertificate"),
+                prepared(
+                    |ctx, i| iam::prepare_delete_server_certificate(ctx, i, rampart_elb::balancer_using_certificate),
+                    iam::delete_server_certificate,
+                ),
+            ),
             ((iam, "TagServerCertificate"), write(iam::tag_server_certificate)),
             ((iam, "UntagServerCertificate"), write(iam::untag_server_certificate)),
             ((iam, "ListServerCertificateTags"), read(iam::list_server_certificate_tags)),

@@ -350,6 +350,32 @@ pub fn update_server_certificate(
     records::write_tx(tx, &key(account, &c.name), &c)
 }
 
+/// What uses a server certificate, if anything: the load balancer one of whose listeners names it
+/// (`rampart_elb::balancer_using_certificate`, which the server hands in).
+pub type CertificateInUse = fn(&Ctx<'_>, &str) -> Result<Option<String>, ServiceError>;
+
+/// DeleteServerCertificate's first step: a certificate a load balancer serves cannot be deleted.
+/// See <https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteServerCertificate.html>.
+pub fn prepare_delete_server_certificate(
+    ctx: &Ctx<'_>,
+    input: shapes::DeleteServerCertificateRequest,
+    in_use: CertificateInUse,
+) -> Result<shapes::DeleteServerCertificateRequest, ServiceError> {
+    if let Some(c) = read_server_certificate(ctx.db, &ctx.principal.account_id, &input.server_certificate_name)?
+        && let Some(user) = in_use(ctx, &c.arn())?
+    {
+        return Err(ServiceError::new(
+            "DeleteConflict",
+            409,
+            format!(
+                "Certificate: {} is currently in use by {user}. Please remove it first before deleting it from IAM.",
+                c.id
+            ),
+        ));
+    }
+    Ok(input)
+}
+
 pub fn delete_server_certificate(
     tx: &mut Tx<'_>,
     ctx: &TxCtx<'_>,

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, ListenerAttribute, LoadBalancerAttribute, ProtocolEnum,
     RedirectActionConfig, RedirectActionStatusCodeEnum, TargetDescription, TargetHealthStateEnum, TargetTypeEnum,
@@ -725,8 +726,15 @@ async fn an_https_listener_terminates_tls_with_an_iam_server_certificate_under_i
     assert_eq!(after.listeners()[0].ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-3-2021-06"));
     assert_eq!(after.listeners()[0].certificates()[0].certificate_arn(), Some(cert_arn.as_str()), "kept");
 
-    // Made plain HTTP, it has neither certificate nor policy.
+    // IAM keeps a certificate a load balancer serves.
+    let iam = crate::iam::root(&server);
+    let in_use = iam.delete_server_certificate().server_certificate_name("shop-tls").send().await.unwrap_err();
+    assert_eq!(in_use.code(), Some("DeleteConflict"));
+    assert!(in_use.message().unwrap().contains(&format!("currently in use by {lb_arn}")), "{in_use:?}");
+
+    // Made plain HTTP, it has neither certificate nor policy, and the certificate may go.
     let plain = c.modify_listener().listener_arn(&listener_arn).protocol(ProtocolEnum::Http).send().await.unwrap();
     assert!(plain.listeners()[0].certificates().is_empty());
     assert_eq!(plain.listeners()[0].ssl_policy(), None);
+    iam.delete_server_certificate().server_certificate_name("shop-tls").send().await.unwrap();
 }
