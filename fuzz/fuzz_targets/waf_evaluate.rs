@@ -75,6 +75,7 @@ fuzz_target!(|data: &[u8]| {
         body,
         body_length: body.len(),
         now: 1_700_000_000,
+        tls: None,
     };
     let first = acl.evaluate(&request);
     assert_eq!(first, acl.evaluate(&request));

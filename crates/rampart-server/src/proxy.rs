@@ -142,7 +142,12 @@ impl Proxy {
         loaded
     }
 
-    async fn handle(&self, mut req: http::Request<Incoming>, peer: SocketAddr) -> ProxyResponse {
+    async fn handle(
+        &self,
+        mut req: http::Request<Incoming>,
+        peer: SocketAddr,
+        tls: Option<&rampart_waf::engine::hello::Fingerprints>,
+    ) -> ProxyResponse {
         // A WebSocket (or other) upgrade is passed through once the upstream accepts it.
         let upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();
@@ -194,6 +199,7 @@ impl Proxy {
                     body: &body,
                     body_length: body.len(),
                     now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                    tls,
                 };
                 let verdict = acl.evaluate(&request);
                 tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");
@@ -347,6 +353,27 @@ fn answer(r: rampart_waf::engine::Response) -> ProxyResponse {
 }
 
 /// Accepts connections until `shutdown` flips, then drains in-flight requests.
+/// A connection's ClientHello, read without taking it off the stream (the TLS handshake reads it
+/// again), for its JA3 and JA4 fingerprints; `None` if what comes is no ClientHello. A hello that
+/// arrives in pieces is read again as more comes, waiting longer each time.
+async fn peek_hello(stream: &tokio::net::TcpStream) -> Option<rampart_waf::engine::hello::Fingerprints> {
+    use rampart_waf::engine::hello::{self, Read};
+    let mut buf = vec![0u8; hello::MAX_HELLO_BYTES];
+    let mut wait = Duration::from_millis(1);
+    loop {
+        let n = stream.peek(&mut buf).await.ok()?;
+        match hello::read(buf.get(..n)?) {
+            Read::Hello(h) => return Some((&h).into()),
+            Read::Not => return None,
+            Read::More if n == 0 || n == buf.len() => return None,
+            Read::More => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
 /// Serves a proxy's connections until `shutdown` flips; with `tls`, each connection's TLS
 /// handshake first, which must end within the header read timeout as a request's headers must.
 pub async fn serve(
@@ -389,21 +416,30 @@ pub async fn serve(
                 let tls = tls.clone();
                 tokio::spawn(async move {
                     let _admitted = admitted;
-                    let svc = service_fn(move |req: http::Request<Incoming>| {
-                        let proxy = proxy.clone();
-                        async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
-                    });
+                    let service = |fingerprints: Option<Arc<rampart_waf::engine::hello::Fingerprints>>| {
+                        service_fn(move |req: http::Request<Incoming>| {
+                            let (proxy, fingerprints) = (proxy.clone(), fingerprints.clone());
+                            async move { Ok::<_, Infallible>(proxy.handle(req, peer, fingerprints.as_deref()).await) }
+                        })
+                    };
                     match tls {
                         None => {
                             let io = TokioIo::new(FirstByte::new(stream, first_byte));
+                            let svc = service(None);
                             let _ = watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await;
                         }
                         Some(acceptor) => {
-                            // A handshake that never ends holds a connection as a slow header would.
-                            let Ok(Ok(stream)) = tokio::time::timeout(first_byte, acceptor.accept(stream)).await else {
+                            // The ClientHello's fingerprints, then the handshake; together they
+                            // end in time as a request's headers must, or the connection is cut.
+                            let handshake = async {
+                                let fingerprints = peek_hello(&stream).await.map(Arc::new);
+                                acceptor.accept(stream).await.ok().map(|s| (s, fingerprints))
+                            };
+                            let Ok(Some((stream, fingerprints))) = tokio::time::timeout(first_byte, handshake).await else {
                                 return;
                             };
                             let io = TokioIo::new(FirstByte::new(stream, first_byte));
+                            let svc = service(fingerprints);
                             let _ = watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await;
                         }
                     }

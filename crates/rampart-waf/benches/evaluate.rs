@@ -123,6 +123,7 @@ fn evaluate(c: &mut Criterion) {
         body: b"",
         body_length: 0,
         now: 1_700_000_000,
+        tls: None,
     };
     let json =
         br#"{"order":{"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"Leave it at the door, please."}}"#;

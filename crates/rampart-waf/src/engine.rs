@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use rampart_shapes::generated::wafv2 as shapes;
 
 pub mod fields;
+pub mod hello;
 pub mod rate;
 pub mod transform;
 

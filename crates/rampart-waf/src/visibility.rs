@@ -412,6 +412,13 @@ pub fn log_record(
         },
         "labels": verdict.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
     });
+    // The connection's TLS fingerprints, where it had TLS, as AWS WAF logs them.
+    // See <https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html>.
+    let mut record = record;
+    if let (Some(t), Some(fields)) = (request.tls, record.as_object_mut()) {
+        fields.insert("ja3Fingerprint".into(), json!(t.ja3));
+        fields.insert("ja4Fingerprint".into(), json!(t.ja4));
+    }
     record.to_string()
 }
 

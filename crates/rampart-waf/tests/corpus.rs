@@ -96,6 +96,7 @@ impl Case {
             body: &self.body,
             body_length: self.body.len(),
             now: 1_700_000_000,
+            tls: None,
         };
         acl.evaluate(&request)
     }

@@ -651,6 +651,77 @@ async fn an_https_listener_terminates_tls_with_an_iam_server_certificate_under_i
     strangers.add(other.cert.der().clone()).unwrap();
     assert!(https_get((port, "localhost"), &strangers, &both, "/").await.is_err());
 
+    // The web ACL sees the connection's TLS fingerprints: a rule on JA4 blocks TLS 1.2 clients
+    // (`t12…`) while TLS 1.3 ones (`t13…`) pass, and a JA3 rule matches its 32 hex digits.
+    {
+        use aws_sdk_wafv2::primitives::Blob;
+        use aws_sdk_wafv2::types::{
+            ByteMatchStatement, FallbackBehavior, FieldToMatch, Ja3Fingerprint, Ja4Fingerprint, PositionalConstraint,
+            RegexMatchStatement, Statement, TextTransformation, TextTransformationType,
+        };
+        let none = TextTransformation::builder().priority(0).r#type(TextTransformationType::None).build().unwrap();
+        let ja4 = FieldToMatch::builder()
+            .ja4_fingerprint(Ja4Fingerprint::builder().fallback_behavior(FallbackBehavior::NoMatch).build().unwrap())
+            .build();
+        let tls12 = ByteMatchStatement::builder()
+            .search_string(Blob::new("t12d"))
+            .field_to_match(ja4)
+            .text_transformations(none.clone())
+            .positional_constraint(PositionalConstraint::StartsWith)
+            .build()
+            .unwrap();
+        let ja3 = FieldToMatch::builder()
+            .ja3_fingerprint(Ja3Fingerprint::builder().fallback_behavior(FallbackBehavior::NoMatch).build().unwrap())
+            .build();
+        let odd_ja3 = RegexMatchStatement::builder()
+            .regex_string("^[0-9a-f]{32}$")
+            .field_to_match(ja3)
+            .text_transformations(none)
+            .build()
+            .unwrap();
+        let block = RuleAction::builder().block(BlockAction::builder().build()).build();
+        let ja3_on_path = Statement::builder()
+            .and_statement(
+                aws_sdk_wafv2::types::AndStatement::builder()
+                    .statements(Statement::builder().regex_match_statement(odd_ja3).build())
+                    .statements(crate::waf::uri_contains("ja3-check"))
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let w = waf(&server);
+        let acl = w
+            .create_web_acl()
+            .name("tls-acl")
+            .scope(Scope::Regional)
+            .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+            .rules(rule("old-tls", 0, Statement::builder().byte_match_statement(tls12).build(), block.clone()))
+            .rules(rule("has-ja3", 1, ja3_on_path, block.clone()))
+            .visibility_config(visibility("tls-acl"))
+            .send()
+            .await
+            .unwrap();
+        let acl_arn = acl.summary().unwrap().arn().unwrap().to_owned();
+        w.associate_web_acl().web_acl_arn(&acl_arn).resource_arn(&lb_arn).send().await.unwrap();
+        eventually(Duration::from_secs(10), "TLS 1.2 clients blocked by their JA4", || {
+            let roots = roots.clone();
+            async move {
+                https_get((port, "localhost"), &roots, &[&rustls::version::TLS12], "/")
+                    .await
+                    .is_ok_and(|(s, _)| s == 403)
+            }
+        })
+        .await;
+        // Under ELBSecurityPolicy-2016-08 the listener speaks TLS 1.2 only; the JA4 says what the
+        // client offered, so a client offering 1.3 passes.
+        let (status, _) = https_get((port, "localhost"), &roots, &both, "/").await.unwrap();
+        assert_eq!(status, 200);
+        // Every TLS request has a JA3 of 32 hex digits: the rule on it blocks its path.
+        let (status, _) = https_get((port, "localhost"), &roots, &both, "/ja3-check").await.unwrap();
+        assert_eq!(status, 403);
+        w.disassociate_web_acl().resource_arn(&lb_arn).send().await.unwrap();
+    }
+
     // A TLS 1.3-only policy: served again under it, so a TLS 1.2 client is refused.
     c.modify_listener()
         .listener_arn(&listener_arn)

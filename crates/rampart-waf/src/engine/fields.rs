@@ -38,6 +38,9 @@ pub struct Request<'a> {
     pub body_length: usize,
     /// When it arrived, in seconds since the Unix epoch (rate-based rules count by it).
     pub now: u64,
+    /// Its connection's TLS fingerprints (JA3, JA4); `None` over plain HTTP, or where the
+    /// ClientHello could not be read.
+    pub tls: Option<&'a super::hello::Fingerprints>,
 }
 
 impl<'a> Request<'a> {
@@ -136,11 +139,22 @@ pub enum Field {
         oversize: Oversize,
     },
     HeaderOrder(Oversize),
-    /// JA3/JA4 fingerprints and the URI fragment: not available to the proxy yet, so the
-    /// fallback behaviour decides.
+    /// The connection's JA3 or JA4 fingerprint; without one (no TLS), the fallback behaviour
+    /// decides.
+    Ja3 {
+        fallback_match: bool,
+    },
+    Ja4 {
+        fallback_match: bool,
+    },
+    /// The URI fragment, which clients do not send: the fallback behaviour decides.
     Unavailable {
         fallback_match: bool,
     },
+}
+
+fn fallback<'a>(matches: bool) -> Values<'a> {
+    if matches { Values::Match } else { Values::NoMatch }
 }
 
 /// The values a field gives a request, or a decision its handling makes without inspecting.
@@ -208,10 +222,10 @@ impl Field {
             return Ok(Field::HeaderOrder(Oversize::of(Some(&o.oversize_handling))));
         }
         if let Some(j) = &f.ja3_fingerprint {
-            return Ok(Field::Unavailable { fallback_match: j.fallback_behavior == "MATCH" });
+            return Ok(Field::Ja3 { fallback_match: j.fallback_behavior == "MATCH" });
         }
         if let Some(j) = &f.ja4_fingerprint {
-            return Ok(Field::Unavailable { fallback_match: j.fallback_behavior == "MATCH" });
+            return Ok(Field::Ja4 { fallback_match: j.fallback_behavior == "MATCH" });
         }
         if let Some(u) = &f.uri_fragment {
             return Ok(Field::Unavailable { fallback_match: u.fallback_behavior.as_deref() == Some("MATCH") });
@@ -287,13 +301,15 @@ impl Field {
                 let names: Vec<&[u8]> = headers.iter().map(|(k, _)| *k).collect();
                 Values::Inspect(vec![Cow::Owned(names.join(&b':'))])
             }
-            Field::Unavailable { fallback_match } => {
-                if *fallback_match {
-                    Values::Match
-                } else {
-                    Values::NoMatch
-                }
-            }
+            Field::Ja3 { fallback_match } => match request.tls {
+                Some(t) => one(t.ja3.as_bytes()),
+                None => fallback(*fallback_match),
+            },
+            Field::Ja4 { fallback_match } => match request.tls {
+                Some(t) => one(t.ja4.as_bytes()),
+                None => fallback(*fallback_match),
+            },
+            Field::Unavailable { fallback_match } => fallback(*fallback_match),
         }
     }
 }

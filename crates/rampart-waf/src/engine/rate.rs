@@ -32,7 +32,15 @@ enum KeyPart {
     QueryString(Vec<Transform>),
     Field(Field, Vec<Transform>),
     LabelNamespace(String),
-    /// JA3/JA4 fingerprints and ASNs: not available, so a request is not counted.
+    /// The connection's JA3 or JA4 fingerprint; without one (no TLS) the key's fallback decides
+    /// whether the request matches.
+    Ja3 {
+        fallback_match: bool,
+    },
+    Ja4 {
+        fallback_match: bool,
+    },
+    /// ASNs: not available, so a request is not counted.
     Unavailable,
 }
 
@@ -127,6 +135,7 @@ impl RateRule {
             Key::Found(k) => k,
             Key::Missing => return false,
             Key::Fallback => return self.fallback_match,
+            Key::Decided(matched) => return matched,
         };
         let bucket = request.now / BUCKET_SECS;
         let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -166,6 +175,14 @@ impl RateRule {
                     found.sort_unstable();
                     (!found.is_empty()).then(|| found.join(",").into_bytes())
                 }
+                KeyPart::Ja3 { fallback_match } => match request.tls {
+                    Some(t) => Some(t.ja3.as_bytes().to_vec()),
+                    None => return Key::Decided(*fallback_match),
+                },
+                KeyPart::Ja4 { fallback_match } => match request.tls {
+                    Some(t) => Some(t.ja4.as_bytes().to_vec()),
+                    None => return Key::Decided(*fallback_match),
+                },
                 KeyPart::Unavailable => None,
             };
             let Some(value) = value else { return Key::Missing };
@@ -182,6 +199,8 @@ enum Key {
     Missing,
     /// The forwarded address is missing or not an address: the fallback decides.
     Fallback,
+    /// A fingerprint is missing: its key's fallback says whether the request matches.
+    Decided(bool),
 }
 
 fn custom_key(
@@ -225,7 +244,13 @@ fn custom_key(
     if let Some(l) = &k.label_namespace {
         return Ok(KeyPart::LabelNamespace(l.namespace.clone()));
     }
-    if k.ja3_fingerprint.is_some() || k.ja4_fingerprint.is_some() || k.asn.is_some() {
+    if let Some(j) = &k.ja3_fingerprint {
+        return Ok(KeyPart::Ja3 { fallback_match: j.fallback_behavior == "MATCH" });
+    }
+    if let Some(j) = &k.ja4_fingerprint {
+        return Ok(KeyPart::Ja4 { fallback_match: j.fallback_behavior == "MATCH" });
+    }
+    if k.asn.is_some() {
         return Ok(KeyPart::Unavailable);
     }
     Err(unsupported("a custom key of no known type"))

@@ -43,6 +43,7 @@ struct Req {
     query: &'static str,
     headers: Vec<(&'static str, &'static str)>,
     body: Vec<u8>,
+    tls: Option<hello::Fingerprints>,
 }
 
 fn get(path: &'static str, query: &'static str) -> Req {
@@ -54,6 +55,7 @@ fn get(path: &'static str, query: &'static str) -> Req {
         query,
         headers: vec![("Host", "example.com"), ("User-Agent", "curl/8.5")],
         body: Vec::new(),
+        tls: None,
     }
 }
 
@@ -68,6 +70,7 @@ fn decide(acl: &WebAcl, r: &Req) -> Verdict {
         body: &r.body,
         body_length: r.body.len(),
         now: r.now,
+        tls: r.tls.as_ref(),
     };
     acl.evaluate(&request)
 }
@@ -679,4 +682,59 @@ fn the_use_case_groups_block_with_awss_rule_names_and_labels() {
     post.headers.push(("Content-Type", "application/x-www-form-urlencoded"));
     post.body = b"cmd=%60id%60".to_vec();
     assert_eq!(decide(&acl, &post).terminating_rule, "UNIXShellCommandsVariables_BODY");
+}
+
+/// JA3 and JA4 fingerprints match the connection's; without TLS the fallback behaviour decides.
+#[test]
+fn ja3_and_ja4_fingerprints_match_the_connection_or_fall_back() {
+    let ja3 = "cd08e31494f9531f560d64c695473da9";
+    let ja4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+    let rule = |name: &str, field: &str, value: &str, fallback: &str| {
+        format!(
+            r#"{{"Name":"{name}","Priority":{},"Action":{{"Block":{{}}}},"Statement":{{"ByteMatchStatement":{{"SearchString":"{value}","FieldToMatch":{{"{field}":{{"FallbackBehavior":"{fallback}"}}}},"TextTransformations":[{{"Priority":0,"Type":"NONE"}}],"PositionalConstraint":"EXACTLY"}}}},{}}}"#,
+            name.len(),
+            vis(name),
+            value = data_encoding::BASE64.encode(value.as_bytes())
+        )
+    };
+    let by_ja3 = compiled(&format!("[{}]", rule("ja3", "JA3Fingerprint", ja3, "NO_MATCH")));
+    let by_ja4 = compiled(&format!("[{}]", rule("ja4rule", "JA4Fingerprint", ja4, "NO_MATCH")));
+    let fallback_match = compiled(&format!("[{}]", rule("plain", "JA3Fingerprint", ja3, "MATCH")));
+    let chrome = Req { tls: Some(hello::Fingerprints { ja3: ja3.into(), ja4: ja4.into() }), ..get("/", "") };
+    let other =
+        Req { tls: Some(hello::Fingerprints { ja3: "0".repeat(32), ja4: "t12i000000_x_y".into() }), ..get("/", "") };
+    let plain = get("/", "");
+    assert!(blocked(&decide(&by_ja3, &chrome)));
+    assert!(!blocked(&decide(&by_ja3, &other)));
+    assert!(!blocked(&decide(&by_ja3, &plain)), "no TLS, NO_MATCH");
+    assert!(blocked(&decide(&by_ja4, &chrome)));
+    assert!(!blocked(&decide(&by_ja4, &other)));
+    assert!(blocked(&decide(&fallback_match, &plain)), "no TLS, MATCH");
+    assert!(!blocked(&decide(&fallback_match, &other)));
+}
+
+/// A rate rule keyed by JA4 counts each client fingerprint apart; a request without TLS is
+/// decided by the key's fallback.
+#[test]
+fn rate_rules_aggregate_by_tls_fingerprint_and_fall_back_without_one() {
+    let keyed = |fallback: &str| {
+        rate_rule(&format!(
+            r#"{{"Limit":10,"EvaluationWindowSec":60,"AggregateKeyType":"CUSTOM_KEYS",
+                "CustomKeys":[{{"JA4Fingerprint":{{"FallbackBehavior":"{fallback}"}}}}]}}"#
+        ))
+    };
+    let acl = keyed("NO_MATCH");
+    let fingerprint = |ja4: &str| hello::Fingerprints { ja3: "0".repeat(32), ja4: ja4.into() };
+    let bot = Req { tls: Some(fingerprint("t13d1516h2_8daaf6152771_e5627efa2ab1")), ..get("/", "") };
+    for _ in 0..10 {
+        assert!(!blocked(&decide(&acl, &bot)));
+    }
+    assert!(blocked(&decide(&acl, &bot)), "the 11th request of one fingerprint");
+    let browser = Req { tls: Some(fingerprint("t13d1715h2_5b57614c22b0_3d5424432f57")), ..get("/", "") };
+    assert!(!blocked(&decide(&acl, &browser)), "another fingerprint is another instance");
+    let plain = get("/", "");
+    for _ in 0..20 {
+        assert!(!blocked(&decide(&acl, &plain)), "no TLS, NO_MATCH: never counted");
+    }
+    assert!(blocked(&decide(&keyed("MATCH"), &plain)), "no TLS, MATCH: the rule's action applies");
 }
