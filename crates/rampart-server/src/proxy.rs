@@ -352,7 +352,6 @@ fn answer(r: rampart_waf::engine::Response) -> ProxyResponse {
     response
 }
 
-/// Accepts connections until `shutdown` flips, then drains in-flight requests.
 /// A connection's ClientHello, read without taking it off the stream (the TLS handshake reads it
 /// again), for its JA3 and JA4 fingerprints; `None` if what comes is no ClientHello. A hello that
 /// arrives in pieces is read again as more comes, waiting longer each time.
@@ -374,8 +373,9 @@ async fn peek_hello(stream: &tokio::net::TcpStream) -> Option<rampart_waf::engin
     }
 }
 
-/// Serves a proxy's connections until `shutdown` flips; with `tls`, each connection's TLS
-/// handshake first, which must end within the header read timeout as a request's headers must.
+/// Accepts connections until `shutdown` flips, then drains in-flight requests; with `tls`, each
+/// connection's TLS handshake first, which must end within the header read timeout as a request's
+/// headers must.
 pub async fn serve(
     listener: TcpListener,
     proxy: Arc<Proxy>,

@@ -1405,6 +1405,11 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
     for b in ["uploads", "other"] {
         s3.create_bucket().bucket(b).send().await.unwrap();
     }
+    let tagging = |status: MalwareProtectionPlanTaggingActionStatus| {
+        MalwareProtectionPlanActions::builder()
+            .tagging(MalwareProtectionPlanTaggingAction::builder().status(status).build())
+            .build()
+    };
     // The plan's role, as GuardDuty's guide has it: it trusts Malware Protection for S3 and may
     // list the bucket (GuardDuty's check of the bucket's ownership) and read and tag its objects.
     let root = crate::iam::root(&server);
@@ -1466,15 +1471,7 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
                     )
                     .build(),
             )
-            .actions(
-                MalwareProtectionPlanActions::builder()
-                    .tagging(
-                        MalwareProtectionPlanTaggingAction::builder()
-                            .status(MalwareProtectionPlanTaggingActionStatus::Enabled)
-                            .build(),
-                    )
-                    .build(),
-            )
+            .actions(tagging(MalwareProtectionPlanTaggingActionStatus::Enabled))
             .tags("team", "security")
     };
     let plan = protect("uploads", &["incoming/"]).send().await.unwrap().malware_protection_plan_id.unwrap();
@@ -1554,15 +1551,7 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
     // With tagging off, uploads are still scanned for findings but not tagged.
     gd.update_malware_protection_plan()
         .malware_protection_plan_id(&plan)
-        .actions(
-            MalwareProtectionPlanActions::builder()
-                .tagging(
-                    MalwareProtectionPlanTaggingAction::builder()
-                        .status(MalwareProtectionPlanTaggingActionStatus::Disabled)
-                        .build(),
-                )
-                .build(),
-        )
+        .actions(tagging(MalwareProtectionPlanTaggingActionStatus::Disabled))
         .protected_resource(
             UpdateProtectedResource::builder()
                 .s3_bucket(
@@ -1587,15 +1576,7 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
         {"Effect":"Allow","Action":"s3:PutObjectTagging","Resource":"arn:aws:s3:::other/*"}]}"#;
     root.put_role_policy().role_name("TagOnly").policy_name("tag").policy_document(tag_only).send().await.unwrap();
     let other_plan = plan_with(&role_arn("TagOnly"), "other")
-        .actions(
-            MalwareProtectionPlanActions::builder()
-                .tagging(
-                    MalwareProtectionPlanTaggingAction::builder()
-                        .status(MalwareProtectionPlanTaggingActionStatus::Enabled)
-                        .build(),
-                )
-                .build(),
-        )
+        .actions(tagging(MalwareProtectionPlanTaggingActionStatus::Enabled))
         .send()
         .await
         .unwrap()
