@@ -352,6 +352,19 @@ fn answer(r: rampart_waf::engine::Response) -> ProxyResponse {
     response
 }
 
+/// Whether a connection ended on hyper's header read timeout: a request's head begun and not
+/// finished in time. (A connection that sends nothing ends earlier, on `FirstByte`'s deadline.)
+fn head_too_slow(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_timeout) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 /// A connection's ClientHello, read without taking it off the stream (the TLS handshake reads it
 /// again), for its JA3 and JA4 fingerprints; `None` if what comes is no ClientHello. A hello that
 /// arrives in pieces is read again as more comes, waiting longer each time.
@@ -414,19 +427,24 @@ pub async fn serve(
                 let first_byte = proxy.limits.header_read_timeout;
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
+                let cut_off = proxy.clone();
+                let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let counted = requests.clone();
                 tokio::spawn(async move {
                     let _admitted = admitted;
                     let service = |fingerprints: Option<Arc<rampart_waf::engine::hello::Fingerprints>>| {
+                        let counted = counted.clone();
                         service_fn(move |req: http::Request<Incoming>| {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let (proxy, fingerprints) = (proxy.clone(), fingerprints.clone());
                             async move { Ok::<_, Infallible>(proxy.handle(req, peer, fingerprints.as_deref()).await) }
                         })
                     };
-                    match tls {
+                    let served = match tls {
                         None => {
                             let io = TokioIo::new(FirstByte::new(stream, first_byte));
                             let svc = service(None);
-                            let _ = watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await;
+                            watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await
                         }
                         Some(acceptor) => {
                             // The ClientHello's fingerprints, then the handshake; together they
@@ -440,8 +458,20 @@ pub async fn serve(
                             };
                             let io = TokioIo::new(FirstByte::new(stream, first_byte));
                             let svc = service(fingerprints);
-                            let _ = watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await;
+                            watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await
                         }
+                    };
+                    // Slowloris: a client that never finished a request's head, cut off by the header
+                    // timeout after sending part of it. An idle keep-alive connection (it was
+                    // served before) or one that never sent a byte (a browser's preconnect) is not.
+                    if requests.load(std::sync::atomic::Ordering::Relaxed) == 0
+                        && served.is_err_and(|e| head_too_slow(&*e))
+                    {
+                        cut_off.activity.defended(
+                            &cut_off.binding.balancer_arn,
+                            crate::waf_activity::Defence::SlowHeaders,
+                            peer.ip(),
+                        );
                     }
                 });
             }

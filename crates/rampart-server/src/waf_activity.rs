@@ -63,6 +63,9 @@ pub(crate) enum Defence {
     ConnectionRefused,
     /// A client cut off for not sending its body in time.
     SlowBody,
+    /// A client cut off for not sending its request's head (or finishing its TLS handshake) in
+    /// time: slowloris.
+    SlowHeaders,
 }
 
 /// At most this many sources and paths are told apart in one report; the rest are counted.
@@ -247,7 +250,7 @@ impl Activity {
         let r = &mut flood.pending;
         match defence {
             Defence::ConnectionRefused => r.connections_refused += 1,
-            Defence::SlowBody => r.slow_bodies += 1,
+            Defence::SlowBody | Defence::SlowHeaders => r.slow_bodies += 1,
         }
         let ip = source.to_string();
         if r.sources.len() < DISTINCT || r.sources.contains_key(&ip) {

@@ -266,3 +266,49 @@ async fn connections_refused_over_the_caps_at_attack_scale_are_an_attack_too() {
     assert_eq!(detail.attack_properties()[0].top_contributors()[0].name(), Some("127.0.0.1"));
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slowloris_cut_off_at_attack_scale_is_an_attack_and_idle_keep_alive_is_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", None)];
+        c.header_read_timeout_secs = 1;
+        c.shield_attack_threshold = 5;
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    // A client served once, then idle on its keep-alive connection past the header timeout.
+    let mut idle = tokio::net::TcpStream::connect(shop.addr).await.unwrap();
+    idle.write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nUser-Agent: Mozilla/5.0\r\n\r\n").await.unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    // Ten slowloris connections: a request's head begun, never finished.
+    let mut slow = Vec::new();
+    for _ in 0..10 {
+        let mut s = tokio::net::TcpStream::connect(shop.addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nX-Slow: ").await.unwrap();
+        slow.push(s);
+    }
+    let s = shield(&server);
+    let start = Instant::now();
+    let attack = loop {
+        if let Some(a) = s.list_attacks().send().await.unwrap().attack_summaries().first() {
+            break a.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no attack recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(attack.resource_arn(), Some(shop.load_balancer_arn.as_str()));
+    // Past the idle client's timeout too, the attack counts the ten cut off, and only them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let detail = s.describe_attack().attack_id(attack.attack_id().unwrap()).send().await.unwrap();
+    let detail = detail.attack().unwrap();
+    let cut = detail.attack_counters().iter().find(|c| c.name() == Some("SlowRequestsCut")).unwrap();
+    assert_eq!(cut.sum(), 10.0);
+    let names: Vec<&str> = detail.mitigations().iter().filter_map(|m| m.mitigation_name()).collect();
+    assert_eq!(names, ["Shield Standard request read timeouts"]);
+    drop((idle, slow));
+}
