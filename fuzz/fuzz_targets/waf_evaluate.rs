@@ -76,6 +76,7 @@ fuzz_target!(|data: &[u8]| {
         body_length: body.len(),
         now: 1_700_000_000,
         tls: None,
+        locate: None,
     };
     let first = acl.evaluate(&request);
     assert_eq!(first, acl.evaluate(&request));

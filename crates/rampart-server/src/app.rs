@@ -26,6 +26,8 @@ pub type Response = http::Response<crate::body::Body>;
 
 /// Shared state of a running server.
 pub struct App {
+    /// The geolocation and autonomous-system databases web ACLs' geo and ASN matches ask.
+    pub geo: Option<Arc<crate::geo::GeoDbs>>,
     pub config: Config,
     pub db: Db,
     pub sealer: Arc<Sealer>,

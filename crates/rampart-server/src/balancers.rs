@@ -400,7 +400,7 @@ struct Probe {
 /// `shutdown` flips.
 pub(crate) async fn supervise(
     db: Db,
-    sealer: Arc<rampart_store::Sealer>,
+    (sealer, geo): (Arc<rampart_store::Sealer>, Option<Arc<crate::geo::GeoDbs>>),
     activity: Arc<crate::waf_activity::Activity>,
     address: IpAddr,
     limits: ProxyLimits,
@@ -483,6 +483,7 @@ pub(crate) async fn supervise(
                         limits,
                     );
                     proxy.https = acceptor.is_some();
+                    proxy.geo = geo.clone();
                     tokio::spawn(proxy::serve(listener, Arc::new(proxy), acceptor, stopped));
                     tracing::info!(listener = %arn, address = %at, https = tls.is_some(), "serving a load balancer's listener");
                     served.insert(arn.clone(), Served { port: *port, tls: tls.clone(), stop });

@@ -150,6 +150,11 @@ pub struct Config {
     /// line (`#` starts a comment line), read again when the file changes. The EICAR test file is
     /// found without it.
     pub guardduty_malware_hashes_file: Option<PathBuf>,
+    /// A geolocation database in MaxMind's format (GeoLite2 or GeoIP2 Country or City, or
+    /// another provider's in the same format) for web ACLs' geo matches and AWS WAF's logs.
+    pub geoip_country_db: Option<PathBuf>,
+    /// An autonomous-system database in MaxMind's format (GeoLite2 ASN) for web ACLs' ASN matches.
+    pub geoip_asn_db: Option<PathBuf>,
     /// The thresholds and windows of GuardDuty's detections, each defaulting to the README's
     /// value: a table of any of `brute_force_failures`, `sign_in_window_secs`, `learn_events`,
     /// `discovery_new_apis`, `discovery_window_secs`, `error_burst`, `error_window_secs`,
@@ -342,6 +347,8 @@ impl Default for Config {
             guardduty_export_secs: 300,
             guardduty_tor_exit_list: None,
             guardduty_malware_hashes_file: None,
+            geoip_country_db: None,
+            geoip_asn_db: None,
             guardduty_thresholds: rampart_guardduty::detect::Tuning::default(),
             proxy_max_header_bytes: 64 * 1024,
             proxy_max_headers: 100,
@@ -477,6 +484,9 @@ version = 1
 # guardduty_tor_exit_list = "/var/lib/rampart/tor-exit-nodes.txt"
 # GuardDuty: SHA-256 hashes of malicious files for Malware Protection for S3 (one per line).
 # guardduty_malware_hashes_file = "/var/lib/rampart/malware-sha256.txt"
+# WAF: geolocation and autonomous-system databases in MaxMind's format, for geo and ASN matches.
+# geoip_country_db = "/var/lib/GeoIP/GeoLite2-Country.mmdb"
+# geoip_asn_db = "/var/lib/GeoIP/GeoLite2-ASN.mmdb"
 # GuardDuty: the detections' thresholds and windows (any of them; the others keep these defaults).
 # guardduty_thresholds = { brute_force_failures = 5, sign_in_window_secs = 900, learn_events = 100, discovery_new_apis = 10, discovery_window_secs = 300, error_burst = 10, error_window_secs = 300, error_baseline = 20, sequence_kinds = 3, sequence_window_secs = 86400, probe_paths = 50, blocked_attacks = 20, web_window_secs = 300 }
 # Proxies: the most bytes of request line and headers, and the most headers, a request may have.

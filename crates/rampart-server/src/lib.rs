@@ -13,6 +13,7 @@ pub mod config;
 mod conn_limits;
 mod data_dir;
 mod dispatch;
+mod geo;
 mod guardduty;
 mod ids;
 mod listener;
@@ -78,6 +79,8 @@ pub enum StartError {
     TorList(PathBuf, std::io::Error),
     #[error("the metrics token file {0}: {1}")]
     MetricsToken(PathBuf, String),
+    #[error("the geolocation database {0} cannot be read: {1}")]
+    GeoDatabase(PathBuf, String),
     #[error(
         "{0} exists, but the store beside it is new: move the file away (it belongs to another store) and start again"
     )]
@@ -254,8 +257,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Some(file) => Some(read_metrics_token(file)?),
         None => None,
     };
+    let geo = geo::GeoDbs::open(config.geoip_country_db.as_deref(), config.geoip_asn_db.as_deref())?.map(Arc::new);
     let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
     let app = Arc::new(app::App {
+        geo,
         config,
         db: db.clone(),
         sealer,
@@ -304,7 +309,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
     tokio::spawn(balancers::supervise(
         db.clone(),
-        app.sealer.clone(),
+        (app.sealer.clone(), app.geo.clone()),
         app.activity.clone(),
         app.config.balancer_address,
         proxy_limits(&app.config),
@@ -355,13 +360,15 @@ async fn start_proxies(
             })
             .await?;
         let binding = rampart_waf::Binding { balancer_arn: arn.clone(), place, name: p.web_acl.clone() };
-        let served = Arc::new(proxy::Proxy::configured(
+        let mut served = proxy::Proxy::configured(
             &p,
             local,
             binding,
             (app.db.clone(), app.activity.clone()),
             proxy_limits(&app.config),
-        ));
+        );
+        served.geo = app.geo.clone();
+        let served = Arc::new(served);
         tokio::spawn(proxy::serve(listener, served, None, shutdown.clone()));
         started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: arn });
     }

@@ -57,6 +57,8 @@ pub struct Proxy {
     limits: ProxyLimits,
     /// Clients reach it over TLS (an HTTPS listener): `X-Forwarded-Proto: https`.
     pub(crate) https: bool,
+    /// The server's geolocation databases, for web ACLs' geo and ASN matches.
+    pub(crate) geo: Option<Arc<crate::geo::GeoDbs>>,
 }
 
 /// The proxy's defences, from the server's settings.
@@ -122,6 +124,7 @@ impl Proxy {
             client,
             limits,
             https: false,
+            geo: None,
         }
     }
 
@@ -200,6 +203,7 @@ impl Proxy {
                     body_length: body.len(),
                     now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
                     tls,
+                    locate: self.geo.as_deref().map(|g| g as &dyn rampart_waf::engine::fields::Locate),
                 };
                 let verdict = acl.evaluate(&request);
                 tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");

@@ -157,8 +157,17 @@ enum Node {
     Or(Vec<Node>),
     Not(Box<Node>),
     Rate(Box<rate::RateRule>),
-    /// A geo or ASN match: without a database, nothing matches (see [`WebAcl::compile`]).
-    NoData,
+    /// The countries (ISO 3166-1 alpha-2) the address is in, by the server's geolocation
+    /// database; without one, nothing matches.
+    Geo {
+        countries: Vec<String>,
+        forwarded: Option<Forwarded>,
+    },
+    /// The autonomous systems the address belongs to, likewise.
+    Asn {
+        asns: Vec<u32>,
+        forwarded: Option<Forwarded>,
+    },
 }
 
 #[derive(Debug)]
@@ -330,8 +339,24 @@ impl Compiler<'_> {
         if let Some(n) = &s.not_statement {
             return Ok(Node::Not(Box::new(self.statement(&n.statement, context)?)));
         }
-        if s.geo_match_statement.is_some() || s.asn_match_statement.is_some() {
-            return Ok(Node::NoData);
+        // GeoMatch and AsnMatch read the first address of a forwarded header, if configured.
+        // See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-geo-match.html>.
+        let first_of = |f: &shapes::ForwardedIPConfig| Forwarded {
+            header: f.header_name.to_ascii_lowercase(),
+            fallback_match: f.fallback_behavior == "MATCH",
+            position: "FIRST".to_owned(),
+        };
+        if let Some(g) = &s.geo_match_statement {
+            return Ok(Node::Geo {
+                countries: g.country_codes.clone().unwrap_or_default(),
+                forwarded: g.forwarded_ip_config.as_ref().map(first_of),
+            });
+        }
+        if let Some(a) = &s.asn_match_statement {
+            return Ok(Node::Asn {
+                asns: a.asn_list.iter().filter_map(|n| u32::try_from(*n).ok()).collect(),
+                forwarded: a.forwarded_ip_config.as_ref().map(first_of),
+            });
         }
         if let Some(r) = &s.rate_based_statement {
             let scope_down = r.scope_down_statement.as_deref().map(|d| self.statement(d, context)).transpose()?;
@@ -464,8 +489,8 @@ fn qualify(context: &str, name: &str) -> String {
 impl WebAcl {
     /// Compiles a web ACL with the sets and groups it references. A feature the engine does not
     /// evaluate (a managed group Rampart does not ship) is refused, never skipped: a web ACL is
-    /// enforced whole or not at all. Geo and ASN matches need a database Rampart does not have
-    /// yet: they match nothing.
+    /// enforced whole or not at all. Geo and ASN matches ask the request's geolocation database
+    /// ([`fields::Locate`]); without one they match nothing.
     pub fn compile(acl: &shapes::WebACL, refs: &References) -> Result<WebAcl, Unsupported> {
         let namespace = acl.label_namespace.clone().unwrap_or_default();
         let compiler = Compiler { refs, bodies: acl.custom_response_bodies.as_ref() };
@@ -622,7 +647,14 @@ fn interstitial(status: u16, action: &str) -> Response {
 fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
     match node {
         Node::Always => true,
-        Node::NoData => false,
+        Node::Geo { countries, forwarded } => match address_of(forwarded.as_ref(), request) {
+            Ok(ip) => request.locate.and_then(|l| l.country(ip)).is_some_and(|c| countries.contains(&c)),
+            Err(fallback) => fallback,
+        },
+        Node::Asn { asns, forwarded } => match address_of(forwarded.as_ref(), request) {
+            Ok(ip) => request.locate.and_then(|l| l.asn(ip)).is_some_and(|a| asns.contains(&a)),
+            Err(fallback) => fallback,
+        },
         Node::And(all) => all.iter().all(|n| matches(n, request, labels)),
         Node::Or(any) => any.iter().any(|n| matches(n, request, labels)),
         Node::Not(n) => !matches(n, request, labels),
@@ -670,6 +702,14 @@ impl Ranges {
         let after = self.0.partition_point(|(start, _)| *start <= n);
         after.checked_sub(1).and_then(|i| self.0.get(i)).is_some_and(|(_, end)| n <= *end)
     }
+}
+
+/// The address a geo or ASN match looks up: the client's, or the first of the forwarded header;
+/// `Err` with the fallback's answer where the header is missing or holds no address.
+fn address_of(forwarded: Option<&Forwarded>, request: &Request<'_>) -> Result<IpAddr, bool> {
+    let Some(f) = forwarded else { return Ok(request.client_ip) };
+    let first = request.header(&f.header).and_then(|v| v.split(|b| *b == b',').next());
+    first.and_then(|a| std::str::from_utf8(a).ok()?.trim().parse().ok()).ok_or(f.fallback_match)
 }
 
 fn ip_matches(ranges: &Ranges, forwarded: Option<&Forwarded>, request: &Request<'_>) -> bool {

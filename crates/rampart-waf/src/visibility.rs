@@ -194,7 +194,7 @@ pub fn sample(
     shapes::SampledHTTPRequest {
         request: shapes::HTTPRequest {
             client_ip: Some(request.client_ip.to_string()),
-            country: None,
+            country: request.locate.and_then(|l| l.country(request.client_ip)),
             uri: Some(uri),
             method: Some(text(request.method)),
             http_version: Some("HTTP/1.1".to_owned()),
@@ -402,7 +402,7 @@ pub fn log_record(
         "responseCodeSent": response_code,
         "httpRequest": {
             "clientIp": request.client_ip.to_string(),
-            "country": "-",
+            "country": request.locate.and_then(|l| l.country(request.client_ip)).unwrap_or_else(|| "-".to_owned()),
             "headers": headers,
             "uri": if redact_uri { "REDACTED".to_owned() } else { text(request.path) },
             "args": if redact_query { "REDACTED".to_owned() } else { text(request.query) },

@@ -97,6 +97,7 @@ impl Case {
             body_length: self.body.len(),
             now: 1_700_000_000,
             tls: None,
+            locate: None,
         };
         acl.evaluate(&request)
     }

@@ -1232,3 +1232,56 @@ async fn slow_and_oversized_clients_are_cut_off_while_normal_clients_are_served(
         assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
     }
 }
+
+/// Geo and ASN matches ask the geolocation databases the server was given (MaxMind's test
+/// databases here), by the client's address or the first of a forwarded header.
+#[tokio::test]
+async fn geo_and_asn_matches_ask_the_servers_geolocation_databases() {
+    use aws_sdk_wafv2::types::{
+        AsnMatchStatement, CountryCode, FallbackBehavior, ForwardedIpConfig, GeoMatchStatement,
+    };
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/geoip");
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(move |c| {
+        c.proxy = vec![proxy_to(upstream, "shop", Some("geo"))];
+        c.geoip_country_db = Some(data.join("GeoIP2-Country-Test.mmdb"));
+        c.geoip_asn_db = Some(data.join("GeoLite2-ASN-Test.mmdb"));
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].addr;
+    let forwarded = || {
+        ForwardedIpConfig::builder().header_name("X-Forwarded-For").fallback_behavior(FallbackBehavior::NoMatch).build()
+    };
+    let gb =
+        GeoMatchStatement::builder().country_codes(CountryCode::Gb).forwarded_ip_config(forwarded().unwrap()).build();
+    let google =
+        AsnMatchStatement::builder().asn_list(15169).forwarded_ip_config(forwarded().unwrap()).build().unwrap();
+    let block = || RuleAction::builder().block(BlockAction::builder().build()).build();
+    waf(&server)
+        .create_web_acl()
+        .name("geo")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule("from-gb", 0, Statement::builder().geo_match_statement(gb).build(), block()))
+        .rules(rule("google", 1, Statement::builder().asn_match_statement(google).build(), block()))
+        .visibility_config(visibility("geo"))
+        .send()
+        .await
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let from = |ip: &'static str| {
+        let client = client.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = if ip.is_empty() { vec![] } else { vec![("x-forwarded-for", ip)] };
+            send(&client, "GET", &format!("http://{shop}/"), &headers, "").await.status
+        }
+    };
+    assert_eq!(from("81.2.69.142").await, 403, "GB");
+    assert_eq!(from("216.160.83.56").await, 200, "US");
+    assert_eq!(from("89.160.20.112, 81.2.69.142").await, 200, "the first address (SE) decides");
+    assert_eq!(from("1.0.0.1").await, 403, "AS 15169");
+    assert_eq!(from("12.81.92.1").await, 200, "AS 7018");
+    assert_eq!(from("").await, 200, "no header: NO_MATCH");
+}

@@ -41,6 +41,16 @@ pub struct Request<'a> {
     /// Its connection's TLS fingerprints (JA3, JA4); `None` over plain HTTP, or where the
     /// ClientHello could not be read.
     pub tls: Option<&'a super::hello::Fingerprints>,
+    /// Where addresses are, for geo and ASN matches; `None` where the server has no database.
+    pub locate: Option<&'a dyn Locate>,
+}
+
+/// Where an address is, as a geolocation database says (the server's, MaxMind's format).
+pub trait Locate: Send + Sync + std::fmt::Debug {
+    /// The country, as its ISO 3166-1 alpha-2 code.
+    fn country(&self, ip: IpAddr) -> Option<String>;
+    /// The autonomous system number.
+    fn asn(&self, ip: IpAddr) -> Option<u32>;
 }
 
 impl<'a> Request<'a> {

@@ -44,6 +44,7 @@ struct Req {
     headers: Vec<(&'static str, &'static str)>,
     body: Vec<u8>,
     tls: Option<hello::Fingerprints>,
+    locate: Option<Box<dyn fields::Locate>>,
 }
 
 fn get(path: &'static str, query: &'static str) -> Req {
@@ -56,6 +57,7 @@ fn get(path: &'static str, query: &'static str) -> Req {
         headers: vec![("Host", "example.com"), ("User-Agent", "curl/8.5")],
         body: Vec::new(),
         tls: None,
+        locate: None,
     }
 }
 
@@ -71,6 +73,7 @@ fn decide(acl: &WebAcl, r: &Req) -> Verdict {
         body_length: r.body.len(),
         now: r.now,
         tls: r.tls.as_ref(),
+        locate: r.locate.as_deref(),
     };
     acl.evaluate(&request)
 }
@@ -737,4 +740,62 @@ fn rate_rules_aggregate_by_tls_fingerprint_and_fall_back_without_one() {
         assert!(!blocked(&decide(&acl, &plain)), "no TLS, NO_MATCH: never counted");
     }
     assert!(blocked(&decide(&keyed("MATCH"), &plain)), "no TLS, MATCH: the rule's action applies");
+}
+
+/// A geolocation database of two addresses.
+#[derive(Debug)]
+struct TwoPlaces;
+
+impl fields::Locate for TwoPlaces {
+    fn country(&self, ip: IpAddr) -> Option<String> {
+        match ip.to_string().as_str() {
+            "81.2.69.142" => Some("GB".into()),
+            "216.160.83.56" => Some("US".into()),
+            _ => None,
+        }
+    }
+    fn asn(&self, ip: IpAddr) -> Option<u32> {
+        (ip.to_string() == "81.2.69.142").then_some(20712)
+    }
+}
+
+/// Geo and ASN matches look the client's address up, or the first of a forwarded header, whose
+/// absence the fallback decides; without a database they match nothing.
+#[test]
+fn geo_and_asn_matches_look_the_address_up() {
+    let rule = |name: &str, priority: i32, statement: &str| {
+        format!(
+            r#"{{"Name":"{name}","Priority":{priority},"Action":{{"Block":{{}}}},"Statement":{statement},{}}}"#,
+            vis(name)
+        )
+    };
+    let by_country = compiled(&format!("[{}]", rule("gb", 0, r#"{"GeoMatchStatement":{"CountryCodes":["GB","FR"]}}"#)));
+    let by_asn = compiled(&format!("[{}]", rule("as", 0, r#"{"AsnMatchStatement":{"AsnList":[20712]}}"#)));
+    let forwarded = compiled(&format!(
+        "[{}]",
+        rule(
+            "gbfwd",
+            0,
+            r#"{"GeoMatchStatement":{"CountryCodes":["GB"],"ForwardedIPConfig":{"HeaderName":"X-Forwarded-For","FallbackBehavior":"MATCH"}}}"#
+        )
+    ));
+    let from = |ip: &str| Req { ip: ip.parse().unwrap(), locate: Some(Box::new(TwoPlaces)), ..get("/", "") };
+    assert!(blocked(&decide(&by_country, &from("81.2.69.142"))));
+    assert!(!blocked(&decide(&by_country, &from("216.160.83.56"))));
+    assert!(!blocked(&decide(&by_country, &from("192.0.2.1"))), "an address the database does not know");
+    assert!(blocked(&decide(&by_asn, &from("81.2.69.142"))));
+    assert!(!blocked(&decide(&by_asn, &from("216.160.83.56"))));
+    let no_database = Req { ip: "81.2.69.142".parse().unwrap(), ..get("/", "") };
+    assert!(!blocked(&decide(&by_country, &no_database)), "no database: nothing matches");
+    // Forwarded: the header's first address, not the client's; its absence falls back to MATCH.
+    let mut proxied = from("216.160.83.56");
+    proxied.headers.push(("X-Forwarded-For", "81.2.69.142, 216.160.83.56"));
+    assert!(blocked(&decide(&forwarded, &proxied)));
+    let mut us = from("81.2.69.142");
+    us.headers.push(("X-Forwarded-For", "216.160.83.56"));
+    assert!(!blocked(&decide(&forwarded, &us)));
+    assert!(blocked(&decide(&forwarded, &from("216.160.83.56"))), "no header: the fallback");
+    let mut garbage = from("81.2.69.142");
+    garbage.headers.push(("X-Forwarded-For", "not an address"));
+    assert!(blocked(&decide(&forwarded, &garbage)), "no address: the fallback");
 }
