@@ -603,6 +603,9 @@ fn run(
                 }
             }
             RuleKind::Plain(outcome) => {
+                if request.locate.is_some() {
+                    geo_labels(&rule.statement, request, &mut state.labels);
+                }
                 if !matches(&rule.statement, request, &state.labels) {
                     continue;
                 }
@@ -701,6 +704,28 @@ impl Ranges {
         let n = number(ip);
         let after = self.0.partition_point(|(start, _)| *start <= n);
         after.checked_sub(1).and_then(|i| self.0.get(i)).is_some_and(|(_, end)| n <= *end)
+    }
+}
+
+/// The labels a geo match statement adds to every request it inspects, matched or not:
+/// `awswaf:clientip:geo:country:<code>`, or `awswaf:forwardedip:…` for a forwarded header's
+/// address. (Region labels need a City database's subdivisions: not added.)
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-geo-match.html>.
+fn geo_labels(node: &Node, request: &Request<'_>, labels: &mut Vec<String>) {
+    match node {
+        Node::Geo { forwarded, .. } => {
+            let Some(locate) = request.locate else { return };
+            let Ok(ip) = address_of(forwarded.as_ref(), request) else { return };
+            let Some(country) = locate.country(ip) else { return };
+            let source = if forwarded.is_some() { "forwardedip" } else { "clientip" };
+            let label = format!("awswaf:{source}:geo:country:{country}");
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        Node::And(all) | Node::Or(all) => all.iter().for_each(|n| geo_labels(n, request, labels)),
+        Node::Not(n) => geo_labels(n, request, labels),
+        _ => {}
     }
 }
 

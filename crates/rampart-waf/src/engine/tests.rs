@@ -799,3 +799,23 @@ fn geo_and_asn_matches_look_the_address_up() {
     garbage.headers.push(("X-Forwarded-For", "not an address"));
     assert!(blocked(&decide(&forwarded, &garbage)), "no address: the fallback");
 }
+
+/// A geo match labels every request it inspects with its country, matched or not, so a later
+/// rule can match the label.
+#[test]
+fn a_geo_match_labels_the_requests_it_inspects_with_their_country() {
+    let rules = format!(
+        r#"[{{"Name":"fr","Priority":0,"Action":{{"Count":{{}}}},"Statement":{{"GeoMatchStatement":{{"CountryCodes":["FR"]}}}},{}}},
+            {{"Name":"gb-label","Priority":1,"Action":{{"Block":{{}}}},"Statement":{{"LabelMatchStatement":{{"Scope":"LABEL","Key":"awswaf:clientip:geo:country:GB"}}}},{}}}]"#,
+        vis("fr"),
+        vis("gb-label")
+    );
+    let acl = compiled(&rules);
+    let from = |ip: &str| Req { ip: ip.parse().unwrap(), locate: Some(Box::new(TwoPlaces)), ..get("/", "") };
+    let gb = decide(&acl, &from("81.2.69.142"));
+    assert!(blocked(&gb));
+    assert!(gb.labels.contains(&"awswaf:clientip:geo:country:GB".to_owned()), "{:?}", gb.labels);
+    let us = decide(&acl, &from("216.160.83.56"));
+    assert!(!blocked(&us));
+    assert_eq!(us.labels, ["awswaf:clientip:geo:country:US"]);
+}
