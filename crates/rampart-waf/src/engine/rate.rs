@@ -40,8 +40,9 @@ enum KeyPart {
     Ja4 {
         fallback_match: bool,
     },
-    /// ASNs: not available, so a request is not counted.
-    Unavailable,
+    /// The client's autonomous system, by the server's database; without one (or for an address
+    /// it does not know) the request is not counted.
+    Asn,
 }
 
 /// A compiled rate-based statement.
@@ -183,7 +184,9 @@ impl RateRule {
                     Some(t) => Some(t.ja4.as_bytes().to_vec()),
                     None => return Key::Decided(*fallback_match),
                 },
-                KeyPart::Unavailable => None,
+                KeyPart::Asn => {
+                    request.locate.and_then(|l| l.asn(request.client_ip)).map(|a| a.to_string().into_bytes())
+                }
             };
             let Some(value) = value else { return Key::Missing };
             key.extend_from_slice(&(value.len() as u64).to_le_bytes());
@@ -251,7 +254,7 @@ fn custom_key(
         return Ok(KeyPart::Ja4 { fallback_match: j.fallback_behavior == "MATCH" });
     }
     if k.asn.is_some() {
-        return Ok(KeyPart::Unavailable);
+        return Ok(KeyPart::Asn);
     }
     Err(unsupported("a custom key of no known type"))
 }

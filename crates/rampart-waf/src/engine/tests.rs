@@ -819,3 +819,20 @@ fn a_geo_match_labels_the_requests_it_inspects_with_their_country() {
     assert!(!blocked(&us));
     assert_eq!(us.labels, ["awswaf:clientip:geo:country:US"]);
 }
+
+/// A rate rule keyed by ASN counts each autonomous system apart; addresses the database does not
+/// know are not counted.
+#[test]
+fn rate_rules_aggregate_by_autonomous_system() {
+    let acl = rate_rule(
+        r#"{"Limit":10,"EvaluationWindowSec":60,"AggregateKeyType":"CUSTOM_KEYS","CustomKeys":[{"ASN":{}}]}"#,
+    );
+    let from = |ip: &str| Req { ip: ip.parse().unwrap(), locate: Some(Box::new(TwoPlaces)), ..get("/", "") };
+    for _ in 0..10 {
+        assert!(!blocked(&decide(&acl, &from("81.2.69.142"))));
+    }
+    assert!(blocked(&decide(&acl, &from("81.2.69.142"))), "the 11th request of AS 20712");
+    for _ in 0..20 {
+        assert!(!blocked(&decide(&acl, &from("216.160.83.56"))), "no ASN known: not counted");
+    }
+}
