@@ -231,6 +231,18 @@ async fn a_flood_turned_away_by_a_rate_rule_is_an_attack_mitigated_while_it_last
     assert_eq!(code(s.describe_protection().protection_id(&id).send().await), "ResourceNotFoundException");
 }
 
+/// The first attack Shield lists, waited for up to 10 s.
+async fn first_attack(s: &aws_sdk_shield::Client) -> aws_sdk_shield::types::AttackSummary {
+    let start = Instant::now();
+    loop {
+        if let Some(a) = s.list_attacks().send().await.unwrap().attack_summaries().first() {
+            return a.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no attack recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn connections_refused_over_the_caps_at_attack_scale_are_an_attack_too() {
     let upstream = rampart_testkit::upstream::start().await.unwrap();
@@ -248,14 +260,7 @@ async fn connections_refused_over_the_caps_at_attack_scale_are_an_attack_too() {
         held.push(tokio::net::TcpStream::connect(shop.addr).await.unwrap());
     }
     let s = shield(&server);
-    let start = Instant::now();
-    let attack = loop {
-        if let Some(a) = s.list_attacks().send().await.unwrap().attack_summaries().first() {
-            break a.clone();
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no attack recorded");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let attack = first_attack(&s).await;
     assert_eq!(attack.resource_arn(), Some(shop.load_balancer_arn.as_str()));
     let detail = s.describe_attack().attack_id(attack.attack_id().unwrap()).send().await.unwrap();
     let detail = detail.attack().unwrap();
@@ -293,14 +298,7 @@ async fn slowloris_cut_off_at_attack_scale_is_an_attack_and_idle_keep_alive_is_n
         slow.push(s);
     }
     let s = shield(&server);
-    let start = Instant::now();
-    let attack = loop {
-        if let Some(a) = s.list_attacks().send().await.unwrap().attack_summaries().first() {
-            break a.clone();
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no attack recorded");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let attack = first_attack(&s).await;
     assert_eq!(attack.resource_arn(), Some(shop.load_balancer_arn.as_str()));
     // Past the idle client's timeout too, the attack counts the ten cut off, and only them.
     tokio::time::sleep(Duration::from_secs(2)).await;
