@@ -189,6 +189,11 @@ pub fn add_listener_certificates(
     Ok(shapes::AddListenerCertificatesOutput { certificates: Some(listed(&record.certificates, false)) })
 }
 
+/// The ARN of an HTTPS listener's default certificate (none for HTTP).
+pub fn default_certificate(body: &shapes::Listener) -> Option<&str> {
+    body.certificates.iter().flatten().find_map(|c| c.certificate_arn.as_deref())
+}
+
 fn listed(arns: &[String], default: bool) -> Vec<shapes::Certificate> {
     arns.iter().map(|a| shapes::Certificate { certificate_arn: Some(a.clone()), is_default: Some(default) }).collect()
 }
@@ -200,7 +205,7 @@ pub fn describe_listener_certificates(
 ) -> Result<shapes::DescribeListenerCertificatesOutput, ServiceError> {
     let record = listener(&records::cached_reader(ctx.db), &ctx.principal.account_id, &input.listener_arn)?;
     let body: shapes::Listener = record.body()?;
-    let default: Vec<String> = body.certificates.iter().flatten().filter_map(|c| c.certificate_arn.clone()).collect();
+    let default: Vec<String> = default_certificate(&body).map(str::to_owned).into_iter().collect();
     let mut all = listed(&default, true);
     all.extend(listed(&record.certificates, false));
     let (page, next) = super::page(all, input.marker.as_deref(), input.page_size)?;
@@ -215,10 +220,10 @@ pub fn remove_listener_certificates(
 ) -> Result<shapes::RemoveListenerCertificatesOutput, ServiceError> {
     let mut record = listener(&records::tx_reader(tx), &ctx.principal.account_id, &input.listener_arn)?;
     let body: shapes::Listener = record.body()?;
-    let default: Vec<String> = body.certificates.iter().flatten().filter_map(|c| c.certificate_arn.clone()).collect();
+    let default = default_certificate(&body);
     for c in &input.certificates {
         let Some(arn) = &c.certificate_arn else { continue };
-        if c.is_default == Some(true) || (default.contains(arn) && !record.certificates.contains(arn)) {
+        if c.is_default == Some(true) || (default == Some(arn.as_str()) && !record.certificates.contains(arn)) {
             return Err(error("OperationNotPermitted", "The default certificate of a listener cannot be removed"));
         }
         record.certificates.retain(|a| a != arn);
@@ -242,8 +247,7 @@ pub fn balancer_using_certificate(ctx: &Ctx<'_>, arn: &str) -> Result<Option<Str
         }
         let record: Record = records::decode(&k, &v)?;
         let body: shapes::Listener = record.body()?;
-        let default = body.certificates.iter().flatten().filter_map(|c| c.certificate_arn.as_deref());
-        if default.chain(record.certificates.iter().map(String::as_str)).any(|c| c == arn) {
+        if default_certificate(&body) == Some(arn) || record.certificates.iter().any(|c| c == arn) {
             return Ok(body.load_balancer_arn);
         }
     }

@@ -584,7 +584,7 @@ fn recorded_listeners(db: &Db) -> Result<Vec<Recorded>, rampart_store::StoreErro
         let Some(port) = body.port.and_then(|p| u16::try_from(p).ok()) else { continue };
         let tls = match body.protocol.as_deref() {
             Some("HTTPS") => {
-                let certificate = body.certificates.iter().flatten().find_map(|c| c.certificate_arn.clone());
+                let certificate = rampart_elb::default_certificate(&body).map(str::to_owned);
                 let policy = body.ssl_policy.clone().unwrap_or_else(|| rampart_elb::DEFAULT_SSL_POLICY.to_owned());
                 // An HTTPS listener without its certificate is not served in the clear.
                 let Some(default) = certificate else { continue };
