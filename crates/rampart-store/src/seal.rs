@@ -23,6 +23,8 @@ pub enum SealError {
 /// Seals and opens secrets with the master key.
 pub struct Sealer {
     key: LessSafeKey,
+    /// The master key as an HMAC key, to derive keys for other purposes from.
+    derive: aws_lc_rs::hmac::Key,
     rng: SystemRandom,
 }
 
@@ -38,7 +40,21 @@ impl Sealer {
             return Err(SealError::KeyLength);
         }
         let key = UnboundKey::new(&AES_256_GCM, master_key).map_err(|_| SealError::KeyLength)?;
-        Ok(Self { key: LessSafeKey::new(key), rng: SystemRandom::new() })
+        let derive = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, master_key);
+        Ok(Self { key: LessSafeKey::new(key), derive, rng: SystemRandom::new() })
+    }
+
+    /// A 32-byte key for another purpose, named by `label`, derived from the master key
+    /// (HMAC-SHA256 of the label: a pseudo-random function, as HKDF's expand step uses it), so
+    /// every node holding the master key derives the same one and no other key is stored.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; MASTER_KEY_LEN]> {
+        let tag = aws_lc_rs::hmac::sign(&self.derive, format!("rampart derived key\0{label}").as_bytes());
+        let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
+        // HMAC-SHA256's tag is exactly MASTER_KEY_LEN bytes.
+        for (k, t) in key.iter_mut().zip(tag.as_ref()) {
+            *k = *t;
+        }
+        key
     }
 
     /// Generates a new random master key.
@@ -82,6 +98,17 @@ impl Sealer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_are_the_master_keys_and_the_labels_own() {
+        let k = Sealer::generate_key().unwrap();
+        let (a, b) = (Sealer::new(k.as_ref()).unwrap(), Sealer::new(k.as_ref()).unwrap());
+        assert_eq!(*a.derive("waf-token"), *b.derive("waf-token"), "every node derives the same key");
+        assert_ne!(*a.derive("waf-token"), *a.derive("other"));
+        assert_ne!(a.derive("waf-token").as_slice(), k.as_slice());
+        let other = Sealer::new(Sealer::generate_key().unwrap().as_ref()).unwrap();
+        assert_ne!(*a.derive("waf-token"), *other.derive("waf-token"));
+    }
 
     #[test]
     fn seals_and_opens_and_binds_context_and_key() {
