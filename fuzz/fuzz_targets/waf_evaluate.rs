@@ -77,6 +77,7 @@ fuzz_target!(|data: &[u8]| {
         now: 1_700_000_000,
         tls: None,
         locate: None,
+        token: Default::default(),
     };
     let first = acl.evaluate(&request);
     assert_eq!(first, acl.evaluate(&request));

@@ -55,6 +55,8 @@ pub struct App {
     pub download_memory: Arc<tokio::sync::Semaphore>,
     /// What the proxies' web ACLs decided (samples, logs, counters).
     pub activity: Arc<crate::waf_activity::Activity>,
+    /// The WAF token keys of every proxy (CAPTCHA and challenge answers).
+    pub(crate) waf_tokens: Arc<crate::waf_tokens::TokenDesk>,
     /// The bearer token that reads `/_rampart/metrics` (`metrics_token_file`); none, none does.
     pub metrics_token: Option<zeroize::Zeroizing<String>>,
 }

@@ -401,7 +401,7 @@ struct Probe {
 pub(crate) async fn supervise(
     db: Db,
     (sealer, geo): (Arc<rampart_store::Sealer>, Option<Arc<crate::geo::GeoDbs>>),
-    activity: Arc<crate::waf_activity::Activity>,
+    (activity, tokens): (Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
     address: IpAddr,
     limits: ProxyLimits,
     mut shutdown: watch::Receiver<bool>,
@@ -479,7 +479,7 @@ pub(crate) async fn supervise(
                         at,
                         Upstream::Listener(Box::new(route)),
                         binding,
-                        (db.clone(), activity.clone()),
+                        (db.clone(), activity.clone(), tokens.clone()),
                         limits,
                     );
                     proxy.https = acceptor.is_some();

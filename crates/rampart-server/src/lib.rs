@@ -25,6 +25,7 @@ mod signin;
 mod tls;
 mod trail_export;
 mod waf_activity;
+mod waf_tokens;
 
 use rampart_core::records;
 use std::net::SocketAddr;
@@ -259,6 +260,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let geo = geo::GeoDbs::open(config.geoip_country_db.as_deref(), config.geoip_asn_db.as_deref())?.map(Arc::new);
     let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
+    let waf_tokens = Arc::new(waf_tokens::TokenDesk::new(&sealer));
     let app = Arc::new(app::App {
         geo,
         config,
@@ -277,6 +279,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         upload_memory,
         download_memory,
         activity: Arc::default(),
+        waf_tokens,
         metrics_token,
     });
     let (shutdown, rx) = watch::channel(false);
@@ -310,7 +313,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tokio::spawn(balancers::supervise(
         db.clone(),
         (app.sealer.clone(), app.geo.clone()),
-        app.activity.clone(),
+        (app.activity.clone(), app.waf_tokens.clone()),
         app.config.balancer_address,
         proxy_limits(&app.config),
         rx.clone(),
@@ -364,7 +367,7 @@ async fn start_proxies(
             &p,
             local,
             binding,
-            (app.db.clone(), app.activity.clone()),
+            (app.db.clone(), app.activity.clone(), app.waf_tokens.clone()),
             proxy_limits(&app.config),
         );
         served.geo = app.geo.clone();

@@ -59,6 +59,8 @@ pub struct Proxy {
     pub(crate) https: bool,
     /// The server's geolocation databases, for web ACLs' geo and ASN matches.
     pub(crate) geo: Option<Arc<crate::geo::GeoDbs>>,
+    /// The server's WAF token keys, for CAPTCHA and challenge rules.
+    tokens: Arc<crate::waf_tokens::TokenDesk>,
 }
 
 /// The proxy's defences, from the server's settings.
@@ -91,7 +93,7 @@ impl Proxy {
         config: &ProxyConfig,
         listen: SocketAddr,
         binding: Binding,
-        state: (Db, Arc<crate::waf_activity::Activity>),
+        state: (Db, Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
         limits: ProxyLimits,
     ) -> Proxy {
         let upstream = config.upstream_authority().unwrap_or_else(|| http::uri::Authority::from_static("127.0.0.1:80"));
@@ -103,7 +105,7 @@ impl Proxy {
         listen: SocketAddr,
         upstream: Upstream,
         binding: Binding,
-        (db, activity): (Db, Arc<crate::waf_activity::Activity>),
+        (db, activity, tokens): (Db, Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
         limits: ProxyLimits,
     ) -> Proxy {
         let mut connector = HttpConnector::new();
@@ -125,6 +127,7 @@ impl Proxy {
             limits,
             https: false,
             geo: None,
+            tokens,
         }
     }
 
@@ -191,8 +194,28 @@ impl Proxy {
             Err(_) => return respond(503, "Service Unavailable"),
             Ok(None) => {}
             Ok(Some((acl_arn, acl))) => {
-                let headers: Vec<(&[u8], &[u8])> =
+                let mut headers: Vec<(&[u8], &[u8])> =
                     parts.headers.iter().map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes())).collect();
+                // HTTP/2 names the host in the request's authority: the web ACL sees it as `Host`.
+                let authority = parts.uri.authority().map(|a| a.as_str().as_bytes());
+                if let (None, Some(a)) = (parts.headers.get(http::header::HOST), authority) {
+                    headers.push((b"host", a));
+                }
+                let host = headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(b"host"))
+                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default();
+                let opened = self.tokens.open(&headers);
+                let token = match &opened {
+                    None => rampart_waf::tokens::Presented::Absent,
+                    Some(None) => rampart_waf::tokens::Presented::Invalid,
+                    Some(Some(t)) => rampart_waf::tokens::Presented::Valid(t),
+                };
+                // An answer to a CAPTCHA or challenge earns its token here, never upstream.
+                if crate::waf_tokens::is_answer(&parts) {
+                    return self.tokens.verify(&body, (&host, &acl.token_domain(&host)), token, self.https);
+                }
                 let request = rampart_waf::engine::fields::Request {
                     client_ip: peer.ip(),
                     method: parts.method.as_str().as_bytes(),
@@ -204,11 +227,12 @@ impl Proxy {
                     now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
                     tls,
                     locate: self.geo.as_deref().map(|g| g as &dyn rampart_waf::engine::fields::Locate),
+                    token,
                 };
                 let verdict = acl.evaluate(&request);
                 tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");
                 let answered = match &verdict.decision {
-                    Decision::Block(r) | Decision::Interstitial(r) => Some(r.status),
+                    Decision::Block(r) | Decision::Interstitial(_, r) => Some(r.status),
                     Decision::Allow { .. } => None,
                 };
                 self.activity.observe(&crate::waf_activity::Observed {
@@ -221,7 +245,16 @@ impl Proxy {
                 });
                 match verdict.decision {
                     Decision::Allow { insert_headers } => inserted = insert_headers,
-                    Decision::Block(r) | Decision::Interstitial(r) => return answer(r),
+                    Decision::Block(r) => return answer(r),
+                    Decision::Interstitial(kind, mut r) => {
+                        let accept = parts.headers.get(http::header::ACCEPT);
+                        if let Some(page) = self.tokens.page(kind, &acl.token_domain(&host), accept) {
+                            r.body = page.into_bytes();
+                            r.content_type = Some("text/html; charset=utf-8".to_owned());
+                        }
+                        r.headers.push(("cache-control".to_owned(), "no-store".to_owned()));
+                        return answer(r);
+                    }
                 }
             }
         }

@@ -170,6 +170,14 @@ impl TestServer {
         self.config.data_dir.clone()
     }
 
+    /// This server's sealer, from the master key in its data directory: for tests that derive
+    /// what the server derives from it.
+    pub fn sealer(&self) -> anyhow::Result<rampart_store::Sealer> {
+        let text = std::fs::read_to_string(self.data_dir().join("master.key"))?;
+        let key = data_encoding::BASE64.decode(text.trim().as_bytes())?;
+        rampart_store::Sealer::new(&key).map_err(|e| anyhow::anyhow!("the master key: {e}"))
+    }
+
     /// Audit events recorded so far, newest first (waits for queued events to commit).
     pub async fn audit_events(&self, at_least: usize) -> anyhow::Result<Vec<serde_json::Value>> {
         let running = self.running.as_ref().ok_or_else(|| anyhow::anyhow!("stopped"))?;

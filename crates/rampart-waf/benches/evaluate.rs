@@ -125,6 +125,7 @@ fn evaluate(c: &mut Criterion) {
         now: 1_700_000_000,
         tls: None,
         locate: None,
+        token: Default::default(),
     };
     let json =
         br#"{"order":{"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"Leave it at the door, please."}}"#;

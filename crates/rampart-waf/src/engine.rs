@@ -27,9 +27,9 @@ pub enum Decision {
     Allow { insert_headers: Vec<(String, String)> },
     /// Answer it: 403 by default, or the rule's custom response.
     Block(Response),
-    /// A CAPTCHA (405) or challenge (202) interstitial: Rampart does not issue tokens yet, so every
-    /// request such a rule matches gets it.
-    Interstitial(Response),
+    /// A CAPTCHA (405) or challenge (202) answer, for a request without a token that does: the
+    /// proxy adds the interstitial page where the client accepts HTML.
+    Interstitial(crate::tokens::Kind, Response),
 }
 
 /// A response the WAF answers in the upstream's place.
@@ -53,6 +53,8 @@ pub struct Verdict {
     pub counted: Vec<String>,
     /// The web ACL's rule that ended the evaluation, as WAF's logs and sampled requests name it.
     pub terminating: Terminating,
+    /// How the last CAPTCHA or Challenge rule that matched found the request's token.
+    pub token_check: Option<crate::tokens::Checked>,
 }
 
 /// The web ACL's own rule that ended an evaluation (or its default action), as WAF's logs name
@@ -92,6 +94,8 @@ pub struct References {
 #[derive(Debug)]
 pub struct WebAcl {
     rules: Vec<CompiledRule>,
+    /// The domains the web ACL accepts tokens for besides the request's host.
+    token_domains: Vec<String>,
     default: Outcome,
     namespace: String,
     /// The web ACL's metric name, and whether it samples what its default action decides.
@@ -131,8 +135,9 @@ enum Outcome {
     Allow(Vec<(String, String)>),
     Block(Response),
     Count(Vec<(String, String)>),
-    Captcha,
-    Challenge,
+    /// CAPTCHA or Challenge: a request whose token was solved within the immunity time (seconds)
+    /// goes on as a Count would, with these headers inserted.
+    Token(crate::tokens::Kind, u64, Vec<(String, String)>),
 }
 
 /// A statement, compiled.
@@ -225,10 +230,36 @@ fn forbidden() -> Response {
 struct Compiler<'a> {
     refs: &'a References,
     bodies: Option<&'a std::collections::BTreeMap<String, shapes::CustomResponseBody>>,
+    /// The web ACL's CAPTCHA and challenge immunity times, for rules that set none.
+    immunity: Immunity,
+}
+
+/// CAPTCHA and challenge immunity times, in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Immunity {
+    captcha: u64,
+    challenge: u64,
+}
+
+impl Immunity {
+    /// A rule's (or web ACL's) own settings over `inherited`.
+    fn of(
+        captcha: Option<&shapes::CaptchaConfig>,
+        challenge: Option<&shapes::ChallengeConfig>,
+        inherited: Immunity,
+    ) -> Immunity {
+        let seconds = |t: Option<&shapes::ImmunityTimeProperty>| t.and_then(|t| u64::try_from(t.immunity_time).ok());
+        Immunity {
+            captcha: seconds(captcha.and_then(|c| c.immunity_time_property.as_ref())).unwrap_or(inherited.captcha),
+            challenge: seconds(challenge.and_then(|c| c.immunity_time_property.as_ref()))
+                .unwrap_or(inherited.challenge),
+        }
+    }
 }
 
 impl Compiler<'_> {
-    fn action(&self, a: &shapes::RuleAction) -> Result<Outcome, Unsupported> {
+    fn action(&self, a: &shapes::RuleAction, immunity: Immunity) -> Result<Outcome, Unsupported> {
+        use crate::tokens::Kind;
         if let Some(allow) = &a.allow {
             return Ok(Outcome::Allow(headers(allow.custom_request_handling.as_ref())));
         }
@@ -238,11 +269,12 @@ impl Compiler<'_> {
         if let Some(block) = &a.block {
             return Ok(Outcome::Block(self.block(block)));
         }
-        if a.captcha.is_some() {
-            return Ok(Outcome::Captcha);
+        if let Some(c) = &a.captcha {
+            return Ok(Outcome::Token(Kind::Captcha, immunity.captcha, headers(c.custom_request_handling.as_ref())));
         }
-        if a.challenge.is_some() {
-            return Ok(Outcome::Challenge);
+        if let Some(c) = &a.challenge {
+            let h = headers(c.custom_request_handling.as_ref());
+            return Ok(Outcome::Token(Kind::Challenge, immunity.challenge, h));
         }
         Err(unsupported("a rule action with no action"))
     }
@@ -411,7 +443,11 @@ impl Compiler<'_> {
             if let Some((group, inner, scope_down, (kind, id))) = group {
                 // The group's rules run in its own label namespace, with its own response bodies.
                 let namespace = group.label_namespace.clone().unwrap_or_default();
-                let own = Compiler { refs: self.refs, bodies: group.custom_response_bodies.as_ref() };
+                let own = Compiler {
+                    refs: self.refs,
+                    bodies: group.custom_response_bodies.as_ref(),
+                    immunity: self.immunity,
+                };
                 let rules = own.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
                 let scope_down = scope_down.map(|d| self.statement(d, context)).transpose()?;
                 let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
@@ -430,8 +466,12 @@ impl Compiler<'_> {
                 Some(a) => a.clone(),
                 None => rule.action.clone().ok_or_else(|| unsupported(format!("rule {} has no action", rule.name)))?,
             };
-            let outcome =
-                if overrides.excluded(&rule.name) { Outcome::Count(Vec::new()) } else { self.action(&action)? };
+            let immunity = Immunity::of(rule.captcha_config.as_ref(), rule.challenge_config.as_ref(), self.immunity);
+            let outcome = if overrides.excluded(&rule.name) {
+                Outcome::Count(Vec::new())
+            } else {
+                self.action(&action, immunity)?
+            };
             let kind = if rule.statement.rate_based_statement.is_some() { "RATE_BASED" } else { "REGULAR" };
             out.push(CompiledRule {
                 name: rule.name.clone(),
@@ -493,7 +533,10 @@ impl WebAcl {
     /// ([`fields::Locate`]); without one they match nothing.
     pub fn compile(acl: &shapes::WebACL, refs: &References) -> Result<WebAcl, Unsupported> {
         let namespace = acl.label_namespace.clone().unwrap_or_default();
-        let compiler = Compiler { refs, bodies: acl.custom_response_bodies.as_ref() };
+        let defaults =
+            Immunity { captcha: crate::tokens::DEFAULT_IMMUNITY, challenge: crate::tokens::DEFAULT_IMMUNITY };
+        let immunity = Immunity::of(acl.captcha_config.as_ref(), acl.challenge_config.as_ref(), defaults);
+        let compiler = Compiler { refs, bodies: acl.custom_response_bodies.as_ref(), immunity };
         let rules = compiler.rules(
             acl.rules.as_deref().unwrap_or_default(),
             &namespace,
@@ -506,12 +549,16 @@ impl WebAcl {
         };
         let (metric, sampled) =
             (acl.visibility_config.metric_name.clone(), acl.visibility_config.sampled_requests_enabled);
-        Ok(WebAcl { rules, default, namespace, metric, sampled })
+        let token_domains = acl.token_domains.clone().unwrap_or_default();
+        Ok(WebAcl { rules, token_domains, default, namespace, metric, sampled })
     }
 
     /// Decides a request.
     pub fn evaluate(&self, request: &Request<'_>) -> Verdict {
-        let mut state = State { labels: Vec::new(), counted: Vec::new(), inserted: Vec::new() };
+        let domain =
+            self.token_domain(request.header("host").map(String::from_utf8_lossy).as_deref().unwrap_or_default());
+        let mut state =
+            State { labels: Vec::new(), counted: Vec::new(), inserted: Vec::new(), domain, token_check: None };
         if let Some((decision, rule, at)) = run(&self.rules, request, &mut state, false) {
             let top = self.rules.get(at);
             let terminating = Terminating {
@@ -528,6 +575,7 @@ impl WebAcl {
                 labels: state.labels,
                 counted: state.counted,
                 terminating,
+                token_check: state.token_check,
             };
         }
         let decision = match &self.default {
@@ -552,7 +600,14 @@ impl WebAcl {
             labels: state.labels,
             counted: state.counted,
             terminating,
+            token_check: state.token_check,
         }
+    }
+
+    /// The domain a token for `host` (a `Host` header) is issued for under this web ACL's token
+    /// domains.
+    pub fn token_domain(&self, host: &str) -> String {
+        crate::tokens::token_domain(host, &self.token_domains)
     }
 
     /// The web ACL's metric name.
@@ -570,6 +625,9 @@ struct State {
     labels: Vec<String>,
     counted: Vec<String>,
     inserted: Vec<(String, String)>,
+    /// The domain a token must be for (the request's host, or a token domain it is under).
+    domain: String,
+    token_check: Option<crate::tokens::Checked>,
 }
 
 /// How WAF's logs name a decision's action.
@@ -577,8 +635,8 @@ fn action_name(decision: &Decision) -> &'static str {
     match decision {
         Decision::Allow { .. } => "ALLOW",
         Decision::Block(_) => "BLOCK",
-        Decision::Interstitial(r) if r.status == 405 => "CAPTCHA",
-        Decision::Interstitial(_) => "CHALLENGE",
+        Decision::Interstitial(crate::tokens::Kind::Captcha, _) => "CAPTCHA",
+        Decision::Interstitial(crate::tokens::Kind::Challenge, _) => "CHALLENGE",
     }
 }
 
@@ -623,11 +681,16 @@ fn run(
                         return Some((Decision::Allow { insert_headers }, rule.name.clone(), at));
                     }
                     Outcome::Block(r) => return Some((Decision::Block(r.clone()), rule.name.clone(), at)),
-                    Outcome::Captcha => {
-                        return Some((Decision::Interstitial(interstitial(405, "captcha")), rule.name.clone(), at));
-                    }
-                    Outcome::Challenge => {
-                        return Some((Decision::Interstitial(interstitial(202, "challenge")), rule.name.clone(), at));
+                    Outcome::Token(kind, immunity, h) => {
+                        let checked = crate::tokens::check(request.token, *kind, *immunity, request.now, &state.domain);
+                        let passed = checked.response_code.is_none();
+                        state.token_check = Some(checked);
+                        if !passed {
+                            return Some((Decision::Interstitial(*kind, interstitial(*kind)), rule.name.clone(), at));
+                        }
+                        // A valid token: like Count, with the action's labels and headers.
+                        state.counted.push(rule.name.clone());
+                        state.inserted.extend(h.iter().cloned());
                     }
                 }
             }
@@ -636,13 +699,18 @@ fn run(
     None
 }
 
-/// CAPTCHA answers 405 and a challenge 202, each with `x-amzn-waf-action`.
+/// CAPTCHA answers 405 and a challenge 202, each with `x-amzn-waf-action`; the page itself is
+/// the proxy's to add ([`crate::tokens::puzzle::page`]), for clients that accept HTML.
 /// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-captcha-and-challenge-actions.html>.
-fn interstitial(status: u16, action: &str) -> Response {
+fn interstitial(kind: crate::tokens::Kind) -> Response {
+    let (status, action) = match kind {
+        crate::tokens::Kind::Captcha => (405, "captcha"),
+        crate::tokens::Kind::Challenge => (202, "challenge"),
+    };
     Response {
         status,
         headers: vec![("x-amzn-waf-action".to_owned(), action.to_owned())],
-        content_type: Some("text/html".to_owned()),
+        content_type: None,
         body: Vec::new(),
     }
 }

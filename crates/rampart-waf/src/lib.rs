@@ -23,6 +23,7 @@ mod sellers;
 mod sets;
 mod sharing;
 mod tags;
+pub mod tokens;
 pub mod visibility;
 
 pub use acls::*;

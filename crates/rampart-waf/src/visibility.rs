@@ -214,8 +214,16 @@ pub fn sample(
         response_code_sent: response_code.map(i32::from),
         labels: (!verdict.labels.is_empty())
             .then(|| verdict.labels.iter().map(|l| shapes::Label { name: l.clone() }).collect()),
-        captcha_response: None,
-        challenge_response: None,
+        captcha_response: token_check(verdict, crate::tokens::Kind::Captcha).map(|c| shapes::CaptchaResponse {
+            response_code: c.response_code.map(i32::from),
+            solve_timestamp: c.solve_timestamp.and_then(|t| i64::try_from(t).ok()),
+            failure_reason: c.failure_reason.map(str::to_owned),
+        }),
+        challenge_response: token_check(verdict, crate::tokens::Kind::Challenge).map(|c| shapes::ChallengeResponse {
+            response_code: c.response_code.map(i32::from),
+            solve_timestamp: c.solve_timestamp.and_then(|t| i64::try_from(t).ok()),
+            failure_reason: c.failure_reason.map(str::to_owned),
+        }),
         overridden_action: None,
     }
 }
@@ -374,7 +382,7 @@ pub fn log_record(
         _ => serde_json::Value::Null,
     };
     let response_code = match &verdict.decision {
-        super::engine::Decision::Block(r) | super::engine::Decision::Interstitial(r)
+        super::engine::Decision::Block(r) | super::engine::Decision::Interstitial(_, r)
             if r.status != 403 || !r.body.is_empty() =>
         {
             json!(r.status)
@@ -412,9 +420,27 @@ pub fn log_record(
         },
         "labels": verdict.labels.iter().map(|l| json!({ "name": l })).collect::<Vec<_>>(),
     });
+    let mut record = record;
+    // How a CAPTCHA or Challenge rule found the token, as AWS WAF logs it.
+    if let (Some(c), Some(fields)) = (&verdict.token_check, record.as_object_mut()) {
+        let name = match c.kind {
+            crate::tokens::Kind::Captcha => "captchaResponse",
+            crate::tokens::Kind::Challenge => "challengeResponse",
+        };
+        let mut response = serde_json::Map::new();
+        if let Some(code) = c.response_code {
+            response.insert("responseCode".into(), json!(code));
+        }
+        if let Some(at) = c.solve_timestamp {
+            response.insert("solveTimestamp".into(), json!(at));
+        }
+        if let Some(reason) = c.failure_reason {
+            response.insert("failureReason".into(), json!(reason));
+        }
+        fields.insert(name.into(), serde_json::Value::Object(response));
+    }
     // The connection's TLS fingerprints, where it had TLS, as AWS WAF logs them.
     // See <https://docs.aws.amazon.com/waf/latest/developerguide/logging-fields.html>.
-    let mut record = record;
     if let (Some(t), Some(fields)) = (request.tls, record.as_object_mut()) {
         fields.insert("ja3Fingerprint".into(), json!(t.ja3));
         fields.insert("ja4Fingerprint".into(), json!(t.ja4));
@@ -533,4 +559,9 @@ pub fn get_top_path_statistics_by_traffic(
         next_marker: None,
         top_categories: Some(Vec::new()),
     })
+}
+
+/// The verdict's token check, if it was of `kind`.
+fn token_check(verdict: &super::engine::Verdict, kind: crate::tokens::Kind) -> Option<&crate::tokens::Checked> {
+    verdict.token_check.as_ref().filter(|c| c.kind == kind)
 }

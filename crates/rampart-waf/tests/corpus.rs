@@ -98,6 +98,7 @@ impl Case {
             now: 1_700_000_000,
             tls: None,
             locate: None,
+            token: Default::default(),
         };
         acl.evaluate(&request)
     }

@@ -47,6 +47,7 @@ mod sts;
 mod terraform;
 mod tls;
 mod waf;
+mod waf_tokens;
 
 use aws_sdk_sts::config::{BehaviorVersion, Credentials, Region};
 use rampart_testkit::TestServer;

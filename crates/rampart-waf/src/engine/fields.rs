@@ -43,6 +43,8 @@ pub struct Request<'a> {
     pub tls: Option<&'a super::hello::Fingerprints>,
     /// Where addresses are, for geo and ASN matches; `None` where the server has no database.
     pub locate: Option<&'a dyn Locate>,
+    /// The `aws-waf-token` it carried, as its signature tells ([`crate::tokens::Keys::open`]).
+    pub token: crate::tokens::Presented<'a>,
 }
 
 /// Where an address is, as a geolocation database says (the server's, MaxMind's format).

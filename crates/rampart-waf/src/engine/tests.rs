@@ -45,6 +45,7 @@ struct Req {
     body: Vec<u8>,
     tls: Option<hello::Fingerprints>,
     locate: Option<Box<dyn fields::Locate>>,
+    token: Option<crate::tokens::Token>,
 }
 
 fn get(path: &'static str, query: &'static str) -> Req {
@@ -58,6 +59,7 @@ fn get(path: &'static str, query: &'static str) -> Req {
         body: Vec::new(),
         tls: None,
         locate: None,
+        token: None,
     }
 }
 
@@ -74,6 +76,7 @@ fn decide(acl: &WebAcl, r: &Req) -> Verdict {
         now: r.now,
         tls: r.tls.as_ref(),
         locate: r.locate.as_deref(),
+        token: r.token.as_ref().map_or(crate::tokens::Presented::Absent, crate::tokens::Presented::Valid),
     };
     acl.evaluate(&request)
 }
@@ -835,4 +838,62 @@ fn rate_rules_aggregate_by_autonomous_system() {
     for _ in 0..20 {
         assert!(!blocked(&decide(&acl, &from("216.160.83.56"))), "no ASN known: not counted");
     }
+}
+
+#[test]
+fn captcha_and_challenge_let_a_fresh_token_go_on_as_count_and_answer_anything_else() {
+    use crate::tokens::{Kind, Token};
+    let login = byte_match(r#"{"UriPath":{}}"#, "/login", "STARTS_WITH", NONE);
+    // The CAPTCHA rule sets its own immunity (60 s); the challenge rule inherits the web ACL's.
+    let rules = format!(
+        r#"[{{"Name":"human","Priority":1,"Statement":{login},"Action":{{"Captcha":{{"CustomRequestHandling":{{"InsertHeaders":[{{"Name":"human","Value":"yes"}}]}}}}}},
+              "CaptchaConfig":{{"ImmunityTimeProperty":{{"ImmunityTime":60}}}},"RuleLabels":[{{"Name":"gate:human"}}],{v1}}},
+            {{"Name":"browser","Priority":2,"Statement":{{"NotStatement":{{"Statement":{{"LabelMatchStatement":{{"Scope":"LABEL","Key":"never"}}}}}}}},"Action":{{"Challenge":{{}}}},{v2}}}]"#,
+        v1 = vis("h"),
+        v2 = vis("b")
+    );
+    let mut web_acl = acl(&rules, r#"{"Allow":{}}"#);
+    web_acl.challenge_config = Some(shape(r#"{"ImmunityTimeProperty":{"ImmunityTime":600}}"#));
+    let compiled = WebAcl::compile(&web_acl, &References::default()).unwrap();
+    let now = 1_700_000_000;
+    let with = |captcha: Option<u64>, challenge: Option<u64>, domain: &str| Req {
+        token: Some(Token { id: "s".into(), challenge_at: challenge, captcha_at: captcha, domain: domain.into() }),
+        ..get("/login", "")
+    };
+
+    let v = decide(&compiled, &get("/login", ""));
+    let Decision::Interstitial(Kind::Captcha, r) = &v.decision else { panic!("{v:?}") };
+    assert_eq!((r.status, &r.headers[..]), (405, &[("x-amzn-waf-action".to_owned(), "captcha".to_owned())][..]));
+    assert_eq!((v.terminating.action, v.terminating_rule.as_str()), ("CAPTCHA", "human"));
+    assert_eq!(v.token_check.as_ref().unwrap().failure_reason, Some("TOKEN_MISSING"));
+    assert_eq!(v.labels, [format!("{NS}gate:human")], "a matching rule labels whatever its action does");
+
+    // A CAPTCHA solved 30 s ago passes the CAPTCHA rule; no challenge solved: the challenge answers.
+    let v = decide(&compiled, &with(Some(now - 30), None, "example.com"));
+    let Decision::Interstitial(Kind::Challenge, r) = &v.decision else { panic!("{v:?}") };
+    assert_eq!(r.status, 202);
+    assert_eq!(v.counted, ["human"]);
+    assert_eq!(v.token_check.as_ref().unwrap().failure_reason, Some("TOKEN_MISSING"));
+
+    // Both fresh: allowed, with the CAPTCHA action's header, and both rules counted.
+    let v = decide(&compiled, &with(Some(now - 30), Some(now - 500), "example.com"));
+    assert_eq!(v.decision, Decision::Allow { insert_headers: vec![("x-amzn-waf-human".into(), "yes".into())] });
+    assert_eq!(v.counted, ["human", "browser"]);
+    assert_eq!(v.token_check.as_ref().unwrap().solve_timestamp, Some(now - 500));
+
+    // The rule's 60 s, not the web ACL's default 300 s; the web ACL's 600 s for the challenge.
+    let v = decide(&compiled, &with(Some(now - 61), Some(now), "example.com"));
+    assert_eq!(v.token_check.as_ref().unwrap().failure_reason, Some("TOKEN_EXPIRED"));
+    let v = decide(&compiled, &with(Some(now), Some(now - 601), "example.com"));
+    assert!(matches!(v.decision, Decision::Interstitial(Kind::Challenge, _)), "{v:?}");
+    // A token of another domain does nothing here.
+    let v = decide(&compiled, &with(Some(now), Some(now), "other.example"));
+    assert_eq!(v.token_check.as_ref().unwrap().failure_reason, Some("TOKEN_DOMAIN_MISMATCH"));
+
+    // A web ACL's token domains: a token for the parent domain is accepted on its hosts.
+    web_acl.token_domains = Some(vec!["example.com".into()]);
+    let compiled = WebAcl::compile(&web_acl, &References::default()).unwrap();
+    let mut shop = with(Some(now), Some(now), "example.com");
+    shop.headers = vec![("Host", "shop.example.com:8443")];
+    assert!(matches!(decide(&compiled, &shop).decision, Decision::Allow { .. }));
 }
