@@ -78,6 +78,7 @@ fuzz_target!(|data: &[u8]| {
         tls: None,
         locate: None,
         token: Default::default(),
+        ip_lists: None,
     };
     let first = acl.evaluate(&request);
     assert_eq!(first, acl.evaluate(&request));

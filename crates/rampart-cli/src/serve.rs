@@ -176,6 +176,11 @@ pub struct Args {
     /// An autonomous-system database in MaxMind's format (GeoLite2-ASN.mmdb) for ASN matches.
     #[arg(long, env = "RAMPART_GEOIP_ASN_DB")]
     geoip_asn_db: Option<PathBuf>,
+    /// A directory of IP lists for the IP reputation managed rule groups, a file per rule
+    /// (AWSManagedIPReputationList.txt, AnonymousIPList.txt, …), an address or CIDR block per
+    /// line; read again when a file changes.
+    #[arg(long, env = "RAMPART_WAF_IP_LISTS")]
+    waf_ip_lists: Option<PathBuf>,
     /// GuardDuty's thresholds and windows, NAME=VALUE separated by commas (the others keep
     /// their defaults), e.g. brute_force_failures=10,learn_events=500.
     #[arg(long, env = "RAMPART_GUARDDUTY_THRESHOLDS", value_parser = rampart_server::GuarddutyTuning::parse)]
@@ -208,7 +213,7 @@ impl Args {
             upload_memory_bytes, download_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
             trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers, guardduty_thresholds;
-            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list, guardduty_malware_hashes_file, geoip_country_db, geoip_asn_db, metrics_token_file);
+            some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list, guardduty_malware_hashes_file, geoip_country_db, geoip_asn_db, waf_ip_lists, metrics_token_file);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));
         }

@@ -28,6 +28,8 @@ pub type Response = http::Response<crate::body::Body>;
 pub struct App {
     /// The geolocation and autonomous-system databases web ACLs' geo and ASN matches ask.
     pub geo: Option<Arc<crate::geo::GeoDbs>>,
+    /// The IP lists the operator imported for the IP reputation managed rule groups.
+    pub(crate) ip_lists: Arc<crate::ip_lists::IpLists>,
     pub config: Config,
     pub db: Db,
     pub sealer: Arc<Sealer>,

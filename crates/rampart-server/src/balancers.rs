@@ -400,7 +400,11 @@ struct Probe {
 /// `shutdown` flips.
 pub(crate) async fn supervise(
     db: Db,
-    (sealer, geo): (Arc<rampart_store::Sealer>, Option<Arc<crate::geo::GeoDbs>>),
+    (sealer, geo, ip_lists): (
+        Arc<rampart_store::Sealer>,
+        Option<Arc<crate::geo::GeoDbs>>,
+        Arc<crate::ip_lists::IpLists>,
+    ),
     (activity, tokens): (Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
     address: IpAddr,
     limits: ProxyLimits,
@@ -484,6 +488,7 @@ pub(crate) async fn supervise(
                     );
                     proxy.https = acceptor.is_some();
                     proxy.geo = geo.clone();
+                    proxy.ip_lists = Some(ip_lists.clone());
                     tokio::spawn(proxy::serve(listener, Arc::new(proxy), acceptor, stopped));
                     tracing::info!(listener = %arn, address = %at, https = tls.is_some(), "serving a load balancer's listener");
                     served.insert(arn.clone(), Served { port: *port, tls: tls.clone(), stop });

@@ -155,6 +155,12 @@ pub struct Config {
     pub geoip_country_db: Option<PathBuf>,
     /// An autonomous-system database in MaxMind's format (GeoLite2 ASN) for web ACLs' ASN matches.
     pub geoip_asn_db: Option<PathBuf>,
+    /// A directory of IP lists for the IP reputation managed rule groups, one file per rule
+    /// (`AWSManagedIPReputationList.txt`, `AWSManagedReconnaissanceList.txt`,
+    /// `AWSManagedIPDDoSList.txt`, `AnonymousIPList.txt`, `HostingProviderIPList.txt`), an address
+    /// or CIDR block per line; read again when a file changes. Without one those rules match
+    /// nothing.
+    pub waf_ip_lists: Option<PathBuf>,
     /// The thresholds and windows of GuardDuty's detections, each defaulting to the README's
     /// value: a table of any of `brute_force_failures`, `sign_in_window_secs`, `learn_events`,
     /// `discovery_new_apis`, `discovery_window_secs`, `error_burst`, `error_window_secs`,
@@ -349,6 +355,7 @@ impl Default for Config {
             guardduty_malware_hashes_file: None,
             geoip_country_db: None,
             geoip_asn_db: None,
+            waf_ip_lists: None,
             guardduty_thresholds: rampart_guardduty::detect::Tuning::default(),
             proxy_max_header_bytes: 64 * 1024,
             proxy_max_headers: 100,
@@ -487,6 +494,8 @@ version = 1
 # WAF: geolocation and autonomous-system databases in MaxMind's format, for geo and ASN matches.
 # geoip_country_db = "/var/lib/GeoIP/GeoLite2-Country.mmdb"
 # geoip_asn_db = "/var/lib/GeoIP/GeoLite2-ASN.mmdb"
+# WAF: IP lists for the IP reputation managed rule groups (AWSManagedIPReputationList.txt, …).
+# waf_ip_lists = "/var/lib/rampart/waf-ip-lists"
 # GuardDuty: the detections' thresholds and windows (any of them; the others keep these defaults).
 # guardduty_thresholds = { brute_force_failures = 5, sign_in_window_secs = 900, learn_events = 100, discovery_new_apis = 10, discovery_window_secs = 300, error_burst = 10, error_window_secs = 300, error_baseline = 20, sequence_kinds = 3, sequence_window_secs = 86400, probe_paths = 50, blocked_attacks = 20, web_window_secs = 300 }
 # Proxies: the most bytes of request line and headers, and the most headers, a request may have.

@@ -16,6 +16,7 @@ mod dispatch;
 mod geo;
 mod guardduty;
 mod ids;
+mod ip_lists;
 mod listener;
 mod oidc;
 mod operator;
@@ -82,6 +83,8 @@ pub enum StartError {
     MetricsToken(PathBuf, String),
     #[error("the geolocation database {0} cannot be read: {1}")]
     GeoDatabase(PathBuf, String),
+    #[error("cannot read the WAF IP lists directory {0}")]
+    IpLists(String),
     #[error(
         "{0} exists, but the store beside it is new: move the file away (it belongs to another store) and start again"
     )]
@@ -259,10 +262,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         None => None,
     };
     let geo = geo::GeoDbs::open(config.geoip_country_db.as_deref(), config.geoip_asn_db.as_deref())?.map(Arc::new);
+    let ip_lists = Arc::new(ip_lists::IpLists::open(config.waf_ip_lists.as_deref())?);
     let scps = Arc::new(rampart_organizations::scp::ScpSource::new());
     let waf_tokens = Arc::new(waf_tokens::TokenDesk::new(&sealer));
     let app = Arc::new(app::App {
         geo,
+        ip_lists,
         config,
         db: db.clone(),
         sealer,
@@ -312,12 +317,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let proxies = start_proxies(&app, &marker.management_account_id, proxy_listeners, &rx).await.map_err(failed)?;
     tokio::spawn(balancers::supervise(
         db.clone(),
-        (app.sealer.clone(), app.geo.clone()),
+        (app.sealer.clone(), app.geo.clone(), app.ip_lists.clone()),
         (app.activity.clone(), app.waf_tokens.clone()),
         app.config.balancer_address,
         proxy_limits(&app.config),
         rx.clone(),
     ));
+    tokio::spawn(app.ip_lists.clone().watch(rx.clone()));
     tokio::spawn(waf_activity::keep(
         app.activity.clone(),
         db.clone(),
@@ -371,6 +377,7 @@ async fn start_proxies(
             proxy_limits(&app.config),
         );
         served.geo = app.geo.clone();
+        served.ip_lists = Some(app.ip_lists.clone());
         let served = Arc::new(served);
         tokio::spawn(proxy::serve(listener, served, None, shutdown.clone()));
         started.push(ProxyListener { name: p.name, addr: local, load_balancer_arn: arn });

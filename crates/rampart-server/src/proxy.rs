@@ -59,6 +59,8 @@ pub struct Proxy {
     pub(crate) https: bool,
     /// The server's geolocation databases, for web ACLs' geo and ASN matches.
     pub(crate) geo: Option<Arc<crate::geo::GeoDbs>>,
+    /// The IP lists the operator imported, for the IP reputation managed rule groups.
+    pub(crate) ip_lists: Option<Arc<crate::ip_lists::IpLists>>,
     /// The server's WAF token keys, for CAPTCHA and challenge rules.
     tokens: Arc<crate::waf_tokens::TokenDesk>,
 }
@@ -127,6 +129,7 @@ impl Proxy {
             limits,
             https: false,
             geo: None,
+            ip_lists: None,
             tokens,
         }
     }
@@ -228,6 +231,7 @@ impl Proxy {
                     tls,
                     locate: self.geo.as_deref().map(|g| g as &dyn rampart_waf::engine::fields::Locate),
                     token,
+                    ip_lists: self.ip_lists.as_deref().map(|l| l as &dyn rampart_waf::engine::fields::Listed),
                 };
                 let verdict = acl.evaluate(&request);
                 tracing::debug!(proxy = %self.name, rule = %verdict.terminating_rule, labels = ?verdict.labels, "decided");

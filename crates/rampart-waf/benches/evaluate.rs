@@ -126,6 +126,7 @@ fn evaluate(c: &mut Criterion) {
         tls: None,
         locate: None,
         token: Default::default(),
+        ip_lists: None,
     };
     let json =
         br#"{"order":{"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"note":"Leave it at the door, please."}}"#;

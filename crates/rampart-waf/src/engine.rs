@@ -173,6 +173,9 @@ enum Node {
         asns: Vec<u32>,
         forwarded: Option<Forwarded>,
     },
+    /// The client's address is on an IP list the operator imported, named by its managed rule
+    /// (the IP reputation groups); without one, nothing matches.
+    Listed(String),
 }
 
 #[derive(Debug)]
@@ -232,6 +235,9 @@ struct Compiler<'a> {
     bodies: Option<&'a std::collections::BTreeMap<String, shapes::CustomResponseBody>>,
     /// The web ACL's CAPTCHA and challenge immunity times, for rules that set none.
     immunity: Immunity,
+    /// Compiling one of the managed groups Rampart ships, whose IP set references may name the
+    /// operator's IP lists ([`crate::managed::LIST_ARN`]).
+    managed: bool,
 }
 
 /// CAPTCHA and challenge immunity times, in seconds.
@@ -346,6 +352,9 @@ impl Compiler<'_> {
             return inspect(&z.field_to_match, &z.text_transformations, Test::Size { op, size: z.size });
         }
         if let Some(i) = &s.ip_set_reference_statement {
+            if let (true, Some(list)) = (self.managed, i.arn.strip_prefix(crate::managed::LIST_ARN)) {
+                return Ok(Node::Listed(list.to_owned()));
+            }
             let set = self.refs.ip_sets.get(&i.arn).ok_or_else(|| unsupported(format!("IP set {}", i.arn)))?;
             let ranges = Ranges::of(set.addresses.iter().filter_map(|a| a.parse::<ipnet::IpNet>().ok()));
             let forwarded = i.ip_set_forwarded_ip_config.as_ref().map(|f| Forwarded {
@@ -447,6 +456,7 @@ impl Compiler<'_> {
                     refs: self.refs,
                     bodies: group.custom_response_bodies.as_ref(),
                     immunity: self.immunity,
+                    managed: kind == "MANAGED_RULE_GROUP",
                 };
                 let rules = own.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
                 let scope_down = scope_down.map(|d| self.statement(d, context)).transpose()?;
@@ -536,7 +546,7 @@ impl WebAcl {
         let defaults =
             Immunity { captcha: crate::tokens::DEFAULT_IMMUNITY, challenge: crate::tokens::DEFAULT_IMMUNITY };
         let immunity = Immunity::of(acl.captcha_config.as_ref(), acl.challenge_config.as_ref(), defaults);
-        let compiler = Compiler { refs, bodies: acl.custom_response_bodies.as_ref(), immunity };
+        let compiler = Compiler { refs, bodies: acl.custom_response_bodies.as_ref(), immunity, managed: false };
         let rules = compiler.rules(
             acl.rules.as_deref().unwrap_or_default(),
             &namespace,
@@ -730,6 +740,7 @@ fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
         Node::Or(any) => any.iter().any(|n| matches(n, request, labels)),
         Node::Not(n) => !matches(n, request, labels),
         Node::Rate(r) => r.over(request, labels),
+        Node::Listed(list) => request.ip_lists.is_some_and(|l| l.listed(list, request.client_ip)),
         Node::Label { namespace, key, context } => labels.iter().any(|l| label_matches(l, key, *namespace, context)),
         Node::Ip { ranges, forwarded } => ip_matches(ranges, forwarded.as_ref(), request),
         Node::Inspect { field, transforms, test } => match field.values(request) {
@@ -744,8 +755,8 @@ fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
 
 /// An IP set's blocks as sorted, merged address ranges (IPv4 mapped into IPv6), searched in
 /// logarithmic time.
-#[derive(Debug, Default)]
-struct Ranges(Vec<(u128, u128)>);
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ranges(Vec<(u128, u128)>);
 
 fn number(ip: IpAddr) -> u128 {
     match ip {
@@ -755,7 +766,8 @@ fn number(ip: IpAddr) -> u128 {
 }
 
 impl Ranges {
-    fn of(nets: impl Iterator<Item = ipnet::IpNet>) -> Ranges {
+    /// The ranges of some networks, merged.
+    pub fn of(nets: impl Iterator<Item = ipnet::IpNet>) -> Ranges {
         let mut ranges: Vec<(u128, u128)> = nets.map(|n| (number(n.network()), number(n.broadcast()))).collect();
         ranges.sort_unstable();
         let mut merged: Vec<(u128, u128)> = Vec::with_capacity(ranges.len());
@@ -768,7 +780,40 @@ impl Ranges {
         Ranges(merged)
     }
 
-    fn contains(&self, ip: IpAddr) -> bool {
+    /// The ranges of an IP list as feeds publish them: an address or CIDR block first on each
+    /// line, anything after it (`; SBL123`, a comment) ignored, `#` and `;` lines comments. With
+    /// the number of lines that named no address or block.
+    pub fn parse_list(text: &str) -> (Ranges, usize) {
+        let mut skipped = 0;
+        let nets: Vec<ipnet::IpNet> = text
+            .lines()
+            .filter_map(|line| {
+                let first = line.split(|c: char| c.is_whitespace() || c == ';' || c == ',').next()?.trim();
+                if first.is_empty() || first.starts_with('#') {
+                    return None;
+                }
+                let net =
+                    first.parse::<ipnet::IpNet>().ok().or_else(|| first.parse::<IpAddr>().ok().map(ipnet::IpNet::from));
+                if net.is_none() {
+                    skipped += 1;
+                }
+                net
+            })
+            .collect();
+        (Ranges::of(nets.into_iter()), skipped)
+    }
+
+    /// How many ranges, once merged.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether an address is in one of the ranges.
+    pub fn contains(&self, ip: IpAddr) -> bool {
         let n = number(ip);
         let after = self.0.partition_point(|(start, _)| *start <= n);
         after.checked_sub(1).and_then(|i| self.0.get(i)).is_some_and(|(_, end)| n <= *end)

@@ -22,7 +22,22 @@ pub struct ManagedGroup {
     pub namespace: &'static str,
     /// Each rule: its name, its label (after the namespace), and its statement as WAFv2 JSON.
     rules: &'static [(&'static str, &'static str, &'static str)],
+    /// The rules whose action is Count (the others block).
+    count: &'static [&'static str],
 }
+
+/// The prefix of the IP set ARNs by which the IP reputation groups' rules name the operator's
+/// IP lists: no IP set of an account has it, and only the managed groups may use it.
+pub const LIST_ARN: &str = "arn:aws:wafv2:managed:AWS:iplist/";
+
+/// The IP lists the IP reputation groups match, by rule name: the operator imports them.
+pub const IP_LISTS: &[&str] = &[
+    "AWSManagedIPReputationList",
+    "AWSManagedReconnaissanceList",
+    "AWSManagedIPDDoSList",
+    "AnonymousIPList",
+    "HostingProviderIPList",
+];
 
 /// The version every shipped group answers to.
 pub const VERSION: &str = "Version_1.0";
@@ -45,6 +60,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           publications.",
             namespace: "awswaf:managed:aws:core-rule-set:",
             rules: CORE,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -54,6 +70,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           databases, like SQL injection attacks.",
             namespace: "awswaf:managed:aws:sql-database:",
             rules: SQL,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -63,6 +80,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           associated with exploitation or discovery of vulnerabilities.",
             namespace: "awswaf:managed:aws:known-bad-inputs:",
             rules: KNOWN_BAD,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -71,6 +89,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
             description: "Contains rules that allow you to block external access to exposed admin pages.",
             namespace: "awswaf:managed:aws:admin-protection:",
             rules: ADMIN,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -81,6 +100,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           contents or execute code for which the attacker should not have had access.",
             namespace: "awswaf:managed:aws:linux-os:",
             rules: LINUX,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -91,6 +111,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           contents or execute code for which access should not been allowed.",
             namespace: "awswaf:managed:aws:posix-os:",
             rules: POSIX,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -101,6 +122,7 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           exploits that allow an attacker to remotely execute code or commands.",
             namespace: "awswaf:managed:aws:php-app:",
             rules: PHP,
+            count: &[],
         },
         ManagedGroup {
             vendor: "AWS",
@@ -110,6 +132,32 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
                           the exploitation of vulnerabilities specific to WordPress sites.",
             namespace: "awswaf:managed:aws:wordpress-app:",
             rules: WORDPRESS,
+            count: &[],
+        },
+        // The IP reputation groups match the client's own address (never a forwarded one, as
+        // AWS's) against lists the operator imports (`--waf-ip-lists`); AWS's come from its threat
+        // intelligence. See <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-ip-rep.html>.
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesAmazonIpReputationList",
+            capacity: 25,
+            description: "Contains rules that are based on Amazon threat intelligence; in Rampart, on the IP lists the \
+                          operator imports (--waf-ip-lists). This is useful if you would like to block sources \
+                          associated with bots or other threats.",
+            namespace: "awswaf:managed:aws:amazon-ip-list:",
+            rules: IP_REPUTATION,
+            count: &["AWSManagedIPDDoSList"],
+        },
+        ManagedGroup {
+            vendor: "AWS",
+            name: "AWSManagedRulesAnonymousIpList",
+            capacity: 50,
+            description: "Contains rules that allow you to block requests from services that allow obfuscation of viewer \
+                          identity. This can include request originating from VPN, proxies, Tor nodes, and hosting \
+                          providers; in Rampart, from the IP lists the operator imports (--waf-ip-lists).",
+            namespace: "awswaf:managed:aws:anonymous-ip-list:",
+            rules: ANONYMOUS,
+            count: &[],
         },
     ]
 });
@@ -206,6 +254,17 @@ static KNOWN_BAD: &[(&str, &str, &str)] = &[
     ("Log4JRCE_URIPATH", "Log4JRCE_URIPath", "LOG4J:URI"),
 ];
 
+static IP_REPUTATION: &[(&str, &str, &str)] = &[
+    ("AWSManagedIPReputationList", "AWSManagedIPReputationList", "LIST:AWSManagedIPReputationList"),
+    ("AWSManagedReconnaissanceList", "AWSManagedReconnaissanceList", "LIST:AWSManagedReconnaissanceList"),
+    ("AWSManagedIPDDoSList", "AWSManagedIPDDoSList", "LIST:AWSManagedIPDDoSList"),
+];
+
+static ANONYMOUS: &[(&str, &str, &str)] = &[
+    ("AnonymousIPList", "AnonymousIPList", "LIST:AnonymousIPList"),
+    ("HostingProviderIPList", "HostingProviderIPList", "LIST:HostingProviderIPList"),
+];
+
 static ADMIN: &[(&str, &str, &str)] = &[("AdminProtection_URIPATH", "AdminProtection_URIPath", "ADMIN:URI")];
 
 // The use-case groups' names and labels, as AWS documents them.
@@ -297,6 +356,7 @@ fn statement(spec: &str) -> String {
     }
     let (kind, f) = spec.split_once(':').unwrap_or((spec, "URI"));
     match kind {
+        "LIST" => format!(r#"{{"IPSetReferenceStatement":{{"ARN":"{LIST_ARN}{f}"}}}}"#),
         "BADBOTS" => regex(BAD_BOTS, r#"{"SingleHeader":{"Name":"user-agent"}}"#, ONCE),
         "LOCALHOST" => regex(LOCALHOST, r#"{"SingleHeader":{"Name":"host"}}"#, r#"[{"Priority":0,"Type":"NONE"}]"#),
         "EC2" => regex(EC2_METADATA, field(f), ONCE),
@@ -346,8 +406,9 @@ impl ManagedGroup {
             .iter()
             .enumerate()
             .map(|(i, (name, label, spec))| {
+                let action = if self.count.contains(name) { "Count" } else { "Block" };
                 format!(
-                    r#"{{"Name":"{name}","Priority":{i},"Action":{{"Block":{{}}}},"Statement":{},"RuleLabels":[{{"Name":"{}{label}"}}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#,
+                    r#"{{"Name":"{name}","Priority":{i},"Action":{{"{action}":{{}}}},"Statement":{},"RuleLabels":[{{"Name":"{}{label}"}}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#,
                     statement(spec),
                     self.namespace
                 )

@@ -99,6 +99,7 @@ impl Case {
             tls: None,
             locate: None,
             token: Default::default(),
+            ip_lists: None,
         };
         acl.evaluate(&request)
     }

@@ -1285,3 +1285,89 @@ async fn geo_and_asn_matches_ask_the_servers_geolocation_databases() {
     assert_eq!(from("12.81.92.1").await, 200, "AS 7018");
     assert_eq!(from("").await, 200, "no header: NO_MATCH");
 }
+
+/// The IP reputation groups match the lists the operator imported (`--waf-ip-lists`), read again
+/// when a list's file changes; AWS's rule names and labels are described.
+#[tokio::test]
+async fn the_ip_reputation_groups_match_the_operators_lists_and_follow_their_files() {
+    use aws_sdk_wafv2::types::{ManagedRuleGroupStatement, OverrideAction};
+    let lists = tempfile::tempdir().unwrap();
+    let reputation = lists.path().join("AWSManagedIPReputationList.txt");
+    std::fs::write(&reputation, "# a feed\n192.0.2.0/24 ; SBL1\n127.0.0.1\n").unwrap();
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let dir = lists.path().to_owned();
+    let server = TestServer::start_with(move |c| {
+        c.proxy = vec![proxy_to(upstream, "shop", Some("reputation"))];
+        c.waf_ip_lists = Some(dir);
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].addr;
+    let c = waf(&server);
+    let described = c
+        .describe_managed_rule_group()
+        .vendor_name("AWS")
+        .name("AWSManagedRulesAmazonIpReputationList")
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.capacity(), Some(25));
+    let names: Vec<&str> = described.rules().iter().map(|r| r.name().unwrap()).collect();
+    assert_eq!(names, ["AWSManagedIPReputationList", "AWSManagedReconnaissanceList", "AWSManagedIPDDoSList"]);
+    let managed = |name: &str, priority: i32| {
+        Rule::builder()
+            .name(name)
+            .priority(priority)
+            .statement(
+                Statement::builder()
+                    .managed_rule_group_statement(
+                        ManagedRuleGroupStatement::builder().vendor_name("AWS").name(name).build().unwrap(),
+                    )
+                    .build(),
+            )
+            .override_action(
+                OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build(),
+            )
+            .visibility_config(visibility(name))
+            .build()
+            .unwrap()
+    };
+    c.create_web_acl()
+        .name("reputation")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(managed("AWSManagedRulesAmazonIpReputationList", 0))
+        .rules(managed("AWSManagedRulesAnonymousIpList", 1))
+        .visibility_config(visibility("reputation"))
+        .send()
+        .await
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let status = || async { send(&client, "GET", &format!("http://{shop}/"), &[], "").await.status };
+    assert_eq!(status().await, 403, "this client (127.0.0.1) is on the reputation list");
+
+    // The feed is refreshed without this address: the next requests pass.
+    std::fs::write(&reputation, "192.0.2.0/24\n").unwrap();
+    let mut passed = false;
+    for _ in 0..50 {
+        if status().await == 200 {
+            passed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(passed, "the list was read again");
+    // Onto the anonymous list's hosting providers instead.
+    std::fs::write(lists.path().join("HostingProviderIPList.txt"), "127.0.0.0/8\n").unwrap();
+    let mut blocked = false;
+    for _ in 0..50 {
+        if status().await == 403 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(blocked, "a new list file is read");
+}

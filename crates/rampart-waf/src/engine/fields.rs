@@ -45,6 +45,17 @@ pub struct Request<'a> {
     pub locate: Option<&'a dyn Locate>,
     /// The `aws-waf-token` it carried, as its signature tells ([`crate::tokens::Keys::open`]).
     pub token: crate::tokens::Presented<'a>,
+    /// The IP lists the operator imported for the IP reputation managed rule groups; `None`
+    /// where the server has none.
+    pub ip_lists: Option<&'a dyn Listed>,
+}
+
+/// The IP lists the operator imported, by the name of the managed rule that matches them
+/// (`AWSManagedIPReputationList`, `AnonymousIPList`, …): AWS's own lists are its threat
+/// intelligence, which Rampart cannot have.
+pub trait Listed: Send + Sync + std::fmt::Debug {
+    /// Whether the address is on the list of that name.
+    fn listed(&self, list: &str, ip: IpAddr) -> bool;
 }
 
 /// Where an address is, as a geolocation database says (the server's, MaxMind's format).

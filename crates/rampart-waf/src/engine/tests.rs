@@ -46,6 +46,7 @@ struct Req {
     tls: Option<hello::Fingerprints>,
     locate: Option<Box<dyn fields::Locate>>,
     token: Option<crate::tokens::Token>,
+    lists: Option<Box<dyn fields::Listed>>,
 }
 
 fn get(path: &'static str, query: &'static str) -> Req {
@@ -60,6 +61,7 @@ fn get(path: &'static str, query: &'static str) -> Req {
         tls: None,
         locate: None,
         token: None,
+        lists: None,
     }
 }
 
@@ -77,6 +79,7 @@ fn decide(acl: &WebAcl, r: &Req) -> Verdict {
         tls: r.tls.as_ref(),
         locate: r.locate.as_deref(),
         token: r.token.as_ref().map_or(crate::tokens::Presented::Absent, crate::tokens::Presented::Valid),
+        ip_lists: r.lists.as_deref(),
     };
     acl.evaluate(&request)
 }
@@ -494,6 +497,8 @@ fn every_shipped_group_builds_and_costs_awss_published_wcus() {
         ("AWSManagedRulesSQLiRuleSet", 200),
         ("AWSManagedRulesKnownBadInputsRuleSet", 200),
         ("AWSManagedRulesAdminProtectionRuleSet", 100),
+        ("AWSManagedRulesAmazonIpReputationList", 25),
+        ("AWSManagedRulesAnonymousIpList", 50),
     ] {
         let group = crate::managed::managed_rule_group("AWS", name).unwrap_or_else(|| panic!("{name} builds"));
         assert!(!group.rules.as_deref().unwrap().is_empty());
@@ -896,4 +901,73 @@ fn captcha_and_challenge_let_a_fresh_token_go_on_as_count_and_answer_anything_el
     let mut shop = with(Some(now), Some(now), "example.com");
     shop.headers = vec![("Host", "shop.example.com:8443")];
     assert!(matches!(decide(&compiled, &shop).decision, Decision::Allow { .. }));
+}
+
+/// Lists as an operator imports them: one address per list here.
+#[derive(Debug)]
+struct Imported;
+
+impl fields::Listed for Imported {
+    fn listed(&self, list: &str, ip: IpAddr) -> bool {
+        let on = match list {
+            "AWSManagedIPReputationList" => "198.51.100.7",
+            "AWSManagedIPDDoSList" => "198.51.100.8",
+            "HostingProviderIPList" => "198.51.100.9",
+            _ => return false,
+        };
+        ip.to_string() == on
+    }
+}
+
+/// The IP reputation groups match the client's own address against the operator's lists, with
+/// AWS's rule names, labels and actions (the DDoS list only counts); without lists, nothing.
+#[test]
+fn the_ip_reputation_groups_match_the_operators_lists_by_the_clients_own_address() {
+    let acl = compiled(&format!(
+        "[{},{}]",
+        managed("AWSManagedRulesAmazonIpReputationList", 1, ""),
+        managed("AWSManagedRulesAnonymousIpList", 2, "")
+    ));
+    let from = |ip: &str| Req { ip: ip.parse().unwrap(), lists: Some(Box::new(Imported)), ..get("/", "") };
+    let v = decide(&acl, &from("198.51.100.7"));
+    assert!(blocked(&v), "{v:?}");
+    assert_eq!(v.terminating.group.as_ref().unwrap().1, "AWSManagedIPReputationList");
+    assert_eq!(v.labels, ["awswaf:managed:aws:amazon-ip-list:AWSManagedIPReputationList"]);
+    let v = decide(&acl, &from("198.51.100.8"));
+    assert!(!blocked(&v), "the DDoS list's rule counts");
+    assert_eq!(v.counted, ["AWSManagedIPDDoSList"]);
+    assert_eq!(v.labels, ["awswaf:managed:aws:amazon-ip-list:AWSManagedIPDDoSList"]);
+    let v = decide(&acl, &from("198.51.100.9"));
+    assert_eq!(v.labels, ["awswaf:managed:aws:anonymous-ip-list:HostingProviderIPList"]);
+    assert!(blocked(&v));
+    assert!(!blocked(&decide(&acl, &from("203.0.113.1"))));
+    // A forwarded header naming a listed address is not the client's own.
+    let forwarded = with_header(from("203.0.113.1"), "X-Forwarded-For", "198.51.100.7");
+    assert!(!blocked(&decide(&acl, &forwarded)));
+    // No lists imported: nothing matches.
+    assert!(!blocked(&decide(&acl, &Req { ip: "198.51.100.7".parse().unwrap(), ..get("/", "") })));
+}
+
+/// Only the managed groups may name the operator's lists: a customer's IP set reference with
+/// that ARN is an IP set like any other (here, one that does not exist).
+#[test]
+fn a_customers_rule_cannot_name_the_operators_lists() {
+    let rules = format!(
+        r#"[{{"Name":"sneaky","Priority":1,"Statement":{{"IPSetReferenceStatement":{{"ARN":"{}AWSManagedIPReputationList"}}}},"Action":{{"Block":{{}}}},{}}}]"#,
+        crate::managed::LIST_ARN,
+        vis("s")
+    );
+    assert!(WebAcl::compile(&acl(&rules, r#"{"Allow":{}}"#), &References::default()).is_err());
+}
+
+#[test]
+fn an_ip_list_reads_as_feeds_publish_it() {
+    let text = "# a feed\n; Spamhaus-style\n192.0.2.0/24 ; SBL123\n198.51.100.7\n2001:db8::/32\tnote\nnot-an-address\n\n203.0.113.5,comment\n";
+    let (ranges, skipped) = Ranges::parse_list(text);
+    assert_eq!(skipped, 1);
+    for ip in ["192.0.2.200", "198.51.100.7", "2001:db8::1", "203.0.113.5"] {
+        assert!(ranges.contains(ip.parse().unwrap()), "{ip}");
+    }
+    assert!(!ranges.contains("198.51.100.8".parse().unwrap()));
+    assert_eq!(ranges.len(), 4);
 }
