@@ -157,9 +157,9 @@ pub struct Config {
     pub geoip_asn_db: Option<PathBuf>,
     /// A directory of IP lists for the IP reputation managed rule groups, one file per rule
     /// (`AWSManagedIPReputationList.txt`, `AWSManagedReconnaissanceList.txt`,
-    /// `AWSManagedIPDDoSList.txt`, `AnonymousIPList.txt`, `HostingProviderIPList.txt`), an address
-    /// or CIDR block per line; read again when a file changes. Without one those rules match
-    /// nothing.
+    /// `AWSManagedIPDDoSList.txt`, `AnonymousIPList.txt`, `HostingProviderIPList.txt`), and the
+    /// bots Bot Control verifies (`VerifiedBot_googlebot.txt`, …), an address or CIDR block per
+    /// line; read again when a file changes. Without one those rules match nothing.
     pub waf_ip_lists: Option<PathBuf>,
     /// The thresholds and windows of GuardDuty's detections, each defaulting to the README's
     /// value: a table of any of `brute_force_failures`, `sign_in_window_secs`, `learn_events`,

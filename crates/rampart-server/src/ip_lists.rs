@@ -3,8 +3,10 @@
 //! holding a file per list, named after the rule that matches it (`AWSManagedIPReputationList.txt`,
 //! `AnonymousIPList.txt`, …), each an address or CIDR block per line as feeds publish them.
 //! AWS fills these lists from its own threat intelligence, which Rampart cannot have; without a
-//! file a rule matches nothing, and the server says so when it starts. A list is read again
-//! when its file changes, so a feed can be refreshed in place.
+//! file a rule matches nothing, and the server says so when it starts. Bot Control verifies a bot
+//! by a list named after it (`VerifiedBot_googlebot.txt`: the ranges Google publishes). Every
+//! `*.txt` file of the directory is a list, named by its stem; a list is read again when its
+//! file changes, so a feed can be refreshed in place.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -18,8 +20,8 @@ use rampart_waf::managed::IP_LISTS;
 /// The lists as last read, and the files' modification times and sizes they were read at.
 #[derive(Default)]
 struct Loaded {
-    lists: HashMap<&'static str, Ranges>,
-    stamps: Vec<Option<(SystemTime, u64)>>,
+    lists: HashMap<String, Ranges>,
+    stamps: Vec<(String, SystemTime, u64)>,
 }
 
 /// The operator's IP lists.
@@ -38,16 +40,20 @@ fn file(dir: &Path, list: &str) -> PathBuf {
     dir.join(format!("{list}.txt"))
 }
 
-/// Each list file's modification time and size: a change to either is read again (the size
-/// catches a rewrite within a coarse clock's tick).
-fn stamps(dir: Option<&Path>) -> Vec<Option<(SystemTime, u64)>> {
-    IP_LISTS
-        .iter()
-        .map(|l| {
-            let meta = std::fs::metadata(file(dir?, l)).ok()?;
-            Some((meta.modified().ok()?, meta.len()))
+/// Each list file's name, modification time and size, by name: a change to any is read again
+/// (the size catches a rewrite within a coarse clock's tick).
+fn stamps(dir: Option<&Path>) -> Vec<(String, SystemTime, u64)> {
+    let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else { return Vec::new() };
+    let mut stamps: Vec<(String, SystemTime, u64)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().to_str()?.strip_suffix(".txt")?.to_owned();
+            let meta = e.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            Some((name, meta.modified().ok()?, meta.len()))
         })
-        .collect()
+        .collect();
+    stamps.sort();
+    stamps
 }
 
 impl IpLists {
@@ -68,23 +74,20 @@ impl IpLists {
         if !starting && self.loaded.read().unwrap_or_else(std::sync::PoisonError::into_inner).stamps == now {
             return;
         }
+        if starting {
+            for list in IP_LISTS.iter().filter(|l| !now.iter().any(|(n, _, _)| n == *l)) {
+                tracing::info!(list, "no WAF IP list imported (--waf-ip-lists): its managed rule matches nothing");
+            }
+        }
         let mut loaded = Loaded { lists: HashMap::new(), stamps: now };
-        for list in IP_LISTS {
-            let Some(dir) = &self.dir else {
-                if starting {
-                    tracing::info!(list, "no WAF IP list imported (--waf-ip-lists): its managed rule matches nothing");
-                }
-                continue;
-            };
+        for (list, _, _) in &loaded.stamps {
+            let Some(dir) = &self.dir else { continue };
             let path = file(dir, list);
             match std::fs::read_to_string(&path) {
                 Ok(text) => {
                     let (ranges, skipped) = Ranges::parse_list(&text);
                     tracing::info!(list, file = %path.display(), ranges = ranges.len(), skipped, "WAF IP list read");
-                    loaded.lists.insert(list, ranges);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    tracing::info!(list, file = %path.display(), "no WAF IP list imported: its managed rule matches nothing");
+                    loaded.lists.insert(list.clone(), ranges);
                 }
                 Err(e) => tracing::warn!(list, file = %path.display(), error = %e, "cannot read a WAF IP list"),
             }

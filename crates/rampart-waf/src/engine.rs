@@ -176,6 +176,18 @@ enum Node {
     /// The client's address is on an IP list the operator imported, named by its managed rule
     /// (the IP reputation groups); without one, nothing matches.
     Listed(String),
+    /// A Bot Control rule: decided in [`run`], which labels what it finds (the bot's name, and
+    /// whether it is verified) besides the rule's own label. With the group's label namespace.
+    Bot(BotTest, String),
+}
+
+/// What a Bot Control rule looks for.
+#[derive(Debug, Clone, Copy)]
+enum BotTest {
+    /// A self-identifying bot of this category.
+    Category(&'static str),
+    /// A signal of a bot that does not say what it is.
+    Signal(&'static str),
 }
 
 #[derive(Debug)]
@@ -354,6 +366,18 @@ impl Compiler<'_> {
         if let Some(i) = &s.ip_set_reference_statement {
             if let (true, Some(list)) = (self.managed, i.arn.strip_prefix(crate::managed::LIST_ARN)) {
                 return Ok(Node::Listed(list.to_owned()));
+            }
+            if let (true, Some(test)) = (self.managed, i.arn.strip_prefix(crate::managed::BOT_ARN)) {
+                let find = |table: &'static [(&'static str, &'static str)], name: &str| {
+                    table.iter().map(|(_, v)| *v).find(|v| *v == name)
+                };
+                let found = match test.split_once('/') {
+                    Some(("category", c)) => find(crate::bots::CATEGORIES, c).map(BotTest::Category),
+                    Some(("signal", c)) => find(crate::bots::SIGNALS, c).map(BotTest::Signal),
+                    _ => None,
+                };
+                let found = found.ok_or_else(|| unsupported(format!("Bot Control test {test}")))?;
+                return Ok(Node::Bot(found, context.to_owned()));
             }
             let set = self.refs.ip_sets.get(&i.arn).ok_or_else(|| unsupported(format!("IP set {}", i.arn)))?;
             let ranges = Ranges::of(set.addresses.iter().filter_map(|a| a.parse::<ipnet::IpNet>().ok()));
@@ -567,8 +591,14 @@ impl WebAcl {
     pub fn evaluate(&self, request: &Request<'_>) -> Verdict {
         let domain =
             self.token_domain(request.header("host").map(String::from_utf8_lossy).as_deref().unwrap_or_default());
-        let mut state =
-            State { labels: Vec::new(), counted: Vec::new(), inserted: Vec::new(), domain, token_check: None };
+        let mut state = State {
+            labels: Vec::new(),
+            counted: Vec::new(),
+            inserted: Vec::new(),
+            domain,
+            token_check: None,
+            bot: None,
+        };
         if let Some((decision, rule, at)) = run(&self.rules, request, &mut state, false) {
             let top = self.rules.get(at);
             let terminating = Terminating {
@@ -638,6 +668,60 @@ struct State {
     /// The domain a token must be for (the request's host, or a token domain it is under).
     domain: String,
     token_check: Option<crate::tokens::Checked>,
+    /// The bot the user agent names and whether the operator's list verifies it, once a Bot
+    /// Control rule asked.
+    bot: Option<(Option<crate::bots::Bot>, bool)>,
+}
+
+impl State {
+    fn bot(&mut self, request: &Request<'_>) -> (Option<crate::bots::Bot>, bool) {
+        *self.bot.get_or_insert_with(|| {
+            let agent = request.header("user-agent").map(String::from_utf8_lossy);
+            let bot = agent.as_deref().and_then(crate::bots::classify);
+            let verified = bot.is_some_and(|b| {
+                request.ip_lists.is_some_and(|l| l.listed(&crate::bots::verification_list(&b), request.client_ip))
+            });
+            (bot, verified)
+        })
+    }
+}
+
+/// Decides a Bot Control rule: whether its action applies. A bot of the rule's category is
+/// labelled with its name; a verified one also as verified, and let be. Signals are not looked
+/// for on verified bots, and a user agent no browser sends is a signal only of bots that do not
+/// name themselves. See <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-bot.html>.
+fn bot_rule(test: BotTest, namespace: &str, rule: &CompiledRule, request: &Request<'_>, state: &mut State) -> bool {
+    let (bot, verified) = state.bot(request);
+    let agent = request.header("user-agent").map(String::from_utf8_lossy);
+    match test {
+        BotTest::Category(category) => {
+            let Some(bot) = bot.filter(|b| b.category == category) else { return false };
+            state.labels.extend(rule.labels.iter().cloned());
+            state.labels.push(format!("{namespace}bot:name:{}", bot.name));
+            if verified {
+                state.labels.push(format!("{namespace}bot:verified"));
+                return false;
+            }
+            true
+        }
+        BotTest::Signal(_) if verified => false,
+        BotTest::Signal(signal) => {
+            let hints = request.header("sec-ch-ua").map(String::from_utf8_lossy);
+            let found = match signal {
+                "automated_browser" => {
+                    crate::bots::automated_browser(agent.as_deref().unwrap_or_default(), hints.as_deref())
+                }
+                "known_bot_data_center" => {
+                    request.ip_lists.is_some_and(|l| l.listed(crate::bots::DATA_CENTER_LIST, request.client_ip))
+                }
+                _ => bot.is_none() && crate::bots::non_browser(agent.as_deref()),
+            };
+            if found {
+                state.labels.extend(rule.labels.iter().cloned());
+            }
+            found
+        }
+    }
 }
 
 /// How WAF's logs name a decision's action.
@@ -674,10 +758,15 @@ fn run(
                 if request.locate.is_some() {
                     geo_labels(&rule.statement, request, &mut state.labels);
                 }
-                if !matches(&rule.statement, request, &state.labels) {
+                if let Node::Bot(test, namespace) = &rule.statement {
+                    if !bot_rule(*test, namespace, rule, request, state) {
+                        continue;
+                    }
+                } else if !matches(&rule.statement, request, &state.labels) {
                     continue;
+                } else {
+                    state.labels.extend(rule.labels.iter().cloned());
                 }
-                state.labels.extend(rule.labels.iter().cloned());
                 let outcome =
                     if count && !matches!(outcome, Outcome::Count(_)) { &Outcome::Count(Vec::new()) } else { outcome };
                 match outcome {
@@ -741,6 +830,8 @@ fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
         Node::Not(n) => !matches(n, request, labels),
         Node::Rate(r) => r.over(request, labels),
         Node::Listed(list) => request.ip_lists.is_some_and(|l| l.listed(list, request.client_ip)),
+        // Bot Control's rules are decided in `run`, never nested.
+        Node::Bot(..) => false,
         Node::Label { namespace, key, context } => labels.iter().any(|l| label_matches(l, key, *namespace, context)),
         Node::Ip { ranges, forwarded } => ip_matches(ranges, forwarded.as_ref(), request),
         Node::Inspect { field, transforms, test } => match field.values(request) {

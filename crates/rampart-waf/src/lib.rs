@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod acls;
 mod api_keys;
+pub mod bots;
 pub mod capacity;
 pub mod engine;
 pub mod managed;

@@ -29,6 +29,9 @@ pub struct ManagedGroup {
 /// The prefix of the IP set ARNs by which the IP reputation groups' rules name the operator's
 /// IP lists: no IP set of an account has it, and only the managed groups may use it.
 pub const LIST_ARN: &str = "arn:aws:wafv2:managed:AWS:iplist/";
+/// Likewise, the prefix by which Bot Control's rules name their tests (`category/search_engine`,
+/// `signal/non_browser_user_agent`): see [`crate::bots`].
+pub const BOT_ARN: &str = "arn:aws:wafv2:managed:AWS:bot/";
 
 /// The IP lists the IP reputation groups match, by rule name: the operator imports them.
 pub const IP_LISTS: &[&str] = &[
@@ -159,6 +162,18 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
             rules: ANONYMOUS,
             count: &[],
         },
+        // The common inspection level; see `crate::bots`.
+        ManagedGroup {
+            vendor: "AWS",
+            name: BOT_CONTROL,
+            capacity: 50,
+            description: "Provides protection against automated bots that can consume excess resources, skew business \
+                          metrics, cause downtime, or perform malicious activities. In Rampart: the common inspection \
+                          level, with bots verified by the operator's VerifiedBot_<name> lists (--waf-ip-lists).",
+            namespace: "awswaf:managed:aws:bot-control:",
+            rules: BOT_RULES.as_slice(),
+            count: &[],
+        },
     ]
 });
 
@@ -253,6 +268,21 @@ static KNOWN_BAD: &[(&str, &str, &str)] = &[
     ("Log4JRCE_BODY", "Log4JRCE_Body", "LOG4J:BODY"),
     ("Log4JRCE_URIPATH", "Log4JRCE_URIPath", "LOG4J:URI"),
 ];
+
+/// Bot Control's name.
+pub const BOT_CONTROL: &str = "AWSManagedRulesBotControlRuleSet";
+
+/// Bot Control's common-level rules: a rule per category, then the signals (built once).
+static BOT_RULES: LazyLock<Vec<(&'static str, &'static str, &'static str)>> = LazyLock::new(|| {
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let categories = crate::bots::CATEGORIES
+        .iter()
+        .map(|(rule, c)| (*rule, leak(format!("bot:category:{c}")), leak(format!("BOT:category/{c}"))));
+    let signals = crate::bots::SIGNALS
+        .iter()
+        .map(|(rule, s)| (*rule, leak(format!("signal:{s}")), leak(format!("BOT:signal/{s}"))));
+    categories.chain(signals).collect()
+});
 
 static IP_REPUTATION: &[(&str, &str, &str)] = &[
     ("AWSManagedIPReputationList", "AWSManagedIPReputationList", "LIST:AWSManagedIPReputationList"),
@@ -357,6 +387,7 @@ fn statement(spec: &str) -> String {
     let (kind, f) = spec.split_once(':').unwrap_or((spec, "URI"));
     match kind {
         "LIST" => format!(r#"{{"IPSetReferenceStatement":{{"ARN":"{LIST_ARN}{f}"}}}}"#),
+        "BOT" => format!(r#"{{"IPSetReferenceStatement":{{"ARN":"{BOT_ARN}{f}"}}}}"#),
         "BADBOTS" => regex(BAD_BOTS, r#"{"SingleHeader":{"Name":"user-agent"}}"#, ONCE),
         "LOCALHOST" => regex(LOCALHOST, r#"{"SingleHeader":{"Name":"host"}}"#, r#"[{"Priority":0,"Type":"NONE"}]"#),
         "EC2" => regex(EC2_METADATA, field(f), ONCE),
@@ -468,6 +499,21 @@ pub(crate) fn check(m: &shapes::ManagedRuleGroupStatement) -> Result<&'static Ma
     let group = managed_group(&m.vendor_name, &m.name).ok_or_else(nonexistent)?;
     if m.version.as_deref().is_some_and(|v| v != VERSION) {
         return Err(nonexistent());
+    }
+    // Bot Control's targeted level needs AWS's browser interrogation and machine learning:
+    // refused, rather than run as the common level under the targeted level's name.
+    let targeted = m
+        .managed_rule_group_configs
+        .iter()
+        .flatten()
+        .filter_map(|c| c.aws_managed_rules_bot_control_rule_set.as_ref())
+        .any(|b| b.inspection_level != "COMMON");
+    if group.name == BOT_CONTROL && targeted {
+        return Err(invalid_parameter(
+            "MANAGED_RULE_GROUP_CONFIG",
+            "InspectionLevel",
+            "Rampart ships the COMMON inspection level of AWSManagedRulesBotControlRuleSet, not TARGETED",
+        ));
     }
     Ok(group)
 }

@@ -1371,3 +1371,87 @@ async fn the_ip_reputation_groups_match_the_operators_lists_and_follow_their_fil
     }
     assert!(blocked, "a new list file is read");
 }
+
+/// Bot Control's common level through the proxy: an HTTP library is blocked, a browser passes, a
+/// search engine passes where the operator's list verifies it; the targeted level is refused.
+#[tokio::test]
+async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verifies_them() {
+    use aws_sdk_wafv2::types::{
+        AwsManagedRulesBotControlRuleSet, InspectionLevel, ManagedRuleGroupConfig, ManagedRuleGroupStatement,
+        OverrideAction,
+    };
+    let lists = tempfile::tempdir().unwrap();
+    std::fs::write(lists.path().join("VerifiedBot_googlebot.txt"), "127.0.0.1\n").unwrap();
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let dir = lists.path().to_owned();
+    let server = TestServer::start_with(move |c| {
+        c.proxy = vec![proxy_to(upstream, "shop", Some("bots"))];
+        c.waf_ip_lists = Some(dir);
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].addr;
+    let bot_control = |level: InspectionLevel| {
+        Rule::builder()
+            .name("bots")
+            .priority(0)
+            .statement(
+                Statement::builder()
+                    .managed_rule_group_statement(
+                        ManagedRuleGroupStatement::builder()
+                            .vendor_name("AWS")
+                            .name("AWSManagedRulesBotControlRuleSet")
+                            .managed_rule_group_configs(
+                                ManagedRuleGroupConfig::builder()
+                                    .aws_managed_rules_bot_control_rule_set(
+                                        AwsManagedRulesBotControlRuleSet::builder()
+                                            .inspection_level(level)
+                                            .build()
+                                            .unwrap(),
+                                    )
+                                    .build(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .override_action(
+                OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build(),
+            )
+            .visibility_config(visibility("bots"))
+            .build()
+            .unwrap()
+    };
+    let create = |level| {
+        waf(&server)
+            .create_web_acl()
+            .name("bots")
+            .scope(Scope::Regional)
+            .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+            .rules(bot_control(level))
+            .visibility_config(visibility("bots"))
+            .send()
+    };
+    let targeted = create(InspectionLevel::Targeted).await;
+    assert_eq!(code(targeted), "WAFInvalidParameterException");
+    create(InspectionLevel::Common).await.unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let status = |agent: &'static str| {
+        let client = client.clone();
+        async move { send(&client, "GET", &format!("http://{shop}/"), &[("user-agent", agent)], "").await.status }
+    };
+    assert_eq!(status("curl/8.5.0").await, 403, "an HTTP library");
+    assert_eq!(status("Scrapy/2.11 (+https://scrapy.org)").await, 403, "a scraping framework");
+    let chrome =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+    assert_eq!(status(chrome).await, 200, "a browser");
+    let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    assert_eq!(status(googlebot).await, 200, "Googlebot from an address its list verifies");
+    assert_eq!(
+        status("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)").await,
+        403,
+        "Bingbot, unverified"
+    );
+}

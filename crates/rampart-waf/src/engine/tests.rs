@@ -499,6 +499,7 @@ fn every_shipped_group_builds_and_costs_awss_published_wcus() {
         ("AWSManagedRulesAdminProtectionRuleSet", 100),
         ("AWSManagedRulesAmazonIpReputationList", 25),
         ("AWSManagedRulesAnonymousIpList", 50),
+        ("AWSManagedRulesBotControlRuleSet", 50),
     ] {
         let group = crate::managed::managed_rule_group("AWS", name).unwrap_or_else(|| panic!("{name} builds"));
         assert!(!group.rules.as_deref().unwrap().is_empty());
@@ -970,4 +971,82 @@ fn an_ip_list_reads_as_feeds_publish_it() {
     }
     assert!(!ranges.contains("198.51.100.8".parse().unwrap()));
     assert_eq!(ranges.len(), 4);
+}
+
+/// The operator's lists for Bot Control: Googlebot's published ranges, and a data centre.
+#[derive(Debug)]
+struct BotLists;
+
+impl fields::Listed for BotLists {
+    fn listed(&self, list: &str, ip: IpAddr) -> bool {
+        match list {
+            "VerifiedBot_googlebot" => ip.to_string().starts_with("66.249."),
+            "HostingProviderIPList" => ip.to_string().starts_with("192.0.2."),
+            _ => false,
+        }
+    }
+}
+
+/// Bot Control's common level: self-identifying bots blocked by their category unless the
+/// operator's list verifies them (then only labelled), and the signals of bots that do not say
+/// what they are.
+#[test]
+fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
+    const NS: &str = "awswaf:managed:aws:bot-control:";
+    let acl = compiled(&format!("[{}]", managed("AWSManagedRulesBotControlRuleSet", 1, "")));
+    let from = |ip: &str, agent: Option<&'static str>| {
+        let mut r = Req { ip: ip.parse().unwrap(), lists: Some(Box::new(BotLists)), ..get("/", "") };
+        r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("user-agent"));
+        if let Some(a) = agent {
+            r.headers.push(("User-Agent", a));
+        }
+        r
+    };
+    let googlebot = Some("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+    let v = decide(&acl, &from("203.0.113.5", googlebot));
+    assert!(blocked(&v), "a Googlebot not from Google's ranges");
+    assert_eq!(v.terminating.group.as_ref().unwrap().1, "CategorySearchEngine");
+    assert_eq!(v.labels, [format!("{NS}bot:category:search_engine"), format!("{NS}bot:name:googlebot")]);
+    let v = decide(&acl, &from("66.249.66.1", googlebot));
+    assert!(!blocked(&v), "{v:?}");
+    assert_eq!(
+        v.labels,
+        [format!("{NS}bot:category:search_engine"), format!("{NS}bot:name:googlebot"), format!("{NS}bot:verified")],
+        "verified: labelled, no signal looked for"
+    );
+    let v = decide(&acl, &from("203.0.113.5", Some("curl/8.5.0")));
+    assert_eq!(v.terminating.group.as_ref().unwrap().1, "CategoryHttpLibrary");
+    let chrome =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+    let v = decide(&acl, &from("203.0.113.5", Some(chrome)));
+    assert!(!blocked(&v) && v.labels.is_empty(), "{v:?}");
+    let signal = |ip: &str, agent| {
+        let v = decide(&acl, &from(ip, agent));
+        assert!(blocked(&v), "{agent:?}");
+        (v.terminating.group.unwrap().1, v.labels)
+    };
+    let headless = Some(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0 Safari/537.36",
+    );
+    assert_eq!(
+        signal("203.0.113.5", headless),
+        ("SignalAutomatedBrowser".to_owned(), vec![format!("{NS}signal:automated_browser")])
+    );
+    assert_eq!(signal("192.0.2.10", Some(chrome)).0, "SignalKnownBotDataCenter");
+    assert_eq!(signal("203.0.113.5", Some("ShopApp/3.1 (iOS 17.4)")).0, "SignalNonBrowserUserAgent");
+    assert_eq!(signal("203.0.113.5", None).0, "SignalNonBrowserUserAgent");
+
+    // An HTTP library allowed by an override counts, and is no non-browser signal either.
+    let overridden = compiled(&format!(
+        "[{}]",
+        managed(
+            "AWSManagedRulesBotControlRuleSet",
+            1,
+            r#","RuleActionOverrides":[{"Name":"CategoryHttpLibrary","ActionToUse":{"Count":{}}}]"#
+        )
+    ));
+    let v = decide(&overridden, &from("203.0.113.5", Some("curl/8.5.0")));
+    assert!(!blocked(&v), "{v:?}");
+    assert_eq!(v.counted, ["CategoryHttpLibrary"]);
+    assert_eq!(v.labels, [format!("{NS}bot:category:http_library"), format!("{NS}bot:name:curl")]);
 }
