@@ -158,6 +158,14 @@ pub struct Args {
     /// Seconds without such requests that end a Shield attack [default: 60].
     #[arg(long, env = "RAMPART_SHIELD_ATTACK_QUIET_SECS")]
     shield_attack_quiet_secs: Option<u64>,
+    /// A load balancer's request rate (per second, over ten seconds) that is a surge, and a
+    /// Shield attack, when it is also --shield-surge-factor times its baseline [default: 500].
+    #[arg(long, env = "RAMPART_SHIELD_SURGE_MIN_RPS")]
+    shield_surge_min_rps: Option<u64>,
+    /// How many times its learnt baseline a load balancer's request rate must be to surge
+    /// [default: 10].
+    #[arg(long, env = "RAMPART_SHIELD_SURGE_FACTOR")]
+    shield_surge_factor: Option<f64>,
     /// How often GuardDuty exports findings to publishing destinations, in seconds [default: 300].
     #[arg(long, env = "RAMPART_GUARDDUTY_EXPORT_SECS")]
     guardduty_export_secs: Option<u64>,
@@ -212,7 +220,7 @@ impl Args {
         overlay!(c, a: listen, data_dir, root_email, dev, dev_account_id, region, tls_self_signed, max_body_bytes, max_object_body_bytes,
             upload_memory_bytes, download_memory_bytes, header_read_timeout_secs, body_read_timeout_secs, shutdown_grace_secs, max_connections,
             max_connections_per_source, trail_delivery_secs,
-            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers, guardduty_thresholds;
+            trail_digest_secs, insights_period_secs, insights_baseline_periods, event_history_days, oidc_allow_private_addresses, log_format, balancer_address, waf_log_delivery_secs, shield_attack_threshold, shield_attack_quiet_secs, shield_surge_min_rps, shield_surge_factor, guardduty_export_secs, proxy_max_header_bytes, proxy_max_headers, guardduty_thresholds;
             some: port, account_id, tls_cert, tls_key, master_key_file, trail_export_dir, log_file, public_url, waf_log_dir, guardduty_tor_exit_list, guardduty_malware_hashes_file, geoip_country_db, geoip_asn_db, waf_ip_lists, metrics_token_file);
         if let Some(url) = a.store {
             c.store = Some(rampart_server::config::StoreUrl(url));

@@ -140,6 +140,11 @@ pub struct Config {
     pub shield_attack_threshold: u64,
     /// Seconds without such requests that end an attack.
     pub shield_attack_quiet_secs: u64,
+    /// A load balancer's request rate (per second, over ten seconds) is a surge, and an attack,
+    /// at this rate or more…
+    pub shield_surge_min_rps: u64,
+    /// …and this many times its learnt baseline.
+    pub shield_surge_factor: f64,
     /// How often GuardDuty exports findings to publishing destinations: new findings are in the
     /// bucket within this, as GuardDuty's are within about five minutes.
     pub guardduty_export_secs: u64,
@@ -350,6 +355,8 @@ impl Default for Config {
             metrics_token_file: None,
             shield_attack_threshold: 1000,
             shield_attack_quiet_secs: 60,
+            shield_surge_min_rps: 500,
+            shield_surge_factor: 10.0,
             guardduty_export_secs: 300,
             guardduty_tor_exit_list: None,
             guardduty_malware_hashes_file: None,
@@ -485,6 +492,9 @@ version = 1
 # (shield list-attacks; automatic application layer mitigation where a protection enables it).
 # shield_attack_threshold = 1000
 # shield_attack_quiet_secs = 60
+# Shield: a request rate this high (per second) and this many times the baseline is a surge.
+# shield_surge_min_rps = 500
+# shield_surge_factor = 10.0
 # GuardDuty: how often findings are exported to publishing destinations (new ones within this).
 # guardduty_export_secs = 300
 # GuardDuty: the Tor exit nodes (https://check.torproject.org/torbulkexitlist, saved to a file).
@@ -607,6 +617,9 @@ impl Config {
         }
         if let Err(why) = self.guardduty_thresholds.check() {
             return invalid(why);
+        }
+        if !(self.shield_surge_factor.is_finite() && self.shield_surge_factor >= 1.0) {
+            return invalid(format!("shield_surge_factor {} must be a number of at least 1", self.shield_surge_factor));
         }
         if let Some(a) = &self.account_id
             && !is_account_id(a)
@@ -777,5 +790,9 @@ mod tests {
         let c = Config { account_id: Some("12345".into()), ..Config::default() };
         assert!(c.validate().is_err());
         assert!(Config::default().validate().is_ok());
+        for factor in [0.5, f64::NAN, f64::INFINITY] {
+            let c = Config { shield_surge_factor: factor, ..Config::default() };
+            assert!(c.validate().unwrap_err().to_string().contains("shield_surge_factor"), "{factor}");
+        }
     }
 }

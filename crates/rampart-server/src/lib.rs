@@ -329,7 +329,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         db.clone(),
         app.sealer.clone(),
         (std::time::Duration::from_secs(app.config.waf_log_delivery_secs.max(1)), app.config.waf_log_dir.clone()),
-        (app.config.shield_attack_threshold, app.config.shield_attack_quiet_secs),
+        (
+            app.config.shield_attack_threshold,
+            app.config.shield_attack_quiet_secs,
+            rampart_shield::surge::Limits {
+                min_per_second: app.config.shield_surge_min_rps,
+                factor: app.config.shield_surge_factor,
+            },
+        ),
         app.config.guardduty_thresholds,
         rx.clone(),
     ));

@@ -52,6 +52,8 @@ pub struct Proxy {
     binding: Binding,
     db: Db,
     activity: Arc<crate::waf_activity::Activity>,
+    /// Every request the load balancer receives, for Shield's surge detection.
+    arrivals: Arc<std::sync::atomic::AtomicU64>,
     protection: Mutex<Option<Arc<Protection>>>,
     client: Client<HttpConnector, Full<Bytes>>,
     limits: ProxyLimits,
@@ -117,6 +119,7 @@ impl Proxy {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)
             .build(connector);
+        let arrivals = activity.arrivals(&binding.balancer_arn);
         Proxy {
             name,
             listen,
@@ -124,6 +127,7 @@ impl Proxy {
             binding,
             db,
             activity,
+            arrivals,
             protection: Mutex::new(None),
             client,
             limits,
@@ -157,6 +161,7 @@ impl Proxy {
         peer: SocketAddr,
         tls: Option<&rampart_waf::engine::hello::Fingerprints>,
     ) -> ProxyResponse {
+        self.arrivals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A WebSocket (or other) upgrade is passed through once the upstream accepts it.
         let upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
         let (mut parts, body) = req.into_parts();

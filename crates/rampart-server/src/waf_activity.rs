@@ -75,6 +75,9 @@ const DISTINCT: usize = 1000;
 #[derive(Default)]
 pub(crate) struct Activity {
     pending: Mutex<Pending>,
+    /// Every request each load balancer received, by ARN, since the last second's count: one
+    /// counter per load balancer, shared with its proxies so that counting takes no lock.
+    arrivals: Mutex<HashMap<String, Arc<std::sync::atomic::AtomicU64>>>,
 }
 
 /// One decided request, as the proxy saw it.
@@ -89,6 +92,18 @@ pub(crate) struct Observed<'a> {
 }
 
 impl Activity {
+    /// The counter a load balancer's proxies count each request they receive on.
+    pub(crate) fn arrivals(&self, balancer_arn: &str) -> Arc<std::sync::atomic::AtomicU64> {
+        let mut all = self.arrivals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.entry(balancer_arn.to_owned()).or_default().clone()
+    }
+
+    /// Each load balancer's requests since the last call.
+    fn take_arrivals(&self) -> Vec<(String, u64)> {
+        let all = self.arrivals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.iter().map(|(arn, n)| (arn.clone(), n.swap(0, std::sync::atomic::Ordering::Relaxed))).collect()
+    }
+
     /// Counts a decision, samples it, and records its log line.
     pub(crate) fn observe(&self, o: &Observed<'_>) {
         let now = time::OffsetDateTime::now_utc();
@@ -309,13 +324,15 @@ pub(crate) async fn keep(
     db: Db,
     sealer: Arc<rampart_store::Sealer>,
     (log_every, log_dir): (std::time::Duration, Option<PathBuf>),
-    (attack_threshold, attack_quiet_secs): (u64, u64),
+    (attack_threshold, attack_quiet_secs, surge): (u64, u64, rampart_shield::surge::Limits),
     tuning: rampart_guardduty::detect::Tuning,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut last_logs = std::time::Instant::now();
     let mut watch = rampart_guardduty::web::Watch::new(tuning);
+    // Each load balancer's request rate against its baseline: surges are attacks too.
+    let mut surges: HashMap<String, rampart_shield::surge::Detector> = HashMap::new();
     loop {
         let stopping = tokio::select! {
             _ = tick.tick() => false,
@@ -341,7 +358,18 @@ pub(crate) async fn keep(
         let quiet = i64::try_from(attack_quiet_secs).unwrap_or(60);
         // GuardDuty's detections from the same decisions: probing, repeated attacks, floods.
         let mut detections = watch.observe(activity.take_web(), now);
-        for report in activity.take_floods(attack_threshold.max(1), now) {
+        let mut reports = activity.take_floods(attack_threshold.max(1), now);
+        for (arn, arrived) in activity.take_arrivals() {
+            if let Some(s) = surges.entry(arn.clone()).or_default().second(surge, arrived) {
+                reports.push(rampart_shield::attacks::Report {
+                    resource_arn: arn,
+                    surge: s.requests,
+                    surge_rate: s.per_second,
+                    ..Default::default()
+                });
+            }
+        }
+        for report in reports {
             if report.requests > 0 {
                 let sources: Vec<(String, u64)> = report.sources.iter().map(|(ip, n)| (ip.clone(), *n)).collect();
                 detections.extend(rampart_guardduty::web::attack(&report.resource_arn, report.requests, &sources, now));

@@ -31,6 +31,10 @@ pub struct Report {
     /// too slowly (Shield Standard's defences at work).
     pub connections_refused: u64,
     pub slow_bodies: u64,
+    /// Requests that arrived while the request rate surged over the resource's baseline
+    /// ([`crate::surge`]), and the surge's rate (requests per second).
+    pub surge: u64,
+    pub surge_rate: u64,
 }
 
 /// An attack, as stored.
@@ -55,6 +59,11 @@ struct Attack {
     connections_refused: u64,
     #[serde(default)]
     slow_bodies: u64,
+    /// Requests that arrived during surges, and the highest rate (per second) of one.
+    #[serde(default)]
+    surge: u64,
+    #[serde(default)]
+    surge_rate: u64,
     /// The web ACL and rule of an automatic mitigation in place.
     #[serde(default)]
     mitigation_rule: Option<(String, String)>,
@@ -114,6 +123,8 @@ pub fn report(tx: &mut Tx<'_>, r: Report, now: OffsetDateTime) -> Result<(), Ser
                 mitigations: Vec::new(),
                 connections_refused: 0,
                 slow_bodies: 0,
+                surge: 0,
+                surge_rate: 0,
                 mitigation_rule: None,
             };
             mitigate(tx, &account, &mut a)?;
@@ -125,6 +136,8 @@ pub fn report(tx: &mut Tx<'_>, r: Report, now: OffsetDateTime) -> Result<(), Ser
     attack.peak = attack.peak.max(r.requests);
     attack.connections_refused += r.connections_refused;
     attack.slow_bodies += r.slow_bodies;
+    attack.surge += r.surge;
+    attack.surge_rate = attack.surge_rate.max(r.surge_rate);
     for (defence, n) in [
         ("Shield Standard connection limits", r.connections_refused),
         ("Shield Standard request read timeouts", r.slow_bodies),
@@ -306,6 +319,8 @@ pub fn describe_attack(
                     }),
                     (a.slow_bodies > 0)
                         .then(|| counter_of("SlowRequestsCut", (a.slow_bodies, a.slow_bodies), a.reports)),
+                    // A surge: every request that arrived during it, its peak rate per second.
+                    (a.surge > 0).then(|| counter_of("Requests", (a.surge, a.surge_rate), a.reports)),
                 ]
                 .into_iter()
                 .flatten()

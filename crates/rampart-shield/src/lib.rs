@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 pub mod attacks;
 mod groups;
 mod protections;
+pub mod surge;
 
 pub use attacks::{describe_attack, describe_attack_statistics, list_attacks};
 pub use groups::*;

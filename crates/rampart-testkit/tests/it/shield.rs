@@ -310,3 +310,47 @@ async fn slowloris_cut_off_at_attack_scale_is_an_attack_and_idle_keep_alive_is_n
     assert_eq!(names, ["Shield Standard request read timeouts"]);
     drop((idle, slow));
 }
+
+/// A surge of requests far over a load balancer's baseline is an attack even when nothing turns
+/// them away: Shield detects it from the request rate alone. Steady traffic under the floor is
+/// none.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_rate_surging_over_the_baseline_is_an_attack() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", None)];
+        c.shield_surge_min_rps = 30;
+        c.shield_surge_factor = 5.0;
+        c.shield_attack_quiet_secs = 2;
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let s = shield(&server);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    // A trickle while the baseline is learnt (its first ten seconds): no attack.
+    for _ in 0..12 {
+        assert_eq!(send(&client, "GET", &format!("http://{}/", shop.addr), &[], "").await.status, 200);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+    assert!(s.list_attacks().send().await.unwrap().attack_summaries().is_empty());
+    // 600 requests in about a second: 60/s over ten seconds, twice the floor and far over the
+    // baseline of about one a second.
+    let sends = (0..600).map(|_| {
+        let client = client.clone();
+        let url = format!("http://{}/", shop.addr);
+        tokio::spawn(async move { send(&client, "GET", &url, &[], "").await.status })
+    });
+    for sent in sends {
+        assert_eq!(sent.await.unwrap(), 200, "a surge is detected, not turned away");
+    }
+    let attack = first_attack(&s).await;
+    assert_eq!(attack.resource_arn(), Some(shop.load_balancer_arn.as_str()));
+    let detail = s.describe_attack().attack_id(attack.attack_id().unwrap()).send().await.unwrap();
+    let counters = detail.attack().unwrap().attack_counters();
+    let requests = counters.iter().find(|c| c.name() == Some("Requests")).expect("a Requests counter");
+    assert!(requests.sum() >= 300.0, "{requests:?}");
+    assert!(requests.max() >= 30.0, "the surge's rate: {requests:?}");
+    assert!(counters.iter().all(|c| c.name() != Some("RequestsBlocked")), "nothing was blocked: {counters:?}");
+}
