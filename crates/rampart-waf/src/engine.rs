@@ -14,6 +14,7 @@ use rampart_shapes::generated::wafv2 as shapes;
 
 pub mod fields;
 pub mod hello;
+mod markup;
 pub mod rate;
 pub mod transform;
 
@@ -1025,9 +1026,13 @@ fn test_value(test: &Test, value: &[u8]) -> bool {
         }
         Test::Sqli { high } => {
             !plain(value)
+                && !arithmetic(value)
                 && (libinjectionrs::detect_sqli(value).is_injection() || (*high && high_sensitivity_sqli(value)))
         }
-        Test::Xss => !plain(value) && libinjectionrs::detect_xss(value).is_injection(),
+        // An upload of inert markup (an XML order, an SVG icon) is a file, not an injection.
+        Test::Xss => {
+            !plain(value) && libinjectionrs::detect_xss(value).is_injection() && !markup::inert_document(value)
+        }
     }
 }
 
@@ -1036,6 +1041,16 @@ fn test_value(test: &Test, value: &[u8]) -> bool {
 /// test holds this against them).
 fn plain(value: &[u8]) -> bool {
     value.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.'))
+}
+
+/// Whether a value is only arithmetic (digits, operators, parentheses, spaces; no `--` or `/*`
+/// comment): no keyword, quote or comment, so it can change no query's structure, whatever
+/// libinjection makes of `(3+4)*5-6/2`.
+fn arithmetic(value: &[u8]) -> bool {
+    value.iter().all(|b| b.is_ascii_digit() || b" .,+-*/%^()".contains(b))
+        && value.iter().any(u8::is_ascii_digit)
+        && memfind(value, b"--").is_none()
+        && memfind(value, b"/*").is_none()
 }
 
 /// The first position of `needle` in `hay` (an empty needle is found at 0).

@@ -327,8 +327,9 @@ const LINUX_FILES: &str = r"(?i)(?:^|[/\\\s=:'\x22]|\.\.)(?:proc/(?:self|version
 /// outright; a server-side include's exec; as regexes of at most 512 characters each (AWS's
 /// limit on a RegexString).
 const SHELL_COMMANDS: &[&str] = &[
-    r"(?i)(?:[;|`\n\r]|\\n|&&|\$\(|\|\|)\s*[\x22'(]*\s*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:id|ls|cat|uname|whoami|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|python[23]?|perl|ruby|php|ping|nslookup|dig|host|sleep|echo|printf|chmod|chown|rm|touch|cp|mv|head|tail|more|less|netstat|ifconfig|ip|ps|kill|sudo|su)\b",
-    r"(?i)(?:[;|`\n\r]|\\n|&&|\$\(|\|\|)\s*[\x22'(]*\s*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:telnet|ssh|nohup|base64|xxd|awk|sed|find|grep|env|printenv|dir|type|systeminfo|ipconfig|net|tasklist|powershell|cmd|reboot|shutdown|passwd|crontab|tftp|ftp|sftp|socat|busybox)\b",
+    // A backtick starts a command substitution, but not a Markdown code fence (```bash).
+    r"(?i)(?:[;|\n\r]|(?:^|[^`])`|\\n|&&|\$\(|\|\|)\s*[\x22'(]*\s*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:id|ls|cat|uname|whoami|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|python[23]?|perl|ruby|php|ping|nslookup|dig|host|sleep|echo|printf|chmod|chown|rm|touch|cp|mv|head|tail|more|less|netstat|ifconfig|ip|ps|kill|sudo|su)\b",
+    r"(?i)(?:[;|\n\r]|(?:^|[^`])`|\\n|&&|\$\(|\|\|)\s*[\x22'(]*\s*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:telnet|ssh|nohup|base64|xxd|awk|sed|find|grep|env|printenv|dir|type|systeminfo|ipconfig|net|tasklist|powershell|cmd|reboot|shutdown|passwd|crontab|tftp|ftp|sftp|socat|busybox)\b",
     r"(?i)\$\{?(?:IFS|HOME|PATH|SHELL|USER|PWD|HOSTNAME|ENV)\b|<!--\s*#\s*exec\b|/bin/(?:ba|z|k|c)?sh\b",
     // After a lone `&` (a background separator, but also prose's "and"): only what is a command
     // beyond doubt, with its arguments' shape.
@@ -346,7 +347,14 @@ const BAD_BOTS: &str = r"(?i)\b(?:nessus|nmap|nikto|sqlmap|masscan|zgrab|dirbust
 /// SQL fragments libinjection lets through alone, as regexes of at most 512 characters each
 /// (AWS's limit on a RegexString).
 const SQL_EXTENDED: &[&str] = &[
-    r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|benchmark|pg_sleep)\s*\(|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b|(?:^|['\x22)\s])\s*(?:or|and|having|xor)\s+['\x22]?[\w.]+['\x22]?\s*(?:=|<>|!=|<=>|\blike\b)\s*['\x22]?[\w.]+|\b(?:or|and)\s+(?:true|false)\b\s*(?:--|#|/\*|$)|['\x22]\s*(?:--|#|/\*)",
+    // Time and stacking primitives: `sleep(5)` and `benchmark(1000000,…)`, not "sleep (8 hours)".
+    r"(?i)\bunion\b[\s\S]{0,100}?\bselect\b|\b(?:sleep|pg_sleep)\s*\(\s*[\d.]+\s*\)|\bbenchmark\s*\(\s*\d+\s*,|\bwaitfor\s+delay\b|\b(?:information_schema|sysobjects|pg_catalog)\b|;\s*(?:drop|shutdown|exec)\b|\bxp_cmdshell\b|\bload_file\s*\(|\binto\s+(?:out|dump)file\b",
+    // A boolean comparison breaking out of a string or parenthesis (`' AND a=b`), or opening a
+    // value or form field (` OR x=x`); within a value, after a space,
+    // only a tautology of numbers or strings (`OR 1=1`), since query languages (JQL, OData,
+    // Lucene) compare words after AND; a comment after a quote (`admin'--`, `'#` at the end of a
+    // value, not `"# Heading`).
+    r"(?i)(?:['\x22)=&]|^)\s*(?:or|and|having|xor)\s+['\x22]?[\w.]+['\x22]?\s*(?:=|<>|!=|<=>|\blike\b)\s*['\x22]?[\w.]+|\s(?:or|and|having|xor)\s+(?:\d+|['\x22][\w.]*['\x22])\s*(?:=|<>|!=|<=>|\blike\b)\s*(?:\d+|['\x22][\w.]*)|\b(?:or|and)\s+(?:true|false)\b\s*(?:--|#|/\*|$)|['\x22]\s*(?:--(?:[^\w-]|$)|#(?:$|[&\r\n])|/\*)",
     r"(?i)\border\s+by\s+\d+\s*(?:--|#|/\*|$)|\b(?:and|or|rlike|like|in)\s*\(\s*select\b|@@(?:version|datadir|hostname|basedir)\b|\bcase\s+when\b[\s\S]{0,100}?\bthen\b",
 ];
 const JAVA_RCE: &str = r"(?i)java\.lang\.(?:runtime|processbuilder)|getruntime\(\)\.exec|class\.module\.classloader|spring\.cloud\.function\.routing-expression|\bt\(java\.|\brO0AB|\baced0005";

@@ -164,8 +164,8 @@ fn with_the_operating_system_and_php_groups_command_injection_is_blocked_too() {
 fn measure(acl: &WebAcl, command_floor: f64) {
     // Where each class is sent, and the least share of it that must be blocked there.
     let placements: &[(&str, &str, f64)] = &[
-        ("sqli", "query", 0.97),
-        ("sqli", "form body", 0.96),
+        ("sqli", "query", 0.98),
+        ("sqli", "form body", 0.98),
         ("xss", "query", 0.94),
         ("xss", "form body", 0.94),
         ("traversal", "query", 0.89),
@@ -233,8 +233,13 @@ fn measure(acl: &WebAcl, command_floor: f64) {
         benign.push((class.to_owned(), case));
     }
     report.push_str("\nbenign class          requests  blocked\n");
-    let mut classes: Vec<&str> = benign.iter().map(|(c, _)| c.as_str()).collect();
-    classes.dedup();
+    // Each class once, in the order the file first names it.
+    let mut classes: Vec<&str> = Vec::new();
+    for (c, _) in &benign {
+        if !classes.contains(&c.as_str()) {
+            classes.push(c);
+        }
+    }
     let mut false_positives = Vec::new();
     for class in classes {
         let cases: Vec<&Case> = benign.iter().filter(|(c, _)| c == class).map(|(_, r)| r).collect();
@@ -258,8 +263,9 @@ fn measure(acl: &WebAcl, command_floor: f64) {
         std::fs::write(Path::new(&dir).join("benign-blocked.txt"), false_positives.join("\n")).unwrap();
     }
     assert!(failures.is_empty(), "{report}\n{failures:#?}");
-    // Two raw markup uploads (an XML order, an SVG image) are what the XSS body rule blocks, as
-    // an XSS rule over a body of markup does; AWS's advice for such endpoints is a scope-down.
+    // The bound: at most 1 % of benign requests blocked. Two are today, both known: a
+    // file PUT to `…/settings.ini` (CommonRuleSet's RestrictedExtensions_URIPATH blocks `.ini`
+    // paths, as AWS documents it), and a search for the word 'or' in quotes (libinjection's).
+    assert!(false_positives.len() * 100 <= benign.len(), "benign requests blocked:\n{false_positives:#?}");
     assert!(false_positives.len() <= 2, "benign requests blocked:\n{false_positives:#?}");
-    assert!(false_positives.iter().all(|f| f.starts_with("upload:")), "benign requests blocked:\n{false_positives:#?}");
 }
