@@ -1286,23 +1286,51 @@ async fn geo_and_asn_matches_ask_the_servers_geolocation_databases() {
     assert_eq!(from("").await, 200, "no header: NO_MATCH");
 }
 
-/// The IP reputation groups match the lists the operator imported (`--waf-ip-lists`), read again
-/// when a list's file changes; AWS's rule names and labels are described.
-#[tokio::test]
-async fn the_ip_reputation_groups_match_the_operators_lists_and_follow_their_files() {
-    use aws_sdk_wafv2::types::{ManagedRuleGroupStatement, OverrideAction};
+/// A web ACL rule running AWS's managed group `name` (its own name too), with `config`.
+fn managed_group_rule(name: &str, priority: i32, config: Option<aws_sdk_wafv2::types::ManagedRuleGroupConfig>) -> Rule {
+    let statement = aws_sdk_wafv2::types::ManagedRuleGroupStatement::builder()
+        .vendor_name("AWS")
+        .name(name)
+        .set_managed_rule_group_configs(config.map(|c| vec![c]));
+    Rule::builder()
+        .name(name)
+        .priority(priority)
+        .statement(Statement::builder().managed_rule_group_statement(statement.build().unwrap()).build())
+        .override_action(OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build())
+        .visibility_config(visibility(name))
+        .build()
+        .unwrap()
+}
+
+/// A server whose proxy `shop` is decided by the web ACL `acl`, with these IP list files in its
+/// `--waf-ip-lists` directory (kept while the directory handle lives).
+async fn serve_with_ip_lists(
+    acl: &str,
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, TestServer, std::net::SocketAddr) {
     let lists = tempfile::tempdir().unwrap();
-    let reputation = lists.path().join("AWSManagedIPReputationList.txt");
-    std::fs::write(&reputation, "# a feed\n192.0.2.0/24 ; SBL1\n127.0.0.1\n").unwrap();
+    for (name, text) in files {
+        std::fs::write(lists.path().join(name), text).unwrap();
+    }
     let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let dir = lists.path().to_owned();
+    let (dir, acl) = (lists.path().to_owned(), acl.to_owned());
     let server = TestServer::start_with(move |c| {
-        c.proxy = vec![proxy_to(upstream, "shop", Some("reputation"))];
+        c.proxy = vec![proxy_to(upstream, "shop", Some(&acl))];
         c.waf_ip_lists = Some(dir);
     })
     .await
     .unwrap();
     let shop = server.running.as_ref().unwrap().proxies[0].addr;
+    (lists, server, shop)
+}
+
+/// The IP reputation groups match the lists the operator imported (`--waf-ip-lists`), read again
+/// when a list's file changes; AWS's rule names and labels are described.
+#[tokio::test]
+async fn the_ip_reputation_groups_match_the_operators_lists_and_follow_their_files() {
+    let feed = "# a feed\n192.0.2.0/24 ; SBL1\n127.0.0.1\n";
+    let (lists, server, shop) = serve_with_ip_lists("reputation", &[("AWSManagedIPReputationList.txt", feed)]).await;
+    let reputation = lists.path().join("AWSManagedIPReputationList.txt");
     let c = waf(&server);
     let described = c
         .describe_managed_rule_group()
@@ -1315,30 +1343,12 @@ async fn the_ip_reputation_groups_match_the_operators_lists_and_follow_their_fil
     assert_eq!(described.capacity(), Some(25));
     let names: Vec<&str> = described.rules().iter().map(|r| r.name().unwrap()).collect();
     assert_eq!(names, ["AWSManagedIPReputationList", "AWSManagedReconnaissanceList", "AWSManagedIPDDoSList"]);
-    let managed = |name: &str, priority: i32| {
-        Rule::builder()
-            .name(name)
-            .priority(priority)
-            .statement(
-                Statement::builder()
-                    .managed_rule_group_statement(
-                        ManagedRuleGroupStatement::builder().vendor_name("AWS").name(name).build().unwrap(),
-                    )
-                    .build(),
-            )
-            .override_action(
-                OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build(),
-            )
-            .visibility_config(visibility(name))
-            .build()
-            .unwrap()
-    };
     c.create_web_acl()
         .name("reputation")
         .scope(Scope::Regional)
         .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
-        .rules(managed("AWSManagedRulesAmazonIpReputationList", 0))
-        .rules(managed("AWSManagedRulesAnonymousIpList", 1))
+        .rules(managed_group_rule("AWSManagedRulesAmazonIpReputationList", 0, None))
+        .rules(managed_group_rule("AWSManagedRulesAnonymousIpList", 1, None))
         .visibility_config(visibility("reputation"))
         .send()
         .await
@@ -1376,52 +1386,12 @@ async fn the_ip_reputation_groups_match_the_operators_lists_and_follow_their_fil
 /// search engine passes where the operator's list verifies it; the targeted level is refused.
 #[tokio::test]
 async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verifies_them() {
-    use aws_sdk_wafv2::types::{
-        AwsManagedRulesBotControlRuleSet, InspectionLevel, ManagedRuleGroupConfig, ManagedRuleGroupStatement,
-        OverrideAction,
-    };
-    let lists = tempfile::tempdir().unwrap();
-    std::fs::write(lists.path().join("VerifiedBot_googlebot.txt"), "127.0.0.1\n").unwrap();
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let dir = lists.path().to_owned();
-    let server = TestServer::start_with(move |c| {
-        c.proxy = vec![proxy_to(upstream, "shop", Some("bots"))];
-        c.waf_ip_lists = Some(dir);
-    })
-    .await
-    .unwrap();
-    let shop = server.running.as_ref().unwrap().proxies[0].addr;
+    use aws_sdk_wafv2::types::{AwsManagedRulesBotControlRuleSet, InspectionLevel, ManagedRuleGroupConfig};
+    let (_lists, server, shop) = serve_with_ip_lists("bots", &[("VerifiedBot_googlebot.txt", "127.0.0.1\n")]).await;
     let bot_control = |level: InspectionLevel| {
-        Rule::builder()
-            .name("bots")
-            .priority(0)
-            .statement(
-                Statement::builder()
-                    .managed_rule_group_statement(
-                        ManagedRuleGroupStatement::builder()
-                            .vendor_name("AWS")
-                            .name("AWSManagedRulesBotControlRuleSet")
-                            .managed_rule_group_configs(
-                                ManagedRuleGroupConfig::builder()
-                                    .aws_managed_rules_bot_control_rule_set(
-                                        AwsManagedRulesBotControlRuleSet::builder()
-                                            .inspection_level(level)
-                                            .build()
-                                            .unwrap(),
-                                    )
-                                    .build(),
-                            )
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .override_action(
-                OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build(),
-            )
-            .visibility_config(visibility("bots"))
-            .build()
-            .unwrap()
+        let level = AwsManagedRulesBotControlRuleSet::builder().inspection_level(level).build().unwrap();
+        let config = ManagedRuleGroupConfig::builder().aws_managed_rules_bot_control_rule_set(level).build();
+        managed_group_rule("AWSManagedRulesBotControlRuleSet", 0, Some(config))
     };
     let create = |level| {
         waf(&server)
