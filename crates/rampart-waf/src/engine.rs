@@ -913,8 +913,9 @@ impl Ranges {
 }
 
 /// The labels a geo match statement adds to every request it inspects, matched or not:
+/// `awswaf:clientip:geo:region:<country>-<region>` (from a City database) and
 /// `awswaf:clientip:geo:country:<code>`, or `awswaf:forwardedip:…` for a forwarded header's
-/// address. (Region labels need a City database's subdivisions: not added.)
+/// address.
 /// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-geo-match.html>.
 fn geo_labels(node: &Node, request: &Request<'_>, labels: &mut Vec<String>) {
     match node {
@@ -923,9 +924,12 @@ fn geo_labels(node: &Node, request: &Request<'_>, labels: &mut Vec<String>) {
             let Ok(ip) = address_of(forwarded.as_ref(), request) else { return };
             let Some(country) = locate.country(ip) else { return };
             let source = if forwarded.is_some() { "forwardedip" } else { "clientip" };
-            let label = format!("awswaf:{source}:geo:country:{country}");
-            if !labels.contains(&label) {
-                labels.push(label);
+            // The region where the database knows it (a City database's first subdivision).
+            let region = locate.region(ip).map(|r| format!("awswaf:{source}:geo:region:{country}-{r}"));
+            for label in region.into_iter().chain([format!("awswaf:{source}:geo:country:{country}")]) {
+                if !labels.contains(&label) {
+                    labels.push(label);
+                }
             }
         }
         Node::And(all) | Node::Or(all) => all.iter().for_each(|n| geo_labels(n, request, labels)),

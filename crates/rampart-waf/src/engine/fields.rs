@@ -64,6 +64,10 @@ pub trait Locate: Send + Sync + std::fmt::Debug {
     fn country(&self, ip: IpAddr) -> Option<String>;
     /// The autonomous system number.
     fn asn(&self, ip: IpAddr) -> Option<u32>;
+    /// The region (ISO 3166-2 subdivision code, without its country) where the database has it.
+    fn region(&self, _ip: IpAddr) -> Option<String> {
+        None
+    }
 }
 
 impl<'a> Request<'a> {

@@ -766,6 +766,9 @@ impl fields::Locate for TwoPlaces {
     fn asn(&self, ip: IpAddr) -> Option<u32> {
         (ip.to_string() == "81.2.69.142").then_some(20712)
     }
+    fn region(&self, ip: IpAddr) -> Option<String> {
+        (ip.to_string() == "81.2.69.142").then(|| "ENG".to_owned())
+    }
 }
 
 /// Geo and ASN matches look the client's address up, or the first of a forwarded header, whose
@@ -809,8 +812,8 @@ fn geo_and_asn_matches_look_the_address_up() {
     assert!(blocked(&decide(&forwarded, &garbage)), "no address: the fallback");
 }
 
-/// A geo match labels every request it inspects with its country, matched or not, so a later
-/// rule can match the label.
+/// A geo match labels every request it inspects with its country (and region, where the
+/// database has one), matched or not, so a later rule can match the label.
 #[test]
 fn a_geo_match_labels_the_requests_it_inspects_with_their_country() {
     let rules = format!(
@@ -823,7 +826,7 @@ fn a_geo_match_labels_the_requests_it_inspects_with_their_country() {
     let from = |ip: &str| Req { ip: ip.parse().unwrap(), locate: Some(Box::new(TwoPlaces)), ..get("/", "") };
     let gb = decide(&acl, &from("81.2.69.142"));
     assert!(blocked(&gb));
-    assert!(gb.labels.contains(&"awswaf:clientip:geo:country:GB".to_owned()), "{:?}", gb.labels);
+    assert_eq!(gb.labels, ["awswaf:clientip:geo:region:GB-ENG", "awswaf:clientip:geo:country:GB"]);
     let us = decide(&acl, &from("216.160.83.56"));
     assert!(!blocked(&us));
     assert_eq!(us.labels, ["awswaf:clientip:geo:country:US"]);
