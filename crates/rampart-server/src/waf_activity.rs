@@ -167,29 +167,17 @@ impl Activity {
             entry.0 = bucket;
             entry.1.push(line);
         }
-        if !t.sampled {
-            return;
+        if t.sampled {
+            let action = t.action;
+            keep_sample(&mut p, (o.web_acl_arn, &t.metric), now, || {
+                visibility::sample(o.request, o.verdict, (o.answered, action), now)
+            });
         }
-        p.random ^= p.random << 13;
-        p.random ^= p.random >> 7;
-        p.random ^= p.random << 17;
-        let random = if p.random == 0 { 0x9E37_79B9_7F4A_7C15 } else { p.random };
-        p.random = random;
-        let minute = now.unix_timestamp().div_euclid(60);
-        let by_metric = p.samples.entry(o.web_acl_arn.to_owned()).or_default();
-        let minutes = by_metric.entry(t.metric.clone()).or_default();
-        if minutes.last().is_none_or(|m| m.minute != minute) {
-            minutes.push(Minute { minute, population: 0, samples: Vec::new() });
-        }
-        let Some(m) = minutes.last_mut() else { return };
-        m.population += 1;
-        // Reservoir sampling: each request of the minute equally likely to be kept.
-        if m.samples.len() < visibility::SAMPLES_PER_MINUTE {
-            m.samples.push(visibility::sample(o.request, o.verdict, o.answered, now));
-        } else if let Ok(at) = usize::try_from(random % m.population)
-            && let Some(slot) = m.samples.get_mut(at)
-        {
-            *slot = visibility::sample(o.request, o.verdict, o.answered, now);
+        // Each rule that counted the request samples it too, as Count.
+        for metric in &o.verdict.counted_metrics {
+            keep_sample(&mut p, (o.web_acl_arn, metric), now, || {
+                visibility::sample(o.request, o.verdict, (o.answered, "COUNT"), now)
+            });
         }
     }
 
@@ -297,6 +285,42 @@ impl Activity {
 
     fn take_logs(&self) -> HashMap<String, (String, Vec<String>)> {
         std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).logs)
+    }
+}
+
+/// Offers a request to a rule metric's sample of the current minute: each request of the minute
+/// is equally likely to be kept (reservoir sampling), and made only if it is.
+fn keep_sample(
+    p: &mut Pending,
+    (web_acl_arn, metric): (&str, &str),
+    now: time::OffsetDateTime,
+    make: impl FnOnce() -> shapes::SampledHTTPRequest,
+) {
+    p.random ^= p.random << 13;
+    p.random ^= p.random >> 7;
+    p.random ^= p.random << 17;
+    let random = if p.random == 0 { 0x9E37_79B9_7F4A_7C15 } else { p.random };
+    p.random = random;
+    let minute = now.unix_timestamp().div_euclid(60);
+    let by_metric = match p.samples.get_mut(web_acl_arn) {
+        Some(m) => m,
+        None => p.samples.entry(web_acl_arn.to_owned()).or_default(),
+    };
+    let minutes = match by_metric.get_mut(metric) {
+        Some(m) => m,
+        None => by_metric.entry(metric.to_owned()).or_default(),
+    };
+    if minutes.last().is_none_or(|m| m.minute != minute) {
+        minutes.push(Minute { minute, population: 0, samples: Vec::new() });
+    }
+    let Some(m) = minutes.last_mut() else { return };
+    m.population += 1;
+    if m.samples.len() < visibility::SAMPLES_PER_MINUTE {
+        m.samples.push(make());
+    } else if let Ok(at) = usize::try_from(random % m.population)
+        && let Some(slot) = m.samples.get_mut(at)
+    {
+        *slot = make();
     }
 }
 

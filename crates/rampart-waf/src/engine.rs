@@ -52,6 +52,10 @@ pub struct Verdict {
     pub labels: Vec<String>,
     /// The rules whose Count action matched.
     pub counted: Vec<String>,
+    /// The metric names of the web ACL's own rules (a rule group's reference, for a rule in the
+    /// group) that counted the request and keep samples: GetSampledRequests by their metric
+    /// finds it, as Count.
+    pub counted_metrics: Vec<String>,
     /// The web ACL's rule that ended the evaluation, as WAF's logs and sampled requests name it.
     pub terminating: Terminating,
     /// How the last CAPTCHA or Challenge rule that matched found the request's token.
@@ -598,9 +602,21 @@ impl WebAcl {
             inserted: Vec::new(),
             domain,
             token_check: None,
+            counted_top: Vec::new(),
             bot: None,
         };
-        if let Some((decision, rule, at)) = run(&self.rules, request, &mut state, false) {
+        let result = run(&self.rules, request, &mut state, (false, true));
+        // The web ACL's rules that counted the request, apart from one that then ended it: their
+        // metrics sample it too, as Count.
+        let counted_metrics: Vec<String> = state
+            .counted_top
+            .iter()
+            .filter(|i| result.as_ref().is_none_or(|(_, _, at)| at != *i))
+            .filter_map(|i| self.rules.get(*i))
+            .filter(|r| r.sampled)
+            .map(|r| r.metric.clone())
+            .collect();
+        if let Some((decision, rule, at)) = result {
             let top = self.rules.get(at);
             let terminating = Terminating {
                 rule_id: top.map_or_else(|| rule.clone(), |t| t.name.clone()),
@@ -615,6 +631,7 @@ impl WebAcl {
                 terminating_rule: rule,
                 labels: state.labels,
                 counted: state.counted,
+                counted_metrics,
                 terminating,
                 token_check: state.token_check,
             };
@@ -640,6 +657,7 @@ impl WebAcl {
             terminating_rule: "Default_Action".to_owned(),
             labels: state.labels,
             counted: state.counted,
+            counted_metrics,
             terminating,
             token_check: state.token_check,
         }
@@ -669,6 +687,8 @@ struct State {
     /// The domain a token must be for (the request's host, or a token domain it is under).
     domain: String,
     token_check: Option<crate::tokens::Checked>,
+    /// The web ACL's own rules, by index, that counted the request.
+    counted_top: Vec<usize>,
     /// The bot the user agent names and whether the operator's list verifies it, once a Bot
     /// Control rule asked.
     bot: Option<(Option<crate::bots::Bot>, bool)>,
@@ -742,15 +762,20 @@ fn run(
     rules: &[CompiledRule],
     request: &Request<'_>,
     state: &mut State,
-    count: bool,
+    (count, top): (bool, bool),
 ) -> Option<(Decision, String, usize)> {
+    // At the web ACL's own level: which of its rules counted a request (by index), for sampling.
+    let mut watching: Option<(usize, usize)> = None;
     for (at, rule) in rules.iter().enumerate() {
+        if top {
+            note_counted(state, watching.replace((at, state.counted.len())));
+        }
         match &rule.kind {
             RuleKind::Group { rules, scope_down, count: group_count } => {
                 if scope_down.as_ref().is_some_and(|d| !matches(d, request, &state.labels)) {
                     continue;
                 }
-                if let Some((decision, name, _)) = run(rules, request, state, count || *group_count) {
+                if let Some((decision, name, _)) = run(rules, request, state, (count || *group_count, false)) {
                     state.labels.extend(rule.labels.iter().cloned());
                     return Some((decision, name, at));
                 }
@@ -796,7 +821,17 @@ fn run(
             }
         }
     }
+    note_counted(state, watching);
     None
+}
+
+/// Notes that the web ACL's rule `at` counted the request, if the count grew from `before`.
+fn note_counted(state: &mut State, watched: Option<(usize, usize)>) {
+    if let Some((at, before)) = watched
+        && state.counted.len() > before
+    {
+        state.counted_top.push(at);
+    }
 }
 
 /// CAPTCHA answers 405 and a challenge 202, each with `x-amzn-waf-action`; the page itself is

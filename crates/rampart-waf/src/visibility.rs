@@ -173,7 +173,7 @@ struct Minute {
 pub fn sample(
     request: &Request<'_>,
     verdict: &Verdict,
-    response_code: Option<u16>,
+    (response_code, action): (Option<u16>, &str),
     at: OffsetDateTime,
 ) -> shapes::SampledHTTPRequest {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -208,7 +208,7 @@ pub fn sample(
         },
         weight: 1,
         timestamp: Some(at),
-        action: Some(verdict.terminating.action.to_owned()),
+        action: Some(action.to_owned()),
         rule_name_within_rule_group: verdict.terminating.group.as_ref().map(|(_, rule)| rule.clone()),
         request_headers_inserted: inserted,
         response_code_sent: response_code.map(i32::from),

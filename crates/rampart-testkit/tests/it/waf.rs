@@ -706,6 +706,12 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
         .scope(Scope::Regional)
         .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
         .rules(rule("admin", 0, uri_contains("admin"), block()))
+        .rules(rule(
+            "products",
+            1,
+            uri_contains("products"),
+            RuleAction::builder().count(CountAction::builder().build()).build(),
+        ))
         .visibility_config(visibility("front"))
         .send()
         .await
@@ -814,6 +820,11 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
     let allowed = sampled("front").await;
     assert_eq!((allowed.sampled_requests().len(), allowed.population_size()), (3, 3));
     assert!(allowed.sampled_requests().iter().all(|s| s.action() == Some("ALLOW")));
+    // A Count rule's metric samples what it counted, as Count (the default action allowed it).
+    let counted = sampled("products").await;
+    assert_eq!((counted.sampled_requests().len(), counted.population_size()), (1, 1));
+    assert_eq!(counted.sampled_requests()[0].action(), Some("COUNT"));
+    assert_eq!(counted.sampled_requests()[0].request().unwrap().uri(), Some("/products?id=7"));
 
     // Log records: only the blocked requests (the filter), delivered gzipped to the bucket in
     // AWS's layout, the Authorization header redacted; and appended to the log directory.
