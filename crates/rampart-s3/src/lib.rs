@@ -384,6 +384,13 @@ fn read_bucket(db: &Db, name: &str) -> Result<Option<std::sync::Arc<BucketRecord
     BUCKETS.read(db, &bucket_key(name))
 }
 
+/// The policy of a bucket, as a principal of the bucket's own account meets it (Block Public
+/// Access's RestrictPublicBuckets only sets aside outsiders): for services acting as a role of
+/// the account, whose requests the bucket policy weighs too.
+pub fn bucket_policy(db: &Db, name: &str) -> Result<Option<String>, ServiceError> {
+    Ok(read_bucket(db, name)?.and_then(|b| b.policy.clone()))
+}
+
 /// A bucket by name. Whether the caller may act on it was decided before the handler ran.
 fn bucket(db: &Db, name: &str) -> Result<std::sync::Arc<BucketRecord>, ServiceError> {
     read_bucket(db, name)?.ok_or_else(no_such_bucket)

@@ -47,7 +47,7 @@ pub async fn detect(
         let now = time::OffsetDateTime::now_utc();
         let pass = tokio::task::spawn_blocking(move || {
             // What a plan's role may do, weighed by IAM as for a request of its account.
-            let role_may = |account: &str, role: &str, checks: &[(&str, &str)]| {
+            let role_may = |account: &str, role: &str, checks: (&[(&str, &str)], Option<&str>)| {
                 let principal = rampart_core::Principal::root(account, None);
                 let ctx = rampart_core::Ctx {
                     orgs: Some(&*orgs),

@@ -394,7 +394,7 @@ pub fn service_role_may(
     ctx: &Ctx<'_>,
     role_arn: &str,
     service: &str,
-    checks: &[(&str, &str)],
+    (checks, resource_policy): (&[(&str, &str)], Option<&str>),
 ) -> Result<bool, ServiceError> {
     let account = &ctx.principal.account_id;
     let Some(rest) = role_arn.strip_prefix(&format!("arn:aws:iam::{account}:role/")) else { return Ok(false) };
@@ -419,6 +419,13 @@ pub fn service_role_may(
         },
         None => None,
     };
+    // The resource's own policy (a bucket's) weighs in as it does for a request: its denies
+    // refuse. A stored one that no longer parses allows nothing.
+    let resource_doc = match resource_policy.map(|p| Policy::parse(p, PolicyKind::Resource)) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => return Ok(false),
+        None => None,
+    };
     let scps = scps(ctx)?;
     let scp_levels: Vec<Vec<Named<'_>>> =
         scps.iter().map(|level| level.iter().map(|(n, p)| Named { name: n, policy: p }).collect()).collect();
@@ -438,7 +445,7 @@ pub fn service_role_may(
             session: None,
             scps: &scp_levels,
             rcps: &[],
-            resource_policy: None,
+            resource_policy: resource_doc.as_ref().map(|p| Named { name: "ResourcePolicy", policy: p }),
             resource_account: Some(account),
             resource_policy_required: false,
         })

@@ -1610,6 +1610,15 @@ async fn a_malware_protection_plan_scans_and_tags_uploads_and_a_threat_is_a_find
         .filter_map(|f| f.resource()?.s3_bucket_details().first()?.s3_object_details().first()?.key())
         .collect();
     assert!(keys.contains(&"read.com") && !keys.contains(&"unread.com"), "{keys:?}");
+    // The bucket's policy weighs in as for any request: its deny of the role refuses the read.
+    let deny = format!(
+        r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Deny","Principal":{{"AWS":"{}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}}}}"#,
+        role_arn("TagOnly")
+    );
+    s3.put_bucket_policy().bucket("other").policy(deny).send().await.unwrap();
+    put("other", "denied.com", EICAR.to_owned()).await;
+    assert_eq!(other_tag("denied.com").await, "ACCESS_DENIED");
+    s3.delete_bucket_policy().bucket("other").send().await.unwrap();
     gd.delete_malware_protection_plan().malware_protection_plan_id(&other_plan).send().await.unwrap();
 
     // EC2 and EBS scans have nothing to scan here; the detector's scan settings are kept.
