@@ -915,7 +915,7 @@ impl Ranges {
         let nets: Vec<ipnet::IpNet> = text
             .lines()
             .filter_map(|line| {
-                let first = line.split(|c: char| c.is_whitespace() || c == ';' || c == ',').next()?.trim();
+                let first = line.trim_start().split(|c: char| c.is_whitespace() || c == ';' || c == ',').next()?;
                 if first.is_empty() || first.starts_with('#') {
                     return None;
                 }

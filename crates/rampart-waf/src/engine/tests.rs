@@ -968,7 +968,7 @@ fn a_customers_rule_cannot_name_the_operators_lists() {
 
 #[test]
 fn an_ip_list_reads_as_feeds_publish_it() {
-    let text = "# a feed\n; Spamhaus-style\n192.0.2.0/24 ; SBL123\n198.51.100.7\n2001:db8::/32\tnote\nnot-an-address\n\n203.0.113.5,comment\n";
+    let text = "# a feed\n; Spamhaus-style\n192.0.2.0/24 ; SBL123\n  198.51.100.7\n2001:db8::/32\tnote\nnot-an-address\n\n203.0.113.5,comment\n";
     let (ranges, skipped) = Ranges::parse_list(text);
     assert_eq!(skipped, 1);
     for ip in ["192.0.2.200", "198.51.100.7", "2001:db8::1", "203.0.113.5"] {
