@@ -132,6 +132,17 @@ impl Activity {
             Some((_, n)) => *n += 1,
             None => by_action.push((t.action, 1)),
         }
+        // Each rule that counted the request counts it too.
+        for (metric, _) in &o.verdict.counted_metrics {
+            let by_action = match counters.get_mut(metric.as_str()) {
+                Some(c) => c,
+                None => counters.entry(metric.clone()).or_default(),
+            };
+            match by_action.iter_mut().find(|(a, _)| *a == "COUNT") {
+                Some((_, n)) => *n += 1,
+                None => by_action.push(("COUNT", 1)),
+            }
+        }
         if t.rule_type == "RATE_BASED" && t.action != "ALLOW" {
             let held = p.limited.entry((o.web_acl_arn.to_owned(), t.rule_id.clone())).or_default();
             held.insert(o.request.client_ip.to_string(), now.unix_timestamp());
@@ -174,7 +185,7 @@ impl Activity {
             });
         }
         // Each rule that counted the request samples it too, as Count.
-        for metric in &o.verdict.counted_metrics {
+        for (metric, _) in o.verdict.counted_metrics.iter().filter(|(_, sampled)| *sampled) {
             keep_sample(&mut p, (o.web_acl_arn, metric), now, || {
                 visibility::sample(o.request, o.verdict, (o.answered, "COUNT"), now)
             });

@@ -53,9 +53,9 @@ pub struct Verdict {
     /// The rules whose Count action matched.
     pub counted: Vec<String>,
     /// The metric names of the web ACL's own rules (a rule group's reference, for a rule in the
-    /// group) that counted the request and keep samples: GetSampledRequests by their metric
-    /// finds it, as Count.
-    pub counted_metrics: Vec<String>,
+    /// group) that counted the request, and whether each keeps samples: GetSampledRequests by
+    /// their metric finds it, as Count, and the metrics count it.
+    pub counted_metrics: Vec<(String, bool)>,
     /// The web ACL's rule that ended the evaluation, as WAF's logs and sampled requests name it.
     pub terminating: Terminating,
     /// How the last CAPTCHA or Challenge rule that matched found the request's token.
@@ -608,13 +608,12 @@ impl WebAcl {
         let result = run(&self.rules, request, &mut state, (false, true));
         // The web ACL's rules that counted the request, apart from one that then ended it: their
         // metrics sample it too, as Count.
-        let counted_metrics: Vec<String> = state
+        let counted_metrics: Vec<(String, bool)> = state
             .counted_top
             .iter()
             .filter(|i| result.as_ref().is_none_or(|(_, _, at)| at != *i))
             .filter_map(|i| self.rules.get(*i))
-            .filter(|r| r.sampled)
-            .map(|r| r.metric.clone())
+            .map(|r| (r.metric.clone(), r.sampled))
             .collect();
         if let Some((decision, rule, at)) = result {
             let top = self.rules.get(at);

@@ -889,6 +889,11 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
         metrics.contains(&format!("rampart_waf_requests_total{{web_acl=\"{arn}\",rule=\"front\",action=\"allow\"}} 3")),
         "{metrics}"
     );
+    assert!(
+        metrics
+            .contains(&format!("rampart_waf_requests_total{{web_acl=\"{arn}\",rule=\"products\",action=\"count\"}} 1")),
+        "a Count rule's metric counts what it counted: {metrics}"
+    );
 
     c.delete_logging_configuration().resource_arn(&arn).send().await.unwrap();
     assert_eq!(code(c.get_logging_configuration().resource_arn(&arn).send().await), "WAFNonexistentItemException");

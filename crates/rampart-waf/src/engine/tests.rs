@@ -115,7 +115,7 @@ fn rules_run_in_priority_order_and_count_goes_on() {
     assert_eq!(v.counted, ["tag-admin"]);
     assert_eq!(v.labels, [format!("{NS}zone:admin")]);
     // The counting rule's metric samples the request too (the blocking one's is the terminating).
-    assert_eq!(v.counted_metrics, ["t"]);
+    assert_eq!(v.counted_metrics, [("t".to_owned(), true)]);
     let v = decide(&acl, &get("/home", ""));
     assert_eq!(v.decision, Decision::Allow { insert_headers: vec![] });
     assert_eq!(v.terminating_rule, "Default_Action");
@@ -1053,6 +1053,7 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
     let v = decide(&overridden, &from("203.0.113.5", Some("curl/8.5.0")));
     assert!(!blocked(&v), "{v:?}");
     assert_eq!(v.counted, ["CategoryHttpLibrary"]);
-    assert_eq!(v.counted_metrics, ["AWSManagedRulesBotControlRuleSet"], "the group's rule samples what it counted");
+    let group = ("AWSManagedRulesBotControlRuleSet".to_owned(), true);
+    assert_eq!(v.counted_metrics, [group], "the group's rule samples what it counted");
     assert_eq!(v.labels, [format!("{NS}bot:category:http_library"), format!("{NS}bot:name:curl")]);
 }
