@@ -131,6 +131,9 @@ enum RuleKind {
         scope_down: Option<Node>,
         /// OverrideAction Count: the group's terminating actions count instead.
         count: bool,
+        /// Bot Control's token management: the group labels each request it inspects by its
+        /// token's challenge, against this immunity time (seconds).
+        tokens: Option<u64>,
     },
 }
 
@@ -490,13 +493,15 @@ impl Compiler<'_> {
                 let rules = own.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
                 let scope_down = scope_down.map(|d| self.statement(d, context)).transpose()?;
                 let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
+                let bot_control = id == format!("AWS#{}", crate::managed::BOT_CONTROL);
+                let tokens = (kind == "MANAGED_RULE_GROUP" && bot_control).then_some(self.immunity.challenge);
                 out.push(CompiledRule {
                     name: rule.name.clone(),
                     metric,
                     sampled,
                     log: (kind, Some(id)),
                     statement: Node::Always,
-                    kind: RuleKind::Group { rules, scope_down, count },
+                    kind: RuleKind::Group { rules, scope_down, count, tokens },
                     labels,
                 });
                 continue;
@@ -770,9 +775,12 @@ fn run(
             note_counted(state, watching.replace((at, state.counted.len())));
         }
         match &rule.kind {
-            RuleKind::Group { rules, scope_down, count: group_count } => {
+            RuleKind::Group { rules, scope_down, count: group_count, tokens } => {
                 if scope_down.as_ref().is_some_and(|d| !matches(d, request, &state.labels)) {
                     continue;
+                }
+                if let Some(immunity) = tokens {
+                    token_label(request, state, *immunity);
                 }
                 if let Some((decision, name, _)) = run(rules, request, state, (count || *group_count, false)) {
                     state.labels.extend(rule.labels.iter().cloned());
@@ -822,6 +830,24 @@ fn run(
     }
     note_counted(state, watching);
     None
+}
+
+/// Bot Control's token label: `awswaf:managed:token:accepted` for a token whose challenge is
+/// solved and unexpired for the request's domain, `rejected` for one that is not (or is no
+/// token of this server's), `absent` without one.
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-labeling.html>.
+fn token_label(request: &Request<'_>, state: &mut State, immunity: u64) {
+    use crate::tokens::{Kind, Presented, check};
+    let label = match request.token {
+        Presented::Absent => "awswaf:managed:token:absent",
+        token => match check(token, Kind::Challenge, immunity, request.now, &state.domain).failure_reason {
+            None => "awswaf:managed:token:accepted",
+            Some(_) => "awswaf:managed:token:rejected",
+        },
+    };
+    if !state.labels.iter().any(|l| l == label) {
+        state.labels.push(label.to_owned());
+    }
 }
 
 /// Notes that the web ACL's rule `at` counted the request, if the count grew from `before`.

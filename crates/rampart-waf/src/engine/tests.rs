@@ -992,6 +992,11 @@ impl fields::Listed for BotLists {
     }
 }
 
+/// A verdict's labels but Bot Control's token label.
+fn bot_labels(v: &Verdict) -> Vec<String> {
+    v.labels.iter().filter(|l| !l.starts_with("awswaf:managed:token:")).cloned().collect()
+}
+
 /// Bot Control's common level: self-identifying bots blocked by their category unless the
 /// operator's list verifies them (then only labelled), and the signals of bots that do not say
 /// what they are.
@@ -1011,11 +1016,11 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
     let v = decide(&acl, &from("203.0.113.5", googlebot));
     assert!(blocked(&v), "a Googlebot not from Google's ranges");
     assert_eq!(v.terminating.group.as_ref().unwrap().1, "CategorySearchEngine");
-    assert_eq!(v.labels, [format!("{NS}bot:category:search_engine"), format!("{NS}bot:name:googlebot")]);
+    assert_eq!(bot_labels(&v), [format!("{NS}bot:category:search_engine"), format!("{NS}bot:name:googlebot")]);
     let v = decide(&acl, &from("66.249.66.1", googlebot));
     assert!(!blocked(&v), "{v:?}");
     assert_eq!(
-        v.labels,
+        bot_labels(&v),
         [format!("{NS}bot:category:search_engine"), format!("{NS}bot:name:googlebot"), format!("{NS}bot:verified")],
         "verified: labelled, no signal looked for"
     );
@@ -1024,11 +1029,24 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
     let chrome =
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
     let v = decide(&acl, &from("203.0.113.5", Some(chrome)));
-    assert!(!blocked(&v) && v.labels.is_empty(), "{v:?}");
+    assert!(!blocked(&v) && bot_labels(&v).is_empty(), "{v:?}");
+    // Bot Control's token management labels every request it inspects by its token's challenge.
+    assert_eq!(v.labels, ["awswaf:managed:token:absent"]);
+    let token = |challenge_at: u64, domain: &str| crate::tokens::Token {
+        id: "s".into(),
+        challenge_at: Some(challenge_at),
+        captcha_at: None,
+        domain: domain.into(),
+    };
+    let now = get("/", "").now;
+    let with_token = |t| Req { token: Some(t), ..from("203.0.113.5", Some(chrome)) };
+    assert_eq!(decide(&acl, &with_token(token(now - 10, "example.com"))).labels, ["awswaf:managed:token:accepted"]);
+    assert_eq!(decide(&acl, &with_token(token(now - 301, "example.com"))).labels, ["awswaf:managed:token:rejected"]);
+    assert_eq!(decide(&acl, &with_token(token(now, "elsewhere.com"))).labels, ["awswaf:managed:token:rejected"]);
     let signal = |ip: &str, agent| {
         let v = decide(&acl, &from(ip, agent));
         assert!(blocked(&v), "{agent:?}");
-        (v.terminating.group.unwrap().1, v.labels)
+        (v.terminating.group.clone().unwrap().1, bot_labels(&v))
     };
     let headless = Some(
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0 Safari/537.36",
@@ -1055,5 +1073,5 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
     assert_eq!(v.counted, ["CategoryHttpLibrary"]);
     let group = ("AWSManagedRulesBotControlRuleSet".to_owned(), true);
     assert_eq!(v.counted_metrics, [group], "the group's rule samples what it counted");
-    assert_eq!(v.labels, [format!("{NS}bot:category:http_library"), format!("{NS}bot:name:curl")]);
+    assert_eq!(bot_labels(&v), [format!("{NS}bot:category:http_library"), format!("{NS}bot:name:curl")]);
 }
