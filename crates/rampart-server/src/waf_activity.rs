@@ -98,10 +98,14 @@ impl Activity {
         all.entry(balancer_arn.to_owned()).or_default().clone()
     }
 
-    /// Each load balancer's requests since the last call.
+    /// Each load balancer's requests since the last call. A load balancer no proxy serves any
+    /// more is forgotten after its last count.
     fn take_arrivals(&self) -> Vec<(String, u64)> {
-        let all = self.arrivals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        all.iter().map(|(arn, n)| (arn.clone(), n.swap(0, std::sync::atomic::Ordering::Relaxed))).collect()
+        let mut all = self.arrivals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let counts =
+            all.iter().map(|(arn, n)| (arn.clone(), n.swap(0, std::sync::atomic::Ordering::Relaxed))).collect();
+        all.retain(|_, n| Arc::strong_count(n) > 1);
+        counts
     }
 
     /// Counts a decision, samples it, and records its log line.
@@ -394,7 +398,9 @@ pub(crate) async fn keep(
         // GuardDuty's detections from the same decisions: probing, repeated attacks, floods.
         let mut detections = watch.observe(activity.take_web(), now);
         let mut reports = activity.take_floods(attack_threshold.max(1), now);
-        for (arn, arrived) in activity.take_arrivals() {
+        let arrivals = activity.take_arrivals();
+        surges.retain(|arn, _| arrivals.iter().any(|(a, _)| a == arn));
+        for (arn, arrived) in arrivals {
             if let Some(s) = surges.entry(arn.clone()).or_default().second(surge, arrived) {
                 reports.push(rampart_shield::attacks::Report {
                     resource_arn: arn,
