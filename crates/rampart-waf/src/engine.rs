@@ -599,13 +599,13 @@ impl WebAcl {
 
     /// Decides a request.
     pub fn evaluate(&self, request: &Request<'_>) -> Verdict {
-        let domain =
-            self.token_domain(request.header("host").map(String::from_utf8_lossy).as_deref().unwrap_or_default());
+        let host = request.header("host").map(String::from_utf8_lossy);
+        let domains = crate::tokens::acceptable_domains(host.as_deref().unwrap_or_default(), &self.token_domains);
         let mut state = State {
             labels: Vec::new(),
             counted: Vec::new(),
             inserted: Vec::new(),
-            domain,
+            domains,
             token_check: None,
             counted_top: Vec::new(),
             bot: None,
@@ -688,8 +688,8 @@ struct State {
     labels: Vec<String>,
     counted: Vec<String>,
     inserted: Vec<(String, String)>,
-    /// The domain a token must be for (the request's host, or a token domain it is under).
-    domain: String,
+    /// The domains a token may be for (the request's host, and the token domains it is under).
+    domains: Vec<String>,
     token_check: Option<crate::tokens::Checked>,
     /// The web ACL's own rules, by index, that counted the request.
     counted_top: Vec<usize>,
@@ -814,7 +814,8 @@ fn run(
                     }
                     Outcome::Block(r) => return Some((Decision::Block(r.clone()), rule.name.clone(), at)),
                     Outcome::Token(kind, immunity, h) => {
-                        let checked = crate::tokens::check(request.token, *kind, *immunity, request.now, &state.domain);
+                        let checked =
+                            crate::tokens::check(request.token, *kind, *immunity, request.now, &state.domains);
                         let passed = checked.response_code.is_none();
                         state.token_check = Some(checked);
                         if !passed {
@@ -840,7 +841,7 @@ fn token_label(request: &Request<'_>, state: &mut State, immunity: u64) {
     use crate::tokens::{Kind, Presented, check};
     let label = match request.token {
         Presented::Absent => "awswaf:managed:token:absent",
-        token => match check(token, Kind::Challenge, immunity, request.now, &state.domain).failure_reason {
+        token => match check(token, Kind::Challenge, immunity, request.now, &state.domains).failure_reason {
             None => "awswaf:managed:token:accepted",
             Some(_) => "awswaf:managed:token:rejected",
         },

@@ -125,17 +125,29 @@ pub struct Answered {
     pub outcome: Result<Token, Refusal>,
 }
 
-/// The domain a token for a host is issued for: the longest of the web ACL's token domains that
-/// the host is or is under, else the host itself (lower case, without a port).
-/// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-domains.html>.
+/// The domain a token for a host is issued for: the shortest of the web ACL's token domains that
+/// the host is or is under (so that the token serves all of them), else the host itself (lower
+/// case, without a port).
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-domains.html> and
+/// <https://docs.aws.amazon.com/waf/latest/developerguide/waf-js-challenge-api-set-token-domain.html>.
 pub fn token_domain(host: &str, token_domains: &[String]) -> String {
+    acceptable_domains(host, token_domains).into_iter().min_by_key(String::len).unwrap_or_default()
+}
+
+/// The token domains a request to `host` accepts: the host itself, and each of the web ACL's
+/// token domains the host is or is under ("the resource's host domain plus all domains in the
+/// token domain list, including their prefixed subdomains").
+pub fn acceptable_domains(host: &str, token_domains: &[String]) -> Vec<String> {
     let host = host_name(host);
-    token_domains
+    let mut domains: Vec<String> = token_domains
         .iter()
         .map(|d| d.trim_start_matches('.').to_ascii_lowercase())
         .filter(|d| !d.is_empty() && (host == *d || host.ends_with(&format!(".{d}"))))
-        .max_by_key(String::len)
-        .unwrap_or(host)
+        .collect();
+    if !domains.contains(&host) {
+        domains.push(host);
+    }
+    domains
 }
 
 /// A `Host` header's name: lower case, without a port (an IPv6 literal keeps its brackets).
@@ -342,9 +354,9 @@ pub struct Checked {
     pub failure_reason: Option<&'static str>,
 }
 
-/// Checks a request's token for a rule of `kind` with `immunity` seconds, against the domain the
-/// request's host gives.
-pub fn check(presented: Presented<'_>, kind: Kind, immunity: u64, now: u64, domain: &str) -> Checked {
+/// Checks a request's token for a rule of `kind` with `immunity` seconds, against the domains
+/// the request accepts ([`acceptable_domains`]).
+pub fn check(presented: Presented<'_>, kind: Kind, immunity: u64, now: u64, domains: &[String]) -> Checked {
     let code = match kind {
         Kind::Captcha => 405,
         Kind::Challenge => 202,
@@ -360,7 +372,7 @@ pub fn check(presented: Presented<'_>, kind: Kind, immunity: u64, now: u64, doma
         Presented::Invalid => return failed("TOKEN_INVALID", None),
         Presented::Valid(t) => t,
     };
-    if token.domain != domain {
+    if !domains.contains(&token.domain) {
         return failed("TOKEN_DOMAIN_MISMATCH", None);
     }
     let solved = match kind {

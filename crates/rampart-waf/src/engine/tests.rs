@@ -907,6 +907,13 @@ fn captcha_and_challenge_let_a_fresh_token_go_on_as_count_and_answer_anything_el
     let mut shop = with(Some(now), Some(now), "example.com");
     shop.headers = vec![("Host", "shop.example.com:8443")];
     assert!(matches!(decide(&compiled, &shop).decision, Decision::Allow { .. }));
+    // …and one for the host itself too; but not one for a sibling host outside the list.
+    let mut own = with(Some(now), Some(now), "shop.example.com");
+    own.headers = vec![("Host", "shop.example.com")];
+    assert!(matches!(decide(&compiled, &own).decision, Decision::Allow { .. }));
+    let mut sibling = with(Some(now), Some(now), "www.example.com");
+    sibling.headers = vec![("Host", "shop.example.com")];
+    assert_eq!(decide(&compiled, &sibling).token_check.unwrap().failure_reason, Some("TOKEN_DOMAIN_MISMATCH"));
 }
 
 /// Lists as an operator imports them: one address per list here.

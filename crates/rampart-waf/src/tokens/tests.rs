@@ -40,9 +40,14 @@ fn the_token_is_read_from_its_cookie_else_its_header() {
 }
 
 #[test]
-fn a_token_is_issued_for_the_longest_token_domain_the_host_is_under() {
+fn a_token_is_issued_for_the_shortest_token_domain_the_host_is_under_and_accepted_under_any() {
     let domains = vec!["example.com".to_owned(), "shop.example.com".to_owned()];
-    assert_eq!(token_domain("a.shop.example.com:8443", &domains), "shop.example.com");
+    assert_eq!(token_domain("a.shop.example.com:8443", &domains), "example.com");
+    assert_eq!(token_domain("a.shop.example.com", &domains[1..]), "shop.example.com");
+    let mut accepted = acceptable_domains("a.shop.example.com", &domains);
+    accepted.sort();
+    assert_eq!(accepted, ["a.shop.example.com", "example.com", "shop.example.com"]);
+    assert_eq!(acceptable_domains("other.org", &domains), ["other.org"]);
     assert_eq!(token_domain("WWW.Example.com", &domains), "example.com");
     assert_eq!(token_domain("badexample.com", &domains), "badexample.com");
     assert_eq!(token_domain("127.0.0.1:8080", &[]), "127.0.0.1");
@@ -106,18 +111,19 @@ fn a_rule_accepts_a_token_solved_within_its_immunity_time_for_its_domain() {
     let token =
         Token { id: "s".into(), challenge_at: Some(NOW - 100), captcha_at: Some(NOW - 400), domain: "d".into() };
     let valid = Presented::Valid(&token);
-    assert_eq!(check(valid, Kind::Challenge, 300, NOW, "d").failure_reason, None);
-    assert_eq!(check(valid, Kind::Challenge, 300, NOW, "d").solve_timestamp, Some(NOW - 100));
-    let expired = check(valid, Kind::Captcha, 300, NOW, "d");
+    let (d, e) = (["d".to_owned()], ["e".to_owned()]);
+    assert_eq!(check(valid, Kind::Challenge, 300, NOW, &d).failure_reason, None);
+    assert_eq!(check(valid, Kind::Challenge, 300, NOW, &d).solve_timestamp, Some(NOW - 100));
+    let expired = check(valid, Kind::Captcha, 300, NOW, &d);
     assert_eq!((expired.response_code, expired.failure_reason), (Some(405), Some("TOKEN_EXPIRED")));
-    assert_eq!(check(valid, Kind::Captcha, 400, NOW, "d").failure_reason, None);
-    assert_eq!(check(valid, Kind::Challenge, 300, NOW, "e").failure_reason, Some("TOKEN_DOMAIN_MISMATCH"));
-    let missing = check(Presented::Absent, Kind::Challenge, 300, NOW, "d");
+    assert_eq!(check(valid, Kind::Captcha, 400, NOW, &d).failure_reason, None);
+    assert_eq!(check(valid, Kind::Challenge, 300, NOW, &e).failure_reason, Some("TOKEN_DOMAIN_MISMATCH"));
+    let missing = check(Presented::Absent, Kind::Challenge, 300, NOW, &d);
     assert_eq!((missing.response_code, missing.failure_reason), (Some(202), Some("TOKEN_MISSING")));
-    assert_eq!(check(Presented::Invalid, Kind::Captcha, 300, NOW, "d").failure_reason, Some("TOKEN_INVALID"));
+    assert_eq!(check(Presented::Invalid, Kind::Captcha, 300, NOW, &d).failure_reason, Some("TOKEN_INVALID"));
     let challenged_only = Token { captcha_at: None, ..token.clone() };
     assert_eq!(
-        check(Presented::Valid(&challenged_only), Kind::Captcha, 300, NOW, "d").failure_reason,
+        check(Presented::Valid(&challenged_only), Kind::Captcha, 300, NOW, &d).failure_reason,
         Some("TOKEN_MISSING")
     );
 }
