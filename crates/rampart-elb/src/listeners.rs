@@ -149,16 +149,6 @@ pub fn describe_ssl_policies(
 /// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html>.
 const MAX_LISTENER_CERTIFICATES: usize = 25;
 
-/// AddListenerCertificates's first step: the certificates it names exist.
-pub fn prepare_add_listener_certificates(
-    ctx: &Ctx<'_>,
-    input: shapes::AddListenerCertificatesInput,
-    exists: CertificateExists,
-) -> Result<shapes::AddListenerCertificatesInput, ServiceError> {
-    check_certificates(ctx, Some(&input.certificates), exists)?;
-    Ok(input)
-}
-
 /// Adds certificates to an HTTPS listener's list, for clients that ask for their names (SNI).
 /// See <https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_AddListenerCertificates.html>.
 pub fn add_listener_certificates(
@@ -269,23 +259,37 @@ fn check_certificates(
     Ok(())
 }
 
-/// CreateListener's first step: the certificates it names exist.
-pub fn prepare_create_listener(
-    ctx: &Ctx<'_>,
-    input: shapes::CreateListenerInput,
-    exists: CertificateExists,
-) -> Result<shapes::CreateListenerInput, ServiceError> {
-    check_certificates(ctx, input.certificates.as_ref(), exists)?;
-    Ok(input)
+/// A request that names listener certificates: CreateListener, ModifyListener,
+/// AddListenerCertificates.
+pub trait NamesCertificates {
+    fn certificates(&self) -> Option<&Vec<shapes::Certificate>>;
 }
 
-/// ModifyListener's first step: the certificates it names exist.
-pub fn prepare_modify_listener(
+impl NamesCertificates for shapes::CreateListenerInput {
+    fn certificates(&self) -> Option<&Vec<shapes::Certificate>> {
+        self.certificates.as_ref()
+    }
+}
+
+impl NamesCertificates for shapes::ModifyListenerInput {
+    fn certificates(&self) -> Option<&Vec<shapes::Certificate>> {
+        self.certificates.as_ref()
+    }
+}
+
+impl NamesCertificates for shapes::AddListenerCertificatesInput {
+    fn certificates(&self) -> Option<&Vec<shapes::Certificate>> {
+        Some(&self.certificates)
+    }
+}
+
+/// The first step of a request naming listener certificates: they exist.
+pub fn prepare_listener_certificates<I: NamesCertificates>(
     ctx: &Ctx<'_>,
-    input: shapes::ModifyListenerInput,
+    input: I,
     exists: CertificateExists,
-) -> Result<shapes::ModifyListenerInput, ServiceError> {
-    check_certificates(ctx, input.certificates.as_ref(), exists)?;
+) -> Result<I, ServiceError> {
+    check_certificates(ctx, input.certificates(), exists)?;
     Ok(input)
 }
 

@@ -550,7 +550,7 @@ impl Dispatch {
             (
                 (elb, "CreateListener"),
                 prepared(
-                    |ctx, i| rampart_elb::prepare_create_listener(ctx, i, iam::server_certificate_exists),
+                    |ctx, i| rampart_elb::prepare_listener_certificates(ctx, i, iam::server_certificate_exists),
                     rampart_elb::create_listener,
                 ),
             ),
@@ -577,7 +577,7 @@ impl Dispatch {
             (
                 (elb, "AddListenerCertificates"),
                 prepared(
-                    |ctx, i| rampart_elb::prepare_add_listener_certificates(ctx, i, iam::server_certificate_exists),
+                    |ctx, i| rampart_elb::prepare_listener_certificates(ctx, i, iam::server_certificate_exists),
                     rampart_elb::add_listener_certificates,
                 ),
             ),
@@ -587,7 +587,7 @@ impl Dispatch {
             (
                 (elb, "ModifyListener"),
                 prepared(
-                    |ctx, i| rampart_elb::prepare_modify_listener(ctx, i, iam::server_certificate_exists),
+                    |ctx, i| rampart_elb::prepare_listener_certificates(ctx, i, iam::server_certificate_exists),
                     rampart_elb::modify_listener,
                 ),
             ),
