@@ -5,6 +5,7 @@
 use rampart_policy::{Context, Input, Named, Policy, PolicyKind, Principal, decide};
 use rampart_shapes::generated::iam as shapes;
 
+use super::roles::RoleRecord;
 use super::{identity_documents, read_group, read_user};
 use crate::authz::{principal_context, role_context};
 
@@ -86,26 +87,32 @@ fn subject(ctx: &Ctx<'_>, source_arn: &str) -> Result<Subject, ServiceError> {
     if let Some(rest) = resource.strip_prefix("role/") {
         let name = rest.rsplit('/').next().unwrap_or(rest);
         let role = super::read_role(ctx.db, account, name)?.filter(|r| r.arn() == source_arn).ok_or_else(no_entity)?;
-        let docs = super::role_documents(ctx.db, &role)?
-            .into_iter()
-            .map(|(id, doc)| {
-                let kind = if id.starts_with("arn:") { managed_type(&id) } else { "role" };
-                (id, kind, doc.into_owned())
-            })
-            .collect();
-        let boundary = match &role.boundary {
-            Some(arn) => Some(super::managed_document(ctx.db, arn)?.into_owned()),
-            None => None,
-        };
         // The role is simulated as a session of itself, the way enforcement sees its callers.
-        return Ok(Subject {
-            docs,
-            boundary,
-            principal: Principal::role_session(account, &role.path, &role.name, SIMULATED_SESSION),
-            context: role_context(&role, SIMULATED_SESSION),
-        });
+        return role_subject(ctx, &role, SIMULATED_SESSION);
     }
     Err(invalid(format!("Simulation of {source_arn} is not supported: give a user, group or role ARN")))
+}
+
+/// A role as a session of itself named `session`: its policies, its boundary, the session's
+/// principal and context.
+fn role_subject(ctx: &Ctx<'_>, role: &RoleRecord, session: &str) -> Result<Subject, ServiceError> {
+    let docs = super::role_documents(ctx.db, role)?
+        .into_iter()
+        .map(|(id, doc)| {
+            let kind = if id.starts_with("arn:") { managed_type(&id) } else { "role" };
+            (id, kind, doc.into_owned())
+        })
+        .collect();
+    let boundary = match &role.boundary {
+        Some(arn) => Some(super::managed_document(ctx.db, arn)?.into_owned()),
+        None => None,
+    };
+    Ok(Subject {
+        docs,
+        boundary,
+        principal: Principal::role_session(&ctx.principal.account_id, &role.path, &role.name, session),
+        context: role_context(role, session),
+    })
 }
 
 /// What a simulation asks, beyond the subject's own policies: the API's inputs, as it names them.
@@ -407,17 +414,22 @@ pub fn service_role_may(
     if !rampart_policy::service_allowed(&trust, "TrustPolicy", service, ("sts:AssumeRole", role_arn), Context::new()) {
         return Ok(false);
     }
-    let docs = super::role_documents(ctx.db, &role)?;
+    // The service acts as the role's session itself (not through forward access sessions), so
+    // its requests carry no aws:CalledVia.
+    let subject = role_subject(ctx, &role, SERVICE_SESSION)?;
     // Like SCPs, a stored policy that no longer parses allows nothing.
-    let compiled: Vec<(String, Policy)> =
-        docs.iter().filter_map(|(id, d)| Some((id.clone(), Policy::parse(d, PolicyKind::Identity).ok()?))).collect();
+    let compiled: Vec<(String, Policy)> = subject
+        .docs
+        .iter()
+        .filter_map(|(id, _, d)| Some((id.clone(), Policy::parse(d, PolicyKind::Identity).ok()?)))
+        .collect();
     let identity: Vec<Named<'_>> = compiled.iter().map(|(n, p)| Named { name: n, policy: p }).collect();
-    let boundary = match &role.boundary {
-        Some(arn) => match Policy::parse(&super::managed_document(ctx.db, arn)?, PolicyKind::Boundary) {
+    let boundary = match (&role.boundary, subject.boundary.as_deref()) {
+        (Some(arn), Some(doc)) => match Policy::parse(doc, PolicyKind::Boundary) {
             Ok(p) => Some((arn.clone(), p)),
             Err(_) => return Ok(false),
         },
-        None => None,
+        _ => None,
     };
     // The resource's own policy (a bucket's) weighs in as it does for a request: its denies
     // refuse. A stored one that no longer parses allows nothing.
@@ -430,10 +442,7 @@ pub fn service_role_may(
     let scp_levels: Vec<Vec<Named<'_>>> =
         scps.iter().map(|level| level.iter().map(|(n, p)| Named { name: n, policy: p }).collect()).collect();
     let scp_levels: Vec<&[Named<'_>]> = scp_levels.iter().map(Vec::as_slice).collect();
-    let principal = Principal::role_session(account, &role.path, &role.name, SERVICE_SESSION);
-    // The service acts as the role's session itself (not through forward access sessions), so
-    // its requests carry no aws:CalledVia.
-    let context = role_context(&role, SERVICE_SESSION);
+    let (principal, context) = (subject.principal, subject.context);
     Ok(checks.iter().all(|(action, resource)| {
         decide(&Input {
             action,
