@@ -128,6 +128,17 @@ const KNOWN: &[(&str, &str, &str)] = &[
     (r"\+https?://|\b(?:[a-z0-9_-]*bot|crawler|spider)\b", "unknown", "miscellaneous"),
 ];
 
+/// Every bot name a label can give, once each, in the table's order.
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for (_, name, _) in KNOWN {
+        if !names.contains(name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 static PATTERNS: LazyLock<Option<regex::RegexSet>> =
     LazyLock::new(|| regex::RegexSetBuilder::new(KNOWN.iter().map(|(p, _, _)| *p)).case_insensitive(true).build().ok());
 

@@ -476,11 +476,21 @@ impl ManagedGroup {
         })
     }
 
+    /// The labels the group can add: its rules' own, and for Bot Control also each bot's name,
+    /// `bot:verified`, and the token labels of its token management.
     fn labels(&self) -> Vec<shapes::LabelSummary> {
-        self.rules
-            .iter()
-            .map(|(_, label, _)| shapes::LabelSummary { name: Some(format!("{}{label}", self.namespace)) })
-            .collect()
+        let mut labels: Vec<String> =
+            self.rules.iter().map(|(_, label, _)| format!("{}{label}", self.namespace)).collect();
+        if self.name == BOT_CONTROL {
+            for name in crate::bots::names() {
+                labels.push(format!("{}bot:name:{name}", self.namespace));
+            }
+            labels.push(format!("{}bot:verified", self.namespace));
+            for status in ["accepted", "rejected", "absent"] {
+                labels.push(format!("awswaf:managed:token:{status}"));
+            }
+        }
+        labels.into_iter().map(|name| shapes::LabelSummary { name: Some(name) }).collect()
     }
 }
 

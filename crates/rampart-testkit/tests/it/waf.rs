@@ -1419,6 +1419,25 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
             .visibility_config(visibility("bots"))
             .send()
     };
+    // The group describes every label it can add, its token management's included.
+    let described = waf(&server)
+        .describe_managed_rule_group()
+        .vendor_name("AWS")
+        .name("AWSManagedRulesBotControlRuleSet")
+        .scope(Scope::Regional)
+        .send()
+        .await
+        .unwrap();
+    let labels: Vec<&str> = described.available_labels().iter().filter_map(|l| l.name()).collect();
+    for label in [
+        "awswaf:managed:aws:bot-control:bot:category:search_engine",
+        "awswaf:managed:aws:bot-control:bot:name:googlebot",
+        "awswaf:managed:aws:bot-control:bot:verified",
+        "awswaf:managed:aws:bot-control:signal:non_browser_user_agent",
+        "awswaf:managed:token:absent",
+    ] {
+        assert!(labels.contains(&label), "{label} in {labels:?}");
+    }
     let targeted = create(InspectionLevel::Targeted).await;
     assert_eq!(code(targeted), "WAFInvalidParameterException");
     create(InspectionLevel::Common).await.unwrap();
