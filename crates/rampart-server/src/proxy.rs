@@ -209,11 +209,14 @@ impl Proxy {
                 if let (None, Some(a)) = (parts.headers.get(http::header::HOST), authority) {
                     headers.push((b"host", a));
                 }
-                let host = headers
-                    .iter()
-                    .find(|(n, _)| n.eq_ignore_ascii_case(b"host"))
-                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default();
+                // The host, for the few requests that meet a token's problem.
+                let host_of = |headers: &[(&[u8], &[u8])]| {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(b"host"))
+                        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+                        .unwrap_or_default()
+                };
                 let opened = self.tokens.open(&headers);
                 let token = match &opened {
                     None => rampart_waf::tokens::Presented::Absent,
@@ -222,6 +225,7 @@ impl Proxy {
                 };
                 // An answer to a CAPTCHA or challenge earns its token here, never upstream.
                 if crate::waf_tokens::is_answer(&parts) {
+                    let host = host_of(&headers);
                     return self.tokens.verify(&body, (&host, &acl.token_domain(&host)), token, self.https);
                 }
                 let request = rampart_waf::engine::fields::Request {
@@ -257,7 +261,8 @@ impl Proxy {
                     Decision::Block(r) => return answer(r),
                     Decision::Interstitial(kind, mut r) => {
                         let accept = parts.headers.get(http::header::ACCEPT);
-                        if let Some(page) = self.tokens.page(kind, &acl.token_domain(&host), accept) {
+                        let domain = acl.token_domain(&host_of(&headers));
+                        if let Some(page) = self.tokens.page(kind, &domain, accept) {
                             r.body = page.into_bytes();
                             r.content_type = Some("text/html; charset=utf-8".to_owned());
                         }

@@ -599,13 +599,12 @@ impl WebAcl {
 
     /// Decides a request.
     pub fn evaluate(&self, request: &Request<'_>) -> Verdict {
-        let host = request.header("host").map(String::from_utf8_lossy);
-        let domains = crate::tokens::acceptable_domains(host.as_deref().unwrap_or_default(), &self.token_domains);
         let mut state = State {
             labels: Vec::new(),
             counted: Vec::new(),
             inserted: Vec::new(),
-            domains,
+            token_domains: &self.token_domains,
+            domains: None,
             token_check: None,
             counted_top: Vec::new(),
             bot: None,
@@ -684,12 +683,15 @@ impl WebAcl {
     }
 }
 
-struct State {
+struct State<'a> {
     labels: Vec<String>,
     counted: Vec<String>,
     inserted: Vec<(String, String)>,
-    /// The domains a token may be for (the request's host, and the token domains it is under).
-    domains: Vec<String>,
+    /// The web ACL's token domains.
+    token_domains: &'a [String],
+    /// The domains a token may be for (the request's host, and the token domains it is under),
+    /// once a token is checked: most requests meet no CAPTCHA, challenge or Bot Control.
+    domains: Option<Vec<String>>,
     token_check: Option<crate::tokens::Checked>,
     /// The web ACL's own rules, by index, that counted the request.
     counted_top: Vec<usize>,
@@ -698,7 +700,15 @@ struct State {
     bot: Option<(Option<crate::bots::Bot>, bool)>,
 }
 
-impl State {
+impl State<'_> {
+    fn domains(&mut self, request: &Request<'_>) -> &[String] {
+        let token_domains = self.token_domains;
+        self.domains.get_or_insert_with(|| {
+            let host = request.header("host").map(String::from_utf8_lossy);
+            crate::tokens::acceptable_domains(host.as_deref().unwrap_or_default(), token_domains)
+        })
+    }
+
     fn bot(&mut self, request: &Request<'_>) -> (Option<crate::bots::Bot>, bool) {
         *self.bot.get_or_insert_with(|| {
             let agent = request.header("user-agent").map(String::from_utf8_lossy);
@@ -815,7 +825,7 @@ fn run(
                     Outcome::Block(r) => return Some((Decision::Block(r.clone()), rule.name.clone(), at)),
                     Outcome::Token(kind, immunity, h) => {
                         let checked =
-                            crate::tokens::check(request.token, *kind, *immunity, request.now, &state.domains);
+                            crate::tokens::check(request.token, *kind, *immunity, request.now, state.domains(request));
                         let passed = checked.response_code.is_none();
                         state.token_check = Some(checked);
                         if !passed {
@@ -841,7 +851,7 @@ fn token_label(request: &Request<'_>, state: &mut State, immunity: u64) {
     use crate::tokens::{Kind, Presented, check};
     let label = match request.token {
         Presented::Absent => "awswaf:managed:token:absent",
-        token => match check(token, Kind::Challenge, immunity, request.now, &state.domains).failure_reason {
+        token => match check(token, Kind::Challenge, immunity, request.now, state.domains(request)).failure_reason {
             None => "awswaf:managed:token:accepted",
             Some(_) => "awswaf:managed:token:rejected",
         },
