@@ -178,9 +178,10 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
 });
 
 const EC2_METADATA: &str = r"(?i)169\.254\.169\.254|2852039166|0xa9fea9fe|0251\.0376\.0251\.0376|::ffff:a9fe:a9fe|fd00:ec2::254|instance-data\b";
-/// A `..` segment between separators (Tomcat's `..;/` too), with the overlong UTF-8 slash and
-/// backslash (`%c0%af`, `%c1%9c`) counted as separators, or a system file named outright.
-const LFI: &str = r"(?-u:(?:^|[/\\]|\xc0\xaf|\xc1\x9c)\.\.+;?(?:[/\\]|\xc0\xaf|\xc1\x9c|$))|(?i)\b(?:etc/(?:passwd|shadow)|win(?:dows)?[/\\]win\.ini|boot\.ini)\b";
+/// A `..` segment between separators (Tomcat's `..;/` too), with the overlong UTF-8 dot, slash
+/// and backslash (`%c0%ae`, `%c0%af`, `%c1%9c`) counted as theirs, or a system file named
+/// outright. Overlong forms are invalid UTF-8 that no honest client sends.
+const LFI: &str = r"(?-u:(?:^|[/\\]|\xc0\xaf|\xc1\x9c)(?:\.|\xc0\xae)(?:\.|\xc0\xae)+;?(?:[/\\]|\xc0\xaf|\xc1\x9c|$))|(?i)\b(?:etc/(?:passwd|shadow)|win(?:dows)?[/\\]win\.ini|boot\.ini)\b";
 const RFI: &str = r"(?i)(?:https?|ftps?|file)://\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}";
 const EXTENSIONS: &str = r"(?i)\.(?:log|ini|bak|old|sql|conf|cfg|env|swp|backup|dat|db|mdb|htaccess|htpasswd|passwd|pem|key|config|asa|asax)(?:$|[?;/])";
 

@@ -441,10 +441,15 @@ fn aws_managed_groups_block_with_awss_rule_names_and_labels() {
         assert_eq!(v.terminating_rule, "Default_Action", "{} {}: {v:?}", r.path, r.query);
     }
     let core = "awswaf:managed:aws:core-rule-set:";
-    let cases: [(Req, &str, String); 6] = [
+    let cases: [(Req, &str, String); 7] = [
         (no_agent(browser("/", "")), "NoUserAgent_HEADER", format!("{core}NoUserAgent_Header")),
         (
             browser("/download", "file=..%2F..%2F..%2Fetc%2Fpasswd"),
+            "GenericLFI_QUERYARGUMENTS",
+            format!("{core}GenericLFI_QueryArguments"),
+        ),
+        (
+            browser("/download", "file=%25c0%25ae%25c0%25ae/%25c0%25ae%25c0%25ae/app.cfg"),
             "GenericLFI_QUERYARGUMENTS",
             format!("{core}GenericLFI_QueryArguments"),
         ),
