@@ -132,8 +132,8 @@ enum RuleKind {
         /// OverrideAction Count: the group's terminating actions count instead.
         count: bool,
         /// Bot Control's token management: the group labels each request it inspects by its
-        /// token's challenge, against this immunity time (seconds).
-        tokens: Option<u64>,
+        /// token's challenge and CAPTCHA solves, against the web ACL's immunity times.
+        tokens: Option<Immunity>,
     },
 }
 
@@ -494,7 +494,7 @@ impl Compiler<'_> {
                 let scope_down = scope_down.map(|d| self.statement(d, context)).transpose()?;
                 let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
                 let bot_control = id == format!("AWS#{}", crate::managed::BOT_CONTROL);
-                let tokens = (kind == "MANAGED_RULE_GROUP" && bot_control).then_some(self.immunity.challenge);
+                let tokens = (kind == "MANAGED_RULE_GROUP" && bot_control).then_some(self.immunity);
                 out.push(CompiledRule {
                     name: rule.name.clone(),
                     metric,
@@ -790,7 +790,7 @@ fn run(
                     continue;
                 }
                 if let Some(immunity) = tokens {
-                    token_label(request, state, *immunity);
+                    token_labels(request, state, *immunity);
                 }
                 if let Some((decision, name, _)) = run(rules, request, state, (count || *group_count, false)) {
                     state.labels.extend(rule.labels.iter().cloned());
@@ -843,21 +843,49 @@ fn run(
     None
 }
 
-/// Bot Control's token label: `awswaf:managed:token:accepted` for a token whose challenge is
-/// solved and unexpired for the request's domain, `rejected` for one that is not (or is no
-/// token of this server's), `absent` without one.
+/// Bot Control's token management labels, as AWS names them: the client session's
+/// `awswaf:managed:token:id:…`, then for the token's challenge (`awswaf:managed:token:`) and its
+/// CAPTCHA (`awswaf:managed:captcha:`) each `accepted` (solved, unexpired, for the request's
+/// domain), `absent` (no token), or `rejected` with its reason: `rejected:not_solved` (a token
+/// without that solve), `rejected:expired`, `rejected:domain_mismatch` or `rejected:invalid`
+/// (not a token of this server's).
 /// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-labeling.html>.
-fn token_label(request: &Request<'_>, state: &mut State, immunity: u64) {
+fn token_labels(request: &Request<'_>, state: &mut State, immunity: Immunity) {
     use crate::tokens::{Kind, Presented, check};
-    let label = match request.token {
-        Presented::Absent => "awswaf:managed:token:absent",
-        token => match check(token, Kind::Challenge, immunity, request.now, state.domains(request)).failure_reason {
-            None => "awswaf:managed:token:accepted",
-            Some(_) => "awswaf:managed:token:rejected",
-        },
-    };
-    if !state.labels.iter().any(|l| l == label) {
-        state.labels.push(label.to_owned());
+    let mut labels = Vec::with_capacity(4);
+    if let Presented::Valid(token) = request.token {
+        labels.push(format!("awswaf:managed:token:id:{}", token.id));
+    }
+    for (kind, prefix, seconds) in [
+        (Kind::Challenge, "awswaf:managed:token:", immunity.challenge),
+        (Kind::Captcha, "awswaf:managed:captcha:", immunity.captcha),
+    ] {
+        if matches!(request.token, Presented::Absent) {
+            labels.push(format!("{prefix}absent"));
+            continue;
+        }
+        match check(request.token, kind, seconds, request.now, state.domains(request)).failure_reason {
+            None => labels.push(format!("{prefix}accepted")),
+            Some(reason) => {
+                labels.push(format!("{prefix}rejected"));
+                labels.push(format!("{prefix}rejected:{}", rejected_reason(reason)));
+            }
+        }
+    }
+    for label in labels {
+        if !state.labels.contains(&label) {
+            state.labels.push(label);
+        }
+    }
+}
+
+/// The label name of a token check's failure reason, for a token that was there.
+fn rejected_reason(failure: &str) -> &'static str {
+    match failure {
+        "TOKEN_EXPIRED" => "expired",
+        "TOKEN_DOMAIN_MISMATCH" => "domain_mismatch",
+        "TOKEN_INVALID" => "invalid",
+        _ => "not_solved",
     }
 }
 

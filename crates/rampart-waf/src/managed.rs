@@ -487,8 +487,13 @@ impl ManagedGroup {
                 labels.push(format!("{}bot:name:{name}", self.namespace));
             }
             labels.push(format!("{}bot:verified", self.namespace));
-            for status in ["accepted", "rejected", "absent"] {
-                labels.push(format!("awswaf:managed:token:{status}"));
+            for prefix in ["awswaf:managed:token:", "awswaf:managed:captcha:"] {
+                for status in ["accepted", "absent", "rejected"] {
+                    labels.push(format!("{prefix}{status}"));
+                }
+                for reason in ["not_solved", "expired", "domain_mismatch", "invalid"] {
+                    labels.push(format!("{prefix}rejected:{reason}"));
+                }
             }
         }
         labels.into_iter().map(|name| shapes::LabelSummary { name: Some(name) }).collect()

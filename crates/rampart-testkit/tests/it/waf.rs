@@ -1435,6 +1435,8 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
         "awswaf:managed:aws:bot-control:bot:verified",
         "awswaf:managed:aws:bot-control:signal:non_browser_user_agent",
         "awswaf:managed:token:absent",
+        "awswaf:managed:token:rejected:expired",
+        "awswaf:managed:captcha:rejected:not_solved",
     ] {
         assert!(labels.contains(&label), "{label} in {labels:?}");
     }

@@ -46,6 +46,8 @@ struct Req {
     tls: Option<hello::Fingerprints>,
     locate: Option<Box<dyn fields::Locate>>,
     token: Option<crate::tokens::Token>,
+    /// Carries something that is no token of this server's.
+    forged: bool,
     lists: Option<Box<dyn fields::Listed>>,
 }
 
@@ -61,6 +63,7 @@ fn get(path: &'static str, query: &'static str) -> Req {
         tls: None,
         locate: None,
         token: None,
+        forged: false,
         lists: None,
     }
 }
@@ -78,7 +81,11 @@ fn decide(acl: &WebAcl, r: &Req) -> Verdict {
         now: r.now,
         tls: r.tls.as_ref(),
         locate: r.locate.as_deref(),
-        token: r.token.as_ref().map_or(crate::tokens::Presented::Absent, crate::tokens::Presented::Valid),
+        token: match (&r.token, r.forged) {
+            (_, true) => crate::tokens::Presented::Invalid,
+            (Some(t), false) => crate::tokens::Presented::Valid(t),
+            (None, false) => crate::tokens::Presented::Absent,
+        },
         ip_lists: r.lists.as_deref(),
     };
     acl.evaluate(&request)
@@ -1006,7 +1013,7 @@ impl fields::Listed for BotLists {
 
 /// A verdict's labels but Bot Control's token label.
 fn bot_labels(v: &Verdict) -> Vec<String> {
-    v.labels.iter().filter(|l| !l.starts_with("awswaf:managed:token:")).cloned().collect()
+    v.labels.iter().filter(|l| l.starts_with("awswaf:managed:aws:bot-control:")).cloned().collect()
 }
 
 /// Bot Control's common level: self-identifying bots blocked by their category unless the
@@ -1043,18 +1050,54 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
     let v = decide(&acl, &from("203.0.113.5", Some(chrome)));
     assert!(!blocked(&v) && bot_labels(&v).is_empty(), "{v:?}");
     // Bot Control's token management labels every request it inspects by its token's challenge.
-    assert_eq!(v.labels, ["awswaf:managed:token:absent"]);
-    let token = |challenge_at: u64, domain: &str| crate::tokens::Token {
-        id: "s".into(),
+    assert_eq!(v.labels, ["awswaf:managed:token:absent", "awswaf:managed:captcha:absent"]);
+    let token = |challenge_at: u64, captcha_at: Option<u64>, domain: &str| crate::tokens::Token {
+        id: "s1".into(),
         challenge_at: Some(challenge_at),
-        captcha_at: None,
+        captcha_at,
         domain: domain.into(),
     };
     let now = get("/", "").now;
     let with_token = |t| Req { token: Some(t), ..from("203.0.113.5", Some(chrome)) };
-    assert_eq!(decide(&acl, &with_token(token(now - 10, "example.com"))).labels, ["awswaf:managed:token:accepted"]);
-    assert_eq!(decide(&acl, &with_token(token(now - 301, "example.com"))).labels, ["awswaf:managed:token:rejected"]);
-    assert_eq!(decide(&acl, &with_token(token(now, "elsewhere.com"))).labels, ["awswaf:managed:token:rejected"]);
+    let labels = |t| decide(&acl, &with_token(t)).labels;
+    let id = "awswaf:managed:token:id:s1";
+    assert_eq!(
+        labels(token(now - 10, None, "example.com")),
+        [
+            id,
+            "awswaf:managed:token:accepted",
+            "awswaf:managed:captcha:rejected",
+            "awswaf:managed:captcha:rejected:not_solved"
+        ]
+    );
+    assert_eq!(
+        labels(token(now - 301, Some(now - 20), "example.com")),
+        [
+            id,
+            "awswaf:managed:token:rejected",
+            "awswaf:managed:token:rejected:expired",
+            "awswaf:managed:captcha:accepted"
+        ]
+    );
+    assert_eq!(
+        labels(token(now, Some(now), "elsewhere.com")),
+        [
+            id,
+            "awswaf:managed:token:rejected",
+            "awswaf:managed:token:rejected:domain_mismatch",
+            "awswaf:managed:captcha:rejected",
+            "awswaf:managed:captcha:rejected:domain_mismatch"
+        ]
+    );
+    assert_eq!(
+        decide(&acl, &Req { forged: true, ..from("203.0.113.5", Some(chrome)) }).labels,
+        [
+            "awswaf:managed:token:rejected",
+            "awswaf:managed:token:rejected:invalid",
+            "awswaf:managed:captcha:rejected",
+            "awswaf:managed:captcha:rejected:invalid"
+        ]
+    );
     let signal = |ip: &str, agent| {
         let v = decide(&acl, &from(ip, agent));
         assert!(blocked(&v), "{agent:?}");
