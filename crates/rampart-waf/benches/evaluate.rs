@@ -1,7 +1,9 @@
 //! The engine evaluating requests against a web ACL of the shape the issue's target configuration
 //! has (SQLi and XSS on the query and body, path and header byte matches with transformations,
 //! an IP set of 1,000 blocks, size limits): a small benign GET, a benign JSON POST, and an
-//! attack that the SQLi rule ends. `cargo bench -p rampart-waf --bench evaluate`.
+//! attack that the SQLi rule ends; and the same GET against the issue's managed groups (AWS's
+//! CommonRuleSet, SQLiRuleSet and KnownBadInputsRuleSet), as `loadbench --op proxy` sends it.
+//! `cargo bench -p rampart-waf --bench evaluate`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark fails loudly")]
 
@@ -105,8 +107,28 @@ fn acl() -> WebAcl {
     WebAcl::compile(&web_acl, &refs).unwrap()
 }
 
+/// The issue's target web ACL: AWS's three managed groups, in order.
+fn managed_acl() -> WebAcl {
+    let group = |name: &str, priority: u32| {
+        format!(
+            r#"{{"Name":"{name}","Priority":{priority},"OverrideAction":{{"None":{{}}}},"Statement":{{"ManagedRuleGroupStatement":{{"VendorName":"AWS","Name":"{name}"}}}},"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#
+        )
+    };
+    let rules = [
+        group("AWSManagedRulesCommonRuleSet", 1),
+        group("AWSManagedRulesSQLiRuleSet", 2),
+        group("AWSManagedRulesKnownBadInputsRuleSet", 3),
+    ];
+    let web_acl: shapes::WebACL = shape(&format!(
+        r#"{{"Name":"target","Id":"{ID}","ARN":"arn:aws:wafv2:us-east-1:111122223333:regional/webacl/target/{ID}","DefaultAction":{{"Allow":{{}}}},"Rules":[{}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"target"}},"LabelNamespace":"awswaf:111122223333:webacl:target:"}}"#,
+        rules.join(",")
+    ));
+    WebAcl::compile(&web_acl, &References::default()).unwrap()
+}
+
 fn evaluate(c: &mut Criterion) {
     let acl = acl();
+    let managed = managed_acl();
     let ip: IpAddr = "203.0.113.9".parse().unwrap();
     let headers: Vec<(&[u8], &[u8])> = vec![
         (b"host", b"shop.example.com"),
@@ -145,6 +167,10 @@ fn evaluate(c: &mut Criterion) {
     c.bench_function("benign GET", |b| b.iter(|| acl.evaluate(black_box(&get))));
     c.bench_function("benign JSON POST", |b| b.iter(|| acl.evaluate(black_box(&post))));
     c.bench_function("SQLi GET", |b| b.iter(|| acl.evaluate(black_box(&attack))));
+    assert_eq!(managed.evaluate(&get).terminating_rule, "Default_Action");
+    assert_eq!(managed.evaluate(&attack).terminating_rule, "SQLi_QUERYARGUMENTS");
+    c.bench_function("managed groups: benign GET", |b| b.iter(|| managed.evaluate(black_box(&get))));
+    c.bench_function("managed groups: benign JSON POST", |b| b.iter(|| managed.evaluate(black_box(&post))));
 }
 
 criterion_group!(benches, evaluate);

@@ -182,6 +182,8 @@ async fn a_flood_turned_away_by_a_rate_rule_is_an_attack_mitigated_while_it_last
     let detail = s.describe_attack().attack_id(ended.attack_id().unwrap()).send().await.unwrap();
     let detail = detail.attack().unwrap();
     assert_eq!(detail.attack_counters()[0].sum(), 30.0);
+    let unknown = s.describe_attack().attack_id("no-such-attack").send().await.unwrap_err();
+    assert!(unknown.as_service_error().unwrap().is_access_denied_exception(), "{unknown:?}");
     let sources = &detail.attack_properties()[0];
     assert_eq!(sources.attack_property_identifier().unwrap().as_str(), "SOURCE_IP_ADDRESS");
     assert_eq!(sources.top_contributors()[0].name(), Some("127.0.0.1"));
