@@ -14,7 +14,6 @@ use rampart_store::{Db, Tx};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-
 /// What the server saw of an attack on a resource since its last report.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -284,13 +283,14 @@ pub fn describe_attack(
     // DescribeAttack's only client error: "the specified AttackId does not exist, or the
     // requester does not have the appropriate permissions to access the AttackId"
     // (https://docs.aws.amazon.com/waf/latest/DDOSAPIReference/API_DescribeAttack.html).
-    let a: Attack = records::read(ctx.db, &attack_key(&ctx.principal.account_id, &input.attack_id))?.ok_or_else(|| {
-        ServiceError::new(
-            "AccessDeniedException",
-            400,
-            format!("The attack {} does not exist or you cannot access it.", input.attack_id),
-        )
-    })?;
+    let a: Attack =
+        records::read(ctx.db, &attack_key(&ctx.principal.account_id, &input.attack_id))?.ok_or_else(|| {
+            ServiceError::new(
+                "AccessDeniedException",
+                400,
+                format!("The attack {} does not exist or you cannot access it.", input.attack_id),
+            )
+        })?;
     let total = i64::try_from(a.requests).unwrap_or(i64::MAX);
     let property = |identifier: &str, counts: &BTreeMap<String, u64>| shapes::AttackProperty {
         attack_layer: Some("APPLICATION".to_owned()),

@@ -106,6 +106,9 @@ pub struct WebAcl {
     /// The web ACL's metric name, and whether it samples what its default action decides.
     metric: String,
     sampled: bool,
+    /// How many distinct (field, transformations) pairs the rules inspect: each request works
+    /// out each pair's transformed values once ([`Inspected`]), for every rule that asks.
+    slots: usize,
 }
 
 #[derive(Debug)]
@@ -156,6 +159,8 @@ enum Node {
         field: Field,
         transforms: Vec<Transform>,
         test: Test,
+        /// Where a request keeps this pair's transformed values (see [`WebAcl::slots`]).
+        slot: usize,
     },
     Ip {
         ranges: Ranges,
@@ -323,7 +328,7 @@ impl Compiler<'_> {
 
     fn statement(&self, s: &shapes::Statement, context: &str) -> Result<Node, Unsupported> {
         let inspect = |field: &shapes::FieldToMatch, t: &[shapes::TextTransformation], test: Test| {
-            Ok(Node::Inspect { field: Field::compile(field)?, transforms: transforms(t)?, test })
+            Ok(Node::Inspect { field: Field::compile(field)?, transforms: transforms(t)?, test, slot: 0 })
         };
         if let Some(b) = &s.byte_match_statement {
             let constraint = match b.positional_constraint.as_str() {
@@ -581,7 +586,7 @@ impl WebAcl {
             Immunity { captcha: crate::tokens::DEFAULT_IMMUNITY, challenge: crate::tokens::DEFAULT_IMMUNITY };
         let immunity = Immunity::of(acl.captcha_config.as_ref(), acl.challenge_config.as_ref(), defaults);
         let compiler = Compiler { refs, bodies: acl.custom_response_bodies.as_ref(), immunity, managed: false };
-        let rules = compiler.rules(
+        let mut rules = compiler.rules(
             acl.rules.as_deref().unwrap_or_default(),
             &namespace,
             &Overrides { actions: None, excluded: None },
@@ -594,12 +599,19 @@ impl WebAcl {
         let (metric, sampled) =
             (acl.visibility_config.metric_name.clone(), acl.visibility_config.sampled_requests_enabled);
         let token_domains = acl.token_domains.clone().unwrap_or_default();
-        Ok(WebAcl { rules, token_domains, default, namespace, metric, sampled })
+        let mut slots = HashMap::new();
+        for rule in &mut rules {
+            rule.assign_slots(&mut slots);
+        }
+        Ok(WebAcl { rules, token_domains, default, namespace, metric, sampled, slots: slots.len() })
     }
 
     /// Decides a request.
     pub fn evaluate(&self, request: &Request<'_>) -> Verdict {
+        let mut memo = Vec::new();
+        memo.resize_with(self.slots, || None);
         let mut state = State {
+            memo,
             labels: Vec::new(),
             counted: Vec::new(),
             inserted: Vec::new(),
@@ -683,7 +695,9 @@ impl WebAcl {
     }
 }
 
-struct State<'a> {
+struct State<'a, 'r> {
+    /// Each (field, transformations) pair's values, once a rule inspected it.
+    memo: Vec<Option<Inspected<'r>>>,
     labels: Vec<String>,
     counted: Vec<String>,
     inserted: Vec<(String, String)>,
@@ -700,7 +714,7 @@ struct State<'a> {
     bot: Option<(Option<crate::bots::Bot>, bool)>,
 }
 
-impl State<'_> {
+impl State<'_, '_> {
     fn domains(&mut self, request: &Request<'_>) -> &[String] {
         let token_domains = self.token_domains;
         self.domains.get_or_insert_with(|| {
@@ -769,13 +783,44 @@ fn action_name(decision: &Decision) -> &'static str {
     }
 }
 
+impl CompiledRule {
+    /// Numbers the (field, transformations) pairs the rule inspects, the same pair the same
+    /// number across the web ACL.
+    fn assign_slots(&mut self, slots: &mut HashMap<String, usize>) {
+        self.statement.assign_slots(slots);
+        if let RuleKind::Group { rules, scope_down, .. } = &mut self.kind {
+            for rule in rules {
+                rule.assign_slots(slots);
+            }
+            if let Some(d) = scope_down {
+                d.assign_slots(slots);
+            }
+        }
+    }
+}
+
+impl Node {
+    fn assign_slots(&mut self, slots: &mut HashMap<String, usize>) {
+        match self {
+            Node::Inspect { field, transforms, slot, .. } => {
+                let next = slots.len();
+                *slot = *slots.entry(format!("{field:?} {transforms:?}")).or_insert(next);
+            }
+            Node::And(nodes) | Node::Or(nodes) => nodes.iter_mut().for_each(|n| n.assign_slots(slots)),
+            Node::Not(n) => n.assign_slots(slots),
+            Node::Rate(r) => r.assign_slots(slots),
+            _ => {}
+        }
+    }
+}
+
 /// Runs rules in order; the decision and rule that ended it, if one did, with the index of the
 /// rule of `rules` it came from (a group's, for one of the group's rules). With `count`, a group
 /// whose override is Count: its terminating actions only count.
-fn run(
+fn run<'r>(
     rules: &[CompiledRule],
-    request: &Request<'_>,
-    state: &mut State,
+    request: &Request<'r>,
+    state: &mut State<'_, 'r>,
     (count, top): (bool, bool),
 ) -> Option<(Decision, String, usize)> {
     // At the web ACL's own level: which of its rules counted a request (by index), for sampling.
@@ -786,7 +831,7 @@ fn run(
         }
         match &rule.kind {
             RuleKind::Group { rules, scope_down, count: group_count, tokens } => {
-                if scope_down.as_ref().is_some_and(|d| !matches(d, request, &state.labels)) {
+                if scope_down.as_ref().is_some_and(|d| !matches(d, request, &state.labels, &mut state.memo)) {
                     continue;
                 }
                 if let Some(immunity) = tokens {
@@ -805,7 +850,7 @@ fn run(
                     if !bot_rule(*test, namespace, rule, request, state) {
                         continue;
                     }
-                } else if !matches(&rule.statement, request, &state.labels) {
+                } else if !matches(&rule.statement, request, &state.labels, &mut state.memo) {
                     continue;
                 } else {
                     state.labels.extend(rule.labels.iter().cloned());
@@ -914,7 +959,42 @@ fn interstitial(kind: crate::tokens::Kind) -> Response {
     }
 }
 
-fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
+/// A (field, transformations) pair as a request has it: its transformed values, or the match or
+/// no match that its oversize handling, or the field's absence, decides.
+enum Inspected<'r> {
+    Match,
+    NoMatch,
+    Values(Vec<std::borrow::Cow<'r, [u8]>>),
+}
+
+impl<'r> Inspected<'r> {
+    fn of(field: &Field, transforms: &[Transform], request: &Request<'r>) -> Inspected<'r> {
+        match field.values(request) {
+            fields::Values::Match => Inspected::Match,
+            fields::Values::NoMatch => Inspected::NoMatch,
+            fields::Values::Inspect(values) => Inspected::Values(
+                values
+                    .into_iter()
+                    .map(|v| match transform::apply_all(transforms, &v) {
+                        std::borrow::Cow::Owned(changed) => std::borrow::Cow::Owned(changed),
+                        // Borrowed: the transformations left the value as it was.
+                        std::borrow::Cow::Borrowed(_) => v,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn test(&self, test: &Test) -> bool {
+        match self {
+            Inspected::Match => true,
+            Inspected::NoMatch => false,
+            Inspected::Values(values) => values.iter().any(|v| test_value(test, v)),
+        }
+    }
+}
+
+fn matches<'r>(node: &Node, request: &Request<'r>, labels: &[String], memo: &mut [Option<Inspected<'r>>]) -> bool {
     match node {
         Node::Always => true,
         Node::Geo { countries, forwarded } => match address_of(forwarded.as_ref(), request) {
@@ -925,21 +1005,18 @@ fn matches(node: &Node, request: &Request<'_>, labels: &[String]) -> bool {
             Ok(ip) => request.locate.and_then(|l| l.asn(ip)).is_some_and(|a| asns.contains(&a)),
             Err(fallback) => fallback,
         },
-        Node::And(all) => all.iter().all(|n| matches(n, request, labels)),
-        Node::Or(any) => any.iter().any(|n| matches(n, request, labels)),
-        Node::Not(n) => !matches(n, request, labels),
-        Node::Rate(r) => r.over(request, labels),
+        Node::And(all) => all.iter().all(|n| matches(n, request, labels, memo)),
+        Node::Or(any) => any.iter().any(|n| matches(n, request, labels, memo)),
+        Node::Not(n) => !matches(n, request, labels, memo),
+        Node::Rate(r) => r.over(request, labels, memo),
         Node::Listed(list) => request.ip_lists.is_some_and(|l| l.listed(list, request.client_ip)),
         // Bot Control's rules are decided in `run`, never nested.
         Node::Bot(..) => false,
         Node::Label { namespace, key, context } => labels.iter().any(|l| label_matches(l, key, *namespace, context)),
         Node::Ip { ranges, forwarded } => ip_matches(ranges, forwarded.as_ref(), request),
-        Node::Inspect { field, transforms, test } => match field.values(request) {
-            fields::Values::Match => true,
-            fields::Values::NoMatch => false,
-            fields::Values::Inspect(values) => {
-                values.iter().any(|v| test_value(test, &transform::apply_all(transforms, v)))
-            }
+        Node::Inspect { field, transforms, test, slot } => match memo.get_mut(*slot) {
+            Some(kept) => kept.get_or_insert_with(|| Inspected::of(field, transforms, request)).test(test),
+            None => Inspected::of(field, transforms, request).test(test),
         },
     }
 }

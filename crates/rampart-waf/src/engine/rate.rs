@@ -128,8 +128,13 @@ impl RateRule {
 
     /// Counts `request` (when it is in scope and has every key) and says whether its instance is
     /// over the limit.
-    pub(super) fn over(&self, request: &Request<'_>, labels: &[String]) -> bool {
-        if self.scope_down.as_ref().is_some_and(|d| !matches(d, request, labels)) {
+    pub(super) fn over<'r>(
+        &self,
+        request: &Request<'r>,
+        labels: &[String],
+        memo: &mut [Option<super::Inspected<'r>>],
+    ) -> bool {
+        if self.scope_down.as_ref().is_some_and(|d| !matches(d, request, labels, memo)) {
             return false;
         }
         let key = match self.key(request, labels) {
@@ -149,6 +154,12 @@ impl RateRule {
         }
         let counter = counters.entry(key).or_insert_with(|| Counter { last: bucket, counts: vec![0; self.buckets] });
         counter.count(bucket) > self.limit
+    }
+
+    pub(super) fn assign_slots(&mut self, slots: &mut HashMap<String, usize>) {
+        if let Some(d) = &mut self.scope_down {
+            d.assign_slots(slots);
+        }
     }
 
     fn key(&self, request: &Request<'_>, labels: &[String]) -> Key {
