@@ -462,6 +462,58 @@ fn record(
     Ok(out)
 }
 
+/// Adds a second's tallies of the WAF proxies (load balancer, source, what it did) to each
+/// source's window in the store at `now` (Unix seconds), and returns the detections they make.
+/// The windows are the store's, not a node's: every node of a cluster adds its own proxies'
+/// reports to them, and a restart keeps them.
+pub fn observe_web(
+    tx: &mut Tx<'_>,
+    tallies: Vec<(String, std::net::IpAddr, crate::web::Seen)>,
+    now: i64,
+    tuning: &Tuning,
+) -> Result<Vec<(String, String, Detection)>, ServiceError> {
+    let mut out = Vec::new();
+    for (balancer, source, seen) in tallies {
+        let key = crate::web::window_key(&balancer, source);
+        let mut window: crate::web::Window = records::read_with(&records::tx_reader(tx), &key)?.unwrap_or_default();
+        out.extend(window.observe((&balancer, source), seen, now, tuning));
+        records::write_tx(tx, &key, &window)?;
+    }
+    Ok(out)
+}
+
+/// Deletes the windows that are over at `now`, and past [`crate::web::MAX_SOURCES`] the least
+/// recently seen; returns how many are kept.
+pub fn sweep_web(tx: &mut Tx<'_>, now: i64, tuning: &Tuning) -> Result<usize, ServiceError> {
+    let prefix = crate::web::WINDOWS.as_bytes();
+    let mut kept: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let batch = tx.scan_prefix(prefix, after.as_deref(), 512, false)?;
+        let done = batch.len() < 512;
+        for (key, value) in batch {
+            match serde_json::from_slice::<crate::web::Window>(&value) {
+                Ok(w) if !w.over(now, tuning) => kept.push((w.last, key.clone())),
+                _ => {
+                    tx.delete(&key)?;
+                }
+            }
+            after = Some(key);
+        }
+        if done {
+            break;
+        }
+    }
+    if kept.len() > crate::web::MAX_SOURCES {
+        kept.sort();
+        let excess = kept.len() - crate::web::MAX_SOURCES;
+        for (_, key) in kept.drain(..excess) {
+            tx.delete(&key)?;
+        }
+    }
+    Ok(kept.len())
+}
+
 /// Findings this severe or more (GuardDuty's High and Critical) are also events in the trail.
 pub const HIGH: f64 = 7.0;
 
@@ -639,5 +691,44 @@ mod tests {
         // Its id carries its millisecond, as event history looks events up by id.
         let id = uuid::Uuid::parse_str(&parsed.event_id).unwrap();
         assert_eq!(id.get_version_num(), 7);
+    }
+
+    /// The proxies' windows live in the store: reports from two nodes add up in one window, a
+    /// window that is over is swept away, and at most `MAX_SOURCES` are kept.
+    #[test]
+    fn web_windows_are_the_stores_shared_by_every_node_and_bounded() {
+        const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/0123456789abcdef";
+        let dir = std::env::temp_dir().join(format!("rampart-gd-web-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = Db::open_sqlite(&dir.join("rampart.db")).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let tuning = Tuning { probe_paths: 6, ..Tuning::default() };
+        let source: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+        let misses = |from: usize| {
+            let mut seen = crate::web::Seen::default();
+            for i in from..from + 3 {
+                seen.path(format!("/missing/{i}").as_bytes());
+            }
+            vec![(LB.to_owned(), source, seen)]
+        };
+        let observe =
+            |tallies, now| rt.block_on(db.transact(move |tx| observe_web(tx, tallies, now, &tuning))).unwrap();
+        // Node A's three misses, then node B's three more: one source, one window, one finding.
+        assert!(observe(misses(0), 1_000).is_empty());
+        let found = observe(misses(3), 1_001);
+        assert_eq!(found.first().map(|(_, _, d)| d.kind.name), Some("Recon:ELB/WebPathEnumeration"));
+        let sweep = |now| rt.block_on(db.transact(move |tx| sweep_web(tx, now, &tuning))).unwrap();
+        assert_eq!(sweep(1_002), 1);
+        assert_eq!(sweep(1_000 + tuning.web_window_secs), 0, "a window that is over is swept");
+        let many: Vec<_> = (0..crate::web::MAX_SOURCES + 5)
+            .map(|i| {
+                let ip = std::net::IpAddr::from(u32::try_from(i).unwrap().to_be_bytes());
+                (LB.to_owned(), ip, crate::web::Seen::default())
+            })
+            .collect();
+        observe(many, 5_000);
+        assert_eq!(sweep(5_001), crate::web::MAX_SOURCES);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -16,11 +16,12 @@
 //! See <https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-format.html> for the
 //! naming scheme.
 //!
-//! The thresholds are [`crate::detect::Tuning`]'s (these constants by default). The windows are
-//! the server's, in memory ([`Watch`], bounded to [`MAX_SOURCES`] sources): a
-//! restart starts them again, and each node watches its own proxies.
+//! The thresholds are [`crate::detect::Tuning`]'s (these constants by default). Each source's
+//! [`Window`] is kept in the store ([`crate::engine::observe_web`]): every node of a cluster adds
+//! what its own proxies saw to the same windows, a restart keeps them, and windows that are over
+//! are swept away, at most [`MAX_SOURCES`] kept.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use serde_json::json;
@@ -103,11 +104,12 @@ fn hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// One source's window at one load balancer.
-#[derive(Debug, Default)]
-struct Window {
+/// One source's window at one load balancer: what it did since the window began.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Window {
     start: i64,
-    last: i64,
+    /// When it was last seen (Unix seconds).
+    pub last: i64,
     blocked: u32,
     paths: BTreeSet<u64>,
     rules: BTreeSet<String>,
@@ -116,13 +118,13 @@ struct Window {
     attacking: bool,
 }
 
-/// The sources being watched, by load balancer and address, with the thresholds they are held
-/// to.
-#[derive(Debug, Default)]
-pub struct Watch {
-    windows: HashMap<(String, IpAddr), Window>,
-    tuning: crate::detect::Tuning,
+/// The store key of a source's window at a load balancer.
+pub(crate) fn window_key(balancer: &str, source: IpAddr) -> Vec<u8> {
+    format!("{WINDOWS}{balancer}\0{source}").into_bytes()
 }
+
+/// Where the windows are kept.
+pub(crate) const WINDOWS: &str = "guardduty-web/";
 
 /// The account and Region a load balancer's ARN names
 /// (`arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/…`).
@@ -182,80 +184,69 @@ fn web_detection(
     Some((account, region, detection))
 }
 
-impl Watch {
-    /// A watch holding sources to `tuning`'s thresholds (`probe_paths`, `blocked_attacks`,
-    /// `web_window_secs`).
-    pub fn new(tuning: crate::detect::Tuning) -> Watch {
-        Watch { windows: HashMap::new(), tuning }
+impl Window {
+    /// Whether the window is over at `now` (Unix seconds): the next report starts a new one.
+    pub fn over(&self, now: i64, tuning: &crate::detect::Tuning) -> bool {
+        now - self.start >= tuning.web_window_secs
     }
 
-    /// Adds a second's tallies (load balancer, source, what it did) at `now` (Unix seconds) and
-    /// returns the detections they make, each with the account and Region of the load balancer.
-    /// A window that has fired counts each later report as a repeat of its finding.
-    pub fn observe(&mut self, tallies: Vec<(String, IpAddr, Seen)>, now: i64) -> Vec<(String, String, Detection)> {
+    /// Adds a report of what `source` did at `balancer` (`seen`) at `now` and returns the
+    /// detections it makes, each with the account and Region of the load balancer. A window
+    /// that has fired counts each later report as a repeat of its finding.
+    pub fn observe(
+        &mut self,
+        (balancer, source): (&str, IpAddr),
+        seen: Seen,
+        now: i64,
+        tuning: &crate::detect::Tuning,
+    ) -> Vec<(String, String, Detection)> {
         let mut out = Vec::new();
-        for (balancer, source, seen) in tallies {
-            let w = self.windows.entry((balancer.clone(), source)).or_default();
-            if now - w.start >= self.tuning.web_window_secs {
-                *w = Window { start: now, ..Window::default() };
-            }
-            w.last = now;
-            w.blocked = w.blocked.saturating_add(seen.blocked);
-            for r in seen.rules {
-                if w.rules.len() < KEPT {
-                    w.rules.insert(r);
-                }
-            }
-            for h in &seen.paths {
-                if w.paths.len() <= self.tuning.probe_paths {
-                    w.paths.insert(*h);
-                }
-            }
-            for s in seen.samples {
-                if w.samples.len() < KEPT {
-                    w.samples.push(s);
-                }
-            }
-            let evidence = |w: &Window| {
-                json!({
-                    "arn": balancer,
-                    "blockedRequests": w.blocked,
-                    "rules": w.rules,
-                    "paths": w.samples,
-                    "distinctPaths": w.paths.len(),
-                })
-            };
-            let probe_now = w.paths.len() >= self.tuning.probe_paths && (!w.probing || !seen.paths.is_empty());
-            if probe_now {
-                w.probing = true;
-                out.extend(web_detection(
-                    &WEB_PATH_ENUMERATION,
-                    (&balancer, Some(source)),
-                    (w.start, now),
-                    1,
-                    evidence(w),
-                ));
-            }
-            let attack_now = w.blocked >= self.tuning.blocked_attacks && (!w.attacking || seen.blocked > 0);
-            if attack_now {
-                let count = if w.attacking { seen.blocked } else { w.blocked };
-                w.attacking = true;
-                out.extend(web_detection(
-                    &BLOCKED_WEB_ATTACKS,
-                    (&balancer, Some(source)),
-                    (w.start, now),
-                    count,
-                    evidence(w),
-                ));
+        if self.over(now, tuning) {
+            *self = Window { start: now, ..Window::default() };
+        }
+        let w = self;
+        w.last = now;
+        w.blocked = w.blocked.saturating_add(seen.blocked);
+        for r in seen.rules {
+            if w.rules.len() < KEPT {
+                w.rules.insert(r);
             }
         }
-        if self.windows.len() > MAX_SOURCES {
-            let mut by_age: Vec<(i64, (String, IpAddr))> =
-                self.windows.iter().map(|(k, w)| (w.last, k.clone())).collect();
-            by_age.sort();
-            for (_, k) in by_age.into_iter().take(self.windows.len() - MAX_SOURCES) {
-                self.windows.remove(&k);
+        for h in &seen.paths {
+            if w.paths.len() <= tuning.probe_paths {
+                w.paths.insert(*h);
             }
+        }
+        for s in seen.samples {
+            if w.samples.len() < KEPT {
+                w.samples.push(s);
+            }
+        }
+        let evidence = |w: &Window| {
+            json!({
+                "arn": balancer,
+                "blockedRequests": w.blocked,
+                "rules": w.rules,
+                "paths": w.samples,
+                "distinctPaths": w.paths.len(),
+            })
+        };
+        let probe_now = w.paths.len() >= tuning.probe_paths && (!w.probing || !seen.paths.is_empty());
+        if probe_now {
+            w.probing = true;
+            out.extend(web_detection(&WEB_PATH_ENUMERATION, (balancer, Some(source)), (w.start, now), 1, evidence(w)));
+        }
+        let attack_now = w.blocked >= tuning.blocked_attacks && (!w.attacking || seen.blocked > 0);
+        if attack_now {
+            let count = if w.attacking { seen.blocked } else { w.blocked };
+            w.attacking = true;
+            out.extend(web_detection(
+                &BLOCKED_WEB_ATTACKS,
+                (balancer, Some(source)),
+                (w.start, now),
+                count,
+                evidence(w),
+            ));
         }
         out
     }
@@ -283,7 +274,31 @@ pub fn attack(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    /// Windows as the store keeps them, in memory.
+    #[derive(Default)]
+    struct Watch {
+        tuning: crate::detect::Tuning,
+        windows: HashMap<(String, IpAddr), Window>,
+    }
+
+    impl Watch {
+        fn new(tuning: crate::detect::Tuning) -> Watch {
+            Watch { tuning, windows: HashMap::new() }
+        }
+
+        fn observe(&mut self, tallies: Vec<(String, IpAddr, Seen)>, now: i64) -> Vec<(String, String, Detection)> {
+            let mut out = Vec::new();
+            for (balancer, source, seen) in tallies {
+                let w = self.windows.entry((balancer.clone(), source)).or_default();
+                out.extend(w.observe((&balancer, source), seen, now, &self.tuning));
+            }
+            out
+        }
+    }
 
     const LB: &str = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop/0123456789abcdef";
 
@@ -365,17 +380,5 @@ mod tests {
         assert_eq!(found.first().map(|(_, _, d)| d.kind.name), Some("Recon:ELB/WebPathEnumeration"));
         let found = w.observe(vec![(LB.to_owned(), ip(2), blocks(2, "sqli"))], 1);
         assert_eq!(found.first().map(|(_, _, d)| d.kind.name), Some("InitialAccess:ELB/BlockedWebAttacks"));
-    }
-
-    #[test]
-    fn the_sources_watched_are_bounded() {
-        let mut w = Watch::default();
-        for i in 0..(MAX_SOURCES + 10) {
-            let source = IpAddr::from(u32::try_from(i).unwrap().to_be_bytes());
-            w.observe(vec![(LB.to_owned(), source, misses(0..1))], i64::try_from(i).unwrap());
-        }
-        assert_eq!(w.windows.len(), MAX_SOURCES);
-        // The oldest went first.
-        assert!(!w.windows.contains_key(&(LB.to_owned(), IpAddr::from([0, 0, 0, 0]))));
     }
 }

@@ -369,7 +369,7 @@ pub(crate) async fn keep(
 ) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut last_logs = std::time::Instant::now();
-    let mut watch = rampart_guardduty::web::Watch::new(tuning);
+    let mut last_sweep = std::time::Instant::now();
     // Each load balancer's request rate against its baseline: surges are attacks too.
     let mut surges: HashMap<String, rampart_shield::surge::Detector> = HashMap::new();
     loop {
@@ -395,8 +395,25 @@ pub(crate) async fn keep(
         // Shield's attack records: floods at attack scale reported, quiet attacks ended.
         let at = time::OffsetDateTime::now_utc();
         let quiet = i64::try_from(attack_quiet_secs).unwrap_or(60);
-        // GuardDuty's detections from the same decisions: probing, repeated attacks, floods.
-        let mut detections = watch.observe(activity.take_web(), now);
+        // GuardDuty's detections from the same decisions: probing, repeated attacks, floods. The
+        // sources' windows are the store's, which every node adds its proxies' reports to.
+        let tallies = activity.take_web();
+        let mut detections = if tallies.is_empty() {
+            Vec::new()
+        } else {
+            db.transact(move |tx| rampart_guardduty::engine::observe_web(tx, tallies, now, &tuning))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "cannot add the proxies' reports to GuardDuty's windows");
+                    Vec::new()
+                })
+        };
+        if last_sweep.elapsed() >= std::time::Duration::from_secs(60) {
+            last_sweep = std::time::Instant::now();
+            if let Err(e) = db.transact(move |tx| rampart_guardduty::engine::sweep_web(tx, now, &tuning)).await {
+                tracing::warn!(error = %e, "cannot sweep GuardDuty's windows that are over");
+            }
+        }
         let mut reports = activity.take_floods(attack_threshold.max(1), now);
         let arrivals = activity.take_arrivals();
         surges.retain(|arn, _| arrivals.iter().any(|(a, _)| a == arn));

@@ -293,3 +293,29 @@ async fn failed_sign_ins_on_any_node_count_toward_one_throttle() {
         assert_eq!((status, body["error"].as_str()), (429, Some("Throttling")));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_probing_both_nodes_proxies_is_found_from_their_reports_together() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", None)];
+    })
+    .await
+    .unwrap();
+    let b = a.join().await.unwrap();
+    let gd = crate::guardduty::client(&a);
+    let detector = gd.create_detector().enable(true).send().await.unwrap().detector_id.unwrap();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    // Fifty paths the application does not have, half through each node's proxy of one load
+    // balancer: neither node alone saw enough to call it probing.
+    let proxies = [&a, &b].map(|n| n.running.as_ref().unwrap().proxies[0].clone());
+    assert_eq!(proxies[0].load_balancer_arn, proxies[1].load_balancer_arn);
+    for i in 0..50 {
+        let url = format!("http://{}/no-such/admin-{i}.php", proxies[i % 2].addr);
+        assert_eq!(crate::waf::send(&http, "GET", &url, &[], "").await.status, 404);
+    }
+    let found = crate::guardduty::wait_until(&gd, &detector, |f| !crate::guardduty::web_findings(f).is_empty()).await;
+    let probe = crate::guardduty::web_findings(&found)[0].clone();
+    assert_eq!(probe.r#type(), Some("Recon:ELB/WebPathEnumeration"));
+}

@@ -941,7 +941,7 @@ async fn thousands_of_ordinary_calls_by_several_principals_find_nothing() {
 }
 
 /// The findings of the WAF proxies' traffic (`…:ELB/…`).
-fn web_findings(found: &[aws_sdk_guardduty::types::Finding]) -> Vec<&aws_sdk_guardduty::types::Finding> {
+pub(crate) fn web_findings(found: &[aws_sdk_guardduty::types::Finding]) -> Vec<&aws_sdk_guardduty::types::Finding> {
     found.iter().filter(|f| f.r#type().is_some_and(|t| t.contains(":ELB/"))).collect()
 }
 
