@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
     let (problem, solution, answer, host) =
         (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next(), parts.next().unwrap_or(""));
     let domain = tokens::token_domain(host, &[host.to_owned()]);
-    let answered = keys.verify(problem, solution, answer, (1_800_000_000, &domain), Presented::Absent);
+    let browser = tokens::Browser::observed(Some(host.as_bytes()), answer, solution.len() % 2 == 0);
+    let answered = keys.verify((problem, solution, answer), (1_800_000_000, &domain), Presented::Absent, browser);
     if answered.outcome.is_ok() || answered.problem.is_some() {
         // Forging a problem needs the key: only one this key set can get this far.
         assert!(keys.answer(problem).is_some());

@@ -226,7 +226,8 @@ impl Proxy {
                 // An answer to a CAPTCHA or challenge earns its token here, never upstream.
                 if crate::waf_tokens::is_answer(&parts) {
                     let host = host_of(&headers);
-                    return self.tokens.verify(&body, (&host, &acl.token_domain(&host)), token, self.https);
+                    let agent = parts.headers.get(http::header::USER_AGENT).map(http::HeaderValue::as_bytes);
+                    return self.tokens.verify((&body, agent), (&host, &acl.token_domain(&host)), token, self.https);
                 }
                 let request = rampart_waf::engine::fields::Request {
                     client_ip: peer.ip(),

@@ -58,7 +58,7 @@ impl TokenDesk {
     /// else 403 with the reason, as JSON.
     pub(crate) fn verify(
         &self,
-        form: &[u8],
+        (form, user_agent): (&[u8], Option<&[u8]>),
         (host, domain): (&str, &str),
         current: Presented<'_>,
         https: bool,
@@ -67,9 +67,13 @@ impl TokenDesk {
             form_urlencoded::parse(form).find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
         };
         let (problem, solution, answer) = (field("problem"), field("solution"), field("answer"));
+        // What the page's script saw of the browser (nothing, from a client that ran none).
+        let (agent, webdriver) = (field("agent"), field("webdriver"));
+        let browser =
+            tokens::Browser::observed(user_agent, Some(agent.as_str()).filter(|a| !a.is_empty()), webdriver == "1");
         let at = now();
         let answer = Some(answer.as_str()).filter(|a| !a.is_empty());
-        let answered = self.keys.verify(&problem, &solution, answer, (at, domain), current);
+        let answered = self.keys.verify((&problem, &solution, answer), (at, domain), current, browser);
         if let Some((nonce, expires)) = &answered.problem
             && !self.first_answer(nonce, *expires, at)
         {

@@ -1,6 +1,7 @@
-//! Bot Control's common level (`AWSManagedRulesBotControlRuleSet`): self-identifying bots told by
-//! their user agent, with AWS's category and name labels, and the signals of bots that do not
-//! say what they are (a user agent no browser sends, an automated browser). Pure.
+//! Bot Control (`AWSManagedRulesBotControlRuleSet`). Its common level: self-identifying bots told
+//! by their user agent, with AWS's category and name labels, and the signals of bots that do not
+//! say what they are (a user agent no browser sends, an automated browser). Its targeted level's
+//! rules ([`TARGETED`]), which the engine's `targeted` tests decide. Pure.
 //!
 //! AWS verifies a bot (Googlebot really from Google) with its own data; Rampart verifies a bot
 //! whose client address is on the operator's list for it (`VerifiedBot_<name>`, e.g. the ranges
@@ -42,6 +43,34 @@ pub const SIGNALS: &[(&str, &str)] = &[
     ("SignalKnownBotDataCenter", "known_bot_data_center"),
     ("SignalNonBrowserUserAgent", "non_browser_user_agent"),
 ];
+
+/// Bot Control's targeted-level rules (`InspectionLevel` `TARGETED`): the rule, its test, the
+/// label it adds (under the group's namespace) and its action, as AWS ships them. The machine
+/// learning rules (`TGT_ML_CoordinatedActivity…`) are not among them: Rampart has no model of
+/// coordinated traffic, and does not pretend to (overrides naming them are ignored, as AWS
+/// ignores overrides of rules a group does not have).
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-bot.html>.
+pub const TARGETED: &[(&str, &str, &str, &str)] = &[
+    ("TGT_VolumetricIpTokenAbsent", "ip_token_absent", "targeted:aggregate:volumetric:ip:token_absent", "Challenge"),
+    ("TGT_VolumetricSession", "session", "targeted:aggregate:volumetric:session:high", "Captcha"),
+    ("TGT_SignalAutomatedBrowser", "automated_browser", "targeted:signal:automated_browser", "Captcha"),
+    ("TGT_SignalBrowserInconsistency", "browser_inconsistency", "targeted:signal:browser_inconsistency", "Captcha"),
+    ("TGT_TokenReuseIp", "token_reuse_ip", "targeted:aggregate:volumetric:session:token_reuse:ip", "Count"),
+];
+
+/// The window the targeted level counts a client's requests in, in seconds.
+pub const TARGETED_WINDOW_SECS: u64 = 300;
+/// Requests without an accepted token from one address, within the window, after which its
+/// clients are challenged: AWS's "five requests without an accepted token label".
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-tokens-block-missing-tokens.html>.
+pub const TOKEN_ABSENT_REQUESTS: u32 = 5;
+/// Requests of one client session (token) within the window that make its volume low, medium
+/// and high (`…:volumetric:session:low|medium|high`); the rule acts on high. AWS does not publish
+/// its thresholds: these are Rampart's, far above what a person clicking through a site sends.
+pub const SESSION_VOLUME: [(u32, &str); 3] = [(2000, "high"), (1000, "medium"), (500, "low")];
+/// Distinct addresses one token may be used from, within the window, before it is a token
+/// reused (`TGT_TokenReuseIp`).
+pub const TOKEN_REUSE_ADDRESSES: usize = 5;
 
 /// The operator's list of data centres bots run from: the anonymous IP group's hosting
 /// providers.

@@ -16,6 +16,7 @@ pub mod fields;
 pub mod hello;
 mod markup;
 pub mod rate;
+mod targeted;
 pub mod transform;
 
 use fields::{Field, Request};
@@ -195,12 +196,14 @@ enum Node {
 }
 
 /// What a Bot Control rule looks for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 enum BotTest {
     /// A self-identifying bot of this category.
     Category(&'static str),
     /// A signal of a bot that does not say what it is.
     Signal(&'static str),
+    /// A targeted-level test: over the client's token and its traffic.
+    Targeted(targeted::Test),
 }
 
 #[derive(Debug)]
@@ -387,6 +390,7 @@ impl Compiler<'_> {
                 let found = match test.split_once('/') {
                     Some(("category", c)) => find(crate::bots::CATEGORIES, c).map(BotTest::Category),
                     Some(("signal", c)) => find(crate::bots::SIGNALS, c).map(BotTest::Signal),
+                    Some(("targeted", t)) => targeted::Test::named(t).map(BotTest::Targeted),
                     _ => None,
                 };
                 let found = found.ok_or_else(|| unsupported(format!("Bot Control test {test}")))?;
@@ -495,10 +499,15 @@ impl Compiler<'_> {
                     immunity: self.immunity,
                     managed: kind == "MANAGED_RULE_GROUP",
                 };
-                let rules = own.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
+                let mut rules = own.rules(group.rules.as_deref().unwrap_or_default(), &namespace, &inner)?;
                 let scope_down = scope_down.map(|d| self.statement(d, context)).transpose()?;
                 let count = rule.override_action.as_ref().is_some_and(|o| o.count.is_some());
                 let bot_control = id == format!("AWS#{}", crate::managed::BOT_CONTROL);
+                // Bot Control's `TGT_` rules run at the targeted inspection level only.
+                let managed = rule.statement.managed_rule_group_statement.as_deref();
+                if bot_control && !managed.is_some_and(crate::managed::targeted) {
+                    rules.retain(|r| !r.name.starts_with("TGT_"));
+                }
                 let tokens = (kind == "MANAGED_RULE_GROUP" && bot_control).then_some(self.immunity);
                 out.push(CompiledRule {
                     name: rule.name.clone(),
@@ -739,12 +748,23 @@ impl State<'_, '_> {
 /// labelled with its name; a verified one also as verified, and let be. Signals are not looked
 /// for on verified bots, and a user agent no browser sends is a signal only of bots that do not
 /// name themselves. See <https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-bot.html>.
-fn bot_rule(test: BotTest, namespace: &str, rule: &CompiledRule, request: &Request<'_>, state: &mut State) -> bool {
+/// Targeted-level tests skip verified bots, as AWS's do.
+fn bot_rule(test: &BotTest, namespace: &str, rule: &CompiledRule, request: &Request<'_>, state: &mut State) -> bool {
     let (bot, verified) = state.bot(request);
     let agent = request.header("user-agent").map(String::from_utf8_lossy);
     match test {
+        BotTest::Targeted(_) if verified => false,
+        BotTest::Targeted(t) => {
+            let accepted = state.labels.iter().any(|l| l == "awswaf:managed:token:accepted");
+            let seen = (request.client_ip, request.now, request.token, request.header("user-agent"));
+            let found = t.decide(seen, accepted, namespace, &mut state.labels);
+            if found {
+                state.labels.extend(rule.labels.iter().cloned());
+            }
+            found
+        }
         BotTest::Category(category) => {
-            let Some(bot) = bot.filter(|b| b.category == category) else { return false };
+            let Some(bot) = bot.filter(|b| b.category == *category) else { return false };
             state.labels.extend(rule.labels.iter().cloned());
             state.labels.push(format!("{namespace}bot:name:{}", bot.name));
             if verified {
@@ -756,7 +776,7 @@ fn bot_rule(test: BotTest, namespace: &str, rule: &CompiledRule, request: &Reque
         BotTest::Signal(_) if verified => false,
         BotTest::Signal(signal) => {
             let hints = request.header("sec-ch-ua").map(String::from_utf8_lossy);
-            let found = match signal {
+            let found = match *signal {
                 "automated_browser" => {
                     crate::bots::automated_browser(agent.as_deref().unwrap_or_default(), hints.as_deref())
                 }
@@ -847,7 +867,7 @@ fn run<'r>(
                     geo_labels(&rule.statement, request, &mut state.labels);
                 }
                 if let Node::Bot(test, namespace) = &rule.statement {
-                    if !bot_rule(*test, namespace, rule, request, state) {
+                    if !bot_rule(test, namespace, rule, request, state) {
                         continue;
                     }
                 } else if !matches(&rule.statement, request, &state.labels, &mut state.memo) {

@@ -162,14 +162,15 @@ static GROUPS: LazyLock<Vec<ManagedGroup>> = LazyLock::new(|| {
             rules: ANONYMOUS,
             count: &[],
         },
-        // The common inspection level; see `crate::bots`.
+        // Both inspection levels (the `TGT_` rules only at the targeted one); see `crate::bots`.
         ManagedGroup {
             vendor: "AWS",
             name: BOT_CONTROL,
             capacity: 50,
             description: "Provides protection against automated bots that can consume excess resources, skew business \
-                          metrics, cause downtime, or perform malicious activities. In Rampart: the common inspection \
-                          level, with bots verified by the operator's VerifiedBot_<name> lists (--waf-ip-lists).",
+                          metrics, cause downtime, or perform malicious activities. In Rampart: the common and targeted \
+                          inspection levels (without the machine-learning rules), with bots verified by the \
+                          operator's VerifiedBot_<name> lists (--waf-ip-lists).",
             namespace: "awswaf:managed:aws:bot-control:",
             rules: BOT_RULES.as_slice(),
             count: &[],
@@ -282,7 +283,10 @@ static BOT_RULES: LazyLock<Vec<(&'static str, &'static str, &'static str)>> = La
     let signals = crate::bots::SIGNALS
         .iter()
         .map(|(rule, s)| (*rule, leak(format!("signal:{s}")), leak(format!("BOT:signal/{s}"))));
-    categories.chain(signals).collect()
+    let targeted = crate::bots::TARGETED
+        .iter()
+        .map(|(rule, test, label, _)| (*rule, *label, leak(format!("BOT:targeted/{test}"))));
+    categories.chain(signals).chain(targeted).collect()
 });
 
 static IP_REPUTATION: &[(&str, &str, &str)] = &[
@@ -446,7 +450,8 @@ impl ManagedGroup {
             .iter()
             .enumerate()
             .map(|(i, (name, label, spec))| {
-                let action = if self.count.contains(name) { "Count" } else { "Block" };
+                let targeted = crate::bots::TARGETED.iter().find(|t| t.0 == *name).map(|t| t.3);
+                let action = if self.count.contains(name) { "Count" } else { targeted.unwrap_or("Block") };
                 format!(
                     r#"{{"Name":"{name}","Priority":{i},"Action":{{"{action}":{{}}}},"Statement":{},"RuleLabels":[{{"Name":"{}{label}"}}],"VisibilityConfig":{{"SampledRequestsEnabled":true,"CloudWatchMetricsEnabled":true,"MetricName":"{name}"}}}}"#,
                     statement(spec),
@@ -487,6 +492,9 @@ impl ManagedGroup {
                 labels.push(format!("{}bot:name:{name}", self.namespace));
             }
             labels.push(format!("{}bot:verified", self.namespace));
+            for (_, level) in crate::bots::SESSION_VOLUME.iter().skip(1) {
+                labels.push(format!("{}targeted:aggregate:volumetric:session:{level}", self.namespace));
+            }
             for prefix in ["awswaf:managed:token:", "awswaf:managed:captcha:"] {
                 for status in ["accepted", "absent", "rejected"] {
                     labels.push(format!("{prefix}{status}"));
@@ -524,22 +532,16 @@ pub(crate) fn check(m: &shapes::ManagedRuleGroupStatement) -> Result<&'static Ma
     if m.version.as_deref().is_some_and(|v| v != VERSION) {
         return Err(nonexistent());
     }
-    // Bot Control's targeted level needs AWS's browser interrogation and machine learning:
-    // refused, rather than run as the common level under the targeted level's name.
-    let targeted = m
-        .managed_rule_group_configs
+    Ok(group)
+}
+
+/// Whether a Bot Control statement asks for the targeted inspection level (its `TGT_` rules).
+pub(crate) fn targeted(m: &shapes::ManagedRuleGroupStatement) -> bool {
+    m.managed_rule_group_configs
         .iter()
         .flatten()
         .filter_map(|c| c.aws_managed_rules_bot_control_rule_set.as_ref())
-        .any(|b| b.inspection_level != "COMMON");
-    if group.name == BOT_CONTROL && targeted {
-        return Err(invalid_parameter(
-            "MANAGED_RULE_GROUP_CONFIG",
-            "InspectionLevel",
-            "Rampart ships the COMMON inspection level of AWSManagedRulesBotControlRuleSet, not TARGETED",
-        ));
-    }
-    Ok(group)
+        .any(|b| b.inspection_level == "TARGETED")
 }
 
 pub fn list_available_managed_rule_groups(

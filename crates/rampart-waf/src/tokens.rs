@@ -47,6 +47,39 @@ pub struct Token {
     pub captcha_at: Option<u64>,
     /// The domain the token was issued for ([`token_domain`]).
     pub domain: String,
+    /// What the client's browser told when it last solved a problem.
+    pub browser: Browser,
+}
+
+/// What a client's browser told when it solved a problem: the interstitial page's script reports
+/// what it sees (`navigator.userAgent`, `navigator.webdriver`) beside its answer, as AWS's
+/// challenge script interrogates the browser. Bot Control's targeted level reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Browser {
+    /// A digest of the `User-Agent` its answer came with ([`agent_digest`]); empty without one.
+    pub agent: String,
+    /// Its script found a browser driven by automation (`navigator.webdriver`).
+    pub automated: bool,
+    /// Its script's user agent was not the one its request sent.
+    pub inconsistent: bool,
+}
+
+impl Browser {
+    /// What an answer tells: the request's `User-Agent` header, and the user agent and the
+    /// automation flag its script reported (none from a client that ran no script).
+    pub fn observed(header: Option<&[u8]>, script_agent: Option<&str>, webdriver: bool) -> Browser {
+        let header = header.unwrap_or_default();
+        Browser {
+            agent: if header.is_empty() { String::new() } else { agent_digest(header) },
+            automated: webdriver,
+            inconsistent: script_agent.is_some_and(|a| a.as_bytes() != header),
+        }
+    }
+}
+
+/// A user agent's digest, as a token keeps it: 16 hex digits of its SHA-256.
+pub fn agent_digest(agent: &[u8]) -> String {
+    HEXLOWER.encode(digest::digest(&digest::SHA256, agent).as_ref().get(..8).unwrap_or_default())
 }
 
 /// The token a request carried, as far as the signature tells.
@@ -248,8 +281,16 @@ impl Keys {
     /// A token, signed, as its cookie carries it.
     pub fn seal(&self, token: &Token) -> String {
         let stamp = |t: Option<u64>| t.map(|t| t.to_string()).unwrap_or_default();
-        let payload =
-            format!("{}\n{}\n{}\n{}", token.id, stamp(token.challenge_at), stamp(token.captcha_at), token.domain);
+        let b = &token.browser;
+        let flags = u8::from(b.automated) | (u8::from(b.inconsistent) << 1);
+        let payload = format!(
+            "{}\n{}\n{}\n{}\n{}\n{flags}",
+            token.id,
+            stamp(token.challenge_at),
+            stamp(token.captcha_at),
+            token.domain,
+            b.agent
+        );
         self.sign(TOKEN_PURPOSE, &payload)
     }
 
@@ -258,12 +299,16 @@ impl Keys {
         let payload = self.unsign(TOKEN_PURPOSE, text)?;
         let mut parts = payload.split('\n');
         let (id, challenge, captcha, domain) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        // A token issued before browsers were told about has neither of the last two.
+        let (agent, flags) = (parts.next().unwrap_or_default(), parts.next().unwrap_or("0"));
         let stamp = |s: &str| if s.is_empty() { Ok(None) } else { s.parse::<u64>().map(Some) };
+        let flags = flags.parse::<u8>().ok()?;
         Some(Token {
             id: id.to_owned(),
             challenge_at: stamp(challenge).ok()?,
             captcha_at: stamp(captcha).ok()?,
             domain: domain.to_owned(),
+            browser: Browser { agent: agent.to_owned(), automated: flags & 1 != 0, inconsistent: flags & 2 != 0 },
         })
     }
 
@@ -293,14 +338,14 @@ impl Keys {
     }
 
     /// Checks an answer to a problem set for `domain`, and renews the client's `current` token
-    /// (or starts one): an answered challenge stamps the challenge time, an answered CAPTCHA both.
+    /// (or starts one): an answered challenge stamps the challenge time, an answered CAPTCHA both;
+    /// the token keeps what the `browser` told with this answer.
     pub fn verify(
         &self,
-        sealed: &str,
-        solution: &str,
-        answer: Option<&str>,
+        (sealed, solution, answer): (&str, &str, Option<&str>),
         (now, domain): (u64, &str),
         current: Presented<'_>,
+        browser: Browser,
     ) -> Answered {
         let refused = |reason| Answered { problem: None, outcome: Err(reason) };
         let Some(payload) = self.unsign(PROBLEM_PURPOSE, sealed.as_bytes()) else { return refused(Refusal::Malformed) };
@@ -331,8 +376,15 @@ impl Keys {
         }
         let mut token = match current {
             Presented::Valid(t) if t.domain == domain => t.clone(),
-            _ => Token { id: nonce.to_owned(), challenge_at: None, captcha_at: None, domain: domain.to_owned() },
+            _ => Token {
+                id: nonce.to_owned(),
+                challenge_at: None,
+                captcha_at: None,
+                domain: domain.to_owned(),
+                browser: Browser::default(),
+            },
         };
+        token.browser = browser;
         token.challenge_at = Some(now);
         if kind == Kind::Captcha {
             token.captcha_at = Some(now);

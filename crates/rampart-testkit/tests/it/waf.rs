@@ -1437,12 +1437,15 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
         "awswaf:managed:token:absent",
         "awswaf:managed:token:rejected:expired",
         "awswaf:managed:captcha:rejected:not_solved",
+        "awswaf:managed:aws:bot-control:targeted:aggregate:volumetric:ip:token_absent",
+        "awswaf:managed:aws:bot-control:targeted:aggregate:volumetric:session:medium",
     ] {
         assert!(labels.contains(&label), "{label} in {labels:?}");
     }
-    let targeted = create(InspectionLevel::Targeted).await;
-    assert_eq!(code(targeted), "WAFInvalidParameterException");
-    create(InspectionLevel::Common).await.unwrap();
+    let rules: Vec<&str> = described.rules().iter().filter_map(|r| r.name()).collect();
+    assert!(rules.contains(&"TGT_VolumetricIpTokenAbsent") && rules.contains(&"TGT_SignalBrowserInconsistency"));
+    let acl = create(InspectionLevel::Common).await.unwrap();
+    let acl = acl.summary().unwrap();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
     let status = |agent: &'static str| {
@@ -1461,4 +1464,23 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
         403,
         "Bingbot, unverified"
     );
+    // The targeted level: a browser without a token is challenged once it has sent five
+    // requests (AWS's TGT_VolumetricIpTokenAbsent); a verified bot is let be.
+    waf(&server)
+        .update_web_acl()
+        .name("bots")
+        .scope(Scope::Regional)
+        .id(acl.id().unwrap())
+        .lock_token(acl.lock_token().unwrap())
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(bot_control(InspectionLevel::Targeted))
+        .visibility_config(visibility("bots"))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(status(chrome).await, 200);
+    }
+    assert_eq!(status(chrome).await, 202, "challenged");
+    assert_eq!(status(googlebot).await, 200, "a verified bot is not challenged");
 }

@@ -880,7 +880,13 @@ fn captcha_and_challenge_let_a_fresh_token_go_on_as_count_and_answer_anything_el
     let compiled = WebAcl::compile(&web_acl, &References::default()).unwrap();
     let now = 1_700_000_000;
     let with = |captcha: Option<u64>, challenge: Option<u64>, domain: &str| Req {
-        token: Some(Token { id: "s".into(), challenge_at: challenge, captcha_at: captcha, domain: domain.into() }),
+        token: Some(Token {
+            id: "s".into(),
+            challenge_at: challenge,
+            captcha_at: captcha,
+            domain: domain.into(),
+            browser: Default::default(),
+        }),
         ..get("/login", "")
     };
 
@@ -1056,6 +1062,7 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
         challenge_at: Some(challenge_at),
         captcha_at,
         domain: domain.into(),
+        browser: Default::default(),
     };
     let now = get("/", "").now;
     let with_token = |t| Req { token: Some(t), ..from("203.0.113.5", Some(chrome)) };
@@ -1129,4 +1136,77 @@ fn bot_control_blocks_unverified_bots_by_category_and_labels_verified_ones() {
     let group = ("AWSManagedRulesBotControlRuleSet".to_owned(), true);
     assert_eq!(v.counted_metrics, [group], "the group's rule samples what it counted");
     assert_eq!(bot_labels(&v), [format!("{NS}bot:category:http_library"), format!("{NS}bot:name:curl")]);
+}
+
+/// Bot Control's targeted level: clients without a token challenged after five requests, a
+/// session's volume, what the token's browser told, a token used from many addresses; nothing
+/// of it at the common level.
+#[test]
+fn bot_control_targeted_rules_challenge_and_captcha_by_token_and_traffic() {
+    const NS: &str = "awswaf:managed:aws:bot-control:";
+    let config = r#","ManagedRuleGroupConfigs":[{"AWSManagedRulesBotControlRuleSet":{"InspectionLevel":"TARGETED"}}]"#;
+    let targeted = compiled(&format!("[{}]", managed("AWSManagedRulesBotControlRuleSet", 1, config)));
+    let common = compiled(&format!("[{}]", managed("AWSManagedRulesBotControlRuleSet", 1, "")));
+    let from = |ip: &str, token: Option<crate::tokens::Token>| Req {
+        ip: ip.parse().unwrap(),
+        token,
+        lists: Some(Box::new(BotLists)),
+        ..browser("/products", "")
+    };
+    let terminating = |acl: &WebAcl, r: &Req| decide(acl, r).terminating.group.map(|g| g.1).unwrap_or_default();
+    // Five requests without a token pass; the sixth from that address is challenged.
+    for _ in 0..5 {
+        assert_eq!(terminating(&targeted, &from("203.0.113.1", None)), "");
+    }
+    let v = decide(&targeted, &from("203.0.113.1", None));
+    assert!(matches!(v.decision, Decision::Interstitial(crate::tokens::Kind::Challenge, _)), "{v:?}");
+    assert_eq!(v.terminating.group.map(|g| g.1).as_deref(), Some("TGT_VolumetricIpTokenAbsent"));
+    assert!(v.labels.contains(&format!("{NS}targeted:aggregate:volumetric:ip:token_absent")));
+    assert_eq!(terminating(&targeted, &from("203.0.113.2", None)), "", "another address counts apart");
+    for _ in 0..10 {
+        assert_eq!(terminating(&common, &from("203.0.113.3", None)), "", "the common level has no TGT_ rules");
+    }
+    // A client with a token solved by its own browser passes, however many requests it sends
+    // (short of a session's high volume).
+    let now = get("/", "").now;
+    let agent = b"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let token = |id: &str, browser: crate::tokens::Browser| crate::tokens::Token {
+        id: id.into(),
+        challenge_at: Some(now - 5),
+        captcha_at: None,
+        domain: "shop.example.com".into(),
+        browser,
+    };
+    let honest = crate::tokens::Browser::observed(Some(agent), Some(std::str::from_utf8(agent).unwrap()), false);
+    for _ in 0..10 {
+        assert_eq!(terminating(&targeted, &from("203.0.113.1", Some(token("s1", honest.clone())))), "");
+    }
+    // What the browser told: automation, or another user agent than its requests send.
+    let automated = crate::tokens::Browser { automated: true, ..honest.clone() };
+    let v = decide(&targeted, &from("203.0.113.4", Some(token("s2", automated))));
+    assert!(matches!(v.decision, Decision::Interstitial(crate::tokens::Kind::Captcha, _)), "{v:?}");
+    assert_eq!(v.terminating.group.map(|g| g.1).as_deref(), Some("TGT_SignalAutomatedBrowser"));
+    let elsewhere = crate::tokens::Browser::observed(Some(b"curl/8.5.0"), None, false);
+    assert_eq!(
+        terminating(&targeted, &from("203.0.113.4", Some(token("s3", elsewhere)))),
+        "TGT_SignalBrowserInconsistency"
+    );
+    // A token used from a sixth address is labelled a token reused (Count).
+    for i in 1..=5 {
+        assert_eq!(terminating(&targeted, &from(&format!("198.51.100.{i}"), Some(token("s4", honest.clone())))), "");
+    }
+    let v = decide(&targeted, &from("198.51.100.6", Some(token("s4", honest.clone()))));
+    assert!(matches!(v.decision, Decision::Allow { .. }), "{v:?}");
+    assert!(v.labels.contains(&format!("{NS}targeted:aggregate:volumetric:session:token_reuse:ip")), "{v:?}");
+    assert!(v.counted.contains(&"TGT_TokenReuseIp".to_owned()));
+    // A session's volume: low, medium, then high, which the CAPTCHA answers.
+    let mut last = None;
+    for _ in 0..2000 {
+        last = Some(decide(&targeted, &from("203.0.113.9", Some(token("s5", honest.clone())))));
+    }
+    let v = last.unwrap();
+    assert_eq!(v.terminating.group.map(|g| g.1).as_deref(), Some("TGT_VolumetricSession"));
+    assert!(v.labels.contains(&format!("{NS}targeted:aggregate:volumetric:session:high")));
+    let v = decide(&targeted, &from("203.0.113.9", Some(token("s6", honest.clone()))));
+    assert!(!v.labels.iter().any(|l| l.contains("volumetric:session:")), "{v:?}");
 }

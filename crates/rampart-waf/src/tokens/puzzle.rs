@@ -244,6 +244,9 @@ const SCRIPT: &str = r#"(function (W) {
   function send(answer) {
     var form = "problem=" + encodeURIComponent(W.problem) + "&solution=" + work();
     if (answer !== null) form += "&answer=" + encodeURIComponent(answer);
+    // What the browser says of itself, as Bot Control's targeted level weighs it.
+    var nav = typeof navigator === "undefined" ? {} : navigator;
+    form += "&agent=" + encodeURIComponent(nav.userAgent || "") + "&webdriver=" + (nav.webdriver === true ? "1" : "0");
     return fetch(new URL(W.verify, location.href).toString(), {
       method: "POST", credentials: "same-origin",
       headers: { "content-type": "application/x-www-form-urlencoded" }, body: form

@@ -15,9 +15,25 @@ fn work(nonce: &str) -> String {
 
 #[test]
 fn a_token_opens_only_with_the_key_that_sealed_it_and_unaltered() {
-    let token = Token { id: "abc".into(), challenge_at: Some(NOW), captcha_at: None, domain: "shop.example".into() };
+    let token = Token {
+        id: "abc".into(),
+        challenge_at: Some(NOW),
+        captcha_at: None,
+        domain: "shop.example".into(),
+        browser: Browser::default(),
+    };
     let sealed = keys().seal(&token);
     assert_eq!(keys().open(sealed.as_bytes()), Some(token.clone()));
+    // What the browser told travels with the token.
+    let told =
+        Token { browser: Browser::observed(Some(b"Mozilla/5.0 A"), Some("HeadlessChrome"), true), ..token.clone() };
+    assert_eq!(keys().open(keys().seal(&told).as_bytes()), Some(told.clone()));
+    assert!(told.browser.automated && told.browser.inconsistent);
+    assert_eq!(told.browser.agent, agent_digest(b"Mozilla/5.0 A"));
+    assert_eq!(told.browser.agent.len(), 16);
+    let same = Browser::observed(Some(b"Mozilla/5.0 A"), Some("Mozilla/5.0 A"), false);
+    assert!(!same.automated && !same.inconsistent);
+    assert_eq!(Browser::observed(None, None, false), Browser::default(), "a client that ran no script told nothing");
     assert_eq!(Keys::new(&[8; 32]).open(sealed.as_bytes()), None);
     let (payload, tag) = sealed.split_once('.').unwrap();
     let forged = format!("{}.{tag}", BASE64URL_NOPAD.encode(b"abc\n1800000000\n1800000000\nshop.example"));
@@ -59,7 +75,12 @@ fn a_solved_challenge_earns_a_token_with_its_challenge_time() {
     let problem = keys().problem(Kind::Challenge, [2; 16], NOW, "shop.example");
     assert_eq!(problem.picture, None);
     let solution = work(&problem.nonce);
-    let answered = keys().verify(&problem.sealed, &solution, None, (NOW + 3, "shop.example"), Presented::Absent);
+    let answered = keys().verify(
+        (&problem.sealed, &solution, None),
+        (NOW + 3, "shop.example"),
+        Presented::Absent,
+        Browser::default(),
+    );
     assert_eq!(answered.problem, Some((problem.nonce.clone(), NOW + PROBLEM_TTL)));
     let token = answered.outcome.unwrap();
     assert_eq!(token.challenge_at, Some(NOW + 3));
@@ -69,7 +90,7 @@ fn a_solved_challenge_earns_a_token_with_its_challenge_time() {
     let wrong = (0u64..).map(|c| c.to_string()).find(|c| !solves(&problem.nonce, c)).unwrap();
     let at = (NOW, "shop.example");
     let refusal = |sealed: &str, solution: &str, at| {
-        let answered = keys().verify(sealed, solution, None, at, Presented::Absent);
+        let answered = keys().verify((sealed, solution, None), at, Presented::Absent, Browser::default());
         assert_eq!(answered.problem, None, "a refused proof of work answers no problem");
         answered.outcome.unwrap_err()
     };
@@ -87,19 +108,27 @@ fn a_captcha_needs_the_pictures_digits_and_renews_the_clients_token() {
     assert!(digits.bytes().all(|b| b.is_ascii_digit()));
     let solution = work(&problem.nonce);
     let at = (NOW + 10, "shop.example");
-    let before =
-        Token { id: "session".into(), challenge_at: Some(NOW - 50), captcha_at: None, domain: "shop.example".into() };
+    let before = Token {
+        id: "session".into(),
+        challenge_at: Some(NOW - 50),
+        captcha_at: None,
+        domain: "shop.example".into(),
+        browser: Browser::default(),
+    };
     let mut wrong = digits.clone().into_bytes();
     wrong[0] = if wrong[0] == b'9' { b'0' } else { wrong[0] + 1 };
     let wrong = String::from_utf8(wrong).unwrap();
-    let guessed = keys().verify(&problem.sealed, &solution, Some(&wrong), at, Presented::Valid(&before));
+    let guessed =
+        keys().verify((&problem.sealed, &solution, Some(&wrong)), at, Presented::Valid(&before), Browser::default());
     assert_eq!(guessed.outcome, Err(Refusal::WrongAnswer));
     assert!(guessed.problem.is_some(), "a wrong guess uses the problem up");
-    let none = keys().verify(&problem.sealed, &solution, None, at, Presented::Valid(&before));
+    let none = keys().verify((&problem.sealed, &solution, None), at, Presented::Valid(&before), Browser::default());
     assert_eq!(none.outcome, Err(Refusal::WrongAnswer));
     let spaced = format!(" {} {} ", &digits[..2], &digits[2..]);
-    let token =
-        keys().verify(&problem.sealed, &solution, Some(&spaced), at, Presented::Valid(&before)).outcome.unwrap();
+    let token = keys()
+        .verify((&problem.sealed, &solution, Some(&spaced)), at, Presented::Valid(&before), Browser::default())
+        .outcome
+        .unwrap();
     assert_eq!(token.id, "session", "the client's session is kept");
     assert_eq!((token.challenge_at, token.captcha_at), (Some(NOW + 10), Some(NOW + 10)));
     // Another key's problem has no answer here.
@@ -108,8 +137,13 @@ fn a_captcha_needs_the_pictures_digits_and_renews_the_clients_token() {
 
 #[test]
 fn a_rule_accepts_a_token_solved_within_its_immunity_time_for_its_domain() {
-    let token =
-        Token { id: "s".into(), challenge_at: Some(NOW - 100), captcha_at: Some(NOW - 400), domain: "d".into() };
+    let token = Token {
+        id: "s".into(),
+        challenge_at: Some(NOW - 100),
+        captcha_at: Some(NOW - 400),
+        domain: "d".into(),
+        browser: Browser::default(),
+    };
     let valid = Presented::Valid(&token);
     let (d, e) = (["d".to_owned()], ["e".to_owned()]);
     assert_eq!(check(valid, Kind::Challenge, 300, NOW, &d).failure_reason, None);
