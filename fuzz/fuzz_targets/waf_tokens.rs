@@ -29,5 +29,6 @@ fuzz_target!(|data: &[u8]| {
         assert!(keys.answer(problem).is_some());
     }
     let _ = keys.answer(problem);
+    let _ = keys.audio(problem);
     let _ = tokens::check(Presented::Invalid, Kind::Captcha, 60, 0, &tokens::acceptable_domains(host, &[domain.clone()]));
 });

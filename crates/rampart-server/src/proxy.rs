@@ -223,6 +223,10 @@ impl Proxy {
                     Some(None) => rampart_waf::tokens::Presented::Invalid,
                     Some(Some(t)) => rampart_waf::tokens::Presented::Valid(t),
                 };
+                // A CAPTCHA's audio is served here, never upstream.
+                if crate::waf_tokens::is_audio(&parts) {
+                    return self.tokens.audio(parts.uri.query());
+                }
                 // An answer to a CAPTCHA or challenge earns its token here, never upstream.
                 if crate::waf_tokens::is_answer(&parts) {
                     let host = host_of(&headers);

@@ -1,6 +1,6 @@
 //! AWS WAF tokens at the proxies: reading a request's `aws-waf-token`, adding the interstitial
-//! page to a CAPTCHA or challenge answer, and taking answers at [`VERIFY_PATH`], where a solved
-//! problem earns the token cookie. The rules are `rampart_waf::tokens`'; this is their I/O: the
+//! page to a CAPTCHA or challenge answer, serving a CAPTCHA's audio at [`AUDIO_PATH`], and taking
+//! answers at [`VERIFY_PATH`], where a solved problem earns the token cookie. The rules are `rampart_waf::tokens`'; this is their I/O: the
 //! key (derived from the master key, so every node accepts every node's tokens), the clock, the
 //! randomness, and the problems already answered (each earns one token).
 
@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
-use rampart_waf::tokens::{self, Keys, Kind, Presented, Token, VERIFY_PATH};
+use rampart_waf::tokens::{self, AUDIO_PATH, Keys, Kind, Presented, Token, VERIFY_PATH};
 
 use crate::proxy::ProxyResponse;
 
@@ -104,6 +104,23 @@ impl TokenDesk {
         response
     }
 
+    /// A CAPTCHA problem's audio (`?problem=…`), or 403 for anything that is not one of this
+    /// server's CAPTCHA problems.
+    pub(crate) fn audio(&self, query: Option<&str>) -> ProxyResponse {
+        let problem = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "problem")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let Some(wav) = self.keys.audio(&problem) else {
+            return refused("Not a CAPTCHA problem of this site; load the page again for a new one.");
+        };
+        let mut response = http::Response::new(Either::Right(Full::new(Bytes::from(wav))));
+        let h = response.headers_mut();
+        h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("audio/wav"));
+        h.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+        response
+    }
+
     /// Whether this is the first answer to a problem (remembered until it expires).
     fn first_answer(&self, nonce: &str, expires: u64, now: u64) -> bool {
         let mut answered = self.answered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -126,6 +143,11 @@ fn refused(message: &str) -> ProxyResponse {
     *response.status_mut() = http::StatusCode::FORBIDDEN;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
+}
+
+/// Whether a request asks for a CAPTCHA's audio ([`TokenDesk::audio`]).
+pub(crate) fn is_audio(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::GET && parts.uri.path() == AUDIO_PATH
 }
 
 /// Whether a request is an answer for [`TokenDesk::verify`].

@@ -18,6 +18,7 @@
 use aws_lc_rs::{digest, hmac};
 use data_encoding::{BASE64URL_NOPAD, HEXLOWER};
 
+pub mod audio;
 pub mod puzzle;
 
 /// The cookie a token travels in.
@@ -26,6 +27,8 @@ pub const COOKIE: &str = "aws-waf-token";
 pub const HEADER: &str = "x-aws-waf-token";
 /// Where a proxy takes answers to its problems (a POST of a form); nothing else is served there.
 pub const VERIFY_PATH: &str = "/.rampart-waf/verify";
+/// Where a proxy serves a CAPTCHA problem's audio (`?problem=…`, a GET): its digits spoken.
+pub const AUDIO_PATH: &str = "/.rampart-waf/audio";
 /// How long a problem may be answered after it was set, in seconds.
 pub const PROBLEM_TTL: u64 = 300;
 /// The leading zero bits a challenge's proof of work must reach: about 65,000 SHA-256 hashes,
@@ -327,6 +330,19 @@ impl Keys {
     fn digits(&self, nonce: &str) -> String {
         let tag = self.mac(ANSWER_PURPOSE, format!("digits\n{nonce}").as_bytes());
         tag.as_ref().iter().take(CAPTCHA_DIGITS).map(|b| char::from(b'0' + b % 10)).collect()
+    }
+
+    /// The audio of a signed CAPTCHA problem: its digits spoken ([`audio`]), the same each time
+    /// it is asked for. None for anything else.
+    pub fn audio(&self, sealed: &str) -> Option<Vec<u8>> {
+        let payload = self.unsign(PROBLEM_PURPOSE, sealed.as_bytes())?;
+        let mut parts = payload.split('\n');
+        let (tag, nonce) = (parts.next()?, parts.next()?);
+        if tag != Kind::Captcha.tag() {
+            return None;
+        }
+        let seed = self.mac(ANSWER_PURPOSE, format!("audio\n{nonce}").as_bytes());
+        Some(audio::audio(&self.digits(nonce), seed.as_ref()))
     }
 
     /// What a signed CAPTCHA problem's picture shows, as a person reads it: for tests that play

@@ -169,6 +169,16 @@ async fn captcha_and_challenge_rules_let_a_client_through_once_it_earns_a_token(
     assert_eq!(captcha.status, 405);
     assert_eq!(captcha.headers["x-amzn-waf-action"], "captcha");
     assert!(captcha.body.contains("<svg") && !captcha.body.contains("<text"));
+    // The audio alternative: the problem's digits spoken, served by the proxy itself.
+    let src =
+        captcha.body.split("<audio").nth(1).and_then(|a| a.split("src=\"").nth(1)).and_then(|s| s.split('"').next());
+    let src = src.expect("an audio element");
+    assert!(src.starts_with("/.rampart-waf/audio?problem="), "{src}");
+    let heard = send(&http, "GET", &format!("{base}{src}"), &[], "").await;
+    assert_eq!((heard.status, heard.headers["content-type"].to_str().unwrap()), (200, "audio/wav"));
+    assert!(heard.body.starts_with("RIFF"));
+    let not_ours = send(&http, "GET", &format!("{base}/.rampart-waf/audio?problem=a.b"), &[], "").await;
+    assert_eq!(not_ours.status, 403);
     let problem = script_value(&captcha.body, "problem").to_owned();
     let solution = work(script_value(&captcha.body, "nonce"));
     let keys = rampart_waf::tokens::Keys::new(server.sealer().unwrap().derive("waf-token").as_slice());

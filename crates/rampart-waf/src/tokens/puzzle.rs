@@ -7,7 +7,7 @@
 
 use data_encoding::HEXLOWER;
 
-use super::{DIFFICULTY, Kind, Problem, VERIFY_PATH};
+use super::{AUDIO_PATH, DIFFICULTY, Kind, Problem, VERIFY_PATH};
 
 /// Each digit's strokes, on a grid 6 wide and 10 high.
 const GLYPHS: [&[&[(f32, f32)]]; 10] = [
@@ -70,7 +70,7 @@ const WIDTH: f32 = 220.0;
 const HEIGHT: f32 = 70.0;
 
 /// An endless stream of pseudo-random bytes from a seed: SHA-256 of the seed and a counter.
-struct Stream {
+pub(super) struct Stream {
     seed: Vec<u8>,
     block: [u8; 32],
     at: usize,
@@ -78,11 +78,11 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(seed: &[u8]) -> Stream {
+    pub(super) fn new(seed: &[u8]) -> Stream {
         Stream { seed: seed.to_vec(), block: [0; 32], at: 32, counter: 0 }
     }
 
-    fn byte(&mut self) -> u8 {
+    pub(super) fn byte(&mut self) -> u8 {
         if self.at == self.block.len() {
             let mut input = self.seed.clone();
             input.extend_from_slice(&self.counter.to_be_bytes());
@@ -97,7 +97,7 @@ impl Stream {
     }
 
     /// A number in `[low, high)`.
-    fn between(&mut self, low: f32, high: f32) -> f32 {
+    pub(super) fn between(&mut self, low: f32, high: f32) -> f32 {
         let unit = f32::from(u16::from_be_bytes([self.byte(), self.byte()])) / 65536.0;
         low + (high - low) * unit
     }
@@ -172,8 +172,10 @@ pub fn page(kind: Kind, problem: &Problem) -> String {
             "Let's confirm you are human",
             format!(
                 r#"<p>Type the digits in the picture.</p><div>{picture}</div>
-<form id="f"><input id="answer" name="answer" inputmode="numeric" autocomplete="off" autofocus required>
-<button type="submit">Confirm</button></form><p id="status"></p>"#
+<p><label>Or listen to them: <audio controls preload="none" src="{AUDIO_PATH}?problem={sealed}">your browser cannot play the audio</audio></label></p>
+<form id="f"><label>Digits <input id="answer" name="answer" inputmode="numeric" autocomplete="off" autofocus required></label>
+<button type="submit">Confirm</button></form><p id="status" role="status"></p>"#,
+                sealed = problem.sealed
             ),
         ),
         _ => ("Checking your browser", r#"<p id="status">Please wait a moment…</p>"#.to_owned()),
