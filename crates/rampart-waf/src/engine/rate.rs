@@ -166,11 +166,12 @@ impl RateRule {
         let mut key = Vec::new();
         for part in &self.keys {
             let value: Option<Vec<u8>> = match part {
-                KeyPart::Ip => Some(request.client_ip.to_string().into_bytes()),
+                // An address by its octets: keys are only ever compared.
+                KeyPart::Ip => Some(octets(request.client_ip)),
                 KeyPart::ForwardedIp(header) => {
                     let first = request.header(header).and_then(|v| v.split(|b| *b == b',').next());
                     match first.and_then(|a| std::str::from_utf8(a).ok()?.trim().parse::<IpAddr>().ok()) {
-                        Some(ip) => Some(ip.to_string().into_bytes()),
+                        Some(ip) => Some(octets(ip)),
                         None => return Key::Fallback,
                     }
                 }
@@ -204,6 +205,13 @@ impl RateRule {
             key.extend_from_slice(&value);
         }
         Key::Found(key)
+    }
+}
+
+fn octets(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
     }
 }
 

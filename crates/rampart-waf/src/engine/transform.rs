@@ -107,7 +107,14 @@ pub fn apply_all<'a>(transforms: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]>
     for t in transforms {
         value = match value {
             Cow::Borrowed(b) => t.apply(b),
-            Cow::Owned(o) => Cow::Owned(t.apply(&o).into_owned()),
+            // A transformation that changes nothing keeps the value it was given, uncopied.
+            Cow::Owned(o) => {
+                let changed = match t.apply(&o) {
+                    Cow::Owned(n) => Some(n),
+                    Cow::Borrowed(_) => None,
+                };
+                Cow::Owned(changed.unwrap_or(o))
+            }
         };
     }
     value
