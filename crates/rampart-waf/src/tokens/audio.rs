@@ -104,8 +104,15 @@ fn render(digits: &str, seed: &[u8]) -> (Vec<f32>, Vec<(usize, usize)>) {
         let voice = voice.get(..end.saturating_sub(start)).unwrap_or_default().to_vec();
         mix(&mut track, start, &voice, rng.between(0.08, 0.16));
     }
+    // The noise from a generator the stream seeds (xorshift64*): a hash per sample would make
+    // the sound dear to ask for.
+    let mut state = u64::from_be_bytes(std::array::from_fn(|_| rng.byte())) | 1;
     for s in &mut track {
-        *s += (f32::from(rng.byte()) - 127.5) / 127.5 * 0.06;
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as u8;
+        *s += (f32::from(r) - 127.5) / 127.5 * 0.06;
     }
     (track, spoken)
 }
