@@ -34,6 +34,9 @@ fn a_token_opens_only_with_the_key_that_sealed_it_and_unaltered() {
     let same = Browser::observed(Some(b"Mozilla/5.0 A"), Some("Mozilla/5.0 A"), false);
     assert!(!same.automated && !same.inconsistent);
     assert_eq!(Browser::observed(None, None, false), Browser::default(), "a client that ran no script told nothing");
+    // A token issued before tokens told of browsers (four lines) still opens, telling nothing.
+    let older = keys().sign(TOKEN_PURPOSE, "abc\n1800000000\n\nshop.example");
+    assert_eq!(keys().open(older.as_bytes()), Some(token.clone()));
     assert_eq!(Keys::new(&[8; 32]).open(sealed.as_bytes()), None);
     let (payload, tag) = sealed.split_once('.').unwrap();
     let forged = format!("{}.{tag}", BASE64URL_NOPAD.encode(b"abc\n1800000000\n1800000000\nshop.example"));
