@@ -59,6 +59,8 @@ pub struct App {
     pub activity: Arc<crate::waf_activity::Activity>,
     /// The WAF token keys of every proxy (CAPTCHA and challenge answers).
     pub(crate) waf_tokens: Arc<crate::waf_tokens::TokenDesk>,
+    /// The web ACLs compiled on this node, shared by every proxy they protect.
+    pub(crate) waf_compiled: Arc<rampart_waf::Compiled>,
     /// The bearer token that reads `/_rampart/metrics` (`metrics_token_file`); none, none does.
     pub metrics_token: Option<zeroize::Zeroizing<String>>,
 }
@@ -293,6 +295,15 @@ pub fn respond(status: u16, content_type: &str, body: impl Into<Bytes>, request_
 }
 
 impl App {
+    /// What the server's proxies share.
+    pub(crate) fn proxy_shared(&self) -> crate::proxy::Shared {
+        crate::proxy::Shared {
+            activity: self.activity.clone(),
+            tokens: self.waf_tokens.clone(),
+            compiled: self.waf_compiled.clone(),
+        }
+    }
+
     fn service_by_signing_name(name: &str, protocol: Option<Protocol>) -> Option<&'static Service> {
         rampart_shapes::services()
             .iter()

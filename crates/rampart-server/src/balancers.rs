@@ -405,7 +405,7 @@ pub(crate) async fn supervise(
         Option<Arc<crate::geo::GeoDbs>>,
         Arc<crate::ip_lists::IpLists>,
     ),
-    (activity, tokens): (Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
+    shared: crate::proxy::Shared,
     address: IpAddr,
     limits: ProxyLimits,
     mut shutdown: watch::Receiver<bool>,
@@ -483,7 +483,7 @@ pub(crate) async fn supervise(
                         at,
                         Upstream::Listener(Box::new(route)),
                         binding,
-                        (db.clone(), activity.clone(), tokens.clone()),
+                        (db.clone(), shared.clone()),
                         limits,
                     );
                     proxy.https = acceptor.is_some();

@@ -285,6 +285,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         download_memory,
         activity: Arc::default(),
         waf_tokens,
+        waf_compiled: Arc::default(),
         metrics_token,
     });
     let (shutdown, rx) = watch::channel(false);
@@ -318,7 +319,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tokio::spawn(balancers::supervise(
         db.clone(),
         (app.sealer.clone(), app.geo.clone(), app.ip_lists.clone()),
-        (app.activity.clone(), app.waf_tokens.clone()),
+        app.proxy_shared(),
         app.config.balancer_address,
         proxy_limits(&app.config),
         rx.clone(),
@@ -380,7 +381,7 @@ async fn start_proxies(
             &p,
             local,
             binding,
-            (app.db.clone(), app.activity.clone(), app.waf_tokens.clone()),
+            (app.db.clone(), app.proxy_shared()),
             proxy_limits(&app.config),
         );
         served.geo = app.geo.clone();

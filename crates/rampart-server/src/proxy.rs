@@ -52,6 +52,8 @@ pub struct Proxy {
     binding: Binding,
     db: Db,
     activity: Arc<crate::waf_activity::Activity>,
+    /// The web ACLs compiled on this node, shared by every proxy they protect.
+    compiled: Arc<rampart_waf::Compiled>,
     /// Every request the load balancer receives, for Shield's surge detection.
     arrivals: Arc<std::sync::atomic::AtomicU64>,
     protection: Mutex<Option<Arc<Protection>>>,
@@ -65,6 +67,15 @@ pub struct Proxy {
     pub(crate) ip_lists: Option<Arc<crate::ip_lists::IpLists>>,
     /// The server's WAF token keys, for CAPTCHA and challenge rules.
     tokens: Arc<crate::waf_tokens::TokenDesk>,
+}
+
+/// What every proxy of a server shares: the collector of its decisions, the WAF token keys, and
+/// the web ACLs compiled (one rate-based rule count per web ACL, whatever it protects).
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) activity: Arc<crate::waf_activity::Activity>,
+    pub(crate) tokens: Arc<crate::waf_tokens::TokenDesk>,
+    pub(crate) compiled: Arc<rampart_waf::Compiled>,
 }
 
 /// The proxy's defences, from the server's settings.
@@ -97,7 +108,7 @@ impl Proxy {
         config: &ProxyConfig,
         listen: SocketAddr,
         binding: Binding,
-        state: (Db, Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
+        state: (Db, Shared),
         limits: ProxyLimits,
     ) -> Proxy {
         let upstream = config.upstream_authority().unwrap_or_else(|| http::uri::Authority::from_static("127.0.0.1:80"));
@@ -109,9 +120,10 @@ impl Proxy {
         listen: SocketAddr,
         upstream: Upstream,
         binding: Binding,
-        (db, activity, tokens): (Db, Arc<crate::waf_activity::Activity>, Arc<crate::waf_tokens::TokenDesk>),
+        (db, shared): (Db, Shared),
         limits: ProxyLimits,
     ) -> Proxy {
+        let Shared { activity, tokens, compiled } = shared;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
@@ -127,6 +139,7 @@ impl Proxy {
             binding,
             db,
             activity,
+            compiled,
             arrivals,
             protection: Mutex::new(None),
             client,
@@ -147,7 +160,7 @@ impl Proxy {
         {
             return p.clone();
         }
-        let loaded = Arc::new(Protection::load(&self.db, &self.binding));
+        let loaded = Arc::new(Protection::load(&self.db, &self.binding, &self.compiled));
         if let Err(e) = &loaded.outcome {
             tracing::warn!(proxy = %self.name, error = %e, "the proxy's web ACL cannot be enforced: answering 503");
         }

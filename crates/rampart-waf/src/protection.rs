@@ -4,7 +4,8 @@
 //! request is decided by the new rules.
 //! See <https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-associating-aws-resource.html>.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rampart_core::{Ctx, ServiceError, TxCtx, keys, records};
 use rampart_shapes::generated::wafv2 as shapes;
@@ -130,6 +131,51 @@ pub struct Protection {
     pub logging: Option<shapes::LoggingConfiguration>,
 }
 
+/// The web ACLs compiled on a node, each with the records it was compiled from. Every load
+/// balancer and listener a web ACL protects shares its compiled rules, and so its rate-based
+/// rules' counts: AWS counts each rate-based rule of a web ACL as one instance, whatever the web
+/// ACL protects.
+/// See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html>.
+#[derive(Default)]
+pub struct Compiled(Mutex<HashMap<String, Basis>>);
+
+/// A compiled web ACL and the records it was compiled from.
+type Basis = (Vec<Seen>, Arc<WebAcl>);
+
+impl Compiled {
+    /// The web ACL `arn` compiled from the records `basis`: the one compiled before from the
+    /// same records, else `compile`'s, kept for the next load balancer that asks.
+    fn get_or_compile(
+        &self,
+        arn: &str,
+        basis: Vec<Seen>,
+        compile: impl FnOnce() -> Result<WebAcl, String>,
+    ) -> Result<Arc<WebAcl>, String> {
+        let mut all = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((was, acl)) = all.get(arn)
+            && same(was, &basis)
+        {
+            return Ok(acl.clone());
+        }
+        let acl = Arc::new(compile()?);
+        all.insert(arn.to_owned(), (basis, acl.clone()));
+        Ok(acl)
+    }
+}
+
+/// Whether two reads of records found the same records with the same bytes.
+fn same(a: &[Seen], b: &[Seen]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|((ka, va), (kb, vb))| {
+            ka == kb
+                && match (va, vb) {
+                    (Some(x), Some(y)) => Arc::ptr_eq(x, y) || x == y,
+                    (None, None) => true,
+                    _ => false,
+                }
+        })
+}
+
 /// How a proxy finds its web ACL: the association of its load balancer, else a web ACL of this
 /// name in its place (the `--web-acl` shortcut).
 pub struct Binding {
@@ -139,10 +185,11 @@ pub struct Binding {
 }
 
 impl Protection {
-    /// Loads what protects `binding` now.
-    pub fn load(db: &Db, binding: &Binding) -> Protection {
+    /// Loads what protects `binding` now, its web ACL compiled once for every load balancer of
+    /// the node it protects (`compiled`).
+    pub fn load(db: &Db, binding: &Binding, compiled: &Compiled) -> Protection {
         let mut p = Protection { outcome: Ok(None), seen: Vec::new(), unresolved: false, logging: None };
-        p.outcome = p.resolve(db, binding);
+        p.outcome = p.resolve(db, binding, compiled);
         p
     }
 
@@ -162,7 +209,12 @@ impl Protection {
         Ok(bytes)
     }
 
-    fn resolve(&mut self, db: &Db, binding: &Binding) -> Result<Option<(String, Arc<WebAcl>)>, String> {
+    fn resolve(
+        &mut self,
+        db: &Db,
+        binding: &Binding,
+        compiled: &Compiled,
+    ) -> Result<Option<(String, Arc<WebAcl>)>, String> {
         let association = self.read(db, keys::waf_association(&binding.balancer_arn))?;
         let stored: Stored = match (association, &binding.name) {
             (Some(bytes), _) => {
@@ -183,6 +235,8 @@ impl Protection {
             (None, None) => return Ok(None),
         };
         let acl: shapes::WebACL = stored.body().map_err(|e| e.message)?;
+        // What the compiled rules come from: the web ACL's record and those it references.
+        let mut basis: Vec<Seen> = self.seen.last().cloned().into_iter().collect();
         self.logging =
             self.read(db, super::visibility::logging_key(&stored.arn))?.and_then(|b| rampart_wire::json::from_wire(&b));
         let mut refs = References::default();
@@ -193,6 +247,7 @@ impl Protection {
         while let Some(arn) = pending.pop() {
             let (place, kind, _, id) = super::parse_arn(&arn).ok_or_else(|| format!("{arn} is not valid"))?;
             let bytes = self.read(db, place.key(kind, &id))?.ok_or_else(|| format!("{arn} is gone"))?;
+            basis.extend(self.seen.last().cloned());
             let entity: Stored = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
             match kind {
                 Kind::IpSet => {
@@ -211,8 +266,8 @@ impl Protection {
                 Kind::WebAcl => return Err(format!("{arn} is a web ACL")),
             }
         }
-        let compiled = WebAcl::compile(&acl, &refs).map_err(|e| e.0)?;
-        Ok(Some((stored.arn, Arc::new(compiled))))
+        let compiled = compiled.get_or_compile(&stored.arn, basis, || WebAcl::compile(&acl, &refs).map_err(|e| e.0))?;
+        Ok(Some((stored.arn, compiled)))
     }
 }
 

@@ -676,6 +676,53 @@ async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
     );
 }
 
+/// A rate-based rule of a web ACL is one instance, whatever the web ACL protects: a flood split
+/// between two load balancers it protects is counted once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rate_rule_counts_across_every_load_balancer_its_web_acl_protects() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![proxy_to(upstream, "shop", Some("limited")), proxy_to(upstream, "api", Some("limited"))];
+    })
+    .await
+    .unwrap();
+    let proxies = server.running.as_ref().unwrap().proxies.clone();
+    let logins = Statement::builder()
+        .rate_based_statement(
+            aws_sdk_wafv2::types::RateBasedStatement::builder()
+                .limit(10)
+                .evaluation_window_sec(60)
+                .aggregate_key_type(aws_sdk_wafv2::types::RateBasedStatementAggregateKeyType::Ip)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    waf(&server)
+        .create_web_acl()
+        .name("limited")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule("flood", 0, logins, RuleAction::builder().block(BlockAction::builder().build()).build()))
+        .visibility_config(visibility("limited"))
+        .send()
+        .await
+        .unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let get = |i: usize| {
+        let url = format!("http://{}/products/{i}", proxies[i % 2].addr);
+        let client = client.clone();
+        async move { send(&client, "GET", &url, &[], "").await.status }
+    };
+    // Ten requests, five through each load balancer, are within the limit; the eleventh, through
+    // either, is not.
+    for i in 0..10 {
+        assert_eq!(get(i).await, 200, "request {i}");
+    }
+    assert_eq!(get(10).await, 403, "the eleventh, counted with the other load balancer's");
+    assert_eq!(get(11).await, 403);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
     use aws_sdk_wafv2::types::{
