@@ -948,9 +948,8 @@ pub(crate) fn web_findings(found: &[aws_sdk_guardduty::types::Finding]) -> Vec<&
 #[tokio::test(flavor = "multi_thread")]
 async fn a_source_probing_attacking_or_flooding_a_protected_load_balancer_is_found() {
     use aws_sdk_wafv2::types::{
-        AllQueryArguments, AllowAction, BlockAction, DefaultAction, FieldToMatch, RateBasedStatement,
-        RateBasedStatementAggregateKeyType, RuleAction, Scope, SqliMatchStatement, Statement, TextTransformation,
-        TextTransformationType,
+        AllQueryArguments, AllowAction, BlockAction, DefaultAction, FieldToMatch, RuleAction, Scope,
+        SqliMatchStatement, Statement, TextTransformation, TextTransformationType,
     };
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
@@ -983,17 +982,7 @@ async fn a_source_probing_attacking_or_flooding_a_protected_load_balancer_is_fou
                 .unwrap(),
         )
         .build();
-    let flood = Statement::builder()
-        .rate_based_statement(
-            RateBasedStatement::builder()
-                .limit(10)
-                .evaluation_window_sec(60)
-                .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
-                .scope_down_statement(crate::waf::uri_contains("/flood"))
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let flood = crate::waf::per_ip_limit(10, Some(crate::waf::uri_contains("/flood")));
     let acl = w
         .create_web_acl()
         .name("front")

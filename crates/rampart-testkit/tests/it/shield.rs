@@ -9,9 +9,7 @@ use aws_sdk_shield::types::{
     BlockAction, EmergencyContact, ProtectedResourceType, ProtectionGroupAggregation, ProtectionGroupPattern,
     ResponseAction, Tag,
 };
-use aws_sdk_wafv2::types::{
-    AllowAction, DefaultAction, RateBasedStatement, RateBasedStatementAggregateKeyType, RuleAction, Scope, Statement,
-};
+use aws_sdk_wafv2::types::{AllowAction, DefaultAction, RuleAction, Scope};
 use rampart_testkit::{ACCOUNT_ID, TestServer};
 
 use crate::waf::{rule, send, visibility, waf};
@@ -105,16 +103,7 @@ async fn a_flood_turned_away_by_a_rate_rule_is_an_attack_mitigated_while_it_last
     let early = s.enable_application_layer_automatic_response().resource_arn(&lb).action(block.clone()).send().await;
     assert_eq!(code(early), "InvalidOperationException");
     let w = waf(&server);
-    let flood = Statement::builder()
-        .rate_based_statement(
-            RateBasedStatement::builder()
-                .limit(10)
-                .evaluation_window_sec(60)
-                .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let flood = crate::waf::per_ip_limit(10, None);
     let acl = w
         .create_web_acl()
         .name("front")

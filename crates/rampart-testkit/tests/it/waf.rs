@@ -81,6 +81,19 @@ pub(crate) fn uri_contains(word: &str) -> Statement {
     Statement::builder().byte_match_statement(m).build()
 }
 
+/// A rate-based statement: at most `limit` requests a minute per client address, of those
+/// `scope_down` matches (all without one).
+pub(crate) fn per_ip_limit(limit: i64, scope_down: Option<Statement>) -> Statement {
+    let rate = aws_sdk_wafv2::types::RateBasedStatement::builder()
+        .limit(limit)
+        .evaluation_window_sec(60)
+        .aggregate_key_type(aws_sdk_wafv2::types::RateBasedStatementAggregateKeyType::Ip)
+        .set_scope_down_statement(scope_down.map(Box::new))
+        .build()
+        .unwrap();
+    Statement::builder().rate_based_statement(rate).build()
+}
+
 pub(crate) fn rule(name: &str, priority: i32, statement: Statement, action: RuleAction) -> Rule {
     Rule::builder()
         .name(name)
@@ -618,17 +631,7 @@ async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
             .unwrap()
     };
     // A flood of logins is cut: at most 10 a minute per client.
-    let logins = Statement::builder()
-        .rate_based_statement(
-            aws_sdk_wafv2::types::RateBasedStatement::builder()
-                .limit(10)
-                .evaluation_window_sec(60)
-                .aggregate_key_type(aws_sdk_wafv2::types::RateBasedStatementAggregateKeyType::Ip)
-                .scope_down_statement(uri_contains("/login"))
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let logins = per_ip_limit(10, Some(uri_contains("/login")));
     let flood = rule("login-flood", 0, logins, RuleAction::builder().block(BlockAction::builder().build()).build());
     let rules = vec![
         flood,
@@ -687,16 +690,7 @@ async fn a_rate_rule_counts_across_every_load_balancer_its_web_acl_protects() {
     .await
     .unwrap();
     let proxies = server.running.as_ref().unwrap().proxies.clone();
-    let logins = Statement::builder()
-        .rate_based_statement(
-            aws_sdk_wafv2::types::RateBasedStatement::builder()
-                .limit(10)
-                .evaluation_window_sec(60)
-                .aggregate_key_type(aws_sdk_wafv2::types::RateBasedStatementAggregateKeyType::Ip)
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let logins = per_ip_limit(10, None);
     waf(&server)
         .create_web_acl()
         .name("limited")
@@ -948,7 +942,7 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_products_are_reported() {
-    use aws_sdk_wafv2::types::{RateBasedStatement, RateBasedStatementAggregateKeyType, RuleGroupReferenceStatement};
+    use aws_sdk_wafv2::types::RuleGroupReferenceStatement;
     let upstream = rampart_testkit::upstream::start().await.unwrap();
     let server = TestServer::start_with(|c| {
         c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
@@ -1039,16 +1033,7 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
     assert_eq!(code(c.get_permission_policy().resource_arn(&group_arn).send().await), "WAFNonexistentItemException");
 
     // The clients a rate-based rule holds are reported while it holds them.
-    let flood = Statement::builder()
-        .rate_based_statement(
-            RateBasedStatement::builder()
-                .limit(10)
-                .evaluation_window_sec(60)
-                .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
-                .build()
-                .unwrap(),
-        )
-        .build();
+    let flood = per_ip_limit(10, None);
     let front = c
         .create_web_acl()
         .name("front")

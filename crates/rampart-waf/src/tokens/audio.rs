@@ -55,11 +55,6 @@ fn mix(track: &mut Vec<f32>, at: usize, samples: &[f32], gain: f32) {
     }
 }
 
-/// Where each digit is spoken, in samples: for tests that listen.
-pub fn spoken_at(digits: &str, seed: &[u8]) -> Vec<(usize, usize)> {
-    render(digits, seed).1
-}
-
 /// The spoken `digits` as a WAV file (8,000 Hz, unsigned 8-bit, mono), distorted as `seed` says.
 pub fn audio(digits: &str, seed: &[u8]) -> Vec<u8> {
     let samples = render(digits, seed).0;
@@ -152,7 +147,7 @@ mod tests {
         assert_ne!(audio(digits, b"seed-2"), wav);
         // Each digit is where the speech is loudest; the pauses between are quieter.
         let loud = loudness(&wav);
-        let spoken = spoken_at(digits, seed);
+        let spoken = render(digits, seed).1;
         assert_eq!(spoken.len(), 5);
         let window = RATE as usize / 50;
         let peak = |from: usize, to: usize| {
