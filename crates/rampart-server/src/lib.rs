@@ -325,6 +325,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         rx.clone(),
     ));
     tokio::spawn(app.ip_lists.clone().watch(rx.clone()));
+    // The nodes of a cluster (a shared PostgreSQL store) count rate-based rules together.
+    if db.engine_name() == "postgres" {
+        tokio::spawn(waf_activity::share_rates(app.waf_compiled.clone(), db.clone(), rx.clone()));
+    }
     tokio::spawn(waf_activity::keep(
         app.activity.clone(),
         db.clone(),

@@ -515,3 +515,40 @@ async fn deliver(
         Err(e) => tracing::warn!(web_acl = %acl, error = %e, "cannot deliver WAF log records"),
     }
 }
+
+/// Shares this node's rate-based rules' counts with the cluster's other nodes, and takes in
+/// theirs, every second until `stop` flips (see [`rampart_waf::shared_rates`]). Only a store that
+/// nodes share has other nodes to share with.
+pub(crate) async fn share_rates(compiled: Arc<rampart_waf::Compiled>, db: Db, mut stop: watch::Receiver<bool>) {
+    let node = crate::ids::uuid();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let records = rampart_waf::shared_rates::publish(&compiled, &node, now);
+        if !records.is_empty()
+            && let Err(e) = db.put_later(records)
+        {
+            tracing::warn!(error = %e, "cannot share the rate-based rules' counts");
+        }
+        let (c, d, n) = (compiled.clone(), db.clone(), node.clone());
+        let stale = match tokio::task::spawn_blocking(move || rampart_waf::shared_rates::take_in(&c, &d, &n, now)).await
+        {
+            Ok(Ok(stale)) => stale,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the other nodes' rate-based counts");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if !stale.is_empty()
+            && let Err(e) = db.transact(move |tx| stale.iter().try_for_each(|k| tx.delete(k).map(drop))).await
+        {
+            tracing::warn!(error = %e, "cannot drop rate-based counts no node keeps");
+        }
+    }
+}

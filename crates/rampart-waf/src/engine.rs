@@ -693,6 +693,14 @@ impl WebAcl {
         crate::tokens::token_domain(host, &self.token_domains)
     }
 
+    /// The web ACL's rate-based rules, its groups' included, always in the same order: the same
+    /// web ACL compiled on another node numbers them alike.
+    pub fn rate_rules(&self) -> Vec<&rate::RateRule> {
+        let mut out = Vec::new();
+        self.rules.iter().for_each(|r| r.rate_rules(&mut out));
+        out
+    }
+
     /// The web ACL's metric name.
     pub fn metric(&self) -> &str {
         &self.metric
@@ -819,7 +827,26 @@ impl CompiledRule {
     }
 }
 
+impl CompiledRule {
+    /// The rate-based rules of the rule (a group's, in order), appended to `out`.
+    fn rate_rules<'a>(&'a self, out: &mut Vec<&'a rate::RateRule>) {
+        self.statement.rate_rules(out);
+        if let RuleKind::Group { rules, .. } = &self.kind {
+            rules.iter().for_each(|r| r.rate_rules(out));
+        }
+    }
+}
+
 impl Node {
+    fn rate_rules<'a>(&'a self, out: &mut Vec<&'a rate::RateRule>) {
+        match self {
+            Node::Rate(r) => out.push(r),
+            Node::And(nodes) | Node::Or(nodes) => nodes.iter().for_each(|n| n.rate_rules(out)),
+            Node::Not(n) => n.rate_rules(out),
+            _ => {}
+        }
+    }
+
     fn assign_slots(&mut self, slots: &mut HashMap<String, usize>) {
         match self {
             Node::Inspect { field, transforms, slot, .. } => {

@@ -22,6 +22,7 @@ pub mod mitigation;
 mod protection;
 mod sellers;
 mod sets;
+pub mod shared_rates;
 mod sharing;
 mod tags;
 pub mod tokens;

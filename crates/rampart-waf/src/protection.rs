@@ -139,8 +139,21 @@ pub struct Protection {
 #[derive(Default)]
 pub struct Compiled(Mutex<HashMap<String, Basis>>);
 
-/// A compiled web ACL and the records it was compiled from.
-type Basis = (Vec<Seen>, Arc<WebAcl>);
+/// A compiled web ACL, the records it was compiled from, and their digest (the same records
+/// give the same digest on every node).
+type Basis = (Vec<Seen>, Arc<WebAcl>, String);
+
+/// A digest of the records a web ACL was compiled from.
+fn digest(basis: &[Seen]) -> String {
+    let mut d = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for (key, value) in basis {
+        for part in [key.as_slice(), value.as_deref().unwrap_or_default()] {
+            d.update(&(part.len() as u64).to_le_bytes());
+            d.update(part);
+        }
+    }
+    data_encoding::HEXLOWER.encode(d.finish().as_ref())
+}
 
 impl Compiled {
     /// The web ACL `arn` compiled from the records `basis`: the one compiled before from the
@@ -152,14 +165,21 @@ impl Compiled {
         compile: impl FnOnce() -> Result<WebAcl, String>,
     ) -> Result<Arc<WebAcl>, String> {
         let mut all = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((was, acl)) = all.get(arn)
+        if let Some((was, acl, _)) = all.get(arn)
             && same(was, &basis)
         {
             return Ok(acl.clone());
         }
         let acl = Arc::new(compile()?);
-        all.insert(arn.to_owned(), (basis, acl.clone()));
+        let version = digest(&basis);
+        all.insert(arn.to_owned(), (basis, acl.clone(), version));
         Ok(acl)
+    }
+
+    /// Every web ACL compiled here: its ARN, the digest of its records, and its rules.
+    pub(crate) fn each(&self) -> Vec<(String, String, Arc<WebAcl>)> {
+        let all = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        all.iter().map(|(arn, (_, acl, version))| (arn.clone(), version.clone(), acl.clone())).collect()
     }
 }
 

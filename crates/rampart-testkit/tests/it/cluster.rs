@@ -319,3 +319,54 @@ async fn a_source_probing_both_nodes_proxies_is_found_from_their_reports_togethe
     let probe = crate::guardduty::web_findings(&found)[0].clone();
     assert_eq!(probe.r#type(), Some("Recon:ELB/WebPathEnumeration"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_rule_holds_a_client_over_its_limit_on_the_requests_every_node_saw() {
+    use aws_sdk_wafv2::types::{AllowAction, BlockAction, DefaultAction, RuleAction, Scope};
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", Some("limited"))];
+    })
+    .await
+    .unwrap();
+    let b = a.join().await.unwrap();
+    crate::waf::waf(&a)
+        .create_web_acl()
+        .name("limited")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(crate::waf::rule(
+            "flood",
+            0,
+            crate::waf::per_ip_limit(10, None),
+            RuleAction::builder().block(BlockAction::builder().build()).build(),
+        ))
+        .visibility_config(crate::waf::visibility("limited"))
+        .send()
+        .await
+        .unwrap();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let proxies = [&a, &b].map(|n| n.running.as_ref().unwrap().proxies[0].clone());
+    let get = |node: usize| {
+        let url = format!("http://{}/products", proxies[node].addr);
+        let http = http.clone();
+        async move { crate::waf::send(&http, "GET", &url, &[], "").await.status }
+    };
+    // Five requests through each node: ten, the limit, and no more.
+    for i in 0..10 {
+        assert_eq!(get(i % 2).await, 200, "request {i}");
+    }
+    // Once the nodes have shared their counts, the client is over the limit on either node, while
+    // the node's own count (six to ten) alone is not.
+    let mut refused = None;
+    for attempt in 0..5 {
+        if get(0).await == 403 {
+            refused = Some(attempt);
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(refused.is_some(), "node A never counted node B's requests");
+    assert_eq!(get(1).await, 403, "node B counts node A's too");
+}

@@ -4,7 +4,13 @@
 //! granularity AWS checks at, so enforcement starts and stops within about 10 seconds of the
 //! window, as AWS's does. The counters live with the compiled web ACL: a change to the web ACL
 //! resets them, as it does in AWS.
-//! See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html>.
+//!
+//! In a cluster each node counts what its own proxies see, and every second shares its counts
+//! ([`RateRule::snapshot`]) and takes in the other nodes' ([`RateRule::set_remote`]): an instance
+//! is over the limit on the cluster's total, a second or two behind, as AWS's counts are behind by
+//! its propagation delays.
+//! See <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-high-level-settings.html>
+//! and <https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based-caveats.html>.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -54,7 +60,25 @@ pub struct RateRule {
     /// For FORWARDED_IP aggregation: whether a request without a valid forwarded address matches.
     fallback_match: bool,
     scope_down: Option<Node>,
-    counters: Mutex<HashMap<Vec<u8>, Counter>>,
+    counters: Mutex<Counters>,
+}
+
+/// An instance's requests by bucket number, as nodes share them.
+pub type Buckets = Vec<(u64, u32)>;
+
+#[derive(Debug, Default)]
+struct Counters {
+    /// What this node counted.
+    local: HashMap<Vec<u8>, Counter>,
+    /// What the other nodes counted, as they last shared it.
+    remote: HashMap<Vec<u8>, Buckets>,
+    /// Whether anything was counted since the last snapshot.
+    counted: bool,
+}
+
+/// Requests of `buckets` within the window of `n` buckets ending with bucket `now`.
+fn window_total(buckets: &[(u64, u32)], now: u64, n: u64) -> u64 {
+    buckets.iter().filter(|(b, _)| *b <= now && now - *b < n).map(|(_, c)| u64::from(*c)).sum()
 }
 
 /// Counts of one instance: a ring of buckets and the bucket number it was last counted in.
@@ -82,6 +106,18 @@ impl Counter {
             *c = c.saturating_add(1);
         }
         self.counts.iter().map(|c| u64::from(*c)).sum()
+    }
+
+    /// The requests of each bucket still in the window ending with bucket `now`, by bucket.
+    fn buckets(&self, now: u64) -> Buckets {
+        let n = self.counts.len() as u64;
+        let first = now.max(self.last).saturating_sub(n) + 1;
+        (first..=self.last.min(now))
+            .filter_map(|b| {
+                let c = *self.counts.get((b % n) as usize)?;
+                (c > 0).then_some((b, c))
+            })
+            .collect()
     }
 }
 
@@ -122,7 +158,7 @@ impl RateRule {
             keys,
             fallback_match,
             scope_down,
-            counters: Mutex::new(HashMap::new()),
+            counters: Mutex::default(),
         })
     }
 
@@ -145,15 +181,51 @@ impl RateRule {
         };
         let bucket = request.now / BUCKET_SECS;
         let mut counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counters.len() >= MAX_INSTANCES && !counters.contains_key(&key) {
+        let Counters { local, remote, counted } = &mut *counters;
+        if local.len() >= MAX_INSTANCES && !local.contains_key(&key) {
             let oldest = bucket.saturating_sub(self.buckets as u64);
-            counters.retain(|_, c| c.last > oldest);
-            if counters.len() >= MAX_INSTANCES {
+            local.retain(|_, c| c.last > oldest);
+            if local.len() >= MAX_INSTANCES {
                 return false;
             }
         }
-        let counter = counters.entry(key).or_insert_with(|| Counter { last: bucket, counts: vec![0; self.buckets] });
-        counter.count(bucket) > self.limit
+        // The other nodes' counts of the instance, when there are other nodes.
+        let elsewhere = match remote.is_empty() {
+            true => 0,
+            false => remote.get(&key).map_or(0, |b| window_total(b, bucket, self.buckets as u64)),
+        };
+        *counted = true;
+        let counter = local.entry(key).or_insert_with(|| Counter { last: bucket, counts: vec![0; self.buckets] });
+        counter.count(bucket) + elsewhere > self.limit
+    }
+
+    /// Whether the rule counted anything since the last call.
+    pub fn take_counted(&self) -> bool {
+        std::mem::take(&mut self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).counted)
+    }
+
+    /// What this node counted, for the other nodes: each instance's requests by bucket within
+    /// the window ending at `now` (seconds), the `most` busiest instances.
+    pub fn snapshot(&self, now: u64, most: usize) -> Vec<(Vec<u8>, Buckets)> {
+        let counters = self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = now / BUCKET_SECS;
+        let mut all: Vec<(u64, Vec<u8>, Buckets)> = counters
+            .local
+            .iter()
+            .map(|(k, c)| {
+                let b = c.buckets(bucket);
+                (b.iter().map(|(_, n)| u64::from(*n)).sum(), k.clone(), b)
+            })
+            .filter(|(total, _, _)| *total > 0)
+            .collect();
+        all.sort_unstable_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        all.truncate(most);
+        all.into_iter().map(|(_, k, b)| (k, b)).collect()
+    }
+
+    /// Takes in what the other nodes counted, summed by instance and bucket.
+    pub fn set_remote(&self, remote: HashMap<Vec<u8>, Buckets>) {
+        self.counters.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remote = remote;
     }
 
     pub(super) fn assign_slots(&mut self, slots: &mut HashMap<String, usize>) {

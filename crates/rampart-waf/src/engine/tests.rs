@@ -564,6 +564,54 @@ fn a_rate_rule_blocks_an_instance_over_its_limit_until_the_window_passes() {
 }
 
 #[test]
+fn nodes_sharing_their_counts_hold_an_instance_over_the_limit_on_their_total() {
+    // The same web ACL compiled on two nodes; a client sends six requests to each.
+    let statement = r#"{"Limit":10,"EvaluationWindowSec":60,"AggregateKeyType":"IP"}"#;
+    let (a, b) = (rate_rule(statement), rate_rule(statement));
+    let mut r = get("/", "");
+    let start = r.now;
+    for i in 0..6 {
+        r.now = start + i;
+        assert!(!blocked(&decide(&a, &r)));
+        assert!(!blocked(&decide(&b, &r)));
+    }
+    // Each node alone is under the limit; with what the other shared, the client is over it.
+    let (rule_a, rule_b) = (a.rate_rules()[0], b.rate_rules()[0]);
+    assert!(rule_a.take_counted() && !rule_a.take_counted(), "counting is noticed once");
+    let shared = rule_a.snapshot(r.now, 1000);
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0].1.iter().map(|(_, n)| n).sum::<u32>(), 6);
+    rule_b.set_remote(shared.into_iter().collect());
+    r.now = start + 7;
+    assert!(blocked(&decide(&b, &r)), "6 + 6 is over 10");
+    // Another client is not held for it.
+    let mut other = get("/", "");
+    other.ip = "198.51.100.7".parse().unwrap();
+    other.now = start + 7;
+    assert!(!blocked(&decide(&b, &other)));
+    // The other node's requests leave the window as the node's own do.
+    r.now = start + 75;
+    assert!(!blocked(&decide(&b, &r)));
+    assert!(a.rate_rules()[0].snapshot(start + 75, 1000).is_empty(), "nothing left in the window");
+}
+
+#[test]
+fn a_node_shares_its_busiest_instances() {
+    let acl = rate_rule(r#"{"Limit":1000,"EvaluationWindowSec":300,"AggregateKeyType":"IP"}"#);
+    let mut r = get("/", "");
+    for (ip, n) in [("192.0.2.1", 3), ("192.0.2.2", 5), ("192.0.2.3", 1)] {
+        r.ip = ip.parse().unwrap();
+        for _ in 0..n {
+            decide(&acl, &r);
+        }
+    }
+    let shared = acl.rate_rules()[0].snapshot(r.now, 2);
+    let totals: Vec<u32> = shared.iter().map(|(_, b)| b.iter().map(|(_, n)| n).sum()).collect();
+    assert_eq!(totals, [5, 3]);
+    assert!(shared[0].0.ends_with(&[192, 0, 2, 2]), "the busiest first");
+}
+
+#[test]
 fn rate_rules_aggregate_by_custom_keys_and_count_only_their_scope() {
     let scope = byte_match(r#"{"UriPath":{}}"#, "/login", "STARTS_WITH", NONE);
     let acl = rate_rule(&format!(
