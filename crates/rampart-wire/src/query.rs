@@ -181,16 +181,36 @@ pub fn encode_response(service: &Service, op: &Operation, output: Option<&Value>
 
 pub(crate) fn write_members(out: &mut String, members: &[rampart_shapes::Member], fields: &[Option<Value>]) {
     for (m, f) in members.iter().zip(fields) {
-        if let Some(v) = f {
+        if let Some(v) = f
+            && !m.xml_attribute
+        {
             write_value(out, m.wire_name(), m.shape, v, m.flattened);
         }
     }
 }
 
+/// The XML Schema instance namespace, whose prefix `xsi` the one attribute member in AWS's
+/// models has (S3's `Grantee` `xsi:type`).
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
 fn write_value(out: &mut String, name: &str, shape: &Shape, v: &Value, member_flattened: bool) {
     match (&shape.kind, v) {
         (Kind::Structure(st), Value::Struct(fields)) => {
-            let _ = write!(out, "<{name}>");
+            let _ = write!(out, "<{name}");
+            for (m, f) in st.members.iter().zip(fields) {
+                if let (true, Some(v)) = (m.xml_attribute, f) {
+                    let attribute = m.wire_name();
+                    if attribute.starts_with("xsi:") {
+                        let _ = write!(out, " xmlns:xsi=\"{XSI}\"");
+                    }
+                    let text = match v {
+                        Value::String(s) => escape(s).into_owned(),
+                        _ => String::new(),
+                    };
+                    let _ = write!(out, " {attribute}=\"{text}\"");
+                }
+            }
+            out.push('>');
             write_members(out, st.members, fields);
             let _ = write!(out, "</{name}>");
         }

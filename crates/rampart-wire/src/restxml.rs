@@ -112,9 +112,18 @@ pub(crate) fn bind_http(members: &[Member], req: &HttpRequest<'_>) -> Result<Vec
                     _ => values.next().map(|v| scalar(m, v)).transpose()?,
                 }
             }
-            Location::Header => match header(req.headers, m.wire_name()) {
-                Some(raw) => Some(scalar(m, raw)?),
-                None => None,
+            Location::Header => match (header(req.headers, m.wire_name()), &m.shape.kind) {
+                // A list header is its items separated by commas (GetObjectAttributes'
+                // `x-amz-object-attributes: ETag,Checksum`).
+                (Some(raw), Kind::List(list)) => {
+                    let items: Vec<Value> = header_items(raw)
+                        .iter()
+                        .map(|v| scalar_of(m.wire_name(), list.member, v))
+                        .collect::<Result<_, _>>()?;
+                    (!items.is_empty()).then_some(Value::List(items))
+                }
+                (Some(raw), _) => Some(scalar(m, raw)?),
+                (None, _) => None,
             },
             Location::Headers => {
                 let prefix = m.wire_name().to_ascii_lowercase();
@@ -137,6 +146,41 @@ pub(crate) fn bind_http(members: &[Member], req: &HttpRequest<'_>) -> Result<Vec
 /// A header's value by case-insensitive name, if it is text.
 fn header<'a>(headers: &[(&str, &'a [u8])], name: &str) -> Option<&'a str> {
     headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+/// The items of a list header: separated by commas, each trimmed, a double-quoted one unquoted
+/// (it may hold commas), as Smithy's HTTP bindings write them.
+/// See <https://smithy.io/2.0/spec/http-bindings.html#httpheader-trait>.
+fn header_items(raw: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut rest = raw.trim_start();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut item = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => item.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => item.push(c),
+                }
+            }
+            items.push(item);
+            rest = quoted.get(end..).unwrap_or_default();
+            rest = rest.trim_start().strip_prefix(',').unwrap_or(rest).trim_start();
+        } else {
+            let (item, after) = rest.split_once(',').unwrap_or((rest, ""));
+            if !item.trim().is_empty() {
+                items.push(item.trim().to_owned());
+            }
+            rest = after.trim_start();
+        }
+    }
+    items
 }
 
 fn scalar(m: &Member, raw: &str) -> Result<Value, WireError> {
@@ -168,6 +212,27 @@ struct Element {
     name: String,
     text: String,
     children: Vec<Element>,
+    /// Its attributes but namespace declarations, by local name (`xsi:type` as `type`).
+    attributes: Vec<(String, String)>,
+}
+
+/// An element's attributes but namespace declarations, by local name.
+fn attributes(e: &quick_xml::events::BytesStart<'_>) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for a in e.attributes() {
+        let a = a.ok()?;
+        if a.key.as_namespace_binding().is_some() {
+            continue;
+        }
+        let name = a.key.local_name().as_ref().to_owned();
+        out.push((name, a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()?.into_owned()));
+    }
+    Some(out)
+}
+
+/// The local part of a qualified name (`type` of `xsi:type`).
+fn local(name: &str) -> &str {
+    name.rsplit_once(':').map_or(name, |(_, l)| l)
 }
 
 /// Parses a whole XML document into its root element, bounded in depth and size.
@@ -186,7 +251,8 @@ fn parse(body: &[u8]) -> Result<Element, WireError> {
                     return Err(ill_formed());
                 }
                 let name = e.local_name().as_ref().to_owned();
-                stack.push(Element { name, ..Element::default() });
+                let attributes = attributes(&e).ok_or_else(ill_formed)?;
+                stack.push(Element { name, attributes, ..Element::default() });
             }
             Event::Empty(e) => {
                 count += 1;
@@ -194,7 +260,8 @@ fn parse(body: &[u8]) -> Result<Element, WireError> {
                     return Err(ill_formed());
                 }
                 let name = e.local_name().as_ref().to_owned();
-                let el = Element { name, ..Element::default() };
+                let attributes = attributes(&e).ok_or_else(ill_formed)?;
+                let el = Element { name, attributes, ..Element::default() };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(el),
                     None => return Ok(el),
@@ -240,6 +307,13 @@ fn from_xml(el: &Element, shape: &Shape) -> Result<Value, WireError> {
             st.members
                 .iter()
                 .map(|m| match &m.shape.kind {
+                    // S3's `<Grantee xsi:type="CanonicalUser">`.
+                    _ if m.xml_attribute => el
+                        .attributes
+                        .iter()
+                        .find(|(name, _)| name == local(m.wire_name()))
+                        .map(|(_, text)| scalar_of(m.wire_name(), m.shape, text))
+                        .transpose(),
                     Kind::List(list) if m.flattened || list.flattened => {
                         let items: Vec<Value> = el
                             .children
@@ -522,6 +596,64 @@ mod tests {
         let e =
             decode_input(&s3::SH_CreateBucketRequest, &req(&[("Bucket", "b")], "", &[], deep.as_bytes())).unwrap_err();
         assert_eq!(e.code, "MalformedXML");
+    }
+
+    #[test]
+    fn a_list_header_is_its_comma_separated_items() {
+        assert_eq!(header_items("ETag, Checksum,ObjectParts"), ["ETag", "Checksum", "ObjectParts"]);
+        assert_eq!(header_items(r#""a,b", c ,"d\"e""#), ["a,b", "c", "d\"e"]);
+        assert!(header_items("  ").is_empty());
+        let headers: &[(&str, &[u8])] = &[("x-amz-object-attributes", b"ETag,Checksum,ObjectSize")];
+        let v = decode_input(
+            &s3::SH_GetObjectAttributesRequest,
+            &req(&[("Bucket", "b"), ("Key", "k")], "attributes", headers, b""),
+        )
+        .unwrap();
+        let Value::Struct(fields) = v else { panic!("a structure") };
+        let Kind::Structure(st) = &s3::SH_GetObjectAttributesRequest.kind else { panic!("a structure") };
+        let at = st.member_index("ObjectAttributes").unwrap();
+        let names = ["ETag", "Checksum", "ObjectSize"].map(|n| Value::String(n.to_owned())).to_vec();
+        assert_eq!(fields[at], Some(Value::List(names)));
+    }
+
+    #[test]
+    fn a_grantees_type_is_its_xsi_type_attribute_both_ways() {
+        // As S3 writes and reads it: <Grantee xmlns:xsi="…" xsi:type="CanonicalUser">.
+        let op = s3::SERVICE.operation("GetBucketAcl").unwrap();
+        let grant = |id: &str| s3::Grant {
+            grantee: Some(s3::Grantee {
+                id: Some(id.into()),
+                r#type: "CanonicalUser".into(),
+                display_name: None,
+                email_address: None,
+                uri: None,
+            }),
+            permission: Some("FULL_CONTROL".into()),
+        };
+        let out = s3::GetBucketAclOutput { grants: Some(vec![grant("abc")]), ..s3::GetBucketAclOutput::default() };
+        let r = encode_output(op, &out.into_value(), s3_root_element("GetBucketAcl"), None);
+        let body = String::from_utf8(r.body).unwrap();
+        assert!(
+            body.contains(
+                "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"CanonicalUser\">\
+                 <ID>abc</ID></Grantee>"
+            ),
+            "{body}"
+        );
+        assert!(!body.contains("<xsi:type>"), "{body}");
+
+        let put = b"<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><AccessControlList><Grant>\
+            <Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:type=\"Group\">\
+            <URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission>\
+            </Grant></AccessControlList><Owner><ID>abc</ID></Owner></AccessControlPolicy>";
+        let v = decode_input(&s3::SH_PutBucketAclRequest, &req(&[("Bucket", "b")], "", &[], put)).unwrap();
+        let r = s3::PutBucketAclRequest::from_value(v).unwrap();
+        let grants = r.access_control_policy.and_then(|p| p.grants).unwrap();
+        let grantee = grants[0].grantee.as_ref().unwrap();
+        assert_eq!(
+            (grantee.r#type.as_str(), grantee.uri.as_deref()),
+            ("Group", Some("http://acs.amazonaws.com/groups/global/AllUsers"))
+        );
     }
 
     #[test]

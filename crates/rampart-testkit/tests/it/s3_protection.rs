@@ -297,6 +297,8 @@ async fn ownership_acls_tags_and_sub_resources_answer_as_s3_does() {
     let grants = c.get_bucket_acl().bucket("shop").send().await.unwrap();
     assert_eq!(grants.grants().len(), 1);
     assert_eq!(grants.grants()[0].permission().map(|p| p.as_str()), Some("FULL_CONTROL"));
+    // The grantee's type is its `xsi:type` attribute, as S3 writes it.
+    assert_eq!(grants.grants()[0].grantee().map(|g| g.r#type().as_str()), Some("CanonicalUser"));
     assert_eq!(
         code(c.create_bucket().bucket("shop-public").acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead).send().await),
         "InvalidBucketAclWithObjectOwnership"
