@@ -12,15 +12,41 @@ use crate::{
     valid_bucket_name,
 };
 
+/// The caller's buckets by name, those under `Prefix` and in `BucketRegion` when asked; with
+/// `MaxBuckets`, a page at a time (a `ContinuationToken` names where the next begins).
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html>.
 pub fn list_buckets(
     ctx: &Ctx<'_>,
-    _input: shapes::ListBucketsRequest,
+    input: shapes::ListBucketsRequest,
 ) -> Result<shapes::ListBucketsOutput, ServiceError> {
     let account = &ctx.principal.account_id;
+    let after = input
+        .continuation_token
+        .as_deref()
+        .map(|t| {
+            data_encoding::BASE64URL_NOPAD
+                .decode(t.as_bytes())
+                .ok()
+                .and_then(|n| String::from_utf8(n).ok())
+                .ok_or_else(|| crate::invalid_argument("The continuation token provided is incorrect"))
+        })
+        .transpose()?;
+    let prefix = input.prefix.as_deref().unwrap_or_default();
     let all: Vec<BucketRecord> = records::scan_records(ctx.db, b"s3/bucket/")?;
-    let buckets = all
+    let mut mine = all.into_iter().filter(|b| {
+        &b.account_id == account
+            && b.name.starts_with(prefix)
+            && input.bucket_region.as_ref().is_none_or(|r| *r == b.region)
+            && after.as_ref().is_none_or(|a| b.name > *a)
+    });
+    let most = input.max_buckets.and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX);
+    let page: Vec<BucketRecord> = mine.by_ref().take(most).collect();
+    let continuation_token = match (mine.next(), page.last()) {
+        (Some(_), Some(last)) => Some(data_encoding::BASE64URL_NOPAD.encode(last.name.as_bytes())),
+        _ => None,
+    };
+    let buckets = page
         .into_iter()
-        .filter(|b| &b.account_id == account)
         .map(|b| shapes::Bucket {
             name: Some(b.name),
             creation_date: Some(b.created),
@@ -31,7 +57,8 @@ pub fn list_buckets(
     Ok(shapes::ListBucketsOutput {
         buckets: Some(buckets),
         owner: Some(shapes::Owner { display_name: None, id: Some(canonical_id(account)) }),
-        ..shapes::ListBucketsOutput::default()
+        continuation_token,
+        prefix: input.prefix,
     })
 }
 
@@ -47,7 +74,22 @@ pub fn create_bucket(
     if !valid_bucket_name(&input.bucket) {
         return Err(ServiceError::new("InvalidBucketName", 400, "The specified bucket is not valid."));
     }
-    if let Some(existing) = records::read_tx::<BucketRecord>(tx, &bucket_key(&input.bucket))? {
+    if let Some(mut existing) = records::read_tx::<BucketRecord>(tx, &bucket_key(&input.bucket))? {
+        // In us-east-1, for legacy compatibility, creating a bucket you own again succeeds and
+        // resets its ACL.
+        // See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html>.
+        let here = input.create_bucket_configuration.as_ref().and_then(|c| c.location_constraint.as_deref());
+        if existing.account_id == ctx.principal.account_id
+            && existing.region == "us-east-1"
+            && here.is_none_or(str::is_empty)
+        {
+            existing.acl = None;
+            records::write_tx(tx, &bucket_key(&existing.name), &existing)?;
+            return Ok(shapes::CreateBucketOutput {
+                location: Some(format!("/{}", existing.name)),
+                bucket_arn: Some(format!("arn:aws:s3:::{}", existing.name)),
+            });
+        }
         return Err(if existing.account_id == ctx.principal.account_id {
             ServiceError::new(
                 "BucketAlreadyOwnedByYou",

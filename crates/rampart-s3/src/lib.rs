@@ -296,7 +296,66 @@ pub struct ObjectRecord {
     /// false for those written before, whose run is the key's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub own_run: bool,
+    /// The HTTP headers the object was written with that reads answer with.
+    #[serde(default, skip_serializing_if = "StoredHeaders::is_empty")]
+    pub headers: StoredHeaders,
 }
+
+/// What S3 keeps of an upload's HTTP headers besides `Content-Type` and answers reads with
+/// (system-defined metadata): `Cache-Control`, `Content-Disposition`, `Content-Encoding` (but
+/// `aws-chunked`, which is only how the upload was sent), `Content-Language`, `Expires`, and
+/// `x-amz-website-redirect-location`.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html#SysMetadata>.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredHeaders {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website_redirect_location: Option<String>,
+}
+
+impl StoredHeaders {
+    pub fn is_empty(&self) -> bool {
+        *self == StoredHeaders::default()
+    }
+
+    /// A `Content-Encoding` as S3 keeps it: without `aws-chunked` (the upload's framing, not the
+    /// object's), as sent when it has none.
+    pub fn content_encoding(sent: Option<&str>) -> Option<String> {
+        let sent = sent?;
+        let is_chunked = |t: &str| t.trim().eq_ignore_ascii_case("aws-chunked");
+        if !sent.split(',').any(is_chunked) {
+            return Some(sent.to_owned()).filter(|s| !s.trim().is_empty());
+        }
+        let kept: Vec<&str> =
+            sent.split(',').filter(|t| !is_chunked(t)).map(str::trim).filter(|t| !t.is_empty()).collect();
+        (!kept.is_empty()).then(|| kept.join(", "))
+    }
+}
+
+/// The headers a write request (`$input`: PutObject, CreateMultipartUpload, CopyObject) asks an
+/// object to keep.
+macro_rules! stored_headers {
+    ($input:expr) => {
+        $crate::StoredHeaders {
+            cache_control: $input.cache_control.clone(),
+            content_disposition: $input.content_disposition.clone(),
+            content_encoding: $crate::StoredHeaders::content_encoding($input.content_encoding.as_deref()),
+            content_language: $input.content_language.clone(),
+            expires: $input.expires.clone(),
+            website_redirect_location: $input.website_redirect_location.clone(),
+        }
+    };
+}
+pub(crate) use stored_headers;
 
 /// One part of a completed multipart upload, as its object keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

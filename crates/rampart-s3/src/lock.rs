@@ -103,6 +103,11 @@ pub(crate) fn check_delete(o: &ObjectRecord, bypass: bool, now: OffsetDateTime) 
 
 /// Object Lock can be turned on for a versioned bucket, never off; its default retention may
 /// change.
+/// A default retention period that is not positive.
+fn non_positive(argument: &'static str) -> ServiceError {
+    invalid_argument("Default retention period must be a positive integer value.").with("ArgumentName", argument)
+}
+
 pub fn put_object_lock_configuration(
     tx: &mut Tx<'_>,
     _ctx: &TxCtx<'_>,
@@ -126,6 +131,9 @@ pub fn put_object_lock_configuration(
         check_mode(&mode)?;
         match (d.days, d.years) {
             (Some(n), None) | (None, Some(n)) if n > 0 => {}
+            // S3's answer to a period of zero or less.
+            (Some(_), None) => return Err(non_positive("Days")),
+            (None, Some(_)) => return Err(non_positive("Years")),
             _ => return Err(malformed_xml()),
         }
         config = LockConfig { mode: Some(mode), days: d.days, years: d.years };

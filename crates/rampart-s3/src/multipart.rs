@@ -47,6 +47,9 @@ pub(crate) struct UploadRecord {
     pub checksum_type: Option<String>,
     #[serde(default)]
     pub lock: Option<crate::lock::VersionLock>,
+    /// The headers the object keeps (see [`crate::StoredHeaders`]).
+    #[serde(default, skip_serializing_if = "crate::StoredHeaders::is_empty")]
+    pub headers: crate::StoredHeaders,
 }
 
 impl UploadRecord {
@@ -179,6 +182,7 @@ pub fn create_multipart_upload(
         initiated: ctx.now,
         initiator: ctx.principal.arn.clone(),
         account: ctx.principal.account_id.clone(),
+        headers: crate::stored_headers!(input),
         content_type: input.content_type,
         metadata: input.metadata.unwrap_or_default(),
         tags,
@@ -470,8 +474,13 @@ pub fn complete_multipart_upload(
     mut input: shapes::CompleteMultipartUploadRequest,
 ) -> Result<shapes::CompleteMultipartUploadOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
-    let u = upload_tx(tx, &b.name, &input.key, &input.upload_id)?;
     let listed = input.multipart_upload.take().and_then(|m| m.parts).unwrap_or_default();
+    let u = match upload_tx(tx, &b.name, &input.key, &input.upload_id) {
+        Ok(u) => u,
+        // A retried completion of an upload completed already answers as the first did, as S3
+        // does: the object made of the same parts of this upload is still the key's.
+        Err(e) => return completed_already(tx, &b, (&input.key, &input.upload_id), &listed)?.ok_or(e),
+    };
     if listed.is_empty() {
         return Err(crate::malformed_xml());
     }
@@ -501,15 +510,7 @@ pub fn complete_multipart_upload(
             "Your proposed upload is smaller than the minimum allowed object size.",
         ));
     }
-    if input.if_none_match.as_deref().is_some_and(|m| m.trim() == "*")
-        && objects::current_tx(tx, &b.name, &u.key)?.is_some()
-    {
-        return Err(ServiceError::new(
-            "PreconditionFailed",
-            412,
-            "At least one of the pre-conditions you specified did not hold",
-        ));
-    }
+    objects::write_conditions(tx, &b.name, &u.key, (input.if_match.as_deref(), input.if_none_match.as_deref()))?;
     // The ETag of a multipart object: the MD5 of the parts' MD5s, and how many there were.
     let mut digests = md5::Md5::new();
     for p in &chosen {
@@ -548,25 +549,52 @@ pub fn complete_multipart_upload(
     rec.parts = parts;
     rec.sealed = true;
     rec.lock = u.lock.clone();
+    rec.headers = u.headers.clone();
     rec.checksum_type = checksum.as_ref().map(|(_, t)| (*t).to_owned()).filter(|t| t == checksums::COMPOSITE);
     rec.checksum = checksum.as_ref().map(|(c, _)| c.clone());
     discard(tx, &b.name, &u, &kept)?;
     let rec: ObjectRecord = objects::write_version(tx, &b, rec, None)?;
-    let server_side_encryption = u.sse_answer().0;
+    let mut out = completion(&b.name, &rec);
+    out.checksum_type = checksum.as_ref().map(|(_, t)| (*t).to_owned());
+    Ok(out)
+}
+
+/// What CompleteMultipartUpload answers for the object it made.
+fn completion(bucket: &str, rec: &ObjectRecord) -> shapes::CompleteMultipartUploadOutput {
     let mut out = shapes::CompleteMultipartUploadOutput {
-        location: Some(format!("/{}/{}", b.name, u.key)),
-        bucket: Some(b.name),
-        key: Some(u.key),
-        e_tag: Some(etag),
-        server_side_encryption,
+        location: Some(format!("/{bucket}/{}", rec.key)),
+        bucket: Some(bucket.to_owned()),
+        key: Some(rec.key.clone()),
+        e_tag: Some(rec.etag.clone()),
+        server_side_encryption: rec.sse.clone().filter(|_| rec.sse_c.is_none()),
         ssekms_key_id: rec.kms.as_ref().map(|k| k.key_arn.clone()),
         bucket_key_enabled: rec.kms.as_ref().filter(|k| k.bucket_key).map(|_| true),
-        checksum_type: checksum.as_ref().map(|(_, t)| (*t).to_owned()),
+        checksum_type: rec
+            .checksum
+            .as_ref()
+            .map(|_| rec.checksum_type.clone().unwrap_or_else(|| checksums::FULL_OBJECT.to_owned())),
         version_id: rec.version_id.clone(),
         ..shapes::CompleteMultipartUploadOutput::default()
     };
     set_checksums!(out, Fields::of(rec.checksum.as_ref()));
-    Ok(out)
+    out
+}
+
+/// The answer to a completion of an upload that is gone: the first completion's, if a version of
+/// the key was made of this upload's parts, the same ones listed again.
+fn completed_already(
+    tx: &Tx<'_>,
+    b: &BucketRecord,
+    (key, upload_id): (&str, &str),
+    listed: &[shapes::CompletedPart],
+) -> Result<Option<shapes::CompleteMultipartUploadOutput>, ServiceError> {
+    let numbers: Vec<Option<i64>> = listed.iter().map(|p| p.part_number.map(i64::from)).collect();
+    let made = objects::versions_tx(tx, &b.name, key)?.into_iter().map(|(_, o)| o).find(|o| {
+        !o.parts.is_empty()
+            && o.parts.iter().all(|p| p.upload == upload_id)
+            && o.parts.iter().map(|p| Some(i64::from(p.number))).eq(numbers.iter().copied())
+    });
+    Ok(made.map(|rec| completion(&b.name, &rec)))
 }
 
 /// A part listed in CompleteMultipartUpload with a checksum must have that checksum; an upload

@@ -115,6 +115,7 @@ pub(crate) fn new_record(
         parts: Vec::new(),
         lock: None,
         own_run: false,
+        headers: crate::StoredHeaders::default(),
     })
 }
 
@@ -146,7 +147,7 @@ fn all_versions(
     }
 }
 
-fn versions_tx(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<Vec<Entry>, ServiceError> {
+pub(crate) fn versions_tx(tx: &Tx<'_>, bucket: &str, key: &str) -> Result<Vec<Entry>, ServiceError> {
     all_versions(|p, a| tx.scan_prefix(p, a, MAX_KEYS, false), bucket, key)
 }
 
@@ -606,21 +607,7 @@ pub fn put_object(
     check_key(&input.key)?;
     let Settled { plan, lock, acl } = settle(tx, ctx, &b, &input.key, &version_asks!(input))?;
     let tags = input.tagging.as_deref().map(parse_tagging).transpose()?.unwrap_or_default();
-    // Conditional writes: `If-None-Match: *` refuses to overwrite, `If-Match` needs the ETag.
-    // See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>.
-    if input.if_none_match.is_some() || input.if_match.is_some() {
-        let now = versions_tx(tx, &b.name, &input.key)?.into_iter().next().map(|(_, o)| o).filter(|o| !o.delete_marker);
-        if input.if_none_match.as_deref().is_some_and(|m| m.trim() == "*") && now.is_some() {
-            return Err(precondition_failed());
-        }
-        if let Some(m) = &input.if_match {
-            match &now {
-                None => return Err(no_such_key()),
-                Some(o) if !etag_matches(m, &o.etag) => return Err(precondition_failed()),
-                Some(_) => {}
-            }
-        }
-    }
+    write_conditions(tx, &b.name, &input.key, (input.if_match.as_deref(), input.if_none_match.as_deref()))?;
     let body = input.body.as_ref().map_or(&[][..], |b| b.0.as_slice());
     let md5 = Md5Of::of(ctx.prepared, body);
     let checksum = check_integrity(&sent!(input), (body, md5))?;
@@ -629,6 +616,7 @@ pub fn put_object(
     rec.tags = tags;
     rec.acl = acl;
     rec.lock = lock;
+    rec.headers = crate::stored_headers!(input);
     let (sealing, kms) = plan.begin(ctx.sealer)?;
     rec.sse = Some(plan.algorithm.clone());
     rec.kms = kms;
@@ -669,6 +657,32 @@ pub(crate) fn customer_headers(o: &ObjectRecord) -> (Option<String>, Option<Stri
     match &o.sse_c {
         Some(c) => (Some("AES256".to_owned()), Some(c.md5.clone())),
         None => (None, None),
+    }
+}
+
+/// A conditional write's preconditions on the key's current object: `If-None-Match` (`*`, or
+/// ETags) refuses to overwrite an object it matches; `If-Match` (`*`, or ETags) needs an object
+/// it matches, and answers NoSuchKey when there is none.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html>.
+pub(crate) fn write_conditions(
+    tx: &Tx<'_>,
+    bucket: &str,
+    key: &str,
+    (if_match, if_none_match): (Option<&str>, Option<&str>),
+) -> Result<(), ServiceError> {
+    if if_match.is_none() && if_none_match.is_none() {
+        return Ok(());
+    }
+    let now = current_tx(tx, bucket, key)?;
+    if let (Some(m), Some(o)) = (if_none_match, &now)
+        && etag_matches(m, &o.etag)
+    {
+        return Err(precondition_failed());
+    }
+    match (if_match, &now) {
+        (Some(_), None) => Err(no_such_key()),
+        (Some(m), Some(o)) if !etag_matches(m, &o.etag) => Err(precondition_failed()),
+        _ => Ok(()),
     }
 }
 
@@ -794,7 +808,12 @@ fn check_preconditions(
         None if if_unmodified_since.is_some_and(|t| modified > t) => return Err(precondition_failed()),
         None => {}
     }
-    let not_modified = || ServiceError::new("NotModified", 304, "Not Modified");
+    // A 304 carries the validators a 200 would have (RFC 9110, 15.4.5).
+    let not_modified = || {
+        ServiceError::new("NotModified", 304, "Not Modified")
+            .with_header("ETag", o.etag.clone())
+            .with_header("Last-Modified", rampart_wire::restxml::http_date(o.last_modified))
+    };
     match if_none_match {
         Some(m) if etag_matches(m, &o.etag) => Err(not_modified()),
         Some(_) => Ok(()),
@@ -839,12 +858,45 @@ macro_rules! read_answer {
             object_lock_mode: o.lock.as_ref().and_then(|l| l.mode.clone()),
             object_lock_retain_until_date: o.lock.as_ref().and_then(|l| l.retain_until),
             object_lock_legal_hold_status: o.lock.as_ref().map(|l| if l.legal_hold { "ON" } else { "OFF" }.to_owned()),
-            metadata: (!o.metadata.is_empty()).then_some(o.metadata),
+            metadata: (!o.metadata.is_empty()).then_some(o.metadata.clone()),
+            cache_control: o.headers.cache_control.clone(),
+            content_disposition: o.headers.content_disposition.clone(),
+            content_encoding: o.headers.content_encoding.clone(),
+            content_language: o.headers.content_language.clone(),
+            expires: o.headers.expires.clone(),
+            website_redirect_location: o.headers.website_redirect_location.clone(),
             ..Default::default()
         };
         set_checksums!(out, checksums);
+        // The response-* query parameters override what the read answers with.
+        override_headers!(out, $input);
         out
     }};
+}
+
+/// A read's `response-*` query parameters (`$input`) over the headers its answer (`$out`) gives.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html>.
+macro_rules! override_headers {
+    ($out:ident, $input:expr) => {
+        if let Some(v) = &$input.response_cache_control {
+            $out.cache_control = Some(v.clone());
+        }
+        if let Some(v) = &$input.response_content_disposition {
+            $out.content_disposition = Some(v.clone());
+        }
+        if let Some(v) = &$input.response_content_encoding {
+            $out.content_encoding = Some(v.clone());
+        }
+        if let Some(v) = &$input.response_content_language {
+            $out.content_language = Some(v.clone());
+        }
+        if let Some(v) = &$input.response_content_type {
+            $out.content_type = Some(v.clone());
+        }
+        if let Some(v) = $input.response_expires {
+            $out.expires = Some(rampart_wire::restxml::http_date(v));
+        }
+    };
 }
 
 /// The SSE-C key a request (`$input`, with the model's three SSE-C members) sends, if any.
@@ -898,7 +950,32 @@ pub fn get_object(ctx: &Ctx<'_>, input: shapes::GetObjectRequest) -> Result<shap
     }
 }
 
+/// The `response-*` parameters are for signed requests only.
+fn overrides_signed(ctx: &Ctx<'_>, asked: bool) -> Result<(), ServiceError> {
+    if asked && ctx.principal.kind == rampart_core::identity::PrincipalKind::Anonymous {
+        return Err(ServiceError::new(
+            "InvalidRequest",
+            400,
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a read (`$input`) asks for any `response-*` header.
+macro_rules! asks_overrides {
+    ($input:expr) => {
+        $input.response_cache_control.is_some()
+            || $input.response_content_disposition.is_some()
+            || $input.response_content_encoding.is_some()
+            || $input.response_content_language.is_some()
+            || $input.response_content_type.is_some()
+            || $input.response_expires.is_some()
+    };
+}
+
 fn read_object(ctx: &Ctx<'_>, input: &shapes::GetObjectRequest) -> Result<shapes::GetObjectOutput, ServiceError> {
+    overrides_signed(ctx, asks_overrides!(input))?;
     let (b, o, range) = read_target!(ctx, input)?;
     let key = customer_key!(input)?;
     let (from, to) = range.unwrap_or((0, o.size));
@@ -917,6 +994,7 @@ fn read_object(ctx: &Ctx<'_>, input: &shapes::GetObjectRequest) -> Result<shapes
 }
 
 pub fn head_object(ctx: &Ctx<'_>, input: shapes::HeadObjectRequest) -> Result<shapes::HeadObjectOutput, ServiceError> {
+    overrides_signed(ctx, asks_overrides!(input))?;
     let (b, o, range) = read_target!(ctx, input)?;
     crate::encryption::customer_matches(o.sse_c.as_ref(), customer_key!(input)?.as_ref())?;
     Ok(read_answer!(HeadObjectOutput, b, o, input, range,))
@@ -980,6 +1058,7 @@ fn delete_one(
                 parts: Vec::new(),
                 lock: None,
                 own_run: false,
+                headers: crate::StoredHeaders::default(),
             };
             let marker = write_version(tx, b, marker, None)?;
             Ok(Deleted {
@@ -1133,7 +1212,8 @@ pub(crate) fn list_current(
                 continue;
             }
             if page.objects.len() + page.common.len() == max_keys {
-                page.truncated = true;
+                // A page of no keys asked for is complete, as S3 answers `max-keys=0`.
+                page.truncated = max_keys > 0;
                 break 'scan;
             }
             match rolled_up(&o.key, prefix, delimiter) {
@@ -1369,7 +1449,7 @@ pub fn list_object_versions(
             seen = Some(key_bytes.clone());
             let o = decode(&v)?;
             if versions_out.len() + markers.len() + common.len() == max_keys {
-                truncated = true;
+                truncated = max_keys > 0;
                 break 'scan;
             }
             if let Some(cp) = rolled_up(&o.key, &prefix, delimiter.as_deref()) {
@@ -1794,6 +1874,7 @@ pub fn copy_object(
     };
     rec.acl = acl;
     rec.lock = lock;
+    rec.headers = if replace_metadata { crate::stored_headers!(input) } else { src.headers.clone() };
     let (sealing, kms) = plan.begin(ctx.sealer)?;
     rec.sse = Some(plan.algorithm.clone());
     rec.kms = kms;
@@ -1895,6 +1976,7 @@ mod tests {
             parts: Vec::new(),
             lock: None,
             own_run: false,
+            headers: crate::StoredHeaders::default(),
         };
         let code = |m: Option<&str>, n: Option<&str>, ms: Option<OffsetDateTime>, us: Option<OffsetDateTime>| {
             check_preconditions(&o, m, n, ms, us).map_err(|e| e.status)

@@ -183,6 +183,11 @@ fn error_response(error: &WireError, protocol: Protocol, namespace: Option<&str>
     if error.status == 304 {
         let mut r = respond(304, "application/xml", Bytes::new(), request_id);
         r.headers_mut().remove(http::header::CONTENT_TYPE);
+        for (name, value) in &error.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                r.headers_mut().append(*name, v);
+            }
+        }
         return r;
     }
     let rendered = error.render(protocol, namespace, request_id);
@@ -603,6 +608,20 @@ impl App {
                     "InvalidRequest",
                     400,
                     "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection.",
+                );
+                return Err(fail(e, protocol, namespace));
+            }
+            // A read of an object encrypted at rest names no encryption: S3 refuses the write-side
+            // headers on GetObject and HeadObject.
+            // See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html>.
+            if matches!(op.name, "GetObject" | "HeadObject")
+                && (h.contains_key("x-amz-server-side-encryption")
+                    || h.contains_key("x-amz-server-side-encryption-aws-kms-key-id"))
+            {
+                let e = WireError::new(
+                    "InvalidArgument",
+                    400,
+                    "x-amz-server-side-encryption header is not supported for this operation.",
                 );
                 return Err(fail(e, protocol, namespace));
             }

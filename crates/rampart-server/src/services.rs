@@ -70,8 +70,15 @@ pub fn validation_code(endpoint_prefix: &str, failed_members: &[String]) -> Opti
         // WAFv2 reports a value its model refuses as WAFInvalidParameterException.
         // See <https://docs.aws.amazon.com/waf/latest/APIReference/CommonErrors.html>.
         "wafv2" => Some("WAFInvalidParameterException"),
-        // S3 has no ValidationException: a value its model refuses is an InvalidArgument.
+        // S3 has no ValidationException. A value its model refuses inside an XML body (a member
+        // nested in the payload) did not validate against S3's schema: MalformedXML. One in a
+        // header or the query string is an InvalidArgument.
         // See <https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList>.
+        // A region S3 has no buckets in (`us-east-1` is named by no constraint at all).
+        "s3" if failed_members.iter().any(|m| m == "createBucketConfiguration.locationConstraint") => {
+            Some("InvalidLocationConstraint")
+        }
+        "s3" if !failed_members.is_empty() && failed_members.iter().all(|m| m.contains('.')) => Some("MalformedXML"),
         "s3" if !failed_members.is_empty() => Some("InvalidArgument"),
         // S3 Control answers a malformed request with its general InvalidRequest.
         // See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutPublicAccessBlock.html>.

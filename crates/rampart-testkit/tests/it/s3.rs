@@ -65,11 +65,34 @@ async fn buckets_and_objects_round_trip_with_s3s_errors() {
     let mut server = TestServer::start().await.unwrap();
     let c = s3(&server, &server.access_key_id, &server.secret_access_key);
     c.create_bucket().bucket("receipts").send().await.unwrap();
-    assert_eq!(code(c.create_bucket().bucket("receipts").send().await), "BucketAlreadyOwnedByYou");
+    // Creating a bucket you own again succeeds in us-east-1 (legacy compatibility), and is
+    // BucketAlreadyOwnedByYou in every other region.
+    assert_eq!(code(c.create_bucket().bucket("receipts").send().await), "OK");
+    let in_ireland = || {
+        let config = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+            .build();
+        c.create_bucket().bucket("receipts-eu").create_bucket_configuration(config).send()
+    };
+    assert_eq!(code(in_ireland().await), "OK");
+    assert_eq!(code(in_ireland().await), "BucketAlreadyOwnedByYou");
     assert_eq!(code(c.create_bucket().bucket("Bad_Name").send().await), "InvalidBucketName");
     let names: Vec<String> =
         c.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_owned)).collect();
-    assert_eq!(names, ["receipts"]);
+    assert_eq!(names, ["receipts", "receipts-eu"]);
+    // A page at a time, and only those under a prefix or in a region when asked.
+    let first = c.list_buckets().max_buckets(1).send().await.unwrap();
+    assert_eq!(first.buckets().iter().filter_map(|b| b.name()).collect::<Vec<_>>(), ["receipts"]);
+    let token = first.continuation_token().expect("more to list").to_owned();
+    let second = c.list_buckets().max_buckets(1).continuation_token(token).send().await.unwrap();
+    assert_eq!(second.buckets().iter().filter_map(|b| b.name()).collect::<Vec<_>>(), ["receipts-eu"]);
+    assert_eq!(second.continuation_token(), None);
+    let irish = c.list_buckets().bucket_region("eu-west-1").send().await.unwrap();
+    assert_eq!(irish.buckets().iter().filter_map(|b| b.name()).collect::<Vec<_>>(), ["receipts-eu"]);
+    let under = c.list_buckets().prefix("receipts-").send().await.unwrap();
+    assert_eq!((under.buckets().len(), under.prefix()), (1, Some("receipts-")));
+    assert_eq!(code(c.list_buckets().continuation_token("%%%").send().await), "InvalidArgument");
+    c.delete_bucket().bucket("receipts-eu").send().await.unwrap();
 
     let body = b"latte 4.50\nscone 3.00\n".to_vec();
     let put = c

@@ -682,3 +682,179 @@ async fn long_reads_are_sent_as_read_and_never_mix_two_versions() {
     assert_eq!(chunks.len(), 2, "the 1.5 MiB version's two chunks, and nothing of the 48 MiB ones");
     db.close();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_keep_their_http_headers_and_reads_may_override_them() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("site").send().await.unwrap();
+    c.put_object()
+        .bucket("site")
+        .key("app.js.gz")
+        .body(ByteStream::from_static(b"gz"))
+        .content_type("application/javascript")
+        .cache_control("max-age=3600")
+        .content_disposition("inline")
+        .content_encoding("aws-chunked, gzip")
+        .content_language("en")
+        .website_redirect_location("/app.js")
+        .send()
+        .await
+        .unwrap();
+    let head = c.head_object().bucket("site").key("app.js.gz").send().await.unwrap();
+    assert_eq!(head.cache_control(), Some("max-age=3600"));
+    assert_eq!(head.content_disposition(), Some("inline"));
+    // `aws-chunked` was how the upload was framed, not what the object is.
+    assert_eq!(head.content_encoding(), Some("gzip"));
+    assert_eq!(head.content_language(), Some("en"));
+    assert_eq!(head.website_redirect_location(), Some("/app.js"));
+    // A signed read may ask for other headers; an anonymous one may not.
+    let got = c
+        .get_object()
+        .bucket("site")
+        .key("app.js.gz")
+        .response_content_type("text/plain")
+        .response_cache_control("no-store")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((got.content_type(), got.cache_control()), (Some("text/plain"), Some("no-store")));
+    let open = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(false)
+        .ignore_public_acls(false)
+        .block_public_policy(false)
+        .restrict_public_buckets(false)
+        .build();
+    c.put_public_access_block().bucket("site").public_access_block_configuration(open).send().await.unwrap();
+    let readable = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#;
+    c.put_bucket_policy().bucket("site").policy(readable).send().await.unwrap();
+    let url = format!("{}/site/app.js.gz", server.endpoint);
+    assert_eq!(reqwest_status(&url).await, 200);
+    assert_eq!(reqwest_status(&format!("{url}?response-content-type=text/plain")).await, 400);
+    // A copy keeps them, unless it replaces the metadata.
+    c.copy_object().bucket("site").key("copy.gz").copy_source("site/app.js.gz").send().await.unwrap();
+    let copied = c.head_object().bucket("site").key("copy.gz").send().await.unwrap();
+    assert_eq!(copied.content_encoding(), Some("gzip"));
+    c.copy_object()
+        .bucket("site")
+        .key("plain")
+        .copy_source("site/app.js.gz")
+        .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(c.head_object().bucket("site").key("plain").send().await.unwrap().content_encoding(), None);
+    // A multipart upload's object keeps what its upload began with.
+    let up = c.create_multipart_upload().bucket("site").key("big").cache_control("max-age=60").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part = c
+        .upload_part()
+        .bucket("site")
+        .key("big")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let list = completed(&[(1, part.e_tag().unwrap())]);
+    c.complete_multipart_upload().bucket("site").key("big").upload_id(id).multipart_upload(list).send().await.unwrap();
+    assert_eq!(c.head_object().bucket("site").key("big").send().await.unwrap().cache_control(), Some("max-age=60"));
+    // Encryption headers belong to writes: a read that sends them is refused.
+    let sse = c
+        .get_object()
+        .bucket("site")
+        .key("big")
+        .customize()
+        .mutate_request(|r| {
+            r.headers_mut().insert("x-amz-server-side-encryption", "AES256");
+        })
+        .send()
+        .await;
+    assert_eq!(code(sse), "InvalidArgument");
+}
+
+/// The status of an unsigned GET.
+async fn reqwest_status(url: &str) -> u16 {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    client.get(url.parse().unwrap()).await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_writes_and_a_retried_completion_answer_as_s3_does() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("ledger").send().await.unwrap();
+    let put = || c.put_object().bucket("ledger").key("day").body(ByteStream::from_static(b"1"));
+    let etag = put().if_none_match("*").send().await.unwrap().e_tag().unwrap().to_owned();
+    // If-None-Match refuses an object it matches: any (`*`), or its ETag; not another ETag.
+    assert_eq!(code(put().if_none_match("*").send().await), "PreconditionFailed");
+    assert_eq!(code(put().if_none_match(&etag).send().await), "PreconditionFailed");
+    assert_eq!(code(put().if_none_match("\"0000\"").send().await), "OK");
+    // If-Match needs an object it matches; with none there, it is NoSuchKey.
+    assert_eq!(code(put().if_match("*").send().await), "OK");
+    assert_eq!(code(put().if_match("\"0000\"").send().await), "PreconditionFailed");
+    c.delete_object().bucket("ledger").key("day").send().await.unwrap();
+    assert_eq!(code(put().if_match("*").send().await), "NoSuchKey");
+
+    // A conditional GET's 304 carries the ETag.
+    let etag = put().send().await.unwrap().e_tag().unwrap().to_owned();
+    let unchanged = c.get_object().bucket("ledger").key("day").if_none_match(&etag).send().await.unwrap_err();
+    let raw = unchanged.raw_response().expect("a response");
+    assert_eq!(raw.status().as_u16(), 304);
+    assert_eq!(raw.headers().get("etag"), Some(etag.as_str()));
+
+    // Completing an upload again, with the same parts, answers as the first completion did.
+    let up = c.create_multipart_upload().bucket("ledger").key("year").send().await.unwrap();
+    let id = up.upload_id().unwrap();
+    let part = c
+        .upload_part()
+        .bucket("ledger")
+        .key("year")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"365"))
+        .send()
+        .await
+        .unwrap();
+    let complete = |parts: &[(i32, &str)]| {
+        c.complete_multipart_upload()
+            .bucket("ledger")
+            .key("year")
+            .upload_id(id)
+            .multipart_upload(completed(parts))
+            .send()
+    };
+    let first = complete(&[(1, part.e_tag().unwrap())]).await.unwrap();
+    let again = complete(&[(1, part.e_tag().unwrap())]).await.unwrap();
+    assert_eq!(first.e_tag(), again.e_tag());
+    assert_eq!(code(complete(&[(2, part.e_tag().unwrap())]).await), "NoSuchUpload");
+    // If-None-Match on completion refuses to replace an object.
+    let up = c.create_multipart_upload().bucket("ledger").key("year").send().await.unwrap();
+    let id2 = up.upload_id().unwrap();
+    let part = c
+        .upload_part()
+        .bucket("ledger")
+        .key("year")
+        .upload_id(id2)
+        .part_number(1)
+        .body(ByteStream::from_static(b"366"))
+        .send()
+        .await
+        .unwrap();
+    let refused = c
+        .complete_multipart_upload()
+        .bucket("ledger")
+        .key("year")
+        .upload_id(id2)
+        .if_none_match("*")
+        .multipart_upload(completed(&[(1, part.e_tag().unwrap())]))
+        .send()
+        .await;
+    assert_eq!(code(refused), "PreconditionFailed");
+
+    // A listing of no keys is complete.
+    let none = c.list_objects_v2().bucket("ledger").max_keys(0).send().await.unwrap();
+    assert_eq!((none.is_truncated(), none.key_count()), (Some(false), Some(0)));
+}
