@@ -318,13 +318,41 @@ pub fn recorded_region<'a>(endpoint_prefix: &str, host: Option<&str>, signed_for
     }
 }
 
-/// Whether a call is a data event (object-level S3), which event history does not show.
+/// Whether a call is a data event, which event history does not show: S3's object-level calls
+/// (an object's bytes, parts, tags, ACL, retention and legal hold) and the listings of a bucket's
+/// contents.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html>.
 pub fn is_data_event(event_source: &str, event_name: &str) -> bool {
     event_source == "s3.amazonaws.com"
         && matches!(
             event_name,
-            "GetObject" | "PutObject" | "DeleteObject" | "HeadObject" | "ListObjectsV2" | "HeadBucket"
+            "AbortMultipartUpload"
+                | "CompleteMultipartUpload"
+                | "CopyObject"
+                | "CreateMultipartUpload"
+                | "DeleteObject"
+                | "DeleteObjectTagging"
+                | "DeleteObjects"
+                | "GetObject"
+                | "GetObjectAcl"
+                | "GetObjectAttributes"
+                | "GetObjectLegalHold"
+                | "GetObjectRetention"
+                | "GetObjectTagging"
+                | "HeadBucket"
+                | "HeadObject"
+                | "ListMultipartUploads"
+                | "ListObjectVersions"
+                | "ListObjects"
+                | "ListObjectsV2"
+                | "ListParts"
+                | "PutObject"
+                | "PutObjectAcl"
+                | "PutObjectLegalHold"
+                | "PutObjectRetention"
+                | "PutObjectTagging"
+                | "UploadPart"
+                | "UploadPartCopy"
         )
 }
 

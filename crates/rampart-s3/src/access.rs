@@ -54,6 +54,7 @@ fn versioned(action: &str) -> Option<&'static str> {
         "DeleteObjectTagging" => "DeleteObjectVersionTagging",
         "GetObjectAcl" => "GetObjectVersionAcl",
         "PutObjectAcl" => "PutObjectVersionAcl",
+        "GetObjectAttributes" => "GetObjectVersionAttributes",
         _ => return None,
     })
 }

@@ -35,8 +35,9 @@ pub use multipart::{
 };
 pub use objects::{
     Md5Of, STREAM_ABOVE, Scanned, copy_object, delete_object, delete_object_tagging, delete_objects, get_object,
-    get_object_acl, get_object_tagging, head_object, list_object_versions, list_objects, list_objects_v2,
-    object_for_scan, put_object, put_object_acl, put_object_tagging, set_object_tag, still_scanned, upgrade,
+    get_object_acl, get_object_attributes, get_object_tagging, head_object, list_object_versions, list_objects,
+    list_objects_v2, object_for_scan, put_object, put_object_acl, put_object_tagging, set_object_tag, still_scanned,
+    upgrade,
 };
 pub use protection::{
     delete_bucket_encryption, delete_bucket_ownership_controls, delete_bucket_policy, delete_bucket_tagging,
@@ -363,6 +364,10 @@ pub struct PartRef {
     pub upload: String,
     pub number: u32,
     pub size: u64,
+    /// The part's checksum (base64, of the object's algorithm) where the object's is composite:
+    /// GetObjectAttributes lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl ObjectRecord {
@@ -707,6 +712,7 @@ pub static ACTIONS: &[Action] = &[
     row("GetBucketWebsite", BUCKET, &[]),
     row("GetObject", OBJECT, &[]),
     row("GetObjectAcl", OBJECT, &[]),
+    row("GetObjectAttributes", OBJECT, &[]),
     row("GetObjectLegalHold", OBJECT, &[]),
     row("GetObjectLockConfiguration", BUCKET, &[]).named("GetBucketObjectLockConfiguration"),
     row("GetObjectRetention", OBJECT, &[]),

@@ -527,8 +527,16 @@ pub fn complete_multipart_upload(
         ));
     }
     let checksum = object_checksum(&u, &chosen, &input)?;
-    let parts: Vec<PartRef> =
-        chosen.iter().map(|p| PartRef { upload: u.upload_id.clone(), number: p.number, size: p.size }).collect();
+    let composite = checksum.as_ref().is_some_and(|(_, t)| *t == checksums::COMPOSITE);
+    let parts: Vec<PartRef> = chosen
+        .iter()
+        .map(|p| PartRef {
+            upload: u.upload_id.clone(),
+            number: p.number,
+            size: p.size,
+            checksum: p.checksum.as_ref().filter(|_| composite).map(|(_, v)| v.clone()),
+        })
+        .collect();
     let kept: Vec<u32> = parts.iter().map(|p| p.number).collect();
     let mut rec = objects::new_record(
         &b,

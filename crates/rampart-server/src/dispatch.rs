@@ -275,6 +275,7 @@ impl Dispatch {
             ((s3, "PutObject"), write(rampart_s3::put_object)),
             ((s3, "GetObject"), read(rampart_s3::get_object)),
             ((s3, "HeadObject"), read(rampart_s3::head_object)),
+            ((s3, "GetObjectAttributes"), read(rampart_s3::get_object_attributes)),
             (
                 (s3, "DeleteObject"),
                 s3_write_with_mfa(rampart_s3::delete_object, |i: &s3_shapes::DeleteObjectRequest| i.mfa.as_deref()),

@@ -114,11 +114,13 @@ pub(crate) fn bind_http(members: &[Member], req: &HttpRequest<'_>) -> Result<Vec
             }
             Location::Header => match (header(req.headers, m.wire_name()), &m.shape.kind) {
                 // A list header is its items separated by commas (GetObjectAttributes'
-                // `x-amz-object-attributes: ETag,Checksum`).
-                (Some(raw), Kind::List(list)) => {
-                    let items: Vec<Value> = header_items(raw)
-                        .iter()
-                        .map(|v| scalar_of(m.wire_name(), list.member, v))
+                // `x-amz-object-attributes: ETag,Checksum`), over every line of that name.
+                (Some(_), Kind::List(list)) => {
+                    let lines = req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(m.wire_name()));
+                    let items: Vec<Value> = lines
+                        .filter_map(|(_, v)| std::str::from_utf8(v).ok())
+                        .flat_map(header_items)
+                        .map(|v| scalar_of(m.wire_name(), list.member, &v))
                         .collect::<Result<_, _>>()?;
                     (!items.is_empty()).then_some(Value::List(items))
                 }
@@ -525,6 +527,7 @@ pub fn s3_root_element(operation: &str) -> Option<&'static str> {
         "GetBucketLocation" => Some("LocationConstraint"),
         "GetBucketVersioning" => Some("VersioningConfiguration"),
         "GetBucketAcl" | "GetObjectAcl" => Some("AccessControlPolicy"),
+        "GetObjectAttributes" => Some("GetObjectAttributesResponse"),
         "GetBucketTagging" | "GetObjectTagging" => Some("Tagging"),
         "GetBucketCors" => Some("CORSConfiguration"),
         "GetBucketWebsite" => Some("WebsiteConfiguration"),
@@ -603,7 +606,8 @@ mod tests {
         assert_eq!(header_items("ETag, Checksum,ObjectParts"), ["ETag", "Checksum", "ObjectParts"]);
         assert_eq!(header_items(r#""a,b", c ,"d\"e""#), ["a,b", "c", "d\"e"]);
         assert!(header_items("  ").is_empty());
-        let headers: &[(&str, &[u8])] = &[("x-amz-object-attributes", b"ETag,Checksum,ObjectSize")];
+        let headers: &[(&str, &[u8])] =
+            &[("x-amz-object-attributes", b"ETag,Checksum"), ("X-Amz-Object-Attributes", b"ObjectSize")];
         let v = decode_input(
             &s3::SH_GetObjectAttributesRequest,
             &req(&[("Bucket", "b"), ("Key", "k")], "attributes", headers, b""),

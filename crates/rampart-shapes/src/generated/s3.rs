@@ -1375,6 +1375,7 @@ pub static TYPED_OPERATIONS: &[&str] = &[
     "GetBucketVersioning",
     "GetObject",
     "GetObjectAcl",
+    "GetObjectAttributes",
     "GetObjectLegalHold",
     "GetObjectLockConfiguration",
     "GetObjectRetention",
@@ -23372,6 +23373,81 @@ impl ::std::fmt::Debug for BucketInfo {
     }
 }
 
+/// The `Checksum` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct Checksum {
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+    pub checksum_type: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for Checksum {
+    const SHAPE: &'static crate::Shape = &SH_Checksum;
+}
+
+impl crate::FromValue for Checksum {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+            checksum_type: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for Checksum {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+            self.checksum_type.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("Checksum")
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .field("ChecksumType", &self.checksum_type)
+            .finish()
+    }
+}
+
 /// The `CommonPrefix` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct CommonPrefix {
@@ -25943,6 +26019,203 @@ impl ::std::fmt::Debug for GetObjectAclRequest {
     }
 }
 
+/// The `GetObjectAttributesOutput` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetObjectAttributesOutput {
+    pub delete_marker: ::std::option::Option<bool>,
+    pub last_modified: ::std::option::Option<::time::OffsetDateTime>,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub request_charged: ::std::option::Option<::std::string::String>,
+    pub e_tag: ::std::option::Option<::std::string::String>,
+    pub checksum: ::std::option::Option<Checksum>,
+    pub object_parts: ::std::option::Option<GetObjectAttributesParts>,
+    pub storage_class: ::std::option::Option<::std::string::String>,
+    pub object_size: ::std::option::Option<i64>,
+}
+
+impl crate::HasShape for GetObjectAttributesOutput {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectAttributesOutput;
+}
+
+impl crate::FromValue for GetObjectAttributesOutput {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(9)?.into_iter();
+        Ok(Self {
+            delete_marker: crate::optional(f.next())?,
+            last_modified: crate::optional(f.next())?,
+            version_id: crate::optional(f.next())?,
+            request_charged: crate::optional(f.next())?,
+            e_tag: crate::optional(f.next())?,
+            checksum: crate::optional(f.next())?,
+            object_parts: crate::optional(f.next())?,
+            storage_class: crate::optional(f.next())?,
+            object_size: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectAttributesOutput {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.delete_marker.map(crate::IntoValue::into_value),
+            self.last_modified.map(crate::IntoValue::into_value),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.request_charged.map(crate::IntoValue::into_value),
+            self.e_tag.map(crate::IntoValue::into_value),
+            self.checksum.map(crate::IntoValue::into_value),
+            self.object_parts.map(crate::IntoValue::into_value),
+            self.storage_class.map(crate::IntoValue::into_value),
+            self.object_size.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectAttributesOutput {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectAttributesOutput")
+            .field("DeleteMarker", &self.delete_marker)
+            .field("LastModified", &self.last_modified)
+            .field("VersionId", &self.version_id)
+            .field("RequestCharged", &self.request_charged)
+            .field("ETag", &self.e_tag)
+            .field("Checksum", &self.checksum)
+            .field("ObjectParts", &self.object_parts)
+            .field("StorageClass", &self.storage_class)
+            .field("ObjectSize", &self.object_size)
+            .finish()
+    }
+}
+
+/// The `GetObjectAttributesParts` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct GetObjectAttributesParts {
+    pub total_parts_count: ::std::option::Option<i32>,
+    pub part_number_marker: ::std::option::Option<i32>,
+    pub next_part_number_marker: ::std::option::Option<i32>,
+    pub max_parts: ::std::option::Option<i32>,
+    pub is_truncated: ::std::option::Option<bool>,
+    pub parts: ::std::option::Option<::std::vec::Vec<ObjectPart>>,
+}
+
+impl crate::HasShape for GetObjectAttributesParts {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectAttributesParts;
+}
+
+impl crate::FromValue for GetObjectAttributesParts {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(6)?.into_iter();
+        Ok(Self {
+            total_parts_count: crate::optional(f.next())?,
+            part_number_marker: crate::optional(f.next())?,
+            next_part_number_marker: crate::optional(f.next())?,
+            max_parts: crate::optional(f.next())?,
+            is_truncated: crate::optional(f.next())?,
+            parts: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectAttributesParts {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.total_parts_count.map(crate::IntoValue::into_value),
+            self.part_number_marker.map(crate::IntoValue::into_value),
+            self.next_part_number_marker.map(crate::IntoValue::into_value),
+            self.max_parts.map(crate::IntoValue::into_value),
+            self.is_truncated.map(crate::IntoValue::into_value),
+            self.parts.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectAttributesParts {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectAttributesParts")
+            .field("TotalPartsCount", &self.total_parts_count)
+            .field("PartNumberMarker", &self.part_number_marker)
+            .field("NextPartNumberMarker", &self.next_part_number_marker)
+            .field("MaxParts", &self.max_parts)
+            .field("IsTruncated", &self.is_truncated)
+            .field("Parts", &self.parts)
+            .finish()
+    }
+}
+
+/// The `GetObjectAttributesRequest` shape.
+#[derive(Clone, PartialEq)]
+pub struct GetObjectAttributesRequest {
+    pub bucket: ::std::string::String,
+    pub key: ::std::string::String,
+    pub version_id: ::std::option::Option<::std::string::String>,
+    pub max_parts: ::std::option::Option<i32>,
+    pub part_number_marker: ::std::option::Option<i32>,
+    pub sse_customer_algorithm: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key: ::std::option::Option<::std::string::String>,
+    pub sse_customer_key_md5: ::std::option::Option<::std::string::String>,
+    pub request_payer: ::std::option::Option<::std::string::String>,
+    pub expected_bucket_owner: ::std::option::Option<::std::string::String>,
+    pub object_attributes: ::std::vec::Vec<::std::string::String>,
+}
+
+impl crate::HasShape for GetObjectAttributesRequest {
+    const SHAPE: &'static crate::Shape = &SH_GetObjectAttributesRequest;
+}
+
+impl crate::FromValue for GetObjectAttributesRequest {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(11)?.into_iter();
+        Ok(Self {
+            bucket: crate::required(f.next())?,
+            key: crate::required(f.next())?,
+            version_id: crate::optional(f.next())?,
+            max_parts: crate::optional(f.next())?,
+            part_number_marker: crate::optional(f.next())?,
+            sse_customer_algorithm: crate::optional(f.next())?,
+            sse_customer_key: crate::optional(f.next())?,
+            sse_customer_key_md5: crate::optional(f.next())?,
+            request_payer: crate::optional(f.next())?,
+            expected_bucket_owner: crate::optional(f.next())?,
+            object_attributes: crate::required(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for GetObjectAttributesRequest {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            Some(crate::IntoValue::into_value(self.bucket)),
+            Some(crate::IntoValue::into_value(self.key)),
+            self.version_id.map(crate::IntoValue::into_value),
+            self.max_parts.map(crate::IntoValue::into_value),
+            self.part_number_marker.map(crate::IntoValue::into_value),
+            self.sse_customer_algorithm.map(crate::IntoValue::into_value),
+            self.sse_customer_key.map(crate::IntoValue::into_value),
+            self.sse_customer_key_md5.map(crate::IntoValue::into_value),
+            self.request_payer.map(crate::IntoValue::into_value),
+            self.expected_bucket_owner.map(crate::IntoValue::into_value),
+            Some(crate::IntoValue::into_value(self.object_attributes)),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for GetObjectAttributesRequest {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("GetObjectAttributesRequest")
+            .field("Bucket", &self.bucket)
+            .field("Key", &self.key)
+            .field("VersionId", &self.version_id)
+            .field("MaxParts", &self.max_parts)
+            .field("PartNumberMarker", &self.part_number_marker)
+            .field("SSECustomerAlgorithm", &self.sse_customer_algorithm)
+            .field("SSECustomerKey", &"*** Sensitive Data Redacted ***")
+            .field("SSECustomerKeyMD5", &self.sse_customer_key_md5)
+            .field("RequestPayer", &self.request_payer)
+            .field("ExpectedBucketOwner", &self.expected_bucket_owner)
+            .field("ObjectAttributes", &self.object_attributes)
+            .finish()
+    }
+}
+
 /// The `GetObjectLegalHoldOutput` shape.
 #[derive(Clone, PartialEq, Default)]
 pub struct GetObjectLegalHoldOutput {
@@ -28373,6 +28646,85 @@ impl crate::IntoValue for ObjectLockRule {
 impl ::std::fmt::Debug for ObjectLockRule {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         f.debug_struct("ObjectLockRule").field("DefaultRetention", &self.default_retention).finish()
+    }
+}
+
+/// The `ObjectPart` shape.
+#[derive(Clone, PartialEq, Default)]
+pub struct ObjectPart {
+    pub part_number: ::std::option::Option<i32>,
+    pub size: ::std::option::Option<i64>,
+    pub checksum_crc32: ::std::option::Option<::std::string::String>,
+    pub checksum_crc32_c: ::std::option::Option<::std::string::String>,
+    pub checksum_crc64_nvme: ::std::option::Option<::std::string::String>,
+    pub checksum_sha1: ::std::option::Option<::std::string::String>,
+    pub checksum_sha256: ::std::option::Option<::std::string::String>,
+    pub checksum_sha512: ::std::option::Option<::std::string::String>,
+    pub checksum_md5: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash64: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash3: ::std::option::Option<::std::string::String>,
+    pub checksum_xxhash128: ::std::option::Option<::std::string::String>,
+}
+
+impl crate::HasShape for ObjectPart {
+    const SHAPE: &'static crate::Shape = &SH_ObjectPart;
+}
+
+impl crate::FromValue for ObjectPart {
+    fn from_value(v: crate::Value) -> ::std::result::Result<Self, crate::ShapeError> {
+        let mut f = v.into_struct(12)?.into_iter();
+        Ok(Self {
+            part_number: crate::optional(f.next())?,
+            size: crate::optional(f.next())?,
+            checksum_crc32: crate::optional(f.next())?,
+            checksum_crc32_c: crate::optional(f.next())?,
+            checksum_crc64_nvme: crate::optional(f.next())?,
+            checksum_sha1: crate::optional(f.next())?,
+            checksum_sha256: crate::optional(f.next())?,
+            checksum_sha512: crate::optional(f.next())?,
+            checksum_md5: crate::optional(f.next())?,
+            checksum_xxhash64: crate::optional(f.next())?,
+            checksum_xxhash3: crate::optional(f.next())?,
+            checksum_xxhash128: crate::optional(f.next())?,
+        })
+    }
+}
+
+impl crate::IntoValue for ObjectPart {
+    fn into_value(self) -> crate::Value {
+        crate::Value::Struct(vec![
+            self.part_number.map(crate::IntoValue::into_value),
+            self.size.map(crate::IntoValue::into_value),
+            self.checksum_crc32.map(crate::IntoValue::into_value),
+            self.checksum_crc32_c.map(crate::IntoValue::into_value),
+            self.checksum_crc64_nvme.map(crate::IntoValue::into_value),
+            self.checksum_sha1.map(crate::IntoValue::into_value),
+            self.checksum_sha256.map(crate::IntoValue::into_value),
+            self.checksum_sha512.map(crate::IntoValue::into_value),
+            self.checksum_md5.map(crate::IntoValue::into_value),
+            self.checksum_xxhash64.map(crate::IntoValue::into_value),
+            self.checksum_xxhash3.map(crate::IntoValue::into_value),
+            self.checksum_xxhash128.map(crate::IntoValue::into_value),
+        ])
+    }
+}
+
+impl ::std::fmt::Debug for ObjectPart {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.debug_struct("ObjectPart")
+            .field("PartNumber", &self.part_number)
+            .field("Size", &self.size)
+            .field("ChecksumCRC32", &self.checksum_crc32)
+            .field("ChecksumCRC32C", &self.checksum_crc32_c)
+            .field("ChecksumCRC64NVME", &self.checksum_crc64_nvme)
+            .field("ChecksumSHA1", &self.checksum_sha1)
+            .field("ChecksumSHA256", &self.checksum_sha256)
+            .field("ChecksumSHA512", &self.checksum_sha512)
+            .field("ChecksumMD5", &self.checksum_md5)
+            .field("ChecksumXXHASH64", &self.checksum_xxhash64)
+            .field("ChecksumXXHASH3", &self.checksum_xxhash3)
+            .field("ChecksumXXHASH128", &self.checksum_xxhash128)
+            .finish()
     }
 }
 

@@ -492,6 +492,45 @@ async fn multipart_checksums_are_composite_or_full_object() {
     // The SDK reads a composite checksum without trying it against the bytes.
     let got = c.get_object().bucket("multi-sums").key("composite").send().await.unwrap();
     assert!(got.body.collect().await.unwrap().into_bytes() == whole);
+    // GetObjectAttributes tells what was asked: the ETag unquoted, the checksum and its type,
+    // the size, and the parts with theirs, a page at a time.
+    use aws_sdk_s3::types::ObjectAttributes as Attr;
+    let attrs = c
+        .get_object_attributes()
+        .bucket("multi-sums")
+        .key("composite")
+        .object_attributes(Attr::Etag)
+        .object_attributes(Attr::Checksum)
+        .object_attributes(Attr::ObjectSize)
+        .object_attributes(Attr::ObjectParts)
+        .max_parts(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(attrs.e_tag(), done.e_tag().map(|e| e.trim_matches('"')));
+    assert_eq!(attrs.object_size(), Some(whole.len() as i64));
+    let sum = attrs.checksum().unwrap();
+    assert_eq!(
+        (sum.checksum_crc32_c(), sum.checksum_type()),
+        (Some(composite.as_str()), Some(&ChecksumType::Composite))
+    );
+    let page = attrs.object_parts().unwrap();
+    assert_eq!((page.total_parts_count(), page.is_truncated()), (Some(2), Some(true)));
+    assert_eq!(page.next_part_number_marker(), Some("1"));
+    assert_eq!(page.parts()[0].checksum_crc32_c(), Some(parts[0].1.as_str()));
+    assert_eq!(page.parts()[0].size(), Some(first.len() as i64));
+    let rest = c
+        .get_object_attributes()
+        .bucket("multi-sums")
+        .key("composite")
+        .object_attributes(Attr::ObjectParts)
+        .part_number_marker("1")
+        .send()
+        .await
+        .unwrap();
+    let page = rest.object_parts().unwrap();
+    assert_eq!(page.parts().iter().map(|p| p.part_number()).collect::<Vec<_>>(), [Some(2)]);
+    assert_eq!((rest.e_tag(), rest.object_size()), (None, None), "only what was asked");
 
     // Full-object CRC64NVME: the parts' CRCs combine into the whole object's; a wrong whole-object
     // value sent with the completion is refused.
