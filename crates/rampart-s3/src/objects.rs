@@ -824,8 +824,20 @@ fn check_preconditions(
 
 /// The checksum fields a read answers: the object's, when asked for and the whole object is read
 /// (a range's bytes are not what the checksum covers).
-fn checksums_read(o: &ObjectRecord, mode: Option<&str>, ranged: bool) -> (Fields, Option<String>) {
-    if mode != Some("ENABLED") || ranged || o.checksum.is_none() {
+fn checksums_read(o: &ObjectRecord, mode: Option<&str>, ranged: bool, part: Option<i32>) -> (Fields, Option<String>) {
+    if mode != Some("ENABLED") || o.checksum.is_none() {
+        return (Fields::default(), None);
+    }
+    // A part of an object with a composite checksum is read with that part's own checksum.
+    let part = part.and_then(|n| usize::try_from(n).ok()).and_then(|n| o.parts.get(n.checked_sub(1)?));
+    if let (Some((algorithm, _)), Some(p), Some(kind)) = (&o.checksum, part, &o.checksum_type) {
+        let own = p.checksum.clone().map(|v| (algorithm.clone(), v));
+        return match own {
+            Some(sum) => (Fields::of(Some(&sum)), Some(kind.clone())),
+            None => (Fields::default(), None),
+        };
+    }
+    if ranged {
         return (Fields::default(), None);
     }
     (Fields::of(o.checksum.as_ref()), Some(o.checksum_type.clone().unwrap_or_else(|| FULL_OBJECT.to_owned())))
@@ -836,7 +848,8 @@ fn checksums_read(o: &ObjectRecord, mode: Option<&str>, ranged: bool) -> (Fields
 macro_rules! read_answer {
     ($out:ident, $b:expr, $o:expr, $input:expr, $range:expr, $($extra:tt)*) => {{
         let (o, range) = ($o, $range);
-        let (checksums, checksum_type) = checksums_read(&o, $input.checksum_mode.as_deref(), range.is_some());
+        let (checksums, checksum_type) =
+            checksums_read(&o, $input.checksum_mode.as_deref(), range.is_some(), $input.part_number);
         let (sse, key_id, bucket_key) = sse_headers(&o);
         let (sse_customer_algorithm, sse_customer_key_md5) = customer_headers(&o);
         let mut out = shapes::$out {

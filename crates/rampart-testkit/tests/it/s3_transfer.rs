@@ -531,6 +531,18 @@ async fn multipart_checksums_are_composite_or_full_object() {
     let page = rest.object_parts().unwrap();
     assert_eq!(page.parts().iter().map(|p| p.part_number()).collect::<Vec<_>>(), [Some(2)]);
     assert_eq!((rest.e_tag(), rest.object_size()), (None, None), "only what was asked");
+    // A part read by number comes with that part's own checksum.
+    let second_part = c
+        .head_object()
+        .bucket("multi-sums")
+        .key("composite")
+        .part_number(2)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second_part.checksum_crc32_c(), Some(parts[1].1.as_str()));
+    assert_eq!(second_part.checksum_type(), Some(&ChecksumType::Composite));
 
     // Full-object CRC64NVME: the parts' CRCs combine into the whole object's; a wrong whole-object
     // value sent with the completion is refused.
