@@ -1,5 +1,6 @@
-//! Fuzzes the rest-xml decoder: any body, query and header text,
-//! decoded against every S3 input shape, must give a value or an AWS error, never a panic.
+//! Fuzzes the rest-xml decoder: any body (with its attributes: S3's `xsi:type`), query and header
+//! text (a list header's items too), decoded against every S3 input shape, must give a value or an
+//! AWS error, never a panic.
 
 #![no_main]
 
@@ -13,7 +14,13 @@ fuzz_target!(|data: &[u8]| {
     let query = std::str::from_utf8(parts.next().unwrap_or_default()).unwrap_or("");
     let header = parts.next().unwrap_or_default();
     let body = parts.next().unwrap_or_default();
-    let headers = [("content-md5", header), ("x-amz-meta-a", header), ("if-modified-since", header)];
+    let headers = [
+        ("content-md5", header),
+        ("x-amz-meta-a", header),
+        ("if-modified-since", header),
+        ("x-amz-object-attributes", header),
+        ("x-amz-object-attributes", body),
+    ];
     let labels = [("Bucket", query), ("Key", query)];
     for op in s3::SERVICE.operations {
         if let Some(shape) = op.input {
