@@ -798,16 +798,8 @@ async fn objects_keep_their_http_headers_and_reads_may_override_them() {
     // A multipart upload's object keeps what its upload began with.
     let up = c.create_multipart_upload().bucket("site").key("big").cache_control("max-age=60").send().await.unwrap();
     let id = up.upload_id().unwrap();
-    let part = c
-        .upload_part()
-        .bucket("site")
-        .key("big")
-        .upload_id(id)
-        .part_number(1)
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await
-        .unwrap();
+    let part = c.upload_part().bucket("site").key("big").upload_id(id).part_number(1);
+    let part = part.body(ByteStream::from_static(b"x")).send().await.unwrap();
     let list = completed(&[(1, part.e_tag().unwrap())]);
     c.complete_multipart_upload().bucket("site").key("big").upload_id(id).multipart_upload(list).send().await.unwrap();
     assert_eq!(c.head_object().bucket("site").key("big").send().await.unwrap().cache_control(), Some("max-age=60"));
@@ -823,6 +815,15 @@ async fn objects_keep_their_http_headers_and_reads_may_override_them() {
         .send()
         .await;
     assert_eq!(code(sse), "InvalidArgument");
+}
+
+/// Begins an upload of `(bucket, key)` and sends its one part: (upload id, the part's ETag).
+async fn one_part_upload(c: &aws_sdk_s3::Client, (bucket, key): (&str, &str), body: &'static [u8]) -> (String, String) {
+    let up = c.create_multipart_upload().bucket(bucket).key(key).send().await.unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    let part = c.upload_part().bucket(bucket).key(key).upload_id(&id).part_number(1);
+    let part = part.body(ByteStream::from_static(body)).send().await.unwrap();
+    (id, part.e_tag().unwrap().to_owned())
 }
 
 /// The status of an unsigned GET.
@@ -857,50 +858,28 @@ async fn conditional_writes_and_a_retried_completion_answer_as_s3_does() {
     assert_eq!(raw.headers().get("etag"), Some(etag.as_str()));
 
     // Completing an upload again, with the same parts, answers as the first completion did.
-    let up = c.create_multipart_upload().bucket("ledger").key("year").send().await.unwrap();
-    let id = up.upload_id().unwrap();
-    let part = c
-        .upload_part()
-        .bucket("ledger")
-        .key("year")
-        .upload_id(id)
-        .part_number(1)
-        .body(ByteStream::from_static(b"365"))
-        .send()
-        .await
-        .unwrap();
+    let (id, etag) = one_part_upload(&c, ("ledger", "year"), b"365").await;
     let complete = |parts: &[(i32, &str)]| {
         c.complete_multipart_upload()
             .bucket("ledger")
             .key("year")
-            .upload_id(id)
+            .upload_id(&id)
             .multipart_upload(completed(parts))
             .send()
     };
-    let first = complete(&[(1, part.e_tag().unwrap())]).await.unwrap();
-    let again = complete(&[(1, part.e_tag().unwrap())]).await.unwrap();
+    let first = complete(&[(1, &etag)]).await.unwrap();
+    let again = complete(&[(1, &etag)]).await.unwrap();
     assert_eq!(first.e_tag(), again.e_tag());
-    assert_eq!(code(complete(&[(2, part.e_tag().unwrap())]).await), "NoSuchUpload");
+    assert_eq!(code(complete(&[(2, &etag)]).await), "NoSuchUpload");
     // If-None-Match on completion refuses to replace an object.
-    let up = c.create_multipart_upload().bucket("ledger").key("year").send().await.unwrap();
-    let id2 = up.upload_id().unwrap();
-    let part = c
-        .upload_part()
-        .bucket("ledger")
-        .key("year")
-        .upload_id(id2)
-        .part_number(1)
-        .body(ByteStream::from_static(b"366"))
-        .send()
-        .await
-        .unwrap();
+    let (id, etag) = one_part_upload(&c, ("ledger", "year"), b"366").await;
     let refused = c
         .complete_multipart_upload()
         .bucket("ledger")
         .key("year")
-        .upload_id(id2)
+        .upload_id(id)
         .if_none_match("*")
-        .multipart_upload(completed(&[(1, part.e_tag().unwrap())]))
+        .multipart_upload(completed(&[(1, &etag)]))
         .send()
         .await;
     assert_eq!(code(refused), "PreconditionFailed");
