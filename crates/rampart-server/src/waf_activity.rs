@@ -44,6 +44,8 @@ struct Pending {
     /// By load balancer ARN and source: the requests the web ACL blocked and the paths that were
     /// missing or blocked, for GuardDuty's detections.
     web: HashMap<String, HashMap<std::net::IpAddr, rampart_guardduty::web::Seen>>,
+    /// Bot Control's bots' requests, by web ACL ARN and minute, then (path, bot, category).
+    bots: HashMap<(String, i64), HashMap<rampart_waf::bot_paths::Seen, u64>>,
     /// A xorshift state, for reservoir sampling.
     random: u64,
 }
@@ -147,6 +149,14 @@ impl Activity {
                 None => by_action.push(("COUNT", 1)),
             }
         }
+        // A bot's request, for the web ACL's bot traffic by path.
+        if let Some((bot, category)) = rampart_waf::bot_paths::bot_of(&o.verdict.labels) {
+            let seen = (String::from_utf8_lossy(o.request.path).into_owned(), bot.to_owned(), category.to_owned());
+            let minute = p.bots.entry((o.web_acl_arn.to_owned(), now.unix_timestamp() / 60)).or_default();
+            if minute.len() < rampart_waf::bot_paths::PAIRS_PER_MINUTE || minute.contains_key(&seen) {
+                *minute.entry(seen).or_default() += 1;
+            }
+        }
         if t.rule_type == "RATE_BASED" && t.action != "ALLOW" {
             let held = p.limited.entry((o.web_acl_arn.to_owned(), t.rule_id.clone())).or_default();
             held.insert(o.request.client_ip.to_string(), now.unix_timestamp());
@@ -247,6 +257,10 @@ impl Activity {
             }
         }
         out
+    }
+
+    fn take_bots(&self) -> HashMap<(String, i64), HashMap<rampart_waf::bot_paths::Seen, u64>> {
+        std::mem::take(&mut self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).bots)
     }
 
     fn take_limited(&self) -> HashMap<(String, String), HashMap<String, i64>> {
@@ -383,6 +397,12 @@ pub(crate) async fn keep(
                 .await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "cannot store sampled requests");
+            }
+        }
+        for ((acl, minute), seen) in activity.take_bots() {
+            let result = db.transact(move |tx| rampart_waf::bot_paths::record(tx, (&acl, minute), seen)).await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot store the bots' requests by path");
             }
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 mod acls;
 mod api_keys;
+pub mod bot_paths;
 pub mod bots;
 pub mod capacity;
 pub mod engine;
@@ -30,6 +31,7 @@ pub mod visibility;
 
 pub use acls::*;
 pub use api_keys::*;
+pub use bot_paths::get_top_path_statistics_by_traffic;
 pub use managed::{
     describe_managed_rule_group, list_available_managed_rule_group_versions, list_available_managed_rule_groups,
 };
@@ -40,7 +42,7 @@ pub use sharing::{delete_permission_policy, get_permission_policy, put_permissio
 pub use tags::*;
 pub use visibility::{
     delete_logging_configuration, get_logging_configuration, get_rate_based_statement_managed_keys,
-    get_sampled_requests, get_top_path_statistics_by_traffic, list_logging_configurations, put_logging_configuration,
+    get_sampled_requests, list_logging_configurations, put_logging_configuration,
 };
 
 /// The kinds of WAF entity, as their ARNs name them.

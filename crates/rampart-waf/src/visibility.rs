@@ -544,23 +544,6 @@ pub fn get_rate_based_statement_managed_keys(
     })
 }
 
-/// The URI paths bots reach most, from Bot Control's labels: Rampart ships no Bot Control rule
-/// group yet, so no request is labelled a bot's and there is no bot traffic to report.
-/// See <https://docs.aws.amazon.com/waf/latest/APIReference/API_GetTopPathStatisticsByTraffic.html>.
-pub fn get_top_path_statistics_by_traffic(
-    ctx: &Ctx<'_>,
-    input: shapes::GetTopPathStatisticsByTrafficRequest,
-) -> Result<shapes::GetTopPathStatisticsByTrafficResponse, ServiceError> {
-    super::Place::of(&ctx.principal.account_id, ctx.region, &input.scope)?;
-    web_acl(&records::cached_reader(ctx.db), &ctx.principal.account_id, &input.web_acl_arn)?;
-    Ok(shapes::GetTopPathStatisticsByTrafficResponse {
-        path_statistics: Vec::new(),
-        total_request_count: 0,
-        next_marker: None,
-        top_categories: Some(Vec::new()),
-    })
-}
-
 /// The verdict's token check, if it was of `kind`.
 fn token_check(verdict: &super::engine::Verdict, kind: crate::tokens::Kind) -> Option<&crate::tokens::Checked> {
     verdict.token_check.as_ref().filter(|c| c.kind == kind)

@@ -1515,4 +1515,47 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
     }
     assert_eq!(status(chrome).await, 202, "challenged");
     assert_eq!(status(googlebot).await, 200, "a verified bot is not challenged");
+
+    // Bot traffic by path: every request Bot Control took for a named bot's, whatever became of
+    // it (five at `/` so far: curl, Scrapy, Bingbot, Googlebot twice), and three more under `/api/`.
+    for path in ["/api/v1/users", "/api/v2/orders", "/api/v1/users"] {
+        send(&client, "GET", &format!("http://{shop}{path}"), &[("user-agent", "curl/8.5.0")], "").await;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let window = aws_sdk_wafv2::types::TimeWindow::builder()
+        .start_time(aws_sdk_wafv2::primitives::DateTime::from_secs(now - 600))
+        .end_time(aws_sdk_wafv2::primitives::DateTime::from_secs(now + 60))
+        .build()
+        .unwrap();
+    let top = || {
+        waf(&server)
+            .get_top_path_statistics_by_traffic()
+            .web_acl_arn(acl.arn().unwrap())
+            .scope(Scope::Regional)
+            .time_window(window.clone())
+            .limit(10)
+            .number_of_top_traffic_bots_per_path(2)
+    };
+    let mut all = top().send().await.unwrap();
+    for _ in 0..50 {
+        if all.total_request_count() >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        all = top().send().await.unwrap();
+    }
+    assert_eq!(all.total_request_count(), 8);
+    let paths: Vec<(&str, i64)> = all.path_statistics().iter().map(|p| (p.path(), p.request_count())).collect();
+    assert_eq!(paths, [("/", 5), ("/api/", 3)]);
+    let root = &all.path_statistics()[0];
+    assert_eq!(root.top_bots()[0].bot_name(), "googlebot");
+    assert_eq!((root.top_bots().len(), root.percentage()), (2, 62.5));
+    assert!(all.top_categories().iter().any(|c| c.source().and_then(|s| s.bot_category()) == Some("http_library")));
+    let api = top().uri_path_prefix("/api").send().await.unwrap();
+    let paths: Vec<(&str, i64)> = api.path_statistics().iter().map(|p| (p.path(), p.request_count())).collect();
+    assert_eq!(paths, [("/api/v1/users", 2), ("/api/v2/orders", 1)]);
+    let curl = top().bot_name("curl").send().await.unwrap();
+    assert_eq!(curl.total_request_count(), 4);
+    assert_eq!(curl.path_statistics()[0].source().and_then(|s| s.bot_name()), Some("curl"));
+    assert!(curl.top_categories().is_empty(), "categories only without a filter");
 }
