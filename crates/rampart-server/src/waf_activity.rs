@@ -157,8 +157,13 @@ impl Activity {
                 *minute.entry(seen).or_default() += 1;
             }
         }
-        if t.rule_type == "RATE_BASED" && t.action != "ALLOW" {
-            let held = p.limited.entry((o.web_acl_arn.to_owned(), t.rule_id.clone())).or_default();
+        if t.rate_based && t.action != "ALLOW" {
+            // A group's rate-based rule holds its clients under the group's rule and its own.
+            let rule = match &t.group {
+                Some((_, inner)) => visibility::group_rule(&t.rule_id, inner),
+                None => t.rule_id.clone(),
+            };
+            let held = p.limited.entry((o.web_acl_arn.to_owned(), rule)).or_default();
             held.insert(o.request.client_ip.to_string(), now.unix_timestamp());
             let flood = p.floods.entry(o.balancer_arn.to_owned()).or_default();
             let second = now.unix_timestamp();

@@ -82,6 +82,8 @@ pub struct Terminating {
     /// Whether the rule (the web ACL, for its default action) keeps samples of the requests it
     /// decides (its VisibilityConfig's SampledRequestsEnabled).
     pub sampled: bool,
+    /// The rule that ended it is a rate-based rule: the web ACL's own, or one in a group.
+    pub rate_based: bool,
 }
 
 /// Why a web ACL cannot be compiled.
@@ -649,6 +651,7 @@ impl WebAcl {
                 group: top.and_then(|t| t.log.1.clone()).map(|id| (id, rule.clone())),
                 action: action_name(&decision),
                 sampled: top.is_some_and(|t| t.sampled),
+                rate_based: top.is_some_and(|t| t.ended_by_rate_rule(&rule)),
             };
             return Verdict {
                 decision,
@@ -675,6 +678,7 @@ impl WebAcl {
             group: None,
             action: action_name(&decision),
             sampled: self.sampled,
+            rate_based: false,
         };
         Verdict {
             decision,
@@ -828,6 +832,17 @@ impl CompiledRule {
 }
 
 impl CompiledRule {
+    /// Whether what ended an evaluation in this rule (named `rule`: this one, or a rule of its
+    /// group) is a rate-based rule.
+    fn ended_by_rate_rule(&self, rule: &str) -> bool {
+        match &self.kind {
+            RuleKind::Group { rules, .. } => {
+                rules.iter().find(|r| r.name == rule).is_some_and(|r| matches!(r.statement, Node::Rate(_)))
+            }
+            RuleKind::Plain(_) => matches!(self.statement, Node::Rate(_)),
+        }
+    }
+
     /// The rate-based rules of the rule (a group's, in order), appended to `out`.
     fn rate_rules<'a>(&'a self, out: &mut Vec<&'a rate::RateRule>) {
         self.statement.rate_rules(out);

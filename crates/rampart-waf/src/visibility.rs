@@ -490,8 +490,14 @@ pub fn record_limited(
     records::write_tx(tx, &key, &kept)
 }
 
-/// The addresses a rate-based rule of a web ACL holds now: those it held within its evaluation
-/// window, by IP version.
+/// How the clients a rate-based rule inside a rule group holds are kept: under the web ACL's
+/// rule that references the group, and the group's rule (rule names have no `/`).
+pub fn group_rule(rule: &str, group_rule: &str) -> String {
+    format!("{rule}/{group_rule}")
+}
+
+/// The addresses a rate-based rule of a web ACL (or of a rule group it references, by
+/// `RuleGroupRuleName`) holds now: those it held within its evaluation window, by IP version.
 /// See <https://docs.aws.amazon.com/waf/latest/APIReference/API_GetRateBasedStatementManagedKeys.html>.
 pub fn get_rate_based_statement_managed_keys(
     ctx: &Ctx<'_>,
@@ -502,15 +508,23 @@ pub fn get_rate_based_statement_managed_keys(
     let stored = super::named(&get, &place, Kind::WebAcl, &input.web_acl_name, &input.web_acl_id)?;
     let acl: shapes::WebACL = stored.body()?;
     let rule = acl.rules.iter().flatten().find(|r| r.name == input.rule_name).ok_or_else(nonexistent)?;
-    if input.rule_group_rule_name.is_some() {
-        // Rate-based rules inside rule groups are not tracked apart from their group yet.
-        return Err(invalid_parameter(
-            "RULE_GROUP_RULE_NAME",
-            input.rule_group_rule_name.as_deref().unwrap_or_default(),
-            "Rampart reports the keys of a web ACL's own rate-based rules.",
-        ));
-    }
-    let Some(rate) = &rule.statement.rate_based_statement else {
+    // A rate-based rule of a rule group the web ACL's rule references, or the rule itself.
+    let (rate, held_as) = match &input.rule_group_rule_name {
+        Some(inner) => {
+            let Some(reference) = &rule.statement.rule_group_reference_statement else {
+                return Err(invalid_parameter("RULE", &input.rule_name, "The rule doesn't reference a rule group."));
+            };
+            let (_, kind, group) = super::owned(&get, &ctx.principal.account_id, &reference.arn)?;
+            if kind != Kind::RuleGroup {
+                return Err(nonexistent());
+            }
+            let group: shapes::RuleGroup = group.body()?;
+            let found = group.rules.into_iter().flatten().find(|r| r.name == *inner).ok_or_else(nonexistent)?;
+            (found.statement.rate_based_statement.map(|r| *r), group_rule(&input.rule_name, inner))
+        }
+        None => (rule.statement.rate_based_statement.clone().map(|r| *r), input.rule_name.clone()),
+    };
+    let Some(rate) = rate else {
         return Err(invalid_parameter("RULE", &input.rule_name, "The rule isn't a rate-based rule."));
     };
     if !matches!(rate.aggregate_key_type.as_str(), "IP" | "FORWARDED_IP") {
@@ -522,7 +536,7 @@ pub fn get_rate_based_statement_managed_keys(
     }
     let window = rate.evaluation_window_sec.unwrap_or(300);
     let now = ctx.now.unix_timestamp();
-    let held: Limited = records::read_with(&get, &limited_key(&stored.arn, &input.rule_name))?.unwrap_or_default();
+    let held: Limited = records::read_with(&get, &limited_key(&stored.arn, &held_as))?.unwrap_or_default();
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for (client, at) in held.clients {
         if now - at > window {

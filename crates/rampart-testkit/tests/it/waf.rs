@@ -1080,6 +1080,75 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
         .await;
     assert_eq!(code(not_rate), "WAFNonexistentItemException");
 
+    // A rate-based rule inside a rule group: the clients it holds are reported by the web ACL's
+    // rule that references the group and the group's rule.
+    let block = RuleAction::builder().block(BlockAction::builder().build()).build();
+    let limits = c
+        .create_rule_group()
+        .name("limits")
+        .scope(Scope::Regional)
+        .capacity(10)
+        .rules(rule("flood-in-group", 0, per_ip_limit(10, None), block))
+        .visibility_config(visibility("limits"))
+        .send()
+        .await
+        .unwrap();
+    let reference = Rule::builder()
+        .name("limits")
+        .priority(0)
+        .statement(
+            Statement::builder()
+                .rule_group_reference_statement(
+                    RuleGroupReferenceStatement::builder()
+                        .arn(limits.summary().unwrap().arn().unwrap())
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .override_action(OverrideAction::builder().none(aws_sdk_wafv2::types::NoneAction::builder().build()).build())
+        .visibility_config(visibility("limits"))
+        .build()
+        .unwrap();
+    let now = c.get_web_acl().name("front").scope(Scope::Regional).id(front.id().unwrap()).send().await.unwrap();
+    let updated = c
+        .update_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .id(front.id().unwrap())
+        .lock_token(now.lock_token().unwrap())
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(reference)
+        .visibility_config(visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    let front_token = updated.next_lock_token().unwrap().to_owned();
+    let in_group = |inner: &'static str| {
+        c.get_rate_based_statement_managed_keys()
+            .scope(Scope::Regional)
+            .web_acl_name("front")
+            .web_acl_id(front.id().unwrap())
+            .rule_name("limits")
+            .rule_group_rule_name(inner)
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(send(&client, "GET", &format!("http://{}/", shop.addr), &[], "").await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 5, "{statuses:?}");
+    let start = std::time::Instant::now();
+    loop {
+        let held = in_group("flood-in-group").await.unwrap();
+        if held.managed_keys_ipv4().unwrap().addresses() == ["127.0.0.1/32"] {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{held:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(code(in_group("no-such-rule").await), "WAFNonexistentItemException");
+
     // API keys for the CAPTCHA JavaScript API, by the domains they serve.
     let api_key = c.create_api_key().scope(Scope::Regional).token_domains("shop.example.com").send().await.unwrap();
     let api_key = api_key.api_key().unwrap().to_owned();
@@ -1107,11 +1176,11 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
     let fms = c
         .delete_firewall_manager_rule_groups()
         .web_acl_arn(front.arn().unwrap())
-        .web_acl_lock_token(front.lock_token().unwrap())
+        .web_acl_lock_token(&front_token)
         .send()
         .await
         .unwrap();
-    assert_eq!(fms.next_web_acl_lock_token(), front.lock_token());
+    assert_eq!(fms.next_web_acl_lock_token(), Some(front_token.as_str()));
     let now = std::time::SystemTime::now();
     let bots = c
         .get_top_path_statistics_by_traffic()
