@@ -180,24 +180,22 @@ fn denial(e: ServiceError, protocol: Protocol) -> WireError {
 /// `x-amzn-ErrorType` header first.
 fn error_response(error: &WireError, protocol: Protocol, namespace: Option<&str>, request_id: &str) -> Response {
     // An unchanged object (a conditional GET) is answered 304 with no body, as HTTP requires.
-    if error.status == 304 {
+    let unchanged = error.status == 304;
+    let mut r = if unchanged {
         let mut r = respond(304, "application/xml", Bytes::new(), request_id);
         r.headers_mut().remove(http::header::CONTENT_TYPE);
-        for (name, value) in &error.headers {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                r.headers_mut().append(*name, v);
-            }
-        }
-        return r;
-    }
-    let rendered = error.render(protocol, namespace, request_id);
-    let mut r = respond(rendered.status, rendered.content_type, rendered.body, request_id);
+        r
+    } else {
+        let rendered = error.render(protocol, namespace, request_id);
+        respond(rendered.status, rendered.content_type, rendered.body, request_id)
+    };
     for (name, value) in &error.headers {
         if let Ok(v) = HeaderValue::from_str(value) {
             r.headers_mut().append(*name, v);
         }
     }
-    if matches!(protocol, Protocol::RestJson | Protocol::Json)
+    if !unchanged
+        && matches!(protocol, Protocol::RestJson | Protocol::Json)
         && let Ok(v) = HeaderValue::from_str(&error.code)
     {
         r.headers_mut().insert("x-amzn-errortype", v);

@@ -83,6 +83,41 @@ pub(crate) fn uri_contains(word: &str) -> Statement {
 
 /// A rate-based statement: at most `limit` requests a minute per client address, of those
 /// `scope_down` matches (all without one).
+/// Sends fifteen GETs through `addr`, whose web ACL limits each address to ten (the last five
+/// are refused), then waits until `keys` reports this client held.
+async fn flood_until_held<F, Fut, E>(
+    client: &hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+    addr: std::net::SocketAddr,
+    keys: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<
+                aws_sdk_wafv2::operation::get_rate_based_statement_managed_keys::GetRateBasedStatementManagedKeysOutput,
+                E,
+            >,
+        >,
+    E: std::fmt::Debug,
+{
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        statuses.push(send(client, "GET", &format!("http://{addr}/"), &[], "").await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 5, "{statuses:?}");
+    let start = std::time::Instant::now();
+    loop {
+        let held = keys().await.unwrap();
+        if held.managed_keys_ipv4().unwrap().addresses() == ["127.0.0.1/32"] {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{held:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 pub(crate) fn per_ip_limit(limit: i64, scope_down: Option<Statement>) -> Statement {
     let rate = aws_sdk_wafv2::types::RateBasedStatement::builder()
         .limit(limit)
@@ -1056,20 +1091,7 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
     assert!(keys().await.unwrap().managed_keys_ipv4().unwrap().addresses().is_empty());
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let mut statuses = Vec::new();
-    for _ in 0..15 {
-        statuses.push(send(&client, "GET", &format!("http://{}/", shop.addr), &[], "").await.status);
-    }
-    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 5, "{statuses:?}");
-    let start = std::time::Instant::now();
-    loop {
-        let held = keys().await.unwrap();
-        if held.managed_keys_ipv4().unwrap().addresses() == ["127.0.0.1/32"] {
-            break;
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{held:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    flood_until_held(&client, shop.addr, keys).await;
     let not_rate = c
         .get_rate_based_statement_managed_keys()
         .scope(Scope::Regional)
@@ -1133,20 +1155,7 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
             .rule_group_rule_name(inner)
             .send()
     };
-    let mut statuses = Vec::new();
-    for _ in 0..15 {
-        statuses.push(send(&client, "GET", &format!("http://{}/", shop.addr), &[], "").await.status);
-    }
-    assert_eq!(statuses.iter().filter(|s| **s == 403).count(), 5, "{statuses:?}");
-    let start = std::time::Instant::now();
-    loop {
-        let held = in_group("flood-in-group").await.unwrap();
-        if held.managed_keys_ipv4().unwrap().addresses() == ["127.0.0.1/32"] {
-            break;
-        }
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{held:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    flood_until_held(&client, shop.addr, || in_group("flood-in-group")).await;
     assert_eq!(code(in_group("no-such-rule").await), "WAFNonexistentItemException");
 
     // API keys for the CAPTCHA JavaScript API, by the domains they serve.
