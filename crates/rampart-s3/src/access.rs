@@ -39,6 +39,8 @@ pub struct Facts<'a> {
     pub account: &'a str,
     /// Signed in the query string (a presigned URL) rather than the Authorization header.
     pub presigned: bool,
+    /// A browser's POST upload, signed (if at all) by its form's policy.
+    pub post: bool,
     /// No signature at all.
     pub anonymous: bool,
 }
@@ -459,7 +461,11 @@ fn request_keys(facts: Facts<'_>) -> Vec<(String, Vec<String>)> {
     if facts.anonymous {
         return Vec::new();
     }
-    let auth = if facts.presigned { "REST-QUERY-STRING" } else { "REST-HEADER" };
+    let auth = match (facts.post, facts.presigned) {
+        (true, _) => "POST",
+        (false, true) => "REST-QUERY-STRING",
+        (false, false) => "REST-HEADER",
+    };
     vec![
         ("s3:authType".to_owned(), vec![auth.to_owned()]),
         ("s3:signatureversion".to_owned(), vec!["AWS4-HMAC-SHA256".to_owned()]),

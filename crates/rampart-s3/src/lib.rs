@@ -14,6 +14,7 @@ mod encryption;
 mod lock;
 mod multipart;
 mod objects;
+pub mod post;
 mod protection;
 pub mod subresources;
 

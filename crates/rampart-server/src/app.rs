@@ -154,7 +154,7 @@ fn s3_auth_error(e: &SigV4Error, key_id: Option<&str>, presigned: bool) -> WireE
     }
 }
 
-fn from_service(e: ServiceError) -> WireError {
+pub(crate) fn from_service(e: ServiceError) -> WireError {
     WireError {
         details: e.details.into_boxed_slice(),
         headers: e.headers.into_boxed_slice(),
@@ -272,6 +272,7 @@ fn anonymous_claims(region: &str, now: OffsetDateTime) -> rampart_sigv4::Auth {
         amz_date: String::new(),
         security_token: None,
         presigned_expires: None,
+        post_policy: None,
     }
 }
 
@@ -443,7 +444,9 @@ impl App {
         let query_string = parts.uri.query().unwrap_or("");
         let event_id = crate::ids::event_id(now);
         draft.event_id = Some(event_id.clone());
-        let wire = rampart_wire::detect(header(h, "x-amz-target"), header(h, "content-type"), query_string)
+        // awsQuery's form bodies come by POST; a PUT's form content type is an S3 object's.
+        let form_type = header(h, "content-type").filter(|_| parts.method != http::Method::PUT);
+        let wire = rampart_wire::detect(header(h, "x-amz-target"), form_type, query_string)
             .map_err(|error| Failure { error: Box::new(error), protocol: Protocol::Json, namespace: None })?;
         let mut protocol = if matches!(wire, Wire::Json { .. }) { Protocol::Json } else { Protocol::Query };
         let mut namespace = None;
@@ -471,7 +474,12 @@ impl App {
         {
             return Ok(step);
         }
-        let parsed = rampart_sigv4::parse(&sreq);
+        // A browser's POST upload comes as the PutObject it stands for, signed by its form.
+        let post = parts.extensions.get::<crate::post_upload::Form>();
+        let parsed = match post {
+            Some(form) => form.auth.clone(),
+            None => rampart_sigv4::parse(&sreq),
+        };
         // A rest request with no signature at all is S3's anonymous caller: served where a bucket
         // policy allows everyone, refused "Access Denied" everywhere else (the authorizer decides).
         let anonymous = matches!(wire, Wire::Rest) && matches!(parsed, Err(SigV4Error::MissingAuthenticationToken));
@@ -638,7 +646,8 @@ impl App {
             .map(http::HeaderName::as_str)
             .filter(|k| k.starts_with("x-amz-") && !auth.signed_headers.iter().any(|s| s == k))
             .collect();
-        if !unsigned.is_empty() && !anonymous {
+        // A POST upload's headers are its form's fields, each bound by its policy.
+        if !unsigned.is_empty() && !anonymous && post.is_none() {
             let e = if service.endpoint_prefix == "s3" {
                 let mut e = WireError::new(
                     "AccessDenied",
@@ -696,6 +705,10 @@ impl App {
         })?;
         draft.identity = Some(UserIdentity::of(&principal));
         draft.from_console = principal.console;
+        // A signed form's policy bounds what it may upload, once its signature holds.
+        if let Some(form) = post.filter(|_| !anonymous) {
+            form.upload.check_policy(&form.bucket, now).map_err(|e| fail(from_service(e), protocol, namespace))?;
+        }
         // A query request names its API version: Classic Load Balancers (2012-06-01) sign as
         // `elasticloadbalancing` too, and have operations of ELBv2's names, which must never
         // answer them. (Checked once the signature is, which covers the version.)
@@ -774,6 +787,7 @@ impl App {
             let facts = rampart_s3::access::Facts {
                 account: &principal.account_id,
                 presigned: auth.presigned_expires.is_some(),
+                post: post.is_some(),
                 anonymous,
             };
             let checked = rampart_s3::access::checks(&self.db, op.name, &input, op.input, facts)

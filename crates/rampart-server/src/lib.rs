@@ -20,6 +20,7 @@ mod ip_lists;
 mod listener;
 mod oidc;
 mod operator;
+mod post_upload;
 mod proxy;
 mod services;
 mod signin;

@@ -146,8 +146,10 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         return crate::admin::handle(app, (&parts.method, parts.uri.path(), &parts.headers), &request_id).await;
     }
     let protocol = if parts.headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
-    // An S3 upload (a PUT: PutObject, UploadPart) may carry an object's bytes.
-    let upload = parts.method == http::Method::PUT && !parts.headers.contains_key("x-amz-target");
+    // An S3 upload (a PUT: PutObject, UploadPart; a browser's POST of a form) may carry an
+    // object's bytes.
+    let form_post = crate::post_upload::is_form_post(&parts);
+    let upload = form_post || (parts.method == http::Method::PUT && !parts.headers.contains_key("x-amz-target"));
     let max = if upload {
         app.config.max_body_bytes.max(app.config.max_object_body_bytes)
     } else {
@@ -203,6 +205,9 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     };
     if signin {
         return crate::signin::handle(app, &body, &origin, &request_id).await;
+    }
+    if form_post {
+        return crate::post_upload::handle(app, &parts, body, &origin, &request_id).await;
     }
     // A ranged download (how `aws s3 cp` and the SDKs' transfer managers fetch a large object)
     // takes room for its range before the object is read, and keeps it until its body is sent:

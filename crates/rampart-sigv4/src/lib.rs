@@ -14,7 +14,7 @@ mod verify;
 
 pub use canonical::{canonical_request, string_to_sign};
 pub use error::SigV4Error;
-pub use parse::{Auth, Scope, parse};
+pub use parse::{Auth, Scope, parse, parse_post};
 pub use verify::{Verifier, signing_key};
 
 /// The request parts that SigV4 covers. Header names are lower case, as `http` gives them.

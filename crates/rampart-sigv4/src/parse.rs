@@ -36,6 +36,9 @@ pub struct Auth {
     pub security_token: Option<String>,
     /// `X-Amz-Expires` of a presigned URL; `None` for the header form.
     pub presigned_expires: Option<i64>,
+    /// The base64 policy of an S3 POST form: what its signature signs, in place of a canonical
+    /// request (see [`parse_post`]).
+    pub post_policy: Option<String>,
 }
 
 fn incomplete(msg: impl Into<String>) -> SigV4Error {
@@ -166,6 +169,7 @@ fn parse_header(req: &Request<'_>, header: &str) -> Result<Auth, SigV4Error> {
         amz_date,
         security_token: req.header("x-amz-security-token").map(str::to_owned),
         presigned_expires: None,
+        post_policy: None,
     })
 }
 
@@ -241,5 +245,37 @@ fn parse_presigned(req: &Request<'_>) -> Result<Auth, SigV4Error> {
         amz_date,
         security_token: token,
         presigned_expires: Some(expires),
+        post_policy: None,
+    })
+}
+
+/// The signature of an S3 POST form (a browser-based upload): `x-amz-algorithm`,
+/// `x-amz-credential`, `x-amz-date` and `x-amz-signature` over the form's `policy`, each found by
+/// `field` (the form's field of that name, case-insensitively). The policy's own expiration, not
+/// the clock skew, bounds when it may be used; the caller checks it once the signature holds.
+/// See <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTForms.html>.
+pub fn parse_post<'f>(field: impl Fn(&str) -> Option<&'f str>) -> Result<Auth, SigV4Error> {
+    let policy = field("policy").ok_or(SigV4Error::MissingAuthenticationToken)?;
+    let needed =
+        |name: &str| field(name).ok_or_else(|| incomplete(format!("Bucket POST must contain a field named '{name}'.")));
+    let algorithm = needed("x-amz-algorithm")?;
+    if algorithm != ALGORITHM {
+        return Err(incomplete(format!("X-Amz-Algorithm only supports '{ALGORITHM}'")));
+    }
+    let (access_key_id, scope) = parse_credential(needed("x-amz-credential")?)?;
+    let amz_date = needed("x-amz-date")?;
+    let time = parse_time(amz_date).filter(|_| amz_date.len() == 16).ok_or_else(|| {
+        incomplete(format!("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\", got '{amz_date}'"))
+    })?;
+    Ok(Auth {
+        access_key_id,
+        scope,
+        signed_headers: Vec::new(),
+        signature: parse_signature(needed("x-amz-signature")?)?,
+        time,
+        amz_date: amz_date.to_owned(),
+        security_token: field("x-amz-security-token").map(str::to_owned),
+        presigned_expires: None,
+        post_policy: Some(policy.to_owned()),
     })
 }

@@ -125,6 +125,15 @@ impl Verifier {
         s3: bool,
         body: Body,
     ) -> Result<(), SigV4Error> {
+        // An S3 POST form signs its policy, whose expiration bounds it (checked by the caller).
+        // See <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-post-example.html>.
+        if let Some(policy) = &auth.post_policy {
+            if auth.amz_date.get(..8) != Some(auth.scope.date.as_str()) {
+                return Err(SigV4Error::mismatch());
+            }
+            let key = self.key(auth, secret);
+            return hmac::verify(&key, policy.as_bytes(), &auth.signature).map_err(|_| SigV4Error::mismatch());
+        }
         check_time(auth, now)?;
         let date_part = auth.amz_date.get(..8).unwrap_or_default();
         if auth.scope.date != date_part {

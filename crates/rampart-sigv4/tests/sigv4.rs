@@ -569,3 +569,58 @@ mod streaming {
         assert_eq!(check_with(SEED, &body, SIGNED).unwrap_err().code(), "IncompleteBody");
     }
 }
+
+/// A POST form's signature signs its base64 policy with the scope's signing key: AWS's worked
+/// example, <https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-post-example.html> (its policy
+/// has CRLF line ends).
+#[test]
+fn a_post_form_signs_its_policy() {
+    let text = [
+        r#"{ "expiration": "2015-12-30T12:00:00.000Z","#,
+        r#"  "conditions": ["#,
+        r#"    {"bucket": "sigv4examplebucket"},"#,
+        r#"    ["starts-with", "$key", "user/user1/"],"#,
+        r#"    {"acl": "public-read"},"#,
+        r#"    {"success_action_redirect": "http://sigv4examplebucket.s3.amazonaws.com/successful_upload.html"},"#,
+        r#"    ["starts-with", "$Content-Type", "image/"],"#,
+        r#"    {"x-amz-meta-uuid": "14365123651274"},"#,
+        r#"    {"x-amz-server-side-encryption": "AES256"},"#,
+        r#"    ["starts-with", "$x-amz-meta-tag", ""],"#,
+        "",
+        r#"    {"x-amz-credential": "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"},"#,
+        r#"    {"x-amz-algorithm": "AWS4-HMAC-SHA256"},"#,
+        r#"    {"x-amz-date": "20151229T000000Z" }"#,
+        "  ]",
+        "}",
+    ]
+    .join("\r\n");
+    let policy = data_encoding::BASE64.encode(text.as_bytes());
+    let secret = b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let signature = "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e";
+    let check = |signature: &str, date: &str| {
+        let form = |name: &str| -> Option<&str> {
+            match name {
+                "policy" => Some(&policy),
+                "x-amz-algorithm" => Some("AWS4-HMAC-SHA256"),
+                "x-amz-credential" => Some("AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"),
+                "x-amz-date" => Some(date),
+                "x-amz-signature" => Some(signature),
+                _ => None,
+            }
+        };
+        let auth = rampart_sigv4::parse_post(form)?;
+        assert_eq!(auth.post_policy.as_deref(), Some(policy.as_str()));
+        assert_eq!(auth.access_key_id, "AKIAIOSFODNN7EXAMPLE");
+        let req = Request { method: "POST", path: "/", query: "", headers: &[], body: b"" };
+        // Years after its date: a form is bounded by its policy's expiration, not the clock skew.
+        Verifier::new().verify(&req, &auth, secret, at(SUITE_TIME + 10 * 365 * 86_400), true)
+    };
+    assert_eq!(check(signature, "20151229T000000Z"), Ok(()));
+    let wrong = signature.replace("8afd", "8afe");
+    assert_eq!(check(&wrong, "20151229T000000Z").unwrap_err().code(), "SignatureDoesNotMatch");
+    // The date signed must be the scope's.
+    assert_eq!(check(signature, "20151230T000000Z").unwrap_err().code(), "SignatureDoesNotMatch");
+    assert_eq!(rampart_sigv4::parse_post(|_| None).unwrap_err(), SigV4Error::MissingAuthenticationToken);
+    let unsigned = rampart_sigv4::parse_post(|n| (n == "policy").then_some("e30=")).unwrap_err();
+    assert!(unsigned.to_string().contains("x-amz-algorithm"), "{unsigned}");
+}

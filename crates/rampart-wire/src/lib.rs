@@ -6,6 +6,7 @@
 //! output shape. Only this crate knows XML, JSON and form encoding.
 
 pub mod error;
+pub mod form_data;
 pub mod json;
 pub mod query;
 pub mod rest;
@@ -16,6 +17,7 @@ mod timestamp;
 mod xml;
 
 pub use error::{ErrorBody, WireError};
+pub use xml::escape as xml_escape;
 
 /// How a request addresses its operation, found before the service is known.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -888,3 +888,103 @@ async fn conditional_writes_and_a_retried_completion_answer_as_s3_does() {
     let none = c.list_objects_v2().bucket("ledger").max_keys(0).send().await.unwrap();
     assert_eq!((none.is_truncated(), none.key_count()), (Some(false), Some(0)));
 }
+
+/// A browser's upload: boto3's `generate_presigned_post` signs a form, urllib3 posts it as a
+/// browser would (multipart/form-data, the file last), in both addressing styles. The policy
+/// bounds the key, the size and every field; the signature is the signer's, weighed by the bucket
+/// policy as any PutObject (`s3:authType` is `POST`); an unsigned form is anonymous.
+#[tokio::test]
+async fn a_browser_uploads_through_a_presigned_post_form() {
+    let server = TestServer::start().await.unwrap();
+    let script = r#"
+import json, sys, boto3, urllib3
+from botocore.config import Config
+port, key, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+def client(style):
+    return boto3.client("s3", endpoint_url=f"http://localhost:{port}", region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(s3={"addressing_style": style}, signature_version="s3v4",
+                      proxies={"http": f"http://127.0.0.1:{port}"}, retries={"max_attempts": 1}))
+s3 = client("path")
+s3.create_bucket(Bucket="forms")
+s3.put_bucket_policy(Bucket="forms", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::forms/blocked/*",
+    "Condition": {"StringEquals": {"s3:authType": "POST"}}}]}))
+http = urllib3.PoolManager(retries=False)
+def post(p, file=b"hello from a form", filename="hello.txt", change=None, drop=(), host=None):
+    fields = dict(p["fields"])
+    fields.update(change or {})
+    for d in drop:
+        fields.pop(d, None)
+    fields["file"] = (filename, file, "text/plain")
+    # No DNS here resolves BUCKET.localhost: a virtual-hosted form goes to the server by address.
+    url = f"http://127.0.0.1:{port}/" if host else p["url"].replace(f"localhost:{port}", f"127.0.0.1:{port}")
+    headers = {"Host": host} if host else {}
+    r = http.request("POST", url, fields=fields, headers=headers, redirect=False)
+    return {"status": r.status, "body": r.data.decode(), "location": r.headers.get("Location"),
+            "etag": r.headers.get("ETag")}
+form = s3.generate_presigned_post("forms", "uploads/${filename}",
+    Fields={"Content-Type": "text/plain", "success_action_status": "201", "x-amz-meta-who": "browser"},
+    Conditions=[["starts-with", "$Content-Type", "text/"], {"success_action_status": "201"},
+                {"x-amz-meta-who": "browser"}, ["content-length-range", 1, 100]],
+    ExpiresIn=300)
+out = {"ok": post(form)}
+got = s3.get_object(Bucket="forms", Key="uploads/hello.txt")
+out["stored"] = {"body": got["Body"].read().decode(), "type": got["ContentType"], "meta": got["Metadata"],
+                 "sse": got.get("ServerSideEncryption"), "etag": got["ETag"]}
+out["extra"] = post(form, change={"x-amz-meta-extra": "1"})
+out["large"] = post(form, file=b"x" * 101)
+out["forged"] = post(form, change={"x-amz-signature": "0" * 64})
+out["key"] = post(form, change={"key": "elsewhere/${filename}"})
+out["no_file_name_key"] = post(form, drop=("key",))
+out["anonymous"] = post(form, drop=("policy", "x-amz-signature", "x-amz-algorithm", "x-amz-credential", "x-amz-date"))
+blocked = s3.generate_presigned_post("forms", "blocked/x", ExpiresIn=300)
+out["blocked"] = post(blocked)
+s3.put_object(Bucket="forms", Key="blocked/y", Body=b"a PUT is not a POST")
+redirect = s3.generate_presigned_post("forms", "r/${filename}",
+    Fields={"success_action_redirect": "https://app.example/done"},
+    Conditions=[{"success_action_redirect": "https://app.example/done"}], ExpiresIn=300)
+out["redirect"] = post(redirect, filename="a b.txt")
+v = client("virtual").generate_presigned_post("forms", "v/one", ExpiresIn=300)
+out["virtual_url"] = v["url"]
+out["virtual"] = post(v, host=f"forms.localhost:{port}")
+out["virtual_body"] = s3.get_object(Bucket="forms", Key="v/one")["Body"].read().decode()
+# An object may be form-encoded text: its PUT is S3's, not an awsQuery call.
+s3.put_object(Bucket="forms", Key="form.txt", Body=b"a=b&Action=x", ContentType="application/x-www-form-urlencoded")
+out["form_typed"] = s3.get_object(Bucket="forms", Key="form.txt")["Body"].read().decode()
+print(json.dumps(out))
+"#;
+    let v = crate::s3::boto3(&server, script).await;
+    let ok = &v["ok"];
+    assert_eq!(ok["status"], 201, "{ok}");
+    let body = ok["body"].as_str().unwrap();
+    assert!(body.contains("<Bucket>forms</Bucket><Key>uploads/hello.txt</Key>"), "{body}");
+    assert_eq!(ok["etag"], v["stored"]["etag"]);
+    assert!(ok["location"].as_str().unwrap().ends_with("/forms/uploads/hello.txt"), "{ok}");
+    assert_eq!(v["stored"]["body"], "hello from a form");
+    assert_eq!(v["stored"]["type"], "text/plain");
+    assert_eq!(v["stored"]["meta"], serde_json::json!({"who": "browser"}));
+    assert_eq!(v["stored"]["sse"], "AES256");
+    let refused = |name: &str, status: u64, code: &str| {
+        let r = &v[name];
+        assert_eq!(r["status"], status, "{name}: {r}");
+        let body = r["body"].as_str().unwrap();
+        assert!(body.contains(&format!("<Code>{code}</Code>")), "{name}: {body}");
+    };
+    refused("extra", 403, "AccessDenied");
+    assert!(v["extra"]["body"].as_str().unwrap().contains("Extra input fields: x-amz-meta-extra"));
+    refused("large", 400, "EntityTooLarge");
+    refused("forged", 403, "SignatureDoesNotMatch");
+    refused("key", 403, "AccessDenied");
+    refused("no_file_name_key", 400, "InvalidArgument");
+    refused("anonymous", 403, "AccessDenied");
+    refused("blocked", 403, "AccessDenied");
+    let redirect = &v["redirect"];
+    assert_eq!(redirect["status"], 303, "{redirect}");
+    let to = redirect["location"].as_str().unwrap();
+    assert!(to.starts_with("https://app.example/done?bucket=forms&key=r%2Fa%20b.txt&etag=%22"), "{to}");
+    assert!(v["virtual_url"].as_str().unwrap().starts_with("http://forms.localhost:"), "{}", v["virtual_url"]);
+    assert_eq!(v["virtual"]["status"], 204, "{}", v["virtual"]);
+    assert_eq!(v["virtual_body"], "hello from a form");
+    assert_eq!(v["form_typed"], "a=b&Action=x");
+}
