@@ -1419,6 +1419,39 @@ fn signed_headers<'a>(parts: &'a http::request::Parts, authority: Option<&'a str
 }
 
 impl App {
+    /// An S3 upload's authentication failure found from its headers, before its body is read: what
+    /// S3 answers a client waiting for `100 Continue`, which then never sends the body. `None`
+    /// when the headers authenticate or cannot tell (no signature: an anonymous request, weighed
+    /// later; no payload hash among them; a dev-mode key), and the body is read as usual.
+    /// See <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTRedirect.html#RESTRedirect100Continue>.
+    pub fn refused_before_body(&self, parts: &http::request::Parts) -> Option<WireError> {
+        let host = parts.uri.authority().map(|a| a.as_str().to_owned());
+        let headers = signed_headers(parts, host.as_deref());
+        let query = parts.uri.query().unwrap_or("");
+        let sreq = rampart_sigv4::Request {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query,
+            headers: &headers,
+            body: &[],
+        };
+        let presigned = query.contains("X-Amz-Signature=");
+        let auth = match rampart_sigv4::parse(&sreq) {
+            Ok(auth) => auth,
+            Err(SigV4Error::MissingAuthenticationToken) => return None,
+            Err(e) => return Some(s3_auth_error(&e, None, presigned)),
+        };
+        if auth.scope.service != "s3" {
+            return None;
+        }
+        match crate::authn::authenticate_headers(self, &sreq, &auth, OffsetDateTime::now_utc()) {
+            Err(AuthnError::SigV4(e)) if !matches!(e, SigV4Error::ContentSha256Mismatch) => {
+                Some(s3_auth_error(&e, Some(&auth.access_key_id), presigned))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether an S3 request's signer is known and its signature holds before its body has
     /// arrived, from its headers (an upload waiting for room in memory; the whole request is
     /// checked again once its body is in).

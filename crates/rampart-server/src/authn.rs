@@ -170,7 +170,17 @@ pub fn authenticate(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTi
 /// Whether an S3 request's signer is known and its signature holds, from its headers alone
 /// (before its body arrives; [`authenticate`] checks the whole request after).
 pub fn authenticates_before_body(app: &App, req: &Request<'_>, auth: &Auth, now: OffsetDateTime) -> bool {
-    auth.scope.service == "s3" && authenticate_as(app, req, auth, now, true).is_ok()
+    auth.scope.service == "s3" && authenticate_headers(app, req, auth, now).is_ok()
+}
+
+/// Authenticates an S3 request from its headers alone (see [`authenticates_before_body`]).
+pub fn authenticate_headers(
+    app: &App,
+    req: &Request<'_>,
+    auth: &Auth,
+    now: OffsetDateTime,
+) -> Result<Principal, AuthnError> {
+    authenticate_as(app, req, auth, now, true)
 }
 
 fn verify(

@@ -166,6 +166,17 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     if declared.is_some_and(|n| n > max as u64) {
         return app.reject(&origin, &request_id, too_large(), protocol);
     }
+    // A client that waits for `100 Continue` before an upload's body is told at once when its
+    // headers do not authenticate, and sends no body (hyper sends the 100 only when the body is
+    // read); the connection then closes, its unread body with it.
+    if upload
+        && parts.headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        && let Some(e) = app.refused_before_body(&parts)
+    {
+        let mut r = app.reject(&origin, &request_id, e, Protocol::RestXml);
+        r.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return r;
+    }
     let timeout = Duration::from_secs(app.config.body_read_timeout_secs);
     // An upload's body takes room in the upload memory before it is read: twice its length (as
     // received, then sealed), or all the room for one larger than it. Any caller takes free room;

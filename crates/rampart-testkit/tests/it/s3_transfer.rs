@@ -988,3 +988,69 @@ print(json.dumps(out))
     assert_eq!(v["virtual_body"], "hello from a form");
     assert_eq!(v["form_typed"], "a=b&Action=x");
 }
+
+/// A client that sends `Expect: 100-continue` (the AWS CLI and the SDKs do for large uploads)
+/// learns that its signature fails from the headers alone, and never sends the body; one whose
+/// signature holds is told to continue and stores the object.
+#[tokio::test]
+async fn an_upload_waiting_for_100_continue_is_refused_before_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("patient").send().await.unwrap();
+    let addr = server.running.as_ref().unwrap().addr;
+    let body = pattern(1 << 20, 3);
+    // The response head (up to its blank line) to what has been written so far, within 5 s.
+    async fn head(conn: &mut tokio::net::TcpStream) -> String {
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut byte))
+                .await
+                .expect("an answer before the body is sent")
+                .unwrap();
+            assert_eq!(n, 1, "the connection closed after {:?}", String::from_utf8_lossy(&got));
+            got.push(byte[0]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+    for (secret, continues) in [("not-the-secret", false), (server.secret_access_key.as_str(), true)] {
+        let req = http::Request::put(format!("{}/patient/big.bin", server.endpoint))
+            .header("content-length", body.len())
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            .header("expect", "100-continue")
+            .body(Vec::new())
+            .unwrap();
+        let req = rampart_testkit::sign_request(
+            req,
+            &server.access_key_id,
+            secret,
+            "s3",
+            std::time::SystemTime::now(),
+            aws_sigv4::http_request::SignatureLocation::Headers,
+        )
+        .unwrap();
+        let mut text = format!("PUT {} HTTP/1.1\r\n", req.uri().path());
+        for (k, v) in req.headers() {
+            text.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+        }
+        text.push_str("\r\n");
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(text.as_bytes()).await.unwrap();
+        let first = head(&mut conn).await;
+        if continues {
+            assert!(first.starts_with("HTTP/1.1 100 Continue"), "{first}");
+            conn.write_all(&body).await.unwrap();
+            let done = head(&mut conn).await;
+            assert!(done.starts_with("HTTP/1.1 200"), "{done}");
+        } else {
+            assert!(first.starts_with("HTTP/1.1 403"), "{first}");
+            assert!(first.to_ascii_lowercase().contains("connection: close"), "{first}");
+            let mut rest = String::new();
+            conn.read_to_string(&mut rest).await.unwrap();
+            assert!(rest.contains("<Code>SignatureDoesNotMatch</Code>"), "{rest}");
+        }
+    }
+    let got = c.get_object().bucket("patient").key("big.bin").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), body.as_slice());
+}
