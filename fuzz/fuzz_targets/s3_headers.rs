@@ -1,12 +1,13 @@
 //! Fuzzes the request headers S3 parses itself: a `Range` against an object's size, `x-amz-tagging`,
-//! `x-amz-copy-source`, `x-amz-server-side-encryption-context` and SSE-C's customer key headers
+//! `x-amz-copy-source`, `x-amz-server-side-encryption-context`, an `x-amz-grant-*` list and SSE-C's
+//! customer key headers
 //! (the input split at its first two newlines). Each gives a value or a 4xx,
 //! never a panic, and a range it serves lies inside the object.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rampart_s3::headers::{byte_range, copy_source, customer_key, encryption_context, tagging};
+use rampart_s3::headers::{byte_range, copy_source, customer_key, encryption_context, grantees, tagging};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&size_byte, rest)) = data.split_first() else { return };
@@ -17,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(None) => {}
         Err(e) => assert_eq!(e.status, 416),
     }
-    for result in [tagging(&text).map(drop), copy_source(&text).map(drop), encryption_context(&text).map(drop)] {
+    for result in [
+        tagging(&text).map(drop),
+        copy_source(&text).map(drop),
+        encryption_context(&text).map(drop),
+        grantees(&text).map(drop),
+    ] {
         if let Err(e) = result {
             assert!((400..500).contains(&e.status), "{} {}", e.status, e.code);
         }

@@ -115,18 +115,50 @@ fn with_statements(policy: Option<&str>, extra: Vec<serde_json::Value>) -> Optio
 }
 
 /// The bucket policy in force for this caller (none for an outsider when Block Public Access
-/// restricts a public bucket), and whether public ACLs count.
+/// restricts a public bucket), and which ACLs count: none where ACLs are off, else grants to
+/// accounts and (unless IgnorePublicAcls) the public ones.
 fn policy_in_force(
     db: &Db,
     b: Option<&BucketRecord>,
     facts: Facts<'_>,
-) -> Result<(Option<String>, bool), ServiceError> {
-    let Some(b) = b else { return Ok((None, false)) };
+) -> Result<(Option<String>, Option<AclsCount>), ServiceError> {
+    let Some(b) = b else { return Ok((None, None)) };
     let pab = protection::effective_pab(db, b)?;
     let outsider = facts.anonymous || b.account_id != facts.account;
     let restricted = pab.restrict_public_buckets && b.policy_public && outsider;
     let policy = if restricted { None } else { b.policy.clone() };
-    Ok((policy, b.acls_enabled() && !pab.ignore_public_acls))
+    let acls = b.acls_enabled().then_some(AclsCount { public: !pab.ignore_public_acls });
+    Ok((policy, acls))
+}
+
+/// Which of a bucket's ACLs take part in access (ACLs being on): grants to accounts always; the
+/// public ones (to AllUsers or AuthenticatedUsers, the canned public ACLs) unless Block Public
+/// Access's IgnorePublicAcls.
+#[derive(Clone, Copy)]
+struct AclsCount {
+    public: bool,
+}
+
+impl AclsCount {
+    /// The statements a canned ACL and grants stand for on `resource`.
+    fn statements(
+        self,
+        canned: Option<&str>,
+        grants: &[crate::acl::Grant],
+        resource: &str,
+        bucket_level: bool,
+    ) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        if self.public
+            && let Some(acl) = canned
+        {
+            out.extend(acl_statements(acl, resource, bucket_level));
+        }
+        let counted: Vec<crate::acl::Grant> =
+            grants.iter().filter(|g| self.public || !crate::acl::is_public(std::slice::from_ref(g))).cloned().collect();
+        out.extend(crate::acl::statements(&counted, resource, bucket_level));
+        out
+    }
 }
 
 /// What reading a copy's source needs: `s3:GetObject` (or `GetObjectVersion`) on it under its
@@ -247,7 +279,7 @@ fn weigh(
     let b = crate::read_bucket(db, bucket_name)?;
     let owner = b.as_ref().map(|b| b.account_id.clone());
     let bucket_arn = format!("arn:aws:s3:::{bucket_name}");
-    let (policy, acl_counts) = policy_in_force(db, b.as_deref(), facts)?;
+    let (policy, acls_count) = policy_in_force(db, b.as_deref(), facts)?;
     let mut keys = request_keys(facts);
     if let Some(o) = &owner {
         keys.push(("s3:ResourceAccount".to_owned(), vec![o.clone()]));
@@ -340,11 +372,12 @@ fn weigh(
         None => bucket_arn.clone(),
     };
     let mut extra = Vec::new();
-    if let Some(acl) = b.as_ref().filter(|_| acl_counts).and_then(|b| b.acl.as_ref()) {
-        extra.extend(acl_statements(acl, &bucket_arn, true));
+    if let (Some(b), Some(count)) = (b.as_ref(), acls_count) {
+        extra.extend(count.statements(b.acl.as_deref(), &b.grants, &bucket_arn, true));
     }
     // Reading an object weighs its tags (`s3:ExistingObjectTag/…`) and, where ACLs count, its ACL.
-    let reads_object = matches!(operation, "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl");
+    let reads_object =
+        matches!(operation, "GetObject" | "HeadObject" | "GetObjectTagging" | "GetObjectAcl" | "PutObjectAcl");
     let read = match (&b, object_key, reads_object) {
         (Some(b), Some(k), true) => {
             let found = objects::version_asked(db, &b.name, k, version)?;
@@ -363,8 +396,8 @@ fn weigh(
         for (tk, tv) in &o.tags {
             keys.push((format!("s3:ExistingObjectTag/{tk}"), vec![tv.clone()]));
         }
-        if let Some(acl) = o.acl.as_deref().filter(|_| acl_counts) {
-            extra.extend(acl_statements(acl, &resource, false));
+        if let Some(count) = acls_count {
+            extra.extend(count.statements(o.acl.as_deref(), &o.grants, &resource, false));
         }
     }
     let mut out = vec![Access {

@@ -84,6 +84,7 @@ pub fn create_bucket(
             && here.is_none_or(str::is_empty)
         {
             existing.acl = None;
+            existing.grants.clear();
             records::write_tx(tx, &bucket_key(&existing.name), &existing)?;
             return Ok(shapes::CreateBucketOutput {
                 location: Some(format!("/{}", existing.name)),
@@ -122,6 +123,7 @@ pub fn create_bucket(
         public_access_block: Some(PublicAccessBlock::ALL),
         ownership: Some(ownership),
         acl: None,
+        grants: Vec::new(),
         versioning: None,
         mfa_delete: false,
         encryption: None,
@@ -134,26 +136,29 @@ pub fn create_bucket(
         b.versioning = Some("Enabled".to_owned());
         b.object_lock = Some(crate::lock::LockConfig::default());
     }
-    let grants = input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.grant_read_acp.is_some()
-        || input.grant_write.is_some()
-        || input.grant_write_acp.is_some();
-    if input.acl.as_deref().is_some_and(|a| a != "private") && !b.acls_enabled() {
-        return Err(ServiceError::new(
-            "InvalidBucketAclWithObjectOwnership",
-            400,
-            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-        ));
-    }
-    if input.acl.as_deref().is_some_and(protection::is_public_acl) {
+    // A new bucket's ACL: S3's own errors for one that ACLs being off (BucketOwnerEnforced) or
+    // Block Public Access (on for every new bucket) refuse.
+    let asked = crate::acl::asked!(input, write: input.grant_write.as_deref(), body: None);
+    let acl = crate::acl::settle(tx, PublicAccessBlock::default(), &b, &asked, false).map_err(|e| {
+        if e.code == "AccessControlListNotSupported" {
+            ServiceError::new(
+                "InvalidBucketAclWithObjectOwnership",
+                400,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            )
+        } else {
+            e
+        }
+    })?;
+    if acl.canned.as_deref().is_some_and(protection::is_public_acl) || crate::acl::is_public(&acl.grants) {
         return Err(ServiceError::new(
             "InvalidBucketAclWithBlockPublicAccessError",
             400,
             "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
         ));
     }
-    b.acl = crate::objects::check_canned_acl(PublicAccessBlock::ALL, &b, input.acl.as_deref(), grants)?;
+    b.acl = acl.canned;
+    b.grants = acl.grants;
     records::write_tx(tx, &bucket_key(&b.name), &b)?;
     Ok(shapes::CreateBucketOutput {
         location: Some(format!("/{}", b.name)),

@@ -6,6 +6,7 @@
 //! See <https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html>.
 
 pub mod access;
+mod acl;
 mod buckets;
 mod checksums;
 pub mod control;
@@ -56,6 +57,11 @@ pub mod headers {
     /// A `Range` header against an object of `size` bytes: an end-exclusive span, or the whole.
     pub fn byte_range(header: &str, size: u64) -> Result<Option<(u64, u64)>, ServiceError> {
         crate::objects::byte_range(Some(header), size)
+    }
+
+    /// An `x-amz-grant-*` header: its grantees as `(type, value)`.
+    pub fn grantees(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
+        crate::acl::header_grantees(header)
     }
 
     /// `x-amz-tagging`, checked as object tags.
@@ -212,6 +218,9 @@ pub struct BucketRecord {
     /// The bucket's canned ACL (`private` when none was given).
     #[serde(default)]
     pub acl: Option<String>,
+    /// The bucket's ACL given as grants (then no canned ACL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<acl::Grant>,
     /// `Enabled` or `Suspended`; `None`: never enabled.
     #[serde(default)]
     pub versioning: Option<String>,
@@ -277,6 +286,9 @@ pub struct ObjectRecord {
     /// The object's canned ACL, where ACLs are enabled.
     #[serde(default)]
     pub acl: Option<String>,
+    /// The object's ACL given as grants (then no canned ACL).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<acl::Grant>,
     /// The server-side encryption: `AES256` (also when absent), `aws:kms` or `aws:kms:dsse`.
     #[serde(default)]
     pub sse: Option<String>,
@@ -415,10 +427,6 @@ fn malformed_xml() -> ServiceError {
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html>.
 fn method_not_allowed() -> ServiceError {
     ServiceError::new("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
-}
-
-fn not_served(what: &str) -> ServiceError {
-    ServiceError::new("NotImplemented", 501, format!("Rampart does not serve {what} yet."))
 }
 
 /// Bucket naming rules for general purpose buckets.

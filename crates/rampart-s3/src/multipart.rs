@@ -35,6 +35,8 @@ pub(crate) struct UploadRecord {
     pub metadata: BTreeMap<String, String>,
     pub tags: Vec<(String, String)>,
     pub acl: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<crate::acl::Grant>,
     pub sse: String,
     pub kms: Option<KmsEnvelope>,
     /// SSE-C: what recognises the customer's key, which every part must be sent with.
@@ -186,7 +188,8 @@ pub fn create_multipart_upload(
         content_type: input.content_type,
         metadata: input.metadata.unwrap_or_default(),
         tags,
-        acl,
+        acl: acl.canned,
+        grants: acl.grants,
         sse: plan.algorithm.clone(),
         kms,
         sse_c: plan.customer_check()?,
@@ -551,6 +554,7 @@ pub fn complete_multipart_upload(
     rec.etag = etag.clone();
     rec.tags = u.tags.clone();
     rec.acl = u.acl.clone();
+    rec.grants = u.grants.clone();
     rec.sse = Some(u.sse.clone());
     rec.kms = u.kms.clone();
     rec.sse_c = u.sse_c.clone();

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use crate::{
     BucketRecord, MAX_KEYS, NULL_VERSION, ObjectRecord, bucket, bucket_tx, canonical_id, data_key, invalid_argument,
-    no_such_key, not_served, object_prefix, version_entry, versions_prefix,
+    no_such_key, object_prefix, version_entry, versions_prefix,
 };
 
 /// The longest object key S3 accepts, in UTF-8 bytes.
@@ -109,6 +109,7 @@ pub(crate) fn new_record(
         ),
         checksum_type: None,
         acl: None,
+        grants: Vec::new(),
         sse: None,
         kms: None,
         sse_c: None,
@@ -498,14 +499,8 @@ pub(crate) fn check_canned_acl(
     db_pab: crate::PublicAccessBlock,
     b: &BucketRecord,
     acl: Option<&str>,
-    grants: bool,
 ) -> Result<Option<String>, ServiceError> {
-    let Some(acl) = acl else {
-        if grants {
-            return Err(not_served("ACLs given as grants (x-amz-grant-*, AccessControlPolicy); use a canned ACL"));
-        }
-        return Ok(None);
-    };
+    let Some(acl) = acl else { return Ok(None) };
     if !crate::protection::CANNED_ACLS.contains(&acl) {
         return Err(invalid_argument(&format!("The canned ACL {acl} is not valid")));
     }
@@ -524,12 +519,11 @@ fn precondition_failed() -> ServiceError {
 }
 
 /// What a write of a new version asks for in its headers (PutObject, CopyObject,
-/// CreateMultipartUpload): encryption, Object Lock, a canned ACL (or grants), SSE-C.
+/// CreateMultipartUpload): encryption, Object Lock, a canned ACL or grants, SSE-C.
 pub(crate) struct VersionAsks<'a> {
     pub sse: crate::encryption::Asked<'a>,
     pub lock: (Option<&'a str>, Option<OffsetDateTime>, Option<&'a str>),
-    pub acl: Option<&'a str>,
-    pub grants: bool,
+    pub acl: crate::acl::Asked<'a>,
     /// SSE-C's algorithm, key and key MD5.
     pub customer: (Option<&'a str>, Option<&'a str>, Option<&'a str>),
 }
@@ -548,11 +542,7 @@ macro_rules! version_asks {
                 $input.object_lock_retain_until_date,
                 $input.object_lock_legal_hold_status.as_deref(),
             ),
-            acl: $input.acl.as_deref(),
-            grants: $input.grant_full_control.is_some()
-                || $input.grant_read.is_some()
-                || $input.grant_read_acp.is_some()
-                || $input.grant_write_acp.is_some(),
+            acl: crate::acl::asked!($input, write: None, body: None),
             customer: (
                 $input.sse_customer_algorithm.as_deref(),
                 $input.sse_customer_key.as_deref(),
@@ -568,7 +558,7 @@ pub(crate) use version_asks;
 pub(crate) struct Settled {
     pub plan: crate::encryption::Plan,
     pub lock: Option<crate::lock::VersionLock>,
-    pub acl: Option<String>,
+    pub acl: crate::acl::Kept,
 }
 
 pub(crate) fn settle(
@@ -588,7 +578,7 @@ pub(crate) fn settle(
     let (mode, until, hold) = asks.lock;
     let lock = crate::lock::for_new_version(b, mode, until, hold, ctx.now)?;
     let pab = crate::protection::effective_pab_tx(tx, b)?;
-    let acl = check_canned_acl(pab, b, asks.acl, asks.grants)?;
+    let acl = crate::acl::settle(tx, pab, b, &asks.acl, false)?;
     let account_region = (ctx.principal.account_id.as_str(), b.region.as_str());
     let mut plan = match customer {
         Some(k) => crate::encryption::Plan::sse_c(k),
@@ -614,7 +604,8 @@ pub fn put_object(
     let metadata = input.metadata.clone().unwrap_or_default();
     let mut rec = new_record(&b, &input.key, (body, md5), input.content_type.clone(), metadata, checksum, ctx.now)?;
     rec.tags = tags;
-    rec.acl = acl;
+    rec.acl = acl.canned;
+    rec.grants = acl.grants;
     rec.lock = lock;
     rec.headers = crate::stored_headers!(input);
     let (sealing, kms) = plan.begin(ctx.sealer)?;
@@ -1140,6 +1131,7 @@ fn delete_one(
                 checksum: None,
                 checksum_type: None,
                 acl: None,
+                grants: Vec::new(),
                 sse: None,
                 kms: None,
                 sse_c: None,
@@ -1765,28 +1757,9 @@ pub fn get_object_acl(
 ) -> Result<shapes::GetObjectAclOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
     let o = version_for_read(ctx, &b.name, &input.key, input.version_id.as_deref())?;
-    let (owner, grants) = crate::protection::acl_grants(&b, o.acl.as_deref());
+    let (owner, grants) = crate::protection::acl_grants(&b, o.acl.as_deref(), &o.grants);
     Ok(shapes::GetObjectAclOutput { owner: Some(owner), grants: Some(grants), ..shapes::GetObjectAclOutput::default() })
 }
-
-/// Whether a PutBucketAcl or PutObjectAcl `$input` names grants (a document or `x-amz-grant-*`
-/// headers); one with neither grants nor a canned ACL is refused, as S3 refuses it.
-macro_rules! acl_grants {
-    ($input:expr) => {{
-        let grants = $input.access_control_policy.is_some()
-            || $input.grant_full_control.is_some()
-            || $input.grant_read.is_some()
-            || $input.grant_read_acp.is_some()
-            || $input.grant_write.is_some()
-            || $input.grant_write_acp.is_some();
-        if $input.acl.is_none() && !grants {
-            Err(ServiceError::new("MissingSecurityHeader", 400, "Your request was missing a required header"))
-        } else {
-            Ok(grants)
-        }
-    }};
-}
-pub(crate) use acl_grants;
 
 pub fn put_object_acl(
     tx: &mut Tx<'_>,
@@ -1795,10 +1768,12 @@ pub fn put_object_acl(
 ) -> Result<shapes::PutObjectAclOutput, ServiceError> {
     let b = bucket_tx(tx, &input.bucket)?;
     let pab = crate::protection::effective_pab_tx(tx, &b)?;
-    let grants = acl_grants!(input)?;
-    let acl = check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
+    let asked =
+        crate::acl::asked!(input, write: input.grant_write.as_deref(), body: input.access_control_policy.as_ref());
+    let acl = crate::acl::settle(tx, pab, &b, &asked, true)?;
     let (entry, mut o) = version_tx(tx, &b.name, &input.key, input.version_id.as_deref())?;
-    o.acl = acl;
+    o.acl = acl.canned;
+    o.grants = acl.grants;
     records::write_tx(tx, &entry, &o)?;
     Ok(shapes::PutObjectAclOutput::default())
 }
@@ -1960,7 +1935,8 @@ pub fn copy_object(
     } else {
         src.tags.clone()
     };
-    rec.acl = acl;
+    rec.acl = acl.canned;
+    rec.grants = acl.grants;
     rec.lock = lock;
     rec.headers = if replace_metadata { crate::stored_headers!(input) } else { src.headers.clone() };
     let (sealing, kms) = plan.begin(ctx.sealer)?;
@@ -2058,6 +2034,7 @@ mod tests {
             checksum: None,
             checksum_type: None,
             acl: None,
+            grants: Vec::new(),
             sse: None,
             kms: None,
             sse_c: None,

@@ -135,7 +135,8 @@ pub fn get_bucket_policy_status(
         return Err(no_such_policy());
     }
     let pab = effective_pab(ctx.db, &b)?;
-    let by_acl = b.acls_enabled() && !pab.ignore_public_acls && b.acl.as_deref().is_some_and(is_public_acl);
+    let public_acl = b.acl.as_deref().is_some_and(is_public_acl) || crate::acl::is_public(&b.grants);
+    let by_acl = b.acls_enabled() && !pab.ignore_public_acls && public_acl;
     Ok(shapes::GetBucketPolicyStatusOutput {
         policy_status: Some(shapes::PolicyStatus { is_public: Some(b.policy_public || by_acl) }),
     })
@@ -193,7 +194,8 @@ pub fn put_bucket_ownership_controls(
     check_ownership(&rule.object_ownership)?;
     // Turning ACLs off leaves the bucket's ACL as its owner's alone; S3 refuses to while the
     // bucket's ACL grants anyone else.
-    if rule.object_ownership == "BucketOwnerEnforced" && b.acl.as_deref().is_some_and(|a| a != "private") {
+    let others = b.acl.as_deref().is_some_and(|a| a != "private") || !b.grants.is_empty();
+    if rule.object_ownership == "BucketOwnerEnforced" && others {
         return Err(ServiceError::new(
             "InvalidBucketAclWithObjectOwnership",
             400,
@@ -251,14 +253,19 @@ pub(crate) fn acls_not_supported() -> ServiceError {
     ServiceError::new("AccessControlListNotSupported", 400, "The bucket does not allow ACLs")
 }
 
-const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
-const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+use crate::acl::{ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY};
 
-/// The owner and grants a canned ACL stands for.
-pub(crate) fn acl_grants(b: &BucketRecord, acl: Option<&str>) -> (shapes::Owner, Vec<shapes::Grant>) {
+/// The owner and grants of an ACL: a canned ACL's, or those given (`given`, when any).
+pub(crate) fn acl_grants(
+    b: &BucketRecord,
+    acl: Option<&str>,
+    given: &[crate::acl::Grant],
+) -> (shapes::Owner, Vec<shapes::Grant>) {
     let id = canonical_id(&b.account_id);
     let owner = shapes::Owner { display_name: None, id: Some(id.clone()) };
+    if !given.is_empty() && b.acls_enabled() {
+        return (owner, crate::acl::to_shapes(given));
+    }
     let group = |uri: &str, permission: &str| shapes::Grant {
         grantee: Some(shapes::Grantee {
             r#type: "Group".to_owned(),
@@ -294,7 +301,7 @@ pub fn get_bucket_acl(
     input: shapes::GetBucketAclRequest,
 ) -> Result<shapes::GetBucketAclOutput, ServiceError> {
     let b = bucket(ctx.db, &input.bucket)?;
-    let (owner, grants) = acl_grants(&b, b.acl.as_deref());
+    let (owner, grants) = acl_grants(&b, b.acl.as_deref(), &b.grants);
     Ok(shapes::GetBucketAclOutput { owner: Some(owner), grants: Some(grants) })
 }
 
@@ -304,9 +311,12 @@ pub fn put_bucket_acl(
     input: shapes::PutBucketAclRequest,
 ) -> Result<(), ServiceError> {
     let mut b = bucket_tx(tx, &input.bucket)?;
-    let grants = crate::objects::acl_grants!(input)?;
     let pab = effective_pab_tx(tx, &b)?;
-    b.acl = crate::objects::check_canned_acl(pab, &b, input.acl.as_deref(), grants)?;
+    let asked =
+        crate::acl::asked!(input, write: input.grant_write.as_deref(), body: input.access_control_policy.as_ref());
+    let acl = crate::acl::settle(tx, pab, &b, &asked, true)?;
+    b.acl = acl.canned;
+    b.grants = acl.grants;
     save(tx, &b)
 }
 

@@ -1146,3 +1146,103 @@ async fn sse_kms_without_a_key_uses_the_aws_managed_key_made_on_first_use() {
     let replaced = kms.put_key_policy().key_id(key_id).policy(policy.policy().unwrap()).send().await;
     assert_eq!(crate::kms::code(replaced), "AccessDeniedException");
 }
+
+/// ACLs given as grants, where a bucket's ownership lets ACLs count: an account named by its
+/// canonical ID reads an object, writes into a bucket, and lists it once an `AccessControlPolicy`
+/// says so; ACL reads answer the grants given; public grants wait on Block Public Access, and a
+/// grant that names no one is refused.
+#[tokio::test]
+async fn grants_let_another_account_in_where_acls_count() {
+    use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, ObjectOwnership, Owner, Permission, Type};
+    let server = TestServer::start_with(|c| c.dev = true).await.unwrap();
+    let alice = s3(&server, "111111111111", "secret");
+    let bob = s3(&server, "222222222222", "secret");
+    alice.create_bucket().bucket("alice-acl").object_ownership(ObjectOwnership::ObjectWriter).send().await.unwrap();
+    bob.create_bucket().bucket("bob-own").send().await.unwrap();
+    let owner_id = |acl: &aws_sdk_s3::operation::get_bucket_acl::GetBucketAclOutput| {
+        acl.owner().and_then(|o| o.id()).unwrap().to_owned()
+    };
+    let alice_id = owner_id(&alice.get_bucket_acl().bucket("alice-acl").send().await.unwrap());
+    let bob_id = owner_id(&bob.get_bucket_acl().bucket("bob-own").send().await.unwrap());
+    put(&alice, "alice-acl", "menu.txt", b"flat white 3.20").await;
+    put(&alice, "alice-acl", "secret.txt", b"recipe").await;
+    assert_eq!(code(bob.get_object().bucket("alice-acl").key("menu.txt").send().await), "AccessDenied");
+
+    // An object's READ grant, in a header.
+    alice
+        .put_object_acl()
+        .bucket("alice-acl")
+        .key("menu.txt")
+        .grant_read(format!("id=\"{bob_id}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&bob, "alice-acl", "menu.txt").await, b"flat white 3.20");
+    assert_eq!(code(bob.get_object().bucket("alice-acl").key("secret.txt").send().await), "AccessDenied");
+    let acl = alice.get_object_acl().bucket("alice-acl").key("menu.txt").send().await.unwrap();
+    assert_eq!(acl.grants().len(), 1, "{acl:?}");
+    assert_eq!(acl.grants()[0].grantee().and_then(|g| g.id()), Some(bob_id.as_str()));
+    assert_eq!(acl.grants()[0].permission(), Some(&Permission::Read));
+
+    // The bucket's WRITE grant lets bob put objects; listing needs READ, given in a document.
+    let put_by_bob =
+        || bob.put_object().bucket("alice-acl").key("drop/bob.txt").body(ByteStream::from_static(b"hi")).send();
+    assert_eq!(code(put_by_bob().await), "AccessDenied");
+    alice
+        .put_bucket_acl()
+        .bucket("alice-acl")
+        .grant_write(format!("id=\"{bob_id}\""))
+        .grant_full_control(format!("id=\"{alice_id}\""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(put_by_bob().await), "OK");
+    assert_eq!(code(bob.list_objects_v2().bucket("alice-acl").send().await), "AccessDenied");
+    let grant = |id: &str, p: Permission| {
+        Grant::builder()
+            .grantee(Grantee::builder().r#type(Type::CanonicalUser).id(id).build().unwrap())
+            .permission(p)
+            .build()
+    };
+    let policy = AccessControlPolicy::builder()
+        .owner(Owner::builder().id(&alice_id).build())
+        .grants(grant(&alice_id, Permission::FullControl))
+        .grants(grant(&bob_id, Permission::Read))
+        .build();
+    alice.put_bucket_acl().bucket("alice-acl").access_control_policy(policy).send().await.unwrap();
+    let listed = bob.list_objects_v2().bucket("alice-acl").send().await.unwrap();
+    assert_eq!(listed.contents().len(), 3);
+    assert_eq!(code(put_by_bob().await), "AccessDenied", "the document replaced the WRITE grant");
+    let acl = alice.get_bucket_acl().bucket("alice-acl").send().await.unwrap();
+    let perms: Vec<_> = acl.grants().iter().filter_map(|g| g.permission().map(|p| p.as_str().to_owned())).collect();
+    assert_eq!(perms, ["FULL_CONTROL", "READ"]);
+
+    // Refused: a public grant while Block Public Access is on, a grantee no one is, both forms
+    // at once, and any grant where ACLs are off.
+    let all_users = "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"";
+    assert_eq!(code(alice.put_bucket_acl().bucket("alice-acl").grant_read(all_users).send().await), "AccessDenied");
+    assert_eq!(
+        code(alice.put_bucket_acl().bucket("alice-acl").grant_read(format!("id=\"{}\"", "0".repeat(64))).send().await),
+        "InvalidArgument"
+    );
+    assert_eq!(
+        code(alice.put_bucket_acl().bucket("alice-acl").grant_read("emailAddress=\"nobody@example.com\"").send().await),
+        "UnresolvableGrantByEmailAddress"
+    );
+    let both = alice
+        .put_object_acl()
+        .bucket("alice-acl")
+        .key("menu.txt")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+        .grant_read(format!("id=\"{bob_id}\""));
+    assert_eq!(code(both.send().await), "InvalidRequest");
+    assert_eq!(
+        code(bob.put_bucket_acl().bucket("bob-own").grant_read(format!("id=\"{alice_id}\"")).send().await),
+        "AccessControlListNotSupported"
+    );
+    // The owner's own full control is the private ACL, which ACLs being off allows.
+    assert_eq!(
+        code(bob.put_bucket_acl().bucket("bob-own").grant_full_control(format!("id=\"{bob_id}\"")).send().await),
+        "OK"
+    );
+}
