@@ -92,6 +92,16 @@ async fn serve(
     let bucket = bucket_of(app, parts)?;
     let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let upload = std::sync::Arc::new(Upload::read(content_type, &body).map_err(from_service)?);
+    // A form signed with Signature Version 2 (`AWSAccessKeyId`, `signature`): S3 takes only
+    // SigV4 for buckets made since June 2020, as every bucket here is.
+    // See <https://docs.aws.amazon.com/AmazonS3/latest/API/specify-signature-version.html#UsingAWSSDK-sig2-deprecation>.
+    if upload.field("AWSAccessKeyId").is_some() && upload.field("x-amz-signature").is_none() {
+        return Err(WireError::new(
+            "InvalidRequest",
+            400,
+            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        ));
+    }
     let auth = rampart_sigv4::parse_post(|name| upload.field(name));
     let key_path = percent_encoding::utf8_percent_encode(&upload.key, KEY_PATH).to_string();
     let path = format!("{}/{key_path}", parts.uri.path().trim_end_matches('/'));

@@ -938,6 +938,8 @@ out["forged"] = post(form, change={"x-amz-signature": "0" * 64})
 out["key"] = post(form, change={"key": "elsewhere/${filename}"})
 out["no_file_name_key"] = post(form, drop=("key",))
 out["anonymous"] = post(form, drop=("policy", "x-amz-signature", "x-amz-algorithm", "x-amz-credential", "x-amz-date"))
+out["sigv2"] = post(form, change={"AWSAccessKeyId": key, "signature": "c2ln"},
+                    drop=("x-amz-signature", "x-amz-algorithm", "x-amz-credential", "x-amz-date"))
 blocked = s3.generate_presigned_post("forms", "blocked/x", ExpiresIn=300)
 out["blocked"] = post(blocked)
 s3.put_object(Bucket="forms", Key="blocked/y", Body=b"a PUT is not a POST")
@@ -978,6 +980,7 @@ print(json.dumps(out))
     refused("key", 403, "AccessDenied");
     refused("no_file_name_key", 400, "InvalidArgument");
     refused("anonymous", 403, "AccessDenied");
+    refused("sigv2", 400, "InvalidRequest");
     refused("blocked", 403, "AccessDenied");
     let redirect = &v["redirect"];
     assert_eq!(redirect["status"], 303, "{redirect}");
