@@ -394,6 +394,10 @@ impl App {
             }
             // Still no dev user after creating it (deleted in between): fail closed.
             Ok(Step::DevUser { failure, .. }) | Err(failure) => Err(failure),
+            // Only a request marked BeforeBody stops at its authorization, and never here.
+            Ok(Step::Allowed) => {
+                Err(Failure { error: Box::new(WireError::internal()), protocol: Protocol::RestXml, namespace: None })
+            }
         };
         match outcome {
             Ok(ok) => {
@@ -413,21 +417,60 @@ impl App {
                 }
                 ok.into_response(self, request_id)
             }
-            Err(mut f) => {
-                // The error's ARNs in the request's partition, as its answer's are.
-                let partition = partition::of_region(draft.region.as_deref().unwrap_or(&self.config.region));
-                if let Some(message) = partition::outward(&f.error.message, partition) {
-                    f.error.message = message;
-                }
-                if f.error.status >= 500 {
-                    tracing::error!(request_id, code = %f.error.code, "request failed");
-                }
-                let error = (f.error.code.as_ref(), f.error.message.as_str());
-                request_log(&draft, origin, request_id, f.error.status, Some(error), started);
-                let ev = audit::event(draft, origin, request_id, now, &self.config.region, Some(error));
-                audit::queue(&self.db, &ev, now);
-                error_response(&f.error, f.protocol, f.namespace, request_id)
-            }
+            Err(f) => self.failed(f, draft, origin, request_id, (now, started)),
+        }
+    }
+
+    /// A failed request's answer: logged and audited, its ARNs in the request's partition.
+    fn failed(
+        &self,
+        mut f: Failure,
+        draft: Draft,
+        origin: &Origin,
+        request_id: &str,
+        (now, started): (OffsetDateTime, std::time::Instant),
+    ) -> Response {
+        // The error's ARNs in the request's partition, as its answer's are.
+        let partition = partition::of_region(draft.region.as_deref().unwrap_or(&self.config.region));
+        if let Some(message) = partition::outward(&f.error.message, partition) {
+            f.error.message = message;
+        }
+        if f.error.status >= 500 {
+            tracing::error!(request_id, code = %f.error.code, "request failed");
+        }
+        let error = (f.error.code.as_ref(), f.error.message.as_str());
+        request_log(&draft, origin, request_id, f.error.status, Some(error), started);
+        let ev = audit::event(draft, origin, request_id, now, &self.config.region, Some(error));
+        audit::queue(&self.db, &ev, now);
+        error_response(&f.error, f.protocol, f.namespace, request_id)
+    }
+
+    /// An unsigned upload's refusal, decided before its body is read (a client waiting for
+    /// `100 Continue`): the request runs through authorization with no body and stops there.
+    /// `None` when nothing refuses it so far (its body is then read and the request served).
+    pub async fn refused_unsigned_before_body(
+        &self,
+        parts: &http::request::Parts,
+        origin: &Origin,
+        request_id: &str,
+    ) -> Option<Response> {
+        let mut head =
+            http::Request::builder().method(parts.method.clone()).uri(parts.uri.clone()).version(parts.version);
+        for (k, v) in &parts.headers {
+            head = head.header(k, v);
+        }
+        let (mut before, ()) = head.body(()).ok()?.into_parts();
+        before.extensions.insert(BeforeBody);
+        let now = OffsetDateTime::now_utc();
+        let started = std::time::Instant::now();
+        let mut draft = Draft::default();
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.process(&before, &[], origin, &mut draft, request_id, now)
+        }))
+        .ok()?;
+        match step {
+            Err(f) => Some(self.failed(f, draft, origin, request_id, (now, started))),
+            Ok(_) => None,
         }
     }
 
@@ -723,6 +766,13 @@ impl App {
             }
             fail(e, protocol, namespace)
         };
+        // Asked before its body: only an upload's plain body (a blob payload, not aws-chunked) is
+        // not needed to decide; any other body is read first.
+        let framed = header(h, "x-amz-content-sha256").is_some_and(|v| v.starts_with("STREAMING-"))
+            || header(h, "content-encoding").is_some_and(|v| v.contains("aws-chunked"));
+        if parts.extensions.get::<BeforeBody>().is_some() && (framed || !body_is_blob(op)) {
+            return Ok(Step::Allowed);
+        }
         let mut input = match (service.protocol, op.input) {
             (_, None) => Value::Struct(Vec::new()),
             (Protocol::Query, Some(shape)) => query::decode_input(&params, shape).map_err(refused)?,
@@ -894,6 +944,11 @@ impl App {
         // Dependent actions: a role handed to a service must be passable, tags taggable.
         for check in &asked.also {
             allowed(&check.action, &check.resource, &check.keys, None)?;
+        }
+
+        // An upload asked about before its body: its answer is known to be no refusal.
+        if parts.extensions.get::<BeforeBody>().is_some() {
+            return Ok(Step::Allowed);
         }
 
         // Do it.
@@ -1257,8 +1312,15 @@ enum HandlerRef<'a> {
 }
 
 /// Where the synchronous part of the pipeline ends.
+/// Marks a request (in its extensions) asked about before its body: the pipeline stops once it is
+/// authorized ([`Step::Allowed`]).
+#[derive(Clone, Copy)]
+pub(crate) struct BeforeBody;
+
 enum Step {
     Done(Success),
+    /// An upload asked about before its body (see [`BeforeBody`]): allowed so far.
+    Allowed,
     Write(Box<WriteStep>),
     /// An AssumeRoleWithWebIdentity input, to run once the provider's keys are at hand.
     WebIdentity(Box<Value>),
@@ -1561,6 +1623,14 @@ fn without_payload<'v>(input: &'v Value, shape: &rampart_shapes::Shape) -> std::
             .map(|(i, f)| if Some(i) == payload && matches!(f, Some(Value::Blob(_))) { None } else { f.clone() })
             .collect(),
     ))
+}
+
+/// Whether an operation's body is its input's blob payload (an object's bytes, PutObject's and
+/// UploadPart's), which nothing before the handler reads.
+fn body_is_blob(op: &Operation) -> bool {
+    let Some(rampart_shapes::Kind::Structure(st)) = op.input.map(|s| &s.kind) else { return false };
+    let payload = st.payload.and_then(|p| st.member_index(p)).and_then(|i| st.members.get(i));
+    payload.is_some_and(|m| matches!(m.shape.kind, rampart_shapes::Kind::Blob(_)))
 }
 
 fn not_implemented(service: &Service, op: &Operation) -> WireError {

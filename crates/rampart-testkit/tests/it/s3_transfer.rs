@@ -992,18 +992,12 @@ print(json.dumps(out))
     assert_eq!(v["form_typed"], "a=b&Action=x");
 }
 
-/// A client that sends `Expect: 100-continue` (the AWS CLI and the SDKs do for large uploads)
-/// learns that its signature fails from the headers alone, and never sends the body; one whose
-/// signature holds is told to continue and stores the object.
-#[tokio::test]
-async fn an_upload_waiting_for_100_continue_is_refused_before_its_body() {
+/// Sends an upload's head (`text`) and waits for the first answer before any body byte. When the
+/// server says to continue, sends `body` and returns the final answer's head too; when it refuses,
+/// returns the refusal's head and body.
+async fn put_waiting_for_continue(addr: std::net::SocketAddr, text: &str, body: &[u8]) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = TestServer::start().await.unwrap();
-    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
-    c.create_bucket().bucket("patient").send().await.unwrap();
-    let addr = server.running.as_ref().unwrap().addr;
-    let body = pattern(1 << 20, 3);
-    // The response head (up to its blank line) to what has been written so far, within 5 s.
+    // The response head (up to its blank line), within 5 s.
     async fn head(conn: &mut tokio::net::TcpStream) -> String {
         let mut got = Vec::new();
         let mut byte = [0u8; 1];
@@ -1017,6 +1011,46 @@ async fn an_upload_waiting_for_100_continue_is_refused_before_its_body() {
         }
         String::from_utf8(got).unwrap()
     }
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(text.as_bytes()).await.unwrap();
+    let first = head(&mut conn).await;
+    if first.starts_with("HTTP/1.1 100") {
+        conn.write_all(body).await.unwrap();
+        return (first, head(&mut conn).await);
+    }
+    assert!(first.to_ascii_lowercase().contains("connection: close"), "{first}");
+    let mut rest = String::new();
+    conn.read_to_string(&mut rest).await.unwrap();
+    (first, rest)
+}
+
+/// A client that sends `Expect: 100-continue` (the AWS CLI and the SDKs do for large uploads)
+/// learns that its signature fails, or that an unsigned upload is not allowed, from the headers
+/// alone, and never sends the body; one that may upload is told to continue and stores the
+/// object.
+#[tokio::test]
+async fn an_upload_waiting_for_100_continue_is_refused_before_its_body() {
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("patient").send().await.unwrap();
+    let addr = server.running.as_ref().unwrap().addr;
+    let body = pattern(1 << 20, 3);
+    let head_of = |req: &http::Request<Vec<u8>>| {
+        let mut text = format!("PUT {} HTTP/1.1\r\n", req.uri().path());
+        for (k, v) in req.headers() {
+            text.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+        }
+        text + "\r\n"
+    };
+    let unsigned = |key: &str| {
+        let req = http::Request::put(format!("{}/patient/{key}", server.endpoint))
+            .header("host", addr.to_string())
+            .header("content-length", body.len())
+            .header("expect", "100-continue")
+            .body(Vec::new())
+            .unwrap();
+        head_of(&req)
+    };
     for (secret, continues) in [("not-the-secret", false), (server.secret_access_key.as_str(), true)] {
         let req = http::Request::put(format!("{}/patient/big.bin", server.endpoint))
             .header("content-length", body.len())
@@ -1033,27 +1067,31 @@ async fn an_upload_waiting_for_100_continue_is_refused_before_its_body() {
             aws_sigv4::http_request::SignatureLocation::Headers,
         )
         .unwrap();
-        let mut text = format!("PUT {} HTTP/1.1\r\n", req.uri().path());
-        for (k, v) in req.headers() {
-            text.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
-        }
-        text.push_str("\r\n");
-        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-        conn.write_all(text.as_bytes()).await.unwrap();
-        let first = head(&mut conn).await;
+        let (first, rest) = put_waiting_for_continue(addr, &head_of(&req), &body).await;
         if continues {
             assert!(first.starts_with("HTTP/1.1 100 Continue"), "{first}");
-            conn.write_all(&body).await.unwrap();
-            let done = head(&mut conn).await;
-            assert!(done.starts_with("HTTP/1.1 200"), "{done}");
+            assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
         } else {
             assert!(first.starts_with("HTTP/1.1 403"), "{first}");
-            assert!(first.to_ascii_lowercase().contains("connection: close"), "{first}");
-            let mut rest = String::new();
-            conn.read_to_string(&mut rest).await.unwrap();
             assert!(rest.contains("<Code>SignatureDoesNotMatch</Code>"), "{rest}");
         }
     }
     let got = c.get_object().bucket("patient").key("big.bin").send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), body.as_slice());
+
+    // Unsigned: refused before the body where no policy lets everyone write; let in where one does.
+    let (first, rest) = put_waiting_for_continue(addr, &unsigned("open/drop.bin"), &body).await;
+    assert!(first.starts_with("HTTP/1.1 403"), "{first}");
+    assert!(rest.contains("<Code>AccessDenied</Code>"), "{rest}");
+    c.delete_public_access_block().bucket("patient").send().await.unwrap();
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",
+        "Action":"s3:PutObject","Resource":"arn:aws:s3:::patient/open/*"}]}"#;
+    c.put_bucket_policy().bucket("patient").policy(policy).send().await.unwrap();
+    let (first, rest) = put_waiting_for_continue(addr, &unsigned("open/drop.bin"), &body).await;
+    assert!(first.starts_with("HTTP/1.1 100 Continue"), "{first}");
+    assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+    let (first, _) = put_waiting_for_continue(addr, &unsigned("closed/drop.bin"), &body).await;
+    assert!(first.starts_with("HTTP/1.1 403"), "{first}");
+    let got = c.get_object().bucket("patient").key("open/drop.bin").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().len(), body.len());
 }
