@@ -16,7 +16,7 @@ pub mod fields;
 pub mod hello;
 mod markup;
 pub mod rate;
-mod targeted;
+pub(crate) mod targeted;
 pub mod transform;
 
 use fields::{Field, Request};
@@ -705,6 +705,14 @@ impl WebAcl {
         out
     }
 
+    /// The web ACL's Bot Control targeted-level tests (a group's, in order), always in the same
+    /// order, as [`WebAcl::rate_rules`].
+    pub(crate) fn targeted_tests(&self) -> Vec<&targeted::Test> {
+        let mut out = Vec::new();
+        self.rules.iter().for_each(|r| r.targeted_tests(&mut out));
+        out
+    }
+
     /// The web ACL's metric name.
     pub fn metric(&self) -> &str {
         &self.metric
@@ -840,6 +848,16 @@ impl CompiledRule {
                 rules.iter().find(|r| r.name == rule).is_some_and(|r| matches!(r.statement, Node::Rate(_)))
             }
             RuleKind::Plain(_) => matches!(self.statement, Node::Rate(_)),
+        }
+    }
+
+    /// The targeted-level tests of the rule (a group's, in order), appended to `out`.
+    fn targeted_tests<'a>(&'a self, out: &mut Vec<&'a targeted::Test>) {
+        if let Node::Bot(BotTest::Targeted(t), _) = &self.statement {
+            out.push(t);
+        }
+        if let RuleKind::Group { rules, .. } = &self.kind {
+            rules.iter().for_each(|r| r.targeted_tests(out));
         }
     }
 

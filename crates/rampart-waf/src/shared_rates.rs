@@ -1,7 +1,10 @@
-//! Rate-based rules' counts shared by a cluster's nodes. Each node counts the requests its own
-//! proxies see; every second it stores what its rate-based rules counted (a record per web ACL
-//! and node, [`publish`]) and takes in what the other nodes stored ([`take_in`]), so that an
-//! aggregation instance is over its limit on the cluster's total, not on each node's share of it.
+//! Rate-based rules' counts, and Bot Control's targeted-level counts, shared by a cluster's
+//! nodes. Each node counts the requests its own proxies see; every second it stores what its
+//! rate-based rules and targeted tests counted (a record per web ACL and node, [`publish`]) and
+//! takes in what the other nodes stored ([`take_in`]), so that an aggregation instance is over
+//! its limit on the cluster's total, and a client over a targeted rule's threshold (token-less
+//! requests from an address, a session's volume, a token's addresses) on the cluster's traffic,
+//! not on each node's share of it.
 //! AWS's counts, too, lag by propagation delays ("usually below 30 seconds"); these lag by a
 //! second or two.
 //!
@@ -17,6 +20,7 @@ use rampart_store::{Db, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::rate::Buckets;
+use crate::engine::targeted::Share;
 use crate::protection::Compiled;
 
 /// The most aggregation instances of one rule a node shares.
@@ -35,6 +39,10 @@ struct Shared {
     /// By rule, in [`crate::engine::WebAcl::rate_rules`]' order: each instance's requests by
     /// bucket.
     rules: Vec<Vec<(Vec<u8>, Buckets)>>,
+    /// By test, in [`crate::engine::WebAcl::targeted_tests`]' order (`None`: a test that counts
+    /// nothing across requests).
+    #[serde(default)]
+    targeted: Vec<Option<Share>>,
 }
 
 /// `wafrates/<web ACL ARN>\0`: the prefix of every node's record for a web ACL.
@@ -47,13 +55,15 @@ fn prefix(web_acl_arn: &str) -> Vec<u8> {
 pub fn publish(compiled: &Compiled, node: &str, now: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     for (arn, version, acl) in compiled.each() {
-        let rules = acl.rate_rules();
+        let (rules, tests) = (acl.rate_rules(), acl.targeted_tests());
         // Nothing counted since the last record: it still stands (buckets age by number).
-        if !rules.iter().fold(false, |any, r| r.take_counted() | any) {
+        let counted = rules.iter().fold(false, |any, r| r.take_counted() | any);
+        if !tests.iter().fold(counted, |any, t| t.take_counted() | any) {
             continue;
         }
         let rules = rules.iter().map(|r| r.snapshot(now, MOST_SHARED)).collect();
-        let shared = Shared { version, at: now, rules };
+        let targeted = tests.iter().map(|t| t.share(now, MOST_SHARED)).collect();
+        let shared = Shared { version, at: now, rules, targeted };
         if let Ok(bytes) = serde_json::to_vec(&shared) {
             let mut key = prefix(&arn);
             key.extend_from_slice(node.as_bytes());
@@ -68,12 +78,13 @@ pub fn publish(compiled: &Compiled, node: &str, now: u64) -> Vec<(Vec<u8>, Vec<u
 pub fn take_in(compiled: &Compiled, db: &Db, node: &str, now: u64) -> Result<Vec<Vec<u8>>, StoreError> {
     let mut stale = Vec::new();
     for (arn, version, acl) in compiled.each() {
-        let rules = acl.rate_rules();
-        if rules.is_empty() {
+        let (rules, tests) = (acl.rate_rules(), acl.targeted_tests());
+        if rules.is_empty() && tests.is_empty() {
             continue;
         }
         let prefix = prefix(&arn);
         let mut sums: Vec<HashMap<Vec<u8>, Buckets>> = vec![HashMap::new(); rules.len()];
+        let mut shares: Vec<Vec<Share>> = vec![Vec::new(); tests.len()];
         for (key, value) in db.scan_prefix(&prefix, None, usize::MAX >> 1, false)? {
             if key.get(prefix.len()..) == Some(node.as_bytes()) {
                 continue;
@@ -91,9 +102,17 @@ pub fn take_in(compiled: &Compiled, db: &Db, node: &str, now: u64) -> Result<Vec
                     add(sum.entry(instance).or_default(), &buckets);
                 }
             }
+            if shared.targeted.len() == tests.len() {
+                for (into, share) in shares.iter_mut().zip(shared.targeted) {
+                    into.extend(share);
+                }
+            }
         }
         for (rule, sum) in rules.iter().zip(sums) {
             rule.set_remote(sum);
+        }
+        for (test, shared) in tests.iter().zip(shares) {
+            test.take(&shared.iter().collect::<Vec<_>>(), now);
         }
     }
     Ok(stale)

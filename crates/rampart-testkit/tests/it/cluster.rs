@@ -370,3 +370,51 @@ async fn a_rate_rule_holds_a_client_over_its_limit_on_the_requests_every_node_sa
     assert!(refused.is_some(), "node A never counted node B's requests");
     assert_eq!(get(1).await, 403, "node B counts node A's too");
 }
+
+/// Bot Control's targeted level counts on the requests every node saw: a browser without a token
+/// is challenged once the cluster, not one node, has seen five of its requests.
+#[tokio::test]
+async fn bot_controls_targeted_counts_are_the_clusters() {
+    use aws_sdk_wafv2::types::{
+        AllowAction, AwsManagedRulesBotControlRuleSet, DefaultAction, InspectionLevel, ManagedRuleGroupConfig, Scope,
+    };
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| {
+        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", Some("bots"))];
+    })
+    .await
+    .unwrap();
+    let b = a.join().await.unwrap();
+    let level =
+        AwsManagedRulesBotControlRuleSet::builder().inspection_level(InspectionLevel::Targeted).build().unwrap();
+    let config = ManagedRuleGroupConfig::builder().aws_managed_rules_bot_control_rule_set(level).build();
+    crate::waf::waf(&a)
+        .create_web_acl()
+        .name("bots")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(crate::waf::managed_group_rule("AWSManagedRulesBotControlRuleSet", 0, Some(config)))
+        .visibility_config(crate::waf::visibility("bots"))
+        .send()
+        .await
+        .unwrap();
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(hyper_util::client::legacy::connect::HttpConnector::new());
+    let proxies = [&a, &b].map(|n| n.running.as_ref().unwrap().proxies[0].clone());
+    let chrome =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+    let get = |node: usize| {
+        let url = format!("http://{}/", proxies[node].addr);
+        let http = http.clone();
+        async move { crate::waf::send(&http, "GET", &url, &[("user-agent", chrome)], "").await.status }
+    };
+    // Three token-less requests through each node: each node alone is under the threshold.
+    for i in 0..6 {
+        assert_eq!(get(i % 2).await, 200, "request {i}");
+    }
+    // Once the nodes have shared their counts (each second), the next is challenged on either
+    // node, while the node's own count (four) alone would not be.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(get(0).await, 202, "node A counts node B's requests");
+    assert_eq!(get(1).await, 202, "node B counts node A's");
+}

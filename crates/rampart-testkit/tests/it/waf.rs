@@ -1413,7 +1413,11 @@ async fn geo_and_asn_matches_ask_the_servers_geolocation_databases() {
 }
 
 /// A web ACL rule running AWS's managed group `name` (its own name too), with `config`.
-fn managed_group_rule(name: &str, priority: i32, config: Option<aws_sdk_wafv2::types::ManagedRuleGroupConfig>) -> Rule {
+pub(crate) fn managed_group_rule(
+    name: &str,
+    priority: i32,
+    config: Option<aws_sdk_wafv2::types::ManagedRuleGroupConfig>,
+) -> Rule {
     let statement = aws_sdk_wafv2::types::ManagedRuleGroupStatement::builder()
         .vendor_name("AWS")
         .name(name)
