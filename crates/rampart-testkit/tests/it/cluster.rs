@@ -320,39 +320,58 @@ async fn a_source_probing_both_nodes_proxies_is_found_from_their_reports_togethe
     assert_eq!(probe.r#type(), Some("Recon:ELB/WebPathEnumeration"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rate_rule_holds_a_client_over_its_limit_on_the_requests_every_node_saw() {
-    use aws_sdk_wafv2::types::{AllowAction, BlockAction, DefaultAction, RuleAction, Scope};
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| {
-        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", Some("limited"))];
-    })
-    .await
-    .unwrap();
-    let b = a.join().await.unwrap();
-    crate::waf::waf(&a)
-        .create_web_acl()
-        .name("limited")
-        .scope(Scope::Regional)
-        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
-        .rules(crate::waf::rule(
-            "flood",
-            0,
-            crate::waf::per_ip_limit(10, None),
-            RuleAction::builder().block(BlockAction::builder().build()).build(),
-        ))
-        .visibility_config(crate::waf::visibility("limited"))
-        .send()
+/// Two nodes on one PostgreSQL store, each running a proxy to one upstream behind the web ACL
+/// `name`, made (on the first node) with `rule`.
+struct ProxiedPair {
+    /// Kept running while the pair is.
+    _nodes: [TestServer; 2],
+    proxies: [std::net::SocketAddr; 2],
+    http: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl ProxiedPair {
+    async fn start(name: &str, rule: aws_sdk_wafv2::types::Rule) -> Self {
+        use aws_sdk_wafv2::types::{AllowAction, DefaultAction, Scope};
+        let upstream = rampart_testkit::upstream::start().await.unwrap();
+        let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| {
+            c.proxy = vec![crate::waf::proxy_to(upstream, "shop", Some(name))];
+        })
         .await
         .unwrap();
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let proxies = [&a, &b].map(|n| n.running.as_ref().unwrap().proxies[0].clone());
-    let get = |node: usize| {
-        let url = format!("http://{}/products", proxies[node].addr);
-        let http = http.clone();
-        async move { crate::waf::send(&http, "GET", &url, &[], "").await.status }
-    };
+        let b = a.join().await.unwrap();
+        crate::waf::waf(&a)
+            .create_web_acl()
+            .name(name)
+            .scope(Scope::Regional)
+            .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+            .rules(rule)
+            .visibility_config(crate::waf::visibility(name))
+            .send()
+            .await
+            .unwrap();
+        let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build(hyper_util::client::legacy::connect::HttpConnector::new());
+        let proxies = [&a, &b].map(|n| n.running.as_ref().unwrap().proxies[0].addr);
+        Self { _nodes: [a, b], proxies, http }
+    }
+
+    /// A GET of `path` through node `node`'s proxy: its status.
+    async fn get(&self, node: usize, path: &str, headers: &[(&str, &str)]) -> u16 {
+        let url = format!("http://{}{path}", self.proxies[node]);
+        crate::waf::send(&self.http, "GET", &url, headers, "").await.status
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_rule_holds_a_client_over_its_limit_on_the_requests_every_node_saw() {
+    use aws_sdk_wafv2::types::{BlockAction, RuleAction};
+    let block = RuleAction::builder().block(BlockAction::builder().build()).build();
+    let pair =
+        ProxiedPair::start("limited", crate::waf::rule("flood", 0, crate::waf::per_ip_limit(10, None), block)).await;
+    let get = |node: usize| pair.get(node, "/products", &[]);
     // Five requests through each node: ten, the limit, and no more.
     for i in 0..10 {
         assert_eq!(get(i % 2).await, 200, "request {i}");
@@ -375,39 +394,17 @@ async fn a_rate_rule_holds_a_client_over_its_limit_on_the_requests_every_node_sa
 /// is challenged once the cluster, not one node, has seen five of its requests.
 #[tokio::test]
 async fn bot_controls_targeted_counts_are_the_clusters() {
-    use aws_sdk_wafv2::types::{
-        AllowAction, AwsManagedRulesBotControlRuleSet, DefaultAction, InspectionLevel, ManagedRuleGroupConfig, Scope,
-    };
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let a = TestServer::start_on(Some(rampart_testkit::new_database().unwrap()), |c| {
-        c.proxy = vec![crate::waf::proxy_to(upstream, "shop", Some("bots"))];
-    })
-    .await
-    .unwrap();
-    let b = a.join().await.unwrap();
+    use aws_sdk_wafv2::types::{AwsManagedRulesBotControlRuleSet, InspectionLevel, ManagedRuleGroupConfig};
     let level =
         AwsManagedRulesBotControlRuleSet::builder().inspection_level(InspectionLevel::Targeted).build().unwrap();
     let config = ManagedRuleGroupConfig::builder().aws_managed_rules_bot_control_rule_set(level).build();
-    crate::waf::waf(&a)
-        .create_web_acl()
-        .name("bots")
-        .scope(Scope::Regional)
-        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
-        .rules(crate::waf::managed_group_rule("AWSManagedRulesBotControlRuleSet", 0, Some(config)))
-        .visibility_config(crate::waf::visibility("bots"))
-        .send()
-        .await
-        .unwrap();
-    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build(hyper_util::client::legacy::connect::HttpConnector::new());
-    let proxies = [&a, &b].map(|n| n.running.as_ref().unwrap().proxies[0].clone());
+    let pair =
+        ProxiedPair::start("bots", crate::waf::managed_group_rule("AWSManagedRulesBotControlRuleSet", 0, Some(config)))
+            .await;
     let chrome =
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
-    let get = |node: usize| {
-        let url = format!("http://{}/", proxies[node].addr);
-        let http = http.clone();
-        async move { crate::waf::send(&http, "GET", &url, &[("user-agent", chrome)], "").await.status }
-    };
+    let agent = [("user-agent", chrome)];
+    let get = |node: usize| pair.get(node, "/", &agent);
     // Three token-less requests through each node: each node alone is under the threshold.
     for i in 0..6 {
         assert_eq!(get(i % 2).await, 200, "request {i}");
