@@ -445,10 +445,28 @@ impl App {
         error_response(&f.error, f.protocol, f.namespace, request_id)
     }
 
-    /// An unsigned upload's refusal, decided before its body is read (a client waiting for
-    /// `100 Continue`): the request runs through authorization with no body and stops there.
-    /// `None` when nothing refuses it so far (its body is then read and the request served).
-    pub async fn refused_unsigned_before_body(
+    /// An upload's refusal decided from its head, before its body is read (for a client waiting
+    /// for `100 Continue`): a signed one's failed authentication, an unsigned one's refused
+    /// authorization. `None` when nothing refuses it so far: its body is then read and the
+    /// request served.
+    pub fn refused_before_body(
+        &self,
+        parts: &http::request::Parts,
+        origin: &Origin,
+        request_id: &str,
+    ) -> Option<Response> {
+        let unsigned = !parts.headers.contains_key(http::header::AUTHORIZATION)
+            && !parts.uri.query().is_some_and(|q| q.contains("X-Amz-Signature="));
+        if unsigned {
+            self.unsigned_refused_before_body(parts, origin, request_id)
+        } else {
+            self.unauthenticated_before_body(parts).map(|e| self.reject(origin, request_id, e, Protocol::RestXml))
+        }
+    }
+
+    /// An unsigned upload's refusal: the request runs through authorization with no body and
+    /// stops there.
+    fn unsigned_refused_before_body(
         &self,
         parts: &http::request::Parts,
         origin: &Origin,
@@ -1486,7 +1504,7 @@ impl App {
     /// when the headers authenticate or cannot tell (no signature: an anonymous request, weighed
     /// later; no payload hash among them; a dev-mode key), and the body is read as usual.
     /// See <https://docs.aws.amazon.com/AmazonS3/latest/API/RESTRedirect.html#RESTRedirect100Continue>.
-    pub fn refused_before_body(&self, parts: &http::request::Parts) -> Option<WireError> {
+    fn unauthenticated_before_body(&self, parts: &http::request::Parts) -> Option<WireError> {
         let host = parts.uri.authority().map(|a| a.as_str().to_owned());
         let headers = signed_headers(parts, host.as_deref());
         let query = parts.uri.query().unwrap_or("");

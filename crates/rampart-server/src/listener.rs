@@ -167,24 +167,16 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
         return app.reject(&origin, &request_id, too_large(), protocol);
     }
     // A client that waits for `100 Continue` before an upload's body is told at once when its
-    // headers do not authenticate, and sends no body (hyper sends the 100 only when the body is
-    // read); the connection then closes, its unread body with it.
-    // An unsigned one (served only where a policy lets everyone in) is authorized first.
+    // head is refused (a signature that fails; an unsigned upload no policy lets in), and sends
+    // no body (hyper sends the 100 only when the body is read); the connection then closes, its
+    // unread body with it.
     if upload
         && !form_post
         && parts.headers.get(http::header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        && let Some(mut r) = app.refused_before_body(&parts, &origin, &request_id)
     {
-        let unsigned = !parts.headers.contains_key(http::header::AUTHORIZATION)
-            && !parts.uri.query().is_some_and(|q| q.contains("X-Amz-Signature="));
-        let refused = if unsigned {
-            app.refused_unsigned_before_body(&parts, &origin, &request_id).await
-        } else {
-            app.refused_before_body(&parts).map(|e| app.reject(&origin, &request_id, e, Protocol::RestXml))
-        };
-        if let Some(mut r) = refused {
-            r.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
-            return r;
-        }
+        r.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return r;
     }
     let timeout = Duration::from_secs(app.config.body_read_timeout_secs);
     // An upload's body takes room in the upload memory before it is read: twice its length (as
