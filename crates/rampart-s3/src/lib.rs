@@ -10,6 +10,7 @@ mod acl;
 mod buckets;
 mod checksums;
 pub mod control;
+pub mod cors;
 mod data;
 mod encryption;
 mod lock;

@@ -1,5 +1,6 @@
-//! The bucket sub-resources Rampart keeps but does not act on (CORS, website, lifecycle,
-//! replication, logging, request payment, transfer acceleration, notifications): each is stored
+//! The bucket sub-resources Rampart keeps (CORS, which `cors` answers browsers by; website,
+//! lifecycle, replication, logging, request payment, transfer acceleration, notifications, which
+//! it does not act on): each is stored
 //! as its owner wrote it and returned as S3 returns it, and a bucket without one answers as S3
 //! answers (an error naming what is missing, or an empty or default document), so tools that read
 //! every sub-resource (Terraform's `aws_s3_bucket`) work. They are handled by the model's shapes,

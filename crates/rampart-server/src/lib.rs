@@ -11,6 +11,7 @@ mod balancers;
 mod body;
 pub mod config;
 mod conn_limits;
+mod cors;
 mod data_dir;
 mod dispatch;
 mod geo;

@@ -110,7 +110,11 @@ fn service(
         let app = app.clone();
         let origin = origin.clone();
         async move {
+            let cors = crate::cors::Asked::of(&app, &req);
             let mut response = request(&app, req, origin).await;
+            if let Some(cors) = cors {
+                cors.decorate(&app, &mut response);
+            }
             response
                 .headers_mut()
                 .insert("x-rampart-version", http::HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
@@ -144,6 +148,9 @@ async fn request(app: &App, req: http::Request<Incoming>, mut origin: Origin) ->
     let signin = parts.method == http::Method::POST && parts.uri.path() == "/_rampart/signin";
     if parts.uri.path().starts_with("/_rampart/") && !signin {
         return crate::admin::handle(app, (&parts.method, parts.uri.path(), &parts.headers), &request_id).await;
+    }
+    if crate::cors::is_preflight(&parts) {
+        return crate::cors::preflight(app, &parts, &origin, &request_id);
     }
     let protocol = if parts.headers.contains_key("x-amz-target") { Protocol::Json } else { Protocol::Query };
     // An S3 upload (a PUT: PutObject, UploadPart; a browser's POST of a form) may carry an

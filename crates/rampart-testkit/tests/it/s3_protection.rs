@@ -1246,3 +1246,92 @@ async fn grants_let_another_account_in_where_acls_count() {
         "OK"
     );
 }
+
+/// A bucket's CORS configuration answers browsers: a preflight `OPTIONS` from an origin, method
+/// and headers a rule admits gets that rule's headers, unsigned; others get S3's refusals; and an
+/// actual request from an admitted origin gets the headers on its answer, an error's too.
+#[tokio::test]
+async fn cors_rules_answer_preflights_and_mark_the_answers_they_admit() {
+    use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
+    let server = TestServer::start().await.unwrap();
+    let c = s3(&server, &server.access_key_id, &server.secret_access_key);
+    c.create_bucket().bucket("web-assets").send().await.unwrap();
+    c.create_bucket().bucket("no-cors").send().await.unwrap();
+    let read_anywhere = CorsRule::builder().allowed_methods("GET").allowed_origins("*").build().unwrap();
+    let app_writes = CorsRule::builder()
+        .allowed_methods("PUT")
+        .allowed_methods("POST")
+        .allowed_origins("https://*.app.example")
+        .allowed_headers("content-type")
+        .allowed_headers("x-amz-*")
+        .expose_headers("ETag")
+        .max_age_seconds(600)
+        .build()
+        .unwrap();
+    let config = CorsConfiguration::builder().cors_rules(read_anywhere).cors_rules(app_writes).build().unwrap();
+    c.put_bucket_cors().bucket("web-assets").cors_configuration(config).send().await.unwrap();
+
+    let options = |path: &str, headers: &[(&str, &str)]| {
+        let mut req = http::Request::builder().method("OPTIONS").uri(format!("{}{path}", server.endpoint));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        rampart_testkit::send(req.body(Vec::new()).unwrap())
+    };
+    let header = |r: &rampart_testkit::Raw, name: &str| r.headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+    let app = [
+        ("origin", "https://www.app.example"),
+        ("access-control-request-method", "PUT"),
+        ("access-control-request-headers", "content-type, x-amz-date"),
+    ];
+    let ok = options("/web-assets/photo.jpg", &app).await.unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(header(&ok, "access-control-allow-origin").as_deref(), Some("https://www.app.example"));
+    assert_eq!(header(&ok, "access-control-allow-methods").as_deref(), Some("PUT, POST"));
+    assert_eq!(header(&ok, "access-control-allow-headers").as_deref(), Some("content-type, x-amz-date"));
+    assert_eq!(header(&ok, "access-control-max-age").as_deref(), Some("600"));
+    // Another origin, a header no rule allows, no origin at all, a bucket without CORS.
+    let other = [("origin", "https://evil.example"), ("access-control-request-method", "PUT")];
+    let refused = options("/web-assets/photo.jpg", &other).await.unwrap();
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("<Code>AccessForbidden</Code>"), "{}", refused.body);
+    let auth = [
+        ("origin", "https://www.app.example"),
+        ("access-control-request-method", "PUT"),
+        ("access-control-request-headers", "authorization"),
+    ];
+    assert_eq!(options("/web-assets/photo.jpg", &auth).await.unwrap().status, 403);
+    let bare = options("/web-assets/photo.jpg", &[("access-control-request-method", "GET")]).await.unwrap();
+    assert_eq!(bare.status, 400);
+    let off = options("/no-cors/x", &[("origin", "https://a.example"), ("access-control-request-method", "GET")]);
+    let off = off.await.unwrap();
+    assert_eq!(off.status, 403);
+    assert!(off.body.contains("CORS is not enabled for this bucket"), "{}", off.body);
+
+    // Actual requests: the admitting rule's headers on the answer, an error's too; none for an
+    // origin no rule admits for the method.
+    let put = http::Request::put(format!("{}/web-assets/photo.jpg", server.endpoint))
+        .header("origin", "https://www.app.example")
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .body(b"jpeg".to_vec())
+        .unwrap();
+    let put = server.signed(put, "s3").await.unwrap();
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(header(&put, "access-control-allow-origin").as_deref(), Some("https://www.app.example"));
+    assert_eq!(header(&put, "access-control-expose-headers").as_deref(), Some("ETag"));
+    let get = |key: &str, origin: &str| {
+        let req = http::Request::get(format!("{}/web-assets/{key}", server.endpoint)).header("origin", origin);
+        server.signed(req.body(Vec::new()).unwrap(), "s3")
+    };
+    let read = get("photo.jpg", "https://news.example").await.unwrap();
+    assert_eq!((read.status, header(&read, "access-control-allow-origin").as_deref()), (200, Some("*")));
+    let missing = get("gone.jpg", "https://news.example").await.unwrap();
+    assert_eq!((missing.status, header(&missing, "access-control-allow-origin").as_deref()), (404, Some("*")));
+    let delete = http::Request::delete(format!("{}/web-assets/photo.jpg", server.endpoint))
+        .header("origin", "https://www.app.example")
+        .body(Vec::new())
+        .unwrap();
+    let delete = server.signed(delete, "s3").await.unwrap();
+    assert_eq!(delete.status, 204);
+    assert!(header(&delete, "access-control-allow-origin").is_none(), "no rule admits DELETE");
+}
