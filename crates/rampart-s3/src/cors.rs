@@ -31,7 +31,7 @@ struct Rule {
 }
 
 /// Whether `value` matches `pattern`, in which one `*` stands for any run of characters.
-fn wildcard(pattern: &str, value: &str, fold_case: bool) -> bool {
+pub(crate) fn wildcard(pattern: &str, value: &str, fold_case: bool) -> bool {
     let eq = |a: &str, b: &str| if fold_case { a.eq_ignore_ascii_case(b) } else { a == b };
     match pattern.split_once('*') {
         None => eq(pattern, value),

@@ -60,6 +60,11 @@ pub mod headers {
         crate::objects::byte_range(Some(header), size)
     }
 
+    /// Whether a CORS rule's pattern (one `*` standing for any run) admits `value`.
+    pub fn cors_admits(pattern: &str, value: &str, fold_case: bool) -> bool {
+        crate::cors::wildcard(pattern, value, fold_case)
+    }
+
     /// An `x-amz-grant-*` header: its grantees as `(type, value)`.
     pub fn grantees(header: &str) -> Result<Vec<(String, String)>, ServiceError> {
         crate::acl::header_grantees(header)
