@@ -425,3 +425,48 @@ async fn ranged_downloads_wait_for_bounded_memory_until_earlier_bodies_are_sent(
     assert_eq!(got.content_range(), Some("bytes 1000-1999/33554432"));
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), &big[1000..2000]);
 }
+
+/// Malformed browser uploads and CORS preflights: each an S3-shaped 4xx, never a 5xx, and the
+/// server keeps serving.
+#[tokio::test]
+async fn malformed_post_forms_and_preflights_get_s3s_4xx() {
+    let server = TestServer::start().await.unwrap();
+    let form = |content_type: &str, body: &[u8]| {
+        http::Request::post(format!("{}/some-bucket", server.endpoint))
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .unwrap()
+    };
+    let long_header =
+        format!("--B\r\nContent-Disposition: form-data; name=\"k\"\r\nX: {}\r\n\r\nv\r\n--B--", "y".repeat(9000));
+    for (content_type, body) in [
+        ("multipart/form-data", &b"--B\r\n"[..]),
+        ("multipart/form-data; boundary=B", b"no boundary at all"),
+        ("multipart/form-data; boundary=B", b"--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\ncut"),
+        ("multipart/form-data; boundary=B", b"--B\r\nContent-Disposition: attachment\r\n\r\nv\r\n--B--"),
+        ("multipart/form-data; boundary=B", long_header.as_bytes()),
+        ("multipart/form-data; boundary=B", b"--B\r\n\xff\xfe: \xff\r\n\r\nv\r\n--B--"),
+    ] {
+        let r = send(form(content_type, body)).await.unwrap();
+        assert_eq!((r.status, xml_code(&r.body)), (400, "MalformedPOSTRequest"), "{content_type}: {}", r.body);
+    }
+    // A well-formed form whose policy is not JSON, or not base64, signed or not.
+    let body = b"--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--B\r\nContent-Disposition: form-data; name=\"policy\"\r\n\r\n%%%\r\n--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\nx\r\n--B--\r\n";
+    let r = send(form("multipart/form-data; boundary=B", body)).await.unwrap();
+    assert!((400..500).contains(&r.status), "{}", r.body);
+    for headers in
+        [&[][..], &[("origin", "x")][..], &[("origin", "null"), ("access-control-request-method", "FROB")][..]]
+    {
+        let mut req = http::Request::builder().method("OPTIONS").uri(format!("{}/some-bucket/k", server.endpoint));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = send(req.body(Vec::new()).unwrap()).await.unwrap();
+        assert!((400..500).contains(&r.status), "{headers:?}: {} {}", r.status, r.body);
+    }
+    let r = server
+        .signed(server.query_request("Action=GetCallerIdentity&Version=2011-06-15").unwrap(), "sts")
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
