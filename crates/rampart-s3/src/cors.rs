@@ -83,9 +83,9 @@ impl Rule {
     }
 }
 
-/// The bucket's CORS rules; `None` when it has none (or the bucket does not exist).
-fn rules(db: &Db, bucket: &str) -> Result<Option<Vec<Rule>>, ServiceError> {
-    let Some(b) = crate::read_bucket(db, bucket)? else { return Ok(None) };
+/// The bucket's CORS rules: `Err(None)` for no such bucket, `Ok(None)` for one without CORS.
+fn rules(db: &Db, bucket: &str) -> Result<Option<Vec<Rule>>, Option<ServiceError>> {
+    let b = crate::read_bucket(db, bucket)?.ok_or(None)?;
     let Some(text) = b.configs.get("cors") else { return Ok(None) };
     let config: Config = serde_json::from_str(text).map_err(|_| ServiceError::internal())?;
     Ok(Some(config.rules))
@@ -107,10 +107,9 @@ pub fn preflight(
     let (Some(origin), Some(method)) = (origin, method) else {
         return Err(ServiceError::new("BadRequest", 400, "Insufficient information. Origin request header needed."));
     };
-    if crate::read_bucket(db, bucket)?.is_none() {
-        return Err(crate::no_such_bucket());
-    }
-    let rules = rules(db, bucket)?.ok_or_else(|| forbidden("CORS is not enabled for this bucket."))?;
+    let rules = rules(db, bucket)
+        .map_err(|e| e.unwrap_or_else(crate::no_such_bucket))?
+        .ok_or_else(|| forbidden("CORS is not enabled for this bucket."))?;
     let asked: Vec<&str> =
         headers.into_iter().flat_map(|h| h.split(',')).map(str::trim).filter(|h| !h.is_empty()).collect();
     rules

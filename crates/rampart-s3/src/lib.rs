@@ -435,6 +435,14 @@ fn method_not_allowed() -> ServiceError {
     ServiceError::new("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
 }
 
+/// RFC 3986's unreserved characters: all a URL's query value keeps unencoded.
+pub(crate) const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// What an object key keeps unencoded in a URL's path (or a listing's `url` encoding): the
+/// unreserved characters and `/`.
+pub const KEY_IN_PATH: &percent_encoding::AsciiSet = &UNRESERVED.remove(b'/');
+
 /// Bucket naming rules for general purpose buckets.
 /// See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>.
 pub fn valid_bucket_name(name: &str) -> bool {

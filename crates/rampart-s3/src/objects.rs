@@ -1357,14 +1357,12 @@ impl UrlEncoding {
 
     /// Encodes each of `fields` in place; the value of the output's `EncodingType`.
     pub(crate) fn apply<'a>(&self, fields: impl IntoIterator<Item = &'a mut Option<String>>) -> Option<String> {
-        const KEPT: &percent_encoding::AsciiSet =
-            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
         if !self.0 {
             return None;
         }
         for f in fields {
             if let Some(v) = f.as_mut() {
-                *v = percent_encoding::utf8_percent_encode(v, KEPT).to_string();
+                *v = percent_encoding::utf8_percent_encode(v, crate::KEY_IN_PATH).to_string();
             }
         }
         Some("url".to_owned())

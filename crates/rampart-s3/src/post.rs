@@ -171,7 +171,7 @@ impl Upload {
     pub fn answer(&self, bucket: &str, location: &str, etag: &str) -> Answer {
         let redirect = self.field("success_action_redirect").or_else(|| self.field("redirect"));
         if let Some(url) = redirect.filter(|u| u.starts_with("http://") || u.starts_with("https://")) {
-            let enc = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
+            let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::UNRESERVED).to_string();
             let sep = if url.contains('?') { '&' } else { '?' };
             let to = format!("{url}{sep}bucket={}&key={}&etag={}", enc(bucket), enc(&self.key), enc(etag));
             return Answer { status: 303, redirect: Some(to), body: Vec::new() };
@@ -193,10 +193,6 @@ impl Upload {
         }
     }
 }
-
-/// The characters a query value keeps as they are (RFC 3986's unreserved).
-const QUERY_VALUE: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// What to answer a stored POST upload with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,7 +313,7 @@ fn tagging_query(xml: &str) -> Result<String, ServiceError> {
     let input =
         <rampart_shapes::generated::s3::PutObjectTaggingRequest as rampart_shapes::FromValue>::from_value(value)
             .map_err(|_| bad())?;
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string();
+    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, crate::UNRESERVED).to_string();
     let pairs: Vec<String> =
         input.tagging.tag_set.iter().map(|t| format!("{}={}", enc(&t.key), enc(&t.value))).collect();
     Ok(pairs.join("&"))

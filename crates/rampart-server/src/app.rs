@@ -445,6 +445,25 @@ impl App {
         error_response(&f.error, f.protocol, f.namespace, request_id)
     }
 
+    /// The bucket an S3 request names, with the rest of its path (the object key's part, `/`
+    /// included): the Host's bucket (virtual-hosted), else the path's first segment. `None` for a
+    /// request naming none.
+    pub(crate) fn s3_bucket<'u>(
+        &self,
+        headers: &HeaderMap,
+        uri: &'u http::Uri,
+    ) -> Result<Option<(String, &'u str)>, WireError> {
+        let host = header(headers, "host").or_else(|| uri.authority().map(http::uri::Authority::as_str));
+        Ok(match rampart_wire::s3host::addressing(host, &self.s3_base_domains)? {
+            rampart_wire::s3host::Addressing::VirtualHosted { bucket } => Some((bucket, uri.path())),
+            rampart_wire::s3host::Addressing::Path => {
+                let path = uri.path().trim_start_matches('/');
+                let (first, rest) = path.find('/').map_or((path, ""), |i| path.split_at(i));
+                (!first.is_empty()).then(|| (first.to_owned(), rest))
+            }
+        })
+    }
+
     /// An upload's refusal decided from its head, before its body is read (for a client waiting
     /// for `100 Continue`): a signed one's failed authentication, an unsigned one's refused
     /// authorization. `None` when nothing refuses it so far: its body is then read and the

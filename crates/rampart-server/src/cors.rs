@@ -4,20 +4,19 @@
 //! answer it gets, errors included.
 //! See <https://docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html>.
 
-use rampart_wire::s3host::Addressing;
-
 use crate::app::{App, Response, from_service};
 use crate::audit::Origin;
 
-/// The bucket an S3 request names: the Host's (virtual-hosted), else the path's first segment.
+/// The bucket an S3 request names (see [`App::s3_bucket`]).
 fn bucket_of(app: &App, headers: &http::HeaderMap, uri: &http::Uri) -> Option<String> {
-    let host = headers.get(http::header::HOST).and_then(|v| v.to_str().ok());
-    let host = host.or_else(|| uri.authority().map(http::uri::Authority::as_str));
-    match rampart_wire::s3host::addressing(host, &app.s3_base_domains).ok()? {
-        Addressing::VirtualHosted { bucket } => Some(bucket),
-        Addressing::Path => {
-            let first = uri.path().trim_start_matches('/').split('/').next()?;
-            (!first.is_empty()).then(|| first.to_owned())
+    app.s3_bucket(headers, uri).ok().flatten().map(|(bucket, _)| bucket)
+}
+
+/// Sets each of `headers` on `response`.
+fn add_headers(response: &mut Response, headers: Vec<(String, String)>) {
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), http::HeaderValue::try_from(v)) {
+            response.headers_mut().insert(k, v);
         }
     }
 }
@@ -49,11 +48,7 @@ impl Asked {
 
     /// Adds the admitting rule's headers to `response`.
     pub(crate) fn decorate(&self, app: &App, response: &mut Response) {
-        for (k, v) in rampart_s3::cors::response_headers(&app.db, &self.bucket, &self.origin, &self.method) {
-            if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), http::HeaderValue::try_from(v)) {
-                response.headers_mut().insert(k, v);
-            }
-        }
+        add_headers(response, rampart_s3::cors::response_headers(&app.db, &self.bucket, &self.origin, &self.method));
     }
 }
 
@@ -83,11 +78,7 @@ pub(crate) fn preflight(app: &App, parts: &http::request::Parts, origin: &Origin
     match answer {
         Ok(headers) => {
             let mut r = crate::app::respond(200, "text/plain", Vec::new(), request_id);
-            for (k, v) in headers {
-                if let (Ok(k), Ok(v)) = (http::HeaderName::try_from(k), http::HeaderValue::try_from(v)) {
-                    r.headers_mut().insert(k, v);
-                }
-            }
+            add_headers(&mut r, headers);
             r
         }
         Err(e) => app.reject(origin, request_id, from_service(e), rampart_shapes::Protocol::RestXml),

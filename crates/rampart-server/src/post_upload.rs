@@ -9,7 +9,6 @@
 use bytes::Bytes;
 use rampart_s3::post::Upload;
 use rampart_wire::WireError;
-use rampart_wire::s3host::Addressing;
 
 use crate::app::{App, Response, from_service};
 use crate::audit::Origin;
@@ -38,25 +37,11 @@ pub(crate) fn is_form_post(parts: &http::request::Parts) -> bool {
 
 /// The bucket a form is posted to: `/BUCKET` path style, or `/` of a virtual-hosted bucket.
 fn bucket_of(app: &App, parts: &http::request::Parts) -> Result<String, WireError> {
-    let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok());
-    let host = host.or_else(|| parts.uri.authority().map(http::uri::Authority::as_str));
-    let path = parts.uri.path();
-    let bucket = match rampart_wire::s3host::addressing(host, &app.s3_base_domains)? {
-        Addressing::VirtualHosted { bucket } if path == "/" => Some(bucket),
-        Addressing::VirtualHosted { .. } => None,
-        Addressing::Path => {
-            let name = path.trim_start_matches('/').trim_end_matches('/');
-            (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
-        }
-    };
-    bucket.ok_or_else(|| {
-        WireError::new("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
-    })
+    match app.s3_bucket(&parts.headers, &parts.uri)? {
+        Some((bucket, "" | "/")) => Ok(bucket),
+        _ => Err(WireError::new("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")),
+    }
 }
-
-/// Every byte but RFC 3986's unreserved characters and `/` is percent-encoded in a key's path.
-const KEY_PATH: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
 
 /// Headers of the browser's request that do not pass to the PutObject: its framing and content
 /// headers (the form's fields give the object's), and any `x-amz-*` or authorization the form did
@@ -103,7 +88,7 @@ async fn serve(
         ));
     }
     let auth = rampart_sigv4::parse_post(|name| upload.field(name));
-    let key_path = percent_encoding::utf8_percent_encode(&upload.key, KEY_PATH).to_string();
+    let key_path = percent_encoding::utf8_percent_encode(&upload.key, rampart_s3::KEY_IN_PATH).to_string();
     let path = format!("{}/{key_path}", parts.uri.path().trim_end_matches('/'));
     let mut put = http::Request::builder().method(http::Method::PUT).uri(&path).version(parts.version);
     for (name, value) in parts.headers.iter().filter(|(n, _)| passes(n)) {
