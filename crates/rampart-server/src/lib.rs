@@ -27,6 +27,7 @@ mod services;
 mod signin;
 mod tls;
 mod trail_export;
+mod upstreams;
 mod waf_activity;
 mod waf_tokens;
 

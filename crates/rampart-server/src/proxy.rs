@@ -18,8 +18,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -57,7 +55,8 @@ pub struct Proxy {
     /// Every request the load balancer receives, for Shield's surge detection.
     arrivals: Arc<std::sync::atomic::AtomicU64>,
     protection: Mutex<Option<Arc<Protection>>>,
-    client: Client<HttpConnector, Full<Bytes>>,
+    /// `X-Forwarded-Port`: the port clients reach the proxy on.
+    listen_port: http::HeaderValue,
     limits: ProxyLimits,
     /// Clients reach it over TLS (an HTTPS listener): `X-Forwarded-Proto: https`.
     pub(crate) https: bool,
@@ -124,13 +123,6 @@ impl Proxy {
         limits: ProxyLimits,
     ) -> Proxy {
         let Shared { activity, tokens, compiled } = shared;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
         let arrivals = activity.arrivals(&binding.balancer_arn);
         Proxy {
             name,
@@ -142,7 +134,7 @@ impl Proxy {
             compiled,
             arrivals,
             protection: Mutex::new(None),
-            client,
+            listen_port: http::HeaderValue::from(listen.port()),
             limits,
             https: false,
             geo: None,
@@ -173,6 +165,7 @@ impl Proxy {
         mut req: http::Request<Incoming>,
         peer: SocketAddr,
         tls: Option<&rampart_waf::engine::hello::Fingerprints>,
+        upstreams: &crate::upstreams::Upstreams,
     ) -> ProxyResponse {
         self.arrivals.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // A WebSocket (or other) upgrade is passed through once the upstream accepts it.
@@ -301,30 +294,39 @@ impl Proxy {
             (Upstream::Listener(_), None) => return respond(503, "Service Unavailable"),
         };
         // Forward: the path and query as received, to the upstream, with what an ALB adds.
-        let path_of = parts.uri.path().to_owned();
-        let path = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
-        let Ok(uri) = http::Uri::builder().scheme("http").authority(upstream).path_and_query(path).build() else {
-            return respond(400, "Bad Request");
-        };
-        parts.uri = uri;
-        let client = if settings.xff_port { peer.to_string() } else { peer.ip().to_string() };
-        let forwarded_for = match (settings.xff, parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())) {
-            (Xff::Remove, _) => None,
-            (Xff::Preserve, before) => before.map(str::to_owned),
-            (Xff::Append, Some(before)) => Some(format!("{before}, {client}")),
-            (Xff::Append, None) => Some(client),
-        };
-        let h = &mut parts.headers;
-        h.remove("x-forwarded-for");
-        for (name, value) in [
-            ("x-forwarded-for", forwarded_for),
-            ("x-forwarded-proto", Some(if self.https { "https" } else { "http" }.to_owned())),
-            ("x-forwarded-port", Some(self.listen.port().to_string())),
-        ] {
-            if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
-                h.insert(name, v);
-            }
+        let received = std::mem::take(&mut parts.uri);
+        // HTTP/2 names the host in the request's authority: the upstream gets it as `Host`.
+        if !parts.headers.contains_key(http::header::HOST)
+            && let Some(v) = received.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            parts.headers.insert(http::header::HOST, v);
         }
+        parts.uri = origin_form(&received);
+        let h = &mut parts.headers;
+        let forwarded_for = {
+            use std::fmt::Write as _;
+            let before = h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+            let mut chain = String::with_capacity(before.map_or(0, |b| b.len() + 2) + 48);
+            match (settings.xff, before) {
+                (Xff::Remove, _) | (Xff::Preserve, None) => {}
+                (Xff::Preserve, Some(before)) => chain.push_str(before),
+                (Xff::Append, before) => {
+                    if let Some(before) = before {
+                        chain.push_str(before);
+                        chain.push_str(", ");
+                    }
+                    let _ = if settings.xff_port { write!(chain, "{peer}") } else { write!(chain, "{}", peer.ip()) };
+                }
+            }
+            (!chain.is_empty()).then(|| http::HeaderValue::try_from(chain).ok()).flatten()
+        };
+        h.remove(X_FORWARDED_FOR);
+        if let Some(v) = forwarded_for {
+            h.insert(X_FORWARDED_FOR, v);
+        }
+        let proto = http::HeaderValue::from_static(if self.https { "https" } else { "http" });
+        h.insert(X_FORWARDED_PROTO, proto);
+        h.insert(X_FORWARDED_PORT, self.listen_port.clone());
         for (name, value) in inserted {
             if let (Ok(n), Ok(v)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_str(&value))
             {
@@ -332,13 +334,21 @@ impl Proxy {
             }
         }
         // Hop-by-hop headers are the proxy's own, not the upstream's (but an upgrade's).
-        for hop in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"] {
-            if upgrade.is_none() || !matches!(hop, "connection" | "upgrade") {
+        for hop in [
+            &http::header::CONNECTION,
+            &KEEP_ALIVE,
+            &PROXY_CONNECTION,
+            &http::header::TE,
+            &http::header::TRAILER,
+            &http::header::UPGRADE,
+        ] {
+            if upgrade.is_none() || !matches!(*hop, http::header::CONNECTION | http::header::UPGRADE) {
                 h.remove(hop);
             }
         }
         parts.version = http::Version::HTTP_11;
-        match self.client.request(http::Request::from_parts(parts, Full::new(body))).await {
+        let request = http::Request::from_parts(parts, Full::new(body));
+        match upstreams.send(&upstream, request, upgrade.is_some()).await {
             Ok(mut response) => {
                 let switching = response.status() == http::StatusCode::SWITCHING_PROTOCOLS;
                 if let (true, Some(client_side)) = (switching, upgrade) {
@@ -350,9 +360,9 @@ impl Proxy {
                 let (mut parts, body) = response.into_parts();
                 // A path the upstream does not have: GuardDuty counts a source's misses.
                 if parts.status == http::StatusCode::NOT_FOUND {
-                    self.activity.missed(&self.binding.balancer_arn, peer.ip(), path_of.as_bytes());
+                    self.activity.missed(&self.binding.balancer_arn, peer.ip(), received.path().as_bytes());
                 }
-                for hop in ["connection", "keep-alive", "transfer-encoding"] {
+                for hop in [&http::header::CONNECTION, &KEEP_ALIVE, &http::header::TRANSFER_ENCODING] {
                     parts.headers.remove(hop);
                 }
                 with_listener_headers(http::Response::from_parts(parts, Either::Left(body)), settings)
@@ -364,6 +374,20 @@ impl Proxy {
             }
         }
     }
+}
+
+const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_PORT: http::HeaderName = http::HeaderName::from_static("x-forwarded-port");
+const KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: http::HeaderName = http::HeaderName::from_static("proxy-connection");
+
+/// A request's target as an origin server takes it: its path and query alone.
+fn origin_form(received: &http::Uri) -> http::Uri {
+    let mut parts = http::uri::Parts::default();
+    parts.path_and_query =
+        Some(received.path_and_query().cloned().unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")));
+    http::Uri::from_parts(parts).unwrap_or_default()
 }
 
 /// Whether a request asks to switch protocols (`Connection: upgrade` with an `Upgrade`).
@@ -484,8 +508,12 @@ pub async fn serve(
                     .timer(TokioTimer::new())
                     .header_read_timeout(l.header_read_timeout)
                     .keep_alive(true)
-                    .max_buf_size(l.max_header_bytes.max(8192))
-                    .max_headers(l.max_headers);
+                    .max_buf_size(l.max_header_bytes.max(8192));
+                // hyper's own limit is 100 headers; asking for it again only costs a heap array
+                // per request.
+                if l.max_headers != 100 {
+                    builder.http1().max_headers(l.max_headers);
+                }
                 builder
                     .http2()
                     .timer(TokioTimer::new())
@@ -501,19 +529,23 @@ pub async fn serve(
                 let counted = requests.clone();
                 tokio::spawn(async move {
                     let _admitted = admitted;
-                    let service = |fingerprints: Option<Arc<rampart_waf::engine::hello::Fingerprints>>| {
+                    let service = |fingerprints: Option<Arc<rampart_waf::engine::hello::Fingerprints>>,
+                                   upstreams: &crate::upstreams::Upstreams| {
                         let counted = counted.clone();
+                        let upstreams = upstreams.clone();
                         service_fn(move |req: http::Request<Incoming>| {
                             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let (proxy, fingerprints) = (proxy.clone(), fingerprints.clone());
-                            async move { Ok::<_, Infallible>(proxy.handle(req, peer, fingerprints.as_deref()).await) }
+                            let (proxy, fingerprints, upstreams) = (proxy.clone(), fingerprints.clone(), upstreams.clone());
+                            async move { Ok::<_, Infallible>(proxy.handle(req, peer, fingerprints.as_deref(), &upstreams).await) }
                         })
                     };
+                    let upstreams = crate::upstreams::Upstreams::default();
+                    let service = |fingerprints| service(fingerprints, &upstreams);
                     let served = match tls {
                         None => {
                             let io = TokioIo::new(FirstByte::new(stream, first_byte));
                             let svc = service(None);
-                            watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await
+                            upstreams.alongside(watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned())).await
                         }
                         Some(acceptor) => {
                             // The ClientHello's fingerprints, then the handshake; together they
@@ -527,7 +559,7 @@ pub async fn serve(
                             };
                             let io = TokioIo::new(FirstByte::new(stream, first_byte));
                             let svc = service(fingerprints);
-                            watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned()).await
+                            upstreams.alongside(watcher.watch(builder.serve_connection_with_upgrades(io, svc).into_owned())).await
                         }
                     };
                     // Slowloris: a client that never finished a request's head, cut off by the header

@@ -75,6 +75,7 @@ pub async fn start_switchable() -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)>
                             "bodyLength": body.len(),
                             "server": addr.to_string(),
                             "userAgent": header("user-agent"),
+                            "host": header("host"),
                         });
                         let mut response = http::Response::new(Full::new(Bytes::from(seen.to_string())));
                         if !up {

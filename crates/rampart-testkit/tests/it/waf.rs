@@ -1641,3 +1641,80 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
     assert_eq!(curl.path_statistics()[0].source().and_then(|s| s.bot_name()), Some("curl"));
     assert!(curl.top_categories().is_empty(), "categories only without a filter");
 }
+
+/// An HTTP/2 client's requests, many at once on one connection, each reach the upstream once,
+/// decided by the web ACL one by one, and are answered on their own streams; an HTTP/1.1 client's
+/// keep-alive connection carries one request after another to it.
+#[tokio::test]
+async fn http2_streams_and_keep_alive_requests_each_reach_the_upstream() {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| {
+        c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
+    })
+    .await
+    .unwrap();
+    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    waf(&server)
+        .create_web_acl()
+        .name("front")
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule(
+            "admin",
+            0,
+            uri_contains("admin"),
+            RuleAction::builder().block(BlockAction::builder().build()).build(),
+        ))
+        .visibility_config(visibility("front"))
+        .send()
+        .await
+        .unwrap();
+    let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let asked: Vec<String> =
+        (0..24).map(|i| if i % 4 == 3 { format!("/admin/{i}") } else { format!("/items/{i}?n={i}") }).collect();
+    // All sent before any is awaited: concurrent streams of the one connection.
+    let sent: Vec<_> = asked
+        .iter()
+        .map(|path| {
+            let h2 = h2.clone();
+            let url = format!("http://{}{path}", shop.addr);
+            tokio::spawn(async move {
+                let response = h2.get(url.parse().unwrap()).await.unwrap();
+                assert_eq!(response.version(), http::Version::HTTP_2);
+                let status = response.status().as_u16();
+                let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for s in sent {
+        answers.push(s.await.unwrap());
+    }
+    for (path, (status, body)) in asked.iter().zip(&answers) {
+        if path.starts_with("/admin") {
+            assert_eq!(*status, 403, "{path}: {body}");
+        } else {
+            assert_eq!(*status, 200, "{path}: {body}");
+            let seen: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(seen["path"], path.as_str(), "each stream gets its own request's answer");
+            assert_eq!(seen["forwardedFor"], "127.0.0.1");
+            // HTTP/2 names the host in the request's authority; HTTP/1.1's upstream gets `Host`.
+            assert_eq!(seen["host"], shop.addr.to_string());
+        }
+    }
+    // HTTP/1.1, one connection, one request after another.
+    let h1 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(1)
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    for i in 0..20 {
+        let path = format!("/h1/{i}");
+        let response = h1.get(format!("http://{}{path}", shop.addr).parse().unwrap()).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(seen["path"], path.as_str());
+    }
+}
