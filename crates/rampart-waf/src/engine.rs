@@ -15,6 +15,7 @@ use rampart_shapes::generated::wafv2 as shapes;
 pub mod fields;
 pub mod hello;
 mod markup;
+mod needs;
 pub mod rate;
 pub(crate) mod targeted;
 pub mod transform;
@@ -162,6 +163,8 @@ enum Node {
         field: Field,
         transforms: Vec<Transform>,
         test: Test,
+        /// The test's answer for an empty value (an absent body, a bare `?a=`), decided once.
+        on_empty: bool,
         /// Where a request keeps this pair's transformed values (see [`WebAcl::slots`]).
         slot: usize,
     },
@@ -219,11 +222,20 @@ struct Forwarded {
 /// What an inspected (transformed) value is tested with.
 #[derive(Debug)]
 enum Test {
-    Bytes { needle: Vec<u8>, constraint: Constraint },
-    Regex(regex::bytes::Regex),
-    RegexSet(regex::bytes::RegexSet),
-    Size { op: SizeOp, size: i64 },
-    Sqli { high: bool },
+    Bytes {
+        needle: Vec<u8>,
+        constraint: Constraint,
+    },
+    /// A regex, with the bytes a value must hold to be searched ([`needs`]).
+    Regex(regex::bytes::Regex, Option<needs::Needs>),
+    RegexSet(regex::bytes::RegexSet, Option<needs::Needs>),
+    Size {
+        op: SizeOp,
+        size: i64,
+    },
+    Sqli {
+        high: bool,
+    },
     Xss,
 }
 
@@ -333,7 +345,8 @@ impl Compiler<'_> {
 
     fn statement(&self, s: &shapes::Statement, context: &str) -> Result<Node, Unsupported> {
         let inspect = |field: &shapes::FieldToMatch, t: &[shapes::TextTransformation], test: Test| {
-            Ok(Node::Inspect { field: Field::compile(field)?, transforms: transforms(t)?, test, slot: 0 })
+            let on_empty = test_value(&test, b"");
+            Ok(Node::Inspect { field: Field::compile(field)?, transforms: transforms(t)?, test, on_empty, slot: 0 })
         };
         if let Some(b) = &s.byte_match_statement {
             let constraint = match b.positional_constraint.as_str() {
@@ -349,18 +362,20 @@ impl Compiler<'_> {
         }
         if let Some(r) = &s.regex_match_statement {
             let regex = crate::sets::compile_regex(&r.regex_string).map_err(unsupported)?;
-            return inspect(&r.field_to_match, &r.text_transformations, Test::Regex(regex));
+            let needs = needs::Needs::of([r.regex_string.as_str()]);
+            return inspect(&r.field_to_match, &r.text_transformations, Test::Regex(regex, needs));
         }
         if let Some(r) = &s.regex_pattern_set_reference_statement {
             let set =
                 self.refs.regex_sets.get(&r.arn).ok_or_else(|| unsupported(format!("regex pattern set {}", r.arn)))?;
             let patterns: Vec<&str> =
                 set.regular_expression_list.iter().flatten().filter_map(|p| p.regex_string.as_deref()).collect();
-            let regexes = regex::bytes::RegexSetBuilder::new(patterns)
+            let regexes = regex::bytes::RegexSetBuilder::new(&patterns)
                 .size_limit(1 << 22)
                 .build()
                 .map_err(|e| unsupported(e.to_string()))?;
-            return inspect(&r.field_to_match, &r.text_transformations, Test::RegexSet(regexes));
+            let needs = needs::Needs::of(patterns.iter().copied());
+            return inspect(&r.field_to_match, &r.text_transformations, Test::RegexSet(regexes, needs));
         }
         if let Some(q) = &s.sqli_match_statement {
             let high = q.sensitivity_level.as_deref() == Some("HIGH");
@@ -1065,11 +1080,13 @@ impl<'r> Inspected<'r> {
         }
     }
 
-    fn test(&self, test: &Test) -> bool {
+    fn test(&self, test: &Test, on_empty: bool) -> bool {
         match self {
             Inspected::Match => true,
             Inspected::NoMatch => false,
-            Inspected::Values(values) => values.iter().any(|v| test_value(test, v)),
+            Inspected::Values(values) => {
+                values.iter().any(|v| if v.is_empty() { on_empty } else { test_value(test, v) })
+            }
         }
     }
 }
@@ -1094,9 +1111,9 @@ fn matches<'r>(node: &Node, request: &Request<'r>, labels: &[String], memo: &mut
         Node::Bot(..) => false,
         Node::Label { namespace, key, context } => labels.iter().any(|l| label_matches(l, key, *namespace, context)),
         Node::Ip { ranges, forwarded } => ip_matches(ranges, forwarded.as_ref(), request),
-        Node::Inspect { field, transforms, test, slot } => match memo.get_mut(*slot) {
-            Some(kept) => kept.get_or_insert_with(|| Inspected::of(field, transforms, request)).test(test),
-            None => Inspected::of(field, transforms, request).test(test),
+        Node::Inspect { field, transforms, test, on_empty, slot } => match memo.get_mut(*slot) {
+            Some(kept) => kept.get_or_insert_with(|| Inspected::of(field, transforms, request)).test(test, *on_empty),
+            None => Inspected::of(field, transforms, request).test(test, *on_empty),
         },
     }
 }
@@ -1271,8 +1288,8 @@ fn test_value(test: &Test, value: &[u8]) -> bool {
                 false
             }
         },
-        Test::Regex(r) => r.is_match(value),
-        Test::RegexSet(s) => s.is_match(value),
+        Test::Regex(r, needs) => needs.as_ref().is_none_or(|n| n.met_by(value)) && r.is_match(value),
+        Test::RegexSet(s, needs) => needs.as_ref().is_none_or(|n| n.met_by(value)) && s.is_match(value),
         Test::Size { op, size } => {
             let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
             match op {

@@ -71,17 +71,15 @@ impl Transform {
                     Cow::Borrowed(input)
                 }
             }
-            Transform::RemoveNulls => {
-                changed(input, |b| b == 0, || input.iter().copied().filter(|b| *b != 0).collect())
-            }
+            Transform::RemoveNulls => changed(input, b"\0", || input.iter().copied().filter(|b| *b != 0).collect()),
             Transform::ReplaceNulls => {
-                changed(input, |b| b == 0, || input.iter().map(|b| if *b == 0 { b' ' } else { *b }).collect())
+                changed(input, b"\0", || input.iter().map(|b| if *b == 0 { b' ' } else { *b }).collect())
             }
             Transform::CompressWhiteSpace => Cow::Owned(compress_white_space(input)),
-            Transform::HtmlEntityDecode => changed(input, |b| b == b'&', || html_entity_decode(input)),
+            Transform::HtmlEntityDecode => changed(input, b"&", || html_entity_decode(input)),
             Transform::CmdLine => Cow::Owned(cmd_line(input)),
-            Transform::UrlDecode => changed(input, |b| b == b'%' || b == b'+', || url_decode(input, false)),
-            Transform::UrlDecodeUni => changed(input, |b| b == b'%' || b == b'+', || url_decode(input, true)),
+            Transform::UrlDecode => changed(input, b"%+", || url_decode(input, false)),
+            Transform::UrlDecodeUni => changed(input, b"%+", || url_decode(input, true)),
             Transform::Base64Decode => Cow::Owned(base64_decode(input, false)),
             Transform::Base64DecodeExt => Cow::Owned(base64_decode(input, true)),
             Transform::HexDecode => Cow::Owned(hex_decode(input)),
@@ -89,14 +87,20 @@ impl Transform {
                 use md5::Digest;
                 Cow::Owned(md5::Md5::digest(input).to_vec())
             }
-            Transform::ReplaceComments => changed(input, |b| b == b'/' || b == b'*', || replace_comments(input)),
-            Transform::EscapeSeqDecode => changed(input, |b| b == b'\\', || escape_seq_decode(input)),
+            Transform::ReplaceComments => changed(input, b"/*", || replace_comments(input)),
+            Transform::EscapeSeqDecode => changed(input, b"\\", || escape_seq_decode(input)),
             Transform::SqlHexDecode => Cow::Owned(sql_hex_decode(input)),
-            Transform::CssDecode => changed(input, |b| b == b'\\', || css_decode(input)),
-            Transform::JsDecode => changed(input, |b| b == b'\\', || js_decode(input)),
+            Transform::CssDecode => changed(input, b"\\", || css_decode(input)),
+            Transform::JsDecode => changed(input, b"\\", || js_decode(input)),
             Transform::NormalizePath => Cow::Owned(normalize_path(input, false)),
             Transform::NormalizePathWin => Cow::Owned(normalize_path(input, true)),
-            Transform::Utf8ToUnicode => changed(input, |b| b >= 0x80, || utf8_to_unicode(input)),
+            Transform::Utf8ToUnicode => {
+                if input.is_ascii() {
+                    Cow::Borrowed(input)
+                } else {
+                    Cow::Owned(utf8_to_unicode(input))
+                }
+            }
         }
     }
 }
@@ -120,9 +124,16 @@ pub fn apply_all<'a>(transforms: &[Transform], input: &'a [u8]) -> Cow<'a, [u8]>
     value
 }
 
-/// Runs `f` only where `input` holds a byte it could change.
-fn changed<'a>(input: &'a [u8], trigger: impl Fn(u8) -> bool, f: impl FnOnce() -> Vec<u8>) -> Cow<'a, [u8]> {
-    if input.iter().any(|b| trigger(*b)) { Cow::Owned(f()) } else { Cow::Borrowed(input) }
+/// Runs `f` only where `input` holds one of the (one or two) bytes it could change, found with
+/// memchr's vectorized search: most values hold none, and every value is scanned once per
+/// transformation.
+fn changed<'a>(input: &'a [u8], trigger: &[u8], f: impl FnOnce() -> Vec<u8>) -> Cow<'a, [u8]> {
+    let found = match *trigger {
+        [a] => memchr::memchr(a, input).is_some(),
+        [a, b] => memchr::memchr2(a, b, input).is_some(),
+        _ => input.iter().any(|b| trigger.contains(b)),
+    };
+    if found { Cow::Owned(f()) } else { Cow::Borrowed(input) }
 }
 
 fn hex(b: u8) -> Option<u8> {
