@@ -6,7 +6,7 @@
 //! So a stale value is either removed by the writer or never inserted.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Most cached keys; the cache empties itself when full.
@@ -16,6 +16,9 @@ type Entry = Option<Arc<[u8]>>;
 
 pub(crate) struct ReadCache {
     inner: RwLock<Inner>,
+    /// `Inner::generation`, for readers that only ask whether anything was written since they
+    /// last looked (a load, not a lock every other reader's core must give up).
+    generation: AtomicU64,
     /// Off while the cache cannot learn of other nodes' writes (see `pg`): nothing is served
     /// from it or put in it.
     enabled: AtomicBool,
@@ -23,7 +26,7 @@ pub(crate) struct ReadCache {
 
 impl Default for ReadCache {
     fn default() -> Self {
-        Self { inner: RwLock::default(), enabled: AtomicBool::new(true) }
+        Self { inner: RwLock::default(), generation: AtomicU64::new(0), enabled: AtomicBool::new(true) }
     }
 }
 
@@ -59,11 +62,16 @@ impl ReadCache {
         }
     }
 
-    /// Turns the cache on or off; turning it off forgets everything.
+    /// The generation while the cache is on: the same number twice means no commit came in
+    /// between. `None` while it is off (writes may then go unnoticed).
+    pub(crate) fn current(&self) -> Option<u64> {
+        self.enabled.load(Ordering::Acquire).then(|| self.generation.load(Ordering::Acquire))
+    }
+
+    /// Turns the cache on or off; either forgets everything and starts a new generation (while it
+    /// was off, other nodes' writes may have gone unnoticed).
     pub(crate) fn set_enabled(&self, on: bool) {
-        if !on {
-            self.invalidate(std::iter::empty(), true);
-        }
+        self.invalidate(std::iter::empty(), true);
         self.enabled.store(on, Ordering::Release);
     }
 
@@ -75,6 +83,7 @@ impl ReadCache {
         }
         if let Ok(mut inner) = self.inner.write() {
             inner.generation = inner.generation.wrapping_add(1);
+            self.generation.store(inner.generation, Ordering::Release);
             if all {
                 inner.map.clear();
             }
@@ -88,6 +97,23 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_generation_moves_with_every_commit_and_is_unknown_while_off() {
+        let c = ReadCache::default();
+        let g = c.current().expect("on");
+        assert_eq!(c.current(), Some(g), "nothing written");
+        c.invalidate(std::iter::empty(), false);
+        assert_eq!(c.current(), Some(g), "a commit that wrote nothing");
+        c.invalidate([b"k".to_vec()].iter(), false);
+        let after = c.current().expect("on");
+        assert_ne!(after, g);
+        c.set_enabled(false);
+        assert_eq!(c.current(), None);
+        // Back on: whatever went unnoticed while off, the generation is a new one.
+        c.set_enabled(true);
+        assert!(c.current().is_some_and(|now| now != after));
+    }
 
     #[test]
     fn a_fill_after_an_invalidation_it_raced_with_is_dropped() {

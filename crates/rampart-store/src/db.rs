@@ -207,6 +207,13 @@ impl Db {
         Ok(value)
     }
 
+    /// A number that stays the same while no commit changes what [`Db::get_cached`] reads, for a
+    /// reader that checks records it derived something from only when it may have changed;
+    /// `None` while the cache cannot tell (another node's writes may go unnoticed).
+    pub fn cache_generation(&self) -> Option<u64> {
+        self.cache.current()
+    }
+
     /// Reads up to `limit` committed pairs whose keys start with `prefix`, after the key `after`
     /// (before it when `reverse`), in key order (descending when `reverse`).
     pub fn scan_prefix(

@@ -129,6 +129,9 @@ pub struct Protection {
     unresolved: bool,
     /// The web ACL's logging configuration, if it has one.
     pub logging: Option<shapes::LoggingConfiguration>,
+    /// The store's cache generation when the records were last found unchanged (`u64::MAX`:
+    /// never): while it stays the same they need no reading again.
+    checked: std::sync::atomic::AtomicU64,
 }
 
 /// The web ACLs compiled on a node, each with the records it was compiled from. Every load
@@ -208,19 +211,37 @@ impl Protection {
     /// Loads what protects `binding` now, its web ACL compiled once for every load balancer of
     /// the node it protects (`compiled`).
     pub fn load(db: &Db, binding: &Binding, compiled: &Compiled) -> Protection {
-        let mut p = Protection { outcome: Ok(None), seen: Vec::new(), unresolved: false, logging: None };
+        let mut p = Protection {
+            outcome: Ok(None),
+            seen: Vec::new(),
+            unresolved: false,
+            logging: None,
+            checked: std::sync::atomic::AtomicU64::new(u64::MAX),
+        };
         p.outcome = p.resolve(db, binding, compiled);
         p
     }
 
     /// Whether every record the protection was made from is as it was.
     pub fn fresh(&self, db: &Db) -> bool {
-        !self.unresolved
-            && self.seen.iter().all(|(key, was)| match (db.get_cached(key), was) {
-                (Ok(Some(now)), Some(was)) => Arc::ptr_eq(&now, was) || now == *was,
-                (Ok(None), None) => true,
-                _ => false,
-            })
+        use std::sync::atomic::Ordering;
+        if self.unresolved {
+            return false;
+        }
+        // Read before the records: a commit while they are read makes the next call read again.
+        let generation = db.cache_generation();
+        if generation.is_some_and(|g| g == self.checked.load(Ordering::Acquire)) {
+            return true;
+        }
+        let fresh = self.seen.iter().all(|(key, was)| match (db.get_cached(key), was) {
+            (Ok(Some(now)), Some(was)) => Arc::ptr_eq(&now, was) || now == *was,
+            (Ok(None), None) => true,
+            _ => false,
+        });
+        if let (true, Some(g)) = (fresh, generation) {
+            self.checked.store(g, Ordering::Release);
+        }
+        fresh
     }
 
     fn read(&mut self, db: &Db, key: Vec<u8>) -> Result<Option<Arc<[u8]>>, String> {
