@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_wafv2::types::{AllowAction, BlockAction, DefaultAction, RuleAction, Scope};
 use rampart_testkit::{ACCOUNT_ID, TestServer};
 
-use crate::waf::{code, rule, send, uri_contains, visibility, waf};
+use crate::waf::{code, rule, send, visibility, waf, web_acl_blocking_admin};
 
 pub(crate) fn elb(server: &TestServer) -> aws_sdk_elasticloadbalancingv2::Client {
     let conf = aws_sdk_elasticloadbalancingv2::Config::builder()
@@ -211,22 +211,8 @@ async fn a_load_balancer_of_the_api_balances_over_healthy_targets_behind_its_web
 
     // A web ACL associated with the load balancer decides its listener's requests.
     let w = waf(&server);
-    let acl = w
-        .create_web_acl()
-        .name("shop-acl")
-        .scope(Scope::Regional)
-        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
-        .rules(rule(
-            "admin",
-            0,
-            uri_contains("admin"),
-            RuleAction::builder().block(BlockAction::builder().build()).build(),
-        ))
-        .visibility_config(visibility("shop-acl"))
-        .send()
-        .await
-        .unwrap();
-    let acl_arn = acl.summary().unwrap().arn().unwrap().to_owned();
+    let acl = web_acl_blocking_admin(&server, "shop-acl").await;
+    let acl_arn = acl.arn().unwrap().to_owned();
     w.associate_web_acl().web_acl_arn(&acl_arn).resource_arn(&lb_arn).send().await.unwrap();
     assert_eq!(send(&client, "GET", &url("/admin"), &[], "").await.status, 403);
     assert_eq!(send(&client, "GET", &url("/cart"), &[], "").await.status, 200);

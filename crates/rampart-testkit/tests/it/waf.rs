@@ -118,6 +118,28 @@ async fn flood_until_held<F, Fut, E>(
     }
 }
 
+/// Creates a REGIONAL web ACL that allows by default and blocks any request whose path holds
+/// `admin`; its summary.
+pub(crate) async fn web_acl_blocking_admin(server: &TestServer, name: &str) -> aws_sdk_wafv2::types::WebAclSummary {
+    waf(server)
+        .create_web_acl()
+        .name(name)
+        .scope(Scope::Regional)
+        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
+        .rules(rule(
+            "admin",
+            0,
+            uri_contains("admin"),
+            RuleAction::builder().block(BlockAction::builder().build()).build(),
+        ))
+        .visibility_config(visibility(name))
+        .send()
+        .await
+        .unwrap()
+        .summary
+        .unwrap()
+}
+
 pub(crate) fn per_ip_limit(limit: i64, scope_down: Option<Statement>) -> Statement {
     let rate = aws_sdk_wafv2::types::RateBasedStatement::builder()
         .limit(limit)
@@ -1220,21 +1242,7 @@ async fn a_websocket_upgrade_passes_the_web_acl_then_tunnels_to_the_upstream() {
     .await
     .unwrap();
     let chat = server.running.as_ref().unwrap().proxies[0].clone();
-    let c = waf(&server);
-    c.create_web_acl()
-        .name("front")
-        .scope(Scope::Regional)
-        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
-        .rules(rule(
-            "admin",
-            0,
-            uri_contains("admin"),
-            RuleAction::builder().block(BlockAction::builder().build()).build(),
-        ))
-        .visibility_config(visibility("front"))
-        .send()
-        .await
-        .unwrap();
+    web_acl_blocking_admin(&server, "front").await;
     let handshake = |path: &str| {
         format!(
             "GET {path} HTTP/1.1\r\nHost: chat.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -1654,21 +1662,7 @@ async fn http2_streams_and_keep_alive_requests_each_reach_the_upstream() {
     .await
     .unwrap();
     let shop = server.running.as_ref().unwrap().proxies[0].clone();
-    waf(&server)
-        .create_web_acl()
-        .name("front")
-        .scope(Scope::Regional)
-        .default_action(DefaultAction::builder().allow(AllowAction::builder().build()).build())
-        .rules(rule(
-            "admin",
-            0,
-            uri_contains("admin"),
-            RuleAction::builder().block(BlockAction::builder().build()).build(),
-        ))
-        .visibility_config(visibility("front"))
-        .send()
-        .await
-        .unwrap();
+    web_acl_blocking_admin(&server, "front").await;
     let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
         .build_http::<http_body_util::Full<bytes::Bytes>>();
