@@ -303,23 +303,14 @@ impl Proxy {
         }
         parts.uri = origin_form(&received);
         let h = &mut parts.headers;
-        let forwarded_for = {
-            use std::fmt::Write as _;
-            let before = h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
-            let mut chain = String::with_capacity(before.map_or(0, |b| b.len() + 2) + 48);
-            match (settings.xff, before) {
-                (Xff::Remove, _) | (Xff::Preserve, None) => {}
-                (Xff::Preserve, Some(before)) => chain.push_str(before),
-                (Xff::Append, before) => {
-                    if let Some(before) = before {
-                        chain.push_str(before);
-                        chain.push_str(", ");
-                    }
-                    let _ = if settings.xff_port { write!(chain, "{peer}") } else { write!(chain, "{}", peer.ip()) };
-                }
-            }
-            (!chain.is_empty()).then(|| http::HeaderValue::try_from(chain).ok()).flatten()
-        };
+        let client = || if settings.xff_port { peer.to_string() } else { peer.ip().to_string() };
+        let forwarded_for = match (settings.xff, h.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok())) {
+            (Xff::Remove, _) | (Xff::Preserve, None) => None,
+            (Xff::Preserve, Some(before)) => Some(before.to_owned()),
+            (Xff::Append, Some(before)) => Some(format!("{before}, {}", client())),
+            (Xff::Append, None) => Some(client()),
+        }
+        .and_then(|chain| http::HeaderValue::try_from(chain).ok());
         h.remove(X_FORWARDED_FOR);
         if let Some(v) = forwarded_for {
             h.insert(X_FORWARDED_FOR, v);
