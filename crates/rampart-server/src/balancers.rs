@@ -72,9 +72,6 @@ pub(crate) struct Settings {
 pub(crate) static PLAIN: Settings =
     Settings { fail_open: false, xff: Xff::Append, xff_port: false, headers: Vec::new(), server: true };
 
-/// A record's key and its bytes as read (`None`: absent).
-type Seen = (Vec<u8>, Option<Arc<[u8]>>);
-
 /// A listener as last loaded: its route, the registered targets of the groups it forwards to,
 /// its settings, and the records it came from, as they were.
 pub(crate) struct Current {
@@ -83,24 +80,19 @@ pub(crate) struct Current {
     rules: Vec<(Vec<Condition>, Route)>,
     groups: HashMap<String, Vec<SocketAddr>>,
     pub settings: Settings,
-    seen: Vec<Seen>,
+    seen: rampart_store::ReadSet,
 }
 
 impl Current {
     fn fresh(&self, db: &Db) -> bool {
-        self.seen.iter().all(|(key, was)| match (db.get_cached(key), was) {
-            (Ok(Some(now)), Some(was)) => Arc::ptr_eq(&now, was) || now == *was,
-            (Ok(None), None) => true,
-            _ => false,
-        })
+        self.seen.unchanged(db)
     }
 
     fn load(db: &Db, arn: &str) -> Current {
-        let mut seen = Vec::new();
+        let mut seen = rampart_store::ReadSet::default();
         let mut read = |arn: &str| -> Option<Record> {
             let key = rampart_elb::locate(arn)?.key;
-            let bytes = db.get_cached(&key).ok().flatten();
-            seen.push((key, bytes.clone()));
+            let bytes = seen.read(db, key).ok().flatten();
             serde_json::from_slice::<Record>(&bytes?).ok()
         };
         let listener = read(arn);

@@ -17,11 +17,13 @@ mod db;
 mod group;
 pub mod logpack;
 mod pg;
+mod read_set;
 mod seal;
 mod sqlite;
 
 pub use db::{Db, Tx, TxError};
 pub use pg::{PgOptions, SCHEMA_VERSION, check_url as check_postgres_url, redact_url};
+pub use read_set::{ReadSet, Seen};
 pub use seal::{MASTER_KEY_LEN, SealError, Sealer};
 pub use sqlite::backup as backup_embedded;
 

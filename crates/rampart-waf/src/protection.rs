@@ -117,21 +117,18 @@ pub fn list_resources_for_web_acl(
 }
 
 /// A record's key and its bytes as read (`None`: absent).
-type Seen = (Vec<u8>, Option<Arc<[u8]>>);
+use rampart_store::{ReadSet, Seen};
 
 /// A load balancer's protection as last loaded: the compiled web ACL (or why there is none to
 /// enforce) and the records it came from, as they were.
 pub struct Protection {
     /// `Ok(None)`: no web ACL is associated (or named); `Err`: one is, but cannot be enforced.
     pub outcome: Result<Option<(String, Arc<WebAcl>)>, String>,
-    seen: Vec<Seen>,
+    seen: ReadSet,
     /// The web ACL was asked for by a name that names none yet: look again every request.
     unresolved: bool,
     /// The web ACL's logging configuration, if it has one.
     pub logging: Option<shapes::LoggingConfiguration>,
-    /// The store's cache generation when the records were last found unchanged (`u64::MAX`:
-    /// never): while it stays the same they need no reading again.
-    checked: std::sync::atomic::AtomicU64,
 }
 
 /// The web ACLs compiled on a node, each with the records it was compiled from. Every load
@@ -211,43 +208,18 @@ impl Protection {
     /// Loads what protects `binding` now, its web ACL compiled once for every load balancer of
     /// the node it protects (`compiled`).
     pub fn load(db: &Db, binding: &Binding, compiled: &Compiled) -> Protection {
-        let mut p = Protection {
-            outcome: Ok(None),
-            seen: Vec::new(),
-            unresolved: false,
-            logging: None,
-            checked: std::sync::atomic::AtomicU64::new(u64::MAX),
-        };
+        let mut p = Protection { outcome: Ok(None), seen: ReadSet::default(), unresolved: false, logging: None };
         p.outcome = p.resolve(db, binding, compiled);
         p
     }
 
     /// Whether every record the protection was made from is as it was.
     pub fn fresh(&self, db: &Db) -> bool {
-        use std::sync::atomic::Ordering;
-        if self.unresolved {
-            return false;
-        }
-        // Read before the records: a commit while they are read makes the next call read again.
-        let generation = db.cache_generation();
-        if generation.is_some_and(|g| g == self.checked.load(Ordering::Acquire)) {
-            return true;
-        }
-        let fresh = self.seen.iter().all(|(key, was)| match (db.get_cached(key), was) {
-            (Ok(Some(now)), Some(was)) => Arc::ptr_eq(&now, was) || now == *was,
-            (Ok(None), None) => true,
-            _ => false,
-        });
-        if let (true, Some(g)) = (fresh, generation) {
-            self.checked.store(g, Ordering::Release);
-        }
-        fresh
+        !self.unresolved && self.seen.unchanged(db)
     }
 
     fn read(&mut self, db: &Db, key: Vec<u8>) -> Result<Option<Arc<[u8]>>, String> {
-        let bytes = db.get_cached(&key).map_err(|e| e.to_string())?;
-        self.seen.push((key, bytes.clone()));
-        Ok(bytes)
+        self.seen.read(db, key).map_err(|e| e.to_string())
     }
 
     fn resolve(
@@ -277,7 +249,7 @@ impl Protection {
         };
         let acl: shapes::WebACL = stored.body().map_err(|e| e.message)?;
         // What the compiled rules come from: the web ACL's record and those it references.
-        let mut basis: Vec<Seen> = self.seen.last().cloned().into_iter().collect();
+        let mut basis: Vec<Seen> = self.seen.records().last().cloned().into_iter().collect();
         self.logging =
             self.read(db, super::visibility::logging_key(&stored.arn))?.and_then(|b| rampart_wire::json::from_wire(&b));
         let mut refs = References::default();
@@ -288,7 +260,7 @@ impl Protection {
         while let Some(arn) = pending.pop() {
             let (place, kind, _, id) = super::parse_arn(&arn).ok_or_else(|| format!("{arn} is not valid"))?;
             let bytes = self.read(db, place.key(kind, &id))?.ok_or_else(|| format!("{arn} is gone"))?;
-            basis.extend(self.seen.last().cloned());
+            basis.extend(self.seen.records().last().cloned());
             let entity: Stored = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
             match kind {
                 Kind::IpSet => {
