@@ -49,6 +49,15 @@ pub(crate) fn proxy_to(
     }
 }
 
+/// A server with one proxy listener, `name`, in front of a trivial upstream of its own and decided
+/// by the web ACL named `web_acl` (once it exists); with that listener.
+pub(crate) async fn proxied(name: &str, web_acl: &str) -> (TestServer, rampart_server::ProxyListener) {
+    let upstream = rampart_testkit::upstream::start().await.unwrap();
+    let server = TestServer::start_with(|c| c.proxy = vec![proxy_to(upstream, name, Some(web_acl))]).await.unwrap();
+    let proxy = server.running.as_ref().unwrap().proxies[0].clone();
+    (server, proxy)
+}
+
 pub(crate) fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_wafv2::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "OK".to_owned(),
@@ -637,13 +646,7 @@ async fn the_proxy_decides_live_traffic_by_the_web_acl_and_its_changes() {
 
 #[tokio::test]
 async fn awss_managed_rule_groups_protect_an_application_through_the_proxy() {
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let server = TestServer::start_with(|c| {
-        c.proxy = vec![proxy_to(upstream, "shop", Some("managed"))];
-    })
-    .await
-    .unwrap();
-    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let (server, shop) = proxied("shop", "managed").await;
     let c = waf(&server);
     let listed = c.list_available_managed_rule_groups().scope(Scope::Regional).send().await.unwrap();
     let names: Vec<&str> = listed.managed_rule_groups().iter().filter_map(|g| g.name()).collect();
@@ -1000,13 +1003,7 @@ async fn a_web_acls_decisions_are_sampled_logged_to_its_bucket_and_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_products_are_reported() {
     use aws_sdk_wafv2::types::RuleGroupReferenceStatement;
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let server = TestServer::start_with(|c| {
-        c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
-    })
-    .await
-    .unwrap();
-    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let (server, shop) = proxied("shop", "front").await;
     let c = waf(&server);
 
     // A rule group shared with a member account by its permission policy.
@@ -1235,13 +1232,7 @@ async fn rule_groups_are_shared_by_policy_and_rate_limited_clients_api_keys_and_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_websocket_upgrade_passes_the_web_acl_then_tunnels_to_the_upstream() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let server = TestServer::start_with(|c| {
-        c.proxy = vec![proxy_to(upstream, "chat", Some("front"))];
-    })
-    .await
-    .unwrap();
-    let chat = server.running.as_ref().unwrap().proxies[0].clone();
+    let (server, chat) = proxied("chat", "front").await;
     web_acl_blocking_admin(&server, "front").await;
     let handshake = |path: &str| {
         format!(
@@ -1655,13 +1646,7 @@ async fn bot_control_blocks_self_identified_bots_unless_the_operators_list_verif
 /// keep-alive connection carries one request after another to it.
 #[tokio::test]
 async fn http2_streams_and_keep_alive_requests_each_reach_the_upstream() {
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let server = TestServer::start_with(|c| {
-        c.proxy = vec![proxy_to(upstream, "shop", Some("front"))];
-    })
-    .await
-    .unwrap();
-    let shop = server.running.as_ref().unwrap().proxies[0].clone();
+    let (server, shop) = proxied("shop", "front").await;
     web_acl_blocking_admin(&server, "front").await;
     let h2 = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)

@@ -8,9 +8,8 @@ use aws_sdk_wafv2::types::{
     ImmunityTimeProperty, PositionalConstraint, Rule, RuleAction, Scope, Statement, TextTransformation,
     TextTransformationType, UriPath,
 };
-use rampart_testkit::TestServer;
 
-use crate::waf::{Answer, proxy_to, send, visibility, waf};
+use crate::waf::{Answer, proxied, send, visibility, waf};
 
 type Http = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
@@ -88,9 +87,7 @@ RAMPART_WAF.done.then(() => {});
 
 #[tokio::test(flavor = "multi_thread")]
 async fn captcha_and_challenge_rules_let_a_client_through_once_it_earns_a_token() {
-    let upstream = rampart_testkit::upstream::start().await.unwrap();
-    let server = TestServer::start_with(|c| c.proxy = vec![proxy_to(upstream, "shop", Some("front"))]).await.unwrap();
-    let shop = &server.running.as_ref().unwrap().proxies[0];
+    let (server, shop) = proxied("shop", "front").await;
     let base = format!("http://{}", shop.addr);
     let http: Http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(hyper_util::client::legacy::connect::HttpConnector::new());
